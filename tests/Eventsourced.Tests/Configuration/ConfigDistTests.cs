@@ -1,0 +1,40 @@
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Tests.Configuration;
+
+/// <summary>The shipped <c>config.yml-dist</c> documents every key with its default.</summary>
+public sealed class ConfigDistTests
+{
+    private static readonly string DistFile = FindDistFile();
+
+    [Fact]
+    public void Load_ConfigYmlDist_GivesExactlyTheDefaults()
+    {
+        var loaded = ConfigLoader.Load(new ConfigSources([], DistFile, ConfigTesting.NoEnvironment));
+
+        Assert.Equal(ConfigPrinter.ToYaml(new GatewayOptions()), ConfigPrinter.ToYaml(loaded.Options));
+    }
+
+    [Fact]
+    public void Read_ConfigYmlDist_ListsEveryKeyInSchemaOrder()
+    {
+        var keys = ConfigTreeKeys.Of(File.ReadAllText(DistFile), DistFile);
+
+        Assert.Equal(ConfigSchema.Keys.Select(k => k.Path), keys);
+        Assert.Contains("queue.expires", keys);
+    }
+
+    private static string FindDistFile()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "config.yml-dist");
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        throw new FileNotFoundException("config.yml-dist not found above " + AppContext.BaseDirectory);
+    }
+}

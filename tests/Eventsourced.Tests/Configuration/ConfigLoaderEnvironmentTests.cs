@@ -1,0 +1,100 @@
+namespace Eventsourced.Tests.Configuration;
+
+public sealed class ConfigLoaderEnvironmentTests
+{
+    private const string ServerKeys = "known: address, path, heartbeat, shutdown_timeout, write_timeout";
+
+    [Fact]
+    public void Load_ScalarVariables_SetTheirKeysInAnyCase()
+    {
+        var options = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_SERVER__ADDRESS", "127.0.0.1:8080"),
+            ("eventsourced_server__shutdown_timeout", "3"),
+            ("Eventsourced_Queue__Pattern", "q-${cookie:sid}"));
+
+        Assert.Equal("127.0.0.1:8080", options.Server.Address);
+        Assert.Equal(3, options.Server.ShutdownTimeoutSeconds);
+        Assert.Equal("q-${cookie:sid}", options.Queue.Pattern);
+    }
+
+    [Fact]
+    public void Load_VariablesWithoutDoubleUnderscore_AreIgnored()
+    {
+        var options = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_TEST_AMQP", "amqp://not-config/"),
+            ("EVENTSOURCED_", "x"),
+            ("OTHER_SERVER__ADDRESS", "x"),
+            ("SERVER__ADDRESS", "x"));
+
+        Assert.Equal("0.0.0.0:2069", options.Server.Address);
+        Assert.Equal(["amqp://guest:guest@localhost:5672/"], options.Broker.Node);
+    }
+
+    [Fact]
+    public void Load_IndexedNodes_ReplaceTheListInNumericIndexOrder()
+    {
+        var options = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_BROKER__NODE__10", "amqp://c/"),
+            ("EVENTSOURCED_BROKER__NODE__2", "amqp://b/"),
+            ("EVENTSOURCED_BROKER__NODE__0", "amqp://a/"));
+
+        Assert.Equal(["amqp://a/", "amqp://b/", "amqp://c/"], options.Broker.Node);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedNodes_ReplaceTheList()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_BROKER__NODE", "amqp://a/, amqps://b/"));
+
+        Assert.Equal(["amqp://a/", "amqps://b/"], options.Broker.Node);
+    }
+
+    [Fact]
+    public void Load_HeaderVariable_AddsTheHeaderWithItsCase()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_HEADER__CORS__X-Custom-Header", "v"));
+
+        Assert.Contains("X-Custom-Header", options.Header.Cors.Keys);
+        Assert.Equal(4, options.Header.Cors.Count);
+    }
+
+    [Theory]
+    [InlineData("EVENTSOURCED_SERVER__NOPE", "1", $"environment EVENTSOURCED_SERVER__NOPE: server.NOPE: unknown key ({ServerKeys})")]
+    [InlineData("EVENTSOURCED_METRICS__PATH", "/m", "environment EVENTSOURCED_METRICS__PATH: METRICS: unknown section (known: server, broker, queue, header, log)")]
+    [InlineData("EVENTSOURCED_QUEUE__PREFETCH", "0", "environment EVENTSOURCED_QUEUE__PREFETCH: queue.prefetch: must be from 1 to 65535, got 0")]
+    [InlineData("EVENTSOURCED_SERVER__ADDRESS__X", "1", "environment EVENTSOURCED_SERVER__ADDRESS__X: server.address: expected a single value, got a mapping")]
+    [InlineData("EVENTSOURCED_SERVER__ADDRESS", "", "environment EVENTSOURCED_SERVER__ADDRESS: server.address: expected host:port, got ''")]
+    [InlineData("EVENTSOURCED_BROKER__NODE", "", "environment EVENTSOURCED_BROKER__NODE: broker.node: must list at least one value")]
+    [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/,", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
+    [InlineData("EVENTSOURCED_BROKER__NODE__first", "amqp://a/", "environment EVENTSOURCED_BROKER__NODE__first: broker.node: list index must be a number, got 'first'")]
+    [InlineData("EVENTSOURCED_BROKER__NODE__2", "http://a/", "environment EVENTSOURCED_BROKER__NODE__2: broker.node[2]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
+    [InlineData("EVENTSOURCED_HEADER__CORS", "x", "environment EVENTSOURCED_HEADER__CORS: header.cors: expected a mapping of header names to values, got a single value")]
+    [InlineData("EVENTSOURCED_HEADER__SSE__Bad Name", "x", "environment EVENTSOURCED_HEADER__SSE__Bad Name: header.sse.Bad Name: invalid header name 'Bad Name' (allowed: letters, digits and !#$%&'*+-.^_`|~)")]
+    [InlineData("EVENTSOURCED_HEADER__SSE__X-A", "a\nb", "environment EVENTSOURCED_HEADER__SSE__X-A: header.sse.X-A: value must not contain CR, LF or other control characters, got 'a\\nb'")]
+    public void Load_BadVariable_ReportsTheVariable(string name, string value, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, value)));
+
+    [Fact]
+    public void Load_CommaAndIndexedNodes_ReportsTheConflict()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_BROKER__NODE", "amqp://a/"), ("EVENTSOURCED_BROKER__NODE__0", "amqp://b/"));
+
+        Assert.Equal(["environment EVENTSOURCED_BROKER__NODE__0: broker.node: also set by EVENTSOURCED_BROKER__NODE; give only one of them"], problems);
+    }
+
+    [Fact]
+    public void Load_SameIndexWrittenTwice_ReportsTheConflict()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_BROKER__NODE__1", "amqp://a/"), ("EVENTSOURCED_BROKER__NODE__01", "amqp://b/"));
+
+        Assert.Equal(["environment EVENTSOURCED_BROKER__NODE__1: broker.node[1]: also set by EVENTSOURCED_BROKER__NODE__01; give only one of them"], problems);
+    }
+
+    [Fact]
+    public void Load_SameKeyInTwoCases_ReportsTheConflict()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_SERVER__PATH", "/a"), ("eventsourced_server__path", "/b"));
+
+        Assert.Equal(["environment eventsourced_server__path: server.path: also set by EVENTSOURCED_SERVER__PATH; give only one of them"], problems);
+    }
+}
