@@ -1,0 +1,28 @@
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Broker;
+
+internal static partial class BrokerLog
+{
+    [LoggerMessage(EventIds.BrokerConnected, LogLevel.Information, "Connected to broker {Node} as \"{ConnectionName}\" (channel_max {ChannelMax})", EventName = "BrokerConnected")]
+    public static partial void Connected(ILogger logger, string node, string connectionName, int channelMax);
+
+    [LoggerMessage(EventIds.BrokerConnectFailed, LogLevel.Warning, "Cannot connect to broker {Node}: {Reason}; retrying in {DelaySeconds:0.0}s", EventName = "BrokerConnectFailed")]
+    public static partial void ConnectFailed(ILogger logger, string node, string reason, double delaySeconds);
+
+    [LoggerMessage(EventIds.BrokerConnectionLost, LogLevel.Warning, "Lost connection \"{ConnectionName}\" to broker {Node}: {Reason}", EventName = "BrokerConnectionLost")]
+    public static partial void ConnectionLost(ILogger logger, string node, string connectionName, string reason);
+
+    [LoggerMessage(EventIds.BrokerConnectionClosed, LogLevel.Information, "Closed connection \"{ConnectionName}\" to broker {Node}", EventName = "BrokerConnectionClosed")]
+    public static partial void ConnectionClosed(ILogger logger, string node, string connectionName);
+
+    [LoggerMessage(EventIds.BrokerPoolGrown, LogLevel.Information, "All broker connections are at channel_max; opened connection #{Slot} to {Node} ({Connections} connections now)", EventName = "BrokerPoolGrown")]
+    public static partial void PoolGrown(ILogger logger, int slot, string node, int connections);
+
+    [LoggerMessage(EventIds.BrokerChannelCloseFailed, LogLevel.Debug, "Closing a channel on {Node} failed: {Reason}", EventName = "BrokerChannelCloseFailed")]
+    public static partial void ChannelCloseFailed(ILogger logger, string node, string reason);
+
+    [LoggerMessage(EventIds.BrokerPoolExhausted, LogLevel.Warning, "No broker connection can take a channel: {Reason}", EventName = "BrokerPoolExhausted")]
+    public static partial void PoolExhausted(ILogger logger, string reason);
+}

@@ -1,0 +1,206 @@
+using Eventsourced.Configuration;
+using Eventsourced.Metrics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client.Exceptions;
+
+namespace Eventsourced.Broker;
+
+/// <summary>
+/// The gateway's broker connections: one supervised connection per <c>broker.node</c> entry, and more
+/// to the same nodes when every connection is at its <c>channel_max</c>. Subscribers lease a channel on
+/// the least loaded connection that is up; with none up they are refused at once.
+/// </summary>
+internal sealed class BrokerPool : IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+    private const int MaxLeaseAttempts = 4;
+
+    private readonly GatewayOptions _options;
+    private readonly TimeProvider _time;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger<BrokerPool> _logger;
+    private readonly Backoff _backoff;
+    private readonly SemaphoreSlim _grow = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<Task> _supervisors = [];
+    private ConnectionSlot[] _slots = [];
+    private BrokerUrl[] _urls = [];
+    private static int s_instances;
+    private int _nextGrowUrl;
+    private int _stopped;
+
+    public BrokerPool(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger<BrokerPool> logger)
+    {
+        _options = options;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
+        _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(options.Broker.ReconnectMaxSeconds));
+    }
+
+    /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
+    public string ConnectionNamePrefix { get; }
+
+    /// <summary>A snapshot of the connections, configured ones first.</summary>
+    public IReadOnlyList<ConnectionSlot> Slots => Volatile.Read(ref _slots);
+
+    public int ConnectionsUp => Slots.Count(s => s.IsUp);
+
+    /// <summary>Opens the configured connections and waits for each one's first attempt.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        _urls = _options.Broker.Node.Select(BrokerUrl.Parse).ToArray();
+        var slots = _urls.Select((url, i) => NewSlot(i + 1, url, isExtra: false)).ToArray();
+        Volatile.Write(ref _slots, slots);
+        foreach (var slot in slots)
+        {
+            StartSupervising(slot);
+        }
+
+        await Task.WhenAll(slots.Select(s => s.FirstAttempt)).WaitAsync(cancellationToken);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        try
+        {
+            await Task.WhenAll(_supervisors).WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown bound reached: close what we can below.
+        }
+
+        await Task.WhenAll(Slots.Select(s => s.CloseAsync(CloseTimeout)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _stopping.Dispose();
+        _grow.Dispose();
+    }
+
+    /// <summary>
+    /// A channel for one subscriber. Throws <see cref="BrokerUnavailableException"/> when no connection
+    /// is up or none can be opened; never waits for a node that is down.
+    /// </summary>
+    public async Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken)
+    {
+        string reason = "no broker connection is up";
+        for (var attempt = 0; attempt < MaxLeaseAttempts; attempt++)
+        {
+            var slot = ReserveLeastLoaded() ?? await GrowAsync(cancellationToken);
+            if (slot is null)
+            {
+                break;
+            }
+
+            try
+            {
+                var channel = await slot.CreateChannelAsync(cancellationToken);
+                return new ChannelLease(slot, channel, _metrics, _logger);
+            }
+            catch (ChannelAllocationException)
+            {
+                slot.Release();
+                slot.MarkFull();
+                reason = $"connection to {slot.Node} has no free channel number";
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                slot.Release();
+                reason = $"cannot open a channel on {slot.Node}: {ex.Message}";
+            }
+        }
+
+        BrokerLog.PoolExhausted(_logger, reason);
+        throw new BrokerUnavailableException(reason);
+    }
+
+    private ConnectionSlot? ReserveLeastLoaded()
+    {
+        while (true)
+        {
+            ConnectionSlot? best = null;
+            foreach (var slot in Slots)
+            {
+                if (slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases))
+                {
+                    best = slot;
+                }
+            }
+
+            if (best is null)
+            {
+                return null;
+            }
+
+            if (best.TryReserve())
+            {
+                return best;
+            }
+        }
+    }
+
+    /// <summary>Every connection that is up is full: open one more to a node that is up.</summary>
+    private async Task<ConnectionSlot?> GrowAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _stopped) != 0 || !Slots.Any(s => s.IsUp))
+        {
+            return null;
+        }
+
+        await _grow.WaitAsync(cancellationToken);
+        try
+        {
+            // Another subscriber may have grown the pool while this one waited.
+            if (ReserveLeastLoaded() is { } reserved)
+            {
+                return reserved;
+            }
+
+            var upUrls = Slots.Where(s => s.IsUp && !s.IsExtra).Select(s => s.Url).Distinct().ToArray();
+            if (upUrls.Length == 0)
+            {
+                upUrls = Slots.Where(s => s.IsUp).Select(s => s.Url).Distinct().ToArray();
+            }
+
+            if (upUrls.Length == 0)
+            {
+                return null;
+            }
+
+            var url = upUrls[(int)((uint)_nextGrowUrl++ % (uint)upUrls.Length)];
+            var slot = NewSlot(Slots.Count + 1, url, isExtra: true);
+            StartSupervising(slot);
+            await slot.FirstAttempt.WaitAsync(cancellationToken);
+            Volatile.Write(ref _slots, [.. Slots, slot]);
+            BrokerLog.PoolGrown(_logger, slot.Id, slot.Node, Slots.Count);
+            return slot.TryReserve() ? slot : ReserveLeastLoaded();
+        }
+        finally
+        {
+            _grow.Release();
+        }
+    }
+
+    private ConnectionSlot NewSlot(int id, BrokerUrl url, bool isExtra) =>
+        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, _backoff, _time, _metrics, _logger);
+
+    private void StartSupervising(ConnectionSlot slot)
+    {
+        lock (_supervisors)
+        {
+            _supervisors.Add(Task.Run(() => slot.SuperviseAsync(_stopping.Token)));
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using Eventsourced.Metrics;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace Eventsourced.Broker;
+
+/// <summary>
+/// A channel held by one subscriber. Disposing it closes the channel (the broker requeues whatever
+/// was delivered and not acknowledged) and gives the slot back to its connection, exactly once.
+/// </summary>
+internal sealed class ChannelLease : IAsyncDisposable
+{
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly ConnectionSlot _slot;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    public ChannelLease(ConnectionSlot slot, IChannel channel, GatewayMetrics metrics, ILogger logger)
+    {
+        _slot = slot;
+        Channel = channel;
+        _metrics = metrics;
+        _logger = logger;
+        _metrics.ChannelLeased(slot.Node);
+    }
+
+    public IChannel Channel { get; private set; }
+
+    public string Node => _slot.Node;
+
+    /// <summary>After a channel error (the channel is dead), a fresh channel on the same connection.</summary>
+    public async Task<IChannel> ReopenAsync(CancellationToken cancellationToken)
+    {
+        await CloseQuietlyAsync(Channel);
+        Channel = await _slot.CreateChannelAsync(cancellationToken);
+        return Channel;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await CloseQuietlyAsync(Channel);
+        }
+        finally
+        {
+            _slot.Release();
+            _metrics.ChannelReleased(_slot.Node);
+        }
+    }
+
+    private async Task CloseQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            if (channel.IsOpen)
+            {
+                using var timeout = new CancellationTokenSource(CloseTimeout);
+                await channel.CloseAsync(Constants.ReplySuccess, "subscriber left", abort: false, timeout.Token);
+            }
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, _slot.Node, ex.Message);
+        }
+
+        try
+        {
+            await channel.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, _slot.Node, ex.Message);
+        }
+    }
+}

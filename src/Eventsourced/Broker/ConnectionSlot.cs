@@ -1,0 +1,273 @@
+using Eventsourced.Configuration;
+using Eventsourced.Metrics;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Eventsourced.Broker;
+
+/// <summary>
+/// One supervised AMQP connection to one node. It reconnects with backoff when the connection drops,
+/// and hands out up to the negotiated <c>channel_max</c> channel reservations while it is up.
+/// The client's own recovery is off: a per-subscriber topology must not be replayed by the library.
+/// </summary>
+internal sealed class ConnectionSlot
+{
+    private static readonly CreateChannelOptions ChannelOptions = new(
+        publisherConfirmationsEnabled: false,
+        publisherConfirmationTrackingEnabled: false,
+        outstandingPublisherConfirmationsRateLimiter: null,
+        consumerDispatchConcurrency: null);
+
+    private readonly ConnectionFactory _factory;
+    private readonly Backoff _backoff;
+    private readonly TimeProvider _time;
+    private readonly GatewayMetrics _metrics;
+    private readonly ILogger _logger;
+    private IConnection? _connection;
+    private TaskCompletionSource<ShutdownEventArgs>? _shutdown;
+    private int _capacity;
+    private int _leases;
+    private bool _everConnected;
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ConnectionSlot(int id, string connectionName, BrokerUrl url, bool isExtra, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger)
+    {
+        Id = id;
+        Url = url;
+        IsExtra = isExtra;
+        _backoff = backoff;
+        _time = time;
+        _metrics = metrics;
+        _logger = logger;
+        ConnectionName = connectionName;
+        _factory = new ConnectionFactory
+        {
+            Uri = url.Uri,
+            AutomaticRecoveryEnabled = false,
+            TopologyRecoveryEnabled = false,
+            RequestedHeartbeat = TimeSpan.FromSeconds(20),
+            RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
+            ConsumerDispatchConcurrency = 1,
+        };
+    }
+
+    public int Id { get; }
+
+    public BrokerUrl Url { get; }
+
+    /// <summary>Opened because the configured connections were full; one more connection to a configured node.</summary>
+    public bool IsExtra { get; }
+
+    public string Node => Url.Endpoint;
+
+    public string ConnectionName { get; }
+
+    public bool IsUp => Volatile.Read(ref _connection) is { IsOpen: true };
+
+    public int Leases => Volatile.Read(ref _leases);
+
+    public int Capacity => Volatile.Read(ref _capacity);
+
+    /// <summary>Completes when the first connection attempt of <see cref="SuperviseAsync"/> has succeeded or failed.</summary>
+    public Task FirstAttempt => _firstAttempt.Task;
+
+    /// <summary>Takes one of this connection's channel slots, if it is up and not full.</summary>
+    public bool TryReserve()
+    {
+        while (true)
+        {
+            var leases = Volatile.Read(ref _leases);
+            if (leases >= Volatile.Read(ref _capacity) || !IsUp)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _leases, leases + 1, leases) == leases)
+            {
+                return true;
+            }
+        }
+    }
+
+    public void Release() => Interlocked.Decrement(ref _leases);
+
+    /// <summary>The server refused a channel number: treat this connection as full until it reconnects.</summary>
+    public void MarkFull() => Volatile.Write(ref _capacity, Math.Max(0, Leases - 1));
+
+    public async Task<IChannel> CreateChannelAsync(CancellationToken cancellationToken)
+    {
+        var connection = Volatile.Read(ref _connection)
+            ?? throw new BrokerUnavailableException($"connection to {Node} is down");
+        return await connection.CreateChannelAsync(ChannelOptions, cancellationToken);
+    }
+
+    /// <summary>Keeps the connection up until <paramref name="stopping"/> fires.</summary>
+    public async Task SuperviseAsync(CancellationToken stopping)
+    {
+        try
+        {
+            await SuperviseLoopAsync(stopping);
+        }
+        finally
+        {
+            _firstAttempt.TrySetResult();
+        }
+    }
+
+    private async Task SuperviseLoopAsync(CancellationToken stopping)
+    {
+        var attempt = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            var shutdown = Volatile.Read(ref _shutdown);
+            if (shutdown is null)
+            {
+                try
+                {
+                    await ConnectAsync(stopping);
+                    attempt = 0;
+                    _firstAttempt.TrySetResult();
+                    continue;
+                }
+                catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+                {
+                    _firstAttempt.TrySetResult();
+                    return;
+                }
+                catch (Exception ex)
+                {
+                    _firstAttempt.TrySetResult();
+                    var delay = _backoff.Delay(attempt++);
+                    BrokerLog.ConnectFailed(_logger, Node, Describe(ex), delay.TotalSeconds);
+                    if (!await DelayAsync(delay, stopping))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+            }
+
+            ShutdownEventArgs reason;
+            try
+            {
+                reason = await shutdown.Task.WaitAsync(stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            await MarkDownAsync(reason);
+            if (!await DelayAsync(_backoff.Delay(attempt++), stopping))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Closes the connection for good (shutdown); channels on it end with it.</summary>
+    public async Task CloseAsync(TimeSpan timeout)
+    {
+        var connection = Interlocked.Exchange(ref _connection, null);
+        Volatile.Write(ref _shutdown, null);
+        Volatile.Write(ref _capacity, 0);
+        if (connection is null)
+        {
+            return;
+        }
+
+        _metrics.ConnectionDown(Node);
+        try
+        {
+            await connection.CloseAsync(timeout);
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ConnectionLost(_logger, Node, ConnectionName, Describe(ex));
+        }
+        finally
+        {
+            await DisposeQuietlyAsync(connection);
+        }
+
+        BrokerLog.ConnectionClosed(_logger, Node, ConnectionName);
+    }
+
+    private async Task ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _factory.CreateConnectionAsync(ConnectionName, cancellationToken);
+        var shutdown = new TaskCompletionSource<ShutdownEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.ConnectionShutdownAsync += (_, e) =>
+        {
+            shutdown.TrySetResult(e);
+            return Task.CompletedTask;
+        };
+        if (!connection.IsOpen)
+        {
+            await DisposeQuietlyAsync(connection);
+            throw new BrokerUnavailableException($"connection to {Node} closed right after opening");
+        }
+
+        var channelMax = connection.ChannelMax == 0 ? ushort.MaxValue : connection.ChannelMax;
+        Volatile.Write(ref _shutdown, shutdown);
+        Volatile.Write(ref _connection, connection);
+        Volatile.Write(ref _capacity, channelMax);
+        _metrics.ConnectionUp(Node);
+        if (_everConnected)
+        {
+            _metrics.Reconnected(Node);
+        }
+
+        _everConnected = true;
+        BrokerLog.Connected(_logger, Node, ConnectionName, channelMax);
+    }
+
+    private async Task MarkDownAsync(ShutdownEventArgs reason)
+    {
+        var connection = Interlocked.Exchange(ref _connection, null);
+        Volatile.Write(ref _shutdown, null);
+        Volatile.Write(ref _capacity, 0);
+        if (connection is null)
+        {
+            return;
+        }
+
+        _metrics.ConnectionDown(Node);
+        BrokerLog.ConnectionLost(_logger, Node, ConnectionName, $"{reason.ReplyCode} {reason.ReplyText}");
+        await DisposeQuietlyAsync(connection);
+    }
+
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, stopping);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task DisposeQuietlyAsync(IConnection connection)
+    {
+        try
+        {
+            await connection.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // The connection is gone either way; disposal errors carry no news.
+        }
+    }
+
+    /// <summary>An exception's message without the password, whatever the client library put in it.</summary>
+    private string Describe(Exception ex)
+    {
+        var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
+        return string.IsNullOrEmpty(Url.Password) ? message : message.Replace(Url.Password, "***", StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,33 @@
+namespace Eventsourced.Logging;
+
+/// <summary>
+/// Every log event id the gateway emits, in one place. Ids and names are frozen once released:
+/// log pipelines filter on them.
+/// </summary>
+internal static class EventIds
+{
+    // Hosting: 1xx
+    public const int Starting = 100;
+    public const int Listening = 101;
+    public const int Stopping = 102;
+    public const int Stopped = 103;
+    public const int ConfigFilesRead = 104;
+
+    // Broker: 2xx
+    public const int BrokerConnected = 200;
+    public const int BrokerConnectFailed = 201;
+    public const int BrokerConnectionLost = 202;
+    public const int BrokerConnectionClosed = 203;
+    public const int BrokerPoolGrown = 204;
+    public const int BrokerChannelCloseFailed = 205;
+    public const int BrokerPoolExhausted = 206;
+
+    // Streaming: 3xx
+    public const int StreamOpened = 300;
+    public const int StreamClosed = 301;
+    public const int StreamRejected = 302;
+    public const int QueueArgumentsDiffer = 303;
+    public const int StreamFailed = 304;
+    public const int ConsumerCancelled = 305;
+    public const int BrokerOperationFailed = 306;
+}
