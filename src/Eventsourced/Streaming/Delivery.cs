@@ -1,0 +1,12 @@
+namespace Eventsourced.Streaming;
+
+/// <summary>
+/// One item waiting to be written to a stream: a framed message with its delivery tag, or a heartbeat
+/// (tag 0; AMQP delivery tags start at 1).
+/// </summary>
+internal readonly record struct Delivery(ulong Tag, byte[] Frame, long TimestampSeconds)
+{
+    public static Delivery Heartbeat { get; } = new(0, SseFraming.Heartbeat.ToArray(), 0);
+
+    public bool IsHeartbeat => Tag == 0;
+}

@@ -1,0 +1,21 @@
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Streaming;
+
+/// <summary>What every stream of this gateway shares, prepared once from the configuration.</summary>
+internal sealed class StreamSettings(GatewayOptions options, TimeProvider time, CancellationToken stopping)
+{
+    public GatewayOptions Options { get; } = options;
+
+    public SseResponseHeaders Headers { get; } = new(options.Header);
+
+    public TimeProvider Time { get; } = time;
+
+    /// <summary>Fires when the host begins to shut down.</summary>
+    public CancellationToken Stopping { get; } = stopping;
+
+    /// <summary>Null when heartbeats are off.</summary>
+    public TimeSpan? Heartbeat { get; } = options.Server.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(options.Server.HeartbeatSeconds) : null;
+
+    public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, options.Server.WriteTimeoutSeconds));
+}
