@@ -1,0 +1,64 @@
+using Eventsourced.Configuration;
+using Eventsourced.Hosting;
+
+// The executable: flags, configuration, host. Everything else is the library's.
+CommandLine commandLine;
+try
+{
+    commandLine = CommandLine.Parse(args);
+}
+catch (UsageException ex)
+{
+    await Console.Error.WriteLineAsync($"eventsourced: {ex.Message}\n\n{CommandLine.Usage}");
+    return ExitCodes.UsageError;
+}
+
+if (commandLine.Help)
+{
+    await Console.Out.WriteAsync(CommandLine.Usage);
+    return ExitCodes.Success;
+}
+
+if (commandLine.Version)
+{
+    await Console.Out.WriteLineAsync($"eventsourced {GatewayVersion.Current}");
+    return ExitCodes.Success;
+}
+
+LoadedConfig config;
+try
+{
+    config = ConfigLoader.Load(ConfigSources.ForProcess(commandLine.ConfigFile));
+}
+catch (ConfigException ex)
+{
+    await Console.Error.WriteLineAsync($"eventsourced: invalid configuration\n{ex.Message}");
+    return ExitCodes.ConfigError;
+}
+
+if (commandLine.DumpConfig)
+{
+    await Console.Out.WriteAsync(ConfigPrinter.ToYaml(config.Options));
+    return ExitCodes.Success;
+}
+
+try
+{
+    await using var app = GatewayApplication.Build(config.Options, config.FilesRead);
+    await app.RunAsync();
+    return ExitCodes.Success;
+}
+catch (IOException ex)
+{
+    // Most often the listen address is taken or not ours; the message says which.
+    await Console.Error.WriteLineAsync($"eventsourced: cannot serve on {config.Options.Server.Address}: {ex.Message}");
+    return 69; // EX_UNAVAILABLE: cannot listen
+}
+
+/// <summary>The executable's exit codes: the BSD sysexits values for its errors.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int UsageError = 64;   // EX_USAGE
+    public const int ConfigError = 78;  // EX_CONFIG
+}

@@ -1,0 +1,22 @@
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Hosting;
+
+internal static partial class HostingLog
+{
+    [LoggerMessage(EventIds.Starting, LogLevel.Information, "eventsourced {Version} starting: stream at {Path}, queue pattern {Pattern}, {Nodes} broker node(s)", EventName = "Starting")]
+    public static partial void Starting(ILogger logger, string version, string path, string pattern, int nodes);
+
+    [LoggerMessage(EventIds.ConfigFilesRead, LogLevel.Information, "Configuration read from {Files}", EventName = "ConfigFilesRead")]
+    public static partial void ConfigFilesRead(ILogger logger, string files);
+
+    [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Shutting down: ending streams and closing broker connections (at most {Seconds}s)", EventName = "Stopping")]
+    public static partial void Stopping(ILogger logger, int seconds);
+
+    [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
+    public static partial void Stopped(ILogger logger);
+
+    [LoggerMessage(EventIds.Listening, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
+    public static partial void HeaderIgnored(ILogger logger, string header);
+}

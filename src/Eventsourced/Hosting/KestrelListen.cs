@@ -1,0 +1,37 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// <c>server.address</c> (checked by the configuration loader) as Kestrel endpoints: <c>0.0.0.0:2069</c>, <c>[::1]:2069</c>, <c>localhost:2069</c>,
+/// <c>*:2069</c> or <c>:2069</c> (every interface, IPv4 and IPv6), or a host name resolved at start.
+/// </summary>
+internal static class KestrelListen
+{
+    public static void Apply(KestrelServerOptions kestrel, string address)
+    {
+        var colon = address.LastIndexOf(':');
+        var host = address[..colon].Trim('[', ']');
+        var port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        if (host is "" or "*")
+        {
+            kestrel.ListenAnyIP(port);
+        }
+        else if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            kestrel.ListenLocalhost(port);
+        }
+        else if (IPAddress.TryParse(host, out var ip))
+        {
+            kestrel.Listen(ip, port);
+        }
+        else
+        {
+            foreach (var resolved in Dns.GetHostAddresses(host))
+            {
+                kestrel.Listen(resolved, port);
+            }
+        }
+    }
+}
