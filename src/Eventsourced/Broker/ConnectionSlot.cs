@@ -170,15 +170,11 @@ internal sealed class ConnectionSlot
     /// <summary>Closes the connection for good (shutdown); channels on it end with it.</summary>
     public async Task CloseAsync(TimeSpan timeout)
     {
-        var connection = Interlocked.Exchange(ref _connection, null);
-        Volatile.Write(ref _shutdown, null);
-        Volatile.Write(ref _capacity, 0);
-        if (connection is null)
+        if (TakeConnection() is not { } connection)
         {
             return;
         }
 
-        _metrics.ConnectionDown(Node);
         try
         {
             await connection.CloseAsync(timeout);
@@ -226,17 +222,25 @@ internal sealed class ConnectionSlot
 
     private async Task MarkDownAsync(ShutdownEventArgs reason)
     {
+        if (TakeConnection() is { } connection)
+        {
+            BrokerLog.ConnectionLost(_logger, Node, ConnectionName, $"{reason.ReplyCode} {reason.ReplyText}");
+            await DisposeQuietlyAsync(connection);
+        }
+    }
+
+    /// <summary>Marks the slot down (no new reservations) and hands over the connection, once.</summary>
+    private IConnection? TakeConnection()
+    {
         var connection = Interlocked.Exchange(ref _connection, null);
         Volatile.Write(ref _shutdown, null);
         Volatile.Write(ref _capacity, 0);
-        if (connection is null)
+        if (connection is not null)
         {
-            return;
+            _metrics.ConnectionDown(Node);
         }
 
-        _metrics.ConnectionDown(Node);
-        BrokerLog.ConnectionLost(_logger, Node, ConnectionName, $"{reason.ReplyCode} {reason.ReplyText}");
-        await DisposeQuietlyAsync(connection);
+        return connection;
     }
 
     private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
