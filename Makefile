@@ -1,0 +1,67 @@
+# eventsourced: build, run and test. `make` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+DOTNET ?= dotnet
+CONFIGURATION ?= Release
+SOLUTION := eventsourced.sln
+APP := cmd/Eventsourced/Eventsourced.Cli.csproj
+OUT := out/eventsourced
+# Extra arguments for `make run`, e.g. make run ARGS="-c"
+ARGS ?=
+
+export DOTNET_CLI_TELEMETRY_OPTOUT := 1
+export DOTNET_NOLOGO := 1
+export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
+
+.PHONY: help restore build publish run broker-start broker-stop test test-stress clean format lint
+
+help: ## list the targets
+	@echo "usage: make TARGET"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 16
+
+restore: ## restore NuGet packages for the whole solution
+	$(DOTNET) restore $(SOLUTION)
+
+build: restore ## publish the gateway to out/eventsourced (run out/eventsourced/eventsourced)
+	$(DOTNET) publish $(APP) -c $(CONFIGURATION) -o $(OUT) --no-restore
+
+publish: build ## same as build
+
+run: build ## build, start the local broker (unless EVENTSOURCED_BROKER__NODE__0 is set), run the gateway
+	@if [ -z "$${EVENTSOURCED_BROKER__NODE__0:-}" ]; then \
+	    url=$$(bash build/broker.sh start); \
+	    export EVENTSOURCED_BROKER__NODE__0="$$url"; \
+	fi; \
+	echo "run: $(OUT)/eventsourced $(ARGS) (broker $$EVENTSOURCED_BROKER__NODE__0)"; \
+	exec $(OUT)/eventsourced $(ARGS)
+
+broker-start: ## start the local development broker (build/broker.sh; BROKER_NAME, BROKER_PORT)
+	@bash build/broker.sh start
+
+broker-stop: ## stop the local development broker
+	@bash build/broker.sh stop
+
+test: restore build ## unit + integration tests (not Category=Stress) against a throwaway broker
+	@bash build/test.sh
+
+test-stress: restore build ## only the Category=Stress tests, against a throwaway broker
+	@bash build/test.sh --stress
+
+# Arguments for the load tool, e.g. make bench BENCH_ARGS="--scenario drain --queues 10"
+BENCH_ARGS ?=
+.PHONY: bench
+bench: build ## load tool (drain, live, hold, storm, slow) on the published gateway and a throwaway broker
+	@bash build/bench.sh $(BENCH_ARGS)
+
+clean: ## remove build output and test results
+	rm -rf out
+	find src cmd tests -type d \( -name bin -o -name obj -o -name TestResults \) -prune -exec rm -rf {} +
+
+format: ## format the code (dotnet format)
+	$(DOTNET) format $(SOLUTION)
+
+lint: ## check formatting and build everything with warnings as errors
+	$(DOTNET) format $(SOLUTION) --verify-no-changes
+	$(DOTNET) build $(SOLUTION) -c $(CONFIGURATION) -warnaserror -p:TreatWarningsAsErrors=true

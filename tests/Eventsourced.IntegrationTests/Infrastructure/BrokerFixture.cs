@@ -1,0 +1,117 @@
+namespace Eventsourced.IntegrationTests.Infrastructure;
+
+/// <summary>The collection of tests that share one broker: <c>[Collection(BrokerCollection.Name)]</c>.</summary>
+[CollectionDefinition(Name)]
+public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
+{
+    public const string Name = "Broker";
+}
+
+/// <summary>
+/// The broker the integration tests share. <c>EVENTSOURCED_TEST_AMQP</c> (set by <c>make test</c>) names
+/// it, with <c>EVENTSOURCED_TEST_NODE</c> and <c>EVENTSOURCED_TEST_ERLANG_COOKIE</c> for rabbitmqctl;
+/// without it the fixture starts a private <see cref="RabbitNode"/>. With neither, every test in the
+/// collection fails with an explanation: integration tests never skip for want of a broker.
+/// Tests must not stop or restart this broker (use <see cref="IsolatedBrokerFixture"/>) and should
+/// use <see cref="UniqueQueueName"/>: the broker may be shared with other runs.
+/// </summary>
+public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
+{
+    public const string AmqpVariable = "EVENTSOURCED_TEST_AMQP";
+    public const string NodeVariable = "EVENTSOURCED_TEST_NODE";
+    public const string CookieVariable = "EVENTSOURCED_TEST_ERLANG_COOKIE";
+
+    private string? _amqpUrl;
+    private Rabbitmqctl? _rabbitmqctl;
+
+    public string AmqpUrl => _amqpUrl ?? throw new InvalidOperationException("The broker fixture is not initialized.");
+
+    public Rabbitmqctl Rabbitmqctl => _rabbitmqctl ?? throw new InvalidOperationException(
+        $"This test uses rabbitmqctl, but the broker's node is unknown: {AmqpVariable} is set without {NodeVariable}. "
+        + $"Set {NodeVariable}=rabbit@host (and {CookieVariable} unless the CLI's default cookie fits), "
+        + $"or unset {AmqpVariable} to let the tests start their own node.");
+
+    /// <summary>The private node this fixture started, or null when it uses <c>EVENTSOURCED_TEST_AMQP</c>.</summary>
+    public RabbitNode? Node { get; private set; }
+
+    /// <summary>Where the broker came from, for messages.</summary>
+    public string Source { get; private set; } = "(not initialized)";
+
+    public string UniqueQueueName(string testName) => QueueNames.Unique(testName);
+
+    public Task<AmqpTestClient> ConnectAsync(string testName, CancellationToken cancellationToken = default) =>
+        AmqpTestClient.ConnectAsync(AmqpUrl, testName, cancellationToken: cancellationToken);
+
+    public async Task InitializeAsync()
+    {
+        var url = Environment.GetEnvironmentVariable(AmqpVariable);
+        if (!string.IsNullOrWhiteSpace(url))
+        {
+            _amqpUrl = url.Trim();
+            Source = $"{AmqpVariable}";
+            var node = Environment.GetEnvironmentVariable(NodeVariable);
+            if (!string.IsNullOrWhiteSpace(node))
+            {
+                _rabbitmqctl = new Rabbitmqctl(node.Trim(), Environment.GetEnvironmentVariable(CookieVariable));
+            }
+        }
+        else
+        {
+            try
+            {
+                Node = await RabbitNode.StartNewAsync("es-it");
+            }
+            catch (Exception ex)
+            {
+                throw NoBroker($"{AmqpVariable} is not set and a private RabbitMQ node could not be started: {ex.Message}", ex);
+            }
+            _amqpUrl = Node.AmqpUrl;
+            _rabbitmqctl = Node.Rabbitmqctl;
+            Source = $"private node {Node}";
+        }
+
+        try
+        {
+            await using var probe = await AmqpTestClient.ConnectAsync(_amqpUrl, "eventsourced-tests-fixture-probe", TimeSpan.FromSeconds(30));
+        }
+        catch (Exception ex)
+        {
+            throw NoBroker($"no AMQP broker answers at the URL from {Source}: {ex.Message}", ex);
+        }
+
+        if (_rabbitmqctl is not null)
+        {
+            ProcessResult result;
+            try
+            {
+                result = await _rabbitmqctl.AwaitStartupAsync(TimeSpan.FromSeconds(10));
+            }
+            catch (Exception ex) when (ex is TimeoutException or System.ComponentModel.Win32Exception)
+            {
+                result = new ProcessResult(-1, "", ex.Message);
+            }
+            if (!result.Succeeded)
+            {
+                throw NoBroker(
+                    $"AMQP works, but `{_rabbitmqctl}` cannot reach the node (wrong {NodeVariable} or {CookieVariable}?): "
+                    + $"{result.StandardError.Trim()} {result.StandardOutput.Trim()}", null);
+            }
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Node is not null)
+        {
+            await Node.DisposeAsync();
+        }
+    }
+
+    internal static InvalidOperationException NoBroker(string detail, Exception? inner) => new(
+        "NO USABLE RABBITMQ BROKER FOR THE INTEGRATION TESTS (they fail rather than skip without one): " + detail + "\n"
+        + "Fix: run `make test` (it starts a throwaway broker with build/broker.sh and installs Debian's rabbitmq-server as root), "
+        + "or install rabbitmq-server so the tests can start their own nodes, "
+        + $"or point them at a broker: {AmqpVariable}=amqp://user:pass@host:5672/ "
+        + $"(plus {NodeVariable}=rabbit@host and {CookieVariable}=... for the tests that use rabbitmqctl).",
+        inner);
+}

@@ -1,0 +1,62 @@
+namespace Eventsourced.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// Tests that stop, kill or restart the broker: <c>[Collection(IsolatedBrokerCollection.Name)]</c>.
+/// They run one at a time, after and apart from every parallel collection.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class IsolatedBrokerCollection : ICollectionFixture<IsolatedBrokerFixture>
+{
+    public const string Name = "IsolatedBroker";
+}
+
+/// <summary>
+/// A private <see cref="RabbitNode"/> (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says) that tests
+/// may stop, kill and restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves
+/// the node down does not break the next.
+/// </summary>
+public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
+{
+    private RabbitNode? _node;
+
+    public RabbitNode Node => _node ?? throw new InvalidOperationException("The isolated broker fixture is not initialized.");
+
+    public string AmqpUrl => Node.AmqpUrl;
+
+    public Rabbitmqctl Rabbitmqctl => Node.Rabbitmqctl;
+
+    public string UniqueQueueName(string testName) => QueueNames.Unique(testName);
+
+    public Task<AmqpTestClient> ConnectAsync(string testName, CancellationToken cancellationToken = default) =>
+        AmqpTestClient.ConnectAsync(AmqpUrl, testName, cancellationToken: cancellationToken);
+
+    /// <summary>Starts the node again if an earlier test left it stopped or killed.</summary>
+    public async Task EnsureRunningAsync(CancellationToken cancellationToken = default)
+    {
+        if (!Node.IsRunning)
+        {
+            await Node.StartAsync(cancellationToken);
+        }
+    }
+
+    public async Task InitializeAsync()
+    {
+        try
+        {
+            _node = await RabbitNode.StartNewAsync("es-it-iso");
+        }
+        catch (Exception ex)
+        {
+            throw BrokerFixture.NoBroker(
+                $"the tests that stop and restart a broker need a private RabbitMQ node, which could not be started: {ex.Message}", ex);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_node is not null)
+        {
+            await _node.DisposeAsync();
+        }
+    }
+}

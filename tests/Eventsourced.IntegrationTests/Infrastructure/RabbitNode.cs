@@ -1,0 +1,465 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+
+namespace Eventsourced.IntegrationTests.Infrastructure;
+
+/// <summary>
+/// A private RabbitMQ node run as a child process: its own node name, free loopback ports and
+/// a temporary directory (data, logs, Erlang cookie), so tests may stop, kill and restart it
+/// without touching any other broker. Requires RabbitMQ to be installed (Debian: rabbitmq-server).
+/// </summary>
+public sealed class RabbitNode : IAsyncDisposable
+{
+    // Nodes still running when the test host exits normally (or on SIGTERM) are killed then.
+    private static readonly ConcurrentDictionary<RabbitNode, byte> Live = new();
+
+    private readonly SemaphoreSlim _lifecycle = new(1, 1);
+    private Process? _process;
+    private bool _disposed;
+
+    static RabbitNode() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var node in Live.Keys)
+        {
+            node.KillProcessTree();
+        }
+    };
+
+    private RabbitNode(string name, string directory, int amqpPort, int distributionPort)
+    {
+        NodeName = name + "@localhost";
+        Directory = directory;
+        AmqpPort = amqpPort;
+        DistributionPort = distributionPort;
+        ErlangCookie = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
+        Rabbitmqctl = new Rabbitmqctl(NodeName, ErlangCookie);
+    }
+
+    /// <summary>Full node name, <c>es-it-XXXXXXXX@localhost</c>.</summary>
+    public string NodeName { get; }
+
+    /// <summary>The node's own directory: <c>mnesia/</c>, <c>log/</c>, cookie, pid file. Deleted by <see cref="DisposeAsync"/>.</summary>
+    public string Directory { get; }
+
+    public int AmqpPort { get; }
+
+    public int DistributionPort { get; }
+
+    public string ErlangCookie { get; }
+
+    /// <summary><c>amqp://guest:guest@127.0.0.1:PORT/</c>; stays the same across restarts.</summary>
+    public string AmqpUrl => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/";
+
+    /// <summary>A <see cref="Infrastructure.Rabbitmqctl"/> that talks to this node (it knows the cookie).</summary>
+    public Rabbitmqctl Rabbitmqctl { get; }
+
+    /// <summary>How long <see cref="StartAsync"/> waits for the node to boot (typically 5-10 s).</summary>
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Whether the node's process is alive (not whether it is ready).</summary>
+    public bool IsRunning => _process is { HasExited: false };
+
+    public string LogDirectory => Path.Combine(Directory, "log");
+
+    private string PidFile => Path.Combine(Directory, "beam.pid");
+
+    /// <summary>Picks a fresh node name, two free loopback ports and a temp directory. Nothing runs yet.</summary>
+    /// <exception cref="InvalidOperationException">RabbitMQ is not installed.</exception>
+    public static RabbitNode Create(string namePrefix = "es-it")
+    {
+        _ = RabbitMqInstallation.Scripts; // fail now, with the install hint, rather than at start
+        var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(5)).ToLowerInvariant();
+        var name = $"{namePrefix}-{id}";
+        var directory = Path.Combine(Path.GetTempPath(), "eventsourced-rabbit", name);
+        var amqpPort = FreePort.Next();
+        int distributionPort;
+        do
+        {
+            distributionPort = FreePort.Next();
+        }
+        while (distributionPort == amqpPort);
+        return new RabbitNode(name, directory, amqpPort, distributionPort);
+    }
+
+    /// <summary>Creates and starts a node.</summary>
+    public static async Task<RabbitNode> StartNewAsync(string namePrefix = "es-it", CancellationToken cancellationToken = default)
+    {
+        var node = Create(namePrefix);
+        try
+        {
+            await node.StartAsync(cancellationToken);
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts the node (keeping its data from an earlier run) and waits until it accepts AMQP connections.</summary>
+    /// <exception cref="TimeoutException">Not ready within <see cref="StartTimeout"/>; the message ends with the node's log.</exception>
+    /// <exception cref="InvalidOperationException">The node exited during start-up; the message ends with the node's log.</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (IsRunning)
+            {
+                throw new InvalidOperationException($"Node {NodeName} is already running.");
+            }
+            Forget(); // a node that exited by itself
+            Launch();
+            await WaitUntilReadyAsync(cancellationToken);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Stops the node gracefully (<c>rabbitmqctl stop</c>), killing it if it does not stop in time.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            if (!IsRunning)
+            {
+                return;
+            }
+            var stopArguments = File.Exists(PidFile) ? new[] { "stop", PidFile } : ["stop"];
+            try
+            {
+                await Rabbitmqctl.RunAsync(stopArguments, TimeSpan.FromSeconds(60), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // Fall through to the kill below.
+            }
+            if (!await WaitForExitAsync(TimeSpan.FromSeconds(30), cancellationToken))
+            {
+                KillProcessTree();
+                await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
+            }
+            Forget();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Kills the node at once (SIGKILL to the Erlang VM and its helpers): a crash, not a shutdown.</summary>
+    public async Task KillAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            if (_process is null)
+            {
+                return;
+            }
+            KillProcessTree();
+            if (!await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken))
+            {
+                throw new InvalidOperationException($"Node {NodeName} (pid {_process.Id}) survived SIGKILL for 15 s.");
+            }
+            Forget();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>Stops the node gracefully and starts it again; same name, ports and data.</summary>
+    public async Task RestartAsync(CancellationToken cancellationToken = default)
+    {
+        await StopAsync(cancellationToken);
+        await StartAsync(cancellationToken);
+    }
+
+    /// <summary>The last lines of the node's logs (start-up output and the node log), for error messages.</summary>
+    public string LogTail(int lines = 40)
+    {
+        var parts = new List<string>();
+        foreach (var file in new[] { Path.Combine(LogDirectory, "startup.log"), Path.Combine(LogDirectory, NodeName + ".log") })
+        {
+            try
+            {
+                if (File.Exists(file))
+                {
+                    var all = File.ReadAllLines(file);
+                    parts.Add($"---- {file} (last {Math.Min(lines, all.Length)} lines)\n" + string.Join('\n', all.TakeLast(lines)));
+                }
+            }
+            catch (IOException ex)
+            {
+                parts.Add($"---- {file}: {ex.Message}");
+            }
+        }
+        return parts.Count == 0 ? $"(no logs in {LogDirectory})" : string.Join('\n', parts);
+    }
+
+    /// <summary>Kills the node if it runs and deletes its directory.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _lifecycle.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            if (_process is not null)
+            {
+                KillProcessTree();
+                await WaitForExitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
+                Forget();
+            }
+            try
+            {
+                System.IO.Directory.Delete(Directory, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+            catch (IOException)
+            {
+                // A straggler still writing its log: leave the temp directory behind.
+            }
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    public override string ToString() => $"{NodeName} at {AmqpUrl}";
+
+    private void Launch()
+    {
+        var mnesia = Path.Combine(Directory, "mnesia");
+        System.IO.Directory.CreateDirectory(mnesia);
+        System.IO.Directory.CreateDirectory(LogDirectory);
+        System.IO.Directory.CreateDirectory(Path.Combine(Directory, "conf.d"));
+        var cookie = Path.Combine(Directory, ".erlang.cookie");
+        if (!File.Exists(cookie))
+        {
+            File.WriteAllText(cookie, ErlangCookie);
+            if (!OperatingSystem.IsWindows())
+            {
+                File.SetUnixFileMode(cookie, UnixFileMode.UserRead); // Erlang refuses a cookie others can read
+            }
+        }
+        File.WriteAllText(Path.Combine(Directory, "enabled_plugins"), "[].\n");
+        File.WriteAllText(Path.Combine(Directory, "rabbitmq-env.conf"), "");
+        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"), "log.file.level = info\n");
+        File.Delete(PidFile);
+        File.AppendAllText(Path.Combine(LogDirectory, "startup.log"),
+            $"==== {DateTime.Now:yyyy-MM-dd HH:mm:ss} start {NodeName} amqp {AmqpPort} dist {DistributionPort}\n");
+
+        // A small shell launcher: all output to the log, no pipe back to the test host (nothing can
+        // block on it), and a watchdog that kills the node if the test host dies without disposing it.
+        const string Launcher = """
+            exec >>"$1" 2>&1 </dev/null
+            "$2" &
+            node=$!
+            while kill -0 "$node" 2>/dev/null; do
+                if ! kill -0 "$3" 2>/dev/null; then
+                    echo "test host $3 is gone; killing the node"
+                    kill -KILL "$(cat "$4" 2>/dev/null)" "$node" 2>/dev/null
+                    exit 1
+                fi
+                sleep 1
+            done
+            wait "$node"
+            """;
+        var startInfo = new ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            WorkingDirectory = Directory,
+        };
+        foreach (var argument in new[]
+        {
+            "-c", Launcher, "rabbit-node",
+            Path.Combine(LogDirectory, "startup.log"),
+            RabbitMqInstallation.RabbitmqServer,
+            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            PidFile,
+        })
+        {
+            startInfo.ArgumentList.Add(argument);
+        }
+        var environment = startInfo.Environment;
+        // Nothing from the test environment may redirect or reconfigure the node.
+        foreach (var name in environment.Keys.Where(key => key.StartsWith("RABBITMQ_", StringComparison.Ordinal)).ToList())
+        {
+            environment.Remove(name);
+        }
+        environment["HOME"] = Directory;
+        environment["RABBITMQ_NODENAME"] = NodeName;
+        environment["RABBITMQ_NODE_IP_ADDRESS"] = "127.0.0.1";
+        environment["RABBITMQ_NODE_PORT"] = AmqpPort.ToString(CultureInfo.InvariantCulture);
+        environment["RABBITMQ_DIST_PORT"] = DistributionPort.ToString(CultureInfo.InvariantCulture);
+        environment["RABBITMQ_MNESIA_BASE"] = mnesia;
+        environment["RABBITMQ_LOG_BASE"] = LogDirectory;
+        environment["RABBITMQ_PID_FILE"] = PidFile;
+        environment["RABBITMQ_CONF_ENV_FILE"] = Path.Combine(Directory, "rabbitmq-env.conf");
+        environment["RABBITMQ_CONFIG_FILE"] = Path.Combine(Directory, "rabbitmq.conf");
+        environment["RABBITMQ_CONFIG_FILES"] = Path.Combine(Directory, "conf.d");
+        environment["RABBITMQ_ADVANCED_CONFIG_FILE"] = Path.Combine(Directory, "advanced.config");
+        environment["RABBITMQ_ENABLED_PLUGINS_FILE"] = Path.Combine(Directory, "enabled_plugins");
+        // Erlang distribution on loopback only, like AMQP.
+        environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
+        environment["ERL_CRASH_DUMP"] = Path.Combine(LogDirectory, "erl_crash.dump");
+
+        _process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
+        Live[this] = 0;
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        ProcessResult? last = null;
+        while (true)
+        {
+            if (!IsRunning)
+            {
+                var code = _process!.ExitCode;
+                Forget();
+                throw new InvalidOperationException(
+                    $"RabbitMQ node {NodeName} exited with {code} during start-up (ports {AmqpPort}/{DistributionPort}).\n{LogTail()}");
+            }
+            var remaining = StartTimeout - stopwatch.Elapsed;
+            if (remaining <= TimeSpan.Zero)
+            {
+                KillProcessTree();
+                await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
+                Forget();
+                throw new TimeoutException(
+                    $"RabbitMQ node {NodeName} not ready after {StartTimeout.TotalSeconds:0} s; killed. "
+                    + $"Last `rabbitmqctl await_startup`: {last?.StandardError.Trim()} {last?.StandardOutput.Trim()}\n{LogTail()}");
+            }
+
+            // Fails at once while the node has not registered with epmd yet; waits while it boots.
+            try
+            {
+                last = await Rabbitmqctl.AwaitStartupAsync(remaining < TimeSpan.FromSeconds(15) ? remaining : TimeSpan.FromSeconds(15), cancellationToken);
+                if (last.Succeeded)
+                {
+                    return;
+                }
+            }
+            catch (TimeoutException ex)
+            {
+                last = new ProcessResult(-1, "", ex.Message);
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
+        }
+    }
+
+    private async Task<bool> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_process is null)
+        {
+            return true;
+        }
+        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeoutSource.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(timeoutSource.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        // The launcher is gone; make sure the VM it started is too (its pid file names it).
+        var beam = ReadBeamPid();
+        var deadline = Stopwatch.StartNew();
+        while (beam is not null && IsAlive(beam.Value) && deadline.Elapsed < timeout)
+        {
+            await Task.Delay(100, cancellationToken);
+        }
+        return beam is null || !IsAlive(beam.Value);
+    }
+
+    private void KillProcessTree()
+    {
+        // The VM first, by its pid file, in case the launcher already lost track of it.
+        if (ReadBeamPid() is { } beam && IsAlive(beam))
+        {
+            try
+            {
+                using var process = Process.GetProcessById(beam);
+                process.Kill(entireProcessTree: true);
+            }
+            catch (ArgumentException)
+            {
+            }
+            catch (InvalidOperationException)
+            {
+            }
+            catch (System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+        if (_process is not null)
+        {
+            ProcessRunner.TryKill(_process);
+        }
+    }
+
+    private void Forget()
+    {
+        Live.TryRemove(this, out _);
+        _process?.Dispose();
+        _process = null;
+        try
+        {
+            File.Delete(PidFile);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private int? ReadBeamPid()
+    {
+        try
+        {
+            return int.TryParse(File.ReadAllText(PidFile).Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) ? pid : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    // Alive and not a zombie, and still a process started with this node's environment? Checking
+    // /proc/PID/stat is enough here: our pid file is deleted once the node is forgotten.
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var state = stat[(stat.LastIndexOf(')') + 2)..];
+            return !state.StartsWith('Z') && !state.StartsWith('X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}
