@@ -1,0 +1,118 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+[Collection(BrokerCollection.Name)]
+public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private GatewayServer _gateway = null!;
+
+    public async Task InitializeAsync() =>
+        _gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "q-${query:id}-${cookie:sid}");
+
+    public Task DisposeAsync() => _gateway.DisposeAsync().AsTask();
+
+    public static TheoryData<string, string?, string> BadRequests => new()
+    {
+        { "/", "sid=s1", "missing query parameter 'id'" },
+        { "/?id=", "sid=s1", "missing query parameter 'id'" },
+        { "/?id=1", null, "missing cookie 'sid'" },
+        { "/?id=1", "sid=", "missing cookie 'sid'" },
+        { "/?id=" + new string('x', 251), "sid=s1", "queue name longer than 255 bytes" },
+        { "/?id=" + string.Concat(Enumerable.Repeat("%C3%BC", 126)), "sid=s1", "queue name longer than 255 bytes" },
+        { "/?id=a%0Ab", "sid=s1", "queue name contains control characters" },
+        { "/?id=a%00b", "sid=s1", "queue name contains control characters" },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadRequests))]
+    public async Task Get_WithBadQueueName_Answers400WithReason(string path, string? cookie, string reason)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (cookie is not null)
+        {
+            request.Headers.Add("Cookie", cookie);
+        }
+
+        using var response = await _gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(reason + "\n", await response.Content.ReadAsStringAsync());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task Get_WithAmqPrefixInAnyCase_Answers400()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${query:id}");
+        foreach (var name in new[] { "amq.x", "AMQ.gen-1", "Amq.Foo" })
+        {
+            using var response = await gateway.Client.GetAsync($"/?id={name}");
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("queue name must not start with 'amq.'", response.Headers.GetValues("X-Status-Reason").Single());
+        }
+    }
+
+    [Fact]
+    public async Task Get_With255ByteName_IsAccepted()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${query:id}");
+        var name = "t255-" + Guid.NewGuid().ToString("N") + new string('y', 255 - 5 - 32);
+        await using var sse = await gateway.SubscribeAsync($"/?id={name}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+    }
+
+    [Fact]
+    public async Task Options_Answers204WithCorsHeaders()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Options, "/?id=1");
+        request.Headers.Add("Origin", "https://app.example");
+        request.Headers.Add("Access-Control-Request-Method", "GET");
+
+        using var response = await _gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("GET, OPTIONS", response.Headers.GetValues("Access-Control-Allow-Methods").Single());
+        Assert.Equal("Content-Type, Accept, Cache-Control", response.Headers.GetValues("Access-Control-Allow-Headers").Single());
+    }
+
+    [Theory]
+    [InlineData("POST")]
+    [InlineData("PUT")]
+    [InlineData("DELETE")]
+    [InlineData("PATCH")]
+    [InlineData("HEAD")]
+    public async Task OtherMethods_Answer405WithAllowAndCors(string method)
+    {
+        using var request = new HttpRequestMessage(new HttpMethod(method), "/?id=1");
+        using var response = await _gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+        Assert.Equal(["GET", "OPTIONS"], response.Content.Headers.Allow.Order());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Equal("method not allowed", response.Headers.GetValues("X-Status-Reason").Single());
+    }
+
+    [Fact]
+    public async Task AnyPathBelowSlash_IsTheStream_AsInTheOriginal()
+    {
+        using var response = await _gateway.Client.GetAsync("/some/deep/path");
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("missing query parameter 'id'", response.Headers.GetValues("X-Status-Reason").Single());
+    }
+
+    [Fact]
+    public async Task ExactStreamPath_ServesOnlyThatPath()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = "/events");
+        using var other = await gateway.Client.GetAsync("/other?id=1");
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+
+        var queue = broker.UniqueQueueName(nameof(ExactStreamPath_ServesOnlyThatPath));
+        await using var sse = await gateway.SubscribeAsync($"/events?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+    }
+}

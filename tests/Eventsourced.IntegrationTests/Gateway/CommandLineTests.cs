@@ -1,0 +1,109 @@
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>The executable's flags and exit codes, run as a process.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private static readonly Dictionary<string, string> NoEnvironment = [];
+    private readonly string _dir = Directory.CreateTempSubdirectory("eventsourced-cli").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task Version_PrintsTheVersionFileAndExitsZero()
+    {
+        var (exit, stdout, _) = await GatewayProcess.RunAsync(NoEnvironment, "-v");
+        var version = File.ReadAllText(Path.Combine(RepositoryRoot(), "VERSION")).Trim();
+
+        Assert.Equal(0, exit);
+        Assert.Equal($"eventsourced {version}", stdout.Trim());
+    }
+
+    [Fact]
+    public async Task Help_PrintsUsageAndExitsZero()
+    {
+        var (exit, stdout, _) = await GatewayProcess.RunAsync(NoEnvironment, "-h");
+
+        Assert.Equal(0, exit);
+        Assert.Contains("--config", stdout, StringComparison.Ordinal);
+        Assert.Contains("-c", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DumpConfig_PrintsEffectiveYamlWithPasswordsMasked()
+    {
+        var file = Write("config.yml", """
+            broker:
+              node:
+                - amqp://alice:s3cr%40t@rabbit-1:5672/
+                - amqp://bob:hunter2@rabbit-2:5672/vhost
+            queue:
+              expire: 60
+            """);
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(
+            new Dictionary<string, string> { ["EVENTSOURCED_SERVER__ADDRESS"] = "127.0.0.1:9999" }, "--config", file, "-c");
+
+        Assert.True(exit == 0, stderr);
+        Assert.DoesNotContain("s3cr", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", stdout, StringComparison.Ordinal);
+        Assert.Contains("amqp://alice:***@rabbit-1:5672/", stdout, StringComparison.Ordinal);
+        Assert.Contains("127.0.0.1:9999", stdout, StringComparison.Ordinal);
+        Assert.Contains("expires: 60", stdout, StringComparison.Ordinal);
+        Assert.Contains("X-Accel-Buffering", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task BrokenConfig_ExitsWithConfigErrorNamingFileLineAndKey()
+    {
+        var file = Write("bad.yml", """
+            server:
+              address: 0.0.0.0:2069
+            queue:
+              expires: -5
+            """);
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(NoEnvironment, "--config", file);
+
+        Assert.Equal(78, exit);
+        Assert.Contains($"{file}:4", stderr, StringComparison.Ordinal);
+        Assert.Contains("queue.expires", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        Assert.Empty(stdout.Trim());
+    }
+
+    [Fact]
+    public async Task MissingConfigFile_ExitsWithConfigError()
+    {
+        var (exit, _, stderr) = await GatewayProcess.RunAsync(NoEnvironment, "--config", Path.Combine(_dir, "nope.yml"));
+
+        Assert.Equal(78, exit);
+        Assert.Contains("nope.yml", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UnknownFlag_ExitsWithUsageError()
+    {
+        var (exit, _, stderr) = await GatewayProcess.RunAsync(NoEnvironment, "--frobnicate");
+
+        Assert.Equal(64, exit);
+        Assert.Contains("--frobnicate", stderr, StringComparison.Ordinal);
+    }
+
+    private string Write(string name, string text)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(dir!.FullName, "eventsourced.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir.FullName;
+    }
+}

@@ -1,0 +1,137 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+[Collection(BrokerCollection.Name)]
+public sealed class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() =>
+        _amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(LifecycleTests));
+
+    public Task DisposeAsync() => _amqp.DisposeAsync().AsTask();
+
+    [Fact]
+    public async Task ClientAborts_ReleaseEveryChannelAndConsumer()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        var queues = Enumerable.Range(0, 50).Select(i => broker.UniqueQueueName($"abort{i}")).ToArray();
+        var clients = await Task.WhenAll(queues.Select(q => gateway.SubscribeAsync($"/?id={q}")));
+        Assert.All(clients, c => Assert.Equal(HttpStatusCode.OK, c.Status));
+        Assert.Equal(50, gateway.Pool.Slots.Sum(s => s.Leases));
+
+        // Half leave politely, half vanish mid-stream with messages in flight.
+        for (var i = 0; i < clients.Length; i++)
+        {
+            await _amqp.PublishAsync(queues[i], "in flight");
+            await clients[i].DisposeAsync();
+        }
+
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "gateway leases back to zero");
+        await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.ChannelCountAsync(ConnectionPrefix(gateway))) == 0, Patience, "broker shows no channels of the gateway");
+        foreach (var q in queues)
+        {
+            Assert.Equal(0u, await _amqp.ConsumerCountAsync(q));
+        }
+    }
+
+    [Fact]
+    public async Task QueueDeletedWhileStreaming_EndsTheStreamAndReleasesTheChannel()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        var queue = broker.UniqueQueueName(nameof(QueueDeletedWhileStreaming_EndsTheStreamAndReleasesTheChannel));
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        await _amqp.DeleteQueueAsync(queue);
+
+        await sse.WaitForEndAsync(Patience);
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "lease released");
+    }
+
+    [Fact]
+    public async Task AbandonedQueue_IsDroppedByTheBrokerAfterExpiry()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.ExpiresSeconds = 2);
+        var queue = broker.UniqueQueueName(nameof(AbandonedQueue_IsDroppedByTheBrokerAfterExpiry));
+        var sse = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        // While consumed, the queue outlives its expiry. (Looked at through rabbitmqctl: a passive
+        // declare over AMQP would itself renew the expiry.)
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.NotNull(await broker.Rabbitmqctl.FindQueueAsync(queue));
+
+        await sse.DisposeAsync();
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is null, Patience, "queue expired after its consumer left");
+    }
+
+    [Fact]
+    public async Task QueueWithOtherArguments_IsConsumedAsItIs()
+    {
+        var queue = broker.UniqueQueueName(nameof(QueueWithOtherArguments_IsConsumedAsItIs));
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 600);
+        await _amqp.PublishAsync(queue, "waiting");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.ExpiresSeconds = 1800);
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        Assert.Equal(["waiting"], await sse.ReadEventsAsync(1, Patience));
+        Assert.Equal(1, gateway.Pool.Slots.Sum(s => s.Leases));
+    }
+
+    [Fact]
+    public async Task IdleStream_GetsHeartbeatComments()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.HeartbeatSeconds = 1);
+        var queue = broker.UniqueQueueName(nameof(IdleStream_GetsHeartbeatComments));
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+
+        Assert.True(await sse.ReadUntilAsync(t => t.Split(": heartbeat\n\n").Length >= 3, Patience));
+        Assert.StartsWith(": SSE stream\n\n: heartbeat\n\n", sse.RawText, StringComparison.Ordinal);
+        Assert.Empty(sse.Events());
+    }
+
+    [Fact]
+    public async Task UnwrittenDeliveries_GoBackToTheQueue_WhenTheClientLeaves()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Prefetch = 10);
+        var queue = broker.UniqueQueueName(nameof(UnwrittenDeliveries_GoBackToTheQueue_WhenTheClientLeaves));
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800);
+        for (var i = 0; i < 5; i++)
+        {
+            await _amqp.PublishAsync(queue, $"m{i}");
+        }
+
+        var first = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4"], await first.ReadEventsAsync(5, Patience));
+        await first.DisposeAsync();
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Patience, "consumer released");
+
+        // All five were flushed and acknowledged: nothing is left, nothing is delivered twice.
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+        await _amqp.PublishAsync(queue, "m5");
+        await using var second = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(["m5"], await second.ReadEventsAsync(1, Patience));
+    }
+
+    [Fact]
+    public async Task NoBrokerReachable_Answers503AtOnce()
+    {
+        var closedPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync($"amqp://guest:secret@127.0.0.1:{closedPort}/");
+        var started = DateTime.UtcNow;
+
+        using var response = await gateway.Client.GetAsync("/?id=nobody-home");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("no broker connection is up", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(2), "a subscriber must not wait for a broker that is down");
+    }
+
+    private static string ConnectionPrefix(GatewayServer gateway) => gateway.Pool.ConnectionNamePrefix + " #";
+}

@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+[Collection(BrokerCollection.Name)]
+public sealed class ShutdownTests(BrokerFixture broker)
+{
+    [Fact]
+    public async Task Stop_EndsStreams_ReleasesChannels_AndKeepsUnreadMessagesQueued()
+    {
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.ShutdownTimeoutSeconds = 5);
+        var prefix = gateway.Pool.ConnectionNamePrefix;
+        var queues = Enumerable.Range(0, 10).Select(i => broker.UniqueQueueName($"shutdown{i}")).ToArray();
+        var clients = await Task.WhenAll(queues.Select(q => gateway.SubscribeAsync($"/?id={q}")));
+        Assert.All(clients, c => Assert.Equal(HttpStatusCode.OK, c.Status));
+
+        var stopwatch = Stopwatch.StartNew();
+        await gateway.StopAsync();
+        stopwatch.Stop();
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"shutdown took {stopwatch.Elapsed}");
+        foreach (var client in clients)
+        {
+            await client.WaitForEndAsync(TimeSpan.FromSeconds(5));
+            await client.DisposeAsync();
+        }
+
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.ConnectionCountAsync(prefix) == 0, TimeSpan.FromSeconds(10), "gateway connections closed");
+        foreach (var q in queues)
+        {
+            Assert.Equal(0u, await amqp.ConsumerCountAsync(q));
+        }
+
+        // The queues stay, and keep what is published while no gateway runs.
+        await amqp.PublishAsync(queues[0], "kept");
+        await using var next = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var sse = await next.SubscribeAsync($"/?id={queues[0]}");
+        Assert.Equal(["kept"], await sse.ReadEventsAsync(1, TimeSpan.FromSeconds(10)));
+        await gateway.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task Signal_EndsStreamsAndExitsZeroWithinTheBound(string signal)
+    {
+        var port = FreePort.Next();
+        var queue = broker.UniqueQueueName($"signal{signal}");
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+                ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "5",
+            });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), TimeSpan.FromSeconds(30), "gateway process listening");
+        await using var sse = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal(signal);
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(0, exitCode);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(7), $"exit took {stopwatch.Elapsed}");
+        await sse.WaitForEndAsync(TimeSpan.FromSeconds(5));
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        Assert.Equal(0u, await amqp.ConsumerCountAsync(queue));
+    }
+}
