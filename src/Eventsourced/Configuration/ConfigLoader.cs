@@ -37,6 +37,11 @@ public static class ConfigLoader
         }
 
         binder.Bind(EnvironmentConfigReader.Read(sources.Environment, problems));
+        if (problems.Count == 0)
+        {
+            problems.AddRange(ConfigSchema.CheckCombinations(options));
+        }
+
         return problems.Count == 0 ? new LoadedConfig(options, filesRead) : throw new ConfigException(problems);
     }
 

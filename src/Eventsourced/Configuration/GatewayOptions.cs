@@ -17,6 +17,30 @@ public sealed class GatewayOptions
 
     /// <summary><c>log</c>: minimum level and output format of the gateway's own log (not in the original).</summary>
     public LogOptions Log { get; set; } = new();
+
+    /// <summary><c>metrics</c>: where the Prometheus exposition and the expvar-style JSON are served (not in the original).</summary>
+    public MetricsOptions Metrics { get; set; } = new();
+
+    /// <summary><c>health</c>: where the liveness and readiness probes are served (not in the original).</summary>
+    public HealthOptions Health { get; set; } = new();
+}
+
+public sealed class MetricsOptions
+{
+    /// <summary><c>metrics.path</c>: the Prometheus text exposition; empty switches it off.</summary>
+    public string Path { get; set; } = "/metrics";
+
+    /// <summary><c>metrics.debug_vars</c>: expvar-style JSON (the original's <c>/debug/vars</c>); empty switches it off.</summary>
+    public string DebugVars { get; set; } = "/debug/vars";
+}
+
+public sealed class HealthOptions
+{
+    /// <summary><c>health.live</c>: 200 while the process serves; empty switches it off.</summary>
+    public string Live { get; set; } = "/healthz";
+
+    /// <summary><c>health.ready</c>: 200 while a broker connection is up, else 503 with the reason; empty switches it off.</summary>
+    public string Ready { get; set; } = "/readyz";
 }
 
 public sealed class ServerOptions

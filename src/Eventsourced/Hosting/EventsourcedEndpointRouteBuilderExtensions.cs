@@ -1,5 +1,9 @@
 using Eventsourced.Configuration;
+using Eventsourced.Health;
+using Eventsourced.Metrics;
 using Eventsourced.Streaming;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -18,6 +22,50 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var stream = endpoints.ServiceProvider.GetRequiredService<StreamEndpoint>();
         var path = options.Server.Path;
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
+        MapObservability(endpoints, options);
         return endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+    }
+
+    /// <summary>
+    /// <c>metrics.path</c>, <c>metrics.debug_vars</c>, <c>health.live</c> and <c>health.ready</c>, each unless
+    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path.
+    /// </summary>
+    private static void MapObservability(IEndpointRouteBuilder endpoints, GatewayOptions options)
+    {
+        if (ConfigSchema.CheckCombinations(options).FirstOrDefault() is { } problem)
+        {
+            throw new InvalidOperationException($"invalid endpoint paths: {problem}");
+        }
+
+        var services = endpoints.ServiceProvider;
+        if (options.Metrics.Path.Length > 0)
+        {
+            endpoints.MapMethods(options.Metrics.Path, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<MetricsEndpoint>().HandleAsync)
+                .WithDisplayName("eventsourced metrics");
+        }
+
+        if (options.Metrics.DebugVars.Length > 0)
+        {
+            endpoints.MapMethods(options.Metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
+                .WithDisplayName("eventsourced debug vars");
+        }
+
+        if (options.Health.Live.Length > 0)
+        {
+            endpoints.MapHealthChecks(options.Health.Live, new HealthCheckOptions
+            {
+                Predicate = _ => false,
+                ResponseWriter = HealthResponseWriter.WriteAsync,
+            }).WithDisplayName("eventsourced liveness");
+        }
+
+        if (options.Health.Ready.Length > 0)
+        {
+            endpoints.MapHealthChecks(options.Health.Ready, new HealthCheckOptions
+            {
+                Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
+                ResponseWriter = HealthResponseWriter.WriteAsync,
+            }).WithDisplayName("eventsourced readiness");
+        }
     }
 }

@@ -1,9 +1,11 @@
 using Eventsourced.Broker;
 using Eventsourced.Hosting;
 using Eventsourced.Configuration;
+using Eventsourced.Health;
 using Eventsourced.Metrics;
 using Eventsourced.Streaming;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 
 // Extension methods live in the namespace of the type they extend, as ASP.NET Core's own do.
@@ -11,7 +13,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 public static class EventsourcedServiceCollectionExtensions
 {
-    /// <summary>Registers the gateway: broker pool (a hosted service), metrics and the stream endpoint.</summary>
+    /// <summary>Registers the gateway: broker pool (a hosted service), metrics, health checks and the stream endpoint.</summary>
     public static IServiceCollection AddEventsourced(this IServiceCollection services, GatewayOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
@@ -20,8 +22,33 @@ public static class EventsourcedServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<BrokerPool>();
+        AddObservability(services);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerPoolHostedService>());
         services.TryAddSingleton<StreamEndpoint>();
         return services;
+    }
+
+    /// <summary>
+    /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. Its hosted service must come before the
+    /// broker pool's: the listeners have to exist before the first measurement.
+    /// </summary>
+    private static void AddObservability(IServiceCollection services)
+    {
+        services.TryAddSingleton<MetricsCollector>();
+        services.TryAddSingleton<IMetricsExposition, PrometheusExposition>();
+        services.TryAddSingleton<MetricsEndpoint>();
+        services.TryAddSingleton<GatewayActivity>();
+        services.TryAddSingleton<DebugVarsEndpoint>();
+        services.TryAddSingleton<BrokerReadinessCheck>();
+        services.AddHealthChecks();
+        services.Configure<HealthCheckServiceOptions>(health =>
+        {
+            if (!health.Registrations.Any(r => r.Name == BrokerReadinessCheck.Name))
+            {
+                health.Registrations.Add(new HealthCheckRegistration(
+                    BrokerReadinessCheck.Name, sp => sp.GetRequiredService<BrokerReadinessCheck>(), failureStatus: null, tags: [BrokerReadinessCheck.Tag]));
+            }
+        });
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ObservabilityStartup>());
     }
 }

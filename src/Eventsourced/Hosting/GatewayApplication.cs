@@ -62,6 +62,8 @@ public static class GatewayApplication
         // The framework's per-request chatter is noise at information level for a streaming server.
         logging.AddFilter("Microsoft.AspNetCore", level > LogLevel.Warning ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
+        // Every failing readiness probe would log an error; the broker pool already logs the outage itself.
+        logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", level > LogLevel.Debug ? LogLevel.Critical : level);
     }
 
     private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string>? configFiles)

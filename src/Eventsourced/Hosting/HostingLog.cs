@@ -17,6 +17,6 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 
-    [LoggerMessage(EventIds.Listening, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
+    [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
 }

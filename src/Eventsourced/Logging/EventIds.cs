@@ -8,10 +8,10 @@ internal static class EventIds
 {
     // Hosting: 1xx
     public const int Starting = 100;
-    public const int Listening = 101;
     public const int Stopping = 102;
     public const int Stopped = 103;
     public const int ConfigFilesRead = 104;
+    public const int HeaderIgnored = 105;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -30,4 +30,9 @@ internal static class EventIds
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
     public const int BrokerOperationFailed = 306;
+
+    // Observability: 4xx
+    public const int ObservabilityEndpoints = 400;
+    public const int MetricsCallbackFailed = 401;
+    public const int MetricsNameConflict = 402;
 }

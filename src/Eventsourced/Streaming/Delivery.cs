@@ -1,12 +1,14 @@
+using Eventsourced.Metrics;
+
 namespace Eventsourced.Streaming;
 
 /// <summary>
 /// One item waiting to be written to a stream: a framed message with its delivery tag, or a heartbeat
-/// (tag 0; AMQP delivery tags start at 1).
+/// (tag 0; AMQP delivery tags start at 1). <see cref="Published"/> feeds the delivery latency metric.
 /// </summary>
-internal readonly record struct Delivery(ulong Tag, byte[] Frame, long TimestampSeconds)
+internal readonly record struct Delivery(ulong Tag, byte[] Frame, MessageTimestamp Published)
 {
-    public static Delivery Heartbeat { get; } = new(0, SseFraming.Heartbeat.ToArray(), 0);
+    public static Delivery Heartbeat { get; } = new(0, SseFraming.Heartbeat.ToArray(), MessageTimestamp.None);
 
     public bool IsHeartbeat => Tag == 0;
 }

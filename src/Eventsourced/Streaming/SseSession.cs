@@ -20,6 +20,7 @@ internal sealed class SseSession
     private readonly Subscription _subscription;
     private readonly StreamSettings _settings;
     private readonly GatewayMetrics _metrics;
+    private readonly List<MessageTimestamp> _published = [];
     private int _wroteSinceTick;
 
     public SseSession(HttpContext context, Subscription subscription, StreamSettings settings, GatewayMetrics metrics)
@@ -74,9 +75,9 @@ internal sealed class SseSession
                     lastTag = delivery.Tag;
                     messages++;
                     bytes += delivery.Frame.Length;
-                    if (delivery.TimestampSeconds > 0)
+                    if (delivery.Published.IsPresent)
                     {
-                        _metrics.DeliveryLatency(_settings.Time.GetUtcNow() - DateTimeOffset.FromUnixTimeSeconds(delivery.TimestampSeconds));
+                        _published.Add(delivery.Published);
                     }
                 }
 
@@ -84,6 +85,8 @@ internal sealed class SseSession
                 {
                     return StreamEndReason.ClientGone;
                 }
+
+                RecordLatencies();
 
                 if (lastTag != 0)
                 {
@@ -123,6 +126,23 @@ internal sealed class SseSession
             ? flush.Result
             : await flush.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time, cancellationToken);
         return !result.IsCompleted && !result.IsCanceled;
+    }
+
+    /// <summary>Latency runs to the flush: recorded once the batch's bytes are out.</summary>
+    private void RecordLatencies()
+    {
+        if (_published.Count == 0)
+        {
+            return;
+        }
+
+        var flushed = _settings.Time.GetUtcNow();
+        foreach (var published in _published)
+        {
+            _metrics.DeliveryLatency(published, flushed);
+        }
+
+        _published.Clear();
     }
 
     private void OnHeartbeatTick()

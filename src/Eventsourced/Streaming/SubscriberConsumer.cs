@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Eventsourced.Metrics;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 
@@ -54,8 +55,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
-        var timestamp = properties.IsTimestampPresent() ? properties.Timestamp.UnixTime : 0;
-        var delivery = new Delivery(deliveryTag, SseFraming.Frame(body.Span), timestamp);
+        var delivery = new Delivery(deliveryTag, SseFraming.Frame(body.Span), MessageTimestamp.From(properties));
         // Fails only when the buffer is already completed: the stream is ending, its channel closes,
         // and the broker requeues this unacknowledged delivery.
         _ = _buffer.Writer.TryWrite(delivery);

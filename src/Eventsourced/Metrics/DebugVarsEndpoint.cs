@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Eventsourced.Broker;
+using Eventsourced.Hosting;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Metrics;
+
+/// <summary>
+/// <c>GET metrics.debug_vars</c>: one JSON object in the spirit of Go's expvar (<c>/debug/vars</c> of the
+/// original): <c>cmdline</c> and <c>memstats</c> as expvar has them, plus the gateway's own variables.
+/// </summary>
+internal sealed class DebugVarsEndpoint
+{
+    private readonly BrokerPool _pool;
+    private readonly GatewayActivity _activity;
+    private readonly TimeProvider _time;
+    private readonly long _started;
+
+    public DebugVarsEndpoint(BrokerPool pool, GatewayActivity activity, TimeProvider time)
+    {
+        _pool = pool;
+        _activity = activity;
+        _time = time;
+        _started = time.GetTimestamp();
+    }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        await using var json = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Indented = true });
+        Write(json);
+        await json.FlushAsync(context.RequestAborted);
+    }
+
+    public void Write(Utf8JsonWriter json)
+    {
+        ArgumentNullException.ThrowIfNull(json);
+        var slots = _pool.Slots;
+        json.WriteStartObject();
+
+        json.WriteStartArray("cmdline");
+        foreach (var argument in Environment.GetCommandLineArgs())
+        {
+            json.WriteStringValue(argument);
+        }
+
+        json.WriteEndArray();
+        json.WriteString("version", GatewayVersion.Current);
+        json.WriteNumber("uptime_seconds", Math.Round(_time.GetElapsedTime(_started).TotalSeconds, 3));
+
+        json.WriteStartObject("broker");
+        json.WriteNumber("connections", slots.Count);
+        json.WriteNumber("connections_up", slots.Count(s => s.IsUp));
+        json.WriteStartObject("nodes");
+        foreach (var node in slots.GroupBy(s => s.Node, StringComparer.Ordinal))
+        {
+            json.WriteStartObject(node.Key);
+            json.WriteNumber("connections", node.Count());
+            json.WriteNumber("connections_up", node.Count(s => s.IsUp));
+            json.WriteNumber("channels", node.Sum(s => s.Leases));
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
+        json.WriteEndObject();
+
+        json.WriteNumber("streams", _activity.StreamsOpen);
+        json.WriteNumber("consumers", slots.Sum(s => s.Leases));
+        json.WriteNumber("messages_delivered", _activity.MessagesDeliveredTotal);
+        json.WriteNumber("deliveries_last_second", _activity.DeliveriesLastSecond);
+
+        using var process = Process.GetCurrentProcess();
+        json.WriteNumber("threads", process.Threads.Count);
+        json.WriteNumber("thread_pool_threads", ThreadPool.ThreadCount);
+
+        var gc = GC.GetGCMemoryInfo();
+        json.WriteStartObject("memstats");
+        json.WriteNumber("Alloc", GC.GetTotalMemory(forceFullCollection: false));
+        json.WriteNumber("TotalAlloc", GC.GetTotalAllocatedBytes());
+        json.WriteNumber("Sys", Environment.WorkingSet);
+        json.WriteNumber("HeapSys", gc.TotalCommittedBytes);
+        json.WriteNumber("NumGC", GC.CollectionCount(0));
+        json.WriteNumber("PauseTotalNs", GC.GetTotalPauseDuration().Ticks * 100);
+        json.WriteEndObject();
+
+        json.WriteEndObject();
+    }
+}

@@ -1,0 +1,37 @@
+using Eventsourced.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Metrics;
+
+/// <summary>
+/// Starts the listeners behind <c>/metrics</c> and <c>/debug/vars</c> before anything is measured (it is
+/// registered ahead of the broker pool, and hosted services start in order), then declares the bounded
+/// series at zero.
+/// </summary>
+internal sealed class ObservabilityStartup(IServiceProvider services, GatewayOptions options, GatewayMetrics metrics, ILogger<ObservabilityStartup> logger)
+    : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (options.Metrics.Path.Length > 0)
+        {
+            _ = services.GetRequiredService<IMetricsExposition>();
+        }
+
+        if (options.Metrics.DebugVars.Length > 0)
+        {
+            _ = services.GetRequiredService<DebugVarsEndpoint>();
+        }
+
+        var nodes = options.Broker.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
+        metrics.DeclareSeries(nodes);
+        MetricsLog.Endpoints(logger, Show(options.Metrics.Path), Show(options.Metrics.DebugVars), Show(options.Health.Live), Show(options.Health.Ready));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static string Show(string path) => path.Length == 0 ? "(off)" : path;
+}

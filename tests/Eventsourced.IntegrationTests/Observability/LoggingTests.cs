@@ -1,0 +1,113 @@
+using System.Net;
+using System.Text.Json;
+using Eventsourced.IntegrationTests.Gateway;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Observability;
+
+/// <summary>
+/// The executable's log as a log pipeline reads it: JSON lines when asked, plain lines otherwise, and never a
+/// broker password, here one in a URL whose port is closed so that every connect attempt fails and is logged.
+/// </summary>
+public sealed class LoggingTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task JsonFormat_EveryLineIsAJsonObjectWithEventId_AndNoLineHasThePassword()
+    {
+        var password = $"Pw-{Guid.NewGuid():N}";
+        var (stdout, stderr, bodies) = await RunAgainstClosedPortAsync(password, "json");
+
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.NotEmpty(lines);
+        var entries = lines.Select(line =>
+        {
+            try
+            {
+                using var document = JsonDocument.Parse(line);
+                return document.RootElement.Clone();
+            }
+            catch (JsonException ex)
+            {
+                throw new Xunit.Sdk.XunitException($"not a JSON line: {line} ({ex.Message})");
+            }
+        }).ToArray();
+        Assert.All(entries, e =>
+        {
+            Assert.Equal(JsonValueKind.Object, e.ValueKind);
+            Assert.Equal(JsonValueKind.Number, e.GetProperty("EventId").ValueKind);
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("LogLevel").GetString()));
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("Message").GetString()));
+            Assert.False(string.IsNullOrEmpty(e.GetProperty("Timestamp").GetString()));
+        });
+        Assert.Contains(entries, e => e.GetProperty("EventId").GetInt32() == 100); // Starting
+        Assert.Contains(entries, e => e.GetProperty("EventId").GetInt32() == 400); // ObservabilityEndpoints
+        var connectFailed = entries.Where(e => e.GetProperty("EventId").GetInt32() == 201).ToArray(); // BrokerConnectFailed
+        Assert.True(connectFailed.Length >= 2, "expected repeated connect failures in the log:\n" + stdout);
+        Assert.All(connectFailed, e => Assert.Equal("Warning", e.GetProperty("LogLevel").GetString()));
+        AssertNoPassword(password, stdout, stderr, bodies);
+    }
+
+    [Fact]
+    public async Task TextFormat_PlainLinesWithEventIds_AndNoLineHasThePassword()
+    {
+        var password = $"Pw-{Guid.NewGuid():N}";
+        var (stdout, stderr, bodies) = await RunAgainstClosedPortAsync(password, "text");
+
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines, line => Assert.False(line.TrimStart().StartsWith('{'), $"a JSON line in text format: {line}"));
+        Assert.Contains(lines, line => line.Contains("warn: Eventsourced.Broker.BrokerPool[201] Cannot connect to broker 127.0.0.1:", StringComparison.Ordinal));
+        Assert.Contains(lines, line => line.Contains("[400] Observability: metrics at /metrics", StringComparison.Ordinal));
+        AssertNoPassword(password, stdout, stderr, bodies);
+    }
+
+    /// <summary>
+    /// Runs the executable at debug level against a closed port with <paramref name="password"/> in the broker URL,
+    /// asks for a stream (503) and every observability endpoint, stops it with SIGTERM, and returns its output
+    /// and the bodies it served.
+    /// </summary>
+    private static async Task<(string Stdout, string Stderr, string Bodies)> RunAgainstClosedPortAsync(string password, string format)
+    {
+        var port = FreePort.Next();
+        var brokerPort = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://eventsourced:{password}@127.0.0.1:{brokerPort}/",
+            ["EVENTSOURCED_BROKER__RECONNECT_MAX"] = "1",
+            ["EVENTSOURCED_LOG__FORMAT"] = format,
+            ["EVENTSOURCED_LOG__LEVEL"] = "debug",
+        });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+
+        var bodies = new List<string>();
+        using (var refused = await client.GetAsync("/?id=q1"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            bodies.Add(await refused.Content.ReadAsStringAsync());
+        }
+
+        foreach (var path in new[] { "/metrics", "/debug/vars", "/healthz", "/readyz" })
+        {
+            using var response = await client.GetAsync(path);
+            bodies.Add(string.Join("\n", response.Headers.Select(h => $"{h.Key}: {string.Join(",", h.Value)}")));
+            bodies.Add(await response.Content.ReadAsStringAsync());
+        }
+
+        await Wait.UntilAsync(
+            () => process.Stdout.Split("[201]").Length > 2 || process.Stdout.Split("\"EventId\":201").Length > 2,
+            Patience, "two connect failures logged");
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(Patience));
+        return (process.Stdout, process.Stderr, string.Join("\n", bodies));
+    }
+
+    private static void AssertNoPassword(string password, string stdout, string stderr, string bodies)
+    {
+        Assert.DoesNotContain(password, stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(password, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(password, bodies, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,165 @@
+using System.Net;
+using System.Text.Json;
+using Eventsourced.IntegrationTests.Gateway;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Observability;
+
+/// <summary><c>/healthz</c>, <c>/readyz</c>, <c>/debug/vars</c> and how their paths move, switch off and stay clear of the stream.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class ObservabilityEndpointTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task HealthAndReady_BrokerUp_Answer200()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        using var live = await gateway.Client.GetAsync("/healthz");
+        using var ready = await gateway.Client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        Assert.Equal("Healthy", (await live.Content.ReadAsStringAsync()).Trim());
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        var body = await ready.Content.ReadAsStringAsync();
+        Assert.StartsWith("Healthy\nbroker: Healthy: 1 of 1 broker connections up", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ready_NoBrokerReachable_Answers503WithTheReason_WhileLiveStays200()
+    {
+        var closed = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/";
+        await using var gateway = await GatewayServer.StartAsync(closed);
+
+        using var ready = await gateway.Client.GetAsync("/readyz");
+        using var live = await gateway.Client.GetAsync("/healthz");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var reason = ready.Headers.GetValues("X-Status-Reason").Single();
+        Assert.StartsWith("no broker connection is up", reason, StringComparison.Ordinal);
+        Assert.Contains(reason, await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+    }
+
+    [Fact]
+    public async Task Endpoints_WithCatchAllStreamPath_AreNotTheStream()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl); // server.path "/" serves every path
+        var queue = broker.UniqueQueueName("not-the-stream");
+
+        foreach (var path in new[] { "/metrics", "/debug/vars", "/healthz", "/readyz" })
+        {
+            using var response = await gateway.Client.GetAsync($"{path}?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.NotEqual("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        }
+
+        await using var amqp = await broker.ConnectAsync(nameof(Endpoints_WithCatchAllStreamPath_AreNotTheStream));
+        Assert.False(await amqp.QueueExistsAsync(queue)); // nobody subscribed
+    }
+
+    [Fact]
+    public async Task Endpoints_MovedOrSwitchedOff_ServeTheirNewPathsAndLeaveTheOldToTheStream()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Metrics.Path = "/ops/prom";
+            o.Metrics.DebugVars = string.Empty;
+            o.Health.Live = "/ops/live";
+            o.Health.Ready = string.Empty;
+        });
+
+        using var metrics = await gateway.Client.GetAsync("/ops/prom");
+        using var live = await gateway.Client.GetAsync("/ops/live");
+        Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        Assert.Contains("# TYPE eventsourced_streams_active gauge", await metrics.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+
+        // The old paths are now just paths below server.path "/": the stream, which wants ?id.
+        foreach (var path in new[] { "/metrics", "/debug/vars", "/healthz", "/readyz" })
+        {
+            using var response = await gateway.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.Equal("missing query parameter 'id'", response.Headers.GetValues("X-Status-Reason").Single());
+        }
+    }
+
+    [Fact]
+    public async Task Endpoints_WithExactStreamPath_OtherPathsAre404WhenSwitchedOff()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.Path = "/events";
+            o.Metrics.Path = string.Empty;
+        });
+
+        using var metrics = await gateway.Client.GetAsync("/metrics");
+        using var ready = await gateway.Client.GetAsync("/readyz");
+
+        Assert.Equal(HttpStatusCode.NotFound, metrics.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task DebugVars_AfterTraffic_ReportBrokerStreamsDeliveriesAndRuntime()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var amqp = await broker.ConnectAsync(nameof(DebugVars_AfterTraffic_ReportBrokerStreamsDeliveriesAndRuntime));
+        var queue = broker.UniqueQueueName("debugvars");
+        await using var client = await gateway.SubscribeAsync($"/?id={queue}");
+        await amqp.PublishAsync(queue, "one");
+        await amqp.PublishAsync(queue, "two");
+        await client.ReadEventsAsync(2, Patience);
+
+        JsonElement vars = default;
+        await Wait.UntilAsync(
+            async () => (vars = await GetVarsAsync(gateway)).GetProperty("messages_delivered").GetInt64() == 2,
+            Patience, "two deliveries in /debug/vars");
+
+        var node = new Uri(broker.AmqpUrl) is var uri ? $"{uri.Host}:{uri.Port}" : "";
+        Assert.Equal(1, vars.GetProperty("broker").GetProperty("connections_up").GetInt32());
+        Assert.Equal(1, vars.GetProperty("broker").GetProperty("nodes").GetProperty(node).GetProperty("channels").GetInt32());
+        Assert.Equal(1, vars.GetProperty("streams").GetInt64());
+        Assert.Equal(1, vars.GetProperty("consumers").GetInt32());
+        Assert.InRange(vars.GetProperty("deliveries_last_second").GetInt64(), 0, 2);
+        Assert.True(vars.GetProperty("uptime_seconds").GetDouble() > 0);
+        Assert.True(vars.GetProperty("threads").GetInt32() > 0);
+        Assert.True(vars.GetProperty("memstats").GetProperty("TotalAlloc").GetInt64() > 0);
+        Assert.Equal(JsonValueKind.Array, vars.GetProperty("cmdline").ValueKind);
+    }
+
+    [Fact]
+    public async Task DebugVars_DeliveriesLastSecond_CountsABurst()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var amqp = await broker.ConnectAsync(nameof(DebugVars_DeliveriesLastSecond_CountsABurst));
+        var queue = broker.UniqueQueueName("burst");
+        await using var client = await gateway.SubscribeAsync($"/?id={queue}");
+        for (var i = 0; i < 20; i++)
+        {
+            await amqp.PublishAsync(queue, $"m{i}");
+        }
+
+        await client.ReadEventsAsync(20, Patience);
+
+        // Within about two seconds of the burst, some second holds deliveries; after a quiet second, none.
+        var seen = 0L;
+        await Wait.UntilAsync(
+            async () => (seen = Math.Max(seen, (await GetVarsAsync(gateway)).GetProperty("deliveries_last_second").GetInt64())) > 0,
+            TimeSpan.FromSeconds(3), "a second with deliveries", TimeSpan.FromMilliseconds(100));
+        Assert.InRange(seen, 1, 20);
+        await Wait.UntilAsync(
+            async () => (await GetVarsAsync(gateway)).GetProperty("deliveries_last_second").GetInt64() == 0,
+            TimeSpan.FromSeconds(5), "a quiet second");
+    }
+
+    private static async Task<JsonElement> GetVarsAsync(GatewayServer gateway)
+    {
+        using var response = await gateway.Client.GetAsync("/debug/vars");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        return document.RootElement.Clone();
+    }
+}
