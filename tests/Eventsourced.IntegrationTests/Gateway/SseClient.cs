@@ -14,7 +14,9 @@ public sealed class SseClient : IAsyncDisposable
     private readonly Stream? _body;
     private readonly MemoryStream _raw = new();
     private readonly byte[] _buffer = new byte[16 * 1024];
-    private int _parsedOffset;
+    private readonly List<string> _events = [];
+    private int _parsedBytes;
+    private int _takenEvents;
 
     private SseClient(HttpResponseMessage response, Stream? body)
     {
@@ -42,18 +44,21 @@ public sealed class SseClient : IAsyncDisposable
     }
 
     /// <summary>Reads until the raw text satisfies <paramref name="done"/>; false when the stream ended first.</summary>
-    public async Task<bool> ReadUntilAsync(Func<string, bool> done, TimeSpan timeout)
+    public Task<bool> ReadUntilAsync(Func<string, bool> done, TimeSpan timeout) => ReadUntilAsync(() => done(RawText), timeout);
+
+    /// <summary>Reads until <paramref name="done"/> holds; false when the stream ended first.</summary>
+    public async Task<bool> ReadUntilAsync(Func<bool> done, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         try
         {
-            while (!done(RawText))
+            while (!done())
             {
                 var n = await _body!.ReadAsync(_buffer, cts.Token);
                 if (n == 0)
                 {
                     Ended = true;
-                    return done(RawText);
+                    return done();
                 }
 
                 _raw.Write(_buffer, 0, n);
@@ -63,19 +68,21 @@ public sealed class SseClient : IAsyncDisposable
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
-            throw new TimeoutException($"stream did not reach the expected state within {timeout}; received so far:\n{RawText}");
+            var text = RawText;
+            var tail = text.Length <= 2000 ? text : "..." + text[^2000..];
+            throw new TimeoutException($"stream did not reach the expected state within {timeout}; {_raw.Length} bytes received, ending:\n{tail}");
         }
         catch (IOException)
         {
             Ended = true;
-            return done(RawText);
+            return done();
         }
     }
 
     /// <summary>Waits until the server ends the stream; throws on timeout.</summary>
     public async Task WaitForEndAsync(TimeSpan timeout)
     {
-        await ReadUntilAsync(_ => false, timeout);
+        await ReadUntilAsync(() => false, timeout);
         if (!Ended)
         {
             throw new TimeoutException("stream did not end");
@@ -85,31 +92,39 @@ public sealed class SseClient : IAsyncDisposable
     /// <summary>The data of every complete event so far, parsed as an EventSource would.</summary>
     public IReadOnlyList<string> Events()
     {
-        var bytes = _raw.ToArray();
-        var complete = CompleteLength(bytes);
-        var parser = SseParser.Create(new MemoryStream(bytes, 0, complete));
-        return parser.Enumerate().Select(item => item.Data).ToList();
+        // Incremental: only the bytes completed since the last call are parsed, so a long stream
+        // does not make this client slow (a slow reader is cut off by the gateway's write timeout).
+        var bytes = _raw.GetBuffer();
+        var complete = CompleteLength(bytes, _parsedBytes, (int)_raw.Length);
+        if (complete > _parsedBytes)
+        {
+            var parser = SseParser.Create(new MemoryStream(bytes, _parsedBytes, complete - _parsedBytes));
+            _events.AddRange(parser.Enumerate().Select(item => item.Data));
+            _parsedBytes = complete;
+        }
+
+        return _events;
     }
 
     /// <summary>Reads until <paramref name="count"/> events have arrived, and returns them.</summary>
     public async Task<IReadOnlyList<string>> ReadEventsAsync(int count, TimeSpan timeout)
     {
-        await ReadUntilAsync(_ => Events().Count >= count, timeout);
-        return Events();
+        await ReadUntilAsync(() => Events().Count >= count, timeout);
+        return Events().ToList();
     }
 
     /// <summary>Events that arrived since the last call of this method.</summary>
     public IReadOnlyList<string> TakeNewEvents()
     {
         var all = Events();
-        var fresh = all.Skip(_parsedOffset).ToList();
-        _parsedOffset = all.Count;
+        var fresh = all.Skip(_takenEvents).ToList();
+        _takenEvents = all.Count;
         return fresh;
     }
 
     public async Task<string> ReadBodyAsync()
     {
-        await ReadUntilAsync(_ => false, TimeSpan.FromSeconds(10));
+        await ReadUntilAsync(() => false, TimeSpan.FromSeconds(10));
         return RawText;
     }
 
@@ -120,10 +135,10 @@ public sealed class SseClient : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static int CompleteLength(byte[] bytes)
+    /// <summary>The end of the last complete event (a blank line) in [from, length), or from if none.</summary>
+    private static int CompleteLength(byte[] bytes, int from, int length)
     {
-        // Up to and including the last blank line: a partial event is not an event yet.
-        for (var i = bytes.Length - 1; i > 0; i--)
+        for (var i = length - 1; i > from && i > 0; i--)
         {
             if (bytes[i] == '\n' && bytes[i - 1] == '\n')
             {
@@ -131,6 +146,6 @@ public sealed class SseClient : IAsyncDisposable
             }
         }
 
-        return 0;
+        return from;
     }
 }

@@ -1,0 +1,49 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// A client that stops reading must not make the gateway buffer without bound: once a flush has been
+/// stuck for <c>server.write_timeout</c>, the stream is ended, and what was not acknowledged goes back
+/// to the queue. Nothing is lost.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class SlowReaderTests(BrokerFixture broker)
+{
+    [Fact]
+    public async Task ClientThatStopsReading_IsCutOffAfterTheWriteTimeout_AndItsMessagesAreRequeued()
+    {
+        const int Messages = 400;
+        const int BodyBytes = 64 * 1024; // 25 MB in all: far more than the socket buffers hold
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.WriteTimeoutSeconds = 2;
+            o.Queue.Prefetch = 16;
+        });
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(SlowReaderTests));
+        var queue = broker.UniqueQueueName(nameof(SlowReaderTests));
+
+        // Subscribe and never read the body.
+        await using var stalled = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, stalled.Status);
+        var body = new string('x', BodyBytes);
+        for (var i = 0; i < Messages; i++)
+        {
+            await amqp.PublishAsync(queue, $"{i:D5}{body}");
+        }
+
+        // The gateway gives up on the stream and releases the queue.
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), TimeSpan.FromSeconds(30), "stalled stream ended");
+        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(10), "consumer released");
+
+        // Everything not acknowledged is back in the queue: a new reader gets the rest, in order,
+        // starting where the acknowledged prefix ended, and the two together are all messages.
+        var remaining = (int)(await amqp.MessageCountAsync(queue))!.Value;
+        Assert.InRange(remaining, 1, Messages);
+        await using var reader = await gateway.SubscribeAsync($"/?id={queue}");
+        var events = await reader.ReadEventsAsync(remaining, TimeSpan.FromSeconds(60));
+        var first = Messages - remaining;
+        Assert.Equal(Enumerable.Range(first, remaining).Select(i => $"{i:D5}"), events.Select(e => e[..5]));
+    }
+}
