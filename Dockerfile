@@ -13,26 +13,35 @@ COPY src/Eventsourced/Eventsourced.csproj src/Eventsourced/
 COPY cmd/Eventsourced/Eventsourced.Cli.csproj cmd/Eventsourced/
 RUN dotnet restore cmd/Eventsourced/Eventsourced.Cli.csproj
 COPY config.yml-dist ./
+# .dockerignore keeps a working tree's bin/ and obj/ (host paths in project.assets.json) out of these,
+# so the restore above stands: the same command as `make publish`, into /app.
 COPY src/ src/
 COPY cmd/ cmd/
-# A working tree's bin/ and obj/ (host paths in project.assets.json) must not leak into the build.
-RUN find src cmd -depth -type d \( -name bin -o -name obj \) -exec rm -rf {} + \
- && dotnet publish cmd/Eventsourced/Eventsourced.Cli.csproj -c Release -o /app
+RUN dotnet publish cmd/Eventsourced/Eventsourced.Cli.csproj -c Release -o /app --no-restore
 
 # ---- runtime: ASP.NET Core runtime only, unprivileged
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime
+LABEL org.opencontainers.image.title="eventsourced" \
+      org.opencontainers.image.description="RabbitMQ queues streamed to browsers as Server-Sent Events" \
+      org.opencontainers.image.licenses="MIT"
 WORKDIR /app
 # The image's default ASPNETCORE_HTTP_PORTS=8080 would fight with server.address.
 ENV ASPNETCORE_HTTP_PORTS= \
     DOTNET_CLI_TELEMETRY_OPTOUT=1
 COPY --from=build /app ./
 COPY --from=build /src/config.yml-dist /etc/eventsourced/config.yml
-# APP_UID: the non-root "app" user (1654) that the .NET images provide.
+# APP_UID: the non-root "app" user (1654) that the .NET images provide. A config.yml mounted over
+# /etc/eventsourced/config.yml must be readable by it (e.g. mode 0640, group 1654); broker passwords are
+# better passed as EVENTSOURCED_BROKER__NODE__0 from a secret than written into that file.
 USER $APP_UID
 EXPOSE 2069
+# Liveness (health.live, /healthz): 200 while the process serves. Not /readyz: a broker outage would
+# mark every instance unhealthy at once, and restarting them does not bring the broker back.
 # No curl or wget in the runtime image: a plain HTTP/1.0 request through bash's /dev/tcp.
-# Assumes the default server.address port 2069.
+# Assumes the default server.address port 2069 and health.live path.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2069 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+# SIGTERM ends the streams within server.shutdown_timeout (10 s); Docker's default stop timeout is also
+# 10 s, so give it more: `docker stop -t 15`, or stop_grace_period in docker-compose.yml.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/eventsourced"]

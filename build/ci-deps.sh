@@ -19,6 +19,7 @@ CI_PACKAGES=(
     nginx           # tests/Eventsourced.EndToEndTests: examples/nginx in front of the gateway
     amqp-tools      # tests/Eventsourced.EndToEndTests: examples/amqp-tools (amqp-publish)
     util-linux      # tests/Eventsourced.EndToEndTests: unshare, setpriv for the unprivileged run
+    systemd         # tests/Eventsourced.EndToEndTests: systemd-analyze verify for examples/systemd
 )
 
 log() { printf 'ci-deps: %s\n' "$*" >&2; }

@@ -30,6 +30,7 @@ esac
 SUITES=(
     unit:tests/Eventsourced.Tests/Eventsourced.Tests.csproj
     integration:tests/Eventsourced.IntegrationTests/Eventsourced.IntegrationTests.csproj
+    e2e:tests/Eventsourced.EndToEndTests/Eventsourced.EndToEndTests.csproj # browser, nginx, examples, unprivileged run: needs build/ci-deps.sh's packages and root
 )
 
 CONFIGURATION=${CONFIGURATION:-Release}

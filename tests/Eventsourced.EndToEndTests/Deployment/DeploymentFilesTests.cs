@@ -1,0 +1,131 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Eventsourced.Configuration;
+using Eventsourced.EndToEndTests.Infrastructure;
+using Eventsourced.IntegrationTests.Infrastructure;
+using YamlDotNet.RepresentationModel;
+
+namespace Eventsourced.EndToEndTests.Deployment;
+
+/// <summary>
+/// The Dockerfile, docker-compose.yml and the systemd unit, checked as far as this machine allows: no Docker
+/// engine runs here and systemd is not PID 1. (The image's payload is tested in <see cref="UnprivilegedRunTests"/>.)
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed partial class DeploymentFilesTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task SystemdUnit_WithThePublishedExecutable_VerifiesWithoutAWarning()
+    {
+        var analyze = Tools.Require("systemd-analyze", "systemd");
+        var unit = await File.ReadAllTextAsync(RepoPaths.Examples("systemd", "eventsourced.service"));
+        var work = Directory.CreateTempSubdirectory("eventsourced-systemd-");
+        try
+        {
+            // The unit expects the published output in /opt/eventsourced; here it is in out/eventsourced.
+            var path = Path.Combine(work.FullName, "eventsourced.service");
+            await File.WriteAllTextAsync(path, unit.ReplaceOnce(
+                "ExecStart=/opt/eventsourced/eventsourced", $"ExecStart={RepoPaths.PublishedGateway}/eventsourced"));
+
+            var result = await Command.RunAsync(analyze, ["verify", path], Timeout);
+
+            // Unknown keys and unparsable values are only warnings to systemd: no output is the bar.
+            Assert.True(result.ExitCode == 0 && result.Stderr.Trim().Length == 0 && result.Stdout.Trim().Length == 0, result.ToString());
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task DockerfileHealthCheck_AgainstTheGateway_PassesWhileItServesAndFailsOnceItStopped()
+    {
+        var bash = Tools.Require("bash", "bash");
+        var command = JsonSerializer.Deserialize<string[]>(Instruction("HEALTHCHECK").Split(" CMD ", 2)[1])!;
+        Assert.Equal(["bash", "-c"], command[..2]);
+
+        var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        var script = command[2].ReplaceOnce("/dev/tcp/127.0.0.1/2069", $"/dev/tcp/127.0.0.1/{gateway.Port}");
+        var serving = await Command.RunAsync(bash, ["-c", script], Timeout);
+        await gateway.DisposeAsync();
+        var stopped = await Command.RunAsync(bash, ["-c", script], Timeout);
+
+        Assert.True(serving.ExitCode == 0, serving.ToString());
+        Assert.True(stopped.ExitCode != 0, stopped.ToString());
+    }
+
+    [Fact]
+    public void Dockerfile_RuntimeStage_MatchesWhatItDeploys()
+    {
+        var defaults = new GatewayOptions();
+        // What `make publish` writes is what the build stage publishes, and the entry point is in it.
+        var makefile = File.ReadAllText(Path.Combine(RepoPaths.Root, "Makefile"));
+        var app = MakeVariable().Match(makefile).Groups[1].Value;
+        Assert.Contains($"dotnet publish {app} -c Release -o /app", Instruction("RUN", last: true), StringComparison.Ordinal);
+        var entryPoint = JsonSerializer.Deserialize<string[]>(Instruction("ENTRYPOINT"))!;
+        Assert.StartsWith("/app/", entryPoint[0], StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(RepoPaths.PublishedGateway, entryPoint[0]["/app/".Length..])), $"{entryPoint[0]} is not in out/eventsourced");
+        // Configuration where the gateway reads it, the port it listens on by default, a user that is not root.
+        Assert.EndsWith($" {ConfigSources.SystemFile}", Instruction("COPY", last: true), StringComparison.Ordinal);
+        Assert.Equal(defaults.Server.Address.Split(':')[^1], Instruction("EXPOSE"));
+        Assert.DoesNotMatch("^(root|0)(:|$)", Instruction("USER"));
+        Assert.Contains($"GET {defaults.Health.Live} HTTP/1.0", Instruction("HEALTHCHECK"), StringComparison.Ordinal);
+        // Every file the build copies from the checkout exists.
+        foreach (var copy in Instructions("COPY").Where(copy => !copy.StartsWith("--from", StringComparison.Ordinal)))
+        {
+            var sources = copy.Split(' ', StringSplitOptions.RemoveEmptyEntries)[..^1];
+            Assert.All(sources, source => Assert.True(Path.Exists(Path.Combine(RepoPaths.Root, source)), $"COPY {source}: not in the checkout"));
+        }
+    }
+
+    [Fact]
+    public void DockerCompose_Gateway_ReachesTheComposedBrokerWithItsCredentialsAndStopsGracefully()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(RepoPaths.Root, "docker-compose.yml")))
+        {
+            yaml.Load(reader);
+        }
+
+        var services = (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["services"];
+        var rabbit = (YamlMappingNode)services["rabbitmq"];
+        var gateway = (YamlMappingNode)services["gateway"];
+        var rabbitEnvironment = (YamlMappingNode)rabbit["environment"];
+        var brokerUrl = new Uri(((YamlScalarNode)((YamlMappingNode)gateway["environment"])["EVENTSOURCED_BROKER__NODE__0"]).Value!);
+
+        Assert.Equal(".", ((YamlScalarNode)gateway["build"]).Value);
+        Assert.Equal("rabbitmq", brokerUrl.Host);
+        Assert.Equal(
+            $"{rabbitEnvironment["RABBITMQ_DEFAULT_USER"]}:{rabbitEnvironment["RABBITMQ_DEFAULT_PASS"]}",
+            Uri.UnescapeDataString(brokerUrl.UserInfo));
+        Assert.Contains(((YamlSequenceNode)gateway["ports"]).Children, port => ((YamlScalarNode)port).Value!.EndsWith(":2069", StringComparison.Ordinal));
+        var grace = ((YamlScalarNode)gateway["stop_grace_period"]).Value!;
+        Assert.True(int.Parse(grace.TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture) > new GatewayOptions().Server.ShutdownTimeoutSeconds,
+            $"stop_grace_period {grace} must exceed server.shutdown_timeout");
+    }
+
+    /// <summary>The arguments of the first (or last) <paramref name="name"/> instruction of the Dockerfile.</summary>
+    private static string Instruction(string name, bool last = false)
+    {
+        var all = Instructions(name);
+        Assert.NotEmpty(all);
+        return last ? all[^1] : all[0];
+    }
+
+    private static List<string> Instructions(string name)
+    {
+        // Continuation lines joined, comments dropped.
+        var text = string.Join('\n', File.ReadAllLines(Path.Combine(RepoPaths.Root, "Dockerfile")).Where(line => !line.TrimStart().StartsWith('#')));
+        return text.Replace("\\\n", " ", StringComparison.Ordinal).Split('\n')
+            .Select(line => line.Trim())
+            .Where(line => line.StartsWith(name + " ", StringComparison.Ordinal))
+            .Select(line => Regex.Replace(line[(name.Length + 1)..], " +", " ").Trim())
+            .ToList();
+    }
+
+    [GeneratedRegex(@"^APP := (\S+)$", RegexOptions.Multiline)]
+    private static partial Regex MakeVariable();
+}

@@ -1,0 +1,134 @@
+using System.Net;
+using Eventsourced.EndToEndTests.Infrastructure;
+using Eventsourced.IntegrationTests.Gateway;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.EndToEndTests.Examples;
+
+/// <summary>
+/// The publishing examples in <c>examples/</c>, run as a user would run them, each publishing to the queue of
+/// a subscriber that is streaming from a real gateway.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class PublisherExampleTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    /// <summary>Restores and builds on first use: minutes on a cold cache.</summary>
+    private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
+
+    private const string MultiLine = "first line\nsecond line: Grüße, 東京 🎉";
+
+    [Fact]
+    public async Task AmqpToolsScript_MessageAsArgumentAndOnStdin_ReachesTheSubscriber()
+    {
+        Tools.Require("amqp-publish", "amqp-tools");
+        var script = RepoPaths.Examples("amqp-tools", "publish.sh");
+        await using var subscriber = await SubscribeAsync(nameof(AmqpToolsScript_MessageAsArgumentAndOnStdin_ReachesTheSubscriber));
+        // The test broker's URL ends in "/", the trap the script steps around for amqp-publish.
+        var environment = new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl };
+
+        var argument = await Command.RunAsync(script, [subscriber.Queue, "from amqp-publish"], Timeout, environment);
+        var stdin = await Command.RunAsync(script, [subscriber.Queue], Timeout, environment, standardInput: MultiLine + "\n");
+
+        Assert.True(argument.ExitCode == 0, argument.ToString());
+        Assert.True(stdin.ExitCode == 0, stdin.ToString());
+        Assert.Equal(["from amqp-publish", MultiLine], await subscriber.Stream.ReadEventsAsync(2, Timeout));
+    }
+
+    [Fact]
+    public async Task CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue()
+    {
+        var dotnet = Tools.Require("dotnet", "the .NET SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)");
+        var app = RepoPaths.Examples("csharp", "publish.cs");
+        await using var subscriber = await SubscribeAsync(nameof(CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue));
+        var environment = CleanDotnetEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl });
+
+        var published = await Command.RunAsync(dotnet, ["run", app, "--", subscriber.Queue, MultiLine], BuildTimeout, environment,
+            workingDirectory: RepoPaths.Examples("csharp"));
+        var missing = await Command.RunAsync(dotnet, ["run", app, "--", subscriber.Queue + "-missing", "nobody listens"], BuildTimeout, environment,
+            workingDirectory: RepoPaths.Examples("csharp"));
+
+        Assert.True(published.ExitCode == 0, published.ToString());
+        Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
+        Assert.True(missing.ExitCode == 69, missing.ToString());
+        Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NodeAmqplib_NpmCiThenRun_ReachesTheSubscriberAndReportsAMissingQueue()
+    {
+        var node = Tools.Require("node", "nodejs");
+        var npm = Tools.Require("npm", "npm (or nodejs from NodeSource, which includes it)");
+        // A copy, so that node_modules never lands in the checkout and concurrent runs do not share one.
+        var work = Directory.CreateTempSubdirectory("eventsourced-node-example-");
+        try
+        {
+            foreach (var file in new[] { "package.json", "package-lock.json", "publish.js" })
+            {
+                File.Copy(RepoPaths.Examples("node", file), Path.Combine(work.FullName, file));
+            }
+
+            var install = await Command.RunAsync(npm, ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], BuildTimeout, workingDirectory: work.FullName);
+            Assert.True(install.ExitCode == 0, install.ToString());
+            await using var subscriber = await SubscribeAsync(nameof(NodeAmqplib_NpmCiThenRun_ReachesTheSubscriberAndReportsAMissingQueue));
+            var environment = new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl };
+
+            var published = await Command.RunAsync(node, ["publish.js", subscriber.Queue, MultiLine], Timeout, environment, work.FullName);
+            var missing = await Command.RunAsync(node, ["publish.js", subscriber.Queue + "-missing", "nobody listens"], Timeout, environment, work.FullName);
+
+            Assert.True(published.ExitCode == 0, published.ToString());
+            Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
+            Assert.True(missing.ExitCode == 69, missing.ToString());
+            Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    private async Task<Subscriber> SubscribeAsync(string testName)
+    {
+        var queue = broker.UniqueQueueName(testName);
+        var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        var client = new HttpClient { BaseAddress = gateway.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
+        var subscriber = new Subscriber(queue, gateway, client, stream);
+        if (stream.Status != HttpStatusCode.OK)
+        {
+            await subscriber.DisposeAsync();
+            Assert.Fail($"the gateway answered {(int)stream.Status}");
+        }
+
+        return subscriber;
+    }
+
+    /// <summary>
+    /// <c>dotnet test</c> hands its own MSBuild settings to the test host's environment; a <c>dotnet run</c>
+    /// started from here must not build with them.
+    /// </summary>
+    private static Dictionary<string, string?> CleanDotnetEnvironment(Dictionary<string, string?> extra)
+    {
+        var environment = new Dictionary<string, string?>(extra);
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>())
+        {
+            if (name.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || name.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase))
+            {
+                environment[name] = null;
+            }
+        }
+
+        return environment;
+    }
+
+    private sealed record Subscriber(string Queue, LocalGateway Gateway, HttpClient Client, SseClient Stream) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Stream.DisposeAsync();
+            Client.Dispose();
+            await Gateway.DisposeAsync();
+        }
+    }
+}

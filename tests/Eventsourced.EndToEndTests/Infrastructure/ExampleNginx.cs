@@ -1,0 +1,29 @@
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.EndToEndTests.Infrastructure;
+
+/// <summary><c>examples/nginx/eventsourced.conf</c> as shipped, run by <see cref="Nginx"/> in front of gateways of a test.</summary>
+public static class ExampleNginx
+{
+    /// <summary>
+    /// nginx with the shipped example, changed only in its addresses (the upstream lists
+    /// <paramref name="gatewayPorts"/>), optionally its <c>proxy_read_timeout</c>, and by <paramref name="alter"/>.
+    /// Each replaced text must occur in the example exactly once, so a changed example fails loudly
+    /// instead of testing something else.
+    /// </summary>
+    public static Task<Nginx> StartAsync(IEnumerable<int> gatewayPorts, string? readTimeout = null, Func<string, string>? alter = null)
+    {
+        var port = FreePort.Next();
+        var upstream = string.Join("\n    ", gatewayPorts.Select(p => $"server 127.0.0.1:{p};"));
+        var site = File.ReadAllText(RepoPaths.Examples("nginx", "eventsourced.conf"))
+            .ReplaceOnce("server 127.0.0.1:2069;", upstream)
+            .ReplaceOnce("listen 80;", $"listen 127.0.0.1:{port};")
+            .ReplaceOnce("server_name push.example.com;", "server_name _;");
+        if (readTimeout is not null)
+        {
+            site = site.ReplaceOnce("proxy_read_timeout 60s;", $"proxy_read_timeout {readTimeout};");
+        }
+
+        return Nginx.StartAsync(alter is null ? site : alter(site), port);
+    }
+}

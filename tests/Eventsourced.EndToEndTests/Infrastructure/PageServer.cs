@@ -1,0 +1,114 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.EndToEndTests.Infrastructure;
+
+/// <summary>
+/// The web application a browser page comes from: another origin than the gateway's (another host name
+/// and port), as in a real deployment where <c>app.example</c> serves pages and <c>push.example</c> streams.
+/// Serves the test harness (<c>/harness.html</c>) and the demo page (<c>/demo/</c>, from <c>examples/browser</c>).
+/// </summary>
+public sealed class PageServer : IAsyncDisposable
+{
+    /// <summary>The parent domain both host names share: the page's cookies are set for it.</summary>
+    public const string SiteDomain = "example.test";
+
+    /// <summary>The page's host name. The browser resolves every <c>*.example.test</c> to 127.0.0.1.</summary>
+    public const string PageHost = "app." + SiteDomain;
+
+    /// <summary>The gateway's host name.</summary>
+    public const string GatewayHost = "push." + SiteDomain;
+
+    private readonly WebApplication _app;
+
+    private PageServer(WebApplication app, int port)
+    {
+        _app = app;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    /// <summary><c>http://app.example.test:PORT</c>: what the browser sends as <c>Origin</c>.</summary>
+    public string Origin => $"http://{PageHost}:{Port}";
+
+    /// <summary>The gateway at <paramref name="gatewayPort"/> as the page addresses it.</summary>
+    public static string GatewayUrl(int gatewayPort, string pathAndQuery = "/") => $"http://{GatewayHost}:{gatewayPort}{pathAndQuery}";
+
+    /// <summary>The harness page, opening an EventSource on <paramref name="streamUrl"/>.</summary>
+    /// <param name="withCredentials">Passes <c>{ withCredentials: true }</c> to EventSource.</param>
+    /// <param name="sessionCookie">Set as cookie <c>sid</c> for <c>.example.test</c> with the page, as an application's login would.</param>
+    public string HarnessUrl(string streamUrl, bool withCredentials = false, string? sessionCookie = null)
+    {
+        var query = $"?src={Uri.EscapeDataString(streamUrl)}" + (withCredentials ? "&credentials=1" : "");
+        if (sessionCookie is not null)
+        {
+            query += $"&sid={Uri.EscapeDataString(sessionCookie)}";
+        }
+
+        return $"{Origin}/harness.html{query}";
+    }
+
+    /// <summary>The demo page from <c>examples/browser</c>.</summary>
+    public string DemoUrl(string query) => $"{Origin}/demo/index.html{query}";
+
+    public static async Task<PageServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var pages = Path.Combine(AppContext.BaseDirectory, "Browser", "Pages");
+        var demo = RepoPaths.Examples("browser");
+        app.MapGet("/harness.html", async context =>
+        {
+            if (context.Request.Query["sid"] is [{ Length: > 0 } sid])
+            {
+                context.Response.Cookies.Append("sid", sid, new CookieOptions
+                {
+                    Domain = SiteDomain,
+                    Path = "/",
+                    SameSite = SameSiteMode.Lax,
+                    HttpOnly = true,
+                });
+            }
+
+            await SendFileAsync(context, Path.Combine(pages, "harness.html"));
+        });
+        app.MapGet("/demo/{file}", (HttpContext context, string file) =>
+            SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new PageServer(app, new Uri(address).Port);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private static async Task SendFileAsync(HttpContext context, string path)
+    {
+        if (!File.Exists(path))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        context.Response.ContentType = Path.GetExtension(path) switch
+        {
+            ".html" => "text/html; charset=utf-8",
+            ".js" => "text/javascript; charset=utf-8",
+            ".css" => "text/css; charset=utf-8",
+            _ => "application/octet-stream",
+        };
+        context.Response.Headers.CacheControl = "no-store";
+        await context.Response.SendFileAsync(path);
+    }
+}

@@ -1,0 +1,202 @@
+using System.Net;
+using System.Text.Json;
+using Eventsourced.EndToEndTests.Browser;
+using Eventsourced.EndToEndTests.Infrastructure;
+using Eventsourced.IntegrationTests.Gateway;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.EndToEndTests.ScaleOut;
+
+/// <summary>
+/// Several gateway instances against one broker behind the example nginx configuration: the README's
+/// "Scaling out". The broker's exclusive consumer, not the load balancer, keeps one stream per queue.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task TwoInstancesBehindNginx_TwentySimultaneousSubscribers_ExactlyOneStreamsAndBothInstancesRefuse()
+    {
+        const int subscribers = 20;
+        var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindNginx_TwentySimultaneousSubscribers_ExactlyOneStreamsAndBothInstancesRefuse));
+        await using var first = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var second = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var nginx = await ExampleNginx.StartAsync([first.Port, second.Port]);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = subscribers }) { BaseAddress = nginx.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+
+        var streams = await Task.WhenAll(Enumerable.Range(0, subscribers)
+            .Select(_ => SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None)));
+        try
+        {
+            Assert.Single(streams, s => s.Status == HttpStatusCode.OK);
+            Assert.All(streams.Where(s => s.Status != HttpStatusCode.OK), s =>
+            {
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, s.Status);
+                Assert.Contains("another subscriber", s.Response.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+            });
+            // nginx spread the requests over both instances, and each refused some: the refusal crossed instances.
+            Assert.True(await BusyCountAsync(first) > 0, "the first instance refused no one");
+            Assert.True(await BusyCountAsync(second) > 0, "the second instance refused no one");
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task TwoInstancesBehindNginx_ServingInstanceStops_PageMovesToTheOtherWithoutLoss()
+    {
+        var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindNginx_ServingInstanceStops_PageMovesToTheOtherWithoutLoss));
+        var gateways = new List<LocalGateway> { await LocalGateway.StartAsync(broker.AmqpUrl), await LocalGateway.StartAsync(broker.AmqpUrl) };
+        await using var site = await PageServer.StartAsync();
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync(gateways.Select(g => g.Port));
+            await using var amqp = await broker.ConnectAsync(nameof(TwoInstancesBehindNginx_ServingInstanceStops_PageMovesToTheOtherWithoutLoss));
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(nginx.Port, $"/?id={queue}")));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            await amqp.PublishAsync(queue, "before");
+            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
+            await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the first message is acknowledged");
+
+            // A rolling restart: the instance that serves the page stops (as on SIGTERM).
+            var serving = await Task.WhenAll(gateways.Select(StreamCountAsync));
+            var stopping = gateways[Array.IndexOf(serving, 1)];
+            Assert.Equal([0, 1], serving.Order());
+            gateways.Remove(stopping);
+            await stopping.DisposeAsync();
+            await amqp.PublishAsync(queue, "while moving");
+
+            await Harness.WaitUntilAsync(page, "h.opens === 2 && h.events.length >= 2", Timeout);
+            await amqp.PublishAsync(queue, "after");
+            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["before", "while moving", "after"], seen.Events);
+            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
+            Assert.Equal(1, await StreamCountAsync(gateways.Single()));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            foreach (var gateway in gateways)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// The example's answer for a missing gateway (<c>error_page 502 504</c>: an empty event stream with
+    /// <c>retry: 5000</c>) keeps a page's EventSource retrying through a restart of the only instance.
+    /// </summary>
+    [Fact]
+    public async Task OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss()
+    {
+        var queue = broker.UniqueQueueName(nameof(OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss));
+        var port = FreePort.Next();
+        LocalGateway? gateway = await StartOnAsync(port);
+        await using var site = await PageServer.StartAsync();
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync([port]);
+            await using var amqp = await broker.ConnectAsync(nameof(OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss));
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(nginx.Port, $"/?id={queue}")));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            await amqp.PublishAsync(queue, "before");
+            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
+            await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the first message is acknowledged");
+
+            await gateway.DisposeAsync();
+            gateway = null;
+            await amqp.PublishAsync(queue, "while down");
+            // The stream ended; the reconnection got nginx's stand-in (an open, then its end): still retrying.
+            await Harness.WaitUntilAsync(page, "h.opens >= 2 && h.errors >= 2", Timeout);
+            Assert.Contains(" 200 13 ", nginx.AccessLog, StringComparison.Ordinal); // "retry: 5000\n\n"
+
+            gateway = await StartOnAsync(port);
+            await Harness.WaitUntilAsync(page, "h.events.length >= 2", Timeout);
+            await amqp.PublishAsync(queue, "after");
+            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["before", "while down", "after"], seen.Events);
+            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Why the example has that stand-in, and why the README says to run two instances: with its only
+    /// gateway down, plain nginx answers the reconnecting EventSource with its 502 error page (no CORS
+    /// headers, so the page cannot even read it), and a browser never retries after that.
+    /// </summary>
+    [Fact]
+    public async Task OneInstanceBehindNginxWithoutTheStandIn_GatewayStops_EventSourceGivesUpForGood()
+    {
+        var queue = broker.UniqueQueueName(nameof(OneInstanceBehindNginxWithoutTheStandIn_GatewayStops_EventSourceGivesUpForGood));
+        LocalGateway? gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var site = await PageServer.StartAsync();
+        var page = await chromium.NewPageAsync();
+        var requests = 0;
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync([gateway.Port],
+                alter: site => site.ReplaceOnce("error_page 502 504 = @eventsourced_unavailable;", ""));
+            var streamUrl = PageServer.GatewayUrl(nginx.Port, $"/?id={queue}");
+            page.Request += (_, request) => { if (request.Url == streamUrl) { Interlocked.Increment(ref requests); } };
+            await page.GotoAsync(site.HarnessUrl(streamUrl));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+
+            await gateway.DisposeAsync();
+            gateway = null;
+
+            await Harness.WaitUntilAsync(page, $"h.states.includes({HarnessState.Closed})", Timeout);
+            await Task.Delay(TimeSpan.FromSeconds(4)); // past EventSource's 3 s reconnection delay: no third request comes
+            Assert.Equal(2, Volatile.Read(ref requests));
+            var answers = nginx.AccessLog.Split('\n').Where(line => line.Contains($"GET /?id={queue} ", StringComparison.Ordinal))
+                .Select(line => line.Split("\" ")[1].Split(' ')[0]).Order().ToList();
+            Assert.Equal(["200", "502"], answers);
+            Assert.Equal([HarnessState.Connecting, HarnessState.Closed], (await Harness.ReadAsync(page)).States);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
+    }
+
+    private Task<LocalGateway> StartOnAsync(int port) =>
+        LocalGateway.StartAsync(broker.AmqpUrl, options => options.Server.Address = $"127.0.0.1:{port}");
+
+    private static async Task<int> StreamCountAsync(LocalGateway gateway)
+    {
+        using var client = new HttpClient { BaseAddress = gateway.BaseAddress };
+        using var vars = JsonDocument.Parse(await client.GetStringAsync("/debug/vars"));
+        return vars.RootElement.GetProperty("streams").GetInt32();
+    }
+
+    private static async Task<double> BusyCountAsync(LocalGateway gateway)
+    {
+        using var client = new HttpClient { BaseAddress = gateway.BaseAddress };
+        var line = (await client.GetStringAsync("/metrics")).Split('\n')
+            .Single(l => l.StartsWith("eventsourced_streams_total{outcome=\"busy\"} ", StringComparison.Ordinal));
+        return double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
