@@ -22,6 +22,8 @@ public static class GatewayApplication
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            var userTimeout = TcpUserTimeout.Middleware(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(userTimeout));
             KestrelListen.Apply(kestrel, options.Server.Address);
         });
         builder.Services.Configure<HostOptions>(host =>

@@ -21,6 +21,8 @@ internal sealed class SseSession
     private readonly StreamSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly List<MessageTimestamp> _published = [];
+    private readonly AckGate _acks;
+    private ITimer? _ackCheck;
     private int _wroteSinceTick;
 
     public SseSession(HttpContext context, Subscription subscription, StreamSettings settings, GatewayMetrics metrics)
@@ -29,12 +31,26 @@ internal sealed class SseSession
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
+        _acks = new AckGate(TcpSendQueue.For(context) is { } sendQueue ? sendQueue.Unacknowledged : null, settings.Time);
     }
 
     public long MessagesWritten { get; private set; }
 
     /// <summary>Streams until the client leaves, the consumer ends, the write times out, or the token fires.</summary>
     public async Task<StreamEndReason> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await StreamAsync(cancellationToken);
+        }
+        finally
+        {
+            _ackCheck?.Dispose();
+            await AcknowledgeLastAsync();
+        }
+    }
+
+    private async Task<StreamEndReason> StreamAsync(CancellationToken cancellationToken)
     {
         var response = _context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -63,14 +79,22 @@ internal sealed class SseSession
                 ulong lastTag = 0;
                 var messages = 0;
                 long bytes = 0;
+                var heartbeats = 0;
                 while (bytes < MaxBatchBytes && consumer.Reader.TryRead(out var delivery))
                 {
-                    writer.Write(delivery.Frame);
-                    if (delivery.IsHeartbeat)
+                    if (delivery.Tag == 0)
                     {
-                        _metrics.Heartbeat();
+                        // A heartbeat, or only a wake-up to look at the acknowledgements again.
+                        if (delivery.Frame.Length > 0)
+                        {
+                            writer.Write(delivery.Frame);
+                            heartbeats++;
+                        }
+
                         continue;
                     }
+
+                    writer.Write(delivery.Frame);
 
                     lastTag = delivery.Tag;
                     messages++;
@@ -81,20 +105,29 @@ internal sealed class SseSession
                     }
                 }
 
-                if (!await FlushAsync(writer, cancellationToken))
+                if (lastTag != 0 || heartbeats != 0)
                 {
-                    return StreamEndReason.ClientGone;
-                }
+                    if (!await FlushAsync(writer, cancellationToken))
+                    {
+                        return StreamEndReason.ClientGone;
+                    }
 
-                RecordLatencies();
+                    for (var i = 0; i < heartbeats; i++)
+                    {
+                        _metrics.Heartbeat();
+                    }
+                }
 
                 if (lastTag != 0)
                 {
+                    RecordLatencies();
                     Volatile.Write(ref _wroteSinceTick, 1);
-                    await _subscription.AckThroughAsync(lastTag, cancellationToken);
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
+                    _acks.Flushed(lastTag);
                 }
+
+                await AcknowledgeDeliveredAsync(cancellationToken);
             }
 
             return consumer.EndReason ?? StreamEndReason.ChannelClosed;
@@ -126,6 +159,49 @@ internal sealed class SseSession
             ? flush.Result
             : await flush.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time, cancellationToken);
         return !result.IsCompleted && !result.IsCanceled;
+    }
+
+    /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
+    private async Task AcknowledgeDeliveredAsync(CancellationToken cancellationToken)
+    {
+        var tag = _acks.TakeAcknowledgeable();
+        if (tag != 0)
+        {
+            await _subscription.AckThroughAsync(tag, cancellationToken);
+        }
+
+        if (_acks.HasPending)
+        {
+            _ackCheck ??= _settings.Time.CreateTimer(
+                static s => ((SseSession)s!)._subscription.Consumer.TryQueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _ackCheck.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// At the end of a stream: what the client has received is acknowledged if the connection still
+    /// says so; everything else goes back to the queue when the channel closes.
+    /// </summary>
+    private async Task AcknowledgeLastAsync()
+    {
+        if (!_acks.HasPending || _subscription.Consumer.EndReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            await Task.Delay(AckGate.Settle, _settings.Time);
+            var tag = _acks.TakeAcknowledgeable();
+            if (tag != 0)
+            {
+                await _subscription.AckThroughAsync(tag);
+            }
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is gone: the broker requeues what was not acknowledged.
+        }
     }
 
     /// <summary>Latency runs to the flush: recorded once the batch's bytes are out.</summary>

@@ -19,8 +19,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     {
         Channel = channel;
         // The broker sends at most `prefetch` unacknowledged deliveries, and a delivery is acked only
-        // after it has left this buffer, so prefetch + one heartbeat always fits.
-        _buffer = System.Threading.Channels.Channel.CreateBounded<Delivery>(new BoundedChannelOptions(prefetch + 1)
+        // after it has left this buffer, so prefetch + a heartbeat + a wake-up always fit.
+        _buffer = System.Threading.Channels.Channel.CreateBounded<Delivery>(new BoundedChannelOptions(prefetch + 2)
         {
             SingleReader = true,
             SingleWriter = false,
@@ -34,6 +34,9 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 
     /// <summary>Queues a heartbeat unless the buffer is full (then data is pending anyway).</summary>
     public bool TryQueueHeartbeat() => _buffer.Writer.TryWrite(Delivery.Heartbeat);
+
+    /// <summary>Wakes the writer to look at acknowledgements again, unless it has work queued anyway.</summary>
+    public bool TryQueueWakeup() => _buffer.Writer.TryWrite(Delivery.Wakeup);
 
     /// <summary>Why the consumer ended, once it has; the writer stops at once then (nothing more can be acked).</summary>
     public StreamEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (StreamEndReason)r : null;

@@ -1,0 +1,39 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// Sets <c>TCP_USER_TIMEOUT</c> on every accepted connection: when bytes stay unacknowledged by the
+/// client for that long, the kernel drops the connection. A client that vanished without a FIN (a
+/// phone that lost its network) is then noticed within heartbeat + timeout instead of the ~15 minutes
+/// of default retransmissions, its stream ends, its queue is free again and what it did not receive
+/// goes back to the queue.
+/// </summary>
+internal static class TcpUserTimeout
+{
+    private const int IpProtoTcp = 6;
+    private const int TcpUserTimeoutOption = 18;
+
+    public static Func<ConnectionDelegate, ConnectionDelegate> Middleware(TimeSpan timeout)
+    {
+        var milliseconds = BitConverter.GetBytes((int)Math.Min(int.MaxValue, timeout.TotalMilliseconds));
+        return next => context =>
+        {
+            if (OperatingSystem.IsLinux() && context.Features.Get<IConnectionSocketFeature>()?.Socket is { ProtocolType: ProtocolType.Tcp } socket)
+            {
+                try
+                {
+                    socket.SetRawSocketOption(IpProtoTcp, TcpUserTimeoutOption, milliseconds);
+                }
+                catch (SocketException)
+                {
+                    // An old kernel without the option: the default retransmission timeout applies.
+                }
+            }
+
+            return next(context);
+        };
+    }
+}

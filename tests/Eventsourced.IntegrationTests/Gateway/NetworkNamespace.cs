@@ -1,0 +1,99 @@
+using System.Diagnostics;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// A test host of our own: a network namespace joined to this one by a veth pair with link-local
+/// addresses. Taking the link down makes the host vanish the way a phone that lost its network does:
+/// no FIN, no RST, packets simply go nowhere. Needs root and iproute2.
+/// </summary>
+public sealed class NetworkNamespace : IAsyncDisposable
+{
+    private static int s_next;
+
+    private NetworkNamespace(string name, string hostLink, string hostAddress, string peerAddress)
+    {
+        Name = name;
+        HostLink = hostLink;
+        HostAddress = hostAddress;
+        PeerAddress = peerAddress;
+    }
+
+    public string Name { get; }
+
+    public string HostLink { get; }
+
+    /// <summary>This side's address, reachable from inside the namespace.</summary>
+    public string HostAddress { get; }
+
+    public string PeerAddress { get; }
+
+    public static async Task<NetworkNamespace> CreateAsync()
+    {
+        var n = (Environment.ProcessId % 200) + Interlocked.Increment(ref s_next);
+        var name = $"es-test-{Environment.ProcessId}-{n}";
+        var hostLink = $"esh{Environment.ProcessId % 10000}x{n}";
+        var peerLink = $"esp{Environment.ProcessId % 10000}x{n}";
+        var subnet = 4 * (n % 60);
+        var hostAddress = $"169.254.{100 + (n / 60 % 100)}.{subnet + 1}";
+        var peerAddress = $"169.254.{100 + (n / 60 % 100)}.{subnet + 2}";
+        var ns = new NetworkNamespace(name, hostLink, hostAddress, peerAddress);
+        try
+        {
+            await RunAsync("ip", "netns", "add", name);
+            await RunAsync("ip", "link", "add", hostLink, "type", "veth", "peer", "name", peerLink);
+            await RunAsync("ip", "link", "set", peerLink, "netns", name);
+            await RunAsync("ip", "addr", "add", $"{hostAddress}/30", "dev", hostLink);
+            await RunAsync("ip", "link", "set", hostLink, "up");
+            await RunAsync("ip", "netns", "exec", name, "ip", "addr", "add", $"{peerAddress}/30", "dev", peerLink);
+            await RunAsync("ip", "netns", "exec", name, "ip", "link", "set", peerLink, "up");
+            await RunAsync("ip", "netns", "exec", name, "ip", "link", "set", "lo", "up");
+            return ns;
+        }
+        catch
+        {
+            await ns.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts a program inside the namespace.</summary>
+    public Process Start(string program, params string[] args)
+    {
+        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", Name, program }.Concat(args))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(info)!;
+    }
+
+    /// <summary>Cuts the link: the peer disappears without a word.</summary>
+    public Task CutAsync() => RunAsync("ip", "link", "set", HostLink, "down");
+
+    public async ValueTask DisposeAsync()
+    {
+        await RunAsync(allowFailure: true, "ip", "link", "del", HostLink);
+        await RunAsync(allowFailure: true, "ip", "netns", "del", Name);
+    }
+
+    private static Task RunAsync(params string[] command) => RunAsync(allowFailure: false, command);
+
+    private static async Task RunAsync(bool allowFailure, params string[] command)
+    {
+        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in command.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command[0]}");
+        var stderr = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0 && !allowFailure)
+        {
+            throw new InvalidOperationException($"`{string.Join(' ', command)}` failed ({process.ExitCode}): {stderr.Trim()} (these tests need root and iproute2)");
+        }
+    }
+}
