@@ -22,7 +22,9 @@ public static class GatewayApplication
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            var userTimeout = TcpUserTimeout.Middleware(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
+            // Twice the write timeout: a reader that is merely slow is ended by the gateway's own write
+            // timeout first, with a proper close; the kernel's silent drop is for peers that are gone.
+            var userTimeout = TcpUserTimeout.Middleware(TimeSpan.FromSeconds(2 * options.Server.WriteTimeoutSeconds));
             kestrel.ConfigureEndpointDefaults(listen => listen.Use(userTimeout));
             KestrelListen.Apply(kestrel, options.Server.Address);
         });

@@ -9,7 +9,9 @@ namespace Eventsourced.Hosting;
 /// client for that long, the kernel drops the connection. A client that vanished without a FIN (a
 /// phone that lost its network) is then noticed within heartbeat + timeout instead of the ~15 minutes
 /// of default retransmissions, its stream ends, its queue is free again and what it did not receive
-/// goes back to the queue.
+/// goes back to the queue. Linux applies it to zero-window probing too, and drops the connection
+/// without telling the peer, so it must be longer than <c>server.write_timeout</c>, which ends a slow
+/// reader's stream with a proper close.
 /// </summary>
 internal static class TcpUserTimeout
 {

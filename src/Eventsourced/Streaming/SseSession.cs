@@ -85,6 +85,7 @@ internal sealed class SseSession
                     if (delivery.Tag == 0)
                     {
                         // A heartbeat, or only a wake-up to look at the acknowledgements again.
+                        consumer.Taken(delivery);
                         if (delivery.Frame.Length > 0)
                         {
                             writer.Write(delivery.Frame);

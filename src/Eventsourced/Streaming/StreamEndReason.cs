@@ -9,4 +9,5 @@ internal enum StreamEndReason
     ChannelClosed,
     WriteTimeout,
     WriteFailed,
+    BufferOverflow,
 }

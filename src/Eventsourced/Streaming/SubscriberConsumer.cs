@@ -14,12 +14,15 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 {
     private readonly Channel<Delivery> _buffer;
     private int _endReason = -1;
+    private int _heartbeatQueued;
+    private int _wakeupQueued;
 
     public SubscriberConsumer(IChannel channel, int prefetch)
     {
         Channel = channel;
-        // The broker sends at most `prefetch` unacknowledged deliveries, and a delivery is acked only
-        // after it has left this buffer, so prefetch + a heartbeat + a wake-up always fit.
+        // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
+        // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
+        // (QueueOnce), so prefetch + 2 always fits.
         _buffer = System.Threading.Channels.Channel.CreateBounded<Delivery>(new BoundedChannelOptions(prefetch + 2)
         {
             SingleReader = true,
@@ -32,11 +35,24 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 
     public ChannelReader<Delivery> Reader => _buffer.Reader;
 
-    /// <summary>Queues a heartbeat unless the buffer is full (then data is pending anyway).</summary>
-    public bool TryQueueHeartbeat() => _buffer.Writer.TryWrite(Delivery.Heartbeat);
+    /// <summary>Queues a heartbeat, unless one is queued already.</summary>
+    public void TryQueueHeartbeat() => QueueOnce(ref _heartbeatQueued, Delivery.Heartbeat);
 
-    /// <summary>Wakes the writer to look at acknowledgements again, unless it has work queued anyway.</summary>
-    public bool TryQueueWakeup() => _buffer.Writer.TryWrite(Delivery.Wakeup);
+    /// <summary>Wakes the writer to look at acknowledgements again, unless a wake-up is queued already.</summary>
+    public void TryQueueWakeup() => QueueOnce(ref _wakeupQueued, Delivery.Wakeup);
+
+    /// <summary>The writer took a heartbeat or a wake-up off the buffer: another may be queued.</summary>
+    public void Taken(Delivery control)
+    {
+        if (control.Frame.Length > 0)
+        {
+            Volatile.Write(ref _heartbeatQueued, 0);
+        }
+        else
+        {
+            Volatile.Write(ref _wakeupQueued, 0);
+        }
+    }
 
     /// <summary>Why the consumer ended, once it has; the writer stops at once then (nothing more can be acked).</summary>
     public StreamEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (StreamEndReason)r : null;
@@ -59,11 +75,23 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         CancellationToken cancellationToken = default)
     {
         var delivery = new Delivery(deliveryTag, SseFraming.Frame(body.Span), MessageTimestamp.From(properties));
-        // Fails only when the buffer is already completed: the stream is ending, its channel closes,
-        // and the broker requeues this unacknowledged delivery.
-        _ = _buffer.Writer.TryWrite(delivery);
+        if (!_buffer.Writer.TryWrite(delivery))
+        {
+            // Completed already (the stream is ending), or, against prefetch, full. Either way this
+            // delivery must never be covered by a later multiple-ack: end the stream now, so its
+            // channel closes and the broker requeues it with everything else not acknowledged.
+            Complete(StreamEndReason.BufferOverflow);
+        }
 
         return Task.CompletedTask;
+    }
+
+    private void QueueOnce(ref int queued, Delivery control)
+    {
+        if (Interlocked.Exchange(ref queued, 1) == 0 && !_buffer.Writer.TryWrite(control))
+        {
+            Volatile.Write(ref queued, 0);
+        }
     }
 
     public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)

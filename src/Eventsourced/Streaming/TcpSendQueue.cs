@@ -14,6 +14,10 @@ namespace Eventsourced.Streaming;
 internal sealed partial class TcpSendQueue
 {
     private const nuint SiocOutq = 0x5411; // TIOCOUTQ: unsent + sent-but-unacknowledged bytes
+    private const int IpProtoTcp = 6;
+    private const int TcpInfo = 11;
+    private const byte TcpEstablished = 1;
+    private const byte TcpCloseWait = 8; // the peer closed its side after acknowledging what it got
 
     private readonly Socket _socket;
 
@@ -30,9 +34,26 @@ internal sealed partial class TcpSendQueue
         return socket is { ProtocolType: ProtocolType.Tcp } ? new TcpSendQueue(socket) : null;
     }
 
-    /// <summary>Bytes not yet acknowledged by the peer; null when the socket cannot tell (closed).</summary>
+    /// <summary>
+    /// Bytes not yet acknowledged by the peer; null when the connection cannot tell. A connection the
+    /// kernel has dropped (a user timeout, a reset) reports an empty send queue because it purged it:
+    /// only an established connection's count means delivery.
+    /// </summary>
     public int? Unacknowledged()
     {
+        Span<byte> info = stackalloc byte[8];
+        try
+        {
+            if (_socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) < 1 || info[0] is not (TcpEstablished or TcpCloseWait))
+            {
+                return null;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return null;
+        }
+
         var handle = _socket.SafeHandle;
         var added = false;
         try

@@ -18,7 +18,9 @@ public sealed class SlowReaderTests(BrokerFixture broker)
         const int BodyBytes = 64 * 1024; // 25 MB in all: far more than the socket buffers hold
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
-            o.Server.WriteTimeoutSeconds = 2;
+            // The stalled client is cut off after this; the healthy reader below must never stall for
+            // the kernel's user timeout (twice this), even on a loaded machine.
+            o.Server.WriteTimeoutSeconds = 5;
             o.Queue.Prefetch = 16;
         });
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(SlowReaderTests));
@@ -42,7 +44,18 @@ public sealed class SlowReaderTests(BrokerFixture broker)
         var remaining = (int)(await amqp.MessageCountAsync(queue))!.Value;
         Assert.InRange(remaining, 1, Messages);
         await using var reader = await gateway.SubscribeAsync($"/?id={queue}");
-        var events = await reader.ReadEventsAsync(remaining, TimeSpan.FromSeconds(60));
+        IReadOnlyList<string> events;
+        try
+        {
+            events = await reader.ReadEventsAsync(remaining, TimeSpan.FromSeconds(60));
+        }
+        catch (TimeoutException)
+        {
+            var got = reader.Events();
+            throw new Xunit.Sdk.XunitException(
+                $"expected {remaining} requeued messages, got {got.Count} ({got.FirstOrDefault()?[..5]}..{got.LastOrDefault()?[..5]}); queue now {await broker.Rabbitmqctl.FindQueueAsync(queue)}");
+        }
+
         var first = Messages - remaining;
         Assert.Equal(Enumerable.Range(first, remaining).Select(i => $"{i:D5}"), events.Select(e => e[..5]));
     }
