@@ -40,6 +40,15 @@ mkdir -p "$results"
 
 log() { printf 'test: %s\n' "$*" >&2; }
 
+# The suites need Debian packages (rabbitmq-server, prometheus, chromium, nginx, ...): install what is
+# missing when we may (root with apt-get; TEST_NO_INSTALL=1 to skip), so `make test` alone works on a
+# fresh machine. Otherwise the tests that need a missing program fail, naming the package.
+if [ -z "${TEST_NO_INSTALL:-}" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    bash "$ROOT/build/ci-deps.sh" || log "installing test dependencies failed; tests needing them will fail"
+else
+    log "not installing test dependencies (needs root and apt-get); see build/ci-deps.sh for the list"
+fi
+
 # The test broker may be shared by concurrent runs from the same checkout (several engineers,
 # or `make test` next to `make test-stress`): each run holds a lease on it, and the last run to
 # leave stops it, if a test run started it. A broker started by hand is left running.
