@@ -2,6 +2,7 @@ using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
+using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -19,7 +20,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     {
         var queue = broker.UniqueQueueName(nameof(CookieSid_WithCredentialsAndTheReadmeCorsConfiguration_ReceivesMessages));
         await using var site = await PageServer.StartAsync();
-        await using var gateway = await LocalGateway.StartAsync(await ReadmeConfigurationAsync(site.Origin));
+        await using var gateway = await GatewayServer.StartAsync(await ReadmeConfigurationAsync(site.Origin));
         var page = await chromium.NewPageAsync();
         try
         {
@@ -81,7 +82,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     {
         var queue = broker.UniqueQueueName(nameof(CookieSid_WithCredentialsAndWrongCors_BrowserBlocksTheStreamForGood));
         await using var site = await PageServer.StartAsync();
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl, options =>
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, options =>
         {
             options.Queue.Pattern = "${cookie:sid}";
             options.Header.Cors["Access-Control-Allow-Origin"] = allowOrigin == "page origin" ? site.Origin : allowOrigin;

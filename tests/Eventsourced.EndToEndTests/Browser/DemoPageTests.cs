@@ -1,6 +1,7 @@
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
+using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -14,7 +15,7 @@ public sealed class DemoPageTests(BrokerFixture broker, ChromiumFixture chromium
     public async Task DemoPage_Connected_ShowsEachMessageAsItComes()
     {
         var queue = broker.UniqueQueueName(nameof(DemoPage_Connected_ShowsEachMessageAsItComes));
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var site = await PageServer.StartAsync();
         var page = await chromium.NewPageAsync();
         try
@@ -46,7 +47,7 @@ public sealed class DemoPageTests(BrokerFixture broker, ChromiumFixture chromium
     public async Task DemoPage_QueueHeldByAnotherTab_ShowsRefusalAndTakesOverOnceFree()
     {
         var queue = broker.UniqueQueueName(nameof(DemoPage_QueueHeldByAnotherTab_ShowsRefusalAndTakesOverOnceFree));
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var site = await PageServer.StartAsync();
         var holder = await chromium.NewPageAsync();
         try

@@ -1,6 +1,7 @@
 using System.Text;
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -14,7 +15,7 @@ public sealed class QuerySubscriptionTests(BrokerFixture broker, ChromiumFixture
     public async Task QueryId_PageOfAnotherOrigin_ReceivesEveryMessageInOrderWithBodiesIntact()
     {
         var queue = broker.UniqueQueueName(nameof(QueryId_PageOfAnotherOrigin_ReceivesEveryMessageInOrderWithBodiesIntact));
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var site = await PageServer.StartAsync();
         var page = await chromium.NewPageAsync();
         try

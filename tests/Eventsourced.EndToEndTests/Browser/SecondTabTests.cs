@@ -1,6 +1,7 @@
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
+using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -17,7 +18,7 @@ public sealed class SecondTabTests(BrokerFixture broker, ChromiumFixture chromiu
     public async Task SecondTab_SameQueue_Gets503AndItsEventSourceNeverRetries()
     {
         var queue = broker.UniqueQueueName(nameof(SecondTab_SameQueue_Gets503AndItsEventSourceNeverRetries));
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var site = await PageServer.StartAsync();
         var streamUrl = PageServer.GatewayUrl(gateway.Port, $"/?id={queue}");
         var first = await chromium.NewPageAsync();

@@ -4,6 +4,7 @@ using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.IntegrationTests.Infrastructure;
 using YamlDotNet.RepresentationModel;
+using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Deployment;
 
@@ -47,7 +48,7 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         var command = JsonSerializer.Deserialize<string[]>(Instruction("HEALTHCHECK").Split(" CMD ", 2)[1])!;
         Assert.Equal(["bash", "-c"], command[..2]);
 
-        var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         var script = command[2].ReplaceOnce("/dev/tcp/127.0.0.1/2069", $"/dev/tcp/127.0.0.1/{gateway.Port}");
         var serving = await Command.RunAsync(bash, ["-c", script], Timeout);
         await gateway.DisposeAsync();

@@ -91,7 +91,7 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
     private async Task<Subscriber> SubscribeAsync(string testName)
     {
         var queue = broker.UniqueQueueName(testName);
-        var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         var client = new HttpClient { BaseAddress = gateway.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
         var subscriber = new Subscriber(queue, gateway, client, stream);
@@ -122,7 +122,7 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         return environment;
     }
 
-    private sealed record Subscriber(string Queue, LocalGateway Gateway, HttpClient Client, SseClient Stream) : IAsyncDisposable
+    private sealed record Subscriber(string Queue, GatewayServer Gateway, HttpClient Client, SseClient Stream) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {

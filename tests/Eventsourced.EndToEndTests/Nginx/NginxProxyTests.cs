@@ -20,7 +20,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
     public async Task ExampleConfig_EveryMessage_ArrivesThroughNginxAsPromptlyAsDirect()
     {
         const int messages = 12;
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var nginx = await StartExampleAsync(gateway);
         var direct = broker.UniqueQueueName("nginx-prompt-direct");
         var proxied = broker.UniqueQueueName("nginx-prompt-proxied");
@@ -60,7 +60,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
     [InlineData(false)]
     public async Task BufferingAndGzipInsteadOfExampleSettings_DeliverPromptlyOnlyWithXAccelBuffering(bool gatewaySendsXAccelBuffering)
     {
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl, options =>
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, options =>
         {
             if (!gatewaySendsXAccelBuffering)
             {
@@ -96,7 +96,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
     [Fact]
     public async Task ExampleConfig_ShortReadTimeout_HeartbeatsKeepIdleStreamOpen()
     {
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl, options => options.Server.HeartbeatSeconds = 1);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, options => options.Server.HeartbeatSeconds = 1);
         await using var nginx = await StartExampleAsync(gateway, readTimeout: "2s");
         var queue = broker.UniqueQueueName("nginx-heartbeat");
         using var client = BrowserLikeClient(nginx.BaseAddress);
@@ -118,7 +118,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
     [Fact]
     public async Task ExampleConfig_ShortReadTimeoutWithoutHeartbeats_NginxClosesIdleStream()
     {
-        await using var gateway = await LocalGateway.StartAsync(broker.AmqpUrl, options => options.Server.HeartbeatSeconds = 0);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, options => options.Server.HeartbeatSeconds = 0);
         await using var nginx = await StartExampleAsync(gateway, readTimeout: "2s");
         using var client = BrowserLikeClient(nginx.BaseAddress);
         await using var stream = await OpenAsync(client, broker.UniqueQueueName("nginx-no-heartbeat"));
@@ -131,7 +131,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
         Assert.Contains("upstream timed out", nginx.ErrorLog, StringComparison.Ordinal);
     }
 
-    private static Task<Infrastructure.Nginx> StartExampleAsync(LocalGateway gateway, string? readTimeout = null, Func<string, string>? alter = null) =>
+    private static Task<Infrastructure.Nginx> StartExampleAsync(GatewayServer gateway, string? readTimeout = null, Func<string, string>? alter = null) =>
         ExampleNginx.StartAsync([gateway.Port], readTimeout, alter);
 
     /// <summary>

@@ -21,8 +21,8 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     {
         const int subscribers = 20;
         var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindNginx_TwentySimultaneousSubscribers_ExactlyOneStreamsAndBothInstancesRefuse));
-        await using var first = await LocalGateway.StartAsync(broker.AmqpUrl);
-        await using var second = await LocalGateway.StartAsync(broker.AmqpUrl);
+        await using var first = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var second = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var nginx = await ExampleNginx.StartAsync([first.Port, second.Port]);
         using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = subscribers }) { BaseAddress = nginx.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
 
@@ -53,7 +53,7 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     public async Task TwoInstancesBehindNginx_ServingInstanceStops_PageMovesToTheOtherWithoutLoss()
     {
         var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindNginx_ServingInstanceStops_PageMovesToTheOtherWithoutLoss));
-        var gateways = new List<LocalGateway> { await LocalGateway.StartAsync(broker.AmqpUrl), await LocalGateway.StartAsync(broker.AmqpUrl) };
+        var gateways = new List<GatewayServer> { await GatewayServer.StartAsync(broker.AmqpUrl), await GatewayServer.StartAsync(broker.AmqpUrl) };
         await using var site = await PageServer.StartAsync();
         var page = await chromium.NewPageAsync();
         try
@@ -101,7 +101,7 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     {
         var queue = broker.UniqueQueueName(nameof(OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss));
         var port = FreePort.Next();
-        LocalGateway? gateway = await StartOnAsync(port);
+        GatewayServer? gateway = await StartOnAsync(port);
         await using var site = await PageServer.StartAsync();
         var page = await chromium.NewPageAsync();
         try
@@ -148,7 +148,7 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     public async Task OneInstanceBehindNginxWithoutTheStandIn_GatewayStops_EventSourceGivesUpForGood()
     {
         var queue = broker.UniqueQueueName(nameof(OneInstanceBehindNginxWithoutTheStandIn_GatewayStops_EventSourceGivesUpForGood));
-        LocalGateway? gateway = await LocalGateway.StartAsync(broker.AmqpUrl);
+        GatewayServer? gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var site = await PageServer.StartAsync();
         var page = await chromium.NewPageAsync();
         var requests = 0;
@@ -182,17 +182,17 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
         }
     }
 
-    private Task<LocalGateway> StartOnAsync(int port) =>
-        LocalGateway.StartAsync(broker.AmqpUrl, options => options.Server.Address = $"127.0.0.1:{port}");
+    private Task<GatewayServer> StartOnAsync(int port) =>
+        GatewayServer.StartAsync(broker.AmqpUrl, options => options.Server.Address = $"127.0.0.1:{port}");
 
-    private static async Task<int> StreamCountAsync(LocalGateway gateway)
+    private static async Task<int> StreamCountAsync(GatewayServer gateway)
     {
         using var client = new HttpClient { BaseAddress = gateway.BaseAddress };
         using var vars = JsonDocument.Parse(await client.GetStringAsync("/debug/vars"));
         return vars.RootElement.GetProperty("streams").GetInt32();
     }
 
-    private static async Task<double> BusyCountAsync(LocalGateway gateway)
+    private static async Task<double> BusyCountAsync(GatewayServer gateway)
     {
         using var client = new HttpClient { BaseAddress = gateway.BaseAddress };
         var line = (await client.GetStringAsync("/metrics")).Split('\n')

@@ -22,7 +22,10 @@ public sealed class GatewayServer : IAsyncDisposable
         Client = NewClient(baseAddress);
     }
 
+    /// <summary><c>http://127.0.0.1:PORT/</c> (also when listening on every interface).</summary>
     public Uri BaseAddress { get; }
+
+    public int Port => BaseAddress.Port;
 
     public GatewayOptions Options { get; }
 
@@ -33,7 +36,11 @@ public sealed class GatewayServer : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<GatewayServer> StartAsync(string amqpUrl, Action<GatewayOptions>? configure = null)
+    /// <summary>
+    /// Starts a gateway on 127.0.0.1 (a free port unless <paramref name="configure"/> sets
+    /// <c>server.address</c>) against <paramref name="amqpUrl"/>, heartbeats off unless configured.
+    /// </summary>
+    public static Task<GatewayServer> StartAsync(string amqpUrl, Action<GatewayOptions>? configure = null)
     {
         var options = new GatewayOptions();
         options.Server.Address = "127.0.0.1:0";
@@ -41,10 +48,16 @@ public sealed class GatewayServer : IAsyncDisposable
         options.Server.HeartbeatSeconds = 0;
         options.Log.Level = "warning";
         configure?.Invoke(options);
+        return StartAsync(options);
+    }
+
+    /// <summary>Starts a gateway with <paramref name="options"/> as they are (e.g. from <see cref="ConfigLoader"/>).</summary>
+    public static async Task<GatewayServer> StartAsync(GatewayOptions options)
+    {
         var app = GatewayApplication.Build(options);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new GatewayServer(app, new Uri(address), options);
+        return new GatewayServer(app, new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)), options);
     }
 
     public static HttpClient NewClient(Uri baseAddress) => new(new SocketsHttpHandler
@@ -70,7 +83,8 @@ public sealed class GatewayServer : IAsyncDisposable
         if (!_stopped)
         {
             _stopped = true;
-            await _app.StopAsync();
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            await _app.StopAsync(bound.Token);
         }
     }
 

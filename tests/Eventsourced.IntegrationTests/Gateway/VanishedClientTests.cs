@@ -46,8 +46,7 @@ public sealed class VanishedClientTests(BrokerFixture broker)
         await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(30), "vanished client's consumer released");
         Assert.Equal(5u, await amqp.MessageCountAsync(queue));
 
-        using var http = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await using var again = await SseClient.OpenAsync(http, $"/?id={queue}", null, CancellationToken.None);
+        await using var again = await gateway.SubscribeAsync($"/?id={queue}");
         Assert.Equal(HttpStatusCode.OK, again.Status);
         Assert.Equal(Enumerable.Range(0, 5).Select(i => $"after the cut {i}"), await again.ReadEventsAsync(5, TimeSpan.FromSeconds(10)));
     }
