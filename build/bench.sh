@@ -4,11 +4,16 @@
 #   build/bench.sh [TOOL ARGS...]      e.g. build/bench.sh --scenario drain --queues 10
 #
 # It publishes the tool to out/bench, starts the broker with build/broker.sh (BENCH_BROKER_NAME, default
-# eventsourced-bench; BENCH_BROKER_PORT, default 5710; one that already runs is used and left running),
-# starts out/eventsourced/eventsourced (`make build`) on 127.0.0.1:BENCH_GATEWAY_PORT (default 2170) at
-# log level warning, runs the tool with the gateway's pid, and stops both again, also on failure or
-# Ctrl-C. The Markdown table goes to out/bench/results.md unless --markdown says otherwise; the gateway's
-# log to out/bench/gateway.log. Exits with the tool's exit code (1: a scenario failed).
+# eventsourced-bench; BENCH_BROKER_PORT, default 5710; BENCH_BROKER_DIR, default .broker/<name>; one that
+# already runs is used and left running) and then, for each scenario asked for (--scenario, default all),
+# starts a fresh out/eventsourced/eventsourced (`make build`) on 127.0.0.1:BENCH_GATEWAY_PORT (default 2170)
+# at log level warning, runs the tool with the gateway's and the broker's pids, and stops the gateway:
+# no scenario inherits another's heap. Everything is stopped again, also on failure or Ctrl-C.
+# BENCH_SHARED_GATEWAY=1 runs every scenario against one gateway instead.
+#
+# The Markdown table goes to out/bench/results.md (--markdown FILE for another), the gateways' logs to
+# out/bench/gateway-SCENARIO.log. Exits 1 if a scenario failed, 3 if a target was missed and
+# --require-targets was given, 2 on bad usage, else 0.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +21,7 @@ cd "$ROOT"
 
 BENCH_BROKER_NAME=${BENCH_BROKER_NAME:-eventsourced-bench}
 BENCH_BROKER_PORT=${BENCH_BROKER_PORT:-5710}
+BENCH_BROKER_DIR=${BENCH_BROKER_DIR:-$ROOT/.broker/$BENCH_BROKER_NAME}
 BENCH_GATEWAY_PORT=${BENCH_GATEWAY_PORT:-2170}
 CONFIGURATION=${CONFIGURATION:-Release}
 OUT="$ROOT/out/bench"
@@ -23,6 +29,33 @@ GATEWAY="$ROOT/out/eventsourced/eventsourced"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
+
+# The scenarios asked for, and the tool's other arguments (--scenario is given per run below).
+scenarios=()
+args=()
+markdown="$OUT/results.md"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --scenario)
+            [ $# -ge 2 ] || { log "--scenario needs a value"; exit 2; }
+            IFS=, read -r -a names <<<"$2"
+            for name in "${names[@]}"; do
+                if [ "$name" = all ]; then scenarios+=(hold storm live drain slow); else scenarios+=("$name"); fi
+            done
+            shift 2 ;;
+        --markdown)
+            [ $# -ge 2 ] || { log "--markdown needs a value"; exit 2; }
+            markdown=$2
+            shift 2 ;;
+        *) args+=("$1"); shift ;;
+    esac
+done
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=(hold storm live drain slow)
+if [ -n "${BENCH_SHARED_GATEWAY:-}" ]; then
+    runs=("$(IFS=,; echo "${scenarios[*]}")")
+else
+    runs=("${scenarios[@]}")
+fi
 
 # One descriptor per stream on both sides, plus a few: take everything the hard limit allows.
 ulimit -n "$(ulimit -Hn)"
@@ -32,14 +65,17 @@ log "open files limit $(ulimit -n)"
 mkdir -p "$OUT"
 dotnet publish cmd/Eventsourced.Bench/Eventsourced.Bench.csproj -c "$CONFIGURATION" -o "$OUT" --nologo -v quiet >&2
 
-broker() { env -u BROKER_DIR -u BROKER_FRESH BROKER_NAME="$BENCH_BROKER_NAME" BROKER_PORT="$BENCH_BROKER_PORT" bash "$ROOT/build/broker.sh" "$@"; }
+broker() {
+    env -u BROKER_FRESH BROKER_NAME="$BENCH_BROKER_NAME" BROKER_PORT="$BENCH_BROKER_PORT" BROKER_DIR="$BENCH_BROKER_DIR" \
+        bash "$ROOT/build/broker.sh" "$@"
+}
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 gateway_pid=
 broker_started=
-cleanup() {
-    local rc=$?
-    if [ -n "$gateway_pid" ] && kill -0 "$gateway_pid" 2>/dev/null; then
+stop_gateway() {
+    [ -n "$gateway_pid" ] || return 0
+    if kill -0 "$gateway_pid" 2>/dev/null; then
         kill -TERM "$gateway_pid" 2>/dev/null || true
         for _ in $(seq 1 150); do
             kill -0 "$gateway_pid" 2>/dev/null || break
@@ -49,8 +85,13 @@ cleanup() {
             log "gateway $gateway_pid did not stop within 15 s; killing it"
             kill -KILL "$gateway_pid" 2>/dev/null || true
         fi
-        wait "$gateway_pid" 2>/dev/null || true
     fi
+    wait "$gateway_pid" 2>/dev/null || true
+    gateway_pid=
+}
+cleanup() {
+    local rc=$?
+    stop_gateway
     if [ -n "$broker_started" ]; then
         broker stop || true
     fi
@@ -60,6 +101,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+start_gateway() {
+    local logfile=$1
+    port_open "$BENCH_GATEWAY_PORT" && die "port $BENCH_GATEWAY_PORT is in use; set BENCH_GATEWAY_PORT"
+    EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$BENCH_GATEWAY_PORT" \
+        EVENTSOURCED_BROKER__NODE__0="$url" \
+        EVENTSOURCED_LOG__LEVEL=warning \
+        "$GATEWAY" >"$logfile" 2>&1 </dev/null &
+    gateway_pid=$!
+    for _ in $(seq 1 300); do
+        port_open "$BENCH_GATEWAY_PORT" && return 0
+        kill -0 "$gateway_pid" 2>/dev/null || { cat "$logfile" >&2; die "the gateway exited during start-up"; }
+        sleep 0.1
+    done
+    die "the gateway does not listen on 127.0.0.1:$BENCH_GATEWAY_PORT after 30 s"
+}
+
 if broker status >/dev/null 2>&1; then
     url=$(broker url)
     log "using the running broker $BENCH_BROKER_NAME at $url (left running)"
@@ -67,27 +124,31 @@ else
     url=$(BROKER_FRESH=1 broker start)
     broker_started=1
 fi
+broker_pid=$(cat "$BENCH_BROKER_DIR/beam.pid" 2>/dev/null || true)
 
-port_open "$BENCH_GATEWAY_PORT" && die "port $BENCH_GATEWAY_PORT is in use; set BENCH_GATEWAY_PORT"
-EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$BENCH_GATEWAY_PORT" \
-    EVENTSOURCED_BROKER__NODE__0="$url" \
-    EVENTSOURCED_LOG__LEVEL=warning \
-    "$GATEWAY" >"$OUT/gateway.log" 2>&1 </dev/null &
-gateway_pid=$!
-for _ in $(seq 1 300); do
-    port_open "$BENCH_GATEWAY_PORT" && break
-    kill -0 "$gateway_pid" 2>/dev/null || { cat "$OUT/gateway.log" >&2; die "the gateway exited during start-up"; }
-    sleep 0.1
-done
-port_open "$BENCH_GATEWAY_PORT" || die "the gateway does not listen on 127.0.0.1:$BENCH_GATEWAY_PORT after 30 s"
-log "gateway pid $gateway_pid on 127.0.0.1:$BENCH_GATEWAY_PORT, broker $url"
-
+rm -f "$markdown"
 rc=0
-dotnet "$OUT/Eventsourced.Bench.dll" \
-    --gateway "http://127.0.0.1:$BENCH_GATEWAY_PORT/" --amqp "$url" --gateway-pid "$gateway_pid" \
-    --markdown "$OUT/results.md" "$@" || rc=$?
-if [ -s "$OUT/gateway.log" ]; then
-    log "gateway log ($OUT/gateway.log), last lines:"
-    tail -n 5 "$OUT/gateway.log" | sed 's/^/bench:   /' >&2
-fi
+for run in "${runs[@]}"; do
+    logfile="$OUT/gateway-${run//,/-}.log"
+    start_gateway "$logfile"
+    log "$run: gateway pid $gateway_pid on 127.0.0.1:$BENCH_GATEWAY_PORT, broker $url${broker_pid:+ (pid $broker_pid)}"
+    code=0
+    dotnet "$OUT/Eventsourced.Bench.dll" \
+        --gateway "http://127.0.0.1:$BENCH_GATEWAY_PORT/" --amqp "$url" --gateway-pid "$gateway_pid" \
+        ${broker_pid:+--broker-pid "$broker_pid"} --scenario "$run" --markdown "$markdown" --markdown-append \
+        ${args[@]+"${args[@]}"} || code=$?
+    stop_gateway
+    if [ -s "$logfile" ]; then
+        log "$run: the gateway logged $(wc -l <"$logfile") lines ($logfile), the last:"
+        tail -n 3 "$logfile" | sed 's/^/bench:   /' >&2
+    fi
+    case "$code" in
+        0) ;;
+        2) exit 2 ;;
+        1) rc=1 ;;
+        *) [ "$rc" -eq 1 ] || rc=$code ;;
+    esac
+done
+log "results: $markdown"
+cat "$markdown"
 exit "$rc"

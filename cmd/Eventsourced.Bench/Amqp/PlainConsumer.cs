@@ -1,0 +1,100 @@
+using System.Diagnostics;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Eventsourced.Bench.Amqp;
+
+/// <summary>
+/// The drain baseline: a plain RabbitMQ.Client consumer on its own channel, as a service would consume
+/// the queue without the gateway. Manual acks, the gateway's prefetch, one multiple-ack per half prefetch
+/// (and one for the last message), and the same checks on every payload as the SSE readers make.
+/// </summary>
+internal sealed class PlainConsumer : IAsyncBasicConsumer
+{
+    private readonly long _expected;
+    private readonly int _ackEvery;
+    private readonly Action<PlainConsumer> _onComplete;
+    private int _sinceAck;
+    private int _completed;
+
+    public PlainConsumer(IChannel channel, int index, long expected, int prefetch, Action<PlainConsumer> onComplete)
+    {
+        Channel = channel;
+        Index = index;
+        _expected = expected;
+        _ackEvery = Math.Max(1, prefetch / 2);
+        _onComplete = onComplete;
+    }
+
+    public IChannel Channel { get; }
+
+    public int Index { get; }
+
+    public long NextSeq { get; private set; }
+
+    public long Duplicates { get; private set; }
+
+    public long Gaps { get; private set; }
+
+    public long Misrouted { get; private set; }
+
+    public long Malformed { get; private set; }
+
+    public long CompletedAt { get; private set; }
+
+    public bool IsClean => Duplicates == 0 && Gaps == 0 && Misrouted == 0 && Malformed == 0;
+
+    public async Task HandleBasicDeliverAsync(
+        string consumerTag,
+        ulong deliveryTag,
+        bool redelivered,
+        string exchange,
+        string routingKey,
+        IReadOnlyBasicProperties properties,
+        ReadOnlyMemory<byte> body,
+        CancellationToken cancellationToken = default)
+    {
+        if (!Payload.TryRead(body.Span, out var queue, out var seq, out _))
+        {
+            Malformed++;
+        }
+        else if (queue != Index)
+        {
+            Misrouted++;
+        }
+        else if (seq == NextSeq)
+        {
+            NextSeq++;
+        }
+        else if (seq < NextSeq)
+        {
+            Duplicates++;
+        }
+        else
+        {
+            Gaps += seq - NextSeq;
+            NextSeq = seq + 1;
+        }
+
+        var last = NextSeq >= _expected;
+        if (++_sinceAck >= _ackEvery || last)
+        {
+            _sinceAck = 0;
+            await Channel.BasicAckAsync(deliveryTag, multiple: true, cancellationToken);
+        }
+
+        if (last && Interlocked.Exchange(ref _completed, 1) == 0)
+        {
+            CompletedAt = Stopwatch.GetTimestamp();
+            _onComplete(this);
+        }
+    }
+
+    public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task HandleBasicConsumeOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason) => Task.CompletedTask;
+}

@@ -1,0 +1,465 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Eventsourced.Bench.Sse;
+
+/// <summary>How a stream's connection ended, as the client saw it.</summary>
+internal enum StreamEnd
+{
+    None,
+    /// <summary>The response ended with the terminating chunk: the gateway finished it.</summary>
+    Finished,
+    /// <summary>The connection closed (FIN) without the terminating chunk: the gateway aborted it gracefully.</summary>
+    Closed,
+    /// <summary>The connection was reset (RST): whatever the kernel still held for us is gone.</summary>
+    Reset,
+    /// <summary>This tool closed it.</summary>
+    ClosedByUs,
+    /// <summary>Connecting, sending the request or reading failed otherwise.</summary>
+    Error,
+}
+
+/// <summary>
+/// The client side of one stream over a raw socket: HTTP/1.1 response head, chunked transfer decoding and
+/// SSE line parsing done on the bytes as they arrive, without allocating per event. Each event's data is
+/// checked as a <see cref="Payload"/>: the right queue, and the next sequence number of that queue.
+/// One receive loop per stream owns every counter; the owning <see cref="StreamSet"/> is told of each step.
+/// </summary>
+internal sealed class SseStream
+{
+    private const int MaxHead = 8 * 1024;
+    private const int MaxLine = 128;
+    private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
+    private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
+
+    private readonly StreamSet _owner;
+    private readonly byte[] _line = new byte[MaxLine];
+    private byte[]? _head = new byte[MaxHead];
+    private int _headLength;
+    private int _lineLength;
+    private bool _chunked;
+    private ChunkState _chunkState;
+    private long _chunkRemaining;
+    private bool _eventHasData;
+    private bool _eventValid;
+    private int _eventQueue;
+    private long _eventSeq;
+    private long _eventStamp;
+    private Socket? _socket;
+    private volatile bool _closing;
+    private TaskCompletionSource? _gate;
+
+    public SseStream(StreamSet owner, int index, string queue)
+    {
+        _owner = owner;
+        Index = index;
+        Queue = queue;
+    }
+
+    private enum ChunkState
+    {
+        Size,
+        Extension,
+        Data,
+        DataEnd,
+    }
+
+    /// <summary>The stream's queue index: every payload on it must carry this index.</summary>
+    public int Index { get; }
+
+    public string Queue { get; }
+
+    /// <summary>The HTTP status, 0 until the response head arrived (or when there was none).</summary>
+    public int Status { get; private set; }
+
+    /// <summary>Why the stream did not open or ended: X-Status-Reason, a socket error, a timeout.</summary>
+    public string? Reason { get; private set; }
+
+    /// <summary>Stopwatch timestamp when the opening comment arrived (200 and streaming); 0 before.</summary>
+    public long OpenedAt { get; private set; }
+
+    public bool IsStreaming => OpenedAt != 0;
+
+    public StreamEnd End { get; private set; }
+
+    /// <summary>The next sequence number expected: after a clean run, the number of messages received in order.</summary>
+    public long NextSeq { get; private set; }
+
+    /// <summary>Our events received, in order or not.</summary>
+    public long Events { get; private set; }
+
+    /// <summary>Events whose sequence number was below the next one expected (delivered again).</summary>
+    public long Duplicates { get; private set; }
+
+    /// <summary>Sequence numbers skipped: a later message arrived before an earlier one, or one never came.</summary>
+    public long Gaps { get; private set; }
+
+    /// <summary>Events carrying another queue's index.</summary>
+    public long Misrouted { get; private set; }
+
+    /// <summary>Events whose data is not a payload of this tool.</summary>
+    public long Malformed { get; private set; }
+
+    /// <summary>Comment lines: the opening one and heartbeats.</summary>
+    public long Comments { get; private set; }
+
+    public long BytesReceived { get; private set; }
+
+    /// <summary>HTTP chunks received: Kestrel writes one per flush, so this counts the gateway's flushes.</summary>
+    public long Chunks { get; private set; }
+
+    /// <summary>No wrong, missing or repeated event so far.</summary>
+    public bool IsClean => Duplicates == 0 && Gaps == 0 && Misrouted == 0 && Malformed == 0;
+
+    /// <summary>Stops reading: the socket is left alone until <see cref="Resume"/> (a client that stalls).</summary>
+    public void Pause() => Interlocked.CompareExchange(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+
+    public void Resume() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+
+    /// <summary>Closes the connection from our side; the receive loop ends with <see cref="StreamEnd.ClosedByUs"/>.</summary>
+    public void Close()
+    {
+        _closing = true;
+        Resume();
+        var socket = Volatile.Read(ref _socket);
+        if (socket is not null)
+        {
+            try
+            {
+                socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Already gone.
+            }
+
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>Connects, sends the request and reads until the stream ends or is closed.</summary>
+    public async Task RunAsync(SseConnector connector, int bufferSize, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var socket = await connector.ConnectAsync(Index, cancellationToken);
+            Volatile.Write(ref _socket, socket);
+            if (_closing)
+            {
+                socket.Dispose();
+                Finish(StreamEnd.ClosedByUs, null);
+                return;
+            }
+
+            await socket.SendAsync(connector.Request(Queue), SocketFlags.None, cancellationToken);
+            var buffer = new byte[bufferSize];
+            while (true)
+            {
+                if (Volatile.Read(ref _gate) is { } gate)
+                {
+                    await gate.Task.WaitAsync(cancellationToken);
+                }
+
+                var n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken);
+                if (n == 0)
+                {
+                    Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Closed, Status == 0 ? "connection closed before a response" : null);
+                    return;
+                }
+
+                BytesReceived += n;
+                if (!Feed(buffer.AsSpan(0, n)))
+                {
+                    Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Finished, null);
+                    return;
+                }
+            }
+        }
+        catch (Exception) when (_closing)
+        {
+            Finish(StreamEnd.ClosedByUs, null);
+        }
+        catch (OperationCanceledException)
+        {
+            Finish(StreamEnd.Error, Status == 0 ? "timed out before a response" : "timed out");
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+            Finish(StreamEnd.Reset, Status == 0 ? "connection reset before a response" : "connection reset");
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or InvalidDataException)
+        {
+            Finish(StreamEnd.Error, ex is SocketException se ? $"socket: {se.SocketErrorCode}" : ex.Message);
+        }
+        finally
+        {
+            Volatile.Read(ref _socket)?.Dispose();
+        }
+    }
+
+    private void Finish(StreamEnd end, string? reason)
+    {
+        End = end;
+        Reason ??= reason;
+        _owner.OnEnded(this);
+    }
+
+    /// <summary>Consumes received bytes; false once the response is complete.</summary>
+    private bool Feed(ReadOnlySpan<byte> data)
+    {
+        if (_head is not null)
+        {
+            var take = Math.Min(data.Length, _head.Length - _headLength);
+            data[..take].CopyTo(_head.AsSpan(_headLength));
+            var searchFrom = Math.Max(0, _headLength - 3);
+            var end = _head.AsSpan(searchFrom, _headLength + take - searchFrom).IndexOf(HeadEnd);
+            if (end < 0)
+            {
+                _headLength += take;
+                if (_headLength == _head.Length)
+                {
+                    throw new InvalidDataException("response head over 8 KB");
+                }
+
+                return true;
+            }
+
+            var headLength = searchFrom + end + HeadEnd.Length;
+            var bodyStart = headLength - _headLength;
+            ParseHead(_head.AsSpan(0, headLength));
+            _head = null;
+            if (Status != 200)
+            {
+                return false;
+            }
+
+            data = data[bodyStart..];
+        }
+
+        return _chunked ? FeedChunked(data) : FeedEvents(data);
+    }
+
+    private void ParseHead(ReadOnlySpan<byte> head)
+    {
+        var text = Encoding.ASCII.GetString(head);
+        var lines = text.Split("\r\n");
+        var status = lines[0].Split(' ', 3);
+        Status = status.Length >= 2 && int.TryParse(status[1], out var code) ? code : -1;
+        foreach (var line in lines.AsSpan(1))
+        {
+            var colon = line.IndexOf(':');
+            if (colon <= 0)
+            {
+                continue;
+            }
+
+            var name = line.AsSpan(0, colon).Trim();
+            var value = line.AsSpan(colon + 1).Trim();
+            if (name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) && value.Contains("chunked", StringComparison.OrdinalIgnoreCase))
+            {
+                _chunked = true;
+            }
+            else if (name.Equals("X-Status-Reason", StringComparison.OrdinalIgnoreCase))
+            {
+                Reason = value.ToString();
+            }
+        }
+
+        if (Status != 200)
+        {
+            Reason = $"{Status} {Reason ?? (status.Length > 2 ? status[2] : "")}".TrimEnd();
+        }
+    }
+
+    private bool FeedChunked(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            switch (_chunkState)
+            {
+                case ChunkState.Size:
+                    var b = data[0];
+                    data = data[1..];
+                    var hex = HexValue(b);
+                    if (hex >= 0)
+                    {
+                        _chunkRemaining = (_chunkRemaining * 16) + hex;
+                    }
+                    else if (b == (byte)';')
+                    {
+                        _chunkState = ChunkState.Extension;
+                    }
+                    else if (b == (byte)'\n')
+                    {
+                        if (_chunkRemaining == 0)
+                        {
+                            return false; // the terminating chunk: the response is complete
+                        }
+
+                        _chunkState = ChunkState.Data;
+                        Chunks++;
+                    }
+                    else if (b != (byte)'\r')
+                    {
+                        throw new InvalidDataException($"bad chunk size byte 0x{b:x2}");
+                    }
+
+                    break;
+                case ChunkState.Extension:
+                    var lf = data.IndexOf((byte)'\n');
+                    if (lf < 0)
+                    {
+                        return true;
+                    }
+
+                    data = data[(lf + 1)..];
+                    if (_chunkRemaining == 0)
+                    {
+                        return false;
+                    }
+
+                    _chunkState = ChunkState.Data;
+                    Chunks++;
+                    break;
+                case ChunkState.Data:
+                    var n = (int)Math.Min(_chunkRemaining, data.Length);
+                    FeedEvents(data[..n]);
+                    data = data[n..];
+                    _chunkRemaining -= n;
+                    if (_chunkRemaining == 0)
+                    {
+                        _chunkState = ChunkState.DataEnd;
+                    }
+
+                    break;
+                case ChunkState.DataEnd:
+                    var end = data.IndexOf((byte)'\n');
+                    if (end < 0)
+                    {
+                        return true;
+                    }
+
+                    data = data[(end + 1)..];
+                    _chunkState = ChunkState.Size;
+                    break;
+            }
+        }
+
+        return true;
+    }
+
+    private static int HexValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+
+    private bool FeedEvents(ReadOnlySpan<byte> data)
+    {
+        while (!data.IsEmpty)
+        {
+            var lf = data.IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                AppendLine(data);
+                return true;
+            }
+
+            if (_lineLength == 0)
+            {
+                ProcessLine(data[..lf]);
+            }
+            else
+            {
+                AppendLine(data[..lf]);
+                ProcessLine(_line.AsSpan(0, Math.Min(_lineLength, MaxLine)));
+                _lineLength = 0;
+            }
+
+            data = data[(lf + 1)..];
+        }
+
+        return true;
+    }
+
+    /// <summary>Keeps the start of a line split across reads: only its first bytes are ever looked at.</summary>
+    private void AppendLine(ReadOnlySpan<byte> part)
+    {
+        if (_lineLength < MaxLine)
+        {
+            var take = Math.Min(part.Length, MaxLine - _lineLength);
+            part[..take].CopyTo(_line.AsSpan(_lineLength));
+        }
+
+        _lineLength += part.Length;
+    }
+
+    private void ProcessLine(ReadOnlySpan<byte> line)
+    {
+        if (line.IsEmpty)
+        {
+            if (_eventHasData)
+            {
+                DispatchEvent();
+            }
+
+            _eventHasData = false;
+            return;
+        }
+
+        if (line[0] == (byte)':')
+        {
+            Comments++;
+            if (OpenedAt == 0)
+            {
+                OpenedAt = Stopwatch.GetTimestamp();
+                _owner.OnOpened(this);
+            }
+
+            return;
+        }
+
+        if (line.StartsWith(DataPrefix))
+        {
+            // One data line per event from this tool; a second one would make it not ours.
+            _eventValid = !_eventHasData && Payload.TryRead(line[DataPrefix.Length..], out _eventQueue, out _eventSeq, out _eventStamp);
+            _eventHasData = true;
+        }
+    }
+
+    private void DispatchEvent()
+    {
+        var now = Stopwatch.GetTimestamp();
+        Events++;
+        if (!_eventValid)
+        {
+            Malformed++;
+            return;
+        }
+
+        if (_eventQueue != Index)
+        {
+            Misrouted++;
+            return;
+        }
+
+        if (_eventSeq == NextSeq)
+        {
+            NextSeq++;
+        }
+        else if (_eventSeq < NextSeq)
+        {
+            Duplicates++;
+        }
+        else
+        {
+            Gaps += _eventSeq - NextSeq;
+            NextSeq = _eventSeq + 1;
+        }
+
+        _owner.OnMessage(this, _eventSeq, _eventStamp, now);
+    }
+}
