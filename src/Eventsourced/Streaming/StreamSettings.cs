@@ -5,8 +5,6 @@ namespace Eventsourced.Streaming;
 /// <summary>What every stream of this gateway shares, prepared once from the configuration.</summary>
 internal sealed class StreamSettings(GatewayOptions options, TimeProvider time, CancellationToken stopping)
 {
-    public GatewayOptions Options { get; } = options;
-
     public SseResponseHeaders Headers { get; } = new(options.Header);
 
     public TimeProvider Time { get; } = time;

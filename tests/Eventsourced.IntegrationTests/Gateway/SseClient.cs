@@ -16,7 +16,6 @@ public sealed class SseClient : IAsyncDisposable
     private readonly byte[] _buffer = new byte[16 * 1024];
     private readonly List<string> _events = [];
     private int _parsedBytes;
-    private int _takenEvents;
 
     private SseClient(HttpResponseMessage response, Stream? body)
     {
@@ -111,15 +110,6 @@ public sealed class SseClient : IAsyncDisposable
     {
         await ReadUntilAsync(() => Events().Count >= count, timeout);
         return Events().ToList();
-    }
-
-    /// <summary>Events that arrived since the last call of this method.</summary>
-    public IReadOnlyList<string> TakeNewEvents()
-    {
-        var all = Events();
-        var fresh = all.Skip(_takenEvents).ToList();
-        _takenEvents = all.Count;
-        return fresh;
     }
 
     public async Task<string> ReadBodyAsync()
