@@ -13,7 +13,7 @@ internal sealed class AckGate(Func<int?>? unacknowledgedBytes, TimeProvider time
     public static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(1);
     public static readonly TimeSpan MaxCheckDelay = TimeSpan.FromMilliseconds(100);
 
-    private readonly Queue<(ulong Tag, long FlushedAt)> _pending = new();
+    private readonly Queue<(ulong Tag, long FlushedAt)> _pending = new(4);
     private TimeSpan _checkDelay = Settle;
 
     /// <summary>Flushed deliveries wait for the client's TCP acknowledgement.</summary>

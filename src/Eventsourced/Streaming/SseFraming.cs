@@ -20,16 +20,7 @@ internal static class SseFraming
 
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
 
-    /// <summary>Frames one message body as one SSE event.</summary>
-    public static byte[] Frame(ReadOnlySpan<byte> body)
-    {
-        body = Trim(body);
-        var frame = new byte[FramedLength(body)];
-        Write(body, frame);
-        return frame;
-    }
-
-    /// <summary>The size of <see cref="Frame"/>'s result, for writing into a caller's buffer.</summary>
+    /// <summary>The size of the framed event of an already trimmed body (see <see cref="Write"/>).</summary>
     public static int FramedLength(ReadOnlySpan<byte> trimmedBody)
     {
         var length = DataPrefix.Length + 2;

@@ -20,9 +20,9 @@ internal sealed class SseSession
     private readonly Subscription _subscription;
     private readonly StreamSettings _settings;
     private readonly GatewayMetrics _metrics;
-    private readonly List<MessageTimestamp> _published = [];
+    private readonly List<MessageTimestamp> _published = new(16);
     private readonly AckGate _acks;
-    private ITimer? _ackCheck;
+    private readonly ITimer _ackCheck;
     private int _wroteSinceTick;
 
     public SseSession(HttpContext context, Subscription subscription, StreamSettings settings, GatewayMetrics metrics)
@@ -32,6 +32,10 @@ internal sealed class SseSession
         _settings = settings;
         _metrics = metrics;
         _acks = new AckGate(TcpSendQueue.For(context) is { } sendQueue ? sendQueue.Unacknowledged : null, settings.Time);
+        // Made now, with the rest of the stream's state, rather than by its first message: objects a
+        // stream creates late are young objects referenced from old ones, which every collection scans.
+        _ackCheck = settings.Time.CreateTimer(
+            static s => ((SseSession)s!)._subscription.Consumer.TryQueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public long MessagesWritten { get; private set; }
@@ -45,8 +49,13 @@ internal sealed class SseSession
         }
         finally
         {
-            _ackCheck?.Dispose();
+            _ackCheck.Dispose();
             await AcknowledgeLastAsync();
+            // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
+            while (_subscription.Consumer.Reader.TryRead(out var unwritten))
+            {
+                unwritten.Release();
+            }
         }
     }
 
@@ -61,6 +70,10 @@ internal sealed class SseSession
         using var heartbeat = _settings.Heartbeat is { } interval
             ? _settings.Time.CreateTimer(static s => ((SseSession)s!).OnHeartbeatTick(), this, interval, interval)
             : null;
+        // One registration for the stream's life, not one per wait: a cancellable WaitToReadAsync
+        // allocates a new waiter each time, and at 10,000 streams those young waiters, referenced from
+        // old buffers, made every garbage collection long.
+        using var stop = cancellationToken.UnsafeRegister(static s => ((SubscriberConsumer)s!).Stop(), consumer);
         try
         {
             writer.Write(SseFraming.Opening);
@@ -69,8 +82,9 @@ internal sealed class SseSession
                 return StreamEndReason.ClientGone;
             }
 
-            while (await consumer.Reader.WaitToReadAsync(cancellationToken))
+            while (await consumer.Reader.WaitToReadAsync(CancellationToken.None))
             {
+                cancellationToken.ThrowIfCancellationRequested();
                 if (consumer.EndReason is { } ended)
                 {
                     return ended;
@@ -82,11 +96,11 @@ internal sealed class SseSession
                 var heartbeats = 0;
                 while (bytes < MaxBatchBytes && consumer.Reader.TryRead(out var delivery))
                 {
-                    if (delivery.Tag == 0)
+                    if (!delivery.IsMessage)
                     {
                         // A heartbeat, or only a wake-up to look at the acknowledgements again.
                         consumer.Taken(delivery);
-                        if (delivery.Frame.Length > 0)
+                        if (delivery.Length > 0)
                         {
                             writer.Write(delivery.Frame);
                             heartbeats++;
@@ -96,10 +110,11 @@ internal sealed class SseSession
                     }
 
                     writer.Write(delivery.Frame);
+                    delivery.Release();
 
                     lastTag = delivery.Tag;
                     messages++;
-                    bytes += delivery.Frame.Length;
+                    bytes += delivery.Length;
                     if (delivery.Published.IsPresent)
                     {
                         _published.Add(delivery.Published);
@@ -131,6 +146,7 @@ internal sealed class SseSession
                 await AcknowledgeDeliveredAsync(cancellationToken);
             }
 
+            cancellationToken.ThrowIfCancellationRequested();
             return consumer.EndReason ?? StreamEndReason.ChannelClosed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -173,8 +189,6 @@ internal sealed class SseSession
 
         if (_acks.HasPending)
         {
-            _ackCheck ??= _settings.Time.CreateTimer(
-                static s => ((SseSession)s!)._subscription.Consumer.TryQueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _ackCheck.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
         }
     }

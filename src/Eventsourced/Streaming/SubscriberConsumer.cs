@@ -14,6 +14,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 {
     private readonly Channel<Delivery> _buffer;
     private int _endReason = -1;
+    private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
 
@@ -44,7 +45,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     /// <summary>The writer took a heartbeat or a wake-up off the buffer: another may be queued.</summary>
     public void Taken(Delivery control)
     {
-        if (control.Frame.Length > 0)
+        if (control.Length > 0)
         {
             Volatile.Write(ref _heartbeatQueued, 0);
         }
@@ -64,6 +65,18 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         _buffer.Writer.TryComplete();
     }
 
+    /// <summary>
+    /// The writer is done (its client left, or the gateway stops): wakes it, lets it drain nothing more
+    /// and refuses what comes after. A delivery refused here has a higher tag than everything queued
+    /// before, and nothing can be queued after it, so no multiple-ack can cover it: it stays
+    /// unacknowledged and goes back to the queue when the channel closes.
+    /// </summary>
+    public void Stop()
+    {
+        Volatile.Write(ref _stopped, 1);
+        _buffer.Writer.TryComplete();
+    }
+
     public Task HandleBasicDeliverAsync(
         string consumerTag,
         ulong deliveryTag,
@@ -74,13 +87,17 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
-        var delivery = new Delivery(deliveryTag, SseFraming.Frame(body.Span), MessageTimestamp.From(properties));
+        var delivery = Delivery.Message(deliveryTag, body.Span, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
             // Completed already (the stream is ending), or, against prefetch, full. Either way this
             // delivery must never be covered by a later multiple-ack: end the stream now, so its
             // channel closes and the broker requeues it with everything else not acknowledged.
-            Complete(StreamEndReason.BufferOverflow);
+            delivery.Release();
+            if (Volatile.Read(ref _stopped) == 0)
+            {
+                Complete(StreamEndReason.BufferOverflow);
+            }
         }
 
         return Task.CompletedTask;

@@ -44,7 +44,7 @@ public sealed class SubscriberConsumerTests
         consumer.TryQueueWakeup();
         consumer.TryQueueWakeup();
         var first = Assert.Single(Drain(consumer));
-        Assert.Empty(first.Frame);
+        Assert.Equal(0, first.Length);
 
         consumer.TryQueueWakeup();
         Assert.Empty(Drain(consumer)); // not taken yet: still counted as queued
@@ -70,6 +70,26 @@ public sealed class SubscriberConsumerTests
     }
 
     [Fact]
+    public async Task Stop_WakesTheWriter_AndRefusesLaterDeliveries_WithoutEndingTheConsumer()
+    {
+        var consumer = new SubscriberConsumer(null!, prefetch: 4);
+        await Deliver(consumer, 1);
+        var waiting = consumer.Reader.WaitToReadAsync().AsTask();
+        Assert.True(await waiting);
+        Assert.Single(Drain(consumer));
+
+        var wait = consumer.Reader.WaitToReadAsync().AsTask();
+        Assert.False(wait.IsCompleted);
+        consumer.Stop();
+        Assert.False(await wait.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        // Refused, never queued; and no end reason, so what was flushed before may still be acknowledged.
+        await Deliver(consumer, 2);
+        Assert.Null(consumer.EndReason);
+        Assert.Empty(Drain(consumer));
+    }
+
+    [Fact]
     public async Task Framing_HappensOnDelivery_CopyingTheBody()
     {
         var consumer = new SubscriberConsumer(null!, prefetch: 1);
@@ -77,6 +97,6 @@ public sealed class SubscriberConsumerTests
         await consumer.HandleBasicDeliverAsync("ctag", 1, false, "", "q", new BasicProperties(), body);
         body.AsSpan().Fill((byte)'z'); // the client library reuses its buffer after the handler returns
 
-        Assert.Equal("data: a\ndata: b\n\n"u8.ToArray(), Assert.Single(Drain(consumer)).Frame);
+        Assert.Equal("data: a\ndata: b\n\n"u8.ToArray(), Assert.Single(Drain(consumer)).Frame.ToArray());
     }
 }
