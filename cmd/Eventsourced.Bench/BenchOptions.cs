@@ -19,6 +19,8 @@ internal sealed class BenchOptions
           --rate N             live, slow: messages per second over all streams (default 2,000)
           --duration S         live: seconds of publishing (30); slow: at most (90); hold: seconds held (20)
           --settle S           live: seconds between opening the streams and publishing (default 15)
+          --warmup S           live: seconds of publishing at the rate before the measured --duration (default 10);
+                               checked for delivery like the rest, its latencies reported apart
           --size N             message body bytes (default 64; slow 16,384)
           --repeat N           drain: rounds, gateway and plain alternating; medians reported (default 3)
           --prefetch N         the gateway's queue.prefetch, used by the plain consumers (default 64)
@@ -59,6 +61,8 @@ internal sealed class BenchOptions
 
     public int Settle { get; init; } = 15;
 
+    public int Warmup { get; init; } = 10;
+
     public int ExpiresSeconds { get; init; } = 1800;
 
     public int Sources { get; init; } = 8;
@@ -83,6 +87,7 @@ internal sealed class BenchOptions
         double? duration = null;
         var prefetch = 64;
         var settle = 15;
+        var warmup = 10;
         var repeat = 3;
         var expires = 1800;
         var sources = 8;
@@ -134,6 +139,7 @@ internal sealed class BenchOptions
                 case "--size": size = Int(40); break;
                 case "--prefetch": prefetch = Int(1); break;
                 case "--settle": settle = Int(0); break;
+                case "--warmup": warmup = Int(0); break;
                 case "--repeat": repeat = Int(1); break;
                 case "--expires": expires = Int(0); break;
                 case "--sources": sources = Int(0); break;
@@ -172,6 +178,7 @@ internal sealed class BenchOptions
             Size = size,
             Prefetch = prefetch,
             Settle = settle,
+            Warmup = warmup,
             Repeat = repeat,
             ExpiresSeconds = expires,
             Sources = sources,

@@ -11,10 +11,10 @@ namespace Eventsourced.Bench.Amqp;
 /// </summary>
 internal sealed class LatencyConsumer : IAsyncBasicConsumer
 {
-    private readonly LatencyRecorder _latencies;
+    private readonly PhasedLatencies _latencies;
     private readonly Action _onMessage;
 
-    public LatencyConsumer(IChannel channel, int index, LatencyRecorder latencies, Action onMessage)
+    public LatencyConsumer(IChannel channel, int index, PhasedLatencies latencies, Action onMessage)
     {
         Channel = channel;
         Index = index;
@@ -44,7 +44,7 @@ internal sealed class LatencyConsumer : IAsyncBasicConsumer
         if (Payload.TryRead(body.Span, out var queue, out var seq, out var stamp) && queue == Index && seq == NextSeq)
         {
             NextSeq++;
-            _latencies.Record(stamp, now);
+            _latencies.Record(queue, seq, stamp, now);
         }
         else
         {
