@@ -25,7 +25,8 @@ public static class GatewayApplication
             // Twice the write timeout: a reader that is merely slow is ended by the gateway's own write
             // timeout first, with a proper close; the kernel's silent drop is for peers that are gone.
             var userTimeout = TcpUserTimeout.Middleware(TimeSpan.FromSeconds(2 * options.Server.WriteTimeoutSeconds));
-            kestrel.ConfigureEndpointDefaults(listen => listen.Use(userTimeout));
+            var countBytes = TransportByteCounter.Middleware();
+            kestrel.ConfigureEndpointDefaults(listen => listen.Use(countBytes).Use(userTimeout));
             KestrelListen.Apply(kestrel, options.Server.Address);
         });
         builder.Services.Configure<HostOptions>(host =>

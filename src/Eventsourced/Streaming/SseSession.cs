@@ -16,11 +16,15 @@ internal sealed class SseSession
 {
     private const int MaxBatchBytes = 64 * 1024;
 
+    /// <summary>How long a stream that ends waits for the client's TCP to acknowledge what it was sent last.</summary>
+    private static readonly TimeSpan FinalWait = TimeSpan.FromMilliseconds(100);
+
     private readonly HttpContext _context;
     private readonly Subscription _subscription;
     private readonly StreamSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly List<MessageTimestamp> _published = new(16);
+    private readonly TcpAcknowledgements? _tcp;
     private readonly AckGate _acks;
     private readonly ITimer _ackCheck;
     private int _wroteSinceTick;
@@ -31,7 +35,8 @@ internal sealed class SseSession
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
-        _acks = new AckGate(TcpSendQueue.For(context) is { } sendQueue ? sendQueue.Unacknowledged : null, settings.Time);
+        _tcp = TcpAcknowledgements.For(context);
+        _acks = new AckGate(_tcp is null ? null : _tcp.Acknowledged);
         // Made now, with the rest of the stream's state, rather than by its first message: objects a
         // stream creates late are young objects referenced from old ones, which every collection scans.
         _ackCheck = settings.Time.CreateTimer(
@@ -140,7 +145,7 @@ internal sealed class SseSession
                     Volatile.Write(ref _wroteSinceTick, 1);
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
-                    _acks.Flushed(lastTag);
+                    _acks.Flushed(lastTag, _tcp?.Written ?? 0);
                 }
 
                 await AcknowledgeDeliveredAsync(cancellationToken);
@@ -194,8 +199,8 @@ internal sealed class SseSession
     }
 
     /// <summary>
-    /// At the end of a stream: what the client has received is acknowledged if the connection still
-    /// says so; everything else goes back to the queue when the channel closes.
+    /// At the end of a stream: what the client's TCP acknowledges within <see cref="FinalWait"/> is
+    /// acknowledged to the broker; everything else goes back to the queue when the channel closes.
     /// </summary>
     private async Task AcknowledgeLastAsync()
     {
@@ -206,8 +211,15 @@ internal sealed class SseSession
 
         try
         {
-            await Task.Delay(AckGate.Settle, _settings.Time);
             var tag = _acks.TakeAcknowledgeable();
+            var waited = TimeSpan.Zero;
+            for (var delay = AckGate.FirstCheck; _acks.HasPending && waited < FinalWait; delay *= 2)
+            {
+                await Task.Delay(delay, _settings.Time);
+                waited += delay;
+                tag = Math.Max(tag, _acks.TakeAcknowledgeable());
+            }
+
             if (tag != 0)
             {
                 await _subscription.AckThroughAsync(tag);
