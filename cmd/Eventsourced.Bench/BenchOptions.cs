@@ -20,7 +20,8 @@ internal sealed class BenchOptions
           --duration S         live: seconds of publishing (30); slow: at most (90); hold: seconds held (20)
           --settle S           live: seconds between opening the streams and publishing (default 15)
           --warmup S           live: seconds of publishing at the rate before the measured --duration (default 10);
-                               checked for delivery like the rest, its latencies reported apart
+                               checked for delivery like the rest, its latencies reported apart.
+                               drain: 0 skips the unmeasured first round (gateway and plain) that warms both up
           --size N             message body bytes (default 64; slow 16,384)
           --repeat N           drain: rounds, gateway and plain alternating; medians reported (default 3)
           --prefetch N         the gateway's queue.prefetch, used by the plain consumers (default 64)

@@ -11,7 +11,8 @@ namespace Eventsourced.Bench.Scenarios;
 /// drain: M messages waiting in each of N queues; open N streams at once and time until every stream has
 /// all M in order. Then the same load again, drained by plain AMQP consumers measured the same way (from
 /// the first subscribe to the last message of the last queue): the broker's own limit on this machine.
-/// The ratio is gateway throughput / plain-consumer throughput.
+/// The ratio is gateway throughput / plain-consumer throughput. A first round of each, checked but not
+/// measured, warms both up (just-in-time compilation of a fresh gateway); --warmup 0 skips it.
 /// </summary>
 internal static class DrainScenario
 {
@@ -30,7 +31,7 @@ internal static class DrainScenario
         try
         {
             // Gateway and plain runs alternate, so that whatever else the machine does hits both alike.
-            for (var round = 1; round <= options.Repeat && failures.Count == 0; round++)
+            for (var round = options.Warmup > 0 ? 0 : 1; round <= options.Repeat && failures.Count == 0; round++)
             {
                 await FillAsync(context, names, messages, size);
                 var machine = context.Cpu.Take();
@@ -43,10 +44,16 @@ internal static class DrainScenario
                 var plain = await DrainWithPlainConsumersAsync(context, names, messages, failures);
                 var plainShares = context.Cpu.Describe(machine, context.Cpu.Take());
                 await CheckEmptyAsync(context, names, "plain consumers", failures);
-                Log.Line($"drain {load} round {round}: gateway {Seconds(gateway)} (gateway CPU {Seconds(cpu)}; {gatewayShares}), plain {Seconds(plain)} ({plainShares})");
+                var name = round == 0 ? "warm-up round (not measured)" : $"round {round}";
+                Log.Line($"drain {load} {name}: gateway {Seconds(gateway)} (gateway CPU {Seconds(cpu)}; {gatewayShares}), plain {Seconds(plain)} ({plainShares})");
                 if (gateway is null || plain is null)
                 {
                     break;
+                }
+
+                if (round == 0)
+                {
+                    continue;
                 }
 
                 gatewayTimes.Add(gateway.Value);
@@ -121,8 +128,14 @@ internal static class DrainScenario
         var cpuBefore = context.Gateway?.CpuTime();
         var remaining = names.Length;
         long finishedAt = 0;
+        var firstAt = new long[names.Length];
         var set = new StreamSet(context.Connector, names, (stream, seq, _, now) =>
         {
+            if (seq == 0)
+            {
+                firstAt[stream.Index] = now;
+            }
+
             if (seq == messages - 1 && stream.NextSeq == messages && Interlocked.Decrement(ref remaining) == 0)
             {
                 Volatile.Write(ref finishedAt, now);
@@ -141,7 +154,8 @@ internal static class DrainScenario
             var cpu = context.Gateway?.CpuTime() - cpuBefore;
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line($"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: " +
-                $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per flush");
+                $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per flush; " +
+                $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}");
             // Anything more that arrives now is a duplicate; give it a moment to show, and the last acks time to leave.
             await Task.Delay(1000);
             StreamChecks.Opening(set, failures);
@@ -227,6 +241,13 @@ internal static class DrainScenario
         {
             failures.Add($"{who}: {BenchContext.N(left)} delivered messages back in their queues after a clean close (acked late or not at all)");
         }
+    }
+
+    /// <summary>When the given share of the streams had their first message, from the start: how much of a run is opening.</summary>
+    private static string FirstMessage(long[] firstAt, long startedAt, double share)
+    {
+        var seen = firstAt.Where(t => t != 0).Order().ToArray();
+        return seen.Length == 0 ? "-" : $"{BenchContext.F((seen[Math.Clamp((int)Math.Ceiling(share * seen.Length) - 1, 0, seen.Length - 1)] - startedAt) / (double)Stopwatch.Frequency)} s";
     }
 
     private static string Seconds(double? seconds) => seconds is { } s ? $"{BenchContext.F(s)} s" : "did not finish";
