@@ -43,8 +43,24 @@ internal sealed class TcpAcknowledgements
             return null;
         }
 
-        var acknowledgements = new TcpAcknowledgements(socket, written);
-        return acknowledgements.Acknowledged() is null ? null : acknowledgements;
+        return KernelReportsBytesAcked(socket) ? new TcpAcknowledgements(socket, written) : null;
+    }
+
+    /// <summary>
+    /// False only for a kernel whose <c>tcp_info</c> is too short (before 4.1). A socket that is
+    /// already closed counts as able: it then acknowledges nothing, rather than everything.
+    /// </summary>
+    private static bool KernelReportsBytesAcked(Socket socket)
+    {
+        Span<byte> info = stackalloc byte[InfoLength];
+        try
+        {
+            return socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) >= InfoLength;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
     }
 
     /// <summary>The connection's bytes written so far: read after a flush, where that flush's bytes end.</summary>
