@@ -50,35 +50,38 @@ internal sealed class TcpAcknowledgements
     /// False only for a kernel whose <c>tcp_info</c> is too short (before 4.1). A socket that is
     /// already closed counts as able: it then acknowledges nothing, rather than everything.
     /// </summary>
-    private static bool KernelReportsBytesAcked(Socket socket)
-    {
-        Span<byte> info = stackalloc byte[InfoLength];
-        try
-        {
-            return socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) >= InfoLength;
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            return true;
-        }
-    }
+    private static bool KernelReportsBytesAcked(Socket socket) => ReadBytesAcked(socket, out _) is not Info.TooShort;
 
     /// <summary>The connection's bytes written so far: read after a flush, where that flush's bytes end.</summary>
     public long Written => _written.BytesWritten;
 
     /// <summary>The connection's bytes the peer has acknowledged; null once the socket is closed.</summary>
-    public long? Acknowledged()
+    public long? Acknowledged() => ReadBytesAcked(_socket, out var acknowledged) is Info.Read ? acknowledged : null;
+
+    private enum Info
     {
+        Read,
+        TooShort,
+        Closed,
+    }
+
+    private static Info ReadBytesAcked(Socket socket, out long acknowledged)
+    {
+        acknowledged = 0;
         Span<byte> info = stackalloc byte[InfoLength];
         try
         {
-            return _socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) >= InfoLength
-                ? (long)MemoryMarshal.Read<ulong>(info[BytesAckedOffset..])
-                : null;
+            if (socket.GetRawSocketOption(IpProtoTcp, TcpInfo, info) < InfoLength)
+            {
+                return Info.TooShort;
+            }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
-            return null;
+            return Info.Closed;
         }
+
+        acknowledged = (long)MemoryMarshal.Read<ulong>(info[BytesAckedOffset..]);
+        return Info.Read;
     }
 }
