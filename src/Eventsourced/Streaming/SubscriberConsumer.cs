@@ -90,9 +90,10 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         var delivery = Delivery.Message(deliveryTag, body.Span, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
-            // Completed already (the stream is ending), or, against prefetch, full. Either way this
-            // delivery must never be covered by a later multiple-ack: end the stream now, so its
-            // channel closes and the broker requeues it with everything else not acknowledged.
+            // Stopped or completed already (the stream is ending), or, against prefetch, full. Either
+            // way this delivery must never be covered by a later multiple-ack. After Stop nothing can
+            // be queued behind it; otherwise end the stream now, so its channel closes and the broker
+            // requeues it with everything else not acknowledged.
             delivery.Release();
             if (Volatile.Read(ref _stopped) == 0)
             {
