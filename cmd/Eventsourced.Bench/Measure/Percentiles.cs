@@ -41,7 +41,7 @@ internal sealed class LatencyRecorder
             .Select(g =>
             {
                 var sorted = g.Select(i => _samples[i]).Order().ToArray();
-                var p99 = sorted[Math.Clamp((int)Math.Ceiling(0.99 * sorted.Length) - 1, 0, sorted.Length - 1)];
+                var p99 = NearestRank.Of(sorted, 0.99);
                 return (Second: g.Key, P99: p99, Max: sorted[^1], Over: sorted.Count(x => x > threshold), Count: sorted.Length);
             })
             .Where(s => s.Over > 0)
@@ -71,7 +71,7 @@ internal sealed class LatencyRecorder
         var sorted = _samples.AsSpan(0, n).ToArray();
         Array.Sort(sorted);
         return quantiles
-            .Select(q => sorted[Math.Clamp((int)Math.Ceiling(q * n) - 1, 0, n - 1)] * 1000.0 / Stopwatch.Frequency)
+            .Select(q => NearestRank.Of(sorted, q) * 1000.0 / Stopwatch.Frequency)
             .ToArray();
     }
 }

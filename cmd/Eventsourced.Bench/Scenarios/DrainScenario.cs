@@ -247,7 +247,7 @@ internal static class DrainScenario
     private static string FirstMessage(long[] firstAt, long startedAt, double share)
     {
         var seen = firstAt.Where(t => t != 0).Order().ToArray();
-        return seen.Length == 0 ? "-" : $"{BenchContext.F((seen[Math.Clamp((int)Math.Ceiling(share * seen.Length) - 1, 0, seen.Length - 1)] - startedAt) / (double)Stopwatch.Frequency)} s";
+        return seen.Length == 0 ? "-" : $"{BenchContext.F((NearestRank.Of(seen, share) - startedAt) / (double)Stopwatch.Frequency)} s";
     }
 
     private static string Seconds(double? seconds) => seconds is { } s ? $"{BenchContext.F(s)} s" : "did not finish";

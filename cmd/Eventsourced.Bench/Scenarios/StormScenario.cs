@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Eventsourced.Bench.Measure;
 using Eventsourced.Bench.Report;
 using Eventsourced.Bench.Sse;
 
@@ -32,7 +33,7 @@ internal static class StormScenario
                 .Order()
                 .ToArray();
             var all = times.Length == streams;
-            string Quantile(double q) => times.Length == 0 ? "-" : $"{BenchContext.F(times[Math.Clamp((int)Math.Ceiling(q * times.Length) - 1, 0, times.Length - 1)])} s";
+            string Quantile(double q) => times.Length == 0 ? "-" : $"{BenchContext.F(NearestRank.Of(times, q))} s";
             var measured = (all ? $"all streaming after {Quantile(1)}" : $"{BenchContext.N(times.Length)} of {BenchContext.N(streams)} streaming, the last after {Quantile(1)}")
                 + $" (p50 {Quantile(0.5)}, p99 {Quantile(0.99)}); {BenchContext.N(set.Failed)} failed";
             Log.Line($"storm: {measured}");
