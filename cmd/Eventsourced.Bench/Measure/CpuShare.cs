@@ -58,6 +58,28 @@ internal sealed class CpuShare
         return $"{string.Join(", ", parts)} of {Environment.ProcessorCount} cores";
     }
 
+    /// <summary>
+    /// "gateway 9.1, broker 18.0, tool 14.2 us/msg" between two snapshots: each process's CPU time divided by the
+    /// messages that went through meanwhile, in microseconds (resolution: one clock tick, 10 ms, per span).
+    /// </summary>
+    public string PerMessage(Snapshot before, Snapshot after, long messages)
+    {
+        string Cost(long jiffies) => $"{jiffies * 1e6 / UserHz / Math.Max(1, messages):F1}";
+        var parts = new List<string>();
+        if (_gateway is not null)
+        {
+            parts.Add($"gateway {Cost(after.Gateway - before.Gateway)}");
+        }
+
+        if (_broker is not null)
+        {
+            parts.Add($"broker {Cost(after.Broker - before.Broker)}");
+        }
+
+        parts.Add($"tool {Cost(after.Tool - before.Tool)}");
+        return $"{string.Join(", ", parts)} us/msg of CPU";
+    }
+
     /// <summary>CPU of every other process as a fraction of the machine.</summary>
     public double OthersFraction(Snapshot before, Snapshot after) => Others(before, after) / Capacity(before, after);
 

@@ -140,9 +140,10 @@ internal static class DrainScenario
             {
                 Volatile.Write(ref finishedAt, now);
             }
-        }, bufferSize: 16 * 1024);
+        });
         try
         {
+            var cpuStart = context.Cpu.Take();
             set.Start();
             var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
             while (Volatile.Read(ref finishedAt) == 0 && set.Failed == 0 && set.EndedEarly == 0 && Stopwatch.GetTimestamp() < deadline)
@@ -152,10 +153,12 @@ internal static class DrainScenario
 
             var finished = Volatile.Read(ref finishedAt);
             var cpu = context.Gateway?.CpuTime() - cpuBefore;
+            var cpuEnd = context.Cpu.Take();
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line($"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: " +
                 $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per flush; " +
-                $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}");
+                $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}; " +
+                $"until the last: {context.Cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
             // Anything more that arrives now is a duplicate; give it a moment to show, and the last acks time to leave.
             await Task.Delay(1000);
             StreamChecks.Opening(set, failures);
@@ -196,6 +199,7 @@ internal static class DrainScenario
 
         try
         {
+            var cpuStart = context.Cpu.Take();
             var started = Stopwatch.GetTimestamp();
             var consumers = await Task.WhenAll(names.Select(async (queue, i) =>
             {
@@ -212,6 +216,7 @@ internal static class DrainScenario
             }
 
             var finished = Volatile.Read(ref finishedAt);
+            Log.Line($"drain: plain consumers until the last: {context.Cpu.PerMessage(cpuStart, context.Cpu.Take(), (long)names.Length * messages)}");
             await Task.Delay(1000);
             long gaps = consumers.Sum(c => c.Gaps), duplicates = consumers.Sum(c => c.Duplicates), wrong = consumers.Sum(c => c.Misrouted + c.Malformed);
             var incomplete = consumers.Count(c => c.NextSeq < messages);
