@@ -30,7 +30,7 @@ internal static class HoldScenario
         var before = await gateway.SettleAsync(TimeSpan.FromSeconds(20));
         Log.Line($"hold: gateway before: RSS {MemorySample.Mb(before.Rss)}, {before.Threads} threads, {before.FileDescriptors} fds; opening {BenchContext.N(streams)} streams");
         var names = context.QueueNames("hold", streams);
-        var set = new StreamSet(context.Connector, names, onMessage: null, bufferSize: 1024);
+        var set = new StreamSet(context.Connector, names, onMessage: null);
         try
         {
             for (var from = 0; from < streams; from += Wave)

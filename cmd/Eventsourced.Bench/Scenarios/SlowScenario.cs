@@ -28,7 +28,7 @@ internal static class SlowScenario
         const string target = "stalled streams ended, backlog bounded, nothing acked is lost";
         var names = context.QueueNames("slow", streams);
         var failures = new List<string>();
-        var set = new StreamSet(context.Connector, names, onMessage: null, bufferSize: 64 * 1024);
+        var set = new StreamSet(context.Connector, names, onMessage: null);
         var published = new long[streams];
         var stopped = new int[streams];
         var endedAfter = new double[streams];

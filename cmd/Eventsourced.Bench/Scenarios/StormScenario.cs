@@ -19,7 +19,7 @@ internal static class StormScenario
         var target = streams >= 10_000 ? "all streaming within 15 s, none failed" : "none failed";
         var names = context.QueueNames("storm", streams);
         var failures = new List<string>();
-        var set = new StreamSet(context.Connector, names, onMessage: null, bufferSize: 1024);
+        var set = new StreamSet(context.Connector, names, onMessage: null);
         try
         {
             Log.Line($"storm: {load}");

@@ -41,9 +41,14 @@ internal sealed class SseConnector
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
         $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
 
-    public async ValueTask<Socket> ConnectAsync(int index, CancellationToken cancellationToken)
+    /// <summary>
+    /// A non-blocking socket whose connect has started (on loopback it may already be done): the
+    /// <see cref="EpollReactor"/> waits for it to be writable. No async operation ever runs on it, so
+    /// .NET's own socket engine never watches it.
+    /// </summary>
+    public Socket Open(int index)
     {
-        var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        var socket = new Socket(_endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, Blocking = false };
         try
         {
             if (_sources.Length > 0)
@@ -56,7 +61,15 @@ internal sealed class SseConnector
                 socket.Bind(new IPEndPoint(_sources[index % _sources.Length], 0));
             }
 
-            await socket.ConnectAsync(_endpoint, cancellationToken);
+            try
+            {
+                socket.Connect(_endpoint);
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
+            {
+                // Connecting: the reactor learns the outcome when the socket becomes writable.
+            }
+
             return socket;
         }
         catch

@@ -24,7 +24,8 @@ internal enum StreamEnd
 /// The client side of one stream over a raw socket: HTTP/1.1 response head, chunked transfer decoding and
 /// SSE line parsing done on the bytes as they arrive, without allocating per event. Each event's data is
 /// checked as a <see cref="Payload"/>: the right queue, and the next sequence number of that queue.
-/// One receive loop per stream owns every counter; the owning <see cref="StreamSet"/> is told of each step.
+/// Its socket is connected and read by the <see cref="EpollReactor"/>: one thread at a time reads it and owns
+/// every counter; the owning <see cref="StreamSet"/> is told of each step.
 /// </summary>
 internal sealed class SseStream
 {
@@ -46,9 +47,9 @@ internal sealed class SseStream
     private int _eventQueue;
     private long _eventSeq;
     private long _eventStamp;
-    private Socket? _socket;
     private volatile bool _closing;
-    private TaskCompletionSource? _gate;
+    private volatile bool _paused;
+    private EpollReactor.Connection? _connection;
 
     public SseStream(StreamSet owner, int index, string queue)
     {
@@ -113,76 +114,53 @@ internal sealed class SseStream
     public bool IsClean => Duplicates == 0 && Gaps == 0 && Misrouted == 0 && Malformed == 0;
 
     /// <summary>Stops reading: the socket is left alone until <see cref="Resume"/> (a client that stalls).</summary>
-    public void Pause() => Interlocked.CompareExchange(ref _gate, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously), null);
+    public void Pause()
+    {
+        _paused = true;
+        Volatile.Read(ref _connection)?.Pause();
+    }
 
-    public void Resume() => Interlocked.Exchange(ref _gate, null)?.TrySetResult();
+    public void Resume()
+    {
+        _paused = false;
+        Volatile.Read(ref _connection)?.Resume();
+    }
 
-    /// <summary>Closes the connection from our side; the receive loop ends with <see cref="StreamEnd.ClosedByUs"/>.</summary>
+    /// <summary>Closes the connection from our side; the stream ends with <see cref="StreamEnd.ClosedByUs"/>.</summary>
     public void Close()
     {
         _closing = true;
-        Resume();
-        var socket = Volatile.Read(ref _socket);
-        if (socket is not null)
-        {
-            try
-            {
-                socket.Shutdown(SocketShutdown.Both);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-                // Already gone.
-            }
-
-            socket.Dispose();
-        }
+        Volatile.Read(ref _connection)?.Close();
     }
 
-    /// <summary>Connects, sends the request and reads until the stream ends or is closed.</summary>
-    public async Task RunAsync(SseConnector connector, int bufferSize, CancellationToken cancellationToken)
+    /// <summary>Connects, sends the request and reads (on the <see cref="EpollReactor"/>) until the stream ends or is closed.</summary>
+    public async Task RunAsync(SseConnector connector)
     {
+        Socket? socket = null;
         try
         {
-            var socket = await connector.ConnectAsync(Index, cancellationToken);
-            Volatile.Write(ref _socket, socket);
-            if (_closing)
+            socket = connector.Open(Index);
+            var connection = EpollReactor.Shared.Start(this, socket, connector.Request(Queue));
+            Volatile.Write(ref _connection, connection);
+            if (_paused)
             {
-                socket.Dispose();
-                Finish(StreamEnd.ClosedByUs, null);
-                return;
+                connection.Pause();
             }
 
-            await socket.SendAsync(connector.Request(Queue), SocketFlags.None, cancellationToken);
-            var buffer = new byte[bufferSize];
-            while (true)
+            if (_closing)
             {
-                if (Volatile.Read(ref _gate) is { } gate)
-                {
-                    await gate.Task.WaitAsync(cancellationToken);
-                }
+                connection.Close();
+            }
 
-                var n = await socket.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, cancellationToken);
-                if (n == 0)
-                {
-                    Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Closed, Status == 0 ? "connection closed before a response" : null);
-                    return;
-                }
-
-                BytesReceived += n;
-                if (!Feed(buffer.AsSpan(0, n)))
-                {
-                    Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Finished, null);
-                    return;
-                }
+            await connection.Ended.Task;
+            if (End == StreamEnd.None)
+            {
+                Finish(StreamEnd.ClosedByUs, null); // closed before the other side ended it
             }
         }
         catch (Exception) when (_closing)
         {
             Finish(StreamEnd.ClosedByUs, null);
-        }
-        catch (OperationCanceledException)
-        {
-            Finish(StreamEnd.Error, Status == 0 ? "timed out before a response" : "timed out");
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
         {
@@ -194,8 +172,41 @@ internal sealed class SseStream
         }
         finally
         {
-            Volatile.Read(ref _socket)?.Dispose();
+            socket?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// On a reactor thread, when the socket is readable: one receive, fed to the parser. False once the
+    /// stream has ended (finished or closed by the other side); throws what the socket reports.
+    /// </summary>
+    internal bool ReadAvailable(Socket socket, byte[] buffer)
+    {
+        var n = socket.Receive(buffer, SocketFlags.None, out var error);
+        if (error == SocketError.WouldBlock)
+        {
+            return true;
+        }
+
+        if (error != SocketError.Success)
+        {
+            throw new SocketException((int)error);
+        }
+
+        if (n == 0)
+        {
+            Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Closed, Status == 0 ? "connection closed before a response" : null);
+            return false;
+        }
+
+        BytesReceived += n;
+        if (!Feed(buffer.AsSpan(0, n)))
+        {
+            Finish(_closing ? StreamEnd.ClosedByUs : StreamEnd.Finished, null);
+            return false;
+        }
+
+        return true;
     }
 
     private void Finish(StreamEnd end, string? reason)

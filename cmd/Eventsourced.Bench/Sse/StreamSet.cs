@@ -13,17 +13,15 @@ internal sealed class StreamSet : IAsyncDisposable
 {
     private readonly SseConnector _connector;
     private readonly MessageHandler? _onMessage;
-    private readonly int _bufferSize;
     private readonly Task?[] _runs;
     private int _opened;
     private int _failed;
     private int _endedEarly;
 
-    public StreamSet(SseConnector connector, IReadOnlyList<string> queues, MessageHandler? onMessage, int bufferSize = 4096)
+    public StreamSet(SseConnector connector, IReadOnlyList<string> queues, MessageHandler? onMessage)
     {
         _connector = connector;
         _onMessage = onMessage;
-        _bufferSize = bufferSize;
         Streams = queues.Select((q, i) => new SseStream(this, i, q)).ToArray();
         _runs = new Task?[Streams.Length];
     }
@@ -57,7 +55,7 @@ internal sealed class StreamSet : IAsyncDisposable
         for (var i = from; i < to; i++)
         {
             var stream = Streams[i];
-            _runs[i] = Task.Run(() => stream.RunAsync(_connector, _bufferSize, CancellationToken.None));
+            _runs[i] = Task.Run(() => stream.RunAsync(_connector));
         }
     }
 
