@@ -16,6 +16,7 @@ internal sealed class PlainConsumer : IAsyncBasicConsumer
     private readonly Action<PlainConsumer> _onComplete;
     private int _sinceAck;
     private int _completed;
+    private SequenceCheck _received;
 
     public PlainConsumer(IChannel channel, int index, long expected, int prefetch, Action<PlainConsumer> onComplete)
     {
@@ -30,19 +31,10 @@ internal sealed class PlainConsumer : IAsyncBasicConsumer
 
     public int Index { get; }
 
-    public long NextSeq { get; private set; }
-
-    public long Duplicates { get; private set; }
-
-    public long Gaps { get; private set; }
-
-    public long Misrouted { get; private set; }
-
-    public long Malformed { get; private set; }
+    /// <summary>This queue's payloads so far, checked as the SSE streams check theirs.</summary>
+    public SequenceCheck Received => _received;
 
     public long CompletedAt { get; private set; }
-
-    public bool IsClean => Duplicates == 0 && Gaps == 0 && Misrouted == 0 && Malformed == 0;
 
     public async Task HandleBasicDeliverAsync(
         string consumerTag,
@@ -54,29 +46,9 @@ internal sealed class PlainConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
-        if (!Payload.TryRead(body.Span, out var queue, out var seq, out _))
-        {
-            Malformed++;
-        }
-        else if (queue != Index)
-        {
-            Misrouted++;
-        }
-        else if (seq == NextSeq)
-        {
-            NextSeq++;
-        }
-        else if (seq < NextSeq)
-        {
-            Duplicates++;
-        }
-        else
-        {
-            Gaps += seq - NextSeq;
-            NextSeq = seq + 1;
-        }
-
-        var last = NextSeq >= _expected;
+        var valid = Payload.TryRead(body.Span, out var queue, out var seq, out _);
+        _received.Observe(Index, valid, queue, seq);
+        var last = _received.NextSeq >= _expected;
         if (++_sinceAck >= _ackEvery || last)
         {
             _sinceAck = 0;

@@ -136,7 +136,7 @@ internal static class DrainScenario
                 firstAt[stream.Index] = now;
             }
 
-            if (seq == messages - 1 && stream.NextSeq == messages && Interlocked.Decrement(ref remaining) == 0)
+            if (seq == messages - 1 && stream.Received.NextSeq == messages && Interlocked.Decrement(ref remaining) == 0)
             {
                 Volatile.Write(ref finishedAt, now);
             }
@@ -218,8 +218,8 @@ internal static class DrainScenario
             var finished = Volatile.Read(ref finishedAt);
             Log.Line($"drain: plain consumers until the last: {context.Cpu.PerMessage(cpuStart, context.Cpu.Take(), (long)names.Length * messages)}");
             await Task.Delay(1000);
-            long gaps = consumers.Sum(c => c.Gaps), duplicates = consumers.Sum(c => c.Duplicates), wrong = consumers.Sum(c => c.Misrouted + c.Malformed);
-            var incomplete = consumers.Count(c => c.NextSeq < messages);
+            long gaps = consumers.Sum(c => c.Received.Gaps), duplicates = consumers.Sum(c => c.Received.Duplicates), wrong = consumers.Sum(c => c.Received.Misrouted + c.Received.Malformed);
+            var incomplete = consumers.Count(c => c.Received.NextSeq < messages);
             if (gaps + duplicates + wrong + incomplete > 0)
             {
                 failures.Add($"plain consumers: {gaps} skipped, {duplicates} duplicated, {wrong} wrong deliveries, {incomplete} incomplete queues");

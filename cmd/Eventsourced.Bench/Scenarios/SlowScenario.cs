@@ -135,7 +135,7 @@ internal static class SlowScenario
 
                 endings[s.End] = endings.GetValueOrDefault(s.End) + 1;
                 readAfterResume += s.BytesReceived - bytesAtPause[i];
-                var balance = published[i] - s.NextSeq - left[i].Messages;
+                var balance = published[i] - s.Received.NextSeq - left[i].Messages;
                 leftInQueues += left[i].Messages;
                 if (balance > 0)
                 {

@@ -28,15 +28,16 @@ internal static class StreamChecks
         long duplicates = 0, gaps = 0, misrouted = 0, malformed = 0, missing = 0, incomplete = 0;
         foreach (var s in streams)
         {
-            duplicates += s.Duplicates;
-            gaps += s.Gaps;
-            misrouted += s.Misrouted;
-            malformed += s.Malformed;
+            var received = s.Received;
+            duplicates += received.Duplicates;
+            gaps += received.Gaps;
+            misrouted += received.Misrouted;
+            malformed += received.Malformed;
             var want = expected(s);
-            if (s.NextSeq < want)
+            if (received.NextSeq < want)
             {
                 incomplete++;
-                missing += want - s.NextSeq;
+                missing += want - received.NextSeq;
             }
         }
 

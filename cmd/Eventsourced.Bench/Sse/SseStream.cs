@@ -50,6 +50,7 @@ internal sealed class SseStream
     private volatile bool _closing;
     private volatile bool _paused;
     private EpollReactor.Connection? _connection;
+    private SequenceCheck _received;
 
     public SseStream(StreamSet owner, int index, string queue)
     {
@@ -84,23 +85,11 @@ internal sealed class SseStream
 
     public StreamEnd End { get; private set; }
 
-    /// <summary>The next sequence number expected: after a clean run, the number of messages received in order.</summary>
-    public long NextSeq { get; private set; }
-
     /// <summary>Our events received, in order or not.</summary>
     public long Events { get; private set; }
 
-    /// <summary>Events whose sequence number was below the next one expected (delivered again).</summary>
-    public long Duplicates { get; private set; }
-
-    /// <summary>Sequence numbers skipped: a later message arrived before an earlier one, or one never came.</summary>
-    public long Gaps { get; private set; }
-
-    /// <summary>Events carrying another queue's index.</summary>
-    public long Misrouted { get; private set; }
-
-    /// <summary>Events whose data is not a payload of this tool.</summary>
-    public long Malformed { get; private set; }
+    /// <summary>This queue's payloads so far: the next sequence number expected and what was wrong.</summary>
+    public SequenceCheck Received => _received;
 
     /// <summary>Comment lines: the opening one and heartbeats.</summary>
     public long Comments { get; private set; }
@@ -109,9 +98,6 @@ internal sealed class SseStream
 
     /// <summary>HTTP chunks received: Kestrel writes one per flush, so this counts the gateway's flushes.</summary>
     public long Chunks { get; private set; }
-
-    /// <summary>No wrong, missing or repeated event so far.</summary>
-    public bool IsClean => Duplicates == 0 && Gaps == 0 && Misrouted == 0 && Malformed == 0;
 
     /// <summary>Stops reading: the socket is left alone until <see cref="Resume"/> (a client that stalls).</summary>
     public void Pause()
@@ -445,32 +431,9 @@ internal sealed class SseStream
     {
         var now = Stopwatch.GetTimestamp();
         Events++;
-        if (!_eventValid)
+        if (_received.Observe(Index, _eventValid, _eventQueue, _eventSeq))
         {
-            Malformed++;
-            return;
+            _owner.OnMessage(this, _eventSeq, _eventStamp, now);
         }
-
-        if (_eventQueue != Index)
-        {
-            Misrouted++;
-            return;
-        }
-
-        if (_eventSeq == NextSeq)
-        {
-            NextSeq++;
-        }
-        else if (_eventSeq < NextSeq)
-        {
-            Duplicates++;
-        }
-        else
-        {
-            Gaps += _eventSeq - NextSeq;
-            NextSeq = _eventSeq + 1;
-        }
-
-        _owner.OnMessage(this, _eventSeq, _eventStamp, now);
     }
 }
