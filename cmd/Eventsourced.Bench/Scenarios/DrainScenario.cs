@@ -178,15 +178,8 @@ internal static class DrainScenario
 
     private static async Task<double?> DrainWithPlainConsumersAsync(BenchContext context, string[] names, int messages, List<string> failures)
     {
-        var prefetch = (ushort)context.Options.Prefetch;
-        var connectionCount = (names.Length + BrokerClient.ChannelsPerConnection - 1) / BrokerClient.ChannelsPerConnection;
-        // The gateway's connection is up before its run starts; so are these.
-        var connections = new IConnection[connectionCount];
-        for (var i = 0; i < connectionCount; i++)
-        {
-            connections[i] = await context.Broker.ConnectAsync($"eventsourced-bench plain consumers #{i + 1}");
-        }
-
+        var prefetch = context.Options.Prefetch;
+        await using var connections = await ConsumerConnections.OpenAsync(context.Broker, names.Length, "eventsourced-bench plain consumers");
         var remaining = names.Length;
         long finishedAt = 0;
         void OnComplete(PlainConsumer consumer)
@@ -197,44 +190,27 @@ internal static class DrainScenario
             }
         }
 
-        try
+        var cpuStart = context.Cpu.Take();
+        var started = Stopwatch.GetTimestamp();
+        var consumers = await connections.ConsumeAsync(
+            names, prefetch, exclusive: true, (channel, i) => new PlainConsumer(channel, i, messages, prefetch, OnComplete));
+        var deadline = started + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
+        while (Volatile.Read(ref finishedAt) == 0 && Stopwatch.GetTimestamp() < deadline)
         {
-            var cpuStart = context.Cpu.Take();
-            var started = Stopwatch.GetTimestamp();
-            var consumers = await Task.WhenAll(names.Select(async (queue, i) =>
-            {
-                var channel = await connections[i / BrokerClient.ChannelsPerConnection].CreateChannelAsync();
-                await channel.BasicQosAsync(0, prefetch, global: false);
-                var consumer = new PlainConsumer(channel, i, messages, prefetch, OnComplete);
-                await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true, arguments: null, consumer: consumer);
-                return consumer;
-            }));
-            var deadline = started + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
-            while (Volatile.Read(ref finishedAt) == 0 && Stopwatch.GetTimestamp() < deadline)
-            {
-                await Task.Delay(10);
-            }
-
-            var finished = Volatile.Read(ref finishedAt);
-            Log.Line($"drain: plain consumers until the last: {context.Cpu.PerMessage(cpuStart, context.Cpu.Take(), (long)names.Length * messages)}");
-            await Task.Delay(1000);
-            long gaps = consumers.Sum(c => c.Received.Gaps), duplicates = consumers.Sum(c => c.Received.Duplicates), wrong = consumers.Sum(c => c.Received.Misrouted + c.Received.Malformed);
-            var incomplete = consumers.Count(c => c.Received.NextSeq < messages);
-            if (gaps + duplicates + wrong + incomplete > 0)
-            {
-                failures.Add($"plain consumers: {gaps} skipped, {duplicates} duplicated, {wrong} wrong deliveries, {incomplete} incomplete queues");
-            }
-
-            return finished == 0 ? null : (finished - started) / (double)Stopwatch.Frequency;
+            await Task.Delay(10);
         }
-        finally
+
+        var finished = Volatile.Read(ref finishedAt);
+        Log.Line($"drain: plain consumers until the last: {context.Cpu.PerMessage(cpuStart, context.Cpu.Take(), (long)names.Length * messages)}");
+        await Task.Delay(1000);
+        long gaps = consumers.Sum(c => c.Received.Gaps), duplicates = consumers.Sum(c => c.Received.Duplicates), wrong = consumers.Sum(c => c.Received.Misrouted + c.Received.Malformed);
+        var incomplete = consumers.Count(c => c.Received.NextSeq < messages);
+        if (gaps + duplicates + wrong + incomplete > 0)
         {
-            foreach (var connection in connections)
-            {
-                await connection.CloseAsync(TimeSpan.FromSeconds(10));
-                await connection.DisposeAsync();
-            }
+            failures.Add($"plain consumers: {gaps} skipped, {duplicates} duplicated, {wrong} wrong deliveries, {incomplete} incomplete queues");
         }
+
+        return finished == 0 ? null : (finished - started) / (double)Stopwatch.Frequency;
     }
 
     /// <summary>After a full drain and a clean close nothing may be left: a message still there was delivered and never acked.</summary>

@@ -118,58 +118,36 @@ internal static class LiveScenario
         var latencies = new PhasedLatencies(names.Length, (long)rate * context.Options.Warmup, total);
         var all = latencies.TotalMessages;
         long delivered = 0;
-        var connections = new List<IConnection>();
-        try
+        await using var connections = await ConsumerConnections.OpenAsync(context.Broker, names.Length, "eventsourced-bench live baseline");
+        var opening = Stopwatch.GetTimestamp();
+        var consumers = await connections.ConsumeAsync(
+            names, context.Options.Prefetch, exclusive: false, (channel, i) => new LatencyConsumer(channel, i, latencies, () => Interlocked.Increment(ref delivered)));
+        Log.Line($"live baseline: {BenchContext.N(names.Length)} plain consumers after {BenchContext.F(Stopwatch.GetElapsedTime(opening).TotalSeconds)} s; publishing after {context.Options.Settle} s");
+        await Task.Delay(TimeSpan.FromSeconds(context.Options.Settle));
+        var publishStart = Stopwatch.GetTimestamp();
+        await PublishAsync(context, names, rate, all, size);
+        var grace = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
+        while (Interlocked.Read(ref delivered) < all && Stopwatch.GetTimestamp() < grace)
         {
-            for (var i = 0; i < names.Length; i += BrokerClient.ChannelsPerConnection)
-            {
-                connections.Add(await context.Broker.ConnectAsync($"eventsourced-bench live baseline #{connections.Count + 1}"));
-            }
-
-            var opening = Stopwatch.GetTimestamp();
-            var consumers = await Task.WhenAll(names.Select(async (queue, i) =>
-            {
-                var channel = await connections[i / BrokerClient.ChannelsPerConnection].CreateChannelAsync();
-                await channel.BasicQosAsync(0, (ushort)context.Options.Prefetch, global: false);
-                var consumer = new LatencyConsumer(channel, i, latencies, () => Interlocked.Increment(ref delivered));
-                await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false, arguments: null, consumer: consumer);
-                return consumer;
-            }));
-            Log.Line($"live baseline: {BenchContext.N(names.Length)} plain consumers after {BenchContext.F(Stopwatch.GetElapsedTime(opening).TotalSeconds)} s; publishing after {context.Options.Settle} s");
-            await Task.Delay(TimeSpan.FromSeconds(context.Options.Settle));
-            var publishStart = Stopwatch.GetTimestamp();
-            await PublishAsync(context, names, rate, all, size);
-            var grace = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
-            while (Interlocked.Read(ref delivered) < all && Stopwatch.GetTimestamp() < grace)
-            {
-                await Task.Delay(20);
-            }
-
-            var wrong = consumers.Sum(c => c.Wrong);
-            var received = consumers.Sum(c => c.NextSeq);
-            if (wrong > 0 || received < all)
-            {
-                failures.Add($"plain consumers: {BenchContext.N(received)}/{BenchContext.N(all)} in order, {BenchContext.N(wrong)} wrong");
-            }
-
-            foreach (var second in WorstSeconds(latencies, publishStart, context.Options.Warmup))
-            {
-                Log.Line($"live baseline: worst second {second}");
-            }
-
-            var p = latencies.Measured.PercentilesMs(0.5, 0.99, 0.999, 1.0);
-            var text = $"p50 {Ms(p[0])}, p99 {Ms(p[1])}, p99.9 {Ms(p[2])}, max {Ms(p[3])}{WarmupNote(latencies, context.Options.Warmup)}";
-            Log.Line($"live baseline: {text}");
-            return text;
+            await Task.Delay(20);
         }
-        finally
+
+        var wrong = consumers.Sum(c => c.Wrong);
+        var received = consumers.Sum(c => c.NextSeq);
+        if (wrong > 0 || received < all)
         {
-            foreach (var connection in connections)
-            {
-                await connection.CloseAsync(TimeSpan.FromSeconds(10));
-                await connection.DisposeAsync();
-            }
+            failures.Add($"plain consumers: {BenchContext.N(received)}/{BenchContext.N(all)} in order, {BenchContext.N(wrong)} wrong");
         }
+
+        foreach (var second in WorstSeconds(latencies, publishStart, context.Options.Warmup))
+        {
+            Log.Line($"live baseline: worst second {second}");
+        }
+
+        var p = latencies.Measured.PercentilesMs(0.5, 0.99, 0.999, 1.0);
+        var text = $"p50 {Ms(p[0])}, p99 {Ms(p[1])}, p99.9 {Ms(p[2])}, max {Ms(p[3])}{WarmupNote(latencies, context.Options.Warmup)}";
+        Log.Line($"live baseline: {text}");
+        return text;
     }
 
     private static string Target(int streams, int rate) => streams >= 10_000 && rate >= 2_000 ? "all delivered, p99 <= 20 ms" : "all delivered";
