@@ -39,8 +39,6 @@ internal sealed class BrokerClient : IAsyncDisposable
         return new BrokerClient(factory, admin);
     }
 
-    public IConnection Admin => _admin;
-
     public Task<IConnection> ConnectAsync(string name, CancellationToken cancellationToken = default) =>
         _factory.CreateConnectionAsync(name, cancellationToken);
 

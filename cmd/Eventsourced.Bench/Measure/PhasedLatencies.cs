@@ -11,8 +11,6 @@ internal sealed class PhasedLatencies(int queues, long warmupMessages, long meas
 
     public LatencyRecorder Measured { get; } = new((int)Math.Min(int.MaxValue, measuredMessages + queues));
 
-    public long WarmupMessages => warmupMessages;
-
     public long TotalMessages => warmupMessages + measuredMessages;
 
     public void Record(int queue, long seq, long sentAt, long receivedAt) =>

@@ -35,8 +35,6 @@ internal sealed class SseConnector
             : [];
     }
 
-    public EndPoint Endpoint => _endpoint;
-
     /// <summary>The request that opens the stream of <paramref name="queue"/>, as a browser's EventSource sends it.</summary>
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
         $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");

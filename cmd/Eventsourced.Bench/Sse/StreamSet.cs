@@ -9,7 +9,7 @@ internal delegate void MessageHandler(SseStream stream, long seq, long stamp, lo
 /// Many streams of one scenario: started together (or in waves), counted as they open, fail or end, and
 /// closed together. Opening counts only when the 200 and the opening comment both arrived.
 /// </summary>
-internal sealed class StreamSet : IAsyncDisposable
+internal sealed class StreamSet
 {
     private readonly SseConnector _connector;
     private readonly MessageHandler? _onMessage;
@@ -119,8 +119,6 @@ internal sealed class StreamSet : IAsyncDisposable
             Log.Line($"warning: {runs.Count(r => !r.IsCompleted)} stream loops still running 30 s after close");
         }
     }
-
-    public async ValueTask DisposeAsync() => await CloseAsync();
 
     internal void OnOpened(SseStream stream) => Interlocked.Increment(ref _opened);
 
