@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 
 namespace Eventsourced.Bench.Measure;
 
@@ -64,7 +63,7 @@ internal sealed class CpuShare
     /// </summary>
     public string PerMessage(Snapshot before, Snapshot after, long messages)
     {
-        string Cost(long jiffies) => $"{jiffies * 1e6 / UserHz / Math.Max(1, messages):F1}";
+        string Cost(long jiffies) => $"{jiffies * 1e6 / ProcStat.UserHz / Math.Max(1, messages):F1}";
         var parts = new List<string>();
         if (_gateway is not null)
         {
@@ -92,9 +91,7 @@ internal sealed class CpuShare
         after.Others.Sum(kv => Math.Max(0, kv.Value - before.Others.GetValueOrDefault(kv.Key)));
 
     private static double Capacity(Snapshot before, Snapshot after) =>
-        Math.Max(1e-9, Stopwatch.GetElapsedTime(before.At, after.At).TotalSeconds * UserHz * Environment.ProcessorCount);
-
-    private const int UserHz = 100;
+        Math.Max(1e-9, Stopwatch.GetElapsedTime(before.At, after.At).TotalSeconds * ProcStat.UserHz * Environment.ProcessorCount);
 
     private static long ProcessJiffies(int? pid)
     {
@@ -105,9 +102,7 @@ internal sealed class CpuShare
 
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return ProcStat.CpuTicks(pid.Value);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

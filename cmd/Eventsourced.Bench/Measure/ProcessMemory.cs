@@ -75,21 +75,11 @@ internal sealed class ProcessMemory
     }
 
     /// <summary>CPU time (user + system) the process has used so far, from /proc/PID/stat.</summary>
-    public TimeSpan CpuTime()
-    {
-        var stat = File.ReadAllText($"/proc/{_pid}/stat");
-        // Fields after the command name, which is in parentheses and may hold spaces: state is field 3, utime 14, stime 15.
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        return TimeSpan.FromSeconds(ticks / (double)UserHz);
-    }
+    public TimeSpan CpuTime() => TimeSpan.FromSeconds(ProcStat.CpuTicks(_pid) / (double)ProcStat.UserHz);
 
     /// <summary>The machine's 1-minute load average: how much else ran while we measured.</summary>
     public static double LoadAverage() =>
         double.Parse(File.ReadAllText("/proc/loadavg").Split(' ')[0], CultureInfo.InvariantCulture);
-
-    // /proc reports CPU times in USER_HZ, 100 on every Linux architecture .NET runs on.
-    private const int UserHz = 100;
 
     private static long Kilobytes(string line)
     {
