@@ -79,6 +79,10 @@ internal sealed class CpuShare
         return $"{string.Join(", ", parts)} us/msg of CPU";
     }
 
+    /// <summary>The gateway's CPU seconds between two snapshots; null without its pid.</summary>
+    public double? GatewaySeconds(Snapshot before, Snapshot after) =>
+        _gateway is null ? null : (after.Gateway - before.Gateway) / (double)ProcStat.UserHz;
+
     /// <summary>CPU of every other process as a fraction of the machine.</summary>
     public double OthersFraction(Snapshot before, Snapshot after) => Others(before, after) / Capacity(before, after);
 

@@ -125,7 +125,6 @@ internal static class DrainScenario
     /// </summary>
     private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(BenchContext context, string[] names, int messages, List<string> failures)
     {
-        var cpuBefore = context.Gateway?.CpuTime();
         var remaining = names.Length;
         long finishedAt = 0;
         var firstAt = new long[names.Length];
@@ -152,7 +151,6 @@ internal static class DrainScenario
             }
 
             var finished = Volatile.Read(ref finishedAt);
-            var cpu = context.Gateway?.CpuTime() - cpuBefore;
             var cpuEnd = context.Cpu.Take();
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line($"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: " +
@@ -168,7 +166,7 @@ internal static class DrainScenario
                 failures.Add($"gateway: not drained after {context.Options.Timeout.TotalSeconds} s");
             }
 
-            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, cpu?.TotalSeconds);
+            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, context.Cpu.GatewaySeconds(cpuStart, cpuEnd));
         }
         finally
         {
