@@ -31,6 +31,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # The scenarios asked for, and the tool's other arguments (--scenario is given per run below).
+all_scenarios=(hold storm live drain slow)
 scenarios=()
 args=()
 markdown="$OUT/results.md"
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
             [ $# -ge 2 ] || { log "--scenario needs a value"; exit 2; }
             IFS=, read -r -a names <<<"$2"
             for name in "${names[@]}"; do
-                if [ "$name" = all ]; then scenarios+=(hold storm live drain slow); else scenarios+=("$name"); fi
+                if [ "$name" = all ]; then scenarios+=("${all_scenarios[@]}"); else scenarios+=("$name"); fi
             done
             shift 2 ;;
         --markdown)
@@ -50,7 +51,7 @@ while [ $# -gt 0 ]; do
         *) args+=("$1"); shift ;;
     esac
 done
-[ "${#scenarios[@]}" -gt 0 ] || scenarios=(hold storm live drain slow)
+[ "${#scenarios[@]}" -gt 0 ] || scenarios=("${all_scenarios[@]}")
 if [ -n "${BENCH_SHARED_GATEWAY:-}" ]; then
     runs=("$(IFS=,; echo "${scenarios[*]}")")
 else
