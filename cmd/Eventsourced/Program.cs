@@ -1,4 +1,5 @@
 using Eventsourced.Configuration;
+using Eventsourced.Cli;
 using Eventsourced.Hosting;
 
 // The executable: flags, configuration, host. Everything else is the library's.

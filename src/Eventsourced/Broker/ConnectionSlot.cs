@@ -1,8 +1,7 @@
-using Eventsourced.Configuration;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
-using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client;
 
 namespace Eventsourced.Broker;
 

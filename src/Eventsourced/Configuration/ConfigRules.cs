@@ -1,4 +1,6 @@
 using System.Globalization;
+using Eventsourced.Broker;
+using Eventsourced.Naming;
 
 namespace Eventsourced.Configuration;
 

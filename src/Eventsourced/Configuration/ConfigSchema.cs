@@ -1,3 +1,4 @@
+using Eventsourced.Hosting;
 namespace Eventsourced.Configuration;
 
 /// <summary>

@@ -1,4 +1,5 @@
 using System.Text;
+using Eventsourced.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
@@ -28,13 +29,10 @@ internal static class HealthResponseWriter
         var failure = report.Entries.Values.FirstOrDefault(e => e.Status == HealthStatus.Unhealthy).Description;
         if (report.Status == HealthStatus.Unhealthy && !string.IsNullOrEmpty(failure))
         {
-            context.Response.Headers["X-Status-Reason"] = AsciiOnly(failure);
+            context.Response.Headers[StatusReason.Header] = StatusReason.AsHeaderValue(failure);
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(text.ToString(), context.RequestAborted);
     }
-
-    private static string AsciiOnly(string text) =>
-        string.Concat(text.Select(c => c is >= ' ' and <= '~' ? c : '?'));
 }

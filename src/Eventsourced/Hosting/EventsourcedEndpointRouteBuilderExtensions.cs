@@ -1,7 +1,7 @@
 using Eventsourced.Configuration;
 using Eventsourced.Health;
+using Eventsourced.Http;
 using Eventsourced.Metrics;
-using Eventsourced.Streaming;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -19,7 +19,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     public static IEndpointConventionBuilder MapEventsourced(this IEndpointRouteBuilder endpoints)
     {
         var options = endpoints.ServiceProvider.GetRequiredService<GatewayOptions>();
-        var stream = endpoints.ServiceProvider.GetRequiredService<StreamEndpoint>();
+        var stream = endpoints.ServiceProvider.GetRequiredService<SseEndpoint>();
         var path = options.Server.Path;
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
         MapObservability(endpoints, options);

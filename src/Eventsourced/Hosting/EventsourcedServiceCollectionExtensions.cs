@@ -1,9 +1,8 @@
 using Eventsourced.Broker;
-using Eventsourced.Hosting;
 using Eventsourced.Configuration;
 using Eventsourced.Health;
+using Eventsourced.Http;
 using Eventsourced.Metrics;
-using Eventsourced.Streaming;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -23,8 +22,10 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<GatewayMetrics>();
         services.TryAddSingleton<BrokerPool>();
         AddObservability(services);
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, BrokerPoolHostedService>());
-        services.TryAddSingleton<StreamEndpoint>();
+        // The pool is itself the hosted service: started after the observability listeners, stopped after the
+        // web server (hosted services stop in reverse order), so streams release their channels first.
+        services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
+        services.TryAddSingleton<SseEndpoint>();
         return services;
     }
 

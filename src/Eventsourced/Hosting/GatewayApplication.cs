@@ -1,5 +1,6 @@
 using Eventsourced.Configuration;
-using Eventsourced.Streaming;
+using Eventsourced.Http;
+using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
@@ -76,7 +77,7 @@ public static class GatewayApplication
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         HostingLog.Starting(logger, GatewayVersion.Current, options.Server.Path, options.Queue.Pattern, options.Broker.Node.Count);
         HostingLog.ConfigFilesRead(logger, configFiles is { Count: > 0 } ? string.Join(", ", configFiles) : "(defaults and environment only)");
-        foreach (var header in app.Services.GetRequiredService<StreamEndpoint>().IgnoredHeaders)
+        foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)
         {
             HostingLog.HeaderIgnored(logger, header);
         }

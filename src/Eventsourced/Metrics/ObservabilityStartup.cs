@@ -1,3 +1,4 @@
+using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;

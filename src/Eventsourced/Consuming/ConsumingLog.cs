@@ -1,0 +1,10 @@
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Consuming;
+
+internal static partial class ConsumingLog
+{
+    [LoggerMessage(EventIds.QueueArgumentsDiffer, LogLevel.Warning, "Queue {Queue} exists with other arguments than configured ({Detail}); consuming it as it is", EventName = "QueueArgumentsDiffer")]
+    public static partial void QueueArgumentsDiffer(ILogger logger, string queue, string detail);
+}

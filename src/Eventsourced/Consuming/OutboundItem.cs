@@ -1,0 +1,57 @@
+using System.Buffers;
+using Eventsourced.Metrics;
+using Eventsourced.Sse;
+
+namespace Eventsourced.Consuming;
+
+/// <summary>What an item in a subscription's buffer asks the writer to do.</summary>
+internal enum OutboundKind : byte
+{
+    /// <summary>A delivery: write its frame, then acknowledge its tag once the client has it.</summary>
+    Message,
+
+    /// <summary>The subscription was silent for the heartbeat interval: write a comment.</summary>
+    Heartbeat,
+
+    /// <summary>Write nothing: look at the pending acknowledgements again.</summary>
+    Wakeup,
+}
+
+/// <summary>
+/// One item waiting in a subscription's buffer for its writer: a framed message with its delivery tag, or
+/// a control signal (<see cref="OutboundKind.Heartbeat"/>, <see cref="OutboundKind.Wakeup"/>).
+/// A message's frame lives in <see cref="Buffer"/>, rented from the shared array pool and given back by
+/// <see cref="Release"/> once written: pooled buffers are old, so the subscription's (old) buffer never
+/// points at a young array, which kept every garbage collection scanning 10,000 subscriptions' memory.
+/// <see cref="Published"/> feeds the delivery latency metric.
+/// </summary>
+internal readonly record struct OutboundItem(OutboundKind Kind, ulong Tag, byte[] Buffer, int Length, MessageTimestamp Published)
+{
+    private static readonly byte[] HeartbeatFrame = SseFraming.Heartbeat.ToArray();
+
+    public static OutboundItem Heartbeat { get; } = new(OutboundKind.Heartbeat, 0, HeartbeatFrame, HeartbeatFrame.Length, MessageTimestamp.None);
+
+    public static OutboundItem Wakeup { get; } = new(OutboundKind.Wakeup, 0, [], 0, MessageTimestamp.None);
+
+    /// <summary>A message framed into a buffer rented from the shared pool.</summary>
+    public static OutboundItem Message(ulong tag, ReadOnlySpan<byte> body, MessageTimestamp published)
+    {
+        var trimmed = SseFraming.Trim(body);
+        var buffer = ArrayPool<byte>.Shared.Rent(SseFraming.FramedLength(trimmed));
+        return new OutboundItem(OutboundKind.Message, tag, buffer, SseFraming.Write(trimmed, buffer), published);
+    }
+
+    /// <summary>The bytes to write (none for a wake-up).</summary>
+    public ReadOnlySpan<byte> Frame => Buffer.AsSpan(0, Length);
+
+    public bool IsMessage => Kind == OutboundKind.Message;
+
+    /// <summary>Gives a message's buffer back to the pool; the item must not be used afterwards.</summary>
+    public void Release()
+    {
+        if (IsMessage)
+        {
+            ArrayPool<byte>.Shared.Return(Buffer);
+        }
+    }
+}

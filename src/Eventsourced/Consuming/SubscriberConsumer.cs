@@ -1,0 +1,131 @@
+using System.Threading.Channels;
+using Eventsourced.Metrics;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+
+namespace Eventsourced.Consuming;
+
+/// <summary>
+/// The AMQP consumer of one stream. It frames each delivery (copying it out of the client's pooled
+/// buffer) into a bounded buffer that the stream's writer drains; it never awaits, so it never holds
+/// up the channel's dispatcher. The buffer is completed when the consumer or its channel ends.
+/// </summary>
+internal sealed class SubscriberConsumer : IAsyncBasicConsumer
+{
+    private readonly Channel<OutboundItem> _buffer;
+    private int _endReason = -1;
+    private int _stopped;
+    private int _heartbeatQueued;
+    private int _wakeupQueued;
+
+    public SubscriberConsumer(IChannel channel, int prefetch)
+    {
+        Channel = channel;
+        // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
+        // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
+        // (QueueOnce), so prefetch + 2 always fits.
+        _buffer = System.Threading.Channels.Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(prefetch + 2)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public IChannel Channel { get; }
+
+    public ChannelReader<OutboundItem> Reader => _buffer.Reader;
+
+    /// <summary>Queues a heartbeat, unless one is queued already.</summary>
+    public void TryQueueHeartbeat() => QueueOnce(ref _heartbeatQueued, OutboundItem.Heartbeat);
+
+    /// <summary>Wakes the writer to look at acknowledgements again, unless a wake-up is queued already.</summary>
+    public void TryQueueWakeup() => QueueOnce(ref _wakeupQueued, OutboundItem.Wakeup);
+
+    /// <summary>The writer took a heartbeat or a wake-up off the buffer: another may be queued.</summary>
+    public void Taken(OutboundItem control)
+    {
+        switch (control.Kind)
+        {
+            case OutboundKind.Heartbeat:
+                Volatile.Write(ref _heartbeatQueued, 0);
+                break;
+            case OutboundKind.Wakeup:
+                Volatile.Write(ref _wakeupQueued, 0);
+                break;
+        }
+    }
+
+    /// <summary>Why the consumer ended, once it has; the writer stops at once then (nothing more can be acked).</summary>
+    public SubscriptionEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (SubscriptionEndReason)r : null;
+
+    /// <summary>Ends the consumer's side of the stream; the first reason wins.</summary>
+    public void Complete(SubscriptionEndReason reason)
+    {
+        Interlocked.CompareExchange(ref _endReason, (int)reason, -1);
+        _buffer.Writer.TryComplete();
+    }
+
+    /// <summary>
+    /// The writer is done (its client left, or the gateway stops): wakes it, lets it drain nothing more
+    /// and refuses what comes after. A delivery refused here has a higher tag than everything queued
+    /// before, and nothing can be queued after it, so no multiple-ack can cover it: it stays
+    /// unacknowledged and goes back to the queue when the channel closes.
+    /// </summary>
+    public void Stop()
+    {
+        Volatile.Write(ref _stopped, 1);
+        _buffer.Writer.TryComplete();
+    }
+
+    public Task HandleBasicDeliverAsync(
+        string consumerTag,
+        ulong deliveryTag,
+        bool redelivered,
+        string exchange,
+        string routingKey,
+        IReadOnlyBasicProperties properties,
+        ReadOnlyMemory<byte> body,
+        CancellationToken cancellationToken = default)
+    {
+        var delivery = OutboundItem.Message(deliveryTag, body.Span, MessageTimestamp.From(properties));
+        if (!_buffer.Writer.TryWrite(delivery))
+        {
+            // Stopped or completed already (the stream is ending), or, against prefetch, full. Either
+            // way this delivery must never be covered by a later multiple-ack. After Stop nothing can
+            // be queued behind it; otherwise end the stream now, so its channel closes and the broker
+            // requeues it with everything else not acknowledged.
+            delivery.Release();
+            if (Volatile.Read(ref _stopped) == 0)
+            {
+                Complete(SubscriptionEndReason.BufferOverflow);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void QueueOnce(ref int queued, OutboundItem control)
+    {
+        if (Interlocked.Exchange(ref queued, 1) == 0 && !_buffer.Writer.TryWrite(control))
+        {
+            Volatile.Write(ref queued, 0);
+        }
+    }
+
+    public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
+    {
+        Complete(SubscriptionEndReason.ConsumerCancelled);
+        return Task.CompletedTask;
+    }
+
+    public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
+    {
+        Complete(SubscriptionEndReason.ChannelClosed);
+        return Task.CompletedTask;
+    }
+
+    public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task HandleBasicConsumeOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+}

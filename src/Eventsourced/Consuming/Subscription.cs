@@ -1,0 +1,131 @@
+using System.Collections.Concurrent;
+using Eventsourced.Broker;
+using Eventsourced.Configuration;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client.Exceptions;
+using RabbitMQ.Client;
+
+namespace Eventsourced.Consuming;
+
+/// <summary>
+/// One subscriber's hold on its queue: a leased channel, the queue declared, and an exclusive consumer
+/// on it. The exclusive consume is the arbiter: of any number of simultaneous subscribers, across all
+/// gateway instances, the broker lets exactly one through and refuses the others with 403.
+/// </summary>
+internal sealed class Subscription : IAsyncDisposable
+{
+    private const ushort AccessRefused = 403;
+    private const ushort ResourceLocked = 405;
+    private const ushort PreconditionFailed = 406;
+    private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
+
+    private readonly ChannelLease _lease;
+
+    private Subscription(ChannelLease lease, SubscriberConsumer consumer, string queueName)
+    {
+        _lease = lease;
+        Consumer = consumer;
+        QueueName = queueName;
+    }
+
+    public SubscriberConsumer Consumer { get; }
+
+    public string QueueName { get; }
+
+    public string Node => _lease.Node;
+
+    public static async Task<Subscription> OpenAsync(
+        BrokerPool pool, string queueName, GatewayOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        ChannelLease lease;
+        try
+        {
+            lease = await pool.LeaseAsync(cancellationToken);
+        }
+        catch (BrokerUnavailableException ex)
+        {
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex);
+        }
+
+        try
+        {
+            var channel = lease.Channel;
+            await channel.BasicQosAsync(0, (ushort)options.Queue.Prefetch, global: false, cancellationToken);
+            try
+            {
+                await channel.QueueDeclareAsync(
+                    queueName, durable: true, exclusive: false, autoDelete: false,
+                    arguments: QueueArguments(options.Queue.ExpiresSeconds), cancellationToken: cancellationToken);
+            }
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
+            {
+                // The queue exists with other arguments (declared by someone else, or under another
+                // queue.expires): consume it as it is rather than fail the subscriber.
+                if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
+                {
+                    ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
+                }
+
+                channel = await lease.ReopenAsync(cancellationToken);
+                await channel.BasicQosAsync(0, (ushort)options.Queue.Prefetch, global: false, cancellationToken);
+                await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+            }
+
+            var consumer = new SubscriberConsumer(channel, options.Queue.Prefetch);
+            try
+            {
+                await channel.BasicConsumeAsync(
+                    queueName, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true,
+                    arguments: null, consumer: consumer, cancellationToken: cancellationToken);
+            }
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked)
+            {
+                throw new SubscribeException(SubscribeFailure.Busy, "queue is already being consumed by another subscriber", ex);
+            }
+
+            return new Subscription(lease, consumer, queueName);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
+        {
+            await lease.DisposeAsync();
+            throw new SubscribeException(SubscribeFailure.Busy, "queue is locked by another connection", ex);
+        }
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException)
+        {
+            await lease.DisposeAsync();
+            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex);
+        }
+        catch
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Acknowledges every delivery up to and including <paramref name="deliveryTag"/>.</summary>
+    public ValueTask AckThroughAsync(ulong deliveryTag, CancellationToken cancellationToken = default) =>
+        Consumer.Channel.BasicAckAsync(deliveryTag, multiple: true, cancellationToken);
+
+    /// <summary>Closes the channel: deliveries not yet acknowledged go back to the queue.</summary>
+    public ValueTask DisposeAsync() => _lease.DisposeAsync();
+
+    private static Dictionary<string, object?>? QueueArguments(int expiresSeconds)
+    {
+        if (expiresSeconds <= 0)
+        {
+            return null;
+        }
+
+        var milliseconds = expiresSeconds * 1000L;
+        return new Dictionary<string, object?>
+        {
+            ["x-expires"] = milliseconds <= int.MaxValue ? (int)milliseconds : milliseconds,
+        };
+    }
+
+    private static ushort ReplyCode(OperationInterruptedException ex) => ex.ShutdownReason?.ReplyCode ?? 0;
+
+    private static string Describe(Exception ex) => ex is OperationInterruptedException { ShutdownReason: { } r }
+        ? $"{r.ReplyCode} {r.ReplyText}"
+        : ex.Message;
+}

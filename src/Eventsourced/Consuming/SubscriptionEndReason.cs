@@ -1,0 +1,13 @@
+namespace Eventsourced.Consuming;
+
+/// <summary>Why a stream ended; logged, and the label of nothing unbounded.</summary>
+internal enum SubscriptionEndReason
+{
+    ClientGone,
+    Shutdown,
+    ConsumerCancelled,
+    ChannelClosed,
+    WriteTimeout,
+    WriteFailed,
+    BufferOverflow,
+}

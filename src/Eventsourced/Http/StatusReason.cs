@@ -1,0 +1,21 @@
+namespace Eventsourced.Http;
+
+/// <summary>
+/// The <c>X-Status-Reason</c> header every refusal of the gateway carries (streams, probes), next to the
+/// same text in the body, so that a client that cannot read bodies (a browser's EventSource, a load
+/// balancer's log) still learns why.
+/// </summary>
+internal static class StatusReason
+{
+    public const string Header = "X-Status-Reason";
+
+    /// <summary>Header values must be visible ASCII; a broker reply may quote a queue name that is not.</summary>
+    public static string AsHeaderValue(string reason) =>
+        string.Create(reason.Length, reason, static (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+            {
+                span[i] = text[i] is >= ' ' and <= '~' ? text[i] : '?';
+            }
+        });
+}

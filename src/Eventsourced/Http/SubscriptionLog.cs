@@ -1,0 +1,23 @@
+using Eventsourced.Consuming;
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Http;
+
+internal static partial class SubscriptionLog
+{
+    [LoggerMessage(EventIds.StreamOpened, LogLevel.Debug, "Stream opened for queue {Queue} on {Node}", EventName = "StreamOpened")]
+    public static partial void Opened(ILogger logger, string queue, string node);
+
+    [LoggerMessage(EventIds.StreamClosed, LogLevel.Debug, "Stream closed for queue {Queue}: {Reason} after {Seconds:0.0}s, {Messages} messages", EventName = "StreamClosed")]
+    public static partial void Closed(ILogger logger, string queue, SubscriptionEndReason reason, double seconds, long messages);
+
+    [LoggerMessage(EventIds.StreamRejected, LogLevel.Debug, "Request {Method} {Path} answered {Status}: {Reason}", EventName = "StreamRejected")]
+    public static partial void Rejected(ILogger logger, string method, string path, int status, string reason);
+
+    [LoggerMessage(EventIds.StreamFailed, LogLevel.Error, "Stream for queue {Queue} failed", EventName = "StreamFailed")]
+    public static partial void Failed(ILogger logger, string queue, Exception exception);
+
+    [LoggerMessage(EventIds.ConsumerCancelled, LogLevel.Information, "Broker ended the consumer of queue {Queue} ({Reason})", EventName = "ConsumerCancelled")]
+    public static partial void ConsumerEnded(ILogger logger, string queue, SubscriptionEndReason reason);
+}

@@ -1,0 +1,80 @@
+using System.Text;
+
+namespace Eventsourced.Naming;
+
+/// <summary>
+/// A parsed <c>queue.pattern</c>: literal text and <c>${query:NAME}</c> / <c>${cookie:NAME}</c> placeholders.
+/// All whitespace is removed first, as the original did; a <c>$</c> not followed by <c>{</c> is literal text.
+/// Resolving a pattern against a request is the streaming code's business.
+/// </summary>
+public sealed class QueuePattern
+{
+    private QueuePattern(IReadOnlyList<PatternSegment> segments) => Segments = segments;
+
+    /// <summary>The pieces in order; adjacent literal text is one segment.</summary>
+    public IReadOnlyList<PatternSegment> Segments { get; }
+
+    /// <exception cref="FormatException">Empty, an unclosed <c>${</c>, an unknown source or an empty name.</exception>
+    public static QueuePattern Parse(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var text = string.Concat(pattern.Where(c => !char.IsWhiteSpace(c)));
+        if (text.Length == 0)
+        {
+            throw new FormatException("queue pattern is empty");
+        }
+
+        var segments = new List<PatternSegment>();
+        var literal = new StringBuilder();
+        for (var i = 0; i < text.Length;)
+        {
+            if (!text.AsSpan(i).StartsWith("${", StringComparison.Ordinal))
+            {
+                literal.Append(text[i++]);
+                continue;
+            }
+
+            var close = text.IndexOf('}', i + 2);
+            var nested = text.IndexOf("${", i + 2, StringComparison.Ordinal);
+            if (close < 0 || (nested >= 0 && nested < close))
+            {
+                throw new FormatException($"unclosed '${{' in '{text[i..]}'");
+            }
+
+            if (literal.Length > 0)
+            {
+                segments.Add(new(PatternSegmentKind.Literal, literal.ToString()));
+                literal.Clear();
+            }
+
+            segments.Add(Placeholder(text[(i + 2)..close]));
+            i = close + 1;
+        }
+
+        if (literal.Length > 0)
+        {
+            segments.Add(new(PatternSegmentKind.Literal, literal.ToString()));
+        }
+
+        return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
+            ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
+            : new QueuePattern(segments);
+    }
+
+    /// <summary>The normalised pattern: whitespace removed, placeholders as <c>${source:NAME}</c>.</summary>
+    public override string ToString() => string.Concat(Segments);
+
+    private static PatternSegment Placeholder(string body)
+    {
+        var colon = body.IndexOf(':', StringComparison.Ordinal);
+        var source = colon < 0 ? body : body[..colon];
+        var kind = source switch
+        {
+            "query" => PatternSegmentKind.Query,
+            "cookie" => PatternSegmentKind.Cookie,
+            _ => throw new FormatException($"unknown source '{source}' in '${{{body}}}' (use ${{query:NAME}} or ${{cookie:NAME}})"),
+        };
+        var name = colon < 0 ? string.Empty : body[(colon + 1)..];
+        return name.Length > 0 ? new(kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
+    }
+}

@@ -1,0 +1,85 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Sockets;
+
+/// <summary>
+/// How far a client's TCP has acknowledged the bytes of its connection (Linux <c>tcpi_bytes_acked</c>,
+/// since 4.1), next to how far the server has written them (<see cref="ITransportBytesFeature"/>).
+/// A message whose bytes the peer has not acknowledged has not reached the client: if the client has
+/// vanished (a phone that lost its network sends no FIN), acknowledging it to the broker would lose it.
+/// The count only ever grows with the peer's acknowledgements, so it stays true after the connection
+/// was reset or dropped. Only for HTTP/1.x over TCP on Linux, where a connection carries one stream.
+/// </summary>
+internal sealed class TcpAcknowledgements
+{
+    private const int BytesAckedOffset = 120; // struct tcp_info: __u64 tcpi_bytes_acked
+    private const int InfoLength = BytesAckedOffset + sizeof(ulong);
+
+    private readonly Socket _socket;
+    private readonly ITransportBytesFeature _written;
+
+    private TcpAcknowledgements(Socket socket, ITransportBytesFeature written)
+    {
+        _socket = socket;
+        _written = written;
+    }
+
+    /// <summary>Null where the connection cannot tell: not HTTP/1.x over TCP, not Linux, or a kernel before 4.1.</summary>
+    public static TcpAcknowledgements? For(HttpContext context)
+    {
+        if (!OperatingSystem.IsLinux() || !HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
+        {
+            return null;
+        }
+
+        if (context.Features.Get<IConnectionSocketFeature>()?.Socket is not { ProtocolType: ProtocolType.Tcp } socket
+            || context.Features.Get<ITransportBytesFeature>() is not { } written)
+        {
+            return null;
+        }
+
+        return KernelReportsBytesAcked(socket) ? new TcpAcknowledgements(socket, written) : null;
+    }
+
+    /// <summary>
+    /// False only for a kernel whose <c>tcp_info</c> is too short (before 4.1). A socket that is
+    /// already closed counts as able: it then acknowledges nothing, rather than everything.
+    /// </summary>
+    private static bool KernelReportsBytesAcked(Socket socket) => ReadBytesAcked(socket, out _) is not Info.TooShort;
+
+    /// <summary>The connection's bytes written so far: read after a flush, where that flush's bytes end.</summary>
+    public long Written => _written.BytesWritten;
+
+    /// <summary>The connection's bytes the peer has acknowledged; null once the socket is closed.</summary>
+    public long? Acknowledged() => ReadBytesAcked(_socket, out var acknowledged) is Info.Read ? acknowledged : null;
+
+    private enum Info
+    {
+        Read,
+        TooShort,
+        Closed,
+    }
+
+    private static Info ReadBytesAcked(Socket socket, out long acknowledged)
+    {
+        acknowledged = 0;
+        Span<byte> info = stackalloc byte[InfoLength];
+        try
+        {
+            if (socket.GetRawSocketOption(LinuxTcp.Level, LinuxTcp.Info, info) < InfoLength)
+            {
+                return Info.TooShort;
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return Info.Closed;
+        }
+
+        acknowledged = (long)MemoryMarshal.Read<ulong>(info[BytesAckedOffset..]);
+        return Info.Read;
+    }
+}

@@ -1,0 +1,46 @@
+using Eventsourced.Configuration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+
+namespace Eventsourced.Sse;
+
+/// <summary>
+/// The configured <c>header.cors</c> and <c>header.sse</c>, prepared once. Headers that belong to the
+/// HTTP server (framing and connection management, such as the original's
+/// <c>Transfer-Encoding: identity</c>) are left to Kestrel, so they cannot break the response.
+/// </summary>
+internal sealed class SseResponseHeaders
+{
+    private static readonly HashSet<string> ServerOwned = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Transfer-Encoding", "Content-Length", "Connection", "Keep-Alive", "Upgrade", "Date", "Server", "Trailer",
+    };
+
+    public SseResponseHeaders(HeaderOptions options)
+    {
+        Cors = Prepare(options.Cors);
+        Sse = Prepare(options.Sse);
+        Ignored = options.Cors.Keys.Concat(options.Sse.Keys).Where(ServerOwned.Contains).ToArray();
+    }
+
+    public KeyValuePair<string, StringValues>[] Cors { get; }
+
+    public KeyValuePair<string, StringValues>[] Sse { get; }
+
+    /// <summary>Configured headers that Kestrel owns and that are therefore not sent as configured.</summary>
+    public IReadOnlyList<string> Ignored { get; }
+
+    public static void Apply(HttpResponse response, KeyValuePair<string, StringValues>[] headers)
+    {
+        var target = response.Headers;
+        foreach (var (name, value) in headers)
+        {
+            target[name] = value;
+        }
+    }
+
+    private static KeyValuePair<string, StringValues>[] Prepare(Dictionary<string, string> headers) =>
+        headers.Where(h => !ServerOwned.Contains(h.Key) && h.Value.Length > 0)
+            .Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value))
+            .ToArray();
+}

@@ -1,0 +1,262 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Eventsourced.Acknowledging;
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Eventsourced.Metrics;
+using Eventsourced.Sockets;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Sse;
+
+/// <summary>
+/// Writes one subscription to one response. The single writer of the response: it drains whatever
+/// deliveries are ready into one write and one flush, then acknowledges them all with one multiple-ack.
+/// A delivery is acked only after its bytes were flushed to the client; what is still buffered when the
+/// stream ends is never acked and so goes back to the queue.
+/// </summary>
+internal sealed class SseWriter
+{
+    private const int MaxBatchBytes = 64 * 1024;
+
+    /// <summary>How long a stream that ends waits for the client's TCP to acknowledge what it was sent last.</summary>
+    private static readonly TimeSpan FinalWait = TimeSpan.FromMilliseconds(100);
+
+    private readonly HttpContext _context;
+    private readonly Subscription _subscription;
+    private readonly SubscriptionSettings _settings;
+    private readonly GatewayMetrics _metrics;
+    private readonly List<MessageTimestamp> _published = new(16);
+    private readonly TcpAcknowledgements? _tcp;
+    private readonly AckGate _acks;
+    private readonly ITimer _ackCheck;
+    private int _wroteSinceTick;
+
+    public SseWriter(HttpContext context, Subscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
+    {
+        _context = context;
+        _subscription = subscription;
+        _settings = settings;
+        _metrics = metrics;
+        _tcp = TcpAcknowledgements.For(context);
+        _acks = new AckGate(_tcp is null ? null : _tcp.Acknowledged);
+        // Made now, with the rest of the stream's state, rather than by its first message: objects a
+        // stream creates late are young objects referenced from old ones, which every collection scans.
+        _ackCheck = settings.Time.CreateTimer(
+            static s => ((SseWriter)s!)._subscription.Consumer.TryQueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    public long MessagesWritten { get; private set; }
+
+    /// <summary>Streams until the client leaves, the consumer ends, the write times out, or the token fires.</summary>
+    public async Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await StreamAsync(cancellationToken);
+        }
+        finally
+        {
+            _ackCheck.Dispose();
+            await AcknowledgeLastAsync();
+            // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
+            while (_subscription.Consumer.Reader.TryRead(out var unwritten))
+            {
+                unwritten.Release();
+            }
+        }
+    }
+
+    private async Task<SubscriptionEndReason> StreamAsync(CancellationToken cancellationToken)
+    {
+        var response = _context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        SseResponseHeaders.Apply(response, _settings.Headers.Sse);
+        _context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var writer = response.BodyWriter;
+        var consumer = _subscription.Consumer;
+        using var heartbeat = _settings.Heartbeat is { } interval
+            ? _settings.Time.CreateTimer(static s => ((SseWriter)s!).OnHeartbeatTick(), this, interval, interval)
+            : null;
+        // One registration for the stream's life, not one per wait: a cancellable WaitToReadAsync
+        // allocates a new waiter each time, and at 10,000 streams those young waiters, referenced from
+        // old buffers, made every garbage collection long.
+        using var stop = cancellationToken.UnsafeRegister(static s => ((SubscriberConsumer)s!).Stop(), consumer);
+        try
+        {
+            writer.Write(SseFraming.Opening);
+            if (!await FlushAsync(writer, cancellationToken))
+            {
+                return SubscriptionEndReason.ClientGone;
+            }
+
+            while (await consumer.Reader.WaitToReadAsync(CancellationToken.None))
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                if (consumer.EndReason is { } ended)
+                {
+                    return ended;
+                }
+
+                ulong lastTag = 0;
+                var messages = 0;
+                long bytes = 0;
+                var heartbeats = 0;
+                while (bytes < MaxBatchBytes && consumer.Reader.TryRead(out var delivery))
+                {
+                    if (!delivery.IsMessage)
+                    {
+                        // A heartbeat, or only a wake-up to look at the acknowledgements again.
+                        consumer.Taken(delivery);
+                        if (delivery.Kind == OutboundKind.Heartbeat)
+                        {
+                            writer.Write(delivery.Frame);
+                            heartbeats++;
+                        }
+
+                        continue;
+                    }
+
+                    writer.Write(delivery.Frame);
+                    delivery.Release();
+
+                    lastTag = delivery.Tag;
+                    messages++;
+                    bytes += delivery.Length;
+                    if (delivery.Published.IsPresent)
+                    {
+                        _published.Add(delivery.Published);
+                    }
+                }
+
+                if (lastTag != 0 || heartbeats != 0)
+                {
+                    if (!await FlushAsync(writer, cancellationToken))
+                    {
+                        return SubscriptionEndReason.ClientGone;
+                    }
+
+                    for (var i = 0; i < heartbeats; i++)
+                    {
+                        _metrics.Heartbeat();
+                    }
+                }
+
+                if (lastTag != 0)
+                {
+                    RecordLatencies();
+                    Volatile.Write(ref _wroteSinceTick, 1);
+                    MessagesWritten += messages;
+                    _metrics.Delivered(messages, bytes);
+                    _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+                }
+
+                await AcknowledgeDeliveredAsync(cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            return consumer.EndReason ?? SubscriptionEndReason.ChannelClosed;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return _settings.Stopping.IsCancellationRequested ? SubscriptionEndReason.Shutdown : SubscriptionEndReason.ClientGone;
+        }
+        catch (TimeoutException)
+        {
+            _context.Abort();
+            return SubscriptionEndReason.WriteTimeout;
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return consumer.EndReason ?? SubscriptionEndReason.ChannelClosed;
+        }
+        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException)
+        {
+            return SubscriptionEndReason.WriteFailed;
+        }
+    }
+
+    /// <summary>False when the client is gone; throws <see cref="TimeoutException"/> past the write timeout.</summary>
+    private async ValueTask<bool> FlushAsync(PipeWriter writer, CancellationToken cancellationToken)
+    {
+        var flush = writer.FlushAsync(cancellationToken);
+        var result = flush.IsCompletedSuccessfully
+            ? flush.Result
+            : await flush.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time, cancellationToken);
+        return !result.IsCompleted && !result.IsCanceled;
+    }
+
+    /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
+    private async Task AcknowledgeDeliveredAsync(CancellationToken cancellationToken)
+    {
+        var tag = _acks.TakeAcknowledgeable();
+        if (tag != 0)
+        {
+            await _subscription.AckThroughAsync(tag, cancellationToken);
+        }
+
+        if (_acks.HasPending)
+        {
+            _ackCheck.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>
+    /// At the end of a stream: what the client's TCP acknowledges within <see cref="FinalWait"/> is
+    /// acknowledged to the broker; everything else goes back to the queue when the channel closes.
+    /// </summary>
+    private async Task AcknowledgeLastAsync()
+    {
+        if (!_acks.HasPending || _subscription.Consumer.EndReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            var tag = _acks.TakeAcknowledgeable();
+            var waited = TimeSpan.Zero;
+            for (var delay = AckGate.FirstCheck; _acks.HasPending && waited < FinalWait; delay *= 2)
+            {
+                await Task.Delay(delay, _settings.Time);
+                waited += delay;
+                tag = Math.Max(tag, _acks.TakeAcknowledgeable());
+            }
+
+            if (tag != 0)
+            {
+                await _subscription.AckThroughAsync(tag);
+            }
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is gone: the broker requeues what was not acknowledged.
+        }
+    }
+
+    /// <summary>Latency runs to the flush: recorded once the batch's bytes are out.</summary>
+    private void RecordLatencies()
+    {
+        if (_published.Count == 0)
+        {
+            return;
+        }
+
+        var flushed = _settings.Time.GetUtcNow();
+        foreach (var published in _published)
+        {
+            _metrics.DeliveryLatency(published, flushed);
+        }
+
+        _published.Clear();
+    }
+
+    private void OnHeartbeatTick()
+    {
+        if (Interlocked.Exchange(ref _wroteSinceTick, 0) == 0)
+        {
+            _subscription.Consumer.TryQueueHeartbeat();
+        }
+    }
+}

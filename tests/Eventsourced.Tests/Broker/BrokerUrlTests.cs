@@ -1,0 +1,99 @@
+using Eventsourced.Broker;
+
+namespace Eventsourced.Tests.Broker;
+
+public sealed class BrokerUrlTests
+{
+    private const string Secret = "s3cr3t-Pw";
+
+    [Fact]
+    public void Parse_FullUrl_ReadsEveryPartDecoded()
+    {
+        var url = BrokerUrl.Parse("amqps://us%20er:p%40ss@rabbit.example:5673/my%2Fvhost");
+
+        Assert.True(url.IsTls);
+        Assert.Equal(("rabbit.example", 5673), (url.Host, url.Port));
+        Assert.Equal("my/vhost", url.VirtualHost);
+        Assert.Equal(("us er", "p@ss"), (url.UserName, url.Password));
+        Assert.Equal("rabbit.example:5673", url.Endpoint);
+        Assert.Equal("amqps://us%20er:p%40ss@rabbit.example:5673/my%2Fvhost", url.Uri.OriginalString);
+    }
+
+    [Theory]
+    [InlineData("amqp://h", false, 5672)]
+    [InlineData("amqp://h/", false, 5672)]
+    [InlineData("amqps://h", true, 5671)]
+    [InlineData("AMQPS://h/%2F", true, 5671)]
+    public void Parse_NoPortUserOrVhost_UsesTheDefaults(string text, bool tls, int port)
+    {
+        var url = BrokerUrl.Parse(text);
+
+        Assert.Equal((tls, port), (url.IsTls, url.Port));
+        Assert.Equal("/", url.VirtualHost);
+        Assert.Equal(("guest", "guest"), (url.UserName, url.Password));
+    }
+
+    [Fact]
+    public void Parse_UserWithoutPassword_KeepsTheDefaultPassword()
+    {
+        var url = BrokerUrl.Parse("amqp://admin@h/");
+
+        Assert.Equal(("admin", "guest"), (url.UserName, url.Password));
+        Assert.Equal("amqp://admin@h/", url.Masked);
+    }
+
+    [Fact]
+    public void Parse_IPv6Host_HasNoBracketsButTheEndpointHas()
+    {
+        var url = BrokerUrl.Parse("amqp://[::1]:5673/");
+
+        Assert.Equal("::1", url.Host);
+        Assert.Equal("[::1]:5673", url.Endpoint);
+    }
+
+    [Fact]
+    public void Masked_UrlWithPassword_ReplacesOnlyThePassword()
+    {
+        var url = BrokerUrl.Parse($"amqp://user:{Secret}@host:5672/vh");
+
+        Assert.Equal("amqp://user:***@host:5672/vh", url.Masked);
+        Assert.Equal(url.Masked, url.ToString());
+    }
+
+    [Theory]
+    [InlineData($"amqp://user:{Secret}@host/")]
+    [InlineData($"amqps://u:{Secret}@[2001:db8::1]:5671/v")]
+    [InlineData("amqp://u:s3cr3t%2DPw@host/")]
+    public void Parse_UrlWithPassword_NoPrintableFormShowsIt(string text)
+    {
+        var url = BrokerUrl.Parse(text);
+
+        Assert.Equal(Secret, url.Password);
+        foreach (var shown in new[] { url.Masked, url.Endpoint, url.ToString() })
+        {
+            Assert.DoesNotContain(Secret, shown, StringComparison.Ordinal);
+            Assert.DoesNotContain("s3cr3t", shown, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(":***@", url.Masked, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("http://h/", "unsupported scheme 'http' (use amqp:// or amqps://)")]
+    [InlineData($"ftp://u:{Secret}@h/", "unsupported scheme 'ftp' (use amqp:// or amqps://)")]
+    [InlineData("amqp:///vhost", "missing host")]
+    [InlineData("amqp:h", "missing host")]
+    [InlineData("amqp://h:0/", "port must be from 1 to 65535")]
+    [InlineData("amqp://h/?heartbeat=5", "query parameters and fragments are not supported")]
+    [InlineData($"amqp://:{Secret}@h/", "empty user name")]
+    [InlineData("localhost:5672", "unsupported scheme 'localhost' (use amqp:// or amqps://)")]
+    [InlineData("not a url", "not an absolute URL (expected amqp://user:password@host:port/vhost)")]
+    public void Parse_Invalid_ThrowsWithoutThePassword(string text, string expected)
+    {
+        var ex = Assert.Throws<FormatException>(() => BrokerUrl.Parse(text));
+
+        Assert.Equal(expected, ex.Message);
+        Assert.False(BrokerUrl.TryParse(text, out var url));
+        Assert.Null(url);
+    }
+}

@@ -1,0 +1,81 @@
+using Eventsourced.Naming;
+
+namespace Eventsourced.Tests.Naming;
+
+public sealed class QueuePatternTests
+{
+    [Fact]
+    public void Parse_OriginalsDefault_IsOneQueryPlaceholder()
+    {
+        var pattern = QueuePattern.Parse("${query:id}");
+
+        Assert.Equal([new PatternSegment(PatternSegmentKind.Query, "id")], pattern.Segments);
+    }
+
+    [Fact]
+    public void Parse_LiteralsAndPlaceholders_KeepsTheirOrder()
+    {
+        var pattern = QueuePattern.Parse("queue-${query:id}-${cookie:sid}-name");
+
+        Assert.Equal(
+            [
+                new PatternSegment(PatternSegmentKind.Literal, "queue-"),
+                new PatternSegment(PatternSegmentKind.Query, "id"),
+                new PatternSegment(PatternSegmentKind.Literal, "-"),
+                new PatternSegment(PatternSegmentKind.Cookie, "sid"),
+                new PatternSegment(PatternSegmentKind.Literal, "-name"),
+            ],
+            pattern.Segments);
+    }
+
+    [Fact]
+    public void Parse_Whitespace_IsRemovedEverywhere()
+    {
+        var pattern = QueuePattern.Parse(" queue - ${ query : id }\t-\nx ");
+
+        Assert.Equal("queue-${query:id}-x", pattern.ToString());
+        Assert.Equal(new PatternSegment(PatternSegmentKind.Query, "id"), pattern.Segments[1]);
+    }
+
+    [Theory]
+    [InlineData("a$b$", "a$b$")]
+    [InlineData("$${query:id}", "$|query:id")]
+    [InlineData("cost-$5-}", "cost-$5-}")]
+    public void Parse_DollarWithoutBrace_IsLiteral(string text, string expected)
+    {
+        var pattern = QueuePattern.Parse(text);
+
+        var described = string.Join('|', pattern.Segments.Select(s => s.Kind == PatternSegmentKind.Literal ? s.Value : $"{s.Kind.ToString().ToLowerInvariant()}:{s.Value}"));
+        Assert.Equal(expected, described);
+    }
+
+    [Theory]
+    [InlineData("", "queue pattern is empty")]
+    [InlineData(" \t\n", "queue pattern is empty")]
+    [InlineData("q-${query:id", "unclosed '${' in '${query:id'")]
+    [InlineData("${query:a${cookie:b}", "unclosed '${' in '${query:a${cookie:b}'")]
+    [InlineData("${header:x}", "unknown source 'header' in '${header:x}' (use ${query:NAME} or ${cookie:NAME})")]
+    [InlineData("${Query:x}", "unknown source 'Query' in '${Query:x}' (use ${query:NAME} or ${cookie:NAME})")]
+    [InlineData("${:x}", "unknown source '' in '${:x}' (use ${query:NAME} or ${cookie:NAME})")]
+    [InlineData("${query:}", "empty name in '${query:}'")]
+    [InlineData("${cookie}", "empty name in '${cookie}'")]
+    [InlineData("amq.${query:id}", "queue names starting with 'amq.' are reserved by the broker")]
+    public void Parse_Invalid_ThrowsFormatExceptionWithShortMessage(string text, string expected)
+    {
+        var ex = Assert.Throws<FormatException>(() => QueuePattern.Parse(text));
+
+        Assert.Equal(expected, ex.Message);
+    }
+
+    [Theory]
+    [InlineData("${query:id}")]
+    [InlineData("q.${cookie:sid}.${query:tab}")]
+    [InlineData("literal-only")]
+    public void ToString_ParsedAgain_GivesTheSameSegments(string text)
+    {
+        var pattern = QueuePattern.Parse(text);
+
+        Assert.Equal(text, pattern.ToString());
+        Assert.Equal(pattern.Segments, QueuePattern.Parse(pattern.ToString()).Segments);
+    }
+}
