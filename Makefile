@@ -64,7 +64,7 @@ bench-smoke: build ## the load tool at small sizes (about a minute): catches a b
 
 clean: ## remove build output and test results
 	rm -rf out
-	find src cmd tests -type d \( -name bin -o -name obj -o -name TestResults \) -prune -exec rm -rf {} +
+	find src cmd bench tests -type d \( -name bin -o -name obj -o -name TestResults \) -prune -exec rm -rf {} +
 
 format: ## format the code (dotnet format)
 	$(DOTNET) format $(SOLUTION)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the load tool (cmd/Eventsourced.Bench) against the published gateway and a throwaway broker:
+# Runs the load tool (bench/Eventsourced.Bench) against the published gateway and a throwaway broker:
 #
 #   build/bench.sh [TOOL ARGS...]      e.g. build/bench.sh --scenario drain --queues 10
 #
@@ -64,7 +64,7 @@ log "open files limit $(ulimit -n)"
 
 [ -x "$GATEWAY" ] || die "$GATEWAY is missing: run make build (or make bench) first"
 mkdir -p "$OUT"
-dotnet publish cmd/Eventsourced.Bench/Eventsourced.Bench.csproj -c "$CONFIGURATION" -o "$OUT" --nologo -v quiet >&2
+dotnet publish bench/Eventsourced.Bench/Eventsourced.Bench.csproj -c "$CONFIGURATION" -o "$OUT" --nologo -v quiet >&2
 
 broker() {
     env -u BROKER_FRESH BROKER_NAME="$BENCH_BROKER_NAME" BROKER_PORT="$BENCH_BROKER_PORT" BROKER_DIR="$BENCH_BROKER_DIR" \

@@ -1,3 +1,4 @@
+using System.CommandLine.Invocation;
 using Eventsourced.Bench;
 using Eventsourced.Bench.Amqp;
 using Eventsourced.Bench.Measure;
@@ -7,21 +8,27 @@ using Eventsourced.Bench.Sse;
 
 // The load tool: drives a running gateway (HTTP) and its broker (AMQP), prints one line per scenario
 // and a Markdown table. Exit 0 clean, 1 when a scenario failed, 2 bad usage, 3 a target missed (--require-targets).
-BenchOptions options;
-try
+var commandLine = new BenchCommandLine();
+var parsed = commandLine.Parse(args);
+if (parsed.Action is not null and not ParseErrorAction)
 {
-    options = BenchOptions.Parse(args);
+    // --help (or --version): System.CommandLine's own answer, exit 0.
+    return parsed.Invoke();
 }
-catch (HelpRequested)
+
+if (parsed.Errors.Count > 0)
 {
-    Console.Out.Write(BenchOptions.Usage);
-    return 0;
-}
-catch (ArgumentException ex)
-{
-    Console.Error.WriteLine($"Eventsourced.Bench: {ex.Message}\n\n{BenchOptions.Usage}");
+    foreach (var error in parsed.Errors)
+    {
+        Console.Error.WriteLine($"Eventsourced.Bench: {error.Message}");
+    }
+
+    Console.Error.WriteLine();
+    commandLine.WriteHelp(Console.Error);
     return 2;
 }
+
+var options = commandLine.Bind(parsed);
 
 Log.Begin();
 // No blocking gen2 collections while measuring: this process's pauses would count as the gateway's latency.
