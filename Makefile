@@ -15,7 +15,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT := 1
 export DOTNET_NOLOGO := 1
 export DOTNET_SKIP_FIRST_TIME_EXPERIENCE := 1
 
-.PHONY: help restore build publish run broker-start broker-stop test test-stress clean format lint
+.PHONY: help restore build publish pack run broker-start broker-stop test test-stress clean format lint
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -28,6 +28,9 @@ build: restore ## publish the gateway to out/eventsourced (run out/eventsourced/
 	$(DOTNET) publish $(APP) -c $(CONFIGURATION) -o $(OUT) --no-restore
 
 publish: build ## same as build
+
+pack: restore ## the library as a NuGet package (out/packages/Eventsourced.VERSION.nupkg) for ASP.NET Core applications
+	$(DOTNET) pack src/Eventsourced/Eventsourced.csproj -c $(CONFIGURATION) -o out/packages --no-restore
 
 run: build ## build, start the local broker (unless EVENTSOURCED_BROKER__NODE__0 is set), run the gateway
 	@if [ -z "$${EVENTSOURCED_BROKER__NODE__0:-}" ]; then \

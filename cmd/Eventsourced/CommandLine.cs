@@ -1,12 +1,33 @@
+using System.CommandLine;
+using System.CommandLine.Parsing;
+
 namespace Eventsourced.Cli;
 
 /// <summary>
-/// The parsed flags of <c>eventsourced</c>. What to do when several are given (help, then version, then
-/// dump) is the executable's choice; this type only records them. <see cref="Usage"/> is in <c>CommandLine.Usage.cs</c>.
+/// The parsed flags of <c>eventsourced</c>, parsed by System.CommandLine. What to do when several are given
+/// (help, then version, then dump) is the executable's choice; this type only records them. The help text
+/// is our own (<see cref="Usage"/>, in <c>CommandLine.Usage.cs</c>): it lists the configuration sources and
+/// exit codes, which a generated help has no place for.
 /// </summary>
 public sealed partial class CommandLine
 {
     private const string ConfigFlag = "--config";
+    private const string NeedsFile = $"{ConfigFlag} needs a FILE: {ConfigFlag} FILE or {ConfigFlag}=FILE";
+
+    private static readonly Option<string[]> Config = new(ConfigFlag)
+    {
+        // Each --config takes one value; more than one --config is refused below with its own message.
+        Arity = ArgumentArity.ZeroOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static readonly Option<bool> Dump = new("--dump-config", "-c");
+    private static readonly Option<bool> VersionFlag = new("--version", "-v");
+    private static readonly Option<bool> HelpFlag = new("--help", "-h");
+    private static readonly Command Root = BuildRoot();
+
+    // No "-cv" bundles (an unknown option, as before) and no "@file" response files: a server's arguments are literal.
+    private static readonly ParserConfiguration Parsing = new() { EnablePosixBundling = false, ResponseFileTokenReplacer = null };
 
     private CommandLine()
     {
@@ -28,40 +49,47 @@ public sealed partial class CommandLine
     public static CommandLine Parse(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
-        bool dump = false, version = false, help = false;
-        string? config = null;
-        for (var i = 0; i < args.Length; i++)
+        var result = Root.Parse(args, Parsing);
+        if (result.UnmatchedTokens.Count > 0)
         {
-            var arg = args[i];
-            switch (arg)
-            {
-                case "-c" or "--dump-config":
-                    dump = true;
-                    break;
-                case "-v" or "--version":
-                    version = true;
-                    break;
-                case "-h" or "--help":
-                    help = true;
-                    break;
-                case ConfigFlag:
-                    // A following flag is not taken for a file name: "--config -c" is a missing FILE.
-                    var next = i + 1 < args.Length ? args[++i] : string.Empty;
-                    config = ConfigOnce(config, next.StartsWith('-') ? string.Empty : next);
-                    break;
-                case var _ when arg.StartsWith(ConfigFlag + "=", StringComparison.Ordinal):
-                    config = ConfigOnce(config, arg[(ConfigFlag.Length + 1)..]);
-                    break;
-                default:
-                    throw new UsageException(arg.StartsWith('-') ? $"unknown option '{arg}'" : $"unexpected argument '{arg}'");
-            }
+            var token = result.UnmatchedTokens[0];
+            throw new UsageException(token.StartsWith('-') ? $"unknown option '{token}'" : $"unexpected argument '{token}'");
         }
 
-        return new CommandLine { DumpConfig = dump, Version = version, Help = help, ConfigFile = config };
+        if (result.Errors.Count > 0)
+        {
+            throw new UsageException(result.Errors[0].Message);
+        }
+
+        return new CommandLine
+        {
+            DumpConfig = result.GetValue(Dump),
+            Version = result.GetValue(VersionFlag),
+            Help = result.GetValue(HelpFlag),
+            ConfigFile = result.GetValue(Config) is [var file] ? file : null,
+        };
     }
 
-    private static string ConfigOnce(string? previous, string file) =>
-        previous is not null ? throw new UsageException($"{ConfigFlag} given more than once")
-        : file.Length == 0 ? throw new UsageException($"{ConfigFlag} needs a FILE: {ConfigFlag} FILE or {ConfigFlag}=FILE")
-        : file;
+    private static Command BuildRoot()
+    {
+        Config.Validators.Add(static option =>
+        {
+            if (option.Tokens.Count > 1 || option.IdentifierTokenCount > 1)
+            {
+                option.AddError($"{ConfigFlag} given more than once");
+            }
+            else if (option.Tokens is not [{ Value.Length: > 0 }])
+            {
+                option.AddError(NeedsFile);
+            }
+        });
+        var root = new RootCommand();
+        root.Options.Clear(); // the generated --help and --version: ours print what the README documents
+        root.Options.Add(Config);
+        root.Options.Add(Dump);
+        root.Options.Add(VersionFlag);
+        root.Options.Add(HelpFlag);
+        root.TreatUnmatchedTokensAsErrors = false; // reported above, in our words
+        return root;
+    }
 }

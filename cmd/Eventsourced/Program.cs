@@ -45,7 +45,7 @@ if (commandLine.DumpConfig)
 
 try
 {
-    await using var app = GatewayApplication.Build(config.Options, config.FilesRead);
+    await using var app = GatewayApplication.Build(config);
     await app.RunAsync();
     return ExitCodes.Success;
 }

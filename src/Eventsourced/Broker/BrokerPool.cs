@@ -1,7 +1,7 @@
-using Eventsourced.Configuration;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using RabbitMQ.Client.Exceptions;
 
 namespace Eventsourced.Broker;
@@ -16,7 +16,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
     private const int MaxLeaseAttempts = 4;
 
-    private readonly GatewayOptions _options;
+    private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<BrokerPool> _logger;
@@ -30,14 +30,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private int _nextGrowUrl;
     private int _stopped;
 
-    public BrokerPool(GatewayOptions options, TimeProvider time, GatewayMetrics metrics, ILogger<BrokerPool> logger)
+    public BrokerPool(IOptions<BrokerOptions> options, TimeProvider time, GatewayMetrics metrics, ILogger<BrokerPool> logger)
     {
-        _options = options;
+        _options = options.Value;
         _time = time;
         _metrics = metrics;
         _logger = logger;
         ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
-        _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(options.Broker.ReconnectMaxSeconds));
+        _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
     }
 
     /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
@@ -51,7 +51,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// <summary>Opens the configured connections and waits for each one's first attempt.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        _urls = _options.Broker.Node.Select(BrokerUrl.Parse).ToArray();
+        _urls = _options.Node.Select(BrokerUrl.Parse).ToArray();
         var slots = _urls.Select((url, i) => NewSlot(i + 1, url, isExtra: false)).ToArray();
         Volatile.Write(ref _slots, slots);
         foreach (var slot in slots)

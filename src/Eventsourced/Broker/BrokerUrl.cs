@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Eventsourced.Configuration;
 
 namespace Eventsourced.Broker;
 
@@ -7,7 +8,7 @@ namespace Eventsourced.Broker;
 /// <see cref="Masked"/>, <see cref="Endpoint"/> and <see cref="ToString"/> never contain the password;
 /// only <see cref="Uri"/> and <see cref="Password"/> do (they are for connecting, not for printing).
 /// </summary>
-public sealed class BrokerUrl
+public sealed class BrokerUrl : IValueRule
 {
     private BrokerUrl(Uri uri, bool isTls, string host, int port, string virtualHost, string userName, string password, string masked)
     {
@@ -89,17 +90,27 @@ public sealed class BrokerUrl
         return new BrokerUrl(uri, isTls, host, port, virtualHost, userName, password, $"{uri.Scheme}://{masked}{uri.Authority}{uri.AbsolutePath}");
     }
 
+    /// <summary><c>broker.node</c> entries: a problem message, or null for a URL <see cref="Parse"/> takes.</summary>
+    static string? IValueRule.Check(string value) => TryParse(value, out _, out var problem) ? null : $"invalid broker URL: {problem}";
+
+    /// <summary>Prints a URL without its password; an unparsable one (set in code) is not printed at all.</summary>
+    internal static string Mask(string url) => TryParse(url, out var parsed) ? parsed.Masked : "***";
+
     /// <summary>Like <see cref="Parse"/>, false instead of an exception.</summary>
-    public static bool TryParse(string url, [NotNullWhen(true)] out BrokerUrl? result)
+    public static bool TryParse(string url, [NotNullWhen(true)] out BrokerUrl? result) => TryParse(url, out result, out _);
+
+    private static bool TryParse(string url, [NotNullWhen(true)] out BrokerUrl? result, out string problem)
     {
         try
         {
             result = Parse(url);
+            problem = string.Empty;
             return true;
         }
-        catch (FormatException)
+        catch (FormatException ex)
         {
             result = null;
+            problem = ex.Message;
             return false;
         }
     }

@@ -1,67 +1,90 @@
+using Eventsourced.Hosting;
+using Microsoft.Extensions.Configuration;
+
 namespace Eventsourced.Configuration;
 
 /// <summary>
-/// Builds the effective <see cref="GatewayOptions"/>: defaults, then each optional file that exists, then
-/// the required file, then <c>EVENTSOURCED_*</c> variables, later layers overriding earlier ones.
-/// Scalars are replaced, lists replaced whole, header maps merged by name (an empty value removes a header).
+/// Loads the gateway's configuration: YAML files (<see cref="YamlConfigurationProvider"/>) and
+/// environment variables (the standard prefixed provider), layered by <see cref="ConfigMerger"/>, bound to
+/// <see cref="GatewayOptions"/> by the standard binder, and checked (<see cref="OptionsChecker"/>). Every
+/// problem of every source is collected, each naming file and line (or variable) and key.
 /// </summary>
 public static class ConfigLoader
 {
-    /// <exception cref="ConfigException">Every problem of every source, one per line.</exception>
-    public static LoadedConfig Load(ConfigSources sources)
+    /// <exception cref="ConfigException">Every problem of every source, one per line, in source order.</exception>
+    public static LoadedConfig Load(ConfigSources sources) => Read(sources).ThrowIfInvalid();
+
+    /// <summary>Like <see cref="Load"/>, with the problems in the result instead of an exception.</summary>
+    internal static LoadedConfig Read(ConfigSources sources)
     {
         ArgumentNullException.ThrowIfNull(sources);
-        var options = new GatewayOptions();
         var problems = new List<ConfigProblem>();
-        var binder = new ConfigBinder(options, ConfigSchema.Keys, problems);
+        var merger = new ConfigMerger(ConfigSchema.Gateway, problems);
         var filesRead = new List<string>();
-
-        foreach (var path in sources.OptionalFiles)
-        {
-            if (File.Exists(path))
-            {
-                ReadFile(path, binder, problems, filesRead);
-            }
-        }
-
+        var files = sources.OptionalFiles.Select(f => (Path: f, Optional: true)).ToList();
         if (sources.RequiredFile is { } required)
         {
-            if (File.Exists(required))
-            {
-                ReadFile(required, binder, problems, filesRead);
-            }
-            else
-            {
-                problems.Add(new(ConfigLocation.InFile(required, 0), null, "file not found"));
-            }
+            files.Add((required, false));
         }
 
-        binder.Bind(EnvironmentConfigReader.Read(sources.Environment, problems));
-        if (problems.Count == 0)
+        foreach (var (path, optional) in files)
         {
-            problems.AddRange(ConfigSchema.CheckCombinations(options));
+            var provider = new YamlConfigurationProvider(new YamlConfigurationSource { Path = path, Optional = optional }) { CollectProblems = true };
+            provider.Load();
+            problems.AddRange(provider.Problems);
+            if (provider.WasRead)
+            {
+                filesRead.Add(path);
+            }
+
+            if (provider.Tree is { } tree)
+            {
+                merger.Merge(tree);
+            }
         }
 
-        return problems.Count == 0 ? new LoadedConfig(options, filesRead) : throw new ConfigException(problems);
+        merger.Merge(ConfigLayers.FromEnvironment(sources.EnvironmentPrefix, problems));
+        var order = files.Select(f => f.Path).ToList();
+        return Finish(merger, problems, filesRead, where => where.Kind switch
+        {
+            ConfigSourceKind.File => (order.IndexOf(where.Source), where.Line, string.Empty),
+            ConfigSourceKind.Environment => (order.Count, 0, where.Source),
+            _ => (order.Count + 1, 0, string.Empty),
+        });
     }
 
-    private static void ReadFile(string path, ConfigBinder binder, List<ConfigProblem> problems, List<string> filesRead)
+    /// <summary>An application's own configuration (the gateway embedded with <c>AddEventsourced</c>): one layer, same checks.</summary>
+    internal static LoadedConfig Read(IConfiguration configuration)
     {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            problems.Add(new(ConfigLocation.InFile(path, 0), null, $"cannot read: {ConfigText.OneLine(ex.Message)}"));
-            return;
-        }
-
-        filesRead.Add(path);
-        if (YamlConfigReader.Read(path, text, problems) is { } root)
-        {
-            binder.Bind(root);
-        }
+        ArgumentNullException.ThrowIfNull(configuration);
+        var problems = new List<ConfigProblem>();
+        var merger = new ConfigMerger(ConfigSchema.Gateway, problems);
+        merger.Merge(ConfigLayers.FromConfiguration(configuration));
+        return Finish(merger, problems, [], where => (where.Kind == ConfigSourceKind.Derived ? 1 : 0, 0, where.Source));
     }
+
+    private static LoadedConfig Finish(
+        ConfigMerger merger, List<ConfigProblem> problems, IReadOnlyList<string> filesRead, Func<ConfigLocation, (int Layer, long Line, string Name)> order)
+    {
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(merger.Data.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value.Value)))
+            .Build();
+        var origins = merger.Origins;
+        var options = new GatewayOptions();
+        OptionsBinder.Bind(configuration, ConfigSchema.Gateway, options);
+        var sourceProblems = problems.ToArray();
+        var sorted = problems.Concat(Check(options, origins))
+            .Select((problem, i) => (problem, i))
+            .OrderBy(p => order(p.problem.Where).Layer)
+            .ThenBy(p => order(p.problem.Where).Line)
+            .ThenBy(p => order(p.problem.Where).Name, StringComparer.Ordinal)
+            .ThenBy(p => p.i)
+            .Select(p => p.problem)
+            .ToArray();
+        return new LoadedConfig(configuration, origins, options, filesRead, sourceProblems, sorted);
+    }
+
+    /// <summary>The checks of bound options: every key's value, then the keys that depend on each other.</summary>
+    internal static List<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins) =>
+        OptionsChecker.Check(ConfigSchema.Gateway, options, origins, [root => EndpointPaths.Check((GatewayOptions)root)]);
 }

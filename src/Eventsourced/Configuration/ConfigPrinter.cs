@@ -1,4 +1,5 @@
 using System.Globalization;
+using Eventsourced.Broker;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 
@@ -6,8 +7,8 @@ namespace Eventsourced.Configuration;
 
 /// <summary>
 /// Prints the effective configuration (<c>eventsourced -c</c>) as YAML that <see cref="ConfigLoader"/> reads
-/// back: every key of <see cref="ConfigSchema.Keys"/> in the original's layout, broker passwords masked
-/// (so a reloaded dump has <c>***</c> for a password and nothing else differs).
+/// back: every key of <see cref="ConfigSchema"/> in the original's layout, secrets and broker passwords
+/// masked (so a reloaded dump has <c>***</c> for those and nothing else differs).
 /// </summary>
 public static class ConfigPrinter
 {
@@ -19,14 +20,15 @@ public static class ConfigPrinter
         emitter.Emit(new StreamStart());
         emitter.Emit(new DocumentStart());
         emitter.Emit(new MappingStart());
-        foreach (var section in ConfigSchema.Keys.GroupBy(k => k.Section))
+        var defaults = new GatewayOptions();
+        foreach (var section in ConfigSchema.Gateway.Sections)
         {
-            emitter.Emit(Text(section.Key));
+            emitter.Emit(Text(section.Name));
             emitter.Emit(new MappingStart());
-            foreach (var key in section)
+            foreach (var key in section.Keys)
             {
                 emitter.Emit(Text(key.Name));
-                EmitValue(emitter, key, options);
+                EmitValue(emitter, key, key.Get(section.Get(options)), key.Get(section.Get(defaults)));
             }
 
             emitter.Emit(new MappingEnd());
@@ -38,35 +40,44 @@ public static class ConfigPrinter
         return writer.ToString();
     }
 
-    private static void EmitValue(IEmitter emitter, ConfigKey key, GatewayOptions options)
+    private static void EmitValue(IEmitter emitter, SchemaKey key, object? value, object? defaultValue)
     {
-        switch (key)
+        switch (value)
         {
-            case ScalarKey scalar:
-                emitter.Emit(Text(scalar.Get(options)));
-                break;
-            case ListKey list:
-                var items = list.Show(options).ToArray();
-                emitter.Emit(new SequenceStart(AnchorName.Empty, TagName.Empty, true, items.Length == 0 ? SequenceStyle.Flow : SequenceStyle.Block));
-                Array.ForEach(items, item => emitter.Emit(Text(item)));
+            case List<string> items:
+                emitter.Emit(new SequenceStart(AnchorName.Empty, TagName.Empty, true, items.Count == 0 ? SequenceStyle.Flow : SequenceStyle.Block));
+                items.ForEach(item => emitter.Emit(Text(Show(key, item))));
                 emitter.Emit(new SequenceEnd());
                 break;
-            case HeaderMapKey headers:
-                // Maps merge over the defaults, so a removed default header is printed with an empty value.
-                var map = headers.Map(options);
-                var removed = headers.Map(new GatewayOptions()).Keys.Where(name => !map.ContainsKey(name)).ToArray();
+            case Dictionary<string, string> map:
+                // Maps merge over the defaults, so a removed default entry is printed with an empty value.
+                var removed = ((Dictionary<string, string>)defaultValue!).Keys.Where(name => !map.ContainsKey(name)).ToArray();
                 var style = map.Count + removed.Length == 0 ? MappingStyle.Flow : MappingStyle.Block;
                 emitter.Emit(new MappingStart(AnchorName.Empty, TagName.Empty, true, style));
-                foreach (var (name, value) in map.Concat(removed.Select(name => KeyValuePair.Create(name, string.Empty))))
+                foreach (var (name, text) in map.Concat(removed.Select(name => KeyValuePair.Create(name, string.Empty))))
                 {
                     emitter.Emit(Text(name));
-                    emitter.Emit(Text(value));
+                    emitter.Emit(Text(Show(key, text)));
                 }
 
                 emitter.Emit(new MappingEnd());
                 break;
+            case bool flag:
+                emitter.Emit(Text(flag ? "true" : "false"));
+                break;
+            default:
+                emitter.Emit(Text(Show(key, Convert.ToString(value, CultureInfo.InvariantCulture) ?? string.Empty)));
+                break;
         }
     }
+
+    /// <summary>A value as <c>-c</c> may show it.</summary>
+    internal static string Show(SchemaKey key, string value) => key.Mask switch
+    {
+        MaskKind.Secret => value.Length == 0 ? value : "***",
+        MaskKind.BrokerUrl => BrokerUrl.Mask(value),
+        _ => value,
+    };
 
     /// <summary>A scalar; the emitter quotes it when plain YAML would misread it, and so do we for what reads as null.</summary>
     private static Scalar Text(string value)

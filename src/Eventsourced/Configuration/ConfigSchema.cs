@@ -1,81 +1,129 @@
-using Eventsourced.Hosting;
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+
 namespace Eventsourced.Configuration;
 
-/// <summary>
-/// Every configuration key, in the order <see cref="ConfigPrinter"/> prints them (sections in order of
-/// first appearance). Adding a key is one line here plus its property; the loader, the environment
-/// convention and the printer follow from this table.
-/// </summary>
-internal static class ConfigSchema
+/// <summary>The shape of a configuration key, from its property's type.</summary>
+internal enum KeyKind
 {
-    /// <summary>Upper bound of <c>queue.expires</c>: the broker's <c>x-expires</c> is milliseconds in a signed 32-bit field.</summary>
-    public const int MaxExpiresSeconds = int.MaxValue / 1000;
+    /// <summary>A string.</summary>
+    Text,
 
-    public static IReadOnlyList<ConfigKey> Keys { get; } =
-    [
-        ConfigKey.Text("server.address", o => o.Server.Address, (o, v) => o.Server.Address = v, ListenAddress.Check),
-        ConfigKey.Text("server.path", o => o.Server.Path, (o, v) => o.Server.Path = v, ConfigRules.UrlPath),
-        ConfigKey.Number("server.heartbeat", o => o.Server.HeartbeatSeconds, (o, v) => o.Server.HeartbeatSeconds = v, 0, 3600),
-        ConfigKey.Number("server.shutdown_timeout", o => o.Server.ShutdownTimeoutSeconds, (o, v) => o.Server.ShutdownTimeoutSeconds = v, 0, 3600),
-        ConfigKey.Number("server.write_timeout", o => o.Server.WriteTimeoutSeconds, (o, v) => o.Server.WriteTimeoutSeconds = v, 1, 3600),
-        ConfigKey.List("broker.node", o => o.Broker.Node, (o, v) => o.Broker.Node = v, ConfigRules.BrokerNode, ConfigRules.MaskBrokerNode),
-        ConfigKey.Number("broker.reconnect_max", o => o.Broker.ReconnectMaxSeconds, (o, v) => o.Broker.ReconnectMaxSeconds = v, 1, 3600),
-        ConfigKey.Text("queue.pattern", o => o.Queue.Pattern, (o, v) => o.Queue.Pattern = v, ConfigRules.Pattern),
-        ConfigKey.Number("queue.expires", o => o.Queue.ExpiresSeconds, (o, v) => o.Queue.ExpiresSeconds = v, 0, MaxExpiresSeconds) with { Aliases = ["expire"] },
-        ConfigKey.Number("queue.prefetch", o => o.Queue.Prefetch, (o, v) => o.Queue.Prefetch = v, 1, 65535),
-        ConfigKey.Headers("header.cors", o => o.Header.Cors),
-        ConfigKey.Headers("header.sse", o => o.Header.Sse),
-        ConfigKey.Choice("log.level", o => o.Log.Level, (o, v) => o.Log.Level = v, "trace", "debug", "information", "warning", "error", "critical"),
-        ConfigKey.Choice("log.format", o => o.Log.Format, (o, v) => o.Log.Format = v, "text", "json"),
-        ConfigKey.Text("metrics.path", o => o.Metrics.Path, (o, v) => o.Metrics.Path = v, EndpointPath),
-        ConfigKey.Text("metrics.debug_vars", o => o.Metrics.DebugVars, (o, v) => o.Metrics.DebugVars = v, EndpointPath),
-        ConfigKey.Text("health.live", o => o.Health.Live, (o, v) => o.Health.Live = v, EndpointPath),
-        ConfigKey.Text("health.ready", o => o.Health.Ready, (o, v) => o.Health.Ready = v, EndpointPath),
-    ];
+    /// <summary>An <see cref="int"/>, bounded by a <see cref="RangeAttribute"/>.</summary>
+    Number,
 
-    /// <summary>
-    /// Checks that involve several keys, on the effective configuration: the endpoint paths differ from
-    /// <c>server.path</c> and from each other (ignoring case and a trailing <c>/</c>, as routing does).
-    /// </summary>
-    public static IEnumerable<ConfigProblem> CheckCombinations(GatewayOptions options)
+    /// <summary>A <see cref="bool"/>: <c>true</c> or <c>false</c>.</summary>
+    Flag,
+
+    /// <summary>A string from the list of an <see cref="AllowedValuesAttribute"/>, matched ignoring case.</summary>
+    Choice,
+
+    /// <summary>A <c>List&lt;string&gt;</c> that a later source replaces as a whole.</summary>
+    List,
+
+    /// <summary>A <c>Dictionary&lt;string, string&gt;</c> merged by name over earlier sources; an empty value removes an entry.</summary>
+    Map,
+}
+
+/// <summary>One key, <c>section.name</c>, read off its options property.</summary>
+internal sealed record SchemaKey(string Section, string Name, PropertyInfo Property, KeyKind Kind)
+{
+    public string Path => $"{Section}.{Name}";
+
+    /// <summary>Its key in <see cref="IConfiguration"/>: <c>section:name</c>.</summary>
+    public string ConfigurationKey => $"{Section}:{Name}";
+
+    public IReadOnlyList<string> Aliases { get; init; } = [];
+
+    public int Min { get; init; } = int.MinValue;
+
+    public int Max { get; init; } = int.MaxValue;
+
+    public IReadOnlyList<string> Choices { get; init; } = [];
+
+    /// <summary>The check of the value (of each list item), if any.</summary>
+    public Func<string, string?>? Rule { get; init; }
+
+    /// <summary>The checks of a map's entries, if any.</summary>
+    public IMapRuleSource? MapRules { get; init; }
+
+    public MaskKind? Mask { get; init; }
+
+    public bool MayBeEmpty { get; init; }
+
+    /// <summary>A section's value of this key (a string, an int, a bool, a list or a map).</summary>
+    public object? Get(object section) => Property.GetValue(section);
+
+    public void Set(object section, object? value) => Property.SetValue(section, value);
+}
+
+/// <summary>One section: a property of the root options whose type is the section's options class.</summary>
+internal sealed record SchemaSection(string Name, PropertyInfo Property, IReadOnlyList<SchemaKey> Keys)
+{
+    public Type OptionsType => Property.PropertyType;
+
+    public object Get(object root) => Property.GetValue(root) ?? throw new InvalidOperationException($"section {Name} is null");
+}
+
+/// <summary>
+/// Every section and key of a root options class, read off its properties: names from
+/// <see cref="ConfigurationKeyNameAttribute"/> (the names the standard binder uses), the kind from the
+/// property's type, bounds and choices from <see cref="RangeAttribute"/> and <see cref="AllowedValuesAttribute"/>,
+/// checks from <see cref="ValueRuleAttribute{TRule}"/>. Adding a key is adding a property. The loader, the
+/// validation and <c>eventsourced -c</c> follow from it, in declaration order.
+/// </summary>
+internal sealed class ConfigSchema
+{
+    private ConfigSchema(IReadOnlyList<SchemaSection> sections) => Sections = sections;
+
+    /// <summary>The gateway's configuration: the sections of <see cref="GatewayOptions"/>.</summary>
+    public static ConfigSchema Gateway { get; } = For(typeof(GatewayOptions));
+
+    public IReadOnlyList<SchemaSection> Sections { get; }
+
+    public IEnumerable<SchemaKey> Keys => Sections.SelectMany(s => s.Keys);
+
+    public static ConfigSchema For(Type root) =>
+        new(root.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .OrderBy(p => p.MetadataToken)
+            .Select(p => new SchemaSection(NameOf(p), p, KeysOf(NameOf(p), p.PropertyType)))
+            .ToArray());
+
+    private static SchemaKey[] KeysOf(string section, Type options) =>
+        options.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanWrite)
+            .OrderBy(p => p.MetadataToken)
+            .Select(p => KeyOf(section, p))
+            .ToArray();
+
+    private static SchemaKey KeyOf(string section, PropertyInfo property)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        var where = new ConfigLocation("configuration", 0, false);
-        var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
-        foreach (var (key, path) in EndpointPaths(options))
+        var choices = property.GetCustomAttribute<AllowedValuesAttribute>()?.Values.Select(v => Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture)!).ToArray();
+        var kind = property.PropertyType switch
         {
-            if (path.Length == 0)
-            {
-                continue;
-            }
-
-            if (taken.FirstOrDefault(t => SameRoute(t.Path, path)) is { Key: { } other })
-            {
-                yield return new ConfigProblem(where, key, $"{ConfigText.Quote(path)} is also {other}; give each endpoint its own path");
-            }
-            else
-            {
-                taken.Add((key, path));
-            }
-        }
+            var t when t == typeof(int) => KeyKind.Number,
+            var t when t == typeof(bool) => KeyKind.Flag,
+            var t when t == typeof(string) => choices is null ? KeyKind.Text : KeyKind.Choice,
+            var t when t == typeof(List<string>) => KeyKind.List,
+            var t when t == typeof(Dictionary<string, string>) => KeyKind.Map,
+            var t => throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name}: configuration keys of type {t.Name} are not supported"),
+        };
+        var range = property.GetCustomAttribute<RangeAttribute>();
+        return new SchemaKey(section, NameOf(property), property, kind)
+        {
+            Aliases = property.GetCustomAttribute<ConfigurationAliasAttribute>()?.Aliases ?? [],
+            Min = range is null ? int.MinValue : Convert.ToInt32(range.Minimum, System.Globalization.CultureInfo.InvariantCulture),
+            Max = range is null ? int.MaxValue : Convert.ToInt32(range.Maximum, System.Globalization.CultureInfo.InvariantCulture),
+            Choices = choices ?? [],
+            Rule = property.GetCustomAttributes().OfType<IValueRuleSource>().FirstOrDefault()?.Rule,
+            MapRules = property.GetCustomAttributes().OfType<IMapRuleSource>().FirstOrDefault(),
+            Mask = property.GetCustomAttribute<MaskedAttribute>()?.Kind,
+            MayBeEmpty = property.GetCustomAttribute<MayBeEmptyAttribute>() is not null,
+        };
     }
 
-    /// <summary>The observability endpoints' keys and paths (empty: switched off).</summary>
-    public static IEnumerable<(string Key, string Path)> EndpointPaths(GatewayOptions options) =>
-    [
-        ("metrics.path", options.Metrics.Path),
-        ("metrics.debug_vars", options.Metrics.DebugVars),
-        ("health.live", options.Health.Live),
-        ("health.ready", options.Health.Ready),
-    ];
-
-    /// <summary>An endpoint path: empty (off), or an absolute URL path without route syntax.</summary>
-    private static string? EndpointPath(string path) =>
-        path.Length == 0 ? null
-        : ConfigRules.UrlPath(path) is { } problem ? problem + " (or empty to switch the endpoint off)"
-        : path.AsSpan().IndexOfAny('{', '}') >= 0 ? $"must not contain '{{' or '}}', got {ConfigText.Quote(path)}"
-        : null;
-
-    private static bool SameRoute(string a, string b) =>
-        string.Equals(a.Length > 1 ? a.TrimEnd('/') : a, b.Length > 1 ? b.TrimEnd('/') : b, StringComparison.OrdinalIgnoreCase);
+    private static string NameOf(PropertyInfo property) =>
+        property.GetCustomAttribute<ConfigurationKeyNameAttribute>()?.Name
+        ?? throw new InvalidOperationException($"{property.DeclaringType?.Name}.{property.Name} needs a [ConfigurationKeyName]");
 }

@@ -7,6 +7,9 @@ namespace Eventsourced.Configuration;
 /// <summary>Reads YAML text into a <see cref="ConfigNode"/> tree, keeping the line of every node.</summary>
 internal static partial class YamlConfigReader
 {
+    /// <summary>The configuration is three levels deep (section, key, header); far deeper input is an attack on the reader, not a configuration.</summary>
+    public const int MaxDepth = 32;
+
     /// <summary>The tree of one file, or null after adding a problem when the text is not one valid YAML document.</summary>
     public static ConfigNode? Read(string path, string text, List<ConfigProblem> problems)
     {
@@ -26,7 +29,7 @@ internal static partial class YamlConfigReader
                 }
 
                 parser.MoveNext();
-                root = ReadNode(parser, anchors, path);
+                root = ReadNode(parser, anchors, path, 0);
                 parser.Consume<DocumentEnd>();
             }
 
@@ -47,9 +50,14 @@ internal static partial class YamlConfigReader
         }
     }
 
-    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path)
+    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path, int depth)
     {
         var location = ConfigLocation.InFile(path, parser.Current?.Start.Line ?? 0);
+        if (depth > MaxDepth)
+        {
+            throw new YamlException(parser.Current!.Start, parser.Current.End, $"nested deeper than {MaxDepth} levels");
+        }
+
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
             return anchors.TryGetValue(alias.Value.Value, out var target)
@@ -70,7 +78,7 @@ internal static partial class YamlConfigReader
             anchor = sequence.Anchor;
             while (!parser.TryConsume<SequenceEnd>(out _))
             {
-                node.Items.Add(ReadNode(parser, anchors, path));
+                node.Items.Add(ReadNode(parser, anchors, path, depth + 1));
             }
         }
         else
@@ -80,8 +88,8 @@ internal static partial class YamlConfigReader
             anchor = mapping.Anchor;
             while (!parser.TryConsume<MappingEnd>(out _))
             {
-                var key = ReadNode(parser, anchors, path);
-                node.Entries.Add(new(key, ReadNode(parser, anchors, path)));
+                var key = ReadNode(parser, anchors, path, depth + 1);
+                node.Entries.Add(new(key, ReadNode(parser, anchors, path, depth + 1)));
             }
         }
 

@@ -35,7 +35,7 @@ internal sealed class Subscription : IAsyncDisposable
     public string Node => _lease.Node;
 
     public static async Task<Subscription> OpenAsync(
-        BrokerPool pool, string queueName, GatewayOptions options, ILogger logger, CancellationToken cancellationToken = default)
+        BrokerPool pool, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken = default)
     {
         ChannelLease lease;
         try
@@ -50,12 +50,12 @@ internal sealed class Subscription : IAsyncDisposable
         try
         {
             var channel = lease.Channel;
-            await channel.BasicQosAsync(0, (ushort)options.Queue.Prefetch, global: false, cancellationToken);
+            await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
             try
             {
                 await channel.QueueDeclareAsync(
                     queueName, durable: true, exclusive: false, autoDelete: false,
-                    arguments: QueueArguments(options.Queue.ExpiresSeconds), cancellationToken: cancellationToken);
+                    arguments: QueueArguments(options.ExpiresSeconds), cancellationToken: cancellationToken);
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
             {
@@ -67,11 +67,11 @@ internal sealed class Subscription : IAsyncDisposable
                 }
 
                 channel = await lease.ReopenAsync(cancellationToken);
-                await channel.BasicQosAsync(0, (ushort)options.Queue.Prefetch, global: false, cancellationToken);
+                await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Queue.Prefetch);
+            var consumer = new SubscriberConsumer(channel, options.Prefetch);
             try
             {
                 await channel.BasicConsumeAsync(

@@ -1,4 +1,4 @@
-using Eventsourced.Configuration;
+using Eventsourced.Hosting;
 using Eventsourced.Health;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 // Extension methods live in the namespace of the type they extend, as ASP.NET Core's own do.
 namespace Microsoft.AspNetCore.Builder;
@@ -13,55 +14,65 @@ namespace Microsoft.AspNetCore.Builder;
 public static class EventsourcedEndpointRouteBuilderExtensions
 {
     /// <summary>
-    /// Maps the SSE stream at <c>server.path</c>. A path ending in <c>/</c> also serves every path below it
-    /// that no other endpoint claims (the original served "/" for every path).
+    /// Maps the SSE stream at <paramref name="path"/>, or at <c>server.path</c> when it is null. A path ending
+    /// in <c>/</c> also serves every path below it that no other endpoint claims (the original served "/" for
+    /// every path).
     /// </summary>
-    public static IEndpointConventionBuilder MapEventsourced(this IEndpointRouteBuilder endpoints)
+    /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
+    public static IEndpointConventionBuilder MapEventsourced(this IEndpointRouteBuilder endpoints, string? path = null)
     {
-        var options = endpoints.ServiceProvider.GetRequiredService<GatewayOptions>();
-        var stream = endpoints.ServiceProvider.GetRequiredService<SseEndpoint>();
-        var path = options.Server.Path;
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var services = endpoints.ServiceProvider;
+        path ??= services.GetRequiredService<IOptions<ServerOptions>>().Value.Path;
+        if (UrlPath.Check(path) is { } problem)
+        {
+            throw new ArgumentException($"eventsourced path {problem}", nameof(path));
+        }
+
+        var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        MapObservability(endpoints, options);
         return endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
     }
 
     /// <summary>
     /// <c>metrics.path</c>, <c>metrics.debug_vars</c>, <c>health.live</c> and <c>health.ready</c>, each unless
-    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path.
+    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path. The paths
+    /// were checked with the rest of the configuration (they differ from each other and from <c>server.path</c>).
     /// </summary>
-    private static void MapObservability(IEndpointRouteBuilder endpoints, GatewayOptions options)
+    public static IEndpointRouteBuilder MapEventsourcedObservability(this IEndpointRouteBuilder endpoints)
     {
-        if (ConfigSchema.CheckCombinations(options).FirstOrDefault() is { } problem)
-        {
-            throw new InvalidOperationException($"invalid endpoint paths: {problem}");
-        }
+        ArgumentNullException.ThrowIfNull(endpoints);
+        MapObservability(endpoints, endpoints.ServiceProvider.GetRequiredService<IOptions<MetricsOptions>>().Value, endpoints.ServiceProvider.GetRequiredService<IOptions<HealthOptions>>().Value);
+        return endpoints;
+    }
 
+    private static void MapObservability(IEndpointRouteBuilder endpoints, MetricsOptions metrics, HealthOptions health)
+    {
         var services = endpoints.ServiceProvider;
-        if (options.Metrics.Path.Length > 0)
+        if (metrics.Path.Length > 0)
         {
-            endpoints.MapMethods(options.Metrics.Path, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<MetricsEndpoint>().HandleAsync)
+            endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<MetricsEndpoint>().HandleAsync)
                 .WithDisplayName("eventsourced metrics");
         }
 
-        if (options.Metrics.DebugVars.Length > 0)
+        if (metrics.DebugVars.Length > 0)
         {
-            endpoints.MapMethods(options.Metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
+            endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
                 .WithDisplayName("eventsourced debug vars");
         }
 
-        if (options.Health.Live.Length > 0)
+        if (health.Live.Length > 0)
         {
-            endpoints.MapHealthChecks(options.Health.Live, new HealthCheckOptions
+            endpoints.MapHealthChecks(health.Live, new HealthCheckOptions
             {
                 Predicate = _ => false,
                 ResponseWriter = HealthResponseWriter.WriteAsync,
             }).WithDisplayName("eventsourced liveness");
         }
 
-        if (options.Health.Ready.Length > 0)
+        if (health.Ready.Length > 0)
         {
-            endpoints.MapHealthChecks(options.Health.Ready, new HealthCheckOptions
+            endpoints.MapHealthChecks(health.Ready, new HealthCheckOptions
             {
                 Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
                 ResponseWriter = HealthResponseWriter.WriteAsync,

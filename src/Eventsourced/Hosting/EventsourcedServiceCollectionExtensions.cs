@@ -1,22 +1,62 @@
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
+using Eventsourced.Consuming;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 // Extension methods live in the namespace of the type they extend, as ASP.NET Core's own do.
 namespace Microsoft.Extensions.DependencyInjection;
 
 public static class EventsourcedServiceCollectionExtensions
 {
-    /// <summary>Registers the gateway: broker pool (a hosted service), metrics, health checks and the stream endpoint.</summary>
-    public static IServiceCollection AddEventsourced(this IServiceCollection services, GatewayOptions options)
+    /// <summary>
+    /// Registers the gateway in any ASP.NET Core application: its options bound from
+    /// <paramref name="configuration"/> (the sections <c>server</c>, <c>broker</c>, <c>queue</c>, ... of
+    /// <c>config.yml-dist</c>, e.g. <c>builder.Configuration.GetSection("Eventsourced")</c>), checked when the
+    /// host starts; the broker pool (a hosted service), metrics, health checks and the endpoints that
+    /// <c>MapEventsourced</c> maps. Calling it again adds nothing.
+    /// </summary>
+    public static IServiceCollection AddEventsourced(this IServiceCollection services, IConfiguration configuration)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        services.TryAddSingleton(options);
+        ArgumentNullException.ThrowIfNull(configuration);
+        return services.AddEventsourced(new GatewayConfiguration(() => ConfigLoader.Read(configuration)));
+    }
+
+    /// <summary>Registers the gateway with a configuration loaded by <see cref="ConfigLoader"/> (the executable's way).</summary>
+    public static IServiceCollection AddEventsourced(this IServiceCollection services, LoadedConfig configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        return services.AddEventsourced(new GatewayConfiguration(() => configuration));
+    }
+
+    private static IServiceCollection AddEventsourced(this IServiceCollection services, GatewayConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        if (services.Any(d => d.ServiceType == typeof(GatewayConfiguration)))
+        {
+            return services;
+        }
+
+        services.AddSingleton(configuration);
+        services.AddOptions<GatewayOptions>().ValidateOnStart();
+        services.AddSingleton<IConfigureOptions<GatewayOptions>, GatewayOptionsSetup>();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        // Each service takes its own section, never the whole configuration.
+        AddSection(services, o => o.Server);
+        AddSection(services, o => o.Broker);
+        AddSection(services, o => o.Queue);
+        AddSection(services, o => o.Header);
+        AddSection(services, o => o.Log);
+        AddSection(services, o => o.Metrics);
+        AddSection(services, o => o.Health);
+
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
         services.TryAddSingleton<GatewayMetrics>();
@@ -25,9 +65,14 @@ public static class EventsourcedServiceCollectionExtensions
         // The pool is itself the hosted service: started after the observability listeners, stopped after the
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
+        services.TryAddSingleton<SubscriptionSettings>();
         services.TryAddSingleton<SseEndpoint>();
         return services;
     }
+
+    private static void AddSection<TSection>(IServiceCollection services, Func<GatewayOptions, TSection> section)
+        where TSection : class =>
+        services.TryAddSingleton<IOptions<TSection>>(sp => Options.Options.Create(section(sp.GetRequiredService<IOptions<GatewayOptions>>().Value)));
 
     /// <summary>
     /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. Its hosted service must come before the

@@ -1,45 +1,61 @@
 using Eventsourced.Configuration;
 using Eventsourced.Http;
-using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.Hosting;
 
-/// <summary>Builds the gateway's web application from a loaded configuration: the executable and the tests share it.</summary>
+/// <summary>
+/// The gateway as a program of its own: a web application with nothing but the gateway, configured only
+/// by <paramref name="config"/>. The executable and the tests build it here.
+/// </summary>
 public static class GatewayApplication
 {
-    public static WebApplication Build(GatewayOptions options, IReadOnlyList<string>? configFiles = null, Action<WebApplicationBuilder>? configure = null)
+    public static WebApplication Build(LoadedConfig config, Action<WebApplicationBuilder>? configure = null)
     {
-        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(config);
+        var options = config.Options;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
+            Args = [],
             ContentRootPath = AppContext.BaseDirectory,
             EnvironmentName = Environments.Production,
         });
+        // The slim builder reads appsettings.json, ASPNETCORE_* and DOTNET_* variables (a Kestrel section,
+        // URLs): none of them may configure the gateway behind its documented sources.
+        builder.Configuration.Sources.Clear();
+        builder.Configuration.AddConfiguration(config.Configuration);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            // Twice the write timeout: a reader that is merely slow is ended by the gateway's own write
-            // timeout first, with a proper close; the kernel's silent drop is for peers that are gone.
-            var userTimeout = TcpUserTimeout.Middleware(TimeSpan.FromSeconds(2 * options.Server.WriteTimeoutSeconds));
-            var countBytes = TransportByteCounter.Middleware();
-            kestrel.ConfigureEndpointDefaults(listen => listen.Use(countBytes).Use(userTimeout));
+            kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
             KestrelListen.Apply(kestrel, options.Server.Address);
         });
         builder.Services.Configure<HostOptions>(host =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
-        builder.Services.AddEventsourced(options);
+        builder.Services.AddEventsourced(config);
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        app.MapEventsourcedObservability();
         app.MapEventsourced();
-        AnnounceLifecycle(app, options, configFiles);
+        AnnounceLifecycle(app, options, config.FilesRead);
         return app;
+    }
+
+    /// <summary>A gateway configured in code: the options go through the same binding and checks as configuration files.</summary>
+    /// <exception cref="InvalidOperationException">The options break a rule of the configuration (every problem in the message).</exception>
+    public static WebApplication Build(GatewayOptions options, Action<WebApplicationBuilder>? configure = null)
+    {
+        var config = ConfigLoader.Read(ConfigFlattener.ToConfiguration(options));
+        return config.Problems.Count == 0
+            ? Build(config, configure)
+            : throw new InvalidOperationException("invalid gateway options:\n" + string.Join('\n', config.Problems));
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)
@@ -72,11 +88,11 @@ public static class GatewayApplication
         logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", level > LogLevel.Debug ? LogLevel.Critical : level);
     }
 
-    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string>? configFiles)
+    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         HostingLog.Starting(logger, GatewayVersion.Current, options.Server.Path, options.Queue.Pattern, options.Broker.Node.Count);
-        HostingLog.ConfigFilesRead(logger, configFiles is { Count: > 0 } ? string.Join(", ", configFiles) : "(defaults and environment only)");
+        HostingLog.ConfigFilesRead(logger, configFiles.Count > 0 ? string.Join(", ", configFiles) : "(defaults and environment only)");
         foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)
         {
             HostingLog.HeaderIgnored(logger, header);

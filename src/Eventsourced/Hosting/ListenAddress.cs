@@ -8,8 +8,12 @@ namespace Eventsourced.Hosting;
 /// Checks <c>server.address</c>: <c>host:port</c>, port 0-65535; the host is an IPv4 address,
 /// a bracketed IPv6 address, a DNS name (underscores allowed, as in container names), or <c>*</c> / nothing for all interfaces.
 /// </summary>
-internal static class ListenAddress
+internal sealed class ListenAddress : IValueRule
 {
+    private ListenAddress()
+    {
+    }
+
     /// <summary>A problem message, or null when <paramref name="address"/> is fine.</summary>
     public static string? Check(string address)
     {

@@ -1,12 +1,11 @@
 using Eventsourced.Broker;
-using Eventsourced.Configuration;
 using Eventsourced.Consuming;
 using Eventsourced.Metrics;
 using Eventsourced.Naming;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Http;
 
@@ -16,7 +15,7 @@ namespace Eventsourced.Http;
 /// </summary>
 internal sealed class SseEndpoint
 {
-    private readonly GatewayOptions _options;
+    private readonly QueueOptions _queue;
     private readonly BrokerPool _pool;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<SseEndpoint> _logger;
@@ -24,15 +23,14 @@ internal sealed class SseEndpoint
     private readonly SubscriptionSettings _settings;
 
     public SseEndpoint(
-        GatewayOptions options, BrokerPool pool, GatewayMetrics metrics, TimeProvider time,
-        IHostApplicationLifetime lifetime, ILogger<SseEndpoint> logger)
+        IOptions<QueueOptions> queue, SubscriptionSettings settings, BrokerPool pool, GatewayMetrics metrics, ILogger<SseEndpoint> logger)
     {
-        _options = options;
+        _queue = queue.Value;
         _pool = pool;
         _metrics = metrics;
         _logger = logger;
-        _resolver = new QueueNameResolver(QueuePattern.Parse(options.Queue.Pattern));
-        _settings = new SubscriptionSettings(options, time, lifetime.ApplicationStopping);
+        _resolver = new QueueNameResolver(QueuePattern.Parse(_queue.Pattern));
+        _settings = settings;
     }
 
     /// <summary>Configured headers left to the HTTP server (see <see cref="SseResponseHeaders"/>).</summary>
@@ -65,7 +63,7 @@ internal sealed class SseEndpoint
         Subscription subscription;
         try
         {
-            subscription = await Subscription.OpenAsync(_pool, queue, _options, _logger, streamToken.Token);
+            subscription = await Subscription.OpenAsync(_pool, queue, _queue, _logger, streamToken.Token);
         }
         catch (SubscribeException ex)
         {

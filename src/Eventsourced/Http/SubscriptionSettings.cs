@@ -1,20 +1,22 @@
-using Eventsourced.Configuration;
+using Eventsourced.Hosting;
 using Eventsourced.Sse;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Http;
 
-/// <summary>What every stream of this gateway shares, prepared once from the configuration.</summary>
-internal sealed class SubscriptionSettings(GatewayOptions options, TimeProvider time, CancellationToken stopping)
+/// <summary>What every subscription of this gateway shares, prepared once from the configuration.</summary>
+internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOptions<HeaderOptions> headers, TimeProvider time, IHostApplicationLifetime lifetime)
 {
-    public SseResponseHeaders Headers { get; } = new(options.Header);
+    public SseResponseHeaders Headers { get; } = new(headers.Value);
 
     public TimeProvider Time { get; } = time;
 
     /// <summary>Fires when the host begins to shut down.</summary>
-    public CancellationToken Stopping { get; } = stopping;
+    public CancellationToken Stopping { get; } = lifetime.ApplicationStopping;
 
     /// <summary>Null when heartbeats are off.</summary>
-    public TimeSpan? Heartbeat { get; } = options.Server.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(options.Server.HeartbeatSeconds) : null;
+    public TimeSpan? Heartbeat { get; } = server.Value.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(server.Value.HeartbeatSeconds) : null;
 
-    public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, options.Server.WriteTimeoutSeconds));
+    public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, server.Value.WriteTimeoutSeconds));
 }

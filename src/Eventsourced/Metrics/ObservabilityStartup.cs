@@ -1,8 +1,9 @@
 using Eventsourced.Broker;
-using Eventsourced.Configuration;
+using Eventsourced.Health;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Metrics;
 
@@ -11,24 +12,27 @@ namespace Eventsourced.Metrics;
 /// registered ahead of the broker pool, and hosted services start in order), then declares the bounded
 /// series at zero.
 /// </summary>
-internal sealed class ObservabilityStartup(IServiceProvider services, GatewayOptions options, GatewayMetrics metrics, ILogger<ObservabilityStartup> logger)
+internal sealed class ObservabilityStartup(
+    IServiceProvider services, IOptions<MetricsOptions> metricsOptions, IOptions<HealthOptions> health, IOptions<BrokerOptions> broker,
+    GatewayMetrics metrics, ILogger<ObservabilityStartup> logger)
     : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (options.Metrics.Path.Length > 0)
+        var options = metricsOptions.Value;
+        if (options.Path.Length > 0)
         {
             _ = services.GetRequiredService<IMetricsExposition>();
         }
 
-        if (options.Metrics.DebugVars.Length > 0)
+        if (options.DebugVars.Length > 0)
         {
             _ = services.GetRequiredService<DebugVarsEndpoint>();
         }
 
-        var nodes = options.Broker.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
+        var nodes = broker.Value.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
         metrics.DeclareSeries(nodes);
-        MetricsLog.Endpoints(logger, Show(options.Metrics.Path), Show(options.Metrics.DebugVars), Show(options.Health.Live), Show(options.Health.Ready));
+        MetricsLog.Endpoints(logger, Show(options.Path), Show(options.DebugVars), Show(health.Value.Live), Show(health.Value.Ready));
         return Task.CompletedTask;
     }
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Eventsourced.Configuration;
 
 namespace Eventsourced.Naming;
 
@@ -7,7 +8,7 @@ namespace Eventsourced.Naming;
 /// All whitespace is removed first, as the original did; a <c>$</c> not followed by <c>{</c> is literal text.
 /// Resolving a pattern against a request is the streaming code's business.
 /// </summary>
-public sealed class QueuePattern
+public sealed class QueuePattern : IValueRule
 {
     private QueuePattern(IReadOnlyList<PatternSegment> segments) => Segments = segments;
 
@@ -59,6 +60,20 @@ public sealed class QueuePattern
         return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
             ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
             : new QueuePattern(segments);
+    }
+
+    /// <summary><c>queue.pattern</c>: a problem message, or null for a pattern <see cref="Parse"/> takes.</summary>
+    static string? IValueRule.Check(string value)
+    {
+        try
+        {
+            _ = Parse(value);
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
     }
 
     /// <summary>The normalised pattern: whitespace removed, placeholders as <c>${source:NAME}</c>.</summary>

@@ -1,4 +1,4 @@
-using Eventsourced.Configuration;
+using Eventsourced.Http;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
 

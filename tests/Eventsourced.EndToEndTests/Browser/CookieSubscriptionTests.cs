@@ -58,7 +58,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
             """);
         try
         {
-            var options = ConfigLoader.Load(new ConfigSources([], file, new Dictionary<string, string?>())).Options;
+            var options = ConfigLoader.Load(new ConfigSources([], file, EnvironmentPrefix: "EVENTSOURCED_COOKIE_TEST_NONE_")).Options;
             options.Server.Address = "127.0.0.1:0";
             options.Server.HeartbeatSeconds = 0;
             options.Broker.Node = [broker.AmqpUrl];

@@ -42,7 +42,7 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         var dotnet = Tools.Require("dotnet", "the .NET SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)");
         var app = RepoPaths.Examples("csharp", "publish.cs");
         await using var subscriber = await SubscribeAsync(nameof(CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue));
-        var environment = CleanDotnetEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl });
+        var environment = DotnetBuild.CleanEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl });
 
         var published = await Command.RunAsync(dotnet, ["run", app, "--", subscriber.Queue, MultiLine], BuildTimeout, environment,
             workingDirectory: RepoPaths.Examples("csharp"));
@@ -102,24 +102,6 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         }
 
         return subscriber;
-    }
-
-    /// <summary>
-    /// <c>dotnet test</c> hands its own MSBuild settings to the test host's environment; a <c>dotnet run</c>
-    /// started from here must not build with them.
-    /// </summary>
-    private static Dictionary<string, string?> CleanDotnetEnvironment(Dictionary<string, string?> extra)
-    {
-        var environment = new Dictionary<string, string?>(extra);
-        foreach (var name in Environment.GetEnvironmentVariables().Keys.Cast<string>())
-        {
-            if (name.StartsWith("MSBUILD", StringComparison.OrdinalIgnoreCase) || name.StartsWith("VSTEST", StringComparison.OrdinalIgnoreCase))
-            {
-                environment[name] = null;
-            }
-        }
-
-        return environment;
     }
 
     private sealed record Subscriber(string Queue, GatewayServer Gateway, HttpClient Client, SseClient Stream) : IAsyncDisposable

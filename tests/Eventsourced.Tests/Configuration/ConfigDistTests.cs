@@ -10,7 +10,7 @@ public sealed class ConfigDistTests
     [Fact]
     public void Load_ConfigYmlDist_GivesExactlyTheDefaults()
     {
-        var loaded = ConfigLoader.Load(new ConfigSources([], DistFile, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([], DistFile, ConfigTesting.NoEnvironment);
 
         Assert.Equal(ConfigPrinter.ToYaml(new GatewayOptions()), ConfigPrinter.ToYaml(loaded.Options));
     }
@@ -20,7 +20,7 @@ public sealed class ConfigDistTests
     {
         var keys = ConfigTreeKeys.Of(File.ReadAllText(DistFile), DistFile);
 
-        Assert.Equal(ConfigSchema.Keys.Select(k => k.Path), keys);
+        Assert.Equal(ConfigSchema.Gateway.Keys.Select(k => k.Path), keys);
         Assert.Contains("queue.expires", keys);
     }
 

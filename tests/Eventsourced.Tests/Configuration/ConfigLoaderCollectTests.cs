@@ -13,7 +13,7 @@ public sealed class ConfigLoaderCollectTests
             ("EVENTSOURCED_LOG__LEVEL", "loud"),
             ("EVENTSOURCED_SERVER__ADDRESS", "nowhere"));
 
-        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(new ConfigSources([optional.Path], missing, environment)));
+        var ex = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([optional.Path], missing, environment));
 
         Assert.Equal(
             [
@@ -50,7 +50,7 @@ public sealed class ConfigLoaderCollectTests
         using var broken = new TempFile("server: [\n");
         using var bad = new TempFile("queue:\n  prefetch: x\n");
 
-        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(new ConfigSources([broken.Path], bad.Path, ConfigTesting.NoEnvironment)));
+        var ex = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([broken.Path], bad.Path, ConfigTesting.NoEnvironment));
 
         Assert.Equal(2, ex.Problems.Count);
         Assert.StartsWith($"{broken.Path}:", ex.Problems[0], StringComparison.Ordinal);
@@ -60,7 +60,7 @@ public sealed class ConfigLoaderCollectTests
     [Fact]
     public void ToString_ThrownConfigException_HasNoStackTrace()
     {
-        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(new ConfigSources([], TempFile.MissingPath(), ConfigTesting.NoEnvironment)));
+        var ex = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([], TempFile.MissingPath(), ConfigTesting.NoEnvironment));
 
         Assert.Null(ex.StackTrace);
         Assert.Equal(ex.Message, ex.ToString());

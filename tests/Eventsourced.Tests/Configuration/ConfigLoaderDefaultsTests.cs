@@ -7,7 +7,7 @@ public sealed class ConfigLoaderDefaultsTests
     [Fact]
     public void Load_NoSources_HasTheOriginalsDefaults()
     {
-        var loaded = ConfigLoader.Load(new ConfigSources([], null, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([], null, ConfigTesting.NoEnvironment);
 
         var o = loaded.Options;
         Assert.Empty(loaded.FilesRead);
@@ -27,7 +27,7 @@ public sealed class ConfigLoaderDefaultsTests
     [Fact]
     public void Load_NoSources_HasTheNewKeysDefaults()
     {
-        var o = ConfigLoader.Load(new ConfigSources([], null, ConfigTesting.NoEnvironment)).Options;
+        var o = ConfigTesting.LoadSources([], null, ConfigTesting.NoEnvironment).Options;
 
         Assert.Equal((15, 10, 30), (o.Server.HeartbeatSeconds, o.Server.ShutdownTimeoutSeconds, o.Server.WriteTimeoutSeconds));
         Assert.Equal((30, 64), (o.Broker.ReconnectMaxSeconds, o.Queue.Prefetch));
@@ -40,7 +40,7 @@ public sealed class ConfigLoaderDefaultsTests
         using var present = new TempFile("server:\n  path: /events\n");
         var missing = TempFile.MissingPath();
 
-        var loaded = ConfigLoader.Load(new ConfigSources([missing, present.Path], null, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([missing, present.Path], null, ConfigTesting.NoEnvironment);
 
         Assert.Equal([present.Path], loaded.FilesRead);
         Assert.Equal("/events", loaded.Options.Server.Path);
@@ -51,7 +51,7 @@ public sealed class ConfigLoaderDefaultsTests
     {
         using var file = new TempFile("# nothing set here\n\n");
 
-        var loaded = ConfigLoader.Load(new ConfigSources([], file.Path, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([], file.Path, ConfigTesting.NoEnvironment);
 
         Assert.Equal([file.Path], loaded.FilesRead);
         Assert.Equal(ConfigPrinter.ToYaml(new GatewayOptions()), ConfigPrinter.ToYaml(loaded.Options));
@@ -62,20 +62,18 @@ public sealed class ConfigLoaderDefaultsTests
     {
         var missing = TempFile.MissingPath();
 
-        var ex = Assert.Throws<ConfigException>(() => ConfigLoader.Load(new ConfigSources([], missing, ConfigTesting.NoEnvironment)));
+        var ex = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([], missing, ConfigTesting.NoEnvironment));
 
         Assert.Equal($"{missing}: file not found", ex.Message);
     }
 
     [Fact]
-    public void ForProcess_UsesTheDocumentedLocationsAndTheProcessEnvironment()
+    public void ForProcess_UsesTheDocumentedLocationsAndTheEventsourcedVariables()
     {
         var sources = ConfigSources.ForProcess("custom.yml");
 
         Assert.Equal(["/etc/eventsourced/config.yml", Path.Combine(AppContext.BaseDirectory, "config.yml")], sources.OptionalFiles);
         Assert.Equal("custom.yml", sources.RequiredFile);
-        var path = Environment.GetEnvironmentVariable("PATH");
-        Assert.NotNull(path);
-        Assert.Equal(path, sources.Environment["PATH"]);
+        Assert.Equal("EVENTSOURCED_", sources.EnvironmentPrefix);
     }
 }

@@ -1,4 +1,3 @@
-using Eventsourced.Configuration;
 
 namespace Eventsourced.Tests.Configuration;
 
@@ -11,7 +10,7 @@ public sealed class ConfigLoaderLayeringTests
         using var second = new TempFile("server:\n  address: 127.0.0.2:2000\n  path: /second\n");
         var environment = ConfigTesting.Env(("EVENTSOURCED_SERVER__ADDRESS", "127.0.0.3:3000"));
 
-        var loaded = ConfigLoader.Load(new ConfigSources([first.Path], second.Path, environment));
+        var loaded = ConfigTesting.LoadSources([first.Path], second.Path, environment);
 
         Assert.Equal([first.Path, second.Path], loaded.FilesRead);
         Assert.Equal("127.0.0.3:3000", loaded.Options.Server.Address);
@@ -26,7 +25,7 @@ public sealed class ConfigLoaderLayeringTests
         using var first = new TempFile("queue:\n  prefetch: 1\n");
         using var second = new TempFile("queue:\n  prefetch: 2\n");
 
-        var loaded = ConfigLoader.Load(new ConfigSources([second.Path, first.Path], null, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([second.Path, first.Path], null, ConfigTesting.NoEnvironment);
 
         Assert.Equal([second.Path, first.Path], loaded.FilesRead);
         Assert.Equal(1, loaded.Options.Queue.Prefetch);
@@ -38,7 +37,7 @@ public sealed class ConfigLoaderLayeringTests
         using var first = new TempFile("broker:\n  node:\n    - amqp://a/\n    - amqp://b/\n");
         using var second = new TempFile("broker:\n  node:\n    - amqp://c/\n");
 
-        var loaded = ConfigLoader.Load(new ConfigSources([first.Path], second.Path, ConfigTesting.NoEnvironment));
+        var loaded = ConfigTesting.LoadSources([first.Path], second.Path, ConfigTesting.NoEnvironment);
 
         Assert.Equal(["amqp://c/"], loaded.Options.Broker.Node);
     }
@@ -82,7 +81,7 @@ public sealed class ConfigLoaderLayeringTests
         using var first = new TempFile("server:\n  heartbeat: 5\nbroker:\n  node:\n    - amqp://a/\n");
         using var second = new TempFile("server:\n  heartbeat:\nbroker:\n  node: ~\nheader:\n");
 
-        var options = ConfigLoader.Load(new ConfigSources([first.Path], second.Path, ConfigTesting.NoEnvironment)).Options;
+        var options = ConfigTesting.LoadSources([first.Path], second.Path, ConfigTesting.NoEnvironment).Options;
 
         Assert.Equal(5, options.Server.HeartbeatSeconds);
         Assert.Equal(["amqp://a/"], options.Broker.Node);

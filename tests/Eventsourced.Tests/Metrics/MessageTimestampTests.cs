@@ -1,4 +1,5 @@
 using System.Text;
+using Eventsourced.Http;
 using Eventsourced.Metrics;
 using RabbitMQ.Client;
 

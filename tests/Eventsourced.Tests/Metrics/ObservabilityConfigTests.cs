@@ -73,7 +73,7 @@ public sealed class ObservabilityConfigTests
     {
         var options = ConfigTesting.Load("metrics:\n  path: ''\n  debug_vars: ''\nhealth:\n  live: ''\n  ready: ''\n");
 
-        Assert.Empty(ConfigSchema.CheckCombinations(options));
+        Assert.Empty(EndpointPaths.Check(options));
     }
 
     [Fact]

@@ -1,4 +1,4 @@
-using Eventsourced.Configuration;
+using Eventsourced.Http;
 using Eventsourced.Sse;
 
 namespace Eventsourced.Tests.Sse;

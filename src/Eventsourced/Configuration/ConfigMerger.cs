@@ -1,0 +1,339 @@
+using System.Globalization;
+
+namespace Eventsourced.Configuration;
+
+/// <summary>
+/// Layers configuration sources the way the README documents, which no standard provider does: scalars
+/// of a later source replace earlier ones, a null value (<c>key:</c> with nothing, <c>~</c>) leaves the
+/// earlier value, a list is replaced as a whole, a map is merged entry by entry (an empty or null value
+/// removes the entry), and an alias (<c>queue.expire</c>) sets its key. It checks the shape of every key
+/// (unknown sections and keys, a list where a value belongs, a value that is not a number...) and
+/// collects a <see cref="ConfigProblem"/> for each fault instead of stopping. Names match exactly in files
+/// (keys are snake_case) and ignoring case elsewhere (environment variables, an application's
+/// configuration). The result is plain configuration keys, each with the place it came from, for the
+/// standard binder; values are checked after binding (<see cref="OptionsChecker"/>).
+/// </summary>
+internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> problems)
+{
+    private readonly string[] _sections = schema.Sections.Select(s => s.Name).ToArray();
+
+    /// <summary>The merged keys (<c>section:key</c>, <c>section:list:0</c>, <c>section:map:Name</c>), in the order first set.</summary>
+    public OrderedDictionary<string, (string Value, ConfigLocation Where)> Data { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>List items whose index in their source differs from their place in the merged list (see <see cref="ConfigOrigins.Label"/>).</summary>
+    public Dictionary<string, string> Labels { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Where each merged key came from.</summary>
+    public ConfigOrigins Origins => new(Data.ToDictionary(e => e.Key, e => e.Value.Where, StringComparer.OrdinalIgnoreCase), Labels);
+
+    /// <summary>Layers one source over those merged before it.</summary>
+    public void Merge(ConfigNode root)
+    {
+        if (root.IsNull)
+        {
+            return;
+        }
+
+        if (root.Kind != ConfigNodeKind.Mapping)
+        {
+            Report(root.Location, null, $"expected a mapping of sections ({string.Join(", ", _sections)}), got a {root.Describe()}");
+            return;
+        }
+
+        var comparer = Comparer(root);
+        var seen = new Dictionary<string, ConfigLocation>(StringComparer.Ordinal);
+        foreach (var (keyNode, value) in root.Entries)
+        {
+            if (!TryName(keyNode, null, out var name))
+            {
+                continue;
+            }
+
+            var section = schema.Sections.FirstOrDefault(s => comparer.Equals(s.Name, name));
+            if (section is null)
+            {
+                Report(keyNode.Location, name, $"unknown section (known: {string.Join(", ", _sections)}){Hint(name, _sections)}");
+            }
+            else if (!seen.TryAdd(section.Name, keyNode.Location))
+            {
+                Report(keyNode.Location, section.Name, $"duplicate section (first at {seen[section.Name].Reference})");
+            }
+            else if (value.Kind == ConfigNodeKind.Mapping)
+            {
+                MergeSection(section, value, comparer);
+            }
+            else if (!value.IsNull)
+            {
+                Report(value.Location, section.Name, $"expected a mapping of keys, got a {value.Describe()}");
+            }
+        }
+    }
+
+    private void MergeSection(SchemaSection section, ConfigNode mapping, StringComparer comparer)
+    {
+        var spellings = section.Keys.SelectMany(k => k.Aliases.Prepend(k.Name).Select(s => (Key: k, Spelling: s))).ToArray();
+        var seen = new Dictionary<SchemaKey, (string Spelling, ConfigLocation Where)>();
+        foreach (var (keyNode, value) in mapping.Entries)
+        {
+            if (!TryName(keyNode, section.Name, out var name))
+            {
+                continue;
+            }
+
+            var match = spellings.FirstOrDefault(s => comparer.Equals(s.Spelling, name));
+            if (match.Key is null)
+            {
+                var known = section.Keys.Select(k => k.Name).ToArray();
+                Report(keyNode.Location, $"{section.Name}.{name}", $"unknown key (known: {string.Join(", ", known)}){Hint(name, known)}");
+                continue;
+            }
+
+            var display = $"{section.Name}.{match.Spelling}";
+            if (seen.TryGetValue(match.Key, out var first))
+            {
+                Report(keyNode.Location, display, first.Spelling == match.Spelling
+                    ? $"duplicate key (first at {first.Where.Reference})"
+                    : $"conflicts with {section.Name}.{first.Spelling} ({first.Where.Reference}); give only one of them");
+                continue;
+            }
+
+            seen.Add(match.Key, (match.Spelling, keyNode.Location));
+            MergeValue(match.Key, display, value);
+        }
+    }
+
+    private void MergeValue(SchemaKey key, string display, ConfigNode value)
+    {
+        if (value.IsNull)
+        {
+            return; // "key:" with nothing after it (or ~, null) leaves the earlier layer's value
+        }
+
+        switch (key.Kind)
+        {
+            case KeyKind.List:
+                MergeList(key, display, value);
+                return;
+            case KeyKind.Map:
+                MergeMap(key, display, value);
+                return;
+        }
+
+        if (value.Kind != ConfigNodeKind.Scalar)
+        {
+            Report(value.Location, display, $"expected a single value, got a {value.Describe()}");
+            return;
+        }
+
+        var text = value.Value!;
+        var problem = key.Kind switch
+        {
+            KeyKind.Number => Integer(text, key, out text),
+            KeyKind.Flag => Flag(text, out text),
+            KeyKind.Choice => Choice(text, key, out text),
+            _ => null,
+        };
+        if (problem is not null)
+        {
+            Report(value.Location, display, problem);
+        }
+        else
+        {
+            Data[key.ConfigurationKey] = (text, value.Location);
+        }
+    }
+
+    private void MergeList(SchemaKey key, string display, ConfigNode value)
+    {
+        var before = problems.Count;
+        var items = ListItems(display, value);
+        if (items is null || problems.Count > before)
+        {
+            return;
+        }
+
+        if (items.Count == 0 && !key.MayBeEmpty)
+        {
+            Report(value.Location, display, "must list at least one value");
+            return;
+        }
+
+        foreach (var (index, node, _) in items)
+        {
+            if (node.Kind != ConfigNodeKind.Scalar)
+            {
+                Report(node.Location, $"{display}[{index}]", $"expected a single value, got a {node.Describe()}");
+            }
+        }
+
+        if (problems.Count > before)
+        {
+            return;
+        }
+
+        // Replaced as a whole: nothing of an earlier source's list survives.
+        var prefix = key.ConfigurationKey + ":";
+        foreach (var old in Data.Keys.Where(k => k.Equals(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase) || k.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)).ToArray())
+        {
+            Data.Remove(old);
+        }
+
+        if (items.Count == 0)
+        {
+            Data[key.ConfigurationKey] = (string.Empty, value.Location); // an empty list, on purpose
+        }
+
+        for (var i = 0; i < items.Count; i++)
+        {
+            var itemKey = prefix + i.ToString(CultureInfo.InvariantCulture);
+            Data[itemKey] = (items[i].Text ?? string.Empty, items[i].Node.Location);
+            if (items[i].Index != i)
+            {
+                Labels[itemKey] = items[i].Index.ToString(CultureInfo.InvariantCulture);
+            }
+            else
+            {
+                Labels.Remove(itemKey);
+            }
+        }
+    }
+
+    /// <summary>A YAML list; elsewhere also <c>url1,url2</c> or the entries <c>0</c>, <c>1</c>, ... (in index order).</summary>
+    private List<(int Index, ConfigNode Node, string? Text)>? ListItems(string display, ConfigNode value)
+    {
+        if (value.Kind == ConfigNodeKind.Sequence)
+        {
+            return value.Items.Select((item, i) => (i, item, item.Value)).ToList();
+        }
+
+        if (!value.Location.IsFile && value.Kind == ConfigNodeKind.Scalar)
+        {
+            var text = value.Value!;
+            return text.Trim().Length == 0 ? [] : text.Split(',').Select((t, i) => (i, value, (string?)t.Trim())).ToList();
+        }
+
+        if (value.Location.IsFile)
+        {
+            Report(value.Location, display, $"expected a list, got a {value.Describe()}");
+            return null;
+        }
+
+        var items = new List<(int Index, ConfigNode Node, string? Text)>();
+        foreach (var (indexNode, item) in value.Entries)
+        {
+            if (!int.TryParse(indexNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+            {
+                Report(indexNode.Location, display, $"list index must be a number, got {ConfigText.Quote(indexNode.Value ?? string.Empty)}");
+            }
+            else if (items.Find(i => i.Index == index) is { Node: { } first })
+            {
+                Report(indexNode.Location, $"{display}[{index}]", $"also set by {first.Location.Source}; give only one of them");
+            }
+            else
+            {
+                items.Add((index, item, item.Value));
+            }
+        }
+
+        return items.OrderBy(i => i.Index).ToList();
+    }
+
+    private void MergeMap(SchemaKey key, string display, ConfigNode value)
+    {
+        if (value.Kind != ConfigNodeKind.Mapping)
+        {
+            Report(value.Location, display, $"expected a mapping of {MapEntries(key)}, got a {value.Describe()}");
+            return;
+        }
+
+        var seen = new Dictionary<string, ConfigLocation>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (nameNode, entry) in value.Entries)
+        {
+            if (!TryName(nameNode, display, out var name))
+            {
+                continue;
+            }
+
+            var where = $"{display}.{name}";
+            if (!seen.TryAdd(name, nameNode.Location))
+            {
+                Report(nameNode.Location, where, $"duplicate {MapEntry(key)} (first at {seen[name].Reference})");
+                continue;
+            }
+
+            if (entry.Kind != ConfigNodeKind.Scalar)
+            {
+                Report(entry.Location, where, $"expected a single value, got a {entry.Describe()}");
+                continue;
+            }
+
+            // An entry keeps its place; given in another case, it takes the later source's spelling.
+            // An empty (or null) value stays as the mark that removes the entry.
+            var mapKey = $"{key.ConfigurationKey}:{name}";
+            var index = Data.IndexOf(mapKey);
+            var stored = (entry.Value?.Trim() ?? string.Empty, entry.Location);
+            if (index >= 0)
+            {
+                Data.SetAt(index, mapKey, stored);
+            }
+            else
+            {
+                Data[mapKey] = stored;
+            }
+        }
+    }
+
+    private bool TryName(ConfigNode keyNode, string? parent, out string name)
+    {
+        name = keyNode.Value ?? string.Empty;
+        if (keyNode.Kind == ConfigNodeKind.Scalar && keyNode.Value is not null)
+        {
+            return true;
+        }
+
+        Report(keyNode.Location, parent, $"keys must be plain names, got a {(keyNode.IsNull ? "null" : keyNode.Describe())}");
+        return false;
+    }
+
+    /// <summary>A whole number; one outside what an int holds is reported with the key's bounds (checked for all values after binding).</summary>
+    private static string? Integer(string text, SchemaKey key, out string normalized)
+    {
+        normalized = text.Trim();
+        var digits = normalized.StartsWith('-') || normalized.StartsWith('+') ? normalized[1..] : normalized;
+        if (digits.Length == 0 || !digits.All(char.IsAsciiDigit))
+        {
+            return $"expected a whole number, got {ConfigText.Quote(text)}";
+        }
+
+        return int.TryParse(normalized, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _)
+            ? null
+            : $"must be from {key.Min} to {key.Max}, got {normalized}";
+    }
+
+    private static string? Flag(string text, out string normalized)
+    {
+        normalized = text.Trim().ToLowerInvariant();
+        return normalized is "true" or "false" ? null : $"expected true or false, got {ConfigText.Quote(text)}";
+    }
+
+    /// <summary>Stored as listed when it matches ignoring case; anything else is reported after binding.</summary>
+    private static string? Choice(string text, SchemaKey key, out string normalized)
+    {
+        normalized = key.Choices.FirstOrDefault(c => c.Equals(text.Trim(), StringComparison.OrdinalIgnoreCase)) ?? text;
+        return null;
+    }
+
+    private static StringComparer Comparer(ConfigNode root) => root.Location.IsFile ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+
+    /// <summary>Files match names exactly; point out a name that differs only in case.</summary>
+    private static string Hint(string name, IEnumerable<string> known) =>
+        known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } match
+            ? $"; did you mean '{match}'?"
+            : string.Empty;
+
+    private static string MapEntries(SchemaKey key) => $"{MapEntry(key)} names to values";
+
+    private static string MapEntry(SchemaKey key) => key.MapRules?.Entry ?? "entry";
+
+    private void Report(ConfigLocation where, string? key, string message) => problems.Add(new(where, key, message));
+}

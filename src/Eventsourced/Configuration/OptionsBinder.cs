@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Eventsourced.Configuration;
+
+/// <summary>
+/// Binds merged configuration (<see cref="ConfigMerger"/>) to the options of every section with the standard
+/// binder. Lists and maps are set here instead: the standard binder appends to a list that has a default
+/// (<c>broker.node</c>), where a configured list replaces it, and keeps a map key's first spelling.
+/// </summary>
+internal static class OptionsBinder
+{
+    public static void Bind(IConfiguration configuration, ConfigSchema schema, object root)
+    {
+        foreach (var section in schema.Sections)
+        {
+            var sectionConfiguration = configuration.GetSection(section.Name);
+            var target = section.Get(root);
+            var defaults = Activator.CreateInstance(section.OptionsType)!;
+            sectionConfiguration.Bind(target);
+            foreach (var key in section.Keys)
+            {
+                var keyConfiguration = sectionConfiguration.GetSection(key.Name);
+                if (key.Kind == KeyKind.List)
+                {
+                    BindList(keyConfiguration, key, target, defaults);
+                }
+                else if (key.Kind == KeyKind.Map)
+                {
+                    BindMap(keyConfiguration, key, target, defaults);
+                }
+            }
+        }
+    }
+
+    private static void BindList(IConfigurationSection configuration, SchemaKey key, object target, object defaults)
+    {
+        var items = configuration.GetChildren().Select(c => c.Value ?? string.Empty).ToList();
+        if (items.Count > 0 || configuration.Value is not null)
+        {
+            key.Set(target, items); // configured: replaces the list, also with none (an empty value)
+        }
+        else
+        {
+            key.Set(target, new List<string>((List<string>)key.Get(defaults)!));
+        }
+    }
+
+    /// <summary>The defaults, then each configured entry: in place when it exists (in the configured spelling), else appended; empty removes.</summary>
+    private static void BindMap(IConfigurationSection configuration, SchemaKey key, object target, object defaults)
+    {
+        var entries = ((Dictionary<string, string>)key.Get(defaults)!).ToList();
+        foreach (var entry in configuration.GetChildren())
+        {
+            var value = entry.Value ?? string.Empty;
+            var index = entries.FindIndex(e => string.Equals(e.Key, entry.Key, StringComparison.OrdinalIgnoreCase));
+            if (index >= 0)
+            {
+                entries[index] = new(entry.Key, value);
+            }
+            else
+            {
+                entries.Add(new(entry.Key, value));
+            }
+        }
+
+        key.Set(target, new Dictionary<string, string>(entries.Where(e => e.Value.Length > 0), StringComparer.OrdinalIgnoreCase));
+    }
+}

@@ -1,0 +1,76 @@
+using System.Globalization;
+
+namespace Eventsourced.Configuration;
+
+/// <summary>
+/// Checks bound options against the schema: numbers within their <see cref="System.ComponentModel.DataAnnotations.RangeAttribute"/>,
+/// choices among the allowed values, lists not empty and each item (and each map entry) through its rule,
+/// then the checks that involve several keys. Bound values, so options set in code are checked as well
+/// as configured ones; <see cref="ConfigOrigins"/> names the file and line of each configured one.
+/// </summary>
+internal static class OptionsChecker
+{
+    public static List<ConfigProblem> Check(ConfigSchema schema, object root, ConfigOrigins origins, IEnumerable<Func<object, IEnumerable<ConfigProblem>>>? combined = null)
+    {
+        var problems = new List<ConfigProblem>();
+        foreach (var section in schema.Sections)
+        {
+            var options = section.Get(root);
+            foreach (var key in section.Keys)
+            {
+                CheckKey(key, key.Get(options), origins, problems);
+            }
+        }
+
+        foreach (var check in combined ?? [])
+        {
+            problems.AddRange(check(root));
+        }
+
+        return problems;
+    }
+
+    private static void CheckKey(SchemaKey key, object? value, ConfigOrigins origins, List<ConfigProblem> problems)
+    {
+        var where = origins.Of(key.ConfigurationKey);
+        switch (key.Kind)
+        {
+            case KeyKind.Number when value is int number && (number < key.Min || number > key.Max):
+                problems.Add(new(where, key.Path, $"must be from {key.Min} to {key.Max}, got {number.ToString(CultureInfo.InvariantCulture)}"));
+                break;
+            case KeyKind.Choice when value is string text && !key.Choices.Contains(text, StringComparer.OrdinalIgnoreCase):
+                problems.Add(new(where, key.Path, $"expected one of {string.Join(", ", key.Choices)}, got {ConfigText.Quote(text)}"));
+                break;
+            case KeyKind.Text when value is string text && key.Rule?.Invoke(text) is { } problem:
+                problems.Add(new(where, key.Path, problem));
+                break;
+            case KeyKind.List when value is List<string> items:
+                if (items.Count == 0 && !key.MayBeEmpty)
+                {
+                    problems.Add(new(where, key.Path, "must list at least one value"));
+                }
+
+                for (var i = 0; i < items.Count; i++)
+                {
+                    var itemProblem = items[i].Length == 0 ? "empty value" : key.Rule?.Invoke(items[i]);
+                    if (itemProblem is not null)
+                    {
+                        var itemKey = $"{key.ConfigurationKey}:{i.ToString(CultureInfo.InvariantCulture)}";
+                        problems.Add(new(origins.Of(itemKey), $"{key.Path}[{origins.Label(itemKey, i)}]", itemProblem));
+                    }
+                }
+
+                break;
+            case KeyKind.Map when value is Dictionary<string, string> map && key.MapRules is { } rules:
+                foreach (var (name, text) in map)
+                {
+                    if ((rules.NameRule(name) ?? rules.ValueRule(text)) is { } entryProblem)
+                    {
+                        problems.Add(new(origins.Of($"{key.ConfigurationKey}:{name}"), $"{key.Path}.{name}", entryProblem));
+                    }
+                }
+
+                break;
+        }
+    }
+}

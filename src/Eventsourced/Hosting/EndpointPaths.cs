@@ -1,0 +1,45 @@
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// The paths the gateway serves must differ (ignoring case and a trailing <c>/</c>, as routing does): the
+/// stream at <c>server.path</c> and the observability endpoints. Checked once, with the rest of the
+/// configuration, before anything is mapped.
+/// </summary>
+internal static class EndpointPaths
+{
+    /// <summary>The observability endpoints' keys and paths (empty: switched off).</summary>
+    public static IEnumerable<(string Key, string Path)> Observability(GatewayOptions options) =>
+    [
+        ("metrics.path", options.Metrics.Path),
+        ("metrics.debug_vars", options.Metrics.DebugVars),
+        ("health.live", options.Health.Live),
+        ("health.ready", options.Health.Ready),
+    ];
+
+    public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
+        foreach (var (key, path) in Observability(options))
+        {
+            if (path.Length == 0)
+            {
+                continue;
+            }
+
+            if (taken.FirstOrDefault(t => SameRoute(t.Path, path)) is { Key: { } other })
+            {
+                yield return new ConfigProblem(ConfigLocation.Combination, key, $"{ConfigText.Quote(path)} is also {other}; give each endpoint its own path");
+            }
+            else
+            {
+                taken.Add((key, path));
+            }
+        }
+    }
+
+    private static bool SameRoute(string a, string b) =>
+        string.Equals(a.Length > 1 ? a.TrimEnd('/') : a, b.Length > 1 ? b.TrimEnd('/') : b, StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,38 @@
+using System.ComponentModel.DataAnnotations;
+using Eventsourced.Configuration;
+using Eventsourced.Http;
+using Microsoft.Extensions.Configuration;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>The <c>server</c> section: where the gateway listens and how its subscriptions are paced.</summary>
+public sealed class ServerOptions
+{
+    /// <summary><c>server.address</c>: TCP listen address, <c>host:port</c>.</summary>
+    [ConfigurationKeyName("address")]
+    [ValueRule<ListenAddress>]
+    public string Address { get; set; } = "0.0.0.0:2069";
+
+    /// <summary>
+    /// <c>server.path</c>: where the SSE stream is served. A path ending in <c>/</c> also serves
+    /// every path below it (Go's ServeMux rule; the original served "/" and so every path).
+    /// </summary>
+    [ConfigurationKeyName("path")]
+    [ValueRule<UrlPath>]
+    public string Path { get; set; } = "/";
+
+    /// <summary><c>server.heartbeat</c>: seconds of silence after which a <c>:</c> comment is sent; 0 turns it off.</summary>
+    [ConfigurationKeyName("heartbeat")]
+    [Range(0, 3600)]
+    public int HeartbeatSeconds { get; set; } = 15;
+
+    /// <summary><c>server.shutdown_timeout</c>: seconds a SIGTERM/SIGINT may take to end streams and close connections.</summary>
+    [ConfigurationKeyName("shutdown_timeout")]
+    [Range(0, 3600)]
+    public int ShutdownTimeoutSeconds { get; set; } = 10;
+
+    /// <summary><c>server.write_timeout</c>: seconds a single flush to a client may take before the stream is ended.</summary>
+    [ConfigurationKeyName("write_timeout")]
+    [Range(1, 3600)]
+    public int WriteTimeoutSeconds { get; set; } = 30;
+}

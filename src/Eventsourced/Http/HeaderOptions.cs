@@ -1,0 +1,32 @@
+using Eventsourced.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace Eventsourced.Http;
+
+/// <summary>
+/// The <c>header</c> section: response headers. Maps merge by header name (ignoring case) over earlier
+/// sources; a header given an empty value is removed.
+/// </summary>
+public sealed class HeaderOptions
+{
+    /// <summary><c>header.cors</c>: sent on every response of the stream endpoint (200, 204, 4xx, 5xx).</summary>
+    [ConfigurationKeyName("cors")]
+    [MapRules<HeaderName, HeaderValue>(Entry = "header")]
+    public Dictionary<string, string> Cors { get; set; } = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Access-Control-Allow-Origin"] = "*",
+        ["Access-Control-Allow-Methods"] = "GET, OPTIONS",
+        ["Access-Control-Allow-Headers"] = "Content-Type, Accept, Cache-Control",
+    };
+
+    /// <summary><c>header.sse</c>: sent with the 200 that opens a stream.</summary>
+    [ConfigurationKeyName("sse")]
+    [MapRules<HeaderName, HeaderValue>(Entry = "header")]
+    public Dictionary<string, string> Sse { get; set; } = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["Content-Type"] = "text/event-stream; charset=utf-8",
+        ["Cache-Control"] = "no-cache",
+        ["Transfer-Encoding"] = "identity",
+        ["X-Accel-Buffering"] = "no",
+    };
+}

@@ -1,0 +1,115 @@
+using Eventsourced.Broker;
+using Eventsourced.Configuration;
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Eventsourced.Tests.Hosting;
+
+/// <summary><c>AddEventsourced</c> in an application of its own: binding, checking and each service's own section.</summary>
+public sealed class AddEventsourcedTests
+{
+    [Fact]
+    public void AddEventsourced_ApplicationSection_BindsEachSectionsOptions()
+    {
+        using var services = Provider(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:broker:node:0", "amqp://rabbit/"), ("Eventsourced:header:cors:X-App", "1"));
+
+        Assert.Equal(5, services.GetRequiredService<IOptions<QueueOptions>>().Value.Prefetch);
+        Assert.Equal(["amqp://rabbit/"], services.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
+        Assert.Equal("1", services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors["X-App"]);
+        Assert.Equal(4, services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors.Count);
+    }
+
+    [Fact]
+    public void AddEventsourced_EmptySection_HasTheDefaults()
+    {
+        using var services = Provider();
+
+        Assert.Equal(["amqp://guest:guest@localhost:5672/"], services.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
+        Assert.Equal(1800, services.GetRequiredService<IOptions<QueueOptions>>().Value.ExpiresSeconds);
+    }
+
+    [Fact]
+    public void Options_UnknownKeyAndBadValue_AreAllReportedWithTheirKeys()
+    {
+        using var services = Provider(("Eventsourced:queue:nope", "1"), ("Eventsourced:queue:prefetch", "0"), ("Eventsourced:queue:expire", "60"));
+
+        var ex = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<QueueOptions>>().Value);
+
+        Assert.Equal(
+            [
+                "configuration Eventsourced:queue:nope: queue.nope: unknown key (known: pattern, expires, prefetch)",
+                "configuration Eventsourced:queue:prefetch: queue.prefetch: must be from 1 to 65535, got 0",
+            ],
+            ex.Failures);
+    }
+
+    [Fact]
+    public async Task StartAsync_InvalidConfiguration_FailsBeforeAnythingStarts()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddEventsourced(Section(("Eventsourced:broker:node:0", "http://nope/")));
+        using var host = builder.Build();
+
+        var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("broker.node[0]: invalid broker URL: unsupported scheme 'http'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AddEventsourced_Twice_RegistersOnce()
+    {
+        var services = new ServiceCollection();
+        services.AddEventsourced(Section());
+        var count = services.Count;
+
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "9")));
+
+        Assert.Equal(count, services.Count);
+    }
+
+    [Fact]
+    public void Services_TakeTheirOwnSectionNeverTheWholeConfiguration()
+    {
+        var plumbing = new[] { typeof(GatewayOptions).Namespace };
+        var offenders = typeof(GatewayOptions).Assembly.GetTypes()
+            .Where(t => !plumbing.Contains(t.Namespace))
+            .SelectMany(t => t.GetConstructors().SelectMany(c => c.GetParameters()).Select(p => (Type: t, Parameter: p.ParameterType)))
+            .Where(p => p.Parameter == typeof(GatewayOptions) || p.Parameter == typeof(IOptions<GatewayOptions>))
+            .Select(p => p.Type.FullName)
+            .ToArray();
+
+        Assert.Empty(offenders);
+    }
+
+    private static ServiceProvider Provider(params (string Key, string Value)[] settings)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(settings));
+        return services.BuildServiceProvider();
+    }
+
+    private static IConfigurationSection Section(params (string Key, string Value)[] settings) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)))
+            .Build()
+            .GetSection("Eventsourced");
+
+    private sealed class NoLifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
