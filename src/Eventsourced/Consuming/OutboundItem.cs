@@ -1,6 +1,5 @@
 using System.Buffers;
 using Eventsourced.Metrics;
-using Eventsourced.Sse;
 
 namespace Eventsourced.Consuming;
 
@@ -18,8 +17,9 @@ internal enum OutboundKind : byte
 }
 
 /// <summary>
-/// One item waiting in a subscription's buffer for its writer: a framed message with its delivery tag, or
-/// a control signal (<see cref="OutboundKind.Heartbeat"/>, <see cref="OutboundKind.Wakeup"/>).
+/// One item waiting in a subscription's buffer for its writer: a message framed for the transport (by an
+/// <see cref="IFrameFormat"/>) with its delivery tag, or a control signal (<see cref="OutboundKind.Heartbeat"/>,
+/// <see cref="OutboundKind.Wakeup"/>).
 /// A message's frame lives in <see cref="Buffer"/>, rented from the shared array pool and given back by
 /// <see cref="Release"/> once written: pooled buffers are old, so the subscription's (old) buffer never
 /// points at a young array, which kept every garbage collection scanning 10,000 subscriptions' memory.
@@ -27,19 +27,14 @@ internal enum OutboundKind : byte
 /// </summary>
 internal readonly record struct OutboundItem(OutboundKind Kind, ulong Tag, byte[] Buffer, int Length, MessageTimestamp Published)
 {
-    private static readonly byte[] HeartbeatFrame = SseFraming.Heartbeat.ToArray();
-
-    public static OutboundItem Heartbeat { get; } = new(OutboundKind.Heartbeat, 0, HeartbeatFrame, HeartbeatFrame.Length, MessageTimestamp.None);
-
     public static OutboundItem Wakeup { get; } = new(OutboundKind.Wakeup, 0, [], 0, MessageTimestamp.None);
 
-    /// <summary>A message framed into a buffer rented from the shared pool.</summary>
-    public static OutboundItem Message(ulong tag, ReadOnlySpan<byte> body, MessageTimestamp published)
-    {
-        var trimmed = SseFraming.Trim(body);
-        var buffer = ArrayPool<byte>.Shared.Rent(SseFraming.FramedLength(trimmed));
-        return new OutboundItem(OutboundKind.Message, tag, buffer, SseFraming.Write(trimmed, buffer), published);
-    }
+    /// <summary>A heartbeat that writes <paramref name="frame"/> (a transport's shared bytes, never released).</summary>
+    public static OutboundItem HeartbeatOf(byte[] frame) => new(OutboundKind.Heartbeat, 0, frame, frame.Length, MessageTimestamp.None);
+
+    /// <summary>A message in <paramref name="length"/> bytes of <paramref name="buffer"/>, rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
+    public static OutboundItem Message(ulong tag, byte[] buffer, int length, MessageTimestamp published) =>
+        new(OutboundKind.Message, tag, buffer, length, published);
 
     /// <summary>The bytes to write (none for a wake-up).</summary>
     public ReadOnlySpan<byte> Frame => Buffer.AsSpan(0, Length);

@@ -6,21 +6,24 @@ using RabbitMQ.Client.Events;
 namespace Eventsourced.Consuming;
 
 /// <summary>
-/// The AMQP consumer of one stream. It frames each delivery (copying it out of the client's pooled
-/// buffer) into a bounded buffer that the stream's writer drains; it never awaits, so it never holds
-/// up the channel's dispatcher. The buffer is completed when the consumer or its channel ends.
+/// The AMQP consumer of one subscription. It frames each delivery for the transport (copying it out of
+/// the client library's pooled buffer) into a bounded buffer that the transport's writer drains; it never
+/// awaits, so it never holds up the channel's dispatcher. The buffer is completed when the consumer or its
+/// channel ends.
 /// </summary>
 internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 {
     private readonly Channel<OutboundItem> _buffer;
+    private readonly IFrameFormat _format;
     private int _endReason = -1;
     private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
 
-    public SubscriberConsumer(IChannel channel, int prefetch)
+    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format)
     {
         Channel = channel;
+        _format = format;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
         // (QueueOnce), so prefetch + 2 always fits.
@@ -37,7 +40,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     public ChannelReader<OutboundItem> Reader => _buffer.Reader;
 
     /// <summary>Queues a heartbeat, unless one is queued already.</summary>
-    public void TryQueueHeartbeat() => QueueOnce(ref _heartbeatQueued, OutboundItem.Heartbeat);
+    public void TryQueueHeartbeat() => QueueOnce(ref _heartbeatQueued, _format.Heartbeat);
 
     /// <summary>Wakes the writer to look at acknowledgements again, unless a wake-up is queued already.</summary>
     public void TryQueueWakeup() => QueueOnce(ref _wakeupQueued, OutboundItem.Wakeup);
@@ -88,7 +91,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
-        var delivery = OutboundItem.Message(deliveryTag, body.Span, MessageTimestamp.From(properties));
+        var delivery = _format.Message(deliveryTag, body.Span, properties, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
             // Stopped or completed already (the stream is ending), or, against prefetch, full. Either

@@ -1,7 +1,8 @@
-using Eventsourced.Hosting;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Sse;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

@@ -2,9 +2,9 @@ using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
-using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Sse;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -66,6 +66,8 @@ public static class EventsourcedServiceCollectionExtensions
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
         services.TryAddSingleton<SubscriptionSettings>();
+        services.TryAddSingleton<SubscriptionGate>();
+        services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
         return services;
     }

@@ -1,5 +1,5 @@
 using Eventsourced.Configuration;
-using Eventsourced.Http;
+using Eventsourced.Sse;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;

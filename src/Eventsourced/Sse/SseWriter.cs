@@ -16,7 +16,7 @@ namespace Eventsourced.Sse;
 /// A delivery is acked only after its bytes were flushed to the client; what is still buffered when the
 /// stream ends is never acked and so goes back to the queue.
 /// </summary>
-internal sealed class SseWriter
+internal sealed class SseWriter : ISubscriptionSession
 {
     private const int MaxBatchBytes = 64 * 1024;
 
@@ -24,7 +24,7 @@ internal sealed class SseWriter
     private static readonly TimeSpan FinalWait = TimeSpan.FromMilliseconds(100);
 
     private readonly HttpContext _context;
-    private readonly Subscription _subscription;
+    private readonly ISubscription _subscription;
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly List<MessageTimestamp> _published = new(16);
@@ -33,7 +33,7 @@ internal sealed class SseWriter
     private readonly ITimer _ackCheck;
     private int _wroteSinceTick;
 
-    public SseWriter(HttpContext context, Subscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
+    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
     {
         _context = context;
         _subscription = subscription;
@@ -44,7 +44,7 @@ internal sealed class SseWriter
         // Made now, with the rest of the stream's state, rather than by its first message: objects a
         // stream creates late are young objects referenced from old ones, which every collection scans.
         _ackCheck = settings.Time.CreateTimer(
-            static s => ((SseWriter)s!)._subscription.Consumer.TryQueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            static s => ((SseWriter)s!)._subscription.QueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     public long MessagesWritten { get; private set; }
@@ -61,7 +61,7 @@ internal sealed class SseWriter
             _ackCheck.Dispose();
             await AcknowledgeLastAsync();
             // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
-            while (_subscription.Consumer.Reader.TryRead(out var unwritten))
+            while (_subscription.Items.TryRead(out var unwritten))
             {
                 unwritten.Release();
             }
@@ -75,14 +75,14 @@ internal sealed class SseWriter
         SseResponseHeaders.Apply(response, _settings.Headers.Sse);
         _context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = response.BodyWriter;
-        var consumer = _subscription.Consumer;
+        var subscription = _subscription;
         using var heartbeat = _settings.Heartbeat is { } interval
             ? _settings.Time.CreateTimer(static s => ((SseWriter)s!).OnHeartbeatTick(), this, interval, interval)
             : null;
         // One registration for the stream's life, not one per wait: a cancellable WaitToReadAsync
         // allocates a new waiter each time, and at 10,000 streams those young waiters, referenced from
         // old buffers, made every garbage collection long.
-        using var stop = cancellationToken.UnsafeRegister(static s => ((SubscriberConsumer)s!).Stop(), consumer);
+        using var stop = cancellationToken.UnsafeRegister(static s => ((ISubscription)s!).Stop(), subscription);
         try
         {
             writer.Write(SseFraming.Opening);
@@ -91,10 +91,10 @@ internal sealed class SseWriter
                 return SubscriptionEndReason.ClientGone;
             }
 
-            while (await consumer.Reader.WaitToReadAsync(CancellationToken.None))
+            while (await subscription.Items.WaitToReadAsync(CancellationToken.None))
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                if (consumer.EndReason is { } ended)
+                if (subscription.EndReason is { } ended)
                 {
                     return ended;
                 }
@@ -103,12 +103,12 @@ internal sealed class SseWriter
                 var messages = 0;
                 long bytes = 0;
                 var heartbeats = 0;
-                while (bytes < MaxBatchBytes && consumer.Reader.TryRead(out var delivery))
+                while (bytes < MaxBatchBytes && subscription.Items.TryRead(out var delivery))
                 {
                     if (!delivery.IsMessage)
                     {
                         // A heartbeat, or only a wake-up to look at the acknowledgements again.
-                        consumer.Taken(delivery);
+                        subscription.Taken(delivery);
                         if (delivery.Kind == OutboundKind.Heartbeat)
                         {
                             writer.Write(delivery.Frame);
@@ -156,7 +156,7 @@ internal sealed class SseWriter
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            return consumer.EndReason ?? SubscriptionEndReason.ChannelClosed;
+            return subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -169,7 +169,7 @@ internal sealed class SseWriter
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
-            return consumer.EndReason ?? SubscriptionEndReason.ChannelClosed;
+            return subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
         }
         catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException)
         {
@@ -193,7 +193,7 @@ internal sealed class SseWriter
         var tag = _acks.TakeAcknowledgeable();
         if (tag != 0)
         {
-            await _subscription.AckThroughAsync(tag, cancellationToken);
+            await _subscription.AcknowledgeAsync(tag, multiple: true, cancellationToken);
         }
 
         if (_acks.HasPending)
@@ -208,7 +208,7 @@ internal sealed class SseWriter
     /// </summary>
     private async Task AcknowledgeLastAsync()
     {
-        if (!_acks.HasPending || _subscription.Consumer.EndReason is not null)
+        if (!_acks.HasPending || _subscription.EndReason is not null)
         {
             return;
         }
@@ -226,7 +226,7 @@ internal sealed class SseWriter
 
             if (tag != 0)
             {
-                await _subscription.AckThroughAsync(tag);
+                await _subscription.AcknowledgeAsync(tag, multiple: true);
             }
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
@@ -256,7 +256,7 @@ internal sealed class SseWriter
     {
         if (Interlocked.Exchange(ref _wroteSinceTick, 0) == 0)
         {
-            _subscription.Consumer.TryQueueHeartbeat();
+            _subscription.QueueHeartbeat();
         }
     }
 }

@@ -1,4 +1,5 @@
 using Eventsourced.Consuming;
+using Eventsourced.Sse;
 using RabbitMQ.Client;
 
 namespace Eventsourced.Tests.Consuming;
@@ -22,7 +23,7 @@ public sealed class SubscriberConsumerTests
     [Fact]
     public async Task ControlItems_NeverTakeTheRoomOfDeliveries()
     {
-        var consumer = new SubscriberConsumer(null!, prefetch: 2);
+        var consumer = new SubscriberConsumer(null!, prefetch: 2, new SseFormat());
         for (var i = 0; i < 10; i++)
         {
             consumer.TryQueueWakeup();
@@ -40,7 +41,7 @@ public sealed class SubscriberConsumerTests
     [Fact]
     public async Task ControlItem_CanBeQueuedAgainOnceTaken()
     {
-        var consumer = new SubscriberConsumer(null!, prefetch: 4);
+        var consumer = new SubscriberConsumer(null!, prefetch: 4, new SseFormat());
         consumer.TryQueueWakeup();
         consumer.TryQueueWakeup();
         var first = Assert.Single(Drain(consumer));
@@ -58,7 +59,7 @@ public sealed class SubscriberConsumerTests
     [Fact]
     public async Task DeliveryThatDoesNotFit_EndsTheStream_SoNoMultipleAckCanCoverIt()
     {
-        var consumer = new SubscriberConsumer(null!, prefetch: 1);
+        var consumer = new SubscriberConsumer(null!, prefetch: 1, new SseFormat());
         consumer.TryQueueWakeup();
         consumer.TryQueueHeartbeat();
         await Deliver(consumer, 1);
@@ -72,7 +73,7 @@ public sealed class SubscriberConsumerTests
     [Fact]
     public async Task Stop_WakesTheWriter_AndRefusesLaterDeliveries_WithoutEndingTheConsumer()
     {
-        var consumer = new SubscriberConsumer(null!, prefetch: 4);
+        var consumer = new SubscriberConsumer(null!, prefetch: 4, new SseFormat());
         await Deliver(consumer, 1);
         var waiting = consumer.Reader.WaitToReadAsync().AsTask();
         Assert.True(await waiting);
@@ -92,7 +93,7 @@ public sealed class SubscriberConsumerTests
     [Fact]
     public async Task Framing_HappensOnDelivery_CopyingTheBody()
     {
-        var consumer = new SubscriberConsumer(null!, prefetch: 1);
+        var consumer = new SubscriberConsumer(null!, prefetch: 1, new SseFormat());
         var body = " a\r\nb "u8.ToArray();
         await consumer.HandleBasicDeliverAsync("ctag", 1, false, "", "q", new BasicProperties(), body);
         body.AsSpan().Fill((byte)'z'); // the client library reuses its buffer after the handler returns

@@ -17,7 +17,7 @@ public sealed class SseFramingTests
     /// <summary>Frames the way a delivery does: into a pooled buffer, given back afterwards.</summary>
     private static byte[] Frame(byte[] body)
     {
-        var delivery = OutboundItem.Message(1, body, Eventsourced.Metrics.MessageTimestamp.None);
+        var delivery = new SseFormat().Message(1, body, new RabbitMQ.Client.BasicProperties(), Eventsourced.Metrics.MessageTimestamp.None);
         var frame = delivery.Frame.ToArray();
         delivery.Release();
         return frame;

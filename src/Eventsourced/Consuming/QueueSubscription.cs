@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
+using System.Threading.Channels;
 using Eventsourced.Broker;
-using Eventsourced.Configuration;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client.Exceptions;
 using RabbitMQ.Client;
@@ -8,11 +8,11 @@ using RabbitMQ.Client;
 namespace Eventsourced.Consuming;
 
 /// <summary>
-/// One subscriber's hold on its queue: a leased channel, the queue declared, and an exclusive consumer
+/// One subscriber's hold on its own queue: a leased channel, the queue declared, and an exclusive consumer
 /// on it. The exclusive consume is the arbiter: of any number of simultaneous subscribers, across all
 /// gateway instances, the broker lets exactly one through and refuses the others with 403.
 /// </summary>
-internal sealed class Subscription : IAsyncDisposable
+internal sealed class QueueSubscription : ISubscription
 {
     private const ushort AccessRefused = 403;
     private const ushort ResourceLocked = 405;
@@ -21,21 +21,25 @@ internal sealed class Subscription : IAsyncDisposable
 
     private readonly ChannelLease _lease;
 
-    private Subscription(ChannelLease lease, SubscriberConsumer consumer, string queueName)
+    private QueueSubscription(ChannelLease lease, SubscriberConsumer consumer, string queueName)
     {
         _lease = lease;
         Consumer = consumer;
-        QueueName = queueName;
+        Name = queueName;
     }
 
     public SubscriberConsumer Consumer { get; }
 
-    public string QueueName { get; }
+    public string Name { get; }
 
     public string Node => _lease.Node;
 
-    public static async Task<Subscription> OpenAsync(
-        BrokerPool pool, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    public ChannelReader<OutboundItem> Items => Consumer.Reader;
+
+    public SubscriptionEndReason? EndReason => Consumer.EndReason;
+
+    public static async Task<QueueSubscription> OpenAsync(
+        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default)
     {
         ChannelLease lease;
         try
@@ -71,7 +75,7 @@ internal sealed class Subscription : IAsyncDisposable
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Prefetch);
+            var consumer = new SubscriberConsumer(channel, options.Prefetch, format);
             try
             {
                 await channel.BasicConsumeAsync(
@@ -83,7 +87,7 @@ internal sealed class Subscription : IAsyncDisposable
                 throw new SubscribeException(SubscribeFailure.Busy, "queue is already being consumed by another subscriber", ex);
             }
 
-            return new Subscription(lease, consumer, queueName);
+            return new QueueSubscription(lease, consumer, queueName);
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
@@ -102,9 +106,19 @@ internal sealed class Subscription : IAsyncDisposable
         }
     }
 
-    /// <summary>Acknowledges every delivery up to and including <paramref name="deliveryTag"/>.</summary>
-    public ValueTask AckThroughAsync(ulong deliveryTag, CancellationToken cancellationToken = default) =>
-        Consumer.Channel.BasicAckAsync(deliveryTag, multiple: true, cancellationToken);
+    public void QueueHeartbeat() => Consumer.TryQueueHeartbeat();
+
+    public void QueueWakeup() => Consumer.TryQueueWakeup();
+
+    public void Taken(OutboundItem control) => Consumer.Taken(control);
+
+    public void Stop() => Consumer.Stop();
+
+    public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
+        Consumer.Channel.BasicAckAsync(tag, multiple, cancellationToken);
+
+    public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
+        Consumer.Channel.BasicNackAsync(tag, multiple, requeue: true, cancellationToken);
 
     /// <summary>Closes the channel: deliveries not yet acknowledged go back to the queue.</summary>
     public ValueTask DisposeAsync() => _lease.DisposeAsync();

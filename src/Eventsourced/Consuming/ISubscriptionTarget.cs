@@ -1,0 +1,29 @@
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Consuming;
+
+/// <summary>
+/// A kind of subscription (a client's own queue, a topic): what a request asks for, and how it is opened.
+/// The request path (<see cref="Http.SubscriptionGate"/>) is the same for every kind and every transport.
+/// </summary>
+internal interface ISubscriptionTarget
+{
+    /// <summary>
+    /// The name the request asks for (from <c>queue.pattern</c>, the path, ...), or false with a reason the
+    /// client gets with a 400.
+    /// </summary>
+    bool TryResolve(HttpContext context, out string name, out string reason);
+
+    /// <summary>Opens <paramref name="name"/> with deliveries framed by <paramref name="format"/>.</summary>
+    /// <exception cref="SubscribeException">The broker refused, or no connection can take it (503).</exception>
+    Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken);
+}
+
+/// <summary>What a transport does with an open subscription until it ends (writes an SSE stream, serves a WebSocket, ...).</summary>
+internal interface ISubscriptionSession
+{
+    Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken);
+
+    /// <summary>Messages handed to the client so far, for the log line at the end.</summary>
+    long MessagesWritten { get; }
+}
