@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
 
 // Extension methods live in the namespace of the type they extend, as ASP.NET Core's own do.
 namespace Microsoft.AspNetCore.Builder;
@@ -28,7 +29,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// <c>metrics.path</c>, <c>metrics.debug_vars</c>, <c>health.live</c> and <c>health.ready</c>, each unless
-    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path.
+    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path. <c>/metrics</c>
+    /// is prometheus-net's exporter over the gateway's own registry, in the Prometheus text format (OpenMetrics is
+    /// not offered), never cached, one connection per scrape.
     /// </summary>
     private static void MapObservability(IEndpointRouteBuilder endpoints, GatewayOptions options)
     {
@@ -40,7 +43,22 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         if (options.Metrics.Path.Length > 0)
         {
-            endpoints.MapMethods(options.Metrics.Path, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<MetricsEndpoint>().HandleAsync)
+            var exporter = new MetricServerMiddleware.Settings
+            {
+                Registry = services.GetRequiredKeyedService<CollectorRegistry>(GatewayMetrics.RegistryKey),
+                EnableOpenMetrics = false,
+            };
+            var exposition = endpoints.CreateApplicationBuilder()
+                .Use(next => context =>
+                {
+                    context.Response.Headers.CacheControl = "no-store";
+                    // A new connection per scrape keeps the exported Kestrel and hosting series alive (FrameworkMetersExport.ExpireAfter).
+                    context.Response.Headers.Connection = "close";
+                    return next(context);
+                })
+                .UseMiddleware<MetricServerMiddleware>(exporter)
+                .Build();
+            endpoints.MapMethods(options.Metrics.Path, [HttpMethods.Get, HttpMethods.Head], exposition)
                 .WithDisplayName("eventsourced metrics");
         }
 

@@ -30,15 +30,14 @@ public static class EventsourcedServiceCollectionExtensions
     }
 
     /// <summary>
-    /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. Its hosted service must come before the
-    /// broker pool's: the listeners have to exist before the first measurement.
+    /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. The gateway's series live in a prometheus-net
+    /// registry of its own (keyed <see cref="GatewayMetrics.RegistryKey"/>), never the static default one. Its hosted
+    /// service must come before the broker pool's: the meter export has to exist before the first measurement.
     /// </summary>
     private static void AddObservability(IServiceCollection services)
     {
-        services.TryAddSingleton<MetricsCollector>();
-        services.TryAddSingleton<IMetricsExposition, PrometheusExposition>();
-        services.TryAddSingleton<MetricsEndpoint>();
-        services.TryAddSingleton<GatewayActivity>();
+        services.TryAddKeyedSingleton(GatewayMetrics.RegistryKey, (_, _) => Prometheus.Metrics.NewCustomRegistry());
+        services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();

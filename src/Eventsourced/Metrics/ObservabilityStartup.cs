@@ -7,9 +7,9 @@ using Microsoft.Extensions.Logging;
 namespace Eventsourced.Metrics;
 
 /// <summary>
-/// Starts the listeners behind <c>/metrics</c> and <c>/debug/vars</c> before anything is measured (it is
-/// registered ahead of the broker pool, and hosted services start in order), then declares the bounded
-/// series at zero.
+/// Starts the export of the runtime, Kestrel and hosting meters before anything is measured (it is registered
+/// ahead of the broker pool, and hosted services start in order, before the web server), then declares the
+/// bounded series at zero.
 /// </summary>
 internal sealed class ObservabilityStartup(IServiceProvider services, GatewayOptions options, GatewayMetrics metrics, ILogger<ObservabilityStartup> logger)
     : IHostedService
@@ -18,12 +18,7 @@ internal sealed class ObservabilityStartup(IServiceProvider services, GatewayOpt
     {
         if (options.Metrics.Path.Length > 0)
         {
-            _ = services.GetRequiredService<IMetricsExposition>();
-        }
-
-        if (options.Metrics.DebugVars.Length > 0)
-        {
-            _ = services.GetRequiredService<DebugVarsEndpoint>();
+            _ = services.GetRequiredService<FrameworkMetersExport>();
         }
 
         var nodes = options.Broker.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
