@@ -1,5 +1,6 @@
 using Eventsourced.Configuration;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -29,8 +30,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// <c>metrics.path</c>, <c>metrics.debug_vars</c>, <c>health.live</c> and <c>health.ready</c>, each unless
-    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path. <c>/metrics</c>
-    /// is prometheus-net's exporter over the gateway's own registry, in the Prometheus text format (OpenMetrics is
+    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path, and only at their
+    /// exact spelling (<see cref="ExactPathMatcherPolicy"/>): <c>/METRICS</c> or <c>/metrics/</c> is just another
+    /// path. <c>/metrics</c> is prometheus-net's exporter over the gateway's own registry, in the Prometheus text format (OpenMetrics is
     /// not offered), never cached, one connection per scrape.
     /// </summary>
     private static void MapObservability(IEndpointRouteBuilder endpoints, GatewayOptions options)
@@ -59,12 +61,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
             endpoints.MapMethods(options.Metrics.Path, [HttpMethods.Get, HttpMethods.Head], exposition)
+                .WithMetadata(new ExactPathMetadata(options.Metrics.Path))
                 .WithDisplayName("eventsourced metrics");
         }
 
         if (options.Metrics.DebugVars.Length > 0)
         {
             endpoints.MapMethods(options.Metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
+                .WithMetadata(new ExactPathMetadata(options.Metrics.DebugVars))
                 .WithDisplayName("eventsourced debug vars");
         }
 
@@ -74,7 +78,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = _ => false,
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithDisplayName("eventsourced liveness");
+            }).WithMetadata(new ExactPathMetadata(options.Health.Live)).WithDisplayName("eventsourced liveness");
         }
 
         if (options.Health.Ready.Length > 0)
@@ -83,7 +87,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithDisplayName("eventsourced readiness");
+            }).WithMetadata(new ExactPathMetadata(options.Health.Ready)).WithDisplayName("eventsourced readiness");
         }
     }
 }

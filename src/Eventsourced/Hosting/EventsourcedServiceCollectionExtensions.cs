@@ -1,8 +1,10 @@
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -39,6 +41,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddKeyedSingleton(GatewayMetrics.RegistryKey, (_, _) => Prometheus.Metrics.NewCustomRegistry());
         services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

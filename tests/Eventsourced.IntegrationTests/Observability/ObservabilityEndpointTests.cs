@@ -115,7 +115,7 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
         Assert.DoesNotContain("\"cmdline\"", response.Body, StringComparison.Ordinal);
         Assert.DoesNotContain("Healthy", response.Body, StringComparison.Ordinal);
         Assert.NotEqual("application/json; charset=utf-8", response.Header("Content-Type"));
-        Assert.False(response.Header("Content-Type")?.StartsWith("text/plain; version=0.0.4", StringComparison.Ordinal));
+        Assert.False(response.Header("Content-Type")?.StartsWith("text/plain; version=0.0.4", StringComparison.Ordinal) ?? false);
     }
 
     [Fact]
