@@ -25,9 +25,10 @@ internal sealed class FrameworkMetersExport : IDisposable
 
     /// <summary>
     /// prometheus-net drops an exported series that saw no measurement for this long; it accepts at most a day.
-    /// Observable instruments are measured at every scrape. The others move with traffic, and <c>/metrics</c>
-    /// closes its connection after each answer, so that every scrape opens and closes a connection (and makes a
-    /// request): while anything scrapes at least once a day, no series expires.
+    /// Observable instruments are measured at every scrape. A running total that did not move for a day starts
+    /// again from 0 when it next moves (a counter reset to <c>rate()</c>). The up-down counters (open connections,
+    /// active requests) would come back wrong, so <c>/metrics</c> closes its connection after each answer: every
+    /// scrape moves them, and while anything scrapes at least once a day they never expire.
     /// </summary>
     public static readonly TimeSpan ExpireAfter = TimeSpan.FromDays(1);
 
