@@ -161,6 +161,34 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Metrics_GetAndHead_TextFormatNeverCached_EvenWhenOpenMetricsIsPreferred()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        // What Prometheus 2.42 sends: OpenMetrics first. The gateway answers the 0.0.4 text format regardless.
+        get.Headers.TryAddWithoutValidation("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+        using var got = await gateway.Client.SendAsync(get);
+        using var head = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/metrics"));
+        using var post = await gateway.Client.PostAsync("/metrics", new StringContent(string.Empty));
+        using var varsHead = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/debug/vars"));
+
+        Assert.Equal(HttpStatusCode.OK, got.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", got.Content.Headers.ContentType?.ToString());
+        Assert.Equal("no-store", got.Headers.CacheControl?.ToString());
+        Assert.True(got.Headers.ConnectionClose);
+        Assert.Contains("# TYPE eventsourced_streams_total counter", await got.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", head.Content.Headers.ContentType?.ToString());
+        Assert.Equal("no-store", head.Headers.CacheControl?.ToString());
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.NotEqual(HttpStatusCode.OK, post.StatusCode);
+        Assert.DoesNotContain("# TYPE", await post.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, varsHead.StatusCode);
+        Assert.Equal("no-store", varsHead.Headers.CacheControl?.ToString());
+    }
+
+    [Fact]
     public async Task DebugVars_AfterTraffic_ReportBrokerStreamsDeliveriesAndRuntime()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
