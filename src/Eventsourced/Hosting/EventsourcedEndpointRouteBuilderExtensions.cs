@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Prometheus;
 
 // Extension methods live in the namespace of the type they extend, as ASP.NET Core's own do.
 namespace Microsoft.AspNetCore.Builder;
@@ -37,8 +38,11 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// <c>metrics.path</c>, <c>metrics.debug_vars</c>, <c>health.live</c> and <c>health.ready</c>, each unless
-    /// switched off (empty). Literal routes, so they take precedence over a catch-all stream path. The paths
-    /// were checked with the rest of the configuration (they differ from each other and from <c>server.path</c>).
+    /// switched off (empty); their paths were checked with the rest of the configuration (they differ from each other
+    /// and from <c>server.path</c>). Literal routes, so they take precedence over a catch-all stream path, and only at their
+    /// exact spelling (<see cref="ExactPathMatcherPolicy"/>): <c>/METRICS</c> or <c>/metrics/</c> is just another
+    /// path. <c>/metrics</c> is prometheus-net's exporter over the gateway's own registry, in the Prometheus text format (OpenMetrics is
+    /// not offered), never cached, one connection per scrape.
     /// </summary>
     public static IEndpointRouteBuilder MapEventsourcedObservability(this IEndpointRouteBuilder endpoints)
     {
@@ -52,13 +56,30 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var services = endpoints.ServiceProvider;
         if (metrics.Path.Length > 0)
         {
-            endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<MetricsEndpoint>().HandleAsync)
+            var exporter = new MetricServerMiddleware.Settings
+            {
+                Registry = services.GetRequiredKeyedService<CollectorRegistry>(GatewayMetrics.RegistryKey),
+                EnableOpenMetrics = false,
+            };
+            var exposition = endpoints.CreateApplicationBuilder()
+                .Use(next => context =>
+                {
+                    context.Response.Headers.CacheControl = "no-store";
+                    // A new connection per scrape keeps the exported Kestrel and hosting series alive (FrameworkMetersExport.ExpireAfter).
+                    context.Response.Headers.Connection = "close";
+                    return next(context);
+                })
+                .UseMiddleware<MetricServerMiddleware>(exporter)
+                .Build();
+            endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], exposition)
+                .WithMetadata(new ExactPathMetadata(metrics.Path))
                 .WithDisplayName("eventsourced metrics");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
             endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
+                .WithMetadata(new ExactPathMetadata(metrics.DebugVars))
                 .WithDisplayName("eventsourced debug vars");
         }
 
@@ -68,7 +89,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = _ => false,
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithDisplayName("eventsourced liveness");
+            }).WithMetadata(new ExactPathMetadata(health.Live)).WithDisplayName("eventsourced liveness");
         }
 
         if (health.Ready.Length > 0)
@@ -77,7 +98,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithDisplayName("eventsourced readiness");
+            }).WithMetadata(new ExactPathMetadata(health.Ready)).WithDisplayName("eventsourced readiness");
         }
     }
 }

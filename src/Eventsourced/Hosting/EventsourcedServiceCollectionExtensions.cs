@@ -2,9 +2,11 @@ using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -77,16 +79,16 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<IOptions<TSection>>(sp => Options.Options.Create(section(sp.GetRequiredService<IOptions<GatewayOptions>>().Value)));
 
     /// <summary>
-    /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. Its hosted service must come before the
-    /// broker pool's: the listeners have to exist before the first measurement.
+    /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. The gateway's series live in a prometheus-net
+    /// registry of its own (keyed <see cref="GatewayMetrics.RegistryKey"/>), never the static default one. Its hosted
+    /// service must come before the broker pool's: the meter export has to exist before the first measurement.
     /// </summary>
     private static void AddObservability(IServiceCollection services)
     {
-        services.TryAddSingleton<MetricsCollector>();
-        services.TryAddSingleton<IMetricsExposition, PrometheusExposition>();
-        services.TryAddSingleton<MetricsEndpoint>();
-        services.TryAddSingleton<GatewayActivity>();
+        services.TryAddKeyedSingleton(GatewayMetrics.RegistryKey, (_, _) => Prometheus.Metrics.NewCustomRegistry());
+        services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

@@ -32,6 +32,5 @@ internal static class EventIds
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
-    public const int MetricsCallbackFailed = 401;
-    public const int MetricsNameConflict = 402;
+    // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
 }

@@ -8,19 +8,20 @@ namespace Eventsourced.Metrics;
 
 /// <summary>
 /// <c>GET metrics.debug_vars</c>: one JSON object in the spirit of Go's expvar (<c>/debug/vars</c> of the
-/// original): <c>cmdline</c> and <c>memstats</c> as expvar has them, plus the gateway's own variables.
+/// original): <c>cmdline</c> and <c>memstats</c> as expvar has them, plus the gateway's own variables, read from
+/// the same series <c>/metrics</c> shows (open streams, deliveries, connections up and channels per node).
 /// </summary>
 internal sealed class DebugVarsEndpoint
 {
     private readonly BrokerPool _pool;
-    private readonly GatewayActivity _activity;
+    private readonly GatewayMetrics _metrics;
     private readonly TimeProvider _time;
     private readonly long _started;
 
-    public DebugVarsEndpoint(BrokerPool pool, GatewayActivity activity, TimeProvider time)
+    public DebugVarsEndpoint(BrokerPool pool, GatewayMetrics metrics, TimeProvider time)
     {
         _pool = pool;
-        _activity = activity;
+        _metrics = metrics;
         _time = time;
         _started = time.GetTimestamp();
     }
@@ -52,26 +53,30 @@ internal sealed class DebugVarsEndpoint
         json.WriteString("version", GatewayVersion.Current);
         json.WriteNumber("uptime_seconds", Math.Round(_time.GetElapsedTime(_started).TotalSeconds, 3));
 
+        // The pool knows which connections exist (up or not); the series know how many are up and their channels.
+        var nodes = slots.GroupBy(s => s.Node, StringComparer.Ordinal)
+            .Select(node => (Node: node.Key, Connections: node.Count(), Up: _metrics.ConnectionsUp(node.Key), Channels: _metrics.Channels(node.Key)))
+            .ToArray();
         json.WriteStartObject("broker");
         json.WriteNumber("connections", slots.Count);
-        json.WriteNumber("connections_up", slots.Count(s => s.IsUp));
+        json.WriteNumber("connections_up", nodes.Sum(n => n.Up));
         json.WriteStartObject("nodes");
-        foreach (var node in slots.GroupBy(s => s.Node, StringComparer.Ordinal))
+        foreach (var node in nodes)
         {
-            json.WriteStartObject(node.Key);
-            json.WriteNumber("connections", node.Count());
-            json.WriteNumber("connections_up", node.Count(s => s.IsUp));
-            json.WriteNumber("channels", node.Sum(s => s.Leases));
+            json.WriteStartObject(node.Node);
+            json.WriteNumber("connections", node.Connections);
+            json.WriteNumber("connections_up", node.Up);
+            json.WriteNumber("channels", node.Channels);
             json.WriteEndObject();
         }
 
         json.WriteEndObject();
         json.WriteEndObject();
 
-        json.WriteNumber("streams", _activity.StreamsOpen);
-        json.WriteNumber("consumers", slots.Sum(s => s.Leases));
-        json.WriteNumber("messages_delivered", _activity.MessagesDeliveredTotal);
-        json.WriteNumber("deliveries_last_second", _activity.DeliveriesLastSecond);
+        json.WriteNumber("streams", _metrics.StreamsOpen);
+        json.WriteNumber("consumers", nodes.Sum(n => n.Channels));
+        json.WriteNumber("messages_delivered", _metrics.MessagesDelivered);
+        json.WriteNumber("deliveries_last_second", _metrics.DeliveriesLastSecond);
 
         using var process = Process.GetCurrentProcess();
         json.WriteNumber("threads", process.Threads.Count);

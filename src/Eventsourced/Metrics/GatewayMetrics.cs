@@ -1,16 +1,19 @@
-using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Prometheus;
 
 namespace Eventsourced.Metrics;
 
 /// <summary>
-/// Every instrument the gateway publishes, on one <see cref="Meter"/> named <see cref="MeterName"/>.
-/// Names are lowercase and dotted; the Prometheus exposition turns <c>eventsourced.streams.active</c>
-/// into <c>eventsourced_streams_active</c>, adds <c>_total</c> to counters and the unit suffix.
-/// Labels are bounded: outcomes and broker endpoints, never a queue name.
+/// Every series the gateway documents (README "Metrics"), as prometheus-net counters, gauges and histograms in
+/// this gateway's own <see cref="CollectorRegistry"/> (never prometheus-net's static default registry: several
+/// gateways may share a process, and an application embedding one has metrics of its own). Callers use the
+/// intent methods; <c>/debug/vars</c> reads the same values back. Labels are bounded: outcomes, discard reasons
+/// and broker endpoints, never a queue name.
 /// </summary>
 internal sealed class GatewayMetrics
 {
-    public const string MeterName = "Eventsourced";
+    /// <summary>The DI key of the gateway's <see cref="CollectorRegistry"/>.</summary>
+    public const string RegistryKey = "Eventsourced";
 
     /// <summary>A publish time at most this far ahead of the gateway's clock is clock skew, recorded as zero latency.</summary>
     public static readonly TimeSpan MaxClockSkew = TimeSpan.FromSeconds(1);
@@ -21,78 +24,94 @@ internal sealed class GatewayMetrics
     /// </summary>
     public static readonly TimeSpan MaxPlausibleLatency = TimeSpan.FromDays(365);
 
-    private readonly UpDownCounter<long> _streamsActive;
-    private readonly Counter<long> _streams;
-    private readonly Counter<long> _messagesDelivered;
-    private readonly Counter<long> _bytesDelivered;
-    private readonly Counter<long> _heartbeats;
-    private readonly UpDownCounter<long> _brokerConnections;
-    private readonly UpDownCounter<long> _brokerChannels;
-    private readonly Counter<long> _brokerReconnects;
-    private readonly Histogram<double> _deliveryLatency;
-    private readonly Histogram<double> _streamDuration;
-    private readonly Counter<long> _latencyDiscarded;
+    /// <summary>Buckets of <c>eventsourced_delivery_latency_seconds</c>: 1 ms to 60 s.</summary>
+    public static readonly double[] DeliveryLatencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
-    public GatewayMetrics(IMeterFactory meterFactory)
+    /// <summary>Buckets of <c>eventsourced_stream_duration_seconds</c>: 0.1 s to a day.</summary>
+    public static readonly double[] StreamDurationBuckets = [0.1, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 86400];
+
+    private readonly Gauge _streamsActive;
+    private readonly Counter _streams;
+    private readonly Counter _messagesDelivered;
+    private readonly Counter _bytesDelivered;
+    private readonly Counter _heartbeats;
+    private readonly Gauge _brokerConnections;
+    private readonly Gauge _brokerChannels;
+    private readonly Counter _brokerReconnects;
+    private readonly Histogram _deliveryLatency;
+    private readonly Histogram _streamDuration;
+    private readonly Counter _latencyDiscarded;
+    private readonly PerSecondCounter _deliveriesPerSecond;
+
+    public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
-        var meter = meterFactory.Create(MeterName);
-        _streamsActive = meter.CreateUpDownCounter<long>("eventsourced.streams.active", "{stream}", "Open SSE streams.");
-        _streams = meter.CreateCounter<long>("eventsourced.streams", "{stream}", "Subscription attempts by outcome.");
-        _messagesDelivered = meter.CreateCounter<long>("eventsourced.messages.delivered", "{message}", "Messages written and flushed to clients.");
-        _bytesDelivered = meter.CreateCounter<long>("eventsourced.bytes.delivered", "By", "SSE bytes of delivered messages written to clients.");
-        _heartbeats = meter.CreateCounter<long>("eventsourced.heartbeats", "{heartbeat}", "Heartbeat comments sent to idle streams.");
-        _brokerConnections = meter.CreateUpDownCounter<long>("eventsourced.broker.connections", "{connection}", "Broker connections up, per node.");
-        _brokerChannels = meter.CreateUpDownCounter<long>("eventsourced.broker.channels", "{channel}", "Broker channels leased to streams, per node.");
-        _brokerReconnects = meter.CreateCounter<long>("eventsourced.broker.reconnects", "{reconnect}", "Broker connections re-established after a loss.");
-        _deliveryLatency = meter.CreateHistogram<double>(
-            "eventsourced.delivery.latency", "s", "From the message's publish time (timestamp_in_ms header, else the AMQP timestamp property, whole seconds) to the flush to the client.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60] });
-        _streamDuration = meter.CreateHistogram<double>(
-            "eventsourced.stream.duration", "s", "How long SSE streams stayed open.",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.1, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 86400] });
-        _latencyDiscarded = meter.CreateCounter<long>(
-            "eventsourced.delivery.latency.discarded", "{message}",
-            "Delivered messages whose publish time was not recorded as latency: reason in_future (beyond clock skew) or implausible (older than a year).");
+        var factory = Prometheus.Metrics.WithCustomRegistry(registry);
+        _streamsActive = factory.CreateGauge("eventsourced_streams_active", "Open SSE streams.");
+        _streams = factory.CreateCounter("eventsourced_streams_total", "Subscription attempts by outcome.", "outcome");
+        _messagesDelivered = factory.CreateCounter("eventsourced_messages_delivered_total", "Messages flushed to clients and acknowledged.");
+        _bytesDelivered = factory.CreateCounter("eventsourced_bytes_delivered_total", "SSE bytes of delivered messages written to clients.");
+        _heartbeats = factory.CreateCounter("eventsourced_heartbeats_total", "Heartbeat comments sent to idle streams.");
+        _brokerConnections = factory.CreateGauge("eventsourced_broker_connections", "Broker connections up, per node.", "node");
+        _brokerChannels = factory.CreateGauge("eventsourced_broker_channels", "Broker channels leased to streams, per node.", "node");
+        _brokerReconnects = factory.CreateCounter("eventsourced_broker_reconnects_total", "Broker connections re-established after a loss, per node.", "node");
+        // The histograms appear with their first observation, as they always have: a scrape before any stream
+        // ended shows no stream duration rather than a histogram of nothing.
+        _deliveryLatency = factory.CreateHistogram(
+            "eventsourced_delivery_latency_seconds",
+            "From the message's publish time (timestamp_in_ms header, else the AMQP timestamp property, whole seconds) to the flush to the client.",
+            new HistogramConfiguration { Buckets = DeliveryLatencyBuckets, SuppressInitialValue = true });
+        _streamDuration = factory.CreateHistogram(
+            "eventsourced_stream_duration_seconds", "How long SSE streams stayed open.",
+            new HistogramConfiguration { Buckets = StreamDurationBuckets, SuppressInitialValue = true });
+        _latencyDiscarded = factory.CreateCounter(
+            "eventsourced_delivery_latency_discarded_total",
+            "Delivered messages whose publish time was not recorded as latency: reason in_future (beyond clock skew) or implausible (older than a year).",
+            "reason");
+        _deliveriesPerSecond = new PerSecondCounter(time);
     }
 
-    public void StreamOpened() => _streamsActive.Add(1);
+    /// <summary>Open streams, as <c>eventsourced_streams_active</c> shows them.</summary>
+    public long StreamsOpen => (long)_streamsActive.Value;
+
+    /// <summary>Messages delivered since start, as <c>eventsourced_messages_delivered_total</c> shows them.</summary>
+    public long MessagesDelivered => (long)_messagesDelivered.Value;
+
+    /// <summary>Messages delivered in the last complete second.</summary>
+    public long DeliveriesLastSecond => _deliveriesPerSecond.LastSecond;
+
+    /// <summary>Broker connections up to <paramref name="node"/>, as <c>eventsourced_broker_connections</c> shows them.</summary>
+    public long ConnectionsUp(string node) => (long)_brokerConnections.WithLabels(node).Value;
+
+    /// <summary>Channels leased on <paramref name="node"/>, as <c>eventsourced_broker_channels</c> shows them.</summary>
+    public long Channels(string node) => (long)_brokerChannels.WithLabels(node).Value;
+
+    public void StreamOpened() => _streamsActive.Inc();
 
     public void StreamClosed(TimeSpan duration)
     {
-        _streamsActive.Add(-1);
-        _streamDuration.Record(duration.TotalSeconds);
+        _streamsActive.Dec();
+        _streamDuration.Observe(Math.Max(0, duration.TotalSeconds));
     }
 
-    public void StreamOutcome(string outcome)
-    {
-        if (_streams.Enabled)
-        {
-            _streams.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
-        }
-    }
+    public void StreamOutcome(string outcome) => _streams.WithLabels(outcome).Inc();
 
     public void Delivered(int messages, long bytes)
     {
-        _messagesDelivered.Add(messages);
-        _bytesDelivered.Add(bytes);
+        _messagesDelivered.Inc(messages);
+        _bytesDelivered.Inc(bytes);
+        _deliveriesPerSecond.Add(messages);
     }
 
-    public void DeliveryLatency(TimeSpan latency)
-    {
-        if (_deliveryLatency.Enabled)
-        {
-            _deliveryLatency.Record(Math.Max(0, latency.TotalSeconds));
-        }
-    }
+    public void DeliveryLatency(TimeSpan latency) => _deliveryLatency.Observe(Math.Max(0, latency.TotalSeconds));
 
     /// <summary>
     /// The latency of one message flushed at <paramref name="flushed"/>. Skew up to <see cref="MaxClockSkew"/>
     /// counts as zero; a publish time further ahead, or older than <see cref="MaxPlausibleLatency"/>, is
-    /// counted in <c>eventsourced.delivery.latency.discarded</c> instead (the histogram's sum stays meaningful).
+    /// counted in <c>eventsourced_delivery_latency_discarded_total</c> instead (the histogram's sum stays meaningful).
     /// </summary>
     public void DeliveryLatency(MessageTimestamp published, DateTimeOffset flushed)
     {
-        if (!published.IsPresent || (!_deliveryLatency.Enabled && !_latencyDiscarded.Enabled))
+        if (!published.IsPresent)
         {
             return;
         }
@@ -100,11 +119,11 @@ internal sealed class GatewayMetrics
         var milliseconds = flushed.ToUnixTimeMilliseconds() - published.UnixMilliseconds;
         if (milliseconds < -(long)MaxClockSkew.TotalMilliseconds)
         {
-            _latencyDiscarded.Add(1, new KeyValuePair<string, object?>("reason", LatencyDiscardReasons.InFuture));
+            _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Inc();
         }
         else if (milliseconds > (long)MaxPlausibleLatency.TotalMilliseconds)
         {
-            _latencyDiscarded.Add(1, new KeyValuePair<string, object?>("reason", LatencyDiscardReasons.Implausible));
+            _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Inc();
         }
         else
         {
@@ -112,48 +131,43 @@ internal sealed class GatewayMetrics
         }
     }
 
-    public void Heartbeat() => _heartbeats.Add(1);
+    public void Heartbeat() => _heartbeats.Inc();
 
     /// <summary>
-    /// Creates the series at zero (the unlabelled ones, every outcome, every configured node), so that a scrape shows a
-    /// node that never connected and <c>rate()</c> sees each counter from its start. Call once listeners are up.
+    /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
+    /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
+    /// counters and gauges exist at zero from construction.
     /// </summary>
     public void DeclareSeries(IEnumerable<string> brokerNodes)
     {
         ArgumentNullException.ThrowIfNull(brokerNodes);
-        _streamsActive.Add(0);
-        _messagesDelivered.Add(0);
-        _bytesDelivered.Add(0);
-        _heartbeats.Add(0);
         foreach (var outcome in StreamOutcomes.All)
         {
-            _streams.Add(0, new KeyValuePair<string, object?>("outcome", outcome));
+            _streams.WithLabels(outcome).Publish();
         }
 
-        _latencyDiscarded.Add(0, new KeyValuePair<string, object?>("reason", LatencyDiscardReasons.InFuture));
-        _latencyDiscarded.Add(0, new KeyValuePair<string, object?>("reason", LatencyDiscardReasons.Implausible));
+        _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Publish();
+        _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Publish();
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
-            _brokerConnections.Add(0, Node(node));
-            _brokerChannels.Add(0, Node(node));
-            _brokerReconnects.Add(0, Node(node));
+            _brokerConnections.WithLabels(node).Publish();
+            _brokerChannels.WithLabels(node).Publish();
+            _brokerReconnects.WithLabels(node).Publish();
         }
     }
 
-    public void ConnectionUp(string node) => _brokerConnections.Add(1, Node(node));
+    public void ConnectionUp(string node) => _brokerConnections.WithLabels(node).Inc();
 
-    public void ConnectionDown(string node) => _brokerConnections.Add(-1, Node(node));
+    public void ConnectionDown(string node) => _brokerConnections.WithLabels(node).Dec();
 
-    public void Reconnected(string node) => _brokerReconnects.Add(1, Node(node));
+    public void Reconnected(string node) => _brokerReconnects.WithLabels(node).Inc();
 
-    public void ChannelLeased(string node) => _brokerChannels.Add(1, Node(node));
+    public void ChannelLeased(string node) => _brokerChannels.WithLabels(node).Inc();
 
-    public void ChannelReleased(string node) => _brokerChannels.Add(-1, Node(node));
-
-    private static KeyValuePair<string, object?> Node(string node) => new("node", node);
+    public void ChannelReleased(string node) => _brokerChannels.WithLabels(node).Dec();
 }
 
-/// <summary>The fixed set of <c>outcome</c> label values of <c>eventsourced.streams</c>.</summary>
+/// <summary>The fixed set of <c>outcome</c> label values of <c>eventsourced_streams_total</c>.</summary>
 internal static class StreamOutcomes
 {
     public const string Streamed = "streamed";
@@ -166,7 +180,7 @@ internal static class StreamOutcomes
     public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
 }
 
-/// <summary>The <c>reason</c> label values of <c>eventsourced.delivery.latency.discarded</c>.</summary>
+/// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>
 internal static class LatencyDiscardReasons
 {
     public const string InFuture = "in_future";

@@ -8,9 +8,9 @@ using Microsoft.Extensions.Options;
 namespace Eventsourced.Metrics;
 
 /// <summary>
-/// Starts the listeners behind <c>/metrics</c> and <c>/debug/vars</c> before anything is measured (it is
-/// registered ahead of the broker pool, and hosted services start in order), then declares the bounded
-/// series at zero.
+/// Starts the export of the runtime, Kestrel and hosting meters before anything is measured (it is registered
+/// ahead of the broker pool, and hosted services start in order, before the web server), then declares the
+/// bounded series at zero.
 /// </summary>
 internal sealed class ObservabilityStartup(
     IServiceProvider services, IOptions<MetricsOptions> metricsOptions, IOptions<HealthOptions> health, IOptions<BrokerOptions> broker,
@@ -22,12 +22,7 @@ internal sealed class ObservabilityStartup(
         var options = metricsOptions.Value;
         if (options.Path.Length > 0)
         {
-            _ = services.GetRequiredService<IMetricsExposition>();
-        }
-
-        if (options.DebugVars.Length > 0)
-        {
-            _ = services.GetRequiredService<DebugVarsEndpoint>();
+            _ = services.GetRequiredService<FrameworkMetersExport>();
         }
 
         var nodes = broker.Value.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();

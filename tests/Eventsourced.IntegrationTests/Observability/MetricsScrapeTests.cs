@@ -136,12 +136,13 @@ public sealed class MetricsScrapeTests(BrokerFixture broker)
             ["eventsourced_heartbeats_total"] = "counter",
             ["eventsourced_delivery_latency_seconds"] = "histogram",
             ["eventsourced_stream_duration_seconds"] = "histogram",
-            ["kestrel_active_connections"] = "gauge",
-            ["http_server_request_duration_seconds"] = "histogram",
-            ["http_server_active_requests"] = "gauge",
-            ["dotnet_gc_heap_total_allocated_bytes_total"] = "counter",
-            ["dotnet_process_memory_working_set_bytes"] = "gauge",
-            ["dotnet_process_cpu_time_seconds_total"] = "counter",
+            // The meter adapter's names (meter_instrument) and types (every non-histogram a gauge).
+            ["microsoft_aspnetcore_server_kestrel_kestrel_active_connections"] = "gauge",
+            ["microsoft_aspnetcore_hosting_http_server_request_duration"] = "histogram",
+            ["microsoft_aspnetcore_hosting_http_server_active_requests"] = "gauge",
+            ["system_runtime_dotnet_gc_heap_total_allocated"] = "gauge",
+            ["system_runtime_dotnet_process_memory_working_set"] = "gauge",
+            ["system_runtime_dotnet_process_cpu_time"] = "gauge",
         };
         foreach (var (family, type) in expected.Where(e => e.Key != "eventsourced_stream_duration_seconds"))
         {
@@ -150,7 +151,7 @@ public sealed class MetricsScrapeTests(BrokerFixture broker)
 
         Assert.True(scrape.Value("eventsourced_heartbeats_total") >= 1);
         Assert.Equal(1, scrape.Value("eventsourced_streams_total", ("outcome", "bad_request")));
-        Assert.True(scrape.Value("kestrel_active_connections", ("network_transport", "tcp"), ("network_type", "ipv4"), ("server_address", "127.0.0.1"), ("server_port", gateway.BaseAddress.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))) >= 1);
+        Assert.True(scrape.Value("microsoft_aspnetcore_server_kestrel_kestrel_active_connections", ("network_transport", "tcp"), ("network_type", "ipv4"), ("server_address", "127.0.0.1"), ("server_port", gateway.BaseAddress.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))) >= 1);
         Assert.All(scrape.Samples, s => Assert.DoesNotContain(s.Labels.Values, v => v.Contains(queue, StringComparison.Ordinal)));
     }
 

@@ -59,6 +59,65 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
         Assert.False(await amqp.QueueExistsAsync(queue)); // nobody subscribed
     }
 
+    /// <summary>
+    /// Spellings that routing alone would send to an observability endpoint (it matches case-insensitively, with a
+    /// trailing slash, after percent-decoding and dot-segment removal), each with the endpoint's own path: a proxy
+    /// denying <c>/metrics</c> case-sensitively would let them through.
+    /// </summary>
+    public static TheoryData<string, string> OtherSpellings() => new()
+    {
+        { "/METRICS", "/metrics" },
+        { "/Metrics", "/metrics" },
+        { "/metrics/", "/metrics" },
+        { "/%6detrics", "/metrics" },
+        { "/%6Detrics", "/metrics" },
+        { "/./metrics", "/metrics" },
+        { "/DEBUG/VARS", "/debug/vars" },
+        { "/debug/vars/", "/debug/vars" },
+        { "/debug/%76ars", "/debug/vars" },
+        { "/debug/x/../vars", "/debug/vars" },
+        { "/HEALTHZ", "/healthz" },
+        { "/readyz/", "/readyz" },
+    };
+
+    [Theory]
+    [MemberData(nameof(OtherSpellings))]
+    public async Task Endpoints_OtherSpellingOfTheirPath_AreTheStreamAtCatchAllServerPath(string spelling, string endpoint)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl); // server.path "/" serves every path
+        var exact = await RawHttp.SendAsync(gateway.BaseAddress, "GET", endpoint);
+        Assert.Equal(200, exact.Status);
+
+        var response = await RawHttp.SendAsync(gateway.BaseAddress, "GET", spelling);
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("missing query parameter 'id'", response.Header("X-Status-Reason"));
+        AssertNotAnObservabilityAnswer(response);
+    }
+
+    [Theory]
+    [MemberData(nameof(OtherSpellings))]
+    public async Task Endpoints_OtherSpellingOfTheirPath_Are404WithExactServerPath(string spelling, string endpoint)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = "/events");
+        var exact = await RawHttp.SendAsync(gateway.BaseAddress, "GET", endpoint);
+        Assert.Equal(200, exact.Status);
+
+        var response = await RawHttp.SendAsync(gateway.BaseAddress, "GET", spelling);
+
+        Assert.Equal(404, response.Status);
+        AssertNotAnObservabilityAnswer(response);
+    }
+
+    private static void AssertNotAnObservabilityAnswer(RawResponse response)
+    {
+        Assert.DoesNotContain("# TYPE", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"cmdline\"", response.Body, StringComparison.Ordinal);
+        Assert.DoesNotContain("Healthy", response.Body, StringComparison.Ordinal);
+        Assert.NotEqual("application/json; charset=utf-8", response.Header("Content-Type"));
+        Assert.False(response.Header("Content-Type")?.StartsWith("text/plain; version=0.0.4", StringComparison.Ordinal) ?? false);
+    }
+
     [Fact]
     public async Task Endpoints_MovedOrSwitchedOff_ServeTheirNewPathsAndLeaveTheOldToTheStream()
     {
@@ -99,6 +158,34 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
 
         Assert.Equal(HttpStatusCode.NotFound, metrics.StatusCode);
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+    }
+
+    [Fact]
+    public async Task Metrics_GetAndHead_TextFormatNeverCached_EvenWhenOpenMetricsIsPreferred()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        // What Prometheus 2.42 sends: OpenMetrics first. The gateway answers the 0.0.4 text format regardless.
+        get.Headers.TryAddWithoutValidation("Accept", "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1");
+        using var got = await gateway.Client.SendAsync(get);
+        using var head = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/metrics"));
+        using var post = await gateway.Client.PostAsync("/metrics", new StringContent(string.Empty));
+        using var varsHead = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/debug/vars"));
+
+        Assert.Equal(HttpStatusCode.OK, got.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", got.Content.Headers.ContentType?.ToString());
+        Assert.Equal("no-store", got.Headers.CacheControl?.ToString());
+        Assert.True(got.Headers.ConnectionClose);
+        Assert.Contains("# TYPE eventsourced_streams_total counter", await got.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", head.Content.Headers.ContentType?.ToString());
+        Assert.Equal("no-store", head.Headers.CacheControl?.ToString());
+        Assert.Empty(await head.Content.ReadAsByteArrayAsync());
+        Assert.NotEqual(HttpStatusCode.OK, post.StatusCode);
+        Assert.DoesNotContain("# TYPE", await post.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, varsHead.StatusCode);
+        Assert.Equal("no-store", varsHead.Headers.CacheControl?.ToString());
     }
 
     [Fact]

@@ -11,31 +11,52 @@ public sealed class GatewayMetricsTests
     [Fact]
     public void DeclareSeries_CreatesEveryBoundedSeriesAtZero()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeclareSeries(["rabbit-a:5672", "rabbit-b:5672", "rabbit-a:5672"]);
+        meters.Gateway.DeclareSeries(["rabbit-a:5672", "rabbit-b:5672", "rabbit-a:5672"]);
 
-        Assert.Equal(0, meters.Value("eventsourced_streams_active"));
-        Assert.Equal(0, meters.Value("eventsourced_messages_delivered_total"));
-        Assert.Equal(0, meters.Value("eventsourced_bytes_delivered_total"));
-        Assert.Equal(0, meters.Value("eventsourced_heartbeats_total"));
-        Assert.Equal(StreamOutcomes.All.Order(StringComparer.Ordinal), meters.Family("eventsourced_streams_total").Points.Select(p => p.Labels.Single().Value).Order(StringComparer.Ordinal));
-        Assert.All(meters.Family("eventsourced_streams_total").Points, p => Assert.Equal(0, p.Value));
+        var scrape = meters.Scrape();
+        Assert.Equal(0, scrape.Value("eventsourced_streams_active"));
+        Assert.Equal(0, scrape.Value("eventsourced_messages_delivered_total"));
+        Assert.Equal(0, scrape.Value("eventsourced_bytes_delivered_total"));
+        Assert.Equal(0, scrape.Value("eventsourced_heartbeats_total"));
+        Assert.Equal(StreamOutcomes.All.Select(o => $"outcome={o}").Order(StringComparer.Ordinal), scrape.LabelSets("eventsourced_streams_total"));
+        Assert.All(scrape.Series("eventsourced_streams_total"), p => Assert.Equal(0, p.Value));
         foreach (var family in new[] { "eventsourced_broker_connections", "eventsourced_broker_channels", "eventsourced_broker_reconnects_total" })
         {
-            Assert.Equal(["node=rabbit-a:5672", "node=rabbit-b:5672"], meters.Family(family).Points.Select(p => $"{p.Labels.Single().Key}={p.Labels.Single().Value}").Order(StringComparer.Ordinal));
+            Assert.Equal(["node=rabbit-a:5672", "node=rabbit-b:5672"], scrape.LabelSets(family));
+            Assert.All(scrape.Series(family), p => Assert.Equal(0, p.Value));
         }
 
-        Assert.Equal(0, meters.Value("eventsourced_delivery_latency_discarded_total", ("reason", "in_future")));
-        Assert.Equal(0, meters.Value("eventsourced_delivery_latency_discarded_total", ("reason", "implausible")));
+        Assert.Equal(0, scrape.Value("eventsourced_delivery_latency_discarded_total", ("reason", "in_future")));
+        Assert.Equal(0, scrape.Value("eventsourced_delivery_latency_discarded_total", ("reason", "implausible")));
+    }
+
+    [Fact]
+    public void Series_HaveTheDocumentedTypes()
+    {
+        var meters = new TestMetrics();
+
+        var types = meters.Scrape().Types;
+
+        Assert.Equal("gauge", types["eventsourced_streams_active"]);
+        Assert.Equal("counter", types["eventsourced_streams_total"]);
+        Assert.Equal("counter", types["eventsourced_messages_delivered_total"]);
+        Assert.Equal("counter", types["eventsourced_bytes_delivered_total"]);
+        Assert.Equal("counter", types["eventsourced_heartbeats_total"]);
+        Assert.Equal("gauge", types["eventsourced_broker_connections"]);
+        Assert.Equal("gauge", types["eventsourced_broker_channels"]);
+        Assert.Equal("counter", types["eventsourced_broker_reconnects_total"]);
+        Assert.Equal("histogram", types["eventsourced_delivery_latency_seconds"]);
+        Assert.Equal("counter", types["eventsourced_delivery_latency_discarded_total"]);
+        Assert.Equal("histogram", types["eventsourced_stream_duration_seconds"]);
     }
 
     [Fact]
     public void Calls_CountWhatHappened()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
+        var metrics = meters.Gateway;
 
         metrics.StreamOutcome(StreamOutcomes.Streamed);
         metrics.StreamOutcome(StreamOutcomes.Streamed);
@@ -54,18 +75,47 @@ public sealed class GatewayMetricsTests
         metrics.ChannelLeased("n:1");
         metrics.ChannelReleased("n:1");
 
-        Assert.Equal(2, meters.Value("eventsourced_streams_total", ("outcome", "streamed")));
-        Assert.Equal(1, meters.Value("eventsourced_streams_total", ("outcome", "busy")));
-        Assert.Equal(1, meters.Value("eventsourced_streams_active"));
-        var duration = meters.Point("eventsourced_stream_duration_seconds").Histogram!;
-        Assert.Equal(1, duration.Count);
-        Assert.Equal(2, duration.Sum);
-        Assert.Equal(4, meters.Value("eventsourced_messages_delivered_total"));
-        Assert.Equal(130, meters.Value("eventsourced_bytes_delivered_total"));
-        Assert.Equal(1, meters.Value("eventsourced_heartbeats_total"));
-        Assert.Equal(1, meters.Value("eventsourced_broker_connections", ("node", "n:1")));
-        Assert.Equal(1, meters.Value("eventsourced_broker_reconnects_total", ("node", "n:1")));
-        Assert.Equal(1, meters.Value("eventsourced_broker_channels", ("node", "n:1")));
+        var scrape = meters.Scrape();
+        Assert.Equal(2, scrape.Value("eventsourced_streams_total", ("outcome", "streamed")));
+        Assert.Equal(1, scrape.Value("eventsourced_streams_total", ("outcome", "busy")));
+        Assert.Equal(1, scrape.Value("eventsourced_streams_active"));
+        Assert.Equal(1, scrape.Value("eventsourced_stream_duration_seconds_count"));
+        Assert.Equal(2, scrape.Value("eventsourced_stream_duration_seconds_sum"));
+        Assert.Equal(4, scrape.Value("eventsourced_messages_delivered_total"));
+        Assert.Equal(130, scrape.Value("eventsourced_bytes_delivered_total"));
+        Assert.Equal(1, scrape.Value("eventsourced_heartbeats_total"));
+        Assert.Equal(1, scrape.Value("eventsourced_broker_connections", ("node", "n:1")));
+        Assert.Equal(1, scrape.Value("eventsourced_broker_reconnects_total", ("node", "n:1")));
+        Assert.Equal(1, scrape.Value("eventsourced_broker_channels", ("node", "n:1")));
+    }
+
+    [Fact]
+    public void ReadBack_IsWhatTheScrapeShows()
+    {
+        var time = new ManualTimeProvider(Now);
+        var meters = new TestMetrics(time);
+        var metrics = meters.Gateway;
+        metrics.DeclareSeries(["n:1", "n:2"]);
+        metrics.StreamOpened();
+        metrics.StreamOpened();
+        metrics.ConnectionUp("n:1");
+        metrics.ChannelLeased("n:1");
+        metrics.ChannelLeased("n:1");
+        metrics.ChannelLeased("n:1");
+        metrics.Delivered(5, 100);
+        time.Advance(TimeSpan.FromSeconds(1));
+        metrics.Delivered(2, 40);
+
+        var scrape = meters.Scrape();
+        Assert.Equal(scrape.Value("eventsourced_streams_active"), metrics.StreamsOpen);
+        Assert.Equal(2, metrics.StreamsOpen);
+        Assert.Equal(scrape.Value("eventsourced_messages_delivered_total"), metrics.MessagesDelivered);
+        Assert.Equal(7, metrics.MessagesDelivered);
+        Assert.Equal(1, metrics.ConnectionsUp("n:1"));
+        Assert.Equal(0, metrics.ConnectionsUp("n:2"));
+        Assert.Equal(scrape.Value("eventsourced_broker_channels", ("node", "n:1")), metrics.Channels("n:1"));
+        Assert.Equal(3, metrics.Channels("n:1"));
+        Assert.Equal(5, metrics.DeliveriesLastSecond);
     }
 
     [Theory]
@@ -75,65 +125,90 @@ public sealed class GatewayMetricsTests
     [InlineData(-1000, 0)]
     public void DeliveryLatency_PlausibleTimes_AreRecorded(int agoMilliseconds, double expectedSeconds)
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeliveryLatency(Before(TimeSpan.FromMilliseconds(agoMilliseconds)), Now);
+        meters.Gateway.DeliveryLatency(Before(TimeSpan.FromMilliseconds(agoMilliseconds)), Now);
 
-        var histogram = meters.Point("eventsourced_delivery_latency_seconds").Histogram!;
-        Assert.Equal(1, histogram.Count);
-        Assert.Equal(expectedSeconds, histogram.Sum, 6);
-        Assert.DoesNotContain(meters.Collect(), f => f.Name == "eventsourced_delivery_latency_discarded_total");
+        var scrape = meters.Scrape();
+        Assert.Equal(1, scrape.Value("eventsourced_delivery_latency_seconds_count"));
+        Assert.Equal(expectedSeconds, scrape.Value("eventsourced_delivery_latency_seconds_sum"), 6);
+        Assert.Empty(scrape.Series("eventsourced_delivery_latency_discarded_total"));
     }
 
     [Fact]
     public void DeliveryLatency_TimeFurtherAheadThanTheSkew_IsDiscardedAsInFuture()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeliveryLatency(Before(-GatewayMetrics.MaxClockSkew - TimeSpan.FromMilliseconds(1)), Now);
-        metrics.DeliveryLatency(MessageTimestamp.FromSeconds(Now.ToUnixTimeMilliseconds()), Now); // milliseconds in the seconds field
+        meters.Gateway.DeliveryLatency(Before(-GatewayMetrics.MaxClockSkew - TimeSpan.FromMilliseconds(1)), Now);
+        meters.Gateway.DeliveryLatency(MessageTimestamp.FromSeconds(Now.ToUnixTimeMilliseconds()), Now); // milliseconds in the seconds field
 
-        Assert.Equal(2, meters.Value("eventsourced_delivery_latency_discarded_total", ("reason", "in_future")));
-        Assert.DoesNotContain(meters.Collect(), f => f.Name == "eventsourced_delivery_latency_seconds");
+        var scrape = meters.Scrape();
+        Assert.Equal(2, scrape.Value("eventsourced_delivery_latency_discarded_total", ("reason", "in_future")));
+        Assert.DoesNotContain(scrape.Samples, s => s.Name.StartsWith("eventsourced_delivery_latency_seconds", StringComparison.Ordinal));
     }
 
     [Fact]
     public void DeliveryLatency_TimeOlderThanPlausible_IsDiscardedAsImplausible()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeliveryLatency(new MessageTimestamp(Now.ToUnixTimeSeconds()), Now); // seconds in timestamp_in_ms
-        metrics.DeliveryLatency(Before(GatewayMetrics.MaxPlausibleLatency + TimeSpan.FromSeconds(1)), Now);
-        metrics.DeliveryLatency(Before(TimeSpan.FromDays(3)), Now); // a long wait in a queue is real
+        meters.Gateway.DeliveryLatency(new MessageTimestamp(Now.ToUnixTimeSeconds()), Now); // seconds in timestamp_in_ms
+        meters.Gateway.DeliveryLatency(Before(GatewayMetrics.MaxPlausibleLatency + TimeSpan.FromSeconds(1)), Now);
+        meters.Gateway.DeliveryLatency(Before(TimeSpan.FromDays(3)), Now); // a long wait in a queue is real
 
-        Assert.Equal(2, meters.Value("eventsourced_delivery_latency_discarded_total", ("reason", "implausible")));
-        Assert.Equal(1, meters.Point("eventsourced_delivery_latency_seconds").Histogram!.Count);
+        var scrape = meters.Scrape();
+        Assert.Equal(2, scrape.Value("eventsourced_delivery_latency_discarded_total", ("reason", "implausible")));
+        Assert.Equal(1, scrape.Value("eventsourced_delivery_latency_seconds_count"));
     }
 
     [Fact]
     public void DeliveryLatency_NoTimestamp_RecordsNothing()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeliveryLatency(MessageTimestamp.None, Now);
+        meters.Gateway.DeliveryLatency(MessageTimestamp.None, Now);
 
-        Assert.DoesNotContain(meters.Collect(), f => f.Name.StartsWith("eventsourced_delivery_latency", StringComparison.Ordinal));
+        Assert.DoesNotContain(meters.Scrape().Samples, s => s.Name.StartsWith("eventsourced_delivery_latency", StringComparison.Ordinal));
     }
 
     [Fact]
-    public void DeliveryLatency_HistogramBuckets_AreTheAdvisedOnes()
+    public void DeliveryLatency_HistogramBuckets_AreTheDocumentedOnes()
     {
-        using var meters = new TestMeters();
-        var metrics = new GatewayMetrics(meters.Factory);
+        var meters = new TestMetrics();
 
-        metrics.DeliveryLatency(TimeSpan.FromMilliseconds(3));
+        meters.Gateway.DeliveryLatency(TimeSpan.FromMilliseconds(3));
 
-        var histogram = meters.Point("eventsourced_delivery_latency_seconds").Histogram!;
-        Assert.Equal([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], histogram.UpperBounds);
-        Assert.Equal(1, histogram.BucketCounts[2]);
+        var scrape = meters.Scrape();
+        Assert.Equal([0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], scrape.Bounds("eventsourced_delivery_latency_seconds"));
+        Assert.Equal(0, scrape.Value("eventsourced_delivery_latency_seconds_bucket", ("le", "0.0025")));
+        Assert.Equal(1, scrape.Value("eventsourced_delivery_latency_seconds_bucket", ("le", "0.005")));
+    }
+
+    [Fact]
+    public void StreamDuration_HistogramBuckets_AreTheDocumentedOnes()
+    {
+        var meters = new TestMetrics();
+
+        meters.Gateway.StreamClosed(TimeSpan.FromMinutes(20));
+
+        var scrape = meters.Scrape();
+        Assert.Equal([0.1, 1, 5, 15, 30, 60, 300, 900, 1800, 3600, 14400, 86400], scrape.Bounds("eventsourced_stream_duration_seconds"));
+        Assert.Equal(0, scrape.Value("eventsourced_stream_duration_seconds_bucket", ("le", "900")));
+        Assert.Equal(1, scrape.Value("eventsourced_stream_duration_seconds_bucket", ("le", "1800")));
+    }
+
+    [Fact]
+    public void TwoGateways_EachCountsOnlyItsOwn()
+    {
+        var first = new TestMetrics();
+        var second = new TestMetrics();
+
+        first.Gateway.StreamOpened();
+        first.Gateway.Delivered(2, 20);
+
+        Assert.Equal(1, first.Scrape().Value("eventsourced_streams_active"));
+        Assert.Equal(0, second.Scrape().Value("eventsourced_streams_active"));
+        Assert.Equal(0, second.Scrape().Value("eventsourced_messages_delivered_total"));
     }
 }
