@@ -38,7 +38,7 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
 
     /// <summary>
     /// Resolves and opens what the request asks for, then runs <paramref name="session"/> on it until the
-    /// subscription ends (client gone, broker side ended, shutdown); or answers why not.
+    /// subscription ends (client gone, broker side ended, shutdown) and releases it; or answers why not.
     /// </summary>
     public async Task HandleAsync(HttpContext context, ISubscriptionTarget target, IFrameFormat format, Func<ISubscription, ISubscriptionSession> session)
     {
@@ -75,10 +75,7 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             return;
         }
 
-        await using (subscription)
-        {
-            await RunAsync(subscription, session(subscription), lifetime.Token);
-        }
+        await RunAsync(subscription, session(subscription), lifetime.Token);
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
@@ -112,6 +109,8 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         }
         finally
         {
+            // Released first: once a subscription no longer counts as open, its channel is back too.
+            await subscription.DisposeAsync();
             var duration = settings.Time.GetElapsedTime(started);
             metrics.StreamClosed(duration);
             if (reason is SubscriptionEndReason.ConsumerCancelled or SubscriptionEndReason.ChannelClosed)
