@@ -2,9 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Infrastructure;
 using YamlDotNet.RepresentationModel;
-using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Deployment;
 

@@ -2,8 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private RabbitMQ node run as a child process: its own node name, free loopback ports and

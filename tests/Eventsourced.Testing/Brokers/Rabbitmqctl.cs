@@ -1,6 +1,7 @@
 using System.Text.Json;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>A row of <c>rabbitmqctl list_queues name consumers messages</c>.</summary>
 public sealed record QueueInfo(string Name, long Consumers, long Messages);

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Processes;
 
 /// <summary>The outcome of one finished command.</summary>
 public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)

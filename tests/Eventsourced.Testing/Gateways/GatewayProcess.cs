@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 
-namespace Eventsourced.IntegrationTests.Gateway;
+namespace Eventsourced.Testing.Gateways;
 
 /// <summary>The built <c>eventsourced</c> executable, run as a real process (flags, signals, exit codes).</summary>
 public sealed class GatewayProcess : IAsyncDisposable

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Eventsourced.EndToEndTests.Infrastructure;
+namespace Eventsourced.Testing.Processes;
 
 /// <summary>
 /// A long-running program a test starts (nginx, the published gateway): output captured, stopped with a
