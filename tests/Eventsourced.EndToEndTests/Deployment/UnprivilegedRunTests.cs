@@ -122,7 +122,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
 
     private static async Task RunCheckedAsync(string program, string[] arguments)
     {
-        var result = await Command.RunAsync(Tools.Require(program, "coreutils"), arguments, Timeout);
+        var result = await ProcessRunner.RunAsync(Tools.Require(program, "coreutils"), arguments, Timeout);
         Assert.True(result.ExitCode == 0, result.ToString());
     }
 

@@ -82,18 +82,10 @@ public sealed class NetworkNamespace : IAsyncDisposable
 
     private static async Task RunAsync(bool allowFailure, params string[] command)
     {
-        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in command.Skip(1))
+        var result = await ProcessRunner.RunAsync(command[0], command.Skip(1), TimeSpan.FromSeconds(30));
+        if (!result.Succeeded && !allowFailure)
         {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command[0]}");
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0 && !allowFailure)
-        {
-            throw new InvalidOperationException($"`{string.Join(' ', command)}` failed ({process.ExitCode}): {stderr.Trim()} (these tests need root and iproute2)");
+            throw new InvalidOperationException($"`{result.Command}` failed ({result.ExitCode}): {result.StandardError.Trim()} (these tests need root and iproute2)");
         }
     }
 }

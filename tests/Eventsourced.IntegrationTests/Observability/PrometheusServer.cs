@@ -23,7 +23,7 @@ public sealed class PrometheusServer : IAsyncDisposable
     {
         foreach (var process in Live.Keys)
         {
-            ProcessRunner.TryKill(process);
+            ProcessStart.KillTree(process);
         }
     };
 
@@ -133,7 +133,7 @@ public sealed class PrometheusServer : IAsyncDisposable
         _client.Dispose();
         if (!_process.HasExited)
         {
-            ProcessRunner.TryKill(_process);
+            ProcessStart.KillTree(_process);
             await _process.WaitForExitAsync();
         }
 

@@ -84,7 +84,7 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
             }
             catch (Exception ex) when (ex is TimeoutException or System.ComponentModel.Win32Exception)
             {
-                result = new ProcessResult(-1, "", ex.Message);
+                result = new ProcessResult($"{_rabbitmqctl} await_startup", -1, "", ex.Message);
             }
             if (!result.Succeeded)
             {

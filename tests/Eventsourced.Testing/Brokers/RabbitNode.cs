@@ -360,7 +360,7 @@ public sealed class RabbitNode : IAsyncDisposable
             }
             catch (TimeoutException ex)
             {
-                last = new ProcessResult(-1, "", ex.Message);
+                last = new ProcessResult($"{Rabbitmqctl} await_startup", -1, "", ex.Message);
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
         }
@@ -414,7 +414,7 @@ public sealed class RabbitNode : IAsyncDisposable
         }
         if (_process is not null)
         {
-            ProcessRunner.TryKill(_process);
+            ProcessStart.KillTree(_process);
         }
     }
 

@@ -67,7 +67,7 @@ public sealed class Rabbitmqctl
         await Concurrency.WaitAsync(cancellationToken);
         try
         {
-            return await ProcessRunner.RunAsync(Executable, all, environment, timeout ?? Timeout, cancellationToken);
+            return await ProcessRunner.RunAsync(Executable, all, timeout ?? Timeout, environment, cancellationToken: cancellationToken);
         }
         finally
         {

@@ -4,98 +4,97 @@ using System.Text;
 namespace Eventsourced.Testing.Processes;
 
 /// <summary>The outcome of one finished command.</summary>
-public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
+/// <param name="Command">What ran, <c>FILE ARG ARG...</c>.</param>
+public sealed record ProcessResult(string Command, int ExitCode, string StandardOutput, string StandardError)
 {
     public bool Succeeded => ExitCode == 0;
+
+    public override string ToString() => $"`{Command}` exited with {ExitCode}\nstdout: {StandardOutput}\nstderr: {StandardError}";
 }
 
-/// <summary>Runs a command to completion with a timeout, capturing its output.</summary>
-internal static class ProcessRunner
+/// <summary>
+/// Runs a command to completion: a timeout, optional standard input, captured output. For programs that
+/// keep running while a test works with them, see <see cref="ServiceProcess"/>.
+/// </summary>
+public static class ProcessRunner
 {
-    /// <exception cref="TimeoutException">The command did not finish in time; it (and its children) were killed.</exception>
+    /// <param name="environment">Added to this process's environment; a null value removes a variable.</param>
+    /// <param name="standardInput">Written to the command's standard input, which is then closed (it is closed at once without).</param>
+    /// <exception cref="TimeoutException">Still running after <paramref name="timeout"/>; it and its children were killed. The message has its output so far.</exception>
     public static async Task<ProcessResult> RunAsync(
         string fileName,
         IEnumerable<string> arguments,
-        IReadOnlyDictionary<string, string?>? environment,
         TimeSpan timeout,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        string? workingDirectory = null,
+        string? standardInput = null,
         CancellationToken cancellationToken = default)
     {
-        var startInfo = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-        if (environment is not null)
-        {
-            foreach (var (name, value) in environment)
-            {
-                startInfo.Environment[name] = value;
-            }
-        }
-
-        using var process = new Process { StartInfo = startInfo };
+        var info = ProcessStart.Create(fileName, arguments, environment, clearEnvironment: false, workingDirectory);
+        var command = ProcessStart.Describe(info);
+        using var process = new Process { StartInfo = info };
         var stdout = new StringBuilder();
         var stderr = new StringBuilder();
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (stdout) { stdout.AppendLine(e.Data); } } };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (stderr) { stderr.AppendLine(e.Data); } } };
-        process.Start();
-        process.StandardInput.Close();
+        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"could not start {command}");
+        }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        try
+        {
+            if (standardInput is not null)
+            {
+                await process.StandardInput.WriteAsync(standardInput.AsMemory(), cancellationToken);
+            }
+            process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // It exited (or closed its input) without reading everything: its exit code tells.
+        }
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeoutSource.CancelAfter(timeout);
         try
         {
+            // Also waits for both output streams to reach their end.
             await process.WaitForExitAsync(timeoutSource.Token);
         }
         catch (OperationCanceledException)
         {
-            TryKill(process);
+            ProcessStart.KillTree(process);
             cancellationToken.ThrowIfCancellationRequested();
             throw new TimeoutException(
-                $"'{fileName} {string.Join(' ', startInfo.ArgumentList)}' did not finish within {timeout.TotalSeconds:0.#} s; killed. "
-                + $"Output so far: {Tail(stdout)} {Tail(stderr)}");
+                $"`{command}` did not finish within {timeout.TotalSeconds:0.#} s; killed. Output so far: {Tail(stdout)} {Tail(stderr)}");
         }
+        return new ProcessResult(command, process.ExitCode, Text(stdout), Text(stderr));
+    }
 
-        // WaitForExitAsync also waits for the redirected streams to reach end of file.
-        lock (stdout)
+    private static void Append(StringBuilder builder, string? line)
+    {
+        if (line is not null)
         {
-            lock (stderr)
+            lock (builder)
             {
-                return new ProcessResult(process.ExitCode, stdout.ToString(), stderr.ToString());
+                builder.AppendLine(line);
             }
         }
     }
 
-    internal static void TryKill(Process process)
+    private static string Text(StringBuilder builder)
     {
-        try
+        lock (builder)
         {
-            process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            // Exiting while we tried.
+            return builder.ToString();
         }
     }
 
     private static string Tail(StringBuilder builder)
     {
-        lock (builder)
-        {
-            var text = builder.ToString().Trim();
-            return text.Length <= 2000 ? text : text[^2000..];
-        }
+        var text = Text(builder).Trim();
+        return text.Length <= 2000 ? text : text[^2000..];
     }
 }
