@@ -54,7 +54,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
             File.SetUnixFileMode(Path.Combine(upper, "eventsourced"), (UnixFileMode)0b111_101_000);
             File.SetUnixFileMode(config, (UnixFileMode)0b110_100_000);
 
-            var environment = new Dictionary<string, string> { ["PATH"] = "/usr/local/bin:/usr/bin:/bin", ["HOME"] = "/nonexistent" };
+            var environment = new Dictionary<string, string?> { ["PATH"] = "/usr/local/bin:/usr/bin:/bin", ["HOME"] = "/nonexistent" };
             await using var gateway = ServiceProcess.Start(unshare,
             [
                 "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
@@ -84,7 +84,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
             Assert.Equal(["deployed"], await stream.ReadEventsAsync(1, Timeout));
             Assert.True(await stream.ReadUntilAsync(text => text.Contains(": heartbeat\n\n", StringComparison.Ordinal), Timeout));
 
-            gateway.Signal(ServiceProcess.SIGTERM);
+            gateway.Signal(Signals.Terminate);
             Assert.Equal(0, await gateway.WaitForExitAsync(Timeout));
             Assert.Contains("/etc/eventsourced/config.yml", gateway.Output, StringComparison.Ordinal);
         }

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Eventsourced.IntegrationTests.Gateway;
 
 /// <summary>
@@ -57,17 +55,8 @@ public sealed class NetworkNamespace : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a program inside the namespace.</summary>
-    public Process Start(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", Name, program }.Concat(args))
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(info)!;
-    }
+    /// <summary>Starts a program inside the namespace (<c>ip netns exec</c> becomes the program: the process is the program's).</summary>
+    public ServiceProcess Start(string program, params string[] args) => ServiceProcess.Start("ip", ["netns", "exec", Name, program, .. args]);
 
     /// <summary>Cuts the link: the peer disappears without a word.</summary>
     public Task CutAsync() => RunAsync("ip", "link", "set", HostLink, "down");

@@ -1,19 +1,32 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Eventsourced.Testing.Processes;
 
 /// <summary>
-/// A long-running program a test starts (nginx, the published gateway): output captured, stopped with a
-/// signal, and killed with its children if it does not stop, so no test leaves a process behind.
+/// A long-running program a test starts (the gateway, nginx, prometheus, a RabbitMQ node's launcher, a
+/// client in a network namespace): output captured, stopped with a signal, and killed with its children
+/// if it does not stop, so no test leaves a process behind, not even when the test host exits without
+/// disposing it. For commands that run to completion, see <see cref="ProcessRunner"/>.
 /// </summary>
 public sealed class ServiceProcess : IAsyncDisposable
 {
-    public const int SIGTERM = 15;
+    // Still running when the test host exits normally (or on SIGTERM): killed then.
+    private static readonly ConcurrentDictionary<ServiceProcess, byte> Live = new();
 
     private readonly Process _process;
     private readonly StringBuilder _output = new();
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    static ServiceProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var service in Live.Keys)
+        {
+            service.Kill();
+        }
+    };
 
     private ServiceProcess(Process process, string description)
     {
@@ -21,126 +34,149 @@ public sealed class ServiceProcess : IAsyncDisposable
         Description = description;
     }
 
+    /// <summary><c>FILE ARG ARG...</c>.</summary>
     public string Description { get; }
 
     public int Id => _process.Id;
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Standard output and error, interleaved as they arrived.</summary>
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    /// <exception cref="InvalidOperationException">It has not exited yet.</exception>
+    public int ExitCode => _process.ExitCode;
 
-    /// <param name="environment">The whole environment when <paramref name="clearEnvironment"/>, else additions.</param>
+    /// <summary>Standard output and error, interleaved as they arrived.</summary>
+    public string Output => Read(_output);
+
+    public string Stdout => Read(_stdout);
+
+    public string Stderr => Read(_stderr);
+
+    /// <param name="environment">Additions to this process's environment, or the whole environment with <paramref name="clearEnvironment"/>; a null value removes a variable.</param>
     public static ServiceProcess Start(
         string fileName,
         IEnumerable<string> arguments,
-        IReadOnlyDictionary<string, string>? environment = null,
-        bool clearEnvironment = false)
+        IReadOnlyDictionary<string, string?>? environment = null,
+        bool clearEnvironment = false,
+        string? workingDirectory = null)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        if (clearEnvironment)
-        {
-            info.Environment.Clear();
-        }
-
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[name] = value;
-        }
-
+        var info = ProcessStart.Create(fileName, arguments, environment, clearEnvironment, workingDirectory);
         var process = new Process { StartInfo = info };
-        var service = new ServiceProcess(process, $"{fileName} {string.Join(' ', info.ArgumentList)}");
-        process.OutputDataReceived += (_, e) => service.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => service.Append(e.Data);
-        process.Start();
+        var service = new ServiceProcess(process, ProcessStart.Describe(info));
+        process.OutputDataReceived += (_, e) => service.Append(service._stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => service.Append(service._stderr, e.Data);
+        if (!process.Start())
+        {
+            throw new InvalidOperationException($"could not start {service.Description}");
+        }
+        Live[service] = 0;
         process.StandardInput.Close();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return service;
     }
 
-    /// <summary>Sends <paramref name="signal"/> (e.g. <see cref="SIGTERM"/>) to the process.</summary>
+    /// <summary>Sends <paramref name="signal"/> (a <see cref="Signals"/> number) to the process, unless it has exited.</summary>
     public void Signal(int signal)
     {
-        if (!_process.HasExited && Kill(_process.Id, signal) != 0)
+        if (!_process.HasExited)
         {
-            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            Signals.Send(_process.Id, signal);
         }
     }
 
-    /// <exception cref="TimeoutException">Still running after <paramref name="timeout"/>.</exception>
-    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    /// <summary>Waits until the process exits and its output is read, and returns its exit code.</summary>
+    /// <exception cref="TimeoutException">Still running after <paramref name="timeout"/>; the message has its output.</exception>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
-        using var bound = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(bound.Token);
-        }
-        catch (OperationCanceledException)
+        if (!await TryWaitForExitAsync(timeout, cancellationToken))
         {
             throw new TimeoutException($"{Description} still runs after {timeout.TotalSeconds:0.#} s. Output:\n{Output}");
         }
-
         return _process.ExitCode;
     }
 
-    /// <summary>SIGTERM, then SIGKILL for it and its children after 10 s.</summary>
+    /// <summary>Waits until the process exits and its output is read; false when it still runs after <paramref name="timeout"/>.</summary>
+    public async Task<bool> TryWaitForExitAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        using var bound = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bound.CancelAfter(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(bound.Token);
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>SIGKILL to the process and its children, without waiting.</summary>
+    public void Kill() => ProcessStart.KillTree(_process);
+
+    /// <summary>SIGKILL to the process and its children, and waits until it is gone.</summary>
+    /// <exception cref="TimeoutException">It survived SIGKILL for 15 s.</exception>
+    public async Task KillAsync(CancellationToken cancellationToken = default)
+    {
+        Kill();
+        await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
+    }
+
+    /// <summary>SIGTERM, then SIGKILL for it and its children if it still runs after <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        if (_process.HasExited)
+        {
+            return;
+        }
+        try
+        {
+            Signal(Signals.Terminate);
+        }
+        catch (InvalidOperationException)
+        {
+            // Exited meanwhile.
+        }
+        if (!await TryWaitForExitAsync(grace, cancellationToken))
+        {
+            await KillAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Stops the process (SIGTERM, SIGKILL after 10 s) unless it has exited, and releases it.</summary>
     public async ValueTask DisposeAsync()
     {
         try
         {
-            if (!_process.HasExited)
-            {
-                Signal(SIGTERM);
-                await WaitForExitAsync(TimeSpan.FromSeconds(10));
-            }
-        }
-        catch (Exception ex) when (ex is TimeoutException or InvalidOperationException)
-        {
-            _process.Kill(entireProcessTree: true);
-            await _process.WaitForExitAsync();
+            await StopAsync(TimeSpan.FromSeconds(10));
         }
         finally
         {
+            Live.TryRemove(this, out _);
             _process.Dispose();
         }
     }
 
     public override string ToString() => Description;
 
-    private void Append(string? line)
+    private void Append(StringBuilder stream, string? line)
     {
         if (line is null)
         {
             return;
         }
-
         lock (_output)
         {
             _output.AppendLine(line);
+            stream.AppendLine(line);
         }
     }
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
+    private string Read(StringBuilder builder)
+    {
+        lock (_output)
+        {
+            return builder.ToString();
+        }
+    }
 }
