@@ -1,6 +1,7 @@
 using System.Text.Json;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>A row of <c>rabbitmqctl list_queues name consumers messages</c>.</summary>
 public sealed record QueueInfo(string Name, long Consumers, long Messages);
@@ -66,7 +67,7 @@ public sealed class Rabbitmqctl
         await Concurrency.WaitAsync(cancellationToken);
         try
         {
-            return await ProcessRunner.RunAsync(Executable, all, environment, timeout ?? Timeout, cancellationToken);
+            return await ProcessRunner.RunAsync(Executable, all, timeout ?? Timeout, environment, cancellationToken: cancellationToken);
         }
         finally
         {

@@ -1,9 +1,9 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private RabbitMQ node run as a child process: its own node name, free loopback ports and
@@ -12,20 +12,11 @@ namespace Eventsourced.IntegrationTests.Infrastructure;
 /// </summary>
 public sealed class RabbitNode : IAsyncDisposable
 {
-    // Nodes still running when the test host exits normally (or on SIGTERM) are killed then.
-    private static readonly ConcurrentDictionary<RabbitNode, byte> Live = new();
-
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
-    private Process? _process;
+    // The launcher (below), which runs the node: killing it kills the node's process tree, also when
+    // the test host exits without disposing the node (ServiceProcess sees to that).
+    private ServiceProcess? _process;
     private bool _disposed;
-
-    static RabbitNode() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-    {
-        foreach (var node in Live.Keys)
-        {
-            node.KillProcessTree();
-        }
-    };
 
     private RabbitNode(string name, string directory, int amqpPort, int distributionPort)
     {
@@ -112,7 +103,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 throw new InvalidOperationException($"Node {NodeName} is already running.");
             }
-            Forget(); // a node that exited by itself
+            await ForgetAsync(); // a node that exited by itself
             Launch();
             await WaitUntilReadyAsync(cancellationToken);
         }
@@ -146,7 +137,7 @@ public sealed class RabbitNode : IAsyncDisposable
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
             }
-            Forget();
+            await ForgetAsync();
         }
         finally
         {
@@ -169,7 +160,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 throw new InvalidOperationException($"Node {NodeName} (pid {_process.Id}) survived SIGKILL for 15 s.");
             }
-            Forget();
+            await ForgetAsync();
         }
         finally
         {
@@ -221,7 +212,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
-                Forget();
+                await ForgetAsync();
             }
             try
             {
@@ -281,27 +272,11 @@ public sealed class RabbitNode : IAsyncDisposable
             done
             wait "$node"
             """;
-        var startInfo = new ProcessStartInfo("/bin/sh")
-        {
-            UseShellExecute = false,
-            WorkingDirectory = Directory,
-        };
-        foreach (var argument in new[]
-        {
-            "-c", Launcher, "rabbit-node",
-            Path.Combine(LogDirectory, "startup.log"),
-            RabbitMqInstallation.RabbitmqServer,
-            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-            PidFile,
-        })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-        var environment = startInfo.Environment;
         // Nothing from the test environment may redirect or reconfigure the node.
-        foreach (var name in environment.Keys.Where(key => key.StartsWith("RABBITMQ_", StringComparison.Ordinal)).ToList())
+        var environment = new Dictionary<string, string?>();
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.OfType<string>().Where(key => key.StartsWith("RABBITMQ_", StringComparison.Ordinal)))
         {
-            environment.Remove(name);
+            environment[name] = null;
         }
         environment["HOME"] = Directory;
         environment["RABBITMQ_NODENAME"] = NodeName;
@@ -320,8 +295,14 @@ public sealed class RabbitNode : IAsyncDisposable
         environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
         environment["ERL_CRASH_DUMP"] = Path.Combine(LogDirectory, "erl_crash.dump");
 
-        _process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
-        Live[this] = 0;
+        _process = ServiceProcess.Start("/bin/sh",
+        [
+            "-c", Launcher, "rabbit-node",
+            Path.Combine(LogDirectory, "startup.log"),
+            RabbitMqInstallation.RabbitmqServer,
+            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            PidFile,
+        ], environment, workingDirectory: Directory);
     }
 
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
@@ -333,7 +314,7 @@ public sealed class RabbitNode : IAsyncDisposable
             if (!IsRunning)
             {
                 var code = _process!.ExitCode;
-                Forget();
+                await ForgetAsync();
                 throw new InvalidOperationException(
                     $"RabbitMQ node {NodeName} exited with {code} during start-up (ports {AmqpPort}/{DistributionPort}).\n{LogTail()}");
             }
@@ -342,7 +323,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
-                Forget();
+                await ForgetAsync();
                 throw new TimeoutException(
                     $"RabbitMQ node {NodeName} not ready after {StartTimeout.TotalSeconds:0} s; killed. "
                     + $"Last `rabbitmqctl await_startup`: {last?.StandardError.Trim()} {last?.StandardOutput.Trim()}\n{LogTail()}");
@@ -359,7 +340,7 @@ public sealed class RabbitNode : IAsyncDisposable
             }
             catch (TimeoutException ex)
             {
-                last = new ProcessResult(-1, "", ex.Message);
+                last = new ProcessResult($"{Rabbitmqctl} await_startup", -1, "", ex.Message);
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
         }
@@ -371,13 +352,7 @@ public sealed class RabbitNode : IAsyncDisposable
         {
             return true;
         }
-        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutSource.CancelAfter(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(timeoutSource.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        if (!await _process.TryWaitForExitAsync(timeout, cancellationToken))
         {
             return false;
         }
@@ -411,17 +386,16 @@ public sealed class RabbitNode : IAsyncDisposable
             {
             }
         }
-        if (_process is not null)
-        {
-            ProcessRunner.TryKill(_process);
-        }
+        _process?.Kill();
     }
 
-    private void Forget()
+    private async Task ForgetAsync()
     {
-        Live.TryRemove(this, out _);
-        _process?.Dispose();
-        _process = null;
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+            _process = null;
+        }
         try
         {
             File.Delete(PidFile);

@@ -1,4 +1,4 @@
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>What a test gets from either broker fixture.</summary>
 public interface ITestBroker

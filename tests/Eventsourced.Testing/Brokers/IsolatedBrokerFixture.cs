@@ -1,14 +1,6 @@
-namespace Eventsourced.IntegrationTests.Infrastructure;
+using Xunit;
 
-/// <summary>
-/// Tests that stop, kill or restart the broker: <c>[Collection(IsolatedBrokerCollection.Name)]</c>.
-/// They run one at a time, after and apart from every parallel collection.
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class IsolatedBrokerCollection : ICollectionFixture<IsolatedBrokerFixture>
-{
-    public const string Name = "IsolatedBroker";
-}
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private <see cref="RabbitNode"/> (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says) that tests

@@ -5,7 +5,7 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>A message as a test consumer received it (body copied out of the client's pooled buffer).</summary>
 public sealed record ReceivedMessage(byte[] Body, IReadOnlyBasicProperties Properties, bool Redelivered)

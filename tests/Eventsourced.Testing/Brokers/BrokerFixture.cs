@@ -1,11 +1,7 @@
-namespace Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Processes;
+using Xunit;
 
-/// <summary>The collection of tests that share one broker: <c>[Collection(BrokerCollection.Name)]</c>.</summary>
-[CollectionDefinition(Name)]
-public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
-{
-    public const string Name = "Broker";
-}
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// The broker the integration tests share. <c>EVENTSOURCED_TEST_AMQP</c> (set by <c>make test</c>) names
@@ -88,7 +84,7 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
             }
             catch (Exception ex) when (ex is TimeoutException or System.ComponentModel.Win32Exception)
             {
-                result = new ProcessResult(-1, "", ex.Message);
+                result = new ProcessResult($"{_rabbitmqctl} await_startup", -1, "", ex.Message);
             }
             if (!result.Succeeded)
             {

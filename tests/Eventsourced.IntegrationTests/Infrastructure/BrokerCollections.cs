@@ -1,0 +1,23 @@
+using Eventsourced.Testing.Brokers;
+
+namespace Eventsourced.IntegrationTests.Infrastructure;
+
+// xunit finds collection definitions only in the test assembly itself, so they live here and the
+// fixtures in Eventsourced.Testing.
+
+/// <summary>The collection of tests that share one broker: <c>[Collection(BrokerCollection.Name)]</c>.</summary>
+[CollectionDefinition(Name)]
+public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
+{
+    public const string Name = "Broker";
+}
+
+/// <summary>
+/// Tests that stop, kill or restart the broker: <c>[Collection(IsolatedBrokerCollection.Name)]</c>.
+/// They run one at a time, after and apart from every parallel collection.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class IsolatedBrokerCollection : ICollectionFixture<IsolatedBrokerFixture>
+{
+    public const string Name = "IsolatedBroker";
+}
