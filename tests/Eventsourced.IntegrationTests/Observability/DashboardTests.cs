@@ -48,7 +48,7 @@ public sealed partial class DashboardTests(BrokerFixture broker)
         await File.WriteAllTextAsync(rules, "groups:\n  - name: dashboard\n    rules:\n" + string.Join("\n", lines) + "\n");
         try
         {
-            var result = await ProcessRunner.RunAsync(PrometheusTools.Promtool, ["check", "rules", rules], null, TimeSpan.FromSeconds(30));
+            var result = await ProcessRunner.RunAsync(PrometheusTools.Promtool, ["check", "rules", rules], TimeSpan.FromSeconds(30));
             Assert.True(result.Succeeded, $"promtool check rules on the dashboard's queries:\n{result.StandardOutput}\n{result.StandardError}");
         }
         finally
