@@ -4,7 +4,6 @@ using Eventsourced.Acknowledging;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
-using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http;
 
@@ -20,17 +19,12 @@ internal sealed class SseWriter : ISubscriptionSession
 {
     private const int MaxBatchBytes = 64 * 1024;
 
-    /// <summary>How long a stream that ends waits for the client's TCP to acknowledge what it was sent last.</summary>
-    private static readonly TimeSpan FinalWait = TimeSpan.FromMilliseconds(100);
-
     private readonly HttpContext _context;
     private readonly ISubscription _subscription;
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly List<MessageTimestamp> _published = new(16);
-    private readonly TcpAcknowledgements? _tcp;
-    private readonly AckGate _acks;
-    private readonly ITimer _ackCheck;
+    private readonly TcpDeliveryAcks _delivery;
     private int _wroteSinceTick;
 
     public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
@@ -39,12 +33,7 @@ internal sealed class SseWriter : ISubscriptionSession
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
-        _tcp = TcpAcknowledgements.For(context);
-        _acks = new AckGate(_tcp is null ? null : _tcp.Acknowledged);
-        // Made now, with the rest of the stream's state, rather than by its first message: objects a
-        // stream creates late are young objects referenced from old ones, which every collection scans.
-        _ackCheck = settings.Time.CreateTimer(
-            static s => ((SseWriter)s!)._subscription.QueueWakeup(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _delivery = new TcpDeliveryAcks(context, subscription, settings.Time);
     }
 
     public long MessagesWritten { get; private set; }
@@ -58,8 +47,8 @@ internal sealed class SseWriter : ISubscriptionSession
         }
         finally
         {
-            _ackCheck.Dispose();
-            await AcknowledgeLastAsync();
+            await _delivery.AcknowledgeLastAsync();
+            _delivery.Dispose();
             // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
             while (_subscription.Items.TryRead(out var unwritten))
             {
@@ -149,10 +138,10 @@ internal sealed class SseWriter : ISubscriptionSession
                     Volatile.Write(ref _wroteSinceTick, 1);
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
-                    _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+                    _delivery.Flushed(lastTag);
                 }
 
-                await AcknowledgeDeliveredAsync(cancellationToken);
+                await _delivery.AcknowledgeAsync(cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
@@ -185,54 +174,6 @@ internal sealed class SseWriter : ISubscriptionSession
             ? flush.Result
             : await flush.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time, cancellationToken);
         return !result.IsCompleted && !result.IsCanceled;
-    }
-
-    /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
-    private async Task AcknowledgeDeliveredAsync(CancellationToken cancellationToken)
-    {
-        var tag = _acks.TakeAcknowledgeable();
-        if (tag != 0)
-        {
-            await _subscription.AcknowledgeAsync(tag, multiple: true, cancellationToken);
-        }
-
-        if (_acks.HasPending)
-        {
-            _ackCheck.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
-        }
-    }
-
-    /// <summary>
-    /// At the end of a stream: what the client's TCP acknowledges within <see cref="FinalWait"/> is
-    /// acknowledged to the broker; everything else goes back to the queue when the channel closes.
-    /// </summary>
-    private async Task AcknowledgeLastAsync()
-    {
-        if (!_acks.HasPending || _subscription.EndReason is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            var tag = _acks.TakeAcknowledgeable();
-            var waited = TimeSpan.Zero;
-            for (var delay = AckGate.FirstCheck; _acks.HasPending && waited < FinalWait; delay *= 2)
-            {
-                await Task.Delay(delay, _settings.Time);
-                waited += delay;
-                tag = Math.Max(tag, _acks.TakeAcknowledgeable());
-            }
-
-            if (tag != 0)
-            {
-                await _subscription.AcknowledgeAsync(tag, multiple: true);
-            }
-        }
-        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
-        {
-            // The channel is gone: the broker requeues what was not acknowledged.
-        }
     }
 
     /// <summary>Latency runs to the flush: recorded once the batch's bytes are out.</summary>

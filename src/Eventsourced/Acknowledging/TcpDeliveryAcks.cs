@@ -1,0 +1,93 @@
+using Eventsourced.Consuming;
+using Eventsourced.Sockets;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Acknowledging;
+
+/// <summary>
+/// A transport's rule for acknowledging to the broker without the client's word: what was flushed is
+/// acknowledged once the client's TCP has acknowledged its bytes (<see cref="AckGate"/> over
+/// <see cref="TcpAcknowledgements"/>). The SSE writer and the WebSocket session without client
+/// acknowledgements share it. The transport calls <see cref="Flushed"/> after each flush and
+/// <see cref="AcknowledgeAsync"/> on every turn of its loop; while flushed deliveries wait for the
+/// peer, a timer wakes the transport's writer (<see cref="ISubscription.QueueWakeup"/>) to look again.
+/// </summary>
+internal sealed class TcpDeliveryAcks : IDisposable
+{
+    /// <summary>How long a subscription that ends waits for the client's TCP to acknowledge what it was sent last.</summary>
+    public static readonly TimeSpan FinalWait = TimeSpan.FromMilliseconds(100);
+
+    private readonly ISubscription _subscription;
+    private readonly TimeProvider _time;
+    private readonly TcpAcknowledgements? _tcp;
+    private readonly AckGate _acks;
+    private readonly ITimer _check;
+
+    public TcpDeliveryAcks(HttpContext context, ISubscription subscription, TimeProvider time)
+    {
+        _subscription = subscription;
+        _time = time;
+        _tcp = TcpAcknowledgements.For(context);
+        _acks = new AckGate(_tcp is null ? null : _tcp.Acknowledged);
+        // Made with the rest of the subscription's state, rather than by its first message: objects a
+        // subscription creates late are young objects referenced from old ones, which every collection scans.
+        _check = time.CreateTimer(
+            static s => ((ISubscription)s!).QueueWakeup(), subscription, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Every delivery up to <paramref name="lastTag"/> has just been flushed to the connection.</summary>
+    public void Flushed(ulong lastTag) => _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+
+    /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
+    public ValueTask AcknowledgeAsync(CancellationToken cancellationToken)
+    {
+        if (!_acks.HasPending)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var tag = _acks.TakeAcknowledgeable();
+        if (_acks.HasPending)
+        {
+            _check.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
+        }
+
+        return tag == 0 ? ValueTask.CompletedTask : _subscription.AcknowledgeAsync(tag, multiple: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// At the end of a subscription: what the client's TCP acknowledges within <see cref="FinalWait"/> is
+    /// acknowledged to the broker; everything else goes back to the queue when the channel closes.
+    /// </summary>
+    public async Task AcknowledgeLastAsync()
+    {
+        _check.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (!_acks.HasPending || _subscription.EndReason is not null)
+        {
+            return;
+        }
+
+        try
+        {
+            var tag = _acks.TakeAcknowledgeable();
+            var waited = TimeSpan.Zero;
+            for (var delay = AckGate.FirstCheck; _acks.HasPending && waited < FinalWait; delay *= 2)
+            {
+                await Task.Delay(delay, _time);
+                waited += delay;
+                tag = Math.Max(tag, _acks.TakeAcknowledgeable());
+            }
+
+            if (tag != 0)
+            {
+                await _subscription.AcknowledgeAsync(tag, multiple: true);
+            }
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is gone: the broker requeues what was not acknowledged.
+        }
+    }
+
+    public void Dispose() => _check.Dispose();
+}
