@@ -90,10 +90,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// A channel for one subscriber. Throws <see cref="BrokerUnavailableException"/> when no connection
-    /// is up or none can be opened; never waits for a node that is down.
+    /// A channel for one subscriber (with <paramref name="publisherConfirms"/>, for publishing with the
+    /// broker's confirms). Throws <see cref="BrokerUnavailableException"/> when no connection is up or none
+    /// can be opened; never waits for a node that is down.
     /// </summary>
-    public async Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken)
+    public Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken) => LeaseAsync(publisherConfirms: false, cancellationToken);
+
+    /// <inheritdoc cref="LeaseAsync(CancellationToken)"/>
+    public async Task<ChannelLease> LeaseAsync(bool publisherConfirms, CancellationToken cancellationToken)
     {
         string reason = "no broker connection is up";
         for (var attempt = 0; attempt < MaxLeaseAttempts; attempt++)
@@ -106,7 +110,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
             try
             {
-                var channel = await slot.CreateChannelAsync(cancellationToken);
+                var channel = await slot.CreateChannelAsync(publisherConfirms, cancellationToken);
                 return new ChannelLease(slot, channel, _metrics, _logger);
             }
             catch (ChannelAllocationException)

@@ -18,6 +18,13 @@ internal sealed class ConnectionSlot
         outstandingPublisherConfirmationsRateLimiter: null,
         consumerDispatchConcurrency: null);
 
+    /// <summary>A channel whose publishes wait for the broker's confirm (and fail on a nack or, with mandatory, a return).</summary>
+    private static readonly CreateChannelOptions ConfirmingChannelOptions = new(
+        publisherConfirmationsEnabled: true,
+        publisherConfirmationTrackingEnabled: true,
+        outstandingPublisherConfirmationsRateLimiter: null,
+        consumerDispatchConcurrency: null);
+
     private readonly ConnectionFactory _factory;
     private readonly Backoff _backoff;
     private readonly TimeProvider _time;
@@ -94,11 +101,13 @@ internal sealed class ConnectionSlot
     /// <summary>The server refused a channel number: treat this connection as full until it reconnects.</summary>
     public void MarkFull() => Volatile.Write(ref _capacity, Math.Max(0, Leases - 1));
 
-    public async Task<IChannel> CreateChannelAsync(CancellationToken cancellationToken)
+    public Task<IChannel> CreateChannelAsync(CancellationToken cancellationToken) => CreateChannelAsync(publisherConfirms: false, cancellationToken);
+
+    public async Task<IChannel> CreateChannelAsync(bool publisherConfirms, CancellationToken cancellationToken)
     {
         var connection = Volatile.Read(ref _connection)
             ?? throw new BrokerUnavailableException($"connection to {Node} is down");
-        return await connection.CreateChannelAsync(ChannelOptions, cancellationToken);
+        return await connection.CreateChannelAsync(publisherConfirms ? ConfirmingChannelOptions : ChannelOptions, cancellationToken);
     }
 
     /// <summary>Keeps the connection up until <paramref name="stopping"/> fires.</summary>

@@ -10,4 +10,7 @@ internal enum SubscriptionEndReason
     WriteTimeout,
     WriteFailed,
     BufferOverflow,
+
+    /// <summary>Held between requests (long-polling), no request came for it within the hold time.</summary>
+    HoldExpired,
 }

@@ -17,7 +17,13 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405).
     /// False when the request has been answered.
     /// </summary>
-    public async Task<bool> AcceptAsync(HttpContext context)
+    public Task<bool> AcceptAsync(HttpContext context) => AcceptAsync(context, webSocket: false);
+
+    /// <summary>
+    /// As <see cref="AcceptAsync(HttpContext)"/>; with <paramref name="webSocket"/>, an HTTP/2 WebSocket
+    /// request (RFC 8441: <c>CONNECT</c> with <c>:protocol websocket</c>) counts as a <c>GET</c>.
+    /// </summary>
+    public async Task<bool> AcceptAsync(HttpContext context, bool webSocket)
     {
         SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
         if (HttpMethods.IsOptions(context.Request.Method))
@@ -26,7 +32,8 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             return false;
         }
 
-        if (!HttpMethods.IsGet(context.Request.Method))
+        if (!HttpMethods.IsGet(context.Request.Method)
+            && !(webSocket && HttpMethods.IsConnect(context.Request.Method) && context.WebSockets.IsWebSocketRequest))
         {
             context.Response.Headers.Allow = "GET, OPTIONS";
             await RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, StreamOutcomes.MethodNotAllowed, "method not allowed");
@@ -39,8 +46,11 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
     /// <summary>
     /// Resolves and opens what the request asks for, then runs <paramref name="session"/> on it until the
     /// subscription ends (client gone, broker side ended, shutdown) and releases it; or answers why not.
+    /// With a <paramref name="hold"/>, the subscription outlives the request: a held one of the same name is
+    /// taken instead of opening one (another request using it meanwhile is refused as busy), and kept for the
+    /// next request afterwards instead of released, unless its broker side ended or the gateway stops.
     /// </summary>
-    public async Task HandleAsync(HttpContext context, ISubscriptionTarget target, IFrameFormat format, Func<ISubscription, ISubscriptionSession> session)
+    public async Task HandleAsync(HttpContext context, ISubscriptionTarget target, IFrameFormat format, Func<ISubscription, ISubscriptionSession> session, SubscriptionHold? hold = null)
     {
         if (!target.TryResolve(context, out var name, out var reason))
         {
@@ -48,11 +58,57 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             return;
         }
 
+        HeldSubscription? held = null;
+        if (hold is not null && !hold.TryTake(name, out held))
+        {
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
+            return;
+        }
+
+        if (held is { Subscription.EndReason: { } ended })
+        {
+            // Its broker side ended while it waited: end it, and open afresh.
+            hold!.Forget(held);
+            await held.EndAsync(ended);
+            held = null;
+        }
+
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping);
-        ISubscription subscription;
+        var subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, lifetime.Token);
+        if (subscription is null)
+        {
+            return;
+        }
+
+        if (hold is not null && held is null)
+        {
+            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(h.Subscription, h.Started, why, h.Messages));
+            if (!hold.TryAdd(held))
+            {
+                await subscription.DisposeAsync();
+                await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
+                return;
+            }
+
+            Begin(subscription);
+        }
+
+        if (hold is null)
+        {
+            await RunAsync(subscription, session(subscription), lifetime.Token);
+        }
+        else
+        {
+            await RunHeldAsync(hold, held!, session(subscription), lifetime.Token);
+        }
+    }
+
+    /// <summary>Opens <paramref name="name"/>; null when it could not be opened and the request has been answered.</summary>
+    private async Task<ISubscription?> OpenAsync(HttpContext context, ISubscriptionTarget target, string name, IFrameFormat format, CancellationToken cancellationToken)
+    {
         try
         {
-            subscription = await target.OpenAsync(name, format, lifetime.Token);
+            return await target.OpenAsync(name, format, cancellationToken);
         }
         catch (SubscribeException ex)
         {
@@ -63,19 +119,17 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
                 _ => StreamOutcomes.BrokerError,
             };
             await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, outcome, ex.Message);
-            return;
+            return null;
         }
-        catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             if (settings.Stopping.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
             {
                 await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable, "gateway is shutting down");
             }
 
-            return;
+            return null;
         }
-
-        await RunAsync(subscription, session(subscription), lifetime.Token);
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
@@ -93,24 +147,60 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
 
     private async Task RunAsync(ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
     {
-        var started = settings.Time.GetTimestamp();
+        var started = Begin(subscription);
         metrics.StreamOutcome(StreamOutcomes.Streamed);
+        var reason = await RunSessionAsync(subscription, session, cancellationToken);
+        await EndAsync(subscription, started, reason, session.MessagesWritten);
+    }
+
+    /// <summary>One request's turn with a held subscription; kept for the next one unless its broker side ended or the gateway stops.</summary>
+    private async Task RunHeldAsync(SubscriptionHold hold, HeldSubscription held, ISubscriptionSession session, CancellationToken cancellationToken)
+    {
+        metrics.StreamOutcome(StreamOutcomes.Streamed);
+        var reason = await RunSessionAsync(held.Subscription, session, cancellationToken);
+        held.Messages += session.MessagesWritten;
+        if (held.Subscription.EndReason is null && !settings.Stopping.IsCancellationRequested)
+        {
+            hold.Keep(held);
+            return;
+        }
+
+        hold.Forget(held);
+        await held.EndAsync(held.Subscription.EndReason ?? reason);
+    }
+
+    /// <summary>The subscription counts as open from here (metrics, log); returns when it started.</summary>
+    private long Begin(ISubscription subscription)
+    {
+        var started = settings.Time.GetTimestamp();
         metrics.StreamOpened();
         SubscriptionLog.Opened(logger, subscription.Name, subscription.Node);
-        var reason = SubscriptionEndReason.ClientGone;
+        return started;
+    }
+
+    private async Task<SubscriptionEndReason> RunSessionAsync(ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
+    {
         try
         {
-            reason = await session.RunAsync(cancellationToken);
+            return await session.RunAsync(cancellationToken);
         }
         catch (Exception ex)
         {
             SubscriptionLog.Failed(logger, subscription.Name, ex);
-            reason = SubscriptionEndReason.WriteFailed;
+            return SubscriptionEndReason.WriteFailed;
         }
-        finally
+    }
+
+    /// <summary>Releases the subscription, then counts and logs its end.</summary>
+    private async Task EndAsync(ISubscription subscription, long started, SubscriptionEndReason reason, long messages)
+    {
+        try
         {
             // Released first: once a subscription no longer counts as open, its channel is back too.
             await subscription.DisposeAsync();
+        }
+        finally
+        {
             var duration = settings.Time.GetElapsedTime(started);
             metrics.StreamClosed(duration);
             if (reason is SubscriptionEndReason.ConsumerCancelled or SubscriptionEndReason.ChannelClosed)
@@ -118,7 +208,7 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
                 SubscriptionLog.ConsumerEnded(logger, subscription.Name, reason);
             }
 
-            SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, session.MessagesWritten);
+            SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, messages);
         }
     }
 }

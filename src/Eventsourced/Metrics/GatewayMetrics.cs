@@ -41,12 +41,14 @@ internal sealed class GatewayMetrics
     private readonly Histogram _deliveryLatency;
     private readonly Histogram _streamDuration;
     private readonly Counter _latencyDiscarded;
+    private readonly Counter _requeued;
+    private readonly Counter _clientPublishes;
     private readonly PerSecondCounter _deliveriesPerSecond;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
-        _streamsActive = factory.CreateGauge("eventsourced_streams_active", "Open SSE streams.");
+        _streamsActive = factory.CreateGauge("eventsourced_streams_active", "Open subscriptions: SSE streams, WebSockets, and long-poll subscriptions held between polls.");
         _streams = factory.CreateCounter("eventsourced_streams_total", "Subscription attempts by outcome.", "outcome");
         _messagesDelivered = factory.CreateCounter("eventsourced_messages_delivered_total", "Messages flushed to clients and acknowledged.");
         _bytesDelivered = factory.CreateCounter("eventsourced_bytes_delivered_total", "SSE bytes of delivered messages written to clients.");
@@ -67,6 +69,14 @@ internal sealed class GatewayMetrics
             "eventsourced_delivery_latency_discarded_total",
             "Delivered messages whose publish time was not recorded as latency: reason in_future (beyond clock skew) or implausible (older than a year).",
             "reason");
+        _requeued = factory.CreateCounter(
+            "eventsourced_messages_requeued_total",
+            "Messages given back to their queue unacknowledged: reason ack_timeout (a WebSocket client with acks=client did not acknowledge in time) or poll_unacknowledged (a long-poll batch no poll acknowledged before its subscription ended: poll.hold ran out, or shutdown).",
+            "reason");
+        _clientPublishes = factory.CreateCounter(
+            "eventsourced_client_publishes_total",
+            "Messages WebSocket clients asked to publish, by outcome: published (confirmed by the broker), unroutable, failed, rate_limited, refused.",
+            "outcome");
         _deliveriesPerSecond = new PerSecondCounter(time);
     }
 
@@ -133,6 +143,12 @@ internal sealed class GatewayMetrics
 
     public void Heartbeat() => _heartbeats.Inc();
 
+    /// <summary><paramref name="messages"/> went back to their queue unacknowledged for <paramref name="reason"/> (<see cref="RequeueReasons"/>).</summary>
+    public void Requeued(string reason, int messages) => _requeued.WithLabels(reason).Inc(messages);
+
+    /// <summary>A client's publish ended with <paramref name="outcome"/> (<see cref="PublishOutcomes"/>).</summary>
+    public void ClientPublish(string outcome) => _clientPublishes.WithLabels(outcome).Inc();
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -144,6 +160,16 @@ internal sealed class GatewayMetrics
         foreach (var outcome in StreamOutcomes.All)
         {
             _streams.WithLabels(outcome).Publish();
+        }
+
+        foreach (var reason in RequeueReasons.All)
+        {
+            _requeued.WithLabels(reason).Publish();
+        }
+
+        foreach (var outcome in PublishOutcomes.All)
+        {
+            _clientPublishes.WithLabels(outcome).Publish();
         }
 
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Publish();
@@ -177,7 +203,31 @@ internal static class StreamOutcomes
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
+    /// <summary>A WebSocket upgrade from an origin that is not allowed (browsers apply no CORS to WebSockets).</summary>
+    public const string Forbidden = "forbidden";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Forbidden];
+}
+
+/// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>
+internal static class RequeueReasons
+{
+    public const string AckTimeout = "ack_timeout";
+    public const string PollUnacknowledged = "poll_unacknowledged";
+
+    public static IReadOnlyList<string> All { get; } = [AckTimeout, PollUnacknowledged];
+}
+
+/// <summary>The <c>outcome</c> label values of <c>eventsourced_client_publishes_total</c>.</summary>
+internal static class PublishOutcomes
+{
+    public const string Published = "published";
+    public const string Unroutable = "unroutable";
+    public const string Failed = "failed";
+    public const string RateLimited = "rate_limited";
+    public const string Refused = "refused";
+
+    public static IReadOnlyList<string> All { get; } = [Published, Unroutable, Failed, RateLimited, Refused];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>

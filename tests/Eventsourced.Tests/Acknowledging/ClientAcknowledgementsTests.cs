@@ -1,0 +1,114 @@
+using Eventsourced.Acknowledging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Eventsourced.Tests.Acknowledging;
+
+public sealed class ClientAcknowledgementsTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private readonly FakeTimeProvider _time = new();
+
+    [Fact]
+    public void Acknowledge_OneOutstanding_AcknowledgesJustThatTag()
+    {
+        var acks = Sent(1, 2, 3);
+
+        Assert.Equal(ClientAck.Acknowledged, acks.Acknowledge(2, multiple: false, out var tag, out var multiple));
+
+        Assert.Equal((2ul, false), (tag, multiple));
+        Assert.Equal(2, acks.Count);
+    }
+
+    [Theory]
+    [InlineData(0ul)]
+    [InlineData(4ul)]
+    [InlineData(99ul)]
+    public void Acknowledge_NeverSent_IsUnknown(ulong id)
+    {
+        var acks = Sent(1, 2, 3);
+
+        Assert.Equal(ClientAck.Unknown, acks.Acknowledge(id, multiple: false, out _, out _));
+        Assert.Equal(ClientAck.Unknown, acks.Acknowledge(id, multiple: true, out _, out _));
+        Assert.Equal(3, acks.Count);
+    }
+
+    [Fact]
+    public void Acknowledge_Twice_IsUnknownTheSecondTime()
+    {
+        var acks = Sent(1, 2);
+        acks.Acknowledge(1, multiple: false, out _, out _);
+
+        Assert.Equal(ClientAck.Unknown, acks.Acknowledge(1, multiple: false, out _, out _));
+    }
+
+    [Fact]
+    public void Cumulative_AtAnAlreadyAcknowledgedTag_AcknowledgesTheHighestOutstandingBelowIt()
+    {
+        // The broker refuses a multiple-ack whose own tag it no longer holds (406): the tag sent is 2, not 3.
+        var acks = Sent(1, 2, 3, 4);
+        acks.Acknowledge(3, multiple: false, out _, out _);
+
+        Assert.Equal(ClientAck.Acknowledged, acks.Acknowledge(3, multiple: true, out var tag, out var multiple));
+
+        Assert.Equal((2ul, true), (tag, multiple));
+        Assert.Equal(1, acks.Count);
+        Assert.Equal(ClientAck.Acknowledged, acks.Acknowledge(4, multiple: false, out _, out _));
+    }
+
+    [Fact]
+    public void Cumulative_CoveringNothingOutstanding_IsNothingToDo()
+    {
+        var acks = Sent(1, 2, 3);
+        acks.Acknowledge(2, multiple: true, out _, out _);
+
+        Assert.Equal(ClientAck.NothingOutstanding, acks.Acknowledge(2, multiple: true, out _, out _));
+        Assert.Equal(ClientAck.NothingOutstanding, acks.Acknowledge(1, multiple: true, out _, out _));
+        Assert.Equal(1, acks.Count);
+    }
+
+    [Fact]
+    public void TakeOverdue_TakesTheOldestPastTheirDeadline_AsOneMultipleNack()
+    {
+        var acks = new ClientAcknowledgements(Timeout, _time);
+        acks.Sent(1, _time.GetTimestamp());
+        acks.Sent(2, _time.GetTimestamp());
+        _time.Advance(TimeSpan.FromSeconds(10));
+        acks.Sent(3, _time.GetTimestamp());
+        acks.Acknowledge(2, multiple: false, out _, out _);
+
+        _time.Advance(TimeSpan.FromSeconds(20) - TimeSpan.FromTicks(1));
+        Assert.Equal(0ul, acks.TakeOverdue(_time.GetTimestamp(), out var none));
+        Assert.Equal(0, none);
+
+        _time.Advance(TimeSpan.FromTicks(1));
+        Assert.Equal(1ul, acks.TakeOverdue(_time.GetTimestamp(), out var count));
+        Assert.Equal(1, count);
+        Assert.Equal(_time.GetTimestamp() + (long)(TimeSpan.FromSeconds(10).TotalSeconds * _time.TimestampFrequency), acks.NextDeadline);
+
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(3ul, acks.TakeOverdue(_time.GetTimestamp(), out count));
+        Assert.Equal(1, count);
+        Assert.Null(acks.NextDeadline);
+        Assert.Equal(ClientAck.Unknown, acks.Acknowledge(3, multiple: false, out _, out _));
+    }
+
+    [Fact]
+    public void Sent_OutOfTagOrder_Throws()
+    {
+        var acks = Sent(5);
+
+        Assert.Throws<InvalidOperationException>(() => acks.Sent(5, 0));
+    }
+
+    private ClientAcknowledgements Sent(params ulong[] tags)
+    {
+        var acks = new ClientAcknowledgements(Timeout, _time);
+        foreach (var tag in tags)
+        {
+            acks.Sent(tag, _time.GetTimestamp());
+        }
+
+        return acks;
+    }
+}

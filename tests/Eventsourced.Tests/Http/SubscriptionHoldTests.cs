@@ -1,0 +1,138 @@
+using System.Threading.Channels;
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Eventsourced.Tests.Http;
+
+public sealed class SubscriptionHoldTests
+{
+    private static readonly TimeSpan Idle = TimeSpan.FromSeconds(30);
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<(string Name, SubscriptionEndReason Reason)> _ended = [];
+
+    [Fact]
+    public void Kept_IsTakenByTheNextRequest_AndBusyMeanwhile()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        var held = Held("q");
+        Assert.True(hold.TryAdd(held));
+        Assert.False(hold.TryTake("q", out _), "in use by the request that opened it");
+
+        hold.Keep(held);
+        Assert.True(hold.TryTake("q", out var taken));
+        Assert.Same(held, taken);
+        Assert.False(hold.TryTake("q", out _));
+        Assert.True(hold.TryTake("other", out var none));
+        Assert.Null(none);
+    }
+
+    [Fact]
+    public void Kept_WithoutARequestForTheIdleTime_Ends()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        var held = Held("q");
+        hold.TryAdd(held);
+        hold.Keep(held);
+
+        _time.Advance(Idle - TimeSpan.FromSeconds(1));
+        Assert.Empty(_ended);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal([("q", SubscriptionEndReason.HoldExpired)], _ended);
+        Assert.Equal(0, hold.Count);
+        Assert.True(hold.TryTake("q", out var none));
+        Assert.Null(none);
+    }
+
+    [Fact]
+    public void TakenBeforeTheIdleTime_IsNotEnded_AndTheIdleTimeStartsAgainWhenKept()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        var held = Held("q");
+        hold.TryAdd(held);
+        hold.Keep(held);
+        _time.Advance(Idle - TimeSpan.FromSeconds(1));
+        hold.TryTake("q", out _);
+        _time.Advance(Idle * 2);
+        Assert.Empty(_ended);
+
+        hold.Keep(held);
+        _time.Advance(Idle - TimeSpan.FromSeconds(1));
+        Assert.Empty(_ended);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal([("q", SubscriptionEndReason.HoldExpired)], _ended);
+    }
+
+    [Fact]
+    public async Task Stopping_EndsTheIdleOnes_AndWhatIsKeptAfterwards()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        var idle = Held("idle");
+        var busy = Held("busy");
+        hold.TryAdd(idle);
+        hold.Keep(idle);
+        hold.TryAdd(busy);
+
+        await _stopping.CancelAsync();
+        Assert.Equal([("idle", SubscriptionEndReason.Shutdown)], _ended);
+
+        hold.Keep(busy);
+        Assert.Equal([("idle", SubscriptionEndReason.Shutdown), ("busy", SubscriptionEndReason.Shutdown)], _ended);
+        Assert.False(hold.TryAdd(Held("new")));
+    }
+
+    [Fact]
+    public void Forgotten_IsNoLongerHeld()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        var held = Held("q");
+        hold.TryAdd(held);
+        hold.Forget(held);
+
+        Assert.True(hold.TryTake("q", out var none));
+        Assert.Null(none);
+        Assert.True(hold.TryAdd(Held("q")));
+    }
+
+    private HeldSubscription Held(string name) => new(name, new NoSubscription(name), 0, (h, reason) =>
+    {
+        _ended.Add((h.Name, reason));
+        return Task.CompletedTask;
+    });
+
+    private sealed class NoSubscription(string name) : ISubscription
+    {
+        public string Name => name;
+
+        public string Node => "-";
+
+        public ChannelReader<OutboundItem> Items { get; } = Channel.CreateUnbounded<OutboundItem>().Reader;
+
+        public SubscriptionEndReason? EndReason => null;
+
+        public void QueueHeartbeat()
+        {
+        }
+
+        public void QueueWakeup()
+        {
+        }
+
+        public void Taken(OutboundItem control)
+        {
+        }
+
+        public void Stop()
+        {
+        }
+
+        public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
