@@ -3,7 +3,9 @@ using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
+using Eventsourced.WebSockets;
 using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Configuration;
@@ -29,6 +31,12 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
+
+    [ConfigurationKeyName("ws")]
+    public WebSocketTransportOptions Ws { get; set; } = new();
+
+    [ConfigurationKeyName("poll")]
+    public LongPollingOptions Poll { get; set; } = new();
 
     [ConfigurationKeyName("log")]
     public LogOptions Log { get; set; } = new();

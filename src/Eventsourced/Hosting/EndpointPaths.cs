@@ -4,7 +4,7 @@ namespace Eventsourced.Hosting;
 
 /// <summary>
 /// The paths the gateway serves must differ (ignoring case and a trailing <c>/</c>, as routing does): the
-/// stream at <c>server.path</c> and the observability endpoints. Checked once, with the rest of the
+/// stream at <c>server.path</c>, the WebSocket and long-poll endpoints, and the observability endpoints. Checked once, with the rest of the
 /// configuration, before anything is mapped.
 /// </summary>
 internal static class EndpointPaths
@@ -18,11 +18,18 @@ internal static class EndpointPaths
         ("health.ready", options.Health.Ready),
     ];
 
+    /// <summary>The other transports' keys and paths (empty: switched off).</summary>
+    public static IEnumerable<(string Key, string Path)> Transports(GatewayOptions options) =>
+    [
+        ("ws.path", options.Ws.Path),
+        ("poll.path", options.Poll.Path),
+    ];
+
     public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
-        foreach (var (key, path) in Observability(options))
+        foreach (var (key, path) in Transports(options).Concat(Observability(options)))
         {
             if (path.Length == 0)
             {

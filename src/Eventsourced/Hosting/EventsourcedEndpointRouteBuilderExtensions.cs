@@ -1,8 +1,10 @@
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
+using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -34,6 +36,49 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
         return endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+    }
+
+    /// <summary>
+    /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
+    /// subscriptions as the SSE stream, one JSON text frame per message (see README "Transports"). The
+    /// endpoint brings ASP.NET Core's WebSocket middleware along; the application needs no <c>UseWebSockets</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
+    /// <exception cref="InvalidOperationException">No path is given and <c>ws.path</c> is empty (switched off).</exception>
+    public static IEndpointConventionBuilder MapEventsourcedWebSockets(this IEndpointRouteBuilder endpoints, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var services = endpoints.ServiceProvider;
+        path = CheckedPath(path ?? services.GetRequiredService<IOptions<WebSocketTransportOptions>>().Value.Path, "ws.path", nameof(path));
+        var endpoint = services.GetRequiredService<WebSocketEndpoint>();
+        // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
+        var pipeline = endpoints.CreateApplicationBuilder().UseWebSockets();
+        pipeline.Run(endpoint.HandleAsync);
+        return endpoints.Map(path, pipeline.Build()).WithDisplayName("eventsourced websocket");
+    }
+
+    /// <summary>
+    /// Maps the long-poll endpoint at <paramref name="path"/>, or at <c>poll.path</c> when it is null: the same
+    /// subscriptions as the SSE stream, each poll answered with a JSON array of messages (see README "Transports").
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
+    /// <exception cref="InvalidOperationException">No path is given and <c>poll.path</c> is empty (switched off).</exception>
+    public static IEndpointConventionBuilder MapEventsourcedLongPolling(this IEndpointRouteBuilder endpoints, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var services = endpoints.ServiceProvider;
+        path = CheckedPath(path ?? services.GetRequiredService<IOptions<LongPollingOptions>>().Value.Path, "poll.path", nameof(path));
+        return endpoints.Map(path, services.GetRequiredService<PollEndpoint>().HandleAsync).WithDisplayName("eventsourced long-poll");
+    }
+
+    private static string CheckedPath(string path, string key, string parameter)
+    {
+        if (path.Length == 0)
+        {
+            throw new InvalidOperationException($"{key} is empty (the endpoint is switched off): pass a path to map it anyway");
+        }
+
+        return UrlPath.Check(path) is { } problem ? throw new ArgumentException($"eventsourced path {problem}", parameter) : path;
     }
 
     /// <summary>

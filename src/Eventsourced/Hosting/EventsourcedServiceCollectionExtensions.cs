@@ -4,8 +4,10 @@ using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
+using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -55,6 +57,8 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Broker);
         AddSection(services, o => o.Queue);
         AddSection(services, o => o.Header);
+        AddSection(services, o => o.Ws);
+        AddSection(services, o => o.Poll);
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
@@ -71,6 +75,9 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
+        services.TryAddSingleton<WebSocketPublisher>();
+        services.TryAddSingleton<WebSocketEndpoint>();
+        services.TryAddSingleton<PollEndpoint>();
         return services;
     }
 

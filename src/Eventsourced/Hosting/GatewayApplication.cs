@@ -44,6 +44,15 @@ public static class GatewayApplication
         var app = builder.Build();
         app.MapEventsourcedObservability();
         app.MapEventsourced();
+        if (options.Ws.Path.Length > 0)
+        {
+            app.MapEventsourcedWebSockets();
+        }
+
+        if (options.Poll.Path.Length > 0)
+        {
+            app.MapEventsourcedLongPolling();
+        }
         AnnounceLifecycle(app, options, config.FilesRead);
         return app;
     }

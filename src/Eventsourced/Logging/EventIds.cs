@@ -30,6 +30,10 @@ internal static class EventIds
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
 
+    // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
+    public const int ClientPublishFailed = 330;
+    public const int WebSocketClosed = 331;
+
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.

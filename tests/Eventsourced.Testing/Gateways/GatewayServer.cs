@@ -78,6 +78,10 @@ public sealed class GatewayServer : IAsyncDisposable
     public Task<SseClient> SubscribeAsync(string pathAndQuery, Action<HttpRequestMessage> configure, CancellationToken cancellationToken = default) =>
         SseClient.OpenAsync(Client, pathAndQuery, configure, cancellationToken);
 
+    /// <summary>Opens a WebSocket (the gateway's <c>ws.path</c> and a query, e.g. <c>/ws?id=42</c>); a refusal is returned, not thrown.</summary>
+    public Task<WebSocketClient> ConnectWebSocketAsync(string pathAndQuery, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, CancellationToken cancellationToken = default) =>
+        WebSocketClient.ConnectAsync(BaseAddress, pathAndQuery, configure, cancellationToken);
+
     public async Task StopAsync()
     {
         if (!_stopped)

@@ -1,0 +1,64 @@
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Eventsourced.Metrics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace Eventsourced.LongPolling;
+
+/// <summary>
+/// The long-poll endpoint (<c>poll.path</c>): <c>GET</c> subscribes exactly as the SSE endpoint does
+/// (<see cref="SubscriptionGate"/>: the same queue name, CORS and refusals) and answers a JSON array of
+/// messages (<see cref="PollSession"/>). The subscription outlives the request in a
+/// <see cref="SubscriptionHold"/> for <c>poll.hold</c> seconds, with the answered batch unacknowledged until a
+/// poll names its last id in <c>?ack=</c>.
+/// </summary>
+internal sealed class PollEndpoint
+{
+    /// <summary>The query parameter that acknowledges the previous answer: its last message's id.</summary>
+    public const string AckParameter = "ack";
+
+    private readonly SubscriptionGate _gate;
+    private readonly SubscriptionSettings _settings;
+    private readonly GatewayMetrics _metrics;
+    private readonly PollTarget _target;
+    private readonly PollSessionOptions _options;
+
+    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options)
+    {
+        _gate = gate;
+        _settings = settings;
+        _metrics = metrics;
+        _target = new PollTarget(queues, metrics);
+        _options = new PollSessionOptions(options.Value);
+        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping);
+    }
+
+    /// <summary>The subscriptions held between polls.</summary>
+    public SubscriptionHold Hold { get; }
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!await _gate.AcceptAsync(context))
+        {
+            return;
+        }
+
+        var acks = context.Request.Query[AckParameter];
+        var ack = acks.Count > 0 && !string.IsNullOrEmpty(acks[0]) ? acks[0] : null;
+        await _gate.HandleAsync(
+            context,
+            _target,
+            new PollFormat(),
+            subscription => new PollSession(context, (PollSubscription)subscription, ack, _options, _settings, _metrics),
+            Hold);
+    }
+}
+
+/// <summary>The <c>poll</c> section, prepared once.</summary>
+internal sealed class PollSessionOptions(LongPollingOptions options)
+{
+    public TimeSpan Wait { get; } = TimeSpan.FromSeconds(options.WaitSeconds);
+
+    public int MaxMessages { get; } = options.MaxMessages;
+}

@@ -1,0 +1,26 @@
+using System.Security.Cryptography;
+using Eventsourced.Consuming;
+using Eventsourced.Metrics;
+using Eventsourced.WebSockets;
+using RabbitMQ.Client;
+
+namespace Eventsourced.LongPolling;
+
+/// <summary>
+/// Deliveries as the JSON objects of a poll's array (the WebSocket frames' shape, <see cref="JsonMessage"/>),
+/// with a string <c>id</c>: <c>NONCE-TAG</c>. The nonce is new for every subscription, so that an id from a
+/// subscription that has ended (the hold ran out, the gateway restarted, another instance answered) never
+/// matches a delivery of a later one: delivery tags start again at 1 on every channel.
+/// </summary>
+internal sealed class PollFormat : IFrameFormat
+{
+    public PollFormat() => Nonce = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+
+    public string Nonce { get; }
+
+    /// <summary>Never queued: a poll has no heartbeats.</summary>
+    public OutboundItem Heartbeat { get; } = OutboundItem.HeartbeatOf([]);
+
+    public OutboundItem Message(ulong tag, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published) =>
+        JsonMessage.Frame(tag, Nonce, body, properties, published);
+}

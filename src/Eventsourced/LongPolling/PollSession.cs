@@ -1,0 +1,207 @@
+using System.Buffers;
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Eventsourced.Metrics;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.LongPolling;
+
+/// <summary>
+/// One poll: acknowledges the previous answer if the poll names its last id, then answers the messages that
+/// are waiting (up to <c>poll.max_messages</c>), or waits up to <c>poll.wait</c> for the first one and answers
+/// what has arrived by then: a JSON array, empty after a wait in vain. A poll that does not name the previous
+/// answer's last id gets that same answer again, ids and all, before anything newer: the client lost it, or
+/// is another client taking over the queue. Nothing is acknowledged to the broker that no poll acknowledged.
+/// </summary>
+internal sealed class PollSession(
+    HttpContext context,
+    PollSubscription subscription,
+    string? ack,
+    PollSessionOptions options,
+    SubscriptionSettings settings,
+    GatewayMetrics metrics) : ISubscriptionSession
+{
+    public long MessagesWritten { get; private set; }
+
+    public async Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await PollAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            if (!settings.Stopping.IsCancellationRequested || context.RequestAborted.IsCancellationRequested)
+            {
+                return SubscriptionEndReason.ClientGone;
+            }
+
+            // The gateway stops: an empty answer, so that the client polls again (another instance, or this one once back).
+            await WriteQuietlyAsync([]);
+            return SubscriptionEndReason.Shutdown;
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return await BrokerEndedAsync();
+        }
+    }
+
+    private async Task<SubscriptionEndReason> PollAsync(CancellationToken cancellationToken)
+    {
+        if (subscription.Batch is { } previous)
+        {
+            if (ack is null || !string.Equals(ack, subscription.BatchLastId, StringComparison.Ordinal))
+            {
+                // Not acknowledged: the same answer again.
+                MessagesWritten += previous.Count;
+                return await WriteAsync(previous) ? SubscriptionEndReason.ClientGone : SubscriptionEndReason.WriteFailed;
+            }
+
+            await subscription.AcknowledgeAsync(previous[^1].Tag, multiple: true, CancellationToken.None);
+            subscription.ReleaseBatch();
+        }
+
+        var batch = new List<OutboundItem>();
+        Take(batch);
+        if (batch.Count == 0 && options.Wait > TimeSpan.Zero)
+        {
+            using var wait = new CancellationTokenSource(options.Wait, settings.Time);
+            using var waiting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, wait.Token);
+            try
+            {
+                while (batch.Count == 0 && await subscription.Items.WaitToReadAsync(waiting.Token))
+                {
+                    Take(batch);
+                }
+            }
+            catch (OperationCanceledException) when (wait.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                // Waited in vain: an empty answer.
+            }
+        }
+
+        if (subscription.EndReason is not null)
+        {
+            foreach (var item in batch)
+            {
+                item.Release();
+            }
+
+            return await BrokerEndedAsync();
+        }
+
+        // Pending from here: if the answer does not reach the client, the next poll gets it again.
+        subscription.Answered(batch);
+        MessagesWritten += batch.Count;
+        long bytes = 0;
+        foreach (var item in batch)
+        {
+            bytes += item.Length;
+        }
+
+        if (!await WriteAsync(batch))
+        {
+            return SubscriptionEndReason.WriteFailed;
+        }
+
+        metrics.Delivered(batch.Count, bytes);
+        var written = settings.Time.GetUtcNow();
+        foreach (var item in batch)
+        {
+            metrics.DeliveryLatency(item.Published, written);
+        }
+
+        return SubscriptionEndReason.ClientGone;
+    }
+
+    /// <summary>Moves what is waiting into <paramref name="batch"/>, up to <c>poll.max_messages</c>.</summary>
+    private void Take(List<OutboundItem> batch)
+    {
+        while (batch.Count < options.MaxMessages && subscription.Items.TryRead(out var item))
+        {
+            if (item.IsMessage)
+            {
+                batch.Add(item);
+            }
+            else
+            {
+                subscription.Taken(item);
+            }
+        }
+    }
+
+    /// <summary>Writes the answer; false when it did not reach the client (gone, or slower than <c>server.write_timeout</c>).</summary>
+    private async Task<bool> WriteAsync(IReadOnlyList<OutboundItem> batch)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "application/json; charset=utf-8";
+        response.Headers.CacheControl = "no-store";
+        long length = 2 + Math.Max(0, batch.Count - 1);
+        foreach (var item in batch)
+        {
+            length += item.Length;
+        }
+
+        response.ContentLength = length;
+        var writer = response.BodyWriter;
+        writer.Write("["u8);
+        for (var i = 0; i < batch.Count; i++)
+        {
+            if (i > 0)
+            {
+                writer.Write(","u8);
+            }
+
+            writer.Write(batch[i].Frame);
+        }
+
+        writer.Write("]"u8);
+        try
+        {
+            var result = await writer.FlushAsync().AsTask().WaitAsync(settings.WriteTimeout, settings.Time);
+            return !result.IsCanceled;
+        }
+        catch (TimeoutException)
+        {
+            context.Abort();
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task WriteQuietlyAsync(IReadOnlyList<OutboundItem> batch)
+    {
+        if (!context.Response.HasStarted)
+        {
+            await WriteAsync(batch);
+        }
+    }
+
+    /// <summary>The broker ended the subscription (channel or connection lost, queue deleted): 503, and nothing acknowledged.</summary>
+    private async Task<SubscriptionEndReason> BrokerEndedAsync()
+    {
+        var reason = subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
+        if (!context.Response.HasStarted && !context.RequestAborted.IsCancellationRequested)
+        {
+            const string Why = "the broker ended the subscription; poll again";
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            context.Response.Headers[StatusReason.Header] = Why;
+            context.Response.Headers.CacheControl = "no-store";
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            try
+            {
+                await context.Response.WriteAsync(Why + "\n");
+            }
+            catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or OperationCanceledException)
+            {
+                // The client left meanwhile.
+            }
+        }
+
+        return reason;
+    }
+}

@@ -1,0 +1,140 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// What a client sends over its WebSocket, one JSON object per text message:
+/// <list type="bullet">
+/// <item><c>{"ack": 17}</c> acknowledges message 17; <c>{"ack": 17, "multiple": true}</c> every message up to 17.</item>
+/// <item><c>{"publish": {"to": "lobby", "data": "hi", "type": "chat"}, "ref": "m1"}</c> publishes; <c>data</c> is
+/// a string (sent as UTF-8 text), base64 with <c>"base64": true</c>, or any other JSON value (sent as JSON);
+/// <c>type</c> becomes the AMQP <c>type</c> property; <c>ref</c> (a string or number) comes back in the answer.</item>
+/// </list>
+/// Other properties are ignored; anything else is <see cref="Invalid"/>.
+/// </summary>
+internal abstract record ClientMessage
+{
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+
+    private ClientMessage()
+    {
+    }
+
+    public sealed record Ack(ulong Id, bool Multiple) : ClientMessage;
+
+    /// <param name="Ref">The client's <c>ref</c> as JSON text (a string or a number), or null.</param>
+    public sealed record Publish(string To, string? Type, byte[] Body, string ContentType, string? Ref) : ClientMessage;
+
+    public sealed record Invalid(string Reason) : ClientMessage;
+
+    public static ClientMessage Parse(ReadOnlyMemory<byte> utf8)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(utf8, DocumentOptions);
+        }
+        catch (JsonException)
+        {
+            return new Invalid("not a JSON text");
+        }
+
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return new Invalid("expected a JSON object");
+            }
+
+            if (root.TryGetProperty("ack", out var ack))
+            {
+                return ParseAck(root, ack);
+            }
+
+            if (root.TryGetProperty("publish", out var publish))
+            {
+                return ParsePublish(root, publish);
+            }
+
+            return new Invalid("expected \"ack\" or \"publish\"");
+        }
+    }
+
+    private static ClientMessage ParseAck(JsonElement root, JsonElement ack)
+    {
+        if (ack.ValueKind != JsonValueKind.Number || !ack.TryGetUInt64(out var id) || id == 0)
+        {
+            return new Invalid("\"ack\" must be a message id (a positive integer)");
+        }
+
+        var multiple = false;
+        if (root.TryGetProperty("multiple", out var flag))
+        {
+            if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return new Invalid("\"multiple\" must be true or false");
+            }
+
+            multiple = flag.GetBoolean();
+        }
+
+        return new Ack(id, multiple);
+    }
+
+    private static ClientMessage ParsePublish(JsonElement root, JsonElement publish)
+    {
+        string? reference = null;
+        if (root.TryGetProperty("ref", out var refElement))
+        {
+            if (refElement.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
+            {
+                return new Invalid("\"ref\" must be a string or a number");
+            }
+
+            reference = refElement.GetRawText();
+        }
+
+        if (publish.ValueKind != JsonValueKind.Object)
+        {
+            return new Invalid("\"publish\" must be an object");
+        }
+
+        if (!publish.TryGetProperty("to", out var to) || to.ValueKind != JsonValueKind.String)
+        {
+            return new Invalid("\"publish\" needs \"to\", a string");
+        }
+
+        string? type = null;
+        if (publish.TryGetProperty("type", out var typeElement))
+        {
+            if (typeElement.ValueKind != JsonValueKind.String || Encoding.UTF8.GetByteCount(typeElement.GetString()!) > 255)
+            {
+                return new Invalid("\"type\" must be a string of at most 255 bytes");
+            }
+
+            type = typeElement.GetString();
+        }
+
+        if (!publish.TryGetProperty("data", out var data))
+        {
+            return new Invalid("\"publish\" needs \"data\"");
+        }
+
+        var base64 = publish.TryGetProperty("base64", out var flag) && flag.ValueKind == JsonValueKind.True;
+        if (base64)
+        {
+            if (data.ValueKind != JsonValueKind.String || !data.TryGetBytesFromBase64(out var bytes))
+            {
+                return new Invalid("\"data\" must be base64 when \"base64\" is true");
+            }
+
+            return new Publish(to.GetString()!, type, bytes, "application/octet-stream", reference);
+        }
+
+        return data.ValueKind == JsonValueKind.String
+            ? new Publish(to.GetString()!, type, Encoding.UTF8.GetBytes(data.GetString()!), "text/plain; charset=utf-8", reference)
+            : new Publish(to.GetString()!, type, Encoding.UTF8.GetBytes(data.GetRawText()), "application/json", reference);
+    }
+}

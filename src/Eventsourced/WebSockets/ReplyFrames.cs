@@ -1,0 +1,48 @@
+using System.Buffers;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// The gateway's answers to what a client sends: <c>{"published": REF}</c> once the broker confirmed a
+/// publish, <c>{"error": "why", "ref": REF}</c> when a publish failed, <c>{"error": "why", "ack": ID}</c> for
+/// an acknowledgement that named no outstanding message. REF is the client's <c>ref</c>, or the publish's
+/// number on this connection (1, 2, ...) when it gave none.
+/// </summary>
+internal static class ReplyFrames
+{
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static byte[] Published(string reference) => Write(json =>
+    {
+        json.WritePropertyName("published"u8);
+        json.WriteRawValue(reference, skipInputValidation: true);
+    });
+
+    public static byte[] PublishFailed(string reference, string reason) => Write(json =>
+    {
+        json.WriteString("error"u8, reason);
+        json.WritePropertyName("ref"u8);
+        json.WriteRawValue(reference, skipInputValidation: true);
+    });
+
+    public static byte[] AckFailed(ulong id, string reason) => Write(json =>
+    {
+        json.WriteString("error"u8, reason);
+        json.WriteNumber("ack"u8, id);
+    });
+
+    private static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        using (var json = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            json.WriteStartObject();
+            body(json);
+            json.WriteEndObject();
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+}

@@ -1,0 +1,147 @@
+using System.Text;
+using Eventsourced.Configuration;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// <c>ws.publish_routing_key</c>: the routing key of a message a client publishes, from literal text,
+/// <c>${to}</c> (the destination the client named), <c>${query:NAME}</c> and <c>${cookie:NAME}</c> (of
+/// the request that opened the WebSocket). A prefix (<c>chat.${to}</c>) keeps clients inside a part of
+/// the exchange's routing keys.
+/// </summary>
+internal sealed class RoutingKeyTemplate : IValueRule
+{
+    /// <summary>AMQP's short string: a routing key is at most 255 bytes.</summary>
+    public const int MaxBytes = 255;
+
+    private readonly (Part Kind, string Value)[] _parts;
+
+    private RoutingKeyTemplate((Part Kind, string Value)[] parts) => _parts = parts;
+
+    private enum Part
+    {
+        Literal,
+        To,
+        Query,
+        Cookie,
+    }
+
+    /// <exception cref="FormatException">An unclosed <c>${</c>, an unknown placeholder, or no <c>${to}</c>.</exception>
+    public static RoutingKeyTemplate Parse(string template)
+    {
+        ArgumentNullException.ThrowIfNull(template);
+        var parts = new List<(Part, string)>();
+        var literal = new StringBuilder();
+        for (var i = 0; i < template.Length;)
+        {
+            if (!template.AsSpan(i).StartsWith("${", StringComparison.Ordinal))
+            {
+                literal.Append(template[i++]);
+                continue;
+            }
+
+            var close = template.IndexOf('}', i + 2);
+            if (close < 0)
+            {
+                throw new FormatException($"unclosed '${{' in {ConfigText.Quote(template[i..])}");
+            }
+
+            if (literal.Length > 0)
+            {
+                parts.Add((Part.Literal, literal.ToString()));
+                literal.Clear();
+            }
+
+            parts.Add(Placeholder(template[(i + 2)..close]));
+            i = close + 1;
+        }
+
+        if (literal.Length > 0)
+        {
+            parts.Add((Part.Literal, literal.ToString()));
+        }
+
+        return parts.Any(p => p.Item1 == Part.To)
+            ? new RoutingKeyTemplate([.. parts])
+            : throw new FormatException("must contain ${to}, the destination the client names");
+    }
+
+    static string? IValueRule.Check(string value)
+    {
+        try
+        {
+            _ = Parse(value);
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>The routing key for destination <paramref name="to"/> from a client of <paramref name="request"/>, or false with a reason.</summary>
+    public bool TryResolve(string to, HttpRequest request, out string routingKey, out string reason)
+    {
+        routingKey = string.Empty;
+        if (to.Length == 0)
+        {
+            reason = "empty destination";
+            return false;
+        }
+
+        if (to.Any(char.IsControl))
+        {
+            reason = "destination contains control characters";
+            return false;
+        }
+
+        var key = new StringBuilder();
+        foreach (var (kind, value) in _parts)
+        {
+            var piece = kind switch
+            {
+                Part.To => to,
+                Part.Query => request.Query[value] is [{ Length: > 0 } q, ..] ? q : null,
+                Part.Cookie => request.Cookies[value] is { Length: > 0 } c ? c : null,
+                _ => value,
+            };
+            if (piece is null)
+            {
+                reason = kind == Part.Query ? $"missing query parameter '{value}'" : $"missing cookie '{value}'";
+                return false;
+            }
+
+            key.Append(piece);
+        }
+
+        routingKey = key.ToString();
+        if (Encoding.UTF8.GetByteCount(routingKey) > MaxBytes)
+        {
+            reason = $"routing key longer than {MaxBytes} bytes";
+            return false;
+        }
+
+        reason = string.Empty;
+        return true;
+    }
+
+    private static (Part, string) Placeholder(string body)
+    {
+        if (body == "to")
+        {
+            return (Part.To, string.Empty);
+        }
+
+        var colon = body.IndexOf(':', StringComparison.Ordinal);
+        var source = colon < 0 ? body : body[..colon];
+        var name = colon < 0 ? string.Empty : body[(colon + 1)..];
+        var kind = source switch
+        {
+            "query" => Part.Query,
+            "cookie" => Part.Cookie,
+            _ => throw new FormatException($"unknown placeholder '${{{body}}}' (use ${{to}}, ${{query:NAME}} or ${{cookie:NAME}})"),
+        };
+        return name.Length > 0 ? (kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
+    }
+}

@@ -1,0 +1,64 @@
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Eventsourced.Metrics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// The WebSocket endpoint (<c>ws.path</c>): subscribes exactly as the SSE endpoint does (<see cref="SubscriptionGate"/>:
+/// the same queue name, the same refusals, all answered before the upgrade), checks the upgrade's <c>Origin</c>,
+/// then serves the subscription as JSON text frames (<see cref="WebSocketSession"/>). <c>?acks=client</c> makes
+/// the client acknowledge each message itself.
+/// </summary>
+internal sealed class WebSocketEndpoint(
+    SubscriptionGate gate,
+    QueueTarget queues,
+    SubscriptionSettings settings,
+    GatewayMetrics metrics,
+    WebSocketPublisher publisher,
+    IOptions<WebSocketTransportOptions> options,
+    IOptions<HeaderOptions> headers,
+    ILogger<WebSocketEndpoint> logger)
+{
+    /// <summary>The query parameter that chooses who acknowledges: <c>client</c> or <c>auto</c> (the default).</summary>
+    public const string AcksParameter = "acks";
+
+    private readonly WebSocketFormat _format = new();
+    private readonly AllowedOrigins _origins = new(headers.Value.Cors);
+    private readonly WebSocketSessionOptions _session = new(options.Value, settings);
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!await gate.AcceptAsync(context, webSocket: true))
+        {
+            return;
+        }
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            context.Response.Headers.Upgrade = "websocket";
+            await gate.RefuseAsync(context, StatusCodes.Status426UpgradeRequired, StreamOutcomes.BadRequest, "expected a WebSocket upgrade");
+            return;
+        }
+
+        if (!_origins.Allows(context.Request.Headers.Origin))
+        {
+            await gate.RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, "origin not allowed");
+            return;
+        }
+
+        var acks = context.Request.Query[AcksParameter];
+        if (acks.Count > 1 || (acks.Count == 1 && acks[0] is not ("client" or "auto")))
+        {
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "query parameter 'acks' must be 'client' or 'auto'");
+            return;
+        }
+
+        var clientAcks = acks.Count == 1 && acks[0] == "client";
+        await gate.HandleAsync(context, queues, _format, subscription =>
+            new WebSocketSession(context, subscription, clientAcks, _session, settings, metrics, publisher, logger));
+    }
+}

@@ -1,0 +1,599 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Threading.RateLimiting;
+using Eventsourced.Acknowledging;
+using Eventsourced.Consuming;
+using Eventsourced.Http;
+using Eventsourced.Metrics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using RabbitMQ.Client;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// Serves one subscription over one WebSocket. Two loops: the writer (the only sender, as the SSE writer is
+/// the only writer of its response) sends each message as a text frame, acknowledges to the broker and sends
+/// the answers to the client; the reader receives what the client sends (acknowledgements, publishes) and
+/// hands it to the writer through an inbox, waking it with <see cref="ISubscription.QueueWakeup"/>.
+/// Acknowledgement follows the connection's choice: with <c>acks=client</c> a message is acknowledged to the
+/// broker only when the client acknowledges it, and given back to the queue after <c>ws.ack_timeout</c>
+/// (<see cref="ClientAcknowledgements"/>); otherwise once the client's TCP has its bytes, as for SSE
+/// (<see cref="TcpDeliveryAcks"/>). Whatever is unacknowledged when the socket closes goes back to the queue
+/// with the channel.
+/// </summary>
+internal sealed class WebSocketSession : ISubscriptionSession
+{
+    /// <summary>What a client's acknowledgements and publishes take while idle: they are small.</summary>
+    private const int ReceiveChunk = 256;
+
+    /// <summary>Answers and acknowledgements waiting for the writer; a client that sends more without reading is ended.</summary>
+    private const int MaxInbox = 1024;
+
+    /// <summary>A close handshake (and the reader's end after it) may take this long before the connection is aborted.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
+
+    private readonly HttpContext _context;
+    private readonly ISubscription _subscription;
+    private readonly WebSocketSessionOptions _options;
+    private readonly SubscriptionSettings _settings;
+    private readonly GatewayMetrics _metrics;
+    private readonly WebSocketPublisher _publisher;
+    private readonly ILogger _logger;
+    private readonly ConcurrentQueue<Inbound> _inbox = new();
+    private readonly ClientAcknowledgements? _clientAcks;
+    private readonly TcpDeliveryAcks? _tcpAcks;
+    private readonly ITimer? _ackTimer;
+    private readonly List<MessageTimestamp> _published = new(16);
+    private readonly CancellationTokenSource _ending = new();
+    private long _armedDeadline = long.MaxValue;
+    private int _inboxCount;
+    private (WebSocketCloseStatus Status, string Description)? _closeBy;
+    private bool _clientClosed;
+    private TokenBucketRateLimiter? _publishRate;
+    private long _publishes;
+
+    public WebSocketSession(
+        HttpContext context,
+        ISubscription subscription,
+        bool clientAcks,
+        WebSocketSessionOptions options,
+        SubscriptionSettings settings,
+        GatewayMetrics metrics,
+        WebSocketPublisher publisher,
+        ILogger logger)
+    {
+        _context = context;
+        _subscription = subscription;
+        _options = options;
+        _settings = settings;
+        _metrics = metrics;
+        _publisher = publisher;
+        _logger = logger;
+        if (clientAcks)
+        {
+            _clientAcks = new ClientAcknowledgements(options.AckTimeout, settings.Time);
+            _ackTimer = settings.Time.CreateTimer(static s => ((WebSocketSession)s!).OnAckDeadline(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _tcpAcks = new TcpDeliveryAcks(context, subscription, settings.Time);
+        }
+    }
+
+    public long MessagesWritten { get; private set; }
+
+    public async Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken)
+    {
+        WebSocket socket;
+        try
+        {
+            socket = await _context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
+            {
+                KeepAliveInterval = _options.KeepAliveInterval,
+                KeepAliveTimeout = _options.KeepAliveTimeout,
+            });
+        }
+        catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or WebSocketException)
+        {
+            return SubscriptionEndReason.ClientGone;
+        }
+
+        using (socket)
+        using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ending.Token))
+        {
+            // Either loop's end, the client leaving or the gateway stopping ends the other side too.
+            using var stop = sending.Token.UnsafeRegister(static s => ((ISubscription)s!).Stop(), _subscription);
+            var receiving = ReceiveLoopAsync(socket);
+            SubscriptionEndReason reason;
+            try
+            {
+                reason = await SendLoopAsync(socket, sending.Token, cancellationToken);
+            }
+            finally
+            {
+                _ackTimer?.Dispose();
+                if (_clientAcks is not null)
+                {
+                    await AcknowledgeLastAsync();
+                }
+
+                if (_tcpAcks is not null)
+                {
+                    await _tcpAcks.AcknowledgeLastAsync();
+                    _tcpAcks.Dispose();
+                }
+
+                // Never sent, never acknowledged: these go back to the queue; their buffers to the pool.
+                while (_subscription.Items.TryRead(out var unsent))
+                {
+                    unsent.Release();
+                }
+
+                _publishRate?.Dispose();
+            }
+
+            await CloseAsync(socket, reason);
+            try
+            {
+                await receiving.WaitAsync(CloseWait, _settings.Time, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                socket.Abort();
+                await receiving;
+            }
+
+            _ending.Dispose();
+            return reason;
+        }
+    }
+
+    private async Task<SubscriptionEndReason> SendLoopAsync(WebSocket socket, CancellationToken sending, CancellationToken cancellationToken)
+    {
+        var subscription = _subscription;
+        try
+        {
+            while (await subscription.Items.WaitToReadAsync(CancellationToken.None))
+            {
+                if (sending.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                if (subscription.EndReason is { } ended)
+                {
+                    return ended;
+                }
+
+                ulong lastTag = 0;
+                var messages = 0;
+                long bytes = 0;
+                var now = _settings.Time.GetTimestamp();
+                while (!sending.IsCancellationRequested && subscription.Items.TryRead(out var item))
+                {
+                    if (!item.IsMessage)
+                    {
+                        // Only wake-ups are queued here: look at the inbox and the deadlines below.
+                        subscription.Taken(item);
+                        continue;
+                    }
+
+                    try
+                    {
+                        await SendAsync(socket, item.Buffer.AsMemory(0, item.Length));
+                    }
+                    finally
+                    {
+                        item.Release();
+                    }
+
+                    _clientAcks?.Sent(item.Tag, now);
+                    lastTag = item.Tag;
+                    messages++;
+                    bytes += item.Length;
+                    if (item.Published.IsPresent)
+                    {
+                        _published.Add(item.Published);
+                    }
+                }
+
+                if (lastTag != 0)
+                {
+                    MessagesWritten += messages;
+                    _metrics.Delivered(messages, bytes);
+                    RecordLatencies();
+                    _tcpAcks?.Flushed(lastTag);
+                }
+
+                await ProcessInboxAsync(socket);
+                if (_clientAcks is not null)
+                {
+                    await RequeueOverdueAsync();
+                }
+                else
+                {
+                    await _tcpAcks!.AcknowledgeAsync(CancellationToken.None);
+                }
+            }
+
+            return cancellationToken.IsCancellationRequested
+                ? (_settings.Stopping.IsCancellationRequested ? SubscriptionEndReason.Shutdown : SubscriptionEndReason.ClientGone)
+                : _ending.IsCancellationRequested ? SubscriptionEndReason.ClientGone
+                : subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
+        }
+        catch (TimeoutException)
+        {
+            _context.Abort();
+            return SubscriptionEndReason.WriteTimeout;
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException)
+        {
+            return SubscriptionEndReason.WriteFailed;
+        }
+    }
+
+    /// <summary>Sends one text frame; throws <see cref="TimeoutException"/> past <c>server.write_timeout</c>.</summary>
+    private ValueTask SendAsync(WebSocket socket, ReadOnlyMemory<byte> frame)
+    {
+        var send = socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(send.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time));
+    }
+
+    /// <summary>The client's acknowledgements, to the broker; the answers the reader prepared, to the client.</summary>
+    private async Task ProcessInboxAsync(WebSocket socket)
+    {
+        while (_inbox.TryDequeue(out var inbound))
+        {
+            Interlocked.Decrement(ref _inboxCount);
+            if (inbound.Reply is { } reply)
+            {
+                await SendAsync(socket, reply);
+                continue;
+            }
+
+            if (_clientAcks is null)
+            {
+                await SendAsync(socket, ReplyFrames.AckFailed(inbound.Ack, "acknowledgements are automatic on this connection (open it with acks=client)"));
+                continue;
+            }
+
+            switch (_clientAcks.Acknowledge(inbound.Ack, inbound.Multiple, out var tag, out var multiple))
+            {
+                case ClientAck.Acknowledged:
+                    await _subscription.AcknowledgeAsync(tag, multiple);
+                    break;
+                case ClientAck.Unknown:
+                    await SendAsync(socket, ReplyFrames.AckFailed(inbound.Ack, "no such message outstanding (never sent, already acknowledged, or given back after ws.ack_timeout)"));
+                    break;
+            }
+        }
+    }
+
+    /// <summary>
+    /// At the end: the acknowledgements the client sent before it closed (the reader has read them all
+    /// before the close) still reach the broker; answers are not sent any more.
+    /// </summary>
+    private async Task AcknowledgeLastAsync()
+    {
+        try
+        {
+            while (_inbox.TryDequeue(out var inbound))
+            {
+                if (inbound.Reply is null && _subscription.EndReason is null
+                    && _clientAcks!.Acknowledge(inbound.Ack, inbound.Multiple, out var tag, out var multiple) == ClientAck.Acknowledged)
+                {
+                    await _subscription.AcknowledgeAsync(tag, multiple);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is gone: the broker requeues what was not acknowledged.
+        }
+    }
+
+    /// <summary>Gives back to the queue what the client did not acknowledge within <c>ws.ack_timeout</c>; sets the timer for the next deadline.</summary>
+    private async Task RequeueOverdueAsync()
+    {
+        var acks = _clientAcks!;
+        var now = _settings.Time.GetTimestamp();
+        var tag = acks.TakeOverdue(now, out var count);
+        if (tag != 0)
+        {
+            await _subscription.RequeueAsync(tag, multiple: true);
+            _metrics.Requeued(RequeueReasons.AckTimeout, count);
+        }
+
+        var next = acks.NextDeadline ?? long.MaxValue;
+        if (next != Volatile.Read(ref _armedDeadline))
+        {
+            Volatile.Write(ref _armedDeadline, next);
+            var due = next == long.MaxValue
+                ? Timeout.InfiniteTimeSpan
+                : TimeSpan.FromSeconds(Math.Max(0, next - now) / (double)_settings.Time.TimestampFrequency) + TimeSpan.FromMilliseconds(1);
+            _ackTimer!.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>The timer is spent (it may fire a little early): the writer looks, and sets it again.</summary>
+    private void OnAckDeadline()
+    {
+        Volatile.Write(ref _armedDeadline, long.MaxValue);
+        _subscription.QueueWakeup();
+    }
+
+    /// <summary>Reads the client's messages until it closes, breaks a rule, or the connection is gone.</summary>
+    private async Task ReceiveLoopAsync(WebSocket socket)
+    {
+        var chunk = new byte[ReceiveChunk];
+        byte[]? message = null;
+        var length = 0;
+        try
+        {
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    _clientClosed = true;
+                    End(null);
+                    return;
+                }
+
+                if (result.MessageType == WebSocketMessageType.Binary)
+                {
+                    End((WebSocketCloseStatus.InvalidMessageType, "binary messages are not accepted: send JSON text"));
+                    return;
+                }
+
+                if (length + result.Count > _options.MaxMessageSize)
+                {
+                    End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
+                    return;
+                }
+
+                ReadOnlyMemory<byte> complete;
+                if (result.EndOfMessage && length == 0)
+                {
+                    complete = chunk.AsMemory(0, result.Count);
+                }
+                else
+                {
+                    message = Append(message, length, chunk.AsSpan(0, result.Count));
+                    length += result.Count;
+                    if (!result.EndOfMessage)
+                    {
+                        continue;
+                    }
+
+                    complete = message.AsMemory(0, length);
+                    length = 0;
+                }
+
+                if (!await HandleAsync(ClientMessage.Parse(complete)))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The connection is gone (or was aborted at the end).
+            End(null);
+        }
+        finally
+        {
+            if (message is not null)
+            {
+                ArrayPool<byte>.Shared.Return(message);
+            }
+        }
+    }
+
+    private static byte[] Append(byte[]? message, int length, ReadOnlySpan<byte> data)
+    {
+        if (message is null || length + data.Length > message.Length)
+        {
+            var larger = ArrayPool<byte>.Shared.Rent(Math.Max(length + data.Length, 2 * (message?.Length ?? ReceiveChunk)));
+            if (message is not null)
+            {
+                message.AsSpan(0, length).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(message);
+            }
+
+            message = larger;
+        }
+
+        data.CopyTo(message.AsSpan(length));
+        return message;
+    }
+
+    /// <summary>False when the connection is to end.</summary>
+    private async Task<bool> HandleAsync(ClientMessage received)
+    {
+        switch (received)
+        {
+            case ClientMessage.Ack ack:
+                return Post(new Inbound(null, ack.Id, ack.Multiple));
+            case ClientMessage.Publish publish:
+                return Post(new Inbound(await PublishAsync(publish), 0, false));
+            case ClientMessage.Invalid invalid:
+                End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
+                return false;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Hands <paramref name="inbound"/> to the writer; false (and the connection ends) when the client sends far more than it reads.</summary>
+    private bool Post(Inbound inbound)
+    {
+        if (Interlocked.Increment(ref _inboxCount) > MaxInbox)
+        {
+            End((WebSocketCloseStatus.PolicyViolation, "too many messages without reading the answers"));
+            return false;
+        }
+
+        _inbox.Enqueue(inbound);
+        _subscription.QueueWakeup();
+        return true;
+    }
+
+    /// <summary>Publishes what the client sent and returns the answer: published once the broker confirmed, or why not.</summary>
+    private async Task<byte[]> PublishAsync(ClientMessage.Publish publish)
+    {
+        _publishes++;
+        var reference = publish.Ref ?? _publishes.ToString(CultureInfo.InvariantCulture);
+
+        if (!_options.Publish)
+        {
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, "publishing is off (ws.publish)");
+        }
+
+        if (!_options.PublishRoutingKey.TryResolve(publish.To, _context.Request, out var routingKey, out var why))
+        {
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, why);
+        }
+
+        _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = _options.PublishBurst,
+            TokensPerPeriod = _options.PublishRate,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            AutoReplenishment = true,
+        });
+        using (var lease = _publishRate.AttemptAcquire())
+        {
+            if (!lease.IsAcquired)
+            {
+                _metrics.ClientPublish(PublishOutcomes.RateLimited);
+                return ReplyFrames.PublishFailed(reference, $"rate limit exceeded (ws.publish_rate: {_options.PublishRate} per second)");
+            }
+        }
+
+        var now = _settings.Time.GetUtcNow();
+        var properties = new BasicProperties
+        {
+            ContentType = publish.ContentType,
+            DeliveryMode = DeliveryModes.Persistent,
+            MessageId = Guid.NewGuid().ToString("N"),
+            Timestamp = new AmqpTimestamp(now.ToUnixTimeSeconds()),
+            AppId = "eventsourced",
+            Headers = new Dictionary<string, object?> { ["timestamp_in_ms"] = now.ToUnixTimeMilliseconds() },
+        };
+        if (publish.Type is not null)
+        {
+            properties.Type = publish.Type;
+        }
+
+        var result = await _publisher.PublishAsync(_options.PublishExchange, routingKey, properties, publish.Body, _settings.Stopping);
+        switch (result)
+        {
+            case PublishResult.Confirmed:
+                _metrics.ClientPublish(PublishOutcomes.Published);
+                return ReplyFrames.Published(reference);
+            case PublishResult.Unroutable:
+                _metrics.ClientPublish(PublishOutcomes.Unroutable);
+                return ReplyFrames.PublishFailed(reference, "no queue receives messages for this destination");
+            default:
+                _metrics.ClientPublish(PublishOutcomes.Failed);
+                return ReplyFrames.PublishFailed(reference, "the broker did not take the message");
+        }
+    }
+
+    /// <summary>The reader is done; <paramref name="closeBy"/> says with what the gateway closes (null: the client closed, or the connection is gone).</summary>
+    private void End((WebSocketCloseStatus Status, string Description)? closeBy)
+    {
+        _closeBy ??= closeBy;
+        try
+        {
+            _ending.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The session has ended already.
+        }
+    }
+
+    /// <summary>Ends the WebSocket with a close code that says why, when the connection is still there to carry it.</summary>
+    private async Task CloseAsync(WebSocket socket, SubscriptionEndReason reason)
+    {
+        if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+        {
+            return;
+        }
+
+        var (status, description) = _closeBy ?? (_clientClosed
+            ? (WebSocketCloseStatus.NormalClosure, string.Empty)
+            : reason switch
+            {
+                SubscriptionEndReason.Shutdown => (WebSocketCloseStatus.EndpointUnavailable, "gateway is shutting down"),
+                SubscriptionEndReason.ConsumerCancelled => (WebSocketCloseStatus.InternalServerError, "the broker ended the subscription (queue deleted?)"),
+                SubscriptionEndReason.BufferOverflow => (WebSocketCloseStatus.InternalServerError, "subscription buffer overflow"),
+                SubscriptionEndReason.ChannelClosed => (WebSocketCloseStatus.InternalServerError, "the broker connection was lost"),
+                _ => (WebSocketCloseStatus.NormalClosure, string.Empty),
+            });
+        try
+        {
+            using var timeout = new CancellationTokenSource(CloseWait, _settings.Time);
+            await socket.CloseOutputAsync(status, Truncate(description), timeout.Token);
+            WebSocketLog.Closed(_logger, _subscription.Name, status, description);
+        }
+        catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
+        {
+            socket.Abort();
+        }
+    }
+
+    /// <summary>A close frame's reason is at most 123 bytes of UTF-8.</summary>
+    private static string Truncate(string description)
+    {
+        const int MaxBytes = 123;
+        if (System.Text.Encoding.UTF8.GetByteCount(description) <= MaxBytes)
+        {
+            return description;
+        }
+
+        var length = description.Length;
+        while (length > 0 && System.Text.Encoding.UTF8.GetByteCount(description.AsSpan(0, length)) > MaxBytes - 3)
+        {
+            length--;
+        }
+
+        if (length > 0 && char.IsHighSurrogate(description[length - 1]))
+        {
+            length--;
+        }
+
+        return description[..length] + "...";
+    }
+
+    private void RecordLatencies()
+    {
+        if (_published.Count == 0)
+        {
+            return;
+        }
+
+        var sent = _settings.Time.GetUtcNow();
+        foreach (var published in _published)
+        {
+            _metrics.DeliveryLatency(published, sent);
+        }
+
+        _published.Clear();
+    }
+
+    /// <summary>From the reader to the writer: an answer to send, or a client's acknowledgement.</summary>
+    private readonly record struct Inbound(byte[]? Reply, ulong Ack, bool Multiple);
+}

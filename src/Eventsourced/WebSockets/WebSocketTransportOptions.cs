@@ -1,0 +1,71 @@
+using System.ComponentModel.DataAnnotations;
+using Eventsourced.Configuration;
+using Eventsourced.Http;
+using Microsoft.Extensions.Configuration;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// The <c>ws</c> section: the WebSocket endpoint, which subscribes as the SSE stream does and sends each
+/// message as a JSON text frame; clients may acknowledge messages themselves and, where allowed, publish.
+/// Keepalive pings follow <c>server.heartbeat</c>, and a client that answers no ping within
+/// <c>server.write_timeout</c> is dropped.
+/// </summary>
+public sealed class WebSocketTransportOptions
+{
+    /// <summary><c>ws.path</c>: where WebSockets are accepted; empty switches the endpoint off.</summary>
+    [ConfigurationKeyName("path")]
+    [ValueRule<EndpointPath>]
+    public string Path { get; set; } = "/ws";
+
+    /// <summary><c>ws.ack_timeout</c>: with <c>acks=client</c>, seconds a message may wait for the client's acknowledgement before it goes back to the queue.</summary>
+    [ConfigurationKeyName("ack_timeout")]
+    [Range(1, 86400)]
+    public int AckTimeoutSeconds { get; set; } = 30;
+
+    /// <summary><c>ws.max_message_size</c>: bytes of one message from the client; a larger one closes the connection (1009).</summary>
+    [ConfigurationKeyName("max_message_size")]
+    [Range(64, 16 * 1024 * 1024)]
+    public int MaxMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary><c>ws.publish</c>: whether clients may publish (<c>{"publish": ...}</c>).</summary>
+    [ConfigurationKeyName("publish")]
+    public bool Publish { get; set; }
+
+    /// <summary><c>ws.publish_exchange</c>: the exchange clients publish to (it must exist).</summary>
+    [ConfigurationKeyName("publish_exchange")]
+    [ValueRule<ExchangeName>]
+    public string PublishExchange { get; set; } = "amq.topic";
+
+    /// <summary><c>ws.publish_routing_key</c>: the routing key of a client's message: <c>${to}</c> (the client's <c>to</c>), <c>${query:NAME}</c>, <c>${cookie:NAME}</c> and literal text.</summary>
+    [ConfigurationKeyName("publish_routing_key")]
+    [ValueRule<RoutingKeyTemplate>]
+    public string PublishRoutingKey { get; set; } = "${to}";
+
+    /// <summary><c>ws.publish_rate</c>: messages per second one connection may publish, on average.</summary>
+    [ConfigurationKeyName("publish_rate")]
+    [Range(1, 100_000)]
+    public int PublishRate { get; set; } = 10;
+
+    /// <summary><c>ws.publish_burst</c>: messages one connection may publish at once before <c>ws.publish_rate</c> applies.</summary>
+    [ConfigurationKeyName("publish_burst")]
+    [Range(1, 100_000)]
+    public int PublishBurst { get; set; } = 20;
+}
+
+/// <summary>
+/// An AMQP exchange name clients may publish to: at most 255 UTF-8 bytes, no control characters, and not
+/// empty: the default exchange routes by queue name, so clients could write into any queue.
+/// </summary>
+internal sealed class ExchangeName : IValueRule
+{
+    private ExchangeName()
+    {
+    }
+
+    public static string? Check(string value) =>
+        value.Length == 0 ? "must name an exchange (the default exchange '' would let clients write into any queue)"
+        : System.Text.Encoding.UTF8.GetByteCount(value) > 255 ? "must be at most 255 bytes"
+        : value.Any(char.IsControl) ? $"must not contain control characters, got {ConfigText.Quote(value)}"
+        : null;
+}

@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Transports;
+
+/// <summary>The long-poll endpoint with plain HTTP clients: answers, waits, acknowledgements by the next poll, holds.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(LongPollTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task Poll_MessagesWaiting_AnsweredAtOnceUpToTheMaximum()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_MessagesWaiting_AnsweredAtOnceUpToTheMaximum));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.MaxMessages = 3;
+            o.Poll.WaitSeconds = 30;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        foreach (var body in new[] { "a", "b\nc", "{\"x\":1}", "d", "e" })
+        {
+            await _amqp.PublishAsync(queue, body);
+        }
+
+        var started = Stopwatch.StartNew();
+        var first = await PollAsync(gateway, queue);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(15), $"answered after {started.Elapsed}, not at once");
+        Assert.Equal(["a", "b\nc", "{\"x\":1}"], first.Select(m => m.Data));
+        Assert.All(first, m => Assert.Null(m.Type));
+        var second = await PollAsync(gateway, queue, ack: first[^1].Id);
+        Assert.Equal(["d", "e"], second.Select(m => m.Data));
+    }
+
+    [Fact]
+    public async Task Poll_NothingWaiting_WaitsForTheFirstMessage()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_NothingWaiting_WaitsForTheFirstMessage));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 60);
+
+        var started = Stopwatch.StartNew();
+        var polling = PollAsync(gateway, queue);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the poll consumes the queue");
+        await _amqp.PublishAsync(queue, "came while waiting");
+        var answer = await polling.WaitAsync(Timeout);
+
+        Assert.Equal("came while waiting", Assert.Single(answer).Data);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(30), $"answered after {started.Elapsed}");
+    }
+
+    [Fact]
+    public async Task Poll_NothingArrives_AnswersAnEmptyArrayAfterTheWait()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_NothingArrives_AnswersAnEmptyArrayAfterTheWait));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+
+        var started = Stopwatch.StartNew();
+        using var response = await gateway.Client.GetAsync($"/poll?id={queue}");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("[]", await response.Content.ReadAsStringAsync());
+        Assert.True(started.Elapsed >= TimeSpan.FromSeconds(0.9), $"answered after {started.Elapsed}, before the wait was over");
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    [Fact]
+    public async Task Poll_AcknowledgedByTheNextPoll_IsNeverAnsweredAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AcknowledgedByTheNextPoll_IsNeverAnsweredAgain));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            o.Poll.HoldSeconds = 1;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "one");
+        await _amqp.PublishAsync(queue, "two");
+
+        var batch = await PollAsync(gateway, queue);
+        Assert.Equal(["one", "two"], batch.Select(m => m.Data));
+        var next = await PollAsync(gateway, queue, ack: batch[^1].Id);
+        Assert.Empty(next);
+
+        // The hold runs out; nothing goes back to the queue.
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the held subscription ends");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+        Assert.Empty(await PollAsync(gateway, queue));
+    }
+
+    [Fact]
+    public async Task Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "first");
+        await _amqp.PublishAsync(queue, "second");
+
+        // The request goes out; the client's connection breaks before it reads the answer.
+        using (var lost = new TcpClient())
+        {
+            await lost.ConnectAsync(IPAddress.Loopback, gateway.Port);
+            var stream = lost.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"GET /poll?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the poll consumes the queue");
+            lost.Client.LingerState = new LingerOption(true, 0);
+        }
+
+        await _amqp.PublishAsync(queue, "third");
+        var again = await PollAsync(gateway, queue);
+        Assert.Equal(["first", "second"], again.Select(m => m.Data));
+        // And once more without the ack: the same answer, ids and all, never "third" before it.
+        var once = await PollAsync(gateway, queue, ack: "not-the-last-id");
+        Assert.Equal(again.Select(m => m.Id), once.Select(m => m.Id));
+        var after = await PollAsync(gateway, queue, ack: once[^1].Id);
+        Assert.Equal(["third"], after.Select(m => m.Data));
+    }
+
+    [Fact]
+    public async Task Poll_NoPollWithinTheHold_BatchGoesBackToTheQueue_AndComesAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_NoPollWithinTheHold_BatchGoesBackToTheQueue_AndComesAgain));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            o.Poll.HoldSeconds = 1;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "kept");
+
+        var batch = await PollAsync(gateway, queue);
+        Assert.Equal("kept", Assert.Single(batch).Data);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the hold runs out");
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+
+        // An ack of the lapsed batch's id matches nothing now: the message comes again, with a new id.
+        var again = await PollAsync(gateway, queue, ack: batch[0].Id);
+        Assert.Equal("kept", Assert.Single(again).Data);
+        Assert.NotEqual(batch[0].Id, again[0].Id);
+        Assert.Contains("eventsourced_messages_requeued_total{reason=\"poll_unacknowledged\"} 1\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task TwoPollsAtOnce_TheSecondGets503()
+    {
+        var queue = broker.UniqueQueueName(nameof(TwoPollsAtOnce_TheSecondGets503));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 30);
+
+        var first = gateway.Client.GetAsync($"/poll?id={queue}");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the first poll consumes the queue");
+        using (var second = await gateway.Client.GetAsync($"/poll?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);
+            Assert.Equal("another request for this queue is in progress", second.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        // Neither an SSE stream nor a WebSocket gets the queue while the poll holds it.
+        await using (var sse = await gateway.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, sse.Status);
+        }
+
+        await _amqp.PublishAsync(queue, "for the first");
+        using var answer = await first;
+        Assert.Equal("for the first", Assert.Single(Parse(await answer.Content.ReadAsStringAsync())).Data);
+    }
+
+    [Fact]
+    public async Task Poll_WhileAnSseStreamHoldsTheQueue_Gets503()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_WhileAnSseStreamHoldsTheQueue_Gets503));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+
+        using var poll = await gateway.Client.GetAsync($"/poll?id={queue}");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, poll.StatusCode);
+        Assert.Equal("queue is already being consumed by another subscriber", poll.Headers.GetValues("X-Status-Reason").Single());
+    }
+
+    [Fact]
+    public async Task Poll_MethodsNamesAndCors_AsTheStream()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        using var missing = await gateway.Client.GetAsync("/poll");
+        Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
+        Assert.Equal("missing query parameter 'id'", missing.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal("*", missing.Headers.GetValues("Access-Control-Allow-Origin").Single());
+
+        using var post = await gateway.Client.PostAsync("/poll?id=x", null);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+
+        using var preflight = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Options, "/poll?id=x"));
+        Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        Assert.Equal("GET, OPTIONS", preflight.Headers.GetValues("Access-Control-Allow-Methods").Single());
+    }
+
+    [Fact]
+    public async Task Poll_BodyNotUtf8_IsBase64WithAFlag()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_BodyNotUtf8_IsBase64WithAFlag));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, new byte[] { 0x80, 0x81 }, properties: new RabbitMQ.Client.BasicProperties { Type = "blob" });
+
+        var message = Assert.Single(await PollAsync(gateway, queue));
+
+        Assert.True(message.Base64);
+        Assert.Equal("gIE=", message.Data);
+        Assert.Equal("blob", message.Type);
+    }
+
+    private sealed record Polled(string Id, string? Type, string Data, bool Base64);
+
+    private static async Task<IReadOnlyList<Polled>> PollAsync(GatewayServer gateway, string queue, string? ack = null)
+    {
+        var path = $"/poll?id={Uri.EscapeDataString(queue)}" + (ack is null ? "" : $"&ack={Uri.EscapeDataString(ack)}");
+        using var response = await gateway.Client.GetAsync(path);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"poll answered {(int)response.StatusCode}: {body}");
+        return Parse(body);
+    }
+
+    private static List<Polled> Parse(string json)
+    {
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.EnumerateArray().Select(m => new Polled(
+            m.GetProperty("id").GetString()!,
+            m.GetProperty("type").ValueKind == JsonValueKind.Null ? null : m.GetProperty("type").GetString(),
+            m.GetProperty("data").GetString()!,
+            m.TryGetProperty("base64", out var flag) && flag.GetBoolean())).ToList();
+    }
+}

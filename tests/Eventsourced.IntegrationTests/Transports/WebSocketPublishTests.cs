@@ -1,0 +1,167 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Eventsourced.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace Eventsourced.IntegrationTests.Transports;
+
+/// <summary>Clients publishing over their WebSocket (off by default), and keepalive: what the gateway does with a client that answers no ping.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(WebSocketPublishTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task Publish_Confirmed_ReachesTheBoundQueueWithItsProperties()
+    {
+        var (exchange, sink) = await RoomAsync(nameof(Publish_Confirmed_ReachesTheBoundQueueWithItsProperties), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_Confirmed_ReachesTheBoundQueueWithItsProperties));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hello, Grüße 🎉\", \"type\": \"chat\"}, \"ref\": \"r1\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": {\"text\": \"as JSON\", \"n\": [1, 2]}}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"AAEC\", \"base64\": true}, \"ref\": 7}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"nobody-listens\", \"data\": \"lost?\"}, \"ref\": \"r4\"}");
+        var answers = await ws.ReceiveAnswersAsync(4, Timeout);
+
+        Assert.Equal(["{\"published\":\"r1\"}", "{\"published\":2}", "{\"published\":7}", "{\"error\":\"no queue receives messages for this destination\",\"ref\":\"r4\"}"],
+            answers.Select(a => a.GetRawText()));
+        var received = await _amqp.ReceiveAsync(sink, 3, Timeout);
+        Assert.Equal("hello, Grüße 🎉", received[0].Text);
+        Assert.Equal("chat", received[0].Properties.Type);
+        Assert.Equal("text/plain; charset=utf-8", received[0].Properties.ContentType);
+        Assert.Equal("eventsourced", received[0].Properties.AppId);
+        Assert.False(string.IsNullOrEmpty(received[0].Properties.MessageId));
+        Assert.Equal("{\"text\": \"as JSON\", \"n\": [1, 2]}", received[1].Text);
+        Assert.Equal("application/json", received[1].Properties.ContentType);
+        Assert.Equal(new byte[] { 0, 1, 2 }, received[2].Body);
+        Assert.Contains("eventsourced_client_publishes_total{outcome=\"published\"} 3\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Publish_Off_ByDefault_AnswersAnErrorAndPublishesNothing()
+    {
+        var (_, sink) = await RoomAsync(nameof(Publish_Off_ByDefault_AnswersAnErrorAndPublishesNothing), "lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_Off_ByDefault_AnswersAnErrorAndPublishesNothing));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\"}}");
+        var answer = Assert.Single(await ws.ReceiveAnswersAsync(1, Timeout));
+
+        Assert.Equal("{\"error\":\"publishing is off (ws.publish)\",\"ref\":1}", answer.GetRawText());
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+        Assert.False(ws.Ended);
+    }
+
+    [Fact]
+    public async Task Publish_OverTheRate_IsRefusedWithAnErrorFrame()
+    {
+        var (exchange, sink) = await RoomAsync(nameof(Publish_OverTheRate_IsRefusedWithAnErrorFrame), "lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_OverTheRate_IsRefusedWithAnErrorFrame));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRate = 1;
+            o.Ws.PublishBurst = 2;
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await ws.SendAsync($"{{\"publish\": {{\"to\": \"lobby\", \"data\": \"m{i}\"}}}}");
+        }
+
+        var answers = await ws.ReceiveAnswersAsync(3, Timeout);
+        Assert.Equal("{\"published\":1}", answers[0].GetRawText());
+        Assert.Equal("{\"published\":2}", answers[1].GetRawText());
+        Assert.Equal("rate limit exceeded (ws.publish_rate: 1 per second)", answers[2].GetProperty("error").GetString());
+        Assert.Equal(2u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
+    public async Task Publish_ToAMissingExchange_AnswersAnError_AndTheNextPublishWorksOnceItExists()
+    {
+        var exchange = broker.UniqueQueueName("missing-exchange");
+        var queue = broker.UniqueQueueName(nameof(Publish_ToAMissingExchange_AnswersAnError_AndTheNextPublishWorksOnceItExists));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"first\"}}");
+        Assert.Equal("the broker did not take the message", (await ws.ReceiveAnswersAsync(1, Timeout))[0].GetProperty("error").GetString());
+
+        var sink = broker.UniqueQueueName("sink");
+        await using (var channel = await _amqp.Connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false);
+            await channel.QueueBindAsync(sink, exchange, "lobby");
+        }
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"second\"}}");
+        Assert.Equal("{\"published\":2}", (await ws.ReceiveAnswersAsync(2, Timeout))[1].GetRawText());
+        Assert.Equal("second", (await _amqp.ReceiveAsync(sink, 1, Timeout))[0].Text);
+        await _amqp.DeleteQueueAsync(sink);
+    }
+
+    [Fact]
+    public async Task ClientThatAnswersNoPing_IsDropped_AndItsQueueIsFreeAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientThatAnswersNoPing_IsDropped_AndItsQueueIsFreeAgain));
+        var alive = broker.UniqueQueueName(nameof(ClientThatAnswersNoPing_IsDropped_AndItsQueueIsFreeAgain) + "-alive");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.HeartbeatSeconds = 1;
+            o.Server.WriteTimeoutSeconds = 2;
+        });
+        await using var answering = await gateway.ConnectWebSocketAsync($"/ws?id={alive}");
+
+        // A client that completes the upgrade and then never reads nor answers (a vanished phone, a stuck tab).
+        using var silent = new TcpClient();
+        await silent.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        var stream = silent.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(
+            $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
+        var head = new byte[1024];
+        var read = await stream.ReadAsync(head);
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the silent client's queue is consumed");
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the gateway drops the client that answers no ping");
+
+        // The client that answers pings (ClientWebSocket does) stays.
+        Assert.False(answering.Ended);
+        Assert.Equal(1u, await _amqp.ConsumerCountAsync(alive));
+    }
+
+    /// <summary>A topic exchange and a queue bound to it with <paramref name="routingKey"/>: where published messages land.</summary>
+    private async Task<(string Exchange, string Sink)> RoomAsync(string test, string routingKey)
+    {
+        var exchange = broker.UniqueQueueName(test + "-exchange");
+        var sink = broker.UniqueQueueName(test + "-sink");
+        await using var channel = await _amqp.Connection.CreateChannelAsync();
+        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+        await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
+        await channel.QueueBindAsync(sink, exchange, routingKey);
+        return (exchange, sink);
+    }
+}

@@ -1,0 +1,299 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using Eventsourced.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace Eventsourced.IntegrationTests.Transports;
+
+/// <summary>The WebSocket endpoint with .NET's <see cref="ClientWebSocket"/>: frames, refusals before the upgrade, acknowledgements.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(WebSocketTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task Connect_EachMessage_IsOneJsonTextFrameWithIdTypeAndData()
+    {
+        var queue = broker.UniqueQueueName(nameof(Connect_EachMessage_IsOneJsonTextFrameWithIdTypeAndData));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        Assert.True(ws.Connected, $"upgrade refused: {ws.Status} {ws.Reason}");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        await _amqp.PublishAsync(queue, "plain text");
+        await _amqp.PublishAsync(queue, "two\r\nlines \"quoted\" \\ and Grüße 🎉", properties: new BasicProperties { Type = "price" });
+        await _amqp.PublishAsync(queue, "{\"user\":42}");
+        await _amqp.PublishAsync(queue, new byte[] { 0xff, 0x00, 0xc3, 0x28 });
+        await _amqp.PublishAsync(queue, "");
+
+        var messages = await ws.ReceiveMessagesAsync(5, Timeout);
+
+        Assert.Equal(["plain text", "two\r\nlines \"quoted\" \\ and Grüße 🎉", "{\"user\":42}", "/wDDKA==", ""], messages.Select(m => m.Data));
+        Assert.Equal([false, false, false, true, false], messages.Select(m => m.Base64));
+        Assert.Equal(new byte[] { 0xff, 0x00, 0xc3, 0x28 }, messages[3].Bytes);
+        Assert.Equal([null, "price", null, null, null], messages.Select(m => m.Type));
+        var ids = messages.Select(m => m.Number).ToList();
+        Assert.Equal(ids.Order(), ids);
+        Assert.Equal(5, ids.Distinct().Count());
+    }
+
+    [Fact]
+    public async Task Upgrade_Refused_BeforeTheUpgrade_WithStatusAndReason()
+    {
+        var queue = broker.UniqueQueueName(nameof(Upgrade_Refused_BeforeTheUpgrade_WithStatusAndReason));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example");
+
+        await using (var missing = await gateway.ConnectWebSocketAsync("/ws"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, missing.Status);
+            Assert.Equal("missing query parameter 'id'", missing.Reason);
+        }
+
+        await using (var foreign = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => o.SetRequestHeader("Origin", "https://evil.example")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, foreign.Status);
+            Assert.Equal("origin not allowed", foreign.Reason);
+        }
+
+        await using (var badAcks = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=sometimes"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, badAcks.Status);
+            Assert.Equal("query parameter 'acks' must be 'client' or 'auto'", badAcks.Reason);
+        }
+
+        await using (var sse = await gateway.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, sse.Status);
+            await using var second = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => o.SetRequestHeader("Origin", "https://app.example"));
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, second.Status);
+            Assert.Equal("queue is already being consumed by another subscriber", second.Reason);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the SSE stream's consumer is gone");
+        await using var allowed = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => o.SetRequestHeader("Origin", "https://app.example"));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, allowed.Status);
+    }
+
+    [Fact]
+    public async Task PlainGet_AtTheWebSocketPath_Answers426WithReason()
+    {
+        var queue = broker.UniqueQueueName(nameof(PlainGet_AtTheWebSocketPath_Answers426WithReason));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        using var response = await gateway.Client.GetAsync($"/ws?id={queue}");
+
+        Assert.Equal(HttpStatusCode.UpgradeRequired, response.StatusCode);
+        Assert.Equal("expected a WebSocket upgrade", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal("websocket", response.Headers.Upgrade.Single().Name);
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Fact]
+    public async Task SecondWebSocket_OnTheSameQueue_Gets503_AndTheFirstKeepsStreaming()
+    {
+        var queue = broker.UniqueQueueName(nameof(SecondWebSocket_OnTheSameQueue_Gets503_AndTheFirstKeepsStreaming));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var first = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await using var second = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        Assert.True(first.Connected);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, second.Status);
+        await _amqp.PublishAsync(queue, "still mine");
+        Assert.Equal("still mine", (await first.ReceiveMessagesAsync(1, Timeout))[0].Data);
+    }
+
+    [Fact]
+    public async Task ClientAcks_OneWithheld_ComesBackAloneAfterReconnect()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_OneWithheld_ComesBackAloneAfterReconnect));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            foreach (var body in new[] { "m1", "m2", "m3", "m4" })
+            {
+                await _amqp.PublishAsync(queue, body);
+            }
+
+            var messages = await ws.ReceiveMessagesAsync(4, Timeout);
+            Assert.Equal(["m1", "m2", "m3", "m4"], messages.Select(m => m.Data));
+            await ws.AckAsync(messages[0].Number);
+            await ws.AckAsync(messages[2].Number);
+            await ws.AckAsync(messages[3].Number);
+            // Acknowledged to the broker only now: m2 is the one left unacknowledged.
+            await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 1), Timeout, "the broker holds exactly one unacknowledged message");
+            await ws.CloseAsync();
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the first connection's consumer is gone");
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+
+        await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        var redelivered = await again.ReceiveMessagesAsync(1, Timeout);
+        Assert.Equal("m2", Assert.Single(redelivered).Data);
+        await again.AckAsync(redelivered[0].Number);
+        await _amqp.PublishAsync(queue, "m5");
+        var next = await again.ReceiveMessagesAsync(2, Timeout);
+        Assert.Equal(["m2", "m5"], next.Select(m => m.Data));
+        await again.AckAsync(next[1].Number);
+        await again.CloseAsync();
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the second connection's consumer is gone");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
+    [Fact]
+    public async Task ClientAcks_Cumulative_AcknowledgesEverythingUpToTheId()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_Cumulative_AcknowledgesEverythingUpToTheId));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            for (var i = 1; i <= 5; i++)
+            {
+                await _amqp.PublishAsync(queue, $"m{i}");
+            }
+
+            var messages = await ws.ReceiveMessagesAsync(5, Timeout);
+            await ws.AckAsync(messages[1].Number);
+            await ws.AckAsync(messages[2].Number, multiple: true);
+            await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 2), Timeout, "m4 and m5 stay unacknowledged");
+            // Covering only what was acknowledged already: nothing to do, and no error.
+            await ws.AckAsync(messages[1].Number, multiple: true);
+            await ws.CloseAsync();
+            Assert.Empty(ws.Answers);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        var redelivered = await again.ReceiveMessagesAsync(2, Timeout);
+        Assert.Equal(["m4", "m5"], redelivered.Select(m => m.Data));
+    }
+
+    [Fact]
+    public async Task ClientAcks_NotAcknowledgedWithinTheTimeout_IsDeliveredAgainOnTheSameConnection()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_NotAcknowledgedWithinTheTimeout_IsDeliveredAgainOnTheSameConnection));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.AckTimeoutSeconds = 1);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.PublishAsync(queue, "late");
+        await _amqp.PublishAsync(queue, "acked");
+
+        var first = await ws.ReceiveMessagesAsync(2, Timeout);
+        await ws.AckAsync(first[1].Number);
+        var again = await ws.ReceiveMessagesAsync(3, Timeout);
+
+        Assert.Equal(["late", "acked", "late"], again.Select(m => m.Data));
+        Assert.True(again[2].Number > again[1].Number, "a redelivery has a new id");
+        await ws.AckAsync(again[2].Number);
+        // The late acknowledgement of the first delivery names a message given back meanwhile: an error frame, nothing more.
+        await ws.AckAsync(first[0].Number);
+        var answer = Assert.Single(await ws.ReceiveAnswersAsync(1, Timeout));
+        Assert.Equal(first[0].Number, answer.GetProperty("ack").GetUInt64());
+        Assert.Contains("no such message outstanding", answer.GetProperty("error").GetString(), StringComparison.Ordinal);
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "everything is acknowledged");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+        Assert.Contains("eventsourced_messages_requeued_total{reason=\"ack_timeout\"} 1\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        Assert.False(ws.Ended);
+    }
+
+    [Fact]
+    public async Task AutomaticAcks_ReceivedMessages_AreNotDeliveredAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(AutomaticAcks_ReceivedMessages_AreNotDeliveredAgain));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.PublishAsync(queue, "once");
+            Assert.Equal("once", (await ws.ReceiveMessagesAsync(1, Timeout))[0].Data);
+            await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "acknowledged once the client's TCP had it");
+            await ws.AckAsync(1);
+            var answer = Assert.Single(await ws.ReceiveAnswersAsync(1, Timeout));
+            Assert.Contains("acks=client", answer.GetProperty("error").GetString(), StringComparison.Ordinal);
+            await ws.CloseAsync();
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
+    [Fact]
+    public async Task ClientMessages_BreakingTheRules_CloseWithACodeThatSaysWhy()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientMessages_BreakingTheRules_CloseWithACodeThatSaysWhy));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.MaxMessageSize = 1024);
+
+        await using (var malformed = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            await malformed.SendAsync("{\"ack\": ");
+            await malformed.WaitForCloseAsync(Timeout);
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, malformed.CloseStatus);
+            Assert.Equal("not a JSON text", malformed.CloseDescription);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await using (var binary = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            await binary.SendAsync([1, 2, 3], WebSocketMessageType.Binary);
+            await binary.WaitForCloseAsync(Timeout);
+            Assert.Equal(WebSocketCloseStatus.InvalidMessageType, binary.CloseStatus);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await using (var large = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            await large.SendAsync("{\"ack\": 1, \"padding\": \"" + new string('x', 2000) + "\"}");
+            await large.WaitForCloseAsync(Timeout);
+            Assert.Equal(WebSocketCloseStatus.MessageTooBig, large.CloseStatus);
+            Assert.Equal("message larger than 1024 bytes", large.CloseDescription);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task GatewayStops_ClosesWithGoingAway()
+    {
+        var queue = broker.UniqueQueueName(nameof(GatewayStops_ClosesWithGoingAway));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        var stopping = gateway.StopAsync();
+        await ws.WaitForCloseAsync(Timeout);
+        await stopping;
+
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, ws.CloseStatus);
+        Assert.Equal("gateway is shutting down", ws.CloseDescription);
+    }
+
+    [Fact]
+    public async Task QueueDeleted_ClosesWithServerError()
+    {
+        var queue = broker.UniqueQueueName(nameof(QueueDeleted_ClosesWithServerError));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        await _amqp.DeleteQueueAsync(queue);
+        await ws.WaitForCloseAsync(Timeout);
+
+        Assert.Equal(WebSocketCloseStatus.InternalServerError, ws.CloseStatus);
+    }
+
+    /// <summary>Whether the broker holds <paramref name="count"/> delivered and unacknowledged messages of <paramref name="queue"/>.</summary>
+    private async Task<bool> UnacknowledgedAsync(string queue, long count)
+    {
+        var rows = await broker.Rabbitmqctl.ListAsync("list_queues", ["name", "messages_unacknowledged"]);
+        return rows.Any(row => row.GetProperty("name").GetString() == queue && row.GetProperty("messages_unacknowledged").GetInt64() == count);
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text;
+using Eventsourced.WebSockets;
+
+namespace Eventsourced.Tests.WebSockets;
+
+public sealed class ClientMessageTests
+{
+    [Theory]
+    [InlineData("{\"ack\": 17}", 17ul, false)]
+    [InlineData("{\"ack\": 17, \"multiple\": true}", 17ul, true)]
+    [InlineData("{\"multiple\": false, \"ack\": 18446744073709551615, \"extra\": [1]}", ulong.MaxValue, false)]
+    public void Parse_Ack(string json, ulong id, bool multiple) =>
+        Assert.Equal(new ClientMessage.Ack(id, multiple), Parse(json));
+
+    [Fact]
+    public void Parse_PublishText_IsUtf8WithTypeAndRef()
+    {
+        var publish = Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"lobby\", \"data\": \"hé \\u00e9 🎉\", \"type\": \"chat\"}, \"ref\": \"a\"}"));
+
+        Assert.Equal("lobby", publish.To);
+        Assert.Equal("chat", publish.Type);
+        Assert.Equal("hé é 🎉", Encoding.UTF8.GetString(publish.Body));
+        Assert.Equal("text/plain; charset=utf-8", publish.ContentType);
+        Assert.Equal("\"a\"", publish.Ref);
+    }
+
+    [Fact]
+    public void Parse_PublishJsonValue_IsItsJsonText()
+    {
+        var publish = Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": {\"a\": [1, null]}}, \"ref\": 12}"));
+
+        Assert.Equal("{\"a\": [1, null]}", Encoding.UTF8.GetString(publish.Body));
+        Assert.Equal("application/json", publish.ContentType);
+        Assert.Equal("12", publish.Ref);
+        Assert.Null(publish.Type);
+    }
+
+    [Fact]
+    public void Parse_PublishBase64_IsTheDecodedBytes()
+    {
+        var publish = Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": true}}"));
+
+        Assert.Equal(new byte[] { 0xff, 0 }, publish.Body);
+        Assert.Equal("application/octet-stream", publish.ContentType);
+        Assert.Null(publish.Ref);
+    }
+
+    [Theory]
+    [InlineData("{\"ack\": ", "not a JSON text")]
+    [InlineData("[1]", "expected a JSON object")]
+    [InlineData("{}", "expected \"ack\" or \"publish\"")]
+    [InlineData("{\"ack\": 0}", "\"ack\" must be a message id (a positive integer)")]
+    [InlineData("{\"ack\": -1}", "\"ack\" must be a message id (a positive integer)")]
+    [InlineData("{\"ack\": 1.5}", "\"ack\" must be a message id (a positive integer)")]
+    [InlineData("{\"ack\": \"1\"}", "\"ack\" must be a message id (a positive integer)")]
+    [InlineData("{\"ack\": 1, \"multiple\": 1}", "\"multiple\" must be true or false")]
+    [InlineData("{\"publish\": \"x\"}", "\"publish\" must be an object")]
+    [InlineData("{\"publish\": {\"data\": 1}}", "\"publish\" needs \"to\", a string")]
+    [InlineData("{\"publish\": {\"to\": 1, \"data\": 1}}", "\"publish\" needs \"to\", a string")]
+    [InlineData("{\"publish\": {\"to\": \"x\"}}", "\"publish\" needs \"data\"")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1, \"type\": 2}}", "\"type\" must be a string of at most 255 bytes")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"!!\", \"base64\": true}}", "\"data\" must be base64 when \"base64\" is true")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": {}}", "\"ref\" must be a string or a number")]
+    public void Parse_Invalid_SaysWhy(string json, string reason) =>
+        Assert.Equal(new ClientMessage.Invalid(reason), Parse(json));
+
+    [Fact]
+    public void Parse_DeeplyNested_IsInvalidNotAnException() =>
+        Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse(new string('[', 1000) + new string(']', 1000)));
+
+    private static ClientMessage Parse(string json) => ClientMessage.Parse(Encoding.UTF8.GetBytes(json));
+}
