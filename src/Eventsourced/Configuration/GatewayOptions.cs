@@ -1,3 +1,4 @@
+using Eventsourced.Authentication;
 using Eventsourced.Broker;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
@@ -31,6 +32,9 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
+
+    [ConfigurationKeyName("auth")]
+    public AuthOptions Auth { get; set; } = new();
 
     [ConfigurationKeyName("ws")]
     public WebSocketTransportOptions Ws { get; set; } = new();

@@ -13,4 +13,7 @@ internal enum SubscriptionEndReason
 
     /// <summary>Held between requests (long-polling), no request came for it within the hold time.</summary>
     HoldExpired,
+
+    /// <summary>The subscriber's token expired (<c>auth.end_at_expiry</c>); the client needs a new one to subscribe again.</summary>
+    TokenExpired,
 }

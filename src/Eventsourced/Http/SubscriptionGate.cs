@@ -1,3 +1,5 @@
+using Eventsourced.Authentication;
+using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
@@ -7,25 +9,37 @@ using Microsoft.Extensions.Logging;
 namespace Eventsourced.Http;
 
 /// <summary>
-/// The request path every transport shares: CORS and methods, the name (and, where configured, the
-/// authorization) of what is asked for, opening it on the broker, and the subscription's lifetime (metrics,
-/// logs). Every refusal is answered here, with its status, <c>X-Status-Reason</c> and a short body.
+/// The request path every transport shares: CORS and methods, the origin, who asks (the token), the name of
+/// what is asked for and whether the token permits it, opening it on the broker, and the subscription's lifetime
+/// (metrics, logs, the token's expiry). Every refusal is answered here, with its status, <c>X-Status-Reason</c>
+/// and a short body.
 /// </summary>
-internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMetrics metrics, ILogger<SubscriptionGate> logger)
+internal sealed class SubscriptionGate(
+    SubscriptionSettings settings,
+    GatewayMetrics metrics,
+    SubscriberAuthenticator authenticator,
+    SubscriberPermissions permissions,
+    OriginPolicy origins,
+    ILogger<SubscriptionGate> logger)
 {
+    /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
+    private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
+
     /// <summary>
-    /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405).
-    /// False when the request has been answered.
+    /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
+    /// origin that <c>header.cors</c> does not list refused (403). False when the request has been answered.
     /// </summary>
     public Task<bool> AcceptAsync(HttpContext context) => AcceptAsync(context, webSocket: false);
 
     /// <summary>
     /// As <see cref="AcceptAsync(HttpContext)"/>; with <paramref name="webSocket"/>, an HTTP/2 WebSocket
-    /// request (RFC 8441: <c>CONNECT</c> with <c>:protocol websocket</c>) counts as a <c>GET</c>.
+    /// request (RFC 8441: <c>CONNECT</c> with <c>:protocol websocket</c>) counts as a <c>GET</c>. The origin check
+    /// matters most there: browsers apply no CORS to WebSockets.
     /// </summary>
     public async Task<bool> AcceptAsync(HttpContext context, bool webSocket)
     {
         SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        origins.Apply(context);
         if (HttpMethods.IsOptions(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -40,21 +54,47 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             return false;
         }
 
+        if (!origins.IsAllowed(context.Request.Headers.Origin))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, "origin not allowed");
+            return false;
+        }
+
         return true;
     }
 
     /// <summary>
-    /// Resolves and opens what the request asks for, then runs <paramref name="session"/> on it until the
-    /// subscription ends (client gone, broker side ended, shutdown) and releases it; or answers why not.
+    /// Authenticates the request (<c>auth</c>; on success <c>context.User</c> is the token's principal), resolves
+    /// and authorizes what it asks for, opens it, then runs <paramref name="session"/> on it until the subscription
+    /// ends (client gone, broker side ended, shutdown, the token expired) and releases it; or answers why not:
+    /// 401 (no valid token), 400 (no valid name), 403 (the token does not permit the name), 503 (broker).
     /// With a <paramref name="hold"/>, the subscription outlives the request: a held one of the same name is
     /// taken instead of opening one (another request using it meanwhile is refused as busy), and kept for the
-    /// next request afterwards instead of released, unless its broker side ended or the gateway stops.
+    /// next request afterwards instead of released, unless its broker side ended or the gateway stops. Every
+    /// request is authenticated and authorized on its own, held subscription or not.
     /// </summary>
     public async Task HandleAsync(HttpContext context, ISubscriptionTarget target, IFrameFormat format, Func<ISubscription, ISubscriptionSession> session, SubscriptionHold? hold = null)
     {
+        var who = await authenticator.AuthenticateAsync(context);
+        if (!who.Succeeded)
+        {
+            // RFC 6750 section 3: the challenge names the error; the reason is in X-Status-Reason as for every refusal.
+            context.Response.Headers.WWWAuthenticate = $"Bearer error=\"{who.Error}\", error_description=\"{StatusReason.AsHeaderValue(who.Reason).Replace('"', '\'')}\"";
+            var outcome = who.Status == StatusCodes.Status401Unauthorized ? StreamOutcomes.Unauthorized : StreamOutcomes.BadRequest;
+            await RefuseAsync(context, who.Status, outcome, who.Reason);
+            return;
+        }
+
+        context.User = who.User!;
         if (!target.TryResolve(context, out var name, out var reason))
         {
             await RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, reason);
+            return;
+        }
+
+        if (!permissions.MayRead(context.User, target.Kind, name))
+        {
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, $"token does not permit reading {target.Kind} '{name}'");
             return;
         }
 
@@ -73,8 +113,12 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             held = null;
         }
 
-        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping);
-        var subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, lifetime.Token);
+        // The token's expiry ends the subscription like a client leaving would, in every transport (auth.end_at_expiry).
+        using var expiry = authenticator.EndsAtExpiry && who.Expires is { } expires && expires - settings.Time.GetUtcNow() is var left && left < MaxExpiryTimer
+            ? new CancellationTokenSource(Max(left, TimeSpan.Zero), settings.Time)
+            : null;
+        using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping, expiry?.Token ?? CancellationToken.None);
+        var subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, expiry, lifetime.Token);
         if (subscription is null)
         {
             return;
@@ -95,16 +139,16 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
 
         if (hold is null)
         {
-            await RunAsync(subscription, session(subscription), lifetime.Token);
+            await RunAsync(context, subscription, session(subscription), expiry, lifetime.Token);
         }
         else
         {
-            await RunHeldAsync(hold, held!, session(subscription), lifetime.Token);
+            await RunHeldAsync(context, hold, held!, session(subscription), expiry, lifetime.Token);
         }
     }
 
     /// <summary>Opens <paramref name="name"/>; null when it could not be opened and the request has been answered.</summary>
-    private async Task<ISubscription?> OpenAsync(HttpContext context, ISubscriptionTarget target, string name, IFrameFormat format, CancellationToken cancellationToken)
+    private async Task<ISubscription?> OpenAsync(HttpContext context, ISubscriptionTarget target, string name, IFrameFormat format, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         try
         {
@@ -127,6 +171,11 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             {
                 await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable, "gateway is shutting down");
             }
+            else if (expiry is { IsCancellationRequested: true } && !context.RequestAborted.IsCancellationRequested)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\", error_description=\"token expired\"";
+                await RefuseAsync(context, StatusCodes.Status401Unauthorized, StreamOutcomes.Unauthorized, "token expired");
+            }
 
             return null;
         }
@@ -145,19 +194,19 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         await response.WriteAsync(reason + "\n", context.RequestAborted);
     }
 
-    private async Task RunAsync(ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
+    private async Task RunAsync(HttpContext context, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         var started = Begin(subscription);
         metrics.StreamOutcome(StreamOutcomes.Streamed);
-        var reason = await RunSessionAsync(subscription, session, cancellationToken);
+        var reason = await RunSessionAsync(context, subscription, session, expiry, cancellationToken);
         await EndAsync(subscription, started, reason, session.MessagesWritten);
     }
 
     /// <summary>One request's turn with a held subscription; kept for the next one unless its broker side ended or the gateway stops.</summary>
-    private async Task RunHeldAsync(SubscriptionHold hold, HeldSubscription held, ISubscriptionSession session, CancellationToken cancellationToken)
+    private async Task RunHeldAsync(HttpContext context, SubscriptionHold hold, HeldSubscription held, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         metrics.StreamOutcome(StreamOutcomes.Streamed);
-        var reason = await RunSessionAsync(held.Subscription, session, cancellationToken);
+        var reason = await RunSessionAsync(context, held.Subscription, session, expiry, cancellationToken);
         held.Messages += session.MessagesWritten;
         if (held.Subscription.EndReason is null && !settings.Stopping.IsCancellationRequested)
         {
@@ -178,11 +227,19 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         return started;
     }
 
-    private async Task<SubscriptionEndReason> RunSessionAsync(ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
+    private async Task<SubscriptionEndReason> RunSessionAsync(HttpContext context, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         try
         {
-            return await session.RunAsync(cancellationToken);
+            var reason = await session.RunAsync(cancellationToken);
+            if (expiry is { IsCancellationRequested: true } && !context.RequestAborted.IsCancellationRequested && !settings.Stopping.IsCancellationRequested)
+            {
+                // The session saw a cancellation; it was the token's expiry. The client hears why before the end.
+                reason = SubscriptionEndReason.TokenExpired;
+                await session.NotifyEndAsync(reason, context.RequestAborted);
+            }
+
+            return reason;
         }
         catch (Exception ex)
         {
@@ -211,4 +268,6 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, messages);
         }
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }

@@ -114,6 +114,23 @@ internal sealed class PollSession(
         return SubscriptionEndReason.ClientGone;
     }
 
+    /// <summary>The token expired while the poll waited: 401, so that the client polls again with a new one.</summary>
+    public async Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken)
+    {
+        if (reason != SubscriptionEndReason.TokenExpired || context.Response.HasStarted)
+        {
+            return;
+        }
+
+        const string Why = "token expired";
+        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+        context.Response.Headers.WWWAuthenticate = "Bearer error=\"invalid_token\", error_description=\"token expired\"";
+        context.Response.Headers[StatusReason.Header] = Why;
+        context.Response.Headers.CacheControl = "no-store";
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(Why + "\n", cancellationToken);
+    }
+
     /// <summary>Moves what is waiting into <paramref name="batch"/>, up to <c>poll.max_messages</c>.</summary>
     private void Take(List<OutboundItem> batch)
     {

@@ -82,6 +82,8 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 /// <summary>A client's own queue (<see cref="QueueTarget"/>), opened as a <see cref="PollSubscription"/>.</summary>
 internal sealed class PollTarget(QueueTarget queues, GatewayMetrics metrics) : ISubscriptionTarget
 {
+    public string Kind => queues.Kind;
+
     public bool TryResolve(HttpContext context, out string name, out string reason) => queues.TryResolve(context, out name, out reason);
 
     public async Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken)

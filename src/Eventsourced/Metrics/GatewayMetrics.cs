@@ -203,10 +203,13 @@ internal static class StreamOutcomes
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
 
-    /// <summary>A WebSocket upgrade from an origin that is not allowed (browsers apply no CORS to WebSockets).</summary>
+    /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
+    public const string Unauthorized = "unauthorized";
+
+    /// <summary>403: a valid token that does not permit what it asks for, or a page of an origin not allowed.</summary>
     public const string Forbidden = "forbidden";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Forbidden];
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>

@@ -1,5 +1,6 @@
 using System.Text;
 using Eventsourced.Configuration;
+using Eventsourced.Naming;
 using Microsoft.AspNetCore.Http;
 
 namespace Eventsourced.WebSockets;
@@ -7,8 +8,9 @@ namespace Eventsourced.WebSockets;
 /// <summary>
 /// <c>ws.publish_routing_key</c>: the routing key of a message a client publishes, from literal text,
 /// <c>${to}</c> (the destination the client named), <c>${query:NAME}</c> and <c>${cookie:NAME}</c> (of
-/// the request that opened the WebSocket). A prefix (<c>chat.${to}</c>) keeps clients inside a part of
-/// the exchange's routing keys.
+/// the request that opened the WebSocket, read as <c>queue.pattern</c> reads them) and <c>${claim:NAME}</c>
+/// (of its verified token). A prefix (<c>chat.${to}</c>) keeps clients inside a part of the exchange's
+/// routing keys; a claim (<c>user.${claim:sub}.${to}</c>) says who sent it in a way no client can forge.
 /// </summary>
 internal sealed class RoutingKeyTemplate : IValueRule
 {
@@ -25,6 +27,7 @@ internal sealed class RoutingKeyTemplate : IValueRule
         To,
         Query,
         Cookie,
+        Claim,
     }
 
     /// <exception cref="FormatException">An unclosed <c>${</c>, an unknown placeholder, or no <c>${to}</c>.</exception>
@@ -99,16 +102,31 @@ internal sealed class RoutingKeyTemplate : IValueRule
         var key = new StringBuilder();
         foreach (var (kind, value) in _parts)
         {
-            var piece = kind switch
+            string? problem = null;
+            var piece = value;
+            switch (kind)
             {
-                Part.To => to,
-                Part.Query => request.Query[value] is [{ Length: > 0 } q, ..] ? q : null,
-                Part.Cookie => request.Cookies[value] is { Length: > 0 } c ? c : null,
-                _ => value,
-            };
-            if (piece is null)
+                case Part.To:
+                    piece = to;
+                    break;
+                case Part.Query:
+                    problem = QueueNameResolver.Problem(RequestValues.Query(request, value, out piece), "query parameter", value);
+                    break;
+                case Part.Cookie:
+                    problem = QueueNameResolver.Problem(RequestValues.Cookie(request, value, out piece), "cookie", value);
+                    break;
+                case Part.Claim:
+                    var claims = request.HttpContext.User.FindAll(value).ToArray();
+                    problem = claims.Length == 0 || claims[0].Value.Length == 0 ? $"token has no claim '{value}'"
+                        : claims.Length > 1 ? $"token claim '{value}' has several values"
+                        : null;
+                    piece = problem is null ? claims[0].Value : string.Empty;
+                    break;
+            }
+
+            if (problem is not null)
             {
-                reason = kind == Part.Query ? $"missing query parameter '{value}'" : $"missing cookie '{value}'";
+                reason = problem;
                 return false;
             }
 
@@ -140,7 +158,8 @@ internal sealed class RoutingKeyTemplate : IValueRule
         {
             "query" => Part.Query,
             "cookie" => Part.Cookie,
-            _ => throw new FormatException($"unknown placeholder '${{{body}}}' (use ${{to}}, ${{query:NAME}} or ${{cookie:NAME}})"),
+            "claim" => Part.Claim,
+            _ => throw new FormatException($"unknown placeholder '${{{body}}}' (use ${{to}}, ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
         return name.Length > 0 ? (kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
     }

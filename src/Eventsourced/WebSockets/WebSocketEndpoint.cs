@@ -1,3 +1,4 @@
+using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
@@ -9,8 +10,7 @@ namespace Eventsourced.WebSockets;
 
 /// <summary>
 /// The WebSocket endpoint (<c>ws.path</c>): subscribes exactly as the SSE endpoint does (<see cref="SubscriptionGate"/>:
-/// the same queue name, the same refusals, all answered before the upgrade), checks the upgrade's <c>Origin</c>,
-/// then serves the subscription as JSON text frames (<see cref="WebSocketSession"/>). <c>?acks=client</c> makes
+/// the same queue name, token, origin check and refusals, all answered before the upgrade), then serves the subscription as JSON text frames (<see cref="WebSocketSession"/>). <c>?acks=client</c> makes
 /// the client acknowledge each message itself.
 /// </summary>
 internal sealed class WebSocketEndpoint(
@@ -19,15 +19,14 @@ internal sealed class WebSocketEndpoint(
     SubscriptionSettings settings,
     GatewayMetrics metrics,
     WebSocketPublisher publisher,
+    SubscriberPermissions permissions,
     IOptions<WebSocketTransportOptions> options,
-    IOptions<HeaderOptions> headers,
     ILogger<WebSocketEndpoint> logger)
 {
     /// <summary>The query parameter that chooses who acknowledges: <c>client</c> or <c>auto</c> (the default).</summary>
     public const string AcksParameter = "acks";
 
     private readonly WebSocketFormat _format = new();
-    private readonly AllowedOrigins _origins = new(headers.Value.Cors);
     private readonly WebSocketSessionOptions _session = new(options.Value, settings);
 
     public async Task HandleAsync(HttpContext context)
@@ -44,12 +43,6 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
-        if (!_origins.Allows(context.Request.Headers.Origin))
-        {
-            await gate.RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, "origin not allowed");
-            return;
-        }
-
         var acks = context.Request.Query[AcksParameter];
         if (acks.Count > 1 || (acks.Count == 1 && acks[0] is not ("client" or "auto")))
         {
@@ -59,6 +52,6 @@ internal sealed class WebSocketEndpoint(
 
         var clientAcks = acks.Count == 1 && acks[0] == "client";
         await gate.HandleAsync(context, queues, _format, subscription =>
-            new WebSocketSession(context, subscription, clientAcks, _session, settings, metrics, publisher, logger));
+            new WebSocketSession(context, subscription, clientAcks, _session, settings, metrics, publisher, permissions, logger));
     }
 }

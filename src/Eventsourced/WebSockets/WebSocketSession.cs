@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Threading.RateLimiting;
 using Eventsourced.Acknowledging;
+using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
@@ -41,6 +42,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly WebSocketPublisher _publisher;
+    private readonly SubscriberPermissions _permissions;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Inbound> _inbox = new();
     private readonly ClientAcknowledgements? _clientAcks;
@@ -63,8 +65,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
         SubscriptionSettings settings,
         GatewayMetrics metrics,
         WebSocketPublisher publisher,
+        SubscriberPermissions permissions,
         ILogger logger)
     {
+        _permissions = permissions;
         _context = context;
         _subscription = subscription;
         _options = options;
@@ -135,7 +139,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 _publishRate?.Dispose();
             }
 
-            await CloseAsync(socket, reason);
+            await CloseAsync(socket, reason, cancellationToken);
             try
             {
                 await receiving.WaitAsync(CloseWait, _settings.Time, CancellationToken.None);
@@ -458,6 +462,12 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, "publishing is off (ws.publish)");
         }
 
+        if (!_permissions.MayPublish(_context.User, publish.To))
+        {
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, $"token does not permit publishing to '{publish.To}'");
+        }
+
         if (!_options.PublishRoutingKey.TryResolve(publish.To, _context.Request, out var routingKey, out var why))
         {
             _metrics.ClientPublish(PublishOutcomes.Refused);
@@ -526,15 +536,18 @@ internal sealed class WebSocketSession : ISubscriptionSession
     }
 
     /// <summary>Ends the WebSocket with a close code that says why, when the connection is still there to carry it.</summary>
-    private async Task CloseAsync(WebSocket socket, SubscriptionEndReason reason)
+    private async Task CloseAsync(WebSocket socket, SubscriptionEndReason reason, CancellationToken cancellationToken)
     {
         if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
         {
             return;
         }
 
+        // The gateway's lifetime token fires for the client leaving, shutdown, or (the only other cause) the token's expiry.
+        var tokenExpired = cancellationToken.IsCancellationRequested && !_context.RequestAborted.IsCancellationRequested && !_settings.Stopping.IsCancellationRequested;
         var (status, description) = _closeBy ?? (_clientClosed
             ? (WebSocketCloseStatus.NormalClosure, string.Empty)
+            : tokenExpired ? (WebSocketCloseStatus.PolicyViolation, "token expired")
             : reason switch
             {
                 SubscriptionEndReason.Shutdown => (WebSocketCloseStatus.EndpointUnavailable, "gateway is shutting down"),

@@ -37,7 +37,7 @@ public sealed class WebSocketTransportOptions
     [ValueRule<ExchangeName>]
     public string PublishExchange { get; set; } = "amq.topic";
 
-    /// <summary><c>ws.publish_routing_key</c>: the routing key of a client's message: <c>${to}</c> (the client's <c>to</c>), <c>${query:NAME}</c>, <c>${cookie:NAME}</c> and literal text.</summary>
+    /// <summary><c>ws.publish_routing_key</c>: the routing key of a client's message: <c>${to}</c> (the client's <c>to</c>), <c>${query:NAME}</c>, <c>${cookie:NAME}</c>, <c>${claim:NAME}</c> and literal text.</summary>
     [ConfigurationKeyName("publish_routing_key")]
     [ValueRule<RoutingKeyTemplate>]
     public string PublishRoutingKey { get; set; } = "${to}";

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.WebSockets;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Tokens;
+using RabbitMQ.Client;
+
+namespace Eventsourced.IntegrationTests.Transports;
+
+/// <summary>Signed tokens on the WebSocket and long-poll endpoints: the same 401 and 403 as SSE, before any upgrade; publishing only where the token says.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(TransportAuthTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task WebSocket_TokenRules_AsTheStream_BeforeTheUpgrade()
+    {
+        var queue = broker.UniqueQueueName(nameof(WebSocket_TokenRules_AsTheStream_BeforeTheUpgrade));
+        await using var gateway = await StartAsync();
+
+        await using (var none = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.Status);
+            Assert.Contains("Bearer error=\"invalid_token\"", none.Headers["WWW-Authenticate"].Single(), StringComparison.Ordinal);
+        }
+
+        var others = TestTokens.Hs256(TestTokens.Claims("u1", "someone-else"));
+        await using (var forbidden = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={others}"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.Status);
+            Assert.Equal($"token does not permit reading queue '{queue}'", forbidden.Reason);
+        }
+
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+        var own = TestTokens.Hs256(TestTokens.Claims("u1", queue));
+        await using var bearer = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => o.SetRequestHeader("Authorization", $"Bearer {own}"));
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, bearer.Status);
+    }
+
+    [Fact]
+    public async Task WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey()
+    {
+        var queue = broker.UniqueQueueName(nameof(WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey));
+        var exchange = broker.UniqueQueueName("publish-exchange");
+        var sink = broker.UniqueQueueName("publish-sink");
+        await using (var channel = await _amqp.Connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
+            await channel.QueueBindAsync(sink, exchange, "chat.#");
+        }
+
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
+        });
+        var claims = TestTokens.Claims("u1", queue);
+        claims["publish"] = new[] { "lobby", "team-*" };
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"team-7\", \"data\": \"team\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"admins\", \"data\": \"sneaky\"}}");
+        var answers = await ws.ReceiveAnswersAsync(3, Timeout);
+
+        Assert.Equal("{\"published\":1}", answers[0].GetRawText());
+        Assert.Equal("{\"published\":2}", answers[1].GetRawText());
+        Assert.Equal("token does not permit publishing to 'admins'", answers[2].GetProperty("error").GetString());
+        var received = await _amqp.ReceiveAsync(sink, 2, Timeout);
+        Assert.Equal(["hi", "team"], received.Select(m => m.Text));
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
+    public async Task WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo()
+    {
+        var queue = broker.UniqueQueueName(nameof(WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo));
+        await using var gateway = await StartAsync(o => o.Auth.Jwt.ClockSkewSeconds = 0);
+        var token = TestTokens.Hs256(TestTokens.Claims("u1", queue), lifetime: TimeSpan.FromSeconds(3));
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={token}");
+        Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+
+        await ws.WaitForCloseAsync(Timeout);
+
+        Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
+        Assert.Equal("token expired", ws.CloseDescription);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task Poll_TokenRules_AsTheStream_AndA401WhenTheTokenExpiresDuringTheWait()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_TokenRules_AsTheStream_AndA401WhenTheTokenExpiresDuringTheWait));
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Poll.WaitSeconds = 30;
+        });
+
+        using (var none = await gateway.Client.GetAsync($"/poll?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        }
+
+        using (var forbidden = await gateway.Client.GetAsync($"/poll?id={queue}&access_token={TestTokens.Hs256(TestTokens.Claims("u1", "other"))}"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, forbidden.StatusCode);
+        }
+
+        var token = TestTokens.Hs256(TestTokens.Claims("u1", queue), lifetime: TimeSpan.FromSeconds(3));
+        var started = Stopwatch.StartNew();
+        using var expiring = await gateway.Client.GetAsync($"/poll?id={queue}&access_token={token}");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, expiring.StatusCode);
+        Assert.Equal("token expired", expiring.Headers.GetValues("X-Status-Reason").Single());
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(25), $"answered after {started.Elapsed}: the wait was not cut short");
+    }
+
+    private Task<GatewayServer> StartAsync(Action<Eventsourced.Configuration.GatewayOptions>? configure = null) =>
+        GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            configure?.Invoke(o);
+        });
+}
