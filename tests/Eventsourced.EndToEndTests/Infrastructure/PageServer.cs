@@ -54,6 +54,9 @@ public sealed class PageServer : IAsyncDisposable
         return $"{Origin}/harness.html{query}";
     }
 
+    /// <summary>A test page of <c>Browser/Pages</c> (e.g. <c>websocket.html</c>) with <paramref name="query"/>.</summary>
+    public string PageUrl(string file, string query) => $"{Origin}/pages/{file}{query}";
+
     /// <summary>The demo page from <c>examples/browser</c>.</summary>
     public string DemoUrl(string query) => $"{Origin}/demo/index.html{query}";
 
@@ -80,6 +83,8 @@ public sealed class PageServer : IAsyncDisposable
 
             await SendFileAsync(context, Path.Combine(pages, "harness.html"));
         });
+        app.MapGet("/pages/{file}", (HttpContext context, string file) =>
+            SendFileAsync(context, Path.Combine(pages, Path.GetFileName(file))));
         app.MapGet("/demo/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));
         await app.StartAsync();

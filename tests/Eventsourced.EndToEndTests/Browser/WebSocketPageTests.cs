@@ -1,0 +1,94 @@
+using System.Text.Json;
+using Eventsourced.EndToEndTests.Infrastructure;
+using Microsoft.Playwright;
+
+namespace Eventsourced.EndToEndTests.Browser;
+
+/// <summary>The WebSocket endpoint from a page of another origin, in Chromium: frames, acknowledgements, the origin check.</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chromium)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task AllowedOrigin_ReceivesEveryMessage_AndItsAcknowledgementsReachTheBroker()
+    {
+        var queue = broker.UniqueQueueName(nameof(AllowedOrigin_ReceivesEveryMessage_AndItsAcknowledgementsReachTheBroker));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Header.Cors["Access-Control-Allow-Origin"] = site.Origin);
+        await using var amqp = await broker.ConnectAsync(nameof(AllowedOrigin_ReceivesEveryMessage_AndItsAcknowledgementsReachTheBroker));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.PageUrl("websocket.html", $"?ack=1&src={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&acks=client")}"));
+            await WaitUntilAsync(page, "w.opens === 1");
+            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+            string[] bodies = ["first", "Grüße 東京 🎉 \"quoted\"\nsecond line", "{\"json\": true}"];
+            foreach (var body in bodies)
+            {
+                await amqp.PublishAsync(queue, body);
+            }
+
+            await amqp.PublishAsync(queue, new byte[] { 0xfe, 0xff });
+            await WaitUntilAsync(page, "w.messages.length === 4");
+            var messages = await ReadAsync(page, "messages");
+            Assert.Equal(bodies, messages.Take(3).Select(m => m.GetProperty("data").GetString()));
+            Assert.True(messages[3].GetProperty("base64").GetBoolean());
+            Assert.Equal("/v8=", messages[3].GetProperty("data").GetString());
+
+            // The page acknowledged each one: nothing stays unacknowledged, nothing comes back after it leaves.
+            await page.Context.CloseAsync();
+            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the page's consumer is gone");
+            Assert.Equal(0u, await amqp.MessageCountAsync(queue));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
+    public async Task UnlistedOrigin_IsRefusedBeforeTheUpgrade_AndNothingIsConsumed()
+    {
+        var queue = broker.UniqueQueueName(nameof(UnlistedOrigin_IsRefusedBeforeTheUpgrade_AndNothingIsConsumed));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Header.Cors["Access-Control-Allow-Origin"] = "https://elsewhere.example");
+        await using var amqp = await broker.ConnectAsync(nameof(UnlistedOrigin_IsRefusedBeforeTheUpgrade_AndNothingIsConsumed));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.PageUrl("websocket.html", $"?src={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}")}"));
+            await WaitUntilAsync(page, "w.closes.length === 1");
+
+            var close = (await ReadAsync(page, "closes"))[0];
+            Assert.Equal(1006, close.GetProperty("code").GetInt32());
+            Assert.Equal(0, await page.EvaluateAsync<int>("() => window.ws.opens"));
+            Assert.False(await amqp.QueueExistsAsync(queue));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    private static async Task WaitUntilAsync(IPage page, string condition)
+    {
+        try
+        {
+            await page.WaitForFunctionAsync($"() => {{ const w = window.ws; return {condition}; }}", null,
+                new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"the page did not reach `{condition}`; it saw: {await page.EvaluateAsync<string>("() => JSON.stringify(window.ws)")}", ex);
+        }
+    }
+
+    private static async Task<IReadOnlyList<JsonElement>> ReadAsync(IPage page, string property)
+    {
+        var json = await page.EvaluateAsync<string>($"() => JSON.stringify(window.ws.{property})");
+        using var document = JsonDocument.Parse(json);
+        return document.RootElement.EnumerateArray().Select(e => e.Clone()).ToList();
+    }
+}

@@ -1,0 +1,70 @@
+using System.Net;
+using System.Text.Json;
+using Eventsourced.EndToEndTests.Infrastructure;
+
+namespace Eventsourced.EndToEndTests.Nginx;
+
+/// <summary>WebSockets and long-polls through <c>examples/nginx/eventsourced.conf</c> as shipped (addresses and timeouts aside).</summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class NginxTransportTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task ExampleConfig_WebSocket_UpgradesAndStaysOpenPastTheReadTimeoutOnPings()
+    {
+        var queue = broker.UniqueQueueName("nginx-websocket");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.HeartbeatSeconds = 1);
+        await using var nginx = await ExampleNginx.StartAsync([gateway.Port], readTimeout: "3s");
+        await using var amqp = await broker.ConnectAsync(nameof(ExampleConfig_WebSocket_UpgradesAndStaysOpenPastTheReadTimeoutOnPings));
+        await using var ws = await WebSocketClient.ConnectAsync(nginx.BaseAddress, $"/ws?id={queue}&acks=client");
+        Assert.True(ws.Connected, $"upgrade through nginx refused: {ws.Status} {ws.Reason}\n{nginx.ErrorLog}");
+        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        // Idle for twice nginx's read timeout: only the gateway's pings keep the connection.
+        await Task.Delay(TimeSpan.FromSeconds(6));
+        await amqp.PublishAsync(queue, "after the quiet");
+
+        var message = Assert.Single(await ws.ReceiveMessagesAsync(1, Timeout));
+        Assert.Equal("after the quiet", message.Data);
+        await ws.AckAsync(message.Number);
+        await ws.CloseAsync();
+        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        Assert.Equal(0u, await amqp.MessageCountAsync(queue));
+    }
+
+    [Fact]
+    public async Task WithoutTheUpgradeHeaders_NginxCannotPassAWebSocket()
+    {
+        // The example's two Upgrade lines are what makes WebSockets work: without them the upgrade fails.
+        var queue = broker.UniqueQueueName("nginx-no-upgrade");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var nginx = await ExampleNginx.StartAsync([gateway.Port], alter: site => site
+            .ReplaceOnce("proxy_set_header Upgrade $http_upgrade;", "")
+            .ReplaceOnce("proxy_set_header Connection $eventsourced_connection;", "proxy_set_header Connection \"\";"));
+
+        await using var ws = await WebSocketClient.ConnectAsync(nginx.BaseAddress, $"/ws?id={queue}");
+
+        Assert.False(ws.Connected);
+        Assert.Equal(HttpStatusCode.UpgradeRequired, ws.Status);
+    }
+
+    [Fact]
+    public async Task ExampleConfig_LongPoll_WaitsAndAnswersThroughNginx()
+    {
+        var queue = broker.UniqueQueueName("nginx-poll");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 10);
+        await using var nginx = await ExampleNginx.StartAsync([gateway.Port]);
+        await using var amqp = await broker.ConnectAsync(nameof(ExampleConfig_LongPoll_WaitsAndAnswersThroughNginx));
+        using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
+
+        var polling = client.GetAsync($"/poll?id={queue}");
+        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the poll consumes the queue");
+        await amqp.PublishAsync(queue, "through nginx");
+        using var response = await polling;
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var answer = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("through nginx", answer.RootElement[0].GetProperty("data").GetString());
+    }
+}
