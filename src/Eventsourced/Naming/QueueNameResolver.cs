@@ -14,6 +14,26 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
+        if (!TryExpand(pattern, request, out queueName, out reason))
+        {
+            return false;
+        }
+
+        if (QueueNameRules.Check(queueName) is { } problem)
+        {
+            return Fail(problem, out queueName, out reason);
+        }
+
+        reason = string.Empty;
+        return true;
+    }
+
+    /// <summary>
+    /// The text of <paramref name="pattern"/> for <paramref name="request"/>: placeholders replaced by the request's
+    /// values, unchecked; false with a reason when a value is missing.
+    /// </summary>
+    public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason)
+    {
         var name = new StringBuilder();
         foreach (var segment in pattern.Segments)
         {
@@ -26,7 +46,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     var values = request.Query[segment.Value];
                     if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
                     {
-                        return Fail($"missing query parameter '{segment.Value}'", out queueName, out reason);
+                        return Fail($"missing query parameter '{segment.Value}'", out text, out reason);
                     }
 
                     name.Append(values[0]);
@@ -35,7 +55,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     var cookie = request.Cookies[segment.Value];
                     if (string.IsNullOrEmpty(cookie))
                     {
-                        return Fail($"missing cookie '{segment.Value}'", out queueName, out reason);
+                        return Fail($"missing cookie '{segment.Value}'", out text, out reason);
                     }
 
                     name.Append(cookie);
@@ -43,27 +63,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
             }
         }
 
-        queueName = name.ToString();
-        if (queueName.Length == 0)
-        {
-            return Fail("empty queue name", out queueName, out reason);
-        }
-
-        if (Encoding.UTF8.GetByteCount(queueName) > MaxQueueNameBytes)
-        {
-            return Fail($"queue name longer than {MaxQueueNameBytes} bytes", out queueName, out reason);
-        }
-
-        if (queueName.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
-        {
-            return Fail("queue name must not start with 'amq.'", out queueName, out reason);
-        }
-
-        if (queueName.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || queueName.Contains('\u007f'))
-        {
-            return Fail("queue name contains control characters", out queueName, out reason);
-        }
-
+        text = name.ToString();
         reason = string.Empty;
         return true;
     }
