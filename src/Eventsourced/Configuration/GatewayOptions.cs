@@ -4,6 +4,9 @@ using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
+using Eventsourced.Sse;
+using Eventsourced.Topics;
 using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Configuration;
@@ -27,8 +30,17 @@ public sealed class GatewayOptions
     [ConfigurationKeyName("queue")]
     public QueueOptions Queue { get; set; } = new();
 
+    [ConfigurationKeyName("topics")]
+    public TopicOptions Topics { get; set; } = new();
+
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
+
+    [ConfigurationKeyName("sse")]
+    public SseOptions Sse { get; set; } = new();
+
+    [ConfigurationKeyName("events")]
+    public PresenceOptions Events { get; set; } = new();
 
     [ConfigurationKeyName("log")]
     public LogOptions Log { get; set; } = new();

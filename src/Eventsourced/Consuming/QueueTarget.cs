@@ -9,12 +9,40 @@ namespace Eventsourced.Consuming;
 /// <summary>A client's own queue: named by <c>queue.pattern</c>, declared and consumed exclusively (<see cref="QueueSubscription"/>).</summary>
 internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, ILogger<QueueTarget> logger) : ISubscriptionTarget
 {
+    private static readonly object BindingsKey = new();
+
     private readonly QueueOptions _options = options.Value;
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
+    private readonly QueueBinding[] _bindings = [.. options.Value.Bind.Select(QueueBinding.Parse)];
 
-    public bool TryResolve(HttpContext context, out string name, out string reason) =>
-        _resolver.TryResolve(context.Request, out name, out reason);
+    public string Kind => "queue";
 
-    public async Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken) =>
-        await QueueSubscription.OpenAsync(pool, name, _options, format, logger, cancellationToken);
+    /// <summary>The queue's name, and its <c>queue.bind</c> bindings for this request (kept with the request for <see cref="OpenAsync"/>).</summary>
+    public bool TryResolve(HttpContext context, out string name, out string reason)
+    {
+        if (!_resolver.TryResolve(context.Request, out name, out reason))
+        {
+            return false;
+        }
+
+        if (_bindings.Length > 0)
+        {
+            var bindings = new ResolvedBinding[_bindings.Length];
+            for (var i = 0; i < bindings.Length; i++)
+            {
+                if (!_bindings[i].TryResolve(context.Request, out bindings[i], out reason))
+                {
+                    return false;
+                }
+            }
+
+            context.Items[BindingsKey] = bindings;
+        }
+
+        return true;
+    }
+
+    public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
+        await QueueSubscription.OpenAsync(
+            pool, name, _options, context.Items[BindingsKey] as ResolvedBinding[] ?? [], format, logger, cancellationToken);
 }

@@ -10,4 +10,7 @@ internal enum SubscriptionEndReason
     WriteTimeout,
     WriteFailed,
     BufferOverflow,
+
+    /// <summary>A topic subscriber fell further behind its topic than <c>topics.buffer</c> events.</summary>
+    SlowReader,
 }

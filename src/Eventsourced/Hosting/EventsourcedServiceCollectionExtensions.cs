@@ -5,7 +5,9 @@ using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
 using Eventsourced.Sse;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -54,7 +56,10 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Server);
         AddSection(services, o => o.Broker);
         AddSection(services, o => o.Queue);
+        AddSection(services, o => o.Topics);
         AddSection(services, o => o.Header);
+        AddSection(services, o => o.Sse);
+        AddSection(services, o => o.Events);
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
@@ -70,6 +75,13 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SubscriptionSettings>();
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<QueueTarget>();
+        // Topics' feeds close when the hub stops: after the web server (streams ended), before the pool.
+        services.TryAddSingleton<TopicHub>();
+        services.AddHostedService(sp => sp.GetRequiredService<TopicHub>());
+        services.TryAddSingleton<TopicTarget>();
+        // The presence events of the streams that ended at shutdown go out before the pool closes the connections.
+        services.TryAddSingleton<PresencePublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<PresencePublisher>());
         services.TryAddSingleton<SseEndpoint>();
         return services;
     }

@@ -44,6 +44,7 @@ public static class GatewayApplication
         var app = builder.Build();
         app.MapEventsourcedObservability();
         app.MapEventsourced();
+        app.MapEventsourcedTopics();
         AnnounceLifecycle(app, options, config.FilesRead);
         return app;
     }

@@ -1,5 +1,6 @@
 using Eventsourced.Consuming;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,7 @@ namespace Eventsourced.Http;
 /// authorization) of what is asked for, opening it on the broker, and the subscription's lifetime (metrics,
 /// logs). Every refusal is answered here, with its status, <c>X-Status-Reason</c> and a short body.
 /// </summary>
-internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMetrics metrics, ILogger<SubscriptionGate> logger)
+internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMetrics metrics, PresencePublisher presence, ILogger<SubscriptionGate> logger)
 {
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405).
@@ -52,17 +53,20 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         ISubscription subscription;
         try
         {
-            subscription = await target.OpenAsync(name, format, lifetime.Token);
+            subscription = await target.OpenAsync(context, name, format, lifetime.Token);
         }
         catch (SubscribeException ex)
         {
-            var outcome = ex.Failure switch
+            var (status, outcome) = ex.Failure switch
             {
-                SubscribeFailure.Busy => StreamOutcomes.Busy,
-                SubscribeFailure.BrokerUnavailable => StreamOutcomes.BrokerUnavailable,
-                _ => StreamOutcomes.BrokerError,
+                SubscribeFailure.Busy => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy),
+                SubscribeFailure.BrokerUnavailable => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable),
+                SubscribeFailure.NotFound => (StatusCodes.Status404NotFound, StreamOutcomes.NotFound),
+                SubscribeFailure.Forbidden => (StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden),
+                SubscribeFailure.Conflict => (StatusCodes.Status409Conflict, StreamOutcomes.Conflict),
+                _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, outcome, ex.Message);
+            await RefuseAsync(context, status, outcome, ex.Message);
             return;
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
@@ -75,7 +79,7 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             return;
         }
 
-        await RunAsync(subscription, session(subscription), lifetime.Token);
+        await RunAsync(context, target.Kind, subscription, session(subscription), lifetime.Token);
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
@@ -91,12 +95,13 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         await response.WriteAsync(reason + "\n", context.RequestAborted);
     }
 
-    private async Task RunAsync(ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
+    private async Task RunAsync(HttpContext context, string kind, ISubscription subscription, ISubscriptionSession session, CancellationToken cancellationToken)
     {
         var started = settings.Time.GetTimestamp();
         metrics.StreamOutcome(StreamOutcomes.Streamed);
         metrics.StreamOpened();
         SubscriptionLog.Opened(logger, subscription.Name, subscription.Node);
+        presence.Subscribed(kind, subscription.Name, context.User);
         var reason = SubscriptionEndReason.ClientGone;
         try
         {
@@ -119,6 +124,7 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
             }
 
             SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, session.MessagesWritten);
+            presence.Unsubscribed(kind, subscription.Name, context.User);
         }
     }
 }

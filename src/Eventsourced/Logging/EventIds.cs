@@ -29,8 +29,18 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
+    public const int ExchangeDiffers = 306;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
+
+    // Topics and presence: 5xx
+    public const int TopicOpened = 500;
+    public const int TopicClosed = 501;
+    public const int TopicEnded = 502;
+    public const int TopicCreated = 503;
+    public const int TopicSlowSubscriber = 504;
+    public const int PresencePublishFailed = 510;
+    public const int PresenceExchangeDiffers = 511;
 }

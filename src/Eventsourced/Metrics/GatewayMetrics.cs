@@ -42,6 +42,12 @@ internal sealed class GatewayMetrics
     private readonly Histogram _streamDuration;
     private readonly Counter _latencyDiscarded;
     private readonly PerSecondCounter _deliveriesPerSecond;
+    private readonly Gauge _topicsOpen;
+    private readonly Counter _topicEvents;
+    private readonly Counter _topicsCreated;
+    private readonly Counter _topicCatchUps;
+    private readonly Counter _topicSlowSubscribers;
+    private readonly Counter _presenceEvents;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
@@ -68,6 +74,12 @@ internal sealed class GatewayMetrics
             "Delivered messages whose publish time was not recorded as latency: reason in_future (beyond clock skew) or implausible (older than a year).",
             "reason");
         _deliveriesPerSecond = new PerSecondCounter(time);
+        _topicsOpen = factory.CreateGauge("eventsourced_topics_open", "Topics this instance consumes (one stream consumer each, shared by their subscribers).");
+        _topicEvents = factory.CreateCounter("eventsourced_topic_events_total", "Events the topics' stream consumers received (each handed to every subscriber of its topic).");
+        _topicsCreated = factory.CreateCounter("eventsourced_topics_created_total", "Topic streams this instance declared on first use.");
+        _topicCatchUps = factory.CreateCounter("eventsourced_topic_catchups_total", "Topic subscribers that resumed from further back than the recent events kept in memory and read the stream first.");
+        _topicSlowSubscribers = factory.CreateCounter("eventsourced_topic_slow_subscribers_total", "Topic subscribers ended because more than topics.buffer events waited for them.");
+        _presenceEvents = factory.CreateCounter("eventsourced_presence_events_total", "Presence events (subscribed, unsubscribed) by outcome: published to events.exchange, or dropped.", "outcome");
     }
 
     /// <summary>Open streams, as <c>eventsourced_streams_active</c> shows them.</summary>
@@ -133,6 +145,20 @@ internal sealed class GatewayMetrics
 
     public void Heartbeat() => _heartbeats.Inc();
 
+    public void TopicOpened() => _topicsOpen.Inc();
+
+    public void TopicClosed() => _topicsOpen.Dec();
+
+    public void TopicEvent() => _topicEvents.Inc();
+
+    public void TopicCreated() => _topicsCreated.Inc();
+
+    public void TopicCatchUp() => _topicCatchUps.Inc();
+
+    public void TopicSlowSubscriber() => _topicSlowSubscribers.Inc();
+
+    public void PresenceEvent(string outcome) => _presenceEvents.WithLabels(outcome).Inc();
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -148,6 +174,11 @@ internal sealed class GatewayMetrics
 
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Publish();
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Publish();
+        foreach (var outcome in Presence.PresenceOutcomes.All)
+        {
+            _presenceEvents.WithLabels(outcome).Publish();
+        }
+
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
             _brokerConnections.WithLabels(node).Publish();
@@ -176,8 +207,11 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
+    public const string NotFound = "not_found";
+    public const string Forbidden = "forbidden";
+    public const string Conflict = "conflict";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, NotFound, Forbidden, Conflict];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>

@@ -31,11 +31,14 @@ internal sealed class SseWriter : ISubscriptionSession
     private readonly TcpAcknowledgements? _tcp;
     private readonly AckGate _acks;
     private readonly ITimer _ackCheck;
+    private readonly ReadOnlyMemory<byte> _opening;
     private int _wroteSinceTick;
 
-    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
+    /// <param name="opening">What opens the stream (<see cref="SseFormat.Opening"/>); by default the original's <c>: SSE stream</c> comment.</param>
+    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default)
     {
         _context = context;
+        _opening = opening;
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
@@ -85,7 +88,7 @@ internal sealed class SseWriter : ISubscriptionSession
         using var stop = cancellationToken.UnsafeRegister(static s => ((ISubscription)s!).Stop(), subscription);
         try
         {
-            writer.Write(SseFraming.Opening);
+            writer.Write(_opening.IsEmpty ? SseFraming.Opening : _opening.Span);
             if (!await FlushAsync(writer, cancellationToken))
             {
                 return SubscriptionEndReason.ClientGone;
@@ -149,7 +152,10 @@ internal sealed class SseWriter : ISubscriptionSession
                     Volatile.Write(ref _wroteSinceTick, 1);
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
-                    _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+                    if (subscription.RequiresAcknowledgement)
+                    {
+                        _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+                    }
                 }
 
                 await AcknowledgeDeliveredAsync(cancellationToken);
