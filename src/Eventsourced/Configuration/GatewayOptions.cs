@@ -6,6 +6,9 @@ using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
+using Eventsourced.Sse;
+using Eventsourced.Topics;
 using Eventsourced.WebSockets;
 using Microsoft.Extensions.Configuration;
 
@@ -30,17 +33,26 @@ public sealed class GatewayOptions
     [ConfigurationKeyName("queue")]
     public QueueOptions Queue { get; set; } = new();
 
+    [ConfigurationKeyName("topics")]
+    public TopicOptions Topics { get; set; } = new();
+
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
 
     [ConfigurationKeyName("auth")]
     public AuthOptions Auth { get; set; } = new();
 
+    [ConfigurationKeyName("sse")]
+    public SseOptions Sse { get; set; } = new();
+
     [ConfigurationKeyName("ws")]
     public WebSocketTransportOptions Ws { get; set; } = new();
 
     [ConfigurationKeyName("poll")]
     public LongPollingOptions Poll { get; set; } = new();
+
+    [ConfigurationKeyName("events")]
+    public PresenceOptions Events { get; set; } = new();
 
     [ConfigurationKeyName("log")]
     public LogOptions Log { get; set; } = new();

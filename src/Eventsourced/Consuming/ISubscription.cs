@@ -34,6 +34,13 @@ internal interface ISubscription : IAsyncDisposable
     /// <summary>The reader is done: it takes nothing more, and what comes after goes back unacknowledged.</summary>
     void Stop();
 
+    /// <summary>
+    /// Whether what the reader writes must be acknowledged (<see cref="AcknowledgeAsync"/>) once the client has
+    /// it. A topic subscriber reading the shared feed has nothing to acknowledge: the writer then skips the
+    /// per-flush bookkeeping (TCP acknowledgements, wake-ups) that a queue needs. May change while a subscription runs.
+    /// </summary>
+    bool RequiresAcknowledgement => true;
+
     /// <summary>Acknowledges the delivery <paramref name="tag"/>, and with <paramref name="multiple"/> every one before it.</summary>
     ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default);
 

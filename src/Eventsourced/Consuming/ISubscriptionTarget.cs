@@ -9,20 +9,25 @@ namespace Eventsourced.Consuming;
 internal interface ISubscriptionTarget
 {
     /// <summary>
-    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...): what <see cref="Authorization.SubscriberPermissions.MayRead"/>
-    /// checks a token's claims for (<c>auth.read_claims</c> has a claim per kind). Lower-case letters.
+    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...), for logs and presence events, and what
+    /// <see cref="Authorization.SubscriberPermissions.MayRead"/> checks a token's claims for (<c>auth.read_claims</c>
+    /// has a claim per kind). Lower-case letters.
     /// </summary>
     string Kind { get; }
 
     /// <summary>
     /// The name the request asks for (from <c>queue.pattern</c>, the path, ...), or false with a reason the
-    /// client gets with a 400.
+    /// client gets with a 400. Everything else the request asks for (a queue's bindings, where a topic resumes)
+    /// is checked here too, so that a bad request is a 400 before anything is opened.
     /// </summary>
     bool TryResolve(HttpContext context, out string name, out string reason);
 
-    /// <summary>Opens <paramref name="name"/> with deliveries framed by <paramref name="format"/>.</summary>
-    /// <exception cref="SubscribeException">The broker refused, or no connection can take it (503).</exception>
-    Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken);
+    /// <summary>
+    /// Opens <paramref name="name"/> for the request <paramref name="context"/> (resolved before), with deliveries
+    /// framed by <paramref name="format"/>.
+    /// </summary>
+    /// <exception cref="SubscribeException">The broker refused, no connection can take it, or the kind's rules refuse it.</exception>
+    Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken);
 }
 
 /// <summary>What a transport does with an open subscription until it ends (writes an SSE stream, serves a WebSocket, ...).</summary>

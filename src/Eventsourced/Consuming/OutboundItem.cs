@@ -14,6 +14,12 @@ internal enum OutboundKind : byte
 
     /// <summary>Write nothing: look at the pending acknowledgements again.</summary>
     Wakeup,
+
+    /// <summary>
+    /// A message whose frame is shared by many subscriptions (a topic's event, framed once for all its readers):
+    /// written like <see cref="Message"/>, but its buffer is not the reader's to give back.
+    /// </summary>
+    SharedMessage,
 }
 
 /// <summary>
@@ -36,15 +42,19 @@ internal readonly record struct OutboundItem(OutboundKind Kind, ulong Tag, byte[
     public static OutboundItem Message(ulong tag, byte[] buffer, int length, MessageTimestamp published) =>
         new(OutboundKind.Message, tag, buffer, length, published);
 
+    /// <summary>A message framed in <paramref name="frame"/>, which other subscriptions share: never released to the pool.</summary>
+    public static OutboundItem Shared(ulong tag, byte[] frame, MessageTimestamp published) =>
+        new(OutboundKind.SharedMessage, tag, frame, frame.Length, published);
+
     /// <summary>The bytes to write (none for a wake-up).</summary>
     public ReadOnlySpan<byte> Frame => Buffer.AsSpan(0, Length);
 
-    public bool IsMessage => Kind == OutboundKind.Message;
+    public bool IsMessage => Kind is OutboundKind.Message or OutboundKind.SharedMessage;
 
-    /// <summary>Gives a message's buffer back to the pool; the item must not be used afterwards.</summary>
+    /// <summary>Gives a message's buffer back to the pool (a shared frame stays); the item must not be used afterwards.</summary>
     public void Release()
     {
-        if (IsMessage)
+        if (Kind == OutboundKind.Message)
         {
             ArrayPool<byte>.Shared.Return(Buffer);
         }

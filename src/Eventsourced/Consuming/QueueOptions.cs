@@ -26,4 +26,13 @@ public sealed class QueueOptions
     [ConfigurationKeyName("prefetch")]
     [Range(1, 65535)]
     public int Prefetch { get; set; } = 64;
+
+    /// <summary>
+    /// <c>queue.bind</c>: <c>EXCHANGE:TYPE:ROUTING_KEY</c> entries (<see cref="QueueBinding"/>): exchanges declared and
+    /// the client's queue bound to them at subscribe, so services publish to exchanges (a user's routing key, a broadcast).
+    /// </summary>
+    [ConfigurationKeyName("bind")]
+    [ValueRule<QueueBinding>]
+    [MayBeEmpty]
+    public List<string> Bind { get; set; } = [];
 }

@@ -39,7 +39,8 @@ internal sealed class QueueSubscription : ISubscription
     public SubscriptionEndReason? EndReason => Consumer.EndReason;
 
     public static async Task<QueueSubscription> OpenAsync(
-        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default)
+        BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
+        CancellationToken cancellationToken = default)
     {
         ChannelLease lease;
         try
@@ -73,6 +74,16 @@ internal sealed class QueueSubscription : ISubscription
                 channel = await lease.ReopenAsync(cancellationToken);
                 await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+            }
+
+            if (bindings.Count > 0)
+            {
+                var declared = channel;
+                channel = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
+                if (!ReferenceEquals(channel, declared))
+                {
+                    await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+                }
             }
 
             var consumer = new SubscriberConsumer(channel, options.Prefetch, format);

@@ -12,14 +12,40 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
     /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of a client's own queue.</summary>
     public const string KindName = "queue";
 
+    private static readonly object BindingsKey = new();
+
     private readonly QueueOptions _options = options.Value;
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
+    private readonly QueueBinding[] _bindings = [.. options.Value.Bind.Select(QueueBinding.Parse)];
 
     public string Kind => KindName;
 
-    public bool TryResolve(HttpContext context, out string name, out string reason) =>
-        _resolver.TryResolve(context.Request, out name, out reason);
+    /// <summary>The queue's name, and its <c>queue.bind</c> bindings for this request (kept with the request for <see cref="OpenAsync"/>).</summary>
+    public bool TryResolve(HttpContext context, out string name, out string reason)
+    {
+        if (!_resolver.TryResolve(context.Request, out name, out reason))
+        {
+            return false;
+        }
 
-    public async Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken) =>
-        await QueueSubscription.OpenAsync(pool, name, _options, format, logger, cancellationToken);
+        if (_bindings.Length > 0)
+        {
+            var bindings = new ResolvedBinding[_bindings.Length];
+            for (var i = 0; i < bindings.Length; i++)
+            {
+                if (!_bindings[i].TryResolve(context.Request, out bindings[i], out reason))
+                {
+                    return false;
+                }
+            }
+
+            context.Items[BindingsKey] = bindings;
+        }
+
+        return true;
+    }
+
+    public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
+        await QueueSubscription.OpenAsync(
+            pool, name, _options, context.Items[BindingsKey] as ResolvedBinding[] ?? [], format, logger, cancellationToken);
 }

@@ -10,6 +10,15 @@ internal enum SubscribeFailure
 
     /// <summary>The broker refused an operation for another reason: 503.</summary>
     BrokerError,
+
+    /// <summary>What is asked for does not exist and may not be created (a topic not in <c>topics.create</c>): 404.</summary>
+    NotFound,
+
+    /// <summary>The gateway's own limits refuse it (no more topics may be created): 403.</summary>
+    Forbidden,
+
+    /// <summary>The name exists as something else (a topic name that is a queue, not a stream): 409.</summary>
+    Conflict,
 }
 
 internal sealed class SubscribeException(SubscribeFailure failure, string reason, Exception? inner = null)

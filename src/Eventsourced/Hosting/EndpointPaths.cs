@@ -29,7 +29,7 @@ internal static class EndpointPaths
     {
         ArgumentNullException.ThrowIfNull(options);
         var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
-        foreach (var (key, path) in Transports(options).Concat(Observability(options)))
+        foreach (var (key, path) in Transports(options).Concat(Observability(options)).Prepend(("topics.path", options.Topics.Path)))
         {
             if (path.Length == 0)
             {

@@ -5,6 +5,7 @@ using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Eventsourced.WebSockets;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -79,6 +80,30 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         return UrlPath.Check(path) is { } problem ? throw new ArgumentException($"eventsourced path {problem}", parameter) : path;
+    }
+
+    /// <summary>
+    /// Maps topic streams at <paramref name="path"/>, or at <c>topics.path</c> when it is null (nothing when that is
+    /// empty): <c>GET {path}NAME</c> subscribes to topic NAME. The path must end in <c>/</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path ending in <c>/</c>, without route syntax.</exception>
+    public static IEndpointConventionBuilder? MapEventsourcedTopics(this IEndpointRouteBuilder endpoints, string? path = null)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        var services = endpoints.ServiceProvider;
+        path ??= services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
+        if (path.Length == 0)
+        {
+            return null;
+        }
+
+        if (TopicsPath.Check(path) is { } problem)
+        {
+            throw new ArgumentException($"eventsourced topics path {problem}", nameof(path));
+        }
+
+        var stream = services.GetRequiredService<SseEndpoint>();
+        return endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", stream.HandleTopicAsync).WithDisplayName("eventsourced topics");
     }
 
     /// <summary>

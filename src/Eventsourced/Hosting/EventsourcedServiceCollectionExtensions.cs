@@ -8,8 +8,10 @@ using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
 using Eventsourced.Sse;
 using Eventsourced.WebSockets;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -58,10 +60,13 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Server);
         AddSection(services, o => o.Broker);
         AddSection(services, o => o.Queue);
+        AddSection(services, o => o.Topics);
         AddSection(services, o => o.Header);
         AddSection(services, o => o.Auth);
+        AddSection(services, o => o.Sse);
         AddSection(services, o => o.Ws);
         AddSection(services, o => o.Poll);
+        AddSection(services, o => o.Events);
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
@@ -80,6 +85,13 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<QueueTarget>();
+        // Topics' feeds close when the hub stops: after the web server (streams ended), before the pool.
+        services.TryAddSingleton<TopicHub>();
+        services.AddHostedService(sp => sp.GetRequiredService<TopicHub>());
+        services.TryAddSingleton<TopicTarget>();
+        // The presence events of the streams that ended at shutdown go out before the pool closes the connections.
+        services.TryAddSingleton<PresencePublisher>();
+        services.AddHostedService(sp => sp.GetRequiredService<PresencePublisher>());
         services.TryAddSingleton<SseEndpoint>();
         services.TryAddSingleton<WebSocketPublisher>();
         services.TryAddSingleton<WebSocketEndpoint>();

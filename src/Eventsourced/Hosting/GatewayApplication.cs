@@ -44,6 +44,7 @@ public static class GatewayApplication
         var app = builder.Build();
         app.MapEventsourcedObservability();
         app.MapEventsourced();
+        app.MapEventsourcedTopics();
         if (options.Ws.Path.Length > 0)
         {
             app.MapEventsourcedWebSockets();

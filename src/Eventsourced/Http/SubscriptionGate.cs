@@ -2,6 +2,7 @@ using Eventsourced.Authentication;
 using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Metrics;
+using Eventsourced.Presence;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,7 @@ internal sealed class SubscriptionGate(
     SubscriberAuthenticator authenticator,
     SubscriberPermissions permissions,
     OriginPolicy origins,
+    PresencePublisher presence,
     ILogger<SubscriptionGate> logger)
 {
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
@@ -126,7 +128,8 @@ internal sealed class SubscriptionGate(
 
         if (hold is not null && held is null)
         {
-            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(h.Subscription, h.Started, why, h.Messages));
+            var user = context.User;
+            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, user, h.Subscription, h.Started, why, h.Messages));
             if (!hold.TryAdd(held))
             {
                 await subscription.DisposeAsync();
@@ -134,12 +137,12 @@ internal sealed class SubscriptionGate(
                 return;
             }
 
-            Begin(subscription);
+            Begin(target.Kind, context.User, subscription);
         }
 
         if (hold is null)
         {
-            await RunAsync(context, subscription, session(subscription), expiry, lifetime.Token);
+            await RunAsync(context, target.Kind, subscription, session(subscription), expiry, lifetime.Token);
         }
         else
         {
@@ -152,17 +155,20 @@ internal sealed class SubscriptionGate(
     {
         try
         {
-            return await target.OpenAsync(name, format, cancellationToken);
+            return await target.OpenAsync(context, name, format, cancellationToken);
         }
         catch (SubscribeException ex)
         {
-            var outcome = ex.Failure switch
+            var (status, outcome) = ex.Failure switch
             {
-                SubscribeFailure.Busy => StreamOutcomes.Busy,
-                SubscribeFailure.BrokerUnavailable => StreamOutcomes.BrokerUnavailable,
-                _ => StreamOutcomes.BrokerError,
+                SubscribeFailure.Busy => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy),
+                SubscribeFailure.BrokerUnavailable => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable),
+                SubscribeFailure.NotFound => (StatusCodes.Status404NotFound, StreamOutcomes.NotFound),
+                SubscribeFailure.Forbidden => (StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden),
+                SubscribeFailure.Conflict => (StatusCodes.Status409Conflict, StreamOutcomes.Conflict),
+                _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, outcome, ex.Message);
+            await RefuseAsync(context, status, outcome, ex.Message);
             return null;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -194,12 +200,12 @@ internal sealed class SubscriptionGate(
         await response.WriteAsync(reason + "\n", context.RequestAborted);
     }
 
-    private async Task RunAsync(HttpContext context, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
+    private async Task RunAsync(HttpContext context, string kind, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
-        var started = Begin(subscription);
+        var started = Begin(kind, context.User, subscription);
         metrics.StreamOutcome(StreamOutcomes.Streamed);
         var reason = await RunSessionAsync(context, subscription, session, expiry, cancellationToken);
-        await EndAsync(subscription, started, reason, session.MessagesWritten);
+        await EndAsync(kind, context.User, subscription, started, reason, session.MessagesWritten);
     }
 
     /// <summary>One request's turn with a held subscription; kept for the next one unless its broker side ended or the gateway stops.</summary>
@@ -218,12 +224,13 @@ internal sealed class SubscriptionGate(
         await held.EndAsync(held.Subscription.EndReason ?? reason);
     }
 
-    /// <summary>The subscription counts as open from here (metrics, log); returns when it started.</summary>
-    private long Begin(ISubscription subscription)
+    /// <summary>The subscription counts as open from here (metrics, log, presence); returns when it started.</summary>
+    private long Begin(string kind, System.Security.Claims.ClaimsPrincipal user, ISubscription subscription)
     {
         var started = settings.Time.GetTimestamp();
         metrics.StreamOpened();
         SubscriptionLog.Opened(logger, subscription.Name, subscription.Node);
+        presence.Subscribed(kind, subscription.Name, user);
         return started;
     }
 
@@ -248,8 +255,8 @@ internal sealed class SubscriptionGate(
         }
     }
 
-    /// <summary>Releases the subscription, then counts and logs its end.</summary>
-    private async Task EndAsync(ISubscription subscription, long started, SubscriptionEndReason reason, long messages)
+    /// <summary>Releases the subscription, then counts, logs and announces its end.</summary>
+    private async Task EndAsync(string kind, System.Security.Claims.ClaimsPrincipal user, ISubscription subscription, long started, SubscriptionEndReason reason, long messages)
     {
         try
         {
@@ -266,6 +273,7 @@ internal sealed class SubscriptionGate(
             }
 
             SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, messages);
+            presence.Unsubscribed(kind, subscription.Name, user);
         }
     }
 

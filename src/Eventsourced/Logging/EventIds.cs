@@ -30,8 +30,9 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
+    public const int ExchangeDiffers = 306;
 
-    public const int StreamTokenExpired = 306;
+    public const int StreamTokenExpired = 307; // 306 is ExchangeDiffers (topics), taken when both branches met
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;
@@ -41,8 +42,17 @@ internal static class EventIds
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
 
-    // Authentication: 5xx
-    public const int AuthKeys = 500;
-    public const int JwksFetched = 501;
-    public const int JwksFetchFailed = 502;
+    // Topics and presence: 5xx
+    public const int TopicOpened = 500;
+    public const int TopicClosed = 501;
+    public const int TopicEnded = 502;
+    public const int TopicCreated = 503;
+    public const int TopicSlowSubscriber = 504;
+    public const int PresencePublishFailed = 510;
+    public const int PresenceExchangeDiffers = 511;
+
+    // Authentication: 6xx (5xx are the topics' since both branches met)
+    public const int AuthKeys = 600;
+    public const int JwksFetched = 601;
+    public const int JwksFetchFailed = 602;
 }

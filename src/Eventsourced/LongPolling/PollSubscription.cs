@@ -86,9 +86,9 @@ internal sealed class PollTarget(QueueTarget queues, GatewayMetrics metrics) : I
 
     public bool TryResolve(HttpContext context, out string name, out string reason) => queues.TryResolve(context, out name, out reason);
 
-    public async Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken)
+    public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken)
     {
         var nonce = ((PollFormat)format).Nonce;
-        return new PollSubscription(await queues.OpenAsync(name, format, cancellationToken), nonce, metrics);
+        return new PollSubscription(await queues.OpenAsync(context, name, format, cancellationToken), nonce, metrics);
     }
 }

@@ -44,6 +44,12 @@ internal sealed class GatewayMetrics
     private readonly Counter _requeued;
     private readonly Counter _clientPublishes;
     private readonly PerSecondCounter _deliveriesPerSecond;
+    private readonly Gauge _topicsOpen;
+    private readonly Counter _topicEvents;
+    private readonly Counter _topicsCreated;
+    private readonly Counter _topicCatchUps;
+    private readonly Counter _topicSlowSubscribers;
+    private readonly Counter _presenceEvents;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
@@ -78,6 +84,12 @@ internal sealed class GatewayMetrics
             "Messages WebSocket clients asked to publish, by outcome: published (confirmed by the broker), unroutable, failed, rate_limited, refused.",
             "outcome");
         _deliveriesPerSecond = new PerSecondCounter(time);
+        _topicsOpen = factory.CreateGauge("eventsourced_topics_open", "Topics this instance consumes (one stream consumer each, shared by their subscribers).");
+        _topicEvents = factory.CreateCounter("eventsourced_topic_events_total", "Events the topics' stream consumers received (each handed to every subscriber of its topic).");
+        _topicsCreated = factory.CreateCounter("eventsourced_topics_created_total", "Topic streams this instance declared on first use.");
+        _topicCatchUps = factory.CreateCounter("eventsourced_topic_catchups_total", "Topic subscribers that resumed from further back than the recent events kept in memory and read the stream first.");
+        _topicSlowSubscribers = factory.CreateCounter("eventsourced_topic_slow_subscribers_total", "Topic subscribers ended because more than topics.buffer events waited for them.");
+        _presenceEvents = factory.CreateCounter("eventsourced_presence_events_total", "Presence events (subscribed, unsubscribed) by outcome: published to events.exchange, or dropped.", "outcome");
     }
 
     /// <summary>Open streams, as <c>eventsourced_streams_active</c> shows them.</summary>
@@ -149,6 +161,20 @@ internal sealed class GatewayMetrics
     /// <summary>A client's publish ended with <paramref name="outcome"/> (<see cref="PublishOutcomes"/>).</summary>
     public void ClientPublish(string outcome) => _clientPublishes.WithLabels(outcome).Inc();
 
+    public void TopicOpened() => _topicsOpen.Inc();
+
+    public void TopicClosed() => _topicsOpen.Dec();
+
+    public void TopicEvent() => _topicEvents.Inc();
+
+    public void TopicCreated() => _topicsCreated.Inc();
+
+    public void TopicCatchUp() => _topicCatchUps.Inc();
+
+    public void TopicSlowSubscriber() => _topicSlowSubscribers.Inc();
+
+    public void PresenceEvent(string outcome) => _presenceEvents.WithLabels(outcome).Inc();
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -174,6 +200,11 @@ internal sealed class GatewayMetrics
 
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Publish();
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Publish();
+        foreach (var outcome in Presence.PresenceOutcomes.All)
+        {
+            _presenceEvents.WithLabels(outcome).Publish();
+        }
+
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
             _brokerConnections.WithLabels(node).Publish();
@@ -202,6 +233,8 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
+    public const string NotFound = "not_found";
+    public const string Conflict = "conflict";
 
     /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
     public const string Unauthorized = "unauthorized";
@@ -209,7 +242,7 @@ internal static class StreamOutcomes
     /// <summary>403: a valid token that does not permit what it asks for, or a page of an origin not allowed.</summary>
     public const string Forbidden = "forbidden";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden];
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, NotFound, Unauthorized, Forbidden, Conflict];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>

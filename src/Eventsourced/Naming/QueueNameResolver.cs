@@ -17,6 +17,32 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
+        if (!TryExpand(pattern, request, out queueName, out reason))
+        {
+            return false;
+        }
+
+        if (QueueNameRules.Check(queueName) is { } problem)
+        {
+            return Fail(problem, out queueName, out reason);
+        }
+
+        if (HasInvisibleCharacters(queueName))
+        {
+            return Fail("queue name contains invisible or bidirectional-control characters", out queueName, out reason);
+        }
+
+        reason = string.Empty;
+        return true;
+    }
+
+    /// <summary>
+    /// The text of <paramref name="pattern"/> for <paramref name="request"/>: placeholders replaced by the request's
+    /// values (and the verified token's claims), unchecked; false with a reason when a value is missing, repeated or
+    /// not validly encoded.
+    /// </summary>
+    public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason)
+    {
         var name = new StringBuilder();
         foreach (var segment in pattern.Segments)
         {
@@ -28,7 +54,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                 case PatternSegmentKind.Query:
                     if (Problem(RequestValues.Query(request, segment.Value, out var parameter), "query parameter", segment.Value) is { } queryProblem)
                     {
-                        return Fail(queryProblem, out queueName, out reason);
+                        return Fail(queryProblem, out text, out reason);
                     }
 
                     name.Append(parameter);
@@ -36,7 +62,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                 case PatternSegmentKind.Cookie:
                     if (Problem(RequestValues.Cookie(request, segment.Value, out var cookie), "cookie", segment.Value) is { } cookieProblem)
                     {
-                        return Fail(cookieProblem, out queueName, out reason);
+                        return Fail(cookieProblem, out text, out reason);
                     }
 
                     name.Append(cookie);
@@ -46,12 +72,12 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     var claims = request.HttpContext.User.FindAll(segment.Value).ToArray();
                     if (claims.Length == 0 || claims[0].Value.Length == 0)
                     {
-                        return Fail($"token has no claim '{segment.Value}'", out queueName, out reason);
+                        return Fail($"token has no claim '{segment.Value}'", out text, out reason);
                     }
 
                     if (claims.Length > 1)
                     {
-                        return Fail($"token claim '{segment.Value}' has several values", out queueName, out reason);
+                        return Fail($"token claim '{segment.Value}' has several values", out text, out reason);
                     }
 
                     name.Append(claims[0].Value);
@@ -59,32 +85,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
             }
         }
 
-        queueName = name.ToString();
-        if (queueName.Length == 0)
-        {
-            return Fail("empty queue name", out queueName, out reason);
-        }
-
-        if (Encoding.UTF8.GetByteCount(queueName) > MaxQueueNameBytes)
-        {
-            return Fail($"queue name longer than {MaxQueueNameBytes} bytes", out queueName, out reason);
-        }
-
-        if (queueName.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
-        {
-            return Fail("queue name must not start with 'amq.'", out queueName, out reason);
-        }
-
-        if (queueName.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || queueName.Contains('\u007f'))
-        {
-            return Fail("queue name contains control characters", out queueName, out reason);
-        }
-
-        if (HasInvisibleCharacters(queueName))
-        {
-            return Fail("queue name contains invisible or bidirectional-control characters", out queueName, out reason);
-        }
-
+        text = name.ToString();
         reason = string.Empty;
         return true;
     }

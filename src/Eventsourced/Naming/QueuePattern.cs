@@ -22,13 +22,28 @@ public sealed class QueuePattern : IValueRule
     /// <exception cref="FormatException">Empty, an unclosed <c>${</c>, an unknown source or an empty name.</exception>
     public static QueuePattern Parse(string pattern)
     {
-        ArgumentNullException.ThrowIfNull(pattern);
-        var text = string.Concat(pattern.Where(c => !char.IsWhiteSpace(c)));
-        if (text.Length == 0)
+        var segments = ParseSegments(pattern);
+        if (segments.Count == 0)
         {
             throw new FormatException("queue pattern is empty");
         }
 
+        return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
+            ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
+            : new QueuePattern(segments);
+    }
+
+    /// <summary>
+    /// Text with the same placeholders that is not a queue name (an exchange, a routing key): it may be empty
+    /// and may start with <c>amq.</c>.
+    /// </summary>
+    /// <exception cref="FormatException">An unclosed <c>${</c>, an unknown source or an empty name.</exception>
+    public static QueuePattern ParseText(string text) => new(ParseSegments(text));
+
+    private static List<PatternSegment> ParseSegments(string pattern)
+    {
+        ArgumentNullException.ThrowIfNull(pattern);
+        var text = string.Concat(pattern.Where(c => !char.IsWhiteSpace(c)));
         var segments = new List<PatternSegment>();
         var literal = new StringBuilder();
         for (var i = 0; i < text.Length;)
@@ -61,9 +76,7 @@ public sealed class QueuePattern : IValueRule
             segments.Add(new(PatternSegmentKind.Literal, literal.ToString()));
         }
 
-        return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
-            ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
-            : new QueuePattern(segments);
+        return segments;
     }
 
     /// <summary><c>queue.pattern</c>: a problem message, or null for a pattern <see cref="Parse"/> takes.</summary>

@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Globalization;
+using System.Text;
 
 namespace Eventsourced.Sse;
 
@@ -22,6 +24,50 @@ internal static class SseFraming
     public static ReadOnlySpan<byte> TokenExpired => ": token expired; subscribe again with a new token\n\n"u8;
 
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
+
+    /// <summary>The <c>event:</c> field name, for <see cref="WriteField"/>.</summary>
+    public static ReadOnlySpan<byte> EventField => "event"u8;
+
+    /// <summary>The <c>id:</c> field name, for <see cref="WriteField"/>.</summary>
+    public static ReadOnlySpan<byte> IdField => "id"u8;
+
+    /// <summary>
+    /// A field's value as it may be written: without CR and LF (which would end the line early and let the
+    /// value inject fields of its own) and NUL (which makes a browser ignore an <c>id:</c>); null when nothing is left.
+    /// </summary>
+    public static string? FieldValue(string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+        {
+            value = string.Concat(value.Where(c => c is not ('\r' or '\n' or '\0')));
+        }
+
+        return value.Length == 0 ? null : value;
+    }
+
+    /// <summary>The size of <c>NAME: VALUE\n</c> for a value from <see cref="FieldValue"/>.</summary>
+    public static int FieldLength(ReadOnlySpan<byte> name, string value) => name.Length + 2 + Encoding.UTF8.GetByteCount(value) + 1;
+
+    /// <summary>Writes <c>NAME: VALUE\n</c> for a value from <see cref="FieldValue"/>; returns the bytes written.</summary>
+    public static int WriteField(ReadOnlySpan<byte> name, string value, Span<byte> destination)
+    {
+        name.CopyTo(destination);
+        var written = name.Length;
+        destination[written++] = (byte)':';
+        destination[written++] = (byte)' ';
+        written += Encoding.UTF8.GetBytes(value, destination[written..]);
+        destination[written++] = (byte)'\n';
+        return written;
+    }
+
+    /// <summary><c>retry: MILLISECONDS</c> as a block of its own: the browser's reconnection delay, no event.</summary>
+    public static byte[] Retry(int milliseconds) =>
+        Encoding.ASCII.GetBytes("retry: " + milliseconds.ToString(CultureInfo.InvariantCulture) + "\n\n");
 
     /// <summary>The size of the framed event of an already trimmed body (see <see cref="Write"/>).</summary>
     public static int FramedLength(ReadOnlySpan<byte> trimmedBody)

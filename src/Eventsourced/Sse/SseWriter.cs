@@ -25,11 +25,14 @@ internal sealed class SseWriter : ISubscriptionSession
     private readonly GatewayMetrics _metrics;
     private readonly List<MessageTimestamp> _published = new(16);
     private readonly TcpDeliveryAcks _delivery;
+    private readonly ReadOnlyMemory<byte> _opening;
     private int _wroteSinceTick;
 
-    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics)
+    /// <param name="opening">What opens the stream (<see cref="SseFormat.Opening"/>); by default the original's <c>: SSE stream</c> comment.</param>
+    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default)
     {
         _context = context;
+        _opening = opening;
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
@@ -74,7 +77,7 @@ internal sealed class SseWriter : ISubscriptionSession
         using var stop = cancellationToken.UnsafeRegister(static s => ((ISubscription)s!).Stop(), subscription);
         try
         {
-            writer.Write(SseFraming.Opening);
+            writer.Write(_opening.IsEmpty ? SseFraming.Opening : _opening.Span);
             if (!await FlushAsync(writer, cancellationToken))
             {
                 return SubscriptionEndReason.ClientGone;
@@ -138,7 +141,10 @@ internal sealed class SseWriter : ISubscriptionSession
                     Volatile.Write(ref _wroteSinceTick, 1);
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
-                    _delivery.Flushed(lastTag);
+                    if (subscription.RequiresAcknowledgement)
+                    {
+                        _delivery.Flushed(lastTag);
+                    }
                 }
 
                 await _delivery.AcknowledgeAsync(cancellationToken);

@@ -15,6 +15,7 @@ public sealed class SseClient : IAsyncDisposable
     private readonly MemoryStream _raw = new();
     private readonly byte[] _buffer = new byte[16 * 1024];
     private readonly List<string> _events = [];
+    private readonly List<SseItem<string>> _items = [];
     private int _parsedBytes;
 
     private SseClient(HttpResponseMessage response, Stream? body)
@@ -98,11 +99,30 @@ public sealed class SseClient : IAsyncDisposable
         if (complete > _parsedBytes)
         {
             var parser = SseParser.Create(new MemoryStream(bytes, _parsedBytes, complete - _parsedBytes));
-            _events.AddRange(parser.Enumerate().Select(item => item.Data));
+            foreach (var item in parser.Enumerate())
+            {
+                _items.Add(item);
+                _events.Add(item.Data);
+            }
+
             _parsedBytes = complete;
         }
 
         return _events;
+    }
+
+    /// <summary>Every complete event so far with its type and id, parsed as an EventSource would (the id is the event's own <c>id:</c>, if any).</summary>
+    public IReadOnlyList<SseItem<string>> Items()
+    {
+        Events();
+        return _items;
+    }
+
+    /// <summary>Reads until <paramref name="count"/> events have arrived, and returns them with their types and ids.</summary>
+    public async Task<IReadOnlyList<SseItem<string>>> ReadItemsAsync(int count, TimeSpan timeout)
+    {
+        await ReadUntilAsync(() => Events().Count >= count, timeout);
+        return Items().ToList();
     }
 
     /// <summary>Reads until <paramref name="count"/> events have arrived, and returns them.</summary>

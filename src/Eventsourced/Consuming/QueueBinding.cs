@@ -1,0 +1,135 @@
+using System.Text;
+using Eventsourced.Configuration;
+using Eventsourced.Naming;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Consuming;
+
+/// <summary>
+/// One <c>queue.bind</c> entry, <c>EXCHANGE:TYPE:ROUTING_KEY</c>: at subscribe the gateway declares the exchange
+/// (TYPE <c>direct</c>, <c>fanout</c> or <c>topic</c>; an existing exchange is taken as it is) and binds the client's
+/// queue to it with the routing key (which a fanout exchange ignores, and may be left out: <c>news:fanout</c>).
+/// EXCHANGE and ROUTING_KEY may use the placeholders of <c>queue.pattern</c> (<c>user.${query:id}</c>); the first two
+/// colons outside a placeholder separate the parts, so an exchange name cannot contain a colon, a routing key can.
+/// </summary>
+public sealed class QueueBinding : IValueRule
+{
+    private static readonly string[] Types = ["direct", "fanout", "topic"];
+
+    private QueueBinding(QueuePattern exchange, string type, QueuePattern routingKey)
+    {
+        Exchange = exchange;
+        Type = type;
+        RoutingKey = routingKey;
+    }
+
+    public QueuePattern Exchange { get; }
+
+    /// <summary><c>direct</c>, <c>fanout</c> or <c>topic</c>.</summary>
+    public string Type { get; }
+
+    public QueuePattern RoutingKey { get; }
+
+    /// <exception cref="FormatException">Not <c>EXCHANGE:TYPE[:ROUTING_KEY]</c>, an unknown type, an empty exchange, or a bad placeholder.</exception>
+    public static QueueBinding Parse(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var parts = SplitOutsidePlaceholders(text, 3);
+        if (parts.Count < 2)
+        {
+            throw new FormatException($"expected EXCHANGE:TYPE:ROUTING_KEY (e.g. users:topic:user.${{query:id}}), got {ConfigText.Quote(text)}");
+        }
+
+        var exchange = QueuePattern.ParseText(parts[0]);
+        if (exchange.Segments.Count == 0)
+        {
+            throw new FormatException($"the exchange is empty in {ConfigText.Quote(text)} (the default exchange cannot be bound to)");
+        }
+
+        var type = parts[1].Trim().ToLowerInvariant();
+        if (!Types.Contains(type))
+        {
+            throw new FormatException(type == "headers"
+                ? "headers exchanges need binding arguments, which queue.bind does not take; use direct, fanout or topic"
+                : $"unknown exchange type {ConfigText.Quote(parts[1])} (use direct, fanout or topic)");
+        }
+
+        return new QueueBinding(exchange, type, QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty));
+    }
+
+    static string? IValueRule.Check(string value)
+    {
+        try
+        {
+            _ = Parse(value);
+            return null;
+        }
+        catch (FormatException ex)
+        {
+            return ex.Message;
+        }
+    }
+
+    /// <summary>The binding for <paramref name="request"/>: placeholders replaced, names checked; false with a reason for a 400.</summary>
+    internal bool TryResolve(HttpRequest request, out ResolvedBinding binding, out string reason)
+    {
+        binding = default;
+        if (!QueueNameResolver.TryExpand(Exchange, request, out var exchange, out reason)
+            || !QueueNameResolver.TryExpand(RoutingKey, request, out var routingKey, out reason))
+        {
+            return false;
+        }
+
+        reason = Problem("exchange", exchange) ?? Problem("routing key", routingKey) ?? string.Empty;
+        if (exchange.Length == 0)
+        {
+            reason = "empty exchange name in a queue binding";
+        }
+
+        if (reason.Length > 0)
+        {
+            return false;
+        }
+
+        binding = new ResolvedBinding(exchange, Type, routingKey);
+        return true;
+    }
+
+    public override string ToString() => $"{Exchange}:{Type}:{RoutingKey}";
+
+    private static string? Problem(string what, string value) =>
+        Encoding.UTF8.GetByteCount(value) > 255 ? $"{what} of a queue binding longer than 255 bytes"
+        : value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || value.Contains('\u007f') ? $"{what} of a queue binding contains control characters"
+        : null;
+
+    /// <summary>Splits at colons outside <c>${...}</c>, into at most <paramref name="max"/> parts (the last keeps its colons).</summary>
+    private static List<string> SplitOutsidePlaceholders(string text, int max)
+    {
+        var parts = new List<string>();
+        var start = 0;
+        var depth = 0;
+        for (var i = 0; i < text.Length && parts.Count < max - 1; i++)
+        {
+            if (text[i] == '$' && i + 1 < text.Length && text[i + 1] == '{')
+            {
+                depth++;
+                i++;
+            }
+            else if (text[i] == '}' && depth > 0)
+            {
+                depth--;
+            }
+            else if (text[i] == ':' && depth == 0)
+            {
+                parts.Add(text[start..i]);
+                start = i + 1;
+            }
+        }
+
+        parts.Add(text[start..]);
+        return parts;
+    }
+}
+
+/// <summary>A <see cref="QueueBinding"/> for one request.</summary>
+internal readonly record struct ResolvedBinding(string Exchange, string Type, string RoutingKey);

@@ -1,0 +1,39 @@
+using System.Text;
+
+namespace Eventsourced.Naming;
+
+/// <summary>
+/// What the broker accepts as a queue name, and what could not be meant: not empty, at most 255 UTF-8 bytes,
+/// not the reserved <c>amq.</c> prefix (in any case), no control characters. Queue names and topic names
+/// (a topic is a stream queue) are checked alike.
+/// </summary>
+internal static class QueueNameRules
+{
+    public const int MaxBytes = 255;
+
+    /// <summary>Why <paramref name="name"/> cannot be used, or null when it can.</summary>
+    /// <param name="what">How the reason calls the name: "queue name", "topic name".</param>
+    /// <param name="maxBytes">At most this many UTF-8 bytes (less than <see cref="MaxBytes"/> when a prefix is added to the name).</param>
+    /// <param name="reservedPrefix">Whether the <c>amq.</c> check applies (not when a prefix goes before the name).</param>
+    public static string? Check(string name, string what = "queue name", int maxBytes = MaxBytes, bool reservedPrefix = true)
+    {
+        if (name.Length == 0)
+        {
+            return $"empty {what}";
+        }
+
+        if (Encoding.UTF8.GetByteCount(name) > maxBytes)
+        {
+            return $"{what} longer than {maxBytes} bytes";
+        }
+
+        if (reservedPrefix && name.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"{what} must not start with 'amq.'";
+        }
+
+        return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f')
+            ? $"{what} contains control characters"
+            : null;
+    }
+}

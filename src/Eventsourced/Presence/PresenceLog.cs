@@ -1,0 +1,13 @@
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Presence;
+
+internal static partial class PresenceLog
+{
+    [LoggerMessage(EventIds.PresencePublishFailed, LogLevel.Warning, "Cannot publish a presence event to exchange {Exchange}: {Reason}", EventName = "PresencePublishFailed")]
+    public static partial void PublishFailed(ILogger logger, string exchange, string reason);
+
+    [LoggerMessage(EventIds.PresenceExchangeDiffers, LogLevel.Warning, "Exchange {Exchange} exists with another type than topic ({Detail}); publishing to it as it is", EventName = "PresenceExchangeDiffers")]
+    public static partial void ExchangeDiffers(ILogger logger, string exchange, string detail);
+}

@@ -1,0 +1,455 @@
+using Eventsourced.Broker;
+using Eventsourced.Consuming;
+using Eventsourced.Metrics;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
+
+namespace Eventsourced.Topics;
+
+/// <summary>
+/// A topic as one gateway instance consumes it: ONE consumer of the topic's stream, from the events that come after
+/// it started, whose every event is handed to each live subscriber's buffer (the frame made once per format) and kept
+/// among the topic's recent events (<see cref="TopicRing"/>).
+/// <para>
+/// Everything that decides who gets which event happens under one lock (<see cref="_sync"/>, then a subscriber's
+/// own lock): appending an event and handing it out, attaching a subscriber, a catching-up subscriber joining, and
+/// leaving. So a subscriber that joins gets exactly the events from its <see cref="TopicSubscription.Next"/> on: those
+/// the feed has (from the ring, while the lock is held) and then each new one as it is appended.
+/// </para>
+/// <para>
+/// A subscriber that resumes from before the oldest recent event reads the stream itself (<see cref="CatchUpReader"/>)
+/// and joins the feed as soon as the next offset it needs is one the feed has (or is about to get): checked after
+/// each event it reads and after each event the feed appends, so neither side can leave it behind.
+/// </para>
+/// </summary>
+internal sealed class TopicFeed : IAsyncBasicConsumer
+{
+    /// <summary>Most bytes of recent events a topic keeps in memory, whatever <c>topics.recent</c> allows.</summary>
+    public const long MaxRecentBytes = 16L * 1024 * 1024;
+
+    /// <summary>
+    /// How far beyond this feed's latest event an id may be and still be waited for. Another gateway instance's feed
+    /// of the same topic may be a little ahead (the client got its last event there): such a subscriber waits for this
+    /// feed to get there, so that it gets nothing twice. An id further ahead is from another stream of the same name
+    /// (deleted and declared again, its offsets started over) and reads as "new events only".
+    /// </summary>
+    public const long AheadTolerance = 10_000;
+
+    private readonly object _sync = new();
+    private readonly TopicRing _ring;
+    private readonly List<TopicSubscription> _live = [];
+    private readonly List<TopicSubscription> _catchingUp = [];
+    private readonly List<IFrameFormat> _formats = [];
+    private readonly TopicHub _hub;
+    private readonly int _ackEvery;
+    private ChannelLease? _lease;
+    private long _next = -1;
+    private long _first = -1;
+    private SubscriptionEndReason? _ended;
+    private int _unacknowledged;
+
+    public TopicFeed(TopicHub hub, TopicHub.Entry entry, string topic, string stream, int prefetch)
+    {
+        _hub = hub;
+        Entry = entry;
+        Topic = topic;
+        Stream = stream;
+        _ackEvery = Math.Max(1, prefetch / 2);
+        _ring = new TopicRing(hub.Options.Recent, MaxRecentBytes);
+    }
+
+    /// <summary>The hub's record of this feed (who holds it, when it lingers).</summary>
+    public TopicHub.Entry Entry { get; }
+
+    public string Topic { get; }
+
+    /// <summary>The stream queue: <c>topics.prefix</c> and the topic's name.</summary>
+    public string Stream { get; }
+
+    public string Node => Volatile.Read(ref _lease)?.Node ?? "-";
+
+    /// <summary>The channel it consumes on, until it closes.</summary>
+    public IChannel? Channel => Volatile.Read(ref _lease)?.Channel;
+
+    /// <summary>The offset of the next event the feed will get; -1 until its first event (it started at the stream's end).</summary>
+    public long NextOffset => Volatile.Read(ref _next);
+
+    /// <summary>Subscribers reading from it or catching up to it.</summary>
+    public int Subscribers
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _live.Count + _catchingUp.Count;
+            }
+        }
+    }
+
+    /// <summary>Consumes the stream on <paramref name="lease"/> from its next event on.</summary>
+    /// <exception cref="OperationInterruptedException">The broker refused (406 when the queue is not a stream).</exception>
+    public async Task StartAsync(ChannelLease lease, int prefetch, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _lease, lease);
+        await lease.Channel.BasicQosAsync(0, (ushort)prefetch, global: false, cancellationToken);
+        await lease.Channel.BasicConsumeAsync(
+            Stream, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
+            arguments: new Dictionary<string, object?> { [StreamOffsets.Header] = "next" }, consumer: this, cancellationToken: cancellationToken);
+    }
+
+    /// <summary>
+    /// A new subscriber, reading <paramref name="format"/>'s frames: from the next event (no <paramref name="resumeAfter"/>),
+    /// or from the event after <paramref name="resumeAfter"/>: out of the recent events when the feed has them (and
+    /// they fit its buffer), else through a <see cref="CatchUpReader"/> (in <see cref="TopicSubscription.CatchUp"/>,
+    /// not started: <paramref name="catchUp"/>, to start from <paramref name="catchUpFrom"/>). An id beyond the topic's
+    /// last event reads as "new events only".
+    /// </summary>
+    /// <exception cref="SubscribeException">The feed has ended (its consumer or connection is gone).</exception>
+    public TopicSubscription Attach(IFrameFormat format, long? resumeAfter, out CatchUpReader? catchUp, out long catchUpFrom)
+    {
+        var subscription = new TopicSubscription(this, format, _hub.Options.Buffer);
+        catchUp = null;
+        catchUpFrom = -1;
+        lock (_sync)
+        {
+            if (_ended is { } ended)
+            {
+                throw new SubscribeException(SubscribeFailure.BrokerError, $"the topic's consumer has just ended ({ended}); try again");
+            }
+
+            if (!_formats.Contains(format))
+            {
+                _formats.Add(format);
+            }
+
+            lock (subscription.Sync)
+            {
+                var next = resumeAfter is { } after ? after + 1 : -1;
+                if (next < 0 || (_next >= 0 && next > _next + AheadTolerance))
+                {
+                    // New events only: asked for, or an id from another stream of the same name.
+                    subscription.Next = _next;
+                    AddLive(subscription);
+                }
+                else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.Room)
+                {
+                    subscription.Next = next;
+                    HandOverRecent(subscription);
+                    AddLive(subscription);
+                }
+                else
+                {
+                    subscription.Next = next;
+                    subscription.State = TopicReaderState.CatchingUp;
+                    if (_next < 0 || next < _next)
+                    {
+                        // Older than the recent events (or the feed has none yet): read the stream until it joins.
+                        subscription.CatchUp = catchUp = new CatchUpReader(subscription, this);
+                        catchUpFrom = next;
+                    }
+
+                    // Else a little ahead of this feed (from another instance): it joins when the feed gets there.
+                    _catchingUp.Add(subscription);
+                }
+            }
+        }
+
+        return subscription;
+    }
+
+    /// <summary>
+    /// Called by a catching-up subscriber's reader after each event: joins it to the feed when the next offset it needs
+    /// is one the feed has, or the feed's next (it has caught up), and the events from there fit its buffer.
+    /// </summary>
+    public void TryJoin(TopicSubscription subscription)
+    {
+        // Without the lock first: the subscriber is far behind most of the time, and the feed's lock is busy handing out.
+        var next = Volatile.Read(ref _next);
+        if (next < 0 || subscription.Next < Volatile.Read(ref _first) || subscription.Next > next)
+        {
+            return;
+        }
+
+        CatchUpReader? reader;
+        lock (_sync)
+        {
+            reader = TryJoinLocked(subscription);
+        }
+
+        reader?.Close();
+    }
+
+    /// <summary>The subscriber leaves: forgotten here (the hub may then stop the feed), its own reader closed.</summary>
+    public void Leave(TopicSubscription subscription)
+    {
+        CatchUpReader? reader;
+        lock (_sync)
+        {
+            RemoveLive(subscription);
+            _catchingUp.Remove(subscription);
+            lock (subscription.Sync)
+            {
+                subscription.State = TopicReaderState.Ended;
+                reader = subscription.CatchUp;
+                subscription.CatchUp = null;
+            }
+        }
+
+        reader?.Close();
+        _hub.Release(this);
+    }
+
+    /// <summary>Stops consuming (no subscriber is left, or the gateway stops): the channel closes; nobody is handed anything more.</summary>
+    public async ValueTask CloseAsync(SubscriptionEndReason reason)
+    {
+        EndAll(reason);
+        if (Interlocked.Exchange(ref _lease, null) is { } lease)
+        {
+            await lease.DisposeAsync();
+        }
+    }
+
+    public async Task HandleBasicDeliverAsync(
+        string consumerTag,
+        ulong deliveryTag,
+        bool redelivered,
+        string exchange,
+        string routingKey,
+        IReadOnlyBasicProperties properties,
+        ReadOnlyMemory<byte> body,
+        CancellationToken cancellationToken = default)
+    {
+        if (StreamOffsets.Of(properties) is { } offset)
+        {
+            Append(new TopicEvent(offset, body.ToArray(), properties, MessageTimestamp.From(properties)));
+        }
+
+        // A stream sends a consumer at most its prefetch of unacknowledged events: acknowledge as they come, in batches.
+        if (++_unacknowledged >= _ackEvery && Volatile.Read(ref _lease) is { } lease)
+        {
+            _unacknowledged = 0;
+            try
+            {
+                await lease.Channel.BasicAckAsync(deliveryTag, multiple: true, cancellationToken);
+            }
+            catch (Exception ex) when (ex is AlreadyClosedException or OperationInterruptedException)
+            {
+                // The channel is going: its shutdown ends the feed.
+            }
+        }
+    }
+
+    public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default) => EndedAsync(SubscriptionEndReason.ConsumerCancelled);
+
+    public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason) => EndedAsync(SubscriptionEndReason.ChannelClosed);
+
+    public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    public Task HandleBasicConsumeOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    /// <summary>Keeps the event among the recent ones and hands it to every live subscriber (ending those with no room).</summary>
+    private void Append(TopicEvent topicEvent)
+    {
+        List<TopicSubscription>? slow = null;
+        List<CatchUpReader>? joined = null;
+        lock (_sync)
+        {
+            if (_ended is not null || topicEvent.Offset < _next)
+            {
+                return;
+            }
+
+            // Framed for every format in use before it is counted among the recent events.
+            foreach (var format in _formats)
+            {
+                topicEvent.ItemFor(format);
+            }
+
+            _ring.Add(topicEvent);
+            _next = topicEvent.Offset + 1;
+            _first = _ring.Count > 0 ? _ring.FirstOffset : _next;
+
+            IFrameFormat? lastFormat = null;
+            OutboundItem item = default;
+            foreach (var subscription in _live)
+            {
+                if (!ReferenceEquals(subscription.Format, lastFormat))
+                {
+                    lastFormat = subscription.Format;
+                    item = topicEvent.ItemFor(lastFormat);
+                }
+
+                if (!subscription.TryAdd(item))
+                {
+                    (slow ??= []).Add(subscription);
+                }
+            }
+
+            if (slow is not null)
+            {
+                foreach (var subscription in slow)
+                {
+                    RemoveLive(subscription);
+                    lock (subscription.Sync)
+                    {
+                        subscription.State = TopicReaderState.Ended;
+                    }
+
+                    // One that is leaving (its reader stopped) has no room for anything either: it is not slow.
+                    if (!subscription.IsStopped)
+                    {
+                        subscription.End(SubscriptionEndReason.SlowReader);
+                    }
+                }
+
+                slow.RemoveAll(subscription => subscription.IsStopped);
+            }
+
+            for (var i = _catchingUp.Count - 1; i >= 0; i--)
+            {
+                if (TryJoinLocked(_catchingUp[i]) is { } reader)
+                {
+                    (joined ??= []).Add(reader);
+                }
+            }
+        }
+
+        _hub.Metrics.TopicEvent();
+        if (slow is { Count: > 0 })
+        {
+            foreach (var subscription in slow)
+            {
+                _hub.Metrics.TopicSlowSubscriber();
+                TopicsLog.SlowSubscriberEnded(_hub.Logger, Topic, subscription.Capacity);
+            }
+        }
+
+        joined?.ForEach(reader => reader.Close());
+    }
+
+    /// <summary>Under <see cref="_sync"/>: joins a catching-up subscriber if it can; returns its reader, to close outside the lock.</summary>
+    private CatchUpReader? TryJoinLocked(TopicSubscription subscription)
+    {
+        if (_next < 0)
+        {
+            return null;
+        }
+
+        lock (subscription.Sync)
+        {
+            if (subscription.State != TopicReaderState.CatchingUp)
+            {
+                return null;
+            }
+
+            if (subscription.Next > _next)
+            {
+                if (subscription.DeliveredFromStream || subscription.Next <= _next + AheadTolerance)
+                {
+                    return null; // its reader, or its id, is ahead of the feed: the feed will get there
+                }
+
+                // An id from another stream of the same name (and its reader has found nothing): new events only,
+                // which is the one just appended (this runs at the first append after it came) if memory holds it.
+                subscription.Next = Math.Max(_first, _next - 1);
+            }
+
+            if (subscription.Next < _first || _next - subscription.Next > subscription.Room)
+            {
+                return null;
+            }
+
+            HandOverRecent(subscription);
+            _catchingUp.Remove(subscription);
+            AddLive(subscription);
+            var reader = subscription.CatchUp;
+            subscription.CatchUp = null;
+            return reader;
+        }
+    }
+
+    /// <summary>
+    /// Under both locks: the recent events from the subscriber's <see cref="TopicSubscription.Next"/> on, into its
+    /// buffer (checked for room: an add fails only for a subscriber whose reader has just stopped, which leaves anyway).
+    /// </summary>
+    private void HandOverRecent(TopicSubscription subscription)
+    {
+        for (var i = _ring.IndexAtOrAfter(subscription.Next); i < _ring.Count; i++)
+        {
+            subscription.TryAdd(_ring[i].ItemFor(subscription.Format));
+        }
+
+        subscription.Next = _next;
+    }
+
+    /// <summary>Under both locks.</summary>
+    private void AddLive(TopicSubscription subscription)
+    {
+        subscription.State = TopicReaderState.Live;
+        subscription.LiveIndex = _live.Count;
+        _live.Add(subscription);
+    }
+
+    /// <summary>Under <see cref="_sync"/>: swaps the last live subscriber into its place (order does not matter).</summary>
+    private void RemoveLive(TopicSubscription subscription)
+    {
+        var index = subscription.LiveIndex;
+        if (index < 0 || index >= _live.Count || !ReferenceEquals(_live[index], subscription))
+        {
+            return;
+        }
+
+        var last = _live[^1];
+        _live[index] = last;
+        last.LiveIndex = index;
+        _live.RemoveAt(_live.Count - 1);
+        subscription.LiveIndex = -1;
+    }
+
+    /// <summary>The broker ended the consumer (stream deleted) or its channel: every subscriber ends, the hub forgets the feed.</summary>
+    private Task EndedAsync(SubscriptionEndReason reason)
+    {
+        if (EndAll(reason))
+        {
+            TopicsLog.FeedEnded(_hub.Logger, Topic, reason);
+            _hub.Forget(this);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Ends every subscriber, once; true for the call that did.</summary>
+    private bool EndAll(SubscriptionEndReason reason)
+    {
+        TopicSubscription[] everyone;
+        lock (_sync)
+        {
+            if (_ended is not null)
+            {
+                return false;
+            }
+
+            _ended = reason;
+            everyone = [.. _live, .. _catchingUp];
+            _live.Clear();
+            _catchingUp.Clear();
+        }
+
+        foreach (var subscription in everyone)
+        {
+            CatchUpReader? reader;
+            lock (subscription.Sync)
+            {
+                subscription.State = TopicReaderState.Ended;
+                reader = subscription.CatchUp;
+                subscription.CatchUp = null;
+            }
+
+            reader?.Close();
+            subscription.End(reason);
+        }
+
+        return true;
+    }
+}

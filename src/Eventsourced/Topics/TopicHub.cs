@@ -1,0 +1,442 @@
+using System.Globalization;
+using System.Text;
+using Eventsourced.Broker;
+using Eventsourced.Consuming;
+using Eventsourced.Metrics;
+using Eventsourced.Naming;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RabbitMQ.Client.Exceptions;
+
+namespace Eventsourced.Topics;
+
+/// <summary>
+/// The topics this gateway instance serves: one <see cref="TopicFeed"/> per topic that has subscribers (or had them
+/// within <c>topics.linger</c>), opened by the first subscriber and shared by all that come while it runs. Opening a
+/// topic declares its stream if it does not exist and <c>topics.create</c> (and <c>topics.create_max</c>) allow it.
+/// A feed the broker ended is forgotten at once, so the next subscriber opens a new one.
+/// </summary>
+internal sealed class TopicHub : IHostedService, IAsyncDisposable
+{
+    /// <summary>Events the broker may send a topic's feed ahead of its acknowledgements.</summary>
+    private const int FeedPrefetch = 512;
+
+    /// <summary>Events a catching-up subscriber's reader may have unacknowledged (at most half its buffer).</summary>
+    private const int CatchUpPrefetch = 128;
+
+    private const ushort NotFound = 404;
+    private const ushort ResourceLocked = 405;
+    private const ushort PreconditionFailed = 406;
+
+    private readonly object _sync = new();
+    private readonly Dictionary<string, Entry> _feeds = new(StringComparer.Ordinal);
+    private readonly BrokerPool _pool;
+    private readonly TimeProvider _time;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly int _prefixBytes;
+    private int _created;
+    private int _stopped;
+
+    public TopicHub(IOptions<TopicOptions> options, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
+    {
+        Options = options.Value;
+        _pool = pool;
+        _time = time;
+        Metrics = metrics;
+        Logger = logger;
+        _prefixBytes = Encoding.UTF8.GetByteCount(Options.Prefix);
+    }
+
+    public TopicOptions Options { get; }
+
+    public GatewayMetrics Metrics { get; }
+
+    public ILogger Logger { get; }
+
+    /// <summary>Topics with a running feed (or one being opened).</summary>
+    public int Open
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _feeds.Count;
+            }
+        }
+    }
+
+    /// <summary>Why <paramref name="topic"/> cannot name a topic (its stream's name would not be a valid queue name), or null.</summary>
+    public string? CheckName(string topic) =>
+        QueueNameRules.Check(topic, "topic name", QueueNameRules.MaxBytes - _prefixBytes, reservedPrefix: _prefixBytes == 0);
+
+    /// <summary>Whether <c>topics.create</c> lets <paramref name="topic"/> be created on first use.</summary>
+    public bool MayCreate(string topic) => Options.Create.Any(pattern => TopicNamePattern.Matches(pattern, topic));
+
+    /// <summary>
+    /// A new subscriber of <paramref name="topic"/>: from new events, or from the event after <paramref name="resumeAfter"/>.
+    /// Opens the topic's feed if it has none (declaring its stream if allowed).
+    /// </summary>
+    /// <exception cref="SubscribeException">The topic does not exist and may not be created, is no stream, or the broker refused.</exception>
+    public async Task<TopicSubscription> SubscribeAsync(string topic, long? resumeAfter, IFrameFormat format, CancellationToken cancellationToken)
+    {
+        Entry entry;
+        var opener = false;
+        lock (_sync)
+        {
+            if (Volatile.Read(ref _stopped) != 0)
+            {
+                throw new SubscribeException(SubscribeFailure.BrokerUnavailable, "gateway is shutting down");
+            }
+
+            if (!_feeds.TryGetValue(topic, out entry!))
+            {
+                entry = new Entry(topic);
+                _feeds.Add(topic, entry);
+                opener = true;
+            }
+
+            entry.Holders++;
+            entry.Linger?.Dispose();
+            entry.Linger = null;
+        }
+
+        if (opener)
+        {
+            _ = OpenAsync(entry);
+        }
+
+        TopicSubscription subscription;
+        CatchUpReader? catchUp;
+        long from;
+        try
+        {
+            var feed = await entry.Opened.Task.WaitAsync(cancellationToken);
+            subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
+        }
+        catch
+        {
+            Release(entry);
+            throw;
+        }
+
+        if (catchUp is not null)
+        {
+            Metrics.TopicCatchUp();
+            try
+            {
+                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                await subscription.DisposeAsync();
+                throw ex switch
+                {
+                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
+                    OperationInterruptedException or AlreadyClosedException => new SubscribeException(
+                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
+                    _ => ex,
+                };
+            }
+        }
+
+        return subscription;
+    }
+
+    /// <summary>A subscriber of <paramref name="feed"/> left; the last one starts the linger, after which the feed closes.</summary>
+    public void Release(TopicFeed feed) => Release(feed.Entry);
+
+    /// <summary>The broker ended <paramref name="feed"/> (its subscribers have been ended): the next subscriber opens a new one.</summary>
+    public void Forget(TopicFeed feed)
+    {
+        var entry = feed.Entry;
+        lock (_sync)
+        {
+            Remove(entry);
+        }
+
+        // Never from the consumer's own dispatcher, where this is called.
+        _ = Task.Run(async () => await CloseAsync(entry, SubscriptionEndReason.ChannelClosed));
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Closes every feed (streams have ended before: the web server stops first).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync();
+        Entry[] entries;
+        lock (_sync)
+        {
+            entries = [.. _feeds.Values];
+            foreach (var entry in entries)
+            {
+                Remove(entry);
+            }
+        }
+
+        await Task.WhenAll(entries.Select(entry => CloseAsync(entry, SubscriptionEndReason.Shutdown)));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(CancellationToken.None);
+        _stopping.Dispose();
+    }
+
+    private void Release(Entry entry)
+    {
+        lock (_sync)
+        {
+            if (--entry.Holders > 0 || entry.Gone)
+            {
+                return;
+            }
+
+            if (Options.LingerSeconds > 0 && entry.Opened.Task.IsCompletedSuccessfully)
+            {
+                entry.Linger = _time.CreateTimer(
+                    static state =>
+                    {
+                        var (hub, lingering) = ((TopicHub, Entry))state!;
+                        hub.LingerEnded(lingering);
+                    },
+                    (this, entry), TimeSpan.FromSeconds(Options.LingerSeconds), Timeout.InfiniteTimeSpan);
+                return;
+            }
+
+            Remove(entry);
+        }
+
+        _ = CloseAsync(entry, SubscriptionEndReason.ClientGone);
+    }
+
+    private void LingerEnded(Entry entry)
+    {
+        lock (_sync)
+        {
+            if (entry.Holders > 0 || entry.Gone)
+            {
+                return;
+            }
+
+            Remove(entry);
+        }
+
+        _ = CloseAsync(entry, SubscriptionEndReason.ClientGone);
+    }
+
+    /// <summary>Under <see cref="_sync"/>: the entry is no longer handed out; once.</summary>
+    private void Remove(Entry entry)
+    {
+        if (entry.Gone)
+        {
+            return;
+        }
+
+        entry.Gone = true;
+        entry.Linger?.Dispose();
+        entry.Linger = null;
+        if (_feeds.TryGetValue(entry.Topic, out var current) && ReferenceEquals(current, entry))
+        {
+            _feeds.Remove(entry.Topic);
+        }
+    }
+
+    private async Task CloseAsync(Entry entry, SubscriptionEndReason reason)
+    {
+        if (entry.Feed is not { } feed || !entry.TryClaimClose())
+        {
+            return;
+        }
+
+        await feed.CloseAsync(reason);
+        Metrics.TopicClosed();
+        TopicsLog.FeedClosed(Logger, entry.Topic, reason);
+    }
+
+    /// <summary>Declares the topic's stream if needed and allowed, and starts its feed; completes <see cref="Entry.Opened"/> either way.</summary>
+    private async Task OpenAsync(Entry entry)
+    {
+        try
+        {
+            var feed = await StartFeedAsync(entry);
+            bool gone;
+            lock (_sync)
+            {
+                entry.Feed = feed;
+                gone = entry.Gone;
+            }
+
+            Metrics.TopicOpened();
+            TopicsLog.FeedOpened(Logger, entry.Topic, feed.Stream, feed.Node);
+            entry.Opened.TrySetResult(feed);
+            if (gone)
+            {
+                // Everyone waiting for it left, or the gateway stopped, while it opened.
+                await CloseAsync(entry, SubscriptionEndReason.ClientGone);
+            }
+        }
+        catch (Exception ex)
+        {
+            lock (_sync)
+            {
+                Remove(entry);
+            }
+
+            entry.Opened.TrySetException(ex);
+        }
+    }
+
+    private async Task<TopicFeed> StartFeedAsync(Entry entry)
+    {
+        var topic = entry.Topic;
+        var stream = Options.Prefix + topic;
+        var cancellationToken = _stopping.Token;
+        ChannelLease lease;
+        try
+        {
+            lease = await _pool.LeaseAsync(cancellationToken);
+        }
+        catch (BrokerUnavailableException ex)
+        {
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex);
+        }
+
+        try
+        {
+            await EnsureStreamAsync(lease, topic, stream, cancellationToken);
+            var feed = new TopicFeed(this, entry, topic, stream, FeedPrefetch);
+            try
+            {
+                await feed.StartAsync(lease, FeedPrefetch, cancellationToken);
+            }
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
+            {
+                throw new SubscribeException(SubscribeFailure.Conflict, $"'{stream}' is a queue, not a stream: it cannot be read as topic '{topic}'", ex);
+            }
+
+            return feed;
+        }
+        catch (Exception ex)
+        {
+            await lease.DisposeAsync();
+            throw ex switch
+            {
+                SubscribeException => ex,
+                OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException => new SubscribeException(
+                    SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(ex)}", ex),
+                OperationCanceledException when cancellationToken.IsCancellationRequested => new SubscribeException(
+                    SubscribeFailure.BrokerUnavailable, "gateway is shutting down", ex),
+                _ => ex,
+            };
+        }
+    }
+
+    /// <summary>The stream exists afterwards, or this throws: created here only when it did not, and the rules allow it.</summary>
+    private async Task EnsureStreamAsync(ChannelLease lease, string topic, string stream, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await lease.Channel.QueueDeclarePassiveAsync(stream, cancellationToken);
+            return;
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
+        {
+            throw new SubscribeException(SubscribeFailure.Conflict, $"'{stream}' is another connection's exclusive queue, not a stream: it cannot be read as topic '{topic}'", ex);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == NotFound)
+        {
+            await lease.ReopenAsync(cancellationToken);
+        }
+
+        if (!MayCreate(topic))
+        {
+            throw new SubscribeException(SubscribeFailure.NotFound, $"topic '{topic}' does not exist (and topics.create does not allow creating it)");
+        }
+
+        lock (_sync)
+        {
+            if (Options.CreateMax > 0 && _created >= Options.CreateMax)
+            {
+                throw new SubscribeException(
+                    SubscribeFailure.Forbidden,
+                    $"topic '{topic}' does not exist, and this gateway has created as many topics as topics.create_max allows ({Options.CreateMax.ToString(CultureInfo.InvariantCulture)})");
+            }
+
+            _created++;
+        }
+
+        try
+        {
+            await lease.Channel.QueueDeclareAsync(stream, durable: true, exclusive: false, autoDelete: false, StreamArguments(), cancellationToken: cancellationToken);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
+        {
+            // Someone declared it meanwhile, with other arguments (or as a queue, which the consume finds out).
+            Interlocked.Decrement(ref _created);
+            await lease.ReopenAsync(cancellationToken);
+            return;
+        }
+        catch
+        {
+            Interlocked.Decrement(ref _created);
+            throw;
+        }
+
+        Metrics.TopicCreated();
+        TopicsLog.StreamCreated(Logger, topic, stream, Options.MaxAge, Options.MaxLengthBytes);
+    }
+
+    /// <summary>A stream queue with the configured retention.</summary>
+    private Dictionary<string, object?> StreamArguments()
+    {
+        var arguments = new Dictionary<string, object?> { ["x-queue-type"] = "stream" };
+        if (Options.MaxAge.Length > 0)
+        {
+            arguments["x-max-age"] = Options.MaxAge;
+        }
+
+        if (ByteSize.TryParse(Options.MaxLengthBytes, out var bytes) && bytes > 0)
+        {
+            arguments["x-max-length-bytes"] = bytes;
+        }
+
+        return arguments;
+    }
+
+    private static ushort ReplyCode(OperationInterruptedException ex) => ex.ShutdownReason?.ReplyCode ?? 0;
+
+    private static string Describe(Exception ex) => ex is OperationInterruptedException { ShutdownReason: { } r }
+        ? $"{r.ReplyCode} {r.ReplyText}"
+        : ex.Message;
+
+    /// <summary>The hub's record of one topic's feed: who holds it, whether it lingers, whether it is gone.</summary>
+    internal sealed class Entry(string topic)
+    {
+        public string Topic { get; } = topic;
+
+        /// <summary>The feed, once started (or the reason it could not be).</summary>
+        public TaskCompletionSource<TopicFeed> Opened { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TopicFeed? Feed { get; set; }
+
+        /// <summary>Subscribers holding it, and those waiting for it to open (under the hub's lock).</summary>
+        public int Holders { get; set; }
+
+        public ITimer? Linger { get; set; }
+
+        /// <summary>No longer handed out (under the hub's lock).</summary>
+        public bool Gone { get; set; }
+
+        private int _closed;
+
+        /// <summary>True once: for whoever closes the feed.</summary>
+        public bool TryClaimClose() => Interlocked.Exchange(ref _closed, 1) == 0;
+    }
+}

@@ -1,0 +1,161 @@
+using System.Threading.Channels;
+using Eventsourced.Consuming;
+
+namespace Eventsourced.Topics;
+
+/// <summary>Where a topic subscriber reads from.</summary>
+internal enum TopicReaderState
+{
+    /// <summary>From the stream, through a reader of its own (<see cref="CatchUpReader"/>), until it reaches the shared feed.</summary>
+    CatchingUp,
+
+    /// <summary>From the topic's shared feed, which hands it every event as it arrives.</summary>
+    Live,
+
+    /// <summary>Gone: nothing more is handed to it.</summary>
+    Ended,
+}
+
+/// <summary>
+/// One subscriber of a topic, as its transport reads it: a bounded buffer of the topic's events (frames shared with
+/// every other subscriber of the same format) and control items. The topic's feed (<see cref="TopicFeed"/>) fills
+/// it while the subscriber is <see cref="TopicReaderState.Live"/>; before that, a <see cref="CatchUpReader"/> fills
+/// it from the stream; while it does, <see cref="Next"/> is the offset it needs next: it has had every event before
+/// that, each once. A subscriber whose buffer is full when an event comes is ended (<see cref="SubscriptionEndReason.SlowReader"/>):
+/// it never holds back the feed, and it resumes from its last id when it reconnects.
+/// </summary>
+internal sealed class TopicSubscription : ISubscription
+{
+    private readonly Channel<OutboundItem> _items;
+    private readonly TopicFeed _feed;
+    private int _endReason = -1;
+    private int _state;
+    private int _heartbeatQueued;
+    private int _wakeupQueued;
+    private int _disposed;
+    private int _stopped;
+
+    public TopicSubscription(TopicFeed feed, IFrameFormat format, int capacity)
+    {
+        _feed = feed;
+        Format = format;
+        Capacity = capacity;
+        // Messages are written only while fewer than `capacity` wait (HasRoom), and at most one heartbeat and one
+        // wake-up wait at a time (QueueOnce): capacity + 2 always fits.
+        _items = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(capacity + 2)
+        {
+            SingleReader = true,
+            SingleWriter = false,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Guards <see cref="State"/>, <see cref="Next"/>, <see cref="DeliveredFromStream"/> and <see cref="CatchUp"/>; taken after the feed's lock, never before it.</summary>
+    public object Sync { get; } = new();
+
+    public IFrameFormat Format { get; }
+
+    /// <summary>Messages the buffer holds at most.</summary>
+    public int Capacity { get; }
+
+    /// <summary>Where it reads from; written under <see cref="Sync"/>.</summary>
+    public TopicReaderState State
+    {
+        get => (TopicReaderState)Volatile.Read(ref _state);
+        set => Volatile.Write(ref _state, (int)value);
+    }
+
+    /// <summary>While it catches up (and when it joins): the offset it needs next. Not kept up to date once it is live.</summary>
+    public long Next { get; set; } = -1;
+
+    /// <summary>Its catch-up reader handed it at least one event (so <see cref="Next"/> is a real position, not a requested one).</summary>
+    public bool DeliveredFromStream { get; set; }
+
+    /// <summary>Its reader of the stream while it catches up; null once it joined the feed.</summary>
+    public CatchUpReader? CatchUp { get; set; }
+
+    /// <summary>Its place in the feed's list of live subscribers (the feed's business).</summary>
+    public int LiveIndex { get; set; } = -1;
+
+    public string Name => _feed.Topic;
+
+    public string Node => _feed.Node;
+
+    public ChannelReader<OutboundItem> Items => _items.Reader;
+
+    public SubscriptionEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (SubscriptionEndReason)r : null;
+
+    /// <summary>While it reads the stream through its own reader, what it wrote is acknowledged to that reader (flow control).</summary>
+    public bool RequiresAcknowledgement => State == TopicReaderState.CatchingUp;
+
+    /// <summary>Messages that may still be added before the buffer is full.</summary>
+    public int Room => Capacity - _items.Reader.Count;
+
+    /// <summary>Adds a message unless the buffer is full (or the subscription ended): false then.</summary>
+    public bool TryAdd(OutboundItem message) => Room > 0 && _items.Writer.TryWrite(message);
+
+    /// <summary>Ends the subscription from the broker's side (slow, feed gone, stream deleted); the first reason wins.</summary>
+    public void End(SubscriptionEndReason reason)
+    {
+        Interlocked.CompareExchange(ref _endReason, (int)reason, -1);
+        _items.Writer.TryComplete();
+    }
+
+    public void QueueHeartbeat() => QueueOnce(ref _heartbeatQueued, Format.Heartbeat);
+
+    public void QueueWakeup() => QueueOnce(ref _wakeupQueued, OutboundItem.Wakeup);
+
+    public void Taken(OutboundItem control)
+    {
+        switch (control.Kind)
+        {
+            case OutboundKind.Heartbeat:
+                Volatile.Write(ref _heartbeatQueued, 0);
+                break;
+            case OutboundKind.Wakeup:
+                Volatile.Write(ref _wakeupQueued, 0);
+                break;
+        }
+    }
+
+    /// <summary>Its reader is done (client gone, shutdown) or it was disposed: a failed <see cref="TryAdd"/> then means nothing.</summary>
+    public bool IsStopped => Volatile.Read(ref _stopped) != 0;
+
+    public void Stop()
+    {
+        Volatile.Write(ref _stopped, 1);
+        _items.Writer.TryComplete();
+    }
+
+    /// <summary>While catching up: the client has every event up to the tag's offset, so its reader may read further.</summary>
+    public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
+        CatchUp is { } reader ? reader.AcknowledgeAsync(TopicEvent.OffsetOf(tag), cancellationToken) : ValueTask.CompletedTask;
+
+    /// <summary>A stream keeps every event: there is nothing to give back.</summary>
+    public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+    /// <summary>Leaves the topic: the feed forgets it, its catch-up reader (if any) closes.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            Stop();
+            _feed.Leave(this);
+            // Frames of its own (from the stream) go back to the pool; shared ones stay with the feed.
+            while (_items.Reader.TryRead(out var left))
+            {
+                left.Release();
+            }
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    private void QueueOnce(ref int queued, OutboundItem control)
+    {
+        if (Interlocked.Exchange(ref queued, 1) == 0 && !_items.Writer.TryWrite(control))
+        {
+            Volatile.Write(ref queued, 0);
+        }
+    }
+}

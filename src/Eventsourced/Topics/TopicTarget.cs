@@ -1,0 +1,72 @@
+using System.Globalization;
+using Eventsourced.Consuming;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+
+namespace Eventsourced.Topics;
+
+/// <summary>
+/// A topic (kind <c>topic</c>): named by the path after <c>topics.path</c> (the route value <see cref="RouteParameter"/>),
+/// read from the event after the request's <c>Last-Event-ID</c> header (an EventSource sends it when it reconnects),
+/// else after its <c>lastEventId</c> query parameter (a page's first connect), else from new events on.
+/// </summary>
+internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
+{
+    public const string RouteParameter = "topic";
+
+    public const string LastEventIdHeader = "Last-Event-ID";
+
+    public const string LastEventIdParameter = "lastEventId";
+
+    private static readonly object ResumeKey = new();
+
+    public string Kind => "topic";
+
+    public bool TryResolve(HttpContext context, out string name, out string reason)
+    {
+        // The path keeps an encoded '/' encoded (%2F): a topic name may contain one.
+        name = (context.GetRouteValue(RouteParameter) as string ?? string.Empty)
+            .Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if (hub.CheckName(name) is { } problem)
+        {
+            reason = problem;
+            return false;
+        }
+
+        if (!TryResumePoint(context.Request, out var after, out reason))
+        {
+            return false;
+        }
+
+        context.Items[ResumeKey] = after;
+        return true;
+    }
+
+    public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
+        await hub.SubscribeAsync(name, context.Items[ResumeKey] as long?, format, cancellationToken);
+
+    /// <summary>The id of the last event the client has, if it says: an offset of the topic's stream.</summary>
+    internal static bool TryResumePoint(HttpRequest request, out long? after, out string reason)
+    {
+        after = null;
+        reason = string.Empty;
+        var (source, text) = request.Headers[LastEventIdHeader].ToString() is { Length: > 0 } header
+            ? (LastEventIdHeader, header)
+            : (LastEventIdParameter, request.Query[LastEventIdParameter].ToString());
+        text = text.Trim();
+        if (text.Length == 0)
+        {
+            return true;
+        }
+
+        if (text.All(char.IsAsciiDigit) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            after = offset;
+            return true;
+        }
+
+        var shown = text.Length <= 40 ? text : text[..40] + "...";
+        reason = $"{source} must be the id of one of the topic's events (a number), got '{shown}'";
+        return false;
+    }
+}

@@ -1,0 +1,23 @@
+using Eventsourced.Consuming;
+using Eventsourced.Logging;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Topics;
+
+internal static partial class TopicsLog
+{
+    [LoggerMessage(EventIds.TopicOpened, LogLevel.Debug, "Topic {Topic} consumed from stream {Stream} on {Node}", EventName = "TopicOpened")]
+    public static partial void FeedOpened(ILogger logger, string topic, string stream, string node);
+
+    [LoggerMessage(EventIds.TopicClosed, LogLevel.Debug, "Topic {Topic} no longer consumed ({Reason})", EventName = "TopicClosed")]
+    public static partial void FeedClosed(ILogger logger, string topic, SubscriptionEndReason reason);
+
+    [LoggerMessage(EventIds.TopicEnded, LogLevel.Information, "Broker ended the consumer of topic {Topic} ({Reason}); its subscribers were ended", EventName = "TopicEnded")]
+    public static partial void FeedEnded(ILogger logger, string topic, SubscriptionEndReason reason);
+
+    [LoggerMessage(EventIds.TopicCreated, LogLevel.Information, "Created stream {Stream} for topic {Topic} (max age '{MaxAge}', max length '{MaxLength}')", EventName = "TopicCreated")]
+    public static partial void StreamCreated(ILogger logger, string topic, string stream, string maxAge, string maxLength);
+
+    [LoggerMessage(EventIds.TopicSlowSubscriber, LogLevel.Debug, "A subscriber of topic {Topic} was ended: more than {Buffer} events waited for it", EventName = "TopicSlowSubscriber")]
+    public static partial void SlowSubscriberEnded(ILogger logger, string topic, int buffer);
+}

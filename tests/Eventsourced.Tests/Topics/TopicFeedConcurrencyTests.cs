@@ -1,0 +1,115 @@
+using Eventsourced.Consuming;
+using Eventsourced.Topics;
+
+namespace Eventsourced.Tests.Topics;
+
+/// <summary>
+/// The feed with its real concurrency: the feed's consumer, each catch-up reader and each subscriber's writer on
+/// threads of their own, subscribers arriving while events flow. Every subscriber must get a run without a gap or a
+/// repeat from where it asked, up to the last event.
+/// </summary>
+public sealed class TopicFeedConcurrencyTests
+{
+    private const int Events = 20_000;
+    private const int Prefetch = 128;
+
+    [Fact]
+    public async Task SubscribersArrivingWhileEventsFlow_EachGetsEveryEventFromWhereItAskedOnce()
+    {
+        var t = new TopicFeedTesting(buffer: 4096, recent: 64);
+        long published = 500;
+        var feedStart = published;
+        long fed = feedStart;
+        var feeding = Task.Run(async () =>
+        {
+            var random = new Random(1);
+            while (fed < Events)
+            {
+                if (Volatile.Read(ref published) < Events)
+                {
+                    Interlocked.Add(ref published, random.Next(1, 4));
+                }
+
+                while (fed < Math.Min(Volatile.Read(ref published), Events))
+                {
+                    await t.FeedAsync(fed);
+                    Volatile.Write(ref fed, fed + 1);
+                }
+
+                if (random.Next(8) == 0)
+                {
+                    await Task.Yield();
+                }
+            }
+        });
+
+        var subscribers = Enumerable.Range(0, 96).Select(i => Task.Run(() => SubscribeAsync(t, i, () => Math.Min(Volatile.Read(ref published), Events), () => Volatile.Read(ref fed), feedStart))).ToArray();
+        await feeding.WaitAsync(TimeSpan.FromSeconds(60));
+        var results = await Task.WhenAll(subscribers).WaitAsync(TimeSpan.FromSeconds(60));
+
+        foreach (var (asked, got, ended) in results)
+        {
+            var context = $"asked after {asked?.ToString() ?? "(none)"}, ended {ended}, got {got.Count} from {(got.Count > 0 ? got[0] : -1)}";
+            Assert.True(ended is null, context);
+            for (var i = 1; i < got.Count; i++)
+            {
+                Assert.True(got[i] == got[i - 1] + 1, $"gap or repeat at {got[i - 1]} -> {got[i]}; {context}");
+            }
+
+            if (asked is { } after)
+            {
+                Assert.True(got[0] == after + 1, context);
+            }
+
+            Assert.Equal(Events - 1, got[^1]);
+        }
+    }
+
+    private static async Task<(long? Asked, List<long> Got, SubscriptionEndReason? Ended)> SubscribeAsync(
+        TopicFeedTesting t, int index, Func<long> published, Func<long> fed, long feedStart)
+    {
+        var random = new Random(index);
+        await Task.Delay(random.Next(0, 200));
+        var tail = published();
+        long? after = index % 4 == 0 ? null : random.NextInt64(0, Math.Max(1, tail - 1));
+        var atFeed = fed();
+        var subscription = t.Feed.Attach(t.Format, after, out var reader, out var from);
+        var got = new List<long>();
+        var reading = reader is null ? Task.CompletedTask : Task.Run(async () =>
+        {
+            // Like the broker, which has sent a prefetch's worth ahead: a few more deliveries after the reader closed.
+            ulong tag = 0;
+            var afterClose = random.Next(0, 150);
+            for (var offset = from; subscription.EndReason is null && (subscription.State == TopicReaderState.CatchingUp || afterClose-- > 0);)
+            {
+                // At most a prefetch's worth waits in the buffer, as the broker sends no more before acknowledgements.
+                if (offset < published() && subscription.Room > subscription.Capacity - Prefetch)
+                {
+                    await TopicFeedTesting.ReadAsync(reader, offset++, ++tag);
+                }
+                else
+                {
+                    await Task.Yield();
+                }
+            }
+        });
+
+        while (got.Count == 0 || got[^1] < Events - 1)
+        {
+            if (!await subscription.Items.WaitToReadAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30)))
+            {
+                break;
+            }
+
+            got.AddRange(TopicFeedTesting.Drain(subscription));
+        }
+
+        await reading.WaitAsync(TimeSpan.FromSeconds(30));
+        if (after is null)
+        {
+            Assert.True(got.Count == 0 || got[0] >= Math.Max(atFeed, feedStart), $"no id: got {got[0]} from before it attached at {atFeed}");
+        }
+
+        return (after, got, subscription.EndReason);
+    }
+}

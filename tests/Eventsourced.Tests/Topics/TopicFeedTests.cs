@@ -1,0 +1,234 @@
+using Eventsourced.Consuming;
+using Eventsourced.Topics;
+
+namespace Eventsourced.Tests.Topics;
+
+public sealed class TopicFeedTests
+{
+    [Fact]
+    public async Task Attach_WithoutId_GetsOnlyEventsAppendedAfterIt()
+    {
+        var t = new TopicFeedTesting();
+        await t.FeedAsync(10);
+        await t.FeedAsync(11);
+
+        var subscription = t.Feed.Attach(t.Format, null, out var catchUp, out _);
+        await t.FeedAsync(12);
+        await t.FeedAsync(13);
+
+        Assert.Null(catchUp);
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Equal([12L, 13L], TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Attach_IdAmongRecentEvents_GetsTheRestFromMemoryThenLive()
+    {
+        var t = new TopicFeedTesting(recent: 8);
+        for (var offset = 0; offset < 6; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 2, out var catchUp, out _);
+        await t.FeedAsync(6);
+
+        Assert.Null(catchUp);
+        Assert.Equal([3L, 4L, 5L, 6L], TopicFeedTesting.Drain(subscription));
+        Assert.False(subscription.RequiresAcknowledgement);
+    }
+
+    [Fact]
+    public async Task Attach_IdOfTheLatestEvent_IsLiveWithNothingToHandOver()
+    {
+        var t = new TopicFeedTesting();
+        await t.FeedAsync(0);
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 0, out var catchUp, out _);
+        await t.FeedAsync(1);
+
+        Assert.Null(catchUp);
+        Assert.Equal([1L], TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Attach_IdFarBeyondTheStreamsEnd_ReadsAsNewEventsOnly()
+    {
+        var t = new TopicFeedTesting();
+        await t.FeedAsync(0);
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: TopicFeed.AheadTolerance + 5, out var catchUp, out _);
+        await t.FeedAsync(1);
+
+        Assert.Null(catchUp);
+        Assert.Equal([1L], TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Attach_IdALittleAheadOfTheFeed_WaitsForTheFeedAndGetsNothingTwice()
+    {
+        var t = new TopicFeedTesting();
+        await t.FeedAsync(0);
+
+        // Its last event was 3, from another instance whose feed is ahead of this one.
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 3, out var catchUp, out _);
+        Assert.Null(catchUp);
+        for (var offset = 1; offset <= 5; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Equal([4L, 5L], TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Attach_IdOlderThanRecentEvents_CatchesUpFromTheStreamThenJoinsWithoutGapOrRepeat()
+    {
+        var t = new TopicFeedTesting(recent: 4);
+        for (var offset = 0; offset < 10; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 1, out var catchUp, out var from);
+        Assert.NotNull(catchUp);
+        Assert.Equal(2, from);
+        Assert.True(subscription.RequiresAcknowledgement);
+
+        // The stream reader reads 2..6; the feed keeps 6..9 in memory: after 5 the rest comes from memory.
+        for (var offset = 2L; offset <= 6; offset++)
+        {
+            await TopicFeedTesting.ReadAsync(catchUp, offset, (ulong)offset);
+        }
+
+        await t.FeedAsync(10);
+
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Null(subscription.CatchUp);
+        Assert.Equal(Enumerable.Range(2, 9).Select(o => (long)o), TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task CatchingUp_ReaderReachesTheRecentEvents_JoinsFromMemoryAndStopsReading()
+    {
+        var t = new TopicFeedTesting(recent: 4);
+        for (var offset = 0; offset < 6; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 0, out var catchUp, out _);
+        Assert.Equal(TopicReaderState.CatchingUp, subscription.State);
+        await TopicFeedTesting.ReadAsync(catchUp!, 1, 1);
+
+        // 2..5 are in memory: it joined there, and what its reader reads afterwards is not handed over again.
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        await TopicFeedTesting.ReadAsync(catchUp!, 2, 2);
+        await t.FeedAsync(6);
+
+        Assert.Equal(Enumerable.Range(1, 6).Select(o => (long)o), TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task CatchingUp_WithoutRecentEvents_JoinsExactlyAtTheFeedsNextEvent()
+    {
+        var t = new TopicFeedTesting(recent: 0);
+        for (var offset = 0; offset < 6; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 2, out var catchUp, out _);
+        await TopicFeedTesting.ReadAsync(catchUp!, 3, 1);
+        await TopicFeedTesting.ReadAsync(catchUp!, 4, 2);
+        Assert.Equal(TopicReaderState.CatchingUp, subscription.State);
+        await TopicFeedTesting.ReadAsync(catchUp!, 5, 3);
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        await t.FeedAsync(6);
+
+        Assert.Equal(Enumerable.Range(3, 4).Select(o => (long)o), TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task CatchingUp_IdFarBeyondTheEndBeforeTheFeedHadEvents_JoinsAtTheFeedsFirstEvent()
+    {
+        var t = new TopicFeedTesting();
+        var after = TopicFeed.AheadTolerance + 99;
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: after, out var catchUp, out var from);
+        Assert.NotNull(catchUp);
+        Assert.Equal(after + 1, from);
+
+        await t.FeedAsync(3);
+        await t.FeedAsync(4);
+
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Equal([3L, 4L], TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Live_SubscriberWithoutRoom_IsEndedAsSlowOthersGetEverything()
+    {
+        var t = new TopicFeedTesting(buffer: 16);
+        var slow = t.Feed.Attach(t.Format, null, out _, out _);
+        var fast = t.Feed.Attach(t.Format, null, out _, out _);
+        var received = new List<long>();
+        for (var offset = 0; offset < 40; offset++)
+        {
+            await t.FeedAsync(offset);
+            received.AddRange(TopicFeedTesting.Drain(fast));
+        }
+
+        Assert.Equal(SubscriptionEndReason.SlowReader, slow.EndReason);
+        Assert.Null(fast.EndReason);
+        Assert.Equal(Enumerable.Range(0, 40).Select(o => (long)o), received);
+        Assert.Equal(1, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
+        Assert.Equal(1, t.Feed.Subscribers);
+    }
+
+    [Fact]
+    public async Task Live_SubscriberThatStopped_LeavesWithoutCountingAsSlow()
+    {
+        var t = new TopicFeedTesting(buffer: 16);
+        var leaving = t.Feed.Attach(t.Format, null, out _, out _);
+        leaving.Stop();
+
+        await t.FeedAsync(0);
+
+        Assert.Null(leaving.EndReason);
+        Assert.Equal(0, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
+    }
+
+    [Fact]
+    public async Task Ended_ByTheBroker_EndsEverySubscriberAndRefusesNewOnes()
+    {
+        var t = new TopicFeedTesting();
+        var live = t.Feed.Attach(t.Format, null, out _, out _);
+        var catchingUp = t.Feed.Attach(t.Format, resumeAfter: 3, out _, out _);
+
+        await t.Feed.HandleBasicCancelAsync("feed");
+
+        Assert.Equal(SubscriptionEndReason.ConsumerCancelled, live.EndReason);
+        Assert.Equal(SubscriptionEndReason.ConsumerCancelled, catchingUp.EndReason);
+        Assert.Null(catchingUp.CatchUp);
+        Assert.Throws<SubscribeException>(() => t.Feed.Attach(t.Format, null, out _, out _));
+    }
+
+    [Fact]
+    public async Task CatchUp_Acknowledgements_FollowWhatTheClientReceived()
+    {
+        var t = new TopicFeedTesting(recent: 2);
+        for (var offset = 0; offset < 10; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 0, out var catchUp, out _);
+        await TopicFeedTesting.ReadAsync(catchUp!, 1, 1);
+        await TopicFeedTesting.ReadAsync(catchUp!, 2, 2);
+
+        // Without a channel there is nothing to send; what matters is that acknowledging never throws or blocks.
+        await subscription.AcknowledgeAsync(2, multiple: true);
+        Assert.True(subscription.RequiresAcknowledgement);
+    }
+}
