@@ -41,8 +41,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
-    /// subscriptions as the SSE stream, one JSON text frame per message (see README "Transports"). The
-    /// endpoint brings ASP.NET Core's WebSocket middleware along; the application needs no <c>UseWebSockets</c>.
+    /// subscriptions as the SSE stream, one JSON text frame per message (see README "Transports"); and, unless
+    /// <c>topics.path</c> is empty, topics below it (<c>/ws/topics/NAME</c>). The endpoint brings ASP.NET Core's
+    /// WebSocket middleware along; the application needs no <c>UseWebSockets</c>.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
     /// <exception cref="InvalidOperationException">No path is given and <c>ws.path</c> is empty (switched off).</exception>
@@ -53,9 +54,20 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<WebSocketTransportOptions>>().Value.Path, "ws.path", nameof(path));
         var endpoint = services.GetRequiredService<WebSocketEndpoint>();
         // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
-        var pipeline = endpoints.CreateApplicationBuilder().UseWebSockets();
-        pipeline.Run(endpoint.HandleAsync);
-        return endpoints.Map(path, pipeline.Build()).WithDisplayName("eventsourced websocket");
+        var queues = endpoints.CreateApplicationBuilder().UseWebSockets();
+        queues.Run(endpoint.HandleAsync);
+        var builder = endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket");
+        // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
+        var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
+        if (topicsPath.Length > 0)
+        {
+            var topics = endpoints.CreateApplicationBuilder().UseWebSockets();
+            topics.Run(endpoint.HandleTopicAsync);
+            endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
+                .WithDisplayName("eventsourced websocket topics");
+        }
+
+        return builder;
     }
 
     /// <summary>

@@ -34,7 +34,14 @@ internal static class JsonMessage
     /// The delivery <paramref name="tag"/> framed into a rented buffer. Its <c>id</c> is the tag as a number,
     /// or, with an <paramref name="idPrefix"/>, the string <c>PREFIX-TAG</c>.
     /// </summary>
-    public static OutboundItem Frame(ulong tag, string? idPrefix, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published)
+    public static OutboundItem Frame(ulong tag, string? idPrefix, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published) =>
+        Frame(tag, tag, idPrefix, body, properties, published);
+
+    /// <summary>The delivery <paramref name="tag"/> framed with <paramref name="id"/> as its <c>id</c> (a topic event's stream offset).</summary>
+    public static OutboundItem Frame(ulong tag, ulong id, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published) =>
+        Frame(tag, id, null, body, properties, published);
+
+    private static OutboundItem Frame(ulong tag, ulong id, string? idPrefix, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published)
     {
         var text = Utf8.IsValid(body);
         var type = properties.IsTypePresent() ? properties.Type : null;
@@ -55,7 +62,7 @@ internal static class JsonMessage
         json.WriteStartObject();
         if (idPrefix is null)
         {
-            json.WriteNumber("id"u8, tag);
+            json.WriteNumber("id"u8, id);
         }
         else
         {

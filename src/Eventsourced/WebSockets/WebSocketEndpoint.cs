@@ -2,6 +2,7 @@ using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -16,6 +17,7 @@ namespace Eventsourced.WebSockets;
 internal sealed class WebSocketEndpoint(
     SubscriptionGate gate,
     QueueTarget queues,
+    TopicTarget topics,
     SubscriptionSettings settings,
     GatewayMetrics metrics,
     WebSocketPublisher publisher,
@@ -26,10 +28,17 @@ internal sealed class WebSocketEndpoint(
     /// <summary>The query parameter that chooses who acknowledges: <c>client</c> or <c>auto</c> (the default).</summary>
     public const string AcksParameter = "acks";
 
-    private readonly WebSocketFormat _format = new();
+    private readonly WebSocketFormat _queueFormat = new();
+    private readonly WebSocketFormat _topicFormat = new(topicOffsets: true);
     private readonly WebSocketSessionOptions _session = new(options.Value, settings);
 
-    public async Task HandleAsync(HttpContext context)
+    /// <summary>A WebSocket on the client's own queue (<c>ws.path</c>).</summary>
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, queues, _queueFormat);
+
+    /// <summary>A WebSocket on a topic (<c>ws.path</c> + <c>topics.path</c> + NAME), resuming after <c>?lastEventId=</c>.</summary>
+    public Task HandleTopicAsync(HttpContext context) => HandleAsync(context, topics, _topicFormat);
+
+    private async Task HandleAsync(HttpContext context, ISubscriptionTarget target, WebSocketFormat format)
     {
         if (!await gate.AcceptAsync(context, webSocket: true))
         {
@@ -51,7 +60,14 @@ internal sealed class WebSocketEndpoint(
         }
 
         var clientAcks = acks.Count == 1 && acks[0] == "client";
-        await gate.HandleAsync(context, queues, _format, subscription =>
+        if (clientAcks && target == topics)
+        {
+            // A stream keeps every event: a topic's subscriber resumes from its last id instead of acknowledging.
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "acks=client is for queues: a topic's subscriber resumes with lastEventId");
+            return;
+        }
+
+        await gate.HandleAsync(context, target, format, subscription =>
             new WebSocketSession(context, subscription, clientAcks, _session, settings, metrics, publisher, permissions, logger));
     }
 }

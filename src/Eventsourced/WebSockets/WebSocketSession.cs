@@ -209,7 +209,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     MessagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
                     RecordLatencies();
-                    _tcpAcks?.Flushed(lastTag);
+                    if (subscription.RequiresAcknowledgement)
+                    {
+                        _tcpAcks?.Flushed(lastTag);
+                    }
                 }
 
                 await ProcessInboxAsync(socket);

@@ -32,7 +32,10 @@ public sealed class WebSocketTransportOptions
     [ConfigurationKeyName("publish")]
     public bool Publish { get; set; }
 
-    /// <summary><c>ws.publish_exchange</c>: the exchange clients publish to (it must exist).</summary>
+    /// <summary>
+    /// <c>ws.publish_exchange</c>: the exchange clients publish to (it must exist). The default exchange (empty),
+    /// which routes by queue name (a topic's stream, say), only with a routing key that starts with literal text.
+    /// </summary>
     [ConfigurationKeyName("publish_exchange")]
     [ValueRule<ExchangeName>]
     public string PublishExchange { get; set; } = "amq.topic";
@@ -53,10 +56,7 @@ public sealed class WebSocketTransportOptions
     public int PublishBurst { get; set; } = 20;
 }
 
-/// <summary>
-/// An AMQP exchange name clients may publish to: at most 255 UTF-8 bytes, no control characters, and not
-/// empty: the default exchange routes by queue name, so clients could write into any queue.
-/// </summary>
+/// <summary>An AMQP exchange name: at most 255 UTF-8 bytes, no control characters; empty is the default exchange.</summary>
 internal sealed class ExchangeName : IValueRule
 {
     private ExchangeName()
@@ -64,8 +64,22 @@ internal sealed class ExchangeName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Length == 0 ? "must name an exchange (the default exchange '' would let clients write into any queue)"
-        : System.Text.Encoding.UTF8.GetByteCount(value) > 255 ? "must be at most 255 bytes"
+        System.Text.Encoding.UTF8.GetByteCount(value) > 255 ? "must be at most 255 bytes"
         : value.Any(char.IsControl) ? $"must not contain control characters, got {ConfigText.Quote(value)}"
         : null;
+}
+
+/// <summary>The checks of <c>ws</c> that involve several keys, run with the rest of the configuration's checks.</summary>
+internal static class WebSocketConfigCheck
+{
+    public static IEnumerable<ConfigProblem> Check(WebSocketTransportOptions ws, ConfigOrigins origins)
+    {
+        // The default exchange delivers to the queue named by the routing key: a key that is all the client's
+        // would let it write into any queue (another user's included); a literal prefix keeps it to its part.
+        if (ws.PublishExchange.Length == 0 && (ws.PublishRoutingKey.Length == 0 || ws.PublishRoutingKey.StartsWith("${", StringComparison.Ordinal)))
+        {
+            yield return new ConfigProblem(origins.Of("ws:publish_exchange"), "ws.publish_exchange",
+                "the default exchange ('') routes by queue name: ws.publish_routing_key must then start with literal text (e.g. chat.${to}), so that clients write only into queues under it");
+        }
+    }
 }

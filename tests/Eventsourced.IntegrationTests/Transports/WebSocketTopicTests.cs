@@ -1,0 +1,108 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Transports;
+
+/// <summary>Topics over WebSockets (<c>/ws/topics/NAME</c>): many subscribers, ids that are stream offsets, resume after <c>lastEventId</c>, publishing into a topic.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(WebSocketTopicTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task Topic_SeveralSubscribersAtOnce_EachGetsEveryEvent_WithItsOffsetAsId()
+    {
+        var topic = broker.UniqueQueueName("ws-topic");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var first = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        await using var second = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        Assert.True(first.Connected && second.Connected, $"{first.Status} {first.Reason} / {second.Status} {second.Reason}");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
+
+        for (var i = 1; i <= 3; i++)
+        {
+            await _amqp.PublishAsync(topic, $"event {i}");
+        }
+
+        foreach (var ws in new[] { first, second })
+        {
+            var events = await ws.ReceiveMessagesAsync(3, Timeout);
+            Assert.Equal(["event 1", "event 2", "event 3"], events.Select(e => e.Data));
+            Assert.Equal([0ul, 1ul, 2ul], events.Select(e => e.Number));
+        }
+
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
+    public async Task Topic_ResumeWithLastEventId_NothingMissedNothingTwice()
+    {
+        var topic = broker.UniqueQueueName("ws-topic-resume");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        ulong lastSeen;
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
+            await _amqp.PublishAsync(topic, "a");
+            await _amqp.PublishAsync(topic, "b");
+            lastSeen = (await ws.ReceiveMessagesAsync(2, Timeout))[1].Number;
+            await ws.CloseAsync();
+        }
+
+        await _amqp.PublishAsync(topic, "c while away");
+        await _amqp.PublishAsync(topic, "d while away");
+        await using var again = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId={lastSeen}");
+        await _amqp.PublishAsync(topic, "e after");
+
+        var resumed = await again.ReceiveMessagesAsync(3, Timeout);
+        Assert.Equal(["c while away", "d while away", "e after"], resumed.Select(e => e.Data));
+        Assert.Equal([lastSeen + 1, lastSeen + 2, lastSeen + 3], resumed.Select(e => e.Number));
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
+    public async Task Topic_WithClientAcks_Is400_ItResumesByIdInstead()
+    {
+        var topic = broker.UniqueQueueName("ws-topic-acks");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?acks=client");
+
+        Assert.Equal(HttpStatusCode.BadRequest, ws.Status);
+        Assert.Equal("acks=client is for queues: a topic's subscriber resumes with lastEventId", ws.Reason);
+    }
+
+    [Fact]
+    public async Task Publish_IntoATopicThroughTheDefaultExchange_ReachesEverySubscriberIncludingTheSender()
+    {
+        var room = broker.UniqueQueueName("room");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = string.Empty;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+        });
+        await using var sender = await gateway.ConnectWebSocketAsync($"/ws/topics/chat.{room}");
+        await using var reader = await gateway.ConnectWebSocketAsync($"/ws/topics/chat.{room}");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync($"chat.{room}"), Timeout, "the room's stream exists");
+
+        await sender.SendAsync($"{{\"publish\": {{\"to\": \"{room}\", \"data\": \"hello room\", \"type\": \"chat\"}}, \"ref\": \"m1\"}}");
+
+        Assert.Equal("{\"published\":\"m1\"}", (await sender.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        foreach (var ws in new[] { sender, reader })
+        {
+            var message = Assert.Single(await ws.ReceiveMessagesAsync(1, Timeout));
+            Assert.Equal(("hello room", "chat"), (message.Data, message.Type));
+        }
+
+        await DeleteAsync($"chat.{room}");
+    }
+
+    private Task DeleteAsync(string topic) => _amqp.DeleteQueueAsync(topic);
+}

@@ -1,0 +1,47 @@
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Tests.WebSockets;
+
+public sealed class WebSocketConfigTests
+{
+    [Theory]
+    [InlineData("${to}")]
+    [InlineData("${query:room}.${to}")]
+    public void DefaultExchange_WithAKeyTheClientChoosesWhole_IsAProblem(string routingKey)
+    {
+        var options = new GatewayOptions();
+        options.Ws.PublishExchange = string.Empty;
+        options.Ws.PublishRoutingKey = routingKey;
+
+        var problem = Assert.Single(ConfigLoader.Check(options, ConfigOrigins.None));
+
+        Assert.Equal("ws.publish_exchange", problem.Key);
+        Assert.Contains("must then start with literal text", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void DefaultExchange_WithALiteralPrefix_IsFine()
+    {
+        var options = new GatewayOptions();
+        options.Ws.PublishExchange = string.Empty;
+        options.Ws.PublishRoutingKey = "chat.${to}";
+
+        Assert.Empty(ConfigLoader.Check(options, ConfigOrigins.None));
+    }
+
+    [Theory]
+    [InlineData("/events", "/poll", "ws.path", "'/events' is also server.path; give each endpoint its own path")]
+    [InlineData("/ws", "/WS/", "poll.path", "'/WS/' is also ws.path; give each endpoint its own path")]
+    [InlineData("/metrics", "/poll", "metrics.path", "'/metrics' is also ws.path; give each endpoint its own path")]
+    public void TransportPaths_MustDifferFromTheOthers(string ws, string poll, string key, string message)
+    {
+        var options = new GatewayOptions();
+        options.Server.Path = "/events";
+        options.Ws.Path = ws;
+        options.Poll.Path = poll;
+
+        var problem = Assert.Single(ConfigLoader.Check(options, ConfigOrigins.None));
+
+        Assert.Equal((key, message), (problem.Key, problem.Message));
+    }
+}
