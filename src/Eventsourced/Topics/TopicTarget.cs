@@ -8,7 +8,8 @@ namespace Eventsourced.Topics;
 /// <summary>
 /// A topic (kind <c>topic</c>): named by the path after <c>topics.path</c> (the route value <see cref="RouteParameter"/>),
 /// read from the event after the request's <c>Last-Event-ID</c> header (an EventSource sends it when it reconnects),
-/// else after its <c>lastEventId</c> query parameter (a page's first connect), else from new events on.
+/// else after its <c>lastEventId</c> query parameter (a page's first connect; <c>-1</c> reads everything the stream
+/// still has), else from new events on.
 /// </summary>
 internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 {
@@ -65,8 +66,15 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
             return true;
         }
 
+        if (text == "-1")
+        {
+            // Before the first event: everything the stream still has (a chat page reading its room's history).
+            after = -1;
+            return true;
+        }
+
         var shown = text.Length <= 40 ? text : text[..40] + "...";
-        reason = $"{source} must be the id of one of the topic's events (a number), got '{shown}'";
+        reason = $"{source} must be the id of one of the topic's events (a number), or -1 for all the topic still has, got '{shown}'";
         return false;
     }
 }

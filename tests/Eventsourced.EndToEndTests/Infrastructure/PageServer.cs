@@ -11,7 +11,8 @@ namespace Eventsourced.EndToEndTests.Infrastructure;
 /// <summary>
 /// The web application a browser page comes from: another origin than the gateway's (another host name
 /// and port), as in a real deployment where <c>app.example</c> serves pages and <c>push.example</c> streams.
-/// Serves the test harness (<c>/harness.html</c>) and the demo page (<c>/demo/</c>, from <c>examples/browser</c>).
+/// Serves the test harness (<c>/harness.html</c>), the test pages (<c>/pages/</c>), the demo page (<c>/demo/</c>, from
+/// <c>examples/browser</c>) and the chat (<c>/chat/</c>, from <c>examples/chat</c>).
 /// </summary>
 public sealed class PageServer : IAsyncDisposable
 {
@@ -57,6 +58,9 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>A test page of <c>Browser/Pages</c> (e.g. <c>websocket.html</c>) with <paramref name="query"/>.</summary>
     public string PageUrl(string file, string query) => $"{Origin}/pages/{file}{query}";
 
+    /// <summary>The chat page from <c>examples/chat</c> with <paramref name="query"/>.</summary>
+    public string ChatUrl(string query) => $"{Origin}/chat/index.html{query}";
+
     /// <summary>The demo page from <c>examples/browser</c>.</summary>
     public string DemoUrl(string query) => $"{Origin}/demo/index.html{query}";
 
@@ -85,6 +89,8 @@ public sealed class PageServer : IAsyncDisposable
         });
         app.MapGet("/pages/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(pages, Path.GetFileName(file))));
+        app.MapGet("/chat/{file}", (HttpContext context, string file) =>
+            SendFileAsync(context, Path.Combine(RepoPaths.Examples("chat"), Path.GetFileName(file))));
         app.MapGet("/demo/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));
         await app.StartAsync();

@@ -67,6 +67,28 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Topic_LastEventIdMinusOne_ReadsEverythingTheStreamHas()
+    {
+        var topic = broker.UniqueQueueName("ws-topic-all");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using (var first = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
+            await _amqp.PublishAsync(topic, "the very first");
+            await _amqp.PublishAsync(topic, "the second");
+            await first.ReceiveMessagesAsync(2, Timeout);
+        }
+
+        await using var all = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId=-1");
+        await _amqp.PublishAsync(topic, "a new one");
+
+        var events = await all.ReceiveMessagesAsync(3, Timeout);
+        Assert.Equal(["the very first", "the second", "a new one"], events.Select(e => e.Data));
+        Assert.Equal([0ul, 1ul, 2ul], events.Select(e => e.Number));
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
     public async Task Topic_WithClientAcks_Is400_ItResumesByIdInstead()
     {
         var topic = broker.UniqueQueueName("ws-topic-acks");
