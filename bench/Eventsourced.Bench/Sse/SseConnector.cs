@@ -19,8 +19,9 @@ internal sealed class SseConnector
     private readonly IPAddress[] _sources;
     private readonly string _pathAndQueryPrefix;
     private readonly string _host;
+    private readonly string _webSocketPrefix;
 
-    public SseConnector(Uri gateway, int sources)
+    public SseConnector(Uri gateway, int sources, string webSocketPath = "/ws")
     {
         var address = IPAddress.TryParse(gateway.Host.Trim('[', ']'), out var ip)
             ? ip
@@ -30,6 +31,7 @@ internal sealed class SseConnector
         var path = gateway.AbsolutePath;
         var query = gateway.Query;
         _pathAndQueryPrefix = query.Length > 1 ? $"{path}{query}&id=" : $"{path}?id=";
+        _webSocketPrefix = $"{webSocketPath}?acks=client&id=";
         _sources = sources > 0 && IPAddress.IsLoopback(address) && address.AddressFamily == AddressFamily.InterNetwork
             ? Enumerable.Range(2, Math.Min(sources, 250)).Select(i => new IPAddress(new byte[] { 127, 0, 0, (byte)i })).ToArray()
             : [];
@@ -38,6 +40,14 @@ internal sealed class SseConnector
     /// <summary>The request that opens the stream of <paramref name="queue"/>, as a browser's EventSource sends it.</summary>
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
         $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
+
+    /// <summary>
+    /// The upgrade that opens a WebSocket on <paramref name="queue"/>, acknowledged by the client (<c>acks=client</c>),
+    /// as a browser's <c>new WebSocket(url)</c> sends it (the key is fixed: the tool does not check the answer's accept hash).
+    /// </summary>
+    public byte[] WebSocketRequest(string queue) => Encoding.ASCII.GetBytes(
+        $"GET {_webSocketPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: ZXZlbnRzb3VyY2VkLWJuYw==\r\nSec-WebSocket-Version: 13\r\n\r\n");
 
     /// <summary>
     /// A non-blocking socket whose connect has started (on loopback it may already be done): the

@@ -22,7 +22,8 @@ internal enum StreamEnd
 
 /// <summary>
 /// The client side of one stream over a raw socket: HTTP/1.1 response head, chunked transfer decoding and
-/// SSE line parsing done on the bytes as they arrive, without allocating per event. Each event's data is
+/// SSE line parsing done on the bytes as they arrive, without allocating per event; or, for a WebSocket
+/// stream, the upgrade and the frames (<see cref="WebSocketFrames"/>), acknowledging what each read brought. Each event's data is
 /// checked as a <see cref="Payload"/>: the right queue, and the next sequence number of that queue.
 /// Its socket is connected and read by the <see cref="EpollReactor"/>: one thread at a time reads it and owns
 /// every counter; the owning <see cref="StreamSet"/> is told of each step.
@@ -51,13 +52,23 @@ internal sealed class SseStream
     private volatile bool _paused;
     private EpollReactor.Connection? _connection;
     private SequenceCheck _received;
+    private readonly WebSocketFrames? _frames;
+    private readonly Action<ReadOnlySpan<byte>>? _onFrameData;
 
-    public SseStream(StreamSet owner, int index, string queue)
+    public SseStream(StreamSet owner, int index, string queue, bool webSocket = false)
     {
         _owner = owner;
         Index = index;
         Queue = queue;
+        if (webSocket)
+        {
+            _frames = new WebSocketFrames();
+            _onFrameData = OnFrameData;
+        }
     }
+
+    /// <summary>A WebSocket (with client acknowledgements) rather than an SSE stream.</summary>
+    public bool IsWebSocket => _frames is not null;
 
     private enum ChunkState
     {
@@ -126,7 +137,7 @@ internal sealed class SseStream
         try
         {
             socket = connector.Open(Index);
-            var connection = EpollReactor.Shared.Start(this, socket, connector.Request(Queue));
+            var connection = EpollReactor.Shared.Start(this, socket, IsWebSocket ? connector.WebSocketRequest(Queue) : connector.Request(Queue));
             Volatile.Write(ref _connection, connection);
             if (_paused)
             {
@@ -192,6 +203,23 @@ internal sealed class SseStream
             return false;
         }
 
+        if (_frames is { } frames)
+        {
+            // What this read brought is processed: acknowledge it (and answer pings) at once.
+            frames.Acknowledge();
+            if (frames.HasOutput)
+            {
+                var output = frames.Output;
+                var sent = socket.Send(output, SocketFlags.None, out var sendError);
+                if (sendError != SocketError.Success || sent != output.Length)
+                {
+                    throw new IOException($"could not send {output.Length} bytes of acknowledgements at once ({sendError})");
+                }
+
+                frames.OutputSent();
+            }
+        }
+
         return true;
     }
 
@@ -226,12 +254,28 @@ internal sealed class SseStream
             var bodyStart = headLength - _headLength;
             ParseHead(_head.AsSpan(0, headLength));
             _head = null;
-            if (Status != 200)
+            if (Status != (IsWebSocket ? 101 : 200))
             {
                 return false;
             }
 
             data = data[bodyStart..];
+            if (IsWebSocket)
+            {
+                // Upgraded: streaming from here (an SSE stream counts from its opening comment).
+                OpenedAt = Stopwatch.GetTimestamp();
+                _owner.OnOpened(this);
+            }
+        }
+
+        if (_frames is { } frames)
+        {
+            if (!data.IsEmpty)
+            {
+                Chunks++; // for a WebSocket: reads that brought frames
+            }
+
+            return frames.Feed(data, _onFrameData!);
         }
 
         return _chunked ? FeedChunked(data) : FeedEvents(data);
@@ -263,7 +307,7 @@ internal sealed class SseStream
             }
         }
 
-        if (Status != 200)
+        if (Status != (IsWebSocket ? 101 : 200))
         {
             Reason = $"{Status} {Reason ?? (status.Length > 2 ? status[2] : "")}".TrimEnd();
         }
@@ -425,6 +469,13 @@ internal sealed class SseStream
             _eventValid = !_eventHasData && Payload.TryRead(line[DataPrefix.Length..], out _eventQueue, out _eventSeq, out _eventStamp);
             _eventHasData = true;
         }
+    }
+
+    /// <summary>A WebSocket message's data (its start): checked as an SSE event's data is.</summary>
+    private void OnFrameData(ReadOnlySpan<byte> data)
+    {
+        _eventValid = Payload.TryRead(data, out _eventQueue, out _eventSeq, out _eventStamp);
+        DispatchEvent();
     }
 
     private void DispatchEvent()

@@ -18,11 +18,12 @@ internal sealed class StreamSet
     private int _failed;
     private int _endedEarly;
 
-    public StreamSet(SseConnector connector, IReadOnlyList<string> queues, MessageHandler? onMessage)
+    /// <param name="webSocket">WebSockets with client acknowledgements instead of SSE streams.</param>
+    public StreamSet(SseConnector connector, IReadOnlyList<string> queues, MessageHandler? onMessage, bool webSocket = false)
     {
         _connector = connector;
         _onMessage = onMessage;
-        Streams = queues.Select((q, i) => new SseStream(this, i, q)).ToArray();
+        Streams = queues.Select((q, i) => new SseStream(this, i, q, webSocket)).ToArray();
         _runs = new Task?[Streams.Length];
     }
 

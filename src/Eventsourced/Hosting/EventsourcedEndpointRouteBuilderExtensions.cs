@@ -8,6 +8,7 @@ using Eventsourced.WebSockets;
 using Eventsourced.Topics;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -54,14 +55,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<WebSocketTransportOptions>>().Value.Path, "ws.path", nameof(path));
         var endpoint = services.GetRequiredService<WebSocketEndpoint>();
         // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
-        var queues = endpoints.CreateApplicationBuilder().UseWebSockets();
+        var queues = WebSocketPipeline(endpoints);
         queues.Run(endpoint.HandleAsync);
         var builder = endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket");
         // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
         var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
         if (topicsPath.Length > 0)
         {
-            var topics = endpoints.CreateApplicationBuilder().UseWebSockets();
+            var topics = WebSocketPipeline(endpoints);
             topics.Run(endpoint.HandleTopicAsync);
             endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
                 .WithDisplayName("eventsourced websocket topics");
@@ -83,6 +84,19 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<LongPollingOptions>>().Value.Path, "poll.path", nameof(path));
         return endpoints.Map(path, services.GetRequiredService<PollEndpoint>().HandleAsync).WithDisplayName("eventsourced long-poll");
     }
+
+    /// <summary>ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>).</summary>
+    private static IApplicationBuilder WebSocketPipeline(IEndpointRouteBuilder endpoints) => endpoints.CreateApplicationBuilder()
+        .Use(next => context =>
+        {
+            if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
+            {
+                context.Features.Set<IHttpUpgradeFeature>(new CorkingUpgradeFeature(upgrade));
+            }
+
+            return next(context);
+        })
+        .UseWebSockets();
 
     private static string CheckedPath(string path, string key, string parameter)
     {

@@ -55,6 +55,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private (WebSocketCloseStatus Status, string Description)? _closeBy;
     private bool _clientClosed;
     private TokenBucketRateLimiter? _publishRate;
+    private CorkedStream? _cork;
     private long _publishes;
 
     public WebSocketSession(
@@ -105,6 +106,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return SubscriptionEndReason.ClientGone;
         }
 
+        _cork = (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() as CorkingUpgradeFeature)?.Stream;
         using (socket)
         using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ending.Token))
         {
@@ -176,6 +178,8 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 var messages = 0;
                 long bytes = 0;
                 var now = _settings.Time.GetTimestamp();
+                // One write for the whole batch and the answers after it, as an SSE stream's batch is one flush.
+                _cork?.Cork();
                 while (!sending.IsCancellationRequested && subscription.Items.TryRead(out var item))
                 {
                     if (!item.IsMessage)
@@ -204,6 +208,12 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     }
                 }
 
+                await ProcessInboxAsync(socket);
+                if (_cork is not null)
+                {
+                    await WithWriteTimeout(_cork.UncorkAsync());
+                }
+
                 if (lastTag != 0)
                 {
                     MessagesWritten += messages;
@@ -215,7 +225,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     }
                 }
 
-                await ProcessInboxAsync(socket);
                 if (_clientAcks is not null)
                 {
                     await RequeueOverdueAsync();
@@ -246,12 +255,12 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
     }
 
-    /// <summary>Sends one text frame; throws <see cref="TimeoutException"/> past <c>server.write_timeout</c>.</summary>
-    private ValueTask SendAsync(WebSocket socket, ReadOnlyMemory<byte> frame)
-    {
-        var send = socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        return send.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(send.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time));
-    }
+    /// <summary>Sends one text frame (into the cork while corked); throws <see cref="TimeoutException"/> past <c>server.write_timeout</c>.</summary>
+    private ValueTask SendAsync(WebSocket socket, ReadOnlyMemory<byte> frame) =>
+        WithWriteTimeout(socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None));
+
+    private ValueTask WithWriteTimeout(ValueTask write) =>
+        write.IsCompletedSuccessfully ? ValueTask.CompletedTask : new ValueTask(write.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time));
 
     /// <summary>The client's acknowledgements, to the broker; the answers the reader prepared, to the client.</summary>
     private async Task ProcessInboxAsync(WebSocket socket)
@@ -318,13 +327,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
             _metrics.Requeued(RequeueReasons.AckTimeout, count);
         }
 
+        // The timer is set only when the next deadline comes before the one it is set for: as the client acknowledges,
+        // deadlines move later, and a timer that fires early merely looks and sets itself again (no timer call per ack).
         var next = acks.NextDeadline ?? long.MaxValue;
-        if (next != Volatile.Read(ref _armedDeadline))
+        if (next < Volatile.Read(ref _armedDeadline))
         {
             Volatile.Write(ref _armedDeadline, next);
-            var due = next == long.MaxValue
-                ? Timeout.InfiniteTimeSpan
-                : TimeSpan.FromSeconds(Math.Max(0, next - now) / (double)_settings.Time.TimestampFrequency) + TimeSpan.FromMilliseconds(1);
+            var due = TimeSpan.FromSeconds(Math.Max(0, next - now) / (double)_settings.Time.TimestampFrequency) + TimeSpan.FromMilliseconds(1);
             _ackTimer!.Change(due, Timeout.InfiniteTimeSpan);
         }
     }
@@ -562,6 +571,12 @@ internal sealed class WebSocketSession : ISubscriptionSession
         try
         {
             using var timeout = new CancellationTokenSource(CloseWait, _settings.Time);
+            if (_cork is not null)
+            {
+                // A batch that failed half-way leaves it corked: the close frame must go out, after what is held.
+                await _cork.UncorkAsync(timeout.Token);
+            }
+
             await socket.CloseOutputAsync(status, Truncate(description), timeout.Token);
             WebSocketLog.Closed(_logger, _subscription.Name, status, description);
         }
