@@ -92,6 +92,22 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
     public async Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken)
     {
+        try
+        {
+            return await ServeAsync(cancellationToken);
+        }
+        finally
+        {
+            // After both loops: the reader may publish (rate limiter) until it ends.
+            _ackTimer?.Dispose();
+            _tcpAcks?.Dispose();
+            _publishRate?.Dispose();
+            _ending.Dispose();
+        }
+    }
+
+    private async Task<SubscriptionEndReason> ServeAsync(CancellationToken cancellationToken)
+    {
         WebSocket socket;
         try
         {
@@ -129,7 +145,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 if (_tcpAcks is not null)
                 {
                     await _tcpAcks.AcknowledgeLastAsync();
-                    _tcpAcks.Dispose();
                 }
 
                 // Never sent, never acknowledged: these go back to the queue; their buffers to the pool.
@@ -137,8 +152,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 {
                     unsent.Release();
                 }
-
-                _publishRate?.Dispose();
             }
 
             await CloseAsync(socket, reason, cancellationToken);
@@ -152,7 +165,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 await receiving;
             }
 
-            _ending.Dispose();
             return reason;
         }
     }
