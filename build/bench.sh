@@ -157,7 +157,7 @@ for run in "${runs[@]}"; do
         token_port=$((BENCH_GATEWAY_PORT + 1))
         start_gateway "$OUT/gateway-${run//,/-}-tokens.log" "$token_port" "$token_secret"
         token_gateway_pid=$started_pid
-        token_args=(--token-gateway "http://127.0.0.1:$token_port/")
+        token_args=(--token-gateway "http://127.0.0.1:$token_port/" --token-gateway-pid "$token_gateway_pid")
         log "$run: gateway requiring tokens pid $token_gateway_pid on 127.0.0.1:$token_port"
     fi
     code=0

@@ -60,6 +60,9 @@ internal sealed class BenchCommandLine
             : Fail(result, $"--token-gateway takes an http:// URL, got '{result.Tokens[^1].Value}'"),
     };
 
+    private readonly Option<int?> _tokenGatewayPid = Optional("--token-gateway-pid", "PID", 1,
+        "the --token-gateway's process, for its CPU per message");
+
     private readonly Option<int?> _brokerPid = Optional("--broker-pid", "PID", 1,
         "the broker's process, to tell its CPU share from everything else's");
 
@@ -149,7 +152,7 @@ internal sealed class BenchCommandLine
         {
             _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
-            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway,
+            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid,
         };
         foreach (var option in Command.Options)
         {
@@ -204,6 +207,7 @@ internal sealed class BenchCommandLine
         Baseline = !result.GetValue(_noBaseline),
         TokenSecret = result.GetValue(_tokenSecret),
         TokenGateway = result.GetValue(_tokenGateway),
+        TokenGatewayPid = result.GetValue(_tokenGatewayPid),
     };
 
     private static Uri? Fail(ArgumentResult result, string error)

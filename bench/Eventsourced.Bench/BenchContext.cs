@@ -30,6 +30,11 @@ internal sealed class BenchContext
     /// <summary>--token-gateway: the second gateway, which requires tokens; drain measures it beside <see cref="Connector"/>'s.</summary>
     public SseConnector? TokenConnector { get; init; }
 
+    /// <summary>CPU shares with the token gateway in the gateway's place (--token-gateway-pid).</summary>
+    public CpuShare TokenCpu => _tokenCpu ??= new CpuShare(Options.TokenGatewayPid, Options.BrokerPid);
+
+    private CpuShare? _tokenCpu;
+
     /// <summary>The gateway's /proc readings; null without --gateway-pid.</summary>
     public ProcessMemory? Gateway { get; }
 

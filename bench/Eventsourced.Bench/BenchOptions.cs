@@ -57,5 +57,7 @@ internal sealed class BenchOptions
     /// <summary>drain: a second gateway that requires tokens, measured in the same rounds as <see cref="Gateway"/>.</summary>
     public Uri? TokenGateway { get; init; }
 
+    public int? TokenGatewayPid { get; init; }
+
     public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
 }

@@ -30,6 +30,7 @@ internal static class DrainScenario
         var gatewayCpu = new List<double>();
         var plainTimes = new List<double>();
         var tokenTimes = new List<double>();
+        var tokenGatewayCpu = new List<double>();
         context.Tokens?.Prepare(names);
         await context.Broker.DeclareAsync(names, options.ExpiresSeconds);
         try
@@ -47,13 +48,17 @@ internal static class DrainScenario
                 if (context.TokenConnector is { } tokenConnector)
                 {
                     await FillAsync(context, names, messages, size);
-                    machine = context.Cpu.Take();
-                    (withTokens, _) = await DrainThroughGatewayAsync(context, tokenConnector, names, messages, failures);
-                    Log.Line($"drain {load} round {round}: gateway with tokens {Seconds(withTokens)} ({context.Cpu.Describe(machine, context.Cpu.Take())})");
+                    machine = context.TokenCpu.Take();
+                    (withTokens, var tokenCpu) = await DrainThroughGatewayAsync(context, tokenConnector, names, messages, failures, context.TokenCpu);
+                    Log.Line($"drain {load} round {round}: gateway with tokens {Seconds(withTokens)} (its CPU {Seconds(tokenCpu)}; {context.TokenCpu.Describe(machine, context.TokenCpu.Take())})");
                     await CheckEmptyAsync(context, names, "gateway with tokens", failures);
                     if (withTokens is { } t && round > 0)
                     {
                         tokenTimes.Add(t);
+                        if (tokenCpu is { } seconds)
+                        {
+                            tokenGatewayCpu.Add(seconds);
+                        }
                     }
                 }
 
@@ -99,7 +104,8 @@ internal static class DrainScenario
             if (context.TokenConnector is not null)
             {
                 var t = complete && tokenTimes.Count == options.Repeat ? Median(tokenTimes) : (double?)null;
-                measured += $"; with a token per stream (a second gateway, same rounds): {Seconds(t)} ({Rate(total, t)}), " +
+                var tokenCpuPerMessage = tokenGatewayCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(tokenGatewayCpu) * 1e6 / total, 1)} us/msg" : "";
+                measured += $"; with a token per stream (a second gateway, same rounds): {Seconds(t)} ({Rate(total, t)}{tokenCpuPerMessage}), " +
                     $"{(t is > 0 && g is > 0 ? BenchContext.F(g.Value / t.Value) : "-")} of the throughput without tokens{Spread(tokenTimes, gatewayTimes)}";
             }
 
@@ -148,8 +154,10 @@ internal static class DrainScenario
     /// Seconds from opening the first stream to the last message of the last stream (null when it did not
     /// finish), and the gateway's CPU seconds over the same span (null without --gateway-pid).
     /// </summary>
-    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(BenchContext context, SseConnector connector, string[] names, int messages, List<string> failures)
+    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(
+        BenchContext context, SseConnector connector, string[] names, int messages, List<string> failures, CpuShare? cpu = null)
     {
+        cpu ??= context.Cpu;
         var remaining = names.Length;
         long finishedAt = 0;
         var firstAt = new long[names.Length];
@@ -167,7 +175,7 @@ internal static class DrainScenario
         });
         try
         {
-            var cpuStart = context.Cpu.Take();
+            var cpuStart = cpu.Take();
             set.Start();
             var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
             while (Volatile.Read(ref finishedAt) == 0 && set.Failed == 0 && set.EndedEarly == 0 && Stopwatch.GetTimestamp() < deadline)
@@ -176,12 +184,12 @@ internal static class DrainScenario
             }
 
             var finished = Volatile.Read(ref finishedAt);
-            var cpuEnd = context.Cpu.Take();
+            var cpuEnd = cpu.Take();
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line($"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: " +
                 $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per flush; " +
                 $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}; " +
-                $"until the last: {context.Cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
+                $"until the last: {cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
             // Anything more that arrives now is a duplicate; give it a moment to show, and the last acks time to leave.
             await Task.Delay(1000);
             StreamChecks.Opening(set, failures);
@@ -191,7 +199,7 @@ internal static class DrainScenario
                 failures.Add($"gateway: not drained after {context.Options.Timeout.TotalSeconds} s");
             }
 
-            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, context.Cpu.GatewaySeconds(cpuStart, cpuEnd));
+            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, cpu.GatewaySeconds(cpuStart, cpuEnd));
         }
         finally
         {
