@@ -14,7 +14,9 @@ namespace Eventsourced.Bench.Scenarios;
 /// subscribe to the last message of the last queue): the broker's own limit on this machine. The ratios are
 /// gateway throughput / plain-consumer throughput, for SSE and for WebSockets, and WebSocket / SSE. A first
 /// round of each, checked but not measured, warms them up (just-in-time compilation of a fresh gateway);
-/// --warmup 0 skips it.
+/// --warmup 0 skips it. With
+/// --token-gateway, each round also drains through that second gateway, which requires tokens, every stream
+/// sending its own (--token-secret): the cost of verifying tokens, measured in the same rounds.
 /// </summary>
 internal static class DrainScenario
 {
@@ -31,6 +33,9 @@ internal static class DrainScenario
         var webSocketTimes = new List<double>();
         var webSocketCpu = new List<double>();
         var plainTimes = new List<double>();
+        var tokenTimes = new List<double>();
+        var tokenGatewayCpu = new List<double>();
+        context.Tokens?.Prepare(names);
         await context.Broker.DeclareAsync(names, options.ExpiresSeconds);
         try
         {
@@ -39,16 +44,34 @@ internal static class DrainScenario
             {
                 await FillAsync(context, names, messages, size);
                 var machine = context.Cpu.Take();
-                var (gateway, cpu) = await DrainThroughGatewayAsync(context, names, messages, failures, webSocket: false);
+                var (gateway, cpu) = await DrainThroughGatewayAsync(context, context.Connector, names, messages, failures);
                 var gatewayShares = context.Cpu.Describe(machine, context.Cpu.Take());
                 await CheckEmptyAsync(context, names, "gateway", failures);
                 context.EnsureGatewayAlive();
                 await FillAsync(context, names, messages, size);
                 machine = context.Cpu.Take();
-                var (webSocket, wsCpu) = await DrainThroughGatewayAsync(context, names, messages, failures, webSocket: true);
+                var (webSocket, wsCpu) = await DrainThroughGatewayAsync(context, context.Connector, names, messages, failures, webSocket: true);
                 var webSocketShares = context.Cpu.Describe(machine, context.Cpu.Take());
                 await CheckEmptyAsync(context, names, "gateway WebSockets", failures);
                 context.EnsureGatewayAlive();
+                double? withTokens = null;
+                if (context.TokenConnector is { } tokenConnector)
+                {
+                    await FillAsync(context, names, messages, size);
+                    machine = context.TokenCpu.Take();
+                    (withTokens, var tokenCpu) = await DrainThroughGatewayAsync(context, tokenConnector, names, messages, failures, context.TokenCpu);
+                    Log.Line($"drain {load} round {round}: gateway with tokens {Seconds(withTokens)} (its CPU {Seconds(tokenCpu)}; {context.TokenCpu.Describe(machine, context.TokenCpu.Take())})");
+                    await CheckEmptyAsync(context, names, "gateway with tokens", failures);
+                    if (withTokens is { } t && round > 0)
+                    {
+                        tokenTimes.Add(t);
+                        if (tokenCpu is { } seconds)
+                        {
+                            tokenGatewayCpu.Add(seconds);
+                        }
+                    }
+                }
+
                 await FillAsync(context, names, messages, size);
                 machine = context.Cpu.Take();
                 var plain = await DrainWithPlainConsumersAsync(context, names, messages, failures);
@@ -89,19 +112,27 @@ internal static class DrainScenario
             var wsRatio = ws is > 0 && p is > 0 ? p.Value / ws.Value : double.NaN;
             // WebSocket throughput as a share of SSE's: the SSE drain's time over the WebSocket drain's.
             var wsOfSse = ws is > 0 && g is > 0 ? g.Value / ws.Value : double.NaN;
-            // The issues' targets are for 64-byte messages in these two shapes.
+            const double WebSocketOfSse = 0.8;
+            // The issue's targets are for 64-byte messages in these two shapes.
             var target = size != 64 ? null : (queues, messages) switch
             {
                 (100, 1000) => 0.75,
                 (1000, 100) => 0.6,
                 _ => (double?)null,
             };
-            const double WebSocketOfSse = 0.8;
             var cpuPerMessage = gatewayCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(gatewayCpu) * 1e6 / total, 1)} us/msg" : "";
             var wsCpuPerMessage = webSocketCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(webSocketCpu) * 1e6 / total, 1)} us/msg" : "";
             var measured = $"medians of {options.Repeat}: gateway SSE {Seconds(g)} ({Rate(total, g)}{cpuPerMessage}): ratio {BenchContext.F(ratio)}{Spread(gatewayTimes, plainTimes)}; " +
                 $"WebSocket with client acks {Seconds(ws)} ({Rate(total, ws)}{wsCpuPerMessage}): ratio {BenchContext.F(wsRatio)}{Spread(webSocketTimes, plainTimes)}, " +
                 $"{BenchContext.F(wsOfSse)} of SSE; plain consumers {Seconds(p)} ({Rate(total, p)})";
+            if (context.TokenConnector is not null)
+            {
+                var t = complete && tokenTimes.Count == options.Repeat ? Median(tokenTimes) : (double?)null;
+                var tokenCpuPerMessage = tokenGatewayCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(tokenGatewayCpu) * 1e6 / total, 1)} us/msg" : "";
+                measured += $"; with a token per stream (a second gateway, same rounds): {Seconds(t)} ({Rate(total, t)}{tokenCpuPerMessage}), " +
+                    $"{(t is > 0 && g is > 0 ? BenchContext.F(g.Value / t.Value) : "-")} of the throughput without tokens{Spread(tokenTimes, gatewayTimes)}";
+            }
+
             Log.Line($"drain {load}: {measured}");
             return new ScenarioResult(
                 "drain", load, measured, target is { } r ? $"ratio >= {BenchContext.F(r)}; WebSocket >= {BenchContext.F(WebSocketOfSse)} of SSE" : "-",
@@ -147,12 +178,14 @@ internal static class DrainScenario
     /// Seconds from opening the first stream to the last message of the last stream (null when it did not
     /// finish), and the gateway's CPU seconds over the same span (null without --gateway-pid).
     /// </summary>
-    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(BenchContext context, string[] names, int messages, List<string> failures, bool webSocket)
+    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(
+        BenchContext context, SseConnector connector, string[] names, int messages, List<string> failures, CpuShare? cpu = null, bool webSocket = false)
     {
+        cpu ??= context.Cpu;
         var remaining = names.Length;
         long finishedAt = 0;
         var firstAt = new long[names.Length];
-        var set = new StreamSet(context.Connector, names, (stream, seq, _, now) =>
+        var set = new StreamSet(connector, names, (stream, seq, _, now) =>
         {
             if (seq == 0)
             {
@@ -166,7 +199,7 @@ internal static class DrainScenario
         }, webSocket);
         try
         {
-            var cpuStart = context.Cpu.Take();
+            var cpuStart = cpu.Take();
             set.Start();
             var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
             while (Volatile.Read(ref finishedAt) == 0 && set.Failed == 0 && set.EndedEarly == 0 && Stopwatch.GetTimestamp() < deadline)
@@ -175,14 +208,14 @@ internal static class DrainScenario
             }
 
             var finished = Volatile.Read(ref finishedAt);
-            var cpuEnd = context.Cpu.Take();
+            var cpuEnd = cpu.Take();
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line((webSocket
                     ? $"drain: WebSockets: {BenchContext.N(chunks)} reads with frames for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: "
                     : $"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: ") +
                 $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per {(webSocket ? "read" : "flush")}; " +
                 $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}; " +
-                $"until the last: {context.Cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
+                $"until the last: {cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
             // Anything more that arrives now is a duplicate; give it a moment to show, and the last acks time to leave.
             await Task.Delay(1000);
             StreamChecks.Opening(set, failures);
@@ -192,7 +225,7 @@ internal static class DrainScenario
                 failures.Add($"gateway{(webSocket ? " WebSockets" : "")}: not drained after {context.Options.Timeout.TotalSeconds} s");
             }
 
-            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, context.Cpu.GatewaySeconds(cpuStart, cpuEnd));
+            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, cpu.GatewaySeconds(cpuStart, cpuEnd));
         }
         finally
         {

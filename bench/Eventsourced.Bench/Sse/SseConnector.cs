@@ -19,10 +19,14 @@ internal sealed class SseConnector
     private readonly IPAddress[] _sources;
     private readonly string _pathAndQueryPrefix;
     private readonly string _host;
+    private readonly SubscriberTokens? _tokens;
     private readonly string _webSocketPrefix;
 
-    public SseConnector(Uri gateway, int sources, string webSocketPath = "/ws")
+    /// <param name="tokens">When given, every request carries its own token for its queue (<c>?access_token=</c>), as a page's EventSource would.</param>
+    /// <param name="webSocketPath">Where WebSockets are opened (<c>ws.path</c>).</param>
+    public SseConnector(Uri gateway, int sources, SubscriberTokens? tokens = null, string webSocketPath = "/ws")
     {
+        _tokens = tokens;
         var address = IPAddress.TryParse(gateway.Host.Trim('[', ']'), out var ip)
             ? ip
             : Dns.GetHostAddresses(gateway.Host).First(a => a.AddressFamily == AddressFamily.InterNetwork);
@@ -39,14 +43,14 @@ internal sealed class SseConnector
 
     /// <summary>The request that opens the stream of <paramref name="queue"/>, as a browser's EventSource sends it.</summary>
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
-        $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
+        $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)}{(_tokens is null ? "" : "&access_token=" + _tokens.For(queue))} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
 
     /// <summary>
     /// The upgrade that opens a WebSocket on <paramref name="queue"/>, acknowledged by the client (<c>acks=client</c>),
     /// as a browser's <c>new WebSocket(url)</c> sends it (the key is fixed: the tool does not check the answer's accept hash).
     /// </summary>
     public byte[] WebSocketRequest(string queue) => Encoding.ASCII.GetBytes(
-        $"GET {_webSocketPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        $"GET {_webSocketPrefix}{Uri.EscapeDataString(queue)}{(_tokens is null ? "" : "&access_token=" + _tokens.For(queue))} HTTP/1.1\r\nHost: {_host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
         "Sec-WebSocket-Key: ZXZlbnRzb3VyY2VkLWJuYw==\r\nSec-WebSocket-Version: 13\r\n\r\n");
 
     /// <summary>

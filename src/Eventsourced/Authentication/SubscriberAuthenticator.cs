@@ -14,7 +14,7 @@ namespace Eventsourced.Authentication;
 /// <c>access_token</c> query parameter, a cookie; each switchable), and has IdentityModel's
 /// <see cref="JsonWebTokenHandler"/> check its signature against the configured keys (each for its one
 /// algorithm), its <c>exp</c> and <c>nbf</c> with the allowed clock skew, and its <c>iss</c> and <c>aud</c> when
-/// configured. Without keys every request passes as an anonymous principal (the original's unauthenticated mode).
+/// configured. Without keys every request passes with its own anonymous principal (the original's unauthenticated mode).
 /// The token never reaches a log line or an answer; refusals name the reason only.
 /// </summary>
 internal sealed class SubscriberAuthenticator : IDisposable
@@ -24,8 +24,6 @@ internal sealed class SubscriberAuthenticator : IDisposable
 
     /// <summary>Larger tokens are refused unread (IdentityModel's own limit is 250 KB).</summary>
     private const int MaxTokenBytes = 16 * 1024;
-
-    private static readonly ClaimsPrincipal Anonymous = new(new ClaimsIdentity());
 
     private readonly AuthOptions _options;
     private readonly IReadOnlyList<VerificationKey> _staticKeys;
@@ -88,7 +86,8 @@ internal sealed class SubscriberAuthenticator : IDisposable
     {
         if (!Enabled)
         {
-            return AuthenticationResult.Success(Anonymous, null);
+            // The request's own (anonymous) principal: nothing shared between requests.
+            return AuthenticationResult.Success(context.User ?? new ClaimsPrincipal(new ClaimsIdentity()), null);
         }
 
         return FindToken(context.Request, out var token) is { } problem ? problem : await ValidateAsync(token, context.RequestAborted);
