@@ -1,3 +1,4 @@
+using Eventsourced.Authentication;
 using Eventsourced.Broker;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
@@ -35,6 +36,9 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
+
+    [ConfigurationKeyName("auth")]
+    public AuthOptions Auth { get; set; } = new();
 
     [ConfigurationKeyName("sse")]
     public SseOptions Sse { get; set; } = new();

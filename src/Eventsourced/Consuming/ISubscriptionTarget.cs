@@ -8,7 +8,11 @@ namespace Eventsourced.Consuming;
 /// </summary>
 internal interface ISubscriptionTarget
 {
-    /// <summary>The kind, for logs, presence events and permissions: <c>queue</c>, <c>topic</c>.</summary>
+    /// <summary>
+    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...): what <see cref="Authorization.SubscriberPermissions.MayRead"/>
+    /// checks a token's claims for (<c>auth.read_claims</c> has a claim per kind), and what presence events name.
+    /// Lower-case letters.
+    /// </summary>
     string Kind { get; }
 
     /// <summary>
@@ -30,6 +34,14 @@ internal interface ISubscriptionTarget
 internal interface ISubscriptionSession
 {
     Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called by <see cref="Http.SubscriptionGate"/> after <see cref="RunAsync"/> returned, when the gateway ended the
+    /// subscription for a reason the client should hear (<see cref="SubscriptionEndReason.TokenExpired"/>: fetch a
+    /// new token): the transport says so in its own framing (SSE: a comment line; WebSocket: the close frame's
+    /// reason). Nothing by default.
+    /// </summary>
+    Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Messages handed to the client so far, for the log line at the end.</summary>
     long MessagesWritten { get; }

@@ -9,13 +9,16 @@ namespace Eventsourced.Consuming;
 /// <summary>A client's own queue: named by <c>queue.pattern</c>, declared and consumed exclusively (<see cref="QueueSubscription"/>).</summary>
 internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, ILogger<QueueTarget> logger) : ISubscriptionTarget
 {
+    /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of a client's own queue.</summary>
+    public const string KindName = "queue";
+
     private static readonly object BindingsKey = new();
 
     private readonly QueueOptions _options = options.Value;
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
     private readonly QueueBinding[] _bindings = [.. options.Value.Bind.Select(QueueBinding.Parse)];
 
-    public string Kind => "queue";
+    public string Kind => KindName;
 
     /// <summary>The queue's name, and its <c>queue.bind</c> bindings for this request (kept with the request for <see cref="OpenAsync"/>).</summary>
     public bool TryResolve(HttpContext context, out string name, out string reason)

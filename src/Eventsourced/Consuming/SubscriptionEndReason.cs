@@ -11,6 +11,9 @@ internal enum SubscriptionEndReason
     WriteFailed,
     BufferOverflow,
 
+    /// <summary>The subscriber's token expired (<c>auth.end_at_expiry</c>); the client needs a new one to subscribe again.</summary>
+    TokenExpired,
+
     /// <summary>A topic subscriber fell further behind its topic than <c>topics.buffer</c> events.</summary>
     SlowReader,
 }

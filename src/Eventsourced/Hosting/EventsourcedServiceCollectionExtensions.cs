@@ -1,3 +1,5 @@
+using Eventsourced.Authentication;
+using Eventsourced.Authorization;
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
@@ -58,6 +60,7 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Queue);
         AddSection(services, o => o.Topics);
         AddSection(services, o => o.Header);
+        AddSection(services, o => o.Auth);
         AddSection(services, o => o.Sse);
         AddSection(services, o => o.Events);
         AddSection(services, o => o.Log);
@@ -73,6 +76,9 @@ public static class EventsourcedServiceCollectionExtensions
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
         services.TryAddSingleton<SubscriptionSettings>();
+        services.TryAddSingleton<SubscriberAuthenticator>();
+        services.TryAddSingleton<SubscriberPermissions>();
+        services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<QueueTarget>();
         // Topics' feeds close when the hub stops: after the web server (streams ended), before the pool.

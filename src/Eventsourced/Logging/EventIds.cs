@@ -12,6 +12,7 @@ internal static class EventIds
     public const int Stopped = 103;
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
+    public const int Unauthenticated = 106;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -29,18 +30,24 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
-    public const int ExchangeDiffers = 306;
+    public const int StreamTokenExpired = 306;
+    public const int ExchangeDiffers = 307;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
 
-    // Topics and presence: 5xx
-    public const int TopicOpened = 500;
-    public const int TopicClosed = 501;
-    public const int TopicEnded = 502;
-    public const int TopicCreated = 503;
-    public const int TopicSlowSubscriber = 504;
-    public const int PresencePublishFailed = 510;
-    public const int PresenceExchangeDiffers = 511;
+    // Authentication: 5xx
+    public const int AuthKeys = 500;
+    public const int JwksFetched = 501;
+    public const int JwksFetchFailed = 502;
+
+    // Topics and presence: 6xx
+    public const int TopicOpened = 600;
+    public const int TopicClosed = 601;
+    public const int TopicEnded = 602;
+    public const int TopicCreated = 603;
+    public const int TopicSlowSubscriber = 604;
+    public const int PresencePublishFailed = 610;
+    public const int PresenceExchangeDiffers = 611;
 }

@@ -12,6 +12,9 @@ namespace Eventsourced.Topics;
 /// </summary>
 internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 {
+    /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of topics (the key of their claim in <c>auth.read_claims</c>).</summary>
+    public const string KindName = "topic";
+
     public const string RouteParameter = "topic";
 
     public const string LastEventIdHeader = "Last-Event-ID";
@@ -20,7 +23,7 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 
     private static readonly object ResumeKey = new();
 
-    public string Kind => "topic";
+    public string Kind => KindName;
 
     public bool TryResolve(HttpContext context, out string name, out string reason)
     {

@@ -6,6 +6,7 @@ public sealed class ConfigLoaderTopicsTests
     [Theory]
     [InlineData("queue:\n  bind:\n    - users\n", "FILE:3: queue.bind[0]: expected EXCHANGE:TYPE:ROUTING_KEY (e.g. users:topic:user.${query:id}), got 'users'")]
     [InlineData("queue:\n  bind:\n    - a:fanout\n    - b:headers:x\n", "FILE:4: queue.bind[1]: headers exchanges need binding arguments, which queue.bind does not take; use direct, fanout or topic")]
+    [InlineData("queue:\n  bind:\n    - a:fanout\n    - users:topic:user.${claim:sub}\n", "FILE:4: queue.bind[1]: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)")]
     [InlineData("topics:\n  path: /topics\n", "FILE:2: topics.path: must end with '/' (the topic's name follows it), got '/topics'")]
     [InlineData("topics:\n  prefix: amq.\n", "FILE:2: topics.prefix: prefix must not start with 'amq.'")]
     [InlineData("topics:\n  max_age: 7 days\n", "FILE:2: topics.max_age: expected a number and a unit Y, M, D, h, m or s (7D, 12h), or empty for no limit, got '7 days'")]
