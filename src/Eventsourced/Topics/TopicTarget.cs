@@ -8,7 +8,8 @@ namespace Eventsourced.Topics;
 /// <summary>
 /// A topic (kind <c>topic</c>): named by the path after <c>topics.path</c> (the route value <see cref="RouteParameter"/>),
 /// read from the event after the request's <c>Last-Event-ID</c> header (an EventSource sends it when it reconnects),
-/// else after its <c>lastEventId</c> query parameter (a page's first connect), else from new events on.
+/// else after its <c>lastEventId</c> query parameter (a page's first connect), else from new events on. The id
+/// <c>earliest</c> (as in Mercure) reads from the first event the stream keeps: a topic's whole history.
 /// </summary>
 internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 {
@@ -20,6 +21,9 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
     public const string LastEventIdHeader = "Last-Event-ID";
 
     public const string LastEventIdParameter = "lastEventId";
+
+    /// <summary>The id that asks for every event the stream keeps.</summary>
+    public const string Earliest = "earliest";
 
     private static readonly object ResumeKey = new();
 
@@ -62,6 +66,12 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
             return true;
         }
 
+        if (string.Equals(text, Earliest, StringComparison.Ordinal))
+        {
+            after = -1; // the first offset of a stream is 0: "after -1" is from the first event it keeps
+            return true;
+        }
+
         if (text.All(char.IsAsciiDigit) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
         {
             after = offset;
@@ -69,7 +79,7 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
         }
 
         var shown = text.Length <= 40 ? text : text[..40] + "...";
-        reason = $"{source} must be the id of one of the topic's events (a number), got '{shown}'";
+        reason = $"{source} must be the id of one of the topic's events (a number) or earliest, got '{shown}'";
         return false;
     }
 }

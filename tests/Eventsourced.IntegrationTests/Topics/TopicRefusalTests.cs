@@ -71,8 +71,8 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/amq.x", "topic name must not start with 'amq.'")]
     [InlineData("/topics/AMQ.x", "topic name must not start with 'amq.'")]
     [InlineData("/topics/a%01b", "topic name contains control characters")]
-    [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number), got 'abc'")]
-    [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number), got '-1'")]
+    [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
+    [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
     public async Task BadRequest_Is400WithTheReason(string target, string reason)
     {
         var gateway = await StartGatewayAsync();
@@ -106,7 +106,7 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         await using var refused = await gateway.SubscribeAsync($"/topics/{UniqueTopic("x")}", r => r.Headers.Add("Last-Event-ID", "7x"));
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
-        Assert.Equal("Last-Event-ID must be the id of one of the topic's events (a number), got '7x'", Reason(refused));
+        Assert.Equal("Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got '7x'", Reason(refused));
     }
 
     [Fact]

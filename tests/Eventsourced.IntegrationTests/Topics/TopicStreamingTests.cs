@@ -190,4 +190,21 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
             AssertRun(received, first, Events - first);
         }
     }
+
+    [Fact]
+    public async Task Earliest_OnFirstConnect_ReadsTheWholeHistoryThenLive()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 4);
+        var topic = UniqueTopic(nameof(Earliest_OnFirstConnect_ReadsTheWholeHistoryThenLive));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 30);
+
+        await using var history = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=earliest");
+        AssertRun(await history.ReadItemsAsync(30, Timeout), 0, 30);
+        await PublishAsync(topic, 30, 5);
+
+        var items = await history.ReadItemsAsync(35, Timeout);
+        AssertRun(items, 0, 35);
+        Assert.Equal(0, Offsets(items)[0]);
+    }
 }

@@ -39,6 +39,26 @@ public sealed class TopicFeedTests
     }
 
     [Fact]
+    public async Task Attach_Earliest_ReadsTheStreamFromItsFirstEvent()
+    {
+        var t = new TopicFeedTesting(recent: 2);
+        for (var offset = 0; offset < 5; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: -1, out var catchUp, out var from);
+        for (var offset = 0L; offset < 3; offset++)
+        {
+            await TopicFeedTesting.ReadAsync(catchUp!, offset, (ulong)offset + 1);
+        }
+
+        Assert.Equal(0, from);
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Equal(Enumerable.Range(0, 5).Select(o => (long)o), TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
     public async Task Attach_IdOfTheLatestEvent_IsLiveWithNothingToHandOver()
     {
         var t = new TopicFeedTesting();

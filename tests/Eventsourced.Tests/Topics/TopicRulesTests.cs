@@ -73,6 +73,8 @@ public sealed class TopicRulesTests
     [InlineData("3", "17", 3L)]
     [InlineData(" 5 ", null, 5L)]
     [InlineData("", "9", 9L)]
+    [InlineData("earliest", null, -1L)]
+    [InlineData(null, "earliest", -1L)]
     public void ResumePoint_HeaderElseParameter(string? header, string? parameter, long? after)
     {
         var context = new DefaultHttpContext();
@@ -91,9 +93,10 @@ public sealed class TopicRulesTests
     }
 
     [Theory]
-    [InlineData("x", "Last-Event-ID must be the id of one of the topic's events (a number), got 'x'")]
-    [InlineData("99999999999999999999", "Last-Event-ID must be the id of one of the topic's events (a number), got '99999999999999999999'")]
-    [InlineData("1e3", "Last-Event-ID must be the id of one of the topic's events (a number), got '1e3'")]
+    [InlineData("x", "Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got 'x'")]
+    [InlineData("99999999999999999999", "Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got '99999999999999999999'")]
+    [InlineData("Earliest", "Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got 'Earliest'")]
+    [InlineData("1e3", "Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got '1e3'")]
     public void ResumePoint_NotAnOffset_IsRefused(string header, string reason)
     {
         var context = new DefaultHttpContext();
