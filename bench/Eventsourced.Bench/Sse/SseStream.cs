@@ -32,6 +32,7 @@ internal sealed class SseStream
     private const int MaxHead = 8 * 1024;
     private const int MaxLine = 128;
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
+    private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
     private readonly StreamSet _owner;
@@ -47,6 +48,7 @@ internal sealed class SseStream
     private int _eventQueue;
     private long _eventSeq;
     private long _eventStamp;
+    private long _eventId = -1;
     private volatile bool _closing;
     private volatile bool _paused;
     private EpollReactor.Connection? _connection;
@@ -57,7 +59,20 @@ internal sealed class SseStream
         _owner = owner;
         Index = index;
         Queue = queue;
+        ExpectedQueue = index;
     }
+
+    /// <summary>The queue index every payload on this stream must carry: its own index, or (a topic's subscribers) the one all share.</summary>
+    public int ExpectedQueue { get; set; }
+
+    /// <summary>The request that opens the stream, when not the connector's for <see cref="Queue"/> (a topic, a resume).</summary>
+    public byte[]? Request { get; set; }
+
+    /// <summary>The <c>id:</c> of the last event received (a topic's stream offset); -1 before any.</summary>
+    public long LastEventId { get; private set; } = -1;
+
+    /// <summary>Continues the sequence check of an earlier connection of the same subscriber: <paramref name="next"/> is expected first.</summary>
+    public void ContinueFrom(long next) => _received = SequenceCheck.From(next);
 
     private enum ChunkState
     {
@@ -126,7 +141,7 @@ internal sealed class SseStream
         try
         {
             socket = connector.Open(Index);
-            var connection = EpollReactor.Shared.Start(this, socket, connector.Request(Queue));
+            var connection = EpollReactor.Shared.Start(this, socket, Request ?? connector.Request(Queue));
             Volatile.Write(ref _connection, connection);
             if (_paused)
             {
@@ -419,6 +434,12 @@ internal sealed class SseStream
             return;
         }
 
+        if (line.StartsWith(IdPrefix))
+        {
+            _eventId = ParseId(line[IdPrefix.Length..]);
+            return;
+        }
+
         if (line.StartsWith(DataPrefix))
         {
             // One data line per event from this tool; a second one would make it not ours.
@@ -427,11 +448,33 @@ internal sealed class SseStream
         }
     }
 
+    private static long ParseId(ReadOnlySpan<byte> digits)
+    {
+        long value = 0;
+        foreach (var b in digits)
+        {
+            if ((uint)(b - '0') > 9)
+            {
+                return -1;
+            }
+
+            value = (value * 10) + (b - '0');
+        }
+
+        return digits.IsEmpty ? -1 : value;
+    }
+
     private void DispatchEvent()
     {
         var now = Stopwatch.GetTimestamp();
         Events++;
-        if (_received.Observe(Index, _eventValid, _eventQueue, _eventSeq))
+        if (_eventId >= 0)
+        {
+            LastEventId = _eventId;
+            _eventId = -1;
+        }
+
+        if (_received.Observe(ExpectedQueue, _eventValid, _eventQueue, _eventSeq))
         {
             _owner.OnMessage(this, _eventSeq, _eventStamp, now);
         }

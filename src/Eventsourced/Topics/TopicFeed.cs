@@ -132,7 +132,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     subscription.Next = _next;
                     AddLive(subscription);
                 }
-                else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.Room)
+                else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.RoomToJoin)
                 {
                     subscription.Next = next;
                     HandOverRecent(subscription);
@@ -355,7 +355,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 subscription.Next = Math.Max(_first, _next - 1);
             }
 
-            if (subscription.Next < _first || _next - subscription.Next > subscription.Room)
+            if (subscription.Next < _first || _next - subscription.Next > subscription.RoomToJoin)
             {
                 return null;
             }
