@@ -93,6 +93,57 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     public async Task<TopicSubscription> SubscribeAsync(string topic, long? resumeAfter, IFrameFormat format, CancellationToken cancellationToken)
     {
         Entry entry;
+        TopicSubscription subscription;
+        CatchUpReader? catchUp;
+        long from;
+        for (var attempt = 1; ; attempt++)
+        {
+            entry = Acquire(topic);
+            try
+            {
+                var feed = await entry.Opened.Task.WaitAsync(cancellationToken);
+                subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
+                break;
+            }
+            catch (FeedEndedException) when (attempt == 1)
+            {
+                // The broker ended the feed between its opening and this attach: the next attempt opens a new one.
+                Release(entry);
+            }
+            catch
+            {
+                Release(entry);
+                throw;
+            }
+        }
+
+        if (catchUp is not null)
+        {
+            Metrics.TopicCatchUp();
+            try
+            {
+                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                await subscription.DisposeAsync();
+                throw ex switch
+                {
+                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
+                    OperationInterruptedException or AlreadyClosedException => new SubscribeException(
+                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
+                    _ => ex,
+                };
+            }
+        }
+
+        return subscription;
+    }
+
+    /// <summary>The topic's entry, held (and opened by this call when there was none); cancels a linger.</summary>
+    private Entry Acquire(string topic)
+    {
+        Entry entry;
         var opener = false;
         lock (_sync)
         {
@@ -118,41 +169,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             _ = OpenAsync(entry);
         }
 
-        TopicSubscription subscription;
-        CatchUpReader? catchUp;
-        long from;
-        try
-        {
-            var feed = await entry.Opened.Task.WaitAsync(cancellationToken);
-            subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
-        }
-        catch
-        {
-            Release(entry);
-            throw;
-        }
-
-        if (catchUp is not null)
-        {
-            Metrics.TopicCatchUp();
-            try
-            {
-                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
-            }
-            catch (Exception ex)
-            {
-                await subscription.DisposeAsync();
-                throw ex switch
-                {
-                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
-                    OperationInterruptedException or AlreadyClosedException => new SubscribeException(
-                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
-                    _ => ex,
-                };
-            }
-        }
-
-        return subscription;
+        return entry;
     }
 
     /// <summary>A subscriber of <paramref name="feed"/> left; the last one starts the linger, after which the feed closes.</summary>

@@ -270,7 +270,7 @@ public sealed class TopicFeedTests
         Assert.Equal(SubscriptionEndReason.ConsumerCancelled, live.EndReason);
         Assert.Equal(SubscriptionEndReason.ConsumerCancelled, catchingUp.EndReason);
         Assert.Null(catchingUp.CatchUp);
-        Assert.Throws<SubscribeException>(() => t.Feed.Attach(t.Format, null, out _, out _));
+        Assert.Throws<FeedEndedException>(() => t.Feed.Attach(t.Format, null, out _, out _));
     }
 
     [Fact]
