@@ -55,14 +55,14 @@ test-stress: restore build ## only the Category=Stress tests, against a throwawa
 # Arguments for the load tool, e.g. make bench BENCH_ARGS="--scenario drain --queues 10"
 BENCH_ARGS ?=
 .PHONY: bench
-bench: build ## load tool (drain, live, hold, storm, slow) on the published gateway and a throwaway broker
+bench: build ## load tool (drain, live, hold, storm, slow, fanout, resume) on the published gateway and a throwaway broker
 	@bash build/bench.sh $(BENCH_ARGS)
 
 # Every scenario but slow (which waits out the 60 s write timeout) at small sizes: the tool's checks
 # (all delivered, in order, none refused) hold; no targets at these sizes. CI runs it.
 .PHONY: bench-smoke
 bench-smoke: build ## the load tool at small sizes (about a minute): catches a broken tool or gateway under load
-	@bash build/bench.sh --scenario drain,live,hold,storm --queues 10 --messages 200 --repeat 1 \
+	@bash build/bench.sh --scenario drain,live,hold,storm,fanout,resume --queues 10 --messages 200 --repeat 1 \
 		--streams 200 --duration 3 --warmup 2 --settle 2 --markdown out/bench/smoke.md
 
 clean: ## remove build output and test results

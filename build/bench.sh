@@ -34,7 +34,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # The scenarios asked for, and the tool's other arguments (--scenario is given per run below).
-all_scenarios=(hold storm live drain slow)
+all_scenarios=(hold storm live drain slow fanout resume)
 scenarios=()
 args=()
 token_secret=

@@ -69,7 +69,7 @@ internal sealed class BenchCommandLine
     private readonly Option<IReadOnlyList<string>> _scenarios = new("--scenario")
     {
         HelpName = "NAME",
-        Description = "drain, live, hold, storm, slow or all (default all; a comma-separated list works, and so does " +
+        Description = "drain, live, hold, storm, slow, fanout, resume or all (default all; a comma-separated list works, and so does " +
             "the flag given again)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = ScenarioNames,
@@ -82,24 +82,24 @@ internal sealed class BenchCommandLine
         "drain: messages per queue (default 1,000 for 100 queues, 100 for 1,000)");
 
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
-        "live, hold, storm: concurrent streams (default 10,000); slow: slow clients (100)");
+        "live, hold, storm, fanout: concurrent streams (default 10,000); slow: slow clients (100); resume: subscribers (1,000)");
 
     private readonly Option<int?> _rate = Optional("--rate", "N", 1,
-        "live, slow: messages per second over all streams (default 2,000)");
+        "live, slow: messages per second over all streams (default 2,000); fanout: events per second (10); resume: (100)");
 
     private readonly Option<double?> _duration = new("--duration")
     {
         HelpName = "S",
-        Description = "live: seconds of publishing (30); slow: at most (90); hold: seconds held (20)",
+        Description = "live, fanout, resume: seconds of publishing (30); slow: at most (90); hold: seconds held (20)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = PositiveNumber,
     };
 
     private readonly Option<int> _settle = WithDefault("--settle", "S", 0, 15,
-        "live: seconds between opening the streams and publishing");
+        "live, fanout: seconds between opening the streams and publishing; resume: at most 5");
 
     private readonly Option<int> _warmup = WithDefault("--warmup", "S", 0, 10,
-        "live: seconds of publishing at the rate before the measured --duration; checked for delivery like the " +
+        "live, fanout: seconds of publishing at the rate before the measured --duration; checked for delivery like the " +
         "rest, its latencies reported apart. drain: 0 skips the unmeasured first round (gateway and plain) that " +
         "warms both up");
 
@@ -320,7 +320,7 @@ internal sealed class BenchCommandLine
                 }
                 else
                 {
-                    result.AddError($"unknown scenario '{name}' (drain, live, hold, storm, slow, all)");
+                    result.AddError($"unknown scenario '{name}' (drain, live, hold, storm, slow, fanout, resume, all)");
                 }
             }
         }

@@ -47,6 +47,22 @@ internal sealed class BenchContext
     public string[] QueueNames(string scenario, int count) =>
         Enumerable.Range(0, count).Select(i => $"bench-{RunId}-{scenario}-{i:D5}").ToArray();
 
+    /// <summary>One unlabelled series of the gateway's <c>/metrics</c> (at its default path), or null when it cannot be read.</summary>
+    public async Task<double?> GatewayMetricAsync(string series)
+    {
+        try
+        {
+            using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+            var text = await client.GetStringAsync(new Uri(Options.Gateway, "/metrics"));
+            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
+            return line is null ? null : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Checks the gateway is still there: a scenario that killed it must not look like a slow one.</summary>
     public void EnsureGatewayAlive()
     {

@@ -59,5 +59,5 @@ internal sealed class BenchOptions
 
     public int? TokenGatewayPid { get; init; }
 
-    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
+    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "fanout", "resume"];
 }

@@ -61,6 +61,8 @@ foreach (var scenario in options.Scenarios)
         "hold" => [() => HoldScenario.RunAsync(context)],
         "storm" => [() => StormScenario.RunAsync(context)],
         "slow" => [() => SlowScenario.RunAsync(context)],
+        "fanout" => [() => FanoutScenario.RunAsync(context)],
+        "resume" => [() => ResumeScenario.RunAsync(context)],
         _ => throw new InvalidOperationException(scenario),
     };
     foreach (var run in runs)

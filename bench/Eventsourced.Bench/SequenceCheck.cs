@@ -22,6 +22,9 @@ internal struct SequenceCheck
     /// <summary>Deliveries that are not a payload of this tool.</summary>
     public long Malformed { get; private set; }
 
+    /// <summary>A check that continues one from an earlier connection: <paramref name="next"/> is expected first.</summary>
+    public static SequenceCheck From(long next) => new() { NextSeq = next };
+
     /// <summary>
     /// Counts one delivery to the queue with index <paramref name="index"/>: <paramref name="valid"/> is false
     /// when it was not a payload; otherwise it carried <paramref name="queue"/> and <paramref name="seq"/>.

@@ -51,6 +51,17 @@ internal sealed class BrokerClient : IAsyncDisposable
             queue, durable: true, exclusive: false, autoDelete: false, arguments: arguments, cancellationToken: cancellationToken), null, cancellationToken);
     }
 
+    /// <summary>A stream queue for a topic scenario, 1 GB at most (the gateway reads it as it is).</summary>
+    public async Task DeclareStreamAsync(string stream, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await _admin.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.QueueDeclareAsync(stream, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        {
+            ["x-queue-type"] = "stream",
+            ["x-max-length-bytes"] = 1_000_000_000L,
+        }, cancellationToken: cancellationToken);
+    }
+
     public Task DeleteAsync(IReadOnlyList<string> queues, CancellationToken cancellationToken = default) =>
         ForEachAsync(queues, (channel, queue, _) => channel.QueueDeleteAsync(queue, ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken), (_, _) => { }, cancellationToken);
 

@@ -41,6 +41,14 @@ internal sealed class SseConnector
             : [];
     }
 
+    /// <summary>
+    /// The request that subscribes to <paramref name="topic"/> at the gateway's <c>/topics/</c>, as a browser's EventSource
+    /// sends it: with <c>Last-Event-ID</c> when it reconnects after the event <paramref name="lastEventId"/>.
+    /// </summary>
+    public byte[] TopicRequest(string topic, long? lastEventId = null) => Encoding.ASCII.GetBytes(
+        $"GET /topics/{Uri.EscapeDataString(topic)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n" +
+        (lastEventId is { } id ? $"Last-Event-ID: {id}\r\n" : "") + "\r\n");
+
     /// <summary>The request that opens the stream of <paramref name="queue"/>, as a browser's EventSource sends it.</summary>
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
         $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)}{(_tokens is null ? "" : "&access_token=" + _tokens.For(queue))} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");

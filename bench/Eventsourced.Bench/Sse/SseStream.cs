@@ -33,6 +33,7 @@ internal sealed class SseStream
     private const int MaxHead = 8 * 1024;
     private const int MaxLine = 128;
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
+    private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
     private readonly StreamSet _owner;
@@ -48,6 +49,7 @@ internal sealed class SseStream
     private int _eventQueue;
     private long _eventSeq;
     private long _eventStamp;
+    private long _eventId = -1;
     private volatile bool _closing;
     private volatile bool _paused;
     private EpollReactor.Connection? _connection;
@@ -60,6 +62,7 @@ internal sealed class SseStream
         _owner = owner;
         Index = index;
         Queue = queue;
+        ExpectedQueue = index;
         if (webSocket)
         {
             _frames = new WebSocketFrames();
@@ -69,6 +72,18 @@ internal sealed class SseStream
 
     /// <summary>A WebSocket (with client acknowledgements) rather than an SSE stream.</summary>
     public bool IsWebSocket => _frames is not null;
+
+    /// <summary>The queue index every payload on this stream must carry: its own index, or (a topic's subscribers) the one all share.</summary>
+    public int ExpectedQueue { get; set; }
+
+    /// <summary>The request that opens the stream, when not the connector's for <see cref="Queue"/> (a topic, a resume).</summary>
+    public byte[]? Request { get; set; }
+
+    /// <summary>The <c>id:</c> of the last event received (a topic's stream offset); -1 before any.</summary>
+    public long LastEventId { get; private set; } = -1;
+
+    /// <summary>Continues the sequence check of an earlier connection of the same subscriber: <paramref name="next"/> is expected first.</summary>
+    public void ContinueFrom(long next) => _received = SequenceCheck.From(next);
 
     private enum ChunkState
     {
@@ -137,7 +152,7 @@ internal sealed class SseStream
         try
         {
             socket = connector.Open(Index);
-            var connection = EpollReactor.Shared.Start(this, socket, IsWebSocket ? connector.WebSocketRequest(Queue) : connector.Request(Queue));
+            var connection = EpollReactor.Shared.Start(this, socket, Request ?? (IsWebSocket ? connector.WebSocketRequest(Queue) : connector.Request(Queue)));
             Volatile.Write(ref _connection, connection);
             if (_paused)
             {
@@ -463,6 +478,12 @@ internal sealed class SseStream
             return;
         }
 
+        if (line.StartsWith(IdPrefix))
+        {
+            _eventId = ParseId(line[IdPrefix.Length..]);
+            return;
+        }
+
         if (line.StartsWith(DataPrefix))
         {
             // One data line per event from this tool; a second one would make it not ours.
@@ -478,11 +499,33 @@ internal sealed class SseStream
         DispatchEvent();
     }
 
+    private static long ParseId(ReadOnlySpan<byte> digits)
+    {
+        long value = 0;
+        foreach (var b in digits)
+        {
+            if ((uint)(b - '0') > 9)
+            {
+                return -1;
+            }
+
+            value = (value * 10) + (b - '0');
+        }
+
+        return digits.IsEmpty ? -1 : value;
+    }
+
     private void DispatchEvent()
     {
         var now = Stopwatch.GetTimestamp();
         Events++;
-        if (_received.Observe(Index, _eventValid, _eventQueue, _eventSeq))
+        if (_eventId >= 0)
+        {
+            LastEventId = _eventId;
+            _eventId = -1;
+        }
+
+        if (_received.Observe(ExpectedQueue, _eventValid, _eventQueue, _eventSeq))
         {
             _owner.OnMessage(this, _eventSeq, _eventStamp, now);
         }

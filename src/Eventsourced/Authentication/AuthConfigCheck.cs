@@ -1,4 +1,5 @@
 using Eventsourced.Configuration;
+using Eventsourced.Consuming;
 using Eventsourced.Naming;
 
 namespace Eventsourced.Authentication;
@@ -16,10 +17,36 @@ internal static class AuthConfigCheck
                 "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)");
         }
 
+        if (!hasKeys)
+        {
+            for (var i = 0; i < options.Queue.Bind.Count; i++)
+            {
+                if (BindingUsesClaims(options.Queue.Bind[i]))
+                {
+                    var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                    yield return new ConfigProblem(origins.Of(key), $"queue.bind[{origins.Label(key, i)}]",
+                        "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)");
+                }
+            }
+        }
+
         if (hasKeys && !auth.FromHeader && !auth.FromQuery && auth.FromCookie.Length == 0)
         {
             yield return new ConfigProblem(origins.Of("auth:from_header"), "auth.from_header",
                 "tokens are required (auth.jwt has a key) but read from nowhere: keep auth.from_header or auth.from_query on, or name a cookie in auth.from_cookie");
+        }
+    }
+
+    private static bool BindingUsesClaims(string binding)
+    {
+        try
+        {
+            var parsed = QueueBinding.Parse(binding);
+            return parsed.Exchange.UsesClaims || parsed.RoutingKey.UsesClaims;
+        }
+        catch (FormatException)
+        {
+            return false; // reported by queue.bind's own rule
         }
     }
 

@@ -24,14 +24,15 @@ public sealed class AuthOptions
     public string FromCookie { get; set; } = string.Empty;
 
     /// <summary>
-    /// <c>auth.read_claims</c>: per kind of subscription (<c>queue</c>, ...), the claim that lists the names (or
-    /// patterns with <c>*</c>) a token may read. A kind without an entry: any valid token may read any name of it.
+    /// <c>auth.read_claims</c>: per kind of subscription (<c>queue</c>, <c>topic</c>), the claim that lists the names
+    /// (or patterns with <c>*</c>) a token may read. A kind without an entry: any valid token may read any name of it.
     /// </summary>
     [ConfigurationKeyName("read_claims")]
     [MapRules<SubscriptionKindName, ClaimName>(Entry = "kind")]
     public Dictionary<string, string> ReadClaims { get; set; } = new(StringComparer.Ordinal)
     {
         ["queue"] = "queues",
+        ["topic"] = "topics",
     };
 
     /// <summary><c>auth.publish_claim</c>: the claim that lists the destinations (or patterns with <c>*</c>) a token may publish to; empty: any valid token may publish anywhere.</summary>

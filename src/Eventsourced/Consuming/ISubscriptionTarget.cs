@@ -9,9 +9,9 @@ namespace Eventsourced.Consuming;
 internal interface ISubscriptionTarget
 {
     /// <summary>
-    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...), for logs and presence events, and what
-    /// <see cref="Authorization.SubscriberPermissions.MayRead"/> checks a token's claims for (<c>auth.read_claims</c>
-    /// has a claim per kind). Lower-case letters.
+    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...): what <see cref="Authorization.SubscriberPermissions.MayRead"/>
+    /// checks a token's claims for (<c>auth.read_claims</c> has a claim per kind), and what presence events name.
+    /// Lower-case letters.
     /// </summary>
     string Kind { get; }
 

@@ -21,7 +21,7 @@ internal enum SubscribeFailure
     Conflict,
 }
 
-internal sealed class SubscribeException(SubscribeFailure failure, string reason, Exception? inner = null)
+internal class SubscribeException(SubscribeFailure failure, string reason, Exception? inner = null)
     : Exception(reason, inner)
 {
     public SubscribeFailure Failure { get; } = failure;

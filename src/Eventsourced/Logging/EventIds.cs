@@ -30,9 +30,8 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
-    public const int ExchangeDiffers = 306;
-
-    public const int StreamTokenExpired = 307; // 306 is ExchangeDiffers (topics), taken when both branches met
+    public const int StreamTokenExpired = 306;
+    public const int ExchangeDiffers = 307;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;
@@ -42,17 +41,17 @@ internal static class EventIds
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
 
-    // Topics and presence: 5xx
-    public const int TopicOpened = 500;
-    public const int TopicClosed = 501;
-    public const int TopicEnded = 502;
-    public const int TopicCreated = 503;
-    public const int TopicSlowSubscriber = 504;
-    public const int PresencePublishFailed = 510;
-    public const int PresenceExchangeDiffers = 511;
+    // Authentication: 5xx
+    public const int AuthKeys = 500;
+    public const int JwksFetched = 501;
+    public const int JwksFetchFailed = 502;
 
-    // Authentication: 6xx (5xx are the topics' since both branches met)
-    public const int AuthKeys = 600;
-    public const int JwksFetched = 601;
-    public const int JwksFetchFailed = 602;
+    // Topics and presence: 6xx
+    public const int TopicOpened = 600;
+    public const int TopicClosed = 601;
+    public const int TopicEnded = 602;
+    public const int TopicCreated = 603;
+    public const int TopicSlowSubscriber = 604;
+    public const int PresencePublishFailed = 610;
+    public const int PresenceExchangeDiffers = 611;
 }

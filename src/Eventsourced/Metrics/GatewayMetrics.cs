@@ -233,16 +233,20 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
-    public const string NotFound = "not_found";
-    public const string Conflict = "conflict";
 
     /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
     public const string Unauthorized = "unauthorized";
 
-    /// <summary>403: a valid token that does not permit what it asks for, or a page of an origin not allowed.</summary>
+    /// <summary>403: a valid token that does not permit what it asks for, a page of an origin not allowed, or no more topics may be created.</summary>
     public const string Forbidden = "forbidden";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, NotFound, Unauthorized, Forbidden, Conflict];
+    /// <summary>404: a topic that does not exist and may not be created (<c>topics.create</c>).</summary>
+    public const string NotFound = "not_found";
+
+    /// <summary>409: a topic's name is a queue that is no stream.</summary>
+    public const string Conflict = "conflict";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, NotFound, Conflict];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>

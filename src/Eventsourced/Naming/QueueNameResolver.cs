@@ -38,8 +38,8 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
 
     /// <summary>
     /// The text of <paramref name="pattern"/> for <paramref name="request"/>: placeholders replaced by the request's
-    /// values (and the verified token's claims), unchecked; false with a reason when a value is missing, repeated or
-    /// not validly encoded.
+    /// values (and the token's claims), not checked as a queue name; false with a reason when a value is missing or
+    /// ambiguous.
     /// </summary>
     public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason)
     {

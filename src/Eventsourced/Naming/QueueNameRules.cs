@@ -4,8 +4,9 @@ namespace Eventsourced.Naming;
 
 /// <summary>
 /// What the broker accepts as a queue name, and what could not be meant: not empty, at most 255 UTF-8 bytes,
-/// not the reserved <c>amq.</c> prefix (in any case), no control characters. Queue names and topic names
-/// (a topic is a stream queue) are checked alike.
+/// not the reserved <c>amq.</c> prefix (in any case), no control characters, no characters that make a name look
+/// like another (<see cref="QueueNameResolver.HasInvisibleCharacters"/>). Queue names and topic names (a topic is a
+/// stream queue) are checked alike.
 /// </summary>
 internal static class QueueNameRules
 {
@@ -32,8 +33,8 @@ internal static class QueueNameRules
             return $"{what} must not start with 'amq.'";
         }
 
-        return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f')
-            ? $"{what} contains control characters"
+        return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f') ? $"{what} contains control characters"
+            : QueueNameResolver.HasInvisibleCharacters(name) ? $"{what} contains invisible or bidirectional-control characters"
             : null;
     }
 }

@@ -105,7 +105,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// not started: <paramref name="catchUp"/>, to start from <paramref name="catchUpFrom"/>). An id beyond the topic's
     /// last event reads as "new events only".
     /// </summary>
-    /// <exception cref="SubscribeException">The feed has ended (its consumer or connection is gone).</exception>
+    /// <exception cref="FeedEndedException">The feed has ended (its consumer or connection is gone).</exception>
     public TopicSubscription Attach(IFrameFormat format, long? resumeAfter, out CatchUpReader? catchUp, out long catchUpFrom)
     {
         var subscription = new TopicSubscription(this, format, _hub.Options.Buffer);
@@ -115,7 +115,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
         {
             if (_ended is { } ended)
             {
-                throw new SubscribeException(SubscribeFailure.BrokerError, $"the topic's consumer has just ended ({ended}); try again");
+                throw new FeedEndedException($"the topic's consumer has just ended ({ended})");
             }
 
             if (!_formats.Contains(format))
@@ -132,7 +132,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     subscription.Next = _next;
                     AddLive(subscription);
                 }
-                else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.Room)
+                else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.RoomToJoin)
                 {
                     subscription.Next = next;
                     HandOverRecent(subscription);
@@ -355,7 +355,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 subscription.Next = Math.Max(_first, _next - 1);
             }
 
-            if (subscription.Next < _first || _next - subscription.Next > subscription.Room)
+            if (subscription.Next < _first || _next - subscription.Next > subscription.RoomToJoin)
             {
                 return null;
             }
@@ -453,3 +453,6 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
         return true;
     }
 }
+
+/// <summary>A feed ended by the broker was asked for a subscriber: the hub opens a new feed (once), else the subscriber gets a 503.</summary>
+internal sealed class FeedEndedException(string reason) : SubscribeException(SubscribeFailure.BrokerError, reason);

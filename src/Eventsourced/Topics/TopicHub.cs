@@ -38,7 +38,8 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     private int _created;
     private int _stopped;
 
-    public TopicHub(IOptions<TopicOptions> options, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
+    public TopicHub(
+        IOptions<TopicOptions> options, IOptions<BrokerOptions> broker, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
     {
         Options = options.Value;
         _pool = pool;
@@ -46,7 +47,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         Metrics = metrics;
         Logger = logger;
         _prefixBytes = Encoding.UTF8.GetByteCount(Options.Prefix);
+        MaxStreamNameBytes = MaxStreamName(broker.Value.Node.Select(BrokerUrl.Parse));
     }
+
+    /// <summary>
+    /// The longest name a stream queue can have: RabbitMQ (3.10) keeps a stream's data in a directory named
+    /// <c>VHOST_NAME_TIMESTAMP</c> (19 digits), and a directory name has at most 255 bytes. A longer name is declared
+    /// but cannot be read (406, <c>enametoolong</c> in the broker's log).
+    /// </summary>
+    public int MaxStreamNameBytes { get; }
 
     public TopicOptions Options { get; }
 
@@ -68,7 +77,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
 
     /// <summary>Why <paramref name="topic"/> cannot name a topic (its stream's name would not be a valid queue name), or null.</summary>
     public string? CheckName(string topic) =>
-        QueueNameRules.Check(topic, "topic name", QueueNameRules.MaxBytes - _prefixBytes, reservedPrefix: _prefixBytes == 0);
+        QueueNameRules.Check(topic, "topic name", MaxStreamNameBytes - _prefixBytes, reservedPrefix: _prefixBytes == 0);
+
+    internal static int MaxStreamName(IEnumerable<BrokerUrl> nodes) =>
+        Math.Min(QueueNameRules.MaxBytes, 255 - 2 - 19 - nodes.Select(node => Encoding.UTF8.GetByteCount(node.VirtualHost)).DefaultIfEmpty(1).Max());
 
     /// <summary>Whether <c>topics.create</c> lets <paramref name="topic"/> be created on first use.</summary>
     public bool MayCreate(string topic) => Options.Create.Any(pattern => TopicNamePattern.Matches(pattern, topic));
@@ -79,6 +91,57 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// </summary>
     /// <exception cref="SubscribeException">The topic does not exist and may not be created, is no stream, or the broker refused.</exception>
     public async Task<TopicSubscription> SubscribeAsync(string topic, long? resumeAfter, IFrameFormat format, CancellationToken cancellationToken)
+    {
+        Entry entry;
+        TopicSubscription subscription;
+        CatchUpReader? catchUp;
+        long from;
+        for (var attempt = 1; ; attempt++)
+        {
+            entry = Acquire(topic);
+            try
+            {
+                var feed = await entry.Opened.Task.WaitAsync(cancellationToken);
+                subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
+                break;
+            }
+            catch (FeedEndedException) when (attempt == 1)
+            {
+                // The broker ended the feed between its opening and this attach: the next attempt opens a new one.
+                Release(entry);
+            }
+            catch
+            {
+                Release(entry);
+                throw;
+            }
+        }
+
+        if (catchUp is not null)
+        {
+            Metrics.TopicCatchUp();
+            try
+            {
+                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
+            }
+            catch (Exception ex)
+            {
+                await subscription.DisposeAsync();
+                throw ex switch
+                {
+                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
+                    OperationInterruptedException or AlreadyClosedException => new SubscribeException(
+                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
+                    _ => ex,
+                };
+            }
+        }
+
+        return subscription;
+    }
+
+    /// <summary>The topic's entry, held (and opened by this call when there was none); cancels a linger.</summary>
+    private Entry Acquire(string topic)
     {
         Entry entry;
         var opener = false;
@@ -106,41 +169,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             _ = OpenAsync(entry);
         }
 
-        TopicSubscription subscription;
-        CatchUpReader? catchUp;
-        long from;
-        try
-        {
-            var feed = await entry.Opened.Task.WaitAsync(cancellationToken);
-            subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
-        }
-        catch
-        {
-            Release(entry);
-            throw;
-        }
-
-        if (catchUp is not null)
-        {
-            Metrics.TopicCatchUp();
-            try
-            {
-                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
-            }
-            catch (Exception ex)
-            {
-                await subscription.DisposeAsync();
-                throw ex switch
-                {
-                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
-                    OperationInterruptedException or AlreadyClosedException => new SubscribeException(
-                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
-                    _ => ex,
-                };
-            }
-        }
-
-        return subscription;
+        return entry;
     }
 
     /// <summary>A subscriber of <paramref name="feed"/> left; the last one starts the linger, after which the feed closes.</summary>
@@ -316,8 +345,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             {
                 await feed.StartAsync(lease, FeedPrefetch, cancellationToken);
             }
-            catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed
+                && ex.ShutdownReason?.ReplyText.Contains(StreamOffsets.Header, StringComparison.Ordinal) == true)
             {
+                // "invalid arg 'x-stream-offset' ... of queue type rabbit_classic_queue": a queue that is no stream.
                 throw new SubscribeException(SubscribeFailure.Conflict, $"'{stream}' is a queue, not a stream: it cannot be read as topic '{topic}'", ex);
             }
 

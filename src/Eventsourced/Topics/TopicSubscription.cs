@@ -91,6 +91,13 @@ internal sealed class TopicSubscription : ISubscription
     /// <summary>Messages that may still be added before the buffer is full.</summary>
     public int Room => Capacity - _items.Reader.Count;
 
+    /// <summary>
+    /// How many events it may be handed when it joins the feed: its room less a quarter of its buffer, so that the
+    /// feed's next events find room while its writer works through the handover (a buffer filled to the brim at
+    /// the join would end it as slow at the very next event).
+    /// </summary>
+    public int RoomToJoin => Room - Math.Max(4, Capacity / 4);
+
     /// <summary>Adds a message unless the buffer is full (or the subscription ended): false then.</summary>
     public bool TryAdd(OutboundItem message) => Room > 0 && _items.Writer.TryWrite(message);
 

@@ -8,20 +8,26 @@ namespace Eventsourced.Topics;
 /// <summary>
 /// A topic (kind <c>topic</c>): named by the path after <c>topics.path</c> (the route value <see cref="RouteParameter"/>),
 /// read from the event after the request's <c>Last-Event-ID</c> header (an EventSource sends it when it reconnects),
-/// else after its <c>lastEventId</c> query parameter (a page's first connect; <c>-1</c> reads everything the stream
-/// still has), else from new events on.
+/// else after its <c>lastEventId</c> query parameter (a page's first connect), else from new events on. The id
+/// <c>earliest</c> (as in Mercure) reads from the first event the stream keeps: a topic's whole history.
 /// </summary>
 internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 {
+    /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of topics (the key of their claim in <c>auth.read_claims</c>).</summary>
+    public const string KindName = "topic";
+
     public const string RouteParameter = "topic";
 
     public const string LastEventIdHeader = "Last-Event-ID";
 
     public const string LastEventIdParameter = "lastEventId";
 
+    /// <summary>The id that asks for every event the stream keeps.</summary>
+    public const string Earliest = "earliest";
+
     private static readonly object ResumeKey = new();
 
-    public string Kind => "topic";
+    public string Kind => KindName;
 
     public bool TryResolve(HttpContext context, out string name, out string reason)
     {
@@ -60,21 +66,20 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
             return true;
         }
 
+        if (string.Equals(text, Earliest, StringComparison.Ordinal))
+        {
+            after = -1; // the first offset of a stream is 0: "after -1" is from the first event it keeps
+            return true;
+        }
+
         if (text.All(char.IsAsciiDigit) && long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
         {
             after = offset;
             return true;
         }
 
-        if (text == "-1")
-        {
-            // Before the first event: everything the stream still has (a chat page reading its room's history).
-            after = -1;
-            return true;
-        }
-
         var shown = text.Length <= 40 ? text : text[..40] + "...";
-        reason = $"{source} must be the id of one of the topic's events (a number), or -1 for all the topic still has, got '{shown}'";
+        reason = $"{source} must be the id of one of the topic's events (a number) or earliest, got '{shown}'";
         return false;
     }
 }

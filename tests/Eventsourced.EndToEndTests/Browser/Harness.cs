@@ -6,6 +6,12 @@ namespace Eventsourced.EndToEndTests.Browser;
 /// <summary>What the harness page (<c>Browser/Pages/harness.html</c>) recorded, read from the page.</summary>
 public sealed record HarnessState(IReadOnlyList<string> Events, int Opens, int Errors, IReadOnlyList<int> States)
 {
+    /// <summary>The <c>lastEventId</c> of each message event.</summary>
+    public IReadOnlyList<string> Ids { get; init; } = [];
+
+    /// <summary>"type: data" of each event of a type the page listened for (<c>?types=</c>).</summary>
+    public IReadOnlyList<string> Typed { get; init; } = [];
+
     /// <summary>EventSource.readyState CONNECTING: it will reconnect.</summary>
     public const int Connecting = 0;
 
@@ -13,7 +19,7 @@ public sealed record HarnessState(IReadOnlyList<string> Events, int Opens, int E
     public const int Closed = 2;
 
     public override string ToString() =>
-        $"opens={Opens} errors={Errors} states=[{string.Join(",", States)}] events({Events.Count})=[{string.Join(" | ", Events)}]";
+        $"opens={Opens} errors={Errors} states=[{string.Join(",", States)}] events({Events.Count})=[{string.Join(" | ", Events)}] ids=[{string.Join(",", Ids)}] typed=[{string.Join(" | ", Typed)}]";
 }
 
 internal static class Harness
@@ -27,7 +33,11 @@ internal static class Harness
             root.GetProperty("events").EnumerateArray().Select(e => e.GetString()!).ToList(),
             root.GetProperty("opens").GetInt32(),
             root.GetProperty("errors").GetInt32(),
-            root.GetProperty("states").EnumerateArray().Select(e => e.GetInt32()).ToList());
+            root.GetProperty("states").EnumerateArray().Select(e => e.GetInt32()).ToList())
+        {
+            Ids = root.GetProperty("ids").EnumerateArray().Select(e => e.GetString()!).ToList(),
+            Typed = root.GetProperty("typed").EnumerateArray().Select(e => e.GetString()!).ToList(),
+        };
     }
 
     /// <summary>Waits until the JavaScript <paramref name="condition"/> over <c>harness</c> holds; the failure shows what the page saw.</summary>

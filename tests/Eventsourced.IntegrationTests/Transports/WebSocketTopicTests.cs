@@ -67,7 +67,7 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Topic_LastEventIdMinusOne_ReadsEverythingTheStreamHas()
+    public async Task Topic_LastEventIdEarliest_ReadsEverythingTheStreamHas()
     {
         var topic = broker.UniqueQueueName("ws-topic-all");
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
@@ -79,7 +79,7 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
             await first.ReceiveMessagesAsync(2, Timeout);
         }
 
-        await using var all = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId=-1");
+        await using var all = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId=earliest");
         await _amqp.PublishAsync(topic, "a new one");
 
         var events = await all.ReceiveMessagesAsync(3, Timeout);

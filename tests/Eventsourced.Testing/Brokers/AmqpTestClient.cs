@@ -175,6 +175,44 @@ public sealed class AmqpTestClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// Publishes UTF-8 text to <paramref name="exchange"/> with <paramref name="routingKey"/> and waits for the broker's
+    /// confirm. With <paramref name="mandatory"/>, a message no queue takes fails with <see cref="PublishException"/>.
+    /// </summary>
+    public async Task PublishToExchangeAsync(
+        string exchange, string routingKey, string body, bool mandatory = false, BasicProperties? properties = null, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await Connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true, consumerDispatchConcurrency: null),
+            cancellationToken);
+        await channel.BasicPublishAsync(exchange, routingKey, mandatory, properties ?? new BasicProperties(), Encoding.UTF8.GetBytes(body), cancellationToken);
+        await channel.CloseAsync(cancellationToken);
+    }
+
+    /// <summary>Declares an exchange (durable unless said otherwise).</summary>
+    public async Task DeclareExchangeAsync(string exchange, string type, bool durable = true, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await Connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.ExchangeDeclareAsync(exchange, type, durable, autoDelete: false, cancellationToken: cancellationToken);
+        await channel.CloseAsync(cancellationToken);
+    }
+
+    /// <summary>Deletes an exchange; no error when it does not exist.</summary>
+    public async Task DeleteExchangeAsync(string exchange, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await Connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.ExchangeDeleteAsync(exchange, ifUnused: false, cancellationToken: cancellationToken);
+        await channel.CloseAsync(cancellationToken);
+    }
+
+    /// <summary>Binds <paramref name="queue"/> to <paramref name="exchange"/> with <paramref name="routingKey"/>.</summary>
+    public async Task BindQueueAsync(string queue, string exchange, string routingKey, CancellationToken cancellationToken = default)
+    {
+        await using var channel = await Connection.CreateChannelAsync(cancellationToken: cancellationToken);
+        await channel.QueueBindAsync(queue, exchange, routingKey, cancellationToken: cancellationToken);
+        await channel.CloseAsync(cancellationToken);
+    }
+
+    /// <summary>
     /// Consumes (with acks) until <paramref name="count"/> messages arrived from <paramref name="queue"/>, then cancels.
     /// </summary>
     /// <exception cref="TimeoutException">Fewer messages within <paramref name="timeout"/>; says how many arrived.</exception>

@@ -75,7 +75,17 @@ public sealed class SubscriberPermissionsTests
         var permissions = Permissions(configure: o => o.ReadClaims["queue"] = "");
 
         Assert.True(permissions.MayRead(User(("sub", "1")), "queue", "any"));
-        Assert.True(Permissions().MayRead(User(("sub", "1")), "topic", "news"));
+        Assert.True(Permissions(configure: o => o.ReadClaims["topic"] = "").MayRead(User(("sub", "1")), "topic", "news"));
+    }
+
+    [Fact]
+    public void MayRead_Topic_ByDefaultTheTopicsClaimListsThem()
+    {
+        var permissions = Permissions();
+
+        Assert.True(permissions.MayRead(User(("topics", "prices.*")), "topic", "prices.eu"));
+        Assert.False(permissions.MayRead(User(("topics", "prices.*")), "topic", "news"));
+        Assert.False(permissions.MayRead(User(("sub", "1"), ("queues", "*")), "topic", "news"));
     }
 
     [Fact]

@@ -81,4 +81,64 @@ public sealed class SseFramingTests
     }
 
     private static string Escape(string s) => s.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
+
+    /// <summary>The fields the slow, obvious way: the model of <see cref="SseFormat"/> with fields.</summary>
+    private static string ReferenceWithFields(string body, string? type, string? id)
+    {
+        static string? Clean(string? value) => string.IsNullOrEmpty(value) ? null : value.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal).Replace("\0", "", StringComparison.Ordinal) is { Length: > 0 } v ? v : null;
+        var fields = (Clean(type) is { } t ? $"event: {t}\n" : "") + (Clean(id) is { } i ? $"id: {i}\n" : "");
+        return fields + Reference(body);
+    }
+
+    [Fact]
+    public void FrameWithFields_RandomTypesAndIds_MatchesTheStringModel()
+    {
+        var alphabet = new[] { "a", " ", "\r", "\n", "\0", "é", "🎉", ":", "data:" };
+        var random = new Random(20261202);
+        var format = new SseFormat(new SseFields(true, SseIdSource.MessageId, 0));
+        for (var i = 0; i < 5_000; i++)
+        {
+            string? Text() => random.Next(4) == 0 ? null : string.Concat(Enumerable.Range(0, random.Next(0, 8)).Select(_ => alphabet[random.Next(alphabet.Length)]));
+            var (body, type, id) = (Text() ?? "", Text(), Text());
+            var delivery = format.Message(1, Encoding.UTF8.GetBytes(body), new RabbitMQ.Client.BasicProperties { Type = type, MessageId = id }, MessageTimestamp.None);
+            var framed = Encoding.UTF8.GetString(delivery.Frame);
+            delivery.Release();
+            Assert.True(ReferenceWithFields(body, type, id) == framed, $"body {Escape(body)} type {Escape(type ?? "(none)")} id {Escape(id ?? "(none)")}: got {Escape(framed)}");
+        }
+    }
+
+    [Fact]
+    public void Frame_OriginalFields_IgnoresTypeAndMessageId()
+    {
+        var delivery = new SseFormat().Message(1, "x"u8, new RabbitMQ.Client.BasicProperties { Type = "t", MessageId = "m" }, MessageTimestamp.None);
+
+        Assert.Equal("data: x\n\n", Encoding.UTF8.GetString(delivery.Frame));
+        delivery.Release();
+    }
+
+    [Fact]
+    public void Frame_StreamOffsetId_ComesFromTheDeliverysOffsetHeader()
+    {
+        var format = new SseFormat(new SseFields(false, SseIdSource.StreamOffset, 0));
+        var properties = new RabbitMQ.Client.BasicProperties
+        {
+            MessageId = "not this",
+            Headers = new Dictionary<string, object?> { [StreamOffsets.Header] = 12345678901L },
+        };
+
+        var delivery = format.Message(1, "x"u8, properties, MessageTimestamp.None);
+        var withoutOffset = format.Message(2, "y"u8, new RabbitMQ.Client.BasicProperties(), MessageTimestamp.None);
+
+        Assert.Equal("id: 12345678901\ndata: x\n\n", Encoding.UTF8.GetString(delivery.Frame));
+        Assert.Equal("data: y\n\n", Encoding.UTF8.GetString(withoutOffset.Frame));
+        delivery.Release();
+        withoutOffset.Release();
+    }
+
+    [Fact]
+    public void Opening_RetryOnlyWhenConfigured()
+    {
+        Assert.Equal(": SSE stream\n\n", Encoding.UTF8.GetString(new SseFormat().Opening));
+        Assert.Equal(": SSE stream\n\nretry: 1500\n\n", Encoding.UTF8.GetString(new SseFormat(new SseFields(false, SseIdSource.None, 1500)).Opening));
+    }
 }

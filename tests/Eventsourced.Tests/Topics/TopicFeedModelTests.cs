@@ -164,9 +164,10 @@ public sealed class TopicFeedModelTests
     private static Subscriber Attach(TopicFeedTesting t, Random random, long published, long fed, long feedStart)
     {
         var feedNext = fed > feedStart ? fed : -1; // what the feed knows
-        long? resumeAfter = random.Next(6) switch
+        long? resumeAfter = random.Next(7) switch
         {
             0 => null,
+            6 => -1, // earliest: everything the stream keeps
             1 => published + (2 * TopicFeed.AheadTolerance) + random.Next(0, 5), // another stream of the same name
             2 => published + random.Next(0, 3), // from a feed elsewhere that is ahead
             _ => published == 0 ? null : random.NextInt64(0, published),

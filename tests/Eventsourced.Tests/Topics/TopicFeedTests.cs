@@ -39,6 +39,65 @@ public sealed class TopicFeedTests
     }
 
     [Fact]
+    public async Task Attach_Earliest_ReadsTheStreamFromItsFirstEvent()
+    {
+        var t = new TopicFeedTesting(recent: 2);
+        for (var offset = 0; offset < 5; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: -1, out var catchUp, out var from);
+        for (var offset = 0L; offset < 3; offset++)
+        {
+            await TopicFeedTesting.ReadAsync(catchUp!, offset, (ulong)offset + 1);
+        }
+
+        Assert.Equal(0, from);
+        Assert.Equal(TopicReaderState.Live, subscription.State);
+        Assert.Equal(Enumerable.Range(0, 5).Select(o => (long)o), TopicFeedTesting.Drain(subscription));
+    }
+
+    [Fact]
+    public async Task Attach_RecentEventsThatWouldFillTheBuffer_ReadTheStreamInstead_AJoinLeavesRoomForTheNextEvents()
+    {
+        var t = new TopicFeedTesting(buffer: 16, recent: 64);
+        for (var offset = 0; offset < 30; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        // 19 recent events would leave no room in a buffer of 16: it reads the stream until the rest fits with room to spare.
+        var subscription = t.Feed.Attach(t.Format, resumeAfter: 10, out var catchUp, out _);
+        Assert.NotNull(catchUp);
+        ulong tag = 0;
+        var received = new List<long>();
+        for (var offset = 11L; ; offset++)
+        {
+            Assert.True(offset < 30, "never joined");
+            await TopicFeedTesting.ReadAsync(catchUp!, offset, ++tag);
+            if (subscription.State == TopicReaderState.Live)
+            {
+                break;
+            }
+
+            received.AddRange(TopicFeedTesting.Drain(subscription));
+        }
+
+        // It joined when the rest fitted in its buffer of 16 less a quarter (the one it had just read, and 11 from
+        // memory): the next events find room.
+        Assert.Equal(12, subscription.Capacity - subscription.Room);
+        received.AddRange(TopicFeedTesting.Drain(subscription));
+        for (var offset = 30; offset < 33; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        Assert.Null(subscription.EndReason);
+        Assert.Equal(Enumerable.Range(11, 22).Select(o => (long)o), received.Concat(TopicFeedTesting.Drain(subscription)));
+    }
+
+    [Fact]
     public async Task Attach_IdOfTheLatestEvent_IsLiveWithNothingToHandOver()
     {
         var t = new TopicFeedTesting();
@@ -211,7 +270,7 @@ public sealed class TopicFeedTests
         Assert.Equal(SubscriptionEndReason.ConsumerCancelled, live.EndReason);
         Assert.Equal(SubscriptionEndReason.ConsumerCancelled, catchingUp.EndReason);
         Assert.Null(catchingUp.CatchUp);
-        Assert.Throws<SubscribeException>(() => t.Feed.Attach(t.Format, null, out _, out _));
+        Assert.Throws<FeedEndedException>(() => t.Feed.Attach(t.Format, null, out _, out _));
     }
 
     [Fact]

@@ -1,0 +1,102 @@
+#!/usr/bin/env -S dotnet run
+// Private messages, broadcasts, follow and unfollow through exchanges, with RabbitMQ.Client 7.x: a .NET 10
+// file-based app. The gateway binds each client's queue when it subscribes, as configured:
+//
+//   queue:
+//     bind:
+//       - users:topic:user.${query:id}      # the browser's ?id=42 gets what is sent to routing key user.42
+//       - broadcast:fanout                  # every client gets what is sent to broadcast
+//
+//   dotnet run users.cs -- send USER 'text'          a private message to USER (routing key user.USER)
+//   dotnet run users.cs -- broadcast 'text'          a message to every client
+//   dotnet run users.cs -- follow FOLLOWER AUTHOR    FOLLOWER's queue also gets what is sent to AUTHOR
+//   dotnet run users.cs -- unfollow FOLLOWER AUTHOR
+//
+// AMQP_URL names the broker; USERS_EXCHANGE and BROADCAST_EXCHANGE the exchanges (users, broadcast). The
+// queue names are the ones the gateway derives from queue.pattern (${query:id} by default). A follow lasts
+// as long as the follower's queue: the broker drops a queue's bindings with it (queue.expires after the
+// follower's last visit). In a service of your own, the part to copy is the Users class below.
+#:package RabbitMQ.Client@7.2.2
+#:property PublishAot=false
+
+using System.Text;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+var url = Environment.GetEnvironmentVariable("AMQP_URL") ?? "amqp://guest:guest@localhost:5672/";
+var users = new Users(
+    Environment.GetEnvironmentVariable("USERS_EXCHANGE") ?? "users",
+    Environment.GetEnvironmentVariable("BROADCAST_EXCHANGE") ?? "broadcast");
+var factory = new ConnectionFactory { Uri = new Uri(url), ClientProvidedName = "eventsourced example users" };
+await using var connection = await factory.CreateConnectionAsync();
+try
+{
+    switch (args)
+    {
+        case ["send", var user, var text]:
+            await users.SendAsync(connection, user, text);
+            Console.WriteLine($"sent to {user}");
+            return 0;
+        case ["broadcast", var text]:
+            await users.BroadcastAsync(connection, text);
+            Console.WriteLine("broadcast");
+            return 0;
+        case ["follow", var follower, var author]:
+            await users.FollowAsync(connection, follower, author);
+            Console.WriteLine($"{follower} follows {author}");
+            return 0;
+        case ["unfollow", var follower, var author]:
+            await users.UnfollowAsync(connection, follower, author);
+            Console.WriteLine($"{follower} no longer follows {author}");
+            return 0;
+    }
+}
+catch (PublishReturnException)
+{
+    Console.Error.WriteLine("nobody receives it: no queue is bound (no subscriber yet, or its queue expired)");
+    return 69;
+}
+catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == Constants.NotFound)
+{
+    Console.Error.WriteLine($"{ex.ShutdownReason.ReplyText}: the follower has never subscribed (or its queue expired)");
+    return 69;
+}
+
+Console.Error.WriteLine("usage: dotnet run users.cs -- send USER TEXT | broadcast TEXT | follow FOLLOWER AUTHOR | unfollow FOLLOWER AUTHOR");
+return 64;
+
+internal sealed class Users(string usersExchange, string broadcastExchange)
+{
+    /// <summary>To one user: the routing key user.USER, which the gateway bound USER's queue with. Also to their followers.</summary>
+    public Task SendAsync(IConnection connection, string user, string text) => PublishAsync(connection, usersExchange, $"user.{user}", text);
+
+    /// <summary>To every client: the fanout exchange every client's queue is bound to.</summary>
+    public Task BroadcastAsync(IConnection connection, string text) => PublishAsync(connection, broadcastExchange, "", text);
+
+    /// <summary>FOLLOWER's queue also takes AUTHOR's routing key: plain AMQP, no gateway involved.</summary>
+    public async Task FollowAsync(IConnection connection, string follower, string author)
+    {
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueBindAsync(queue: follower, exchange: usersExchange, routingKey: $"user.{author}");
+    }
+
+    public async Task UnfollowAsync(IConnection connection, string follower, string author)
+    {
+        await using var channel = await connection.CreateChannelAsync();
+        await channel.QueueUnbindAsync(queue: follower, exchange: usersExchange, routingKey: $"user.{author}");
+    }
+
+    /// <summary>Confirmed and mandatory: a message no queue takes comes back (PublishReturnException) instead of vanishing.</summary>
+    private static async Task PublishAsync(IConnection connection, string exchange, string routingKey, string text)
+    {
+        await using var channel = await connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true));
+        var properties = new BasicProperties
+        {
+            Persistent = true,
+            ContentType = "text/plain; charset=utf-8",
+            Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+        };
+        await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, Encoding.UTF8.GetBytes(text));
+    }
+}

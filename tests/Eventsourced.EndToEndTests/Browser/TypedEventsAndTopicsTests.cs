@@ -1,0 +1,94 @@
+using Eventsourced.EndToEndTests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace Eventsourced.EndToEndTests.Browser;
+
+/// <summary>
+/// A page of another origin in Chromium: typed events (<c>sse.event</c>) reach <c>addEventListener(type)</c> and
+/// untyped ones <c>onmessage</c>; a topic's EventSource, cut off, reconnects with <c>Last-Event-ID</c> by itself and
+/// gets exactly what it missed.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixture chromium)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task TypedEvents_ReachTheirListener_UntypedOnesOnmessage()
+    {
+        var queue = broker.UniqueQueueName(nameof(TypedEvents_ReachTheirListener_UntypedOnesOnmessage));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Sse.Event = true);
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(TypedEvents_ReachTheirListener_UntypedOnesOnmessage));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}")) + "&types=price,news");
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+
+            await amqp.PublishAsync(queue, "42.50", properties: new BasicProperties { Type = "price" });
+            await amqp.PublishAsync(queue, "hello");
+            await amqp.PublishAsync(queue, "rain tomorrow", properties: new BasicProperties { Type = "news" });
+            await amqp.PublishAsync(queue, "43.10", properties: new BasicProperties { Type = "price" });
+            await amqp.PublishAsync(queue, "nobody listens for this type", properties: new BasicProperties { Type = "other" });
+            await amqp.PublishAsync(queue, "bye");
+
+            await Harness.WaitUntilAsync(page, "h.events.length === 2 && h.typed.length === 3", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["price: 42.50", "news: rain tomorrow", "price: 43.10"], seen.Typed);
+            Assert.Equal(["hello", "bye"], seen.Events);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Topic_GatewayRestartsUnderTheOpenPage_EventSourceResumesWithLastEventIdNothingMissedNothingTwice()
+    {
+        var topic = broker.UniqueQueueName(nameof(Topic_GatewayRestartsUnderTheOpenPage_EventSourceResumesWithLastEventIdNothingMissedNothingTwice));
+        var port = FreePort.Next();
+        void Configure(Configuration.GatewayOptions o)
+        {
+            o.Server.Address = $"127.0.0.1:{port}";
+            o.Sse.RetryMilliseconds = 300;
+        }
+
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(Topic_GatewayRestartsUnderTheOpenPage_EventSourceResumesWithLastEventIdNothingMissedNothingTwice));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(port, $"/topics/{topic}")));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            for (var i = 0; i < 5; i++)
+            {
+                await amqp.PublishAsync(topic, $"event {i}");
+            }
+
+            await Harness.WaitUntilAsync(page, "h.events.length === 5", Timeout);
+            await gateway.DisposeAsync();
+            for (var i = 5; i < 10; i++)
+            {
+                await amqp.PublishAsync(topic, $"event {i}");
+            }
+
+            await Harness.WaitUntilAsync(page, "h.errors >= 2", Timeout);
+            await using var restarted = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
+            await Harness.WaitUntilAsync(page, "h.opens === 2 && h.events.length >= 10", Timeout);
+            await amqp.PublishAsync(topic, "event 10");
+            await Harness.WaitUntilAsync(page, "h.events.includes('event 10')", Timeout);
+
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(Enumerable.Range(0, 11).Select(i => $"event {i}"), seen.Events);
+            Assert.Equal(Enumerable.Range(0, 11).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture)), seen.Ids);
+            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using System.Net;
+using System.Text.Json;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary><c>events.exchange</c>: the gateway tells a service who subscribed and who left, end to end through RabbitMQ.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class PresenceTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task SubscribeAndLeave_QueueAndTopic_PublishSubscribedAndUnsubscribedEvents()
+    {
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Events.Exchange = exchange;
+            o.Events.Instance = "gateway-a";
+        });
+        var queue = broker.UniqueQueueName("presence-queue");
+        var topic = broker.UniqueQueueName("presence-topic");
+
+        // A service watching: the exchange exists once the gateway has published to it, so watch from the start.
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, "#");
+        var before = DateTimeOffset.UtcNow.AddSeconds(-1);
+        await using (var queueStream = await gateway.SubscribeAsync($"/?id={queue}"))
+        await using (var topicStream = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, queueStream.Status);
+            Assert.Equal(HttpStatusCode.OK, topicStream.Status);
+            await Wait.UntilAsync(async () => await amqp.MessageCountAsync(watcher) == 2, Timeout, "two subscribed events");
+        }
+
+        var events = await amqp.ReceiveAsync(watcher, 4, Timeout);
+        var parsed = events.Select(e => (
+            Key: e.Properties.Type,
+            Json: JsonDocument.Parse(e.Body).RootElement)).ToList();
+        Assert.All(events, e => Assert.Equal("application/json", e.Properties.ContentType));
+        Assert.Equal(
+            [("subscribed", "queue", queue), ("subscribed", "topic", topic)],
+            parsed.Take(2).Select(p => (p.Json.GetProperty("event").GetString(), p.Json.GetProperty("kind").GetString(), p.Json.GetProperty("name").GetString())));
+        Assert.Equal(
+            [("unsubscribed", "queue", queue), ("unsubscribed", "topic", topic)],
+            parsed.Skip(2).Select(p => (p.Json.GetProperty("event").GetString(), p.Json.GetProperty("kind").GetString(), p.Json.GetProperty("name").GetString()))
+                .OrderBy(p => p.Item2));
+        foreach (var (key, json) in parsed)
+        {
+            Assert.Equal(json.GetProperty("event").GetString(), key);
+            Assert.Equal(JsonValueKind.Null, json.GetProperty("subject").ValueKind);
+            Assert.Equal("gateway-a", json.GetProperty("instance").GetString());
+            Assert.InRange(json.GetProperty("time").GetDateTimeOffset(), before, DateTimeOffset.UtcNow.AddSeconds(1));
+        }
+
+        var metrics = await gateway.Client.GetStringAsync("/metrics");
+        Assert.Contains("eventsourced_presence_events_total{outcome=\"published\"} 4\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("eventsourced_presence_events_total{outcome=\"dropped\"} 0\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RoutingKey_IsEventKindName_SoAServiceWatchesOneTopic()
+    {
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
+        var room = broker.UniqueQueueName("room");
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, $"*.topic.{room}");
+
+        await using (var other = await gateway.SubscribeAsync($"/topics/{broker.UniqueQueueName("other-room")}"))
+        await using (var inRoom = await gateway.SubscribeAsync($"/topics/{room}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, inRoom.Status);
+        }
+
+        var events = await amqp.ReceiveAsync(watcher, 2, Timeout);
+        Assert.Equal(["subscribed", "unsubscribed"], events.Select(e => e.Properties.Type));
+        Assert.Equal(0u, await amqp.MessageCountAsync(watcher));
+    }
+
+    [Fact]
+    public async Task Shutdown_TheUnsubscribedEventsOfEndedStreamsAreSentBeforeTheConnectionsClose()
+    {
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, "unsubscribed.#");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
+        var streams = new List<SseClient>();
+        for (var i = 0; i < 10; i++)
+        {
+            streams.Add(await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("shutdown")}"));
+        }
+
+        await gateway.StopAsync();
+
+        Assert.Equal(10, (await amqp.ReceiveAsync(watcher, 10, Timeout)).Count);
+        foreach (var stream in streams)
+        {
+            await stream.DisposeAsync();
+        }
+    }
+}

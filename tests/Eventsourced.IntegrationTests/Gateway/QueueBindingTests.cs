@@ -1,0 +1,152 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// <c>queue.bind</c>: each client's queue bound to exchanges when it subscribes, so that services publish to a
+/// user's routing key or to everyone, follow and unfollow with plain AMQP, and the bindings go with the queue.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly string _users = broker.UniqueQueueName("users");
+    private readonly string _broadcast = broker.UniqueQueueName("broadcast");
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(QueueBindingTests));
+
+    public async Task DisposeAsync()
+    {
+        await _amqp.DeleteExchangeAsync(_users);
+        await _amqp.DeleteExchangeAsync(_broadcast);
+        await _amqp.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PrivateAndBroadcast_ReachTheRightQueues_InOrderAndAcknowledged()
+    {
+        await using var gateway = await StartAsync($"{_users}:topic:user.${{query:id}}", $"{_broadcast}:fanout");
+        var alice = broker.UniqueQueueName("alice");
+        var bob = broker.UniqueQueueName("bob");
+        await using var aliceStream = await gateway.SubscribeAsync($"/?id={alice}");
+        await using var bobStream = await gateway.SubscribeAsync($"/?id={bob}");
+        Assert.Equal(HttpStatusCode.OK, aliceStream.Status);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await _amqp.PublishToExchangeAsync(_users, $"user.{alice}", $"to alice {i}", mandatory: true);
+        }
+
+        await _amqp.PublishToExchangeAsync(_broadcast, "", "to everyone", mandatory: true);
+        await _amqp.PublishToExchangeAsync(_users, $"user.{bob}", "to bob", mandatory: true);
+
+        Assert.Equal([.. Enumerable.Range(0, 20).Select(i => $"to alice {i}"), "to everyone"], await aliceStream.ReadEventsAsync(21, Timeout));
+        Assert.Equal(["to everyone", "to bob"], await bobStream.ReadEventsAsync(2, Timeout));
+        await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(alice))?.Messages == 0, Timeout, "alice's messages acknowledged");
+    }
+
+    [Fact]
+    public async Task FollowAndUnfollow_WithPlainAmqp_StatusUpdatesReachFollowersOnly()
+    {
+        await using var gateway = await StartAsync($"{_users}:topic:user.${{query:id}}");
+        var follower = broker.UniqueQueueName("follower");
+        var author = broker.UniqueQueueName("author");
+        await using var stream = await gateway.SubscribeAsync($"/?id={follower}");
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+
+        // follow: the follower's queue also takes the author's routing key.
+        await _amqp.BindQueueAsync(follower, _users, $"user.{author}");
+        await _amqp.PublishToExchangeAsync(_users, $"user.{author}", "status 1", mandatory: true);
+        Assert.Equal(["status 1"], await stream.ReadEventsAsync(1, Timeout));
+
+        // unfollow.
+        await using (var channel = await _amqp.Connection.CreateChannelAsync())
+        {
+            await channel.QueueUnbindAsync(follower, _users, $"user.{author}");
+        }
+
+        await Assert.ThrowsAsync<PublishReturnException>(() => _amqp.PublishToExchangeAsync(_users, $"user.{author}", "status 2", mandatory: true));
+        await _amqp.PublishToExchangeAsync(_users, $"user.{follower}", "private", mandatory: true);
+        Assert.Equal(["status 1", "private"], await stream.ReadEventsAsync(2, Timeout));
+    }
+
+    [Fact]
+    public async Task QueueExpires_ItsBindingsGoWithIt()
+    {
+        await using var gateway = await StartAsync([$"{_users}:topic:user.${{query:id}}"], o => o.Queue.ExpiresSeconds = 1);
+        var queue = broker.UniqueQueueName("expiring");
+        await using (var stream = await gateway.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stream.Status);
+            await _amqp.PublishToExchangeAsync(_users, $"user.{queue}", "while here", mandatory: true);
+            Assert.Equal(["while here"], await stream.ReadEventsAsync(1, Timeout));
+        }
+
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is null, Timeout, "the queue expired", TimeSpan.FromMilliseconds(500));
+
+        Assert.DoesNotContain(await BindingsAsync(_users), b => b == $"{queue} user.{queue}");
+        await Assert.ThrowsAsync<PublishReturnException>(() => _amqp.PublishToExchangeAsync(_users, $"user.{queue}", "nobody", mandatory: true));
+    }
+
+    [Fact]
+    public async Task ExistingExchangeOfAnotherType_IsBoundAsItIs()
+    {
+        await _amqp.DeclareExchangeAsync(_users, ExchangeType.Direct);
+        await using var gateway = await StartAsync($"{_users}:topic:user.${{query:id}}");
+        var queue = broker.UniqueQueueName("direct");
+
+        await using var stream = await gateway.SubscribeAsync($"/?id={queue}");
+        await _amqp.PublishToExchangeAsync(_users, $"user.{queue}", "direct", mandatory: true);
+
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        Assert.Equal(["direct"], await stream.ReadEventsAsync(1, Timeout));
+    }
+
+    [Fact]
+    public async Task BrokersOwnExchange_IsBoundWithoutDeclaring()
+    {
+        await using var gateway = await StartAsync("amq.topic:topic:${query:id}.#");
+        var queue = broker.UniqueQueueName("amq");
+
+        await using var stream = await gateway.SubscribeAsync($"/?id={queue}");
+        await _amqp.PublishToExchangeAsync("amq.topic", $"{queue}.news", "from amq.topic", mandatory: true);
+
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        Assert.Equal(["from amq.topic"], await stream.ReadEventsAsync(1, Timeout));
+    }
+
+    [Fact]
+    public async Task MissingPlaceholderValue_Is400_MissingAmqExchange_Is503()
+    {
+        await using var gateway = await StartAsync($"{_users}:topic:user.${{cookie:sid}}");
+        await using var missing = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("missing")}");
+        await using var noExchange = await StartAsync("amq.nope:topic:x");
+        await using var refused = await noExchange.SubscribeAsync($"/?id={broker.UniqueQueueName("refused")}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, missing.Status);
+        Assert.Equal("missing cookie 'sid'", missing.Response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Contains("404 NOT_FOUND - no exchange 'amq.nope'", refused.Response.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+        await Wait.UntilAsync(() => noExchange.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscriber's channel released");
+    }
+
+    private Task<GatewayServer> StartAsync(params string[] bindings) => StartAsync(bindings, null);
+
+    private Task<GatewayServer> StartAsync(string[] bindings, Action<Eventsourced.Configuration.GatewayOptions>? configure) =>
+        GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.Bind = [.. bindings];
+            configure?.Invoke(o);
+        });
+
+    private async Task<IReadOnlyList<string>> BindingsAsync(string exchange) =>
+        (await broker.Rabbitmqctl.ListAsync("list_bindings", ["source_name", "destination_name", "routing_key"]))
+            .Where(row => row.GetProperty("source_name").GetString() == exchange)
+            .Select(row => $"{row.GetProperty("destination_name").GetString()} {row.GetProperty("routing_key").GetString()}")
+            .ToList();
+}

@@ -1,0 +1,152 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using RabbitMQ.Client;
+
+namespace Eventsourced.IntegrationTests.Topics;
+
+/// <summary>A topic's consumer over its life: opened by the first subscriber, shared, ended by the broker, closed after the last.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(broker)
+{
+    [Fact]
+    public async Task ManySubscribers_OneConsumerOfTheStream_ClosedAfterTheLastLeftAndTheLinger()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.LingerSeconds = 2);
+        var topic = UniqueTopic(nameof(ManySubscribers_OneConsumerOfTheStream_ClosedAfterTheLastLeftAndTheLinger));
+        var subscribers = new List<SseClient>();
+        for (var i = 0; i < 20; i++)
+        {
+            subscribers.Add(await gateway.SubscribeAsync($"/topics/{topic}"));
+        }
+
+        Assert.All(subscribers, s => Assert.Equal(HttpStatusCode.OK, s.Status));
+        Assert.Equal(1, await GatewayConsumersAsync(gateway));
+        Assert.Equal(1, gateway.Pool.Slots.Sum(s => s.Leases));
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topics_open"));
+        Assert.Equal(20, await MetricAsync(gateway, "eventsourced_streams_active"));
+
+        foreach (var subscriber in subscribers)
+        {
+            await subscriber.DisposeAsync();
+        }
+
+        // Still consumed during the linger (a subscriber coming back finds it), then closed.
+        await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 0, Timeout, "streams ended");
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topics_open"));
+        await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_topics_open") == 0, Timeout, "the topic closed after its linger");
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "its channel released");
+        Assert.Equal(0, await GatewayConsumersAsync(gateway));
+
+        // And opened again by the next subscriber.
+        await using var again = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        await PublishAsync(topic, 0, 1);
+        AssertRun(await again.ReadItemsAsync(1, Timeout), 0, 1);
+    }
+
+    [Fact]
+    public async Task SubscriberComingBackWithinTheLinger_ResumesFromMemoryOnTheSameConsumer()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.LingerSeconds = 60);
+        var topic = UniqueTopic(nameof(SubscriberComingBackWithinTheLinger_ResumesFromMemoryOnTheSameConsumer));
+        string lastId;
+        await using (var first = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            await PublishAsync(topic, 0, 3);
+            lastId = (await first.ReadItemsAsync(3, Timeout))[^1].EventId!;
+        }
+
+        await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 0, Timeout, "stream ended");
+        await PublishAsync(topic, 3, 3);
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", lastId));
+
+        AssertRun(await back.ReadItemsAsync(3, Timeout), 3, 3);
+        Assert.Equal(0, await MetricAsync(gateway, "eventsourced_topic_catchups_total"));
+        Assert.Equal(1, gateway.Pool.Slots.Sum(s => s.Leases));
+    }
+
+    [Fact]
+    public async Task StreamDeleted_SubscribersStreamsEnd_TheNextSubscriberDeclaresItAgain()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(StreamDeleted_SubscribersStreamsEnd_TheNextSubscriberDeclaresItAgain));
+        await using var a = await gateway.SubscribeAsync($"/topics/{topic}");
+        await using var b = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, a.Status);
+
+        await Amqp.DeleteQueueAsync(topic);
+
+        await a.WaitForEndAsync(Timeout);
+        await b.WaitForEndAsync(Timeout);
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the ended topic's channel released");
+        await using var again = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        Assert.True(await Amqp.QueueExistsAsync(topic));
+    }
+
+    [Fact]
+    public async Task SlowSubscriber_IsEnded_TheOthersGetEverything()
+    {
+        const int Events = 300;
+        var gateway = await StartGatewayAsync(o =>
+        {
+            o.Topics.Buffer = 16;
+            o.Server.WriteTimeoutSeconds = 3;
+        });
+        var topic = UniqueTopic(nameof(SlowSubscriber_IsEnded_TheOthersGetEverything));
+        await using var stalled = await gateway.SubscribeAsync($"/topics/{topic}"); // never read
+        await using var reader = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, stalled.Status);
+
+        // 64 KB events: far more than the stalled connection's socket buffers and its 16 hold.
+        var body = new string('x', 64 * 1024);
+        // At about 3 MB/s, which the reading subscriber keeps up with even on a busy machine (a subscriber that
+        // cannot keep up with its topic is slow too: that is the rule).
+        var reading = reader.ReadEventsAsync(Events, TimeSpan.FromSeconds(60));
+        for (var i = 0; i < Events; i++)
+        {
+            await Amqp.PublishAsync(topic, $"{i:D4}{body}");
+            await Task.Delay(20);
+        }
+
+        var events = await reading;
+        Assert.Equal(Enumerable.Range(0, Events).Select(i => $"{i:D4}"), events.Select(e => e[..4]));
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topic_slow_subscribers_total"));
+        await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 1, Timeout, "the stalled stream ended (at the latest after the write timeout)");
+    }
+
+    [Fact]
+    public async Task TypedEventsAndRetry_WhenConfigured_OnATopic()
+    {
+        var gateway = await StartGatewayAsync(o =>
+        {
+            o.Sse.Event = true;
+            o.Sse.RetryMilliseconds = 2500;
+        });
+        var topic = UniqueTopic(nameof(TypedEventsAndRetry_WhenConfigured_OnATopic));
+        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.True(await subscriber.ReadUntilAsync(t => t.Length >= ": SSE stream\n\nretry: 2500\n\n".Length, Timeout));
+
+        await Amqp.PublishAsync(topic, "42.5", properties: new BasicProperties { Type = "price", MessageId = "ignored-for-topics" });
+        await Amqp.PublishAsync(topic, "plain");
+
+        var items = await subscriber.ReadItemsAsync(2, Timeout);
+        Assert.Equal(": SSE stream\n\nretry: 2500\n\nevent: price\nid: 0\ndata: 42.5\n\nid: 1\ndata: plain\n\n", subscriber.RawText);
+        Assert.Equal(["price", "message"], items.Select(i => i.EventType));
+    }
+
+    [Fact]
+    public async Task Shutdown_EndsTopicStreamsAndClosesTheConsumer()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(Shutdown_EndsTopicStreamsAndClosesTheConsumer));
+        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+
+        var stopping = gateway.StopAsync();
+        await subscriber.WaitForEndAsync(Timeout);
+        await stopping.WaitAsync(Timeout);
+
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the topic's channel released");
+    }
+}

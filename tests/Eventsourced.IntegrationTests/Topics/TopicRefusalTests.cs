@@ -1,0 +1,135 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Topics;
+
+/// <summary>What a topic request is refused for, each with its status and a reason in <c>X-Status-Reason</c> and the body.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(broker)
+{
+    [Fact]
+    public async Task TopicNotAllowedToBeCreated_Is404_AnAllowedOneIsCreated_AnExistingOneIsRead()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Create = ["news.*"]);
+        var other = UniqueTopic("other");
+        var news = "news." + UniqueTopic("x");
+        var existing = UniqueTopic("existing");
+        await DeclareStreamAsync(existing);
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{other}");
+        await using var created = await gateway.SubscribeAsync($"/topics/{news}");
+        await using var read = await gateway.SubscribeAsync($"/topics/{existing}");
+
+        Assert.Equal(HttpStatusCode.NotFound, refused.Status);
+        Assert.Equal($"topic '{other}' does not exist (and topics.create does not allow creating it)", Reason(refused));
+        Assert.Equal(Reason(refused) + "\n", await refused.ReadBodyAsync());
+        Assert.False(await Amqp.QueueExistsAsync(other));
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        Assert.True(await Amqp.QueueExistsAsync(news));
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+    }
+
+    [Fact]
+    public async Task CreateMaxReached_NewTopicIs403_ExistingTopicsStillWork()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.CreateMax = 1);
+        var first = UniqueTopic("first");
+        var second = UniqueTopic("second");
+        var existing = UniqueTopic("existing");
+        await DeclareStreamAsync(existing);
+
+        await using var created = await gateway.SubscribeAsync($"/topics/{first}");
+        await using var refused = await gateway.SubscribeAsync($"/topics/{second}");
+        await using var read = await gateway.SubscribeAsync($"/topics/{existing}");
+
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+        Assert.Contains("topics.create_max", Reason(refused), StringComparison.Ordinal);
+        Assert.False(await Amqp.QueueExistsAsync(second));
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topics_created_total"));
+    }
+
+    [Fact]
+    public async Task NameOfAClassicQueue_Is409_AndTheQueueIsUntouched()
+    {
+        var gateway = await StartGatewayAsync();
+        var queue = UniqueTopic("classic");
+        await Amqp.DeclareQueueAsync(queue, durable: true);
+        await Amqp.PublishAsync(queue, "private");
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{queue}");
+
+        Assert.Equal(HttpStatusCode.Conflict, refused.Status);
+        Assert.Equal($"'{queue}' is a queue, not a stream: it cannot be read as topic '{queue}'", Reason(refused));
+        Assert.Equal(1u, await Amqp.MessageCountAsync(queue));
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused topic's channel released");
+    }
+
+    [Theory]
+    [InlineData("/topics/", "empty topic name")]
+    [InlineData("/topics/amq.x", "topic name must not start with 'amq.'")]
+    [InlineData("/topics/AMQ.x", "topic name must not start with 'amq.'")]
+    [InlineData("/topics/a%01b", "topic name contains control characters")]
+    [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
+    [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
+    public async Task BadRequest_Is400WithTheReason(string target, string reason)
+    {
+        var gateway = await StartGatewayAsync();
+
+        await using var refused = await gateway.SubscribeAsync(target);
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal(reason, Reason(refused));
+    }
+
+    [Fact]
+    public async Task TooLongName_Is400_CountingThePrefix()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Prefix = "topic.");
+
+        // A stream's data directory is named "VHOST_NAME_TIMESTAMP" and may have 255 bytes: with the vhost "/",
+        // 233 for the stream's name, of which the prefix takes 6.
+        await using var fits = await gateway.SubscribeAsync("/topics/" + UniqueTopic("x").PadRight(227, 'x'));
+        await using var tooLong = await gateway.SubscribeAsync("/topics/" + new string('x', 228));
+
+        Assert.True(fits.Status == HttpStatusCode.OK, fits.Response.Headers.TryGetValues("X-Status-Reason", out var r) ? string.Join(",", r) : "");
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong.Status);
+        Assert.Equal("topic name longer than 227 bytes", Reason(tooLong));
+    }
+
+    [Fact]
+    public async Task BadLastEventIdHeader_Is400()
+    {
+        var gateway = await StartGatewayAsync();
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{UniqueTopic("x")}", r => r.Headers.Add("Last-Event-ID", "7x"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal("Last-Event-ID must be the id of one of the topic's events (a number) or earliest, got '7x'", Reason(refused));
+    }
+
+    [Fact]
+    public async Task TopicsSwitchedOff_ThePathIsJustAnotherPathOfTheQueueStream()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Path = "");
+
+        await using var answer = await gateway.SubscribeAsync($"/topics/{UniqueTopic("x")}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, answer.Status);
+        Assert.Equal("missing query parameter 'id'", Reason(answer));
+    }
+
+    [Fact]
+    public async Task NoBroker_Is503()
+    {
+        await using var gateway = await GatewayServer.StartAsync("amqp://guest:guest@127.0.0.1:1/");
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{UniqueTopic("x")}");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Equal("no broker connection is up", Reason(refused));
+    }
+
+    private static string Reason(SseClient client) => client.Response.Headers.GetValues("X-Status-Reason").Single();
+}

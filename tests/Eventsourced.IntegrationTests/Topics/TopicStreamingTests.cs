@@ -1,0 +1,210 @@
+using System.Net;
+using System.Net.ServerSentEvents;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Topics;
+
+[Collection(BrokerCollection.Name)]
+public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(broker)
+{
+    [Fact]
+    public async Task ManySubscribers_NewTopic_EachGetsEveryEventWithItsOffsetAsId()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(ManySubscribers_NewTopic_EachGetsEveryEventWithItsOffsetAsId));
+        var subscribers = new List<SseClient>();
+        for (var i = 0; i < 5; i++)
+        {
+            subscribers.Add(await gateway.SubscribeAsync($"/topics/{topic}"));
+        }
+
+        try
+        {
+            Assert.All(subscribers, s => Assert.Equal(HttpStatusCode.OK, s.Status));
+            await PublishAsync(topic, 0, 20);
+            foreach (var subscriber in subscribers)
+            {
+                var items = await subscriber.ReadItemsAsync(20, Timeout);
+                AssertRun(items, 0, 20);
+                Assert.Equal(0, Offsets(items)[0]);
+            }
+        }
+        finally
+        {
+            foreach (var subscriber in subscribers)
+            {
+                await subscriber.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task LastEventId_ResumesRightAfterThatEvent_ThenLive()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(LastEventId_ResumesRightAfterThatEvent_ThenLive));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 10);
+
+        await using var resumed = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "4"));
+        Assert.Equal(HttpStatusCode.OK, resumed.Status);
+        AssertRun(await resumed.ReadItemsAsync(5, Timeout), 5, 5);
+        await PublishAsync(topic, 10, 5);
+
+        var items = await resumed.ReadItemsAsync(10, Timeout);
+        AssertRun(items, 5, 10);
+        Assert.Equal(5, Offsets(items)[0]);
+    }
+
+    [Fact]
+    public async Task LastEventIdParameter_OnFirstConnect_ResumesAndTheHeaderWinsOverIt()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(LastEventIdParameter_OnFirstConnect_ResumesAndTheHeaderWinsOverIt));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 6);
+
+        await using var byParameter = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=2");
+        await using var byHeader = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=2", r => r.Headers.Add("Last-Event-ID", "4"));
+
+        AssertRun(await byParameter.ReadItemsAsync(3, Timeout), 3, 3);
+        AssertRun(await byHeader.ReadItemsAsync(1, Timeout), 5, 1);
+    }
+
+    [Fact]
+    public async Task NoId_StartsAtNewEvents()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NoId_StartsAtNewEvents));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 5);
+
+        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+        Assert.True(await subscriber.ReadUntilAsync(t => t.StartsWith(": SSE stream\n\n", StringComparison.Ordinal), Timeout));
+        await PublishAsync(topic, 5, 3);
+
+        var items = await subscriber.ReadItemsAsync(3, Timeout);
+        AssertRun(items, 5, 3);
+        Assert.Equal(5, Offsets(items)[0]);
+    }
+
+    [Fact]
+    public async Task ResumeFromFurtherBackThanMemory_WhileEventsFlow_ReadsTheStreamThenJoinsWithoutGapOrRepeat()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 4);
+        var topic = UniqueTopic(nameof(ResumeFromFurtherBackThanMemory_WhileEventsFlow_ReadsTheStreamThenJoinsWithoutGapOrRepeat));
+        await using (var first = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.Status);
+            await PublishAsync(topic, 0, 300);
+            await first.ReadItemsAsync(300, Timeout);
+        }
+
+        // Published while the subscriber reads the stream from offset 11, and after.
+        var publishing = Task.Run(() => PublishAsync(topic, 300, 300));
+        await using var resumed = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "10"));
+        var items = await resumed.ReadItemsAsync(589, Timeout);
+        await publishing;
+
+        AssertRun(items, 11, 589);
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topic_catchups_total"));
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 1, Timeout, "the catch-up reader's channel closed once it joined the feed");
+    }
+
+    [Fact]
+    public async Task Resume_OnAnotherGatewayInstance_GetsNothingTwiceAndNothingMissed()
+    {
+        var first = await StartGatewayAsync();
+        var second = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(Resume_OnAnotherGatewayInstance_GetsNothingTwiceAndNothingMissed));
+        string lastId;
+        await using (var before = await first.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, before.Status);
+            await PublishAsync(topic, 0, 10);
+            lastId = (await before.ReadItemsAsync(10, Timeout))[^1].EventId!;
+        }
+
+        await PublishAsync(topic, 10, 10);
+        await using var after = await second.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", lastId));
+        await PublishAsync(topic, 20, 5);
+
+        AssertRun(await after.ReadItemsAsync(15, Timeout), 10, 15);
+    }
+
+    [Fact]
+    public async Task SubscribersComingAndGoing_WhileEventsFlow_EachGetsARunWithoutGapOrRepeatAcrossReconnects()
+    {
+        const int Events = 1500;
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 50);
+        var topic = UniqueTopic(nameof(SubscribersComingAndGoing_WhileEventsFlow_EachGetsARunWithoutGapOrRepeatAcrossReconnects));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 200);
+        var publishing = Task.Run(async () =>
+        {
+            for (var i = 200; i < Events; i += 10)
+            {
+                await PublishAsync(topic, i, 10);
+                await Task.Delay(15);
+            }
+        });
+
+        var clients = Enumerable.Range(0, 12).Select(i => Task.Run(async () =>
+        {
+            var random = new Random(i);
+            await Task.Delay(random.Next(0, 1500));
+            // Half start from an id (some from far back, some recent), half from new events.
+            var lastId = i % 2 == 0 ? null : random.Next(0, 190).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var received = new List<SseItem<string>>();
+            while (received.Count == 0 || received[^1].Data != $"event-{Events - 1}")
+            {
+                var id = received.Count > 0 ? received[^1].EventId : lastId;
+                await using var stream = await gateway.SubscribeAsync($"/topics/{topic}", r =>
+                {
+                    if (id is not null)
+                    {
+                        r.Headers.Add("Last-Event-ID", id);
+                    }
+                });
+                Assert.Equal(HttpStatusCode.OK, stream.Status);
+                // Read a while, then drop the connection (as a flaky network would) and resume.
+                var target = random.Next(50, 400);
+                try
+                {
+                    await stream.ReadUntilAsync(() => stream.Events().Count >= target || (stream.Events().Count > 0 && stream.Events()[^1] == $"event-{Events - 1}"), Timeout);
+                }
+                finally
+                {
+                    received.AddRange(stream.Items());
+                }
+            }
+
+            return (Start: lastId, Received: received);
+        })).ToArray();
+
+        await publishing;
+        foreach (var (start, received) in await Task.WhenAll(clients))
+        {
+            var first = start is null ? int.Parse(received[0].Data["event-".Length..], System.Globalization.CultureInfo.InvariantCulture) : int.Parse(start, System.Globalization.CultureInfo.InvariantCulture) + 1;
+            AssertRun(received, first, Events - first);
+        }
+    }
+
+    [Fact]
+    public async Task Earliest_OnFirstConnect_ReadsTheWholeHistoryThenLive()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 4);
+        var topic = UniqueTopic(nameof(Earliest_OnFirstConnect_ReadsTheWholeHistoryThenLive));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 30);
+
+        await using var history = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=earliest");
+        AssertRun(await history.ReadItemsAsync(30, Timeout), 0, 30);
+        await PublishAsync(topic, 30, 5);
+
+        var items = await history.ReadItemsAsync(35, Timeout);
+        AssertRun(items, 0, 35);
+        Assert.Equal(0, Offsets(items)[0]);
+    }
+}

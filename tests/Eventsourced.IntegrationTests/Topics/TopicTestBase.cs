@@ -1,0 +1,85 @@
+using System.Net.ServerSentEvents;
+using Eventsourced.Configuration;
+using RabbitMQ.Client;
+
+namespace Eventsourced.IntegrationTests.Topics;
+
+/// <summary>Topic tests: real streams on the shared broker, a gateway configured per test, an AMQP client to publish with.</summary>
+public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
+{
+    protected static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    private readonly List<GatewayServer> _gateways = [];
+
+    protected BrokerFixture Broker { get; } = broker;
+
+    protected AmqpTestClient Amqp { get; private set; } = null!;
+
+    public async Task InitializeAsync() => Amqp = await AmqpTestClient.ConnectAsync(Broker.AmqpUrl, GetType().Name);
+
+    public async Task DisposeAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            await gateway.DisposeAsync();
+        }
+
+        await Amqp.DisposeAsync();
+    }
+
+    protected async Task<GatewayServer> StartGatewayAsync(Action<GatewayOptions>? configure = null)
+    {
+        var gateway = await GatewayServer.StartAsync(Broker.AmqpUrl, configure);
+        _gateways.Add(gateway);
+        return gateway;
+    }
+
+    /// <summary>A topic name no other test uses.</summary>
+    protected string UniqueTopic(string testName) => Broker.UniqueQueueName("topic-" + testName);
+
+    protected Task DeclareStreamAsync(string stream) =>
+        Amqp.DeclareQueueAsync(stream, durable: true, arguments: new Dictionary<string, object?> { ["x-queue-type"] = "stream" });
+
+    /// <summary>Publishes event-0 ... to the stream through the default exchange, each confirmed.</summary>
+    protected async Task PublishAsync(string stream, int from, int count, string? type = null)
+    {
+        for (var i = from; i < from + count; i++)
+        {
+            await Amqp.PublishAsync(stream, $"event-{i}", properties: type is null ? null : new BasicProperties { Type = type });
+        }
+    }
+
+    /// <summary>
+    /// Consumers on the gateway's connections, as the broker counts them (<c>rabbitmqctl list_channels</c>): for
+    /// streams, RabbitMQ 3.10 lists no AMQP consumers in <c>list_consumers</c> and keeps no count in <c>list_queues</c>.
+    /// </summary>
+    protected async Task<long> GatewayConsumersAsync(GatewayServer gateway)
+    {
+        var connections = (await Broker.Rabbitmqctl.ListConnectionsAsync())
+            .Where(c => c.ClientProvidedName?.StartsWith(gateway.Pool.ConnectionNamePrefix + " ", StringComparison.Ordinal) == true)
+            .Select(c => c.Name + " (")
+            .ToArray();
+        return (await Broker.Rabbitmqctl.ListChannelsAsync())
+            .Where(channel => connections.Any(name => channel.Name.StartsWith(name, StringComparison.Ordinal)))
+            .Sum(channel => channel.ConsumerCount);
+    }
+
+    /// <summary>One unlabelled series of the gateway's <c>/metrics</c>.</summary>
+    protected static async Task<double> MetricAsync(GatewayServer gateway, string series)
+    {
+        var text = await gateway.Client.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"no series {series} in /metrics");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Offsets as the events' ids, checked to be a run without a gap or a repeat.</summary>
+    protected static long[] Offsets(IEnumerable<SseItem<string>> items) => items.Select(i => long.Parse(i.EventId!, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+
+    protected static void AssertRun(IReadOnlyList<SseItem<string>> items, int firstEvent, int count)
+    {
+        Assert.Equal(Enumerable.Range(firstEvent, count).Select(i => $"event-{i}"), items.Select(i => i.Data));
+        var offsets = Offsets(items);
+        Assert.Equal(Enumerable.Range(0, offsets.Length).Select(i => offsets[0] + i), offsets);
+    }
+}

@@ -1,0 +1,63 @@
+namespace Eventsourced.Tests.Configuration;
+
+/// <summary>The keys of queue.bind, topics, sse and events: good values taken, bad ones reported with file, line and key.</summary>
+public sealed class ConfigLoaderTopicsTests
+{
+    [Theory]
+    [InlineData("queue:\n  bind:\n    - users\n", "FILE:3: queue.bind[0]: expected EXCHANGE:TYPE:ROUTING_KEY (e.g. users:topic:user.${query:id}), got 'users'")]
+    [InlineData("queue:\n  bind:\n    - a:fanout\n    - b:headers:x\n", "FILE:4: queue.bind[1]: headers exchanges need binding arguments, which queue.bind does not take; use direct, fanout or topic")]
+    [InlineData("queue:\n  bind:\n    - a:fanout\n    - users:topic:user.${claim:sub}\n", "FILE:4: queue.bind[1]: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)")]
+    [InlineData("topics:\n  path: /topics\n", "FILE:2: topics.path: must end with '/' (the topic's name follows it), got '/topics'")]
+    [InlineData("topics:\n  prefix: amq.\n", "FILE:2: topics.prefix: prefix must not start with 'amq.'")]
+    [InlineData("topics:\n  max_age: 7 days\n", "FILE:2: topics.max_age: expected a number and a unit Y, M, D, h, m or s (7D, 12h), or empty for no limit, got '7 days'")]
+    [InlineData("topics:\n  max_length_bytes: 1.5GB\n", "FILE:2: topics.max_length_bytes: expected bytes as digits with an optional unit (500MB, 2GiB), or empty for no limit, got '1.5GB'")]
+    [InlineData("topics:\n  buffer: 8\n", "FILE:2: topics.buffer: must be from 16 to 65535, got 8")]
+    [InlineData("topics:\n  create:\n    - ''\n", "FILE:3: topics.create[0]: empty value")]
+    [InlineData("sse:\n  retry: -1\n", "FILE:2: sse.retry: must be from 0 to 86400000, got -1")]
+    [InlineData("sse:\n  event: yes\n", "FILE:2: sse.event: expected true or false, got 'yes'")]
+    [InlineData("server:\n  path: /topics/\n", "configuration: topics.path: '/topics/' is also server.path; give each endpoint its own path")]
+    public void Load_BadValue_ReportsFileLineAndKey(string yaml, string expected) =>
+        Assert.Equal([expected], ConfigTesting.Problems(yaml));
+
+    [Fact]
+    public void Load_GoodValues_AreTaken()
+    {
+        var options = ConfigTesting.Load("""
+            queue:
+              bind:
+                - users:topic:user.${query:id}
+                - broadcast:fanout
+            topics:
+              path: /t/
+              prefix: topic.
+              max_age: 12h
+              max_length_bytes: ''
+              create: []
+              create_max: 0
+            sse:
+              event: true
+              id: true
+              retry: 3000
+            events:
+              exchange: presence
+              instance: gw-1
+            """);
+
+        Assert.Equal(["users:topic:user.${query:id}", "broadcast:fanout"], options.Queue.Bind);
+        Assert.Equal(("/t/", "topic.", "12h", ""), (options.Topics.Path, options.Topics.Prefix, options.Topics.MaxAge, options.Topics.MaxLengthBytes));
+        Assert.Empty(options.Topics.Create);
+        Assert.Equal(0, options.Topics.CreateMax);
+        Assert.Equal((true, true, 3000), (options.Sse.Event, options.Sse.Id, options.Sse.RetryMilliseconds));
+        Assert.Equal(("presence", "gw-1"), (options.Events.Exchange, options.Events.Instance));
+    }
+
+    [Fact]
+    public void Load_BindingsFromTheEnvironment_OneVariablePerEntry()
+    {
+        var options = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_QUEUE__BIND__0", "users:topic:user.${query:id}"),
+            ("EVENTSOURCED_QUEUE__BIND__1", "news:fanout"));
+
+        Assert.Equal(["users:topic:user.${query:id}", "news:fanout"], options.Queue.Bind);
+    }
+}

@@ -1,0 +1,60 @@
+using Eventsourced.Consuming;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Tests.Consuming;
+
+public sealed class QueueBindingTests
+{
+    [Theory]
+    [InlineData("users:topic:user.${query:id}", "users", "topic", "user.${query:id}")]
+    [InlineData("news:fanout", "news", "fanout", "")]
+    [InlineData("news:FANOUT:", "news", "fanout", "")]
+    [InlineData("ex:direct:a:b:c", "ex", "direct", "a:b:c")]
+    [InlineData("${cookie:team}:topic:${query:id}.#", "${cookie:team}", "topic", "${query:id}.#")]
+    [InlineData("amq.topic:topic:x", "amq.topic", "topic", "x")]
+    public void Parse_Valid_SplitsAtTheFirstTwoColonsOutsidePlaceholders(string text, string exchange, string type, string routingKey)
+    {
+        var binding = QueueBinding.Parse(text);
+
+        Assert.Equal(exchange, binding.Exchange.ToString());
+        Assert.Equal(type, binding.Type);
+        Assert.Equal(routingKey, binding.RoutingKey.ToString());
+    }
+
+    [Theory]
+    [InlineData("users", "expected EXCHANGE:TYPE:ROUTING_KEY")]
+    [InlineData(":topic:x", "the exchange is empty")]
+    [InlineData("ex:headers:x", "headers exchanges need binding arguments")]
+    [InlineData("ex:fan:x", "unknown exchange type 'fan'")]
+    [InlineData("ex:topic:${query:id", "unclosed '${'")]
+    [InlineData("ex:topic:${header:x}", "unknown source 'header'")]
+    public void Parse_Invalid_SaysWhy(string text, string problem)
+    {
+        var ex = Assert.Throws<FormatException>(() => QueueBinding.Parse(text));
+
+        Assert.Contains(problem, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TryResolve_ReplacesPlaceholdersFromTheRequest()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString("?id=42");
+        context.Request.Headers.Cookie = "team=red";
+
+        Assert.True(QueueBinding.Parse("${cookie:team}-users:topic:user.${query:id}").TryResolve(context.Request, out var binding, out _));
+        Assert.Equal(new ResolvedBinding("red-users", "topic", "user.42"), binding);
+        Assert.False(QueueBinding.Parse("users:topic:user.${query:other}").TryResolve(context.Request, out _, out var reason));
+        Assert.Equal("missing query parameter 'other'", reason);
+    }
+
+    [Fact]
+    public void TryResolve_RoutingKeyOver255Bytes_IsRefused()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString("?id=" + new string('x', 251));
+
+        Assert.False(QueueBinding.Parse("users:topic:user.${query:id}").TryResolve(context.Request, out _, out var reason));
+        Assert.Equal("routing key of a queue binding longer than 255 bytes", reason);
+    }
+}
