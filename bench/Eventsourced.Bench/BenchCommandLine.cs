@@ -52,6 +52,10 @@ internal sealed class BenchCommandLine
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
         "live, hold, storm: concurrent streams (default 10,000); slow: slow clients (100)");
 
+    private readonly Option<int?> _connecting = Optional("--connecting", "N", 0,
+        "live: more subscribers that connect, all at once, one second into the measured part (default: the target " +
+        "shapes 1,000 streams, 10,000 streams, and 10,000 streams while 2,000 connect)");
+
     private readonly Option<int?> _rate = Optional("--rate", "N", 1,
         "live, slow: messages per second over all streams (default 2,000)");
 
@@ -75,7 +79,7 @@ internal sealed class BenchCommandLine
         "message body bytes (default 64; slow 16,384)");
 
     private readonly Option<int> _repeat = WithDefault("--repeat", "N", 1, 3,
-        "drain: rounds, gateway and plain alternating; medians reported");
+        "drain: rounds, gateway and plain alternating; live: runs, each gateway then plain consumers; medians reported");
 
     private readonly Option<int> _prefetch = WithDefault("--prefetch", "N", 1, 64,
         "the gateway's queue.prefetch, used by the plain consumers");
@@ -118,7 +122,7 @@ internal sealed class BenchCommandLine
         _amqp.Required = true;
         Command = new RootCommand(About)
         {
-            _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _rate, _duration,
+            _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _connecting, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
             _noBaseline, _requireTargets,
         };
@@ -159,6 +163,7 @@ internal sealed class BenchCommandLine
         Queues = result.GetValue(_queues),
         Messages = result.GetValue(_messages),
         Streams = result.GetValue(_streams),
+        Connecting = result.GetValue(_connecting),
         Rate = result.GetValue(_rate),
         Duration = result.GetValue(_duration),
         Size = result.GetValue(_size),

@@ -22,6 +22,9 @@ internal sealed class BenchOptions
 
     public int? Streams { get; init; }
 
+    /// <summary>live: subscribers that connect during the measured part (null: the target shapes).</summary>
+    public int? Connecting { get; init; }
+
     public int? Rate { get; init; }
 
     public double? Duration { get; init; }
