@@ -50,7 +50,7 @@ internal sealed class BenchCommandLine
         "drain: messages per queue (default 1,000 for 100 queues, 100 for 1,000)");
 
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
-        "live, hold, storm: concurrent streams (default 10,000); slow: slow clients (100)");
+        "live, hold, storm: concurrent streams (default: the target shapes, live 1,000 and 10,000, hold 10,000 and 15,000, storm 10,000); slow: slow clients (100)");
 
     private readonly Option<int?> _connecting = Optional("--connecting", "N", 0,
         "live: more subscribers that connect, all at once, one second into the measured part (default: the target " +

@@ -54,7 +54,7 @@ foreach (var scenario in options.Scenarios)
     {
         "drain" => DrainShapes(options).Select(shape => (Func<Task<ScenarioResult>>)(() => DrainScenario.RunAsync(context, shape.Queues, shape.Messages))),
         "live" => LiveScenario.Shapes(options).Select(shape => (Func<Task<ScenarioResult>>)(() => LiveScenario.RunAsync(context, shape.Streams, shape.Connecting))),
-        "hold" => [() => HoldScenario.RunAsync(context)],
+        "hold" => HoldScenario.Shapes(options).Select(streams => (Func<Task<ScenarioResult>>)(() => HoldScenario.RunAsync(context, streams))),
         "storm" => [() => StormScenario.RunAsync(context)],
         "slow" => [() => SlowScenario.RunAsync(context)],
         _ => throw new InvalidOperationException(scenario),
