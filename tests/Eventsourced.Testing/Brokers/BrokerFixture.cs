@@ -18,17 +18,17 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
     public const string CookieVariable = "EVENTSOURCED_TEST_ERLANG_COOKIE";
 
     private string? _amqpUrl;
-    private Rabbitmqctl? _rabbitmqctl;
+    private IRabbitmqctl? _rabbitmqctl;
 
     public string AmqpUrl => _amqpUrl ?? throw new InvalidOperationException("The broker fixture is not initialized.");
 
-    public Rabbitmqctl Rabbitmqctl => _rabbitmqctl ?? throw new InvalidOperationException(
+    public IRabbitmqctl Rabbitmqctl => _rabbitmqctl ?? throw new InvalidOperationException(
         $"This test uses rabbitmqctl, but the broker's node is unknown: {AmqpVariable} is set without {NodeVariable}. "
         + $"Set {NodeVariable}=rabbit@host (and {CookieVariable} unless the CLI's default cookie fits), "
         + $"or unset {AmqpVariable} to let the tests start their own node.");
 
     /// <summary>The private node this fixture started, or null when it uses <c>EVENTSOURCED_TEST_AMQP</c>.</summary>
-    public RabbitNode? Node { get; private set; }
+    public IBrokerNode? Node { get; private set; }
 
     /// <summary>Where the broker came from, for messages.</summary>
     public string Source { get; private set; } = "(not initialized)";

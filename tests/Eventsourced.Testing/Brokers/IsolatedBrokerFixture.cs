@@ -9,22 +9,23 @@ namespace Eventsourced.Testing.Brokers;
 /// </summary>
 public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
 {
-    private RabbitNode? _node;
+    private IBrokerNode? _node;
 
-    public RabbitNode Node => _node ?? throw new InvalidOperationException("The isolated broker fixture is not initialized.");
+    public IBrokerNode Node => _node ?? throw new InvalidOperationException("The isolated broker fixture is not initialized.");
 
     public string AmqpUrl => Node.AmqpUrl;
 
-    public Rabbitmqctl Rabbitmqctl => Node.Rabbitmqctl;
+    public IRabbitmqctl Rabbitmqctl => Node.Rabbitmqctl;
 
     public string UniqueQueueName(string testName) => QueueNames.Unique(testName);
 
     public Task<AmqpTestClient> ConnectAsync(string testName, CancellationToken cancellationToken = default) =>
         AmqpTestClient.ConnectAsync(AmqpUrl, testName, cancellationToken: cancellationToken);
 
-    /// <summary>Starts the node again if an earlier test left it stopped or killed.</summary>
+    /// <summary>Resumes the node or starts it again if an earlier test left it paused, stopped or killed.</summary>
     public async Task EnsureRunningAsync(CancellationToken cancellationToken = default)
     {
+        await Node.ResumeAsync(cancellationToken);
         if (!Node.IsRunning)
         {
             await Node.StartAsync(cancellationToken);
