@@ -3,8 +3,8 @@ using Xunit;
 namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
-/// A private <see cref="RabbitNode"/> (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says) that tests
-/// may stop, kill and restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves
+/// A private node (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says), a container or a process as
+/// <see cref="BrokerChoice"/> picks (<c>EVENTSOURCED_TEST_BROKER</c>), that tests may stop, kill, pause and restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves
 /// the node down does not break the next.
 /// </summary>
 public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
@@ -34,15 +34,17 @@ public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
 
     public async Task InitializeAsync()
     {
+        BrokerSetting setting;
         try
         {
-            _node = await RabbitNode.StartNewAsync("es-it-iso");
+            setting = BrokerChoice.SettingFromEnvironment();
         }
-        catch (Exception ex)
+        catch (InvalidOperationException ex)
         {
-            throw BrokerFixture.NoBroker(
-                $"the tests that stop and restart a broker need a private RabbitMQ node, which could not be started: {ex.Message}", ex);
+            throw BrokerFixture.NoBroker(ex.Message, ex);
         }
+        _node = await BrokerFixture.StartPrivateNodeAsync(setting, "es-it-iso",
+            "the tests that stop and restart a broker need a private RabbitMQ node, which could not be started");
     }
 
     public async Task DisposeAsync()
