@@ -105,6 +105,14 @@ public static class RabbitmqctlCommands
         return row.ValueKind == JsonValueKind.Undefined ? null : Strings(row, "members");
     }
 
+    /// <summary>The node holding the queue's leader (quorum and stream queues; classic queues: their home node), or null when the broker has no such queue.</summary>
+    public static async Task<string?> QueueLeaderAsync(this IRabbitmqctl rabbitmqctl, string name, CancellationToken cancellationToken = default)
+    {
+        var rows = await rabbitmqctl.ListAsync("list_queues", ["name", "leader"], cancellationToken);
+        var row = rows.FirstOrDefault(r => GetString(r, "name") == name);
+        return row.ValueKind == JsonValueKind.Undefined ? null : GetString(row, "leader");
+    }
+
     /// <summary><c>stop_app</c>: the RabbitMQ application stops, the Erlang VM keeps running (as before <c>join_cluster</c>).</summary>
     public static Task StopAppAsync(this IRabbitmqctl rabbitmqctl, CancellationToken cancellationToken = default) =>
         rabbitmqctl.RunCheckedAsync(["stop_app"], TimeSpan.FromSeconds(120), cancellationToken);
