@@ -78,9 +78,16 @@ public sealed class RabbitCluster : IAsyncDisposable
             await cluster.WaitUntilRunningAsync(cancellationToken: cancellationToken);
             return cluster;
         }
-        catch
+        catch (Exception ex)
         {
-            await cluster.DisposeAsync();
+            try
+            {
+                await cluster.DisposeAsync();
+            }
+            catch (InvalidOperationException cleanup)
+            {
+                throw new InvalidOperationException($"{ex.Message}\nAlso, cleaning up: {cleanup.Message}", ex);
+            }
             throw;
         }
     }
