@@ -119,7 +119,7 @@ public sealed class AmqpTestClient : IAsyncDisposable
     /// <remarks>
     /// Like <see cref="ConsumerCountAsync"/> and <see cref="MessageCountAsync"/>, this counts as use of the
     /// queue: it restarts an <c>x-expires</c> countdown. To watch a queue expire, poll
-    /// <see cref="Rabbitmqctl.FindQueueAsync"/> instead (or less often than the expiry).
+    /// <see cref="RabbitmqctlCommands.FindQueueAsync"/> instead (or less often than the expiry).
     /// </remarks>
     public async Task<bool> QueueExistsAsync(string name, CancellationToken cancellationToken = default) =>
         await PassiveDeclareAsync(name, cancellationToken) is not null;

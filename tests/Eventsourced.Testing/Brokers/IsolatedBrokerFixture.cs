@@ -4,8 +4,8 @@ namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private node (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says), a container or a process as
-/// <see cref="BrokerChoice"/> picks (<c>EVENTSOURCED_TEST_BROKER</c>), that tests may stop, kill, pause and restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves
-/// the node down does not break the next.
+/// <see cref="BrokerChoice"/> picks (<c>EVENTSOURCED_TEST_BROKER</c>), that tests may stop, kill, pause and
+/// restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves the node down does not break the next.
 /// </summary>
 public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
 {

@@ -143,7 +143,7 @@ public sealed class RabbitNode : IBrokerNode
             {
                 return;
             }
-            ResumeVm(); // a frozen VM would not stop
+            await ResumeVmAsync(cancellationToken); // a frozen VM would not stop
             var stopArguments = File.Exists(PidFile) ? new[] { "stop", PidFile } : ["stop"];
             try
             {
@@ -196,8 +196,8 @@ public sealed class RabbitNode : IBrokerNode
         await StartAsync(cancellationToken);
     }
 
-    /// <summary>Freezes the node's Erlang VM with SIGSTOP: its sockets stay open, nothing answers, and the other
-    /// nodes of a cluster notice only once the distribution tick times out (<c>net_ticktime</c>, 60 s by default).</summary>
+    /// <summary>Freezes the node's Erlang VM with SIGSTOP and returns once it is stopped: its sockets stay open, nothing
+    /// answers, and the other nodes of a cluster notice only once the distribution tick times out (<c>net_ticktime</c>, 60 s by default).</summary>
     /// <exception cref="InvalidOperationException">The node does not run.</exception>
     public async Task PauseAsync(CancellationToken cancellationToken = default)
     {
@@ -207,6 +207,7 @@ public sealed class RabbitNode : IBrokerNode
             var pid = VmProcessId ?? throw new InvalidOperationException($"Node {NodeName} does not run: nothing to pause.");
             Signals.Send(pid, Signals.Stop);
             _paused = true;
+            await WaitForStateAsync(pid, stopped: true, cancellationToken);
         }
         finally
         {
@@ -220,7 +221,7 @@ public sealed class RabbitNode : IBrokerNode
         await _lifecycle.WaitAsync(cancellationToken);
         try
         {
-            ResumeVm();
+            await ResumeVmAsync(cancellationToken);
         }
         finally
         {
@@ -442,13 +443,30 @@ public sealed class RabbitNode : IBrokerNode
         _process?.Kill();
     }
 
-    private void ResumeVm()
+    private async Task ResumeVmAsync(CancellationToken cancellationToken)
     {
         if (_paused && VmProcessId is { } pid)
         {
             Signals.Send(pid, Signals.Continue);
+            await WaitForStateAsync(pid, stopped: false, cancellationToken);
         }
         _paused = false;
+    }
+
+    // A signal takes effect when the kernel next schedules the process: wait until /proc shows it
+    // stopped (state T) or running on, so that a paused node really is frozen when PauseAsync returns.
+    private async Task WaitForStateAsync(int pid, bool stopped, CancellationToken cancellationToken)
+    {
+        var patience = Stopwatch.StartNew();
+        while (ProcessState(pid) is { } state && (state == 'T') != stopped)
+        {
+            if (patience.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                throw new TimeoutException(
+                    $"Node {NodeName}: its VM (pid {pid}) is still in state {state} 10 s after SIG{(stopped ? "STOP" : "CONT")}.");
+            }
+            await Task.Delay(20, cancellationToken);
+        }
     }
 
     private async Task ForgetAsync()
@@ -482,21 +500,23 @@ public sealed class RabbitNode : IBrokerNode
 
     // Alive and not a zombie, and still a process started with this node's environment? Checking
     // /proc/PID/stat is enough here: our pid file is deleted once the node is forgotten.
-    private static bool IsAlive(int pid)
+    private static bool IsAlive(int pid) => ProcessState(pid) is { } state && state is not ('Z' or 'X');
+
+    // The state letter of /proc/PID/stat (R, S, D, T stopped, Z zombie...), or null when there is no such process.
+    private static char? ProcessState(int pid)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..];
-            return !state.StartsWith('Z') && !state.StartsWith('X');
+            return stat[stat.LastIndexOf(')') + 2];
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
         catch (UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
     }
 }
