@@ -268,17 +268,8 @@ public sealed class RabbitNode : IBrokerNode
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
                 await ForgetAsync();
             }
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-            catch (IOException)
-            {
-                // A straggler still writing its log: leave the temp directory behind.
-            }
+            // Should a straggler keep writing for longer, the temp directory stays behind.
+            await TempDirectories.DeleteAsync(Directory);
         }
         finally
         {

@@ -178,16 +178,9 @@ public sealed class RabbitCluster : IAsyncDisposable
         }
         if (leftovers.Count == 0)
         {
-            try
+            if (await TempDirectories.DeleteAsync(Directory) is { } error)
             {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-            catch (IOException ex)
-            {
-                leftovers.Add($"{Directory} could not be deleted: {ex.Message}");
+                leftovers.Add($"{Directory} could not be deleted: {error.Message}");
             }
         }
         if (System.IO.Directory.Exists(Directory))
