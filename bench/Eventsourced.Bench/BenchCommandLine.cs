@@ -31,6 +31,38 @@ internal sealed class BenchCommandLine
     private readonly Option<int?> _gatewayPid = Optional("--gateway-pid", "PID", 1,
         "the gateway's process: resident memory from /proc/PID/status (hold, slow), CPU time");
 
+    private readonly Option<string?> _tokenSecret = new("--token-secret")
+    {
+        HelpName = "SECRET",
+        Description = "the HS256 secret of a gateway that requires tokens (auth.jwt.secret, 32 bytes or more): every SSE " +
+            "client sends a token of its own (?access_token=, claims sub and queues = its queue). Against --gateway, " +
+            "or with --token-gateway, drain measures both gateways in the same rounds: tokens off, then on",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result =>
+        {
+            var value = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            if (value is not null && System.Text.Encoding.UTF8.GetByteCount(value) < 32)
+            {
+                result.AddError("--token-secret must be at least 32 bytes (an HS256 key)");
+            }
+
+            return value;
+        },
+    };
+
+    private readonly Option<Uri?> _tokenGateway = new("--token-gateway")
+    {
+        HelpName = "URL",
+        Description = "drain: a second gateway, configured like --gateway but requiring tokens signed with --token-secret",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result => Uri.TryCreate(result.Tokens[^1].Value, UriKind.Absolute, out var uri) && uri.Scheme == "http"
+            ? uri
+            : Fail(result, $"--token-gateway takes an http:// URL, got '{result.Tokens[^1].Value}'"),
+    };
+
+    private readonly Option<int?> _tokenGatewayPid = Optional("--token-gateway-pid", "PID", 1,
+        "the --token-gateway's process, for its CPU per message");
+
     private readonly Option<int?> _brokerPid = Optional("--broker-pid", "PID", 1,
         "the broker's process, to tell its CPU share from everything else's");
 
@@ -120,7 +152,7 @@ internal sealed class BenchCommandLine
         {
             _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
-            _noBaseline, _requireTargets,
+            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid,
         };
         foreach (var option in Command.Options)
         {
@@ -173,7 +205,16 @@ internal sealed class BenchCommandLine
         MarkdownAppend = result.GetValue(_markdownAppend),
         RequireTargets = result.GetValue(_requireTargets),
         Baseline = !result.GetValue(_noBaseline),
+        TokenSecret = result.GetValue(_tokenSecret),
+        TokenGateway = result.GetValue(_tokenGateway),
+        TokenGatewayPid = result.GetValue(_tokenGatewayPid),
     };
+
+    private static Uri? Fail(ArgumentResult result, string error)
+    {
+        result.AddError(error);
+        return null;
+    }
 
     private static Option<Uri> Url(string name, string schemePrefix, string description) => new(name)
     {

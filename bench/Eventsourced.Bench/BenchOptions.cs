@@ -51,5 +51,13 @@ internal sealed class BenchOptions
     /// <summary>live: also run the load through plain consumers, the broker's own latency.</summary>
     public bool Baseline { get; init; }
 
+    /// <summary>HS256 secret: every SSE client sends its own token (<c>?access_token=</c>).</summary>
+    public string? TokenSecret { get; init; }
+
+    /// <summary>drain: a second gateway that requires tokens, measured in the same rounds as <see cref="Gateway"/>.</summary>
+    public Uri? TokenGateway { get; init; }
+
+    public int? TokenGatewayPid { get; init; }
+
     public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
 }

@@ -1,3 +1,4 @@
+using Eventsourced.Authentication;
 using Eventsourced.Broker;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
@@ -29,6 +30,9 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
+
+    [ConfigurationKeyName("auth")]
+    public AuthOptions Auth { get; set; } = new();
 
     [ConfigurationKeyName("log")]
     public LogOptions Log { get; set; } = new();

@@ -10,4 +10,7 @@ internal enum SubscriptionEndReason
     WriteTimeout,
     WriteFailed,
     BufferOverflow,
+
+    /// <summary>The subscriber's token expired (<c>auth.end_at_expiry</c>); the client needs a new one to subscribe again.</summary>
+    TokenExpired,
 }

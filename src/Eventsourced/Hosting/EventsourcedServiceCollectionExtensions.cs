@@ -1,3 +1,5 @@
+using Eventsourced.Authentication;
+using Eventsourced.Authorization;
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
@@ -55,6 +57,7 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Broker);
         AddSection(services, o => o.Queue);
         AddSection(services, o => o.Header);
+        AddSection(services, o => o.Auth);
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
@@ -68,6 +71,9 @@ public static class EventsourcedServiceCollectionExtensions
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
         services.TryAddSingleton<SubscriptionSettings>();
+        services.TryAddSingleton<SubscriberAuthenticator>();
+        services.TryAddSingleton<SubscriberPermissions>();
+        services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();

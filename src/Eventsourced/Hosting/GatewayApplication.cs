@@ -93,6 +93,11 @@ public static class GatewayApplication
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         HostingLog.Starting(logger, GatewayVersion.Current, options.Server.Path, options.Queue.Pattern, options.Broker.Node.Count);
         HostingLog.ConfigFilesRead(logger, configFiles.Count > 0 ? string.Join(", ", configFiles) : "(defaults and environment only)");
+        if (!options.Auth.Jwt.HasKeys && !ListenAddress.IsLoopback(options.Server.Address))
+        {
+            HostingLog.Unauthenticated(logger, options.Server.Address);
+        }
+
         foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)
         {
             HostingLog.HeaderIgnored(logger, header);

@@ -17,6 +17,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(EventIds.Unauthenticated, LogLevel.Warning, "No subscriber tokens required (no key in auth.jwt) while listening on {Address}, beyond loopback: anyone who reaches the gateway reads any queue they can name", EventName = "Unauthenticated")]
+    public static partial void Unauthenticated(ILogger logger, string address);
+
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
 }

@@ -12,6 +12,7 @@ internal static class EventIds
     public const int Stopped = 103;
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
+    public const int Unauthenticated = 106;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -30,7 +31,14 @@ internal static class EventIds
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
 
+    public const int StreamTokenExpired = 306;
+
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
+
+    // Authentication: 5xx
+    public const int AuthKeys = 500;
+    public const int JwksFetched = 501;
+    public const int JwksFetchFailed = 502;
 }

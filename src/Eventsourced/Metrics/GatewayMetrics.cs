@@ -177,7 +177,13 @@ internal static class StreamOutcomes
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
+    /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
+    public const string Unauthorized = "unauthorized";
+
+    /// <summary>403: a valid token that does not permit what it asks for, or a page of an origin not allowed.</summary>
+    public const string Forbidden = "forbidden";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>

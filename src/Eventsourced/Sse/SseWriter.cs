@@ -177,6 +177,27 @@ internal sealed class SseWriter : ISubscriptionSession
         }
     }
 
+    /// <summary>A token that expired ends the stream after a comment saying so (EventSource ignores comments; people and logs read them).</summary>
+    public async Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken)
+    {
+        if (reason != SubscriptionEndReason.TokenExpired)
+        {
+            return;
+        }
+
+        try
+        {
+            var writer = _context.Response.BodyWriter;
+            writer.Write(SseFraming.TokenExpired);
+            await FlushAsync(writer, cancellationToken);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or ObjectDisposedException
+            or Microsoft.AspNetCore.Connections.ConnectionAbortedException or InvalidOperationException)
+        {
+            // The client is gone or stalled: nothing to tell.
+        }
+    }
+
     /// <summary>False when the client is gone; throws <see cref="TimeoutException"/> past the write timeout.</summary>
     private async ValueTask<bool> FlushAsync(PipeWriter writer, CancellationToken cancellationToken)
     {
