@@ -26,4 +26,12 @@ public sealed class QueueOptions
     [ConfigurationKeyName("prefetch")]
     [Range(1, 65535)]
     public int Prefetch { get; set; } = 64;
+
+    /// <summary>
+    /// <c>queue.adopt_existing</c>: consume a queue that exists with other arguments than the gateway declares (another
+    /// <c>x-expires</c>, a queue type, a dead-letter exchange) as it is. Off: such a queue is refused (403), as the Go
+    /// original's failing declare refused it, so that the gateway never drains another application's queue.
+    /// </summary>
+    [ConfigurationKeyName("adopt_existing")]
+    public bool AdoptExisting { get; set; }
 }

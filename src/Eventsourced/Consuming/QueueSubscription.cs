@@ -48,7 +48,11 @@ internal sealed class QueueSubscription : ISubscription
         }
         catch (BrokerUnavailableException ex)
         {
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex);
+            // The pool has logged which node failed how; the client learns no node address.
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+            {
+                ClientReason = pool.ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription",
+            };
         }
 
         try
@@ -64,7 +68,15 @@ internal sealed class QueueSubscription : ISubscription
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
             {
                 // The queue exists with other arguments (declared by someone else, or under another
-                // queue.expires): consume it as it is rather than fail the subscriber.
+                // queue.expires): refused unless queue.adopt_existing, then consumed as it is.
+                if (!options.AdoptExisting)
+                {
+                    throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}", ex)
+                    {
+                        ClientReason = "queue is not available",
+                    };
+                }
+
                 if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
                 {
                     ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
@@ -89,6 +101,11 @@ internal sealed class QueueSubscription : ISubscription
 
             return new QueueSubscription(lease, consumer, queueName);
         }
+        catch (SubscribeException)
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
             await lease.DisposeAsync();
@@ -97,7 +114,10 @@ internal sealed class QueueSubscription : ISubscription
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException)
         {
             await lease.DisposeAsync();
-            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex);
+            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
+            {
+                ClientReason = "broker refused the subscription",
+            };
         }
         catch
         {

@@ -56,13 +56,20 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         }
         catch (SubscribeException ex)
         {
-            var outcome = ex.Failure switch
+            var (status, outcome) = ex.Failure switch
             {
-                SubscribeFailure.Busy => StreamOutcomes.Busy,
-                SubscribeFailure.BrokerUnavailable => StreamOutcomes.BrokerUnavailable,
-                _ => StreamOutcomes.BrokerError,
+                SubscribeFailure.Busy => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy),
+                SubscribeFailure.BrokerUnavailable => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable),
+                SubscribeFailure.QueueRefused => (StatusCodes.Status403Forbidden, StreamOutcomes.QueueRefused),
+                _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, outcome, ex.Message);
+            if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
+            {
+                // The broker's words (user names, node addresses, arguments) stay in the log.
+                SubscriptionLog.BrokerRefused(logger, name, ex.Message);
+            }
+
+            await RefuseAsync(context, status, outcome, ex.ClientReason);
             return;
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)

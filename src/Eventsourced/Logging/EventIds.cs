@@ -29,6 +29,7 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
+    public const int BrokerRefusedSubscription = 306;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;

@@ -176,8 +176,10 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
+    public const string QueueRefused = "queue_refused";
+    public const string RateLimited = "rate_limited";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, QueueRefused, RateLimited];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>
