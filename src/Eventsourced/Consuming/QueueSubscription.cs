@@ -39,7 +39,7 @@ internal sealed class QueueSubscription : ISubscription
     public SubscriptionEndReason? EndReason => Consumer.EndReason;
 
     public static async Task<QueueSubscription> OpenAsync(
-        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default)
+        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default, MessageLimits? limits = null)
     {
         ChannelLease lease;
         try
@@ -58,7 +58,7 @@ internal sealed class QueueSubscription : ISubscription
         try
         {
             var channel = lease.Channel;
-            await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+            await channel.BasicQosAsync(0, Prefetch(options, limits), global: false, cancellationToken);
             try
             {
                 await channel.QueueDeclareAsync(
@@ -83,11 +83,11 @@ internal sealed class QueueSubscription : ISubscription
                 }
 
                 channel = await lease.ReopenAsync(cancellationToken);
-                await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+                await channel.BasicQosAsync(0, Prefetch(options, limits), global: false, cancellationToken);
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Prefetch, format);
+            var consumer = new SubscriberConsumer(channel, Prefetch(options, limits), format, limits, queueName);
             try
             {
                 await channel.BasicConsumeAsync(
@@ -156,6 +156,10 @@ internal sealed class QueueSubscription : ISubscription
             ["x-expires"] = milliseconds <= int.MaxValue ? (int)milliseconds : milliseconds,
         };
     }
+
+    /// <summary><c>queue.prefetch</c>, lowered so that a stream's messages in flight never exceed <c>queue.max_buffered_bytes</c>.</summary>
+    private static ushort Prefetch(QueueOptions options, MessageLimits? limits) =>
+        (ushort)(limits is null ? options.Prefetch : limits.Prefetch(options.Prefetch));
 
     private static ushort ReplyCode(OperationInterruptedException ex) => ex.ShutdownReason?.ReplyCode ?? 0;
 

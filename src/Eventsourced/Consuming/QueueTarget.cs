@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Eventsourced.Consuming;
 
 /// <summary>A client's own queue: named by <c>queue.pattern</c>, declared and consumed exclusively (<see cref="QueueSubscription"/>).</summary>
-internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, ILogger<QueueTarget> logger) : ISubscriptionTarget
+internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, MessageLimits limits, ILogger<QueueTarget> logger) : ISubscriptionTarget
 {
     private readonly QueueOptions _options = options.Value;
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
@@ -16,5 +16,5 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
         _resolver.TryResolve(context.Request, out name, out reason);
 
     public async Task<ISubscription> OpenAsync(string name, IFrameFormat format, CancellationToken cancellationToken) =>
-        await QueueSubscription.OpenAsync(pool, name, _options, format, logger, cancellationToken);
+        await QueueSubscription.OpenAsync(pool, name, _options, format, logger, cancellationToken, limits);
 }

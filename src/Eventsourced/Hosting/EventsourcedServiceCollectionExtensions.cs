@@ -69,6 +69,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
         services.TryAddSingleton<SubscriptionSettings>();
         services.TryAddSingleton<SubscriptionGate>();
+        services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
         return services;

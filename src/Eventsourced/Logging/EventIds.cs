@@ -30,6 +30,7 @@ internal static class EventIds
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
     public const int BrokerRefusedSubscription = 306;
+    public const int MessageTooLarge = 307;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;

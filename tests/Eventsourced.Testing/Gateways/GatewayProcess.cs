@@ -16,6 +16,23 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public string Stdout => _process.Stdout;
 
+    /// <summary>The gateway's process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>The gateway's resident set size now (<c>VmRSS</c> of <c>/proc/PID/status</c>), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException($"no VmRSS for process {_process.Id}");
+    }
+
     public string Stderr => _process.Stderr;
 
     /// <summary>cmd/Eventsourced's build output for the configuration these tests were built in.</summary>
