@@ -1,6 +1,7 @@
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
@@ -33,7 +34,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        return endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+        var endpoint = endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+        if (SubscribeRateLimitPolicy.AppliesTo(services.GetRequiredService<IOptions<LimitsOptions>>().Value))
+        {
+            // limits.streams_per_client, limits.subscribes_per_second: enforced by the rate limiting middleware (UseRateLimiter).
+            endpoint.RequireRateLimiting(SubscribeRateLimitPolicy.Name);
+        }
+
+        return endpoint;
     }
 
     /// <summary>

@@ -4,6 +4,8 @@ using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Routing;
@@ -58,6 +60,7 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
+        AddSection(services, o => o.Limits);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -72,6 +75,10 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
+        // Per-client limits through ASP.NET Core's rate limiting: a named policy (never the application's global
+        // limiter or OnRejected), required by the stream endpoints when a limit is on; the pipeline needs UseRateLimiter.
+        services.TryAddSingleton<SubscribeRateLimitPolicy>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SubscribeRateLimitPolicy>(SubscribeRateLimitPolicy.Name));
         return services;
     }
 

@@ -19,4 +19,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
+
+    [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
+    public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
 }

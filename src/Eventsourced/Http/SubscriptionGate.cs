@@ -85,6 +85,17 @@ internal sealed class SubscriptionGate(SubscriptionSettings settings, GatewayMet
         await RunAsync(subscription, session(subscription), lifetime.Token);
     }
 
+    /// <summary>
+    /// A client over a per-client limit (<c>limits.*</c>, before the endpoint ran): <c>429</c> with the CORS headers, so
+    /// that the page can read it, and <c>Retry-After</c> in whole seconds.
+    /// </summary>
+    public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
+    {
+        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
+    }
+
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
     public async Task RefuseAsync(HttpContext context, int status, string outcome, string reason)
     {

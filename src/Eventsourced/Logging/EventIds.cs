@@ -12,6 +12,7 @@ internal static class EventIds
     public const int Stopped = 103;
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
+    public const int ConnectionLimit = 106;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
