@@ -97,6 +97,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

@@ -1,5 +1,6 @@
 using Eventsourced.Configuration;
 using Eventsourced.Limits;
+using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -38,6 +39,10 @@ public static class GatewayApplication
             ApplyLimits(kestrel.Limits, options.Limits, connectionCap);
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
             KestrelListen.Apply(kestrel, options.Server.Address);
+            if (options.Metrics.Address.Length > 0)
+            {
+                KestrelListen.Apply(kestrel, options.Metrics.Address, listen => listen.Use(ObservabilityListener.Middleware()));
+            }
         });
         builder.Services.Configure<HostOptions>(host =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
