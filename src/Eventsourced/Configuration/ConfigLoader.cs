@@ -86,5 +86,5 @@ public static class ConfigLoader
 
     /// <summary>The checks of bound options: every key's value, then the keys that depend on each other.</summary>
     internal static List<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins) =>
-        OptionsChecker.Check(ConfigSchema.Gateway, options, origins, [root => EndpointPaths.Check((GatewayOptions)root)]);
+        OptionsChecker.Check(ConfigSchema.Gateway, options, origins, [root => EndpointPaths.Check((GatewayOptions)root), root => TlsFiles.Check((GatewayOptions)root)]);
 }

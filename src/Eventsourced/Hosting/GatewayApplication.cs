@@ -5,6 +5,7 @@ using Eventsourced.Sse;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -38,7 +39,7 @@ public static class GatewayApplication
             kestrel.AddServerHeader = false;
             ApplyLimits(kestrel.Limits, options.Limits, connectionCap);
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
-            KestrelListen.Apply(kestrel, options.Server.Address);
+            KestrelListen.Apply(kestrel, options.Server.Address, listen => UseTls(listen, kestrel.ApplicationServices));
             if (options.Metrics.Address.Length > 0)
             {
                 KestrelListen.Apply(kestrel, options.Metrics.Address, listen => listen.Use(ObservabilityListener.Middleware()));
@@ -48,6 +49,13 @@ public static class GatewayApplication
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
+        if (TlsFiles.Enabled(options.Server))
+        {
+            // Owned by the container: its file watchers end with the application.
+            builder.Services.AddSingleton(services => new ServerCertificate(
+                options.Server.Tls[TlsEntry.Certificate], options.Server.Tls[TlsEntry.Key],
+                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced.Tls")));
+        }
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -66,6 +74,25 @@ public static class GatewayApplication
             connectionCap?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no limit",
             fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         return app;
+    }
+
+    /// <summary>
+    /// With <c>server.tls</c>: HTTPS with HTTP/2 (negotiated by ALPN) and HTTP/1.1, each handshake presenting the
+    /// current <see cref="ServerCertificate"/>. The connection middleware of <c>UseEventsourcedConnections</c> sits
+    /// outside TLS (added first), so it counts the encrypted bytes the peer's TCP acknowledges.
+    /// </summary>
+    private static void UseTls(ListenOptions listen, IServiceProvider services)
+    {
+        if (services.GetService<ServerCertificate>() is not { } certificate)
+        {
+            return;
+        }
+
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        listen.UseHttps(new HttpsConnectionAdapterOptions
+        {
+            ServerCertificateSelector = (_, _) => certificate.Current,
+        });
     }
 
     /// <summary>Kestrel's limits from the <c>limits</c> section (the rest keep Kestrel's defaults).</summary>

@@ -13,6 +13,8 @@ internal static class EventIds
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
     public const int ConnectionLimit = 106;
+    public const int CertificateLoaded = 107;
+    public const int CertificateReloadFailed = 108;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
