@@ -12,7 +12,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// bound, also for a reader that has stopped reading.
 /// </summary>
 [Collection(BrokerCollection.Name)]
-public sealed class MessageSizeTests(BrokerFixture broker)
+public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
@@ -112,6 +112,8 @@ public sealed class MessageSizeTests(BrokerFixture broker)
         var grown = process.ResidentBytes() - before;
         var inFlight = await broker.Rabbitmqctl.ListAsync("list_queues", ["name", "messages_unacknowledged"]);
         var unacked = inFlight.Single(q => q.GetProperty("name").GetString() == queue).GetProperty("messages_unacknowledged").GetInt64();
+
+        output.WriteLine($"gateway RSS {before / (1024 * 1024)} MiB before, grew by {grown / (1024 * 1024)} MiB; {unacked} messages of 10 MiB in flight");
 
         // 64 MiB of queue.max_buffered_bytes over 16 MiB messages: at most 4 in flight.
         Assert.True(unacked <= 4, $"{unacked} messages of 10 MiB in flight to a reader that reads nothing");
