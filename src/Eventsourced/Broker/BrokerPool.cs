@@ -2,6 +2,7 @@ using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
 namespace Eventsourced.Broker;
@@ -104,22 +105,36 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
                 break;
             }
 
+            IChannel channel;
             try
             {
-                var channel = await slot.CreateChannelAsync(cancellationToken);
-                return new ChannelLease(slot, channel, _metrics, _logger);
+                // Not cancelled by the subscriber: a channel.open abandoned half way may still be opened by the
+                // broker, and its reservation would be lost (the client's connection timeouts bound the wait).
+                channel = await slot.CreateChannelAsync(CancellationToken.None);
             }
             catch (ChannelAllocationException)
             {
                 slot.Release();
                 slot.MarkFull();
                 reason = $"connection to {slot.Node} has no free channel number";
+                continue;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
                 slot.Release();
                 reason = $"cannot open a channel on {slot.Node}: {ex.Message}";
+                continue;
             }
+
+            var lease = new ChannelLease(slot, channel, _metrics, _logger);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The subscriber left while the channel opened: close it and give the reservation back.
+                await lease.DisposeAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            return lease;
         }
 
         BrokerLog.PoolExhausted(_logger, reason);
@@ -182,8 +197,10 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             var url = upUrls[(int)((uint)_nextGrowUrl++ % (uint)upUrls.Length)];
             var slot = NewSlot(Slots.Count + 1, url, isExtra: true);
             StartSupervising(slot);
-            await slot.FirstAttempt.WaitAsync(cancellationToken);
+            // In the pool before its first attempt ends: a subscriber that leaves meanwhile must not leave a
+            // supervised connection that the pool does not know (and would never close).
             Volatile.Write(ref _slots, [.. Slots, slot]);
+            await slot.FirstAttempt.WaitAsync(cancellationToken);
             BrokerLog.PoolGrown(_logger, slot.Id, slot.Node, Slots.Count);
             return slot.TryReserve() ? slot : ReserveLeastLoaded();
         }

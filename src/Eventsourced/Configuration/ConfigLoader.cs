@@ -93,5 +93,6 @@ public static class ConfigLoader
             root => EndpointPaths.Check((GatewayOptions)root),
             root => OriginPolicy.CheckOptions(((GatewayOptions)root).Header, origins),
             root => AuthConfigCheck.Check((GatewayOptions)root, origins),
+            root => TlsFiles.Check((GatewayOptions)root),
         ]);
 }

@@ -4,6 +4,7 @@ using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Configuration;
 
@@ -42,4 +43,7 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("health")]
     public HealthOptions Health { get; set; } = new();
+
+    [ConfigurationKeyName("limits")]
+    public LimitsOptions Limits { get; set; } = new();
 }

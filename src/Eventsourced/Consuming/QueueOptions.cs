@@ -26,4 +26,29 @@ public sealed class QueueOptions
     [ConfigurationKeyName("prefetch")]
     [Range(1, 65535)]
     public int Prefetch { get; set; } = 64;
+
+    /// <summary>
+    /// <c>queue.adopt_existing</c>: consume a queue that exists with other arguments than the gateway declares (another
+    /// <c>x-expires</c>, a queue type, a dead-letter exchange) as it is. Off: such a queue is refused (403), as the Go
+    /// original's failing declare refused it, so that the gateway never drains another application's queue.
+    /// </summary>
+    [ConfigurationKeyName("adopt_existing")]
+    public bool AdoptExisting { get; set; }
+
+    /// <summary>
+    /// <c>queue.max_message_bytes</c>: a message whose body is larger is rejected without requeue (to the queue's
+    /// dead-letter exchange if it has one, else the broker drops it), counted and logged. 128 MiB is RabbitMQ's own maximum.
+    /// </summary>
+    [ConfigurationKeyName("max_message_bytes")]
+    [Range(1024, 128 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// <c>queue.max_buffered_bytes</c>: message bytes one stream may have in flight (delivered by the broker, not yet
+    /// acknowledged). The stream's prefetch is lowered to <c>max_buffered_bytes / max_message_bytes</c> when that is
+    /// less than <c>queue.prefetch</c>.
+    /// </summary>
+    [ConfigurationKeyName("max_buffered_bytes")]
+    [Range(64 * 1024, 1024 * 1024 * 1024)]
+    public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 }

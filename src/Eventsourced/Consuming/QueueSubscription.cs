@@ -39,7 +39,7 @@ internal sealed class QueueSubscription : ISubscription
     public SubscriptionEndReason? EndReason => Consumer.EndReason;
 
     public static async Task<QueueSubscription> OpenAsync(
-        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default)
+        BrokerPool pool, string queueName, QueueOptions options, IFrameFormat format, ILogger logger, CancellationToken cancellationToken = default, MessageLimits? limits = null)
     {
         ChannelLease lease;
         try
@@ -48,13 +48,17 @@ internal sealed class QueueSubscription : ISubscription
         }
         catch (BrokerUnavailableException ex)
         {
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex);
+            // The pool has logged which node failed how; the client learns no node address.
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+            {
+                ClientReason = pool.ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription",
+            };
         }
 
         try
         {
             var channel = lease.Channel;
-            await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+            await channel.BasicQosAsync(0, Prefetch(options, limits), global: false, cancellationToken);
             try
             {
                 await channel.QueueDeclareAsync(
@@ -64,18 +68,26 @@ internal sealed class QueueSubscription : ISubscription
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
             {
                 // The queue exists with other arguments (declared by someone else, or under another
-                // queue.expires): consume it as it is rather than fail the subscriber.
+                // queue.expires): refused unless queue.adopt_existing, then consumed as it is.
+                if (!options.AdoptExisting)
+                {
+                    throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}", ex)
+                    {
+                        ClientReason = "queue is not available",
+                    };
+                }
+
                 if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
                 {
                     ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
                 }
 
                 channel = await lease.ReopenAsync(cancellationToken);
-                await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+                await channel.BasicQosAsync(0, Prefetch(options, limits), global: false, cancellationToken);
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Prefetch, format);
+            var consumer = new SubscriberConsumer(channel, Prefetch(options, limits), format, limits, queueName);
             try
             {
                 await channel.BasicConsumeAsync(
@@ -89,6 +101,11 @@ internal sealed class QueueSubscription : ISubscription
 
             return new QueueSubscription(lease, consumer, queueName);
         }
+        catch (SubscribeException)
+        {
+            await lease.DisposeAsync();
+            throw;
+        }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
             await lease.DisposeAsync();
@@ -97,7 +114,10 @@ internal sealed class QueueSubscription : ISubscription
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException)
         {
             await lease.DisposeAsync();
-            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex);
+            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
+            {
+                ClientReason = "broker refused the subscription",
+            };
         }
         catch
         {
@@ -136,6 +156,10 @@ internal sealed class QueueSubscription : ISubscription
             ["x-expires"] = milliseconds <= int.MaxValue ? (int)milliseconds : milliseconds,
         };
     }
+
+    /// <summary><c>queue.prefetch</c>, lowered so that a stream's messages in flight never exceed <c>queue.max_buffered_bytes</c>.</summary>
+    private static ushort Prefetch(QueueOptions options, MessageLimits? limits) =>
+        (ushort)(limits is null ? options.Prefetch : limits.Prefetch(options.Prefetch));
 
     private static ushort ReplyCode(OperationInterruptedException ex) => ex.ShutdownReason?.ReplyCode ?? 0;
 

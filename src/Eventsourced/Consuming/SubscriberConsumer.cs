@@ -15,15 +15,21 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 {
     private readonly Channel<OutboundItem> _buffer;
     private readonly IFrameFormat _format;
+    private readonly MessageLimits? _limits;
+    private readonly string _queue;
     private int _endReason = -1;
     private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
 
-    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format)
+    /// <param name="limits">Where a message over <c>queue.max_message_bytes</c> is reported; null: no size limit.</param>
+    /// <param name="queue">The queue's name, for the log.</param>
+    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "")
     {
         Channel = channel;
         _format = format;
+        _limits = limits;
+        _queue = queue;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
         // (QueueOnce), so prefetch + 2 always fits.
@@ -91,6 +97,11 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
+        if (_limits is { } limits && body.Length > limits.MaxMessageBytes)
+        {
+            return RejectAsync(deliveryTag, body.Length, limits);
+        }
+
         var delivery = _format.Message(deliveryTag, body.Span, properties, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
@@ -106,6 +117,22 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>A delivery over <c>queue.max_message_bytes</c>: rejected without requeue, never framed.</summary>
+    private async Task RejectAsync(ulong deliveryTag, int bytes, MessageLimits limits)
+    {
+        try
+        {
+            // Awaited here, on this subscription's own channel: no later delivery is queued (and so no multiple-ack
+            // sent) before the reject has left.
+            await Channel.BasicRejectAsync(deliveryTag, requeue: false);
+            limits.Rejected(_queue, bytes);
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is closing: the broker requeues the message, and the next subscriber rejects it.
+        }
     }
 
     private void QueueOnce(ref int queued, OutboundItem control)

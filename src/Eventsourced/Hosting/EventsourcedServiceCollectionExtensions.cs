@@ -6,6 +6,8 @@ using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Routing;
@@ -61,6 +63,7 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
+        AddSection(services, o => o.Limits);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -75,8 +78,13 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SubscriberPermissions>();
         services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
+        services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
+        // Per-client limits through ASP.NET Core's rate limiting: a named policy (never the application's global
+        // limiter or OnRejected), required by the stream endpoints when a limit is on; the pipeline needs UseRateLimiter.
+        services.TryAddSingleton<SubscribeRateLimitPolicy>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SubscribeRateLimitPolicy>(SubscribeRateLimitPolicy.Name));
         return services;
     }
 
@@ -95,6 +103,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

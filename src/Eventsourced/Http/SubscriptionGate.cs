@@ -98,13 +98,20 @@ internal sealed class SubscriptionGate(
         }
         catch (SubscribeException ex)
         {
-            var outcome = ex.Failure switch
+            var (status, outcome) = ex.Failure switch
             {
-                SubscribeFailure.Busy => StreamOutcomes.Busy,
-                SubscribeFailure.BrokerUnavailable => StreamOutcomes.BrokerUnavailable,
-                _ => StreamOutcomes.BrokerError,
+                SubscribeFailure.Busy => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy),
+                SubscribeFailure.BrokerUnavailable => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerUnavailable),
+                SubscribeFailure.QueueRefused => (StatusCodes.Status403Forbidden, StreamOutcomes.QueueRefused),
+                _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, outcome, ex.Message);
+            if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
+            {
+                // The broker's words (user names, node addresses, arguments) stay in the log.
+                SubscriptionLog.BrokerRefused(logger, name, ex.Message);
+            }
+
+            await RefuseAsync(context, status, outcome, ex.ClientReason);
             return;
         }
         catch (OperationCanceledException) when (lifetime.IsCancellationRequested)
@@ -123,6 +130,17 @@ internal sealed class SubscriptionGate(
         }
 
         await RunAsync(context, subscription, session(subscription), expiry, lifetime.Token);
+    }
+
+    /// <summary>
+    /// A client over a per-client limit (<c>limits.*</c>, before the endpoint ran): <c>429</c> with the CORS headers, so
+    /// that the page can read it, and <c>Retry-After</c> in whole seconds.
+    /// </summary>
+    public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
+    {
+        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>

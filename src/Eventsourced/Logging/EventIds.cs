@@ -13,6 +13,9 @@ internal static class EventIds
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
     public const int Unauthenticated = 106;
+    public const int ConnectionLimit = 107;
+    public const int CertificateLoaded = 108;
+    public const int CertificateReloadFailed = 109;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -30,6 +33,8 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
+    public const int BrokerRefusedSubscription = 306;
+    public const int MessageTooLarge = 307;
 
     public const int StreamTokenExpired = 306;
 
