@@ -31,8 +31,7 @@ internal sealed class SubscriptionGate(
     /// </summary>
     public async Task<bool> AcceptAsync(HttpContext context)
     {
-        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
-        origins.Apply(context);
+        ApplyCors(context);
         if (HttpMethods.IsOptions(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -138,7 +137,7 @@ internal sealed class SubscriptionGate(
     /// </summary>
     public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
     {
-        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        ApplyCors(context);
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
     }
@@ -191,6 +190,13 @@ internal sealed class SubscriptionGate(
 
             SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, session.MessagesWritten);
         }
+    }
+
+    /// <summary>The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>).</summary>
+    private void ApplyCors(HttpContext context)
+    {
+        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        origins.Apply(context);
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
