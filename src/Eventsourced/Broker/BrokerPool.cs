@@ -40,6 +40,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
     }
 
+    /// <summary>The clock of reconnects and waits.</summary>
+    public TimeProvider Time => _time;
+
     /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
     public string ConnectionNamePrefix { get; }
 

@@ -16,4 +16,7 @@ internal sealed class SubscribeException(SubscribeFailure failure, string reason
     : Exception(reason, inner)
 {
     public SubscribeFailure Failure { get; } = failure;
+
+    /// <summary>The broker connection died under the attempt: another connection may serve it.</summary>
+    public bool ConnectionLost { get; init; }
 }

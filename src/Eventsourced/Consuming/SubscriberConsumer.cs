@@ -17,10 +17,13 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
+    private readonly Func<bool>? _connectionOpen;
 
-    public SubscriberConsumer(IChannel channel, int prefetch)
+    /// <param name="connectionOpen">Whether the channel's connection is still open: tells a lost connection from a closed channel.</param>
+    public SubscriberConsumer(IChannel channel, int prefetch, Func<bool>? connectionOpen = null)
     {
         Channel = channel;
+        _connectionOpen = connectionOpen;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
         // (QueueOnce), so prefetch + 2 always fits.
@@ -121,7 +124,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 
     public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
     {
-        Complete(SubscriptionEndReason.ChannelClosed);
+        // The client library marks the connection closed before it shuts its channels down.
+        Complete(_connectionOpen is { } open && !open() ? SubscriptionEndReason.BrokerConnectionLost : SubscriptionEndReason.ChannelClosed);
         return Task.CompletedTask;
     }
 

@@ -8,15 +8,25 @@ using RabbitMQ.Client;
 namespace Eventsourced.Consuming;
 
 /// <summary>
-/// One subscriber's hold on its queue: a leased channel, the queue declared, and an exclusive consumer
-/// on it. The exclusive consume is the arbiter: of any number of simultaneous subscribers, across all
-/// gateway instances, the broker lets exactly one through and refuses the others with 403.
+/// One subscriber's hold on its queue: a leased channel, the queue declared, and an exclusive consumer on it.
+/// The broker arbitrates: of any number of simultaneous subscribers, across all gateway instances, exactly one
+/// gets through. On a classic queue the exclusive consume does it (the others get 403); a quorum queue accepts
+/// any number of "exclusive" consumers, so there the subscriber first takes the queue's <see cref="QueueLock"/>
+/// (the others get 405). A subscriber that finds its queue held keeps trying for <c>queue.busy_grace</c>, since
+/// the holder may be on its way out.
 /// </summary>
 internal sealed class Subscription : IAsyncDisposable
 {
     private const ushort AccessRefused = 403;
+    private const ushort NotFound = 404;
     private const ushort ResourceLocked = 405;
     private const ushort PreconditionFailed = 406;
+    private const int MaxConnectionAttempts = 3;
+    private const string BusyReason = "queue is already being consumed by another subscriber";
+
+    /// <summary>The first wait after finding the queue held; it doubles up to <see cref="MaxBusyRetry"/>.</summary>
+    private static readonly TimeSpan FirstBusyRetry = TimeSpan.FromMilliseconds(25);
+    private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(400);
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
     private readonly ChannelLease _lease;
@@ -34,8 +44,41 @@ internal sealed class Subscription : IAsyncDisposable
 
     public string Node => _lease.Node;
 
+    /// <summary>
+    /// Declares and consumes <paramref name="queueName"/>. A queue held by another subscriber is tried again for
+    /// <c>queue.busy_grace</c> before <see cref="SubscribeFailure.Busy"/>; a connection that dies under the
+    /// attempt is replaced by another one that is up.
+    /// </summary>
+    /// <exception cref="SubscribeException">Refused: busy, no broker connection, or the broker said no.</exception>
     public static async Task<Subscription> OpenAsync(
         BrokerPool pool, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken = default)
+    {
+        var time = pool.Time;
+        var started = time.GetTimestamp();
+        var grace = TimeSpan.FromSeconds(options.BusyGraceSeconds);
+        var retry = FirstBusyRetry;
+        var connectionAttempts = 0;
+        while (true)
+        {
+            try
+            {
+                return await OpenOnceAsync(pool, queueName, options, logger, cancellationToken);
+            }
+            catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && grace - time.GetElapsedTime(started) > TimeSpan.Zero)
+            {
+                var remaining = grace - time.GetElapsedTime(started);
+                await Task.Delay(retry < remaining ? retry : remaining, time, cancellationToken);
+                retry = retry * 2 < MaxBusyRetry ? retry * 2 : MaxBusyRetry;
+            }
+            catch (SubscribeException ex) when (ex.ConnectionLost && ++connectionAttempts < MaxConnectionAttempts && pool.ConnectionsUp > 0)
+            {
+                // Its node went down under this attempt: the next one leases on a connection that is up.
+            }
+        }
+    }
+
+    private static async Task<Subscription> OpenOnceAsync(
+        BrokerPool pool, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         ChannelLease lease;
         try
@@ -51,27 +94,44 @@ internal sealed class Subscription : IAsyncDisposable
         {
             var channel = lease.Channel;
             await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+            var asConfigured = true;
             try
             {
                 await channel.QueueDeclareAsync(
                     queueName, durable: true, exclusive: false, autoDelete: false,
-                    arguments: QueueArguments(options.ExpiresSeconds), cancellationToken: cancellationToken);
+                    arguments: QueueArguments(options), cancellationToken: cancellationToken);
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
             {
                 // The queue exists with other arguments (declared by someone else, or under another
-                // queue.expires): consume it as it is rather than fail the subscriber.
+                // queue.expires or queue.type): consume it as it is rather than fail the subscriber.
                 if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
                 {
                     ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
                 }
 
+                asConfigured = false;
                 channel = await lease.ReopenAsync(cancellationToken);
                 await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Prefetch);
+            var consumer = new SubscriberConsumer(channel, options.Prefetch, () => lease.ConnectionOpen);
+            if (options.IsQuorum || !asConfigured)
+            {
+                // A quorum queue, or one of unknown type: the exclusive consume below may not arbitrate.
+                try
+                {
+                    await QueueLock.AcquireAsync(channel, queueName, consumer);
+                }
+                catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked or NotFound)
+                {
+                    // 405: another connection holds the lock; 403: another channel of this connection does;
+                    // 404: it did, and the lock vanished with it between our declare and consume.
+                    throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
+                }
+            }
+
             try
             {
                 await channel.BasicConsumeAsync(
@@ -80,20 +140,29 @@ internal sealed class Subscription : IAsyncDisposable
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked)
             {
-                throw new SubscribeException(SubscribeFailure.Busy, "queue is already being consumed by another subscriber", ex);
+                throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
             }
 
             return new Subscription(lease, consumer, queueName);
+        }
+        catch (SubscribeException)
+        {
+            await lease.DisposeAsync();
+            throw;
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
             await lease.DisposeAsync();
             throw new SubscribeException(SubscribeFailure.Busy, "queue is locked by another connection", ex);
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException)
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException)
         {
+            var lost = !lease.ConnectionOpen;
+            var node = lease.Node;
             await lease.DisposeAsync();
-            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex);
+            throw lost
+                ? new SubscribeException(SubscribeFailure.BrokerUnavailable, $"broker connection to {node} was lost", ex) { ConnectionLost = true }
+                : new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex);
         }
         catch
         {
@@ -109,18 +178,23 @@ internal sealed class Subscription : IAsyncDisposable
     /// <summary>Closes the channel: deliveries not yet acknowledged go back to the queue.</summary>
     public ValueTask DisposeAsync() => _lease.DisposeAsync();
 
-    private static Dictionary<string, object?>? QueueArguments(int expiresSeconds)
+    /// <summary>The arguments the gateway declares its queues with: <c>x-expires</c>, and <c>x-queue-type</c> for quorum.</summary>
+    internal static Dictionary<string, object?>? QueueArguments(QueueOptions options)
     {
-        if (expiresSeconds <= 0)
+        var arguments = new Dictionary<string, object?>();
+        if (options.ExpiresSeconds > 0)
         {
-            return null;
+            var milliseconds = options.ExpiresSeconds * 1000L;
+            arguments["x-expires"] = milliseconds <= int.MaxValue ? (int)milliseconds : milliseconds;
         }
 
-        var milliseconds = expiresSeconds * 1000L;
-        return new Dictionary<string, object?>
+        if (options.IsQuorum)
         {
-            ["x-expires"] = milliseconds <= int.MaxValue ? (int)milliseconds : milliseconds,
-        };
+            // Classic stays without the argument, as queues declared before queue.type existed are.
+            arguments["x-queue-type"] = "quorum";
+        }
+
+        return arguments.Count == 0 ? null : arguments;
     }
 
     private static ushort ReplyCode(OperationInterruptedException ex) => ex.ShutdownReason?.ReplyCode ?? 0;

@@ -10,4 +10,7 @@ internal enum SubscriptionEndReason
     WriteTimeout,
     WriteFailed,
     BufferOverflow,
+
+    /// <summary>The broker connection under the stream died (node down, stalled past the heartbeat, network cut).</summary>
+    BrokerConnectionLost,
 }

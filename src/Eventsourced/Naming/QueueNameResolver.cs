@@ -6,11 +6,15 @@ namespace Eventsourced.Naming;
 /// <summary>
 /// Builds a subscriber's queue name from <c>queue.pattern</c> and the request, and rejects names the
 /// broker would refuse or that could not be meant: missing parts, empty, over 255 UTF-8 bytes,
-/// the reserved <c>amq.</c> prefix, control characters.
+/// the reserved <c>amq.</c> prefix, the gateway's own lock queues' prefix (<see cref="ReservedPrefix"/>),
+/// control characters.
 /// </summary>
 internal sealed class QueueNameResolver(QueuePattern pattern)
 {
     public const int MaxQueueNameBytes = 255;
+
+    /// <summary>The names of the gateway's lock queues (<c>Consuming.QueueLock</c>): never a subscriber's queue.</summary>
+    public const string ReservedPrefix = "eventsourced.lock.";
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
@@ -57,6 +61,11 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         if (queueName.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
         {
             return Fail("queue name must not start with 'amq.'", out queueName, out reason);
+        }
+
+        if (queueName.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+        {
+            return Fail($"queue name must not start with '{ReservedPrefix}' (the gateway's lock queues)", out queueName, out reason);
         }
 
         if (queueName.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || queueName.Contains('\u007f'))
