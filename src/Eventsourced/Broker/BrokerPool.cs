@@ -197,7 +197,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     private ConnectionSlot NewSlot(int id, BrokerUrl url, bool isExtra) =>
-        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, _backoff, _time, _metrics, _logger);
+        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, TimeSpan.FromSeconds(_options.HeartbeatSeconds), _backoff, _time, _metrics, _logger);
 
     private void StartSupervising(ConnectionSlot slot)
     {
