@@ -51,5 +51,8 @@ internal sealed class BenchOptions
     /// <summary>live: also run the load through plain consumers, the broker's own latency.</summary>
     public bool Baseline { get; init; }
 
-    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
+    /// <summary>churn: an executable that runs rabbitmqctl against the broker (build/bench.sh writes one), for the broker's counts.</summary>
+    public string? BrokerCtl { get; init; }
+
+    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "churn"];
 }
