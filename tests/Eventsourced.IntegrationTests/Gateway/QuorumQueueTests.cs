@@ -80,6 +80,41 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task ConnectionHoldingTheLockDies_TheLockGoesWithIt_AndAnotherGatewayStreamsWithinSeconds()
+    {
+        var queue = broker.UniqueQueueName(nameof(ConnectionHoldingTheLockDies_TheLockGoesWithIt_AndAnotherGatewayStreamsWithinSeconds));
+        await using var one = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            Quorum(o);
+            o.Broker.ReconnectMaxSeconds = 1;
+        });
+        await using var two = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(QuorumQueueTests));
+        await using var holder = await one.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, holder.Status);
+        await using (var refused = await two.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        }
+
+        // The broker drops gateway one's connection (as when its node dies under it).
+        // (close_connection takes the pid as the plain listing prints it, <node.N.N.N>, not as JSON does.)
+        var listing = await broker.Rabbitmqctl.RunCheckedAsync(["list_connections", "pid", "client_properties"]);
+        var held = Assert.Single(listing.Split('\n'), line => line.Contains(one.Pool.ConnectionNamePrefix + " #", StringComparison.Ordinal));
+        await broker.Rabbitmqctl.RunCheckedAsync(["close_connection", held.Split('\t')[0].Trim(), "test: connection lost"]);
+        var lost = System.Diagnostics.Stopwatch.StartNew();
+        await holder.WaitForEndAsync(Patience);
+        Assert.EndsWith(": stream ended: broker connection lost\n\n", holder.RawText, StringComparison.Ordinal);
+
+        // The client reconnects through the other gateway and streams again, with what was published meanwhile.
+        await amqp.PublishAsync(queue, "while reconnecting");
+        await using var again = await two.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        Assert.Equal(["while reconnecting"], await again.ReadEventsAsync(1, Patience));
+        Assert.True(lost.Elapsed < TimeSpan.FromSeconds(5), $"streaming again {lost.Elapsed} after the connection was lost");
+    }
+
+    [Fact]
     public async Task QuorumQueue_StreamsInOrder_AndExpiresOnlyAfterItsSubscriberLeft()
     {
         var queue = broker.UniqueQueueName(nameof(QuorumQueue_StreamsInOrder_AndExpiresOnlyAfterItsSubscriberLeft));
