@@ -1,8 +1,6 @@
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
-using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 

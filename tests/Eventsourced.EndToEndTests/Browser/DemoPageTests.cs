@@ -1,7 +1,5 @@
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Playwright;
-using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 

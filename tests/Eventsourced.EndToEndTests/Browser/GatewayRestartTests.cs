@@ -1,6 +1,4 @@
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Browser;
 

@@ -1,7 +1,5 @@
 using System.Text;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Browser;
 

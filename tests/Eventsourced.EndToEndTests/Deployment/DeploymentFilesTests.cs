@@ -2,9 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Infrastructure;
 using YamlDotNet.RepresentationModel;
-using Eventsourced.IntegrationTests.Gateway;
 
 namespace Eventsourced.EndToEndTests.Deployment;
 
@@ -30,10 +28,10 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
             await File.WriteAllTextAsync(path, unit.ReplaceOnce(
                 "ExecStart=/opt/eventsourced/eventsourced", $"ExecStart={RepoPaths.PublishedGateway}/eventsourced"));
 
-            var result = await Command.RunAsync(analyze, ["verify", path], Timeout);
+            var result = await ProcessRunner.RunAsync(analyze, ["verify", path], Timeout);
 
             // Unknown keys and unparsable values are only warnings to systemd: no output is the bar.
-            Assert.True(result.ExitCode == 0 && result.Stderr.Trim().Length == 0 && result.Stdout.Trim().Length == 0, result.ToString());
+            Assert.True(result.ExitCode == 0 && result.StandardError.Trim().Length == 0 && result.StandardOutput.Trim().Length == 0, result.ToString());
         }
         finally
         {
@@ -50,9 +48,9 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
 
         var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         var script = command[2].ReplaceOnce("/dev/tcp/127.0.0.1/2069", $"/dev/tcp/127.0.0.1/{gateway.Port}");
-        var serving = await Command.RunAsync(bash, ["-c", script], Timeout);
+        var serving = await ProcessRunner.RunAsync(bash, ["-c", script], Timeout);
         await gateway.DisposeAsync();
-        var stopped = await Command.RunAsync(bash, ["-c", script], Timeout);
+        var stopped = await ProcessRunner.RunAsync(bash, ["-c", script], Timeout);
 
         Assert.True(serving.ExitCode == 0, serving.ToString());
         Assert.True(stopped.ExitCode != 0, stopped.ToString());

@@ -1,7 +1,5 @@
 using System.Net;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Deployment;
 
@@ -56,7 +54,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
             File.SetUnixFileMode(Path.Combine(upper, "eventsourced"), (UnixFileMode)0b111_101_000);
             File.SetUnixFileMode(config, (UnixFileMode)0b110_100_000);
 
-            var environment = new Dictionary<string, string> { ["PATH"] = "/usr/local/bin:/usr/bin:/bin", ["HOME"] = "/nonexistent" };
+            var environment = new Dictionary<string, string?> { ["PATH"] = "/usr/local/bin:/usr/bin:/bin", ["HOME"] = "/nonexistent" };
             await using var gateway = ServiceProcess.Start(unshare,
             [
                 "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
@@ -86,7 +84,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
             Assert.Equal(["deployed"], await stream.ReadEventsAsync(1, Timeout));
             Assert.True(await stream.ReadUntilAsync(text => text.Contains(": heartbeat\n\n", StringComparison.Ordinal), Timeout));
 
-            gateway.Signal(ServiceProcess.SIGTERM);
+            gateway.Signal(Signals.Terminate);
             Assert.Equal(0, await gateway.WaitForExitAsync(Timeout));
             Assert.Contains("/etc/eventsourced/config.yml", gateway.Output, StringComparison.Ordinal);
         }
@@ -124,7 +122,7 @@ public sealed class UnprivilegedRunTests(BrokerFixture broker)
 
     private static async Task RunCheckedAsync(string program, string[] arguments)
     {
-        var result = await Command.RunAsync(Tools.Require(program, "coreutils"), arguments, Timeout);
+        var result = await ProcessRunner.RunAsync(Tools.Require(program, "coreutils"), arguments, Timeout);
         Assert.True(result.ExitCode == 0, result.ToString());
     }
 

@@ -1,7 +1,5 @@
 using System.Net;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Examples;
 
@@ -28,7 +26,7 @@ public sealed class AspNetCoreExampleTests(BrokerFixture broker)
             // A version of this run's own: NuGet caches packages by version, and the checkout's may have changed.
             var version = $"{File.ReadAllText(Path.Combine(RepoPaths.Root, "VERSION")).Trim()}-e2e.{Guid.NewGuid():N}";
             var packages = Path.Combine(work.FullName, "packages");
-            var pack = await Command.RunAsync(
+            var pack = await ProcessRunner.RunAsync(
                 dotnet, ["pack", Path.Combine(RepoPaths.Root, "src", "Eventsourced", "Eventsourced.csproj"), "-c", "Release", "--no-build", "-o", packages, $"-p:PackageVersion={version}"],
                 BuildTimeout, DotnetBuild.CleanEnvironment([]));
             Assert.True(pack.ExitCode == 0, pack.ToString());
@@ -45,13 +43,13 @@ public sealed class AspNetCoreExampleTests(BrokerFixture broker)
             var config = await File.ReadAllTextAsync(nugetConfig);
             Assert.Contains("../../out/packages", config, StringComparison.Ordinal);
             await File.WriteAllTextAsync(nugetConfig, config.Replace("../../out/packages", packages, StringComparison.Ordinal));
-            var build = await Command.RunAsync(
+            var build = await ProcessRunner.RunAsync(
                 dotnet, ["build", "-c", "Release", "-o", Path.Combine(work.FullName, "out"), $"-p:EventsourcedVersion={version}"],
                 BuildTimeout, DotnetBuild.CleanEnvironment([]), workingDirectory: app);
             Assert.True(build.ExitCode == 0, build.ToString());
 
             var port = FreePort.Next();
-            await using var process = ServiceProcess.Start(dotnet, [Path.Combine(work.FullName, "out", "EventsourcedExample.dll")], new Dictionary<string, string>
+            await using var process = ServiceProcess.Start(dotnet, [Path.Combine(work.FullName, "out", "EventsourcedExample.dll")], new Dictionary<string, string?>
             {
                 ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
                 ["ASPNETCORE_ENVIRONMENT"] = "Production",

@@ -1,7 +1,5 @@
 using System.Net;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Examples;
 
@@ -28,8 +26,8 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         // The test broker's URL ends in "/", the trap the script steps around for amqp-publish.
         var environment = new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl };
 
-        var argument = await Command.RunAsync(script, [subscriber.Queue, "from amqp-publish"], Timeout, environment);
-        var stdin = await Command.RunAsync(script, [subscriber.Queue], Timeout, environment, standardInput: MultiLine + "\n");
+        var argument = await ProcessRunner.RunAsync(script, [subscriber.Queue, "from amqp-publish"], Timeout, environment);
+        var stdin = await ProcessRunner.RunAsync(script, [subscriber.Queue], Timeout, environment, standardInput: MultiLine + "\n");
 
         Assert.True(argument.ExitCode == 0, argument.ToString());
         Assert.True(stdin.ExitCode == 0, stdin.ToString());
@@ -44,15 +42,15 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         await using var subscriber = await SubscribeAsync(nameof(CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue));
         var environment = DotnetBuild.CleanEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl });
 
-        var published = await Command.RunAsync(dotnet, ["run", app, "--", subscriber.Queue, MultiLine], BuildTimeout, environment,
+        var published = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", subscriber.Queue, MultiLine], BuildTimeout, environment,
             workingDirectory: RepoPaths.Examples("csharp"));
-        var missing = await Command.RunAsync(dotnet, ["run", app, "--", subscriber.Queue + "-missing", "nobody listens"], BuildTimeout, environment,
+        var missing = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", subscriber.Queue + "-missing", "nobody listens"], BuildTimeout, environment,
             workingDirectory: RepoPaths.Examples("csharp"));
 
         Assert.True(published.ExitCode == 0, published.ToString());
         Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
         Assert.True(missing.ExitCode == 69, missing.ToString());
-        Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
+        Assert.Contains("does not exist", missing.StandardError, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -69,18 +67,18 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
                 File.Copy(RepoPaths.Examples("node", file), Path.Combine(work.FullName, file));
             }
 
-            var install = await Command.RunAsync(npm, ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], BuildTimeout, workingDirectory: work.FullName);
+            var install = await ProcessRunner.RunAsync(npm, ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], BuildTimeout, workingDirectory: work.FullName);
             Assert.True(install.ExitCode == 0, install.ToString());
             await using var subscriber = await SubscribeAsync(nameof(NodeAmqplib_NpmCiThenRun_ReachesTheSubscriberAndReportsAMissingQueue));
             var environment = new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl };
 
-            var published = await Command.RunAsync(node, ["publish.js", subscriber.Queue, MultiLine], Timeout, environment, work.FullName);
-            var missing = await Command.RunAsync(node, ["publish.js", subscriber.Queue + "-missing", "nobody listens"], Timeout, environment, work.FullName);
+            var published = await ProcessRunner.RunAsync(node, ["publish.js", subscriber.Queue, MultiLine], Timeout, environment, work.FullName);
+            var missing = await ProcessRunner.RunAsync(node, ["publish.js", subscriber.Queue + "-missing", "nobody listens"], Timeout, environment, work.FullName);
 
             Assert.True(published.ExitCode == 0, published.ToString());
             Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
             Assert.True(missing.ExitCode == 69, missing.ToString());
-            Assert.Contains("does not exist", missing.Stderr, StringComparison.Ordinal);
+            Assert.Contains("does not exist", missing.StandardError, StringComparison.Ordinal);
         }
         finally
         {

@@ -1,8 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Examples;
 
@@ -28,14 +26,14 @@ public sealed partial class ReadmePublishingExampleTests(BrokerFixture broker)
             var environment = DotnetBuild.CleanEnvironment(new Dictionary<string, string?>());
 
             // No queue yet: the message comes back, and the snippet must not pass that off as success.
-            var unroutable = await Command.RunAsync(dotnet, ["run", app], BuildTimeout, environment, workingDirectory: work.FullName);
+            var unroutable = await ProcessRunner.RunAsync(dotnet, ["run", app], BuildTimeout, environment, workingDirectory: work.FullName);
             Assert.True(unroutable.ExitCode != 0, "the README's snippet published to a missing queue without an error:\n" + unroutable);
-            Assert.Contains("Unhandled exception. RabbitMQ.Client.Exceptions.PublishReturnException", unroutable.Stderr, StringComparison.Ordinal);
+            Assert.Contains("Unhandled exception. RabbitMQ.Client.Exceptions.PublishReturnException", unroutable.StandardError, StringComparison.Ordinal);
 
             await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
             await using var subscriber = await gateway.SubscribeAsync($"/?id={queue}");
             Assert.Equal(HttpStatusCode.OK, subscriber.Status);
-            var published = await Command.RunAsync(dotnet, ["run", app], BuildTimeout, environment, workingDirectory: work.FullName);
+            var published = await ProcessRunner.RunAsync(dotnet, ["run", app], BuildTimeout, environment, workingDirectory: work.FullName);
             Assert.True(published.ExitCode == 0, published.ToString());
             Assert.Equal(["hello, browser"], await subscriber.ReadEventsAsync(1, TimeSpan.FromSeconds(20)));
         }

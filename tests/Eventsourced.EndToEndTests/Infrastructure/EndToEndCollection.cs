@@ -1,4 +1,3 @@
-using Eventsourced.IntegrationTests.Infrastructure;
 
 // One test at a time: these tests time deliveries, run nginx and a browser, and the machine is small.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,4 +1,3 @@
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Infrastructure;
 

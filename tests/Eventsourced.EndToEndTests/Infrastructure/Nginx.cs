@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Infrastructure;
 

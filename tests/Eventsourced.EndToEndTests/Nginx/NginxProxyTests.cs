@@ -1,8 +1,6 @@
 using System.Diagnostics;
 using System.Net;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 using Xunit.Abstractions;
 
 namespace Eventsourced.EndToEndTests.Nginx;

@@ -2,8 +2,6 @@ using System.Net;
 using System.Text.Json;
 using Eventsourced.EndToEndTests.Browser;
 using Eventsourced.EndToEndTests.Infrastructure;
-using Eventsourced.IntegrationTests.Gateway;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.ScaleOut;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
 
@@ -27,14 +26,13 @@ public sealed class BrokerFailureTests(IsolatedBrokerFixture broker) : IAsyncLif
             o.Broker.HeartbeatSeconds = 1;
             o.Broker.ReconnectMaxSeconds = 30;
         });
-        var node = $"127.0.0.1:{broker.Node.AmqpPort}";
+        var node = new Uri(broker.AmqpUrl).Authority;
         await using var client = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName(nameof(BrokerFailureTests))}");
         Assert.Equal(HttpStatusCode.OK, client.Status);
         Assert.True(await client.ReadUntilAsync(text => text.Contains(": SSE stream\n\n", StringComparison.Ordinal), TimeSpan.FromSeconds(10)));
 
-        var beam = BeamPid();
         var stalled = Stopwatch.StartNew();
-        Signal("STOP", beam);
+        await broker.Node.PauseAsync(); // SIGSTOP to the node's VM
         try
         {
             // TCP stays up: only the heartbeats (1 s; about three missed) can tell.
@@ -50,7 +48,7 @@ public sealed class BrokerFailureTests(IsolatedBrokerFixture broker) : IAsyncLif
         }
         finally
         {
-            Signal("CONT", beam);
+            await broker.Node.ResumeAsync();
         }
 
         var resumed = Stopwatch.StartNew();
@@ -81,16 +79,6 @@ public sealed class BrokerFailureTests(IsolatedBrokerFixture broker) : IAsyncLif
 
         await using var again = await gateway.SubscribeAsync($"/?id={queue}");
         Assert.Equal(HttpStatusCode.OK, again.Status);
-    }
-
-    private int BeamPid() =>
-        int.Parse(File.ReadAllText(Path.Combine(broker.Node.Directory, "beam.pid")).Trim(), NumberStyles.None, CultureInfo.InvariantCulture);
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, pid.ToString(CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
     }
 
     private static async Task<HttpStatusCode> StatusAsync(GatewayServer gateway, string path)

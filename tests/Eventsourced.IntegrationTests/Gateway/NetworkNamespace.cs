@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Eventsourced.IntegrationTests.Gateway;
 
 /// <summary>
@@ -57,17 +55,8 @@ public sealed class NetworkNamespace : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a program inside the namespace.</summary>
-    public Process Start(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", Name, program }.Concat(args))
-        {
-            info.ArgumentList.Add(arg);
-        }
-
-        return Process.Start(info)!;
-    }
+    /// <summary>Starts a program inside the namespace (<c>ip netns exec</c> becomes the program: the process is the program's).</summary>
+    public ServiceProcess Start(string program, params string[] args) => ServiceProcess.Start("ip", ["netns", "exec", Name, program, .. args]);
 
     /// <summary>Cuts the link: the peer disappears without a word.</summary>
     public Task CutAsync() => RunAsync("ip", "link", "set", HostLink, "down");
@@ -82,18 +71,10 @@ public sealed class NetworkNamespace : IAsyncDisposable
 
     private static async Task RunAsync(bool allowFailure, params string[] command)
     {
-        var info = new ProcessStartInfo(command[0]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in command.Skip(1))
+        var result = await ProcessRunner.RunAsync(command[0], command.Skip(1), TimeSpan.FromSeconds(30));
+        if (!result.Succeeded && !allowFailure)
         {
-            info.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {command[0]}");
-        var stderr = await process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0 && !allowFailure)
-        {
-            throw new InvalidOperationException($"`{string.Join(' ', command)}` failed ({process.ExitCode}): {stderr.Trim()} (these tests need root and iproute2)");
+            throw new InvalidOperationException($"`{result.Command}` failed ({result.ExitCode}): {result.StandardError.Trim()} (these tests need root and iproute2)");
         }
     }
 }

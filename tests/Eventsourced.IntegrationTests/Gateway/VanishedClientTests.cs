@@ -27,7 +27,7 @@ public sealed class VanishedClientTests(BrokerFixture broker)
         var port = gateway.BaseAddress.Port;
 
         // The client lives in its own network namespace and reads the stream with curl.
-        using var client = ns.Start("curl", "-sN", "--max-time", "120", $"http://{ns.HostAddress}:{port}/?id={queue}");
+        await using var client = ns.Start("curl", "-sN", "--max-time", "120", $"http://{ns.HostAddress}:{port}/?id={queue}");
         await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, TimeSpan.FromSeconds(15), "client subscribed");
         await amqp.PublishAsync(queue, "seen before the cut");
         await Wait.UntilAsync(

@@ -1,9 +1,5 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Observability;
 
@@ -13,46 +9,22 @@ namespace Eventsourced.IntegrationTests.Observability;
 /// </summary>
 public sealed class PrometheusServer : IAsyncDisposable
 {
-    private static readonly ConcurrentDictionary<Process, byte> Live = new();
-
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
+    private readonly ServiceProcess _process;
     private readonly HttpClient _client;
 
-    static PrometheusServer() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-    {
-        foreach (var process in Live.Keys)
-        {
-            ProcessRunner.TryKill(process);
-        }
-    };
-
-    private PrometheusServer(Process process, string directory, Uri address)
+    private PrometheusServer(ServiceProcess process, string directory, Uri address)
     {
         _process = process;
         Directory = directory;
         Address = address;
         _client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     public Uri Address { get; }
 
     public string Directory { get; }
 
-    public string Output
-    {
-        get
-        {
-            lock (_output)
-            {
-                return _output.ToString();
-            }
-        }
-    }
+    public string Output => _process.Output;
 
     /// <summary>Starts Prometheus scraping <paramref name="target"/> (<c>host:port</c>) at <paramref name="metricsPath"/> every second.</summary>
     public static async Task<PrometheusServer> StartAsync(string target, string metricsPath, string job = "eventsourced")
@@ -73,20 +45,13 @@ public sealed class PrometheusServer : IAsyncDisposable
                   - targets: ['{target}']
             """);
         var port = FreePort.Next();
-        var info = new ProcessStartInfo(binary)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = directory,
-        };
-        info.ArgumentList.Add($"--config.file={config}");
-        info.ArgumentList.Add($"--storage.tsdb.path={Path.Combine(directory, "data")}");
-        info.ArgumentList.Add($"--web.listen-address=127.0.0.1:{port}");
-        info.ArgumentList.Add("--log.level=warn");
-        var process = Process.Start(info)!;
-        Live.TryAdd(process, 0);
+        var process = ServiceProcess.Start(binary,
+        [
+            $"--config.file={config}",
+            $"--storage.tsdb.path={Path.Combine(directory, "data")}",
+            $"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ], workingDirectory: directory);
         var server = new PrometheusServer(process, directory, new Uri($"http://127.0.0.1:{port}"));
         try
         {
@@ -133,12 +98,10 @@ public sealed class PrometheusServer : IAsyncDisposable
         _client.Dispose();
         if (!_process.HasExited)
         {
-            ProcessRunner.TryKill(_process);
-            await _process.WaitForExitAsync();
+            await _process.KillAsync();
         }
 
-        Live.TryRemove(_process, out _);
-        _process.Dispose();
+        await _process.DisposeAsync();
         try
         {
             System.IO.Directory.Delete(Directory, recursive: true);
@@ -164,17 +127,6 @@ public sealed class PrometheusServer : IAsyncDisposable
         catch (HttpRequestException)
         {
             return false;
-        }
-    }
-
-    private void Append(string? line)
-    {
-        if (line is not null)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
         }
     }
 }

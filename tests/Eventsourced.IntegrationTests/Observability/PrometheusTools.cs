@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using Eventsourced.IntegrationTests.Infrastructure;
-
 namespace Eventsourced.IntegrationTests.Observability;
 
 /// <summary>
@@ -14,35 +11,8 @@ public static class PrometheusTools
     public static string Prometheus => Find("prometheus");
 
     /// <summary><c>promtool check metrics</c> on <paramref name="exposition"/> (stdin): its exit code and everything it printed.</summary>
-    public static async Task<ProcessResult> CheckMetricsAsync(string exposition, TimeSpan? timeout = null)
-    {
-        var info = new ProcessStartInfo(Promtool)
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add("check");
-        info.ArgumentList.Add("metrics");
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.StandardInput.WriteAsync(exposition);
-        process.StandardInput.Close();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("promtool check metrics did not finish in time");
-        }
-
-        return new ProcessResult(process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<ProcessResult> CheckMetricsAsync(string exposition, TimeSpan? timeout = null) =>
+        ProcessRunner.RunAsync(Promtool, ["check", "metrics"], timeout ?? TimeSpan.FromSeconds(30), standardInput: exposition);
 
     private static string Find(string name)
     {

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Eventsourced.IntegrationTests.Gateway;
+namespace Eventsourced.Testing.Gateways;
 
 /// <summary>A real gateway: Kestrel on a loopback port of its own, a real broker behind it.</summary>
 public sealed class GatewayServer : IAsyncDisposable

@@ -1,39 +1,33 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Security.Cryptography;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private RabbitMQ node run as a child process: its own node name, free loopback ports and
-/// a temporary directory (data, logs, Erlang cookie), so tests may stop, kill and restart it
+/// a temporary directory (data, logs, Erlang cookie), so tests may stop, kill, freeze and restart it
 /// without touching any other broker. Requires RabbitMQ to be installed (Debian: rabbitmq-server).
 /// </summary>
-public sealed class RabbitNode : IAsyncDisposable
+public sealed class RabbitNode : IBrokerNode
 {
-    // Nodes still running when the test host exits normally (or on SIGTERM) are killed then.
-    private static readonly ConcurrentDictionary<RabbitNode, byte> Live = new();
-
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
-    private Process? _process;
+    // The launcher (below), which runs the node: killing it kills the node's process tree, also when
+    // the test host exits without disposing the node (ServiceProcess sees to that).
+    private ServiceProcess? _process;
+    private readonly string? _configuration;
+    private bool _paused;
     private bool _disposed;
 
-    static RabbitNode() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
-    {
-        foreach (var node in Live.Keys)
-        {
-            node.KillProcessTree();
-        }
-    };
-
-    private RabbitNode(string name, string directory, int amqpPort, int distributionPort)
+    private RabbitNode(string name, string directory, int amqpPort, int distributionPort, string erlangCookie, string? configuration)
     {
         NodeName = name + "@localhost";
         Directory = directory;
         AmqpPort = amqpPort;
         DistributionPort = distributionPort;
-        ErlangCookie = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
+        ErlangCookie = erlangCookie;
+        _configuration = configuration;
         Rabbitmqctl = new Rabbitmqctl(NodeName, ErlangCookie);
     }
 
@@ -52,27 +46,43 @@ public sealed class RabbitNode : IAsyncDisposable
     /// <summary><c>amqp://guest:guest@127.0.0.1:PORT/</c>; stays the same across restarts.</summary>
     public string AmqpUrl => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/";
 
-    /// <summary>A <see cref="Infrastructure.Rabbitmqctl"/> that talks to this node (it knows the cookie).</summary>
+    /// <summary>The <see cref="Brokers.Rabbitmqctl"/> on this machine, talking to this node (it knows the cookie).</summary>
     public Rabbitmqctl Rabbitmqctl { get; }
+
+    IRabbitmqctl IBrokerNode.Rabbitmqctl => Rabbitmqctl;
 
     /// <summary>How long <see cref="StartAsync"/> waits for the node to boot (typically 5-10 s).</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>Whether the node's process is alive (not whether it is ready).</summary>
+    /// <summary>Whether the node's process is alive (not whether it is ready; a paused node is alive).</summary>
     public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Whether <see cref="PauseAsync"/> stopped the VM (and <see cref="ResumeAsync"/> has not let it go on).</summary>
+    public bool IsPaused => _paused && IsRunning;
+
+    /// <summary>The process id of the node's Erlang VM (<c>beam.smp</c>) while it runs, from the pid file the node writes as it boots.</summary>
+    public int? VmProcessId => IsRunning && ReadBeamPid() is { } pid && IsAlive(pid) ? pid : null;
 
     public string LogDirectory => Path.Combine(Directory, "log");
 
     private string PidFile => Path.Combine(Directory, "beam.pid");
 
     /// <summary>Picks a fresh node name, two free loopback ports and a temp directory. Nothing runs yet.</summary>
+    /// <param name="namePrefix">The node name is <c>PREFIX-RANDOM@localhost</c>.</param>
+    /// <param name="erlangCookie">The node's Erlang cookie (nodes of one cluster share one); a random one when null.</param>
+    /// <param name="parentDirectory">Where the node's directory goes; <c>$TMPDIR/eventsourced-rabbit</c> when null.</param>
+    /// <param name="configuration">Lines added to the node's <c>rabbitmq.conf</c>.</param>
     /// <exception cref="InvalidOperationException">RabbitMQ is not installed.</exception>
-    public static RabbitNode Create(string namePrefix = "es-it")
+    public static RabbitNode Create(
+        string namePrefix = "es-it",
+        string? erlangCookie = null,
+        string? parentDirectory = null,
+        string? configuration = null)
     {
         _ = RabbitMqInstallation.Scripts; // fail now, with the install hint, rather than at start
         var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(5)).ToLowerInvariant();
         var name = $"{namePrefix}-{id}";
-        var directory = Path.Combine(Path.GetTempPath(), "eventsourced-rabbit", name);
+        var directory = Path.Combine(parentDirectory ?? Path.Combine(Path.GetTempPath(), "eventsourced-rabbit"), name);
         var amqpPort = FreePort.Next();
         int distributionPort;
         do
@@ -80,7 +90,8 @@ public sealed class RabbitNode : IAsyncDisposable
             distributionPort = FreePort.Next();
         }
         while (distributionPort == amqpPort);
-        return new RabbitNode(name, directory, amqpPort, distributionPort);
+        return new RabbitNode(name, directory, amqpPort, distributionPort,
+            erlangCookie ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(20)), configuration);
     }
 
     /// <summary>Creates and starts a node.</summary>
@@ -112,7 +123,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 throw new InvalidOperationException($"Node {NodeName} is already running.");
             }
-            Forget(); // a node that exited by itself
+            await ForgetAsync(); // a node that exited by itself
             Launch();
             await WaitUntilReadyAsync(cancellationToken);
         }
@@ -132,6 +143,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 return;
             }
+            ResumeVm(); // a frozen VM would not stop
             var stopArguments = File.Exists(PidFile) ? new[] { "stop", PidFile } : ["stop"];
             try
             {
@@ -146,7 +158,7 @@ public sealed class RabbitNode : IAsyncDisposable
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
             }
-            Forget();
+            await ForgetAsync();
         }
         finally
         {
@@ -154,7 +166,7 @@ public sealed class RabbitNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills the node at once (SIGKILL to the Erlang VM and its helpers): a crash, not a shutdown.</summary>
+    /// <summary>Kills the node at once (SIGKILL to the Erlang VM and its helpers, also a paused one): a crash, not a shutdown.</summary>
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {
         await _lifecycle.WaitAsync(cancellationToken);
@@ -169,7 +181,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 throw new InvalidOperationException($"Node {NodeName} (pid {_process.Id}) survived SIGKILL for 15 s.");
             }
-            Forget();
+            await ForgetAsync();
         }
         finally
         {
@@ -182,6 +194,38 @@ public sealed class RabbitNode : IAsyncDisposable
     {
         await StopAsync(cancellationToken);
         await StartAsync(cancellationToken);
+    }
+
+    /// <summary>Freezes the node's Erlang VM with SIGSTOP: its sockets stay open, nothing answers, and the other
+    /// nodes of a cluster notice only once the distribution tick times out (<c>net_ticktime</c>, 60 s by default).</summary>
+    /// <exception cref="InvalidOperationException">The node does not run.</exception>
+    public async Task PauseAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            var pid = VmProcessId ?? throw new InvalidOperationException($"Node {NodeName} does not run: nothing to pause.");
+            Signals.Send(pid, Signals.Stop);
+            _paused = true;
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>SIGCONT to the node's Erlang VM after <see cref="PauseAsync"/>; nothing when it is not paused.</summary>
+    public async Task ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            ResumeVm();
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
     }
 
     /// <summary>The last lines of the node's logs (start-up output and the node log), for error messages.</summary>
@@ -221,7 +265,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
-                Forget();
+                await ForgetAsync();
             }
             try
             {
@@ -260,7 +304,7 @@ public sealed class RabbitNode : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(Directory, "enabled_plugins"), "[].\n");
         File.WriteAllText(Path.Combine(Directory, "rabbitmq-env.conf"), "");
-        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"), "log.file.level = info\n");
+        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"), "log.file.level = info\n" + (_configuration is null ? "" : _configuration.TrimEnd() + "\n"));
         File.Delete(PidFile);
         File.AppendAllText(Path.Combine(LogDirectory, "startup.log"),
             $"==== {DateTime.Now:yyyy-MM-dd HH:mm:ss} start {NodeName} amqp {AmqpPort} dist {DistributionPort}\n");
@@ -281,27 +325,11 @@ public sealed class RabbitNode : IAsyncDisposable
             done
             wait "$node"
             """;
-        var startInfo = new ProcessStartInfo("/bin/sh")
-        {
-            UseShellExecute = false,
-            WorkingDirectory = Directory,
-        };
-        foreach (var argument in new[]
-        {
-            "-c", Launcher, "rabbit-node",
-            Path.Combine(LogDirectory, "startup.log"),
-            RabbitMqInstallation.RabbitmqServer,
-            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
-            PidFile,
-        })
-        {
-            startInfo.ArgumentList.Add(argument);
-        }
-        var environment = startInfo.Environment;
         // Nothing from the test environment may redirect or reconfigure the node.
-        foreach (var name in environment.Keys.Where(key => key.StartsWith("RABBITMQ_", StringComparison.Ordinal)).ToList())
+        var environment = new Dictionary<string, string?>();
+        foreach (var name in Environment.GetEnvironmentVariables().Keys.OfType<string>().Where(key => key.StartsWith("RABBITMQ_", StringComparison.Ordinal)))
         {
-            environment.Remove(name);
+            environment[name] = null;
         }
         environment["HOME"] = Directory;
         environment["RABBITMQ_NODENAME"] = NodeName;
@@ -320,8 +348,14 @@ public sealed class RabbitNode : IAsyncDisposable
         environment["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}";
         environment["ERL_CRASH_DUMP"] = Path.Combine(LogDirectory, "erl_crash.dump");
 
-        _process = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start /bin/sh.");
-        Live[this] = 0;
+        _process = ServiceProcess.Start("/bin/sh",
+        [
+            "-c", Launcher, "rabbit-node",
+            Path.Combine(LogDirectory, "startup.log"),
+            RabbitMqInstallation.RabbitmqServer,
+            Environment.ProcessId.ToString(CultureInfo.InvariantCulture),
+            PidFile,
+        ], environment, workingDirectory: Directory);
     }
 
     private async Task WaitUntilReadyAsync(CancellationToken cancellationToken)
@@ -333,7 +367,7 @@ public sealed class RabbitNode : IAsyncDisposable
             if (!IsRunning)
             {
                 var code = _process!.ExitCode;
-                Forget();
+                await ForgetAsync();
                 throw new InvalidOperationException(
                     $"RabbitMQ node {NodeName} exited with {code} during start-up (ports {AmqpPort}/{DistributionPort}).\n{LogTail()}");
             }
@@ -342,7 +376,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 KillProcessTree();
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), cancellationToken);
-                Forget();
+                await ForgetAsync();
                 throw new TimeoutException(
                     $"RabbitMQ node {NodeName} not ready after {StartTimeout.TotalSeconds:0} s; killed. "
                     + $"Last `rabbitmqctl await_startup`: {last?.StandardError.Trim()} {last?.StandardOutput.Trim()}\n{LogTail()}");
@@ -359,7 +393,7 @@ public sealed class RabbitNode : IAsyncDisposable
             }
             catch (TimeoutException ex)
             {
-                last = new ProcessResult(-1, "", ex.Message);
+                last = new ProcessResult($"{Rabbitmqctl} await_startup", -1, "", ex.Message);
             }
             await Task.Delay(TimeSpan.FromMilliseconds(500), cancellationToken);
         }
@@ -371,13 +405,7 @@ public sealed class RabbitNode : IAsyncDisposable
         {
             return true;
         }
-        using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutSource.CancelAfter(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(timeoutSource.Token);
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        if (!await _process.TryWaitForExitAsync(timeout, cancellationToken))
         {
             return false;
         }
@@ -411,17 +439,26 @@ public sealed class RabbitNode : IAsyncDisposable
             {
             }
         }
-        if (_process is not null)
-        {
-            ProcessRunner.TryKill(_process);
-        }
+        _process?.Kill();
     }
 
-    private void Forget()
+    private void ResumeVm()
     {
-        Live.TryRemove(this, out _);
-        _process?.Dispose();
-        _process = null;
+        if (_paused && VmProcessId is { } pid)
+        {
+            Signals.Send(pid, Signals.Continue);
+        }
+        _paused = false;
+    }
+
+    private async Task ForgetAsync()
+    {
+        _paused = false;
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+            _process = null;
+        }
         try
         {
             File.Delete(PidFile);

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.ServerSentEvents;
 using System.Text;
 
-namespace Eventsourced.IntegrationTests.Gateway;
+namespace Eventsourced.Testing.Gateways;
 
 /// <summary>
 /// The test side of one stream: the raw bytes as they arrive (for wire-format checks) and the events

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing;
 
 /// <summary>Loopback TCP ports nothing listens on (at the moment of asking).</summary>
 public static class FreePort

@@ -1,28 +1,22 @@
-using System.Diagnostics;
+using System.Collections;
 using System.Net;
-using System.Text;
+using Eventsourced.Testing.Processes;
 
-namespace Eventsourced.IntegrationTests.Gateway;
+namespace Eventsourced.Testing.Gateways;
 
 /// <summary>The built <c>eventsourced</c> executable, run as a real process (flags, signals, exit codes).</summary>
 public sealed class GatewayProcess : IAsyncDisposable
 {
-    private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
+    private readonly ServiceProcess _process;
 
-    private GatewayProcess(Process process)
+    private GatewayProcess(ServiceProcess process)
     {
         _process = process;
-        _process.OutputDataReceived += (_, e) => { lock (_stdout) { _stdout.AppendLine(e.Data); } };
-        _process.ErrorDataReceived += (_, e) => { lock (_stderr) { _stderr.AppendLine(e.Data); } };
-        _process.BeginOutputReadLine();
-        _process.BeginErrorReadLine();
     }
 
-    public string Stdout { get { lock (_stdout) { return _stdout.ToString(); } } }
+    public string Stdout => _process.Stdout;
 
-    public string Stderr { get { lock (_stderr) { return _stderr.ToString(); } } }
+    public string Stderr => _process.Stderr;
 
     /// <summary>cmd/Eventsourced's build output for the configuration these tests were built in.</summary>
     public static string ExecutablePath
@@ -44,31 +38,22 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public static GatewayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var info = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        info.ArgumentList.Add(ExecutablePath);
-        foreach (var arg in args)
-        {
-            info.ArgumentList.Add(arg);
-        }
-
         // A clean slate: no EVENTSOURCED_ settings leak in from the test run's own environment.
-        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("EVENTSOURCED_", StringComparison.OrdinalIgnoreCase)).ToList())
+        var changes = new Dictionary<string, string?>();
+        foreach (DictionaryEntry variable in Environment.GetEnvironmentVariables())
         {
-            info.Environment.Remove(key);
+            if (variable.Key is string name && name.StartsWith("EVENTSOURCED_", StringComparison.OrdinalIgnoreCase))
+            {
+                changes[name] = null;
+            }
         }
 
         foreach (var (key, value) in environment)
         {
-            info.Environment[key] = value;
+            changes[key] = value;
         }
 
-        return new GatewayProcess(Process.Start(info)!);
+        return new GatewayProcess(ServiceProcess.Start("dotnet", [ExecutablePath, .. args], changes));
     }
 
     /// <summary>Runs to completion (flags that print and exit).</summary>
@@ -98,37 +83,27 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    public void Signal(string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-    }
+    /// <summary>Sends a signal named as <c>kill -NAME</c> takes it (<c>TERM</c>, <c>INT</c>, ...).</summary>
+    public void Signal(string signal) => _process.Signal(Signals.Parse(signal));
 
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await _process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
+        if (!await _process.TryWaitForExitAsync(timeout))
         {
             throw new TimeoutException($"gateway did not exit within {timeout}:\n{Stderr}\n{Stdout}");
         }
 
-        _process.WaitForExit(); // drains the output readers
         return _process.ExitCode;
     }
 
-    public ValueTask DisposeAsync()
+    /// <summary>Kills the gateway (and its children) if it still runs.</summary>
+    public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
         {
-            _process.Kill(entireProcessTree: true);
-            _process.WaitForExit();
+            await _process.KillAsync();
         }
 
-        _process.Dispose();
-        return ValueTask.CompletedTask;
+        await _process.DisposeAsync();
     }
 }

@@ -5,7 +5,7 @@ using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>A message as a test consumer received it (body copied out of the client's pooled buffer).</summary>
 public sealed record ReceivedMessage(byte[] Body, IReadOnlyBasicProperties Properties, bool Redelivered)
@@ -37,7 +37,8 @@ public sealed class AmqpTestClient : IAsyncDisposable
 
     /// <summary>
     /// Connects to <paramref name="amqpUrl"/>, retrying until <paramref name="timeout"/> (default 30 s) passes,
-    /// so a broker that is still starting or restarting is waited for.
+    /// so a broker that is still starting or restarting is waited for. Each attempt is bounded too (a paused
+    /// broker accepts the TCP connection and never answers the handshake).
     /// </summary>
     /// <exception cref="TimeoutException">No connection within the timeout; the last error is the inner exception.</exception>
     public static async Task<AmqpTestClient> ConnectAsync(
@@ -63,15 +64,22 @@ public sealed class AmqpTestClient : IAsyncDisposable
         while (stopwatch.Elapsed < limit || attempts == 0)
         {
             attempts++;
+            var attemptLimit = TimeSpan.FromSeconds(Math.Clamp((limit - stopwatch.Elapsed).TotalSeconds, 1, 15));
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(attemptLimit);
             try
             {
-                var connection = await factory.CreateConnectionAsync(cancellationToken);
+                var connection = await factory.CreateConnectionAsync(attempt.Token);
                 return new AmqpTestClient(connection, connectionName);
             }
             catch (Exception ex) when (ex is BrokerUnreachableException or OperationInterruptedException or IOException
                 or System.Net.Sockets.SocketException or TimeoutException)
             {
                 last = ex;
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = new TimeoutException($"no answer to the AMQP handshake within {attemptLimit.TotalSeconds:0.#} s", ex);
             }
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
         }

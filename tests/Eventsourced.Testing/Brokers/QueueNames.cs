@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>Queue names that cannot collide between tests, runs or parallel test processes.</summary>
 public static class QueueNames

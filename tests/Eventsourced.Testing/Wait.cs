@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing;
 
 /// <summary>Polls a condition until it holds or a deadline passes: the alternative to sleeping in tests.</summary>
 public static class Wait

@@ -1,4 +1,4 @@
-namespace Eventsourced.IntegrationTests.Infrastructure;
+namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// Finds RabbitMQ's own start scripts. Debian's <c>/usr/sbin/rabbitmq-server</c> and
