@@ -38,6 +38,8 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
         var queue = broker.UniqueQueueName(nameof(SimultaneousSubscribers_OverTwoGateways_ExactlyOneGets200));
         await using var one = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
         await using var two = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
+        // On a loaded machine a gateway's first connection attempt may fail; these subscribers need both up.
+        await Wait.UntilAsync(() => one.Pool.ConnectionsUp == 1 && two.Pool.ConnectionsUp == 1, Patience, "both gateways connected");
         using var start = new ManualResetEventSlim();
         var attempts = Enumerable.Range(0, 20).Select(i => Task.Run(async () =>
         {
@@ -89,6 +91,7 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
             o.Broker.ReconnectMaxSeconds = 1;
         });
         await using var two = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
+        await Wait.UntilAsync(() => one.Pool.ConnectionsUp == 1 && two.Pool.ConnectionsUp == 1, Patience, "both gateways connected");
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(QuorumQueueTests));
         await using var holder = await one.SubscribeAsync($"/?id={queue}");
         Assert.Equal(HttpStatusCode.OK, holder.Status);

@@ -79,7 +79,7 @@ public sealed class FixtureSmokeTests(BrokerFixture broker)
         Assert.False(await client.QueueExistsAsync(queue));
         Assert.Null(await client.ConsumerCountAsync(queue));
         Assert.Null(await client.MessageCountAsync(queue));
-        var error = await Assert.ThrowsAsync<PublishException>(() => client.PublishAsync(queue, "nobody listens"));
+        var error = await Assert.ThrowsAnyAsync<PublishException>(() => client.PublishAsync(queue, "nobody listens")); // 7.2 throws its subclass PublishReturnException
         Assert.True(error.IsReturn);
 
         // The connection survives all of that.
