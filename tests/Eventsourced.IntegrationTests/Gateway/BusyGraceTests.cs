@@ -29,6 +29,7 @@ public sealed class BusyGraceTests(BrokerFixture broker)
         {
             o.Queue.Type = type;
             o.Queue.BusyGraceSeconds = 5;
+            o.Queue.ExpiresSeconds = 60; // as HoldAsync declares it
         });
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(BusyGraceTests));
         var holder = await HoldAsync(amqp, queue, type);
@@ -68,7 +69,11 @@ public sealed class BusyGraceTests(BrokerFixture broker)
     public async Task ZeroGrace_AnswersBusyAtOnce()
     {
         var queue = broker.UniqueQueueName(nameof(ZeroGrace_AnswersBusyAtOnce));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.BusyGraceSeconds = 0);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.BusyGraceSeconds = 0;
+            o.Queue.ExpiresSeconds = 60; // as HoldAsync declares it
+        });
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(BusyGraceTests));
         await using var holder = await HoldAsync(amqp, queue, "classic");
 
@@ -110,7 +115,7 @@ public sealed class BusyGraceTests(BrokerFixture broker)
     {
         var channel = await amqp.Connection.CreateChannelAsync();
         var quorum = type == "quorum";
-        var arguments = new Dictionary<string, object?> { ["x-expires"] = 1_800_000L };
+        var arguments = new Dictionary<string, object?> { ["x-expires"] = 60_000L };
         if (quorum)
         {
             arguments["x-queue-type"] = "quorum";

@@ -189,5 +189,6 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
     {
         options.Queue.Type = "quorum";
         options.Queue.BusyGraceSeconds = 1;
+        options.Queue.ExpiresSeconds = 60; // the shared broker keeps no quorum queue of ours for long
     }
 }
