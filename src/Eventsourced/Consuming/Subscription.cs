@@ -94,6 +94,17 @@ internal sealed class Subscription : IAsyncDisposable
         {
             var channel = lease.Channel;
             await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+            var consumer = new SubscriberConsumer(channel, options.Prefetch, () => lease.ConnectionOpen);
+            var locked = false;
+            if (options.IsQuorum)
+            {
+                // The lock first: only its winner touches the queue. Subscribers racing to declare and consume a
+                // new quorum queue make RabbitMQ 3.10 fail a consume with an internal error (noproc) that
+                // closes the whole connection, every stream on it with it.
+                await LockAsync(channel, queueName, consumer);
+                locked = true;
+            }
+
             var asConfigured = true;
             try
             {
@@ -111,25 +122,18 @@ internal sealed class Subscription : IAsyncDisposable
                 }
 
                 asConfigured = false;
+                // The channel is dead, and a lock taken on it went with it.
                 channel = await lease.ReopenAsync(cancellationToken);
                 await channel.BasicQosAsync(0, (ushort)options.Prefetch, global: false, cancellationToken);
+                consumer = new SubscriberConsumer(channel, options.Prefetch, () => lease.ConnectionOpen);
+                locked = false;
                 await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             }
 
-            var consumer = new SubscriberConsumer(channel, options.Prefetch, () => lease.ConnectionOpen);
-            if (options.IsQuorum || !asConfigured)
+            if (!locked && (options.IsQuorum || !asConfigured))
             {
                 // A quorum queue, or one of unknown type: the exclusive consume below may not arbitrate.
-                try
-                {
-                    await QueueLock.AcquireAsync(channel, queueName, consumer);
-                }
-                catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked or NotFound)
-                {
-                    // 405: another connection holds the lock; 403: another channel of this connection does;
-                    // 404: it did, and the lock vanished with it between our declare and consume.
-                    throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
-                }
+                await LockAsync(channel, queueName, consumer);
             }
 
             try
@@ -177,6 +181,21 @@ internal sealed class Subscription : IAsyncDisposable
 
     /// <summary>Closes the channel: deliveries not yet acknowledged go back to the queue.</summary>
     public ValueTask DisposeAsync() => _lease.DisposeAsync();
+
+    /// <summary>Takes the queue's <see cref="QueueLock"/> on <paramref name="channel"/>, or throws <see cref="SubscribeFailure.Busy"/>.</summary>
+    private static async Task LockAsync(IChannel channel, string queueName, SubscriberConsumer consumer)
+    {
+        try
+        {
+            await QueueLock.AcquireAsync(channel, queueName, consumer);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked or NotFound)
+        {
+            // 405: another connection holds the lock; 403: another channel of this connection does;
+            // 404: it did, and the lock vanished with it between our declare and consume.
+            throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
+        }
+    }
 
     /// <summary>The arguments the gateway declares its queues with: <c>x-expires</c>, and <c>x-queue-type</c> for quorum.</summary>
     internal static Dictionary<string, object?>? QueueArguments(QueueOptions options)

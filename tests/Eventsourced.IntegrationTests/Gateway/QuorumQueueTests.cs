@@ -82,6 +82,39 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task NewQuorumQueues_RacedByManySubscribers_NeverCostTheGatewaysTheirConnections()
+    {
+        // Subscribers racing to declare and consume a new quorum queue made the broker (3.10) close the whole
+        // connection ({badmatch,{error,noproc}} in rabbit_quorum_queue:consume), taking every stream on it.
+        await using var one = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
+        await using var two = await GatewayServer.StartAsync(broker.AmqpUrl, Quorum);
+        await Wait.UntilAsync(() => one.Pool.ConnectionsUp == 1 && two.Pool.ConnectionsUp == 1, Patience, "both gateways connected");
+        var node = new Uri(broker.AmqpUrl).Authority;
+        for (var round = 0; round < 6; round++)
+        {
+            var queue = broker.UniqueQueueName($"{nameof(NewQuorumQueues_RacedByManySubscribers_NeverCostTheGatewaysTheirConnections)}-{round}");
+            var clients = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => (i % 2 == 0 ? one : two).SubscribeAsync($"/?id={queue}")));
+            try
+            {
+                Assert.Single(clients, c => c.Status == HttpStatusCode.OK);
+            }
+            finally
+            {
+                foreach (var client in clients)
+                {
+                    await client.DisposeAsync();
+                }
+            }
+        }
+
+        foreach (var gateway in new[] { one, two })
+        {
+            var scrape = await Observability.Exposition.ScrapeAsync(gateway.Client);
+            Assert.Equal(0, scrape.Value("eventsourced_broker_reconnects_total", ("node", node)));
+        }
+    }
+
+    [Fact]
     public async Task ConnectionHoldingTheLockDies_TheLockGoesWithIt_AndAnotherGatewayStreamsWithinSeconds()
     {
         var queue = broker.UniqueQueueName(nameof(ConnectionHoldingTheLockDies_TheLockGoesWithIt_AndAnotherGatewayStreamsWithinSeconds));
