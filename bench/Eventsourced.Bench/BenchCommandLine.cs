@@ -69,7 +69,7 @@ internal sealed class BenchCommandLine
     private readonly Option<IReadOnlyList<string>> _scenarios = new("--scenario")
     {
         HelpName = "NAME",
-        Description = "drain, live, hold, storm, slow or all (default all; a comma-separated list works, and so does " +
+        Description = "drain, live, hold, storm, slow, churn or all (default all; a comma-separated list works, and so does " +
             "the flag given again)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = ScenarioNames,
@@ -82,15 +82,15 @@ internal sealed class BenchCommandLine
         "drain: messages per queue (default 1,000 for 100 queues, 100 for 1,000)");
 
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
-        "live, hold, storm: concurrent streams (default 10,000); slow: slow clients (100)");
+        "live, hold, storm: concurrent streams (default 10,000); slow: slow clients (100); churn: clients (300)");
 
     private readonly Option<int?> _rate = Optional("--rate", "N", 1,
-        "live, slow: messages per second over all streams (default 2,000)");
+        "live, slow: messages per second over all streams (default 2,000); churn: (200)");
 
     private readonly Option<double?> _duration = new("--duration")
     {
         HelpName = "S",
-        Description = "live: seconds of publishing (30); slow: at most (90); hold: seconds held (20)",
+        Description = "live: seconds of publishing (30); slow: at most (90); hold: seconds held (20); churn: seconds of churn (600)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = PositiveNumber,
     };
@@ -127,6 +127,12 @@ internal sealed class BenchCommandLine
         DefaultValueFactory = _ => 120,
     };
 
+    private readonly Option<string?> _brokerCtl = new("--broker-ctl")
+    {
+        HelpName = "FILE",
+        Description = "churn: an executable running rabbitmqctl against the broker, for its channel, consumer and queue counts",
+    };
+
     private readonly Option<string?> _markdown = new("--markdown")
     {
         HelpName = "FILE",
@@ -152,7 +158,7 @@ internal sealed class BenchCommandLine
         {
             _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
-            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid,
+            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid, _brokerCtl,
         };
         foreach (var option in Command.Options)
         {
@@ -208,6 +214,7 @@ internal sealed class BenchCommandLine
         TokenSecret = result.GetValue(_tokenSecret),
         TokenGateway = result.GetValue(_tokenGateway),
         TokenGatewayPid = result.GetValue(_tokenGatewayPid),
+        BrokerCtl = result.GetValue(_brokerCtl),
     };
 
     private static Uri? Fail(ArgumentResult result, string error)

@@ -59,5 +59,8 @@ internal sealed class BenchOptions
 
     public int? TokenGatewayPid { get; init; }
 
-    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
+    /// <summary>churn: an executable that runs rabbitmqctl against the broker (build/bench.sh writes one), for the broker's counts.</summary>
+    public string? BrokerCtl { get; init; }
+
+    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "churn"];
 }

@@ -61,6 +61,7 @@ foreach (var scenario in options.Scenarios)
         "hold" => [() => HoldScenario.RunAsync(context)],
         "storm" => [() => StormScenario.RunAsync(context)],
         "slow" => [() => SlowScenario.RunAsync(context)],
+        "churn" => [() => ChurnScenario.RunAsync(context)],
         _ => throw new InvalidOperationException(scenario),
     };
     foreach (var run in runs)

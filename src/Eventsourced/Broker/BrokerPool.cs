@@ -1,3 +1,4 @@
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -17,11 +18,15 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
     private const int MaxLeaseAttempts = 4;
 
+    /// <summary>How often refusals for want of a connection are summed up in the log (one line per reason).</summary>
+    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<BrokerPool> _logger;
     private readonly Backoff _backoff;
+    private readonly LogDigest _refusals;
     private readonly SemaphoreSlim _grow = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _supervisors = [];
@@ -39,7 +44,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _logger = logger;
         ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
+        _refusals = new LogDigest(
+            RefusalLogInterval, time,
+            reason => BrokerLog.PoolExhausted(_logger, reason),
+            (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
+
+    /// <summary>The clock of reconnects and waits.</summary>
+    public TimeProvider Time => _time;
 
     /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
     public string ConnectionNamePrefix { get; }
@@ -81,6 +93,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
 
         await Task.WhenAll(Slots.Select(s => s.CloseAsync(CloseTimeout)));
+        _refusals.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -137,7 +150,8 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             return lease;
         }
 
-        BrokerLog.PoolExhausted(_logger, reason);
+        // Every subscriber asks while no connection is up: one line per reason and interval, not one each.
+        _refusals.Add(reason);
         throw new BrokerUnavailableException(reason);
     }
 
@@ -211,7 +225,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     private ConnectionSlot NewSlot(int id, BrokerUrl url, bool isExtra) =>
-        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, _backoff, _time, _metrics, _logger);
+        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, TimeSpan.FromSeconds(_options.HeartbeatSeconds), _backoff, _time, _metrics, _logger);
 
     private void StartSupervising(ConnectionSlot slot)
     {

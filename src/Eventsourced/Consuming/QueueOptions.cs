@@ -28,6 +28,26 @@ public sealed class QueueOptions
     public int Prefetch { get; set; } = 64;
 
     /// <summary>
+    /// <c>queue.type</c>: <c>classic</c> (one node holds each queue) or <c>quorum</c> (replicated over the
+    /// cluster's nodes by Raft; a subscriber's queue survives the loss of a minority of them).
+    /// </summary>
+    [ConfigurationKeyName("type")]
+    [AllowedValues("classic", "quorum")]
+    public string Type { get; set; } = "classic";
+
+    /// <summary>
+    /// <c>queue.busy_grace</c>: seconds a subscriber whose queue is held by another one keeps trying before it is
+    /// answered 503, for a holder that is going away (an immediate reconnect meeting its own stream that is still
+    /// ending); 0 answers at once.
+    /// </summary>
+    [ConfigurationKeyName("busy_grace")]
+    [Range(0, 60)]
+    public int BusyGraceSeconds { get; set; } = 2;
+
+    /// <summary>Whether <see cref="Type"/> is <c>quorum</c> (in any case).</summary>
+    public bool IsQuorum => string.Equals(Type, "quorum", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// <c>queue.adopt_existing</c>: consume a queue that exists with other arguments than the gateway declares (another
     /// <c>x-expires</c>, a queue type, a dead-letter exchange) as it is. Off: such a queue is refused (403), as the Go
     /// original's failing declare refused it, so that the gateway never drains another application's queue.

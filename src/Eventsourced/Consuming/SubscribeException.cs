@@ -28,4 +28,7 @@ internal sealed class SubscribeException(SubscribeFailure failure, string reason
     /// that is for the log, so a refusal that carries such detail sets a plain reason here.
     /// </summary>
     public string ClientReason { get; init; } = reason;
+
+    /// <summary>The broker connection died under the attempt: another connection may serve it.</summary>
+    public bool ConnectionLost { get; init; }
 }

@@ -21,15 +21,18 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
+    private readonly Func<bool>? _connectionOpen;
 
     /// <param name="limits">Where a message over <c>queue.max_message_bytes</c> is reported; null: no size limit.</param>
     /// <param name="queue">The queue's name, for the log.</param>
-    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "")
+    /// <param name="connectionOpen">Whether the channel's connection is still open: tells a lost connection from a closed channel.</param>
+    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "", Func<bool>? connectionOpen = null)
     {
         Channel = channel;
         _format = format;
         _limits = limits;
         _queue = queue;
+        _connectionOpen = connectionOpen;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
         // (QueueOnce), so prefetch + 2 always fits.
@@ -151,7 +154,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 
     public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
     {
-        Complete(SubscriptionEndReason.ChannelClosed);
+        // The client library marks the connection closed before it shuts its channels down.
+        Complete(_connectionOpen is { } open && !open() ? SubscriptionEndReason.BrokerConnectionLost : SubscriptionEndReason.ChannelClosed);
         return Task.CompletedTask;
     }
 

@@ -25,6 +25,7 @@ internal static class EventIds
     public const int BrokerPoolGrown = 204;
     public const int BrokerChannelCloseFailed = 205;
     public const int BrokerPoolExhausted = 206;
+    public const int BrokerPoolExhaustedRepeated = 207;
 
     // Streaming: 3xx
     public const int StreamOpened = 300;

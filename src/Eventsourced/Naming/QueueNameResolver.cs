@@ -8,12 +8,16 @@ namespace Eventsourced.Naming;
 /// Builds a subscriber's queue name from <c>queue.pattern</c> and the request, and rejects names the
 /// broker would refuse or that could not be meant: missing parts, parts given twice or not validly
 /// percent-encoded (<see cref="RequestValues"/>), empty, over 255 UTF-8 bytes, the reserved <c>amq.</c>
-/// prefix, control characters, and characters that make a name look like another (invisible ones,
-/// bidirectional controls, spaces other than U+0020).
+/// prefix, the gateway's own lock queues' prefix (<see cref="ReservedPrefix"/>), control characters, and
+/// characters that make a name look like another (invisible ones, bidirectional controls, spaces other than
+/// U+0020).
 /// </summary>
 internal sealed class QueueNameResolver(QueuePattern pattern)
 {
     public const int MaxQueueNameBytes = 255;
+
+    /// <summary>The names of the gateway's lock queues (<c>Consuming.QueueLock</c>): never a subscriber's queue.</summary>
+    public const string ReservedPrefix = "eventsourced.lock.";
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
@@ -73,6 +77,11 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         if (queueName.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
         {
             return Fail("queue name must not start with 'amq.'", out queueName, out reason);
+        }
+
+        if (queueName.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+        {
+            return Fail($"queue name must not start with '{ReservedPrefix}' (the gateway's lock queues)", out queueName, out reason);
         }
 
         if (queueName.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || queueName.Contains('\u007f'))
