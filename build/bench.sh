@@ -10,6 +10,9 @@
 # at log level warning, runs the tool with the gateway's and the broker's pids, and stops the gateway:
 # no scenario inherits another's heap. Everything is stopped again, also on failure or Ctrl-C.
 # BENCH_SHARED_GATEWAY=1 runs every scenario against one gateway instead.
+# --token-secret SECRET also starts a second gateway on BENCH_GATEWAY_PORT+1 that requires tokens
+# (EVENTSOURCED_AUTH__JWT__SECRET=SECRET) and passes it as --token-gateway: drain then measures both in the
+# same rounds, every SSE client of the second sending its own token.
 #
 # The Markdown table goes to out/bench/results.md (--markdown FILE for another), the gateways' logs to
 # out/bench/gateway-SCENARIO.log. Exits 1 if a scenario failed, 3 if a target was missed and
@@ -31,9 +34,10 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # The scenarios asked for, and the tool's other arguments (--scenario is given per run below).
-all_scenarios=(hold storm live drain slow)
+all_scenarios=(hold storm live drain slow churn)
 scenarios=()
 args=()
+token_secret=
 markdown="$OUT/results.md"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -47,6 +51,11 @@ while [ $# -gt 0 ]; do
         --markdown)
             [ $# -ge 2 ] || { log "--markdown needs a value"; exit 2; }
             markdown=$2
+            shift 2 ;;
+        --token-secret)
+            [ $# -ge 2 ] || { log "--token-secret needs a value"; exit 2; }
+            token_secret=$2
+            args+=("$1" "$2")
             shift 2 ;;
         *) args+=("$1"); shift ;;
     esac
@@ -73,22 +82,29 @@ broker() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 gateway_pid=
+token_gateway_pid=
 broker_started=
-stop_gateway() {
-    [ -n "$gateway_pid" ] || return 0
-    if kill -0 "$gateway_pid" 2>/dev/null; then
-        kill -TERM "$gateway_pid" 2>/dev/null || true
+stop_pid() {
+    local pid=$1
+    [ -n "$pid" ] || return 0
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 1 150); do
-            kill -0 "$gateway_pid" 2>/dev/null || break
+            kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
-        if kill -0 "$gateway_pid" 2>/dev/null; then
-            log "gateway $gateway_pid did not stop within 15 s; killing it"
-            kill -KILL "$gateway_pid" 2>/dev/null || true
+        if kill -0 "$pid" 2>/dev/null; then
+            log "gateway $pid did not stop within 15 s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
         fi
     fi
-    wait "$gateway_pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+stop_gateway() {
+    stop_pid "$gateway_pid"
     gateway_pid=
+    stop_pid "$token_gateway_pid"
+    token_gateway_pid=
 }
 cleanup() {
     local rc=$?
@@ -102,20 +118,22 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# start_gateway LOGFILE PORT [SECRET]: sets started_pid.
 start_gateway() {
-    local logfile=$1
-    port_open "$BENCH_GATEWAY_PORT" && die "port $BENCH_GATEWAY_PORT is in use; set BENCH_GATEWAY_PORT"
-    EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$BENCH_GATEWAY_PORT" \
+    local logfile=$1 port=$2 secret=${3:-}
+    port_open "$port" && die "port $port is in use; set BENCH_GATEWAY_PORT"
+    EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$port" \
         EVENTSOURCED_BROKER__NODE__0="$url" \
         EVENTSOURCED_LOG__LEVEL=warning \
+        EVENTSOURCED_AUTH__JWT__SECRET="$secret" \
         "$GATEWAY" >"$logfile" 2>&1 </dev/null &
-    gateway_pid=$!
+    started_pid=$!
     for _ in $(seq 1 300); do
-        port_open "$BENCH_GATEWAY_PORT" && return 0
-        kill -0 "$gateway_pid" 2>/dev/null || { cat "$logfile" >&2; die "the gateway exited during start-up"; }
+        port_open "$port" && return 0
+        kill -0 "$started_pid" 2>/dev/null || { cat "$logfile" >&2; die "the gateway exited during start-up"; }
         sleep 0.1
     done
-    die "the gateway does not listen on 127.0.0.1:$BENCH_GATEWAY_PORT after 30 s"
+    die "the gateway does not listen on 127.0.0.1:$port after 30 s"
 }
 
 if broker status >/dev/null 2>&1; then
@@ -126,18 +144,32 @@ else
     broker_started=1
 fi
 broker_pid=$(cat "$BENCH_BROKER_DIR/beam.pid" 2>/dev/null || true)
+# rabbitmqctl against this broker, for the scenarios that count its channels, consumers and queues (churn).
+broker_ctl="$OUT/rabbitmqctl"
+printf '#!/usr/bin/env bash\nexec env BROKER_NAME=%q BROKER_PORT=%q BROKER_DIR=%q bash %q ctl "$@"\n' \
+    "$BENCH_BROKER_NAME" "$BENCH_BROKER_PORT" "$BENCH_BROKER_DIR" "$ROOT/build/broker.sh" >"$broker_ctl"
+chmod +x "$broker_ctl"
 
 rm -f "$markdown"
 rc=0
 for run in "${runs[@]}"; do
     logfile="$OUT/gateway-${run//,/-}.log"
-    start_gateway "$logfile"
+    start_gateway "$logfile" "$BENCH_GATEWAY_PORT"
+    gateway_pid=$started_pid
     log "$run: gateway pid $gateway_pid on 127.0.0.1:$BENCH_GATEWAY_PORT, broker $url${broker_pid:+ (pid $broker_pid)}"
+    token_args=()
+    if [ -n "$token_secret" ]; then
+        token_port=$((BENCH_GATEWAY_PORT + 1))
+        start_gateway "$OUT/gateway-${run//,/-}-tokens.log" "$token_port" "$token_secret"
+        token_gateway_pid=$started_pid
+        token_args=(--token-gateway "http://127.0.0.1:$token_port/" --token-gateway-pid "$token_gateway_pid")
+        log "$run: gateway requiring tokens pid $token_gateway_pid on 127.0.0.1:$token_port"
+    fi
     code=0
     dotnet "$OUT/Eventsourced.Bench.dll" \
         --gateway "http://127.0.0.1:$BENCH_GATEWAY_PORT/" --amqp "$url" --gateway-pid "$gateway_pid" \
-        ${broker_pid:+--broker-pid "$broker_pid"} --scenario "$run" --markdown "$markdown" --markdown-append \
-        ${args[@]+"${args[@]}"} || code=$?
+        ${broker_pid:+--broker-pid "$broker_pid"} --broker-ctl "$broker_ctl" --scenario "$run" --markdown "$markdown" --markdown-append \
+        ${token_args[@]+"${token_args[@]}"} ${args[@]+"${args[@]}"} || code=$?
     stop_gateway
     if [ -s "$logfile" ]; then
         log "$run: the gateway logged $(wc -l <"$logfile") lines ($logfile), the last:"

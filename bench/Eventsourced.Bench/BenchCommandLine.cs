@@ -31,13 +31,45 @@ internal sealed class BenchCommandLine
     private readonly Option<int?> _gatewayPid = Optional("--gateway-pid", "PID", 1,
         "the gateway's process: resident memory from /proc/PID/status (hold, slow), CPU time");
 
+    private readonly Option<string?> _tokenSecret = new("--token-secret")
+    {
+        HelpName = "SECRET",
+        Description = "the HS256 secret of a gateway that requires tokens (auth.jwt.secret, 32 bytes or more): every SSE " +
+            "client sends a token of its own (?access_token=, claims sub and queues = its queue). Against --gateway, " +
+            "or with --token-gateway, drain measures both gateways in the same rounds: tokens off, then on",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result =>
+        {
+            var value = result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+            if (value is not null && System.Text.Encoding.UTF8.GetByteCount(value) < 32)
+            {
+                result.AddError("--token-secret must be at least 32 bytes (an HS256 key)");
+            }
+
+            return value;
+        },
+    };
+
+    private readonly Option<Uri?> _tokenGateway = new("--token-gateway")
+    {
+        HelpName = "URL",
+        Description = "drain: a second gateway, configured like --gateway but requiring tokens signed with --token-secret",
+        Arity = ArgumentArity.OneOrMore,
+        CustomParser = result => Uri.TryCreate(result.Tokens[^1].Value, UriKind.Absolute, out var uri) && uri.Scheme == "http"
+            ? uri
+            : Fail(result, $"--token-gateway takes an http:// URL, got '{result.Tokens[^1].Value}'"),
+    };
+
+    private readonly Option<int?> _tokenGatewayPid = Optional("--token-gateway-pid", "PID", 1,
+        "the --token-gateway's process, for its CPU per message");
+
     private readonly Option<int?> _brokerPid = Optional("--broker-pid", "PID", 1,
         "the broker's process, to tell its CPU share from everything else's");
 
     private readonly Option<IReadOnlyList<string>> _scenarios = new("--scenario")
     {
         HelpName = "NAME",
-        Description = "drain, live, hold, storm, slow or all (default all; a comma-separated list works, and so does " +
+        Description = "drain, live, hold, storm, slow, churn or all (default all; a comma-separated list works, and so does " +
             "the flag given again)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = ScenarioNames,
@@ -50,19 +82,19 @@ internal sealed class BenchCommandLine
         "drain: messages per queue (default 1,000 for 100 queues, 100 for 1,000)");
 
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
-        "live, hold, storm: concurrent streams (default: the target shapes, live 1,000 and 10,000, hold 10,000 and 15,000, storm 10,000); slow: slow clients (100)");
+        "live, hold, storm: concurrent streams (default: the target shapes, live 1,000 and 10,000, hold 10,000 and 15,000, storm 10,000); slow: slow clients (100); churn: clients (300)");
 
     private readonly Option<int?> _connecting = Optional("--connecting", "N", 0,
         "live: more subscribers that connect, all at once, one second into the measured part (default: the target " +
         "shapes 1,000 streams, 10,000 streams, and 10,000 streams while 2,000 connect)");
 
     private readonly Option<int?> _rate = Optional("--rate", "N", 1,
-        "live, slow: messages per second over all streams (default 2,000)");
+        "live, slow: messages per second over all streams (default 2,000); churn: (200)");
 
     private readonly Option<double?> _duration = new("--duration")
     {
         HelpName = "S",
-        Description = "live: seconds of publishing (30); slow: at most (90); hold: seconds held (20)",
+        Description = "live: seconds of publishing (30); slow: at most (90); hold: seconds held (20); churn: seconds of churn (600)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = PositiveNumber,
     };
@@ -99,6 +131,12 @@ internal sealed class BenchCommandLine
         DefaultValueFactory = _ => 120,
     };
 
+    private readonly Option<string?> _brokerCtl = new("--broker-ctl")
+    {
+        HelpName = "FILE",
+        Description = "churn: an executable running rabbitmqctl against the broker, for its channel, consumer and queue counts",
+    };
+
     private readonly Option<string?> _markdown = new("--markdown")
     {
         HelpName = "FILE",
@@ -124,7 +162,7 @@ internal sealed class BenchCommandLine
         {
             _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _connecting, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
-            _noBaseline, _requireTargets,
+            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid, _brokerCtl,
         };
         foreach (var option in Command.Options)
         {
@@ -178,7 +216,17 @@ internal sealed class BenchCommandLine
         MarkdownAppend = result.GetValue(_markdownAppend),
         RequireTargets = result.GetValue(_requireTargets),
         Baseline = !result.GetValue(_noBaseline),
+        TokenSecret = result.GetValue(_tokenSecret),
+        TokenGateway = result.GetValue(_tokenGateway),
+        TokenGatewayPid = result.GetValue(_tokenGatewayPid),
+        BrokerCtl = result.GetValue(_brokerCtl),
     };
+
+    private static Uri? Fail(ArgumentResult result, string error)
+    {
+        result.AddError(error);
+        return null;
+    }
 
     private static Option<Uri> Url(string name, string schemePrefix, string description) => new(name)
     {

@@ -24,6 +24,17 @@ internal sealed class BenchContext
 
     public SseConnector Connector { get; }
 
+    /// <summary>--token-secret: the tokens every SSE client sends (prepared ahead with <see cref="SubscriberTokens.Prepare"/>).</summary>
+    public SubscriberTokens? Tokens { get; init; }
+
+    /// <summary>--token-gateway: the second gateway, which requires tokens; drain measures it beside <see cref="Connector"/>'s.</summary>
+    public SseConnector? TokenConnector { get; init; }
+
+    /// <summary>CPU shares with the token gateway in the gateway's place (--token-gateway-pid).</summary>
+    public CpuShare TokenCpu => _tokenCpu ??= new CpuShare(Options.TokenGatewayPid, Options.BrokerPid);
+
+    private CpuShare? _tokenCpu;
+
     /// <summary>The gateway's /proc readings; null without --gateway-pid.</summary>
     public ProcessMemory? Gateway { get; }
 

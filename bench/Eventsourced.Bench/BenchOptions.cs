@@ -54,5 +54,16 @@ internal sealed class BenchOptions
     /// <summary>live: also run the load through plain consumers, the broker's own latency.</summary>
     public bool Baseline { get; init; }
 
-    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow"];
+    /// <summary>HS256 secret: every SSE client sends its own token (<c>?access_token=</c>).</summary>
+    public string? TokenSecret { get; init; }
+
+    /// <summary>drain: a second gateway that requires tokens, measured in the same rounds as <see cref="Gateway"/>.</summary>
+    public Uri? TokenGateway { get; init; }
+
+    public int? TokenGatewayPid { get; init; }
+
+    /// <summary>churn: an executable that runs rabbitmqctl against the broker (build/bench.sh writes one), for the broker's counts.</summary>
+    public string? BrokerCtl { get; init; }
+
+    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "churn"];
 }

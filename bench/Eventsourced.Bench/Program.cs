@@ -43,7 +43,11 @@ if (gateway is { IsAlive: false })
 }
 
 await using var broker = await BrokerClient.ConnectAsync(options.Amqp);
-var context = new BenchContext(options, broker, new SseConnector(options.Gateway, options.Sources), gateway);
+var tokens = options.TokenSecret is { } secret ? new SubscriberTokens(secret) : null;
+// With --token-gateway, --gateway is the gateway without tokens and the second one requires them (drain measures both).
+var connector = new SseConnector(options.Gateway, options.Sources, options.TokenGateway is null ? tokens : null);
+var tokenConnector = options.TokenGateway is { } tokenGateway && tokens is not null ? new SseConnector(tokenGateway, options.Sources, tokens) : null;
+var context = new BenchContext(options, broker, connector, gateway) { Tokens = tokens, TokenConnector = tokenConnector };
 var results = new List<ScenarioResult>();
 var cpu = context.Cpu;
 var othersMax = 0.0;
@@ -57,6 +61,7 @@ foreach (var scenario in options.Scenarios)
         "hold" => HoldScenario.Shapes(options).Select(streams => (Func<Task<ScenarioResult>>)(() => HoldScenario.RunAsync(context, streams))),
         "storm" => [() => StormScenario.RunAsync(context)],
         "slow" => [() => SlowScenario.RunAsync(context)],
+        "churn" => [() => ChurnScenario.RunAsync(context)],
         _ => throw new InvalidOperationException(scenario),
     };
     foreach (var run in runs)

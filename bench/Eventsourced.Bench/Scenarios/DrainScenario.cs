@@ -12,7 +12,9 @@ namespace Eventsourced.Bench.Scenarios;
 /// all M in order. Then the same load again, drained by plain AMQP consumers measured the same way (from
 /// the first subscribe to the last message of the last queue): the broker's own limit on this machine.
 /// The ratio is gateway throughput / plain-consumer throughput. A first round of each, checked but not
-/// measured, warms both up (just-in-time compilation of a fresh gateway); --warmup 0 skips it.
+/// measured, warms both up (just-in-time compilation of a fresh gateway); --warmup 0 skips it. With
+/// --token-gateway, each round also drains through that second gateway, which requires tokens, every stream
+/// sending its own (--token-secret): the cost of verifying tokens, measured in the same rounds.
 /// </summary>
 internal static class DrainScenario
 {
@@ -27,6 +29,9 @@ internal static class DrainScenario
         var gatewayTimes = new List<double>();
         var gatewayCpu = new List<double>();
         var plainTimes = new List<double>();
+        var tokenTimes = new List<double>();
+        var tokenGatewayCpu = new List<double>();
+        context.Tokens?.Prepare(names);
         await context.Broker.DeclareAsync(names, options.ExpiresSeconds);
         try
         {
@@ -35,10 +40,28 @@ internal static class DrainScenario
             {
                 await FillAsync(context, names, messages, size);
                 var machine = context.Cpu.Take();
-                var (gateway, cpu) = await DrainThroughGatewayAsync(context, names, messages, failures);
+                var (gateway, cpu) = await DrainThroughGatewayAsync(context, context.Connector, names, messages, failures);
                 var gatewayShares = context.Cpu.Describe(machine, context.Cpu.Take());
                 await CheckEmptyAsync(context, names, "gateway", failures);
                 context.EnsureGatewayAlive();
+                double? withTokens = null;
+                if (context.TokenConnector is { } tokenConnector)
+                {
+                    await FillAsync(context, names, messages, size);
+                    machine = context.TokenCpu.Take();
+                    (withTokens, var tokenCpu) = await DrainThroughGatewayAsync(context, tokenConnector, names, messages, failures, context.TokenCpu);
+                    Log.Line($"drain {load} round {round}: gateway with tokens {Seconds(withTokens)} (its CPU {Seconds(tokenCpu)}; {context.TokenCpu.Describe(machine, context.TokenCpu.Take())})");
+                    await CheckEmptyAsync(context, names, "gateway with tokens", failures);
+                    if (withTokens is { } t && round > 0)
+                    {
+                        tokenTimes.Add(t);
+                        if (tokenCpu is { } seconds)
+                        {
+                            tokenGatewayCpu.Add(seconds);
+                        }
+                    }
+                }
+
                 await FillAsync(context, names, messages, size);
                 machine = context.Cpu.Take();
                 var plain = await DrainWithPlainConsumersAsync(context, names, messages, failures);
@@ -78,6 +101,14 @@ internal static class DrainScenario
             var cpuPerMessage = gatewayCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(gatewayCpu) * 1e6 / total, 1)} us/msg" : "";
             var measured = $"medians of {options.Repeat}: gateway {Seconds(g)} ({Rate(total, g)}{cpuPerMessage}), plain consumers {Seconds(p)} ({Rate(total, p)}): " +
                 $"ratio {BenchContext.F(ratio)}{Spread(gatewayTimes, plainTimes)}";
+            if (context.TokenConnector is not null)
+            {
+                var t = complete && tokenTimes.Count == options.Repeat ? Median(tokenTimes) : (double?)null;
+                var tokenCpuPerMessage = tokenGatewayCpu.Count == options.Repeat ? $", gateway CPU {BenchContext.F(Median(tokenGatewayCpu) * 1e6 / total, 1)} us/msg" : "";
+                measured += $"; with a token per stream (a second gateway, same rounds): {Seconds(t)} ({Rate(total, t)}{tokenCpuPerMessage}), " +
+                    $"{(t is > 0 && g is > 0 ? BenchContext.F(g.Value / t.Value) : "-")} of the throughput without tokens{Spread(tokenTimes, gatewayTimes)}";
+            }
+
             Log.Line($"drain {load}: {measured}");
             return new ScenarioResult(
                 "drain", load, measured, target is { } r ? $"ratio >= {BenchContext.F(r)}" : "-",
@@ -123,12 +154,14 @@ internal static class DrainScenario
     /// Seconds from opening the first stream to the last message of the last stream (null when it did not
     /// finish), and the gateway's CPU seconds over the same span (null without --gateway-pid).
     /// </summary>
-    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(BenchContext context, string[] names, int messages, List<string> failures)
+    private static async Task<(double? Seconds, double? Cpu)> DrainThroughGatewayAsync(
+        BenchContext context, SseConnector connector, string[] names, int messages, List<string> failures, CpuShare? cpu = null)
     {
+        cpu ??= context.Cpu;
         var remaining = names.Length;
         long finishedAt = 0;
         var firstAt = new long[names.Length];
-        var set = new StreamSet(context.Connector, names, (stream, seq, _, now) =>
+        var set = new StreamSet(connector, names, (stream, seq, _, now) =>
         {
             if (seq == 0)
             {
@@ -142,7 +175,7 @@ internal static class DrainScenario
         });
         try
         {
-            var cpuStart = context.Cpu.Take();
+            var cpuStart = cpu.Take();
             set.Start();
             var deadline = Stopwatch.GetTimestamp() + (long)(context.Options.Timeout.TotalSeconds * Stopwatch.Frequency);
             while (Volatile.Read(ref finishedAt) == 0 && set.Failed == 0 && set.EndedEarly == 0 && Stopwatch.GetTimestamp() < deadline)
@@ -151,12 +184,12 @@ internal static class DrainScenario
             }
 
             var finished = Volatile.Read(ref finishedAt);
-            var cpuEnd = context.Cpu.Take();
+            var cpuEnd = cpu.Take();
             var chunks = set.Streams.Sum(s => s.Chunks);
             Log.Line($"drain: the gateway flushed {BenchContext.N(chunks)} times (HTTP chunks) for {BenchContext.N(set.Streams.Sum(s => s.Events))} messages: " +
                 $"{BenchContext.F(set.Streams.Sum(s => s.Events) / (double)Math.Max(1, chunks), 1)} messages per flush; " +
                 $"first message of half the streams after {FirstMessage(firstAt, set.StartedAt, 0.5)}, of all after {FirstMessage(firstAt, set.StartedAt, 1.0)}; " +
-                $"until the last: {context.Cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
+                $"until the last: {cpu.PerMessage(cpuStart, cpuEnd, (long)names.Length * messages)}");
             // Anything more that arrives now is a duplicate; give it a moment to show, and the last acks time to leave.
             await Task.Delay(1000);
             StreamChecks.Opening(set, failures);
@@ -166,7 +199,7 @@ internal static class DrainScenario
                 failures.Add($"gateway: not drained after {context.Options.Timeout.TotalSeconds} s");
             }
 
-            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, context.Cpu.GatewaySeconds(cpuStart, cpuEnd));
+            return (finished == 0 ? null : (finished - set.StartedAt) / (double)Stopwatch.Frequency, cpu.GatewaySeconds(cpuStart, cpuEnd));
         }
         finally
         {

@@ -20,8 +20,12 @@ internal sealed class SseConnector
     private readonly string _pathAndQueryPrefix;
     private readonly string _host;
 
-    public SseConnector(Uri gateway, int sources)
+    private readonly SubscriberTokens? _tokens;
+
+    /// <param name="tokens">When given, every request carries its own token for its queue (<c>?access_token=</c>), as a page's EventSource would.</param>
+    public SseConnector(Uri gateway, int sources, SubscriberTokens? tokens = null)
     {
+        _tokens = tokens;
         var address = IPAddress.TryParse(gateway.Host.Trim('[', ']'), out var ip)
             ? ip
             : Dns.GetHostAddresses(gateway.Host).First(a => a.AddressFamily == AddressFamily.InterNetwork);
@@ -37,7 +41,7 @@ internal sealed class SseConnector
 
     /// <summary>The request that opens the stream of <paramref name="queue"/>, as a browser's EventSource sends it.</summary>
     public byte[] Request(string queue) => Encoding.ASCII.GetBytes(
-        $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
+        $"GET {_pathAndQueryPrefix}{Uri.EscapeDataString(queue)}{(_tokens is null ? "" : "&access_token=" + _tokens.For(queue))} HTTP/1.1\r\nHost: {_host}\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n\r\n");
 
     /// <summary>
     /// A non-blocking socket whose connect has started (on loopback it may already be done): the

@@ -17,7 +17,7 @@ public static class ConfigFlattener
     {
         ArgumentNullException.ThrowIfNull(options);
         var defaults = new GatewayOptions();
-        foreach (var section in ConfigSchema.Gateway.Sections)
+        foreach (var section in ConfigSchema.Gateway.AllSections)
         {
             foreach (var key in section.Keys)
             {

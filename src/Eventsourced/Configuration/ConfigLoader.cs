@@ -1,4 +1,6 @@
+using Eventsourced.Authentication;
 using Eventsourced.Hosting;
+using Eventsourced.Http;
 using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Configuration;
@@ -86,5 +88,11 @@ public static class ConfigLoader
 
     /// <summary>The checks of bound options: every key's value, then the keys that depend on each other.</summary>
     internal static List<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins) =>
-        OptionsChecker.Check(ConfigSchema.Gateway, options, origins, [root => EndpointPaths.Check((GatewayOptions)root)]);
+        OptionsChecker.Check(ConfigSchema.Gateway, options, origins,
+        [
+            root => EndpointPaths.Check((GatewayOptions)root),
+            root => OriginPolicy.CheckOptions(((GatewayOptions)root).Header, origins),
+            root => AuthConfigCheck.Check((GatewayOptions)root, origins),
+            root => TlsFiles.Check((GatewayOptions)root),
+        ]);
 }

@@ -73,27 +73,46 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
     {
         var spellings = section.Keys.SelectMany(k => k.Aliases.Prepend(k.Name).Select(s => (Key: k, Spelling: s))).ToArray();
         var seen = new Dictionary<SchemaKey, (string Spelling, ConfigLocation Where)>();
+        var seenSubsections = new Dictionary<SchemaSection, ConfigLocation>();
         foreach (var (keyNode, value) in mapping.Entries)
         {
-            if (!TryName(keyNode, section.Name, out var name))
+            if (!TryName(keyNode, section.Path, out var name))
             {
+                continue;
+            }
+
+            if (section.Subsections.FirstOrDefault(s => comparer.Equals(s.Name, name)) is { } subsection)
+            {
+                if (!seenSubsections.TryAdd(subsection, keyNode.Location))
+                {
+                    Report(keyNode.Location, subsection.Path, $"duplicate section (first at {seenSubsections[subsection].Reference})");
+                }
+                else if (value.Kind == ConfigNodeKind.Mapping)
+                {
+                    MergeSection(subsection, value, comparer);
+                }
+                else if (!value.IsNull)
+                {
+                    Report(value.Location, subsection.Path, $"expected a mapping of keys, got a {value.Describe()}");
+                }
+
                 continue;
             }
 
             var match = spellings.FirstOrDefault(s => comparer.Equals(s.Spelling, name));
             if (match.Key is null)
             {
-                var known = section.Keys.Select(k => k.Name).ToArray();
-                Report(keyNode.Location, $"{section.Name}.{name}", $"unknown key (known: {string.Join(", ", known)}){Hint(name, known)}");
+                var known = section.Keys.Select(k => k.Name).Concat(section.Subsections.Select(s => s.Name)).ToArray();
+                Report(keyNode.Location, $"{section.Path}.{name}", $"unknown key (known: {string.Join(", ", known)}){Hint(name, known)}");
                 continue;
             }
 
-            var display = $"{section.Name}.{match.Spelling}";
+            var display = $"{section.Path}.{match.Spelling}";
             if (seen.TryGetValue(match.Key, out var first))
             {
                 Report(keyNode.Location, display, first.Spelling == match.Spelling
                     ? $"duplicate key (first at {first.Where.Reference})"
-                    : $"conflicts with {section.Name}.{first.Spelling} ({first.Where.Reference}); give only one of them");
+                    : $"conflicts with {section.Path}.{first.Spelling} ({first.Where.Reference}); give only one of them");
                 continue;
             }
 

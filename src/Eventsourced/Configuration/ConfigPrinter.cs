@@ -23,21 +23,31 @@ public static class ConfigPrinter
         var defaults = new GatewayOptions();
         foreach (var section in ConfigSchema.Gateway.Sections)
         {
-            emitter.Emit(Text(section.Name));
-            emitter.Emit(new MappingStart());
-            foreach (var key in section.Keys)
-            {
-                emitter.Emit(Text(key.Name));
-                EmitValue(emitter, key, key.Get(section.Get(options)), key.Get(section.Get(defaults)));
-            }
-
-            emitter.Emit(new MappingEnd());
+            EmitSection(emitter, section, options, defaults);
         }
 
         emitter.Emit(new MappingEnd());
         emitter.Emit(new DocumentEnd(isImplicit: true));
         emitter.Emit(new StreamEnd());
         return writer.ToString();
+    }
+
+    private static void EmitSection(IEmitter emitter, SchemaSection section, GatewayOptions options, GatewayOptions defaults)
+    {
+        emitter.Emit(Text(section.Name));
+        emitter.Emit(new MappingStart());
+        foreach (var key in section.Keys)
+        {
+            emitter.Emit(Text(key.Name));
+            EmitValue(emitter, key, key.Get(section.Get(options)), key.Get(section.Get(defaults)));
+        }
+
+        foreach (var subsection in section.Subsections)
+        {
+            EmitSection(emitter, subsection, options, defaults);
+        }
+
+        emitter.Emit(new MappingEnd());
     }
 
     private static void EmitValue(IEmitter emitter, SchemaKey key, object? value, object? defaultValue)

@@ -26,13 +26,13 @@ internal enum KeyKind
     Map,
 }
 
-/// <summary>One key, <c>section.name</c>, read off its options property.</summary>
+/// <summary>One key, <c>section.name</c> (or <c>section.subsection.name</c>), read off its options property.</summary>
 internal sealed record SchemaKey(string Section, string Name, PropertyInfo Property, KeyKind Kind)
 {
     public string Path => $"{Section}.{Name}";
 
-    /// <summary>Its key in <see cref="IConfiguration"/>: <c>section:name</c>.</summary>
-    public string ConfigurationKey => $"{Section}:{Name}";
+    /// <summary>Its key in <see cref="IConfiguration"/>: <c>section:name</c> (<c>auth:jwt:secret</c>).</summary>
+    public string ConfigurationKey => $"{Section.Replace('.', ':')}:{Name}";
 
     public IReadOnlyList<string> Aliases { get; init; } = [];
 
@@ -58,20 +58,56 @@ internal sealed record SchemaKey(string Section, string Name, PropertyInfo Prope
     public void Set(object section, object? value) => Property.SetValue(section, value);
 }
 
-/// <summary>One section: a property of the root options whose type is the section's options class.</summary>
-internal sealed record SchemaSection(string Name, PropertyInfo Property, IReadOnlyList<SchemaKey> Keys)
+/// <summary>
+/// One section: a property of the root options whose type is the section's options class, or a property of a
+/// section's options class whose type is an options class of its own (a subsection: <c>auth.jwt</c>).
+/// </summary>
+internal sealed class SchemaSection
 {
+    public SchemaSection(string name, PropertyInfo property, SchemaSection? parent)
+    {
+        Name = name;
+        Property = property;
+        Parent = parent;
+        Path = parent is null ? name : $"{parent.Path}.{name}";
+    }
+
+    /// <summary>The name in its parent (<c>jwt</c>).</summary>
+    public string Name { get; }
+
+    public PropertyInfo Property { get; }
+
+    /// <summary>The section this one is a subsection of; null at the top level.</summary>
+    public SchemaSection? Parent { get; }
+
+    /// <summary>The dotted path (<c>auth.jwt</c>), as problems and the documentation name it.</summary>
+    public string Path { get; }
+
+    /// <summary>Its path in <see cref="IConfiguration"/> (<c>auth:jwt</c>).</summary>
+    public string ConfigurationPath => Path.Replace('.', ':');
+
+    public IReadOnlyList<SchemaKey> Keys { get; internal set; } = [];
+
+    /// <summary>Subsections, after the keys in files and in <c>-c</c>'s output.</summary>
+    public IReadOnlyList<SchemaSection> Subsections { get; internal set; } = [];
+
     public Type OptionsType => Property.PropertyType;
 
-    public object Get(object root) => Property.GetValue(root) ?? throw new InvalidOperationException($"section {Name} is null");
+    /// <summary>This section's options object within <paramref name="root"/>.</summary>
+    public object Get(object root) =>
+        Property.GetValue(Parent is null ? root : Parent.Get(root)) ?? throw new InvalidOperationException($"section {Path} is null");
+
+    /// <summary>This section and its subsections, depth first, each before its subsections.</summary>
+    public IEnumerable<SchemaSection> SelfAndDescendants() => Subsections.SelectMany(s => s.SelfAndDescendants()).Prepend(this);
 }
 
 /// <summary>
 /// Every section and key of a root options class, read off its properties: names from
 /// <see cref="ConfigurationKeyNameAttribute"/> (the names the standard binder uses), the kind from the
 /// property's type, bounds and choices from <see cref="RangeAttribute"/> and <see cref="AllowedValuesAttribute"/>,
-/// checks from <see cref="ValueRuleAttribute{TRule}"/>. Adding a key is adding a property. The loader, the
-/// validation and <c>eventsourced -c</c> follow from it, in declaration order.
+/// checks from <see cref="ValueRuleAttribute{TRule}"/>. A property of a section whose type is another options
+/// class is a subsection (<c>auth.jwt</c>). Adding a key is adding a property. The loader, the validation and
+/// <c>eventsourced -c</c> follow from it, in declaration order (a section's keys, then its subsections).
 /// </summary>
 internal sealed class ConfigSchema
 {
@@ -80,22 +116,35 @@ internal sealed class ConfigSchema
     /// <summary>The gateway's configuration: the sections of <see cref="GatewayOptions"/>.</summary>
     public static ConfigSchema Gateway { get; } = For(typeof(GatewayOptions));
 
+    /// <summary>The top-level sections.</summary>
     public IReadOnlyList<SchemaSection> Sections { get; }
 
-    public IEnumerable<SchemaKey> Keys => Sections.SelectMany(s => s.Keys);
+    /// <summary>Every section, subsections included, each before its subsections.</summary>
+    public IEnumerable<SchemaSection> AllSections => Sections.SelectMany(s => s.SelfAndDescendants());
+
+    public IEnumerable<SchemaKey> Keys => AllSections.SelectMany(s => s.Keys);
 
     public static ConfigSchema For(Type root) =>
         new(root.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .OrderBy(p => p.MetadataToken)
-            .Select(p => new SchemaSection(NameOf(p), p, KeysOf(NameOf(p), p.PropertyType)))
+            .Select(p => SectionOf(p, null))
             .ToArray());
 
-    private static SchemaKey[] KeysOf(string section, Type options) =>
-        options.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+    private static SchemaSection SectionOf(PropertyInfo property, SchemaSection? parent)
+    {
+        var section = new SchemaSection(NameOf(property), property, parent);
+        var members = property.PropertyType.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.CanWrite)
             .OrderBy(p => p.MetadataToken)
-            .Select(p => KeyOf(section, p))
             .ToArray();
+        section.Keys = members.Where(p => !IsSubsection(p)).Select(p => KeyOf(section.Path, p)).ToArray();
+        section.Subsections = members.Where(IsSubsection).Select(p => SectionOf(p, section)).ToArray();
+        return section;
+    }
+
+    /// <summary>A property whose type is a class of options rather than a value, a list or a map.</summary>
+    private static bool IsSubsection(PropertyInfo property) =>
+        property.PropertyType.IsClass && property.PropertyType != typeof(string) && !property.PropertyType.IsGenericType;
 
     private static SchemaKey KeyOf(string section, PropertyInfo property)
     {

@@ -1,8 +1,10 @@
+using Eventsourced.Authentication;
 using Eventsourced.Broker;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Configuration;
 
@@ -30,6 +32,9 @@ public sealed class GatewayOptions
     [ConfigurationKeyName("header")]
     public HeaderOptions Header { get; set; } = new();
 
+    [ConfigurationKeyName("auth")]
+    public AuthOptions Auth { get; set; } = new();
+
     [ConfigurationKeyName("log")]
     public LogOptions Log { get; set; } = new();
 
@@ -38,4 +43,7 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("health")]
     public HealthOptions Health { get; set; } = new();
+
+    [ConfigurationKeyName("limits")]
+    public LimitsOptions Limits { get; set; } = new();
 }

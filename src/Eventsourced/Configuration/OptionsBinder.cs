@@ -11,9 +11,10 @@ internal static class OptionsBinder
 {
     public static void Bind(IConfiguration configuration, ConfigSchema schema, object root)
     {
-        foreach (var section in schema.Sections)
+        // Subsections come after their section, so their lists and maps are set after the section's Bind.
+        foreach (var section in schema.AllSections)
         {
-            var sectionConfiguration = configuration.GetSection(section.Name);
+            var sectionConfiguration = configuration.GetSection(section.ConfigurationPath);
             var target = section.Get(root);
             var defaults = Activator.CreateInstance(section.OptionsType)!;
             sectionConfiguration.Bind(target);

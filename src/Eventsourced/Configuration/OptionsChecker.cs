@@ -13,7 +13,7 @@ internal static class OptionsChecker
     public static List<ConfigProblem> Check(ConfigSchema schema, object root, ConfigOrigins origins, IEnumerable<Func<object, IEnumerable<ConfigProblem>>>? combined = null)
     {
         var problems = new List<ConfigProblem>();
-        foreach (var section in schema.Sections)
+        foreach (var section in schema.AllSections)
         {
             var options = section.Get(root);
             foreach (var key in section.Keys)

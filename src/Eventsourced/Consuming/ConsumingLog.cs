@@ -7,4 +7,7 @@ internal static partial class ConsumingLog
 {
     [LoggerMessage(EventIds.QueueArgumentsDiffer, LogLevel.Warning, "Queue {Queue} exists with other arguments than configured ({Detail}); consuming it as it is", EventName = "QueueArgumentsDiffer")]
     public static partial void QueueArgumentsDiffer(ILogger logger, string queue, string detail);
+
+    [LoggerMessage(EventIds.MessageTooLarge, LogLevel.Warning, "A message of {Bytes} bytes in queue {Queue} exceeds queue.max_message_bytes ({Max}): rejected without requeue (to the queue's dead-letter exchange if it has one, else dropped by the broker)", EventName = "MessageTooLarge")]
+    public static partial void MessageTooLarge(ILogger logger, string queue, int bytes, int max);
 }

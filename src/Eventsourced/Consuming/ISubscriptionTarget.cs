@@ -9,6 +9,12 @@ namespace Eventsourced.Consuming;
 internal interface ISubscriptionTarget
 {
     /// <summary>
+    /// The kind of subscription (<c>queue</c>, <c>topic</c>, ...): what <see cref="Authorization.SubscriberPermissions.MayRead"/>
+    /// checks a token's claims for (<c>auth.read_claims</c> has a claim per kind). Lower-case letters.
+    /// </summary>
+    string Kind { get; }
+
+    /// <summary>
     /// The name the request asks for (from <c>queue.pattern</c>, the path, ...), or false with a reason the
     /// client gets with a 400.
     /// </summary>
@@ -23,6 +29,14 @@ internal interface ISubscriptionTarget
 internal interface ISubscriptionSession
 {
     Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Called by <see cref="Http.SubscriptionGate"/> after <see cref="RunAsync"/> returned, when the gateway ended the
+    /// subscription for a reason the client should hear (<see cref="SubscriptionEndReason.TokenExpired"/>: fetch a
+    /// new token): the transport says so in its own framing (SSE: a comment line; WebSocket: the close frame's
+    /// reason). Nothing by default.
+    /// </summary>
+    Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>Messages handed to the client so far, for the log line at the end.</summary>
     long MessagesWritten { get; }

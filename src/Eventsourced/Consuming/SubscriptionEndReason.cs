@@ -10,4 +10,10 @@ internal enum SubscriptionEndReason
     WriteTimeout,
     WriteFailed,
     BufferOverflow,
+
+    /// <summary>The subscriber's token expired (<c>auth.end_at_expiry</c>); the client needs a new one to subscribe again.</summary>
+    TokenExpired,
+
+    /// <summary>The broker connection under the stream died (node down, stalled past the heartbeat, network cut).</summary>
+    BrokerConnectionLost,
 }

@@ -1,9 +1,13 @@
+using Eventsourced.Authentication;
+using Eventsourced.Authorization;
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
+using Eventsourced.Limits;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Routing;
@@ -55,9 +59,11 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Broker);
         AddSection(services, o => o.Queue);
         AddSection(services, o => o.Header);
+        AddSection(services, o => o.Auth);
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
+        AddSection(services, o => o.Limits);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -68,9 +74,17 @@ public static class EventsourcedServiceCollectionExtensions
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
         services.TryAddSingleton<SubscriptionSettings>();
+        services.TryAddSingleton<SubscriberAuthenticator>();
+        services.TryAddSingleton<SubscriberPermissions>();
+        services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
+        services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();
         services.TryAddSingleton<SseEndpoint>();
+        // Per-client limits through ASP.NET Core's rate limiting: a named policy (never the application's global
+        // limiter or OnRejected), required by the stream endpoints when a limit is on; the pipeline needs UseRateLimiter.
+        services.TryAddSingleton<SubscribeRateLimitPolicy>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SubscribeRateLimitPolicy>(SubscribeRateLimitPolicy.Name));
         return services;
     }
 
@@ -89,6 +103,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

@@ -17,6 +17,18 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 
+    [LoggerMessage(EventIds.Unauthenticated, LogLevel.Warning, "No subscriber tokens required (no key in auth.jwt) while listening on {Address}, beyond loopback: anyone who reaches the gateway reads any queue they can name", EventName = "Unauthenticated")]
+    public static partial void Unauthenticated(ILogger logger, string address);
+
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
+
+    [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
+    public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
+
+    [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
+    public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);
+
+    [LoggerMessage(EventIds.CertificateReloadFailed, LogLevel.Warning, "TLS certificate {Path} changed but cannot be loaded ({Reason}); keeping the one in use", EventName = "CertificateReloadFailed")]
+    public static partial void CertificateReloadFailed(ILogger logger, string path, string reason);
 }

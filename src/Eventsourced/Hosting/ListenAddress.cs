@@ -40,6 +40,13 @@ internal sealed class ListenAddress : IValueRule
         };
     }
 
+    /// <summary>Whether a valid <paramref name="address"/> listens on loopback only (127.0.0.0/8, [::1], localhost).</summary>
+    public static bool IsLoopback(string address)
+    {
+        var host = address[..Math.Max(0, address.LastIndexOf(':'))].Trim('[', ']');
+        return host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || (IPAddress.TryParse(host, out var ip) && IPAddress.IsLoopback(ip));
+    }
+
     private static bool IsIPv6(string text) =>
         IPAddress.TryParse(text, out var address) && address.AddressFamily == AddressFamily.InterNetworkV6;
 
@@ -55,4 +62,14 @@ internal sealed class ListenAddress : IValueRule
             && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')
             && label[0] != '-'
             && label[^1] != '-');
+}
+
+/// <summary>An optional <see cref="ListenAddress"/>: empty, or <c>host:port</c>.</summary>
+internal sealed class OptionalListenAddress : IValueRule
+{
+    private OptionalListenAddress()
+    {
+    }
+
+    public static string? Check(string address) => address.Length == 0 ? null : ListenAddress.Check(address);
 }

@@ -12,6 +12,10 @@ internal static class EventIds
     public const int Stopped = 103;
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
+    public const int Unauthenticated = 106;
+    public const int ConnectionLimit = 107;
+    public const int CertificateLoaded = 108;
+    public const int CertificateReloadFailed = 109;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -21,6 +25,7 @@ internal static class EventIds
     public const int BrokerPoolGrown = 204;
     public const int BrokerChannelCloseFailed = 205;
     public const int BrokerPoolExhausted = 206;
+    public const int BrokerPoolExhaustedRepeated = 207;
 
     // Streaming: 3xx
     public const int StreamOpened = 300;
@@ -29,8 +34,17 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
+    public const int BrokerRefusedSubscription = 306;
+    public const int MessageTooLarge = 307;
+
+    public const int StreamTokenExpired = 306;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
+
+    // Authentication: 5xx
+    public const int AuthKeys = 500;
+    public const int JwksFetched = 501;
+    public const int JwksFetchFailed = 502;
 }

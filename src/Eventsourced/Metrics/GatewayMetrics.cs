@@ -41,6 +41,7 @@ internal sealed class GatewayMetrics
     private readonly Histogram _deliveryLatency;
     private readonly Histogram _streamDuration;
     private readonly Counter _latencyDiscarded;
+    private readonly Counter _messagesRejected;
     private readonly PerSecondCounter _deliveriesPerSecond;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
@@ -66,6 +67,10 @@ internal sealed class GatewayMetrics
         _latencyDiscarded = factory.CreateCounter(
             "eventsourced_delivery_latency_discarded_total",
             "Delivered messages whose publish time was not recorded as latency: reason in_future (beyond clock skew) or implausible (older than a year).",
+            "reason");
+        _messagesRejected = factory.CreateCounter(
+            "eventsourced_messages_rejected_total",
+            "Messages rejected without requeue (dead-lettered, or dropped by the broker without a dead-letter exchange): reason too_large (over queue.max_message_bytes).",
             "reason");
         _deliveriesPerSecond = new PerSecondCounter(time);
     }
@@ -133,6 +138,8 @@ internal sealed class GatewayMetrics
 
     public void Heartbeat() => _heartbeats.Inc();
 
+    public void MessageRejected(string reason) => _messagesRejected.WithLabels(reason).Inc();
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -148,6 +155,7 @@ internal sealed class GatewayMetrics
 
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Publish();
         _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Publish();
+        _messagesRejected.WithLabels(MessageRejectReasons.TooLarge).Publish();
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
             _brokerConnections.WithLabels(node).Publish();
@@ -176,8 +184,16 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
+    public const string QueueRefused = "queue_refused";
+    public const string RateLimited = "rate_limited";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError];
+    /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
+    public const string Unauthorized = "unauthorized";
+
+    /// <summary>403: a valid token that does not permit what it asks for, or a page of an origin not allowed.</summary>
+    public const string Forbidden = "forbidden";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_delivery_latency_discarded_total</c>.</summary>
@@ -185,4 +201,10 @@ internal static class LatencyDiscardReasons
 {
     public const string InFuture = "in_future";
     public const string Implausible = "implausible";
+}
+
+/// <summary>The <c>reason</c> label values of <c>eventsourced_messages_rejected_total</c>.</summary>
+internal static class MessageRejectReasons
+{
+    public const string TooLarge = "too_large";
 }

@@ -11,4 +11,7 @@ public enum PatternSegmentKind
 
     /// <summary><c>${cookie:NAME}</c>: the value of cookie NAME.</summary>
     Cookie,
+
+    /// <summary><c>${claim:NAME}</c>: the value of claim NAME of the request's verified token (<c>auth</c>).</summary>
+    Claim,
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 
@@ -5,12 +6,18 @@ namespace Eventsourced.Naming;
 
 /// <summary>
 /// Builds a subscriber's queue name from <c>queue.pattern</c> and the request, and rejects names the
-/// broker would refuse or that could not be meant: missing parts, empty, over 255 UTF-8 bytes,
-/// the reserved <c>amq.</c> prefix, control characters.
+/// broker would refuse or that could not be meant: missing parts, parts given twice or not validly
+/// percent-encoded (<see cref="RequestValues"/>), empty, over 255 UTF-8 bytes, the reserved <c>amq.</c>
+/// prefix, the gateway's own lock queues' prefix (<see cref="ReservedPrefix"/>), control characters, and
+/// characters that make a name look like another (invisible ones, bidirectional controls, spaces other than
+/// U+0020).
 /// </summary>
 internal sealed class QueueNameResolver(QueuePattern pattern)
 {
     public const int MaxQueueNameBytes = 255;
+
+    /// <summary>The names of the gateway's lock queues (<c>Consuming.QueueLock</c>): never a subscriber's queue.</summary>
+    public const string ReservedPrefix = "eventsourced.lock.";
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
@@ -23,22 +30,35 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     name.Append(segment.Value);
                     break;
                 case PatternSegmentKind.Query:
-                    var values = request.Query[segment.Value];
-                    if (values.Count == 0 || string.IsNullOrEmpty(values[0]))
+                    if (Problem(RequestValues.Query(request, segment.Value, out var parameter), "query parameter", segment.Value) is { } queryProblem)
                     {
-                        return Fail($"missing query parameter '{segment.Value}'", out queueName, out reason);
+                        return Fail(queryProblem, out queueName, out reason);
                     }
 
-                    name.Append(values[0]);
+                    name.Append(parameter);
                     break;
                 case PatternSegmentKind.Cookie:
-                    var cookie = request.Cookies[segment.Value];
-                    if (string.IsNullOrEmpty(cookie))
+                    if (Problem(RequestValues.Cookie(request, segment.Value, out var cookie), "cookie", segment.Value) is { } cookieProblem)
                     {
-                        return Fail($"missing cookie '{segment.Value}'", out queueName, out reason);
+                        return Fail(cookieProblem, out queueName, out reason);
                     }
 
                     name.Append(cookie);
+                    break;
+                case PatternSegmentKind.Claim:
+                    // The verified token's claims (SubscriptionGate put its principal in HttpContext.User).
+                    var claims = request.HttpContext.User.FindAll(segment.Value).ToArray();
+                    if (claims.Length == 0 || claims[0].Value.Length == 0)
+                    {
+                        return Fail($"token has no claim '{segment.Value}'", out queueName, out reason);
+                    }
+
+                    if (claims.Length > 1)
+                    {
+                        return Fail($"token claim '{segment.Value}' has several values", out queueName, out reason);
+                    }
+
+                    name.Append(claims[0].Value);
                     break;
             }
         }
@@ -59,14 +79,78 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
             return Fail("queue name must not start with 'amq.'", out queueName, out reason);
         }
 
+        if (queueName.StartsWith(ReservedPrefix, StringComparison.Ordinal))
+        {
+            return Fail($"queue name must not start with '{ReservedPrefix}' (the gateway's lock queues)", out queueName, out reason);
+        }
+
         if (queueName.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || queueName.Contains('\u007f'))
         {
             return Fail("queue name contains control characters", out queueName, out reason);
         }
 
+        if (HasInvisibleCharacters(queueName))
+        {
+            return Fail("queue name contains invisible or bidirectional-control characters", out queueName, out reason);
+        }
+
         reason = string.Empty;
         return true;
     }
+
+    /// <summary>
+    /// Characters that do not show, or change how the others show, so that two names look alike: format
+    /// characters (zero-width spaces and joiners, bidirectional marks, overrides and isolates, the byte order mark,
+    /// the soft hyphen, tags), line and paragraph separators, spaces other than U+0020, variation selectors and the
+    /// blank fillers of Hangul and Khmer. Visible text of any script passes, decomposed accents included.
+    /// </summary>
+    internal static bool HasInvisibleCharacters(string name)
+    {
+        if (Ascii.IsValid(name))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < name.Length; i++)
+        {
+            var rune = Rune.GetRuneAt(name, i);
+            if (rune.Utf16SequenceLength == 2)
+            {
+                i++;
+            }
+
+            if (IsInvisible(rune))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsInvisible(Rune rune)
+    {
+        var value = rune.Value;
+        return Rune.GetUnicodeCategory(rune) switch
+        {
+            UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator => true,
+            UnicodeCategory.SpaceSeparator => value != ' ',
+            _ => value is (>= 0xFE00 and <= 0xFE0F) or (>= 0xE0100 and <= 0xE01EF) // variation selectors
+                or 0x034F // combining grapheme joiner
+                or 0x115F or 0x1160 or 0x3164 or 0xFFA0 // Hangul fillers
+                or 0x17B4 or 0x17B5 // Khmer inherent vowels
+                or 0x180E // Mongolian vowel separator
+                or 0x2800, // Braille blank
+        };
+    }
+
+    private static string? Problem(RequestValueStatus status, string what, string name) => status switch
+    {
+        RequestValueStatus.Found => null,
+        RequestValueStatus.Missing => $"missing {what} '{name}'",
+        RequestValueStatus.Repeated => $"{what} '{name}' given more than once",
+        _ => $"{what} '{name}' is not valid percent-encoded UTF-8",
+    };
 
     private static bool Fail(string why, out string queueName, out string reason)
     {

@@ -4,7 +4,8 @@ using Eventsourced.Configuration;
 namespace Eventsourced.Naming;
 
 /// <summary>
-/// A parsed <c>queue.pattern</c>: literal text and <c>${query:NAME}</c> / <c>${cookie:NAME}</c> placeholders.
+/// A parsed <c>queue.pattern</c>: literal text and <c>${query:NAME}</c> / <c>${cookie:NAME}</c> / <c>${claim:NAME}</c>
+/// placeholders (a claim of the request's verified token, <c>auth</c>).
 /// All whitespace is removed first, as the original did; a <c>$</c> not followed by <c>{</c> is literal text.
 /// Resolving a pattern against a request is the streaming code's business.
 /// </summary>
@@ -14,6 +15,9 @@ public sealed class QueuePattern : IValueRule
 
     /// <summary>The pieces in order; adjacent literal text is one segment.</summary>
     public IReadOnlyList<PatternSegment> Segments { get; }
+
+    /// <summary>Whether a part of every name comes from the token's claims (<c>${claim:NAME}</c>).</summary>
+    public bool UsesClaims => Segments.Any(s => s.Kind == PatternSegmentKind.Claim);
 
     /// <exception cref="FormatException">Empty, an unclosed <c>${</c>, an unknown source or an empty name.</exception>
     public static QueuePattern Parse(string pattern)
@@ -57,9 +61,20 @@ public sealed class QueuePattern : IValueRule
             segments.Add(new(PatternSegmentKind.Literal, literal.ToString()));
         }
 
-        return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
-            ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
-            : new QueuePattern(segments);
+        if (segments[0] is { Kind: PatternSegmentKind.Literal } first)
+        {
+            if (first.Value.StartsWith("amq.", StringComparison.Ordinal))
+            {
+                throw new FormatException("queue names starting with 'amq.' are reserved by the broker");
+            }
+
+            if (first.Value.StartsWith(QueueNameResolver.ReservedPrefix, StringComparison.Ordinal))
+            {
+                throw new FormatException($"queue names starting with '{QueueNameResolver.ReservedPrefix}' are reserved for the gateway's lock queues");
+            }
+        }
+
+        return new QueuePattern(segments);
     }
 
     /// <summary><c>queue.pattern</c>: a problem message, or null for a pattern <see cref="Parse"/> takes.</summary>
@@ -87,7 +102,8 @@ public sealed class QueuePattern : IValueRule
         {
             "query" => PatternSegmentKind.Query,
             "cookie" => PatternSegmentKind.Cookie,
-            _ => throw new FormatException($"unknown source '{source}' in '${{{body}}}' (use ${{query:NAME}} or ${{cookie:NAME}})"),
+            "claim" => PatternSegmentKind.Claim,
+            _ => throw new FormatException($"unknown source '{source}' in '${{{body}}}' (use ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
         var name = colon < 0 ? string.Empty : body[(colon + 1)..];
         return name.Length > 0 ? new(kind, name) : throw new FormatException($"empty name in '${{{body}}}'");

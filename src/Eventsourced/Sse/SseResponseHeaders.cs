@@ -39,8 +39,12 @@ internal sealed class SseResponseHeaders
         }
     }
 
+    /// <summary>
+    /// The configured headers to send as they are. <c>Access-Control-Allow-Origin</c> is not among them: it may be a list,
+    /// answered per request by <see cref="OriginPolicy"/>.
+    /// </summary>
     private static KeyValuePair<string, StringValues>[] Prepare(Dictionary<string, string> headers) =>
-        headers.Where(h => !ServerOwned.Contains(h.Key) && h.Value.Length > 0)
+        headers.Where(h => !ServerOwned.Contains(h.Key) && h.Value.Length > 0 && !h.Key.Equals(OriginPolicy.AllowOriginHeader, StringComparison.OrdinalIgnoreCase))
             .Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value))
             .ToArray();
 }

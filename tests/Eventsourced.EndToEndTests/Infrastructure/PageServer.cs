@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Eventsourced.Testing.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -32,7 +34,18 @@ public sealed class PageServer : IAsyncDisposable
         Port = port;
     }
 
+    /// <summary>The cookie <see cref="HarnessUrl"/> sets with <c>token</c>: a subscriber token, as <c>auth.from_cookie: token</c> reads it.</summary>
+    public const string TokenCookie = "token";
+
+    private StrongBox<int> _issued = new();
+
     public int Port { get; }
+
+    /// <summary>Tokens <c>/token</c> has issued.</summary>
+    public int TokensIssued => Volatile.Read(ref _issued.Value);
+
+    /// <summary>The page's token endpoint for subject <paramref name="sub"/>, tokens valid for <paramref name="seconds"/>.</summary>
+    public string TokenUrl(string sub, int seconds) => $"{Origin}/token?sub={Uri.EscapeDataString(sub)}&seconds={seconds}";
 
     /// <summary><c>http://app.example.test:PORT</c>: what the browser sends as <c>Origin</c>.</summary>
     public string Origin => $"http://{PageHost}:{Port}";
@@ -43,12 +56,18 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>The harness page, opening an EventSource on <paramref name="streamUrl"/>.</summary>
     /// <param name="withCredentials">Passes <c>{ withCredentials: true }</c> to EventSource.</param>
     /// <param name="sessionCookie">Set as cookie <c>sid</c> for <c>.example.test</c> with the page, as an application's login would.</param>
-    public string HarnessUrl(string streamUrl, bool withCredentials = false, string? sessionCookie = null)
+    /// <param name="tokenCookie">Set as cookie <c>token</c> (HttpOnly) for <c>.example.test</c>, as an application would after login.</param>
+    public string HarnessUrl(string streamUrl, bool withCredentials = false, string? sessionCookie = null, string? tokenCookie = null)
     {
         var query = $"?src={Uri.EscapeDataString(streamUrl)}" + (withCredentials ? "&credentials=1" : "");
         if (sessionCookie is not null)
         {
             query += $"&sid={Uri.EscapeDataString(sessionCookie)}";
+        }
+
+        if (tokenCookie is not null)
+        {
+            query += $"&{TokenCookie}={Uri.EscapeDataString(tokenCookie)}";
         }
 
         return $"{Origin}/harness.html{query}";
@@ -67,24 +86,37 @@ public sealed class PageServer : IAsyncDisposable
         var demo = RepoPaths.Examples("browser");
         app.MapGet("/harness.html", async context =>
         {
-            if (context.Request.Query["sid"] is [{ Length: > 0 } sid])
+            foreach (var cookie in new[] { "sid", TokenCookie })
             {
-                context.Response.Cookies.Append("sid", sid, new CookieOptions
+                if (context.Request.Query[cookie] is [{ Length: > 0 } value])
                 {
-                    Domain = SiteDomain,
-                    Path = "/",
-                    SameSite = SameSiteMode.Lax,
-                    HttpOnly = true,
-                });
+                    context.Response.Cookies.Append(cookie, value, new CookieOptions
+                    {
+                        Domain = SiteDomain,
+                        Path = "/",
+                        SameSite = SameSiteMode.Lax,
+                        HttpOnly = true,
+                    });
+                }
             }
 
             await SendFileAsync(context, Path.Combine(pages, "harness.html"));
+        });
+        // The application's token endpoint, as a logged-in page would call it: a fresh HS256 token for ?sub=,
+        // valid for ?seconds= (default 300), as text. Counts the tokens it issued.
+        var issued = new StrongBox<int>();
+        app.MapGet("/token", (HttpContext context) =>
+        {
+            Interlocked.Increment(ref issued.Value);
+            var seconds = int.TryParse(context.Request.Query["seconds"], out var s) ? s : 300;
+            context.Response.Headers.CacheControl = "no-store";
+            return Results.Text(TestTokens.Hs256(TestTokens.Claims(context.Request.Query["sub"].ToString()), TimeSpan.FromSeconds(seconds)));
         });
         app.MapGet("/demo/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PageServer(app, new Uri(address).Port);
+        return new PageServer(app, new Uri(address).Port) { _issued = issued };
     }
 
     public async ValueTask DisposeAsync()

@@ -23,6 +23,13 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         { "/?id=" + string.Concat(Enumerable.Repeat("%C3%BC", 126)), "sid=s1", "queue name longer than 255 bytes" },
         { "/?id=a%0Ab", "sid=s1", "queue name contains control characters" },
         { "/?id=a%00b", "sid=s1", "queue name contains control characters" },
+        { "/?id=1&id=2", "sid=s1", "query parameter 'id' given more than once" },
+        { "/?id=a%FF", "sid=s1", "query parameter 'id' is not valid percent-encoded UTF-8" },
+        { "/?ID=1", "sid=s1", "missing query parameter 'id'" },
+        { "/?id=1", "sid=s1; sid=s2", "cookie 'sid' given more than once" },
+        { "/?id=1", "SID=s1", "missing cookie 'sid'" },
+        { "/?id=user%E2%80%AE1", "sid=s1", "queue name contains invisible or bidirectional-control characters" },
+        { "/?id=user%E2%80%8B1", "sid=s1", "queue name contains invisible or bidirectional-control characters" },
     };
 
     [Theory]
@@ -41,6 +48,24 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(reason + "\n", await response.Content.ReadAsStringAsync());
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+    }
+
+    /// <summary>
+    /// An invalid escape, byte for byte (HttpClient would send <c>%zz</c> as <c>%25zz</c>): read as the text
+    /// <c>%zz</c> it would name the same queue as the valid <c>%25zz</c>.
+    /// </summary>
+    [Theory]
+    [InlineData("/?id=a%zz")]
+    [InlineData("/?id=a%2")]
+    [InlineData("/?id=%")]
+    public async Task Get_WithInvalidPercentEscape_Answers400(string target)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${query:id}");
+
+        var response = await RawHttp.SendAsync(gateway.BaseAddress, "GET", target);
+
+        Assert.Equal(400, response.Status);
+        Assert.Equal("query parameter 'id' is not valid percent-encoded UTF-8", response.Header("X-Status-Reason"));
     }
 
     [Fact]

@@ -62,6 +62,27 @@ public sealed class LoggingTests
         AssertNoPassword(password, stdout, stderr, bodies);
     }
 
+    /// <summary>The unauthenticated mode (no key in <c>auth.jwt</c>) is logged as a warning when the listener is not loopback only.</summary>
+    [Theory]
+    [InlineData("0.0.0.0", true)]
+    [InlineData("127.0.0.1", false)]
+    public async Task Start_WithoutKeys_WarnsWhenListeningBeyondLoopback(string host, bool warns)
+    {
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"{host}:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+        });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(Patience));
+
+        var warning = $"warn: Eventsourced[106] No subscriber tokens required (no key in auth.jwt) while listening on {host}:{port}, beyond loopback";
+        Assert.Equal(warns, process.Stdout.Contains(warning, StringComparison.Ordinal));
+    }
+
     /// <summary>
     /// Runs the executable at debug level against a closed port with <paramref name="password"/> in the broker URL,
     /// asks for a stream (503) and every observability endpoint, stops it with SIGTERM, and returns its output

@@ -73,7 +73,7 @@ public sealed class ConfigLoaderValueErrorTests
         Assert.Equal([expected], ConfigTesting.Problems($"header:\n  cors:\n{line}\n"));
 
     [Theory]
-    [InlineData("${host:x}", "unknown source 'host' in '${host:x}' (use ${query:NAME} or ${cookie:NAME})")]
+    [InlineData("${host:x}", "unknown source 'host' in '${host:x}' (use ${query:NAME}, ${cookie:NAME} or ${claim:NAME})")]
     [InlineData("q-${query:id", "unclosed '${' in '${query:id'")]
     [InlineData("${cookie:}", "empty name in '${cookie:}'")]
     [InlineData("''", "queue pattern is empty")]

@@ -30,13 +30,111 @@ public sealed class QueueNameResolverTests
     public void TryResolve_WhitespaceInPattern_IsIgnored() =>
         Assert.Equal((true, "q-7", ""), Resolve(" q- ${query:id} ", "?id=7"));
 
-    [Fact]
-    public void TryResolve_RepeatedParameter_TakesTheFirst() =>
-        Assert.Equal((true, "1", ""), Resolve("${query:id}", "?id=1&id=2"));
+    /// <summary>Which of two values was meant cannot be known: neither is taken.</summary>
+    [Theory]
+    [InlineData("?id=1&id=2")]
+    [InlineData("?id=1&id=1")]
+    [InlineData("?id=1&%69d=2")]
+    [InlineData("?id=&id=2")]
+    public void TryResolve_RepeatedParameter_IsRefused(string query) =>
+        Assert.Equal((false, "", "query parameter 'id' given more than once"), Resolve("${query:id}", query));
 
+    /// <summary>Names match exactly, as in the Go original: <c>ID</c> is another parameter than <c>id</c>.</summary>
     [Fact]
-    public void TryResolve_ParameterNames_AreCaseInsensitiveAsInAspNetCore() =>
-        Assert.Equal((true, "1", ""), Resolve("${query:id}", "?ID=1"));
+    public void TryResolve_ParameterNames_MatchExactly()
+    {
+        Assert.Equal((false, "", "missing query parameter 'id'"), Resolve("${query:id}", "?ID=1"));
+        Assert.Equal((true, "2", ""), Resolve("${query:id}", "?ID=1&id=2"));
+    }
+
+    /// <summary>
+    /// <c>%zz</c> would be read as the text <c>%zz</c>, exactly like the valid <c>%25zz</c>; <c>%FF</c> (not UTF-8) as
+    /// <c>%FF</c> like <c>%25FF</c>: two requests, one name. Neither invalid form is taken.
+    /// </summary>
+    [Theory]
+    [InlineData("?id=a%zzb")]
+    [InlineData("?id=a%2")]
+    [InlineData("?id=%")]
+    [InlineData("?id=a%FFb")]
+    [InlineData("?id=%C3")]
+    [InlineData("?id=%ED%A0%80")]
+    public void TryResolve_InvalidPercentEncoding_IsRefused(string query) =>
+        Assert.Equal((false, "", "query parameter 'id' is not valid percent-encoded UTF-8"), Resolve("${query:id}", query));
+
+    [Theory]
+    [InlineData("?id=a%25zzb", "a%zzb")]
+    [InlineData("?id=a%25FFb", "a%FFb")]
+    [InlineData("?id=a+b", "a b")]
+    [InlineData("?id=a%2Bb", "a+b")]
+    public void TryResolve_ValidEscapes_AreDecoded(string query, string name) =>
+        Assert.Equal((true, name, ""), Resolve("${query:id}", query));
+
+    [Theory]
+    [InlineData("sid=a; sid=b")]
+    [InlineData("sid=a; other=1; sid=a")]
+    [InlineData("sid=a;sid=b")]
+    public void TryResolve_DuplicateCookie_IsRefused(string cookie) =>
+        Assert.Equal((false, "", "cookie 'sid' given more than once"), Resolve("${cookie:sid}", cookie: cookie));
+
+    /// <summary>Two Cookie headers (HTTP/2 sends one per cookie) count together.</summary>
+    [Fact]
+    public void TryResolve_DuplicateCookieAcrossHeaders_IsRefused()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = new Microsoft.Extensions.Primitives.StringValues(["sid=a", "sid=b"]);
+
+        var ok = new QueueNameResolver(QueuePattern.Parse("${cookie:sid}")).TryResolve(context.Request, out _, out var reason);
+
+        Assert.False(ok);
+        Assert.Equal("cookie 'sid' given more than once", reason);
+    }
+
+    /// <summary>Cookie names are case-sensitive (RFC 6265): <c>SID</c> set by another application is not <c>sid</c>.</summary>
+    [Fact]
+    public void TryResolve_CookieNames_MatchExactly()
+    {
+        Assert.Equal((false, "", "missing cookie 'sid'"), Resolve("${cookie:sid}", cookie: "SID=a"));
+        Assert.Equal((true, "b", ""), Resolve("${cookie:sid}", cookie: "SID=a; sid=b"));
+    }
+
+    [Theory]
+    [InlineData("sid=a%zz")]
+    [InlineData("sid=%FF")]
+    public void TryResolve_CookieWithInvalidPercentEncoding_IsRefused(string cookie) =>
+        Assert.Equal((false, "", "cookie 'sid' is not valid percent-encoded UTF-8"), Resolve("${cookie:sid}", cookie: cookie));
+
+    [Theory]
+    [InlineData("sid=a%20b", "a b")]
+    [InlineData("sid=\"quoted\"", "\"quoted\"")]
+    [InlineData("sid=a+b", "a+b")]
+    public void TryResolve_CookieValues_AreDecodedAsAspNetCoreWritesThem(string cookie, string name) =>
+        Assert.Equal((true, name, ""), Resolve("${cookie:sid}", cookie: cookie));
+
+    /// <summary>Names that look like another name: invisible characters, bidirectional overrides, odd spaces.</summary>
+    [Theory]
+    [InlineData("%E2%80%8B")] // U+200B zero width space
+    [InlineData("%E2%80%8D")] // U+200D zero width joiner
+    [InlineData("%E2%80%AE")] // U+202E right-to-left override
+    [InlineData("%E2%81%A6")] // U+2066 left-to-right isolate
+    [InlineData("%E2%80%8F")] // U+200F right-to-left mark
+    [InlineData("%EF%BB%BF")] // U+FEFF byte order mark
+    [InlineData("%C2%AD")]    // U+00AD soft hyphen
+    [InlineData("%C2%A0")]    // U+00A0 no-break space
+    [InlineData("%E3%80%80")] // U+3000 ideographic space
+    [InlineData("%E2%80%A8")] // U+2028 line separator
+    [InlineData("%EF%B8%8F")] // U+FE0F variation selector
+    [InlineData("%E3%85%A4")] // U+3164 Hangul filler
+    [InlineData("%F3%A0%80%81")] // U+E0001 language tag
+    public void TryResolve_InvisibleOrBidiCharacters_AreRefused(string escaped) =>
+        Assert.Equal((false, "", "queue name contains invisible or bidirectional-control characters"), Resolve("${query:id}", $"?id=user{escaped}42"));
+
+    [Theory]
+    [InlineData("?id=caf%C3%A9", "café")]
+    [InlineData("?id=%D7%A9%D7%9C%D7%95%D7%9D", "שלום")]
+    [InlineData("?id=%F0%9F%8E%89", "🎉")]
+    [InlineData("?id=a%20b", "a b")]
+    public void TryResolve_VisibleUnicode_IsFine(string query, string name) =>
+        Assert.Equal((true, name, ""), Resolve("${query:id}", query));
 
     [Fact]
     public void TryResolve_PercentEncodedUtf8_IsDecoded() =>
@@ -49,6 +147,8 @@ public sealed class QueueNameResolverTests
     [InlineData("${cookie:sid}", "", null, "missing cookie 'sid'")]
     [InlineData("${query:id}", "?id=amq.gen", null, "queue name must not start with 'amq.'")]
     [InlineData("${query:id}", "?id=AMQ.x", null, "queue name must not start with 'amq.'")]
+    [InlineData("${query:id}", "?id=eventsourced.lock.abc", null, "queue name must not start with 'eventsourced.lock.' (the gateway's lock queues)")]
+    [InlineData("eventsourced.${query:id}", "?id=lock.x", null, "queue name must not start with 'eventsourced.lock.' (the gateway's lock queues)")]
     [InlineData("${query:id}", "?id=a%09b", null, "queue name contains control characters")]
     [InlineData("${query:id}", "?id=a%7Fb", null, "queue name contains control characters")]
     public void TryResolve_BadInput_FailsWithReason(string pattern, string query, string? cookie, string reason) =>
@@ -67,4 +167,39 @@ public sealed class QueueNameResolverTests
     [Fact]
     public void TryResolve_AmqInsideTheName_IsFine() =>
         Assert.True(Resolve("x-${query:id}", "?id=amq.y").Ok);
+
+    private static (bool Ok, string Name, string Reason) ResolveWithClaims(string pattern, params (string Type, string Value)[] claims)
+    {
+        var context = new DefaultHttpContext
+        {
+            User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), "Bearer")),
+        };
+        var ok = new QueueNameResolver(QueuePattern.Parse(pattern)).TryResolve(context.Request, out var name, out var reason);
+        return (ok, name, reason);
+    }
+
+    [Fact]
+    public void TryResolve_ClaimPattern_TakesTheTokensClaim() =>
+        Assert.Equal((true, "user-42", ""), ResolveWithClaims("user-${claim:sub}", ("sub", "42"), ("name", "x")));
+
+    [Fact]
+    public void TryResolve_ClaimPattern_AnyClaimName() =>
+        Assert.Equal((true, "t-acme-42", ""), ResolveWithClaims("t-${claim:https://example.com/tenant}-${claim:sub}", ("https://example.com/tenant", "acme"), ("sub", "42")));
+
+    [Fact]
+    public void TryResolve_MissingClaim_FailsWithReason() =>
+        Assert.Equal((false, "", "token has no claim 'sub'"), ResolveWithClaims("user-${claim:sub}", ("name", "x")));
+
+    [Fact]
+    public void TryResolve_ClaimWithSeveralValues_FailsWithReason() =>
+        Assert.Equal((false, "", "token claim 'sub' has several values"), ResolveWithClaims("user-${claim:sub}", ("sub", "1"), ("sub", "2")));
+
+    [Fact]
+    public void TryResolve_ClaimValue_IsCheckedLikeAnyName() =>
+        Assert.Equal((false, "", "queue name contains invisible or bidirectional-control characters"), ResolveWithClaims("${claim:sub}", ("sub", "4\u200B2")));
+
+    [Fact]
+    public void TryResolve_LockPrefixInsideTheName_IsFine() =>
+        Assert.True(Resolve("x-${query:id}", "?id=eventsourced.lock.y").Ok);
 }

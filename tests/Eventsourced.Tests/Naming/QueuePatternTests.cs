@@ -29,6 +29,17 @@ public sealed class QueuePatternTests
     }
 
     [Fact]
+    public void Parse_ClaimPlaceholder_IsAClaimSegment()
+    {
+        var pattern = QueuePattern.Parse("user-${claim:sub}");
+
+        Assert.Equal([new PatternSegment(PatternSegmentKind.Literal, "user-"), new PatternSegment(PatternSegmentKind.Claim, "sub")], pattern.Segments);
+        Assert.True(pattern.UsesClaims);
+        Assert.False(QueuePattern.Parse("${query:id}").UsesClaims);
+        Assert.Equal("user-${claim:sub}", pattern.ToString());
+    }
+
+    [Fact]
     public void Parse_Whitespace_IsRemovedEverywhere()
     {
         var pattern = QueuePattern.Parse(" queue - ${ query : id }\t-\nx ");
@@ -54,12 +65,13 @@ public sealed class QueuePatternTests
     [InlineData(" \t\n", "queue pattern is empty")]
     [InlineData("q-${query:id", "unclosed '${' in '${query:id'")]
     [InlineData("${query:a${cookie:b}", "unclosed '${' in '${query:a${cookie:b}'")]
-    [InlineData("${header:x}", "unknown source 'header' in '${header:x}' (use ${query:NAME} or ${cookie:NAME})")]
-    [InlineData("${Query:x}", "unknown source 'Query' in '${Query:x}' (use ${query:NAME} or ${cookie:NAME})")]
-    [InlineData("${:x}", "unknown source '' in '${:x}' (use ${query:NAME} or ${cookie:NAME})")]
+    [InlineData("${header:x}", "unknown source 'header' in '${header:x}' (use ${query:NAME}, ${cookie:NAME} or ${claim:NAME})")]
+    [InlineData("${Query:x}", "unknown source 'Query' in '${Query:x}' (use ${query:NAME}, ${cookie:NAME} or ${claim:NAME})")]
+    [InlineData("${:x}", "unknown source '' in '${:x}' (use ${query:NAME}, ${cookie:NAME} or ${claim:NAME})")]
     [InlineData("${query:}", "empty name in '${query:}'")]
     [InlineData("${cookie}", "empty name in '${cookie}'")]
     [InlineData("amq.${query:id}", "queue names starting with 'amq.' are reserved by the broker")]
+    [InlineData("eventsourced.lock.${query:id}", "queue names starting with 'eventsourced.lock.' are reserved for the gateway's lock queues")]
     public void Parse_Invalid_ThrowsFormatExceptionWithShortMessage(string text, string expected)
     {
         var ex = Assert.Throws<FormatException>(() => QueuePattern.Parse(text));

@@ -1,0 +1,23 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Authentication;
+
+/// <summary>
+/// Who a request is (<see cref="User"/>: the verified token's claims, or an anonymous principal when the
+/// gateway is unauthenticated) and until when (<see cref="Expires"/>: the token's <c>exp</c> plus the allowed
+/// clock skew); or why not: <see cref="Status"/> (401, or 400 for several tokens in one request) and a
+/// <see cref="Reason"/> for <c>WWW-Authenticate</c>'s <c>error_description</c> and <c>X-Status-Reason</c>.
+/// </summary>
+internal readonly record struct AuthenticationResult(ClaimsPrincipal? User, DateTimeOffset? Expires, int Status, string Error, string Reason)
+{
+    public bool Succeeded => User is not null;
+
+    public static AuthenticationResult Success(ClaimsPrincipal user, DateTimeOffset? expires) => new(user, expires, StatusCodes.Status200OK, string.Empty, string.Empty);
+
+    /// <summary>401 <c>invalid_token</c>: missing, malformed, expired or otherwise not valid.</summary>
+    public static AuthenticationResult InvalidToken(string reason) => new(null, null, StatusCodes.Status401Unauthorized, "invalid_token", reason);
+
+    /// <summary>400 <c>invalid_request</c> (RFC 6750 section 3.1): more than one token in one request.</summary>
+    public static AuthenticationResult InvalidRequest(string reason) => new(null, null, StatusCodes.Status400BadRequest, "invalid_request", reason);
+}

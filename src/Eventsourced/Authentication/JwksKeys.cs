@@ -1,0 +1,160 @@
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Eventsourced.Authentication;
+
+/// <summary>
+/// The public keys of <c>auth.jwt.jwks_url</c>: fetched, used for <c>auth.jwt.jwks_refresh</c> seconds, fetched
+/// again when a token names a key id (<c>kid</c>) the set does not have (the issuer rotated its keys), at most
+/// once per <c>auth.jwt.jwks_cooldown</c> seconds however many tokens ask, one fetch at a time. A failed fetch
+/// keeps the keys of the last good one. The set is parsed by IdentityModel's <see cref="JsonWebKeySet"/>;
+/// written here is only this caching policy: IdentityModel's own <c>ConfigurationManager</c> is made for
+/// OpenID discovery documents and refreshes in the background, so the request that met a new <c>kid</c> would be
+/// refused although the new key was one fetch away.
+/// </summary>
+internal sealed class JwksKeys : IDisposable
+{
+    private const int MaxSetBytes = 1024 * 1024;
+
+    private readonly Uri _url;
+    private readonly TimeSpan _refresh;
+    private readonly TimeSpan _cooldown;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly HttpClient _http;
+    private readonly Lock _lock = new();
+    private Snapshot _current = new([], null);
+    private long? _lastAttempt;
+    private Task? _fetching;
+
+    public JwksKeys(Uri url, TimeSpan refresh, TimeSpan cooldown, TimeProvider time, ILogger logger)
+    {
+        _url = url;
+        _refresh = refresh;
+        _cooldown = cooldown;
+        _time = time;
+        _logger = logger;
+        _http = new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        {
+            Timeout = TimeSpan.FromSeconds(10),
+            MaxResponseContentBufferSize = MaxSetBytes,
+        };
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+    }
+
+    /// <summary>The keys of the last good fetch (none before the first).</summary>
+    public IReadOnlyList<VerificationKey> Keys => Volatile.Read(ref _current).Keys;
+
+    /// <summary>Starts the first fetch, so that the first subscriber need not wait for it.</summary>
+    public void Prefetch() => _ = FetchAsync();
+
+    /// <summary>The keys to verify with now: fetched first when none were ever fetched or they are older than <c>jwks_refresh</c>.</summary>
+    public async ValueTask<IReadOnlyList<VerificationKey>> GetAsync(CancellationToken cancellationToken)
+    {
+        var current = Volatile.Read(ref _current);
+        if (current.FetchedAt is { } at && _time.GetElapsedTime(at) < _refresh)
+        {
+            return current.Keys;
+        }
+
+        await FetchAsync().WaitAsync(cancellationToken);
+        return Keys;
+    }
+
+    /// <summary>Whether the set has a key <paramref name="kid"/>, fetching it again first when it has not (within the cooldown).</summary>
+    public async ValueTask<bool> HasKeyAsync(string kid, CancellationToken cancellationToken)
+    {
+        if (Contains(kid))
+        {
+            return true;
+        }
+
+        await FetchAsync().WaitAsync(cancellationToken);
+        return Contains(kid);
+    }
+
+    public void Dispose() => _http.Dispose();
+
+    private bool Contains(string kid) => Keys.Any(k => string.Equals(k.Key.KeyId, kid, StringComparison.Ordinal));
+
+    /// <summary>The running fetch, a new one when the cooldown allows, or a completed task.</summary>
+    private Task FetchAsync()
+    {
+        lock (_lock)
+        {
+            if (_fetching is { IsCompleted: false } running)
+            {
+                return running;
+            }
+
+            if (_lastAttempt is { } last && _time.GetElapsedTime(last) < _cooldown)
+            {
+                return Task.CompletedTask;
+            }
+
+            _lastAttempt = _time.GetTimestamp();
+            return _fetching = Task.Run(FetchCoreAsync);
+        }
+    }
+
+    private async Task FetchCoreAsync()
+    {
+        try
+        {
+            using var response = await _http.GetAsync(_url);
+            if (!response.IsSuccessStatusCode)
+            {
+                AuthLog.JwksFetchFailed(_logger, _url, $"HTTP {(int)response.StatusCode}");
+                return;
+            }
+
+            var set = new JsonWebKeySet(await response.Content.ReadAsStringAsync());
+            var keys = set.Keys.Select(ToVerificationKey).OfType<VerificationKey>().ToArray();
+            Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
+            AuthLog.JwksFetched(_logger, _url, keys.Length, string.Join(", ", keys.Select(k => k.Key.KeyId ?? "(no kid)")));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or ArgumentException or InvalidOperationException)
+        {
+            // A failed fetch keeps the last good keys; the next attempt comes after the cooldown.
+            AuthLog.JwksFetchFailed(_logger, _url, ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// A signing key of the set and its one algorithm (its <c>alg</c>, else RS256 for RSA and ES256/384/512 by
+    /// the curve for EC); symmetric keys and encryption keys are not taken from a URL.
+    /// </summary>
+    private static VerificationKey? ToVerificationKey(JsonWebKey key)
+    {
+        if (key.Use is { Length: > 0 } use && use != "sig")
+        {
+            return null;
+        }
+
+        var algorithm = key.Kty switch
+        {
+            JsonWebAlgorithmsKeyTypes.RSA => key.Alg is { Length: > 0 } rsaAlg ? rsaAlg : SecurityAlgorithms.RsaSha256,
+            JsonWebAlgorithmsKeyTypes.EllipticCurve => key.Crv switch
+            {
+                JsonWebKeyECTypes.P256 => SecurityAlgorithms.EcdsaSha256,
+                JsonWebKeyECTypes.P384 => SecurityAlgorithms.EcdsaSha384,
+                JsonWebKeyECTypes.P521 => SecurityAlgorithms.EcdsaSha512,
+                _ => null,
+            },
+            _ => null,
+        };
+        if (algorithm is null || (key.Kty == JsonWebAlgorithmsKeyTypes.EllipticCurve && key.Alg is { Length: > 0 } ecAlg && ecAlg != algorithm))
+        {
+            return null;
+        }
+
+        return algorithm is SecurityAlgorithms.RsaSha256 or SecurityAlgorithms.RsaSha384 or SecurityAlgorithms.RsaSha512
+            or SecurityAlgorithms.RsaSsaPssSha256 or SecurityAlgorithms.RsaSsaPssSha384 or SecurityAlgorithms.RsaSsaPssSha512
+            or SecurityAlgorithms.EcdsaSha256 or SecurityAlgorithms.EcdsaSha384 or SecurityAlgorithms.EcdsaSha512
+            ? new VerificationKey(key, algorithm, $"JWKS key {key.Kid}")
+            : null;
+    }
+
+    private sealed record Snapshot(IReadOnlyList<VerificationKey> Keys, long? FetchedAt);
+}

@@ -1,0 +1,255 @@
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using Eventsourced.Naming;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+
+namespace Eventsourced.Authentication;
+
+/// <summary>
+/// Verifies a subscriber's token (<c>auth</c>): finds it in the request (<c>Authorization: Bearer</c>, the
+/// <c>access_token</c> query parameter, a cookie; each switchable), and has IdentityModel's
+/// <see cref="JsonWebTokenHandler"/> check its signature against the configured keys (each for its one
+/// algorithm), its <c>exp</c> and <c>nbf</c> with the allowed clock skew, and its <c>iss</c> and <c>aud</c> when
+/// configured. Without keys every request passes with its own anonymous principal (the original's unauthenticated mode).
+/// The token never reaches a log line or an answer; refusals name the reason only.
+/// </summary>
+internal sealed class SubscriberAuthenticator : IDisposable
+{
+    /// <summary>The query parameter a token may come in (RFC 6750 section 2.3).</summary>
+    public const string QueryParameter = "access_token";
+
+    /// <summary>Larger tokens are refused unread (IdentityModel's own limit is 250 KB).</summary>
+    private const int MaxTokenBytes = 16 * 1024;
+
+    private readonly AuthOptions _options;
+    private readonly IReadOnlyList<VerificationKey> _staticKeys;
+    private readonly JwksKeys? _jwks;
+    private readonly JsonWebTokenHandler _handler = new() { MaximumTokenSizeInBytes = MaxTokenBytes };
+    private readonly TokenValidationParameters _parameters;
+    private readonly TimeSpan _clockSkew;
+
+    /// <summary>Each key's one algorithm, by key object; weak, so that keys of replaced JWKS sets go.</summary>
+    private readonly ConditionalWeakTable<SecurityKey, string> _algorithms = new();
+
+    public SubscriberAuthenticator(IOptions<AuthOptions> options, TimeProvider time, ILogger<SubscriberAuthenticator> logger)
+    {
+        _options = options.Value;
+        var jwt = _options.Jwt;
+        Enabled = jwt.HasKeys;
+        _staticKeys = SigningKeys.Load(jwt);
+        foreach (var key in _staticKeys)
+        {
+            _algorithms.AddOrUpdate(key.Key, key.Algorithm);
+        }
+
+        if (jwt.JwksUrl.Length > 0)
+        {
+            _jwks = new JwksKeys(new Uri(jwt.JwksUrl), TimeSpan.FromSeconds(jwt.JwksRefreshSeconds), TimeSpan.FromSeconds(jwt.JwksCooldownSeconds), time, logger);
+        }
+
+        _clockSkew = TimeSpan.FromSeconds(jwt.ClockSkewSeconds);
+        _parameters = new TokenValidationParameters
+        {
+            IssuerSigningKeyResolver = (_, _, kid, _) => Resolve(kid),
+            AlgorithmValidator = (algorithm, key, _, _) => _algorithms.TryGetValue(key, out var allowed) && allowed == algorithm,
+            RequireSignedTokens = true,
+            ValidateIssuerSigningKey = false,
+            ValidateLifetime = true,
+            RequireExpirationTime = true,
+            ClockSkew = _clockSkew,
+            ValidateIssuer = jwt.Issuers.Count > 0,
+            ValidIssuers = jwt.Issuers,
+            ValidateAudience = jwt.Audiences.Count > 0,
+            ValidAudiences = jwt.Audiences,
+        };
+
+        if (Enabled)
+        {
+            var keys = _staticKeys.Select(k => $"{k.Source} ({k.Algorithm})").Concat(_jwks is null ? [] : [$"JWKS {jwt.JwksUrl}"]);
+            AuthLog.Keys(logger, string.Join(", ", keys), string.Join(", ", Sources()));
+            _jwks?.Prefetch();
+        }
+    }
+
+    /// <summary>Whether tokens are required (a key is configured).</summary>
+    public bool Enabled { get; }
+
+    /// <summary><c>auth.end_at_expiry</c>: a subscription ends when its token expires.</summary>
+    public bool EndsAtExpiry => Enabled && _options.EndAtExpiry;
+
+    /// <summary>Who <paramref name="context"/>'s request is, or why it is refused.</summary>
+    public async ValueTask<AuthenticationResult> AuthenticateAsync(HttpContext context)
+    {
+        if (!Enabled)
+        {
+            // The request's own (anonymous) principal: nothing shared between requests.
+            return AuthenticationResult.Success(context.User ?? new ClaimsPrincipal(new ClaimsIdentity()), null);
+        }
+
+        return FindToken(context.Request, out var token) is { } problem ? problem : await ValidateAsync(token, context.RequestAborted);
+    }
+
+    public void Dispose() => _jwks?.Dispose();
+
+    /// <summary>Null and the request's one token, or why there is none (none, several, unreadable).</summary>
+    private AuthenticationResult? FindToken(HttpRequest request, out string found)
+    {
+        found = string.Empty;
+        string? token = null;
+        var count = 0;
+        if (_options.FromHeader)
+        {
+            foreach (var value in request.Headers.Authorization)
+            {
+                // Another scheme (Basic, ...) is not a subscriber token: a proxy in front may use it.
+                if (value is { Length: > 7 } && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+                {
+                    token = value[7..].Trim();
+                    count++;
+                }
+            }
+        }
+
+        if (_options.FromQuery && Take(RequestValues.Query(request, QueryParameter, out var fromQuery), fromQuery, "access_token parameter", ref token, ref count) is { } queryProblem)
+        {
+            return queryProblem;
+        }
+
+        if (_options.FromCookie.Length > 0 && Take(RequestValues.Cookie(request, _options.FromCookie, out var fromCookie), fromCookie, $"cookie '{_options.FromCookie}'", ref token, ref count) is { } cookieProblem)
+        {
+            return cookieProblem;
+        }
+
+        if (count > 1)
+        {
+            return AuthenticationResult.InvalidRequest($"several tokens in one request ({string.Join(", ", Sources())}): send one");
+        }
+
+        if (count == 0 || string.IsNullOrEmpty(token))
+        {
+            return AuthenticationResult.InvalidToken($"no token (send it as {string.Join(" or ", Sources())})");
+        }
+
+        found = token;
+        return null;
+    }
+
+    private static AuthenticationResult? Take(RequestValueStatus status, string value, string what, ref string? token, ref int count)
+    {
+        switch (status)
+        {
+            case RequestValueStatus.Found:
+                token = value;
+                count++;
+                return null;
+            case RequestValueStatus.Repeated:
+                return AuthenticationResult.InvalidRequest($"{what} given more than once");
+            case RequestValueStatus.BadEncoding:
+                return AuthenticationResult.InvalidToken($"malformed token in the {what}");
+            default:
+                return null;
+        }
+    }
+
+    private async ValueTask<AuthenticationResult> ValidateAsync(string token, CancellationToken cancellationToken)
+    {
+        if (token.Length > MaxTokenBytes)
+        {
+            return AuthenticationResult.InvalidToken("token too large");
+        }
+
+        JsonWebToken jwt;
+        try
+        {
+            jwt = new JsonWebToken(token);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException)
+        {
+            return AuthenticationResult.InvalidToken("malformed token");
+        }
+
+        if (jwt.IsEncrypted)
+        {
+            return AuthenticationResult.InvalidToken("encrypted tokens are not accepted");
+        }
+
+        if (jwt.EncodedSignature.Length == 0 || string.Equals(jwt.Alg, "none", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticationResult.InvalidToken("token is not signed");
+        }
+
+        if (_jwks is not null)
+        {
+            // A kid the set lacks may be a key the issuer has just rotated in: fetch the set again (within the cooldown) before judging.
+            if (jwt.TryGetHeaderValue<string>(JwtHeaderParameterNames.Kid, out var kid) && kid.Length > 0 && !_staticKeys.Any(k => k.Key.KeyId == kid))
+            {
+                await _jwks.HasKeyAsync(kid, cancellationToken);
+            }
+            else
+            {
+                await _jwks.GetAsync(cancellationToken);
+            }
+        }
+
+        var result = await _handler.ValidateTokenAsync(jwt, _parameters);
+        if (!result.IsValid)
+        {
+            return AuthenticationResult.InvalidToken(Describe(result.Exception));
+        }
+
+        var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
+        return AuthenticationResult.Success(new ClaimsPrincipal(result.ClaimsIdentity), expires);
+    }
+
+    /// <summary>Every key whose id is <paramref name="kid"/>; all keys when none has it (keys of secrets and PEM files have no id).</summary>
+    private IEnumerable<SecurityKey> Resolve(string? kid)
+    {
+        IEnumerable<VerificationKey> keys = _jwks is null ? _staticKeys : _staticKeys.Concat(_jwks.Keys);
+        foreach (var key in _jwks?.Keys ?? [])
+        {
+            _algorithms.AddOrUpdate(key.Key, key.Algorithm);
+        }
+
+        var all = keys.Select(k => k.Key).ToArray();
+        var matching = string.IsNullOrEmpty(kid) ? [] : all.Where(k => k.KeyId == kid).ToArray();
+        return matching.Length > 0 ? matching : all;
+    }
+
+    /// <summary>Why IdentityModel refused a token, in words for the client; never the token or the key.</summary>
+    private static string Describe(Exception? exception) => exception switch
+    {
+        SecurityTokenExpiredException => "token expired",
+        SecurityTokenNotYetValidException => "token not yet valid (nbf)",
+        SecurityTokenNoExpirationException => "token has no expiry (exp)",
+        SecurityTokenInvalidLifetimeException => "token lifetime invalid",
+        SecurityTokenInvalidIssuerException => "token issuer not accepted",
+        SecurityTokenInvalidAudienceException => "token audience not accepted",
+        SecurityTokenInvalidAlgorithmException => "token algorithm not accepted for its key",
+        // Whether a key id matched or not: no configured key (for the token's algorithm) verifies the signature.
+        SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException => "token signature invalid",
+        SecurityTokenMalformedException => "malformed token",
+        _ => "invalid token",
+    };
+
+    private IEnumerable<string> Sources()
+    {
+        if (_options.FromHeader)
+        {
+            yield return "Authorization: Bearer";
+        }
+
+        if (_options.FromQuery)
+        {
+            yield return QueryParameter;
+        }
+
+        if (_options.FromCookie.Length > 0)
+        {
+            yield return $"cookie {_options.FromCookie}";
+        }
+    }
+}

@@ -1,0 +1,121 @@
+using Eventsourced.Configuration;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace Eventsourced.Http;
+
+/// <summary>
+/// Which web pages may use the gateway: <c>header.cors</c>'s <c>Access-Control-Allow-Origin</c>, either <c>*</c>
+/// (any page; the default, as in the original) or a list of origins (<c>https://app.example,
+/// https://admin.example</c>, separated by commas or spaces). With a list, an answer names the request's
+/// <c>Origin</c> when it is listed and no origin otherwise, always with <c>Vary: Origin</c> so that caches keep
+/// the answers apart; and a subscription from a page of an unlisted origin is refused (403) before anything is
+/// consumed for it: the browser would discard the stream, but its messages would be acknowledged as delivered.
+/// Every transport asks here (SSE's CORS answer, a WebSocket's <c>Origin</c> check on the upgrade).
+/// </summary>
+internal sealed class OriginPolicy
+{
+    public const string AllowOriginHeader = "Access-Control-Allow-Origin";
+
+    private readonly HashSet<string> _origins;
+
+    public OriginPolicy(IOptions<HeaderOptions> headers)
+    {
+        var configured = headers.Value.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
+        var entries = Parse(configured);
+        AllowsAny = entries is ["*"];
+        IsOff = entries.Length == 0;
+        _origins = AllowsAny ? [] : new HashSet<string>(entries, StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary><c>*</c>: every page may.</summary>
+    public bool AllowsAny { get; }
+
+    /// <summary>No <c>Access-Control-Allow-Origin</c> configured: no answer is readable across origins, none is refused.</summary>
+    public bool IsOff { get; }
+
+    /// <summary>
+    /// Whether a request with this <c>Origin</c> may subscribe (or upgrade). A request without one did not come
+    /// from another origin's page (browsers send it on every cross-origin request and every WebSocket): allowed.
+    /// </summary>
+    public bool IsAllowed(string? origin) =>
+        AllowsAny || IsOff || string.IsNullOrEmpty(origin) || _origins.Contains(origin);
+
+    /// <summary>Sets <c>Access-Control-Allow-Origin</c> (and <c>Vary: Origin</c> for a list) on <paramref name="context"/>'s response.</summary>
+    public void Apply(HttpContext context)
+    {
+        if (IsOff)
+        {
+            return;
+        }
+
+        var response = context.Response.Headers;
+        if (AllowsAny)
+        {
+            response[AllowOriginHeader] = "*";
+            return;
+        }
+
+        response.Append(HeaderNames.Vary, HeaderNames.Origin);
+        var origin = context.Request.Headers.Origin.ToString();
+        if (origin.Length > 0 && _origins.Contains(origin))
+        {
+            response[AllowOriginHeader] = origin;
+        }
+    }
+
+    /// <summary>
+    /// <c>header.cors</c>: <c>Access-Control-Allow-Origin</c> is <c>*</c> or a list of origins, and <c>*</c> never goes
+    /// with <c>Access-Control-Allow-Credentials: true</c> (browsers refuse that pair: every credentialed stream would fail).
+    /// </summary>
+    internal static IEnumerable<ConfigProblem> CheckOptions(HeaderOptions headers, ConfigOrigins origins)
+    {
+        var originKey = headers.Cors.Keys.FirstOrDefault(k => k.Equals(AllowOriginHeader, StringComparison.OrdinalIgnoreCase));
+        if (originKey is null)
+        {
+            yield break;
+        }
+
+        var value = headers.Cors[originKey];
+        if (Check(value) is { } problem)
+        {
+            yield return new ConfigProblem(origins.Of($"header:cors:{originKey}"), $"header.cors.{originKey}", problem);
+            yield break;
+        }
+
+        var credentialsKey = headers.Cors.Keys.FirstOrDefault(k => k.Equals("Access-Control-Allow-Credentials", StringComparison.OrdinalIgnoreCase));
+        if (Parse(value) is ["*"] && credentialsKey is not null && headers.Cors[credentialsKey].Trim().Equals("true", StringComparison.OrdinalIgnoreCase))
+        {
+            var where = origins.Of($"header:cors:{credentialsKey}");
+            yield return new ConfigProblem(
+                where.Kind == ConfigSourceKind.Derived ? origins.Of($"header:cors:{originKey}") : where,
+                $"header.cors.{credentialsKey}",
+                $"credentials cannot be allowed to every origin ('*'): browsers refuse such answers; list the pages' origins in header.cors.{AllowOriginHeader}");
+        }
+    }
+
+    /// <summary>The entries of a configured value: <c>*</c>, or origins separated by commas or spaces.</summary>
+    internal static string[] Parse(string value) =>
+        value.Split([',', ' ', '\t'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    /// <summary>The problem with a configured value, or null: <c>*</c> alone, or origins <c>scheme://host[:port]</c>.</summary>
+    internal static string? Check(string value)
+    {
+        var entries = Parse(value);
+        if (entries.Contains("*") && entries.Length > 1)
+        {
+            return "'*' allows every origin: give either '*' or a list of origins";
+        }
+
+        foreach (var entry in entries.Where(e => e != "*"))
+        {
+            if (!Uri.TryCreate(entry, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.Equals(uri.GetLeftPart(UriPartial.Authority), entry, StringComparison.OrdinalIgnoreCase))
+            {
+                return $"'{entry}' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)";
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,246 @@
+using System.Net;
+using Eventsourced.Configuration;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.IntegrationTests.Observability;
+using Eventsourced.Testing.Tokens;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>Subscriber tokens through a real gateway: who may read which queue, answers, outcomes, expiry.</summary>
+[Collection(BrokerCollection.Name)]
+public sealed class AuthTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    private Task<GatewayServer> StartAsync(Action<GatewayOptions>? configure = null) =>
+        GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            configure?.Invoke(o);
+        });
+
+    [Fact]
+    public async Task Get_WithoutToken_Answers401WithBearerChallengeAndCountsUnauthorized()
+    {
+        await using var gateway = await StartAsync();
+        var queue = broker.UniqueQueueName(nameof(Get_WithoutToken_Answers401WithBearerChallengeAndCountsUnauthorized));
+
+        using var response = await gateway.Client.GetAsync($"/?id={queue}");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("Bearer error=\"invalid_token\", error_description=\"no token (send it as Authorization: Bearer or access_token)\"",
+            response.Headers.WwwAuthenticate.ToString());
+        Assert.Equal("no token (send it as Authorization: Bearer or access_token)", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        var scrape = await Exposition.ScrapeAsync(gateway.Client);
+        Assert.Equal(1, scrape.Value("eventsourced_streams_total", ("outcome", "unauthorized")));
+        Assert.Equal(0, scrape.Value("eventsourced_streams_total", ("outcome", "forbidden")));
+        await using var amqp = await broker.ConnectAsync(nameof(Get_WithoutToken_Answers401WithBearerChallengeAndCountsUnauthorized));
+        Assert.False(await amqp.QueueExistsAsync(queue), "a refused request must not declare its queue");
+    }
+
+    [Theory]
+    [InlineData("expired")]
+    [InlineData("forged")]
+    [InlineData("unsigned")]
+    public async Task Get_WithBadToken_Answers401(string kind)
+    {
+        await using var gateway = await StartAsync();
+        var queue = broker.UniqueQueueName(nameof(Get_WithBadToken_Answers401));
+        var token = kind switch
+        {
+            "expired" => TestTokens.Hs256(TestTokens.Claims("1", queue), TimeSpan.FromMinutes(-5)),
+            "forged" => TestTokens.WithPayload(TestTokens.Hs256(TestTokens.Claims("1", "mine")), TestTokens.Claims("1", queue)),
+            _ => TestTokens.Unsigned(TestTokens.Claims("1", queue)),
+        };
+
+        using var response = await gateway.Client.GetAsync($"/?id={queue}&access_token={token}");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.StartsWith("Bearer error=\"invalid_token\", error_description=", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Get_TokenListingTheQueue_Streams()
+    {
+        await using var gateway = await StartAsync();
+        var queue = broker.UniqueQueueName(nameof(Get_TokenListingTheQueue_Streams));
+        var token = TestTokens.Hs256(TestTokens.Claims("7", queue));
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}", r => r.Headers.Authorization = new("Bearer", token));
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await using var amqp = await broker.ConnectAsync(nameof(Get_TokenListingTheQueue_Streams));
+        await amqp.PublishAsync(queue, "for the token's holder");
+
+        Assert.Equal(["for the token's holder"], await sse.ReadEventsAsync(1, Patience));
+    }
+
+    [Fact]
+    public async Task Get_ValidTokenForAnotherQueue_Answers403AndDeclaresNothing()
+    {
+        await using var gateway = await StartAsync();
+        var mine = broker.UniqueQueueName("mine");
+        var theirs = broker.UniqueQueueName("theirs");
+        var token = TestTokens.Hs256(TestTokens.Claims("7", mine));
+
+        using var response = await gateway.Client.GetAsync($"/?id={theirs}&access_token={token}");
+        using var noClaim = await gateway.Client.GetAsync($"/?id={theirs}&access_token={TestTokens.Hs256(TestTokens.Claims("7"))}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal($"token does not permit reading queue '{theirs}'", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(HttpStatusCode.Forbidden, noClaim.StatusCode);
+        Assert.Equal(2, (await Exposition.ScrapeAsync(gateway.Client)).Value("eventsourced_streams_total", ("outcome", "forbidden")));
+        await using var amqp = await broker.ConnectAsync(nameof(Get_ValidTokenForAnotherQueue_Answers403AndDeclaresNothing));
+        Assert.False(await amqp.QueueExistsAsync(theirs));
+    }
+
+    [Fact]
+    public async Task Get_ClaimPattern_ReadsOnlyTheTokensOwnQueue()
+    {
+        var prefix = broker.UniqueQueueName("user");
+        await using var gateway = await StartAsync(o => o.Queue.Pattern = prefix + "-${claim:sub}");
+        var token = TestTokens.Hs256(TestTokens.Claims("42"));
+
+        // ?id= is not part of the pattern: whatever the URL says, the token names the queue.
+        await using var sse = await gateway.SubscribeAsync($"/?id=43&access_token={token}");
+        using var withoutSub = await gateway.Client.GetAsync($"/?access_token={TestTokens.Hs256(new Dictionary<string, object> { ["name"] = "x" })}");
+
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await using var amqp = await broker.ConnectAsync(nameof(Get_ClaimPattern_ReadsOnlyTheTokensOwnQueue));
+        await amqp.PublishAsync(prefix + "-42", "yours");
+        Assert.Equal(["yours"], await sse.ReadEventsAsync(1, Patience));
+        Assert.Equal(HttpStatusCode.BadRequest, withoutSub.StatusCode);
+        Assert.Equal("token has no claim 'sub'", withoutSub.Headers.GetValues("X-Status-Reason").Single());
+    }
+
+    [Fact]
+    public async Task Stream_TokenExpires_EndsWithACommentAndLosesNothing()
+    {
+        await using var gateway = await StartAsync(o => o.Auth.Jwt.ClockSkewSeconds = 0);
+        var queue = broker.UniqueQueueName(nameof(Stream_TokenExpires_EndsWithACommentAndLosesNothing));
+        var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(4));
+        await using var amqp = await broker.ConnectAsync(nameof(Stream_TokenExpires_EndsWithACommentAndLosesNothing));
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}&access_token={token}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await amqp.PublishAsync(queue, "before expiry");
+        Assert.Equal(["before expiry"], await sse.ReadEventsAsync(1, Patience));
+        await sse.WaitForEndAsync(Patience);
+
+        Assert.EndsWith(": token expired; subscribe again with a new token\n\n", sse.RawText, StringComparison.Ordinal);
+        using var again = await gateway.Client.GetAsync($"/?id={queue}&access_token={token}");
+        Assert.Equal(HttpStatusCode.Unauthorized, again.StatusCode);
+        Assert.Equal("Bearer error=\"invalid_token\", error_description=\"token expired\"", again.Headers.WwwAuthenticate.ToString());
+
+        // Published after the end: waits in the queue for the next subscriber, with a fresh token.
+        await amqp.PublishAsync(queue, "after expiry");
+        await using var renewed = await gateway.SubscribeAsync($"/?id={queue}&access_token={TestTokens.Hs256(TestTokens.Claims("7", queue))}");
+        Assert.Equal(["after expiry"], await renewed.ReadEventsAsync(1, Patience));
+    }
+
+    [Fact]
+    public async Task Stream_TokenExpiresWithEndAtExpiryOff_StaysOpen()
+    {
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Auth.EndAtExpiry = false;
+        });
+        var queue = broker.UniqueQueueName(nameof(Stream_TokenExpiresWithEndAtExpiryOff_StaysOpen));
+        var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(2));
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}&access_token={token}");
+        await Task.Delay(TimeSpan.FromSeconds(4));
+        await using var amqp = await broker.ConnectAsync(nameof(Stream_TokenExpiresWithEndAtExpiryOff_StaysOpen));
+        await amqp.PublishAsync(queue, "still here");
+
+        Assert.Equal(["still here"], await sse.ReadEventsAsync(1, Patience));
+        Assert.False(sse.Ended);
+    }
+
+    [Fact]
+    public async Task Get_OriginList_AnswersListedOriginsAndRefusesOthers()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+            o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example, https://admin.example");
+        var queue = broker.UniqueQueueName(nameof(Get_OriginList_AnswersListedOriginsAndRefusesOthers));
+
+        await using var listed = await gateway.SubscribeAsync($"/?id={queue}", r => r.Headers.Add("Origin", "https://admin.example"));
+        using var unlistedRequest = new HttpRequestMessage(HttpMethod.Get, $"/?id={queue}-other");
+        unlistedRequest.Headers.Add("Origin", "https://evil.example");
+        using var unlisted = await gateway.Client.SendAsync(unlistedRequest);
+
+        Assert.Equal(HttpStatusCode.OK, listed.Status);
+        Assert.Equal("https://admin.example", listed.Response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Origin", listed.Response.Headers.Vary);
+        Assert.Equal(HttpStatusCode.Forbidden, unlisted.StatusCode);
+        Assert.False(unlisted.Headers.Contains("Access-Control-Allow-Origin"));
+        Assert.Equal("origin not allowed", unlisted.Headers.GetValues("X-Status-Reason").Single());
+        await using var amqp = await broker.ConnectAsync(nameof(Get_OriginList_AnswersListedOriginsAndRefusesOthers));
+        Assert.False(await amqp.QueueExistsAsync(queue + "-other"), "nothing may be consumed for a page of an unlisted origin");
+    }
+
+    /// <summary>
+    /// The executable at trace level, text and JSON: a query token (valid, and refused) appears in no log line,
+    /// neither the gateway's own nor ASP.NET Core's request logging.
+    /// </summary>
+    [Theory]
+    [InlineData("text")]
+    [InlineData("json")]
+    public async Task Log_QueryToken_NeverAppears(string format)
+    {
+        var port = FreePort.Next();
+        var queue = broker.UniqueQueueName(nameof(Log_QueryToken_NeverAppears));
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+            ["EVENTSOURCED_AUTH__JWT__SECRET"] = TestTokens.Secret,
+            ["EVENTSOURCED_LOG__FORMAT"] = format,
+            ["EVENTSOURCED_LOG__LEVEL"] = "trace",
+        });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        var valid = TestTokens.Hs256(TestTokens.Claims("7", queue));
+        var expired = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromMinutes(-5));
+        var forbidden = TestTokens.Hs256(TestTokens.Claims("7", "other"));
+
+        await using (var sse = await SseClient.OpenAsync(client, $"/?id={queue}&access_token={valid}", null, CancellationToken.None))
+        {
+            Assert.Equal(HttpStatusCode.OK, sse.Status);
+            await sse.ReadUntilAsync(text => text.Contains(": SSE stream", StringComparison.Ordinal), Patience);
+        }
+
+        using (var refused = await client.GetAsync($"/?id={queue}&access_token={expired}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        }
+
+        using (var refused = await client.GetAsync($"/?id={queue}&access_token={forbidden}"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        using (var malformed = await client.GetAsync($"/?id={queue}&access_token=secret-looking-{valid[..20]}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, malformed.StatusCode);
+        }
+
+        await Wait.UntilAsync(() => process.Stdout.Contains("[301]", StringComparison.Ordinal) || process.Stdout.Contains("\"EventId\":301", StringComparison.Ordinal), Patience, "the stream's close logged");
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(Patience));
+        var output = process.Stdout + process.Stderr;
+        // The refusals were logged (at debug), with the path and without the query.
+        Assert.True(output.Contains("[302]", StringComparison.Ordinal) || output.Contains("\"EventId\":302", StringComparison.Ordinal), output);
+        foreach (var token in new[] { valid, expired, forbidden })
+        {
+            // Any part of a token: its header is the same for every HS256 token, so the signature and payload are what matter.
+            Assert.DoesNotContain(token.Split('.')[1], output, StringComparison.Ordinal);
+            Assert.DoesNotContain(token.Split('.')[2], output, StringComparison.Ordinal);
+        }
+
+        Assert.DoesNotContain(valid[..20], output, StringComparison.Ordinal);
+        Assert.DoesNotContain(TestTokens.Secret, output, StringComparison.Ordinal);
+        Assert.Contains("Subscriber tokens required", output, StringComparison.Ordinal);
+    }
+}

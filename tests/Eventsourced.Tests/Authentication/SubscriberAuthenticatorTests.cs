@@ -1,0 +1,263 @@
+using System.Security.Cryptography;
+using System.Text;
+using Eventsourced.Testing.Tokens;
+using Microsoft.AspNetCore.Http;
+using Microsoft.IdentityModel.Tokens;
+using static Eventsourced.Tests.Authentication.AuthTesting;
+
+namespace Eventsourced.Tests.Authentication;
+
+public sealed class SubscriberAuthenticatorTests
+{
+    private static async Task<(int Status, string Error, string Reason)> RefusalAsync(Eventsourced.Authentication.SubscriberAuthenticator authenticator, HttpContext context)
+    {
+        var result = await authenticator.AuthenticateAsync(context);
+        Assert.False(result.Succeeded, "expected a refusal");
+        return (result.Status, result.Error, result.Reason);
+    }
+
+    [Fact]
+    public async Task Authenticate_WithoutKeys_EveryRequestPassesAnonymously()
+    {
+        var authenticator = Authenticator(_ => { });
+
+        var result = await authenticator.AuthenticateAsync(Request());
+
+        Assert.True(result.Succeeded);
+        Assert.False(result.User!.Identity!.IsAuthenticated);
+        Assert.Null(result.Expires);
+        Assert.False(authenticator.Enabled);
+    }
+
+    [Fact]
+    public async Task Authenticate_Hs256BearerToken_GivesItsClaims()
+    {
+        var token = TestTokens.Hs256(TestTokens.Claims("42", "user-42"), TimeSpan.FromMinutes(5));
+
+        var result = await WithSecret().AuthenticateAsync(Request(bearer: token));
+
+        Assert.True(result.Succeeded);
+        Assert.True(result.User!.Identity!.IsAuthenticated);
+        Assert.Equal("42", result.User.FindFirst("sub")!.Value);
+        Assert.Equal(["user-42"], result.User.FindAll("queues").Select(c => c.Value));
+    }
+
+    [Fact]
+    public async Task Authenticate_Expires_IsExpPlusClockSkew()
+    {
+        var token = TestTokens.Hs256(TestTokens.Claims("42"), TimeSpan.FromMinutes(5));
+        var exp = DateTimeOffset.FromUnixTimeSeconds(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(token).GetPayloadValue<long>("exp"));
+
+        var result = await WithSecret(o => o.Jwt.ClockSkewSeconds = 7).AuthenticateAsync(Request(bearer: token));
+
+        Assert.Equal(exp + TimeSpan.FromSeconds(7), result.Expires);
+    }
+
+    [Fact]
+    public async Task Authenticate_QueryToken_IsRead() =>
+        Assert.True((await WithSecret().AuthenticateAsync(Request(query: "?id=1&access_token=" + TestTokens.Hs256()))).Succeeded);
+
+    [Fact]
+    public async Task Authenticate_CookieToken_IsReadOnlyWhenConfigured()
+    {
+        var cookie = "token=" + TestTokens.Hs256();
+
+        Assert.True((await WithSecret(o => o.FromCookie = "token").AuthenticateAsync(Request(cookie: cookie))).Succeeded);
+        Assert.Equal((401, "invalid_token", "no token (send it as Authorization: Bearer or access_token)"), await RefusalAsync(WithSecret(), Request(cookie: cookie)));
+    }
+
+    [Fact]
+    public async Task Authenticate_SourcesSwitchedOff_AreNotRead()
+    {
+        var token = TestTokens.Hs256();
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(o => o.FromHeader = false), Request(bearer: token))).Status);
+        Assert.Equal(401, (await RefusalAsync(WithSecret(o => o.FromQuery = false), Request(query: "?access_token=" + token))).Status);
+    }
+
+    [Fact]
+    public async Task Authenticate_NoToken_Is401InvalidToken() =>
+        Assert.Equal((401, "invalid_token", "no token (send it as Authorization: Bearer or access_token or cookie t)"),
+            await RefusalAsync(WithSecret(o => o.FromCookie = "t"), Request(query: "?id=1")));
+
+    [Fact]
+    public async Task Authenticate_OtherAuthorizationScheme_IsNoToken()
+    {
+        var context = Request();
+        context.Request.Headers.Authorization = "Basic dXNlcjpwYXNz";
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(), context)).Status);
+    }
+
+    [Fact]
+    public async Task Authenticate_TwoTokens_Is400InvalidRequest()
+    {
+        var token = TestTokens.Hs256();
+
+        Assert.Equal((400, "invalid_request", "several tokens in one request (Authorization: Bearer, access_token): send one"),
+            await RefusalAsync(WithSecret(), Request(bearer: token, query: "?access_token=" + token)));
+        Assert.Equal((400, "invalid_request", "access_token parameter given more than once"),
+            await RefusalAsync(WithSecret(), Request(query: $"?access_token={token}&access_token={token}")));
+        Assert.Equal((400, "invalid_request", "cookie 't' given more than once"),
+            await RefusalAsync(WithSecret(o => o.FromCookie = "t"), Request(cookie: $"t={token}; t={token}")));
+    }
+
+    [Fact]
+    public async Task Authenticate_AlgNone_IsRefused() =>
+        Assert.Equal((401, "invalid_token", "token is not signed"), await RefusalAsync(WithSecret(), Request(bearer: TestTokens.Unsigned(TestTokens.Claims("42")))));
+
+    [Fact]
+    public async Task Authenticate_AnotherAlgorithmWithTheSecret_IsRefused()
+    {
+        // HS512 keyed with the very HS256 secret: a valid HMAC, but not the algorithm the key is for.
+        var secret = Encoding.UTF8.GetBytes(TestTokens.Secret + TestTokens.Secret);
+        var token = TestTokens.Sign(new SymmetricSecurityKey(secret), SecurityAlgorithms.HmacSha512);
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(o => o.Jwt.Secret = TestTokens.Secret + TestTokens.Secret), Request(bearer: token))).Status);
+        Assert.True((await WithSecret(o => o.Jwt.Secrets = ["HS512:" + TestTokens.Secret + TestTokens.Secret]).AuthenticateAsync(Request(bearer: token))).Succeeded);
+    }
+
+    [Fact]
+    public async Task Authenticate_WrongSignature_IsRefused()
+    {
+        var mine = TestTokens.Hs256(TestTokens.Claims("42"));
+        var forged = TestTokens.WithPayload(mine, TestTokens.Claims("43"));
+
+        Assert.Equal((401, "invalid_token", "token signature invalid"), await RefusalAsync(WithSecret(), Request(bearer: forged)));
+    }
+
+    [Fact]
+    public async Task Authenticate_TokenOfAnotherKey_IsRefused()
+    {
+        var token = TestTokens.Hs256(secret: "another-secret-0123456789abcdef0123456789");
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(), Request(bearer: token))).Status);
+    }
+
+    [Theory]
+    [InlineData("not a token")]
+    [InlineData("a.b.c")]
+    [InlineData("eyJhbGciOiJIUzI1NiJ9.!!!.x")]
+    public async Task Authenticate_MalformedToken_IsRefused(string token) =>
+        Assert.Equal((401, "invalid_token", "malformed token"), await RefusalAsync(WithSecret(), Request(bearer: token)));
+
+    [Fact]
+    public async Task Authenticate_Expired_IsRefusedBeyondTheClockSkew()
+    {
+        var token = TestTokens.Hs256(lifetime: TimeSpan.FromSeconds(-20));
+
+        Assert.Equal((401, "invalid_token", "token expired"), await RefusalAsync(WithSecret(o => o.Jwt.ClockSkewSeconds = 5), Request(bearer: token)));
+        Assert.True((await WithSecret(o => o.Jwt.ClockSkewSeconds = 60).AuthenticateAsync(Request(bearer: token))).Succeeded);
+    }
+
+    [Fact]
+    public async Task Authenticate_NotYetValid_IsRefusedBeyondTheClockSkew()
+    {
+        var token = TestTokens.Hs256(notBefore: DateTimeOffset.UtcNow.AddSeconds(40));
+
+        Assert.Equal((401, "invalid_token", "token not yet valid (nbf)"), await RefusalAsync(WithSecret(o => o.Jwt.ClockSkewSeconds = 5), Request(bearer: token)));
+        Assert.True((await WithSecret(o => o.Jwt.ClockSkewSeconds = 60).AuthenticateAsync(Request(bearer: token))).Succeeded);
+    }
+
+    [Fact]
+    public async Task Authenticate_WithoutExp_IsRefused()
+    {
+        var token = TestTokens.Sign(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(TestTokens.Secret)), SecurityAlgorithms.HmacSha256, withExpiry: false);
+
+        Assert.Equal((401, "invalid_token", "token has no expiry (exp)"), await RefusalAsync(WithSecret(), Request(bearer: token)));
+    }
+
+    [Fact]
+    public async Task Authenticate_IssuerAndAudience_AreCheckedWhenConfigured()
+    {
+        var right = TestTokens.Hs256(new Dictionary<string, object> { ["iss"] = "https://login.example", ["aud"] = "push" });
+        var otherIssuer = TestTokens.Hs256(new Dictionary<string, object> { ["iss"] = "https://evil.example", ["aud"] = "push" });
+        var otherAudience = TestTokens.Hs256(new Dictionary<string, object> { ["iss"] = "https://login.example", ["aud"] = "api" });
+        var authenticator = WithSecret(o =>
+        {
+            o.Jwt.Issuers = ["https://login.example"];
+            o.Jwt.Audiences = ["push", "push-staging"];
+        });
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: right))).Succeeded);
+        Assert.Equal((401, "invalid_token", "token issuer not accepted"), await RefusalAsync(authenticator, Request(bearer: otherIssuer)));
+        Assert.Equal((401, "invalid_token", "token audience not accepted"), await RefusalAsync(authenticator, Request(bearer: otherAudience)));
+        Assert.True((await WithSecret().AuthenticateAsync(Request(bearer: otherIssuer))).Succeeded); // not checked unless configured
+    }
+
+    [Fact]
+    public async Task Authenticate_SeveralSecrets_AcceptsTokensOfEach()
+    {
+        const string previous = "previous-secret-0123456789abcdef0123456789";
+        var authenticator = WithSecret(o => o.Jwt.Secrets = ["HS256:" + previous]);
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256()))).Succeeded);
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256(secret: previous)))).Succeeded);
+    }
+
+    [Fact]
+    public async Task Authenticate_SecretFile_IsAKey()
+    {
+        var path = Path.GetTempFileName();
+        await File.WriteAllTextAsync(path, "file-secret-0123456789abcdef0123456789abcdef0123456789abcdef-xyzxyzxyz\n");
+        try
+        {
+            var authenticator = Authenticator(o => o.Jwt.SecretFiles = ["HS512:" + path]);
+            var token = TestTokens.Sign(new SymmetricSecurityKey(Encoding.UTF8.GetBytes("file-secret-0123456789abcdef0123456789abcdef0123456789abcdef-xyzxyzxyz")), SecurityAlgorithms.HmacSha512);
+
+            Assert.True((await authenticator.AuthenticateAsync(Request(bearer: token))).Succeeded);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public async Task Authenticate_Rs256PublicKeyPem_VerifiesItsKeysTokensOnly()
+    {
+        using var rsa = RSA.Create(2048);
+        using var other = RSA.Create(2048);
+        using var pem = TestTokens.PublicPem(rsa);
+        var authenticator = Authenticator(o => o.Jwt.PublicKeys = [pem.Path]);
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Sign(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha256)))).Succeeded);
+        Assert.Equal(401, (await RefusalAsync(authenticator, Request(bearer: TestTokens.Sign(new RsaSecurityKey(other), SecurityAlgorithms.RsaSha256)))).Status);
+        // The same key with another algorithm than the key's (RS512, PS256).
+        Assert.Equal(401, (await RefusalAsync(authenticator, Request(bearer: TestTokens.Sign(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSha512)))).Status);
+        Assert.Equal(401, (await RefusalAsync(authenticator, Request(bearer: TestTokens.Sign(new RsaSecurityKey(rsa), SecurityAlgorithms.RsaSsaPssSha256)))).Status);
+        // Algorithm confusion: HS256 keyed with the public key's PEM text, which anyone can read.
+        var confused = TestTokens.Sign(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(await File.ReadAllTextAsync(pem.Path))), SecurityAlgorithms.HmacSha256);
+        Assert.Equal(401, (await RefusalAsync(authenticator, Request(bearer: confused))).Status);
+    }
+
+    [Fact]
+    public async Task Authenticate_Es256PublicKeyPem_Verifies()
+    {
+        using var ec = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var pem = TestTokens.PublicPem(ec);
+        var authenticator = Authenticator(o => o.Jwt.PublicKeys = [pem.Path]);
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Sign(new ECDsaSecurityKey(ec), SecurityAlgorithms.EcdsaSha256)))).Succeeded);
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        Assert.Equal(401, (await RefusalAsync(authenticator, Request(bearer: TestTokens.Sign(new ECDsaSecurityKey(other), SecurityAlgorithms.EcdsaSha256)))).Status);
+    }
+
+    [Fact]
+    public void PublicKeyFile_PrivateKey_IsRefused()
+    {
+        using var rsa = RSA.Create(2048);
+        using var pem = new TempPem(rsa.ExportPkcs8PrivateKeyPem());
+
+        Assert.EndsWith("holds a private key; give the gateway the public key only", Eventsourced.Authentication.PublicKeyFile.Check(pem.Path), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PublicKeyFile_ShortRsaKey_IsRefused()
+    {
+        using var rsa = RSA.Create(1024);
+        using var pem = TestTokens.PublicPem(rsa);
+
+        Assert.Equal("an RSA key must have at least 2048 bits, got 1024", Eventsourced.Authentication.PublicKeyFile.Check(pem.Path));
+    }
+}

@@ -1,0 +1,136 @@
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Tests.Configuration;
+
+/// <summary>The <c>auth</c> section: a nested subsection (<c>auth.jwt</c>), its environment variables, masking and checks.</summary>
+public sealed class AuthConfigTests
+{
+    private const string Secret = "0123456789abcdef0123456789abcdef-secret";
+
+    [Fact]
+    public void Load_SecretVariable_SetsAuthJwtSecret()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_AUTH__JWT__SECRET", Secret));
+
+        Assert.Equal(Secret, options.Auth.Jwt.Secret);
+        Assert.True(options.Auth.Jwt.HasKeys);
+    }
+
+    [Fact]
+    public void Load_NestedSectionFromFile_BindsEveryKind()
+    {
+        var options = ConfigTesting.Load("""
+            auth:
+              from_query: false
+              from_cookie: token
+              read_claims:
+                queue: rooms
+              jwt:
+                secret: 0123456789abcdef0123456789abcdef-secret
+                issuer: [https://login.example]
+                audience: [push]
+                clock_skew: 5
+            """);
+
+        Assert.False(options.Auth.FromQuery);
+        Assert.Equal("token", options.Auth.FromCookie);
+        Assert.Equal("rooms", options.Auth.ReadClaims["queue"]);
+        Assert.Equal(["https://login.example"], options.Auth.Jwt.Issuers);
+        Assert.Equal(["push"], options.Auth.Jwt.Audiences);
+        Assert.Equal(5, options.Auth.Jwt.ClockSkewSeconds);
+    }
+
+    [Fact]
+    public void Defaults_AreUnauthenticatedWithHeaderAndQuerySources()
+    {
+        var options = new GatewayOptions();
+
+        Assert.False(options.Auth.Jwt.HasKeys);
+        Assert.True(options.Auth.FromHeader);
+        Assert.True(options.Auth.FromQuery);
+        Assert.Equal(string.Empty, options.Auth.FromCookie);
+    }
+
+    [Fact]
+    public void ToYaml_Secrets_AreMasked()
+    {
+        var options = new GatewayOptions();
+        options.Auth.Jwt.Secret = Secret;
+        options.Auth.Jwt.Secrets = ["HS512:" + new string('s', 64)];
+
+        var yaml = ConfigPrinter.ToYaml(options);
+
+        Assert.DoesNotContain(Secret, yaml, StringComparison.Ordinal);
+        Assert.DoesNotContain(new string('s', 64), yaml, StringComparison.Ordinal);
+        Assert.Contains("\n  jwt:\n    secret: '***'\n    secrets:\n      - '***'\n", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_UnknownKeyInSubsection_NamesTheNestedPath() =>
+        Assert.Equal(["FILE:3: auth.jwt.secrte: unknown key (known: secret, secrets, secret_files, public_keys, jwks_url, jwks_refresh, jwks_cooldown, issuer, audience, clock_skew)"],
+            ConfigTesting.Problems("auth:\n  jwt:\n    secrte: x\n"));
+
+    [Fact]
+    public void Load_ShortSecret_IsAnErrorThatDoesNotShowIt() =>
+        Assert.Equal(["FILE:3: auth.jwt.secret: an HS256 secret must be at least 32 bytes, got 11"],
+            ConfigTesting.Problems("auth:\n  jwt:\n    secret: short-value\n"));
+
+    [Theory]
+    [InlineData("HS384:" + "0123456789", "an HS384 secret must be at least 48 bytes, got 10")]
+    [InlineData("RS256:0123456789abcdef0123456789abcdef0123456789abcdef", "expected ALGORITHM:SECRET with HS256, HS384 or HS512 (the value is not shown)")]
+    [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef", "expected ALGORITHM:SECRET with HS256, HS384 or HS512 (the value is not shown)")]
+    public void Load_BadSecretsEntry_IsAnErrorThatDoesNotShowIt(string entry, string problem)
+    {
+        var lines = ConfigTesting.Problems($"auth:\n  jwt:\n    secrets:\n      - '{entry}'\n");
+
+        Assert.Equal([$"FILE:4: auth.jwt.secrets[0]: {problem}"], lines);
+        Assert.DoesNotContain("0123456789", string.Join('\n', lines), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_MissingSecretFile_NamesIt() =>
+        Assert.StartsWith("FILE:3: auth.jwt.secret_files[0]: cannot read '/nonexistent/jwt-secret'",
+            ConfigTesting.Problems("auth:\n  jwt:\n    secret_files: ['HS256:/nonexistent/jwt-secret']\n").Single(), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("http://idp.example/jwks", "must be https:// (http:// only for a loopback host), got 'http://idp.example/jwks'")]
+    [InlineData("idp.example/jwks", "must be an absolute https:// URL, got 'idp.example/jwks'")]
+    public void Load_BadJwksUrl_IsAnError(string url, string problem) =>
+        Assert.Equal([$"FILE:3: auth.jwt.jwks_url: {problem}"], ConfigTesting.Problems($"auth:\n  jwt:\n    jwks_url: {url}\n"));
+
+    [Fact]
+    public void Load_ClaimPatternWithoutKeys_IsAnError() =>
+        Assert.Equal(["FILE:2: queue.pattern: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)"],
+            ConfigTesting.Problems("queue:\n  pattern: user-${claim:sub}\n"));
+
+    [Fact]
+    public void Load_KeysWithoutAnyTokenSource_IsAnError() =>
+        Assert.Equal(["FILE:2: auth.from_header: tokens are required (auth.jwt has a key) but read from nowhere: keep auth.from_header or auth.from_query on, or name a cookie in auth.from_cookie"],
+            ConfigTesting.Problems($"auth:\n  from_header: false\n  from_query: false\n  jwt:\n    secret: {Secret}\n"));
+
+    [Fact]
+    public void Load_WildcardOriginWithCredentials_NamesFileAndLine() =>
+        Assert.Equal(["FILE:4: header.cors.Access-Control-Allow-Credentials: credentials cannot be allowed to every origin ('*'): browsers refuse such answers; list the pages' origins in header.cors.Access-Control-Allow-Origin"],
+            ConfigTesting.Problems("header:\n  cors:\n    Access-Control-Allow-Origin: '*'\n    Access-Control-Allow-Credentials: 'true'\n"));
+
+    [Fact]
+    public void Load_WildcardOriginWithCredentialsFromTheEnvironment_NamesTheVariable() =>
+        Assert.Equal(["environment EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials: header.cors.Access-Control-Allow-Credentials: credentials cannot be allowed to every origin ('*'): browsers refuse such answers; list the pages' origins in header.cors.Access-Control-Allow-Origin"],
+            ConfigTesting.EnvironmentProblems(("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials", "true")));
+
+    [Fact]
+    public void Load_OriginList_IsAccepted()
+    {
+        var options = ConfigTesting.Load("header:\n  cors:\n    Access-Control-Allow-Origin: https://app.example, http://localhost:8080\n    Access-Control-Allow-Credentials: 'true'\n");
+
+        Assert.Equal("https://app.example, http://localhost:8080", options.Header.Cors["Access-Control-Allow-Origin"]);
+    }
+
+    [Theory]
+    [InlineData("https://app.example/", "'https://app.example/' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)")]
+    [InlineData("app.example", "'app.example' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)")]
+    [InlineData("'*, https://app.example'", "'*' allows every origin: give either '*' or a list of origins")]
+    public void Load_BadOriginList_IsAnError(string value, string problem) =>
+        Assert.Equal([$"FILE:3: header.cors.Access-Control-Allow-Origin: {problem}"],
+            ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: {value}\n"));
+}
