@@ -55,7 +55,7 @@ test-stress: restore build ## only the Category=Stress tests, against a throwawa
 # Arguments for the load tool, e.g. make bench BENCH_ARGS="--scenario drain --queues 10"
 BENCH_ARGS ?=
 .PHONY: bench
-bench: build ## load tool (drain, live, hold, storm, slow, fanout, resume) on the published gateway and a throwaway broker
+bench: build ## load tool (drain, live, hold, storm, slow, churn, fanout, resume) on the published gateway and a throwaway broker
 	@bash build/bench.sh $(BENCH_ARGS)
 
 # Every scenario but slow (which waits out the 60 s write timeout) at small sizes: the tool's checks

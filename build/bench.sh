@@ -34,7 +34,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # The scenarios asked for, and the tool's other arguments (--scenario is given per run below).
-all_scenarios=(hold storm live drain slow fanout resume)
+all_scenarios=(hold storm live drain slow churn fanout resume)
 scenarios=()
 args=()
 token_secret=
@@ -144,6 +144,11 @@ else
     broker_started=1
 fi
 broker_pid=$(cat "$BENCH_BROKER_DIR/beam.pid" 2>/dev/null || true)
+# rabbitmqctl against this broker, for the scenarios that count its channels, consumers and queues (churn).
+broker_ctl="$OUT/rabbitmqctl"
+printf '#!/usr/bin/env bash\nexec env BROKER_NAME=%q BROKER_PORT=%q BROKER_DIR=%q bash %q ctl "$@"\n' \
+    "$BENCH_BROKER_NAME" "$BENCH_BROKER_PORT" "$BENCH_BROKER_DIR" "$ROOT/build/broker.sh" >"$broker_ctl"
+chmod +x "$broker_ctl"
 
 rm -f "$markdown"
 rc=0
@@ -163,7 +168,7 @@ for run in "${runs[@]}"; do
     code=0
     dotnet "$OUT/Eventsourced.Bench.dll" \
         --gateway "http://127.0.0.1:$BENCH_GATEWAY_PORT/" --amqp "$url" --gateway-pid "$gateway_pid" \
-        ${broker_pid:+--broker-pid "$broker_pid"} --scenario "$run" --markdown "$markdown" --markdown-append \
+        ${broker_pid:+--broker-pid "$broker_pid"} --broker-ctl "$broker_ctl" --scenario "$run" --markdown "$markdown" --markdown-append \
         ${token_args[@]+"${token_args[@]}"} ${args[@]+"${args[@]}"} || code=$?
     stop_gateway
     if [ -s "$logfile" ]; then

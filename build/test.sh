@@ -7,7 +7,8 @@
 #
 # Without EVENTSOURCED_TEST_AMQP it starts a throwaway broker with build/broker.sh
 # (TEST_BROKER_NAME, default eventsourced-test; TEST_BROKER_PORT, default 5680; TEST_BROKER_DIR)
-# and stops it afterwards (one started by hand is left running). Exits non-zero when a
+# and stops it afterwards (one started by hand is left running), unless EVENTSOURCED_TEST_BROKER=container:
+# then the suites start their shared brokers in containers too (Testcontainers). Exits non-zero when a
 # test failed, a test run broke (build error, crashed test host) or no test ran at all.
 #
 # Environment: CONFIGURATION (default Release), TEST_RESULTS (default out/test-results),
@@ -99,7 +100,10 @@ trap release_broker EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ -z "${EVENTSOURCED_TEST_AMQP:-}" ]; then
+broker_setting=$(printf '%s' "${EVENTSOURCED_TEST_BROKER:-}" | tr -d '[:space:]' | tr '[:upper:]' '[:lower:]')
+if [ -z "${EVENTSOURCED_TEST_AMQP:-}" ] && [ "$broker_setting" = container ]; then
+    log "EVENTSOURCED_TEST_BROKER=container: every suite starts its brokers in containers (Testcontainers)"
+elif [ -z "${EVENTSOURCED_TEST_AMQP:-}" ]; then
     TEST_BROKER_NAME=${TEST_BROKER_NAME:-eventsourced-test}
     TEST_BROKER_PORT=${TEST_BROKER_PORT:-5680}
     eval "$(broker env | grep '^export BROKER_DIR=')"

@@ -69,7 +69,7 @@ internal sealed class BenchCommandLine
     private readonly Option<IReadOnlyList<string>> _scenarios = new("--scenario")
     {
         HelpName = "NAME",
-        Description = "drain, live, hold, storm, slow, fanout, resume or all (default all; a comma-separated list works, and so does " +
+        Description = "drain, live, hold, storm, slow, churn, fanout, resume or all (default all; a comma-separated list works, and so does " +
             "the flag given again)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = ScenarioNames,
@@ -82,15 +82,20 @@ internal sealed class BenchCommandLine
         "drain: messages per queue (default 1,000 for 100 queues, 100 for 1,000)");
 
     private readonly Option<int?> _streams = Optional("--streams", "N", 1,
-        "live, hold, storm, fanout: concurrent streams (default 10,000); slow: slow clients (100); resume: subscribers (1,000)");
+        "live, hold, storm: concurrent streams (default: the target shapes, live 1,000 and 10,000, hold 10,000 and 15,000, storm 10,000); " +
+        "fanout: subscribers (10,000); slow: slow clients (100); churn: clients (300); resume: subscribers (1,000)");
+
+    private readonly Option<int?> _connecting = Optional("--connecting", "N", 0,
+        "live: more subscribers that connect, all at once, one second into the measured part (default: the target " +
+        "shapes 1,000 streams, 10,000 streams, and 10,000 streams while 2,000 connect)");
 
     private readonly Option<int?> _rate = Optional("--rate", "N", 1,
-        "live, slow: messages per second over all streams (default 2,000); fanout: events per second (10); resume: (100)");
+        "live, slow: messages per second over all streams (default 2,000); churn: (200); fanout: events per second (10); resume: (100)");
 
     private readonly Option<double?> _duration = new("--duration")
     {
         HelpName = "S",
-        Description = "live, fanout, resume: seconds of publishing (30); slow: at most (90); hold: seconds held (20)",
+        Description = "live, fanout, resume: seconds of publishing (30); slow: at most (90); hold: seconds held (20); churn: seconds of churn (600)",
         Arity = ArgumentArity.OneOrMore,
         CustomParser = PositiveNumber,
     };
@@ -107,7 +112,7 @@ internal sealed class BenchCommandLine
         "message body bytes (default 64; slow 16,384)");
 
     private readonly Option<int> _repeat = WithDefault("--repeat", "N", 1, 3,
-        "drain: rounds, gateway and plain alternating; medians reported");
+        "drain: rounds, gateway and plain alternating; live: runs, each gateway then plain consumers; medians reported");
 
     private readonly Option<int> _prefetch = WithDefault("--prefetch", "N", 1, 64,
         "the gateway's queue.prefetch, used by the plain consumers");
@@ -125,6 +130,12 @@ internal sealed class BenchCommandLine
         Arity = ArgumentArity.OneOrMore,
         CustomParser = result => PositiveNumber(result) ?? 120,
         DefaultValueFactory = _ => 120,
+    };
+
+    private readonly Option<string?> _brokerCtl = new("--broker-ctl")
+    {
+        HelpName = "FILE",
+        Description = "churn: an executable running rabbitmqctl against the broker, for its channel, consumer and queue counts",
     };
 
     private readonly Option<string?> _markdown = new("--markdown")
@@ -150,9 +161,9 @@ internal sealed class BenchCommandLine
         _amqp.Required = true;
         Command = new RootCommand(About)
         {
-            _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _rate, _duration,
+            _gateway, _amqp, _gatewayPid, _brokerPid, _scenarios, _queues, _messages, _streams, _connecting, _rate, _duration,
             _settle, _warmup, _size, _repeat, _prefetch, _expires, _sources, _timeout, _markdown, _markdownAppend,
-            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid,
+            _noBaseline, _requireTargets, _tokenSecret, _tokenGateway, _tokenGatewayPid, _brokerCtl,
         };
         foreach (var option in Command.Options)
         {
@@ -191,6 +202,7 @@ internal sealed class BenchCommandLine
         Queues = result.GetValue(_queues),
         Messages = result.GetValue(_messages),
         Streams = result.GetValue(_streams),
+        Connecting = result.GetValue(_connecting),
         Rate = result.GetValue(_rate),
         Duration = result.GetValue(_duration),
         Size = result.GetValue(_size),
@@ -208,6 +220,7 @@ internal sealed class BenchCommandLine
         TokenSecret = result.GetValue(_tokenSecret),
         TokenGateway = result.GetValue(_tokenGateway),
         TokenGatewayPid = result.GetValue(_tokenGatewayPid),
+        BrokerCtl = result.GetValue(_brokerCtl),
     };
 
     private static Uri? Fail(ArgumentResult result, string error)

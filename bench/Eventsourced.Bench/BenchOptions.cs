@@ -22,6 +22,9 @@ internal sealed class BenchOptions
 
     public int? Streams { get; init; }
 
+    /// <summary>live: subscribers that connect during the measured part (null: the target shapes).</summary>
+    public int? Connecting { get; init; }
+
     public int? Rate { get; init; }
 
     public double? Duration { get; init; }
@@ -59,5 +62,8 @@ internal sealed class BenchOptions
 
     public int? TokenGatewayPid { get; init; }
 
-    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "fanout", "resume"];
+    /// <summary>churn: an executable that runs rabbitmqctl against the broker (build/bench.sh writes one), for the broker's counts.</summary>
+    public string? BrokerCtl { get; init; }
+
+    public static readonly string[] AllScenarios = ["hold", "storm", "live", "drain", "slow", "churn", "fanout", "resume"];
 }

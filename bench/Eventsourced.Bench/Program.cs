@@ -57,10 +57,11 @@ foreach (var scenario in options.Scenarios)
     IEnumerable<Func<Task<ScenarioResult>>> runs = scenario switch
     {
         "drain" => DrainShapes(options).Select(shape => (Func<Task<ScenarioResult>>)(() => DrainScenario.RunAsync(context, shape.Queues, shape.Messages))),
-        "live" => [() => LiveScenario.RunAsync(context)],
-        "hold" => [() => HoldScenario.RunAsync(context)],
+        "live" => LiveScenario.Shapes(options).Select(shape => (Func<Task<ScenarioResult>>)(() => LiveScenario.RunAsync(context, shape.Streams, shape.Connecting))),
+        "hold" => HoldScenario.Shapes(options).Select(streams => (Func<Task<ScenarioResult>>)(() => HoldScenario.RunAsync(context, streams))),
         "storm" => [() => StormScenario.RunAsync(context)],
         "slow" => [() => SlowScenario.RunAsync(context)],
+        "churn" => [() => ChurnScenario.RunAsync(context)],
         "fanout" => [() => FanoutScenario.RunAsync(context)],
         "resume" => [() => ResumeScenario.RunAsync(context)],
         _ => throw new InvalidOperationException(scenario),
@@ -107,6 +108,14 @@ var table = MarkdownTable.Render(results, caption);
 Console.Out.WriteLine();
 Console.Out.Write(table);
 Log.Line($"other processes used up to {othersMax * 100:F0}% of the machine during a scenario");
+// Charts go next to the Markdown table (or into the working directory); the table's rows link them.
+var chartDirectory = options.Markdown is { } markdownFile ? Path.GetDirectoryName(Path.GetFullPath(markdownFile))! : Directory.GetCurrentDirectory();
+foreach (var (name, svg) in results.Select(r => r.Chart).OfType<(string, string)>())
+{
+    await File.WriteAllTextAsync(Path.Combine(chartDirectory, name), svg);
+    Log.Line($"chart: {Path.Combine(chartDirectory, name)}");
+}
+
 if (options.Markdown is { } file)
 {
     if (options.MarkdownAppend && File.Exists(file) && new FileInfo(file).Length > 0)

@@ -26,7 +26,7 @@ try
 }
 catch (PublishException ex) when (ex.IsReturn)
 {
-    Console.Error.WriteLine($"queue {args[0]} does not exist (no subscriber yet, or it expired): message returned");
+    Console.Error.WriteLine($"queue {args[0]} does not exist (no subscriber yet, or it expired) or its node is down: message returned; retry later, or declare the queue first");
     return 69;
 }
 

@@ -34,7 +34,7 @@ async function publish(url, queue, text) {
     await channel.waitForConfirms();
     await channel.close();
     if (returned) {
-      const error = new Error(`queue ${queue} does not exist (no subscriber yet, or it expired): message returned`);
+      const error = new Error(`queue ${queue} does not exist (no subscriber yet, or it expired) or its node is down: message returned; retry later, or declare the queue first`);
       error.code = "NO_ROUTE";
       throw error;
     }

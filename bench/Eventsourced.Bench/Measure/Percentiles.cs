@@ -59,6 +59,9 @@ internal sealed class LatencyRecorder
 
     private static double Ms(long ticks) => ticks * 1000.0 / Stopwatch.Frequency;
 
+    /// <summary>Every sample in milliseconds, in the order recorded.</summary>
+    public double[] SamplesMs() => _samples.AsSpan(0, Count).ToArray().Select(t => t * 1000.0 / Stopwatch.Frequency).ToArray();
+
     /// <summary>Nearest-rank percentiles in milliseconds, e.g. (0.5, 0.99, 1.0) for p50, p99 and max.</summary>
     public double[] PercentilesMs(params double[] quantiles)
     {

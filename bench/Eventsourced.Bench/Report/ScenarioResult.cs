@@ -18,6 +18,9 @@ internal sealed record ScenarioResult(string Scenario, string Load, string Measu
     /// <summary>Who used the CPU while the scenario ran (see <c>CpuShare</c>).</summary>
     public string Cpu { get; init; } = "-";
 
+    /// <summary>A chart of the run (an SVG document) and the file name it is written under, next to the Markdown table.</summary>
+    public (string FileName, string Svg)? Chart { get; init; }
+
     public static Verdict Judge(IReadOnlyList<string> failures, bool? targetMet) =>
         failures.Count > 0 ? Verdict.Fail : targetMet switch { true => Verdict.Met, false => Verdict.Missed, null => Verdict.NoTarget };
 

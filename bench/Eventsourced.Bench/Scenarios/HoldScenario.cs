@@ -13,13 +13,15 @@ internal static class HoldScenario
 {
     private const int Wave = 1_000;
 
-    public static async Task<ScenarioResult> RunAsync(BenchContext context)
+    /// <summary>The target shapes (issue #15) when --streams is left out: 10,000 streams (memory per stream) and 15,000 (held at all).</summary>
+    public static IEnumerable<int> Shapes(BenchOptions options) => options.Streams is { } streams ? [streams] : [10_000, 15_000];
+
+    public static async Task<ScenarioResult> RunAsync(BenchContext context, int streams)
     {
         var options = context.Options;
-        var streams = options.Streams ?? 10_000;
         var hold = options.Duration ?? 20;
         var load = $"{BenchContext.N(streams)} idle streams held {BenchContext.F(hold, 0)} s";
-        var target = streams >= 10_000 ? "<= 30 KB per stream" : "-";
+        var target = Target(streams);
         if (context.Gateway is not { } gateway)
         {
             return new ScenarioResult("hold", load, "not measured: no --gateway-pid", target, Verdict.NoTarget, []);
@@ -65,7 +67,8 @@ internal static class HoldScenario
                 $"(anon {BenchContext.F(anonPerStream, 1)} KB); threads {before.Threads} -> {after.Threads}, fds {BenchContext.N(before.FileDescriptors)} -> {BenchContext.N(after.FileDescriptors)}; " +
                 $"{BenchContext.N(heartbeats)} heartbeats; after closing all: {MemorySample.Mb(closed.Rss)}";
             Log.Line($"hold: {measured}");
-            bool? met = streams >= 10_000 ? perStream <= 30 : null;
+            // 10,000: the memory per stream; 15,000 (the open-file limit is 20,000): held at all, which the failures say.
+            bool? met = streams >= 15_000 ? true : streams >= 10_000 ? perStream <= 12 : null;
             return new ScenarioResult("hold", load, measured, target, ScenarioResult.Judge(failures, met), failures);
         }
         finally
@@ -74,6 +77,9 @@ internal static class HoldScenario
             await context.Broker.DeleteAsync(names);
         }
     }
+
+    private static string Target(int streams) =>
+        streams >= 15_000 ? "all held" : streams >= 10_000 ? "<= 12 KB per stream" : "-";
 
     /// <summary>A few streams opened and closed first, so that start-up costs (JIT, first pool growth) are in the baseline.</summary>
     private static async Task WarmUpAsync(BenchContext context)

@@ -25,4 +25,7 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventIds.BrokerPoolExhausted, LogLevel.Warning, "No broker connection can take a channel: {Reason}", EventName = "BrokerPoolExhausted")]
     public static partial void PoolExhausted(ILogger logger, string reason);
+
+    [LoggerMessage(EventIds.BrokerPoolExhaustedRepeated, LogLevel.Warning, "No broker connection could take a channel {Count} more times in the last {Seconds:0}s: {Reason}", EventName = "BrokerPoolExhaustedRepeated")]
+    public static partial void PoolExhaustedRepeated(ILogger logger, int count, double seconds, string reason);
 }

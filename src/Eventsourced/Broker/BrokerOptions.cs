@@ -17,4 +17,13 @@ public sealed class BrokerOptions
     [ConfigurationKeyName("reconnect_max")]
     [Range(1, 3600)]
     public int ReconnectMaxSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// <c>broker.heartbeat</c>: the AMQP heartbeat interval requested, in seconds. A node that sends nothing for
+    /// about three intervals (a stalled process, a cut network) is taken for lost: its streams end and its
+    /// connections reconnect, without waiting for TCP to give up.
+    /// </summary>
+    [ConfigurationKeyName("heartbeat")]
+    [Range(1, 3600)]
+    public int HeartbeatSeconds { get; set; } = 10;
 }

@@ -1,7 +1,9 @@
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 
 namespace Eventsourced.Broker;
@@ -16,11 +18,15 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
     private const int MaxLeaseAttempts = 4;
 
+    /// <summary>How often refusals for want of a connection are summed up in the log (one line per reason).</summary>
+    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger<BrokerPool> _logger;
     private readonly Backoff _backoff;
+    private readonly LogDigest _refusals;
     private readonly SemaphoreSlim _grow = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _supervisors = [];
@@ -38,7 +44,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _logger = logger;
         ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
+        _refusals = new LogDigest(
+            RefusalLogInterval, time,
+            reason => BrokerLog.PoolExhausted(_logger, reason),
+            (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
+
+    /// <summary>The clock of reconnects and waits.</summary>
+    public TimeProvider Time => _time;
 
     /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
     public string ConnectionNamePrefix { get; }
@@ -80,6 +93,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
 
         await Task.WhenAll(Slots.Select(s => s.CloseAsync(CloseTimeout)));
+        _refusals.Dispose();
     }
 
     public async ValueTask DisposeAsync()
@@ -108,25 +122,40 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
                 break;
             }
 
+            IChannel channel;
             try
             {
-                var channel = await slot.CreateChannelAsync(publisherConfirms, cancellationToken);
-                return new ChannelLease(slot, channel, _metrics, _logger);
+                // Not cancelled by the subscriber: a channel.open abandoned half way may still be opened by the
+                // broker, and its reservation would be lost (the client's connection timeouts bound the wait).
+                channel = await slot.CreateChannelAsync(publisherConfirms, CancellationToken.None);
             }
             catch (ChannelAllocationException)
             {
                 slot.Release();
                 slot.MarkFull();
                 reason = $"connection to {slot.Node} has no free channel number";
+                continue;
             }
-            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (Exception ex)
             {
                 slot.Release();
                 reason = $"cannot open a channel on {slot.Node}: {ex.Message}";
+                continue;
             }
+
+            var lease = new ChannelLease(slot, channel, _metrics, _logger);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The subscriber left while the channel opened: close it and give the reservation back.
+                await lease.DisposeAsync();
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+
+            return lease;
         }
 
-        BrokerLog.PoolExhausted(_logger, reason);
+        // Every subscriber asks while no connection is up: one line per reason and interval, not one each.
+        _refusals.Add(reason);
         throw new BrokerUnavailableException(reason);
     }
 
@@ -186,8 +215,10 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             var url = upUrls[(int)((uint)_nextGrowUrl++ % (uint)upUrls.Length)];
             var slot = NewSlot(Slots.Count + 1, url, isExtra: true);
             StartSupervising(slot);
-            await slot.FirstAttempt.WaitAsync(cancellationToken);
+            // In the pool before its first attempt ends: a subscriber that leaves meanwhile must not leave a
+            // supervised connection that the pool does not know (and would never close).
             Volatile.Write(ref _slots, [.. Slots, slot]);
+            await slot.FirstAttempt.WaitAsync(cancellationToken);
             BrokerLog.PoolGrown(_logger, slot.Id, slot.Node, Slots.Count);
             return slot.TryReserve() ? slot : ReserveLeastLoaded();
         }
@@ -198,7 +229,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     private ConnectionSlot NewSlot(int id, BrokerUrl url, bool isExtra) =>
-        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, _backoff, _time, _metrics, _logger);
+        new(id, $"{ConnectionNamePrefix} #{id}", url, isExtra, TimeSpan.FromSeconds(_options.HeartbeatSeconds), _backoff, _time, _metrics, _logger);
 
     private void StartSupervising(ConnectionSlot slot)
     {

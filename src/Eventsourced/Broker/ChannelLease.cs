@@ -30,6 +30,9 @@ internal sealed class ChannelLease : IAsyncDisposable
 
     public string Node => _slot.Node;
 
+    /// <summary>Whether the connection the channel belongs to is still open.</summary>
+    public bool ConnectionOpen => _slot.IsUp;
+
     /// <summary>After a channel error (the channel is dead), a fresh channel on the same connection.</summary>
     public async Task<IChannel> ReopenAsync(CancellationToken cancellationToken)
     {

@@ -27,7 +27,7 @@ internal sealed class ConnectionSlot
 
     private readonly ConnectionFactory _factory;
     private readonly Backoff _backoff;
-    private readonly TimeProvider _time;
+    private readonly ReconnectWait _wait;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
     private IConnection? _connection;
@@ -37,13 +37,14 @@ internal sealed class ConnectionSlot
     private bool _everConnected;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public ConnectionSlot(int id, string connectionName, BrokerUrl url, bool isExtra, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger)
+    public ConnectionSlot(
+        int id, string connectionName, BrokerUrl url, bool isExtra, TimeSpan heartbeat, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger)
     {
         Id = id;
         Url = url;
         IsExtra = isExtra;
         _backoff = backoff;
-        _time = time;
+        _wait = new ReconnectWait(token => NodeProbe.AnswersAsync(url, token), time);
         _metrics = metrics;
         _logger = logger;
         ConnectionName = connectionName;
@@ -52,7 +53,8 @@ internal sealed class ConnectionSlot
             Uri = url.Uri,
             AutomaticRecoveryEnabled = false,
             TopologyRecoveryEnabled = false,
-            RequestedHeartbeat = TimeSpan.FromSeconds(20),
+            // broker.heartbeat: the client takes the connection for dead after about three silent intervals.
+            RequestedHeartbeat = heartbeat,
             RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
             ConsumerDispatchConcurrency = 1,
         };
@@ -148,9 +150,13 @@ internal sealed class ConnectionSlot
                     _firstAttempt.TrySetResult();
                     var delay = _backoff.Delay(attempt++);
                     BrokerLog.ConnectFailed(_logger, Node, Describe(ex), delay.TotalSeconds);
-                    if (!await DelayAsync(delay, stopping))
+                    switch (await _wait.WaitAsync(delay, stopping))
                     {
-                        return;
+                        case ReconnectWaitResult.Stopped:
+                            return;
+                        case ReconnectWaitResult.NodeAnswers:
+                            attempt = 0;
+                            break;
                     }
 
                     continue;
@@ -168,9 +174,13 @@ internal sealed class ConnectionSlot
             }
 
             await MarkDownAsync(reason);
-            if (!await DelayAsync(_backoff.Delay(attempt++), stopping))
+            switch (await _wait.WaitAsync(_backoff.Delay(attempt++), stopping))
             {
-                return;
+                case ReconnectWaitResult.Stopped:
+                    return;
+                case ReconnectWaitResult.NodeAnswers:
+                    attempt = 0;
+                    break;
             }
         }
     }
@@ -249,19 +259,6 @@ internal sealed class ConnectionSlot
         }
 
         return connection;
-    }
-
-    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
-    {
-        try
-        {
-            await Task.Delay(delay, _time, stopping);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 
     private static async Task DisposeQuietlyAsync(IConnection connection)

@@ -94,5 +94,6 @@ public static class ConfigLoader
             root => OriginPolicy.CheckOptions(((GatewayOptions)root).Header, origins),
             root => AuthConfigCheck.Check((GatewayOptions)root, origins),
             root => WebSockets.WebSocketConfigCheck.Check(((GatewayOptions)root).Ws, origins),
+            root => TlsFiles.Check((GatewayOptions)root),
         ]);
 }

@@ -5,6 +5,7 @@ using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Eventsourced.Presence;
 using Eventsourced.Sse;
@@ -62,4 +63,7 @@ public sealed class GatewayOptions
 
     [ConfigurationKeyName("health")]
     public HealthOptions Health { get; set; } = new();
+
+    [ConfigurationKeyName("limits")]
+    public LimitsOptions Limits { get; set; } = new();
 }

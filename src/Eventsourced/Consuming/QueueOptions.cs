@@ -35,4 +35,49 @@ public sealed class QueueOptions
     [ValueRule<QueueBinding>]
     [MayBeEmpty]
     public List<string> Bind { get; set; } = [];
+
+    /// <summary>
+    /// <c>queue.type</c>: <c>classic</c> (one node holds each queue) or <c>quorum</c> (replicated over the
+    /// cluster's nodes by Raft; a subscriber's queue survives the loss of a minority of them).
+    /// </summary>
+    [ConfigurationKeyName("type")]
+    [AllowedValues("classic", "quorum")]
+    public string Type { get; set; } = "classic";
+
+    /// <summary>
+    /// <c>queue.busy_grace</c>: seconds a subscriber whose queue is held by another one keeps trying before it is
+    /// answered 503, for a holder that is going away (an immediate reconnect meeting its own stream that is still
+    /// ending); 0 answers at once.
+    /// </summary>
+    [ConfigurationKeyName("busy_grace")]
+    [Range(0, 60)]
+    public int BusyGraceSeconds { get; set; } = 2;
+
+    /// <summary>Whether <see cref="Type"/> is <c>quorum</c> (in any case).</summary>
+    public bool IsQuorum => string.Equals(Type, "quorum", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// <c>queue.adopt_existing</c>: consume a queue that exists with other arguments than the gateway declares (another
+    /// <c>x-expires</c>, a queue type, a dead-letter exchange) as it is. Off: such a queue is refused (403), as the Go
+    /// original's failing declare refused it, so that the gateway never drains another application's queue.
+    /// </summary>
+    [ConfigurationKeyName("adopt_existing")]
+    public bool AdoptExisting { get; set; }
+
+    /// <summary>
+    /// <c>queue.max_message_bytes</c>: a message whose body is larger is rejected without requeue (to the queue's
+    /// dead-letter exchange if it has one, else the broker drops it), counted and logged. 128 MiB is RabbitMQ's own maximum.
+    /// </summary>
+    [ConfigurationKeyName("max_message_bytes")]
+    [Range(1024, 128 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// <c>queue.max_buffered_bytes</c>: message bytes one stream may have in flight (delivered by the broker, not yet
+    /// acknowledged). The stream's prefetch is lowered to <c>max_buffered_bytes / max_message_bytes</c> when that is
+    /// less than <c>queue.prefetch</c>.
+    /// </summary>
+    [ConfigurationKeyName("max_buffered_bytes")]
+    [Range(64 * 1024, 1024 * 1024 * 1024)]
+    public int MaxBufferedBytes { get; set; } = 64 * 1024 * 1024;
 }

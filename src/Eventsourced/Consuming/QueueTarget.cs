@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 namespace Eventsourced.Consuming;
 
 /// <summary>A client's own queue: named by <c>queue.pattern</c>, declared and consumed exclusively (<see cref="QueueSubscription"/>).</summary>
-internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, ILogger<QueueTarget> logger) : ISubscriptionTarget
+internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, MessageLimits limits, ILogger<QueueTarget> logger) : ISubscriptionTarget
 {
     /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of a client's own queue.</summary>
     public const string KindName = "queue";
@@ -47,5 +47,5 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
 
     public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
         await QueueSubscription.OpenAsync(
-            pool, name, _options, context.Items[BindingsKey] as ResolvedBinding[] ?? [], format, logger, cancellationToken);
+            pool, name, _options, context.Items[BindingsKey] as ResolvedBinding[] ?? [], format, logger, cancellationToken, limits);
 }

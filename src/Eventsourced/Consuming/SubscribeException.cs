@@ -19,10 +19,25 @@ internal enum SubscribeFailure
 
     /// <summary>The name exists as something else (a topic name that is a queue, not a stream): 409.</summary>
     Conflict,
+
+    /// <summary>
+    /// The queue exists with other arguments than the gateway declares (another application's, most likely) and
+    /// <c>queue.adopt_existing</c> is off: 403.
+    /// </summary>
+    QueueRefused,
 }
 
 internal class SubscribeException(SubscribeFailure failure, string reason, Exception? inner = null)
     : Exception(reason, inner)
 {
     public SubscribeFailure Failure { get; } = failure;
+
+    /// <summary>
+    /// What the client is told. The message may quote the broker (user names, node addresses, queue arguments):
+    /// that is for the log, so a refusal that carries such detail sets a plain reason here.
+    /// </summary>
+    public string ClientReason { get; init; } = reason;
+
+    /// <summary>The broker connection died under the attempt: another connection may serve it.</summary>
+    public bool ConnectionLost { get; init; }
 }

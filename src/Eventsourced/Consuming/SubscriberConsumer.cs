@@ -15,15 +15,24 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 {
     private readonly Channel<OutboundItem> _buffer;
     private readonly IFrameFormat _format;
+    private readonly MessageLimits? _limits;
+    private readonly string _queue;
     private int _endReason = -1;
     private int _stopped;
     private int _heartbeatQueued;
     private int _wakeupQueued;
+    private readonly Func<bool>? _connectionOpen;
 
-    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format)
+    /// <param name="limits">Where a message over <c>queue.max_message_bytes</c> is reported; null: no size limit.</param>
+    /// <param name="queue">The queue's name, for the log.</param>
+    /// <param name="connectionOpen">Whether the channel's connection is still open: tells a lost connection from a closed channel.</param>
+    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "", Func<bool>? connectionOpen = null)
     {
         Channel = channel;
         _format = format;
+        _limits = limits;
+        _queue = queue;
+        _connectionOpen = connectionOpen;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
         // (QueueOnce), so prefetch + 2 always fits.
@@ -91,6 +100,11 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
+        if (_limits is { } limits && body.Length > limits.MaxMessageBytes)
+        {
+            return RejectAsync(deliveryTag, body.Length, limits);
+        }
+
         var delivery = _format.Message(deliveryTag, body.Span, properties, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
@@ -106,6 +120,22 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>A delivery over <c>queue.max_message_bytes</c>: rejected without requeue, never framed.</summary>
+    private async Task RejectAsync(ulong deliveryTag, int bytes, MessageLimits limits)
+    {
+        try
+        {
+            // Awaited here, on this subscription's own channel: no later delivery is queued (and so no multiple-ack
+            // sent) before the reject has left.
+            await Channel.BasicRejectAsync(deliveryTag, requeue: false);
+            limits.Rejected(_queue, bytes);
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // The channel is closing: the broker requeues the message, and the next subscriber rejects it.
+        }
     }
 
     private void QueueOnce(ref int queued, OutboundItem control)
@@ -124,7 +154,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
 
     public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason)
     {
-        Complete(SubscriptionEndReason.ChannelClosed);
+        // The client library marks the connection closed before it shuts its channels down.
+        Complete(_connectionOpen is { } open && !open() ? SubscriptionEndReason.BrokerConnectionLost : SubscriptionEndReason.ChannelClosed);
         return Task.CompletedTask;
     }
 

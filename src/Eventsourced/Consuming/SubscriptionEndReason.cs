@@ -19,4 +19,7 @@ internal enum SubscriptionEndReason
 
     /// <summary>A topic subscriber fell further behind its topic than <c>topics.buffer</c> events.</summary>
     SlowReader,
+
+    /// <summary>The broker connection under the stream died (node down, stalled past the heartbeat, network cut).</summary>
+    BrokerConnectionLost,
 }

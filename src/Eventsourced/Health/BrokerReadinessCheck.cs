@@ -5,8 +5,9 @@ using Microsoft.Extensions.Hosting;
 namespace Eventsourced.Health;
 
 /// <summary>
-/// Readiness: healthy while at least one broker connection is up (a stream can be served), unhealthy with
-/// the nodes' state otherwise, and unhealthy once shutdown has begun so that a load balancer drains first.
+/// Readiness: healthy while a connection to every node is up, degraded (still 200) while some node has none
+/// but another can serve a stream, unhealthy with the nodes' state when none is up, and unhealthy once
+/// shutdown has begun so that a load balancer drains first.
 /// </summary>
 internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLifetime lifetime) : IHealthCheck
 {
@@ -27,8 +28,15 @@ internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLife
         var nodes = string.Join(", ", slots
             .GroupBy(s => s.Node, StringComparer.Ordinal)
             .Select(g => $"{g.Key} {g.Count(s => s.IsUp)}/{g.Count()} up"));
-        return Task.FromResult(up > 0
+        if (up == 0)
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy(slots.Count == 0 ? "no broker connection yet" : $"no broker connection is up ({nodes})"));
+        }
+
+        // Still ready (200): new subscriptions go to the nodes that are up. Degraded says that some are not.
+        var down = slots.GroupBy(s => s.Node, StringComparer.Ordinal).Count(g => !g.Any(s => s.IsUp));
+        return Task.FromResult(down == 0
             ? HealthCheckResult.Healthy($"{up} of {slots.Count} broker connections up ({nodes})")
-            : HealthCheckResult.Unhealthy(slots.Count == 0 ? "no broker connection yet" : $"no broker connection is up ({nodes})"));
+            : HealthCheckResult.Degraded($"{up} of {slots.Count} broker connections up, {down} node(s) down ({nodes})"));
     }
 }

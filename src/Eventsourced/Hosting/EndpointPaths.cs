@@ -28,6 +28,11 @@ internal static class EndpointPaths
     public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (options.Metrics.Address.Length > 0 && string.Equals(options.Metrics.Address, options.Server.Address, StringComparison.OrdinalIgnoreCase))
+        {
+            yield return new ConfigProblem(ConfigLocation.Combination, "metrics.address", $"{ConfigText.Quote(options.Metrics.Address)} is also server.address; give the observability endpoints a listener of their own, or leave it empty");
+        }
+
         var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
         foreach (var (key, path) in Transports(options).Concat(Observability(options)).Prepend(("topics.path", options.Topics.Path)))
         {

@@ -2,6 +2,7 @@ using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Eventsourced.WebSockets;
@@ -37,7 +38,20 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        return endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+        var endpoint = endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+        if (services.GetRequiredService<IOptions<MetricsOptions>>().Value.Address.Length > 0)
+        {
+            // metrics.address is the observability endpoints' listener: no stream there.
+            endpoint.WithMetadata(new ListenerMetadata(Observability: false));
+        }
+
+        if (SubscribeRateLimitPolicy.AppliesTo(services.GetRequiredService<IOptions<LimitsOptions>>().Value))
+        {
+            // limits.streams_per_client, limits.subscribes_per_second: enforced by the rate limiting middleware (UseRateLimiter).
+            endpoint.RequireRateLimiting(SubscribeRateLimitPolicy.Name);
+        }
+
+        return endpoint;
     }
 
     /// <summary>
@@ -162,19 +176,24 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 {
                     context.Response.Headers.CacheControl = "no-store";
                     // A new connection per scrape keeps the exported Kestrel and hosting series alive (FrameworkMetersExport.ExpireAfter).
-                    context.Response.Headers.Connection = "close";
+                    // HTTP/2 has no Connection header (Kestrel would drop it with a warning).
+                    if (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
+                    {
+                        context.Response.Headers.Connection = "close";
+                    }
+
                     return next(context);
                 })
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
-            endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], exposition)
+            OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, exposition)), metrics)
                 .WithMetadata(new ExactPathMetadata(metrics.Path))
                 .WithDisplayName("eventsourced metrics");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
-            endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)
+            OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics)
                 .WithMetadata(new ExactPathMetadata(metrics.DebugVars))
                 .WithDisplayName("eventsourced debug vars");
         }
@@ -197,4 +216,8 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             }).WithMetadata(new ExactPathMetadata(health.Ready)).WithDisplayName("eventsourced readiness");
         }
     }
+
+    /// <summary>With <c>metrics.address</c> set, the endpoint answers only there.</summary>
+    private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics) =>
+        metrics.Address.Length > 0 ? endpoint.WithMetadata(new ListenerMetadata(Observability: true)) : endpoint;
 }

@@ -7,6 +7,8 @@ using Eventsourced.Health;
 using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
+using Eventsourced.Limits;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Metrics;
 using Eventsourced.Presence;
 using Eventsourced.Sse;
@@ -70,6 +72,7 @@ public static class EventsourcedServiceCollectionExtensions
         AddSection(services, o => o.Log);
         AddSection(services, o => o.Metrics);
         AddSection(services, o => o.Health);
+        AddSection(services, o => o.Limits);
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -84,6 +87,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SubscriberPermissions>();
         services.TryAddSingleton<OriginPolicy>();
         services.TryAddSingleton<SubscriptionGate>();
+        services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();
         // Topics' feeds close when the hub stops: after the web server (streams ended), before the pool.
         services.TryAddSingleton<TopicHub>();
@@ -96,6 +100,10 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<WebSocketPublisher>();
         services.TryAddSingleton<WebSocketEndpoint>();
         services.TryAddSingleton<PollEndpoint>();
+        // Per-client limits through ASP.NET Core's rate limiting: a named policy (never the application's global
+        // limiter or OnRejected), required by the stream endpoints when a limit is on; the pipeline needs UseRateLimiter.
+        services.TryAddSingleton<SubscribeRateLimitPolicy>();
+        services.AddRateLimiter(limiter => limiter.AddPolicy<string, SubscribeRateLimitPolicy>(SubscribeRateLimitPolicy.Name));
         return services;
     }
 
@@ -114,6 +122,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<FrameworkMetersExport>();
         services.TryAddSingleton<DebugVarsEndpoint>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
         services.AddHealthChecks();
         services.Configure<HealthCheckServiceOptions>(health =>

@@ -1,7 +1,11 @@
 using Eventsourced.Configuration;
+using Eventsourced.Limits;
+using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -29,19 +33,39 @@ public static class GatewayApplication
         // URLs): none of them may configure the gateway behind its documented sources.
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddConfiguration(config.Configuration);
+        var connectionCap = ConnectionCap.Effective(options.Limits.MaxConnections, out var fileLimit);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ApplyLimits(kestrel.Limits, options.Limits, connectionCap);
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
-            KestrelListen.Apply(kestrel, options.Server.Address);
+            KestrelListen.Apply(kestrel, options.Server.Address, listen => UseTls(listen, kestrel.ApplicationServices));
+            if (options.Metrics.Address.Length > 0)
+            {
+                KestrelListen.Apply(kestrel, options.Metrics.Address, listen => listen.Use(ObservabilityListener.Middleware()));
+            }
         });
         builder.Services.Configure<HostOptions>(host =>
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
+        if (TlsFiles.Enabled(options.Server))
+        {
+            // Owned by the container: its file watchers end with the application.
+            builder.Services.AddSingleton(services => new ServerCertificate(
+                options.Server.Tls[TlsEntry.Certificate], options.Server.Tls[TlsEntry.Key],
+                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced.Tls")));
+        }
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        if (options.Limits.TrustedProxies.Count > 0)
+        {
+            // Before the rate limiter: the client a trusted proxy forwarded for is the one that is counted.
+            app.UseForwardedHeaders(ProxyAddress.ForwardedHeaders(options.Limits.TrustedProxies));
+        }
+
+        app.UseRateLimiter();
         app.MapEventsourcedObservability();
         app.MapEventsourced();
         app.MapEventsourcedTopics();
@@ -55,7 +79,42 @@ public static class GatewayApplication
             app.MapEventsourcedLongPolling();
         }
         AnnounceLifecycle(app, options, config.FilesRead);
+        HostingLog.ConnectionLimit(
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced"),
+            connectionCap?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no limit",
+            fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         return app;
+    }
+
+    /// <summary>
+    /// With <c>server.tls</c>: HTTPS with HTTP/2 (negotiated by ALPN) and HTTP/1.1, each handshake presenting the
+    /// current <see cref="ServerCertificate"/>. The connection middleware of <c>UseEventsourcedConnections</c> sits
+    /// outside TLS (added first), so it counts the encrypted bytes the peer's TCP acknowledges.
+    /// </summary>
+    private static void UseTls(ListenOptions listen, IServiceProvider services)
+    {
+        if (services.GetService<ServerCertificate>() is not { } certificate)
+        {
+            return;
+        }
+
+        listen.Protocols = HttpProtocols.Http1AndHttp2;
+        listen.UseHttps(new HttpsConnectionAdapterOptions
+        {
+            ServerCertificateSelector = (_, _) => certificate.Current,
+        });
+    }
+
+    /// <summary>Kestrel's limits from the <c>limits</c> section (the rest keep Kestrel's defaults).</summary>
+    private static void ApplyLimits(KestrelServerLimits kestrel, LimitsOptions limits, long? connectionCap)
+    {
+        kestrel.MaxConcurrentConnections = connectionCap;
+        kestrel.MaxRequestLineSize = limits.MaxRequestLineBytes;
+        kestrel.MaxRequestHeadersTotalSize = limits.MaxRequestHeaderBytes;
+        kestrel.MaxRequestHeaderCount = limits.MaxRequestHeaders;
+        kestrel.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.RequestHeadersTimeoutSeconds);
+        // HTTP/2 compresses headers: one field may not exceed what the whole head may hold.
+        kestrel.Http2.MaxRequestHeaderFieldSize = Math.Min(kestrel.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeaderBytes);
     }
 
     /// <summary>A gateway configured in code: the options go through the same binding and checks as configuration files.</summary>
@@ -94,6 +153,9 @@ public static class GatewayApplication
         // The framework's per-request chatter is noise at information level for a streaming server.
         logging.AddFilter("Microsoft.AspNetCore", level > LogLevel.Warning ? level : LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
+        // Request start/finish lines only, and while this category is enabled at all, ASP.NET opens a log scope
+        // and an Activity for every request, held for a stream's whole life (about 0.7 KB each, make bench hold).
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", level > LogLevel.Debug ? LogLevel.None : level);
         // Every failing readiness probe would log an error; the broker pool already logs the outage itself.
         logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", level > LogLevel.Debug ? LogLevel.Critical : level);
     }

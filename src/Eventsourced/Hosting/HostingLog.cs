@@ -22,4 +22,13 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
+
+    [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
+    public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
+
+    [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
+    public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);
+
+    [LoggerMessage(EventIds.CertificateReloadFailed, LogLevel.Warning, "TLS certificate {Path} changed but cannot be loaded ({Reason}); keeping the one in use", EventName = "CertificateReloadFailed")]
+    public static partial void CertificateReloadFailed(ILogger logger, string path, string reason);
 }

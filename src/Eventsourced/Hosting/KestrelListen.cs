@@ -9,28 +9,29 @@ namespace Eventsourced.Hosting;
 /// </summary>
 internal static class KestrelListen
 {
-    public static void Apply(KestrelServerOptions kestrel, string address)
+    public static void Apply(KestrelServerOptions kestrel, string address, Action<ListenOptions>? configure = null)
     {
+        configure ??= static _ => { };
         var colon = address.LastIndexOf(':');
         var host = address[..colon].Trim('[', ']');
         var port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         if (host is "" or "*")
         {
-            kestrel.ListenAnyIP(port);
+            kestrel.ListenAnyIP(port, configure);
         }
         else if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
         {
-            kestrel.ListenLocalhost(port);
+            kestrel.ListenLocalhost(port, configure);
         }
         else if (IPAddress.TryParse(host, out var ip))
         {
-            kestrel.Listen(ip, port);
+            kestrel.Listen(ip, port, configure);
         }
         else
         {
             foreach (var resolved in Dns.GetHostAddresses(host))
             {
-                kestrel.Listen(resolved, port);
+                kestrel.Listen(resolved, port, configure);
             }
         }
     }

@@ -63,3 +63,13 @@ internal sealed class ListenAddress : IValueRule
             && label[0] != '-'
             && label[^1] != '-');
 }
+
+/// <summary>An optional <see cref="ListenAddress"/>: empty, or <c>host:port</c>.</summary>
+internal sealed class OptionalListenAddress : IValueRule
+{
+    private OptionalListenAddress()
+    {
+    }
+
+    public static string? Check(string address) => address.Length == 0 ? null : ListenAddress.Check(address);
+}

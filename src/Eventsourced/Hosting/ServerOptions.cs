@@ -35,4 +35,12 @@ public sealed class ServerOptions
     [ConfigurationKeyName("write_timeout")]
     [Range(1, 3600)]
     public int WriteTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// <c>server.tls</c>: <c>certificate</c> and <c>key</c>, PEM files. With both, <c>server.address</c> serves HTTPS
+    /// with HTTP/2 (ALPN) and HTTP/1.1, and the certificate is reloaded when the files change; empty: plain HTTP/1.1.
+    /// </summary>
+    [ConfigurationKeyName("tls")]
+    [MapRules<TlsEntry, TlsPath>(Entry = "entry")]
+    public Dictionary<string, string> Tls { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

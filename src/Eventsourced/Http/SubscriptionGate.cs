@@ -40,8 +40,7 @@ internal sealed class SubscriptionGate(
     /// </summary>
     public async Task<bool> AcceptAsync(HttpContext context, bool webSocket)
     {
-        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
-        origins.Apply(context);
+        ApplyCors(context);
         if (HttpMethods.IsOptions(context.Request.Method))
         {
             context.Response.StatusCode = StatusCodes.Status204NoContent;
@@ -166,9 +165,16 @@ internal sealed class SubscriptionGate(
                 SubscribeFailure.NotFound => (StatusCodes.Status404NotFound, StreamOutcomes.NotFound),
                 SubscribeFailure.Forbidden => (StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden),
                 SubscribeFailure.Conflict => (StatusCodes.Status409Conflict, StreamOutcomes.Conflict),
+                SubscribeFailure.QueueRefused => (StatusCodes.Status403Forbidden, StreamOutcomes.QueueRefused),
                 _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
-            await RefuseAsync(context, status, outcome, ex.Message);
+            if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
+            {
+                // The broker's words (user names, node addresses, arguments) stay in the log.
+                SubscriptionLog.BrokerRefused(logger, name, ex.Message);
+            }
+
+            await RefuseAsync(context, status, outcome, ex.ClientReason);
             return null;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -185,6 +191,17 @@ internal sealed class SubscriptionGate(
 
             return null;
         }
+    }
+
+    /// <summary>
+    /// A client over a per-client limit (<c>limits.*</c>, before the endpoint ran): <c>429</c> with the CORS headers, so
+    /// that the page can read it, and <c>Retry-After</c> in whole seconds.
+    /// </summary>
+    public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
+    {
+        ApplyCors(context);
+        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
@@ -275,6 +292,13 @@ internal sealed class SubscriptionGate(
             SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, messages);
             presence.Unsubscribed(kind, subscription.Name, user);
         }
+    }
+
+    /// <summary>The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>).</summary>
+    private void ApplyCors(HttpContext context)
+    {
+        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        origins.Apply(context);
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;

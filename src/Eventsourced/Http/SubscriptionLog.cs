@@ -20,4 +20,7 @@ internal static partial class SubscriptionLog
 
     [LoggerMessage(EventIds.ConsumerCancelled, LogLevel.Information, "Broker ended the consumer of queue {Queue} ({Reason})", EventName = "ConsumerCancelled")]
     public static partial void ConsumerEnded(ILogger logger, string queue, SubscriptionEndReason reason);
+
+    [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to queue {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
+    public static partial void BrokerRefused(ILogger logger, string queue, string detail);
 }

@@ -13,6 +13,9 @@ internal static class EventIds
     public const int ConfigFilesRead = 104;
     public const int HeaderIgnored = 105;
     public const int Unauthenticated = 106;
+    public const int ConnectionLimit = 107;
+    public const int CertificateLoaded = 108;
+    public const int CertificateReloadFailed = 109;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -22,6 +25,7 @@ internal static class EventIds
     public const int BrokerPoolGrown = 204;
     public const int BrokerChannelCloseFailed = 205;
     public const int BrokerPoolExhausted = 206;
+    public const int BrokerPoolExhaustedRepeated = 207;
 
     // Streaming: 3xx
     public const int StreamOpened = 300;
@@ -30,8 +34,9 @@ internal static class EventIds
     public const int QueueArgumentsDiffer = 303;
     public const int StreamFailed = 304;
     public const int ConsumerCancelled = 305;
-    public const int StreamTokenExpired = 306;
-    public const int ExchangeDiffers = 307;
+    public const int BrokerRefusedSubscription = 306;
+    public const int MessageTooLarge = 307;
+    public const int ExchangeDiffers = 308;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;

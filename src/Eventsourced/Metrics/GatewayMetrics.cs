@@ -43,6 +43,7 @@ internal sealed class GatewayMetrics
     private readonly Counter _latencyDiscarded;
     private readonly Counter _requeued;
     private readonly Counter _clientPublishes;
+    private readonly Counter _messagesRejected;
     private readonly PerSecondCounter _deliveriesPerSecond;
     private readonly Gauge _topicsOpen;
     private readonly Counter _topicEvents;
@@ -83,6 +84,10 @@ internal sealed class GatewayMetrics
             "eventsourced_client_publishes_total",
             "Messages WebSocket clients asked to publish, by outcome: published (confirmed by the broker), unroutable, failed, rate_limited, refused.",
             "outcome");
+        _messagesRejected = factory.CreateCounter(
+            "eventsourced_messages_rejected_total",
+            "Messages rejected without requeue (dead-lettered, or dropped by the broker without a dead-letter exchange): reason too_large (over queue.max_message_bytes).",
+            "reason");
         _deliveriesPerSecond = new PerSecondCounter(time);
         _topicsOpen = factory.CreateGauge("eventsourced_topics_open", "Topics this instance consumes (one stream consumer each, shared by their subscribers).");
         _topicEvents = factory.CreateCounter("eventsourced_topic_events_total", "Events the topics' stream consumers received (each handed to every subscriber of its topic).");
@@ -175,6 +180,8 @@ internal sealed class GatewayMetrics
 
     public void PresenceEvent(string outcome) => _presenceEvents.WithLabels(outcome).Inc();
 
+    public void MessageRejected(string reason) => _messagesRejected.WithLabels(reason).Inc();
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -205,6 +212,7 @@ internal sealed class GatewayMetrics
             _presenceEvents.WithLabels(outcome).Publish();
         }
 
+        _messagesRejected.WithLabels(MessageRejectReasons.TooLarge).Publish();
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
             _brokerConnections.WithLabels(node).Publish();
@@ -233,6 +241,8 @@ internal static class StreamOutcomes
     public const string Busy = "busy";
     public const string BrokerUnavailable = "broker_unavailable";
     public const string BrokerError = "broker_error";
+    public const string QueueRefused = "queue_refused";
+    public const string RateLimited = "rate_limited";
 
     /// <summary>401: no token, or one that is malformed, expired or not signed by a configured key (<c>auth</c>).</summary>
     public const string Unauthorized = "unauthorized";
@@ -246,7 +256,7 @@ internal static class StreamOutcomes
     /// <summary>409: a topic's name is a queue that is no stream.</summary>
     public const string Conflict = "conflict";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, NotFound, Conflict];
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited, NotFound, Conflict];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>
@@ -275,4 +285,10 @@ internal static class LatencyDiscardReasons
 {
     public const string InFuture = "in_future";
     public const string Implausible = "implausible";
+}
+
+/// <summary>The <c>reason</c> label values of <c>eventsourced_messages_rejected_total</c>.</summary>
+internal static class MessageRejectReasons
+{
+    public const string TooLarge = "too_large";
 }

@@ -8,12 +8,16 @@ namespace Eventsourced.Naming;
 /// Builds a subscriber's queue name from <c>queue.pattern</c> and the request, and rejects names the
 /// broker would refuse or that could not be meant: missing parts, parts given twice or not validly
 /// percent-encoded (<see cref="RequestValues"/>), empty, over 255 UTF-8 bytes, the reserved <c>amq.</c>
-/// prefix, control characters, and characters that make a name look like another (invisible ones,
-/// bidirectional controls, spaces other than U+0020).
+/// prefix, the gateway's own lock queues' prefix (<see cref="ReservedPrefix"/>), control characters, and
+/// characters that make a name look like another (invisible ones, bidirectional controls, spaces other than
+/// U+0020).
 /// </summary>
 internal sealed class QueueNameResolver(QueuePattern pattern)
 {
     public const int MaxQueueNameBytes = 255;
+
+    /// <summary>The names of the gateway's lock queues (<c>Consuming.QueueLock</c>): never a subscriber's queue.</summary>
+    public const string ReservedPrefix = "eventsourced.lock.";
 
     public bool TryResolve(HttpRequest request, out string queueName, out string reason)
     {
@@ -25,11 +29,6 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         if (QueueNameRules.Check(queueName) is { } problem)
         {
             return Fail(problem, out queueName, out reason);
-        }
-
-        if (HasInvisibleCharacters(queueName))
-        {
-            return Fail("queue name contains invisible or bidirectional-control characters", out queueName, out reason);
         }
 
         reason = string.Empty;

@@ -4,7 +4,7 @@ namespace Eventsourced.Naming;
 
 /// <summary>
 /// What the broker accepts as a queue name, and what could not be meant: not empty, at most 255 UTF-8 bytes,
-/// not the reserved <c>amq.</c> prefix (in any case), no control characters, no characters that make a name look
+/// not the reserved <c>amq.</c> prefix (in any case) nor the gateway's lock queues' one, no control characters, no characters that make a name look
 /// like another (<see cref="QueueNameResolver.HasInvisibleCharacters"/>). Queue names and topic names (a topic is a
 /// stream queue) are checked alike.
 /// </summary>
@@ -15,7 +15,7 @@ internal static class QueueNameRules
     /// <summary>Why <paramref name="name"/> cannot be used, or null when it can.</summary>
     /// <param name="what">How the reason calls the name: "queue name", "topic name".</param>
     /// <param name="maxBytes">At most this many UTF-8 bytes (less than <see cref="MaxBytes"/> when a prefix is added to the name).</param>
-    /// <param name="reservedPrefix">Whether the <c>amq.</c> check applies (not when a prefix goes before the name).</param>
+    /// <param name="reservedPrefix">Whether the <c>amq.</c> and lock-queue checks apply (not when a prefix goes before the name).</param>
     public static string? Check(string name, string what = "queue name", int maxBytes = MaxBytes, bool reservedPrefix = true)
     {
         if (name.Length == 0)
@@ -31,6 +31,11 @@ internal static class QueueNameRules
         if (reservedPrefix && name.StartsWith("amq.", StringComparison.OrdinalIgnoreCase))
         {
             return $"{what} must not start with 'amq.'";
+        }
+
+        if (reservedPrefix && name.StartsWith(QueueNameResolver.ReservedPrefix, StringComparison.Ordinal))
+        {
+            return $"{what} must not start with '{QueueNameResolver.ReservedPrefix}' (the gateway's lock queues)";
         }
 
         return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f') ? $"{what} contains control characters"

@@ -28,9 +28,20 @@ public sealed class QueuePattern : IValueRule
             throw new FormatException("queue pattern is empty");
         }
 
-        return segments[0] is { Kind: PatternSegmentKind.Literal } first && first.Value.StartsWith("amq.", StringComparison.Ordinal)
-            ? throw new FormatException("queue names starting with 'amq.' are reserved by the broker")
-            : new QueuePattern(segments);
+        if (segments[0] is { Kind: PatternSegmentKind.Literal } first)
+        {
+            if (first.Value.StartsWith("amq.", StringComparison.Ordinal))
+            {
+                throw new FormatException("queue names starting with 'amq.' are reserved by the broker");
+            }
+
+            if (first.Value.StartsWith(QueueNameResolver.ReservedPrefix, StringComparison.Ordinal))
+            {
+                throw new FormatException($"queue names starting with '{QueueNameResolver.ReservedPrefix}' are reserved for the gateway's lock queues");
+            }
+        }
+
+        return new QueuePattern(segments);
     }
 
     /// <summary>

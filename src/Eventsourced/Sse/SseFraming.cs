@@ -20,9 +20,6 @@ internal static class SseFraming
     /// <summary>The comment sent to a stream that has been silent for the heartbeat interval.</summary>
     public static ReadOnlySpan<byte> Heartbeat => ": heartbeat\n\n"u8;
 
-    /// <summary>The last words of a stream whose token expired: the page should subscribe again with a new token.</summary>
-    public static ReadOnlySpan<byte> TokenExpired => ": token expired; subscribe again with a new token\n\n"u8;
-
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
 
     /// <summary>The <c>event:</c> field name, for <see cref="WriteField"/>.</summary>

@@ -88,7 +88,7 @@ internal sealed class SseWriter : ISubscriptionSession
                 cancellationToken.ThrowIfCancellationRequested();
                 if (subscription.EndReason is { } ended)
                 {
-                    return ended;
+                    return await EndAsync(writer, ended);
                 }
 
                 ulong lastTag = 0;
@@ -151,20 +151,28 @@ internal sealed class SseWriter : ISubscriptionSession
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            return subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
+            return await EndAsync(writer, subscription.EndReason ?? SubscriptionEndReason.ChannelClosed);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return _settings.Stopping.IsCancellationRequested ? SubscriptionEndReason.Shutdown : SubscriptionEndReason.ClientGone;
+            return _settings.Stopping.IsCancellationRequested && !_context.RequestAborted.IsCancellationRequested
+                ? await EndAsync(writer, SubscriptionEndReason.Shutdown)
+                : SubscriptionEndReason.ClientGone;
         }
         catch (TimeoutException)
         {
-            _context.Abort();
+            // A proper end rather than a reset: the flush stuck behind a client that does not read is given up,
+            // the end comment and the response's end are left to go out after what is queued, and the
+            // connection closes after them. A client that reads again gets it all; one that never does is
+            // dropped by the kernel (TCP_USER_TIMEOUT).
+            writer.CancelPendingFlush();
+            writer.Write(StreamEndComment.For(SubscriptionEndReason.WriteTimeout)!);
+            _context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
             return SubscriptionEndReason.WriteTimeout;
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
-            return subscription.EndReason ?? SubscriptionEndReason.ChannelClosed;
+            return await EndAsync(writer, subscription.EndReason ?? SubscriptionEndReason.ChannelClosed);
         }
         catch (Exception ex) when (ex is IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException)
         {
@@ -172,25 +180,27 @@ internal sealed class SseWriter : ISubscriptionSession
         }
     }
 
-    /// <summary>A token that expired ends the stream after a comment saying so (EventSource ignores comments; people and logs read them).</summary>
-    public async Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken)
+    /// <summary>The gate ends the stream for a reason of its own (the token expired): the client is told why, as for every end.</summary>
+    public async Task NotifyEndAsync(SubscriptionEndReason reason, CancellationToken cancellationToken) =>
+        await EndAsync(_context.Response.BodyWriter, reason);
+
+    /// <summary>Tells the client why its stream ends (<see cref="StreamEndComment"/>), within the write timeout.</summary>
+    private async Task<SubscriptionEndReason> EndAsync(PipeWriter writer, SubscriptionEndReason reason)
     {
-        if (reason != SubscriptionEndReason.TokenExpired)
+        if (StreamEndComment.For(reason) is { } comment && !_context.RequestAborted.IsCancellationRequested)
         {
-            return;
+            writer.Write(comment);
+            try
+            {
+                await FlushAsync(writer, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is TimeoutException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or InvalidOperationException)
+            {
+                writer.CancelPendingFlush();
+            }
         }
 
-        try
-        {
-            var writer = _context.Response.BodyWriter;
-            writer.Write(SseFraming.TokenExpired);
-            await FlushAsync(writer, cancellationToken);
-        }
-        catch (Exception ex) when (ex is IOException or OperationCanceledException or TimeoutException or ObjectDisposedException
-            or Microsoft.AspNetCore.Connections.ConnectionAbortedException or InvalidOperationException)
-        {
-            // The client is gone or stalled: nothing to tell.
-        }
+        return reason;
     }
 
     /// <summary>False when the client is gone; throws <see cref="TimeoutException"/> past the write timeout.</summary>

@@ -129,9 +129,16 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                 await subscription.DisposeAsync();
                 throw ex switch
                 {
-                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex),
+                    // The broker's words and node addresses are for the log (SubscriptionGate); the client gets a plain reason.
+                    BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+                    {
+                        ClientReason = "no broker connection can take the subscription",
+                    },
                     OperationInterruptedException or AlreadyClosedException => new SubscribeException(
-                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex),
+                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex)
+                    {
+                        ClientReason = $"broker refused reading topic '{topic}' from offset {from}",
+                    },
                     _ => ex,
                 };
             }
@@ -334,7 +341,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         }
         catch (BrokerUnavailableException ex)
         {
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex);
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+            {
+                ClientReason = "no broker connection can take the subscription",
+            };
         }
 
         try
@@ -361,7 +371,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             {
                 SubscribeException => ex,
                 OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException => new SubscribeException(
-                    SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(ex)}", ex),
+                    SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(ex)}", ex)
+                {
+                    ClientReason = $"broker refused topic '{topic}'",
+                },
                 OperationCanceledException when cancellationToken.IsCancellationRequested => new SubscribeException(
                     SubscribeFailure.BrokerUnavailable, "gateway is shutting down", ex),
                 _ => ex,

@@ -129,6 +129,38 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
         Assert.Contains("upstream timed out", nginx.ErrorLog, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task ExampleConfig_DeniesTheObservabilityEndpointsToThePublic_InEverySpelling()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var nginx = await StartExampleAsync(gateway);
+
+        foreach (var target in new[] { "/metrics", "/debug/vars", "/%6detrics", "/debug/%76ars", "//metrics", "/metrics?x=1" })
+        {
+            var answer = await RawGetAsync(nginx.BaseAddress, target);
+            Assert.DoesNotContain("eventsourced_streams_total", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("\"memstats\"", answer, StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("HTTP/1.1 403", await RawGetAsync(nginx.BaseAddress, "/metrics"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 403", await RawGetAsync(nginx.BaseAddress, "/debug/vars"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200", await RawGetAsync(nginx.BaseAddress, "/readyz"), StringComparison.Ordinal);
+        // Other spellings pass through to the gateway, where they are the stream (no id here: 400), never the metrics.
+        Assert.StartsWith("HTTP/1.1 400", await RawGetAsync(nginx.BaseAddress, "/METRICS"), StringComparison.Ordinal);
+    }
+
+    private static async Task<string> RawGetAsync(Uri server, string target)
+    {
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(server.Host, server.Port);
+        await using var stream = client.GetStream();
+        await stream.WriteAsync(System.Text.Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: {server.Authority}\r\nConnection: close\r\n\r\n"));
+        using var received = new MemoryStream();
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        await stream.CopyToAsync(received, bound.Token);
+        return System.Text.Encoding.UTF8.GetString(received.ToArray());
+    }
+
     private static Task<Infrastructure.Nginx> StartExampleAsync(GatewayServer gateway, string? readTimeout = null, Func<string, string>? alter = null) =>
         ExampleNginx.StartAsync([gateway.Port], readTimeout, alter);
 

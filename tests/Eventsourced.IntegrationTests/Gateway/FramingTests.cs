@@ -62,7 +62,7 @@ public sealed class FramingTests(BrokerFixture broker) : GatewayTestBase(broker)
     public async Task Messages_PublishedBeforeSubscribing_ArriveInOrder()
     {
         var queue = Broker.UniqueQueueName(nameof(Messages_PublishedBeforeSubscribing_ArriveInOrder));
-        await Amqp.DeclareQueueAsync(queue, expiresSeconds: 1800);
+        await Amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true); // as the gateway declares it
         for (var i = 0; i < 500; i++)
         {
             await Amqp.PublishAsync(queue, $"message {i}");

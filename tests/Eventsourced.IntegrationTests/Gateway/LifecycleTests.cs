@@ -70,12 +70,34 @@ public sealed class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
-    public async Task QueueWithOtherArguments_IsConsumedAsItIs()
+    public async Task QueueWithOtherArguments_IsRefused_AndKeepsItsMessages()
     {
-        var queue = broker.UniqueQueueName(nameof(QueueWithOtherArguments_IsConsumedAsItIs));
+        var queue = broker.UniqueQueueName(nameof(QueueWithOtherArguments_IsRefused_AndKeepsItsMessages));
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 600);
+        await _amqp.PublishAsync(queue, "another application's");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.ExpiresSeconds = 1800);
+
+        using var response = await gateway.Client.GetAsync($"/?id={queue}");
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Equal("queue is not available", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+        Assert.Equal(0u, await _amqp.ConsumerCountAsync(queue));
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channel released");
+        Assert.Contains("eventsourced_streams_total{outcome=\"queue_refused\"} 1", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task QueueWithOtherArguments_IsConsumedAsItIs_WithAdoptExisting()
+    {
+        var queue = broker.UniqueQueueName(nameof(QueueWithOtherArguments_IsConsumedAsItIs_WithAdoptExisting));
         await _amqp.DeclareQueueAsync(queue, expiresSeconds: 600);
         await _amqp.PublishAsync(queue, "waiting");
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.ExpiresSeconds = 1800);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.ExpiresSeconds = 1800;
+            o.Queue.AdoptExisting = true;
+        });
 
         await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
 
@@ -101,7 +123,7 @@ public sealed class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Prefetch = 10);
         var queue = broker.UniqueQueueName(nameof(UnwrittenDeliveries_GoBackToTheQueue_WhenTheClientLeaves));
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800);
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true); // as the gateway declares it
         for (var i = 0; i < 5; i++)
         {
             await _amqp.PublishAsync(queue, $"m{i}");

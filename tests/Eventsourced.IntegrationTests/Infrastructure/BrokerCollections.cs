@@ -1,4 +1,5 @@
 using Eventsourced.Testing.Brokers;
+using Eventsourced.Testing.Clusters;
 
 namespace Eventsourced.IntegrationTests.Infrastructure;
 
@@ -20,4 +21,14 @@ public sealed class BrokerCollection : ICollectionFixture<BrokerFixture>
 public sealed class IsolatedBrokerCollection : ICollectionFixture<IsolatedBrokerFixture>
 {
     public const string Name = "IsolatedBroker";
+}
+
+/// <summary>
+/// Tests against a three-node cluster that kill, freeze and restart its nodes: <c>[Collection(ClusterCollection.Name)]</c>.
+/// One at a time, apart from every parallel collection.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ClusterCollection : ICollectionFixture<RabbitClusterFixture>
+{
+    public const string Name = "Cluster";
 }

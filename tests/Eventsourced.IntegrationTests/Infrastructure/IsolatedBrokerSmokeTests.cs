@@ -2,7 +2,7 @@ using RabbitMQ.Client;
 
 namespace Eventsourced.IntegrationTests.Infrastructure;
 
-/// <summary>Proves a private <see cref="RabbitNode"/> can be restarted and killed and comes back.</summary>
+/// <summary>Proves the isolated broker (a process or a container) can be restarted, killed and paused, and comes back.</summary>
 [Collection(IsolatedBrokerCollection.Name)]
 public sealed class IsolatedBrokerSmokeTests(IsolatedBrokerFixture broker) : IAsyncLifetime
 {
@@ -55,6 +55,31 @@ public sealed class IsolatedBrokerSmokeTests(IsolatedBrokerFixture broker) : IAs
         await after.DeclareQueueAsync(queue, expiresSeconds: 60);
         await after.PublishAsync(queue, "alive");
         Assert.Equal("alive", (await after.GetAsync(queue))?.Text);
+    }
+
+    [Fact]
+    public async Task PauseAsync_ThenResumeAsync_NothingAnswersUntilItResumes()
+    {
+        const string Name = nameof(PauseAsync_ThenResumeAsync_NothingAnswersUntilItResumes);
+        await using var client = await broker.ConnectAsync(Name);
+        var queue = broker.UniqueQueueName(Name);
+        await client.DeclareQueueAsync(queue, expiresSeconds: 120);
+
+        await broker.Node.PauseAsync();
+        try
+        {
+            Assert.True(broker.Node.IsRunning);
+            await Assert.ThrowsAsync<TimeoutException>(() => AmqpTestClient.ConnectAsync(broker.AmqpUrl, Name + "-frozen", TimeSpan.FromSeconds(1)));
+        }
+        finally
+        {
+            await broker.Node.ResumeAsync();
+        }
+
+        // The connection made before the pause lives on (its heartbeat timeout is longer than the pause).
+        await client.PublishAsync(queue, "after the thaw");
+        Assert.Equal("after the thaw", (await client.GetAsync(queue))?.Text);
+        await client.DeleteQueueAsync(queue);
     }
 
     [Fact]

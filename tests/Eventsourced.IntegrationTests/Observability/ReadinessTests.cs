@@ -15,7 +15,8 @@ public sealed class ReadinessTests(IsolatedBrokerFixture broker)
     {
         await broker.EnsureRunningAsync();
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Broker.ReconnectMaxSeconds = 2);
-        var node = $"127.0.0.1:{broker.Node.AmqpPort}";
+        var amqp = new Uri(broker.AmqpUrl);
+        var node = $"{amqp.Host}:{amqp.Port}";
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(gateway, "/readyz"));
 
         await broker.Node.StopAsync();

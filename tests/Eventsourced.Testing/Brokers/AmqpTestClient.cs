@@ -37,7 +37,8 @@ public sealed class AmqpTestClient : IAsyncDisposable
 
     /// <summary>
     /// Connects to <paramref name="amqpUrl"/>, retrying until <paramref name="timeout"/> (default 30 s) passes,
-    /// so a broker that is still starting or restarting is waited for.
+    /// so a broker that is still starting or restarting is waited for. Each attempt is bounded too (a paused
+    /// broker accepts the TCP connection and never answers the handshake).
     /// </summary>
     /// <exception cref="TimeoutException">No connection within the timeout; the last error is the inner exception.</exception>
     public static async Task<AmqpTestClient> ConnectAsync(
@@ -63,15 +64,22 @@ public sealed class AmqpTestClient : IAsyncDisposable
         while (stopwatch.Elapsed < limit || attempts == 0)
         {
             attempts++;
+            var attemptLimit = TimeSpan.FromSeconds(Math.Clamp((limit - stopwatch.Elapsed).TotalSeconds, 1, 15));
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            attempt.CancelAfter(attemptLimit);
             try
             {
-                var connection = await factory.CreateConnectionAsync(cancellationToken);
+                var connection = await factory.CreateConnectionAsync(attempt.Token);
                 return new AmqpTestClient(connection, connectionName);
             }
             catch (Exception ex) when (ex is BrokerUnreachableException or OperationInterruptedException or IOException
                 or System.Net.Sockets.SocketException or TimeoutException)
             {
                 last = ex;
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                last = new TimeoutException($"no answer to the AMQP handshake within {attemptLimit.TotalSeconds:0.#} s", ex);
             }
             await Task.Delay(TimeSpan.FromMilliseconds(250), cancellationToken);
         }
@@ -111,7 +119,7 @@ public sealed class AmqpTestClient : IAsyncDisposable
     /// <remarks>
     /// Like <see cref="ConsumerCountAsync"/> and <see cref="MessageCountAsync"/>, this counts as use of the
     /// queue: it restarts an <c>x-expires</c> countdown. To watch a queue expire, poll
-    /// <see cref="Rabbitmqctl.FindQueueAsync"/> instead (or less often than the expiry).
+    /// <see cref="RabbitmqctlCommands.FindQueueAsync"/> instead (or less often than the expiry).
     /// </remarks>
     public async Task<bool> QueueExistsAsync(string name, CancellationToken cancellationToken = default) =>
         await PassiveDeclareAsync(name, cancellationToken) is not null;

@@ -4,10 +4,11 @@ using Xunit;
 namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
-/// The broker the integration tests share. <c>EVENTSOURCED_TEST_AMQP</c> (set by <c>make test</c>) names
-/// it, with <c>EVENTSOURCED_TEST_NODE</c> and <c>EVENTSOURCED_TEST_ERLANG_COOKIE</c> for rabbitmqctl;
-/// without it the fixture starts a private <see cref="RabbitNode"/>. With neither, every test in the
-/// collection fails with an explanation: integration tests never skip for want of a broker.
+/// The broker the integration and end-to-end tests share. <c>EVENTSOURCED_TEST_AMQP</c> (set by <c>make test</c>)
+/// names it, with <c>EVENTSOURCED_TEST_NODE</c> and <c>EVENTSOURCED_TEST_ERLANG_COOKIE</c> for rabbitmqctl;
+/// without it the fixture starts a private node, as a container or a process as <see cref="BrokerChoice"/>
+/// picks (<c>EVENTSOURCED_TEST_BROKER</c>). With neither, every test in the collection fails with an
+/// explanation: these tests never skip for want of a broker.
 /// Tests must not stop or restart this broker (use <see cref="IsolatedBrokerFixture"/>) and should
 /// use <see cref="UniqueQueueName"/>: the broker may be shared with other runs.
 /// </summary>
@@ -18,17 +19,17 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
     public const string CookieVariable = "EVENTSOURCED_TEST_ERLANG_COOKIE";
 
     private string? _amqpUrl;
-    private Rabbitmqctl? _rabbitmqctl;
+    private IRabbitmqctl? _rabbitmqctl;
 
     public string AmqpUrl => _amqpUrl ?? throw new InvalidOperationException("The broker fixture is not initialized.");
 
-    public Rabbitmqctl Rabbitmqctl => _rabbitmqctl ?? throw new InvalidOperationException(
+    public IRabbitmqctl Rabbitmqctl => _rabbitmqctl ?? throw new InvalidOperationException(
         $"This test uses rabbitmqctl, but the broker's node is unknown: {AmqpVariable} is set without {NodeVariable}. "
         + $"Set {NodeVariable}=rabbit@host (and {CookieVariable} unless the CLI's default cookie fits), "
         + $"or unset {AmqpVariable} to let the tests start their own node.");
 
     /// <summary>The private node this fixture started, or null when it uses <c>EVENTSOURCED_TEST_AMQP</c>.</summary>
-    public RabbitNode? Node { get; private set; }
+    public IBrokerNode? Node { get; private set; }
 
     /// <summary>Where the broker came from, for messages.</summary>
     public string Source { get; private set; } = "(not initialized)";
@@ -40,6 +41,18 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
 
     public async Task InitializeAsync()
     {
+        // Read even when an external broker is named, so that a mistyped value fails every suite, not only
+        // the ones that start a broker of their own.
+        BrokerSetting setting;
+        try
+        {
+            setting = BrokerChoice.SettingFromEnvironment();
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw NoBroker(ex.Message, ex);
+        }
+
         var url = Environment.GetEnvironmentVariable(AmqpVariable);
         if (!string.IsNullOrWhiteSpace(url))
         {
@@ -53,14 +66,8 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
         }
         else
         {
-            try
-            {
-                Node = await RabbitNode.StartNewAsync("es-it");
-            }
-            catch (Exception ex)
-            {
-                throw NoBroker($"{AmqpVariable} is not set and a private RabbitMQ node could not be started: {ex.Message}", ex);
-            }
+            Node = await StartPrivateNodeAsync(setting, "es-it",
+                $"{AmqpVariable} is not set and a private RabbitMQ node could not be started");
             _amqpUrl = Node.AmqpUrl;
             _rabbitmqctl = Node.Rabbitmqctl;
             Source = $"private node {Node}";
@@ -103,10 +110,32 @@ public sealed class BrokerFixture : IAsyncLifetime, ITestBroker
         }
     }
 
+    /// <summary>Starts a node in the runtime <see cref="BrokerChoice"/> picks, or fails with <see cref="NoBroker"/>.</summary>
+    internal static async Task<IBrokerNode> StartPrivateNodeAsync(BrokerSetting setting, string namePrefix, string what)
+    {
+        BrokerRuntime? runtime = null;
+        try
+        {
+            runtime = BrokerChoice.Choose(setting, DockerEngine.IsReachable);
+            return await BrokerNodes.StartAsync(runtime.Value, namePrefix);
+        }
+        catch (Exception ex)
+        {
+            var how = runtime switch
+            {
+                BrokerRuntime.Container => $" (as a {RabbitContainer.Image} container through Testcontainers)",
+                BrokerRuntime.Process => " (as a process: the installed rabbitmq-server)",
+                _ => "",
+            };
+            throw NoBroker($"{what}{how}: {ex.Message}", ex);
+        }
+    }
+
     internal static InvalidOperationException NoBroker(string detail, Exception? inner) => new(
         "NO USABLE RABBITMQ BROKER FOR THE INTEGRATION TESTS (they fail rather than skip without one): " + detail + "\n"
         + "Fix: run `make test` (it starts a throwaway broker with build/broker.sh and installs Debian's rabbitmq-server as root), "
-        + "or install rabbitmq-server so the tests can start their own nodes, "
+        + "or install rabbitmq-server (or start Docker) so the tests can start their own nodes "
+        + $"({BrokerChoice.Variable}=auto|container|process picks how; auto by default), "
         + $"or point them at a broker: {AmqpVariable}=amqp://user:pass@host:5672/ "
         + $"(plus {NodeVariable}=rabbit@host and {CookieVariable}=... for the tests that use rabbitmqctl).",
         inner);

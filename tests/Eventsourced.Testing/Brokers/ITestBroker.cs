@@ -8,7 +8,7 @@ public interface ITestBroker
 
     /// <summary>rabbitmqctl for the broker's node, to observe what the gateway did (queues, consumers, channels).</summary>
     /// <exception cref="InvalidOperationException">The broker's node is unknown (an external broker without EVENTSOURCED_TEST_NODE).</exception>
-    Rabbitmqctl Rabbitmqctl { get; }
+    IRabbitmqctl Rabbitmqctl { get; }
 
     /// <summary>A queue name no other test, run or process uses; see <see cref="QueueNames.Unique"/>.</summary>
     string UniqueQueueName(string testName);

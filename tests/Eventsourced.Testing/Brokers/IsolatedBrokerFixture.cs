@@ -3,28 +3,29 @@ using Xunit;
 namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
-/// A private <see cref="RabbitNode"/> (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says) that tests
-/// may stop, kill and restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves
-/// the node down does not break the next.
+/// A private node (never the shared broker, whatever EVENTSOURCED_TEST_AMQP says), a container or a process as
+/// <see cref="BrokerChoice"/> picks (<c>EVENTSOURCED_TEST_BROKER</c>), that tests may stop, kill, pause and
+/// restart. Tests start with <see cref="EnsureRunningAsync"/> so one that leaves the node down does not break the next.
 /// </summary>
 public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
 {
-    private RabbitNode? _node;
+    private IBrokerNode? _node;
 
-    public RabbitNode Node => _node ?? throw new InvalidOperationException("The isolated broker fixture is not initialized.");
+    public IBrokerNode Node => _node ?? throw new InvalidOperationException("The isolated broker fixture is not initialized.");
 
     public string AmqpUrl => Node.AmqpUrl;
 
-    public Rabbitmqctl Rabbitmqctl => Node.Rabbitmqctl;
+    public IRabbitmqctl Rabbitmqctl => Node.Rabbitmqctl;
 
     public string UniqueQueueName(string testName) => QueueNames.Unique(testName);
 
     public Task<AmqpTestClient> ConnectAsync(string testName, CancellationToken cancellationToken = default) =>
         AmqpTestClient.ConnectAsync(AmqpUrl, testName, cancellationToken: cancellationToken);
 
-    /// <summary>Starts the node again if an earlier test left it stopped or killed.</summary>
+    /// <summary>Resumes the node or starts it again if an earlier test left it paused, stopped or killed.</summary>
     public async Task EnsureRunningAsync(CancellationToken cancellationToken = default)
     {
+        await Node.ResumeAsync(cancellationToken);
         if (!Node.IsRunning)
         {
             await Node.StartAsync(cancellationToken);
@@ -33,15 +34,17 @@ public sealed class IsolatedBrokerFixture : IAsyncLifetime, ITestBroker
 
     public async Task InitializeAsync()
     {
+        BrokerSetting setting;
         try
         {
-            _node = await RabbitNode.StartNewAsync("es-it-iso");
+            setting = BrokerChoice.SettingFromEnvironment();
         }
-        catch (Exception ex)
+        catch (InvalidOperationException ex)
         {
-            throw BrokerFixture.NoBroker(
-                $"the tests that stop and restart a broker need a private RabbitMQ node, which could not be started: {ex.Message}", ex);
+            throw BrokerFixture.NoBroker(ex.Message, ex);
         }
+        _node = await BrokerFixture.StartPrivateNodeAsync(setting, "es-it-iso",
+            "the tests that stop and restart a broker need a private RabbitMQ node, which could not be started");
     }
 
     public async Task DisposeAsync()

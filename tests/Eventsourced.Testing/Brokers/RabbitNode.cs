@@ -7,24 +7,27 @@ namespace Eventsourced.Testing.Brokers;
 
 /// <summary>
 /// A private RabbitMQ node run as a child process: its own node name, free loopback ports and
-/// a temporary directory (data, logs, Erlang cookie), so tests may stop, kill and restart it
+/// a temporary directory (data, logs, Erlang cookie), so tests may stop, kill, freeze and restart it
 /// without touching any other broker. Requires RabbitMQ to be installed (Debian: rabbitmq-server).
 /// </summary>
-public sealed class RabbitNode : IAsyncDisposable
+public sealed class RabbitNode : IBrokerNode
 {
     private readonly SemaphoreSlim _lifecycle = new(1, 1);
     // The launcher (below), which runs the node: killing it kills the node's process tree, also when
     // the test host exits without disposing the node (ServiceProcess sees to that).
     private ServiceProcess? _process;
+    private readonly string? _configuration;
+    private bool _paused;
     private bool _disposed;
 
-    private RabbitNode(string name, string directory, int amqpPort, int distributionPort)
+    private RabbitNode(string name, string directory, int amqpPort, int distributionPort, string erlangCookie, string? configuration)
     {
         NodeName = name + "@localhost";
         Directory = directory;
         AmqpPort = amqpPort;
         DistributionPort = distributionPort;
-        ErlangCookie = Convert.ToHexString(RandomNumberGenerator.GetBytes(20));
+        ErlangCookie = erlangCookie;
+        _configuration = configuration;
         Rabbitmqctl = new Rabbitmqctl(NodeName, ErlangCookie);
     }
 
@@ -43,27 +46,43 @@ public sealed class RabbitNode : IAsyncDisposable
     /// <summary><c>amqp://guest:guest@127.0.0.1:PORT/</c>; stays the same across restarts.</summary>
     public string AmqpUrl => $"amqp://guest:guest@127.0.0.1:{AmqpPort}/";
 
-    /// <summary>A <see cref="Infrastructure.Rabbitmqctl"/> that talks to this node (it knows the cookie).</summary>
+    /// <summary>The <see cref="Brokers.Rabbitmqctl"/> on this machine, talking to this node (it knows the cookie).</summary>
     public Rabbitmqctl Rabbitmqctl { get; }
+
+    IRabbitmqctl IBrokerNode.Rabbitmqctl => Rabbitmqctl;
 
     /// <summary>How long <see cref="StartAsync"/> waits for the node to boot (typically 5-10 s).</summary>
     public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(120);
 
-    /// <summary>Whether the node's process is alive (not whether it is ready).</summary>
+    /// <summary>Whether the node's process is alive (not whether it is ready; a paused node is alive).</summary>
     public bool IsRunning => _process is { HasExited: false };
+
+    /// <summary>Whether <see cref="PauseAsync"/> stopped the VM (and <see cref="ResumeAsync"/> has not let it go on).</summary>
+    public bool IsPaused => _paused && IsRunning;
+
+    /// <summary>The process id of the node's Erlang VM (<c>beam.smp</c>) while it runs, from the pid file the node writes as it boots.</summary>
+    public int? VmProcessId => IsRunning && ReadBeamPid() is { } pid && IsAlive(pid) ? pid : null;
 
     public string LogDirectory => Path.Combine(Directory, "log");
 
     private string PidFile => Path.Combine(Directory, "beam.pid");
 
     /// <summary>Picks a fresh node name, two free loopback ports and a temp directory. Nothing runs yet.</summary>
+    /// <param name="namePrefix">The node name is <c>PREFIX-RANDOM@localhost</c>.</param>
+    /// <param name="erlangCookie">The node's Erlang cookie (nodes of one cluster share one); a random one when null.</param>
+    /// <param name="parentDirectory">Where the node's directory goes; <c>$TMPDIR/eventsourced-rabbit</c> when null.</param>
+    /// <param name="configuration">Lines added to the node's <c>rabbitmq.conf</c>.</param>
     /// <exception cref="InvalidOperationException">RabbitMQ is not installed.</exception>
-    public static RabbitNode Create(string namePrefix = "es-it")
+    public static RabbitNode Create(
+        string namePrefix = "es-it",
+        string? erlangCookie = null,
+        string? parentDirectory = null,
+        string? configuration = null)
     {
         _ = RabbitMqInstallation.Scripts; // fail now, with the install hint, rather than at start
         var id = Convert.ToHexString(RandomNumberGenerator.GetBytes(5)).ToLowerInvariant();
         var name = $"{namePrefix}-{id}";
-        var directory = Path.Combine(Path.GetTempPath(), "eventsourced-rabbit", name);
+        var directory = Path.Combine(parentDirectory ?? Path.Combine(Path.GetTempPath(), "eventsourced-rabbit"), name);
         var amqpPort = FreePort.Next();
         int distributionPort;
         do
@@ -71,7 +90,8 @@ public sealed class RabbitNode : IAsyncDisposable
             distributionPort = FreePort.Next();
         }
         while (distributionPort == amqpPort);
-        return new RabbitNode(name, directory, amqpPort, distributionPort);
+        return new RabbitNode(name, directory, amqpPort, distributionPort,
+            erlangCookie ?? Convert.ToHexString(RandomNumberGenerator.GetBytes(20)), configuration);
     }
 
     /// <summary>Creates and starts a node.</summary>
@@ -123,6 +143,7 @@ public sealed class RabbitNode : IAsyncDisposable
             {
                 return;
             }
+            await ResumeVmAsync(cancellationToken); // a frozen VM would not stop
             var stopArguments = File.Exists(PidFile) ? new[] { "stop", PidFile } : ["stop"];
             try
             {
@@ -145,7 +166,7 @@ public sealed class RabbitNode : IAsyncDisposable
         }
     }
 
-    /// <summary>Kills the node at once (SIGKILL to the Erlang VM and its helpers): a crash, not a shutdown.</summary>
+    /// <summary>Kills the node at once (SIGKILL to the Erlang VM and its helpers, also a paused one): a crash, not a shutdown.</summary>
     public async Task KillAsync(CancellationToken cancellationToken = default)
     {
         await _lifecycle.WaitAsync(cancellationToken);
@@ -173,6 +194,39 @@ public sealed class RabbitNode : IAsyncDisposable
     {
         await StopAsync(cancellationToken);
         await StartAsync(cancellationToken);
+    }
+
+    /// <summary>Freezes the node's Erlang VM with SIGSTOP and returns once it is stopped: its sockets stay open, nothing
+    /// answers, and the other nodes of a cluster notice only once the distribution tick times out (<c>net_ticktime</c>, 60 s by default).</summary>
+    /// <exception cref="InvalidOperationException">The node does not run.</exception>
+    public async Task PauseAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            var pid = VmProcessId ?? throw new InvalidOperationException($"Node {NodeName} does not run: nothing to pause.");
+            Signals.Send(pid, Signals.Stop);
+            _paused = true;
+            await WaitForStateAsync(pid, stopped: true, cancellationToken);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
+    }
+
+    /// <summary>SIGCONT to the node's Erlang VM after <see cref="PauseAsync"/>; nothing when it is not paused.</summary>
+    public async Task ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        await _lifecycle.WaitAsync(cancellationToken);
+        try
+        {
+            await ResumeVmAsync(cancellationToken);
+        }
+        finally
+        {
+            _lifecycle.Release();
+        }
     }
 
     /// <summary>The last lines of the node's logs (start-up output and the node log), for error messages.</summary>
@@ -214,17 +268,8 @@ public sealed class RabbitNode : IAsyncDisposable
                 await WaitForExitAsync(TimeSpan.FromSeconds(15), CancellationToken.None);
                 await ForgetAsync();
             }
-            try
-            {
-                System.IO.Directory.Delete(Directory, recursive: true);
-            }
-            catch (DirectoryNotFoundException)
-            {
-            }
-            catch (IOException)
-            {
-                // A straggler still writing its log: leave the temp directory behind.
-            }
+            // Should a straggler keep writing for longer, the temp directory stays behind.
+            await TempDirectories.DeleteAsync(Directory);
         }
         finally
         {
@@ -251,7 +296,7 @@ public sealed class RabbitNode : IAsyncDisposable
         }
         File.WriteAllText(Path.Combine(Directory, "enabled_plugins"), "[].\n");
         File.WriteAllText(Path.Combine(Directory, "rabbitmq-env.conf"), "");
-        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"), "log.file.level = info\n");
+        File.WriteAllText(Path.Combine(Directory, "rabbitmq.conf"), "log.file.level = info\n" + (_configuration is null ? "" : _configuration.TrimEnd() + "\n"));
         File.Delete(PidFile);
         File.AppendAllText(Path.Combine(LogDirectory, "startup.log"),
             $"==== {DateTime.Now:yyyy-MM-dd HH:mm:ss} start {NodeName} amqp {AmqpPort} dist {DistributionPort}\n");
@@ -389,8 +434,35 @@ public sealed class RabbitNode : IAsyncDisposable
         _process?.Kill();
     }
 
+    private async Task ResumeVmAsync(CancellationToken cancellationToken)
+    {
+        if (_paused && VmProcessId is { } pid)
+        {
+            Signals.Send(pid, Signals.Continue);
+            await WaitForStateAsync(pid, stopped: false, cancellationToken);
+        }
+        _paused = false;
+    }
+
+    // A signal takes effect when the kernel next schedules the process: wait until /proc shows it
+    // stopped (state T) or running on, so that a paused node really is frozen when PauseAsync returns.
+    private async Task WaitForStateAsync(int pid, bool stopped, CancellationToken cancellationToken)
+    {
+        var patience = Stopwatch.StartNew();
+        while (ProcessState(pid) is { } state && (state == 'T') != stopped)
+        {
+            if (patience.Elapsed > TimeSpan.FromSeconds(10))
+            {
+                throw new TimeoutException(
+                    $"Node {NodeName}: its VM (pid {pid}) is still in state {state} 10 s after SIG{(stopped ? "STOP" : "CONT")}.");
+            }
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
     private async Task ForgetAsync()
     {
+        _paused = false;
         if (_process is not null)
         {
             await _process.DisposeAsync();
@@ -419,21 +491,23 @@ public sealed class RabbitNode : IAsyncDisposable
 
     // Alive and not a zombie, and still a process started with this node's environment? Checking
     // /proc/PID/stat is enough here: our pid file is deleted once the node is forgotten.
-    private static bool IsAlive(int pid)
+    private static bool IsAlive(int pid) => ProcessState(pid) is { } state && state is not ('Z' or 'X');
+
+    // The state letter of /proc/PID/stat (R, S, D, T stopped, Z zombie...), or null when there is no such process.
+    private static char? ProcessState(int pid)
     {
         try
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..];
-            return !state.StartsWith('Z') && !state.StartsWith('X');
+            return stat[stat.LastIndexOf(')') + 2];
         }
         catch (IOException)
         {
-            return false;
+            return null;
         }
         catch (UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
     }
 }

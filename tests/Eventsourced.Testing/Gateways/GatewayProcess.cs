@@ -16,6 +16,25 @@ public sealed class GatewayProcess : IAsyncDisposable
 
     public string Stdout => _process.Stdout;
 
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The gateway's process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>The gateway's resident set size now (<c>VmRSS</c> of <c>/proc/PID/status</c>), in bytes.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException($"no VmRSS for process {_process.Id}");
+    }
+
     public string Stderr => _process.Stderr;
 
     /// <summary>cmd/Eventsourced's build output for the configuration these tests were built in.</summary>
@@ -36,7 +55,14 @@ public sealed class GatewayProcess : IAsyncDisposable
         }
     }
 
-    public static GatewayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static GatewayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Start(null, environment, args);
+
+    /// <summary>Runs the gateway with its open-file limit (soft and hard) set to <paramref name="fileLimit"/> by <c>prlimit</c>.</summary>
+    public static GatewayProcess StartWithFileLimit(int fileLimit, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        Start(fileLimit, environment, args);
+
+    private static GatewayProcess Start(int? fileLimit, IReadOnlyDictionary<string, string> environment, string[] args)
     {
         // A clean slate: no EVENTSOURCED_ settings leak in from the test run's own environment.
         var changes = new Dictionary<string, string?>();
@@ -53,7 +79,9 @@ public sealed class GatewayProcess : IAsyncDisposable
             changes[key] = value;
         }
 
-        return new GatewayProcess(ServiceProcess.Start("dotnet", [ExecutablePath, .. args], changes));
+        return fileLimit is { } limit
+            ? new GatewayProcess(ServiceProcess.Start("prlimit", [$"--nofile={limit}:{limit}", "dotnet", ExecutablePath, .. args], changes))
+            : new GatewayProcess(ServiceProcess.Start("dotnet", [ExecutablePath, .. args], changes));
     }
 
     /// <summary>Runs to completion (flags that print and exit).</summary>

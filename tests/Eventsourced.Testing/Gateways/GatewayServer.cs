@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.Testing.Gateways;
 
@@ -52,9 +53,18 @@ public sealed class GatewayServer : IAsyncDisposable
     }
 
     /// <summary>Starts a gateway with <paramref name="options"/> as they are (e.g. from <see cref="ConfigLoader"/>).</summary>
-    public static async Task<GatewayServer> StartAsync(GatewayOptions options)
+    public static Task<GatewayServer> StartAsync(GatewayOptions options) => StartAsync(options, null);
+
+    /// <summary>Starts a gateway with <paramref name="options"/>; <paramref name="log"/>, if given, receives every log entry.</summary>
+    public static async Task<GatewayServer> StartAsync(GatewayOptions options, CollectedLog? log)
     {
-        var app = GatewayApplication.Build(options);
+        var app = GatewayApplication.Build(options, builder =>
+        {
+            if (log is not null)
+            {
+                builder.Logging.AddProvider(log);
+            }
+        });
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         return new GatewayServer(app, new Uri(address.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)), options);

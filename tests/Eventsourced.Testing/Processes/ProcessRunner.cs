@@ -49,11 +49,21 @@ public static class ProcessRunner
             {
                 await process.StandardInput.WriteAsync(standardInput.AsMemory(), cancellationToken);
             }
-            process.StandardInput.Close();
         }
         catch (IOException)
         {
             // It exited (or closed its input) without reading everything: its exit code tells.
+        }
+        finally
+        {
+            try
+            {
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The same, noticed while flushing.
+            }
         }
 
         using var timeoutSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

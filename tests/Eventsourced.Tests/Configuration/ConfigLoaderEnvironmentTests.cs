@@ -2,7 +2,7 @@ namespace Eventsourced.Tests.Configuration;
 
 public sealed class ConfigLoaderEnvironmentTests
 {
-    private const string ServerKeys = "known: address, path, heartbeat, shutdown_timeout, write_timeout";
+    private const string ServerKeys = "known: address, path, heartbeat, shutdown_timeout, write_timeout, tls";
 
     [Fact]
     public void Load_ScalarVariables_SetTheirKeysInAnyCase()
@@ -60,7 +60,7 @@ public sealed class ConfigLoaderEnvironmentTests
 
     [Theory]
     [InlineData("EVENTSOURCED_SERVER__NOPE", "1", $"environment EVENTSOURCED_SERVER__NOPE: server.NOPE: unknown key ({ServerKeys})")]
-    [InlineData("EVENTSOURCED_TRACING__PATH", "/m", "environment EVENTSOURCED_TRACING__PATH: TRACING: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health)")]
+    [InlineData("EVENTSOURCED_TRACING__PATH", "/m", "environment EVENTSOURCED_TRACING__PATH: TRACING: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits)")]
     [InlineData("EVENTSOURCED_QUEUE__PREFETCH", "0", "environment EVENTSOURCED_QUEUE__PREFETCH: queue.prefetch: must be from 1 to 65535, got 0")]
     [InlineData("EVENTSOURCED_SERVER__ADDRESS__X", "1", "environment EVENTSOURCED_SERVER__ADDRESS__X: server.address: expected a single value, got a mapping")]
     [InlineData("EVENTSOURCED_SERVER__ADDRESS", "", "environment EVENTSOURCED_SERVER__ADDRESS: server.address: expected host:port, got ''")]

@@ -3,13 +3,13 @@ namespace Eventsourced.Tests.Configuration;
 /// <summary>Each kind of structural problem (types, keys, YAML), with the exact line it is reported as.</summary>
 public sealed class ConfigLoaderErrorTests
 {
-    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, write_timeout";
+    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, write_timeout, tls";
 
     [Theory]
     [InlineData("server:\n  address:\n    host: x\n", "FILE:3: server.address: expected a single value, got a mapping")]
     [InlineData("queue:\n  prefetch: [1]\n", "FILE:2: queue.prefetch: expected a single value, got a list")]
     [InlineData("server: 1\n", "FILE:1: server: expected a mapping of keys, got a single value")]
-    [InlineData("- a\n- b\n", "FILE:1: expected a mapping of sections (server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health), got a list")]
+    [InlineData("- a\n- b\n", "FILE:1: expected a mapping of sections (server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits), got a list")]
     [InlineData("broker:\n  node: amqp://h/\n", "FILE:2: broker.node: expected a list, got a single value")]
     [InlineData("header:\n  cors: [a]\n", "FILE:2: header.cors: expected a mapping of header names to values, got a list")]
     [InlineData("header:\n  sse:\n    X-A: [1]\n", "FILE:3: header.sse.X-A: expected a single value, got a list")]
@@ -18,8 +18,8 @@ public sealed class ConfigLoaderErrorTests
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
     [Theory]
-    [InlineData("serve:\n  address: x\n", "FILE:1: serve: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health)")]
-    [InlineData("Server:\n  address: x\n", "FILE:1: Server: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health); did you mean 'server'?")]
+    [InlineData("serve:\n  address: x\n", "FILE:1: serve: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits)")]
+    [InlineData("Server:\n  address: x\n", "FILE:1: Server: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits); did you mean 'server'?")]
     [InlineData("server:\n  adress: x\n", $"FILE:2: server.adress: unknown key ({Servers})")]
     [InlineData("\nserver:\n  path: /\n  Heartbeat: 1\n", $"FILE:4: server.Heartbeat: unknown key ({Servers}); did you mean 'heartbeat'?")]
     [InlineData("server:\n  path: /a\n  path: /b\n", "FILE:3: server.path: duplicate key (first at line 2)")]

@@ -41,7 +41,7 @@ public sealed class AddEventsourcedTests
 
         Assert.Equal(
             [
-                "configuration Eventsourced:queue:nope: queue.nope: unknown key (known: pattern, expires, prefetch, bind)",
+                "configuration Eventsourced:queue:nope: queue.nope: unknown key (known: pattern, expires, prefetch, bind, type, busy_grace, adopt_existing, max_message_bytes, max_buffered_bytes)",
                 "configuration Eventsourced:queue:prefetch: queue.prefetch: must be from 1 to 65535, got 0",
             ],
             ex.Failures);

@@ -147,6 +147,8 @@ public sealed class QueueNameResolverTests
     [InlineData("${cookie:sid}", "", null, "missing cookie 'sid'")]
     [InlineData("${query:id}", "?id=amq.gen", null, "queue name must not start with 'amq.'")]
     [InlineData("${query:id}", "?id=AMQ.x", null, "queue name must not start with 'amq.'")]
+    [InlineData("${query:id}", "?id=eventsourced.lock.abc", null, "queue name must not start with 'eventsourced.lock.' (the gateway's lock queues)")]
+    [InlineData("eventsourced.${query:id}", "?id=lock.x", null, "queue name must not start with 'eventsourced.lock.' (the gateway's lock queues)")]
     [InlineData("${query:id}", "?id=a%09b", null, "queue name contains control characters")]
     [InlineData("${query:id}", "?id=a%7Fb", null, "queue name contains control characters")]
     public void TryResolve_BadInput_FailsWithReason(string pattern, string query, string? cookie, string reason) =>
@@ -196,4 +198,8 @@ public sealed class QueueNameResolverTests
     [Fact]
     public void TryResolve_ClaimValue_IsCheckedLikeAnyName() =>
         Assert.Equal((false, "", "queue name contains invisible or bidirectional-control characters"), ResolveWithClaims("${claim:sub}", ("sub", "4\u200B2")));
+
+    [Fact]
+    public void TryResolve_LockPrefixInsideTheName_IsFine() =>
+        Assert.True(Resolve("x-${query:id}", "?id=eventsourced.lock.y").Ok);
 }

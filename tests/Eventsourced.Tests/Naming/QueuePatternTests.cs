@@ -71,6 +71,7 @@ public sealed class QueuePatternTests
     [InlineData("${query:}", "empty name in '${query:}'")]
     [InlineData("${cookie}", "empty name in '${cookie}'")]
     [InlineData("amq.${query:id}", "queue names starting with 'amq.' are reserved by the broker")]
+    [InlineData("eventsourced.lock.${query:id}", "queue names starting with 'eventsourced.lock.' are reserved for the gateway's lock queues")]
     public void Parse_Invalid_ThrowsFormatExceptionWithShortMessage(string text, string expected)
     {
         var ex = Assert.Throws<FormatException>(() => QueuePattern.Parse(text));

@@ -1,0 +1,117 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// The certificate of <c>server.tls</c>, reloaded when its files change (a renewal, a Kubernetes secret swapped by
+/// symlink): a file watcher on their directories notices at once, and a check every
+/// <see cref="PollInterval"/> catches what a watcher misses (network file systems). Each new TLS handshake takes
+/// the current certificate; open connections keep theirs. A half-written or broken pair keeps the old certificate
+/// and is logged; the next change tries again.
+/// </summary>
+internal sealed class ServerCertificate : IDisposable
+{
+    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);
+
+    private readonly string _certificatePath;
+    private readonly string _keyPath;
+    private readonly ILogger _logger;
+    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly ITimer _poll;
+    private readonly ITimer _settle;
+    private readonly Lock _reloading = new();
+    private X509Certificate2 _current;
+    private (DateTime, long, DateTime, long) _stamp;
+
+    public ServerCertificate(string certificatePath, string keyPath, TimeProvider time, ILogger logger)
+    {
+        _certificatePath = Path.GetFullPath(certificatePath);
+        _keyPath = Path.GetFullPath(keyPath);
+        _logger = logger;
+        _current = TlsFiles.Load(_certificatePath, _keyPath);
+        _stamp = Stamp();
+        HostingLog.CertificateLoaded(logger, _current.Subject, _current.Thumbprint, _current.NotAfter);
+        _settle = time.CreateTimer(_ => Reload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _poll = time.CreateTimer(_ => ReloadIfChanged(), null, PollInterval, PollInterval);
+        foreach (var directory in new[] { Path.GetDirectoryName(_certificatePath)!, Path.GetDirectoryName(_keyPath)! }.Distinct(StringComparer.Ordinal))
+        {
+            var watcher = new FileSystemWatcher(directory)
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.CreationTime | NotifyFilters.Size | NotifyFilters.DirectoryName,
+                IncludeSubdirectories = false,
+            };
+            watcher.Changed += (_, _) => Changed();
+            watcher.Created += (_, _) => Changed();
+            watcher.Renamed += (_, _) => Changed();
+            watcher.Deleted += (_, _) => Changed();
+            watcher.EnableRaisingEvents = true;
+            _watchers.Add(watcher);
+        }
+    }
+
+    /// <summary>The certificate new handshakes present.</summary>
+    public X509Certificate2 Current => Volatile.Read(ref _current);
+
+    public void Dispose()
+    {
+        foreach (var watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
+        _poll.Dispose();
+        _settle.Dispose();
+    }
+
+    /// <summary>A change in a watched directory: reload once writing has settled (files are often written in several steps).</summary>
+    private void Changed() => _settle.Change(Settle, Timeout.InfiniteTimeSpan);
+
+    private void ReloadIfChanged()
+    {
+        if (Stamp() != _stamp)
+        {
+            Reload();
+        }
+    }
+
+    private void Reload()
+    {
+        lock (_reloading)
+        {
+            var stamp = Stamp();
+            X509Certificate2 loaded;
+            try
+            {
+                loaded = TlsFiles.Load(_certificatePath, _keyPath);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+            {
+                HostingLog.CertificateReloadFailed(_logger, _certificatePath, ex.Message);
+                return;
+            }
+
+            _stamp = stamp;
+            if (loaded.Thumbprint == Current.Thumbprint)
+            {
+                loaded.Dispose();
+                return;
+            }
+
+            // The old certificate is not disposed: handshakes in progress may still use it.
+            Volatile.Write(ref _current, loaded);
+            HostingLog.CertificateLoaded(_logger, loaded.Subject, loaded.Thumbprint, loaded.NotAfter);
+        }
+    }
+
+    private (DateTime, long, DateTime, long) Stamp()
+    {
+        var certificate = new FileInfo(_certificatePath);
+        var key = new FileInfo(_keyPath);
+        return (
+            certificate.Exists ? certificate.LastWriteTimeUtc : default, certificate.Exists ? certificate.Length : -1,
+            key.Exists ? key.LastWriteTimeUtc : default, key.Exists ? key.Length : -1);
+    }
+}

@@ -1,0 +1,80 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Eventsourced.Configuration;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>An entry name of <c>server.tls</c>: <c>certificate</c> or <c>key</c>.</summary>
+internal sealed class TlsEntry : IValueRule
+{
+    public const string Certificate = "certificate";
+    public const string Key = "key";
+
+    private TlsEntry()
+    {
+    }
+
+    public static string? Check(string name) =>
+        name.Equals(Certificate, StringComparison.OrdinalIgnoreCase) || name.Equals(Key, StringComparison.OrdinalIgnoreCase) ? null : $"unknown entry {ConfigText.Quote(name)} (known: {Certificate}, {Key})";
+}
+
+/// <summary>A file path of <c>server.tls</c>.</summary>
+internal sealed class TlsPath : IValueRule
+{
+    private TlsPath()
+    {
+    }
+
+    public static string? Check(string path) =>
+        path.Length == 0 || path.Any(char.IsControl) ? $"expected a file path, got {ConfigText.Quote(path)}" : null;
+}
+
+/// <summary><c>server.tls</c>: both PEM files or neither, and they must load (a certificate with its private key).</summary>
+internal static class TlsFiles
+{
+    public static bool Enabled(ServerOptions server) => server.Tls.Count > 0;
+
+    public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var tls = options.Server.Tls;
+        if (tls.Count == 0)
+        {
+            yield break;
+        }
+
+        if (!tls.TryGetValue(TlsEntry.Certificate, out var certificate) || !tls.TryGetValue(TlsEntry.Key, out var key))
+        {
+            yield return new ConfigProblem(ConfigLocation.Combination, "server.tls", "needs both certificate and key (PEM files), or neither");
+            yield break;
+        }
+
+        string? problem = null;
+        try
+        {
+            using var loaded = Load(certificate, key);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
+        {
+            problem = $"cannot load certificate {ConfigText.Quote(certificate)} with key {ConfigText.Quote(key)}: {ex.Message}";
+        }
+
+        if (problem is not null)
+        {
+            yield return new ConfigProblem(ConfigLocation.Combination, "server.tls", problem);
+        }
+    }
+
+    /// <summary>The certificate (with its chain's first certificate) and its private key, from PEM files.</summary>
+    public static X509Certificate2 Load(string certificatePath, string keyPath)
+    {
+        var certificate = X509Certificate2.CreateFromPemFile(certificatePath, keyPath);
+        if (!certificate.HasPrivateKey)
+        {
+            certificate.Dispose();
+            throw new CryptographicException("the key does not belong to the certificate");
+        }
+
+        return certificate;
+    }
+}

@@ -1,0 +1,77 @@
+using System.Runtime.InteropServices;
+
+namespace Eventsourced.Limits;
+
+/// <summary>
+/// How many client connections the gateway accepts at once. Without a cap, clients opening as many idle connections
+/// as the process's open-file limit made <c>accept()</c> fail with EMFILE and the gateway abort. Below the cap Kestrel
+/// accepts and closes the excess at once, so the process keeps descriptors for its broker connections, files and
+/// runtime. There is no managed API for the limit, hence the one libc call.
+/// </summary>
+internal static partial class ConnectionCap
+{
+    private const int RlimitNofile = 7; // RLIMIT_NOFILE on Linux (x64, arm64)
+
+    /// <summary>Descriptors kept for what the process opens after start: assemblies loaded later (the runtime keeps each one's file open), broker connections, files.</summary>
+    private const int Margin = 256;
+
+    /// <summary>
+    /// <paramref name="configured"/> when set, else the open-file limit less a reserve: what is open now plus
+    /// <see cref="Margin"/>, or a tenth of the limit if that is more. Null when the limit is unknown or unlimited.
+    /// </summary>
+    public static long? Effective(int configured, out long? fileLimit)
+    {
+        fileLimit = OpenFileLimit();
+        if (configured > 0)
+        {
+            return configured;
+        }
+
+        return fileLimit is { } limit ? Math.Max(1, limit - Math.Max(limit / 10, OpenNow() + Margin)) : null;
+    }
+
+    /// <summary>Descriptors open now (about two per loaded assembly, ~200 at start).</summary>
+    private static long OpenNow()
+    {
+        try
+        {
+            return Directory.GetFiles("/proc/self/fd").Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return 0;
+        }
+    }
+
+    /// <summary>The soft <c>RLIMIT_NOFILE</c> (the runtime raises it to the hard limit at start), or null where unknown.</summary>
+    public static long? OpenFileLimit()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return null;
+        }
+
+        try
+        {
+            return GetRLimit(RlimitNofile, out var limit) == 0 && limit.Current < int.MaxValue ? (long)limit.Current : null;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrlimit", SetLastError = true)]
+    private static partial int GetRLimit(int resource, out RLimit limit);
+}

@@ -1,0 +1,56 @@
+using System.ComponentModel.DataAnnotations;
+using Eventsourced.Configuration;
+using Microsoft.Extensions.Configuration;
+
+namespace Eventsourced.Limits;
+
+/// <summary>
+/// The <c>limits</c> section: what one client address may take (streams, subscribe attempts), which proxies may say
+/// who the client is, and the HTTP server's limits on connections and request heads.
+/// </summary>
+public sealed class LimitsOptions
+{
+    /// <summary><c>limits.streams_per_client</c>: open streams per client address; 0: no limit.</summary>
+    [ConfigurationKeyName("streams_per_client")]
+    [Range(0, 1_000_000)]
+    public int StreamsPerClient { get; set; }
+
+    /// <summary><c>limits.subscribes_per_second</c>: subscribe attempts per client address and second (a token bucket of one second's worth); 0: no limit.</summary>
+    [ConfigurationKeyName("subscribes_per_second")]
+    [Range(0, 1_000_000)]
+    public int SubscribesPerSecond { get; set; }
+
+    /// <summary>
+    /// <c>limits.trusted_proxies</c>: addresses (<c>10.0.0.5</c>) and networks (<c>10.0.0.0/8</c>) of proxies whose
+    /// <c>X-Forwarded-For</c> names the client; empty: the connection's address is the client's.
+    /// </summary>
+    [ConfigurationKeyName("trusted_proxies")]
+    [ValueRule<ProxyAddress>]
+    [MayBeEmpty]
+    public List<string> TrustedProxies { get; set; } = ["127.0.0.1", "::1"];
+
+    /// <summary><c>limits.max_connections</c>: open client connections; 0: derived from the open-file limit (<see cref="ConnectionCap"/>).</summary>
+    [ConfigurationKeyName("max_connections")]
+    [Range(0, 10_000_000)]
+    public int MaxConnections { get; set; }
+
+    /// <summary><c>limits.max_request_line_bytes</c>: longest request line (method, target, version); longer: 414.</summary>
+    [ConfigurationKeyName("max_request_line_bytes")]
+    [Range(256, 1024 * 1024)]
+    public int MaxRequestLineBytes { get; set; } = 8 * 1024;
+
+    /// <summary><c>limits.max_request_header_bytes</c>: all request headers together; more: 431.</summary>
+    [ConfigurationKeyName("max_request_header_bytes")]
+    [Range(1024, 1024 * 1024)]
+    public int MaxRequestHeaderBytes { get; set; } = 32 * 1024;
+
+    /// <summary><c>limits.max_request_headers</c>: number of request headers; more: 431.</summary>
+    [ConfigurationKeyName("max_request_headers")]
+    [Range(1, 10_000)]
+    public int MaxRequestHeaders { get; set; } = 100;
+
+    /// <summary><c>limits.request_headers_timeout</c>: seconds a client may take to send its request head; slower: 408 and closed.</summary>
+    [ConfigurationKeyName("request_headers_timeout")]
+    [Range(1, 3600)]
+    public int RequestHeadersTimeoutSeconds { get; set; } = 10;
+}

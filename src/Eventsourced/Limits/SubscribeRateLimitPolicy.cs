@@ -1,0 +1,68 @@
+using System.Threading.RateLimiting;
+using Eventsourced.Http;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Eventsourced.Limits;
+
+/// <summary>
+/// ASP.NET Core's rate limiting for the stream endpoints: per client address (<see cref="ClientAddress"/>) a token
+/// bucket of <c>limits.subscribes_per_second</c> subscribe attempts, chained with a concurrency limiter of
+/// <c>limits.streams_per_client</c> leases held for the stream's whole life. Only <c>GET</c> counts (a preflight or a
+/// refused method is not an attempt). A refusal is the gate's: <c>429</c>, <c>Retry-After</c>, <c>X-Status-Reason</c>,
+/// CORS headers, outcome <c>rate_limited</c>.
+/// </summary>
+internal sealed class SubscribeRateLimitPolicy(IOptions<LimitsOptions> options) : IRateLimiterPolicy<string>
+{
+    public const string Name = "eventsourced-subscribe";
+
+    /// <summary>What a client refused for holding too many streams is told to wait: streams end when their page goes.</summary>
+    private static readonly TimeSpan StreamsRetryAfter = TimeSpan.FromSeconds(5);
+
+    private readonly LimitsOptions _options = options.Value;
+
+    /// <summary>Whether any per-client limit is on (the endpoints carry the policy only then).</summary>
+    public static bool AppliesTo(LimitsOptions options) => options.StreamsPerClient > 0 || options.SubscribesPerSecond > 0;
+
+    public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected { get; } = async (rejected, _) =>
+    {
+        var context = rejected.HttpContext;
+        var (reason, retryAfter) = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait)
+            ? ("too many subscribe attempts from this address", wait)
+            : ("too many streams from this address", StreamsRetryAfter);
+        await context.RequestServices.GetRequiredService<SubscriptionGate>().RefuseTooManyAsync(context, reason, retryAfter);
+    };
+
+    public RateLimitPartition<string> GetPartition(HttpContext httpContext)
+    {
+        ArgumentNullException.ThrowIfNull(httpContext);
+        return HttpMethods.IsGet(httpContext.Request.Method)
+            ? RateLimitPartition.Get(ClientAddress.PartitionKey(httpContext), _ => NewLimiter())
+            : RateLimitPartition.GetNoLimiter(string.Empty);
+    }
+
+    private RateLimiter NewLimiter()
+    {
+        var limiters = new List<RateLimiter>(2);
+        if (_options.SubscribesPerSecond > 0)
+        {
+            limiters.Add(new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = _options.SubscribesPerSecond,
+                TokensPerPeriod = _options.SubscribesPerSecond,
+                ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+        }
+
+        if (_options.StreamsPerClient > 0)
+        {
+            limiters.Add(new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = _options.StreamsPerClient, QueueLimit = 0 }));
+        }
+
+        return limiters.Count == 1 ? limiters[0] : RateLimiter.CreateChained([.. limiters]);
+    }
+}

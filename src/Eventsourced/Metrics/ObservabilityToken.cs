@@ -1,0 +1,43 @@
+using System.Security.Cryptography;
+using System.Text;
+using Eventsourced.Http;
+using Microsoft.AspNetCore.Http;
+
+namespace Eventsourced.Metrics;
+
+/// <summary>
+/// <c>metrics.token</c>: <c>/metrics</c> and <c>/debug/vars</c> answer only <c>Authorization: Bearer TOKEN</c>
+/// (Prometheus: <c>authorization: {credentials: TOKEN}</c>); anything else gets <c>401</c> with
+/// <c>WWW-Authenticate: Bearer</c> and a reason. A static secret compared in constant time, so a plain comparison
+/// in code, not a token library: there is nothing to parse or verify.
+/// </summary>
+internal static class ObservabilityToken
+{
+    public static RequestDelegate Protect(string token, RequestDelegate next)
+    {
+        if (token.Length == 0)
+        {
+            return next;
+        }
+
+        var expected = Encoding.UTF8.GetBytes("Bearer " + token);
+        return async context =>
+        {
+            var given = context.Request.Headers.Authorization;
+            if (given.Count == 1 && given[0] is { } value && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(value), expected))
+            {
+                await next(context);
+                return;
+            }
+
+            var reason = given.Count == 0 ? "bearer token required" : "wrong bearer token";
+            var response = context.Response;
+            response.StatusCode = StatusCodes.Status401Unauthorized;
+            response.Headers.WWWAuthenticate = "Bearer realm=\"eventsourced\"";
+            response.Headers[StatusReason.Header] = reason;
+            response.Headers.CacheControl = "no-store";
+            response.ContentType = "text/plain; charset=utf-8";
+            await response.WriteAsync(reason + "\n", context.RequestAborted);
+        };
+    }
+}

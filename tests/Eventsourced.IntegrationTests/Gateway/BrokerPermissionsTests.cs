@@ -1,0 +1,71 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// The narrow broker permissions the README recommends: a queue name prefix in <c>queue.pattern</c> and a broker user
+/// whose permissions are limited to it. What the broker refuses reaches the client as a plain reason; the broker's
+/// words (user, vhost, node) stay in the gateway's log.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+    private readonly string _user = $"es-limited-{Guid.NewGuid():N}"[..24];
+    private readonly string _password = $"pw-{Guid.NewGuid():N}";
+    private readonly string _prefix = $"app{Guid.NewGuid():N}"[..12] + ".";
+    private string _vhost = "/";
+
+    public async Task InitializeAsync()
+    {
+        var url = new Uri(broker.AmqpUrl);
+        _vhost = url.AbsolutePath is "/" or "" ? "/" : Uri.UnescapeDataString(url.AbsolutePath[1..]);
+        await broker.Rabbitmqctl.RunCheckedAsync(["add_user", _user, _password]);
+        // configure, write, read: only queues named with the prefix.
+        var regex = "^" + _prefix.Replace(".", "\\.", StringComparison.Ordinal);
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_permissions", "-p", _vhost, _user, regex, regex, regex]);
+    }
+
+    public async Task DisposeAsync() => await broker.Rabbitmqctl.RunAsync(["delete_user", _user]);
+
+    private string LimitedUrl => new UriBuilder(broker.AmqpUrl) { UserName = _user, Password = _password }.Uri.ToString();
+
+    [Fact]
+    public async Task LimitedUser_WithPrefixedPattern_Streams()
+    {
+        await using var amqp = await broker.ConnectAsync(nameof(LimitedUser_WithPrefixedPattern_Streams));
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o => o.Queue.Pattern = _prefix + "${query:id}");
+        var id = Guid.NewGuid().ToString("N");
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={id}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await amqp.PublishAsync(_prefix + id, "for the limited user");
+
+        Assert.Equal(["for the limited user"], await sse.ReadEventsAsync(1, Patience));
+    }
+
+    [Fact]
+    public async Task LimitedUser_QueueOutsideItsPermissions_IsRefusedWithAPlainReason_AndTheLogHasTheDetail()
+    {
+        var log = new CollectedLog();
+        var options = new Eventsourced.Configuration.GatewayOptions();
+        options.Server.Address = "127.0.0.1:0";
+        options.Server.HeartbeatSeconds = 0;
+        options.Broker.Node = [LimitedUrl];
+        options.Queue.Pattern = "${query:id}";
+        await using var gateway = await GatewayServer.StartAsync(options, log);
+
+        using var response = await gateway.Client.GetAsync($"/?id=other-{Guid.NewGuid():N}");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var reason = response.Headers.GetValues("X-Status-Reason").Single();
+        Assert.Equal("broker refused the subscription", reason);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(_user, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("ACCESS_REFUSED", body, StringComparison.Ordinal);
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("ACCESS_REFUSED", StringComparison.Ordinal) && e.Message.Contains(_user, StringComparison.Ordinal));
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channel released");
+    }
+}

@@ -1,0 +1,94 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// Opening as many idle TCP connections as the gateway's open-file limit used to make it abort (Kestrel's accept
+/// loop spinning on EMFILE, then "Out of memory" or an internal CLR error). The connections are now capped below
+/// the limit: the excess is closed as it comes, streams go on, and new clients are served once the flood ends.
+/// The published gateway runs with a low limit (prlimit) rather than exhausting the machine's.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class ConnectionFloodTests(BrokerFixture broker)
+{
+    private const int FileLimit = 1024;
+    private const int Flood = 1500;
+
+    [Fact]
+    public async Task IdleConnectionsPastTheOpenFileLimit_AreRefused_AndTheGatewayKeepsServing()
+    {
+        var port = FreePort.Next();
+        var queue = broker.UniqueQueueName("flooded");
+        await using var process = GatewayProcess.StartWithFileLimit(FileLimit, new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+            ["EVENTSOURCED_SERVER__HEARTBEAT"] = "1",
+        });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), TimeSpan.FromSeconds(30), "gateway process listening");
+        await using var amqp = await broker.ConnectAsync(nameof(ConnectionFloodTests));
+        await using var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Flood; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    await socket.ConnectAsync(IPAddress.Loopback, port);
+                }
+                catch (SocketException)
+                {
+                    socket.Dispose();
+                    continue; // the backlog is full: refused too
+                }
+
+                idle.Add(socket);
+            }
+
+            // The stream carries on through the flood, and the process is still there.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+            Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
+            await amqp.PublishAsync(queue, "during the flood");
+            Assert.Equal(["during the flood"], await stream.ReadEventsAsync(1, TimeSpan.FromSeconds(20)));
+
+            // The excess was closed by the gateway, not left hanging on a descriptor it does not have.
+            var closed = 0;
+            foreach (var socket in idle)
+            {
+                if (socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0)
+                {
+                    closed++;
+                }
+            }
+
+            Assert.True(closed >= idle.Count - FileLimit, $"only {closed} of {idle.Count} idle connections were closed by the gateway");
+        }
+        finally
+        {
+            foreach (var socket in idle)
+            {
+                socket.Dispose();
+            }
+        }
+
+        // Once the flood is gone, new clients are served.
+        await Wait.UntilAsync(
+            async () =>
+            {
+                using var response = await client.GetAsync("/healthz");
+                return response.StatusCode == HttpStatusCode.OK;
+            },
+            TimeSpan.FromSeconds(30),
+            "served again after the flood");
+        Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
+        Assert.Contains("Accepting at most", process.Stdout, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// <c>server.tls</c>: HTTPS with HTTP/2 and HTTP/1.1 on <c>server.address</c>, streams over both acknowledged as
+/// the README says (HTTP/1.1: once the client's TCP has the bytes; HTTP/2: at the flush), and the certificate
+/// reloaded when its files change.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class HttpsTests(BrokerFixture broker) : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("es-tls-");
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact]
+    public async Task Http2_TenStreamsOnOneConnection_EveryMessageArrivesAndIsAcknowledged()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        using var client = Client(gateway, certificate, _ => { });
+        var queues = Enumerable.Range(0, 10).Select(i => broker.UniqueQueueName($"h2-{i}")).ToArray();
+
+        var streams = new List<SseClient>();
+        try
+        {
+            foreach (var queue in queues)
+            {
+                streams.Add(await SseClient.OpenAsync(client, $"/?id={queue}", Http2, CancellationToken.None));
+            }
+
+            Assert.All(streams, s => Assert.Equal(HttpStatusCode.OK, s.Status));
+            Assert.All(streams, s => Assert.Equal(HttpVersion.Version20, s.Response.Version));
+            await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+            foreach (var queue in queues)
+            {
+                await amqp.PublishAsync(queue, $"to {queue}");
+            }
+
+            for (var i = 0; i < queues.Length; i++)
+            {
+                Assert.Equal([$"to {queues[i]}"], await streams[i].ReadEventsAsync(1, Patience));
+            }
+
+            // Over HTTP/2 a flush counts as delivery: each message is acknowledged, none waits in its queue.
+            foreach (var queue in queues)
+            {
+                await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0 }, Patience, $"{queue} acknowledged");
+            }
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Http11OverTls_StreamsAndAcknowledgesOnceTheClientsTcpHasTheBytes()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        using var client = Client(gateway, certificate, _ => { });
+        var queue = broker.UniqueQueueName("tls-h1");
+
+        await using var sse = await SseClient.OpenAsync(client, $"/?id={queue}", request => request.Version = HttpVersion.Version11, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        Assert.Equal(HttpVersion.Version11, sse.Response.Version);
+        await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+        for (var i = 0; i < 20; i++)
+        {
+            await amqp.PublishAsync(queue, $"m{i}");
+        }
+
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}"), await sse.ReadEventsAsync(20, Patience));
+        // The byte count behind the acknowledgements is taken outside TLS (encrypted bytes, as the kernel counts them).
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0 }, Patience, "all twenty acknowledged");
+    }
+
+    [Fact]
+    public async Task CertificateFilesReplaced_NewConnectionsGetTheNewCertificate_OpenStreamsGoOn()
+    {
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        await using var gateway = await StartAsync(first);
+        X509Certificate2? seen = null;
+        using var before = Client(gateway, null, c => seen = c);
+        var queue = broker.UniqueQueueName("tls-reload");
+        await using var sse = await SseClient.OpenAsync(before, $"/?id={queue}", Http2, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        Assert.Equal(first.Certificate.Thumbprint, seen?.Thumbprint);
+
+        second.WriteTo(_directory.FullName);
+
+        await Wait.UntilAsync(
+            async () =>
+            {
+                X509Certificate2? presented = null;
+                using var fresh = Client(gateway, null, c => presented = c);
+                using var response = await fresh.GetAsync("/healthz");
+                return presented?.Thumbprint == second.Certificate.Thumbprint;
+            },
+            Patience,
+            "a new connection is presented the new certificate");
+        await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+        await amqp.PublishAsync(queue, "still streaming");
+        Assert.Equal(["still streaming"], await sse.ReadEventsAsync(1, Patience));
+    }
+
+    private static void Http2(HttpRequestMessage request)
+    {
+        request.Version = HttpVersion.Version20;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+    }
+
+    private Task<GatewayServer> StartAsync(TestCertificate certificate)
+    {
+        var (certificatePath, keyPath) = certificate.WriteTo(_directory.FullName);
+        return GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Tls = new(StringComparer.OrdinalIgnoreCase)
+        {
+            ["certificate"] = certificatePath,
+            ["key"] = keyPath,
+        });
+    }
+
+    /// <summary>A client that trusts <paramref name="trusted"/> only (or any certificate when null) and reports what it was shown.</summary>
+    private static HttpClient Client(GatewayServer gateway, TestCertificate? trusted, Action<X509Certificate2> presented) => new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+        UseCookies = false,
+        SslOptions =
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                var shown = new X509Certificate2(certificate!);
+                presented(shown);
+                return trusted is null || shown.Thumbprint == trusted.Certificate.Thumbprint;
+            },
+        },
+    })
+    {
+        BaseAddress = new Uri($"https://127.0.0.1:{gateway.Port}"),
+        Timeout = Timeout.InfiniteTimeSpan,
+    };
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// <c>limits.*</c>: per client address at most N streams and M subscribe attempts a second (429 with Retry-After,
+/// a reason and the CORS headers, outcome <c>rate_limited</c>), the client named by a trusted proxy's
+/// X-Forwarded-For, and Kestrel's limits on request heads.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class LimitsTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
+
+    [Fact]
+    public async Task StreamsPerClient_TheOneTooMany_Gets429_UntilAStreamEnds()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.StreamsPerClient = 2);
+        await using var first = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("lim1")}");
+        var second = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("lim2")}");
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+
+        using (var third = await gateway.Client.GetAsync($"/?id={broker.UniqueQueueName("lim3")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+            Assert.Equal("too many streams from this address", third.Headers.GetValues("X-Status-Reason").Single());
+            Assert.True(third.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+            Assert.Equal("*", third.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        }
+
+        // A preflight is not a stream.
+        using (var preflight = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Options, "/?id=x")))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        }
+
+        await second.DisposeAsync();
+        await Wait.UntilAsync(
+            async () =>
+            {
+                await using var again = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("lim4")}");
+                return again.Status == HttpStatusCode.OK;
+            },
+            Patience,
+            "a stream again once one ended");
+        Assert.Contains("eventsourced_streams_total{outcome=\"rate_limited\"}", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        Assert.DoesNotContain("eventsourced_streams_total{outcome=\"rate_limited\"} 0", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SubscribesPerSecond_BurstOverTheRate_Gets429WithRetryAfter()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.SubscribesPerSecond = 3);
+
+        // Attempts count whatever their answer: these are refused as bad requests (no id). Ten at once: the bucket
+        // holds three, and refills three a second, so whatever the timing most of them are over the rate.
+        var responses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => gateway.Client.GetAsync("/")));
+
+        Assert.True(responses.Count(r => r.StatusCode == HttpStatusCode.BadRequest) >= 3, "the bucket's three let through");
+        var limited = responses.Where(r => r.StatusCode == HttpStatusCode.TooManyRequests).ToArray();
+        Assert.NotEmpty(limited);
+        Assert.Equal(10, responses.Count(r => r.StatusCode == HttpStatusCode.BadRequest) + limited.Length);
+        Assert.All(limited, r =>
+        {
+            Assert.Equal("too many subscribe attempts from this address", r.Headers.GetValues("X-Status-Reason").Single());
+            Assert.Equal(TimeSpan.FromSeconds(1), r.Headers.RetryAfter?.Delta);
+        });
+        await Wait.UntilAsync(async () => (await gateway.Client.GetAsync("/")).StatusCode == HttpStatusCode.BadRequest, Patience, "attempts allowed again a second later");
+    }
+
+    [Fact]
+    public async Task TrustedProxy_ForwardedClientsAreCountedApart_UntrustedForwardingIsIgnored()
+    {
+        await using var trusting = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.StreamsPerClient = 1);
+        await using var a = await SubscribeAsAsync(trusting, "203.0.113.7");
+        await using var b = await SubscribeAsAsync(trusting, "203.0.113.8");
+        await using var a2 = await SubscribeAsAsync(trusting, "203.0.113.7");
+        // What a client claims left of the proxy's entry does not count: the proxy appended the real address.
+        await using var spoofed = await SubscribeAsAsync(trusting, "198.51.100.1, 203.0.113.7");
+        Assert.Equal(HttpStatusCode.OK, a.Status);
+        Assert.Equal(HttpStatusCode.OK, b.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, a2.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, spoofed.Status);
+
+        await using var distrusting = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 1;
+            o.Limits.TrustedProxies = [];
+        });
+        await using var c = await SubscribeAsAsync(distrusting, "203.0.113.7");
+        await using var d = await SubscribeAsAsync(distrusting, "203.0.113.8");
+        Assert.Equal(HttpStatusCode.OK, c.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, d.Status);
+    }
+
+    [Fact]
+    public async Task RequestHeadLimits_AreKestrels_AndConfigurable()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxRequestLineBytes = 1024;
+            o.Limits.MaxRequestHeaderBytes = 4096;
+            o.Limits.MaxRequestHeaders = 10;
+        });
+
+        Assert.Equal(414, await StatusOfAsync(gateway, $"GET /?id={new string('a', 1100)} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        Assert.Equal(431, await StatusOfAsync(gateway, $"GET /?id=a HTTP/1.1\r\nHost: x\r\nCookie: {new string('c', 5000)}\r\n\r\n"));
+        var many = string.Concat(Enumerable.Range(0, 12).Select(i => $"X-H{i}: v\r\n"));
+        Assert.Equal(431, await StatusOfAsync(gateway, $"GET /?id=a HTTP/1.1\r\nHost: x\r\n{many}\r\n"));
+        Assert.Equal(400, await StatusOfAsync(gateway, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    }
+
+    private async Task<SseClient> SubscribeAsAsync(GatewayServer gateway, string forwardedFor) =>
+        await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("fwd")}", request => request.Headers.Add("X-Forwarded-For", forwardedFor));
+
+    private static async Task<int> StatusOfAsync(GatewayServer gateway, string request)
+    {
+        using var client = new TcpClient();
+        await client.ConnectAsync("127.0.0.1", gateway.Port);
+        var stream = client.GetStream();
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(request));
+        var buffer = new byte[64];
+        var read = await stream.ReadAsync(buffer);
+        var line = Encoding.ASCII.GetString(buffer, 0, read);
+        return int.Parse(line.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+}

@@ -1,0 +1,78 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Eventsourced.IntegrationTests.Infrastructure;
+
+namespace Eventsourced.IntegrationTests.Observability;
+
+/// <summary>
+/// <c>metrics.address</c> and <c>metrics.token</c>: <c>/metrics</c> and <c>/debug/vars</c> need not face the internet.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class ObservabilityListenerTests(BrokerFixture broker)
+{
+    [Fact]
+    public async Task OwnListener_ServesMetricsOnlyThere_AndNoStreamThere()
+    {
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Metrics.Address = $"127.0.0.1:{metricsPort}");
+        using var observability = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{metricsPort}"));
+
+        using (var metrics = await observability.GetAsync("/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+            Assert.Contains("eventsourced_streams_total", await metrics.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await observability.GetAsync("/debug/vars")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await observability.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await observability.GetAsync($"/?id={broker.UniqueQueueName("obs")}")).StatusCode);
+
+        // On the public listener the paths are just other paths of the stream (no id: 400), the probes stay.
+        foreach (var path in new[] { "/metrics", "/debug/vars" })
+        {
+            using var response = await gateway.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+            Assert.DoesNotContain("eventsourced_", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/healthz")).StatusCode);
+        await using var sse = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("obs-stream")}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+    }
+
+    [Fact]
+    public async Task Token_IsRequiredForMetricsAndDebugVars_NotForTheProbes()
+    {
+        const string token = "s3cret-scrape-token";
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Metrics.Token = token);
+
+        foreach (var path in new[] { "/metrics", "/debug/vars" })
+        {
+            using var none = await gateway.Client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+            Assert.Equal("Bearer", none.Headers.WwwAuthenticate.Single().Scheme);
+            Assert.Equal("bearer token required", none.Headers.GetValues("X-Status-Reason").Single());
+
+            using var wrong = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token + "x") } };
+            using var wrongResponse = await gateway.Client.SendAsync(wrong);
+            Assert.Equal(HttpStatusCode.Unauthorized, wrongResponse.StatusCode);
+            Assert.DoesNotContain(token, await wrongResponse.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+            using var right = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
+            using var rightResponse = await gateway.Client.SendAsync(right);
+            Assert.Equal(HttpStatusCode.OK, rightResponse.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/healthz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Token_IsMaskedByDashC()
+    {
+        var (exitCode, stdout, _) = await GatewayProcess.RunAsync(new Dictionary<string, string> { ["EVENTSOURCED_METRICS__TOKEN"] = "TopSecretToken1" }, "-c");
+
+        Assert.Equal(0, exitCode);
+        Assert.DoesNotContain("TopSecretToken1", stdout, StringComparison.Ordinal);
+        Assert.Contains("token: '***'", stdout, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using Eventsourced.Broker;
+
+namespace Eventsourced.Tests.Broker;
+
+/// <summary>The wait between reconnect attempts: cut short by a node that comes back, never by one that was there all along.</summary>
+public sealed class ReconnectWaitTests
+{
+    [Fact]
+    public async Task NodeThatComesBack_EndsALongWaitWithinAboutAProbeInterval()
+    {
+        var probes = 0;
+        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) > 3), TimeProvider.System);
+        var stopwatch = Stopwatch.StartNew();
+
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+
+        Assert.Equal(ReconnectWaitResult.NodeAnswers, result);
+        Assert.Equal(4, probes);
+        Assert.InRange(stopwatch.Elapsed, 3 * ReconnectWait.ProbeInterval, TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task NodeThatAnswersAllAlong_IsProbedOnce_AndTheDelayIsWaitedOut()
+    {
+        var probes = 0;
+        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) > 0), TimeProvider.System);
+        var stopwatch = Stopwatch.StartNew();
+
+        var result = await wait.WaitAsync(TimeSpan.FromMilliseconds(900), CancellationToken.None);
+
+        Assert.Equal(ReconnectWaitResult.Elapsed, result);
+        Assert.Equal(1, probes);
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(890), $"returned after {stopwatch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task NodeThatStaysDown_IsProbedAtTheInterval_UntilTheDelayHasPassed()
+    {
+        var probes = 0;
+        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) < 0), TimeProvider.System);
+        var stopwatch = Stopwatch.StartNew();
+
+        var result = await wait.WaitAsync(TimeSpan.FromMilliseconds(1100), CancellationToken.None);
+
+        Assert.Equal(ReconnectWaitResult.Elapsed, result);
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(1090), $"returned after {stopwatch.Elapsed}");
+        // At most one probe per interval: a node that is down is not hammered.
+        Assert.InRange(probes, 1, 5);
+    }
+
+    [Fact]
+    public async Task Stopping_EndsTheWait()
+    {
+        using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var wait = new ReconnectWait(_ => Task.FromResult(false), TimeProvider.System);
+
+        Assert.Equal(ReconnectWaitResult.Stopped, await wait.WaitAsync(TimeSpan.FromSeconds(30), stopping.Token));
+    }
+}

@@ -1,0 +1,45 @@
+using Eventsourced.Tests.Configuration;
+using Eventsourced.Testing.Gateways;
+
+namespace Eventsourced.Tests.Hosting;
+
+public sealed class TlsConfigTests : IDisposable
+{
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("es-tlscfg-");
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact]
+    public void Load_BothPemFiles_AreAccepted_FromTheEnvironmentToo()
+    {
+        using var certificate = TestCertificate.Create();
+        var (cert, key) = certificate.WriteTo(_directory.FullName);
+
+        var options = ConfigTesting.Load("", ConfigTesting.Env(("EVENTSOURCED_SERVER__TLS__CERTIFICATE", cert), ("EVENTSOURCED_SERVER__TLS__KEY", key)));
+
+        Assert.Equal(cert, options.Server.Tls["certificate"]);
+        Assert.Equal(key, options.Server.Tls["key"]);
+    }
+
+    [Theory]
+    [InlineData("server:\n  tls:\n    certificate: /x/cert.pem\n", "configuration: server.tls: needs both certificate and key (PEM files), or neither")]
+    [InlineData("server:\n  tls:\n    cert: /x/cert.pem\n    key: /x/key.pem\n", "FILE:3: server.tls.cert: unknown entry 'cert' (known: certificate, key)")]
+    public void Load_IncompleteOrUnknownEntries_AreRefused(string yaml, string expected) =>
+        Assert.Contains(expected, ConfigTesting.Problems(yaml));
+
+    [Fact]
+    public void Load_FilesThatDoNotLoad_AreRefusedAtStart()
+    {
+        using var certificate = TestCertificate.Create();
+        using var other = TestCertificate.Create();
+        var (cert, _) = certificate.WriteTo(_directory.FullName);
+        var otherDirectory = _directory.CreateSubdirectory("other");
+        var (_, otherKey) = other.WriteTo(otherDirectory.FullName);
+
+        var missing = ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}.missing\n    key: {otherKey}\n");
+        var mismatched = ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}\n    key: {otherKey}\n");
+
+        Assert.StartsWith("configuration: server.tls: cannot load certificate", Assert.Single(missing), StringComparison.Ordinal);
+        Assert.StartsWith("configuration: server.tls: cannot load certificate", Assert.Single(mismatched), StringComparison.Ordinal);
+    }
+}
