@@ -38,7 +38,13 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        var endpoint = endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream");
+        return Subscribing(endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream"), services);
+    }
+
+    /// <summary>What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, and not on the observability listener.</summary>
+    private static TBuilder Subscribing<TBuilder>(TBuilder endpoint, IServiceProvider services)
+        where TBuilder : IEndpointConventionBuilder
+    {
         if (services.GetRequiredService<IOptions<MetricsOptions>>().Value.Address.Length > 0)
         {
             // metrics.address is the observability endpoints' listener: no stream there.
@@ -71,15 +77,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
         var queues = WebSocketPipeline(endpoints);
         queues.Run(endpoint.HandleAsync);
-        var builder = endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket");
+        var builder = Subscribing(endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket"), services);
         // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
         var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
         if (topicsPath.Length > 0)
         {
             var topics = WebSocketPipeline(endpoints);
             topics.Run(endpoint.HandleTopicAsync);
-            endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
-                .WithDisplayName("eventsourced websocket topics");
+            Subscribing(
+                endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
+                    .WithDisplayName("eventsourced websocket topics"),
+                services);
         }
 
         return builder;
@@ -96,7 +104,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var services = endpoints.ServiceProvider;
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<LongPollingOptions>>().Value.Path, "poll.path", nameof(path));
-        return endpoints.Map(path, services.GetRequiredService<PollEndpoint>().HandleAsync).WithDisplayName("eventsourced long-poll");
+        return Subscribing(endpoints.Map(path, services.GetRequiredService<PollEndpoint>().HandleAsync).WithDisplayName("eventsourced long-poll"), services);
     }
 
     /// <summary>ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>).</summary>
@@ -143,7 +151,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         var stream = services.GetRequiredService<SseEndpoint>();
-        return endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", stream.HandleTopicAsync).WithDisplayName("eventsourced topics");
+        return Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", stream.HandleTopicAsync).WithDisplayName("eventsourced topics"), services);
     }
 
     /// <summary>

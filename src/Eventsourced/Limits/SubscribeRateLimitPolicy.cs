@@ -10,8 +10,8 @@ namespace Eventsourced.Limits;
 /// <summary>
 /// ASP.NET Core's rate limiting for the stream endpoints: per client address (<see cref="ClientAddress"/>) a token
 /// bucket of <c>limits.subscribes_per_second</c> subscribe attempts, chained with a concurrency limiter of
-/// <c>limits.streams_per_client</c> leases held for the stream's whole life. Only <c>GET</c> counts (a preflight or a
-/// refused method is not an attempt). A refusal is the gate's: <c>429</c>, <c>Retry-After</c>, <c>X-Status-Reason</c>,
+/// <c>limits.streams_per_client</c> leases held for the stream's whole life. Only <c>GET</c> (and an HTTP/2 WebSocket's
+/// <c>CONNECT</c>) counts (a preflight or a refused method is not an attempt). A refusal is the gate's: <c>429</c>, <c>Retry-After</c>, <c>X-Status-Reason</c>,
 /// CORS headers, outcome <c>rate_limited</c>.
 /// </summary>
 internal sealed class SubscribeRateLimitPolicy(IOptions<LimitsOptions> options) : IRateLimiterPolicy<string>
@@ -38,7 +38,9 @@ internal sealed class SubscribeRateLimitPolicy(IOptions<LimitsOptions> options) 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
-        return HttpMethods.IsGet(httpContext.Request.Method)
+        // GET, and CONNECT for a WebSocket over HTTP/2 (RFC 8441).
+        var method = httpContext.Request.Method;
+        return HttpMethods.IsGet(method) || (HttpMethods.IsConnect(method) && httpContext.WebSockets.IsWebSocketRequest)
             ? RateLimitPartition.Get(ClientAddress.PartitionKey(httpContext), _ => NewLimiter())
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }

@@ -52,6 +52,31 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task StreamsPerClient_CountsEveryTransportAndTopics()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.StreamsPerClient = 3);
+        await using var sse = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("limsse")}");
+        await using var topic = await gateway.SubscribeAsync($"/topics/{broker.UniqueQueueName("limtopic")}");
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName("limws")}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        Assert.Equal(HttpStatusCode.OK, topic.Status);
+        Assert.True(ws.Connected, $"upgrade refused: {ws.Status} {ws.Reason}");
+
+        // Three held: a fourth of any kind is one too many.
+        await using (var wsTooMany = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName("limws2")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, wsTooMany.Status);
+            Assert.Equal("too many streams from this address", wsTooMany.Reason);
+        }
+
+        foreach (var path in new[] { $"/poll?id={broker.UniqueQueueName("limpoll")}", $"/topics/{broker.UniqueQueueName("limtopic2")}", $"/ws/topics/{broker.UniqueQueueName("limtopic3")}" })
+        {
+            using var refused = await gateway.Client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task SubscribesPerSecond_BurstOverTheRate_Gets429WithRetryAfter()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.SubscribesPerSecond = 3);
