@@ -577,7 +577,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 SubscriptionEndReason.Shutdown => (WebSocketCloseStatus.EndpointUnavailable, "gateway is shutting down"),
                 SubscriptionEndReason.ConsumerCancelled => (WebSocketCloseStatus.InternalServerError, "the broker ended the subscription (queue deleted?)"),
                 SubscriptionEndReason.BufferOverflow => (WebSocketCloseStatus.InternalServerError, "subscription buffer overflow"),
-                SubscriptionEndReason.ChannelClosed => (WebSocketCloseStatus.InternalServerError, "the broker connection was lost"),
+                SubscriptionEndReason.ChannelClosed => (WebSocketCloseStatus.InternalServerError, "the broker closed the subscription"),
+                SubscriptionEndReason.BrokerConnectionLost => (WebSocketCloseStatus.InternalServerError, "the broker connection was lost"),
+                SubscriptionEndReason.SlowReader => (WebSocketCloseStatus.InternalServerError, "client too slow for the topic: resume with lastEventId"),
                 _ => (WebSocketCloseStatus.NormalClosure, string.Empty),
             });
         try
