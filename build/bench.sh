@@ -9,7 +9,8 @@
 # starts a fresh out/eventsourced/eventsourced (`make build`) on 127.0.0.1:BENCH_GATEWAY_PORT (default 2170)
 # at log level warning, runs the tool with the gateway's and the broker's pids, and stops the gateway:
 # no scenario inherits another's heap. Everything is stopped again, also on failure or Ctrl-C.
-# BENCH_SHARED_GATEWAY=1 runs every scenario against one gateway instead.
+# BENCH_SHARED_GATEWAY=1 runs every scenario against one gateway instead. BENCH_GATEWAY_ENV="VAR=VALUE ..." sets
+# environment variables for the gateways only (runtime settings tried against a scenario).
 # --token-secret SECRET also starts a second gateway on BENCH_GATEWAY_PORT+1 that requires tokens
 # (EVENTSOURCED_AUTH__JWT__SECRET=SECRET) and passes it as --token-gateway: drain then measures both in the
 # same rounds, every SSE client of the second sending its own token.
@@ -122,7 +123,11 @@ trap 'exit 143' TERM
 start_gateway() {
     local logfile=$1 port=$2 secret=${3:-}
     port_open "$port" && die "port $port is in use; set BENCH_GATEWAY_PORT"
-    EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$port" \
+    # BENCH_GATEWAY_ENV: VAR=VALUE words for the gateways only (runtime settings tried against a scenario), not the tool.
+    local -a extra=()
+    read -r -a extra <<<"${BENCH_GATEWAY_ENV:-}"
+    env "${extra[@]}" \
+        EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$port" \
         EVENTSOURCED_BROKER__NODE__0="$url" \
         EVENTSOURCED_LOG__LEVEL=warning \
         EVENTSOURCED_AUTH__JWT__SECRET="$secret" \
