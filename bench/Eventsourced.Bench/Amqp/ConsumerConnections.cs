@@ -37,12 +37,26 @@ internal sealed class ConsumerConnections : IAsyncDisposable
     /// Consumes queue i with <paramref name="create"/>(channel, i) on its own channel, with the gateway's
     /// prefetch and manual acks; all queues at once.
     /// </summary>
-    public Task<T[]> ConsumeAsync<T>(IReadOnlyList<string> queues, int prefetch, bool exclusive, Func<IChannel, int, T> create)
+    /// <param name="first">The index of the first of <paramref name="queues"/> among all this object's consumers.</param>
+    /// <param name="spread">Channel n on connection n modulo the connections (new channels share connections with
+    /// consumers already delivering, as the gateway's do), instead of filling one connection after another.</param>
+    /// <param name="declareExpiresSeconds">When not null, each queue is declared first as the gateway declares it
+    /// (durable, <c>x-expires</c>), on the consumer's channel.</param>
+    public Task<T[]> ConsumeAsync<T>(
+        IReadOnlyList<string> queues, int prefetch, bool exclusive, Func<IChannel, int, T> create, int first = 0, bool spread = false, int? declareExpiresSeconds = null)
         where T : IAsyncBasicConsumer => Task.WhenAll(queues.Select(async (queue, i) =>
         {
-            var channel = await _connections[i / BrokerClient.ChannelsPerConnection].CreateChannelAsync();
+            var n = first + i;
+            var channel = await _connections[spread ? n % _connections.Count : n / BrokerClient.ChannelsPerConnection].CreateChannelAsync();
             await channel.BasicQosAsync(0, (ushort)prefetch, global: false);
-            var consumer = create(channel, i);
+            if (declareExpiresSeconds is { } expires)
+            {
+                await channel.QueueDeclareAsync(
+                    queue, durable: true, exclusive: false, autoDelete: false,
+                    arguments: expires > 0 ? new Dictionary<string, object?> { ["x-expires"] = (int)Math.Min(expires * 1000L, int.MaxValue) } : null);
+            }
+
+            var consumer = create(channel, n);
             await channel.BasicConsumeAsync(queue, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: exclusive, arguments: null, consumer: consumer);
             return consumer;
         }));

@@ -53,7 +53,7 @@ internal static class LiveScenario
                 gateway.Add(measured.Value);
                 if (options.Baseline)
                 {
-                    plain.Add(await BaselineAsync(context, names, rate, (long)(rate * duration), size, failures));
+                    plain.Add(await BaselineAsync(context, names, rate, (long)(rate * duration), size, run, connecting, failures, notes));
                 }
             }
             finally
@@ -171,6 +171,17 @@ internal static class LiveScenario
         }
     }
 
+    /// <summary>Plain consumers that declare and consume queues of their own, all at once after <paramref name="delay"/>; the seconds until all consume.</summary>
+    private static async Task<double> JoinPlainAsync(BenchContext context, ConsumerConnections connections, string[] joinerNames, int first, TimeSpan delay)
+    {
+        await Task.Delay(delay);
+        var started = Stopwatch.GetTimestamp();
+        await connections.ConsumeAsync(
+            joinerNames, context.Options.Prefetch, exclusive: true, (channel, _) => new AsyncDefaultBasicConsumer(channel), first, spread: true,
+            declareExpiresSeconds: context.Options.ExpiresSeconds);
+        return Stopwatch.GetElapsedTime(started).TotalSeconds;
+    }
+
     /// <summary>Opens every joiner at once after <paramref name="delay"/>; the seconds until all had settled.</summary>
     private static async Task<double> JoinAsync(StreamSet joiners, int count, TimeSpan delay, TimeSpan timeout)
     {
@@ -212,7 +223,8 @@ internal static class LiveScenario
     /// The same queues, rate and payloads consumed by plain AMQP consumers (one channel each, as the gateway
     /// does): the latency the broker and the client library cost on this machine without the gateway.
     /// </summary>
-    private static async Task<(double[] P, double[] Samples)> BaselineAsync(BenchContext context, string[] names, int rate, long total, int size, List<string> failures)
+    private static async Task<(double[] P, double[] Samples)> BaselineAsync(
+        BenchContext context, string[] names, int rate, long total, int size, int run, int connecting, List<string> failures, List<string> notes)
     {
         // The gateway lets go of the queues first: its 10,000 channel closes must not land in this measurement.
         var deadline = Stopwatch.GetTimestamp() + (60 * Stopwatch.Frequency);
@@ -225,18 +237,30 @@ internal static class LiveScenario
         var latencies = new PhasedLatencies(names.Length, (long)rate * context.Options.Warmup, total);
         var all = latencies.TotalMessages;
         long delivered = 0;
-        await using var connections = await ConsumerConnections.OpenAsync(context.Broker, names.Length, "eventsourced-bench live baseline");
+        // With --connecting, the same number of plain consumers join at the same moment, each declaring its queue as the
+        // gateway does, on channels of the connections that deliver (as the gateway's pool puts them): the broker's
+        // share of a join is then in the baseline too.
+        var joinerNames = connecting > 0 ? context.QueueNames($"live{run}-basejoin", connecting) : [];
+        await using var connections = await ConsumerConnections.OpenAsync(context.Broker, names.Length + connecting, "eventsourced-bench live baseline");
         var opening = Stopwatch.GetTimestamp();
         var consumers = await connections.ConsumeAsync(
-            names, context.Options.Prefetch, exclusive: false, (channel, i) => new LatencyConsumer(channel, i, latencies, () => Interlocked.Increment(ref delivered)));
+            names, context.Options.Prefetch, exclusive: false, (channel, i) => new LatencyConsumer(channel, i, latencies, () => Interlocked.Increment(ref delivered)),
+            spread: connecting > 0);
         Log.Line($"live baseline: {BenchContext.N(names.Length)} plain consumers after {BenchContext.F(Stopwatch.GetElapsedTime(opening).TotalSeconds)} s; publishing after {context.Options.Settle} s");
         await Task.Delay(TimeSpan.FromSeconds(context.Options.Settle));
         var publishStart = Stopwatch.GetTimestamp();
+        var joining = connecting > 0 ? JoinPlainAsync(context, connections, joinerNames, names.Length, TimeSpan.FromSeconds(context.Options.Warmup + 1)) : Task.FromResult(0.0);
         await PublishAsync(context, names, rate, all, size);
         var grace = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
         while (Interlocked.Read(ref delivered) < all && Stopwatch.GetTimestamp() < grace)
         {
             await Task.Delay(20);
+        }
+
+        if (connecting > 0)
+        {
+            notes.Add($"plain: {BenchContext.N(connecting)} joined in {BenchContext.F(await joining, 1)} s");
+            await context.Broker.DeleteAsync(joinerNames);
         }
 
         var wrong = consumers.Sum(c => c.Wrong);
