@@ -19,8 +19,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     private readonly string _queue;
     private int _endReason = -1;
     private int _stopped;
-    private int _heartbeatQueued;
-    private int _wakeupQueued;
+    private ControlSignals _signals;
     private readonly Func<bool>? _connectionOpen;
 
     /// <param name="limits">Where a message over <c>queue.max_message_bytes</c> is reported; null: no size limit.</param>
@@ -35,7 +34,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         _connectionOpen = connectionOpen;
         // The broker sends at most `prefetch` unacknowledged deliveries, a delivery is acked only after
         // it has left this buffer, and at most one heartbeat and one wake-up wait here at a time
-        // (QueueOnce), so prefetch + 2 always fits.
+        // (ControlSignals), so prefetch + 2 always fits.
         _buffer = System.Threading.Channels.Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(prefetch + 2)
         {
             SingleReader = true,
@@ -49,24 +48,13 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     public ChannelReader<OutboundItem> Reader => _buffer.Reader;
 
     /// <summary>Queues a heartbeat, unless one is queued already.</summary>
-    public void TryQueueHeartbeat() => QueueOnce(ref _heartbeatQueued, _format.Heartbeat);
+    public void TryQueueHeartbeat() => _signals.QueueHeartbeat(_buffer.Writer, _format.Heartbeat);
 
     /// <summary>Wakes the writer to look at acknowledgements again, unless a wake-up is queued already.</summary>
-    public void TryQueueWakeup() => QueueOnce(ref _wakeupQueued, OutboundItem.Wakeup);
+    public void TryQueueWakeup() => _signals.QueueWakeup(_buffer.Writer);
 
     /// <summary>The writer took a heartbeat or a wake-up off the buffer: another may be queued.</summary>
-    public void Taken(OutboundItem control)
-    {
-        switch (control.Kind)
-        {
-            case OutboundKind.Heartbeat:
-                Volatile.Write(ref _heartbeatQueued, 0);
-                break;
-            case OutboundKind.Wakeup:
-                Volatile.Write(ref _wakeupQueued, 0);
-                break;
-        }
-    }
+    public void Taken(OutboundItem control) => _signals.Taken(control);
 
     /// <summary>Why the consumer ended, once it has; the writer stops at once then (nothing more can be acked).</summary>
     public SubscriptionEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (SubscriptionEndReason)r : null;
@@ -135,14 +123,6 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
             // The channel is closing: the broker requeues the message, and the next subscriber rejects it.
-        }
-    }
-
-    private void QueueOnce(ref int queued, OutboundItem control)
-    {
-        if (Interlocked.Exchange(ref queued, 1) == 0 && !_buffer.Writer.TryWrite(control))
-        {
-            Volatile.Write(ref queued, 0);
         }
     }
 

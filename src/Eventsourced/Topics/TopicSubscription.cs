@@ -30,8 +30,7 @@ internal sealed class TopicSubscription : ISubscription
     private readonly TopicFeed _feed;
     private int _endReason = -1;
     private int _state;
-    private int _heartbeatQueued;
-    private int _wakeupQueued;
+    private ControlSignals _signals;
     private int _disposed;
     private int _stopped;
 
@@ -41,7 +40,7 @@ internal sealed class TopicSubscription : ISubscription
         Format = format;
         Capacity = capacity;
         // Messages are written only while fewer than `capacity` wait (HasRoom), and at most one heartbeat and one
-        // wake-up wait at a time (QueueOnce): capacity + 2 always fits.
+        // wake-up wait at a time (ControlSignals): capacity + 2 always fits.
         _items = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(capacity + 2)
         {
             SingleReader = true,
@@ -108,22 +107,11 @@ internal sealed class TopicSubscription : ISubscription
         _items.Writer.TryComplete();
     }
 
-    public void QueueHeartbeat() => QueueOnce(ref _heartbeatQueued, Format.Heartbeat);
+    public void QueueHeartbeat() => _signals.QueueHeartbeat(_items.Writer, Format.Heartbeat);
 
-    public void QueueWakeup() => QueueOnce(ref _wakeupQueued, OutboundItem.Wakeup);
+    public void QueueWakeup() => _signals.QueueWakeup(_items.Writer);
 
-    public void Taken(OutboundItem control)
-    {
-        switch (control.Kind)
-        {
-            case OutboundKind.Heartbeat:
-                Volatile.Write(ref _heartbeatQueued, 0);
-                break;
-            case OutboundKind.Wakeup:
-                Volatile.Write(ref _wakeupQueued, 0);
-                break;
-        }
-    }
+    public void Taken(OutboundItem control) => _signals.Taken(control);
 
     /// <summary>Its reader is done (client gone, shutdown) or it was disposed: a failed <see cref="TryAdd"/> then means nothing.</summary>
     public bool IsStopped => Volatile.Read(ref _stopped) != 0;
@@ -156,13 +144,5 @@ internal sealed class TopicSubscription : ISubscription
         }
 
         return ValueTask.CompletedTask;
-    }
-
-    private void QueueOnce(ref int queued, OutboundItem control)
-    {
-        if (Interlocked.Exchange(ref queued, 1) == 0 && !_items.Writer.TryWrite(control))
-        {
-            Volatile.Write(ref queued, 0);
-        }
     }
 }
