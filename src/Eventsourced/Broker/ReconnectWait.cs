@@ -25,6 +25,12 @@ internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, T
     /// <summary>How often a node that does not answer is probed: a node back is reconnected within about this.</summary>
     public static readonly TimeSpan ProbeInterval = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// Timers count whole milliseconds: a wait of less than one completes at once, so a wait whose remainder is below
+    /// this is over (else its last millisecond would probe the node in a tight loop).
+    /// </summary>
+    private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(1);
+
     public async Task<ReconnectWaitResult> WaitAsync(TimeSpan delay, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
@@ -34,13 +40,13 @@ internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, T
             while (true)
             {
                 var remaining = delay - time.GetElapsedTime(started);
-                if (remaining <= TimeSpan.Zero)
+                if (remaining < TimerResolution)
                 {
                     return ReconnectWaitResult.Elapsed;
                 }
 
                 await Task.Delay(remaining < ProbeInterval ? remaining : ProbeInterval, time, stopping);
-                if (time.GetElapsedTime(started) >= delay)
+                if (delay - time.GetElapsedTime(started) < TimerResolution)
                 {
                     return ReconnectWaitResult.Elapsed;
                 }
@@ -57,7 +63,7 @@ internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, T
                 {
                     // Answering, yet the attempt before failed: probing again teaches nothing until the delay is over.
                     remaining = delay - time.GetElapsedTime(started);
-                    if (remaining > TimeSpan.Zero)
+                    if (remaining >= TimerResolution)
                     {
                         await Task.Delay(remaining, time, stopping);
                     }
