@@ -61,6 +61,11 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
     public int ConnectionsUp => Slots.Count(s => s.IsUp);
 
+    /// <summary>
+    /// What a subscriber refused for want of a connection is told: no node address, no broker words (those are logged).
+    /// </summary>
+    public string UnavailableReason => ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription";
+
     /// <summary>Opens the configured connections and waits for each one's first attempt.</summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {

@@ -100,7 +100,7 @@ internal sealed class QueueSubscription : ISubscription
             // The pool has logged which node failed how; the client learns no node address.
             throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
             {
-                ClientReason = pool.ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription",
+                ClientReason = pool.UnavailableReason,
             };
         }
 

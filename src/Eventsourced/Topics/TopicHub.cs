@@ -132,7 +132,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                     // The broker's words and node addresses are for the log (SubscriptionGate); the client gets a plain reason.
                     BrokerUnavailableException => new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
                     {
-                        ClientReason = _pool.ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription",
+                        ClientReason = _pool.UnavailableReason,
                     },
                     OperationInterruptedException or AlreadyClosedException => new SubscribeException(
                         SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: {Describe(ex)}", ex)
@@ -343,7 +343,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         {
             throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
             {
-                ClientReason = _pool.ConnectionsUp == 0 ? "no broker connection is up" : "no broker connection can take the subscription",
+                ClientReason = _pool.UnavailableReason,
             };
         }
 
