@@ -23,6 +23,7 @@ public sealed class TopicFeedConcurrencyTests
         var feeding = Task.Run(async () =>
         {
             var random = new Random(1);
+            var nextPause = feedStart + 100;
             while (fed < Events)
             {
                 if (Volatile.Read(ref published) < Events)
@@ -36,7 +37,14 @@ public sealed class TopicFeedConcurrencyTests
                     Volatile.Write(ref fed, fed + 1);
                 }
 
-                if (random.Next(8) == 0)
+                if (fed >= nextPause)
+                {
+                    nextPause += 100;
+                    // Paced, so that the flow lasts longer than a subscriber's look at it (1 ms): unpaced, the feed could
+                    // pass from a subscriber's arrival point to its end in between, and no subscriber without an id saw it flow.
+                    await Task.Delay(1);
+                }
+                else if (random.Next(8) == 0)
                 {
                     await Task.Yield();
                 }
