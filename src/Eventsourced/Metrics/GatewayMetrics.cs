@@ -129,14 +129,15 @@ internal sealed class GatewayMetrics
         _deliveriesPerSecond.Add(messages);
     }
 
-    public void DeliveryLatency(TimeSpan latency) => _deliveryLatency.Observe(Math.Max(0, latency.TotalSeconds));
+    public void DeliveryLatency(TimeSpan latency, long count = 1) => _deliveryLatency.Observe(Math.Max(0, latency.TotalSeconds), count);
 
     /// <summary>
     /// The latency of one message flushed at <paramref name="flushed"/>. Skew up to <see cref="MaxClockSkew"/>
     /// counts as zero; a publish time further ahead, or older than <see cref="MaxPlausibleLatency"/>, is
     /// counted in <c>eventsourced_delivery_latency_discarded_total</c> instead (the histogram's sum stays meaningful).
     /// </summary>
-    public void DeliveryLatency(MessageTimestamp published, DateTimeOffset flushed)
+    /// <param name="count">Messages of the same publish time written at the same moment (a topic's event to many subscribers).</param>
+    public void DeliveryLatency(MessageTimestamp published, DateTimeOffset flushed, long count = 1)
     {
         if (!published.IsPresent)
         {
@@ -146,15 +147,15 @@ internal sealed class GatewayMetrics
         var milliseconds = flushed.ToUnixTimeMilliseconds() - published.UnixMilliseconds;
         if (milliseconds < -(long)MaxClockSkew.TotalMilliseconds)
         {
-            _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Inc();
+            _latencyDiscarded.WithLabels(LatencyDiscardReasons.InFuture).Inc(count);
         }
         else if (milliseconds > (long)MaxPlausibleLatency.TotalMilliseconds)
         {
-            _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Inc();
+            _latencyDiscarded.WithLabels(LatencyDiscardReasons.Implausible).Inc(count);
         }
         else
         {
-            DeliveryLatency(TimeSpan.FromMilliseconds(Math.Max(0, milliseconds)));
+            DeliveryLatency(TimeSpan.FromMilliseconds(Math.Max(0, milliseconds)), count);
         }
     }
 

@@ -54,7 +54,10 @@ internal sealed class TcpAcknowledgements
     public long Written => _written.BytesWritten;
 
     /// <summary>The connection's bytes the peer has acknowledged; null once the socket is closed.</summary>
-    public long? Acknowledged() => ReadBytesAcked(_socket, out var acknowledged) is Info.Read ? acknowledged : null;
+    public long? Acknowledged() => BytesAcked(_socket);
+
+    /// <summary>The socket's bytes its peer has acknowledged; null where the kernel cannot tell or the socket is closed.</summary>
+    internal static long? BytesAcked(Socket socket) => ReadBytesAcked(socket, out var acknowledged) is Info.Read ? acknowledged : null;
 
     private enum Info
     {

@@ -4,6 +4,7 @@ using Eventsourced.Acknowledging;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
+using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Http;
 
@@ -19,6 +20,9 @@ internal sealed class SseWriter : ISubscriptionSession
 {
     private const int MaxBatchBytes = 64 * 1024;
 
+    /// <summary>How many times the writer looks whether the kernel has taken Kestrel's bytes, to hand over the socket.</summary>
+    private const int TakeOverTries = 64;
+
     private readonly HttpContext _context;
     private readonly ISubscription _subscription;
     private readonly SubscriptionSettings _settings;
@@ -27,6 +31,9 @@ internal sealed class SseWriter : ISubscriptionSession
     private readonly TcpDeliveryAcks _delivery;
     private readonly ReadOnlyMemory<byte> _opening;
     private int _wroteSinceTick;
+    private DirectChunkWriter? _direct;
+    private int _takeOverTries = TakeOverTries;
+    private long _messagesWritten;
 
     /// <param name="opening">What opens the stream (<see cref="SseFormat.Opening"/>); by default the original's <c>: SSE stream</c> comment.</param>
     public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default)
@@ -39,7 +46,8 @@ internal sealed class SseWriter : ISubscriptionSession
         _delivery = new TcpDeliveryAcks(context, subscription, settings.Time);
     }
 
-    public long MessagesWritten { get; private set; }
+    /// <summary>Written by this writer, and by the subscription's source straight to the socket (<see cref="IDirectWrites"/>).</summary>
+    public long MessagesWritten => _messagesWritten + ((_subscription as IDirectWrites)?.WrittenDirectly ?? 0);
 
     /// <summary>Streams until the client leaves, the consumer ends, the write times out, or the token fires.</summary>
     public async Task<SubscriptionEndReason> RunAsync(CancellationToken cancellationToken)
@@ -50,6 +58,7 @@ internal sealed class SseWriter : ISubscriptionSession
         }
         finally
         {
+            await CloseDirectAsync();
             await _delivery.AcknowledgeLastAsync();
             _delivery.Dispose();
             // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
@@ -89,6 +98,18 @@ internal sealed class SseWriter : ISubscriptionSession
                 if (subscription.EndReason is { } ended)
                 {
                     return await EndAsync(writer, ended);
+                }
+
+                // Before the writes, not after them: right after a flush Kestrel's sender still has its bytes.
+                TryTakeOver();
+                if (_direct is { } direct)
+                {
+                    if (WriteDirect(direct) is { } failure)
+                    {
+                        return await EndAsync(writer, failure);
+                    }
+
+                    continue;
                 }
 
                 ulong lastTag = 0;
@@ -139,7 +160,7 @@ internal sealed class SseWriter : ISubscriptionSession
                 {
                     RecordLatencies();
                     Volatile.Write(ref _wroteSinceTick, 1);
-                    MessagesWritten += messages;
+                    _messagesWritten += messages;
                     _metrics.Delivered(messages, bytes);
                     if (subscription.RequiresAcknowledgement)
                     {
@@ -187,6 +208,20 @@ internal sealed class SseWriter : ISubscriptionSession
     /// <summary>Tells the client why its stream ends (<see cref="StreamEndComment"/>), within the write timeout.</summary>
     private async Task<SubscriptionEndReason> EndAsync(PipeWriter writer, SubscriptionEndReason reason)
     {
+        if (_direct is { } direct)
+        {
+            if (StreamEndComment.For(reason) is { } last && !_context.RequestAborted.IsCancellationRequested)
+            {
+                lock (direct.Sync)
+                {
+                    direct.WriteFrameLocked(last, overLimit: true);
+                }
+            }
+
+            await CloseDirectAsync();
+            return reason;
+        }
+
         if (StreamEndComment.For(reason) is { } comment && !_context.RequestAborted.IsCancellationRequested)
         {
             writer.Write(comment);
@@ -201,6 +236,99 @@ internal sealed class SseWriter : ISubscriptionSession
         }
 
         return reason;
+    }
+
+    /// <summary>
+    /// Once the subscription reads nothing that needs acknowledging (a topic's live subscriber) and its response may be
+    /// written straight to the socket, hands the socket to the subscription's source (<see cref="IDirectWrites"/>):
+    /// from then on this writer writes through the same <see cref="DirectChunkWriter"/>, and Kestrel not before it is closed.
+    /// </summary>
+    private void TryTakeOver()
+    {
+        if (_direct is not null || _takeOverTries <= 0 || _subscription is not IDirectWrites { MayWriteDirectly: true } source)
+        {
+            return;
+        }
+
+        _takeOverTries = DirectChunkWriter.Eligible(_context) ? _takeOverTries - 1 : 0;
+        if (_takeOverTries > 0
+            && DirectChunkWriter.TryTakeOver(_context, source.Capacity, _settings.WriteTimeout, _settings.Time, source.DirectWriteFailed) is { } taken)
+        {
+            Volatile.Write(ref _direct, taken);
+            source.WriteDirectly(taken);
+        }
+    }
+
+    /// <summary>Writes what waits in the buffer through the socket's writer (under its lock: the source writes only to an empty buffer's socket).</summary>
+    private SubscriptionEndReason? WriteDirect(DirectChunkWriter direct)
+    {
+        var subscription = _subscription;
+        var messages = 0;
+        long bytes = 0;
+        var heartbeats = 0;
+        SubscriptionEndReason? failure = null;
+        lock (direct.Sync)
+        {
+            while (failure is null && subscription.Items.TryRead(out var delivery))
+            {
+                if (!delivery.IsMessage)
+                {
+                    subscription.Taken(delivery);
+                    if (delivery.Kind == OutboundKind.Heartbeat)
+                    {
+                        failure = Failed(direct.WriteFrameLocked(delivery.Frame, counts: false));
+                        heartbeats++;
+                    }
+
+                    continue;
+                }
+
+                failure = Failed(direct.WriteFrameLocked(delivery.Frame));
+                delivery.Release();
+                if (failure is null)
+                {
+                    messages++;
+                    bytes += delivery.Length;
+                    if (delivery.Published.IsPresent)
+                    {
+                        _published.Add(delivery.Published);
+                    }
+                }
+            }
+        }
+
+        for (var i = 0; i < heartbeats; i++)
+        {
+            _metrics.Heartbeat();
+        }
+
+        if (messages > 0)
+        {
+            RecordLatencies();
+            _messagesWritten += messages;
+            _metrics.Delivered(messages, bytes);
+        }
+
+        return failure;
+
+        static SubscriptionEndReason? Failed(DirectWrite written) => written switch
+        {
+            DirectWrite.Full => SubscriptionEndReason.SlowReader,
+            DirectWrite.Closed => SubscriptionEndReason.WriteFailed,
+            _ => null,
+        };
+    }
+
+    /// <summary>
+    /// Gives the response back to Kestrel once the kernel has everything written straight to the socket; a connection
+    /// where that cannot be (the client stopped reading, or it failed) is aborted rather than mixing the two.
+    /// </summary>
+    private async Task CloseDirectAsync()
+    {
+        if (Interlocked.Exchange(ref _direct, null) is { } direct && !await direct.CloseAsync())
+        {
+            _context.Abort();
+        }
     }
 
     /// <summary>False when the client is gone; throws <see cref="TimeoutException"/> past the write timeout.</summary>
@@ -232,7 +360,9 @@ internal sealed class SseWriter : ISubscriptionSession
 
     private void OnHeartbeatTick()
     {
-        if (Interlocked.Exchange(ref _wroteSinceTick, 0) == 0)
+        var wrote = Interlocked.Exchange(ref _wroteSinceTick, 0) != 0;
+        var wroteDirectly = Volatile.Read(ref _direct)?.WroteSinceLastLook() ?? false;
+        if (!wrote && !wroteDirectly)
         {
             _subscription.QueueHeartbeat();
         }

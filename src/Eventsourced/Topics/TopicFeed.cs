@@ -36,6 +36,11 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// </summary>
     public const long AheadTolerance = 10_000;
 
+    /// <summary>Subscribers handed an event as one part (by one thread, with one reading of the clock for their latency).</summary>
+    private const int HandOutPart = 256;
+
+    private static readonly ParallelOptions HandOutParallelism = new() { MaxDegreeOfParallelism = Environment.ProcessorCount };
+
     private readonly object _sync = new();
     private readonly TopicRing _ring;
     private readonly List<TopicSubscription> _live = [];
@@ -108,7 +113,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// <exception cref="FeedEndedException">The feed has ended (its consumer or connection is gone).</exception>
     public TopicSubscription Attach(IFrameFormat format, long? resumeAfter, out CatchUpReader? catchUp, out long catchUpFrom)
     {
-        var subscription = new TopicSubscription(this, format, _hub.Options.Buffer);
+        var subscription = new TopicSubscription(this, format, _hub.Options.Buffer, _hub.Options.DirectWrites);
         catchUp = null;
         catchUpFrom = -1;
         lock (_sync)
@@ -260,32 +265,34 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 return;
             }
 
-            // Framed for every format in use before it is counted among the recent events.
+            // Framed for every format in use before it is counted among the recent events (and before the
+            // subscribers are handed it, maybe by several threads, which then only read the frames).
             foreach (var format in _formats)
             {
-                topicEvent.ItemFor(format);
+                topicEvent.FramesFor(format);
             }
 
             _ring.Add(topicEvent);
             _next = topicEvent.Offset + 1;
             _first = _ring.Count > 0 ? _ring.FirstOffset : _next;
 
-            IFrameFormat? lastFormat = null;
-            OutboundItem item = default;
-            foreach (var subscription in _live)
+            var live = _live;
+            var noRoom = new List<TopicSubscription>();
+            if (live.Count >= 2 * HandOutPart && Environment.ProcessorCount > 1)
             {
-                if (!ReferenceEquals(subscription.Format, lastFormat))
+                // Writing to thousands of sockets is most of a fan-out's work: every core takes parts of the list.
+                Parallel.For(0, (live.Count + HandOutPart - 1) / HandOutPart, HandOutParallelism, part =>
+                    HandOut(topicEvent, live, part * HandOutPart, Math.Min(live.Count, (part + 1) * HandOutPart), noRoom));
+            }
+            else
+            {
+                for (var from = 0; from < live.Count; from += HandOutPart)
                 {
-                    lastFormat = subscription.Format;
-                    item = topicEvent.ItemFor(lastFormat);
-                }
-
-                if (!subscription.TryAdd(item))
-                {
-                    (slow ??= []).Add(subscription);
+                    HandOut(topicEvent, live, from, Math.Min(live.Count, from + HandOutPart), noRoom);
                 }
             }
 
+            slow = noRoom.Count > 0 ? noRoom : null;
             if (slow is not null)
             {
                 foreach (var subscription in slow)
@@ -326,6 +333,51 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
         }
 
         joined?.ForEach(reader => reader.Close());
+    }
+
+    /// <summary>
+    /// Under <see cref="_sync"/> (maybe on several threads at once, each with its own part of <paramref name="live"/>):
+    /// hands <paramref name="topicEvent"/> to the live subscribers from <paramref name="from"/> to <paramref name="to"/>;
+    /// those without room go to <paramref name="noRoom"/>. What it writes to sockets itself it counts as delivered.
+    /// </summary>
+    private void HandOut(TopicEvent topicEvent, List<TopicSubscription> live, int from, int to, List<TopicSubscription> noRoom)
+    {
+        IFrameFormat? lastFormat = null;
+        OutboundItem item = default;
+        byte[] chunk = [];
+        var written = 0;
+        long bytes = 0;
+        for (var i = from; i < to; i++)
+        {
+            var subscription = live[i];
+            if (!ReferenceEquals(subscription.Format, lastFormat))
+            {
+                lastFormat = subscription.Format;
+                (item, chunk) = topicEvent.FramesFor(lastFormat);
+            }
+
+            switch (subscription.Deliver(item, chunk))
+            {
+                case Handed.Written:
+                    written++;
+                    bytes += item.Length;
+                    break;
+                case Handed.NoRoom:
+                    lock (noRoom)
+                    {
+                        noRoom.Add(subscription);
+                    }
+
+                    break;
+            }
+        }
+
+        if (written > 0)
+        {
+            var metrics = _hub.Metrics;
+            metrics.Delivered(written, bytes);
+            metrics.DeliveryLatency(item.Published, _hub.Time.GetUtcNow(), written);
+        }
     }
 
     /// <summary>Under <see cref="_sync"/>: joins a catching-up subscriber if it can; returns its reader, to close outside the lock.</summary>

@@ -61,6 +61,8 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
 
     public GatewayMetrics Metrics { get; }
 
+    public TimeProvider Time => _time;
+
     public ILogger Logger { get; }
 
     /// <summary>Topics with a running feed (or one being opened).</summary>

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Eventsourced.Consuming;
+using Eventsourced.Sockets;
 
 namespace Eventsourced.Topics;
 
@@ -16,6 +17,22 @@ internal enum TopicReaderState
     Ended,
 }
 
+/// <summary>What became of an event handed to a subscriber (<see cref="TopicSubscription.Deliver"/>).</summary>
+internal enum Handed
+{
+    /// <summary>Written to its socket (or waiting there, in order, for the client to read).</summary>
+    Written,
+
+    /// <summary>Added to its buffer, for its writer.</summary>
+    Buffered,
+
+    /// <summary>No room: it does not keep up.</summary>
+    NoRoom,
+
+    /// <summary>Its writer has closed the socket's side: it is leaving.</summary>
+    Leaving,
+}
+
 /// <summary>
 /// One subscriber of a topic, as its transport reads it: a bounded buffer of the topic's events (frames shared with
 /// every other subscriber of the same format) and control items. The topic's feed (<see cref="TopicFeed"/>) fills
@@ -23,8 +40,10 @@ internal enum TopicReaderState
 /// it from the stream; while it does, <see cref="Next"/> is the offset it needs next: it has had every event before
 /// that, each once. A subscriber whose buffer is full when an event comes is ended (<see cref="SubscriptionEndReason.SlowReader"/>):
 /// it never holds back the feed, and it resumes from its last id when it reconnects.
+/// Once live, an SSE subscriber's writer may hand the feed its socket (<see cref="IDirectWrites"/>): the feed then
+/// writes each event's shared chunk itself whenever the buffer is empty (<see cref="Deliver"/>).
 /// </summary>
-internal sealed class TopicSubscription : ISubscription
+internal sealed class TopicSubscription : ISubscription, IDirectWrites
 {
     private readonly Channel<OutboundItem> _items;
     private readonly TopicFeed _feed;
@@ -33,12 +52,15 @@ internal sealed class TopicSubscription : ISubscription
     private ControlSignals _signals;
     private int _disposed;
     private int _stopped;
+    private DirectChunkWriter? _direct;
+    private long _writtenDirectly;
 
-    public TopicSubscription(TopicFeed feed, IFrameFormat format, int capacity)
+    public TopicSubscription(TopicFeed feed, IFrameFormat format, int capacity, bool directWrites = false)
     {
         _feed = feed;
         Format = format;
         Capacity = capacity;
+        DirectWrites = directWrites;
         // Messages are written only while fewer than `capacity` wait (HasRoom), and at most one heartbeat and one
         // wake-up wait at a time (ControlSignals): capacity + 2 always fits.
         _items = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(capacity + 2)
@@ -53,6 +75,13 @@ internal sealed class TopicSubscription : ISubscription
     public object Sync { get; } = new();
 
     public IFrameFormat Format { get; }
+
+    /// <summary><c>topics.direct_writes</c>: whether its writer may hand the feed its socket.</summary>
+    public bool DirectWrites { get; }
+
+    public bool MayWriteDirectly => DirectWrites && State == TopicReaderState.Live;
+
+    public long WrittenDirectly => Interlocked.Read(ref _writtenDirectly);
 
     /// <summary>Messages the buffer holds at most.</summary>
     public int Capacity { get; }
@@ -99,6 +128,40 @@ internal sealed class TopicSubscription : ISubscription
 
     /// <summary>Adds a message unless the buffer is full (or the subscription ended): false then.</summary>
     public bool TryAdd(OutboundItem message) => Room > 0 && _items.Writer.TryWrite(message);
+
+    /// <summary>
+    /// Hands it one of the feed's events: written to the socket at once when its writer handed the feed one and
+    /// nothing waits in its buffer (<paramref name="chunk"/>, the event's frame as a chunk), else added to the buffer
+    /// (<paramref name="item"/>).
+    /// </summary>
+    public Handed Deliver(OutboundItem item, ReadOnlySpan<byte> chunk)
+    {
+        if (Volatile.Read(ref _direct) is { } direct)
+        {
+            lock (direct.Sync)
+            {
+                if (_items.Reader.Count == 0)
+                {
+                    switch (direct.WriteChunkLocked(chunk))
+                    {
+                        case DirectWrite.Sent or DirectWrite.Queued:
+                            Interlocked.Increment(ref _writtenDirectly);
+                            return Handed.Written;
+                        case DirectWrite.Full:
+                            return Handed.NoRoom;
+                        default:
+                            return Handed.Leaving;
+                    }
+                }
+            }
+        }
+
+        return TryAdd(item) ? Handed.Buffered : Handed.NoRoom;
+    }
+
+    public void WriteDirectly(DirectChunkWriter writer) => Volatile.Write(ref _direct, writer);
+
+    public void DirectWriteFailed(bool timedOut) => End(timedOut ? SubscriptionEndReason.WriteTimeout : SubscriptionEndReason.WriteFailed);
 
     /// <summary>Ends the subscription from the broker's side (slow, feed gone, stream deleted); the first reason wins.</summary>
     public void End(SubscriptionEndReason reason)
