@@ -116,6 +116,12 @@ internal sealed partial class DirectChunkWriter
             return null;
         }
 
+        return Over(socket, maxPendingChunks, writeTimeout, time, failed);
+    }
+
+    /// <summary>A writer of <paramref name="socket"/>, which nothing else writes to from now on; null if it is closed.</summary>
+    internal static DirectChunkWriter? Over(Socket socket, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
+    {
         try
         {
             socket.Blocking = false;
@@ -216,6 +222,18 @@ internal sealed partial class DirectChunkWriter
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Bytes waiting here for the kernel to take them.</summary>
+    public int PendingBytes
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _pendingEnd - _pendingStart;
+            }
         }
     }
 

@@ -1,0 +1,243 @@
+using System.Net.Sockets;
+using System.Text;
+using Eventsourced.Sockets;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Eventsourced.Tests.Sockets;
+
+/// <summary>Real TCP connections on loopback: what the client receives, byte for byte, and the kernel's own counts.</summary>
+public sealed class DirectChunkWriterTests
+{
+    private static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(60);
+
+    [Theory]
+    [InlineData("data: x\n\n", "9\r\ndata: x\n\n\r\n")]
+    [InlineData("", "0\r\n\r\n")]
+    public void Chunk_IsTheHexLengthTheBytesAndCrLf(string frame, string chunk) =>
+        Assert.Equal(chunk, Encoding.ASCII.GetString(DirectChunkWriter.Chunk(Encoding.ASCII.GetBytes(frame))));
+
+    [Fact]
+    public void Chunk_OfALongFrame_CountsInHex()
+    {
+        var chunk = DirectChunkWriter.Chunk(new byte[300]);
+
+        Assert.StartsWith("12c\r\n", Encoding.ASCII.GetString(chunk));
+        Assert.Equal(5 + 300 + 2, chunk.Length);
+    }
+
+    [Fact]
+    public async Task Writes_ReachTheClientWholeAndInOrder()
+    {
+        using var pair = await SocketPair.CreateAsync();
+        var writer = Writer(pair.Server);
+        var expected = new List<byte>();
+        lock (writer.Sync)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var chunk = DirectChunkWriter.Chunk(Encoding.ASCII.GetBytes($"data: {i}\n\n"));
+                Assert.Equal(DirectWrite.Sent, writer.WriteChunkLocked(chunk));
+                expected.AddRange(chunk);
+            }
+
+            Assert.Equal(DirectWrite.Sent, writer.WriteFrameLocked(": end\n\n"u8));
+            expected.AddRange(Encoding.ASCII.GetBytes("7\r\n: end\n\n\r\n"));
+        }
+
+        Assert.Equal(expected, await ReceiveAsync(pair.Client, expected.Count));
+        Assert.True(await writer.CloseAsync());
+        Assert.True(pair.Server.Blocking); // given back as Kestrel left it
+    }
+
+    [Fact]
+    public async Task ClientNotReading_WritesWaitInOrder_TheLimitRefusesMore_AndAllGoOutOnceItReads()
+    {
+        using var pair = await SocketPair.CreateAsync(bufferBytes: 4096);
+        var writer = Writer(pair.Server, maxPendingChunks: 8);
+        var expected = new List<byte>();
+        var results = new List<DirectWrite>();
+        for (var i = 0; i < 10_000 && !results.Contains(DirectWrite.Full); i++)
+        {
+            var chunk = DirectChunkWriter.Chunk(Encoding.ASCII.GetBytes($"data: {i} {new string('x', 1000)}\n\n"));
+            DirectWrite result;
+            lock (writer.Sync)
+            {
+                result = writer.WriteChunkLocked(chunk);
+            }
+
+            results.Add(result);
+            if (result is DirectWrite.Sent or DirectWrite.Queued)
+            {
+                expected.AddRange(chunk);
+            }
+        }
+
+        // The kernel's buffers filled, then chunks waited here (at least the eight allowed: the kernel may take a
+        // little more as the client's acknowledgements free its buffer), then one was refused.
+        Assert.Equal(DirectWrite.Full, results[^1]);
+        Assert.True(results.Count(r => r == DirectWrite.Queued) >= 8);
+        Assert.True(results.IndexOf(DirectWrite.Queued) > 0);
+        Assert.All(results.Take(results.IndexOf(DirectWrite.Queued)), r => Assert.Equal(DirectWrite.Sent, r));
+
+        // The stream's last words go beyond the limit.
+        var last = Encoding.ASCII.GetBytes(": stream ended\n\n");
+        lock (writer.Sync)
+        {
+            Assert.Equal(DirectWrite.Queued, writer.WriteFrameLocked(last, overLimit: true));
+        }
+
+        expected.AddRange(DirectChunkWriter.Chunk(last));
+        var closed = writer.CloseAsync();
+        Assert.False(closed.IsCompleted); // it waits for the client
+
+        Assert.Equal(expected, await ReceiveAsync(pair.Client, expected.Count));
+        Assert.True(await closed.WaitAsync(TimeSpan.FromSeconds(10)));
+        lock (writer.Sync)
+        {
+            Assert.Equal(DirectWrite.Closed, writer.WriteChunkLocked(DirectChunkWriter.Chunk("late"u8)));
+        }
+
+        Assert.True(pair.Server.Blocking);
+    }
+
+    [Fact]
+    public async Task ClientNeverReading_FailsTheWaitingWrites_AfterTheWriteTimeout()
+    {
+        using var pair = await SocketPair.CreateAsync(bufferBytes: 4096);
+        var time = new FakeTimeProvider();
+        var failed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writer = DirectChunkWriter.Over(pair.Server, 1000, WriteTimeout, time, timedOut => failed.TrySetResult(timedOut))!;
+        FillUntilQueued(writer);
+        lock (writer.Sync)
+        {
+            // More than the kernel may still take as the client's acknowledgements free its buffer.
+            for (var i = 0; i < 32; i++)
+            {
+                Assert.Equal(DirectWrite.Queued, writer.WriteChunkLocked(DirectChunkWriter.Chunk(new byte[1024])));
+            }
+        }
+
+        await Task.Delay(100);
+        Assert.True(writer.PendingBytes > 0);
+
+        time.Advance(WriteTimeout - TimeSpan.FromSeconds(1));
+        await Task.Delay(100);
+        Assert.False(failed.Task.IsCompleted);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        Assert.True(await failed.Task.WaitAsync(TimeSpan.FromSeconds(10))); // timed out
+        Assert.False(await writer.CloseAsync()); // the connection must not be handed back to Kestrel
+        lock (writer.Sync)
+        {
+            Assert.Equal(DirectWrite.Closed, writer.WriteChunkLocked(DirectChunkWriter.Chunk("late"u8)));
+        }
+    }
+
+    [Fact]
+    public async Task ClientGone_WritesReportClosed()
+    {
+        using var pair = await SocketPair.CreateAsync();
+        var writer = Writer(pair.Server);
+        pair.Client.LingerState = new LingerOption(true, 0); // a reset, as from a vanished client
+        pair.Client.Close();
+
+        var result = DirectWrite.Sent;
+        for (var i = 0; i < 100 && result != DirectWrite.Closed; i++)
+        {
+            lock (writer.Sync)
+            {
+                result = writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: x\n\n"u8));
+            }
+
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(DirectWrite.Closed, result);
+        Assert.False(await writer.CloseAsync());
+    }
+
+    [Fact]
+    public async Task WroteSinceLastLook_CountsMessagesNotHeartbeats()
+    {
+        using var pair = await SocketPair.CreateAsync();
+        var writer = Writer(pair.Server);
+        Assert.False(writer.WroteSinceLastLook());
+
+        lock (writer.Sync)
+        {
+            writer.WriteFrameLocked(":\n\n"u8, counts: false);
+        }
+
+        Assert.False(writer.WroteSinceLastLook());
+        lock (writer.Sync)
+        {
+            writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: x\n\n"u8));
+        }
+
+        Assert.True(writer.WroteSinceLastLook());
+        Assert.False(writer.WroteSinceLastLook());
+    }
+
+    [Fact]
+    public async Task KernelWritten_CountsEveryByteHandedToTheKernel_AckedOrNot()
+    {
+        using var pair = await SocketPair.CreateAsync(bufferBytes: 4096);
+        Assert.Equal(0L, DirectChunkWriter.KernelWritten(pair.Server));
+
+        await pair.Server.SendAsync(new byte[1000]);
+        Assert.Equal(1000L, DirectChunkWriter.KernelWritten(pair.Server));
+
+        // Not read by the client: some of it stays unacknowledged in the send queue, and still counts; of the chunk
+        // that had to wait, the kernel may have taken part.
+        var writer = Writer(pair.Server);
+        var queuedFrom = FillUntilQueued(writer);
+        var written = DirectChunkWriter.KernelWritten(pair.Server);
+        Assert.InRange(written!.Value, 1000 + queuedFrom, 1000 + queuedFrom + 1024 + 7);
+
+        pair.Server.Dispose();
+        Assert.Null(DirectChunkWriter.KernelWritten(pair.Server));
+    }
+
+    private static DirectChunkWriter Writer(Socket socket, int maxPendingChunks = 1000) =>
+        DirectChunkWriter.Over(socket, maxPendingChunks, WriteTimeout, TimeProvider.System, _ => { })!;
+
+    /// <summary>Writes 1 KB chunks until one has to wait; returns the bytes the kernel took before it.</summary>
+    private static long FillUntilQueued(DirectChunkWriter writer)
+    {
+        var chunk = DirectChunkWriter.Chunk(new byte[1024]);
+        long sent = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            lock (writer.Sync)
+            {
+                if (writer.WriteChunkLocked(chunk) == DirectWrite.Queued)
+                {
+                    return sent;
+                }
+            }
+
+            sent += chunk.Length;
+        }
+
+        throw new InvalidOperationException("the kernel took 10 MB from a client that does not read");
+    }
+
+    private static async Task<List<byte>> ReceiveAsync(Socket client, int count)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        var received = new List<byte>(count);
+        var buffer = new byte[8192];
+        while (received.Count < count)
+        {
+            var n = await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token);
+            if (n == 0)
+            {
+                break;
+            }
+
+            received.AddRange(buffer.AsSpan(0, n).ToArray());
+        }
+
+        return received;
+    }
+}
