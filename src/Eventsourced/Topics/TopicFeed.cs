@@ -53,6 +53,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     private long _first = -1;
     private SubscriptionEndReason? _ended;
     private int _unacknowledged;
+    private long _writtenDirectly;
 
     public TopicFeed(TopicHub hub, TopicHub.Entry entry, string topic, string stream, int prefetch)
     {
@@ -79,6 +80,9 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
     /// <summary>The offset of the next event the feed will get; -1 until its first event (it started at the stream's end).</summary>
     public long NextOffset => Volatile.Read(ref _next);
+
+    /// <summary>Events it wrote straight to subscribers' sockets (<see cref="TopicSubscription.Deliver"/>), since it started.</summary>
+    public long WrittenDirectly => Interlocked.Read(ref _writtenDirectly);
 
     /// <summary>Subscribers reading from it or catching up to it.</summary>
     public int Subscribers
@@ -374,6 +378,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
         if (written > 0)
         {
+            Interlocked.Add(ref _writtenDirectly, written);
             var metrics = _hub.Metrics;
             metrics.Delivered(written, bytes);
             metrics.DeliveryLatency(item.Published, _hub.Time.GetUtcNow(), written);

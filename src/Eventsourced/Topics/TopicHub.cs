@@ -184,6 +184,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <summary>A subscriber of <paramref name="feed"/> left; the last one starts the linger, after which the feed closes.</summary>
     public void Release(TopicFeed feed) => Release(feed.Entry);
 
+    /// <summary>The topic's feed while this instance consumes it.</summary>
+    internal TopicFeed? FeedOf(string topic)
+    {
+        lock (_sync)
+        {
+            return _feeds.TryGetValue(topic, out var entry) ? entry.Feed : null;
+        }
+    }
+
     /// <summary>The broker ended <paramref name="feed"/> (its subscribers have been ended): the next subscriber opens a new one.</summary>
     public void Forget(TopicFeed feed)
     {

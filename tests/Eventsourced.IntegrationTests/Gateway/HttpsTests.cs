@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -81,6 +82,37 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         Assert.Equal(Enumerable.Range(0, 20).Select(i => $"m{i}"), await sse.ReadEventsAsync(20, Patience));
         // The byte count behind the acknowledgements is taken outside TLS (encrypted bytes, as the kernel counts them).
         await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0 }, Patience, "all twenty acknowledged");
+    }
+
+    [Theory]
+    [InlineData("1.1")]
+    [InlineData("2.0")]
+    public async Task Topic_OverTls_EveryEventArrives_WrittenThroughKestrelNotStraightToTheSocket(string version)
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        using var client = Client(gateway, certificate, _ => { });
+        var topic = broker.UniqueQueueName("tls-topic");
+
+        await using var sse = await SseClient.OpenAsync(
+            client,
+            $"/topics/{topic}",
+            request =>
+            {
+                request.Version = Version.Parse(version);
+                request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            },
+            CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+        for (var i = 0; i < 20; i++)
+        {
+            await amqp.PublishAsync(topic, $"e{i}");
+        }
+
+        // Bytes written to the socket itself would bypass the encryption (or HTTP/2's framing): none are.
+        Assert.Equal(Enumerable.Range(0, 20).Select(i => $"e{i}"), await sse.ReadEventsAsync(20, Patience));
+        Assert.Equal(0, gateway.Services.GetRequiredService<Eventsourced.Topics.TopicHub>().FeedOf(topic)?.WrittenDirectly);
     }
 
     [Fact]
