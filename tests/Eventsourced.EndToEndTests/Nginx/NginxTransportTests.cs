@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Eventsourced.EndToEndTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Eventsourced.EndToEndTests.Nginx;
 
@@ -31,6 +32,54 @@ public sealed class NginxTransportTests(BrokerFixture broker)
         await ws.CloseAsync();
         await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
         Assert.Equal(0u, await amqp.MessageCountAsync(queue));
+    }
+
+    [Fact]
+    public async Task ExampleConfig_TopicWrittenStraightToTheSockets_EveryEventInOrder_IdlePastTheReadTimeout()
+    {
+        var topic = broker.UniqueQueueName("nginx-topic");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.HeartbeatSeconds = 1);
+        await using var nginx = await ExampleNginx.StartAsync([gateway.Port], readTimeout: "3s");
+        await using var amqp = await broker.ConnectAsync(nameof(ExampleConfig_TopicWrittenStraightToTheSockets_EveryEventInOrder_IdlePastTheReadTimeout));
+        using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
+        var streams = new List<SseClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                streams.Add(await SseClient.OpenAsync(client, $"/topics/{topic}", null, CancellationToken.None));
+                Assert.Equal(HttpStatusCode.OK, streams[^1].Status);
+            }
+
+            await amqp.PublishAsync(topic, "e0");
+            foreach (var stream in streams)
+            {
+                Assert.Equal(["e0"], await stream.ReadEventsAsync(1, Timeout));
+            }
+
+            // Idle for twice nginx's read timeout: heartbeats, written now by the same socket writer as the events.
+            await Task.Delay(TimeSpan.FromSeconds(6));
+            for (var i = 1; i <= 100; i++)
+            {
+                await amqp.PublishAsync(topic, $"e{i}");
+            }
+
+            foreach (var stream in streams)
+            {
+                Assert.Equal(Enumerable.Range(0, 101).Select(i => $"e{i}"), await stream.ReadEventsAsync(101, Timeout));
+            }
+
+            // nginx parsed every chunk the feed wrote itself.
+            var feed = gateway.Services.GetRequiredService<Eventsourced.Topics.TopicHub>().FeedOf(topic);
+            Assert.True(feed?.WrittenDirectly >= 3 * 100, $"{feed?.WrittenDirectly} events written straight to the sockets");
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
     }
 
     [Fact]
