@@ -104,7 +104,10 @@ internal sealed partial class DirectChunkWriter
     /// The writer for an <see cref="Eligible"/> response, if the kernel has taken every byte Kestrel wrote to the
     /// connection (else null: try again later). From then on only this writer may write the body.
     /// </summary>
-    /// <param name="failed">Called once if a queued write fails: true when the client read nothing for <paramref name="writeTimeout"/>.</param>
+    /// <param name="failed">
+    /// Called once, holding <see cref="Sync"/>, when a write fails: true when the client read nothing for
+    /// <paramref name="writeTimeout"/>. It must not wait for anything.
+    /// </param>
     public static DirectChunkWriter? TryTakeOver(HttpContext context, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
     {
         if (!Eligible(context)
@@ -182,7 +185,18 @@ internal sealed partial class DirectChunkWriter
             return Enqueue(chunk, overLimit, counts);
         }
 
-        var sent = _socket.Send(chunk, SocketFlags.None, out var error);
+        int sent;
+        SocketError error;
+        try
+        {
+            sent = _socket.Send(chunk, SocketFlags.None, out error);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Kestrel closed the connection (the client went away) before the stream's writer closed this writer.
+            return Break(timedOut: false);
+        }
+
         if (error == SocketError.Success && sent == chunk.Length)
         {
             _queuedPosition += sent;
@@ -193,8 +207,7 @@ internal sealed partial class DirectChunkWriter
 
         if (error is not (SocketError.Success or SocketError.WouldBlock or SocketError.Interrupted))
         {
-            _broken = true;
-            return DirectWrite.Closed;
+            return Break(timedOut: false);
         }
 
         // The kernel took part (or none): the rest waits, and goes out as the client reads.
@@ -350,13 +363,23 @@ internal sealed partial class DirectChunkWriter
         {
             lock (Sync)
             {
-                _broken = true;
                 _sending = false;
                 _drained?.TrySetResult(false);
+                Break(timedOut);
             }
+        }
+    }
 
+    /// <summary>Under <see cref="Sync"/>: the connection failed; nothing more is written, and the stream is told once.</summary>
+    private DirectWrite Break(bool timedOut)
+    {
+        if (!_broken)
+        {
+            _broken = true;
             _failed(timedOut);
         }
+
+        return DirectWrite.Closed;
     }
 
     private void RestoreBlocking()

@@ -137,7 +137,8 @@ public sealed class DirectChunkWriterTests
     public async Task ClientGone_WritesReportClosed()
     {
         using var pair = await SocketPair.CreateAsync();
-        var writer = Writer(pair.Server);
+        var failures = new List<bool>();
+        var writer = DirectChunkWriter.Over(pair.Server, 1000, WriteTimeout, TimeProvider.System, failures.Add)!;
         pair.Client.LingerState = new LingerOption(true, 0); // a reset, as from a vanished client
         pair.Client.Close();
 
@@ -153,6 +154,27 @@ public sealed class DirectChunkWriterTests
         }
 
         Assert.Equal(DirectWrite.Closed, result);
+        Assert.Equal([false], failures); // the stream is told once: not a timeout
+        Assert.False(await writer.CloseAsync());
+    }
+
+    [Fact]
+    public async Task SocketClosedUnderIt_WritesReportClosed_NothingThrows()
+    {
+        // Kestrel disposes a connection's socket when the client goes away, maybe before the stream's writer has
+        // closed this writer: the feed, writing to thousands of subscribers, must not see an exception.
+        using var pair = await SocketPair.CreateAsync();
+        var failures = new List<bool>();
+        var writer = DirectChunkWriter.Over(pair.Server, 1000, WriteTimeout, TimeProvider.System, failures.Add)!;
+        pair.Server.Dispose();
+
+        lock (writer.Sync)
+        {
+            Assert.Equal(DirectWrite.Closed, writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: x\n\n"u8)));
+            Assert.Equal(DirectWrite.Closed, writer.WriteFrameLocked(": heartbeat\n\n"u8));
+        }
+
+        Assert.Equal([false], failures);
         Assert.False(await writer.CloseAsync());
     }
 
