@@ -55,7 +55,7 @@ public sealed class TopicDirectWriteTests(BrokerFixture broker) : TopicTestBase(
     [Fact]
     public async Task DirectWritesOff_EveryEventGoesThroughTheSubscribersWriter()
     {
-        var gateway = await StartGatewayAsync(o => o.Topics.DirectWrites = false);
+        var gateway = await StartGatewayAsync(o => o.Sse.DirectWrites = false);
         var topic = UniqueTopic(nameof(DirectWritesOff_EveryEventGoesThroughTheSubscribersWriter));
         await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
 
