@@ -36,7 +36,8 @@ internal sealed class TcpDeliveryAcks : IDisposable
     }
 
     /// <summary>Every delivery up to <paramref name="lastTag"/> has just been flushed to the connection.</summary>
-    public void Flushed(ulong lastTag) => _acks.Flushed(lastTag, _tcp?.Written ?? 0);
+    /// <param name="written">Where the connection's bytes end after the flush, when they were not all written by Kestrel (<see cref="DirectChunkWriter.Written"/>).</param>
+    public void Flushed(ulong lastTag, long? written = null) => _acks.Flushed(lastTag, written ?? _tcp?.Written ?? 0);
 
     /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
     public ValueTask AcknowledgeAsync(CancellationToken cancellationToken)

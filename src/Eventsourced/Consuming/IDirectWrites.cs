@@ -9,7 +9,7 @@ namespace Eventsourced.Consuming;
 /// </summary>
 internal interface IDirectWrites
 {
-    /// <summary>Whether the writer may be handed over now (allowed by configuration, and nothing left to acknowledge).</summary>
+    /// <summary>Whether the writer may be handed over now (nothing left to acknowledge).</summary>
     bool MayWriteDirectly { get; }
 
     /// <summary>Messages it may have waiting at most; as many may wait at the socket.</summary>

@@ -45,4 +45,11 @@ internal interface ISubscriptionSession
 
     /// <summary>Messages handed to the client so far, for the log line at the end.</summary>
     long MessagesWritten { get; }
+
+    /// <summary>
+    /// Called by <see cref="Http.SubscriptionGate"/> once the subscription was released: the transport finishes its
+    /// response (SSE written straight to the socket: waits until the kernel has taken it, then hands the response back
+    /// to the server). Nothing by default.
+    /// </summary>
+    Task FinishAsync() => Task.CompletedTask;
 }

@@ -223,6 +223,7 @@ internal sealed class SubscriptionGate(
         metrics.StreamOutcome(StreamOutcomes.Streamed);
         var reason = await RunSessionAsync(context, subscription, session, expiry, cancellationToken);
         await EndAsync(kind, context.User, subscription, started, reason, session.MessagesWritten);
+        await session.FinishAsync();
     }
 
     /// <summary>One request's turn with a held subscription; kept for the next one unless its broker side ended or the gateway stops.</summary>

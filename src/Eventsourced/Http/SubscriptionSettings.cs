@@ -6,7 +6,7 @@ using Microsoft.Extensions.Options;
 namespace Eventsourced.Http;
 
 /// <summary>What every subscription of this gateway shares, prepared once from the configuration.</summary>
-internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOptions<HeaderOptions> headers, TimeProvider time, IHostApplicationLifetime lifetime)
+internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOptions<HeaderOptions> headers, IOptions<SseOptions> sse, TimeProvider time, IHostApplicationLifetime lifetime)
 {
     public SseResponseHeaders Headers { get; } = new(headers.Value);
 
@@ -17,6 +17,9 @@ internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOpti
 
     /// <summary>Null when heartbeats are off.</summary>
     public TimeSpan? Heartbeat { get; } = server.Value.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(server.Value.HeartbeatSeconds) : null;
+
+    /// <summary><c>sse.direct_writes</c>: SSE streams over plain HTTP/1.1 are written straight to the socket once they run.</summary>
+    public bool DirectWrites { get; } = sse.Value.DirectWrites;
 
     public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, server.Value.WriteTimeoutSeconds));
 }

@@ -35,6 +35,7 @@ internal sealed class GatewayMetrics
     private readonly Counter _messagesDelivered;
     private readonly Counter _bytesDelivered;
     private readonly Counter _heartbeats;
+    private readonly Counter _directStreams;
     private readonly Gauge _brokerConnections;
     private readonly Gauge _brokerChannels;
     private readonly Counter _brokerReconnects;
@@ -60,6 +61,7 @@ internal sealed class GatewayMetrics
         _messagesDelivered = factory.CreateCounter("eventsourced_messages_delivered_total", "Messages flushed to clients and acknowledged.");
         _bytesDelivered = factory.CreateCounter("eventsourced_bytes_delivered_total", "SSE bytes of delivered messages written to clients.");
         _heartbeats = factory.CreateCounter("eventsourced_heartbeats_total", "Heartbeat comments sent to idle streams.");
+        _directStreams = factory.CreateCounter("eventsourced_direct_write_streams_total", "SSE streams written straight to the client's socket (sse.direct_writes) from their first message on.");
         _brokerConnections = factory.CreateGauge("eventsourced_broker_connections", "Broker connections up, per node.", "node");
         _brokerChannels = factory.CreateGauge("eventsourced_broker_channels", "Broker channels leased to streams, per node.", "node");
         _brokerReconnects = factory.CreateCounter("eventsourced_broker_reconnects_total", "Broker connections re-established after a loss, per node.", "node");
@@ -160,6 +162,9 @@ internal sealed class GatewayMetrics
     }
 
     public void Heartbeat() => _heartbeats.Inc();
+
+    /// <summary>A stream's writes now go straight to its socket (<c>sse.direct_writes</c>).</summary>
+    public void DirectWriteStream() => _directStreams.Inc();
 
     /// <summary><paramref name="messages"/> went back to their queue unacknowledged for <paramref name="reason"/> (<see cref="RequeueReasons"/>).</summary>
     public void Requeued(string reason, int messages) => _requeued.WithLabels(reason).Inc(messages);

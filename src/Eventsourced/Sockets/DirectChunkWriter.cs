@@ -27,25 +27,27 @@ internal enum DirectWrite
 
 /// <summary>
 /// Writes the body of one HTTP/1.1 chunked response straight to its connection's socket, once Kestrel has written
-/// the headers and the stream's opening: each write is a whole chunk (<c>SIZE CRLF bytes CRLF</c>), handed to the
-/// kernel by a non-blocking <c>send</c> on the calling thread. What the kernel cannot take at once waits here, in
-/// order, and an asynchronous send delivers it; a writer more than <see cref="MaxPendingBytes"/> or its chunk limit
-/// behind refuses more (<see cref="DirectWrite.Full"/>).
+/// the headers and the stream's opening: each write is one or more whole chunks (<c>SIZE CRLF bytes CRLF</c>),
+/// handed to the kernel by a non-blocking <c>send</c> on the calling thread. What the kernel cannot take at once
+/// waits here, in order, and an asynchronous send delivers it; a writer more than <see cref="MaxPendingBytes"/> or
+/// its chunk limit behind refuses more (<see cref="DirectWrite.Full"/>). When a waiting send makes no progress for
+/// the write timeout, the stream is told (it ends, the client not reading) but nothing is thrown away: the stream's
+/// last words are still taken, and a client that reads again gets everything.
 /// <para>
-/// Why by hand: a topic's event goes to every subscriber at once, 10,000 writes per event on the fanout bench.
-/// Through Kestrel each write takes the response's chunk framing, the connection's pipe, a hop to Kestrel's I/O
-/// queue and its socket sender: about 11 us of CPU per write on the bench machine, half of it outside the kernel's
-/// <c>send</c>. A topic's frame is the same for all its subscribers, so it is framed as a chunk once per event and
-/// each subscriber costs one system call, made by the feed's threads themselves. No server library offers a
-/// shared write like that; Kestrel still does everything else (request, headers, keep-alive, the response's end).
+/// Why by hand: a stream's message costs Kestrel's chunk framing, the connection's pipe, a hop to Kestrel's I/O
+/// queue and its socket sender; measured on the bench machine, about 11 us of CPU per write when a topic fans out
+/// to 10,000 subscribers (half of it outside the kernel's <c>send</c>), and the hop shows in the latency of every
+/// live stream. A topic's frame is the same for all its subscribers, so it is framed as a chunk once per event and
+/// each subscriber costs one system call, made by the feed's threads themselves. No server library offers such a
+/// write; Kestrel still does everything else (request, headers, keep-alive, the response's end).
 /// </para>
 /// <para>
 /// Only where nothing else can write to the connection meanwhile: HTTP/1.1 over plain TCP (not TLS, not HTTP/2),
 /// the response chunked by Kestrel's own body writer (no middleware between), and only from the moment the kernel
 /// has taken every byte Kestrel wrote (<see cref="TryTakeOver"/>). Before Kestrel writes again (the response's
-/// end), <see cref="CloseAsync"/> waits until the kernel has taken everything written here; if it cannot, the
-/// connection is aborted rather than mixing the two. Callers hold <see cref="Sync"/> around the <c>Locked</c> calls
-/// so that what they check and what they write stay in one order.
+/// end), <see cref="CloseAsync"/> waits until the kernel has taken everything written here; if it cannot (the
+/// connection failed), the connection is aborted rather than mixing the two. Callers hold <see cref="Sync"/> around
+/// the <c>Locked</c> calls so that what they check and what they write stay in one order.
 /// </para>
 /// </summary>
 internal sealed partial class DirectChunkWriter
@@ -70,14 +72,20 @@ internal sealed partial class DirectChunkWriter
     private long _queuedPosition;
     private long _sentPosition;
     private bool _sending;
+    private bool _stopped;
     private bool _closed;
     private bool _broken;
+    private bool _timedOut;
+    private ITimer? _stall;
     private TaskCompletionSource<bool>? _drained;
+    private TaskCompletionSource<bool>? _closeDrained;
     private int _wroteSinceLook;
+    private readonly long _position;
 
-    private DirectChunkWriter(Socket socket, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
+    private DirectChunkWriter(Socket socket, long position, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
     {
         _socket = socket;
+        _position = position;
         _maxPendingChunks = maxPendingChunks;
         _writeTimeout = writeTimeout;
         _time = time;
@@ -119,11 +127,12 @@ internal sealed partial class DirectChunkWriter
             return null;
         }
 
-        return Over(socket, maxPendingChunks, writeTimeout, time, failed);
+        return Over(socket, maxPendingChunks, writeTimeout, time, failed, kernel);
     }
 
     /// <summary>A writer of <paramref name="socket"/>, which nothing else writes to from now on; null if it is closed.</summary>
-    internal static DirectChunkWriter? Over(Socket socket, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
+    /// <param name="position">Bytes the connection carried before this writer's (for <see cref="Written"/>).</param>
+    internal static DirectChunkWriter? Over(Socket socket, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed, long position = 0)
     {
         try
         {
@@ -134,7 +143,7 @@ internal sealed partial class DirectChunkWriter
             return null;
         }
 
-        return new DirectChunkWriter(socket, maxPendingChunks, writeTimeout, time, failed);
+        return new DirectChunkWriter(socket, position, maxPendingChunks, writeTimeout, time, failed);
     }
 
     /// <summary>
@@ -170,12 +179,25 @@ internal sealed partial class DirectChunkWriter
         return chunk;
     }
 
-    /// <summary>Under <see cref="Sync"/>: writes one whole chunk (made by <see cref="Chunk"/>).</summary>
-    /// <param name="overLimit">Taken even beyond the limits (the stream's last words).</param>
+    /// <summary>Bytes <paramref name="frame"/> takes as a chunk, at most.</summary>
+    public static int ChunkLength(int frame) => frame + ChunkHeadMax + CrLf.Length;
+
+    /// <summary>Frames <paramref name="frame"/> as a chunk at the start of <paramref name="destination"/> (room for <see cref="ChunkLength"/>); returns its length.</summary>
+    public static int WriteChunk(ReadOnlySpan<byte> frame, Span<byte> destination)
+    {
+        var head = Head(frame.Length, destination);
+        frame.CopyTo(destination[head..]);
+        CrLf.CopyTo(destination[(head + frame.Length)..]);
+        return head + frame.Length + CrLf.Length;
+    }
+
+    /// <summary>Under <see cref="Sync"/>: writes one whole chunk, or several one after the other (made by <see cref="Chunk"/> or <see cref="WriteChunk"/>).</summary>
+    /// <param name="overLimit">The stream's last words: taken beyond the limits, and after <see cref="StopWrites"/> or a time-out.</param>
     /// <param name="counts">Counts as a write for <see cref="WroteSinceLastLook"/> (a heartbeat does not).</param>
     public DirectWrite WriteChunkLocked(ReadOnlySpan<byte> chunk, bool overLimit = false, bool counts = true)
     {
-        if (_closed || _broken)
+        // The stream's last words (overLimit) are taken after it stopped or timed out, until it is closed.
+        if (_closed || _broken || (!overLimit && (_stopped || _timedOut)))
         {
             return DirectWrite.Closed;
         }
@@ -223,18 +245,64 @@ internal sealed partial class DirectChunkWriter
     /// <summary>Under <see cref="Sync"/>: writes <paramref name="frame"/> as one chunk.</summary>
     public DirectWrite WriteFrameLocked(ReadOnlySpan<byte> frame, bool overLimit = false, bool counts = true)
     {
-        var length = frame.Length + ChunkHeadMax + CrLf.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(length);
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkLength(frame.Length));
         try
         {
-            var head = Head(frame.Length, buffer);
-            frame.CopyTo(buffer.AsSpan(head));
-            CrLf.CopyTo(buffer.AsSpan(head + frame.Length));
-            return WriteChunkLocked(buffer.AsSpan(0, head + frame.Length + CrLf.Length), overLimit, counts);
+            return WriteChunkLocked(buffer.AsSpan(0, WriteChunk(frame, buffer)), overLimit, counts);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>
+    /// Where the connection's byte stream ends after everything written so far (Kestrel's bytes before this writer,
+    /// then this writer's): the position the client's TCP acknowledgements are compared with.
+    /// </summary>
+    public long Written
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _position + _queuedPosition;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Completes when nothing waits here any more (true), or when the connection failed or a waiting send made no
+    /// progress for the write timeout (false).
+    /// </summary>
+    public Task<bool> WhenDrainedAsync()
+    {
+        lock (Sync)
+        {
+            if (_broken || _timedOut)
+            {
+                return Task.FromResult(false);
+            }
+
+            if (!_sending)
+            {
+                return Task.FromResult(true);
+            }
+
+            _drained ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            return _drained.Task;
+        }
+    }
+
+    /// <summary>Whether a waiting send made no progress for the write timeout (the client stopped reading).</summary>
+    public bool TimedOut
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _timedOut;
+            }
         }
     }
 
@@ -253,17 +321,26 @@ internal sealed partial class DirectChunkWriter
     /// <summary>Whether anything was written since the last look (for heartbeats: a stream that writes needs none).</summary>
     public bool WroteSinceLastLook() => Interlocked.Exchange(ref _wroteSinceLook, 0) != 0;
 
+    /// <summary>The stream is ending: only its last words are taken from now on (a topic's feed writes no more).</summary>
+    public void StopWrites()
+    {
+        lock (Sync)
+        {
+            _stopped = true;
+        }
+    }
+
     /// <summary>
-    /// Takes no more writes and waits until the kernel has everything written (a client that reads nothing for the
-    /// write timeout fails it). True when the connection may go on with Kestrel's writes; false when it may not
-    /// (the caller aborts it).
+    /// Takes no more writes and waits until the kernel has everything written here, for as long as the connection
+    /// lives (a client that never reads again is dropped by the kernel: <c>TCP_USER_TIMEOUT</c>). True when the
+    /// connection may go on with Kestrel's writes; false when it failed first (the caller aborts it).
     /// </summary>
     public async Task<bool> CloseAsync()
     {
         Task<bool> drained;
         lock (Sync)
         {
-            _closed = true;
+            _stopped = _closed = true;
             if (_broken)
             {
                 return false;
@@ -271,12 +348,13 @@ internal sealed partial class DirectChunkWriter
 
             if (!_sending)
             {
+                _stall?.Dispose();
                 RestoreBlocking();
                 return true;
             }
 
-            _drained ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            drained = _drained.Task;
+            _closeDrained ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _closeDrained.Task;
         }
 
         return await drained;
@@ -312,7 +390,6 @@ internal sealed partial class DirectChunkWriter
     /// <summary>Sends what waits until nothing does; one runs at a time (<see cref="_sending"/>).</summary>
     private async Task DrainAsync()
     {
-        var timedOut = false;
         try
         {
             while (true)
@@ -324,30 +401,26 @@ internal sealed partial class DirectChunkWriter
                     {
                         _pendingStart = _pendingEnd = 0;
                         _sending = false;
+                        _stall?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
                         if (_closed)
                         {
+                            _stall?.Dispose();
                             RestoreBlocking();
                         }
 
-                        _drained?.TrySetResult(true);
+                        Complete(ref _drained, true);
+                        Complete(ref _closeDrained, true);
                         return;
                     }
 
                     waiting = _pending.AsMemory(_pendingStart, _pendingEnd - _pendingStart);
+                    // Each send must make progress within the write timeout; a client that reads again later still
+                    // gets everything (the send is not cancelled), but its stream is told now.
+                    _stall ??= _time.CreateTimer(static s => ((DirectChunkWriter)s!).OnStall(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                    _stall.Change(_writeTimeout, Timeout.InfiniteTimeSpan);
                 }
 
-                using var timeout = new CancellationTokenSource(_writeTimeout, _time);
-                int sent;
-                try
-                {
-                    sent = await _socket.SendAsync(waiting, SocketFlags.None, timeout.Token);
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
-                {
-                    timedOut = true;
-                    throw;
-                }
-
+                var sent = await _socket.SendAsync(waiting, SocketFlags.None);
                 lock (Sync)
                 {
                     _pendingStart += sent;
@@ -359,15 +432,39 @@ internal sealed partial class DirectChunkWriter
                 }
             }
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
             lock (Sync)
             {
                 _sending = false;
-                _drained?.TrySetResult(false);
-                Break(timedOut);
+                _stall?.Dispose();
+                Break(timedOut: false);
+                Complete(ref _drained, false);
+                Complete(ref _closeDrained, false);
             }
         }
+    }
+
+    /// <summary>A waiting send made no progress for the write timeout: the stream is told, once.</summary>
+    private void OnStall()
+    {
+        lock (Sync)
+        {
+            if (!_sending || _broken || _timedOut)
+            {
+                return;
+            }
+
+            _timedOut = true;
+            _failed(true);
+            Complete(ref _drained, false);
+        }
+    }
+
+    private static void Complete(ref TaskCompletionSource<bool>? waiter, bool result)
+    {
+        waiter?.TrySetResult(result);
+        waiter = null;
     }
 
     /// <summary>Under <see cref="Sync"/>: the connection failed; nothing more is written, and the stream is told once.</summary>
@@ -376,7 +473,10 @@ internal sealed partial class DirectChunkWriter
         if (!_broken)
         {
             _broken = true;
-            _failed(timedOut);
+            if (!_timedOut)
+            {
+                _failed(timedOut);
+            }
         }
 
         return DirectWrite.Closed;

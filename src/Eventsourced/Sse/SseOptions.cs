@@ -21,6 +21,14 @@ public sealed class SseOptions
     [ConfigurationKeyName("id")]
     public bool Id { get; set; }
 
+    /// <summary>
+    /// <c>sse.direct_writes</c>: streams over plain HTTP/1.1 (not TLS or HTTP/2) are written straight to the client's
+    /// socket once they run, one system call per batch (and a topic's feed writes each event to every live subscriber
+    /// itself), instead of through the server's output path. Off: every write goes through Kestrel.
+    /// </summary>
+    [ConfigurationKeyName("direct_writes")]
+    public bool DirectWrites { get; set; } = true;
+
     /// <summary><c>sse.retry</c>: milliseconds a browser waits before reconnecting, sent as <c>retry:</c> when a stream opens; 0 sends none.</summary>
     [ConfigurationKeyName("retry")]
     [Range(0, MaxRetryMilliseconds)]

@@ -34,6 +34,7 @@ internal sealed class SseWriter : ISubscriptionSession
     private DirectChunkWriter? _direct;
     private int _takeOverTries = TakeOverTries;
     private long _messagesWritten;
+    private int _directFailure = -1;
 
     /// <param name="opening">What opens the stream (<see cref="SseFormat.Opening"/>); by default the original's <c>: SSE stream</c> comment.</param>
     public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default)
@@ -58,7 +59,8 @@ internal sealed class SseWriter : ISubscriptionSession
         }
         finally
         {
-            await CloseDirectAsync();
+            // The last words are written; the rest of the response waits for FinishAsync, after the subscription is released.
+            Volatile.Read(ref _direct)?.StopWrites();
             await _delivery.AcknowledgeLastAsync();
             _delivery.Dispose();
             // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
@@ -104,11 +106,24 @@ internal sealed class SseWriter : ISubscriptionSession
                 TryTakeOver();
                 if (_direct is { } direct)
                 {
-                    if (WriteDirect(direct) is { } failure)
+                    ulong writtenTag = 0;
+                    if ((DirectFailure ?? WriteDirect(direct, out writtenTag)) is { } failure)
                     {
                         return await EndAsync(writer, failure);
                     }
 
+                    if (writtenTag != 0 && subscription.RequiresAcknowledgement)
+                    {
+                        _delivery.Flushed(writtenTag, direct.Written);
+                    }
+
+                    // As a flush waits while the client is behind: what the kernel could not take goes out first.
+                    if (direct.PendingBytes > 0 && !await direct.WhenDrainedAsync().WaitAsync(cancellationToken))
+                    {
+                        return await EndAsync(writer, DirectFailure ?? SubscriptionEndReason.WriteFailed);
+                    }
+
+                    await _delivery.AcknowledgeAsync(cancellationToken);
                     continue;
                 }
 
@@ -218,7 +233,7 @@ internal sealed class SseWriter : ISubscriptionSession
                 }
             }
 
-            await CloseDirectAsync();
+            direct.StopWrites();
             return reason;
         }
 
@@ -245,48 +260,99 @@ internal sealed class SseWriter : ISubscriptionSession
     /// </summary>
     private void TryTakeOver()
     {
-        if (_direct is not null || _takeOverTries <= 0 || _subscription is not IDirectWrites { MayWriteDirectly: true } source)
+        if (_direct is not null || _takeOverTries <= 0)
+        {
+            return;
+        }
+
+        var source = _subscription as IDirectWrites;
+        if (!_settings.DirectWrites || source is { MayWriteDirectly: false })
         {
             return;
         }
 
         _takeOverTries = DirectChunkWriter.Eligible(_context) ? _takeOverTries - 1 : 0;
+        // A queue's writer is the only one that writes: it waits for what the kernel cannot take, as a flush would,
+        // so nothing is refused for lack of room (source?.Capacity bounds a topic's, whose feed does not wait).
         if (_takeOverTries > 0
-            && DirectChunkWriter.TryTakeOver(_context, source.Capacity, _settings.WriteTimeout, _settings.Time, source.DirectWriteFailed) is { } taken)
+            && DirectChunkWriter.TryTakeOver(_context, source?.Capacity ?? int.MaxValue, _settings.WriteTimeout, _settings.Time, OnDirectWriteFailed) is { } taken)
         {
             Volatile.Write(ref _direct, taken);
-            source.WriteDirectly(taken);
+            source?.WriteDirectly(taken);
+            _metrics.DirectWriteStream();
         }
     }
 
-    /// <summary>Writes what waits in the buffer through the socket's writer (under its lock: the source writes only to an empty buffer's socket).</summary>
-    private SubscriptionEndReason? WriteDirect(DirectChunkWriter direct)
+    /// <summary>Why a direct write failed, once one has (<see cref="OnDirectWriteFailed"/>).</summary>
+    private SubscriptionEndReason? DirectFailure => Volatile.Read(ref _directFailure) is var reason and >= 0 ? (SubscriptionEndReason)reason : null;
+
+    /// <summary>A direct write failed (under the writer's lock): the stream ends for it, woken if it waits for deliveries.</summary>
+    private void OnDirectWriteFailed(bool timedOut)
     {
+        Volatile.Write(ref _directFailure, (int)(timedOut ? SubscriptionEndReason.WriteTimeout : SubscriptionEndReason.WriteFailed));
+        if (_subscription is IDirectWrites source)
+        {
+            source.DirectWriteFailed(timedOut);
+        }
+        else
+        {
+            _subscription.QueueWakeup();
+        }
+    }
+
+    /// <summary>
+    /// Writes what waits in the buffer through the socket's writer, as chunks gathered into one send (under its lock:
+    /// a topic's feed writes only to the socket of an empty buffer).
+    /// </summary>
+    private SubscriptionEndReason? WriteDirect(DirectChunkWriter direct, out ulong lastTag)
+    {
+        lastTag = 0;
         var subscription = _subscription;
         var messages = 0;
         long bytes = 0;
         var heartbeats = 0;
         SubscriptionEndReason? failure = null;
-        lock (direct.Sync)
+        var gathered = ArrayPool<byte>.Shared.Rent(DirectChunkWriter.ChunkLength(MaxBatchBytes));
+        var length = 0;
+        try
         {
-            while (failure is null && subscription.Items.TryRead(out var delivery))
+            lock (direct.Sync)
             {
-                if (!delivery.IsMessage)
+                while (failure is null && bytes < MaxBatchBytes && subscription.Items.TryRead(out var delivery))
                 {
-                    subscription.Taken(delivery);
-                    if (delivery.Kind == OutboundKind.Heartbeat)
+                    if (delivery.Kind == OutboundKind.Wakeup)
                     {
-                        failure = Failed(direct.WriteFrameLocked(delivery.Frame, counts: false));
-                        heartbeats++;
+                        subscription.Taken(delivery);
+                        continue;
                     }
 
-                    continue;
-                }
+                    if (length + DirectChunkWriter.ChunkLength(delivery.Length) > gathered.Length)
+                    {
+                        failure = Failed(direct.WriteChunkLocked(gathered.AsSpan(0, length), counts: messages > 0));
+                        length = 0;
+                    }
 
-                failure = Failed(direct.WriteFrameLocked(delivery.Frame));
-                delivery.Release();
-                if (failure is null)
-                {
+                    if (failure is null)
+                    {
+                        if (DirectChunkWriter.ChunkLength(delivery.Length) > gathered.Length)
+                        {
+                            failure = Failed(direct.WriteFrameLocked(delivery.Frame, counts: delivery.IsMessage));
+                        }
+                        else
+                        {
+                            length += DirectChunkWriter.WriteChunk(delivery.Frame, gathered.AsSpan(length));
+                        }
+                    }
+
+                    if (!delivery.IsMessage)
+                    {
+                        subscription.Taken(delivery);
+                        heartbeats++;
+                        continue;
+                    }
+
+                    delivery.Release();
+                    lastTag = delivery.Tag;
                     messages++;
                     bytes += delivery.Length;
                     if (delivery.Published.IsPresent)
@@ -294,7 +360,24 @@ internal sealed class SseWriter : ISubscriptionSession
                         _published.Add(delivery.Published);
                     }
                 }
+
+                if (failure is null && length > 0)
+                {
+                    failure = Failed(direct.WriteChunkLocked(gathered.AsSpan(0, length), counts: messages > 0));
+                }
             }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(gathered);
+        }
+
+        if (failure is not null)
+        {
+            // Not (all) written: nothing of this batch is acknowledged; the queue has it again once the stream ends.
+            lastTag = 0;
+            _published.Clear();
+            return failure;
         }
 
         for (var i = 0; i < heartbeats; i++)
@@ -309,7 +392,7 @@ internal sealed class SseWriter : ISubscriptionSession
             _metrics.Delivered(messages, bytes);
         }
 
-        return failure;
+        return null;
 
         static SubscriptionEndReason? Failed(DirectWrite written) => written switch
         {
@@ -320,14 +403,26 @@ internal sealed class SseWriter : ISubscriptionSession
     }
 
     /// <summary>
-    /// Gives the response back to Kestrel once the kernel has everything written straight to the socket; a connection
-    /// where that cannot be (the client stopped reading, or it failed) is aborted rather than mixing the two.
+    /// After the subscription was released: gives the response back to Kestrel (which writes its end) once the kernel
+    /// has everything written straight to the socket, for as long as the connection lives; a stream ended because its
+    /// client stopped reading closes its connection after that, as one written by Kestrel does. A connection that
+    /// failed first is aborted rather than mixing the two writers.
     /// </summary>
-    private async Task CloseDirectAsync()
+    public async Task FinishAsync()
     {
-        if (Interlocked.Exchange(ref _direct, null) is { } direct && !await direct.CloseAsync())
+        if (Interlocked.Exchange(ref _direct, null) is not { } direct)
+        {
+            return;
+        }
+
+        var timedOut = direct.TimedOut;
+        if (!await direct.CloseAsync())
         {
             _context.Abort();
+        }
+        else if (timedOut)
+        {
+            _context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
         }
     }
 

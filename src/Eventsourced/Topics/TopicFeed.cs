@@ -117,7 +117,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// <exception cref="FeedEndedException">The feed has ended (its consumer or connection is gone).</exception>
     public TopicSubscription Attach(IFrameFormat format, long? resumeAfter, out CatchUpReader? catchUp, out long catchUpFrom)
     {
-        var subscription = new TopicSubscription(this, format, _hub.Options.Buffer, _hub.Options.DirectWrites);
+        var subscription = new TopicSubscription(this, format, _hub.Options.Buffer);
         catchUp = null;
         catchUpFrom = -1;
         lock (_sync)

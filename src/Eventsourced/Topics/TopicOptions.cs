@@ -46,14 +46,6 @@ public sealed class TopicOptions
     [Range(16, 65535)]
     public int Buffer { get; set; } = 256;
 
-    /// <summary>
-    /// <c>topics.direct_writes</c>: the topic's feed writes each event straight to its SSE subscribers' sockets (HTTP/1.1
-    /// without TLS, once a subscriber is live and its buffer empty), one system call each, instead of through each
-    /// subscriber's writer and Kestrel's output path. Off: every event goes through the subscriber's writer.
-    /// </summary>
-    [ConfigurationKeyName("direct_writes")]
-    public bool DirectWrites { get; set; } = true;
-
     /// <summary><c>topics.recent</c>: the latest events of each topic kept in memory, so that reconnecting subscribers resume without reading the stream; 0 keeps none.</summary>
     [ConfigurationKeyName("recent")]
     [Range(0, 1_000_000)]

@@ -55,12 +55,11 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites
     private DirectChunkWriter? _direct;
     private long _writtenDirectly;
 
-    public TopicSubscription(TopicFeed feed, IFrameFormat format, int capacity, bool directWrites = false)
+    public TopicSubscription(TopicFeed feed, IFrameFormat format, int capacity)
     {
         _feed = feed;
         Format = format;
         Capacity = capacity;
-        DirectWrites = directWrites;
         // Messages are written only while fewer than `capacity` wait (HasRoom), and at most one heartbeat and one
         // wake-up wait at a time (ControlSignals): capacity + 2 always fits.
         _items = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(capacity + 2)
@@ -76,10 +75,7 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites
 
     public IFrameFormat Format { get; }
 
-    /// <summary><c>topics.direct_writes</c>: whether its writer may hand the feed its socket.</summary>
-    public bool DirectWrites { get; }
-
-    public bool MayWriteDirectly => DirectWrites && State == TopicReaderState.Live;
+    public bool MayWriteDirectly => State == TopicReaderState.Live;
 
     public long WrittenDirectly => Interlocked.Read(ref _writtenDirectly);
 

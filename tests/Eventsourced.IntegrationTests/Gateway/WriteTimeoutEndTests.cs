@@ -13,13 +13,16 @@ namespace Eventsourced.IntegrationTests.Gateway;
 [Collection(BrokerCollection.Name)]
 public sealed class WriteTimeoutEndTests(BrokerFixture broker)
 {
-    [Fact]
-    public async Task StreamEndedByTheWriteTimeout_EndsCleanly_WithTheReason()
+    [Theory]
+    [InlineData(true)] // written straight to the socket (sse.direct_writes)
+    [InlineData(false)] // written by Kestrel
+    public async Task StreamEndedByTheWriteTimeout_EndsCleanly_WithTheReason(bool directWrites)
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
             o.Server.WriteTimeoutSeconds = 3;
             o.Queue.Prefetch = 200; // more in flight than the socket buffers take, so that a flush blocks
+            o.Sse.DirectWrites = directWrites;
         });
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(WriteTimeoutEndTests));
         var queue = broker.UniqueQueueName(nameof(WriteTimeoutEndTests));
@@ -57,6 +60,7 @@ public sealed class WriteTimeoutEndTests(BrokerFixture broker)
         }
 
         var text = Encoding.UTF8.GetString(received.ToArray());
+        Assert.Equal(directWrites ? 1 : 0, await DirectWriteTests.MetricAsync(gateway, "eventsourced_direct_write_streams_total"));
         Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
         Assert.Contains(": stream ended: client not reading (write timeout)\n\n", text, StringComparison.Ordinal);
         Assert.EndsWith("\r\n0\r\n\r\n", text, StringComparison.Ordinal);

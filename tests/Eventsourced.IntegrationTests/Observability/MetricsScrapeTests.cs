@@ -134,6 +134,7 @@ public sealed class MetricsScrapeTests(BrokerFixture broker)
             ["eventsourced_broker_channels"] = "gauge",
             ["eventsourced_broker_reconnects_total"] = "counter",
             ["eventsourced_heartbeats_total"] = "counter",
+            ["eventsourced_direct_write_streams_total"] = "counter",
             ["eventsourced_delivery_latency_seconds"] = "histogram",
             ["eventsourced_stream_duration_seconds"] = "histogram",
             // The meter adapter's names (meter_instrument) and types (every non-histogram a gauge).

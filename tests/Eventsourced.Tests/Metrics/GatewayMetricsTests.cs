@@ -20,6 +20,7 @@ public sealed class GatewayMetricsTests
         Assert.Equal(0, scrape.Value("eventsourced_messages_delivered_total"));
         Assert.Equal(0, scrape.Value("eventsourced_bytes_delivered_total"));
         Assert.Equal(0, scrape.Value("eventsourced_heartbeats_total"));
+        Assert.Equal(0, scrape.Value("eventsourced_direct_write_streams_total"));
         Assert.Equal(StreamOutcomes.All.Select(o => $"outcome={o}").Order(StringComparer.Ordinal), scrape.LabelSets("eventsourced_streams_total"));
         Assert.All(scrape.Series("eventsourced_streams_total"), p => Assert.Equal(0, p.Value));
         foreach (var family in new[] { "eventsourced_broker_connections", "eventsourced_broker_channels", "eventsourced_broker_reconnects_total" })
@@ -44,6 +45,7 @@ public sealed class GatewayMetricsTests
         Assert.Equal("counter", types["eventsourced_messages_delivered_total"]);
         Assert.Equal("counter", types["eventsourced_bytes_delivered_total"]);
         Assert.Equal("counter", types["eventsourced_heartbeats_total"]);
+        Assert.Equal("counter", types["eventsourced_direct_write_streams_total"]);
         Assert.Equal("gauge", types["eventsourced_broker_connections"]);
         Assert.Equal("gauge", types["eventsourced_broker_channels"]);
         Assert.Equal("counter", types["eventsourced_broker_reconnects_total"]);

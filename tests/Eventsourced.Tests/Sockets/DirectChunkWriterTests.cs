@@ -101,36 +101,55 @@ public sealed class DirectChunkWriterTests
     }
 
     [Fact]
-    public async Task ClientNeverReading_FailsTheWaitingWrites_AfterTheWriteTimeout()
+    public async Task ClientNotReadingForTheWriteTimeout_TheStreamIsTold_YetNothingIsLostWhenItReadsAgain()
     {
         using var pair = await SocketPair.CreateAsync(bufferBytes: 4096);
         var time = new FakeTimeProvider();
         var failed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         var writer = DirectChunkWriter.Over(pair.Server, 1000, WriteTimeout, time, timedOut => failed.TrySetResult(timedOut))!;
-        FillUntilQueued(writer);
+        var expected = new List<byte>();
+        expected.AddRange(FillUntilQueued(writer));
         lock (writer.Sync)
         {
             // More than the kernel may still take as the client's acknowledgements free its buffer.
             for (var i = 0; i < 32; i++)
             {
-                Assert.Equal(DirectWrite.Queued, writer.WriteChunkLocked(DirectChunkWriter.Chunk(new byte[1024])));
+                var chunk = DirectChunkWriter.Chunk(Encoding.ASCII.GetBytes($"data: {i} {new string('x', 1000)}\n\n"));
+                Assert.Equal(DirectWrite.Queued, writer.WriteChunkLocked(chunk));
+                expected.AddRange(chunk);
             }
         }
 
         await Task.Delay(100);
         Assert.True(writer.PendingBytes > 0);
+        var drained = writer.WhenDrainedAsync();
 
         time.Advance(WriteTimeout - TimeSpan.FromSeconds(1));
         await Task.Delay(100);
         Assert.False(failed.Task.IsCompleted);
+        Assert.False(drained.IsCompleted);
 
         time.Advance(TimeSpan.FromSeconds(1));
         Assert.True(await failed.Task.WaitAsync(TimeSpan.FromSeconds(10))); // timed out
-        Assert.False(await writer.CloseAsync()); // the connection must not be handed back to Kestrel
+        Assert.False(await drained.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.True(writer.TimedOut);
+
+        // Only the stream's last words are taken now; everything waits for a client that reads again.
+        var last = DirectChunkWriter.Chunk(": stream ended\n\n"u8);
         lock (writer.Sync)
         {
-            Assert.Equal(DirectWrite.Closed, writer.WriteChunkLocked(DirectChunkWriter.Chunk("late"u8)));
+            Assert.Equal(DirectWrite.Closed, writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: late\n\n"u8)));
+            Assert.Equal(DirectWrite.Queued, writer.WriteChunkLocked(last, overLimit: true));
         }
+
+        expected.AddRange(last);
+        var closed = writer.CloseAsync();
+        await Task.Delay(100);
+        Assert.False(closed.IsCompleted);
+
+        Assert.Equal(expected, await ReceiveAsync(pair.Client, expected.Count));
+        Assert.True(await closed.WaitAsync(TimeSpan.FromSeconds(10))); // the response may be ended by Kestrel now
+        Assert.True(pair.Server.Blocking);
     }
 
     [Fact]
@@ -212,7 +231,7 @@ public sealed class DirectChunkWriterTests
         // Not read by the client: some of it stays unacknowledged in the send queue, and still counts; of the chunk
         // that had to wait, the kernel may have taken part.
         var writer = Writer(pair.Server);
-        var queuedFrom = FillUntilQueued(writer);
+        var queuedFrom = FillUntilQueued(writer).Count - DirectChunkWriter.Chunk(new byte[1024]).Length;
         var written = DirectChunkWriter.KernelWritten(pair.Server);
         Assert.InRange(written!.Value, 1000 + queuedFrom, 1000 + queuedFrom + 1024 + 7);
 
@@ -223,22 +242,22 @@ public sealed class DirectChunkWriterTests
     private static DirectChunkWriter Writer(Socket socket, int maxPendingChunks = 1000) =>
         DirectChunkWriter.Over(socket, maxPendingChunks, WriteTimeout, TimeProvider.System, _ => { })!;
 
-    /// <summary>Writes 1 KB chunks until one has to wait; returns the bytes the kernel took before it.</summary>
-    private static long FillUntilQueued(DirectChunkWriter writer)
+    /// <summary>Writes 1 KB chunks until one has to wait; returns every byte written, that one's included.</summary>
+    private static List<byte> FillUntilQueued(DirectChunkWriter writer)
     {
         var chunk = DirectChunkWriter.Chunk(new byte[1024]);
-        long sent = 0;
+        var written = new List<byte>();
         for (var i = 0; i < 10_000; i++)
         {
             lock (writer.Sync)
             {
-                if (writer.WriteChunkLocked(chunk) == DirectWrite.Queued)
+                var result = writer.WriteChunkLocked(chunk);
+                written.AddRange(chunk);
+                if (result == DirectWrite.Queued)
                 {
-                    return sent;
+                    return written;
                 }
             }
-
-            sent += chunk.Length;
         }
 
         throw new InvalidOperationException("the kernel took 10 MB from a client that does not read");
