@@ -254,9 +254,9 @@ internal sealed class SseWriter : ISubscriptionSession
     }
 
     /// <summary>
-    /// Once the subscription reads nothing that needs acknowledging (a topic's live subscriber) and its response may be
-    /// written straight to the socket, hands the socket to the subscription's source (<see cref="IDirectWrites"/>):
-    /// from then on this writer writes through the same <see cref="DirectChunkWriter"/>, and Kestrel not before it is closed.
+    /// With <c>sse.direct_writes</c>, once the response may be written straight to the socket (and a topic's subscriber
+    /// reads the live feed): this writer writes through a <see cref="DirectChunkWriter"/> from now on, and hands it to a
+    /// subscription whose source writes too (<see cref="IDirectWrites"/>); Kestrel writes again after <see cref="FinishAsync"/>.
     /// </summary>
     private void TryTakeOver()
     {
@@ -271,11 +271,16 @@ internal sealed class SseWriter : ISubscriptionSession
             return;
         }
 
-        _takeOverTries = DirectChunkWriter.Eligible(_context) ? _takeOverTries - 1 : 0;
+        if (!DirectChunkWriter.Eligible(_context))
+        {
+            _takeOverTries = 0;
+            return;
+        }
+
+        _takeOverTries--;
         // A queue's writer is the only one that writes: it waits for what the kernel cannot take, as a flush would,
         // so nothing is refused for lack of room (source?.Capacity bounds a topic's, whose feed does not wait).
-        if (_takeOverTries > 0
-            && DirectChunkWriter.TryTakeOver(_context, source?.Capacity ?? int.MaxValue, _settings.WriteTimeout, _settings.Time, OnDirectWriteFailed) is { } taken)
+        if (DirectChunkWriter.TryTakeOver(_context, source?.Capacity ?? int.MaxValue, _settings.WriteTimeout, _settings.Time, OnDirectWriteFailed) is { } taken)
         {
             Volatile.Write(ref _direct, taken);
             source?.WriteDirectly(taken);
