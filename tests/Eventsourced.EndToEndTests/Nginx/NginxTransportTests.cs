@@ -69,9 +69,10 @@ public sealed class NginxTransportTests(BrokerFixture broker)
                 Assert.Equal(Enumerable.Range(0, 101).Select(i => $"e{i}"), await stream.ReadEventsAsync(101, Timeout));
             }
 
-            // nginx parsed every chunk the feed wrote itself.
+            // nginx parsed the chunks the feed wrote itself: nearly all of them (one that comes while a heartbeat
+            // waits in a subscriber's buffer goes through its writer).
             var feed = gateway.Services.GetRequiredService<Eventsourced.Topics.TopicHub>().FeedOf(topic);
-            Assert.True(feed?.WrittenDirectly >= 3 * 100, $"{feed?.WrittenDirectly} events written straight to the sockets");
+            Assert.True(feed?.WrittenDirectly >= 3 * 90, $"{feed?.WrittenDirectly} events written straight to the sockets");
         }
         finally
         {
