@@ -147,15 +147,7 @@ internal sealed class SseWriter : ISubscriptionSession
                     }
 
                     writer.Write(delivery.Frame);
-                    delivery.Release();
-
-                    lastTag = delivery.Tag;
-                    messages++;
-                    bytes += delivery.Length;
-                    if (delivery.Published.IsPresent)
-                    {
-                        _published.Add(delivery.Published);
-                    }
+                    Written(delivery, ref lastTag, ref messages, ref bytes);
                 }
 
                 if (lastTag != 0 || heartbeats != 0)
@@ -165,18 +157,12 @@ internal sealed class SseWriter : ISubscriptionSession
                         return SubscriptionEndReason.ClientGone;
                     }
 
-                    for (var i = 0; i < heartbeats; i++)
-                    {
-                        _metrics.Heartbeat();
-                    }
+                    Counted(heartbeats, messages, bytes);
                 }
 
                 if (lastTag != 0)
                 {
-                    RecordLatencies();
                     Volatile.Write(ref _wroteSinceTick, 1);
-                    _messagesWritten += messages;
-                    _metrics.Delivered(messages, bytes);
                     if (subscription.RequiresAcknowledgement)
                     {
                         _delivery.Flushed(lastTag);
@@ -356,14 +342,7 @@ internal sealed class SseWriter : ISubscriptionSession
                         continue;
                     }
 
-                    delivery.Release();
-                    lastTag = delivery.Tag;
-                    messages++;
-                    bytes += delivery.Length;
-                    if (delivery.Published.IsPresent)
-                    {
-                        _published.Add(delivery.Published);
-                    }
+                    Written(delivery, ref lastTag, ref messages, ref bytes);
                 }
 
                 if (failure is null && length > 0)
@@ -385,18 +364,7 @@ internal sealed class SseWriter : ISubscriptionSession
             return failure;
         }
 
-        for (var i = 0; i < heartbeats; i++)
-        {
-            _metrics.Heartbeat();
-        }
-
-        if (messages > 0)
-        {
-            RecordLatencies();
-            _messagesWritten += messages;
-            _metrics.Delivered(messages, bytes);
-        }
-
+        Counted(heartbeats, messages, bytes);
         return null;
 
         static SubscriptionEndReason? Failed(DirectWrite written) => written switch
@@ -439,6 +407,35 @@ internal sealed class SseWriter : ISubscriptionSession
             ? flush.Result
             : await flush.AsTask().WaitAsync(_settings.WriteTimeout, _settings.Time, cancellationToken);
         return !result.IsCompleted && !result.IsCanceled;
+    }
+
+    /// <summary>A message of the batch was written (to the response or the socket): its buffer goes back, it is counted.</summary>
+    private void Written(OutboundItem delivery, ref ulong lastTag, ref int messages, ref long bytes)
+    {
+        delivery.Release();
+        lastTag = delivery.Tag;
+        messages++;
+        bytes += delivery.Length;
+        if (delivery.Published.IsPresent)
+        {
+            _published.Add(delivery.Published);
+        }
+    }
+
+    /// <summary>The batch is out (flushed, or taken by the kernel): its heartbeats, messages and latencies are counted.</summary>
+    private void Counted(int heartbeats, int messages, long bytes)
+    {
+        for (var i = 0; i < heartbeats; i++)
+        {
+            _metrics.Heartbeat();
+        }
+
+        if (messages > 0)
+        {
+            RecordLatencies();
+            _messagesWritten += messages;
+            _metrics.Delivered(messages, bytes);
+        }
     }
 
     /// <summary>Latency runs to the flush: recorded once the batch's bytes are out.</summary>
