@@ -60,7 +60,7 @@ public sealed class WriteTimeoutEndTests(BrokerFixture broker)
         }
 
         var text = Encoding.UTF8.GetString(received.ToArray());
-        Assert.Equal(directWrites ? 1 : 0, await DirectWriteTests.MetricAsync(gateway, "eventsourced_direct_write_streams_total"));
+        Assert.Equal(directWrites ? 1 : 0, await gateway.MetricAsync("eventsourced_direct_write_streams_total"));
         Assert.StartsWith("HTTP/1.1 200 OK", text, StringComparison.Ordinal);
         Assert.Contains(": stream ended: client not reading (write timeout)\n\n", text, StringComparison.Ordinal);
         Assert.EndsWith("\r\n0\r\n\r\n", text, StringComparison.Ordinal);

@@ -65,13 +65,7 @@ public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
     }
 
     /// <summary>One unlabelled series of the gateway's <c>/metrics</c>.</summary>
-    protected static async Task<double> MetricAsync(GatewayServer gateway, string series)
-    {
-        var text = await gateway.Client.GetStringAsync("/metrics");
-        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException($"no series {series} in /metrics");
-        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    protected static Task<double> MetricAsync(GatewayServer gateway, string series) => gateway.MetricAsync(series);
 
     /// <summary>Offsets as the events' ids, checked to be a run without a gap or a repeat.</summary>
     protected static long[] Offsets(IEnumerable<SseItem<string>> items) => items.Select(i => long.Parse(i.EventId!, System.Globalization.CultureInfo.InvariantCulture)).ToArray();

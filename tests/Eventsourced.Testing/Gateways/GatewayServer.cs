@@ -88,6 +88,15 @@ public sealed class GatewayServer : IAsyncDisposable
     public Task<SseClient> SubscribeAsync(string pathAndQuery, Action<HttpRequestMessage> configure, CancellationToken cancellationToken = default) =>
         SseClient.OpenAsync(Client, pathAndQuery, configure, cancellationToken);
 
+    /// <summary>The value of one unlabelled series of the gateway's <c>/metrics</c>.</summary>
+    public async Task<double> MetricAsync(string series)
+    {
+        var text = await Client.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"no series {series} in /metrics");
+        return double.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     /// <summary>Opens a WebSocket (the gateway's <c>ws.path</c> and a query, e.g. <c>/ws?id=42</c>); a refusal is returned, not thrown.</summary>
     public Task<WebSocketClient> ConnectWebSocketAsync(string pathAndQuery, Action<System.Net.WebSockets.ClientWebSocketOptions>? configure = null, CancellationToken cancellationToken = default) =>
         WebSocketClient.ConnectAsync(BaseAddress, pathAndQuery, configure, cancellationToken);
