@@ -47,7 +47,7 @@ internal sealed class BenchContext
     public string[] QueueNames(string scenario, int count) =>
         Enumerable.Range(0, count).Select(i => $"bench-{RunId}-{scenario}-{i:D5}").ToArray();
 
-    /// <summary>One unlabelled series of the gateway's <c>/metrics</c> (at its default path), or null when it cannot be read.</summary>
+    /// <summary>One series of the gateway's <c>/metrics</c> (at its default path): its name, with its labels as the exposition writes them (<c>name{label="value"}</c>); null when it cannot be read.</summary>
     public async Task<double?> GatewayMetricAsync(string series)
     {
         try
@@ -63,6 +63,20 @@ internal sealed class BenchContext
         }
     }
 
+    /// <summary>
+    /// The gateway's garbage collections so far, from its <c>/metrics</c> (the runtime meter): collections of gen0,
+    /// gen1 and gen2 (each counts the collections of that generation, not of the younger ones) and the seconds paused;
+    /// null when they cannot be read.
+    /// </summary>
+    public async Task<GatewayCollections?> GatewayCollectionsAsync()
+    {
+        var gen0 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen0\"}");
+        var gen1 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen1\"}");
+        var gen2 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen2\"}");
+        var paused = await GatewayMetricAsync("system_runtime_dotnet_gc_pause_time");
+        return gen0 is { } g0 && gen1 is { } g1 && gen2 is { } g2 && paused is { } p ? new GatewayCollections(g0, g1, g2, p) : null;
+    }
+
     /// <summary>Checks the gateway is still there: a scenario that killed it must not look like a slow one.</summary>
     public void EnsureGatewayAlive()
     {
@@ -75,4 +89,14 @@ internal sealed class BenchContext
     public static string N(long value) => value.ToString("N0", CultureInfo.InvariantCulture);
 
     public static string F(double value, int decimals = 2) => value.ToString("F" + decimals, CultureInfo.InvariantCulture);
+}
+
+/// <summary>Counts of the gateway's collections by generation and the seconds it paused for them (see <see cref="BenchContext.GatewayCollectionsAsync"/>).</summary>
+internal readonly record struct GatewayCollections(double Gen0, double Gen1, double Gen2, double PausedSeconds)
+{
+    public static GatewayCollections operator -(GatewayCollections a, GatewayCollections b) =>
+        new(a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.PausedSeconds - b.PausedSeconds);
+
+    public override string ToString() =>
+        $"{Gen0:F0} gen0, {Gen1:F0} gen1, {Gen2:F0} gen2, {BenchContext.F(PausedSeconds * 1000, 0)} ms paused";
 }

@@ -123,6 +123,8 @@ internal static class LiveScenario
             // This process's own pauses land in the latencies too: count them, so they can be told apart.
             var gcBefore = (Pause: GC.GetTotalPauseDuration(), Gen2: GC.CollectionCount(2), Gen0: GC.CollectionCount(0));
             var cpuBefore = context.Gateway?.CpuTime();
+            // The gateway's own collections, from its /metrics: the tail of the latencies follows them.
+            var gatewayGcBefore = await context.GatewayCollectionsAsync();
             var publishStart = Stopwatch.GetTimestamp();
             var joining = joiners is null ? Task.FromResult(0.0) : JoinAsync(joiners, connecting, TimeSpan.FromSeconds(warmup + 1), options.Timeout);
             var published = await PublishAsync(context, names, rate, all, size);
@@ -148,6 +150,13 @@ internal static class LiveScenario
             }
 
             var gatewayCpu = context.Gateway?.CpuTime() - cpuBefore;
+            if (gatewayGcBefore is { } gcStart && await context.GatewayCollectionsAsync() is { } gcEnd)
+            {
+                var collections = gcEnd - gcStart;
+                Log.Line($"live run {run}: the gateway's GC during publishing (warm-up and measured): {collections}");
+                notes.Add($"gateway GC while publishing, run {run}: {collections}");
+            }
+
             var p = latencies.Measured.PercentilesMs(0.5, 0.99, 0.999, 1.0);
             Log.Line($"live run {run}: this tool's GC during publishing: {GC.CollectionCount(0) - gcBefore.Gen0} gen0, {GC.CollectionCount(2) - gcBefore.Gen2} gen2, " +
                 $"{BenchContext.F((GC.GetTotalPauseDuration() - gcBefore.Pause).TotalMilliseconds, 0)} ms paused; gateway CPU {BenchContext.F(gatewayCpu?.TotalSeconds ?? double.NaN)} s; load average {BenchContext.F(ProcessMemory.LoadAverage())}");
