@@ -82,12 +82,17 @@ internal sealed class DebugVarsEndpoint
         json.WriteNumber("threads", process.Threads.Count);
         json.WriteNumber("thread_pool_threads", ThreadPool.ThreadCount);
 
-        var gc = GC.GetGCMemoryInfo();
+        // Read in this order, and TotalAlloc precisely (with what threads allocated since their last refill), so that
+        // what was ever allocated is never less than what is allocated now, nor the heap's memory less than what it
+        // holds: before the first collection the runtime reports no committed bytes at all.
+        var alloc = GC.GetTotalMemory(forceFullCollection: false);
+        var totalAlloc = Math.Max(GC.GetTotalAllocatedBytes(precise: true), alloc);
+        var committed = Math.Max(GC.GetGCMemoryInfo().TotalCommittedBytes, alloc);
         json.WriteStartObject("memstats");
-        json.WriteNumber("Alloc", GC.GetTotalMemory(forceFullCollection: false));
-        json.WriteNumber("TotalAlloc", GC.GetTotalAllocatedBytes());
+        json.WriteNumber("Alloc", alloc);
+        json.WriteNumber("TotalAlloc", totalAlloc);
         json.WriteNumber("Sys", Environment.WorkingSet);
-        json.WriteNumber("HeapSys", gc.TotalCommittedBytes);
+        json.WriteNumber("HeapSys", committed);
         json.WriteNumber("NumGC", GC.CollectionCount(0));
         json.WriteNumber("PauseTotalNs", GC.GetTotalPauseDuration().Ticks * 100);
         json.WriteEndObject();

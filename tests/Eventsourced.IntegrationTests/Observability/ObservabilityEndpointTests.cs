@@ -241,6 +241,32 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
             TimeSpan.FromSeconds(5), "a quiet second");
     }
 
+    /// <summary>
+    /// A process that has just started (no collection yet, a few megabytes allocated) reports memory figures that
+    /// agree with each other: what was ever allocated is at least what is allocated now, and so is the heap's memory.
+    /// </summary>
+    [Fact]
+    public async Task DebugVars_FreshProcess_MemstatsAgree()
+    {
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+        });
+        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+
+        using var response = await client.GetAsync("/debug/vars");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var memstats = document.RootElement.GetProperty("memstats");
+        var alloc = memstats.GetProperty("Alloc").GetInt64();
+        Assert.True(alloc > 0);
+        Assert.True(memstats.GetProperty("TotalAlloc").GetInt64() >= alloc, $"TotalAlloc below Alloc: {memstats}");
+        Assert.True(memstats.GetProperty("HeapSys").GetInt64() >= alloc, $"HeapSys below Alloc: {memstats}");
+    }
+
     private static async Task<JsonElement> GetVarsAsync(GatewayServer gateway)
     {
         using var response = await gateway.Client.GetAsync("/debug/vars");
