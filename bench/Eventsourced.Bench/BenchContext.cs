@@ -48,34 +48,43 @@ internal sealed class BenchContext
         Enumerable.Range(0, count).Select(i => $"bench-{RunId}-{scenario}-{i:D5}").ToArray();
 
     /// <summary>One series of the gateway's <c>/metrics</c> (at its default path): its name, with its labels as the exposition writes them (<c>name{label="value"}</c>); null when it cannot be read.</summary>
-    public async Task<double?> GatewayMetricAsync(string series)
+    public async Task<double?> GatewayMetricAsync(string series) => (await GatewayMetricsAsync(series))[0];
+
+    /// <summary>Several series of one scrape of the gateway's <c>/metrics</c> (see <see cref="GatewayMetricAsync"/>), each null when it cannot be read.</summary>
+    public async Task<double?[]> GatewayMetricsAsync(params string[] series)
     {
+        var values = new double?[series.Length];
         try
         {
             using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
-            var text = await client.GetStringAsync(new Uri(Options.Gateway, "/metrics"));
-            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal));
-            return line is null ? null : double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+            var lines = (await client.GetStringAsync(new Uri(Options.Gateway, "/metrics"))).Split('\n');
+            for (var i = 0; i < series.Length; i++)
+            {
+                var line = lines.FirstOrDefault(l => l.StartsWith(series[i] + " ", StringComparison.Ordinal));
+                values[i] = line is null ? null : double.Parse(line[(series[i].Length + 1)..], CultureInfo.InvariantCulture);
+            }
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or FormatException)
         {
-            return null;
+            Array.Fill(values, null);
         }
+
+        return values;
     }
 
     /// <summary>
-    /// The gateway's garbage collections so far, from its <c>/metrics</c> (the runtime meter): collections of gen0,
-    /// gen1 and gen2 (each counts the collections of that generation, not of the younger ones) and the seconds paused;
-    /// null when they cannot be read.
+    /// The gateway's garbage collections so far, from one scrape of its <c>/metrics</c> (the runtime meter): collections
+    /// of gen0, gen1 and gen2 (each counts the collections of that generation, not of the younger ones) and the seconds
+    /// paused; null when they cannot be read.
     /// </summary>
-    public async Task<GatewayCollections?> GatewayCollectionsAsync()
-    {
-        var gen0 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen0\"}");
-        var gen1 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen1\"}");
-        var gen2 = await GatewayMetricAsync("system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen2\"}");
-        var paused = await GatewayMetricAsync("system_runtime_dotnet_gc_pause_time");
-        return gen0 is { } g0 && gen1 is { } g1 && gen2 is { } g2 && paused is { } p ? new GatewayCollections(g0, g1, g2, p) : null;
-    }
+    public async Task<GatewayCollections?> GatewayCollectionsAsync() =>
+        await GatewayMetricsAsync(
+                "system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen0\"}",
+                "system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen1\"}",
+                "system_runtime_dotnet_gc_collections{gc_heap_generation=\"gen2\"}",
+                "system_runtime_dotnet_gc_pause_time") is [{ } gen0, { } gen1, { } gen2, { } paused]
+            ? new GatewayCollections(gen0, gen1, gen2, paused)
+            : null;
 
     /// <summary>Checks the gateway is still there: a scenario that killed it must not look like a slow one.</summary>
     public void EnsureGatewayAlive()
