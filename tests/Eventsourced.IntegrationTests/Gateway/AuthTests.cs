@@ -199,8 +199,7 @@ public sealed class AuthTests(BrokerFixture broker)
             ["EVENTSOURCED_LOG__FORMAT"] = format,
             ["EVENTSOURCED_LOG__LEVEL"] = "trace",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, Patience);
         var valid = TestTokens.Hs256(TestTokens.Claims("7", queue));
         var expired = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromMinutes(-5));
         var forbidden = TestTokens.Hs256(TestTokens.Claims("7", "other"));

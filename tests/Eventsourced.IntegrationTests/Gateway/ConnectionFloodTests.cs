@@ -28,8 +28,7 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
             ["EVENTSOURCED_SERVER__HEARTBEAT"] = "1",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), TimeSpan.FromSeconds(30), "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
         await using var amqp = await broker.ConnectAsync(nameof(ConnectionFloodTests));
         await using var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, stream.Status);

@@ -76,8 +76,7 @@ public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.IT
             ["EVENTSOURCED_SERVER__HEARTBEAT"] = "0",
             ["EVENTSOURCED_QUEUE__MAX_MESSAGE_BYTES"] = (16 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), TimeSpan.FromSeconds(30), "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
         await using var amqp = await broker.ConnectAsync(nameof(MessageSizeTests));
         await using (var warm = await SseClient.OpenAsync(client, $"/?id={huge}", null, CancellationToken.None))
         {

@@ -56,8 +56,7 @@ public sealed class ShutdownTests(BrokerFixture broker)
                 ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
                 ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "5",
             });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), TimeSpan.FromSeconds(30), "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
         await using var sse = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, sse.Status);
 

@@ -74,8 +74,7 @@ public sealed class LoggingTests
             ["EVENTSOURCED_SERVER__ADDRESS"] = $"{host}:{port}",
             ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, Patience);
         process.Signal("TERM");
         Assert.Equal(0, await process.WaitForExitAsync(Patience));
 
@@ -100,8 +99,7 @@ public sealed class LoggingTests
             ["EVENTSOURCED_LOG__FORMAT"] = format,
             ["EVENTSOURCED_LOG__LEVEL"] = "debug",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, Patience);
 
         var bodies = new List<string>();
         using (var refused = await client.GetAsync("/?id=q1"))

@@ -254,8 +254,7 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
             ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
             ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, Patience);
 
         using var response = await client.GetAsync("/debug/vars");
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);

@@ -23,8 +23,7 @@ public sealed partial class RefusalLogTests
             ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
             ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
         });
-        using var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
-        await Wait.UntilAsync(async () => await process.IsListeningAsync(client), Patience, "gateway process listening");
+        using var client = await process.ListeningClientAsync(port, Patience);
 
         for (var i = 0; i < Requests; i++)
         {

@@ -92,6 +92,25 @@ public sealed class GatewayProcess : IAsyncDisposable
         return (exitCode, process.Stdout, process.Stderr);
     }
 
+    /// <summary>
+    /// A client of the process on 127.0.0.1:<paramref name="port"/>, once the process answers there (within
+    /// <paramref name="timeout"/>, else <see cref="TimeoutException"/>; an exited process fails at once).
+    /// </summary>
+    public async Task<HttpClient> ListeningClientAsync(int port, TimeSpan timeout)
+    {
+        var client = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{port}"));
+        try
+        {
+            await Wait.UntilAsync(async () => await IsListeningAsync(client), timeout, "gateway process listening");
+            return client;
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
     public async Task<bool> IsListeningAsync(HttpClient client)
     {
         if (_process.HasExited)
