@@ -126,6 +126,11 @@ internal static class LiveScenario
             // The gateway's own collections, from its /metrics: the tail of the latencies follows them.
             var gatewayGcBefore = await context.GatewayCollectionsAsync();
             var publishStart = Stopwatch.GetTimestamp();
+            // Read again when the warm-up ends (the publisher keeps to its rate, so that is a moment in time):
+            // a collection in the measured part is what its tail shows; those of the warm-up are not in it.
+            var gatewayGcAtWarmupEnd = gatewayGcBefore is null || warmup == 0
+                ? Task.FromResult<GatewayCollections?>(null)
+                : CollectionsAtAsync(context, publishStart + (warmup * Stopwatch.Frequency));
             var joining = joiners is null ? Task.FromResult(0.0) : JoinAsync(joiners, connecting, TimeSpan.FromSeconds(warmup + 1), options.Timeout);
             var published = await PublishAsync(context, names, rate, all, size);
             var grace = Stopwatch.GetTimestamp() + (10 * Stopwatch.Frequency);
@@ -152,9 +157,11 @@ internal static class LiveScenario
             var gatewayCpu = context.Gateway?.CpuTime() - cpuBefore;
             if (gatewayGcBefore is { } gcStart && await context.GatewayCollectionsAsync() is { } gcEnd)
             {
-                var collections = gcEnd - gcStart;
-                Log.Line($"live run {run}: the gateway's GC during publishing (warm-up and measured): {collections}");
-                notes.Add($"gateway GC while publishing, run {run}: {collections}");
+                var note = await gatewayGcAtWarmupEnd is { } gcMiddle
+                    ? $"{gcEnd - gcMiddle} in the measured part, {gcMiddle - gcStart} in the warm-up"
+                    : $"{gcEnd - gcStart}";
+                Log.Line($"live run {run}: the gateway's GC while publishing: {note}");
+                notes.Add($"gateway GC while publishing, run {run}: {note}");
             }
 
             var p = latencies.Measured.PercentilesMs(0.5, 0.99, 0.999, 1.0);
@@ -178,6 +185,18 @@ internal static class LiveScenario
                 await context.Broker.DeleteAsync(joinerNames);
             }
         }
+    }
+
+    /// <summary>The gateway's collections so far, read at <paramref name="timestamp"/> (a <see cref="Stopwatch"/> timestamp).</summary>
+    private static async Task<GatewayCollections?> CollectionsAtAsync(BenchContext context, long timestamp)
+    {
+        var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), timestamp);
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+
+        return await context.GatewayCollectionsAsync();
     }
 
     /// <summary>Plain consumers that declare and consume queues of their own, all at once after <paramref name="delay"/>; the seconds until all consume.</summary>
