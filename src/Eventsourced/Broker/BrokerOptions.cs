@@ -26,4 +26,13 @@ public sealed class BrokerOptions
     [ConfigurationKeyName("heartbeat")]
     [Range(1, 3600)]
     public int HeartbeatSeconds { get; set; } = 10;
+
+    /// <summary>
+    /// <c>broker.subscribers_per_channel</c>: how many queue subscribers one AMQP channel carries. 1 gives each its own
+    /// channel. More share a channel (each with its own consumer and prefetch), which saves memory per stream and,
+    /// with thousands of streams, the garbage collector's work on the client library's per-channel objects.
+    /// </summary>
+    [ConfigurationKeyName("subscribers_per_channel")]
+    [Range(1, 1024)]
+    public int SubscribersPerChannel { get; set; } = 1;
 }

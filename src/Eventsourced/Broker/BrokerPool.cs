@@ -50,6 +50,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
 
+    /// <summary><c>broker.subscribers_per_channel</c>: 1, a channel per queue subscriber; more, shared channels.</summary>
+    public int SubscribersPerChannel => _options.SubscribersPerChannel;
+
     /// <summary>The clock of reconnects and waits.</summary>
     public TimeProvider Time => _time;
 

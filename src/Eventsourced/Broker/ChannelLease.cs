@@ -30,6 +30,9 @@ internal sealed class ChannelLease : IAsyncDisposable
 
     public string Node => _slot.Node;
 
+    /// <summary>The connection the channel is on.</summary>
+    public ConnectionSlot Slot => _slot;
+
     /// <summary>Whether the connection the channel belongs to is still open.</summary>
     public bool ConnectionOpen => _slot.IsUp;
 

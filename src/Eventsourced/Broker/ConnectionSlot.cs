@@ -35,7 +35,11 @@ internal sealed class ConnectionSlot
     private int _capacity;
     private int _leases;
     private bool _everConnected;
+    private int _generation;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<SharedChannel> _shared = [];
+    private readonly SemaphoreSlim _opening = new(1, 1);
+    private readonly HashSet<string> _heldQueues = new(StringComparer.Ordinal);
 
     public ConnectionSlot(
         int id, string connectionName, BrokerUrl url, bool isExtra, TimeSpan heartbeat, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger)
@@ -72,6 +76,9 @@ internal sealed class ConnectionSlot
     public string ConnectionName { get; }
 
     public bool IsUp => Volatile.Read(ref _connection) is { IsOpen: true };
+
+    /// <summary>Counts the connections this slot has opened: what was exclusive to one of them is gone once it changes.</summary>
+    public int Generation => Volatile.Read(ref _generation);
 
     public int Leases => Volatile.Read(ref _leases);
 
@@ -110,6 +117,178 @@ internal sealed class ConnectionSlot
         var connection = Volatile.Read(ref _connection)
             ?? throw new BrokerUnavailableException($"connection to {Node} is down");
         return await connection.CreateChannelAsync(publisherConfirms ? ConfirmingChannelOptions : ChannelOptions, cancellationToken);
+    }
+
+    /// <summary>
+    /// A seat on a shared channel of this connection with the per-consumer <paramref name="prefetch"/>: on one
+    /// with fewer than <paramref name="perChannel"/> members, else on a new one (one of this connection's channel
+    /// slots). Channels are opened one at a time, so a burst of subscribers fills each before the next opens.
+    /// </summary>
+    /// <exception cref="BrokerUnavailableException">The connection is down, or has no free channel.</exception>
+    public async Task<SharedChannel> JoinSharedAsync(ushort prefetch, int perChannel, CancellationToken cancellationToken)
+    {
+        if (TryJoinExisting(prefetch, perChannel) is { } joined)
+        {
+            return joined;
+        }
+
+        await _opening.WaitAsync(cancellationToken);
+        try
+        {
+            if (TryJoinExisting(prefetch, perChannel) is { } other)
+            {
+                return other;
+            }
+
+            if (!TryReserve())
+            {
+                throw new BrokerUnavailableException($"connection to {Node} has no free channel");
+            }
+
+            IChannel channel;
+            try
+            {
+                // Not cancelled: an open abandoned half way would lose the reservation (as in BrokerPool.LeaseAsync).
+                channel = await CreateChannelAsync(CancellationToken.None);
+                await channel.BasicQosAsync(0, prefetch, global: false, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is not BrokerUnavailableException)
+            {
+                Release();
+                throw new BrokerUnavailableException($"cannot open a channel on {Node}: {ex.Message}");
+            }
+            catch
+            {
+                Release();
+                throw;
+            }
+
+            var shared = new SharedChannel(channel, prefetch) { Members = 1 };
+            lock (_shared)
+            {
+                _shared.Add(shared);
+            }
+
+            _metrics.ChannelLeased(Node);
+            return shared;
+        }
+        finally
+        {
+            _opening.Release();
+        }
+    }
+
+    /// <summary>A member of <paramref name="shared"/> is gone; the last one closes it and gives its slot back.</summary>
+    public async Task LeaveSharedAsync(SharedChannel shared)
+    {
+        lock (_shared)
+        {
+            if (--shared.Members > 0)
+            {
+                return;
+            }
+
+            _shared.Remove(shared);
+        }
+
+        try
+        {
+            if (shared.Channel.IsOpen)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await shared.Channel.CloseAsync(Constants.ReplySuccess, "last subscriber left", abort: false, timeout.Token);
+            }
+
+            await shared.Channel.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
+        }
+        finally
+        {
+            Release();
+            _metrics.ChannelReleased(Node);
+        }
+    }
+
+    /// <summary>The shared channels of this connection with at least one member: a snapshot, for diagnostics and tests.</summary>
+    internal IReadOnlyList<SharedChannel> SharedChannels
+    {
+        get
+        {
+            lock (_shared)
+            {
+                return [.. _shared];
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on a channel of its own (one of this connection's slots), closed after.</summary>
+    /// <exception cref="BrokerUnavailableException">The connection is down or has no free channel.</exception>
+    public async Task WithChannelAsync(Func<IChannel, Task> work, CancellationToken cancellationToken)
+    {
+        if (!TryReserve())
+        {
+            throw new BrokerUnavailableException($"connection to {Node} is down or has no free channel");
+        }
+
+        try
+        {
+            var channel = await CreateChannelAsync(cancellationToken);
+            try
+            {
+                await work(channel);
+                await channel.CloseAsync(cancellationToken);
+            }
+            finally
+            {
+                await channel.DisposeAsync();
+            }
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    /// <summary>
+    /// Marks <paramref name="queue"/> as held by a subscriber on this connection. The broker arbitrates between
+    /// connections (a lock queue exclusive to its connection, <see cref="Consuming.QueueLock.HoldAsync"/>), but
+    /// declares the same exclusive queue again for the connection that owns it; this tells such a second
+    /// subscriber on the same connection that the queue is taken.
+    /// </summary>
+    public bool TryHoldQueue(string queue)
+    {
+        lock (_heldQueues)
+        {
+            return _heldQueues.Add(queue);
+        }
+    }
+
+    public void ReleaseQueue(string queue)
+    {
+        lock (_heldQueues)
+        {
+            _heldQueues.Remove(queue);
+        }
+    }
+
+    private SharedChannel? TryJoinExisting(ushort prefetch, int perChannel)
+    {
+        lock (_shared)
+        {
+            foreach (var shared in _shared)
+            {
+                if (shared.Members < perChannel && shared.Prefetch == prefetch && shared.Channel.IsOpen)
+                {
+                    shared.Members++;
+                    return shared;
+                }
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Keeps the connection up until <paramref name="stopping"/> fires.</summary>
@@ -226,6 +405,7 @@ internal sealed class ConnectionSlot
 
         var channelMax = connection.ChannelMax == 0 ? ushort.MaxValue : connection.ChannelMax;
         Volatile.Write(ref _shutdown, shutdown);
+        Interlocked.Increment(ref _generation);
         Volatile.Write(ref _connection, connection);
         Volatile.Write(ref _capacity, channelMax);
         _metrics.ConnectionUp(Node);

@@ -34,6 +34,13 @@ internal static class QueueLock
         ["x-expires"] = (int)UnusedExpiry.TotalMilliseconds,
     };
 
+    // The lock of subscribers on shared channels: no consumer holds it (a refused consume would close the shared
+    // channel), so it neither expires nor auto-deletes; it goes when its subscriber deletes it or its connection closes.
+    private static readonly Dictionary<string, object?> HeldArguments = new()
+    {
+        ["x-queue-type"] = "classic",
+    };
+
     /// <summary>The lock queue's name for <paramref name="queueName"/>.</summary>
     public static string NameFor(string queueName) =>
         Prefix + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(queueName)));
@@ -53,6 +60,21 @@ internal static class QueueLock
             name, autoAck: true, consumerTag: string.Empty, noLocal: false, exclusive: true,
             arguments: null, consumer: new LockConsumer(holder), cancellationToken: CancellationToken.None);
     }
+
+    /// <summary>
+    /// Takes the lock of <paramref name="queueName"/> for the connection of <paramref name="channel"/>, until
+    /// <see cref="ReleaseAsync"/> or the connection closes: for subscribers whose consumer is on a shared channel.
+    /// Another connection holding it makes the declare fail with 405 (or 406 if it holds it as
+    /// <see cref="AcquireAsync"/> does), and the channel is dead then. The connection that holds it declares it
+    /// again without error: <see cref="Broker.ConnectionSlot.TryHoldQueue"/> arbitrates there.
+    /// </summary>
+    public static Task HoldAsync(IChannel channel, string queueName) =>
+        // Not cancellable: a lock declared whose subscriber never learned of it would stay as long as the connection.
+        channel.QueueDeclareAsync(NameFor(queueName), durable: false, exclusive: true, autoDelete: false, HeldArguments, cancellationToken: CancellationToken.None);
+
+    /// <summary>Gives up a lock taken by <see cref="HoldAsync"/>.</summary>
+    public static Task ReleaseAsync(IChannel channel, string queueName, CancellationToken cancellationToken) =>
+        channel.QueueDeleteAsync(NameFor(queueName), ifUnused: false, ifEmpty: false, cancellationToken: cancellationToken);
 
     /// <summary>Holds the lock queue (its consumer keeps it from being auto-deleted); nothing is ever published to it.</summary>
     private sealed class LockConsumer(SubscriberConsumer holder) : IAsyncBasicConsumer

@@ -15,6 +15,14 @@ namespace Eventsourced.Consuming;
 /// (the others get 405). A subscriber that finds its queue held keeps trying for <c>queue.busy_grace</c>, since
 /// the holder may be on its way out.
 /// </summary>
+/// <remarks>
+/// With <c>broker.subscribers_per_channel</c> above 1 the consumer sits on a channel shared with other subscribers
+/// (<see cref="SharedChannel"/>), where nothing may fail: any channel error would end every stream on it. So the
+/// steps that can be refused run first on a short-lived channel of the same connection: the queue's lock
+/// (<see cref="QueueLock.HoldAsync"/>, for every queue type), the declare, the bindings, and a look at the queue's
+/// consumers (a gateway with channels of its own does not take that lock on a classic queue). Only then does the
+/// consumer start on the shared channel. Leaving cancels it, gives back what it holds, and deletes the lock.
+/// </remarks>
 internal sealed class QueueSubscription : ISubscription
 {
     private const ushort AccessRefused = 403;
@@ -29,20 +37,47 @@ internal sealed class QueueSubscription : ISubscription
     private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(400);
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
-    private readonly ChannelLease _lease;
+    /// <summary>How long leaving a shared channel waits for the broker (cancel, requeue) before it gives up on it.</summary>
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
+
+    // A channel of its own (broker.subscribers_per_channel 1), or a seat on a shared one.
+    private readonly ChannelLease? _lease;
+    private readonly ConnectionSlot? _slot;
+    private readonly SharedChannel? _shared;
+    private readonly SharedChannel.Seat? _seat;
+    private readonly string _consumerTag = string.Empty;
+    private readonly int _generation;
+    private readonly ILogger? _logger;
+    private int _left;
 
     private QueueSubscription(ChannelLease lease, SubscriberConsumer consumer, string queueName)
     {
         _lease = lease;
         Consumer = consumer;
         Name = queueName;
+        Node = lease.Node;
+    }
+
+    private QueueSubscription(
+        ConnectionSlot slot, int generation, SharedChannel shared, SharedChannel.Seat seat, SubscriberConsumer consumer, string queueName, string consumerTag,
+        ILogger logger)
+    {
+        _slot = slot;
+        _generation = generation;
+        _shared = shared;
+        _seat = seat;
+        _consumerTag = consumerTag;
+        _logger = logger;
+        Consumer = consumer;
+        Name = queueName;
+        Node = slot.Node;
     }
 
     public SubscriberConsumer Consumer { get; }
 
     public string Name { get; }
 
-    public string Node => _lease.Node;
+    public string Node { get; }
 
     public ChannelReader<OutboundItem> Items => Consumer.Reader;
 
@@ -104,86 +139,11 @@ internal sealed class QueueSubscription : ISubscription
             };
         }
 
-        var prefetch = Prefetch(options, limits);
-        SubscriberConsumer NewConsumer(IChannel channel) => new(channel, prefetch, format, limits, queueName, () => lease.ConnectionOpen);
         try
         {
-            var channel = lease.Channel;
-            await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
-            var consumer = NewConsumer(channel);
-            var locked = false;
-            if (options.IsQuorum)
-            {
-                // The lock first: only its winner touches the queue. Subscribers racing to declare and consume a
-                // new quorum queue make RabbitMQ 3.10 fail a consume with an internal error (noproc) that
-                // closes the whole connection, every stream on it with it.
-                await LockAsync(channel, queueName, consumer);
-                locked = true;
-            }
-
-            var asConfigured = true;
-            try
-            {
-                await channel.QueueDeclareAsync(
-                    queueName, durable: true, exclusive: false, autoDelete: false,
-                    arguments: QueueArguments(options), cancellationToken: cancellationToken);
-            }
-            catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
-            {
-                // The queue exists with other arguments (declared by someone else, or under another queue.expires
-                // or queue.type): refused unless queue.adopt_existing, then consumed as it is.
-                if (!options.AdoptExisting)
-                {
-                    throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}", ex)
-                    {
-                        ClientReason = "queue is not available",
-                    };
-                }
-
-                if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
-                {
-                    ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
-                }
-
-                asConfigured = false;
-                // The channel is dead, and a lock taken on it went with it.
-                channel = await lease.ReopenAsync(cancellationToken);
-                await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
-                consumer = NewConsumer(channel);
-                locked = false;
-                await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
-            }
-
-            if (bindings.Count > 0)
-            {
-                var declared = channel;
-                channel = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
-                if (!ReferenceEquals(channel, declared))
-                {
-                    // An exchange of another type closed the channel: the consumer and any lock went with it.
-                    await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
-                    consumer = NewConsumer(channel);
-                    locked = false;
-                }
-            }
-
-            if (!locked && (options.IsQuorum || !asConfigured))
-            {
-                // A quorum queue, or one of unknown type: the exclusive consume below may not arbitrate.
-                await LockAsync(channel, queueName, consumer);
-            }
-            try
-            {
-                await channel.BasicConsumeAsync(
-                    queueName, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true,
-                    arguments: null, consumer: consumer, cancellationToken: cancellationToken);
-            }
-            catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked)
-            {
-                throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
-            }
-
-            return new QueueSubscription(lease, consumer, queueName);
+            return pool.SubscribersPerChannel > 1
+                ? await SubscribeSharedAsync(lease, pool.SubscribersPerChannel, queueName, options, bindings, format, logger, limits, cancellationToken)
+                : await SubscribeOwnAsync(lease, queueName, options, bindings, format, logger, limits, cancellationToken);
         }
         catch (SubscribeException)
         {
@@ -219,6 +179,190 @@ internal sealed class QueueSubscription : ISubscription
         }
     }
 
+    /// <summary>The subscription on <paramref name="lease"/>'s channel, which it keeps.</summary>
+    private static async Task<QueueSubscription> SubscribeOwnAsync(
+        ChannelLease lease, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
+        MessageLimits? limits, CancellationToken cancellationToken)
+    {
+        var prefetch = Prefetch(options, limits);
+        SubscriberConsumer NewConsumer(IChannel channel) => new(channel, prefetch, format, limits, queueName, () => lease.ConnectionOpen);
+        var channel = lease.Channel;
+        await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
+        var consumer = NewConsumer(channel);
+        var locked = false;
+        if (options.IsQuorum)
+        {
+            // The lock first: only its winner touches the queue. Subscribers racing to declare and consume a
+            // new quorum queue make RabbitMQ 3.10 fail a consume with an internal error (noproc) that
+            // closes the whole connection, every stream on it with it.
+            await LockAsync(channel, queueName, consumer);
+            locked = true;
+        }
+
+        var (declared, asConfigured) = await DeclareAsync(lease, queueName, options, logger, cancellationToken);
+        if (bindings.Count > 0)
+        {
+            declared = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
+        }
+
+        if (!ReferenceEquals(declared, channel))
+        {
+            // A declare refused (a queue or an exchange of other arguments) closed the channel: the consumer and
+            // any lock went with it.
+            channel = declared;
+            await channel.BasicQosAsync(0, prefetch, global: false, cancellationToken);
+            consumer = NewConsumer(channel);
+            locked = false;
+        }
+
+        if (!locked && (options.IsQuorum || !asConfigured))
+        {
+            // A quorum queue, or one of unknown type: the exclusive consume below may not arbitrate.
+            await LockAsync(channel, queueName, consumer);
+        }
+
+        try
+        {
+            await channel.BasicConsumeAsync(
+                queueName, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true,
+                arguments: null, consumer: consumer, cancellationToken: cancellationToken);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked)
+        {
+            throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
+        }
+
+        return new QueueSubscription(lease, consumer, queueName);
+    }
+
+    /// <summary>
+    /// The subscription on a shared channel of <paramref name="lease"/>'s connection; <paramref name="lease"/>'s
+    /// channel (closed on return) takes the lock, declares and binds.
+    /// </summary>
+    private static async Task<QueueSubscription> SubscribeSharedAsync(
+        ChannelLease lease, int perChannel, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format,
+        ILogger logger, MessageLimits? limits, CancellationToken cancellationToken)
+    {
+        var slot = lease.Slot;
+        var generation = slot.Generation;
+        if (!slot.TryHoldQueue(queueName))
+        {
+            throw new SubscribeException(SubscribeFailure.Busy, BusyReason);
+        }
+
+        var locked = false;
+        SharedChannel? shared = null;
+        try
+        {
+            try
+            {
+                await QueueLock.HoldAsync(lease.Channel, queueName);
+            }
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) is ResourceLocked or PreconditionFailed)
+            {
+                // 405: another connection holds the lock; 406: another connection of a gateway with channels of its
+                // own holds it (its kind of lock). A 403 is no such thing: the broker user may not declare locks.
+                throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
+            }
+
+            locked = true;
+            var (channel, asConfigured) = await DeclareAsync(lease, queueName, options, logger, cancellationToken);
+            if (bindings.Count > 0)
+            {
+                channel = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
+            }
+
+            if (!options.IsQuorum || !asConfigured)
+            {
+                // On a classic queue (or one of unknown type) a consumer without the lock can be there: a gateway
+                // with channels of its own (its exclusive consume arbitrates on classic queues), or any other AMQP
+                // client; the exclusive consume on the shared channel would then be refused with a channel error,
+                // ending every stream on it. On a quorum queue every gateway takes a lock, and a consumer of a node
+                // just lost may linger in the count for seconds.
+                var declared = await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+                if (declared.ConsumerCount > 0)
+                {
+                    throw new SubscribeException(SubscribeFailure.Busy, BusyReason);
+                }
+            }
+
+            var prefetch = Prefetch(options, limits);
+            shared = await slot.JoinSharedAsync(prefetch, perChannel, cancellationToken);
+            var seat = shared.Join();
+            var consumer = new SubscriberConsumer(shared.Channel, prefetch, format, limits, queueName, () => slot.IsUp, seat);
+            string consumerTag;
+            try
+            {
+                // Not cancellable: a consume abandoned half way could start after all, with no stream to read it.
+                consumerTag = await shared.Channel.BasicConsumeAsync(
+                    queueName, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: true,
+                    arguments: null, consumer: consumer, cancellationToken: CancellationToken.None);
+            }
+            catch
+            {
+                seat.Leave();
+                throw;
+            }
+
+            await lease.DisposeAsync();
+            return new QueueSubscription(slot, generation, shared, seat, consumer, queueName, consumerTag, logger);
+        }
+        catch
+        {
+            if (shared is not null)
+            {
+                await slot.LeaveSharedAsync(shared);
+            }
+
+            if (locked)
+            {
+                await ReleaseLockAsync(slot, generation, lease.Channel, queueName, logger);
+            }
+
+            slot.ReleaseQueue(queueName);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Declares the queue as configured, or, where it exists with other arguments and <c>queue.adopt_existing</c>
+    /// allows, finds it as it is (on a fresh channel of the lease: the refusal closed the first).
+    /// </summary>
+    /// <returns>The channel to go on with, and whether the queue is as configured.</returns>
+    private static async Task<(IChannel Channel, bool AsConfigured)> DeclareAsync(
+        ChannelLease lease, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken)
+    {
+        var channel = lease.Channel;
+        try
+        {
+            await channel.QueueDeclareAsync(
+                queueName, durable: true, exclusive: false, autoDelete: false,
+                arguments: QueueArguments(options), cancellationToken: cancellationToken);
+            return (channel, true);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
+        {
+            // The queue exists with other arguments (declared by someone else, or under another queue.expires
+            // or queue.type): refused unless queue.adopt_existing, then consumed as it is.
+            if (!options.AdoptExisting)
+            {
+                throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}", ex)
+                {
+                    ClientReason = "queue is not available",
+                };
+            }
+
+            if (ReportedMismatches.Count < 10_000 && ReportedMismatches.TryAdd(queueName, 0))
+            {
+                ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
+            }
+
+            channel = await lease.ReopenAsync(cancellationToken);
+            await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+            return (channel, false);
+        }
+    }
+
     public void QueueHeartbeat() => Consumer.TryQueueHeartbeat();
 
     public void QueueWakeup() => Consumer.TryQueueWakeup();
@@ -228,13 +372,110 @@ internal sealed class QueueSubscription : ISubscription
     public void Stop() => Consumer.Stop();
 
     public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
-        Consumer.Channel.BasicAckAsync(tag, multiple, cancellationToken);
+        _seat is { } seat ? seat.SettleAsync(tag, multiple, Settlement.Ack) : Consumer.Channel.BasicAckAsync(tag, multiple, cancellationToken);
 
     public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
-        Consumer.Channel.BasicNackAsync(tag, multiple, requeue: true, cancellationToken);
+        _seat is { } seat ? seat.SettleAsync(tag, multiple, Settlement.Requeue) : Consumer.Channel.BasicNackAsync(tag, multiple, requeue: true, cancellationToken);
 
-    /// <summary>Closes the channel: deliveries not yet acknowledged go back to the queue (and a lock taken on it goes).</summary>
-    public ValueTask DisposeAsync() => _lease.DisposeAsync();
+    /// <summary>
+    /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
+    /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
+    /// requeued, the seat given up and the lock deleted, in that order, so that the next subscriber finds the
+    /// queue whole.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_lease is not null)
+        {
+            await _lease.DisposeAsync();
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _left, 1) != 0)
+        {
+            return;
+        }
+
+        Consumer.Stop();
+        var shared = _shared!;
+        var channel = shared.Channel;
+        try
+        {
+            using var timeout = new CancellationTokenSource(LeaveTimeout);
+            if (channel.IsOpen && !Consumer.Detached.IsCompleted)
+            {
+                await channel.BasicCancelAsync(_consumerTag, noWait: false, timeout.Token);
+                // Its cancel-ok comes through the dispatcher after every delivery before it: the seat holds all there is.
+                await Consumer.Detached.WaitAsync(timeout.Token);
+            }
+
+            if (channel.IsOpen)
+            {
+                await _seat!.SettleAllAsync(Settlement.Requeue);
+                // A round trip on the channel: the broker has taken the requeue before the lock goes below.
+                await channel.BasicQosAsync(0, shared.Prefetch, global: false, timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
+        {
+            if (channel.IsOpen && _seat!.Held > 0)
+            {
+                // Deliveries the seat could not give back would wait on the open channel for as long as it lives:
+                // closing it ends the other streams on it (they reconnect), but loses nothing.
+                ConsumingLog.SharedChannelLeaveFailed(_logger!, Name, Node, Describe(ex), "closing the shared channel so that the broker requeues them");
+                await AbortQuietlyAsync(channel);
+            }
+        }
+        finally
+        {
+            _seat!.Leave();
+            await _slot!.LeaveSharedAsync(shared);
+            await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
+            _slot.ReleaseQueue(Name);
+        }
+    }
+
+    /// <summary>Deletes the lock of <paramref name="queueName"/> (<see cref="QueueLock.HoldAsync"/>), on <paramref name="open"/> if it still is.</summary>
+    private static async Task ReleaseLockAsync(ConnectionSlot slot, int generation, IChannel? open, string queueName, ILogger logger)
+    {
+        if (!slot.IsUp || slot.Generation != generation)
+        {
+            // The lock is exclusive to the connection it was taken on: it went with it.
+            return;
+        }
+
+        try
+        {
+            using var timeout = new CancellationTokenSource(LeaveTimeout);
+            if (open is { IsOpen: true })
+            {
+                await QueueLock.ReleaseAsync(open, queueName, timeout.Token);
+            }
+            else
+            {
+                await slot.WithChannelAsync(channel => QueueLock.ReleaseAsync(channel, queueName, timeout.Token), timeout.Token);
+            }
+        }
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or OperationCanceledException or TimeoutException)
+        {
+            if (slot.IsUp && slot.Generation == generation)
+            {
+                ConsumingLog.SharedChannelLeaveFailed(logger, queueName, slot.Node, Describe(ex), "its lock stays until the broker connection closes");
+            }
+        }
+    }
+
+    private static async Task AbortQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            await channel.AbortAsync();
+        }
+        catch (Exception)
+        {
+            // Closing either way; nothing more to do.
+        }
+    }
 
     /// <summary>Takes the queue's <see cref="QueueLock"/> on <paramref name="channel"/>, or throws <see cref="SubscribeFailure.Busy"/>.</summary>
     private static async Task LockAsync(IChannel channel, string queueName, SubscriberConsumer consumer)

@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Eventsourced.Broker;
 using Eventsourced.Metrics;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -21,13 +22,19 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     private int _stopped;
     private ControlSignals _signals;
     private readonly Func<bool>? _connectionOpen;
+    private readonly SharedChannel.Seat? _seat;
+    private readonly TaskCompletionSource _detached = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <param name="limits">Where a message over <c>queue.max_message_bytes</c> is reported; null: no size limit.</param>
     /// <param name="queue">The queue's name, for the log.</param>
     /// <param name="connectionOpen">Whether the channel's connection is still open: tells a lost connection from a closed channel.</param>
-    public SubscriberConsumer(IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "", Func<bool>? connectionOpen = null)
+    /// <param name="seat">On a shared channel: the seat that tracks this consumer's deliveries, and settles them.</param>
+    public SubscriberConsumer(
+        IChannel channel, int prefetch, IFrameFormat format, MessageLimits? limits = null, string queue = "", Func<bool>? connectionOpen = null,
+        SharedChannel.Seat? seat = null)
     {
         Channel = channel;
+        _seat = seat;
         _format = format;
         _limits = limits;
         _queue = queue;
@@ -46,6 +53,12 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     public IChannel Channel { get; }
 
     public ChannelReader<OutboundItem> Reader => _buffer.Reader;
+
+    /// <summary>
+    /// Completes once the broker will deliver nothing more to this consumer: its cancel-ok (dispatched after
+    /// every delivery before it), a cancel by the broker, or its channel's end.
+    /// </summary>
+    public Task Detached => _detached.Task;
 
     /// <summary>Queues a heartbeat, unless one is queued already.</summary>
     public void TryQueueHeartbeat() => _signals.QueueHeartbeat(_buffer.Writer, _format.Heartbeat);
@@ -70,7 +83,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     /// The writer is done (its client left, or the gateway stops): wakes it, lets it drain nothing more
     /// and refuses what comes after. A delivery refused here has a higher tag than everything queued
     /// before, and nothing can be queued after it, so no multiple-ack can cover it: it stays
-    /// unacknowledged and goes back to the queue when the channel closes.
+    /// unacknowledged and goes back to the queue when the channel closes (on a shared channel, when its
+    /// subscriber leaves: the seat holds it, and leaving requeues all the seat holds).
     /// </summary>
     public void Stop()
     {
@@ -88,6 +102,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
+        _seat?.Delivered(deliveryTag);
         if (_limits is { } limits && body.Length > limits.MaxMessageBytes)
         {
             return RejectAsync(deliveryTag, body.Length, limits);
@@ -117,7 +132,9 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         {
             // Awaited here, on this subscription's own channel: no later delivery is queued (and so no multiple-ack
             // sent) before the reject has left.
-            await Channel.BasicRejectAsync(deliveryTag, requeue: false);
+            await (_seat is { } seat
+                ? seat.SettleAsync(deliveryTag, multiple: false, Settlement.Discard)
+                : Channel.BasicRejectAsync(deliveryTag, requeue: false));
             limits.Rejected(_queue, bytes);
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
@@ -129,6 +146,7 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default)
     {
         Complete(SubscriptionEndReason.ConsumerCancelled);
+        _detached.TrySetResult();
         return Task.CompletedTask;
     }
 
@@ -136,10 +154,15 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
     {
         // The client library marks the connection closed before it shuts its channels down.
         Complete(_connectionOpen is { } open && !open() ? SubscriptionEndReason.BrokerConnectionLost : SubscriptionEndReason.ChannelClosed);
+        _detached.TrySetResult();
         return Task.CompletedTask;
     }
 
-    public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+    public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default)
+    {
+        _detached.TrySetResult();
+        return Task.CompletedTask;
+    }
 
     public Task HandleBasicConsumeOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
 }

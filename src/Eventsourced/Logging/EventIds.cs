@@ -37,6 +37,7 @@ internal static class EventIds
     public const int BrokerRefusedSubscription = 306;
     public const int MessageTooLarge = 307;
     public const int ExchangeDiffers = 308;
+    public const int SharedChannelLeaveFailed = 309;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;
