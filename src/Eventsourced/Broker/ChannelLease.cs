@@ -44,6 +44,22 @@ internal sealed class ChannelLease : IAsyncDisposable
         return Channel;
     }
 
+    /// <summary>
+    /// Closes the channel but keeps its slot of the connection reserved, for the caller to use for another channel
+    /// (and release); false if the lease was disposed already.
+    /// </summary>
+    public async Task<bool> HandOverReservationAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return false;
+        }
+
+        await CloseQuietlyAsync(Channel);
+        _metrics.ChannelReleased(_slot.Node);
+        return true;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -121,11 +121,14 @@ internal sealed class ConnectionSlot
 
     /// <summary>
     /// A seat on a shared channel of this connection with the per-consumer <paramref name="prefetch"/>: on one
-    /// with fewer than <paramref name="perChannel"/> members, else on a new one (one of this connection's channel
-    /// slots). Channels are opened one at a time, so a burst of subscribers fills each before the next opens.
+    /// with fewer than <paramref name="perChannel"/> members, else on a new one. Channels are opened one at a time,
+    /// so a burst of subscribers fills each before the next opens. A new channel takes a free slot of the
+    /// connection, else the one <paramref name="spareReservation"/> hands over (the subscriber's short-lived
+    /// channel, closed): in a burst, those short-lived channels can hold every slot, and none would come free
+    /// while each waited for another.
     /// </summary>
     /// <exception cref="BrokerUnavailableException">The connection is down, or has no free channel.</exception>
-    public async Task<SharedChannel> JoinSharedAsync(ushort prefetch, int perChannel, CancellationToken cancellationToken)
+    public async Task<SharedChannel> JoinSharedAsync(ushort prefetch, int perChannel, Func<Task<bool>> spareReservation, CancellationToken cancellationToken)
     {
         if (TryJoinExisting(prefetch, perChannel) is { } joined)
         {
@@ -140,7 +143,7 @@ internal sealed class ConnectionSlot
                 return other;
             }
 
-            if (!TryReserve())
+            if (!TryReserve() && !await spareReservation())
             {
                 throw new BrokerUnavailableException($"connection to {Node} has no free channel");
             }

@@ -40,6 +40,9 @@ internal sealed class QueueSubscription : ISubscription
     /// <summary>How long leaving a shared channel waits for the broker (cancel, requeue) before it gives up on it.</summary>
     private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>The wait before trying again to open a channel for deleting a lock, while the connection has none free.</summary>
+    private static readonly TimeSpan LockRetry = TimeSpan.FromMilliseconds(50);
+
     // A channel of its own (broker.subscribers_per_channel 1), or a seat on a shared one.
     private readonly ChannelLease? _lease;
     private readonly ConnectionSlot? _slot;
@@ -155,8 +158,11 @@ internal sealed class QueueSubscription : ISubscription
             await lease.DisposeAsync();
             throw new SubscribeException(SubscribeFailure.Busy, "queue is locked by another connection", ex);
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException)
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
         {
+            // A cancellation the subscriber did not ask for is the client library giving up on a call the broker
+            // left unanswered (its continuation timeout): an overloaded or stalled node, a 503 like any refusal.
             var lost = !lease.ConnectionOpen;
             var node = lease.Node;
             await lease.DisposeAsync();
@@ -287,7 +293,7 @@ internal sealed class QueueSubscription : ISubscription
             }
 
             var prefetch = Prefetch(options, limits);
-            shared = await slot.JoinSharedAsync(prefetch, perChannel, cancellationToken);
+            shared = await slot.JoinSharedAsync(prefetch, perChannel, lease.HandOverReservationAsync, cancellationToken);
             var seat = shared.Join();
             var consumer = new SubscriberConsumer(shared.Channel, prefetch, format, limits, queueName, () => slot.IsUp, seat);
             string consumerTag;
@@ -453,7 +459,19 @@ internal sealed class QueueSubscription : ISubscription
             }
             else
             {
-                await slot.WithChannelAsync(channel => QueueLock.ReleaseAsync(channel, queueName, timeout.Token), timeout.Token);
+                while (true)
+                {
+                    try
+                    {
+                        await slot.WithChannelAsync(channel => QueueLock.ReleaseAsync(channel, queueName, timeout.Token), timeout.Token);
+                        break;
+                    }
+                    catch (BrokerUnavailableException) when (slot.IsUp && slot.Generation == generation)
+                    {
+                        // Every channel of the connection taken (a burst of subscribers coming or going): one comes free soon.
+                        await Task.Delay(LockRetry, timeout.Token);
+                    }
+                }
             }
         }
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or OperationCanceledException or TimeoutException)
