@@ -47,6 +47,50 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
     }
 
     [Fact]
+    public async Task LimitedUser_SharingChannels_MayNotDeclareLocks_IsRefusedAsSuch_NotAsBusy()
+    {
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o =>
+        {
+            o.Queue.Pattern = _prefix + "${query:id}";
+            o.Broker.SubscribersPerChannel = 64;
+        });
+
+        using var response = await gateway.Client.GetAsync($"/?id={Guid.NewGuid():N}");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("broker refused the subscription", response.Headers.GetValues("X-Status-Reason").Single());
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channel released");
+    }
+
+    [Fact]
+    public async Task LimitedUser_SharingChannels_WithConfigureOnLocks_Streams_AndDeletesItsLockOnLeaving()
+    {
+        // As the README's "Broker permissions" says for broker.subscribers_per_channel above 1.
+        var regex = "^" + _prefix.Replace(".", "\\.", StringComparison.Ordinal);
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_permissions", "-p", _vhost, _user, $"{regex}|^eventsourced\\.lock\\.", regex, regex]);
+        await using var amqp = await broker.ConnectAsync(nameof(LimitedUser_SharingChannels_WithConfigureOnLocks_Streams_AndDeletesItsLockOnLeaving));
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o =>
+        {
+            o.Queue.Pattern = _prefix + "${query:id}";
+            o.Broker.SubscribersPerChannel = 64;
+        });
+        var id = Guid.NewGuid().ToString("N");
+
+        await using (var sse = await gateway.SubscribeAsync($"/?id={id}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, sse.Status);
+            await amqp.PublishAsync(_prefix + id, "for the limited user");
+            Assert.Equal(["for the limited user"], await sse.ReadEventsAsync(1, Patience));
+        }
+
+        var lockName = Eventsourced.Consuming.QueueLock.NameFor(_prefix + id);
+        await Wait.UntilAsync(
+            async () => !(await broker.Rabbitmqctl.ListAsync("list_queues", ["name"])).Any(row => row.GetProperty("name").GetString() == lockName),
+            Patience, "the lock deleted");
+        await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channels released");
+    }
+
+    [Fact]
     public async Task LimitedUser_QueueOutsideItsPermissions_IsRefusedWithAPlainReason_AndTheLogHasTheDetail()
     {
         var log = new CollectedLog();
