@@ -148,22 +148,28 @@ internal sealed class ConnectionSlot
                 throw new BrokerUnavailableException($"connection to {Node} has no free channel");
             }
 
-            IChannel channel;
+            IChannel? channel = null;
             try
             {
                 // Not cancelled: an open abandoned half way would lose the reservation (as in BrokerPool.LeaseAsync).
                 channel = await CreateChannelAsync(CancellationToken.None);
                 await channel.BasicQosAsync(0, prefetch, global: false, CancellationToken.None);
             }
-            catch (Exception ex) when (ex is not BrokerUnavailableException)
+            catch (Exception ex)
             {
+                if (channel is not null)
+                {
+                    // Opened, but its basic.qos failed: not left open on the connection.
+                    await DisposeQuietlyAsync(channel);
+                }
+
                 Release();
+                if (ex is BrokerUnavailableException)
+                {
+                    throw;
+                }
+
                 throw new BrokerUnavailableException($"cannot open a channel on {Node}: {ex.Message}");
-            }
-            catch
-            {
-                Release();
-                throw;
             }
 
             var shared = new SharedChannel(channel, prefetch) { Members = 1 };
@@ -442,6 +448,18 @@ internal sealed class ConnectionSlot
         }
 
         return connection;
+    }
+
+    private static async Task DisposeQuietlyAsync(IChannel channel)
+    {
+        try
+        {
+            await channel.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // The channel is gone either way.
+        }
     }
 
     private static async Task DisposeQuietlyAsync(IConnection connection)
