@@ -10,8 +10,6 @@ namespace Eventsourced.Broker;
 /// </summary>
 internal sealed class ChannelLease : IAsyncDisposable
 {
-    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
-
     private readonly ConnectionSlot _slot;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
@@ -78,28 +76,5 @@ internal sealed class ChannelLease : IAsyncDisposable
         }
     }
 
-    private async Task CloseQuietlyAsync(IChannel channel)
-    {
-        try
-        {
-            if (channel.IsOpen)
-            {
-                using var timeout = new CancellationTokenSource(CloseTimeout);
-                await channel.CloseAsync(Constants.ReplySuccess, "subscriber left", abort: false, timeout.Token);
-            }
-        }
-        catch (Exception ex)
-        {
-            BrokerLog.ChannelCloseFailed(_logger, _slot.Node, ex.Message);
-        }
-
-        try
-        {
-            await channel.DisposeAsync();
-        }
-        catch (Exception ex)
-        {
-            BrokerLog.ChannelCloseFailed(_logger, _slot.Node, ex.Message);
-        }
-    }
+    private Task CloseQuietlyAsync(IChannel channel) => _slot.CloseChannelQuietlyAsync(channel, "subscriber left");
 }

@@ -25,6 +25,8 @@ internal sealed class ConnectionSlot
         outstandingPublisherConfirmationsRateLimiter: null,
         consumerDispatchConcurrency: null);
 
+    private static readonly TimeSpan ChannelCloseTimeout = TimeSpan.FromSeconds(5);
+
     private readonly ConnectionFactory _factory;
     private readonly Backoff _backoff;
     private readonly ReconnectWait _wait;
@@ -202,22 +204,38 @@ internal sealed class ConnectionSlot
 
         try
         {
-            if (shared.Channel.IsOpen)
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await shared.Channel.CloseAsync(Constants.ReplySuccess, "last subscriber left", abort: false, timeout.Token);
-            }
-
-            await shared.Channel.DisposeAsync();
-        }
-        catch (Exception ex)
-        {
-            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
+            await CloseChannelQuietlyAsync(shared.Channel, "last subscriber left");
         }
         finally
         {
             Release();
             _metrics.ChannelReleased(Node);
+        }
+    }
+
+    /// <summary>Closes <paramref name="channel"/> (waiting up to 5 s for the broker) and disposes it; failures are logged, not thrown.</summary>
+    public async Task CloseChannelQuietlyAsync(IChannel channel, string reason)
+    {
+        try
+        {
+            if (channel.IsOpen)
+            {
+                using var timeout = new CancellationTokenSource(ChannelCloseTimeout);
+                await channel.CloseAsync(Constants.ReplySuccess, reason, abort: false, timeout.Token);
+            }
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
+        }
+
+        try
+        {
+            await channel.DisposeAsync();
+        }
+        catch (Exception ex)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
         }
     }
 

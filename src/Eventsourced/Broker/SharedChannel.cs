@@ -187,22 +187,9 @@ internal sealed class SharedChannel
 
         private int CountUpTo(ulong tag)
         {
-            // The first index whose tag is above `tag`.
-            int lo = 0, hi = _held.Count;
-            while (lo < hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (_held[mid] <= tag)
-                {
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid;
-                }
-            }
-
-            return lo;
+            // Held tags are ascending and distinct: those up to `tag` are the ones before where it is or would be.
+            var index = _held.BinarySearch(tag);
+            return index >= 0 ? index + 1 : ~index;
         }
 
         private bool NoOtherSeatHoldsBelow(ulong tag)
