@@ -1,6 +1,7 @@
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client.Events;
+using RabbitMQ.Client.Exceptions;
 using RabbitMQ.Client;
 
 namespace Eventsourced.Broker;
@@ -262,7 +263,18 @@ internal sealed class ConnectionSlot
 
         try
         {
-            var channel = await CreateChannelAsync(cancellationToken);
+            IChannel channel;
+            try
+            {
+                channel = await CreateChannelAsync(cancellationToken);
+            }
+            catch (ChannelAllocationException)
+            {
+                // The client library still holds numbers of channels whose close the broker has not answered yet:
+                // full for now, as when every reservation is taken.
+                throw new BrokerUnavailableException($"connection to {Node} has no free channel number");
+            }
+
             try
             {
                 await work(channel);

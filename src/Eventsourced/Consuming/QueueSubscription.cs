@@ -37,8 +37,12 @@ internal sealed class QueueSubscription : ISubscription
     private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(400);
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
-    /// <summary>How long leaving a shared channel waits for the broker (cancel, requeue) before it gives up on it.</summary>
-    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// How long leaving a shared channel waits for the broker (cancel, requeue, lock) before it gives up on it. The
+    /// channel takes one request at a time, so when many subscribers leave together (a deploy, a network blip on
+    /// the client side) each waits behind the others on its channel: 5 s was too short for 10,000 at once.
+    /// </summary>
+    private static readonly TimeSpan LeaveTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>The wait before trying again to open a channel for deleting a lock, while the connection has none free.</summary>
     private static readonly TimeSpan LockRetry = TimeSpan.FromMilliseconds(50);
@@ -386,8 +390,10 @@ internal sealed class QueueSubscription : ISubscription
     /// <summary>
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
-    /// requeued, the seat given up and the lock deleted, in that order, so that the next subscriber finds the
-    /// queue whole.
+    /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
+    /// queue whole. The lock is deleted on the shared channel itself (the connection owns it, whichever channel
+    /// declared it): its answer also tells that the broker took the requeue before, and leaving needs no new
+    /// channel, which a burst of subscribers may have taken all of.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -405,6 +411,7 @@ internal sealed class QueueSubscription : ISubscription
         Consumer.Stop();
         var shared = _shared!;
         var channel = shared.Channel;
+        var unlocked = false;
         try
         {
             using var timeout = new CancellationTokenSource(LeaveTimeout);
@@ -415,11 +422,12 @@ internal sealed class QueueSubscription : ISubscription
                 await Consumer.Detached.WaitAsync(timeout.Token);
             }
 
-            if (channel.IsOpen)
+            if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // A round trip on the channel: the broker has taken the requeue before the lock goes below.
-                await channel.BasicQosAsync(0, shared.Prefetch, global: false, timeout.Token);
+                // After the requeue on the same channel: the broker has taken it when the delete is answered.
+                await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                unlocked = true;
             }
         }
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
@@ -434,10 +442,20 @@ internal sealed class QueueSubscription : ISubscription
         }
         finally
         {
-            _seat!.Leave();
-            await _slot!.LeaveSharedAsync(shared);
-            await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
-            _slot.ReleaseQueue(Name);
+            try
+            {
+                _seat!.Leave();
+                await _slot!.LeaveSharedAsync(shared);
+                if (!unlocked)
+                {
+                    await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
+                }
+            }
+            finally
+            {
+                // Whatever happened above: this connection's next subscriber of the queue is not turned away as busy.
+                _slot!.ReleaseQueue(Name);
+            }
         }
     }
 
@@ -474,8 +492,11 @@ internal sealed class QueueSubscription : ISubscription
                 }
             }
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or OperationCanceledException or TimeoutException)
+        catch (Exception ex)
         {
+            // Every failure, not only the broker's: this runs while a subscription ends, and whatever it throws would
+            // end the request with an unhandled exception and skip what comes after it (a bench once met the client
+            // library's ChannelAllocationException here).
             if (slot.IsUp && slot.Generation == generation)
             {
                 ConsumingLog.SharedChannelLeaveFailed(logger, queueName, slot.Node, Describe(ex), "its lock stays until the broker connection closes");

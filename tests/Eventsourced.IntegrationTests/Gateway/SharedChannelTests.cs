@@ -270,6 +270,81 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Leaving_WhileTheConnectionHasNoFreeChannel_StillFreesTheQueue()
+    {
+        // A burst of subscribers can take every channel of the connection at the moment one leaves: leaving must not
+        // need a new channel, or the lock would stay (and the queue answer 503 elsewhere) as long as the connection.
+        var queue = broker.UniqueQueueName(nameof(Leaving_WhileTheConnectionHasNoFreeChannel_StillFreesTheQueue));
+        await using var gateway = await StartAsync(perChannel: 64);
+        await using var other = await StartAsync(perChannel: 64, o => o.Queue.BusyGraceSeconds = 0);
+        var slot = Assert.Single(gateway.Pool.Slots);
+        // A neighbour keeps the shared channel open: the leaver's going does not free a channel either.
+        await using var neighbour = await gateway.SubscribeAsync($"/?id={queue}-n");
+        Assert.Equal(HttpStatusCode.OK, neighbour.Status);
+        var taken = 0;
+        try
+        {
+            await using (var leaver = await gateway.SubscribeAsync($"/?id={queue}"))
+            {
+                Assert.Equal(HttpStatusCode.OK, leaver.Status);
+                await _amqp.PublishAsync(queue, "before");
+                Assert.Equal(["before"], await leaver.ReadEventsAsync(1, Timeout));
+                Assert.True(await LockExistsAsync(queue));
+                while (slot.TryReserve())
+                {
+                    taken++;
+                }
+
+                Assert.True(taken > 0);
+            }
+
+            await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "the lock deleted without a new channel");
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        }
+        finally
+        {
+            for (var i = 0; i < taken; i++)
+            {
+                slot.Release();
+            }
+        }
+
+        await using (var elsewhere = await other.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, elsewhere.Status);
+        }
+
+        await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "the other gateway's lock deleted");
+        await using var again = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        Assert.Equal(1, await ChannelsAsync(gateway));
+    }
+
+    [Fact]
+    public async Task Leaving_AfterAnOperatorDeletedTheLock_LeavesTheNeighboursStreaming()
+    {
+        // Deleting a queue that is gone is no error to RabbitMQ, so the leaver's delete on the shared channel cannot
+        // close the channel under its neighbours.
+        var leaving = broker.UniqueQueueName(nameof(Leaving_AfterAnOperatorDeletedTheLock_LeavesTheNeighboursStreaming) + "l");
+        var staying = broker.UniqueQueueName(nameof(Leaving_AfterAnOperatorDeletedTheLock_LeavesTheNeighboursStreaming) + "s");
+        await using var gateway = await StartAsync(perChannel: 64);
+        await using var neighbour = await gateway.SubscribeAsync($"/?id={staying}");
+        Assert.Equal(HttpStatusCode.OK, neighbour.Status);
+        await using (var leaver = await gateway.SubscribeAsync($"/?id={leaving}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, leaver.Status);
+            Assert.Equal(1, await ChannelsAsync(gateway));
+            await broker.Rabbitmqctl.RunCheckedAsync(["delete_queue", QueueLock.NameFor(leaving)]);
+            Assert.False(await LockExistsAsync(leaving));
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(leaving) == 0, Timeout, "the leaver's consumer is gone");
+        await _amqp.PublishAsync(staying, "still here");
+        Assert.Equal(["still here"], await neighbour.ReadEventsAsync(1, Timeout));
+        Assert.Equal(1, await ChannelsAsync(gateway));
+    }
+
     private Task<GatewayServer> StartAsync(int perChannel, Action<Eventsourced.Configuration.GatewayOptions>? configure = null) =>
         GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
