@@ -391,9 +391,9 @@ internal sealed class QueueSubscription : ISubscription
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
     /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
-    /// queue whole. The lock is deleted on the shared channel itself (the connection owns it, whichever channel
-    /// declared it): its answer also tells that the broker took the requeue before, and leaving needs no new
-    /// channel, which a burst of subscribers may have taken all of.
+    /// queue whole. The lock is deleted on a short-lived channel, or, when the connection has none free (a burst of
+    /// subscribers may have taken them all), on the shared channel itself: the connection owns the lock, whichever
+    /// of its channels declared it, so leaving never waits for a channel to come free.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -425,17 +425,32 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // After the requeue on the same channel: the broker has taken it when the delete is answered.
-                await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                // A round trip on the channel: the broker has taken the requeue before the lock goes below.
+                await channel.BasicQosAsync(0, shared.Prefetch, global: false, timeout.Token);
+                try
+                {
+                    // On a channel of its own: a queue.delete makes the broker's channel process wait for its metadata
+                    // store, and the shared channel answers one request at a time, so every join and leave of its
+                    // other subscribers would wait behind it.
+                    await _slot.WithChannelAsync(own => QueueLock.ReleaseAsync(own, Name, timeout.Token), timeout.Token);
+                }
+                catch (BrokerUnavailableException) when (channel.IsOpen && _slot.IsUp && _slot.Generation == _generation)
+                {
+                    // No free channel (a burst of subscribers took them all): on the shared channel, which needs none.
+                    await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                }
+
                 unlocked = true;
             }
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException or BrokerUnavailableException)
         {
-            if (channel.IsOpen && _seat!.Held > 0)
+            if (channel.IsOpen && (_seat!.Held > 0 || !Consumer.Detached.IsCompleted))
             {
-                // Deliveries the seat could not give back would wait on the open channel for as long as it lives:
-                // closing it ends the other streams on it (they reconnect), but loses nothing.
+                // Deliveries the seat could not give back would wait on the open channel for as long as it lives, and
+                // so would those of a consumer whose cancel was not confirmed (it may not even have been sent, if it
+                // waited its turn on the channel): closing it ends the other streams on it (they reconnect), but
+                // loses nothing.
                 ConsumingLog.SharedChannelLeaveFailed(_logger!, Name, Node, Describe(ex), "closing the shared channel so that the broker requeues them");
                 await AbortQuietlyAsync(channel);
             }
