@@ -126,11 +126,12 @@ start_gateway() {
     # BENCH_GATEWAY_ENV: VAR=VALUE words for the gateways only (runtime settings tried against a scenario), not the tool.
     local -a extra=()
     read -r -a extra <<<"${BENCH_GATEWAY_ENV:-}"
-    env "${extra[@]}" \
-        EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$port" \
+    # After the defaults, so that they can be overridden (EVENTSOURCED_LOG__LEVEL=information, say).
+    env EVENTSOURCED_SERVER__ADDRESS="127.0.0.1:$port" \
         EVENTSOURCED_BROKER__NODE__0="$url" \
         EVENTSOURCED_LOG__LEVEL=warning \
         EVENTSOURCED_AUTH__JWT__SECRET="$secret" \
+        "${extra[@]}" \
         "$GATEWAY" >"$logfile" 2>&1 </dev/null &
     started_pid=$!
     for _ in $(seq 1 300); do
