@@ -62,6 +62,20 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// <summary>A snapshot of the connections, configured ones first.</summary>
     public IReadOnlyList<ConnectionSlot> Slots => Volatile.Read(ref _slots);
 
+    /// <summary>Whether a subscriber of this gateway holds <paramref name="queue"/> on any connection (shared channels only).</summary>
+    public bool HoldsQueue(string queue)
+    {
+        foreach (var slot in Slots)
+        {
+            if (slot.HoldsQueue(queue))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     public int ConnectionsUp => Slots.Count(s => s.IsUp);
 
     /// <summary>

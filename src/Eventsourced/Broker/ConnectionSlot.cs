@@ -305,6 +305,15 @@ internal sealed class ConnectionSlot
         }
     }
 
+    /// <summary>Whether a subscriber on this connection holds <paramref name="queue"/> (<see cref="TryHoldQueue"/>).</summary>
+    public bool HoldsQueue(string queue)
+    {
+        lock (_heldQueues)
+        {
+            return _heldQueues.Contains(queue);
+        }
+    }
+
     public void ReleaseQueue(string queue)
     {
         lock (_heldQueues)

@@ -117,8 +117,7 @@ internal sealed class QueueSubscription : ISubscription
             }
             catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && grace - time.GetElapsedTime(started) > TimeSpan.Zero)
             {
-                var remaining = grace - time.GetElapsedTime(started);
-                await Task.Delay(retry < remaining ? retry : remaining, time, cancellationToken);
+                await Task.Delay(BusyWait(retry, grace - time.GetElapsedTime(started)), time, cancellationToken);
                 retry = retry * 2 < MaxBusyRetry ? retry * 2 : MaxBusyRetry;
             }
             catch (SubscribeException ex) when (ex.ConnectionLost && ++connectionAttempts < MaxConnectionAttempts && pool.ConnectionsUp > 0)
@@ -128,10 +127,27 @@ internal sealed class QueueSubscription : ISubscription
         }
     }
 
+    /// <summary>
+    /// The wait before the next try of a busy queue: <paramref name="retry"/>, at most what is left of the grace, and
+    /// never negative: the grace can run out between the check that allows a retry and this (a negative delay made
+    /// Task.Delay throw, and the subscriber got a 500; the churn bench met it).
+    /// </summary>
+    internal static TimeSpan BusyWait(TimeSpan retry, TimeSpan remaining) =>
+        remaining <= TimeSpan.Zero ? TimeSpan.Zero : retry < remaining ? retry : remaining;
+
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
         MessageLimits? limits, CancellationToken cancellationToken)
     {
+        if (pool.SubscribersPerChannel > 1 && pool.HoldsQueue(queueName))
+        {
+            // Held by a subscriber of this gateway (maybe its own client's previous stream, still leaving): busy for
+            // sure, so no channel is opened and closed on the broker to learn it. Without this, a crowd of clients
+            // reconnecting while their streams leave cost the broker a channel per busy retry, which slowed the
+            // leaves they waited for.
+            throw new SubscribeException(SubscribeFailure.Busy, BusyReason);
+        }
+
         ChannelLease lease;
         try
         {
@@ -391,9 +407,8 @@ internal sealed class QueueSubscription : ISubscription
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
     /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
-    /// queue whole. The lock is deleted on a short-lived channel, or, when the connection has none free (a burst of
-    /// subscribers may have taken them all), on the shared channel itself: the connection owns the lock, whichever
-    /// of its channels declared it, so leaving never waits for a channel to come free.
+    /// queue whole. The lock is deleted on the shared channel itself (the connection owns it, whichever of its
+    /// channels declared it): leaving never needs a new channel, which a burst of subscribers may have taken all of.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -425,25 +440,15 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // A round trip on the channel: the broker has taken the requeue before the lock goes below.
-                await channel.BasicQosAsync(0, shared.Prefetch, global: false, timeout.Token);
-                try
-                {
-                    // On a channel of its own: a queue.delete makes the broker's channel process wait for its metadata
-                    // store, and the shared channel answers one request at a time, so every join and leave of its
-                    // other subscribers would wait behind it.
-                    await _slot.WithChannelAsync(own => QueueLock.ReleaseAsync(own, Name, timeout.Token), timeout.Token);
-                }
-                catch (BrokerUnavailableException) when (channel.IsOpen && _slot.IsUp && _slot.Generation == _generation)
-                {
-                    // No free channel (a burst of subscribers took them all): on the shared channel, which needs none.
-                    await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
-                }
-
+                // On the shared channel, after the requeue: the broker has taken it when the delete is answered, and
+                // no channel has to be opened (and closed) for it. Deleting on a short-lived channel instead, to keep
+                // the delete's wait for the broker's metadata store off the shared channel, did worse in the churn
+                // bench (docs/performance.md): opening channels costs the broker more.
+                await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
                 unlocked = true;
             }
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException or BrokerUnavailableException)
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
         {
             if (channel.IsOpen && (_seat!.Held > 0 || !Consumer.Detached.IsCompleted))
             {

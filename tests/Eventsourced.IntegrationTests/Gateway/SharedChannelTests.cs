@@ -322,6 +322,39 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QueueHeldOnThisGateway_IsBusyAtOnce_WithoutTouchingTheBroker()
+    {
+        // A client reconnecting while its previous stream still leaves: answered (or retried) from what the gateway
+        // knows, not with a channel opened and closed per try; here no channel is free, so a try on the broker
+        // would open a second connection.
+        var queue = broker.UniqueQueueName(nameof(QueueHeldOnThisGateway_IsBusyAtOnce_WithoutTouchingTheBroker));
+        await using var gateway = await StartAsync(perChannel: 64, o => o.Queue.BusyGraceSeconds = 1);
+        var slot = Assert.Single(gateway.Pool.Slots);
+        await using var holder = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, holder.Status);
+        var taken = 0;
+        try
+        {
+            while (slot.TryReserve())
+            {
+                taken++;
+            }
+
+            await using var refused = await gateway.SubscribeAsync($"/?id={queue}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+            Assert.Equal("queue is already being consumed by another subscriber\n", await refused.ReadBodyAsync());
+            Assert.Single(gateway.Pool.Slots);
+        }
+        finally
+        {
+            for (var i = 0; i < taken; i++)
+            {
+                slot.Release();
+            }
+        }
+    }
+
+    [Fact]
     public async Task Leaving_AfterAnOperatorDeletedTheLock_LeavesTheNeighboursStreaming()
     {
         // Deleting a queue that is gone is no error to RabbitMQ, so the leaver's delete on the shared channel cannot
