@@ -128,7 +128,23 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         var events = await reader.ReadEventsAsync(published, Timeout);
         Assert.Equal(Enumerable.Range(0, published).Select(i => $"{i:D4}"), events.Select(e => e[..4]));
         var slow = await MetricAsync(gateway, "eventsourced_topic_slow_subscribers_total");
-        Assert.True(slow == 1, $"slow subscribers {slow} after {published} events; streams active {await MetricAsync(gateway, "eventsourced_streams_active")}");
+        if (slow != 1)
+        {
+            // Why the stalled stream ended otherwise, if it did: its last words are at the end of what it was sent.
+            var active = await MetricAsync(gateway, "eventsourced_streams_active");
+            string tail;
+            try
+            {
+                var text = await stalled.ReadBodyAsync();
+                tail = text.Length > 200 ? text[^200..] : text;
+            }
+            catch (Exception ex)
+            {
+                tail = $"(reading it failed: {ex.GetType().Name}: {ex.Message})";
+            }
+
+            Assert.Fail($"slow subscribers {slow} after {published} events; streams active {active}; the stalled stream's last bytes: {tail.Replace("\n", "\\n", StringComparison.Ordinal)}");
+        }
         await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 1, Timeout, "the stalled stream ended (at the latest after the write timeout)");
     }
 
