@@ -282,7 +282,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         // A neighbour keeps the shared channel open: the leaver's going does not free a channel either.
         await using var neighbour = await gateway.SubscribeAsync($"/?id={queue}-n");
         Assert.Equal(HttpStatusCode.OK, neighbour.Status);
-        var taken = 0;
+        EveryChannelTaken? taken = null;
         try
         {
             await using (var leaver = await gateway.SubscribeAsync($"/?id={queue}"))
@@ -291,12 +291,8 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
                 await _amqp.PublishAsync(queue, "before");
                 Assert.Equal(["before"], await leaver.ReadEventsAsync(1, Timeout));
                 Assert.True(await LockExistsAsync(queue));
-                while (slot.TryReserve())
-                {
-                    taken++;
-                }
-
-                Assert.True(taken > 0);
+                taken = EveryChannelTaken.Of(slot);
+                Assert.True(taken.Count > 0);
             }
 
             await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "the lock deleted without a new channel");
@@ -304,10 +300,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         }
         finally
         {
-            for (var i = 0; i < taken; i++)
-            {
-                slot.Release();
-            }
+            taken?.Dispose();
         }
 
         await using (var elsewhere = await other.SubscribeAsync($"/?id={queue}"))
@@ -332,25 +325,12 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         var slot = Assert.Single(gateway.Pool.Slots);
         await using var holder = await gateway.SubscribeAsync($"/?id={queue}");
         Assert.Equal(HttpStatusCode.OK, holder.Status);
-        var taken = 0;
-        try
+        using (EveryChannelTaken.Of(slot))
         {
-            while (slot.TryReserve())
-            {
-                taken++;
-            }
-
             await using var refused = await gateway.SubscribeAsync($"/?id={queue}");
             Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
             Assert.Equal("queue is already being consumed by another subscriber\n", await refused.ReadBodyAsync());
             Assert.Single(gateway.Pool.Slots);
-        }
-        finally
-        {
-            for (var i = 0; i < taken; i++)
-            {
-                slot.Release();
-            }
         }
     }
 
@@ -376,6 +356,31 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.PublishAsync(staying, "still here");
         Assert.Equal(["still here"], await neighbour.ReadEventsAsync(1, Timeout));
         Assert.Equal(1, await ChannelsAsync(gateway));
+    }
+
+    /// <summary>Every free channel reservation of a connection, taken until disposed: the gateway can open no channel on it.</summary>
+    private sealed class EveryChannelTaken(Eventsourced.Broker.ConnectionSlot slot) : IDisposable
+    {
+        public int Count { get; private set; }
+
+        public static EveryChannelTaken Of(Eventsourced.Broker.ConnectionSlot slot)
+        {
+            var taken = new EveryChannelTaken(slot);
+            while (slot.TryReserve())
+            {
+                taken.Count++;
+            }
+
+            return taken;
+        }
+
+        public void Dispose()
+        {
+            for (; Count > 0; Count--)
+            {
+                slot.Release();
+            }
+        }
     }
 
     private Task<GatewayServer> StartAsync(int perChannel, Action<Eventsourced.Configuration.GatewayOptions>? configure = null) =>
