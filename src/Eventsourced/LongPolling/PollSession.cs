@@ -61,7 +61,8 @@ internal sealed class PollSession(
             subscription.ReleaseBatch();
         }
 
-        var batch = new List<OutboundItem>();
+        // What an earlier poll took and never answered comes first (the broker delivered it first).
+        var batch = subscription.TakeUnanswered() ?? [];
         Take(batch);
         if (batch.Count == 0 && options.Wait > TimeSpan.Zero)
         {
@@ -90,6 +91,15 @@ internal sealed class PollSession(
             }
 
             return await BrokerEndedAsync();
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            // The client left (or the token expired, or the gateway stops) while the answer was gathered: what was
+            // taken stays the subscription's, for the next poll. Dropped here, it would be acknowledged, unseen,
+            // with the next answer's last id (acknowledgements cover every earlier delivery of the channel).
+            subscription.Unanswered(batch);
+            cancellationToken.ThrowIfCancellationRequested();
         }
 
         // Pending from here: if the answer does not reach the client, the next poll gets it again.
@@ -133,7 +143,6 @@ internal sealed class PollSession(
         await context.Response.WriteAsync(Why + "\n", cancellationToken);
     }
 
-    /// <summary>Moves what is waiting into <paramref name="batch"/>, up to <c>poll.max_messages</c>.</summary>
     /// <summary>How long an answer that is not full waits for the rest of a burst of deliveries.</summary>
     internal static readonly TimeSpan GatherWindow = TimeSpan.FromMilliseconds(10);
 
@@ -158,12 +167,13 @@ internal sealed class PollSession(
                 Take(batch);
             }
         }
-        catch (OperationCanceledException) when (window.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (gathering.IsCancellationRequested)
         {
-            // The burst is over: answer with what came.
+            // The burst is over: answer with what came (or, if the poll is ending, keep it: the caller looks).
         }
     }
 
+    /// <summary>Moves what is waiting into <paramref name="batch"/>, up to <c>poll.max_messages</c>.</summary>
     private void Take(List<OutboundItem> batch)
     {
         while (batch.Count < options.MaxMessages && subscription.Items.TryRead(out var item))

@@ -6,13 +6,15 @@ using Microsoft.AspNetCore.Http;
 namespace Eventsourced.LongPolling;
 
 /// <summary>
-/// A subscription as long-polling holds it between polls: the queue's subscription, and the batch the last
-/// poll answered, unacknowledged until a poll names its last id. Ending it gives the batch's buffers back;
-/// its messages go back to the queue with the channel (counted as requeued, <c>poll_unacknowledged</c>).
+/// A subscription as long-polling holds it between polls: the queue's subscription, the batch the last
+/// poll answered, unacknowledged until a poll names its last id, and what a poll took from the buffer but
+/// never answered (its client left, or its token expired, while it gathered). Ending it gives the buffers
+/// back; the messages go back to the queue with the channel (counted as requeued, <c>poll_unacknowledged</c>).
 /// </summary>
 internal sealed class PollSubscription(ISubscription inner, string nonce, GatewayMetrics metrics) : ISubscription
 {
     private List<OutboundItem>? _batch;
+    private List<OutboundItem>? _unanswered;
 
     public string Name => inner.Name;
 
@@ -33,6 +35,21 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 
     /// <summary><paramref name="batch"/> was answered and waits for its acknowledgement.</summary>
     public void Answered(List<OutboundItem> batch) => _batch = batch.Count > 0 ? batch : null;
+
+    /// <summary>
+    /// A poll ended before it answered <paramref name="taken"/> (the client left, the token expired): they are no
+    /// longer in the buffer, so the next poll starts its answer with them (<see cref="TakeUnanswered"/>), in order.
+    /// Never written, so nobody knows their ids: the next answer may add to them, unlike a lost answer.
+    /// </summary>
+    public void Unanswered(List<OutboundItem> taken) => _unanswered = taken.Count > 0 ? taken : null;
+
+    /// <summary>What a poll took and did not answer (<see cref="Unanswered"/>), for the next answer to start with; null when nothing.</summary>
+    public List<OutboundItem>? TakeUnanswered()
+    {
+        var taken = _unanswered;
+        _unanswered = null;
+        return taken;
+    }
 
     /// <summary>The batch was acknowledged (or is given up): its buffers go back to the pool.</summary>
     public void ReleaseBatch()
@@ -63,12 +80,18 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 
     public async ValueTask DisposeAsync()
     {
-        if (_batch is { Count: var unacknowledged })
+        var unacknowledged = (_batch?.Count ?? 0) + (_unanswered?.Count ?? 0);
+        if (unacknowledged > 0)
         {
             metrics.Requeued(RequeueReasons.PollUnacknowledged, unacknowledged);
         }
 
         ReleaseBatch();
+        foreach (var item in TakeUnanswered() ?? [])
+        {
+            item.Release();
+        }
+
         inner.Stop();
         while (inner.Items.TryRead(out var unread))
         {

@@ -1,0 +1,177 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Eventsourced.Consuming;
+using Eventsourced.Hosting;
+using Eventsourced.Http;
+using Eventsourced.LongPolling;
+using Eventsourced.Metrics;
+using Eventsourced.Sse;
+using Eventsourced.Tests.Metrics;
+using Eventsourced.WebSockets;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+using RabbitMQ.Client;
+
+namespace Eventsourced.Tests.LongPolling;
+
+/// <summary>
+/// One poll against a subscription of our own making (its buffer filled by the test): what a poll that ends
+/// before it answers leaves for the next one. The broker side of the same promises is in the integration tests.
+/// </summary>
+public sealed class PollSessionTests
+{
+    private const string Nonce = "n0nce";
+
+    private readonly FakeTimeProvider _time = new();
+    private readonly TestMetrics _metrics = new();
+    private readonly Buffered _queue = new();
+
+    [Fact]
+    public async Task ClientLeavesWhileTheAnswerIsGathered_TheNextPollAnswersWhatWasTaken_AndNothingIsAcknowledgedUnseen()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "first");
+
+        // The poll takes "first" and waits for the rest of the burst (the gather window, which the fake clock holds open).
+        using var leaving = new CancellationTokenSource();
+        var (context, _) = Request();
+        var poll = Session(context, subscription, ack: null).RunAsync(leaving.Token);
+        Assert.False(poll.IsCompleted);
+        await leaving.CancelAsync();
+        Assert.Equal(SubscriptionEndReason.ClientGone, await poll);
+        Assert.False(context.Response.HasStarted);
+
+        _queue.Deliver(2, "second");
+        var answer = await PollAsync(subscription, ack: null);
+        Assert.Equal(["first", "second"], answer.Select(m => m.Data));
+        Assert.Empty(_queue.Acknowledged);
+
+        // Acknowledging that answer acknowledges up to its last tag, which covers exactly what the client saw.
+        _queue.Deliver(3, "third");
+        var after = await PollAsync(subscription, ack: answer[^1].Id);
+        Assert.Equal([(2ul, true)], _queue.Acknowledged);
+        Assert.Equal(["third"], after.Select(m => m.Data));
+    }
+
+    [Fact]
+    public async Task ClientLeavesWhileTheAnswerIsGathered_AndTheSubscriptionEnds_WhatWasTakenCountsAsRequeued()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "first");
+        using var leaving = new CancellationTokenSource();
+        var (context, _) = Request();
+        var poll = Session(context, subscription, ack: null).RunAsync(leaving.Token);
+        await leaving.CancelAsync();
+        await poll;
+
+        await subscription.DisposeAsync();
+
+        Assert.Equal(1, _metrics.Scrape().Value("eventsourced_messages_requeued_total", ("reason", RequeueReasons.PollUnacknowledged)));
+        Assert.Empty(_queue.Acknowledged);
+    }
+
+    [Fact]
+    public async Task AnswerWritten_ThenAPollWithoutTheAck_GetsTheSameAnswer_NothingAdded()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "first");
+        var answer = await PollAsync(subscription, ack: null);
+        Assert.Equal(["first"], answer.Select(m => m.Data));
+
+        _queue.Deliver(2, "second");
+        var again = await PollAsync(subscription, ack: "an-old-id");
+
+        Assert.Equal(answer, again);
+        Assert.Empty(_queue.Acknowledged);
+    }
+
+    /// <summary>A poll that runs to its answer (the gather window run out on the fake clock); the answer's messages.</summary>
+    private async Task<List<(string Id, string Data)>> PollAsync(PollSubscription subscription, string? ack)
+    {
+        var (context, body) = Request();
+        var poll = Session(context, subscription, ack).RunAsync(CancellationToken.None);
+        _time.Advance(PollSession.GatherWindow);
+        Assert.Equal(SubscriptionEndReason.ClientGone, await poll.WaitAsync(TimeSpan.FromSeconds(10)));
+        Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
+        return Answer(body);
+    }
+
+    private PollSession Session(HttpContext context, PollSubscription subscription, string? ack) =>
+        new(context, subscription, ack, new PollSessionOptions(new LongPollingOptions { WaitSeconds = 0 }), Settings(), _metrics.Gateway);
+
+    private SubscriptionSettings Settings() => new(
+        Options.Create(new ServerOptions()), Options.Create(new HeaderOptions()), Options.Create(new SseOptions()), _time, new Lifetime());
+
+    private static (HttpContext Context, MemoryStream Body) Request()
+    {
+        var body = new MemoryStream();
+        var context = new DefaultHttpContext();
+        context.Response.Body = body;
+        return (context, body);
+    }
+
+    private static List<(string Id, string Data)> Answer(MemoryStream body)
+    {
+        using var json = JsonDocument.Parse(body.ToArray());
+        return [.. json.RootElement.EnumerateArray().Select(m => (m.GetProperty("id").GetString()!, m.GetProperty("data").GetString()!))];
+    }
+
+    /// <summary>A queue subscription's buffer, filled by the test; what is acknowledged is recorded.</summary>
+    private sealed class Buffered : ISubscription
+    {
+        private readonly Channel<OutboundItem> _items = Channel.CreateUnbounded<OutboundItem>();
+
+        public List<(ulong Tag, bool Multiple)> Acknowledged { get; } = [];
+
+        public string Name => "q";
+
+        public string Node => "-";
+
+        public ChannelReader<OutboundItem> Items => _items.Reader;
+
+        public SubscriptionEndReason? EndReason => null;
+
+        public void Deliver(ulong tag, string body) =>
+            _items.Writer.TryWrite(JsonMessage.Frame(tag, Nonce, Encoding.UTF8.GetBytes(body), new BasicProperties(), MessageTimestamp.None));
+
+        public void QueueHeartbeat()
+        {
+        }
+
+        public void QueueWakeup()
+        {
+        }
+
+        public void Taken(OutboundItem control)
+        {
+        }
+
+        public void Stop() => _items.Writer.TryComplete();
+
+        public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default)
+        {
+            Acknowledged.Add((tag, multiple));
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+
+    private sealed class Lifetime : IHostApplicationLifetime
+    {
+        public CancellationToken ApplicationStarted => CancellationToken.None;
+
+        public CancellationToken ApplicationStopping => CancellationToken.None;
+
+        public CancellationToken ApplicationStopped => CancellationToken.None;
+
+        public void StopApplication()
+        {
+        }
+    }
+}
