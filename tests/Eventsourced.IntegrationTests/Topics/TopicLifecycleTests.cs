@@ -1,5 +1,6 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
 namespace Eventsourced.IntegrationTests.Topics;
@@ -88,7 +89,8 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
     public async Task SlowSubscriber_IsEnded_TheOthersGetEverything()
     {
         const int Events = 300;
-        var gateway = await StartGatewayAsync(o =>
+        var log = new CollectedLog();
+        var gateway = await StartGatewayAsync(log, o =>
         {
             o.Topics.Buffer = 16;
             // Long enough that the full buffer, not the write timeout, ends the stalled stream even when the events
@@ -143,7 +145,9 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
                 tail = $"(reading it failed: {ex.GetType().Name}: {ex.Message})";
             }
 
-            Assert.Fail($"slow subscribers {slow} after {published} events; streams active {active}; the stalled stream's last bytes: {tail.Replace("\n", "\\n", StringComparison.Ordinal)}");
+            // And what the gateway said of its streams (debug: each stream's end and its reason).
+            var said = string.Join("\n", log.Entries.Where(e => e.Level >= LogLevel.Debug && !e.Category.StartsWith("Microsoft", StringComparison.Ordinal)).Select(e => $"{e.Level} {e.Category}[{e.EventId}] {e.Message}"));
+            Assert.Fail($"slow subscribers {slow} after {published} events; streams active {active}; the stalled stream's last bytes: {tail.Replace("\n", "\\n", StringComparison.Ordinal)}\ngateway log:\n{said}");
         }
         await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 1, Timeout, "the stalled stream ended (at the latest after the write timeout)");
     }

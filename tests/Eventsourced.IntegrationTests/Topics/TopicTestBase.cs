@@ -34,6 +34,20 @@ public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
         return gateway;
     }
 
+    /// <summary>A gateway whose every log entry (from debug up) goes to <paramref name="log"/>.</summary>
+    protected async Task<GatewayServer> StartGatewayAsync(CollectedLog log, Action<GatewayOptions>? configure = null)
+    {
+        var options = new GatewayOptions();
+        options.Server.Address = "127.0.0.1:0";
+        options.Broker.Node = [Broker.AmqpUrl];
+        options.Server.HeartbeatSeconds = 0;
+        configure?.Invoke(options);
+        options.Log.Level = "debug";
+        var gateway = await GatewayServer.StartAsync(options, log);
+        _gateways.Add(gateway);
+        return gateway;
+    }
+
     /// <summary>A topic name no other test uses.</summary>
     protected string UniqueTopic(string testName) => Broker.UniqueQueueName("topic-" + testName);
 
