@@ -24,6 +24,10 @@ internal interface IDirectWrites
     /// </summary>
     void WriteDirectly(DirectChunkWriter writer);
 
-    /// <summary>A queued direct write failed (<paramref name="timedOut"/>: the client read nothing for the write timeout).</summary>
-    void DirectWriteFailed(bool timedOut);
+    /// <summary>
+    /// The transport's direct writes ended the stream: <see cref="SubscriptionEndReason.WriteTimeout"/> (the client
+    /// read nothing for the write timeout), <see cref="SubscriptionEndReason.WriteFailed"/> (the connection failed) or
+    /// <see cref="SubscriptionEndReason.SlowReader"/> (more than the limits wait at the socket).
+    /// </summary>
+    void DirectWriteEnded(SubscriptionEndReason reason);
 }

@@ -109,6 +109,12 @@ internal sealed class SseWriter : ISubscriptionSession
                     ulong writtenTag = 0;
                     if ((DirectFailure ?? WriteDirect(direct, out writtenTag)) is { } failure)
                     {
+                        if (failure == SubscriptionEndReason.SlowReader)
+                        {
+                            // Found here rather than by the subscription's source: told, so that it counts it as its own.
+                            (subscription as IDirectWrites)?.DirectWriteEnded(failure);
+                        }
+
                         return await EndAsync(writer, failure);
                     }
 
@@ -283,7 +289,7 @@ internal sealed class SseWriter : ISubscriptionSession
         Volatile.Write(ref _directFailure, (int)(timedOut ? SubscriptionEndReason.WriteTimeout : SubscriptionEndReason.WriteFailed));
         if (_subscription is IDirectWrites source)
         {
-            source.DirectWriteFailed(timedOut);
+            source.DirectWriteEnded(timedOut ? SubscriptionEndReason.WriteTimeout : SubscriptionEndReason.WriteFailed);
         }
         else
         {

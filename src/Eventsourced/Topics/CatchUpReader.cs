@@ -128,9 +128,9 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
                 {
                     // Its reader stopped (it leaves), or, against the prefetch, its buffer is full.
                     item.Release();
-                    if (!subscription.IsStopped)
+                    if (!subscription.IsStopped && subscription.End(SubscriptionEndReason.SlowReader))
                     {
-                        subscription.End(SubscriptionEndReason.SlowReader);
+                        feed.SlowSubscriberEnded(subscription);
                     }
 
                     return Task.CompletedTask;

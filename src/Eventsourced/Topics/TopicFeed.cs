@@ -307,14 +307,11 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                         subscription.State = TopicReaderState.Ended;
                     }
 
-                    // One that is leaving (its reader stopped) has no room for anything either: it is not slow.
-                    if (!subscription.IsStopped)
-                    {
-                        subscription.End(SubscriptionEndReason.SlowReader);
-                    }
                 }
 
-                slow.RemoveAll(subscription => subscription.IsStopped);
+                // One that is leaving (its reader stopped) has no room for anything either: it is not slow; nor is
+                // one that ended for another reason first (its writer timed out, say).
+                slow.RemoveAll(subscription => subscription.IsStopped || !subscription.End(SubscriptionEndReason.SlowReader));
             }
 
             for (var i = _catchingUp.Count - 1; i >= 0; i--)
@@ -327,16 +324,19 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
         }
 
         _hub.Metrics.TopicEvent();
-        if (slow is { Count: > 0 })
-        {
-            foreach (var subscription in slow)
-            {
-                _hub.Metrics.TopicSlowSubscriber();
-                TopicsLog.SlowSubscriberEnded(_hub.Logger, Topic, subscription.Capacity);
-            }
-        }
-
+        slow?.ForEach(SlowSubscriberEnded);
         joined?.ForEach(reader => reader.Close());
+    }
+
+    /// <summary>
+    /// A subscriber was ended as slow: by the feed (its buffer full when an event came), its catch-up reader (the
+    /// same while it reads the stream), or its transport (more than its buffer waited at its socket). Counted here,
+    /// whichever found it, once.
+    /// </summary>
+    public void SlowSubscriberEnded(TopicSubscription subscription)
+    {
+        _hub.Metrics.TopicSlowSubscriber();
+        TopicsLog.SlowSubscriberEnded(_hub.Logger, Topic, subscription.Capacity);
     }
 
     /// <summary>

@@ -157,13 +157,24 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites
 
     public void WriteDirectly(DirectChunkWriter writer) => Volatile.Write(ref _direct, writer);
 
-    public void DirectWriteFailed(bool timedOut) => End(timedOut ? SubscriptionEndReason.WriteTimeout : SubscriptionEndReason.WriteFailed);
-
-    /// <summary>Ends the subscription from the broker's side (slow, feed gone, stream deleted); the first reason wins.</summary>
-    public void End(SubscriptionEndReason reason)
+    /// <summary>Its transport's direct writes ended it; ended as slow, it counts as the feed's slow subscribers do.</summary>
+    public void DirectWriteEnded(SubscriptionEndReason reason)
     {
-        Interlocked.CompareExchange(ref _endReason, (int)reason, -1);
+        if (End(reason) && reason == SubscriptionEndReason.SlowReader)
+        {
+            _feed.SlowSubscriberEnded(this);
+        }
+    }
+
+    /// <summary>
+    /// Ends the subscription from the broker's side (slow, feed gone, stream deleted); the first reason wins: true
+    /// when it was this one.
+    /// </summary>
+    public bool End(SubscriptionEndReason reason)
+    {
+        var won = Interlocked.CompareExchange(ref _endReason, (int)reason, -1) == -1;
         _items.Writer.TryComplete();
+        return won;
     }
 
     public void QueueHeartbeat() => _signals.QueueHeartbeat(_items.Writer, Format.Heartbeat);

@@ -246,6 +246,36 @@ public sealed class TopicFeedTests
     }
 
     [Fact]
+    public void Live_EndedAsSlowByItsTransport_CountsAsSlow_Once()
+    {
+        // The SSE writer finds it slow when more than its buffer waits at its socket (DirectChunkWriter full).
+        var t = new TopicFeedTesting(buffer: 16);
+        var subscription = t.Feed.Attach(t.Format, null, out _, out _);
+
+        subscription.DirectWriteEnded(SubscriptionEndReason.SlowReader);
+        subscription.DirectWriteEnded(SubscriptionEndReason.SlowReader);
+
+        Assert.Equal(SubscriptionEndReason.SlowReader, subscription.EndReason);
+        Assert.Equal(1, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
+    }
+
+    [Fact]
+    public async Task Live_EndedByAWriteTimeoutFirst_IsNotCountedAsSlowWhenItsBufferFills()
+    {
+        var t = new TopicFeedTesting(buffer: 16);
+        var timedOut = t.Feed.Attach(t.Format, null, out _, out _);
+        timedOut.DirectWriteEnded(SubscriptionEndReason.WriteTimeout);
+
+        for (var offset = 0; offset < 20; offset++)
+        {
+            await t.FeedAsync(offset);
+        }
+
+        Assert.Equal(SubscriptionEndReason.WriteTimeout, timedOut.EndReason);
+        Assert.Equal(0, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
+    }
+
+    [Fact]
     public async Task Live_SubscriberThatStopped_LeavesWithoutCountingAsSlow()
     {
         var t = new TopicFeedTesting(buffer: 16);
