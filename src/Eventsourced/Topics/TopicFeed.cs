@@ -306,7 +306,6 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     {
                         subscription.State = TopicReaderState.Ended;
                     }
-
                 }
 
                 // One that is leaving (its reader stopped) has no room for anything either: it is not slow; nor is
