@@ -25,9 +25,10 @@ public sealed class IsolatedBrokerCollection : ICollectionFixture<IsolatedBroker
 
 /// <summary>
 /// Tests against a three-node cluster that kill, freeze and restart its nodes: <c>[Collection(ClusterCollection.Name)]</c>.
-/// One at a time, apart from every parallel collection.
+/// One at a time, next to the shared broker's collection: the cluster's nodes are its own (ports, data, names),
+/// and most of a drill is waiting for nodes to go and come back, which took a third of the suite's time alone.
 /// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
+[CollectionDefinition(Name)]
 public sealed class ClusterCollection : ICollectionFixture<RabbitClusterFixture>
 {
     public const string Name = "Cluster";
