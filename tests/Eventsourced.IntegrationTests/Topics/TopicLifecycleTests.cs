@@ -90,14 +90,14 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
     {
         const int Events = 300;
         var log = new CollectedLog();
-        var gateway = await StartGatewayAsync(log, o =>
+        var gateway = await StartGatewayAsync(o =>
         {
             o.Topics.Buffer = 16;
             // Long enough that the full buffer, not the write timeout, ends the stalled stream even when the events
             // after its socket filled come slowly (a loaded machine, each publish confirmed): with 3 s, fewer than
             // 16 events in 3 s let the write timeout win and the slow rule went untested. It still bounds the end.
             o.Server.WriteTimeoutSeconds = 10;
-        });
+        }, log);
         var topic = UniqueTopic(nameof(SlowSubscriber_IsEnded_TheOthersGetEverything));
         await using var stalled = await gateway.SubscribeAsync($"/topics/{topic}"); // never read
         await using var reader = await gateway.SubscribeAsync($"/topics/{topic}");

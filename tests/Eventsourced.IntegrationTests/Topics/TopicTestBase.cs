@@ -27,23 +27,10 @@ public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
         await Amqp.DisposeAsync();
     }
 
-    protected async Task<GatewayServer> StartGatewayAsync(Action<GatewayOptions>? configure = null)
+    /// <summary>A gateway for this test, stopped after it; <paramref name="log"/>, if given, gets its every log entry from debug up.</summary>
+    protected async Task<GatewayServer> StartGatewayAsync(Action<GatewayOptions>? configure = null, CollectedLog? log = null)
     {
-        var gateway = await GatewayServer.StartAsync(Broker.AmqpUrl, configure);
-        _gateways.Add(gateway);
-        return gateway;
-    }
-
-    /// <summary>A gateway whose every log entry (from debug up) goes to <paramref name="log"/>.</summary>
-    protected async Task<GatewayServer> StartGatewayAsync(CollectedLog log, Action<GatewayOptions>? configure = null)
-    {
-        var options = new GatewayOptions();
-        options.Server.Address = "127.0.0.1:0";
-        options.Broker.Node = [Broker.AmqpUrl];
-        options.Server.HeartbeatSeconds = 0;
-        configure?.Invoke(options);
-        options.Log.Level = "debug";
-        var gateway = await GatewayServer.StartAsync(options, log);
+        var gateway = await GatewayServer.StartAsync(Broker.AmqpUrl, configure, log);
         _gateways.Add(gateway);
         return gateway;
     }

@@ -41,7 +41,14 @@ public sealed class GatewayServer : IAsyncDisposable
     /// Starts a gateway on 127.0.0.1 (a free port unless <paramref name="configure"/> sets
     /// <c>server.address</c>) against <paramref name="amqpUrl"/>, heartbeats off unless configured.
     /// </summary>
-    public static Task<GatewayServer> StartAsync(string amqpUrl, Action<GatewayOptions>? configure = null)
+    public static Task<GatewayServer> StartAsync(string amqpUrl, Action<GatewayOptions>? configure = null) =>
+        StartAsync(amqpUrl, configure, null);
+
+    /// <summary>
+    /// As <see cref="StartAsync(string, Action{GatewayOptions}?)"/>; <paramref name="log"/>, if given, receives every
+    /// entry from debug up, whatever <paramref name="configure"/> sets as the level.
+    /// </summary>
+    public static Task<GatewayServer> StartAsync(string amqpUrl, Action<GatewayOptions>? configure, CollectedLog? log)
     {
         var options = new GatewayOptions();
         options.Server.Address = "127.0.0.1:0";
@@ -49,7 +56,12 @@ public sealed class GatewayServer : IAsyncDisposable
         options.Server.HeartbeatSeconds = 0;
         options.Log.Level = "warning";
         configure?.Invoke(options);
-        return StartAsync(options);
+        if (log is not null)
+        {
+            options.Log.Level = "debug";
+        }
+
+        return StartAsync(options, log);
     }
 
     /// <summary>Starts a gateway with <paramref name="options"/> as they are (e.g. from <see cref="ConfigLoader"/>).</summary>

@@ -34,15 +34,7 @@ public sealed class PollSessionTests
     {
         var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
         _queue.Deliver(1, "first");
-
-        // The poll takes "first" and waits for the rest of the burst (the gather window, which the fake clock holds open).
-        using var leaving = new CancellationTokenSource();
-        var (context, _) = Request();
-        var poll = Session(context, subscription, ack: null).RunAsync(leaving.Token);
-        Assert.False(poll.IsCompleted);
-        await leaving.CancelAsync();
-        Assert.Equal(SubscriptionEndReason.ClientGone, await poll);
-        Assert.False(context.Response.HasStarted);
+        await LeaveWhileGatheringAsync(subscription);
 
         _queue.Deliver(2, "second");
         var answer = await PollAsync(subscription, ack: null);
@@ -61,11 +53,7 @@ public sealed class PollSessionTests
     {
         var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
         _queue.Deliver(1, "first");
-        using var leaving = new CancellationTokenSource();
-        var (context, _) = Request();
-        var poll = Session(context, subscription, ack: null).RunAsync(leaving.Token);
-        await leaving.CancelAsync();
-        await poll;
+        await LeaveWhileGatheringAsync(subscription);
 
         await subscription.DisposeAsync();
 
@@ -86,6 +74,21 @@ public sealed class PollSessionTests
 
         Assert.Equal(answer, again);
         Assert.Empty(_queue.Acknowledged);
+    }
+
+    /// <summary>
+    /// A poll that takes what waits and, while it waits for the rest of the burst (the gather window, which the fake
+    /// clock holds open), loses its client: it ends without an answer.
+    /// </summary>
+    private async Task LeaveWhileGatheringAsync(PollSubscription subscription)
+    {
+        using var leaving = new CancellationTokenSource();
+        var (context, _) = Request();
+        var poll = Session(context, subscription, ack: null).RunAsync(leaving.Token);
+        Assert.False(poll.IsCompleted);
+        await leaving.CancelAsync();
+        Assert.Equal(SubscriptionEndReason.ClientGone, await poll);
+        Assert.False(context.Response.HasStarted);
     }
 
     /// <summary>A poll that runs to its answer (the gather window run out on the fake clock); the answer's messages.</summary>
