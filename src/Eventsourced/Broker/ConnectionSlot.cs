@@ -214,30 +214,57 @@ internal sealed class ConnectionSlot
         }
     }
 
-    /// <summary>Closes <paramref name="channel"/> (waiting up to 5 s for the broker) and disposes it; failures are logged, not thrown.</summary>
+    /// <summary>
+    /// Closes <paramref name="channel"/> and then disposes it; failures are logged, not thrown. Waits up to 5 s for the
+    /// broker's answer; a close answered later finishes, and the channel is disposed, in the background.
+    /// </summary>
     public async Task CloseChannelQuietlyAsync(IChannel channel, string reason)
     {
+        var closing = CloseThenDisposeAsync(channel, reason);
         try
         {
-            if (channel.IsOpen)
+            await closing.WaitAsync(ChannelCloseTimeout);
+        }
+        catch (TimeoutException)
+        {
+            BrokerLog.ChannelCloseFailed(_logger, Node, $"no answer to channel.close within {ChannelCloseTimeout.TotalSeconds:0} s; it finishes in the background");
+        }
+    }
+
+    private async Task CloseThenDisposeAsync(IChannel channel, string reason)
+    {
+        if (channel.IsOpen)
+        {
+            try
             {
-                using var timeout = new CancellationTokenSource(ChannelCloseTimeout);
-                await channel.CloseAsync(Constants.ReplySuccess, reason, abort: false, timeout.Token);
+                // No cancellation token, on purpose. RabbitMQ.Client 7.2.2's close waits, with that token, for the
+                // channel's consumer dispatcher to finish, which it does only after the connection's reading loop has
+                // told the channel's consumers of the close. A token that runs out first (the broker slow to answer,
+                // as when thousands of streams leave at once) lets the close return between the broker's answer and
+                // that step, and disposing the channel then disposes the dispatcher under the reading loop: the loop
+                // fails on it and the library closes the whole connection (541, "The CancellationTokenSource has been
+                // disposed"), ending every stream on it. Fixed upstream after 7.2.2 (rabbitmq-dotnet-client#1888).
+                // The library's own continuation timeout (20 s) still bounds this wait.
+                await channel.CloseAsync(Constants.ReplySuccess, reason, abort: false, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                // No answer within the library's timeout, or the connection went meanwhile: the broker's answer may
+                // still come and run the steps above, so the channel is not disposed under them (the collector takes
+                // it once the library lets go of it).
+                BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
+                return;
             }
         }
-        catch (Exception ex)
+        else if (channel.CloseReason is not { Initiator: ShutdownInitiator.Peer })
         {
-            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
+            // Closed with its connection, or aborted: whether the reading loop has told its consumers yet is not known
+            // here (see above), so it is left to the collector. One the broker closed is disposed: the library answers
+            // the broker only after telling the consumers, and its disposal waits for that answer.
+            return;
         }
 
-        try
-        {
-            await channel.DisposeAsync();
-        }
-        catch (Exception ex)
-        {
-            BrokerLog.ChannelCloseFailed(_logger, Node, ex.Message);
-        }
+        await DisposeQuietlyAsync(channel);
     }
 
     /// <summary>The shared channels of this connection with at least one member: a snapshot, for diagnostics and tests.</summary>
