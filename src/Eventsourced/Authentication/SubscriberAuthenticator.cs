@@ -201,7 +201,11 @@ internal sealed class SubscriberAuthenticator : IDisposable
             return AuthenticationResult.InvalidToken(Describe(result.Exception));
         }
 
-        var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
+        // An exp near the end of time (year 9999, or an issuer's exp in milliseconds, which IdentityModel reads as
+        // DateTime.MaxValue) leaves no room for the clock skew: such a token expires never, not with an exception.
+        var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
+            : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
+            : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
         return AuthenticationResult.Success(new ClaimsPrincipal(result.ClaimsIdentity), expires);
     }
 

@@ -53,6 +53,21 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal(exp + TimeSpan.FromSeconds(7), result.Expires);
     }
 
+    [Theory]
+    [InlineData(253402300799L)] // 9999-12-31T23:59:59Z: the last second a DateTime holds
+    [InlineData(253402300800L)] // past DateTime.MaxValue
+    [InlineData(1796290438000L)] // an exp in milliseconds (JavaScript's Date.now()), read as DateTime.MaxValue
+    public async Task Authenticate_ExpAtTheEndOfTime_NeverExpiresInsteadOfThrowing(long exp)
+    {
+        var claims = new Dictionary<string, object> { ["sub"] = "42", ["exp"] = exp };
+        var token = TestTokens.Sign(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(TestTokens.Secret)), SecurityAlgorithms.HmacSha256, claims, withExpiry: false);
+
+        var result = await WithSecret(o => o.Jwt.ClockSkewSeconds = 30).AuthenticateAsync(Request(bearer: token));
+
+        Assert.True(result.Succeeded);
+        Assert.Equal(DateTimeOffset.MaxValue, result.Expires);
+    }
+
     [Fact]
     public async Task Authenticate_QueryToken_IsRead() =>
         Assert.True((await WithSecret().AuthenticateAsync(Request(query: "?id=1&access_token=" + TestTokens.Hs256()))).Succeeded);
