@@ -106,6 +106,14 @@ internal sealed class SubscriptionGate(
             return;
         }
 
+        // A held subscription stays open between requests: one client holds no more than limits.streams_per_client.
+        var client = hold is null ? string.Empty : Limits.ClientAddress.PartitionKey(context);
+        if (hold is not null && held is null && !hold.HasRoomFor(client))
+        {
+            await RefuseTooManyStreamsAsync(context);
+            return;
+        }
+
         if (held is { Subscription.EndReason: { } ended })
         {
             // Its broker side ended while it waited: end it, and open afresh.
@@ -128,11 +136,19 @@ internal sealed class SubscriptionGate(
         if (hold is not null && held is null)
         {
             var user = context.User;
-            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, user, h.Subscription, h.Started, why, h.Messages));
-            if (!hold.TryAdd(held))
+            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, user, h.Subscription, h.Started, why, h.Messages), client);
+            if (!hold.TryAdd(held, out var tooMany))
             {
                 await subscription.DisposeAsync();
-                await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
+                if (tooMany)
+                {
+                    await RefuseTooManyStreamsAsync(context);
+                }
+                else
+                {
+                    await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
+                }
+
                 return;
             }
 
@@ -202,6 +218,13 @@ internal sealed class SubscriptionGate(
         ApplyCors(context);
         context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
+    }
+
+    /// <summary>The client holds <c>limits.streams_per_client</c> subscriptions between requests already: <c>429</c> as the rate limiter's.</summary>
+    private Task RefuseTooManyStreamsAsync(HttpContext context)
+    {
+        context.Response.Headers.RetryAfter = "5";
+        return RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, "too many streams from this address");
     }
 
     /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>

@@ -9,17 +9,23 @@ namespace Eventsourced.Http;
 /// closes and the broker requeues what was not acknowledged). One request at a time uses a held subscription;
 /// another one meanwhile is refused as busy, like a second subscriber. <see cref="SubscriptionGate"/> drives
 /// it: it takes a held subscription instead of opening one, and keeps it instead of ending it.
+/// With a per-client limit (<c>limits.streams_per_client</c>), one client address holds at most that many: a held
+/// subscription is an open stream (a channel, a consumer) whether or not a request is using it.
 /// </summary>
 internal sealed class SubscriptionHold
 {
     private readonly Dictionary<string, HeldSubscription> _held = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
+    private readonly int _maxPerClient;
     private readonly TimeSpan _idle;
     private readonly TimeProvider _time;
     private bool _stopping;
 
-    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping)
+    /// <param name="maxPerClient">Subscriptions one client (<see cref="HeldSubscription.Client"/>) may hold at once; 0: no limit.</param>
+    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping, int maxPerClient = 0)
     {
         _idle = idle;
+        _maxPerClient = maxPerClient;
         _time = time;
         stopping.Register(static s => ((SubscriptionHold)s!).EndAll(), this);
     }
@@ -64,12 +70,31 @@ internal sealed class SubscriptionHold
 
     /// <summary>A request opened <paramref name="held"/>'s subscription and uses it: a second request of the name is busy until <see cref="Keep"/> or <see cref="Forget"/>.</summary>
     /// <returns>False when the name is held already (by a request that opened it on another channel meanwhile, which the broker's exclusivity normally prevents).</returns>
-    public bool TryAdd(HeldSubscription held)
+    public bool TryAdd(HeldSubscription held) => TryAdd(held, out _);
+
+    /// <summary>As <see cref="TryAdd(HeldSubscription)"/>; also false, with <paramref name="tooMany"/>, when its client holds as many as it may.</summary>
+    public bool TryAdd(HeldSubscription held, out bool tooMany)
     {
         lock (_held)
         {
             held.InUse = true;
-            return !_stopping && _held.TryAdd(held.Name, held);
+            tooMany = !HasRoomLocked(held.Client);
+            if (_stopping || tooMany || !_held.TryAdd(held.Name, held))
+            {
+                return false;
+            }
+
+            _perClient[held.Client] = _perClient.GetValueOrDefault(held.Client) + 1;
+            return true;
+        }
+    }
+
+    /// <summary>Whether <paramref name="client"/> may hold one more (checked before opening one, and again when it is added).</summary>
+    public bool HasRoomFor(string client)
+    {
+        lock (_held)
+        {
+            return HasRoomLocked(client);
         }
     }
 
@@ -90,7 +115,7 @@ internal sealed class SubscriptionHold
                     return;
                 }
 
-                _held.Remove(held.Name);
+                RemoveLocked(held);
             }
         }
 
@@ -106,7 +131,7 @@ internal sealed class SubscriptionHold
         {
             if (_held.TryGetValue(held.Name, out var current) && ReferenceEquals(current, held))
             {
-                _held.Remove(held.Name);
+                RemoveLocked(held);
             }
         }
 
@@ -124,11 +149,29 @@ internal sealed class SubscriptionHold
                 return;
             }
 
-            _held.Remove(held.Name);
+            RemoveLocked(held);
         }
 
         held.Timer?.Dispose();
         _ = held.EndAsync(SubscriptionEndReason.HoldExpired);
+    }
+
+    private bool HasRoomLocked(string client) => _maxPerClient <= 0 || _perClient.GetValueOrDefault(client) < _maxPerClient;
+
+    private void RemoveLocked(HeldSubscription held)
+    {
+        _held.Remove(held.Name);
+        if (_perClient.TryGetValue(held.Client, out var count))
+        {
+            if (count <= 1)
+            {
+                _perClient.Remove(held.Client);
+            }
+            else
+            {
+                _perClient[held.Client] = count - 1;
+            }
+        }
     }
 
     private void EndAll()
@@ -140,7 +183,7 @@ internal sealed class SubscriptionHold
             idle = _held.Values.Where(h => !h.InUse).ToList();
             foreach (var held in idle)
             {
-                _held.Remove(held.Name);
+                RemoveLocked(held);
             }
         }
 
@@ -153,11 +196,14 @@ internal sealed class SubscriptionHold
 }
 
 /// <summary>A subscription kept between requests by a <see cref="SubscriptionHold"/>, with what the gateway logs and counts when it ends.</summary>
-internal sealed class HeldSubscription(string name, ISubscription subscription, long started, Func<HeldSubscription, SubscriptionEndReason, Task> end)
+internal sealed class HeldSubscription(string name, ISubscription subscription, long started, Func<HeldSubscription, SubscriptionEndReason, Task> end, string client = "")
 {
     private int _ended;
 
     public string Name { get; } = name;
+
+    /// <summary>Who holds it, for the per-client limit: the client's address (<c>Limits.ClientAddress</c>).</summary>
+    public string Client { get; } = client;
 
     public ISubscription Subscription { get; } = subscription;
 

@@ -1,5 +1,6 @@
 using Eventsourced.Consuming;
 using Eventsourced.Http;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -24,14 +25,15 @@ internal sealed class PollEndpoint
     private readonly PollTarget _target;
     private readonly PollSessionOptions _options;
 
-    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options)
+    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options, IOptions<LimitsOptions> limits)
     {
         _gate = gate;
         _settings = settings;
         _metrics = metrics;
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
-        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping);
+        // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
+        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient);
     }
 
     /// <summary>The subscriptions held between polls.</summary>

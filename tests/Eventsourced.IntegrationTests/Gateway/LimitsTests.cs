@@ -77,6 +77,36 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task StreamsPerClient_CountsPollSubscriptionsHeldBetweenPolls()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 2;
+            o.Poll.WaitSeconds = 0;
+        });
+        var first = broker.UniqueQueueName("limheld1");
+
+        // Each poll answers at once; its subscription stays open (a channel, a consumer) for poll.hold.
+        foreach (var queue in new[] { first, broker.UniqueQueueName("limheld2") })
+        {
+            using var answered = await gateway.Client.GetAsync($"/poll?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+
+        using (var third = await gateway.Client.GetAsync($"/poll?id={broker.UniqueQueueName("limheld3")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+            Assert.Equal("too many streams from this address", third.Headers.GetValues("X-Status-Reason").Single());
+            Assert.True(third.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        }
+
+        // A client polls what it holds as often as it likes.
+        using var again = await gateway.Client.GetAsync($"/poll?id={first}");
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        Assert.Contains("eventsourced_streams_active 2", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task SubscribesPerSecond_BurstOverTheRate_Gets429WithRetryAfter()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.SubscribesPerSecond = 3);

@@ -97,11 +97,52 @@ public sealed class SubscriptionHoldTests
         Assert.True(hold.TryAdd(Held("q")));
     }
 
-    private HeldSubscription Held(string name) => new(name, new NoSubscription(name), 0, (h, reason) =>
+    [Fact]
+    public void PerClientLimit_CountsHeldSubscriptions_InUseOrWaiting_UntilTheyEnd()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token, maxPerClient: 2);
+        var first = Held("q1", "203.0.113.7");
+        var second = Held("q2", "203.0.113.7");
+        Assert.True(hold.TryAdd(first));
+        Assert.True(hold.TryAdd(second));
+        hold.Keep(first);
+        hold.Keep(second);
+
+        // Both wait for their next poll: the client still holds two.
+        Assert.False(hold.HasRoomFor("203.0.113.7"));
+        Assert.False(hold.TryAdd(Held("q3", "203.0.113.7"), out var tooMany));
+        Assert.True(tooMany);
+        Assert.True(hold.HasRoomFor("198.51.100.1"), "another client is counted apart");
+        Assert.True(hold.TryAdd(Held("q4", "198.51.100.1"), out tooMany));
+        Assert.False(tooMany);
+
+        _time.Advance(Idle);
+        Assert.True(hold.HasRoomFor("203.0.113.7"), "expired ones no longer count");
+        var third = Held("q3", "203.0.113.7");
+        Assert.True(hold.TryAdd(third));
+        Assert.True(hold.TryAdd(Held("q5", "203.0.113.7")));
+        Assert.False(hold.HasRoomFor("203.0.113.7"));
+        hold.Forget(third);
+        Assert.True(hold.HasRoomFor("203.0.113.7"), "one its request ended no longer counts");
+    }
+
+    [Fact]
+    public void PerClientLimit_Zero_IsNoLimit()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.True(hold.TryAdd(Held($"q{i}", "203.0.113.7")));
+        }
+
+        Assert.True(hold.HasRoomFor("203.0.113.7"));
+    }
+
+    private HeldSubscription Held(string name, string client = "") => new(name, new NoSubscription(name), 0, (h, reason) =>
     {
         _ended.Add((h.Name, reason));
         return Task.CompletedTask;
-    });
+    }, client);
 
     private sealed class NoSubscription(string name) : ISubscription
     {
