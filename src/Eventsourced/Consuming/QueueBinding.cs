@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Eventsourced.Configuration;
 using Eventsourced.Naming;
@@ -15,6 +16,9 @@ namespace Eventsourced.Consuming;
 public sealed class QueueBinding : IValueRule
 {
     private static readonly string[] Types = ["direct", "fanout", "topic"];
+
+    /// <summary>A topic exchange's wildcards: from a request, <c>?id=#</c> would bind <c>user.#</c>, everyone's messages.</summary>
+    private static readonly SearchValues<char> TopicWildcards = SearchValues.Create("*#");
 
     private QueueBinding(QueuePattern exchange, string type, QueuePattern routingKey)
     {
@@ -75,7 +79,7 @@ public sealed class QueueBinding : IValueRule
     {
         binding = default;
         if (!QueueNameResolver.TryExpand(Exchange, request, out var exchange, out reason)
-            || !QueueNameResolver.TryExpand(RoutingKey, request, out var routingKey, out reason))
+            || !QueueNameResolver.TryExpand(RoutingKey, request, out var routingKey, out reason, Type == "topic" ? TopicWildcards : null))
         {
             return false;
         }

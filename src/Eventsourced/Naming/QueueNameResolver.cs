@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -38,9 +39,10 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
     /// <summary>
     /// The text of <paramref name="pattern"/> for <paramref name="request"/>: placeholders replaced by the request's
     /// values (and the token's claims), not checked as a queue name; false with a reason when a value is missing or
-    /// ambiguous.
+    /// ambiguous. With <paramref name="forbidden"/>, also when a value from the request or the token contains one of
+    /// those characters (literal text may: the operator wrote it).
     /// </summary>
-    public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason)
+    public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason, SearchValues<char>? forbidden = null)
     {
         var name = new StringBuilder();
         foreach (var segment in pattern.Segments)
@@ -56,12 +58,22 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(queryProblem, out text, out reason);
                     }
 
+                    if (Forbidden(parameter, forbidden, "query parameter", segment.Value) is { } queryCharacters)
+                    {
+                        return Fail(queryCharacters, out text, out reason);
+                    }
+
                     name.Append(parameter);
                     break;
                 case PatternSegmentKind.Cookie:
                     if (Problem(RequestValues.Cookie(request, segment.Value, out var cookie), "cookie", segment.Value) is { } cookieProblem)
                     {
                         return Fail(cookieProblem, out text, out reason);
+                    }
+
+                    if (Forbidden(cookie, forbidden, "cookie", segment.Value) is { } cookieCharacters)
+                    {
+                        return Fail(cookieCharacters, out text, out reason);
                     }
 
                     name.Append(cookie);
@@ -77,6 +89,11 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     if (claims.Length > 1)
                     {
                         return Fail($"token claim '{segment.Value}' has several values", out text, out reason);
+                    }
+
+                    if (Forbidden(claims[0].Value, forbidden, "token claim", segment.Value) is { } claimCharacters)
+                    {
+                        return Fail(claimCharacters, out text, out reason);
                     }
 
                     name.Append(claims[0].Value);
@@ -143,6 +160,11 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         RequestValueStatus.Repeated => $"{what} '{name}' given more than once",
         _ => $"{what} '{name}' is not valid percent-encoded UTF-8",
     };
+
+    private static string? Forbidden(string value, SearchValues<char>? forbidden, string what, string name) =>
+        forbidden is not null && value.AsSpan().IndexOfAny(forbidden) is var at and >= 0
+            ? $"{what} '{name}' must not contain '{value[at]}' (a wildcard of the topic exchange it binds to)"
+            : null;
 
     private static bool Fail(string why, out string queueName, out string reason)
     {

@@ -48,6 +48,29 @@ public sealed class QueueBindingTests
         Assert.Equal("missing query parameter 'other'", reason);
     }
 
+    [Theory]
+    [InlineData("?id=%23", "query parameter 'id' must not contain '#' (a wildcard of the topic exchange it binds to)")]
+    [InlineData("?id=*", "query parameter 'id' must not contain '*' (a wildcard of the topic exchange it binds to)")]
+    [InlineData("?id=42.%23", "query parameter 'id' must not contain '#' (a wildcard of the topic exchange it binds to)")]
+    public void TryResolve_TopicWildcardFromTheRequest_IsRefused(string query, string problem)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString(query);
+        context.Request.Headers.Cookie = "team=r*d";
+
+        // ?id=# would bind user.#: every user's private messages into the requester's queue.
+        Assert.False(QueueBinding.Parse("users:topic:user.${query:id}").TryResolve(context.Request, out _, out var reason));
+        Assert.Equal(problem, reason);
+        Assert.False(QueueBinding.Parse("users:topic:team.${cookie:team}").TryResolve(context.Request, out _, out reason));
+        Assert.Equal("cookie 'team' must not contain '*' (a wildcard of the topic exchange it binds to)", reason);
+
+        // Direct and fanout exchanges have no wildcards, and the operator's literal text may use them.
+        Assert.True(QueueBinding.Parse("users:direct:user.${query:id}").TryResolve(context.Request, out _, out _));
+        context.Request.QueryString = new QueryString("?id=42");
+        Assert.True(QueueBinding.Parse("news:topic:news.#.${query:id}").TryResolve(context.Request, out var binding, out _));
+        Assert.Equal("news.#.42", binding.RoutingKey);
+    }
+
     [Fact]
     public void TryResolve_RoutingKeyOver255Bytes_IsRefused()
     {
