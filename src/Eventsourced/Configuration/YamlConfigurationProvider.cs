@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Configuration;
@@ -58,18 +60,18 @@ internal sealed class YamlConfigurationProvider(YamlConfigurationSource source) 
     {
         if (!File.Exists(Path))
         {
-            if (!source.Optional)
+            if (!source.Optional || Directory.Exists(Path))
             {
-                problems.Add(new(ConfigLocation.InFile(Path, 0), null, "file not found"));
+                problems.Add(new(ConfigLocation.InFile(Path, 0), null, Directory.Exists(Path) ? "is a directory, not a file" : "file not found"));
             }
 
             return null;
         }
 
-        string text;
+        byte[] bytes;
         try
         {
-            text = File.ReadAllText(Path);
+            bytes = File.ReadAllBytes(Path);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -78,7 +80,46 @@ internal sealed class YamlConfigurationProvider(YamlConfigurationSource source) 
         }
 
         WasRead = true;
+        if (Decode(bytes) is not { } text)
+        {
+            problems.Add(new(ConfigLocation.InFile(Path, InvalidUtf8Line(bytes)), null, "not UTF-8 text (save the file as UTF-8)"));
+            return null;
+        }
+
         return YamlConfigReader.Read(Path, text, problems);
+    }
+
+    /// <summary>The text of a UTF-8 file (a byte order mark dropped; UTF-16 and UTF-32 by their marks), or null when a byte sequence is not UTF-8.</summary>
+    private static string? Decode(byte[] bytes)
+    {
+        using var reader = new StreamReader(new MemoryStream(bytes), new UTF8Encoding(false, throwOnInvalidBytes: true), detectEncodingFromByteOrderMarks: true);
+        try
+        {
+            return reader.ReadToEnd();
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The line of the first byte sequence that is not UTF-8.</summary>
+    private static long InvalidUtf8Line(byte[] bytes)
+    {
+        var span = bytes.AsSpan();
+        var line = 1L;
+        while (!span.IsEmpty)
+        {
+            if (Rune.DecodeFromUtf8(span, out var rune, out var consumed) != OperationStatus.Done)
+            {
+                return line;
+            }
+
+            line += rune.Value == '\n' ? 1 : 0;
+            span = span[consumed..];
+        }
+
+        return line;
     }
 
     /// <summary>Aliases can make a small file stand for an enormous tree; no configuration has this many keys.</summary>

@@ -30,6 +30,58 @@ public sealed class YamlConfigurationProviderTests
     }
 
     [Fact]
+    public void Load_FileNotUtf8_ReportsTheLineInsteadOfReplacingTheByte()
+    {
+        // "café" saved as Latin-1: the value must not silently become "caf\uFFFD" (a queue of another name).
+        var path = TempFile.MissingPath();
+        File.WriteAllBytes(path, [.. "queue:\n  prefetch: 8\n"u8, .. "  pattern: caf"u8, 0xE9, .. "\n"u8]);
+        try
+        {
+            var ex = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([], path, ConfigTesting.NoEnvironment));
+
+            Assert.Equal($"{path}:3: not UTF-8 text (save the file as UTF-8)", ex.Message);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Load_FileWithByteOrderMark_IsRead()
+    {
+        var path = TempFile.MissingPath();
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "queue:\n  pattern: caf\u00e9\n"u8]);
+        try
+        {
+            Assert.Equal("caf\u00e9", ConfigTesting.LoadSources([], path, ConfigTesting.NoEnvironment).Options.Queue.Pattern);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Load_DirectoryAsFile_SaysItIsADirectory()
+    {
+        // Docker creates a directory where a missing host file is mounted: an optional path too is reported.
+        var directory = Directory.CreateTempSubdirectory("eventsourced-test-");
+        try
+        {
+            var required = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([], directory.FullName, ConfigTesting.NoEnvironment));
+            var optional = Assert.Throws<ConfigException>(() => ConfigTesting.LoadSources([directory.FullName], null, ConfigTesting.NoEnvironment));
+
+            Assert.Equal($"{directory.FullName}: is a directory, not a file", required.Message);
+            Assert.Equal($"{directory.FullName}: is a directory, not a file", optional.Message);
+        }
+        finally
+        {
+            directory.Delete();
+        }
+    }
+
+    [Fact]
     public void Build_OptionalMissingFile_IsEmpty()
     {
         var configuration = new ConfigurationBuilder().Add(new YamlConfigurationSource { Path = TempFile.MissingPath(), Optional = true }).Build();
