@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Eventsourced.Hosting;
@@ -29,10 +30,26 @@ internal static class KestrelListen
         }
         else
         {
-            foreach (var resolved in Dns.GetHostAddresses(host))
+            foreach (var resolved in Resolve(host, address))
             {
                 kestrel.Listen(resolved, port, configure);
             }
         }
+    }
+
+    /// <summary>A host name's addresses; one that does not resolve is an <see cref="IOException"/> (cannot listen), as a taken port is.</summary>
+    private static IPAddress[] Resolve(string host, string address)
+    {
+        IPAddress[] addresses;
+        try
+        {
+            addresses = Dns.GetHostAddresses(host);
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"cannot resolve the host name of {address}: {ex.Message}", ex);
+        }
+
+        return addresses.Length > 0 ? addresses : throw new IOException($"the host name of {address} has no address");
     }
 }

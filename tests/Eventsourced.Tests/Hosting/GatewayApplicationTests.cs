@@ -59,6 +59,23 @@ public sealed class GatewayApplicationTests
         }
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Build_ListenHostNameThatDoesNotResolve_ThrowsIOException(bool metricsListener)
+    {
+        // The program answers an IOException with exit code 69 and its message; anything else crashed it (SIGABRT, 134).
+        var options = new GatewayOptions();
+        options.Server.Address = metricsListener ? "127.0.0.1:0" : "no-such-host.invalid:2069";
+        options.Metrics.Address = metricsListener ? "no-such-host.invalid:9069" : string.Empty;
+        options.Broker.Node = ["amqp://127.0.0.1:1/"];
+        options.Log.Level = "critical";
+
+        var ex = Assert.Throws<IOException>(() => GatewayApplication.Build(options));
+
+        Assert.Contains("no-such-host.invalid", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Build_BadOptionsInCode_ThrowsWithEveryProblem()
     {
