@@ -32,12 +32,15 @@ publish: build ## same as build
 pack: restore ## the library as a NuGet package (out/packages/Eventsourced.VERSION.nupkg) for ASP.NET Core applications
 	$(DOTNET) pack src/Eventsourced/Eventsourced.csproj -c $(CONFIGURATION) -o out/packages --no-restore
 
-run: build ## build, start the local broker (unless EVENTSOURCED_BROKER__NODE__0 is set), run the gateway
-	@if [ -z "$${EVENTSOURCED_BROKER__NODE__0:-}" ]; then \
+run: build ## build, start the local broker (unless a variable EVENTSOURCED_BROKER__NODE... names one), run the gateway
+	@if ! env | grep -qi '^EVENTSOURCED_BROKER__NODE[_=]'; then \
 	    url=$$(bash build/broker.sh start); \
 	    export EVENTSOURCED_BROKER__NODE__0="$$url"; \
+	    broker="local broker $$url"; \
+	else \
+	    broker="broker from the environment"; \
 	fi; \
-	echo "run: $(OUT)/eventsourced $(ARGS) (broker $$EVENTSOURCED_BROKER__NODE__0)"; \
+	echo "run: $(OUT)/eventsourced $(ARGS) ($$broker)"; \
 	exec $(OUT)/eventsourced $(ARGS)
 
 broker-start: ## start the local development broker (build/broker.sh; BROKER_NAME, BROKER_PORT)
