@@ -101,20 +101,33 @@ internal abstract record ClientMessage
             return new Invalid("\"publish\" must be an object");
         }
 
-        if (!publish.TryGetProperty("to", out var to) || to.ValueKind != JsonValueKind.String)
+        if (!publish.TryGetProperty("to", out var toElement) || toElement.ValueKind != JsonValueKind.String)
         {
             return new Invalid("\"publish\" needs \"to\", a string");
+        }
+
+        if (!TryGetText(toElement, out var to))
+        {
+            return NoText("to");
         }
 
         string? type = null;
         if (publish.TryGetProperty("type", out var typeElement))
         {
-            if (typeElement.ValueKind != JsonValueKind.String || Encoding.UTF8.GetByteCount(typeElement.GetString()!) > 255)
+            if (typeElement.ValueKind != JsonValueKind.String)
             {
                 return new Invalid("\"type\" must be a string of at most 255 bytes");
             }
 
-            type = typeElement.GetString();
+            if (!TryGetText(typeElement, out type))
+            {
+                return NoText("type");
+            }
+
+            if (Encoding.UTF8.GetByteCount(type) > 255)
+            {
+                return new Invalid("\"type\" must be a string of at most 255 bytes");
+            }
         }
 
         if (!publish.TryGetProperty("data", out var data))
@@ -130,11 +143,36 @@ internal abstract record ClientMessage
                 return new Invalid("\"data\" must be base64 when \"base64\" is true");
             }
 
-            return new Publish(to.GetString()!, type, bytes, "application/octet-stream", reference);
+            return new Publish(to, type, bytes, "application/octet-stream", reference);
         }
 
-        return data.ValueKind == JsonValueKind.String
-            ? new Publish(to.GetString()!, type, Encoding.UTF8.GetBytes(data.GetString()!), "text/plain; charset=utf-8", reference)
-            : new Publish(to.GetString()!, type, Encoding.UTF8.GetBytes(data.GetRawText()), "application/json", reference);
+        if (data.ValueKind != JsonValueKind.String)
+        {
+            return new Publish(to, type, Encoding.UTF8.GetBytes(data.GetRawText()), "application/json", reference);
+        }
+
+        return TryGetText(data, out var text)
+            ? new Publish(to, type, Encoding.UTF8.GetBytes(text), "text/plain; charset=utf-8", reference)
+            : NoText("data");
     }
+
+    /// <summary>
+    /// A JSON string's text. JSON's grammar allows an escaped lone surrogate (<c>"\ud800"</c>), which is no Unicode
+    /// text: <see cref="JsonElement.GetString"/> throws <see cref="InvalidOperationException"/> for it.
+    /// </summary>
+    private static bool TryGetText(JsonElement element, out string text)
+    {
+        try
+        {
+            text = element.GetString()!;
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            text = string.Empty;
+            return false;
+        }
+    }
+
+    private static Invalid NoText(string member) => new($"\"{member}\" is not valid Unicode text (an escaped lone surrogate)");
 }

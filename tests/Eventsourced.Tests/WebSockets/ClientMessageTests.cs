@@ -64,6 +64,19 @@ public sealed class ClientMessageTests
     public void Parse_Invalid_SaysWhy(string json, string reason) =>
         Assert.Equal(new ClientMessage.Invalid(reason), Parse(json));
 
+    /// <summary>
+    /// JSON's grammar allows an escaped lone surrogate ("\ud800"), which is no Unicode text: System.Text.Json's
+    /// GetString throws InvalidOperationException for it, which must not escape (it killed the WebSocket's reader,
+    /// leaving the connection open with the client's acknowledgements and close unread).
+    /// </summary>
+    [Theory]
+    [InlineData("{\"publish\": {\"to\": \"\\ud800\", \"data\": \"x\"}}", "\"to\"")]
+    [InlineData("{\"publish\": {\"to\": \"a\\udc00b\", \"data\": \"x\"}}", "\"to\"")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"x\", \"type\": \"\\ud800\"}}", "\"type\"")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"\\ud83c\"}}", "\"data\"")]
+    public void Parse_LoneSurrogateEscape_IsInvalidNotAnException(string json, string member) =>
+        Assert.Equal(new ClientMessage.Invalid($"{member} is not valid Unicode text (an escaped lone surrogate)"), Parse(json));
+
     [Fact]
     public void Parse_DeeplyNested_IsInvalidNotAnException() =>
         Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse(new string('[', 1000) + new string(']', 1000)));
