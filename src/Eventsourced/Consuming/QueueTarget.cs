@@ -20,6 +20,9 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
 
     public string Kind => KindName;
 
+    /// <summary><c>queue.busy_grace</c>: how long a subscriber of a queue that is held keeps trying.</summary>
+    public TimeSpan BusyGrace => TimeSpan.FromSeconds(_options.BusyGraceSeconds);
+
     /// <summary>The queue's name, and its <c>queue.bind</c> bindings for this request (kept with the request for <see cref="OpenAsync"/>).</summary>
     public bool TryResolve(HttpContext context, out string name, out string reason)
     {

@@ -100,10 +100,23 @@ internal sealed class SubscriptionGate(
         }
 
         HeldSubscription? held = null;
-        if (hold is not null && !hold.TryTake(name, out held))
+        if (hold is not null)
         {
-            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
-            return;
+            bool taken;
+            try
+            {
+                (taken, held) = await hold.TakeAsync(name, context.RequestAborted);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                return;
+            }
+
+            if (!taken)
+            {
+                await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Busy, "another request for this queue is in progress");
+                return;
+            }
         }
 
         // A held subscription stays open between requests: one client holds no more than limits.streams_per_client.

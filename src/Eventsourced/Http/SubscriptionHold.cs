@@ -14,19 +14,29 @@ namespace Eventsourced.Http;
 /// </summary>
 internal sealed class SubscriptionHold
 {
+    /// <summary>The first wait before a name in use is tried again, and the longest (the waits double in between).</summary>
+    private static readonly TimeSpan FirstBusyRetry = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(250);
+
     private readonly Dictionary<string, HeldSubscription> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
     private readonly int _maxPerClient;
     private readonly TimeSpan _idle;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _busyGrace;
     private bool _stopping;
 
     /// <param name="maxPerClient">Subscriptions one client (<see cref="HeldSubscription.Client"/>) may hold at once; 0: no limit.</param>
-    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping, int maxPerClient = 0)
+    /// <param name="busyGrace">
+    /// How long <see cref="TakeAsync"/> keeps trying a name in use (<c>queue.busy_grace</c>): the request using it may
+    /// be the same client's previous one, whose client has left but which has not ended yet.
+    /// </param>
+    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping, int maxPerClient = 0, TimeSpan busyGrace = default)
     {
         _idle = idle;
         _maxPerClient = maxPerClient;
         _time = time;
+        _busyGrace = busyGrace;
         stopping.Register(static s => ((SubscriptionHold)s!).EndAll(), this);
     }
 
@@ -65,6 +75,35 @@ internal sealed class SubscriptionHold
             held.Generation++;
             held.Timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="TryTake"/>, but a name in use is tried again for the busy grace before it counts as busy, as a
+    /// subscriber of a queue another subscriber holds is (<c>queue.busy_grace</c>): a client whose poll was cut (a
+    /// client-side timeout, a network switch) and that polls again at once finds its previous poll still in use until
+    /// the gateway has noticed that its client left.
+    /// </summary>
+    /// <returns>Taken: false when a request still uses it after the grace; Held: the held subscription, or null when none is held.</returns>
+    public async Task<(bool Taken, HeldSubscription? Held)> TakeAsync(string name, CancellationToken cancellationToken)
+    {
+        var started = _time.GetTimestamp();
+        var retry = FirstBusyRetry;
+        while (true)
+        {
+            if (TryTake(name, out var held))
+            {
+                return (true, held);
+            }
+
+            var left = _busyGrace - _time.GetElapsedTime(started);
+            if (left <= TimeSpan.Zero)
+            {
+                return (false, null);
+            }
+
+            await Task.Delay(retry < left ? retry : left, _time, cancellationToken);
+            retry = retry * 2 < MaxBusyRetry ? retry * 2 : MaxBusyRetry;
         }
     }
 

@@ -33,7 +33,7 @@ internal sealed class PollEndpoint
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
         // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
-        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient);
+        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace);
     }
 
     /// <summary>The subscriptions held between polls.</summary>

@@ -85,6 +85,61 @@ public sealed class SubscriptionHoldTests
     }
 
     [Fact]
+    public async Task TakeAsync_ANameInUse_IsTriedAgainForTheBusyGrace_AndTakenOnceItsRequestIsDone()
+    {
+        // A client whose poll was cut polls again at once: its previous poll is still in use until the gateway
+        // notices that its client left. That poll is given the busy grace a subscriber of a held queue gets,
+        // instead of a 503 at once.
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token, busyGrace: TimeSpan.FromSeconds(2));
+        var held = Held("q");
+        hold.TryAdd(held);
+
+        var taking = hold.TakeAsync("q", CancellationToken.None);
+        _time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.False(taking.IsCompleted);
+        hold.Keep(held); // the previous poll ends
+        for (var i = 0; i < 10 && !taking.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(250));
+            await Task.Delay(5);
+        }
+
+        var (taken, taker) = await taking;
+        Assert.True(taken);
+        Assert.Same(held, taker);
+    }
+
+    [Fact]
+    public async Task TakeAsync_ANameStillInUseAfterTheBusyGrace_IsBusy()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token, busyGrace: TimeSpan.FromSeconds(2));
+        hold.TryAdd(Held("q"));
+
+        var taking = hold.TakeAsync("q", CancellationToken.None);
+        for (var i = 0; i < 40 && !taking.IsCompleted; i++)
+        {
+            _time.Advance(TimeSpan.FromMilliseconds(100));
+            await Task.Delay(5);
+        }
+
+        Assert.True(taking.IsCompleted, "answered once the grace is over");
+        Assert.Equal((false, (HeldSubscription?)null), await taking);
+        Assert.True(_time.GetUtcNow() - _time.Start >= TimeSpan.FromSeconds(2));
+    }
+
+    [Fact]
+    public async Task TakeAsync_WithoutABusyGrace_IsBusyAtOnce()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
+        hold.TryAdd(Held("q"));
+
+        var taking = hold.TakeAsync("q", CancellationToken.None);
+
+        Assert.True(taking.IsCompleted);
+        Assert.False((await taking).Taken);
+    }
+
+    [Fact]
     public void Forgotten_IsNoLongerHeld()
     {
         var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
