@@ -34,6 +34,12 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
         // The path keeps an encoded '/' encoded (%2F): a topic name may contain one.
         name = (context.GetRouteValue(RouteParameter) as string ?? string.Empty)
             .Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        if (!IsValidlyEncoded(context.Request))
+        {
+            reason = "topic name is not valid percent-encoded UTF-8";
+            return false;
+        }
+
         if (hub.CheckName(name) is { } problem)
         {
             reason = problem;
@@ -51,6 +57,23 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
 
     public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
         await hub.SubscribeAsync(name, context.Items[ResumeKey] as long?, format, cancellationToken);
+
+    /// <summary>
+    /// Whether the request's path, as the client sent it, is valid percent-encoded UTF-8. The server leaves an escape that
+    /// decodes to no UTF-8 (<c>%FF</c>, an encoded surrogate <c>%ED%A0%80</c>) undecoded in the path, so the name would read
+    /// like its valid spelling (<c>%25FF</c>): refused, as such a queue name is (<see cref="Naming.RequestValues"/>).
+    /// </summary>
+    internal static bool IsValidlyEncoded(HttpRequest request)
+    {
+        var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw))
+        {
+            return true;
+        }
+
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        return Naming.RequestValues.TryDecode(query < 0 ? raw : raw.AsSpan(0, query), plusIsSpace: false, out _);
+    }
 
     /// <summary>The id of the last event the client has, if it says: an offset of the topic's stream.</summary>
     internal static bool TryResumePoint(HttpRequest request, out long? after, out string reason)

@@ -71,6 +71,8 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/amq.x", "topic name must not start with 'amq.'")]
     [InlineData("/topics/AMQ.x", "topic name must not start with 'amq.'")]
     [InlineData("/topics/a%01b", "topic name contains control characters")]
+    [InlineData("/topics/a%FFb", "topic name is not valid percent-encoded UTF-8")] // would read as /topics/a%25FFb
+    [InlineData("/topics/%ED%A0%80", "topic name is not valid percent-encoded UTF-8")] // an encoded surrogate
     [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
     [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
     public async Task BadRequest_Is400WithTheReason(string target, string reason)
