@@ -1,6 +1,7 @@
 using Eventsourced.Authentication;
 using Eventsourced.Authorization;
 using Eventsourced.Consuming;
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Eventsourced.Presence;
 using Eventsourced.Sse;
@@ -22,10 +23,21 @@ internal sealed class SubscriptionGate(
     SubscriberPermissions permissions,
     OriginPolicy origins,
     PresencePublisher presence,
-    ILogger<SubscriptionGate> logger)
+    ILogger<SubscriptionGate> logger) : IDisposable
 {
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
+
+    /// <summary>How often refusals by the broker that repeat are summed up in the log.</summary>
+    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
+
+    // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
+    // application declared with other arguments): the first refusal of a queue with a given reply is written at
+    // once, its repeats summed up every 10 s. The key joins the two with a NUL, which no queue name contains.
+    private readonly LogDigest _brokerRefusals = new(
+        RefusalLogInterval, settings.Time,
+        key => SubscriptionLog.BrokerRefused(logger, QueueOf(key), DetailOf(key)),
+        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, count, QueueOf(key), over.TotalSeconds, DetailOf(key)));
 
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
@@ -200,7 +212,7 @@ internal sealed class SubscriptionGate(
             if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
             {
                 // The broker's words (user names, node addresses, arguments) stay in the log.
-                SubscriptionLog.BrokerRefused(logger, name, ex.Message);
+                _brokerRefusals.Add(name + '\0' + ex.Message);
             }
 
             await RefuseAsync(context, status, outcome, ex.ClientReason);
@@ -339,4 +351,10 @@ internal sealed class SubscriptionGate(
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    public void Dispose() => _brokerRefusals.Dispose();
+
+    private static string QueueOf(string key) => key[..Math.Max(0, key.IndexOf('\0', StringComparison.Ordinal))];
+
+    private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
 }

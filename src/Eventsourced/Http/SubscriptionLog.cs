@@ -23,4 +23,7 @@ internal static partial class SubscriptionLog
 
     [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to queue {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
     public static partial void BrokerRefused(ILogger logger, string queue, string detail);
+
+    [LoggerMessage(EventIds.BrokerRefusedSubscriptionRepeated, LogLevel.Warning, "Subscription to queue {Queue} refused {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "BrokerRefusedSubscriptionRepeated")]
+    public static partial void BrokerRefusedRepeated(ILogger logger, int count, string queue, double seconds, string detail);
 }

@@ -38,6 +38,7 @@ internal static class EventIds
     public const int MessageTooLarge = 307;
     public const int ExchangeDiffers = 308;
     public const int SharedChannelLeaveFailed = 309;
+    public const int BrokerRefusedSubscriptionRepeated = 310;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;

@@ -4,7 +4,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 namespace Eventsourced.IntegrationTests.Gateway;
 
 [Collection(BrokerCollection.Name)]
-public sealed class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
+public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);
     private AmqpTestClient _amqp = null!;
@@ -68,6 +68,42 @@ public sealed class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
         await sse.DisposeAsync();
         await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is null, Patience, "queue expired after its consumer left");
     }
+
+    [Fact]
+    public async Task QueueWithOtherArguments_RequestedAgainAndAgain_IsLoggedOnceThenSummedUp()
+    {
+        // Each request for such a queue is the broker's refusal: one warning line per request let a client write
+        // the log as fast as it sends requests.
+        const int Requests = 30;
+        var queue = broker.UniqueQueueName(nameof(QueueWithOtherArguments_RequestedAgainAndAgain_IsLoggedOnceThenSummedUp));
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 600);
+        var log = new CollectedLog();
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.ExpiresSeconds = 1800, log);
+        try
+        {
+            for (var i = 0; i < Requests; i++)
+            {
+                using var response = await gateway.Client.GetAsync($"/?id={queue}");
+                Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            }
+
+            var first = Assert.Single(log.Entries, e => e.EventId == 306);
+            Assert.Contains(queue, first.Message, StringComparison.Ordinal);
+            Assert.Contains("PRECONDITION_FAILED", first.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        // The repeats are summed up when the gateway stops, if not before.
+        var repeated = log.Entries.Where(e => e.EventId == 310).ToList();
+        Assert.All(repeated, e => Assert.Contains(queue, e.Message, StringComparison.Ordinal));
+        Assert.Equal(Requests - 1, repeated.Sum(e => int.Parse(RepeatCount().Match(e.Message).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"refused (\d+) more times")]
+    private static partial System.Text.RegularExpressions.Regex RepeatCount();
 
     [Fact]
     public async Task QueueWithOtherArguments_IsRefused_AndKeepsItsMessages()
