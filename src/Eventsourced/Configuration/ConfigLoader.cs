@@ -90,10 +90,10 @@ public static class ConfigLoader
     internal static List<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins) =>
         OptionsChecker.Check(ConfigSchema.Gateway, options, origins,
         [
-            root => EndpointPaths.Check((GatewayOptions)root),
+            root => EndpointPaths.Check((GatewayOptions)root, origins),
             root => OriginPolicy.CheckOptions(((GatewayOptions)root).Header, origins),
             root => AuthConfigCheck.Check((GatewayOptions)root, origins),
             root => WebSockets.WebSocketConfigCheck.Check(((GatewayOptions)root).Ws, origins),
-            root => TlsFiles.Check((GatewayOptions)root),
+            root => TlsFiles.Check((GatewayOptions)root, origins),
         ]);
 }

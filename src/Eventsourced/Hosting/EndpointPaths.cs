@@ -25,12 +25,14 @@ internal static class EndpointPaths
         ("poll.path", options.Poll.Path),
     ];
 
-    public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
+    /// <summary>Endpoints that would share a path or listener, each reported at the place of a key that a source set.</summary>
+    public static IEnumerable<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(origins);
         if (options.Metrics.Address.Length > 0 && string.Equals(options.Metrics.Address, options.Server.Address, StringComparison.OrdinalIgnoreCase))
         {
-            yield return new ConfigProblem(ConfigLocation.Combination, "metrics.address", $"{ConfigText.Quote(options.Metrics.Address)} is also server.address; give the observability endpoints a listener of their own, or leave it empty");
+            yield return new ConfigProblem(origins.Of("metrics:address"), "metrics.address", $"{ConfigText.Quote(options.Metrics.Address)} is also server.address; give the observability endpoints a listener of their own, or leave it empty");
         }
 
         var taken = new List<(string Key, string Path)> { ("server.path", options.Server.Path) };
@@ -41,9 +43,11 @@ internal static class EndpointPaths
                 continue;
             }
 
-            if (taken.FirstOrDefault(t => SameRoute(t.Path, path)) is { Key: { } other })
+            if (taken.FirstOrDefault(t => SameRoute(t.Path, path)) is { Key: { } other, Path: var otherPath })
             {
-                yield return new ConfigProblem(ConfigLocation.Combination, key, $"{ConfigText.Quote(path)} is also {other}; give each endpoint its own path");
+                // Named after the key a source set, at its place: a default is not what the user wrote.
+                var (named, namedPath, also) = IsSet(origins, key) || !IsSet(origins, other) ? (key, path, other) : (other, otherPath, key);
+                yield return new ConfigProblem(origins.Of(named.Replace('.', ':')), named, $"{ConfigText.Quote(namedPath)} is also {also}; give each endpoint its own path");
             }
             else
             {
@@ -51,6 +55,8 @@ internal static class EndpointPaths
             }
         }
     }
+
+    private static bool IsSet(ConfigOrigins origins, string key) => origins.Of(key.Replace('.', ':')) != ConfigLocation.Options;
 
     private static bool SameRoute(string a, string b) =>
         string.Equals(a.Length > 1 ? a.TrimEnd('/') : a, b.Length > 1 ? b.TrimEnd('/') : b, StringComparison.OrdinalIgnoreCase);

@@ -34,9 +34,11 @@ internal static class TlsFiles
 {
     public static bool Enabled(ServerOptions server) => server.Tls.Count > 0;
 
-    public static IEnumerable<ConfigProblem> Check(GatewayOptions options)
+    /// <summary>The problems of <c>server.tls</c>, each at the place of the entry that a source set.</summary>
+    public static IEnumerable<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(origins);
         var tls = options.Server.Tls;
         if (tls.Count == 0)
         {
@@ -45,7 +47,8 @@ internal static class TlsFiles
 
         if (!tls.TryGetValue(TlsEntry.Certificate, out var certificate) || !tls.TryGetValue(TlsEntry.Key, out var key))
         {
-            yield return new ConfigProblem(ConfigLocation.Combination, "server.tls", "needs both certificate and key (PEM files), or neither");
+            var given = tls.ContainsKey(TlsEntry.Certificate) ? TlsEntry.Certificate : tls.ContainsKey(TlsEntry.Key) ? TlsEntry.Key : tls.Keys.First();
+            yield return new ConfigProblem(origins.Of($"server:tls:{given}"), $"server.tls.{given}", "needs both certificate and key (PEM files), or neither");
             yield break;
         }
 
@@ -61,7 +64,7 @@ internal static class TlsFiles
 
         if (problem is not null)
         {
-            yield return new ConfigProblem(ConfigLocation.Combination, "server.tls", problem);
+            yield return new ConfigProblem(origins.Of($"server:tls:{TlsEntry.Certificate}"), $"server.tls.{TlsEntry.Certificate}", problem);
         }
     }
 

@@ -15,7 +15,7 @@ public sealed class ConfigLoaderTopicsTests
     [InlineData("topics:\n  create:\n    - ''\n", "FILE:3: topics.create[0]: empty value")]
     [InlineData("sse:\n  retry: -1\n", "FILE:2: sse.retry: must be from 0 to 86400000, got -1")]
     [InlineData("sse:\n  event: yes\n", "FILE:2: sse.event: expected true or false, got 'yes'")]
-    [InlineData("server:\n  path: /topics/\n", "configuration: topics.path: '/topics/' is also server.path; give each endpoint its own path")]
+    [InlineData("server:\n  path: /topics/\n", "FILE:2: server.path: '/topics/' is also topics.path; give each endpoint its own path")]
     public void Load_BadValue_ReportsFileLineAndKey(string yaml, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 

@@ -22,10 +22,16 @@ public sealed class TlsConfigTests : IDisposable
     }
 
     [Theory]
-    [InlineData("server:\n  tls:\n    certificate: /x/cert.pem\n", "configuration: server.tls: needs both certificate and key (PEM files), or neither")]
+    [InlineData("server:\n  tls:\n    certificate: /x/cert.pem\n", "FILE:3: server.tls.certificate: needs both certificate and key (PEM files), or neither")]
     [InlineData("server:\n  tls:\n    cert: /x/cert.pem\n    key: /x/key.pem\n", "FILE:3: server.tls.cert: unknown entry 'cert' (known: certificate, key)")]
     public void Load_IncompleteOrUnknownEntries_AreRefused(string yaml, string expected) =>
         Assert.Contains(expected, ConfigTesting.Problems(yaml));
+
+    [Fact]
+    public void Load_HalfGivenByAVariable_NamesTheVariable() =>
+        Assert.Equal(
+            ["environment EVENTSOURCED_SERVER__TLS__KEY: server.tls.key: needs both certificate and key (PEM files), or neither"],
+            ConfigTesting.EnvironmentProblems(("EVENTSOURCED_SERVER__TLS__KEY", "/x/key.pem")));
 
     [Fact]
     public void Load_FilesThatDoNotLoad_AreRefusedAtStart()
@@ -39,7 +45,7 @@ public sealed class TlsConfigTests : IDisposable
         var missing = ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}.missing\n    key: {otherKey}\n");
         var mismatched = ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}\n    key: {otherKey}\n");
 
-        Assert.StartsWith("configuration: server.tls: cannot load certificate", Assert.Single(missing), StringComparison.Ordinal);
-        Assert.StartsWith("configuration: server.tls: cannot load certificate", Assert.Single(mismatched), StringComparison.Ordinal);
+        Assert.StartsWith("FILE:3: server.tls.certificate: cannot load certificate", Assert.Single(missing), StringComparison.Ordinal);
+        Assert.StartsWith("FILE:3: server.tls.certificate: cannot load certificate", Assert.Single(mismatched), StringComparison.Ordinal);
     }
 }

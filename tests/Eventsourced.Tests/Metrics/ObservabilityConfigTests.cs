@@ -52,20 +52,22 @@ public sealed class ObservabilityConfigTests
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
     [Theory]
-    [InlineData("server:\n  path: /metrics\n", "metrics.path", "/metrics", "server.path")]
-    [InlineData("server:\n  path: /events/\nmetrics:\n  path: /EVENTS\n", "metrics.path", "/EVENTS", "server.path")]
-    [InlineData("metrics:\n  path: /\n", "metrics.path", "/", "server.path")]
-    [InlineData("health:\n  ready: /healthz\n", "health.ready", "/healthz", "health.live")]
-    [InlineData("metrics:\n  debug_vars: /metrics/\n", "metrics.debug_vars", "/metrics/", "metrics.path")]
-    public void Load_PathTakenByAnotherEndpoint_IsRefused(string yaml, string key, string path, string other) =>
-        Assert.Equal([$"configuration: {key}: '{path}' is also {other}; give each endpoint its own path"], ConfigTesting.Problems(yaml));
+    // Each at the place of the key that the file set, not at a default's.
+    [InlineData("server:\n  path: /metrics\n", "FILE:2: server.path: '/metrics' is also metrics.path; give each endpoint its own path")]
+    [InlineData("server:\n  path: /events/\nmetrics:\n  path: /EVENTS\n", "FILE:4: metrics.path: '/EVENTS' is also server.path; give each endpoint its own path")]
+    [InlineData("metrics:\n  path: /\n", "FILE:2: metrics.path: '/' is also server.path; give each endpoint its own path")]
+    [InlineData("health:\n  ready: /healthz\n", "FILE:2: health.ready: '/healthz' is also health.live; give each endpoint its own path")]
+    [InlineData("metrics:\n  debug_vars: /metrics/\n", "FILE:2: metrics.debug_vars: '/metrics/' is also metrics.path; give each endpoint its own path")]
+    [InlineData("ws:\n  path: /poll\n", "FILE:2: ws.path: '/poll' is also poll.path; give each endpoint its own path")]
+    public void Load_PathTakenByAnotherEndpoint_IsRefused(string yaml, string expected) =>
+        Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
     [Fact]
     public void Load_CollisionAcrossSources_IsRefused()
     {
         var problems = ConfigTesting.Problems("metrics:\n  path: /m\n", ConfigTesting.Env(("EVENTSOURCED_SERVER__PATH", "/m")));
 
-        Assert.Equal(["configuration: metrics.path: '/m' is also server.path; give each endpoint its own path"], problems);
+        Assert.Equal(["FILE:2: metrics.path: '/m' is also server.path; give each endpoint its own path"], problems);
     }
 
     [Fact]
@@ -73,7 +75,7 @@ public sealed class ObservabilityConfigTests
     {
         var options = ConfigTesting.Load("metrics:\n  path: ''\n  debug_vars: ''\nhealth:\n  live: ''\n  ready: ''\n");
 
-        Assert.Empty(EndpointPaths.Check(options));
+        Assert.Empty(EndpointPaths.Check(options, ConfigOrigins.None));
     }
 
     [Fact]
