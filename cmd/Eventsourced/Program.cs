@@ -51,9 +51,9 @@ try
 }
 catch (IOException ex)
 {
-    // Most often the listen address is taken or not ours; the message says which.
-    await Console.Error.WriteLineAsync($"eventsourced: cannot serve on {config.Options.Server.Address}: {ex.Message}");
-    return 69; // EX_UNAVAILABLE: cannot listen
+    // Most often a listen address (server.address or metrics.address) is taken or not ours; the message names it.
+    await Console.Error.WriteLineAsync($"eventsourced: cannot listen: {ex.Message}");
+    return ExitCodes.Unavailable;
 }
 
 /// <summary>The executable's exit codes: the BSD sysexits values for its errors.</summary>
@@ -61,5 +61,6 @@ internal static class ExitCodes
 {
     public const int Success = 0;
     public const int UsageError = 64;   // EX_USAGE
+    public const int Unavailable = 69;  // EX_UNAVAILABLE: cannot listen
     public const int ConfigError = 78;  // EX_CONFIG
 }

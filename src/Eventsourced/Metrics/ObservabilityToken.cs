@@ -20,11 +20,15 @@ internal static class ObservabilityToken
             return next;
         }
 
-        var expected = Encoding.UTF8.GetBytes("Bearer " + token);
+        var expected = Encoding.UTF8.GetBytes(token);
         return async context =>
         {
             var given = context.Request.Headers.Authorization;
-            if (given.Count == 1 && given[0] is { } value && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(value), expected))
+            // The scheme's name is case-insensitive (RFC 9110, 11.1), as subscribers' tokens are read; the token is
+            // compared in constant time.
+            if (given.Count == 1 && given[0] is { } value
+                && value.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(value[7..]), expected))
             {
                 await next(context);
                 return;

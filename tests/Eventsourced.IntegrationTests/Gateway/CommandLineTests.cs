@@ -26,6 +26,31 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(0, exit);
         Assert.Contains("--config", stdout, StringComparison.Ordinal);
         Assert.Contains("-c", stdout, StringComparison.Ordinal);
+        foreach (var code in new[] { "0", "64", "69", "78" })
+        {
+            Assert.Matches($@"(?m)^\s+{code}\s+\S", stdout);
+        }
+    }
+
+    [Fact]
+    public async Task MetricsAddressInUse_ExitsUnavailableNamingThatAddress()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var takenAddress = $"127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+        var serverAddress = $"127.0.0.1:{FreePort.Next()}";
+
+        var (exit, _, stderr) = await GatewayProcess.RunAsync(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = serverAddress,
+                ["EVENTSOURCED_METRICS__ADDRESS"] = takenAddress,
+                ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+            });
+
+        Assert.Equal(69, exit);
+        Assert.Contains(takenAddress, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(serverAddress, stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -61,6 +61,14 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
             using var right = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
             using var rightResponse = await gateway.Client.SendAsync(right);
             Assert.Equal(HttpStatusCode.OK, rightResponse.StatusCode);
+
+            // The scheme's name in any case (RFC 9110); the token itself exactly.
+            using var lower = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("bearer", token) } };
+            using var lowerResponse = await gateway.Client.SendAsync(lower);
+            Assert.Equal(HttpStatusCode.OK, lowerResponse.StatusCode);
+            using var otherCase = new HttpRequestMessage(HttpMethod.Get, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token.ToUpperInvariant()) } };
+            using var otherCaseResponse = await gateway.Client.SendAsync(otherCase);
+            Assert.Equal(HttpStatusCode.Unauthorized, otherCaseResponse.StatusCode);
         }
 
         Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/healthz")).StatusCode);
