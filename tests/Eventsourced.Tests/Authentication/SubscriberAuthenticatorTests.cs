@@ -54,6 +54,20 @@ public sealed class SubscriberAuthenticatorTests
     }
 
     [Theory]
+    [InlineData("sub")]
+    [InlineData("iss")]
+    [InlineData("exp")]
+    [InlineData("nbf")]
+    public async Task Authenticate_RegisteredClaimOfAnotherType_IsAMalformedToken(string claim)
+    {
+        // The JWT standard gives these one value of one type (README: a 401, not the 400 of a claim of ours).
+        var claims = new Dictionary<string, object> { ["sub"] = "42", [claim] = new[] { "a", "b" } };
+        var token = TestTokens.Sign(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(TestTokens.Secret)), SecurityAlgorithms.HmacSha256, claims, withExpiry: false);
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(), Request(bearer: token))).Status);
+    }
+
+    [Theory]
     [InlineData(253402300799L)] // 9999-12-31T23:59:59Z: the last second a DateTime holds
     [InlineData(253402300800L)] // past DateTime.MaxValue
     [InlineData(1796290438000L)] // an exp in milliseconds (JavaScript's Date.now()), read as DateTime.MaxValue
