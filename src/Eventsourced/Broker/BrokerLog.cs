@@ -28,4 +28,10 @@ internal static partial class BrokerLog
 
     [LoggerMessage(EventIds.BrokerPoolExhaustedRepeated, LogLevel.Warning, "No broker connection could take a channel {Count} more times in the last {Seconds:0}s: {Reason}", EventName = "BrokerPoolExhaustedRepeated")]
     public static partial void PoolExhaustedRepeated(ILogger logger, int count, double seconds, string reason);
+
+    [LoggerMessage(EventIds.BrokerConnectionBlocked, LogLevel.Warning, "Broker {Node} refuses publishes on connection \"{ConnectionName}\" for now: {Reason}", EventName = "BrokerConnectionBlocked")]
+    public static partial void ConnectionBlocked(ILogger logger, string node, string connectionName, string reason);
+
+    [LoggerMessage(EventIds.BrokerConnectionUnblocked, LogLevel.Information, "Broker {Node} takes publishes on connection \"{ConnectionName}\" again", EventName = "BrokerConnectionUnblocked")]
+    public static partial void ConnectionUnblocked(ILogger logger, string node, string connectionName);
 }

@@ -11,7 +11,10 @@ namespace Eventsourced.Broker;
 /// <summary>
 /// The gateway's broker connections: one supervised connection per <c>broker.node</c> entry, and more
 /// to the same nodes when every connection is at its <c>channel_max</c>. Subscribers lease a channel on
-/// the least loaded connection that is up; with none up they are refused at once.
+/// the least loaded connection that is up; with none up they are refused at once. The gateway's own publishers
+/// (WebSocket clients' publishes, presence events) lease on connections of their own, one per node at most, opened
+/// on first use: during a resource alarm the broker stops reading every connection that publishes, and subscribers
+/// must not be on it then (RabbitMQ's advice: separate connections for publishing and consuming).
 /// </summary>
 internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 {
@@ -28,9 +31,11 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private readonly Backoff _backoff;
     private readonly LogDigest _refusals;
     private readonly SemaphoreSlim _grow = new(1, 1);
+    private readonly SemaphoreSlim _openPublisher = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _supervisors = [];
     private ConnectionSlot[] _slots = [];
+    private ConnectionSlot?[] _publishers = [];
     private BrokerUrl[] _urls = [];
     private static int s_instances;
     private int _nextGrowUrl;
@@ -59,8 +64,11 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// <summary>Every connection of this pool is named "{prefix} #{n}" (visible in the broker's management tools).</summary>
     public string ConnectionNamePrefix { get; }
 
-    /// <summary>A snapshot of the connections, configured ones first.</summary>
+    /// <summary>A snapshot of the subscribers' connections, configured ones first (readiness and the broker series count these).</summary>
     public IReadOnlyList<ConnectionSlot> Slots => Volatile.Read(ref _slots);
+
+    /// <summary>A snapshot of the publishers' connections opened so far (<see cref="LeasePublisherAsync"/>), up or not.</summary>
+    public IReadOnlyList<ConnectionSlot> PublisherSlots => [.. Volatile.Read(ref _publishers).OfType<ConnectionSlot>()];
 
     /// <summary>Whether a subscriber of this gateway holds <paramref name="queue"/> on any connection (shared channels only).</summary>
     public bool HoldsQueue(string queue)
@@ -87,6 +95,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         _urls = _options.Node.Select(BrokerUrl.Parse).ToArray();
+        Volatile.Write(ref _publishers, new ConnectionSlot?[_urls.Length]);
         var slots = _urls.Select((url, i) => NewSlot(i + 1, url, isExtra: false)).ToArray();
         Volatile.Write(ref _slots, slots);
         foreach (var slot in slots)
@@ -114,7 +123,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             // Shutdown bound reached: close what we can below.
         }
 
-        await Task.WhenAll(Slots.Select(s => s.CloseAsync(CloseTimeout)));
+        await Task.WhenAll(Slots.Concat(PublisherSlots).Select(s => s.CloseAsync(CloseTimeout)));
         _refusals.Dispose();
     }
 
@@ -123,6 +132,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         await StopAsync(CancellationToken.None);
         _stopping.Dispose();
         _grow.Dispose();
+        _openPublisher.Dispose();
     }
 
     /// <summary>
@@ -179,6 +189,103 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         // Every subscriber asks while no connection is up: one line per reason and interval, not one each.
         _refusals.Add(reason);
         throw new BrokerUnavailableException(reason);
+    }
+
+    /// <summary>
+    /// A channel for one of the gateway's publishers, on a publishing connection (never a subscriber's), opened to a
+    /// node that is up if none is up yet. Throws <see cref="BrokerBlockedException"/> while the broker refuses
+    /// publishes on it (a resource alarm), <see cref="BrokerUnavailableException"/> when no node is up.
+    /// </summary>
+    public async Task<ChannelLease> LeasePublisherAsync(bool publisherConfirms, CancellationToken cancellationToken)
+    {
+        var slot = ReservePublisher() ?? await OpenPublisherAsync(cancellationToken);
+        if (slot is null)
+        {
+            const string reason = "no broker connection for publishing is up";
+            _refusals.Add(reason);
+            throw new BrokerUnavailableException(reason);
+        }
+
+        if (slot.BlockedReason is { } blocked)
+        {
+            // A channel.open would go unanswered once this connection has published during the alarm.
+            slot.Release();
+            throw new BrokerBlockedException(blocked);
+        }
+
+        IChannel channel;
+        try
+        {
+            // Not cancelled, as in LeaseAsync: an open abandoned half way would lose the reservation.
+            channel = await slot.CreateChannelAsync(publisherConfirms, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            slot.Release();
+            throw new BrokerUnavailableException($"cannot open a channel on {slot.Node}: {ex.Message}", ex);
+        }
+
+        return new ChannelLease(slot, channel, _metrics, _logger);
+    }
+
+    private ConnectionSlot? ReservePublisher()
+    {
+        foreach (var slot in Volatile.Read(ref _publishers))
+        {
+            if (slot is not null && slot.TryReserve())
+            {
+                return slot;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>No publishing connection is up: opens one to a configured node whose subscribers' connection is up.</summary>
+    private async Task<ConnectionSlot?> OpenPublisherAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            return null;
+        }
+
+        await _openPublisher.WaitAsync(cancellationToken);
+        try
+        {
+            if (ReservePublisher() is { } reserved)
+            {
+                return reserved;
+            }
+
+            var publishers = Volatile.Read(ref _publishers);
+            var slots = Slots;
+            for (var i = 0; i < publishers.Length && i < slots.Count; i++)
+            {
+                // A node's publishing connection that exists but is down reconnects by itself; try another node.
+                if (publishers[i] is not null || !slots[i].IsUp || Volatile.Read(ref _stopped) != 0)
+                {
+                    continue;
+                }
+
+                var slot = new ConnectionSlot(
+                    i + 1, $"{ConnectionNamePrefix} publisher #{i + 1}", _urls[i], isExtra: false, TimeSpan.FromSeconds(_options.HeartbeatSeconds),
+                    _backoff, _time, _metrics, _logger, isPublisher: true);
+                // Known to the pool before its first attempt ends, so that shutdown closes it (as in GrowAsync).
+                Volatile.Write(ref publishers[i], slot);
+                StartSupervising(slot);
+                await slot.FirstAttempt.WaitAsync(cancellationToken);
+                if (slot.TryReserve())
+                {
+                    return slot;
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            _openPublisher.Release();
+        }
     }
 
     private ConnectionSlot? ReserveLeastLoaded()

@@ -34,6 +34,8 @@ internal sealed class ConnectionSlot
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
     private IConnection? _connection;
+    private string? _blockedReason;
+    private CancellationTokenSource _blocking = new();
     private TaskCompletionSource<ShutdownEventArgs>? _shutdown;
     private int _capacity;
     private int _leases;
@@ -45,11 +47,13 @@ internal sealed class ConnectionSlot
     private readonly HashSet<string> _heldQueues = new(StringComparer.Ordinal);
 
     public ConnectionSlot(
-        int id, string connectionName, BrokerUrl url, bool isExtra, TimeSpan heartbeat, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger)
+        int id, string connectionName, BrokerUrl url, bool isExtra, TimeSpan heartbeat, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger,
+        bool isPublisher = false)
     {
         Id = id;
         Url = url;
         IsExtra = isExtra;
+        IsPublisher = isPublisher;
         _backoff = backoff;
         _wait = new ReconnectWait(token => NodeProbe.AnswersAsync(url, token), time);
         _metrics = metrics;
@@ -74,7 +78,30 @@ internal sealed class ConnectionSlot
     /// <summary>Opened because the configured connections were full; one more connection to a configured node.</summary>
     public bool IsExtra { get; }
 
+    /// <summary>
+    /// A connection for the gateway's own publishers (WebSocket clients' publishes, presence events), never for
+    /// subscribers: during a resource alarm the broker stops reading a connection that publishes, and everything else
+    /// on it (channel opens, acknowledgements) would wait with it. Not counted in <c>eventsourced_broker_connections</c>.
+    /// </summary>
+    public bool IsPublisher { get; }
+
     public string Node => Url.Endpoint;
+
+    /// <summary>
+    /// The broker told this connection that it refuses publishes for now (<c>connection.blocked</c>: a memory or disk
+    /// alarm); a publish would be held, and the connection with it, until <c>connection.unblocked</c>.
+    /// </summary>
+    public bool IsBlocked => Volatile.Read(ref _blockedReason) is not null;
+
+    /// <summary>The broker's reason while <see cref="IsBlocked"/> (such as <c>low on memory</c>), else null.</summary>
+    public string? BlockedReason => Volatile.Read(ref _blockedReason);
+
+    /// <summary>
+    /// Cancelled when the broker blocks this connection (already, while it is blocked). RabbitMQ sends
+    /// <c>connection.blocked</c> only once the connection publishes during an alarm, so a publish already waiting for
+    /// its confirm learns of the block through this rather than waiting until the alarm clears.
+    /// </summary>
+    public CancellationToken BlockedToken => Volatile.Read(ref _blocking).Token;
 
     public string ConnectionName { get; }
 
@@ -472,6 +499,38 @@ internal sealed class ConnectionSlot
             shutdown.TrySetResult(e);
             return Task.CompletedTask;
         };
+        // A new connection starts unblocked (the broker tells it of an alarm once it publishes).
+        if (Interlocked.Exchange(ref _blockedReason, null) is not null)
+        {
+            Unblock();
+        }
+
+        connection.ConnectionBlockedAsync += (_, e) =>
+        {
+            if (ReferenceEquals(Volatile.Read(ref _connection), connection) || Volatile.Read(ref _connection) is null)
+            {
+                var reason = string.IsNullOrEmpty(e.Reason) ? "resource alarm" : e.Reason;
+                if (Interlocked.Exchange(ref _blockedReason, reason) is null)
+                {
+                    BrokerLog.ConnectionBlocked(_logger, Node, ConnectionName, reason);
+                }
+
+                Volatile.Read(ref _blocking).Cancel();
+            }
+
+            return Task.CompletedTask;
+        };
+        connection.ConnectionUnblockedAsync += (_, _) =>
+        {
+            if ((ReferenceEquals(Volatile.Read(ref _connection), connection) || Volatile.Read(ref _connection) is null)
+                && Interlocked.Exchange(ref _blockedReason, null) is not null)
+            {
+                Unblock();
+                BrokerLog.ConnectionUnblocked(_logger, Node, ConnectionName);
+            }
+
+            return Task.CompletedTask;
+        };
         if (!connection.IsOpen)
         {
             await DisposeQuietlyAsync(connection);
@@ -483,7 +542,11 @@ internal sealed class ConnectionSlot
         Interlocked.Increment(ref _generation);
         Volatile.Write(ref _connection, connection);
         Volatile.Write(ref _capacity, channelMax);
-        _metrics.ConnectionUp(Node);
+        if (!IsPublisher)
+        {
+            _metrics.ConnectionUp(Node);
+        }
+
         if (_everConnected)
         {
             _metrics.Reconnected(Node);
@@ -508,12 +571,26 @@ internal sealed class ConnectionSlot
         var connection = Interlocked.Exchange(ref _connection, null);
         Volatile.Write(ref _shutdown, null);
         Volatile.Write(ref _capacity, 0);
-        if (connection is not null)
+        if (Interlocked.Exchange(ref _blockedReason, null) is not null)
+        {
+            Unblock();
+        }
+
+        if (connection is not null && !IsPublisher)
         {
             _metrics.ConnectionDown(Node);
         }
 
         return connection;
+    }
+
+    /// <summary>A fresh <see cref="BlockedToken"/> once the block is over (the cancelled one is left to the collector: it has no timer).</summary>
+    private void Unblock()
+    {
+        if (Volatile.Read(ref _blocking).IsCancellationRequested)
+        {
+            Volatile.Write(ref _blocking, new CancellationTokenSource());
+        }
     }
 
     private static async Task DisposeQuietlyAsync(IChannel channel)

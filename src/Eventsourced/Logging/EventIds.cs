@@ -26,6 +26,8 @@ internal static class EventIds
     public const int BrokerChannelCloseFailed = 205;
     public const int BrokerPoolExhausted = 206;
     public const int BrokerPoolExhaustedRepeated = 207;
+    public const int BrokerConnectionBlocked = 208;
+    public const int BrokerConnectionUnblocked = 209;
 
     // Streaming: 3xx
     public const int StreamOpened = 300;
@@ -61,4 +63,5 @@ internal static class EventIds
     public const int TopicSlowSubscriber = 604;
     public const int PresencePublishFailed = 610;
     public const int PresenceExchangeDiffers = 611;
+    public const int PresenceDroppedWhileBlocked = 612;
 }

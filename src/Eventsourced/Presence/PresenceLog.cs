@@ -10,4 +10,7 @@ internal static partial class PresenceLog
 
     [LoggerMessage(EventIds.PresenceExchangeDiffers, LogLevel.Warning, "Exchange {Exchange} exists with another type than topic ({Detail}); publishing to it as it is", EventName = "PresenceExchangeDiffers")]
     public static partial void ExchangeDiffers(ILogger logger, string exchange, string detail);
+
+    [LoggerMessage(EventIds.PresenceDroppedWhileBlocked, LogLevel.Warning, "The broker refuses publishes for now ({Reason}): presence events to exchange {Exchange} are dropped until it takes them again", EventName = "PresenceDroppedWhileBlocked")]
+    public static partial void DroppedWhileBlocked(ILogger logger, string exchange, string reason);
 }

@@ -18,7 +18,8 @@ namespace Eventsourced.Presence;
 /// the name, the token's subject (when the request carried one), the instance and the time; routing key
 /// <c>EVENT.KIND.NAME</c>. One writer on a channel of its own, fed through a bounded buffer: a subscriber never
 /// waits for it, and when the broker cannot keep up events are dropped and counted rather than held without bound.
-/// On shutdown the events of the streams that ended are sent before the broker connections close.
+/// On shutdown the events of the streams that ended are sent before the broker connections close. Events go out on
+/// the pool's publishing connection, never a subscriber's; while the broker blocks it (a resource alarm) they are dropped.
 /// </summary>
 internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
 {
@@ -35,6 +36,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     private readonly Channel<PresenceEvent> _events;
     private readonly CancellationTokenSource _stopping = new();
     private ChannelLease? _lease;
+    private bool _blockedLogged;
     private Task _writer = Task.CompletedTask;
 
     public PresencePublisher(IOptions<PresenceOptions> options, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<PresencePublisher> logger)
@@ -157,8 +159,28 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
         {
             await foreach (var presence in _events.Reader.ReadAllAsync(stopping))
             {
-                // One retry on a fresh channel: a broker connection that dropped since the last event.
-                if (!await TryPublishAsync(presence, stopping) && !await TryPublishAsync(presence, stopping))
+                bool published;
+                try
+                {
+                    // One retry on a fresh channel: a broker connection that dropped since the last event.
+                    published = await TryPublishAsync(presence, stopping) || await TryPublishAsync(presence, stopping);
+                }
+                catch (BrokerBlockedException ex)
+                {
+                    // A resource alarm: the broker would hold the event (and the connection) until it clears. Dropped,
+                    // with one line per blocked period rather than one per event.
+                    _metrics.PresenceEvent(PresenceOutcomes.Dropped);
+                    if (!_blockedLogged)
+                    {
+                        _blockedLogged = true;
+                        PresenceLog.DroppedWhileBlocked(_logger, _options.Exchange, ex.BrokerReason);
+                    }
+
+                    continue;
+                }
+
+                _blockedLogged = false;
+                if (!published)
                 {
                     _metrics.PresenceEvent(PresenceOutcomes.Dropped);
                     continue;
@@ -178,6 +200,11 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
         try
         {
             var channel = await ChannelAsync(stopping);
+            if (_lease?.Slot.BlockedReason is { } blocked)
+            {
+                throw new BrokerBlockedException(blocked);
+            }
+
             var properties = new BasicProperties
             {
                 ContentType = "application/json",
@@ -189,7 +216,8 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
             await channel.BasicPublishAsync(_options.Exchange, RoutingKey(presence), mandatory: false, properties, Json(presence), stopping);
             return true;
         }
-        catch (Exception ex) when (ex is BrokerUnavailableException or OperationInterruptedException or AlreadyClosedException or IOException)
+        catch (Exception ex) when (ex is BrokerUnavailableException or OperationInterruptedException or AlreadyClosedException or IOException
+            && ex is not BrokerBlockedException)
         {
             PresenceLog.PublishFailed(_logger, _options.Exchange, ex.Message);
             if (Interlocked.Exchange(ref _lease, null) is { } lease)
@@ -214,7 +242,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
             await old.DisposeAsync();
         }
 
-        var lease = await _pool.LeaseAsync(stopping);
+        var lease = await _pool.LeasePublisherAsync(publisherConfirms: false, stopping);
         try
         {
             if (_options.Exchange.StartsWith("amq.", StringComparison.Ordinal))

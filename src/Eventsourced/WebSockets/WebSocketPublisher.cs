@@ -14,27 +14,40 @@ internal enum PublishResult
     /// <summary>No queue is bound for its routing key: the broker returned it (mandatory).</summary>
     Unroutable,
 
-    /// <summary>The broker refused it (a nack, a channel error such as a missing exchange) or no connection is up.</summary>
+    /// <summary>The broker refused it (a nack, a channel error such as a missing exchange), no confirm came in time, or no connection is up.</summary>
     Failed,
+
+    /// <summary>The broker refuses publishes for now (a resource alarm, <c>connection.blocked</c>): not sent at all.</summary>
+    Blocked,
 }
 
 /// <summary>
-/// Publishes what WebSocket clients send, on one channel of the broker pool in confirm mode with mandatory
-/// routing, shared by every connection: RabbitMQ.Client tracks each publish's confirm, so many clients may
-/// wait for theirs at once. The channel is opened on first use and again after the broker closed it (a
-/// publish to a missing exchange does).
+/// Publishes what WebSocket clients send, on one channel of the broker pool's publishing connection in confirm
+/// mode with mandatory routing, shared by every connection: RabbitMQ.Client tracks each publish's confirm, so
+/// many clients may wait for theirs at once. The channel is opened on first use and again after the broker closed
+/// it (a publish to a missing exchange does). While the broker blocks that connection (a resource alarm) a publish
+/// is refused at once, and a confirm is waited for at most <see cref="ConfirmTimeout"/>: the client's reader waits
+/// for the answer, so it must come.
 /// </summary>
 internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPublisher> logger) : IAsyncDisposable
 {
+    /// <summary>How long a publish waits for the broker's confirm (a quorum queue electing a leader takes a few seconds).</summary>
+    internal static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(15);
+
     private readonly SemaphoreSlim _open = new(1, 1);
     private ChannelLease? _lease;
 
     public async Task<PublishResult> PublishAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        IChannel channel;
+        ChannelLease lease;
         try
         {
-            channel = await ChannelAsync(cancellationToken);
+            lease = await LeaseAsync(cancellationToken);
+        }
+        catch (BrokerBlockedException)
+        {
+            // The connection logged the block once; one line per refused publish would flood the log.
+            return PublishResult.Blocked;
         }
         catch (BrokerUnavailableException ex)
         {
@@ -42,10 +55,30 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
             return PublishResult.Failed;
         }
 
+        if (lease.Slot.IsBlocked)
+        {
+            return PublishResult.Blocked;
+        }
+
+        // The broker tells a connection of an alarm only when it publishes during one: the publish that tells it waits
+        // for its confirm until the block ends, so that wait ends when the block begins, and after ConfirmTimeout anyway.
+        using var confirmWait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.Slot.BlockedToken);
+        confirmWait.CancelAfter(ConfirmTimeout);
         try
         {
-            await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, body, cancellationToken);
+            await lease.Channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, body, confirmWait.Token);
             return PublishResult.Confirmed;
+        }
+        catch (OperationCanceledException) when (confirmWait.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Not confirmed, but the broker may still take it once the alarm clears (and confirm it to nobody).
+            if (lease.Slot.IsBlocked)
+            {
+                return PublishResult.Blocked;
+            }
+
+            WebSocketLog.PublishFailed(logger, exchange, $"no confirm within {ConfirmTimeout.TotalSeconds:0} s");
+            return PublishResult.Failed;
         }
         catch (PublishReturnException)
         {
@@ -74,11 +107,11 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
         _open.Dispose();
     }
 
-    private async ValueTask<IChannel> ChannelAsync(CancellationToken cancellationToken)
+    private async ValueTask<ChannelLease> LeaseAsync(CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _lease) is { Channel.IsOpen: true } open)
         {
-            return open.Channel;
+            return open;
         }
 
         await _open.WaitAsync(cancellationToken);
@@ -86,7 +119,7 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
         {
             if (_lease is { Channel.IsOpen: true } current)
             {
-                return current.Channel;
+                return current;
             }
 
             if (_lease is { } closed)
@@ -95,9 +128,9 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
                 _lease = null;
             }
 
-            var lease = await pool.LeaseAsync(publisherConfirms: true, cancellationToken);
+            var lease = await pool.LeasePublisherAsync(publisherConfirms: true, cancellationToken);
             Volatile.Write(ref _lease, lease);
-            return lease.Channel;
+            return lease;
         }
         finally
         {

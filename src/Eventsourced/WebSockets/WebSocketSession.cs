@@ -539,6 +539,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
             case PublishResult.Unroutable:
                 _metrics.ClientPublish(PublishOutcomes.Unroutable);
                 return ReplyFrames.PublishFailed(reference, "no queue receives messages for this destination");
+            case PublishResult.Blocked:
+                _metrics.ClientPublish(PublishOutcomes.Failed);
+                return ReplyFrames.PublishFailed(reference, "the broker refuses publishes for now (resource alarm)");
             default:
                 _metrics.ClientPublish(PublishOutcomes.Failed);
                 return ReplyFrames.PublishFailed(reference, "the broker did not take the message");

@@ -138,6 +138,17 @@ public static class RabbitmqctlCommands
         return Strings(document.RootElement, "running_nodes");
     }
 
+    /// <summary>
+    /// Raises a memory alarm on the node (<c>set_vm_memory_high_watermark absolute 1</c>): the broker blocks every
+    /// connection that publishes until <see cref="ClearMemoryAlarmAsync"/>. Clear it in a finally.
+    /// </summary>
+    public static Task RaiseMemoryAlarmAsync(this IRabbitmqctl rabbitmqctl, CancellationToken cancellationToken = default) =>
+        rabbitmqctl.RunCheckedAsync(["set_vm_memory_high_watermark", "absolute", "1"], cancellationToken: cancellationToken);
+
+    /// <summary>Clears the memory alarm of <see cref="RaiseMemoryAlarmAsync"/> (the default watermark, 0.4).</summary>
+    public static Task ClearMemoryAlarmAsync(this IRabbitmqctl rabbitmqctl, CancellationToken cancellationToken = default) =>
+        rabbitmqctl.RunCheckedAsync(["set_vm_memory_high_watermark", "0.4"], cancellationToken: cancellationToken);
+
     /// <summary>The operating-system process id of the node's Erlang VM (<c>beam.smp</c>), as the VM itself tells it.</summary>
     public static async Task<int> VmProcessIdAsync(this IRabbitmqctl rabbitmqctl, CancellationToken cancellationToken = default)
     {
