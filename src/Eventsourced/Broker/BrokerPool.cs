@@ -136,14 +136,13 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     /// <summary>
-    /// A channel for one subscriber (with <paramref name="publisherConfirms"/>, for publishing with the
-    /// broker's confirms). Throws <see cref="BrokerUnavailableException"/> when no connection is up or none
-    /// can be opened; never waits for a node that is down.
+    /// A channel for one subscriber, on a subscribers' connection (publishers lease with <see cref="LeasePublisherAsync"/>).
+    /// Throws <see cref="BrokerUnavailableException"/> when no connection is up or none can be opened; never waits
+    /// for a node that is down.
     /// </summary>
     public Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken) => LeaseAsync(publisherConfirms: false, cancellationToken);
 
-    /// <inheritdoc cref="LeaseAsync(CancellationToken)"/>
-    public async Task<ChannelLease> LeaseAsync(bool publisherConfirms, CancellationToken cancellationToken)
+    private async Task<ChannelLease> LeaseAsync(bool publisherConfirms, CancellationToken cancellationToken)
     {
         string reason = "no broker connection is up";
         for (var attempt = 0; attempt < MaxLeaseAttempts; attempt++)
