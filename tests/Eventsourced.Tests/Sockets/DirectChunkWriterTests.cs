@@ -120,7 +120,10 @@ public sealed class DirectChunkWriterTests
             }
         }
 
-        await Task.Delay(100);
+        // Each send that makes progress starts the stall timer again from the fake clock's now: the kernel must have
+        // taken all it will before the clock moves (on a busy machine it took a last few bytes after 100 ms, and the
+        // timer then ran from after the first advance).
+        await UntilSettledAsync(writer);
         Assert.True(writer.PendingBytes > 0);
         var drained = writer.WhenDrainedAsync();
 
@@ -243,6 +246,25 @@ public sealed class DirectChunkWriterTests
         DirectChunkWriter.Over(socket, maxPendingChunks, WriteTimeout, TimeProvider.System, _ => { })!;
 
     /// <summary>Writes 1 KB chunks until one has to wait; returns every byte written, that one's included.</summary>
+    /// <summary>Waits until the writer's waiting bytes stay the same for 300 ms: the kernel takes no more.</summary>
+    private static async Task UntilSettledAsync(DirectChunkWriter writer)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        var last = writer.PendingBytes;
+        var stableSince = DateTime.UtcNow;
+        while (DateTime.UtcNow - stableSince < TimeSpan.FromMilliseconds(300))
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the kernel kept taking bytes for 10 s");
+            await Task.Delay(20);
+            var now = writer.PendingBytes;
+            if (now != last)
+            {
+                last = now;
+                stableSince = DateTime.UtcNow;
+            }
+        }
+    }
+
     private static List<byte> FillUntilQueued(DirectChunkWriter writer)
     {
         var chunk = DirectChunkWriter.Chunk(new byte[1024]);
