@@ -28,12 +28,11 @@ internal sealed class WebSocketEndpoint(
     /// <summary>The query parameter that chooses who acknowledges: <c>client</c> or <c>auto</c> (the default).</summary>
     public const string AcksParameter = "acks";
 
-    private readonly WebSocketFormat _queueFormat = new();
     private readonly WebSocketFormat _topicFormat = new(topicOffsets: true);
     private readonly WebSocketSessionOptions _session = new(options.Value, settings);
 
     /// <summary>A WebSocket on the client's own queue (<c>ws.path</c>).</summary>
-    public Task HandleAsync(HttpContext context) => HandleAsync(context, queues, _queueFormat);
+    public Task HandleAsync(HttpContext context) => HandleAsync(context, queues, WebSocketFormat.ForQueueConnection());
 
     /// <summary>A WebSocket on a topic (<c>ws.path</c> + <c>topics.path</c> + NAME), resuming after <c>?lastEventId=</c>.</summary>
     public Task HandleTopicAsync(HttpContext context) => HandleAsync(context, topics, _topicFormat);
@@ -68,6 +67,6 @@ internal sealed class WebSocketEndpoint(
         }
 
         await gate.HandleAsync(context, target, format, subscription =>
-            new WebSocketSession(context, subscription, clientAcks, _session, settings, metrics, publisher, permissions, logger));
+            new WebSocketSession(context, subscription, clientAcks, format, _session, settings, metrics, publisher, permissions, logger));
     }
 }

@@ -38,6 +38,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
     private readonly HttpContext _context;
     private readonly ISubscription _subscription;
+    private readonly WebSocketFormat _format;
     private readonly WebSocketSessionOptions _options;
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
@@ -62,6 +63,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         HttpContext context,
         ISubscription subscription,
         bool clientAcks,
+        WebSocketFormat format,
         WebSocketSessionOptions options,
         SubscriptionSettings settings,
         GatewayMetrics metrics,
@@ -70,6 +72,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         ILogger logger)
     {
         _permissions = permissions;
+        _format = format;
         _context = context;
         _subscription = subscription;
         _options = options;
@@ -292,7 +295,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 continue;
             }
 
-            switch (_clientAcks.Acknowledge(inbound.Ack, inbound.Multiple, out var tag, out var multiple))
+            switch (Acknowledge(inbound, out var tag, out var multiple))
             {
                 case ClientAck.Acknowledged:
                     await _subscription.AcknowledgeAsync(tag, multiple);
@@ -315,7 +318,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             while (_inbox.TryDequeue(out var inbound))
             {
                 if (inbound.Reply is null && _subscription.EndReason is null
-                    && _clientAcks!.Acknowledge(inbound.Ack, inbound.Multiple, out var tag, out var multiple) == ClientAck.Acknowledged)
+                    && Acknowledge(inbound, out var tag, out var multiple) == ClientAck.Acknowledged)
                 {
                     await _subscription.AcknowledgeAsync(tag, multiple);
                 }
@@ -643,5 +646,18 @@ internal sealed class WebSocketSession : ISubscriptionSession
     }
 
     /// <summary>From the reader to the writer: an answer to send, or a client's acknowledgement.</summary>
+    /// <summary>The client's acknowledgement of an id; an id below the connection's first (of an earlier connection, say) names nothing here.</summary>
+    private ClientAck Acknowledge(Inbound inbound, out ulong tag, out bool multiple)
+    {
+        if (_format.TagOf(inbound.Ack) is { } acked)
+        {
+            return _clientAcks!.Acknowledge(acked, inbound.Multiple, out tag, out multiple);
+        }
+
+        tag = 0;
+        multiple = false;
+        return ClientAck.Unknown;
+    }
+
     private readonly record struct Inbound(byte[]? Reply, ulong Ack, bool Multiple);
 }

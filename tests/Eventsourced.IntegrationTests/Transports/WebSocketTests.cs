@@ -149,6 +149,39 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_AnIdOfAnEarlierConnection_AcknowledgesNothingOnTheNext()
+    {
+        // A client that resends, after reconnecting, an acknowledgement it had not got through: with ids counted
+        // from 1 on every connection it named the next connection's message of that number (one the client had not
+        // handled yet) and acknowledged it to the broker, which then never delivered it again.
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_AnIdOfAnEarlierConnection_AcknowledgesNothingOnTheNext));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        ulong earlier;
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
+        {
+            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.PublishAsync(queue, "m1");
+            earlier = Assert.Single(await ws.ReceiveMessagesAsync(1, Timeout)).Number;
+            await ws.CloseAsync();
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the first connection's consumer is gone");
+        await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        var redelivered = Assert.Single(await again.ReceiveMessagesAsync(1, Timeout));
+        Assert.Equal("m1", redelivered.Data);
+        Assert.NotEqual(earlier, redelivered.Number);
+
+        await again.AckAsync(earlier);
+        await again.AckAsync(earlier, multiple: true);
+        var answers = await again.ReceiveAnswersAsync(2, Timeout);
+        Assert.All(answers, a => Assert.StartsWith("no such message outstanding", a.GetProperty("error").GetString(), StringComparison.Ordinal));
+        Assert.True(await UnacknowledgedAsync(queue, 1), "the stale acknowledgement reached the broker");
+
+        await again.AckAsync(redelivered.Number);
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "the message's own id acknowledges it");
+    }
+
+    [Fact]
     public async Task ClientAcks_Cumulative_AcknowledgesEverythingUpToTheId()
     {
         var queue = broker.UniqueQueueName(nameof(ClientAcks_Cumulative_AcknowledgesEverythingUpToTheId));
