@@ -60,9 +60,11 @@ internal static partial class YamlConfigReader
 
         if (parser.TryConsume<AnchorAlias>(out var alias))
         {
-            return anchors.TryGetValue(alias.Value.Value, out var target)
-                ? target
-                : throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}'");
+            // A scalar's problems are the key's that uses it: at the alias's line, not the anchor's. A mapping or a
+            // list keeps its entries' own lines (where the anchor wrote them).
+            return !anchors.TryGetValue(alias.Value.Value, out var target)
+                ? throw new YamlException(alias.Start, alias.End, $"unknown alias '*{alias.Value.Value}'")
+                : target.Kind == ConfigNodeKind.Scalar ? ConfigNode.Scalar(target.Value, location) : target;
         }
 
         ConfigNode node;

@@ -18,8 +18,9 @@ internal sealed class ListenAddress : IValueRule
     public static string? Check(string address)
     {
         var colon = address.LastIndexOf(':');
-        if (colon < 0)
+        if (colon < 0 || address.EndsWith(']'))
         {
+            // Without a port, a bracketed IPv6 address's last colon is inside its brackets.
             return $"expected host:port, got {ConfigText.Quote(address)}";
         }
 

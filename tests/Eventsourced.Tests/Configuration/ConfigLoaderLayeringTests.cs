@@ -94,4 +94,10 @@ public sealed class ConfigLoaderLayeringTests
 
         Assert.Equal(["amqp://main/", "amqp://main/"], options.Broker.Node);
     }
+
+    [Fact]
+    public void Load_BadValueThroughAnAlias_IsReportedAtTheAliasLine() =>
+        Assert.Equal(
+            ["FILE:3: server.write_timeout: must be from 1 to 3600, got 0"],
+            ConfigTesting.Problems("server:\n  heartbeat: &h 0\n  write_timeout: *h\n"));
 }

@@ -22,6 +22,7 @@ public sealed class ConfigLoaderValueErrorTests
     [InlineData("0.0.0.0:70000", "port must be a number from 0 to 65535, got '70000'")]
     [InlineData("'0.0.0.0:'", "port must be a number from 0 to 65535, got ''")]
     [InlineData("'::1:80'", "write IPv6 addresses in brackets ([::1]:2069), got '::1:80'")]
+    [InlineData("'[::1]'", "expected host:port, got '[::1]'")]
     [InlineData("'[zz]:80'", "invalid IPv6 address '[zz]'")]
     [InlineData("300.1.1.1:80", "invalid IPv4 address '300.1.1.1'")]
     [InlineData("1.2.3:80", "invalid IPv4 address '1.2.3'")]
