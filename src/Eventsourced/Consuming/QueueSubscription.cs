@@ -32,9 +32,6 @@ internal sealed class QueueSubscription : ISubscription
     private const int MaxConnectionAttempts = 3;
     private const string BusyReason = "queue is already being consumed by another subscriber";
 
-    /// <summary>The first wait after finding the queue held; it doubles up to <see cref="MaxBusyRetry"/>.</summary>
-    private static readonly TimeSpan FirstBusyRetry = TimeSpan.FromMilliseconds(25);
-    private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(400);
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -104,10 +101,7 @@ internal sealed class QueueSubscription : ISubscription
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
         CancellationToken cancellationToken = default, MessageLimits? limits = null)
     {
-        var time = pool.Time;
-        var started = time.GetTimestamp();
-        var grace = TimeSpan.FromSeconds(options.BusyGraceSeconds);
-        var retry = FirstBusyRetry;
+        var busy = new BusyRetry(TimeSpan.FromSeconds(options.BusyGraceSeconds), pool.Time);
         var connectionAttempts = 0;
         while (true)
         {
@@ -115,10 +109,9 @@ internal sealed class QueueSubscription : ISubscription
             {
                 return await OpenOnceAsync(pool, queueName, options, bindings, format, logger, limits, cancellationToken);
             }
-            catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && grace - time.GetElapsedTime(started) > TimeSpan.Zero)
+            catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && busy.Remaining > TimeSpan.Zero)
             {
-                await Task.Delay(BusyWait(retry, grace - time.GetElapsedTime(started)), time, cancellationToken);
-                retry = retry * 2 < MaxBusyRetry ? retry * 2 : MaxBusyRetry;
+                await busy.WaitAsync(cancellationToken);
             }
             catch (SubscribeException ex) when (ex.ConnectionLost && ++connectionAttempts < MaxConnectionAttempts && pool.ConnectionsUp > 0)
             {
@@ -126,14 +119,6 @@ internal sealed class QueueSubscription : ISubscription
             }
         }
     }
-
-    /// <summary>
-    /// The wait before the next try of a busy queue: <paramref name="retry"/>, at most what is left of the grace, and
-    /// never negative: the grace can run out between the check that allows a retry and this (a negative delay made
-    /// Task.Delay throw, and the subscriber got a 500; the churn bench met it).
-    /// </summary>
-    internal static TimeSpan BusyWait(TimeSpan retry, TimeSpan remaining) =>
-        remaining <= TimeSpan.Zero ? TimeSpan.Zero : retry < remaining ? retry : remaining;
 
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,

@@ -14,10 +14,6 @@ namespace Eventsourced.Http;
 /// </summary>
 internal sealed class SubscriptionHold
 {
-    /// <summary>The first wait before a name in use is tried again, and the longest (the waits double in between).</summary>
-    private static readonly TimeSpan FirstBusyRetry = TimeSpan.FromMilliseconds(20);
-    private static readonly TimeSpan MaxBusyRetry = TimeSpan.FromMilliseconds(250);
-
     private readonly Dictionary<string, HeldSubscription> _held = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
     private readonly int _maxPerClient;
@@ -87,8 +83,7 @@ internal sealed class SubscriptionHold
     /// <returns>Taken: false when a request still uses it after the grace; Held: the held subscription, or null when none is held.</returns>
     public async Task<(bool Taken, HeldSubscription? Held)> TakeAsync(string name, CancellationToken cancellationToken)
     {
-        var started = _time.GetTimestamp();
-        var retry = FirstBusyRetry;
+        var busy = new BusyRetry(_busyGrace, _time);
         while (true)
         {
             if (TryTake(name, out var held))
@@ -96,14 +91,10 @@ internal sealed class SubscriptionHold
                 return (true, held);
             }
 
-            var left = _busyGrace - _time.GetElapsedTime(started);
-            if (left <= TimeSpan.Zero)
+            if (!await busy.WaitAsync(cancellationToken))
             {
                 return (false, null);
             }
-
-            await Task.Delay(retry < left ? retry : left, _time, cancellationToken);
-            retry = retry * 2 < MaxBusyRetry ? retry * 2 : MaxBusyRetry;
         }
     }
 
