@@ -21,9 +21,6 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
     private const int MaxLeaseAttempts = 4;
 
-    /// <summary>How often refusals for want of a connection are summed up in the log (one line per reason).</summary>
-    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
-
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -50,7 +47,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
         _refusals = new LogDigest(
-            RefusalLogInterval, time,
+            LogDigest.RefusalInterval, time,
             reason => BrokerLog.PoolExhausted(_logger, reason),
             (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
@@ -140,9 +137,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// Throws <see cref="BrokerUnavailableException"/> when no connection is up or none can be opened; never waits
     /// for a node that is down.
     /// </summary>
-    public Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken) => LeaseAsync(publisherConfirms: false, cancellationToken);
-
-    private async Task<ChannelLease> LeaseAsync(bool publisherConfirms, CancellationToken cancellationToken)
+    public async Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken)
     {
         string reason = "no broker connection is up";
         for (var attempt = 0; attempt < MaxLeaseAttempts; attempt++)
@@ -158,7 +153,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             {
                 // Not cancelled by the subscriber: a channel.open abandoned half way may still be opened by the
                 // broker, and its reservation would be lost (the client's connection timeouts bound the wait).
-                channel = await slot.CreateChannelAsync(publisherConfirms, CancellationToken.None);
+                channel = await slot.CreateChannelAsync(publisherConfirms: false, CancellationToken.None);
             }
             catch (ChannelAllocationException)
             {

@@ -500,10 +500,7 @@ internal sealed class ConnectionSlot
             return Task.CompletedTask;
         };
         // A new connection starts unblocked (the broker tells it of an alarm once it publishes).
-        if (Interlocked.Exchange(ref _blockedReason, null) is not null)
-        {
-            Unblock();
-        }
+        ClearBlock();
 
         connection.ConnectionBlockedAsync += (_, e) =>
         {
@@ -522,10 +519,8 @@ internal sealed class ConnectionSlot
         };
         connection.ConnectionUnblockedAsync += (_, _) =>
         {
-            if ((ReferenceEquals(Volatile.Read(ref _connection), connection) || Volatile.Read(ref _connection) is null)
-                && Interlocked.Exchange(ref _blockedReason, null) is not null)
+            if ((ReferenceEquals(Volatile.Read(ref _connection), connection) || Volatile.Read(ref _connection) is null) && ClearBlock())
             {
-                Unblock();
                 BrokerLog.ConnectionUnblocked(_logger, Node, ConnectionName);
             }
 
@@ -571,11 +566,7 @@ internal sealed class ConnectionSlot
         var connection = Interlocked.Exchange(ref _connection, null);
         Volatile.Write(ref _shutdown, null);
         Volatile.Write(ref _capacity, 0);
-        if (Interlocked.Exchange(ref _blockedReason, null) is not null)
-        {
-            Unblock();
-        }
-
+        ClearBlock();
         if (connection is not null && !IsPublisher)
         {
             _metrics.ConnectionDown(Node);
@@ -584,13 +575,23 @@ internal sealed class ConnectionSlot
         return connection;
     }
 
-    /// <summary>A fresh <see cref="BlockedToken"/> once the block is over (the cancelled one is left to the collector: it has no timer).</summary>
-    private void Unblock()
+    /// <summary>
+    /// Ends a block, if any: no <see cref="BlockedReason"/>, and a fresh <see cref="BlockedToken"/> (the cancelled one is
+    /// left to the collector: it has no timer). True when there was a block to end.
+    /// </summary>
+    private bool ClearBlock()
     {
+        if (Interlocked.Exchange(ref _blockedReason, null) is null)
+        {
+            return false;
+        }
+
         if (Volatile.Read(ref _blocking).IsCancellationRequested)
         {
             Volatile.Write(ref _blocking, new CancellationTokenSource());
         }
+
+        return true;
     }
 
     private static async Task DisposeQuietlyAsync(IChannel channel)

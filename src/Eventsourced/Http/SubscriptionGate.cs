@@ -28,14 +28,11 @@ internal sealed class SubscriptionGate(
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
 
-    /// <summary>How often refusals by the broker that repeat are summed up in the log.</summary>
-    private static readonly TimeSpan RefusalLogInterval = TimeSpan.FromSeconds(10);
-
     // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
     // application declared with other arguments): the first refusal of a queue with a given reply is written at
     // once, its repeats summed up every 10 s. The key joins the two with a NUL, which no queue name contains.
     private readonly LogDigest _brokerRefusals = new(
-        RefusalLogInterval, settings.Time,
+        LogDigest.RefusalInterval, settings.Time,
         key => SubscriptionLog.BrokerRefused(logger, QueueOf(key), DetailOf(key)),
         (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, count, QueueOf(key), over.TotalSeconds, DetailOf(key)));
 

@@ -9,6 +9,9 @@ namespace Eventsourced.Logging;
 internal sealed class LogDigest : IDisposable
 {
     public const int MaxKeys = 100;
+
+    /// <summary>How often the gateway's refusals that repeat are summed up (README, "Logs": once per reason and 10 s).</summary>
+    public static readonly TimeSpan RefusalInterval = TimeSpan.FromSeconds(10);
     private const string OtherKey = "(other reasons)";
 
     private readonly Action<string> _first;
