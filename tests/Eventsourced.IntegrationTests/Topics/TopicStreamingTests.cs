@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.ServerSentEvents;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.IntegrationTests.Topics;
 
@@ -137,7 +138,8 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
     public async Task SubscribersComingAndGoing_WhileEventsFlow_EachGetsARunWithoutGapOrRepeatAcrossReconnects()
     {
         const int Events = 1500;
-        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 50);
+        var log = new CollectedLog();
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 50, log);
         var topic = UniqueTopic(nameof(SubscribersComingAndGoing_WhileEventsFlow_EachGetsARunWithoutGapOrRepeatAcrossReconnects));
         await DeclareStreamAsync(topic);
         await PublishAsync(topic, 0, 200);
@@ -167,7 +169,10 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
                         r.Headers.Add("Last-Event-ID", id);
                     }
                 });
-                Assert.Equal(HttpStatusCode.OK, stream.Status);
+                Assert.True(
+                    stream.Status == HttpStatusCode.OK,
+                    $"resubscribing after {received.Count} events: {(int)stream.Status} {stream.Reason}; the gateway's warnings: "
+                        + string.Join(" | ", log.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.EventId} {e.Message}")));
                 // Read a while, then drop the connection (as a flaky network would) and resume.
                 var target = random.Next(50, 400);
                 try

@@ -28,6 +28,9 @@ public sealed class SseClient : IAsyncDisposable
 
     public HttpResponseMessage Response => _response;
 
+    /// <summary>The refusal's <c>X-Status-Reason</c>, if any.</summary>
+    public string? Reason => _response.Headers.TryGetValues("X-Status-Reason", out var values) ? values.FirstOrDefault() : null;
+
     /// <summary>Every byte received so far, as UTF-8 text.</summary>
     public string RawText => Encoding.UTF8.GetString(_raw.GetBuffer(), 0, (int)_raw.Length);
 
