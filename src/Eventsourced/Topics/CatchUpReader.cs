@@ -42,6 +42,13 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
                 stream, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
                 arguments: new Dictionary<string, object?> { [StreamOffsets.Header] = from }, consumer: this, cancellationToken: cancellationToken);
         }
+        catch when (Volatile.Read(ref _closed) != 0)
+        {
+            // Closed while starting: the subscriber joined the feed (an event it needed reached the feed first) or left,
+            // and the close is what failed the consume (its channel closed or disposed under it). Nothing is left to read.
+            await lease.DisposeAsync();
+            return;
+        }
         catch
         {
             Close();

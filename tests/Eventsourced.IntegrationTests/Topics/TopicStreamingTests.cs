@@ -197,6 +197,38 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task ResumingAtTheEnd_OfATopicWithoutAFeed_WhileTheNextEventArrives_IsNeverRefused()
+    {
+        // A feed that has just opened has no events yet, so a subscriber resuming from the topic's last event gets a
+        // reader of the stream; when the next event reaches the feed while that reader starts, the feed takes the
+        // subscriber over and closes the reader under its consume. That used to answer 500 (the channel disposed) or
+        // 503 (closed), and an EventSource does not reconnect after either. Many topics, each with a new feed, and the
+        // event published at varying moments of the subscribe, so that some land in the reader's start.
+        var gateway = await StartGatewayAsync();
+        var refused = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            var topic = UniqueTopic(nameof(ResumingAtTheEnd_OfATopicWithoutAFeed_WhileTheNextEventArrives_IsNeverRefused) + i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await DeclareStreamAsync(topic);
+            await PublishAsync(topic, 0, 1);
+            var subscribing = gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "0"));
+            await Task.Delay(i % 20);
+            await PublishAsync(topic, 1, 1);
+            await using var stream = await subscribing;
+            if (stream.Status != HttpStatusCode.OK)
+            {
+                refused.Add($"{i}: {(int)stream.Status} {stream.Reason}");
+                continue;
+            }
+
+            AssertRun(await stream.ReadItemsAsync(1, Timeout), 1, 1);
+        }
+
+        Assert.Empty(refused);
+        Assert.Equal(200, await MetricAsync(gateway, "eventsourced_topic_catchups_total"));
+    }
+
+    [Fact]
     public async Task Earliest_OnFirstConnect_ReadsTheWholeHistoryThenLive()
     {
         var gateway = await StartGatewayAsync(o => o.Topics.Recent = 4);
