@@ -22,6 +22,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>The query parameter a token may come in (RFC 6750 section 2.3).</summary>
     public const string QueryParameter = "access_token";
 
+    /// <summary>The JWS header naming extensions a recipient must understand (RFC 7515 section 4.1.11).</summary>
+    private const string CriticalHeader = "crit";
+
     /// <summary>Larger tokens are refused unread (IdentityModel's own limit is 250 KB).</summary>
     private const int MaxTokenBytes = 16 * 1024;
 
@@ -180,6 +183,14 @@ internal sealed class SubscriberAuthenticator : IDisposable
         if (jwt.EncodedSignature.Length == 0 || string.Equals(jwt.Alg, "none", StringComparison.OrdinalIgnoreCase))
         {
             return AuthenticationResult.InvalidToken("token is not signed");
+        }
+
+        // RFC 7515 section 4.1.11: a recipient must refuse a token whose "crit" header names an extension it does not
+        // understand, and the gateway understands none (IdentityModel ignores the header: it would verify a token whose
+        // "crit": ["b64"] says its signature covers the unencoded payload as if it were an ordinary one).
+        if (jwt.TryGetHeaderValue<object>(CriticalHeader, out _))
+        {
+            return AuthenticationResult.InvalidToken("token has critical header extensions (crit), none of which is supported");
         }
 
         if (_jwks is not null)

@@ -36,6 +36,23 @@ public static class TestTokens
         return Handler.CreateToken(descriptor);
     }
 
+    /// <summary>
+    /// A correctly signed HS256 token whose header also carries <paramref name="header"/> (<c>crit</c>, <c>jku</c>, ...):
+    /// what an attacker, or an issuer using a JWS extension, would send.
+    /// </summary>
+    public static string Hs256WithHeader(IDictionary<string, object> header, IDictionary<string, object>? claims = null, string secret = Secret)
+    {
+        var now = DateTime.UtcNow;
+        return Handler.CreateToken(new SecurityTokenDescriptor
+        {
+            Claims = claims is null ? new Dictionary<string, object>() : new Dictionary<string, object>(claims),
+            AdditionalHeaderClaims = new Dictionary<string, object>(header),
+            SigningCredentials = new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(secret)), SecurityAlgorithms.HmacSha256),
+            IssuedAt = now,
+            Expires = now + TimeSpan.FromHours(1),
+        });
+    }
+
     /// <summary><c>{"sub": sub}</c> and, when given, the <c>queues</c> claim listing what the token may read.</summary>
     public static Dictionary<string, object> Claims(string sub, params string[] queues)
     {

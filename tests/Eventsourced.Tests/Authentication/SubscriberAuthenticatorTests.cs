@@ -135,6 +135,29 @@ public sealed class SubscriberAuthenticatorTests
     public async Task Authenticate_AlgNone_IsRefused() =>
         Assert.Equal((401, "invalid_token", "token is not signed"), await RefusalAsync(WithSecret(), Request(bearer: TestTokens.Unsigned(TestTokens.Claims("42")))));
 
+    [Theory]
+    [InlineData("exp2")]
+    [InlineData("b64")]
+    public async Task Authenticate_CriticalHeaderExtension_IsRefused(string extension)
+    {
+        // Signed with the right secret, but its header says a recipient must understand an extension (RFC 7515 4.1.11);
+        // b64: false would even mean that the signature covers the payload unencoded.
+        var header = new Dictionary<string, object> { ["crit"] = new[] { extension }, [extension] = false };
+        var token = TestTokens.Hs256WithHeader(header, TestTokens.Claims("42"));
+
+        Assert.Equal((401, "invalid_token", "token has critical header extensions (crit), none of which is supported"),
+            await RefusalAsync(WithSecret(), Request(bearer: token)));
+    }
+
+    [Fact]
+    public async Task Authenticate_UnknownHeaderWithoutCrit_IsIgnored()
+    {
+        // jku and x5u name keys the token brings along: never fetched or used, the configured keys decide.
+        var header = new Dictionary<string, object> { ["jku"] = "http://127.0.0.1:1/keys", ["x5u"] = "http://127.0.0.1:1/cert" };
+
+        Assert.True((await WithSecret().AuthenticateAsync(Request(bearer: TestTokens.Hs256WithHeader(header, TestTokens.Claims("42"))))).Succeeded);
+    }
+
     [Fact]
     public async Task Authenticate_AnotherAlgorithmWithTheSecret_IsRefused()
     {
