@@ -101,7 +101,9 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
             return true;
         }
 
-        var shown = text.Length <= 40 ? text : text[..40] + "...";
+        // The client's text, as the refusal quotes it: visible ASCII only, like the header, so that control characters
+        // (an escape sequence, a CR) reach neither the body nor the log.
+        var shown = Http.StatusReason.AsHeaderValue(text.Length <= 40 ? text : text[..40] + "...");
         reason = $"{source} must be the id of one of the topic's events (a number) or earliest, got '{shown}'";
         return false;
     }

@@ -86,6 +86,21 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     }
 
     [Fact]
+    public async Task BadLastEventId_IsQuotedWithoutControlCharacters()
+    {
+        var gateway = await StartGatewayAsync();
+
+        // A terminal escape sequence and a line break in the id: the refusal quotes it, but neither reaches the body.
+        await using var refused = await gateway.SubscribeAsync("/topics/ok?lastEventId=1%0D%0Adata:%20x%1B%5B2J");
+        var body = await refused.ReadBodyAsync();
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        const string Reason = "lastEventId must be the id of one of the topic's events (a number) or earliest, got '1??data: x?[2J'";
+        Assert.Equal(Reason, TopicRefusalTests.Reason(refused));
+        Assert.Equal(Reason + "\n", body);
+    }
+
+    [Fact]
     public async Task TooLongName_Is400_CountingThePrefix()
     {
         var gateway = await StartGatewayAsync(o => o.Topics.Prefix = "topic.");
