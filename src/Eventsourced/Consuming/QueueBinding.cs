@@ -84,6 +84,13 @@ public sealed class QueueBinding : IValueRule
             return false;
         }
 
+        // A direct or fanout binding may take '*' and '#' from the request: they are plain characters there. Unless the
+        // exchange turns out to be a topic exchange after all (it exists with another type, or is one of the broker's
+        // own): QueueBindings refuses the binding then, with this reason.
+        var wildcard = Type != "topic" && !QueueNameResolver.TryExpand(RoutingKey, request, out _, out var wildcardReason, TopicWildcards)
+            ? wildcardReason
+            : null;
+
         reason = Problem("exchange", exchange) ?? Problem("routing key", routingKey) ?? string.Empty;
         if (exchange.Length == 0)
         {
@@ -95,7 +102,7 @@ public sealed class QueueBinding : IValueRule
             return false;
         }
 
-        binding = new ResolvedBinding(exchange, Type, routingKey);
+        binding = new ResolvedBinding(exchange, Type, routingKey, wildcard);
         return true;
     }
 
@@ -136,4 +143,9 @@ public sealed class QueueBinding : IValueRule
 }
 
 /// <summary>A <see cref="QueueBinding"/> for one request.</summary>
-internal readonly record struct ResolvedBinding(string Exchange, string Type, string RoutingKey);
+/// <param name="RequestWildcard">
+/// Null, or why the routing key cannot be bound should the exchange be a topic exchange: a value of the request put
+/// one of its wildcards (<c>*</c>, <c>#</c>) into it. Set only for direct and fanout bindings (a topic binding with
+/// such a value is not resolved at all).
+/// </param>
+internal readonly record struct ResolvedBinding(string Exchange, string Type, string RoutingKey, string? RequestWildcard = null);

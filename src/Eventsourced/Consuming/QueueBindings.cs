@@ -16,17 +16,40 @@ internal static class QueueBindings
     private const ushort PreconditionFailed = 406;
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
+    /// <summary>The types of the exchanges RabbitMQ declares itself (no one else may declare an <c>amq.</c> exchange).</summary>
+    private static readonly Dictionary<string, string> BrokerExchangeTypes = new(StringComparer.Ordinal)
+    {
+        ["amq.direct"] = ExchangeType.Direct,
+        ["amq.fanout"] = ExchangeType.Fanout,
+        ["amq.topic"] = ExchangeType.Topic,
+        ["amq.headers"] = ExchangeType.Headers,
+        ["amq.match"] = ExchangeType.Headers,
+        ["amq.rabbitmq.trace"] = ExchangeType.Topic,
+        ["amq.rabbitmq.log"] = ExchangeType.Topic,
+    };
+
     /// <summary>Declares and binds; returns the channel to go on with (another one when a declare failed and closed the first).</summary>
     /// <exception cref="OperationInterruptedException">The broker refused (a missing <c>amq.</c> exchange, no permission).</exception>
+    /// <exception cref="SubscribeException">
+    /// A value of the request put a topic exchange's wildcard into the routing key of a direct or fanout binding whose
+    /// exchange may be a topic exchange after all (it exists with another type, or is a broker's exchange of another
+    /// type): bound, <c>?id=#</c> would take every routing key's messages.
+    /// </exception>
     public static async Task<IChannel> ApplyAsync(
         ChannelLease lease, string queue, IReadOnlyList<ResolvedBinding> bindings, ILogger logger, CancellationToken cancellationToken)
     {
         var channel = lease.Channel;
+        HashSet<string>? otherType = null;
         foreach (var (exchange, type) in bindings.Select(b => (b.Exchange, b.Type)).Distinct())
         {
             if (exchange.StartsWith("amq.", StringComparison.Ordinal))
             {
                 await channel.ExchangeDeclarePassiveAsync(exchange, cancellationToken);
+                if (!BrokerExchangeTypes.TryGetValue(exchange, out var actual) || actual != type)
+                {
+                    (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
+                }
+
                 continue;
             }
 
@@ -42,12 +65,20 @@ internal static class QueueBindings
                     ConsumingLog.ExchangeDiffers(logger, exchange, ex.ShutdownReason.ReplyText);
                 }
 
+                (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
                 channel = await lease.ReopenAsync(cancellationToken);
             }
         }
 
         foreach (var binding in bindings)
         {
+            if (binding.RequestWildcard is { } problem && otherType?.Contains(binding.Exchange) == true)
+            {
+                throw new SubscribeException(
+                    SubscribeFailure.BadRequest,
+                    $"{problem}: exchange '{binding.Exchange}' is not the {binding.Type} exchange queue.bind says, and may be a topic exchange");
+            }
+
             await channel.QueueBindAsync(queue, binding.Exchange, binding.RoutingKey, cancellationToken: cancellationToken);
         }
 

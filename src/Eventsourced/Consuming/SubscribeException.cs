@@ -25,6 +25,12 @@ internal enum SubscribeFailure
     /// <c>queue.adopt_existing</c> is off: 403.
     /// </summary>
     QueueRefused,
+
+    /// <summary>
+    /// A value of the request cannot be used with what the broker has (a topic exchange's wildcard from the request in the
+    /// routing key of an exchange that exists with another type than <c>queue.bind</c> says): 400.
+    /// </summary>
+    BadRequest,
 }
 
 internal class SubscribeException(SubscribeFailure failure, string reason, Exception? inner = null)

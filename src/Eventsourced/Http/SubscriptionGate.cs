@@ -204,6 +204,7 @@ internal sealed class SubscriptionGate(
                 SubscribeFailure.Forbidden => (StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden),
                 SubscribeFailure.Conflict => (StatusCodes.Status409Conflict, StreamOutcomes.Conflict),
                 SubscribeFailure.QueueRefused => (StatusCodes.Status403Forbidden, StreamOutcomes.QueueRefused),
+                SubscribeFailure.BadRequest => (StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest),
                 _ => (StatusCodes.Status503ServiceUnavailable, StreamOutcomes.BrokerError),
             };
             if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)

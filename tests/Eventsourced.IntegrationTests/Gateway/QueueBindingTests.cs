@@ -108,6 +108,35 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WildcardFromTheRequest_ForADirectBindingOfATopicExchange_Is400()
+    {
+        // queue.bind says direct, where '#' is a plain character; but the exchange exists as a topic exchange (another
+        // service declared it), and is bound to as it is: key=# would bind user.#, every user's private messages.
+        await _amqp.DeclareExchangeAsync(_users, ExchangeType.Topic);
+        await using var gateway = await StartAsync($"{_users}:direct:user.${{query:key}}");
+        await using var viaAmq = await StartAsync("amq.topic:direct:user.${query:key}");
+        var victim = broker.UniqueQueueName("victim");
+        var attacker = broker.UniqueQueueName("attacker");
+
+        await using var victimStream = await gateway.SubscribeAsync($"/?id={victim}&key={victim}");
+        await using var wildcard = await gateway.SubscribeAsync($"/?id={attacker}&key=%23");
+        await using var amqTopic = await viaAmq.SubscribeAsync($"/?id={attacker}-amq&key=x.*");
+        await _amqp.PublishToExchangeAsync(_users, $"user.{victim}", "private", mandatory: true);
+
+        Assert.Equal(HttpStatusCode.OK, victimStream.Status);
+        Assert.Equal(["private"], await victimStream.ReadEventsAsync(1, Timeout));
+        Assert.Equal(HttpStatusCode.BadRequest, wildcard.Status);
+        Assert.Equal(
+            $"query parameter 'key' must not contain '#' (a wildcard of the topic exchange it binds to): exchange '{_users}' is not the direct exchange queue.bind says, and may be a topic exchange",
+            wildcard.Response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(HttpStatusCode.BadRequest, amqTopic.Status);
+        Assert.Equal([$"{victim} user.{victim}"], await BindingsAsync(_users));
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 1 && viaAmq.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscribers' channels released");
+        await _amqp.DeleteQueueAsync(attacker);
+        await _amqp.DeleteQueueAsync(attacker + "-amq");
+    }
+
+    [Fact]
     public async Task BrokersOwnExchange_IsBoundWithoutDeclaring()
     {
         await using var gateway = await StartAsync("amq.topic:topic:${query:id}.#");
