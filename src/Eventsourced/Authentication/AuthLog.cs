@@ -10,8 +10,8 @@ internal static partial class AuthLog
     public static partial void Keys(ILogger logger, string keys, string sources);
 
     [LoggerMessage(EventIds.JwksFetched, LogLevel.Information, "Fetched {Count} signing key(s) from {Url}: key ids {Kids}", EventName = "JwksFetched")]
-    public static partial void JwksFetched(ILogger logger, Uri url, int count, string kids);
+    public static partial void JwksFetched(ILogger logger, string url, int count, string kids);
 
     [LoggerMessage(EventIds.JwksFetchFailed, LogLevel.Warning, "Fetching signing keys from {Url} failed ({Problem}); the last keys fetched stay in use", EventName = "JwksFetchFailed")]
-    public static partial void JwksFetchFailed(ILogger logger, Uri url, string problem);
+    public static partial void JwksFetchFailed(ILogger logger, string url, string problem);
 }

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using Eventsourced.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
@@ -18,6 +19,7 @@ internal sealed class JwksKeys : IDisposable
     private const int MaxSetBytes = 1024 * 1024;
 
     private readonly Uri _url;
+    private readonly string _shownUrl;
     private readonly TimeSpan _refresh;
     private readonly TimeSpan _cooldown;
     private readonly TimeProvider _time;
@@ -31,6 +33,7 @@ internal sealed class JwksKeys : IDisposable
     public JwksKeys(Uri url, TimeSpan refresh, TimeSpan cooldown, TimeProvider time, ILogger logger)
     {
         _url = url;
+        _shownUrl = SecretUrl.Mask(url.OriginalString);
         _refresh = refresh;
         _cooldown = cooldown;
         _time = time;
@@ -105,19 +108,19 @@ internal sealed class JwksKeys : IDisposable
             using var response = await _http.GetAsync(_url);
             if (!response.IsSuccessStatusCode)
             {
-                AuthLog.JwksFetchFailed(_logger, _url, $"HTTP {(int)response.StatusCode}");
+                AuthLog.JwksFetchFailed(_logger, _shownUrl, $"HTTP {(int)response.StatusCode}");
                 return;
             }
 
             var set = new JsonWebKeySet(await response.Content.ReadAsStringAsync());
             var keys = set.Keys.Select(ToVerificationKey).OfType<VerificationKey>().ToArray();
             Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
-            AuthLog.JwksFetched(_logger, _url, keys.Length, string.Join(", ", keys.Select(k => k.Key.KeyId ?? "(no kid)")));
+            AuthLog.JwksFetched(_logger, _shownUrl, keys.Length, string.Join(", ", keys.Select(k => k.Key.KeyId ?? "(no kid)")));
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or ArgumentException or InvalidOperationException)
         {
             // A failed fetch keeps the last good keys; the next attempt comes after the cooldown.
-            AuthLog.JwksFetchFailed(_logger, _url, ex.GetType().Name + ": " + ex.Message);
+            AuthLog.JwksFetchFailed(_logger, _shownUrl, ex.GetType().Name + ": " + ex.Message);
         }
     }
 

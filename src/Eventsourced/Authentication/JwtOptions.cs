@@ -37,6 +37,7 @@ public sealed class JwtOptions
 
     /// <summary><c>auth.jwt.jwks_url</c>: a JSON Web Key Set to fetch the public keys from (https, or http on a loopback host); empty: none.</summary>
     [ConfigurationKeyName("jwks_url")]
+    [Masked(MaskKind.Url)]
     [ValueRule<JwksUrl>]
     public string JwksUrl { get; set; } = string.Empty;
 

@@ -249,8 +249,8 @@ internal sealed class JwksUrl : IValueRule
 
     public static string? Check(string value) =>
         value.Length == 0 ? null
-        : !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") ? $"must be an absolute https:// URL, got {ConfigText.Quote(value)}"
-        : uri.Scheme == "http" && !uri.IsLoopback ? $"must be https:// (http:// only for a loopback host), got {ConfigText.Quote(value)}"
+        : !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") ? $"must be an absolute https:// URL, got {ConfigText.Quote(SecretUrl.Mask(value))}"
+        : uri.Scheme == "http" && !uri.IsLoopback ? $"must be https:// (http:// only for a loopback host), got {ConfigText.Quote(SecretUrl.Mask(value))}"
         : null;
 }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
+using Eventsourced.Configuration;
 using Eventsourced.Naming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
@@ -72,7 +73,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
 
         if (Enabled)
         {
-            var keys = _staticKeys.Select(k => $"{k.Source} ({k.Algorithm})").Concat(_jwks is null ? [] : [$"JWKS {jwt.JwksUrl}"]);
+            var keys = _staticKeys.Select(k => $"{k.Source} ({k.Algorithm})").Concat(_jwks is null ? [] : [$"JWKS {SecretUrl.Mask(jwt.JwksUrl)}"]);
             AuthLog.Keys(logger, string.Join(", ", keys), string.Join(", ", Sources()));
             _jwks?.Prefetch();
         }

@@ -86,6 +86,7 @@ public static class ConfigPrinter
     {
         MaskKind.Secret => value.Length == 0 ? value : "***",
         MaskKind.BrokerUrl => BrokerUrl.Mask(value),
+        MaskKind.Url => SecretUrl.Mask(value),
         _ => value,
     };
 

@@ -48,6 +48,9 @@ internal enum MaskKind
 
     /// <summary>An AMQP URL printed without its password.</summary>
     BrokerUrl,
+
+    /// <summary>An HTTP URL printed without its password and its query's values (<see cref="SecretUrl"/>).</summary>
+    Url,
 }
 
 /// <summary>An empty list is allowed (by default a list must name at least one value).</summary>

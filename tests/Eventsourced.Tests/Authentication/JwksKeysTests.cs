@@ -114,4 +114,27 @@ public sealed class JwksKeysTests : IAsyncLifetime
 
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
     }
+
+    [Fact]
+    public async Task Log_CredentialsInTheUrl_AreNotWritten()
+    {
+        _document = TestTokens.Jwks(("k1", _first));
+        var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var options = new Eventsourced.Authentication.AuthOptions();
+        var address = new Uri(Url);
+        options.Jwt.JwksUrl = $"http://keys:Pass1Secret@{address.Authority}{address.AbsolutePath}?api_key=Key2Secret";
+        options.Jwt.JwksCooldownSeconds = 1;
+        var authenticator = new Eventsourced.Authentication.SubscriberAuthenticator(
+            Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, new Microsoft.Extensions.Logging.Logger<Eventsourced.Authentication.SubscriberAuthenticator>(new Microsoft.Extensions.Logging.LoggerFactory([log])));
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+        _document = "not json";
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
+
+        var messages = log.Entries.Select(e => e.Message).ToArray();
+        Assert.Contains(messages, m => m.Contains($"http://keys:***@{address.Authority}{address.AbsolutePath}?api_key=***", StringComparison.Ordinal));
+        Assert.Contains(messages, m => m.StartsWith("Fetching signing keys from", StringComparison.Ordinal));
+        Assert.DoesNotContain(messages, m => m.Contains("Secret", StringComparison.Ordinal));
+    }
 }

@@ -94,7 +94,8 @@ public sealed class AuthConfigTests
 
     [Theory]
     [InlineData("http://idp.example/jwks", "must be https:// (http:// only for a loopback host), got 'http://idp.example/jwks'")]
-    [InlineData("idp.example/jwks", "must be an absolute https:// URL, got 'idp.example/jwks'")]
+    [InlineData("idp.example/jwks", "must be an absolute https:// URL, got '***'")]
+    [InlineData("http://keys:S3cret@idp.example/jwks?api_key=S3cret", "must be https:// (http:// only for a loopback host), got 'http://keys:***@idp.example/jwks?api_key=***'")]
     public void Load_BadJwksUrl_IsAnError(string url, string problem) =>
         Assert.Equal([$"FILE:3: auth.jwt.jwks_url: {problem}"], ConfigTesting.Problems($"auth:\n  jwt:\n    jwks_url: {url}\n"));
 

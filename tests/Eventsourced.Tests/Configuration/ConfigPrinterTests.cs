@@ -28,6 +28,18 @@ public sealed class ConfigPrinterTests
     }
 
     [Fact]
+    public void ToYaml_JwksUrlCredentials_AreMasked()
+    {
+        var options = new GatewayOptions();
+        options.Auth.Jwt.JwksUrl = "https://keys:TopSecret1@idp.example/jwks?api_key=TopSecret2";
+
+        var yaml = ConfigPrinter.ToYaml(options);
+
+        Assert.DoesNotContain("TopSecret", yaml, StringComparison.Ordinal);
+        Assert.Contains("jwks_url: https://keys:***@idp.example/jwks?api_key=***\n", yaml, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ToYaml_UnparsableBrokerUrl_IsNotPrinted()
     {
         var options = new GatewayOptions();

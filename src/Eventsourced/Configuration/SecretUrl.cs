@@ -1,0 +1,35 @@
+namespace Eventsourced.Configuration;
+
+/// <summary>
+/// An HTTP URL as logs and <c>eventsourced -c</c> may show it (<c>auth.jwt.jwks_url</c>): a password in its user
+/// information and the values of its query (an <c>api_key=</c>, a signed URL's signature) are credentials, and are
+/// written <c>***</c>; scheme, user, host, port, path and the query's parameter names stay, to tell URLs apart. The
+/// fragment, never sent, is left out. What does not parse as an absolute URL is not shown at all.
+/// </summary>
+internal static class SecretUrl
+{
+    public const string Hidden = "***";
+
+    public static string Mask(string url)
+    {
+        if (url.Length == 0)
+        {
+            return url;
+        }
+
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile || uri.HostNameType == UriHostNameType.Unknown)
+        {
+            return Hidden;
+        }
+
+        var info = uri.UserInfo;
+        var colon = info.IndexOf(':', StringComparison.Ordinal);
+        var user = info.Length == 0 ? string.Empty : colon < 0 ? info + "@" : $"{info[..colon]}:{Hidden}@";
+        var query = uri.Query.Length <= 1
+            ? string.Empty
+            : "?" + string.Join('&', uri.Query[1..].Split('&').Select(part => part.IndexOf('=', StringComparison.Ordinal) is var equals and >= 0
+                ? $"{part[..equals]}={Hidden}"
+                : part.Length == 0 ? part : Hidden));
+        return $"{uri.Scheme}://{user}{uri.GetComponents(UriComponents.Host | UriComponents.Port | UriComponents.Path, UriFormat.UriEscaped)}{query}";
+    }
+}
