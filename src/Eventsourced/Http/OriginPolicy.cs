@@ -18,6 +18,8 @@ internal sealed class OriginPolicy
 {
     public const string AllowOriginHeader = "Access-Control-Allow-Origin";
 
+    private const string AllowCredentialsHeader = "Access-Control-Allow-Credentials";
+
     private readonly HashSet<string> _origins;
 
     public OriginPolicy(IOptions<HeaderOptions> headers)
@@ -84,7 +86,19 @@ internal sealed class OriginPolicy
             yield break;
         }
 
-        var credentialsKey = headers.Cors.Keys.FirstOrDefault(k => k.Equals("Access-Control-Allow-Credentials", StringComparison.OrdinalIgnoreCase));
+        var credentialsKey = headers.Cors.Keys.FirstOrDefault(k => k.Equals(AllowCredentialsHeader, StringComparison.OrdinalIgnoreCase));
+        if (credentialsKey is not null && headers.Cors[credentialsKey].Trim() is { Length: > 0 } credentials && credentials is not ("true" or "false"))
+        {
+            // A browser allows credentials only for exactly "true": "True" (YAML's spelling in some editors), "yes" or "1"
+            // would be sent as configured, and every credentialed stream would fail in the browser after the gateway
+            // had acknowledged its messages.
+            yield return new ConfigProblem(
+                origins.Of($"header:cors:{credentialsKey}"),
+                $"header.cors.{credentialsKey}",
+                $"browsers allow credentials only for 'true' (in lower case), got '{credentials}'; to allow none, leave the header out or give it an empty value");
+            yield break;
+        }
+
         if (Parse(value) is ["*"] && credentialsKey is not null && headers.Cors[credentialsKey].Trim().Equals("true", StringComparison.OrdinalIgnoreCase))
         {
             var where = origins.Of($"header:cors:{credentialsKey}");
