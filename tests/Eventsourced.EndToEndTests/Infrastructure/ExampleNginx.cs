@@ -6,7 +6,7 @@ public static class ExampleNginx
 {
     /// <summary>
     /// nginx with the shipped example, changed only in its addresses (the upstream lists
-    /// <paramref name="gatewayPorts"/>), optionally its <c>proxy_read_timeout</c>, and by <paramref name="alter"/>.
+    /// <paramref name="gatewayPorts"/>; the access log goes to the test's directory, in the example's format), optionally its <c>proxy_read_timeout</c>, and by <paramref name="alter"/>.
     /// Each replaced text must occur in the example exactly once, so a changed example fails loudly
     /// instead of testing something else.
     /// </summary>
@@ -17,7 +17,8 @@ public static class ExampleNginx
         var site = File.ReadAllText(RepoPaths.Examples("nginx", "eventsourced.conf"))
             .ReplaceOnce("server 127.0.0.1:2069;", upstream)
             .ReplaceOnce("listen 80;", $"listen 127.0.0.1:{port};")
-            .ReplaceOnce("server_name push.example.com;", "server_name _;");
+            .ReplaceOnce("server_name push.example.com;", "server_name _;")
+            .ReplaceOnce("access_log /var/log/nginx/access.log eventsourced;", "access_log logs/access.log eventsourced;");
         if (readTimeout is not null)
         {
             site = site.ReplaceOnce("proxy_read_timeout 60s;", $"proxy_read_timeout {readTimeout};");

@@ -149,6 +149,26 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
         Assert.StartsWith("HTTP/1.1 400", await RawGetAsync(nginx.BaseAddress, "/METRICS"), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An EventSource passes its token in the query (<c>?access_token=</c>): the example's access log must not
+    /// keep it, while the rest of the request line (path, the queue's parameter) stays readable.
+    /// </summary>
+    [Fact]
+    public async Task ExampleConfig_AccessLog_LeavesOutTheSubscriberToken()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var nginx = await StartExampleAsync(gateway);
+
+        // Answers that end at once: 400 (no id) and 426 (no upgrade), each logged when it ends.
+        Assert.StartsWith("HTTP/1.1 400", await RawGetAsync(nginx.BaseAddress, "/?access_token=eyJ.first-secret.x"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, "/ws?id=q-7&access_token=eyJ.second-secret.x&access_token=eyJ.third-secret.x"), StringComparison.Ordinal);
+
+        var log = nginx.AccessLog;
+        Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
+        Assert.Contains("\"GET /?access_token=*** HTTP/1.1\" 400 ", log, StringComparison.Ordinal);
+        Assert.Contains("\"GET /ws?id=q-7&access_token=*** HTTP/1.1\" 426 ", log, StringComparison.Ordinal);
+    }
+
     private static async Task<string> RawGetAsync(Uri server, string target)
     {
         using var client = new System.Net.Sockets.TcpClient();
