@@ -40,6 +40,38 @@ public sealed class DemoPageTests(BrokerFixture broker, ChromiumFixture chromium
         }
     }
 
+    /// <summary>
+    /// With <c>sse.event</c>, a message typed <c>error</c> reaches the page's <c>onerror</c> while the stream is open: the
+    /// page must not take it for a refusal and close its EventSource (the messages after it would wait for a reconnect).
+    /// </summary>
+    [Fact]
+    public async Task DemoPage_MessageTypedError_KeepsTheStreamOpen()
+    {
+        var queue = broker.UniqueQueueName(nameof(DemoPage_MessageTypedError_KeepsTheStreamOpen));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Sse.Event = true);
+        await using var site = await PageServer.StartAsync();
+        var page = await chromium.NewPageAsync();
+        var subscribes = 0;
+        page.Request += (_, request) => { if (request.Url.Contains($"id={queue}", StringComparison.Ordinal) && request.Url.StartsWith(PageServer.GatewayUrl(gateway.Port), StringComparison.Ordinal)) { Interlocked.Increment(ref subscribes); } };
+        try
+        {
+            await page.GotoAsync(site.DemoUrl($"?gateway={Uri.EscapeDataString(PageServer.GatewayUrl(gateway.Port))}&id={queue}&connect=1"));
+            await Assertions.Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await using var amqp = await broker.ConnectAsync(nameof(DemoPage_MessageTypedError_KeepsTheStreamOpen));
+
+            await amqp.PublishAsync(queue, "typed error", properties: new RabbitMQ.Client.BasicProperties { Type = "error" });
+            await amqp.PublishAsync(queue, "next");
+
+            await Assertions.Expect(page.Locator("#messages li pre")).ToHaveTextAsync(["next"]);
+            await Assertions.Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            Assert.Equal(1, Volatile.Read(ref subscribes)); // the one stream carried both: no close, no retry
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
     /// <summary>EventSource gives up after a 503; the demo page retries by itself and gets the queue once it is free.</summary>
     [Fact]
     public async Task DemoPage_QueueHeldByAnotherTab_ShowsRefusalAndTakesOverOnceFree()
