@@ -136,6 +136,13 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         using var other = await gateway.Client.GetAsync("/other?id=1");
         Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
 
+        // A clear answer, as every refusal: the reason in X-Status-Reason and the body (it was an empty 404).
+        Assert.Equal("no such endpoint", other.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal("no such endpoint\n", await other.Content.ReadAsStringAsync());
+        // A path that is served, with another method: still 405, not 404.
+        using var post = await gateway.Client.PostAsync("/metrics", null);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+
         var queue = broker.UniqueQueueName(nameof(ExactStreamPath_ServesOnlyThatPath));
         await using var sse = await gateway.SubscribeAsync($"/events?id={queue}");
         Assert.Equal(HttpStatusCode.OK, sse.Status);
