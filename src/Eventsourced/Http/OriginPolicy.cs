@@ -1,4 +1,7 @@
+using Eventsourced.Authentication;
 using Eventsourced.Configuration;
+using Eventsourced.Consuming;
+using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
@@ -14,21 +17,31 @@ namespace Eventsourced.Http;
 /// consumed for it: the browser would discard the stream, but its messages would be acknowledged as delivered.
 /// Every transport asks here (SSE's CORS answer, a WebSocket's <c>Origin</c> check on the upgrade).
 /// </summary>
-internal sealed class OriginPolicy
+internal sealed partial class OriginPolicy
 {
     public const string AllowOriginHeader = "Access-Control-Allow-Origin";
 
     private const string AllowCredentialsHeader = "Access-Control-Allow-Credentials";
 
     private readonly HashSet<string> _origins;
+    private readonly string[] _subscriberCookies;
 
-    public OriginPolicy(IOptions<HeaderOptions> headers)
+    public OriginPolicy(IOptions<HeaderOptions> headers, IOptions<QueueOptions> queue, IOptions<AuthOptions> auth, IOptions<WebSocketTransportOptions> ws)
+        : this(headers.Value, SubscriberCookies(queue.Value, auth.Value, ws.Value))
     {
-        var configured = headers.Value.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
+    }
+
+    /// <param name="headers"><c>header</c>.</param>
+    /// <param name="subscriberCookies">The cookies the gateway takes a subscriber's token or names from.</param>
+    internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies)
+    {
+        var configured = headers.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
         var entries = Parse(configured);
         AllowsAny = entries is ["*"];
         IsOff = entries.Length == 0;
         _origins = AllowsAny ? [] : new HashSet<string>(entries, StringComparer.OrdinalIgnoreCase);
+        AllowsCredentials = headers.Cors.FirstOrDefault(h => h.Key.Equals(AllowCredentialsHeader, StringComparison.OrdinalIgnoreCase)).Value?.Trim() == "true";
+        _subscriberCookies = [.. subscriberCookies.Distinct(StringComparer.Ordinal)];
     }
 
     /// <summary><c>*</c>: every page may.</summary>
@@ -37,12 +50,77 @@ internal sealed class OriginPolicy
     /// <summary>No <c>Access-Control-Allow-Origin</c> configured: no answer is readable across origins, none is refused.</summary>
     public bool IsOff { get; }
 
+    /// <summary><c>Access-Control-Allow-Credentials: true</c>: listed origins' pages may send their cookies.</summary>
+    public bool AllowsCredentials { get; }
+
     /// <summary>
     /// Whether a request with this <c>Origin</c> may subscribe (or upgrade). A request without one did not come
     /// from another origin's page (browsers send it on every cross-origin request and every WebSocket): allowed.
     /// </summary>
     public bool IsAllowed(string? origin) =>
         AllowsAny || IsOff || string.IsNullOrEmpty(origin) || _origins.Contains(origin);
+
+    /// <summary>
+    /// Why <paramref name="request"/> may not subscribe (or upgrade), or null. A page of the gateway's own origin
+    /// always may. A page of another origin needs <see cref="IsAllowed"/>; and when the request carries a cookie the
+    /// gateway identifies subscribers by (<c>auth.from_cookie</c>, a <c>${cookie:NAME}</c> of <c>queue.pattern</c>,
+    /// <c>queue.bind</c> or <c>ws.publish_routing_key</c>), its origin must be listed by name, with
+    /// <c>Access-Control-Allow-Credentials: true</c>. Browsers enforce that pair for an EventSource only after the
+    /// gateway has answered (and acknowledged what it streamed), and never for a WebSocket, whose upgrade carries the
+    /// user's cookies from any page: without this, with <c>*</c> any site could open a visitor's queue.
+    /// </summary>
+    public string? Refusal(HttpRequest request)
+    {
+        var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0 || IsSameOrigin(origin, request.Host))
+        {
+            return null;
+        }
+
+        if (!IsAllowed(origin))
+        {
+            return "origin not allowed";
+        }
+
+        if (_subscriberCookies.Length > 0 && !(AllowsCredentials && _origins.Contains(origin))
+            && _subscriberCookies.Any(request.Cookies.ContainsKey))
+        {
+            return "cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials";
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.</summary>
+    internal static bool IsSameOrigin(string origin, HostString host)
+    {
+        if (!host.HasValue || !Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            return false;
+        }
+
+        // Host carries a port only when it is not the scheme's default (as browsers send it); the request's own
+        // scheme may differ behind a TLS-terminating proxy, so the origin's scheme decides the default.
+        var defaultPort = uri.Scheme == "https" ? 443 : 80;
+        return string.Equals(uri.Host, host.Host, StringComparison.OrdinalIgnoreCase) && uri.Port == (host.Port ?? defaultPort);
+    }
+
+    /// <summary>The cookies a subscriber's token or names are taken from, by the configuration.</summary>
+    internal static IEnumerable<string> SubscriberCookies(QueueOptions queue, AuthOptions auth, WebSocketTransportOptions ws)
+    {
+        if (auth.FromCookie.Length > 0)
+        {
+            yield return auth.FromCookie;
+        }
+
+        foreach (var text in queue.Bind.Append(queue.Pattern).Append(ws.PublishRoutingKey))
+        {
+            foreach (System.Text.RegularExpressions.Match match in CookiePlaceholder().Matches(text))
+            {
+                yield return match.Groups[1].Value;
+            }
+        }
+    }
 
     /// <summary>Sets <c>Access-Control-Allow-Origin</c> (and <c>Vary: Origin</c> for a list) on <paramref name="context"/>'s response.</summary>
     public void Apply(HttpContext context)
@@ -132,4 +210,8 @@ internal sealed class OriginPolicy
 
         return null;
     }
+
+    // Patterns ignore whitespace (QueuePattern), so ${ cookie : sid } names cookie sid too.
+    [System.Text.RegularExpressions.GeneratedRegex(@"\$\{\s*cookie\s*:\s*([^}\s]+)\s*\}")]
+    private static partial System.Text.RegularExpressions.Regex CookiePlaceholder();
 }

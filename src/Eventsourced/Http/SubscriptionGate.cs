@@ -64,9 +64,9 @@ internal sealed class SubscriptionGate(
             return false;
         }
 
-        if (!origins.IsAllowed(context.Request.Headers.Origin))
+        if (origins.Refusal(context.Request) is { } originRefused)
         {
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, "origin not allowed");
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, originRefused);
             return false;
         }
 

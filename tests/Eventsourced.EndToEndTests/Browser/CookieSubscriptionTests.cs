@@ -70,9 +70,11 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     }
 
     /// <summary>
-    /// The gateway answers 200 and streams (the queue named by the cookie is consumed), but the browser
-    /// refuses the response to the page, closes the EventSource and does not retry: the test above can fail.
-    /// (<c>*</c> with credentials, the other way to get this wrong, no longer starts: a configuration error.)
+    /// The browser refuses the response to the page, closes the EventSource and does not retry: the test above
+    /// can fail. The gateway refuses it first (403: a subscriber's cookie from a page whose origin is not listed
+    /// with credentials), so nothing is consumed for a page that could not read it; it used to answer 200 and
+    /// acknowledge what it streamed. (<c>*</c> with credentials allowed, the other way to get this wrong, does not
+    /// start: a configuration error.)
     /// </summary>
     [Theory]
     [InlineData("*", false, "must not be the wildcard")]
@@ -98,11 +100,9 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
             await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port), withCredentials: true, sessionCookie: queue));
             await Harness.WaitUntilAsync(page, $"h.states.includes({HarnessState.Closed})", Timeout);
 
-            await using var amqp = await broker.ConnectAsync(nameof(CookieSid_WithCredentialsAndWrongCors_BrowserBlocksTheStreamForGood));
-            // The cookie did reach the gateway: it declared the queue the cookie names.
-            Assert.True(await amqp.QueueExistsAsync(queue), $"the gateway never declared {queue}: did the cookie arrive?");
-            await amqp.PublishAsync(queue, "never shown");
             await Task.Delay(TimeSpan.FromSeconds(4)); // past EventSource's 3 s reconnection delay: no retry comes
+            await using var amqp = await broker.ConnectAsync(nameof(CookieSid_WithCredentialsAndWrongCors_BrowserBlocksTheStreamForGood));
+            Assert.False(await amqp.QueueExistsAsync(queue), $"the gateway consumed {queue} for a page that cannot read it");
 
             var seen = await Harness.ReadAsync(page);
             Assert.Empty(seen.Events);

@@ -82,6 +82,64 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upgrade_WithTheSubscribersCookie_FromAnotherSite_IsRefusedUnlessListedWithCredentials()
+    {
+        // Browsers apply no CORS to WebSockets and send the user's cookies with the upgrade from any page: with the
+        // queue named by a cookie and Access-Control-Allow-Origin '*', any site could read its visitors' queues.
+        var queue = broker.UniqueQueueName(nameof(Upgrade_WithTheSubscribersCookie_FromAnotherSite_IsRefusedUnlessListedWithCredentials));
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "private");
+        await using var open = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${cookie:sid}");
+        await using var listed = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.Pattern = "${cookie:sid}";
+            o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example";
+            o.Header.Cors["Access-Control-Allow-Credentials"] = "true";
+        });
+
+        await using (var hijack = await open.ConnectWebSocketAsync("/ws", o =>
+        {
+            o.SetRequestHeader("Origin", "https://evil.example");
+            o.SetRequestHeader("Cookie", $"sid={queue}");
+        }))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, hijack.Status);
+            Assert.Equal("cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials", hijack.Reason);
+        }
+
+        using (var sse = new HttpRequestMessage(HttpMethod.Get, "/"))
+        {
+            sse.Headers.Add("Origin", "https://evil.example");
+            sse.Headers.Add("Cookie", $"sid={queue}");
+            using var refused = await open.Client.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        }
+
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+
+        // The gateway's own origin (a page it served), and a listed origin that allows credentials, may.
+        await using (var sameOrigin = await open.ConnectWebSocketAsync("/ws", o =>
+        {
+            o.SetRequestHeader("Origin", $"http://127.0.0.1:{open.Port}");
+            o.SetRequestHeader("Cookie", $"sid={queue}");
+        }))
+        {
+            Assert.Equal(HttpStatusCode.SwitchingProtocols, sameOrigin.Status);
+            Assert.Equal("private", (await sameOrigin.ReceiveMessagesAsync(1, Timeout))[0].Data);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the first stream's consumer is gone");
+        await _amqp.PublishAsync(queue, "private again");
+        await using var app = await listed.ConnectWebSocketAsync("/ws", o =>
+        {
+            o.SetRequestHeader("Origin", "https://app.example");
+            o.SetRequestHeader("Cookie", $"sid={queue}");
+        });
+        Assert.Equal(HttpStatusCode.SwitchingProtocols, app.Status);
+        Assert.Equal("private again", (await app.ReceiveMessagesAsync(1, Timeout))[0].Data);
+    }
+
+    [Fact]
     public async Task PlainGet_AtTheWebSocketPath_Answers426WithReason()
     {
         var queue = broker.UniqueQueueName(nameof(PlainGet_AtTheWebSocketPath_Answers426WithReason));

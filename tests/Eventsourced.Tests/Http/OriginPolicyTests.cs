@@ -1,14 +1,18 @@
 using Eventsourced.Http;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Tests.Http;
 
 public sealed class OriginPolicyTests
 {
-    private static OriginPolicy Policy(string? allowOrigin)
+    private static OriginPolicy Policy(string? allowOrigin, bool credentials = false, params string[] cookies)
     {
         var headers = new HeaderOptions();
+        if (credentials)
+        {
+            headers.Cors["Access-Control-Allow-Credentials"] = "true";
+        }
+
         if (allowOrigin is null)
         {
             headers.Cors.Remove("Access-Control-Allow-Origin");
@@ -18,7 +22,7 @@ public sealed class OriginPolicyTests
             headers.Cors["Access-Control-Allow-Origin"] = allowOrigin;
         }
 
-        return new OriginPolicy(Options.Create(headers));
+        return new OriginPolicy(headers, cookies);
     }
 
     private static IHeaderDictionary Answer(OriginPolicy policy, string? origin)
@@ -86,5 +90,91 @@ public sealed class OriginPolicyTests
 
         Assert.True(policy.IsAllowed("https://any.example"));
         Assert.Empty(Answer(policy, "https://any.example"));
+    }
+
+    private static HttpRequest Request(string? origin, string host = "push.example", string? cookie = null)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString(host);
+        if (origin is not null)
+        {
+            context.Request.Headers.Origin = origin;
+        }
+
+        if (cookie is not null)
+        {
+            context.Request.Headers.Cookie = cookie;
+        }
+
+        return context.Request;
+    }
+
+    [Theory]
+    [InlineData("*")]
+    [InlineData(null)]
+    [InlineData("https://app.example")]
+    public void Refusal_SubscriberCookieFromAPageNotListedWithCredentials_IsRefused(string? allowOrigin)
+    {
+        var policy = Policy(allowOrigin, credentials: false, "sid");
+
+        Assert.StartsWith("cookies are accepted from another origin's page only", Refusal(policy, "https://app.example", cookie: "sid=abc"), StringComparison.Ordinal);
+        Assert.NotNull(Refusal(policy, "https://app.example", cookie: "theme=dark; sid=abc"));
+    }
+
+    private static string? Refusal(OriginPolicy policy, string? origin, string host = "push.example", string? cookie = null) =>
+        policy.Refusal(Request(origin, host, cookie));
+
+    [Fact]
+    public void Refusal_SubscriberCookieFromAListedOriginWithCredentials_IsAllowed()
+    {
+        var policy = Policy("https://app.example", credentials: true, "sid");
+
+        Assert.Null(Refusal(policy, "https://app.example", cookie: "sid=abc"));
+        Assert.Equal("origin not allowed", Refusal(policy, "https://evil.example", cookie: "sid=abc"));
+    }
+
+    [Fact]
+    public void Refusal_CookiesTheGatewayDoesNotRead_OrNoCookieUse_AreNoReason()
+    {
+        Assert.Null(Refusal(Policy("*", credentials: false, "sid"), "https://any.example", cookie: "theme=dark"));
+        Assert.Null(Refusal(Policy("*"), "https://any.example", cookie: "sid=abc"));
+        Assert.Null(Refusal(Policy("*", credentials: false, "sid"), "https://any.example"));
+    }
+
+    [Theory]
+    [InlineData("https://push.example", "push.example")]
+    [InlineData("http://push.example", "push.example")]
+    [InlineData("https://PUSH.example", "push.example")]
+    [InlineData("http://localhost:2069", "localhost:2069")]
+    [InlineData("https://push.example:8443", "push.example:8443")]
+    [InlineData("http://[::1]:2069", "[::1]:2069")]
+    public void Refusal_APageOfTheGatewaysOwnOrigin_IsAllowedWithItsCookies(string origin, string host)
+    {
+        var policy = Policy("https://app.example", credentials: false, "sid");
+
+        Assert.Null(Refusal(policy, origin, host, cookie: "sid=abc"));
+    }
+
+    [Theory]
+    [InlineData("https://push.example.evil.example", "push.example")]
+    [InlineData("https://push.example:8443", "push.example")]
+    [InlineData("http://localhost:2070", "localhost:2069")]
+    [InlineData("null", "push.example")]
+    public void Refusal_AnotherOrigin_IsNotTakenForTheGatewaysOwn(string origin, string host)
+    {
+        var policy = Policy("https://app.example", credentials: true, "sid");
+
+        Assert.Equal("origin not allowed", Refusal(policy, origin, host, cookie: "sid=abc"));
+    }
+
+    [Fact]
+    public void SubscriberCookies_AreTheAuthCookieAndEveryCookiePlaceholder()
+    {
+        var queue = new Eventsourced.Consuming.QueueOptions { Pattern = "q-${query:id}-${ cookie : sid }", Bind = ["users:topic:user.${cookie:uid}"] };
+        var auth = new Eventsourced.Authentication.AuthOptions { FromCookie = "token" };
+        var ws = new Eventsourced.WebSockets.WebSocketTransportOptions { PublishRoutingKey = "chat.${cookie:room}" };
+
+        Assert.Equal(["token", "uid", "sid", "room"], OriginPolicy.SubscriberCookies(queue, auth, ws));
+        Assert.Empty(OriginPolicy.SubscriberCookies(new(), new(), new()));
     }
 }
