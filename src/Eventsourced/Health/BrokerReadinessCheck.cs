@@ -7,7 +7,8 @@ namespace Eventsourced.Health;
 /// <summary>
 /// Readiness: healthy while a connection to every node is up, degraded (still 200) while some node has none
 /// but another can serve a stream, unhealthy with the nodes' state when none is up, and unhealthy once
-/// shutdown has begun so that a load balancer drains first.
+/// shutdown has begun so that a load balancer drains first. Nodes are numbered in the order of the distinct
+/// addresses of <c>broker.node</c>; their addresses are for the log and <c>/metrics</c>.
 /// </summary>
 internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLifetime lifetime) : IHealthCheck
 {
@@ -25,9 +26,11 @@ internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLife
 
         var slots = pool.Slots;
         var up = slots.Count(s => s.IsUp);
+        // Nodes by number (the first slots are broker.node's, in its order), not by address: /readyz answers anyone
+        // who reaches the gateway, also where metrics.address and metrics.token keep /metrics (which names them) apart.
         var nodes = string.Join(", ", slots
             .GroupBy(s => s.Node, StringComparer.Ordinal)
-            .Select(g => $"{g.Key} {g.Count(s => s.IsUp)}/{g.Count()} up"));
+            .Select((g, i) => $"node {i + 1} {g.Count(s => s.IsUp)}/{g.Count()} up"));
         if (up == 0)
         {
             return Task.FromResult(HealthCheckResult.Unhealthy(slots.Count == 0 ? "no broker connection yet" : $"no broker connection is up ({nodes})"));
