@@ -17,6 +17,8 @@ public sealed class HeaderOptions
         ["Access-Control-Allow-Origin"] = "*",
         ["Access-Control-Allow-Methods"] = "GET, OPTIONS",
         ["Access-Control-Allow-Headers"] = "Content-Type, Accept, Cache-Control",
+        // Not the original's: lets a page's fetch read why it was refused (a CORS answer shows only a few headers).
+        ["Access-Control-Expose-Headers"] = "X-Status-Reason, Retry-After, WWW-Authenticate",
     };
 
     /// <summary><c>header.sse</c>: sent with the 200 that opens a stream.</summary>

@@ -48,6 +48,8 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(reason + "\n", await response.Content.ReadAsStringAsync());
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        // A page's fetch may read the reason across origins.
+        Assert.Equal("X-Status-Reason, Retry-After, WWW-Authenticate", response.Headers.GetValues("Access-Control-Expose-Headers").Single());
     }
 
     /// <summary>

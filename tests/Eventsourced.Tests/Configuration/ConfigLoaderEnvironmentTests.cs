@@ -55,7 +55,7 @@ public sealed class ConfigLoaderEnvironmentTests
         var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_HEADER__CORS__X-Custom-Header", "v"));
 
         Assert.Contains("X-Custom-Header", options.Header.Cors.Keys);
-        Assert.Equal(4, options.Header.Cors.Count);
+        Assert.Equal(5, options.Header.Cors.Count);
     }
 
     [Theory]

@@ -50,7 +50,7 @@ public sealed class ConfigLoaderLayeringTests
             ConfigTesting.Env(("EVENTSOURCED_HEADER__SSE__X-From-Env", "yes")));
 
         Assert.Equal(
-            [("access-control-allow-origin", "https://example.org"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control"), ("X-Extra", "1")],
+            [("access-control-allow-origin", "https://example.org"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control"), ("Access-Control-Expose-Headers", "X-Status-Reason, Retry-After, WWW-Authenticate"), ("X-Extra", "1")],
             options.Header.Cors.OrderBy(h => h.Key == "X-Extra").Select(h => (h.Key, h.Value)));
         Assert.Equal(5, options.Header.Sse.Count);
         Assert.Equal("yes", options.Header.Sse["x-from-env"]);
@@ -62,7 +62,7 @@ public sealed class ConfigLoaderLayeringTests
         var options = ConfigTesting.Load(
             "header:\n  cors:\n    Access-Control-Allow-Methods: ''\n    Access-Control-Allow-Headers: ~\n  sse:\n    x-accel-buffering:\n");
 
-        Assert.Equal(["Access-Control-Allow-Origin"], options.Header.Cors.Keys);
+        Assert.Equal(["Access-Control-Allow-Origin", "Access-Control-Expose-Headers"], options.Header.Cors.Keys);
         Assert.False(options.Header.Sse.ContainsKey("X-Accel-Buffering"));
         Assert.Equal(3, options.Header.Sse.Count);
     }

@@ -20,7 +20,7 @@ public sealed class AddEventsourcedTests
         Assert.Equal(5, services.GetRequiredService<IOptions<QueueOptions>>().Value.Prefetch);
         Assert.Equal(["amqp://rabbit/"], services.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
         Assert.Equal("1", services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors["X-App"]);
-        Assert.Equal(4, services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors.Count);
+        Assert.Equal(5, services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors.Count);
     }
 
     [Fact]

@@ -12,7 +12,7 @@ public sealed class SseResponseHeadersTests
 
         Assert.Equal(["Content-Type", "Cache-Control", "X-Accel-Buffering"], headers.Sse.Select(h => h.Key));
         // Access-Control-Allow-Origin is answered per request by OriginPolicy.
-        Assert.Equal(["Access-Control-Allow-Methods", "Access-Control-Allow-Headers"], headers.Cors.Select(h => h.Key));
+        Assert.Equal(["Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Expose-Headers"], headers.Cors.Select(h => h.Key));
         Assert.Equal(["Transfer-Encoding"], headers.Ignored);
     }
 
