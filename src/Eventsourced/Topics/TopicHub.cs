@@ -141,6 +141,12 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                     {
                         ClientReason = $"broker refused reading topic '{topic}' from offset {from}",
                     },
+                    // The broker left the catch-up's call unanswered (the client library's continuation timeout), not the client leaving.
+                    OperationCanceledException or TimeoutException when !cancellationToken.IsCancellationRequested => new SubscribeException(
+                        SubscribeFailure.BrokerError, $"cannot read topic '{topic}' from offset {from}: no answer from the broker ({ex.GetType().Name})", ex)
+                    {
+                        ClientReason = $"broker refused reading topic '{topic}' from offset {from}",
+                    },
                     _ => ex,
                 };
             }
@@ -388,6 +394,14 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                 },
                 OperationCanceledException when cancellationToken.IsCancellationRequested => new SubscribeException(
                     SubscribeFailure.BrokerUnavailable, "gateway is shutting down", ex),
+                // A cancellation no one asked for is the client library giving up on a call the broker left unanswered
+                // (its continuation timeout): a stalled node, or a frozen cluster member the stream needs. A 503 like any
+                // refusal, not a 500.
+                OperationCanceledException or TimeoutException => new SubscribeException(
+                    SubscribeFailure.BrokerError, $"broker refused topic '{topic}': no answer from {lease.Node} ({ex.GetType().Name})", ex)
+                {
+                    ClientReason = $"broker refused topic '{topic}'",
+                },
                 _ => ex,
             };
         }

@@ -148,5 +148,43 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         Assert.Equal("no broker connection is up", Reason(refused));
     }
 
+    [Fact]
+    public async Task BrokerLeavesTheStreamsDeclareUnanswered_Is503NotA500()
+    {
+        // A stalled node (frozen, or a cluster member the stream needs) answers nothing: RabbitMQ.Client gives up after
+        // its continuation timeout (20 s) with a TaskCanceledException, which no one asked for.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(Broker.AmqpUrl, StallingProxy.QueueDeclare);
+        await using var _ = proxy;
+        await using var gateway = await GatewayServer.StartAsync(amqpUrl, o => o.Broker.HeartbeatSeconds = 600);
+        var topic = UniqueTopic("unanswered");
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{topic}");
+
+        Assert.True(proxy.Stalled.IsCompleted);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Equal($"broker refused topic '{topic}'", Reason(refused));
+        Assert.Equal(1, await MetricAsync(gateway, "eventsourced_streams_total{outcome=\"broker_error\"}"));
+        await proxy.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task BrokerLeavesTheCatchUpsConsumeUnanswered_Is503NotA500()
+    {
+        var topic = UniqueTopic("catchup-unanswered");
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 3);
+        // The first basic.consume is the topic's feed (from new events); the second, the resuming subscriber's catch-up.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(Broker.AmqpUrl, StallingProxy.BasicConsume, count: 2);
+        await using var _ = proxy;
+        await using var gateway = await GatewayServer.StartAsync(amqpUrl, o => o.Broker.HeartbeatSeconds = 600);
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=earliest");
+
+        Assert.True(proxy.Stalled.IsCompleted);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        Assert.Equal($"broker refused reading topic '{topic}' from offset 0", Reason(refused));
+        await proxy.DisposeAsync();
+    }
+
     private static string Reason(SseClient client) => client.Response.Headers.GetValues("X-Status-Reason").Single();
 }
