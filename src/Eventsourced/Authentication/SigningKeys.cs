@@ -212,7 +212,7 @@ internal sealed class SecretFileEntry : IValueRule
         var (algorithm, path) = SigningKeys.Split(value);
         if (path.Length == 0 || SigningKeys.SecretProblem(algorithm, int.MaxValue) is not null)
         {
-            return $"expected ALGORITHM:PATH with HS256, HS384 or HS512, got {ConfigText.Quote(value)}";
+            return $"expected ALGORITHM:PATH with HS256, HS384 or HS512, got {ConfigText.Quote(SecretUrl.Mask(value))}";
         }
 
         try
@@ -249,6 +249,10 @@ internal sealed class JwksUrl : IValueRule
 
     public static string? Check(string value) =>
         value.Length == 0 ? null
+        // HttpClient sends no credentials from a URL's user-info, and the URL is printed by -c and in the log: refused,
+        // without repeating it.
+        : Uri.TryCreate(value, UriKind.Absolute, out var withUser) && withUser.UserInfo.Length > 0
+            ? "must not contain a user name or password (they would not be sent, and the URL is logged)"
         : !Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("https" or "http") ? $"must be an absolute https:// URL, got {ConfigText.Quote(SecretUrl.Mask(value))}"
         : uri.Scheme == "http" && !uri.IsLoopback ? $"must be https:// (http:// only for a loopback host), got {ConfigText.Quote(SecretUrl.Mask(value))}"
         : null;
@@ -275,7 +279,7 @@ internal sealed class SubscriptionKindName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Length > 0 && value.All(char.IsAsciiLetterLower) ? null : $"expected a kind of subscription such as queue, got {ConfigText.Quote(value)}";
+        value.Length > 0 && value.All(char.IsAsciiLetterLower) ? null : $"expected a kind of subscription such as queue, got {ConfigText.Quote(SecretUrl.Mask(value))}";
 }
 
 /// <summary>A claim name: any text without control characters.</summary>
@@ -286,5 +290,5 @@ internal sealed class ClaimName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Any(char.IsControl) ? $"a claim name must not contain control characters, got {ConfigText.Quote(value)}" : null;
+        value.Any(char.IsControl) ? $"a claim name must not contain control characters, got {ConfigText.Quote(SecretUrl.Mask(value))}" : null;
 }

@@ -95,9 +95,24 @@ public sealed class AuthConfigTests
     [Theory]
     [InlineData("http://idp.example/jwks", "must be https:// (http:// only for a loopback host), got 'http://idp.example/jwks'")]
     [InlineData("idp.example/jwks", "must be an absolute https:// URL, got '***'")]
-    [InlineData("http://keys:S3cret@idp.example/jwks?api_key=S3cret", "must be https:// (http:// only for a loopback host), got 'http://keys:***@idp.example/jwks?api_key=***'")]
+    [InlineData("http://idp.example/jwks?api_key=S3cret", "must be https:// (http:// only for a loopback host), got 'http://idp.example/jwks?api_key=***'")]
     public void Load_BadJwksUrl_IsAnError(string url, string problem) =>
         Assert.Equal([$"FILE:3: auth.jwt.jwks_url: {problem}"], ConfigTesting.Problems($"auth:\n  jwt:\n    jwks_url: {url}\n"));
+
+    [Theory]
+    [InlineData("https://keys:s3cret-pass@idp.example/jwks")]
+    [InlineData("http://keys:s3cret-pass@127.0.0.1:8080/jwks")]
+    [InlineData("http://keys:s3cret-pass@idp.example/jwks")] // not loopback either: still no password in the message
+    [InlineData("https://s3cret-pass@idp.example/jwks")]
+    public void Load_JwksUrlWithUserInfo_IsAnError_ThatDoesNotRepeatIt(string url)
+    {
+        // HttpClient sends no credentials from a URL's user-info: they never authenticated the fetch, but -c printed
+        // them and the log repeated them with every fetch.
+        var lines = ConfigTesting.Problems($"auth:\n  jwt:\n    jwks_url: {url}\n");
+
+        Assert.Equal(["FILE:3: auth.jwt.jwks_url: must not contain a user name or password (they would not be sent, and the URL is logged)"], lines);
+        Assert.DoesNotContain("s3cret-pass", string.Join('\n', lines), StringComparison.Ordinal);
+    }
 
     [Fact]
     public void Load_ClaimPatternWithoutKeys_IsAnError() =>
