@@ -120,7 +120,18 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             // Shutdown bound reached: close what we can below.
         }
 
-        await Task.WhenAll(Slots.Concat(PublisherSlots).Select(s => s.CloseAsync(CloseTimeout)));
+        // Bounded by the shutdown's own bound too: a node that answers nothing (frozen, or a cut network that the
+        // heartbeats have not noticed yet) must not hold the process past server.shutdown_timeout.
+        var closing = Task.WhenAll(Slots.Concat(PublisherSlots).Select(s => s.CloseAsync(CloseTimeout)));
+        try
+        {
+            await closing.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            // Shutdown bound reached: the closes go on in the background while the process ends.
+        }
+
         _refusals.Dispose();
     }
 

@@ -42,6 +42,32 @@ public sealed class ShutdownTests(BrokerFixture broker)
         await gateway.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Stop_WhileTheBrokerAnswersNothing_StaysWithinShutdownTimeout()
+    {
+        // A frozen node (SIGSTOP) or a cut network, not yet noticed by heartbeats: channel.close and connection.close
+        // are never answered. The client library waited 30 s for the one and 20 s more disposing the connection.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var gateway = await GatewayServer.StartAsync(amqpUrl, o =>
+        {
+            o.Server.ShutdownTimeoutSeconds = 3;
+            o.Broker.HeartbeatSeconds = 600;
+        });
+        await using var sse = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("stalledstop")}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        proxy.Stall();
+
+        var stopwatch = Stopwatch.StartNew();
+        await gateway.StopAsync();
+        await gateway.DisposeAsync();
+        stopwatch.Stop();
+
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3 + 3), $"shutdown took {stopwatch.Elapsed}");
+        Assert.Contains("stream ended: gateway shutting down", await sse.ReadBodyAsync(), StringComparison.Ordinal);
+        await proxy.DisposeAsync();
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]

@@ -51,6 +51,9 @@ public sealed class StallingProxy : IAsyncDisposable
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
+    /// <summary>Stalls the broker's side now, whatever the clients sent: nothing more reaches them.</summary>
+    public void Stall() => _stalled.TrySetResult();
+
     /// <summary>A proxy to the broker of <paramref name="amqpUrl"/>, and that URL rewritten to go through it.</summary>
     public static (StallingProxy Proxy, string AmqpUrl) ForBroker(string amqpUrl, (ushort ClassId, ushort MethodId) method, int count = 1)
     {
