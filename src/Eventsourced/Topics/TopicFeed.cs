@@ -251,7 +251,9 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
     public Task HandleBasicCancelAsync(string consumerTag, CancellationToken cancellationToken = default) => EndedAsync(SubscriptionEndReason.ConsumerCancelled);
 
-    public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason) => EndedAsync(SubscriptionEndReason.ChannelClosed);
+    /// <summary>The channel closed: with its connection (a node lost), its subscribers are told so, as a queue's are.</summary>
+    public Task HandleChannelShutdownAsync(object channel, ShutdownEventArgs reason) =>
+        EndedAsync(Volatile.Read(ref _lease) is { ConnectionOpen: false } ? SubscriptionEndReason.BrokerConnectionLost : SubscriptionEndReason.ChannelClosed);
 
     public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
 

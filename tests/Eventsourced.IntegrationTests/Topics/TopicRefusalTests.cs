@@ -186,5 +186,21 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         await proxy.DisposeAsync();
     }
 
+    [Fact]
+    public async Task BrokerConnectionLost_TopicSubscribersAreToldSo()
+    {
+        // As a queue's stream: ": stream ended: broker connection lost" (it said "broker closed the subscription").
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(Broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        await using var gateway = await GatewayServer.StartAsync(amqpUrl);
+        var topic = UniqueTopic("connection-lost");
+        await using var sse = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        await proxy.DisposeAsync(); // every connection through it cut
+
+        Assert.EndsWith(": stream ended: broker connection lost\n\n", await sse.ReadBodyAsync(), StringComparison.Ordinal);
+    }
+
     private static string Reason(SseClient client) => client.Response.Headers.GetValues("X-Status-Reason").Single();
 }
