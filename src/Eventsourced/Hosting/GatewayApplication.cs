@@ -51,6 +51,7 @@ public static class GatewayApplication
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
+        builder.Services.AddHostedService<HangupSignal>();
         if (TlsFiles.Enabled(options.Server))
         {
             // Owned by the container: its file watchers end with the application.

@@ -14,6 +14,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Shutting down: ending streams and closing broker connections (at most {Seconds}s)", EventName = "Stopping")]
     public static partial void Stopping(ILogger logger, int seconds);
 
+    [LoggerMessage(EventIds.HangupIgnored, LogLevel.Warning, "SIGHUP received and ignored: the configuration is read at start only; restart the gateway to apply changes", EventName = "HangupIgnored")]
+    public static partial void HangupIgnored(ILogger logger);
+
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 

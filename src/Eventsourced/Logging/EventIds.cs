@@ -16,6 +16,7 @@ internal static class EventIds
     public const int ConnectionLimit = 107;
     public const int CertificateLoaded = 108;
     public const int CertificateReloadFailed = 109;
+    public const int HangupIgnored = 110;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

@@ -68,6 +68,31 @@ public sealed class ShutdownTests(BrokerFixture broker)
         await proxy.DisposeAsync();
     }
 
+    [Fact]
+    public async Task Hangup_IsLoggedAndIgnored_StreamsGoOn()
+    {
+        // The runtime's default for SIGHUP ended the process at once (exit 129), cutting every stream without its end.
+        var port = FreePort.Next();
+        var queue = broker.UniqueQueueName("signalHUP");
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var sse = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        process.Signal("HUP");
+        await Wait.UntilAsync(() => process.Stdout.Contains("SIGHUP received and ignored", StringComparison.Ordinal) || process.HasExited, TimeSpan.FromSeconds(10), "the gateway logs the SIGHUP");
+
+        Assert.False(process.HasExited, $"the gateway exited on SIGHUP: {process.Stderr}");
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        await amqp.PublishAsync(queue, "after the hangup");
+        Assert.Equal(["after the hangup"], await sse.ReadEventsAsync(1, TimeSpan.FromSeconds(10)));
+    }
+
     [Theory]
     [InlineData("TERM")]
     [InlineData("INT")]
