@@ -118,7 +118,7 @@ public sealed class HostileRequestTests(BrokerFixture broker, ITestOutputHelper 
     private static string? Violation(Answer answer) => answer.Status switch
     {
         0 => null, // closed without an answer: a request the server gave up on (slow, cut) is not answered
-        >= 500 => $"answered {answer.Status} {answer.ReasonPhrase}",
+        >= 500 => $"answered {answer.Status} {answer.ReasonPhrase} ({(answer.Headers.TryGetValue("X-Status-Reason", out var reason) ? reason : "no reason")})",
         >= 200 and < 300 => null,
         >= 400 and < 500 when answer.Headers.ContainsKey("X-Status-Reason") => null,
         >= 400 and < 500 when ProtocolRefusals.Contains(answer.Status) && answer.ReasonPhrase.Length > 0 => null,
