@@ -11,7 +11,7 @@ namespace Eventsourced.Testing.Brokers;
 /// overloaded broker). The call is left unanswered, heartbeats included, until the proxy is disposed, which closes
 /// every connection through it. The client's own bytes still reach the broker.
 /// </summary>
-public sealed class StallingProxy : IAsyncDisposable
+public sealed class StallingProxy : LoopbackProxy
 {
     /// <summary><c>queue.declare</c> (class 50, method 10).</summary>
     public static readonly (ushort ClassId, ushort MethodId) QueueDeclare = (50, 10);
@@ -23,24 +23,15 @@ public sealed class StallingProxy : IAsyncDisposable
     private const int FrameHeaderLength = 7;
     private const byte MethodFrame = 1;
 
-    private readonly TcpListener _listener;
-    private readonly EndPoint _target;
     private readonly (ushort ClassId, ushort MethodId) _method;
-    private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _stalled = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly List<Task> _pumps = [];
-    private readonly Task _accepting;
     private int _seen;
-    private int _disposed;
 
     private StallingProxy(EndPoint target, (ushort ClassId, ushort MethodId) method, int count)
+        : base(target)
     {
-        _target = target;
         _method = method;
         Count = count;
-        _listener = new TcpListener(IPAddress.Loopback, 0);
-        _listener.Start();
-        _accepting = AcceptAsync();
     }
 
     /// <summary>Which sending of the method stalls the broker's side: 1 the first.</summary>
@@ -49,83 +40,24 @@ public sealed class StallingProxy : IAsyncDisposable
     /// <summary>Completes when the method was sent the <see cref="Count"/>th time and the broker's side stalled.</summary>
     public Task Stalled => _stalled.Task;
 
-    public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
-
     /// <summary>Stalls the broker's side now, whatever the clients sent: nothing more reaches them.</summary>
     public void Stall() => _stalled.TrySetResult();
 
     /// <summary>A proxy to the broker of <paramref name="amqpUrl"/>, and that URL rewritten to go through it.</summary>
     public static (StallingProxy Proxy, string AmqpUrl) ForBroker(string amqpUrl, (ushort ClassId, ushort MethodId) method, int count = 1)
     {
-        var url = new Uri(amqpUrl);
-        var proxy = new StallingProxy(new DnsEndPoint(url.Host, url.Port), method, count);
-        var through = new UriBuilder(url) { Host = "127.0.0.1", Port = proxy.Port }.Uri.ToString();
-        return (proxy, through);
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
-        {
-            return;
-        }
-
-        await _stop.CancelAsync();
-        _listener.Stop();
-        Task[] pumps;
-        lock (_pumps)
-        {
-            pumps = [.. _pumps];
-        }
-
-        await Task.WhenAll([_accepting, .. pumps]).ContinueWith(_ => { }, TaskScheduler.Default);
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            Socket client;
-            try
-            {
-                client = await _listener.AcceptSocketAsync(_stop.Token);
-            }
-            catch (Exception) when (_stop.IsCancellationRequested)
-            {
-                return;
-            }
-
-            lock (_pumps)
-            {
-                _pumps.Add(ServeAsync(client));
-            }
-        }
-    }
-
-    private async Task ServeAsync(Socket client)
-    {
-        using var server = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        using (client)
-        {
-            try
-            {
-                await server.ConnectAsync(_target, _stop.Token);
-                using var done = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-                var up = WatchAndCopyAsync(client, server, done.Token);
-                var down = CopyUntilStalledAsync(server, client, done.Token);
-                await Task.WhenAny(up, down);
-                await done.CancelAsync();
-                await Task.WhenAll(up, down).ContinueWith(_ => { }, TaskScheduler.Default);
-            }
-            catch (Exception)
-            {
-                // One side went away, or the proxy stops: the other side is closed with it.
-            }
-        }
+        var proxy = new StallingProxy(BrokerOf(amqpUrl), method, count);
+        return (proxy, proxy.Through(amqpUrl));
     }
 
     /// <summary>Client to broker: passed on as it comes, its frames read along to find the method.</summary>
+    protected override Task ToTargetAsync(Socket client, Socket target, CancellationToken cancellationToken) =>
+        WatchAndCopyAsync(client, target, cancellationToken);
+
+    /// <summary>Broker to client: passed on until the proxy stalls, then held back (never delivered).</summary>
+    protected override Task ToClientAsync(Socket target, Socket client, CancellationToken cancellationToken) =>
+        CopyUntilStalledAsync(target, client, cancellationToken);
+
     private async Task WatchAndCopyAsync(Socket from, Socket to, CancellationToken cancellationToken)
     {
         var buffer = new byte[64 * 1024];
@@ -176,7 +108,6 @@ public sealed class StallingProxy : IAsyncDisposable
         }
     }
 
-    /// <summary>Broker to client: passed on until the proxy stalls, then held back (never delivered).</summary>
     private async Task CopyUntilStalledAsync(Socket from, Socket to, CancellationToken cancellationToken)
     {
         var buffer = new byte[64 * 1024];
