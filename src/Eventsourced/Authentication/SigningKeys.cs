@@ -212,7 +212,7 @@ internal sealed class SecretFileEntry : IValueRule
         var (algorithm, path) = SigningKeys.Split(value);
         if (path.Length == 0 || SigningKeys.SecretProblem(algorithm, int.MaxValue) is not null)
         {
-            return $"expected ALGORITHM:PATH with HS256, HS384 or HS512, got {ConfigText.Quote(SecretUrl.Mask(value))}";
+            return $"expected ALGORITHM:PATH with HS256, HS384 or HS512, got {ConfigText.Quote(value)}";
         }
 
         try
@@ -279,7 +279,7 @@ internal sealed class SubscriptionKindName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Length > 0 && value.All(char.IsAsciiLetterLower) ? null : $"expected a kind of subscription such as queue, got {ConfigText.Quote(SecretUrl.Mask(value))}";
+        value.Length > 0 && value.All(char.IsAsciiLetterLower) ? null : $"expected a kind of subscription such as queue, got {ConfigText.Quote(value)}";
 }
 
 /// <summary>A claim name: any text without control characters.</summary>
@@ -290,5 +290,5 @@ internal sealed class ClaimName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Any(char.IsControl) ? $"a claim name must not contain control characters, got {ConfigText.Quote(SecretUrl.Mask(value))}" : null;
+        value.Any(char.IsControl) ? $"a claim name must not contain control characters, got {ConfigText.Quote(value)}" : null;
 }

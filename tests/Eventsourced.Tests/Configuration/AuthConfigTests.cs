@@ -177,4 +177,11 @@ public sealed class AuthConfigTests
     public void Load_BadOriginList_IsAnError(string value, string problem) =>
         Assert.Equal([$"FILE:3: header.cors.Access-Control-Allow-Origin: {problem}"],
             ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: {value}\n"));
+
+    [Theory]
+    [InlineData("  jwt:\n    secret_files: ['HS999:/run/secrets/jwt']\n", "HS999:/run/secrets/jwt")]
+    [InlineData("  read_claims:\n    Queue: queues\n", "Queue")]
+    [InlineData("  read_claims:\n    queue: \"a\\tb\"\n", "a\\tb")]
+    public void Load_OtherAuthValues_AreQuotedInTheirProblem(string yaml, string quoted) =>
+        Assert.Contains($"got '{quoted}'", ConfigTesting.Problems("auth:\n" + yaml).Single(), StringComparison.Ordinal);
 }
