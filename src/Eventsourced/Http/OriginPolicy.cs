@@ -1,6 +1,7 @@
 using Eventsourced.Authentication;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
+using Eventsourced.Naming;
 using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -17,7 +18,7 @@ namespace Eventsourced.Http;
 /// consumed for it: the browser would discard the stream, but its messages would be acknowledged as delivered.
 /// Every transport asks here (SSE's CORS answer, a WebSocket's <c>Origin</c> check on the upgrade).
 /// </summary>
-internal sealed partial class OriginPolicy
+internal sealed class OriginPolicy
 {
     public const string AllowOriginHeader = "Access-Control-Allow-Origin";
 
@@ -40,7 +41,7 @@ internal sealed partial class OriginPolicy
         AllowsAny = entries is ["*"];
         IsOff = entries.Length == 0;
         _origins = AllowsAny ? [] : new HashSet<string>(entries, StringComparer.OrdinalIgnoreCase);
-        AllowsCredentials = headers.Cors.FirstOrDefault(h => h.Key.Equals(AllowCredentialsHeader, StringComparison.OrdinalIgnoreCase)).Value?.Trim() == "true";
+        AllowsCredentials = headers.Cors.TryGetValue(AllowCredentialsHeader, out var credentials) && credentials.Trim() == "true";
         _subscriberCookies = [.. subscriberCookies.Distinct(StringComparer.Ordinal)];
     }
 
@@ -105,7 +106,7 @@ internal sealed partial class OriginPolicy
         return string.Equals(uri.Host, host.Host, StringComparison.OrdinalIgnoreCase) && uri.Port == (host.Port ?? defaultPort);
     }
 
-    /// <summary>The cookies a subscriber's token or names are taken from, by the configuration.</summary>
+    /// <summary>The cookies a subscriber's token or names are taken from, by the configuration (read with the patterns' own parsers).</summary>
     internal static IEnumerable<string> SubscriberCookies(QueueOptions queue, AuthOptions auth, WebSocketTransportOptions ws)
     {
         if (auth.FromCookie.Length > 0)
@@ -113,12 +114,17 @@ internal sealed partial class OriginPolicy
             yield return auth.FromCookie;
         }
 
-        foreach (var text in queue.Bind.Append(queue.Pattern).Append(ws.PublishRoutingKey))
+        foreach (var binding in queue.Bind.Select(QueueBinding.Parse))
         {
-            foreach (System.Text.RegularExpressions.Match match in CookiePlaceholder().Matches(text))
+            foreach (var cookie in binding.Exchange.Cookies.Concat(binding.RoutingKey.Cookies))
             {
-                yield return match.Groups[1].Value;
+                yield return cookie;
             }
+        }
+
+        foreach (var cookie in QueuePattern.Parse(queue.Pattern).Cookies.Concat(RoutingKeyTemplate.Parse(ws.PublishRoutingKey).Cookies))
+        {
+            yield return cookie;
         }
     }
 
@@ -210,8 +216,4 @@ internal sealed partial class OriginPolicy
 
         return null;
     }
-
-    // Patterns ignore whitespace (QueuePattern), so ${ cookie : sid } names cookie sid too.
-    [System.Text.RegularExpressions.GeneratedRegex(@"\$\{\s*cookie\s*:\s*([^}\s]+)\s*\}")]
-    private static partial System.Text.RegularExpressions.Regex CookiePlaceholder();
 }

@@ -19,6 +19,9 @@ public sealed class QueuePattern : IValueRule
     /// <summary>Whether a part of every name comes from the token's claims (<c>${claim:NAME}</c>).</summary>
     public bool UsesClaims => Segments.Any(s => s.Kind == PatternSegmentKind.Claim);
 
+    /// <summary>The cookies a part of the name comes from (<c>${cookie:NAME}</c>).</summary>
+    public IEnumerable<string> Cookies => Segments.Where(s => s.Kind == PatternSegmentKind.Cookie).Select(s => s.Value);
+
     /// <exception cref="FormatException">Empty, an unclosed <c>${</c>, an unknown source or an empty name.</exception>
     public static QueuePattern Parse(string pattern)
     {

@@ -21,6 +21,9 @@ internal sealed class RoutingKeyTemplate : IValueRule
 
     private RoutingKeyTemplate((Part Kind, string Value)[] parts) => _parts = parts;
 
+    /// <summary>The cookies a part of the routing key comes from (<c>${cookie:NAME}</c>).</summary>
+    public IEnumerable<string> Cookies => _parts.Where(p => p.Kind == Part.Cookie).Select(p => p.Value);
+
     private enum Part
     {
         Literal,

@@ -172,7 +172,7 @@ public sealed class OriginPolicyTests
     {
         var queue = new Eventsourced.Consuming.QueueOptions { Pattern = "q-${query:id}-${ cookie : sid }", Bind = ["users:topic:user.${cookie:uid}"] };
         var auth = new Eventsourced.Authentication.AuthOptions { FromCookie = "token" };
-        var ws = new Eventsourced.WebSockets.WebSocketTransportOptions { PublishRoutingKey = "chat.${cookie:room}" };
+        var ws = new Eventsourced.WebSockets.WebSocketTransportOptions { PublishRoutingKey = "chat.${cookie:room}.${to}" };
 
         Assert.Equal(["token", "uid", "sid", "room"], OriginPolicy.SubscriberCookies(queue, auth, ws));
         Assert.Empty(OriginPolicy.SubscriberCookies(new(), new(), new()));
