@@ -72,7 +72,7 @@ public static class GatewayApplication
         // A path no endpoint serves (with an exact server.path, or on metrics.address) gets a 404 that says so, as every
         // other refusal does, instead of an empty one. Routing ran before this (WebApplication puts it first): a path
         // served with another method still gets its 405.
-        app.Use((context, next) => context.GetEndpoint() is null ? NotFoundAsync(context) : next(context));
+        app.Use((context, next) => context.GetEndpoint() is null ? StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint") : next(context));
         app.MapEventsourcedObservability();
         app.MapEventsourced();
         app.MapEventsourcedTopics();
@@ -91,17 +91,6 @@ public static class GatewayApplication
             connectionCap?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no limit",
             fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         return app;
-    }
-
-    private static Task NotFoundAsync(HttpContext context)
-    {
-        const string reason = "no such endpoint";
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status404NotFound;
-        response.Headers[StatusReason.Header] = reason;
-        response.Headers.CacheControl = "no-store";
-        response.ContentType = "text/plain; charset=utf-8";
-        return response.WriteAsync(reason + "\n", context.RequestAborted);
     }
 
     /// <summary>

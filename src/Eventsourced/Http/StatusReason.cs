@@ -1,3 +1,5 @@
+using Microsoft.AspNetCore.Http;
+
 namespace Eventsourced.Http;
 
 /// <summary>
@@ -8,6 +10,17 @@ namespace Eventsourced.Http;
 internal static class StatusReason
 {
     public const string Header = "X-Status-Reason";
+
+    /// <summary>Answers <paramref name="status"/> with the reason in the header and as the (uncached) plain-text body.</summary>
+    public static Task WriteAsync(HttpContext context, int status, string reason)
+    {
+        var response = context.Response;
+        response.StatusCode = status;
+        response.Headers[Header] = AsHeaderValue(reason);
+        response.Headers.CacheControl = "no-store";
+        response.ContentType = "text/plain; charset=utf-8";
+        return response.WriteAsync(reason + "\n", context.RequestAborted);
+    }
 
     /// <summary>Header values must be visible ASCII; a broker reply may quote a queue name that is not.</summary>
     public static string AsHeaderValue(string reason) =>

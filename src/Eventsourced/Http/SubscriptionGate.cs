@@ -255,12 +255,7 @@ internal sealed class SubscriptionGate(
     {
         metrics.StreamOutcome(outcome);
         SubscriptionLog.Rejected(logger, context.Request.Method, context.Request.Path, status, reason);
-        var response = context.Response;
-        response.StatusCode = status;
-        response.Headers[StatusReason.Header] = StatusReason.AsHeaderValue(reason);
-        response.Headers.CacheControl = "no-store";
-        response.ContentType = "text/plain; charset=utf-8";
-        await response.WriteAsync(reason + "\n", context.RequestAborted);
+        await StatusReason.WriteAsync(context, status, reason);
     }
 
     private async Task RunAsync(HttpContext context, string kind, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)

@@ -35,13 +35,8 @@ internal static class ObservabilityToken
             }
 
             var reason = given.Count == 0 ? "bearer token required" : "wrong bearer token";
-            var response = context.Response;
-            response.StatusCode = StatusCodes.Status401Unauthorized;
-            response.Headers.WWWAuthenticate = "Bearer realm=\"eventsourced\"";
-            response.Headers[StatusReason.Header] = reason;
-            response.Headers.CacheControl = "no-store";
-            response.ContentType = "text/plain; charset=utf-8";
-            await response.WriteAsync(reason + "\n", context.RequestAborted);
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"eventsourced\"";
+            await StatusReason.WriteAsync(context, StatusCodes.Status401Unauthorized, reason);
         };
     }
 }
