@@ -183,7 +183,7 @@ internal sealed class SubscriptionGate(
         }
         else
         {
-            await RunHeldAsync(context, hold, held!, session(subscription), expiry, lifetime.Token);
+            await RunHeldAsync(context, target.Kind, hold, held!, session(subscription), expiry, lifetime.Token);
         }
     }
 
@@ -262,16 +262,16 @@ internal sealed class SubscriptionGate(
     {
         var started = Begin(kind, context.User, subscription);
         metrics.StreamOutcome(StreamOutcomes.Streamed);
-        var reason = await RunSessionAsync(context, subscription, session, expiry, cancellationToken);
+        var reason = await RunSessionAsync(context, kind, subscription, session, expiry, cancellationToken);
         await EndAsync(kind, context.User, subscription, started, reason, session.MessagesWritten);
         await session.FinishAsync();
     }
 
     /// <summary>One request's turn with a held subscription; kept for the next one unless its broker side ended or the gateway stops.</summary>
-    private async Task RunHeldAsync(HttpContext context, SubscriptionHold hold, HeldSubscription held, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
+    private async Task RunHeldAsync(HttpContext context, string kind, SubscriptionHold hold, HeldSubscription held, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         metrics.StreamOutcome(StreamOutcomes.Streamed);
-        var reason = await RunSessionAsync(context, held.Subscription, session, expiry, cancellationToken);
+        var reason = await RunSessionAsync(context, kind, held.Subscription, session, expiry, cancellationToken);
         held.Messages += session.MessagesWritten;
         if (held.Subscription.EndReason is null && !settings.Stopping.IsCancellationRequested)
         {
@@ -288,12 +288,12 @@ internal sealed class SubscriptionGate(
     {
         var started = settings.Time.GetTimestamp();
         metrics.StreamOpened();
-        SubscriptionLog.Opened(logger, subscription.Name, subscription.Node);
+        SubscriptionLog.Opened(logger, kind, subscription.Name, subscription.Node);
         presence.Subscribed(kind, subscription.Name, user);
         return started;
     }
 
-    private async Task<SubscriptionEndReason> RunSessionAsync(HttpContext context, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
+    private async Task<SubscriptionEndReason> RunSessionAsync(HttpContext context, string kind, ISubscription subscription, ISubscriptionSession session, CancellationTokenSource? expiry, CancellationToken cancellationToken)
     {
         try
         {
@@ -309,7 +309,7 @@ internal sealed class SubscriptionGate(
         }
         catch (Exception ex)
         {
-            SubscriptionLog.Failed(logger, subscription.Name, ex);
+            SubscriptionLog.Failed(logger, kind, subscription.Name, ex);
             return SubscriptionEndReason.WriteFailed;
         }
     }
@@ -328,10 +328,10 @@ internal sealed class SubscriptionGate(
             metrics.StreamClosed(duration);
             if (reason is SubscriptionEndReason.ConsumerCancelled or SubscriptionEndReason.ChannelClosed)
             {
-                SubscriptionLog.ConsumerEnded(logger, subscription.Name, reason);
+                SubscriptionLog.ConsumerEnded(logger, kind, subscription.Name, reason);
             }
 
-            SubscriptionLog.Closed(logger, subscription.Name, reason, duration.TotalSeconds, messages);
+            SubscriptionLog.Closed(logger, kind, subscription.Name, reason, duration.TotalSeconds, messages);
             presence.Unsubscribed(kind, subscription.Name, user);
         }
     }

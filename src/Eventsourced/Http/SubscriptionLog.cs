@@ -6,20 +6,20 @@ namespace Eventsourced.Http;
 
 internal static partial class SubscriptionLog
 {
-    [LoggerMessage(EventIds.StreamOpened, LogLevel.Debug, "Stream opened for queue {Queue} on {Node}", EventName = "StreamOpened")]
-    public static partial void Opened(ILogger logger, string queue, string node);
+    [LoggerMessage(EventIds.StreamOpened, LogLevel.Debug, "Stream opened for {Kind} {Name} on {Node}", EventName = "StreamOpened")]
+    public static partial void Opened(ILogger logger, string kind, string name, string node);
 
-    [LoggerMessage(EventIds.StreamClosed, LogLevel.Debug, "Stream closed for queue {Queue}: {Reason} after {Seconds:0.0}s, {Messages} messages", EventName = "StreamClosed")]
-    public static partial void Closed(ILogger logger, string queue, SubscriptionEndReason reason, double seconds, long messages);
+    [LoggerMessage(EventIds.StreamClosed, LogLevel.Debug, "Stream closed for {Kind} {Name}: {Reason} after {Seconds:0.0}s, {Messages} messages", EventName = "StreamClosed")]
+    public static partial void Closed(ILogger logger, string kind, string name, SubscriptionEndReason reason, double seconds, long messages);
 
     [LoggerMessage(EventIds.StreamRejected, LogLevel.Debug, "Request {Method} {Path} answered {Status}: {Reason}", EventName = "StreamRejected")]
     public static partial void Rejected(ILogger logger, string method, string path, int status, string reason);
 
-    [LoggerMessage(EventIds.StreamFailed, LogLevel.Error, "Stream for queue {Queue} failed", EventName = "StreamFailed")]
-    public static partial void Failed(ILogger logger, string queue, Exception exception);
+    [LoggerMessage(EventIds.StreamFailed, LogLevel.Error, "Stream for {Kind} {Name} failed", EventName = "StreamFailed")]
+    public static partial void Failed(ILogger logger, string kind, string name, Exception exception);
 
-    [LoggerMessage(EventIds.ConsumerCancelled, LogLevel.Information, "Broker ended the consumer of queue {Queue} ({Reason})", EventName = "ConsumerCancelled")]
-    public static partial void ConsumerEnded(ILogger logger, string queue, SubscriptionEndReason reason);
+    [LoggerMessage(EventIds.ConsumerCancelled, LogLevel.Information, "Broker ended the consumer of {Kind} {Name} ({Reason})", EventName = "ConsumerCancelled")]
+    public static partial void ConsumerEnded(ILogger logger, string kind, string name, SubscriptionEndReason reason);
 
     [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to queue {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
     public static partial void BrokerRefused(ILogger logger, string queue, string detail);

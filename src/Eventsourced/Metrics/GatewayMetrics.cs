@@ -72,7 +72,7 @@ internal sealed class GatewayMetrics
             "From the message's publish time (timestamp_in_ms header, else the AMQP timestamp property, whole seconds) to the flush to the client.",
             new HistogramConfiguration { Buckets = DeliveryLatencyBuckets, SuppressInitialValue = true });
         _streamDuration = factory.CreateHistogram(
-            "eventsourced_stream_duration_seconds", "How long SSE streams stayed open.",
+            "eventsourced_stream_duration_seconds", "How long subscriptions stayed open, in every transport (SSE, WebSocket, long-polling: from the first poll to the end of the held subscription).",
             new HistogramConfiguration { Buckets = StreamDurationBuckets, SuppressInitialValue = true });
         _latencyDiscarded = factory.CreateCounter(
             "eventsourced_delivery_latency_discarded_total",

@@ -46,6 +46,27 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task StreamLogLines_NameATopicAsATopic()
+    {
+        // An operator searching the log for a topic's subscribers must not read them as queues of the same name.
+        var log = new CollectedLog();
+        var gateway = await StartGatewayAsync(configure: null, log);
+        var topic = UniqueTopic(nameof(StreamLogLines_NameATopicAsATopic));
+        await using (var subscriber = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+            await PublishAsync(topic, 0, 1);
+            AssertRun(await subscriber.ReadItemsAsync(1, Timeout), 0, 1);
+        }
+
+        await Wait.UntilAsync(async () => await MetricAsync(gateway, "eventsourced_streams_active") == 0, Timeout, "stream ended");
+        var said = log.Entries.Where(e => e.Message.Contains(topic, StringComparison.Ordinal)).Select(e => e.Message).ToList();
+        Assert.Contains(said, m => m.StartsWith($"Stream opened for topic {topic} on ", StringComparison.Ordinal));
+        Assert.Contains(said, m => m.StartsWith($"Stream closed for topic {topic}: ", StringComparison.Ordinal));
+        Assert.DoesNotContain(said, m => m.Contains($"queue {topic}", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task SubscriberComingBackWithinTheLinger_ResumesFromMemoryOnTheSameConsumer()
     {
         var gateway = await StartGatewayAsync(o => o.Topics.LingerSeconds = 60);
