@@ -49,6 +49,7 @@ public sealed class HostileRequestTests(BrokerFixture broker, ITestOutputHelper 
         using var flooding = new CancellationTokenSource();
         var published = 0;
         var freshFailures = new ConcurrentQueue<string>();
+        var stopwatch = Stopwatch.StartNew();
         var feeding = Task.Run(async () =>
         {
             while (!flooding.IsCancellationRequested)
@@ -59,7 +60,7 @@ public sealed class HostileRequestTests(BrokerFixture broker, ITestOutputHelper 
                 {
                     if (fresh.Status != HttpStatusCode.OK)
                     {
-                        freshFailures.Enqueue($"fresh subscription answered {(int)fresh.Status}");
+                        freshFailures.Enqueue($"fresh subscription {published} answered {(int)fresh.Status} ({fresh.Reason ?? "no reason"}) after {stopwatch.Elapsed.TotalSeconds:0.0}s of the flood");
                     }
                 }
 
@@ -70,7 +71,6 @@ public sealed class HostileRequestTests(BrokerFixture broker, ITestOutputHelper 
         var answers = new ConcurrentDictionary<int, int>();
         var violations = new ConcurrentQueue<string>();
         var next = -1;
-        var stopwatch = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, Workers).Select(worker => Task.Run(async () =>
         {
             var random = new Random(seed + worker);
