@@ -62,6 +62,16 @@ internal static class SseFraming
         return written;
     }
 
+    /// <summary><c>id: ID</c> as a block of its own: sets the client's last event id (what it resumes after), no event.</summary>
+    public static byte[] IdOnly(string id)
+    {
+        var value = FieldValue(id) ?? throw new ArgumentException("an id must have a character other than CR, LF and NUL", nameof(id));
+        var block = new byte[FieldLength(IdField, value) + 1];
+        var written = WriteField(IdField, value, block);
+        block[written] = (byte)'\n';
+        return block;
+    }
+
     /// <summary><c>retry: MILLISECONDS</c> as a block of its own: the browser's reconnection delay, no event.</summary>
     public static byte[] Retry(int milliseconds) =>
         Encoding.ASCII.GetBytes("retry: " + milliseconds.ToString(CultureInfo.InvariantCulture) + "\n\n");

@@ -89,6 +89,12 @@ internal sealed class SseWriter : ISubscriptionSession
         try
         {
             writer.Write(_opening.IsEmpty ? SseFraming.Opening : _opening.Span);
+            if ((subscription as IStartPosition)?.StartsAfterId is { } startsAfter)
+            {
+                // Before any event, in the same flush: a client cut off before its first event resumes from here.
+                writer.Write(SseFraming.IdOnly(startsAfter));
+            }
+
             if (!await FlushAsync(writer, cancellationToken))
             {
                 return SubscriptionEndReason.ClientGone;

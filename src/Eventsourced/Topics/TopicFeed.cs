@@ -137,8 +137,10 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 var next = resumeAfter is { } after ? after + 1 : -1;
                 if (next < 0 || (_next >= 0 && next > _next + AheadTolerance))
                 {
-                    // New events only: asked for, or an id from another stream of the same name.
+                    // New events only: asked for, or an id from another stream of the same name. Once the feed has had
+                    // an event, the client is told the last one's id before anything else, so that it resumes from here.
                     subscription.Next = _next;
+                    subscription.StartsAfter = _next > 0 ? _next - 1 : null;
                     AddLive(subscription);
                 }
                 else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.RoomToJoin)

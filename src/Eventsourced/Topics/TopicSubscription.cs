@@ -43,7 +43,7 @@ internal enum Handed
 /// Once live, an SSE subscriber's writer may hand the feed its socket (<see cref="IDirectWrites"/>): the feed then
 /// writes each event's shared chunk itself whenever the buffer is empty (<see cref="Deliver"/>).
 /// </summary>
-internal sealed class TopicSubscription : ISubscription, IDirectWrites
+internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPosition
 {
     private readonly Channel<OutboundItem> _items;
     private readonly TopicFeed _feed;
@@ -91,6 +91,14 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites
 
     /// <summary>While it catches up (and when it joins): the offset it needs next. Not kept up to date once it is live.</summary>
     public long Next { get; set; } = -1;
+
+    /// <summary>
+    /// The offset of the topic's event just before its first, when it asked for new events only and the feed had
+    /// events then (<see cref="IStartPosition"/>); set once, when it attaches.
+    /// </summary>
+    public long? StartsAfter { get; set; }
+
+    public string? StartsAfterId => StartsAfter?.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Its catch-up reader handed it at least one event (so <see cref="Next"/> is a real position, not a requested one).</summary>
     public bool DeliveredFromStream { get; set; }

@@ -91,4 +91,55 @@ public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixt
             await page.Context.CloseAsync();
         }
     }
+
+    [Fact]
+    public async Task Topic_PageCutOffBeforeItsFirstEvent_ResumesWithWhatWasPublishedMeanwhile()
+    {
+        var topic = broker.UniqueQueueName(nameof(Topic_PageCutOffBeforeItsFirstEvent_ResumesWithWhatWasPublishedMeanwhile));
+        var port = FreePort.Next();
+        void Configure(Configuration.GatewayOptions o)
+        {
+            o.Server.Address = $"127.0.0.1:{port}";
+            o.Sse.RetryMilliseconds = 300;
+        }
+
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(Topic_PageCutOffBeforeItsFirstEvent_ResumesWithWhatWasPublishedMeanwhile));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            // The topic has had events on this gateway (another subscriber reads them) before the page subscribes.
+            var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
+            await using (var other = await gateway.SubscribeAsync($"/topics/{topic}"))
+            {
+                for (var i = 0; i < 3; i++)
+                {
+                    await amqp.PublishAsync(topic, $"event {i}");
+                }
+
+                await other.ReadEventsAsync(3, Timeout);
+                await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(port, $"/topics/{topic}")));
+                await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+                await Task.Delay(500); // the id block came in the opening's flush; let the page read it
+            }
+
+            // Cut off before the page had any event; two are published while it is away.
+            await gateway.DisposeAsync();
+            await amqp.PublishAsync(topic, "event 3");
+            await amqp.PublishAsync(topic, "event 4");
+            await Harness.WaitUntilAsync(page, "h.errors >= 2", Timeout);
+            await using var restarted = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
+            await Harness.WaitUntilAsync(page, "h.opens === 2", Timeout);
+            await amqp.PublishAsync(topic, "event 5");
+            await Harness.WaitUntilAsync(page, "h.events.includes('event 5')", Timeout);
+
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["event 3", "event 4", "event 5"], seen.Events);
+            Assert.Equal(["3", "4", "5"], seen.Ids);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
 }

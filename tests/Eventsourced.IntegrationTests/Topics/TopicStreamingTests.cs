@@ -40,6 +40,34 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task NewEventsOnly_OnAFeedWithEvents_TheClientLearnsWhereItStarts_AndResumesFromThereAfterACut()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NewEventsOnly_OnAFeedWithEvents_TheClientLearnsWhereItStarts_AndResumesFromThereAfterACut));
+        await using var keeper = await gateway.SubscribeAsync($"/topics/{topic}");
+        await PublishAsync(topic, 0, 3);
+        var before = await keeper.ReadItemsAsync(3, Timeout);
+
+        // Subscribing for new events only, it is told the last event's id before anything else: no event fires.
+        string startsAfter;
+        await using (var late = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, late.Status);
+            Assert.True(await late.ReadUntilAsync(text => text.Contains("\n\nid: ", StringComparison.Ordinal) && text.EndsWith("\n\n", StringComparison.Ordinal), Timeout), late.RawText);
+            Assert.Equal($": SSE stream\n\nid: {before[^1].EventId}\n\n", late.RawText);
+            Assert.Empty(late.Events());
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(late.RawText)));
+            Assert.Empty(parser.Enumerate());
+            startsAfter = parser.LastEventId;
+        }
+
+        // Cut off before its first event: what was published meanwhile is what it resumes with.
+        await PublishAsync(topic, 3, 2);
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", startsAfter));
+        AssertRun(await back.ReadItemsAsync(2, Timeout), 3, 2);
+    }
+
+    [Fact]
     public async Task LastEventId_ResumesRightAfterThatEvent_ThenLive()
     {
         var gateway = await StartGatewayAsync();

@@ -141,4 +141,17 @@ public sealed class SseFramingTests
         Assert.Equal(": SSE stream\n\n", Encoding.UTF8.GetString(new SseFormat().Opening));
         Assert.Equal(": SSE stream\n\nretry: 1500\n\n", Encoding.UTF8.GetString(new SseFormat(new SseFields(false, SseIdSource.None, 1500)).Opening));
     }
+
+    [Fact]
+    public void IdOnly_IsABlockWithoutData_WhichAnEventSourceTakesAsItsLastIdWithoutAnEvent()
+    {
+        var block = SseFraming.IdOnly("41");
+        Assert.Equal("id: 41\n\n", Encoding.UTF8.GetString(block));
+
+        // As a client parses it (System.Net.ServerSentEvents follows the EventSource rules): no event, the id kept.
+        var parser = System.Net.ServerSentEvents.SseParser.Create(new MemoryStream([.. new SseFormat().Opening, .. block]));
+        Assert.Empty(parser.Enumerate());
+        Assert.Equal("41", parser.LastEventId);
+        Assert.Throws<ArgumentException>(() => SseFraming.IdOnly("\r\n"));
+    }
 }
