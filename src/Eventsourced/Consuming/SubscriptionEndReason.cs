@@ -14,6 +14,12 @@ internal enum SubscriptionEndReason
     /// <summary>Held between requests (long-polling), no request came for it within the hold time.</summary>
     HoldExpired,
 
+    /// <summary>
+    /// Held between requests (long-polling), its answer stayed unacknowledged longer than <c>poll.ack_timeout</c>: ended,
+    /// so that the broker requeues what it held before its <c>consumer_timeout</c> closes the channel.
+    /// </summary>
+    AckTimeout,
+
     /// <summary>The subscriber's token expired (<c>auth.end_at_expiry</c>); the client needs a new one to subscribe again.</summary>
     TokenExpired,
 

@@ -83,8 +83,10 @@ internal sealed class OriginPolicy
             return "origin not allowed";
         }
 
+        // Read with the parser the names and the token are read with (RequestValues): ASP.NET Core's Request.Cookies
+        // leaves out a cookie whose value has a space, a comma or a backslash, which the gateway still reads.
         if (_subscriberCookies.Length > 0 && !(AllowsCredentials && _origins.Contains(origin))
-            && _subscriberCookies.Any(request.Cookies.ContainsKey))
+            && _subscriberCookies.Any(name => RequestValues.Cookie(request, name, out _) != RequestValueStatus.Missing))
         {
             return "cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials";
         }

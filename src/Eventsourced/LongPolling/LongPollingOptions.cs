@@ -33,4 +33,15 @@ public sealed class LongPollingOptions
     [ConfigurationKeyName("hold")]
     [Range(1, 3600)]
     public int HoldSeconds { get; set; } = 30;
+
+    /// <summary>
+    /// <c>poll.ack_timeout</c>: seconds an answer may stay unacknowledged while polls keep coming without its last id
+    /// (or keep leaving before they are answered). The poll that finds it older is answered as usual, and then the
+    /// subscription ends, as after <c>poll.hold</c>: the broker requeues what it held, and the next poll gets it again
+    /// with new ids. RabbitMQ closes a channel that holds a delivery unacknowledged for its <c>consumer_timeout</c>
+    /// (30 minutes by default), which with <c>broker.subscribers_per_channel</c> above 1 ends every stream on it.
+    /// </summary>
+    [ConfigurationKeyName("ack_timeout")]
+    [Range(1, 86400)]
+    public int AckTimeoutSeconds { get; set; } = 300;
 }

@@ -63,4 +63,7 @@ internal sealed class PollSessionOptions(LongPollingOptions options)
     public TimeSpan Wait { get; } = TimeSpan.FromSeconds(options.WaitSeconds);
 
     public int MaxMessages { get; } = options.MaxMessages;
+
+    /// <summary><c>poll.ack_timeout</c>.</summary>
+    public TimeSpan AckTimeout { get; } = TimeSpan.FromSeconds(options.AckTimeoutSeconds);
 }

@@ -54,6 +54,7 @@ internal sealed class PollSession(
             {
                 // Not acknowledged: the same answer again.
                 MessagesWritten += previous.Count;
+                GiveBackWhenOverdue();
                 return await WriteAsync(previous) ? SubscriptionEndReason.ClientGone : SubscriptionEndReason.WriteFailed;
             }
 
@@ -98,12 +99,14 @@ internal sealed class PollSession(
             // The client left (or the token expired, or the gateway stops) while the answer was gathered: what was
             // taken stays the subscription's, for the next poll. Dropped here, it would be acknowledged, unseen,
             // with the next answer's last id (acknowledgements cover every earlier delivery of the channel).
-            subscription.Unanswered(batch);
+            subscription.Unanswered(batch, settings.Time.GetTimestamp());
+            GiveBackWhenOverdue();
             cancellationToken.ThrowIfCancellationRequested();
         }
 
         // Pending from here: if the answer does not reach the client, the next poll gets it again.
-        subscription.Answered(batch);
+        subscription.Answered(batch, settings.Time.GetTimestamp());
+        GiveBackWhenOverdue();
         MessagesWritten += batch.Count;
         long bytes = 0;
         foreach (var item in batch)
@@ -124,6 +127,20 @@ internal sealed class PollSession(
         }
 
         return SubscriptionEndReason.ClientGone;
+    }
+
+    /// <summary>
+    /// What the subscription took stays unacknowledged while polls do not name it (or leave before their answer): once
+    /// the oldest of it is older than <c>poll.ack_timeout</c>, this poll is the subscription's last, so that the broker
+    /// gets it back before its <c>consumer_timeout</c> closes the channel (and, on a shared channel, every other stream
+    /// on it). The next poll opens the queue afresh and gets the same messages with new ids.
+    /// </summary>
+    private void GiveBackWhenOverdue()
+    {
+        if (subscription.PendingSince is { } since && settings.Time.GetElapsedTime(since) >= options.AckTimeout)
+        {
+            subscription.GiveBack();
+        }
     }
 
     /// <summary>The token expired while the poll waited: 401, so that the client polls again with a new one.</summary>

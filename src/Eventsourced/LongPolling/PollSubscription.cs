@@ -10,11 +10,15 @@ namespace Eventsourced.LongPolling;
 /// poll answered, unacknowledged until a poll names its last id, and what a poll took from the buffer but
 /// never answered (its client left, or its token expired, while it gathered). Ending it gives the buffers
 /// back; the messages go back to the queue with the channel (counted as requeued, <c>poll_unacknowledged</c>).
+/// It also knows since when it has held something no poll acknowledged (<see cref="PendingSince"/>), so that a client
+/// that never acknowledges cannot keep a delivery unacknowledged until the broker's <c>consumer_timeout</c> closes
+/// the channel (<see cref="GiveBack"/>).
 /// </summary>
 internal sealed class PollSubscription(ISubscription inner, string nonce, GatewayMetrics metrics) : ISubscription
 {
     private List<OutboundItem>? _batch;
     private List<OutboundItem>? _unanswered;
+    private SubscriptionEndReason? _givenBack;
 
     public string Name => inner.Name;
 
@@ -22,7 +26,14 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 
     public ChannelReader<OutboundItem> Items => inner.Items;
 
-    public SubscriptionEndReason? EndReason => inner.EndReason;
+    /// <summary>Why the broker side ended; or <see cref="SubscriptionEndReason.AckTimeout"/> once <see cref="GiveBack"/> was called.</summary>
+    public SubscriptionEndReason? EndReason => inner.EndReason ?? _givenBack;
+
+    /// <summary>
+    /// Since when (a <see cref="TimeProvider"/> timestamp) the subscription holds messages a poll took, answered or not,
+    /// and no poll acknowledged; null when it holds none. The oldest of them counts: acknowledging an answer starts over.
+    /// </summary>
+    public long? PendingSince { get; private set; }
 
     /// <summary>The last answer's messages, waiting for the poll that acknowledges them; null when none waits.</summary>
     public IReadOnlyList<OutboundItem>? Batch => _batch;
@@ -33,15 +44,29 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
     /// <summary>The id of the delivery <paramref name="tag"/>, as the poll's answer carries it.</summary>
     public string Id(ulong tag) => WebSockets.JsonMessage.Id(nonce, tag);
 
-    /// <summary><paramref name="batch"/> was answered and waits for its acknowledgement.</summary>
-    public void Answered(List<OutboundItem> batch) => _batch = batch.Count > 0 ? batch : null;
+    /// <summary><paramref name="batch"/> was answered (at <paramref name="now"/>) and waits for its acknowledgement.</summary>
+    public void Answered(List<OutboundItem> batch, long now)
+    {
+        _batch = batch.Count > 0 ? batch : null;
+        PendingSince = _batch is null ? null : PendingSince ?? now;
+    }
 
     /// <summary>
     /// A poll ended before it answered <paramref name="taken"/> (the client left, the token expired): they are no
     /// longer in the buffer, so the next poll starts its answer with them (<see cref="TakeUnanswered"/>), in order.
     /// Never written, so nobody knows their ids: the next answer may add to them, unlike a lost answer.
     /// </summary>
-    public void Unanswered(List<OutboundItem> taken) => _unanswered = taken.Count > 0 ? taken : null;
+    public void Unanswered(List<OutboundItem> taken, long now)
+    {
+        _unanswered = taken.Count > 0 ? taken : null;
+        PendingSince = _unanswered is null ? null : PendingSince ?? now;
+    }
+
+    /// <summary>
+    /// Ends the subscription after the current poll (<see cref="EndReason"/> becomes <see cref="SubscriptionEndReason.AckTimeout"/>,
+    /// so that it is not held for the next one): what it holds goes back to the queue when it is disposed.
+    /// </summary>
+    public void GiveBack() => _givenBack = SubscriptionEndReason.AckTimeout;
 
     /// <summary>What a poll took and did not answer (<see cref="Unanswered"/>), for the next answer to start with; null when nothing.</summary>
     public List<OutboundItem>? TakeUnanswered()
@@ -57,6 +82,7 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
         if (_batch is { } batch)
         {
             _batch = null;
+            PendingSince = _unanswered is null ? null : PendingSince;
             foreach (var item in batch)
             {
                 item.Release();

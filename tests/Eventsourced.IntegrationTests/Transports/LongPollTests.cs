@@ -158,6 +158,32 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Poll_AnswerNeverAcknowledged_GoesBackToTheQueueAfterTheAckTimeout_BeforeTheBrokerClosesTheChannel()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AnswerNeverAcknowledged_GoesBackToTheQueueAfterTheAckTimeout_BeforeTheBrokerClosesTheChannel));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            o.Poll.HoldSeconds = 30;
+            o.Poll.AckTimeoutSeconds = 1;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "held");
+
+        // A client that polls again and again and never acknowledges (RabbitMQ's consumer_timeout would close the
+        // channel after 30 minutes, and every stream sharing it): the hold never runs out by itself.
+        var batch = await PollAsync(gateway, queue);
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        Assert.Equal(batch, await PollAsync(gateway, queue));
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the overdue subscription ends");
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+        var again = await PollAsync(gateway, queue, ack: batch[0].Id);
+        Assert.Equal("held", Assert.Single(again).Data);
+        Assert.NotEqual(batch[0].Id, again[0].Id);
+    }
+
+    [Fact]
     public async Task TwoPollsAtOnce_TheSecondGets503()
     {
         var queue = broker.UniqueQueueName(nameof(TwoPollsAtOnce_TheSecondGets503));

@@ -142,6 +142,32 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Upgrade_WithTheSubscribersCookie_FromAnotherSite_IsRefused_AlsoWhenItsValueHasASpaceOrAComma()
+    {
+        // ASP.NET Core's Request.Cookies leaves such a cookie out, the gateway's own parser reads it: the origin check
+        // took the request for one without the subscriber's cookie, and upgraded evil.example's page to the visitor's queue.
+        foreach (var suffix in new[] { " of user 42", ",42" })
+        {
+            var queue = broker.UniqueQueueName(nameof(Upgrade_WithTheSubscribersCookie_FromAnotherSite_IsRefused_AlsoWhenItsValueHasASpaceOrAComma)) + suffix;
+            await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+            await _amqp.PublishAsync(queue, "private");
+            await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${cookie:sid}");
+
+            await using (var hijack = await gateway.ConnectWebSocketAsync("/ws", o =>
+            {
+                o.SetRequestHeader("Origin", "https://evil.example");
+                o.SetRequestHeader("Cookie", $"sid={queue}");
+            }))
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, hijack.Status);
+                Assert.Equal("cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials", hijack.Reason);
+            }
+
+            Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+        }
+    }
+
+    [Fact]
     public async Task PlainGet_AtTheWebSocketPath_Answers426WithReason()
     {
         var queue = broker.UniqueQueueName(nameof(PlainGet_AtTheWebSocketPath_Answers426WithReason));

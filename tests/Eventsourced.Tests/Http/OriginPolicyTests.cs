@@ -121,6 +121,22 @@ public sealed class OriginPolicyTests
         Assert.NotNull(Refusal(policy, "https://app.example", cookie: "theme=dark; sid=abc"));
     }
 
+    [Theory]
+    [InlineData("sid=a b")]
+    [InlineData("sid=a,b")]
+    [InlineData("sid=a\\b")]
+    [InlineData("theme=dark; sid=user 42")]
+    [InlineData("sid=ab; sid=cd")]
+    public void Refusal_SubscriberCookieWithCharactersAspNetCoresParserDrops_IsRefusedAsWell(string cookie)
+    {
+        // The queue name and the token are read from the Cookie header by the gateway's own parser (Naming.RequestValues),
+        // which takes a value with a space, comma or backslash that ASP.NET Core's Request.Cookies leaves out: judged by
+        // the latter, such a cookie was not there, and any site's page could open its visitors' queues over WebSocket.
+        var policy = Policy("*", credentials: false, "sid");
+
+        Assert.StartsWith("cookies are accepted from another origin's page only", Refusal(policy, "https://evil.example", cookie: cookie), StringComparison.Ordinal);
+    }
+
     private static string? Refusal(OriginPolicy policy, string? origin, string host = "push.example", string? cookie = null) =>
         policy.Refusal(Request(origin, host, cookie));
 

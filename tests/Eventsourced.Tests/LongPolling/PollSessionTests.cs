@@ -25,6 +25,8 @@ public sealed class PollSessionTests
 {
     private const string Nonce = "n0nce";
 
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(new LongPollingOptions().AckTimeoutSeconds);
+
     private readonly FakeTimeProvider _time = new();
     private readonly TestMetrics _metrics = new();
     private readonly Buffered _queue = new();
@@ -74,6 +76,60 @@ public sealed class PollSessionTests
 
         Assert.Equal(answer, again);
         Assert.Empty(_queue.Acknowledged);
+    }
+
+    [Fact]
+    public async Task AnswerUnacknowledgedForTheAckTimeout_IsAnsweredOnceMore_ThenTheSubscriptionIsGivenBack()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "first");
+        var answer = await PollAsync(subscription, ack: null);
+
+        // Polls that keep not naming it, within the timeout: the same answer, the subscription still held.
+        _time.Advance(AckTimeout - TimeSpan.FromSeconds(1));
+        Assert.Equal(answer, await PollAsync(subscription, ack: null));
+        Assert.Null(subscription.EndReason);
+
+        // Past it: answered once more, then ended, so that the broker gets it back long before its consumer_timeout.
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(answer, await PollAsync(subscription, ack: "an-old-id"));
+        Assert.Equal(SubscriptionEndReason.AckTimeout, subscription.EndReason);
+        Assert.Empty(_queue.Acknowledged);
+    }
+
+    [Fact]
+    public async Task ClientsLeavingBeforeTheirAnswerForTheAckTimeout_TheSubscriptionIsGivenBack()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "first");
+        await LeaveWhileGatheringAsync(subscription);
+
+        _time.Advance(AckTimeout - TimeSpan.FromSeconds(1));
+        await LeaveWhileGatheringAsync(subscription);
+        Assert.Null(subscription.EndReason);
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await LeaveWhileGatheringAsync(subscription);
+        Assert.Equal(SubscriptionEndReason.AckTimeout, subscription.EndReason);
+        Assert.Empty(_queue.Acknowledged);
+    }
+
+    [Fact]
+    public async Task AnswerAcknowledgedAfterPollsWithoutIt_TheClockStartsOver_TheNextAnswerIsKept()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        _queue.Deliver(1, "one");
+        var first = await PollAsync(subscription, ack: null);
+        _time.Advance(AckTimeout - TimeSpan.FromSeconds(1));
+        Assert.Equal(first, await PollAsync(subscription, ack: null));
+
+        // Acknowledged just in time: the next answer is new, and its clock starts now.
+        _queue.Deliver(2, "two");
+        _time.Advance(TimeSpan.FromSeconds(2));
+        var second = await PollAsync(subscription, ack: first[^1].Id);
+        Assert.Equal(["two"], second.Select(m => m.Data));
+        Assert.Null(subscription.EndReason);
+        Assert.Equal([(1ul, true)], _queue.Acknowledged);
     }
 
     /// <summary>
