@@ -3,6 +3,7 @@ using Eventsourced.Http;
 using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -176,6 +177,13 @@ public static class GatewayApplication
         if (!options.Auth.Jwt.HasKeys && !ListenAddress.IsLoopback(options.Server.Address))
         {
             HostingLog.Unauthenticated(logger, options.Server.Address);
+        }
+
+        // With tokens, queues are private to their holders; topics that can take any queue's name undo that. Without
+        // tokens anyone reads any queue they can name anyway (warned above beyond loopback).
+        if (options.Auth.Jwt.HasKeys && options.Topics.Path.Length > 0 && app.Services.GetRequiredService<TopicHub>().SharesNamesWithQueues)
+        {
+            HostingLog.TopicsShareQueueNames(logger, options.Queue.Pattern);
         }
 
         foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)

@@ -19,6 +19,8 @@ internal static class StatusReason
         response.Headers[Header] = AsHeaderValue(reason);
         response.Headers.CacheControl = "no-store";
         response.ContentType = "text/plain; charset=utf-8";
+        // The reason may quote the request (a queue or topic name): a browser must never read it as anything but text.
+        response.Headers.XContentTypeOptions = "nosniff";
         return response.WriteAsync(reason + "\n", context.RequestAborted);
     }
 

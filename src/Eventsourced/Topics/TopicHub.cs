@@ -35,13 +35,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly CancellationTokenSource _stopping = new();
     private readonly int _prefixBytes;
+    private readonly QueuePattern _queuePattern;
     private int _created;
     private int _stopped;
 
     public TopicHub(
-        IOptions<TopicOptions> options, IOptions<BrokerOptions> broker, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
+        IOptions<TopicOptions> options, IOptions<BrokerOptions> broker, IOptions<QueueOptions> queue, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
     {
         Options = options.Value;
+        _queuePattern = QueuePattern.Parse(queue.Value.Pattern);
         _pool = pool;
         _time = time;
         Metrics = metrics;
@@ -83,6 +85,16 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
 
     internal static int MaxStreamName(IEnumerable<BrokerUrl> nodes) =>
         Math.Min(QueueNameRules.MaxBytes, 255 - 2 - 19 - nodes.Select(node => Encoding.UTF8.GetByteCount(node.VirtualHost)).DefaultIfEmpty(1).Max());
+
+    /// <summary>
+    /// Whether <paramref name="stream"/> is a name <c>queue.pattern</c> gives clients' queues, when the pattern has text of
+    /// its own (a pattern that is placeholders only lets requests name any queue: there every name would be, and the
+    /// start-up warns instead, <see cref="SharesNamesWithQueues"/>).
+    /// </summary>
+    public bool CouldBeAClientsQueue(string stream) => _queuePattern.HasLiteralText && _queuePattern.CouldName(stream);
+
+    /// <summary>Whether topics may be created under any name a client's queue could have: no <c>topics.prefix</c>, and a <c>queue.pattern</c> of placeholders only.</summary>
+    public bool SharesNamesWithQueues => Options.Create.Count > 0 && Options.Prefix.Length == 0 && !_queuePattern.HasLiteralText;
 
     /// <summary>Whether <c>topics.create</c> lets <paramref name="topic"/> be created on first use.</summary>
     public bool MayCreate(string topic) => Options.Create.Any(pattern => TopicNamePattern.Matches(pattern, topic));
@@ -427,6 +439,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         if (!MayCreate(topic))
         {
             throw new SubscribeException(SubscribeFailure.NotFound, $"topic '{topic}' does not exist (and topics.create does not allow creating it)");
+        }
+
+        if (CouldBeAClientsQueue(stream))
+        {
+            // Created, the stream would take the name of a client's queue for good: that client refused ever after,
+            // and what services publish to it kept in a stream for whoever reads the topic.
+            throw new SubscribeException(
+                SubscribeFailure.Forbidden,
+                $"topic '{topic}' is not created: its stream would be named like a client's queue (queue.pattern); topics.prefix keeps the names apart");
         }
 
         lock (_sync)

@@ -47,6 +47,9 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(reason + "\n", await response.Content.ReadAsStringAsync());
+        // The body quotes the request (a queue name may be "<script>..."): never read as anything but text.
+        Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType?.ToString());
+        Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
         // A page's fetch may read the reason across origins.
         Assert.Equal("X-Status-Reason, Retry-After, WWW-Authenticate", response.Headers.GetValues("Access-Control-Expose-Headers").Single());

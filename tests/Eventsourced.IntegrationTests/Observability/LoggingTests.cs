@@ -83,6 +83,33 @@ public sealed class LoggingTests
     }
 
     /// <summary>
+    /// With tokens, topics that may be created under any queue's name (no <c>topics.prefix</c>, a pattern of request
+    /// values only) are warned of at start; a prefix, a pattern with text of its own, or no creation says nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("${query:id}", "", true)]
+    [InlineData("${claim:sub}", "", true)]
+    [InlineData("${query:id}", "topic.", false)]
+    [InlineData("push.${query:id}", "", false)]
+    public async Task Start_WithTokens_WarnsWhenTopicsCanTakeAnyQueuesName(string pattern, string prefix, bool warns)
+    {
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+            ["EVENTSOURCED_AUTH__JWT__SECRET"] = "a-secret-of-at-least-thirty-two-bytes!",
+            ["EVENTSOURCED_QUEUE__PATTERN"] = pattern,
+            ["EVENTSOURCED_TOPICS__PREFIX"] = prefix,
+        });
+        using var client = await process.ListeningClientAsync(port, Patience);
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(Patience));
+
+        Assert.Equal(warns, process.Stdout.Contains("warn: Eventsourced[111] Topics may be created under any name a client's queue can have", StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Runs the executable at debug level against a closed port with <paramref name="password"/> in the broker URL,
     /// asks for a stream (503) and every observability endpoint, stops it with SIGTERM, and returns its output
     /// and the bodies it served.

@@ -116,6 +116,38 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     }
 
     [Fact]
+    public async Task ATopicNamedLikeAClientsQueue_IsNotCreated_TheClientKeepsItsQueue()
+    {
+        var prefix = UniqueTopic("squat") + ".";
+        var gateway = await StartGatewayAsync(o => o.Queue.Pattern = prefix + "${query:id}");
+
+        // Created, the stream would hold the victim's queue name for good (the victim refused ever after) and keep what
+        // services publish to that queue for the topic's readers.
+        await using (var squatter = await gateway.SubscribeAsync($"/topics/{prefix}victim"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, squatter.Status);
+            Assert.Equal($"topic '{prefix}victim' is not created: its stream would be named like a client's queue (queue.pattern); topics.prefix keeps the names apart", Reason(squatter));
+        }
+
+        Assert.False(await Amqp.QueueExistsAsync(prefix + "victim"));
+        await using var victim = await gateway.SubscribeAsync("/?id=victim");
+        Assert.Equal(HttpStatusCode.OK, victim.Status);
+
+        // Other names are topics as ever; with topics.prefix the same name is a topic of its own.
+        await using var other = await gateway.SubscribeAsync($"/topics/{UniqueTopic("news")}");
+        Assert.Equal(HttpStatusCode.OK, other.Status);
+        var prefixed = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = prefix + "${query:id}";
+            o.Topics.Prefix = "topic.";
+        });
+        await using var apart = await prefixed.SubscribeAsync($"/topics/{prefix}victim");
+        Assert.Equal(HttpStatusCode.OK, apart.Status);
+        Assert.True(await Amqp.QueueExistsAsync("topic." + prefix + "victim"));
+        await Amqp.DeleteQueueAsync("topic." + prefix + "victim");
+    }
+
+    [Fact]
     public async Task BadLastEventIdHeader_Is400()
     {
         var gateway = await StartGatewayAsync();

@@ -90,4 +90,38 @@ public sealed class QueuePatternTests
         Assert.Equal(text, pattern.ToString());
         Assert.Equal(pattern.Segments, QueuePattern.Parse(pattern.ToString()).Segments);
     }
+
+    [Theory]
+    [InlineData("push.${query:id}", "push.42", true)]
+    [InlineData("push.${query:id}", "push.", true)] // an empty value is counted as possible: on the safe side
+    [InlineData("push.${query:id}", "pull.42", false)]
+    [InlineData("push.${query:id}", "push", false)]
+    [InlineData("${query:a}.${cookie:b}", "x.y", true)]
+    [InlineData("${query:a}.${cookie:b}", "xy", false)]
+    [InlineData("user.${claim:sub}.inbox", "user.a.b.inbox", true)]
+    [InlineData("user.${claim:sub}.inbox", "user.a.inbox.x", false)]
+    [InlineData("a*b${query:id}", "a*bc", true)] // a '*' of the pattern's own text is only itself
+    [InlineData("a*b${query:id}", "axxbc", false)]
+    [InlineData("fixed", "fixed", true)]
+    [InlineData("fixed", "fixed2", false)]
+    [InlineData("${query:id}", "anything at all", true)]
+    public void CouldName_LiteralTextWhereItStands_AnyRunForAPlaceholder(string pattern, string name, bool could) =>
+        Assert.Equal(could, QueuePattern.Parse(pattern).CouldName(name));
+
+    [Fact]
+    public void CouldName_ManyPlaceholdersAndALongName_AnswersAtOnce()
+    {
+        // Backtracking into every placeholder would take 250^5 steps; the glob match takes at most 250^2.
+        var pattern = QueuePattern.Parse("${query:a}x${query:b}x${query:c}x${query:d}x${query:e}y");
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        Assert.False(pattern.CouldName(new string('x', 250)));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), stopwatch.Elapsed.ToString());
+    }
+
+    [Theory]
+    [InlineData("${query:id}", false)]
+    [InlineData("${query:id}${cookie:sid}", false)]
+    [InlineData("q.${query:id}", true)]
+    public void HasLiteralText_OnlyWithTextOfItsOwn(string pattern, bool has) =>
+        Assert.Equal(has, QueuePattern.Parse(pattern).HasLiteralText);
 }

@@ -20,7 +20,7 @@ internal sealed class TopicFeedTesting
         Metrics = new TestMetrics();
         var pool = new BrokerPool(Options.Create(new BrokerOptions()), TimeProvider.System, Metrics.Gateway, NullLogger<BrokerPool>.Instance);
         Hub = new TopicHub(
-            Options.Create(new TopicOptions { Buffer = buffer, Recent = recent, LingerSeconds = 0 }), Options.Create(new BrokerOptions()), pool, Metrics.Gateway, TimeProvider.System, NullLogger<TopicHub>.Instance);
+            Options.Create(new TopicOptions { Buffer = buffer, Recent = recent, LingerSeconds = 0 }), Options.Create(new BrokerOptions()), Options.Create(new QueueOptions()), pool, Metrics.Gateway, TimeProvider.System, NullLogger<TopicHub>.Instance);
         Feed = new TopicFeed(Hub, new TopicHub.Entry("prices"), "prices", "prices", 64);
     }
 
