@@ -230,7 +230,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             throw new BrokerUnavailableException($"cannot open a channel on {slot.Node}: {ex.Message}", ex);
         }
 
-        return new ChannelLease(slot, channel, _metrics, _logger);
+        return new ChannelLease(slot, channel, _metrics, _logger, subscriber: false);
     }
 
     private ConnectionSlot? ReservePublisher()

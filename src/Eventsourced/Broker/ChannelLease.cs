@@ -5,23 +5,30 @@ using RabbitMQ.Client;
 namespace Eventsourced.Broker;
 
 /// <summary>
-/// A channel held by one subscriber. Disposing it closes the channel (the broker requeues whatever
-/// was delivered and not acknowledged) and gives the slot back to its connection, exactly once.
+/// A channel held by one subscriber (or one of the gateway's publishers). Disposing it closes the channel (the broker
+/// requeues whatever was delivered and not acknowledged) and gives the slot back to its connection, exactly once.
+/// Only a subscriber's channel counts in <c>eventsourced_broker_channels</c> (and as a consumer in <c>/debug/vars</c>).
 /// </summary>
 internal sealed class ChannelLease : IAsyncDisposable
 {
     private readonly ConnectionSlot _slot;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
+    private readonly bool _subscriber;
     private int _disposed;
 
-    public ChannelLease(ConnectionSlot slot, IChannel channel, GatewayMetrics metrics, ILogger logger)
+    /// <param name="subscriber">False for a publisher's channel, which is no stream's: not counted with the subscribers' channels.</param>
+    public ChannelLease(ConnectionSlot slot, IChannel channel, GatewayMetrics metrics, ILogger logger, bool subscriber = true)
     {
         _slot = slot;
         Channel = channel;
         _metrics = metrics;
         _logger = logger;
-        _metrics.ChannelLeased(slot.Node);
+        _subscriber = subscriber;
+        if (subscriber)
+        {
+            _metrics.ChannelLeased(slot.Node);
+        }
     }
 
     public IChannel Channel { get; private set; }
@@ -54,7 +61,7 @@ internal sealed class ChannelLease : IAsyncDisposable
         }
 
         await CloseQuietlyAsync(Channel);
-        _metrics.ChannelReleased(_slot.Node);
+        Released();
         return true;
     }
 
@@ -72,6 +79,14 @@ internal sealed class ChannelLease : IAsyncDisposable
         finally
         {
             _slot.Release();
+            Released();
+        }
+    }
+
+    private void Released()
+    {
+        if (_subscriber)
+        {
             _metrics.ChannelReleased(_slot.Node);
         }
     }

@@ -63,6 +63,36 @@ public sealed class PresenceTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task PublishingChannel_CountsAsNoStreamsChannel_InDebugVarsOrTheChannelGauge()
+    {
+        // The presence publisher keeps a channel on the publishing connection. It counted as a leased stream channel:
+        // with no stream open, /debug/vars said 1 consumer and eventsourced_broker_channels 1, for as long as the gateway ran.
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, "#");
+
+        await using (var stream = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("presence-queue")}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, stream.Status);
+        }
+
+        await Wait.UntilAsync(async () => await amqp.MessageCountAsync(watcher) == 2, Timeout, "subscribed and unsubscribed published");
+        await Wait.UntilAsync(
+            async () =>
+            {
+                using var vars = JsonDocument.Parse(await gateway.Client.GetStringAsync("/debug/vars"));
+                return vars.RootElement.GetProperty("streams").GetInt64() == 0 && vars.RootElement.GetProperty("consumers").GetInt64() == 0;
+            },
+            Timeout,
+            "no stream and no consumer in /debug/vars while the presence publisher's channel is open");
+        Assert.DoesNotMatch("(?m)^eventsourced_broker_channels\\{[^}]*\\} [1-9]", await gateway.Client.GetStringAsync("/metrics"));
+    }
+
+    [Fact]
     public async Task RoutingKey_IsEventKindName_SoAServiceWatchesOneTopic()
     {
         var exchange = broker.UniqueQueueName("presence");
