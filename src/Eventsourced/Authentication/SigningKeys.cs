@@ -2,6 +2,8 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Eventsourced.Configuration;
+using Eventsourced.Consuming;
+using Eventsourced.Topics;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Eventsourced.Authentication;
@@ -271,7 +273,10 @@ internal sealed class CookieName : IValueRule
             : $"invalid cookie name {ConfigText.Quote(value)} (allowed: letters, digits and !#$%&'*+-.^_`|~)";
 }
 
-/// <summary>A kind of subscription in <c>auth.read_claims</c>: lower-case letters (<c>queue</c>, <c>topic</c>).</summary>
+/// <summary>
+/// A kind of subscription in <c>auth.read_claims</c>: <c>queue</c> or <c>topic</c>. Another name (<c>queues</c>, a
+/// typo) would be read by nothing and leave the kind it meant with its default claim.
+/// </summary>
 internal sealed class SubscriptionKindName : IValueRule
 {
     private SubscriptionKindName()
@@ -279,7 +284,9 @@ internal sealed class SubscriptionKindName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value.Length > 0 && value.All(char.IsAsciiLetterLower) ? null : $"expected a kind of subscription such as queue, got {ConfigText.Quote(value)}";
+        value is QueueTarget.KindName or TopicTarget.KindName
+            ? null
+            : $"expected a kind of subscription, {QueueTarget.KindName} or {TopicTarget.KindName}, got {ConfigText.Quote(value)}";
 }
 
 /// <summary>A claim name: any text without control characters.</summary>

@@ -13,11 +13,13 @@ internal static class ConfigLayers
 {
     /// <summary>
     /// The standard prefixed environment provider's keys as a tree. Top-level keys without children are not
-    /// configuration (<c>EVENTSOURCED_TEST_AMQP</c>: no <c>__</c> after the prefix) and are left out.
+    /// configuration (<c>EVENTSOURCED_TEST_AMQP</c>: no <c>__</c> after the prefix) and are left out, but
+    /// one that is a section's name or starts with it and <c>_</c> (<c>EVENTSOURCED_METRICS_TOKEN</c>) is a
+    /// problem: left out, it would leave the key at its default without a word (no metrics token, no key).
     /// The standard provider keeps one of two variables that differ only in case; the process environment
     /// is scanned to name each key's variable and to report such pairs, which the provider cannot.
     /// </summary>
-    public static ConfigNode FromEnvironment(string prefix, List<ConfigProblem> problems)
+    public static ConfigNode FromEnvironment(string prefix, ConfigSchema schema, List<ConfigProblem> problems)
     {
         var provider = new EnvironmentVariablesConfigurationProvider(prefix);
         provider.Load();
@@ -30,9 +32,66 @@ internal static class ConfigLayers
             {
                 root.Entries.Add(new(ConfigNode.Scalar(ConfigurationPath.GetSectionKey(section), node.Location), node));
             }
+            else if (SingleUnderscoreProblem(node.Location, prefix.Length, schema) is { } problem)
+            {
+                problems.Add(problem);
+            }
         }
 
         return root;
+    }
+
+    /// <summary>
+    /// A variable named like a section's key with one underscore where two belong, with the name it needs
+    /// when the rest is a key of that section (<c>EVENTSOURCED_AUTH_JWT_SECRET</c>: <c>EVENTSOURCED_AUTH__JWT__SECRET</c>).
+    /// </summary>
+    private static ConfigProblem? SingleUnderscoreProblem(ConfigLocation where, int prefixLength, ConfigSchema schema)
+    {
+        if (where.Kind != ConfigSourceKind.Environment || where.Source is not { } name || name.Length <= prefixLength)
+        {
+            return null;
+        }
+
+        var key = name[prefixLength..];
+        foreach (var section in schema.Sections)
+        {
+            if (!key.StartsWith(section.Name, StringComparison.OrdinalIgnoreCase)
+                || (key.Length > section.Name.Length && key[section.Name.Length] != '_'))
+            {
+                continue;
+            }
+
+            var head = name[..(prefixLength + section.Name.Length)];
+            var rest = key.Length > section.Name.Length ? key[(section.Name.Length + 1)..] : string.Empty;
+            var message = KeyPath(section, rest) is { } parts
+                ? $", as in {head}__{string.Join("__", parts)}"
+                : $" ({head}__{(char.IsLower(head[^1]) ? "key" : "KEY")})";
+            return new(where, null, $"not read: two underscores separate a section from its key{message}");
+        }
+
+        return null;
+    }
+
+    /// <summary><paramref name="rest"/> as a key of <paramref name="section"/> or of its subsections, split where <c>__</c> belongs; null if it is none.</summary>
+    private static string[]? KeyPath(SchemaSection section, string rest)
+    {
+        if (section.Keys.Any(k => k.Aliases.Prepend(k.Name).Any(n => string.Equals(n, rest, StringComparison.OrdinalIgnoreCase))))
+        {
+            return [rest];
+        }
+
+        foreach (var subsection in section.Subsections)
+        {
+            if (rest.Length > subsection.Name.Length + 1
+                && rest.StartsWith(subsection.Name, StringComparison.OrdinalIgnoreCase)
+                && rest[subsection.Name.Length] == '_'
+                && KeyPath(subsection, rest[(subsection.Name.Length + 1)..]) is { } parts)
+            {
+                return [rest[..subsection.Name.Length], .. parts];
+            }
+        }
+
+        return null;
     }
 
     /// <summary>An application's own configuration (the gateway embedded with <c>AddEventsourced</c>) as one layer.</summary>

@@ -45,7 +45,7 @@ public static class ConfigLoader
             }
         }
 
-        merger.Merge(ConfigLayers.FromEnvironment(sources.EnvironmentPrefix, problems));
+        merger.Merge(ConfigLayers.FromEnvironment(sources.EnvironmentPrefix, ConfigSchema.Gateway, problems));
         var order = files.Select(f => f.Path).ToList();
         return Finish(merger, problems, filesRead, where => where.Kind switch
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Eventsourced.Configuration;
 using Eventsourced.Http;
 using Eventsourced.Limits;
@@ -62,7 +63,14 @@ public static class GatewayApplication
         }
         configure?.Invoke(builder);
 
+        builder.Services.AddSingleton(services => new RejectedConnectionsLog(
+            services.GetRequiredService<IMeterFactory>(),
+            services.GetRequiredService<ILoggerFactory>(),
+            services.GetRequiredService<TimeProvider>(),
+            RejectedConnectionsLog.Describe(connectionCap)));
         var app = builder.Build();
+        // Listening before Kestrel starts; disposed with the application's services.
+        _ = app.Services.GetRequiredService<RejectedConnectionsLog>();
         if (options.Limits.TrustedProxies.Count > 0)
         {
             // Before the rate limiter: the client a trusted proxy forwarded for is the one that is counted.
@@ -89,7 +97,7 @@ public static class GatewayApplication
         AnnounceLifecycle(app, options, config.FilesRead);
         HostingLog.ConnectionLimit(
             app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced"),
-            connectionCap?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no limit",
+            RejectedConnectionsLog.Describe(connectionCap),
             fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         return app;
     }
@@ -159,7 +167,10 @@ public static class GatewayApplication
         var level = Enum.Parse<LogLevel>(log.Level, ignoreCase: true);
         logging.SetMinimumLevel(level);
         // The framework's per-request chatter is noise at information level for a streaming server.
-        logging.AddFilter("Microsoft.AspNetCore", level > LogLevel.Warning ? level : LogLevel.Warning);
+        var framework = level > LogLevel.Warning ? level : LogLevel.Warning;
+        logging.AddFilter("Microsoft.AspNetCore", framework);
+        // A warning per connection closed at limits.max_connections, as fast as a client opens them: RejectedConnectionsLog sums them up.
+        logging.AddFilter(RejectedConnectionsLog.KestrelCategory, l => RejectedConnectionsLog.KestrelLevelLogged(l, framework));
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
         // Request start/finish lines only, and never wanted: they carry the whole URL, a query token with it (the
         // gateway logs its own lines without the query). While this category is enabled at all, ASP.NET also opens a

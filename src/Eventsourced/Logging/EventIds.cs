@@ -17,7 +17,9 @@ internal static class EventIds
     public const int CertificateLoaded = 108;
     public const int CertificateReloadFailed = 109;
     public const int HangupIgnored = 110;
-    public const int TopicsShareQueueNames = 111;
+    public const int ConnectionsRejected = 111;
+    public const int ConnectionsRejectedRepeated = 112;
+    public const int TopicsShareQueueNames = 113;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -89,5 +90,59 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             "served again after the flood");
         Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
         Assert.Contains("Accepting at most", process.Stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Kestrel wrote a warning for every connection it closed at the cap: a client holding the connections the cap
+    /// allows wrote a log line per connection it opened, as fast as it opened them. The first is logged (event 111),
+    /// the rest counted once per 10 s (event 112), and Kestrel's own lines are filtered out.
+    /// </summary>
+    [Fact]
+    public async Task ConnectionsClosedAtTheCap_AreLoggedOnce_NotOncePerConnection()
+    {
+        const int Cap = 3;
+        const int Rejected = 40;
+        var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.MaxConnections = Cap, log);
+        var sockets = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Cap + Rejected; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                sockets.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+                if (i >= Cap)
+                {
+                    // Closed by the gateway: reads end (0 bytes) or fail with a reset.
+                    var buffer = new byte[1];
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                    try
+                    {
+                        Assert.Equal(0, await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token));
+                    }
+                    catch (SocketException)
+                    {
+                    }
+                }
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            var entries = log.Entries;
+            Assert.DoesNotContain(entries, e => e.Category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal) && e.Level == LogLevel.Warning);
+            var rejected = Assert.Single(entries, e => e.EventId == 111);
+            Assert.Contains("limits.max_connections", rejected.Message, StringComparison.Ordinal);
+            await Wait.UntilAsync(
+                () => Task.FromResult(log.Entries.Any(e => e.EventId == 112 && e.Message.Contains($" {Rejected - 1} more times", StringComparison.Ordinal))),
+                TimeSpan.FromSeconds(20),
+                "the rest counted in one line");
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
     }
 }

@@ -106,7 +106,7 @@ public sealed class LoggingTests
         process.Signal("TERM");
         Assert.Equal(0, await process.WaitForExitAsync(Patience));
 
-        Assert.Equal(warns, process.Stdout.Contains("warn: Eventsourced[111] Topics may be created under any name a client's queue can have", StringComparison.Ordinal));
+        Assert.Equal(warns, process.Stdout.Contains("warn: Eventsourced[113] Topics may be created under any name a client's queue can have", StringComparison.Ordinal));
     }
 
     /// <summary>

@@ -179,6 +179,14 @@ public sealed class AuthConfigTests
             ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: {value}\n"));
 
     [Theory]
+    [InlineData("queues")]
+    [InlineData("topics")]
+    [InlineData("presence")]
+    public void Load_ReadClaimsOfAnUnknownKind_IsAnError(string kind) =>
+        Assert.Equal([$"FILE:3: auth.read_claims.{kind}: expected a kind of subscription, queue or topic, got '{kind}'"],
+            ConfigTesting.Problems($"auth:\n  read_claims:\n    {kind}: allowed\n"));
+
+    [Theory]
     [InlineData("  jwt:\n    secret_files: ['HS999:/run/secrets/jwt']\n", "HS999:/run/secrets/jwt")]
     [InlineData("  read_claims:\n    Queue: queues\n", "Queue")]
     [InlineData("  read_claims:\n    queue: \"a\\tb\"\n", "a\\tb")]

@@ -30,6 +30,15 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Equal(["amqp://guest:guest@localhost:5672/"], options.Broker.Node);
     }
 
+    [Theory]
+    [InlineData("EVENTSOURCED_METRICS_TOKEN", "environment EVENTSOURCED_METRICS_TOKEN: not read: two underscores separate a section from its key, as in EVENTSOURCED_METRICS__TOKEN")]
+    [InlineData("EVENTSOURCED_AUTH_JWT_SECRET", "environment EVENTSOURCED_AUTH_JWT_SECRET: not read: two underscores separate a section from its key, as in EVENTSOURCED_AUTH__JWT__SECRET")]
+    [InlineData("eventsourced_server_shutdown_timeout", "environment eventsourced_server_shutdown_timeout: not read: two underscores separate a section from its key, as in eventsourced_server__shutdown_timeout")]
+    [InlineData("EVENTSOURCED_QUEUE_NOPE", "environment EVENTSOURCED_QUEUE_NOPE: not read: two underscores separate a section from its key (EVENTSOURCED_QUEUE__KEY)")]
+    [InlineData("EVENTSOURCED_SERVER", "environment EVENTSOURCED_SERVER: not read: two underscores separate a section from its key (EVENTSOURCED_SERVER__KEY)")]
+    public void Load_SectionVariableWithoutDoubleUnderscore_IsReported(string name, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "value")));
+
     [Fact]
     public void Load_IndexedNodes_ReplaceTheListInNumericIndexOrder()
     {

@@ -76,7 +76,9 @@ internal sealed class TestEnvironment(IReadOnlyList<(string Name, string? Value)
     }
 
     public string AsGiven(string line) =>
-        variables.OrderByDescending(v => v.Name.Length).Aggregate(line, (text, v) => text.Replace(Renamed(v.Name), v.Name, StringComparison.Ordinal));
+        variables.OrderByDescending(v => v.Name.Length).Aggregate(line, (text, v) => text.Replace(Renamed(v.Name), v.Name, StringComparison.Ordinal))
+            .Replace(_unique, Standard, StringComparison.Ordinal)
+            .Replace(_unique.ToLowerInvariant(), Standard.ToLowerInvariant(), StringComparison.Ordinal);
 
     private string Renamed(string name) =>
         name.StartsWith(Standard, StringComparison.OrdinalIgnoreCase)

@@ -1,0 +1,63 @@
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using Eventsourced.Logging;
+using Eventsourced.Metrics;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// Logs the connections Kestrel closes at <c>limits.max_connections</c> as the gateway's refusals that repeat are
+/// logged: the first at once (event 111), then their count once per 10 s (event 112). Kestrel's own line per closed
+/// connection (category <see cref="KestrelCategory"/>, a warning) is filtered out of the log: a client that holds
+/// the connections the cap allows could otherwise write a warning per connection it opens, as fast as it opens
+/// them. Counted from Kestrel's <c>kestrel.rejected_connections</c> of this application's meters only.
+/// </summary>
+internal sealed class RejectedConnectionsLog : IDisposable
+{
+    /// <summary>Kestrel's log category of connection events; its one warning is the closed connection.</summary>
+    public const string KestrelCategory = "Microsoft.AspNetCore.Server.Kestrel.Connections";
+
+    private const string RejectedInstrument = "kestrel.rejected_connections";
+
+    private readonly MeterListener _listener = new();
+    private readonly LogDigest _digest;
+
+    public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, string connections)
+    {
+        var logger = loggerFactory.CreateLogger("Eventsourced");
+        _digest = new LogDigest(
+            LogDigest.RefusalInterval,
+            time,
+            _ => HostingLog.ConnectionsRejected(logger, connections),
+            (_, count, over) => HostingLog.ConnectionsRejectedRepeated(logger, count, (int)Math.Round(over.TotalSeconds), connections));
+        _listener.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Meter.Name == FrameworkMetersExport.KestrelMeterName
+                && ReferenceEquals(instrument.Meter.Scope, meterFactory)
+                && instrument.Name == RejectedInstrument)
+            {
+                listener.EnableMeasurementEvents(instrument, this);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>(static (_, value, _, state) =>
+        {
+            if (value > 0)
+            {
+                ((RejectedConnectionsLog)state!)._digest.Add(RejectedInstrument);
+            }
+        });
+        _listener.Start();
+    }
+
+    public void Dispose()
+    {
+        _listener.Dispose();
+        _digest.Dispose();
+    }
+
+    /// <summary>Whether a level of <see cref="KestrelCategory"/> is logged at <paramref name="minimum"/>: not its warnings (closed connections).</summary>
+    public static bool KestrelLevelLogged(LogLevel level, LogLevel minimum) => level >= minimum && level != LogLevel.Warning;
+
+    public static string Describe(long? cap) => cap?.ToString(CultureInfo.InvariantCulture) ?? "no limit";
+}
