@@ -162,11 +162,18 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
         // Answers that end at once: 400 (no id) and 426 (no upgrade), each logged when it ends.
         Assert.StartsWith("HTTP/1.1 400", await RawGetAsync(nginx.BaseAddress, "/?access_token=eyJ.first-secret.x"), StringComparison.Ordinal);
         Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, "/ws?id=q-7&access_token=eyJ.second-secret.x&access_token=eyJ.third-secret.x"), StringComparison.Ordinal);
+        // Percent-encoded by a client, the same parameter for the gateway (it decodes names); another case is cut too.
+        Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, "/ws?id=q-8&access%5Ftoken=eyJ.fourth-secret.x"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, "/ws?id=q-9&Access_Token=eyJ.fifth-secret.x"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, "/ws?id=q-10&%61ccess_%74oken=eyJ.sixth-secret.x"), StringComparison.Ordinal);
 
         var log = nginx.AccessLog;
         Assert.DoesNotContain("secret", log, StringComparison.Ordinal);
         Assert.Contains("\"GET /?access_token=*** HTTP/1.1\" 400 ", log, StringComparison.Ordinal);
         Assert.Contains("\"GET /ws?id=q-7&access_token=*** HTTP/1.1\" 426 ", log, StringComparison.Ordinal);
+        Assert.Contains("\"GET /ws?id=q-8&access%5Ftoken=*** HTTP/1.1\" 426 ", log, StringComparison.Ordinal);
+        Assert.Contains("\"GET /ws?id=q-9&Access_Token=*** HTTP/1.1\" 426 ", log, StringComparison.Ordinal);
+        Assert.Contains("\"GET /ws?id=q-10&%61ccess_%74oken=*** HTTP/1.1\" 426 ", log, StringComparison.Ordinal);
     }
 
     private static async Task<string> RawGetAsync(Uri server, string target)
