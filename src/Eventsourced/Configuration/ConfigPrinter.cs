@@ -84,11 +84,23 @@ public static class ConfigPrinter
     /// <summary>A value as <c>-c</c> may show it.</summary>
     internal static string Show(SchemaKey key, string value) => key.Mask switch
     {
-        MaskKind.Secret => value.Length == 0 ? value : "***",
+        MaskKind.Secret => HideSecret(key, value),
         MaskKind.BrokerUrl => BrokerUrl.Mask(value),
         MaskKind.Url => SecretUrl.Mask(value),
         _ => value,
     };
+
+    /// <summary>A secret as <c>-c</c> shows it: <c>***</c>; an <c>ALGORITHM:SECRET</c> entry (<c>auth.jwt.secrets</c>) keeps its algorithm, which says which is which.</summary>
+    private static string HideSecret(SchemaKey key, string value)
+    {
+        if (value.Length == 0)
+        {
+            return value;
+        }
+
+        var colon = value.IndexOf(':', StringComparison.Ordinal);
+        return key.Kind == KeyKind.List && colon > 0 ? value[..(colon + 1)] + SecretUrl.Hidden : SecretUrl.Hidden;
+    }
 
     /// <summary>A scalar; the emitter quotes it when plain YAML would misread it, and so do we for what reads as null.</summary>
     private static Scalar Text(string value)

@@ -30,9 +30,25 @@ internal static class OptionsChecker
         return problems;
     }
 
+    /// <summary>
+    /// Loaded back from <c>-c</c>, a secret would be the three characters it prints in its place: a metrics token
+    /// anyone can guess, or a signing key refused for its length with no hint why.
+    /// </summary>
+    private static readonly string PrintedSecret = $"'{SecretUrl.Hidden}' is what -c prints in place of a secret: give the secret itself";
+
+    /// <summary>Whether <paramref name="value"/> is what <c>-c</c> prints for a secret: <c>***</c>, or <c>ALGORITHM:***</c> for an entry (<see cref="ConfigPrinter.Show"/>).</summary>
+    private static bool LooksPrinted(string value) =>
+        value == SecretUrl.Hidden || value.EndsWith(":" + SecretUrl.Hidden, StringComparison.Ordinal);
+
     private static void CheckKey(SchemaKey key, object? value, ConfigOrigins origins, List<ConfigProblem> problems)
     {
         var where = origins.Of(key.ConfigurationKey);
+        if (key.Mask == MaskKind.Secret && value is string secret && LooksPrinted(secret))
+        {
+            problems.Add(new(where, key.Path, PrintedSecret));
+            return;
+        }
+
         switch (key.Kind)
         {
             case KeyKind.Number when value is int number && (number < key.Min || number > key.Max):
@@ -52,7 +68,9 @@ internal static class OptionsChecker
 
                 for (var i = 0; i < items.Count; i++)
                 {
-                    var itemProblem = items[i].Length == 0 ? "empty value" : key.Rule?.Invoke(items[i]);
+                    var itemProblem = items[i].Length == 0 ? "empty value"
+                        : key.Mask == MaskKind.Secret && LooksPrinted(items[i]) ? PrintedSecret
+                        : key.Rule?.Invoke(items[i]);
                     if (itemProblem is not null)
                     {
                         var itemKey = $"{key.ConfigurationKey}:{i.ToString(CultureInfo.InvariantCulture)}";

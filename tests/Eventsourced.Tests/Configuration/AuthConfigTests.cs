@@ -62,8 +62,17 @@ public sealed class AuthConfigTests
 
         Assert.DoesNotContain(Secret, yaml, StringComparison.Ordinal);
         Assert.DoesNotContain(new string('s', 64), yaml, StringComparison.Ordinal);
-        Assert.Contains("\n  jwt:\n    secret: '***'\n    secrets:\n      - '***'\n", yaml, StringComparison.Ordinal);
+        // An entry keeps its algorithm, so that a reader of the dump can tell the secrets apart.
+        Assert.Contains("\n  jwt:\n    secret: '***'\n    secrets:\n      - HS512:***\n", yaml, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("auth:\n  jwt:\n    secret: '***'\n", "FILE:3: auth.jwt.secret")]
+    [InlineData("auth:\n  jwt:\n    secrets: ['HS384:***']\n", "FILE:3: auth.jwt.secrets[0]")]
+    [InlineData("metrics:\n  token: '***'\n", "FILE:2: metrics.token")]
+    public void Load_TheDumpsPlaceholderForASecret_IsAnErrorThatSaysSo(string yaml, string where) =>
+        // Loaded as it is, a metrics token would be three characters anyone can guess.
+        Assert.Equal([$"{where}: '***' is what -c prints in place of a secret: give the secret itself"], ConfigTesting.Problems(yaml));
 
     [Fact]
     public void Load_UnknownKeyInSubsection_NamesTheNestedPath() =>
