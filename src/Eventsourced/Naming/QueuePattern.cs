@@ -11,7 +11,16 @@ namespace Eventsourced.Naming;
 /// </summary>
 public sealed class QueuePattern : IValueRule
 {
-    private QueuePattern(IReadOnlyList<PatternSegment> segments) => Segments = segments;
+    /// <summary>The pattern as a glob for <see cref="CouldName"/>: the literal text, one position per placeholder (marked in <see cref="_placeholderAt"/>).</summary>
+    private readonly string _glob;
+    private readonly bool[] _placeholderAt;
+
+    private QueuePattern(IReadOnlyList<PatternSegment> segments)
+    {
+        Segments = segments;
+        _glob = string.Concat(segments.Select(s => s.Kind == PatternSegmentKind.Literal ? s.Value : "\0"));
+        _placeholderAt = [.. segments.SelectMany(s => s.Kind == PatternSegmentKind.Literal ? s.Value.Select(_ => false) : [true])];
+    }
 
     /// <summary>The pieces in order; adjacent literal text is one segment.</summary>
     public IReadOnlyList<PatternSegment> Segments { get; }
@@ -112,62 +121,12 @@ public sealed class QueuePattern : IValueRule
 
     /// <summary>
     /// Whether some request could resolve the pattern to <paramref name="name"/>: its literal text where it stands, any
-    /// run of characters (even none, to err on the safe side) for each placeholder. A glob match with the placeholders
-    /// as the only wildcards, by hand because the literal text may hold any character (a '*' too), which a glob or
-    /// regular expression library would read as syntax; greedy with backtracking to the last placeholder, so at most
-    /// quadratic in the name, whatever the pattern and the (client-chosen) name.
+    /// run of characters (even none, to err on the safe side) for each placeholder (<see cref="Glob"/>).
     /// </summary>
     public bool CouldName(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        var text = new List<char>();
-        var wildcard = new List<bool>();
-        foreach (var segment in Segments)
-        {
-            if (segment.Kind != PatternSegmentKind.Literal)
-            {
-                text.Add('\0');
-                wildcard.Add(true);
-                continue;
-            }
-
-            foreach (var c in segment.Value)
-            {
-                text.Add(c);
-                wildcard.Add(false);
-            }
-        }
-
-        int p = 0, n = 0, star = -1, mark = 0;
-        while (n < name.Length)
-        {
-            if (p < text.Count && wildcard[p])
-            {
-                star = p++;
-                mark = n;
-            }
-            else if (p < text.Count && text[p] == name[n])
-            {
-                p++;
-                n++;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                n = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        while (p < text.Count && wildcard[p])
-        {
-            p++;
-        }
-
-        return p == text.Count;
+        return Glob.Matches(_glob, p => _placeholderAt[p], name);
     }
 
     /// <summary>The normalised pattern: whitespace removed, placeholders as <c>${source:NAME}</c>.</summary>

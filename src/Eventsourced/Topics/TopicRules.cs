@@ -45,40 +45,7 @@ internal sealed class TopicNamePattern : IValueRule
             : null;
 
     /// <summary>Whether <paramref name="name"/> matches <paramref name="pattern"/> (ordinal; <c>*</c> any run).</summary>
-    public static bool Matches(string pattern, string name)
-    {
-        // Greedy glob with backtracking to the last star: linear in practice, no regular expressions to escape.
-        int p = 0, n = 0, star = -1, mark = 0;
-        while (n < name.Length)
-        {
-            if (p < pattern.Length && pattern[p] == '*')
-            {
-                star = p++;
-                mark = n;
-            }
-            else if (p < pattern.Length && pattern[p] == name[n])
-            {
-                p++;
-                n++;
-            }
-            else if (star >= 0)
-            {
-                p = star + 1;
-                n = ++mark;
-            }
-            else
-            {
-                return false;
-            }
-        }
-
-        while (p < pattern.Length && pattern[p] == '*')
-        {
-            p++;
-        }
-
-        return p == pattern.Length;
-    }
+    public static bool Matches(string pattern, string name) => Glob.Matches(pattern, p => pattern[p] == '*', name);
 }
 
 /// <summary><c>topics.max_age</c>: RabbitMQ's <c>x-max-age</c>, a positive number and a unit (Y, M, D, h, m, s); empty for none.</summary>
