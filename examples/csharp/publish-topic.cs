@@ -3,7 +3,8 @@
 //
 //   dotnet run publish-topic.cs -- TOPIC 'event text' [TYPE]      (AMQP_URL names the broker)
 //
-// A topic is a RabbitMQ stream queue named after it (plus the gateway's topics.prefix, empty by default):
+// A topic is a RabbitMQ stream queue named after it with the gateway's topics.prefix in front (topic. by
+// default; TOPICS_PREFIX here, set it when the gateway's differs): /topics/prices reads the stream topic.prices;
 // every subscriber of /topics/TOPIC gets every event, each with its stream offset as id, and a browser that
 // reconnects resumes after the last one it had. TYPE becomes the AMQP type property, which the gateway sends
 // as the SSE event type when sse.event is on (addEventListener(TYPE, ...) in the browser).
@@ -17,28 +18,29 @@ using RabbitMQ.Client.Exceptions;
 
 if (args.Length is < 2 or > 3)
 {
-    Console.Error.WriteLine("usage: dotnet run publish-topic.cs -- TOPIC MESSAGE [TYPE]  (AMQP_URL names the broker)");
+    Console.Error.WriteLine("usage: dotnet run publish-topic.cs -- TOPIC MESSAGE [TYPE]  (AMQP_URL names the broker, TOPICS_PREFIX the gateway's topics.prefix)");
     return 64;
 }
 
 var url = Environment.GetEnvironmentVariable("AMQP_URL") ?? "amqp://guest:guest@localhost:5672/";
-await TopicPublisher.PublishAsync(new Uri(url), topic: args[0], text: args[1], type: args.Length > 2 ? args[2] : null);
-Console.WriteLine($"published to topic {args[0]}");
+var stream = (Environment.GetEnvironmentVariable("TOPICS_PREFIX") ?? "topic.") + args[0];
+await TopicPublisher.PublishAsync(new Uri(url), stream, text: args[1], type: args.Length > 2 ? args[2] : null);
+Console.WriteLine($"published to topic {args[0]} (stream {stream})");
 return 0;
 
 internal static class TopicPublisher
 {
     /// <summary>
-    /// Publishes <paramref name="text"/> to the stream of <paramref name="topic"/> and waits until the broker has
+    /// Publishes <paramref name="text"/> to a topic's <paramref name="stream"/> and waits until the broker has
     /// it. The stream is declared first if it does not exist yet (the gateway declares it too, for its first
     /// subscriber), with the retention of the gateway's defaults (topics.max_age, topics.max_length_bytes): a
     /// topic keeps its history from the first event on, even before anyone subscribed.
     /// </summary>
-    public static async Task PublishAsync(Uri broker, string topic, string text, string? type = null, CancellationToken cancellationToken = default)
+    public static async Task PublishAsync(Uri broker, string stream, string text, string? type = null, CancellationToken cancellationToken = default)
     {
         var factory = new ConnectionFactory { Uri = broker, ClientProvidedName = "eventsourced example topic publisher" };
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);
-        await EnsureStreamAsync(connection, topic, cancellationToken);
+        await EnsureStreamAsync(connection, stream, cancellationToken);
         await using var channel = await connection.CreateChannelAsync(
             new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true),
             cancellationToken);
@@ -49,20 +51,20 @@ internal static class TopicPublisher
             Type = type,
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
         };
-        // The default exchange routes by queue name: the stream is the queue named after the topic.
+        // The default exchange routes by queue name.
         await channel.BasicPublishAsync(
-            exchange: "", routingKey: topic, mandatory: true, basicProperties: properties,
+            exchange: "", routingKey: stream, mandatory: true, basicProperties: properties,
             body: Encoding.UTF8.GetBytes(text), cancellationToken: cancellationToken);
     }
 
-    private static async Task EnsureStreamAsync(IConnection connection, string topic, CancellationToken cancellationToken)
+    private static async Task EnsureStreamAsync(IConnection connection, string stream, CancellationToken cancellationToken)
     {
         // A passive declare fails (and closes its channel) when the stream does not exist: use a channel of its own.
         await using (var probe = await connection.CreateChannelAsync(cancellationToken: cancellationToken))
         {
             try
             {
-                await probe.QueueDeclarePassiveAsync(topic, cancellationToken);
+                await probe.QueueDeclarePassiveAsync(stream, cancellationToken);
                 return;
             }
             catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == Constants.NotFound)
@@ -71,7 +73,7 @@ internal static class TopicPublisher
         }
 
         await using var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
-        await channel.QueueDeclareAsync(topic, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
+        await channel.QueueDeclareAsync(stream, durable: true, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?>
         {
             ["x-queue-type"] = "stream",
             ["x-max-age"] = "1D",

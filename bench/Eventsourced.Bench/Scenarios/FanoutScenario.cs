@@ -32,7 +32,7 @@ internal static class FanoutScenario
         var warm = new LatencyRecorder((int)Math.Min(int.MaxValue, streams * Math.Max(1, warmupEvents)));
         var measured = new LatencyRecorder((int)Math.Min(int.MaxValue, streams * measuredEvents));
         long delivered = 0;
-        await context.Broker.DeclareStreamAsync(topic);
+        await context.Broker.DeclareStreamAsync(TopicPublisher.StreamOf(topic));
         var set = new StreamSet(context.Connector, Enumerable.Repeat(topic, streams).ToArray(), (stream, seq, stamp, now) =>
         {
             (seq < warmupEvents ? warm : measured).Record(stamp, now);
@@ -110,7 +110,7 @@ internal static class FanoutScenario
         finally
         {
             await set.CloseAsync();
-            await context.Broker.DeleteAsync([topic]);
+            await context.Broker.DeleteAsync([TopicPublisher.StreamOf(topic)]);
         }
     }
 

@@ -25,7 +25,7 @@ internal static class ResumeScenario
         const string Target = "0 missed, 0 duplicated";
         var topic = $"bench-{context.RunId}-resume";
         var failures = new List<string>();
-        await context.Broker.DeclareStreamAsync(topic);
+        await context.Broker.DeclareStreamAsync(TopicPublisher.StreamOf(topic));
         var first = new StreamSet(context.Connector, Enumerable.Repeat(topic, subscribers).ToArray(), onMessage: null);
         foreach (var stream in first.Streams)
         {
@@ -122,7 +122,7 @@ internal static class ResumeScenario
                 await set.CloseAsync();
             }
 
-            await context.Broker.DeleteAsync([topic]);
+            await context.Broker.DeleteAsync([TopicPublisher.StreamOf(topic)]);
         }
     }
 

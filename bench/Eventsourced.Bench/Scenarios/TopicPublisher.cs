@@ -6,6 +6,12 @@ namespace Eventsourced.Bench.Scenarios;
 /// <summary>Publishes a topic's events at a fixed rate: event k is a payload of "queue" 0 with sequence number k and the publisher's timestamp.</summary>
 internal static class TopicPublisher
 {
+    /// <summary>The gateway's <c>topics.prefix</c> (its default): what names a topic's stream.</summary>
+    public const string StreamPrefix = "topic.";
+
+    /// <summary>The stream queue of <paramref name="topic"/>.</summary>
+    public static string StreamOf(string topic) => StreamPrefix + topic;
+
     /// <summary>Publishes <paramref name="total"/> events at <paramref name="rate"/> per second; returns the rate reached.</summary>
     public static async Task<double> PublishAsync(BenchContext context, string topic, int rate, long total, int size, Action<long>? published = null)
     {
@@ -19,7 +25,7 @@ internal static class TopicPublisher
             var due = Math.Min(total, (long)(Stopwatch.GetElapsedTime(started).TotalSeconds * rate) + 1);
             while (sent < due)
             {
-                await channel.BasicPublishAsync(string.Empty, topic, mandatory: false, properties, Payload.Create(0, sent, Stopwatch.GetTimestamp(), size));
+                await channel.BasicPublishAsync(string.Empty, StreamOf(topic), mandatory: false, properties, Payload.Create(0, sent, Stopwatch.GetTimestamp(), size));
                 sent++;
                 published?.Invoke(sent);
             }

@@ -15,10 +15,16 @@ public sealed class TopicOptions
     [ValueRule<TopicsPath>]
     public string Path { get; set; } = "/topics/";
 
-    /// <summary><c>topics.prefix</c>: put before a topic's name to name its stream queue (<c>topic.</c> keeps them apart from client queues).</summary>
+    /// <summary>What <see cref="Prefix"/> is unless configured.</summary>
+    public const string DefaultPrefix = "topic.";
+
+    /// <summary>
+    /// <c>topics.prefix</c>: put before a topic's name to name its stream queue. The default, <c>topic.</c>, keeps
+    /// topics apart from client queues, whose names a topic could otherwise take; empty names streams as their topics.
+    /// </summary>
     [ConfigurationKeyName("prefix")]
     [ValueRule<StreamPrefix>]
-    public string Prefix { get; set; } = string.Empty;
+    public string Prefix { get; set; } = DefaultPrefix;
 
     /// <summary><c>topics.max_age</c>: how long a stream the gateway creates keeps events (<c>x-max-age</c>: a number and Y, M, D, h, m or s); empty for no limit.</summary>
     [ConfigurationKeyName("max_age")]

@@ -65,20 +65,20 @@ public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixt
             await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
             for (var i = 0; i < 5; i++)
             {
-                await amqp.PublishAsync(topic, $"event {i}");
+                await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, $"event {i}");
             }
 
             await Harness.WaitUntilAsync(page, "h.events.length === 5", Timeout);
             await gateway.DisposeAsync();
             for (var i = 5; i < 10; i++)
             {
-                await amqp.PublishAsync(topic, $"event {i}");
+                await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, $"event {i}");
             }
 
             await Harness.WaitUntilAsync(page, "h.errors >= 2", Timeout);
             await using var restarted = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
             await Harness.WaitUntilAsync(page, "h.opens === 2 && h.events.length >= 10", Timeout);
-            await amqp.PublishAsync(topic, "event 10");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, "event 10");
             await Harness.WaitUntilAsync(page, "h.events.includes('event 10')", Timeout);
 
             var seen = await Harness.ReadAsync(page);
@@ -114,7 +114,7 @@ public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixt
             {
                 for (var i = 0; i < 3; i++)
                 {
-                    await amqp.PublishAsync(topic, $"event {i}");
+                    await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, $"event {i}");
                 }
 
                 await other.ReadEventsAsync(3, Timeout);
@@ -125,12 +125,12 @@ public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixt
 
             // Cut off before the page had any event; two are published while it is away.
             await gateway.DisposeAsync();
-            await amqp.PublishAsync(topic, "event 3");
-            await amqp.PublishAsync(topic, "event 4");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, "event 3");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, "event 4");
             await Harness.WaitUntilAsync(page, "h.errors >= 2", Timeout);
             await using var restarted = await GatewayServer.StartAsync(broker.AmqpUrl, Configure);
             await Harness.WaitUntilAsync(page, "h.opens === 2", Timeout);
-            await amqp.PublishAsync(topic, "event 5");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, "event 5");
             await Harness.WaitUntilAsync(page, "h.events.includes('event 5')", Timeout);
 
             var seen = await Harness.ReadAsync(page);

@@ -51,7 +51,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
                 Assert.Equal(HttpStatusCode.OK, streams[^1].Status);
             }
 
-            await amqp.PublishAsync(topic, "e0");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, "e0");
             foreach (var stream in streams)
             {
                 Assert.Equal(["e0"], await stream.ReadEventsAsync(1, Timeout));
@@ -61,7 +61,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
             await Task.Delay(TimeSpan.FromSeconds(6));
             for (var i = 1; i <= 100; i++)
             {
-                await amqp.PublishAsync(topic, $"e{i}");
+                await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, $"e{i}");
             }
 
             foreach (var stream in streams)

@@ -107,7 +107,7 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
         for (var i = 0; i < 20; i++)
         {
-            await amqp.PublishAsync(topic, $"e{i}");
+            await amqp.PublishAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic, $"e{i}");
         }
 
         // Bytes written to the socket itself would bypass the encryption (or HTTP/2's framing): none are.

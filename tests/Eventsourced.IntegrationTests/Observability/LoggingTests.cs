@@ -90,18 +90,24 @@ public sealed class LoggingTests
     [InlineData("${query:id}", "", true)]
     [InlineData("${claim:sub}", "", true)]
     [InlineData("${query:id}", "topic.", false)]
+    [InlineData("${query:id}", null, false)] // the default prefix, topic.
     [InlineData("push.${query:id}", "", false)]
-    public async Task Start_WithTokens_WarnsWhenTopicsCanTakeAnyQueuesName(string pattern, string prefix, bool warns)
+    public async Task Start_WithTokens_WarnsWhenTopicsCanTakeAnyQueuesName(string pattern, string? prefix, bool warns)
     {
         var port = FreePort.Next();
-        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        var variables = new Dictionary<string, string>
         {
             ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
             ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
             ["EVENTSOURCED_AUTH__JWT__SECRET"] = "a-secret-of-at-least-thirty-two-bytes!",
             ["EVENTSOURCED_QUEUE__PATTERN"] = pattern,
-            ["EVENTSOURCED_TOPICS__PREFIX"] = prefix,
-        });
+        };
+        if (prefix is not null)
+        {
+            variables["EVENTSOURCED_TOPICS__PREFIX"] = prefix;
+        }
+
+        await using var process = GatewayProcess.Start(variables);
         using var client = await process.ListeningClientAsync(port, Patience);
         process.Signal("TERM");
         Assert.Equal(0, await process.WaitForExitAsync(Patience));

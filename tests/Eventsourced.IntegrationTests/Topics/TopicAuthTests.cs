@@ -29,7 +29,7 @@ public sealed class TopicAuthTests(BrokerFixture broker) : TopicTestBase(broker)
         Assert.Equal($"token does not permit reading topic '{other}'", notListed.Response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(HttpStatusCode.Forbidden, noClaim.Status);
         Assert.Equal(HttpStatusCode.Unauthorized, noToken.Status);
-        Assert.False(await Amqp.QueueExistsAsync(other), "a refused topic must not be created");
+        Assert.False(await Amqp.QueueExistsAsync(StreamOf(other)), "a refused topic must not be created");
         await PublishAsync(allowed, 0, 2);
         AssertRun(await read.ReadItemsAsync(2, Timeout), 0, 2);
     }

@@ -124,7 +124,7 @@ public sealed class TopicDirectWriteTests(BrokerFixture broker) : TopicTestBase(
         Assert.True(Feed(gateway, topic).WrittenDirectly >= 1);
 
         // Deleting the stream ends its consumer and so every subscriber, with a reason; the response ends properly.
-        await Amqp.DeleteQueueAsync(topic);
+        await Amqp.DeleteQueueAsync(StreamOf(topic));
         await connection.ReadToEndAsync(Timeout);
         Assert.True(connection.EndedWithLastChunk);
         Assert.Contains(": stream ended", connection.Body, StringComparison.Ordinal);

@@ -96,14 +96,14 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         await using var b = await gateway.SubscribeAsync($"/topics/{topic}");
         Assert.Equal(HttpStatusCode.OK, a.Status);
 
-        await Amqp.DeleteQueueAsync(topic);
+        await Amqp.DeleteQueueAsync(StreamOf(topic));
 
         await a.WaitForEndAsync(Timeout);
         await b.WaitForEndAsync(Timeout);
         await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the ended topic's channel released");
         await using var again = await gateway.SubscribeAsync($"/topics/{topic}");
         Assert.Equal(HttpStatusCode.OK, again.Status);
-        Assert.True(await Amqp.QueueExistsAsync(topic));
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(topic)));
     }
 
     [Fact]
@@ -131,7 +131,7 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         var reading = reader.ReadEventsAsync(Events, TimeSpan.FromSeconds(60));
         for (var i = 0; i < Events; i++)
         {
-            await Amqp.PublishAsync(topic, $"{i:D4}{body}");
+            await Amqp.PublishAsync(StreamOf(topic), $"{i:D4}{body}");
             await Task.Delay(20);
         }
 
@@ -143,7 +143,7 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         var published = Events;
         while (await MetricAsync(gateway, "eventsourced_topic_slow_subscribers_total") == 0 && published < 4 * Events)
         {
-            await Amqp.PublishAsync(topic, $"{published:D4}{body}");
+            await Amqp.PublishAsync(StreamOf(topic), $"{published:D4}{body}");
             published++;
             await reader.ReadEventsAsync(published, Timeout);
         }
@@ -185,8 +185,8 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
         Assert.True(await subscriber.ReadUntilAsync(t => t.Length >= ": SSE stream\n\nretry: 2500\n\n".Length, Timeout));
 
-        await Amqp.PublishAsync(topic, "42.5", properties: new BasicProperties { Type = "price", MessageId = "ignored-for-topics" });
-        await Amqp.PublishAsync(topic, "plain");
+        await Amqp.PublishAsync(StreamOf(topic), "42.5", properties: new BasicProperties { Type = "price", MessageId = "ignored-for-topics" });
+        await Amqp.PublishAsync(StreamOf(topic), "plain");
 
         var items = await subscriber.ReadItemsAsync(2, Timeout);
         Assert.Equal(": SSE stream\n\nretry: 2500\n\nevent: price\nid: 0\ndata: 42.5\n\nid: 1\ndata: plain\n\n", subscriber.RawText);

@@ -23,9 +23,9 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         Assert.Equal(HttpStatusCode.NotFound, refused.Status);
         Assert.Equal($"topic '{other}' does not exist (and topics.create does not allow creating it)", Reason(refused));
         Assert.Equal(Reason(refused) + "\n", await refused.ReadBodyAsync());
-        Assert.False(await Amqp.QueueExistsAsync(other));
+        Assert.False(await Amqp.QueueExistsAsync(StreamOf(other)));
         Assert.Equal(HttpStatusCode.OK, created.Status);
-        Assert.True(await Amqp.QueueExistsAsync(news));
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(news)));
         Assert.Equal(HttpStatusCode.OK, read.Status);
     }
 
@@ -45,7 +45,7 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         Assert.Equal(HttpStatusCode.OK, created.Status);
         Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
         Assert.Contains("topics.create_max", Reason(refused), StringComparison.Ordinal);
-        Assert.False(await Amqp.QueueExistsAsync(second));
+        Assert.False(await Amqp.QueueExistsAsync(StreamOf(second)));
         Assert.Equal(HttpStatusCode.OK, read.Status);
         Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topics_created_total"));
     }
@@ -54,22 +54,21 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     public async Task NameOfAClassicQueue_Is409_AndTheQueueIsUntouched()
     {
         var gateway = await StartGatewayAsync();
-        var queue = UniqueTopic("classic");
+        var topic = UniqueTopic("classic");
+        var queue = StreamOf(topic);
         await Amqp.DeclareQueueAsync(queue, durable: true);
         await Amqp.PublishAsync(queue, "private");
 
-        await using var refused = await gateway.SubscribeAsync($"/topics/{queue}");
+        await using var refused = await gateway.SubscribeAsync($"/topics/{topic}");
 
         Assert.Equal(HttpStatusCode.Conflict, refused.Status);
-        Assert.Equal($"'{queue}' is a queue, not a stream: it cannot be read as topic '{queue}'", Reason(refused));
+        Assert.Equal($"'{queue}' is a queue, not a stream: it cannot be read as topic '{topic}'", Reason(refused));
         Assert.Equal(1u, await Amqp.MessageCountAsync(queue));
         await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused topic's channel released");
     }
 
     [Theory]
     [InlineData("/topics/", "empty topic name")]
-    [InlineData("/topics/amq.x", "topic name must not start with 'amq.'")]
-    [InlineData("/topics/AMQ.x", "topic name must not start with 'amq.'")]
     [InlineData("/topics/a%01b", "topic name contains control characters")]
     [InlineData("/topics/a%FFb", "topic name is not valid percent-encoded UTF-8")] // would read as /topics/a%25FFb
     [InlineData("/topics/%ED%A0%80", "topic name is not valid percent-encoded UTF-8")] // an encoded surrogate
@@ -83,6 +82,24 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
         Assert.Equal(reason, Reason(refused));
+    }
+
+    [Theory]
+    [InlineData("amq.x")]
+    [InlineData("AMQ.x")]
+    public async Task ReservedName_WithoutAPrefix_Is400_WithThePrefix_IsATopic(string topic)
+    {
+        var unprefixed = await StartGatewayAsync(o => o.Topics.Prefix = "");
+        var prefixed = await StartGatewayAsync();
+
+        await using var refused = await unprefixed.SubscribeAsync($"/topics/{topic}");
+        await using var topicOfItsOwn = await prefixed.SubscribeAsync($"/topics/{topic}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal("topic name must not start with 'amq.'", Reason(refused));
+        Assert.Equal(HttpStatusCode.OK, topicOfItsOwn.Status);
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(topic)));
+        await Amqp.DeleteQueueAsync(StreamOf(topic));
     }
 
     [Fact]
@@ -103,7 +120,7 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [Fact]
     public async Task TooLongName_Is400_CountingThePrefix()
     {
-        var gateway = await StartGatewayAsync(o => o.Topics.Prefix = "topic.");
+        var gateway = await StartGatewayAsync();
 
         // A stream's data directory is named "VHOST_NAME_TIMESTAMP" and may have 255 bytes: with the vhost "/",
         // 233 for the stream's name, of which the prefix takes 6.
@@ -119,7 +136,11 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     public async Task ATopicNamedLikeAClientsQueue_IsNotCreated_TheClientKeepsItsQueue()
     {
         var prefix = UniqueTopic("squat") + ".";
-        var gateway = await StartGatewayAsync(o => o.Queue.Pattern = prefix + "${query:id}");
+        var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = prefix + "${query:id}";
+            o.Topics.Prefix = "";
+        });
 
         // Created, the stream would hold the victim's queue name for good (the victim refused ever after) and keep what
         // services publish to that queue for the topic's readers.
@@ -133,18 +154,14 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         await using var victim = await gateway.SubscribeAsync("/?id=victim");
         Assert.Equal(HttpStatusCode.OK, victim.Status);
 
-        // Other names are topics as ever; with topics.prefix the same name is a topic of its own.
+        // Other names are topics as ever; with topics.prefix (the default) the same name is a topic of its own.
         await using var other = await gateway.SubscribeAsync($"/topics/{UniqueTopic("news")}");
         Assert.Equal(HttpStatusCode.OK, other.Status);
-        var prefixed = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = prefix + "${query:id}";
-            o.Topics.Prefix = "topic.";
-        });
+        var prefixed = await StartGatewayAsync(o => o.Queue.Pattern = prefix + "${query:id}");
         await using var apart = await prefixed.SubscribeAsync($"/topics/{prefix}victim");
         Assert.Equal(HttpStatusCode.OK, apart.Status);
-        Assert.True(await Amqp.QueueExistsAsync("topic." + prefix + "victim"));
-        await Amqp.DeleteQueueAsync("topic." + prefix + "victim");
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(prefix + "victim")));
+        await Amqp.DeleteQueueAsync(StreamOf(prefix + "victim"));
     }
 
     [Fact]

@@ -1,5 +1,6 @@
 using System.Net.ServerSentEvents;
 using Eventsourced.Configuration;
+using Eventsourced.Topics;
 using RabbitMQ.Client;
 
 namespace Eventsourced.IntegrationTests.Topics;
@@ -38,15 +39,19 @@ public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
     /// <summary>A topic name no other test uses.</summary>
     protected string UniqueTopic(string testName) => Broker.UniqueQueueName("topic-" + testName);
 
-    protected Task DeclareStreamAsync(string stream) =>
-        Amqp.DeclareQueueAsync(stream, durable: true, arguments: new Dictionary<string, object?> { ["x-queue-type"] = "stream" });
+    /// <summary>The stream of <paramref name="topic"/> with the default <c>topics.prefix</c>.</summary>
+    protected static string StreamOf(string topic) => TopicOptions.DefaultPrefix + topic;
 
-    /// <summary>Publishes event-0 ... to the stream through the default exchange, each confirmed.</summary>
-    protected async Task PublishAsync(string stream, int from, int count, string? type = null)
+    /// <summary>Declares the stream of <paramref name="topic"/> (with the default prefix), as an operator would.</summary>
+    protected Task DeclareStreamAsync(string topic) =>
+        Amqp.DeclareQueueAsync(StreamOf(topic), durable: true, arguments: new Dictionary<string, object?> { ["x-queue-type"] = "stream" });
+
+    /// <summary>Publishes event-0 ... to the stream of <paramref name="topic"/> through the default exchange, each confirmed.</summary>
+    protected async Task PublishAsync(string topic, int from, int count, string? type = null)
     {
         for (var i = from; i < from + count; i++)
         {
-            await Amqp.PublishAsync(stream, $"event-{i}", properties: type is null ? null : new BasicProperties { Type = type });
+            await Amqp.PublishAsync(StreamOf(topic), $"event-{i}", properties: type is null ? null : new BasicProperties { Type = type });
         }
     }
 

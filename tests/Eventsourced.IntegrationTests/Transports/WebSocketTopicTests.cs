@@ -1,5 +1,6 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Topics;
 
 namespace Eventsourced.IntegrationTests.Transports;
 
@@ -23,11 +24,11 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
         await using var first = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
         await using var second = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
         Assert.True(first.Connected && second.Connected, $"{first.Status} {first.Reason} / {second.Status} {second.Reason}");
-        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf(topic)), Timeout, "the topic's stream exists");
 
         for (var i = 1; i <= 3; i++)
         {
-            await _amqp.PublishAsync(topic, $"event {i}");
+            await _amqp.PublishAsync(StreamOf(topic), $"event {i}");
         }
 
         foreach (var ws in new[] { first, second })
@@ -48,17 +49,17 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
         ulong lastSeen;
         await using (var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
         {
-            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
-            await _amqp.PublishAsync(topic, "a");
-            await _amqp.PublishAsync(topic, "b");
+            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf(topic)), Timeout, "the topic's stream exists");
+            await _amqp.PublishAsync(StreamOf(topic), "a");
+            await _amqp.PublishAsync(StreamOf(topic), "b");
             lastSeen = (await ws.ReceiveMessagesAsync(2, Timeout))[1].Number;
             await ws.CloseAsync();
         }
 
-        await _amqp.PublishAsync(topic, "c while away");
-        await _amqp.PublishAsync(topic, "d while away");
+        await _amqp.PublishAsync(StreamOf(topic), "c while away");
+        await _amqp.PublishAsync(StreamOf(topic), "d while away");
         await using var again = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId={lastSeen}");
-        await _amqp.PublishAsync(topic, "e after");
+        await _amqp.PublishAsync(StreamOf(topic), "e after");
 
         var resumed = await again.ReceiveMessagesAsync(3, Timeout);
         Assert.Equal(["c while away", "d while away", "e after"], resumed.Select(e => e.Data));
@@ -73,14 +74,14 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using (var first = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
         {
-            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(topic), Timeout, "the topic's stream exists");
-            await _amqp.PublishAsync(topic, "the very first");
-            await _amqp.PublishAsync(topic, "the second");
+            await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf(topic)), Timeout, "the topic's stream exists");
+            await _amqp.PublishAsync(StreamOf(topic), "the very first");
+            await _amqp.PublishAsync(StreamOf(topic), "the second");
             await first.ReceiveMessagesAsync(2, Timeout);
         }
 
         await using var all = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId=earliest");
-        await _amqp.PublishAsync(topic, "a new one");
+        await _amqp.PublishAsync(StreamOf(topic), "a new one");
 
         var events = await all.ReceiveMessagesAsync(3, Timeout);
         Assert.Equal(["the very first", "the second", "a new one"], events.Select(e => e.Data));
@@ -108,11 +109,11 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
         {
             o.Ws.Publish = true;
             o.Ws.PublishExchange = string.Empty;
-            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Ws.PublishRoutingKey = TopicOptions.DefaultPrefix + "chat.${to}";
         });
         await using var sender = await gateway.ConnectWebSocketAsync($"/ws/topics/chat.{room}");
         await using var reader = await gateway.ConnectWebSocketAsync($"/ws/topics/chat.{room}");
-        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync($"chat.{room}"), Timeout, "the room's stream exists");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf($"chat.{room}")), Timeout, "the room's stream exists");
 
         await sender.SendAsync($"{{\"publish\": {{\"to\": \"{room}\", \"data\": \"hello room\", \"type\": \"chat\"}}, \"ref\": \"m1\"}}");
 
@@ -126,5 +127,7 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
         await DeleteAsync($"chat.{room}");
     }
 
-    private Task DeleteAsync(string topic) => _amqp.DeleteQueueAsync(topic);
+    private static string StreamOf(string topic) => TopicOptions.DefaultPrefix + topic;
+
+    private Task DeleteAsync(string topic) => _amqp.DeleteQueueAsync(StreamOf(topic));
 }

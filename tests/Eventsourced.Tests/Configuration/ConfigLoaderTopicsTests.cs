@@ -29,7 +29,7 @@ public sealed class ConfigLoaderTopicsTests
                 - broadcast:fanout
             topics:
               path: /t/
-              prefix: topic.
+              prefix: live.
               max_age: 12h
               max_length_bytes: ''
               create: []
@@ -44,12 +44,18 @@ public sealed class ConfigLoaderTopicsTests
             """);
 
         Assert.Equal(["users:topic:user.${query:id}", "broadcast:fanout"], options.Queue.Bind);
-        Assert.Equal(("/t/", "topic.", "12h", ""), (options.Topics.Path, options.Topics.Prefix, options.Topics.MaxAge, options.Topics.MaxLengthBytes));
+        Assert.Equal(("/t/", "live.", "12h", ""), (options.Topics.Path, options.Topics.Prefix, options.Topics.MaxAge, options.Topics.MaxLengthBytes));
         Assert.Empty(options.Topics.Create);
         Assert.Equal(0, options.Topics.CreateMax);
         Assert.Equal((true, true, 3000), (options.Sse.Event, options.Sse.Id, options.Sse.RetryMilliseconds));
         Assert.Equal(("presence", "gw-1"), (options.Events.Exchange, options.Events.Instance));
     }
+
+    [Theory]
+    [InlineData("topics:\n  path: /topics/\n", "topic.")]
+    [InlineData("topics:\n  prefix: ''\n", "")]
+    public void Load_Prefix_IsTopicDotUnlessSet_EmptyNamesStreamsAsTheirTopics(string yaml, string expected) =>
+        Assert.Equal(expected, ConfigTesting.Load(yaml).Topics.Prefix);
 
     [Fact]
     public void Load_BindingsFromTheEnvironment_OneVariablePerEntry()
