@@ -165,6 +165,43 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     }
 
     [Fact]
+    public async Task AQueueNamedLikeATopicsStream_Is400_TheTopicStaysReadable()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic("taken");
+        var stream = StreamOf(topic);
+
+        // A classic queue of the stream's name would refuse the topic to every subscriber (409) while it exists, and take
+        // what services publish to the topic before its stream exists: the prefix keeps queues off topics' names too.
+        await using (var squatter = await gateway.SubscribeAsync($"/?id={stream}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, squatter.Status);
+            Assert.Equal("queue name must not start with 'topic.' (topics.prefix: the names of topics' streams)", Reason(squatter));
+        }
+
+        await using (var poller = await gateway.SubscribeAsync($"/poll?id={stream}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, poller.Status);
+        }
+
+        Assert.False(await Amqp.QueueExistsAsync(stream));
+        await using var reader = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, reader.Status);
+        await Amqp.DeleteQueueAsync(stream);
+
+        // Names merely like the prefix (another case, no dot) and, with topics off, any name are queues as ever.
+        await using var otherCase = await gateway.SubscribeAsync($"/?id=Topic.{topic}");
+        Assert.Equal(HttpStatusCode.OK, otherCase.Status);
+        var noTopics = await StartGatewayAsync(o => o.Topics.Path = "");
+        await using var queue = await noTopics.SubscribeAsync($"/?id={stream}");
+        Assert.Equal(HttpStatusCode.OK, queue.Status);
+        await queue.DisposeAsync();
+        await otherCase.DisposeAsync();
+        await Amqp.DeleteQueueAsync(stream);
+        await Amqp.DeleteQueueAsync($"Topic.{topic}");
+    }
+
+    [Fact]
     public async Task BadLastEventIdHeader_Is400()
     {
         var gateway = await StartGatewayAsync();
