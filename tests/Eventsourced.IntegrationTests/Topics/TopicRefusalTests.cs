@@ -72,6 +72,9 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/a%01b", "topic name contains control characters")]
     [InlineData("/topics/a%FFb", "topic name is not valid percent-encoded UTF-8")] // would read as /topics/a%25FFb
     [InlineData("/topics/%ED%A0%80", "topic name is not valid percent-encoded UTF-8")] // an encoded surrogate
+    [InlineData("/topics/a%252Fb", "topic name must not contain the text '%2F' (it would read as '/')")] // read as /topics/a%2Fb
+    [InlineData("/topics/a%25%32%46b", "topic name must not contain the text '%2F' (it would read as '/')")]
+    [InlineData("/topics/a%2Fb%252f", "topic name must not contain the text '%2F' (it would read as '/')")]
     [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
     [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
     public async Task BadRequest_Is400WithTheReason(string target, string reason)
@@ -199,6 +202,21 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         await otherCase.DisposeAsync();
         await Amqp.DeleteQueueAsync(stream);
         await Amqp.DeleteQueueAsync($"Topic.{topic}");
+    }
+
+    [Fact]
+    public async Task EncodedSlash_IsPartOfTheName_OneSpellingPerTopic()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic("slash");
+
+        await using var read = await gateway.SubscribeAsync($"/topics/{topic}%2Fsub");
+        await using var other = await gateway.SubscribeAsync($"/topics/{topic}%252Fsub");
+
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(topic + "/sub")));
+        Assert.Equal(HttpStatusCode.BadRequest, other.Status);
+        await Amqp.DeleteQueueAsync(StreamOf(topic + "/sub"));
     }
 
     [Fact]
