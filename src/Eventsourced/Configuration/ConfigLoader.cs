@@ -95,5 +95,6 @@ public static class ConfigLoader
             root => AuthConfigCheck.Check((GatewayOptions)root, origins),
             root => WebSockets.WebSocketConfigCheck.Check(((GatewayOptions)root).Ws, origins),
             root => TlsFiles.Check((GatewayOptions)root, origins),
+            root => Topics.TopicConfigCheck.Check((GatewayOptions)root, origins),
         ]);
 }

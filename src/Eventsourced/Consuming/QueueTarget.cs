@@ -1,5 +1,6 @@
 using Eventsourced.Broker;
 using Eventsourced.Naming;
+using Eventsourced.Topics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -7,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Eventsourced.Consuming;
 
 /// <summary>A client's own queue: named by <c>queue.pattern</c>, declared and consumed exclusively (<see cref="QueueSubscription"/>).</summary>
-internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool pool, MessageLimits limits, ILogger<QueueTarget> logger) : ISubscriptionTarget
+internal sealed class QueueTarget(IOptions<QueueOptions> options, IOptions<TopicOptions> topics, BrokerPool pool, MessageLimits limits, ILogger<QueueTarget> logger) : ISubscriptionTarget
 {
     /// <summary>The <see cref="ISubscriptionTarget.Kind"/> of a client's own queue.</summary>
     public const string KindName = "queue";
@@ -17,6 +18,9 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
     private readonly QueueOptions _options = options.Value;
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
     private readonly QueueBinding[] _bindings = [.. options.Value.Bind.Select(QueueBinding.Parse)];
+
+    /// <summary><c>topics.prefix</c> while topics are served: the names of topics' streams, which no client's queue may take.</summary>
+    private readonly string _topicsPrefix = topics.Value.Path.Length > 0 ? topics.Value.Prefix : string.Empty;
 
     public string Kind => KindName;
 
@@ -28,6 +32,15 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, BrokerPool poo
     {
         if (!_resolver.TryResolve(context.Request, out name, out reason))
         {
+            return false;
+        }
+
+        if (_topicsPrefix.Length > 0 && name.StartsWith(_topicsPrefix, StringComparison.Ordinal))
+        {
+            // A classic queue of that name would take a topic's stream name: the topic refused to every subscriber (409)
+            // while it exists, and what services publish to the topic before its stream exists consumed by one client.
+            reason = $"queue name must not start with '{_topicsPrefix}' (topics.prefix: the names of topics' streams)";
+            name = string.Empty;
             return false;
         }
 

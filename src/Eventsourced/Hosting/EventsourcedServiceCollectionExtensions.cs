@@ -86,6 +86,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SubscriberAuthenticator>();
         services.TryAddSingleton<SubscriberPermissions>();
         services.TryAddSingleton<OriginPolicy>();
+        services.TryAddSingleton(sp => new ClientStreams(sp.GetRequiredService<IOptions<LimitsOptions>>().Value.StreamsPerClient));
         services.TryAddSingleton<SubscriptionGate>();
         services.TryAddSingleton<MessageLimits>();
         services.TryAddSingleton<QueueTarget>();

@@ -23,6 +23,7 @@ internal sealed class SubscriptionGate(
     SubscriberPermissions permissions,
     OriginPolicy origins,
     PresencePublisher presence,
+    Limits.ClientStreams clients,
     ILogger<SubscriptionGate> logger) : IDisposable
 {
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
@@ -128,9 +129,17 @@ internal sealed class SubscriptionGate(
             }
         }
 
-        // A held subscription stays open between requests: one client holds no more than limits.streams_per_client.
-        var client = hold is null ? string.Empty : Limits.ClientAddress.PartitionKey(context);
+        // A held subscription stays open between requests: one client holds no more than limits.streams_per_client,
+        // counted together with its streams and WebSockets (each while it runs), so that held polls are no budget apart.
+        var client = Limits.ClientAddress.PartitionKey(context);
         if (hold is not null && held is null && !hold.HasRoomFor(client))
+        {
+            await RefuseTooManyStreamsAsync(context);
+            return;
+        }
+
+        using var counted = hold is null ? clients.TryOpen(client) : Limits.ClientStreams.NotCounted;
+        if (counted is null)
         {
             await RefuseTooManyStreamsAsync(context);
             return;

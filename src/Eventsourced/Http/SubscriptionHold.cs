@@ -15,22 +15,25 @@ namespace Eventsourced.Http;
 internal sealed class SubscriptionHold
 {
     private readonly Dictionary<string, HeldSubscription> _held = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, int> _perClient = new(StringComparer.Ordinal);
-    private readonly int _maxPerClient;
+    private readonly Limits.ClientStreams _perClient;
     private readonly TimeSpan _idle;
     private readonly TimeProvider _time;
     private readonly TimeSpan _busyGrace;
     private bool _stopping;
 
     /// <param name="maxPerClient">Subscriptions one client (<see cref="HeldSubscription.Client"/>) may hold at once; 0: no limit.</param>
+    /// <param name="clients">
+    /// Where held subscriptions count per client, shared with the transports that do not hold (the limit is theirs);
+    /// null: a count of this hold's own, limited to <paramref name="maxPerClient"/>.
+    /// </param>
     /// <param name="busyGrace">
     /// How long <see cref="TakeAsync"/> keeps trying a name in use (<c>queue.busy_grace</c>): the request using it may
     /// be the same client's previous one, whose client has left but which has not ended yet.
     /// </param>
-    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping, int maxPerClient = 0, TimeSpan busyGrace = default)
+    public SubscriptionHold(TimeSpan idle, TimeProvider time, CancellationToken stopping, int maxPerClient = 0, TimeSpan busyGrace = default, Limits.ClientStreams? clients = null)
     {
         _idle = idle;
-        _maxPerClient = maxPerClient;
+        _perClient = clients ?? new Limits.ClientStreams(maxPerClient);
         _time = time;
         _busyGrace = busyGrace;
         stopping.Register(static s => ((SubscriptionHold)s!).EndAll(), this);
@@ -108,25 +111,25 @@ internal sealed class SubscriptionHold
         lock (_held)
         {
             held.InUse = true;
-            tooMany = !HasRoomLocked(held.Client);
-            if (_stopping || tooMany || !_held.TryAdd(held.Name, held))
+            tooMany = false;
+            if (_stopping || _held.ContainsKey(held.Name))
             {
                 return false;
             }
 
-            _perClient[held.Client] = _perClient.GetValueOrDefault(held.Client) + 1;
+            tooMany = !_perClient.TryAdd(held.Client);
+            if (tooMany)
+            {
+                return false;
+            }
+
+            _held.Add(held.Name, held);
             return true;
         }
     }
 
     /// <summary>Whether <paramref name="client"/> may hold one more (checked before opening one, and again when it is added).</summary>
-    public bool HasRoomFor(string client)
-    {
-        lock (_held)
-        {
-            return HasRoomLocked(client);
-        }
-    }
+    public bool HasRoomFor(string client) => _perClient.HasRoomFor(client);
 
     /// <summary>The request is done with <paramref name="held"/>: it waits for the next request, at most the idle time.</summary>
     public void Keep(HeldSubscription held)
@@ -186,22 +189,10 @@ internal sealed class SubscriptionHold
         _ = held.EndAsync(SubscriptionEndReason.HoldExpired);
     }
 
-    private bool HasRoomLocked(string client) => _maxPerClient <= 0 || _perClient.GetValueOrDefault(client) < _maxPerClient;
-
     private void RemoveLocked(HeldSubscription held)
     {
         _held.Remove(held.Name);
-        if (_perClient.TryGetValue(held.Client, out var count))
-        {
-            if (count <= 1)
-            {
-                _perClient.Remove(held.Client);
-            }
-            else
-            {
-                _perClient[held.Client] = count - 1;
-            }
-        }
+        _perClient.Remove(held.Client);
     }
 
     private void EndAll()

@@ -25,7 +25,7 @@ internal sealed class PollEndpoint
     private readonly PollTarget _target;
     private readonly PollSessionOptions _options;
 
-    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options, IOptions<LimitsOptions> limits)
+    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options, IOptions<LimitsOptions> limits, ClientStreams clients)
     {
         _gate = gate;
         _settings = settings;
@@ -33,7 +33,7 @@ internal sealed class PollEndpoint
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
         // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
-        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace);
+        Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace, clients);
     }
 
     /// <summary>The subscriptions held between polls.</summary>

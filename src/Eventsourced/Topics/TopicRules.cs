@@ -110,3 +110,38 @@ internal sealed class ByteSize : IValueRule
         }
     }
 }
+
+/// <summary>The checks of <c>topics</c> that involve other keys, run with the rest of the configuration's checks.</summary>
+internal static class TopicConfigCheck
+{
+    public static IEnumerable<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins)
+    {
+        var (topics, pattern) = (options.Topics, options.Queue.Pattern);
+        if (topics.Path.Length == 0 || topics.Prefix.Length == 0 || TryParse(pattern) is not { } queues)
+        {
+            yield break;
+        }
+
+        // Every name the pattern gives would start with the prefix, and each subscription be refused (400).
+        if (queues.Segments.Count > 0 && queues.Segments[0] is { Kind: PatternSegmentKind.Literal } first
+            && first.Value.StartsWith(topics.Prefix, StringComparison.Ordinal))
+        {
+            var (key, path) = origins.Of("queue:pattern") == ConfigLocation.Options ? ("topics:prefix", "topics.prefix") : ("queue:pattern", "queue.pattern");
+            yield return new ConfigProblem(origins.Of(key), path,
+                $"queue names starting with topics.prefix {ConfigText.Quote(topics.Prefix)} are the names of topics' streams, but queue.pattern {ConfigText.Quote(pattern)} gives only such names: give one of them another prefix");
+        }
+    }
+
+    private static QueuePattern? TryParse(string pattern)
+    {
+        try
+        {
+            return QueuePattern.Parse(pattern);
+        }
+        catch (FormatException)
+        {
+            // Reported as queue.pattern's own problem.
+            return null;
+        }
+    }
+}

@@ -32,11 +32,18 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
     public bool TryResolve(HttpContext context, out string name, out string reason)
     {
         // The path keeps an encoded '/' encoded (%2F): a topic name may contain one.
-        name = (context.GetRouteValue(RouteParameter) as string ?? string.Empty)
-            .Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
+        var routed = context.GetRouteValue(RouteParameter) as string ?? string.Empty;
+        name = routed.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
         if (!IsValidlyEncoded(context.Request))
         {
             reason = "topic name is not valid percent-encoded UTF-8";
+            return false;
+        }
+
+        if (HasEscapedSlashText(context.Request, routed))
+        {
+            name = string.Empty;
+            reason = "topic name must not contain the text '%2F' (it would read as '/')";
             return false;
         }
 
@@ -63,16 +70,39 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
     /// decodes to no UTF-8 (<c>%FF</c>, an encoded surrogate <c>%ED%A0%80</c>) undecoded in the path, so the name would read
     /// like its valid spelling (<c>%25FF</c>): refused, as such a queue name is (<see cref="Naming.RequestValues"/>).
     /// </summary>
-    internal static bool IsValidlyEncoded(HttpRequest request)
+    internal static bool IsValidlyEncoded(HttpRequest request) =>
+        RawPath(request) is not { } raw || Naming.RequestValues.TryDecode(raw, plusIsSpace: false, out _);
+
+    /// <summary>
+    /// Whether the name holds the text <c>%2F</c> that the client did not send as an encoded '/': the server decodes
+    /// <c>%252F</c> (and <c>%25%32%46</c>) to <c>%2F</c>, the very text it leaves for an encoded '/', so
+    /// <c>/topics/a%252Fb</c> would read as topic <c>a/b</c>, a second spelling of <c>/topics/a%2Fb</c>.
+    /// </summary>
+    internal static bool HasEscapedSlashText(HttpRequest request, string routed) =>
+        RawPath(request) is { } raw && EncodedSlashes(routed) > EncodedSlashes(raw);
+
+    /// <summary>The request's path as the client sent it; null when the server does not say.</summary>
+    private static string? RawPath(HttpRequest request)
     {
         var raw = request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
         if (string.IsNullOrEmpty(raw))
         {
-            return true;
+            return null;
         }
 
         var query = raw.IndexOf('?', StringComparison.Ordinal);
-        return Naming.RequestValues.TryDecode(query < 0 ? raw : raw.AsSpan(0, query), plusIsSpace: false, out _);
+        return query < 0 ? raw : raw[..query];
+    }
+
+    private static int EncodedSlashes(string text)
+    {
+        var count = 0;
+        for (var at = text.IndexOf("%2F", StringComparison.OrdinalIgnoreCase); at >= 0; at = text.IndexOf("%2F", at + 3, StringComparison.OrdinalIgnoreCase))
+        {
+            count++;
+        }
+
+        return count;
     }
 
     /// <summary>The id of the last event the client has, if it says: an offset of the topic's stream.</summary>

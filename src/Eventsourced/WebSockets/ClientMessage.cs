@@ -11,11 +11,12 @@ namespace Eventsourced.WebSockets;
 /// a string (sent as UTF-8 text), base64 with <c>"base64": true</c>, or any other JSON value (sent as JSON);
 /// <c>type</c> becomes the AMQP <c>type</c> property; <c>ref</c> (a string or number) comes back in the answer.</item>
 /// </list>
-/// Other properties are ignored; anything else is <see cref="Invalid"/>.
+/// Other properties are ignored; anything else is <see cref="Invalid"/>, and so is a message that would be read one
+/// way of two: both <c>ack</c> and <c>publish</c> (one of them would go unanswered), or a member given twice.
 /// </summary>
 internal abstract record ClientMessage
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32 };
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32, AllowDuplicateProperties = false };
 
     private ClientMessage()
     {
@@ -37,7 +38,7 @@ internal abstract record ClientMessage
         }
         catch (JsonException)
         {
-            return new Invalid("not a JSON text");
+            return new Invalid(HasDuplicateMembers(utf8) ? "a member is given twice" : "not a JSON text");
         }
 
         using (document)
@@ -48,17 +49,29 @@ internal abstract record ClientMessage
                 return new Invalid("expected a JSON object");
             }
 
-            if (root.TryGetProperty("ack", out var ack))
+            var hasAck = root.TryGetProperty("ack", out var ack);
+            var hasPublish = root.TryGetProperty("publish", out var publish);
+            return (hasAck, hasPublish) switch
             {
-                return ParseAck(root, ack);
-            }
+                (true, true) => new Invalid("\"ack\" and \"publish\" in one message: send each in a message of its own"),
+                (true, false) => ParseAck(root, ack),
+                (false, true) => ParsePublish(root, publish),
+                _ => new Invalid("expected \"ack\" or \"publish\""),
+            };
+        }
+    }
 
-            if (root.TryGetProperty("publish", out var publish))
-            {
-                return ParsePublish(root, publish);
-            }
-
-            return new Invalid("expected \"ack\" or \"publish\"");
+    /// <summary>Whether <paramref name="utf8"/>, which duplicates refused, is JSON once they are allowed.</summary>
+    private static bool HasDuplicateMembers(ReadOnlyMemory<byte> utf8)
+    {
+        try
+        {
+            using var lenient = JsonDocument.Parse(utf8, DocumentOptions with { AllowDuplicateProperties = true });
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
         }
     }
 

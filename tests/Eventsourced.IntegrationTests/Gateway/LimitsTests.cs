@@ -107,6 +107,54 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task StreamsPerClient_HeldPollsAndStreamsShareOneBudget()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 2;
+            o.Poll.WaitSeconds = 0;
+        });
+        var polled = broker.UniqueQueueName("limshare1");
+
+        // One poll answered: its subscription is held (a channel, a consumer) until poll.hold, and counts as one stream.
+        using (var answered = await gateway.Client.GetAsync($"/poll?id={polled}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("limshare2")}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+
+        // Two open: a third of any kind is one too many, the held poll's queue can still be polled.
+        await using (var tooMany = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("limshare3")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, tooMany.Status);
+            Assert.Equal("too many streams from this address", tooMany.Reason);
+        }
+
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName("limshare4")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, ws.Status);
+        }
+
+        using (var again = await gateway.Client.GetAsync($"/poll?id={polled}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        // The stream ends: room for one more, whatever its kind.
+        await sse.DisposeAsync();
+        await Wait.UntilAsync(
+            async () =>
+            {
+                await using var next = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName("limshare5")}");
+                return next.Connected;
+            },
+            Patience,
+            "a WebSocket once the stream ended");
+    }
+
+    [Fact]
     public async Task SubscribesPerSecond_BurstOverTheRate_Gets429WithRetryAfter()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.SubscribesPerSecond = 3);

@@ -72,6 +72,9 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/a%01b", "topic name contains control characters")]
     [InlineData("/topics/a%FFb", "topic name is not valid percent-encoded UTF-8")] // would read as /topics/a%25FFb
     [InlineData("/topics/%ED%A0%80", "topic name is not valid percent-encoded UTF-8")] // an encoded surrogate
+    [InlineData("/topics/a%252Fb", "topic name must not contain the text '%2F' (it would read as '/')")] // read as /topics/a%2Fb
+    [InlineData("/topics/a%25%32%46b", "topic name must not contain the text '%2F' (it would read as '/')")]
+    [InlineData("/topics/a%2Fb%252f", "topic name must not contain the text '%2F' (it would read as '/')")]
     [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
     [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
     public async Task BadRequest_Is400WithTheReason(string target, string reason)
@@ -162,6 +165,58 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         Assert.Equal(HttpStatusCode.OK, apart.Status);
         Assert.True(await Amqp.QueueExistsAsync(StreamOf(prefix + "victim")));
         await Amqp.DeleteQueueAsync(StreamOf(prefix + "victim"));
+    }
+
+    [Fact]
+    public async Task AQueueNamedLikeATopicsStream_Is400_TheTopicStaysReadable()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic("taken");
+        var stream = StreamOf(topic);
+
+        // A classic queue of the stream's name would refuse the topic to every subscriber (409) while it exists, and take
+        // what services publish to the topic before its stream exists: the prefix keeps queues off topics' names too.
+        await using (var squatter = await gateway.SubscribeAsync($"/?id={stream}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, squatter.Status);
+            Assert.Equal("queue name must not start with 'topic.' (topics.prefix: the names of topics' streams)", Reason(squatter));
+        }
+
+        await using (var poller = await gateway.SubscribeAsync($"/poll?id={stream}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, poller.Status);
+        }
+
+        Assert.False(await Amqp.QueueExistsAsync(stream));
+        await using var reader = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, reader.Status);
+        await Amqp.DeleteQueueAsync(stream);
+
+        // Names merely like the prefix (another case, no dot) and, with topics off, any name are queues as ever.
+        await using var otherCase = await gateway.SubscribeAsync($"/?id=Topic.{topic}");
+        Assert.Equal(HttpStatusCode.OK, otherCase.Status);
+        var noTopics = await StartGatewayAsync(o => o.Topics.Path = "");
+        await using var queue = await noTopics.SubscribeAsync($"/?id={stream}");
+        Assert.Equal(HttpStatusCode.OK, queue.Status);
+        await queue.DisposeAsync();
+        await otherCase.DisposeAsync();
+        await Amqp.DeleteQueueAsync(stream);
+        await Amqp.DeleteQueueAsync($"Topic.{topic}");
+    }
+
+    [Fact]
+    public async Task EncodedSlash_IsPartOfTheName_OneSpellingPerTopic()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic("slash");
+
+        await using var read = await gateway.SubscribeAsync($"/topics/{topic}%2Fsub");
+        await using var other = await gateway.SubscribeAsync($"/topics/{topic}%252Fsub");
+
+        Assert.Equal(HttpStatusCode.OK, read.Status);
+        Assert.True(await Amqp.QueueExistsAsync(StreamOf(topic + "/sub")));
+        Assert.Equal(HttpStatusCode.BadRequest, other.Status);
+        await Amqp.DeleteQueueAsync(StreamOf(topic + "/sub"));
     }
 
     [Fact]

@@ -16,6 +16,8 @@ public sealed class ConfigLoaderTopicsTests
     [InlineData("sse:\n  retry: -1\n", "FILE:2: sse.retry: must be from 0 to 86400000, got -1")]
     [InlineData("sse:\n  event: yes\n", "FILE:2: sse.event: expected true or false, got 'yes'")]
     [InlineData("server:\n  path: /topics/\n", "FILE:2: server.path: '/topics/' is also topics.path; give each endpoint its own path")]
+    [InlineData("queue:\n  pattern: topic.${query:id}\n", "FILE:2: queue.pattern: queue names starting with topics.prefix 'topic.' are the names of topics' streams, but queue.pattern 'topic.${query:id}' gives only such names: give one of them another prefix")]
+    [InlineData("topics:\n  prefix: user-\nqueue:\n  pattern: user-${query:id}\n", "FILE:4: queue.pattern: queue names starting with topics.prefix 'user-' are the names of topics' streams, but queue.pattern 'user-${query:id}' gives only such names: give one of them another prefix")]
     public void Load_BadValue_ReportsFileLineAndKey(string yaml, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
@@ -50,6 +52,13 @@ public sealed class ConfigLoaderTopicsTests
         Assert.Equal((true, true, 3000), (options.Sse.Event, options.Sse.Id, options.Sse.RetryMilliseconds));
         Assert.Equal(("presence", "gw-1"), (options.Events.Exchange, options.Events.Instance));
     }
+
+    [Theory]
+    [InlineData("queue:\n  pattern: topic.${query:id}\ntopics:\n  path: ''\n")] // topics off
+    [InlineData("queue:\n  pattern: topic.${query:id}\ntopics:\n  prefix: ''\n")]
+    [InlineData("queue:\n  pattern: topics-${query:id}\n")] // starts with "topic", not "topic."
+    public void Load_QueuePatternBesideTopicsPrefix_FineWhenTheNamesCannotMeet(string yaml) =>
+        Assert.StartsWith("topic", ConfigTesting.Load(yaml).Queue.Pattern, StringComparison.Ordinal);
 
     [Theory]
     [InlineData("topics:\n  path: /topics/\n", "topic.")]

@@ -61,6 +61,11 @@ public sealed class ClientMessageTests
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1, \"type\": 2}}", "\"type\" must be a string of at most 255 bytes")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"!!\", \"base64\": true}}", "\"data\" must be base64 when \"base64\" is true")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": {}}", "\"ref\" must be a string or a number")]
+    [InlineData("{\"ack\": 1, \"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": \"m1\"}", "\"ack\" and \"publish\" in one message: send each in a message of its own")]
+    [InlineData("{\"publish\": {\"to\": \"a\", \"data\": 1}, \"publish\": {\"to\": \"b\", \"data\": 2}}", "a member is given twice")]
+    [InlineData("{\"publish\": {\"to\": \"a\", \"to\": \"b\", \"data\": 1}}", "a member is given twice")]
+    [InlineData("{\"ack\": 1, \"ack\": 2}", "a member is given twice")]
+    [InlineData("{\"ack\": 1, \"multiple\": false, \"multiple\": true}", "a member is given twice")]
     public void Parse_Invalid_SaysWhy(string json, string reason) =>
         Assert.Equal(new ClientMessage.Invalid(reason), Parse(json));
 
