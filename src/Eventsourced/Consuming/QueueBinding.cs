@@ -50,6 +50,11 @@ public sealed class QueueBinding : IValueRule
             throw new FormatException($"the exchange is empty in {ConfigText.Quote(text)} (the default exchange cannot be bound to)");
         }
 
+        if (ClientChosenExchangeProblem(exchange) is { } problem)
+        {
+            throw new FormatException($"{problem} in {ConfigText.Quote(text)}");
+        }
+
         var type = parts[1].Trim().ToLowerInvariant();
         if (!Types.Contains(type))
         {
@@ -59,6 +64,46 @@ public sealed class QueueBinding : IValueRule
         }
 
         return new QueueBinding(exchange, type, QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty));
+    }
+
+    /// <summary>
+    /// Why an exchange name would let a client bind its queue to exchanges that are not meant for it, or null. Query
+    /// and cookie values are the client's free choice (tokens authorize the queue, never the exchange): with nothing
+    /// fixed before the first of them the client picks any exchange of the vhost, another application's or the broker's
+    /// own (<c>amq.rabbitmq.trace</c> and <c>amq.rabbitmq.log</c> carry what every connection publishes and logs), and
+    /// with literal text that begins <c>amq.</c> it can still reach the broker's. A claim is the token issuer's choice.
+    /// </summary>
+    private static string? ClientChosenExchangeProblem(QueuePattern exchange)
+    {
+        var fixedText = new StringBuilder();
+        var claim = false;
+        foreach (var segment in exchange.Segments)
+        {
+            switch (segment.Kind)
+            {
+                case PatternSegmentKind.Literal:
+                    fixedText.Append(segment.Value);
+                    break;
+                case PatternSegmentKind.Claim:
+                    claim = true;
+                    break;
+                default:
+                    var start = fixedText.ToString();
+                    if (start.Length == 0 && !claim)
+                    {
+                        return "the exchange would be the client's choice (it starts with a query or cookie value): any exchange of the vhost, other applications' too; put text of its own first (room-${query:room})";
+                    }
+
+                    if (!claim && ("amq.".StartsWith(start, StringComparison.OrdinalIgnoreCase) || start.StartsWith("amq.", StringComparison.OrdinalIgnoreCase)))
+                    {
+                        return "a query or cookie value would choose among the broker's own amq.* exchanges (amq.rabbitmq.trace carries what every connection publishes); put other text first";
+                    }
+
+                    return null;
+            }
+        }
+
+        return null;
     }
 
     static string? IValueRule.Check(string value)

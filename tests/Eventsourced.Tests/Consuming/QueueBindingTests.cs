@@ -10,7 +10,9 @@ public sealed class QueueBindingTests
     [InlineData("news:fanout", "news", "fanout", "")]
     [InlineData("news:FANOUT:", "news", "fanout", "")]
     [InlineData("ex:direct:a:b:c", "ex", "direct", "a:b:c")]
-    [InlineData("${cookie:team}:topic:${query:id}.#", "${cookie:team}", "topic", "${query:id}.#")]
+    [InlineData("team-${cookie:team}:topic:${query:id}.#", "team-${cookie:team}", "topic", "${query:id}.#")]
+    [InlineData("${claim:tenant}:topic:user.${query:id}", "${claim:tenant}", "topic", "user.${query:id}")]
+    [InlineData("${claim:tenant}.${query:room}:fanout", "${claim:tenant}.${query:room}", "fanout", "")]
     [InlineData("amq.topic:topic:x", "amq.topic", "topic", "x")]
     public void Parse_Valid_SplitsAtTheFirstTwoColonsOutsidePlaceholders(string text, string exchange, string type, string routingKey)
     {
@@ -28,6 +30,11 @@ public sealed class QueueBindingTests
     [InlineData("ex:fan:x", "unknown exchange type 'fan'")]
     [InlineData("ex:topic:${query:id", "unclosed '${'")]
     [InlineData("ex:topic:${header:x}", "unknown source 'header'")]
+    [InlineData("${query:ex}:topic:x", "the exchange would be the client's choice")]
+    [InlineData("${cookie:team}-users:topic:x", "the exchange would be the client's choice")]
+    [InlineData("a${query:ex}:fanout", "the broker's own amq.* exchanges")]
+    [InlineData("AMQ.${query:ex}:fanout", "the broker's own amq.* exchanges")]
+    [InlineData("amq.rabbitmq.${cookie:x}:topic:#", "the broker's own amq.* exchanges")]
     public void Parse_Invalid_SaysWhy(string text, string problem)
     {
         var ex = Assert.Throws<FormatException>(() => QueueBinding.Parse(text));
@@ -42,8 +49,8 @@ public sealed class QueueBindingTests
         context.Request.QueryString = new QueryString("?id=42");
         context.Request.Headers.Cookie = "team=red";
 
-        Assert.True(QueueBinding.Parse("${cookie:team}-users:topic:user.${query:id}").TryResolve(context.Request, out var binding, out _));
-        Assert.Equal(new ResolvedBinding("red-users", "topic", "user.42"), binding);
+        Assert.True(QueueBinding.Parse("users-${cookie:team}:topic:user.${query:id}").TryResolve(context.Request, out var binding, out _));
+        Assert.Equal(new ResolvedBinding("users-red", "topic", "user.42"), binding);
         Assert.False(QueueBinding.Parse("users:topic:user.${query:other}").TryResolve(context.Request, out _, out var reason));
         Assert.Equal("missing query parameter 'other'", reason);
     }
