@@ -37,6 +37,16 @@ public sealed class ServerOptions
     public int WriteTimeoutSeconds { get; set; } = 30;
 
     /// <summary>
+    /// <c>server.hosts</c>: the host names subscriptions are answered for (the request's <c>Host</c>, port aside;
+    /// <c>*.example.com</c> for every name below it); empty or <c>*</c>: any. A page whose own name resolves to this
+    /// gateway's address (DNS rebinding) is otherwise a page of the gateway's own origin to it.
+    /// </summary>
+    [ConfigurationKeyName("hosts")]
+    [ValueRule<HostNamePattern>]
+    [MayBeEmpty]
+    public List<string> Hosts { get; set; } = [];
+
+    /// <summary>
     /// <c>server.tls</c>: <c>certificate</c> and <c>key</c>, PEM files. With both, <c>server.address</c> serves HTTPS
     /// with HTTP/2 (ALPN) and HTTP/1.1, and the certificate is reloaded when the files change; empty: plain HTTP/1.1.
     /// </summary>

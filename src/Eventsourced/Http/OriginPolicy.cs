@@ -26,16 +26,20 @@ internal sealed class OriginPolicy
 
     private readonly HashSet<string> _origins;
     private readonly string[] _subscriberCookies;
+    private readonly Microsoft.Extensions.Primitives.StringSegment[] _hosts;
 
-    public OriginPolicy(IOptions<HeaderOptions> headers, IOptions<QueueOptions> queue, IOptions<AuthOptions> auth, IOptions<WebSocketTransportOptions> ws)
-        : this(headers.Value, SubscriberCookies(queue.Value, auth.Value, ws.Value))
+    public OriginPolicy(IOptions<HeaderOptions> headers, IOptions<QueueOptions> queue, IOptions<AuthOptions> auth, IOptions<WebSocketTransportOptions> ws, IOptions<Hosting.ServerOptions> server)
+        : this(headers.Value, SubscriberCookies(queue.Value, auth.Value, ws.Value), server.Value.Hosts)
     {
     }
 
     /// <param name="headers"><c>header</c>.</param>
     /// <param name="subscriberCookies">The cookies the gateway takes a subscriber's token or names from.</param>
-    internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies)
+    /// <param name="hosts"><c>server.hosts</c>: the host names served; none or <c>*</c>: any.</param>
+    internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies, IEnumerable<string>? hosts = null)
     {
+        var served = hosts?.ToArray() ?? [];
+        _hosts = served.Contains("*") ? [] : [.. served.Select(h => new Microsoft.Extensions.Primitives.StringSegment(h))];
         var configured = headers.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
         var entries = Parse(configured);
         AllowsAny = entries is ["*"];
@@ -92,6 +96,22 @@ internal sealed class OriginPolicy
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Why the request's <c>Host</c> is not one this gateway serves (<c>server.hosts</c>), or null. Same origin is judged
+    /// by <c>Host</c>: a page of a name that its owner made resolve to this gateway's address (DNS rebinding, against a
+    /// gateway reachable only from inside a network) would otherwise be a page of the gateway's own origin.
+    /// </summary>
+    public string? HostRefusal(HttpRequest request)
+    {
+        if (_hosts.Length == 0 || HostString.MatchesAny(request.Host.Host, _hosts))
+        {
+            return null;
+        }
+
+        var host = request.Host.Host;
+        return $"host {ConfigText.Quote(host.Length > 100 ? host[..100] + "..." : host)} is not served here (server.hosts)";
     }
 
     /// <summary>Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.</summary>

@@ -65,6 +65,12 @@ internal sealed class SubscriptionGate(
             return false;
         }
 
+        if (origins.HostRefusal(context.Request) is { } hostRefused)
+        {
+            await RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, hostRefused);
+            return false;
+        }
+
         if (origins.Refusal(context.Request) is { } originRefused)
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, originRefused);

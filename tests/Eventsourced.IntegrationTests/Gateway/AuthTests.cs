@@ -162,6 +162,32 @@ public sealed class AuthTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Hosts_ARequestForAnotherHostName_Is400_OnEveryHttpTransport_TheServedNameStreams()
+    {
+        // DNS rebinding: a page of attacker.example whose name now resolves to the gateway is of the gateway's own
+        // origin by its Host; server.hosts names the hosts the gateway answers for.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Hosts = ["push.example"]);
+        var queue = broker.UniqueQueueName(nameof(Hosts_ARequestForAnotherHostName_Is400_OnEveryHttpTransport_TheServedNameStreams));
+
+        foreach (var path in new[] { $"/?id={queue}", $"/poll?id={queue}", $"/topics/{queue}" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Host = "attacker.example:2069";
+            request.Headers.Add("Origin", "http://attacker.example:2069");
+            using var refused = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("host 'attacker.example' is not served here (server.hosts)", refused.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        await using var amqp = await broker.ConnectAsync(nameof(Hosts_ARequestForAnotherHostName_Is400_OnEveryHttpTransport_TheServedNameStreams));
+        Assert.False(await amqp.QueueExistsAsync(queue), "nothing declared for another host");
+
+        await using var served = await gateway.SubscribeAsync($"/?id={queue}", r => r.Headers.Host = "PUSH.example:2069");
+        Assert.Equal(HttpStatusCode.OK, served.Status);
+    }
+
+    [Fact]
     public async Task Get_OriginList_AnswersListedOriginsAndRefusesOthers()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>

@@ -3,12 +3,15 @@ namespace Eventsourced.Tests.Configuration;
 /// <summary>Each kind of structural problem (types, keys, YAML), with the exact line it is reported as.</summary>
 public sealed class ConfigLoaderErrorTests
 {
-    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, write_timeout, tls";
+    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, write_timeout, hosts, tls";
 
     [Theory]
     [InlineData("server:\n  address:\n    host: x\n", "FILE:3: server.address: expected a single value, got a mapping")]
     [InlineData("queue:\n  prefetch: [1]\n", "FILE:2: queue.prefetch: expected a single value, got a list")]
     [InlineData("server: 1\n", "FILE:1: server: expected a mapping of keys, got a single value")]
+    [InlineData("server:\n  hosts:\n    - push.example\n    - https://push.example\n", "FILE:4: server.hosts[1]: expected a host name without scheme or path, got 'https://push.example'")]
+    [InlineData("server:\n  hosts:\n    - push.example:443\n", "FILE:3: server.hosts[0]: expected a host name without a port (an IPv6 address in brackets), got 'push.example:443'")]
+    [InlineData("server:\n  hosts:\n    - push.*.example\n", "FILE:3: server.hosts[0]: '*' only as the whole entry or as its first label (*.example.com), got 'push.*.example'")]
     [InlineData("- a\n- b\n", "FILE:1: expected a mapping of sections (server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits), got a list")]
     [InlineData("broker:\n  node: amqp://h/\n", "FILE:2: broker.node: expected a list, got a single value")]
     [InlineData("header:\n  cors: [a]\n", "FILE:2: header.cors: expected a mapping of header names to values, got a list")]

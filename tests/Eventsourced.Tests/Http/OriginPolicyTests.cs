@@ -25,6 +25,36 @@ public sealed class OriginPolicyTests
         return new OriginPolicy(headers, cookies);
     }
 
+    [Theory]
+    [InlineData("push.example", null)]
+    [InlineData("PUSH.example:2069", null)]
+    [InlineData("a.b.example", null)]
+    [InlineData("[::1]:2069", null)]
+    [InlineData("attacker.example", "host 'attacker.example' is not served here (server.hosts)")]
+    [InlineData("example", "host 'example' is not served here (server.hosts)")]
+    [InlineData("push.example.attacker.example", "host 'push.example.attacker.example' is not served here (server.hosts)")]
+    [InlineData("", "host '' is not served here (server.hosts)")]
+    public void HostRefusal_OnlyTheListedHostsAreServed(string host, string? refusal)
+    {
+        var policy = new OriginPolicy(new HeaderOptions(), [], ["push.example", "*.b.example", "[::1]"]);
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString(host);
+
+        Assert.Equal(refusal, policy.HostRefusal(context.Request));
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("push.example,*")]
+    public void HostRefusal_NoListOrAStar_ServesEveryHost(string hosts)
+    {
+        var policy = new OriginPolicy(new HeaderOptions(), [], hosts.Split(',', StringSplitOptions.RemoveEmptyEntries));
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString("anything.example");
+
+        Assert.Null(policy.HostRefusal(context.Request));
+    }
+
     private static IHeaderDictionary Answer(OriginPolicy policy, string? origin)
     {
         var context = new DefaultHttpContext();
