@@ -38,7 +38,9 @@ EXPOSE 2069
 # Liveness (health.live, /healthz): 200 while the process serves. Not /readyz: a broker outage would
 # mark every instance unhealthy at once, and restarting them does not bring the broker back.
 # No curl or wget in the runtime image: a plain HTTP/1.0 request through bash's /dev/tcp.
-# Assumes the default server.address port 2069 and health.live path.
+# Assumes the default server.address port 2069 and health.live path. At limits.max_connections this probe's
+# connection is closed like any other, and the container turns unhealthy while it is full: with metrics.address
+# set (its own listener and cap), probe that port instead, and so should an orchestrator's liveness probe.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2069 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 # SIGTERM ends the streams within server.shutdown_timeout (10 s); Docker's default stop timeout is also

@@ -148,12 +148,21 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// Throws <see cref="BrokerUnavailableException"/> when no connection is up or none can be opened; never waits
     /// for a node that is down.
     /// </summary>
-    public async Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken)
+    public Task<ChannelLease> LeaseAsync(CancellationToken cancellationToken) => LeaseAsync(avoidNodes: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="LeaseAsync(CancellationToken)"/>, on a connection to none of <paramref name="avoidNodes"/>
+    /// (<see cref="ConnectionSlot.Node"/>: nodes that refused what the subscriber needs, such as a stream without a replica
+    /// there). With nodes to avoid, no connection is opened to make room: when no connection to another node can take a
+    /// channel, this throws <see cref="BrokerUnavailableException"/> without logging it (the caller has the refusal to tell).
+    /// </summary>
+    public async Task<ChannelLease> LeaseAsync(IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken)
     {
-        string reason = "no broker connection is up";
+        var avoiding = avoidNodes is { Count: > 0 };
+        string reason = avoiding ? "no connection to another node can take a channel" : "no broker connection is up";
         for (var attempt = 0; attempt < MaxLeaseAttempts; attempt++)
         {
-            var slot = ReserveLeastLoaded() ?? await GrowAsync(cancellationToken);
+            var slot = ReserveLeastLoaded(avoidNodes) ?? (avoiding ? null : await GrowAsync(cancellationToken));
             if (slot is null)
             {
                 break;
@@ -192,7 +201,11 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
 
         // Every subscriber asks while no connection is up: one line per reason and interval, not one each.
-        _refusals.Add(reason);
+        if (!avoiding)
+        {
+            _refusals.Add(reason);
+        }
+
         throw new BrokerUnavailableException(reason);
     }
 
@@ -293,14 +306,15 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
     }
 
-    private ConnectionSlot? ReserveLeastLoaded()
+    private ConnectionSlot? ReserveLeastLoaded(IReadOnlyCollection<string>? avoidNodes = null)
     {
         while (true)
         {
             ConnectionSlot? best = null;
             foreach (var slot in Slots)
             {
-                if (slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases))
+                if (slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases)
+                    && (avoidNodes is null || !avoidNodes.Contains(slot.Node)))
                 {
                     best = slot;
                 }

@@ -28,9 +28,18 @@ internal sealed class ConnectionSlot
 
     private static readonly TimeSpan ChannelCloseTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a connection must have been up for its loss to start the backoff over. RabbitMQ closes a connection right
+    /// after opening it when its vhost does not exist, the user may not use the vhost, or a connection limit is reached
+    /// (530 NOT_ALLOWED): such a loss counts as a failed attempt, or the gateway would reconnect, and log it, several
+    /// times a second for as long as that lasts.
+    /// </summary>
+    internal static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(10);
+
     private readonly ConnectionFactory _factory;
     private readonly Backoff _backoff;
     private readonly ReconnectWait _wait;
+    private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
     private IConnection? _connection;
@@ -56,6 +65,7 @@ internal sealed class ConnectionSlot
         IsPublisher = isPublisher;
         _backoff = backoff;
         _wait = new ReconnectWait(token => NodeProbe.AnswersAsync(url, token), time);
+        _time = time;
         _metrics = metrics;
         _logger = logger;
         ConnectionName = connectionName;
@@ -409,6 +419,7 @@ internal sealed class ConnectionSlot
     private async Task SuperviseLoopAsync(CancellationToken stopping)
     {
         var attempt = 0;
+        var connectedAt = 0L;
         while (!stopping.IsCancellationRequested)
         {
             var shutdown = Volatile.Read(ref _shutdown);
@@ -417,7 +428,7 @@ internal sealed class ConnectionSlot
                 try
                 {
                     await ConnectAsync(stopping);
-                    attempt = 0;
+                    connectedAt = _time.GetTimestamp();
                     _firstAttempt.TrySetResult();
                     continue;
                 }
@@ -455,6 +466,11 @@ internal sealed class ConnectionSlot
             }
 
             await MarkDownAsync(reason);
+            if (_time.GetElapsedTime(connectedAt) >= StableAfter)
+            {
+                attempt = 0;
+            }
+
             switch (await _wait.WaitAsync(_backoff.Delay(attempt++), stopping))
             {
                 case ReconnectWaitResult.Stopped:

@@ -363,19 +363,48 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         var topic = entry.Topic;
         var stream = Options.Prefix + topic;
         var cancellationToken = _stopping.Token;
-        ChannelLease lease;
-        try
+        // Nodes whose connection was refused the consume for want of a replica of the stream: tried no more.
+        List<string>? noReplica = null;
+        Exception? refused = null;
+        while (true)
         {
-            lease = await _pool.LeaseAsync(cancellationToken);
-        }
-        catch (BrokerUnavailableException ex)
-        {
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+            ChannelLease lease;
+            try
             {
-                ClientReason = _pool.UnavailableReason,
-            };
-        }
+                lease = await _pool.LeaseAsync(noReplica, cancellationToken);
+            }
+            catch (BrokerUnavailableException) when (refused is not null)
+            {
+                // No connection to a node with a replica: the refusal is what the client gets.
+                throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(refused)}", refused)
+                {
+                    ClientReason = $"broker refused topic '{topic}'",
+                };
+            }
+            catch (BrokerUnavailableException ex)
+            {
+                throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
+                {
+                    ClientReason = _pool.UnavailableReason,
+                };
+            }
 
+            try
+            {
+                return await StartFeedOnAsync(lease, entry, topic, stream, cancellationToken);
+            }
+            catch (Exception ex) when (StreamReplica.NotOnThisNode(ex))
+            {
+                TopicsLog.NoReplicaOnNode(Logger, topic, lease.Node);
+                (noReplica ??= []).Add(lease.Node);
+                refused = ex;
+            }
+        }
+    }
+
+    /// <summary>Opens the topic's feed on <paramref name="lease"/> (disposed when this throws).</summary>
+    private async Task<TopicFeed> StartFeedOnAsync(ChannelLease lease, Entry entry, string topic, string stream, CancellationToken cancellationToken)
+    {
         try
         {
             await EnsureStreamAsync(lease, topic, stream, cancellationToken);
@@ -396,6 +425,11 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         catch (Exception ex)
         {
             await lease.DisposeAsync();
+            if (StreamReplica.NotOnThisNode(ex))
+            {
+                throw;
+            }
+
             throw ex switch
             {
                 SubscribeException => ex,

@@ -20,4 +20,7 @@ internal static partial class TopicsLog
 
     [LoggerMessage(EventIds.TopicSlowSubscriber, LogLevel.Debug, "A subscriber of topic {Topic} was ended: more than {Buffer} events waited for it", EventName = "TopicSlowSubscriber")]
     public static partial void SlowSubscriberEnded(ILogger logger, string topic, int buffer);
+
+    [LoggerMessage(EventIds.TopicNoReplicaOnNode, LogLevel.Debug, "Topic {Topic}: node {Node} holds no replica of its stream and refused the consume; trying another node", EventName = "TopicNoReplicaOnNode")]
+    public static partial void NoReplicaOnNode(ILogger logger, string topic, string node);
 }

@@ -112,4 +112,27 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Contains(log.Entries, e => e.Level == LogLevel.Warning && e.Message.Contains("ACCESS_REFUSED", StringComparison.Ordinal) && e.Message.Contains(_user, StringComparison.Ordinal));
         await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channel released");
     }
+    /// <summary>
+    /// RabbitMQ closes a connection right after opening it (530 NOT_ALLOWED) when its vhost does not exist or the user
+    /// may not use it: the gateway backs off as after a failed attempt, instead of taking each such connection for one
+    /// that was up and reconnecting (and logging both) several times a second.
+    /// </summary>
+    [Fact]
+    public async Task VhostRefused_RightAfterOpening_IsRetriedWithBackoff_NotSeveralTimesASecond()
+    {
+        var log = new CollectedLog();
+        var options = new Eventsourced.Configuration.GatewayOptions();
+        options.Server.Address = "127.0.0.1:0";
+        options.Broker.Node = [new UriBuilder(broker.AmqpUrl) { Path = $"/no-such-vhost-{Guid.NewGuid():N}" }.Uri.ToString()];
+        await using var gateway = await GatewayServer.StartAsync(options, log);
+
+        await Wait.UntilAsync(
+            () => Task.FromResult(log.Entries.Any(e => e.EventId == 202 && e.Message.Contains("NOT_ALLOWED", StringComparison.Ordinal))),
+            Patience, "the broker closed the connection (event 202, NOT_ALLOWED)");
+        await Task.Delay(TimeSpan.FromSeconds(5));
+
+        // Backoff from 0.5 s doubling: at most 5 connections in the first 5 s; without it, one every 0.25-0.5 s.
+        var opened = log.Entries.Count(e => e.EventId == 200);
+        Assert.True(opened <= 6, $"{opened} connections opened in about 5 s:\n" + string.Join("\n", log.Entries.Where(e => e.EventId is 200 or 202).Select(e => e.Message)));
+    }
 }

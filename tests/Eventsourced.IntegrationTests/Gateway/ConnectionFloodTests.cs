@@ -145,4 +145,62 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             }
         }
     }
+    /// <summary>
+    /// <c>limits.max_connections</c> holds per listener: at the cap, <c>server.address</c> closes a health probe's
+    /// connection like any other (a liveness probe there fails while the gateway is full), while <c>metrics.address</c>,
+    /// with a cap of its own, still answers its probes (README, "Limits against abuse").
+    /// </summary>
+    [Fact]
+    public async Task AtTheCap_ProbesOnServerAddressAreClosed_MetricsAddressStillAnswersThem()
+    {
+        const int Cap = 2;
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxConnections = Cap;
+            o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+        });
+        var held = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Cap; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+
+            Assert.Null(await ProbeAsync(gateway.Port, "/healthz"));
+            Assert.StartsWith("HTTP/1.1 200", await ProbeAsync(metricsPort, "/healthz"), StringComparison.Ordinal);
+            Assert.StartsWith("HTTP/1.1 200", await ProbeAsync(metricsPort, "/readyz"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    /// <summary>The status line of a plain HTTP/1.0 GET, or null when the gateway closed the connection without an answer.</summary>
+    private static async Task<string?> ProbeAsync(int port, string path)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"), SocketFlags.None, timeout.Token);
+            var buffer = new byte[64];
+            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+            return read == 0 ? null : Encoding.ASCII.GetString(buffer, 0, read);
+        }
+        catch (SocketException)
+        {
+            return null;
+        }
+    }
 }
