@@ -2,6 +2,7 @@ using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
 using Eventsourced.Topics;
+using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -10,11 +11,22 @@ namespace Eventsourced.Sse;
 /// <summary>
 /// The SSE endpoints: <c>GET</c> subscribes to the client's queue (<see cref="HandleAsync"/>) or to a topic
 /// (<see cref="HandleTopicAsync"/>) and streams it as events; <c>OPTIONS</c> answers the CORS preflight; anything
-/// else is 405 (<see cref="SubscriptionGate"/>).
+/// else is 405 (<see cref="SubscriptionGate"/>). A WebSocket upgrade is refused (400): served as a stream, its queue's
+/// messages would be acknowledged into a connection whose client gives up on the 200.
 /// </summary>
 internal sealed class SseEndpoint(
-    SubscriptionGate gate, QueueTarget queues, TopicTarget topics, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<SseOptions> options)
+    SubscriptionGate gate,
+    QueueTarget queues,
+    TopicTarget topics,
+    SubscriptionSettings settings,
+    GatewayMetrics metrics,
+    IOptions<SseOptions> options,
+    IOptions<WebSocketTransportOptions> webSockets)
 {
+    private readonly string _notAWebSocketEndpoint = "not a WebSocket endpoint: this path serves the event stream; " + (webSockets.Value.Path.Length > 0
+        ? $"WebSockets are at {webSockets.Value.Path}"
+        : "WebSockets are switched off (ws.path)");
+
     // Queues keep the original's format unless sse.* asks for more; a topic's events always carry their offset as id.
     private readonly SseFormat _queueFormat = new(new SseFields(
         options.Value.Event, options.Value.Id ? SseIdSource.MessageId : SseIdSource.None, options.Value.RetryMilliseconds));
@@ -30,9 +42,35 @@ internal sealed class SseEndpoint(
 
     private async Task HandleAsync(HttpContext context, ISubscriptionTarget target, SseFormat format)
     {
-        if (await gate.AcceptAsync(context))
+        if (!await gate.AcceptAsync(context))
+        {
+            return;
+        }
+
+        if (IsWebSocketUpgrade(context.Request))
+        {
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, _notAWebSocketEndpoint);
+        }
+        else
         {
             await gate.HandleAsync(context, target, format, subscription => new SseWriter(context, subscription, settings, metrics, format.Opening));
         }
+    }
+
+    /// <summary>An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with <c>ws.path</c> off.</summary>
+    private static bool IsWebSocketUpgrade(HttpRequest request)
+    {
+        foreach (var value in request.Headers.Upgrade)
+        {
+            foreach (var protocol in (value ?? string.Empty).Split(',', StringSplitOptions.TrimEntries))
+            {
+                if (protocol.Equals("websocket", StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 }

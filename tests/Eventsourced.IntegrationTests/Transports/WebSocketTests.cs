@@ -181,6 +181,32 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.False(await _amqp.QueueExistsAsync(queue));
     }
 
+    [Theory]
+    [InlineData("/ws", "/wss", "not a WebSocket endpoint: this path serves the event stream; WebSockets are at /ws")]
+    [InlineData("", "/ws", "not a WebSocket endpoint: this path serves the event stream; WebSockets are switched off (ws.path)")]
+    public async Task WebSocket_AtAStreamPath_Is400_NothingConsumed(string wsPath, string target, string reason)
+    {
+        // Served as an event stream, the queue's messages went into a 200 that the WebSocket client gives up on: acknowledged, lost.
+        var queue = broker.UniqueQueueName(nameof(WebSocket_AtAStreamPath_Is400_NothingConsumed));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.Path = wsPath);
+
+        await using (var ws = await gateway.ConnectWebSocketAsync($"{target}?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, ws.Status);
+            Assert.Equal(reason, ws.Reason);
+        }
+
+        await using (var topic = await gateway.ConnectWebSocketAsync($"/topics/{queue}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, topic.Status);
+        }
+
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+        Assert.False(await _amqp.QueueExistsAsync("topic." + queue));
+        using var stream = await gateway.Client.GetAsync($"{target}?id={queue}", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode); // a GET without the upgrade is the stream, as ever
+    }
+
     [Fact]
     public async Task SecondWebSocket_OnTheSameQueue_Gets503_AndTheFirstKeepsStreaming()
     {
