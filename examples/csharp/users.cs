@@ -58,7 +58,12 @@ catch (PublishReturnException)
 }
 catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == Constants.NotFound)
 {
-    Console.Error.WriteLine($"{ex.ShutdownReason.ReplyText}: the follower has never subscribed (or its queue expired)");
+    // 404 names what is missing: the exchange (no client has subscribed through a gateway whose queue.bind names
+    // it) or, for follow and unfollow, the follower's queue.
+    var missing = ex.ShutdownReason.ReplyText;
+    Console.Error.WriteLine(missing.Contains("no exchange", StringComparison.Ordinal)
+        ? $"{missing}: the gateway declares it when a client subscribes with queue.bind naming it; no client has yet (or USERS_EXCHANGE and BROADCAST_EXCHANGE differ from the gateway's queue.bind)"
+        : $"{missing}: the follower has never subscribed (or its queue expired)");
     return 69;
 }
 

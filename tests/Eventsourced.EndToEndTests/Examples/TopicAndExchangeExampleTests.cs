@@ -73,6 +73,21 @@ public sealed class TopicAndExchangeExampleTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Users_ExchangeNobodyDeclared_Exits69NamingTheExchangeNotAFollower()
+    {
+        var dotnet = Tools.Require("dotnet", "the .NET SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)");
+        var users = broker.UniqueQueueName("users-undeclared");
+        var environment = DotnetBuild.CleanEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl, ["USERS_EXCHANGE"] = users });
+
+        var send = await RunAsync(dotnet, "users.cs", ["send", "42", "hello"], environment);
+
+        Assert.True(send.ExitCode == 69, send.ToString());
+        Assert.Contains($"no exchange '{users}'", send.StandardError, StringComparison.Ordinal);
+        Assert.Contains("queue.bind", send.StandardError, StringComparison.Ordinal);
+        Assert.DoesNotContain("follower", send.StandardError, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AmqpToolsPublishUser_ReachesTheUsersQueue()
     {
         Tools.Require("amqp-publish", "amqp-tools");
