@@ -2,6 +2,8 @@ using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Limits;
 using Eventsourced.Metrics;
+using Eventsourced.Sse;
+using Eventsourced.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
@@ -24,14 +26,24 @@ internal sealed class PollEndpoint
     private readonly GatewayMetrics _metrics;
     private readonly PollTarget _target;
     private readonly PollSessionOptions _options;
+    private readonly string _notAWebSocketEndpoint;
 
     public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options, IOptions<LimitsOptions> limits, ClientStreams clients)
+    public PollEndpoint(
+        SubscriptionGate gate,
+        QueueTarget queues,
+        SubscriptionSettings settings,
+        GatewayMetrics metrics,
+        IOptions<LongPollingOptions> options,
+        IOptions<LimitsOptions> limits,
+        IOptions<WebSocketTransportOptions> webSockets)
     {
         _gate = gate;
         _settings = settings;
         _metrics = metrics;
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
+        _notAWebSocketEndpoint = SseEndpoint.NotAWebSocketEndpoint("long-polls", webSockets.Value);
         // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
         Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace, clients);
     }
@@ -43,6 +55,13 @@ internal sealed class PollEndpoint
     {
         if (!await _gate.AcceptAsync(context))
         {
+            return;
+        }
+
+        if (SseEndpoint.IsWebSocketUpgrade(context.Request))
+        {
+            // Answered as a poll, the queue would be held for poll.hold: the client's WebSocket at the right path gets 503 meanwhile.
+            await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, _notAWebSocketEndpoint);
             return;
         }
 

@@ -23,9 +23,7 @@ internal sealed class SseEndpoint(
     IOptions<SseOptions> options,
     IOptions<WebSocketTransportOptions> webSockets)
 {
-    private readonly string _notAWebSocketEndpoint = "not a WebSocket endpoint: this path serves the event stream; " + (webSockets.Value.Path.Length > 0
-        ? $"WebSockets are at {webSockets.Value.Path}"
-        : "WebSockets are switched off (ws.path)");
+    private readonly string _notAWebSocketEndpoint = NotAWebSocketEndpoint("the event stream", webSockets.Value);
 
     // Queues keep the original's format unless sse.* asks for more; a topic's events always carry their offset as id.
     private readonly SseFormat _queueFormat = new(new SseFields(
@@ -57,8 +55,12 @@ internal sealed class SseEndpoint(
         }
     }
 
+    /// <summary>Why a WebSocket upgrade is refused at an endpoint that serves <paramref name="what"/>: where WebSockets are instead.</summary>
+    internal static string NotAWebSocketEndpoint(string what, WebSocketTransportOptions webSockets) =>
+        $"not a WebSocket endpoint: this path serves {what}; " + (webSockets.Path.Length > 0 ? $"WebSockets are at {webSockets.Path}" : "WebSockets are switched off (ws.path)");
+
     /// <summary>An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with <c>ws.path</c> off.</summary>
-    private static bool IsWebSocketUpgrade(HttpRequest request)
+    internal static bool IsWebSocketUpgrade(HttpRequest request)
     {
         foreach (var value in request.Headers.Upgrade)
         {

@@ -187,6 +187,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     public async Task WebSocket_AtAStreamPath_Is400_NothingConsumed(string wsPath, string target, string reason)
     {
         // Served as an event stream, the queue's messages went into a 200 that the WebSocket client gives up on: acknowledged, lost.
+        // Served as a poll, the queue was held for poll.hold, and the client's WebSocket at the right path refused as busy.
         var queue = broker.UniqueQueueName(nameof(WebSocket_AtAStreamPath_Is400_NothingConsumed));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.Path = wsPath);
 
@@ -199,6 +200,12 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await using (var topic = await gateway.ConnectWebSocketAsync($"/topics/{queue}"))
         {
             Assert.Equal(HttpStatusCode.BadRequest, topic.Status);
+        }
+
+        await using (var poll = await gateway.ConnectWebSocketAsync($"/poll?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, poll.Status);
+            Assert.Equal(reason.Replace("the event stream", "long-polls", StringComparison.Ordinal), poll.Reason);
         }
 
         Assert.False(await _amqp.QueueExistsAsync(queue));
