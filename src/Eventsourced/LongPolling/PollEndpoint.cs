@@ -28,7 +28,6 @@ internal sealed class PollEndpoint
     private readonly PollSessionOptions _options;
     private readonly string _notAWebSocketEndpoint;
 
-    public PollEndpoint(SubscriptionGate gate, QueueTarget queues, SubscriptionSettings settings, GatewayMetrics metrics, IOptions<LongPollingOptions> options, IOptions<LimitsOptions> limits, ClientStreams clients)
     public PollEndpoint(
         SubscriptionGate gate,
         QueueTarget queues,
@@ -36,6 +35,7 @@ internal sealed class PollEndpoint
         GatewayMetrics metrics,
         IOptions<LongPollingOptions> options,
         IOptions<LimitsOptions> limits,
+        ClientStreams clients,
         IOptions<WebSocketTransportOptions> webSockets)
     {
         _gate = gate;
