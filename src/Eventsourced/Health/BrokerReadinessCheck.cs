@@ -1,6 +1,6 @@
 using Eventsourced.Broker;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
-using Microsoft.Extensions.Hosting;
+using Eventsourced.Hosting;
 
 namespace Eventsourced.Health;
 
@@ -10,7 +10,7 @@ namespace Eventsourced.Health;
 /// shutdown has begun so that a load balancer drains first. Nodes are numbered in the order of the distinct
 /// addresses of <c>broker.node</c>; their addresses are for the log and <c>/metrics</c>.
 /// </summary>
-internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLifetime lifetime) : IHealthCheck
+internal sealed class BrokerReadinessCheck(BrokerPool pool, ShutdownDrain drain) : IHealthCheck
 {
     public const string Name = "broker";
 
@@ -19,7 +19,7 @@ internal sealed class BrokerReadinessCheck(BrokerPool pool, IHostApplicationLife
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        if (drain.Draining.IsCancellationRequested)
         {
             return Task.FromResult(HealthCheckResult.Unhealthy("gateway is shutting down"));
         }

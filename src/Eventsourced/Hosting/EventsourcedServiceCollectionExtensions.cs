@@ -82,6 +82,8 @@ public static class EventsourcedServiceCollectionExtensions
         // The pool is itself the hosted service: started after the observability listeners, stopped after the
         // web server (hosted services stop in reverse order), so streams release their channels first.
         services.AddHostedService(sp => sp.GetRequiredService<BrokerPool>());
+        services.TryAddSingleton<ShutdownDrain>();
+        services.AddHostedService(sp => sp.GetRequiredService<ShutdownDrain>());
         services.TryAddSingleton<SubscriptionSettings>();
         services.TryAddSingleton<SubscriberAuthenticator>();
         services.TryAddSingleton<SubscriberPermissions>();

@@ -50,7 +50,7 @@ public static class GatewayApplication
             }
         });
         builder.Services.Configure<HostOptions>(host =>
-            host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.ShutdownTimeoutSeconds));
+            host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.DrainDelaySeconds + options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
         builder.Services.AddHostedService<HangupSignal>();
@@ -203,7 +203,7 @@ public static class GatewayApplication
         }
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        lifetime.ApplicationStopping.Register(() => HostingLog.Stopping(logger, options.Server.ShutdownTimeoutSeconds));
+        app.Services.GetRequiredService<ShutdownDrain>().Draining.Register(() => HostingLog.Stopping(logger, options.Server.DrainDelaySeconds, options.Server.ShutdownTimeoutSeconds));
         lifetime.ApplicationStopped.Register(() => HostingLog.Stopped(logger));
     }
 }

@@ -11,8 +11,8 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.ConfigFilesRead, LogLevel.Information, "Configuration read from {Files}", EventName = "ConfigFilesRead")]
     public static partial void ConfigFilesRead(ILogger logger, string files);
 
-    [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Shutting down: ending streams and closing broker connections (at most {Seconds}s)", EventName = "Stopping")]
-    public static partial void Stopping(ILogger logger, int seconds);
+    [LoggerMessage(EventIds.Stopping, LogLevel.Information, "Shutting down: /readyz answers 503; ending streams after {DrainSeconds}s (server.drain_delay) and closing broker connections (at most {Seconds}s more)", EventName = "Stopping")]
+    public static partial void Stopping(ILogger logger, int drainSeconds, int seconds);
 
     [LoggerMessage(EventIds.HangupIgnored, LogLevel.Warning, "SIGHUP received and ignored: the configuration is read at start only; restart the gateway to apply changes", EventName = "HangupIgnored")]
     public static partial void HangupIgnored(ILogger logger);

@@ -31,6 +31,14 @@ public sealed class ServerOptions
     [Range(0, 3600)]
     public int ShutdownTimeoutSeconds { get; set; } = 10;
 
+    /// <summary>
+    /// <c>server.drain_delay</c>: seconds between SIGTERM/SIGINT and the end of the streams, with <c>/readyz</c> answering
+    /// 503 and everything else served as before, so that a balancer takes the instance out of rotation first; 0: none.
+    /// </summary>
+    [ConfigurationKeyName("drain_delay")]
+    [Range(0, 300)]
+    public int DrainDelaySeconds { get; set; }
+
     /// <summary><c>server.write_timeout</c>: seconds a single flush to a client may take before the stream is ended.</summary>
     [ConfigurationKeyName("write_timeout")]
     [Range(1, 3600)]

@@ -1,19 +1,18 @@
 using Eventsourced.Hosting;
 using Eventsourced.Sse;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Http;
 
 /// <summary>What every subscription of this gateway shares, prepared once from the configuration.</summary>
-internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOptions<HeaderOptions> headers, IOptions<SseOptions> sse, TimeProvider time, IHostApplicationLifetime lifetime)
+internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOptions<HeaderOptions> headers, IOptions<SseOptions> sse, TimeProvider time, ShutdownDrain drain)
 {
     public SseResponseHeaders Headers { get; } = new(headers.Value);
 
     public TimeProvider Time { get; } = time;
 
-    /// <summary>Fires when the host begins to shut down.</summary>
-    public CancellationToken Stopping { get; } = lifetime.ApplicationStopping;
+    /// <summary>Fires when the streams are to end: when the host begins to shut down, after <c>server.drain_delay</c>.</summary>
+    public CancellationToken Stopping { get; } = drain.StreamsEnd;
 
     /// <summary>Null when heartbeats are off.</summary>
     public TimeSpan? Heartbeat { get; } = server.Value.HeartbeatSeconds > 0 ? TimeSpan.FromSeconds(server.Value.HeartbeatSeconds) : null;

@@ -43,6 +43,73 @@ public sealed class ShutdownTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Stop_WithADrainDelay_ReadinessFailsAtOnce_StreamsAndNewSubscribersAreServedUntilItEnds()
+    {
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.DrainDelaySeconds = 3;
+            o.Server.ShutdownTimeoutSeconds = 5;
+        });
+        var queue = broker.UniqueQueueName("drain");
+        var late = broker.UniqueQueueName("drain-late");
+        await using var open = await gateway.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, open.Status);
+
+        var stopwatch = Stopwatch.StartNew();
+        var stopping = gateway.StopAsync();
+
+        // Out of rotation at once, yet serving: the open stream gets what is published, a newcomer is subscribed.
+        await Wait.UntilAsync(async () => (await gateway.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(2), "/readyz 503 at the signal");
+        await amqp.PublishAsync(queue, "during the drain");
+        Assert.Equal(["during the drain"], await open.ReadEventsAsync(1, TimeSpan.FromSeconds(2)));
+        await using var newcomer = await gateway.SubscribeAsync($"/?id={late}");
+        Assert.Equal(HttpStatusCode.OK, newcomer.Status);
+        Assert.False(open.Ended, "the open stream ended before the drain delay");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"the checks took {stopwatch.Elapsed}, past the delay");
+
+        // Then the streams end as in any shutdown, within drain_delay + shutdown_timeout.
+        await stopping;
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(3), $"stopped after {stopwatch.Elapsed}, before the drain delay");
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8), $"shutdown took {stopwatch.Elapsed}");
+        await open.WaitForEndAsync(TimeSpan.FromSeconds(5));
+        await newcomer.WaitForEndAsync(TimeSpan.FromSeconds(5));
+        Assert.EndsWith(": stream ended: gateway shutting down\n\n", open.RawText, StringComparison.Ordinal);
+        await gateway.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Sigterm_WithADrainDelay_ReadinessFailsAtOnce_StreamsGoOnUntilItEnds_ExitsZero()
+    {
+        // The signal's path: the console lifetime stops the application before the host stops.
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+            ["EVENTSOURCED_SERVER__DRAIN_DELAY"] = "3",
+        });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        var queue = broker.UniqueQueueName("sigterm-drain");
+        await using var open = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, open.Status);
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal("TERM");
+        await Wait.UntilAsync(async () => (await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(2), "/readyz 503 at the signal");
+        await amqp.PublishAsync(queue, "during the drain");
+        Assert.Equal(["during the drain"], await open.ReadEventsAsync(1, TimeSpan.FromSeconds(2)));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(3), $"the checks took {stopwatch.Elapsed}, past the delay");
+
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(15)));
+        Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(3), $"exited after {stopwatch.Elapsed}, before the drain delay");
+        await open.WaitForEndAsync(TimeSpan.FromSeconds(5));
+        Assert.EndsWith(": stream ended: gateway shutting down\n\n", open.RawText, StringComparison.Ordinal);
+        Assert.Contains("ending streams after 3s (server.drain_delay)", process.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Stop_WhileTheBrokerAnswersNothing_StaysWithinShutdownTimeout()
     {
         // A frozen node (SIGSTOP) or a cut network, not yet noticed by heartbeats: channel.close and connection.close

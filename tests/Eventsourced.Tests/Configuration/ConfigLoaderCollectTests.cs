@@ -36,7 +36,7 @@ public sealed class ConfigLoaderCollectTests
         Assert.Equal(
             [
                 "FILE:2: server.address: expected host:port, got 'x'",
-                "FILE:3: server.bogus: unknown key (known: address, path, heartbeat, shutdown_timeout, write_timeout, hosts, tls)",
+                "FILE:3: server.bogus: unknown key (known: address, path, heartbeat, shutdown_timeout, drain_delay, write_timeout, hosts, tls)",
                 "FILE:4: server.heartbeat: must be from 0 to 3600, got -1",
                 "FILE:7: broker.node[0]: invalid broker URL: unsupported scheme 'ftp' (use amqp:// or amqps://)",
                 "FILE:9: broker.node[2]: empty value",

@@ -2,7 +2,7 @@ namespace Eventsourced.Tests.Configuration;
 
 public sealed class ConfigLoaderEnvironmentTests
 {
-    private const string ServerKeys = "known: address, path, heartbeat, shutdown_timeout, write_timeout, hosts, tls";
+    private const string ServerKeys = "known: address, path, heartbeat, shutdown_timeout, drain_delay, write_timeout, hosts, tls";
 
     [Fact]
     public void Load_ScalarVariables_SetTheirKeysInAnyCase()

@@ -3,7 +3,7 @@ namespace Eventsourced.Tests.Configuration;
 /// <summary>Each kind of structural problem (types, keys, YAML), with the exact line it is reported as.</summary>
 public sealed class ConfigLoaderErrorTests
 {
-    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, write_timeout, hosts, tls";
+    private const string Servers = "known: address, path, heartbeat, shutdown_timeout, drain_delay, write_timeout, hosts, tls";
 
     [Theory]
     [InlineData("server:\n  address:\n    host: x\n", "FILE:3: server.address: expected a single value, got a mapping")]

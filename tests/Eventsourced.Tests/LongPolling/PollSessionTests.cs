@@ -162,7 +162,7 @@ public sealed class PollSessionTests
         new(context, subscription, ack, new PollSessionOptions(new LongPollingOptions { WaitSeconds = 0 }), Settings(), _metrics.Gateway);
 
     private SubscriptionSettings Settings() => new(
-        Options.Create(new ServerOptions()), Options.Create(new HeaderOptions()), Options.Create(new SseOptions()), _time, new Lifetime());
+        Options.Create(new ServerOptions()), Options.Create(new HeaderOptions()), Options.Create(new SseOptions()), _time, new ShutdownDrain(Options.Create(new ServerOptions()), new Lifetime()));
 
     private static (HttpContext Context, MemoryStream Body) Request()
     {
