@@ -43,7 +43,8 @@ EXPOSE 2069
 # set (its own listener and cap), probe that port instead, and so should an orchestrator's liveness probe.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2069 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
-# SIGTERM ends the streams within server.shutdown_timeout (10 s); Docker's default stop timeout is also
-# 10 s, so give it more: `docker stop -t 15`, or stop_grace_period in docker-compose.yml.
+# SIGTERM ends the streams within server.shutdown_timeout (10 s), after server.drain_delay (0 by default);
+# Docker's default stop timeout is also 10 s, so give it more than the two together: `docker stop -t 15`,
+# or stop_grace_period in docker-compose.yml.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/app/eventsourced"]
