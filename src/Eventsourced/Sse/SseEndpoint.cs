@@ -59,7 +59,11 @@ internal sealed class SseEndpoint(
     internal static string NotAWebSocketEndpoint(string what, WebSocketTransportOptions webSockets) =>
         $"not a WebSocket endpoint: this path serves {what}; " + (webSockets.Path.Length > 0 ? $"WebSockets are at {webSockets.Path}" : "WebSockets are switched off (ws.path)");
 
-    /// <summary>An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with <c>ws.path</c> off.</summary>
+    /// <summary>
+    /// An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with
+    /// <c>ws.path</c> off. Read from the header here because ASP.NET Core's <c>WebSockets.IsWebSocketRequest</c> needs the
+    /// WebSocket middleware, which runs on the WebSocket endpoints only.
+    /// </summary>
     internal static bool IsWebSocketUpgrade(HttpRequest request)
     {
         foreach (var value in request.Headers.Upgrade)
