@@ -33,57 +33,42 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
             return;
         }
 
-        // Nodes whose connection was refused the consume for want of a replica of the stream (see StreamReplica).
-        List<string>? noReplica = null;
-        Exception? refused = null;
-        ChannelLease lease;
-        while (true)
+        try
         {
-            try
-            {
-                lease = await pool.LeaseAsync(noReplica, cancellationToken);
-            }
-            catch (BrokerUnavailableException) when (refused is not null)
-            {
-                // No connection to a node with a replica: the refusal stands.
-                Close();
-                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(refused);
-                throw;
-            }
+            await StreamReplica.OnANodeWithAReplicaAsync(pool, lease => ConsumeOnAsync(lease, stream, from, prefetch, cancellationToken), null, cancellationToken);
+        }
+        catch
+        {
+            Close();
+            throw;
+        }
+    }
 
-            Interlocked.Exchange(ref _lease, lease);
-            try
+    /// <summary>Consumes on <paramref name="lease"/>, which it keeps, or disposes when it throws or the reader was closed.</summary>
+    private async Task<bool> ConsumeOnAsync(ChannelLease lease, string stream, long from, int prefetch, CancellationToken cancellationToken)
+    {
+        Interlocked.Exchange(ref _lease, lease);
+        try
+        {
+            if (Volatile.Read(ref _closed) == 0)
             {
                 await lease.Channel.BasicQosAsync(0, (ushort)prefetch, global: false, cancellationToken);
                 await lease.Channel.BasicConsumeAsync(
                     stream, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
                     arguments: new Dictionary<string, object?> { [StreamOffsets.Header] = from }, consumer: this, cancellationToken: cancellationToken);
-                break;
             }
-            catch when (Volatile.Read(ref _closed) != 0)
-            {
-                // Closed while starting: the subscriber joined the feed (an event it needed reached the feed first) or left,
-                // and the close is what failed the consume (its channel closed or disposed under it). Nothing is left to read.
-                await lease.DisposeAsync();
-                return;
-            }
-            catch (Exception ex) when (StreamReplica.NotOnThisNode(ex))
-            {
-                // Another node may hold a replica: its channel is leased next (a close meanwhile disposes that one).
-                Interlocked.CompareExchange(ref _lease, null, lease);
-                await lease.DisposeAsync();
-                (noReplica ??= []).Add(lease.Node);
-                refused = ex;
-                if (Volatile.Read(ref _closed) != 0)
-                {
-                    return;
-                }
-            }
-            catch
-            {
-                Close();
-                throw;
-            }
+        }
+        catch when (Volatile.Read(ref _closed) != 0)
+        {
+            // Closed while starting: the subscriber joined the feed (an event it needed reached the feed first) or left,
+            // and the close is what failed the consume (its channel closed or disposed under it). Nothing is left to read.
+        }
+        catch
+        {
+            // Refused (another node may hold a replica: see StreamReplica), or failed: this lease is not the reader's.
+            Interlocked.CompareExchange(ref _lease, null, lease);
+            await lease.DisposeAsync();
+            throw;
         }
 
         if (Volatile.Read(ref _closed) != 0)
@@ -91,6 +76,8 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
             // Closed while starting: whoever closed it may not have seen the lease yet.
             await lease.DisposeAsync();
         }
+
+        return true;
     }
 
     /// <summary>The subscriber's client has every event up to <paramref name="offset"/>: read further.</summary>

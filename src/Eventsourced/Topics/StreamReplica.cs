@@ -1,3 +1,5 @@
+using System.Runtime.ExceptionServices;
+using Eventsourced.Broker;
 using RabbitMQ.Client.Exceptions;
 
 namespace Eventsourced.Topics;
@@ -17,4 +19,46 @@ internal static class StreamReplica
     public static bool NotOnThisNode(Exception ex) =>
         ex is OperationInterruptedException { ShutdownReason: { ReplyCode: PreconditionFailed } reason }
         && reason.ReplyText.Contains("does not have a replica on the local node", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Leases a channel and runs <paramref name="attempt"/> on it; when the broker refuses for want of a replica on that
+    /// channel's node (<see cref="NotOnThisNode"/>), the lease is disposed and the next one is taken from a connection to
+    /// a node not tried yet, until one serves or no connection is left.
+    /// </summary>
+    /// <param name="attempt">Owns the lease it is given: keeps it, or disposes it before it returns or throws.</param>
+    /// <param name="refusedOn">Told each node that refused, before the next is tried.</param>
+    /// <exception cref="BrokerUnavailableException">No broker connection could take a channel, and no node refused yet.</exception>
+    /// <exception cref="OperationInterruptedException">The last refusal for want of a replica, when no connection to another node is left.</exception>
+    public static async Task<T> OnANodeWithAReplicaAsync<T>(
+        BrokerPool pool, Func<ChannelLease, Task<T>> attempt, Action<string>? refusedOn, CancellationToken cancellationToken)
+    {
+        List<string>? refusing = null;
+        Exception? refused = null;
+        while (true)
+        {
+            ChannelLease lease;
+            try
+            {
+                lease = await pool.LeaseAsync(refusing, cancellationToken);
+            }
+            catch (BrokerUnavailableException) when (refused is not null)
+            {
+                // No connection to a node with a replica is left: the last refusal is the answer.
+                ExceptionDispatchInfo.Throw(refused);
+                throw;
+            }
+
+            try
+            {
+                return await attempt(lease);
+            }
+            catch (Exception ex) when (NotOnThisNode(ex))
+            {
+                await lease.DisposeAsync();
+                refusedOn?.Invoke(lease.Node);
+                (refusing ??= []).Add(lease.Node);
+                refused = ex;
+            }
+        }
+    }
 }

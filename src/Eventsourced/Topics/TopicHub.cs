@@ -363,42 +363,28 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         var topic = entry.Topic;
         var stream = Options.Prefix + topic;
         var cancellationToken = _stopping.Token;
-        // Nodes whose connection was refused the consume for want of a replica of the stream: tried no more.
-        List<string>? noReplica = null;
-        Exception? refused = null;
-        while (true)
+        try
         {
-            ChannelLease lease;
-            try
+            return await StreamReplica.OnANodeWithAReplicaAsync(
+                _pool,
+                lease => StartFeedOnAsync(lease, entry, topic, stream, cancellationToken),
+                node => TopicsLog.NoReplicaOnNode(Logger, topic, node),
+                cancellationToken);
+        }
+        catch (Exception ex) when (StreamReplica.NotOnThisNode(ex))
+        {
+            // No connection to a node with a replica: the refusal is what the client gets.
+            throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(ex)}", ex)
             {
-                lease = await _pool.LeaseAsync(noReplica, cancellationToken);
-            }
-            catch (BrokerUnavailableException) when (refused is not null)
+                ClientReason = $"broker refused topic '{topic}'",
+            };
+        }
+        catch (BrokerUnavailableException ex)
+        {
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
             {
-                // No connection to a node with a replica: the refusal is what the client gets.
-                throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused topic '{topic}': {Describe(refused)}", refused)
-                {
-                    ClientReason = $"broker refused topic '{topic}'",
-                };
-            }
-            catch (BrokerUnavailableException ex)
-            {
-                throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
-                {
-                    ClientReason = _pool.UnavailableReason,
-                };
-            }
-
-            try
-            {
-                return await StartFeedOnAsync(lease, entry, topic, stream, cancellationToken);
-            }
-            catch (Exception ex) when (StreamReplica.NotOnThisNode(ex))
-            {
-                TopicsLog.NoReplicaOnNode(Logger, topic, lease.Node);
-                (noReplica ??= []).Add(lease.Node);
-                refused = ex;
-            }
+                ClientReason = _pool.UnavailableReason,
+            };
         }
     }
 
