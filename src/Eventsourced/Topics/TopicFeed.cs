@@ -36,6 +36,12 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// </summary>
     public const long AheadTolerance = 10_000;
 
+    /// <summary>
+    /// How long a feed's start waits for the stream's last chunk (<see cref="StreamTail"/>): a stream without events
+    /// sends nothing, so this is added to the start of a feed whose stream exists but is empty.
+    /// </summary>
+    private static readonly TimeSpan TailWait = TimeSpan.FromMilliseconds(300);
+
     /// <summary>Subscribers handed an event as one part (by one thread, with one reading of the clock for their latency).</summary>
     private const int HandOutPart = 256;
 
@@ -51,6 +57,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     private ChannelLease? _lease;
     private long _next = -1;
     private long _first = -1;
+    private long? _beforeFirst;
     private SubscriptionEndReason? _ended;
     private int _unacknowledged;
     private long _writtenDirectly;
@@ -98,9 +105,17 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
     /// <summary>Consumes the stream on <paramref name="lease"/> from its next event on.</summary>
     /// <exception cref="OperationInterruptedException">The broker refused (406 when the queue is not a stream).</exception>
-    public async Task StartAsync(ChannelLease lease, int prefetch, CancellationToken cancellationToken)
+    public async Task StartAsync(ChannelLease lease, int prefetch, bool created, CancellationToken cancellationToken)
     {
         Volatile.Write(ref _lease, lease);
+        // Where a subscriber that joins before the first event starts: a stream just created starts with its first
+        // event; another is found out before the feed's own consume, so that it is never past the feed's first event.
+        var beforeFirst = created ? -1 : await StreamTail.FindAsync(lease.Channel, Stream, TailWait, _hub.Time, cancellationToken);
+        lock (_sync)
+        {
+            _beforeFirst = beforeFirst;
+        }
+
         await lease.Channel.BasicQosAsync(0, (ushort)prefetch, global: false, cancellationToken);
         await lease.Channel.BasicConsumeAsync(
             Stream, autoAck: false, consumerTag: string.Empty, noLocal: false, exclusive: false,
@@ -140,7 +155,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     // New events only: asked for, or an id from another stream of the same name. Once the feed has had
                     // an event, the client is told the last one's id before anything else, so that it resumes from here.
                     subscription.Next = _next;
-                    subscription.StartsAfter = _next > 0 ? _next - 1 : null;
+                    subscription.StartsAfter = _next > 0 ? _next - 1 : _beforeFirst;
                     AddLive(subscription);
                 }
                 else if (_next >= 0 && next >= _first && next <= _next && _next - next <= subscription.RoomToJoin)

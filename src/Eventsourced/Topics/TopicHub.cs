@@ -393,11 +393,11 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     {
         try
         {
-            await EnsureStreamAsync(lease, topic, stream, cancellationToken);
+            var created = await EnsureStreamAsync(lease, topic, stream, cancellationToken);
             var feed = new TopicFeed(this, entry, topic, stream, FeedPrefetch);
             try
             {
-                await feed.StartAsync(lease, FeedPrefetch, cancellationToken);
+                await feed.StartAsync(lease, FeedPrefetch, created, cancellationToken);
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed
                 && ex.ShutdownReason?.ReplyText.Contains(StreamOffsets.Header, StringComparison.Ordinal) == true)
@@ -439,13 +439,13 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>The stream exists afterwards, or this throws: created here only when it did not, and the rules allow it.</summary>
-    private async Task EnsureStreamAsync(ChannelLease lease, string topic, string stream, CancellationToken cancellationToken)
+    /// <summary>The stream exists afterwards, or this throws: created here only when it did not, and the rules allow it (true then).</summary>
+    private async Task<bool> EnsureStreamAsync(ChannelLease lease, string topic, string stream, CancellationToken cancellationToken)
     {
         try
         {
             await lease.Channel.QueueDeclarePassiveAsync(stream, cancellationToken);
-            return;
+            return false;
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
@@ -491,7 +491,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             // Someone declared it meanwhile, with other arguments (or as a queue, which the consume finds out).
             Interlocked.Decrement(ref _created);
             await lease.ReopenAsync(cancellationToken);
-            return;
+            return false;
         }
         catch
         {
@@ -501,6 +501,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
 
         Metrics.TopicCreated();
         TopicsLog.StreamCreated(Logger, topic, stream, Options.MaxAge, Options.MaxLengthBytes);
+        return true;
     }
 
     /// <summary>A stream queue with the configured retention.</summary>

@@ -93,12 +93,18 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
     public long Next { get; set; } = -1;
 
     /// <summary>
-    /// The offset of the topic's event just before its first, when it asked for new events only and the feed had
-    /// events then (<see cref="IStartPosition"/>); set once, when it attaches.
+    /// The offset of the topic's event just before its first, when it asked for new events only and the feed knew
+    /// it (it had events then, or found the stream's end when it started; -1 before the stream's first event)
+    /// (<see cref="IStartPosition"/>); set once, when it attaches.
     /// </summary>
     public long? StartsAfter { get; set; }
 
-    public string? StartsAfterId => StartsAfter?.ToString(System.Globalization.CultureInfo.InvariantCulture);
+    public string? StartsAfterId => StartsAfter switch
+    {
+        null => null,
+        < 0 => TopicTarget.Earliest, // before the stream's first event
+        { } after => after.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     /// <summary>Its catch-up reader handed it at least one event (so <see cref="Next"/> is a real position, not a requested one).</summary>
     public bool DeliveredFromStream { get; set; }

@@ -183,13 +183,13 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         });
         var topic = UniqueTopic(nameof(TypedEventsAndRetry_WhenConfigured_OnATopic));
         await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
-        Assert.True(await subscriber.ReadUntilAsync(t => t.Length >= ": SSE stream\n\nretry: 2500\n\n".Length, Timeout));
+        Assert.True(await subscriber.ReadUntilAsync(t => t.Length >= ": SSE stream\n\nretry: 2500\n\nid: earliest\n\n".Length, Timeout));
 
         await Amqp.PublishAsync(StreamOf(topic), "42.5", properties: new BasicProperties { Type = "price", MessageId = "ignored-for-topics" });
         await Amqp.PublishAsync(StreamOf(topic), "plain");
 
         var items = await subscriber.ReadItemsAsync(2, Timeout);
-        Assert.Equal(": SSE stream\n\nretry: 2500\n\nevent: price\nid: 0\ndata: 42.5\n\nid: 1\ndata: plain\n\n", subscriber.RawText);
+        Assert.Equal(": SSE stream\n\nretry: 2500\n\nid: earliest\n\nevent: price\nid: 0\ndata: 42.5\n\nid: 1\ndata: plain\n\n", subscriber.RawText);
         Assert.Equal(["price", "message"], items.Select(i => i.EventType));
     }
 

@@ -277,8 +277,9 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         var topic = UniqueTopic("catchup-unanswered");
         await DeclareStreamAsync(topic);
         await PublishAsync(topic, 0, 3);
-        // The first basic.consume is the topic's feed (from new events); the second, the resuming subscriber's catch-up.
-        var (proxy, amqpUrl) = StallingProxy.ForBroker(Broker.AmqpUrl, StallingProxy.BasicConsume, count: 2);
+        // The first two basic.consume are the topic's feed (finding the stream's end, then from new events); the third,
+        // the resuming subscriber's catch-up.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(Broker.AmqpUrl, StallingProxy.BasicConsume, count: 3);
         await using var _ = proxy;
         await using var gateway = await GatewayServer.StartAsync(amqpUrl, o => o.Broker.HeartbeatSeconds = 600);
 

@@ -68,6 +68,70 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task NewEventsOnly_OnAFeedThatHasHadNoEvent_TheClientLearnsAnIdAtOrBeforeItsStart_AndResumesWithoutAGap()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NewEventsOnly_OnAFeedThatHasHadNoEvent_TheClientLearnsAnIdAtOrBeforeItsStart_AndResumesWithoutAGap));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 5);
+
+        // The first subscriber opens the feed, which has had no event: the stream's end is found before it, and the
+        // client is told an id at or before where it starts (the last chunk's first offset less one), no event fired.
+        string startsAfter;
+        await using (var first = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.Status);
+            Assert.True(await first.ReadUntilAsync(text => text.Contains("\n\nid: ", StringComparison.Ordinal) && text.EndsWith("\n\n", StringComparison.Ordinal), Timeout), first.RawText);
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(first.RawText)));
+            Assert.Empty(parser.Enumerate());
+            startsAfter = parser.LastEventId;
+            Assert.True(startsAfter == "earliest" || long.Parse(startsAfter, System.Globalization.CultureInfo.InvariantCulture) is >= 0 and <= 3, startsAfter);
+        }
+
+        // Cut off before its first event: it resumes with what was published meanwhile, and at most the stream's last
+        // chunk from before it subscribed (never a gap).
+        await PublishAsync(topic, 5, 2);
+        var from = startsAfter == "earliest" ? 0 : int.Parse(startsAfter, System.Globalization.CultureInfo.InvariantCulture) + 1;
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", startsAfter));
+        AssertRun(await back.ReadItemsAsync(7 - from, Timeout), from, 7 - from);
+    }
+
+    [Fact]
+    public async Task NewEventsOnly_OnATopicTheGatewayCreates_TheClientStartsBeforeItsFirstEvent()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NewEventsOnly_OnATopicTheGatewayCreates_TheClientStartsBeforeItsFirstEvent));
+        string startsAfter;
+        await using (var first = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.Status);
+            Assert.True(await first.ReadUntilAsync(text => text.EndsWith("id: earliest\n\n", StringComparison.Ordinal), Timeout), first.RawText);
+            Assert.Equal(": SSE stream\n\nid: earliest\n\n", first.RawText);
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(first.RawText)));
+            Assert.Empty(parser.Enumerate());
+            startsAfter = parser.LastEventId;
+            Assert.Equal("earliest", startsAfter);
+        }
+
+        await PublishAsync(topic, 0, 3);
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", startsAfter));
+        AssertRun(await back.ReadItemsAsync(3, Timeout), 0, 3);
+    }
+
+    [Fact]
+    public async Task NewEventsOnly_OnAnEmptyStreamThatExisted_NoIdIsInvented()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NewEventsOnly_OnAnEmptyStreamThatExisted_NoIdIsInvented));
+        await DeclareStreamAsync(topic);
+        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+        await PublishAsync(topic, 0, 2);
+        AssertRun(await subscriber.ReadItemsAsync(2, Timeout), 0, 2);
+        Assert.StartsWith(": SSE stream\n\nid: 0\n", subscriber.RawText, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task LastEventId_ResumesRightAfterThatEvent_ThenLive()
     {
         var gateway = await StartGatewayAsync();
