@@ -108,7 +108,7 @@ public sealed class CommandLineTests : IDisposable
             broker:
               node:
                 - amqp://alice:s3cr%40t@rabbit-1:5672/
-                - amqp://bob:hunter2@rabbit-2:5672/vhost
+                - amqp://bob:hunter2@rabbit-2:5672/
             queue:
               expire: 60
             """);
