@@ -105,6 +105,26 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         }
     }
 
+    /// <summary>
+    /// The compose file's RabbitMQ and the one the tests run are both accounted for in the README: the tested version
+    /// as tested, the compose file's among those expected to work.
+    /// </summary>
+    [Fact]
+    public void DockerCompose_RabbitmqImage_IsAVersionTheReadmeAccountsFor()
+    {
+        var compose = File.ReadAllText(Path.Combine(RepoPaths.Root, "docker-compose.yml"));
+        var image = Regex.Match(compose, @"(?m)^\s+image:\s*(rabbitmq:\S+)").Groups[1].Value;
+        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
+        var start = readme.IndexOf("\n### RabbitMQ versions\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README has no section \"RabbitMQ versions\"");
+        var section = readme[start..readme.IndexOf("\n### ", start + 1, StringComparison.Ordinal)];
+        var tested = Eventsourced.Testing.Brokers.RabbitContainer.Image["rabbitmq:".Length..];
+
+        Assert.Contains($"**Tested: RabbitMQ {tested}**", section, StringComparison.Ordinal);
+        Assert.Contains($"`{image}`", section, StringComparison.Ordinal);
+        Assert.Contains("RabbitMQ versions", compose, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void DockerCompose_Gateway_ReachesTheComposedBrokerWithItsCredentialsAndStopsGracefully()
     {
