@@ -33,7 +33,7 @@ public sealed partial class CommandLine
         Exit codes:
           0   success
           64  bad command line
-          69  cannot listen (an address in use or not this host's, a name that does not resolve)
+          69  cannot listen (an address in use, denied or not this host's, a name that does not resolve)
           78  configuration error (each problem printed as FILE:LINE: KEY: problem)
 
         """;

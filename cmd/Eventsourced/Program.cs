@@ -51,7 +51,8 @@ try
 }
 catch (IOException ex)
 {
-    // Most often a listen address (server.address or metrics.address) is taken or not ours; the message names it.
+    // A listen address (server.address or metrics.address) that is taken, denied or not ours, or a host name that does
+    // not resolve: GatewayApplication.Build tries each before anything starts, and the message names key, address and why.
     await Console.Error.WriteLineAsync($"eventsourced: cannot listen: {ex.Message}");
     return ExitCodes.Unavailable;
 }

@@ -96,5 +96,6 @@ public static class ConfigLoader
             root => WebSockets.WebSocketConfigCheck.Check(((GatewayOptions)root).Ws, origins),
             root => TlsFiles.Check((GatewayOptions)root, origins),
             root => Topics.TopicConfigCheck.Check((GatewayOptions)root, origins),
+            root => Broker.BrokerNodesCheck.Check(((GatewayOptions)root).Broker, origins),
         ]);
 }

@@ -27,6 +27,13 @@ public static class GatewayApplication
     {
         ArgumentNullException.ThrowIfNull(config);
         var options = config.Options;
+        // Before anything starts or logs: an address that cannot be had is one IOException naming key and reason.
+        ListenProbe.ThrowIfUnavailable("server.address", options.Server.Address);
+        if (options.Metrics.Address.Length > 0)
+        {
+            ListenProbe.ThrowIfUnavailable("metrics.address", options.Metrics.Address);
+        }
+
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -37,16 +44,34 @@ public static class GatewayApplication
         // URLs): none of them may configure the gateway behind its documented sources.
         builder.Configuration.Sources.Clear();
         builder.Configuration.AddConfiguration(config.Configuration);
-        var connectionCap = ConnectionCap.Effective(options.Limits.MaxConnections, out var fileLimit);
+        var observabilityListener = options.Metrics.Address.Length > 0;
+        var connectionCap = ConnectionCap.Effective(
+            options.Limits.MaxConnections, out var fileLimit, observabilityListener ? ConnectionCap.ObservabilityConnections : 0);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             ApplyLimits(kestrel.Limits, options.Limits, connectionCap);
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
-            KestrelListen.Apply(kestrel, options.Server.Address, listen => UseTls(listen, kestrel.ApplicationServices));
-            if (options.Metrics.Address.Length > 0)
+            // limits.max_connections holds for the clients' listener as a whole (Kestrel's cap holds per bound address:
+            // localhost binds two); metrics.address has a small cap of its own beside it.
+            var clients = connectionCap is { } cap
+                ? new ConnectionGate(cap, () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Clients))
+                : null;
+            KestrelListen.Apply(kestrel, options.Server.Address, listen =>
             {
-                KestrelListen.Apply(kestrel, options.Metrics.Address, listen => listen.Use(ObservabilityListener.Middleware()));
+                clients?.Apply(listen);
+                UseTls(listen, kestrel.ApplicationServices);
+            });
+            if (observabilityListener)
+            {
+                var observability = new ConnectionGate(
+                    ConnectionCap.ObservabilityConnections,
+                    () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Observability));
+                KestrelListen.Apply(kestrel, options.Metrics.Address, listen =>
+                {
+                    observability.Apply(listen);
+                    listen.Use(ObservabilityListener.Middleware());
+                });
             }
         });
         builder.Services.Configure<HostOptions>(host =>

@@ -32,11 +32,11 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
     public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
 
-    [LoggerMessage(EventIds.ConnectionsRejected, LogLevel.Warning, "Client connections closed as they came: {Connections} are open, the most limits.max_connections allows", EventName = "ConnectionsRejected")]
-    public static partial void ConnectionsRejected(ILogger logger, string connections);
+    [LoggerMessage(EventIds.ConnectionsRejected, LogLevel.Warning, "Client connections closed as they came: {Connections} are open, the most {Limit} allows", EventName = "ConnectionsRejected")]
+    public static partial void ConnectionsRejected(ILogger logger, string connections, string limit);
 
-    [LoggerMessage(EventIds.ConnectionsRejectedRepeated, LogLevel.Warning, "Client connections closed as they came {Count} more times in the last {Seconds}s: {Connections} are open, the most limits.max_connections allows", EventName = "ConnectionsRejectedRepeated")]
-    public static partial void ConnectionsRejectedRepeated(ILogger logger, int count, int seconds, string connections);
+    [LoggerMessage(EventIds.ConnectionsRejectedRepeated, LogLevel.Warning, "Client connections closed as they came {Count} more times in the last {Seconds}s: {Connections} are open, the most {Limit} allows", EventName = "ConnectionsRejectedRepeated")]
+    public static partial void ConnectionsRejectedRepeated(ILogger logger, int count, int seconds, string connections, string limit);
 
     [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
     public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);

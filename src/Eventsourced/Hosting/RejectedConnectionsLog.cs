@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Globalization;
+using Eventsourced.Limits;
 using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
@@ -18,7 +19,13 @@ internal sealed class RejectedConnectionsLog : IDisposable
     /// <summary>Kestrel's log category of connection events; its one warning is the closed connection.</summary>
     public const string KestrelCategory = "Microsoft.AspNetCore.Server.Kestrel.Connections";
 
-    private const string RejectedInstrument = "kestrel.rejected_connections";
+    /// <summary>Key of what Kestrel's cap and the clients' <see cref="ConnectionGate"/> close: <c>limits.max_connections</c>.</summary>
+    public const string Clients = "kestrel.rejected_connections";
+
+    /// <summary>Key of what the <c>metrics.address</c> listener's gate closes.</summary>
+    public const string Observability = "metrics.address";
+
+    private const string RejectedInstrument = Clients;
 
     private readonly MeterListener _listener = new();
     private readonly LogDigest _digest;
@@ -26,11 +33,13 @@ internal sealed class RejectedConnectionsLog : IDisposable
     public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, string connections)
     {
         var logger = loggerFactory.CreateLogger("Eventsourced");
+        var observability = ConnectionCap.ObservabilityConnections.ToString(CultureInfo.InvariantCulture);
         _digest = new LogDigest(
             LogDigest.RefusalInterval,
             time,
-            _ => HostingLog.ConnectionsRejected(logger, connections),
-            (_, count, over) => HostingLog.ConnectionsRejectedRepeated(logger, count, (int)Math.Round(over.TotalSeconds), connections));
+            key => HostingLog.ConnectionsRejected(logger, key == Observability ? observability : connections, Limit(key)),
+            (key, count, over) => HostingLog.ConnectionsRejectedRepeated(
+                logger, count, (int)Math.Round(over.TotalSeconds), key == Observability ? observability : connections, Limit(key)));
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == FrameworkMetersExport.KestrelMeterName
@@ -49,6 +58,13 @@ internal sealed class RejectedConnectionsLog : IDisposable
         });
         _listener.Start();
     }
+
+    /// <summary>A connection closed by a <see cref="ConnectionGate"/> of the clients' listener (<see cref="Clients"/>) or of <see cref="Observability"/>.</summary>
+    public void Rejected(string listener) => _digest.Add(listener);
+
+    private static string Limit(string key) => key == Observability
+        ? $"metrics.address's own cap ({ConnectionCap.ObservabilityConnections})"
+        : "limits.max_connections";
 
     public void Dispose()
     {

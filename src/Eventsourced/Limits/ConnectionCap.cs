@@ -16,10 +16,18 @@ internal static partial class ConnectionCap
     private const int Margin = 256;
 
     /// <summary>
-    /// <paramref name="configured"/> when set, else the open-file limit less a reserve: what is open now plus
-    /// <see cref="Margin"/>, or a tenth of the limit if that is more. Null when the limit is unknown or unlimited.
+    /// Connections <c>metrics.address</c> accepts at once, beside <c>limits.max_connections</c>: scrapes and probes open
+    /// a few (<c>/metrics</c> closes its connection after each answer), and they are answered while the clients' listener
+    /// is full.
     /// </summary>
-    public static long? Effective(int configured, out long? fileLimit)
+    public const int ObservabilityConnections = 64;
+
+    /// <summary>
+    /// <paramref name="configured"/> when set, else the open-file limit less a reserve: what is open now plus
+    /// <see cref="Margin"/>, or a tenth of the limit if that is more, and <paramref name="alsoReserved"/> (the
+    /// observability listener's connections). Null when the limit is unknown or unlimited.
+    /// </summary>
+    public static long? Effective(int configured, out long? fileLimit, int alsoReserved = 0)
     {
         fileLimit = OpenFileLimit();
         if (configured > 0)
@@ -27,7 +35,7 @@ internal static partial class ConnectionCap
             return configured;
         }
 
-        return fileLimit is { } limit ? Math.Max(1, limit - Math.Max(limit / 10, OpenNow() + Margin)) : null;
+        return fileLimit is { } limit ? Math.Max(1, limit - Math.Max(limit / 10, OpenNow() + Margin) - alsoReserved) : null;
     }
 
     /// <summary>Descriptors open now (about two per loaded assembly, ~200 at start).</summary>

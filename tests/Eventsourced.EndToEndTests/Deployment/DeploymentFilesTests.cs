@@ -40,6 +40,31 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
     }
 
     [Fact]
+    public void SystemdUnit_Restarts_NeverOnAConfigErrorAndNotForEverOnAListenFailure()
+    {
+        var unit = UnitSections(File.ReadAllLines(RepoPaths.Examples("systemd", "eventsourced.service")));
+        var service = unit["Service"];
+
+        // 64 (command line) and 78 (configuration) do not heal: never restarted. 69 (cannot listen) may: restarted.
+        Assert.Equal("on-failure", service["Restart"]);
+        var prevented = service["RestartPreventExitStatus"].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Contains("64", prevented);
+        Assert.Contains("78", prevented);
+        Assert.DoesNotContain("69", prevented);
+
+        // But not for ever: a start limit that a loop of quick failures, one per RestartSec, reaches. The start limit
+        // belongs to [Unit] (systemd ignores it in [Service]); its default, 5 starts in 10 s, is never reached by a
+        // 2 s loop, so every 69 (a port another program keeps, a port below 1024) was retried for ever.
+        var restartSeconds = double.Parse(service["RestartSec"], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(unit["Unit"].TryGetValue("StartLimitIntervalSec", out var intervalText) & unit["Unit"].TryGetValue("StartLimitBurst", out var burstText),
+            "no StartLimitIntervalSec and StartLimitBurst in [Unit]: systemd's default start limit is never reached by a RestartSec=2 loop");
+        var interval = double.Parse(intervalText!, System.Globalization.CultureInfo.InvariantCulture);
+        var burst = int.Parse(burstText!, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(burst * restartSeconds < interval, $"{burst} starts {restartSeconds} s apart do not fit in StartLimitIntervalSec={interval}: a failing start is retried for ever");
+        Assert.True(burst * restartSeconds >= 10, "the start limit gives an address held by an instance on its way out less than 10 s to be freed");
+    }
+
+    [Fact]
     public async Task DockerfileHealthCheck_AgainstTheGateway_PassesWhileItServesAndFailsOnceItStopped()
     {
         var bash = Tools.Require("bash", "bash");
@@ -80,6 +105,26 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         }
     }
 
+    /// <summary>
+    /// The compose file's RabbitMQ and the one the tests run are both accounted for in the README: the tested version
+    /// as tested, the compose file's among those expected to work.
+    /// </summary>
+    [Fact]
+    public void DockerCompose_RabbitmqImage_IsAVersionTheReadmeAccountsFor()
+    {
+        var compose = File.ReadAllText(Path.Combine(RepoPaths.Root, "docker-compose.yml"));
+        var image = Regex.Match(compose, @"(?m)^\s+image:\s*(rabbitmq:\S+)").Groups[1].Value;
+        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
+        var start = readme.IndexOf("\n### RabbitMQ versions\n", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README has no section \"RabbitMQ versions\"");
+        var section = readme[start..readme.IndexOf("\n### ", start + 1, StringComparison.Ordinal)];
+        var tested = Eventsourced.Testing.Brokers.RabbitContainer.Image["rabbitmq:".Length..];
+
+        Assert.Contains($"**Tested: RabbitMQ {tested}**", section, StringComparison.Ordinal);
+        Assert.Contains($"`{image}`", section, StringComparison.Ordinal);
+        Assert.Contains("RabbitMQ versions", compose, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void DockerCompose_Gateway_ReachesTheComposedBrokerWithItsCredentialsAndStopsGracefully()
     {
@@ -104,6 +149,27 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         var grace = ((YamlScalarNode)gateway["stop_grace_period"]).Value!;
         Assert.True(int.Parse(grace.TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture) > new GatewayOptions().Server.ShutdownTimeoutSeconds,
             $"stop_grace_period {grace} must exceed server.shutdown_timeout");
+    }
+
+    /// <summary>A unit file's keys by section (the last value of a key wins; comments and blank lines skipped).</summary>
+    private static Dictionary<string, Dictionary<string, string>> UnitSections(string[] lines)
+    {
+        var sections = new Dictionary<string, Dictionary<string, string>>();
+        var current = new Dictionary<string, string>();
+        foreach (var line in lines.Select(line => line.Trim()).Where(line => line.Length > 0 && line[0] is not ('#' or ';')))
+        {
+            if (line[0] == '[')
+            {
+                sections[line.Trim('[', ']')] = current = [];
+            }
+            else
+            {
+                var (key, value) = (line[..line.IndexOf('=', StringComparison.Ordinal)], line[(line.IndexOf('=', StringComparison.Ordinal) + 1)..]);
+                current[key.Trim()] = value.Trim();
+            }
+        }
+
+        return sections;
     }
 
     /// <summary>The arguments of the first (or last) <paramref name="name"/> instruction of the Dockerfile.</summary>

@@ -53,6 +53,54 @@ public sealed class CommandLineTests : IDisposable
         Assert.DoesNotContain(serverAddress, stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("server.address")]
+    [InlineData("metrics.address")]
+    public async Task AddressInUse_ExitsUnavailableWithOneLineNamingKeyAddressAndReason(string key)
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var takenAddress = $"127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(ListenEnvironment(key, takenAddress));
+
+        Assert.Equal(69, exit);
+        AssertOneListenLine(stdout, stderr, $"eventsourced: cannot listen: {key} {takenAddress}: address already in use");
+    }
+
+    [Theory]
+    [InlineData("server.address")]
+    [InlineData("metrics.address")]
+    public async Task PrivilegedPort_AsUnprivilegedUser_ExitsUnavailableWithOneLineNamingKeyAddressAndReason(string key)
+    {
+        // Ports below net.ipv4.ip_unprivileged_port_start (1024 unless lowered) need root or CAP_NET_BIND_SERVICE.
+        var firstUnprivileged = int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_unprivileged_port_start").Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(firstUnprivileged > 1, $"net.ipv4.ip_unprivileged_port_start is {firstUnprivileged}: every port may be bound without privileges here, so none can be refused");
+        var address = "127.0.0.1:1";
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunUnprivilegedAsync(ListenEnvironment(key, address));
+
+        // Before, the SocketException reached the top: "Unhandled exception", SIGABRT, exit 134.
+        Assert.True(exit == 69, $"exit {exit}\n{stderr}\n{stdout}");
+        AssertOneListenLine(stdout, stderr, $"eventsourced: cannot listen: {key} {address}: permission denied (a port below 1024 needs root");
+    }
+
+    private static Dictionary<string, string> ListenEnvironment(string key, string address) => new()
+    {
+        ["EVENTSOURCED_SERVER__ADDRESS"] = key == "server.address" ? address : $"127.0.0.1:{FreePort.Next()}",
+        ["EVENTSOURCED_METRICS__ADDRESS"] = key == "metrics.address" ? address : string.Empty,
+        ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+    };
+
+    /// <summary>The reason on one line of stderr, and no stack trace anywhere (the host used to log one before it).</summary>
+    private static void AssertOneListenLine(string stdout, string stderr, string expectedStart)
+    {
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        Assert.StartsWith(expectedStart, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", stdout + stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task DumpConfig_PrintsEffectiveYamlWithPasswordsMasked()
     {
@@ -60,7 +108,7 @@ public sealed class CommandLineTests : IDisposable
             broker:
               node:
                 - amqp://alice:s3cr%40t@rabbit-1:5672/
-                - amqp://bob:hunter2@rabbit-2:5672/vhost
+                - amqp://bob:hunter2@rabbit-2:5672/
             queue:
               expire: 60
             """);

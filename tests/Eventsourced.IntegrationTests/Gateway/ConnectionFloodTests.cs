@@ -153,7 +153,7 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
         }
     }
     /// <summary>
-    /// <c>limits.max_connections</c> holds per listener: at the cap, <c>server.address</c> closes a health probe's
+    /// <c>limits.max_connections</c> holds for <c>server.address</c>: at the cap, it closes a health probe's
     /// connection like any other (a liveness probe there fails while the gateway is full), while <c>metrics.address</c>,
     /// with a cap of its own, still answers its probes (README, "Limits against abuse").
     /// </summary>
@@ -189,6 +189,122 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             {
                 socket.Dispose();
             }
+        }
+    }
+
+    /// <summary>
+    /// <c>limits.max_connections</c> holds for the clients' listener as a whole: <c>localhost</c> binds 127.0.0.1 and ::1,
+    /// and Kestrel's cap, counted per bound address, let each hold the cap (twice the cap in all).
+    /// </summary>
+    [Fact]
+    public async Task ListenerOnTwoAddresses_HoldsTheCapInAll_NotPerAddress()
+    {
+        const int Cap = 2;
+        var port = FreePort.Next();
+        var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxConnections = Cap;
+            o.Server.Address = $"localhost:{port}";
+        }, log);
+        var held = new List<Socket>();
+        try
+        {
+            foreach (var address in new[] { IPAddress.Loopback, IPAddress.Loopback })
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(address, port);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            foreach (var address in new[] { IPAddress.IPv6Loopback, IPAddress.IPv6Loopback })
+            {
+                var socket = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(address, port);
+                Assert.True(await ClosedByGatewayAsync(socket), $"a connection to [::1] past the cap of {Cap} was kept");
+            }
+
+            var rejected = Assert.Single(log.Entries, e => e.EventId == 111);
+            Assert.Contains("limits.max_connections", rejected.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// <c>metrics.address</c> has a small cap of its own beside <c>limits.max_connections</c> (it held a whole second
+    /// <c>max_connections</c>, twice the descriptors the default cap leaves room for), and is served again once they go.
+    /// </summary>
+    [Fact]
+    public async Task MetricsAddress_HoldsItsOwnSmallCap_NotASecondMaxConnections()
+    {
+        const int Extra = 6;
+        var metricsPort = FreePort.Next();
+        var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxConnections = 1000;
+            o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+        }, log);
+        var held = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Eventsourced.Limits.ConnectionCap.ObservabilityConnections; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, metricsPort);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            for (var i = 0; i < Extra; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                held.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, metricsPort);
+                Assert.True(await ClosedByGatewayAsync(socket), $"metrics.address kept connection {held.Count}");
+            }
+
+            // The clients' listener is not affected, and the log names the metrics listener's cap.
+            Assert.StartsWith("HTTP/1.1 200", await ProbeAsync(gateway.Port, "/healthz"), StringComparison.Ordinal);
+            Assert.Contains("metrics.address", Assert.Single(log.Entries, e => e.EventId == 111).Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            foreach (var socket in held)
+            {
+                socket.Dispose();
+            }
+        }
+
+        await Wait.UntilAsync(
+            async () => (await ProbeAsync(metricsPort, "/healthz"))?.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) == true,
+            TimeSpan.FromSeconds(10),
+            "metrics.address serves again");
+    }
+
+    private static async Task<bool> ClosedByGatewayAsync(Socket socket)
+    {
+        var buffer = new byte[1];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            return await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) == 0;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

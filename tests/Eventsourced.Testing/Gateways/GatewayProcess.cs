@@ -58,11 +58,33 @@ public sealed class GatewayProcess : IAsyncDisposable
     public static GatewayProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
         Start(null, environment, args);
 
+    /// <summary>
+    /// Runs to completion as an unprivileged user: as root through <c>setpriv</c> as nobody (uid and gid 65534, no groups,
+    /// no new privileges), else as the test's own user.
+    /// </summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunUnprivilegedAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        await using var process = Environment.UserName == "root"
+            ? new GatewayProcess(ServiceProcess.Start("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "--no-new-privs", "--", "dotnet", ExecutablePath, .. args], Changes(environment)))
+            : Start(environment, args);
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        return (exitCode, process.Stdout, process.Stderr);
+    }
+
     /// <summary>Runs the gateway with its open-file limit (soft and hard) set to <paramref name="fileLimit"/> by <c>prlimit</c>.</summary>
     public static GatewayProcess StartWithFileLimit(int fileLimit, IReadOnlyDictionary<string, string> environment, params string[] args) =>
         Start(fileLimit, environment, args);
 
     private static GatewayProcess Start(int? fileLimit, IReadOnlyDictionary<string, string> environment, string[] args)
+    {
+        var changes = Changes(environment);
+        return fileLimit is { } limit
+            ? new GatewayProcess(ServiceProcess.Start("prlimit", [$"--nofile={limit}:{limit}", "dotnet", ExecutablePath, .. args], changes))
+            : new GatewayProcess(ServiceProcess.Start("dotnet", [ExecutablePath, .. args], changes));
+    }
+
+    private static Dictionary<string, string?> Changes(IReadOnlyDictionary<string, string> environment)
     {
         // A clean slate: no EVENTSOURCED_ settings leak in from the test run's own environment.
         var changes = new Dictionary<string, string?>();
@@ -79,9 +101,7 @@ public sealed class GatewayProcess : IAsyncDisposable
             changes[key] = value;
         }
 
-        return fileLimit is { } limit
-            ? new GatewayProcess(ServiceProcess.Start("prlimit", [$"--nofile={limit}:{limit}", "dotnet", ExecutablePath, .. args], changes))
-            : new GatewayProcess(ServiceProcess.Start("dotnet", [ExecutablePath, .. args], changes));
+        return changes;
     }
 
     /// <summary>Runs to completion (flags that print and exit).</summary>

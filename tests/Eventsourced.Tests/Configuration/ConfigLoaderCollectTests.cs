@@ -45,6 +45,31 @@ public sealed class ConfigLoaderCollectTests
     }
 
     [Fact]
+    public void Load_BrokerNodesOfAnotherVirtualHost_AreRefusedNamingEntryAndLine()
+    {
+        // The entries are one pool: a queue named in vhost a is another queue in vhost b, and the broker lets one
+        // subscriber per vhost through. "amqp://c" and "amqp://d//" are the vhost "/", as "amqp://a/" is.
+        var problems = ConfigTesting.Problems(
+            "broker:\n  node:\n    - amqp://a/\n    - amqp://u:p@b:5673/shop\n    - amqp://c\n    - amqp://d/%2F\n    - amqp://a/shop\n");
+
+        Assert.Equal(
+            [
+                "FILE:4: broker.node[1]: virtual host 'shop' differs from '/' of broker.node[0]: every entry must name the same virtual host (subscriptions go through any of them; run a gateway per virtual host)",
+                "FILE:7: broker.node[4]: virtual host 'shop' differs from '/' of broker.node[0]: every entry must name the same virtual host (subscriptions go through any of them; run a gateway per virtual host)",
+            ],
+            problems);
+    }
+
+    [Fact]
+    public void Load_BrokerNodesOfOneVirtualHost_OtherHostsPortsAndUsers_AreTaken()
+    {
+        var options = ConfigTesting.Load(
+            "broker:\n  node:\n    - amqp://alice:x@rabbit-1:5672/shop\n    - amqp://bob:y@rabbit-1:5672/shop\n    - amqps://rabbit-2/shop\n");
+
+        Assert.Equal(3, options.Broker.Node.Count);
+    }
+
+    [Fact]
     public void Load_BrokenYamlInOneFile_StillChecksTheOthers()
     {
         using var broken = new TempFile("server: [\n");

@@ -55,7 +55,7 @@ public sealed class ConfigPrinterTests
 
         var loaded = ConfigTesting.Load(ConfigPrinter.ToYaml(options));
 
-        Assert.Equal(["amqp://a:***@h1:5672/", "amqps://h2/v%2Fh"], loaded.Broker.Node);
+        Assert.Equal(["amqp://a:***@h1:5672/v%2Fh", "amqps://h2/v%2Fh"], loaded.Broker.Node);
         loaded.Broker.Node = options.Broker.Node;
         Assert.Equal(ConfigPrinter.ToYaml(SortHeaders(options)), ConfigPrinter.ToYaml(SortHeaders(loaded)));
         Assert.Equal(options.Header.Cors.OrderBy(h => h.Key, StringComparer.Ordinal), loaded.Header.Cors.OrderBy(h => h.Key, StringComparer.Ordinal));
@@ -90,7 +90,7 @@ public sealed class ConfigPrinterTests
         options.Server.Address = "[::1]:8080";
         options.Server.Path = "/events/";
         options.Server.HeartbeatSeconds = 0;
-        options.Broker.Node = ["amqp://a:pw@h1:5672/", "amqps://h2/v%2Fh"];
+        options.Broker.Node = ["amqp://a:pw@h1:5672/v%2Fh", "amqps://h2/v%2Fh"];
         options.Broker.ReconnectMaxSeconds = 1;
         options.Queue.Pattern = "q-${query:id}-$x";
         options.Queue.ExpiresSeconds = 0;
