@@ -351,10 +351,25 @@ internal sealed class SubscriptionGate(
         }
     }
 
-    /// <summary>The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>).</summary>
+    /// <summary>
+    /// A request that no endpoint serves: <c>404</c> with the reason, and the CORS headers as every other answer a page may
+    /// get (a page's <c>fetch</c> with a mistyped path reads why, instead of a CORS error). Not counted as a stream outcome.
+    /// </summary>
+    public Task RefuseNoEndpointAsync(HttpContext context)
+    {
+        ApplyCors(context);
+        return StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint");
+    }
+
+    /// <summary>
+    /// The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>). A page of an
+    /// origin that a list leaves out gets none of the configured <c>Access-Control-*</c> headers (only <c>Vary: Origin</c>).
+    /// </summary>
     private void ApplyCors(HttpContext context)
     {
-        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        var origin = context.Request.Headers.Origin.ToString();
+        var refused = !origins.IsAllowed(origin) && !OriginPolicy.IsSameOrigin(origin, context.Request.Host);
+        SseResponseHeaders.Apply(context.Response, refused ? settings.Headers.CorsForRefusedOrigins : settings.Headers.Cors);
         origins.Apply(context);
     }
 
