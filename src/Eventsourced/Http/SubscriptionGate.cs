@@ -24,8 +24,19 @@ internal sealed class SubscriptionGate(
     OriginPolicy origins,
     PresencePublisher presence,
     Limits.ClientStreams clients,
+    Microsoft.Extensions.Options.IOptions<QueueOptions> queue,
     ILogger<SubscriptionGate> logger) : IDisposable
 {
+    /// <summary>
+    /// <c>Retry-After</c> of a <c>503</c> for want of the broker (no connection, a refusal, a subscription it ended) or
+    /// while the gateway shuts down: the gateway probes a lost node every 250 ms, a balancer moves a draining
+    /// instance's clients elsewhere; a few seconds spare the broker a client's tight loop.
+    /// </summary>
+    internal static readonly TimeSpan BrokerRetryAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>Retry-After</c> of a <c>503</c> for a queue another subscriber holds: <c>queue.busy_grace</c>, at least a second.</summary>
+    private readonly string _busyRetryAfter = RetryAfterValue(TimeSpan.FromSeconds(queue.Value.BusyGraceSeconds));
+
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
 
@@ -254,7 +265,7 @@ internal sealed class SubscriptionGate(
     public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
     {
         ApplyCors(context);
-        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = RetryAfterValue(retryAfter);
         await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
     }
 
@@ -265,9 +276,18 @@ internal sealed class SubscriptionGate(
         return RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, "too many streams from this address");
     }
 
-    /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
+    /// <summary>
+    /// Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under
+    /// <paramref name="outcome"/>. A <c>503</c> says when to try again (<c>Retry-After</c>): after <c>queue.busy_grace</c>
+    /// for a queue held by another subscriber, else after <see cref="BrokerRetryAfter"/>; a <c>429</c> carries its own.
+    /// </summary>
     public async Task RefuseAsync(HttpContext context, int status, string outcome, string reason)
     {
+        if (status == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.RetryAfter))
+        {
+            context.Response.Headers.RetryAfter = outcome == StreamOutcomes.Busy ? _busyRetryAfter : RetryAfterValue(BrokerRetryAfter);
+        }
+
         metrics.StreamOutcome(outcome);
         SubscriptionLog.Rejected(logger, context.Request.Method, context.Request.Path, status, reason);
         await StatusReason.WriteAsync(context, status, reason);
@@ -374,6 +394,10 @@ internal sealed class SubscriptionGate(
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    /// <summary>A <c>Retry-After</c> value: whole seconds, rounded up, at least 1.</summary>
+    internal static string RetryAfterValue(TimeSpan wait) =>
+        Math.Max(1, (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void Dispose() => _brokerRefusals.Dispose();
 
