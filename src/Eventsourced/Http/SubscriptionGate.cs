@@ -41,12 +41,12 @@ internal sealed class SubscriptionGate(
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
 
     // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
-    // application declared with other arguments): the first refusal of a queue with a given reply is written at
-    // once, its repeats summed up every 10 s. The key joins the two with a NUL, which no queue name contains.
+    // application declared with other arguments): the first refusal of a queue (or topic) with a given reply is written
+    // at once, its repeats summed up every 10 s. The key joins kind, name and reply with NULs, which no name contains.
     private readonly LogDigest _brokerRefusals = new(
         LogDigest.RefusalInterval, settings.Time,
-        key => SubscriptionLog.BrokerRefused(logger, QueueOf(key), DetailOf(key)),
-        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, count, QueueOf(key), over.TotalSeconds, DetailOf(key)));
+        key => SubscriptionLog.BrokerRefused(logger, KindOf(key), NameOf(key), DetailOf(key)),
+        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, KindOf(key), count, NameOf(key), over.TotalSeconds, DetailOf(key)));
 
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
@@ -236,7 +236,7 @@ internal sealed class SubscriptionGate(
             if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
             {
                 // The broker's words (user names, node addresses, arguments) stay in the log.
-                _brokerRefusals.Add(name + '\0' + ex.Message);
+                _brokerRefusals.Add(target.Kind + '\0' + name + '\0' + ex.Message);
             }
 
             await RefuseAsync(context, status, outcome, ex.ClientReason);
@@ -401,7 +401,13 @@ internal sealed class SubscriptionGate(
 
     public void Dispose() => _brokerRefusals.Dispose();
 
-    private static string QueueOf(string key) => key[..Math.Max(0, key.IndexOf('\0', StringComparison.Ordinal))];
+    private static string KindOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)];
 
-    private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
+    private static string NameOf(string key)
+    {
+        var start = key.IndexOf('\0', StringComparison.Ordinal) + 1;
+        return key[start..key.IndexOf('\0', start)];
+    }
+
+    private static string DetailOf(string key) => key[(key.IndexOf('\0', key.IndexOf('\0', StringComparison.Ordinal) + 1) + 1)..];
 }
