@@ -10,6 +10,19 @@ internal static partial class YamlConfigReader
     /// <summary>The configuration is three levels deep (section, key, header); far deeper input is an attack on the reader, not a configuration.</summary>
     public const int MaxDepth = 32;
 
+    /// <summary>YAML's own tags (<c>!!str</c> is short for <c>tag:yaml.org,2002:str</c>).</summary>
+    private const string YamlTagPrefix = "tag:yaml.org,2002:";
+
+    /// <summary>The core schema's scalar tags, each with the plain texts it takes (YAML 1.2, 10.3.2); <c>!!str</c> takes any.</summary>
+    private static readonly Dictionary<string, Regex?> ScalarTags = new(StringComparer.Ordinal)
+    {
+        [YamlTagPrefix + "str"] = null,
+        [YamlTagPrefix + "null"] = NullText(),
+        [YamlTagPrefix + "bool"] = BoolText(),
+        [YamlTagPrefix + "int"] = IntText(),
+        [YamlTagPrefix + "float"] = FloatText(),
+    };
+
     /// <summary>The tree of one file, or null after adding a problem when the text is not one valid YAML document.</summary>
     public static ConfigNode? Read(string path, string text, List<ConfigProblem> problems)
     {
@@ -18,6 +31,7 @@ internal static partial class YamlConfigReader
         {
             var parser = new Parser(scanner);
             var anchors = new Dictionary<string, ConfigNode>(StringComparer.Ordinal);
+            var problemsBefore = problems.Count;
             parser.Consume<StreamStart>();
             ConfigNode? root = null;
             while (parser.Accept<DocumentStart>(out var start))
@@ -29,12 +43,13 @@ internal static partial class YamlConfigReader
                 }
 
                 parser.MoveNext();
-                root = ReadNode(parser, anchors, path, 0);
+                root = ReadNode(parser, anchors, path, 0, null, problems);
                 parser.Consume<DocumentEnd>();
             }
 
             parser.Consume<StreamEnd>();
-            return root ?? ConfigNode.Scalar(null, ConfigLocation.InFile(path, 1));
+            // Tags are reported together (with their keys), and then the file is not used.
+            return problems.Count > problemsBefore ? null : root ?? ConfigNode.Scalar(null, ConfigLocation.InFile(path, 1));
         }
         catch (YamlException ex)
         {
@@ -50,7 +65,8 @@ internal static partial class YamlConfigReader
         }
     }
 
-    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path, int depth)
+    /// <param name="key">The node's key as problems name it (<c>queue.expires</c>, <c>broker.node[1]</c>); null for the root.</param>
+    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path, int depth, string? key, List<ConfigProblem> problems)
     {
         var location = ConfigLocation.InFile(path, parser.Current?.Start.Line ?? 0);
         if (depth > MaxDepth)
@@ -71,27 +87,31 @@ internal static partial class YamlConfigReader
         AnchorName anchor;
         if (parser.TryConsume<Scalar>(out var scalar))
         {
+            CheckTag(scalar.Tag, ConfigNodeKind.Scalar, scalar.Value, location, key, problems);
             node = ConfigNode.Scalar(IsNull(scalar) ? null : scalar.Value, location);
             anchor = scalar.Anchor;
         }
         else if (parser.TryConsume<SequenceStart>(out var sequence))
         {
+            CheckTag(sequence.Tag, ConfigNodeKind.Sequence, null, location, key, problems);
             node = ConfigNode.Sequence(location);
             anchor = sequence.Anchor;
             while (!parser.TryConsume<SequenceEnd>(out _))
             {
-                node.Items.Add(ReadNode(parser, anchors, path, depth + 1));
+                node.Items.Add(ReadNode(parser, anchors, path, depth + 1, $"{key}[{node.Items.Count}]", problems));
             }
         }
         else
         {
             var mapping = parser.Consume<MappingStart>();
+            CheckTag(mapping.Tag, ConfigNodeKind.Mapping, null, location, key, problems);
             node = ConfigNode.Mapping(location);
             anchor = mapping.Anchor;
             while (!parser.TryConsume<MappingEnd>(out _))
             {
-                var key = ReadNode(parser, anchors, path, depth + 1);
-                node.Entries.Add(new(key, ReadNode(parser, anchors, path, depth + 1)));
+                var name = ReadNode(parser, anchors, path, depth + 1, key, problems);
+                var entryKey = name is { Kind: ConfigNodeKind.Scalar, Value: { } text } ? (key is null ? text : $"{key}.{text}") : key;
+                node.Entries.Add(new(name, ReadNode(parser, anchors, path, depth + 1, entryKey, problems)));
             }
         }
 
@@ -103,8 +123,55 @@ internal static partial class YamlConfigReader
         return node;
     }
 
+    /// <summary>
+    /// A tag other than the core schema's (<c>!!str</c>, <c>!!int</c>, <c>!!float</c>, <c>!!bool</c>, <c>!!null</c> on a
+    /// value, <c>!!seq</c> on a list, <c>!!map</c> on a mapping, and the non-specific <c>!</c>) names a type of some
+    /// application's (<c>!foo</c>, <c>!!python/object</c>, <c>!&lt;tag:example.com,2000:x&gt;</c>) that the gateway would
+    /// otherwise read as plain text; a core tag on a text it does not take (<c>!!int abc</c>) is as wrong.
+    /// </summary>
+    private static void CheckTag(TagName tag, ConfigNodeKind kind, string? value, ConfigLocation location, string? key, List<ConfigProblem> problems)
+    {
+        if (tag.IsEmpty || tag.IsNonSpecific)
+        {
+            return;
+        }
+
+        var name = tag.Value.StartsWith(YamlTagPrefix, StringComparison.Ordinal) ? "!!" + tag.Value[YamlTagPrefix.Length..]
+            : tag.Value.StartsWith('!') ? tag.Value
+            : $"!<{tag.Value}>";
+        var fits = kind switch
+        {
+            ConfigNodeKind.Scalar => ScalarTags.TryGetValue(tag.Value, out var text) ? text is null || text.IsMatch(value ?? string.Empty) : (bool?)null,
+            ConfigNodeKind.Sequence => tag.Value == YamlTagPrefix + "seq" ? true : null,
+            _ => tag.Value == YamlTagPrefix + "map" ? true : null,
+        };
+        if (fits is null)
+        {
+            var known = ScalarTags.ContainsKey(tag.Value) || tag.Value is YamlTagPrefix + "seq" or YamlTagPrefix + "map";
+            problems.Add(new(location, key, known
+                ? $"YAML tag '{name}' does not fit a {(kind == ConfigNodeKind.Scalar ? "single value" : kind == ConfigNodeKind.Sequence ? "list" : "mapping")}"
+                : $"unknown YAML tag '{ConfigText.OneLine(name)}': only the core schema's tags (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map) are taken; leave the tag out"));
+        }
+        else if (fits is false)
+        {
+            problems.Add(new(location, key, $"'{ConfigText.OneLine(value ?? string.Empty)}' is not a {name}"));
+        }
+    }
+
     private static bool IsNull(Scalar scalar) =>
-        scalar.Style == ScalarStyle.Plain && scalar.Value is "" or "~" or "null" or "Null" or "NULL";
+        scalar.Style == ScalarStyle.Plain && (scalar.Tag.IsEmpty || scalar.Tag.Value == YamlTagPrefix + "null") && NullText().IsMatch(scalar.Value);
+
+    [GeneratedRegex("^(|~|null|Null|NULL)$")]
+    private static partial Regex NullText();
+
+    [GeneratedRegex("^(true|True|TRUE|false|False|FALSE)$")]
+    private static partial Regex BoolText();
+
+    [GeneratedRegex("^([-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")]
+    private static partial Regex IntText();
+
+    [GeneratedRegex(@"^([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.nan|\.NaN|\.NAN)$")]
+    private static partial Regex FloatText();
 
     /// <summary>YamlDotNet puts "(Line: 3, Col: 5, Idx: 20) - (Line: ...): " before some messages; the problem line has its own.</summary>
     [GeneratedRegex(@"^\(Line: \d+, Col: \d+, Idx: \d+\) - \(Line: \d+, Col: \d+, Idx: \d+\):\s*")]

@@ -103,10 +103,10 @@ public static class GatewayApplication
         }
 
         app.UseRateLimiter();
-        // A path no endpoint serves (with an exact server.path, or on metrics.address) gets a 404 that says so, as every
-        // other refusal does, instead of an empty one. Routing ran before this (WebApplication puts it first): a path
-        // served with another method still gets its 405.
-        app.Use((context, next) => context.GetEndpoint() is null ? StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint") : next(context));
+        // A path no endpoint serves (with an exact server.path, or on metrics.address) gets a 404 that says so, with the CORS
+        // headers, as every other refusal does, instead of an empty one. Routing ran before this (WebApplication puts it
+        // first): a path served with another method still gets its 405, with its reason.
+        app.Use(UnservedRequests.HandleAsync);
         app.MapEventsourcedObservability();
         app.MapEventsourced();
         app.MapEventsourcedTopics();

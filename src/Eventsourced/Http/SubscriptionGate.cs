@@ -24,18 +24,29 @@ internal sealed class SubscriptionGate(
     OriginPolicy origins,
     PresencePublisher presence,
     Limits.ClientStreams clients,
+    Microsoft.Extensions.Options.IOptions<QueueOptions> queue,
     ILogger<SubscriptionGate> logger) : IDisposable
 {
+    /// <summary>
+    /// <c>Retry-After</c> of a <c>503</c> for want of the broker (no connection, a refusal, a subscription it ended) or
+    /// while the gateway shuts down: the gateway probes a lost node every 250 ms, a balancer moves a draining
+    /// instance's clients elsewhere; a few seconds spare the broker a client's tight loop.
+    /// </summary>
+    internal static readonly TimeSpan BrokerRetryAfter = TimeSpan.FromSeconds(5);
+
+    /// <summary><c>Retry-After</c> of a <c>503</c> for a queue another subscriber holds: <c>queue.busy_grace</c>, at least a second.</summary>
+    private readonly string _busyRetryAfter = RetryAfterValue(TimeSpan.FromSeconds(queue.Value.BusyGraceSeconds));
+
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
 
     // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
-    // application declared with other arguments): the first refusal of a queue with a given reply is written at
-    // once, its repeats summed up every 10 s. The key joins the two with a NUL, which no queue name contains.
+    // application declared with other arguments): the first refusal of a queue (or topic) with a given reply is written
+    // at once, its repeats summed up every 10 s. The key joins kind, name and reply with NULs, which no name contains.
     private readonly LogDigest _brokerRefusals = new(
         LogDigest.RefusalInterval, settings.Time,
-        key => SubscriptionLog.BrokerRefused(logger, QueueOf(key), DetailOf(key)),
-        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, count, QueueOf(key), over.TotalSeconds, DetailOf(key)));
+        key => SubscriptionLog.BrokerRefused(logger, KindOf(key), NameOf(key), DetailOf(key)),
+        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, KindOf(key), count, NameOf(key), over.TotalSeconds, DetailOf(key)));
 
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
@@ -225,7 +236,7 @@ internal sealed class SubscriptionGate(
             if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
             {
                 // The broker's words (user names, node addresses, arguments) stay in the log.
-                _brokerRefusals.Add(name + '\0' + ex.Message);
+                _brokerRefusals.Add(target.Kind + '\0' + name + '\0' + ex.Message);
             }
 
             await RefuseAsync(context, status, outcome, ex.ClientReason);
@@ -254,7 +265,7 @@ internal sealed class SubscriptionGate(
     public async Task RefuseTooManyAsync(HttpContext context, string reason, TimeSpan retryAfter)
     {
         ApplyCors(context);
-        context.Response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        context.Response.Headers.RetryAfter = RetryAfterValue(retryAfter);
         await RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, reason);
     }
 
@@ -265,9 +276,18 @@ internal sealed class SubscriptionGate(
         return RefuseAsync(context, StatusCodes.Status429TooManyRequests, StreamOutcomes.RateLimited, "too many streams from this address");
     }
 
-    /// <summary>Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under <paramref name="outcome"/>.</summary>
+    /// <summary>
+    /// Answers <paramref name="status"/> with <paramref name="reason"/> in <c>X-Status-Reason</c> and the body, counted under
+    /// <paramref name="outcome"/>. A <c>503</c> says when to try again (<c>Retry-After</c>): after <c>queue.busy_grace</c>
+    /// for a queue held by another subscriber, else after <see cref="BrokerRetryAfter"/>; a <c>429</c> carries its own.
+    /// </summary>
     public async Task RefuseAsync(HttpContext context, int status, string outcome, string reason)
     {
+        if (status == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.RetryAfter))
+        {
+            context.Response.Headers.RetryAfter = outcome == StreamOutcomes.Busy ? _busyRetryAfter : RetryAfterValue(BrokerRetryAfter);
+        }
+
         metrics.StreamOutcome(outcome);
         SubscriptionLog.Rejected(logger, context.Request.Method, context.Request.Path, status, reason);
         await StatusReason.WriteAsync(context, status, reason);
@@ -351,18 +371,43 @@ internal sealed class SubscriptionGate(
         }
     }
 
-    /// <summary>The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>).</summary>
+    /// <summary>
+    /// A request that no endpoint serves: <c>404</c> with the reason, and the CORS headers as every other answer a page may
+    /// get (a page's <c>fetch</c> with a mistyped path reads why, instead of a CORS error). Not counted as a stream outcome.
+    /// </summary>
+    public Task RefuseNoEndpointAsync(HttpContext context)
+    {
+        ApplyCors(context);
+        return StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint");
+    }
+
+    /// <summary>
+    /// The configured CORS headers and the origin the request may be answered for (<see cref="OriginPolicy"/>). A page of an
+    /// origin that a list leaves out gets none of the configured <c>Access-Control-*</c> headers (only <c>Vary: Origin</c>).
+    /// </summary>
     private void ApplyCors(HttpContext context)
     {
-        SseResponseHeaders.Apply(context.Response, settings.Headers.Cors);
+        var origin = context.Request.Headers.Origin.ToString();
+        var refused = !origins.IsAllowed(origin) && !OriginPolicy.IsSameOrigin(origin, context.Request.Host);
+        SseResponseHeaders.Apply(context.Response, refused ? settings.Headers.CorsForRefusedOrigins : settings.Headers.Cors);
         origins.Apply(context);
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
+    /// <summary>A <c>Retry-After</c> value: whole seconds, rounded up, at least 1.</summary>
+    internal static string RetryAfterValue(TimeSpan wait) =>
+        Math.Max(1, (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public void Dispose() => _brokerRefusals.Dispose();
 
-    private static string QueueOf(string key) => key[..Math.Max(0, key.IndexOf('\0', StringComparison.Ordinal))];
+    private static string KindOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)];
 
-    private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
+    private static string NameOf(string key)
+    {
+        var start = key.IndexOf('\0', StringComparison.Ordinal) + 1;
+        return key[start..key.IndexOf('\0', start)];
+    }
+
+    private static string DetailOf(string key) => key[(key.IndexOf('\0', key.IndexOf('\0', StringComparison.Ordinal) + 1) + 1)..];
 }

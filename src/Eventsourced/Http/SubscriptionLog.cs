@@ -21,9 +21,10 @@ internal static partial class SubscriptionLog
     [LoggerMessage(EventIds.ConsumerCancelled, LogLevel.Information, "Broker ended the consumer of {Kind} {Name} ({Reason})", EventName = "ConsumerCancelled")]
     public static partial void ConsumerEnded(ILogger logger, string kind, string name, SubscriptionEndReason reason);
 
-    [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to queue {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
-    public static partial void BrokerRefused(ILogger logger, string queue, string detail);
+    // {Queue} is the name asked for, a queue's or a topic's (field name kept for log queries); {Kind} says which.
+    [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to {Kind} {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
+    public static partial void BrokerRefused(ILogger logger, string kind, string queue, string detail);
 
-    [LoggerMessage(EventIds.BrokerRefusedSubscriptionRepeated, LogLevel.Warning, "Subscription to queue {Queue} refused {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "BrokerRefusedSubscriptionRepeated")]
-    public static partial void BrokerRefusedRepeated(ILogger logger, int count, string queue, double seconds, string detail);
+    [LoggerMessage(EventIds.BrokerRefusedSubscriptionRepeated, LogLevel.Warning, "Subscription to {Kind} {Queue} refused {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "BrokerRefusedSubscriptionRepeated")]
+    public static partial void BrokerRefusedRepeated(ILogger logger, string kind, int count, string queue, double seconds, string detail);
 }

@@ -19,11 +19,15 @@ internal sealed class SseResponseHeaders
     public SseResponseHeaders(HeaderOptions options)
     {
         Cors = Prepare(options.Cors);
+        CorsForRefusedOrigins = Cors.Where(h => !h.Key.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase)).ToArray();
         Sse = Prepare(options.Sse);
         Ignored = options.Cors.Keys.Concat(options.Sse.Keys).Where(ServerOwned.Contains).ToArray();
     }
 
     public KeyValuePair<string, StringValues>[] Cors { get; }
+
+    /// <summary><see cref="Cors"/> without the <c>Access-Control-*</c> headers: for a page of an origin that is not allowed.</summary>
+    public KeyValuePair<string, StringValues>[] CorsForRefusedOrigins { get; }
 
     public KeyValuePair<string, StringValues>[] Sse { get; }
 

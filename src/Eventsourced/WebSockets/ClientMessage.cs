@@ -16,7 +16,10 @@ namespace Eventsourced.WebSockets;
 /// </summary>
 internal abstract record ClientMessage
 {
-    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 32, AllowDuplicateProperties = false };
+    /// <summary>How deeply a message's JSON may nest (objects and arrays); deeper is refused, not parsed.</summary>
+    public const int MaxDepth = 32;
+
+    private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = MaxDepth, AllowDuplicateProperties = false };
 
     private ClientMessage()
     {
@@ -38,7 +41,10 @@ internal abstract record ClientMessage
         }
         catch (JsonException)
         {
-            return new Invalid(HasDuplicateMembers(utf8) ? "a member is given twice" : "not a JSON text");
+            return new Invalid(
+                NestsTooDeeply(utf8) ? $"JSON nested more than {MaxDepth} levels deep"
+                : HasDuplicateMembers(utf8) ? "a member is given twice"
+                : "not a JSON text");
         }
 
         using (document)
@@ -59,6 +65,32 @@ internal abstract record ClientMessage
                 _ => new Invalid("expected \"ack\" or \"publish\""),
             };
         }
+    }
+
+    /// <summary>
+    /// Whether reading <paramref name="utf8"/> meets an object or array more than <see cref="MaxDepth"/> levels deep before
+    /// anything that is not JSON: the parser refused it for its depth, not its syntax.
+    /// </summary>
+    private static bool NestsTooDeeply(ReadOnlyMemory<byte> utf8)
+    {
+        // Nesting is bounded by the message's length (ws.max_message_size), so reading without a depth limit is bounded too.
+        var reader = new Utf8JsonReader(utf8.Span, new JsonReaderOptions { MaxDepth = int.MaxValue });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= MaxDepth)
+                {
+                    return true;
+                }
+            }
+        }
+        catch (JsonException)
+        {
+            // Not JSON before it got that deep.
+        }
+
+        return false;
     }
 
     /// <summary>Whether <paramref name="utf8"/>, which duplicates refused, is JSON once they are allowed.</summary>

@@ -152,4 +152,54 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         await using var sse = await gateway.SubscribeAsync($"/events?id={queue}");
         Assert.Equal(HttpStatusCode.OK, sse.Status);
     }
+
+    /// <summary>
+    /// Every answer a page of an allowed origin gets is readable by its <c>fetch</c> (status and <c>X-Status-Reason</c>):
+    /// the 404 of a path no endpoint serves carried no CORS headers, so such a page saw only a CORS error. A page of an
+    /// origin the list leaves out gets none of the <c>Access-Control-*</c> headers, on any path.
+    /// </summary>
+    [Fact]
+    public async Task EveryRefusal_CarriesTheCorsHeaders_ForAnAllowedOrigin_AndNoneForARefusedOne()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.Path = "/events";
+            o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example";
+        });
+        var requests = new (HttpMethod Method, string Path, HttpStatusCode Status)[]
+        {
+            (HttpMethod.Get, "/nothing", HttpStatusCode.NotFound),
+            (HttpMethod.Get, "/events", HttpStatusCode.BadRequest),
+            (HttpMethod.Get, "/poll", HttpStatusCode.BadRequest),
+            (HttpMethod.Get, "/topics/", HttpStatusCode.BadRequest),
+            (HttpMethod.Post, "/events?id=1", HttpStatusCode.MethodNotAllowed),
+            (HttpMethod.Post, "/poll?id=1", HttpStatusCode.MethodNotAllowed),
+            (HttpMethod.Post, "/topics/t", HttpStatusCode.MethodNotAllowed),
+            (HttpMethod.Get, "/ws?id=1", HttpStatusCode.UpgradeRequired),
+        };
+
+        foreach (var (method, path, status) in requests)
+        {
+            using var allowed = new HttpRequestMessage(method, path);
+            allowed.Headers.Add("Origin", "https://app.example");
+            using var answer = await gateway.Client.SendAsync(allowed);
+            Assert.Equal(status, answer.StatusCode);
+            Assert.True(answer.Headers.Contains("X-Status-Reason"), $"{method} {path}: X-Status-Reason");
+            Assert.Equal("https://app.example", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+            Assert.Equal("X-Status-Reason, Retry-After, WWW-Authenticate", answer.Headers.GetValues("Access-Control-Expose-Headers").Single());
+            Assert.Contains("Origin", answer.Headers.Vary);
+
+            using var refused = new HttpRequestMessage(method, path);
+            refused.Headers.Add("Origin", "https://evil.example");
+            using var refusal = await gateway.Client.SendAsync(refused);
+            Assert.True(refusal.Headers.Contains("X-Status-Reason"), $"{method} {path}: X-Status-Reason");
+            Assert.DoesNotContain(refusal.Headers, h => h.Key.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase));
+        }
+
+        // Routing's own 405 (an observability endpoint, no CORS there) says why as well.
+        using var post = await gateway.Client.PostAsync("/metrics", null);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, post.StatusCode);
+        Assert.Equal("method not allowed", post.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(["GET", "HEAD"], post.Content.Headers.Allow.Order());
+    }
 }

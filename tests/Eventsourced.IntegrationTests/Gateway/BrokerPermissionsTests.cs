@@ -113,6 +113,37 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
         await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channel released");
     }
     /// <summary>
+    /// A topic whose stream the broker user may not declare: events 306 and 310 name it a topic (they said "queue" for
+    /// topics too, sending whoever read the log to look for a client queue of that name).
+    /// </summary>
+    [Fact]
+    public async Task LimitedUser_TopicOutsideItsPermissions_IsLoggedAsATopic_NotAQueue()
+    {
+        var log = new CollectedLog();
+        var options = new Eventsourced.Configuration.GatewayOptions();
+        options.Server.Address = "127.0.0.1:0";
+        options.Server.HeartbeatSeconds = 0;
+        options.Broker.Node = [LimitedUrl];
+        options.Queue.Pattern = _prefix + "${query:id}";
+        var topic = $"t{Guid.NewGuid():N}"[..12];
+        await using (var gateway = await GatewayServer.StartAsync(options, log))
+        {
+            for (var i = 0; i < 2; i++)
+            {
+                using var refused = await gateway.Client.GetAsync($"/topics/{topic}");
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            }
+        }
+
+        // The repeat is summed up when the gateway stops, if not before.
+
+        var first = Assert.Single(log.Entries, e => e.EventId == 306 && e.Message.Contains(topic, StringComparison.Ordinal));
+        Assert.StartsWith($"Subscription to topic {topic} refused: ", first.Message, StringComparison.Ordinal);
+        var repeated = Assert.Single(log.Entries, e => e.EventId == 310 && e.Message.Contains(topic, StringComparison.Ordinal));
+        Assert.StartsWith($"Subscription to topic {topic} refused 1 more times", repeated.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// RabbitMQ closes a connection right after opening it (530 NOT_ALLOWED) when its vhost does not exist or the user
     /// may not use it: the gateway backs off as after a failed attempt, instead of taking each such connection for one
     /// that was up and reconnecting (and logging both) several times a second.

@@ -88,7 +88,7 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
             }
 
             var first = Assert.Single(log.Entries, e => e.EventId == 306);
-            Assert.Contains(queue, first.Message, StringComparison.Ordinal);
+            Assert.StartsWith($"Subscription to queue {queue} refused: ", first.Message, StringComparison.Ordinal);
             Assert.Contains("PRECONDITION_FAILED", first.Message, StringComparison.Ordinal);
         }
         finally

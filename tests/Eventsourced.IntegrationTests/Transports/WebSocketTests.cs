@@ -393,6 +393,16 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         }
 
         await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await using (var deep = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
+        {
+            // Valid JSON, deeper than the parser takes: closed as any bad message, with the real reason.
+            await deep.SendAsync(new string('[', 40) + new string(']', 40));
+            await deep.WaitForCloseAsync(Timeout);
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, deep.CloseStatus);
+            Assert.Equal("JSON nested more than 32 levels deep", deep.CloseDescription);
+        }
+
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
         await using (var binary = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
         {
             await binary.SendAsync([1, 2, 3], WebSocketMessageType.Binary);

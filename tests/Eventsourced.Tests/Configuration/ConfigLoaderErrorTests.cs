@@ -43,4 +43,33 @@ public sealed class ConfigLoaderErrorTests
 
         Assert.StartsWith(expectedStart, problem, StringComparison.Ordinal);
     }
+
+    private const string CoreTags = "only the core schema's tags (!!str, !!int, !!float, !!bool, !!null, !!seq, !!map) are taken; leave the tag out";
+
+    /// <summary>A tag names a type the gateway does not know; it read <c>!foo 3</c> as plain <c>3</c> and went on.</summary>
+    [Theory]
+    [InlineData("queue:\n  expires: !foo 3\n", $"FILE:2: queue.expires: unknown YAML tag '!foo': {CoreTags}")]
+    [InlineData("queue:\n  expires: !!python/object:os.system 3\n", $"FILE:2: queue.expires: unknown YAML tag '!!python/object:os.system': {CoreTags}")]
+    [InlineData("queue:\n  expires: !<tag:example.com,2000:x> 3\n", $"FILE:2: queue.expires: unknown YAML tag '!<tag:example.com,2000:x>': {CoreTags}")]
+    [InlineData("broker:\n  node:\n    - amqp://a/\n    - !url amqp://b/\n", $"FILE:4: broker.node[1]: unknown YAML tag '!url': {CoreTags}")]
+    [InlineData("header:\n  cors: !headers\n    X-A: 1\n", $"FILE:2: header.cors: unknown YAML tag '!headers': {CoreTags}")]
+    [InlineData("!config\nqueue:\n  expires: 3\n", $"FILE:1: unknown YAML tag '!config': {CoreTags}")]
+    [InlineData("queue:\n  expires: !!int abc\n", "FILE:2: queue.expires: 'abc' is not a !!int")]
+    [InlineData("queue:\n  expires: !!seq 3\n", "FILE:2: queue.expires: YAML tag '!!seq' does not fit a single value")]
+    public void Load_UnknownYamlTag_ReportsFileLineAndKey(string yaml, string expected) =>
+        Assert.Equal([expected], ConfigTesting.Problems(yaml));
+
+    [Fact]
+    public void Load_EveryUnknownTag_IsReported() =>
+        Assert.Equal(2, ConfigTesting.Problems("queue:\n  expires: !a 3\n  prefetch: !b 4\n").Length);
+
+    [Fact]
+    public void Load_CoreSchemaTags_AreTaken()
+    {
+        var options = ConfigTesting.Load("queue: !!map\n  expires: !!int 3\n  pattern: !!str null\n  bind: !!seq\n    - ! x:fanout\n");
+
+        Assert.Equal(3, options.Queue.ExpiresSeconds);
+        Assert.Equal("null", options.Queue.Pattern);
+        Assert.Equal(["x:fanout"], options.Queue.Bind);
+    }
 }

@@ -82,9 +82,32 @@ public sealed class ClientMessageTests
     public void Parse_LoneSurrogateEscape_IsInvalidNotAnException(string json, string member) =>
         Assert.Equal(new ClientMessage.Invalid($"{member} is not valid Unicode text (an escaped lone surrogate)"), Parse(json));
 
+    /// <summary>Deeper than the limit is refused with that reason (it was "not a JSON text", which sent a client looking for a syntax error).</summary>
+    [Theory]
+    [InlineData(33)]
+    [InlineData(1000)]
+    public void Parse_NestedDeeperThanTheLimit_IsInvalid_NamingTheLimit(int depth) =>
+        Assert.Equal(new ClientMessage.Invalid("JSON nested more than 32 levels deep"), Parse(new string('[', depth) + new string(']', depth)));
+
     [Fact]
-    public void Parse_DeeplyNested_IsInvalidNotAnException() =>
-        Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse(new string('[', 1000) + new string(']', 1000)));
+    public void Parse_NestedDeeperThanTheLimit_InsideAPublish_IsInvalid_NamingTheLimit() =>
+        Assert.Equal(
+            new ClientMessage.Invalid("JSON nested more than 32 levels deep"),
+            Parse("{\"publish\": {\"to\": \"x\", \"data\": " + new string('[', 40) + new string(']', 40) + "}}"));
+
+    [Fact]
+    public void Parse_NestedUpToTheLimit_IsParsed() =>
+        Assert.Equal(new ClientMessage.Invalid("expected a JSON object"), Parse(new string('[', 32) + new string(']', 32)));
+
+    [Theory]
+    [InlineData("[[[[ nope")]
+    [InlineData("{\"ack\": [1,}")]
+    public void Parse_BrokenJson_ShallowerThanTheLimit_IsNotAJsonText(string json) =>
+        Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse(json));
+
+    [Fact]
+    public void Parse_BrokenBeforeTheLimit_IsNotAJsonText_EvenIfDeeperLater() =>
+        Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse("[1 2" + new string('[', 40) + new string(']', 41)));
 
     private static ClientMessage Parse(string json) => ClientMessage.Parse(Encoding.UTF8.GetBytes(json));
 }
