@@ -212,7 +212,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = _ => false,
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Live)).WithDisplayName("eventsourced liveness");
+            }).WithMetadata(new ExactPathMetadata(health.Live)).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness");
         }
 
         if (health.Ready.Length > 0)
@@ -221,9 +221,12 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Ready)).WithDisplayName("eventsourced readiness");
+            }).WithMetadata(new ExactPathMetadata(health.Ready)).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness");
         }
     }
+
+    /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>
+    private static readonly HttpMethodMetadata ReadOnly = new([HttpMethods.Get, HttpMethods.Head]);
 
     /// <summary>With <c>metrics.address</c> set, the endpoint answers only there.</summary>
     private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics) =>

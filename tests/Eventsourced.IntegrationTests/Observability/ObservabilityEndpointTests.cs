@@ -26,6 +26,25 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
         Assert.StartsWith("Healthy\nbroker: Healthy: 1 of 1 broker connections up", body, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/events")]
+    public async Task HealthAndReady_OnlyGetAndHead_OtherMethodsAre405WithAReason(string serverPath)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = serverPath);
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            using var head = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            foreach (var method in new[] { HttpMethod.Delete, HttpMethod.Post, HttpMethod.Put })
+            {
+                using var response = await gateway.Client.SendAsync(new HttpRequestMessage(method, path));
+                Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);
+                Assert.Equal("method not allowed", response.Headers.GetValues("X-Status-Reason").Single());
+            }
+        }
+    }
+
     [Fact]
     public async Task Ready_NoBrokerReachable_Answers503WithTheReason_WhileLiveStays200()
     {
