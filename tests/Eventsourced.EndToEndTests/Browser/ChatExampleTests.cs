@@ -71,6 +71,66 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown()
+    {
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
+        await using var gateway = await StartGatewayAsync();
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        var url = site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}");
+        var first = await chromium.NewPageAsync();
+        var second = await chromium.NewPageAsync();
+        try
+        {
+            await first.GotoAsync(url);
+            await Expect(first.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+            // The second page reads the room, but its inbox (alice's queue) is the first page's: it is not connected,
+            // and what is typed there is kept, not sent into nothing.
+            await second.GotoAsync(url);
+            await Expect(second.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
+            await SayAsync(second, "typed while not connected");
+            await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "connecting");
+            await Expect(second.Locator("#text")).ToHaveValueAsync("typed while not connected");
+
+            // Once the first page is gone, the second one connects and sends it.
+            await first.Context.CloseAsync();
+            await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "open", new() { Timeout = 30_000 });
+            await second.Locator("#send button").ClickAsync();
+            await Expect(second.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}typed while not connected"]);
+            await Expect(second.Locator("#text")).ToHaveValueAsync("");
+
+            // More than ws.publish_burst (10) at once: the gateway refuses the rest, and the page says which.
+            await second.EvaluateAsync(@"() => {
+                for (let i = 1; i <= 15; i++) {
+                    document.getElementById('text').value = 'burst ' + i;
+                    document.getElementById('send').requestSubmit();
+                }
+            }");
+            var refused = second.Locator("#messages li[data-kind=error]");
+            await Expect(refused.First).ToContainTextAsync("not sent (");
+            var shown = 0;
+            for (var i = 0; i < 100 && shown != 16; i++)
+            {
+                await Task.Delay(100);
+                shown = await second.Locator("#messages li[data-kind=message]").CountAsync() + await refused.CountAsync();
+            }
+
+            // Each of the 15 is either in the room or shown as not sent (besides the message before them).
+            Assert.Equal(16, shown);
+        }
+        finally
+        {
+            await first.Context.CloseAsync();
+            await second.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+        }
+    }
+
     private static async Task SayAsync(IPage page, string text)
     {
         await page.Locator("#text").FillAsync(text);
