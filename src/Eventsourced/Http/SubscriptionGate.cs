@@ -375,10 +375,10 @@ internal sealed class SubscriptionGate(
     /// A request that no endpoint serves: <c>404</c> with the reason, and the CORS headers as every other answer a page may
     /// get (a page's <c>fetch</c> with a mistyped path reads why, instead of a CORS error). Not counted as a stream outcome.
     /// </summary>
-    public Task RefuseNoEndpointAsync(HttpContext context)
+    public Task RefuseNoEndpointAsync(HttpContext context, string reason = "no such endpoint")
     {
         ApplyCors(context);
-        return StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint");
+        return StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, reason);
     }
 
     /// <summary>

@@ -134,6 +134,31 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal("missing query parameter 'id'", response.Headers.GetValues("X-Status-Reason").Single());
     }
 
+    [Theory]
+    [InlineData("/poll/topics/news", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
+    [InlineData("/POLL/x", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
+    [InlineData("/ws/x", "no such endpoint: WebSockets are served at /ws (topics at /ws/topics/NAME)")]
+    public async Task PathBelowThePollOrWebSocketPath_Is404WithWhereTheyAre_NotAStream(string path, string reason)
+    {
+        // Taken for the stream (server.path / covers them), a fetch meant for a long-poll got an event stream of its queue:
+        // the messages were acknowledged into a response the client never reads to its end.
+        var queue = broker.UniqueQueueName(nameof(PathBelowThePollOrWebSocketPath_Is404WithWhereTheyAre_NotAStream));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await using var amqp = await broker.ConnectAsync(nameof(PathBelowThePollOrWebSocketPath_Is404WithWhereTheyAre_NotAStream));
+
+        using var response = await gateway.Client.GetAsync($"{path}?id={queue}", HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.False(await amqp.QueueExistsAsync(queue));
+        // The endpoints themselves, and other paths below server.path, are served as before.
+        using var poll = await gateway.Client.GetAsync($"/poll?id={queue}-p");
+        Assert.Equal("application/json; charset=utf-8", poll.Content.Headers.ContentType?.ToString());
+        using var stream = await gateway.Client.GetAsync($"/polls/x?id={queue}-s", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal("text/event-stream; charset=utf-8", stream.Content.Headers.ContentType?.ToString());
+    }
+
     [Fact]
     public async Task ExactStreamPath_ServesOnlyThatPath()
     {
