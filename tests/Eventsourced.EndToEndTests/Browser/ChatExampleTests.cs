@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
+using Eventsourced.Testing.Tokens;
 using Microsoft.Playwright;
 
 namespace Eventsourced.EndToEndTests.Browser;
@@ -131,6 +132,50 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithTokens_AsItsConfigurationSays_TwoUsersTalk()
+    {
+        // config.yml's comment: a key, queue.pattern chat.user.${claim:sub}, tokens with sub, topics and publish claims.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_AsItsConfigurationSays_TwoUsersTalk));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        string Url(string user) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + TestTokens.Hs256(new Dictionary<string, object>
+        {
+            ["sub"] = user,
+            ["topics"] = new[] { "chat.room.*" },
+            ["publish"] = new[] { "room.*", "user.*" },
+        }));
+        var alicePage = await chromium.NewPageAsync();
+        var bobPage = await chromium.NewPageAsync();
+        try
+        {
+            await alicePage.GotoAsync(Url(alice));
+            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await bobPage.GotoAsync(Url(bob));
+            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+
+            await SayAsync(alicePage, "hello with a token");
+            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello with a token"]);
+        }
+        finally
+        {
+            await alicePage.Context.CloseAsync();
+            await bobPage.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+        }
+    }
+
     private static async Task SayAsync(IPage page, string text)
     {
         await page.Locator("#text").FillAsync(text);
@@ -140,12 +185,13 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 
     /// <summary>A gateway configured by <c>examples/chat/config.yml</c>, on the test broker and a free loopback port.</summary>
-    private Task<GatewayServer> StartGatewayAsync()
+    private Task<GatewayServer> StartGatewayAsync(Action<GatewayOptions>? configure = null)
     {
         var options = ConfigLoader.Load(new ConfigSources([], RepoPaths.Examples("chat", "config.yml"), "EVENTSOURCED_CHAT_EXAMPLE_TEST_")).Options;
         options.Server.Address = "127.0.0.1:0";
         options.Broker.Node = [broker.AmqpUrl];
         options.Log.Level = "warning";
+        configure?.Invoke(options);
         return GatewayServer.StartAsync(options);
     }
 }
