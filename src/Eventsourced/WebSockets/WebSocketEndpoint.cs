@@ -54,7 +54,8 @@ internal sealed class WebSocketEndpoint(
         var acks = context.Request.Query[AcksParameter];
         if (acks.Count > 1 || (acks.Count == 1 && acks[0] is not ("client" or "auto")))
         {
-            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "query parameter 'acks' must be 'client' or 'auto'");
+            var reason = acks.Count > 1 ? "query parameter 'acks' given more than once" : "query parameter 'acks' must be 'client' or 'auto'";
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, reason);
             return;
         }
 

@@ -68,6 +68,13 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal("query parameter 'acks' must be 'client' or 'auto'", badAcks.Reason);
         }
 
+        await using (var twice = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client&acks=client"))
+        {
+            // Both values were allowed ones: "must be 'client' or 'auto'" did not say what was wrong.
+            Assert.Equal(HttpStatusCode.BadRequest, twice.Status);
+            Assert.Equal("query parameter 'acks' given more than once", twice.Reason);
+        }
+
         await using (var sse = await gateway.SubscribeAsync($"/?id={queue}"))
         {
             Assert.Equal(HttpStatusCode.OK, sse.Status);
