@@ -52,7 +52,7 @@ public sealed class BrokerUrl : IValueRule
     /// <summary>Same as <see cref="Masked"/>.</summary>
     public override string ToString() => Masked;
 
-    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, port 0, a query or a fragment. The message never contains the password.</exception>
+    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, port 0, a query or a fragment, a path of more than one segment. The message never contains the password.</exception>
     public static BrokerUrl Parse(string url)
     {
         ArgumentNullException.ThrowIfNull(url);
@@ -82,10 +82,18 @@ public sealed class BrokerUrl : IValueRule
             throw new FormatException("query parameters and fragments are not supported");
         }
 
+        if (uri.Segments.Length > 2)
+        {
+            // RabbitMQ.Client takes one path segment ("Multiple segments in path of AMQP URI", thrown when the connection
+            // factory is made: the process aborted at start).
+            throw new FormatException($"the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/{uri.AbsolutePath[1..].Replace("/", "%2F", StringComparison.Ordinal)})");
+        }
+
         var (userName, password, masked) = UserInfo(uri);
         var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         var port = uri.Port > 0 ? uri.Port : isTls ? 5671 : 5672;
-        // Everything after the first '/' is the virtual host, as in the Go and .NET clients: "amqp://h//" and "amqp://h/%2F" are "/".
+        // Everything after the first '/' is the virtual host, as in the Go and .NET clients: "amqp://h//" and "amqp://h/%2F" are "/";
+        // a '/' after the second (amqp://h/a/b) is refused above, as the .NET client refuses it.
         var virtualHost = uri.AbsolutePath.Length > 1 ? Uri.UnescapeDataString(uri.AbsolutePath[1..]) : "/";
         return new BrokerUrl(uri, isTls, host, port, virtualHost, userName, password, $"{uri.Scheme}://{masked}{uri.Authority}{uri.AbsolutePath}");
     }

@@ -66,7 +66,8 @@ internal static partial class YamlConfigReader
     }
 
     /// <param name="key">The node's key as problems name it (<c>queue.expires</c>, <c>broker.node[1]</c>); null for the root.</param>
-    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path, int depth, string? key, List<ConfigProblem> problems)
+    /// <param name="isKey">The node is a mapping's key: its own text, below <paramref name="key"/>, names it (a tag on <c>expires</c> is <c>queue.expires</c>'s).</param>
+    private static ConfigNode ReadNode(IParser parser, Dictionary<string, ConfigNode> anchors, string path, int depth, string? key, List<ConfigProblem> problems, bool isKey = false)
     {
         var location = ConfigLocation.InFile(path, parser.Current?.Start.Line ?? 0);
         if (depth > MaxDepth)
@@ -87,7 +88,7 @@ internal static partial class YamlConfigReader
         AnchorName anchor;
         if (parser.TryConsume<Scalar>(out var scalar))
         {
-            CheckTag(scalar.Tag, ConfigNodeKind.Scalar, scalar.Value, location, key, problems);
+            CheckTag(scalar.Tag, ConfigNodeKind.Scalar, scalar.Value, location, isKey ? (key is null ? scalar.Value : $"{key}.{scalar.Value}") : key, problems);
             node = ConfigNode.Scalar(IsNull(scalar) ? null : scalar.Value, location);
             anchor = scalar.Anchor;
         }
@@ -109,7 +110,7 @@ internal static partial class YamlConfigReader
             anchor = mapping.Anchor;
             while (!parser.TryConsume<MappingEnd>(out _))
             {
-                var name = ReadNode(parser, anchors, path, depth + 1, key, problems);
+                var name = ReadNode(parser, anchors, path, depth + 1, key, problems, isKey: true);
                 var entryKey = name is { Kind: ConfigNodeKind.Scalar, Value: { } text } ? (key is null ? text : $"{key}.{text}") : key;
                 node.Entries.Add(new(name, ReadNode(parser, anchors, path, depth + 1, entryKey, problems)));
             }

@@ -28,11 +28,7 @@ public static class GatewayApplication
         ArgumentNullException.ThrowIfNull(config);
         var options = config.Options;
         // Before anything starts or logs: an address that cannot be had is one IOException naming key and reason.
-        ListenProbe.ThrowIfUnavailable("server.address", options.Server.Address);
-        if (options.Metrics.Address.Length > 0)
-        {
-            ListenProbe.ThrowIfUnavailable("metrics.address", options.Metrics.Address);
-        }
+        ListenProbe.ThrowIfUnavailable(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {

@@ -6,81 +6,135 @@ namespace Eventsourced.Hosting;
 /// <summary>
 /// Binds each address the gateway will listen on, as Kestrel will (see <see cref="KestrelListen"/>), and lets go at once,
 /// before anything starts: an address that cannot be had is one <see cref="IOException"/> naming its key, its address and
-/// why (in use, permission denied, not this host's), which the program answers with one line and exit 69. Left to
-/// Kestrel, the host logged a stack trace for a taken port, and a denied one (a port below 1024 without the right to
-/// it) was no <see cref="IOException"/> at all: the program aborted (SIGABRT, 134).
+/// why (in use, permission denied, not this host's, overlapping another key's), which the program answers with one line
+/// and exit 69. Left to Kestrel, the host logged a stack trace for a taken port, and a denied one (a port below 1024
+/// without the right to it) was no <see cref="IOException"/> at all: the program aborted (SIGABRT, 134). Each address
+/// probed is held, listening, until the probe is disposed, so that <c>metrics.address</c> is tried while
+/// <c>server.address</c> is taken: <c>:2069</c> and <c>127.0.0.1:2069</c> are different texts of one port.
 /// </summary>
-internal static class ListenProbe
+internal sealed class ListenProbe : IDisposable
 {
+    private readonly List<(string Key, string Address, Socket Socket)> _held = [];
+
+    /// <summary>Probes each listen address of <paramref name="options"/> (<c>server.address</c>, then <c>metrics.address</c>) and lets go of them.</summary>
+    /// <exception cref="IOException">An address cannot be listened on; the message says which and why.</exception>
+    public static void ThrowIfUnavailable(Configuration.GatewayOptions options)
+    {
+        using var probe = new ListenProbe();
+        probe.Take("server.address", options.Server.Address);
+        if (options.Metrics.Address.Length > 0)
+        {
+            probe.Take("metrics.address", options.Metrics.Address);
+        }
+    }
+
+    /// <summary>Binds <paramref name="address"/> and holds it until disposed.</summary>
     /// <exception cref="IOException"><paramref name="address"/> cannot be listened on; the message says which and why.</exception>
-    public static void ThrowIfUnavailable(string key, string address)
+    public void Take(string key, string address)
     {
         var colon = address.LastIndexOf(':');
         var host = address[..colon].Trim('[', ']');
         var port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var held = new List<Socket>();
+        // The addresses it binds; null: every address.
+        IPAddress[]? addresses = host switch
+        {
+            "" or "*" => null,
+            _ when host.Equals("localhost", StringComparison.OrdinalIgnoreCase) => [IPAddress.Loopback, IPAddress.IPv6Loopback],
+            _ when IPAddress.TryParse(host, out var ip) => [ip],
+            _ => Resolve(key, address, host),
+        };
         var problem = host switch
         {
             // Kestrel's ListenAnyIP: [::] for IPv4 and IPv6 at once; on any failure but "in use", 0.0.0.0 instead.
-            "" or "*" => AnyIP(port),
+            "" or "*" => AnyIP(port, held),
             // Kestrel's ListenLocalhost: fails when either loopback address is in use, or when neither can be had.
-            _ when host.Equals("localhost", StringComparison.OrdinalIgnoreCase) => Localhost(port),
-            _ when IPAddress.TryParse(host, out var ip) => TryBind(new IPEndPoint(ip, port)),
-            _ => Resolve(host).Select(ip => TryBind(new IPEndPoint(ip, port))).FirstOrDefault(p => p is not null),
+            _ when host.Equals("localhost", StringComparison.OrdinalIgnoreCase) => Localhost(port, held),
+            _ => addresses!.Select(ip => TryBind(new IPEndPoint(ip, port), held)).FirstOrDefault(p => p is not null),
         };
+        var overlap = problem?.SocketErrorCode == SocketError.AddressAlreadyInUse ? Overlap(port, addresses) : null;
+        _held.AddRange(held.Select(socket => (key, address, socket)));
         if (problem is { } failed)
         {
-            throw new IOException($"{key} {address}: {Describe(failed, port)}", failed);
+            throw new IOException($"{key} {address}: {overlap ?? Describe(failed, port)}", failed);
         }
     }
 
-    private static SocketException? AnyIP(int port)
+    public void Dispose()
     {
-        var dual = TryBind(new IPEndPoint(IPAddress.IPv6Any, port));
-        return dual is null || dual.SocketErrorCode == SocketError.AddressAlreadyInUse ? dual : TryBind(new IPEndPoint(IPAddress.Any, port));
+        foreach (var (_, _, socket) in _held)
+        {
+            socket.Dispose();
+        }
+
+        _held.Clear();
     }
 
-    private static SocketException? Localhost(int port)
+    private static SocketException? AnyIP(int port, List<Socket> held)
     {
-        var v4 = TryBind(new IPEndPoint(IPAddress.Loopback, port));
-        var v6 = TryBind(new IPEndPoint(IPAddress.IPv6Loopback, port));
+        var dual = TryBind(new IPEndPoint(IPAddress.IPv6Any, port), held);
+        return dual is null || dual.SocketErrorCode == SocketError.AddressAlreadyInUse ? dual : TryBind(new IPEndPoint(IPAddress.Any, port), held);
+    }
+
+    private static SocketException? Localhost(int port, List<Socket> held)
+    {
+        var v4 = TryBind(new IPEndPoint(IPAddress.Loopback, port), held);
+        var v6 = TryBind(new IPEndPoint(IPAddress.IPv6Loopback, port), held);
         return v4?.SocketErrorCode == SocketError.AddressAlreadyInUse ? v4
             : v6?.SocketErrorCode == SocketError.AddressAlreadyInUse ? v6
             : v4 is not null && v6 is not null ? v4
             : null;
     }
 
-    private static IPAddress[] Resolve(string host)
+    private static IPAddress[] Resolve(string key, string address, string host)
     {
         try
         {
             var addresses = Dns.GetHostAddresses(host);
-            return addresses.Length > 0 ? addresses : throw new IOException($"the host name {host} has no address");
+            return addresses.Length > 0 ? addresses : throw new IOException($"{key} {address}: the host name {host} has no address");
         }
         catch (SocketException ex)
         {
-            throw new IOException($"cannot resolve the host name {host}: {ex.Message}", ex);
+            throw new IOException($"{key} {address}: cannot resolve the host name {host}: {ex.Message}", ex);
         }
     }
 
-    /// <summary>Null when <paramref name="endpoint"/> can be bound now; the socket Kestrel would make (dual-mode on <c>[::]</c>).</summary>
-    private static SocketException? TryBind(IPEndPoint endpoint)
+    /// <summary>
+    /// Null when <paramref name="endpoint"/> can be bound now, the socket Kestrel would make (dual-mode on <c>[::]</c>)
+    /// then added to <paramref name="held"/>, listening: .NET binds with <c>SO_REUSEADDR</c> on Linux (as Kestrel does, so
+    /// that a port with connections in TIME_WAIT can be had), which lets a second socket bind the same port until the
+    /// first listens.
+    /// </summary>
+    private static SocketException? TryBind(IPEndPoint endpoint, List<Socket> held)
     {
+        var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            using var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             if (endpoint.Address.Equals(IPAddress.IPv6Any))
             {
                 socket.DualMode = true;
             }
 
             socket.Bind(endpoint);
+            socket.Listen(1);
+            held.Add(socket);
             return null;
         }
         catch (SocketException ex)
         {
+            socket.Dispose();
             return ex;
         }
     }
+
+    /// <summary>Which address this probe took before holds <paramref name="port"/> (an address in use: maybe by that one), or null.</summary>
+    private string? Overlap(int port, IPAddress[]? addresses) => port == 0 ? null : _held
+        .Where(h => h.Socket.LocalEndPoint is IPEndPoint bound && bound.Port == port
+            && (addresses is null || IsAny(bound.Address) || addresses.Any(bound.Address.Equals)))
+        .Select(h => $"overlaps {h.Key} {h.Address} (both would listen on port {port} of the same address); give it another port")
+        .FirstOrDefault();
+
+    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
 
     private static string Describe(SocketException ex, int port) => ex.SocketErrorCode switch
     {

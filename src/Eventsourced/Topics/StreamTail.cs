@@ -15,6 +15,15 @@ internal sealed class StreamTail(IChannel channel) : AsyncDefaultBasicConsumer(c
 {
     private readonly TaskCompletionSource<long> _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Done when the cancel's reply has been dispatched: after every delivery to the tail (one dispatcher per channel, in order).</summary>
+    private readonly TaskCompletionSource _cancelled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>How long the cancel's reply may take to reach the tail's dispatcher.</summary>
+    private static readonly TimeSpan CancelDispatchWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>The highest delivery tag the tail was given (0: none).</summary>
+    private long _lastTag;
+
     /// <summary>
     /// The offset before the last chunk's first event (-1 when that event is the stream's first), or null when the
     /// stream delivered nothing within <paramref name="wait"/> (it has no events, or the broker was slow).
@@ -38,6 +47,16 @@ internal sealed class StreamTail(IChannel channel) : AsyncDefaultBasicConsumer(c
         }
 
         await channel.BasicCancelAsync(tag, noWait: false, cancellationToken);
+        // What the tail was given is acknowledged once nothing more can come (after the cancel's reply): a delivery left
+        // unacknowledged on the feed's channel until the feed's first acknowledgement covers it made RabbitMQ close the
+        // channel after consumer_timeout (30 min by default) on a topic that had no event for that long, ending its feed.
+        // A reply that is not dispatched in time (the channel is closing) leaves nothing to acknowledge on it.
+        if (await tail._cancelled.Task.WaitAsync(CancelDispatchWait, time, cancellationToken).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default)
+            && Interlocked.Read(ref tail._lastTag) is > 0 and var last)
+        {
+            await channel.BasicAckAsync((ulong)last, multiple: true, cancellationToken);
+        }
+
         return found;
     }
 
@@ -51,11 +70,27 @@ internal sealed class StreamTail(IChannel channel) : AsyncDefaultBasicConsumer(c
         ReadOnlyMemory<byte> body,
         CancellationToken cancellationToken = default)
     {
+        InterlockedMax(ref _lastTag, (long)deliveryTag);
         if (StreamOffsets.Of(properties) is { } offset)
         {
             _first.TrySetResult(offset);
         }
 
         return Task.CompletedTask;
+    }
+
+    public override async Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default)
+    {
+        await base.HandleBasicCancelOkAsync(consumerTag, cancellationToken);
+        _cancelled.TrySetResult();
+    }
+
+    private static void InterlockedMax(ref long location, long value)
+    {
+        var seen = Interlocked.Read(ref location);
+        while (value > seen && Interlocked.CompareExchange(ref location, value, seen) is var now && now != seen)
+        {
+            seen = now;
+        }
     }
 }

@@ -69,6 +69,31 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Theory]
+    [InlineData(":{0}", "127.0.0.1:{0}")]
+    [InlineData("127.0.0.1:{0}", ":{0}")]
+    [InlineData("localhost:{0}", "127.0.0.1:{0}")]
+    [InlineData("[::]:{0}", "[::1]:{0}")]
+    public async Task MetricsAddressOverlappingServerAddress_ExitsUnavailableWithOneLineNamingBoth(string server, string metrics)
+    {
+        // Different texts of one port: the configuration's check (the same text) lets them by, and each is free on its own.
+        var port = FreePort.Next();
+        var serverAddress = string.Format(System.Globalization.CultureInfo.InvariantCulture, server, port);
+        var metricsAddress = string.Format(System.Globalization.CultureInfo.InvariantCulture, metrics, port);
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = serverAddress,
+            ["EVENTSOURCED_METRICS__ADDRESS"] = metricsAddress,
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+        });
+
+        // Before, both probes passed one after the other, and Kestrel's bind of the second failed: the host's stack trace,
+        // then "cannot listen: Failed to bind to address http://127.0.0.1:P: address already in use." without the key.
+        Assert.Equal(69, exit);
+        AssertOneListenLine(stdout, stderr, $"eventsourced: cannot listen: metrics.address {metricsAddress}: overlaps server.address {serverAddress}");
+    }
+
+    [Theory]
     [InlineData("server.address")]
     [InlineData("metrics.address")]
     public async Task PrivilegedPort_AsUnprivilegedUser_ExitsUnavailableWithOneLineNamingKeyAddressAndReason(string key)

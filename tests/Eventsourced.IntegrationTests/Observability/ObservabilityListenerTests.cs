@@ -40,6 +40,37 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.OK, sse.Status);
     }
 
+    [Theory]
+    [InlineData("/")]
+    [InlineData("/events")]
+    public async Task OwnListener_AMethodAnEndpointDoesNotTake_Is405WithAReason_NotA404(string serverPath)
+    {
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.Path = serverPath;
+            o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+        });
+        using var observability = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{metricsPort}"));
+
+        // With server.path '/', the stream's catch-all was routing's one candidate for DELETE /metrics, and it is not
+        // served on metrics.address: no endpoint, so "404 no such endpoint" for a path that is there.
+        foreach (var path in new[] { "/metrics", "/debug/vars", "/healthz", "/readyz" })
+        {
+            foreach (var method in new[] { HttpMethod.Delete, HttpMethod.Post, HttpMethod.Options })
+            {
+                using var response = await observability.SendAsync(new HttpRequestMessage(method, path));
+                Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} {path}: {(int)response.StatusCode}");
+                Assert.Equal("method not allowed", response.Headers.GetValues("X-Status-Reason").Single());
+                Assert.Contains("GET", response.Content.Headers.Allow);
+            }
+        }
+
+        using var unserved = await observability.DeleteAsync("/nothing-here");
+        Assert.Equal(HttpStatusCode.NotFound, unserved.StatusCode);
+        Assert.Equal("no such endpoint", unserved.Headers.GetValues("X-Status-Reason").Single());
+    }
+
     [Fact]
     public async Task Token_IsRequiredForMetricsAndDebugVars_NotForTheProbes()
     {

@@ -97,6 +97,36 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task NewEventsOnly_AFeedOpenedOnAStreamWithEvents_HoldsNoDeliveryUnacknowledgedWhileTheTopicIsQuiet()
+    {
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(NewEventsOnly_AFeedOpenedOnAStreamWithEvents_HoldsNoDeliveryUnacknowledgedWhileTheTopicIsQuiet));
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 3);
+
+        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.True(await subscriber.ReadUntilAsync(text => text.Contains("\n\nid: ", StringComparison.Ordinal) && text.EndsWith("\n\n", StringComparison.Ordinal), Timeout), subscriber.RawText);
+
+        // The stream's end was found by a consume from 'last' on the feed's channel. Its delivery, left unacknowledged
+        // until the feed's first acknowledgement covered it, made RabbitMQ close the channel after consumer_timeout
+        // (30 min by default; seen at 3 s) when the topic had no event that long: the feed and every subscriber ended.
+        var connections = (await Broker.Rabbitmqctl.ListConnectionsAsync())
+            .Where(c => c.ClientProvidedName?.StartsWith(gateway.Pool.ConnectionNamePrefix + " ", StringComparison.Ordinal) == true)
+            .Select(c => c.Name + " (")
+            .ToArray();
+        var channels = (await Broker.Rabbitmqctl.ListChannelsAsync())
+            .Where(channel => connections.Any(name => channel.Name.StartsWith(name, StringComparison.Ordinal)))
+            .ToArray();
+        Assert.NotEmpty(channels);
+        Assert.All(channels, channel => Assert.Equal(0L, channel.MessagesUnacknowledged));
+
+        // The feed still serves events, from the next one on.
+        await PublishAsync(topic, 3, 1);
+        var events = await subscriber.ReadItemsAsync(1, Timeout);
+        Assert.Equal("event-3", events[0].Data);
+    }
+
+    [Fact]
     public async Task NewEventsOnly_OnATopicTheGatewayCreates_TheClientStartsBeforeItsFirstEvent()
     {
         var gateway = await StartGatewayAsync();

@@ -88,6 +88,9 @@ public sealed class BrokerUrlTests
     [InlineData($"amqp://:{Secret}@h/", "empty user name")]
     [InlineData("localhost:5672", "unsupported scheme 'localhost' (use amqp:// or amqps://)")]
     [InlineData("not a url", "not an absolute URL (expected amqp://user:password@host:port/vhost)")]
+    [InlineData($"amqp://u:{Secret}@h/a/b", "the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/a%2Fb)")]
+    [InlineData("amqp://h/a/b/", "the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/a%2Fb%2F)")]
+    [InlineData("amqp://h///", "the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/%2F%2F)")]
     public void Parse_Invalid_ThrowsWithoutThePassword(string text, string expected)
     {
         var ex = Assert.Throws<FormatException>(() => BrokerUrl.Parse(text));

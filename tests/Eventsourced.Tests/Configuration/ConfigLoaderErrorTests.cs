@@ -54,6 +54,10 @@ public sealed class ConfigLoaderErrorTests
     [InlineData("broker:\n  node:\n    - amqp://a/\n    - !url amqp://b/\n", $"FILE:4: broker.node[1]: unknown YAML tag '!url': {CoreTags}")]
     [InlineData("header:\n  cors: !headers\n    X-A: 1\n", $"FILE:2: header.cors: unknown YAML tag '!headers': {CoreTags}")]
     [InlineData("!config\nqueue:\n  expires: 3\n", $"FILE:1: unknown YAML tag '!config': {CoreTags}")]
+    [InlineData("!foo queue:\n  expires: 3\n", $"FILE:1: queue: unknown YAML tag '!foo': {CoreTags}")]
+    [InlineData("queue:\n  !foo expires: 3\n", $"FILE:2: queue.expires: unknown YAML tag '!foo': {CoreTags}")]
+    [InlineData("queue: {!foo expires: 3}\n", $"FILE:1: queue.expires: unknown YAML tag '!foo': {CoreTags}")]
+    [InlineData("queue:\n  ? !foo expires\n  : 3\n", $"FILE:2: queue.expires: unknown YAML tag '!foo': {CoreTags}")]
     [InlineData("queue:\n  expires: !!int abc\n", "FILE:2: queue.expires: 'abc' is not a !!int")]
     [InlineData("queue:\n  expires: !!seq 3\n", "FILE:2: queue.expires: YAML tag '!!seq' does not fit a single value")]
     public void Load_UnknownYamlTag_ReportsFileLineAndKey(string yaml, string expected) =>

@@ -53,6 +53,7 @@ public sealed class ConfigLoaderValueErrorTests
     [InlineData("\n    - amqp://h/\n    - http://h/", "FILE:4: broker.node[1]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
     [InlineData("\n    - amqp:///vhost", "FILE:3: broker.node[0]: invalid broker URL: missing host")]
     [InlineData("\n    - not a url", "FILE:3: broker.node[0]: invalid broker URL: not an absolute URL (expected amqp://user:password@host:port/vhost)")]
+    [InlineData("\n    - amqp://h/shop/eu", "FILE:3: broker.node[0]: invalid broker URL: the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/shop%2Feu)")]
     [InlineData("\n    - ''", "FILE:3: broker.node[0]: empty value")]
     public void Load_BadNodeList_ReportsTheEntry(string nodes, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems($"broker:\n  node: {nodes}\n"));
