@@ -13,9 +13,7 @@ internal static class KestrelListen
     public static void Apply(KestrelServerOptions kestrel, string address, Action<ListenOptions>? configure = null)
     {
         configure ??= static _ => { };
-        var colon = address.LastIndexOf(':');
-        var host = address[..colon].Trim('[', ']');
-        var port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var (host, port) = Split(address);
         if (host is "" or "*")
         {
             kestrel.ListenAnyIP(port, configure);
@@ -37,8 +35,18 @@ internal static class KestrelListen
         }
     }
 
-    /// <summary>A host name's addresses; one that does not resolve is an <see cref="IOException"/> (cannot listen), as a taken port is.</summary>
-    private static IPAddress[] Resolve(string host, string address)
+    /// <summary>An address as the configuration loader checked it: its host (without brackets; <c>""</c> or <c>*</c> for every interface) and port.</summary>
+    internal static (string Host, int Port) Split(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return (address[..colon].Trim('[', ']'), int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>
+    /// A host name's addresses; one that does not resolve is an <see cref="IOException"/> (cannot listen), as a taken port
+    /// is, its message starting with <paramref name="where"/>.
+    /// </summary>
+    internal static IPAddress[] Resolve(string host, string where)
     {
         IPAddress[] addresses;
         try
@@ -47,9 +55,9 @@ internal static class KestrelListen
         }
         catch (SocketException ex)
         {
-            throw new IOException($"cannot resolve the host name of {address}: {ex.Message}", ex);
+            throw new IOException($"{where}: cannot resolve the host name {host}: {ex.Message}", ex);
         }
 
-        return addresses.Length > 0 ? addresses : throw new IOException($"the host name of {address} has no address");
+        return addresses.Length > 0 ? addresses : throw new IOException($"{where}: the host name {host} has no address");
     }
 }

@@ -32,9 +32,7 @@ internal sealed class ListenProbe : IDisposable
     /// <exception cref="IOException"><paramref name="address"/> cannot be listened on; the message says which and why.</exception>
     public void Take(string key, string address)
     {
-        var colon = address.LastIndexOf(':');
-        var host = address[..colon].Trim('[', ']');
-        var port = int.Parse(address[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        var (host, port) = KestrelListen.Split(address);
         var held = new List<Socket>();
         // The addresses it binds; null: every address.
         IPAddress[]? addresses = host switch
@@ -42,7 +40,7 @@ internal sealed class ListenProbe : IDisposable
             "" or "*" => null,
             _ when host.Equals("localhost", StringComparison.OrdinalIgnoreCase) => [IPAddress.Loopback, IPAddress.IPv6Loopback],
             _ when IPAddress.TryParse(host, out var ip) => [ip],
-            _ => Resolve(key, address, host),
+            _ => KestrelListen.Resolve(host, $"{key} {address}"),
         };
         var problem = host switch
         {
@@ -84,19 +82,6 @@ internal sealed class ListenProbe : IDisposable
             : v6?.SocketErrorCode == SocketError.AddressAlreadyInUse ? v6
             : v4 is not null && v6 is not null ? v4
             : null;
-    }
-
-    private static IPAddress[] Resolve(string key, string address, string host)
-    {
-        try
-        {
-            var addresses = Dns.GetHostAddresses(host);
-            return addresses.Length > 0 ? addresses : throw new IOException($"{key} {address}: the host name {host} has no address");
-        }
-        catch (SocketException ex)
-        {
-            throw new IOException($"{key} {address}: cannot resolve the host name {host}: {ex.Message}", ex);
-        }
     }
 
     /// <summary>

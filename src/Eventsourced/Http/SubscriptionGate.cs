@@ -32,7 +32,7 @@ internal sealed class SubscriptionGate(
     /// while the gateway shuts down: the gateway probes a lost node every 250 ms, a balancer moves a draining
     /// instance's clients elsewhere; a few seconds spare the broker a client's tight loop.
     /// </summary>
-    internal static readonly TimeSpan BrokerRetryAfter = TimeSpan.FromSeconds(5);
+    internal static readonly string BrokerRetryAfter = RetryAfterValue(TimeSpan.FromSeconds(5));
 
     /// <summary><c>Retry-After</c> of a <c>503</c> for a queue another subscriber holds: <c>queue.busy_grace</c>, at least a second.</summary>
     private readonly string _busyRetryAfter = RetryAfterValue(TimeSpan.FromSeconds(queue.Value.BusyGraceSeconds));
@@ -285,7 +285,7 @@ internal sealed class SubscriptionGate(
     {
         if (status == StatusCodes.Status503ServiceUnavailable && !context.Response.Headers.ContainsKey(Microsoft.Net.Http.Headers.HeaderNames.RetryAfter))
         {
-            context.Response.Headers.RetryAfter = outcome == StreamOutcomes.Busy ? _busyRetryAfter : RetryAfterValue(BrokerRetryAfter);
+            context.Response.Headers.RetryAfter = outcome == StreamOutcomes.Busy ? _busyRetryAfter : BrokerRetryAfter;
         }
 
         metrics.StreamOutcome(outcome);

@@ -266,7 +266,7 @@ internal sealed class PollSession(
             const string Why = "the broker ended the subscription; poll again";
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             context.Response.Headers[StatusReason.Header] = Why;
-            context.Response.Headers.RetryAfter = SubscriptionGate.RetryAfterValue(SubscriptionGate.BrokerRetryAfter);
+            context.Response.Headers.RetryAfter = SubscriptionGate.BrokerRetryAfter;
             context.Response.Headers.CacheControl = "no-store";
             context.Response.ContentType = "text/plain; charset=utf-8";
             try

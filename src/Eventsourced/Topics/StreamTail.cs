@@ -51,8 +51,16 @@ internal sealed class StreamTail(IChannel channel) : AsyncDefaultBasicConsumer(c
         // unacknowledged on the feed's channel until the feed's first acknowledgement covers it made RabbitMQ close the
         // channel after consumer_timeout (30 min by default) on a topic that had no event for that long, ending its feed.
         // A reply that is not dispatched in time (the channel is closing) leaves nothing to acknowledge on it.
-        if (await tail._cancelled.Task.WaitAsync(CancelDispatchWait, time, cancellationToken).ContinueWith(t => t.IsCompletedSuccessfully, TaskScheduler.Default)
-            && Interlocked.Read(ref tail._lastTag) is > 0 and var last)
+        try
+        {
+            await tail._cancelled.Task.WaitAsync(CancelDispatchWait, time, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            return found;
+        }
+
+        if (Interlocked.Read(ref tail._lastTag) is > 0 and var last)
         {
             await channel.BasicAckAsync((ulong)last, multiple: true, cancellationToken);
         }
