@@ -8,19 +8,22 @@ namespace Eventsourced.Hosting;
 /// before anything starts: an address that cannot be had is one <see cref="IOException"/> naming its key, its address and
 /// why (in use, permission denied, not this host's, overlapping another key's), which the program answers with one line
 /// and exit 69. Left to Kestrel, the host logged a stack trace for a taken port, and a denied one (a port below 1024
-/// without the right to it) was no <see cref="IOException"/> at all: the program aborted (SIGABRT, 134). Each address
-/// probed is held, listening, until the probe is disposed, so that <c>metrics.address</c> is tried while
-/// <c>server.address</c> is taken: <c>:2069</c> and <c>127.0.0.1:2069</c> are different texts of one port.
+/// without the right to it) was no <see cref="IOException"/> at all: the program aborted (SIGABRT, 134). The probe binds
+/// and never listens: a socket that listened, even for a moment, took connections that the gateway never answered (a
+/// supervisor or a load tool that waits for the port to open went on before Kestrel listened, and its first connections
+/// were reset or refused). Bound alone, a socket cannot show that <c>metrics.address</c> overlaps <c>server.address</c>
+/// (.NET binds with <c>SO_REUSEADDR</c> on Linux, so two sockets bind one port until one listens), so the probe
+/// remembers what it bound and compares: <c>:2069</c> and <c>127.0.0.1:2069</c> are different texts of one port.
 /// </summary>
-internal sealed class ListenProbe : IDisposable
+internal sealed class ListenProbe
 {
-    private readonly List<(string Key, string Address, Socket Socket)> _held = [];
+    private readonly List<(string Key, string Address, IPEndPoint Bound)> _taken = [];
 
     /// <summary>Probes each listen address of <paramref name="options"/> (<c>server.address</c>, then <c>metrics.address</c>) and lets go of them.</summary>
     /// <exception cref="IOException">An address cannot be listened on; the message says which and why.</exception>
     public static void ThrowIfUnavailable(Configuration.GatewayOptions options)
     {
-        using var probe = new ListenProbe();
+        var probe = new ListenProbe();
         probe.Take("server.address", options.Server.Address);
         if (options.Metrics.Address.Length > 0)
         {
@@ -28,7 +31,7 @@ internal sealed class ListenProbe : IDisposable
         }
     }
 
-    /// <summary>Binds <paramref name="address"/> and holds it until disposed.</summary>
+    /// <summary>Binds <paramref name="address"/> and lets go, remembering what it bound for the next address's overlap.</summary>
     /// <exception cref="IOException"><paramref name="address"/> cannot be listened on; the message says which and why.</exception>
     public void Take(string key, string address)
     {
@@ -42,6 +45,11 @@ internal sealed class ListenProbe : IDisposable
             _ when IPAddress.TryParse(host, out var ip) => [ip],
             _ => KestrelListen.Resolve(host, $"{key} {address}"),
         };
+        if (Overlap(port, addresses) is { } overlap)
+        {
+            throw new IOException($"{key} {address}: {overlap}");
+        }
+
         var problem = host switch
         {
             // Kestrel's ListenAnyIP: [::] for IPv4 and IPv6 at once; on any failure but "in use", 0.0.0.0 instead.
@@ -50,22 +58,16 @@ internal sealed class ListenProbe : IDisposable
             _ when host.Equals("localhost", StringComparison.OrdinalIgnoreCase) => Localhost(port, held),
             _ => addresses!.Select(ip => TryBind(new IPEndPoint(ip, port), held)).FirstOrDefault(p => p is not null),
         };
-        var overlap = problem?.SocketErrorCode == SocketError.AddressAlreadyInUse ? Overlap(port, addresses) : null;
-        _held.AddRange(held.Select(socket => (key, address, socket)));
-        if (problem is { } failed)
+        foreach (var socket in held)
         {
-            throw new IOException($"{key} {address}: {overlap ?? Describe(failed, port)}", failed);
-        }
-    }
-
-    public void Dispose()
-    {
-        foreach (var (_, _, socket) in _held)
-        {
+            _taken.Add((key, address, (IPEndPoint)socket.LocalEndPoint!));
             socket.Dispose();
         }
 
-        _held.Clear();
+        if (problem is { } failed)
+        {
+            throw new IOException($"{key} {address}: {Describe(failed, port)}", failed);
+        }
     }
 
     private static SocketException? AnyIP(int port, List<Socket> held)
@@ -86,9 +88,9 @@ internal sealed class ListenProbe : IDisposable
 
     /// <summary>
     /// Null when <paramref name="endpoint"/> can be bound now, the socket Kestrel would make (dual-mode on <c>[::]</c>)
-    /// then added to <paramref name="held"/>, listening: .NET binds with <c>SO_REUSEADDR</c> on Linux (as Kestrel does, so
-    /// that a port with connections in TIME_WAIT can be had), which lets a second socket bind the same port until the
-    /// first listens.
+    /// then added to <paramref name="held"/>, bound and not listening. .NET binds with <c>SO_REUSEADDR</c> on Linux (as
+    /// Kestrel does, so that a port with connections in TIME_WAIT can be had): the bind fails "in use" only when another
+    /// socket listens there.
     /// </summary>
     private static SocketException? TryBind(IPEndPoint endpoint, List<Socket> held)
     {
@@ -101,7 +103,6 @@ internal sealed class ListenProbe : IDisposable
             }
 
             socket.Bind(endpoint);
-            socket.Listen(1);
             held.Add(socket);
             return null;
         }
@@ -112,14 +113,24 @@ internal sealed class ListenProbe : IDisposable
         }
     }
 
-    /// <summary>Which address this probe took before holds <paramref name="port"/> (an address in use: maybe by that one), or null.</summary>
-    private string? Overlap(int port, IPAddress[]? addresses) => port == 0 ? null : _held
-        .Where(h => h.Socket.LocalEndPoint is IPEndPoint bound && bound.Port == port
-            && (addresses is null || IsAny(bound.Address) || addresses.Any(bound.Address.Equals)))
+    /// <summary>
+    /// Which address this probe took before would listen on <paramref name="port"/> of one of <paramref name="addresses"/>
+    /// (null: every address), or null. Port 0 is a new port each time, never an overlap.
+    /// </summary>
+    private string? Overlap(int port, IPAddress[]? addresses) => port == 0 ? null : _taken
+        .Where(h => h.Bound.Port == port && (addresses is null || addresses.Any(a => Share(a, h.Bound.Address))))
         .Select(h => $"overlaps {h.Key} {h.Address} (both would listen on port {port} of the same address); give it another port")
         .FirstOrDefault();
 
-    private static bool IsAny(IPAddress address) => address.Equals(IPAddress.Any) || address.Equals(IPAddress.IPv6Any);
+    /// <summary>
+    /// Whether listeners on <paramref name="a"/> and <paramref name="b"/> (one port) take the same connections: one
+    /// address, or <c>[::]</c> (dual-mode, as Kestrel and this probe bind it: every address) beside any, or
+    /// <c>0.0.0.0</c> beside an IPv4 address.
+    /// </summary>
+    private static bool Share(IPAddress a, IPAddress b) => a.Equals(b)
+        || a.Equals(IPAddress.IPv6Any) || b.Equals(IPAddress.IPv6Any)
+        || (a.Equals(IPAddress.Any) && b.AddressFamily == AddressFamily.InterNetwork)
+        || (b.Equals(IPAddress.Any) && a.AddressFamily == AddressFamily.InterNetwork);
 
     private static string Describe(SocketException ex, int port) => ex.SocketErrorCode switch
     {
