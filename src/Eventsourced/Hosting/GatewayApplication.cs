@@ -88,6 +88,7 @@ public static class GatewayApplication
             services.GetRequiredService<IMeterFactory>(),
             services.GetRequiredService<ILoggerFactory>(),
             services.GetRequiredService<TimeProvider>(),
+            services.GetRequiredService<GatewayMetrics>(),
             RejectedConnectionsLog.Describe(connectionCap)));
         var app = builder.Build();
         // Listening before Kestrel starts; disposed with the application's services.

@@ -12,7 +12,9 @@ namespace Eventsourced.Hosting;
 /// logged: the first at once (event 111), then their count once per 10 s (event 112). Kestrel's own line per closed
 /// connection (category <see cref="KestrelCategory"/>, a warning) is filtered out of the log: a client that holds
 /// the connections the cap allows could otherwise write a warning per connection it opens, as fast as it opens
-/// them. Counted from Kestrel's <c>kestrel.rejected_connections</c> of this application's meters only.
+/// them. Counted from Kestrel's <c>kestrel.rejected_connections</c> of this application's meters only. Each closed
+/// connection also counts in <c>eventsourced_connections_rejected_total</c> by listener: Kestrel's gauge of them counts
+/// only what one bound address refuses, not what the listener's <see cref="ConnectionGate"/> closes.
 /// </summary>
 internal sealed class RejectedConnectionsLog : IDisposable
 {
@@ -29,9 +31,11 @@ internal sealed class RejectedConnectionsLog : IDisposable
 
     private readonly MeterListener _listener = new();
     private readonly LogDigest _digest;
+    private readonly GatewayMetrics _metrics;
 
-    public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, string connections)
+    public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, GatewayMetrics metrics, string connections)
     {
+        _metrics = metrics;
         var logger = loggerFactory.CreateLogger("Eventsourced");
         var observability = ConnectionCap.ObservabilityConnections.ToString(CultureInfo.InvariantCulture);
         _digest = new LogDigest(
@@ -53,14 +57,20 @@ internal sealed class RejectedConnectionsLog : IDisposable
         {
             if (value > 0)
             {
-                ((RejectedConnectionsLog)state!)._digest.Add(RejectedInstrument);
+                var log = (RejectedConnectionsLog)state!;
+                log._digest.Add(RejectedInstrument);
+                log._metrics.ConnectionRejected(ConnectionListeners.Server);
             }
         });
         _listener.Start();
     }
 
     /// <summary>A connection closed by a <see cref="ConnectionGate"/> of the clients' listener (<see cref="Clients"/>) or of <see cref="Observability"/>.</summary>
-    public void Rejected(string listener) => _digest.Add(listener);
+    public void Rejected(string listener)
+    {
+        _digest.Add(listener);
+        _metrics.ConnectionRejected(listener == Observability ? ConnectionListeners.Metrics : ConnectionListeners.Server);
+    }
 
     private static string Limit(string key) => key == Observability
         ? $"metrics.address's own cap ({ConnectionCap.ObservabilityConnections})"

@@ -52,6 +52,7 @@ internal sealed class GatewayMetrics
     private readonly Counter _topicCatchUps;
     private readonly Counter _topicSlowSubscribers;
     private readonly Counter _presenceEvents;
+    private readonly Counter _connectionsRejected;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
@@ -97,6 +98,10 @@ internal sealed class GatewayMetrics
         _topicCatchUps = factory.CreateCounter("eventsourced_topic_catchups_total", "Topic subscribers that resumed from further back than the recent events kept in memory and read the stream first.");
         _topicSlowSubscribers = factory.CreateCounter("eventsourced_topic_slow_subscribers_total", "Topic subscribers ended because they did not keep up: more than topics.buffer events waited for them, in the gateway or at their socket.");
         _presenceEvents = factory.CreateCounter("eventsourced_presence_events_total", "Presence events (subscribed, unsubscribed) by outcome: published to events.exchange, or dropped.", "outcome");
+        _connectionsRejected = factory.CreateCounter(
+            "eventsourced_connections_rejected_total",
+            "Connections closed unread at a listener's cap, by listener: server (limits.max_connections, over all of server.address's addresses) or metrics (metrics.address's own cap).",
+            "listener");
     }
 
     /// <summary>Open streams, as <c>eventsourced_streams_active</c> shows them.</summary>
@@ -188,6 +193,12 @@ internal sealed class GatewayMetrics
 
     public void MessageRejected(string reason) => _messagesRejected.WithLabels(reason).Inc();
 
+    /// <summary>A connection closed at the cap of <paramref name="listener"/> (<see cref="ConnectionListeners"/>).</summary>
+    public void ConnectionRejected(string listener) => _connectionsRejected.WithLabels(listener).Inc();
+
+    /// <summary>Connections closed at the cap of <paramref name="listener"/> since start, as the counter shows them.</summary>
+    public long ConnectionsRejected(string listener) => (long)_connectionsRejected.WithLabels(listener).Value;
+
     /// <summary>
     /// Creates the labelled series at zero (every outcome, both discard reasons, every configured node), so that a
     /// scrape shows a node that never connected and <c>rate()</c> sees each counter from its start. The unlabelled
@@ -219,6 +230,8 @@ internal sealed class GatewayMetrics
         }
 
         _messagesRejected.WithLabels(MessageRejectReasons.TooLarge).Publish();
+        _connectionsRejected.WithLabels(ConnectionListeners.Server).Publish();
+        _connectionsRejected.WithLabels(ConnectionListeners.Metrics).Publish();
         foreach (var node in brokerNodes.Distinct(StringComparer.Ordinal))
         {
             _brokerConnections.WithLabels(node).Publish();
@@ -297,4 +310,14 @@ internal static class LatencyDiscardReasons
 internal static class MessageRejectReasons
 {
     public const string TooLarge = "too_large";
+}
+
+/// <summary>The <c>listener</c> label of <c>eventsourced_connections_rejected_total</c>.</summary>
+internal static class ConnectionListeners
+{
+    /// <summary><c>server.address</c>, capped by <c>limits.max_connections</c>.</summary>
+    public const string Server = "server";
+
+    /// <summary><c>metrics.address</c>, capped on its own.</summary>
+    public const string Metrics = "metrics";
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Metrics;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.IntegrationTests.Gateway;
@@ -35,6 +37,7 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.OK, stream.Status);
 
         var idle = new List<Socket>();
+        var rejected = 0;
         try
         {
             for (var i = 0; i < Flood; i++)
@@ -70,6 +73,7 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             }
 
             Assert.True(closed >= idle.Count - FileLimit, $"only {closed} of {idle.Count} idle connections were closed by the gateway");
+            rejected = closed;
         }
         finally
         {
@@ -90,6 +94,12 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             "served again after the flood");
         Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
         Assert.Contains("Accepting at most", process.Stdout, StringComparison.Ordinal);
+
+        // A scrape counts what was closed at the cap (the log's digest is not the only record).
+        var scrape = await client.GetStringAsync("/metrics");
+        var line = Assert.Single(scrape.Split('\n'), l => l.StartsWith("eventsourced_connections_rejected_total{listener=\"server\"}", StringComparison.Ordinal));
+        var counted = double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.True(counted >= rejected, $"{line}: {rejected} connections were closed at the cap");
     }
 
     /// <summary>
@@ -228,6 +238,11 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
 
             var rejected = Assert.Single(log.Entries, e => e.EventId == 111);
             Assert.Contains("limits.max_connections", rejected.Message, StringComparison.Ordinal);
+            // Kestrel's gauge of rejected connections counts none of these (no one address reached the cap); the
+            // gateway's counter counts each.
+            var metrics = gateway.Services.GetRequiredService<GatewayMetrics>();
+            Assert.Equal(2, metrics.ConnectionsRejected(ConnectionListeners.Server));
+            Assert.Equal(0, metrics.ConnectionsRejected(ConnectionListeners.Metrics));
         }
         finally
         {
@@ -275,6 +290,9 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             // The clients' listener is not affected, and the log names the metrics listener's cap.
             Assert.StartsWith("HTTP/1.1 200", await ProbeAsync(gateway.Port, "/healthz"), StringComparison.Ordinal);
             Assert.Contains("metrics.address", Assert.Single(log.Entries, e => e.EventId == 111).Message, StringComparison.Ordinal);
+            var metrics = gateway.Services.GetRequiredService<GatewayMetrics>();
+            Assert.Equal(Extra, metrics.ConnectionsRejected(ConnectionListeners.Metrics));
+            Assert.Equal(0, metrics.ConnectionsRejected(ConnectionListeners.Server));
         }
         finally
         {
