@@ -30,7 +30,9 @@ internal static class EndpointPaths
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(origins);
-        if (options.Metrics.Address.Length > 0 && string.Equals(options.Metrics.Address, options.Server.Address, StringComparison.OrdinalIgnoreCase))
+        // Port 0 is a port of the kernel's choosing each time it is bound: two listeners on 127.0.0.1:0 get two ports.
+        if (options.Metrics.Address.Length > 0 && string.Equals(options.Metrics.Address, options.Server.Address, StringComparison.OrdinalIgnoreCase)
+            && !AnyPort(options.Metrics.Address))
         {
             yield return new ConfigProblem(origins.Of("metrics:address"), "metrics.address", $"{ConfigText.Quote(options.Metrics.Address)} is also server.address; give the observability endpoints a listener of their own, or leave it empty");
         }
@@ -60,4 +62,7 @@ internal static class EndpointPaths
 
     private static bool SameRoute(string a, string b) =>
         string.Equals(a.Length > 1 ? a.TrimEnd('/') : a, b.Length > 1 ? b.TrimEnd('/') : b, StringComparison.OrdinalIgnoreCase);
+
+    private static bool AnyPort(string address) =>
+        int.TryParse(address.AsSpan(address.LastIndexOf(':') + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) && port == 0;
 }

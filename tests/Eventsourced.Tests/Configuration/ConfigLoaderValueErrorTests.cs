@@ -42,6 +42,23 @@ public sealed class ConfigLoaderValueErrorTests
         Assert.Equal(address.Trim('\''), ConfigTesting.Load($"server:\n  address: {address}\n").Server.Address);
 
     [Theory]
+    [InlineData("127.0.0.1:2069")]
+    [InlineData("LOCALHOST:2069")]
+    public void Load_MetricsAddressTheSameAsServerAddress_ReportsIt(string metrics) =>
+        Assert.Equal(
+            [$"FILE:4: metrics.address: '{metrics}' is also server.address; give the observability endpoints a listener of their own, or leave it empty"],
+            ConfigTesting.Problems($"server:\n  address: {metrics.ToLowerInvariant()}\nmetrics:\n  address: {metrics}\n"));
+
+    [Fact]
+    public void Load_ServerAndMetricsAddressBothOnPortZero_AreTwoListeners()
+    {
+        // Each bind of port 0 gets a port of its own (tests and side-by-side instances use it).
+        var options = ConfigTesting.Load("server:\n  address: 127.0.0.1:0\nmetrics:\n  address: 127.0.0.1:0\n");
+
+        Assert.Equal("127.0.0.1:0", options.Metrics.Address);
+    }
+
+    [Theory]
     [InlineData("events", "must start with '/', got 'events'")]
     [InlineData("'/a b'", "must not contain spaces, control characters, '?' or '#', got '/a b'")]
     [InlineData("/a?b", "must not contain spaces, control characters, '?' or '#', got '/a?b'")]
