@@ -7,8 +7,8 @@ namespace Eventsourced.Http;
 
 /// <summary>
 /// Answers what routing leaves without an endpoint's answer as every refusal is answered: a path no endpoint serves
-/// (with an exact <c>server.path</c>, or on <c>metrics.address</c>) gets <c>404</c> <c>no such endpoint</c> with the CORS
-/// headers (<see cref="SubscriptionGate.RefuseNoEndpointAsync"/>), and a method an endpoint does not take (routing's own
+/// (with an exact <c>server.path</c>, or on <c>metrics.address</c>) gets <c>404</c> <c>no such endpoint</c>, on the
+/// clients' listener with the CORS headers (<see cref="SubscriptionGate.RefuseNoEndpointAsync"/>), and a method an endpoint does not take (routing's own
 /// <c>405</c> of the metrics and debug endpoints, which is empty) gets its reason. Runs after routing. On
 /// <c>metrics.address</c> routing finds no endpoint at all for a method the path's endpoint does not take (with a
 /// <c>server.path</c> ending in <c>/</c>, the stream's catch-all is the one candidate left for it, and it is not served
@@ -24,6 +24,13 @@ internal static class UnservedRequests
             {
                 context.Response.Headers.Allow = string.Join(", ", methods);
                 await StatusReason.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed");
+                return;
+            }
+
+            if (ObservabilityListener.Serves(context))
+            {
+                // Scrapers and probes, not pages: the CORS headers of the subscription endpoints are not this listener's.
+                await StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, "no such endpoint");
                 return;
             }
 

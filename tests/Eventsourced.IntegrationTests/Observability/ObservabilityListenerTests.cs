@@ -25,7 +25,15 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
 
         Assert.Equal(HttpStatusCode.OK, (await observability.GetAsync("/debug/vars")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await observability.GetAsync("/healthz")).StatusCode);
-        Assert.Equal(HttpStatusCode.NotFound, (await observability.GetAsync($"/?id={broker.UniqueQueueName("obs")}")).StatusCode);
+        using (var stream = new HttpRequestMessage(HttpMethod.Get, $"/?id={broker.UniqueQueueName("obs")}"))
+        {
+            // Not a page's endpoint: no CORS headers on its 404 (the clients' listener's 404 carries them).
+            stream.Headers.Add("Origin", "https://app.example");
+            using var unserved = await observability.SendAsync(stream);
+            Assert.Equal(HttpStatusCode.NotFound, unserved.StatusCode);
+            Assert.Equal("no such endpoint", unserved.Headers.GetValues("X-Status-Reason").Single());
+            Assert.DoesNotContain(unserved.Headers, h => h.Key.StartsWith("Access-Control-", StringComparison.OrdinalIgnoreCase));
+        }
 
         // On the public listener the paths are just other paths of the stream (no id: 400), the probes stay.
         foreach (var path in new[] { "/metrics", "/debug/vars" })
