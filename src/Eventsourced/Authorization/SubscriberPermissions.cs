@@ -46,6 +46,16 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
         return entries.Any(entry => NamePattern.Matches(entry.Value, name));
     }
 
+    /// <summary>
+    /// Who <paramref name="user"/> is, as the messages it publishes name it (the <c>sender</c> header): its verified
+    /// token's <c>sub</c>; null without tokens (the gateway knows nobody then) or for a token without a <c>sub</c>.
+    /// </summary>
+    public string? Sender(ClaimsPrincipal user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return _enabled && user.FindFirst("sub")?.Value is { Length: > 0 } sub ? sub : null;
+    }
+
     /// <summary>Whether <paramref name="user"/> may publish to <paramref name="destination"/>.</summary>
     public bool MayPublish(ClaimsPrincipal user, string destination)
     {

@@ -519,6 +519,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         var now = _settings.Time.GetUtcNow();
+        var headers = new Dictionary<string, object?> { ["timestamp_in_ms"] = now.ToUnixTimeMilliseconds() };
+        if (_permissions.Sender(_context.User) is { } sender)
+        {
+            // Set by the gateway alone, from the verified token: a client sends no headers, so it cannot choose it.
+            headers[MessageSender.HeaderName] = sender;
+        }
+
         var properties = new BasicProperties
         {
             ContentType = publish.ContentType,
@@ -526,7 +533,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             MessageId = Guid.NewGuid().ToString("N"),
             Timestamp = new AmqpTimestamp(now.ToUnixTimeSeconds()),
             AppId = "eventsourced",
-            Headers = new Dictionary<string, object?> { ["timestamp_in_ms"] = now.ToUnixTimeMilliseconds() },
+            Headers = headers,
         };
         if (publish.Type is not null)
         {

@@ -176,6 +176,53 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub()
+    {
+        // With tokens each line is shown by the frame's "from" (the sender's sub, set by the gateway), not by the
+        // name the sending page put in the message: mallory's page, opened as user alice, still writes as mallory.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice, mallory, bob) = ($"room-{suffix}", $"alice-{suffix}", $"mallory-{suffix}", $"bob-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        string Url(string user, string sub) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + TestTokens.Hs256(new Dictionary<string, object>
+        {
+            ["sub"] = sub,
+            ["topics"] = new[] { "chat.room.*" },
+            ["publish"] = new[] { "room.*", "user.*" },
+        }));
+        var bobPage = await chromium.NewPageAsync();
+        var malloryPage = await chromium.NewPageAsync();
+        try
+        {
+            await bobPage.GotoAsync(Url(bob, bob));
+            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await malloryPage.GotoAsync(Url(alice, mallory));
+            await Expect(malloryPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+            await SayAsync(malloryPage, "it is me, alice");
+
+            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{mallory}it is me, alice"]);
+            await Expect(bobPage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{bob} joined", $"{mallory} joined"]);
+            await Expect(bobPage.Locator($"#online li[data-user='{mallory}']")).ToHaveCountAsync(1);
+            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(0);
+        }
+        finally
+        {
+            await bobPage.Context.CloseAsync();
+            await malloryPage.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{mallory}");
+            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+        }
+    }
+
     private static async Task SayAsync(IPage page, string text)
     {
         await page.Locator("#text").FillAsync(text);

@@ -28,11 +28,17 @@ public sealed class TokenExampleTests(BrokerFixture broker)
         var own = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", "42"], BuildTimeout, environment, workingDirectory: RepoPaths.Examples("csharp"));
         var withQueues = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", "42", "2", listed], BuildTimeout, environment, workingDirectory: RepoPaths.Examples("csharp"));
         var usage = await ProcessRunner.RunAsync(dotnet, ["run", app], BuildTimeout, environment, workingDirectory: RepoPaths.Examples("csharp"));
+        var room = broker.UniqueQueueName("room");
+        var chat = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", "42", "--topics", room, "--publish", room], BuildTimeout, environment, workingDirectory: RepoPaths.Examples("csharp"));
+        var missing = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", "42", "--publish"], BuildTimeout, environment, workingDirectory: RepoPaths.Examples("csharp"));
 
         Assert.True(own.ExitCode == 0, own.ToString());
         Assert.True(withQueues.ExitCode == 0, withQueues.ToString());
         Assert.Equal(64, usage.ExitCode);
+        Assert.True(chat.ExitCode == 0, chat.ToString());
+        Assert.Equal(64, missing.ExitCode);
         await AssertStreamsAsync(own.StandardOutput.Trim(), withQueues.StandardOutput.Trim(), listed, nameof(CSharpIssueToken_TokenStreamsItsOwnQueueOnly));
+        await AssertReadsAndPublishesTopicAsync(chat.StandardOutput.Trim(), room);
     }
 
     [Fact]
@@ -56,15 +62,56 @@ public sealed class TokenExampleTests(BrokerFixture broker)
             var own = await ProcessRunner.RunAsync(node, ["issue-token.mjs", "42"], Timeout, environment, work.FullName);
             var withQueues = await ProcessRunner.RunAsync(node, ["issue-token.mjs", "42", "2", listed], Timeout, environment, work.FullName);
             var usage = await ProcessRunner.RunAsync(node, ["issue-token.mjs"], Timeout, environment, work.FullName);
+            var room = broker.UniqueQueueName("room");
+            var chat = await ProcessRunner.RunAsync(node, ["issue-token.mjs", "42", "--topics", room, "--publish", room], Timeout, environment, work.FullName);
+            var missing = await ProcessRunner.RunAsync(node, ["issue-token.mjs", "42", "--publish"], Timeout, environment, work.FullName);
 
             Assert.True(own.ExitCode == 0, own.ToString());
             Assert.True(withQueues.ExitCode == 0, withQueues.ToString());
             Assert.Equal(64, usage.ExitCode);
+            Assert.True(chat.ExitCode == 0, chat.ToString());
+            Assert.Equal(64, missing.ExitCode);
             await AssertStreamsAsync(own.StandardOutput.Trim(), withQueues.StandardOutput.Trim(), listed, nameof(NodeIssueToken_TokenStreamsItsOwnQueueOnly));
+            await AssertReadsAndPublishesTopicAsync(chat.StandardOutput.Trim(), room);
         }
         finally
         {
             work.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// <paramref name="token"/> (sub 42, <c>--topics ROOM --publish ROOM</c>) reads the topic <paramref name="room"/> over
+    /// a WebSocket and publishes into it, and its event comes back from the token's sub; another topic is a 403.
+    /// </summary>
+    private async Task AssertReadsAndPublishesTopicAsync(string token, string room)
+    {
+        await using var amqp = await broker.ConnectAsync(nameof(AssertReadsAndPublishesTopicAsync));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = string.Empty;
+            o.Ws.PublishRoutingKey = Eventsourced.Topics.TopicOptions.DefaultPrefix + "${to}";
+        });
+        try
+        {
+            await using (var other = await gateway.ConnectWebSocketAsync($"/ws/topics/{room}-other?access_token={token}"))
+            {
+                Assert.Equal(HttpStatusCode.Forbidden, other.Status);
+            }
+
+            await using var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{room}?access_token={token}");
+            Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+            await Wait.UntilAsync(async () => await amqp.QueueExistsAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + room), Timeout, "the topic's stream exists");
+            await ws.SendAsync($"{{\"publish\": {{\"to\": \"{room}\", \"data\": \"hello\"}}, \"ref\": \"r1\"}}");
+            Assert.Equal("{\"published\":\"r1\"}", (await ws.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+            var message = Assert.Single(await ws.ReceiveMessagesAsync(1, Timeout));
+            Assert.Equal(("hello", "42"), (message.Data, message.From));
+        }
+        finally
+        {
+            await amqp.DeleteQueueAsync(Eventsourced.Topics.TopicOptions.DefaultPrefix + room);
         }
     }
 

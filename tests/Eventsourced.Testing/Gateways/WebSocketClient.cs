@@ -8,6 +8,9 @@ namespace Eventsourced.Testing.Gateways;
 /// <summary>A message frame from the gateway: <c>{"id": ..., "type": ..., "data": ...}</c>.</summary>
 public sealed record WebSocketMessage(JsonElement Id, string? Type, string Data, bool Base64)
 {
+    /// <summary>The frame's <c>from</c> (the message's <c>sender</c> header), null when the frame has none.</summary>
+    public string? From { get; init; }
+
     /// <summary>The id as a number (WebSocket frames).</summary>
     public ulong Number => Id.GetUInt64();
 
@@ -209,5 +212,8 @@ public sealed class WebSocketClient : IAsyncDisposable
         frame.GetProperty("id").Clone(),
         frame.GetProperty("type").ValueKind == JsonValueKind.Null ? null : frame.GetProperty("type").GetString(),
         frame.GetProperty("data").GetString()!,
-        frame.TryGetProperty("base64", out var flag) && flag.GetBoolean());
+        frame.TryGetProperty("base64", out var flag) && flag.GetBoolean())
+    {
+        From = frame.TryGetProperty("from", out var from) ? from.GetString() : null,
+    };
 }

@@ -32,6 +32,16 @@ public sealed class SubscriberPermissionsTests
         Assert.True(permissions.MayPublish(new ClaimsPrincipal(), "anything"));
     }
 
+    [Fact]
+    public void Sender_IsTheTokensSub_OnlyWithTokens()
+    {
+        Assert.Equal("alice", Permissions().Sender(User(("sub", "alice"), ("name", "Mallory"))));
+        Assert.Null(Permissions().Sender(User(("name", "alice"))));
+        Assert.Null(Permissions().Sender(User(("sub", ""))));
+        // Without keys nobody is verified: a principal an embedding application put there names no sender.
+        Assert.Null(Permissions(keys: false).Sender(User(("sub", "alice"))));
+    }
+
     [Theory]
     [InlineData("user-42", "user-42", true)]
     [InlineData("user-42", "user-43", false)]
