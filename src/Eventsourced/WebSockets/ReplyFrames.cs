@@ -8,7 +8,9 @@ namespace Eventsourced.WebSockets;
 /// The gateway's answers to what a client sends: <c>{"published": REF}</c> once the broker confirmed a
 /// publish, <c>{"error": "why", "ref": REF}</c> when a publish failed, <c>{"error": "why", "ack": ID}</c> for
 /// an acknowledgement that named no outstanding message. REF is the client's <c>ref</c>, or the publish's
-/// number on this connection (1, 2, ...) when it gave none.
+/// number on this connection (1, 2, ...) when it gave none. On a topic subscribed to for new events only, the first
+/// frame may be <c>{"lastEventId": "ID"}</c>: where the subscriber starts, before its first event (see
+/// <see cref="Consuming.IStartPosition"/>).
 /// </summary>
 internal static class ReplyFrames
 {
@@ -32,6 +34,9 @@ internal static class ReplyFrames
         json.WriteString("error"u8, reason);
         json.WriteNumber("ack"u8, id);
     });
+
+    /// <summary><c>{"lastEventId": "ID"}</c>: reconnecting with <c>?lastEventId=ID</c> resumes where this connection started.</summary>
+    public static byte[] StartsAfter(string id) => Write(json => json.WriteString("lastEventId"u8, id));
 
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {

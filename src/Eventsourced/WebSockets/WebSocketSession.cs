@@ -177,6 +177,12 @@ internal sealed class WebSocketSession : ISubscriptionSession
         var subscription = _subscription;
         try
         {
+            if ((subscription as IStartPosition)?.StartsAfterId is { } startsAfter)
+            {
+                // Before any event: a client cut off before its first event resumes from here (an SSE stream's `id:` line).
+                await SendAsync(socket, ReplyFrames.StartsAfter(startsAfter));
+            }
+
             while (await subscription.Items.WaitToReadAsync(CancellationToken.None))
             {
                 if (sending.IsCancellationRequested)

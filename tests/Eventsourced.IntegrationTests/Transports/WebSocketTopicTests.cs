@@ -68,6 +68,62 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Topic_NewEventsOnly_OnATopicTheGatewayCreates_FirstFrameSaysEarliest_AndAResumeFromItMissesNothing()
+    {
+        var topic = broker.UniqueQueueName("ws-topic-opening");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        string startsAfter;
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
+        {
+            Assert.True(await ws.ReceiveUntilAsync(() => ws.Frames.Count > 0, Timeout), "no first frame");
+            Assert.Equal("""{"lastEventId":"earliest"}""", ws.Frames[0].GetRawText());
+            Assert.Empty(ws.Messages);
+            startsAfter = ws.StartsAfter!;
+            await ws.CloseAsync();
+        }
+
+        // Cut off before its first event: what was published meanwhile is what it resumes with.
+        await _amqp.PublishAsync(StreamOf(topic), "while away 1");
+        await _amqp.PublishAsync(StreamOf(topic), "while away 2");
+        await using var back = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId={startsAfter}");
+        var events = await back.ReceiveMessagesAsync(2, Timeout);
+        Assert.Equal(["while away 1", "while away 2"], events.Select(e => e.Data));
+        Assert.Null(back.StartsAfter); // it named its own position
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
+    public async Task Topic_NewEventsOnly_OnAFeedWithEvents_FirstFrameIsTheLastEventsId_AndAResumeFromItMissesNothing()
+    {
+        var topic = broker.UniqueQueueName("ws-topic-opening-after");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var keeper = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf(topic)), Timeout, "the topic's stream exists");
+        for (var i = 0; i < 3; i++)
+        {
+            await _amqp.PublishAsync(StreamOf(topic), $"before {i}");
+        }
+
+        var last = (await keeper.ReceiveMessagesAsync(3, Timeout))[^1].Number;
+        string startsAfter;
+        await using (var late = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}"))
+        {
+            Assert.True(await late.ReceiveUntilAsync(() => late.Frames.Count > 0, Timeout), "no first frame");
+            Assert.Equal(last.ToString(System.Globalization.CultureInfo.InvariantCulture), late.StartsAfter);
+            Assert.Empty(late.Messages);
+            startsAfter = late.StartsAfter!;
+            await late.CloseAsync();
+        }
+
+        await _amqp.PublishAsync(StreamOf(topic), "while away");
+        await using var back = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}?lastEventId={startsAfter}");
+        var resumed = await back.ReceiveMessagesAsync(1, Timeout);
+        Assert.Equal(["while away"], resumed.Select(e => e.Data));
+        Assert.Equal(last + 1, resumed[0].Number);
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
     public async Task Topic_LastEventIdEarliest_ReadsEverythingTheStreamHas()
     {
         var topic = broker.UniqueQueueName("ws-topic-all");

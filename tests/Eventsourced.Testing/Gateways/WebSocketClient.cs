@@ -66,8 +66,11 @@ public sealed class WebSocketClient : IAsyncDisposable
 
     public IReadOnlyList<WebSocketMessage> Messages => Frames.Where(f => f.TryGetProperty("data", out _)).Select(ToMessage).ToList();
 
-    /// <summary>Frames that are the gateway's answers (no <c>data</c>).</summary>
-    public IReadOnlyList<JsonElement> Answers => Frames.Where(f => !f.TryGetProperty("data", out _)).ToList();
+    /// <summary>Frames that are the gateway's answers (no <c>data</c>, and not the opening <c>lastEventId</c>).</summary>
+    public IReadOnlyList<JsonElement> Answers => Frames.Where(f => !f.TryGetProperty("data", out _) && !f.TryGetProperty("lastEventId", out _)).ToList();
+
+    /// <summary>The opening <c>{"lastEventId": "ID"}</c> frame's id (a topic subscribed to for new events only), if one came.</summary>
+    public string? StartsAfter => Frames.Where(f => f.TryGetProperty("lastEventId", out _)).Select(f => f.GetProperty("lastEventId").GetString()).FirstOrDefault();
 
     public WebSocketCloseStatus? CloseStatus { get; private set; }
 
