@@ -9,7 +9,8 @@ namespace Eventsourced.Hosting;
 /// symlink): a file watcher on their directories notices at once, and a check every
 /// <see cref="PollInterval"/> catches what a watcher misses (network file systems). Each new TLS handshake takes
 /// the current certificate; open connections keep theirs. A half-written or broken pair keeps the old certificate
-/// and is logged; the next change tries again.
+/// and is logged once; the next change of the files tries again. Changes of other files in their directories (a log
+/// written there, another service's files) do not try the same broken pair again, nor log it again.
 /// </summary>
 internal sealed class ServerCertificate : IDisposable
 {
@@ -25,6 +26,9 @@ internal sealed class ServerCertificate : IDisposable
     private readonly Lock _reloading = new();
     private X509Certificate2 _current;
     private (DateTime, long, DateTime, long) _stamp;
+
+    /// <summary>The files as they were when they last failed to load; null after a load that worked.</summary>
+    private (DateTime, long, DateTime, long)? _failed;
 
     public ServerCertificate(string certificatePath, string keyPath, TimeProvider time, ILogger logger)
     {
@@ -82,6 +86,12 @@ internal sealed class ServerCertificate : IDisposable
         lock (_reloading)
         {
             var stamp = Stamp();
+            if (stamp == _failed)
+            {
+                // The pair that failed is unchanged (another file of the directory changed): it fails again, and was logged.
+                return;
+            }
+
             X509Certificate2 loaded;
             try
             {
@@ -89,10 +99,12 @@ internal sealed class ServerCertificate : IDisposable
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
             {
+                _failed = stamp;
                 HostingLog.CertificateReloadFailed(_logger, _certificatePath, ex.Message);
                 return;
             }
 
+            _failed = null;
             _stamp = stamp;
             if (loaded.Thumbprint == Current.Thumbprint)
             {
