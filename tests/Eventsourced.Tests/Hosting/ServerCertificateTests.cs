@@ -40,6 +40,47 @@ public sealed class ServerCertificateTests : IDisposable
         await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the fixed pair is loaded");
     }
 
+    [Fact]
+    public void ExpiredAtStart_IsServed_AndLoggedAsExpired()
+    {
+        var (certificatePath, keyPath) = WriteExpired("expired");
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        var warning = Assert.Single(log.Entries, e => e.EventId == EventIds.CertificateNotValidNow);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains("expired on 2020-02-01 00:00:00Z: clients refuse it", warning.Message, StringComparison.Ordinal);
+        Assert.Equal("CN=expired", served.Current.Subject);
+    }
+
+    [Fact]
+    public async Task ExpiredInPlaceOfAValidOne_IsNotTaken_TheValidOneStays()
+    {
+        using var valid = TestCertificate.Create("valid");
+        var (certificatePath, keyPath) = valid.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        WriteExpired("expired");
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the expired pair is refused");
+
+        Assert.Contains(log.Entries, e => e.EventId == EventIds.CertificateReloadFailed && e.Message.EndsWith("(the new certificate expired on 2020-02-01 00:00:00Z); keeping the one in use", StringComparison.Ordinal));
+        Assert.Equal(valid.Certificate.Thumbprint, served.Current.Thumbprint);
+    }
+
+    /// <summary>A self-signed pair valid in January 2020 only, written over the directory's cert.pem and key.pem.</summary>
+    private (string Certificate, string Key) WriteExpired(string commonName)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest($"CN={commonName}", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2020, 2, 1, 0, 0, 0, TimeSpan.Zero));
+        var certificatePath = Path.Combine(_directory.FullName, "cert.pem");
+        var keyPath = Path.Combine(_directory.FullName, "key.pem");
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        return (certificatePath, keyPath);
+    }
+
     private static int Count(CollectedLog log, int eventId) => log.Entries.Count(e => e.EventId == eventId);
 
     private static async Task WaitAsync(Func<bool> condition, string what)
