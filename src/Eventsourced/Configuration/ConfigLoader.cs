@@ -94,6 +94,7 @@ public static class ConfigLoader
             root => OriginPolicy.CheckOptions(((GatewayOptions)root).Header, origins),
             root => AuthConfigCheck.Check((GatewayOptions)root, origins),
             root => WebSockets.WebSocketConfigCheck.Check(((GatewayOptions)root).Ws, origins),
+            root => WebSockets.WebSocketConfigCheck.CheckPresence(((GatewayOptions)root).Ws, ((GatewayOptions)root).Events, origins),
             root => TlsFiles.Check((GatewayOptions)root, origins),
             root => Topics.TopicConfigCheck.Check((GatewayOptions)root, origins),
             root => Broker.BrokerNodesCheck.Check(((GatewayOptions)root).Broker, origins),

@@ -28,6 +28,14 @@ internal interface ISubscriptionTarget
     /// </summary>
     /// <exception cref="SubscribeException">The broker refused, no connection can take it, or the kind's rules refuse it.</exception>
     Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A request (resolved before) uses <paramref name="held"/>, a subscription of its name held between requests
+    /// (long-polling), instead of opening one: what opening would have done for this request beyond the name (a queue's
+    /// bindings from its query, cookies or token) is done now. Nothing by default.
+    /// </summary>
+    /// <exception cref="SubscribeException">The broker refused, no connection can take it, or the kind's rules refuse it.</exception>
+    Task ReuseAsync(HttpContext context, ISubscription held, CancellationToken cancellationToken) => Task.CompletedTask;
 }
 
 /// <summary>What a transport does with an open subscription until it ends (writes an SSE stream, serves a WebSocket, ...).</summary>

@@ -120,6 +120,40 @@ internal sealed class QueueSubscription : ISubscription
         }
     }
 
+    /// <summary>
+    /// Binds <paramref name="queueName"/>, which a subscription consumes already, on a channel of its own, closed afterwards:
+    /// a refusal (a missing <c>amq.</c> exchange, no permission) closes that channel, never the subscription's.
+    /// </summary>
+    /// <exception cref="SubscribeException">The broker refused, or no connection is up.</exception>
+    public static async Task BindAsync(BrokerPool pool, string queueName, IReadOnlyList<ResolvedBinding> bindings, ILogger logger, CancellationToken cancellationToken)
+    {
+        ChannelLease lease;
+        try
+        {
+            lease = await pool.LeaseAsync(cancellationToken);
+        }
+        catch (BrokerUnavailableException ex)
+        {
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex) { ClientReason = pool.UnavailableReason };
+        }
+
+        await using (lease)
+        {
+            try
+            {
+                await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
+            }
+            catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or TimeoutException
+                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
+                {
+                    ClientReason = "broker refused the subscription",
+                };
+            }
+        }
+    }
+
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
         MessageLimits? limits, CancellationToken cancellationToken)

@@ -63,5 +63,24 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, IOptions<Topic
 
     public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
         await QueueSubscription.OpenAsync(
-            pool, name, _options, context.Items[BindingsKey] as ResolvedBinding[] ?? [], format, logger, cancellationToken, limits);
+            pool, name, _options, BindingsOf(context), format, logger, cancellationToken, limits);
+
+    /// <summary>The bindings <see cref="TryResolve"/> resolved for the request (none without <c>queue.bind</c>).</summary>
+    public static IReadOnlyList<ResolvedBinding> BindingsOf(HttpContext context) => context.Items[BindingsKey] as ResolvedBinding[] ?? [];
+
+    /// <summary>
+    /// Binds queue <paramref name="name"/>, subscribed already, as the request's bindings say where <paramref name="bound"/>
+    /// (what it was bound to so far, which this adds to) lacks them: a held subscription's later request may name other
+    /// values (<c>?room=b</c> after <c>?room=a</c>), which the stream's reconnect would have bound.
+    /// </summary>
+    /// <exception cref="SubscribeException">The broker refused, or no connection is up.</exception>
+    public async Task BindMissingAsync(HttpContext context, string name, HashSet<ResolvedBinding> bound, CancellationToken cancellationToken)
+    {
+        var missing = BindingsOf(context).Where(b => !bound.Contains(b)).ToArray();
+        if (missing.Length > 0)
+        {
+            await QueueSubscription.BindAsync(pool, name, missing, logger, cancellationToken);
+            bound.UnionWith(missing);
+        }
+    }
 }

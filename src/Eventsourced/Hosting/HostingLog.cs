@@ -41,6 +41,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
     public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);
 
+    [LoggerMessage(EventIds.CertificateNotValidNow, LogLevel.Warning, "TLS certificate {Subject} ({Thumbprint}) {Validity}: clients refuse it", EventName = "CertificateNotValidNow")]
+    public static partial void CertificateNotValidNow(ILogger logger, string subject, string thumbprint, string validity);
+
     [LoggerMessage(EventIds.CertificateReloadFailed, LogLevel.Warning, "TLS certificate {Path} changed but cannot be loaded ({Reason}); keeping the one in use", EventName = "CertificateReloadFailed")]
     public static partial void CertificateReloadFailed(ILogger logger, string path, string reason);
 }

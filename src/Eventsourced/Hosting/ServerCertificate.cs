@@ -9,7 +9,10 @@ namespace Eventsourced.Hosting;
 /// symlink): a file watcher on their directories notices at once, and a check every
 /// <see cref="PollInterval"/> catches what a watcher misses (network file systems). Each new TLS handshake takes
 /// the current certificate; open connections keep theirs. A half-written or broken pair keeps the old certificate
-/// and is logged; the next change tries again.
+/// and is logged once; the next change of the files tries again. So does an expired certificate in place of a valid
+/// one; a certificate in use outside its validity (at start, or replacing an expired one) is logged as such. Changes of
+/// other files in their directories (a log written there, another service's files) do not try the same broken pair
+/// again, nor log it again.
 /// </summary>
 internal sealed class ServerCertificate : IDisposable
 {
@@ -23,17 +26,23 @@ internal sealed class ServerCertificate : IDisposable
     private readonly ITimer _poll;
     private readonly ITimer _settle;
     private readonly Lock _reloading = new();
+    private readonly TimeProvider _time;
     private X509Certificate2 _current;
     private (DateTime, long, DateTime, long) _stamp;
+
+    /// <summary>The files as they were when they last failed to load; null after a load that worked.</summary>
+    private (DateTime, long, DateTime, long)? _failed;
 
     public ServerCertificate(string certificatePath, string keyPath, TimeProvider time, ILogger logger)
     {
         _certificatePath = Path.GetFullPath(certificatePath);
         _keyPath = Path.GetFullPath(keyPath);
         _logger = logger;
+        _time = time;
         _current = TlsFiles.Load(_certificatePath, _keyPath);
         _stamp = Stamp();
         HostingLog.CertificateLoaded(logger, _current.Subject, _current.Thumbprint, _current.NotAfter);
+        WarnUnlessValid(_current);
         _settle = time.CreateTimer(_ => Reload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _poll = time.CreateTimer(_ => ReloadIfChanged(), null, PollInterval, PollInterval);
         foreach (var directory in new[] { Path.GetDirectoryName(_certificatePath)!, Path.GetDirectoryName(_keyPath)! }.Distinct(StringComparer.Ordinal))
@@ -82,6 +91,12 @@ internal sealed class ServerCertificate : IDisposable
         lock (_reloading)
         {
             var stamp = Stamp();
+            if (stamp == _failed)
+            {
+                // The pair that failed is unchanged (another file of the directory changed): it fails again, and was logged.
+                return;
+            }
+
             X509Certificate2 loaded;
             try
             {
@@ -89,10 +104,23 @@ internal sealed class ServerCertificate : IDisposable
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
             {
+                _failed = stamp;
                 HostingLog.CertificateReloadFailed(_logger, _certificatePath, ex.Message);
                 return;
             }
 
+            var now = _time.GetUtcNow();
+            if (TlsFiles.Validity(loaded, now) is { } expired && loaded.NotAfter.ToUniversalTime() < now.UtcDateTime && TlsFiles.Validity(Current, now) is null)
+            {
+                // An expired certificate (an old backup restored, a renewal that copied the wrong file) in place of one that is
+                // valid: every new client would refuse the gateway. The valid one stays until the files change again.
+                loaded.Dispose();
+                _failed = stamp;
+                HostingLog.CertificateReloadFailed(_logger, _certificatePath, $"the new certificate {expired}");
+                return;
+            }
+
+            _failed = null;
             _stamp = stamp;
             if (loaded.Thumbprint == Current.Thumbprint)
             {
@@ -103,6 +131,16 @@ internal sealed class ServerCertificate : IDisposable
             // The old certificate is not disposed: handshakes in progress may still use it.
             Volatile.Write(ref _current, loaded);
             HostingLog.CertificateLoaded(_logger, loaded.Subject, loaded.Thumbprint, loaded.NotAfter);
+            WarnUnlessValid(loaded);
+        }
+    }
+
+    /// <summary>A certificate in use that has expired, or is not valid yet, is served (there is none better) but logged.</summary>
+    private void WarnUnlessValid(X509Certificate2 certificate)
+    {
+        if (TlsFiles.Validity(certificate, _time.GetUtcNow()) is { } validity)
+        {
+            HostingLog.CertificateNotValidNow(_logger, certificate.Subject, certificate.Thumbprint, validity);
         }
     }
 

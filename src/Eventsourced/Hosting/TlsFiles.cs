@@ -68,6 +68,12 @@ internal static class TlsFiles
         }
     }
 
+    /// <summary>Why <paramref name="certificate"/> is not valid at <paramref name="now"/> (expired, or not yet valid); null when it is.</summary>
+    public static string? Validity(X509Certificate2 certificate, DateTimeOffset now) =>
+        certificate.NotAfter.ToUniversalTime() < now.UtcDateTime ? $"expired on {certificate.NotAfter.ToUniversalTime():u}"
+        : certificate.NotBefore.ToUniversalTime() > now.UtcDateTime ? $"is not valid before {certificate.NotBefore.ToUniversalTime():u}"
+        : null;
+
     /// <summary>The certificate (with its chain's first certificate) and its private key, from PEM files.</summary>
     public static X509Certificate2 Load(string certificatePath, string keyPath)
     {

@@ -175,6 +175,13 @@ internal sealed class SubscriptionGate(
             ? new CancellationTokenSource(Max(left, TimeSpan.Zero), settings.Time)
             : null;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping, expiry?.Token ?? CancellationToken.None);
+        if (held is not null && !await ReuseAsync(context, target, name, held, expiry, lifetime.Token))
+        {
+            // Refused (answered): the subscription waits for the next request, as after an answer.
+            hold!.Keep(held);
+            return;
+        }
+
         var subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, expiry, lifetime.Token);
         if (subscription is null)
         {
@@ -213,12 +220,27 @@ internal sealed class SubscriptionGate(
         }
     }
 
+    /// <summary>
+    /// A held subscription taken by this request: what the request asks for beyond the name is applied to it, as opening
+    /// would have (<see cref="ISubscriptionTarget.ReuseAsync"/>); false when refused and the request has been answered.
+    /// </summary>
+    private async Task<bool> ReuseAsync(HttpContext context, ISubscriptionTarget target, string name, HeldSubscription held, CancellationTokenSource? expiry, CancellationToken cancellationToken) =>
+        await SubscribeAsync(context, target, name, expiry, cancellationToken, async () =>
+        {
+            await target.ReuseAsync(context, held.Subscription, cancellationToken);
+            return true;
+        });
+
     /// <summary>Opens <paramref name="name"/>; null when it could not be opened and the request has been answered.</summary>
-    private async Task<ISubscription?> OpenAsync(HttpContext context, ISubscriptionTarget target, string name, IFrameFormat format, CancellationTokenSource? expiry, CancellationToken cancellationToken)
+    private Task<ISubscription?> OpenAsync(HttpContext context, ISubscriptionTarget target, string name, IFrameFormat format, CancellationTokenSource? expiry, CancellationToken cancellationToken) =>
+        SubscribeAsync<ISubscription?>(context, target, name, expiry, cancellationToken, async () => await target.OpenAsync(context, name, format, cancellationToken));
+
+    /// <summary>Runs <paramref name="subscribe"/>; a refusal is answered (and default returned).</summary>
+    private async Task<T?> SubscribeAsync<T>(HttpContext context, ISubscriptionTarget target, string name, CancellationTokenSource? expiry, CancellationToken cancellationToken, Func<Task<T>> subscribe)
     {
         try
         {
-            return await target.OpenAsync(context, name, format, cancellationToken);
+            return await subscribe();
         }
         catch (SubscribeException ex)
         {
@@ -240,7 +262,7 @@ internal sealed class SubscriptionGate(
             }
 
             await RefuseAsync(context, status, outcome, ex.ClientReason);
-            return null;
+            return default;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -254,7 +276,7 @@ internal sealed class SubscriptionGate(
                 await RefuseAsync(context, StatusCodes.Status401Unauthorized, StreamOutcomes.Unauthorized, "token expired");
             }
 
-            return null;
+            return default;
         }
     }
 

@@ -20,6 +20,7 @@ internal static class EventIds
     public const int ConnectionsRejected = 111;
     public const int ConnectionsRejectedRepeated = 112;
     public const int TopicsShareQueueNames = 113;
+    public const int CertificateNotValidNow = 114;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

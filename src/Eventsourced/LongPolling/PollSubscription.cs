@@ -22,6 +22,9 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 
     public string Name => inner.Name;
 
+    /// <summary>The bindings (<c>queue.bind</c>) made for its requests so far: a later request's others are added (<see cref="PollTarget.ReuseAsync"/>).</summary>
+    public HashSet<ResolvedBinding> Bound { get; } = [];
+
     public string Node => inner.Node;
 
     public ChannelReader<OutboundItem> Items => inner.Items;
@@ -138,6 +141,12 @@ internal sealed class PollTarget(QueueTarget queues, GatewayMetrics metrics) : I
     public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken)
     {
         var nonce = ((PollFormat)format).Nonce;
-        return new PollSubscription(await queues.OpenAsync(context, name, format, cancellationToken), nonce, metrics);
+        var subscription = new PollSubscription(await queues.OpenAsync(context, name, format, cancellationToken), nonce, metrics);
+        subscription.Bound.UnionWith(QueueTarget.BindingsOf(context));
+        return subscription;
     }
+
+    /// <summary>A later poll of the held subscription: the bindings its request names and the subscription lacks are made (an SSE reconnect would make them).</summary>
+    public Task ReuseAsync(HttpContext context, ISubscription held, CancellationToken cancellationToken) =>
+        queues.BindMissingAsync(context, held.Name, ((PollSubscription)held).Bound, cancellationToken);
 }

@@ -60,9 +60,15 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     /// <summary>This gateway's name in its events.</summary>
     public string Instance { get; }
 
-    public void Subscribed(string kind, string name, ClaimsPrincipal? user) => Queue("subscribed", kind, name, user);
+    /// <summary>The events (the first word of their routing keys): <c>subscribed</c>, <c>unsubscribed</c>.</summary>
+    internal static readonly string[] Events = [SubscribedEvent, UnsubscribedEvent];
 
-    public void Unsubscribed(string kind, string name, ClaimsPrincipal? user) => Queue("unsubscribed", kind, name, user);
+    private const string SubscribedEvent = "subscribed";
+    private const string UnsubscribedEvent = "unsubscribed";
+
+    public void Subscribed(string kind, string name, ClaimsPrincipal? user) => Queue(SubscribedEvent, kind, name, user);
+
+    public void Unsubscribed(string kind, string name, ClaimsPrincipal? user) => Queue(UnsubscribedEvent, kind, name, user);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {

@@ -21,6 +21,9 @@ internal sealed class RoutingKeyTemplate : IValueRule
 
     private RoutingKeyTemplate((Part Kind, string Value)[] parts) => _parts = parts;
 
+    /// <summary>The literal text before the first placeholder: what every routing key of the template starts with.</summary>
+    public string LiteralPrefix => _parts is [(Part.Literal, var text), ..] ? text : string.Empty;
+
     /// <summary>The cookies a part of the routing key comes from (<c>${cookie:NAME}</c>).</summary>
     public IEnumerable<string> Cookies => _parts.Where(p => p.Kind == Part.Cookie).Select(p => p.Value);
 

@@ -31,6 +31,32 @@ internal sealed class WebSocketEndpoint(
     private readonly WebSocketFormat _topicFormat = new(topicOffsets: true);
     private readonly WebSocketSessionOptions _session = new(options.Value, settings);
 
+    /// <summary>The WebSocket version ASP.NET Core accepts (RFC 6455's).</summary>
+    private const string SupportedVersion = "13";
+
+    /// <summary>
+    /// Why a request that ASP.NET Core does not take for a WebSocket handshake is refused: <c>426</c> without an
+    /// <c>Upgrade: websocket</c> (a plain GET) or with a <c>Sec-WebSocket-Version</c> other than 13; <c>400</c> for an
+    /// upgrade that is malformed otherwise (no <c>Connection: Upgrade</c>, no valid <c>Sec-WebSocket-Key</c>), which
+    /// no other version would mend.
+    /// </summary>
+    internal static (int Status, string Reason) UpgradeRefusal(HttpRequest request)
+    {
+        if (!Sse.SseEndpoint.IsWebSocketUpgrade(request))
+        {
+            return (StatusCodes.Status426UpgradeRequired, "expected a WebSocket upgrade");
+        }
+
+        var version = request.Headers.SecWebSocketVersion.ToString();
+        if (version != SupportedVersion)
+        {
+            var given = version.Length == 0 ? "no Sec-WebSocket-Version" : $"Sec-WebSocket-Version '{(version.Length > 20 ? version[..20] + "..." : version)}'";
+            return (StatusCodes.Status426UpgradeRequired, $"unsupported WebSocket version ({given}): this endpoint speaks version {SupportedVersion}");
+        }
+
+        return (StatusCodes.Status400BadRequest, "invalid WebSocket upgrade: it needs Connection: Upgrade and a Sec-WebSocket-Key of 16 bytes in base64");
+    }
+
     /// <summary>A WebSocket on the client's own queue (<c>ws.path</c>).</summary>
     public Task HandleAsync(HttpContext context) => HandleAsync(context, queues, WebSocketFormat.ForQueueConnection());
 
@@ -46,8 +72,15 @@ internal sealed class WebSocketEndpoint(
 
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            context.Response.Headers.Upgrade = "websocket";
-            await gate.RefuseAsync(context, StatusCodes.Status426UpgradeRequired, StreamOutcomes.BadRequest, "expected a WebSocket upgrade");
+            var (status, why) = UpgradeRefusal(context.Request);
+            if (status == StatusCodes.Status426UpgradeRequired)
+            {
+                context.Response.Headers.Upgrade = "websocket";
+                // RFC 6455 section 4.4: a version the server does not speak is answered with the versions it does.
+                context.Response.Headers.SecWebSocketVersion = SupportedVersion;
+            }
+
+            await gate.RefuseAsync(context, status, StreamOutcomes.BadRequest, why);
             return;
         }
 

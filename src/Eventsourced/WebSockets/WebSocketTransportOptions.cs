@@ -82,4 +82,36 @@ internal static class WebSocketConfigCheck
                 "the default exchange ('') routes by queue name: ws.publish_routing_key must then start with literal text (e.g. chat.${to}), so that clients write only into queues under it");
         }
     }
+
+    /// <summary>
+    /// Clients publishing to <c>events.exchange</c>, with routing keys that may start as a presence event's
+    /// (<c>subscribed.</c>, <c>unsubscribed.</c>): a client would announce anyone's subscription, any <c>subject</c>
+    /// included, in events that look exactly like the gateway's own (the same type, <c>app_id</c> and routing key).
+    /// </summary>
+    public static IEnumerable<ConfigProblem> CheckPresence(WebSocketTransportOptions ws, Presence.PresenceOptions events, ConfigOrigins origins)
+    {
+        if (!ws.Publish || events.Exchange.Length == 0 || !string.Equals(ws.PublishExchange, events.Exchange, StringComparison.Ordinal))
+        {
+            yield break;
+        }
+
+        string prefix;
+        try
+        {
+            prefix = RoutingKeyTemplate.Parse(ws.PublishRoutingKey).LiteralPrefix;
+        }
+        catch (FormatException)
+        {
+            // The template's own rule reports it.
+            yield break;
+        }
+
+        if (Presence.PresencePublisher.Events.Any(e => (e + ".").StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(e + ".", StringComparison.Ordinal)))
+        {
+            // Named where a source set it; the default ${to} at the ws.publish that turned publishing on.
+            var where = origins.Of("ws:publish_routing_key") is var set && set != ConfigLocation.Options ? set : origins.Of("ws:publish");
+            yield return new ConfigProblem(where, "ws.publish_routing_key",
+                $"clients publish to {ConfigText.Quote(events.Exchange)}, which is also events.exchange: ws.publish_routing_key must then start with literal text that no presence event's routing key starts with (e.g. chat.${{to}}), so that no client can publish what looks like the gateway's 'subscribed' or 'unsubscribed' events");
+        }
+    }
 }

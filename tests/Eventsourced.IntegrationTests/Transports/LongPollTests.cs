@@ -254,6 +254,43 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal("blob", message.Type);
     }
 
+    [Fact]
+    public async Task Poll_OfAHeldSubscription_MakesTheBindingsItsRequestNames_AsAReconnectingStreamWould()
+    {
+        // queue.bind with a value of the request: a later poll names another room than the first. Before, the held
+        // subscription kept the first poll's bindings only, and what was published to the second room was unroutable:
+        // lost, while every poll answered 200. An SSE stream binds at each (re)connect.
+        var queue = broker.UniqueQueueName(nameof(Poll_OfAHeldSubscription_MakesTheBindingsItsRequestNames_AsAReconnectingStreamWould));
+        var exchange = queue + "-rooms";
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            o.Queue.Bind = [$"{exchange}:topic:room.${{query:room}}"];
+        });
+        try
+        {
+            Assert.Empty(await PollRoomAsync(gateway, queue, "a"));
+            Assert.Empty(await PollRoomAsync(gateway, queue, "b"));
+
+            await _amqp.PublishToExchangeAsync(exchange, "room.b", "to room b", mandatory: true);
+            await _amqp.PublishToExchangeAsync(exchange, "room.a", "to room a", mandatory: true);
+
+            Assert.Equal(["to room b", "to room a"], (await PollRoomAsync(gateway, queue, "a")).Select(m => m.Data));
+        }
+        finally
+        {
+            await _amqp.DeleteExchangeAsync(exchange);
+        }
+    }
+
+    private static async Task<IReadOnlyList<Polled>> PollRoomAsync(GatewayServer gateway, string queue, string room)
+    {
+        using var response = await gateway.Client.GetAsync($"/poll?id={Uri.EscapeDataString(queue)}&room={room}");
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"poll answered {(int)response.StatusCode}: {body}");
+        return Parse(body);
+    }
+
     private sealed record Polled(string Id, string? Type, string Data, bool Base64);
 
     private static async Task<IReadOnlyList<Polled>> PollAsync(GatewayServer gateway, string queue, string? ack = null)

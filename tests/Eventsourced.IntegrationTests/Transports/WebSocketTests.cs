@@ -189,6 +189,38 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("8", "dGhlIHNhbXBsZSBub25jZQ==", 426, "unsupported WebSocket version (Sec-WebSocket-Version '8'): this endpoint speaks version 13")]
+    [InlineData(null, "dGhlIHNhbXBsZSBub25jZQ==", 426, "unsupported WebSocket version (no Sec-WebSocket-Version): this endpoint speaks version 13")]
+    [InlineData("13", "short", 400, "invalid WebSocket upgrade: it needs Connection: Upgrade and a Sec-WebSocket-Key of 16 bytes in base64")]
+    [InlineData("13", null, 400, "invalid WebSocket upgrade: it needs Connection: Upgrade and a Sec-WebSocket-Key of 16 bytes in base64")]
+    public async Task MalformedUpgrade_AtTheWebSocketPath_SaysWhatIsWrong_NothingConsumed(string? version, string? key, int status, string reason)
+    {
+        // Before: "426 expected a WebSocket upgrade" for a request that is one, without the Sec-WebSocket-Version: 13 that
+        // RFC 6455 requires with a refused version; a client could not tell what to change.
+        var queue = broker.UniqueQueueName(nameof(MalformedUpgrade_AtTheWebSocketPath_SaysWhatIsWrong_NothingConsumed));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/ws?id={queue}");
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        if (version is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", version);
+        }
+
+        if (key is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", key);
+        }
+
+        using var response = await gateway.Client.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        Assert.Equal(reason, response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(status == 426 ? ["13"] : [], response.Headers.TryGetValues("Sec-WebSocket-Version", out var versions) ? versions : []);
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Theory]
     [InlineData("/ws", "/wss", "not a WebSocket endpoint: this path serves the event stream; WebSockets are at /ws")]
     [InlineData("", "/ws", "not a WebSocket endpoint: this path serves the event stream; WebSockets are switched off (ws.path)")]
     public async Task WebSocket_AtAStreamPath_Is400_NothingConsumed(string wsPath, string target, string reason)

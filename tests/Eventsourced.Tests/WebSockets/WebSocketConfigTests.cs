@@ -30,6 +30,39 @@ public sealed class WebSocketConfigTests
     }
 
     [Theory]
+    [InlineData("${to}")]
+    [InlineData("${query:room}.${to}")]
+    [InlineData("sub${to}")]
+    [InlineData("unsubscribed.queue.${to}")]
+    public void PublishingToTheEventsExchange_WithKeysAPresenceEventCouldHave_IsAProblem(string routingKey)
+    {
+        var options = new GatewayOptions();
+        options.Events.Exchange = "amq.topic";
+        options.Ws.Publish = true;
+        options.Ws.PublishRoutingKey = routingKey;
+
+        var problem = Assert.Single(ConfigLoader.Check(options, ConfigOrigins.None));
+
+        Assert.Equal("ws.publish_routing_key", problem.Key);
+        Assert.Contains("which is also events.exchange", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(true, "amq.topic", "chat.${to}")]
+    [InlineData(true, "chat", "${to}")]
+    [InlineData(false, "amq.topic", "${to}")]
+    public void PublishingElsewhere_OrWithAPrefixOfItsOwn_OrNotAtAll_IsFine(bool publish, string publishExchange, string routingKey)
+    {
+        var options = new GatewayOptions();
+        options.Events.Exchange = "amq.topic";
+        options.Ws.Publish = publish;
+        options.Ws.PublishExchange = publishExchange;
+        options.Ws.PublishRoutingKey = routingKey;
+
+        Assert.Empty(ConfigLoader.Check(options, ConfigOrigins.None));
+    }
+
+    [Theory]
     [InlineData("/events", "/poll", "ws.path", "'/events' is also server.path; give each endpoint its own path")]
     [InlineData("/ws", "/WS/", "poll.path", "'/WS/' is also ws.path; give each endpoint its own path")]
     [InlineData("/metrics", "/poll", "metrics.path", "'/metrics' is also ws.path; give each endpoint its own path")]

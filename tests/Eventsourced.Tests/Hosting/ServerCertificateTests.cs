@@ -1,0 +1,95 @@
+using Eventsourced.Hosting;
+using Eventsourced.Logging;
+using Eventsourced.Testing.Gateways;
+
+namespace Eventsourced.Tests.Hosting;
+
+/// <summary>The certificate of <c>server.tls</c> reloaded from its files: a broken pair is logged once, not at every change of its directory.</summary>
+public sealed class ServerCertificateTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly DirectoryInfo _directory = Directory.CreateTempSubdirectory("es-tlsreload-");
+
+    public void Dispose() => _directory.Delete(recursive: true);
+
+    [Fact]
+    public async Task BrokenPair_IsLoggedOnce_OtherFilesOfItsDirectoryChanging_ThenAFixedPairLoads()
+    {
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        await File.WriteAllTextAsync(certificatePath, "not a certificate\n", CancellationToken.None);
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the broken pair is logged");
+
+        // Another file of the directory changes (a log written beside the certificate, say): each change makes the
+        // watcher fire, but the pair is as broken as it was. Logged again each time, a log file there fed itself.
+        var other = Path.Combine(_directory.FullName, "gateway.log");
+        for (var i = 0; i < 4; i++)
+        {
+            await File.AppendAllTextAsync(other, $"line {i}\n", CancellationToken.None);
+            await Task.Delay(TimeSpan.FromMilliseconds(600), CancellationToken.None);
+        }
+
+        Assert.Equal(1, Count(log, EventIds.CertificateReloadFailed));
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+
+        second.WriteTo(_directory.FullName);
+        await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the fixed pair is loaded");
+    }
+
+    [Fact]
+    public void ExpiredAtStart_IsServed_AndLoggedAsExpired()
+    {
+        var (certificatePath, keyPath) = WriteExpired("expired");
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        var warning = Assert.Single(log.Entries, e => e.EventId == EventIds.CertificateNotValidNow);
+        Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, warning.Level);
+        Assert.Contains("expired on 2020-02-01 00:00:00Z: clients refuse it", warning.Message, StringComparison.Ordinal);
+        Assert.Equal("CN=expired", served.Current.Subject);
+    }
+
+    [Fact]
+    public async Task ExpiredInPlaceOfAValidOne_IsNotTaken_TheValidOneStays()
+    {
+        using var valid = TestCertificate.Create("valid");
+        var (certificatePath, keyPath) = valid.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        WriteExpired("expired");
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the expired pair is refused");
+
+        Assert.Contains(log.Entries, e => e.EventId == EventIds.CertificateReloadFailed && e.Message.EndsWith("(the new certificate expired on 2020-02-01 00:00:00Z); keeping the one in use", StringComparison.Ordinal));
+        Assert.Equal(valid.Certificate.Thumbprint, served.Current.Thumbprint);
+    }
+
+    /// <summary>A self-signed pair valid in January 2020 only, written over the directory's cert.pem and key.pem.</summary>
+    private (string Certificate, string Key) WriteExpired(string commonName)
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest($"CN={commonName}", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(new DateTimeOffset(2020, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2020, 2, 1, 0, 0, 0, TimeSpan.Zero));
+        var certificatePath = Path.Combine(_directory.FullName, "cert.pem");
+        var keyPath = Path.Combine(_directory.FullName, "key.pem");
+        File.WriteAllText(keyPath, key.ExportPkcs8PrivateKeyPem());
+        File.WriteAllText(certificatePath, certificate.ExportCertificatePem());
+        return (certificatePath, keyPath);
+    }
+
+    private static int Count(CollectedLog log, int eventId) => log.Entries.Count(e => e.EventId == eventId);
+
+    private static async Task WaitAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
+            await Task.Delay(50, CancellationToken.None);
+        }
+    }
+}
