@@ -223,6 +223,58 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithTokens_APagePublishingAPresenceLookAlike_DoesNotPutAUserOnline()
+    {
+        // The inbox takes publishes from every page (publish claim user.*): mallory sends bob a "subscribed" of eve's. The
+        // gateway's presence events carry no sender; mallory's publish carries her sub as "from", and bob's page ignores it.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice, mallory, bob, eve) = ($"room-{suffix}", $"alice-{suffix}", $"mallory-{suffix}", $"bob-{suffix}", $"eve-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APagePublishingAPresenceLookAlike_DoesNotPutAUserOnline));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        string Token(string sub) => TestTokens.Hs256(new Dictionary<string, object>
+        {
+            ["sub"] = sub,
+            ["topics"] = new[] { "chat.room.*" },
+            ["publish"] = new[] { "room.*", "user.*" },
+        });
+        var bobPage = await chromium.NewPageAsync();
+        var alicePage = await chromium.NewPageAsync();
+        try
+        {
+            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={Token(bob)}"));
+            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+            await using (var forger = await gateway.ConnectWebSocketAsync($"/ws?access_token={Token(mallory)}"))
+            {
+                Assert.True(forger.Connected, $"{forger.Status} {forger.Reason}");
+                await forger.SendAsync(
+                    $$$"""{"publish": {"to": "user.{{{bob}}}", "type": "subscribed", "data": {"event": "subscribed", "kind": "queue", "name": "chat.user.{{{eve}}}"}}, "ref": "f1"}""");
+                Assert.Equal("""{"published":"f1"}""", (await forger.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+            }
+
+            // A real arrival after the look-alike (the inbox is one queue, in order): once alice shows, eve was passed over.
+            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={Token(alice)}"));
+            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+            await Expect(bobPage.Locator($"#online li[data-user='{eve}']")).ToHaveCountAsync(0);
+        }
+        finally
+        {
+            await bobPage.Context.CloseAsync();
+            await alicePage.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+            await amqp.DeleteQueueAsync($"chat.user.{mallory}");
+            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+        }
+    }
+
     private static async Task SayAsync(IPage page, string text)
     {
         await page.Locator("#text").FillAsync(text);
