@@ -48,4 +48,21 @@ public sealed class TlsConfigTests : IDisposable
         Assert.StartsWith("FILE:3: server.tls.certificate: cannot load certificate", Assert.Single(missing), StringComparison.Ordinal);
         Assert.StartsWith("FILE:3: server.tls.certificate: cannot load certificate", Assert.Single(mismatched), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("/dev/zero")]
+    [InlineData("/dev/urandom")]
+    public async Task Load_AnEndlessFile_IsRefused_NotReadForever(string endless)
+    {
+        using var certificate = TestCertificate.Create();
+        var (cert, key) = certificate.WriteTo(_directory.FullName);
+
+        var asCertificate = Task.Run(() => ConfigTesting.Problems($"server:\n  tls:\n    certificate: {endless}\n    key: {key}\n"));
+        var asKey = Task.Run(() => ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}\n    key: {endless}\n"));
+
+        // Before, CreateFromPemFile read on until memory ran out.
+        await Task.WhenAll(asCertificate, asKey).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.StartsWith($"FILE:3: server.tls.certificate: cannot load certificate '{endless}'", Assert.Single(await asCertificate), StringComparison.Ordinal);
+        Assert.Contains($"{endless} is larger than 1 MiB: not a PEM file", Assert.Single(await asKey), StringComparison.Ordinal);
+    }
 }
