@@ -100,6 +100,22 @@ public static class GatewayApplication
         }
 
         app.UseRateLimiter();
+        if (observabilityListener)
+        {
+            // metrics.address's 64 connections are for scrapes and probes, which connect afresh each time: a connection
+            // kept alive after its answer (Kestrel keeps an idle one 130 s) would hold one of them, and 64 such held by
+            // anyone who reaches the address failed the liveness probes there. HTTP/2 has no Connection header.
+            app.Use((context, next) =>
+            {
+                if (ObservabilityListener.Serves(context) && HttpProtocol.IsHttp11(context.Request.Protocol))
+                {
+                    context.Response.Headers.Connection = "close";
+                }
+
+                return next(context);
+            });
+        }
+
         // A path no endpoint serves (with an exact server.path, or on metrics.address) gets a 404 that says so, with the CORS
         // headers, as every other refusal does, instead of an empty one. Routing ran before this (WebApplication puts it
         // first): a path served with another method still gets its 405, with its reason.

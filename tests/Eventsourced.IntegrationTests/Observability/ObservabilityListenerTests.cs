@@ -49,6 +49,36 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
     }
 
     [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    [InlineData("/debug/vars")]
+    [InlineData("/nothing-here")]
+    public async Task OwnListener_ClosesEachConnectionAfterItsAnswer_SoIdleKeepAlivesCannotHoldItsCap(string path)
+    {
+        // Its cap is 64 connections: kept alive after an answer (Kestrel keeps an idle one 130 s), 64 of them held by
+        // anyone who reaches the address failed the probes there for two minutes at a time.
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Metrics.Address = $"127.0.0.1:{metricsPort}");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, metricsPort);
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+
+        // The answer, then the end of the connection, well within Kestrel's keep-alive.
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        var answer = System.Text.Encoding.ASCII.GetString(received.ToArray());
+        Assert.StartsWith("HTTP/1.1 ", answer, StringComparison.Ordinal);
+        Assert.Contains("Connection: close", answer, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
     [InlineData("/")]
     [InlineData("/events")]
     public async Task OwnListener_AMethodAnEndpointDoesNotTake_Is405WithAReason_NotA404(string serverPath)
