@@ -127,32 +127,46 @@ internal sealed class QueueSubscription : ISubscription
     /// <exception cref="SubscribeException">The broker refused, or no connection is up.</exception>
     public static async Task BindAsync(BrokerPool pool, string queueName, IReadOnlyList<ResolvedBinding> bindings, ILogger logger, CancellationToken cancellationToken)
     {
-        ChannelLease lease;
+        await using var lease = await LeaseAsync(pool, cancellationToken);
         try
         {
-            lease = await pool.LeaseAsync(cancellationToken);
+            await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
+        }
+        catch (Exception ex) when (IsBrokerFailure(ex, cancellationToken))
+        {
+            throw Refused(ex);
+        }
+    }
+
+    /// <summary>A channel from <paramref name="pool"/>; no connection up is a <see cref="SubscribeException"/>.</summary>
+    private static async Task<ChannelLease> LeaseAsync(BrokerPool pool, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await pool.LeaseAsync(cancellationToken);
         }
         catch (BrokerUnavailableException ex)
         {
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex) { ClientReason = pool.UnavailableReason };
-        }
-
-        await using (lease)
-        {
-            try
+            // The pool has logged which node failed how; the client learns no node address.
+            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
             {
-                await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
-            }
-            catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or TimeoutException
-                || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
-                {
-                    ClientReason = "broker refused the subscription",
-                };
-            }
+                ClientReason = pool.UnavailableReason,
+            };
         }
     }
+
+    /// <summary>
+    /// What the broker (or the connection to it) did to a call: a refusal, a lost connection, no answer in time. A
+    /// cancellation the subscriber did not ask for is the client library giving up on a call the broker left
+    /// unanswered (its continuation timeout): an overloaded or stalled node, a 503 like any refusal.
+    /// </summary>
+    private static bool IsBrokerFailure(Exception ex, CancellationToken cancellationToken) =>
+        ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException
+        || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
+
+    /// <summary>The broker refused: its words stay in the log (SubscriptionGate); the client gets a plain reason.</summary>
+    private static SubscribeException Refused(Exception ex) =>
+        new(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex) { ClientReason = "broker refused the subscription" };
 
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
@@ -167,20 +181,7 @@ internal sealed class QueueSubscription : ISubscription
             throw new SubscribeException(SubscribeFailure.Busy, BusyReason);
         }
 
-        ChannelLease lease;
-        try
-        {
-            lease = await pool.LeaseAsync(cancellationToken);
-        }
-        catch (BrokerUnavailableException ex)
-        {
-            // The pool has logged which node failed how; the client learns no node address.
-            throw new SubscribeException(SubscribeFailure.BrokerUnavailable, ex.Message, ex)
-            {
-                ClientReason = pool.UnavailableReason,
-            };
-        }
-
+        var lease = await LeaseAsync(pool, cancellationToken);
         try
         {
             return pool.SubscribersPerChannel > 1
@@ -197,25 +198,19 @@ internal sealed class QueueSubscription : ISubscription
             await lease.DisposeAsync();
             throw new SubscribeException(SubscribeFailure.Busy, "queue is locked by another connection", ex);
         }
-        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException
-            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        catch (Exception ex) when (IsBrokerFailure(ex, cancellationToken))
         {
-            // A cancellation the subscriber did not ask for is the client library giving up on a call the broker
-            // left unanswered (its continuation timeout): an overloaded or stalled node, a 503 like any refusal.
             var lost = !lease.ConnectionOpen;
             var node = lease.Node;
             await lease.DisposeAsync();
-            // The broker's words and the node's address stay in the log (SubscriptionGate); the client gets a plain reason.
+            // The node's address stays in the log (SubscriptionGate); the client gets a plain reason.
             throw lost
                 ? new SubscribeException(SubscribeFailure.BrokerUnavailable, $"broker connection to {node} was lost", ex)
                 {
                     ConnectionLost = true,
                     ClientReason = "broker connection was lost",
                 }
-                : new SubscribeException(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
-                {
-                    ClientReason = "broker refused the subscription",
-                };
+                : Refused(ex);
         }
         catch
         {

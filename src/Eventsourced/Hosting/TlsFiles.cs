@@ -96,13 +96,7 @@ internal static class TlsFiles
     {
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var buffer = new byte[MaxPemBytes + 1];
-        var length = 0;
-        int read;
-        while (length < buffer.Length && (read = file.Read(buffer, length, buffer.Length - length)) > 0)
-        {
-            length += read;
-        }
-
+        var length = file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
         return length > MaxPemBytes
             ? throw new IOException($"{path} is larger than {MaxPemBytes / 1024 / 1024} MiB: not a PEM file")
             : System.Text.Encoding.UTF8.GetString(buffer, 0, length);
