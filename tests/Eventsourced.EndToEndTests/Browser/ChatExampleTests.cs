@@ -146,12 +146,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await using var site = await PageServer.StartAsync();
         await using var amqp = await broker.ConnectAsync(nameof(WithTokens_AsItsConfigurationSays_TwoUsersTalk));
         var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + TestTokens.Hs256(new Dictionary<string, object>
-        {
-            ["sub"] = user,
-            ["topics"] = new[] { "chat.room.*" },
-            ["publish"] = new[] { "room.*", "user.*" },
-        }));
+        string Url(string user) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + ChatToken(user));
         var alicePage = await chromium.NewPageAsync();
         var bobPage = await chromium.NewPageAsync();
         try
@@ -191,12 +186,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await using var site = await PageServer.StartAsync();
         await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub));
         var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user, string sub) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + TestTokens.Hs256(new Dictionary<string, object>
-        {
-            ["sub"] = sub,
-            ["topics"] = new[] { "chat.room.*" },
-            ["publish"] = new[] { "room.*", "user.*" },
-        }));
+        string Url(string user, string sub) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + ChatToken(sub));
         var bobPage = await chromium.NewPageAsync();
         var malloryPage = await chromium.NewPageAsync();
         try
@@ -238,20 +228,14 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await using var site = await PageServer.StartAsync();
         await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APagePublishingAPresenceLookAlike_DoesNotPutAUserOnline));
         var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Token(string sub) => TestTokens.Hs256(new Dictionary<string, object>
-        {
-            ["sub"] = sub,
-            ["topics"] = new[] { "chat.room.*" },
-            ["publish"] = new[] { "room.*", "user.*" },
-        });
         var bobPage = await chromium.NewPageAsync();
         var alicePage = await chromium.NewPageAsync();
         try
         {
-            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={Token(bob)}"));
+            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={ChatToken(bob)}"));
             await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
 
-            await using (var forger = await gateway.ConnectWebSocketAsync($"/ws?access_token={Token(mallory)}"))
+            await using (var forger = await gateway.ConnectWebSocketAsync($"/ws?access_token={ChatToken(mallory)}"))
             {
                 Assert.True(forger.Connected, $"{forger.Status} {forger.Reason}");
                 await forger.SendAsync(
@@ -260,7 +244,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             }
 
             // A real arrival after the look-alike (the inbox is one queue, in order): once alice shows, eve was passed over.
-            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={Token(alice)}"));
+            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={ChatToken(alice)}"));
             await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
             await Expect(bobPage.Locator($"#online li[data-user='{eve}']")).ToHaveCountAsync(0);
         }
@@ -274,6 +258,14 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await amqp.DeleteQueueAsync($"chat.user.{bob}");
         }
     }
+
+    /// <summary>A token as config.yml's comment asks for: the user as <c>sub</c>, every room to read, rooms and inboxes to publish to.</summary>
+    private static string ChatToken(string sub) => TestTokens.Hs256(new Dictionary<string, object>
+    {
+        ["sub"] = sub,
+        ["topics"] = new[] { "chat.room.*" },
+        ["publish"] = new[] { "room.*", "user.*" },
+    });
 
     private static async Task SayAsync(IPage page, string text)
     {
