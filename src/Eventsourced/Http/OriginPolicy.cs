@@ -39,7 +39,7 @@ internal sealed class OriginPolicy
     internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies, IEnumerable<string>? hosts = null)
     {
         var served = hosts?.ToArray() ?? [];
-        _hosts = served.Contains("*") ? [] : [.. served.Select(h => new Microsoft.Extensions.Primitives.StringSegment(h))];
+        _hosts = served.Contains("*") ? [] : [.. served.Select(h => new Microsoft.Extensions.Primitives.StringSegment(WithoutRootDot(h)))];
         var configured = headers.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
         var entries = Parse(configured);
         AllowsAny = entries is ["*"];
@@ -105,7 +105,7 @@ internal sealed class OriginPolicy
     /// </summary>
     public string? HostRefusal(HttpRequest request)
     {
-        if (_hosts.Length == 0 || HostString.MatchesAny(request.Host.Host, _hosts))
+        if (_hosts.Length == 0 || HostString.MatchesAny(WithoutRootDot(request.Host.Host), _hosts))
         {
             return null;
         }
@@ -113,6 +113,13 @@ internal sealed class OriginPolicy
         var host = request.Host.Host;
         return $"host {ConfigText.Quote(host.Length > 100 ? host[..100] + "..." : host)} is not served here (server.hosts)";
     }
+
+    /// <summary>
+    /// A fully qualified name's one trailing dot (<c>push.example.</c>, which browsers send as typed) names the same host
+    /// as without it; a second dot does not.
+    /// </summary>
+    private static string WithoutRootDot(string host) =>
+        host.Length > 1 && host[^1] == '.' && host[^2] != '.' ? host[..^1] : host;
 
     /// <summary>Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.</summary>
     internal static bool IsSameOrigin(string origin, HostString host)

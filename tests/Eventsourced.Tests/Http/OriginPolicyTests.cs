@@ -30,6 +30,10 @@ public sealed class OriginPolicyTests
     [InlineData("PUSH.example:2069", null)]
     [InlineData("a.b.example", null)]
     [InlineData("[::1]:2069", null)]
+    [InlineData("push.example.", null)]
+    [InlineData("a.b.example.:2069", null)]
+    [InlineData("push.example..", "host 'push.example..' is not served here (server.hosts)")]
+    [InlineData(".", "host '.' is not served here (server.hosts)")]
     [InlineData("attacker.example", "host 'attacker.example' is not served here (server.hosts)")]
     [InlineData("example", "host 'example' is not served here (server.hosts)")]
     [InlineData("push.example.attacker.example", "host 'push.example.attacker.example' is not served here (server.hosts)")]
@@ -51,6 +55,18 @@ public sealed class OriginPolicyTests
         var policy = new OriginPolicy(new HeaderOptions(), [], hosts.Split(',', StringSplitOptions.RemoveEmptyEntries));
         var context = new DefaultHttpContext();
         context.Request.Host = new HostString("anything.example");
+
+        Assert.Null(policy.HostRefusal(context.Request));
+    }
+
+    [Theory]
+    [InlineData("push.example")]
+    [InlineData("push.example.")]
+    public void HostRefusal_AListedNameWithItsRootDot_ServesTheNameEitherWay(string host)
+    {
+        var policy = new OriginPolicy(new HeaderOptions(), [], ["push.example."]);
+        var context = new DefaultHttpContext();
+        context.Request.Host = new HostString(host);
 
         Assert.Null(policy.HostRefusal(context.Request));
     }
