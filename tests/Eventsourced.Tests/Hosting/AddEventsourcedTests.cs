@@ -24,6 +24,24 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public void AddEventsourced_AppsettingsJsonBooleanCredentials_AreAcceptedAndSentInLowerCase()
+    {
+        // appsettings.json's true reaches the configuration as "True"; browsers take only "true".
+        const string json = """{"Eventsourced": {"header": {"cors": {"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Credentials": true}}}}""";
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json))).Build().GetSection("Eventsourced"));
+        using var provider = services.BuildServiceProvider();
+
+        var headers = provider.GetRequiredService<IOptions<HeaderOptions>>().Value;
+
+        Assert.Equal("True", headers.Cors["Access-Control-Allow-Credentials"]);
+        Assert.Equal("true", new Eventsourced.Sse.SseResponseHeaders(headers).Cors.Single(h => h.Key == "Access-Control-Allow-Credentials").Value.ToString());
+        Assert.True(provider.GetRequiredService<OriginPolicy>().AllowsCredentials);
+    }
+
+    [Fact]
     public void AddEventsourced_EmptySection_HasTheDefaults()
     {
         using var services = Provider();
