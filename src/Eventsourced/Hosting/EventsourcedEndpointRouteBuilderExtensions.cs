@@ -87,6 +87,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var queues = WebSocketPipeline(endpoints);
         queues.Run(Limited(services, endpoint.HandleAsync));
         var builder = Subscribing(endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket"), services);
+        services.GetRequiredService<MappedEndpoints>().WebSocketsAt(builder);
         // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
         var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
         if (topicsPath.Length > 0)
@@ -113,7 +114,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var services = endpoints.ServiceProvider;
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<LongPollingOptions>>().Value.Path, "poll.path", nameof(path));
-        return Subscribing(endpoints.Map(path, Limited(services, services.GetRequiredService<PollEndpoint>().HandleAsync)).WithDisplayName("eventsourced long-poll"), services);
+        var builder = Subscribing(endpoints.Map(path, Limited(services, services.GetRequiredService<PollEndpoint>().HandleAsync)).WithDisplayName("eventsourced long-poll"), services);
+        services.GetRequiredService<MappedEndpoints>().LongPollsAt(builder);
+        return builder;
     }
 
     /// <summary>ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>).</summary>
@@ -160,7 +163,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         var stream = services.GetRequiredService<SseEndpoint>();
-        return Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, stream.HandleTopicAsync)).WithDisplayName("eventsourced topics"), services);
+        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, stream.HandleTopicAsync)).WithDisplayName("eventsourced topics"), services);
+        services.GetRequiredService<MappedEndpoints>().TopicsAt(builder);
+        return builder;
     }
 
     /// <summary>

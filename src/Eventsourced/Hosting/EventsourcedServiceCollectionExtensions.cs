@@ -99,6 +99,7 @@ public static class EventsourcedServiceCollectionExtensions
         // The presence events of the streams that ended at shutdown go out before the pool closes the connections.
         services.TryAddSingleton<PresencePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<PresencePublisher>());
+        services.TryAddSingleton<MappedEndpoints>();
         services.TryAddSingleton<SseEndpoint>();
         services.TryAddSingleton<WebSocketPublisher>();
         services.TryAddSingleton<WebSocketEndpoint>();
