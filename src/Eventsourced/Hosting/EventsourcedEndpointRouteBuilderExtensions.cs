@@ -73,7 +73,8 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
     /// subscriptions as the SSE stream, one JSON text frame per message (see README "Transports"); and, unless
     /// <c>topics.path</c> is empty, topics below it (<c>/ws/topics/NAME</c>). The endpoint brings ASP.NET Core's
-    /// WebSocket middleware along; the application needs no <c>UseWebSockets</c>.
+    /// WebSocket middleware along; the application needs no <c>UseWebSockets</c>. Conventions added to the returned builder
+    /// apply to both endpoints.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
     /// <exception cref="InvalidOperationException">No path is given and <c>ws.path</c> is empty (switched off).</exception>
@@ -94,13 +95,31 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         {
             var topics = WebSocketPipeline(endpoints);
             topics.Run(Limited(services, endpoint.HandleTopicAsync));
-            Subscribing(
+            var topicsBuilder = Subscribing(
                 endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
                     .WithDisplayName("eventsourced websocket topics"),
                 services);
+            // What the application adds to the returned builder (RequireAuthorization, RequireCors, ...) holds for the topics too.
+            return new ConventionsForBoth(builder, topicsBuilder);
         }
 
         return builder;
+    }
+
+    /// <summary>Conventions added to one endpoint builder applied to two endpoints: the WebSocket queues and topics.</summary>
+    private sealed class ConventionsForBoth(IEndpointConventionBuilder first, IEndpointConventionBuilder second) : IEndpointConventionBuilder
+    {
+        public void Add(Action<EndpointBuilder> convention)
+        {
+            first.Add(convention);
+            second.Add(convention);
+        }
+
+        public void Finally(Action<EndpointBuilder> finallyConvention)
+        {
+            first.Finally(finallyConvention);
+            second.Finally(finallyConvention);
+        }
     }
 
     /// <summary>

@@ -56,6 +56,21 @@ public sealed class EmbeddedPathsTests(BrokerFixture broker)
             await RefusalAsync(client, "/push/events?id=q", HttpStatusCode.BadRequest, webSocket: true));
     }
 
+    [Fact]
+    public async Task ConventionsOnTheWebSocketEndpoint_HoldForItsTopicsToo()
+    {
+        // RequireHost stands for any convention an application adds (RequireAuthorization, RequireCors, ...): a host no
+        // request names leaves neither endpoint matched.
+        await using var app = await StartAsync(routes => routes.MapEventsourcedWebSockets("/ws").RequireHost("elsewhere.example"), pathBase: false);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        foreach (var target in new[] { "/push/ws?id=q", "/push/ws/topics/news" })
+        {
+            using var response = await client.GetAsync(target);
+            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{target}: {(int)response.StatusCode}");
+        }
+    }
+
     private static async Task<string> RefusalAsync(HttpClient client, string target, HttpStatusCode expected, bool webSocket = false)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, target);
