@@ -1,10 +1,12 @@
 using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Tests.Hosting;
@@ -39,6 +41,28 @@ public sealed class AddEventsourcedTests
         Assert.Equal("True", headers.Cors["Access-Control-Allow-Credentials"]);
         Assert.Equal("true", new Eventsourced.Sse.SseResponseHeaders(headers).Cors.Single(h => h.Key == "Access-Control-Allow-Credentials").Value.ToString());
         Assert.True(provider.GetRequiredService<OriginPolicy>().AllowsCredentials);
+    }
+
+    [Fact]
+    public async Task StartAsync_KeysOnlyTheProgramApplies_AreEachLoggedAsNotApplied_OthersNot()
+    {
+        using var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(log));
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(
+            ("Eventsourced:server:address", "127.0.0.1:9999"),
+            ("Eventsourced:limits:trusted_proxies:0", "10.0.0.0/8"),
+            ("Eventsourced:limits:streams_per_client", "4"),
+            ("Eventsourced:queue:prefetch", "5")));
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetServices<IHostedService>().OfType<EmbeddedSettingsCheck>().Single().StartAsync(CancellationToken.None);
+
+        var lines = log.Entries.Where(e => e.EventId == Eventsourced.Logging.EventIds.SettingNotApplied).Select(e => e.Message).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("server.address is set but does not apply in an application embedding the gateway: ", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("limits.trusted_proxies is set but does not apply in an application embedding the gateway: call app.UseForwardedHeaders()", lines[1], StringComparison.Ordinal);
     }
 
     [Fact]
