@@ -1,4 +1,5 @@
 using Eventsourced.Broker;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
 using Eventsourced.Hosting;
@@ -99,6 +100,18 @@ public sealed class AddEventsourcedTests
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("broker.node[0]: invalid broker URL: unsupported scheme 'http'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MapEventsourced_InvalidConfiguration_ThrowsTheProblemsThere_BeforeTheHostStarts()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "0")));
+        using var app = builder.Build();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => app.MapEventsourced("/events"));
+
+        Assert.Equal(["configuration Eventsourced:queue:prefetch: queue.prefetch: must be from 1 to 65535, got 0"], ex.Failures);
     }
 
     [Fact]
