@@ -38,7 +38,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        return Subscribing(endpoints.Map(pattern, stream.HandleAsync).WithDisplayName("eventsourced stream"), services);
+        return Subscribing(endpoints.Map(pattern, Limited(services, stream.HandleAsync)).WithDisplayName("eventsourced stream"), services);
     }
 
     /// <summary>What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, and not on the observability listener.</summary>
@@ -61,10 +61,20 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     }
 
     /// <summary>
+    /// A subscribing endpoint's handler, held to the per-client limits also without the application's <c>UseRateLimiter</c>
+    /// (<see cref="SubscribeRateLimitPolicy.Enforced"/>); itself when no limit is on.
+    /// </summary>
+    private static RequestDelegate Limited(IServiceProvider services, RequestDelegate handler) =>
+        SubscribeRateLimitPolicy.AppliesTo(services.GetRequiredService<IOptions<LimitsOptions>>().Value)
+            ? services.GetRequiredService<SubscribeRateLimitPolicy>().Enforced(handler)
+            : handler;
+
+    /// <summary>
     /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
     /// subscriptions as the SSE stream, one JSON text frame per message (see README "Transports"); and, unless
     /// <c>topics.path</c> is empty, topics below it (<c>/ws/topics/NAME</c>). The endpoint brings ASP.NET Core's
-    /// WebSocket middleware along; the application needs no <c>UseWebSockets</c>.
+    /// WebSocket middleware along; the application needs no <c>UseWebSockets</c>. Conventions added to the returned builder
+    /// apply to both endpoints.
     /// </summary>
     /// <exception cref="ArgumentException"><paramref name="path"/> is not an absolute URL path without route syntax.</exception>
     /// <exception cref="InvalidOperationException">No path is given and <c>ws.path</c> is empty (switched off).</exception>
@@ -76,21 +86,40 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var endpoint = services.GetRequiredService<WebSocketEndpoint>();
         // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
         var queues = WebSocketPipeline(endpoints);
-        queues.Run(endpoint.HandleAsync);
+        queues.Run(Limited(services, endpoint.HandleAsync));
         var builder = Subscribing(endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket"), services);
+        services.GetRequiredService<MappedEndpoints>().WebSocketsAt(builder);
         // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
         var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
         if (topicsPath.Length > 0)
         {
             var topics = WebSocketPipeline(endpoints);
-            topics.Run(endpoint.HandleTopicAsync);
-            Subscribing(
+            topics.Run(Limited(services, endpoint.HandleTopicAsync));
+            var topicsBuilder = Subscribing(
                 endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
                     .WithDisplayName("eventsourced websocket topics"),
                 services);
+            // What the application adds to the returned builder (RequireAuthorization, RequireCors, ...) holds for the topics too.
+            return new ConventionsForBoth(builder, topicsBuilder);
         }
 
         return builder;
+    }
+
+    /// <summary>Conventions added to one endpoint builder applied to two endpoints: the WebSocket queues and topics.</summary>
+    private sealed class ConventionsForBoth(IEndpointConventionBuilder first, IEndpointConventionBuilder second) : IEndpointConventionBuilder
+    {
+        public void Add(Action<EndpointBuilder> convention)
+        {
+            first.Add(convention);
+            second.Add(convention);
+        }
+
+        public void Finally(Action<EndpointBuilder> finallyConvention)
+        {
+            first.Finally(finallyConvention);
+            second.Finally(finallyConvention);
+        }
     }
 
     /// <summary>
@@ -104,7 +133,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         var services = endpoints.ServiceProvider;
         path = CheckedPath(path ?? services.GetRequiredService<IOptions<LongPollingOptions>>().Value.Path, "poll.path", nameof(path));
-        return Subscribing(endpoints.Map(path, services.GetRequiredService<PollEndpoint>().HandleAsync).WithDisplayName("eventsourced long-poll"), services);
+        var builder = Subscribing(endpoints.Map(path, Limited(services, services.GetRequiredService<PollEndpoint>().HandleAsync)).WithDisplayName("eventsourced long-poll"), services);
+        services.GetRequiredService<MappedEndpoints>().LongPollsAt(builder);
+        return builder;
     }
 
     /// <summary>ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>).</summary>
@@ -151,7 +182,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         var stream = services.GetRequiredService<SseEndpoint>();
-        return Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", stream.HandleTopicAsync).WithDisplayName("eventsourced topics"), services);
+        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, stream.HandleTopicAsync)).WithDisplayName("eventsourced topics"), services);
+        services.GetRequiredService<MappedEndpoints>().TopicsAt(builder);
+        return builder;
     }
 
     /// <summary>

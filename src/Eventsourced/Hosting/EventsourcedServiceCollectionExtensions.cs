@@ -36,6 +36,13 @@ public static class EventsourcedServiceCollectionExtensions
     public static IServiceCollection AddEventsourced(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(services);
+        if (!services.Any(d => d.ServiceType == typeof(GatewayConfiguration)))
+        {
+            // The keys only the gateway's own program applies: said at start when set, instead of doing nothing without a word.
+            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+        }
+
         return services.AddEventsourced(new GatewayConfiguration(() => ConfigLoader.Read(configuration)));
     }
 
@@ -99,6 +106,7 @@ public static class EventsourcedServiceCollectionExtensions
         // The presence events of the streams that ended at shutdown go out before the pool closes the connections.
         services.TryAddSingleton<PresencePublisher>();
         services.AddHostedService(sp => sp.GetRequiredService<PresencePublisher>());
+        services.TryAddSingleton<MappedEndpoints>();
         services.TryAddSingleton<SseEndpoint>();
         services.TryAddSingleton<WebSocketPublisher>();
         services.TryAddSingleton<WebSocketEndpoint>();

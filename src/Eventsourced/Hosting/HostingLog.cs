@@ -26,6 +26,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.TopicsShareQueueNames, LogLevel.Warning, "Topics may be created under any name a client's queue can have (topics.prefix is empty and queue.pattern {Pattern} is request values only): a subscriber allowed to create a topic can take a queue's name for good, and what services publish to that queue goes to the topic's stream; set topics.prefix (for example 'topic.')", EventName = "TopicsShareQueueNames")]
     public static partial void TopicsShareQueueNames(ILogger logger, string pattern);
 
+    [LoggerMessage(EventIds.SettingNotApplied, LogLevel.Warning, "{Key} is set but does not apply in an application embedding the gateway: {Instead}", EventName = "SettingNotApplied")]
+    public static partial void SettingNotApplied(ILogger logger, string key, string instead);
+
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
 

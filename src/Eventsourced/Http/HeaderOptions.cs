@@ -16,7 +16,9 @@ public sealed class HeaderOptions
     {
         ["Access-Control-Allow-Origin"] = "*",
         ["Access-Control-Allow-Methods"] = "GET, OPTIONS",
-        ["Access-Control-Allow-Headers"] = "Content-Type, Accept, Cache-Control",
+        // Authorization and Last-Event-ID are not the original's: a fetch-based reader across origins sends its token
+        // (auth.from_header) and a topic's last id in them, and the browser's preflight would refuse both.
+        ["Access-Control-Allow-Headers"] = "Content-Type, Accept, Cache-Control, Authorization, Last-Event-ID",
         // Not the original's: lets a page's fetch read why it was refused (a CORS answer shows only a few headers).
         ["Access-Control-Expose-Headers"] = "X-Status-Reason, Retry-After, WWW-Authenticate",
     };

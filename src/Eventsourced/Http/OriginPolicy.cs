@@ -22,7 +22,7 @@ internal sealed class OriginPolicy
 {
     public const string AllowOriginHeader = "Access-Control-Allow-Origin";
 
-    private const string AllowCredentialsHeader = "Access-Control-Allow-Credentials";
+    public const string AllowCredentialsHeader = "Access-Control-Allow-Credentials";
 
     private readonly HashSet<string> _origins;
     private readonly string[] _subscriberCookies;
@@ -45,7 +45,7 @@ internal sealed class OriginPolicy
         AllowsAny = entries is ["*"];
         IsOff = entries.Length == 0;
         _origins = AllowsAny ? [] : new HashSet<string>(entries, StringComparer.OrdinalIgnoreCase);
-        AllowsCredentials = headers.Cors.TryGetValue(AllowCredentialsHeader, out var credentials) && credentials.Trim() == "true";
+        AllowsCredentials = headers.Cors.TryGetValue(AllowCredentialsHeader, out var credentials) && credentials.Trim().Equals("true", StringComparison.OrdinalIgnoreCase);
         _subscriberCookies = [.. subscriberCookies.Distinct(StringComparer.Ordinal)];
     }
 
@@ -200,15 +200,16 @@ internal sealed class OriginPolicy
         }
 
         var credentialsKey = headers.Cors.Keys.FirstOrDefault(k => k.Equals(AllowCredentialsHeader, StringComparison.OrdinalIgnoreCase));
-        if (credentialsKey is not null && headers.Cors[credentialsKey].Trim() is { Length: > 0 } credentials && credentials is not ("true" or "false"))
+        if (credentialsKey is not null && headers.Cors[credentialsKey].Trim() is { Length: > 0 } credentials
+            && !credentials.Equals("true", StringComparison.OrdinalIgnoreCase) && !credentials.Equals("false", StringComparison.OrdinalIgnoreCase))
         {
-            // A browser allows credentials only for exactly "true": "True" (YAML's spelling in some editors), "yes" or "1"
-            // would be sent as configured, and every credentialed stream would fail in the browser after the gateway
-            // had acknowledged its messages.
+            // A browser allows credentials only for exactly "true", which is what the gateway sends for a boolean in any case
+            // (appsettings.json's true reaches it as "True"): "yes" or "1" would be sent as configured, and every credentialed
+            // stream would fail in the browser after the gateway had acknowledged its messages.
             yield return new ConfigProblem(
                 origins.Of($"header:cors:{credentialsKey}"),
                 $"header.cors.{credentialsKey}",
-                $"browsers allow credentials only for 'true' (in lower case), got '{credentials}'; to allow none, leave the header out or give it an empty value");
+                $"browsers allow credentials only for 'true', got '{credentials}'; to allow none, leave the header out or give it an empty value");
             yield break;
         }
 

@@ -38,12 +38,48 @@ internal sealed class SubscribeRateLimitPolicy(IOptions<LimitsOptions> options) 
     public RateLimitPartition<string> GetPartition(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
+        httpContext.Items[Applied] = Applied;
         // GET, and CONNECT for a WebSocket over HTTP/2 (RFC 8441).
         var method = httpContext.Request.Method;
         return HttpMethods.IsGet(method) || (HttpMethods.IsConnect(method) && httpContext.WebSockets.IsWebSocketRequest)
             ? RateLimitPartition.Get(ClientAddress.PartitionKey(httpContext), _ => NewLimiter())
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }
+
+    /// <summary>Marks a request whose limits ASP.NET Core's rate limiting middleware applied (it asked for its partition).</summary>
+    private static readonly object Applied = new();
+
+    /// <summary>The limiters <see cref="Enforced"/> applies where the application's pipeline has no <c>UseRateLimiter</c>.</summary>
+    private PartitionedRateLimiter<HttpContext>? _own;
+
+    /// <summary>
+    /// <paramref name="endpoint"/>, limited by this policy also where the application never called <c>UseRateLimiter</c>
+    /// (or called it where it cannot see the endpoint): an application embedding the gateway, following the README, got
+    /// no <c>limits.subscribes_per_second</c> at all, without a word. Where the middleware applied the policy, the endpoint
+    /// runs as it is, so nothing is counted twice.
+    /// </summary>
+    public RequestDelegate Enforced(RequestDelegate endpoint) => async context =>
+    {
+        if (context.Items.ContainsKey(Applied))
+        {
+            await endpoint(context);
+            return;
+        }
+
+        var limiter = LazyInitializer.EnsureInitialized(ref _own, () => PartitionedRateLimiter.Create<HttpContext, string>(GetPartition));
+        using var lease = await limiter.AcquireAsync(context, 1, context.RequestAborted);
+        if (!lease.IsAcquired)
+        {
+            if (OnRejected is { } rejected)
+            {
+                await rejected(new OnRejectedContext { HttpContext = context, Lease = lease }, context.RequestAborted);
+            }
+
+            return;
+        }
+
+        await endpoint(context);
+    };
 
     private RateLimiter NewLimiter()
     {

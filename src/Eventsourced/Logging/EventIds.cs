@@ -21,6 +21,7 @@ internal static class EventIds
     public const int ConnectionsRejectedRepeated = 112;
     public const int TopicsShareQueueNames = 113;
     public const int CertificateNotValidNow = 114;
+    public const int SettingNotApplied = 115;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

@@ -1,3 +1,4 @@
+using Eventsourced.Hosting;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Limits;
@@ -26,7 +27,9 @@ internal sealed class PollEndpoint
     private readonly GatewayMetrics _metrics;
     private readonly PollTarget _target;
     private readonly PollSessionOptions _options;
-    private readonly string _notAWebSocketEndpoint;
+    private readonly WebSocketTransportOptions _webSockets;
+
+    private readonly MappedEndpoints _mapped;
 
     public PollEndpoint(
         SubscriptionGate gate,
@@ -36,14 +39,16 @@ internal sealed class PollEndpoint
         IOptions<LongPollingOptions> options,
         IOptions<LimitsOptions> limits,
         ClientStreams clients,
-        IOptions<WebSocketTransportOptions> webSockets)
+        IOptions<WebSocketTransportOptions> webSockets,
+        MappedEndpoints mapped)
     {
         _gate = gate;
         _settings = settings;
         _metrics = metrics;
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
-        _notAWebSocketEndpoint = SseEndpoint.NotAWebSocketEndpoint("long-polls", webSockets.Value);
+        _webSockets = webSockets.Value;
+        _mapped = mapped;
         // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
         Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace, clients);
     }
@@ -61,7 +66,7 @@ internal sealed class PollEndpoint
         if (SseEndpoint.IsWebSocketUpgrade(context.Request))
         {
             // Answered as a poll, the queue would be held for poll.hold: the client's WebSocket at the right path gets 503 meanwhile.
-            await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, _notAWebSocketEndpoint);
+            await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, SseEndpoint.NotAWebSocketEndpoint(context, "long-polls", _webSockets, _mapped));
             return;
         }
 

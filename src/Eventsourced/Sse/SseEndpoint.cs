@@ -1,3 +1,4 @@
+using Eventsourced.Hosting;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.LongPolling;
@@ -26,12 +27,11 @@ internal sealed class SseEndpoint(
     GatewayMetrics metrics,
     IOptions<SseOptions> options,
     IOptions<WebSocketTransportOptions> webSockets,
-    IOptions<LongPollingOptions> polls,
-    IOptions<TopicOptions> topicOptions)
+    IOptions<TopicOptions> topicOptions,
+    MappedEndpoints mapped)
 {
-    private readonly string _notAWebSocketEndpoint = NotAWebSocketEndpoint("the event stream", webSockets.Value);
-
-    private readonly (string Prefix, string Reason)[] _otherEndpoints = OtherEndpoints(webSockets.Value.Path, polls.Value.Path, topicOptions.Value.Path);
+    /// <summary>The paths below the WebSocket and long-poll endpoints, once routing has mapped them (at the first request).</summary>
+    private (string Prefix, Func<string, string> Reason)[]? _otherEndpoints;
 
     // Queues keep the original's format unless sse.* asks for more; a topic's events always carry their offset as id.
     private readonly SseFormat _queueFormat = new(new SseFields(
@@ -46,11 +46,11 @@ internal sealed class SseEndpoint(
     {
         // The queue stream is the endpoint a server.path ending in / maps for every path no other endpoint claims.
         var path = context.Request.Path.Value ?? string.Empty;
-        foreach (var (prefix, reason) in _otherEndpoints)
+        foreach (var (prefix, reason) in _otherEndpoints ??= OtherEndpoints(mapped, topicOptions.Value.Path))
         {
             if (path.Length > prefix.Length && path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && CoveredByStream(context, prefix))
             {
-                return gate.RefuseNoEndpointAsync(context, reason);
+                return gate.RefuseNoEndpointAsync(context, reason(context.Request.PathBase.Value ?? string.Empty));
             }
         }
 
@@ -68,7 +68,7 @@ internal sealed class SseEndpoint(
 
         if (IsWebSocketUpgrade(context.Request))
         {
-            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, _notAWebSocketEndpoint);
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, NotAWebSocketEndpoint(context, "the event stream", webSockets.Value, mapped));
         }
         else
         {
@@ -87,28 +87,38 @@ internal sealed class SseEndpoint(
         return stream.Length > 0 && prefix.Length > stream.Length && prefix.StartsWith(stream, StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>The paths below the WebSocket and long-poll endpoints (<c>/ws/</c>, <c>/poll/</c>), each with the reason of its 404.</summary>
-    private static (string Prefix, string Reason)[] OtherEndpoints(string wsPath, string pollPath, string topicsPath)
+    /// <summary>
+    /// The paths below the WebSocket and long-poll endpoints the application mapped (<c>/ws/</c>, <c>/poll/</c>), each with the
+    /// reason of its 404 (given the request's path base, <c>UsePathBase</c>), which names where they are (and where the topics they serve are, <paramref name="topicsPath"/> below the
+    /// WebSocket endpoint as <see cref="Microsoft.AspNetCore.Builder.EventsourcedEndpointRouteBuilderExtensions.MapEventsourcedWebSockets"/> maps them).
+    /// </summary>
+    private static (string Prefix, Func<string, string> Reason)[] OtherEndpoints(MappedEndpoints mapped, string topicsPath)
     {
-        var endpoints = new List<(string, string)>();
-        if (wsPath.Length > 0)
+        var endpoints = new List<(string, Func<string, string>)>();
+        if (mapped.WebSockets is { } wsPath)
         {
-            var topics = topicsPath.Length > 0 ? $" (topics at {wsPath.TrimEnd('/')}{topicsPath}NAME)" : string.Empty;
-            endpoints.Add((wsPath.TrimEnd('/') + "/", $"no such endpoint: WebSockets are served at {wsPath}{topics}"));
+            endpoints.Add((wsPath.TrimEnd('/') + "/", pathBase => $"no such endpoint: WebSockets are served at {pathBase}{wsPath}"
+                + (topicsPath.Length > 0 ? $" (topics at {pathBase}{wsPath.TrimEnd('/')}{topicsPath}NAME)" : string.Empty)));
         }
 
-        if (pollPath.Length > 0)
+        if (mapped.LongPolls is { } pollPath)
         {
-            var topics = topicsPath.Length > 0 ? $"; topics are not long-polled, stream them from {topicsPath}NAME" : string.Empty;
-            endpoints.Add((pollPath.TrimEnd('/') + "/", $"no such endpoint: long-polls are served at {pollPath} (queues){topics}"));
+            var topicsAt = mapped.Topics;
+            endpoints.Add((pollPath.TrimEnd('/') + "/", pathBase => $"no such endpoint: long-polls are served at {pathBase}{pollPath} (queues)"
+                + (topicsAt is not null ? $"; topics are not long-polled, stream them from {pathBase}{topicsAt}NAME" : string.Empty)));
         }
 
         return [.. endpoints];
     }
 
-    /// <summary>Why a WebSocket upgrade is refused at an endpoint that serves <paramref name="what"/>: where WebSockets are instead.</summary>
-    internal static string NotAWebSocketEndpoint(string what, WebSocketTransportOptions webSockets) =>
-        $"not a WebSocket endpoint: this path serves {what}; " + (webSockets.Path.Length > 0 ? $"WebSockets are at {webSockets.Path}" : "WebSockets are switched off (ws.path)");
+    /// <summary>
+    /// Why a WebSocket upgrade is refused at an endpoint that serves <paramref name="what"/>: where WebSockets are instead, as the
+    /// application mapped them (below the request's path base), or that they are switched off or not served.
+    /// </summary>
+    internal static string NotAWebSocketEndpoint(HttpContext context, string what, WebSocketTransportOptions webSockets, MappedEndpoints mapped) =>
+        $"not a WebSocket endpoint: this path serves {what}; " + (mapped.WebSockets is { } path
+            ? $"WebSockets are at {MappedEndpoints.Public(context, path)}"
+            : webSockets.Path.Length > 0 ? "WebSockets are not served here" : "WebSockets are switched off (ws.path)");
 
     /// <summary>
     /// An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with

@@ -49,6 +49,13 @@ internal sealed class SseResponseHeaders
     /// </summary>
     private static KeyValuePair<string, StringValues>[] Prepare(Dictionary<string, string> headers) =>
         headers.Where(h => !ServerOwned.Contains(h.Key) && h.Value.Length > 0 && !h.Key.Equals(OriginPolicy.AllowOriginHeader, StringComparison.OrdinalIgnoreCase))
-            .Select(h => new KeyValuePair<string, StringValues>(h.Key, h.Value))
+            .Select(h => new KeyValuePair<string, StringValues>(h.Key, Sent(h.Key, h.Value)))
             .ToArray();
+
+    /// <summary>
+    /// A header's value as sent: <c>Access-Control-Allow-Credentials</c>, a boolean in any case (appsettings.json's
+    /// <c>true</c> arrives as <c>True</c>), in lower case, the only spelling browsers take.
+    /// </summary>
+    private static string Sent(string name, string value) =>
+        name.Equals(OriginPolicy.AllowCredentialsHeader, StringComparison.OrdinalIgnoreCase) ? value.Trim().ToLowerInvariant() : value;
 }

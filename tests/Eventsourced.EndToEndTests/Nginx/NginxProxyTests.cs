@@ -150,6 +150,53 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
     }
 
     /// <summary>
+    /// The example under a sub-path of another site, as the README says: every transport answers below <c>/push/</c>, and the
+    /// observability endpoints, which reach the gateway as <c>/metrics</c> and <c>/debug/vars</c>, are denied there in every spelling.
+    /// </summary>
+    [Fact]
+    public async Task ExampleConfig_UnderASubPath_ServesEveryTransport_AndDeniesTheObservabilityEndpoints()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await using var nginx = await StartExampleAsync(gateway, alter: site => site
+            .ReplaceOnce("location / {", "location /push/ {")
+            .ReplaceOnce("proxy_pass http://eventsourced;", "proxy_pass http://eventsourced/;")
+            .ReplaceOnce("location = /metrics {", "location = /push/metrics {")
+            .ReplaceOnce("location = /debug/vars {", "location = /push/debug/vars {"));
+        var queue = broker.UniqueQueueName(nameof(ExampleConfig_UnderASubPath_ServesEveryTransport_AndDeniesTheObservabilityEndpoints));
+        using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = Timeout };
+
+        using (var stream = await client.GetAsync($"/push/?id={queue}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+            Assert.Equal("text/event-stream", stream.Content.Headers.ContentType?.MediaType);
+        }
+
+        using (var topic = await client.GetAsync($"/push/topics/{queue}", HttpCompletionOption.ResponseHeadersRead))
+        {
+            Assert.Equal(HttpStatusCode.OK, topic.StatusCode);
+        }
+
+        await Wait.UntilAsync(
+            async () =>
+            {
+                using var poll = await client.GetAsync($"/push/poll?id={queue}");
+                return poll.StatusCode == HttpStatusCode.OK && await poll.Content.ReadAsStringAsync() == "[]";
+            },
+            Timeout,
+            "a long-poll through the sub-path once the stream let its queue go");
+        Assert.StartsWith("HTTP/1.1 426", await RawGetAsync(nginx.BaseAddress, $"/push/ws?id={queue}"), StringComparison.Ordinal);
+        foreach (var target in new[] { "/push/metrics", "/push/debug/vars", "/push/%6detrics", "/push/debug/%76ars", "/push/metrics?x=1", "/push//metrics" })
+        {
+            var answer = await RawGetAsync(nginx.BaseAddress, target);
+            Assert.DoesNotContain("eventsourced_streams_total", answer, StringComparison.Ordinal);
+            Assert.DoesNotContain("\"memstats\"", answer, StringComparison.Ordinal);
+        }
+
+        Assert.StartsWith("HTTP/1.1 403", await RawGetAsync(nginx.BaseAddress, "/push/metrics"), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200", await RawGetAsync(nginx.BaseAddress, "/push/readyz"), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// An EventSource passes its token in the query (<c>?access_token=</c>): the example's access log must not
     /// keep it, while the rest of the request line (path, the queue's parameter) stays readable.
     /// </summary>

@@ -106,7 +106,7 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
         Assert.Equal("*", response.Headers.GetValues("Access-Control-Allow-Origin").Single());
         Assert.Equal("GET, OPTIONS", response.Headers.GetValues("Access-Control-Allow-Methods").Single());
-        Assert.Equal("Content-Type, Accept, Cache-Control", response.Headers.GetValues("Access-Control-Allow-Headers").Single());
+        Assert.Equal("Content-Type, Accept, Cache-Control, Authorization, Last-Event-ID", response.Headers.GetValues("Access-Control-Allow-Headers").Single());
     }
 
     [Theory]

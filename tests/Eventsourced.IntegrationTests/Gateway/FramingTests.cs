@@ -21,7 +21,7 @@ public sealed class FramingTests(BrokerFixture broker) : GatewayTestBase(broker)
         Assert.Equal("no", sse.Response.Headers.GetValues("X-Accel-Buffering").Single());
         Assert.Equal("*", sse.Response.Headers.GetValues("Access-Control-Allow-Origin").Single());
         Assert.Equal("GET, OPTIONS", sse.Response.Headers.GetValues("Access-Control-Allow-Methods").Single());
-        Assert.Equal("Content-Type, Accept, Cache-Control", sse.Response.Headers.GetValues("Access-Control-Allow-Headers").Single());
+        Assert.Equal("Content-Type, Accept, Cache-Control, Authorization, Last-Event-ID", sse.Response.Headers.GetValues("Access-Control-Allow-Headers").Single());
         // The original's "Transfer-Encoding: identity" is Kestrel's business: the response still streams.
         Assert.True(sse.Response.Headers.TransferEncodingChunked);
     }

@@ -144,22 +144,28 @@ public sealed class AuthConfigTests
             ConfigTesting.EnvironmentProblems(("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials", "true")));
 
     [Theory]
-    [InlineData("True")]
-    [InlineData("TRUE")]
     [InlineData("yes")]
     [InlineData("1")]
-    public void Load_CredentialsOtherThanLowerCaseTrue_IsAnError(string value) =>
-        Assert.Equal([$"FILE:4: header.cors.Access-Control-Allow-Credentials: browsers allow credentials only for 'true' (in lower case), got '{value}'; to allow none, leave the header out or give it an empty value"],
+    [InlineData("on")]
+    public void Load_CredentialsOtherThanTrueOrFalse_IsAnError(string value) =>
+        Assert.Equal([$"FILE:4: header.cors.Access-Control-Allow-Credentials: browsers allow credentials only for 'true', got '{value}'; to allow none, leave the header out or give it an empty value"],
             ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: https://app.example\n    Access-Control-Allow-Credentials: {value}\n"));
 
     [Fact]
-    public void Load_CredentialsOtherThanLowerCaseTrueFromTheEnvironment_NamesTheVariable() =>
-        Assert.Equal(["environment EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials: header.cors.Access-Control-Allow-Credentials: browsers allow credentials only for 'true' (in lower case), got 'True'; to allow none, leave the header out or give it an empty value"],
+    public void Load_CredentialsOtherThanTrueOrFalseFromTheEnvironment_NamesTheVariable() =>
+        Assert.Equal(["environment EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials: header.cors.Access-Control-Allow-Credentials: browsers allow credentials only for 'true', got 'yes'; to allow none, leave the header out or give it an empty value"],
             ConfigTesting.EnvironmentProblems(
                 ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin", "https://app.example"),
-                ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials", "True")));
+                ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Credentials", "yes")));
+
+    [Fact]
+    public void Load_WildcardOriginWithCredentialsTrueInAnotherCase_IsStillAnError() =>
+        Assert.Equal(["FILE:4: header.cors.Access-Control-Allow-Credentials: credentials cannot be allowed to every origin ('*'): browsers refuse such answers; list the pages' origins in header.cors.Access-Control-Allow-Origin"],
+            ConfigTesting.Problems("header:\n  cors:\n    Access-Control-Allow-Origin: '*'\n    Access-Control-Allow-Credentials: True\n"));
 
     [Theory]
+    [InlineData("True")]
+    [InlineData("TRUE")]
     [InlineData("true")]
     [InlineData("'true'")]
     [InlineData("'false'")]

@@ -17,7 +17,7 @@ public sealed class ConfigLoaderDefaultsTests
         Assert.Equal("${query:id}", o.Queue.Pattern);
         Assert.Equal(1800, o.Queue.ExpiresSeconds);
         Assert.Equal(
-            [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control"), ("Access-Control-Expose-Headers", "X-Status-Reason, Retry-After, WWW-Authenticate")],
+            [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control, Authorization, Last-Event-ID"), ("Access-Control-Expose-Headers", "X-Status-Reason, Retry-After, WWW-Authenticate")],
             o.Header.Cors.Select(h => (h.Key, h.Value)));
         Assert.Equal(
             [("Content-Type", "text/event-stream; charset=utf-8"), ("Cache-Control", "no-cache"), ("Transfer-Encoding", "identity"), ("X-Accel-Buffering", "no")],

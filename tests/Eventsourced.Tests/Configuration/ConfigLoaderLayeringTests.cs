@@ -50,7 +50,7 @@ public sealed class ConfigLoaderLayeringTests
             ConfigTesting.Env(("EVENTSOURCED_HEADER__SSE__X-From-Env", "yes")));
 
         Assert.Equal(
-            [("access-control-allow-origin", "https://example.org"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control"), ("Access-Control-Expose-Headers", "X-Status-Reason, Retry-After, WWW-Authenticate"), ("X-Extra", "1")],
+            [("access-control-allow-origin", "https://example.org"), ("Access-Control-Allow-Methods", "GET, OPTIONS"), ("Access-Control-Allow-Headers", "Content-Type, Accept, Cache-Control, Authorization, Last-Event-ID"), ("Access-Control-Expose-Headers", "X-Status-Reason, Retry-After, WWW-Authenticate"), ("X-Extra", "1")],
             options.Header.Cors.OrderBy(h => h.Key == "X-Extra").Select(h => (h.Key, h.Value)));
         Assert.Equal(5, options.Header.Sse.Count);
         Assert.Equal("yes", options.Header.Sse["x-from-env"]);

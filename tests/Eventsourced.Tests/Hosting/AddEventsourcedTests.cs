@@ -1,10 +1,13 @@
 using Eventsourced.Broker;
+using Microsoft.AspNetCore.Builder;
 using Eventsourced.Configuration;
 using Eventsourced.Consuming;
+using Eventsourced.Hosting;
 using Eventsourced.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Tests.Hosting;
@@ -21,6 +24,46 @@ public sealed class AddEventsourcedTests
         Assert.Equal(["amqp://rabbit/"], services.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
         Assert.Equal("1", services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors["X-App"]);
         Assert.Equal(5, services.GetRequiredService<IOptions<HeaderOptions>>().Value.Cors.Count);
+    }
+
+    [Fact]
+    public void AddEventsourced_AppsettingsJsonBooleanCredentials_AreAcceptedAndSentInLowerCase()
+    {
+        // appsettings.json's true reaches the configuration as "True"; browsers take only "true".
+        const string json = """{"Eventsourced": {"header": {"cors": {"Access-Control-Allow-Origin": "https://app.example", "Access-Control-Allow-Credentials": true}}}}""";
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(new ConfigurationBuilder().AddJsonStream(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json))).Build().GetSection("Eventsourced"));
+        using var provider = services.BuildServiceProvider();
+
+        var headers = provider.GetRequiredService<IOptions<HeaderOptions>>().Value;
+
+        Assert.Equal("True", headers.Cors["Access-Control-Allow-Credentials"]);
+        Assert.Equal("true", new Eventsourced.Sse.SseResponseHeaders(headers).Cors.Single(h => h.Key == "Access-Control-Allow-Credentials").Value.ToString());
+        Assert.True(provider.GetRequiredService<OriginPolicy>().AllowsCredentials);
+    }
+
+    [Fact]
+    public async Task StartAsync_KeysOnlyTheProgramApplies_AreEachLoggedAsNotApplied_OthersNot()
+    {
+        using var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(log));
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(
+            ("Eventsourced:server:address", "127.0.0.1:9999"),
+            ("Eventsourced:limits:trusted_proxies:0", "10.0.0.0/8"),
+            ("Eventsourced:limits:streams_per_client", "4"),
+            ("Eventsourced:queue:prefetch", "5")));
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetServices<IHostedService>().OfType<EmbeddedSettingsCheck>().Single().StartAsync(CancellationToken.None);
+
+        var lines = log.Entries.Where(e => e.EventId == Eventsourced.Logging.EventIds.SettingNotApplied).Select(e => e.Message).ToArray();
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("server.address is set but does not apply in an application embedding the gateway: ", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith("limits.trusted_proxies is set but does not apply in an application embedding the gateway: call app.UseForwardedHeaders()", lines[1], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -57,6 +100,18 @@ public sealed class AddEventsourcedTests
         var ex = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
 
         Assert.Contains("broker.node[0]: invalid broker URL: unsupported scheme 'http'", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MapEventsourced_InvalidConfiguration_ThrowsTheProblemsThere_BeforeTheHostStarts()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "0")));
+        using var app = builder.Build();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => app.MapEventsourced("/events"));
+
+        Assert.Equal(["configuration Eventsourced:queue:prefetch: queue.prefetch: must be from 1 to 65535, got 0"], ex.Failures);
     }
 
     [Fact]

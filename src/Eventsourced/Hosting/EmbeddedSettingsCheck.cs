@@ -1,0 +1,48 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.Hosting;
+
+/// <summary>
+/// In an application embedding the gateway (<c>AddEventsourced(IConfiguration)</c>), the keys that only the gateway's own
+/// program applies (listening, TLS, shutdown, logging, Kestrel's limits, the proxies' headers) do nothing: each one the
+/// configuration sets is logged at start (event 115) with what the application does instead, rather than ignored without a
+/// word (behind a proxy, <c>limits.trusted_proxies</c> unapplied made every client count as the proxy for the limits).
+/// </summary>
+internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers) : IHostedService
+{
+    private const string Kestrel = "Kestrel's limits are the application's to set (KestrelServerOptions.Limits)";
+
+    /// <summary>Each key of the program's alone, with what an application does instead.</summary>
+    internal static readonly (string Key, string Instead)[] ProgramOnly =
+    [
+        ("server:address", "the application listens where it is configured to (ASPNETCORE_URLS, Kestrel)"),
+        ("server:tls", "HTTPS is the application's to set up (Kestrel)"),
+        ("server:shutdown_timeout", "the application's host shuts down (HostOptions.ShutdownTimeout)"),
+        ("log", "the application's logging applies (the Logging section)"),
+        ("metrics:address", "a listener of its own for the observability endpoints is the application's to set up"),
+        ("limits:max_connections", Kestrel),
+        ("limits:max_request_header_bytes", Kestrel),
+        ("limits:max_request_headers", Kestrel),
+        ("limits:request_headers_timeout", Kestrel),
+        ("limits:trusted_proxies", "call app.UseForwardedHeaders() before the endpoints, else behind a proxy every client counts as the proxy's address for limits.streams_per_client and limits.subscribes_per_second"),
+    ];
+
+    /// <summary>The keys of <see cref="ProgramOnly"/> that <paramref name="configuration"/> sets, as <c>section.key</c>.</summary>
+    internal static IEnumerable<(string Key, string Instead)> Set(IConfiguration configuration) =>
+        ProgramOnly.Where(k => configuration.GetSection(k.Key).Exists()).Select(k => (k.Key.Replace(':', '.'), k.Instead));
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var logger = loggers.CreateLogger("Eventsourced");
+        foreach (var (key, instead) in Set(configuration))
+        {
+            HostingLog.SettingNotApplied(logger, key, instead);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

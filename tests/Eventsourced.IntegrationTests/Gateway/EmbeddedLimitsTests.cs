@@ -1,0 +1,73 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// <c>limits.*</c> in an application embedding the gateway as the README shows (<c>AddEventsourced</c>,
+/// <c>MapEventsourced</c>): enforced whether or not the application's pipeline has <c>UseRateLimiter</c>, and counted once
+/// where it has.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class EmbeddedLimitsTests(BrokerFixture broker)
+{
+    [Fact]
+    public async Task SubscribesPerSecond_WithoutUseRateLimiter_TheAttemptTooMany_Gets429()
+    {
+        await using var app = await StartAsync(useRateLimiter: false, ("limits:subscribes_per_second", "1"));
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using var first = await GetAsync(client, $"/events?id={broker.UniqueQueueName("emb-rate1")}");
+        using var second = await GetAsync(client, $"/events?id={broker.UniqueQueueName("emb-rate2")}");
+        using var topic = await GetAsync(client, $"/topics/{broker.UniqueQueueName("emb-rate3")}");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.Equal("too many subscribe attempts from this address", second.Headers.GetValues("X-Status-Reason").Single());
+        Assert.True(second.Headers.RetryAfter?.Delta > TimeSpan.Zero);
+        Assert.Equal(HttpStatusCode.TooManyRequests, topic.StatusCode);
+    }
+
+    [Fact]
+    public async Task Limits_WithUseRateLimiter_AreCountedOnce()
+    {
+        await using var app = await StartAsync(useRateLimiter: true, ("limits:subscribes_per_second", "2"), ("limits:streams_per_client", "2"));
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using var first = await GetAsync(client, $"/events?id={broker.UniqueQueueName("emb-once1")}");
+        using var second = await GetAsync(client, $"/events?id={broker.UniqueQueueName("emb-once2")}");
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+    }
+
+    private static Task<HttpResponseMessage> GetAsync(HttpClient client, string target) =>
+        client.GetAsync(target, HttpCompletionOption.ResponseHeadersRead);
+
+    private async Task<WebApplication> StartAsync(bool useRateLimiter, params (string Key, string Value)[] settings)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
+        var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(s => KeyValuePair.Create("Eventsourced:" + s.Key, (string?)s.Value))
+                .Append(KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)))
+            .Build();
+        builder.Services.AddEventsourced(configuration.GetSection("Eventsourced"));
+        var app = builder.Build();
+        if (useRateLimiter)
+        {
+            app.UseRateLimiter();
+        }
+
+        app.MapEventsourced("/events");
+        app.MapEventsourcedTopics("/topics/");
+        await app.StartAsync();
+        return app;
+    }
+}

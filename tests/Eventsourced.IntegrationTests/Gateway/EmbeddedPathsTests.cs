@@ -1,0 +1,113 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// An application embedding the gateway below a path of its own (<c>MapGroup</c>, <c>UsePathBase</c>), or without some
+/// transport: the reasons that send a client elsewhere name where the application mapped that endpoint, or that it is not
+/// served, never the configured path where nothing answers.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class EmbeddedPathsTests(BrokerFixture broker)
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BelowAPathOfItsOwn_TheReasons_NameWhereTheEndpointsAre(bool pathBase)
+    {
+        await using var app = await StartAsync(routes =>
+        {
+            routes.MapEventsourced("/");
+            routes.MapEventsourcedTopics("/topics/");
+            routes.MapEventsourcedWebSockets("/ws");
+            routes.MapEventsourcedLongPolling("/poll");
+        }, pathBase);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        Assert.Equal(
+            "not a WebSocket endpoint: this path serves the event stream; WebSockets are at /push/ws",
+            await RefusalAsync(client, "/push/events?id=q", HttpStatusCode.BadRequest, webSocket: true));
+        Assert.Equal(
+            "not a WebSocket endpoint: this path serves long-polls; WebSockets are at /push/ws",
+            await RefusalAsync(client, "/push/poll?id=q", HttpStatusCode.BadRequest, webSocket: true));
+        Assert.Equal(
+            "no such endpoint: long-polls are served at /push/poll (queues); topics are not long-polled, stream them from /push/topics/NAME",
+            await RefusalAsync(client, "/push/poll/topics/news", HttpStatusCode.NotFound));
+        Assert.Equal(
+            "no such endpoint: WebSockets are served at /push/ws (topics at /push/ws/topics/NAME)",
+            await RefusalAsync(client, "/push/ws/x", HttpStatusCode.NotFound));
+    }
+
+    [Fact]
+    public async Task WithoutTheWebSocketEndpoint_AnUpgradeIsToldWebSocketsAreNotServed()
+    {
+        await using var app = await StartAsync(routes => routes.MapEventsourced("/events"), pathBase: false);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        Assert.Equal(
+            "not a WebSocket endpoint: this path serves the event stream; WebSockets are not served here",
+            await RefusalAsync(client, "/push/events?id=q", HttpStatusCode.BadRequest, webSocket: true));
+    }
+
+    [Fact]
+    public async Task ConventionsOnTheWebSocketEndpoint_HoldForItsTopicsToo()
+    {
+        // RequireHost stands for any convention an application adds (RequireAuthorization, RequireCors, ...): a host no
+        // request names leaves neither endpoint matched.
+        await using var app = await StartAsync(routes => routes.MapEventsourcedWebSockets("/ws").RequireHost("elsewhere.example"), pathBase: false);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        foreach (var target in new[] { "/push/ws?id=q", "/push/ws/topics/news" })
+        {
+            using var response = await client.GetAsync(target);
+            Assert.True(response.StatusCode == HttpStatusCode.NotFound, $"{target}: {(int)response.StatusCode}");
+        }
+    }
+
+    private static async Task<string> RefusalAsync(HttpClient client, string target, HttpStatusCode expected, bool webSocket = false)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, target);
+        if (webSocket)
+        {
+            request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+            request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        }
+
+        using var response = await client.SendAsync(request);
+        Assert.Equal(expected, response.StatusCode);
+        return response.Headers.GetValues("X-Status-Reason").Single();
+    }
+
+    private async Task<WebApplication> StartAsync(Action<IEndpointRouteBuilder> map, bool pathBase)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
+        builder.Services.AddEventsourced(new ConfigurationBuilder()
+            .AddInMemoryCollection([KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)])
+            .Build()
+            .GetSection("Eventsourced"));
+        var app = builder.Build();
+        if (pathBase)
+        {
+            // Routing after the path base, as ASP.NET Core wants it (else a catch-all stream matches /push/poll first).
+            app.UsePathBase("/push");
+            app.UseRouting();
+            map(app);
+        }
+        else
+        {
+            map(app.MapGroup("/push"));
+        }
+
+        await app.StartAsync();
+        return app;
+    }
+}
