@@ -21,6 +21,8 @@ internal static class EventIds
     public const int ConnectionsRejectedRepeated = 112;
     public const int TopicsShareQueueNames = 113;
     public const int CertificateNotValidNow = 114;
+    public const int Http2ConnectionsAborted = 115;
+    public const int Http2ConnectionsAbortedRepeated = 116;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
