@@ -25,6 +25,16 @@ internal static class ConfigFiles
             throw new IOException($"{path} is empty or not a regular file (a device or a pipe): nothing to read");
         }
 
+        return ReadAtMost(path, kind);
+    }
+
+    /// <summary>
+    /// At most <see cref="MaxBytes"/> of <paramref name="path"/>, whatever it is (a configuration file may come through a
+    /// pipe, <c>--config /dev/stdin</c>): a device such as /dev/zero is refused once it gave more, not read until memory
+    /// runs out.
+    /// </summary>
+    public static byte[] ReadAtMost(string path, string kind)
+    {
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         var buffer = new byte[MaxBytes + 1];
         var length = stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);

@@ -71,6 +71,28 @@ public sealed class ConfigFileReadTests : IDisposable
         Assert.Equal([$"HS256:{link}"], options.Auth.Jwt.SecretFiles);
     }
 
+    [Theory]
+    [InlineData("/dev/zero")]
+    [InlineData("/dev/urandom")]
+    public async Task ConfigFile_ThatIsADevice_IsRefused_NotReadUntilMemoryRunsOut(string device)
+    {
+        var load = Task.Run(() => Assert.Throws<Eventsourced.Configuration.ConfigException>(() => ConfigTesting.LoadSources([], device, ConfigTesting.NoEnvironment)));
+
+        var refused = await load.WaitAsync(Patience);
+        Assert.Equal($"{device}: cannot read: {device} is larger than 1 MiB: not a configuration file", refused.Message);
+    }
+
+    [Fact]
+    public void ConfigFile_ThroughAPipe_IsStillRead()
+    {
+        // --config /dev/stdin with the file piped in: not a regular file, and not refused for it.
+        using var sh = Process.Start(new ProcessStartInfo("sh", ["-c", "printf 'queue:\\n  expires: 42\\n' > \"$0\"", Fifo()]));
+        var options = ConfigTesting.LoadSources([], Path.Combine(_directory.FullName, "fifo"), ConfigTesting.NoEnvironment).Options;
+        sh!.WaitForExit();
+
+        Assert.Equal(42, options.Queue.ExpiresSeconds);
+    }
+
     private string Fifo()
     {
         var path = Path.Combine(_directory.FullName, "fifo");
