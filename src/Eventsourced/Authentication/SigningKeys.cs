@@ -66,7 +66,7 @@ internal static class SigningKeys
 
     public static byte[] ReadSecretFile(string path)
     {
-        var bytes = File.ReadAllBytes(path);
+        var bytes = ConfigFiles.Read(path, "a secret file");
         var length = bytes.Length;
         if (length > 0 && bytes[length - 1] == '\n')
         {
@@ -86,7 +86,7 @@ internal static class SigningKeys
         string text;
         try
         {
-            text = File.ReadAllText(path);
+            text = System.Text.Encoding.UTF8.GetString(ConfigFiles.Read(path, "a PEM file"));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -71,7 +71,7 @@ internal sealed class YamlConfigurationProvider(YamlConfigurationSource source) 
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(Path);
+            bytes = ConfigFiles.ReadAtMost(Path, "a configuration file");
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

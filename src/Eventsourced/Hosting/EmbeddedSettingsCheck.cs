@@ -7,7 +7,7 @@ namespace Eventsourced.Hosting;
 /// <summary>
 /// In an application embedding the gateway (<c>AddEventsourced(IConfiguration)</c>), the keys that only the gateway's own
 /// program applies (listening, TLS, shutdown, logging, Kestrel's limits, the proxies' headers) do nothing: each one the
-/// configuration sets is logged at start (event 115) with what the application does instead, rather than ignored without a
+/// configuration sets is logged at start (event 117) with what the application does instead, rather than ignored without a
 /// word (behind a proxy, <c>limits.trusted_proxies</c> unapplied made every client count as the proxy for the limits).
 /// </summary>
 internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers) : IHostedService

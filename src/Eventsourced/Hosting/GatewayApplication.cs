@@ -90,9 +90,14 @@ public static class GatewayApplication
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<GatewayMetrics>(),
             RejectedConnectionsLog.Describe(connectionCap)));
+        builder.Services.AddSingleton(services => new Http2AbortsLog(
+            services.GetRequiredService<IMeterFactory>(),
+            services.GetRequiredService<ILoggerFactory>(),
+            services.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
         // Listening before Kestrel starts; disposed with the application's services.
         _ = app.Services.GetRequiredService<RejectedConnectionsLog>();
+        _ = app.Services.GetRequiredService<Http2AbortsLog>();
         if (options.Limits.TrustedProxies.Count > 0)
         {
             // Before the rate limiter: the client a trusted proxy forwarded for is the one that is counted.
@@ -209,6 +214,8 @@ public static class GatewayApplication
         logging.AddFilter("Microsoft.AspNetCore", framework);
         // A warning per connection closed at limits.max_connections, as fast as a client opens them: RejectedConnectionsLog sums them up.
         logging.AddFilter(RejectedConnectionsLog.KestrelCategory, l => RejectedConnectionsLog.KestrelLevelLogged(l, framework));
+        // Critical lines, several per HTTP/2 connection a client floods with stream resets, as fast as it opens them: Http2AbortsLog sums them up.
+        logging.AddFilter(Http2AbortsLog.KestrelCategory, l => Http2AbortsLog.KestrelLevelLogged(l, framework));
         logging.AddFilter("Microsoft.Hosting.Lifetime", level);
         // Request start/finish lines only, and never wanted: they carry the whole URL, a query token with it (the
         // gateway logs its own lines without the query). While this category is enabled at all, ASP.NET also opens a

@@ -41,6 +41,12 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.ConnectionsRejectedRepeated, LogLevel.Warning, "Client connections closed as they came {Count} more times in the last {Seconds}s: {Connections} are open, the most {Limit} allows", EventName = "ConnectionsRejectedRepeated")]
     public static partial void ConnectionsRejectedRepeated(ILogger logger, int count, int seconds, string connections, string limit);
 
+    [LoggerMessage(EventIds.Http2ConnectionsAborted, LogLevel.Warning, "HTTP/2 connection ended by the server: its client {Reason}", EventName = "Http2ConnectionsAborted")]
+    public static partial void Http2ConnectionsAborted(ILogger logger, string reason);
+
+    [LoggerMessage(EventIds.Http2ConnectionsAbortedRepeated, LogLevel.Warning, "HTTP/2 connections ended by the server {Count} more times in the last {Seconds}s: their clients {Reason}", EventName = "Http2ConnectionsAbortedRepeated")]
+    public static partial void Http2ConnectionsAbortedRepeated(ILogger logger, int count, int seconds, string reason);
+
     [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
     public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);
 

@@ -74,14 +74,12 @@ internal static class TlsFiles
         : certificate.NotBefore.ToUniversalTime() > now.UtcDateTime ? $"is not valid before {certificate.NotBefore.ToUniversalTime():u}"
         : null;
 
-    /// <summary>The largest PEM file read: a certificate chain and a key take a few kilobytes.</summary>
-    internal const int MaxPemBytes = 1024 * 1024;
-
     /// <summary>The certificate (with its chain's first certificate) and its private key, from PEM files.</summary>
     public static X509Certificate2 Load(string certificatePath, string keyPath)
     {
-        // Read here, at most MaxPemBytes each, rather than with CreateFromPemFile, which reads a file whole: a path
-        // such as /dev/zero or a huge file by mistake held the start-up (or a reload) reading forever.
+        // Read here, at most 1 MiB each and regular files only (ConfigFiles), rather than with CreateFromPemFile,
+        // which reads a file whole: a path such as /dev/zero or a huge file by mistake held the start-up (or a reload)
+        // reading forever.
         var certificate = X509Certificate2.CreateFromPem(ReadPem(certificatePath), ReadPem(keyPath));
         if (!certificate.HasPrivateKey)
         {
@@ -92,13 +90,5 @@ internal static class TlsFiles
         return certificate;
     }
 
-    private static string ReadPem(string path)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var buffer = new byte[MaxPemBytes + 1];
-        var length = file.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false);
-        return length > MaxPemBytes
-            ? throw new IOException($"{path} is larger than {MaxPemBytes / 1024 / 1024} MiB: not a PEM file")
-            : System.Text.Encoding.UTF8.GetString(buffer, 0, length);
-    }
+    private static string ReadPem(string path) => System.Text.Encoding.UTF8.GetString(Configuration.ConfigFiles.Read(path, "a PEM file"));
 }

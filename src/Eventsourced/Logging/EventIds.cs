@@ -21,7 +21,9 @@ internal static class EventIds
     public const int ConnectionsRejectedRepeated = 112;
     public const int TopicsShareQueueNames = 113;
     public const int CertificateNotValidNow = 114;
-    public const int SettingNotApplied = 115;
+    public const int Http2ConnectionsAborted = 115;
+    public const int Http2ConnectionsAbortedRepeated = 116;
+    public const int SettingNotApplied = 117;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

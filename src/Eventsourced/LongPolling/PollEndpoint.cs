@@ -71,6 +71,14 @@ internal sealed class PollEndpoint
         }
 
         var acks = context.Request.Query[AckParameter];
+        if (acks.Count > 1)
+        {
+            // Which one the client meant cannot be known: taking the first acknowledged one answer and answered the
+            // other again, or the other way round, depending on the order the client wrote them in.
+            await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "query parameter 'ack' given more than once");
+            return;
+        }
+
         var ack = acks.Count > 0 && !string.IsNullOrEmpty(acks[0]) ? acks[0] : null;
         await _gate.HandleAsync(
             context,

@@ -145,6 +145,97 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         Assert.Equal(["still streaming"], await sse.ReadEventsAsync(1, Patience));
     }
 
+    [Fact]
+    public async Task Http2_RapidResets_EndTheConnection_LoggedAsOneWarningNotCriticalLinesPerConnection()
+    {
+        using var certificate = TestCertificate.Create();
+        var log = new CollectedLog();
+        var (certificatePath, keyPath) = certificate.WriteTo(_directory.FullName);
+        await using var gateway = await GatewayServer.StartAsync(
+            broker.AmqpUrl,
+            o => o.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath },
+            log);
+
+        // Streams opened and reset at once (CVE-2023-44487): Kestrel ends such a connection for the output it queues.
+        for (var connection = 0; connection < 5; connection++)
+        {
+            await RapidResetAsync(gateway.Port, streams: 5000);
+        }
+
+        // Kestrel's critical lines (several per connection, Http2[60]) are not written; the gateway's warning once is.
+        Assert.DoesNotContain(log.Entries, e => e.Level == Microsoft.Extensions.Logging.LogLevel.Critical);
+        await Wait.UntilAsync(() => Task.FromResult(log.Entries.Any(e => e.EventId == 115)), Patience, "the ended connection logged (event 115)");
+        // Once per reason Kestrel gave (the stream reset limit, or the output queue), not once per connection.
+        var firsts = log.Entries.Where(e => e.EventId == 115).Select(e => e.Message).ToList();
+        Assert.Equal(firsts.Distinct().Count(), firsts.Count);
+        using var client = Client(gateway, certificate, _ => { });
+        using var health = await client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    /// <summary>Opens <paramref name="streams"/> HTTP/2 streams on one connection, each reset as soon as it is opened, until the server closes it.</summary>
+    private static async Task RapidResetAsync(int port, int streams)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, port);
+        await using var tls = new System.Net.Security.SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http2],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        var drain = Task.Run(async () =>
+        {
+            var buffer = new byte[65536];
+            try
+            {
+                while (await tls.ReadAsync(buffer) > 0)
+                {
+                }
+            }
+            catch (IOException)
+            {
+            }
+        });
+
+        // HPACK: :method GET, :scheme https, :path / (static table 2, 7, 4), :authority as a literal of name index 1.
+        var authority = System.Text.Encoding.ASCII.GetBytes($"127.0.0.1:{port}");
+        byte[] block = [0x82, 0x87, 0x84, 0x41, (byte)authority.Length, .. authority];
+        using var frames = new MemoryStream();
+        frames.Write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8);
+        Frame(frames, type: 0x4, flags: 0, stream: 0, []); // SETTINGS
+        try
+        {
+            for (var i = 0; i < streams; i++)
+            {
+                var stream = (2 * i) + 1;
+                Frame(frames, type: 0x1, flags: 0x5, stream, block); // HEADERS, END_STREAM | END_HEADERS
+                Frame(frames, type: 0x3, flags: 0, stream, [0, 0, 0, 0x8]); // RST_STREAM, CANCEL
+                if (frames.Length > 16384)
+                {
+                    await tls.WriteAsync(frames.GetBuffer().AsMemory(0, (int)frames.Length));
+                    frames.SetLength(0);
+                }
+            }
+
+            await tls.WriteAsync(frames.GetBuffer().AsMemory(0, (int)frames.Length));
+        }
+        catch (IOException)
+        {
+            // The server ended the connection.
+        }
+
+        await drain.WaitAsync(Patience);
+    }
+
+    private static void Frame(MemoryStream frames, byte type, byte flags, int stream, ReadOnlySpan<byte> payload)
+    {
+        frames.Write([(byte)(payload.Length >> 16), (byte)(payload.Length >> 8), (byte)payload.Length, type, flags]);
+        frames.Write([(byte)(stream >> 24), (byte)(stream >> 16), (byte)(stream >> 8), (byte)stream]);
+        frames.Write(payload);
+    }
+
     private static void Http2(HttpRequestMessage request)
     {
         request.Version = HttpVersion.Version20;

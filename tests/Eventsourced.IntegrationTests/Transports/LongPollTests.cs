@@ -133,6 +133,28 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(new[] { "first", "second", "third" }.Skip(lost.Count), after.Select(m => m.Data));
     }
 
+    [Theory]
+    [InlineData("ack={last}&ack=not-the-last-id")]
+    [InlineData("ack=not-the-last-id&ack={last}")]
+    [InlineData("ack={last}&ACK={last}")]
+    public async Task Poll_AckGivenTwice_Is400_AndTheAnswerIsNeitherAcknowledgedNorHeldBack(string acks)
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AckGivenTwice_Is400_AndTheAnswerIsNeitherAcknowledgedNorHeldBack));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "one");
+        var answer = await PollAsync(gateway, queue);
+        Assert.Equal(["one"], answer.Select(m => m.Data));
+
+        // Which of the two the client meant cannot be known: the order it wrote them in decided it.
+        using var refused = await gateway.Client.GetAsync($"/poll?id={queue}&{acks.Replace("{last}", answer[^1].Id, StringComparison.Ordinal)}");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("query parameter 'ack' given more than once", refused.Headers.GetValues("X-Status-Reason").Single());
+
+        Assert.Equal(answer, await PollAsync(gateway, queue));
+        Assert.Empty(await PollAsync(gateway, queue, ack: answer[^1].Id));
+    }
+
     [Fact]
     public async Task Poll_NoPollWithinTheHold_BatchGoesBackToTheQueue_AndComesAgain()
     {

@@ -63,6 +63,6 @@ public sealed class TlsConfigTests : IDisposable
         // Before, CreateFromPemFile read on until memory ran out.
         await Task.WhenAll(asCertificate, asKey).WaitAsync(TimeSpan.FromSeconds(30));
         Assert.StartsWith($"FILE:3: server.tls.certificate: cannot load certificate '{endless}'", Assert.Single(await asCertificate), StringComparison.Ordinal);
-        Assert.Contains($"{endless} is larger than 1 MiB: not a PEM file", Assert.Single(await asKey), StringComparison.Ordinal);
+        Assert.Contains($"{endless} is empty or not a regular file (a device or a pipe): nothing to read", Assert.Single(await asKey), StringComparison.Ordinal);
     }
 }
