@@ -59,6 +59,21 @@ internal static class StreamCreationLock
     public static async Task ReleaseAsync(ChannelLease lease, string stream) =>
         await lease.Channel.QueueDeleteAsync(NameFor(stream), ifUnused: false, ifEmpty: false, cancellationToken: CancellationToken.None);
 
+    /// <summary>Gives up the lock after a failed declare, on a new channel: the failure may have closed the lease's.</summary>
+    public static async Task ReleaseQuietlyAsync(ChannelLease lease, string stream)
+    {
+        try
+        {
+            await lease.ReopenAsync(CancellationToken.None);
+            await ReleaseAsync(lease, stream);
+        }
+        catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or IOException
+            or OperationCanceledException or TimeoutException or ChannelAllocationException)
+        {
+            // The connection is gone, and the lock with it; or it expires.
+        }
+    }
+
     /// <summary>True when no other connection is creating <paramref name="stream"/> (or the lock cannot be told).</summary>
     public static async Task<bool> NoneCreatingAsync(ChannelLease lease, string stream, CancellationToken cancellationToken)
     {

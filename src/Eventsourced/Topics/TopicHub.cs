@@ -541,6 +541,12 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         catch
         {
             Interlocked.Decrement(ref _created);
+            if (locked == true)
+            {
+                // The refusal closed the channel, not the lock: others would wait for it until its expiry.
+                await StreamCreationLock.ReleaseQuietlyAsync(lease, stream);
+            }
+
             throw;
         }
 
