@@ -1,3 +1,7 @@
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client.Events;
@@ -49,6 +53,7 @@ internal sealed class ConnectionSlot
     private int _capacity;
     private int _leases;
     private bool _everConnected;
+    private string? _certificateRefusal;
     private int _generation;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<SharedChannel> _shared = [];
@@ -79,6 +84,17 @@ internal sealed class ConnectionSlot
             RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
             ConsumerDispatchConcurrency = 1,
         };
+        if (url.IsTls)
+        {
+            // The client library's own check, which also says why it refused: its exception only says that it did.
+            var ssl = _factory.Ssl;
+            ssl.CertificateValidationCallback = (_, _, chain, errors) =>
+            {
+                var refused = errors & ~ssl.AcceptablePolicyErrors;
+                Volatile.Write(ref _certificateRefusal, refused == SslPolicyErrors.None ? null : DescribeRefusal(refused, chain));
+                return refused == SslPolicyErrors.None;
+            };
+        }
     }
 
     public int Id { get; }
@@ -441,7 +457,7 @@ internal sealed class ConnectionSlot
                 {
                     _firstAttempt.TrySetResult();
                     var delay = _backoff.Delay(attempt++);
-                    BrokerLog.ConnectFailed(_logger, Node, Describe(ex), delay.TotalSeconds);
+                    BrokerLog.ConnectFailed(_logger, Node, await DescribeConnectFailureAsync(ex, stopping), delay.TotalSeconds);
                     switch (await _wait.WaitAsync(delay, stopping))
                     {
                         case ReconnectWaitResult.Stopped:
@@ -651,6 +667,76 @@ internal sealed class ConnectionSlot
     }
 
     /// <summary>An exception's message without the password, whatever the client library put in it.</summary>
+    /// <summary>
+    /// Why a connect failed, with what the client library's message leaves out: why the broker's certificate was
+    /// refused, a TLS handshake with a port that speaks no TLS, or a port that answers but is no AMQP broker (its
+    /// "connection.start was never received, likely due to a network timeout" sent operators looking for a network
+    /// problem when the URL named an HTTP server).
+    /// </summary>
+    private async Task<string> DescribeConnectFailureAsync(Exception ex, CancellationToken cancellationToken)
+    {
+        var reason = Describe(ex);
+        if (Causes(ex).Any(e => e is AuthenticationException))
+        {
+            return Volatile.Read(ref _certificateRefusal) is { } refusal
+                ? $"{reason}: the broker's TLS certificate is refused: {refusal}"
+                : $"{reason}: the TLS handshake failed: is {Node} RabbitMQ's TLS port (5671 by default)?";
+        }
+
+        // Only a handshake that broke off is asked about: not a refused or unreachable port, nor a broker that refused the login.
+        if (!Causes(ex).Any(e => e is IOException) || Causes(ex).Any(e => e is SocketException or AuthenticationFailureException)
+            || cancellationToken.IsCancellationRequested)
+        {
+            return reason;
+        }
+
+        try
+        {
+            return await NodeProbe.ForeignAnswerAsync(Url, cancellationToken) is { } answer ? $"{reason}: {answer}" : reason;
+        }
+        catch (OperationCanceledException)
+        {
+            return reason;
+        }
+    }
+
+    private static IEnumerable<Exception> Causes(Exception ex)
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            yield return e;
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions.SelectMany(Causes))
+                {
+                    yield return inner;
+                }
+            }
+        }
+    }
+
+    private static string DescribeRefusal(SslPolicyErrors errors, X509Chain? chain)
+    {
+        var parts = new List<string>();
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNotAvailable))
+        {
+            parts.Add("the broker sent none");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            parts.Add("it does not name the host of the URL");
+        }
+
+        if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
+        {
+            var statuses = chain?.ChainStatus.Select(s => s.Status.ToString()).Distinct().ToArray() ?? [];
+            parts.Add($"its chain is not trusted here ({(statuses.Length > 0 ? string.Join(", ", statuses) : "chain errors")}; add its CA to the system's trust store, or point SSL_CERT_FILE at it)");
+        }
+
+        return string.Join("; ", parts);
+    }
+
     private string Describe(Exception ex)
     {
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;

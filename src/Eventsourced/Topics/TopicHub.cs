@@ -25,11 +25,16 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <summary>Events a catching-up subscriber's reader may have unacknowledged (at most half its buffer).</summary>
     private const int CatchUpPrefetch = 128;
 
+    /// <summary>How often, and how many times, a feed looks again whether another connection still creates its stream.</summary>
+    private const int StreamCreationAttempts = 50;
+
     private const ushort NotFound = 404;
     private const ushort ResourceLocked = 405;
     private const ushort PreconditionFailed = 406;
 
     private readonly object _sync = new();
+    private static readonly TimeSpan StreamCreationPoll = TimeSpan.FromMilliseconds(100);
+
     private readonly Dictionary<string, Entry> _feeds = new(StringComparer.Ordinal);
     private readonly BrokerPool _pool;
     private readonly TimeProvider _time;
@@ -442,10 +447,38 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <summary>The stream exists afterwards, or this throws: created here only when it did not, and the rules allow it (true then).</summary>
     private async Task<bool> EnsureStreamAsync(ChannelLease lease, string topic, string stream, CancellationToken cancellationToken)
     {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (attempt > 0)
+            {
+                if (attempt > StreamCreationAttempts)
+                {
+                    throw new SubscribeException(SubscribeFailure.BrokerError, $"broker refused topic '{topic}': its stream '{stream}' was still being created by another connection after {(StreamCreationAttempts * StreamCreationPoll).TotalSeconds:0} s")
+                    {
+                        ClientReason = $"broker refused topic '{topic}'",
+                    };
+                }
+
+                await Task.Delay(StreamCreationPoll, cancellationToken);
+            }
+
+            if (await TryEnsureStreamAsync(lease, topic, stream, cancellationToken) is { } created)
+            {
+                return created;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether this gateway created the stream (false: it exists), or null while another connection creates it
+    /// (<see cref="StreamCreationLock"/>): it cannot be consumed before that creation is done.
+    /// </summary>
+    private async Task<bool?> TryEnsureStreamAsync(ChannelLease lease, string topic, string stream, CancellationToken cancellationToken)
+    {
         try
         {
             await lease.Channel.QueueDeclarePassiveAsync(stream, cancellationToken);
-            return false;
+            return await StreamCreationLock.NoneCreatingAsync(lease, stream, cancellationToken) ? false : null;
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
@@ -470,6 +503,12 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                 $"topic '{topic}' is not created: its stream would be named like a client's queue (queue.pattern); topics.prefix keeps the names apart");
         }
 
+        var locked = await StreamCreationLock.TryTakeAsync(lease, stream, cancellationToken);
+        if (locked == false)
+        {
+            return null;
+        }
+
         lock (_sync)
         {
             if (Options.CreateMax > 0 && _created >= Options.CreateMax)
@@ -488,15 +527,33 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
         {
-            // Someone declared it meanwhile, with other arguments (or as a queue, which the consume finds out).
+            // Someone declared it meanwhile, with other arguments (or as a queue, which the consume finds out). The
+            // channel closed, and with it nothing: the lock is the connection's, so it goes on the reopened channel.
             Interlocked.Decrement(ref _created);
             await lease.ReopenAsync(cancellationToken);
+            if (locked == true)
+            {
+                await StreamCreationLock.ReleaseAsync(lease, stream);
+            }
+
             return false;
         }
         catch
         {
             Interlocked.Decrement(ref _created);
+            if (locked == true)
+            {
+                // The refusal closed the channel, not the lock: others would wait for it until its expiry.
+                await StreamCreationLock.ReleaseQuietlyAsync(lease, stream);
+            }
+
             throw;
+        }
+
+        if (locked == true)
+        {
+            // The declare was answered once the stream ran: whoever waits for the lock may consume it now.
+            await StreamCreationLock.ReleaseAsync(lease, stream);
         }
 
         Metrics.TopicCreated();

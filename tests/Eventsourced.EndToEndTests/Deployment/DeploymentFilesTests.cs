@@ -40,6 +40,32 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task SystemdUnit_WithItsTlsGroupLineUncommented_VerifiesWithoutAWarning()
+    {
+        // DynamicUser's user owns no file: a server.tls key readable by root alone is "Access ... denied" (exit 78).
+        // The unit carries the line that lets a group's key be read; uncommented, it must still verify.
+        var analyze = Tools.Require("systemd-analyze", "systemd");
+        var unit = await File.ReadAllTextAsync(RepoPaths.Examples("systemd", "eventsourced.service"));
+        Assert.Contains("\n#SupplementaryGroups=eventsourced-tls\n", unit, StringComparison.Ordinal);
+        var work = Directory.CreateTempSubdirectory("eventsourced-systemd-");
+        try
+        {
+            var path = Path.Combine(work.FullName, "eventsourced.service");
+            await File.WriteAllTextAsync(path, unit
+                .ReplaceOnce("ExecStart=/opt/eventsourced/eventsourced", $"ExecStart={RepoPaths.PublishedGateway}/eventsourced")
+                .ReplaceOnce("\n#SupplementaryGroups=", "\nSupplementaryGroups="));
+
+            var result = await ProcessRunner.RunAsync(analyze, ["verify", path], Timeout);
+
+            Assert.True(result.ExitCode == 0 && result.StandardError.Trim().Length == 0 && result.StandardOutput.Trim().Length == 0, result.ToString());
+        }
+        finally
+        {
+            work.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void SystemdUnit_Restarts_NeverOnAConfigErrorAndNotForEverOnAListenFailure()
     {
         var unit = UnitSections(File.ReadAllLines(RepoPaths.Examples("systemd", "eventsourced.service")));

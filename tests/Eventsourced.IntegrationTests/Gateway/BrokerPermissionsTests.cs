@@ -144,6 +144,26 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
     }
 
     /// <summary>
+    /// A user that may declare the gateway's lock queues but not a topic's stream: the refused declare closes the
+    /// channel, not the stream's creation lock (an exclusive queue of the connection), which is given up all the same,
+    /// so that other gateways do not wait for it.
+    /// </summary>
+    [Fact]
+    public async Task LockingUser_TopicOutsideItsPermissions_LeavesNoCreationLock()
+    {
+        var regex = "^" + _prefix.Replace(".", "\\.", StringComparison.Ordinal);
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_permissions", "-p", _vhost, _user, regex + "|^eventsourced\\.lock\\.", regex, regex]);
+        var topic = $"t{Guid.NewGuid():N}"[..12];
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o => o.Queue.Pattern = _prefix + "${query:id}");
+
+        using var refused = await gateway.Client.GetAsync($"/topics/{topic}");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        var creationLock = Eventsourced.Topics.StreamCreationLock.NameFor(Eventsourced.Topics.TopicOptions.DefaultPrefix + topic);
+        Assert.Null(await broker.Rabbitmqctl.FindQueueAsync(creationLock));
+    }
+
+    /// <summary>
     /// RabbitMQ closes a connection right after opening it (530 NOT_ALLOWED) when its vhost does not exist or the user
     /// may not use it: the gateway backs off as after a failed attempt, instead of taking each such connection for one
     /// that was up and reconnecting (and logging both) several times a second.

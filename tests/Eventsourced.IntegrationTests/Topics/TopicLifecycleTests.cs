@@ -88,6 +88,39 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
     }
 
     [Fact]
+    public async Task NewTopicOpenedByTwoGatewaysAtOnce_BothStreamIt_AndNeitherLosesItsBrokerConnection()
+    {
+        // RabbitMQ 3.10 lists a stream another connection is still creating: a consume then was refused (406, no
+        // replica on the local node: a 503) or crashed the channel, which closed the gateway's whole connection (541).
+        var first = await StartGatewayAsync();
+        var second = await StartGatewayAsync();
+        var queue = Broker.UniqueQueueName(nameof(NewTopicOpenedByTwoGatewaysAtOnce_BothStreamIt_AndNeitherLosesItsBrokerConnection));
+        await using var bystander = await second.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, bystander.Status);
+
+        for (var i = 0; i < 30; i++)
+        {
+            var topic = UniqueTopic($"race{i}");
+            var opening = await Task.WhenAll(first.SubscribeAsync($"/topics/{topic}"), second.SubscribeAsync($"/topics/{topic}"));
+            try
+            {
+                Assert.All(opening, s => Assert.True(s.Status == HttpStatusCode.OK, $"topic {i}: {(int)s.Status} {s.Reason}"));
+            }
+            finally
+            {
+                foreach (var subscriber in opening)
+                {
+                    await subscriber.DisposeAsync();
+                }
+            }
+        }
+
+        Assert.False(bystander.Ended, "the bystander's stream ended: its broker connection was lost");
+        await Amqp.PublishAsync(queue, "still here");
+        Assert.True(await bystander.ReadUntilAsync(text => text.Contains("data: still here", StringComparison.Ordinal), Timeout), bystander.RawText);
+    }
+
+    [Fact]
     public async Task StreamDeleted_SubscribersStreamsEnd_TheNextSubscriberDeclaresItAgain()
     {
         var gateway = await StartGatewayAsync();
