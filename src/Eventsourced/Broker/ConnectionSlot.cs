@@ -666,7 +666,6 @@ internal sealed class ConnectionSlot
         }
     }
 
-    /// <summary>An exception's message without the password, whatever the client library put in it.</summary>
     /// <summary>
     /// Why a connect failed, with what the client library's message leaves out: why the broker's certificate was
     /// refused, a TLS handshake with a port that speaks no TLS, or a port that answers but is no AMQP broker (its
@@ -737,6 +736,7 @@ internal sealed class ConnectionSlot
         return string.Join("; ", parts);
     }
 
+    /// <summary>An exception's message without the password, whatever the client library put in it.</summary>
     private string Describe(Exception ex)
     {
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
