@@ -50,16 +50,12 @@ internal sealed class SubscriptionGate(
 
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
-    /// origin that <c>header.cors</c> does not list refused (403). False when the request has been answered.
+    /// origin that <c>header.cors</c> does not list refused (403). False when the request has been answered. An HTTP/2
+    /// WebSocket request (RFC 8441: <c>CONNECT</c> with <c>:protocol websocket</c>) counts as a <c>GET</c>: the WebSocket
+    /// endpoints serve it, the others tell it where WebSockets are (400), as they tell an HTTP/1.1 upgrade. The origin
+    /// check matters most there: browsers apply no CORS to WebSockets.
     /// </summary>
-    public Task<bool> AcceptAsync(HttpContext context) => AcceptAsync(context, webSocket: false);
-
-    /// <summary>
-    /// As <see cref="AcceptAsync(HttpContext)"/>; with <paramref name="webSocket"/>, an HTTP/2 WebSocket
-    /// request (RFC 8441: <c>CONNECT</c> with <c>:protocol websocket</c>) counts as a <c>GET</c>. The origin check
-    /// matters most there: browsers apply no CORS to WebSockets.
-    /// </summary>
-    public async Task<bool> AcceptAsync(HttpContext context, bool webSocket)
+    public async Task<bool> AcceptAsync(HttpContext context)
     {
         ApplyCors(context);
         if (HttpMethods.IsOptions(context.Request.Method))
@@ -69,7 +65,7 @@ internal sealed class SubscriptionGate(
         }
 
         if (!HttpMethods.IsGet(context.Request.Method)
-            && !(webSocket && HttpMethods.IsConnect(context.Request.Method) && context.WebSockets.IsWebSocketRequest))
+            && !(HttpMethods.IsConnect(context.Request.Method) && SseEndpoint.IsWebSocketUpgrade(context.Request)))
         {
             context.Response.Headers.Allow = "GET, OPTIONS";
             await RefuseAsync(context, StatusCodes.Status405MethodNotAllowed, StreamOutcomes.MethodNotAllowed, "method not allowed");

@@ -121,12 +121,18 @@ internal sealed class SseEndpoint(
             : webSockets.Path.Length > 0 ? "WebSockets are not served here" : "WebSockets are switched off (ws.path)");
 
     /// <summary>
-    /// An HTTP/1.1 WebSocket handshake (<c>Upgrade: websocket</c>; RFC 6455): a WebSocket client at the wrong path, or with
-    /// <c>ws.path</c> off. Read from the header here because ASP.NET Core's <c>WebSockets.IsWebSocketRequest</c> needs the
-    /// WebSocket middleware, which runs on the WebSocket endpoints only.
+    /// A WebSocket handshake: HTTP/1.1's <c>Upgrade: websocket</c> (RFC 6455) or HTTP/2's <c>CONNECT</c> with
+    /// <c>:protocol websocket</c> (RFC 8441); a WebSocket client at the wrong path, or with <c>ws.path</c> off. Read from
+    /// the request here because ASP.NET Core's <c>WebSockets.IsWebSocketRequest</c> needs the WebSocket middleware, which
+    /// runs on the WebSocket endpoints only.
     /// </summary>
     internal static bool IsWebSocketUpgrade(HttpRequest request)
     {
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
+        {
+            return string.Equals(connect.Protocol, "websocket", StringComparison.OrdinalIgnoreCase);
+        }
+
         foreach (var value in request.Headers.Upgrade)
         {
             foreach (var protocol in (value ?? string.Empty).Split(',', StringSplitOptions.TrimEntries))

@@ -65,7 +65,7 @@ internal sealed class WebSocketEndpoint(
 
     private async Task HandleAsync(HttpContext context, ISubscriptionTarget target, WebSocketFormat format)
     {
-        if (!await gate.AcceptAsync(context, webSocket: true))
+        if (!await gate.AcceptAsync(context))
         {
             return;
         }
@@ -75,7 +75,12 @@ internal sealed class WebSocketEndpoint(
             var (status, why) = UpgradeRefusal(context.Request);
             if (status == StatusCodes.Status426UpgradeRequired)
             {
-                context.Response.Headers.Upgrade = "websocket";
+                if (!HttpProtocol.IsHttp2(context.Request.Protocol))
+                {
+                    // HTTP/2 has no Upgrade header (a connection-specific one, RFC 9113 section 8.2.2).
+                    context.Response.Headers.Upgrade = "websocket";
+                }
+
                 // RFC 6455 section 4.4: a version the server does not speak is answered with the versions it does.
                 context.Response.Headers.SecWebSocketVersion = SupportedVersion;
             }

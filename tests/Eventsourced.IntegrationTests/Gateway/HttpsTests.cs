@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Security.Cryptography.X509Certificates;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
@@ -60,6 +61,58 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
                 await stream.DisposeAsync();
             }
         }
+    }
+
+    [Theory]
+    [InlineData("/?id={0}", "the event stream")]
+    [InlineData("/poll?id={0}", "long-polls")]
+    public async Task Http2_WebSocketAtAnotherTransportsPath_Is400SayingWhereWebSocketsAre_NothingDeclared(string path, string serves)
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        var queue = broker.UniqueQueueName("h2-ws-elsewhere");
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+
+        var uri = new Uri($"wss://127.0.0.1:{gateway.Port}{string.Format(System.Globalization.CultureInfo.InvariantCulture, path, queue)}");
+        await Assert.ThrowsAsync<WebSocketException>(() => socket.ConnectAsync(uri, new HttpMessageInvoker(handler), CancellationToken.None));
+
+        // Not 405 "method not allowed" for HTTP/2's CONNECT: the answer an HTTP/1.1 upgrade at that path gets.
+        Assert.Equal(HttpStatusCode.BadRequest, socket.HttpStatusCode);
+        var reason = Assert.Single(socket.HttpResponseHeaders!["X-Status-Reason"]);
+        Assert.StartsWith($"not a WebSocket endpoint: this path serves {serves}; WebSockets are at /ws", reason, StringComparison.Ordinal);
+        Assert.Null(await broker.Rabbitmqctl.FindQueueAsync(queue));
+    }
+
+    [Fact]
+    public async Task Http2_WebSocketAtTheWebSocketPath_Streams()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        var queue = broker.UniqueQueueName("h2-ws");
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{gateway.Port}/ws?id={queue}"), new HttpMessageInvoker(handler), CancellationToken.None);
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Consumers: 1 }, Patience, $"{queue} consumed");
+        await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+        await amqp.PublishAsync(queue, "over h2");
+
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(Patience);
+        var frame = await socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.Contains("over h2", System.Text.Encoding.UTF8.GetString(buffer, 0, frame.Count), StringComparison.Ordinal);
     }
 
     [Fact]
