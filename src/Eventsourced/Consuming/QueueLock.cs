@@ -27,7 +27,8 @@ internal static class QueueLock
     /// <summary>Safety net for a lock declared but never consumed (its subscriber gave up in between).</summary>
     public static readonly TimeSpan UnusedExpiry = TimeSpan.FromSeconds(10);
 
-    private static readonly Dictionary<string, object?> Arguments = new()
+    /// <summary>A lock queue's arguments: classic, dropped <see cref="UnusedExpiry"/> after its last use.</summary>
+    internal static readonly Dictionary<string, object?> Arguments = new()
     {
         // Always classic: an exclusive queue cannot be a quorum queue, whatever the vhost's default type.
         ["x-queue-type"] = "classic",

@@ -24,16 +24,11 @@ internal static class StreamCreationLock
     private const ushort AccessRefused = 403;
     private const ushort ResourceLocked = 405;
 
-    // Classic whatever the vhost's default; dropped by the broker if its creator vanished without deleting it and
-    // its connection lives on (exclusive: it goes with its connection anyway).
-    private static readonly Dictionary<string, object?> Arguments = new()
-    {
-        ["x-queue-type"] = "classic",
-        ["x-expires"] = 10_000,
-    };
-
     /// <summary>The lock queue's name for <paramref name="stream"/>.</summary>
-    public static string NameFor(string stream) => QueueLock.NameFor("\n" + stream);
+    public static string NameFor(string stream) => QueueLock.NameFor(LockKey(stream));
+
+    /// <summary>What the lock is <see cref="QueueLock"/>'s lock of: the stream's name after a newline, which no queue's name has.</summary>
+    private static string LockKey(string stream) => "\n" + stream;
 
     /// <summary>
     /// Takes the lock of <paramref name="stream"/> for <paramref name="lease"/>'s connection: true if taken, false if
@@ -44,8 +39,10 @@ internal static class StreamCreationLock
     {
         try
         {
-            // Not cancellable: a lock declared whose taker never learned of it would stay for its expiry.
-            await lease.Channel.QueueDeclareAsync(NameFor(stream), durable: false, exclusive: true, autoDelete: false, Arguments, cancellationToken: CancellationToken.None);
+            // Not cancellable: a lock declared whose taker never learned of it would stay for its expiry. QueueLock's
+            // arguments: classic whatever the vhost's default, and dropped if its creator vanished without deleting it
+            // while its connection lives on (exclusive: it goes with its connection anyway).
+            await lease.Channel.QueueDeclareAsync(NameFor(stream), durable: false, exclusive: true, autoDelete: false, QueueLock.Arguments, cancellationToken: CancellationToken.None);
             return true;
         }
         catch (OperationInterruptedException ex) when (ex.ShutdownReason is { ReplyCode: ResourceLocked or AccessRefused } reason)
@@ -56,8 +53,8 @@ internal static class StreamCreationLock
     }
 
     /// <summary>Gives up the lock taken by <see cref="TryTakeAsync"/>.</summary>
-    public static async Task ReleaseAsync(ChannelLease lease, string stream) =>
-        await lease.Channel.QueueDeleteAsync(NameFor(stream), ifUnused: false, ifEmpty: false, cancellationToken: CancellationToken.None);
+    public static Task ReleaseAsync(ChannelLease lease, string stream) =>
+        QueueLock.ReleaseAsync(lease.Channel, LockKey(stream), CancellationToken.None);
 
     /// <summary>Gives up the lock after a failed declare, on a new channel: the failure may have closed the lease's.</summary>
     public static async Task ReleaseQuietlyAsync(ChannelLease lease, string stream)
