@@ -193,7 +193,8 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// and from <c>server.path</c>). Literal routes, so they take precedence over a catch-all stream path, and only at their
     /// exact spelling (<see cref="ExactPathMatcherPolicy"/>): <c>/METRICS</c> or <c>/metrics/</c> is just another
     /// path. <c>/metrics</c> is prometheus-net's exporter over the gateway's own registry, in the Prometheus text format (OpenMetrics is
-    /// not offered), never cached, one connection per scrape.
+    /// not offered), never cached, one connection per scrape. Where the application maps a literal route of its own at one of these
+    /// paths (prometheus-net's <c>MapMetrics()</c>, <c>MapHealthChecks("/healthz")</c>), the application's answers there.
     /// </summary>
     public static IEndpointRouteBuilder MapEventsourcedObservability(this IEndpointRouteBuilder endpoints)
     {
@@ -228,14 +229,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
             OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, exposition)), metrics)
-                .WithMetadata(new ExactPathMetadata(metrics.Path))
+                .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
                 .WithDisplayName("eventsourced metrics");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
             OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics)
-                .WithMetadata(new ExactPathMetadata(metrics.DebugVars))
+                .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
                 .WithDisplayName("eventsourced debug vars");
         }
 
@@ -245,7 +246,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = _ => false,
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Live)).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness");
+            }).WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness");
         }
 
         if (health.Ready.Length > 0)
@@ -254,7 +255,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             {
                 Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
                 ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Ready)).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness");
+            }).WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness");
         }
     }
 

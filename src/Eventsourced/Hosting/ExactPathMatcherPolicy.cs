@@ -1,12 +1,17 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.Hosting;
 
-/// <summary>Endpoint metadata: the endpoint answers only a request whose target spells its path exactly so.</summary>
-internal sealed record ExactPathMetadata(string Path);
+/// <summary>
+/// Endpoint metadata: the endpoint answers only a request whose target spells its path exactly so; <paramref name="Key"/> is the
+/// configuration key that sets the path.
+/// </summary>
+internal sealed record ExactPathMetadata(string Path, string Key);
 
 /// <summary>
 /// Routing matches a literal path case-insensitively, with or without a trailing <c>/</c>, and after Kestrel has
@@ -15,9 +20,18 @@ internal sealed record ExactPathMetadata(string Path);
 /// <see cref="ExactPathMetadata"/> from the candidates unless the raw request target's path is that path, byte for
 /// byte; such a request then goes where any other path would (a stream at a <c>server.path</c> ending in
 /// <c>/</c>, else 404).
+/// <para>
+/// In an application of its own, the gateway's endpoint also steps aside for a literal route the application maps at the same
+/// path (prometheus-net's <c>MapMetrics()</c> at <c>/metrics</c>): both would match with the same precedence, and routing
+/// would answer every such request 500 (an ambiguous match). The application's endpoint answers, and the first such request
+/// for each key logs which key to move (event 118).
+/// </para>
 /// </summary>
-internal sealed class ExactPathMatcherPolicy : MatcherPolicy, IEndpointSelectorPolicy
+internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPolicy, IEndpointSelectorPolicy
 {
+    private readonly ILogger _logger = loggers.CreateLogger("Eventsourced");
+    private readonly ConcurrentDictionary<string, bool> _shadowedLogged = new(StringComparer.Ordinal);
+
     // After the built-in policies (HTTP method, host), which only narrow the candidates further.
     public override int Order => 1000;
 
@@ -32,19 +46,49 @@ internal sealed class ExactPathMatcherPolicy : MatcherPolicy, IEndpointSelectorP
         ArgumentNullException.ThrowIfNull(httpContext);
         ArgumentNullException.ThrowIfNull(candidates);
         string? requested = null;
+        var ours = -1;
+        var theirs = -1;
         for (var i = 0; i < candidates.Count; i++)
         {
-            if (candidates.IsValidCandidate(i) && candidates[i].Endpoint.Metadata.GetMetadata<ExactPathMetadata>() is { } exact)
+            if (!candidates.IsValidCandidate(i))
+            {
+                continue;
+            }
+
+            if (candidates[i].Endpoint.Metadata.GetMetadata<ExactPathMetadata>() is { } exact)
             {
                 requested ??= RequestedPath(httpContext);
-                if (!string.Equals(requested, Spelling(httpContext.Request.PathBase, exact.Path), StringComparison.Ordinal))
+                if (string.Equals(requested, Spelling(httpContext.Request.PathBase, exact.Path), StringComparison.Ordinal))
+                {
+                    ours = i;
+                }
+                else
                 {
                     candidates.SetValidity(i, false);
                 }
             }
+            else if (candidates[i].Endpoint is RouteEndpoint { RoutePattern.Parameters.Count: 0 })
+            {
+                theirs = i;
+            }
+        }
+
+        if (ours >= 0 && theirs >= 0)
+        {
+            candidates.SetValidity(ours, false);
+            LogShadowed(candidates[theirs].Endpoint, candidates[ours].Endpoint.Metadata.GetRequiredMetadata<ExactPathMetadata>());
         }
 
         return Task.CompletedTask;
+    }
+
+    private void LogShadowed(Endpoint theirs, ExactPathMetadata ours)
+    {
+        // Once per key: the clash is in the application's mapping, the same for every request that meets it.
+        if (_shadowedLogged.TryAdd(ours.Key, true))
+        {
+            HostingLog.EndpointShadowed(_logger, theirs.DisplayName ?? "an endpoint", ours.Path, ours.Key);
+        }
     }
 
     /// <summary>The path of the request target as the client sent it: not decoded, not normalised, without the query.</summary>

@@ -29,6 +29,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.SettingNotApplied, LogLevel.Warning, "{Key} is set but does not apply in an application embedding the gateway: {Instead}", EventName = "SettingNotApplied")]
     public static partial void SettingNotApplied(ILogger logger, string key, string instead);
 
+    [LoggerMessage(EventIds.EndpointShadowed, LogLevel.Warning, "The application maps {Endpoint} at {Path} too, and it answers there, not the gateway's {Key}: give {Key} another path, or '' to leave the gateway's out", EventName = "EndpointShadowed")]
+    public static partial void EndpointShadowed(ILogger logger, string endpoint, string path, string key);
+
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
 

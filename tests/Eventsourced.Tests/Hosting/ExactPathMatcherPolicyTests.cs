@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Routing.Matching;
+using Microsoft.AspNetCore.Routing.Patterns;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Eventsourced.Tests.Hosting;
 
@@ -46,16 +48,31 @@ public sealed class ExactPathMatcherPolicyTests
     [InlineData("/%6detrics", false)]
     public async Task ApplyAsync_DropsTheExactEndpointUnlessSpelledExactly_KeepsTheOthers(string rawTarget, bool exactStays)
     {
-        var exact = new Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new ExactPathMetadata("/metrics")), "metrics");
+        var exact = new Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new ExactPathMetadata("/metrics", "metrics.path")), "metrics");
         var stream = new Endpoint(_ => Task.CompletedTask, EndpointMetadataCollection.Empty, "stream");
         var candidates = new CandidateSet([exact, stream], [new RouteValueDictionary(), new RouteValueDictionary()], [0, 1]);
-        var policy = new ExactPathMatcherPolicy();
+        var policy = new ExactPathMatcherPolicy(NullLoggerFactory.Instance);
 
         Assert.True(policy.AppliesToEndpoints([stream, exact]));
         Assert.False(policy.AppliesToEndpoints([stream]));
         await policy.ApplyAsync(Request(rawTarget, "/metrics"), candidates);
 
         Assert.Equal(exactStays, candidates.IsValidCandidate(0));
+        Assert.True(candidates.IsValidCandidate(1));
+    }
+
+    [Theory]
+    [InlineData("/metrics", false)]
+    [InlineData("/{**rest}", true)]
+    public async Task ApplyAsync_StepsAsideForALiteralRouteOfTheApplicationAtTheSamePath_NotForACatchAll(string theirPattern, bool oursStays)
+    {
+        var ours = new Endpoint(_ => Task.CompletedTask, new EndpointMetadataCollection(new ExactPathMetadata("/metrics", "metrics.path")), "metrics");
+        var theirs = new RouteEndpoint(_ => Task.CompletedTask, RoutePatternFactory.Parse(theirPattern), 0, EndpointMetadataCollection.Empty, "theirs");
+        var candidates = new CandidateSet([ours, theirs], [new RouteValueDictionary(), new RouteValueDictionary()], [0, 0]);
+
+        await new ExactPathMatcherPolicy(NullLoggerFactory.Instance).ApplyAsync(Request("/metrics", "/metrics"), candidates);
+
+        Assert.Equal(oursStays, candidates.IsValidCandidate(0));
         Assert.True(candidates.IsValidCandidate(1));
     }
 }

@@ -1,0 +1,90 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Gateways;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Prometheus;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// An application that maps observability endpoints of its own (prometheus-net's <c>MapMetrics()</c>, its own health
+/// checks) at the gateway's default paths next to <c>MapEventsourcedObservability()</c>: its own answer there, never a 500
+/// for an ambiguous route, and the log says once which key to move.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
+{
+    [Fact]
+    public async Task TheApplicationsOwnEndpointsAtTheSamePaths_Answer_AndTheClashIsLoggedOncePerKey()
+    {
+        var log = new CollectedLog();
+        await using var app = await StartAsync(log, app =>
+        {
+            app.MapMetrics();
+            app.MapGet("/readyz", () => "the application's own readiness");
+            app.MapEventsourcedObservability();
+        });
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var metrics = await client.GetAsync("/metrics");
+            var text = await metrics.Content.ReadAsStringAsync();
+            Assert.True(metrics.StatusCode == HttpStatusCode.OK, $"/metrics: {(int)metrics.StatusCode} {text}");
+            // prometheus-net's default registry, not the gateway's.
+            Assert.Contains("process_", text, StringComparison.Ordinal);
+            Assert.DoesNotContain("eventsourced_", text, StringComparison.Ordinal);
+
+            using var ready = await client.GetAsync("/readyz");
+            Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+            Assert.Equal("the application's own readiness", await ready.Content.ReadAsStringAsync());
+        }
+
+        // The gateway's own endpoints at paths nobody else took still answer.
+        using (var live = await client.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        }
+
+        var shadowed = log.Entries.Where(e => e.EventId == 118).Select(e => e.Message).ToList();
+        Assert.Equal(2, shadowed.Count);
+        Assert.Contains("give metrics.path another path", Assert.Single(shadowed, m => m.Contains(" at /metrics too", StringComparison.Ordinal)), StringComparison.Ordinal);
+        Assert.Contains("give health.ready another path", Assert.Single(shadowed, m => m.Contains(" at /readyz too", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task WithoutAClash_TheGatewaysMetricsAnswer_AndNothingIsLogged()
+    {
+        var log = new CollectedLog();
+        await using var app = await StartAsync(log, app =>
+        {
+            app.MapMetrics("/app-metrics");
+            app.MapEventsourcedObservability();
+        });
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        var text = await client.GetStringAsync("/metrics");
+        Assert.Contains("eventsourced_", text, StringComparison.Ordinal);
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 118);
+    }
+
+    private async Task<WebApplication> StartAsync(CollectedLog log, Action<WebApplication> map)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(log);
+        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
+        builder.Services.AddEventsourced(new ConfigurationBuilder()
+            .AddInMemoryCollection([KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)])
+            .Build()
+            .GetSection("Eventsourced"));
+        var app = builder.Build();
+        map(app);
+        await app.StartAsync();
+        return app;
+    }
+}
