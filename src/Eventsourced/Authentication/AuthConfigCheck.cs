@@ -11,13 +11,19 @@ internal static class AuthConfigCheck
     {
         var auth = options.Auth;
         var hasKeys = auth.Jwt.HasKeys;
-        if (!hasKeys && QueuePatternUsesClaims(options.Queue.Pattern))
+        if (hasKeys && auth.ApplicationUser)
         {
-            yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern",
-                "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)");
+            yield return new ConfigProblem(origins.Of("auth:application_user"), "auth.application_user",
+                "the application's signed-in user and tokens (a key in auth.jwt) exclude each other: keep one");
         }
 
-        if (!hasKeys)
+        if (!auth.IdentifiesSubscribers && QueuePatternUsesClaims(options.Queue.Pattern))
+        {
+            yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern",
+                "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own");
+        }
+
+        if (!auth.IdentifiesSubscribers)
         {
             for (var i = 0; i < options.Queue.Bind.Count; i++)
             {
@@ -25,7 +31,7 @@ internal static class AuthConfigCheck
                 {
                     var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
                     yield return new ConfigProblem(origins.Of(key), $"queue.bind[{origins.Label(key, i)}]",
-                        "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)");
+                        "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own");
                 }
             }
         }
@@ -34,6 +40,16 @@ internal static class AuthConfigCheck
         {
             yield return new ConfigProblem(origins.Of("auth:from_header"), "auth.from_header",
                 "tokens are required (auth.jwt has a key) but read from nowhere: keep auth.from_header or auth.from_query on, or name a cookie in auth.from_cookie");
+        }
+    }
+
+    /// <summary>The gateway's own program signs nobody in: <c>auth.application_user</c> there would refuse every subscriber.</summary>
+    public static IEnumerable<ConfigProblem> CheckProgram(GatewayOptions options, ConfigOrigins origins)
+    {
+        if (options.Auth.ApplicationUser)
+        {
+            yield return new ConfigProblem(origins.Of("auth:application_user"), "auth.application_user",
+                "only an application embedding the gateway (AddEventsourced) signs users in; the gateway's own program verifies tokens: configure a key in auth.jwt instead");
         }
     }
 

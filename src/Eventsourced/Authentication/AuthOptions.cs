@@ -43,6 +43,18 @@ public sealed class AuthOptions
     [ConfigurationKeyName("end_at_expiry")]
     public bool EndAtExpiry { get; set; } = true;
 
+    /// <summary>
+    /// <c>auth.application_user</c>: in an application embedding the gateway, the user its own authentication middleware
+    /// signed in (<c>HttpContext.User</c>) is the subscriber, in place of a token: every subscription and publish needs one
+    /// (else 401), and its claims are what <c>${claim:NAME}</c>, <c>read_claims</c> and <c>publish_claim</c> read. Excludes keys
+    /// in <c>auth.jwt</c>; the gateway's own program, which signs nobody in, refuses it.
+    /// </summary>
+    [ConfigurationKeyName("application_user")]
+    public bool ApplicationUser { get; set; }
+
+    /// <summary>Whether every subscriber is someone: a verified token (a key in <c>auth.jwt</c>) or the application's signed-in user.</summary>
+    internal bool IdentifiesSubscribers => Jwt.HasKeys || ApplicationUser;
+
     /// <summary><c>auth.jwt</c>: the keys tokens are verified with, and what else a token must satisfy.</summary>
     [ConfigurationKeyName("jwt")]
     public JwtOptions Jwt { get; set; } = new();

@@ -18,6 +18,9 @@ internal readonly record struct AuthenticationResult(ClaimsPrincipal? User, Date
     /// <summary>401 <c>invalid_token</c>: missing, malformed, expired or otherwise not valid.</summary>
     public static AuthenticationResult InvalidToken(string reason) => new(null, null, StatusCodes.Status401Unauthorized, "invalid_token", reason);
 
+    /// <summary>401 without a bearer challenge: the embedding application signed nobody in (<c>auth.application_user</c>).</summary>
+    public static AuthenticationResult NotSignedIn(string reason) => new(null, null, StatusCodes.Status401Unauthorized, string.Empty, reason);
+
     /// <summary>400 <c>invalid_request</c> (RFC 6750 section 3.1): more than one token in one request.</summary>
     public static AuthenticationResult InvalidRequest(string reason) => new(null, null, StatusCodes.Status400BadRequest, "invalid_request", reason);
 }

@@ -16,6 +16,8 @@ namespace Eventsourced.Authentication;
 /// <see cref="JsonWebTokenHandler"/> check its signature against the configured keys (each for its one
 /// algorithm), its <c>exp</c> and <c>nbf</c> with the allowed clock skew, and its <c>iss</c> and <c>aud</c> when
 /// configured. Without keys every request passes with its own anonymous principal (the original's unauthenticated mode).
+/// With <c>auth.application_user</c> (an application embedding the gateway), the user the application signed in is the
+/// subscriber, and a request without one is refused.
 /// The token never reaches a log line or an answer; refusals name the reason only.
 /// </summary>
 internal sealed class SubscriberAuthenticator : IDisposable
@@ -43,7 +45,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
     {
         _options = options.Value;
         var jwt = _options.Jwt;
-        Enabled = jwt.HasKeys;
+        Enabled = _options.IdentifiesSubscribers;
         _staticKeys = SigningKeys.Load(jwt);
         foreach (var key in _staticKeys)
         {
@@ -79,11 +81,11 @@ internal sealed class SubscriberAuthenticator : IDisposable
         }
     }
 
-    /// <summary>Whether tokens are required (a key is configured).</summary>
+    /// <summary>Whether every subscriber must be someone: a token (a key is configured) or the application's signed-in user.</summary>
     public bool Enabled { get; }
 
-    /// <summary><c>auth.end_at_expiry</c>: a subscription ends when its token expires.</summary>
-    public bool EndsAtExpiry => Enabled && _options.EndAtExpiry;
+    /// <summary><c>auth.end_at_expiry</c>: a subscription ends when its token expires (an application's sign-in has no token to expire).</summary>
+    public bool EndsAtExpiry => _options.Jwt.HasKeys && _options.EndAtExpiry;
 
     /// <summary>Who <paramref name="context"/>'s request is, or why it is refused.</summary>
     public async ValueTask<AuthenticationResult> AuthenticateAsync(HttpContext context)
@@ -92,6 +94,14 @@ internal sealed class SubscriberAuthenticator : IDisposable
         {
             // The request's own (anonymous) principal: nothing shared between requests.
             return AuthenticationResult.Success(context.User ?? new ClaimsPrincipal(new ClaimsIdentity()), null);
+        }
+
+        if (_options.ApplicationUser)
+        {
+            // The embedding application's authentication middleware signed the user in (or not) before the endpoint ran.
+            return context.User.Identity?.IsAuthenticated == true
+                ? AuthenticationResult.Success(context.User, null)
+                : AuthenticationResult.NotSignedIn("not signed in");
         }
 
         return FindToken(context.Request, out var token) is { } problem ? problem : await ValidateAsync(token, context.RequestAborted);

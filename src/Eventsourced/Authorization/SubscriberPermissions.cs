@@ -8,7 +8,8 @@ namespace Eventsourced.Authorization;
 
 /// <summary>
 /// What a verified token may read and publish. Transports and kinds of subscription ask here, never decide
-/// themselves. Without keys (<c>auth.jwt</c>) the gateway is unauthenticated and both answers are yes.
+/// themselves. Without keys (<c>auth.jwt</c>) the gateway is unauthenticated and both answers are yes. With
+/// <c>auth.application_user</c>, the embedding application's signed-in user stands for the token: its claims are read the same way.
 /// <para>
 /// Reading: for a kind listed in <c>auth.read_claims</c> (by default <c>queue: queues</c>), the token's claim of
 /// that name lists the names it may read, each exact or a pattern where <c>*</c> stands for any run of
@@ -23,7 +24,7 @@ namespace Eventsourced.Authorization;
 /// </summary>
 internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions<QueueOptions> queue)
 {
-    private readonly bool _enabled = auth.Value.Jwt.HasKeys;
+    private readonly bool _enabled = auth.Value.IdentifiesSubscribers;
     private readonly Dictionary<string, string> _readClaims = new(auth.Value.ReadClaims.Where(e => e.Value.Length > 0), StringComparer.Ordinal);
     private readonly string _publishClaim = auth.Value.PublishClaim;
     private readonly bool _queueNamedByToken = QueuePattern.Parse(queue.Value.Pattern).UsesClaims;

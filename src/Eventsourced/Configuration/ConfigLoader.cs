@@ -47,7 +47,7 @@ public static class ConfigLoader
 
         merger.Merge(ConfigLayers.FromEnvironment(sources.EnvironmentPrefix, ConfigSchema.Gateway, problems));
         var order = files.Select(f => f.Path).ToList();
-        return Finish(merger, problems, filesRead, where => where.Kind switch
+        return Finish(merger, problems, filesRead, program: true, where => where.Kind switch
         {
             ConfigSourceKind.File => (order.IndexOf(where.Source), where.Line, string.Empty),
             ConfigSourceKind.Environment => (order.Count, 0, where.Source),
@@ -62,11 +62,11 @@ public static class ConfigLoader
         var problems = new List<ConfigProblem>();
         var merger = new ConfigMerger(ConfigSchema.Gateway, problems);
         merger.Merge(ConfigLayers.FromConfiguration(configuration));
-        return Finish(merger, problems, [], where => (where.Kind == ConfigSourceKind.Derived ? 1 : 0, 0, where.Source));
+        return Finish(merger, problems, [], program: false, where => (where.Kind == ConfigSourceKind.Derived ? 1 : 0, 0, where.Source));
     }
 
     private static LoadedConfig Finish(
-        ConfigMerger merger, List<ConfigProblem> problems, IReadOnlyList<string> filesRead, Func<ConfigLocation, (int Layer, long Line, string Name)> order)
+        ConfigMerger merger, List<ConfigProblem> problems, IReadOnlyList<string> filesRead, bool program, Func<ConfigLocation, (int Layer, long Line, string Name)> order)
     {
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(merger.Data.Select(e => KeyValuePair.Create(e.Key, (string?)e.Value.Value)))
@@ -75,7 +75,7 @@ public static class ConfigLoader
         var options = new GatewayOptions();
         OptionsBinder.Bind(configuration, ConfigSchema.Gateway, options);
         var sourceProblems = problems.ToArray();
-        var sorted = problems.Concat(Check(options, origins))
+        var sorted = problems.Concat(Check(options, origins)).Concat(program ? AuthConfigCheck.CheckProgram(options, origins) : [])
             .Select((problem, i) => (problem, i))
             .OrderBy(p => order(p.problem.Where).Layer)
             .ThenBy(p => order(p.problem.Where).Line)

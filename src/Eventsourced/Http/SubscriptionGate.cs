@@ -102,8 +102,13 @@ internal sealed class SubscriptionGate(
         var who = await authenticator.AuthenticateAsync(context);
         if (!who.Succeeded)
         {
-            // RFC 6750 section 3: the challenge names the error; the reason is in X-Status-Reason as for every refusal.
-            context.Response.Headers.WWWAuthenticate = $"Bearer error=\"{who.Error}\", error_description=\"{StatusReason.AsHeaderValue(who.Reason).Replace('"', '\'')}\"";
+            // RFC 6750 section 3: the challenge names the error; the reason is in X-Status-Reason as for every refusal. No
+            // bearer challenge where the application, not a token, signs users in.
+            if (who.Error.Length > 0)
+            {
+                context.Response.Headers.WWWAuthenticate = $"Bearer error=\"{who.Error}\", error_description=\"{StatusReason.AsHeaderValue(who.Reason).Replace('"', '\'')}\"";
+            }
+
             var outcome = who.Status == StatusCodes.Status401Unauthorized ? StreamOutcomes.Unauthorized : StreamOutcomes.BadRequest;
             await RefuseAsync(context, who.Status, outcome, who.Reason);
             return;

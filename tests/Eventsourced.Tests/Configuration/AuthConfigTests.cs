@@ -1,4 +1,5 @@
 using Eventsourced.Configuration;
+using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Tests.Configuration;
 
@@ -125,8 +126,26 @@ public sealed class AuthConfigTests
 
     [Fact]
     public void Load_ClaimPatternWithoutKeys_IsAnError() =>
-        Assert.Equal(["FILE:2: queue.pattern: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url)"],
+        Assert.Equal(["FILE:2: queue.pattern: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own"],
             ConfigTesting.Problems("queue:\n  pattern: user-${claim:sub}\n"));
+
+    [Fact]
+    public void Load_ApplicationUser_InTheGatewaysOwnProgram_IsAnError() =>
+        Assert.Equal(["FILE:2: auth.application_user: only an application embedding the gateway (AddEventsourced) signs users in; the gateway's own program verifies tokens: configure a key in auth.jwt instead"],
+            ConfigTesting.Problems("auth:\n  application_user: true\n"));
+
+    [Fact]
+    public void Read_ApplicationUserInAnApplication_TakesClaimsInThePattern_AndExcludesKeys()
+    {
+        static string[] Problems(params (string Key, string Value)[] settings) =>
+            [.. ConfigLoader.Read(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build())
+                .Problems.Select(p => p.Message)];
+
+        Assert.Empty(Problems(("auth:application_user", "true"), ("queue:pattern", "user-${claim:sub}")));
+        Assert.Equal(
+            ["the application's signed-in user and tokens (a key in auth.jwt) exclude each other: keep one"],
+            Problems(("auth:application_user", "true"), ("auth:jwt:secret", Secret)));
+    }
 
     [Fact]
     public void Load_KeysWithoutAnyTokenSource_IsAnError() =>

@@ -1,0 +1,97 @@
+using System.Net;
+using System.Security.Claims;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Gateways;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// <c>auth.application_user</c> in an application embedding the gateway with a sign-in of its own (cookie authentication
+/// here): the signed-in user is the subscriber, its claims name its queue and say what it may read; nobody signed in is 401.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task NobodySignedIn_Gets401_WithoutABearerChallenge()
+    {
+        var prefix = broker.UniqueQueueName("app-user-anon");
+        await using var app = await StartAsync(prefix);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()), Timeout = Timeout };
+
+        using var response = await client.GetAsync("/events");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("not signed in", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Empty(response.Headers.WwwAuthenticate);
+    }
+
+    [Fact]
+    public async Task ASignedInUser_ReadsTheQueueItsClaimNames()
+    {
+        var prefix = broker.UniqueQueueName("app-user");
+        await using var app = await StartAsync(prefix);
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Urls.Single()), Timeout = Timeout };
+        (await client.PostAsync("/login?user=alice", null)).EnsureSuccessStatusCode();
+
+        await using var stream = await SseClient.OpenAsync(client, "/events", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        await using var amqp = await broker.ConnectAsync(nameof(ASignedInUser_ReadsTheQueueItsClaimNames));
+        await amqp.PublishAsync($"{prefix}-alice", "for alice");
+
+        Assert.Equal(["for alice"], await stream.ReadEventsAsync(1, Timeout));
+    }
+
+    [Fact]
+    public async Task ASignedInUser_IsHeldToTheReadClaimOfItsSignIn()
+    {
+        var prefix = broker.UniqueQueueName("app-user-topics");
+        await using var app = await StartAsync(prefix);
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Urls.Single()), Timeout = Timeout };
+        (await client.PostAsync("/login?user=bob&topic=news", null)).EnsureSuccessStatusCode();
+
+        using var refused = await client.GetAsync($"/topics/{prefix}-other", HttpCompletionOption.ResponseHeadersRead);
+        using var allowed = await client.GetAsync("/topics/news", HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+    }
+
+    private async Task<WebApplication> StartAsync(string prefix)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+        builder.Services.AddEventsourced(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Eventsourced:broker:node:0"] = broker.AmqpUrl,
+                ["Eventsourced:auth:application_user"] = "true",
+                ["Eventsourced:queue:pattern"] = prefix + "-${claim:sub}",
+            })
+            .Build()
+            .GetSection("Eventsourced"));
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.MapPost("/login", (HttpContext context, string user, string? topic) =>
+        {
+            Claim[] claims = topic is null ? [new("sub", user)] : [new("sub", user), new("topics", topic)];
+            return context.SignInAsync(new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme)));
+        });
+        app.MapEventsourced("/events");
+        app.MapEventsourcedTopics("/topics/");
+        await app.StartAsync();
+        return app;
+    }
+}
