@@ -26,18 +26,21 @@ internal sealed class OriginPolicy
 
     private readonly HashSet<string> _origins;
     private readonly string[] _subscriberCookies;
+    private readonly bool _applicationUser;
     private readonly Microsoft.Extensions.Primitives.StringSegment[] _hosts;
 
     public OriginPolicy(IOptions<HeaderOptions> headers, IOptions<QueueOptions> queue, IOptions<AuthOptions> auth, IOptions<WebSocketTransportOptions> ws, IOptions<Hosting.ServerOptions> server)
-        : this(headers.Value, SubscriberCookies(queue.Value, auth.Value, ws.Value), server.Value.Hosts)
+        : this(headers.Value, SubscriberCookies(queue.Value, auth.Value, ws.Value), server.Value.Hosts, auth.Value.ApplicationUser)
     {
     }
 
     /// <param name="headers"><c>header</c>.</param>
     /// <param name="subscriberCookies">The cookies the gateway takes a subscriber's token or names from.</param>
     /// <param name="hosts"><c>server.hosts</c>: the host names served; none or <c>*</c>: any.</param>
-    internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies, IEnumerable<string>? hosts = null)
+    /// <param name="applicationUser"><c>auth.application_user</c>: the embedding application's sign-in identifies subscribers.</param>
+    internal OriginPolicy(HeaderOptions headers, IEnumerable<string> subscriberCookies, IEnumerable<string>? hosts = null, bool applicationUser = false)
     {
+        _applicationUser = applicationUser;
         var served = hosts?.ToArray() ?? [];
         _hosts = served.Contains("*") ? [] : [.. served.Select(h => new Microsoft.Extensions.Primitives.StringSegment(WithoutRootDot(h)))];
         var configured = headers.Cors.TryGetValue(AllowOriginHeader, out var value) ? value : string.Empty;
@@ -72,7 +75,9 @@ internal sealed class OriginPolicy
     /// <c>queue.bind</c> or <c>ws.publish_routing_key</c>), its origin must be listed by name, with
     /// <c>Access-Control-Allow-Credentials: true</c>. Browsers enforce that pair for an EventSource only after the
     /// gateway has answered (and acknowledged what it streamed), and never for a WebSocket, whose upgrade carries the
-    /// user's cookies from any page: without this, with <c>*</c> any site could open a visitor's queue.
+    /// user's cookies from any page: without this, with <c>*</c> any site could open a visitor's queue. With
+    /// <c>auth.application_user</c> the application's sign-in (whatever cookie or header carries it) identifies subscribers,
+    /// so every request from another origin's page is held to that pair.
     /// </summary>
     public string? Refusal(HttpRequest request)
     {
@@ -89,6 +94,11 @@ internal sealed class OriginPolicy
 
         // Read with the parser the names and the token are read with (RequestValues): ASP.NET Core's Request.Cookies
         // leaves out a cookie whose value has a space, a comma or a backslash, which the gateway still reads.
+        if (_applicationUser && !(AllowsCredentials && _origins.Contains(origin)))
+        {
+            return "the application's sign-in is accepted from another origin's page only when header.cors lists that origin and allows credentials";
+        }
+
         if (_subscriberCookies.Length > 0 && !(AllowsCredentials && _origins.Contains(origin))
             && _subscriberCookies.Any(name => RequestValues.Cookie(request, name, out _) != RequestValueStatus.Missing))
         {

@@ -67,6 +67,24 @@ public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
     }
 
+    [Fact]
+    public async Task ASignedInUsersRequestFromAnotherOriginsPage_IsRefused()
+    {
+        // The sign-in's cookie goes along with a request from any page (a WebSocket's, or one SameSite=None allows): another
+        // origin's page must be listed in header.cors with credentials allowed, or it could read the visitor's queue.
+        var prefix = broker.UniqueQueueName("app-user-origin");
+        await using var app = await StartAsync(prefix);
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Urls.Single()), Timeout = Timeout };
+        (await client.PostAsync("/login?user=carol", null)).EnsureSuccessStatusCode();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/events");
+        request.Headers.Add("Origin", "https://evil.example");
+
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.StartsWith("the application's sign-in is accepted from another origin's page only", response.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+    }
+
     private async Task<WebApplication> StartAsync(string prefix)
     {
         var builder = WebApplication.CreateSlimBuilder();

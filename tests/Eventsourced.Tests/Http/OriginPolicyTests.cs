@@ -5,7 +5,10 @@ namespace Eventsourced.Tests.Http;
 
 public sealed class OriginPolicyTests
 {
-    private static OriginPolicy Policy(string? allowOrigin, bool credentials = false, params string[] cookies)
+    private static OriginPolicy Policy(string? allowOrigin, bool credentials = false, params string[] cookies) =>
+        new(Headers(allowOrigin, credentials), cookies);
+
+    private static HeaderOptions Headers(string? allowOrigin, bool credentials)
     {
         var headers = new HeaderOptions();
         if (credentials)
@@ -22,7 +25,7 @@ public sealed class OriginPolicyTests
             headers.Cors["Access-Control-Allow-Origin"] = allowOrigin;
         }
 
-        return new OriginPolicy(headers, cookies);
+        return headers;
     }
 
     [Theory]
@@ -153,6 +156,24 @@ public sealed class OriginPolicyTests
         }
 
         return context.Request;
+    }
+
+    [Theory]
+    [InlineData("*", true, "https://app.example", false)]
+    [InlineData(null, false, "https://app.example", false)]
+    [InlineData("https://app.example", false, "https://app.example", false)]
+    [InlineData("https://app.example", true, "https://evil.example", false)]
+    [InlineData("https://app.example", true, "https://app.example", true)]
+    [InlineData("https://app.example", false, "https://push.example", true)] // the gateway's own origin
+    public void Refusal_WithTheApplicationsSignIn_AnotherOriginNeedsToBeListedWithCredentials(string? allowOrigin, bool credentials, string origin, bool allowed)
+    {
+        // With auth.application_user any cookie (or header) of the application's sign-in identifies the subscriber: a page of
+        // another origin must be listed by name with credentials allowed, whether or not the request carries a cookie now.
+        var policy = new OriginPolicy(Headers(allowOrigin, credentials), [], applicationUser: true);
+
+        var refusal = policy.Refusal(Request(origin));
+
+        Assert.True(allowed == refusal is null, refusal);
     }
 
     [Theory]
