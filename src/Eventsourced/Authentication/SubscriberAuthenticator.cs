@@ -38,6 +38,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
     private readonly TokenValidationParameters _parameters;
     private readonly TimeSpan _clockSkew;
 
+    /// <summary>The claims that list what a token may read or publish (<c>auth.read_claims</c>, <c>auth.publish_claim</c>).</summary>
+    private readonly string[] _listClaims;
+
     /// <summary>Each key's one algorithm, by key object; weak, so that keys of replaced JWKS sets go.</summary>
     private readonly ConditionalWeakTable<SecurityKey, string> _algorithms = new();
 
@@ -58,6 +61,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         }
 
         _clockSkew = TimeSpan.FromSeconds(jwt.ClockSkewSeconds);
+        _listClaims = [.. _options.ReadClaims.Values.Append(_options.PublishClaim).Where(c => c.Length > 0).Distinct(StringComparer.Ordinal)];
         _parameters = new TokenValidationParameters
         {
             IssuerSigningKeyResolver = (_, _, kid, _) => Resolve(kid),
@@ -228,7 +232,26 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
-        return AuthenticationResult.Success(new ClaimsPrincipal(result.ClaimsIdentity), expires);
+        return AuthenticationResult.Success(new ClaimsPrincipal(WithEmptyLists(jwt, result.ClaimsIdentity)), expires);
+    }
+
+    /// <summary>
+    /// <paramref name="identity"/>, with an empty claim for each list claim the token carries without a value
+    /// (<c>"queues": []</c>): IdentityModel makes no claim of an empty array, and a token without a <c>queues</c> claim
+    /// reads the queue <c>queue.pattern</c> names from its own claims, so a token issued to read no queue read that
+    /// one. An empty value lists nothing: the token is held to its empty list.
+    /// </summary>
+    private ClaimsIdentity WithEmptyLists(JsonWebToken jwt, ClaimsIdentity identity)
+    {
+        foreach (var name in _listClaims)
+        {
+            if (!identity.HasClaim(c => c.Type == name) && jwt.TryGetPayloadValue<object>(name, out _))
+            {
+                identity.AddClaim(new Claim(name, string.Empty));
+            }
+        }
+
+        return identity;
     }
 
     /// <summary>Every key whose id is <paramref name="kid"/>; all keys when none has it (keys of secrets and PEM files have no id).</summary>

@@ -155,7 +155,7 @@ public sealed class QueueBinding : IValueRule
 
     private static string? Problem(string what, string value) =>
         Encoding.UTF8.GetByteCount(value) > 255 ? $"{what} of a queue binding longer than 255 bytes"
-        : value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || value.Contains('\u007f') ? $"{what} of a queue binding contains control characters"
+        : value.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || value.AsSpan().ContainsAnyInRange('\u007f', '\u009f') ? $"{what} of a queue binding contains control characters"
         : null;
 
     /// <summary>Splits at colons outside <c>${...}</c>, into at most <paramref name="max"/> parts (the last keeps its colons).</summary>

@@ -66,7 +66,7 @@ public static class GatewayApplication
                 KestrelListen.Apply(kestrel, options.Metrics.Address, listen =>
                 {
                     observability.Apply(listen);
-                    listen.Use(ObservabilityListener.Middleware());
+                    listen.Use(ObservabilityListener.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds)));
                 });
             }
         });

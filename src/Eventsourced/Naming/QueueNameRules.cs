@@ -38,7 +38,8 @@ internal static class QueueNameRules
             return $"{what} must not start with '{QueueNameResolver.ReservedPrefix}' (the gateway's lock queues)";
         }
 
-        return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.Contains('\u007f') ? $"{what} contains control characters"
+        // C0, DEL and C1 (U+0080 to U+009F: NEL, CSI, ... invisible in listings, line breaks or escapes in some terminals).
+        return name.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || name.AsSpan().ContainsAnyInRange('\u007f', '\u009f') ? $"{what} contains control characters"
             : QueueNameResolver.HasInvisibleCharacters(name) ? $"{what} contains invisible or bidirectional-control characters"
             : null;
     }

@@ -117,6 +117,29 @@ public sealed class AuthTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Get_ClaimPattern_TokenWithAnEmptyQueuesList_IsHeldToIt_AndReadsNoQueue()
+    {
+        // "queues": [] makes no claim in IdentityModel's identity, and a token without a queues claim reads the queue
+        // the pattern names from its own claims: the token issued to read no queue read that one.
+        var prefix = broker.UniqueQueueName("user");
+        await using var gateway = await StartAsync(o => o.Queue.Pattern = prefix + "-${claim:sub}");
+        var empty = TestTokens.Hs256(new Dictionary<string, object> { ["sub"] = "42", ["queues"] = Array.Empty<string>() });
+
+        await using (var refused = await gateway.SubscribeAsync($"/?access_token={empty}"))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
+            Assert.Equal($"token does not permit reading queue '{prefix}-42'", refused.Reason);
+        }
+
+        await using var amqp = await broker.ConnectAsync(nameof(Get_ClaimPattern_TokenWithAnEmptyQueuesList_IsHeldToIt_AndReadsNoQueue));
+        Assert.False(await amqp.QueueExistsAsync(prefix + "-42"));
+
+        // Without the claim at all, the token's own queue, as before.
+        await using var sse = await gateway.SubscribeAsync($"/?access_token={TestTokens.Hs256(TestTokens.Claims("42"))}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+    }
+
+    [Fact]
     public async Task Stream_TokenExpires_EndsWithACommentAndLosesNothing()
     {
         await using var gateway = await StartAsync(o => o.Auth.Jwt.ClockSkewSeconds = 0);

@@ -23,6 +23,7 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         { "/?id=" + string.Concat(Enumerable.Repeat("%C3%BC", 126)), "sid=s1", "queue name longer than 255 bytes" },
         { "/?id=a%0Ab", "sid=s1", "queue name contains control characters" },
         { "/?id=a%00b", "sid=s1", "queue name contains control characters" },
+        { "/?id=a%C2%85b", "sid=s1", "queue name contains control characters" },
         { "/?id=1&id=2", "sid=s1", "query parameter 'id' given more than once" },
         { "/?id=a%FF", "sid=s1", "query parameter 'id' is not valid percent-encoded UTF-8" },
         { "/?ID=1", "sid=s1", "missing query parameter 'id'" },

@@ -78,6 +78,81 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
         Assert.Contains("Connection: close", answer, StringComparison.OrdinalIgnoreCase);
     }
 
+    [Fact]
+    public async Task OwnListener_ConnectionsThatSendNothing_AreClosedAfterTheHeadersTimeout_SoTheyCannotHoldItsCap()
+    {
+        // Kestrel waits for a connection's first request as long as for a kept-alive one's next (130 s): 64 connections
+        // that never sent a byte held the cap, and the probes there failed for two minutes at a time.
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+            o.Limits.RequestHeadersTimeoutSeconds = 2;
+        });
+        var idle = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            for (var i = 0; i < 64; i++)
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, metricsPort);
+            }
+
+            // Each idle connection ends soon after the timeout (not after Kestrel's 130 s).
+            var buffer = new byte[16];
+            using var closed = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            foreach (var socket in idle)
+            {
+                try
+                {
+                    Assert.Equal(0, await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, closed.Token));
+                }
+                catch (System.Net.Sockets.SocketException)
+                {
+                    // A reset is an end too.
+                }
+            }
+
+            // And the probe is answered again.
+            using var observability = GatewayServer.NewClient(new Uri($"http://127.0.0.1:{metricsPort}"));
+            using var probe = await observability.GetAsync("/healthz");
+            Assert.Equal(HttpStatusCode.OK, probe.StatusCode);
+        }
+        finally
+        {
+            idle.ForEach(s => s.Dispose());
+        }
+    }
+
+    [Fact]
+    public async Task OwnListener_ARequestSentSlowlyButWithinTheHeadersTimeout_IsAnswered()
+    {
+        // The first bytes wait leaves them unread for Kestrel: a request whose head arrives in pieces is answered whole.
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+            o.Limits.RequestHeadersTimeoutSeconds = 5;
+        });
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, metricsPort);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("GET /hea"u8.ToArray());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("lthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray());
+        var received = new MemoryStream();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, System.Net.Sockets.SocketFlags.None, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", System.Text.Encoding.ASCII.GetString(received.ToArray()), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/")]
     [InlineData("/events")]

@@ -87,4 +87,20 @@ public sealed class QueueBindingTests
         Assert.False(QueueBinding.Parse("users:topic:user.${query:id}").TryResolve(context.Request, out _, out var reason));
         Assert.Equal("routing key of a queue binding longer than 255 bytes", reason);
     }
+
+    [Theory]
+    [InlineData("?room=a%0Ab")]
+    [InlineData("?room=a%7Fb")]
+    [InlineData("?room=a%C2%85b")]
+    [InlineData("?room=a%C2%9Bb")]
+    public void TryResolve_ControlCharactersFromTheRequest_C1Included_AreRefused(string query)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString(query);
+
+        Assert.False(QueueBinding.Parse("rooms:topic:room.${query:room}").TryResolve(context.Request, out _, out var reason));
+        Assert.Equal("routing key of a queue binding contains control characters", reason);
+        Assert.False(QueueBinding.Parse("room-${query:room}:fanout").TryResolve(context.Request, out _, out reason));
+        Assert.Equal("exchange of a queue binding contains control characters", reason);
+    }
 }

@@ -151,6 +151,9 @@ public sealed class QueueNameResolverTests
     [InlineData("eventsourced.${query:id}", "?id=lock.x", null, "queue name must not start with 'eventsourced.lock.' (the gateway's lock queues)")]
     [InlineData("${query:id}", "?id=a%09b", null, "queue name contains control characters")]
     [InlineData("${query:id}", "?id=a%7Fb", null, "queue name contains control characters")]
+    [InlineData("${query:id}", "?id=a%C2%85b", null, "queue name contains control characters")]
+    [InlineData("${query:id}", "?id=a%C2%80b", null, "queue name contains control characters")]
+    [InlineData("${query:id}", "?id=a%C2%9Bb", null, "queue name contains control characters")]
     public void TryResolve_BadInput_FailsWithReason(string pattern, string query, string? cookie, string reason) =>
         Assert.Equal((false, "", reason), Resolve(pattern, query, cookie));
 
