@@ -56,6 +56,8 @@ public static class GatewayApplication
             KestrelListen.Apply(kestrel, options.Server.Address, listen =>
             {
                 clients?.Apply(listen);
+                // Before TLS: a client hello counts as the first bytes (Kestrel's handshake timeout takes it from there).
+                listen.Use(FirstBytesDeadline.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds)));
                 UseTls(listen, kestrel.ApplicationServices);
             });
             if (observabilityListener)

@@ -18,37 +18,17 @@ internal sealed class ObservabilityListener
     }
 
     /// <summary>
-    /// The connection middleware of the observability listener. A connection that sends nothing within
-    /// <paramref name="firstBytesTimeout"/> (<c>limits.request_headers_timeout</c>) is closed: Kestrel waits for a
-    /// connection's first request as long as for a kept-alive one's next (130 s), so 64 connections that never sent a
-    /// byte held the listener's whole cap, and its scrapes and probes failed, for two minutes at a time.
+    /// The connection middleware of the observability listener; a connection that sends nothing within
+    /// <paramref name="firstBytesTimeout"/> (<c>limits.request_headers_timeout</c>) is closed (<see cref="Limits.FirstBytesDeadline"/>).
     /// </summary>
     public static Func<ConnectionDelegate, ConnectionDelegate> Middleware(TimeSpan firstBytesTimeout) => next => async context =>
     {
         context.Features.Set(Instance);
-        if (await FirstBytesAsync(context, firstBytesTimeout))
+        if (await Limits.FirstBytesDeadline.ArrivedAsync(context, firstBytesTimeout))
         {
             await next(context);
         }
     };
-
-    /// <summary>Whether the connection sent something in time; what it sent stays unread, for Kestrel.</summary>
-    private static async Task<bool> FirstBytesAsync(ConnectionContext context, TimeSpan timeout)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);
-        deadline.CancelAfter(timeout);
-        try
-        {
-            var result = await context.Transport.Input.ReadAsync(deadline.Token);
-            // Nothing consumed, nothing examined: Kestrel's first read gets the same bytes at once.
-            context.Transport.Input.AdvanceTo(result.Buffer.Start);
-            return !result.Buffer.IsEmpty;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
-    }
 
     public static bool Serves(HttpContext context) => context.Features.Get<ObservabilityListener>() is not null;
 }

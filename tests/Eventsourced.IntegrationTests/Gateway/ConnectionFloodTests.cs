@@ -203,6 +203,63 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
     }
 
     /// <summary>
+    /// Connections that never send a byte are closed after <c>limits.request_headers_timeout</c>, not after Kestrel's 130 s
+    /// keep-alive: a client holding the cap with silent connections locked everyone else out for two minutes at a time.
+    /// </summary>
+    [Fact]
+    public async Task SilentConnectionsAtTheCap_AreClosedAfterTheHeadersTimeout_AndOthersAreServedAgain()
+    {
+        const int Cap = 4;
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxConnections = Cap;
+            o.Limits.RequestHeadersTimeoutSeconds = 2;
+        });
+        var silent = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Cap; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                silent.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(500));
+            Assert.Null(await ProbeAsync(gateway.Port, "/healthz"));
+
+            foreach (var socket in silent)
+            {
+                Assert.True(await ClosedByGatewayAsync(socket), "a silent connection was still open 5 s after the 2 s headers timeout");
+            }
+
+            Assert.StartsWith("HTTP/1.1 200", await ProbeAsync(gateway.Port, "/healthz"), StringComparison.Ordinal);
+        }
+        finally
+        {
+            silent.ForEach(s => s.Dispose());
+        }
+    }
+
+    /// <summary>A request whose head arrives in pieces, slowly but within the headers timeout, is answered whole.</summary>
+    [Fact]
+    public async Task ARequestSentInPiecesWithinTheHeadersTimeout_IsAnswered()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.RequestHeadersTimeoutSeconds = 5);
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("GET /hea"u8.ToArray());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("lthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray());
+        var buffer = new byte[64];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// <c>limits.max_connections</c> holds for the clients' listener as a whole: <c>localhost</c> binds 127.0.0.1 and ::1,
     /// and Kestrel's cap, counted per bound address, let each hold the cap (twice the cap in all).
     /// </summary>
