@@ -24,6 +24,7 @@ internal static class EventIds
     public const int Http2ConnectionsAborted = 115;
     public const int Http2ConnectionsAbortedRepeated = 116;
     public const int SettingNotApplied = 117;
+    public const int ConnectionLimitLowered = 118;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
