@@ -74,4 +74,5 @@ internal static class EventIds
     public const int PresencePublishFailed = 610;
     public const int PresenceExchangeDiffers = 611;
     public const int PresenceDroppedWhileBlocked = 612;
+    public const int PresencePublishFailedRepeated = 613;
 }
