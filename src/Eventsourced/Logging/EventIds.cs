@@ -54,6 +54,7 @@ internal static class EventIds
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;
     public const int WebSocketClosed = 331;
+    public const int ClientPublishFailedRepeated = 332;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
