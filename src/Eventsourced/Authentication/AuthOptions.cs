@@ -29,7 +29,7 @@ public sealed class AuthOptions
     /// </summary>
     [ConfigurationKeyName("read_claims")]
     [MapRules<SubscriptionKindName, ClaimName>(Entry = "kind")]
-    public Dictionary<string, string> ReadClaims { get; set; } = new(StringComparer.Ordinal)
+    public Dictionary<string, string> ReadClaims { get; set; } = new(StringComparer.OrdinalIgnoreCase)
     {
         ["queue"] = "queues",
         ["topic"] = "topics",

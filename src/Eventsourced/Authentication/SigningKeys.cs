@@ -284,7 +284,7 @@ internal sealed class SubscriptionKindName : IValueRule
     }
 
     public static string? Check(string value) =>
-        value is QueueTarget.KindName or TopicTarget.KindName
+        value.Equals(QueueTarget.KindName, StringComparison.OrdinalIgnoreCase) || value.Equals(TopicTarget.KindName, StringComparison.OrdinalIgnoreCase)
             ? null
             : $"expected a kind of subscription, {QueueTarget.KindName} or {TopicTarget.KindName}, got {ConfigText.Quote(value)}";
 }

@@ -25,7 +25,7 @@ namespace Eventsourced.Authorization;
 internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions<QueueOptions> queue)
 {
     private readonly bool _enabled = auth.Value.IdentifiesSubscribers;
-    private readonly Dictionary<string, string> _readClaims = new(auth.Value.ReadClaims.Where(e => e.Value.Length > 0), StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _readClaims = new(auth.Value.ReadClaims.Where(e => e.Value.Length > 0), StringComparer.OrdinalIgnoreCase);
     private readonly string _publishClaim = auth.Value.PublishClaim;
     private readonly bool _queueNamedByToken = QueuePattern.Parse(queue.Value.Pattern).UsesClaims;
 

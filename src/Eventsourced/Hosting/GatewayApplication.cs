@@ -42,7 +42,7 @@ public static class GatewayApplication
         builder.Configuration.AddConfiguration(config.Configuration);
         var observabilityListener = options.Metrics.Address.Length > 0;
         var connectionCap = ConnectionCap.Effective(
-            options.Limits.MaxConnections, out var fileLimit, observabilityListener ? ConnectionCap.ObservabilityConnections : 0);
+            options.Limits.MaxConnections, out var fileLimit, out var fileLimitNeeded, observabilityListener ? ConnectionCap.ObservabilityConnections : 0);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -140,8 +140,14 @@ public static class GatewayApplication
             app.MapEventsourcedLongPolling();
         }
         AnnounceLifecycle(app, options, config.FilesRead);
+        var hostingLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
+        if (fileLimitNeeded is { } needed)
+        {
+            HostingLog.ConnectionLimitLowered(hostingLogger, options.Limits.MaxConnections, fileLimit ?? 0, connectionCap ?? 0, needed);
+        }
+
         HostingLog.ConnectionLimit(
-            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced"),
+            hostingLogger,
             RejectedConnectionsLog.Describe(connectionCap),
             fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
         return app;

@@ -38,6 +38,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
     public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
 
+    [LoggerMessage(EventIds.ConnectionLimitLowered, LogLevel.Warning, "limits.max_connections {Configured} is more than the open-file limit {FileLimit} leaves room for (the descriptors open at start and a reserve for broker connections and files): accepting at most {Connections} client connections instead, since running out of descriptors in accept() aborts the process; raise the open-file limit (LimitNOFILE=, ulimit -n) to at least {Needed} for {Configured}", EventName = "ConnectionLimitLowered")]
+    public static partial void ConnectionLimitLowered(ILogger logger, int configured, long fileLimit, long connections, long needed);
+
     [LoggerMessage(EventIds.ConnectionsRejected, LogLevel.Warning, "Client connections closed as they came: {Connections} are open, the most {Limit} allows", EventName = "ConnectionsRejected")]
     public static partial void ConnectionsRejected(ILogger logger, string connections, string limit);
 

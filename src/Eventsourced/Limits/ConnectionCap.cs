@@ -23,19 +23,38 @@ internal static partial class ConnectionCap
     public const int ObservabilityConnections = 64;
 
     /// <summary>
-    /// <paramref name="configured"/> when set, else the open-file limit less a reserve: what is open now plus
-    /// <see cref="Margin"/>, or a tenth of the limit if that is more, and <paramref name="alsoReserved"/> (the
-    /// observability listener's connections). Null when the limit is unknown or unlimited.
+    /// The open-file limit less a reserve: what is open now plus <see cref="Margin"/>, or a tenth of the limit if that
+    /// is more, and <paramref name="alsoReserved"/> (the observability listener's connections); or
+    /// <paramref name="configured"/> when set and no more than that. A configured cap above it would let accept() run
+    /// out of descriptors, which aborts the process (EMFILE in Kestrel's accept loop: "Out of memory"), so it is
+    /// lowered to it and <paramref name="needed"/> says the open-file limit that would allow it. Null when the limit is
+    /// unknown or unlimited and nothing is configured.
     /// </summary>
-    public static long? Effective(int configured, out long? fileLimit, int alsoReserved = 0)
+    public static long? Effective(int configured, out long? fileLimit, out long? needed, int alsoReserved = 0)
     {
         fileLimit = OpenFileLimit();
-        if (configured > 0)
+        needed = null;
+        long? available = null;
+        var openReserve = 0L;
+        if (fileLimit is { } limit)
         {
-            return configured;
+            openReserve = OpenNow() + Margin;
+            available = Math.Max(1, limit - Math.Max(limit / 10, openReserve) - alsoReserved);
         }
 
-        return fileLimit is { } limit ? Math.Max(1, limit - Math.Max(limit / 10, OpenNow() + Margin) - alsoReserved) : null;
+        if (configured <= 0)
+        {
+            return available;
+        }
+
+        if (available is { } most && configured > most)
+        {
+            // The smallest limit whose reserve leaves room for the configured cap (a tenth of it, if that is more).
+            needed = Math.Max(configured + alsoReserved + openReserve, (((long)configured + alsoReserved) * 10 + 8) / 9);
+            return most;
+        }
+
+        return configured;
     }
 
     /// <summary>Descriptors open now (about two per loaded assembly, ~200 at start).</summary>

@@ -25,6 +25,7 @@ internal static class EventIds
     public const int Http2ConnectionsAbortedRepeated = 116;
     public const int SettingNotApplied = 117;
     public const int EndpointShadowed = 118;
+    public const int ConnectionLimitLowered = 119;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
@@ -54,6 +55,7 @@ internal static class EventIds
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;
     public const int WebSocketClosed = 331;
+    public const int ClientPublishFailedRepeated = 332;
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
@@ -74,4 +76,5 @@ internal static class EventIds
     public const int PresencePublishFailed = 610;
     public const int PresenceExchangeDiffers = 611;
     public const int PresenceDroppedWhileBlocked = 612;
+    public const int PresencePublishFailedRepeated = 613;
 }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Eventsourced.Broker;
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -35,6 +36,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     private readonly ILogger<PresencePublisher> _logger;
     private readonly Channel<PresenceEvent> _events;
     private readonly CancellationTokenSource _stopping = new();
+    private readonly LogDigest _failures;
     private ChannelLease? _lease;
     private bool _blockedLogged;
     private Task _writer = Task.CompletedTask;
@@ -53,6 +55,12 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
             SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
+        // A refusal repeats for every event (a user without write on the exchange: every subscribe and leave, twice):
+        // the first of each reason is logged, then their count once per 10 s.
+        _failures = new LogDigest(
+            LogDigest.RefusalInterval, time,
+            reason => PresenceLog.PublishFailed(_logger, _options.Exchange, reason),
+            (reason, count, over) => PresenceLog.PublishFailedRepeated(_logger, _options.Exchange, count, over.TotalSeconds, reason));
     }
 
     public bool Enabled => _options.Exchange.Length > 0;
@@ -102,6 +110,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync(CancellationToken.None);
+        _failures.Dispose();
         _stopping.Dispose();
     }
 
@@ -225,7 +234,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
         catch (Exception ex) when (ex is BrokerUnavailableException or OperationInterruptedException or AlreadyClosedException or IOException
             && ex is not BrokerBlockedException)
         {
-            PresenceLog.PublishFailed(_logger, _options.Exchange, ex.Message);
+            _failures.Add(ex.Message);
             if (Interlocked.Exchange(ref _lease, null) is { } lease)
             {
                 await lease.DisposeAsync();

@@ -1,4 +1,5 @@
 using Eventsourced.Broker;
+using Eventsourced.Logging;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
@@ -35,6 +36,14 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
     internal static readonly TimeSpan ConfirmTimeout = TimeSpan.FromSeconds(15);
 
     private readonly SemaphoreSlim _open = new(1, 1);
+
+    // A refusal repeats for every client's publish (a broker user without write on ws.publish_exchange): the first of
+    // each exchange and reason is logged, then their count once per 10 s. Keys: exchange, NUL, detail.
+    private readonly LogDigest _failures = new(
+        LogDigest.RefusalInterval, pool.Time,
+        key => WebSocketLog.PublishFailed(logger, ExchangeOf(key), DetailOf(key)),
+        (key, count, over) => WebSocketLog.PublishFailedRepeated(logger, ExchangeOf(key), count, over.TotalSeconds, DetailOf(key)));
+
     private ChannelLease? _lease;
 
     public async Task<PublishResult> PublishAsync(string exchange, string routingKey, BasicProperties properties, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
@@ -51,7 +60,7 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
         }
         catch (BrokerUnavailableException ex)
         {
-            WebSocketLog.PublishFailed(logger, exchange, ex.Message);
+            Failed(exchange, ex.Message);
             return PublishResult.Failed;
         }
 
@@ -77,7 +86,7 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
                 return PublishResult.Blocked;
             }
 
-            WebSocketLog.PublishFailed(logger, exchange, $"no confirm within {ConfirmTimeout.TotalSeconds:0} s");
+            Failed(exchange, $"no confirm within {ConfirmTimeout.TotalSeconds:0} s");
             return PublishResult.Failed;
         }
         catch (PublishReturnException)
@@ -86,19 +95,26 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
         }
         catch (PublishException ex)
         {
-            WebSocketLog.PublishFailed(logger, exchange, ex.Message);
+            Failed(exchange, ex.Message);
             return PublishResult.Failed;
         }
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException)
         {
             // The broker closed the channel (e.g. 404: the exchange does not exist); the next publish opens another.
-            WebSocketLog.PublishFailed(logger, exchange, ex is OperationInterruptedException { ShutdownReason: { } r } ? $"{r.ReplyCode} {r.ReplyText}" : ex.Message);
+            Failed(exchange, ex is OperationInterruptedException { ShutdownReason: { } r } ? $"{r.ReplyCode} {r.ReplyText}" : ex.Message);
             return PublishResult.Failed;
         }
     }
 
+    private static string ExchangeOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)];
+
+    private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
+
+    private void Failed(string exchange, string detail) => _failures.Add($"{exchange}\0{detail}");
+
     public async ValueTask DisposeAsync()
     {
+        _failures.Dispose();
         if (_lease is { } lease)
         {
             await lease.DisposeAsync();

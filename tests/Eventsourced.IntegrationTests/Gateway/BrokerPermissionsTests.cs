@@ -46,6 +46,44 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Equal(["for the limited user"], await sse.ReadEventsAsync(1, Patience));
     }
 
+    /// <summary>
+    /// A user with the README's permissions but none on <c>events.exchange</c>: every presence event is refused, and each
+    /// was logged twice (event 610, the publish and its retry), so that every subscribe and every leave wrote two warnings.
+    /// The first is logged, the rest counted once per 10 s (event 613); the streams are not affected.
+    /// </summary>
+    [Fact]
+    public async Task LimitedUser_PresenceExchangeRefused_IsLoggedOnce_NotPerEvent()
+    {
+        const int Streams = 10;
+        var log = new CollectedLog();
+        await using var amqp = await broker.ConnectAsync(nameof(LimitedUser_PresenceExchangeRefused_IsLoggedOnce_NotPerEvent));
+        await using (var gateway = await GatewayServer.StartAsync(LimitedUrl, o =>
+        {
+            o.Queue.Pattern = _prefix + "${query:id}";
+            o.Events.Exchange = $"presence-{Guid.NewGuid():N}";
+        }, log))
+        {
+            for (var i = 0; i < Streams; i++)
+            {
+                var id = Guid.NewGuid().ToString("N");
+                await using var sse = await gateway.SubscribeAsync($"/?id={id}");
+                Assert.Equal(HttpStatusCode.OK, sse.Status);
+                await amqp.PublishAsync(_prefix + id, "still streams");
+                Assert.Equal(["still streams"], await sse.ReadEventsAsync(1, Patience));
+            }
+
+            await Wait.UntilAsync(
+                async () => await gateway.MetricAsync("eventsourced_presence_events_total{outcome=\"dropped\"}") >= 2 * Streams,
+                Patience, "every presence event dropped");
+            var first = Assert.Single(log.Entries, e => e.EventId == 610);
+            Assert.Contains("ACCESS_REFUSED", first.Message, StringComparison.Ordinal);
+        }
+
+        // Stopping writes what was counted.
+        var repeated = Assert.Single(log.Entries, e => e.EventId == 613);
+        Assert.Contains(" more times in the last ", repeated.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task LimitedUser_SharingChannels_MayNotDeclareLocks_IsRefusedAsSuch_NotAsBusy()
     {

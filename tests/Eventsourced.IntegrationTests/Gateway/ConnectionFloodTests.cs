@@ -21,16 +21,41 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
     private const int Flood = 1500;
 
     [Fact]
-    public async Task IdleConnectionsPastTheOpenFileLimit_AreRefused_AndTheGatewayKeepsServing()
+    public async Task IdleConnectionsPastTheOpenFileLimit_AreRefused_AndTheGatewayKeepsServing() =>
+        Assert.Contains("Accepting at most", await FloodAsync(maxConnections: null), StringComparison.Ordinal);
+
+    /// <summary>
+    /// A <c>limits.max_connections</c> above what the open-file limit allows (a configuration written for hosts with a
+    /// higher <c>LimitNOFILE</c>, run in a container with 1024) let the accept loop run out of descriptors: the gateway
+    /// aborted ("Out of memory", SIGABRT) with every stream open. The cap is lowered to what the limit allows, with a
+    /// warning (event 119) that names both and the limit needed.
+    /// </summary>
+    [Fact]
+    public async Task MaxConnectionsAboveTheOpenFileLimit_IsLoweredWithAWarning_AndTheGatewayKeepsServing()
+    {
+        var stdout = await FloodAsync(maxConnections: 3000);
+        var warning = Assert.Single(stdout.Split('\n'), l => l.Contains("[119]", StringComparison.Ordinal));
+        Assert.Contains("limits.max_connections 3000 is more than the open-file limit 1024", warning, StringComparison.Ordinal);
+        Assert.Contains("raise the open-file limit", warning, StringComparison.Ordinal);
+        Assert.DoesNotContain("Accepting at most 3000", stdout, StringComparison.Ordinal);
+    }
+
+    private async Task<string> FloodAsync(int? maxConnections)
     {
         var port = FreePort.Next();
         var queue = broker.UniqueQueueName("flooded");
-        await using var process = GatewayProcess.StartWithFileLimit(FileLimit, new Dictionary<string, string>
+        var environment = new Dictionary<string, string>
         {
             ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
             ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
             ["EVENTSOURCED_SERVER__HEARTBEAT"] = "1",
-        });
+        };
+        if (maxConnections is { } configured)
+        {
+            environment["EVENTSOURCED_LIMITS__MAX_CONNECTIONS"] = configured.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        await using var process = GatewayProcess.StartWithFileLimit(FileLimit, environment);
         using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
         await using var amqp = await broker.ConnectAsync(nameof(ConnectionFloodTests));
         await using var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
@@ -93,13 +118,13 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
             TimeSpan.FromSeconds(30),
             "served again after the flood");
         Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
-        Assert.Contains("Accepting at most", process.Stdout, StringComparison.Ordinal);
 
         // A scrape counts what was closed at the cap (the log's digest is not the only record).
         var scrape = await client.GetStringAsync("/metrics");
         var line = Assert.Single(scrape.Split('\n'), l => l.StartsWith("eventsourced_connections_rejected_total{listener=\"server\"}", StringComparison.Ordinal));
         var counted = double.Parse(line[(line.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
         Assert.True(counted >= rejected, $"{line}: {rejected} connections were closed at the cap");
+        return process.Stdout;
     }
 
     /// <summary>

@@ -122,6 +122,42 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.DeleteQueueAsync(sink);
     }
 
+    /// <summary>
+    /// Every publish the broker refuses for the same reason (a missing exchange here; a broker user without write on
+    /// <c>ws.publish_exchange</c> the same) was one warning (event 330): as many lines as clients' messages. The first is
+    /// logged, the rest counted once per 10 s (event 332), and each client still gets its error frame.
+    /// </summary>
+    [Fact]
+    public async Task Publish_RefusedAgainAndAgain_IsLoggedOnce_NotPerMessage()
+    {
+        const int Messages = 8;
+        var log = new CollectedLog();
+        var exchange = broker.UniqueQueueName("missing-exchange");
+        var queue = broker.UniqueQueueName(nameof(Publish_RefusedAgainAndAgain_IsLoggedOnce_NotPerMessage));
+        await using (var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishBurst = Messages;
+        }, log))
+        {
+            await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+            for (var i = 0; i < Messages; i++)
+            {
+                await ws.SendAsync($"{{\"publish\": {{\"to\": \"lobby\", \"data\": \"m{i}\"}}}}");
+            }
+
+            var answers = await ws.ReceiveAnswersAsync(Messages, Timeout);
+            Assert.All(answers, a => Assert.Equal("the broker did not take the message", a.GetProperty("error").GetString()));
+            var first = Assert.Single(log.Entries, e => e.EventId == 330);
+            Assert.Contains("NOT_FOUND", first.Message, StringComparison.Ordinal);
+        }
+
+        // Stopping writes what was counted.
+        var repeated = Assert.Single(log.Entries, e => e.EventId == 332);
+        Assert.Contains($"failed {Messages - 1} more times in the last ", repeated.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ClientThatAnswersNoPing_IsDropped_AndItsQueueIsFreeAgain()
     {

@@ -212,6 +212,30 @@ public sealed class AuthConfigTests
         Assert.Equal([$"FILE:3: header.cors.Access-Control-Allow-Origin: {problem}"],
             ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: {value}\n"));
 
+    /// <summary>
+    /// Variables are case-insensitive (README, "Configuration") and usually written in capitals:
+    /// <c>EVENTSOURCED_AUTH__READ_CLAIMS__QUEUE</c> was refused (exit 78, "expected a kind of subscription, queue or
+    /// topic, got 'QUEUE'"), so that the map could only be set from the environment in lower case. A kind in any case
+    /// replaces that kind's default claim, and tokens are then held to it.
+    /// </summary>
+    [Theory]
+    [InlineData("QUEUE")]
+    [InlineData("Queue")]
+    [InlineData("queue")]
+    public void Load_ReadClaimsKindInAnyCase_FromTheEnvironment_ReplacesThatKindsClaim(string kind)
+    {
+        var options = ConfigTesting.LoadEnvironment(($"EVENTSOURCED_AUTH__READ_CLAIMS__{kind}", "rooms"), ("EVENTSOURCED_AUTH__JWT__SECRET", Secret));
+
+        Assert.Equal(2, options.Auth.ReadClaims.Count);
+        Assert.Equal("rooms", options.Auth.ReadClaims["queue"]);
+        var permissions = new Eventsourced.Authorization.SubscriberPermissions(
+            Microsoft.Extensions.Options.Options.Create(options.Auth), Microsoft.Extensions.Options.Options.Create(options.Queue));
+        var listedInRooms = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim("rooms", "r1")], "test"));
+        var listedInQueues = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity([new System.Security.Claims.Claim("queues", "r1")], "test"));
+        Assert.True(permissions.MayRead(listedInRooms, "queue", "r1"));
+        Assert.False(permissions.MayRead(listedInQueues, "queue", "r1"));
+    }
+
     [Theory]
     [InlineData("queues")]
     [InlineData("topics")]
@@ -222,7 +246,7 @@ public sealed class AuthConfigTests
 
     [Theory]
     [InlineData("  jwt:\n    secret_files: ['HS999:/run/secrets/jwt']\n", "HS999:/run/secrets/jwt")]
-    [InlineData("  read_claims:\n    Queue: queues\n", "Queue")]
+    [InlineData("  read_claims:\n    Queues: queues\n", "Queues")]
     [InlineData("  read_claims:\n    queue: \"a\\tb\"\n", "a\\tb")]
     public void Load_OtherAuthValues_AreQuotedInTheirProblem(string yaml, string quoted) =>
         Assert.Contains($"got '{quoted}'", ConfigTesting.Problems("auth:\n" + yaml).Single(), StringComparison.Ordinal);
