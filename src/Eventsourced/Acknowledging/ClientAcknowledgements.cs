@@ -23,7 +23,10 @@ internal enum ClientAck
 /// here until it is acknowledged or given back. So the broker's unacknowledged tags up to the last one
 /// sent are exactly the ones here, and a broker multiple-ack or -nack at an outstanding tag covers exactly
 /// the outstanding tags up to it. Deadlines grow with the tags (one timeout, sent in tag order), so
-/// the overdue deliveries are always a prefix. Not thread-safe: the transport's writer owns it.
+/// the overdue deliveries are always a prefix. They are given back only once the oldest outstanding delivery has
+/// also waited the timeout since the client last acknowledged the oldest outstanding one (made progress): a client that works through a backlog one by one, slower than the timeout allows for all of it, keeps
+/// acknowledging and is not sent it again (which would make it fall further behind, for ever), while one that makes
+/// no progress for the timeout gets back everything overdue. Not thread-safe: the transport's writer owns it.
 /// </summary>
 internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time)
 {
@@ -31,11 +34,14 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
     private readonly long _timeoutTicks = (long)(timeout.TotalSeconds * time.TimestampFrequency);
     private ulong _lastSent;
 
+    // When the client last acknowledged the oldest outstanding delivery (or every one up to it): its last progress.
+    private long _oldestSince;
+
     /// <summary>Deliveries sent and not yet acknowledged or given back.</summary>
     public int Count => _outstanding.Count;
 
     /// <summary>When the oldest outstanding delivery falls due (a <see cref="TimeProvider"/> timestamp), or null with none outstanding.</summary>
-    public long? NextDeadline => _outstanding.Count > 0 ? _outstanding[0].Deadline : null;
+    public long? NextDeadline => _outstanding.Count > 0 ? Math.Max(_outstanding[0].Deadline, _oldestSince + _timeoutTicks) : null;
 
     /// <summary>The delivery <paramref name="tag"/> was sent to the client at <paramref name="now"/> (a <see cref="TimeProvider"/> timestamp).</summary>
     public void Sent(ulong tag, long now)
@@ -73,6 +79,11 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
 
             brokerTag = tag;
             _outstanding.RemoveAt(index);
+            if (index == 0)
+            {
+                _oldestSince = time.GetTimestamp();
+            }
+
             return ClientAck.Acknowledged;
         }
 
@@ -86,6 +97,7 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
         brokerTag = _outstanding[covered - 1].Tag;
         brokerMultiple = true;
         _outstanding.RemoveRange(0, covered);
+        _oldestSince = time.GetTimestamp();
         return ClientAck.Acknowledged;
     }
 
@@ -96,6 +108,12 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
     public ulong TakeOverdue(long now, out int count)
     {
         count = 0;
+        if (_outstanding.Count == 0 || _oldestSince + _timeoutTicks > now)
+        {
+            // The client acknowledged the deliveries before the oldest within the timeout: it is making progress.
+            return 0;
+        }
+
         while (count < _outstanding.Count && _outstanding[count].Deadline <= now)
         {
             count++;

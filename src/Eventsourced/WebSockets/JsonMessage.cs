@@ -11,7 +11,9 @@ namespace Eventsourced.WebSockets;
 /// A delivery as the JSON object the WebSocket frames and the long-poll arrays carry:
 /// <c>{"id": 17, "type": "price", "data": "..."}</c>. <c>type</c> is the AMQP <c>type</c> property (null
 /// without one). <c>from</c> is there only when the message names its sender (the <c>sender</c> header,
-/// <see cref="MessageSender"/>): <c>{"id": 18, "type": "chat", "from": "alice", "data": "hi"}</c>. <c>data</c> is the body as a string when the body is valid UTF-8 (the common case: text or
+/// <see cref="MessageSender"/>): <c>{"id": 18, "type": "chat", "from": "alice", "data": "hi"}</c>. <c>message_id</c> is
+/// there only when the message has a non-empty AMQP <c>message_id</c>: the one thing that stays the same when a
+/// message comes again (the <c>id</c> is the delivery's), so that a client can drop a redelivery. <c>data</c> is the body as a string when the body is valid UTF-8 (the common case: text or
 /// JSON published as text), else the body in base64 with <c>"base64": true</c> after it. The body is never
 /// parsed: a JSON body arrives as a string for the page to parse. Written with System.Text.Json's
 /// <see cref="Utf8JsonWriter"/>, escaping only what JSON requires (the frame is not HTML).
@@ -47,7 +49,9 @@ internal static class JsonMessage
         var text = Utf8.IsValid(body);
         var type = properties.IsTypePresent() ? properties.Type : null;
         var sender = properties.Headers is null ? null : MessageSender.Find(properties);
+        var messageId = properties.IsMessageIdPresent() && !string.IsNullOrEmpty(properties.MessageId) ? properties.MessageId : null;
         var estimate = 48 + (idPrefix?.Length ?? 0) + (type?.Length ?? 0) + (sender is null ? 0 : MessageSender.MaxBytes + 16)
+            + (messageId is null ? 0 : messageId.Length + 16)
             + (text ? body.Length + (body.Length / 16) : ((body.Length + 2) / 3 * 4));
         var buffer = t_buffer ??= new PooledBufferWriter();
         buffer.Start(estimate);
@@ -78,6 +82,11 @@ internal static class JsonMessage
         else
         {
             json.WriteString("type"u8, type);
+        }
+
+        if (messageId is not null)
+        {
+            json.WriteString("message_id"u8, messageId);
         }
 
         if (sender is byte[] utf8Sender)

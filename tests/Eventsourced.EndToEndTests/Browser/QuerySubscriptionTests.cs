@@ -54,4 +54,45 @@ public sealed class QuerySubscriptionTests(BrokerFixture broker, ChromiumFixture
             await page.Context.CloseAsync();
         }
     }
+
+    [Fact]
+    public async Task EdgeBodies_ReachTheEventSource_AsTheReadmeSays_AndNonUtf8AsReplacementCharacters()
+    {
+        // What a service in another language may publish: an empty body, lone CRs, a NUL, a BOM, bytes that are no
+        // UTF-8. The README ("Wire format") says what an EventSource makes of each; nothing is dropped.
+        var queue = broker.UniqueQueueName(nameof(EdgeBodies_ReachTheEventSource_AsTheReadmeSays_AndNonUtf8AsReplacementCharacters));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var site = await PageServer.StartAsync();
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}")));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            await using var amqp = await broker.ConnectAsync(nameof(EdgeBodies_ReachTheEventSource_AsTheReadmeSays_AndNonUtf8AsReplacementCharacters));
+            (byte[] Body, string Data)[] cases =
+            [
+                ([], ""),
+                ("   \n  "u8.ToArray(), ""),
+                ("a\rb"u8.ToArray(), "ab"),
+                ("a\r\nb\rc"u8.ToArray(), "a\nbc"),
+                ("a\0b"u8.ToArray(), "a\0b"),
+                ("\uFEFFhello"u8.ToArray(), "\uFEFFhello"),
+                ([0xff, 0xfe, 0x61, 0x80], "\uFFFD\uFFFDa\uFFFD"),
+                ("last"u8.ToArray(), "last"),
+            ];
+            foreach (var (body, _) in cases)
+            {
+                await amqp.PublishAsync(queue, body);
+            }
+
+            await Harness.WaitUntilAsync(page, $"h.events.length >= {cases.Length}", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(cases.Select(c => c.Data), seen.Events);
+            Assert.Equal(0, seen.Errors);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
 }

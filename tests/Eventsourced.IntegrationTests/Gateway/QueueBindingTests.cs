@@ -2,6 +2,7 @@ using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
+using Eventsourced.Testing.Tokens;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -163,6 +164,32 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
         // The broker's words (404 NOT_FOUND - no exchange 'amq.nope') are for the log, as for every refusal of the broker.
         Assert.Equal("broker refused the subscription", refused.Response.Headers.GetValues("X-Status-Reason").Single());
         await Wait.UntilAsync(() => noExchange.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscriber's channel released");
+    }
+
+    [Fact]
+    public async Task SeveralPagesOfOneUser_EachAQueueOfItsOwn_BoundToTheUsersKey_AllGetEveryMessage()
+    {
+        // The README's recipe ("Several tabs or devices per user"): one queue per page, all bound to the user's key.
+        var user = broker.UniqueQueueName("user");
+        var prefix = broker.UniqueQueueName("inbox");
+        await using var gateway = await StartAsync([$"{_users}:topic:user.${{claim:sub}}"], o =>
+        {
+            o.Queue.Pattern = prefix + ".${claim:sub}.${query:tab}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        var token = TestTokens.Hs256(TestTokens.Claims(user));
+        await using var first = await gateway.SubscribeAsync($"/?tab=a&access_token={token}");
+        await using var second = await gateway.SubscribeAsync($"/?tab=b&access_token={token}");
+        await using var sameTab = await gateway.SubscribeAsync($"/?tab=a&access_token={token}");
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, sameTab.Status);
+
+        await _amqp.PublishToExchangeAsync(_users, $"user.{user}", "to every page", mandatory: true);
+
+        Assert.Equal(["to every page"], await first.ReadEventsAsync(1, Timeout));
+        Assert.Equal(["to every page"], await second.ReadEventsAsync(1, Timeout));
+        Assert.Equal([$"{prefix}.{user}.a {prefix}.{user}.b"], [string.Join(" ", (await BindingsAsync(_users)).Select(b => b.Split(' ')[0]).Order())]);
     }
 
     private Task<GatewayServer> StartAsync(params string[] bindings) => StartAsync(bindings, null);

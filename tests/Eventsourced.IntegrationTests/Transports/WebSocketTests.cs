@@ -397,6 +397,68 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_ARedelivery_HasANewIdButTheSameMessageId_SoThatTheClientCanDropIt()
+    {
+        // Acknowledged delivery between two clients (one publishes, the other acknowledges): the recipient that did
+        // not acknowledge in time gets the message again with a new id; the message_id the gateway gave the publish
+        // is what tells it that it has seen the message already.
+        var name = broker.UniqueQueueName(nameof(ClientAcks_ARedelivery_HasANewIdButTheSameMessageId_SoThatTheClientCanDropIt));
+        var queue = "inbox." + name;
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.AckTimeoutSeconds = 1;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = "";
+            o.Ws.PublishRoutingKey = "inbox.${to}";
+            o.Queue.Pattern = "inbox.${query:id}";
+        });
+        await using var recipient = await gateway.ConnectWebSocketAsync($"/ws?id={name}&acks=client");
+        Assert.True(recipient.Connected, $"upgrade refused: {recipient.Status} {recipient.Reason}");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await using var sender = await gateway.ConnectWebSocketAsync($"/ws?id={name}-sender");
+        await sender.SendAsync($"{{\"publish\": {{\"to\": \"{name}\", \"data\": \"hello\"}}, \"ref\": \"r1\"}}");
+        Assert.Equal("r1", Assert.Single(await sender.ReceiveAnswersAsync(1, Timeout)).GetProperty("published").GetString());
+        await _amqp.PublishAsync(queue, "from a service", properties: new BasicProperties { MessageId = "svc-7" });
+        await _amqp.PublishAsync(queue, "without one");
+
+        var messages = await recipient.ReceiveMessagesAsync(4, Timeout);
+
+        Assert.Equal(["hello", "from a service", "without one", "hello"], messages.Take(4).Select(m => m.Data));
+        Assert.False(string.IsNullOrEmpty(messages[0].MessageId));
+        Assert.Equal("svc-7", messages[1].MessageId);
+        Assert.Null(messages[2].MessageId);
+        Assert.NotEqual(messages[0].Number, messages[3].Number);
+        Assert.Equal(messages[0].MessageId, messages[3].MessageId);
+    }
+
+    [Fact]
+    public async Task ClientAcks_ABacklogLongerThanTheTimeout_WorkedThroughOneByOne_IsNotDeliveredAgain()
+    {
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_ABacklogLongerThanTheTimeout_WorkedThroughOneByOne_IsNotDeliveredAgain));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.AckTimeoutSeconds = 1);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        for (var i = 0; i < 6; i++)
+        {
+            await _amqp.PublishAsync(queue, $"m{i}");
+        }
+
+        // Each takes the client 0.5 s: the last is acknowledged 3 s after it came, three times the timeout.
+        var messages = await ws.ReceiveMessagesAsync(6, Timeout);
+        foreach (var message in messages.Take(6))
+        {
+            await Task.Delay(500);
+            await ws.AckAsync(message.Number);
+        }
+
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "everything is acknowledged");
+        await Task.Delay(1500);
+        Assert.Equal(["m0", "m1", "m2", "m3", "m4", "m5"], ws.Messages.Select(m => m.Data));
+        Assert.Empty(ws.Answers);
+        Assert.Contains("eventsourced_messages_requeued_total{reason=\"ack_timeout\"} 0\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AutomaticAcks_ReceivedMessages_AreNotDeliveredAgain()
     {
         var queue = broker.UniqueQueueName(nameof(AutomaticAcks_ReceivedMessages_AreNotDeliveredAgain));

@@ -11,6 +11,9 @@ public sealed record WebSocketMessage(JsonElement Id, string? Type, string Data,
     /// <summary>The frame's <c>from</c> (the message's <c>sender</c> header), null when the frame has none.</summary>
     public string? From { get; init; }
 
+    /// <summary>The frame's <c>message_id</c> (the message's AMQP <c>message_id</c>), null when the frame has none.</summary>
+    public string? MessageId { get; init; }
+
     /// <summary>The id as a number (WebSocket frames).</summary>
     public ulong Number => Id.GetUInt64();
 
@@ -218,5 +221,6 @@ public sealed class WebSocketClient : IAsyncDisposable
         frame.TryGetProperty("base64", out var flag) && flag.GetBoolean())
     {
         From = frame.TryGetProperty("from", out var from) ? from.GetString() : null,
+        MessageId = frame.TryGetProperty("message_id", out var messageId) ? messageId.GetString() : null,
     };
 }

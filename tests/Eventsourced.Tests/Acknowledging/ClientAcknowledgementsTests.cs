@@ -94,6 +94,58 @@ public sealed class ClientAcknowledgementsTests
     }
 
     [Fact]
+    public void TakeOverdue_AClientWorkingThroughABacklog_IsNotSentItAgain_WhileItKeepsAcknowledgingTheOldest()
+    {
+        // 20 deliveries at once, each taking the client 5 s: the last is acknowledged 100 s after it was sent. Given back
+        // at 30 s, the client would meet each one again after its backlog, past its deadline again: never done.
+        var acks = new ClientAcknowledgements(Timeout, _time);
+        for (ulong tag = 1; tag <= 20; tag++)
+        {
+            acks.Sent(tag, _time.GetTimestamp());
+        }
+
+        for (ulong tag = 1; tag <= 20; tag++)
+        {
+            _time.Advance(TimeSpan.FromSeconds(5));
+            Assert.Equal(0ul, acks.TakeOverdue(_time.GetTimestamp(), out _));
+            Assert.Equal(ClientAck.Acknowledged, acks.Acknowledge(tag, multiple: false, out var brokerTag, out _));
+            Assert.Equal(tag, brokerTag);
+        }
+
+        Assert.Null(acks.NextDeadline);
+    }
+
+    [Fact]
+    public void TakeOverdue_AClientThatStopsAcknowledging_GetsBackWhatIsOverdue_TheTimeoutAfterItsLastProgress()
+    {
+        var acks = Sent(1, 2, 3);
+        _time.Advance(TimeSpan.FromSeconds(20));
+        acks.Acknowledge(1, multiple: false, out _, out _);
+
+        // 2 and 3 are past their deadline (sent 30 s ago), but the client acknowledged the oldest 10 s ago.
+        _time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(0ul, acks.TakeOverdue(_time.GetTimestamp(), out _));
+        Assert.Equal(_time.GetTimestamp() + (long)(TimeSpan.FromSeconds(20).TotalSeconds * _time.TimestampFrequency), acks.NextDeadline);
+
+        _time.Advance(TimeSpan.FromSeconds(20));
+        Assert.Equal(3ul, acks.TakeOverdue(_time.GetTimestamp(), out var count));
+        Assert.Equal(2, count);
+    }
+
+    [Fact]
+    public void TakeOverdue_AnAcknowledgementOfANewerDelivery_IsNoProgressOnTheOldest()
+    {
+        // A client that skips one delivery (lost it, or failed on it) but acknowledges later ones: the skipped one goes back on time.
+        var acks = Sent(1, 2);
+        _time.Advance(TimeSpan.FromSeconds(29));
+        acks.Acknowledge(2, multiple: false, out _, out _);
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Equal(1ul, acks.TakeOverdue(_time.GetTimestamp(), out var count));
+        Assert.Equal(1, count);
+    }
+
+    [Fact]
     public void Sent_OutOfTagOrder_Throws()
     {
         var acks = Sent(5);

@@ -56,6 +56,26 @@ public sealed class JsonMessageTests
         Assert.Equal(Encoding.UTF8.GetString(body), frame.GetProperty("data").GetString());
     }
 
+    [Theory]
+    [InlineData("m-1")]
+    [InlineData("6f1c2b0e9a8d4c7b8e2f1a0b3c4d5e6f")]
+    [InlineData("quotes \" and \\ backslashes, \r\n control \u0001 Grüße 🎉")]
+    public void Frame_MessageId_IsShown_SoThatARedeliveryCanBeRecognized(string messageId)
+    {
+        var frame = Frame(5, "0a1b2c", "x"u8.ToArray(), new BasicProperties { MessageId = messageId, Type = "chat" });
+
+        Assert.Equal(messageId, frame.GetProperty("message_id").GetString());
+        Assert.Equal("chat", frame.GetProperty("type").GetString());
+        Assert.Equal("x", frame.GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public void Frame_WithoutAMessageId_HasNoMessageIdMember()
+    {
+        Assert.False(Frame(1, null, "x"u8.ToArray(), new BasicProperties()).TryGetProperty("message_id", out _));
+        Assert.False(Frame(2, null, "x"u8.ToArray(), new BasicProperties { MessageId = "" }).TryGetProperty("message_id", out _));
+    }
+
     [Fact]
     public void Frame_WithoutASenderHeader_HasNoFrom()
     {
