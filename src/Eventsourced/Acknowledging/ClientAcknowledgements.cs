@@ -26,12 +26,21 @@ internal enum ClientAck
 /// the overdue deliveries are always a prefix. They are given back only once the oldest outstanding delivery has
 /// also waited the timeout since the client last acknowledged the oldest outstanding one (made progress): a client that works through a backlog one by one, slower than the timeout allows for all of it, keeps
 /// acknowledging and is not sent it again (which would make it fall further behind, for ever), while one that makes
-/// no progress for the timeout gets back everything overdue. Not thread-safe: the transport's writer owns it.
+/// no progress for the timeout gets back everything overdue. Progress defers a delivery for at most
+/// <see cref="LongestWait"/> since it was sent (or the timeout, if longer): RabbitMQ closes a channel that holds a delivery
+/// unacknowledged past its <c>consumer_timeout</c> (30 minutes by default), which with shared channels would end other
+/// streams too. Not thread-safe: the transport's writer owns it.
 /// </summary>
 internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time)
 {
     private readonly List<(ulong Tag, long Deadline)> _outstanding = [];
     private readonly long _timeoutTicks = (long)(timeout.TotalSeconds * time.TimestampFrequency);
+
+    /// <summary>How long the client's progress may keep a delivery from going back, counted from when it was sent.</summary>
+    internal static readonly TimeSpan LongestWait = TimeSpan.FromMinutes(20);
+
+    // What progress may add to a delivery's deadline: the longest wait less the timeout, none when the timeout is longer.
+    private readonly long _deferralTicks = Math.Max(0, (long)((LongestWait - timeout).TotalSeconds * time.TimestampFrequency));
     private ulong _lastSent;
 
     // When the client last acknowledged the oldest outstanding delivery (or every one up to it): its last progress.
@@ -41,7 +50,9 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
     public int Count => _outstanding.Count;
 
     /// <summary>When the oldest outstanding delivery falls due (a <see cref="TimeProvider"/> timestamp), or null with none outstanding.</summary>
-    public long? NextDeadline => _outstanding.Count > 0 ? Math.Max(_outstanding[0].Deadline, _oldestSince + _timeoutTicks) : null;
+    public long? NextDeadline => _outstanding.Count > 0
+        ? Math.Min(Math.Max(_outstanding[0].Deadline, _oldestSince + _timeoutTicks), _outstanding[0].Deadline + _deferralTicks)
+        : null;
 
     /// <summary>The delivery <paramref name="tag"/> was sent to the client at <paramref name="now"/> (a <see cref="TimeProvider"/> timestamp).</summary>
     public void Sent(ulong tag, long now)
@@ -108,9 +119,10 @@ internal sealed class ClientAcknowledgements(TimeSpan timeout, TimeProvider time
     public ulong TakeOverdue(long now, out int count)
     {
         count = 0;
-        if (_outstanding.Count == 0 || _oldestSince + _timeoutTicks > now)
+        if (_outstanding.Count == 0 || (_oldestSince + _timeoutTicks > now && _outstanding[0].Deadline + _deferralTicks > now))
         {
-            // The client acknowledged the deliveries before the oldest within the timeout: it is making progress.
+            // The client acknowledged the deliveries before the oldest within the timeout: it is making progress (and
+            // the oldest has not waited the longest a delivery may).
             return 0;
         }
 

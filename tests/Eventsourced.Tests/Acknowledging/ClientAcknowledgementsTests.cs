@@ -133,6 +133,32 @@ public sealed class ClientAcknowledgementsTests
     }
 
     [Fact]
+    public void TakeOverdue_ProgressDefersADelivery_NoLongerThanTheLongestWait()
+    {
+        // A client acknowledging one delivery every 25 s out of a backlog of 100: the deliveries still waiting go back once
+        // the oldest of them has waited 20 minutes, well before RabbitMQ's consumer_timeout would close the channel.
+        var acks = new ClientAcknowledgements(Timeout, _time);
+        var sent = _time.GetTimestamp();
+        for (ulong tag = 1; tag <= 100; tag++)
+        {
+            acks.Sent(tag, sent);
+        }
+
+        ulong next = 1;
+        while (_time.GetTimestamp() - sent < (long)(ClientAcknowledgements.LongestWait.TotalSeconds * _time.TimestampFrequency) - (long)(25 * _time.TimestampFrequency))
+        {
+            _time.Advance(TimeSpan.FromSeconds(25));
+            Assert.Equal(0ul, acks.TakeOverdue(_time.GetTimestamp(), out _));
+            acks.Acknowledge(next++, multiple: false, out _, out _);
+        }
+
+        Assert.Equal(sent + (long)(ClientAcknowledgements.LongestWait.TotalSeconds * _time.TimestampFrequency), acks.NextDeadline);
+        _time.Advance(TimeSpan.FromSeconds(25));
+        Assert.Equal(100ul, acks.TakeOverdue(_time.GetTimestamp(), out var count));
+        Assert.Equal(100 - (int)next + 1, count);
+    }
+
+    [Fact]
     public void TakeOverdue_AnAcknowledgementOfANewerDelivery_IsNoProgressOnTheOldest()
     {
         // A client that skips one delivery (lost it, or failed on it) but acknowledges later ones: the skipped one goes back on time.
