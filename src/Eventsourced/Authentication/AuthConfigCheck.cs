@@ -7,6 +7,9 @@ namespace Eventsourced.Authentication;
 /// <summary>The checks of <c>auth</c> that involve other keys, run with the rest of the configuration's checks.</summary>
 internal static class AuthConfigCheck
 {
+    private const string ClaimsNeedIdentity =
+        "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own";
+
     public static IEnumerable<ConfigProblem> Check(GatewayOptions options, ConfigOrigins origins)
     {
         var auth = options.Auth;
@@ -19,8 +22,7 @@ internal static class AuthConfigCheck
 
         if (!auth.IdentifiesSubscribers && QueuePatternUsesClaims(options.Queue.Pattern))
         {
-            yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern",
-                "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own");
+            yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern", ClaimsNeedIdentity);
         }
 
         if (!auth.IdentifiesSubscribers)
@@ -31,7 +33,7 @@ internal static class AuthConfigCheck
                 {
                     var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
                     yield return new ConfigProblem(origins.Of(key), $"queue.bind[{origins.Label(key, i)}]",
-                        "${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own");
+                        ClaimsNeedIdentity);
                 }
             }
         }

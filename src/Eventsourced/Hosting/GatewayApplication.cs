@@ -43,6 +43,8 @@ public static class GatewayApplication
         var observabilityListener = options.Metrics.Address.Length > 0;
         var connectionCap = ConnectionCap.Effective(
             options.Limits.MaxConnections, out var fileLimit, out var fileLimitNeeded, observabilityListener ? ConnectionCap.ObservabilityConnections : 0);
+        // A connection that sends nothing within the headers timeout is closed, on both listeners.
+        var firstBytes = FirstBytesDeadline.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -57,7 +59,7 @@ public static class GatewayApplication
             {
                 clients?.Apply(listen);
                 // Before TLS: a client hello counts as the first bytes (Kestrel's handshake timeout takes it from there).
-                listen.Use(FirstBytesDeadline.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds)));
+                listen.Use(firstBytes);
                 UseTls(listen, kestrel.ApplicationServices);
             });
             if (observabilityListener)
@@ -68,7 +70,8 @@ public static class GatewayApplication
                 KestrelListen.Apply(kestrel, options.Metrics.Address, listen =>
                 {
                     observability.Apply(listen);
-                    listen.Use(ObservabilityListener.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds)));
+                    listen.Use(ObservabilityListener.Middleware());
+                    listen.Use(firstBytes);
                 });
             }
         });

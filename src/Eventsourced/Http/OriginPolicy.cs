@@ -94,12 +94,13 @@ internal sealed class OriginPolicy
 
         // Read with the parser the names and the token are read with (RequestValues): ASP.NET Core's Request.Cookies
         // leaves out a cookie whose value has a space, a comma or a backslash, which the gateway still reads.
-        if (_applicationUser && !(AllowsCredentials && _origins.Contains(origin)))
+        var listedWithCredentials = AllowsCredentials && _origins.Contains(origin);
+        if (_applicationUser && !listedWithCredentials)
         {
             return "the application's sign-in is accepted from another origin's page only when header.cors lists that origin and allows credentials";
         }
 
-        if (_subscriberCookies.Length > 0 && !(AllowsCredentials && _origins.Contains(origin))
+        if (_subscriberCookies.Length > 0 && !listedWithCredentials
             && _subscriberCookies.Any(name => RequestValues.Cookie(request, name, out _) != RequestValueStatus.Missing))
         {
             return "cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials";

@@ -20,7 +20,7 @@ internal static class FirstBytesDeadline
     };
 
     /// <summary>Whether the connection sent something within <paramref name="timeout"/>; what it sent stays unread, for Kestrel.</summary>
-    public static async Task<bool> ArrivedAsync(ConnectionContext context, TimeSpan timeout)
+    private static async Task<bool> ArrivedAsync(ConnectionContext context, TimeSpan timeout)
     {
         ArgumentNullException.ThrowIfNull(context);
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.ConnectionClosed);

@@ -17,17 +17,11 @@ internal sealed class ObservabilityListener
     {
     }
 
-    /// <summary>
-    /// The connection middleware of the observability listener; a connection that sends nothing within
-    /// <paramref name="firstBytesTimeout"/> (<c>limits.request_headers_timeout</c>) is closed (<see cref="Limits.FirstBytesDeadline"/>).
-    /// </summary>
-    public static Func<ConnectionDelegate, ConnectionDelegate> Middleware(TimeSpan firstBytesTimeout) => next => async context =>
+    /// <summary>The connection middleware of the observability listener.</summary>
+    public static Func<ConnectionDelegate, ConnectionDelegate> Middleware() => next => context =>
     {
         context.Features.Set(Instance);
-        if (await Limits.FirstBytesDeadline.ArrivedAsync(context, firstBytesTimeout))
-        {
-            await next(context);
-        }
+        return next(context);
     };
 
     public static bool Serves(HttpContext context) => context.Features.Get<ObservabilityListener>() is not null;

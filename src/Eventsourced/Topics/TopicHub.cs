@@ -28,13 +28,13 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <summary>How often, and how many times, a feed looks again whether another connection still creates its stream.</summary>
     private const int StreamCreationAttempts = 50;
 
+    private static readonly TimeSpan StreamCreationPoll = TimeSpan.FromMilliseconds(100);
+
     private const ushort NotFound = 404;
     private const ushort ResourceLocked = 405;
     private const ushort PreconditionFailed = 406;
 
     private readonly object _sync = new();
-    private static readonly TimeSpan StreamCreationPoll = TimeSpan.FromMilliseconds(100);
-
     private readonly Dictionary<string, Entry> _feeds = new(StringComparer.Ordinal);
     private readonly BrokerPool _pool;
     private readonly TimeProvider _time;
