@@ -85,31 +85,20 @@ public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
         Assert.StartsWith("the application's sign-in is accepted from another origin's page only", response.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
     }
 
-    private async Task<WebApplication> StartAsync(string prefix)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
-        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
-        builder.Services.AddEventsourced(new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
+    private Task<WebApplication> StartAsync(string prefix) =>
+        EmbeddingApp.StartAsync(
+            broker.AmqpUrl,
+            [("auth:application_user", "true"), ("queue:pattern", prefix + "-${claim:sub}")],
+            builder => builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie(),
+            app =>
             {
-                ["Eventsourced:broker:node:0"] = broker.AmqpUrl,
-                ["Eventsourced:auth:application_user"] = "true",
-                ["Eventsourced:queue:pattern"] = prefix + "-${claim:sub}",
-            })
-            .Build()
-            .GetSection("Eventsourced"));
-        var app = builder.Build();
-        app.UseAuthentication();
-        app.MapPost("/login", (HttpContext context, string user, string? topic) =>
-        {
-            Claim[] claims = topic is null ? [new("sub", user)] : [new("sub", user), new("topics", topic)];
-            return context.SignInAsync(new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme)));
-        });
-        app.MapEventsourced("/events");
-        app.MapEventsourcedTopics("/topics/");
-        await app.StartAsync();
-        return app;
-    }
+                app.UseAuthentication();
+                app.MapPost("/login", (HttpContext context, string user, string? topic) =>
+                {
+                    Claim[] claims = topic is null ? [new("sub", user)] : [new("sub", user), new("topics", topic)];
+                    return context.SignInAsync(new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme)));
+                });
+                app.MapEventsourced("/events");
+                app.MapEventsourcedTopics("/topics/");
+            });
 }

@@ -49,25 +49,15 @@ public sealed class EmbeddedLimitsTests(BrokerFixture broker)
     private static Task<HttpResponseMessage> GetAsync(HttpClient client, string target) =>
         client.GetAsync(target, HttpCompletionOption.ResponseHeadersRead);
 
-    private async Task<WebApplication> StartAsync(bool useRateLimiter, params (string Key, string Value)[] settings)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
-        var configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(settings.Select(s => KeyValuePair.Create("Eventsourced:" + s.Key, (string?)s.Value))
-                .Append(KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)))
-            .Build();
-        builder.Services.AddEventsourced(configuration.GetSection("Eventsourced"));
-        var app = builder.Build();
-        if (useRateLimiter)
+    private Task<WebApplication> StartAsync(bool useRateLimiter, params (string Key, string Value)[] settings) =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, settings, configure: null, app =>
         {
-            app.UseRateLimiter();
-        }
+            if (useRateLimiter)
+            {
+                app.UseRateLimiter();
+            }
 
-        app.MapEventsourced("/events");
-        app.MapEventsourcedTopics("/topics/");
-        await app.StartAsync();
-        return app;
-    }
+            app.MapEventsourced("/events");
+            app.MapEventsourcedTopics("/topics/");
+        });
 }

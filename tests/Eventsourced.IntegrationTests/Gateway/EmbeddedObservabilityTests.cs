@@ -72,19 +72,6 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         Assert.DoesNotContain(log.Entries, e => e.EventId == 118);
     }
 
-    private async Task<WebApplication> StartAsync(CollectedLog log, Action<WebApplication> map)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddProvider(log);
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
-        builder.Services.AddEventsourced(new ConfigurationBuilder()
-            .AddInMemoryCollection([KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)])
-            .Build()
-            .GetSection("Eventsourced"));
-        var app = builder.Build();
-        map(app);
-        await app.StartAsync();
-        return app;
-    }
+    private Task<WebApplication> StartAsync(CollectedLog log, Action<WebApplication> map) =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, [], builder => builder.Logging.AddProvider(log), map);
 }

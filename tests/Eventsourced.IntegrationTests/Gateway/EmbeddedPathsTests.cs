@@ -85,29 +85,19 @@ public sealed class EmbeddedPathsTests(BrokerFixture broker)
         return response.Headers.GetValues("X-Status-Reason").Single();
     }
 
-    private async Task<WebApplication> StartAsync(Action<IEndpointRouteBuilder> map, bool pathBase)
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls($"http://127.0.0.1:{FreePort.Next()}");
-        builder.Services.AddEventsourced(new ConfigurationBuilder()
-            .AddInMemoryCollection([KeyValuePair.Create("Eventsourced:broker:node:0", (string?)broker.AmqpUrl)])
-            .Build()
-            .GetSection("Eventsourced"));
-        var app = builder.Build();
-        if (pathBase)
+    private Task<WebApplication> StartAsync(Action<IEndpointRouteBuilder> map, bool pathBase) =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, [], configure: null, app =>
         {
-            // Routing after the path base, as ASP.NET Core wants it (else a catch-all stream matches /push/poll first).
-            app.UsePathBase("/push");
-            app.UseRouting();
-            map(app);
-        }
-        else
-        {
-            map(app.MapGroup("/push"));
-        }
-
-        await app.StartAsync();
-        return app;
-    }
+            if (pathBase)
+            {
+                // Routing after the path base, as ASP.NET Core wants it (else a catch-all stream matches /push/poll first).
+                app.UsePathBase("/push");
+                app.UseRouting();
+                map(app);
+            }
+            else
+            {
+                map(app.MapGroup("/push"));
+            }
+        });
 }
