@@ -15,6 +15,24 @@ public sealed record RawResponse(int Status, IReadOnlyDictionary<string, string>
 /// </summary>
 public static class RawHttp
 {
+    /// <summary>
+    /// The status line of <c>GET /healthz</c> (HTTP/1.0) on <paramref name="port"/>, its request head sent in two pieces a second
+    /// apart, the first a second after connecting: a slow client within a headers timeout of a few seconds.
+    /// </summary>
+    public static async Task<string> SlowHealthCheckAsync(int port)
+    {
+        using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("GET /hea"u8.ToArray());
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await socket.SendAsync("lthz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"u8.ToArray());
+        var buffer = new byte[64];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
+        return Encoding.ASCII.GetString(buffer, 0, read);
+    }
+
     public static async Task<RawResponse> SendAsync(Uri server, string method, string target, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));
