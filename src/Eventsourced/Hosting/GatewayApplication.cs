@@ -6,14 +6,17 @@ using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Eventsourced.Topics;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Hosting;
 
@@ -45,19 +48,28 @@ public static class GatewayApplication
             options.Limits.MaxConnections, out var fileLimit, out var fileLimitNeeded, observabilityListener ? ConnectionCap.ObservabilityConnections : 0);
         // A connection that sends nothing within the headers timeout is closed, on both listeners.
         var firstBytes = FirstBytesDeadline.Middleware(TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds));
+        // Each listener's connections are counted and the excess closed where they are accepted (see GatedListenerFactory).
+        var gates = new ListenerGates();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(services => new GatedListenerFactory(
+            new SocketTransportFactory(services.GetRequiredService<IOptions<SocketTransportOptions>>(), services.GetRequiredService<ILoggerFactory>()),
+            gates));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
             ApplyLimits(kestrel.Limits, options.Limits, connectionCap);
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
             // limits.max_connections holds for the clients' listener as a whole (Kestrel's cap holds per bound address:
-            // localhost binds two); metrics.address has a small cap of its own beside it.
+            // localhost binds two, and closes the excess after accepting more); metrics.address has a small cap of its own.
             var clients = connectionCap is { } cap
                 ? new ConnectionGate(cap, () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Clients))
                 : null;
             KestrelListen.Apply(kestrel, options.Server.Address, listen =>
             {
-                clients?.Apply(listen);
+                if (clients is not null)
+                {
+                    gates.Add(listen.EndPoint, clients);
+                }
+
                 // Before TLS: a client hello counts as the first bytes (Kestrel's handshake timeout takes it from there).
                 listen.Use(firstBytes);
                 UseTls(listen, kestrel.ApplicationServices);
@@ -69,7 +81,7 @@ public static class GatewayApplication
                     () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Observability));
                 KestrelListen.Apply(kestrel, options.Metrics.Address, listen =>
                 {
-                    observability.Apply(listen);
+                    gates.Add(listen.EndPoint, observability);
                     listen.Use(ObservabilityListener.Middleware());
                     listen.Use(firstBytes);
                 });
