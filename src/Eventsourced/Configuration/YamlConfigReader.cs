@@ -54,7 +54,8 @@ internal static partial class YamlConfigReader
         catch (YamlException ex)
         {
             var message = LocationPrefix().Replace(ex.Message, string.Empty);
-            problems.Add(new(ConfigLocation.InFile(path, ex.Start.Line), null, $"invalid YAML: {ConfigText.OneLine(message)}"));
+            problems.Add(TabIndentation(path, text, ex, message)
+                ?? new(ConfigLocation.InFile(path, ex.Start.Line), null, $"invalid YAML: {ConfigText.OneLine(message)}"));
             return null;
         }
         catch (InvalidOperationException)
@@ -64,6 +65,40 @@ internal static partial class YamlConfigReader
             return null;
         }
     }
+
+    /// <summary>
+    /// A tab in the indentation, reported at its own line. YamlDotNet reports it where the mapping or scalar it broke
+    /// began (a line or more before, "found invalid tab as indentation"), which sent an operator to a line without one.
+    /// </summary>
+    private static ConfigProblem? TabIndentation(string path, string text, YamlException ex, string message)
+    {
+        if (!message.Contains("tab", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var lines = text.Split('\n');
+        for (var i = Math.Max(0, (int)ex.Start.Line - 1); i < lines.Length; i++)
+        {
+            var line = lines[i].TrimEnd('\r');
+            var content = line.TrimStart(' ', '\t');
+            var indentation = line[..(line.Length - content.Length)];
+            if (content.Length == 0 || content.StartsWith('#') || !indentation.Contains('\t', StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var key = IndentedKey().Match(content);
+            var what = key.Success ? $"'{ConfigText.OneLine(key.Groups[1].Value.Trim())}' is" : "this line is";
+            return new(ConfigLocation.InFile(path, i + 1), null, $"invalid YAML: {what} indented with a tab; YAML indents with spaces only");
+        }
+
+        return null;
+    }
+
+    /// <summary>A mapping key at the start of a line (after a sequence's <c>- </c>): text up to a colon followed by a space or the end.</summary>
+    [GeneratedRegex(@"^(?:-[ \t]+)?([^:#'""]+):(?:[ \t]|$)", RegexOptions.CultureInvariant)]
+    private static partial Regex IndentedKey();
 
     /// <param name="key">The node's key as problems name it (<c>queue.expires</c>, <c>broker.node[1]</c>); null for the root.</param>
     /// <param name="isKey">The node is a mapping's key: its own text, below <paramref name="key"/>, names it (a tag on <c>expires</c> is <c>queue.expires</c>'s).</param>

@@ -37,6 +37,11 @@ public sealed class ConfigLoaderErrorTests
     [InlineData("server:\n  path: *nothing\n", "FILE:2: invalid YAML: unknown alias '*nothing'")]
     [InlineData("queue:\n  pattern: [a\nserver:\n", "FILE:3: invalid YAML: ")]
     [InlineData("server:\n  path: /\n---\nqueue:\n  prefetch: 1\n", "FILE:3: more than one YAML document; put all settings in one")]
+    [InlineData("server:\n  path: /\n\theartbeat: 5\n", "FILE:3: invalid YAML: 'heartbeat' is indented with a tab; YAML indents with spaces only")]
+    [InlineData("server:\n  path: /\nqueue:\n\texpires: 5\n", "FILE:4: invalid YAML: 'expires' is indented with a tab; YAML indents with spaces only")]
+    [InlineData("queue:\n  # a comment\n\n\tprefetch: 5\n", "FILE:4: invalid YAML: 'prefetch' is indented with a tab; YAML indents with spaces only")]
+    [InlineData("broker:\n  node:\n\t- amqp://a/\n", "FILE:3: invalid YAML: this line is indented with a tab; YAML indents with spaces only")]
+    [InlineData("header:\n  cors:\n    X-A: 1\n\t- X-B: 2\n", "FILE:4: invalid YAML: 'X-B' is indented with a tab; YAML indents with spaces only")]
     public void Load_BadYaml_ReportsFileAndLine(string yaml, string expectedStart)
     {
         var problem = Assert.Single(ConfigTesting.Problems(yaml));
