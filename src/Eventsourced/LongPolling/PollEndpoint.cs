@@ -22,6 +22,9 @@ internal sealed class PollEndpoint
     /// <summary>The query parameter that acknowledges the previous answer: its last message's id.</summary>
     public const string AckParameter = "ack";
 
+    /// <summary>The query parameter with which a poll asks for at most that many messages (no more than <c>poll.max_messages</c>).</summary>
+    public const string MaxParameter = "max";
+
     private readonly SubscriptionGate _gate;
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
@@ -79,13 +82,51 @@ internal sealed class PollEndpoint
             return;
         }
 
+        if (!TryMaxMessages(context.Request.Query[MaxParameter], _options.MaxMessages, out var max, out var maxProblem))
+        {
+            await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, maxProblem);
+            return;
+        }
+
         var ack = acks.Count > 0 && !string.IsNullOrEmpty(acks[0]) ? acks[0] : null;
         await _gate.HandleAsync(
             context,
             _target,
             new PollFormat(),
-            subscription => new PollSession(context, (PollSubscription)subscription, ack, _options, _settings, _metrics),
+            subscription => new PollSession(context, (PollSubscription)subscription, ack, max, _options, _settings, _metrics),
             Hold);
+    }
+
+    /// <summary>
+    /// The messages one answer may hold: <c>?max=</c> (a whole number from 1; more than <paramref name="configured"/> is
+    /// <paramref name="configured"/>), or <paramref name="configured"/> (<c>poll.max_messages</c>) without it.
+    /// </summary>
+    internal static bool TryMaxMessages(Microsoft.Extensions.Primitives.StringValues values, int configured, out int max, out string problem)
+    {
+        max = configured;
+        problem = "";
+        if (values.Count == 0)
+        {
+            return true;
+        }
+
+        if (values.Count > 1)
+        {
+            problem = $"query parameter '{MaxParameter}' given more than once";
+            return false;
+        }
+
+        var text = values[0] ?? "";
+        var digits = text.TrimStart('0');
+        if (text.Length == 0 || !text.All(char.IsAsciiDigit) || digits.Length == 0)
+        {
+            problem = $"query parameter '{MaxParameter}' must be a whole number from 1 (at most poll.max_messages, {configured}, are answered)";
+            return false;
+        }
+
+        // More digits than an int holds ask for as many as there are, like any number past poll.max_messages.
+        max = digits.Length > 9 ? configured : Math.Min(int.Parse(digits, System.Globalization.CultureInfo.InvariantCulture), configured);
+        return true;
     }
 }
 

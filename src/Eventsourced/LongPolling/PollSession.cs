@@ -8,7 +8,7 @@ namespace Eventsourced.LongPolling;
 
 /// <summary>
 /// One poll: acknowledges the previous answer if the poll names its last id, then answers the messages that
-/// are waiting (up to <c>poll.max_messages</c>), or waits up to <c>poll.wait</c> for the first one and answers
+/// are waiting (up to <c>poll.max_messages</c>, or the fewer the poll asks for with <c>?max=</c>), or waits up to <c>poll.wait</c> for the first one and answers
 /// what has arrived by then: a JSON array, empty after a wait in vain. A poll that does not name the previous
 /// answer's last id gets that same answer again, ids and all, before anything newer: the client lost it, or
 /// is another client taking over the queue. Nothing is acknowledged to the broker that no poll acknowledged.
@@ -17,6 +17,7 @@ internal sealed class PollSession(
     HttpContext context,
     PollSubscription subscription,
     string? ack,
+    int maxMessages,
     PollSessionOptions options,
     SubscriptionSettings settings,
     GatewayMetrics metrics) : ISubscriptionSession
@@ -52,7 +53,8 @@ internal sealed class PollSession(
         {
             if (ack is null || !string.Equals(ack, subscription.BatchLastId, StringComparison.Ordinal))
             {
-                // Not acknowledged: the same answer again.
+                // Not acknowledged: the same answer again, or as much of it as this poll asks for.
+                subscription.ShortenBatch(maxMessages);
                 MessagesWritten += previous.Count;
                 GiveBackWhenOverdue();
                 return await WriteAsync(previous) ? SubscriptionEndReason.ClientGone : SubscriptionEndReason.WriteFailed;
@@ -63,7 +65,7 @@ internal sealed class PollSession(
         }
 
         // What an earlier poll took and never answered comes first (the broker delivered it first).
-        var batch = subscription.TakeUnanswered() ?? [];
+        var batch = subscription.TakeUnanswered(maxMessages) ?? [];
         Take(batch);
         if (batch.Count == 0 && options.Wait > TimeSpan.Zero)
         {
@@ -170,7 +172,7 @@ internal sealed class PollSession(
     /// </summary>
     private async Task GatherAsync(List<OutboundItem> batch, CancellationToken cancellationToken)
     {
-        if (batch.Count == 0 || batch.Count >= options.MaxMessages || subscription.EndReason is not null)
+        if (batch.Count == 0 || batch.Count >= maxMessages || subscription.EndReason is not null)
         {
             return;
         }
@@ -179,7 +181,7 @@ internal sealed class PollSession(
         using var gathering = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, window.Token);
         try
         {
-            while (batch.Count < options.MaxMessages && await subscription.Items.WaitToReadAsync(gathering.Token))
+            while (batch.Count < maxMessages && await subscription.Items.WaitToReadAsync(gathering.Token))
             {
                 Take(batch);
             }
@@ -190,10 +192,10 @@ internal sealed class PollSession(
         }
     }
 
-    /// <summary>Moves what is waiting into <paramref name="batch"/>, up to <c>poll.max_messages</c>.</summary>
+    /// <summary>Moves what is waiting into <paramref name="batch"/>, up to the poll's <c>?max=</c> or <c>poll.max_messages</c>.</summary>
     private void Take(List<OutboundItem> batch)
     {
-        while (batch.Count < options.MaxMessages && subscription.Items.TryRead(out var item))
+        while (batch.Count < maxMessages && subscription.Items.TryRead(out var item))
         {
             if (item.IsMessage)
             {

@@ -61,8 +61,34 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
     /// </summary>
     public void Unanswered(List<OutboundItem> taken, long now)
     {
+        if (_unanswered is { } rest)
+        {
+            // What a smaller answer left of the earlier ones came after what this poll took.
+            taken.AddRange(rest);
+        }
+
         _unanswered = taken.Count > 0 ? taken : null;
         PendingSince = _unanswered is null ? null : PendingSince ?? now;
+    }
+
+    /// <summary>
+    /// A poll asks for fewer messages (<c>?max=</c>) than the unacknowledged answer it gets again: the answer becomes
+    /// its first <paramref name="max"/> messages, ids and all, and the rest start the next answer (they are still
+    /// unacknowledged, and came later than what the shorter answer's last id acknowledges).
+    /// </summary>
+    public void ShortenBatch(int max)
+    {
+        if (_batch is { } batch && batch.Count > max)
+        {
+            var rest = batch.GetRange(max, batch.Count - max);
+            batch.RemoveRange(max, batch.Count - max);
+            if (_unanswered is { } unanswered)
+            {
+                rest.AddRange(unanswered);
+            }
+
+            _unanswered = rest;
+        }
     }
 
     /// <summary>
@@ -71,10 +97,20 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
     /// </summary>
     public void GiveBack() => _givenBack = SubscriptionEndReason.AckTimeout;
 
-    /// <summary>What a poll took and did not answer (<see cref="Unanswered"/>), for the next answer to start with; null when nothing.</summary>
-    public List<OutboundItem>? TakeUnanswered()
+    /// <summary>
+    /// What a poll took and did not answer (<see cref="Unanswered"/>, <see cref="ShortenBatch"/>), for the next answer to
+    /// start with, up to <paramref name="max"/> (the rest stays for the answer after it); null when nothing.
+    /// </summary>
+    public List<OutboundItem>? TakeUnanswered(int max = int.MaxValue)
     {
         var taken = _unanswered;
+        if (taken is not null && taken.Count > max)
+        {
+            _unanswered = taken.GetRange(max, taken.Count - max);
+            taken.RemoveRange(max, taken.Count - max);
+            return taken;
+        }
+
         _unanswered = null;
         return taken;
     }

@@ -43,6 +43,65 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(["d", "e"], second.Select(m => m.Data));
     }
 
+    /// <summary>
+    /// A client that handles messages slowly asks for fewer at a time (<c>?max=</c>), so that an answer fits in
+    /// <c>poll.hold</c>; without it, such a client got the same 100 messages back for ever. Asking for fewer than the
+    /// unacknowledged answer it gets again cuts that answer (same ids), and the rest comes next, in order.
+    /// </summary>
+    [Fact]
+    public async Task Poll_Max_AnswersAtMostThatMany_AnAnswerGivenAgainIsCut_AndNothingIsSkippedOrRepeated()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_Max_AnswersAtMostThatMany_AnAnswerGivenAgainIsCut_AndNothingIsSkippedOrRepeated));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.MaxMessages = 5;
+            o.Poll.WaitSeconds = 1;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        var published = Enumerable.Range(1, 12).Select(i => $"m{i}").ToArray();
+        foreach (var body in published)
+        {
+            await _amqp.PublishAsync(queue, body);
+        }
+
+        var first = await PollAsync(gateway, queue, max: 3);
+        Assert.Equal(["m1", "m2", "m3"], first.Select(m => m.Data));
+
+        // Lost, and asked for again with a smaller max: the first two of the same answer, ids and all.
+        var cut = await PollAsync(gateway, queue, max: 2);
+        Assert.Equal(first.Take(2), cut);
+
+        // Acknowledged: what the cut left comes first, then the rest; more than poll.max_messages asks for all 5.
+        var next = await PollAsync(gateway, queue, ack: cut[^1].Id, max: 1000);
+        Assert.Equal(["m3", "m4", "m5", "m6", "m7"], next.Select(m => m.Data));
+        Assert.Equal(first[2], next[0]);
+        var rest = await PollAsync(gateway, queue, ack: next[^1].Id);
+        Assert.Equal(["m8", "m9", "m10", "m11", "m12"], rest.Select(m => m.Data));
+        Assert.Empty(await PollAsync(gateway, queue, ack: rest[^1].Id));
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
+    [Theory]
+    [InlineData("max=0")]
+    [InlineData("max=000")]
+    [InlineData("max=-1")]
+    [InlineData("max=%2B3")]
+    [InlineData("max=1.5")]
+    [InlineData("max=")]
+    [InlineData("max=ten")]
+    [InlineData("max=%EF%BC%93")]
+    public async Task Poll_MaxNotAWholeNumberFromOne_Is400(string query)
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_MaxNotAWholeNumberFromOne_Is400));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        using var refused = await gateway.Client.GetAsync($"/poll?id={queue}&{query}");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal("query parameter 'max' must be a whole number from 1 (at most poll.max_messages, 100, are answered)", refused.Headers.GetValues("X-Status-Reason").Single());
+        using var twice = await gateway.Client.GetAsync($"/poll?id={queue}&max=1&max=2");
+        Assert.Equal("query parameter 'max' given more than once", twice.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Null(await _amqp.ConsumerCountAsync(queue)); // refused before the queue was declared
+    }
+
     [Fact]
     public async Task Poll_NothingWaiting_WaitsForTheFirstMessage()
     {
@@ -315,9 +374,9 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
 
     private sealed record Polled(string Id, string? Type, string Data, bool Base64);
 
-    private static async Task<IReadOnlyList<Polled>> PollAsync(GatewayServer gateway, string queue, string? ack = null)
+    private static async Task<IReadOnlyList<Polled>> PollAsync(GatewayServer gateway, string queue, string? ack = null, int? max = null)
     {
-        var path = $"/poll?id={Uri.EscapeDataString(queue)}" + (ack is null ? "" : $"&ack={Uri.EscapeDataString(ack)}");
+        var path = $"/poll?id={Uri.EscapeDataString(queue)}" + (ack is null ? "" : $"&ack={Uri.EscapeDataString(ack)}") + (max is null ? "" : $"&max={max}");
         using var response = await gateway.Client.GetAsync(path);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"poll answered {(int)response.StatusCode}: {body}");

@@ -133,6 +133,63 @@ public sealed class PollSessionTests
     }
 
     /// <summary>
+    /// An answer cut by a smaller <c>?max=</c> leaves the rest for the next answer; a poll that takes part of that rest
+    /// and loses its client before answering puts it back in front of the rest, so nothing is skipped or reordered.
+    /// </summary>
+    [Fact]
+    public async Task AnswerCutByASmallerMax_TheRestComesNext_InOrder_EvenAfterAPollThatLeft()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        for (var tag = 1ul; tag <= 5; tag++)
+        {
+            _queue.Deliver(tag, $"m{tag}");
+        }
+
+        var first = await PollAsync(subscription, ack: null, max: 4);
+        Assert.Equal(["m1", "m2", "m3", "m4"], first.Select(m => m.Data));
+        var cut = await PollAsync(subscription, ack: null, max: 1);
+        Assert.Equal(first.Take(1), cut);
+
+        // Acknowledges m1, takes m2 and m3 of the rest, and its client is gone before the answer.
+        using var gone = new CancellationTokenSource();
+        await gone.CancelAsync();
+        var (context, _) = Request();
+        Assert.Equal(SubscriptionEndReason.ClientGone, await Session(context, subscription, cut[^1].Id, max: 2).RunAsync(gone.Token));
+        Assert.Equal([(1ul, true)], _queue.Acknowledged);
+
+        var next = await PollAsync(subscription, ack: null, max: 10);
+        Assert.Equal(["m2", "m3", "m4", "m5"], next.Select(m => m.Data));
+        Assert.Equal(first.Skip(1), next.Take(3));
+    }
+
+    [Theory]
+    [InlineData(null, 100)]
+    [InlineData("1", 1)]
+    [InlineData("007", 7)]
+    [InlineData("100", 100)]
+    [InlineData("101", 100)]
+    [InlineData("99999999999999999999999", 100)]
+    public void TryMaxMessages_AWholeNumberFromOne_IsAtMostTheConfiguredMaximum(string? query, int expected)
+    {
+        Assert.True(PollEndpoint.TryMaxMessages(query is null ? default : new Microsoft.Extensions.Primitives.StringValues(query), 100, out var max, out _));
+        Assert.Equal(expected, max);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("")]
+    [InlineData("-3")]
+    [InlineData(" 3")]
+    [InlineData("3 ")]
+    [InlineData("٣")]
+    [InlineData("0x10")]
+    public void TryMaxMessages_AnythingElse_IsRefused(string query)
+    {
+        Assert.False(PollEndpoint.TryMaxMessages(new Microsoft.Extensions.Primitives.StringValues(query), 100, out _, out var problem));
+        Assert.StartsWith("query parameter 'max' must be a whole number from 1", problem, StringComparison.Ordinal);
+    }
+
+    /// <summary>
     /// A poll that takes what waits and, while it waits for the rest of the burst (the gather window, which the fake
     /// clock holds open), loses its client: it ends without an answer.
     /// </summary>
@@ -148,18 +205,18 @@ public sealed class PollSessionTests
     }
 
     /// <summary>A poll that runs to its answer (the gather window run out on the fake clock); the answer's messages.</summary>
-    private async Task<List<(string Id, string Data)>> PollAsync(PollSubscription subscription, string? ack)
+    private async Task<List<(string Id, string Data)>> PollAsync(PollSubscription subscription, string? ack, int max = 100)
     {
         var (context, body) = Request();
-        var poll = Session(context, subscription, ack).RunAsync(CancellationToken.None);
+        var poll = Session(context, subscription, ack, max).RunAsync(CancellationToken.None);
         _time.Advance(PollSession.GatherWindow);
         Assert.Equal(SubscriptionEndReason.ClientGone, await poll.WaitAsync(TimeSpan.FromSeconds(10)));
         Assert.Equal(StatusCodes.Status200OK, context.Response.StatusCode);
         return Answer(body);
     }
 
-    private PollSession Session(HttpContext context, PollSubscription subscription, string? ack) =>
-        new(context, subscription, ack, new PollSessionOptions(new LongPollingOptions { WaitSeconds = 0 }), Settings(), _metrics.Gateway);
+    private PollSession Session(HttpContext context, PollSubscription subscription, string? ack, int max = 100) =>
+        new(context, subscription, ack, max, new PollSessionOptions(new LongPollingOptions { WaitSeconds = 0 }), Settings(), _metrics.Gateway);
 
     private SubscriptionSettings Settings() => new(
         Options.Create(new ServerOptions()), Options.Create(new HeaderOptions()), Options.Create(new SseOptions()), _time, new ShutdownDrain(Options.Create(new ServerOptions()), new Lifetime()));
