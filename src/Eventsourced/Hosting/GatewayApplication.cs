@@ -160,6 +160,15 @@ public static class GatewayApplication
         {
             HostingLog.ConnectionLimitLowered(hostingLogger, options.Limits.MaxConnections, fileLimit ?? 0, connectionCap ?? 0, needed);
         }
+        else if (options.Limits.MaxConnections == 0 && fileLimit is { } limit && connectionCap < ConnectionCap.FewConnections)
+        {
+            HostingLog.FileLimitLow(
+                hostingLogger,
+                limit,
+                connectionCap ?? 0,
+                ConnectionCap.Needed(ConnectionCap.WantedConnections, observabilityListener ? ConnectionCap.ObservabilityConnections : 0),
+                ConnectionCap.WantedConnections);
+        }
 
         HostingLog.ConnectionLimit(
             hostingLogger,

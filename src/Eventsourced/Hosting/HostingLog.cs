@@ -41,6 +41,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.ConnectionLimitLowered, LogLevel.Warning, "limits.max_connections {Configured} is more than the open-file limit {FileLimit} leaves room for (the descriptors open at start and a reserve for broker connections and files): accepting at most {Connections} client connections instead, since running out of descriptors in accept() aborts the process; raise the open-file limit (LimitNOFILE=, ulimit -n) to at least {Needed} for {Configured}", EventName = "ConnectionLimitLowered")]
     public static partial void ConnectionLimitLowered(ILogger logger, int configured, long fileLimit, long connections, long needed);
 
+    [LoggerMessage(EventIds.FileLimitLow, LogLevel.Warning, "The open-file limit {FileLimit} leaves room for {Connections} client connections only (the descriptors open at start and a reserve for broker connections and files take the rest); raise it (LimitNOFILE=, ulimit -n) to at least {Needed} for {Wanted}", EventName = "FileLimitLow")]
+    public static partial void FileLimitLow(ILogger logger, long fileLimit, long connections, long needed, int wanted);
+
     [LoggerMessage(EventIds.ConnectionsRejected, LogLevel.Warning, "Client connections closed as they came: {Connections} are open, the most {Limit} allows", EventName = "ConnectionsRejected")]
     public static partial void ConnectionsRejected(ILogger logger, string connections, string limit);
 

@@ -49,13 +49,25 @@ internal static partial class ConnectionCap
 
         if (available is { } most && configured > most)
         {
-            // The smallest limit whose reserve leaves room for the configured cap (a tenth of it, if that is more).
-            needed = Math.Max(configured + alsoReserved + openReserve, (((long)configured + alsoReserved) * 10 + 8) / 9);
+            needed = Needed(configured, alsoReserved, openReserve);
             return most;
         }
 
         return configured;
     }
+
+    /// <summary>
+    /// Fewer connections than this, worked out from the open-file limit (<c>limits.max_connections: 0</c>), are logged as
+    /// a warning: a limit such as 256 left room for one connection, and the gateway only said so in an information line.
+    /// </summary>
+    public const int FewConnections = 100;
+
+    /// <summary>Connections the warning of a low limit names the open-file limit for (<see cref="FewConnections"/>).</summary>
+    public const int WantedConnections = 1000;
+
+    /// <summary>The smallest open-file limit whose reserve leaves room for <paramref name="connections"/> (a tenth of it, if that is more).</summary>
+    public static long Needed(long connections, int alsoReserved, long? openReserve = null) =>
+        Math.Max(connections + alsoReserved + (openReserve ?? OpenNow() + Margin), ((connections + alsoReserved) * 10 + 8) / 9);
 
     /// <summary>Descriptors open now (about two per loaded assembly, ~200 at start).</summary>
     private static long OpenNow()

@@ -26,6 +26,7 @@ internal static class EventIds
     public const int SettingNotApplied = 117;
     public const int EndpointShadowed = 118;
     public const int ConnectionLimitLowered = 119;
+    public const int FileLimitLow = 120;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

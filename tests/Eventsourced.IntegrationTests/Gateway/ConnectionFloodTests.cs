@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.RegularExpressions;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,45 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
         Assert.Contains("limits.max_connections 3000 is more than the open-file limit 1024", warning, StringComparison.Ordinal);
         Assert.Contains("raise the open-file limit", warning, StringComparison.Ordinal);
         Assert.DoesNotContain("Accepting at most 3000", stdout, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// An open-file limit such as 256 leaves room for one client connection after the reserve: the gateway said so in
+    /// an information line only, and an operator found out from clients closed at once. It is a warning (event 120)
+    /// that names the limit to set; the one connection is still served.
+    /// </summary>
+    [Fact]
+    public async Task AnOpenFileLimitWithRoomForFewConnections_IsAWarningNamingTheLimitToSet()
+    {
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.StartWithFileLimit(256, new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+        });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        var warning = Assert.Single(process.Stdout.Split('\n'), l => l.Contains("[120]", StringComparison.Ordinal));
+        Assert.Contains("warn", warning, StringComparison.Ordinal);
+        var match = Regex.Match(warning, "The open-file limit 256 leaves room for ([0-9]+) client connections only .* raise it \\(LimitNOFILE=, ulimit -n\\) to at least ([0-9]+) for 1000");
+        Assert.True(match.Success, warning);
+        Assert.True(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) < ConnectionCap.FewConnections, warning);
+        Assert.True(int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture) > 1000, warning);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+    }
+
+    /// <summary>The usual container limit (1024) leaves room for hundreds: no warning.</summary>
+    [Fact]
+    public async Task AnOpenFileLimitOf1024_IsNoWarning()
+    {
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.StartWithFileLimit(FileLimit, new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+        });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        Assert.Contains("Accepting at most", process.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("[120]", process.Stdout, StringComparison.Ordinal);
     }
 
     private async Task<string> FloodAsync(int? maxConnections)
