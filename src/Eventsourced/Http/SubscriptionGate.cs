@@ -40,6 +40,13 @@ internal sealed class SubscriptionGate(
     /// <summary>A timer's limit (about 49 days); a token valid longer is not ended at its expiry.</summary>
     private static readonly TimeSpan MaxExpiryTimer = TimeSpan.FromDays(49);
 
+    /// <summary>
+    /// How long after the token's expiry its subscription ends. The runtime's timers count whole milliseconds and may
+    /// fire a moment early: a client told "token expired" that reconnected at once with the same token was let in by
+    /// the token's validation (expired only once the clock is past it), and ended again a moment later.
+    /// </summary>
+    internal static readonly TimeSpan ExpiryTimerSlack = TimeSpan.FromMilliseconds(20);
+
     // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
     // application declared with other arguments): the first refusal of a queue (or topic) with a given reply is written
     // at once, its repeats summed up every 10 s. The key joins kind, name and reply with NULs, which no name contains.
@@ -173,7 +180,7 @@ internal sealed class SubscriptionGate(
 
         // The token's expiry ends the subscription like a client leaving would, in every transport (auth.end_at_expiry).
         using var expiry = authenticator.EndsAtExpiry && who.Expires is { } expires && expires - settings.Time.GetUtcNow() is var left && left < MaxExpiryTimer
-            ? new CancellationTokenSource(Max(left, TimeSpan.Zero), settings.Time)
+            ? new CancellationTokenSource(Max(left, TimeSpan.Zero) + ExpiryTimerSlack, settings.Time)
             : null;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping, expiry?.Token ?? CancellationToken.None);
         if (held is not null && !await ReuseAsync(context, target, name, held, expiry, lifetime.Token))
