@@ -46,7 +46,14 @@ internal sealed class GatedListenerFactory(IConnectionListenerFactory inner, Lis
                 }
 
                 // Closed unread, as Kestrel closes what passes its cap, but before the next accept.
-                await connection.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+                {
+                    // Out of AcceptAsync, it would end Kestrel's accept loop: the listener would accept nothing more.
+                }
             }
         }
 
