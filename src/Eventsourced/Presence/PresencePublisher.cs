@@ -28,6 +28,8 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     public const int Capacity = 10_000;
 
     private const ushort PreconditionFailed = 406;
+    private const ushort AccessRefused = 403;
+    private const ushort NotFound = 404;
 
     private readonly PresenceOptions _options;
     private readonly BrokerPool _pool;
@@ -39,6 +41,9 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
     private readonly LogDigest _failures;
     private ChannelLease? _lease;
     private bool _blockedLogged;
+
+    /// <summary>The last failed attempt was the broker's refusal (403, 404), not a connection lost: not retried.</summary>
+    private bool _refused;
     private Task _writer = Task.CompletedTask;
 
     public PresencePublisher(IOptions<PresenceOptions> options, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<PresencePublisher> logger)
@@ -177,8 +182,9 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
                 bool published;
                 try
                 {
-                    // One retry on a fresh channel: a broker connection that dropped since the last event.
-                    published = await TryPublishAsync(presence, stopping) || await TryPublishAsync(presence, stopping);
+                    // One retry on a fresh channel: a broker connection that dropped since the last event. Not after
+                    // the broker's refusal (no permission, no such exchange): it would refuse again, on a second channel.
+                    published = await TryPublishAsync(presence, stopping) || (!_refused && await TryPublishAsync(presence, stopping));
                 }
                 catch (BrokerBlockedException ex)
                 {
@@ -235,6 +241,7 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
             && ex is not BrokerBlockedException)
         {
             _failures.Add(ex.Message);
+            _refused = ex is OperationInterruptedException { ShutdownReason.ReplyCode: AccessRefused or NotFound };
             if (Interlocked.Exchange(ref _lease, null) is { } lease)
             {
                 await lease.DisposeAsync();
