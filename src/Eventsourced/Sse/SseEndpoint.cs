@@ -35,9 +35,9 @@ internal sealed class SseEndpoint(
 
     // Queues keep the original's format unless sse.* asks for more; a topic's events always carry their offset as id.
     private readonly SseFormat _queueFormat = new(new SseFields(
-        options.Value.Event, options.Value.Id ? SseIdSource.MessageId : SseIdSource.None, options.Value.RetryMilliseconds));
+        options.Value.Event, options.Value.Id ? SseIdSource.MessageId : SseIdSource.None, options.Value.RetryMilliseconds, options.Value.HeartbeatEvent));
 
-    private readonly SseFormat _topicFormat = new(new SseFields(options.Value.Event, SseIdSource.StreamOffset, options.Value.RetryMilliseconds));
+    private readonly SseFormat _topicFormat = new(new SseFields(options.Value.Event, SseIdSource.StreamOffset, options.Value.RetryMilliseconds, options.Value.HeartbeatEvent));
 
     /// <summary>Configured headers left to the HTTP server (see <see cref="SseResponseHeaders"/>).</summary>
     public IReadOnlyList<string> IgnoredHeaders => settings.Headers.Ignored;

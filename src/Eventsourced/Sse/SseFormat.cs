@@ -20,7 +20,8 @@ internal enum SseIdSource
 }
 
 /// <summary>The SSE fields written besides <c>data:</c>; <see cref="Original"/> writes none.</summary>
-internal sealed record SseFields(bool EventFromType, SseIdSource Id, int RetryMilliseconds)
+/// <param name="HeartbeatEvent">The type heartbeats are sent as (<c>sse.heartbeat_event</c>); <c>""</c>: the <c>: heartbeat</c> comment.</param>
+internal sealed record SseFields(bool EventFromType, SseIdSource Id, int RetryMilliseconds, string HeartbeatEvent = "")
 {
     public static SseFields Original { get; } = new(false, SseIdSource.None, 0);
 }
@@ -44,6 +45,7 @@ internal sealed class SseFormat : IFrameFormat
     public SseFormat(SseFields fields)
     {
         _fields = fields;
+        Heartbeat = OutboundItem.HeartbeatOf(fields.HeartbeatEvent.Length > 0 ? SseFraming.HeartbeatEvent(fields.HeartbeatEvent) : HeartbeatFrame);
         Opening = fields.RetryMilliseconds > 0
             ? [.. SseFraming.Opening, .. SseFraming.Retry(fields.RetryMilliseconds)]
             : SseFraming.Opening.ToArray();
@@ -51,7 +53,7 @@ internal sealed class SseFormat : IFrameFormat
 
     public SseFields Fields => _fields;
 
-    public OutboundItem Heartbeat { get; } = OutboundItem.HeartbeatOf(HeartbeatFrame);
+    public OutboundItem Heartbeat { get; }
 
     /// <summary>What opens every stream: the <c>: SSE stream</c> comment, then <c>retry:</c> when configured.</summary>
     public byte[] Opening { get; }

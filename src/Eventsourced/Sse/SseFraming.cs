@@ -20,6 +20,9 @@ internal static class SseFraming
     /// <summary>The comment sent to a stream that has been silent for the heartbeat interval.</summary>
     public static ReadOnlySpan<byte> Heartbeat => ": heartbeat\n\n"u8;
 
+    /// <summary>A heartbeat a page sees: <c>event: TYPE</c> and an empty <c>data:</c> (without a data line no event is dispatched).</summary>
+    public static byte[] HeartbeatEvent(string type) => System.Text.Encoding.UTF8.GetBytes($"event: {type}\ndata:\n\n");
+
     private static ReadOnlySpan<byte> DataPrefix => "data: "u8;
 
     /// <summary>The <c>event:</c> field name, for <see cref="WriteField"/>.</summary>

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using Eventsourced.Configuration;
 using Microsoft.Extensions.Configuration;
 
 namespace Eventsourced.Sse;
@@ -29,8 +30,38 @@ public sealed class SseOptions
     [ConfigurationKeyName("direct_writes")]
     public bool DirectWrites { get; set; } = true;
 
+    /// <summary>
+    /// <c>sse.heartbeat_event</c>: heartbeats as an event of this type with empty data (<c>event: NAME</c>,
+    /// <c>data:</c>), which a page sees with <c>addEventListener(NAME, ...)</c> and can time (a connection that died
+    /// without a word sends neither events nor heartbeats); <c>''</c> (the default): the <c>: heartbeat</c> comment,
+    /// which no page sees.
+    /// </summary>
+    [ConfigurationKeyName("heartbeat_event")]
+    [ValueRule<SseEventName>]
+    public string HeartbeatEvent { get; set; } = "";
+
     /// <summary><c>sse.retry</c>: milliseconds a browser waits before reconnecting, sent as <c>retry:</c> when a stream opens; 0 sends none.</summary>
     [ConfigurationKeyName("retry")]
     [Range(0, MaxRetryMilliseconds)]
     public int RetryMilliseconds { get; set; }
+}
+
+/// <summary>
+/// An SSE event type the gateway sends (<c>sse.heartbeat_event</c>): empty, or up to 64 letters, digits and
+/// <c>-_.:</c>. Not <c>message</c> (it would reach every page's <c>onmessage</c>), nor <c>error</c> or <c>open</c> (a
+/// page's <c>onerror</c> and <c>onopen</c>).
+/// </summary>
+internal sealed class SseEventName : IValueRule
+{
+    private SseEventName()
+    {
+    }
+
+    public static string? Check(string value) =>
+        value.Length == 0 ? null
+        : value.Length > 64 || !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or ':')
+            ? $"invalid event type {ConfigText.Quote(value)} (allowed: up to 64 letters, digits and -_.:)"
+        : value is "message" or "error" or "open"
+            ? $"event type {ConfigText.Quote(value)} would reach the page's on{value}; choose another (for example heartbeat)"
+        : null;
 }

@@ -44,6 +44,40 @@ public sealed class TypedEventsAndTopicsTests(BrokerFixture broker, ChromiumFixt
         }
     }
 
+    /// <summary>
+    /// <c>sse.heartbeat_event</c>: Chromium dispatches the heartbeat (an event with empty data) to its listener, where a
+    /// page can time it; <c>onmessage</c> sees only messages.
+    /// </summary>
+    [Fact]
+    public async Task HeartbeatEvent_ReachesItsListener_NotOnmessage()
+    {
+        var queue = broker.UniqueQueueName(nameof(HeartbeatEvent_ReachesItsListener_NotOnmessage));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.HeartbeatSeconds = 1;
+            o.Sse.HeartbeatEvent = "heartbeat";
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(HeartbeatEvent_ReachesItsListener_NotOnmessage));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}")) + "&types=heartbeat");
+            await Harness.WaitUntilAsync(page, "h.typed.length >= 2", Timeout);
+            await amqp.PublishAsync(queue, "hello");
+            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
+
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["hello"], seen.Events);
+            Assert.All(seen.Typed, t => Assert.Equal("heartbeat: ", t));
+            Assert.Equal(1, seen.Opens);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
     [Fact]
     public async Task Topic_GatewayRestartsUnderTheOpenPage_EventSourceResumesWithLastEventIdNothingMissedNothingTwice()
     {

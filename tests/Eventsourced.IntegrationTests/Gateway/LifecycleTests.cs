@@ -154,6 +154,34 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Empty(sse.Events());
     }
 
+    /// <summary>
+    /// <c>sse.heartbeat_event</c>: heartbeats a page can see and time (a comment reaches no script), on queue and topic
+    /// streams, over direct writes and Kestrel's path; the event between messages changes nothing else.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task HeartbeatEvent_IdleStreamsOfQueuesAndTopics_GetAnEventOfThatTypeWithEmptyData(bool directWrites)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.HeartbeatSeconds = 1;
+            o.Sse.HeartbeatEvent = "heartbeat";
+            o.Sse.DirectWrites = directWrites;
+        });
+        var queue = broker.UniqueQueueName(nameof(HeartbeatEvent_IdleStreamsOfQueuesAndTopics_GetAnEventOfThatTypeWithEmptyData));
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+        await using var topic = await gateway.SubscribeAsync($"/topics/{queue}");
+        const string Beat = "event: heartbeat\ndata:\n\n";
+
+        Assert.True(await sse.ReadUntilAsync(t => t.Split(Beat).Length >= 3, Patience), sse.RawText);
+        Assert.StartsWith(": SSE stream\n\n" + Beat, sse.RawText, StringComparison.Ordinal);
+        Assert.DoesNotContain("\n: heartbeat\n", sse.RawText, StringComparison.Ordinal);
+        await _amqp.PublishAsync(queue, "between beats");
+        Assert.True(await sse.ReadUntilAsync(t => t.Contains("data: between beats\n\n" + Beat, StringComparison.Ordinal), Patience), sse.RawText);
+        Assert.True(await topic.ReadUntilAsync(t => t.Split(Beat).Length >= 3, Patience), topic.RawText);
+    }
+
     [Fact]
     public async Task UnwrittenDeliveries_GoBackToTheQueue_WhenTheClientLeaves()
     {

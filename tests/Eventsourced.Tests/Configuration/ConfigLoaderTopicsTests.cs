@@ -16,6 +16,10 @@ public sealed class ConfigLoaderTopicsTests
     [InlineData("topics:\n  create:\n    - ''\n", "FILE:3: topics.create[0]: empty value")]
     [InlineData("sse:\n  retry: -1\n", "FILE:2: sse.retry: must be from 0 to 86400000, got -1")]
     [InlineData("sse:\n  event: yes\n", "FILE:2: sse.event: expected true or false, got 'yes'")]
+    [InlineData("sse:\n  heartbeat_event: 'ping pong'\n", "FILE:2: sse.heartbeat_event: invalid event type 'ping pong' (allowed: up to 64 letters, digits and -_.:)")]
+    [InlineData("sse:\n  heartbeat_event: \"ping\\n\"\n", "FILE:2: sse.heartbeat_event: invalid event type 'ping\\n' (allowed: up to 64 letters, digits and -_.:)")]
+    [InlineData("sse:\n  heartbeat_event: message\n", "FILE:2: sse.heartbeat_event: event type 'message' would reach the page's onmessage; choose another (for example heartbeat)")]
+    [InlineData("sse:\n  heartbeat_event: error\n", "FILE:2: sse.heartbeat_event: event type 'error' would reach the page's onerror; choose another (for example heartbeat)")]
     [InlineData("server:\n  path: /topics/\n", "FILE:2: server.path: '/topics/' is also topics.path; give each endpoint its own path")]
     [InlineData("queue:\n  pattern: topic.${query:id}\n", "FILE:2: queue.pattern: queue names starting with topics.prefix 'topic.' are the names of topics' streams, but queue.pattern 'topic.${query:id}' gives only such names: give one of them another prefix")]
     [InlineData("topics:\n  prefix: user-\nqueue:\n  pattern: user-${query:id}\n", "FILE:4: queue.pattern: queue names starting with topics.prefix 'user-' are the names of topics' streams, but queue.pattern 'user-${query:id}' gives only such names: give one of them another prefix")]
@@ -41,6 +45,7 @@ public sealed class ConfigLoaderTopicsTests
               event: true
               id: true
               retry: 3000
+              heartbeat_event: keep-alive
             events:
               exchange: presence
               instance: gw-1
@@ -50,7 +55,7 @@ public sealed class ConfigLoaderTopicsTests
         Assert.Equal(("/t/", "live.", "12h", ""), (options.Topics.Path, options.Topics.Prefix, options.Topics.MaxAge, options.Topics.MaxLengthBytes));
         Assert.Empty(options.Topics.Create);
         Assert.Equal(0, options.Topics.CreateMax);
-        Assert.Equal((true, true, 3000), (options.Sse.Event, options.Sse.Id, options.Sse.RetryMilliseconds));
+        Assert.Equal((true, true, 3000, "keep-alive"), (options.Sse.Event, options.Sse.Id, options.Sse.RetryMilliseconds, options.Sse.HeartbeatEvent));
         Assert.Equal(("presence", "gw-1"), (options.Events.Exchange, options.Events.Instance));
     }
 

@@ -143,6 +143,21 @@ public sealed class SseFramingTests
     }
 
     [Fact]
+    public void Heartbeat_WithAnEventType_IsAnEventWithEmptyData_WhichAClientDispatches_KeepingTheLastId()
+    {
+        Assert.Equal(": heartbeat\n\n", Encoding.UTF8.GetString(new SseFormat().Heartbeat.Frame.ToArray()));
+        var format = new SseFormat(new SseFields(false, SseIdSource.StreamOffset, 0, "heartbeat"));
+        Assert.Equal("event: heartbeat\ndata:\n\n", Encoding.UTF8.GetString(format.Heartbeat.Frame.ToArray()));
+        Assert.False(format.Heartbeat.IsMessage);
+
+        // As a client parses it after an event with an id: a "heartbeat" event with empty data, the id unchanged.
+        var parser = System.Net.ServerSentEvents.SseParser.Create(new MemoryStream([.. format.Opening, .. SseFraming.IdOnly("41"), .. format.Heartbeat.Frame.ToArray()]));
+        var item = Assert.Single(parser.Enumerate());
+        Assert.Equal(("heartbeat", ""), (item.EventType, item.Data));
+        Assert.Equal("41", parser.LastEventId);
+    }
+
+    [Fact]
     public void IdOnly_IsABlockWithoutData_WhichAnEventSourceTakesAsItsLastIdWithoutAnEvent()
     {
         var block = SseFraming.IdOnly("41");
