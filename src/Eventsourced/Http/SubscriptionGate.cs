@@ -25,8 +25,13 @@ internal sealed class SubscriptionGate(
     PresencePublisher presence,
     Limits.ClientStreams clients,
     Microsoft.Extensions.Options.IOptions<QueueOptions> queue,
+    Microsoft.Extensions.Options.IOptions<Limits.LimitsOptions> limits,
     ILogger<SubscriptionGate> logger) : IDisposable
 {
+    private readonly Limits.MemoryAdmission _memory = new(limits.Value.MaxMemoryPercent, settings.Time);
+
+    private readonly MemoryRefusals _memoryRefusals = new(settings.Time, logger);
+
     /// <summary>
     /// <c>Retry-After</c> of a <c>503</c> for want of the broker (no connection, a refusal, a subscription it ended) or
     /// while the gateway shuts down: the gateway probes a lost node every 250 ms, a balancer moves a draining
@@ -131,6 +136,13 @@ internal sealed class SubscriptionGate(
         if (!permissions.MayRead(context.User, target.Kind, name))
         {
             await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, $"token does not permit reading {target.Kind} '{name}'");
+            return;
+        }
+
+        if (_memory.Full(out var used, out var available))
+        {
+            _memoryRefusals.Add($"the heap holds {used / (1024 * 1024)} MiB of the {available / (1024 * 1024)} MiB the runtime may use, more than limits.max_memory_percent ({limits.Value.MaxMemoryPercent})");
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Overloaded, "gateway memory nearly full");
             return;
         }
 
@@ -429,7 +441,35 @@ internal sealed class SubscriptionGate(
     internal static string RetryAfterValue(TimeSpan wait) =>
         Math.Max(1, (int)Math.Min(int.MaxValue, Math.Ceiling(wait.TotalSeconds))).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    public void Dispose() => _brokerRefusals.Dispose();
+    public void Dispose()
+    {
+        _brokerRefusals.Dispose();
+        _memoryRefusals.Dispose();
+    }
+
+    /// <summary>
+    /// Subscriptions refused for want of memory: the first logged at once, then a count per 10 s (a full gateway is
+    /// refused again and again), each line with the heap as the latest refusal saw it.
+    /// </summary>
+    private sealed class MemoryRefusals : IDisposable
+    {
+        private readonly LogDigest _digest;
+        private string _detail = "";
+
+        public MemoryRefusals(TimeProvider time, ILogger logger) => _digest = new(
+            LogDigest.RefusalInterval,
+            time,
+            _ => SubscriptionLog.MemoryFull(logger, Volatile.Read(ref _detail)),
+            (_, count, over) => SubscriptionLog.MemoryFullRepeated(logger, count, over.TotalSeconds, Volatile.Read(ref _detail)));
+
+        public void Add(string detail)
+        {
+            Volatile.Write(ref _detail, detail);
+            _digest.Add("memory");
+        }
+
+        public void Dispose() => _digest.Dispose();
+    }
 
     private static string KindOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)];
 

@@ -25,6 +25,12 @@ internal static partial class SubscriptionLog
     [LoggerMessage(EventIds.BrokerRefusedSubscription, LogLevel.Warning, "Subscription to {Kind} {Queue} refused: {Detail}", EventName = "BrokerRefusedSubscription")]
     public static partial void BrokerRefused(ILogger logger, string kind, string queue, string detail);
 
+    [LoggerMessage(EventIds.SubscriptionsRefusedForMemory, LogLevel.Warning, "New subscriptions refused (503) for want of memory: {Detail}; open streams go on", EventName = "SubscriptionsRefusedForMemory")]
+    public static partial void MemoryFull(ILogger logger, string detail);
+
+    [LoggerMessage(EventIds.SubscriptionsRefusedForMemoryRepeated, LogLevel.Warning, "New subscriptions refused for want of memory {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "SubscriptionsRefusedForMemoryRepeated")]
+    public static partial void MemoryFullRepeated(ILogger logger, int count, double seconds, string detail);
+
     [LoggerMessage(EventIds.BrokerRefusedSubscriptionRepeated, LogLevel.Warning, "Subscription to {Kind} {Queue} refused {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "BrokerRefusedSubscriptionRepeated")]
     public static partial void BrokerRefusedRepeated(ILogger logger, string kind, int count, string queue, double seconds, string detail);
 }

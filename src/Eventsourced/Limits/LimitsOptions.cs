@@ -29,6 +29,15 @@ public sealed class LimitsOptions
     [MayBeEmpty]
     public List<string> TrustedProxies { get; set; } = ["127.0.0.1", "::1"];
 
+    /// <summary>
+    /// <c>limits.max_memory_percent</c>: new subscriptions are refused (503) while the managed heap, as the last
+    /// collection left it, takes more than this percent of the memory the runtime may use (a container's limit,
+    /// <c>DOTNET_GCHeapHardLimit</c>, else the machine's); 0: never (<see cref="MemoryAdmission"/>).
+    /// </summary>
+    [ConfigurationKeyName("max_memory_percent")]
+    [Range(0, 100)]
+    public int MaxMemoryPercent { get; set; } = 75;
+
     /// <summary><c>limits.max_connections</c>: open client connections; 0: derived from the open-file limit (<see cref="ConnectionCap"/>).</summary>
     [ConfigurationKeyName("max_connections")]
     [Range(0, 10_000_000)]

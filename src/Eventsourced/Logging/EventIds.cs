@@ -52,6 +52,8 @@ internal static class EventIds
     public const int ExchangeDiffers = 308;
     public const int SharedChannelLeaveFailed = 309;
     public const int BrokerRefusedSubscriptionRepeated = 310;
+    public const int SubscriptionsRefusedForMemory = 311;
+    public const int SubscriptionsRefusedForMemoryRepeated = 312;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;

@@ -275,7 +275,10 @@ internal static class StreamOutcomes
     /// <summary>409: a topic's name is a queue that is no stream.</summary>
     public const string Conflict = "conflict";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited, NotFound, Conflict];
+    /// <summary>503: the gateway's heap is near the memory it may use (<c>limits.max_memory_percent</c>).</summary>
+    public const string Overloaded = "overloaded";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited, NotFound, Conflict, Overloaded];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>
