@@ -89,7 +89,7 @@ internal sealed class GatewayMetrics
             "outcome");
         _messagesRejected = factory.CreateCounter(
             "eventsourced_messages_rejected_total",
-            "Messages rejected without requeue (dead-lettered, or dropped by the broker without a dead-letter exchange): reason too_large (over queue.max_message_bytes).",
+            "Messages rejected without requeue (dead-lettered, or dropped by the broker without a dead-letter exchange), and topic events passed over: reason too_large (over queue.max_message_bytes).",
             "reason");
         _deliveriesPerSecond = new PerSecondCounter(time);
         _topicsOpen = factory.CreateGauge("eventsourced_topics_open", "Topics this instance consumes (one stream consumer each, shared by their subscribers).");

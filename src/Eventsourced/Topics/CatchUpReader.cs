@@ -146,7 +146,13 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
 
             // Below Next: already had (a retention boundary moved, or the stream repeats a chunk's start). Above
             // Next: retention dropped what it asked for; the oldest still kept is all it can have.
-            if (offset >= subscription.Next)
+            if (offset >= subscription.Next && body.Length > feed.MaxEventBytes)
+            {
+                // Over queue.max_message_bytes: passed over, as the feed passes over it (which counts and logs it).
+                subscription.Next = offset + 1;
+                added = true;
+            }
+            else if (offset >= subscription.Next)
             {
                 var item = subscription.Format.Message((ulong)offset + 1, body.Span, properties, MessageTimestamp.From(properties));
                 if (!subscription.TryAdd(item))

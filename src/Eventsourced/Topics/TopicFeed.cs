@@ -248,7 +248,14 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     {
         if (StreamOffsets.Of(properties) is { } offset)
         {
-            Append(new TopicEvent(offset, body.ToArray(), properties, MessageTimestamp.From(properties)));
+            if (body.Length > MaxEventBytes)
+            {
+                Skip(offset, body.Length);
+            }
+            else
+            {
+                Append(new TopicEvent(offset, body.ToArray(), properties, MessageTimestamp.From(properties)));
+            }
         }
 
         // A stream sends a consumer at most its prefetch of unacknowledged events: acknowledge as they come, in batches.
@@ -275,6 +282,40 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     public Task HandleBasicCancelOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
 
     public Task HandleBasicConsumeOkAsync(string consumerTag, CancellationToken cancellationToken = default) => Task.CompletedTask;
+
+    /// <summary><c>queue.max_message_bytes</c>: a larger event is never framed nor handed out (see <see cref="TopicHub.MaxEventBytes"/>).</summary>
+    public int MaxEventBytes => _hub.MaxEventBytes;
+
+    /// <summary>
+    /// An event over <see cref="MaxEventBytes"/>: handed to nobody, but passed, as if it had been handed out, so that
+    /// the feed's next offset (a new subscriber's opening id, a catching-up reader's join) lies beyond it. Counted and
+    /// logged here, once per instance; catching-up readers pass over it without a word.
+    /// </summary>
+    private void Skip(long offset, int bytes)
+    {
+        List<CatchUpReader>? joined = null;
+        lock (_sync)
+        {
+            if (_ended is not null || offset < _next)
+            {
+                return;
+            }
+
+            _next = offset + 1;
+            _first = _ring.Count > 0 ? _ring.FirstOffset : _next;
+            for (var i = _catchingUp.Count - 1; i >= 0; i--)
+            {
+                if (TryJoinLocked(_catchingUp[i]) is { } reader)
+                {
+                    (joined ??= []).Add(reader);
+                }
+            }
+        }
+
+        _hub.Metrics.MessageRejected(MessageRejectReasons.TooLarge);
+        TopicsLog.EventTooLarge(_hub.Logger, Topic, offset, bytes, MaxEventBytes);
+        joined?.ForEach(reader => reader.Close());
+    }
 
     /// <summary>Keeps the event among the recent ones and hands it to every live subscriber (ending those with no room).</summary>
     private void Append(TopicEvent topicEvent)

@@ -55,7 +55,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         Logger = logger;
         _prefixBytes = Encoding.UTF8.GetByteCount(Options.Prefix);
         MaxStreamNameBytes = MaxStreamName(broker.Value.Node.Select(BrokerUrl.Parse));
+        MaxEventBytes = queue.Value.MaxMessageBytes;
     }
+
+    /// <summary>
+    /// <c>queue.max_message_bytes</c>, for topics too: a larger event is never handed to a subscriber. It stays in the
+    /// stream (nothing can be rejected from a stream); subscribers pass over it, as their queues' streams pass over such
+    /// a message.
+    /// </summary>
+    public int MaxEventBytes { get; }
 
     /// <summary>
     /// The longest name a stream queue can have: RabbitMQ (3.10) keeps a stream's data in a directory named

@@ -23,4 +23,7 @@ internal static partial class TopicsLog
 
     [LoggerMessage(EventIds.TopicNoReplicaOnNode, LogLevel.Debug, "Topic {Topic}: node {Node} holds no replica of its stream and refused the consume; trying another node", EventName = "TopicNoReplicaOnNode")]
     public static partial void NoReplicaOnNode(ILogger logger, string topic, string node);
+
+    [LoggerMessage(EventIds.TopicEventTooLarge, LogLevel.Warning, "An event of {Bytes} bytes (id {Offset}) in topic {Topic} exceeds queue.max_message_bytes ({Max}): passed over, never sent to a subscriber (it stays in the stream)", EventName = "TopicEventTooLarge")]
+    public static partial void EventTooLarge(ILogger logger, string topic, long offset, int bytes, int max);
 }

@@ -368,4 +368,49 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
         AssertRun(items, 0, 35);
         Assert.Equal(0, Offsets(items)[0]);
     }
+
+    /// <summary>
+    /// <c>queue.max_message_bytes</c> holds for topics as for queues: an event over it reached every subscriber (a 2 MiB
+    /// event with the 1 MiB default, up to <c>topics.buffer</c> of them held per slow subscriber). It is passed over, live,
+    /// from memory and from the stream, counted and logged; the ids go on after it.
+    /// </summary>
+    [Fact]
+    public async Task EventOverMaxMessageBytes_IsPassedOver_Live_FromMemory_AndFromTheStream_CountedAndLogged()
+    {
+        var topic = UniqueTopic(nameof(EventOverMaxMessageBytes_IsPassedOver_Live_FromMemory_AndFromTheStream_CountedAndLogged));
+        var log = new CollectedLog();
+        void Configure(Eventsourced.Configuration.GatewayOptions o)
+        {
+            o.Queue.MaxMessageBytes = 4096;
+            o.Topics.Recent = 16;
+        }
+
+        var gateway = await StartGatewayAsync(Configure, log);
+        await using var live = await gateway.SubscribeAsync($"/topics/{topic}");
+        await PublishAsync(topic, 0, 1);
+        await Amqp.PublishAsync(StreamOf(topic), new string('x', 4097));
+        await PublishAsync(topic, 2, 2);
+
+        var items = await live.ReadItemsAsync(3, Timeout);
+        Assert.Equal(new long[] { 0, 2, 3 }, Offsets(items));
+        Assert.Equal(["event-0", "event-2", "event-3"], items.Select(i => i.Data));
+        Assert.DoesNotContain("xxxx", live.RawText, StringComparison.Ordinal);
+
+        // From the feed's recent events, after the id before it.
+        await using (var fromMemory = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "0")))
+        {
+            Assert.Equal(new long[] { 2, 3 }, Offsets(await fromMemory.ReadItemsAsync(2, Timeout)));
+        }
+
+        // From the stream (a gateway that has not read the topic yet), then live.
+        var other = await StartGatewayAsync(Configure);
+        await using var fromStream = await other.SubscribeAsync($"/topics/{topic}?lastEventId=earliest");
+        Assert.Equal(new long[] { 0, 2, 3 }, Offsets(await fromStream.ReadItemsAsync(3, Timeout)));
+        await PublishAsync(topic, 4, 1);
+        Assert.Equal(new long[] { 0, 2, 3, 4 }, Offsets(await fromStream.ReadItemsAsync(4, Timeout)));
+        Assert.Equal(new long[] { 4 }, Offsets(await live.ReadItemsAsync(4, Timeout)).Skip(3));
+
+        Assert.Contains("eventsourced_messages_rejected_total{reason=\"too_large\"} 1", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+        Assert.Contains(log.Entries, e => e.EventId == 606 && e.Message.Contains("4097 bytes (id 1)", StringComparison.Ordinal));
+    }
 }

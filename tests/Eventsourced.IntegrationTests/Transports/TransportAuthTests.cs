@@ -125,6 +125,39 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
         Assert.True(started.Elapsed < TimeSpan.FromSeconds(25), $"answered after {started.Elapsed}: the wait was not cut short");
     }
 
+    /// <summary>README "Renewing a token": the poll after the expiry, with a new token, acknowledges the last answer.</summary>
+    [Fact]
+    public async Task Poll_TokenExpiresBetweenPolls_ThePollWithANewToken_AcknowledgesTheLastAnswer_AndGetsTheRest()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_TokenExpiresBetweenPolls_ThePollWithANewToken_AcknowledgesTheLastAnswer_AndGetsTheRest));
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Poll.WaitSeconds = 1;
+        });
+        var expiring = TestTokens.Hs256(TestTokens.Claims("u1", queue), lifetime: TimeSpan.FromSeconds(3));
+        Assert.Equal("[]", await gateway.Client.GetStringAsync($"/poll?id={queue}&access_token={expiring}"));
+        foreach (var body in new[] { "m1", "m2", "m3" })
+        {
+            await _amqp.PublishAsync(queue, body);
+        }
+
+        using var first = System.Text.Json.JsonDocument.Parse(await gateway.Client.GetStringAsync($"/poll?id={queue}&max=2&access_token={expiring}"));
+        Assert.Equal(["m1", "m2"], first.RootElement.EnumerateArray().Select(m => m.GetProperty("data").GetString()));
+        var last = first.RootElement[1].GetProperty("id").GetString();
+
+        await Task.Delay(TimeSpan.FromSeconds(3)); // past the token's expiry
+        using (var refused = await gateway.Client.GetAsync($"/poll?id={queue}&ack={last}&access_token={expiring}"))
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+            Assert.Equal("token expired", refused.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        var renewed = TestTokens.Hs256(TestTokens.Claims("u1", queue));
+        using var next = System.Text.Json.JsonDocument.Parse(await gateway.Client.GetStringAsync($"/poll?id={queue}&ack={last}&access_token={renewed}"));
+        Assert.Equal(["m3"], next.RootElement.EnumerateArray().Select(m => m.GetProperty("data").GetString()));
+    }
+
     private Task<GatewayServer> StartAsync(Action<Eventsourced.Configuration.GatewayOptions>? configure = null) =>
         GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {

@@ -1,0 +1,171 @@
+using System.Text.Json;
+using Eventsourced.EndToEndTests.Infrastructure;
+using Eventsourced.Testing.Tokens;
+using Microsoft.Playwright;
+
+namespace Eventsourced.EndToEndTests.Browser;
+
+/// <summary>
+/// README "Renewing a token" in Chromium: a page reading a topic with short-lived tokens misses nothing and gets nothing
+/// twice across its tokens' expiries, with a cookie token the application renews (EventSource's own reconnect carries
+/// the new cookie and <c>Last-Event-ID</c>, even before the page had an event) and with query tokens the page renews
+/// itself, passing its last id as <c>?lastEventId=</c> (a new EventSource starts without one); and what a WebSocket
+/// page sees: <c>1008</c> <c>token expired</c> at the expiry, <c>1006</c> for the refusal of its expired token.
+/// </summary>
+[Collection(EndToEndCollection.Name)]
+public sealed class TokenRenewalTests(BrokerFixture broker, ChromiumFixture chromium)
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
+
+    [Fact]
+    public async Task Topic_CookieTokenRenewedBeforeItExpires_EventSourceResumesByItself_NothingMissedNothingTwice()
+    {
+        var topic = broker.UniqueQueueName(nameof(Topic_CookieTokenRenewedBeforeItExpires_EventSourceResumesByItself_NothingMissedNothingTwice));
+        var stream = Eventsourced.Topics.TopicOptions.DefaultPrefix + topic;
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Auth.ReadClaims["topic"] = string.Empty;
+            o.Auth.FromCookie = PageServer.TokenCookie;
+            o.Header.Cors["Access-Control-Allow-Origin"] = site.Origin;
+            o.Header.Cors["Access-Control-Allow-Credentials"] = "true";
+        });
+        await using var amqp = await broker.ConnectAsync(nameof(Topic_CookieTokenRenewedBeforeItExpires_EventSourceResumesByItself_NothingMissedNothingTwice));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            // The topic has had events on this gateway; the page subscribes after them and gets none before its
+            // token expires: its only id is the opening one, which fires no event.
+            await using (var other = await gateway.SubscribeAsync($"/topics/{topic}?access_token={TestTokens.Hs256(TestTokens.Claims("other"))}"))
+            {
+                await amqp.PublishAsync(stream, "event 0");
+                await amqp.PublishAsync(stream, "event 1");
+                await other.ReadEventsAsync(2, Timeout);
+                var shortLived = TestTokens.Hs256(TestTokens.Claims("7"), TimeSpan.FromSeconds(4));
+                await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/topics/{topic}"), withCredentials: true, tokenCookie: shortLived));
+                await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            }
+
+            // The application renews the cookie before the token expires (as a fetch to it, with credentials, would).
+            await page.Context.AddCookiesAsync([new Cookie
+            {
+                Name = PageServer.TokenCookie,
+                Value = TestTokens.Hs256(TestTokens.Claims("7"), TimeSpan.FromMinutes(5)),
+                Domain = "." + PageServer.SiteDomain,
+                Path = "/",
+                HttpOnly = true,
+                SameSite = SameSiteAttribute.Lax,
+            }]);
+
+            // The stream ends at the old token's expiry; two events come while EventSource waits to reconnect.
+            await Harness.WaitUntilAsync(page, "h.errors >= 1", Timeout);
+            await amqp.PublishAsync(stream, "event 2");
+            await amqp.PublishAsync(stream, "event 3");
+            await Harness.WaitUntilAsync(page, "h.opens === 2", Timeout);
+            await amqp.PublishAsync(stream, "event 4");
+            await Harness.WaitUntilAsync(page, "h.events.includes('event 4')", Timeout);
+
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["event 2", "event 3", "event 4"], seen.Events);
+            Assert.Equal(["2", "3", "4"], seen.Ids);
+            Assert.Equal([HarnessState.Connecting], seen.States);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Topic_QueryTokens_PageSubscribesAgainWithItsLastEventId_NothingMissedNothingTwice()
+    {
+        var topic = broker.UniqueQueueName(nameof(Topic_QueryTokens_PageSubscribesAgainWithItsLastEventId_NothingMissedNothingTwice));
+        var stream = Eventsourced.Topics.TopicOptions.DefaultPrefix + topic;
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Auth.ReadClaims["topic"] = string.Empty;
+        });
+        await using var amqp = await broker.ConnectAsync(nameof(Topic_QueryTokens_PageSubscribesAgainWithItsLastEventId_NothingMissedNothingTwice));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await using (var other = await gateway.SubscribeAsync($"/topics/{topic}?access_token={TestTokens.Hs256(TestTokens.Claims("other"))}"))
+            {
+                await amqp.PublishAsync(stream, "event 0");
+                await other.ReadEventsAsync(1, Timeout);
+                var query = $"?src={Uri.EscapeDataString(PageServer.GatewayUrl(gateway.Port, $"/topics/{topic}"))}&token_url={Uri.EscapeDataString(site.TokenUrl("7", 4))}";
+                await page.GotoAsync(site.PageUrl("renew.html", query));
+                await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+                await amqp.PublishAsync(stream, "event 1");
+                await Harness.WaitUntilAsync(page, "h.events.includes('event 1')", Timeout);
+            }
+
+            // The token expires: the stream ends, EventSource's reconnect gets 401; meanwhile two events come.
+            await Harness.WaitUntilAsync(page, "h.errors >= 1", Timeout);
+            await amqp.PublishAsync(stream, "event 2");
+            await amqp.PublishAsync(stream, "event 3");
+            await Harness.WaitUntilAsync(page, "h.opens === 2", Timeout);
+            await amqp.PublishAsync(stream, "event 4");
+            await Harness.WaitUntilAsync(page, "h.events.includes('event 4')", Timeout);
+
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["event 1", "event 2", "event 3", "event 4"], seen.Events);
+            Assert.Equal(["1", "2", "3", "4"], seen.Ids);
+            Assert.Equal([HarnessState.Connecting, HarnessState.Closed], seen.States.Take(2));
+            Assert.True(await page.EvaluateAsync<int>("() => window.harness.tokens") >= 2);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
+    public async Task WebSocket_TokenExpires_PageSees1008TokenExpired_AndTheRefusalOfTheExpiredToken1006()
+    {
+        var queue = broker.UniqueQueueName(nameof(WebSocket_TokenExpires_PageSees1008TokenExpired_AndTheRefusalOfTheExpiredToken1006));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Auth.ReadClaims["queue"] = string.Empty;
+        });
+        var token = TestTokens.Hs256(TestTokens.Claims("7"), TimeSpan.FromSeconds(3));
+        var url = site.PageUrl("websocket.html", $"?src={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&acks=client&access_token={token}")}");
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(url);
+            await WaitUntilAsync(page, "w.closes.length === 1");
+            var close = await ReadCloseAsync(page);
+            Assert.Equal((1008, "token expired"), close);
+            Assert.Equal(1, await page.EvaluateAsync<int>("() => window.ws.opens"));
+
+            // Reconnecting with the same token: refused before the upgrade (401), which a page sees as a network failure.
+            await page.GotoAsync(url);
+            await WaitUntilAsync(page, "w.closes.length === 1");
+            Assert.Equal((1006, ""), await ReadCloseAsync(page));
+            Assert.Equal(0, await page.EvaluateAsync<int>("() => window.ws.opens"));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    private static async Task<(int Code, string Reason)> ReadCloseAsync(IPage page)
+    {
+        using var document = JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.ws.closes[0])"));
+        return (document.RootElement.GetProperty("code").GetInt32(), document.RootElement.GetProperty("reason").GetString()!);
+    }
+
+    private static async Task WaitUntilAsync(IPage page, string condition) =>
+        await page.WaitForFunctionAsync($"() => {{ const w = window.ws; return {condition}; }}", null,
+            new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
+}
