@@ -72,7 +72,7 @@ internal sealed class SseEndpoint(
         }
         else
         {
-            await gate.HandleAsync(context, target, format, subscription => new SseWriter(context, subscription, settings, metrics, format.Opening));
+            await gate.HandleAsync(context, target, format, subscription => new SseWriter(context, subscription, settings, metrics, format.Opening, options.Value.EndEvent));
         }
     }
 

@@ -40,6 +40,16 @@ public sealed class SseOptions
     [ValueRule<SseEventName>]
     public string HeartbeatEvent { get; set; } = "";
 
+    /// <summary>
+    /// <c>sse.end_event</c>: when the gateway ends a stream (the token expired, it shuts down, the broker ended the
+    /// subscription), an event of this type whose data says why (<c>token expired</c>, ...), after the comment that
+    /// says it too, so that a page can act before its EventSource reconnects (fetch a new token); <c>''</c> (the
+    /// default): the comment only, which no page sees.
+    /// </summary>
+    [ConfigurationKeyName("end_event")]
+    [ValueRule<SseEventName>]
+    public string EndEvent { get; set; } = "";
+
     /// <summary><c>sse.retry</c>: milliseconds a browser waits before reconnecting, sent as <c>retry:</c> when a stream opens; 0 sends none.</summary>
     [ConfigurationKeyName("retry")]
     [Range(0, MaxRetryMilliseconds)]
@@ -47,7 +57,7 @@ public sealed class SseOptions
 }
 
 /// <summary>
-/// An SSE event type the gateway sends (<c>sse.heartbeat_event</c>): empty, or up to 64 letters, digits and
+/// An SSE event type the gateway sends (<c>sse.heartbeat_event</c>, <c>sse.end_event</c>): empty, or up to 64 letters, digits and
 /// <c>-_.:</c>. Not <c>message</c> (it would reach every page's <c>onmessage</c>), nor <c>error</c> or <c>open</c> (a
 /// page's <c>onerror</c> and <c>onopen</c>).
 /// </summary>

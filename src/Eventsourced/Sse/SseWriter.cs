@@ -33,14 +33,17 @@ internal sealed class SseWriter : ISubscriptionSession
     private int _wroteSinceTick;
     private DirectChunkWriter? _direct;
     private int _takeOverTries = TakeOverTries;
+    private readonly string _endEvent;
     private long _messagesWritten;
     private int _directFailure = -1;
 
     /// <param name="opening">What opens the stream (<see cref="SseFormat.Opening"/>); by default the original's <c>: SSE stream</c> comment.</param>
-    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default)
+    /// <param name="endEvent"><c>sse.end_event</c>: the type of the event that says why the gateway ends the stream; <c>""</c>: the comment only.</param>
+    public SseWriter(HttpContext context, ISubscription subscription, SubscriptionSettings settings, GatewayMetrics metrics, ReadOnlyMemory<byte> opening = default, string endEvent = "")
     {
         _context = context;
         _opening = opening;
+        _endEvent = endEvent;
         _subscription = subscription;
         _settings = settings;
         _metrics = metrics;
@@ -200,7 +203,7 @@ internal sealed class SseWriter : ISubscriptionSession
             // connection closes after them. A client that reads again gets it all; one that never does is
             // dropped by the kernel (TCP_USER_TIMEOUT).
             writer.CancelPendingFlush();
-            writer.Write(StreamEndComment.For(SubscriptionEndReason.WriteTimeout)!);
+            writer.Write(StreamEndComment.For(SubscriptionEndReason.WriteTimeout, _endEvent)!);
             _context.Features.Get<Microsoft.AspNetCore.Connections.Features.IConnectionLifetimeNotificationFeature>()?.RequestClose();
             return SubscriptionEndReason.WriteTimeout;
         }
@@ -223,7 +226,7 @@ internal sealed class SseWriter : ISubscriptionSession
     {
         if (_direct is { } direct)
         {
-            if (StreamEndComment.For(reason) is { } last && !_context.RequestAborted.IsCancellationRequested)
+            if (StreamEndComment.For(reason, _endEvent) is { } last && !_context.RequestAborted.IsCancellationRequested)
             {
                 lock (direct.Sync)
                 {
@@ -235,7 +238,7 @@ internal sealed class SseWriter : ISubscriptionSession
             return reason;
         }
 
-        if (StreamEndComment.For(reason) is { } comment && !_context.RequestAborted.IsCancellationRequested)
+        if (StreamEndComment.For(reason, _endEvent) is { } comment && !_context.RequestAborted.IsCancellationRequested)
         {
             writer.Write(comment);
             try

@@ -18,6 +18,30 @@ internal static class StreamEndComment
     private static readonly byte[] SlowReader = ": stream ended: client too slow for the topic (resume with Last-Event-ID)\n\n"u8.ToArray();
     private static readonly byte[] TokenExpired = ": token expired; subscribe again with a new token\n\n"u8.ToArray();
 
+    /// <summary>
+    /// What the client is told for <paramref name="reason"/>: the comment, and with <c>sse.end_event</c> an event of
+    /// that type whose data says why (<see cref="Why"/>), which a page sees (<c>addEventListener</c>) before its
+    /// EventSource reconnects: on <c>token expired</c> it can fetch a new token first. Null when nobody would read it.
+    /// </summary>
+    public static byte[]? For(SubscriptionEndReason reason, string endEvent) =>
+        For(reason) is not { } comment ? null
+        : endEvent.Length == 0 ? comment
+        : [.. comment, .. System.Text.Encoding.UTF8.GetBytes($"event: {endEvent}\ndata: {Why(reason)}\n\n")];
+
+    /// <summary>Why the gateway ended a stream, as the end event's data says it (the comment's words).</summary>
+    public static string? Why(SubscriptionEndReason reason) => reason switch
+    {
+        SubscriptionEndReason.BrokerConnectionLost => "broker connection lost",
+        SubscriptionEndReason.ChannelClosed => "broker closed the subscription",
+        SubscriptionEndReason.ConsumerCancelled => "broker cancelled the subscription (queue deleted)",
+        SubscriptionEndReason.BufferOverflow => "broker sent more than the prefetch",
+        SubscriptionEndReason.Shutdown => "gateway shutting down",
+        SubscriptionEndReason.WriteTimeout => "client not reading (write timeout)",
+        SubscriptionEndReason.SlowReader => "client too slow for the topic (resume with Last-Event-ID)",
+        SubscriptionEndReason.TokenExpired => "token expired",
+        _ => null,
+    };
+
     /// <summary>The comment for <paramref name="reason"/>, or null when nobody would read it.</summary>
     public static byte[]? For(SubscriptionEndReason reason) => reason switch
     {

@@ -46,6 +46,37 @@ public sealed class TokenTests(BrokerFixture broker, ChromiumFixture chromium)
         }
     }
 
+    /// <summary>
+    /// <c>sse.end_event</c>: a page sees why its stream ended (the token expired) in an event, before its EventSource
+    /// reconnects with the expired token, so it can fetch a new one first.
+    /// </summary>
+    [Fact]
+    public async Task TokenExpires_WithAnEndEvent_ThePageSeesWhy()
+    {
+        var queue = broker.UniqueQueueName(nameof(TokenExpires_WithAnEndEvent_ThePageSeesWhy));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Sse.EndEvent = "end";
+        });
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(3));
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}&access_token={token}")) + "&types=end");
+            await Harness.WaitUntilAsync(page, "h.typed.length === 1", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["end: token expired"], seen.Typed);
+            Assert.Empty(seen.Events);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
     [Fact]
     public async Task UnlistedOrigin_IsBlockedByTheBrowserAndConsumesNothing()
     {

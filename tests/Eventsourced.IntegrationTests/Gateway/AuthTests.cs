@@ -164,6 +164,25 @@ public sealed class AuthTests(BrokerFixture broker)
         Assert.Equal(["after expiry"], await renewed.ReadEventsAsync(1, Patience));
     }
 
+    /// <summary><c>sse.end_event</c>: the end at expiry is also an event a page sees, so it fetches a new token before it reconnects.</summary>
+    [Fact]
+    public async Task Stream_TokenExpires_WithAnEndEvent_SaysSoInAnEventThePageSees()
+    {
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Sse.EndEvent = "end";
+        });
+        var queue = broker.UniqueQueueName(nameof(Stream_TokenExpires_WithAnEndEvent_SaysSoInAnEventThePageSees));
+        var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(2));
+
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}&access_token={token}");
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        await sse.WaitForEndAsync(Patience);
+
+        Assert.EndsWith(": token expired; subscribe again with a new token\n\nevent: end\ndata: token expired\n\n", sse.RawText, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Stream_TokenExpiresWithEndAtExpiryOff_StaysOpen()
     {
