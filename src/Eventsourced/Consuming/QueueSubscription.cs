@@ -32,6 +32,11 @@ internal sealed class QueueSubscription : ISubscription
     private const int MaxConnectionAttempts = 3;
     private const string BusyReason = "queue is already being consumed by another subscriber";
 
+    /// <summary>What the operator can do about a queue refused for its arguments (in the log line, never to the client).</summary>
+    private const string AdoptHint =
+        "refused (403) until it expires or is deleted; if the gateway declared it under an earlier queue.expires or queue.type, "
+        + "set queue.adopt_existing: true to consume such queues as they are";
+
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
     /// <summary>
@@ -386,7 +391,9 @@ internal sealed class QueueSubscription : ISubscription
             // or queue.type): refused unless queue.adopt_existing, then consumed as it is.
             if (!options.AdoptExisting)
             {
-                throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}", ex)
+                // The broker's reply names one argument and both values, not whose queue it is: the operator decides,
+                // and a change of queue.expires or queue.type refuses every queue declared before it, so say how.
+                throw new SubscribeException(SubscribeFailure.QueueRefused, $"queue {queueName} exists with other arguments: {Describe(ex)}; {AdoptHint}", ex)
                 {
                     ClientReason = "queue is not available",
                 };

@@ -180,6 +180,28 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
         }
     }
 
+    [Fact]
+    public async Task TwoInstancesBehindTheExampleNginx_WithItsPollAffinity_EveryPollReachesTheInstanceHoldingTheQueue()
+    {
+        // Round robin sent every other poll to the instance that did not hold the queue: 503 for poll.hold (30 s).
+        var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindTheExampleNginx_WithItsPollAffinity_EveryPollReachesTheInstanceHoldingTheQueue));
+        await using var first = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await using var second = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
+        await using var nginx = await ExampleNginx.StartAsync([first.Port, second.Port], alter: site => site
+            .ReplaceOnce("    # hash $eventsourced_affinity consistent;", "    hash $eventsourced_affinity consistent;"));
+        using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = Timeout };
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await client.GetAsync($"/poll?id={queue}");
+            answers.Add(response.StatusCode);
+        }
+
+        Assert.All(answers, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(0, await BusyCountAsync(first) + await BusyCountAsync(second));
+    }
+
     private Task<GatewayServer> StartOnAsync(int port) =>
         GatewayServer.StartAsync(broker.AmqpUrl, options => options.Server.Address = $"127.0.0.1:{port}");
 

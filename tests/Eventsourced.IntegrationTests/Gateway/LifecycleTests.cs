@@ -123,6 +123,29 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Contains("eventsourced_streams_total{outcome=\"queue_refused\"} 1", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("classic", 600, "x-expires")]
+    [InlineData("quorum", 1800, "x-queue-type")]
+    public async Task QueueDeclaredUnderAnEarlierConfiguration_IsRefused_AndTheLogSaysHowToAdoptIt(string type, int expires, string argument)
+    {
+        // An operator changed queue.expires (or queue.type) and restarted: every returning subscriber's queue still has
+        // the old arguments. The log must say which argument differs and what the operator can do about it.
+        var queue = broker.UniqueQueueName(nameof(QueueDeclaredUnderAnEarlierConfiguration_IsRefused_AndTheLogSaysHowToAdoptIt) + type);
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: expires, durable: true);
+        var log = new CollectedLog();
+        await using (var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Type = type, log))
+        {
+            using var response = await gateway.Client.GetAsync($"/?id={queue}");
+            Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+            Assert.Equal("queue is not available", response.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        var entry = Assert.Single(log.Entries, e => e.EventId == 306);
+        Assert.Contains(argument, entry.Message, StringComparison.Ordinal);
+        Assert.Contains("set queue.adopt_existing: true", entry.Message, StringComparison.Ordinal);
+        await _amqp.DeleteQueueAsync(queue);
+    }
+
     [Fact]
     public async Task QueueWithOtherArguments_IsConsumedAsItIs_WithAdoptExisting()
     {

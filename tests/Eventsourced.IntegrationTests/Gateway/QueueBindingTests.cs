@@ -95,6 +95,26 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task EntryRemovedFromQueueBind_ItsBindingsStayOnQueuesThatExist()
+    {
+        // The README tells operators so: a gateway cannot list a queue's bindings over AMQP 0-9-1, so a restart without
+        // an entry (or with another routing key) leaves what the old entry bound, for as long as the queue lives.
+        var queue = broker.UniqueQueueName("rebound");
+        await using (var before = await StartAsync($"{_broadcast}:fanout"))
+        {
+            await using var stream = await before.SubscribeAsync($"/?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, stream.Status);
+        }
+
+        await using var after = await StartAsync($"{_users}:topic:user.${{query:id}}");
+        await using var again = await after.SubscribeAsync($"/?id={queue}");
+        Assert.Equal(HttpStatusCode.OK, again.Status);
+        await _amqp.PublishToExchangeAsync(_broadcast, "", "under the old entry", mandatory: true);
+        Assert.Equal(["under the old entry"], await again.ReadEventsAsync(1, Timeout));
+        Assert.Contains($"{queue} ", await BindingsAsync(_broadcast));
+    }
+
+    [Fact]
     public async Task ExistingExchangeOfAnotherType_IsBoundAsItIs()
     {
         await _amqp.DeclareExchangeAsync(_users, ExchangeType.Direct);
