@@ -221,6 +221,30 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("v1.json")]
+    [InlineData("access_token, eyJhbGciOi")]
+    public async Task Upgrade_AskingForASubprotocol_Is400_BeforeAnythingIsConsumed(string protocols)
+    {
+        // Before: 101 without a protocol, which such a client fails at once (a browser: "Sent non-empty
+        // 'Sec-WebSocket-Protocol' header but no response was received"), after the gateway had begun to send it the queue.
+        var queue = broker.UniqueQueueName(nameof(Upgrade_AskingForASubprotocol_Is400_BeforeAnythingIsConsumed));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/ws?id={queue}");
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", protocols);
+        using var timeout = new CancellationTokenSource(Timeout);
+
+        using var response = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("WebSocket subprotocols (Sec-WebSocket-Protocol) are not spoken here: open the WebSocket without any", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Theory]
     [InlineData("/ws", "/wss", "not a WebSocket endpoint: this path serves the event stream; WebSockets are at /ws")]
     [InlineData("", "/ws", "not a WebSocket endpoint: this path serves the event stream; WebSockets are switched off (ws.path)")]
     public async Task WebSocket_AtAStreamPath_Is400_NothingConsumed(string wsPath, string target, string reason)
