@@ -232,7 +232,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
-        return AuthenticationResult.Success(new ClaimsPrincipal(WithEmptyLists(jwt, result.ClaimsIdentity)), expires);
+        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(jwt, WithEmptyLists(jwt, result.ClaimsIdentity))), expires);
     }
 
     /// <summary>
@@ -252,6 +252,93 @@ internal sealed class SubscriberAuthenticator : IDisposable
         }
 
         return identity;
+    }
+
+    /// <summary>
+    /// <paramref name="identity"/>, each claim of a number that is no 64-bit integer (<c>"sub":
+    /// 123456789012345678901234567890</c>, <c>1.5e3</c>, <c>1e400</c>) with the number as the token wrote it: IdentityModel
+    /// gives such a claim the text of the nearest double (<c>1.2345678901234568E+29</c>, <c>1500</c>, <c>Infinity</c>),
+    /// so that tokens with different numbers named the same queue, routing key or sender.
+    /// </summary>
+    private static ClaimsIdentity WithExactNumbers(JsonWebToken jwt, ClaimsIdentity identity)
+    {
+        Dictionary<string, string?[]> written;
+        try
+        {
+            written = NumbersAsWritten(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return identity; // IdentityModel has read it: not expected
+        }
+
+        foreach (var (name, texts) in written)
+        {
+            // One claim per value: the member's, or each of its array's, in the token's order. Claims that cannot be
+            // matched up so are dropped rather than kept with rounded numbers.
+            var claims = identity.FindAll(c => c.Type == name).ToArray();
+            for (var i = 0; i < claims.Length; i++)
+            {
+                var exact = claims.Length == texts.Length ? texts[i] : null;
+                if (claims.Length != texts.Length || exact is not null)
+                {
+                    identity.RemoveClaim(claims[i]);
+                }
+
+                if (exact is not null)
+                {
+                    identity.AddClaim(new Claim(name, exact, claims[i].ValueType, claims[i].Issuer, claims[i].OriginalIssuer));
+                }
+            }
+        }
+
+        return identity;
+    }
+
+    /// <summary>
+    /// The top-level members with a number that is no 64-bit integer, its text as written; of an array, each element's
+    /// (null for the other elements). A member given twice counts as the last, as IdentityModel reads it.
+    /// </summary>
+    private static Dictionary<string, string?[]> NumbersAsWritten(byte[] payload)
+    {
+        var numbers = new Dictionary<string, string?[]>(StringComparer.Ordinal);
+        var reader = new System.Text.Json.Utf8JsonReader(payload);
+        reader.Read(); // the object: IdentityModel has parsed the payload already
+        while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            numbers.Remove(name);
+            reader.Read();
+            if (reader.TokenType == System.Text.Json.JsonTokenType.StartArray)
+            {
+                var elements = new List<string?>();
+                while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndArray)
+                {
+                    elements.Add(Inexact(ref reader));
+                    reader.Skip();
+                }
+
+                if (elements.Any(e => e is not null))
+                {
+                    numbers[name] = [.. elements];
+                }
+            }
+            else if (Inexact(ref reader) is { } text)
+            {
+                numbers[name] = [text];
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return numbers;
+
+        static string? Inexact(ref System.Text.Json.Utf8JsonReader reader) =>
+            reader.TokenType == System.Text.Json.JsonTokenType.Number && !reader.TryGetInt64(out _)
+                ? System.Text.Encoding.UTF8.GetString(reader.ValueSpan)
+                : null;
     }
 
     /// <summary>Every key whose id is <paramref name="kid"/>; all keys when none has it (keys of secrets and PEM files have no id).</summary>

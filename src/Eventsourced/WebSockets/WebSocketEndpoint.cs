@@ -89,6 +89,15 @@ internal sealed class WebSocketEndpoint(
             return;
         }
 
+        if (context.WebSockets.WebSocketRequestedProtocols.Count > 0)
+        {
+            // The gateway speaks no subprotocol, and a client that asked for one fails the connection when the answer
+            // names none (browsers do, as .NET's ClientWebSocket does): after the upgrade, what the gateway had sent by
+            // then was acknowledged by the client's TCP, and lost.
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "WebSocket subprotocols (Sec-WebSocket-Protocol) are not spoken here: open the WebSocket without any");
+            return;
+        }
+
         var acks = context.Request.Query[AcksParameter];
         if (acks.Count > 1 || (acks.Count == 1 && acks[0] is not ("client" or "auto")))
         {

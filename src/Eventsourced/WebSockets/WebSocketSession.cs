@@ -9,6 +9,7 @@ using Eventsourced.Consuming;
 using Eventsourced.Http;
 using Eventsourced.Metrics;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
@@ -55,6 +56,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private int _inboxCount;
     private (WebSocketCloseStatus Status, string Description)? _closeBy;
     private bool _clientClosed;
+    private bool _protocolError;
     private TokenBucketRateLimiter? _publishRate;
     private CorkedStream? _cork;
     private long _publishes;
@@ -111,6 +113,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
     private async Task<SubscriptionEndReason> ServeAsync(CancellationToken cancellationToken)
     {
+        // ASP.NET Core aborts the connection (a TCP reset) when it disposes a WebSocket in the Aborted state; see DisposeSocket.
+        var lifetime = _context.Features.Get<IHttpRequestLifetimeFeature>() is { } requestLifetime ? new GracefulEndLifetime(requestLifetime) : null;
+        if (lifetime is not null)
+        {
+            _context.Features.Set<IHttpRequestLifetimeFeature>(lifetime);
+        }
+
         WebSocket socket;
         try
         {
@@ -126,7 +135,45 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         _cork = (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() as CorkingUpgradeFeature)?.Stream;
-        using (socket)
+        try
+        {
+            return await ServeAsync(socket, cancellationToken);
+        }
+        finally
+        {
+            DisposeSocket(socket, lifetime);
+        }
+    }
+
+    /// <summary>
+    /// Disposes the WebSocket once both loops have ended. After a protocol error (a frame RFC 6455 forbids, a text message
+    /// that is not UTF-8) the WebSocket has sent its close frame (1002, 1007) itself and marked itself Aborted, and ASP.NET
+    /// Core aborts the connection when it disposes such a WebSocket: a TCP reset, which may discard that close frame before
+    /// the client reads it (it then sees 1006, without a reason). Nothing is pending any more (the reader has failed, the
+    /// writer has ended), so the connection ends as the request does, gracefully, after what was written.
+    /// </summary>
+    private void DisposeSocket(WebSocket socket, GracefulEndLifetime? lifetime)
+    {
+        if (lifetime is not null && _protocolError)
+        {
+            lifetime.Graceful = true;
+        }
+
+        try
+        {
+            socket.Dispose();
+        }
+        finally
+        {
+            if (lifetime is not null)
+            {
+                lifetime.Graceful = false;
+            }
+        }
+    }
+
+    private async Task<SubscriptionEndReason> ServeAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
         using (var sending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ending.Token))
         {
             // Either loop's end, the client leaving or the gateway stopping ends the other side too.
@@ -422,7 +469,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
         catch (Exception ex) when (ex is WebSocketException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException)
         {
-            // The connection is gone (or was aborted at the end).
+            // The connection is gone (or was aborted at the end), or the client broke the protocol: then the WebSocket has
+            // sent the close frame that says so (Faulted), which must reach the client (DisposeSocket).
+            _protocolError = ex is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted };
             End(null);
         }
         finally
@@ -673,4 +722,24 @@ internal sealed class WebSocketSession : ISubscriptionSession
     }
 
     private readonly record struct Inbound(byte[]? Reply, ulong Ack, bool Multiple);
+
+    /// <summary>The request's lifetime, whose <see cref="Abort"/> does nothing while <see cref="Graceful"/> (see <see cref="DisposeSocket"/>).</summary>
+    private sealed class GracefulEndLifetime(IHttpRequestLifetimeFeature inner) : IHttpRequestLifetimeFeature
+    {
+        public bool Graceful { get; set; }
+
+        public CancellationToken RequestAborted
+        {
+            get => inner.RequestAborted;
+            set => inner.RequestAborted = value;
+        }
+
+        public void Abort()
+        {
+            if (!Graceful)
+            {
+                inner.Abort();
+            }
+        }
+    }
 }

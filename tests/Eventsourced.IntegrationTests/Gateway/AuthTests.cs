@@ -116,6 +116,37 @@ public sealed class AuthTests(BrokerFixture broker)
         Assert.Equal("token has no claim 'sub'", withoutSub.Headers.GetValues("X-Status-Reason").Single());
     }
 
+    [Theory]
+    [InlineData("123456789012345678901234567890", "123456789012345678901234567891")]
+    [InlineData("9223372036854775808", "9223372036854775809")]
+    [InlineData("1e400", "1e500")]
+    [InlineData("1.5e3", "1500.0000000000001")]
+    public async Task Get_ClaimPattern_NumbersThatAreNo64BitInteger_NameTheQueueAsWritten_NotRoundedToTheSameName(string one, string other)
+    {
+        // Before: IdentityModel gives such a claim the text of the nearest double, so that both tokens of each pair read
+        // the queue user-1.2345678901234568E+29 (user-9.223372036854776E+18, user-Infinity, user-1500): another user's.
+        var prefix = broker.UniqueQueueName("user");
+        await using var gateway = await StartAsync(o => o.Queue.Pattern = prefix + "-${claim:sub}");
+        var expiry = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds();
+        await using var amqp = await broker.ConnectAsync(nameof(Get_ClaimPattern_NumbersThatAreNo64BitInteger_NameTheQueueAsWritten_NotRoundedToTheSameName));
+
+        foreach (var sub in new[] { one, other })
+        {
+            var token = Hs256Raw($"{{\"sub\": {sub}, \"exp\": {expiry}}}");
+            await using var sse = await gateway.SubscribeAsync($"/?access_token={token}");
+            Assert.Equal(HttpStatusCode.OK, sse.Status);
+            Assert.Equal(1u, await amqp.ConsumerCountAsync($"{prefix}-{sub}"));
+        }
+    }
+
+    /// <summary>An HS256 token of <paramref name="payload"/> exactly as given (numbers that no serializer of ours writes so).</summary>
+    private static string Hs256Raw(string payload)
+    {
+        var signed = TestTokens.Base64Url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}") + "." + TestTokens.Base64Url(payload);
+        var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(TestTokens.Secret), System.Text.Encoding.ASCII.GetBytes(signed));
+        return signed + "." + Microsoft.IdentityModel.Tokens.Base64UrlEncoder.Encode(signature);
+    }
+
     [Fact]
     public async Task Get_ClaimPattern_TokenWithAnEmptyQueuesList_IsHeldToIt_AndReadsNoQueue()
     {

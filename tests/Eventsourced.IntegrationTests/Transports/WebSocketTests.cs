@@ -221,6 +221,30 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("v1.json")]
+    [InlineData("access_token, eyJhbGciOi")]
+    public async Task Upgrade_AskingForASubprotocol_Is400_BeforeAnythingIsConsumed(string protocols)
+    {
+        // Before: 101 without a protocol, which such a client fails at once (a browser: "Sent non-empty
+        // 'Sec-WebSocket-Protocol' header but no response was received"), after the gateway had begun to send it the queue.
+        var queue = broker.UniqueQueueName(nameof(Upgrade_AskingForASubprotocol_Is400_BeforeAnythingIsConsumed));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/ws?id={queue}");
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Protocol", protocols);
+        using var timeout = new CancellationTokenSource(Timeout);
+
+        using var response = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("WebSocket subprotocols (Sec-WebSocket-Protocol) are not spoken here: open the WebSocket without any", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Theory]
     [InlineData("/ws", "/wss", "not a WebSocket endpoint: this path serves the event stream; WebSockets are at /ws")]
     [InlineData("", "/ws", "not a WebSocket endpoint: this path serves the event stream; WebSockets are switched off (ws.path)")]
     public async Task WebSocket_AtAStreamPath_Is400_NothingConsumed(string wsPath, string target, string reason)
@@ -521,6 +545,68 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         }
 
         await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Theory]
+    [InlineData("unmasked", 1002)]
+    [InlineData("reserved-opcode", 1002)]
+    [InlineData("ping-over-125-bytes", 1002)]
+    [InlineData("text-not-utf8", 1007)]
+    public async Task ProtocolError_ClosesWithItsCode_ThenEndsTheConnectionGracefully_NotWithAReset(string frame, int code)
+    {
+        // Before: the close frame was sent, and then the connection was reset (ASP.NET Core aborts the connection when it
+        // disposes a WebSocket that marked itself Aborted after a protocol error), which may discard that frame before the
+        // client reads it: a browser then sees 1006 without a reason instead of 1002 or 1007.
+        var queue = broker.UniqueQueueName(nameof(ProtocolError_ClosesWithItsCode_ThenEndsTheConnectionGracefully_NotWithAReset));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        var head = await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray());
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        byte[] Masked(byte first, byte[] payload) => [first, (byte)(0x80 | payload.Length), 0, 0, 0, 0, .. payload]; // mask 0: the payload as it is
+        await stream.WriteAsync(frame switch
+        {
+            "unmasked" => [0x81, 0x09, .. "{\"ack\":1}"u8],
+            "reserved-opcode" => Masked(0x83, [1]),
+            "ping-over-125-bytes" => [0x89, 0xFE, 0, 126, 0, 0, 0, 0, .. new byte[126]],
+            _ => Masked(0x81, [(byte)'"', 0xFF, (byte)'"']),
+        });
+
+        // Everything the gateway sends, up to the end of the connection: a reset throws here.
+        using var timeout = new CancellationTokenSource(Timeout);
+        var received = new MemoryStream();
+        var buffer = new byte[1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        var bytes = received.ToArray();
+        Assert.True(bytes.Length >= 4, $"a close frame, got {bytes.Length} bytes");
+        Assert.Equal(0x88, bytes[^4]); // the close frame, last: FIN and opcode 8, two bytes of payload, the code
+        Assert.Equal(2, bytes[^3]);
+        Assert.Equal(code, (bytes[^2] << 8) | bytes[^1]);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    private static async Task<byte[]> ReadUntilAsync(Stream stream, byte[] end)
+    {
+        var read = new List<byte>();
+        var one = new byte[1];
+        while (!read.AsEnumerable().Reverse().Take(end.Length).Reverse().SequenceEqual(end))
+        {
+            Assert.Equal(1, await stream.ReadAsync(one));
+            read.Add(one[0]);
+        }
+
+        return [.. read];
     }
 
     [Fact]
