@@ -120,7 +120,9 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
     {
         var leaving = broker.UniqueQueueName(nameof(Leaving_GivesBackOnlyItsOwn_DeletesItsLock_AndTheNeighbourStreamsOn) + "l");
         var staying = broker.UniqueQueueName(nameof(Leaving_GivesBackOnlyItsOwn_DeletesItsLock_AndTheNeighbourStreamsOn) + "s");
-        await using var gateway = await StartAsync(perChannel: 64);
+        // The neighbour holds s1 unacknowledged throughout: on a loaded machine the test outlasted the 30 s ws.ack_timeout,
+        // and s1 came again before s2.
+        await using var gateway = await StartAsync(perChannel: 64, o => o.Ws.AckTimeoutSeconds = 600);
         await using var neighbour = await gateway.ConnectWebSocketAsync($"/ws?id={staying}&acks=client");
         Assert.True(neighbour.Connected);
         await using (var leaver = await gateway.ConnectWebSocketAsync($"/ws?id={leaving}&acks=client"))
