@@ -8,12 +8,12 @@ namespace Eventsourced.Limits;
 /// collection (<see cref="GC.GetGCMemoryInfo()"/>), and the limit is the runtime's (in a container 75% of its memory
 /// limit, or <c>DOTNET_GCHeapHardLimit</c>): the same two numbers the collector runs out of memory by.
 /// </summary>
-internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long Used, long Available, bool Full)>? read = null)
+internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long Used, long Available)>? read = null)
 {
     /// <summary>How often a refusal may ask for a full collection (<see cref="Full"/>).</summary>
     internal static readonly TimeSpan CollectionInterval = TimeSpan.FromSeconds(10);
 
-    private readonly Func<(long Used, long Available, bool Full)> _read = read ?? LastCollection;
+    private readonly Func<(long Used, long Available)> _read = read ?? LastCollection;
     private long _lastCollection = long.MinValue;
     private int _collectionsRequested;
 
@@ -21,10 +21,10 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
     public int CollectionsRequested => Volatile.Read(ref _collectionsRequested);
 
     /// <summary>
-    /// True when the heap takes more than the configured share of the memory the runtime may use. The last collection
-    /// may have been a young one, which leaves what the streams that ended held behind: then a background full
-    /// collection is asked for (at most every <see cref="CollectionInterval"/>), so that the next subscriber is judged
-    /// by what is live, not by garbage a quiet gateway would not collect for a long time.
+    /// True when the heap takes more than the configured share of the memory the runtime may use. While it does, a
+    /// background full collection is asked for, at most every <see cref="CollectionInterval"/>: what the last collection
+    /// left may be garbage now (the streams that held it ended since), and a gateway that refuses allocates too little to
+    /// collect it soon by itself, so it went on refusing with its streams long gone.
     /// </summary>
     public bool Full(out long used, out long available)
     {
@@ -34,7 +34,7 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
             return false;
         }
 
-        (used, available, var afterFullCollection) = _read();
+        (used, available) = _read();
         if (available <= 0 || used * 100 <= available * percent)
         {
             return false;
@@ -42,8 +42,7 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
 
         var now = time.GetTimestamp();
         var last = Interlocked.Read(ref _lastCollection);
-        if (!afterFullCollection
-            && (last == long.MinValue || time.GetElapsedTime(last, now) >= CollectionInterval)
+        if ((last == long.MinValue || time.GetElapsedTime(last, now) >= CollectionInterval)
             && Interlocked.CompareExchange(ref _lastCollection, now, last) == last)
         {
             Interlocked.Increment(ref _collectionsRequested);
@@ -53,9 +52,9 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
         return true;
     }
 
-    private static (long Used, long Available, bool Full) LastCollection()
+    private static (long Used, long Available) LastCollection()
     {
         var info = GC.GetGCMemoryInfo();
-        return (info.HeapSizeBytes, info.TotalAvailableMemoryBytes, info.Generation >= 2);
+        return (info.HeapSizeBytes, info.TotalAvailableMemoryBytes);
     }
 }
