@@ -8,16 +8,16 @@ public sealed class MemoryAdmissionTests
     private const long MiB = 1024 * 1024;
 
     private readonly FakeTimeProvider _time = new();
-    private (long Used, long Available) _heap = (10 * MiB, 100 * MiB);
+    private (long Used, long Free, long Available) _heap = (10 * MiB, 0, 100 * MiB);
 
     [Fact]
     public void Full_OnlyAboveTheShareOfTheMemoryTheRuntimeMayUse()
     {
         var admission = new MemoryAdmission(75, _time, () => _heap);
-        _heap = (75 * MiB, 100 * MiB);
+        _heap = (75 * MiB, 0, 100 * MiB);
         Assert.False(admission.Full(out _, out _));
 
-        _heap = (76 * MiB, 100 * MiB);
+        _heap = (76 * MiB, 0, 100 * MiB);
         Assert.True(admission.Full(out var used, out var available));
         Assert.Equal((76 * MiB, 100 * MiB), (used, available));
     }
@@ -33,11 +33,11 @@ public sealed class MemoryAdmissionTests
     public void Full_AsksForAFullCollection_AtMostOncePerInterval_AndNotWhenThereIsRoom()
     {
         var admission = new MemoryAdmission(50, _time, () => _heap);
-        _heap = (40 * MiB, 100 * MiB);
+        _heap = (40 * MiB, 0, 100 * MiB);
         Assert.False(admission.Full(out _, out _));
         Assert.Equal(0, admission.CollectionsRequested);
 
-        _heap = (90 * MiB, 100 * MiB);
+        _heap = (90 * MiB, 10 * MiB, 100 * MiB);
         Assert.True(admission.Full(out _, out _));
         Assert.True(admission.Full(out _, out _));
         Assert.Equal(1, admission.CollectionsRequested);
@@ -45,5 +45,20 @@ public sealed class MemoryAdmissionTests
         _time.Advance(MemoryAdmission.CollectionInterval);
         Assert.True(admission.Full(out _, out _));
         Assert.Equal(2, admission.CollectionsRequested);
+        Assert.Equal(0, admission.CompactionsRequested);
+    }
+
+    /// <summary>
+    /// Streams that ended leave free space behind a background collection (it sweeps, it does not compact): counted in
+    /// the heap's size, it kept a gateway refusing long after. Then a compacting collection is asked for.
+    /// </summary>
+    [Fact]
+    public void Full_OfFreeSpace_AsksForACompactingCollection()
+    {
+        var admission = new MemoryAdmission(50, _time, () => _heap);
+        _heap = (90 * MiB, 60 * MiB, 100 * MiB);
+        Assert.True(admission.Full(out var used, out _));
+        Assert.Equal(90 * MiB, used);
+        Assert.Equal((1, 1), (admission.CollectionsRequested, admission.CompactionsRequested));
     }
 }
