@@ -87,7 +87,8 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         // Keepalive is set per connection when it is accepted (server.heartbeat); origins are checked by the endpoint itself.
         var queues = WebSocketPipeline(endpoints);
         queues.Run(Limited(services, endpoint.HandleAsync));
-        var builder = Subscribing(endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket"), services);
+        var builder = Subscribing(endpoints.Map(path, queues.Build()).WithDisplayName("eventsourced websocket"), services)
+            .WithMetadata(WebSocketRefusal.EndpointMarker);
         services.GetRequiredService<MappedEndpoints>().WebSocketsAt(builder);
         // Topics over WebSockets: the topics path under the WebSocket path (/ws + /topics/ + NAME).
         var topicsPath = services.GetRequiredService<IOptions<TopicOptions>>().Value.Path;
@@ -98,7 +99,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             var topicsBuilder = Subscribing(
                 endpoints.Map(path.TrimEnd('/') + topicsPath + "{**" + TopicTarget.RouteParameter + "}", topics.Build())
                     .WithDisplayName("eventsourced websocket topics"),
-                services);
+                services).WithMetadata(WebSocketRefusal.EndpointMarker);
             // What the application adds to the returned builder (RequireAuthorization, RequireCors, ...) holds for the topics too.
             return new ConventionsForBoth(builder, topicsBuilder);
         }

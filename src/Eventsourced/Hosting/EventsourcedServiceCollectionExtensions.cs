@@ -110,6 +110,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<SseEndpoint>();
         services.TryAddSingleton<WebSocketPublisher>();
         services.TryAddSingleton<WebSocketEndpoint>();
+        services.TryAddSingleton<WebSocketRefusal>();
         services.TryAddSingleton<PollEndpoint>();
         // Per-client limits through ASP.NET Core's rate limiting: a named policy (never the application's global
         // limiter or OnRejected), required by the stream endpoints when a limit is on; the pipeline needs UseRateLimiter.

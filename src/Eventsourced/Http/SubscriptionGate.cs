@@ -26,6 +26,7 @@ internal sealed class SubscriptionGate(
     Limits.ClientStreams clients,
     Microsoft.Extensions.Options.IOptions<QueueOptions> queue,
     Microsoft.Extensions.Options.IOptions<Limits.LimitsOptions> limits,
+    WebSockets.WebSocketRefusal webSocketRefusal,
     ILogger<SubscriptionGate> logger) : IDisposable
 {
     private readonly Limits.MemoryAdmission _memory = new(limits.Value.MaxMemoryPercent, settings.Time);
@@ -332,6 +333,13 @@ internal sealed class SubscriptionGate(
 
         metrics.StreamOutcome(outcome);
         SubscriptionLog.Rejected(logger, context.Request.Method, context.Request.Path, status, reason);
+        if (webSocketRefusal.Applies(context))
+        {
+            // ws.close_refusals: a close frame with 4000 + status and the reason, which a page can read.
+            await webSocketRefusal.RefuseAsync(context, status, reason);
+            return;
+        }
+
         await StatusReason.WriteAsync(context, status, reason);
     }
 

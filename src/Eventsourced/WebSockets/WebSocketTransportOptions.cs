@@ -54,6 +54,14 @@ public sealed class WebSocketTransportOptions
     [ConfigurationKeyName("publish_burst")]
     [Range(1, 100_000)]
     public int PublishBurst { get; set; } = 20;
+
+    /// <summary>
+    /// <c>ws.close_refusals</c>: a refused WebSocket subscription is accepted and closed at once with 4000 + the HTTP status
+    /// (4401, 4403, 4429, 4503, ...) and the reason, which a page can read; false answers the HTTP status before the upgrade,
+    /// which a browser shows as 1006 without a reason.
+    /// </summary>
+    [ConfigurationKeyName("close_refusals")]
+    public bool CloseRefusals { get; set; }
 }
 
 /// <summary>An AMQP exchange name: at most 255 UTF-8 bytes, no control characters; empty is the default exchange.</summary>

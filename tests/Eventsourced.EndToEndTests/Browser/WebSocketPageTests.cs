@@ -72,6 +72,38 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         }
     }
 
+    [Fact]
+    public async Task CloseRefusals_ThePageReadsWhyItWasRefused_InTheCloseEvent()
+    {
+        // Refused before the upgrade (the default) the page sees 1006 and no reason (above); with ws.close_refusals the
+        // gateway accepts and closes with 4000 + the status and the reason, which the page's close event carries.
+        var queue = broker.UniqueQueueName(nameof(CloseRefusals_ThePageReadsWhyItWasRefused_InTheCloseEvent));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Header.Cors["Access-Control-Allow-Origin"] = site.Origin;
+            o.Ws.CloseRefusals = true;
+            o.Auth.Jwt.Secret = Eventsourced.Testing.Tokens.TestTokens.Secret;
+        });
+        await using var amqp = await broker.ConnectAsync(nameof(CloseRefusals_ThePageReadsWhyItWasRefused_InTheCloseEvent));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.PageUrl("websocket.html", $"?src={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}")}"));
+            await WaitUntilAsync(page, "w.closes.length === 1");
+
+            var close = (await ReadAsync(page, "closes"))[0];
+            Assert.Equal(4401, close.GetProperty("code").GetInt32());
+            Assert.StartsWith("no token (send it as ", close.GetProperty("reason").GetString(), StringComparison.Ordinal);
+            Assert.Equal(0, await page.EvaluateAsync<int>("() => window.ws.errors"));
+            Assert.False(await amqp.QueueExistsAsync(queue));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
     private static async Task WaitUntilAsync(IPage page, string condition)
     {
         try
