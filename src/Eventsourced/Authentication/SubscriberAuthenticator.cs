@@ -119,6 +119,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         found = string.Empty;
         string? token = null;
         var count = 0;
+        var bearers = 0;
         if (_options.FromHeader)
         {
             foreach (var value in request.Headers.Authorization)
@@ -128,14 +129,20 @@ internal sealed class SubscriberAuthenticator : IDisposable
                 {
                     token = value[7..].Trim();
                     count++;
+                    bearers++;
                 }
             }
         }
+
+        var countBeforeQuery = count;
 
         if (_options.FromQuery && Take(RequestValues.Query(request, QueryParameter, out var fromQuery), fromQuery, "access_token parameter", ref token, ref count) is { } queryProblem)
         {
             return queryProblem;
         }
+
+        var inQuery = count > countBeforeQuery;
+        var countBeforeCookie = count;
 
         if (_options.FromCookie.Length > 0 && Take(RequestValues.Cookie(request, _options.FromCookie, out var fromCookie), fromCookie, $"cookie '{_options.FromCookie}'", ref token, ref count) is { } cookieProblem)
         {
@@ -144,7 +151,24 @@ internal sealed class SubscriberAuthenticator : IDisposable
 
         if (count > 1)
         {
-            return AuthenticationResult.InvalidRequest($"several tokens in one request ({string.Join(", ", Sources())}): send one");
+            // Where this request has them, not every source the configuration reads.
+            var given = new List<string>(3);
+            if (bearers > 0)
+            {
+                given.Add(bearers == 1 ? "Authorization: Bearer" : $"{bearers} x Authorization: Bearer");
+            }
+
+            if (inQuery)
+            {
+                given.Add(QueryParameter);
+            }
+
+            if (count > countBeforeCookie)
+            {
+                given.Add($"cookie {_options.FromCookie}");
+            }
+
+            return AuthenticationResult.InvalidRequest($"several tokens in one request ({string.Join(", ", given)}): send one");
         }
 
         if (count == 0 || string.IsNullOrEmpty(token))

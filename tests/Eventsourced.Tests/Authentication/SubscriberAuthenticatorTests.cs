@@ -125,6 +125,15 @@ public sealed class SubscriberAuthenticatorTests
 
         Assert.Equal((400, "invalid_request", "several tokens in one request (Authorization: Bearer, access_token): send one"),
             await RefusalAsync(WithSecret(), Request(bearer: token, query: "?access_token=" + token)));
+        // Named where this request has them, not every source the configuration reads (here also a cookie).
+        Assert.Equal((400, "invalid_request", "several tokens in one request (access_token, cookie t): send one"),
+            await RefusalAsync(WithSecret(o => o.FromCookie = "t"), Request(query: "?access_token=" + token, cookie: $"t={token}")));
+        Assert.Equal((400, "invalid_request", "several tokens in one request (Authorization: Bearer, access_token): send one"),
+            await RefusalAsync(WithSecret(o => o.FromCookie = "t"), Request(bearer: token, query: "?access_token=" + token)));
+        var twoBearers = Request();
+        twoBearers.Request.Headers.Authorization = new Microsoft.Extensions.Primitives.StringValues(["Bearer " + token, "Bearer " + token]);
+        Assert.Equal((400, "invalid_request", "several tokens in one request (2 x Authorization: Bearer): send one"),
+            await RefusalAsync(WithSecret(), twoBearers));
         Assert.Equal((400, "invalid_request", "access_token parameter given more than once"),
             await RefusalAsync(WithSecret(), Request(query: $"?access_token={token}&access_token={token}")));
         Assert.Equal((400, "invalid_request", "cookie 't' given more than once"),
