@@ -136,6 +136,25 @@ internal sealed class BrokerClient : IAsyncDisposable
     }
 
     /// <summary>
+    /// A channel of the admin connection; an open that the client library timed out (a broker busy with thousands of
+    /// closing channels after a hold run answered none within its 20 s) is tried twice more before the run fails.
+    /// </summary>
+    private async Task<IChannel> OpenChannelAsync(CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await _admin.CreateChannelAsync(cancellationToken: cancellationToken);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && attempt < 3)
+            {
+                Log.Line($"broker: opening a channel timed out (attempt {attempt} of 3); trying again");
+            }
+        }
+    }
+
+    /// <summary>
     /// Runs <paramref name="action"/> for every queue over a few channels, one queue after the other on each.
     /// A channel error (404, 406) kills the channel: <paramref name="onChannelError"/> is told, a new channel
     /// takes over, and without a handler the error is thrown.
@@ -146,7 +165,7 @@ internal sealed class BrokerClient : IAsyncDisposable
         var next = -1;
         var workers = Enumerable.Range(0, Math.Min(Parallel, queues.Count)).Select(async _ =>
         {
-            var channel = await _admin.CreateChannelAsync(cancellationToken: cancellationToken);
+            var channel = await OpenChannelAsync(cancellationToken);
             try
             {
                 int i;
@@ -160,7 +179,7 @@ internal sealed class BrokerClient : IAsyncDisposable
                     {
                         onChannelError(i, ex);
                         await channel.DisposeAsync();
-                        channel = await _admin.CreateChannelAsync(cancellationToken: cancellationToken);
+                        channel = await OpenChannelAsync(cancellationToken);
                     }
                 }
             }
