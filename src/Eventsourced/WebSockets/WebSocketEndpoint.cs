@@ -37,7 +37,7 @@ internal sealed class WebSocketEndpoint(
     /// <summary>
     /// Why a request that ASP.NET Core does not take for a WebSocket handshake is refused: <c>426</c> without an
     /// <c>Upgrade: websocket</c> (a plain GET) or with a <c>Sec-WebSocket-Version</c> other than 13; <c>400</c> for an
-    /// upgrade that is malformed otherwise (no <c>Connection: Upgrade</c>, no valid <c>Sec-WebSocket-Key</c>), which
+    /// upgrade that is malformed otherwise (a body, no <c>Connection: Upgrade</c>, no valid <c>Sec-WebSocket-Key</c>), which
     /// no other version would mend.
     /// </summary>
     internal static (int Status, string Reason) UpgradeRefusal(HttpRequest request)
@@ -52,6 +52,12 @@ internal sealed class WebSocketEndpoint(
         {
             var given = version.Length == 0 ? "no Sec-WebSocket-Version" : $"Sec-WebSocket-Version '{(version.Length > 20 ? version[..20] + "..." : version)}'";
             return (StatusCodes.Status426UpgradeRequired, $"unsupported WebSocket version ({given}): this endpoint speaks version {SupportedVersion}");
+        }
+
+        if (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0)
+        {
+            // Kestrel does not offer an upgrade for a request with a body; the headers may be right in every other way.
+            return (StatusCodes.Status400BadRequest, "invalid WebSocket upgrade: it must not have a body (Content-Length or Transfer-Encoding)");
         }
 
         return (StatusCodes.Status400BadRequest, "invalid WebSocket upgrade: it needs Connection: Upgrade and a Sec-WebSocket-Key of 16 bytes in base64");

@@ -221,6 +221,33 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Upgrade_WithABody_Is400SayingSo_NothingConsumed(bool chunked)
+    {
+        // Before: "it needs Connection: Upgrade and a Sec-WebSocket-Key" for an upgrade that had both (Kestrel offers no
+        // upgrade for a request with a body).
+        var queue = broker.UniqueQueueName(nameof(Upgrade_WithABody_Is400SayingSo_NothingConsumed));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"/ws?id={queue}");
+        request.Headers.TryAddWithoutValidation("Connection", "Upgrade");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Version", "13");
+        request.Headers.TryAddWithoutValidation("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+        request.Content = new StringContent("hello");
+        if (chunked)
+        {
+            request.Headers.TransferEncodingChunked = true;
+        }
+
+        using var response = await gateway.Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid WebSocket upgrade: it must not have a body (Content-Length or Transfer-Encoding)", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Theory]
     [InlineData("v1.json")]
     [InlineData("access_token, eyJhbGciOi")]
     public async Task Upgrade_AskingForASubprotocol_Is400_BeforeAnythingIsConsumed(string protocols)
