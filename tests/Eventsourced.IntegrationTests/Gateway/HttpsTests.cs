@@ -116,6 +116,33 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
     }
 
     [Fact]
+    public async Task Http2_WebSocketRefused_WithCloseRefusals_ClosesWithTheStatusAndReason()
+    {
+        // An HTTP/2 WebSocket (RFC 8441's CONNECT) is accepted and closed as an HTTP/1.1 one: 4503 for a busy queue.
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate, o => o.Ws.CloseRefusals = true);
+        var queue = broker.UniqueQueueName("h2-ws-refused");
+        using var client = Client(gateway, certificate, _ => { });
+        await using var first = await SseClient.OpenAsync(client, $"/?id={queue}", Http2, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{gateway.Port}/ws?id={queue}"), new HttpMessageInvoker(handler), CancellationToken.None);
+        using var timeout = new CancellationTokenSource(Patience);
+        var frame = await socket.ReceiveAsync(new byte[256], timeout.Token);
+
+        Assert.Equal(WebSocketMessageType.Close, frame.MessageType);
+        Assert.Equal(4503, (int?)socket.CloseStatus);
+        Assert.StartsWith("queue is already being consumed by another subscriber; retry after ", socket.CloseStatusDescription, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Http11OverTls_StreamsAndAcknowledgesOnceTheClientsTcpHasTheBytes()
     {
         using var certificate = TestCertificate.Create();
@@ -295,13 +322,17 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
     }
 
-    private Task<GatewayServer> StartAsync(TestCertificate certificate)
+    private Task<GatewayServer> StartAsync(TestCertificate certificate, Action<Eventsourced.Configuration.GatewayOptions>? configure = null)
     {
         var (certificatePath, keyPath) = certificate.WriteTo(_directory.FullName);
-        return GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Tls = new(StringComparer.OrdinalIgnoreCase)
+        return GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
-            ["certificate"] = certificatePath,
-            ["key"] = keyPath,
+            o.Server.Tls = new(StringComparer.OrdinalIgnoreCase)
+            {
+                ["certificate"] = certificatePath,
+                ["key"] = keyPath,
+            };
+            configure?.Invoke(o);
         });
     }
 
