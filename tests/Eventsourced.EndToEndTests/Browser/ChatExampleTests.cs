@@ -328,6 +328,37 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo()
+    {
+        // token= without token_url: nothing to renew from. The page says so instead of reconnecting with it for ever.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={ChatToken(alice, TimeSpan.FromSeconds(4))}"));
+            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+            await Expect(page.Locator("#status")).ToHaveTextAsync("token expired: reload with a new token");
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+        }
+    }
+
     /// <summary>Sends <paramref name="text"/>, again while the page keeps it (its inbox was reconnecting): until it is sent.</summary>
     private static async Task SayWhenConnectedAsync(IPage page, string text)
     {
@@ -342,12 +373,12 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     }
 
     /// <summary>A token as config.yml's comment asks for: the user as <c>sub</c>, every room to read, rooms and inboxes to publish to.</summary>
-    private static string ChatToken(string sub) => TestTokens.Hs256(new Dictionary<string, object>
+    private static string ChatToken(string sub, TimeSpan? lifetime = null) => TestTokens.Hs256(new Dictionary<string, object>
     {
         ["sub"] = sub,
         ["topics"] = new[] { "chat.room.*" },
         ["publish"] = new[] { "room.*", "user.*" },
-    });
+    }, lifetime);
 
     private static async Task SayAsync(IPage page, string text)
     {
