@@ -39,8 +39,10 @@ internal static class EventsourcedPublisher
     /// Publishes <paramref name="text"/> (UTF-8; several lines arrive as one multi-line event) to the queue of
     /// one subscriber and waits until the broker has it. A real service keeps one connection open and
     /// publishes many messages on it; connections are expensive, channels and messages are cheap.
+    /// <paramref name="messageId"/> names the message (a new one when null): WebSocket and long-poll clients get it as
+    /// <c>message_id</c> and drop a second delivery by it. Publish again with the same id after a failed publish.
     /// </summary>
-    public static async Task PublishAsync(Uri broker, string queue, string text, CancellationToken cancellationToken = default)
+    public static async Task PublishAsync(Uri broker, string queue, string text, string? messageId = null, CancellationToken cancellationToken = default)
     {
         var factory = new ConnectionFactory { Uri = broker, ClientProvidedName = "eventsourced example publisher" };
         await using var connection = await factory.CreateConnectionAsync(cancellationToken);
@@ -53,6 +55,7 @@ internal static class EventsourcedPublisher
             Persistent = true, // survives a broker restart while the browser is away (the queue is durable)
             ContentType = "text/plain; charset=utf-8",
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+            MessageId = messageId ?? Guid.NewGuid().ToString(), // the same on a redelivery: clients dedupe by it
         };
         // mandatory: a queue that does not exist (no subscriber ever came, or it expired) returns the
         // message instead of dropping it silently, and this throws PublishException with IsReturn set.

@@ -101,6 +101,7 @@ internal sealed class Users(string usersExchange, string broadcastExchange)
             Persistent = true,
             ContentType = "text/plain; charset=utf-8",
             Timestamp = new AmqpTimestamp(DateTimeOffset.UtcNow.ToUnixTimeSeconds()),
+            MessageId = Guid.NewGuid().ToString(), // the same on a redelivery: clients dedupe by it
         };
         await channel.BasicPublishAsync(exchange, routingKey, mandatory: true, properties, Encoding.UTF8.GetBytes(text));
     }

@@ -8,14 +8,17 @@
 // with the default ${query:id}, the browser's ?id=42 reads queue 42.
 "use strict";
 
+const crypto = require("node:crypto");
 const amqp = require("amqplib");
 
 /**
  * Publishes `text` (UTF-8; several lines arrive as one multi-line event) and waits until the broker has
  * it. Throws when the queue does not exist (no subscriber ever came, or it expired). A real service keeps
- * one connection open and publishes many messages on it.
+ * one connection open and publishes many messages on it. `messageId` names the message (a new one when not
+ * given): WebSocket and long-poll clients get it as message_id and drop a second delivery by it; publish again
+ * with the same id after a failed publish.
  */
-async function publish(url, queue, text) {
+async function publish(url, queue, text, messageId = crypto.randomUUID()) {
   const connection = await amqp.connect(url, {
     clientProperties: { connection_name: "eventsourced example publisher (node)" },
   });
@@ -30,6 +33,7 @@ async function publish(url, queue, text) {
       mandatory: true,
       contentType: "text/plain; charset=utf-8",
       timestamp: Math.floor(Date.now() / 1000),
+      messageId, // the same on a redelivery: clients dedupe by it
     });
     await channel.waitForConfirms();
     await channel.close();

@@ -60,6 +60,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private TokenBucketRateLimiter? _publishRate;
     private CorkedStream? _cork;
     private long _publishes;
+    private readonly Lock _publishing = new();
+    private Task _publishUnderWay = Task.CompletedTask;
+    private bool _publishingEnded;
 
     public WebSocketSession(
         HttpContext context,
@@ -183,6 +186,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             try
             {
                 reason = await SendLoopAsync(socket, sending.Token, cancellationToken);
+                await AnswerLastPublishAsync(socket, reason);
             }
             finally
             {
@@ -320,6 +324,44 @@ internal sealed class WebSocketSession : ISubscriptionSession
         catch (Exception ex) when (ex is WebSocketException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException)
         {
             return SubscriptionEndReason.WriteFailed;
+        }
+    }
+
+    /// <summary>
+    /// The gateway ends a connection that is still open (the token expired, shutdown, the broker ended the subscription):
+    /// the reader publishes nothing more, the publish under way (the broker may have taken it) is waited for up to
+    /// <see cref="CloseWait"/>, and the answers not yet sent go out before the close frame (and the acknowledgements
+    /// received to the broker), so that the client knows what was published. Messages the client sends from here on are
+    /// not published (and not answered).
+    /// </summary>
+    private async Task AnswerLastPublishAsync(WebSocket socket, SubscriptionEndReason reason)
+    {
+        Task underWay;
+        lock (_publishing)
+        {
+            _publishingEnded = true;
+            underWay = _publishUnderWay;
+        }
+
+        if (reason is SubscriptionEndReason.WriteFailed or SubscriptionEndReason.WriteTimeout
+            || _clientClosed || _closeBy is not null || socket.State != WebSocketState.Open)
+        {
+            return;
+        }
+
+        try
+        {
+            await underWay.WaitAsync(CloseWait, _settings.Time);
+            await ProcessInboxAsync(socket);
+            if (_cork is not null)
+            {
+                await WithWriteTimeout(_cork.UncorkAsync());
+            }
+        }
+        catch (Exception ex) when (ex is TimeoutException or WebSocketException or IOException or Microsoft.AspNetCore.Connections.ConnectionAbortedException or ObjectDisposedException or OperationCanceledException
+            or RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            // Not in time, the client is gone, or the subscription's channel is (an acknowledgement failed): the close goes on.
         }
     }
 
@@ -509,7 +551,20 @@ internal sealed class WebSocketSession : ISubscriptionSession
             case ClientMessage.Ack ack:
                 return Post(new Inbound(null, ack.Id, ack.Multiple));
             case ClientMessage.Publish publish:
-                return Post(new Inbound(await PublishAsync(publish), 0, false));
+                Task<bool> posted;
+                lock (_publishing)
+                {
+                    if (_publishingEnded)
+                    {
+                        // The gateway is closing the connection: nothing more is published.
+                        return true;
+                    }
+
+                    posted = PublishAndPostAsync(publish);
+                    _publishUnderWay = posted;
+                }
+
+                return await posted;
             case ClientMessage.Invalid invalid:
                 End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;
@@ -517,6 +572,8 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 return true;
         }
     }
+
+    private async Task<bool> PublishAndPostAsync(ClientMessage.Publish publish) => Post(new Inbound(await PublishAsync(publish), 0, false));
 
     /// <summary>Hands <paramref name="inbound"/> to the writer; false (and the connection ends) when the client sends far more than it reads.</summary>
     private bool Post(Inbound inbound)

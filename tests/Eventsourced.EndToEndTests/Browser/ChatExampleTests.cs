@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
+using System.Text.Json;
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
 using Eventsourced.Testing.Tokens;
 using Microsoft.Playwright;
+using RabbitMQ.Client;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -57,6 +59,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
             // bob leaves: alice sees it.
+            // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
             await bobPage.Context.CloseAsync();
             await Expect(alicePage.Locator("#messages li[data-kind=leave]").Last).ToHaveTextAsync($"{bob} left");
             await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(0);
@@ -259,13 +262,123 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithTokensFromATokenUrl_PagesOutliveTheirTokens_NoLineLostOrTwice_AndNobodyIsShownLeaving()
+    {
+        // Tokens of 5 s, renewed by each page from its token_url: the gateway closes both sockets of each page at every
+        // expiry (1008 token expired); the pages fetch a new token and reconnect, the room resuming after its last id.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithTokensFromATokenUrl_PagesOutliveTheirTokens_NoLineLostOrTwice_AndNobodyIsShownLeaving));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        string Url(string user) => site.ChatUrl(
+            $"?gateway={gatewayUrl}&room={room}&user={user}&token_url="
+            + Uri.EscapeDataString(site.TokenUrl(user, 5, ["chat.room.*"], ["room.*", "user.*"])));
+        var alicePage = await chromium.NewPageAsync();
+        var bobPage = await chromium.NewPageAsync();
+        try
+        {
+            await alicePage.GotoAsync(Url(alice));
+            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await bobPage.GotoAsync(Url(bob));
+            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+            await SayWhenConnectedAsync(alicePage, "before");
+            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}before"]);
+
+            // A service writes into the room all along, for 12 s: across two or more expiries of every page's token.
+            List<string> expected = [$"{alice}before"];
+            for (var i = 1; i <= 60; i++)
+            {
+                var text = $"line {i}";
+                await amqp.PublishAsync($"chat.room.{room}", JsonSerializer.Serialize(new { from = "svc", text }), properties: new BasicProperties { Type = "message" });
+                expected.Add("svc" + text);
+                await Task.Delay(200);
+            }
+
+            await SayWhenConnectedAsync(alicePage, "after");
+            expected.Add($"{alice}after");
+            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
+            await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
+            Assert.True(site.TokensIssued >= 6, $"tokens issued: {site.TokensIssued}");
+
+            // Presence went on: each sees the other online, joined once, and never leaving.
+            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+            foreach (var page in new[] { alicePage, bobPage })
+            {
+                await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
+                Assert.Equal(0, await page.Locator("#messages li[data-kind=leave]").CountAsync());
+            }
+        }
+        finally
+        {
+            await alicePage.Context.CloseAsync();
+            await bobPage.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+        }
+    }
+
+    [Fact]
+    public async Task WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo()
+    {
+        // token= without token_url: nothing to renew from. The page says so instead of reconnecting with it for ever.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={ChatToken(alice, TimeSpan.FromSeconds(4))}"));
+            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+            await Expect(page.Locator("#status")).ToHaveTextAsync("token expired: reload with a new token");
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+        }
+    }
+
+    /// <summary>Sends <paramref name="text"/>, again while the page keeps it (its inbox was reconnecting): until it is sent.</summary>
+    private static async Task SayWhenConnectedAsync(IPage page, string text)
+    {
+        await page.Locator("#text").FillAsync(text);
+        for (var i = 0; i < 100 && await page.Locator("#text").InputValueAsync() != ""; i++)
+        {
+            await page.Locator("#send button").ClickAsync();
+            await Task.Delay(100);
+        }
+
+        await Expect(page.Locator("#text")).ToHaveValueAsync("");
+    }
+
     /// <summary>A token as config.yml's comment asks for: the user as <c>sub</c>, every room to read, rooms and inboxes to publish to.</summary>
-    private static string ChatToken(string sub) => TestTokens.Hs256(new Dictionary<string, object>
+    private static string ChatToken(string sub, TimeSpan? lifetime = null) => TestTokens.Hs256(new Dictionary<string, object>
     {
         ["sub"] = sub,
         ["topics"] = new[] { "chat.room.*" },
         ["publish"] = new[] { "room.*", "user.*" },
-    });
+    }, lifetime);
 
     private static async Task SayAsync(IPage page, string text)
     {

@@ -39,7 +39,7 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
     {
         var dotnet = Tools.Require("dotnet", "the .NET SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)");
         var app = RepoPaths.Examples("csharp", "publish.cs");
-        await using var subscriber = await SubscribeAsync(nameof(CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue));
+        await using var subscriber = await SubscribeAsync(nameof(CSharpFileBasedApp_Run_ReachesTheSubscriberAndReportsAMissingQueue), webSocket: true);
         var environment = DotnetBuild.CleanEnvironment(new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl });
 
         var published = await ProcessRunner.RunAsync(dotnet, ["run", app, "--", subscriber.Queue, MultiLine], BuildTimeout, environment,
@@ -48,7 +48,7 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
             workingDirectory: RepoPaths.Examples("csharp"));
 
         Assert.True(published.ExitCode == 0, published.ToString());
-        Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
+        AssertWithMessageId(await subscriber.WebSocket!.ReceiveMessagesAsync(1, Timeout));
         Assert.True(missing.ExitCode == 69, missing.ToString());
         Assert.Contains("does not exist", missing.StandardError, StringComparison.Ordinal);
     }
@@ -69,14 +69,14 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
 
             var install = await ProcessRunner.RunAsync(npm, ["ci", "--no-audit", "--no-fund", "--ignore-scripts"], BuildTimeout, workingDirectory: work.FullName);
             Assert.True(install.ExitCode == 0, install.ToString());
-            await using var subscriber = await SubscribeAsync(nameof(NodeAmqplib_NpmCiThenRun_ReachesTheSubscriberAndReportsAMissingQueue));
+            await using var subscriber = await SubscribeAsync(nameof(NodeAmqplib_NpmCiThenRun_ReachesTheSubscriberAndReportsAMissingQueue), webSocket: true);
             var environment = new Dictionary<string, string?> { ["AMQP_URL"] = broker.AmqpUrl };
 
             var published = await ProcessRunner.RunAsync(node, ["publish.js", subscriber.Queue, MultiLine], Timeout, environment, work.FullName);
             var missing = await ProcessRunner.RunAsync(node, ["publish.js", subscriber.Queue + "-missing", "nobody listens"], Timeout, environment, work.FullName);
 
             Assert.True(published.ExitCode == 0, published.ToString());
-            Assert.Equal([MultiLine], await subscriber.Stream.ReadEventsAsync(1, Timeout));
+            AssertWithMessageId(await subscriber.WebSocket!.ReceiveMessagesAsync(1, Timeout));
             Assert.True(missing.ExitCode == 69, missing.ToString());
             Assert.Contains("does not exist", missing.StandardError, StringComparison.Ordinal);
         }
@@ -86,10 +86,35 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
         }
     }
 
-    private async Task<Subscriber> SubscribeAsync(string testName)
+    /// <summary>
+    /// The message, with a <c>message_id</c> (README "Quick start": the publishers name each message, so that clients can
+    /// drop a second delivery by it).
+    /// </summary>
+    private static void AssertWithMessageId(IReadOnlyList<WebSocketMessage> messages)
+    {
+        var message = Assert.Single(messages);
+        Assert.Equal(MultiLine, message.Data);
+        Assert.False(string.IsNullOrEmpty(message.MessageId), "the example published without a message_id");
+    }
+
+    /// <param name="webSocket">Also reads the queue over a WebSocket (which shows <c>message_id</c>) instead of the stream.</param>
+    private async Task<Subscriber> SubscribeAsync(string testName, bool webSocket = false)
     {
         var queue = broker.UniqueQueueName(testName);
         var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        if (webSocket)
+        {
+            var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+            var subscribed = new Subscriber(queue, gateway, new HttpClient(), null!) { WebSocket = ws };
+            if (!ws.Connected)
+            {
+                await subscribed.DisposeAsync();
+                Assert.Fail($"the gateway answered {(int)ws.Status}");
+            }
+
+            return subscribed;
+        }
+
         var client = new HttpClient { BaseAddress = gateway.BaseAddress, Timeout = System.Threading.Timeout.InfiniteTimeSpan };
         var stream = await SseClient.OpenAsync(client, $"/?id={queue}", null, CancellationToken.None);
         var subscriber = new Subscriber(queue, gateway, client, stream);
@@ -104,9 +129,20 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
 
     private sealed record Subscriber(string Queue, GatewayServer Gateway, HttpClient Client, SseClient Stream) : IAsyncDisposable
     {
+        public WebSocketClient? WebSocket { get; init; }
+
         public async ValueTask DisposeAsync()
         {
-            await Stream.DisposeAsync();
+            if (WebSocket is not null)
+            {
+                await WebSocket.DisposeAsync();
+            }
+
+            if (Stream is not null)
+            {
+                await Stream.DisposeAsync();
+            }
+
             Client.Dispose();
             await Gateway.DisposeAsync();
         }

@@ -48,6 +48,12 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>The page's token endpoint for subject <paramref name="sub"/>, tokens valid for <paramref name="seconds"/>.</summary>
     public string TokenUrl(string sub, int seconds) => $"{Origin}/token?sub={Uri.EscapeDataString(sub)}&seconds={seconds}";
 
+    /// <summary>As <see cref="TokenUrl(string, int)"/>, the tokens also with the claims <c>topics</c> and <c>publish</c> (lists of patterns).</summary>
+    public string TokenUrl(string sub, int seconds, IEnumerable<string> topics, IEnumerable<string> publish) =>
+        TokenUrl(sub, seconds)
+        + string.Concat(topics.Select(t => "&topics=" + Uri.EscapeDataString(t)))
+        + string.Concat(publish.Select(p => "&publish=" + Uri.EscapeDataString(p)));
+
     /// <summary><c>http://app.example.test:PORT</c>: what the browser sends as <c>Origin</c>.</summary>
     public string Origin => $"http://{PageHost}:{Port}";
 
@@ -114,14 +120,24 @@ public sealed class PageServer : IAsyncDisposable
         app.MapGet("/chat/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(RepoPaths.Examples("chat"), Path.GetFileName(file))));
         // The application's token endpoint, as a logged-in page would call it: a fresh HS256 token for ?sub=,
-        // valid for ?seconds= (default 300), as text. Counts the tokens it issued.
+        // valid for ?seconds= (default 300), with the claims topics and publish when given (?topics=...&publish=...),
+        // as text. Counts the tokens it issued.
         var issued = new StrongBox<int>();
         app.MapGet("/token", (HttpContext context) =>
         {
             Interlocked.Increment(ref issued.Value);
             var seconds = int.TryParse(context.Request.Query["seconds"], out var s) ? s : 300;
             context.Response.Headers.CacheControl = "no-store";
-            return Results.Text(TestTokens.Hs256(TestTokens.Claims(context.Request.Query["sub"].ToString()), TimeSpan.FromSeconds(seconds)));
+            var claims = TestTokens.Claims(context.Request.Query["sub"].ToString());
+            foreach (var claim in new[] { "topics", "publish" })
+            {
+                if (context.Request.Query[claim] is { Count: > 0 } patterns)
+                {
+                    claims[claim] = patterns.ToArray();
+                }
+            }
+
+            return Results.Text(TestTokens.Hs256(claims, TimeSpan.FromSeconds(seconds)));
         });
         app.MapGet("/demo/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));

@@ -97,6 +97,67 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WebSocket_TokenExpiresWhilePublishing_EveryPublishTheBrokerTookIsAnsweredBeforeTheClose()
+    {
+        // A client keeps publishes under way until its token expires: the gateway closes (1008), and every message that
+        // reached the broker was answered "published" first; nothing published without an answer, nothing answered twice.
+        var queue = broker.UniqueQueueName(nameof(WebSocket_TokenExpiresWhilePublishing_EveryPublishTheBrokerTookIsAnsweredBeforeTheClose));
+        var exchange = broker.UniqueQueueName("expiry-exchange");
+        var sink = broker.UniqueQueueName("expiry-sink");
+        await using (var channel = await _amqp.Connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
+            await channel.QueueBindAsync(sink, exchange, "chat.#");
+        }
+
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Ws.PublishRate = 100_000;
+            o.Ws.PublishBurst = 100_000;
+        });
+        var claims = TestTokens.Claims("u1", queue);
+        claims["publish"] = new[] { "lobby" };
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims, lifetime: TimeSpan.FromSeconds(3))}");
+        Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+
+        var sent = 0;
+        while (!ws.Ended && sent < 100_000)
+        {
+            try
+            {
+                await ws.SendAsync($"{{\"publish\": {{\"to\": \"lobby\", \"data\": \"m{sent + 1}\"}}, \"ref\": {sent + 1}}}");
+            }
+            catch (Exception ex) when (ex is WebSocketException or InvalidOperationException or ObjectDisposedException)
+            {
+                break; // the close has come
+            }
+
+            sent++;
+            var answered = sent - 4; // four under way at most
+            await ws.ReceiveUntilAsync(() => ws.Answers.Count >= answered, Timeout);
+        }
+
+        await ws.WaitForCloseAsync(Timeout);
+        Assert.Equal((WebSocketCloseStatus.PolicyViolation, "token expired"), (ws.CloseStatus, ws.CloseDescription));
+        var refs = ws.Answers.Select(a => a.GetProperty("published").GetInt32()).ToList();
+        Assert.Equal(Enumerable.Range(1, refs.Count), refs);
+        uint? stored = null;
+        for (var last = uint.MaxValue; stored != last; await Task.Delay(300))
+        {
+            last = stored ?? uint.MaxValue;
+            stored = await _amqp.MessageCountAsync(sink);
+        }
+
+        Assert.Equal(stored, (uint)refs.Count);
+        Assert.True(refs.Count > 10, $"only {refs.Count} publishes answered");
+    }
+
+    [Fact]
     public async Task Poll_TokenRules_AsTheStream_AndA401WhenTheTokenExpiresDuringTheWait()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_TokenRules_AsTheStream_AndA401WhenTheTokenExpiresDuringTheWait));
