@@ -14,7 +14,7 @@ set -euo pipefail
 CI_PACKAGES=(
     make            # .ci/run drives everything through the Makefile
     rabbitmq-server # build/broker.sh and the integration tests' private nodes
-    prometheus      # tests/Eventsourced.IntegrationTests/Observability: promtool check metrics, a real scrape
+    prometheus      # tests/Eventsourced.IntegrationTests/Observability: promtool check metrics and rules, test rules, a real scrape
     chromium        # tests/Eventsourced.EndToEndTests: Playwright drives /usr/bin/chromium
     nginx           # tests/Eventsourced.EndToEndTests: examples/nginx in front of the gateway
     amqp-tools      # tests/Eventsourced.EndToEndTests: examples/amqp-tools (amqp-publish)

@@ -1,3 +1,4 @@
+using Eventsourced.Consuming;
 using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Hosting;
@@ -45,6 +46,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _metrics = metrics;
         _logger = logger;
         ConnectionNamePrefix = $"eventsourced {Environment.MachineName} {Environment.ProcessId}/{Interlocked.Increment(ref s_instances)}";
+        Adopted = new AdoptedQueues(time);
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
         _refusals = new LogDigest(
             LogDigest.RefusalInterval, time,
@@ -54,6 +56,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
     /// <summary><c>broker.subscribers_per_channel</c>: 1, a channel per queue subscriber; more, shared channels.</summary>
     public int SubscribersPerChannel => _options.SubscribersPerChannel;
+
+    /// <summary>Queues found with other arguments and consumed as they are (<c>queue.adopt_existing</c>): looked up passively.</summary>
+    public AdoptedQueues Adopted { get; }
 
     /// <summary>The clock of reconnects and waits.</summary>
     public TimeProvider Time => _time;

@@ -190,8 +190,8 @@ internal sealed class QueueSubscription : ISubscription
         try
         {
             return pool.SubscribersPerChannel > 1
-                ? await SubscribeSharedAsync(lease, pool.SubscribersPerChannel, queueName, options, bindings, format, logger, limits, cancellationToken)
-                : await SubscribeOwnAsync(lease, queueName, options, bindings, format, logger, limits, cancellationToken);
+                ? await SubscribeSharedAsync(lease, pool.SubscribersPerChannel, queueName, options, pool.Adopted, bindings, format, logger, limits, cancellationToken)
+                : await SubscribeOwnAsync(lease, queueName, options, pool.Adopted, bindings, format, logger, limits, cancellationToken);
         }
         catch (SubscribeException)
         {
@@ -226,7 +226,7 @@ internal sealed class QueueSubscription : ISubscription
 
     /// <summary>The subscription on <paramref name="lease"/>'s channel, which it keeps.</summary>
     private static async Task<QueueSubscription> SubscribeOwnAsync(
-        ChannelLease lease, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
+        ChannelLease lease, string queueName, QueueOptions options, AdoptedQueues adopted, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
         MessageLimits? limits, CancellationToken cancellationToken)
     {
         var prefetch = Prefetch(options, limits);
@@ -244,7 +244,7 @@ internal sealed class QueueSubscription : ISubscription
             locked = true;
         }
 
-        var (declared, asConfigured) = await DeclareAsync(lease, queueName, options, logger, cancellationToken);
+        var (declared, asConfigured) = await DeclareAsync(lease, queueName, options, adopted, logger, cancellationToken);
         if (bindings.Count > 0)
         {
             declared = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
@@ -285,7 +285,7 @@ internal sealed class QueueSubscription : ISubscription
     /// channel (closed on return) takes the lock, declares and binds.
     /// </summary>
     private static async Task<QueueSubscription> SubscribeSharedAsync(
-        ChannelLease lease, int perChannel, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format,
+        ChannelLease lease, int perChannel, string queueName, QueueOptions options, AdoptedQueues adopted, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format,
         ILogger logger, MessageLimits? limits, CancellationToken cancellationToken)
     {
         var slot = lease.Slot;
@@ -311,7 +311,7 @@ internal sealed class QueueSubscription : ISubscription
             }
 
             locked = true;
-            var (channel, asConfigured) = await DeclareAsync(lease, queueName, options, logger, cancellationToken);
+            var (channel, asConfigured) = await DeclareAsync(lease, queueName, options, adopted, logger, cancellationToken);
             if (bindings.Count > 0)
             {
                 channel = await QueueBindings.ApplyAsync(lease, queueName, bindings, logger, cancellationToken);
@@ -371,13 +371,30 @@ internal sealed class QueueSubscription : ISubscription
 
     /// <summary>
     /// Declares the queue as configured, or, where it exists with other arguments and <c>queue.adopt_existing</c>
-    /// allows, finds it as it is (on a fresh channel of the lease: the refusal closed the first).
+    /// allows, finds it as it is (on a fresh channel of the lease: the refusal closed the first). A queue whose declare
+    /// was refused so recently (<paramref name="adopted"/>) is looked up passively first, without another refusal (the
+    /// broker logs each one as an error); if it is gone, it is declared as configured.
     /// </summary>
     /// <returns>The channel to go on with, and whether the queue is as configured.</returns>
     private static async Task<(IChannel Channel, bool AsConfigured)> DeclareAsync(
-        ChannelLease lease, string queueName, QueueOptions options, ILogger logger, CancellationToken cancellationToken)
+        ChannelLease lease, string queueName, QueueOptions options, AdoptedQueues adopted, ILogger logger, CancellationToken cancellationToken)
     {
         var channel = lease.Channel;
+        if (options.AdoptExisting && adopted.Contains(queueName))
+        {
+            try
+            {
+                await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+                return (channel, false);
+            }
+            catch (OperationInterruptedException ex) when (ReplyCode(ex) == NotFound)
+            {
+                // Expired or deleted since: declared as configured below, on a fresh channel (the 404 closed this one).
+                adopted.Remove(queueName);
+                channel = await lease.ReopenAsync(cancellationToken);
+            }
+        }
+
         try
         {
             await channel.QueueDeclareAsync(
@@ -403,6 +420,8 @@ internal sealed class QueueSubscription : ISubscription
             {
                 ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
             }
+
+            adopted.Add(queueName);
 
             channel = await lease.ReopenAsync(cancellationToken);
             await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);

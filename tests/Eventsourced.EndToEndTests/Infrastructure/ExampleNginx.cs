@@ -13,9 +13,10 @@ public static class ExampleNginx
     public static Task<Nginx> StartAsync(IEnumerable<int> gatewayPorts, string? readTimeout = null, Func<string, string>? alter = null)
     {
         var port = FreePort.Next();
-        var upstream = string.Join("\n    ", gatewayPorts.Select(p => $"server 127.0.0.1:{p};"));
+        // Each gateway with the example's parameters for its server line.
+        var upstream = string.Join("\n    ", gatewayPorts.Select(p => $"server 127.0.0.1:{p} max_fails=0;"));
         var site = File.ReadAllText(RepoPaths.Examples("nginx", "eventsourced.conf"))
-            .ReplaceOnce("server 127.0.0.1:2069;", upstream)
+            .ReplaceOnce("server 127.0.0.1:2069 max_fails=0;", upstream)
             .ReplaceOnce("listen 80;", $"listen 127.0.0.1:{port};")
             .ReplaceOnce("server_name push.example.com;", "server_name _;")
             .ReplaceOnce("access_log /var/log/nginx/access.log eventsourced;", "access_log logs/access.log eventsourced;");

@@ -91,6 +91,71 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     }
 
     /// <summary>
+    /// A rolling restart of two instances behind the example: the first stops and comes back, then the second stops.
+    /// nginx counts a request as a success only when it ends, which a stream does not for hours, so with nginx's
+    /// default <c>max_fails=1</c> the first instance, failed once by its restart, was given one new request per
+    /// <c>fail_timeout</c> (10 s) from then on, and once the second stopped nginx had no server it would use: every
+    /// subscriber got the stand-in (<c>retry: 5000</c>) instead of a stream, until streams ended (with 200 clients, 60 s
+    /// of nothing but stand-ins in a probe).
+    /// </summary>
+    [Fact]
+    public async Task TwoInstancesBehindTheExampleNginx_RollingRestart_SubscribersReachTheInstanceThatCameBack()
+    {
+        var ports = new[] { FreePort.Next(), FreePort.Next() };
+        GatewayServer? first = await StartOnAsync(ports[0]);
+        GatewayServer? second = await StartOnAsync(ports[1]);
+        var streams = new List<SseClient>();
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync(ports);
+            using var client = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 100 })
+            {
+                BaseAddress = nginx.BaseAddress,
+                Timeout = System.Threading.Timeout.InfiniteTimeSpan,
+            };
+
+            async Task SubscribeAsync(int count, string step)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    var queue = broker.UniqueQueueName($"rolling-{step}-{i}");
+                    var stream = await SseClient.OpenAsync(client, $"/?id={queue}", r => r.Headers.Accept.ParseAdd("text/event-stream"), CancellationToken.None);
+                    streams.Add(stream);
+                    Assert.Equal(HttpStatusCode.OK, stream.Status);
+                    await stream.ReadUntilAsync(t => t.Contains(": SSE stream", StringComparison.Ordinal) || t.Contains("retry: 5000", StringComparison.Ordinal), Timeout);
+                    Assert.True(stream.RawText.StartsWith(": SSE stream", StringComparison.Ordinal), $"{step}, subscriber {i}: nginx's stand-in instead of a stream: {stream.RawText}");
+                }
+            }
+
+            await first.DisposeAsync(); // its address refuses connections: nginx marks it failed
+            first = null;
+            await SubscribeAsync(4, "first-down");
+            first = await StartOnAsync(ports[0]);
+            await Task.Delay(TimeSpan.FromSeconds(11)); // past nginx's fail_timeout (10 s): the first instance is tried again
+            await SubscribeAsync(4, "first-back");
+
+            await second.DisposeAsync();
+            second = null;
+            await SubscribeAsync(6, "second-down");
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+
+            foreach (var gateway in new[] { first, second })
+            {
+                if (gateway is not null)
+                {
+                    await gateway.DisposeAsync();
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// The example's answer for a missing gateway (<c>error_page 502 504</c>: an empty event stream with
     /// <c>retry: 5000</c>) keeps a page's EventSource retrying through a restart of the only instance.
     /// </summary>

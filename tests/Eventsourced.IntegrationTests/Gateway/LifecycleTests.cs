@@ -165,6 +165,55 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Equal(1, gateway.Pool.Slots.Sum(s => s.Leases));
     }
 
+    /// <summary>
+    /// During a <c>queue.adopt_existing</c> transition the broker refuses a queue's configured declare once, not at every
+    /// subscribe (each refusal is an error line in the broker's log, and a channel closed and opened); a queue deleted
+    /// since is declared as configured again.
+    /// </summary>
+    [Theory]
+    [InlineData(1, "classic")]
+    [InlineData(4, "classic")]
+    [InlineData(1, "quorum")]
+    public async Task QueueWithOtherArguments_WithAdoptExisting_IsRefusedByTheBrokerOnce_NotAtEverySubscribe(int subscribersPerChannel, string type)
+    {
+        var queue = broker.UniqueQueueName($"{nameof(QueueWithOtherArguments_WithAdoptExisting_IsRefusedByTheBrokerOnce_NotAtEverySubscribe)}{subscribersPerChannel}{type}");
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 600, durable: true);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.ExpiresSeconds = 1800;
+            o.Queue.AdoptExisting = true;
+            o.Broker.SubscribersPerChannel = subscribersPerChannel;
+            o.Queue.Type = type; // quorum: a transition from classic queues
+        });
+
+        for (var i = 0; i < 5; i++)
+        {
+            await _amqp.PublishAsync(queue, $"m{i}");
+            await using (var sse = await gateway.SubscribeAsync($"/?id={queue}"))
+            {
+                Assert.Equal(HttpStatusCode.OK, sse.Status);
+                Assert.Equal([$"m{i}"], await sse.ReadEventsAsync(1, Patience));
+            }
+
+            await Wait.UntilAsync(() => Task.FromResult(!gateway.Pool.HoldsQueue(queue) && gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "the stream has left");
+        }
+
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.InequivalentDeclaresAsync(queue) > 0, Patience, "the broker logs the first refused declare");
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the broker's log is written asynchronously
+        Assert.Equal(1, await broker.Rabbitmqctl.InequivalentDeclaresAsync(queue));
+
+        // Gone (deleted, expired): the next subscribe declares it as configured, which a declare of those arguments confirms.
+        await _amqp.DeleteQueueAsync(queue);
+        await using (var sse = await gateway.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, sse.Status);
+        }
+
+        await _amqp.DeclareQueueAsync(
+            queue, expiresSeconds: 1800, durable: true, arguments: type == "quorum" ? new Dictionary<string, object?> { ["x-queue-type"] = "quorum" } : null);
+        await _amqp.DeleteQueueAsync(queue);
+    }
+
     [Fact]
     public async Task IdleStream_GetsHeartbeatComments()
     {

@@ -68,7 +68,7 @@ public sealed partial class DashboardTests(BrokerFixture broker)
         Assert.Equal(["a_seconds_bucket", "b_total", "c", "d"], MetricNames(expression));
     }
 
-    private static bool IsExported(Exposition scrape, string name)
+    internal static bool IsExported(Exposition scrape, string name)
     {
         if (scrape.Types.ContainsKey(name) && scrape.Samples.Any(s => s.Name == name || s.Name.StartsWith(name + "_", StringComparison.Ordinal)))
         {

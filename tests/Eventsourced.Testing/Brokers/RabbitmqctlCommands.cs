@@ -158,6 +158,27 @@ public static class RabbitmqctlCommands
             : throw new InvalidOperationException($"{rabbitmqctl} eval 'os:getpid().' printed no process id: {output}");
     }
 
+    /// <summary>
+    /// How many declares of <paramref name="queue"/> the node refused for other arguments (406 PRECONDITION_FAILED,
+    /// <c>inequivalent arg ... for queue 'NAME'</c>), counted in the node's own log file (read by the node, so the same
+    /// for a process and a container). The broker writes its log asynchronously: poll for a count to appear.
+    /// </summary>
+    public static async Task<int> InequivalentDeclaresAsync(this IRabbitmqctl rabbitmqctl, string queue, CancellationToken cancellationToken = default)
+    {
+        if (queue.Any(c => c is '"' or '\\' or '\'' || char.IsControl(c)))
+        {
+            throw new ArgumentException($"queue name {queue} needs quoting in an Erlang expression", nameof(queue));
+        }
+
+        var expression = "{ok, Log} = file:read_file(hd(rabbit:log_locations())), "
+            + "length([L || L <- binary:split(Log, <<\"\\n\">>, [global]), binary:match(L, <<\"inequivalent arg\">>) =/= nomatch, "
+            + $"binary:match(L, <<\"for queue '{queue}' in vhost\">>) =/= nomatch]).";
+        var output = await rabbitmqctl.RunCheckedAsync(["eval", expression], cancellationToken: cancellationToken);
+        return int.TryParse(output.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var count)
+            ? count
+            : throw new InvalidOperationException($"{rabbitmqctl} eval counting refused declares printed no number: {output}");
+    }
+
     private static bool HasPrefix(ConnectionInfo connection, string prefix) =>
         connection.ClientProvidedName?.StartsWith(prefix, StringComparison.Ordinal) == true;
 

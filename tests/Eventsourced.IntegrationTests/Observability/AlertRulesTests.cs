@@ -1,0 +1,97 @@
+using System.Net;
+using Eventsourced.IntegrationTests.Gateway;
+using Eventsourced.IntegrationTests.Infrastructure;
+using YamlDotNet.RepresentationModel;
+
+namespace Eventsourced.IntegrationTests.Observability;
+
+/// <summary>
+/// <c>examples/prometheus/alerts.yml</c>: Prometheus loads it (<c>promtool check rules</c>), its unit tests pass
+/// (<c>promtool test rules alerts-test.yml</c>, series shaped like the gateway's), and every series a rule queries is
+/// one a real gateway exports.
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class AlertRulesTests(BrokerFixture broker)
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    /// <summary>Series a rule may query that Prometheus makes itself, not the gateway.</summary>
+    private static readonly HashSet<string> PrometheusSeries = new(StringComparer.Ordinal) { "up" };
+
+    [Fact]
+    public async Task AlertRules_PassPromtoolCheckRules()
+    {
+        var result = await ProcessRunner.RunAsync(PrometheusTools.Promtool, ["check", "rules", RulesPath("alerts.yml")], TimeSpan.FromSeconds(30));
+
+        Assert.True(result.Succeeded, $"promtool check rules:\n{result.StandardOutput}\n{result.StandardError}");
+        Assert.Contains($"SUCCESS: {AlertExpressions().Count} rules found", result.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AlertRules_UnitTests_Pass()
+    {
+        var result = await ProcessRunner.RunAsync(PrometheusTools.Promtool, ["test", "rules", RulesPath("alerts-test.yml")], TimeSpan.FromSeconds(60));
+
+        Assert.True(result.Succeeded, $"promtool test rules:\n{result.StandardOutput}\n{result.StandardError}");
+    }
+
+    [Fact]
+    public async Task AlertRules_EveryQueriedSeries_IsExportedByARealGateway()
+    {
+        var names = AlertExpressions()
+            .SelectMany(rule => DashboardTests.MetricNames(rule.Expression).Select(name => (Name: name, rule.Alert)))
+            .Where(n => !PrometheusSeries.Contains(n.Name))
+            .ToArray();
+        Assert.NotEmpty(names);
+
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var amqp = await broker.ConnectAsync(nameof(AlertRulesTests));
+        var queue = broker.UniqueQueueName(nameof(AlertRules_EveryQueriedSeries_IsExportedByARealGateway));
+        await using (var client = await gateway.SubscribeAsync($"/?id={queue}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, client.Status);
+            await amqp.PublishAsync(queue, "timed", DateTimeOffset.UtcNow); // the delivery latency histogram's first observation
+            await client.ReadEventsAsync(1, Patience);
+        }
+
+        Exposition scrape = null!;
+        await Wait.UntilAsync(
+            async () => (scrape = await Exposition.ScrapeAsync(gateway.Client)).Series("eventsourced_delivery_latency_seconds_bucket").Any(),
+            Patience, "the delivery latency observed");
+
+        var missing = names.Where(n => !DashboardTests.IsExported(scrape, n.Name)).Select(n => $"{n.Name} (in {n.Alert})").Distinct().ToArray();
+        Assert.True(missing.Length == 0, "alerts.yml queries series the gateway does not export:\n" + string.Join("\n", missing));
+    }
+
+    /// <summary>Every alerting rule of alerts.yml: its name and expression.</summary>
+    private static IReadOnlyList<(string Alert, string Expression)> AlertExpressions()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(RulesPath("alerts.yml")))
+        {
+            yaml.Load(reader);
+        }
+
+        var rules = new List<(string, string)>();
+        foreach (YamlMappingNode group in (YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["groups"])
+        {
+            foreach (YamlMappingNode rule in (YamlSequenceNode)group["rules"])
+            {
+                rules.Add((((YamlScalarNode)rule["alert"]).Value!, ((YamlScalarNode)rule["expr"]).Value!));
+            }
+        }
+
+        return rules;
+    }
+
+    private static string RulesPath(string file)
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "eventsourced.sln")))
+        {
+            directory = directory.Parent;
+        }
+
+        return Path.Combine(directory?.FullName ?? throw new InvalidOperationException("repository root not found"), "examples", "prometheus", file);
+    }
+}
