@@ -22,6 +22,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
     private const int MaxLeaseAttempts = 4;
 
+    /// <summary>AMQP 530 NOT_ALLOWED: a connection error, the connection is closed.</summary>
+    private const ushort NotAllowed = 530;
+
     private readonly BrokerOptions _options;
     private readonly TimeProvider _time;
     private readonly GatewayMetrics _metrics;
@@ -191,6 +194,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
             {
                 slot.Release();
                 reason = $"cannot open a channel on {slot.Node}: {ex.Message}";
+                if (ex is OperationInterruptedException { ShutdownReason.ReplyCode: NotAllowed })
+                {
+                    // The broker closed the whole connection for this channel (530: the broker user's max-channels
+                    // reached): another connection of the same user would be closed the same way, with every stream
+                    // on it, for one subscriber. One such refusal per subscriber, not one per connection.
+                    break;
+                }
+
                 continue;
             }
 

@@ -307,6 +307,13 @@ internal sealed class QueueSubscription : ISubscription
             {
                 // 405: another connection holds the lock; 406: another connection of a gateway with channels of its
                 // own holds it (its kind of lock). A 403 is no such thing: the broker user may not declare locks.
+                // Nor is a 406 for a lock that is not there: the broker refused to create it (a vhost's max-queues),
+                // which no busy retry gets past.
+                if (ReplyCode(ex) == PreconditionFailed && !await LockExistsAsync(lease, queueName, cancellationToken))
+                {
+                    throw Refused(ex);
+                }
+
                 throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
             }
 
@@ -370,6 +377,28 @@ internal sealed class QueueSubscription : ISubscription
     }
 
     /// <summary>
+    /// Whether <paramref name="queueName"/>'s lock queue exists (held by another connection: 405 to a passive declare),
+    /// looked at on a fresh channel of <paramref name="lease"/> (a refusal closed the first).
+    /// </summary>
+    private static async Task<bool> LockExistsAsync(ChannelLease lease, string queueName, CancellationToken cancellationToken)
+    {
+        var channel = await lease.ReopenAsync(cancellationToken);
+        try
+        {
+            await channel.QueueDeclarePassiveAsync(QueueLock.NameFor(queueName), cancellationToken);
+            return true;
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) != NotFound)
+        {
+            return true;
+        }
+        catch (OperationInterruptedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
     /// Declares the queue as configured, or, where it exists with other arguments and <c>queue.adopt_existing</c>
     /// allows, finds it as it is (on a fresh channel of the lease: the refusal closed the first). A queue whose declare
     /// was refused so recently (<paramref name="adopted"/>) is looked up passively first, without another refusal (the
@@ -404,6 +433,20 @@ internal sealed class QueueSubscription : ISubscription
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed)
         {
+            // A 406 is also how the broker refuses to create a queue at all (a vhost's max-queues, a cluster's
+            // queue limit): only a queue that exists can have other arguments, so look (on a fresh channel of the
+            // lease: the refusal closed the first). A queue that is not there is the broker's refusal, 503 as any
+            // other; answering it 403 "queue is not available" told clients to give up on their own queue.
+            channel = await lease.ReopenAsync(cancellationToken);
+            try
+            {
+                await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
+            }
+            catch (OperationInterruptedException missing) when (ReplyCode(missing) == NotFound)
+            {
+                throw Refused(ex);
+            }
+
             // The queue exists with other arguments (declared by someone else, or under another queue.expires
             // or queue.type): refused unless queue.adopt_existing, then consumed as it is.
             if (!options.AdoptExisting)
@@ -421,10 +464,8 @@ internal sealed class QueueSubscription : ISubscription
                 ConsumingLog.QueueArgumentsDiffer(logger, queueName, ex.ShutdownReason?.ReplyText ?? ex.Message);
             }
 
+            // Found by the passive declare above: from now on looked up passively, without another refusal.
             adopted.Add(queueName);
-
-            channel = await lease.ReopenAsync(cancellationToken);
-            await channel.QueueDeclarePassiveAsync(queueName, cancellationToken);
             return (channel, false);
         }
     }
