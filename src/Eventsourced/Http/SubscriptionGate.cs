@@ -33,6 +33,10 @@ internal sealed class SubscriptionGate(
 
     private readonly MemoryRefusals _memoryRefusals = new(settings.Time, logger);
 
+    private readonly Limits.SubscriptionCap _cap = new(limits.Value.MaxSubscriptions);
+
+    private readonly CapRefusals _capRefusals = new(limits.Value.MaxSubscriptions, settings.Time, logger);
+
     /// <summary>
     /// <c>Retry-After</c> of a <c>503</c> for want of the broker (no connection, a refusal, a subscription it ended) or
     /// while the gateway shuts down: the gateway probes a lost node every 250 ms, a balancer moves a draining
@@ -203,9 +207,33 @@ internal sealed class SubscriptionGate(
             return;
         }
 
-        var subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, expiry, lifetime.Token);
+        // A new subscription counts against limits.max_subscriptions from here until its end (EndAsync); a held one taken
+        // again is counted already.
+        if (held is null && !_cap.TryTake())
+        {
+            _capRefusals.Add(_cap.Open);
+            await RefuseAsync(context, StatusCodes.Status503ServiceUnavailable, StreamOutcomes.Overloaded, "gateway at its subscription limit");
+            return;
+        }
+
+        ISubscription? subscription;
+        try
+        {
+            subscription = held?.Subscription ?? await OpenAsync(context, target, name, format, expiry, lifetime.Token);
+        }
+        catch
+        {
+            if (held is null)
+            {
+                _cap.Give();
+            }
+
+            throw;
+        }
+
         if (subscription is null)
         {
+            _cap.Give();
             return;
         }
 
@@ -216,6 +244,7 @@ internal sealed class SubscriptionGate(
             if (!hold.TryAdd(held, out var tooMany))
             {
                 await subscription.DisposeAsync();
+                _cap.Give();
                 if (tooMany)
                 {
                     await RefuseTooManyStreamsAsync(context);
@@ -409,6 +438,7 @@ internal sealed class SubscriptionGate(
         }
         finally
         {
+            _cap.Give();
             var duration = settings.Time.GetElapsedTime(started);
             metrics.StreamClosed(duration);
             if (reason is SubscriptionEndReason.ConsumerCancelled or SubscriptionEndReason.ChannelClosed)
@@ -453,6 +483,7 @@ internal sealed class SubscriptionGate(
     {
         _brokerRefusals.Dispose();
         _memoryRefusals.Dispose();
+        _capRefusals.Dispose();
     }
 
     /// <summary>
@@ -474,6 +505,27 @@ internal sealed class SubscriptionGate(
         {
             Volatile.Write(ref _detail, detail);
             _digest.Add("memory");
+        }
+
+        public void Dispose() => _digest.Dispose();
+    }
+
+    /// <summary>Subscriptions refused at <c>limits.max_subscriptions</c>: the first logged at once, then a count per 10 s.</summary>
+    private sealed class CapRefusals : IDisposable
+    {
+        private readonly LogDigest _digest;
+        private long _open;
+
+        public CapRefusals(int max, TimeProvider time, ILogger logger) => _digest = new(
+            LogDigest.RefusalInterval,
+            time,
+            _ => SubscriptionLog.AtCap(logger, Interlocked.Read(ref _open), max),
+            (_, count, over) => SubscriptionLog.AtCapRepeated(logger, max, count, over.TotalSeconds));
+
+        public void Add(long open)
+        {
+            Interlocked.Exchange(ref _open, open);
+            _digest.Add("cap");
         }
 
         public void Dispose() => _digest.Dispose();

@@ -31,6 +31,12 @@ internal static partial class SubscriptionLog
     [LoggerMessage(EventIds.SubscriptionsRefusedForMemoryRepeated, LogLevel.Warning, "New subscriptions refused for want of memory {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "SubscriptionsRefusedForMemoryRepeated")]
     public static partial void MemoryFullRepeated(ILogger logger, int count, double seconds, string detail);
 
+    [LoggerMessage(EventIds.SubscriptionsRefusedAtCap, LogLevel.Warning, "New subscriptions refused (503): {Open} open, limits.max_subscriptions is {Max}; open subscriptions go on", EventName = "SubscriptionsRefusedAtCap")]
+    public static partial void AtCap(ILogger logger, long open, int max);
+
+    [LoggerMessage(EventIds.SubscriptionsRefusedAtCapRepeated, LogLevel.Warning, "New subscriptions refused at limits.max_subscriptions ({Max}) {Count} more times in the last {Seconds:0}s", EventName = "SubscriptionsRefusedAtCapRepeated")]
+    public static partial void AtCapRepeated(ILogger logger, int max, int count, double seconds);
+
     [LoggerMessage(EventIds.BrokerRefusedSubscriptionRepeated, LogLevel.Warning, "Subscription to {Kind} {Queue} refused {Count} more times in the last {Seconds:0}s: {Detail}", EventName = "BrokerRefusedSubscriptionRepeated")]
     public static partial void BrokerRefusedRepeated(ILogger logger, string kind, int count, string queue, double seconds, string detail);
 }

@@ -43,6 +43,14 @@ public sealed class LimitsOptions
     [Range(0, 10_000_000)]
     public int MaxConnections { get; set; }
 
+    /// <summary>
+    /// <c>limits.max_subscriptions</c>: subscriptions open at once on this gateway (streams, WebSockets, long-poll
+    /// subscriptions also while held between polls; queues and topics); over it: 503. 0: no limit.
+    /// </summary>
+    [ConfigurationKeyName("max_subscriptions")]
+    [Range(0, 10_000_000)]
+    public int MaxSubscriptions { get; set; }
+
     /// <summary><c>limits.max_request_line_bytes</c>: longest request line (method, target, version); longer: 414.</summary>
     [ConfigurationKeyName("max_request_line_bytes")]
     [Range(256, 1024 * 1024)]

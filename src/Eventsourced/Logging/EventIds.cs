@@ -54,6 +54,8 @@ internal static class EventIds
     public const int BrokerRefusedSubscriptionRepeated = 310;
     public const int SubscriptionsRefusedForMemory = 311;
     public const int SubscriptionsRefusedForMemoryRepeated = 312;
+    public const int SubscriptionsRefusedAtCap = 313;
+    public const int SubscriptionsRefusedAtCapRepeated = 314;
 
     // WebSocket and long-poll transports: 330-349 (kept apart from other streaming ids being added alongside).
     public const int ClientPublishFailed = 330;

@@ -77,6 +77,69 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task MaxSubscriptions_CountsEveryClientsStreamsAndHeldPolls_TheOneTooManyGets503_UntilOneEnds()
+    {
+        var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxSubscriptions = 3;
+            o.Poll.WaitSeconds = 0;
+            o.Poll.HoldSeconds = 2;
+        }, log);
+        var polled = broker.UniqueQueueName("maxsub-poll");
+
+        // A poll answered at once leaves its subscription held (a broker channel) without any connection: it counts.
+        using (var answered = await gateway.Client.GetAsync($"/poll?id={polled}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+
+        await using var first = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("maxsub1")}");
+        await using var topic = await gateway.SubscribeAsync($"/topics/{broker.UniqueQueueName("maxsub-topic")}");
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, topic.Status);
+
+        // The limit is the gateway's, not a client's: any transport, any address, queue or topic.
+        using (var over = await gateway.Client.GetAsync($"/poll?id={broker.UniqueQueueName("maxsub-over")}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, over.StatusCode);
+            Assert.Equal("gateway at its subscription limit", over.Headers.GetValues("X-Status-Reason").Single());
+            Assert.Equal(TimeSpan.FromSeconds(5), over.Headers.RetryAfter?.Delta);
+        }
+
+        await using (var overStream = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("maxsub-over2")}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, overStream.Status);
+        }
+
+        // A held subscription is polled again without another place.
+        using (var again = await gateway.Client.GetAsync($"/poll?id={polled}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        }
+
+        Assert.Equal(2, await gateway.MetricAsync("eventsourced_streams_total{outcome=\"overloaded\"}"));
+        Assert.Single(log.Entries, e => e.EventId == 313);
+
+        // The held poll ends after poll.hold: its place is free again.
+        var next = broker.UniqueQueueName("maxsub-next");
+        await Wait.UntilAsync(async () =>
+        {
+            using var response = await gateway.Client.GetAsync($"/poll?id={next}");
+            return response.StatusCode == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(20), "a place is free once the held poll ended");
+        Assert.Equal(3, await gateway.MetricAsync("eventsourced_streams_active"));
+
+        // And once a stream ends: the refused ones took no place.
+        await first.DisposeAsync();
+        await Wait.UntilAsync(async () =>
+        {
+            await using var sse = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("maxsub-after")}");
+            return sse.Status == HttpStatusCode.OK;
+        }, TimeSpan.FromSeconds(20), "a place is free once a stream ended");
+    }
+
+    [Fact]
     public async Task StreamsPerClient_CountsPollSubscriptionsHeldBetweenPolls()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
