@@ -20,5 +20,8 @@ internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOpti
     /// <summary><c>sse.direct_writes</c>: SSE streams over plain HTTP/1.1 are written straight to the socket once they run.</summary>
     public bool DirectWrites { get; } = sse.Value.DirectWrites;
 
+    /// <summary><c>sse.event</c>: a message's AMQP <c>type</c> is sent to EventSources as its <c>event:</c> field.</summary>
+    public bool SseEventTypes { get; } = sse.Value.Event;
+
     public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, server.Value.WriteTimeoutSeconds));
 }

@@ -36,5 +36,11 @@ internal static class FirstBytesDeadline
         {
             return false;
         }
+        catch (IOException)
+        {
+            // Reset by the client before its first byte (ConnectionResetException): nothing to serve. Left to Kestrel,
+            // it was an error line with a stack trace per connection, written as fast as a client could connect.
+            return false;
+        }
     }
 }

@@ -79,7 +79,7 @@ internal sealed class WebSocketRefusal(IOptions<WebSocketTransportOptions> optio
 
     private static async Task CloseAsync(HttpContext context, int status, string reason)
     {
-        if (!context.WebSockets.IsWebSocketRequest)
+        if (!context.WebSockets.IsWebSocketRequest || !SubprotocolsAreTokens(context.Request))
         {
             await StatusReason.WriteAsync(context, status, reason);
             return;
@@ -107,6 +107,30 @@ internal sealed class WebSocketRefusal(IOptions<WebSocketTransportOptions> optio
             // The client went away or never answered the close: the connection is dropped with the socket.
         }
     }
+
+    /// <summary>
+    /// Whether every subprotocol the request names is an RFC 7230 token, as browsers only send (their WebSocket constructor
+    /// throws on anything else). The first is echoed in the <c>101</c>, and a header value must be visible ASCII: a name
+    /// with other characters (UTF-8 bytes, quotes) made the answer a <c>500</c>, and is no handshake a client could complete.
+    /// </summary>
+    internal static bool SubprotocolsAreTokens(HttpRequest request)
+    {
+        foreach (var value in request.Headers.SecWebSocketProtocol)
+        {
+            foreach (var protocol in (value ?? string.Empty).Split(','))
+            {
+                var name = protocol.Trim(' ', '\t');
+                if (name.Length > 0 && !name.All(IsTokenCharacter))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsTokenCharacter(char c) => char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal);
 
     /// <summary>Endpoint metadata: the endpoint serves WebSockets.</summary>
     internal sealed class Marker

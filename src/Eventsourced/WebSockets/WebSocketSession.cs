@@ -613,6 +613,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, why);
         }
 
+        if (_options.SseEventTypes && publish.Type is "error" or "open")
+        {
+            // With sse.event, every EventSource reading where this lands would fire the page's onerror or onopen.
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, $"type '{publish.Type}' is not published here: with sse.event an EventSource hands it to the page's on{publish.Type}; choose another type");
+        }
+
         _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = _options.PublishBurst,

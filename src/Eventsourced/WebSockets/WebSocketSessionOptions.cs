@@ -19,6 +19,12 @@ internal sealed class WebSocketSessionOptions(WebSocketTransportOptions options,
 
     public int PublishBurst { get; } = options.PublishBurst;
 
+    /// <summary>
+    /// <c>sse.event</c> is on: a client's publish may not have the type <c>error</c> or <c>open</c>, which an EventSource that
+    /// reads it hands to the page's <c>onerror</c> or <c>onopen</c> (as it would a lost or new connection).
+    /// </summary>
+    public bool SseEventTypes { get; } = settings.SseEventTypes;
+
     /// <summary>A ping this often (<c>server.heartbeat</c>); zero turns keepalive off.</summary>
     public TimeSpan KeepAliveInterval { get; } = settings.Heartbeat ?? TimeSpan.Zero;
 

@@ -340,6 +340,30 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
         }
     }
 
+    /// <summary>
+    /// A client that connects and resets the connection (RST) before its first byte: the wait for that byte failed with
+    /// Kestrel's <c>ConnectionResetException</c>, which left the connection middleware and was logged as an error, with
+    /// its stack trace, per connection ("Unhandled exception while processing"): any client could write error lines as
+    /// fast as it connected. A reset is a connection that sent nothing.
+    /// </summary>
+    [Fact]
+    public async Task ConnectionsResetBeforeTheirFirstByte_LogNoError()
+    {
+        var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Limits.RequestHeadersTimeoutSeconds = 5, log);
+        for (var i = 0; i < 20; i++)
+        {
+            using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+            await Task.Delay(TimeSpan.FromMilliseconds(20));
+            socket.LingerState = new LingerOption(true, 0);
+            socket.Close();
+        }
+
+        Assert.StartsWith("HTTP/1.1 200", await RawHttp.SlowHealthCheckAsync(gateway.Port), StringComparison.Ordinal);
+        Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Error);
+    }
+
     /// <summary>A request whose head arrives in pieces, slowly but within the headers timeout, is answered whole.</summary>
     [Fact]
     public async Task ARequestSentInPiecesWithinTheHeadersTimeout_IsAnswered()

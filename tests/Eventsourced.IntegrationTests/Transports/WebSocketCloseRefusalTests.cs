@@ -115,6 +115,32 @@ public sealed class WebSocketCloseRefusalTests(BrokerFixture broker) : IAsyncLif
     }
 
     [Theory]
+    [InlineData("v\u00e9")]
+    [InlineData("v1, caf\u00e9")]
+    [InlineData("\"v1\"")]
+    public async Task ASubprotocolThatIsNoToken_GetsTheHttpAnswer_NotA500(string protocols)
+    {
+        // The first subprotocol is echoed in the 101; one with UTF-8 characters (which Kestrel reads) cannot be a header
+        // value of the answer, which was a 500 with an unhandled InvalidOperationException. No browser sends such a name.
+        var queue = broker.UniqueQueueName(nameof(ASubprotocolThatIsNoToken_GetsTheHttpAnswer_NotA500));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.CloseRefusals = true);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(gateway.BaseAddress.Host, gateway.Port);
+        await using var stream = client.GetStream();
+        var request = $"GET /ws?id={queue} HTTP/1.1\r\nHost: {gateway.BaseAddress.Authority}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            + $"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Protocol: {protocols}\r\n\r\n";
+        await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(request));
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(Timeout);
+        var read = await stream.ReadAsync(buffer, timeout.Token);
+        var answer = System.Text.Encoding.UTF8.GetString(buffer, 0, read);
+
+        Assert.StartsWith("HTTP/1.1 400 ", answer, StringComparison.Ordinal);
+        Assert.Contains("X-Status-Reason: WebSocket subprotocols (Sec-WebSocket-Protocol) are not spoken here", answer, StringComparison.Ordinal);
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Theory]
     [InlineData("8", "dGhlIHNhbXBsZSBub25jZQ==", 426)]
     [InlineData("13", "short", 400)]
     public async Task AMalformedHandshake_StillGetsItsHttpAnswer(string version, string key, int status)

@@ -190,6 +190,35 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     /// <summary>A topic exchange and a queue bound to it with <paramref name="routingKey"/>: where published messages land.</summary>
+    [Fact]
+    public async Task Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished()
+    {
+        // With sse.event an EventSource hands a message typed error or open to the page's onerror or onopen: one client's
+        // publish made every SSE page reading the room take it for a lost (or new) connection, its data never shown.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Sse.Event = true;
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"boom\", \"type\": \"error\"}, \"ref\": \"e\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"open\"}, \"ref\": \"o\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"fine\", \"type\": \"chat\"}, \"ref\": \"c\"}");
+        var answers = await ws.ReceiveAnswersAsync(3, Timeout);
+
+        Assert.StartsWith("{\"error\":\"type 'error' is not published here: with sse.event", answers[0].GetRawText(), StringComparison.Ordinal);
+        Assert.StartsWith("{\"error\":\"type 'open' is not published here", answers[1].GetRawText(), StringComparison.Ordinal);
+        Assert.Equal("{\"published\":\"c\"}", answers[2].GetRawText());
+        var received = await _amqp.ReceiveAsync(sink, 1, Timeout);
+        Assert.Equal("fine", received[0].Text);
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+    }
+
     private async Task<(string Exchange, string Sink)> RoomAsync(string test, string routingKey)
     {
         var exchange = broker.UniqueQueueName(test + "-exchange");
