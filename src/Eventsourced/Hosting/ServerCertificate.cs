@@ -146,10 +146,30 @@ internal sealed class ServerCertificate : IDisposable
 
     private (DateTime, long, DateTime, long) Stamp()
     {
-        var certificate = new FileInfo(_certificatePath);
-        var key = new FileInfo(_keyPath);
+        var certificate = Followed(_certificatePath);
+        var key = Followed(_keyPath);
         return (
             certificate.Exists ? certificate.LastWriteTimeUtc : default, certificate.Exists ? certificate.Length : -1,
             key.Exists ? key.LastWriteTimeUtc : default, key.Exists ? key.Length : -1);
+    }
+
+    /// <summary>
+    /// The file a path names, through symbolic links: <see cref="FileInfo"/> describes a link itself (its time and the
+    /// length of its text), and a Kubernetes secret's <c>tls.crt</c> is a link (to <c>..data/tls.crt</c>) that never
+    /// changes while the secret does.
+    /// </summary>
+    private static FileInfo Followed(string path)
+    {
+        var file = new FileInfo(path);
+        try
+        {
+            return file.LinkTarget is null ? file : file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A loop of links, a directory on the way that may not be read, or a link that changed while it was followed: the
+            // link itself, until the next look.
+            return file;
+        }
     }
 }
