@@ -83,6 +83,26 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task RenewalWritingTheCertificateThenTheKey_ASecondApart_LoadsWithoutAWarning()
+    {
+        // A renewal that copies the two files in place one after the other (a deploy hook, two cp's): between them the
+        // new certificate does not match the old key. That half-written pair was logged as one that cannot be loaded
+        // (event 109, a warning) at every renewal, a second before the new pair was loaded.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        await File.WriteAllTextAsync(certificatePath, second.CertificatePem, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+        await File.WriteAllTextAsync(keyPath, second.KeyPem, CancellationToken.None);
+        await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the new pair is loaded");
+
+        Assert.Equal(0, Count(log, EventIds.CertificateReloadFailed));
+    }
+
+    [Fact]
     public void ExpiredAtStart_IsServed_AndLoggedAsExpired()
     {
         var (certificatePath, keyPath) = WriteExpired("expired");
