@@ -19,6 +19,12 @@ internal sealed class ServerCertificate : IDisposable
     public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(300);
 
+    /// <summary>
+    /// A pair that does not load while one of its files was written less than this ago is tried again then before it is
+    /// logged: a renewal that copies the certificate and then the key (two steps, a second apart) is half done, not broken.
+    /// </summary>
+    public static readonly TimeSpan Unfinished = TimeSpan.FromSeconds(5);
+
     private readonly string _certificatePath;
     private readonly string _keyPath;
     private readonly ILogger _logger;
@@ -104,6 +110,15 @@ internal sealed class ServerCertificate : IDisposable
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException or ArgumentException)
             {
+                var written = stamp.Item1 > stamp.Item3 ? stamp.Item1 : stamp.Item3;
+                var since = DateTime.UtcNow - written;
+                if (since >= TimeSpan.Zero && since < Unfinished)
+                {
+                    // Perhaps the other file is on its way: look again once the files have been left alone for a while.
+                    _settle.Change(Unfinished - since + Settle, Timeout.InfiniteTimeSpan);
+                    return;
+                }
+
                 _failed = stamp;
                 HostingLog.CertificateReloadFailed(_logger, _certificatePath, ex.Message);
                 return;
@@ -146,10 +161,30 @@ internal sealed class ServerCertificate : IDisposable
 
     private (DateTime, long, DateTime, long) Stamp()
     {
-        var certificate = new FileInfo(_certificatePath);
-        var key = new FileInfo(_keyPath);
+        var certificate = Followed(_certificatePath);
+        var key = Followed(_keyPath);
         return (
             certificate.Exists ? certificate.LastWriteTimeUtc : default, certificate.Exists ? certificate.Length : -1,
             key.Exists ? key.LastWriteTimeUtc : default, key.Exists ? key.Length : -1);
+    }
+
+    /// <summary>
+    /// The file a path names, through symbolic links: <see cref="FileInfo"/> describes a link itself (its time and the
+    /// length of its text), and a Kubernetes secret's <c>tls.crt</c> is a link (to <c>..data/tls.crt</c>) that never
+    /// changes while the secret does.
+    /// </summary>
+    private static FileInfo Followed(string path)
+    {
+        var file = new FileInfo(path);
+        try
+        {
+            return file.LinkTarget is null ? file : file.ResolveLinkTarget(returnFinalTarget: true) as FileInfo ?? file;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // A loop of links, a directory on the way that may not be read, or a link that changed while it was followed: the
+            // link itself, until the next look.
+            return file;
+        }
     }
 }

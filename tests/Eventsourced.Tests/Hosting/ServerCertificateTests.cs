@@ -41,6 +41,68 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task KubernetesSecret_ABrokenPairSwappedIn_ThenAFixedOne_TheFixedOneLoads()
+    {
+        // A Kubernetes secret volume: tls.crt and tls.key are links to ..data/tls.crt and ..data/tls.key, ..data a link to
+        // a directory of the version; an update writes a new directory and renames a new ..data link over the old one.
+        // The links themselves never change: a pair that failed once was taken as unchanged for ever, and every fixed
+        // secret after it was passed over until a restart.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var root = _directory.FullName;
+        var version = 0;
+        void Swap(string certificatePem, string keyPem)
+        {
+            var directory = Path.Combine(root, $"..version_{++version}");
+            Directory.CreateDirectory(directory);
+            File.WriteAllText(Path.Combine(directory, "tls.crt"), certificatePem);
+            File.WriteAllText(Path.Combine(directory, "tls.key"), keyPem);
+            var temporary = Path.Combine(root, "..data_tmp");
+            File.CreateSymbolicLink(temporary, directory);
+            // rename(2) of the new link over the old one, as Kubernetes does (File.Move refuses a link to a directory).
+            using var rename = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("mv") { ArgumentList = { "-T", temporary, Path.Combine(root, "..data") } })!;
+            rename.WaitForExit();
+            Assert.Equal(0, rename.ExitCode);
+        }
+
+        Swap(first.CertificatePem, first.KeyPem);
+        var certificatePath = Path.Combine(root, "tls.crt");
+        var keyPath = Path.Combine(root, "tls.key");
+        File.CreateSymbolicLink(certificatePath, Path.Combine("..data", "tls.crt"));
+        File.CreateSymbolicLink(keyPath, Path.Combine("..data", "tls.key"));
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+
+        Swap(second.CertificatePem, first.KeyPem);
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the mismatched pair is logged");
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+
+        Swap(second.CertificatePem, second.KeyPem);
+        await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the fixed pair is loaded");
+    }
+
+    [Fact]
+    public async Task RenewalWritingTheCertificateThenTheKey_ASecondApart_LoadsWithoutAWarning()
+    {
+        // A renewal that copies the two files in place one after the other (a deploy hook, two cp's): between them the
+        // new certificate does not match the old key. That half-written pair was logged as one that cannot be loaded
+        // (event 109, a warning) at every renewal, a second before the new pair was loaded.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        await File.WriteAllTextAsync(certificatePath, second.CertificatePem, CancellationToken.None);
+        await Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None);
+        await File.WriteAllTextAsync(keyPath, second.KeyPem, CancellationToken.None);
+        await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the new pair is loaded");
+
+        Assert.Equal(0, Count(log, EventIds.CertificateReloadFailed));
+    }
+
+    [Fact]
     public void ExpiredAtStart_IsServed_AndLoggedAsExpired()
     {
         var (certificatePath, keyPath) = WriteExpired("expired");
