@@ -58,6 +58,16 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
             await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
+            // Back within LEAVE_GRACE: alice never saw bob leave, so she sees no second join either. What bob says after
+            // the reload comes after any join line his page published, on the same socket into the same stream.
+            await SayWhenConnectedAsync(bobPage, "back");
+            string[] joins = [$"{alice} joined", $"{bob} joined"];
+            await Expect(alicePage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+            await Expect(bobPage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+            Assert.Equal(joins, await alicePage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+            Assert.Equal(joins, await bobPage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+            Assert.Equal(0, await alicePage.Locator("#messages li[data-kind=leave]").CountAsync());
+
             // bob leaves: alice sees it.
             // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
             await bobPage.Context.CloseAsync();
