@@ -31,6 +31,10 @@ publish: build ## same as build
 
 pack: restore ## the library as a NuGet package (out/packages/Eventsourced.VERSION.nupkg) for ASP.NET Core applications
 	$(DOTNET) pack src/Eventsourced/Eventsourced.csproj -c $(CONFIGURATION) -o out/packages --no-restore
+	@# NuGet restores a version it has extracted once from its global packages folder, never again from out/packages:
+	@# drop this version's copy there, so that an application built next (examples/aspnetcore) gets this package.
+	@cache=$$($(DOTNET) nuget locals global-packages --list | sed -n 's/^global-packages: *//p'); \
+	if [ -n "$$cache" ]; then rm -rf "$$cache/eventsourced/$$(cat VERSION)"; fi
 
 run: build ## build, start the local broker (unless a variable EVENTSOURCED_BROKER__NODE... names one), run the gateway
 	@if ! env | grep -qi '^EVENTSOURCED_BROKER__NODE[_=]'; then \

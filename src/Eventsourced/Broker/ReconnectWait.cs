@@ -18,7 +18,10 @@ internal enum ReconnectWaitResult
 /// but a node that comes back after a long outage would wait out the last, long delay. So while it waits, this
 /// probes the node every <see cref="ProbeInterval"/> (<see cref="NodeProbe"/>: one short TCP connection) and ends
 /// the wait as soon as a node that did not answer answers. A node that answers all along (it refuses the login,
-/// say) is probed once and then left alone until the delay has passed.
+/// say) is probed once and then left alone until the delay has passed. "Did not answer" carries over from the
+/// wait before: a node that was silent then and came back just after the attempt between the two waits (a
+/// node still starting) answers the first probe of this wait, and is reconnected at once instead of after
+/// the whole, longer delay.
 /// </summary>
 internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, TimeProvider time)
 {
@@ -31,10 +34,12 @@ internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, T
     /// </summary>
     private static readonly TimeSpan TimerResolution = TimeSpan.FromMilliseconds(1);
 
+    /// <summary>Whether the node's last probe, in this wait or the one before, went unanswered.</summary>
+    private bool _silent;
+
     public async Task<ReconnectWaitResult> WaitAsync(TimeSpan delay, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
-        var silent = false;
         try
         {
             while (true)
@@ -53,10 +58,11 @@ internal sealed class ReconnectWait(Func<CancellationToken, Task<bool>> probe, T
 
                 if (!await probe(stopping))
                 {
-                    silent = true;
+                    _silent = true;
                 }
-                else if (silent)
+                else if (_silent)
                 {
+                    _silent = false;
                     return ReconnectWaitResult.NodeAnswers;
                 }
                 else

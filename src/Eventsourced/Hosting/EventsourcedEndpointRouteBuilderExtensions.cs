@@ -200,6 +200,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     public static IEndpointRouteBuilder MapEventsourcedObservability(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        endpoints.ServiceProvider.GetRequiredService<MappedEndpoints>().ObservabilityMapped();
         MapObservability(endpoints, endpoints.ServiceProvider.GetRequiredService<IOptions<MetricsOptions>>().Value, endpoints.ServiceProvider.GetRequiredService<IOptions<HealthOptions>>().Value);
         return endpoints;
     }

@@ -15,6 +15,7 @@ internal sealed class MappedEndpoints
     private volatile string? _webSockets;
     private volatile string? _longPolls;
     private volatile string? _topics;
+    private volatile bool _observability;
 
     /// <summary>The WebSocket endpoint's path (<c>/ws</c>, <c>/push/ws</c>), or null when none is mapped.</summary>
     public string? WebSockets => _webSockets;
@@ -24,6 +25,11 @@ internal sealed class MappedEndpoints
 
     /// <summary>The path topics' names follow on the SSE topic endpoint (<c>/topics/</c>), or null.</summary>
     public string? Topics => _topics;
+
+    /// <summary>Whether <c>MapEventsourcedObservability</c> was called (set at once, not when the endpoints are built).</summary>
+    public bool Observability => _observability;
+
+    public void ObservabilityMapped() => _observability = true;
 
     public void WebSocketsAt(IEndpointConventionBuilder endpoint) => endpoint.Add(e => _webSockets = PathOf(e));
 

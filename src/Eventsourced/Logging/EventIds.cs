@@ -64,6 +64,7 @@ internal static class EventIds
 
     // Observability: 4xx
     public const int ObservabilityEndpoints = 400;
+    public const int ObservabilityNotMapped = 403;
     // 401 and 402 were the hand-written exporter's (MetricsCallbackFailed, MetricsNameConflict): retired, not reused.
 
     // Authentication: 5xx

@@ -1,5 +1,6 @@
 using Eventsourced.Broker;
 using Eventsourced.Health;
+using Eventsourced.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -14,7 +15,7 @@ namespace Eventsourced.Metrics;
 /// </summary>
 internal sealed class ObservabilityStartup(
     IServiceProvider services, IOptions<MetricsOptions> metricsOptions, IOptions<HealthOptions> health, IOptions<BrokerOptions> broker,
-    GatewayMetrics metrics, ILogger<ObservabilityStartup> logger)
+    GatewayMetrics metrics, MappedEndpoints mapped, ILogger<ObservabilityStartup> logger)
     : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
@@ -27,7 +28,17 @@ internal sealed class ObservabilityStartup(
 
         var nodes = broker.Value.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
         metrics.DeclareSeries(nodes);
-        MetricsLog.Endpoints(logger, Show(options.Path), Show(options.DebugVars), Show(health.Value.Live), Show(health.Value.Ready));
+        // An application embedding the gateway maps them itself, or not: then saying where they are would send probes and
+        // scrapers to 404s.
+        if (mapped.Observability)
+        {
+            MetricsLog.Endpoints(logger, Show(options.Path), Show(options.DebugVars), Show(health.Value.Live), Show(health.Value.Ready));
+        }
+        else
+        {
+            MetricsLog.NotMapped(logger);
+        }
+
         return Task.CompletedTask;
     }
 

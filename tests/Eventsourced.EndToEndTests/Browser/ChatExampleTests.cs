@@ -58,6 +58,16 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
             await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
+            // Back within LEAVE_GRACE: alice never saw bob leave, so she sees no second join either. What bob says after
+            // the reload comes after any join line his page published, on the same socket into the same stream.
+            await SayWhenConnectedAsync(bobPage, "back");
+            string[] joins = [$"{alice} joined", $"{bob} joined"];
+            await Expect(alicePage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+            await Expect(bobPage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+            Assert.Equal(joins, await alicePage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+            Assert.Equal(joins, await bobPage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+            Assert.Equal(0, await alicePage.Locator("#messages li[data-kind=leave]").CountAsync());
+
             // bob leaves: alice sees it.
             // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
             await bobPage.Context.CloseAsync();
@@ -98,6 +108,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await Expect(second.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
             await SayAsync(second, "typed while not connected");
             await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "connecting");
+            await Expect(second.Locator("#status")).ToContainTextAsync("queue is already being consumed"); // 4503's reason
             await Expect(second.Locator("#text")).ToHaveValueAsync("typed while not connected");
 
             // Once the first page is gone, the second one connects and sends it.
@@ -356,6 +367,48 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
             await page.Context.CloseAsync();
             await amqp.DeleteQueueAsync($"chat.room.{room}");
             await amqp.DeleteQueueAsync($"chat.user.{alice}");
+        }
+    }
+
+    [Fact]
+    public async Task Refusals_ThePageReadsWhy_AndStopsInsteadOfRetryingForEver()
+    {
+        // config.yml sets ws.close_refusals: a refused socket closes with 4000 + the status and the reason. Without it
+        // the page saw 1006 and stayed "connecting" for ever, retrying a token that could never read the room.
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(Refusals_ThePageReadsWhy_AndStopsInsteadOfRetryingForEver));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        var noTopics = TestTokens.Hs256(new Dictionary<string, object> { ["sub"] = alice, ["publish"] = new[] { "room.*" } });
+        var forged = TestTokens.Hs256(new Dictionary<string, object> { ["sub"] = bob }, secret: "not the gateway's secret, 32 bytes or more");
+        var alicePage = await chromium.NewPageAsync();
+        var bobPage = await chromium.NewPageAsync();
+        try
+        {
+            // A token without the topics claim may read no room: 4403, not to be retried.
+            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={noTopics}"));
+            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+            await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{room}'");
+
+            // A token the gateway cannot verify, and no token_url to get another from: 4401, the page says so.
+            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={forged}"));
+            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+            await Expect(bobPage.Locator("#status")).ToContainTextAsync("token refused (");
+            await Expect(bobPage.Locator("#status")).ToContainTextAsync("): reload with a new token");
+        }
+        finally
+        {
+            await alicePage.Context.CloseAsync();
+            await bobPage.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+            await amqp.DeleteQueueAsync($"chat.user.{bob}");
         }
     }
 

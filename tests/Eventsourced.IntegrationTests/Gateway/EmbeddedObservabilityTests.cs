@@ -70,6 +70,26 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         var text = await client.GetStringAsync("/metrics");
         Assert.Contains("eventsourced_", text, StringComparison.Ordinal);
         Assert.DoesNotContain(log.Entries, e => e.EventId == 118);
+        Assert.Contains("metrics at /metrics", Assert.Single(log.Entries, e => e.EventId == 400).Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 403);
+    }
+
+    [Fact]
+    public async Task WithoutMapEventsourcedObservability_TheLogSaysTheyAreNotServed_NotWhereTheyWouldBe()
+    {
+        // examples/aspnetcore maps the stream only: the start's log said "metrics at /metrics, liveness at /healthz", and a
+        // probe or scraper set up from it got 404s.
+        var log = new CollectedLog();
+        await using var app = await StartAsync(log, app => app.MapEventsourced("/events"));
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using (var live = await client.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, live.StatusCode);
+        }
+
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 400);
+        Assert.Contains("MapEventsourcedObservability()", Assert.Single(log.Entries, e => e.EventId == 403).Message, StringComparison.Ordinal);
     }
 
     private Task<WebApplication> StartAsync(CollectedLog log, Action<WebApplication> map) =>

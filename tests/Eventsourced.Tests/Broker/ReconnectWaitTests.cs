@@ -50,6 +50,29 @@ public sealed class ReconnectWaitTests
     }
 
     [Fact]
+    public async Task NodeSilentInTheWaitBefore_ThatAnswersTheFirstProbe_EndsTheWait()
+    {
+        // A node still starting: silent through one wait, it refuses the attempt after it (not listening yet) and answers
+        // the next wait's first probe. Before, that wait took it for a node answering all along and waited the whole
+        // delay (25 s seen in a probe, where the README promises about a second).
+        var up = false;
+        var wait = new ReconnectWait(_ => Task.FromResult(Volatile.Read(ref up)), TimeProvider.System);
+        Assert.Equal(ReconnectWaitResult.Elapsed, await wait.WaitAsync(TimeSpan.FromMilliseconds(600), CancellationToken.None));
+        Volatile.Write(ref up, true);
+        var stopwatch = Stopwatch.StartNew();
+
+        var result = await wait.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+
+        Assert.Equal(ReconnectWaitResult.NodeAnswers, result);
+        Assert.InRange(stopwatch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
+
+        // Answered since: a refused attempt after this is a refusal, and its wait is waited out.
+        var again = Stopwatch.StartNew();
+        Assert.Equal(ReconnectWaitResult.Elapsed, await wait.WaitAsync(TimeSpan.FromMilliseconds(900), CancellationToken.None));
+        Assert.True(again.Elapsed >= TimeSpan.FromMilliseconds(890), $"returned after {again.Elapsed}");
+    }
+
+    [Fact]
     public async Task Stopping_EndsTheWait()
     {
         using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
