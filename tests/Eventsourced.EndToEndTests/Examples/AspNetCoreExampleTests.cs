@@ -21,10 +21,10 @@ public sealed class AspNetCoreExampleTests(BrokerFixture broker)
     {
         var dotnet = Tools.Require("dotnet", "the .NET SDK (https://learn.microsoft.com/dotnet/core/install/linux-debian)");
         var work = Directory.CreateTempSubdirectory("eventsourced-aspnetcore-example-");
+        // A version of this run's own: NuGet caches packages by version, and the checkout's may have changed.
+        var version = $"{File.ReadAllText(Path.Combine(RepoPaths.Root, "VERSION")).Trim()}-e2e.{Guid.NewGuid():N}";
         try
         {
-            // A version of this run's own: NuGet caches packages by version, and the checkout's may have changed.
-            var version = $"{File.ReadAllText(Path.Combine(RepoPaths.Root, "VERSION")).Trim()}-e2e.{Guid.NewGuid():N}";
             var packages = Path.Combine(work.FullName, "packages");
             var pack = await ProcessRunner.RunAsync(
                 dotnet, ["pack", Path.Combine(RepoPaths.Root, "src", "Eventsourced", "Eventsourced.csproj"), "-c", "Release", "--no-build", "-o", packages, $"-p:PackageVersion={version}"],
@@ -71,6 +71,16 @@ public sealed class AspNetCoreExampleTests(BrokerFixture broker)
         finally
         {
             work.Delete(recursive: true);
+            // The restore extracted this run's package into NuGet's global packages folder, where no later run asks for it:
+            // each run left a copy behind.
+            var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+                ? configured
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+            var copy = new DirectoryInfo(Path.Combine(globalPackages, "eventsourced", version.ToLowerInvariant()));
+            if (copy.Exists)
+            {
+                copy.Delete(recursive: true);
+            }
         }
     }
 }
