@@ -1,5 +1,4 @@
 using System.Net.WebSockets;
-using System.Text;
 using Eventsourced.Http;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -52,29 +51,7 @@ internal sealed class WebSocketRefusal(IOptions<WebSocketTransportOptions> optio
     internal static string CloseReason(string reason, string? retryAfter)
     {
         var text = string.IsNullOrEmpty(retryAfter) ? reason : $"{reason}; retry after {retryAfter} s";
-        if (Encoding.UTF8.GetByteCount(text) <= MaxReasonBytes)
-        {
-            return text;
-        }
-
-        // Cut on a character's boundary (never inside a surrogate pair), leaving room for the ellipsis.
-        const string ellipsis = "...";
-        var length = 0;
-        var bytes = 0;
-        while (length < text.Length)
-        {
-            var step = char.IsHighSurrogate(text[length]) && length + 1 < text.Length ? 2 : 1;
-            var size = Encoding.UTF8.GetByteCount(text.AsSpan(length, step));
-            if (bytes + size > MaxReasonBytes - ellipsis.Length)
-            {
-                break;
-            }
-
-            bytes += size;
-            length += step;
-        }
-
-        return text[..length] + ellipsis;
+        return WebSocketSession.Truncate(text);
     }
 
     private static async Task CloseAsync(HttpContext context, int status, string reason)

@@ -732,10 +732,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
     }
 
-    /// <summary>A close frame's reason is at most 123 bytes of UTF-8.</summary>
-    private static string Truncate(string description)
+    /// <summary>A close frame's reason is at most 123 bytes of UTF-8: longer ones are cut between characters, with "...".</summary>
+    internal static string Truncate(string description)
     {
-        const int MaxBytes = 123;
+        const int MaxBytes = WebSocketRefusal.MaxReasonBytes;
         if (System.Text.Encoding.UTF8.GetByteCount(description) <= MaxBytes)
         {
             return description;
