@@ -10,7 +10,10 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// (<c>DOTNET_GCHeapHardLimit</c>, which a container's memory limit sets to 75% of it). It ran into the limit with
 /// every stream open and aborted ("OutOfMemoryException", then the process gone); new subscriptions are now refused
 /// with a 503 near it (<c>limits.max_memory_percent</c>), the open streams carry on, and once they end, new ones are
-/// served again.
+/// served again. Ending all at once takes memory again (a pinned read buffer per connection, and each ending's own
+/// allocations): refused at 75%, 6,536 streams ending together on a busy machine ran the heap out, with
+/// <c>OutOfMemoryException</c>s in Kestrel and in the broker connections, and a CI run stayed refusing afterwards;
+/// the default is 60% and no <c>OutOfMemoryException</c> may be logged.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class MemoryAdmissionTests(BrokerFixture broker)
@@ -55,7 +58,10 @@ public sealed class MemoryAdmissionTests(BrokerFixture broker)
             Assert.Contains("X-Status-Reason: gateway memory nearly full\r\n", refusal, StringComparison.Ordinal);
             Assert.Contains("Retry-After: 5\r\n", refusal, StringComparison.Ordinal);
             Assert.True(streams.Count > 100, $"refused at stream {streams.Count}");
-            Assert.Single(process.Stdout.Split('\n'), l => l.Contains("[311]", StringComparison.Ordinal) && l.Contains("limits.max_memory_percent (75)", StringComparison.Ordinal));
+            // The console logger writes from a queue of its own: the line may come after the answer.
+            static bool Refusing(string line) => line.Contains("[311]", StringComparison.Ordinal) && line.Contains("limits.max_memory_percent (60)", StringComparison.Ordinal);
+            await Wait.UntilAsync(() => process.Stdout.Split('\n').Any(Refusing), TimeSpan.FromSeconds(15), "the gateway logs the first memory refusal (event 311)");
+            Assert.Single(process.Stdout.Split('\n'), Refusing);
 
             // An open stream still gets what is published to it.
             await amqp.PublishAsync($"{prefix}-0", "still served");
@@ -70,17 +76,30 @@ public sealed class MemoryAdmissionTests(BrokerFixture broker)
         // All of them gone at once: the gateway stays, and serves new subscribers again.
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.False(process.HasExited, $"gateway exited after the streams ended:\n{process.Stdout}\n{process.Stderr}");
-        await Wait.UntilAsync(
-            async () =>
-            {
-                using var request = new HttpRequestMessage(HttpMethod.Get, $"/?id={prefix}-again");
-                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-                return response.StatusCode == HttpStatusCode.OK;
-            },
-            TimeSpan.FromSeconds(90),
-            "a new subscriber served once the streams ended");
+        var lastAnswer = "none yet";
+        try
+        {
+            await Wait.UntilAsync(
+                async () =>
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Get, $"/?id={prefix}-again");
+                    using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                    lastAnswer = $"{(int)response.StatusCode} {string.Join(", ", response.Headers.TryGetValues("X-Status-Reason", out var reason) ? reason : [])}";
+                    return response.StatusCode == HttpStatusCode.OK;
+                },
+                TimeSpan.FromSeconds(90),
+                "a new subscriber served once the streams ended");
+        }
+        catch (TimeoutException e)
+        {
+            throw new TimeoutException($"{e.Message}; last answer: {lastAnswer}; {streams.Count} streams were open; gateway's log:\n{Tail(process.Stdout)}", e);
+        }
+
         Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
+        Assert.DoesNotContain("OutOfMemoryException", process.Stdout + process.Stderr, StringComparison.Ordinal);
     }
+
+    private static string Tail(string log) => log.Length <= 8000 ? log : log[^8000..];
 
     private static async Task<string> ReadHeadAsync(Socket socket)
     {
