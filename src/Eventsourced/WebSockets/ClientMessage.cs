@@ -180,7 +180,18 @@ internal abstract record ClientMessage
             return new Invalid("\"publish\" needs \"data\"");
         }
 
-        var base64 = publish.TryGetProperty("base64", out var flag) && flag.ValueKind == JsonValueKind.True;
+        // "base64": "false" (or 1) was taken for false and published the base64 text itself: a flag is true or false.
+        var base64 = false;
+        if (publish.TryGetProperty("base64", out var flag))
+        {
+            if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
+            {
+                return new Invalid("\"base64\" must be true or false");
+            }
+
+            base64 = flag.GetBoolean();
+        }
+
         if (base64)
         {
             if (data.ValueKind != JsonValueKind.String || !data.TryGetBytesFromBase64(out var bytes))

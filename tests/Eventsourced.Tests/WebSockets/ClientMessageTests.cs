@@ -45,6 +45,15 @@ public sealed class ClientMessageTests
         Assert.Null(publish.Ref);
     }
 
+    [Fact]
+    public void Parse_PublishBase64False_IsTheTextAsItIs()
+    {
+        var publish = Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": false}}"));
+
+        Assert.Equal("/wA="u8.ToArray(), publish.Body);
+        Assert.Equal("text/plain; charset=utf-8", publish.ContentType);
+    }
+
     [Theory]
     [InlineData("{\"ack\": ", "not a JSON text")]
     [InlineData("[1]", "expected a JSON object")]
@@ -60,6 +69,9 @@ public sealed class ClientMessageTests
     [InlineData("{\"publish\": {\"to\": \"x\"}}", "\"publish\" needs \"data\"")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1, \"type\": 2}}", "\"type\" must be a string of at most 255 bytes")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"!!\", \"base64\": true}}", "\"data\" must be base64 when \"base64\" is true")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": \"true\"}}", "\"base64\" must be true or false")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": 1}}", "\"base64\" must be true or false")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": null}}", "\"base64\" must be true or false")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": {}}", "\"ref\" must be a string or a number")]
     [InlineData("{\"ack\": 1, \"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": \"m1\"}", "\"ack\" and \"publish\" in one message: send each in a message of its own")]
     [InlineData("{\"publish\": {\"to\": \"a\", \"data\": 1}, \"publish\": {\"to\": \"b\", \"data\": 2}}", "a member is given twice")]
