@@ -62,6 +62,6 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.CertificateNotValidNow, LogLevel.Warning, "TLS certificate {Subject} ({Thumbprint}) {Validity}: clients refuse it", EventName = "CertificateNotValidNow")]
     public static partial void CertificateNotValidNow(ILogger logger, string subject, string thumbprint, string validity);
 
-    [LoggerMessage(EventIds.CertificateReloadFailed, LogLevel.Warning, "TLS certificate {Path} changed but cannot be loaded ({Reason}); keeping the one in use", EventName = "CertificateReloadFailed")]
-    public static partial void CertificateReloadFailed(ILogger logger, string path, string reason);
+    [LoggerMessage(EventIds.CertificateReloadFailed, LogLevel.Warning, "TLS certificate {Path} and key {KeyPath} changed but cannot be loaded ({Reason}); keeping the one in use", EventName = "CertificateReloadFailed")]
+    public static partial void CertificateReloadFailed(ILogger logger, string path, string keyPath, string reason);
 }

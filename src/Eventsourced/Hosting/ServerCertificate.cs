@@ -120,7 +120,7 @@ internal sealed class ServerCertificate : IDisposable
                 }
 
                 _failed = stamp;
-                HostingLog.CertificateReloadFailed(_logger, _certificatePath, ex.Message);
+                HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, ex.Message);
                 return;
             }
 
@@ -131,7 +131,7 @@ internal sealed class ServerCertificate : IDisposable
                 // valid: every new client would refuse the gateway. The valid one stays until the files change again.
                 loaded.Dispose();
                 _failed = stamp;
-                HostingLog.CertificateReloadFailed(_logger, _certificatePath, $"the new certificate {expired}");
+                HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, $"the new certificate {expired}");
                 return;
             }
 

@@ -41,6 +41,24 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task BrokenKey_TheWarningNamesBothFiles()
+    {
+        // The warning named the certificate's path alone, also when the key was what could not be read.
+        using var first = TestCertificate.Create("first");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        await File.WriteAllTextAsync(keyPath, "not a key\n", CancellationToken.None);
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the broken key is logged");
+
+        var warning = Assert.Single(log.Entries, e => e.EventId == EventIds.CertificateReloadFailed);
+        Assert.Contains(certificatePath, warning.Message, StringComparison.Ordinal);
+        Assert.Contains($"key {keyPath}", warning.Message, StringComparison.Ordinal);
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+    }
+
+    [Fact]
     public async Task KubernetesSecret_ABrokenPairSwappedIn_ThenAFixedOne_TheFixedOneLoads()
     {
         // A Kubernetes secret volume: tls.crt and tls.key are links to ..data/tls.crt and ..data/tls.key, ..data a link to
