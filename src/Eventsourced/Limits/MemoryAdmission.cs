@@ -11,11 +11,15 @@ namespace Eventsourced.Limits;
 /// </summary>
 internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long Used, long Free, long Available)>? read = null)
 {
-    /// <summary>How often a refusal may ask for a full collection (<see cref="Full"/>).</summary>
-    internal static readonly TimeSpan CollectionInterval = TimeSpan.FromSeconds(10);
+    /// <summary>How often a refusal may ask for a background full collection (<see cref="Full"/>).</summary>
+    internal static readonly TimeSpan CollectionInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often a refusal may ask for a compacting one, which stops every thread while it runs.</summary>
+    internal static readonly TimeSpan CompactionInterval = TimeSpan.FromSeconds(10);
 
     private readonly Func<(long Used, long Free, long Available)> _read = read ?? LastCollection;
     private long _lastCollection = long.MinValue;
+    private long _lastCompaction = long.MinValue;
     private int _collectionsRequested;
     private int _compactionsRequested;
 
@@ -30,7 +34,10 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
     /// collection is asked for, at most every <see cref="CollectionInterval"/>: what the last collection left may be
     /// garbage now (the streams that held it ended since), and a gateway that refuses allocates too little to collect it
     /// soon by itself. When it is free space already (a background collection sweeps, it does not compact), a
-    /// compacting one, which gives it back; else a background one, which finds it.
+    /// compacting one, which gives it back, at most every <see cref="CompactionInterval"/>; else a background one, which
+    /// finds it. So when every client left at once (a proxy restarted, a network blip) and comes back, it is served
+    /// again within a few seconds: with one collection per 10 s, the first finding the streams still open and the
+    /// second their garbage, the clients coming back were refused for 20 s.
     /// </summary>
     public bool Full(out long used, out long available)
     {
@@ -47,23 +54,31 @@ internal sealed class MemoryAdmission(int percent, TimeProvider time, Func<(long
         }
 
         var now = time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastCollection);
-        if ((last == long.MinValue || time.GetElapsedTime(last, now) >= CollectionInterval)
-            && Interlocked.CompareExchange(ref _lastCollection, now, last) == last)
+        if (!Take(ref _lastCollection, CollectionInterval, now))
         {
-            Interlocked.Increment(ref _collectionsRequested);
-            if ((used - free) * 100 <= available * percent)
-            {
-                Interlocked.Increment(ref _compactionsRequested);
-                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            }
-            else
-            {
-                GC.Collect(2, GCCollectionMode.Forced, blocking: false);
-            }
+            return true;
+        }
+
+        Interlocked.Increment(ref _collectionsRequested);
+        if ((used - free) * 100 <= available * percent && Take(ref _lastCompaction, CompactionInterval, now))
+        {
+            Interlocked.Increment(ref _compactionsRequested);
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        }
+        else
+        {
+            GC.Collect(2, GCCollectionMode.Forced, blocking: false);
         }
 
         return true;
+    }
+
+    /// <summary>Whether <paramref name="interval"/> has passed since <paramref name="last"/>, taking it for this caller alone.</summary>
+    private bool Take(ref long last, TimeSpan interval, long now)
+    {
+        var seen = Interlocked.Read(ref last);
+        return (seen == long.MinValue || time.GetElapsedTime(seen, now) >= interval)
+            && Interlocked.CompareExchange(ref last, now, seen) == seen;
     }
 
     private static (long Used, long Free, long Available) LastCollection()

@@ -61,4 +61,49 @@ public sealed class MemoryAdmissionTests
         Assert.Equal(90 * MiB, used);
         Assert.Equal((1, 1), (admission.CollectionsRequested, admission.CompactionsRequested));
     }
+
+    /// <summary>
+    /// A compacting collection stops every thread: while free space stays (what a compaction cannot move, say), one per
+    /// <see cref="MemoryAdmission.CompactionInterval"/>, background ones in between.
+    /// </summary>
+    [Fact]
+    public void Full_OfFreeSpace_CompactsAtMostOncePerCompactionInterval()
+    {
+        var admission = new MemoryAdmission(50, _time, () => _heap);
+        _heap = (90 * MiB, 60 * MiB, 100 * MiB);
+        Assert.True(admission.Full(out _, out _));
+        Assert.Equal((1, 1), (admission.CollectionsRequested, admission.CompactionsRequested));
+
+        _time.Advance(MemoryAdmission.CollectionInterval);
+        Assert.True(admission.Full(out _, out _));
+        Assert.Equal((2, 1), (admission.CollectionsRequested, admission.CompactionsRequested));
+
+        _time.Advance(MemoryAdmission.CompactionInterval - MemoryAdmission.CollectionInterval);
+        Assert.True(admission.Full(out _, out _));
+        Assert.Equal((3, 2), (admission.CollectionsRequested, admission.CompactionsRequested));
+    }
+
+    /// <summary>
+    /// Every client leaving at once and coming back: the first collection finds their streams still open, the next
+    /// their garbage. With one collection per 10 s they were refused for 20 s; now the compaction follows seconds after.
+    /// </summary>
+    [Fact]
+    public void Full_StreamsEndedAfterARefusal_CompactsWithinTwoCollectionIntervals()
+    {
+        var admission = new MemoryAdmission(50, _time, () => _heap);
+        _heap = (90 * MiB, 5 * MiB, 100 * MiB);
+        Assert.True(admission.Full(out _, out _));
+        Assert.Equal((1, 0), (admission.CollectionsRequested, admission.CompactionsRequested));
+
+        // The streams end; the background collection asked for next finds their garbage.
+        _time.Advance(MemoryAdmission.CollectionInterval);
+        Assert.True(admission.Full(out _, out _));
+        _heap = (90 * MiB, 80 * MiB, 100 * MiB);
+        _time.Advance(MemoryAdmission.CollectionInterval);
+        Assert.True(admission.Full(out _, out _));
+        Assert.Equal((3, 1), (admission.CollectionsRequested, admission.CompactionsRequested));
+
+        _heap = (10 * MiB, 0, 100 * MiB);
+        Assert.False(admission.Full(out _, out _));
+    }
 }
