@@ -5,6 +5,7 @@ using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Eventsourced.Presence;
 using Eventsourced.Sse;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -31,11 +32,17 @@ internal sealed class SubscriptionGate(
 {
     private readonly Limits.MemoryAdmission _memory = new(limits.Value.MaxMemoryPercent, settings.Time);
 
-    private readonly MemoryRefusals _memoryRefusals = new(settings.Time, logger);
+    private readonly Refusals<string> _memoryRefusals = new(
+        settings.Time,
+        heap => SubscriptionLog.MemoryFull(logger, heap),
+        (count, over, heap) => SubscriptionLog.MemoryFullRepeated(logger, count, over.TotalSeconds, heap));
 
     private readonly Limits.SubscriptionCap _cap = new(limits.Value.MaxSubscriptions);
 
-    private readonly CapRefusals _capRefusals = new(limits.Value.MaxSubscriptions, settings.Time, logger);
+    private readonly Refusals<long> _capRefusals = new(
+        settings.Time,
+        open => SubscriptionLog.AtCap(logger, open, limits.Value.MaxSubscriptions),
+        (count, over, _) => SubscriptionLog.AtCapRepeated(logger, limits.Value.MaxSubscriptions, count, over.TotalSeconds));
 
     /// <summary>
     /// <c>Retry-After</c> of a <c>503</c> for want of the broker (no connection, a refusal, a subscription it ended) or
@@ -487,45 +494,26 @@ internal sealed class SubscriptionGate(
     }
 
     /// <summary>
-    /// Subscriptions refused for want of memory: the first logged at once, then a count per 10 s (a full gateway is
-    /// refused again and again), each line with the heap as the latest refusal saw it.
+    /// Subscriptions refused for one reason (want of memory, <c>limits.max_subscriptions</c>): the first logged at once,
+    /// then a count per 10 s (a full gateway is refused again and again), each line with what the latest refusal saw.
     /// </summary>
-    private sealed class MemoryRefusals : IDisposable
+    private sealed class Refusals<T> : IDisposable
     {
         private readonly LogDigest _digest;
-        private string _detail = "";
+        private StrongBox<T>? _latest;
 
-        public MemoryRefusals(TimeProvider time, ILogger logger) => _digest = new(
+        public Refusals(TimeProvider time, Action<T> first, Action<int, TimeSpan, T> repeated) => _digest = new(
             LogDigest.RefusalInterval,
             time,
-            _ => SubscriptionLog.MemoryFull(logger, Volatile.Read(ref _detail)),
-            (_, count, over) => SubscriptionLog.MemoryFullRepeated(logger, count, over.TotalSeconds, Volatile.Read(ref _detail)));
+            _ => first(Latest),
+            (_, count, over) => repeated(count, over, Latest));
 
-        public void Add(string detail)
+        private T Latest => Volatile.Read(ref _latest)!.Value!;
+
+        public void Add(T latest)
         {
-            Volatile.Write(ref _detail, detail);
-            _digest.Add("memory");
-        }
-
-        public void Dispose() => _digest.Dispose();
-    }
-
-    /// <summary>Subscriptions refused at <c>limits.max_subscriptions</c>: the first logged at once, then a count per 10 s.</summary>
-    private sealed class CapRefusals : IDisposable
-    {
-        private readonly LogDigest _digest;
-        private long _open;
-
-        public CapRefusals(int max, TimeProvider time, ILogger logger) => _digest = new(
-            LogDigest.RefusalInterval,
-            time,
-            _ => SubscriptionLog.AtCap(logger, Interlocked.Read(ref _open), max),
-            (_, count, over) => SubscriptionLog.AtCapRepeated(logger, max, count, over.TotalSeconds));
-
-        public void Add(long open)
-        {
-            Interlocked.Exchange(ref _open, open);
-            _digest.Add("cap");
+            Volatile.Write(ref _latest, new StrongBox<T>(latest));
+            _digest.Add("refused");
         }
 
         public void Dispose() => _digest.Dispose();
