@@ -139,6 +139,9 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
     [InlineData("/poll/topics/news", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
     [InlineData("/POLL/x", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
     [InlineData("/ws/x", "no such endpoint: WebSockets are served at /ws (topics at /ws/topics/NAME)")]
+    [InlineData("/poll&ack=", "no such endpoint: long-polls are served at /poll; a query follows a '?' (/poll?NAME=VALUE), not a '&'")]
+    [InlineData("/poll&ack=3f2a-1", "no such endpoint: long-polls are served at /poll; a query follows a '?' (/poll?NAME=VALUE), not a '&'")]
+    [InlineData("/ws&access_token=x", "no such endpoint: WebSockets are served at /ws; a query follows a '?' (/ws?NAME=VALUE), not a '&'")]
     public async Task PathBelowThePollOrWebSocketPath_Is404WithWhereTheyAre_NotAStream(string path, string reason)
     {
         // Taken for the stream (server.path / covers them), a fetch meant for a long-poll got an event stream of its queue:
