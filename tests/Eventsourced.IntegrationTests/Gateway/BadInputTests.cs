@@ -163,6 +163,36 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal("text/event-stream; charset=utf-8", stream.Content.Headers.ContentType?.ToString());
     }
 
+    [Theory]
+    [InlineData("/", "/poll/x")]
+    [InlineData("/", "/poll&ack=")]
+    [InlineData("/events", "/other")]
+    public async Task PreflightOfAPathNoEndpointServes_Is204_SoThatThePageReadsThe404(string serverPath, string path)
+    {
+        // A page's fetch with Authorization is preflighted; a 404 preflight fails in the browser as a network error, and the
+        // page never sees the 404's reason. The preflight passes, and the GET gets the readable 404.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = serverPath);
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, path + "?id=1");
+        preflight.Headers.Add("Origin", "https://app.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+        preflight.Headers.Add("Access-Control-Request-Headers", "authorization");
+        using var answer = await gateway.Client.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, answer.StatusCode);
+        Assert.Equal("*", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Authorization", answer.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.Ordinal);
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, path + "?id=1");
+        get.Headers.Add("Origin", "https://app.example");
+        using var refused = await gateway.Client.SendAsync(get, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.StartsWith("no such endpoint", refused.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+
+        // An OPTIONS that is no preflight is answered as before.
+        using var options = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Options, path + "?id=1"));
+        Assert.Equal(HttpStatusCode.NotFound, options.StatusCode);
+    }
+
     [Fact]
     public async Task ExactStreamPath_ServesOnlyThatPath()
     {
