@@ -280,17 +280,34 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
                 continue;
             }
 
-            if (entry.Kind != ConfigNodeKind.Scalar)
+            string? text;
+            if (entry.Kind == ConfigNodeKind.Sequence && MapEntry(key) == "header")
+            {
+                // A header's values as a YAML list (Access-Control-Allow-Origin: [https://a.example, https://b.example]):
+                // one field value, joined with commas as HTTP joins a header's lines.
+                if (entry.Items.Find(i => i.Kind != ConfigNodeKind.Scalar) is { } nested)
+                {
+                    Report(nested.Location, where, $"a header's list holds single values, got a {nested.Describe()}");
+                    continue;
+                }
+
+                text = string.Join(", ", entry.Items.Select(i => i.Value?.Trim()).Where(v => !string.IsNullOrEmpty(v)));
+            }
+            else if (entry.Kind != ConfigNodeKind.Scalar)
             {
                 Report(entry.Location, where, $"expected a single value, got a {entry.Describe()}");
                 continue;
+            }
+            else
+            {
+                text = entry.Value;
             }
 
             // An entry keeps its place; given in another case, it takes the later source's spelling.
             // An empty (or null) value stays as the mark that removes the entry.
             var mapKey = $"{key.ConfigurationKey}:{name}";
             var index = Data.IndexOf(mapKey);
-            var stored = (entry.Value?.Trim() ?? string.Empty, entry.Location);
+            var stored = (text?.Trim() ?? string.Empty, entry.Location);
             if (index >= 0)
             {
                 Data.SetAt(index, mapKey, stored);

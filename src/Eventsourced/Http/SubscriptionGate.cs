@@ -461,10 +461,18 @@ internal sealed class SubscriptionGate(
     /// <summary>
     /// A request that no endpoint serves: <c>404</c> with the reason, and the CORS headers as every other answer a page may
     /// get (a page's <c>fetch</c> with a mistyped path reads why, instead of a CORS error). Not counted as a stream outcome.
+    /// A CORS preflight there is answered as at the endpoints (<c>204</c>): browsers fail a preflight that is not a 2xx, and
+    /// a <c>fetch</c> that sends a header (a token as <c>Authorization</c>) would see a network error instead of the 404.
     /// </summary>
     public Task RefuseNoEndpointAsync(HttpContext context, string reason = "no such endpoint")
     {
         ApplyCors(context);
+        if (HttpMethods.IsOptions(context.Request.Method) && context.Request.Headers.ContainsKey("Access-Control-Request-Method"))
+        {
+            context.Response.StatusCode = StatusCodes.Status204NoContent;
+            return Task.CompletedTask;
+        }
+
         return StatusReason.WriteAsync(context, StatusCodes.Status404NotFound, reason);
     }
 

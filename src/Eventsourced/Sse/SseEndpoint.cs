@@ -16,8 +16,9 @@ namespace Eventsourced.Sse;
 /// (<see cref="HandleTopicAsync"/>) and streams it as events; <c>OPTIONS</c> answers the CORS preflight; anything
 /// else is 405 (<see cref="SubscriptionGate"/>). A WebSocket upgrade is refused (400): served as a stream, its queue's
 /// messages would be acknowledged into a connection whose client gives up on the 200. A path below the WebSocket or
-/// long-poll endpoint's own path (<c>/poll/topics/news</c>, <c>/ws/x</c>) that <c>server.path</c> covers is no stream
-/// but 404 with where those endpoints are: a client meant for them would not read the stream it got.
+/// long-poll endpoint's own path (<c>/poll/topics/news</c>, <c>/ws/x</c>), or one of them with a query after a <c>&amp;</c> instead
+/// of a <c>?</c> (<c>/poll&amp;ack=ID</c>), that <c>server.path</c> covers is no stream but 404 with where those endpoints are: a
+/// client meant for them would not read the stream it got.
 /// </summary>
 internal sealed class SseEndpoint(
     SubscriptionGate gate,
@@ -99,6 +100,7 @@ internal sealed class SseEndpoint(
         {
             endpoints.Add((wsPath.TrimEnd('/') + "/", pathBase => $"no such endpoint: WebSockets are served at {pathBase}{wsPath}"
                 + (topicsPath.Length > 0 ? $" (topics at {pathBase}{wsPath.TrimEnd('/')}{topicsPath}NAME)" : string.Empty)));
+            endpoints.Add((wsPath.TrimEnd('/') + "&", pathBase => QueryWithoutQuestionMark("WebSockets", pathBase + wsPath.TrimEnd('/'))));
         }
 
         if (mapped.LongPolls is { } pollPath)
@@ -106,10 +108,15 @@ internal sealed class SseEndpoint(
             var topicsAt = mapped.Topics;
             endpoints.Add((pollPath.TrimEnd('/') + "/", pathBase => $"no such endpoint: long-polls are served at {pathBase}{pollPath} (queues)"
                 + (topicsAt is not null ? $"; topics are not long-polled, stream them from {pathBase}{topicsAt}NAME" : string.Empty)));
+            // /poll&ack=ID: a query appended with '&' to a URL that had none (a pattern that needs no query parameter).
+            endpoints.Add((pollPath.TrimEnd('/') + "&", pathBase => QueryWithoutQuestionMark("long-polls", pathBase + pollPath.TrimEnd('/'))));
         }
 
         return [.. endpoints];
     }
+
+    private static string QueryWithoutQuestionMark(string what, string path) =>
+        $"no such endpoint: {what} are served at {path}; a query follows a '?' ({path}?NAME=VALUE), not a '&'";
 
     /// <summary>
     /// Why a WebSocket upgrade is refused at an endpoint that serves <paramref name="what"/>: where WebSockets are instead, as the

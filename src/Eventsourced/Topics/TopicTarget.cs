@@ -110,10 +110,18 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
     {
         after = null;
         reason = string.Empty;
-        var (source, text) = request.Headers[LastEventIdHeader].ToString() is { Length: > 0 } header
-            ? (LastEventIdHeader, header)
-            : (LastEventIdParameter, request.Query[LastEventIdParameter].ToString());
-        text = text.Trim();
+        var headers = request.Headers[LastEventIdHeader];
+        var (source, values) = headers.ToString() is { Length: > 0 }
+            ? (LastEventIdHeader, headers)
+            : (LastEventIdParameter, request.Query[LastEventIdParameter]);
+        if (values.Count > 1)
+        {
+            // Ambiguous, as every input given twice: two ids read as "5,6", which named neither.
+            reason = source == LastEventIdHeader ? $"header '{source}' given more than once" : $"query parameter '{source}' given more than once";
+            return false;
+        }
+
+        var text = values.ToString().Trim();
         if (text.Length == 0)
         {
             return true;

@@ -22,6 +22,9 @@ internal sealed class WebSocketFormat(bool topicOffsets = false, ulong idOffset 
     /// <summary>What a queue message's <c>id</c> adds to its delivery tag.</summary>
     public ulong IdOffset { get; } = idOffset;
 
+    /// <summary>A topic's frames: each event's id is its stream offset.</summary>
+    public bool TopicOffsets => topicOffsets;
+
     /// <summary>
     /// The format of one connection to a queue: its ids start at a random number, not at 1, so that an id a client
     /// remembers from an earlier connection (an acknowledgement resent after a reconnect) names no message of this

@@ -386,7 +386,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
             if (_clientAcks is null)
             {
-                await SendAsync(socket, ReplyFrames.AckFailed(inbound.Ack, "acknowledgements are automatic on this connection (open it with acks=client)"));
+                // A topic takes no acks=client (400): its subscriber resumes with lastEventId instead.
+                await SendAsync(socket, ReplyFrames.AckFailed(inbound.Ack, _format.TopicOffsets
+                    ? "a topic's events are not acknowledged: resume with lastEventId"
+                    : "acknowledgements are automatic on this connection (open it with acks=client)"));
                 continue;
             }
 

@@ -72,6 +72,44 @@ public sealed class LongPollPageTests(BrokerFixture broker, ChromiumFixture chro
     }
 
     [Fact]
+    public async Task ReadmeLoop_PollsAUrlWithoutAQuery_WhenThePatternNeedsNone()
+    {
+        // queue.pattern from the token alone: the page polls "/poll", no query. The loop once appended "&ack=" to the URL as
+        // it was, polling "/poll&ack=", which server.path / served as the event stream: the page's response.json() waited
+        // for a stream that never ends while the queue's messages were acknowledged into it.
+        var prefix = broker.UniqueQueueName(nameof(ReadmeLoop_PollsAUrlWithoutAQuery_WhenThePatternNeedsNone));
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Queue.Pattern = prefix + "-${claim:sub}";
+            o.Poll.WaitSeconds = 1;
+        });
+        await using var amqp = await broker.ConnectAsync(nameof(ReadmeLoop_PollsAUrlWithoutAQuery_WhenThePatternNeedsNone));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            var query = $"?src={Uri.EscapeDataString(PageServer.GatewayUrl(gateway.Port, "/poll"))}&token_url={Uri.EscapeDataString(site.TokenUrl("7", 60))}";
+            await page.GotoAsync(site.PageUrl("poll.html", query));
+            await WaitUntilAsync(page, "p.statuses.includes(200)");
+            for (var i = 0; i < 3; i++)
+            {
+                await amqp.PublishAsync(prefix + "-7", $"m{i}");
+            }
+
+            await WaitUntilAsync(page, "p.data.length >= 3");
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var polled = await ReadAsync(page);
+            Assert.Equal(["m0", "m1", "m2"], polled.RootElement.GetProperty("data").EnumerateArray().Select(e => e.GetString()));
+            Assert.Equal(JsonValueKind.Null, polled.RootElement.GetProperty("stopped").ValueKind);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    [Fact]
     public async Task ReadmeLoop_StopsOnARefusalThatRetryingCannotMend()
     {
         await using var site = await PageServer.StartAsync();

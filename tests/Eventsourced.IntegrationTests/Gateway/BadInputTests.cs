@@ -139,6 +139,9 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
     [InlineData("/poll/topics/news", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
     [InlineData("/POLL/x", "no such endpoint: long-polls are served at /poll (queues); topics are not long-polled, stream them from /topics/NAME")]
     [InlineData("/ws/x", "no such endpoint: WebSockets are served at /ws (topics at /ws/topics/NAME)")]
+    [InlineData("/poll&ack=", "no such endpoint: long-polls are served at /poll; a query follows a '?' (/poll?NAME=VALUE), not a '&'")]
+    [InlineData("/poll&ack=3f2a-1", "no such endpoint: long-polls are served at /poll; a query follows a '?' (/poll?NAME=VALUE), not a '&'")]
+    [InlineData("/ws&access_token=x", "no such endpoint: WebSockets are served at /ws; a query follows a '?' (/ws?NAME=VALUE), not a '&'")]
     public async Task PathBelowThePollOrWebSocketPath_Is404WithWhereTheyAre_NotAStream(string path, string reason)
     {
         // Taken for the stream (server.path / covers them), a fetch meant for a long-poll got an event stream of its queue:
@@ -158,6 +161,36 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal("application/json; charset=utf-8", poll.Content.Headers.ContentType?.ToString());
         using var stream = await gateway.Client.GetAsync($"/polls/x?id={queue}-s", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal("text/event-stream; charset=utf-8", stream.Content.Headers.ContentType?.ToString());
+    }
+
+    [Theory]
+    [InlineData("/", "/poll/x")]
+    [InlineData("/", "/poll&ack=")]
+    [InlineData("/events", "/other")]
+    public async Task PreflightOfAPathNoEndpointServes_Is204_SoThatThePageReadsThe404(string serverPath, string path)
+    {
+        // A page's fetch with Authorization is preflighted; a 404 preflight fails in the browser as a network error, and the
+        // page never sees the 404's reason. The preflight passes, and the GET gets the readable 404.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = serverPath);
+        using var preflight = new HttpRequestMessage(HttpMethod.Options, path + "?id=1");
+        preflight.Headers.Add("Origin", "https://app.example");
+        preflight.Headers.Add("Access-Control-Request-Method", "GET");
+        preflight.Headers.Add("Access-Control-Request-Headers", "authorization");
+        using var answer = await gateway.Client.SendAsync(preflight);
+
+        Assert.Equal(HttpStatusCode.NoContent, answer.StatusCode);
+        Assert.Equal("*", answer.Headers.GetValues("Access-Control-Allow-Origin").Single());
+        Assert.Contains("Authorization", answer.Headers.GetValues("Access-Control-Allow-Headers").Single(), StringComparison.Ordinal);
+
+        using var get = new HttpRequestMessage(HttpMethod.Get, path + "?id=1");
+        get.Headers.Add("Origin", "https://app.example");
+        using var refused = await gateway.Client.SendAsync(get, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Assert.StartsWith("no such endpoint", refused.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+
+        // An OPTIONS that is no preflight is answered as before.
+        using var options = await gateway.Client.SendAsync(new HttpRequestMessage(HttpMethod.Options, path + "?id=1"));
+        Assert.Equal(HttpStatusCode.NotFound, options.StatusCode);
     }
 
     [Fact]

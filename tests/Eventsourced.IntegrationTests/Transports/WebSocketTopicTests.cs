@@ -42,6 +42,26 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Topic_AnAck_IsAnsweredThatTopicsResumeByLastEventId_NotToOpenWithAcksClient()
+    {
+        // It answered "open it with acks=client", which a topic refuses (400).
+        var topic = broker.UniqueQueueName("ws-topic-ack");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+
+        await ws.SendAsync("""{"ack": 5}""");
+
+        Assert.True(await ws.ReceiveUntilAsync(() => ws.Answers.Count > 0, Timeout), "no answer");
+        Assert.Equal("""{"error":"a topic's events are not acknowledged: resume with lastEventId","ack":5}""", ws.Answers[0].GetRawText());
+        await using var queue = await gateway.ConnectWebSocketAsync($"/ws?id={topic}-q");
+        await queue.SendAsync("""{"ack": 5}""");
+        Assert.True(await queue.ReceiveUntilAsync(() => queue.Answers.Count > 0, Timeout), "no answer");
+        Assert.Equal("""{"error":"acknowledgements are automatic on this connection (open it with acks=client)","ack":5}""", queue.Answers[0].GetRawText());
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
     public async Task Topic_ResumeWithLastEventId_NothingMissedNothingTwice()
     {
         var topic = broker.UniqueQueueName("ws-topic-resume");

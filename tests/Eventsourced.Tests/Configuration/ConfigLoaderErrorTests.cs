@@ -15,10 +15,25 @@ public sealed class ConfigLoaderErrorTests
     [InlineData("- a\n- b\n", "FILE:1: expected a mapping of sections (server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits), got a list")]
     [InlineData("broker:\n  node: amqp://h/\n", "FILE:2: broker.node: expected a list, got a single value")]
     [InlineData("header:\n  cors: [a]\n", "FILE:2: header.cors: expected a mapping of header names to values, got a list")]
-    [InlineData("header:\n  sse:\n    X-A: [1]\n", "FILE:3: header.sse.X-A: expected a single value, got a list")]
+    [InlineData("header:\n  sse:\n    X-A: [[1]]\n", "FILE:3: header.sse.X-A: a header's list holds single values, got a list")]
+    [InlineData("auth:\n  read_claims:\n    queue: [a, b]\n", "FILE:3: auth.read_claims.queue: expected a single value, got a list")]
     [InlineData("server:\n  [a]: 1\n", "FILE:2: server: keys must be plain names, got a list")]
     public void Load_WrongType_ReportsFileLineAndKey(string yaml, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
+
+    /// <summary>
+    /// Several origins as a YAML list, as a web team writes them: one header value, joined with commas as the README's
+    /// comma-separated form. It was refused, and then also reported as credentials for every origin ('*', the default it fell back to).
+    /// </summary>
+    [Fact]
+    public void Load_HeaderValueAsList_IsOneCommaSeparatedValue()
+    {
+        var options = ConfigTesting.Load("header:\n  cors:\n    Access-Control-Allow-Origin:\n      - https://a.example\n      - https://b.example:8443\n    Access-Control-Allow-Credentials: true\n    Access-Control-Allow-Headers: [Authorization, Last-Event-ID]\n");
+
+        Assert.Equal("https://a.example, https://b.example:8443", options.Header.Cors["Access-Control-Allow-Origin"]);
+        Assert.Equal("Authorization, Last-Event-ID", options.Header.Cors["Access-Control-Allow-Headers"]);
+        Assert.Equal("https://a.example, https://b.example", ConfigTesting.Load("header:\n  cors:\n    Access-Control-Allow-Origin: [https://a.example, https://b.example]\n    Access-Control-Allow-Credentials: true\n").Header.Cors["Access-Control-Allow-Origin"]);
+    }
 
     [Theory]
     [InlineData("serve:\n  address: x\n", "FILE:1: serve: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits)")]

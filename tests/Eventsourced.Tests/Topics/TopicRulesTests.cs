@@ -106,6 +106,24 @@ public sealed class TopicRulesTests
         Assert.Equal(reason, why);
     }
 
+    /// <summary>Two ids were read as one text, "5,6", and refused as no id; they are refused as given twice, as every input.</summary>
+    [Theory]
+    [InlineData("?lastEventId=5&lastEventId=6", null, "query parameter 'lastEventId' given more than once")]
+    [InlineData("?lastEventId=5&LASTEVENTID=5", null, "query parameter 'lastEventId' given more than once")]
+    [InlineData("", new[] { "5", "6" }, "header 'Last-Event-ID' given more than once")]
+    public void ResumePoint_GivenTwice_IsRefusedAsGivenTwice(string query, string[]? headers, string reason)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.QueryString = new QueryString(query);
+        if (headers is not null)
+        {
+            context.Request.Headers["Last-Event-ID"] = headers;
+        }
+
+        Assert.False(TopicTarget.TryResumePoint(context.Request, out _, out var why));
+        Assert.Equal(reason, why);
+    }
+
     [Theory]
     [InlineData("amqp://h/", 233)]
     [InlineData("amqp://h", 233)]
