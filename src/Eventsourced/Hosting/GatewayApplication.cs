@@ -53,6 +53,7 @@ public static class GatewayApplication
         builder.Services.AddSingleton<IConnectionListenerFactory>(services => new GatedListenerFactory(
             new SocketTransportFactory(services.GetRequiredService<IOptions<SocketTransportOptions>>(), services.GetRequiredService<ILoggerFactory>()),
             gates));
+        ConnectionGate? clients = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -60,7 +61,7 @@ public static class GatewayApplication
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
             // limits.max_connections holds for the clients' listener as a whole (Kestrel's cap holds per bound address:
             // localhost binds two, and closes the excess after accepting more); metrics.address has a small cap of its own.
-            var clients = connectionCap is { } cap
+            clients = connectionCap is { } cap
                 ? new ConnectionGate(cap, () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Clients))
                 : null;
             KestrelListen.Apply(kestrel, options.Server.Address, listen =>
@@ -154,7 +155,7 @@ public static class GatewayApplication
         {
             app.MapEventsourcedLongPolling();
         }
-        AnnounceLifecycle(app, options, config.FilesRead);
+        AnnounceLifecycle(app, options, config.FilesRead, () => clients?.Open ?? 0);
         var hostingLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         if (fileLimitNeeded is { } needed)
         {
@@ -257,7 +258,7 @@ public static class GatewayApplication
         logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", level > LogLevel.Debug ? LogLevel.Critical : level);
     }
 
-    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles)
+    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles, Func<long> openConnections)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         HostingLog.Starting(logger, GatewayVersion.Current, options.Server.Path, options.Queue.Pattern, options.Broker.Node.Count);
@@ -280,7 +281,18 @@ public static class GatewayApplication
         }
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
-        app.Services.GetRequiredService<ShutdownDrain>().Draining.Register(() => HostingLog.Stopping(logger, options.Server.DrainDelaySeconds, options.Server.ShutdownTimeoutSeconds));
+        var drain = app.Services.GetRequiredService<ShutdownDrain>();
+        drain.Draining.Register(() => HostingLog.Stopping(logger, options.Server.DrainDelaySeconds, options.Server.ShutdownTimeoutSeconds));
+        // Client connections still open when the shutdown timeout runs out (Kestrel closes idle ones at once) are cut,
+        // a stream's end unwritten: say how many, or the log reads like a clean shutdown.
+        drain.TimedOut.Register(() =>
+        {
+            var open = openConnections();
+            if (open > 0)
+            {
+                HostingLog.StreamsCutAtShutdown(logger, open, options.Server.ShutdownTimeoutSeconds);
+            }
+        });
         lifetime.ApplicationStopped.Register(() => HostingLog.Stopped(logger));
     }
 }

@@ -15,6 +15,7 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
 {
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenSource _streamsEnd = new();
+    private readonly CancellationTokenSource _timedOut = new();
     private readonly TimeSpan _delay;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _begun;
@@ -32,9 +33,14 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
     /// <summary>Fires when the streams are to end: at the shutdown signal, or <c>server.drain_delay</c> after it.</summary>
     public CancellationToken StreamsEnd => _streamsEnd.Token;
 
+    /// <summary>Fires when the host's shutdown timeout (drain delay and <c>server.shutdown_timeout</c>) runs out: what is still open is cut.</summary>
+    public CancellationToken TimedOut => _timedOut.Token;
+
     /// <summary>Holds the host's stop (and Kestrel's listener with it) until the drain delay has passed.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // The host's stop token, the same for every service's stop: it fires when the shutdown timeout runs out.
+        cancellationToken.UnsafeRegister(static s => Cancel((CancellationTokenSource)s!), _timedOut);
         try
         {
             await Begin().WaitAsync(cancellationToken);
@@ -63,6 +69,7 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
     {
         _draining.Dispose();
         _streamsEnd.Dispose();
+        _timedOut.Dispose();
     }
 
     /// <summary>Starts the drain once, whichever comes first: the signal or the host's stop; completes when it is over.</summary>

@@ -27,6 +27,7 @@ internal static class EventIds
     public const int EndpointShadowed = 118;
     public const int ConnectionLimitLowered = 119;
     public const int FileLimitLow = 120;
+    public const int StreamsCutAtShutdown = 121;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

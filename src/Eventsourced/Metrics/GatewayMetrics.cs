@@ -53,6 +53,10 @@ internal sealed class GatewayMetrics
     private readonly Counter _topicSlowSubscribers;
     private readonly Counter _presenceEvents;
     private readonly Counter _connectionsRejected;
+    private readonly Gauge _memoryHeap;
+    private readonly Gauge _memoryHeapLimit;
+    private readonly Gauge _memoryAdmission;
+    private readonly CollectorRegistry _registry;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
     {
@@ -102,6 +106,16 @@ internal sealed class GatewayMetrics
             "eventsourced_connections_rejected_total",
             "Connections closed unread at a listener's cap, by listener: server (limits.max_connections, over all of server.address's addresses) or metrics (metrics.address's own cap).",
             "listener");
+        _memoryHeap = factory.CreateGauge(
+            "eventsourced_memory_heap_bytes",
+            "The heap as the last garbage collection left it, free space between objects included: what limits.max_memory_percent compares.");
+        _memoryHeapLimit = factory.CreateGauge(
+            "eventsourced_memory_heap_limit_bytes",
+            "The memory the heap may use: 75% of a container's memory limit, DOTNET_GCHeapHardLimit, or the machine's memory.");
+        _memoryAdmission = factory.CreateGauge(
+            "eventsourced_memory_admission_bytes",
+            "New subscriptions are refused (503, outcome overloaded) while eventsourced_memory_heap_bytes is above this: limits.max_memory_percent of eventsourced_memory_heap_limit_bytes; 0 when that check is off.");
+        _registry = registry;
     }
 
     /// <summary>Open streams, as <c>eventsourced_streams_active</c> shows them.</summary>
@@ -238,6 +252,29 @@ internal sealed class GatewayMetrics
             _brokerChannels.WithLabels(node).Publish();
             _brokerReconnects.WithLabels(node).Publish();
         }
+    }
+
+    /// <summary>
+    /// Reads the heap and its limit at every scrape into <c>eventsourced_memory_*</c>, the same numbers memory admission
+    /// compares (<see cref="Limits.MemoryAdmission"/>), so that an alert can see the heap approach the point where new
+    /// subscriptions are refused instead of only the refusals.
+    /// </summary>
+    /// <param name="maxMemoryPercent"><c>limits.max_memory_percent</c>; 0: admission is off.</param>
+    /// <param name="read">The heap's size and the memory it may use; the last collection's by default.</param>
+    public void WatchMemory(int maxMemoryPercent, Func<(long Heap, long Limit)>? read = null)
+    {
+        read ??= static () =>
+        {
+            var info = GC.GetGCMemoryInfo();
+            return (info.HeapSizeBytes, info.TotalAvailableMemoryBytes);
+        };
+        _registry.AddBeforeCollectCallback(() =>
+        {
+            var (heap, limit) = read();
+            _memoryHeap.Set(heap);
+            _memoryHeapLimit.Set(limit);
+            _memoryAdmission.Set(maxMemoryPercent <= 0 ? 0 : Math.Floor(limit * (double)maxMemoryPercent / 100));
+        });
     }
 
     public void ConnectionUp(string node) => _brokerConnections.WithLabels(node).Inc();

@@ -11,10 +11,11 @@ namespace Eventsourced.Metrics;
 /// <summary>
 /// Starts the export of the runtime, Kestrel and hosting meters before anything is measured (it is registered
 /// ahead of the broker pool, and hosted services start in order, before the web server), then declares the
-/// bounded series at zero.
+/// bounded series at zero and has the memory series read at every scrape.
 /// </summary>
 internal sealed class ObservabilityStartup(
     IServiceProvider services, IOptions<MetricsOptions> metricsOptions, IOptions<HealthOptions> health, IOptions<BrokerOptions> broker,
+    IOptions<Limits.LimitsOptions> limits,
     GatewayMetrics metrics, MappedEndpoints mapped, ILogger<ObservabilityStartup> logger)
     : IHostedService
 {
@@ -28,6 +29,7 @@ internal sealed class ObservabilityStartup(
 
         var nodes = broker.Value.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
         metrics.DeclareSeries(nodes);
+        metrics.WatchMemory(limits.Value.MaxMemoryPercent);
         // An application embedding the gateway maps them itself, or not: then saying where they are would send probes and
         // scrapers to 404s.
         if (mapped.Observability)

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
@@ -190,8 +192,49 @@ public sealed class ShutdownTests(BrokerFixture broker)
 
         Assert.Equal(0, exitCode);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(7), $"exit took {stopwatch.Elapsed}");
+        Assert.DoesNotContain("[121]", process.Stdout, StringComparison.Ordinal); // every stream ended: none cut
         await sse.WaitForEndAsync(TimeSpan.FromSeconds(5));
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
         Assert.Equal(0u, await amqp.ConsumerCountAsync(queue));
+    }
+
+    [Fact]
+    public async Task Sigterm_AStreamThatCannotEndInTime_IsCutAndLogged()
+    {
+        // A client that stops reading with megabytes unread: its stream's end cannot be written, so the shutdown timeout
+        // cuts it. The log said only "Stopped", as after a clean shutdown, and an operator could not tell that
+        // server.shutdown_timeout (or the container's stop timeout) was too short for the clients it had.
+        var port = FreePort.Next();
+        var queue = broker.UniqueQueueName("sigtermStalled");
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+                ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "2",
+            });
+        using (await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30)))
+        {
+        }
+
+        await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, TimeSpan.FromSeconds(15), "subscribed");
+        var body = new string('x', 256 * 1024);
+        for (var i = 0; i < 40; i++)
+        {
+            await amqp.PublishAsync(queue, body); // 10 MB: more than the socket buffers hold
+        }
+
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        process.Signal("TERM");
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(15));
+
+        Assert.Equal(0, exitCode);
+        Assert.True(
+            process.Stdout.Contains("1 client connection(s) were still open when server.shutdown_timeout (2s) ran out", StringComparison.Ordinal),
+            $"no warning that the stream was cut:\n{process.Stdout}");
     }
 }

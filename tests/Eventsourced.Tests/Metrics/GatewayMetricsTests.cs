@@ -213,4 +213,43 @@ public sealed class GatewayMetricsTests
         Assert.Equal(0, second.Scrape().Value("eventsourced_streams_active"));
         Assert.Equal(0, second.Scrape().Value("eventsourced_messages_delivered_total"));
     }
+
+    [Fact]
+    public void WatchMemory_EveryScrapeReadsTheHeapItsLimitAndWhereAdmissionRefuses()
+    {
+        var meters = new TestMetrics();
+        var heap = 50L << 20;
+        meters.Gateway.WatchMemory(60, () => (heap, 200L << 20));
+
+        var scrape = meters.Scrape();
+        Assert.Equal("gauge", scrape.Types["eventsourced_memory_heap_bytes"]);
+        Assert.Equal(50L << 20, scrape.Value("eventsourced_memory_heap_bytes"));
+        Assert.Equal(200L << 20, scrape.Value("eventsourced_memory_heap_limit_bytes"));
+        Assert.Equal(120L << 20, scrape.Value("eventsourced_memory_admission_bytes"));
+
+        heap = 130L << 20;
+        Assert.Equal(130L << 20, meters.Scrape().Value("eventsourced_memory_heap_bytes"));
+    }
+
+    [Fact]
+    public void WatchMemory_AdmissionOff_ThresholdIsZero()
+    {
+        var meters = new TestMetrics();
+        meters.Gateway.WatchMemory(0, () => (10, 1000));
+
+        var scrape = meters.Scrape();
+        Assert.Equal(0, scrape.Value("eventsourced_memory_admission_bytes"));
+        Assert.Equal(1000, scrape.Value("eventsourced_memory_heap_limit_bytes"));
+    }
+
+    [Fact]
+    public void WatchMemory_ByDefault_ReadsTheRuntimesLastCollection()
+    {
+        var meters = new TestMetrics();
+        meters.Gateway.WatchMemory(60);
+
+        var limit = meters.Scrape().Value("eventsourced_memory_heap_limit_bytes");
+        Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limit);
+        Assert.Equal(Math.Floor(limit * 60 / 100), meters.Scrape().Value("eventsourced_memory_admission_bytes")); // whole bytes
+    }
 }
