@@ -1,3 +1,4 @@
+using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -8,9 +9,25 @@ namespace Eventsourced.Consuming;
 /// The byte bounds of every subscription (<c>queue.max_message_bytes</c>, <c>queue.max_buffered_bytes</c>), and what
 /// happens to a message over the first: it is rejected without requeue, counted and logged. The count bound
 /// (<c>queue.prefetch</c>) alone let a stalled reader hold 64 messages of any size (670 MB with 10 MiB messages).
+/// Those bounds are per stream: <see cref="MemoryNearlyFull"/> bounds them together.
 /// </summary>
-internal sealed class MessageLimits(IOptions<QueueOptions> options, GatewayMetrics metrics, ILogger<MessageLimits> logger)
+internal sealed class MessageLimits(
+    IOptions<QueueOptions> options, GatewayMetrics metrics, ILogger<MessageLimits> logger, IOptions<LimitsOptions>? limitsOptions = null)
 {
+    /// <summary>How long a verdict of <see cref="MemoryNearlyFull"/> stands, and the least time between the collections it asks for.</summary>
+    private const long VerdictMilliseconds = 1000;
+
+    /// <summary>
+    /// The percent of the memory the runtime may use past which a stream whose client is behind is ended
+    /// (<see cref="MemoryNearlyFull"/>): halfway from <c>limits.max_memory_percent</c> (where new subscriptions are
+    /// refused) to the limit, 80 with the default 60; 0 (the check off) with <c>max_memory_percent: 0</c>.
+    /// </summary>
+    private readonly int _endPercent = limitsOptions?.Value.MaxMemoryPercent is > 0 and var percent ? (percent + 100) / 2 : 0;
+
+    private readonly Lock _judging = new();
+    private long _judgedAt = long.MinValue;
+    private bool _nearlyFull;
+
     /// <summary>A message whose body is larger is rejected, never framed.</summary>
     public int MaxMessageBytes { get; } = options.Value.MaxMessageBytes;
 
@@ -30,5 +47,45 @@ internal sealed class MessageLimits(IOptions<QueueOptions> options, GatewayMetri
     {
         metrics.MessageRejected(MessageRejectReasons.TooLarge);
         ConsumingLog.MessageTooLarge(logger, queue, bytes, MaxMessageBytes);
+    }
+
+    /// <summary>
+    /// Whether the heap's live objects take more than <see cref="_endPercent"/> of the memory the runtime may use. A
+    /// subscriber's consumer asks when a delivery comes while its client has not taken the ones before (it is behind),
+    /// and then ends the stream (<see cref="SubscriptionEndReason.MemoryFull"/>) instead of buffering more: the
+    /// per-stream bounds allow each stream 64 MiB (<c>queue.max_buffered_bytes</c>), and four clients that did not read
+    /// while 1 MB messages came to their queues ran a 192 MiB heap out (<c>OutOfMemoryException</c> in the broker
+    /// connection, which was lost with every stream on it). What is allocated counts garbage too (a reader that keeps
+    /// up leaves a large message's frame behind each time), so past the share a full collection is made first, at most
+    /// once per <see cref="VerdictMilliseconds"/>, and its verdict stands that long: without it a client reading as fast
+    /// as it could was ended.
+    /// </summary>
+    public bool MemoryNearlyFull()
+    {
+        if (_endPercent == 0)
+        {
+            return false;
+        }
+
+        lock (_judging)
+        {
+            var now = Environment.TickCount64;
+            if (_judgedAt != long.MinValue && now - _judgedAt < VerdictMilliseconds)
+            {
+                return _nearlyFull;
+            }
+
+            // Read each time: before the first collection the runtime reports no memory available at all.
+            var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            if (available <= 0 || GC.GetTotalMemory(forceFullCollection: false) * 100 <= available * _endPercent)
+            {
+                return false;
+            }
+
+            GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+            _nearlyFull = GC.GetTotalMemory(forceFullCollection: false) * 100 > available * _endPercent;
+            _judgedAt = Environment.TickCount64;
+            return _nearlyFull;
+        }
     }
 }

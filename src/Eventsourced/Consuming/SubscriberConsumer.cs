@@ -44,7 +44,8 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         // (ControlSignals), so prefetch + 2 always fits.
         _buffer = System.Threading.Channels.Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(prefetch + 2)
         {
-            SingleReader = true,
+            // The writer reads, and so does the consumer when it ends the stream for memory (LetGo).
+            SingleReader = false,
             SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
@@ -108,6 +109,17 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
             return RejectAsync(deliveryTag, body.Length, limits);
         }
 
+        // Behind: more than the one frame a reader that keeps up may have waiting while its writer writes the one before.
+        if (_buffer.Reader.Count > 1 && _limits is { } bounds && bounds.MemoryNearlyFull())
+        {
+            // The client has not taken what came before, and the heap is nearly full: buffering more for it could run the
+            // heap out, ending every stream of the broker connection. This stream ends instead, and lets go of what it
+            // buffered: never acknowledged, it goes back to the queue with this delivery when the channel closes.
+            Complete(SubscriptionEndReason.MemoryFull);
+            LetGo();
+            return Task.CompletedTask;
+        }
+
         var delivery = _format.Message(deliveryTag, body.Span, properties, MessageTimestamp.From(properties));
         if (!_buffer.Writer.TryWrite(delivery))
         {
@@ -123,6 +135,25 @@ internal sealed class SubscriberConsumer : IAsyncBasicConsumer
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// Releases what waits in the completed buffer, now rather than when the writer gets to it (it may wait in a flush
+    /// for <c>server.write_timeout</c>). Its deliveries come after everything the writer took, so no multiple-ack covers them.
+    /// </summary>
+    private void LetGo()
+    {
+        while (_buffer.Reader.TryRead(out var item))
+        {
+            if (item.IsMessage)
+            {
+                item.Release();
+            }
+            else
+            {
+                _signals.Taken(item);
+            }
+        }
     }
 
     /// <summary>A delivery over <c>queue.max_message_bytes</c>: rejected without requeue, never framed.</summary>

@@ -28,4 +28,10 @@ internal enum SubscriptionEndReason
 
     /// <summary>The broker connection under the stream died (node down, stalled past the heartbeat, network cut).</summary>
     BrokerConnectionLost,
+
+    /// <summary>
+    /// A delivery came while the client was behind and the heap was nearly full (<see cref="MessageLimits.MemoryNearlyFull"/>):
+    /// ended, so that what it buffered is let go and goes back to the queue, instead of running the heap out.
+    /// </summary>
+    MemoryFull,
 }

@@ -16,6 +16,7 @@ internal static class StreamEndComment
     private static readonly byte[] Shutdown = ": stream ended: gateway shutting down\n\n"u8.ToArray();
     private static readonly byte[] WriteTimeout = ": stream ended: client not reading (write timeout)\n\n"u8.ToArray();
     private static readonly byte[] SlowReader = ": stream ended: client too slow for the topic (resume with Last-Event-ID)\n\n"u8.ToArray();
+    private static readonly byte[] MemoryFull = ": stream ended: gateway memory nearly full while the client was behind\n\n"u8.ToArray();
     private static readonly byte[] TokenExpired = ": token expired; subscribe again with a new token\n\n"u8.ToArray();
 
     /// <summary>
@@ -39,6 +40,7 @@ internal static class StreamEndComment
         SubscriptionEndReason.WriteTimeout => "client not reading (write timeout)",
         SubscriptionEndReason.SlowReader => "client too slow for the topic (resume with Last-Event-ID)",
         SubscriptionEndReason.TokenExpired => "token expired",
+        SubscriptionEndReason.MemoryFull => "gateway memory nearly full while the client was behind",
         _ => null,
     };
 
@@ -53,6 +55,7 @@ internal static class StreamEndComment
         SubscriptionEndReason.WriteTimeout => WriteTimeout,
         SubscriptionEndReason.SlowReader => SlowReader,
         SubscriptionEndReason.TokenExpired => TokenExpired,
+        SubscriptionEndReason.MemoryFull => MemoryFull,
         _ => null,
     };
 }

@@ -715,6 +715,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 SubscriptionEndReason.ChannelClosed => (WebSocketCloseStatus.InternalServerError, "the broker closed the subscription"),
                 SubscriptionEndReason.BrokerConnectionLost => (WebSocketCloseStatus.InternalServerError, "the broker connection was lost"),
                 SubscriptionEndReason.SlowReader => (WebSocketCloseStatus.InternalServerError, "client too slow for the topic: resume with lastEventId"),
+                SubscriptionEndReason.MemoryFull => (WebSocketCloseStatus.InternalServerError, "gateway memory nearly full while the client was behind"),
                 _ => (WebSocketCloseStatus.NormalClosure, string.Empty),
             });
         try
