@@ -63,7 +63,7 @@ internal sealed class GatewayMetrics
         var factory = Prometheus.Metrics.WithCustomRegistry(registry);
         _streamsActive = factory.CreateGauge("eventsourced_streams_active", "Open subscriptions: SSE streams, WebSockets, and long-poll subscriptions held between polls.");
         _streams = factory.CreateCounter("eventsourced_streams_total", "Subscription attempts by outcome.", "outcome");
-        _messagesDelivered = factory.CreateCounter("eventsourced_messages_delivered_total", "Messages flushed to clients and acknowledged.");
+        _messagesDelivered = factory.CreateCounter("eventsourced_messages_delivered_total", "Messages written to clients (flushed, or taken by the kernel). Acknowledged to the broker only once the client's TCP has acknowledged them: a stream cut before that counts messages that go back to their queue.");
         _bytesDelivered = factory.CreateCounter("eventsourced_bytes_delivered_total", "SSE bytes of delivered messages written to clients.");
         _heartbeats = factory.CreateCounter("eventsourced_heartbeats_total", "Heartbeat comments sent to idle streams.");
         _directStreams = factory.CreateCounter("eventsourced_direct_write_streams_total", "SSE streams written straight to the client's socket (sse.direct_writes) from their first message on.");
