@@ -27,6 +27,7 @@ internal sealed class MessageLimits(
     private readonly Lock _judging = new();
     private long _judgedAt = long.MinValue;
     private bool _nearlyFull;
+    private long _available;
 
     /// <summary>A message whose body is larger is rejected, never framed.</summary>
     public int MaxMessageBytes { get; } = options.Value.MaxMessageBytes;
@@ -67,19 +68,32 @@ internal sealed class MessageLimits(
             return false;
         }
 
+        // Most calls find the heap well below the share (a drain's streams are behind at nearly every delivery): they
+        // are answered without the lock, and without GetGCMemoryInfo, which allocates its answer.
+        var available = Volatile.Read(ref _available);
+        if (available <= 0)
+        {
+            // Before the first collection the runtime reports no memory available at all: read again until it does.
+            available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+            if (available <= 0)
+            {
+                return false;
+            }
+
+            Volatile.Write(ref _available, available);
+        }
+
+        if (GC.GetTotalMemory(forceFullCollection: false) * 100 <= available * _endPercent)
+        {
+            return false;
+        }
+
         lock (_judging)
         {
             var now = Environment.TickCount64;
             if (_judgedAt != long.MinValue && now - _judgedAt < VerdictMilliseconds)
             {
                 return _nearlyFull;
-            }
-
-            // Read each time: before the first collection the runtime reports no memory available at all.
-            var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
-            if (available <= 0 || GC.GetTotalMemory(forceFullCollection: false) * 100 <= available * _endPercent)
-            {
-                return false;
             }
 
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
