@@ -26,6 +26,7 @@ internal sealed class MessageLimits(
 
     private readonly Lock _judging = new();
     private long _judgedAt = long.MinValue;
+    private long _judgedBytes;
     private bool _nearlyFull;
     private long _available;
 
@@ -57,9 +58,9 @@ internal sealed class MessageLimits(
     /// per-stream bounds allow each stream 64 MiB (<c>queue.max_buffered_bytes</c>), and four clients that did not read
     /// while 1 MB messages came to their queues ran a 192 MiB heap out (<c>OutOfMemoryException</c> in the broker
     /// connection, which was lost with every stream on it). What is allocated counts garbage too (a reader that keeps
-    /// up leaves a large message's frame behind each time), so past the share a full collection is made first, at most
-    /// once per <see cref="VerdictMilliseconds"/>, and its verdict stands that long: without it a client reading as fast
-    /// as it could was ended.
+    /// up leaves a large message's frame behind each time), so past the share a full collection is made first, and its
+    /// verdict stands for <see cref="VerdictMilliseconds"/> (without it a client reading as fast as it could was ended);
+    /// a verdict of room, only while the heap grows by less than half the room left past the share.
     /// </summary>
     public bool MemoryNearlyFull()
     {
@@ -90,14 +91,19 @@ internal sealed class MessageLimits(
 
         lock (_judging)
         {
+            // A verdict of room stands only while the heap has not grown by half the room left past the share since: large
+            // messages arriving at hundreds of megabytes a second filled a 192 MiB heap within the second a verdict of room
+            // stood, and the broker connection's reader ran out of memory.
             var now = Environment.TickCount64;
-            if (_judgedAt != long.MinValue && now - _judgedAt < VerdictMilliseconds)
+            if (_judgedAt != long.MinValue && now - _judgedAt < VerdictMilliseconds &&
+                (_nearlyFull || GC.GetTotalMemory(forceFullCollection: false) - _judgedBytes < available * (100 - _endPercent) / 200))
             {
                 return _nearlyFull;
             }
 
             GC.Collect(2, GCCollectionMode.Forced, blocking: true);
-            _nearlyFull = GC.GetTotalMemory(forceFullCollection: false) * 100 > available * _endPercent;
+            _judgedBytes = GC.GetTotalMemory(forceFullCollection: false);
+            _nearlyFull = _judgedBytes * 100 > available * _endPercent;
             _judgedAt = Environment.TickCount64;
             return _nearlyFull;
         }

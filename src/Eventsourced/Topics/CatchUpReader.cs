@@ -152,6 +152,13 @@ internal sealed class CatchUpReader(TopicSubscription subscription, TopicFeed fe
                 subscription.Next = offset + 1;
                 added = true;
             }
+            else if (offset >= subscription.Next && subscription.IsBehind && feed.MemoryNearlyFull())
+            {
+                // Behind while the heap is nearly full, as a live subscriber is ended (TopicFeed): this reader's frames are
+                // its own, up to its prefetch of them.
+                subscription.EndLettingGo(SubscriptionEndReason.MemoryFull);
+                return Task.CompletedTask;
+            }
             else if (offset >= subscription.Next)
             {
                 var item = subscription.Format.Message((ulong)offset + 1, body.Span, properties, MessageTimestamp.From(properties));

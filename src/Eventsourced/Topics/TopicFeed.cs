@@ -342,18 +342,32 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
             var live = _live;
             var noRoom = new List<TopicSubscription>();
+            var overMemory = new List<TopicSubscription>();
             if (live.Count >= 2 * HandOutPart && Environment.ProcessorCount > 1)
             {
                 // Writing to thousands of sockets is most of a fan-out's work: every core takes parts of the list.
                 Parallel.For(0, (live.Count + HandOutPart - 1) / HandOutPart, HandOutParallelism, part =>
-                    HandOut(topicEvent, live, part * HandOutPart, Math.Min(live.Count, (part + 1) * HandOutPart), noRoom));
+                    HandOut(topicEvent, live, part * HandOutPart, Math.Min(live.Count, (part + 1) * HandOutPart), noRoom, overMemory));
             }
             else
             {
                 for (var from = 0; from < live.Count; from += HandOutPart)
                 {
-                    HandOut(topicEvent, live, from, Math.Min(live.Count, from + HandOutPart), noRoom);
+                    HandOut(topicEvent, live, from, Math.Min(live.Count, from + HandOutPart), noRoom, overMemory);
                 }
+            }
+
+            foreach (var subscription in overMemory)
+            {
+                // Behind while the heap is nearly full: ended, and what its buffer held let go at once (a queue's stream
+                // in the same state is ended too); it resumes from its last id when it reconnects.
+                RemoveLive(subscription);
+                lock (subscription.Sync)
+                {
+                    subscription.State = TopicReaderState.Ended;
+                }
+
+                subscription.EndLettingGo(SubscriptionEndReason.MemoryFull);
             }
 
             slow = noRoom.Count > 0 ? noRoom : null;
@@ -403,7 +417,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// hands <paramref name="topicEvent"/> to the live subscribers from <paramref name="from"/> to <paramref name="to"/>;
     /// those without room go to <paramref name="noRoom"/>. What it writes to sockets itself it counts as delivered.
     /// </summary>
-    private void HandOut(TopicEvent topicEvent, List<TopicSubscription> live, int from, int to, List<TopicSubscription> noRoom)
+    private void HandOut(TopicEvent topicEvent, List<TopicSubscription> live, int from, int to, List<TopicSubscription> noRoom, List<TopicSubscription> overMemory)
     {
         IFrameFormat? lastFormat = null;
         OutboundItem item = default;
@@ -432,6 +446,13 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     }
 
                     break;
+                case Handed.BufferedBehind when MemoryNearlyFull():
+                    lock (overMemory)
+                    {
+                        overMemory.Add(subscription);
+                    }
+
+                    break;
             }
         }
 
@@ -443,6 +464,9 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             metrics.DeliveryLatency(item.Published, _hub.Time.GetUtcNow(), written);
         }
     }
+
+    /// <summary>Whether the heap is nearly full (<see cref="MessageLimits.MemoryNearlyFull"/>), asked only for a subscriber that is behind.</summary>
+    public bool MemoryNearlyFull() => _hub.Limits?.MemoryNearlyFull() == true;
 
     /// <summary>Under <see cref="_sync"/>: joins a catching-up subscriber if it can; returns its reader, to close outside the lock.</summary>
     private CatchUpReader? TryJoinLocked(TopicSubscription subscription)

@@ -45,8 +45,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     private int _stopped;
 
     public TopicHub(
-        IOptions<TopicOptions> options, IOptions<BrokerOptions> broker, IOptions<QueueOptions> queue, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger)
+        IOptions<TopicOptions> options, IOptions<BrokerOptions> broker, IOptions<QueueOptions> queue, BrokerPool pool, GatewayMetrics metrics, TimeProvider time, ILogger<TopicHub> logger,
+        MessageLimits? limits = null)
     {
+        Limits = limits;
         Options = options.Value;
         _queuePattern = QueuePattern.Parse(queue.Value.Pattern);
         _pool = pool;
@@ -64,6 +66,13 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// a message.
     /// </summary>
     public int MaxEventBytes { get; }
+
+    /// <summary>
+    /// The byte bounds of queues, for topics too: the prefetch of a topic's feed and of a catching-up subscriber's reader is
+    /// lowered to <c>queue.max_buffered_bytes / queue.max_message_bytes</c> (64 with the defaults), and a subscriber that is
+    /// behind when the heap is nearly full is ended (<see cref="MessageLimits.MemoryNearlyFull"/>). Null in tests without them.
+    /// </summary>
+    public MessageLimits? Limits { get; }
 
     /// <summary>
     /// The longest name a stream queue can have: RabbitMQ (3.10) keeps a stream's data in a directory named
@@ -91,6 +100,13 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// <paramref name="configured"/> events, or fewer where that many of the largest size would pass
+    /// <c>queue.max_buffered_bytes</c>: 512 events of up to 1 MiB were half a gigabyte the broker could send a feed
+    /// ahead of its acknowledgements, more than a 256 MiB container has.
+    /// </summary>
+    private int Prefetch(int configured) => Limits?.Prefetch(configured) ?? configured;
 
     /// <summary>Why <paramref name="topic"/> cannot name a topic (its stream's name would not be a valid queue name), or null.</summary>
     public string? CheckName(string topic) =>
@@ -149,7 +165,7 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
             Metrics.TopicCatchUp();
             try
             {
-                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Math.Min(CatchUpPrefetch, Options.Buffer / 2), cancellationToken);
+                await catchUp.StartAsync(_pool, entry.Feed!.Stream, from, Prefetch(Math.Min(CatchUpPrefetch, Options.Buffer / 2)), cancellationToken);
             }
             catch (Exception ex)
             {
@@ -407,10 +423,10 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         try
         {
             var created = await EnsureStreamAsync(lease, topic, stream, cancellationToken);
-            var feed = new TopicFeed(this, entry, topic, stream, FeedPrefetch);
+            var feed = new TopicFeed(this, entry, topic, stream, Prefetch(FeedPrefetch));
             try
             {
-                await feed.StartAsync(lease, FeedPrefetch, created, cancellationToken);
+                await feed.StartAsync(lease, Prefetch(FeedPrefetch), created, cancellationToken);
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed
                 && ex.ShutdownReason?.ReplyText.Contains(StreamOffsets.Header, StringComparison.Ordinal) == true)

@@ -26,6 +26,9 @@ internal enum Handed
     /// <summary>Added to its buffer, for its writer.</summary>
     Buffered,
 
+    /// <summary>Added to its buffer, behind more than one event its writer has not taken: the client does not read as fast as events come.</summary>
+    BufferedBehind,
+
     /// <summary>No room: it does not keep up.</summary>
     NoRoom,
 
@@ -64,7 +67,8 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
         // wake-up wait at a time (ControlSignals): capacity + 2 always fits.
         _items = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(capacity + 2)
         {
-            SingleReader = true,
+            // Its writer reads, and so does the feed when it ends it for memory (LetGo).
+            SingleReader = false,
             SingleWriter = false,
             FullMode = BoundedChannelFullMode.Wait,
         });
@@ -137,7 +141,20 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
     public int RoomToJoin => Room - Math.Max(4, Capacity / 4);
 
     /// <summary>Adds a message unless the buffer is full (or the subscription ended): false then.</summary>
-    public bool TryAdd(OutboundItem message) => Room > 0 && _items.Writer.TryWrite(message);
+    public bool TryAdd(OutboundItem message) => TryAdd(message, out _);
+
+    /// <summary>As <see cref="TryAdd(OutboundItem)"/>; <paramref name="waiting"/>: the items its writer had not taken before.</summary>
+    private bool TryAdd(OutboundItem message, out int waiting)
+    {
+        waiting = _items.Reader.Count;
+        return waiting < Capacity && _items.Writer.TryWrite(message);
+    }
+
+    /// <summary>
+    /// Whether more than one item waits for its writer: the one a writer that keeps up may have waiting while it writes
+    /// the one before, and more (as a queue's consumer counts a stream behind).
+    /// </summary>
+    public bool IsBehind => _items.Reader.Count > 1;
 
     /// <summary>
     /// Hands it one of the feed's events: written to the socket at once when its writer handed the feed one and
@@ -166,7 +183,7 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
             }
         }
 
-        return TryAdd(item) ? Handed.Buffered : Handed.NoRoom;
+        return !TryAdd(item, out var waiting) ? Handed.NoRoom : waiting > 1 ? Handed.BufferedBehind : Handed.Buffered;
     }
 
     public void WriteDirectly(DirectChunkWriter writer) => Volatile.Write(ref _direct, writer);
@@ -188,6 +205,29 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
     {
         var won = Interlocked.CompareExchange(ref _endReason, (int)reason, -1) == -1;
         _items.Writer.TryComplete();
+        return won;
+    }
+
+    /// <summary>
+    /// Ends it (unless it ended already: false then) and lets go of what waits in its buffer at once: its client is behind
+    /// and the heap nearly full, and a writer waiting on a client that does not read would hold it until
+    /// <c>server.write_timeout</c>. It resumes from its last id when it reconnects.
+    /// </summary>
+    public bool EndLettingGo(SubscriptionEndReason reason)
+    {
+        var won = End(reason);
+        while (_items.Reader.TryRead(out var left))
+        {
+            if (left.IsMessage)
+            {
+                left.Release();
+            }
+            else
+            {
+                _signals.Taken(left);
+            }
+        }
+
         return won;
     }
 

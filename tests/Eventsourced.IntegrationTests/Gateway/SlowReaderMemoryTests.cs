@@ -19,20 +19,14 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
     private const int Streams = 4;
     private const int MessagesEach = 70;
 
+    /// <summary>The comment that ends a stream for memory (then the chunked response's end).</summary>
+    private const string MemoryFullEnd = ": stream ended: gateway memory nearly full while the client was behind\n\n";
+
     [Fact]
     public async Task ClientsThatStopReading_WhileLargeMessagesCome_AreEndedBeforeTheHeapRunsOut_NothingLost()
     {
         var port = FreePort.Next();
-        await using var process = GatewayProcess.Start(new Dictionary<string, string>
-        {
-            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
-            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
-            ["DOTNET_GCHeapHardLimit"] = "0xC000000",
-            // Through the stream's own buffer and Kestrel (as over TLS, HTTP/2 and WebSockets), not straight to the
-            // socket; a flush may wait long, so that the streams are still there when the heap fills.
-            ["EVENTSOURCED_SSE__DIRECT_WRITES"] = "false",
-            ["EVENTSOURCED_SERVER__WRITE_TIMEOUT"] = "300",
-        });
+        await using var process = StartCapped(port);
         using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
         await using var amqp = await broker.ConnectAsync(nameof(SlowReaderMemoryTests));
         var prefix = broker.UniqueQueueName("slow-memory");
@@ -41,13 +35,7 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
         {
             for (var i = 0; i < Streams; i++)
             {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-                sockets.Add(socket);
-                await socket.ConnectAsync(IPAddress.Loopback, port);
-                await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={prefix}-{i} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-                var head = new byte[256];
-                var read = await socket.ReceiveAsync(head);
-                Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+                sockets.Add(await OpenStalledStreamAsync(port, $"/?id={prefix}-{i}"));
             }
 
             // Then nobody reads.
@@ -58,17 +46,7 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
                 await Task.WhenAll(Enumerable.Range(0, Streams).Select(i => amqp.PublishAsync($"{prefix}-{i}", body)));
             }
 
-            await Task.Delay(TimeSpan.FromSeconds(3));
-            Assert.False(process.HasExited, $"gateway exited:\n{process.Stdout}\n{process.Stderr}");
-            Assert.DoesNotContain("OutOfMemoryException", process.Stdout + process.Stderr, StringComparison.Ordinal);
-            Assert.DoesNotContain("Lost connection", process.Stdout, StringComparison.Ordinal);
-
-            // Each client, reading now, gets what its kernel had taken and then the reason its stream ended.
-            foreach (var socket in sockets)
-            {
-                var tail = await ReadToEndAsync(socket);
-                Assert.Contains(": stream ended: gateway memory nearly full while the client was behind\n\n", tail, StringComparison.Ordinal);
-            }
+            await AssertEndedForMemoryAsync(process, sockets);
         }
         finally
         {
@@ -85,6 +63,113 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
         }
 
         Assert.DoesNotContain("OutOfMemoryException", process.Stdout + process.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Topic subscribers that stop reading while events of 1 MB come: a topic's events are shared among its subscribers,
+    /// but each subscriber's buffer may hold <c>topics.buffer</c> of them (256: twice the heap here, with each event's SSE
+    /// frame), and the feed's prefetch was 512 events whatever their size. The feed's and catch-up readers' prefetch now
+    /// keeps within <c>queue.max_buffered_bytes</c>, and a subscriber behind while the heap is nearly full is ended as a
+    /// queue's stream is; it resumes from its last id when it reconnects.
+    /// </summary>
+    [Fact]
+    public async Task TopicSubscribersThatStopReading_WhileLargeEventsCome_AreEndedBeforeTheHeapRunsOut()
+    {
+        const int Subscribers = 2;
+        const int Events = 300;
+        var port = FreePort.Next();
+        await using var process = StartCapped(port);
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var amqp = await broker.ConnectAsync(nameof(SlowReaderMemoryTests));
+        var topic = broker.UniqueQueueName("slow-memory-topic");
+        var stream = Eventsourced.Topics.TopicOptions.DefaultPrefix + topic;
+        var sockets = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Subscribers; i++)
+            {
+                sockets.Add(await OpenStalledStreamAsync(port, $"/topics/{topic}"));
+            }
+
+            // Then nobody reads.
+            var body = new byte[1_000_000];
+            body.AsSpan().Fill((byte)'b');
+            for (var e = 0; e < Events; e++)
+            {
+                await amqp.PublishAsync(stream, body);
+            }
+
+            // Once one is ended, the heap has room again for the other, which may then be handed every event: at least one
+            // ended (the two together would have needed three times the heap).
+            await AssertGatewayLivedAsync(process);
+            var tails = new List<string>();
+            foreach (var socket in sockets)
+            {
+                tails.Add(await ReadToEndAsync(socket));
+            }
+
+            Assert.Contains(tails, tail => tail.EndsWith(MemoryFullEnd + "\r\n0\r\n\r\n", StringComparison.Ordinal));
+        }
+        finally
+        {
+            sockets.ForEach(s => s.Dispose());
+            await amqp.DeleteQueueAsync(stream);
+        }
+
+        Assert.DoesNotContain("OutOfMemoryException", process.Stdout + process.Stderr, StringComparison.Ordinal);
+    }
+
+    /// <summary>A gateway on <paramref name="port"/> under the heap limit of a 256 MiB container.</summary>
+    private GatewayProcess StartCapped(int port) => GatewayProcess.Start(new Dictionary<string, string>
+    {
+        ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+        ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+        ["DOTNET_GCHeapHardLimit"] = "0xC000000",
+        // Through the stream's own buffer and Kestrel (as over TLS, HTTP/2 and WebSockets), not straight to the
+        // socket; a flush may wait long, so that the streams are still there when the heap fills.
+        ["EVENTSOURCED_SSE__DIRECT_WRITES"] = "false",
+        ["EVENTSOURCED_SERVER__WRITE_TIMEOUT"] = "300",
+    });
+
+    /// <summary>Opens an SSE stream of <paramref name="target"/> with a small receive buffer, reads its head, and reads no further.</summary>
+    private static async Task<Socket> OpenStalledStreamAsync(int port, string target)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            var head = new byte[256];
+            var read = await socket.ReceiveAsync(head);
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The gateway lived through it, and each client, reading now, gets what its kernel had taken and then the reason its stream ended.</summary>
+    private static async Task AssertEndedForMemoryAsync(GatewayProcess process, List<Socket> sockets)
+    {
+        await AssertGatewayLivedAsync(process);
+        foreach (var socket in sockets)
+        {
+            var tail = await ReadToEndAsync(socket);
+            Assert.Contains(MemoryFullEnd, tail, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A few seconds after the last publish, the gateway runs, and neither ran out of memory nor lost its broker connection.</summary>
+    private static async Task AssertGatewayLivedAsync(GatewayProcess process)
+    {
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var said = process.Stdout + process.Stderr;
+        Assert.False(process.HasExited, $"gateway exited:\n{said}");
+        Assert.False(said.Contains("OutOfMemoryException", StringComparison.Ordinal), $"gateway ran out of memory:\n{said}");
+        Assert.False(said.Contains("Lost connection", StringComparison.Ordinal), $"gateway lost its broker connection:\n{said}");
     }
 
     /// <summary>Reads until the connection ends or stays silent; returns the last bytes as text (the stream's end).</summary>
