@@ -23,5 +23,11 @@ internal sealed class SubscriptionSettings(IOptions<ServerOptions> server, IOpti
     /// <summary><c>sse.event</c>: a message's AMQP <c>type</c> is sent to EventSources as its <c>event:</c> field.</summary>
     public bool SseEventTypes { get; } = sse.Value.Event;
 
+    /// <summary><c>sse.heartbeat_event</c>: the type of the gateway's heartbeat events; empty when heartbeats are comments.</summary>
+    public string SseHeartbeatEvent { get; } = sse.Value.HeartbeatEvent;
+
+    /// <summary><c>sse.end_event</c>: the type of the event that says why the gateway ended a stream; empty for none.</summary>
+    public string SseEndEvent { get; } = sse.Value.EndEvent;
+
     public TimeSpan WriteTimeout { get; } = TimeSpan.FromSeconds(Math.Max(1, server.Value.WriteTimeoutSeconds));
 }

@@ -616,11 +616,11 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, why);
         }
 
-        if (_options.SseEventTypes && publish.Type is "error" or "open")
+        if (_options.RefusedType(publish.Type) is { } refusedType)
         {
-            // With sse.event, every EventSource reading where this lands would fire the page's onerror or onopen.
+            // With sse.event, every EventSource reading where this lands would take it for its connection's own event.
             _metrics.ClientPublish(PublishOutcomes.Refused);
-            return ReplyFrames.PublishFailed(reference, $"type '{publish.Type}' is not published here: with sse.event an EventSource hands it to the page's on{publish.Type}; choose another type");
+            return ReplyFrames.PublishFailed(reference, refusedType);
         }
 
         _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions

@@ -5,6 +5,8 @@ namespace Eventsourced.WebSockets;
 /// <summary>The <c>ws</c> section and the server's pacing, prepared once for every WebSocket session.</summary>
 internal sealed class WebSocketSessionOptions(WebSocketTransportOptions options, SubscriptionSettings settings)
 {
+    private readonly SubscriptionSettings _settings = settings;
+
     public TimeSpan AckTimeout { get; } = TimeSpan.FromSeconds(options.AckTimeoutSeconds);
 
     public int MaxMessageSize { get; } = options.MaxMessageSize;
@@ -20,10 +22,18 @@ internal sealed class WebSocketSessionOptions(WebSocketTransportOptions options,
     public int PublishBurst { get; } = options.PublishBurst;
 
     /// <summary>
-    /// <c>sse.event</c> is on: a client's publish may not have the type <c>error</c> or <c>open</c>, which an EventSource that
-    /// reads it hands to the page's <c>onerror</c> or <c>onopen</c> (as it would a lost or new connection).
+    /// Why a client's publish may not have <paramref name="type"/>, or null when it may. With <c>sse.event</c> on, an EventSource
+    /// that reads the message takes <c>error</c> and <c>open</c> for its connection's own events (the page's <c>onerror</c>
+    /// and <c>onopen</c>), and the gateway's <c>sse.end_event</c> and <c>sse.heartbeat_event</c> for the end of its stream
+    /// (on <c>token expired</c> a page renews and subscribes again, and on a topic resumes before the message, which comes
+    /// again) and for a live connection.
     /// </summary>
-    public bool SseEventTypes { get; } = settings.SseEventTypes;
+    public string? RefusedType(string? type) =>
+        !_settings.SseEventTypes || type is null ? null
+        : type is "error" or "open" ? $"type '{type}' is not published here: with sse.event an EventSource hands it to the page's on{type}; choose another type"
+        : type.Length > 0 && type == _settings.SseEndEvent ? $"type '{type}' is not published here: with sse.event an EventSource page takes it for the end of its stream (sse.end_event); choose another type"
+        : type.Length > 0 && type == _settings.SseHeartbeatEvent ? $"type '{type}' is not published here: with sse.event an EventSource page takes it for a heartbeat (sse.heartbeat_event); choose another type"
+        : null;
 
     /// <summary>A ping this often (<c>server.heartbeat</c>); zero turns keepalive off.</summary>
     public TimeSpan KeepAliveInterval { get; } = settings.Heartbeat ?? TimeSpan.Zero;

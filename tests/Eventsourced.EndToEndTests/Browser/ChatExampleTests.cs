@@ -339,6 +339,49 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    /// <summary>
+    /// A token the gateway refuses (4401) while the page has a token_url: a key rotation, where the page still holds a token
+    /// of the old key and the application's first new tokens are not yet the gateway's. The page renews at once; when that
+    /// token is refused too, it waits for its backoff and renews again. A refused socket fires "open" before its close
+    /// (the gateway accepts it to close it with 4401), and the page took that open for a connection: it reset its backoff
+    /// (so every 4401 was renewed at once, in a loop for as long as token_url gave refused tokens) and published its join
+    /// line into the refused inbox, where it was lost: the user's join never showed.
+    /// </summary>
+    [Fact]
+    public async Task WithTokensFromATokenUrl_RefusedTokens_AreRenewedAfterEachBackoff_UntilOneIsTaken()
+    {
+        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
+        await using var gateway = await StartGatewayAsync(o =>
+        {
+            o.Queue.Pattern = "chat.user.${claim:sub}";
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+        });
+        await using var site = await PageServer.StartAsync();
+        await using var amqp = await broker.ConnectAsync(nameof(WithTokensFromATokenUrl_RefusedTokens_AreRenewedAfterEachBackoff_UntilOneIsTaken));
+        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        var oldKey = TestTokens.Hs256(
+            new Dictionary<string, object> { ["sub"] = alice, ["topics"] = new[] { "chat.room.*" }, ["publish"] = new[] { "room.*", "user.*" } },
+            secret: "the key before the rotation, 32 bytes or more");
+        // Its first two tokens are refused as well.
+        var tokenUrl = site.TokenUrl(alice, 300, ["chat.room.*"], ["room.*", "user.*"]) + "&refused=2";
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={oldKey}&token_url={Uri.EscapeDataString(tokenUrl)}"));
+            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+            await SayWhenConnectedAsync(page, "through at last");
+            await Expect(page.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}through at last"]);
+            await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            await amqp.DeleteQueueAsync($"chat.room.{room}");
+            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+        }
+    }
+
     [Fact]
     public async Task WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo()
     {

@@ -38,6 +38,9 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>The cookie <see cref="HarnessUrl"/> sets with <c>token</c>: a subscriber token, as <c>auth.from_cookie: token</c> reads it.</summary>
     public const string TokenCookie = "token";
 
+    /// <summary>The key of the tokens <c>/token?refused=N</c> issues first: not the gateway's.</summary>
+    private const string RefusedTokenSecret = "a key no gateway of the tests has, 32 bytes or more";
+
     private StrongBox<int> _issued = new();
 
     public int Port { get; }
@@ -121,11 +124,12 @@ public sealed class PageServer : IAsyncDisposable
             SendFileAsync(context, Path.Combine(RepoPaths.Examples("chat"), Path.GetFileName(file))));
         // The application's token endpoint, as a logged-in page would call it: a fresh HS256 token for ?sub=,
         // valid for ?seconds= (default 300), with the claims topics and publish when given (?topics=...&publish=...),
-        // as text. Counts the tokens it issued.
+        // as text. Counts the tokens it issued. With ?refused=N the first N tokens it issues are signed with a key the
+        // gateway does not have, as while an application and its gateways disagree on keys in a rotation.
         var issued = new StrongBox<int>();
         app.MapGet("/token", (HttpContext context) =>
         {
-            Interlocked.Increment(ref issued.Value);
+            var number = Interlocked.Increment(ref issued.Value);
             var seconds = int.TryParse(context.Request.Query["seconds"], out var s) ? s : 300;
             context.Response.Headers.CacheControl = "no-store";
             var claims = TestTokens.Claims(context.Request.Query["sub"].ToString());
@@ -137,7 +141,10 @@ public sealed class PageServer : IAsyncDisposable
                 }
             }
 
-            return Results.Text(TestTokens.Hs256(claims, TimeSpan.FromSeconds(seconds)));
+            var refused = int.TryParse(context.Request.Query["refused"], out var r) ? r : 0;
+            return Results.Text(number <= refused
+                ? TestTokens.Hs256(claims, TimeSpan.FromSeconds(seconds), secret: RefusedTokenSecret)
+                : TestTokens.Hs256(claims, TimeSpan.FromSeconds(seconds)));
         });
         app.MapGet("/demo/{file}", (HttpContext context, string file) =>
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));

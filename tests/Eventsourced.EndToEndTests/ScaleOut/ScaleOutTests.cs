@@ -203,6 +203,62 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     }
 
     /// <summary>
+    /// The stand-in for a page whose EventSource sends cookies (<c>{ withCredentials: true }</c>, a queue named by
+    /// <c>${cookie:sid}</c>, the README's "Cookies across origins"): the browser takes an answer to it only when it names
+    /// the page's origin and allows credentials. The example's stand-in answered <c>Access-Control-Allow-Origin: *</c>,
+    /// so Chromium blocked it and closed the EventSource for good at the gateway's first restart.
+    /// </summary>
+    [Fact]
+    public async Task OneInstanceBehindExampleNginx_CredentialedPage_GatewayRestarts_PageKeepsRetryingAndResumes()
+    {
+        var queue = broker.UniqueQueueName(nameof(OneInstanceBehindExampleNginx_CredentialedPage_GatewayRestarts_PageKeepsRetryingAndResumes));
+        var port = FreePort.Next();
+        await using var site = await PageServer.StartAsync();
+        Task<GatewayServer> StartCredentialedAsync() => GatewayServer.StartAsync(broker.AmqpUrl, options =>
+        {
+            options.Server.Address = $"127.0.0.1:{port}";
+            options.Queue.Pattern = "${cookie:sid}";
+            options.Header.Cors["Access-Control-Allow-Origin"] = site.Origin;
+            options.Header.Cors["Access-Control-Allow-Credentials"] = "true";
+        });
+        GatewayServer? gateway = await StartCredentialedAsync();
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync([port]);
+            await using var amqp = await broker.ConnectAsync(nameof(OneInstanceBehindExampleNginx_CredentialedPage_GatewayRestarts_PageKeepsRetryingAndResumes));
+            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(nginx.Port), withCredentials: true, sessionCookie: queue));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            await amqp.PublishAsync(queue, "before");
+            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
+
+            await gateway.DisposeAsync();
+            gateway = null;
+            await amqp.PublishAsync(queue, "while down");
+            // The reconnection got the stand-in, which the page could read: an open, then its end, still retrying.
+            await Harness.WaitUntilAsync(page, $"(h.opens >= 2 && h.errors >= 2) || h.states.includes({HarnessState.Closed})", Timeout);
+            Assert.Contains(" 200 13 ", nginx.AccessLog, StringComparison.Ordinal); // "retry: 5000\n\n"
+            Assert.All((await Harness.ReadAsync(page)).States, state => Assert.Equal(HarnessState.Connecting, state));
+
+            gateway = await StartCredentialedAsync();
+            await Harness.WaitUntilAsync(page, "h.events.length >= 2", Timeout);
+            await amqp.PublishAsync(queue, "after");
+            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["before", "while down", "after"], seen.Events);
+            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
+    }
+
+    /// <summary>
     /// Why the example has that stand-in, and why the README says to run two instances: with its only
     /// gateway down, plain nginx answers the reconnecting EventSource with its 502 error page (no CORS
     /// headers, so the page cannot even read it), and a browser never retries after that.

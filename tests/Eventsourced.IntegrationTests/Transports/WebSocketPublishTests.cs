@@ -219,6 +219,81 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
     }
 
+    [Fact]
+    public async Task Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished()
+    {
+        // With sse.event and sse.end_event, one client's publish typed "end" with the data "token expired" reached every SSE
+        // page reading the room as the gateway's own end: the README's recipe renews its token and subscribes again from its
+        // last id, before that message, which then comes again: every page looped. A "heartbeat" kept dead pages' watchdogs fed.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Sse.Event = true;
+            o.Sse.EndEvent = "end";
+            o.Sse.HeartbeatEvent = "beat";
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"token expired\", \"type\": \"end\"}, \"ref\": \"e\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"\", \"type\": \"beat\"}, \"ref\": \"b\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"fine\", \"type\": \"ending\"}, \"ref\": \"c\"}");
+        var answers = await ws.ReceiveAnswersAsync(3, Timeout);
+
+        Assert.StartsWith("{\"error\":\"type 'end' is not published here: with sse.event an EventSource page takes it for the end of its stream (sse.end_event)", answers[0].GetRawText(), StringComparison.Ordinal);
+        Assert.StartsWith("{\"error\":\"type 'beat' is not published here: with sse.event an EventSource page takes it for a heartbeat (sse.heartbeat_event)", answers[1].GetRawText(), StringComparison.Ordinal);
+        Assert.Equal("{\"published\":\"c\"}", answers[2].GetRawText());
+        var received = await _amqp.ReceiveAsync(sink, 1, Timeout);
+        Assert.Equal("fine", received[0].Text);
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
+    public async Task Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished()
+    {
+        // sse.heartbeat_event unset ('') is no type to refuse: a publish with the empty type goes through.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Sse.Event = true;
+            o.Sse.EndEvent = "end";
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"untyped\", \"type\": \"\"}, \"ref\": \"u\"}");
+
+        Assert.Equal("{\"published\":\"u\"}", (await ws.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        Assert.Equal("untyped", (await _amqp.ReceiveAsync(sink, 1, Timeout))[0].Text);
+    }
+
+    [Fact]
+    public async Task Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished()
+    {
+        // Without sse.event a message's type is no SSE event type: "end" reaches pages as a plain message.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            o.Sse.EndEvent = "end";
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"over\", \"type\": \"end\"}, \"ref\": \"e\"}");
+
+        Assert.Equal("{\"published\":\"e\"}", (await ws.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        Assert.Equal("over", (await _amqp.ReceiveAsync(sink, 1, Timeout))[0].Text);
+    }
+
     private async Task<(string Exchange, string Sink)> RoomAsync(string test, string routingKey)
     {
         var exchange = broker.UniqueQueueName(test + "-exchange");
