@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Eventsourced.Configuration;
@@ -20,169 +21,120 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     [Fact]
     public async Task TwoUsers_SeeEachOthersMessagesJoinAndLeave_AndTheConversationAfterAReload()
     {
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
-        await using var gateway = await StartGatewayAsync();
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(TwoUsers_SeeEachOthersMessagesJoinAndLeave_AndTheConversationAfterAReload));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}");
-        var alicePage = await chromium.NewPageAsync();
-        var bobPage = await chromium.NewPageAsync();
-        try
-        {
-            await alicePage.GotoAsync(Url(alice));
-            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await Expect(alicePage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
+        await using var chat = await StartChatAsync();
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await alicePage.GotoAsync(chat.Url(alice));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(alicePage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
 
-            await bobPage.GotoAsync(Url(bob));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.Url(bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
 
-            // Each sees the other come: alice through bob's presence event, bob through alice's "here".
-            await Expect(alicePage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
-            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        // Each sees the other come: alice through bob's presence event, bob through alice's "here".
+        await Expect(alicePage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
-            // Each sees the other's messages (and its own), in the same order.
-            await SayAsync(alicePage, "hello bob <b>not bold</b>");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello bob <b>not bold</b>"]);
-            await SayAsync(bobPage, "hi alice, Grüße 🎉");
-            string[] conversation = [$"{alice}hello bob <b>not bold</b>", $"{bob}hi alice, Grüße 🎉"];
-            await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
-            Assert.Equal(0, await alicePage.Locator("#messages b b").CountAsync()); // text, never markup
+        // Each sees the other's messages (and its own), in the same order.
+        await SayAsync(alicePage, "hello bob <b>not bold</b>");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello bob <b>not bold</b>"]);
+        await SayAsync(bobPage, "hi alice, Grüße 🎉");
+        string[] conversation = [$"{alice}hello bob <b>not bold</b>", $"{bob}hi alice, Grüße 🎉"];
+        await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        Assert.Equal(0, await alicePage.Locator("#messages b b").CountAsync()); // text, never markup
 
-            // A reload reads the room again: the conversation is back, and alice is seen online again.
-            await bobPage.ReloadAsync();
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        // A reload reads the room again: the conversation is back, and alice is seen online again.
+        await bobPage.ReloadAsync();
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
-            // Back within LEAVE_GRACE: alice never saw bob leave, so she sees no second join either. What bob says after
-            // the reload comes after any join line his page published, on the same socket into the same stream.
-            await SayWhenConnectedAsync(bobPage, "back");
-            string[] joins = [$"{alice} joined", $"{bob} joined"];
-            await Expect(alicePage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
-            Assert.Equal(joins, await alicePage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
-            Assert.Equal(joins, await bobPage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
-            Assert.Equal(0, await alicePage.Locator("#messages li[data-kind=leave]").CountAsync());
+        // Back within LEAVE_GRACE: alice never saw bob leave, so she sees no second join either. What bob says after
+        // the reload comes after any join line his page published, on the same socket into the same stream.
+        await SayWhenConnectedAsync(bobPage, "back");
+        string[] joins = [$"{alice} joined", $"{bob} joined"];
+        await Expect(alicePage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]").Last).ToHaveTextAsync($"{bob}back");
+        Assert.Equal(joins, await alicePage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+        Assert.Equal(joins, await bobPage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+        Assert.Equal(0, await alicePage.Locator("#messages li[data-kind=leave]").CountAsync());
 
-            // bob leaves: alice sees it.
-            // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
-            await bobPage.Context.CloseAsync();
-            await Expect(alicePage.Locator("#messages li[data-kind=leave]").Last).ToHaveTextAsync($"{bob} left");
-            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(0);
-            await Expect(alicePage.Locator($"#online li[data-user='{alice}']")).ToHaveTextAsync($"{alice} (you)");
-        }
-        finally
-        {
-            await alicePage.Context.CloseAsync();
-            await bobPage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
-        }
+        // bob leaves: alice sees it.
+        // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
+        await bobPage.Context.CloseAsync();
+        await Expect(alicePage.Locator("#messages li[data-kind=leave]").Last).ToHaveTextAsync($"{bob} left");
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(0);
+        await Expect(alicePage.Locator($"#online li[data-user='{alice}']")).ToHaveTextAsync($"{alice} (you)");
     }
 
     [Fact]
     public async Task SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown()
     {
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
-        await using var gateway = await StartGatewayAsync();
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        var url = site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}");
-        var first = await chromium.NewPageAsync();
-        var second = await chromium.NewPageAsync();
-        try
-        {
-            await first.GotoAsync(url);
-            await Expect(first.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await using var chat = await StartChatAsync();
+        var alice = chat.User("alice");
+        var url = chat.Url(alice);
+        var first = await chat.NewPageAsync();
+        var second = await chat.NewPageAsync();
+        await first.GotoAsync(url);
+        await Expect(first.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
 
-            // The second page reads the room, but its inbox (alice's queue) is the first page's: it is not connected,
-            // and what is typed there is kept, not sent into nothing.
-            await second.GotoAsync(url);
-            await Expect(second.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
-            await SayAsync(second, "typed while not connected");
-            await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "connecting");
-            await Expect(second.Locator("#status")).ToContainTextAsync("queue is already being consumed"); // 4503's reason
-            await Expect(second.Locator("#text")).ToHaveValueAsync("typed while not connected");
+        // The second page reads the room, but its inbox (alice's queue) is the first page's: it is not connected,
+        // and what is typed there is kept, not sent into nothing.
+        await second.GotoAsync(url);
+        await Expect(second.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
+        await SayAsync(second, "typed while not connected");
+        await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "connecting");
+        await Expect(second.Locator("#status")).ToContainTextAsync("queue is already being consumed"); // 4503's reason
+        await Expect(second.Locator("#text")).ToHaveValueAsync("typed while not connected");
 
-            // Once the first page is gone, the second one connects and sends it.
-            await first.Context.CloseAsync();
-            await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "open", new() { Timeout = 30_000 });
-            await second.Locator("#send button").ClickAsync();
-            await Expect(second.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}typed while not connected"]);
-            await Expect(second.Locator("#text")).ToHaveValueAsync("");
+        // Once the first page is gone, the second one connects and sends it.
+        await first.Context.CloseAsync();
+        await Expect(second.Locator("#status")).ToHaveAttributeAsync("data-state", "open", new() { Timeout = 30_000 });
+        await second.Locator("#send button").ClickAsync();
+        await Expect(second.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}typed while not connected"]);
+        await Expect(second.Locator("#text")).ToHaveValueAsync("");
 
-            // More than ws.publish_burst (10) at once: the gateway refuses the rest, and the page says which.
-            await second.EvaluateAsync(@"() => {
-                for (let i = 1; i <= 15; i++) {
-                    document.getElementById('text').value = 'burst ' + i;
-                    document.getElementById('send').requestSubmit();
-                }
-            }");
-            var refused = second.Locator("#messages li[data-kind=error]");
-            await Expect(refused.First).ToContainTextAsync("not sent (");
-            var shown = 0;
-            for (var i = 0; i < 100 && shown != 16; i++)
-            {
-                await Task.Delay(100);
-                shown = await second.Locator("#messages li[data-kind=message]").CountAsync() + await refused.CountAsync();
+        // More than ws.publish_burst (10) at once: the gateway refuses the rest, and the page says which.
+        await second.EvaluateAsync(@"() => {
+            for (let i = 1; i <= 15; i++) {
+                document.getElementById('text').value = 'burst ' + i;
+                document.getElementById('send').requestSubmit();
             }
-
-            // Each of the 15 is either in the room or shown as not sent (besides the message before them).
-            Assert.Equal(16, shown);
-        }
-        finally
+        }");
+        var refused = second.Locator("#messages li[data-kind=error]");
+        await Expect(refused.First).ToContainTextAsync("not sent (");
+        var shown = 0;
+        for (var i = 0; i < 100 && shown != 16; i++)
         {
-            await first.Context.CloseAsync();
-            await second.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
+            await Task.Delay(100);
+            shown = await second.Locator("#messages li[data-kind=message]").CountAsync() + await refused.CountAsync();
         }
+
+        // Each of the 15 is either in the room or shown as not sent (besides the message before them).
+        Assert.Equal(16, shown);
     }
 
     [Fact]
     public async Task WithTokens_AsItsConfigurationSays_TwoUsersTalk()
     {
         // config.yml's comment: a key, queue.pattern chat.user.${claim:sub}, tokens with sub, topics and publish claims.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_AsItsConfigurationSays_TwoUsersTalk));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + ChatToken(user));
-        var alicePage = await chromium.NewPageAsync();
-        var bobPage = await chromium.NewPageAsync();
-        try
-        {
-            await alicePage.GotoAsync(Url(alice));
-            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await bobPage.GotoAsync(Url(bob));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        string Url(string user) => chat.Url(user, "&token=" + ChatToken(user));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await alicePage.GotoAsync(Url(alice));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(Url(bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
 
-            await SayAsync(alicePage, "hello with a token");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello with a token"]);
-        }
-        finally
-        {
-            await alicePage.Context.CloseAsync();
-            await bobPage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
-        }
+        await SayAsync(alicePage, "hello with a token");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello with a token"]);
     }
 
     [Fact]
@@ -190,41 +142,22 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     {
         // With tokens each line is shown by the frame's "from" (the sender's sub, set by the gateway), not by the
         // name the sending page put in the message: mallory's page, opened as user alice, still writes as mallory.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, mallory, bob) = ($"room-{suffix}", $"alice-{suffix}", $"mallory-{suffix}", $"bob-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user, string sub) => site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={user}&token=" + ChatToken(sub));
-        var bobPage = await chromium.NewPageAsync();
-        var malloryPage = await chromium.NewPageAsync();
-        try
-        {
-            await bobPage.GotoAsync(Url(bob, bob));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await malloryPage.GotoAsync(Url(alice, mallory));
-            await Expect(malloryPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, mallory, bob) = (chat.User("alice"), chat.User("mallory"), chat.User("bob"));
+        string Url(string user, string sub) => chat.Url(user, "&token=" + ChatToken(sub));
+        var bobPage = await chat.NewPageAsync();
+        var malloryPage = await chat.NewPageAsync();
+        await bobPage.GotoAsync(Url(bob, bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await malloryPage.GotoAsync(Url(alice, mallory));
+        await Expect(malloryPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
 
-            await SayAsync(malloryPage, "it is me, alice");
+        await SayAsync(malloryPage, "it is me, alice");
 
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{mallory}it is me, alice"]);
-            await Expect(bobPage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{bob} joined", $"{mallory} joined"]);
-            await Expect(bobPage.Locator($"#online li[data-user='{mallory}']")).ToHaveCountAsync(1);
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(0);
-        }
-        finally
-        {
-            await bobPage.Context.CloseAsync();
-            await malloryPage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{mallory}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
-        }
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{mallory}it is me, alice"]);
+        await Expect(bobPage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{bob} joined", $"{mallory} joined"]);
+        await Expect(bobPage.Locator($"#online li[data-user='{mallory}']")).ToHaveCountAsync(1);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(0);
     }
 
     [Fact]
@@ -232,45 +165,25 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     {
         // The inbox takes publishes from every page (publish claim user.*): mallory sends bob a "subscribed" of eve's. The
         // gateway's presence events carry no sender; mallory's publish carries her sub as "from", and bob's page ignores it.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, mallory, bob, eve) = ($"room-{suffix}", $"alice-{suffix}", $"mallory-{suffix}", $"bob-{suffix}", $"eve-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithTokens_APagePublishingAPresenceLookAlike_DoesNotPutAUserOnline));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        var bobPage = await chromium.NewPageAsync();
-        var alicePage = await chromium.NewPageAsync();
-        try
-        {
-            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={ChatToken(bob)}"));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, mallory, bob, eve) = (chat.User("alice"), chat.User("mallory"), chat.User("bob"), chat.User("eve"));
+        var bobPage = await chat.NewPageAsync();
+        var alicePage = await chat.NewPageAsync();
+        await bobPage.GotoAsync(chat.Url(bob, $"&token={ChatToken(bob)}"));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
 
-            await using (var forger = await gateway.ConnectWebSocketAsync($"/ws?access_token={ChatToken(mallory)}"))
-            {
-                Assert.True(forger.Connected, $"{forger.Status} {forger.Reason}");
-                await forger.SendAsync(
-                    $$$"""{"publish": {"to": "user.{{{bob}}}", "type": "subscribed", "data": {"event": "subscribed", "kind": "queue", "name": "chat.user.{{{eve}}}"}}, "ref": "f1"}""");
-                Assert.Equal("""{"published":"f1"}""", (await forger.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
-            }
-
-            // A real arrival after the look-alike (the inbox is one queue, in order): once alice shows, eve was passed over.
-            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={ChatToken(alice)}"));
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
-            await Expect(bobPage.Locator($"#online li[data-user='{eve}']")).ToHaveCountAsync(0);
-        }
-        finally
+        await using (var forger = await chat.Gateway.ConnectWebSocketAsync($"/ws?access_token={ChatToken(mallory)}"))
         {
-            await bobPage.Context.CloseAsync();
-            await alicePage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-            await amqp.DeleteQueueAsync($"chat.user.{mallory}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+            Assert.True(forger.Connected, $"{forger.Status} {forger.Reason}");
+            await forger.SendAsync(
+                $$$"""{"publish": {"to": "user.{{{bob}}}", "type": "subscribed", "data": {"event": "subscribed", "kind": "queue", "name": "chat.user.{{{eve}}}"}}, "ref": "f1"}""");
+            Assert.Equal("""{"published":"f1"}""", (await forger.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
         }
+
+        // A real arrival after the look-alike (the inbox is one queue, in order): once alice shows, eve was passed over.
+        await alicePage.GotoAsync(chat.Url(alice, $"&token={ChatToken(alice)}"));
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        await Expect(bobPage.Locator($"#online li[data-user='{eve}']")).ToHaveCountAsync(0);
     }
 
     [Fact]
@@ -278,64 +191,42 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     {
         // Tokens of 5 s, renewed by each page from its token_url: the gateway closes both sockets of each page at every
         // expiry (1008 token expired); the pages fetch a new token and reconnect, the room resuming after its last id.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
+        await using var chat = await StartChatAsync(tokens: true, o => o.Auth.Jwt.ClockSkewSeconds = 0);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        string Url(string user) => chat.Url(user, "&token_url=" + Uri.EscapeDataString(chat.Site.TokenUrl(user, 5, ["chat.room.*"], ["room.*", "user.*"])));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await alicePage.GotoAsync(Url(alice));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(Url(bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        await SayWhenConnectedAsync(alicePage, "before");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}before"]);
+
+        // A service writes into the room all along, for 12 s: across two or more expiries of every page's token.
+        List<string> expected = [$"{alice}before"];
+        for (var i = 1; i <= 60; i++)
         {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-            o.Auth.Jwt.ClockSkewSeconds = 0;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithTokensFromATokenUrl_PagesOutliveTheirTokens_NoLineLostOrTwice_AndNobodyIsShownLeaving));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        string Url(string user) => site.ChatUrl(
-            $"?gateway={gatewayUrl}&room={room}&user={user}&token_url="
-            + Uri.EscapeDataString(site.TokenUrl(user, 5, ["chat.room.*"], ["room.*", "user.*"])));
-        var alicePage = await chromium.NewPageAsync();
-        var bobPage = await chromium.NewPageAsync();
-        try
-        {
-            await alicePage.GotoAsync(Url(alice));
-            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await bobPage.GotoAsync(Url(bob));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
-            await SayWhenConnectedAsync(alicePage, "before");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}before"]);
-
-            // A service writes into the room all along, for 12 s: across two or more expiries of every page's token.
-            List<string> expected = [$"{alice}before"];
-            for (var i = 1; i <= 60; i++)
-            {
-                var text = $"line {i}";
-                await amqp.PublishAsync($"chat.room.{room}", JsonSerializer.Serialize(new { from = "svc", text }), properties: new BasicProperties { Type = "message" });
-                expected.Add("svc" + text);
-                await Task.Delay(200);
-            }
-
-            await SayWhenConnectedAsync(alicePage, "after");
-            expected.Add($"{alice}after");
-            await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
-            await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
-            Assert.True(site.TokensIssued >= 6, $"tokens issued: {site.TokensIssued}");
-
-            // Presence went on: each sees the other online, joined once, and never leaving.
-            await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
-            await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
-            foreach (var page in new[] { alicePage, bobPage })
-            {
-                await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
-                Assert.Equal(0, await page.Locator("#messages li[data-kind=leave]").CountAsync());
-            }
+            var text = $"line {i}";
+            await chat.Amqp.PublishAsync($"chat.room.{chat.Room}", JsonSerializer.Serialize(new { from = "svc", text }), properties: new BasicProperties { Type = "message" });
+            expected.Add("svc" + text);
+            await Task.Delay(200);
         }
-        finally
+
+        await SayWhenConnectedAsync(alicePage, "after");
+        expected.Add($"{alice}after");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
+        await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(expected.ToArray(), new() { Timeout = 30_000 });
+        Assert.True(chat.Site.TokensIssued >= 6, $"tokens issued: {chat.Site.TokensIssued}");
+
+        // Presence went on: each sees the other online, joined once, and never leaving.
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        foreach (var page in new[] { alicePage, bobPage })
         {
-            await alicePage.Context.CloseAsync();
-            await bobPage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
+            await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
+            Assert.Equal(0, await page.Locator("#messages li[data-kind=leave]").CountAsync());
         }
     }
 
@@ -350,67 +241,32 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     [Fact]
     public async Task WithTokensFromATokenUrl_RefusedTokens_AreRenewedAfterEachBackoff_UntilOneIsTaken()
     {
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithTokensFromATokenUrl_RefusedTokens_AreRenewedAfterEachBackoff_UntilOneIsTaken));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        await using var chat = await StartChatAsync(tokens: true);
+        var alice = chat.User("alice");
         var oldKey = TestTokens.Hs256(
             new Dictionary<string, object> { ["sub"] = alice, ["topics"] = new[] { "chat.room.*" }, ["publish"] = new[] { "room.*", "user.*" } },
             secret: "the key before the rotation, 32 bytes or more");
         // Its first two tokens are refused as well.
-        var tokenUrl = site.TokenUrl(alice, 300, ["chat.room.*"], ["room.*", "user.*"]) + "&refused=2";
-        var page = await chromium.NewPageAsync();
-        try
-        {
-            await page.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={oldKey}&token_url={Uri.EscapeDataString(tokenUrl)}"));
-            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await SayWhenConnectedAsync(page, "through at last");
-            await Expect(page.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}through at last"]);
-            await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
-        }
-        finally
-        {
-            await page.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-        }
+        var tokenUrl = chat.Site.TokenUrl(alice, 300, ["chat.room.*"], ["room.*", "user.*"]) + "&refused=2";
+        var page = await chat.NewPageAsync();
+        await page.GotoAsync(chat.Url(alice, $"&token={oldKey}&token_url={Uri.EscapeDataString(tokenUrl)}"));
+        await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await SayWhenConnectedAsync(page, "through at last");
+        await Expect(page.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}through at last"]);
+        await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined"]);
     }
 
     [Fact]
     public async Task WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo()
     {
         // token= without token_url: nothing to renew from. The page says so instead of reconnecting with it for ever.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice) = ($"room-{suffix}", $"alice-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-            o.Auth.Jwt.ClockSkewSeconds = 0;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(WithATokenAlone_TheExpiredTokenStopsThePage_SayingSo));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
-        var page = await chromium.NewPageAsync();
-        try
-        {
-            await page.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={ChatToken(alice, TimeSpan.FromSeconds(4))}"));
-            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
-            await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
-            await Expect(page.Locator("#status")).ToHaveTextAsync("token expired: reload with a new token");
-        }
-        finally
-        {
-            await page.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-        }
+        await using var chat = await StartChatAsync(tokens: true, o => o.Auth.Jwt.ClockSkewSeconds = 0);
+        var alice = chat.User("alice");
+        var page = await chat.NewPageAsync();
+        await page.GotoAsync(chat.Url(alice, $"&token={ChatToken(alice, TimeSpan.FromSeconds(4))}"));
+        await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+        await Expect(page.Locator("#status")).ToHaveTextAsync("token expired: reload with a new token");
     }
 
     [Fact]
@@ -418,41 +274,22 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     {
         // config.yml sets ws.close_refusals: a refused socket closes with 4000 + the status and the reason. Without it
         // the page saw 1006 and stayed "connecting" for ever, retrying a token that could never read the room.
-        var suffix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
-        var (room, alice, bob) = ($"room-{suffix}", $"alice-{suffix}", $"bob-{suffix}");
-        await using var gateway = await StartGatewayAsync(o =>
-        {
-            o.Queue.Pattern = "chat.user.${claim:sub}";
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-        });
-        await using var site = await PageServer.StartAsync();
-        await using var amqp = await broker.ConnectAsync(nameof(Refusals_ThePageReadsWhy_AndStopsInsteadOfRetryingForEver));
-        var gatewayUrl = Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}");
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
         var noTopics = TestTokens.Hs256(new Dictionary<string, object> { ["sub"] = alice, ["publish"] = new[] { "room.*" } });
         var forged = TestTokens.Hs256(new Dictionary<string, object> { ["sub"] = bob }, secret: "not the gateway's secret, 32 bytes or more");
-        var alicePage = await chromium.NewPageAsync();
-        var bobPage = await chromium.NewPageAsync();
-        try
-        {
-            // A token without the topics claim may read no room: 4403, not to be retried.
-            await alicePage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={alice}&token={noTopics}"));
-            await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
-            await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{room}'");
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        // A token without the topics claim may read no room: 4403, not to be retried.
+        await alicePage.GotoAsync(chat.Url(alice, $"&token={noTopics}"));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}'");
 
-            // A token the gateway cannot verify, and no token_url to get another from: 4401, the page says so.
-            await bobPage.GotoAsync(site.ChatUrl($"?gateway={gatewayUrl}&room={room}&user={bob}&token={forged}"));
-            await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
-            await Expect(bobPage.Locator("#status")).ToContainTextAsync("token refused (");
-            await Expect(bobPage.Locator("#status")).ToContainTextAsync("): reload with a new token");
-        }
-        finally
-        {
-            await alicePage.Context.CloseAsync();
-            await bobPage.Context.CloseAsync();
-            await amqp.DeleteQueueAsync($"chat.room.{room}");
-            await amqp.DeleteQueueAsync($"chat.user.{alice}");
-            await amqp.DeleteQueueAsync($"chat.user.{bob}");
-        }
+        // A token the gateway cannot verify, and no token_url to get another from: 4401, the page says so.
+        await bobPage.GotoAsync(chat.Url(bob, $"&token={forged}"));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+        await Expect(bobPage.Locator("#status")).ToContainTextAsync("token refused (");
+        await Expect(bobPage.Locator("#status")).ToContainTextAsync("): reload with a new token");
     }
 
     /// <summary>Sends <paramref name="text"/>, again while the page keeps it (its inbox was reconnecting): until it is sent.</summary>
@@ -484,14 +321,95 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
 
     private static ILocatorAssertions Expect(ILocator locator) => Assertions.Expect(locator);
 
-    /// <summary>A gateway configured by <c>examples/chat/config.yml</c>, on the test broker and a free loopback port.</summary>
-    private Task<GatewayServer> StartGatewayAsync(Action<GatewayOptions>? configure = null)
+    /// <summary>
+    /// A gateway configured by <c>examples/chat/config.yml</c>, on the test broker and a free loopback port (with
+    /// <paramref name="tokens"/>, as the file's comment says for tokens: queue.pattern <c>chat.user.${claim:sub}</c> and a
+    /// key), the site serving the page, and a room of the test's own.
+    /// </summary>
+    private async Task<ChatScene> StartChatAsync(bool tokens = false, Action<GatewayOptions>? configure = null, [CallerMemberName] string test = "")
     {
         var options = ConfigLoader.Load(new ConfigSources([], RepoPaths.Examples("chat", "config.yml"), "EVENTSOURCED_CHAT_EXAMPLE_TEST_")).Options;
         options.Server.Address = "127.0.0.1:0";
         options.Broker.Node = [broker.AmqpUrl];
         options.Log.Level = "warning";
+        if (tokens)
+        {
+            options.Queue.Pattern = "chat.user.${claim:sub}";
+            options.Auth.Jwt.Secret = TestTokens.Secret;
+        }
+
         configure?.Invoke(options);
-        return GatewayServer.StartAsync(options);
+        var gateway = await GatewayServer.StartAsync(options);
+        PageServer? site = null;
+        try
+        {
+            site = await PageServer.StartAsync();
+            return new ChatScene(chromium, gateway, site, await broker.ConnectAsync(test), Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)));
+        }
+        catch
+        {
+            if (site is not null)
+            {
+                await site.DisposeAsync();
+            }
+
+            await gateway.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// One test's chat: its gateway, site, broker client, a room, and users' names of its own (<see cref="User"/>); disposed,
+    /// it closes the pages it opened and deletes the room's and the users' queues.
+    /// </summary>
+    private sealed class ChatScene(ChromiumFixture chromium, GatewayServer gateway, PageServer site, AmqpTestClient amqp, string suffix) : IAsyncDisposable
+    {
+        private readonly List<IPage> _pages = [];
+        private readonly List<string> _users = [];
+
+        public GatewayServer Gateway => gateway;
+
+        public PageServer Site => site;
+
+        public AmqpTestClient Amqp => amqp;
+
+        public string Room { get; } = $"room-{suffix}";
+
+        /// <summary>A user's name of this test's own, <c>NAME-SUFFIX</c>; its inbox is deleted with the scene.</summary>
+        public string User(string name)
+        {
+            var user = $"{name}-{suffix}";
+            _users.Add(user);
+            return user;
+        }
+
+        /// <summary>The chat page for <paramref name="user"/> in the room, on this gateway, with <paramref name="query"/> (<c>&amp;token=...</c>) after.</summary>
+        public string Url(string user, string query = "") =>
+            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}&user={user}{query}");
+
+        public async Task<IPage> NewPageAsync()
+        {
+            var page = await chromium.NewPageAsync();
+            _pages.Add(page);
+            return page;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var page in _pages)
+            {
+                await page.Context.CloseAsync();
+            }
+
+            await amqp.DeleteQueueAsync($"chat.room.{Room}");
+            foreach (var user in _users)
+            {
+                await amqp.DeleteQueueAsync($"chat.user.{user}");
+            }
+
+            await amqp.DisposeAsync();
+            await site.DisposeAsync();
+            await gateway.DisposeAsync();
+        }
     }
 }
