@@ -471,6 +471,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 var result = await socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    if (_cork?.InvalidCloseReason == true)
+                    {
+                        // RFC 6455 7.4.1 and 8.1: data that is not what its type says (a reason is UTF-8 text) is answered with 1007.
+                        End((WebSocketCloseStatus.InvalidPayloadData, "close reason is not valid UTF-8"));
+                        return;
+                    }
+
                     _clientClosed = true;
                     End(null);
                     return;

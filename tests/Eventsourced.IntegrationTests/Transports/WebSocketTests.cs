@@ -625,6 +625,65 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
     }
 
+    [Theory]
+    [InlineData("bye", false, 1000, "")]
+    [InlineData("\u00ff", false, 1007, "close reason is not valid UTF-8")]
+    [InlineData("\u00ff", true, 1007, "close reason is not valid UTF-8")]
+    public async Task ClientCloses_WithAReasonThatIsNotUtf8_IsAnsweredWith1007(string reason, bool split, int code, string answer)
+    {
+        // RFC 6455 7.4.1 and 8.1: a close reason is UTF-8; one that is not was answered with 1002 (protocol error).
+        var queue = broker.UniqueQueueName(nameof(ClientCloses_WithAReasonThatIsNotUtf8_IsAnsweredWith1007));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = new System.Net.Sockets.TcpClient();
+        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        client.NoDelay = true;
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+
+        // A ping first (a frame the check skips), then the close: 1000 and the reason (Latin-1 0xFF is no UTF-8), masked.
+        byte[] mask = [0x12, 0x34, 0x56, 0x78];
+        byte[] payload = [0x03, 0xE8, .. reason.Select(c => (byte)c)];
+        byte[] ping = [0x89, 0x83, .. mask, .. "abc"u8.ToArray().Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        byte[] close = [0x88, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        if (split)
+        {
+            // The close frame's payload comes in reads of its own.
+            byte[] first = [.. ping, .. close[..8]];
+            await stream.WriteAsync(first);
+            await stream.FlushAsync();
+            await Task.Delay(200);
+            await stream.WriteAsync(close[8..]);
+        }
+        else
+        {
+            byte[] both = [.. ping, .. close];
+            await stream.WriteAsync(both);
+        }
+
+        using var timeout = new CancellationTokenSource(Timeout);
+        var received = new MemoryStream();
+        var buffer = new byte[1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        // The pong, then the close frame: FIN and opcode 8, its length, the code and the reason.
+        var bytes = received.ToArray();
+        Assert.Equal([0x8A, 3, .. "abc"u8], bytes[..5]);
+        var closeFrame = bytes[5..];
+        Assert.Equal(0x88, closeFrame[0]);
+        Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
+        Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
+        Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
     private static async Task<byte[]> ReadUntilAsync(Stream stream, byte[] end)
     {
         var read = new List<byte>();
