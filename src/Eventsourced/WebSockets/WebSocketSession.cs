@@ -575,6 +575,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 }
 
                 return await posted;
+            case ClientMessage.BadAck bad:
+                // Nothing is acknowledged, and the connection goes on: the client may send it again, corrected.
+                return Post(new Inbound(ReplyFrames.AckRefused(bad.Id, bad.Reason), 0, false));
             case ClientMessage.Invalid invalid:
                 End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;

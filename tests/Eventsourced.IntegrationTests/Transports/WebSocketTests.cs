@@ -319,6 +319,44 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_Malformed_AreAnsweredAndAcknowledgeNothing_TheConnectionGoesOn()
+    {
+        // Before: a malformed acknowledgement closed the connection (1008), which gave back every message the client held:
+        // all of them came again, on the next connection, though the client had handled them.
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_Malformed_AreAnsweredAndAcknowledgeNothing_TheConnectionGoesOn));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.PublishAsync(queue, "m1");
+        await _amqp.PublishAsync(queue, "m2");
+        var messages = await ws.ReceiveMessagesAsync(2, Timeout);
+
+        await ws.SendAsync($"{{\"ack\": \"{messages[1].Number}\"}}");
+        await ws.SendAsync("{\"ack\": 0}");
+        await ws.SendAsync($"{{\"ack\": {messages[1].Number}, \"multiple\": \"yes\"}}");
+        await ws.SendAsync("{\"ack\": {\"id\": 1}}");
+        var answers = await ws.ReceiveAnswersAsync(4, Timeout);
+        Assert.Equal(
+            [
+                $"{{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\",\"ack\":\"{messages[1].Number}\"}}",
+                "{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\",\"ack\":0}",
+                $"{{\"error\":\"\\\"multiple\\\" must be true or false\",\"ack\":{messages[1].Number}}}",
+                "{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\"}",
+            ],
+            answers.Select(a => a.GetRawText()));
+        Assert.True(await UnacknowledgedAsync(queue, 2), "nothing is acknowledged");
+
+        // The connection is still there: corrected, the acknowledgement takes both, and nothing comes again.
+        await ws.SendAsync($"{{\"ack\": {messages[1].Number}, \"multiple\": true}}");
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "both are acknowledged");
+        await ws.CloseAsync();
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+        Assert.Equal(["m1", "m2"], ws.Messages.Select(m => m.Data));
+    }
+
+    [Fact]
     public async Task ClientAcks_OneWithheld_ComesBackAloneAfterReconnect()
     {
         var queue = broker.UniqueQueueName(nameof(ClientAcks_OneWithheld_ComesBackAloneAfterReconnect));
