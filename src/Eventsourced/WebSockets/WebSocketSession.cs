@@ -513,6 +513,14 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     length = 0;
                 }
 
+                if (!System.Text.Unicode.Utf8.IsValid(complete.Span))
+                {
+                    // ASP.NET Core's WebSocket checks each frame, but lets through a message whose last frame is empty and
+                    // whose frames before it end within a character: RFC 6455 8.1 fails such a message with 1007 too.
+                    End((WebSocketCloseStatus.InvalidPayloadData, "text message is not valid UTF-8"));
+                    return;
+                }
+
                 if (!await HandleAsync(ClientMessage.Parse(complete)))
                 {
                     return;

@@ -672,15 +672,8 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         // RFC 6455 7.4.1 and 8.1: a close reason is UTF-8; one that is not was answered with 1002 (protocol error).
         var queue = broker.UniqueQueueName(nameof(ClientCloses_WithAReasonThatIsNotUtf8_IsAnsweredWith1007));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        client.NoDelay = true;
+        using var client = await OpenRawAsync(gateway, queue);
         var stream = client.GetStream();
-        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
 
         // A ping first (a frame the check skips), then the close: 1000 and the reason (Latin-1 0xFF is no UTF-8), masked.
         byte[] mask = [0x12, 0x34, 0x56, 0x78];
@@ -702,6 +695,54 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             await stream.WriteAsync(both);
         }
 
+        // The pong, then the close frame: FIN and opcode 8, its length, the code and the reason.
+        var bytes = await ReadToEndAsync(stream);
+        Assert.Equal([0x8A, 3, .. "abc"u8], bytes[..5]);
+        var closeFrame = bytes[5..];
+        Assert.Equal(0x88, closeFrame[0]);
+        Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
+        Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
+        Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task TextMessage_EndingWithinACharacter_BeforeAnEmptyLastFrame_IsAnsweredWith1007()
+    {
+        // ASP.NET Core's WebSocket checks each frame's UTF-8, but not a character cut by an empty last frame: the message
+        // reached the gateway and was closed as "not a JSON text" (1008), where RFC 6455 8.1 says 1007.
+        var queue = broker.UniqueQueueName(nameof(TextMessage_EndingWithinACharacter_BeforeAnEmptyLastFrame_IsAnsweredWith1007));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = await OpenRawAsync(gateway, queue);
+        var stream = client.GetStream();
+
+        // Masked with 0: {"ack":1} and the first two bytes of the three of '€' (E2 82 AC), not final; then an empty last frame.
+        byte[] frames = [0x01, 0x80 | 11, 0, 0, 0, 0, .. "{\"ack\":1}"u8, 0xE2, 0x82, 0x80, 0x80, 0, 0, 0, 0];
+        await stream.WriteAsync(frames);
+
+        var bytes = await ReadToEndAsync(stream);
+        var reason = "text message is not valid UTF-8"u8.ToArray();
+        Assert.Equal([0x88, (byte)(2 + reason.Length), 0x03, 0xEF, .. reason], bytes);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
+    private async Task<System.Net.Sockets.TcpClient> OpenRawAsync(GatewayServer gateway, string queue)
+    {
+        var client = new System.Net.Sockets.TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        return client;
+    }
+
+    /// <summary>Everything the gateway sends, up to the end of the connection (a reset throws).</summary>
+    private static async Task<byte[]> ReadToEndAsync(Stream stream)
+    {
         using var timeout = new CancellationTokenSource(Timeout);
         var received = new MemoryStream();
         var buffer = new byte[1024];
@@ -711,15 +752,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             received.Write(buffer, 0, read);
         }
 
-        // The pong, then the close frame: FIN and opcode 8, its length, the code and the reason.
-        var bytes = received.ToArray();
-        Assert.Equal([0x8A, 3, .. "abc"u8], bytes[..5]);
-        var closeFrame = bytes[5..];
-        Assert.Equal(0x88, closeFrame[0]);
-        Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
-        Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
-        Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        return received.ToArray();
     }
 
     private static async Task<byte[]> ReadUntilAsync(Stream stream, byte[] end)
