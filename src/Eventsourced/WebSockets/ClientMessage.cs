@@ -12,7 +12,9 @@ namespace Eventsourced.WebSockets;
 /// <c>type</c> becomes the AMQP <c>type</c> property; <c>ref</c> (a string or number) comes back in the answer.</item>
 /// </list>
 /// Other properties are ignored; anything else is <see cref="Invalid"/>, and so is a message that would be read one
-/// way of two: both <c>ack</c> and <c>publish</c> (one of them would go unanswered), or a member given twice.
+/// way of two: both <c>ack</c> and <c>publish</c> (one of them would go unanswered), or a member given twice. An
+/// acknowledgement whose <c>ack</c> or <c>multiple</c> is not what it must be is a <see cref="BadAck"/>: answered, and
+/// the connection goes on (closing it would give back, and deliver again, every message the client holds).
 /// </summary>
 internal abstract record ClientMessage
 {
@@ -31,6 +33,12 @@ internal abstract record ClientMessage
     public sealed record Publish(string To, string? Type, byte[] Body, string ContentType, string? Ref) : ClientMessage;
 
     public sealed record Invalid(string Reason) : ClientMessage;
+
+    /// <param name="Id">The <c>ack</c> as the client sent it (JSON text), when a number or a string of at most <see cref="MaxEchoedId"/> characters; else null.</param>
+    public sealed record BadAck(string Reason, string? Id) : ClientMessage;
+
+    /// <summary>The longest <c>ack</c> value echoed in the answer to a <see cref="BadAck"/>.</summary>
+    public const int MaxEchoedId = 64;
 
     public static ClientMessage Parse(ReadOnlyMemory<byte> utf8)
     {
@@ -109,9 +117,10 @@ internal abstract record ClientMessage
 
     private static ClientMessage ParseAck(JsonElement root, JsonElement ack)
     {
+        string? echo = ack.ValueKind is JsonValueKind.Number or JsonValueKind.String && ack.GetRawText() is { Length: <= MaxEchoedId } raw ? raw : null;
         if (ack.ValueKind != JsonValueKind.Number || !ack.TryGetUInt64(out var id) || id == 0)
         {
-            return new Invalid("\"ack\" must be a message id (a positive integer)");
+            return new BadAck("\"ack\" must be a message id (a positive integer)", echo);
         }
 
         var multiple = false;
@@ -119,7 +128,7 @@ internal abstract record ClientMessage
         {
             if (flag.ValueKind is not (JsonValueKind.True or JsonValueKind.False))
             {
-                return new Invalid("\"multiple\" must be true or false");
+                return new BadAck("\"multiple\" must be true or false", echo);
             }
 
             multiple = flag.GetBoolean();

@@ -7,7 +7,8 @@ namespace Eventsourced.WebSockets;
 /// <summary>
 /// The gateway's answers to what a client sends: <c>{"published": REF}</c> once the broker confirmed a
 /// publish, <c>{"error": "why", "ref": REF}</c> when a publish failed, <c>{"error": "why", "ack": ID}</c> for
-/// an acknowledgement that named no outstanding message. REF is the client's <c>ref</c>, or the publish's
+/// an acknowledgement that named no outstanding message, or was malformed (ID as the client sent it, when short; no
+/// <c>ack</c> member otherwise). REF is the client's <c>ref</c>, or the publish's
 /// number on this connection (1, 2, ...) when it gave none. On a topic subscribed to for new events only, the first
 /// frame may be <c>{"lastEventId": "ID"}</c>: where the subscriber starts, before its first event (see
 /// <see cref="Consuming.IStartPosition"/>).
@@ -33,6 +34,17 @@ internal static class ReplyFrames
     {
         json.WriteString("error"u8, reason);
         json.WriteNumber("ack"u8, id);
+    });
+
+    /// <summary>An acknowledgement that is malformed: <paramref name="id"/> is the client's JSON text, or null (left out).</summary>
+    public static byte[] AckRefused(string? id, string reason) => Write(json =>
+    {
+        json.WriteString("error"u8, reason);
+        if (id is not null)
+        {
+            json.WritePropertyName("ack"u8);
+            json.WriteRawValue(id, skipInputValidation: true);
+        }
     });
 
     /// <summary><c>{"lastEventId": "ID"}</c>: reconnecting with <c>?lastEventId=ID</c> resumes where this connection started.</summary>

@@ -471,6 +471,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 var result = await socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
+                    if (_cork?.InvalidCloseReason == true)
+                    {
+                        // RFC 6455 7.4.1 and 8.1: data that is not what its type says (a reason is UTF-8 text) is answered with 1007.
+                        End((WebSocketCloseStatus.InvalidPayloadData, "close reason is not valid UTF-8"));
+                        return;
+                    }
+
                     _clientClosed = true;
                     End(null);
                     return;
@@ -504,6 +511,14 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
                     complete = message.AsMemory(0, length);
                     length = 0;
+                }
+
+                if (!System.Text.Unicode.Utf8.IsValid(complete.Span))
+                {
+                    // ASP.NET Core's WebSocket checks each frame, but lets through a message whose last frame is empty and
+                    // whose frames before it end within a character: RFC 6455 8.1 fails such a message with 1007 too.
+                    End((WebSocketCloseStatus.InvalidPayloadData, "text message is not valid UTF-8"));
+                    return;
                 }
 
                 if (!await HandleAsync(ClientMessage.Parse(complete)))
@@ -568,6 +583,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 }
 
                 return await posted;
+            case ClientMessage.BadAck bad:
+                // Nothing is acknowledged, and the connection goes on: the client may send it again, corrected.
+                return Post(new Inbound(ReplyFrames.AckRefused(bad.Id, bad.Reason), 0, false));
             case ClientMessage.Invalid invalid:
                 End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;

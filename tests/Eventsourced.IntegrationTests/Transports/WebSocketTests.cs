@@ -319,6 +319,44 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_Malformed_AreAnsweredAndAcknowledgeNothing_TheConnectionGoesOn()
+    {
+        // Before: a malformed acknowledgement closed the connection (1008), which gave back every message the client held:
+        // all of them came again, on the next connection, though the client had handled them.
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_Malformed_AreAnsweredAndAcknowledgeNothing_TheConnectionGoesOn));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.PublishAsync(queue, "m1");
+        await _amqp.PublishAsync(queue, "m2");
+        var messages = await ws.ReceiveMessagesAsync(2, Timeout);
+
+        await ws.SendAsync($"{{\"ack\": \"{messages[1].Number}\"}}");
+        await ws.SendAsync("{\"ack\": 0}");
+        await ws.SendAsync($"{{\"ack\": {messages[1].Number}, \"multiple\": \"yes\"}}");
+        await ws.SendAsync("{\"ack\": {\"id\": 1}}");
+        var answers = await ws.ReceiveAnswersAsync(4, Timeout);
+        Assert.Equal(
+            [
+                $"{{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\",\"ack\":\"{messages[1].Number}\"}}",
+                "{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\",\"ack\":0}",
+                $"{{\"error\":\"\\\"multiple\\\" must be true or false\",\"ack\":{messages[1].Number}}}",
+                "{\"error\":\"\\\"ack\\\" must be a message id (a positive integer)\"}",
+            ],
+            answers.Select(a => a.GetRawText()));
+        Assert.True(await UnacknowledgedAsync(queue, 2), "nothing is acknowledged");
+
+        // The connection is still there: corrected, the acknowledgement takes both, and nothing comes again.
+        await ws.SendAsync($"{{\"ack\": {messages[1].Number}, \"multiple\": true}}");
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "both are acknowledged");
+        await ws.CloseAsync();
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+        Assert.Equal(["m1", "m2"], ws.Messages.Select(m => m.Data));
+    }
+
+    [Fact]
     public async Task ClientAcks_OneWithheld_ComesBackAloneAfterReconnect()
     {
         var queue = broker.UniqueQueueName(nameof(ClientAcks_OneWithheld_ComesBackAloneAfterReconnect));
@@ -623,6 +661,98 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(2, bytes[^3]);
         Assert.Equal(code, (bytes[^2] << 8) | bytes[^1]);
         await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Theory]
+    [InlineData("bye", false, 1000, "")]
+    [InlineData("\u00ff", false, 1007, "close reason is not valid UTF-8")]
+    [InlineData("\u00ff", true, 1007, "close reason is not valid UTF-8")]
+    public async Task ClientCloses_WithAReasonThatIsNotUtf8_IsAnsweredWith1007(string reason, bool split, int code, string answer)
+    {
+        // RFC 6455 7.4.1 and 8.1: a close reason is UTF-8; one that is not was answered with 1002 (protocol error).
+        var queue = broker.UniqueQueueName(nameof(ClientCloses_WithAReasonThatIsNotUtf8_IsAnsweredWith1007));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = await OpenRawAsync(gateway, queue);
+        var stream = client.GetStream();
+
+        // A ping first (a frame the check skips), then the close: 1000 and the reason (Latin-1 0xFF is no UTF-8), masked.
+        byte[] mask = [0x12, 0x34, 0x56, 0x78];
+        byte[] payload = [0x03, 0xE8, .. reason.Select(c => (byte)c)];
+        byte[] ping = [0x89, 0x83, .. mask, .. "abc"u8.ToArray().Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        byte[] close = [0x88, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        if (split)
+        {
+            // The close frame's payload comes in reads of its own.
+            byte[] first = [.. ping, .. close[..8]];
+            await stream.WriteAsync(first);
+            await stream.FlushAsync();
+            await Task.Delay(200);
+            await stream.WriteAsync(close[8..]);
+        }
+        else
+        {
+            byte[] both = [.. ping, .. close];
+            await stream.WriteAsync(both);
+        }
+
+        // The pong, then the close frame: FIN and opcode 8, its length, the code and the reason.
+        var bytes = await ReadToEndAsync(stream);
+        Assert.Equal([0x8A, 3, .. "abc"u8], bytes[..5]);
+        var closeFrame = bytes[5..];
+        Assert.Equal(0x88, closeFrame[0]);
+        Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
+        Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
+        Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task TextMessage_EndingWithinACharacter_BeforeAnEmptyLastFrame_IsAnsweredWith1007()
+    {
+        // ASP.NET Core's WebSocket checks each frame's UTF-8, but not a character cut by an empty last frame: the message
+        // reached the gateway and was closed as "not a JSON text" (1008), where RFC 6455 8.1 says 1007.
+        var queue = broker.UniqueQueueName(nameof(TextMessage_EndingWithinACharacter_BeforeAnEmptyLastFrame_IsAnsweredWith1007));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = await OpenRawAsync(gateway, queue);
+        var stream = client.GetStream();
+
+        // Masked with 0: {"ack":1} and the first two bytes of the three of '€' (E2 82 AC), not final; then an empty last frame.
+        byte[] frames = [0x01, 0x80 | 11, 0, 0, 0, 0, .. "{\"ack\":1}"u8, 0xE2, 0x82, 0x80, 0x80, 0, 0, 0, 0];
+        await stream.WriteAsync(frames);
+
+        var bytes = await ReadToEndAsync(stream);
+        var reason = "text message is not valid UTF-8"u8.ToArray();
+        Assert.Equal([0x88, (byte)(2 + reason.Length), 0x03, 0xEF, .. reason], bytes);
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
+    /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
+    private async Task<System.Net.Sockets.TcpClient> OpenRawAsync(GatewayServer gateway, string queue)
+    {
+        var client = new System.Net.Sockets.TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        return client;
+    }
+
+    /// <summary>Everything the gateway sends, up to the end of the connection (a reset throws).</summary>
+    private static async Task<byte[]> ReadToEndAsync(Stream stream)
+    {
+        using var timeout = new CancellationTokenSource(Timeout);
+        var received = new MemoryStream();
+        var buffer = new byte[1024];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+        {
+            received.Write(buffer, 0, read);
+        }
+
+        return received.ToArray();
     }
 
     private static async Task<byte[]> ReadUntilAsync(Stream stream, byte[] end)

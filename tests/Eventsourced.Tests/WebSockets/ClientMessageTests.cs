@@ -58,11 +58,6 @@ public sealed class ClientMessageTests
     [InlineData("{\"ack\": ", "not a JSON text")]
     [InlineData("[1]", "expected a JSON object")]
     [InlineData("{}", "expected \"ack\" or \"publish\"")]
-    [InlineData("{\"ack\": 0}", "\"ack\" must be a message id (a positive integer)")]
-    [InlineData("{\"ack\": -1}", "\"ack\" must be a message id (a positive integer)")]
-    [InlineData("{\"ack\": 1.5}", "\"ack\" must be a message id (a positive integer)")]
-    [InlineData("{\"ack\": \"1\"}", "\"ack\" must be a message id (a positive integer)")]
-    [InlineData("{\"ack\": 1, \"multiple\": 1}", "\"multiple\" must be true or false")]
     [InlineData("{\"publish\": \"x\"}", "\"publish\" must be an object")]
     [InlineData("{\"publish\": {\"data\": 1}}", "\"publish\" needs \"to\", a string")]
     [InlineData("{\"publish\": {\"to\": 1, \"data\": 1}}", "\"publish\" needs \"to\", a string")]
@@ -80,6 +75,25 @@ public sealed class ClientMessageTests
     [InlineData("{\"ack\": 1, \"multiple\": false, \"multiple\": true}", "a member is given twice")]
     public void Parse_Invalid_SaysWhy(string json, string reason) =>
         Assert.Equal(new ClientMessage.Invalid(reason), Parse(json));
+
+    [Theory]
+    [InlineData("{\"ack\": 0}", "\"ack\" must be a message id (a positive integer)", "0")]
+    [InlineData("{\"ack\": -1}", "\"ack\" must be a message id (a positive integer)", "-1")]
+    [InlineData("{\"ack\": 1.5}", "\"ack\" must be a message id (a positive integer)", "1.5")]
+    [InlineData("{\"ack\": 18446744073709551616}", "\"ack\" must be a message id (a positive integer)", "18446744073709551616")]
+    [InlineData("{\"ack\": \"1\"}", "\"ack\" must be a message id (a positive integer)", "\"1\"")]
+    [InlineData("{\"ack\": null}", "\"ack\" must be a message id (a positive integer)", null)]
+    [InlineData("{\"ack\": [1]}", "\"ack\" must be a message id (a positive integer)", null)]
+    [InlineData("{\"ack\": 1, \"multiple\": 1}", "\"multiple\" must be true or false", "1")]
+    [InlineData("{\"ack\": 7, \"multiple\": \"true\"}", "\"multiple\" must be true or false", "7")]
+    public void Parse_MalformedAck_IsABadAck_WithTheIdAsSent(string json, string reason, string? id) =>
+        Assert.Equal(new ClientMessage.BadAck(reason, id), Parse(json));
+
+    [Fact]
+    public void Parse_MalformedAck_WithALongId_DoesNotEchoIt() =>
+        Assert.Equal(
+            new ClientMessage.BadAck("\"ack\" must be a message id (a positive integer)", null),
+            Parse("{\"ack\": \"" + new string('x', ClientMessage.MaxEchoedId) + "\"}"));
 
     /// <summary>
     /// JSON's grammar allows an escaped lone surrogate ("\ud800"), which is no Unicode text: System.Text.Json's
