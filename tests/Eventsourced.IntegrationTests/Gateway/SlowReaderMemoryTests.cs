@@ -68,9 +68,8 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
     /// <summary>
     /// Topic subscribers that stop reading while events of 1 MB come: a topic's events are shared among its subscribers,
     /// but each subscriber's buffer may hold <c>topics.buffer</c> of them (256: twice the heap here, with each event's SSE
-    /// frame), and the feed's prefetch was 512 events whatever their size. The feed's and catch-up readers' prefetch now
-    /// keeps within <c>queue.max_buffered_bytes</c>, and a subscriber behind while the heap is nearly full is ended as a
-    /// queue's stream is; it resumes from its last id when it reconnects.
+    /// frame). A subscriber behind while the heap is nearly full is now ended as a queue's stream is, and what waited for it
+    /// let go; it resumes from its last id when it reconnects.
     /// </summary>
     [Fact]
     public async Task TopicSubscribersThatStopReading_WhileLargeEventsCome_AreEndedBeforeTheHeapRunsOut()
