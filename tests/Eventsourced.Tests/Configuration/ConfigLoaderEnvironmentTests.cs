@@ -1,3 +1,6 @@
+using Eventsourced.Configuration;
+using Microsoft.Extensions.Configuration;
+
 namespace Eventsourced.Tests.Configuration;
 
 public sealed class ConfigLoaderEnvironmentTests
@@ -66,6 +69,45 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Contains("X-Custom-Header", options.Header.Cors.Keys);
         Assert.Equal(5, options.Header.Cors.Count);
     }
+
+    [Fact]
+    public void Load_HeaderListInEverySource_IsTheSameCommaSeparatedValue()
+    {
+        const string Yaml = "header:\n  cors:\n    Access-Control-Allow-Origin: [https://a.example, https://b.example:8443, https://c.example]\n";
+        const string Expected = "https://a.example, https://b.example:8443, https://c.example";
+
+        var fromFile = ConfigTesting.Load(Yaml).Header.Cors["Access-Control-Allow-Origin"];
+        var fromEnvironment = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__10", "https://c.example"),
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__0", "https://a.example"),
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__2", "https://b.example:8443")).Header.Cors["Access-Control-Allow-Origin"];
+        var fromApplication = ConfigLoader.Read(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["header:cors:Access-Control-Allow-Origin:0"] = "https://a.example",
+                ["header:cors:Access-Control-Allow-Origin:1"] = "https://b.example:8443",
+                ["header:cors:Access-Control-Allow-Origin:2"] = "https://c.example",
+            })
+            .Build()).ThrowIfInvalid().Options.Header.Cors["Access-Control-Allow-Origin"];
+
+        Assert.Equal([Expected, Expected, Expected], [fromFile, fromEnvironment, fromApplication]);
+    }
+
+    [Fact]
+    public void Load_HeaderListVariableOverFile_ReplacesTheFilesValue()
+    {
+        var options = ConfigTesting.Load(
+            "header:\n  sse:\n    X-Served-By: [a, b]\n",
+            ConfigTesting.Env(("EVENTSOURCED_HEADER__SSE__X-Served-By__0", "c"), ("EVENTSOURCED_HEADER__SSE__X-Served-By__1", "d")));
+
+        Assert.Equal("c, d", options.Header.Sse["X-Served-By"]);
+    }
+
+    [Theory]
+    [InlineData("EVENTSOURCED_HEADER__CORS__X-A__first", "environment EVENTSOURCED_HEADER__CORS__X-A__first: header.cors.X-A: list index must be a number, got 'first'")]
+    [InlineData("EVENTSOURCED_HEADER__CORS__X-A__0__b", "environment EVENTSOURCED_HEADER__CORS__X-A__0__b: header.cors.X-A: a header's list holds single values, got a mapping")]
+    public void Load_HeaderListVariableNotAList_ReportsTheVariable(string name, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "v")));
 
     [Theory]
     [InlineData("EVENTSOURCED_SERVER__NOPE", "1", $"environment EVENTSOURCED_SERVER__NOPE: server.NOPE: unknown key ({ServerKeys})")]
