@@ -126,6 +126,38 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, value)));
 
     [Fact]
+    public void Load_MetricsTokenWithAStrayCarriageReturn_IsRefusedWithoutShowingIt()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_METRICS__TOKEN", "k7Qw-metrics-token\r"));
+
+        Assert.Equal(["environment EVENTSOURCED_METRICS__TOKEN: metrics.token: value must not contain CR, LF or other control characters, got a secret of 19 characters (not shown)"], problems);
+    }
+
+    public static TheoryData<string> SecretKeys() =>
+        [.. ConfigSchema.Gateway.Keys.Where(k => k.Mask == MaskKind.Secret).Select(k => k.Path)];
+
+    [Theory]
+    [MemberData(nameof(SecretKeys))]
+    public void Load_BadSecret_NoProblemLineShowsIt(string path)
+    {
+        // Values that the secrets' rules refuse for different reasons: a control character (in a long one, whose
+        // quote would be cut at 60 characters), too short, not ASCII.
+        string[] secrets = ["k7Qw9-secret-of-the-test-k7Qw9-secret-of-the-test-k7Qw9-secret-of-the-test\u0001\r", "k7Qw9", "k7Qw9-secret-of-the-test-k7Qw9-\u00e9"];
+        var key = ConfigSchema.Gateway.Keys.Single(k => k.Path == path);
+        var name = "EVENTSOURCED_" + key.ConfigurationKey.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()
+            + (key.Kind == KeyKind.List ? "__0" : string.Empty);
+
+        var problems = secrets
+            .Select(secret => Record.Exception(() => ConfigTesting.LoadEnvironment((name, key.Kind == KeyKind.List ? "HS256:" + secret : secret))))
+            .OfType<ConfigException>()
+            .SelectMany(ex => ex.Message.Split('\n'))
+            .ToArray();
+
+        Assert.NotEmpty(problems);
+        Assert.All(problems, line => Assert.DoesNotContain("k7Qw9", line, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_CommaAndIndexedNodes_ReportsTheConflict()
     {
         var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_BROKER__NODE", "amqp://a/"), ("EVENTSOURCED_BROKER__NODE__0", "amqp://b/"));
