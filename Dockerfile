@@ -2,7 +2,8 @@
 #   docker build -t eventsourced .
 #   docker run -d -p 2069:2069 -e EVENTSOURCED_BROKER__NODE__0=amqp://user:pass@rabbit:5672/ eventsourced
 # Configuration: /etc/eventsourced/config.yml (config.yml-dist; mount your own over it), then
-# EVENTSOURCED_<SECTION>__<KEY> environment variables.
+# EVENTSOURCED_<SECTION>__<KEY> environment variables. Check it before starting with a restart policy (a bad one
+# exits 78, which Docker's policies restart for ever): docker run --rm -e ... eventsourced -c
 
 # ---- build: restore (cached while the project files do not change), then publish
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build

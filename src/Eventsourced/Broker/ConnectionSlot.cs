@@ -557,6 +557,7 @@ internal sealed class ConnectionSlot
                 var reason = string.IsNullOrEmpty(e.Reason) ? "resource alarm" : e.Reason;
                 if (Interlocked.Exchange(ref _blockedReason, reason) is null)
                 {
+                    _metrics.ConnectionBlocked(Node);
                     BrokerLog.ConnectionBlocked(_logger, Node, ConnectionName, reason);
                 }
 
@@ -633,6 +634,8 @@ internal sealed class ConnectionSlot
         {
             return false;
         }
+
+        _metrics.ConnectionUnblocked(Node);
 
         if (Volatile.Read(ref _blocking).IsCancellationRequested)
         {

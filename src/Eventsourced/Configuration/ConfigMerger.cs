@@ -281,26 +281,26 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
             }
 
             string? text;
-            if (entry.Kind == ConfigNodeKind.Sequence && MapEntry(key) == "header")
+            if (entry.Kind == ConfigNodeKind.Scalar)
             {
-                // A header's values as a YAML list (Access-Control-Allow-Origin: [https://a.example, https://b.example]):
-                // one field value, joined with commas as HTTP joins a header's lines.
-                if (entry.Items.Find(i => i.Kind != ConfigNodeKind.Scalar) is { } nested)
+                text = entry.Value;
+            }
+            else if (MapEntry(key) == "header" && (entry.Kind == ConfigNodeKind.Sequence || !entry.Location.IsFile))
+            {
+                // A header's values as a list: one field value, joined with commas as HTTP joins a header's lines.
+                // A YAML list, or elsewhere the entries 0, 1, ... of the same list (EVENTSOURCED_HEADER__CORS__NAME__0,
+                // an appsettings.json array), so that every source gives the same value.
+                if (HeaderListText(where, entry) is not { } joined)
                 {
-                    Report(nested.Location, where, $"a header's list holds single values, got a {nested.Describe()}");
                     continue;
                 }
 
-                text = string.Join(", ", entry.Items.Select(i => i.Value?.Trim()).Where(v => !string.IsNullOrEmpty(v)));
-            }
-            else if (entry.Kind != ConfigNodeKind.Scalar)
-            {
-                Report(entry.Location, where, $"expected a single value, got a {entry.Describe()}");
-                continue;
+                text = joined;
             }
             else
             {
-                text = entry.Value;
+                Report(entry.Location, where, $"expected a single value, got a {entry.Describe()}");
+                continue;
             }
 
             // An entry keeps its place; given in another case, it takes the later source's spelling.
@@ -317,6 +317,25 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
                 Data[mapKey] = stored;
             }
         }
+    }
+
+    /// <summary>A header's list of values (see <see cref="ListItems"/>) as one value joined with <c>, </c>; null after reporting a problem.</summary>
+    private string? HeaderListText(string where, ConfigNode entry)
+    {
+        var before = problems.Count;
+        var items = ListItems(where, entry);
+        if (items is null || problems.Count > before)
+        {
+            return null;
+        }
+
+        if (items.Find(i => i.Node.Kind != ConfigNodeKind.Scalar) is { Node: { } nested })
+        {
+            Report(nested.Location, where, $"a header's list holds single values, got a {nested.Describe()}");
+            return null;
+        }
+
+        return string.Join(", ", items.Select(i => i.Text?.Trim()).Where(v => !string.IsNullOrEmpty(v)));
     }
 
     private bool TryName(ConfigNode keyNode, string? parent, out string name)

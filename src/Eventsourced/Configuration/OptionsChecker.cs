@@ -40,6 +40,17 @@ internal static class OptionsChecker
     private static bool LooksPrinted(string value) =>
         value == SecretUrl.Hidden || value.EndsWith(":" + SecretUrl.Hidden, StringComparison.Ordinal);
 
+    /// <summary>
+    /// A rule's <paramref name="problem"/> with the secret it quotes taken out: problem lines go to the terminal and the
+    /// journal, where a metrics token with a stray carriage return (an env file saved on Windows) was printed whole.
+    /// </summary>
+    private static string WithoutSecret(string problem, string secret)
+    {
+        var hidden = $"a secret of {secret.Length.ToString(CultureInfo.InvariantCulture)} characters (not shown)";
+        var text = problem.Replace(ConfigText.Quote(secret), hidden, StringComparison.Ordinal);
+        return secret.Length == 0 ? text : text.Replace(secret, hidden, StringComparison.Ordinal);
+    }
+
     private static void CheckKey(SchemaKey key, object? value, ConfigOrigins origins, List<ConfigProblem> problems)
     {
         var where = origins.Of(key.ConfigurationKey);
@@ -58,7 +69,7 @@ internal static class OptionsChecker
                 problems.Add(new(where, key.Path, $"expected one of {string.Join(", ", key.Choices)}, got {ConfigText.Quote(text)}"));
                 break;
             case KeyKind.Text when value is string text && key.Rule?.Invoke(text) is { } problem:
-                problems.Add(new(where, key.Path, problem));
+                problems.Add(new(where, key.Path, key.Mask == MaskKind.Secret ? WithoutSecret(problem, text) : problem));
                 break;
             case KeyKind.List when value is List<string> items:
                 if (items.Count == 0 && !key.MayBeEmpty)
@@ -74,7 +85,8 @@ internal static class OptionsChecker
                     if (itemProblem is not null)
                     {
                         var itemKey = $"{key.ConfigurationKey}:{i.ToString(CultureInfo.InvariantCulture)}";
-                        problems.Add(new(origins.Of(itemKey), $"{key.Path}[{origins.Label(itemKey, i)}]", itemProblem));
+                        problems.Add(new(origins.Of(itemKey), $"{key.Path}[{origins.Label(itemKey, i)}]",
+                            key.Mask == MaskKind.Secret ? WithoutSecret(itemProblem, items[i]) : itemProblem));
                     }
                 }
 

@@ -38,6 +38,7 @@ internal sealed class GatewayMetrics
     private readonly Counter _directStreams;
     private readonly Gauge _brokerConnections;
     private readonly Gauge _brokerChannels;
+    private readonly Gauge _brokerBlocked;
     private readonly Counter _brokerReconnects;
     private readonly Histogram _deliveryLatency;
     private readonly Histogram _streamDuration;
@@ -69,6 +70,10 @@ internal sealed class GatewayMetrics
         _directStreams = factory.CreateCounter("eventsourced_direct_write_streams_total", "SSE streams written straight to the client's socket (sse.direct_writes) from their first message on.");
         _brokerConnections = factory.CreateGauge("eventsourced_broker_connections", "Broker connections up, per node.", "node");
         _brokerChannels = factory.CreateGauge("eventsourced_broker_channels", "Broker channels leased to streams, per node.", "node");
+        _brokerBlocked = factory.CreateGauge(
+            "eventsourced_broker_blocked",
+            "Broker connections the broker blocks for a resource alarm (memory or disk), per node: their publishes (WebSocket clients', presence events) are refused until it ends.",
+            "node");
         _brokerReconnects = factory.CreateCounter("eventsourced_broker_reconnects_total", "Broker connections re-established after a loss, per node.", "node");
         // The histograms appear with their first observation, as they always have: a scrape before any stream
         // ended shows no stream duration rather than a histogram of nothing.
@@ -250,6 +255,7 @@ internal sealed class GatewayMetrics
         {
             _brokerConnections.WithLabels(node).Publish();
             _brokerChannels.WithLabels(node).Publish();
+            _brokerBlocked.WithLabels(node).Publish();
             _brokerReconnects.WithLabels(node).Publish();
         }
     }
@@ -286,6 +292,10 @@ internal sealed class GatewayMetrics
     public void ChannelLeased(string node) => _brokerChannels.WithLabels(node).Inc();
 
     public void ChannelReleased(string node) => _brokerChannels.WithLabels(node).Dec();
+
+    public void ConnectionBlocked(string node) => _brokerBlocked.WithLabels(node).Inc();
+
+    public void ConnectionUnblocked(string node) => _brokerBlocked.WithLabels(node).Dec();
 }
 
 /// <summary>The fixed set of <c>outcome</c> label values of <c>eventsourced_streams_total</c>.</summary>

@@ -154,13 +154,7 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
     [Fact]
     public void DockerCompose_Gateway_ReachesTheComposedBrokerWithItsCredentialsAndStopsGracefully()
     {
-        var yaml = new YamlStream();
-        using (var reader = new StreamReader(Path.Combine(RepoPaths.Root, "docker-compose.yml")))
-        {
-            yaml.Load(reader);
-        }
-
-        var services = (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["services"];
+        var services = ComposeServices();
         var rabbit = (YamlMappingNode)services["rabbitmq"];
         var gateway = (YamlMappingNode)services["gateway"];
         var rabbitEnvironment = (YamlMappingNode)rabbit["environment"];
@@ -175,6 +169,45 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         var grace = ((YamlScalarNode)gateway["stop_grace_period"]).Value!;
         Assert.True(int.Parse(grace.TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture) > new GatewayOptions().Server.ShutdownTimeoutSeconds,
             $"stop_grace_period {grace} must exceed server.shutdown_timeout");
+    }
+
+    [Fact]
+    public async Task DockerCompose_Gateway_StartsOnlyAfterItsConfigurationPassedTheSameImagesCheck()
+    {
+        // Docker's restart policies cannot spare an exit code: under unless-stopped a configuration error (78) was
+        // restarted for ever. A one-shot service runs the gateway's check first, and the gateway waits for it to succeed.
+        var services = ComposeServices();
+        var gateway = (YamlMappingNode)services["gateway"];
+        var check = (YamlMappingNode)services["gateway-config"];
+        var dependsOn = (YamlMappingNode)gateway["depends_on"];
+        Assert.Equal("service_completed_successfully", ((YamlScalarNode)((YamlMappingNode)dependsOn["gateway-config"])["condition"]).Value);
+        Assert.Equal("no", ((YamlScalarNode)check["restart"]).Value);
+        Assert.Equal(((YamlScalarNode)gateway["image"]).Value, ((YamlScalarNode)check["image"]).Value);
+        Assert.Equal(((YamlScalarNode)gateway["build"]).Value, ((YamlScalarNode)check["build"]).Value);
+        Assert.Same(gateway["environment"], check["environment"]);
+        var environment = ((YamlMappingNode)check["environment"]).Children
+            .ToDictionary(e => ((YamlScalarNode)e.Key).Value!, e => ((YamlScalarNode)e.Value).Value!);
+        var arguments = ((YamlSequenceNode)check["command"]).Children.Select(c => ((YamlScalarNode)c).Value!).ToArray();
+
+        // The check, run by the gateway's executable with the compose file's environment: 0 as composed, 78 once a
+        // setting is wrong, with the problem's variable and key.
+        var good = await GatewayProcess.RunAsync(environment, arguments);
+        var bad = await GatewayProcess.RunAsync(new Dictionary<string, string>(environment) { ["EVENTSOURCED_QUEUE__PREFETCH"] = "0" }, arguments);
+
+        Assert.True(good.ExitCode == 0, good.Stderr);
+        Assert.Equal(78, bad.ExitCode);
+        Assert.Contains("environment EVENTSOURCED_QUEUE__PREFETCH: queue.prefetch: must be from 1 to 65535, got 0", bad.Stderr, StringComparison.Ordinal);
+    }
+
+    private static YamlMappingNode ComposeServices()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(Path.Combine(RepoPaths.Root, "docker-compose.yml")))
+        {
+            yaml.Load(reader);
+        }
+
+        return (YamlMappingNode)((YamlMappingNode)yaml.Documents[0].RootNode)["services"];
     }
 
     /// <summary>A unit file's keys by section (the last value of a key wins; comments and blank lines skipped).</summary>

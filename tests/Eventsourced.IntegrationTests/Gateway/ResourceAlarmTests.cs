@@ -55,6 +55,9 @@ public sealed class ResourceAlarmTests(IsolatedBrokerFixture broker) : IAsyncLif
         await using var publisher = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName(Test + "-publisher")}");
         await publisher.SendAsync($"{{\"publish\": {{\"to\": \"{destination}\", \"data\": \"before\"}}, \"ref\": \"before\"}}");
         Assert.Equal("{\"published\":\"before\"}", (await publisher.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        var amqpUri = new Uri(broker.AmqpUrl);
+        var blocked = $"eventsourced_broker_blocked{{node=\"{amqpUri.Host}:{amqpUri.Port}\"}}";
+        Assert.Equal(0, await gateway.MetricAsync(blocked));
 
         await broker.Rabbitmqctl.RaiseMemoryAlarmAsync();
         try
@@ -68,6 +71,7 @@ public sealed class ResourceAlarmTests(IsolatedBrokerFixture broker) : IAsyncLif
             var refused = (await publisher.ReceiveAnswersAsync(2, Prompt))[1];
             Assert.Equal("during", refused.GetProperty("ref").GetString());
             Assert.Contains("resource alarm", refused.GetProperty("error").GetString(), StringComparison.Ordinal);
+            Assert.Equal(1, await gateway.MetricAsync(blocked)); // the publisher's connection; an operator sees the alarm
 
             // Later ones are refused before they are sent.
             await publisher.SendAsync($"{{\"publish\": {{\"to\": \"{destination}\", \"data\": \"refused\"}}, \"ref\": \"refused\"}}");
@@ -94,6 +98,7 @@ public sealed class ResourceAlarmTests(IsolatedBrokerFixture broker) : IAsyncLif
             await broker.Rabbitmqctl.ClearMemoryAlarmAsync();
         }
 
+        await Wait.UntilAsync(async () => await gateway.MetricAsync(blocked) == 0, Timeout, "the blocked connection counted no more once the alarm cleared");
         await publisher.SendAsync($"{{\"publish\": {{\"to\": \"{destination}\", \"data\": \"after\"}}, \"ref\": \"after\"}}");
         await publisher.ReceiveAnswersAsync(4, Timeout);
         Assert.Equal("{\"published\":\"after\"}", publisher.Answers[3].GetRawText());

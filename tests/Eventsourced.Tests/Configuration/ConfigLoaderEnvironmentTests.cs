@@ -1,3 +1,6 @@
+using Eventsourced.Configuration;
+using Microsoft.Extensions.Configuration;
+
 namespace Eventsourced.Tests.Configuration;
 
 public sealed class ConfigLoaderEnvironmentTests
@@ -67,6 +70,45 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Equal(5, options.Header.Cors.Count);
     }
 
+    [Fact]
+    public void Load_HeaderListInEverySource_IsTheSameCommaSeparatedValue()
+    {
+        const string Yaml = "header:\n  cors:\n    Access-Control-Allow-Origin: [https://a.example, https://b.example:8443, https://c.example]\n";
+        const string Expected = "https://a.example, https://b.example:8443, https://c.example";
+
+        var fromFile = ConfigTesting.Load(Yaml).Header.Cors["Access-Control-Allow-Origin"];
+        var fromEnvironment = ConfigTesting.LoadEnvironment(
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__10", "https://c.example"),
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__0", "https://a.example"),
+            ("EVENTSOURCED_HEADER__CORS__Access-Control-Allow-Origin__2", "https://b.example:8443")).Header.Cors["Access-Control-Allow-Origin"];
+        var fromApplication = ConfigLoader.Read(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["header:cors:Access-Control-Allow-Origin:0"] = "https://a.example",
+                ["header:cors:Access-Control-Allow-Origin:1"] = "https://b.example:8443",
+                ["header:cors:Access-Control-Allow-Origin:2"] = "https://c.example",
+            })
+            .Build()).ThrowIfInvalid().Options.Header.Cors["Access-Control-Allow-Origin"];
+
+        Assert.Equal([Expected, Expected, Expected], [fromFile, fromEnvironment, fromApplication]);
+    }
+
+    [Fact]
+    public void Load_HeaderListVariableOverFile_ReplacesTheFilesValue()
+    {
+        var options = ConfigTesting.Load(
+            "header:\n  sse:\n    X-Served-By: [a, b]\n",
+            ConfigTesting.Env(("EVENTSOURCED_HEADER__SSE__X-Served-By__0", "c"), ("EVENTSOURCED_HEADER__SSE__X-Served-By__1", "d")));
+
+        Assert.Equal("c, d", options.Header.Sse["X-Served-By"]);
+    }
+
+    [Theory]
+    [InlineData("EVENTSOURCED_HEADER__CORS__X-A__first", "environment EVENTSOURCED_HEADER__CORS__X-A__first: header.cors.X-A: list index must be a number, got 'first'")]
+    [InlineData("EVENTSOURCED_HEADER__CORS__X-A__0__b", "environment EVENTSOURCED_HEADER__CORS__X-A__0__b: header.cors.X-A: a header's list holds single values, got a mapping")]
+    public void Load_HeaderListVariableNotAList_ReportsTheVariable(string name, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "v")));
+
     [Theory]
     [InlineData("EVENTSOURCED_SERVER__NOPE", "1", $"environment EVENTSOURCED_SERVER__NOPE: server.NOPE: unknown key ({ServerKeys})")]
     [InlineData("EVENTSOURCED_TRACING__PATH", "/m", "environment EVENTSOURCED_TRACING__PATH: TRACING: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits)")]
@@ -82,6 +124,38 @@ public sealed class ConfigLoaderEnvironmentTests
     [InlineData("EVENTSOURCED_HEADER__SSE__X-A", "a\nb", "environment EVENTSOURCED_HEADER__SSE__X-A: header.sse.X-A: value must not contain CR, LF or other control characters, got 'a\\nb'")]
     public void Load_BadVariable_ReportsTheVariable(string name, string value, string expected) =>
         Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, value)));
+
+    [Fact]
+    public void Load_MetricsTokenWithAStrayCarriageReturn_IsRefusedWithoutShowingIt()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_METRICS__TOKEN", "k7Qw-metrics-token\r"));
+
+        Assert.Equal(["environment EVENTSOURCED_METRICS__TOKEN: metrics.token: value must not contain CR, LF or other control characters, got a secret of 19 characters (not shown)"], problems);
+    }
+
+    public static TheoryData<string> SecretKeys() =>
+        [.. ConfigSchema.Gateway.Keys.Where(k => k.Mask == MaskKind.Secret).Select(k => k.Path)];
+
+    [Theory]
+    [MemberData(nameof(SecretKeys))]
+    public void Load_BadSecret_NoProblemLineShowsIt(string path)
+    {
+        // Values that the secrets' rules refuse for different reasons: a control character (in a long one, whose
+        // quote would be cut at 60 characters), too short, not ASCII.
+        string[] secrets = ["k7Qw9-secret-of-the-test-k7Qw9-secret-of-the-test-k7Qw9-secret-of-the-test\u0001\r", "k7Qw9", "k7Qw9-secret-of-the-test-k7Qw9-\u00e9"];
+        var key = ConfigSchema.Gateway.Keys.Single(k => k.Path == path);
+        var name = "EVENTSOURCED_" + key.ConfigurationKey.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()
+            + (key.Kind == KeyKind.List ? "__0" : string.Empty);
+
+        var problems = secrets
+            .Select(secret => Record.Exception(() => ConfigTesting.LoadEnvironment((name, key.Kind == KeyKind.List ? "HS256:" + secret : secret))))
+            .OfType<ConfigException>()
+            .SelectMany(ex => ex.Message.Split('\n'))
+            .ToArray();
+
+        Assert.NotEmpty(problems);
+        Assert.All(problems, line => Assert.DoesNotContain("k7Qw9", line, StringComparison.Ordinal));
+    }
 
     [Fact]
     public void Load_CommaAndIndexedNodes_ReportsTheConflict()

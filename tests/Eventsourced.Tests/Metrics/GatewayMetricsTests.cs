@@ -23,7 +23,7 @@ public sealed class GatewayMetricsTests
         Assert.Equal(0, scrape.Value("eventsourced_direct_write_streams_total"));
         Assert.Equal(StreamOutcomes.All.Select(o => $"outcome={o}").Order(StringComparer.Ordinal), scrape.LabelSets("eventsourced_streams_total"));
         Assert.All(scrape.Series("eventsourced_streams_total"), p => Assert.Equal(0, p.Value));
-        foreach (var family in new[] { "eventsourced_broker_connections", "eventsourced_broker_channels", "eventsourced_broker_reconnects_total" })
+        foreach (var family in new[] { "eventsourced_broker_connections", "eventsourced_broker_channels", "eventsourced_broker_blocked", "eventsourced_broker_reconnects_total" })
         {
             Assert.Equal(["node=rabbit-a:5672", "node=rabbit-b:5672"], scrape.LabelSets(family));
             Assert.All(scrape.Series(family), p => Assert.Equal(0, p.Value));
@@ -48,6 +48,7 @@ public sealed class GatewayMetricsTests
         Assert.Equal("counter", types["eventsourced_direct_write_streams_total"]);
         Assert.Equal("gauge", types["eventsourced_broker_connections"]);
         Assert.Equal("gauge", types["eventsourced_broker_channels"]);
+        Assert.Equal("gauge", types["eventsourced_broker_blocked"]);
         Assert.Equal("counter", types["eventsourced_broker_reconnects_total"]);
         Assert.Equal("histogram", types["eventsourced_delivery_latency_seconds"]);
         Assert.Equal("counter", types["eventsourced_delivery_latency_discarded_total"]);
@@ -76,6 +77,9 @@ public sealed class GatewayMetricsTests
         metrics.ChannelLeased("n:1");
         metrics.ChannelLeased("n:1");
         metrics.ChannelReleased("n:1");
+        metrics.ConnectionBlocked("n:1");
+        metrics.ConnectionBlocked("n:2");
+        metrics.ConnectionUnblocked("n:2");
 
         var scrape = meters.Scrape();
         Assert.Equal(2, scrape.Value("eventsourced_streams_total", ("outcome", "streamed")));
@@ -89,6 +93,8 @@ public sealed class GatewayMetricsTests
         Assert.Equal(1, scrape.Value("eventsourced_broker_connections", ("node", "n:1")));
         Assert.Equal(1, scrape.Value("eventsourced_broker_reconnects_total", ("node", "n:1")));
         Assert.Equal(1, scrape.Value("eventsourced_broker_channels", ("node", "n:1")));
+        Assert.Equal(1, scrape.Value("eventsourced_broker_blocked", ("node", "n:1")));
+        Assert.Equal(0, scrape.Value("eventsourced_broker_blocked", ("node", "n:2")));
     }
 
     [Fact]
