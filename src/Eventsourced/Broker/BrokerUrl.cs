@@ -52,13 +52,17 @@ public sealed class BrokerUrl : IValueRule
     /// <summary>Same as <see cref="Masked"/>.</summary>
     public override string ToString() => Masked;
 
-    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, port 0, a query or a fragment, a path of more than one segment. The message never contains the password.</exception>
+    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, a port outside 1-65535, a query or a fragment, a path of more than one segment, a '%' in the virtual host without two hex digits. The message never contains the password.</exception>
     public static BrokerUrl Parse(string url)
     {
         ArgumentNullException.ThrowIfNull(url);
-        if (!Uri.TryCreate(url.Trim(), UriKind.Absolute, out var uri))
+        url = url.Trim();
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
-            throw new FormatException("not an absolute URL (expected amqp://user:password@host:port/vhost)");
+            // Uri refuses a port past 65535 too: name it rather than call the whole URL malformed.
+            throw new FormatException(BadPort(url) is { } badPort
+                ? $"port must be from 1 to 65535, got {badPort}"
+                : "not an absolute URL (expected amqp://user:password@host:port/vhost)");
         }
 
         var isTls = uri.Scheme switch
@@ -74,12 +78,19 @@ public sealed class BrokerUrl : IValueRule
 
         if (uri.Port == 0)
         {
-            throw new FormatException("port must be from 1 to 65535");
+            throw new FormatException("port must be from 1 to 65535, got 0");
         }
 
         if (uri.Query.Length > 0 || uri.Fragment.Length > 0)
         {
             throw new FormatException("query parameters and fragments are not supported");
+        }
+
+        if (BrokenEscape(RawPath(url)) is { } escaped)
+        {
+            // Uri takes a '%' without two hex digits as a literal '%' and escapes it (v%2 became v%252): the vhost would be
+            // "v%2", which is more likely a typo than meant, and printed as %252 nowhere in the configuration.
+            throw new FormatException($"the virtual host has a '%' not followed by two hex digits: write a '%' in its name as %25 (amqp://host/{escaped})");
         }
 
         if (uri.Segments.Length > 2)
@@ -121,6 +132,82 @@ public sealed class BrokerUrl : IValueRule
             problem = ex.Message;
             return false;
         }
+    }
+
+    /// <summary>
+    /// The port of a URL <see cref="Uri"/> refused when it is not a number from 1 to 65535 (quoted unless digits), else null.
+    /// Null too when a '@' follows the authority's end: the text before it might be a password with a '/' in it.
+    /// </summary>
+    private static string? BadPort(string url)
+    {
+        var start = url.IndexOf("://", StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+
+        var authority = url[(start + 3)..];
+        var end = authority.IndexOfAny(['/', '?', '#']);
+        if (end >= 0)
+        {
+            if (authority.IndexOf('@', end) >= 0)
+            {
+                return null;
+            }
+
+            authority = authority[..end];
+        }
+
+        authority = authority[(authority.LastIndexOf('@') + 1)..];
+        var colon = authority.LastIndexOf(':');
+        if (colon < 0 || authority.LastIndexOf(']') > colon || colon == authority.Length - 1)
+        {
+            return null;
+        }
+
+        var port = authority[(colon + 1)..];
+        var digits = port.All(char.IsAsciiDigit);
+        if (digits && port.Length <= 5 && int.Parse(port, System.Globalization.CultureInfo.InvariantCulture) is >= 1 and <= 65535)
+        {
+            return null;
+        }
+
+        return digits ? port : ConfigText.Quote(port);
+    }
+
+    /// <summary>The path of <paramref name="url"/> as written (without its leading '/'), before any '?' or '#'.</summary>
+    private static string RawPath(string url)
+    {
+        var afterScheme = url.IndexOf("://", StringComparison.Ordinal);
+        var slash = url.IndexOf('/', afterScheme < 0 ? 0 : afterScheme + 3);
+        if (slash < 0)
+        {
+            return string.Empty;
+        }
+
+        var end = url.IndexOfAny(['?', '#'], slash);
+        return url[(slash + 1)..(end < 0 ? url.Length : end)];
+    }
+
+    /// <summary><paramref name="path"/> with every '%' not followed by two hex digits written %25, or null when there is none.</summary>
+    private static string? BrokenEscape(string path)
+    {
+        var broken = false;
+        var builder = new System.Text.StringBuilder(path.Length + 4);
+        for (var i = 0; i < path.Length; i++)
+        {
+            if (path[i] == '%' && !(i + 2 < path.Length && char.IsAsciiHexDigit(path[i + 1]) && char.IsAsciiHexDigit(path[i + 2])))
+            {
+                broken = true;
+                builder.Append("%25");
+            }
+            else
+            {
+                builder.Append(path[i]);
+            }
+        }
+
+        return broken ? builder.ToString() : null;
     }
 
     /// <summary>User and password (decoded) and the masked user-info part of the URL, with its <c>@</c>.</summary>

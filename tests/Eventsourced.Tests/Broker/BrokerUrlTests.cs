@@ -33,6 +33,18 @@ public sealed class BrokerUrlTests
         Assert.Equal(("guest", "guest"), (url.UserName, url.Password));
     }
 
+    [Theory]
+    [InlineData("amqp://h/v%25", "v%")]
+    [InlineData("amqp://h/a%2fb", "a/b")]
+    [InlineData("amqp://h/%C3%A9", "\u00e9")]
+    public void Parse_PercentEscapesInTheVirtualHost_AreDecoded(string text, string vhost)
+    {
+        var url = BrokerUrl.Parse(text);
+
+        Assert.Equal(vhost, url.VirtualHost);
+        Assert.Equal(text, url.Masked);
+    }
+
     [Fact]
     public void Parse_UserWithoutPassword_KeepsTheDefaultPassword()
     {
@@ -83,7 +95,13 @@ public sealed class BrokerUrlTests
     [InlineData($"ftp://u:{Secret}@h/", "unsupported scheme 'ftp' (use amqp:// or amqps://)")]
     [InlineData("amqp:///vhost", "missing host")]
     [InlineData("amqp:h", "missing host")]
-    [InlineData("amqp://h:0/", "port must be from 1 to 65535")]
+    [InlineData("amqp://h:0/", "port must be from 1 to 65535, got 0")]
+    [InlineData($"amqp://u:{Secret}@h:99999/", "port must be from 1 to 65535, got 99999")]
+    [InlineData("amqp://[::1]:70000/v", "port must be from 1 to 65535, got 70000")]
+    [InlineData("amqp://h:99999999999999999999", "port must be from 1 to 65535, got 99999999999999999999")]
+    [InlineData("amqp://h:5x/", "port must be from 1 to 65535, got '5x'")]
+    [InlineData($"amqp://u:{Secret}@h/v%2", "the virtual host has a '%' not followed by two hex digits: write a '%' in its name as %25 (amqp://host/v%252)")]
+    [InlineData("amqp://h/%zzv", "the virtual host has a '%' not followed by two hex digits: write a '%' in its name as %25 (amqp://host/%25zzv)")]
     [InlineData("amqp://h/?heartbeat=5", "query parameters and fragments are not supported")]
     [InlineData($"amqp://:{Secret}@h/", "empty user name")]
     [InlineData("localhost:5672", "unsupported scheme 'localhost' (use amqp:// or amqps://)")]

@@ -72,6 +72,8 @@ public sealed class ConfigLoaderValueErrorTests
     [InlineData("\n    - not a url", "FILE:3: broker.node[0]: invalid broker URL: not an absolute URL (expected amqp://user:password@host:port/vhost)")]
     [InlineData("\n    - amqp://h/shop/eu", "FILE:3: broker.node[0]: invalid broker URL: the virtual host is one path segment: write a '/' in its name as %2F (amqp://host/shop%2Feu)")]
     [InlineData("\n    - ''", "FILE:3: broker.node[0]: empty value")]
+    [InlineData("\n    - amqp://u:p@h:99999/", "FILE:3: broker.node[0]: invalid broker URL: port must be from 1 to 65535, got 99999")]
+    [InlineData("\n    - amqp://u:p@h/v%2", "FILE:3: broker.node[0]: invalid broker URL: the virtual host has a '%' not followed by two hex digits: write a '%' in its name as %25 (amqp://host/v%252)")]
     public void Load_BadNodeList_ReportsTheEntry(string nodes, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems($"broker:\n  node: {nodes}\n"));
 
