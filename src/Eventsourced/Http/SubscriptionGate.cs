@@ -5,9 +5,11 @@ using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Eventsourced.Presence;
 using Eventsourced.Sse;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using RabbitMQ.Client.Exceptions;
 
 namespace Eventsourced.Http;
 
@@ -65,12 +67,10 @@ internal sealed class SubscriptionGate(
     internal static readonly TimeSpan ExpiryTimerSlack = TimeSpan.FromMilliseconds(20);
 
     // A client can make the broker refuse as fast as it sends requests (a stream queue's name, a queue another
-    // application declared with other arguments): the first refusal of a queue (or topic) with a given reply is written
-    // at once, its repeats summed up every 10 s. The key joins kind, name and reply with NULs, which no name contains.
-    private readonly LogDigest _brokerRefusals = new(
-        LogDigest.RefusalInterval, settings.Time,
-        key => SubscriptionLog.BrokerRefused(logger, KindOf(key), NameOf(key), DetailOf(key)),
-        (key, count, over) => SubscriptionLog.BrokerRefusedRepeated(logger, KindOf(key), count, NameOf(key), over.TotalSeconds, DetailOf(key)));
+    // application declared with other arguments, a bind to a missing exchange for every id it walks): the first refusal
+    // of a kind (queue or topic), failure and broker reply code is written at once, its repeats summed up every 10 s,
+    // each line naming the latest queue (or topic) and the broker's words about it.
+    private readonly BrokerRefusals _brokerRefusals = new(settings.Time, logger);
 
     /// <summary>
     /// The CORS headers; <c>OPTIONS</c> answered (204), methods other than <c>GET</c> refused (405), a page of an
@@ -315,7 +315,7 @@ internal sealed class SubscriptionGate(
             if (ex.Failure is SubscribeFailure.BrokerError or SubscribeFailure.QueueRefused)
             {
                 // The broker's words (user names, node addresses, arguments) stay in the log.
-                _brokerRefusals.Add(target.Kind + '\0' + name + '\0' + ex.Message);
+                _brokerRefusals.Add(target.Kind, name, ex);
             }
 
             await RefuseAsync(context, status, outcome, ex.ClientReason);
@@ -527,13 +527,53 @@ internal sealed class SubscriptionGate(
         public void Dispose() => _digest.Dispose();
     }
 
-    private static string KindOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)];
-
-    private static string NameOf(string key)
+    /// <summary>
+    /// The broker's refusals of subscriptions, grouped by kind, failure and reply code (not by name: walking ids must not
+    /// write a line per id); the first of a group logged at once, then a count per 10 s, each line with the latest
+    /// refusal's queue (or topic) and detail.
+    /// </summary>
+    private sealed class BrokerRefusals : IDisposable
     {
-        var start = key.IndexOf('\0', StringComparison.Ordinal) + 1;
-        return key[start..key.IndexOf('\0', start)];
-    }
+        private readonly ConcurrentDictionary<string, Refusal> _latest = new(StringComparer.Ordinal);
+        private readonly LogDigest _digest;
+        private Refusal? _any;
 
-    private static string DetailOf(string key) => key[(key.IndexOf('\0', key.IndexOf('\0', StringComparison.Ordinal) + 1) + 1)..];
+        public BrokerRefusals(TimeProvider time, ILogger logger) => _digest = new(
+            LogDigest.RefusalInterval,
+            time,
+            key =>
+            {
+                var r = Latest(key);
+                SubscriptionLog.BrokerRefused(logger, r.Kind, r.Name, r.Detail);
+            },
+            (key, count, over) =>
+            {
+                var r = Latest(key);
+                SubscriptionLog.BrokerRefusedRepeated(logger, r.Kind, count, r.Name, over.TotalSeconds, r.Detail);
+            });
+
+        public void Add(string kind, string name, SubscribeException ex)
+        {
+            var key = $"{kind}\0{ex.Failure}\0{ReplyOf(ex)}";
+            var refusal = new Refusal(kind, name, ex.Message);
+            _latest[key] = refusal;
+            Volatile.Write(ref _any, refusal);
+            _digest.Add(key);
+        }
+
+        public void Dispose() => _digest.Dispose();
+
+        /// <summary>The broker's reply code; for a refusal without one (no answer, a stream still being created) the exception's type.</summary>
+        private static string ReplyOf(SubscribeException ex) => ex.InnerException switch
+        {
+            OperationInterruptedException { ShutdownReason: { } reason } => reason.ReplyCode.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            { } inner => inner.GetType().Name,
+            null => ex.GetType().Name,
+        };
+
+        // The digest's shared key past its limit of keys has no refusal of its own: the latest of any.
+        private Refusal Latest(string key) => _latest.TryGetValue(key, out var refusal) ? refusal : Volatile.Read(ref _any)!;
+
+        private sealed record Refusal(string Kind, string Name, string Detail);
+    }
 }

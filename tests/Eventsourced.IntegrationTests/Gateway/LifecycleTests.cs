@@ -102,6 +102,45 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         Assert.Equal(Requests - 1, repeated.Sum(e => int.Parse(RepeatCount().Match(e.Message).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
     }
 
+    [Fact]
+    public async Task RefusalsOfManyQueues_ForOneReason_AreLoggedOnceThenSummedUp_NamingTheLatestQueue()
+    {
+        // The broker refuses every queue's bind to a missing exchange: a client walking ids (?id=flood1, ?id=flood2, ...)
+        // wrote one warning per queue name, as fast as it sent requests.
+        const int Requests = 40;
+        var prefix = broker.UniqueQueueName("flood");
+        var log = new CollectedLog();
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.ExpiresSeconds = 5;
+            o.Queue.Bind = ["amq.nosuch:topic:k.${query:id}"];
+        }, log);
+        try
+        {
+            for (var i = 0; i < Requests; i++)
+            {
+                using var response = await gateway.Client.GetAsync($"/?id={prefix}{i}");
+                Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            }
+
+            var first = Assert.Single(log.Entries, e => e.EventId == 306);
+            Assert.StartsWith($"Subscription to queue {prefix}0 refused: ", first.Message, StringComparison.Ordinal);
+            Assert.Contains("NOT_FOUND", first.Message, StringComparison.Ordinal);
+            Assert.Contains("amq.nosuch", first.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
+
+        // The repeats are summed up when the gateway stops, if not before; the last line names the latest queue.
+        var repeated = log.Entries.Where(e => e.EventId == 310).ToList();
+        Assert.NotEmpty(repeated);
+        Assert.StartsWith($"Subscription to queue {prefix}{Requests - 1} refused ", repeated[^1].Message, StringComparison.Ordinal);
+        Assert.All(repeated, e => Assert.Contains("amq.nosuch", e.Message, StringComparison.Ordinal));
+        Assert.Equal(Requests - 1, repeated.Sum(e => int.Parse(RepeatCount().Match(e.Message).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
     [System.Text.RegularExpressions.GeneratedRegex(@"refused (\d+) more times")]
     private static partial System.Text.RegularExpressions.Regex RepeatCount();
 
