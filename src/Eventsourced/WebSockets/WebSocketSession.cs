@@ -138,6 +138,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         _cork = (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() as CorkingUpgradeFeature)?.Stream;
+        if (_cork is not null)
+        {
+            // A frame declaring more than a whole message may hold is closed at once (RFC 6455 10.4), not once that much has come.
+            _cork.MaxFrameLength = _options.MaxMessageSize;
+            _cork.OversizedFrame = () => End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
+        }
+
         try
         {
             return await ServeAsync(socket, cancellationToken);
