@@ -251,12 +251,54 @@ internal sealed class SubscriberAuthenticator : IDisposable
             return AuthenticationResult.InvalidToken(Describe(result.Exception));
         }
 
+        if (TimeNotANumber(jwt) is { } notANumber)
+        {
+            return AuthenticationResult.InvalidToken($"token's {notANumber} is not a number (a NumericDate, RFC 7519)");
+        }
+
         // An exp near the end of time (year 9999, or an issuer's exp in milliseconds, which IdentityModel reads as
         // DateTime.MaxValue) leaves no room for the clock skew: such a token expires never, not with an exception.
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
         return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(jwt, WithEmptyLists(jwt, result.ClaimsIdentity))), expires);
+    }
+
+    /// <summary>
+    /// The first of <c>exp</c>, <c>nbf</c> and <c>iat</c> that the payload gives as anything but a JSON number (each time it
+    /// gives it), or null. RFC 7519 section 2 makes a NumericDate a number, but IdentityModel reads a numeric string
+    /// (<c>"exp": "1733000000"</c>) as that time and then reports the claim as an <c>integer64</c>
+    /// (<see cref="System.Security.Claims.ClaimValueTypes.Integer64"/>) like a real number, so neither its validation nor the
+    /// claims' value types tell the two apart: the payload's own JSON has to be read for it. Arrays, objects and booleans in
+    /// <c>exp</c> and <c>nbf</c> IdentityModel refuses itself (a malformed token).
+    /// </summary>
+    private static string? TimeNotANumber(JsonWebToken jwt)
+    {
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+            reader.Read(); // the object: IdentityModel has parsed the payload already
+            while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+            {
+                var name = reader.ValueTextEquals(JwtRegisteredClaimNames.Exp) ? JwtRegisteredClaimNames.Exp
+                    : reader.ValueTextEquals(JwtRegisteredClaimNames.Nbf) ? JwtRegisteredClaimNames.Nbf
+                    : reader.ValueTextEquals(JwtRegisteredClaimNames.Iat) ? JwtRegisteredClaimNames.Iat
+                    : null;
+                reader.Read();
+                if (name is not null && reader.TokenType != System.Text.Json.JsonTokenType.Number)
+                {
+                    return name;
+                }
+
+                reader.Skip();
+            }
+
+            return null;
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null; // IdentityModel has read it: not expected
+        }
     }
 
     /// <summary>

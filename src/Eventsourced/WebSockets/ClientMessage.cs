@@ -13,8 +13,9 @@ namespace Eventsourced.WebSockets;
 /// </list>
 /// Other properties are ignored; anything else is <see cref="Invalid"/>, and so is a message that would be read one
 /// way of two: both <c>ack</c> and <c>publish</c> (one of them would go unanswered), or a member given twice. An
-/// acknowledgement whose <c>ack</c> or <c>multiple</c> is not what it must be is a <see cref="BadAck"/>: answered, and
-/// the connection goes on (closing it would give back, and deliver again, every message the client holds).
+/// acknowledgement whose <c>ack</c> or <c>multiple</c> is not what it must be is a <see cref="BadAck"/>, and a publish
+/// whose members are not what they must be (its <c>ref</c> included) a <see cref="BadPublish"/>: answered, and the
+/// connection goes on (closing it would give back, and deliver again, every message the client holds).
 /// </summary>
 internal abstract record ClientMessage
 {
@@ -37,7 +38,11 @@ internal abstract record ClientMessage
     /// <param name="Id">The <c>ack</c> as the client sent it (JSON text), when a number or a string of at most <see cref="MaxEchoedId"/> characters; else null.</param>
     public sealed record BadAck(string Reason, string? Id) : ClientMessage;
 
-    /// <summary>The longest <c>ack</c> value echoed in the answer to a <see cref="BadAck"/>.</summary>
+    /// <param name="Ref">The <c>ref</c> as the client sent it (JSON text), when a number or a string of at most <see cref="MaxEchoedId"/> characters; else null.</param>
+    /// <param name="RefGiven">Whether the message had a <c>ref</c> at all: one without is answered with its publish's number, as a valid one is.</param>
+    public sealed record BadPublish(string Reason, string? Ref, bool RefGiven) : ClientMessage;
+
+    /// <summary>The longest <c>ack</c> or <c>ref</c> value (JSON text) echoed in the answer to a <see cref="BadAck"/> or <see cref="BadPublish"/>.</summary>
     public const int MaxEchoedId = 64;
 
     public static ClientMessage Parse(ReadOnlyMemory<byte> utf8)
@@ -117,7 +122,7 @@ internal abstract record ClientMessage
 
     private static ClientMessage ParseAck(JsonElement root, JsonElement ack)
     {
-        string? echo = ack.ValueKind is JsonValueKind.Number or JsonValueKind.String && ack.GetRawText() is { Length: <= MaxEchoedId } raw ? raw : null;
+        var echo = Echo(ack);
         if (ack.ValueKind != JsonValueKind.Number || !ack.TryGetUInt64(out var id) || id == 0)
         {
             return new BadAck("\"ack\" must be a message id (a positive integer)", echo);
@@ -137,18 +142,31 @@ internal abstract record ClientMessage
         return new Ack(id, multiple);
     }
 
+    /// <summary>A number's or string's JSON text, when at most <see cref="MaxEchoedId"/> characters; else null.</summary>
+    private static string? Echo(JsonElement element) =>
+        element.ValueKind is JsonValueKind.Number or JsonValueKind.String && element.GetRawText() is { Length: <= MaxEchoedId } raw ? raw : null;
+
     private static ClientMessage ParsePublish(JsonElement root, JsonElement publish)
     {
         string? reference = null;
-        if (root.TryGetProperty("ref", out var refElement))
+        var refGiven = root.TryGetProperty("ref", out var refElement);
+        if (refGiven)
         {
             if (refElement.ValueKind is not (JsonValueKind.String or JsonValueKind.Number))
             {
-                return new Invalid("\"ref\" must be a string or a number");
+                return new BadPublish("\"ref\" must be a string or a number", null, true);
             }
 
             reference = refElement.GetRawText();
         }
+
+        var message = ParsePublish(publish, reference);
+        return message is Invalid invalid ? new BadPublish(invalid.Reason, refGiven ? Echo(refElement) : null, refGiven) : message;
+    }
+
+    /// <summary>The publish, or why it is malformed (an <see cref="Invalid"/> its caller makes a <see cref="BadPublish"/> of).</summary>
+    private static ClientMessage ParsePublish(JsonElement publish, string? reference)
+    {
 
         if (publish.ValueKind != JsonValueKind.Object)
         {

@@ -10,6 +10,8 @@ namespace Eventsourced.WebSockets;
 /// the WebSocket then reads a close it accepts, and the session answers 1007. Any other frame, and a close frame the
 /// WebSocket refuses anyway (unmasked, fragmented, over 125 bytes), passes as it came; after the first close frame
 /// everything does. The header bytes of each frame are only counted, and a data frame's payload is skipped unread.
+/// A data frame whose header declares more than <see cref="MaxDataFrameLength"/> bytes sets <see cref="OversizedFrame"/>
+/// (RFC 6455 10.4 lets the endpoint fail it at once, instead of reading its payload up to the message limit).
 /// </summary>
 internal sealed class CloseReasonCheck
 {
@@ -20,6 +22,12 @@ internal sealed class CloseReasonCheck
     private long _skip;
     private bool _done;
     private uint _maskKey;
+
+    /// <summary>The longest data frame (text, binary, continuation) a header may declare without <see cref="OversizedFrame"/>.</summary>
+    public long MaxDataFrameLength { get; set; } = long.MaxValue;
+
+    /// <summary>Whether a data frame's header declared more than <see cref="MaxDataFrameLength"/> bytes.</summary>
+    public bool OversizedFrame { get; private set; }
 
     /// <summary>Whether the client's close frame had a reason that is not valid UTF-8 (its bytes were replaced).</summary>
     public bool InvalidCloseReason { get; private set; }
@@ -58,6 +66,11 @@ internal sealed class CloseReasonCheck
             {
                 // A frame this check is not about: its payload is skipped. A negative length (the top bit set) is a protocol error the WebSocket reports.
                 _skip = Math.Max(0, payload);
+                if (opcode < CloseOpcode && payload > MaxDataFrameLength)
+                {
+                    OversizedFrame = true;
+                }
+
                 continue;
             }
 

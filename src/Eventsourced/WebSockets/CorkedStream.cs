@@ -24,6 +24,7 @@ internal sealed class CorkedStream(Stream inner) : Stream
     private byte[] _buffer = [];
     private int _length;
     private bool _corked;
+    private bool _oversizedReported;
     private byte[]? _heldRead;
     private int _heldReadStart;
     private int _heldReadEnd;
@@ -93,6 +94,20 @@ internal sealed class CorkedStream(Stream inner) : Stream
     /// <summary>Whether the client's close frame had a reason that is not valid UTF-8 (see <see cref="CloseReasonCheck"/>).</summary>
     public bool InvalidCloseReason => _closeCheck.InvalidCloseReason;
 
+    /// <summary>The longest data frame a client's frame header may declare (<c>ws.max_message_size</c>) before <see cref="OversizedFrame"/> is called.</summary>
+    public long MaxFrameLength
+    {
+        get => _closeCheck.MaxDataFrameLength;
+        set => _closeCheck.MaxDataFrameLength = value;
+    }
+
+    /// <summary>
+    /// Called once, within a read, when a client's frame header declares more than <see cref="MaxFrameLength"/>: the
+    /// WebSocket would only report the message too big once that much of its payload had come (or never, from a client
+    /// that sends the header and waits).
+    /// </summary>
+    public Action? OversizedFrame { get; set; }
+
     /// <summary>What the client sent, with its close frame's payload held back until all of it has come (<see cref="CloseReasonCheck"/>).</summary>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -103,6 +118,12 @@ internal sealed class CorkedStream(Stream inner) : Stream
 
         var read = await inner.ReadAsync(buffer, cancellationToken);
         var start = _closeCheck.Follow(buffer.Span[..read], out var payloadLength);
+        if (_closeCheck.OversizedFrame && !_oversizedReported)
+        {
+            _oversizedReported = true;
+            OversizedFrame?.Invoke();
+        }
+
         if (start < 0)
         {
             return read;

@@ -6,7 +6,8 @@ namespace Eventsourced.WebSockets;
 
 /// <summary>
 /// The gateway's answers to what a client sends: <c>{"published": REF}</c> once the broker confirmed a
-/// publish, <c>{"error": "why", "ref": REF}</c> when a publish failed, <c>{"error": "why", "ack": ID}</c> for
+/// publish, <c>{"error": "why", "ref": REF}</c> when a publish failed or was malformed (no <c>ref</c> member when a
+/// malformed one's <c>ref</c> was of another kind or long), <c>{"error": "why", "ack": ID}</c> for
 /// an acknowledgement that named no outstanding message, or was malformed (ID as the client sent it, when short; no
 /// <c>ack</c> member otherwise). REF is the client's <c>ref</c>, or the publish's
 /// number on this connection (1, 2, ...) when it gave none. On a topic subscribed to for new events only, the first
@@ -28,6 +29,17 @@ internal static class ReplyFrames
         json.WriteString("error"u8, reason);
         json.WritePropertyName("ref"u8);
         json.WriteRawValue(reference, skipInputValidation: true);
+    });
+
+    /// <summary>A publish that is malformed: <paramref name="reference"/> is the client's JSON text or the publish's number, or null (left out).</summary>
+    public static byte[] PublishRefused(string? reference, string reason) => Write(json =>
+    {
+        json.WriteString("error"u8, reason);
+        if (reference is not null)
+        {
+            json.WritePropertyName("ref"u8);
+            json.WriteRawValue(reference, skipInputValidation: true);
+        }
     });
 
     public static byte[] AckFailed(ulong id, string reason) => Write(json =>

@@ -138,6 +138,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         _cork = (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() as CorkingUpgradeFeature)?.Stream;
+        if (_cork is not null)
+        {
+            // A frame declaring more than a whole message may hold is closed at once (RFC 6455 10.4), not once that much has come.
+            _cork.MaxFrameLength = _options.MaxMessageSize;
+            _cork.OversizedFrame = () => End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
+        }
+
         try
         {
             return await ServeAsync(socket, cancellationToken);
@@ -586,6 +593,21 @@ internal sealed class WebSocketSession : ISubscriptionSession
             case ClientMessage.BadAck bad:
                 // Nothing is acknowledged, and the connection goes on: the client may send it again, corrected.
                 return Post(new Inbound(ReplyFrames.AckRefused(bad.Id, bad.Reason), 0, false));
+            case ClientMessage.BadPublish bad:
+                lock (_publishing)
+                {
+                    if (_publishingEnded)
+                    {
+                        return true; // as a valid publish now: the client is told nothing more of what it sends
+                    }
+                }
+
+                // Nothing is published, and the connection goes on. It counts as a publish, so that a client matching
+                // answers without a ref to its publishes by their number keeps counting right.
+                _publishes++;
+                _metrics.ClientPublish(PublishOutcomes.Refused);
+                var reference = bad.RefGiven ? bad.Ref : _publishes.ToString(CultureInfo.InvariantCulture);
+                return Post(new Inbound(ReplyFrames.PublishRefused(reference, bad.Reason), 0, false));
             case ClientMessage.Invalid invalid:
                 End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;

@@ -45,6 +45,32 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TimeAsAString_IsRefusedOnEveryTransport()
+    {
+        // RFC 7519: a NumericDate is a JSON number; "exp": "..." (a string) was accepted on every transport.
+        var queue = broker.UniqueQueueName(nameof(TimeAsAString_IsRefusedOnEveryTransport));
+        await using var gateway = await StartAsync();
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
+        var token = new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(
+            $$"""{"sub":"u1","queues":["{{queue}}"],"exp":"{{exp}}"}""",
+            new Microsoft.IdentityModel.Tokens.SigningCredentials(new Microsoft.IdentityModel.Tokens.SymmetricSecurityKey(System.Text.Encoding.UTF8.GetBytes(TestTokens.Secret)), Microsoft.IdentityModel.Tokens.SecurityAlgorithms.HmacSha256));
+        const string Reason = "token's exp is not a number (a NumericDate, RFC 7519)";
+
+        foreach (var path in new[] { "/", "/poll" })
+        {
+            using var response = await gateway.Client.GetAsync($"{path}?id={queue}&access_token={token}", HttpCompletionOption.ResponseHeadersRead);
+            Assert.Equal((HttpStatusCode.Unauthorized, Reason), (response.StatusCode, response.Headers.GetValues("X-Status-Reason").Single()));
+        }
+
+        await using (var socket = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={token}"))
+        {
+            Assert.Equal((HttpStatusCode.Unauthorized, Reason), (socket.Status, socket.Reason));
+        }
+
+        Assert.False(await _amqp.QueueExistsAsync(queue));
+    }
+
+    [Fact]
     public async Task WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey()
     {
         var queue = broker.UniqueQueueName(nameof(WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey));

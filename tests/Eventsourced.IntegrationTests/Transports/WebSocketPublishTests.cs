@@ -52,6 +52,50 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn()
+    {
+        // Before: a malformed publish closed the connection with 1008, as if it were no message of the protocol at all.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn), "chat.lobby");
+        var queue = broker.UniqueQueueName(nameof(Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+        });
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": 5}, \"ref\": \"a\"}");
+        await ws.SendAsync("{\"publish\": {\"data\": \"no to\"}, \"ref\": 7}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"!!\", \"base64\": true}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"x\"}, \"ref\": [\"r\"]}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\"}, \"ref\": \"" + new string('r', 80) + "\"}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"fine\"}}");
+        var answers = await ws.ReceiveAnswersAsync(6, Timeout);
+
+        Assert.Equal(
+            [
+                "{\"error\":\"\\\"publish\\\" needs \\\"to\\\", a string\",\"ref\":\"a\"}",
+                "{\"error\":\"\\\"publish\\\" needs \\\"to\\\", a string\",\"ref\":7}",
+                "{\"error\":\"\\\"data\\\" must be base64 when \\\"base64\\\" is true\",\"ref\":3}",
+                "{\"error\":\"\\\"ref\\\" must be a string or a number\"}",
+                "{\"error\":\"\\\"publish\\\" needs \\\"data\\\"\"}",
+                "{\"published\":6}",
+            ],
+            answers.Select(a => a.GetRawText()));
+        Assert.False(ws.Ended);
+        var received = await _amqp.ReceiveAsync(sink, 1, Timeout);
+        Assert.Equal("fine", received[0].Text);
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+        Assert.Contains("eventsourced_client_publishes_total{outcome=\"refused\"} 5\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
+
+        // Not the protocol at all still ends the connection.
+        await ws.SendAsync("{\"publish\": {\"to\": \"a\", \"to\": \"b\", \"data\": 1}}");
+        await ws.WaitForCloseAsync(Timeout);
+        Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus.PolicyViolation, "a member is given twice"), (ws.CloseStatus, ws.CloseDescription));
+    }
+
+    [Fact]
     public async Task Publish_Off_ByDefault_AnswersAnErrorAndPublishesNothing()
     {
         var (_, sink) = await RoomAsync(nameof(Publish_Off_ByDefault_AnswersAnErrorAndPublishesNothing), "lobby");

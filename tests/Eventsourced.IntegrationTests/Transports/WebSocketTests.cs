@@ -663,6 +663,39 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
     }
 
+    [Fact]
+    public async Task Frame_DeclaredLongerThanTheMaximum_IsClosedWith1009_AtOnce()
+    {
+        // RFC 6455 10.4: a frame header declaring 2^63-1 bytes was refused only once ws.max_message_size bytes of it had come.
+        var queue = broker.UniqueQueueName(nameof(Frame_DeclaredLongerThanTheMaximum_IsClosedWith1009_AtOnce));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        using var client = await OpenRawAsync(gateway, queue);
+        var stream = client.GetStream();
+
+        // A text frame's header, 2^63-1 bytes, masked, and three bytes of its payload: nothing more comes.
+        byte[] header = [0x81, 0x80 | 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x12, 0x34, 0x56, 0x78, 0x61, 0x62, 0x63];
+        await stream.WriteAsync(header);
+        await stream.FlushAsync();
+
+        // The close frame, without waiting for more of the frame (FIN and opcode 8, its length, the code and the reason).
+        var bytes = new List<byte>();
+        var buffer = new byte[256];
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            while (bytes.Count < 2 || bytes.Count < 2 + bytes[1])
+            {
+                var read = await stream.ReadAsync(buffer, timeout.Token);
+                Assert.True(read > 0, "the connection ended before a close frame");
+                bytes.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+
+        Assert.Equal(0x88, bytes[0]);
+        Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
+        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString([.. bytes.Skip(4)]));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+    }
+
     [Theory]
     [InlineData("bye", false, 1000, "")]
     [InlineData("\u00ff", false, 1007, "close reason is not valid UTF-8")]

@@ -68,6 +68,50 @@ public sealed class SubscriberAuthenticatorTests
     }
 
     [Theory]
+    [InlineData("exp")]
+    [InlineData("nbf")]
+    [InlineData("iat")]
+    public async Task Authenticate_TimeAsAString_IsAMalformedToken(string claim)
+    {
+        // RFC 7519 section 2: a NumericDate is a JSON number; "exp": "1733000000" was taken as that time (a 200).
+        var token = WithTimes(claim, quoted: true);
+
+        var (status, error, reason) = await RefusalAsync(WithSecret(), Request(bearer: token));
+
+        Assert.Equal((401, "invalid_token", $"token's {claim} is not a number (a NumericDate, RFC 7519)"), (status, error, reason));
+    }
+
+    [Theory]
+    [InlineData("exp")]
+    [InlineData("nbf")]
+    [InlineData("iat")]
+    public async Task Authenticate_TimeAsANumber_IsAccepted(string claim) =>
+        Assert.True((await WithSecret().AuthenticateAsync(Request(bearer: WithTimes(claim, quoted: false)))).Succeeded);
+
+    [Fact]
+    public async Task Authenticate_TimeGivenTwice_OnceAsAString_IsAMalformedToken()
+    {
+        // IdentityModel reads the last of a member given twice: a string first must not slip through either.
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
+        var token = SignPayload($$"""{"sub":"42","exp":"{{exp}}","exp":{{exp}}}""");
+
+        Assert.Equal(401, (await RefusalAsync(WithSecret(), Request(bearer: token))).Status);
+    }
+
+    /// <summary>A token with exp, nbf and iat around now, <paramref name="claim"/> written as a JSON string when <paramref name="quoted"/>.</summary>
+    private static string WithTimes(string claim, bool quoted)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var times = new Dictionary<string, long> { ["exp"] = now.AddMinutes(5).ToUnixTimeSeconds(), ["nbf"] = now.AddMinutes(-1).ToUnixTimeSeconds(), ["iat"] = now.AddMinutes(-1).ToUnixTimeSeconds() };
+        var members = times.Select(t => quoted && t.Key == claim ? $"\"{t.Key}\":\"{t.Value}\"" : $"\"{t.Key}\":{t.Value}");
+        return SignPayload("{\"sub\":\"42\"," + string.Join(',', members) + "}");
+    }
+
+    /// <summary>An HS256 token of the test secret over <paramref name="payload"/> exactly as written (the descriptor would set iat itself).</summary>
+    private static string SignPayload(string payload) =>
+        new Microsoft.IdentityModel.JsonWebTokens.JsonWebTokenHandler().CreateToken(payload, new SigningCredentials(new SymmetricSecurityKey(Encoding.UTF8.GetBytes(TestTokens.Secret)), SecurityAlgorithms.HmacSha256));
+
+    [Theory]
     [InlineData(253402300799L)] // 9999-12-31T23:59:59Z: the last second a DateTime holds
     [InlineData(253402300800L)] // past DateTime.MaxValue
     [InlineData(1796290438000L)] // an exp in milliseconds (JavaScript's Date.now()), read as DateTime.MaxValue

@@ -58,16 +58,6 @@ public sealed class ClientMessageTests
     [InlineData("{\"ack\": ", "not a JSON text")]
     [InlineData("[1]", "expected a JSON object")]
     [InlineData("{}", "expected \"ack\" or \"publish\"")]
-    [InlineData("{\"publish\": \"x\"}", "\"publish\" must be an object")]
-    [InlineData("{\"publish\": {\"data\": 1}}", "\"publish\" needs \"to\", a string")]
-    [InlineData("{\"publish\": {\"to\": 1, \"data\": 1}}", "\"publish\" needs \"to\", a string")]
-    [InlineData("{\"publish\": {\"to\": \"x\"}}", "\"publish\" needs \"data\"")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1, \"type\": 2}}", "\"type\" must be a string of at most 255 bytes")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"!!\", \"base64\": true}}", "\"data\" must be base64 when \"base64\" is true")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": \"true\"}}", "\"base64\" must be true or false")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": 1}}", "\"base64\" must be true or false")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": null}}", "\"base64\" must be true or false")]
-    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": {}}", "\"ref\" must be a string or a number")]
     [InlineData("{\"ack\": 1, \"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": \"m1\"}", "\"ack\" and \"publish\" in one message: send each in a message of its own")]
     [InlineData("{\"publish\": {\"to\": \"a\", \"data\": 1}, \"publish\": {\"to\": \"b\", \"data\": 2}}", "a member is given twice")]
     [InlineData("{\"publish\": {\"to\": \"a\", \"to\": \"b\", \"data\": 1}}", "a member is given twice")]
@@ -89,6 +79,30 @@ public sealed class ClientMessageTests
     public void Parse_MalformedAck_IsABadAck_WithTheIdAsSent(string json, string reason, string? id) =>
         Assert.Equal(new ClientMessage.BadAck(reason, id), Parse(json));
 
+    /// <summary>A malformed publish is answered with the ref as sent, and the connection goes on (it closed with 1008).</summary>
+    [Theory]
+    [InlineData("{\"publish\": \"x\"}", "\"publish\" must be an object", null, false)]
+    [InlineData("{\"publish\": {\"data\": 1}}", "\"publish\" needs \"to\", a string", null, false)]
+    [InlineData("{\"publish\": {\"to\": 5}, \"ref\": \"a\"}", "\"publish\" needs \"to\", a string", "\"a\"", true)]
+    [InlineData("{\"publish\": {\"to\": 1, \"data\": 1}, \"ref\": 3}", "\"publish\" needs \"to\", a string", "3", true)]
+    [InlineData("{\"publish\": {\"to\": \"x\"}, \"ref\": -1.5e3}", "\"publish\" needs \"data\"", "-1.5e3", true)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1, \"type\": 2}}", "\"type\" must be a string of at most 255 bytes", null, false)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"!!\", \"base64\": true}, \"ref\": \"m\"}", "\"data\" must be base64 when \"base64\" is true", "\"m\"", true)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": \"true\"}}", "\"base64\" must be true or false", null, false)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": 1}}", "\"base64\" must be true or false", null, false)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"/wA=\", \"base64\": null}}", "\"base64\" must be true or false", null, false)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": {}}", "\"ref\" must be a string or a number", null, true)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": null}", "\"ref\" must be a string or a number", null, true)]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"\\ud83c\"}, \"ref\": 9}", "\"data\" is not valid Unicode text (an escaped lone surrogate)", "9", true)]
+    public void Parse_MalformedPublish_IsABadPublish_WithTheRefAsSent(string json, string reason, string? reference, bool refGiven) =>
+        Assert.Equal(new ClientMessage.BadPublish(reason, reference, refGiven), Parse(json));
+
+    [Fact]
+    public void Parse_MalformedPublish_WithALongRef_DoesNotEchoIt() =>
+        Assert.Equal(
+            new ClientMessage.BadPublish("\"publish\" needs \"data\"", null, true),
+            Parse("{\"publish\": {\"to\": \"x\"}, \"ref\": \"" + new string('x', ClientMessage.MaxEchoedId) + "\"}"));
+
     [Fact]
     public void Parse_MalformedAck_WithALongId_DoesNotEchoIt() =>
         Assert.Equal(
@@ -105,8 +119,8 @@ public sealed class ClientMessageTests
     [InlineData("{\"publish\": {\"to\": \"a\\udc00b\", \"data\": \"x\"}}", "\"to\"")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"x\", \"type\": \"\\ud800\"}}", "\"type\"")]
     [InlineData("{\"publish\": {\"to\": \"x\", \"data\": \"\\ud83c\"}}", "\"data\"")]
-    public void Parse_LoneSurrogateEscape_IsInvalidNotAnException(string json, string member) =>
-        Assert.Equal(new ClientMessage.Invalid($"{member} is not valid Unicode text (an escaped lone surrogate)"), Parse(json));
+    public void Parse_LoneSurrogateEscape_IsABadPublishNotAnException(string json, string member) =>
+        Assert.Equal(new ClientMessage.BadPublish($"{member} is not valid Unicode text (an escaped lone surrogate)", null, false), Parse(json));
 
     /// <summary>Deeper than the limit is refused with that reason (it was "not a JSON text", which sent a client looking for a syntax error).</summary>
     [Theory]

@@ -72,6 +72,22 @@ public sealed class CloseReasonCheckTests
         Assert.Equal(-1, check.Follow(frame, out _));
     }
 
+    [Theory]
+    [InlineData(0x81, 1001L, true)]  // a text frame over the maximum
+    [InlineData(0x00, 1001L, true)]  // a continuation frame
+    [InlineData(0x02, long.MaxValue, true)] // a binary frame declaring 2^63-1, not the last
+    [InlineData(0x81, 1000L, false)] // exactly the maximum
+    public void Follow_ADataFrameDeclaredLongerThanTheMaximum_IsReportedFromItsHeader(byte first, long declared, bool oversized)
+    {
+        // RFC 6455 10.4: the frame may be refused at once; it was read until 64 KiB of it had come.
+        var check = new CloseReasonCheck { MaxDataFrameLength = 1000 };
+        byte[] header = [first, 0x80 | 127, .. BitConverter.GetBytes(declared).Reverse(), .. Mask];
+
+        Assert.Equal(-1, check.Follow(header, out _));
+
+        Assert.Equal(oversized, check.OversizedFrame);
+    }
+
     private static byte[] Frame(byte first, byte[] payload)
     {
         byte[] length = payload.Length switch
