@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Eventsourced.Configuration;
 using Eventsourced.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
 
@@ -21,15 +22,8 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     [Fact]
     public async Task Publish_Confirmed_ReachesTheBoundQueueWithItsProperties()
     {
-        var (exchange, sink) = await RoomAsync(nameof(Publish_Confirmed_ReachesTheBoundQueueWithItsProperties), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_Confirmed_ReachesTheBoundQueueWithItsProperties));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
-        });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await using var lobby = await LobbyClientAsync(nameof(Publish_Confirmed_ReachesTheBoundQueueWithItsProperties));
+        var (gateway, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hello, Grüße 🎉\", \"type\": \"chat\"}, \"ref\": \"r1\"}");
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": {\"text\": \"as JSON\", \"n\": [1, 2]}}}");
@@ -55,15 +49,8 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn()
     {
         // Before: a malformed publish closed the connection with 1008, as if it were no message of the protocol at all.
-        var (exchange, sink) = await RoomAsync(nameof(Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
-        });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await using var lobby = await LobbyClientAsync(nameof(Publish_Malformed_IsAnsweredWithItsRef_PublishesNothing_TheConnectionGoesOn));
+        var (gateway, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": 5}, \"ref\": \"a\"}");
         await ws.SendAsync("{\"publish\": {\"data\": \"no to\"}, \"ref\": 7}");
@@ -239,16 +226,11 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     {
         // With sse.event an EventSource hands a message typed error or open to the page's onerror or onopen: one client's
         // publish made every SSE page reading the room take it for a lost (or new) connection, its data never shown.
-        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var lobby = await LobbyClientAsync(nameof(Publish_TypedErrorOrOpen_WithSseEventTypes_IsRefused_NothingPublished), o =>
         {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
             o.Sse.Event = true;
         });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        var (_, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"boom\", \"type\": \"error\"}, \"ref\": \"e\"}");
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"open\"}, \"ref\": \"o\"}");
@@ -269,18 +251,13 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         // With sse.event and sse.end_event, one client's publish typed "end" with the data "token expired" reached every SSE
         // page reading the room as the gateway's own end: the README's recipe renews its token and subscribes again from its
         // last id, before that message, which then comes again: every page looped. A "heartbeat" kept dead pages' watchdogs fed.
-        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var lobby = await LobbyClientAsync(nameof(Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished), o =>
         {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
             o.Sse.Event = true;
             o.Sse.EndEvent = "end";
             o.Sse.HeartbeatEvent = "beat";
         });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        var (_, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"token expired\", \"type\": \"end\"}, \"ref\": \"e\"}");
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"\", \"type\": \"beat\"}, \"ref\": \"b\"}");
@@ -299,17 +276,12 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished()
     {
         // sse.heartbeat_event unset ('') is no type to refuse: a publish with the empty type goes through.
-        var (exchange, sink) = await RoomAsync(nameof(Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var lobby = await LobbyClientAsync(nameof(Publish_EmptyType_WithSseEventTypesAndNoHeartbeatEvent_IsPublished), o =>
         {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
             o.Sse.Event = true;
             o.Sse.EndEvent = "end";
         });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        var (_, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"untyped\", \"type\": \"\"}, \"ref\": \"u\"}");
 
@@ -321,21 +293,50 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished()
     {
         // Without sse.event a message's type is no SSE event type: "end" reaches pages as a plain message.
-        var (exchange, sink) = await RoomAsync(nameof(Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished), "chat.lobby");
-        var queue = broker.UniqueQueueName(nameof(Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var lobby = await LobbyClientAsync(nameof(Publish_TypedAsTheEndEvent_WithoutSseEventTypes_IsPublished), o =>
         {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
             o.Sse.EndEvent = "end";
         });
-        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        var (gateway, ws, sink) = lobby;
 
         await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"over\", \"type\": \"end\"}, \"ref\": \"e\"}");
 
         Assert.Equal("{\"published\":\"e\"}", (await ws.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
         Assert.Equal("over", (await _amqp.ReceiveAsync(sink, 1, Timeout))[0].Text);
+    }
+
+    /// <summary>
+    /// A gateway publishing its WebSocket clients' messages to a room's exchange with the routing key <c>chat.${to}</c>
+    /// (<see cref="RoomAsync"/>, whose sink queue is bound with <c>chat.lobby</c>), and one client of it.
+    /// </summary>
+    private async Task<LobbyClient> LobbyClientAsync(string test, Action<GatewayOptions>? configure = null)
+    {
+        var (exchange, sink) = await RoomAsync(test, "chat.lobby");
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+            configure?.Invoke(o);
+        });
+        try
+        {
+            return new LobbyClient(gateway, await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName(test)}"), sink);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
+    }
+
+    private sealed record LobbyClient(GatewayServer Gateway, WebSocketClient Ws, string Sink) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Ws.DisposeAsync();
+            await Gateway.DisposeAsync();
+        }
     }
 
     private async Task<(string Exchange, string Sink)> RoomAsync(string test, string routingKey)
