@@ -164,42 +164,9 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
     {
         var queue = broker.UniqueQueueName(nameof(OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss));
         var port = FreePort.Next();
-        GatewayServer? gateway = await StartOnAsync(port);
         await using var site = await PageServer.StartAsync();
-        var page = await chromium.NewPageAsync();
-        try
-        {
-            await using var nginx = await ExampleNginx.StartAsync([port]);
-            await using var amqp = await broker.ConnectAsync(nameof(OneInstanceBehindExampleNginx_GatewayRestarts_PageKeepsRetryingAndResumesWithoutLoss));
-            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(nginx.Port, $"/?id={queue}")));
-            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
-            await amqp.PublishAsync(queue, "before");
-            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
-            await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the first message is acknowledged");
-
-            await gateway.DisposeAsync();
-            gateway = null;
-            await amqp.PublishAsync(queue, "while down");
-            // The stream ended; the reconnection got nginx's stand-in (an open, then its end): still retrying.
-            await Harness.WaitUntilAsync(page, "h.opens >= 2 && h.errors >= 2", Timeout);
-            Assert.Contains(" 200 13 ", nginx.AccessLog, StringComparison.Ordinal); // "retry: 5000\n\n"
-
-            gateway = await StartOnAsync(port);
-            await Harness.WaitUntilAsync(page, "h.events.length >= 2", Timeout);
-            await amqp.PublishAsync(queue, "after");
-            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
-            var seen = await Harness.ReadAsync(page);
-            Assert.Equal(["before", "while down", "after"], seen.Events);
-            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
-        }
-        finally
-        {
-            await page.Context.CloseAsync();
-            if (gateway is not null)
-            {
-                await gateway.DisposeAsync();
-            }
-        }
+        await RestartBehindExampleNginxAsync(
+            queue, port, () => StartOnAsync(port), nginxPort => site.HarnessUrl(PageServer.GatewayUrl(nginxPort, $"/?id={queue}")));
     }
 
     /// <summary>
@@ -214,48 +181,17 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
         var queue = broker.UniqueQueueName(nameof(OneInstanceBehindExampleNginx_CredentialedPage_GatewayRestarts_PageKeepsRetryingAndResumes));
         var port = FreePort.Next();
         await using var site = await PageServer.StartAsync();
-        Task<GatewayServer> StartCredentialedAsync() => GatewayServer.StartAsync(broker.AmqpUrl, options =>
-        {
-            options.Server.Address = $"127.0.0.1:{port}";
-            options.Queue.Pattern = "${cookie:sid}";
-            options.Header.Cors["Access-Control-Allow-Origin"] = site.Origin;
-            options.Header.Cors["Access-Control-Allow-Credentials"] = "true";
-        });
-        GatewayServer? gateway = await StartCredentialedAsync();
-        var page = await chromium.NewPageAsync();
-        try
-        {
-            await using var nginx = await ExampleNginx.StartAsync([port]);
-            await using var amqp = await broker.ConnectAsync(nameof(OneInstanceBehindExampleNginx_CredentialedPage_GatewayRestarts_PageKeepsRetryingAndResumes));
-            await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(nginx.Port), withCredentials: true, sessionCookie: queue));
-            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
-            await amqp.PublishAsync(queue, "before");
-            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
-
-            await gateway.DisposeAsync();
-            gateway = null;
-            await amqp.PublishAsync(queue, "while down");
-            // The reconnection got the stand-in, which the page could read: an open, then its end, still retrying.
-            await Harness.WaitUntilAsync(page, $"(h.opens >= 2 && h.errors >= 2) || h.states.includes({HarnessState.Closed})", Timeout);
-            Assert.Contains(" 200 13 ", nginx.AccessLog, StringComparison.Ordinal); // "retry: 5000\n\n"
-            Assert.All((await Harness.ReadAsync(page)).States, state => Assert.Equal(HarnessState.Connecting, state));
-
-            gateway = await StartCredentialedAsync();
-            await Harness.WaitUntilAsync(page, "h.events.length >= 2", Timeout);
-            await amqp.PublishAsync(queue, "after");
-            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
-            var seen = await Harness.ReadAsync(page);
-            Assert.Equal(["before", "while down", "after"], seen.Events);
-            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
-        }
-        finally
-        {
-            await page.Context.CloseAsync();
-            if (gateway is not null)
+        await RestartBehindExampleNginxAsync(
+            queue,
+            port,
+            () => GatewayServer.StartAsync(broker.AmqpUrl, options =>
             {
-                await gateway.DisposeAsync();
-            }
-        }
+                options.Server.Address = $"127.0.0.1:{port}";
+                options.Queue.Pattern = "${cookie:sid}";
+                options.Header.Cors["Access-Control-Allow-Origin"] = site.Origin;
+                options.Header.Cors["Access-Control-Allow-Credentials"] = "true";
+            }),
+            nginxPort => site.HarnessUrl(PageServer.GatewayUrl(nginxPort), withCredentials: true, sessionCookie: queue));
     }
 
     /// <summary>
@@ -321,6 +257,52 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
 
         Assert.All(answers, status => Assert.Equal(HttpStatusCode.OK, status));
         Assert.Equal(0, await BusyCountAsync(first) + await BusyCountAsync(second));
+    }
+
+    /// <summary>
+    /// A page reads <paramref name="queue"/> through the example nginx in front of the one gateway on <paramref name="port"/>
+    /// (<paramref name="start"/> starts it); the gateway stops, a message comes while it is down, it starts again: the page
+    /// got nginx's stand-in meanwhile, could read it (never closed), and has every message once, in order.
+    /// </summary>
+    private async Task RestartBehindExampleNginxAsync(string queue, int port, Func<Task<GatewayServer>> start, Func<int, string> pageUrl)
+    {
+        GatewayServer? gateway = await start();
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await using var nginx = await ExampleNginx.StartAsync([port]);
+            await using var amqp = await broker.ConnectAsync(queue);
+            await page.GotoAsync(pageUrl(nginx.Port));
+            await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
+            await amqp.PublishAsync(queue, "before");
+            await Harness.WaitUntilAsync(page, "h.events.length === 1", Timeout);
+            await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the first message is acknowledged");
+
+            await gateway.DisposeAsync();
+            gateway = null;
+            await amqp.PublishAsync(queue, "while down");
+            // The stream ended; the reconnection got nginx's stand-in, which the page could read: an open, then its end,
+            // still retrying (a page that could not read it is closed for good).
+            await Harness.WaitUntilAsync(page, $"(h.opens >= 2 && h.errors >= 2) || h.states.includes({HarnessState.Closed})", Timeout);
+            Assert.Contains(" 200 13 ", nginx.AccessLog, StringComparison.Ordinal); // "retry: 5000\n\n"
+            Assert.All((await Harness.ReadAsync(page)).States, state => Assert.Equal(HarnessState.Connecting, state));
+
+            gateway = await start();
+            await Harness.WaitUntilAsync(page, "h.events.length >= 2", Timeout);
+            await amqp.PublishAsync(queue, "after");
+            await Harness.WaitUntilAsync(page, "h.events.includes('after')", Timeout);
+            var seen = await Harness.ReadAsync(page);
+            Assert.Equal(["before", "while down", "after"], seen.Events);
+            Assert.All(seen.States, state => Assert.Equal(HarnessState.Connecting, state));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            if (gateway is not null)
+            {
+                await gateway.DisposeAsync();
+            }
+        }
     }
 
     private Task<GatewayServer> StartOnAsync(int port) =>
