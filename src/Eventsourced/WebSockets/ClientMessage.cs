@@ -167,7 +167,6 @@ internal abstract record ClientMessage
     /// <summary>The publish, or why it is malformed (an <see cref="Invalid"/> its caller makes a <see cref="BadPublish"/> of).</summary>
     private static ClientMessage ParsePublish(JsonElement publish, string? reference)
     {
-
         if (publish.ValueKind != JsonValueKind.Object)
         {
             return new Invalid("\"publish\" must be an object");

@@ -24,23 +24,8 @@ internal static class ReplyFrames
         json.WriteRawValue(reference, skipInputValidation: true);
     });
 
-    public static byte[] PublishFailed(string reference, string reason) => Write(json =>
-    {
-        json.WriteString("error"u8, reason);
-        json.WritePropertyName("ref"u8);
-        json.WriteRawValue(reference, skipInputValidation: true);
-    });
-
-    /// <summary>A publish that is malformed: <paramref name="reference"/> is the client's JSON text or the publish's number, or null (left out).</summary>
-    public static byte[] PublishRefused(string? reference, string reason) => Write(json =>
-    {
-        json.WriteString("error"u8, reason);
-        if (reference is not null)
-        {
-            json.WritePropertyName("ref"u8);
-            json.WriteRawValue(reference, skipInputValidation: true);
-        }
-    });
+    /// <summary>A publish that failed or was malformed: <paramref name="reference"/> is the client's <c>ref</c> (JSON text) or the publish's number, or null (left out: a malformed one's <c>ref</c> of another kind, or long).</summary>
+    public static byte[] PublishFailed(string? reference, string reason) => ErrorAbout("ref", reference, reason);
 
     public static byte[] AckFailed(ulong id, string reason) => Write(json =>
     {
@@ -48,19 +33,22 @@ internal static class ReplyFrames
         json.WriteNumber("ack"u8, id);
     });
 
-    /// <summary>An acknowledgement that is malformed: <paramref name="id"/> is the client's JSON text, or null (left out).</summary>
-    public static byte[] AckRefused(string? id, string reason) => Write(json =>
-    {
-        json.WriteString("error"u8, reason);
-        if (id is not null)
-        {
-            json.WritePropertyName("ack"u8);
-            json.WriteRawValue(id, skipInputValidation: true);
-        }
-    });
+    /// <summary>An acknowledgement that is malformed: <paramref name="id"/> is the client's <c>ack</c> (JSON text), or null (left out).</summary>
+    public static byte[] AckRefused(string? id, string reason) => ErrorAbout("ack", id, reason);
 
     /// <summary><c>{"lastEventId": "ID"}</c>: reconnecting with <c>?lastEventId=ID</c> resumes where this connection started.</summary>
     public static byte[] StartsAfter(string id) => Write(json => json.WriteString("lastEventId"u8, id));
+
+    /// <summary><c>{"error": REASON, MEMBER: RAW}</c>, without MEMBER when <paramref name="raw"/> (JSON text) is null.</summary>
+    private static byte[] ErrorAbout(string member, string? raw, string reason) => Write(json =>
+    {
+        json.WriteString("error"u8, reason);
+        if (raw is not null)
+        {
+            json.WritePropertyName(member);
+            json.WriteRawValue(raw, skipInputValidation: true);
+        }
+    });
 
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {

@@ -607,7 +607,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 _publishes++;
                 _metrics.ClientPublish(PublishOutcomes.Refused);
                 var reference = bad.RefGiven ? bad.Ref : _publishes.ToString(CultureInfo.InvariantCulture);
-                return Post(new Inbound(ReplyFrames.PublishRefused(reference, bad.Reason), 0, false));
+                return Post(new Inbound(ReplyFrames.PublishFailed(reference, bad.Reason), 0, false));
             case ClientMessage.Invalid invalid:
                 End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;
