@@ -52,6 +52,12 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     private readonly List<TopicSubscription> _live = [];
     private readonly List<TopicSubscription> _catchingUp = [];
     private readonly List<IFrameFormat> _formats = [];
+
+    // Those an event found without room, or behind while the heap is nearly full: filled and emptied within one
+    // Append under _sync, so one pair serves every event (a new pair per event was garbage on the fan-out's hot path).
+    private readonly List<TopicSubscription> _noRoom = [];
+    private readonly List<TopicSubscription> _overMemory = [];
+
     private readonly TopicHub _hub;
     private readonly int _ackEvery;
     private ChannelLease? _lease;
@@ -341,8 +347,10 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             _first = _ring.Count > 0 ? _ring.FirstOffset : _next;
 
             var live = _live;
-            var noRoom = new List<TopicSubscription>();
-            var overMemory = new List<TopicSubscription>();
+            var noRoom = _noRoom;
+            var overMemory = _overMemory;
+            noRoom.Clear(); // empty unless the last hand-out threw midway
+            overMemory.Clear();
             if (live.Count >= 2 * HandOutPart && Environment.ProcessorCount > 1)
             {
                 // Writing to thousands of sockets is most of a fan-out's work: every core takes parts of the list.
@@ -370,7 +378,9 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 subscription.EndLettingGo(SubscriptionEndReason.MemoryFull);
             }
 
-            slow = noRoom.Count > 0 ? noRoom : null;
+            overMemory.Clear();
+            slow = noRoom.Count > 0 ? [.. noRoom] : null;
+            noRoom.Clear();
             if (slow is not null)
             {
                 foreach (var subscription in slow)
