@@ -24,7 +24,6 @@ internal sealed class CorkedStream(Stream inner) : Stream
     private byte[] _buffer = [];
     private int _length;
     private bool _corked;
-    private bool _oversizedReported;
     private byte[]? _heldRead;
     private int _heldReadStart;
     private int _heldReadEnd;
@@ -117,10 +116,10 @@ internal sealed class CorkedStream(Stream inner) : Stream
         }
 
         var read = await inner.ReadAsync(buffer, cancellationToken);
+        var oversizedBefore = _closeCheck.OversizedFrame;
         var start = _closeCheck.Follow(buffer.Span[..read], out var payloadLength);
-        if (_closeCheck.OversizedFrame && !_oversizedReported)
+        if (_closeCheck.OversizedFrame && !oversizedBefore)
         {
-            _oversizedReported = true;
             OversizedFrame?.Invoke();
         }
 
