@@ -140,24 +140,12 @@ public sealed class BrokerUrl : IValueRule
     /// </summary>
     private static string? BadPort(string url)
     {
-        var start = url.IndexOf("://", StringComparison.Ordinal);
-        if (start < 0)
+        if (Authority(url) is not (var start, var end) || url.IndexOf('@', end) >= 0)
         {
             return null;
         }
 
-        var authority = url[(start + 3)..];
-        var end = authority.IndexOfAny(['/', '?', '#']);
-        if (end >= 0)
-        {
-            if (authority.IndexOf('@', end) >= 0)
-            {
-                return null;
-            }
-
-            authority = authority[..end];
-        }
-
+        var authority = url[start..end];
         authority = authority[(authority.LastIndexOf('@') + 1)..];
         var colon = authority.LastIndexOf(':');
         if (colon < 0 || authority.LastIndexOf(']') > colon || colon == authority.Length - 1)
@@ -178,15 +166,30 @@ public sealed class BrokerUrl : IValueRule
     /// <summary>The path of <paramref name="url"/> as written (without its leading '/'), before any '?' or '#'.</summary>
     private static string RawPath(string url)
     {
-        var afterScheme = url.IndexOf("://", StringComparison.Ordinal);
-        var slash = url.IndexOf('/', afterScheme < 0 ? 0 : afterScheme + 3);
-        if (slash < 0)
+        if (Authority(url) is not (_, var end) || end == url.Length || url[end] != '/')
         {
             return string.Empty;
         }
 
-        var end = url.IndexOfAny(['?', '#'], slash);
-        return url[(slash + 1)..(end < 0 ? url.Length : end)];
+        var pathEnd = url.IndexOfAny(['?', '#'], end);
+        return url[(end + 1)..(pathEnd < 0 ? url.Length : pathEnd)];
+    }
+
+    /// <summary>
+    /// Where <paramref name="url"/>'s authority (user info, host, port) starts and ends as written: after "://", up to the
+    /// first '/', '?' or '#' (or the end); null without "://".
+    /// </summary>
+    private static (int Start, int End)? Authority(string url)
+    {
+        var scheme = url.IndexOf("://", StringComparison.Ordinal);
+        if (scheme < 0)
+        {
+            return null;
+        }
+
+        var start = scheme + 3;
+        var end = url.IndexOfAny(['/', '?', '#'], start);
+        return (start, end < 0 ? url.Length : end);
     }
 
     /// <summary><paramref name="path"/> with every '%' not followed by two hex digits written %25, or null when there is none.</summary>
