@@ -251,7 +251,8 @@ internal sealed class SubscriberAuthenticator : IDisposable
             return AuthenticationResult.InvalidToken(Describe(result.Exception));
         }
 
-        if (TimeNotANumber(jwt) is { } notANumber)
+        var numbers = PayloadNumbers.Read(jwt);
+        if (numbers.TimeNotANumber is { } notANumber)
         {
             return AuthenticationResult.InvalidToken($"token's {notANumber} is not a number (a NumericDate, RFC 7519)");
         }
@@ -261,44 +262,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
-        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(jwt, WithEmptyLists(jwt, result.ClaimsIdentity))), expires);
-    }
-
-    /// <summary>
-    /// The first of <c>exp</c>, <c>nbf</c> and <c>iat</c> that the payload gives as anything but a JSON number (each time it
-    /// gives it), or null. RFC 7519 section 2 makes a NumericDate a number, but IdentityModel reads a numeric string
-    /// (<c>"exp": "1733000000"</c>) as that time and then reports the claim as an <c>integer64</c>
-    /// (<see cref="System.Security.Claims.ClaimValueTypes.Integer64"/>) like a real number, so neither its validation nor the
-    /// claims' value types tell the two apart: the payload's own JSON has to be read for it. Arrays, objects and booleans in
-    /// <c>exp</c> and <c>nbf</c> IdentityModel refuses itself (a malformed token).
-    /// </summary>
-    private static string? TimeNotANumber(JsonWebToken jwt)
-    {
-        try
-        {
-            var reader = new System.Text.Json.Utf8JsonReader(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
-            reader.Read(); // the object: IdentityModel has parsed the payload already
-            while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
-            {
-                var name = reader.ValueTextEquals(JwtRegisteredClaimNames.Exp) ? JwtRegisteredClaimNames.Exp
-                    : reader.ValueTextEquals(JwtRegisteredClaimNames.Nbf) ? JwtRegisteredClaimNames.Nbf
-                    : reader.ValueTextEquals(JwtRegisteredClaimNames.Iat) ? JwtRegisteredClaimNames.Iat
-                    : null;
-                reader.Read();
-                if (name is not null && reader.TokenType != System.Text.Json.JsonTokenType.Number)
-                {
-                    return name;
-                }
-
-                reader.Skip();
-            }
-
-            return null;
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return null; // IdentityModel has read it: not expected
-        }
+        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(numbers.Inexact, WithEmptyLists(jwt, result.ClaimsIdentity))), expires);
     }
 
     /// <summary>
@@ -326,18 +290,8 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// gives such a claim the text of the nearest double (<c>1.2345678901234568E+29</c>, <c>1500</c>, <c>Infinity</c>),
     /// so that tokens with different numbers named the same queue, routing key or sender.
     /// </summary>
-    private static ClaimsIdentity WithExactNumbers(JsonWebToken jwt, ClaimsIdentity identity)
+    private static ClaimsIdentity WithExactNumbers(Dictionary<string, string?[]> written, ClaimsIdentity identity)
     {
-        Dictionary<string, string?[]> written;
-        try
-        {
-            written = NumbersAsWritten(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
-        }
-        catch (System.Text.Json.JsonException)
-        {
-            return identity; // IdentityModel has read it: not expected
-        }
-
         foreach (var (name, texts) in written)
         {
             // One claim per value: the member's, or each of its array's, in the token's order. Claims that cannot be
@@ -362,46 +316,74 @@ internal sealed class SubscriberAuthenticator : IDisposable
     }
 
     /// <summary>
-    /// The top-level members with a number that is no 64-bit integer, its text as written; of an array, each element's
-    /// (null for the other elements). A member given twice counts as the last, as IdentityModel reads it.
+    /// What the gateway reads from a verified token's payload itself, in one pass over its JSON (IdentityModel's claims
+    /// lose both):
+    /// <list type="bullet">
+    /// <item><see cref="TimeNotANumber"/>: the first of <c>exp</c>, <c>nbf</c> and <c>iat</c> that the payload gives as
+    /// anything but a JSON number (each time it gives it), or null. RFC 7519 section 2 makes a NumericDate a number, but
+    /// IdentityModel reads a numeric string (<c>"exp": "1733000000"</c>) as that time and then reports the claim as an
+    /// <c>integer64</c> (<see cref="ClaimValueTypes.Integer64"/>) like a real number, so neither its validation nor the
+    /// claims' value types tell the two apart. Arrays, objects and booleans in <c>exp</c> and <c>nbf</c> IdentityModel
+    /// refuses itself (a malformed token).</item>
+    /// <item><see cref="Inexact"/>: the top-level members with a number that is no 64-bit integer, its text as written; of
+    /// an array, each element's (null for the other elements). A member given twice counts as the last, as IdentityModel
+    /// reads it.</item>
+    /// </list>
     /// </summary>
-    private static Dictionary<string, string?[]> NumbersAsWritten(byte[] payload)
+    private sealed record PayloadNumbers(string? TimeNotANumber, Dictionary<string, string?[]> Inexact)
     {
-        var numbers = new Dictionary<string, string?[]>(StringComparer.Ordinal);
-        var reader = new System.Text.Json.Utf8JsonReader(payload);
-        reader.Read(); // the object: IdentityModel has parsed the payload already
-        while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
+        public static PayloadNumbers Read(JsonWebToken jwt)
         {
-            var name = reader.GetString()!;
-            numbers.Remove(name);
-            reader.Read();
-            if (reader.TokenType == System.Text.Json.JsonTokenType.StartArray)
+            string? timeNotANumber = null;
+            var inexact = new Dictionary<string, string?[]>(StringComparer.Ordinal);
+            try
             {
-                var elements = new List<string?>();
-                while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndArray)
+                var reader = new System.Text.Json.Utf8JsonReader(Base64UrlEncoder.DecodeBytes(jwt.EncodedPayload));
+                reader.Read(); // the object: IdentityModel has parsed the payload already
+                while (reader.Read() && reader.TokenType == System.Text.Json.JsonTokenType.PropertyName)
                 {
-                    elements.Add(Inexact(ref reader));
-                    reader.Skip();
-                }
+                    var name = reader.GetString()!;
+                    inexact.Remove(name);
+                    reader.Read();
+                    if (timeNotANumber is null && name is JwtRegisteredClaimNames.Exp or JwtRegisteredClaimNames.Nbf or JwtRegisteredClaimNames.Iat
+                        && reader.TokenType != System.Text.Json.JsonTokenType.Number)
+                    {
+                        timeNotANumber = name;
+                    }
 
-                if (elements.Any(e => e is not null))
-                {
-                    numbers[name] = [.. elements];
+                    if (reader.TokenType == System.Text.Json.JsonTokenType.StartArray)
+                    {
+                        var elements = new List<string?>();
+                        while (reader.Read() && reader.TokenType != System.Text.Json.JsonTokenType.EndArray)
+                        {
+                            elements.Add(InexactText(ref reader));
+                            reader.Skip();
+                        }
+
+                        if (elements.Any(e => e is not null))
+                        {
+                            inexact[name] = [.. elements];
+                        }
+                    }
+                    else if (InexactText(ref reader) is { } text)
+                    {
+                        inexact[name] = [text];
+                    }
+                    else
+                    {
+                        reader.Skip();
+                    }
                 }
             }
-            else if (Inexact(ref reader) is { } text)
+            catch (System.Text.Json.JsonException)
             {
-                numbers[name] = [text];
+                return new PayloadNumbers(null, []); // IdentityModel has read it: not expected
             }
-            else
-            {
-                reader.Skip();
-            }
+
+            return new PayloadNumbers(timeNotANumber, inexact);
         }
 
-        return numbers;
-
-        static string? Inexact(ref System.Text.Json.Utf8JsonReader reader) =>
+        private static string? InexactText(ref System.Text.Json.Utf8JsonReader reader) =>
             reader.TokenType == System.Text.Json.JsonTokenType.Number && !reader.TryGetInt64(out _)
                 ? System.Text.Encoding.UTF8.GetString(reader.ValueSpan)
                 : null;
