@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Eventsourced.Configuration;
 using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Transports;
@@ -23,16 +24,11 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_MessagesWaiting_AnsweredAtOnceUpToTheMaximum()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_MessagesWaiting_AnsweredAtOnceUpToTheMaximum));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var gateway = await StartWithMessagesAsync(queue, o =>
         {
             o.Poll.MaxMessages = 3;
             o.Poll.WaitSeconds = 30;
-        });
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        foreach (var body in new[] { "a", "b\nc", "{\"x\":1}", "d", "e" })
-        {
-            await _amqp.PublishAsync(queue, body);
-        }
+        }, "a", "b\nc", "{\"x\":1}", "d", "e");
 
         var started = Stopwatch.StartNew();
         var first = await PollAsync(gateway, queue);
@@ -52,17 +48,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_Max_AnswersAtMostThatMany_AnAnswerGivenAgainIsCut_AndNothingIsSkippedOrRepeated()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_Max_AnswersAtMostThatMany_AnAnswerGivenAgainIsCut_AndNothingIsSkippedOrRepeated));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Poll.MaxMessages = 5;
-            o.Poll.WaitSeconds = 1;
-        });
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        var published = Enumerable.Range(1, 12).Select(i => $"m{i}").ToArray();
-        foreach (var body in published)
-        {
-            await _amqp.PublishAsync(queue, body);
-        }
+        await using var gateway = await StartWithMessagesAsync(queue, o => o.Poll.MaxMessages = 5, [.. Enumerable.Range(1, 12).Select(i => $"m{i}")]);
 
         var first = await PollAsync(gateway, queue, max: 3);
         Assert.Equal(["m1", "m2", "m3"], first.Select(m => m.Data));
@@ -139,14 +125,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_AcknowledgedByTheNextPoll_IsNeverAnsweredAgain()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_AcknowledgedByTheNextPoll_IsNeverAnsweredAgain));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Poll.WaitSeconds = 1;
-            o.Poll.HoldSeconds = 1;
-        });
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        await _amqp.PublishAsync(queue, "one");
-        await _amqp.PublishAsync(queue, "two");
+        await using var gateway = await StartWithMessagesAsync(queue, o => o.Poll.HoldSeconds = 1, "one", "two");
 
         var batch = await PollAsync(gateway, queue);
         Assert.Equal(["one", "two"], batch.Select(m => m.Data));
@@ -163,10 +142,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        await _amqp.PublishAsync(queue, "first");
-        await _amqp.PublishAsync(queue, "second");
+        await using var gateway = await StartWithMessagesAsync(queue, null, "first", "second");
 
         // The gateway answers; the client's connection breaks before the client could use the answer (a tab closed,
         // a proxy dropped it). Read here only to know what was answered: a burst may come in one answer or more.
@@ -199,9 +175,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_AckGivenTwice_Is400_AndTheAnswerIsNeitherAcknowledgedNorHeldBack(string acks)
     {
         var queue = broker.UniqueQueueName(nameof(Poll_AckGivenTwice_Is400_AndTheAnswerIsNeitherAcknowledgedNorHeldBack));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 1);
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        await _amqp.PublishAsync(queue, "one");
+        await using var gateway = await StartWithMessagesAsync(queue, null, "one");
         var answer = await PollAsync(gateway, queue);
         Assert.Equal(["one"], answer.Select(m => m.Data));
 
@@ -218,13 +192,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_NoPollWithinTheHold_BatchGoesBackToTheQueue_AndComesAgain()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_NoPollWithinTheHold_BatchGoesBackToTheQueue_AndComesAgain));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Poll.WaitSeconds = 1;
-            o.Poll.HoldSeconds = 1;
-        });
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        await _amqp.PublishAsync(queue, "kept");
+        await using var gateway = await StartWithMessagesAsync(queue, o => o.Poll.HoldSeconds = 1, "kept");
 
         var batch = await PollAsync(gateway, queue);
         Assert.Equal("kept", Assert.Single(batch).Data);
@@ -242,14 +210,11 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     public async Task Poll_AnswerNeverAcknowledged_GoesBackToTheQueueAfterTheAckTimeout_BeforeTheBrokerClosesTheChannel()
     {
         var queue = broker.UniqueQueueName(nameof(Poll_AnswerNeverAcknowledged_GoesBackToTheQueueAfterTheAckTimeout_BeforeTheBrokerClosesTheChannel));
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        await using var gateway = await StartWithMessagesAsync(queue, o =>
         {
-            o.Poll.WaitSeconds = 1;
             o.Poll.HoldSeconds = 30;
             o.Poll.AckTimeoutSeconds = 1;
-        });
-        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
-        await _amqp.PublishAsync(queue, "held");
+        }, "held");
 
         // A client that polls again and again and never acknowledges (RabbitMQ's consumer_timeout would close the
         // channel after 30 minutes, and every stream sharing it): the hold never runs out by itself.
@@ -370,6 +335,34 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"poll answered {(int)response.StatusCode}: {body}");
         return Parse(body);
+    }
+
+    /// <summary>
+    /// A gateway with a <c>poll.wait</c> of 1 s and what <paramref name="configure"/> sets, after <paramref name="queue"/>
+    /// was declared as the gateway declares it and <paramref name="messages"/> were published to it.
+    /// </summary>
+    private async Task<GatewayServer> StartWithMessagesAsync(string queue, Action<GatewayOptions>? configure, params string[] messages)
+    {
+        var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            configure?.Invoke(o);
+        });
+        try
+        {
+            await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+            foreach (var body in messages)
+            {
+                await _amqp.PublishAsync(queue, body);
+            }
+
+            return gateway;
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
     }
 
     private sealed record Polled(string Id, string? Type, string Data, bool Base64);
