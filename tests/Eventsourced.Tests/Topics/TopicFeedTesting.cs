@@ -40,6 +40,27 @@ internal sealed class TopicFeedTesting
     public Task FeedAsync(long offset) =>
         Feed.HandleBasicDeliverAsync("feed", (ulong)offset + 1, false, "", "prices", Properties(offset), Body(offset));
 
+    /// <summary>The feed receives <paramref name="count"/> events from the stream, the first at <paramref name="first"/>.</summary>
+    public async Task FeedAsync(long first, int count)
+    {
+        for (var offset = first; offset < first + count; offset++)
+        {
+            await FeedAsync(offset);
+        }
+    }
+
+    /// <summary>
+    /// A catch-up reader receives <paramref name="count"/> events from the stream, the first at <paramref name="first"/>
+    /// with delivery tag <paramref name="firstTag"/>, the next ones at the next offsets and tags.
+    /// </summary>
+    public static async Task ReadAsync(CatchUpReader reader, long first, int count, ulong firstTag)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await ReadAsync(reader, first + i, firstTag + (ulong)i);
+        }
+    }
+
     /// <summary>A catch-up reader receives the event at <paramref name="offset"/> from the stream.</summary>
     public static Task ReadAsync(CatchUpReader reader, long offset, ulong deliveryTag) =>
         reader.HandleBasicDeliverAsync("catch-up", deliveryTag, false, "", "prices", Properties(offset), Body(offset));

@@ -25,10 +25,7 @@ public sealed class TopicFeedTests
     public async Task Attach_IdAmongRecentEvents_GetsTheRestFromMemoryThenLive()
     {
         var t = new TopicFeedTesting(recent: 8);
-        for (var offset = 0; offset < 6; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 6);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 2, out var catchUp, out _);
         await t.FeedAsync(6);
@@ -42,16 +39,10 @@ public sealed class TopicFeedTests
     public async Task Attach_Earliest_ReadsTheStreamFromItsFirstEvent()
     {
         var t = new TopicFeedTesting(recent: 2);
-        for (var offset = 0; offset < 5; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 5);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: -1, out var catchUp, out var from);
-        for (var offset = 0L; offset < 3; offset++)
-        {
-            await TopicFeedTesting.ReadAsync(catchUp!, offset, (ulong)offset + 1);
-        }
+        await TopicFeedTesting.ReadAsync(catchUp!, 0, 3, firstTag: 1);
 
         Assert.Equal(0, from);
         Assert.Equal(TopicReaderState.Live, subscription.State);
@@ -62,10 +53,7 @@ public sealed class TopicFeedTests
     public async Task Attach_RecentEventsThatWouldFillTheBuffer_ReadTheStreamInstead_AJoinLeavesRoomForTheNextEvents()
     {
         var t = new TopicFeedTesting(buffer: 16, recent: 64);
-        for (var offset = 0; offset < 30; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 30);
 
         // 19 recent events would leave no room in a buffer of 16: it reads the stream until the rest fits with room to spare.
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 10, out var catchUp, out _);
@@ -88,10 +76,7 @@ public sealed class TopicFeedTests
         // memory): the next events find room.
         Assert.Equal(12, subscription.Capacity - subscription.Room);
         received.AddRange(TopicFeedTesting.Drain(subscription));
-        for (var offset = 30; offset < 33; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(30, 3);
 
         Assert.Null(subscription.EndReason);
         Assert.Equal(Enumerable.Range(11, 22).Select(o => (long)o), received.Concat(TopicFeedTesting.Drain(subscription)));
@@ -132,10 +117,7 @@ public sealed class TopicFeedTests
         // Its last event was 3, from another instance whose feed is ahead of this one.
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 3, out var catchUp, out _);
         Assert.Null(catchUp);
-        for (var offset = 1; offset <= 5; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(1, 5);
 
         Assert.Equal(TopicReaderState.Live, subscription.State);
         Assert.Equal([4L, 5L], TopicFeedTesting.Drain(subscription));
@@ -145,10 +127,7 @@ public sealed class TopicFeedTests
     public async Task Attach_IdOlderThanRecentEvents_CatchesUpFromTheStreamThenJoinsWithoutGapOrRepeat()
     {
         var t = new TopicFeedTesting(recent: 4);
-        for (var offset = 0; offset < 10; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 10);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 1, out var catchUp, out var from);
         Assert.NotNull(catchUp);
@@ -156,10 +135,7 @@ public sealed class TopicFeedTests
         Assert.True(subscription.RequiresAcknowledgement);
 
         // The stream reader reads 2..6; the feed keeps 6..9 in memory: after 5 the rest comes from memory.
-        for (var offset = 2L; offset <= 6; offset++)
-        {
-            await TopicFeedTesting.ReadAsync(catchUp, offset, (ulong)offset);
-        }
+        await TopicFeedTesting.ReadAsync(catchUp!, 2, 5, firstTag: 2);
 
         await t.FeedAsync(10);
 
@@ -172,10 +148,7 @@ public sealed class TopicFeedTests
     public async Task CatchingUp_ReaderReachesTheRecentEvents_JoinsFromMemoryAndStopsReading()
     {
         var t = new TopicFeedTesting(recent: 4);
-        for (var offset = 0; offset < 6; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 6);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 0, out var catchUp, out _);
         Assert.Equal(TopicReaderState.CatchingUp, subscription.State);
@@ -193,10 +166,7 @@ public sealed class TopicFeedTests
     public async Task CatchingUp_WithoutRecentEvents_JoinsExactlyAtTheFeedsNextEvent()
     {
         var t = new TopicFeedTesting(recent: 0);
-        for (var offset = 0; offset < 6; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 6);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 2, out var catchUp, out _);
         await TopicFeedTesting.ReadAsync(catchUp!, 3, 1);
@@ -266,10 +236,7 @@ public sealed class TopicFeedTests
         var timedOut = t.Feed.Attach(t.Format, null, out _, out _);
         timedOut.DirectWriteEnded(SubscriptionEndReason.WriteTimeout);
 
-        for (var offset = 0; offset < 20; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 20);
 
         Assert.Equal(SubscriptionEndReason.WriteTimeout, timedOut.EndReason);
         Assert.Equal(0, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
@@ -307,10 +274,7 @@ public sealed class TopicFeedTests
     public async Task CatchUp_Acknowledgements_FollowWhatTheClientReceived()
     {
         var t = new TopicFeedTesting(recent: 2);
-        for (var offset = 0; offset < 10; offset++)
-        {
-            await t.FeedAsync(offset);
-        }
+        await t.FeedAsync(0, 10);
 
         var subscription = t.Feed.Attach(t.Format, resumeAfter: 0, out var catchUp, out _);
         await TopicFeedTesting.ReadAsync(catchUp!, 1, 1);
