@@ -55,7 +55,7 @@ public sealed class SecondTabTests(BrokerFixture broker, ChromiumFixture chromiu
 
             // Closing the first tab frees the queue, but the second tab's EventSource stays closed...
             await first.CloseAsync();
-            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the gateway lets go of the queue");
+            await amqp.UntilConsumersAsync(queue, 0, Timeout, "the gateway lets go of the queue");
             await amqp.PublishAsync(queue, "waits in the queue");
             await Task.Delay(TimeSpan.FromSeconds(4));
             Assert.Empty((await Harness.ReadAsync(second)).Events);

@@ -22,7 +22,7 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         {
             await page.GotoAsync(site.PageUrl("websocket.html", $"?ack=1&src={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&acks=client")}"));
             await WaitUntilAsync(page, "w.opens === 1");
-            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
             string[] bodies = ["first", "Grüße 東京 🎉 \"quoted\"\nsecond line", "{\"json\": true}"];
             foreach (var body in bodies)
@@ -39,7 +39,7 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
 
             // The page acknowledged each one: nothing stays unacknowledged, nothing comes back after it leaves.
             await page.Context.CloseAsync();
-            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the page's consumer is gone");
+            await amqp.UntilConsumersAsync(queue, 0, Timeout, "the page's consumer is gone");
             Assert.Equal(0u, await amqp.MessageCountAsync(queue));
         }
         finally

@@ -73,7 +73,7 @@ public sealed class NginxProxyTests(BrokerFixture broker, ITestOutputHelper outp
         using var stop = new CancellationTokenSource();
         var receive = ReceiveTextAsync(client, queue, "data: held back", stop.Token);
         await using var amqp = await broker.ConnectAsync(nameof(BufferingAndGzipInsteadOfExampleSettings_DeliverPromptlyOnlyWithXAccelBuffering));
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, $"the gateway consumes {queue} for the request through nginx");
+        await amqp.UntilConsumersAsync(queue, 1, Timeout, $"the gateway consumes {queue} for the request through nginx");
 
         await amqp.PublishAsync(queue, "held back");
 

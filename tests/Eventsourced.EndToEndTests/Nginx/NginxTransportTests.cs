@@ -20,7 +20,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
         await using var amqp = await broker.ConnectAsync(nameof(ExampleConfig_WebSocket_UpgradesAndStaysOpenPastTheReadTimeoutOnPings));
         await using var ws = await WebSocketClient.ConnectAsync(nginx.BaseAddress, $"/ws?id={queue}&acks=client");
         Assert.True(ws.Connected, $"upgrade through nginx refused: {ws.Status} {ws.Reason}\n{nginx.ErrorLog}");
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
         // Idle for twice nginx's read timeout: only the gateway's pings keep the connection.
         await Task.Delay(TimeSpan.FromSeconds(6));
@@ -30,7 +30,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
         Assert.Equal("after the quiet", message.Data);
         await ws.AckAsync(message.Number);
         await ws.CloseAsync();
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         Assert.Equal(0u, await amqp.MessageCountAsync(queue));
     }
 
@@ -128,7 +128,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
             await ws.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, Timeout, "the WebSocket's consumer is gone");
+        await amqp.UntilConsumersAsync(queue, 0, Timeout, "the WebSocket's consumer is gone");
         using var client = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = nginx.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
         using var poll = new HttpRequestMessage(HttpMethod.Get, "/poll");
         poll.Headers.Add("Origin", origin);
@@ -147,7 +147,7 @@ public sealed class NginxTransportTests(BrokerFixture broker)
         using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
 
         var polling = client.GetAsync($"/poll?id={queue}");
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Timeout, "the poll consumes the queue");
+        await amqp.UntilConsumersAsync(queue, 1, Timeout, "the poll consumes the queue");
         await amqp.PublishAsync(queue, "through nginx");
         using var response = await polling;
 

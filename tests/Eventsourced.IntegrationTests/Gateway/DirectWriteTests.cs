@@ -24,7 +24,7 @@ public sealed class DirectWriteTests(BrokerFixture broker) : IAsyncLifetime
         var queue = broker.UniqueQueueName(nameof(QueueStream_WrittenStraightToTheSocket_EveryMessageInOrder_AcknowledgedOnceTheClientHasIt));
         using var client = await RawSubscriber.OpenAsync(gateway.BaseAddress, $"/?id={queue}");
         Assert.Equal(200, client.Status);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "subscribed");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "subscribed");
 
         for (var i = 0; i < 500; i++)
         {
@@ -44,7 +44,7 @@ public sealed class DirectWriteTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Sse.DirectWrites = false);
         var queue = broker.UniqueQueueName(nameof(DirectWritesOff_TheStreamIsWrittenByKestrel));
         await using var stream = await gateway.SubscribeAsync($"/?id={queue}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "subscribed");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "subscribed");
 
         for (var i = 0; i < 50; i++)
         {

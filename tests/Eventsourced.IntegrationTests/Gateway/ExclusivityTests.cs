@@ -65,7 +65,7 @@ public sealed class ExclusivityTests(BrokerFixture broker) : GatewayTestBase(bro
         await first.DisposeAsync();
 
         // Wait until the broker has let go of the first consumer, then publish while nobody listens.
-        await Wait.UntilAsync(async () => await Amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(10), "first consumer released");
+        await Amqp.UntilConsumersAsync(queue, 0, TimeSpan.FromSeconds(10), "first consumer released");
         await Amqp.PublishAsync(queue, "while away 1");
         await Amqp.PublishAsync(queue, "while away 2");
 

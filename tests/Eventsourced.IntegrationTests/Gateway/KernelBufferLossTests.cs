@@ -26,7 +26,7 @@ public sealed class KernelBufferLossTests(BrokerFixture broker)
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = ReceiveBuffer };
         await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, TimeSpan.FromSeconds(15), "subscribed");
+        await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
         var body = new string('x', BodyBytes);
         for (var i = 0; i < Messages; i++)
         {

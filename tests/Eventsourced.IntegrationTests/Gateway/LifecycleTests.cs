@@ -307,7 +307,7 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         var first = await gateway.SubscribeAsync($"/?id={queue}");
         Assert.Equal(["m0", "m1", "m2", "m3", "m4"], await first.ReadEventsAsync(5, Patience));
         await first.DisposeAsync();
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Patience, "consumer released");
+        await _amqp.UntilConsumersAsync(queue, 0, Patience, "consumer released");
 
         // All five were flushed and acknowledged: nothing is left, nothing is delivered twice.
         Assert.Equal(0u, await _amqp.MessageCountAsync(queue));

@@ -83,7 +83,7 @@ public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.IT
             Assert.Equal(HttpStatusCode.OK, warm.Status);
         }
 
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(huge) == 0, Patience, "warm-up stream ended");
+        await amqp.UntilConsumersAsync(huge, 0, Patience, "warm-up stream ended");
         var before = process.ResidentBytes();
 
         // A reader that sends its request and then reads nothing.
@@ -91,7 +91,7 @@ public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.IT
         stalled.ReceiveBufferSize = 64 * 1024;
         await stalled.ConnectAsync("127.0.0.1", port);
         await stalled.GetStream().WriteAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: x\r\n\r\n"));
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, Patience, "stalled reader subscribed");
+        await amqp.UntilConsumersAsync(queue, 1, Patience, "stalled reader subscribed");
         var tenMiB = new byte[10 * 1024 * 1024];
         Array.Fill(tenMiB, (byte)'m');
         for (var i = 0; i < 16; i++)

@@ -79,7 +79,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         {
             Assert.True(holder.Connected, $"upgrade refused: {holder.Status} {holder.Reason}");
             Assert.Equal(HttpStatusCode.OK, reader.Status);
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(held) == 1, Timeout, "the holder consumes");
+            await _amqp.UntilConsumersAsync(held, 1, Timeout, "the holder consumes");
             Assert.Equal(1, await ChannelsAsync(gateway));
 
             // Interleaved on the channel: h1 below the reader's tags, h2 among them, h3 above them.
@@ -109,7 +109,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
             await holder.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(held) == 0, Timeout, "the holder's consumer is gone");
+        await _amqp.UntilConsumersAsync(held, 0, Timeout, "the holder's consumer is gone");
         Assert.Equal(2u, await _amqp.MessageCountAsync(held));
         await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={held}&acks=client");
         Assert.Equal(["h1", "h3"], (await again.ReceiveMessagesAsync(2, Timeout)).Select(m => m.Data));
@@ -142,7 +142,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
             await leaver.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(leaving) == 0, Timeout, "the leaver's consumer is gone");
+        await _amqp.UntilConsumersAsync(leaving, 0, Timeout, "the leaver's consumer is gone");
         await Wait.UntilAsync(async () => !await LockExistsAsync(leaving), Timeout, "the leaver's lock deleted");
         Assert.Equal(3u, await _amqp.MessageCountAsync(leaving));
         // The neighbour's delivery is still its own to acknowledge, on the channel that stayed open.
@@ -177,7 +177,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
                 Assert.Equal(1u, await _amqp.ConsumerCountAsync(queue));
             }
 
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the holder is gone");
+            await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the holder is gone");
             await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "its lock is gone");
         }
     }
@@ -214,7 +214,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
         }
 
         // Nothing of the refused ones stayed: no lock, no consumer, no leftover channel.
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the winner is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the winner is gone");
         await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "no lock left");
         await Wait.UntilAsync(async () => await ChannelsAsync(a) == 0 && await ChannelsAsync(b) == 0, Timeout, "no channel left");
     }
@@ -255,7 +255,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
 
         foreach (var queue in queues)
         {
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, $"{queue} released");
+            await _amqp.UntilConsumersAsync(queue, 0, Timeout, $"{queue} released");
             await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, $"{queue}'s lock deleted");
             Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
         }
@@ -298,7 +298,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
             }
 
             await Wait.UntilAsync(async () => !await LockExistsAsync(queue), Timeout, "the lock deleted without a new channel");
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+            await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         }
         finally
         {
@@ -354,7 +354,7 @@ public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
             Assert.False(await LockExistsAsync(leaving));
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(leaving) == 0, Timeout, "the leaver's consumer is gone");
+        await _amqp.UntilConsumersAsync(leaving, 0, Timeout, "the leaver's consumer is gone");
         await _amqp.PublishAsync(staying, "still here");
         Assert.Equal(["still here"], await neighbour.ReadEventsAsync(1, Timeout));
         Assert.Equal(1, await ChannelsAsync(gateway));

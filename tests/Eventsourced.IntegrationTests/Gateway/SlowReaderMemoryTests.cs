@@ -57,7 +57,7 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
         for (var i = 0; i < Streams; i++)
         {
             var queue = $"{prefix}-{i}";
-            await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(30), $"{queue} free again");
+            await amqp.UntilConsumersAsync(queue, 0, TimeSpan.FromSeconds(30), $"{queue} free again");
             Assert.True(await amqp.MessageCountAsync(queue) >= MessagesEach - 10, $"{queue}: {await amqp.MessageCountAsync(queue)} messages left");
             await amqp.DeleteQueueAsync(queue);
         }

@@ -37,7 +37,7 @@ public sealed class SlowReaderTests(BrokerFixture broker)
 
         // The gateway gives up on the stream and releases the queue.
         await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), TimeSpan.FromSeconds(30), "stalled stream ended");
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(10), "consumer released");
+        await amqp.UntilConsumersAsync(queue, 0, TimeSpan.FromSeconds(10), "consumer released");
 
         // Everything not acknowledged is back in the queue: a new reader gets the rest, in order,
         // starting where the acknowledged prefix ended, and the two together are all messages.

@@ -28,7 +28,7 @@ public sealed class VanishedClientTests(BrokerFixture broker)
 
         // The client lives in its own network namespace and reads the stream with curl.
         await using var client = ns.Start("curl", "-sN", "--max-time", "120", $"http://{ns.HostAddress}:{port}/?id={queue}");
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, TimeSpan.FromSeconds(15), "client subscribed");
+        await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "client subscribed");
         await amqp.PublishAsync(queue, "seen before the cut");
         await Wait.UntilAsync(
             async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0 },
@@ -43,7 +43,7 @@ public sealed class VanishedClientTests(BrokerFixture broker)
 
         // The dead connection is noticed (TCP_USER_TIMEOUT = 2 x write_timeout), the queue is released,
         // and nothing flushed into the dead socket was acknowledged: all five are back in the queue.
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 0, TimeSpan.FromSeconds(30), "vanished client's consumer released");
+        await amqp.UntilConsumersAsync(queue, 0, TimeSpan.FromSeconds(30), "vanished client's consumer released");
         Assert.Equal(5u, await amqp.MessageCountAsync(queue));
 
         await using var again = await gateway.SubscribeAsync($"/?id={queue}");

@@ -30,7 +30,7 @@ public sealed class WriteTimeoutEndTests(BrokerFixture broker)
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
         await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
-        await Wait.UntilAsync(async () => await amqp.ConsumerCountAsync(queue) == 1, TimeSpan.FromSeconds(15), "subscribed");
+        await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
 
         // Far more than the socket buffers hold, and never read until the gateway has given up on the stream.
         var body = new string('x', 96 * 1024);

@@ -97,12 +97,12 @@ public sealed class FixtureSmokeTests(BrokerFixture broker)
         await client.DeclareQueueAsync(queue, expiresSeconds: 60);
 
         var receiving = client.ReceiveAsync(queue, 1, Timeout);
-        await Wait.UntilAsync(async () => await client.ConsumerCountAsync(queue) == 1, Timeout, $"queue {queue} has a consumer");
+        await client.UntilConsumersAsync(queue, 1, Timeout, $"queue {queue} has a consumer");
         await client.PublishAsync(queue, "release the consumer");
         var received = await receiving;
 
         Assert.Equal("release the consumer", Assert.Single(received).Text);
-        await Wait.UntilAsync(async () => await client.ConsumerCountAsync(queue) == 0, Timeout, $"queue {queue} has no consumer");
+        await client.UntilConsumersAsync(queue, 0, Timeout, $"queue {queue} has no consumer");
     }
 
     [Fact]

@@ -96,7 +96,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
 
         var started = Stopwatch.StartNew();
         var polling = PollAsync(gateway, queue);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the poll consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the poll consumes the queue");
         await _amqp.PublishAsync(queue, "came while waiting");
         var answer = await polling.WaitAsync(Timeout);
 
@@ -133,7 +133,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Empty(next);
 
         // The hold runs out; nothing goes back to the queue.
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the held subscription ends");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the held subscription ends");
         Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
         Assert.Empty(await PollAsync(gateway, queue));
     }
@@ -196,7 +196,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
 
         var batch = await PollAsync(gateway, queue);
         Assert.Equal("kept", Assert.Single(batch).Data);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the hold runs out");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the hold runs out");
         Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
 
         // An ack of the lapsed batch's id matches nothing now: the message comes again, with a new id.
@@ -222,7 +222,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         Assert.Equal(batch, await PollAsync(gateway, queue));
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the overdue subscription ends");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the overdue subscription ends");
         Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
         var again = await PollAsync(gateway, queue, ack: batch[0].Id);
         Assert.Equal("held", Assert.Single(again).Data);
@@ -236,7 +236,7 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.WaitSeconds = 30);
 
         var first = gateway.Client.GetAsync($"/poll?id={queue}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the first poll consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the first poll consumes the queue");
         using (var second = await gateway.Client.GetAsync($"/poll?id={queue}"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, second.StatusCode);

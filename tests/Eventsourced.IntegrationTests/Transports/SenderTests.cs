@@ -98,7 +98,7 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
             o.Ws.PublishExchange = exchange;
         });
         await using var subscriber = await gateway.ConnectWebSocketAsync($"/ws?id={reader}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(reader) == 1, Timeout, "the reader's queue is consumed");
+        await _amqp.UntilConsumersAsync(reader, 1, Timeout, "the reader's queue is consumed");
         await _amqp.BindQueueAsync(reader, exchange, "lobby");
         await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={writer}");
 

@@ -119,7 +119,7 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
 
         Assert.Equal(WebSocketCloseStatus.PolicyViolation, ws.CloseStatus);
         Assert.Equal("token expired", ws.CloseDescription);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     [Fact]

@@ -58,7 +58,7 @@ public sealed class WebSocketCloseRefusalTests(BrokerFixture broker) : IAsyncLif
         });
         await using var first = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
         Assert.True(first.Connected);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the first subscriber consumes");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the first subscriber consumes");
 
         await using var second = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
         await second.WaitForCloseAsync(Timeout);

@@ -211,9 +211,9 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         var head = new byte[1024];
         var read = await stream.ReadAsync(head);
         Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the silent client's queue is consumed");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the silent client's queue is consumed");
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the gateway drops the client that answers no ping");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the gateway drops the client that answers no ping");
 
         // The client that answers pings (ClientWebSocket does) stays.
         Assert.False(answering.Ended);

@@ -25,7 +25,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
         Assert.True(ws.Connected, $"upgrade refused: {ws.Status} {ws.Reason}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
         await _amqp.PublishAsync(queue, "plain text");
         await _amqp.PublishAsync(queue, "two\r\nlines \"quoted\" \\ and Grüße 🎉", properties: new BasicProperties { Type = "price" });
@@ -83,7 +83,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal("queue is already being consumed by another subscriber", second.Reason);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the SSE stream's consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the SSE stream's consumer is gone");
         await using var allowed = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => o.SetRequestHeader("Origin", "https://app.example"));
         Assert.Equal(HttpStatusCode.SwitchingProtocols, allowed.Status);
     }
@@ -326,7 +326,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var queue = broker.UniqueQueueName(nameof(ClientAcks_Malformed_AreAnsweredAndAcknowledgeNothing_TheConnectionGoesOn));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         await _amqp.PublishAsync(queue, "m1");
         await _amqp.PublishAsync(queue, "m2");
         var messages = await ws.ReceiveMessagesAsync(2, Timeout);
@@ -351,7 +351,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "both are acknowledged");
         await ws.CloseAsync();
         Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
         Assert.Equal(["m1", "m2"], ws.Messages.Select(m => m.Data));
     }
@@ -363,7 +363,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
         {
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
             foreach (var body in new[] { "m1", "m2", "m3", "m4" })
             {
                 await _amqp.PublishAsync(queue, body);
@@ -379,7 +379,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             await ws.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the first connection's consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the first connection's consumer is gone");
         Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
 
         await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
@@ -391,7 +391,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(["m2", "m5"], next.Select(m => m.Data));
         await again.AckAsync(next[1].Number);
         await again.CloseAsync();
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the second connection's consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the second connection's consumer is gone");
         Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
     }
 
@@ -406,13 +406,13 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         ulong earlier;
         await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
         {
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
             await _amqp.PublishAsync(queue, "m1");
             earlier = Assert.Single(await ws.ReceiveMessagesAsync(1, Timeout)).Number;
             await ws.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the first connection's consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the first connection's consumer is gone");
         await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
         var redelivered = Assert.Single(await again.ReceiveMessagesAsync(1, Timeout));
         Assert.Equal("m1", redelivered.Data);
@@ -435,7 +435,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
         {
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
             for (var i = 1; i <= 5; i++)
             {
                 await _amqp.PublishAsync(queue, $"m{i}");
@@ -451,7 +451,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Empty(ws.Answers);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         await using var again = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
         var redelivered = await again.ReceiveMessagesAsync(2, Timeout);
         Assert.Equal(["m4", "m5"], redelivered.Select(m => m.Data));
@@ -463,7 +463,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var queue = broker.UniqueQueueName(nameof(ClientAcks_NotAcknowledgedWithinTheTimeout_IsDeliveredAgainOnTheSameConnection));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.AckTimeoutSeconds = 1);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         await _amqp.PublishAsync(queue, "late");
         await _amqp.PublishAsync(queue, "acked");
 
@@ -503,7 +503,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         });
         await using var recipient = await gateway.ConnectWebSocketAsync($"/ws?id={name}&acks=client");
         Assert.True(recipient.Connected, $"upgrade refused: {recipient.Status} {recipient.Reason}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         await using var sender = await gateway.ConnectWebSocketAsync($"/ws?id={name}-sender");
         await sender.SendAsync($"{{\"publish\": {{\"to\": \"{name}\", \"data\": \"hello\"}}, \"ref\": \"r1\"}}");
         Assert.Equal("r1", Assert.Single(await sender.ReceiveAnswersAsync(1, Timeout)).GetProperty("published").GetString());
@@ -528,7 +528,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         // past 1 s, and the client's progress must be seen as such.
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Ws.AckTimeoutSeconds = 2);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         for (var i = 0; i < 10; i++)
         {
             await _amqp.PublishAsync(queue, $"m{i}");
@@ -556,7 +556,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
         {
-            await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+            await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
             await _amqp.PublishAsync(queue, "once");
             Assert.Equal("once", (await ws.ReceiveMessagesAsync(1, Timeout))[0].Data);
             await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "acknowledged once the client's TCP had it");
@@ -566,7 +566,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             await ws.CloseAsync();
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
     }
 
@@ -584,7 +584,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal("not a JSON text", malformed.CloseDescription);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         await using (var deep = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
         {
             // Valid JSON, deeper than the parser takes: closed as any bad message, with the real reason.
@@ -594,7 +594,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal("JSON nested more than 32 levels deep", deep.CloseDescription);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         await using (var binary = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
         {
             await binary.SendAsync([1, 2, 3], WebSocketMessageType.Binary);
@@ -602,7 +602,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal(WebSocketCloseStatus.InvalidMessageType, binary.CloseStatus);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
         await using (var large = await gateway.ConnectWebSocketAsync($"/ws?id={queue}"))
         {
             await large.SendAsync("{\"ack\": 1, \"padding\": \"" + new string('x', 2000) + "\"}");
@@ -611,7 +611,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal("message larger than 1024 bytes", large.CloseDescription);
         }
 
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     [Theory]
@@ -634,7 +634,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
         var head = await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray());
         Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
         byte[] Masked(byte first, byte[] payload) => [first, (byte)(0x80 | payload.Length), 0, 0, 0, 0, .. payload]; // mask 0: the payload as it is
         await stream.WriteAsync(frame switch
@@ -660,7 +660,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(0x88, bytes[^4]); // the close frame, last: FIN and opcode 8, two bytes of payload, the code
         Assert.Equal(2, bytes[^3]);
         Assert.Equal(code, (bytes[^2] << 8) | bytes[^1]);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     [Fact]
@@ -693,7 +693,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(0x88, bytes[0]);
         Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
         Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString([.. bytes.Skip(4)]));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     [Theory]
@@ -736,7 +736,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
         Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
         Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     [Fact]
@@ -756,7 +756,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var bytes = await ReadToEndAsync(stream);
         var reason = "text message is not valid UTF-8"u8.ToArray();
         Assert.Equal([0x88, (byte)(2 + reason.Length), 0x03, 0xEF, .. reason], bytes);
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the consumer is gone");
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
     /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
@@ -769,7 +769,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
         await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
         Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         return client;
     }
 
@@ -807,7 +807,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var queue = broker.UniqueQueueName(nameof(GatewayStops_ClosesWithGoingAway));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
         var stopping = gateway.StopAsync();
         await ws.WaitForCloseAsync(Timeout);
@@ -823,7 +823,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var queue = broker.UniqueQueueName(nameof(QueueDeleted_ClosesWithServerError));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
-        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 1, Timeout, "the gateway consumes the queue");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
         await _amqp.DeleteQueueAsync(queue);
         await ws.WaitForCloseAsync(Timeout);

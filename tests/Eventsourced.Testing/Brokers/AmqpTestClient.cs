@@ -128,6 +128,13 @@ public sealed class AmqpTestClient : IAsyncDisposable
     public async Task<uint?> ConsumerCountAsync(string name, CancellationToken cancellationToken = default) =>
         (await PassiveDeclareAsync(name, cancellationToken))?.ConsumerCount;
 
+    /// <summary>
+    /// Waits until <paramref name="name"/> has <paramref name="count"/> consumers (a gateway took it, or let go of it), for
+    /// at most <paramref name="timeout"/>; a test failure naming <paramref name="what"/> after that. Renews <c>x-expires</c>.
+    /// </summary>
+    public Task UntilConsumersAsync(string name, uint count, TimeSpan timeout, string what) =>
+        Wait.UntilAsync(async () => await ConsumerCountAsync(name) == count, timeout, what);
+
     /// <summary>Ready messages in the queue (not those delivered and unacknowledged), or null when the queue does not exist. Renews <c>x-expires</c>.</summary>
     public async Task<uint?> MessageCountAsync(string name, CancellationToken cancellationToken = default) =>
         (await PassiveDeclareAsync(name, cancellationToken))?.MessageCount;
