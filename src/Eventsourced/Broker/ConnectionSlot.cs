@@ -678,6 +678,13 @@ internal sealed class ConnectionSlot
     private async Task<string> DescribeConnectFailureAsync(Exception ex, CancellationToken cancellationToken)
     {
         var reason = Describe(ex);
+        if (Causes(ex).OfType<AuthenticationFailureException>().FirstOrDefault() is { } refusedLogin)
+        {
+            // The client library says "None of the specified endpoints were reachable" of a node that answered and refused the login.
+            return $"{Url.Endpoint} refused the login of user '{Url.UserName}' ({WithoutPassword(refusedLogin.Message)}): " +
+                "check the user and password of this broker.node entry (the user must exist on the broker)";
+        }
+
         if (Causes(ex).Any(e => e is AuthenticationException))
         {
             return Volatile.Read(ref _certificateRefusal) is { } refusal
@@ -743,6 +750,9 @@ internal sealed class ConnectionSlot
     private string Describe(Exception ex)
     {
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
-        return string.IsNullOrEmpty(Url.Password) ? message : message.Replace(Url.Password, "***", StringComparison.Ordinal);
+        return WithoutPassword(message);
     }
+
+    private string WithoutPassword(string message) =>
+        string.IsNullOrEmpty(Url.Password) ? message : message.Replace(Url.Password, "***", StringComparison.Ordinal);
 }

@@ -74,6 +74,7 @@ public static class ConfigLoader
         var origins = merger.Origins;
         var options = new GatewayOptions();
         OptionsBinder.Bind(configuration, ConfigSchema.Gateway, options);
+        RelativePaths.Resolve(options, origins);
         var sourceProblems = problems.ToArray();
         var sorted = problems.Concat(Check(options, origins)).Concat(program ? AuthConfigCheck.CheckProgram(options, origins) : [])
             .Select((problem, i) => (problem, i))

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Eventsourced.Broker;
 
 namespace Eventsourced.Configuration;
 
@@ -36,9 +37,18 @@ internal static class OptionsChecker
     /// </summary>
     private static readonly string PrintedSecret = $"'{SecretUrl.Hidden}' is what -c prints in place of a secret: give the secret itself";
 
-    /// <summary>Whether <paramref name="value"/> is what <c>-c</c> prints for a secret: <c>***</c>, or <c>ALGORITHM:***</c> for an entry (<see cref="ConfigPrinter.Show"/>).</summary>
-    private static bool LooksPrinted(string value) =>
-        value == SecretUrl.Hidden || value.EndsWith(":" + SecretUrl.Hidden, StringComparison.Ordinal);
+    /// <summary>
+    /// Whether <paramref name="value"/> is what <c>-c</c> prints for a secret (<see cref="ConfigPrinter.Show"/>): <c>***</c>,
+    /// or <c>ALGORITHM:***</c> for an entry; a URL whose password (or, for an HTTP URL, a query value) is <c>***</c>.
+    /// A broker URL loaded back from a dump connected with the password <c>***</c> and was refused by the broker for ever.
+    /// </summary>
+    private static bool LooksPrinted(MaskKind? mask, string value) => mask switch
+    {
+        MaskKind.Secret => value == SecretUrl.Hidden || value.EndsWith(":" + SecretUrl.Hidden, StringComparison.Ordinal),
+        MaskKind.BrokerUrl => BrokerUrl.TryParse(value, out var url) && url.Password == SecretUrl.Hidden,
+        MaskKind.Url => SecretUrl.HasHiddenPart(value),
+        _ => false,
+    };
 
     /// <summary>
     /// A rule's <paramref name="problem"/> with the secret it quotes taken out: problem lines go to the terminal and the
@@ -54,7 +64,7 @@ internal static class OptionsChecker
     private static void CheckKey(SchemaKey key, object? value, ConfigOrigins origins, List<ConfigProblem> problems)
     {
         var where = origins.Of(key.ConfigurationKey);
-        if (key.Mask == MaskKind.Secret && value is string secret && LooksPrinted(secret))
+        if (value is string secret && LooksPrinted(key.Mask, secret))
         {
             problems.Add(new(where, key.Path, PrintedSecret));
             return;
@@ -80,7 +90,7 @@ internal static class OptionsChecker
                 for (var i = 0; i < items.Count; i++)
                 {
                     var itemProblem = items[i].Length == 0 ? "empty value"
-                        : key.Mask == MaskKind.Secret && LooksPrinted(items[i]) ? PrintedSecret
+                        : LooksPrinted(key.Mask, items[i]) ? PrintedSecret
                         : key.Rule?.Invoke(items[i]);
                     if (itemProblem is not null)
                     {

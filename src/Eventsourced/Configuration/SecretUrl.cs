@@ -32,4 +32,25 @@ internal static class SecretUrl
                 : part.Length == 0 ? part : Hidden));
         return $"{uri.Scheme}://{user}{uri.GetComponents(UriComponents.Host | UriComponents.Port | UriComponents.Path, UriFormat.UriEscaped)}{query}";
     }
+
+    /// <summary>
+    /// Whether <paramref name="url"/> has <see cref="Hidden"/> where <see cref="Mask"/> puts it (the password, a query
+    /// value): a URL copied from <c>-c</c>'s output rather than the URL itself.
+    /// </summary>
+    public static bool HasHiddenPart(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile)
+        {
+            return false;
+        }
+
+        var colon = uri.UserInfo.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0 && Uri.UnescapeDataString(uri.UserInfo[(colon + 1)..]) == Hidden)
+        {
+            return true;
+        }
+
+        return uri.Query.Length > 1 && uri.Query[1..].Split('&').Any(part =>
+            Uri.UnescapeDataString(part.IndexOf('=', StringComparison.Ordinal) is var equals and >= 0 ? part[(equals + 1)..] : part) == Hidden);
+    }
 }

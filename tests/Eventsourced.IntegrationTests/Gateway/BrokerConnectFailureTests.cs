@@ -72,6 +72,20 @@ public sealed class BrokerConnectFailureTests(BrokerFixture broker)
         Assert.Contains("write amqps://", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task WrongPassword_SaysTheBrokerRefusedTheLogin_WithoutThePassword()
+    {
+        // The client library's own words were "None of the specified endpoints were reachable", of a node that answered.
+        var plain = new Uri(broker.AmqpUrl);
+
+        var line = await FirstConnectFailureAsync($"amqp://guest:Wrong-Secret-7@127.0.0.1:{plain.Port}/");
+
+        Assert.StartsWith($"Cannot connect to broker 127.0.0.1:{plain.Port}: 127.0.0.1:{plain.Port} refused the login of user 'guest' (ACCESS_REFUSED", line, StringComparison.Ordinal);
+        Assert.Contains("check the user and password of this broker.node entry", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("reachable", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Wrong-Secret-7", line, StringComparison.Ordinal);
+    }
+
     private static async Task<string> FirstConnectFailureAsync(string url)
     {
         var log = new CollectedLog();

@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Eventsourced.Configuration;
 
 namespace Eventsourced.Tests.Configuration;
@@ -49,19 +50,47 @@ public sealed class ConfigPrinterTests
     }
 
     [Fact]
-    public void ToYaml_LoadedAgain_GivesTheSameOptionsButMaskedPasswords()
+    public void ToYaml_LoadedAgain_GivesTheSameOptions()
     {
         var options = Unusual();
 
         var loaded = ConfigTesting.Load(ConfigPrinter.ToYaml(options));
 
-        Assert.Equal(["amqp://a:***@h1:5672/v%2Fh", "amqps://h2/v%2Fh"], loaded.Broker.Node);
-        loaded.Broker.Node = options.Broker.Node;
+        Assert.Equal(["amqp://a@h1:5672/v%2Fh", "amqps://h2/v%2Fh"], loaded.Broker.Node);
         Assert.Equal(ConfigPrinter.ToYaml(SortHeaders(options)), ConfigPrinter.ToYaml(SortHeaders(loaded)));
         Assert.Equal(options.Header.Cors.OrderBy(h => h.Key, StringComparer.Ordinal), loaded.Header.Cors.OrderBy(h => h.Key, StringComparer.Ordinal));
         Assert.Empty(loaded.Header.Sse);
         Assert.Equal(("[::1]:8080", "q-${query:id}-$x", 0, "json"), (loaded.Server.Address, loaded.Queue.Pattern, loaded.Queue.ExpiresSeconds, loaded.Log.Format));
     }
+
+    [Fact]
+    public void ToYaml_OfPasswordsInUrls_LoadedAgain_IsAnErrorThatSaysSo()
+    {
+        // Loaded as they were, the gateway connected with the password '***' and the broker refused it for ever.
+        var options = new GatewayOptions();
+        options.Broker.Node = ["amqp://a@h1/", "amqp://a:pw@h2/"];
+        options.Auth.Jwt.JwksUrl = "https://idp.example/jwks?api_key=TopSecret2";
+        const string Printed = "'***' is what -c prints in place of a secret: give the secret itself";
+
+        var problems = ConfigTesting.Problems(ConfigPrinter.ToYaml(options));
+
+        Assert.Equal(2, problems.Length);
+        Assert.Matches(@"^FILE:\d+: broker\.node\[1\]: " + Regex.Escape(Printed) + "$", problems[0]);
+        Assert.Matches(@"^FILE:\d+: auth\.jwt\.jwks_url: " + Regex.Escape(Printed) + "$", problems[1]);
+    }
+
+    [Theory]
+    [InlineData("amqp://user:%2A%2A%2A@h/")]
+    [InlineData("amqps://user:***@h:5671/v")]
+    public void Load_BrokerUrlWithThePrintedPassword_IsRefused(string url) =>
+        Assert.Equal(["FILE:2: broker.node[0]: '***' is what -c prints in place of a secret: give the secret itself"],
+            ConfigTesting.Problems($"broker:\n  node: ['{url}']\n"));
+
+    [Theory]
+    [InlineData("amqp://user:***x@h/")]
+    [InlineData("amqp://***@h/")]
+    public void Load_BrokerUrlWithStarsThatAreNotThePrintedPassword_IsTaken(string url) =>
+        Assert.Equal([url], ConfigTesting.Load($"broker:\n  node: ['{url}']\n").Broker.Node);
 
     [Fact]
     public void ToYaml_RemovedDefaultHeader_IsPrintedEmpty()
@@ -90,7 +119,7 @@ public sealed class ConfigPrinterTests
         options.Server.Address = "[::1]:8080";
         options.Server.Path = "/events/";
         options.Server.HeartbeatSeconds = 0;
-        options.Broker.Node = ["amqp://a:pw@h1:5672/v%2Fh", "amqps://h2/v%2Fh"];
+        options.Broker.Node = ["amqp://a@h1:5672/v%2Fh", "amqps://h2/v%2Fh"];
         options.Broker.ReconnectMaxSeconds = 1;
         options.Queue.Pattern = "q-${query:id}-$x";
         options.Queue.ExpiresSeconds = 0;
