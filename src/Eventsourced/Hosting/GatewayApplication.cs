@@ -93,6 +93,7 @@ public static class GatewayApplication
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
         builder.Services.AddHostedService<HangupSignal>();
+        builder.Services.AddHostedService<RepeatedStopSignal>();
         if (TlsFiles.Enabled(options.Server))
         {
             // Owned by the container: its file watchers end with the application.

@@ -17,6 +17,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.HangupIgnored, LogLevel.Warning, "SIGHUP received and ignored: the configuration is read at start only; restart the gateway to apply changes", EventName = "HangupIgnored")]
     public static partial void HangupIgnored(ILogger logger);
 
+    [LoggerMessage(EventIds.DrainCutShort, LogLevel.Information, "{Signal} received again: ending streams now, not at the end of server.drain_delay", EventName = "DrainCutShort")]
+    public static partial void DrainCutShort(ILogger logger, string signal);
+
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 

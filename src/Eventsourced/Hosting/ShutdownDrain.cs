@@ -16,6 +16,7 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
     private readonly CancellationTokenSource _draining = new();
     private readonly CancellationTokenSource _streamsEnd = new();
     private readonly CancellationTokenSource _timedOut = new();
+    private readonly CancellationTokenSource _cutShort = new();
     private readonly TimeSpan _delay;
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _begun;
@@ -65,11 +66,27 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
+    /// <summary>
+    /// Ends the drain delay now, if it is running: the streams end as they would at its end. False when the drain has
+    /// not begun or its delay is over.
+    /// </summary>
+    public bool CutShort()
+    {
+        if (Volatile.Read(ref _begun) == 0 || _streamsEnd.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        Cancel(_cutShort);
+        return true;
+    }
+
     public void Dispose()
     {
         _draining.Dispose();
         _streamsEnd.Dispose();
         _timedOut.Dispose();
+        _cutShort.Dispose();
     }
 
     /// <summary>Starts the drain once, whichever comes first: the signal or the host's stop; completes when it is over.</summary>
@@ -88,7 +105,14 @@ internal sealed class ShutdownDrain : IHostedLifecycleService, IDisposable
         Cancel(_draining);
         if (_delay > TimeSpan.Zero)
         {
-            await Task.Delay(_delay);
+            try
+            {
+                await Task.Delay(_delay, _cutShort.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                // Cut short (a second signal): the streams end now.
+            }
         }
 
         Cancel(_streamsEnd);

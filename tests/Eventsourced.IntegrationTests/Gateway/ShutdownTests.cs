@@ -117,6 +117,37 @@ public sealed class ShutdownTests(BrokerFixture broker)
         Assert.Contains("ending streams after 3s (server.drain_delay)", process.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("TERM")]
+    [InlineData("INT")]
+    public async Task SecondSignal_DuringTheDrainDelay_EndsTheStreamsAtOnce_ExitsZero(string signal)
+    {
+        // Before, a second signal changed nothing: the whole delay was waited out, or the process killed (streams cut).
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = broker.AmqpUrl,
+            ["EVENTSOURCED_SERVER__DRAIN_DELAY"] = "60",
+            ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "5",
+        });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var open = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("second" + signal)}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, open.Status);
+
+        process.Signal(signal);
+        await Wait.UntilAsync(async () => (await client.GetAsync("/readyz")).StatusCode == HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(5), "/readyz 503 at the first signal");
+        Assert.False(process.HasExited, "the gateway exited at the first signal, within a drain delay of 60 s");
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal(signal);
+
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"exited {stopwatch.Elapsed} after the second signal");
+        await open.WaitForEndAsync(TimeSpan.FromSeconds(5));
+        Assert.EndsWith(": stream ended: gateway shutting down\n\n", open.RawText, StringComparison.Ordinal);
+        Assert.Contains($"SIG{signal} received again: ending streams now", process.Stdout, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Stop_WhileTheBrokerAnswersNothing_StaysWithinShutdownTimeout()
     {
