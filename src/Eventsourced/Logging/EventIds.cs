@@ -28,6 +28,7 @@ internal static class EventIds
     public const int ConnectionLimitLowered = 119;
     public const int FileLimitLow = 120;
     public const int StreamsCutAtShutdown = 121;
+    public const int BindTakesRequestValues = 122;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;
