@@ -259,6 +259,35 @@ public static class GatewayApplication
         logging.AddFilter("Microsoft.Extensions.Diagnostics.HealthChecks", level > LogLevel.Debug ? LogLevel.Critical : level);
     }
 
+    /// <summary>
+    /// With tokens, a token authorizes a queue's name, not what the queue is bound to: a <c>queue.bind</c> entry taking a
+    /// query or cookie value the queue's name does not carry (or carries only beside a claim, which authorizes the name by
+    /// itself) lets a subscriber bind its own queue to any routing key, another user's private messages included.
+    /// </summary>
+    private static void WarnOfBindsByRequestValues(ILogger logger, GatewayOptions options)
+    {
+        var pattern = Naming.QueuePattern.Parse(options.Queue.Pattern);
+        if (!pattern.UsesClaims && !(options.Auth.ReadClaims.TryGetValue(Consuming.QueueTarget.KindName, out var claim) && claim.Length > 0))
+        {
+            return; // any valid token reads any queue: a binding gives it nothing it could not read anyway
+        }
+
+        var named = pattern.Segments.Where(s => s.Kind is Naming.PatternSegmentKind.Query or Naming.PatternSegmentKind.Cookie).Select(s => s.ToString()).ToHashSet(StringComparer.Ordinal);
+        foreach (var entry in options.Queue.Bind)
+        {
+            var binding = Consuming.QueueBinding.Parse(entry);
+            var free = binding.Exchange.Segments.Concat(binding.RoutingKey.Segments)
+                .Where(s => s.Kind is Naming.PatternSegmentKind.Query or Naming.PatternSegmentKind.Cookie)
+                .Select(s => s.ToString())
+                .FirstOrDefault(p => pattern.UsesClaims || !named.Contains(p));
+            if (free is not null)
+            {
+                HostingLog.BindTakesRequestValues(logger, entry, free, options.Queue.Pattern,
+                    pattern.UsesClaims ? "takes the queue's name from the token" : "does not contain it");
+            }
+        }
+    }
+
     private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles, Func<long> openConnections)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
@@ -274,6 +303,11 @@ public static class GatewayApplication
         if (options.Auth.Jwt.HasKeys && options.Topics.Path.Length > 0 && app.Services.GetRequiredService<TopicHub>().SharesNamesWithQueues)
         {
             HostingLog.TopicsShareQueueNames(logger, options.Queue.Pattern);
+        }
+
+        if (options.Auth.Jwt.HasKeys)
+        {
+            WarnOfBindsByRequestValues(logger, options);
         }
 
         foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)

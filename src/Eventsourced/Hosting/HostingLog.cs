@@ -32,6 +32,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.TopicsShareQueueNames, LogLevel.Warning, "Topics may be created under any name a client's queue can have (topics.prefix is empty and queue.pattern {Pattern} is request values only): a subscriber allowed to create a topic can take a queue's name for good, and what services publish to that queue goes to the topic's stream; set topics.prefix (for example 'topic.')", EventName = "TopicsShareQueueNames")]
     public static partial void TopicsShareQueueNames(ILogger logger, string pattern);
 
+    [LoggerMessage(EventIds.BindTakesRequestValues, LogLevel.Warning, "queue.bind entry {Entry} takes {Placeholder} from the request, which the token does not authorize (queue.pattern {Pattern} {Why}): a subscriber binds its own queue to whatever that value makes, another user's routing key for instance; bind by ${{claim:NAME}}, or name the queue by the value and list the names a token may read in its queues claim", EventName = "BindTakesRequestValues")]
+    public static partial void BindTakesRequestValues(ILogger logger, string entry, string placeholder, string pattern, string why);
+
     [LoggerMessage(EventIds.SettingNotApplied, LogLevel.Warning, "{Key} is set but does not apply in an application embedding the gateway: {Instead}", EventName = "SettingNotApplied")]
     public static partial void SettingNotApplied(ILogger logger, string key, string instead);
 

@@ -29,6 +29,7 @@ internal static class EventIds
     public const int FileLimitLow = 120;
     public const int StreamsCutAtShutdown = 121;
     public const int DrainCutShort = 122;
+    public const int BindTakesRequestValues = 123;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

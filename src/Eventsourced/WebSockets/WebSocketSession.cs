@@ -663,6 +663,16 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, refusedType);
         }
 
+        var sender = _permissions.Sender(_context.User);
+        if (sender is not null && System.Text.Encoding.UTF8.GetByteCount(sender) > MessageSender.MaxBytes)
+        {
+            // Subscribers are shown a sender of at most MaxBytes ("from"): published, the message would reach them without
+            // one, as a service's does, and a page trusting messages without "from" (the chat's presence events) would
+            // take this client's for the gateway's own.
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, $"token's sub is longer than {MessageSender.MaxBytes} bytes: subscribers could not be shown who sent the message");
+        }
+
         _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = _options.PublishBurst,
@@ -682,7 +692,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
         var now = _settings.Time.GetUtcNow();
         var headers = new Dictionary<string, object?> { ["timestamp_in_ms"] = now.ToUnixTimeMilliseconds() };
-        if (_permissions.Sender(_context.User) is { } sender)
+        if (sender is not null)
         {
             // Set by the gateway alone, from the verified token: a client sends no headers, so it cannot choose it.
             headers[MessageSender.HeaderName] = sender;

@@ -26,14 +26,23 @@ internal sealed class WebSocketSessionOptions(WebSocketTransportOptions options,
     /// that reads the message takes <c>error</c> and <c>open</c> for its connection's own events (the page's <c>onerror</c>
     /// and <c>onopen</c>), and the gateway's <c>sse.end_event</c> and <c>sse.heartbeat_event</c> for the end of its stream
     /// (on <c>token expired</c> a page renews and subscribes again, and on a topic resumes before the message, which comes
-    /// again) and for a live connection.
+    /// again) and for a live connection. Judged as the SSE stream writes the type, without CR, LF and NUL
+    /// (<see cref="Sse.SseFraming.FieldValue"/>): <c>"error\u0000"</c> and <c>"op\ren"</c> reached pages as <c>error</c> and <c>open</c>.
     /// </summary>
-    public string? RefusedType(string? type) =>
-        !_settings.SseEventTypes || type is null ? null
-        : type is "error" or "open" ? $"type '{type}' is not published here: with sse.event an EventSource hands it to the page's on{type}; choose another type"
-        : type.Length > 0 && type == _settings.SseEndEvent ? $"type '{type}' is not published here: with sse.event an EventSource page takes it for the end of its stream (sse.end_event); choose another type"
-        : type.Length > 0 && type == _settings.SseHeartbeatEvent ? $"type '{type}' is not published here: with sse.event an EventSource page takes it for a heartbeat (sse.heartbeat_event); choose another type"
-        : null;
+    public string? RefusedType(string? type)
+    {
+        var field = _settings.SseEventTypes ? Sse.SseFraming.FieldValue(type) : null;
+        if (field is null)
+        {
+            return null;
+        }
+
+        var shown = field == type ? $"type '{field}'" : $"type '{field}' (as an EventSource reads it: SSE fields lose CR, LF and NUL)";
+        return field is "error" or "open" ? $"{shown} is not published here: with sse.event an EventSource hands it to the page's on{field}; choose another type"
+            : field == _settings.SseEndEvent ? $"{shown} is not published here: with sse.event an EventSource page takes it for the end of its stream (sse.end_event); choose another type"
+            : field == _settings.SseHeartbeatEvent ? $"{shown} is not published here: with sse.event an EventSource page takes it for a heartbeat (sse.heartbeat_event); choose another type"
+            : null;
+    }
 
     /// <summary>A ping this often (<c>server.heartbeat</c>); zero turns keepalive off.</summary>
     public TimeSpan KeepAliveInterval { get; } = settings.Heartbeat ?? TimeSpan.Zero;

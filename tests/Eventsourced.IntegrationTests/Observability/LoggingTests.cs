@@ -116,6 +116,39 @@ public sealed class LoggingTests
     }
 
     /// <summary>
+    /// With tokens, a <c>queue.bind</c> entry that takes a query or cookie value the token does not authorize (the queue's
+    /// name does not carry it, or takes its name from a claim) is warned of at start: a subscriber bound its own queue to
+    /// another user's routing key (<c>?id=bob</c> with <c>user.${query:id}</c>) and read bob's private messages.
+    /// </summary>
+    [Theory]
+    [InlineData("inbox.${claim:sub}", "users:topic:user.${query:id}", "${query:id}")]
+    [InlineData("inbox.${claim:sub}.${query:tab}", "users:topic:user.${query:tab}", "${query:tab}")]
+    [InlineData("${query:id}", "users:topic:user.${cookie:uid}", "${cookie:uid}")]
+    [InlineData("${query:id}", "users:topic:user.${query:id}", null)] // the queue's name carries it: the queues claim authorizes it
+    [InlineData("inbox.${claim:sub}", "users:topic:user.${claim:sub}", null)]
+    [InlineData("inbox.${claim:sub}", "broadcast:fanout", null)]
+    public async Task Start_WithTokens_WarnsOfABindTakingARequestValueTheTokenDoesNotAuthorize(string pattern, string bind, string? warned)
+    {
+        var port = FreePort.Next();
+        var variables = new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+            ["EVENTSOURCED_AUTH__JWT__SECRET"] = "a-secret-of-at-least-thirty-two-bytes!",
+            ["EVENTSOURCED_QUEUE__PATTERN"] = pattern,
+            ["EVENTSOURCED_QUEUE__BIND__0"] = bind,
+        };
+
+        await using var process = GatewayProcess.Start(variables);
+        using var client = await process.ListeningClientAsync(port, Patience);
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(Patience));
+
+        var expected = $"warn: Eventsourced[123] queue.bind entry {bind} takes {warned} from the request, which the token does not authorize";
+        Assert.Equal(warned is not null, process.Stdout.Contains(warned is null ? "warn: Eventsourced[123]" : expected, StringComparison.Ordinal));
+    }
+
+    /// <summary>
     /// Runs the executable at debug level against a closed port with <paramref name="password"/> in the broker URL,
     /// asks for a stream (503) and every observability endpoint, stops it with SIGTERM, and returns its output
     /// and the bodies it served.

@@ -83,6 +83,49 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TokenWithASubLongerThanAFromCanBe_IsRefusedPublishing_ASubOfThatLengthPublishes()
+    {
+        // Subscribers see a sender of at most 256 bytes as "from": a longer sub's publish reached them without one, as a
+        // service's message does, so that a page trusting messages without "from" (the chat's presence events) took it
+        // for the gateway's own.
+        var exchange = broker.UniqueQueueName("sender-long-exchange");
+        var sink = broker.UniqueQueueName("sender-long-sink");
+        var queue = broker.UniqueQueueName("sender-long");
+        await _amqp.DeclareExchangeAsync(exchange, ExchangeType.Topic, durable: false);
+        await _amqp.DeclareQueueAsync(sink, expiresSeconds: 600, durable: true);
+        await _amqp.BindQueueAsync(sink, exchange, "chat.#");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+        });
+
+        foreach (var (sub, answer) in new[]
+        {
+            (new string('x', 257), "{\"error\":\"token's sub is longer than 256 bytes: subscribers could not be shown who sent the message\",\"ref\":1}"),
+            (string.Concat(Enumerable.Repeat("\u00e9", 129)), "{\"error\":\"token's sub is longer than 256 bytes: subscribers could not be shown who sent the message\",\"ref\":1}"),
+            (new string('y', 256), "{\"published\":1}"),
+        })
+        {
+            var own = $"{queue}-{sub.Length}-{sub[0]}";
+            var claims = TestTokens.Claims(sub, own);
+            claims["publish"] = new[] { "lobby" };
+            await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={own}&access_token={TestTokens.Hs256(claims)}");
+            Assert.True(client.Connected, $"{client.Status} {client.Reason}");
+            await client.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"subscribed\"}}");
+            Assert.Equal(answer, (await client.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        }
+
+        var published = Assert.Single(await _amqp.ReceiveAsync(sink, 1, Timeout));
+        Assert.Equal(new string('y', 256), Encoding.UTF8.GetString((byte[])published.Properties.Headers!["sender"]!));
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+        await _amqp.DeleteQueueAsync(sink);
+        await _amqp.DeleteExchangeAsync(exchange);
+    }
+
+    [Fact]
     public async Task WithoutTokens_APublishCarriesNoSenderHeader_AndSubscribersNoFrom()
     {
         var exchange = broker.UniqueQueueName("anon-exchange");

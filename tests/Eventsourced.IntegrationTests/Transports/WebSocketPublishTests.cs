@@ -246,6 +246,38 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Publish_TypedAsAReservedTypeWithCrLfOrNul_WithSseEventTypes_IsRefused_NothingPublished()
+    {
+        // The SSE stream drops CR, LF and NUL from a field: "error\u0000" and "op\ren" passed the check and reached every
+        // EventSource reading the room as event: error and event: open, "e\nnd" as the gateway's own end event.
+        await using var lobby = await LobbyClientAsync(nameof(Publish_TypedAsAReservedTypeWithCrLfOrNul_WithSseEventTypes_IsRefused_NothingPublished), o =>
+        {
+            o.Sse.Event = true;
+            o.Sse.EndEvent = "end";
+            o.Sse.HeartbeatEvent = "beat";
+        });
+        var (_, ws, sink) = lobby;
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"boom\", \"type\": \"error\\u0000\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"op\\ren\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"token expired\", \"type\": \"e\\r\\nnd\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"\", \"type\": \"\\u0000beat\"}}");
+        await ws.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"fine\", \"type\": \"chat\\u0000\"}}");
+        var answers = await ws.ReceiveAnswersAsync(5, Timeout);
+
+        Assert.Equal(
+            "type 'error' (as an EventSource reads it: SSE fields lose CR, LF and NUL) is not published here: with sse.event an EventSource hands it to the page's onerror; choose another type",
+            answers[0].GetProperty("error").GetString());
+        Assert.StartsWith("type 'open' (as an EventSource reads it", answers[1].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.EndsWith("takes it for the end of its stream (sse.end_event); choose another type", answers[2].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("type 'beat' (as an EventSource reads it", answers[3].GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal("{\"published\":5}", answers[4].GetRawText());
+        var received = await _amqp.ReceiveAsync(sink, 1, Timeout);
+        Assert.Equal("fine", received[0].Text);
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
     public async Task Publish_TypedAsTheGatewaysEndOrHeartbeatEvent_WithSseEventTypes_IsRefused_NothingPublished()
     {
         // With sse.event and sse.end_event, one client's publish typed "end" with the data "token expired" reached every SSE
