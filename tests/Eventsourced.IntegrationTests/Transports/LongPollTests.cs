@@ -162,6 +162,40 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Empty(await PollAsync(gateway, queue));
     }
 
+    /// <summary>
+    /// A client that handled part of an answer (it failed at the third message, or stopped to go away) names the last
+    /// one it handled: that much is acknowledged, and the rest comes first in the next answer, ids and all. Such an
+    /// ack was taken for no ack at all: the whole answer came again, what the client had handled included.
+    /// </summary>
+    [Fact]
+    public async Task Poll_AckOfAnEarlierIdOfTheAnswer_AcknowledgesUpToIt_AndTheRestComesFirst_SameIds()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AckOfAnEarlierIdOfTheAnswer_AcknowledgesUpToIt_AndTheRestComesFirst_SameIds));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Poll.WaitSeconds = 1;
+            o.Poll.HoldSeconds = 1;
+        });
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        foreach (var body in new[] { "a", "b", "c", "d" })
+        {
+            await _amqp.PublishAsync(queue, body);
+        }
+
+        var answer = await PollAsync(gateway, queue);
+        Assert.Equal(["a", "b", "c", "d"], answer.Select(m => m.Data));
+        await _amqp.PublishAsync(queue, "e");
+
+        var next = await PollAsync(gateway, queue, ack: answer[1].Id);
+        Assert.Equal(answer.Skip(2), next.Take(2));
+        Assert.Equal(["c", "d", "e"], next.Select(m => m.Data));
+
+        // Everything acknowledged once the last id is named; the hold runs out and nothing goes back to the queue.
+        Assert.Empty(await PollAsync(gateway, queue, ack: next[^1].Id));
+        await Wait.UntilAsync(async () => await _amqp.ConsumerCountAsync(queue) == 0, Timeout, "the held subscription ends");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
     [Fact]
     public async Task Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain()
     {
