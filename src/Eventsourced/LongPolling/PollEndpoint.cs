@@ -89,6 +89,20 @@ internal sealed class PollEndpoint
         }
 
         var ack = acks.Count > 0 && !string.IsNullOrEmpty(acks[0]) ? acks[0] : null;
+        if (ack is not null && !PollFormat.IsId(ack))
+        {
+            // No answer ever had this id (a message_id, a number, a typo): ignored, the client would get the same answer
+            // again for ever, and never learn why. An id of an ended subscription (before a restart) is well formed and
+            // goes on being ignored: the client cannot know that its subscription ended.
+            var shown = StatusReason.AsHeaderValue(ack.Length <= 40 ? ack : ack[..40] + "...");
+            await _gate.RefuseAsync(
+                context,
+                StatusCodes.Status400BadRequest,
+                StreamOutcomes.BadRequest,
+                $"query parameter 'ack' must be the \"id\" of the last message of the previous answer (such as 9f2c41a07b3e-2), not its message_id; got '{shown}'");
+            return;
+        }
+
         await _gate.HandleAsync(
             context,
             _target,

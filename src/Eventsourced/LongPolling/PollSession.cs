@@ -7,7 +7,8 @@ using Microsoft.AspNetCore.Http;
 namespace Eventsourced.LongPolling;
 
 /// <summary>
-/// One poll: acknowledges the previous answer if the poll names its last id, then answers the messages that
+/// One poll: acknowledges the previous answer if the poll names its last id (up to an earlier id it names, the rest
+/// starting this answer), then answers the messages that
 /// are waiting (up to <c>poll.max_messages</c>, or the fewer the poll asks for with <c>?max=</c>), or waits up to <c>poll.wait</c> for the first one and answers
 /// what has arrived by then: a JSON array, empty after a wait in vain. A poll that does not name the previous
 /// answer's last id gets that same answer again, ids and all, before anything newer: the client lost it, or
@@ -51,7 +52,8 @@ internal sealed class PollSession(
     {
         if (subscription.Batch is { } previous)
         {
-            if (ack is null || !string.Equals(ack, subscription.BatchLastId, StringComparison.Ordinal))
+            var acknowledged = ack is null ? -1 : subscription.IndexInBatch(ack);
+            if (acknowledged < 0)
             {
                 // Not acknowledged: the same answer again, or as much of it as this poll asks for.
                 subscription.ShortenBatch(maxMessages);
@@ -60,8 +62,9 @@ internal sealed class PollSession(
                 return await WriteAsync(previous) ? SubscriptionEndReason.ClientGone : SubscriptionEndReason.WriteFailed;
             }
 
-            await subscription.AcknowledgeAsync(previous[^1].Tag, multiple: true, CancellationToken.None);
-            subscription.ReleaseBatch();
+            // The answer up to the id named (all of it when that is its last): the rest, if any, starts this answer.
+            await subscription.AcknowledgeAsync(previous[acknowledged].Tag, multiple: true, CancellationToken.None);
+            subscription.AcknowledgedThrough(acknowledged);
         }
 
         // What an earlier poll took and never answered comes first (the broker delivered it first).

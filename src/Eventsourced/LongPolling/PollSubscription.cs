@@ -41,11 +41,20 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
     /// <summary>The last answer's messages, waiting for the poll that acknowledges them; null when none waits.</summary>
     public IReadOnlyList<OutboundItem>? Batch => _batch;
 
-    /// <summary>The id a poll names (<c>?ack=</c>) to acknowledge <see cref="Batch"/>.</summary>
-    public string? BatchLastId => _batch is [.., var last] ? Id(last.Tag) : null;
+    /// <summary>
+    /// Where in <see cref="Batch"/> the message whose id is <paramref name="id"/> is; -1 when none of it has that id (an id
+    /// of an earlier answer, or of another subscription).
+    /// </summary>
+    public int IndexInBatch(string id)
+    {
+        if (_batch is not { } batch || id.Length <= nonce.Length + 1 || !id.StartsWith(nonce, StringComparison.Ordinal) || id[nonce.Length] != '-'
+            || !ulong.TryParse(id.AsSpan(nonce.Length + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var tag))
+        {
+            return -1;
+        }
 
-    /// <summary>The id of the delivery <paramref name="tag"/>, as the poll's answer carries it.</summary>
-    public string Id(ulong tag) => WebSockets.JsonMessage.Id(nonce, tag);
+        return batch.FindIndex(item => item.Tag == tag);
+    }
 
     /// <summary><paramref name="batch"/> was answered (at <paramref name="now"/>) and waits for its acknowledgement.</summary>
     public void Answered(List<OutboundItem> batch, long now)
@@ -113,6 +122,28 @@ internal sealed class PollSubscription(ISubscription inner, string nonce, Gatewa
 
         _unanswered = null;
         return taken;
+    }
+
+    /// <summary>
+    /// <see cref="Batch"/> was acknowledged up to and including its message at <paramref name="index"/>: their buffers go
+    /// back to the pool, and the rest (a client that acknowledged what it handled before one it could not) starts the next
+    /// answer, ids and all. They are still pending since the answer was taken: <c>poll.ack_timeout</c> counts on.
+    /// </summary>
+    public void AcknowledgedThrough(int index)
+    {
+        if (_batch is { } batch && index < batch.Count - 1)
+        {
+            var rest = batch.GetRange(index + 1, batch.Count - index - 1);
+            batch.RemoveRange(index + 1, batch.Count - index - 1);
+            if (_unanswered is { } unanswered)
+            {
+                rest.AddRange(unanswered);
+            }
+
+            _unanswered = rest;
+        }
+
+        ReleaseBatch();
     }
 
     /// <summary>The batch was acknowledged (or is given up): its buffers go back to the pool.</summary>

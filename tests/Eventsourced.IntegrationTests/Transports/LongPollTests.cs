@@ -12,6 +12,9 @@ namespace Eventsourced.IntegrationTests.Transports;
 [Collection(BrokerCollection.Name)]
 public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
 {
+    /// <summary>An answer's id, of a subscription that has ended (another nonce): a poll may name it, and it acknowledges nothing.</summary>
+    private const string StaleId = "0123456789ab-1";
+
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private AmqpTestClient _amqp = null!;
@@ -138,6 +141,31 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Empty(await PollAsync(gateway, queue));
     }
 
+    /// <summary>
+    /// A client that handled part of an answer (it failed at the third message, or stopped to go away) names the last
+    /// one it handled: that much is acknowledged, and the rest comes first in the next answer, ids and all. Such an
+    /// ack was taken for no ack at all: the whole answer came again, what the client had handled included.
+    /// </summary>
+    [Fact]
+    public async Task Poll_AckOfAnEarlierIdOfTheAnswer_AcknowledgesUpToIt_AndTheRestComesFirst_SameIds()
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AckOfAnEarlierIdOfTheAnswer_AcknowledgesUpToIt_AndTheRestComesFirst_SameIds));
+        await using var gateway = await StartWithMessagesAsync(queue, o => o.Poll.HoldSeconds = 1, "a", "b", "c", "d");
+
+        var answer = await PollAsync(gateway, queue);
+        Assert.Equal(["a", "b", "c", "d"], answer.Select(m => m.Data));
+        await _amqp.PublishAsync(queue, "e");
+
+        var next = await PollAsync(gateway, queue, ack: answer[1].Id);
+        Assert.Equal(answer.Skip(2), next.Take(2));
+        Assert.Equal(["c", "d", "e"], next.Select(m => m.Data));
+
+        // Everything acknowledged once the last id is named; the hold runs out and nothing goes back to the queue.
+        Assert.Empty(await PollAsync(gateway, queue, ack: next[^1].Id));
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the held subscription ends");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
     [Fact]
     public async Task Poll_ResponseLost_PollWithoutAck_GetsTheSameBatchAgain()
     {
@@ -161,16 +189,17 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.PublishAsync(queue, "third");
         var again = await PollAsync(gateway, queue);
         Assert.Equal(lost, again);
-        // And once more with an ack that is not the answer's last id: the same answer, never "third" before it.
-        var once = await PollAsync(gateway, queue, ack: "not-the-last-id");
+        // And once more with an ack that is not the answer's last id (one of an ended subscription, as after a
+        // restart): the same answer, never "third" before it.
+        var once = await PollAsync(gateway, queue, ack: StaleId);
         Assert.Equal(lost, once);
         var after = await PollAsync(gateway, queue, ack: once[^1].Id);
         Assert.Equal(new[] { "first", "second", "third" }.Skip(lost.Count), after.Select(m => m.Data));
     }
 
     [Theory]
-    [InlineData("ack={last}&ack=not-the-last-id")]
-    [InlineData("ack=not-the-last-id&ack={last}")]
+    [InlineData("ack={last}&ack=" + StaleId)]
+    [InlineData("ack=" + StaleId + "&ack={last}")]
     [InlineData("ack={last}&ACK={last}")]
     public async Task Poll_AckGivenTwice_Is400_AndTheAnswerIsNeitherAcknowledgedNorHeldBack(string acks)
     {
@@ -183,6 +212,31 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
         using var refused = await gateway.Client.GetAsync($"/poll?id={queue}&{acks.Replace("{last}", answer[^1].Id, StringComparison.Ordinal)}");
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         Assert.Equal("query parameter 'ack' given more than once", refused.Headers.GetValues("X-Status-Reason").Single());
+
+        Assert.Equal(answer, await PollAsync(gateway, queue));
+        Assert.Empty(await PollAsync(gateway, queue, ack: answer[^1].Id));
+    }
+
+    /// <summary>
+    /// An <c>ack</c> that no answer could have had (a message's <c>message_id</c> in place of its <c>id</c>, a number) was
+    /// ignored: the client got the same answer back on every poll, with nothing to tell it why, until
+    /// <c>poll.ack_timeout</c> gave it back to the queue, and then again with new ids. It is a 400 that says what to name.
+    /// </summary>
+    [Theory]
+    [InlineData("m-1")]
+    [InlineData("17")]
+    public async Task Poll_AckThatIsNoAnswersId_Is400_SayingWhatToName_AndTheAnswerStays(string ack)
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AckThatIsNoAnswersId_Is400_SayingWhatToName_AndTheAnswerStays));
+        await using var gateway = await StartWithMessagesAsync(queue, null, "one");
+        var answer = await PollAsync(gateway, queue);
+        Assert.Equal(["one"], answer.Select(m => m.Data));
+
+        using var refused = await gateway.Client.GetAsync($"/poll?id={queue}&ack={ack}");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(
+            $"query parameter 'ack' must be the \"id\" of the last message of the previous answer (such as 9f2c41a07b3e-2), not its message_id; got '{ack}'",
+            refused.Headers.GetValues("X-Status-Reason").Single());
 
         Assert.Equal(answer, await PollAsync(gateway, queue));
         Assert.Empty(await PollAsync(gateway, queue, ack: answer[^1].Id));

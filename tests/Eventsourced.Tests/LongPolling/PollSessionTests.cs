@@ -133,6 +133,34 @@ public sealed class PollSessionTests
     }
 
     /// <summary>
+    /// An ack of an earlier id of the answer acknowledges up to it (one multiple ack of its tag, covering only what the client
+    /// saw); the rest comes first in the next answer, ids and all, before what a smaller <c>?max=</c> left and what is new.
+    /// </summary>
+    [Fact]
+    public async Task AckOfAnEarlierIdOfTheAnswer_AcknowledgesUpToIt_TheRestComesFirst_InOrder()
+    {
+        var subscription = new PollSubscription(_queue, Nonce, _metrics.Gateway);
+        foreach (var (tag, body) in new[] { (1ul, "a"), (2ul, "b"), (3ul, "c"), (4ul, "d") })
+        {
+            _queue.Deliver(tag, body);
+        }
+
+        var answer = await PollAsync(subscription, ack: null);
+        Assert.Equal(["a", "b", "c", "d"], answer.Select(m => m.Data));
+        var cut = await PollAsync(subscription, ack: null, max: 3);
+        Assert.Equal(answer.Take(3), cut);
+
+        _queue.Deliver(5, "e");
+        var next = await PollAsync(subscription, ack: cut[0].Id);
+        Assert.Equal([(1ul, true)], _queue.Acknowledged);
+        Assert.Equal(answer.Skip(1), next.Take(3));
+        Assert.Equal(["b", "c", "d", "e"], next.Select(m => m.Data));
+
+        Assert.Empty(await PollAsync(subscription, ack: next[^1].Id, max: 1));
+        Assert.Equal([(1ul, true), (5ul, true)], _queue.Acknowledged);
+    }
+
+    /// <summary>
     /// An answer cut by a smaller <c>?max=</c> leaves the rest for the next answer; a poll that takes part of that rest
     /// and loses its client before answering puts it back in front of the rest, so nothing is skipped or reordered.
     /// </summary>
