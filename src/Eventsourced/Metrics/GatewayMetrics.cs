@@ -105,7 +105,7 @@ internal sealed class GatewayMetrics
         _topicEvents = factory.CreateCounter("eventsourced_topic_events_total", "Events the topics' stream consumers received (each handed to every subscriber of its topic).");
         _topicsCreated = factory.CreateCounter("eventsourced_topics_created_total", "Topic streams this instance declared on first use.");
         _topicCatchUps = factory.CreateCounter("eventsourced_topic_catchups_total", "Topic subscribers that resumed from further back than the recent events kept in memory and read the stream first.");
-        _topicSlowSubscribers = factory.CreateCounter("eventsourced_topic_slow_subscribers_total", "Topic subscribers ended because they did not keep up: more than topics.buffer events waited for them, in the gateway or at their socket.");
+        _topicSlowSubscribers = factory.CreateCounter("eventsourced_topic_slow_subscribers_total", "Topic subscribers ended because they did not keep up: further behind than the recent events in memory reach (their topics.buffer full meanwhile), or more than topics.buffer events waiting at their socket.");
         _presenceEvents = factory.CreateCounter("eventsourced_presence_events_total", "Presence events (subscribed, unsubscribed) by outcome: published to events.exchange, or dropped.", "outcome");
         _connectionsRejected = factory.CreateCounter(
             "eventsourced_connections_rejected_total",

@@ -53,9 +53,11 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     private readonly List<TopicSubscription> _catchingUp = [];
     private readonly List<IFrameFormat> _formats = [];
 
-    // Those an event found without room, or behind while the heap is nearly full: filled and emptied within one
-    // Append under _sync, so one pair serves every event (a new pair per event was garbage on the fan-out's hot path).
+    // Those an event found without room at their socket or in their buffer, or behind while the heap is nearly full:
+    // filled and emptied within one Append under _sync, so these serve every event (new lists per event were garbage on
+    // the fan-out's hot path).
     private readonly List<TopicSubscription> _noRoom = [];
+    private readonly List<TopicSubscription> _bufferFull = [];
     private readonly List<TopicSubscription> _overMemory = [];
 
     private readonly TopicHub _hub;
@@ -348,20 +350,22 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
             var live = _live;
             var noRoom = _noRoom;
+            var bufferFull = _bufferFull;
             var overMemory = _overMemory;
             noRoom.Clear(); // empty unless the last hand-out threw midway
+            bufferFull.Clear();
             overMemory.Clear();
             if (live.Count >= 2 * HandOutPart && Environment.ProcessorCount > 1)
             {
                 // Writing to thousands of sockets is most of a fan-out's work: every core takes parts of the list.
                 Parallel.For(0, (live.Count + HandOutPart - 1) / HandOutPart, HandOutParallelism, part =>
-                    HandOut(topicEvent, live, part * HandOutPart, Math.Min(live.Count, (part + 1) * HandOutPart), noRoom, overMemory));
+                    HandOut(topicEvent, live, part * HandOutPart, Math.Min(live.Count, (part + 1) * HandOutPart), noRoom, bufferFull, overMemory));
             }
             else
             {
                 for (var from = 0; from < live.Count; from += HandOutPart)
                 {
-                    HandOut(topicEvent, live, from, Math.Min(live.Count, from + HandOutPart), noRoom, overMemory);
+                    HandOut(topicEvent, live, from, Math.Min(live.Count, from + HandOutPart), noRoom, bufferFull, overMemory);
                 }
             }
 
@@ -379,6 +383,30 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             }
 
             overMemory.Clear();
+            foreach (var subscription in bufferFull)
+            {
+                if (subscription.IsStopped || subscription.EndReason is not null)
+                {
+                    noRoom.Add(subscription); // leaving, or ended by its transport: it goes (not counted as slow, below)
+                    continue;
+                }
+
+                // A burst larger than its buffer, or a client that stopped reading: it is handed this event and the next
+                // from the recent ones as its writer makes room (the loop below, CatchUpFromMemory), and ended only if
+                // it falls further behind than they reach. Before, a client that read as fast as it could was ended by
+                // any burst larger than topics.buffer (a WebSocket, without direct writes, at once).
+                RemoveLive(subscription);
+                lock (subscription.Sync)
+                {
+                    subscription.State = TopicReaderState.CatchingUp;
+                    subscription.Next = topicEvent.Offset;
+                    subscription.FellBehind = true;
+                }
+
+                _catchingUp.Add(subscription);
+            }
+
+            bufferFull.Clear();
             slow = noRoom.Count > 0 ? [.. noRoom] : null;
             noRoom.Clear();
             if (slow is not null)
@@ -399,7 +427,15 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
             for (var i = _catchingUp.Count - 1; i >= 0; i--)
             {
-                if (TryJoinLocked(_catchingUp[i]) is { } reader)
+                var subscription = _catchingUp[i];
+                if (subscription.FellBehind)
+                {
+                    if (CatchUpFromMemoryLocked(subscription) == Behind.OutOfReach)
+                    {
+                        (slow ??= []).Add(subscription);
+                    }
+                }
+                else if (TryJoinLocked(subscription) is { } reader)
                 {
                     (joined ??= []).Add(reader);
                 }
@@ -425,9 +461,12 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     /// <summary>
     /// Under <see cref="_sync"/> (maybe on several threads at once, each with its own part of <paramref name="live"/>):
     /// hands <paramref name="topicEvent"/> to the live subscribers from <paramref name="from"/> to <paramref name="to"/>;
-    /// those without room go to <paramref name="noRoom"/>. What it writes to sockets itself it counts as delivered.
+    /// those without room at their socket go to <paramref name="noRoom"/>, those without room in their buffer to
+    /// <paramref name="bufferFull"/>, those behind while the heap is nearly full to <paramref name="overMemory"/>. What it
+    /// writes to sockets itself it counts as delivered.
     /// </summary>
-    private void HandOut(TopicEvent topicEvent, List<TopicSubscription> live, int from, int to, List<TopicSubscription> noRoom, List<TopicSubscription> overMemory)
+    private void HandOut(
+        TopicEvent topicEvent, List<TopicSubscription> live, int from, int to, List<TopicSubscription> noRoom, List<TopicSubscription> bufferFull, List<TopicSubscription> overMemory)
     {
         IFrameFormat? lastFormat = null;
         OutboundItem item = default;
@@ -456,6 +495,13 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                     }
 
                     break;
+                case Handed.BufferFull:
+                    lock (bufferFull)
+                    {
+                        bufferFull.Add(subscription);
+                    }
+
+                    break;
                 case Handed.BufferedBehind when MemoryNearlyFull():
                     lock (overMemory)
                     {
@@ -477,6 +523,87 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
 
     /// <summary>Whether the heap is nearly full (<see cref="MessageLimits.MemoryNearlyFull"/>), asked only for a subscriber that is behind.</summary>
     public bool MemoryNearlyFull() => _hub.Limits?.MemoryNearlyFull() == true;
+
+    /// <summary>
+    /// A subscriber that fell behind (<see cref="TopicSubscription.FellBehind"/>) has room again (its writer wrote what
+    /// its buffer held): it is handed the recent events that fit, and joins once it has them all (or is ended as slow when
+    /// it fell further behind than the recent events reach).
+    /// </summary>
+    public void CatchUpFromMemory(TopicSubscription subscription)
+    {
+        Behind behind;
+        lock (_sync)
+        {
+            behind = _catchingUp.Contains(subscription) ? CatchUpFromMemoryLocked(subscription) : Behind.Joined;
+        }
+
+        if (behind == Behind.OutOfReach)
+        {
+            SlowSubscriberEnded(subscription);
+        }
+    }
+
+    /// <summary>What became of a subscriber that fell behind (<see cref="CatchUpFromMemoryLocked"/>).</summary>
+    private enum Behind
+    {
+        /// <summary>Handed what fitted; more of the recent events wait for room.</summary>
+        Behind,
+
+        /// <summary>It had them all: live again (or it is no longer the feed's to hand anything: ended, leaving).</summary>
+        Joined,
+
+        /// <summary>What it needs next is older than the recent events: ended as slow (counted by the caller, outside the lock).</summary>
+        OutOfReach,
+    }
+
+    /// <summary>
+    /// Under <see cref="_sync"/>: hands a subscriber that fell behind the recent events from its <see cref="TopicSubscription.Next"/>
+    /// on while its buffer has room (keeping a quarter free, as a join does, for the events that come meanwhile), and joins
+    /// it once it has every event the feed has.
+    /// </summary>
+    private Behind CatchUpFromMemoryLocked(TopicSubscription subscription)
+    {
+        lock (subscription.Sync)
+        {
+            if (subscription.State != TopicReaderState.CatchingUp)
+            {
+                _catchingUp.Remove(subscription);
+                return Behind.Joined;
+            }
+
+            if (subscription.IsStopped || subscription.EndReason is not null)
+            {
+                return Behind.Joined; // leaving, or ended: its Leave forgets it
+            }
+
+            if (subscription.Next < _first)
+            {
+                // Further behind than the recent events reach: ended, as every slow subscriber was before; it resumes from
+                // its last id when it reconnects, reading the stream.
+                _catchingUp.Remove(subscription);
+                subscription.State = TopicReaderState.Ended;
+                return subscription.End(SubscriptionEndReason.SlowReader) ? Behind.OutOfReach : Behind.Joined;
+            }
+
+            var reserve = Math.Max(4, subscription.Capacity / 4);
+            for (var i = _ring.IndexAtOrAfter(subscription.Next); i < _ring.Count; i++)
+            {
+                if (subscription.Room <= reserve || !subscription.TryAdd(_ring[i].ItemFor(subscription.Format)))
+                {
+                    return Behind.Behind; // more when its writer has made room (a failed add: it ended or leaves meanwhile)
+                }
+
+                subscription.Next = _ring[i].Offset + 1;
+            }
+
+            // Every recent event from its next on (and past any the feed passed over for their size): live again.
+            subscription.Next = _next;
+            subscription.FellBehind = false;
+            _catchingUp.Remove(subscription);
+            AddLive(subscription);
+            return Behind.Joined;
+        }
+    }
 
     /// <summary>Under <see cref="_sync"/>: joins a catching-up subscriber if it can; returns its reader, to close outside the lock.</summary>
     private CatchUpReader? TryJoinLocked(TopicSubscription subscription)

@@ -29,8 +29,11 @@ internal enum Handed
     /// <summary>Added to its buffer, behind more than one event its writer has not taken: the client does not read as fast as events come.</summary>
     BufferedBehind,
 
-    /// <summary>No room: it does not keep up.</summary>
+    /// <summary>No room at its socket (more than it may wait there): its client does not read.</summary>
     NoRoom,
+
+    /// <summary>No room in its buffer: its writer has the whole buffer to write (a burst larger than it, or a client that does not read).</summary>
+    BufferFull,
 
     /// <summary>Its writer has closed the socket's side: it is leaving.</summary>
     Leaving,
@@ -41,8 +44,11 @@ internal enum Handed
 /// every other subscriber of the same format) and control items. The topic's feed (<see cref="TopicFeed"/>) fills
 /// it while the subscriber is <see cref="TopicReaderState.Live"/>; before that, a <see cref="CatchUpReader"/> fills
 /// it from the stream; while it does, <see cref="Next"/> is the offset it needs next: it has had every event before
-/// that, each once. A subscriber whose buffer is full when an event comes is ended (<see cref="SubscriptionEndReason.SlowReader"/>):
-/// it never holds back the feed, and it resumes from its last id when it reconnects.
+/// that, each once. A subscriber whose buffer is full when an event comes falls behind (<see cref="FellBehind"/>): it
+/// is handed the feed's recent events from that one on as its writer makes room, and joins again when it has them all;
+/// one that falls further behind than the recent events reach, or whose socket is full, is ended
+/// (<see cref="SubscriptionEndReason.SlowReader"/>): it never holds back the feed, and it resumes from its last id when
+/// it reconnects.
 /// Once live, an SSE subscriber's writer may hand the feed its socket (<see cref="IDirectWrites"/>): the feed then
 /// writes each event's shared chunk itself whenever the buffer is empty (<see cref="Deliver"/>).
 /// </summary>
@@ -116,6 +122,12 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
     /// <summary>Its reader of the stream while it catches up; null once it joined the feed.</summary>
     public CatchUpReader? CatchUp { get; set; }
 
+    /// <summary>
+    /// It was live and an event found its buffer full: it catches up from the feed's recent events, as its writer makes
+    /// room (<see cref="TopicFeed.CatchUpFromMemory"/>), without a reader of the stream. Written under <see cref="Sync"/>.
+    /// </summary>
+    public bool FellBehind { get; set; }
+
     /// <summary>Its place in the feed's list of live subscribers (the feed's business).</summary>
     public int LiveIndex { get; set; } = -1;
 
@@ -183,7 +195,7 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
             }
         }
 
-        return !TryAdd(item, out var waiting) ? Handed.NoRoom : waiting > 1 ? Handed.BufferedBehind : Handed.Buffered;
+        return !TryAdd(item, out var waiting) ? Handed.BufferFull : waiting > 1 ? Handed.BufferedBehind : Handed.Buffered;
     }
 
     public void WriteDirectly(DirectChunkWriter writer) => Volatile.Write(ref _direct, writer);
@@ -246,9 +258,24 @@ internal sealed class TopicSubscription : ISubscription, IDirectWrites, IStartPo
         _items.Writer.TryComplete();
     }
 
-    /// <summary>While catching up: the client has every event up to the tag's offset, so its reader may read further.</summary>
-    public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) =>
-        CatchUp is { } reader ? reader.AcknowledgeAsync(TopicEvent.OffsetOf(tag), cancellationToken) : ValueTask.CompletedTask;
+    /// <summary>
+    /// While catching up: the client has every event up to the tag's offset, so its reader may read further; one that
+    /// fell behind is handed the next of the feed's recent events that fit the room its writer made.
+    /// </summary>
+    public ValueTask AcknowledgeAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default)
+    {
+        if (CatchUp is { } reader)
+        {
+            return reader.AcknowledgeAsync(TopicEvent.OffsetOf(tag), cancellationToken);
+        }
+
+        if (FellBehind)
+        {
+            _feed.CatchUpFromMemory(this);
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     /// <summary>A stream keeps every event: there is nothing to give back.</summary>
     public ValueTask RequeueAsync(ulong tag, bool multiple, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;

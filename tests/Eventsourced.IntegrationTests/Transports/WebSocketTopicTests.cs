@@ -1,6 +1,7 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Eventsourced.Topics;
+using RabbitMQ.Client;
 
 namespace Eventsourced.IntegrationTests.Transports;
 
@@ -38,6 +39,33 @@ public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
             Assert.Equal([0ul, 1ul, 2ul], events.Select(e => e.Number));
         }
 
+        await DeleteAsync(topic);
+    }
+
+    [Fact]
+    public async Task Topic_BurstLargerThanTheBuffer_ASubscriberThatReads_GetsEveryEvent_AndStaysConnected()
+    {
+        // A WebSocket has no direct writes: any burst larger than topics.buffer filled its buffer before its writer
+        // could write, and it was closed 1011 as slow though it read as fast as it could.
+        const int Burst = 400;
+        var topic = broker.UniqueQueueName("ws-topic-burst");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Topics.Buffer = 16);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+        await Wait.UntilAsync(async () => await _amqp.QueueExistsAsync(StreamOf(topic)), Timeout, "the topic's stream exists");
+
+        // All at once: the publishes go out together, each confirm awaited after.
+        await using (var channel = await _amqp.Connection.CreateChannelAsync(
+            new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true)))
+        {
+            await Task.WhenAll(Enumerable.Range(0, Burst).Select(i =>
+                channel.BasicPublishAsync("", StreamOf(topic), System.Text.Encoding.UTF8.GetBytes($"burst {i}")).AsTask()));
+        }
+
+        var events = await ws.ReceiveMessagesAsync(Burst, Timeout);
+        Assert.Equal(Enumerable.Range(0, Burst).Select(i => $"burst {i}"), events.Select(e => e.Data));
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Open, ws.Socket.State);
+        Assert.Contains("eventsourced_topic_slow_subscribers_total 0\n", await gateway.Client.GetStringAsync("/metrics"), StringComparison.Ordinal);
         await DeleteAsync(topic);
     }
 

@@ -65,20 +65,32 @@ internal sealed class TopicFeedTesting
     public static Task ReadAsync(CatchUpReader reader, long offset, ulong deliveryTag) =>
         reader.HandleBasicDeliverAsync("catch-up", deliveryTag, false, "", "prices", Properties(offset), Body(offset));
 
-    /// <summary>The offsets of the messages waiting in a subscription (its writer takes them).</summary>
+    /// <summary>
+    /// The offsets of the messages waiting in a subscription, taken as its writer takes them; and acknowledged as its
+    /// writer does once the client has them, while it catches up: one that fell behind is then handed more, taken too.
+    /// </summary>
     public static List<long> Drain(TopicSubscription subscription)
     {
         var offsets = new List<long>();
-        while (subscription.Items.TryRead(out var item))
+        while (true)
         {
-            if (item.IsMessage)
+            var before = offsets.Count;
+            while (subscription.Items.TryRead(out var item))
             {
-                Assert.Equal($"id: {item.Tag - 1}\ndata: event-{item.Tag - 1}\n\n", System.Text.Encoding.UTF8.GetString(item.Frame));
-                offsets.Add((long)item.Tag - 1);
-                item.Release();
+                if (item.IsMessage)
+                {
+                    Assert.Equal($"id: {item.Tag - 1}\ndata: event-{item.Tag - 1}\n\n", System.Text.Encoding.UTF8.GetString(item.Frame));
+                    offsets.Add((long)item.Tag - 1);
+                    item.Release();
+                }
             }
-        }
 
-        return offsets;
+            if (offsets.Count == before || !subscription.RequiresAcknowledgement)
+            {
+                return offsets;
+            }
+
+            subscription.AcknowledgeAsync((ulong)offsets[^1] + 1, multiple: true).AsTask().GetAwaiter().GetResult();
+        }
     }
 }

@@ -196,7 +196,55 @@ public sealed class TopicFeedTests
     }
 
     [Fact]
-    public async Task Live_SubscriberWithoutRoom_IsEndedAsSlowOthersGetEverything()
+    public async Task Live_BufferFilledByABurst_FallsBehind_IsHandedTheRecentEventsAsItsWriterMakesRoom_AndJoinsAgain()
+    {
+        // A burst larger than its buffer ended a subscriber that read as fast as it could (a WebSocket's at once).
+        var t = new TopicFeedTesting(buffer: 16, recent: 64);
+        var behind = t.Feed.Attach(t.Format, null, out _, out _);
+        await t.FeedAsync(0, 40);
+
+        Assert.Null(behind.EndReason);
+        Assert.Equal(TopicReaderState.CatchingUp, behind.State);
+        Assert.True(behind.RequiresAcknowledgement);
+        var received = TopicFeedTesting.Drain(behind);
+        Assert.Equal(TopicReaderState.Live, behind.State);
+        await t.FeedAsync(40, 2);
+        received.AddRange(TopicFeedTesting.Drain(behind));
+
+        Assert.Equal(Enumerable.Range(0, 42).Select(o => (long)o), received);
+        Assert.Equal(0, t.Metrics.Scrape().Value("eventsourced_topic_slow_subscribers_total"));
+    }
+
+    [Fact]
+    public async Task Live_BufferFull_EventsComingWhileItsWriterMakesRoom_JoinsWithoutGapOrRepeat()
+    {
+        var t = new TopicFeedTesting(buffer: 16, recent: 64);
+        var behind = t.Feed.Attach(t.Format, null, out _, out _);
+        await t.FeedAsync(0, 20);
+
+        // Its writer takes a few at a time while events go on coming: the feed hands it the recent ones as room allows.
+        var received = new List<long>();
+        for (var offset = 20; offset < 60; offset++)
+        {
+            for (var i = 0; i < 3 && behind.Items.TryRead(out var item); i++)
+            {
+                received.Add((long)item.Tag - 1);
+                item.Release();
+            }
+
+            await t.FeedAsync(offset);
+        }
+
+        received.AddRange(TopicFeedTesting.Drain(behind));
+        await t.FeedAsync(60);
+        received.AddRange(TopicFeedTesting.Drain(behind));
+
+        Assert.Equal(TopicReaderState.Live, behind.State);
+        Assert.Equal(Enumerable.Range(0, 61).Select(o => (long)o), received);
+    }
+
+    [Fact]
+    public async Task Live_FallenFurtherBehindThanTheRecentEvents_IsEndedAsSlow_OthersGetEverything()
     {
         var t = new TopicFeedTesting(buffer: 16);
         var slow = t.Feed.Attach(t.Format, null, out _, out _);
