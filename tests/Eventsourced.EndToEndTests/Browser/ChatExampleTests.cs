@@ -164,6 +164,28 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     }
 
     [Fact]
+    public async Task WithTokens_AUserParameterOtherThanTheSub_ThePageIsItsSub_AndDoesNotListItselfTwice()
+    {
+        // The gateway makes the inbox chat.user.SUB whatever user= says: the page's own presence event names the sub, and
+        // a page that took user= for itself listed the sub as someone else, and told it "here" into its own inbox.
+        await using var chat = await StartChatAsync(tokens: true);
+        var (john, bob) = (chat.User("john.doe@example.com"), chat.User("bob"));
+        var johnPage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await johnPage.GotoAsync(chat.Url("john", "&token=" + ChatToken(john)));
+        await Expect(johnPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.Url(bob, "&token=" + ChatToken(bob)));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+        await Expect(johnPage.Locator("#title")).ToHaveTextAsync($"#{chat.Room} as {john}");
+        await Expect(johnPage.Locator("#online li")).ToHaveTextAsync([bob, $"{john} (you)"]);
+        await Expect(bobPage.Locator("#online li")).ToHaveTextAsync([$"{bob} (you)", john]);
+        await SayAsync(johnPage, "hello");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{john}hello"]);
+        Assert.Equal([bob, $"{john} (you)"], await johnPage.Locator("#online li").AllTextContentsAsync());
+    }
+
+    [Fact]
     public async Task WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub()
     {
         // With tokens each line is shown by the frame's "from" (the sender's sub, set by the gateway), not by the
