@@ -6,7 +6,7 @@
 // In a service of your own, the part to copy is PublishAsync below: publish to the default exchange
 // ("") with the queue name as routing key. The queue is the one the gateway derives from
 // queue.pattern: with the default ${query:id}, the browser's ?id=42 reads queue 42.
-#:package RabbitMQ.Client@7.1.2
+#:package RabbitMQ.Client@7.2.2
 #:property PublishAot=false
 
 using System.Text;

@@ -138,6 +138,54 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     }
 
     [Fact]
+    public async Task WithTokens_SubsOfSeveralWords_AnEmailAddressAndOneTooLongForTheEventsRoutingKey_SeeEachOtherComeAndGo()
+    {
+        // A sub is any string: john.doe's inbox is chat.user.john.doe, whose presence events' routing key has more words
+        // than chat.user.*; a long e-mail address makes the routing key pass 255 bytes, and the gateway leaves the name out.
+        await using var chat = await StartChatAsync(tokens: true);
+        var (john, ann) = (chat.User("john.doe"), chat.User(new string('a', 210) + "@mail.example.com"));
+        Assert.True($"unsubscribed.queue.chat.user.{ann}".Length > 255);
+        string Url(string user) => chat.Url(user, "&token=" + ChatToken(user));
+        var johnPage = await chat.NewPageAsync();
+        var annPage = await chat.NewPageAsync();
+        await johnPage.GotoAsync(Url(john));
+        await Expect(johnPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await annPage.GotoAsync(Url(ann));
+        await Expect(annPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+        await Expect(johnPage.Locator("#online li")).ToHaveTextAsync([$"{ann}", $"{john} (you)"]);
+        await Expect(annPage.Locator("#online li")).ToHaveTextAsync([$"{ann} (you)", $"{john}"]);
+        await SayAsync(annPage, "hello john");
+        await Expect(johnPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{ann}hello john"]);
+
+        await annPage.Context.CloseAsync();
+        await Expect(johnPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{ann} left"]);
+        await Expect(johnPage.Locator("#online li")).ToHaveTextAsync([$"{john} (you)"]);
+    }
+
+    [Fact]
+    public async Task WithTokens_AUserParameterOtherThanTheSub_ThePageIsItsSub_AndDoesNotListItselfTwice()
+    {
+        // The gateway makes the inbox chat.user.SUB whatever user= says: the page's own presence event names the sub, and
+        // a page that took user= for itself listed the sub as someone else, and told it "here" into its own inbox.
+        await using var chat = await StartChatAsync(tokens: true);
+        var (john, bob) = (chat.User("john.doe@example.com"), chat.User("bob"));
+        var johnPage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await johnPage.GotoAsync(chat.Url("john", "&token=" + ChatToken(john)));
+        await Expect(johnPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.Url(bob, "&token=" + ChatToken(bob)));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+        await Expect(johnPage.Locator("#title")).ToHaveTextAsync($"#{chat.Room} as {john}");
+        await Expect(johnPage.Locator("#online li")).ToHaveTextAsync([bob, $"{john} (you)"]);
+        await Expect(bobPage.Locator("#online li")).ToHaveTextAsync([$"{bob} (you)", john]);
+        await SayAsync(johnPage, "hello");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{john}hello"]);
+        Assert.Equal([bob, $"{john} (you)"], await johnPage.Locator("#online li").AllTextContentsAsync());
+    }
+
+    [Fact]
     public async Task WithTokens_APageWritingAnotherName_IsShownAsItsTokensSub()
     {
         // With tokens each line is shown by the frame's "from" (the sender's sub, set by the gateway), not by the
@@ -385,7 +433,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
 
         /// <summary>The chat page for <paramref name="user"/> in the room, on this gateway, with <paramref name="query"/> (<c>&amp;token=...</c>) after.</summary>
         public string Url(string user, string query = "") =>
-            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}&user={user}{query}");
+            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}&user={Uri.EscapeDataString(user)}{query}");
 
         public async Task<IPage> NewPageAsync()
         {

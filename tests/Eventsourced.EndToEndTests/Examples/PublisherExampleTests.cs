@@ -1,4 +1,5 @@
 using System.Net;
+using System.Xml.Linq;
 using Eventsourced.EndToEndTests.Infrastructure;
 
 namespace Eventsourced.EndToEndTests.Examples;
@@ -16,6 +17,30 @@ public sealed class PublisherExampleTests(BrokerFixture broker)
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(5);
 
     private const string MultiLine = "first line\nsecond line: Grüße, 東京 🎉";
+
+    [Fact]
+    public void CSharpFileBasedApps_PinThePackageVersionsTheGatewayIsBuiltAndTestedWith()
+    {
+        // A service copies an example with its #:package line: publish.cs named RabbitMQ.Client 7.1.2, older than the
+        // gateway's, without the fixes made after it (leaks, recovery).
+        var pinned = XDocument.Load(Path.Combine(RepoPaths.Root, "Directory.Packages.props")).Descendants("PackageVersion")
+            .ToDictionary(e => (string)e.Attribute("Include")!, e => (string)e.Attribute("Version")!);
+        var checkedPins = 0;
+        foreach (var file in Directory.GetFiles(RepoPaths.Examples("csharp"), "*.cs"))
+        {
+            foreach (var line in File.ReadLines(file).Where(l => l.StartsWith("#:package ", StringComparison.Ordinal)))
+            {
+                var (package, version) = (line["#:package ".Length..].Split('@')[0], line.Split('@')[1]);
+                if (pinned.TryGetValue(package, out var ours))
+                {
+                    Assert.True(ours == version, $"{Path.GetFileName(file)} pins {package} {version}; the gateway uses {ours}");
+                    checkedPins++;
+                }
+            }
+        }
+
+        Assert.True(checkedPins >= 4, $"only {checkedPins} #:package lines of examples/csharp name a package of Directory.Packages.props");
+    }
 
     [Fact]
     public async Task AmqpToolsScript_MessageAsArgumentAndOnStdin_ReachesTheSubscriber()
