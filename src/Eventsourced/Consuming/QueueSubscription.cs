@@ -171,7 +171,23 @@ internal sealed class QueueSubscription : ISubscription
 
     /// <summary>The broker refused: its words stay in the log (SubscriptionGate); the client gets a plain reason.</summary>
     private static SubscribeException Refused(Exception ex) =>
-        new(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex) { ClientReason = "broker refused the subscription" };
+        new(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
+        {
+            ClientReason = ex is OperationInterruptedException { ShutdownReason: { } r } ? ClientReasonFor(r.ReplyCode, r.ReplyText) : RefusedReason,
+        };
+
+    private const string RefusedReason = "broker refused the subscription";
+
+    /// <summary>
+    /// What a refused subscriber is told for the broker's reply: that the queue's node is down when RabbitMQ says so
+    /// (a classic queue whose home node is gone: <c>404 NOT_FOUND - home node '...' of durable queue '...' ... is down or
+    /// inaccessible</c>; it comes back with the node, so a page should retry, not give up), else the plain refusal. Never
+    /// the node's name: that stays in the log.
+    /// </summary>
+    internal static string ClientReasonFor(ushort replyCode, string? replyText) =>
+        replyCode == NotFound && replyText is not null && replyText.Contains("is down or inaccessible", StringComparison.Ordinal)
+            ? RefusedReason + ": the queue's broker node is down"
+            : RefusedReason;
 
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,

@@ -11,7 +11,7 @@ internal static class StreamEndComment
 {
     private static readonly byte[] ConnectionLost = ": stream ended: broker connection lost\n\n"u8.ToArray();
     private static readonly byte[] ChannelClosed = ": stream ended: broker closed the subscription\n\n"u8.ToArray();
-    private static readonly byte[] Cancelled = ": stream ended: broker cancelled the subscription (queue deleted)\n\n"u8.ToArray();
+    private static readonly byte[] Cancelled = ": stream ended: broker cancelled the subscription (queue deleted, or its node down)\n\n"u8.ToArray();
     private static readonly byte[] Overflow = ": stream ended: broker sent more than the prefetch\n\n"u8.ToArray();
     private static readonly byte[] Shutdown = ": stream ended: gateway shutting down\n\n"u8.ToArray();
     private static readonly byte[] WriteTimeout = ": stream ended: client not reading (write timeout)\n\n"u8.ToArray();
@@ -34,7 +34,7 @@ internal static class StreamEndComment
     {
         SubscriptionEndReason.BrokerConnectionLost => "broker connection lost",
         SubscriptionEndReason.ChannelClosed => "broker closed the subscription",
-        SubscriptionEndReason.ConsumerCancelled => "broker cancelled the subscription (queue deleted)",
+        SubscriptionEndReason.ConsumerCancelled => "broker cancelled the subscription (queue deleted, or its node down)",
         SubscriptionEndReason.BufferOverflow => "broker sent more than the prefetch",
         SubscriptionEndReason.Shutdown => "gateway shutting down",
         SubscriptionEndReason.WriteTimeout => "client not reading (write timeout)",

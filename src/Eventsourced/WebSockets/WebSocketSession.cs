@@ -760,7 +760,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             : reason switch
             {
                 SubscriptionEndReason.Shutdown => (WebSocketCloseStatus.EndpointUnavailable, "gateway is shutting down"),
-                SubscriptionEndReason.ConsumerCancelled => (WebSocketCloseStatus.InternalServerError, "the broker ended the subscription (queue deleted?)"),
+                SubscriptionEndReason.ConsumerCancelled => (WebSocketCloseStatus.InternalServerError, "the broker ended the subscription (queue deleted, or its node down)"),
                 SubscriptionEndReason.BufferOverflow => (WebSocketCloseStatus.InternalServerError, "subscription buffer overflow"),
                 SubscriptionEndReason.ChannelClosed => (WebSocketCloseStatus.InternalServerError, "the broker closed the subscription"),
                 SubscriptionEndReason.BrokerConnectionLost => (WebSocketCloseStatus.InternalServerError, "the broker connection was lost"),

@@ -9,7 +9,7 @@ public sealed class StreamEndCommentTests
     /// <summary>Every end the gateway decides carries a comment; a client that left or a failed write gets none (nobody reads it).</summary>
     [Theory]
     [InlineData(nameof(SubscriptionEndReason.Shutdown), "gateway shutting down")]
-    [InlineData(nameof(SubscriptionEndReason.ConsumerCancelled), "queue deleted")]
+    [InlineData(nameof(SubscriptionEndReason.ConsumerCancelled), "queue deleted, or its node down")]
     [InlineData(nameof(SubscriptionEndReason.ChannelClosed), "broker closed")]
     [InlineData(nameof(SubscriptionEndReason.WriteTimeout), "write timeout")]
     [InlineData(nameof(SubscriptionEndReason.BufferOverflow), "prefetch")]
@@ -38,7 +38,7 @@ public sealed class StreamEndCommentTests
     [Theory]
     [InlineData(nameof(SubscriptionEndReason.TokenExpired), "token expired")]
     [InlineData(nameof(SubscriptionEndReason.Shutdown), "gateway shutting down")]
-    [InlineData(nameof(SubscriptionEndReason.ConsumerCancelled), "broker cancelled the subscription (queue deleted)")]
+    [InlineData(nameof(SubscriptionEndReason.ConsumerCancelled), "broker cancelled the subscription (queue deleted, or its node down)")]
     [InlineData(nameof(SubscriptionEndReason.SlowReader), "client too slow for the topic (resume with Last-Event-ID)")]
     public void GatewayEnds_WithAnEndEvent_AreAnEventWhoseDataSaysWhy(string reason, string why)
     {
