@@ -150,9 +150,16 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
                 subscription = feed.Attach(format, resumeAfter, out catchUp, out from);
                 break;
             }
-            catch (FeedEndedException) when (attempt == 1)
+            catch (FeedEndedException) when (attempt < 3)
             {
-                // The broker ended the feed between its opening and this attach: the next attempt opens a new one.
+                // The broker ended the feed (its connection lost, say) between its opening and this attach, and the feed
+                // may not have had the hub forget it yet (it does so right after ending its subscribers): forgotten here,
+                // or the next attempt found the same ended feed and a client reconnecting at once got a 503.
+                lock (_sync)
+                {
+                    Remove(entry);
+                }
+
                 Release(entry);
             }
             catch

@@ -1,5 +1,6 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using RabbitMQ.Client;
 
@@ -41,6 +42,28 @@ public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(br
         // And opened again by the next subscriber.
         await using var again = await gateway.SubscribeAsync($"/topics/{topic}");
         Assert.Equal(HttpStatusCode.OK, again.Status);
+        await PublishAsync(topic, 0, 1);
+        AssertRun(await again.ReadItemsAsync(1, Timeout), 0, 1);
+    }
+
+    [Fact]
+    public async Task FeedEndedButNotYetForgotten_ASubscriberComingAtOnce_GetsANewFeed_NotA503()
+    {
+        // The broker ends a feed (its connection lost): it ends its subscribers, then has the hub forget it. An
+        // EventSource reconnecting in between found the ended feed on both of its attempts and got 503 "the topic's
+        // consumer has just ended", on which it closes for good. Here the feed is ended and never forgotten.
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(FeedEndedButNotYetForgotten_ASubscriberComingAtOnce_GetsANewFeed_NotA503));
+        await using (var first = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.Status);
+            var feed = gateway.Services.GetRequiredService<Eventsourced.Topics.TopicHub>().FeedOf(topic) ?? throw new InvalidOperationException("no feed");
+            await feed.CloseAsync(Eventsourced.Consuming.SubscriptionEndReason.BrokerConnectionLost);
+            await first.WaitForEndAsync(Timeout);
+        }
+
+        await using var again = await gateway.SubscribeAsync($"/topics/{topic}");
+        Assert.True(again.Status == HttpStatusCode.OK, $"{(int)again.Status} {again.Reason}");
         await PublishAsync(topic, 0, 1);
         AssertRun(await again.ReadItemsAsync(1, Timeout), 0, 1);
     }
