@@ -219,6 +219,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 .Use(next => context =>
                 {
                     context.Response.Headers.CacheControl = "no-store";
+                    context.Response.Headers.XContentTypeOptions = "nosniff";
                     // A new connection per scrape keeps the exported Kestrel and hosting series alive (FrameworkMetersExport.ExpireAfter).
                     // HTTP/2 has no Connection header (Kestrel would drop it with a warning).
                     if (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
