@@ -25,6 +25,7 @@ namespace Eventsourced.Authorization;
 internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions<QueueOptions> queue)
 {
     private readonly bool _enabled = auth.Value.IdentifiesSubscribers;
+    private readonly bool _applicationUser = auth.Value.ApplicationUser;
     private readonly Dictionary<string, string> _readClaims = new(auth.Value.ReadClaims.Where(e => e.Value.Length > 0), StringComparer.OrdinalIgnoreCase);
     private readonly string _publishClaim = auth.Value.PublishClaim;
     private readonly bool _queueNamedByToken = QueuePattern.Parse(queue.Value.Pattern).UsesClaims;
@@ -47,14 +48,19 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
         return entries.Any(entry => NamePattern.Matches(entry.Value, name));
     }
 
+    /// <summary>Whether the gateway knows who its clients are (<c>auth.jwt</c> has a key, or <c>auth.application_user</c>).</summary>
+    public bool IdentifiesSubscribers => _enabled;
+
     /// <summary>
     /// Who <paramref name="user"/> is, as the messages it publishes name it (the <c>sender</c> header): its verified
-    /// token's <c>sub</c>; null without tokens (the gateway knows nobody then) or for a token without a <c>sub</c>.
+    /// token's <c>sub</c> (for <c>auth.application_user</c>, else the name identifier ASP.NET Core may have mapped it to);
+    /// null without tokens (the gateway knows nobody then) or for a token without a <c>sub</c>, or with an empty one.
     /// </summary>
     public string? Sender(ClaimsPrincipal user)
     {
         ArgumentNullException.ThrowIfNull(user);
-        return _enabled && user.FindFirst("sub")?.Value is { Length: > 0 } sub ? sub : null;
+        var sub = user.FindFirst("sub") ?? (_applicationUser ? user.FindFirst(ClaimTypes.NameIdentifier) : null);
+        return _enabled && sub?.Value is { Length: > 0 } value ? value : null;
     }
 
     /// <summary>Whether <paramref name="user"/> may publish to <paramref name="destination"/>.</summary>

@@ -33,6 +33,7 @@ internal static class HealthResponseWriter
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";
+        context.Response.Headers.XContentTypeOptions = "nosniff";
         return context.Response.WriteAsync(text.ToString(), context.RequestAborted);
     }
 }

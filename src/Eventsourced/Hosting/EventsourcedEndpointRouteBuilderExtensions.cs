@@ -208,6 +208,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     private static void MapObservability(IEndpointRouteBuilder endpoints, MetricsOptions metrics, HealthOptions health)
     {
         var services = endpoints.ServiceProvider;
+        var token = metrics.Token.Length > 0 ? new ObservabilityToken(metrics.Token) : null;
         if (metrics.Path.Length > 0)
         {
             var exporter = new MetricServerMiddleware.Settings
@@ -219,6 +220,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 .Use(next => context =>
                 {
                     context.Response.Headers.CacheControl = "no-store";
+                    context.Response.Headers.XContentTypeOptions = "nosniff";
                     // A new connection per scrape keeps the exported Kestrel and hosting series alive (FrameworkMetersExport.ExpireAfter).
                     // HTTP/2 has no Connection header (Kestrel would drop it with a warning).
                     if (HttpProtocol.IsHttp11(context.Request.Protocol) || HttpProtocol.IsHttp10(context.Request.Protocol))
@@ -230,14 +232,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 })
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
-            OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, exposition)), metrics)
+            OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
                 .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
                 .WithDisplayName("eventsourced metrics");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
-            OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(metrics.Token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics)
+            OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
                 .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
                 .WithDisplayName("eventsourced debug vars");
         }
@@ -264,7 +266,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>
     private static readonly HttpMethodMetadata ReadOnly = new([HttpMethods.Get, HttpMethods.Head]);
 
-    /// <summary>With <c>metrics.address</c> set, the endpoint answers only there.</summary>
-    private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics) =>
-        metrics.Address.Length > 0 ? endpoint.WithMetadata(new ListenerMetadata(Observability: true)) : endpoint;
+    /// <summary>
+    /// With <c>metrics.address</c> set, the endpoint answers only there. With <c>metrics.token</c>, the token is in its
+    /// metadata: a method it does not take is refused with the <c>401</c> too (<see cref="Http.UnservedRequests"/>).
+    /// </summary>
+    private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics, ObservabilityToken? token)
+    {
+        if (token is not null)
+        {
+            endpoint.WithMetadata(token);
+        }
+
+        return metrics.Address.Length > 0 ? endpoint.WithMetadata(new ListenerMetadata(Observability: true)) : endpoint;
+    }
 }

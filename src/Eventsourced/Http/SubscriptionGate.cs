@@ -511,6 +511,9 @@ internal sealed class SubscriptionGate(
         var refused = !origins.IsAllowed(origin) && !OriginPolicy.IsSameOrigin(origin, context.Request.Host);
         SseResponseHeaders.Apply(context.Response, refused ? settings.Headers.CorsForRefusedOrigins : settings.Headers.Cors);
         origins.Apply(context);
+        // Every answer here (a stream, a poll's messages, a refusal) may carry what clients published: a browser must never
+        // sniff it into HTML or script. Not a header.sse entry, which an operator could leave out.
+        context.Response.Headers.XContentTypeOptions = "nosniff";
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;

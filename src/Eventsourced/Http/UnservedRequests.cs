@@ -12,7 +12,9 @@ namespace Eventsourced.Http;
 /// <c>405</c> of the metrics and debug endpoints, which is empty) gets its reason. Runs after routing. On
 /// <c>metrics.address</c> routing finds no endpoint at all for a method the path's endpoint does not take (with a
 /// <c>server.path</c> ending in <c>/</c>, the stream's catch-all is the one candidate left for it, and it is not served
-/// there): such a request gets the <c>405</c> too, with <c>Allow</c>, instead of the <c>404</c>.
+/// there): such a request gets the <c>405</c> too, with <c>Allow</c>, instead of the <c>404</c>. With <c>metrics.token</c>,
+/// a request without the token gets the token's <c>401</c> instead of any <c>405</c> at <c>/metrics</c> and
+/// <c>/debug/vars</c>, so that who has no token cannot tell these paths from any other.
 /// </summary>
 internal static class UnservedRequests
 {
@@ -20,10 +22,10 @@ internal static class UnservedRequests
     {
         if (context.GetEndpoint() is null)
         {
-            if (MethodsOf(context) is { Length: > 0 } methods)
+            var served = EndpointsAt(context);
+            if (MethodsOf(served) is { Length: > 0 } methods)
             {
-                context.Response.Headers.Allow = string.Join(", ", methods);
-                await StatusReason.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed");
+                await RefuseMethodAsync(context, served, methods);
                 return;
             }
 
@@ -38,19 +40,50 @@ internal static class UnservedRequests
             return;
         }
 
+        // With a server.path ending in /, the stream's catch-all takes every other method at the metrics paths, and
+        // refuses it (405) as the stream: without the token, that too is the token's 401. GET and HEAD reach the endpoint
+        // itself, which checks; OPTIONS is a CORS preflight on the clients' listener, which carries no credentials.
+        var method = context.Request.Method;
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
+            && context.GetEndpoint()?.Metadata.GetMetadata<ObservabilityToken>() is null
+            && TokenAt(EndpointsAt(context)) is { } token && !token.Admits(context))
+        {
+            await token.ChallengeAsync(context);
+            return;
+        }
+
         await next(context);
         if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed && !context.Response.HasStarted)
         {
-            await StatusReason.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed");
+            await RefuseMethodAsync(context, EndpointsAt(context), null);
         }
     }
 
     /// <summary>
-    /// The methods taken at the request's path (a literal route, spelt exactly so where it must be: see
-    /// <see cref="Hosting.ExactPathMatcherPolicy"/>) by the endpoints of the request's listener, when routing found none
-    /// for its method; empty when no endpoint serves the path.
+    /// A <c>405</c> with its reason (and <c>Allow</c>, when <paramref name="methods"/> are given); but a <c>401</c> where an
+    /// endpoint at the path needs <c>metrics.token</c> and the request lacks it: who has no token does not learn that the
+    /// path is served (on <c>metrics.address</c>, any other path is a <c>404</c>).
     /// </summary>
-    private static string[] MethodsOf(HttpContext context)
+    private static Task RefuseMethodAsync(HttpContext context, RouteEndpoint[] served, string[]? methods)
+    {
+        if (TokenAt(served) is { } token && !token.Admits(context))
+        {
+            return token.ChallengeAsync(context);
+        }
+
+        if (methods is not null)
+        {
+            context.Response.Headers.Allow = string.Join(", ", methods);
+        }
+
+        return StatusReason.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed");
+    }
+
+    /// <summary>
+    /// The endpoints of the request's listener at the request's path (a literal route, spelt exactly so where it must be:
+    /// see <see cref="Hosting.ExactPathMatcherPolicy"/>).
+    /// </summary>
+    private static RouteEndpoint[] EndpointsAt(HttpContext context)
     {
         var observability = ObservabilityListener.Serves(context);
         var path = context.Request.Path.Value ?? string.Empty;
@@ -60,8 +93,14 @@ internal static class UnservedRequests
             .Where(e => string.Equals(e.RoutePattern.RawText, path, StringComparison.OrdinalIgnoreCase)
                 && (e.Metadata.GetMetadata<ListenerMetadata>()?.Observability ?? observability) == observability
                 && (e.Metadata.GetMetadata<Hosting.ExactPathMetadata>() is not { } exact
-                    || string.Equals(requested ??= Hosting.ExactPathMatcherPolicy.RequestedPath(context), Hosting.ExactPathMatcherPolicy.Spelling(context.Request.PathBase, exact.Path), StringComparison.Ordinal)))
-            .SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? [])
-            .Distinct(StringComparer.OrdinalIgnoreCase)];
+                    || string.Equals(requested ??= Hosting.ExactPathMatcherPolicy.RequestedPath(context), Hosting.ExactPathMatcherPolicy.Spelling(context.Request.PathBase, exact.Path), StringComparison.Ordinal)))];
     }
+
+    /// <summary>The <c>metrics.token</c> one of <paramref name="served"/> needs, if any.</summary>
+    private static ObservabilityToken? TokenAt(RouteEndpoint[] served) =>
+        served.Select(e => e.Metadata.GetMetadata<ObservabilityToken>()).FirstOrDefault(t => t is not null);
+
+    /// <summary>The methods <paramref name="served"/> take, when routing found none for the request's; empty when no endpoint serves the path.</summary>
+    private static string[] MethodsOf(RouteEndpoint[] served) =>
+        [.. served.SelectMany(e => e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? []).Distinct(StringComparer.OrdinalIgnoreCase)];
 }

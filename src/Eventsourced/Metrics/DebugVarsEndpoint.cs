@@ -32,6 +32,7 @@ internal sealed class DebugVarsEndpoint
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "application/json; charset=utf-8";
         response.Headers.CacheControl = "no-store";
+        response.Headers.XContentTypeOptions = "nosniff";
         await using var json = new Utf8JsonWriter(response.Body, new JsonWriterOptions { Indented = true });
         Write(json);
         await json.FlushAsync(context.RequestAborted);

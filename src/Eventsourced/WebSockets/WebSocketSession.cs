@@ -664,6 +664,14 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         var sender = _permissions.Sender(_context.User);
+        if (sender is null && _permissions.IdentifiesSubscribers)
+        {
+            // Published, the message would reach subscribers without a "from", as a service's does: a page trusting
+            // messages without one (the chat's presence events) would take this client's for the gateway's own.
+            _metrics.ClientPublish(PublishOutcomes.Refused);
+            return ReplyFrames.PublishFailed(reference, "token has no sub: subscribers could not be shown who sent the message");
+        }
+
         if (sender is not null && System.Text.Encoding.UTF8.GetByteCount(sender) > MessageSender.MaxBytes)
         {
             // Subscribers are shown a sender of at most MaxBytes ("from"): published, the message would reach them without

@@ -203,6 +203,57 @@ public sealed class ObservabilityListenerTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.OK, (await gateway.Client.GetAsync("/healthz")).StatusCode);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Token_AMethodTheEndpointsDoNotTake_Is401WithoutTheToken_405WithIt_TheProbesStay405(bool ownListener)
+    {
+        // A 405 told a client without the token that the path is served, where any other path of metrics.address is a 404.
+        const string token = "s3cret-scrape-token";
+        var metricsPort = FreePort.Next();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Metrics.Token = token;
+            if (ownListener)
+            {
+                o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+            }
+        });
+        using var client = ownListener ? GatewayServer.NewClient(new Uri($"http://127.0.0.1:{metricsPort}")) : null;
+        var observability = client ?? gateway.Client;
+        // On the clients' listener, OPTIONS is a CORS preflight on every path (204), as before.
+        HttpMethod[] methods = ownListener
+            ? [HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch, HttpMethod.Options, new HttpMethod("FOO")]
+            : [HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Patch, new HttpMethod("FOO")];
+
+        foreach (var method in methods)
+        {
+            foreach (var path in new[] { "/metrics", "/debug/vars" })
+            {
+                using var without = await observability.SendAsync(new HttpRequestMessage(method, path));
+                Assert.True(without.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} without the token: {(int)without.StatusCode}");
+                Assert.Equal("bearer token required", without.Headers.GetValues("X-Status-Reason").Single());
+                Assert.Equal("Bearer", without.Headers.WwwAuthenticate.Single().Scheme);
+                Assert.Empty(without.Content.Headers.Allow);
+
+                using var wrong = await observability.SendAsync(new HttpRequestMessage(method, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token + "x") } });
+                Assert.True(wrong.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} with a wrong token: {(int)wrong.StatusCode}");
+                Assert.Equal("wrong bearer token", wrong.Headers.GetValues("X-Status-Reason").Single());
+
+                using var with = await observability.SendAsync(new HttpRequestMessage(method, path) { Headers = { Authorization = new AuthenticationHeaderValue("Bearer", token) } });
+                Assert.True(with.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} {path} with the token: {(int)with.StatusCode}");
+                Assert.Equal("method not allowed", with.Headers.GetValues("X-Status-Reason").Single());
+                Assert.Contains("GET", with.Content.Headers.Allow);
+            }
+
+            foreach (var path in new[] { "/healthz", "/readyz" })
+            {
+                using var probe = await observability.SendAsync(new HttpRequestMessage(method, path));
+                Assert.True(probe.StatusCode == HttpStatusCode.MethodNotAllowed, $"{method} {path}: {(int)probe.StatusCode}");
+            }
+        }
+    }
+
     [Fact]
     public async Task Token_IsMaskedByDashC()
     {

@@ -126,6 +126,49 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TokenWithoutASubOrAnEmptyOne_IsRefusedPublishing_AndNothingReachesTheExchange()
+    {
+        // Without a sub the publish carried no sender, so subscribers got it without "from", exactly as a service's
+        // message: a page trusting messages without "from" (the chat's presence events) took it for the gateway's own.
+        var exchange = broker.UniqueQueueName("sender-nosub-exchange");
+        var sink = broker.UniqueQueueName("sender-nosub-sink");
+        var queue = broker.UniqueQueueName("sender-nosub");
+        await _amqp.DeclareExchangeAsync(exchange, ExchangeType.Topic, durable: false);
+        await _amqp.DeclareQueueAsync(sink, expiresSeconds: 600, durable: true);
+        await _amqp.BindQueueAsync(sink, exchange, "chat.#");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}";
+        });
+
+        const string Refused = "{\"error\":\"token has no sub: subscribers could not be shown who sent the message\",\"ref\":1}";
+        var withoutSub = new Dictionary<string, object> { ["queues"] = new[] { $"{queue}-none" }, ["publish"] = new[] { "lobby" } };
+        var emptySub = new Dictionary<string, object> { ["sub"] = string.Empty, ["queues"] = new[] { $"{queue}-empty" }, ["publish"] = new[] { "lobby" } };
+        var withSub = new Dictionary<string, object> { ["sub"] = "dave", ["queues"] = new[] { $"{queue}-dave" }, ["publish"] = new[] { "lobby" } };
+        foreach (var (claims, own, answer) in new[]
+        {
+            (withoutSub, $"{queue}-none", Refused),
+            (emptySub, $"{queue}-empty", Refused),
+            (withSub, $"{queue}-dave", "{\"published\":1}"),
+        })
+        {
+            await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={own}&access_token={TestTokens.Hs256(claims)}");
+            Assert.True(client.Connected, $"{client.Status} {client.Reason}");
+            await client.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": {\"event\": \"subscribed\", \"subject\": \"admin\"}, \"type\": \"subscribed\"}}");
+            Assert.Equal(answer, (await client.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        }
+
+        var published = Assert.Single(await _amqp.ReceiveAsync(sink, 1, Timeout));
+        Assert.Equal("dave", Encoding.UTF8.GetString((byte[])published.Properties.Headers!["sender"]!));
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+        await _amqp.DeleteQueueAsync(sink);
+        await _amqp.DeleteExchangeAsync(exchange);
+    }
+
+    [Fact]
     public async Task WithoutTokens_APublishCarriesNoSenderHeader_AndSubscribersNoFrom()
     {
         var exchange = broker.UniqueQueueName("anon-exchange");

@@ -40,6 +40,21 @@ public sealed class SubscriberPermissionsTests
         Assert.Null(Permissions().Sender(User(("sub", ""))));
         // Without keys nobody is verified: a principal an embedding application put there names no sender.
         Assert.Null(Permissions(keys: false).Sender(User(("sub", "alice"))));
+        Assert.True(Permissions().IdentifiesSubscribers);
+        Assert.False(Permissions(keys: false).IdentifiesSubscribers);
+    }
+
+    [Fact]
+    public void Sender_OfAnApplicationUser_IsTheNameIdentifierItsSubWasMappedTo_ATokensIsNot()
+    {
+        // ASP.NET Core's sign-ins map "sub" to the name identifier by default: without it, every publish of such a user
+        // would be refused as coming from nobody. A verified token names its sender by "sub" alone.
+        var applicationUser = Permissions(keys: false, configure: a => a.ApplicationUser = true);
+        Assert.True(applicationUser.IdentifiesSubscribers);
+        Assert.Equal("alice", applicationUser.Sender(User((ClaimTypes.NameIdentifier, "alice"))));
+        Assert.Equal("bob", applicationUser.Sender(User(("sub", "bob"), (ClaimTypes.NameIdentifier, "alice"))));
+        Assert.Null(applicationUser.Sender(User((ClaimTypes.NameIdentifier, ""))));
+        Assert.Null(Permissions().Sender(User((ClaimTypes.NameIdentifier, "alice"))));
     }
 
     [Theory]
