@@ -88,41 +88,11 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
         // Subscribers see a sender of at most 256 bytes as "from": a longer sub's publish reached them without one, as a
         // service's message does, so that a page trusting messages without "from" (the chat's presence events) took it
         // for the gateway's own.
-        var exchange = broker.UniqueQueueName("sender-long-exchange");
-        var sink = broker.UniqueQueueName("sender-long-sink");
-        var queue = broker.UniqueQueueName("sender-long");
-        await _amqp.DeclareExchangeAsync(exchange, ExchangeType.Topic, durable: false);
-        await _amqp.DeclareQueueAsync(sink, expiresSeconds: 600, durable: true);
-        await _amqp.BindQueueAsync(sink, exchange, "chat.#");
-        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
-        {
-            o.Auth.Jwt.Secret = TestTokens.Secret;
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}";
-        });
-
-        foreach (var (sub, answer) in new[]
-        {
-            (new string('x', 257), "{\"error\":\"token's sub is longer than 256 bytes: subscribers could not be shown who sent the message\",\"ref\":1}"),
-            (string.Concat(Enumerable.Repeat("\u00e9", 129)), "{\"error\":\"token's sub is longer than 256 bytes: subscribers could not be shown who sent the message\",\"ref\":1}"),
-            (new string('y', 256), "{\"published\":1}"),
-        })
-        {
-            var own = $"{queue}-{sub.Length}-{sub[0]}";
-            var claims = TestTokens.Claims(sub, own);
-            claims["publish"] = new[] { "lobby" };
-            await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={own}&access_token={TestTokens.Hs256(claims)}");
-            Assert.True(client.Connected, $"{client.Status} {client.Reason}");
-            await client.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"subscribed\"}}");
-            Assert.Equal(answer, (await client.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
-        }
-
-        var published = Assert.Single(await _amqp.ReceiveAsync(sink, 1, Timeout));
-        Assert.Equal(new string('y', 256), Encoding.UTF8.GetString((byte[])published.Properties.Headers!["sender"]!));
-        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
-        await _amqp.DeleteQueueAsync(sink);
-        await _amqp.DeleteExchangeAsync(exchange);
+        const string Refused = "{\"error\":\"token's sub is longer than 256 bytes: subscribers could not be shown who sent the message\",\"ref\":1}";
+        await AssertPublishesAnsweredAsync("sender-long", new string('y', 256),
+            (new string('x', 257), Refused),
+            (string.Concat(Enumerable.Repeat("\u00e9", 129)), Refused),
+            (new string('y', 256), "{\"published\":1}"));
     }
 
     [Fact]
@@ -130,9 +100,20 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
     {
         // Without a sub the publish carried no sender, so subscribers got it without "from", exactly as a service's
         // message: a page trusting messages without "from" (the chat's presence events) took it for the gateway's own.
-        var exchange = broker.UniqueQueueName("sender-nosub-exchange");
-        var sink = broker.UniqueQueueName("sender-nosub-sink");
-        var queue = broker.UniqueQueueName("sender-nosub");
+        const string Refused = "{\"error\":\"token has no sub: subscribers could not be shown who sent the message\",\"ref\":1}";
+        await AssertPublishesAnsweredAsync("sender-nosub", "dave", (null, Refused), (string.Empty, Refused), ("dave", "{\"published\":1}"));
+    }
+
+    /// <summary>
+    /// A gateway publishing WebSocket clients' messages to an exchange of its own: a client with a token of each
+    /// <c>sub</c> (none for null) publishes one message, whose answer must be the one given; the exchange then holds
+    /// exactly one message, from <paramref name="publishedBy"/>.
+    /// </summary>
+    private async Task AssertPublishesAnsweredAsync(string name, string publishedBy, params (string? Sub, string Answer)[] publishers)
+    {
+        var exchange = broker.UniqueQueueName($"{name}-exchange");
+        var sink = broker.UniqueQueueName($"{name}-sink");
+        var queue = broker.UniqueQueueName(name);
         await _amqp.DeclareExchangeAsync(exchange, ExchangeType.Topic, durable: false);
         await _amqp.DeclareQueueAsync(sink, expiresSeconds: 600, durable: true);
         await _amqp.BindQueueAsync(sink, exchange, "chat.#");
@@ -144,17 +125,16 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
             o.Ws.PublishRoutingKey = "chat.${to}";
         });
 
-        const string Refused = "{\"error\":\"token has no sub: subscribers could not be shown who sent the message\",\"ref\":1}";
-        var withoutSub = new Dictionary<string, object> { ["queues"] = new[] { $"{queue}-none" }, ["publish"] = new[] { "lobby" } };
-        var emptySub = new Dictionary<string, object> { ["sub"] = string.Empty, ["queues"] = new[] { $"{queue}-empty" }, ["publish"] = new[] { "lobby" } };
-        var withSub = new Dictionary<string, object> { ["sub"] = "dave", ["queues"] = new[] { $"{queue}-dave" }, ["publish"] = new[] { "lobby" } };
-        foreach (var (claims, own, answer) in new[]
+        for (var i = 0; i < publishers.Length; i++)
         {
-            (withoutSub, $"{queue}-none", Refused),
-            (emptySub, $"{queue}-empty", Refused),
-            (withSub, $"{queue}-dave", "{\"published\":1}"),
-        })
-        {
+            var (sub, answer) = publishers[i];
+            var own = $"{queue}-{i}";
+            var claims = new Dictionary<string, object> { ["queues"] = new[] { own }, ["publish"] = new[] { "lobby" } };
+            if (sub is not null)
+            {
+                claims["sub"] = sub;
+            }
+
             await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={own}&access_token={TestTokens.Hs256(claims)}");
             Assert.True(client.Connected, $"{client.Status} {client.Reason}");
             await client.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": {\"event\": \"subscribed\", \"subject\": \"admin\"}, \"type\": \"subscribed\"}}");
@@ -162,7 +142,7 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
         }
 
         var published = Assert.Single(await _amqp.ReceiveAsync(sink, 1, Timeout));
-        Assert.Equal("dave", Encoding.UTF8.GetString((byte[])published.Properties.Headers!["sender"]!));
+        Assert.Equal(publishedBy, Encoding.UTF8.GetString((byte[])published.Properties.Headers!["sender"]!));
         Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
         await _amqp.DeleteQueueAsync(sink);
         await _amqp.DeleteExchangeAsync(exchange);
