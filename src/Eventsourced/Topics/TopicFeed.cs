@@ -373,12 +373,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             {
                 // Behind while the heap is nearly full: ended, and what its buffer held let go at once (a queue's stream
                 // in the same state is ended too); it resumes from its last id when it reconnects.
-                RemoveLive(subscription);
-                lock (subscription.Sync)
-                {
-                    subscription.State = TopicReaderState.Ended;
-                }
-
+                EndLiveLocked(subscription);
                 subscription.EndLettingGo(SubscriptionEndReason.MemoryFull);
             }
 
@@ -387,7 +382,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             {
                 if (subscription.IsStopped || subscription.EndReason is not null)
                 {
-                    noRoom.Add(subscription); // leaving, or ended by its transport: it goes (not counted as slow, below)
+                    EndLiveLocked(subscription); // leaving, or ended by its transport: it goes, not counted as slow
                     continue;
                 }
 
@@ -411,14 +406,7 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             noRoom.Clear();
             if (slow is not null)
             {
-                foreach (var subscription in slow)
-                {
-                    RemoveLive(subscription);
-                    lock (subscription.Sync)
-                    {
-                        subscription.State = TopicReaderState.Ended;
-                    }
-                }
+                slow.ForEach(EndLiveLocked);
 
                 // One that is leaving (its reader stopped) has no room for anything either: it is not slow; nor is
                 // one that ended for another reason first (its writer timed out, say).
@@ -585,10 +573,9 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
                 return subscription.End(SubscriptionEndReason.SlowReader) ? Behind.OutOfReach : Behind.Joined;
             }
 
-            var reserve = Math.Max(4, subscription.Capacity / 4);
             for (var i = _ring.IndexAtOrAfter(subscription.Next); i < _ring.Count; i++)
             {
-                if (subscription.Room <= reserve || !subscription.TryAdd(_ring[i].ItemFor(subscription.Format)))
+                if (subscription.RoomToJoin <= 0 || !subscription.TryAdd(_ring[i].ItemFor(subscription.Format)))
                 {
                     return Behind.Behind; // more when its writer has made room (a failed add: it ended or leaves meanwhile)
                 }
@@ -669,6 +656,16 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
     }
 
     /// <summary>Under <see cref="_sync"/>: swaps the last live subscriber into its place (order does not matter).</summary>
+    /// <summary>Under <see cref="_sync"/>: a live subscriber is handed nothing more (the caller ends it, or it is leaving).</summary>
+    private void EndLiveLocked(TopicSubscription subscription)
+    {
+        RemoveLive(subscription);
+        lock (subscription.Sync)
+        {
+            subscription.State = TopicReaderState.Ended;
+        }
+    }
+
     private void RemoveLive(TopicSubscription subscription)
     {
         var index = subscription.LiveIndex;
