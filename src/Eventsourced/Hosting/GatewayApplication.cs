@@ -92,8 +92,7 @@ public static class GatewayApplication
             host.ShutdownTimeout = TimeSpan.FromSeconds(options.Server.DrainDelaySeconds + options.Server.ShutdownTimeoutSeconds));
         ConfigureLogging(builder.Logging, options.Log);
         builder.Services.AddEventsourced(config);
-        builder.Services.AddHostedService<HangupSignal>();
-        builder.Services.AddHostedService<RepeatedStopSignal>();
+        builder.Services.AddHostedService<ProcessSignals>();
         if (TlsFiles.Enabled(options.Server))
         {
             // Owned by the container: its file watchers end with the application.
@@ -272,13 +271,11 @@ public static class GatewayApplication
             return; // any valid token reads any queue: a binding gives it nothing it could not read anyway
         }
 
-        var named = pattern.Segments.Where(s => s.Kind is Naming.PatternSegmentKind.Query or Naming.PatternSegmentKind.Cookie).Select(s => s.ToString()).ToHashSet(StringComparer.Ordinal);
+        var named = RequestValues(pattern.Segments).ToHashSet(StringComparer.Ordinal);
         foreach (var entry in options.Queue.Bind)
         {
             var binding = Consuming.QueueBinding.Parse(entry);
-            var free = binding.Exchange.Segments.Concat(binding.RoutingKey.Segments)
-                .Where(s => s.Kind is Naming.PatternSegmentKind.Query or Naming.PatternSegmentKind.Cookie)
-                .Select(s => s.ToString())
+            var free = RequestValues(binding.Exchange.Segments.Concat(binding.RoutingKey.Segments))
                 .FirstOrDefault(p => pattern.UsesClaims || !named.Contains(p));
             if (free is not null)
             {
@@ -286,6 +283,11 @@ public static class GatewayApplication
                     pattern.UsesClaims ? "takes the queue's name from the token" : "does not contain it");
             }
         }
+
+        // The placeholders a request fills in (${query:x}, ${cookie:x}), as written in the configuration.
+        static IEnumerable<string> RequestValues(IEnumerable<Naming.PatternSegment> segments) => segments
+            .Where(s => s.Kind is Naming.PatternSegmentKind.Query or Naming.PatternSegmentKind.Cookie)
+            .Select(s => s.ToString());
     }
 
     private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles, Func<long> openConnections)
