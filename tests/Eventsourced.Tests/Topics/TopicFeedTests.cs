@@ -319,6 +319,39 @@ public sealed class TopicFeedTests
     }
 
     [Fact]
+    public async Task Ended_ByTheBroker_ASubscriberThatFellBehind_IsHandedNothingMoreWhenItsWriterAcknowledges()
+    {
+        var t = new TopicFeedTesting(buffer: 16, recent: 64);
+        var behind = t.Feed.Attach(t.Format, null, out _, out _);
+        await t.FeedAsync(0, 40);
+        Assert.True(behind.FellBehind);
+
+        await t.Feed.HandleBasicCancelAsync("feed");
+        var written = TakeMessages(behind);
+        await behind.AcknowledgeAsync((ulong)written[^1] + 1, multiple: true);
+
+        Assert.Equal(Enumerable.Range(0, 16).Select(o => (long)o), written);
+        Assert.Empty(TakeMessages(behind));
+        Assert.Equal(0, t.Feed.Subscribers);
+        Assert.Equal(SubscriptionEndReason.ConsumerCancelled, behind.EndReason);
+
+        static List<long> TakeMessages(TopicSubscription subscription)
+        {
+            var offsets = new List<long>();
+            while (subscription.Items.TryRead(out var item))
+            {
+                if (item.IsMessage)
+                {
+                    offsets.Add((long)item.Tag - 1);
+                    item.Release();
+                }
+            }
+
+            return offsets;
+        }
+    }
+
+    [Fact]
     public async Task CatchUp_Acknowledgements_FollowWhatTheClientReceived()
     {
         var t = new TopicFeedTesting(recent: 2);
