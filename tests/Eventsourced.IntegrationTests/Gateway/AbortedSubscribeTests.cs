@@ -9,7 +9,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// must leave nothing behind: no reservation in the pool, no channel on the broker, no extra connection later.
 /// A proxy that delays every broker answer makes each step last long enough to leave in the middle of it.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class AbortedSubscribeTests(BrokerFixture broker)
 {
     private static readonly TimeSpan Lag = TimeSpan.FromMilliseconds(250);

@@ -10,7 +10,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// connect failure's log line (event 201) says what the port is and what to do, beyond the client library's message
 /// ("connection.start was never received, likely due to a network timeout", "the remote certificate was rejected").
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class BrokerConnectFailureTests(BrokerFixture broker)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -14,7 +14,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// (an immediate reconnect meeting its own stream that is still ending) instead of getting the 503 that an
 /// EventSource never retries; a holder that stays still gets it a 503, after the grace.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class BusyGraceTests(BrokerFixture broker)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);

@@ -16,7 +16,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// the limit: the excess is closed as it comes, streams go on, and new clients are served once the flood ends.
 /// The published gateway runs with a low limit (prlimit) rather than exhausting the machine's.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class ConnectionFloodTests(BrokerFixture broker)
 {
     private const int FileLimit = 1024;

@@ -3,7 +3,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class ExclusivityTests(BrokerFixture broker) : GatewayTestBase(broker)
 {
     [Fact]

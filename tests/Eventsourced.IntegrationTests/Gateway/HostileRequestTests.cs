@@ -15,7 +15,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// is 2xx or 4xx with a reason, never 5xx; a normal client is served throughout; afterwards no stream, channel,
 /// consumer or queue is left. The seed is printed, and <c>HOSTILE_SEED</c> replays a run.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class HostileRequestTests(BrokerFixture broker, ITestOutputHelper output)
 {
     private const int Requests = 3000;

@@ -10,7 +10,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// reading and then dies loses what its kernel had already received (and acknowledged) but its application never
 /// read. Nothing beyond that: the rest goes back to the queue.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class KernelBufferLossTests(BrokerFixture broker)
 {
     [Fact]

@@ -3,7 +3,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);

@@ -10,7 +10,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// a reason and the CORS headers, outcome <c>rate_limited</c>), the client named by a trusted proxy's
 /// X-Forwarded-For, and Kestrel's limits on request heads.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class LimitsTests(BrokerFixture broker)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);

@@ -15,7 +15,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// <c>OutOfMemoryException</c>s in Kestrel and in the broker connections, and a CI run stayed refusing afterwards;
 /// the default is 60% and no <c>OutOfMemoryException</c> may be logged.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerAloneCollection.Name)]
 public sealed class MemoryAdmissionTests(BrokerFixture broker)
 {
     private const int MostStreams = 12000;

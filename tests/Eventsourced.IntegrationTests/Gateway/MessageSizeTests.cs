@@ -11,7 +11,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// queue's dead-letter exchange (counted, logged, never framed), and a stream's messages in flight stay within the byte
 /// bound, also for a reader that has stopped reading.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);

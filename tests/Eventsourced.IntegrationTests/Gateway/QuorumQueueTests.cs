@@ -11,7 +11,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// across gateway instances (a quorum queue alone would let several "exclusive" consumers in), expiry and the
 /// delivery guarantees still hold, and a redelivered message carries the quorum queue's delivery count.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class QuorumQueueTests(BrokerFixture broker)
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);

@@ -8,7 +8,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// another subscriber after <c>queue.busy_grace</c> (rounded up, at least 1), the broker's absence after 5 s. The busy
 /// queue's <c>503</c> had none, so a page's <c>fetch</c> loop could only guess.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class RetryAfterTests(BrokerFixture broker)
 {
     [Theory]

@@ -3,7 +3,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class ScaleTests(BrokerFixture broker)
 {
     private const int Subscribers = 5_000;

@@ -10,7 +10,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// its own when it leaves, and is refused with 503 while another holds its queue, on this gateway or another of
 /// either mode.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class SharedChannelTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

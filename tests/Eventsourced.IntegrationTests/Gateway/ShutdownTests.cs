@@ -6,7 +6,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class ShutdownTests(BrokerFixture broker)
 {
     [Fact]

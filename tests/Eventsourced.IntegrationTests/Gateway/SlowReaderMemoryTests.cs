@@ -13,7 +13,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// it). Streams whose client is behind are now ended when the heap's live objects pass halfway from
 /// <c>limits.max_memory_percent</c> to the limit, and what they held goes back to the queue.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerAloneCollection.Name)]
 public sealed class SlowReaderMemoryTests(BrokerFixture broker)
 {
     private const int Streams = 4;

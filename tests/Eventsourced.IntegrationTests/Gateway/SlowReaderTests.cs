@@ -8,7 +8,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// stuck for <c>server.write_timeout</c>, the stream is ended, and what was not acknowledged goes back
 /// to the queue. Nothing is lost.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class SlowReaderTests(BrokerFixture broker)
 {
     [Fact]

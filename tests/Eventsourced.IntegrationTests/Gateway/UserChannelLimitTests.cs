@@ -9,7 +9,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// gateway tried the subscriber's channel on its next connection, and the next: one subscriber over the limit (a
 /// client walking ids, or polls left held) closed every broker connection of the gateway, ending every stream.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class UserChannelLimitTests(BrokerFixture broker) : IAsyncLifetime
 {
     private const int MaxChannels = 4;

@@ -9,7 +9,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// the dead connection is dropped after <c>server.write_timeout</c>, and the queue is free again with
 /// every undelivered message in it.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class VanishedClientTests(BrokerFixture broker)
 {
     [Fact]

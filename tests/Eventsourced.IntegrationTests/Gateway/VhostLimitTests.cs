@@ -9,7 +9,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// of a queue that exists with other arguments. It must reach the client as the broker's refusal (503, to try again
 /// later), not as <c>403 queue is not available</c>, which tells a client its own queue is someone else's.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLifecycleCollection.Name)]
 public sealed class VhostLimitTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(15);

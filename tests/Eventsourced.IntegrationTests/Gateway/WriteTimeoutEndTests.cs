@@ -10,7 +10,7 @@ namespace Eventsourced.IntegrationTests.Gateway;
 /// a client that reads again gets what was queued for it, the end comment, the end of the chunked response and a
 /// FIN, where a reset would have thrown away even what its own kernel had already received.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerLoadCollection.Name)]
 public sealed class WriteTimeoutEndTests(BrokerFixture broker)
 {
     [Theory]

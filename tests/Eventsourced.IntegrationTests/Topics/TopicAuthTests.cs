@@ -6,7 +6,7 @@ using Eventsourced.Testing.Tokens;
 namespace Eventsourced.IntegrationTests.Topics;
 
 /// <summary>Tokens (<c>auth</c>) with topics, bindings and presence: the token's <c>topics</c> claim, <c>${claim:..}</c> in <c>queue.bind</c>, the subject in presence events.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TopicAuthTests(BrokerFixture broker) : TopicTestBase(broker)
 {
     [Fact]

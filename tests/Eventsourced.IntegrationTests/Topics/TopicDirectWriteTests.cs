@@ -11,7 +11,7 @@ namespace Eventsourced.IntegrationTests.Topics;
 /// <c>topics.direct_writes</c>: the feed writes each event's chunk straight to its live SSE subscribers' sockets. Read
 /// here off raw sockets, chunk framing and all, so that a byte out of place fails the test, and through HttpClient.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TopicDirectWriteTests(BrokerFixture broker) : TopicTestBase(broker)
 {
     [Fact]

@@ -7,7 +7,7 @@ using RabbitMQ.Client;
 namespace Eventsourced.IntegrationTests.Topics;
 
 /// <summary>A topic's consumer over its life: opened by the first subscriber, shared, ended by the broker, closed after the last.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TopicLifecycleTests(BrokerFixture broker) : TopicTestBase(broker)
 {
     [Fact]

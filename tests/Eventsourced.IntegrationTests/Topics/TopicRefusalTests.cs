@@ -4,7 +4,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 namespace Eventsourced.IntegrationTests.Topics;
 
 /// <summary>What a topic request is refused for, each with its status and a reason in <c>X-Status-Reason</c> and the body.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(broker)
 {
     [Fact]

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.IntegrationTests.Topics;
 
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(broker)
 {
     [Fact]

@@ -9,7 +9,7 @@ using Eventsourced.IntegrationTests.Infrastructure;
 namespace Eventsourced.IntegrationTests.Transports;
 
 /// <summary>The long-poll endpoint with plain HTTP clients: answers, waits, acknowledgements by the next poll, holds.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
 {
     /// <summary>An answer's id, of a subscription that has ended (another nonce): a poll may name it, and it acknowledges nothing.</summary>

@@ -13,7 +13,7 @@ namespace Eventsourced.IntegrationTests.Transports;
 /// header <c>sender</c>, and WebSocket and long-poll subscribers see it as <c>"from"</c>, on queues and on topics
 /// (live, and resumed from the stream); without tokens, no header.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);

@@ -8,7 +8,7 @@ using RabbitMQ.Client;
 namespace Eventsourced.IntegrationTests.Transports;
 
 /// <summary>Signed tokens on the WebSocket and long-poll endpoints: the same 401 and 403 as SSE, before any upgrade; publishing only where the token says.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

@@ -9,7 +9,7 @@ namespace Eventsourced.IntegrationTests.Transports;
 /// <c>ws.close_refusals</c>: a refused WebSocket subscription is accepted and closed with 4000 + the HTTP status and the
 /// reason (what a browser's page can read), for every kind of refusal and both WebSocket endpoints; nothing is consumed.
 /// </summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class WebSocketCloseRefusalTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

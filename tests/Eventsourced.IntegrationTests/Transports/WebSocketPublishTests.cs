@@ -8,7 +8,7 @@ using RabbitMQ.Client;
 namespace Eventsourced.IntegrationTests.Transports;
 
 /// <summary>Clients publishing over their WebSocket (off by default), and keepalive: what the gateway does with a client that answers no ping.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

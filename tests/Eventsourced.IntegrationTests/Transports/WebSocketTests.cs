@@ -7,7 +7,7 @@ using RabbitMQ.Client;
 namespace Eventsourced.IntegrationTests.Transports;
 
 /// <summary>The WebSocket endpoint with .NET's <see cref="ClientWebSocket"/>: frames, refusals before the upgrade, acknowledgements.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);

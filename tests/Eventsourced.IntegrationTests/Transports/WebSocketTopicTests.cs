@@ -6,7 +6,7 @@ using RabbitMQ.Client;
 namespace Eventsourced.IntegrationTests.Transports;
 
 /// <summary>Topics over WebSockets (<c>/ws/topics/NAME</c>): many subscribers, ids that are stream offsets, resume after <c>lastEventId</c>, publishing into a topic.</summary>
-[Collection(BrokerCollection.Name)]
+[Collection(BrokerStreamsCollection.Name)]
 public sealed class WebSocketTopicTests(BrokerFixture broker) : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
