@@ -354,7 +354,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         // A token without the topics claim may read no room: 4403, not to be retried.
         await alicePage.GotoAsync(chat.Url(alice, $"&token={noTopics}"));
         await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
-        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}'");
+        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}': its claim 'topics' is missing or empty");
 
         // A token the gateway cannot verify, and no token_url to get another from: 4401, the page says so.
         await bobPage.GotoAsync(chat.Url(bob, $"&token={forged}"));
