@@ -48,6 +48,18 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
         return entries.Any(entry => NamePattern.Matches(entry.Value, name));
     }
 
+    /// <summary>
+    /// Why <paramref name="user"/> may not read <paramref name="name"/> of <paramref name="kind"/>, naming the claim: the token has
+    /// none of that name (an application that issues tokens without it learns which claim <c>auth.read_claims</c> reads), or its
+    /// claim does not list the name; null when it may read it.
+    /// </summary>
+    public string? ReadRefusal(ClaimsPrincipal user, string kind, string name) =>
+        MayRead(user, kind, name) ? null : $"token does not permit reading {kind} '{name}': {ClaimProblem(user, _readClaims[kind])}";
+
+    /// <summary>Why <paramref name="user"/> may not publish to <paramref name="destination"/>, naming the claim (as <see cref="ReadRefusal"/>); null when it may.</summary>
+    public string? PublishRefusal(ClaimsPrincipal user, string destination) =>
+        MayPublish(user, destination) ? null : $"token does not permit publishing to '{destination}': {ClaimProblem(user, _publishClaim)}";
+
     /// <summary>Whether the gateway knows who its clients are (<c>auth.jwt</c> has a key, or <c>auth.application_user</c>).</summary>
     public bool IdentifiesSubscribers => _enabled;
 
@@ -69,6 +81,9 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
         ArgumentNullException.ThrowIfNull(user);
         return !_enabled || _publishClaim.Length == 0 || user.FindAll(_publishClaim).Any(entry => NamePattern.Matches(entry.Value, destination));
     }
+
+    private static string ClaimProblem(ClaimsPrincipal user, string claim) =>
+        user.FindFirst(claim) is null ? $"its claim '{claim}' is missing or empty" : $"its claim '{claim}' does not list it";
 }
 
 /// <summary>A name or a pattern of names in a token's claim: <c>*</c> stands for any run of characters (also none); all else is literal and case-sensitive.</summary>

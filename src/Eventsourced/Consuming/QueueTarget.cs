@@ -19,6 +19,9 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, IOptions<Topic
     private readonly QueueNameResolver _resolver = new(QueuePattern.Parse(options.Value.Pattern));
     private readonly QueueBinding[] _bindings = [.. options.Value.Bind.Select(QueueBinding.Parse)];
 
+    /// <summary>The query parameters <c>queue.pattern</c> and <c>queue.bind</c> read (<c>${query:NAME}</c>).</summary>
+    private readonly HashSet<string> _queryParameters = QueryParameters(options.Value);
+
     /// <summary><c>topics.prefix</c> while topics are served: the names of topics' streams, which no client's queue may take.</summary>
     private readonly string _topicsPrefix = topics.Value.Path.Length > 0 ? topics.Value.Prefix : string.Empty;
 
@@ -61,6 +64,12 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, IOptions<Topic
         return true;
     }
 
+    /// <summary>
+    /// Whether <c>queue.pattern</c> or an entry of <c>queue.bind</c> reads the query parameter <paramref name="name"/>: then it is the
+    /// application's, whatever the gateway's endpoints would otherwise make of it (names match as the request's query does, in any case).
+    /// </summary>
+    public bool ReadsQueryParameter(string name) => _queryParameters.Contains(name);
+
     public async Task<ISubscription> OpenAsync(HttpContext context, string name, IFrameFormat format, CancellationToken cancellationToken) =>
         await QueueSubscription.OpenAsync(
             pool, name, _options, BindingsOf(context), format, logger, cancellationToken, limits);
@@ -83,4 +92,11 @@ internal sealed class QueueTarget(IOptions<QueueOptions> options, IOptions<Topic
             bound.UnionWith(missing);
         }
     }
+
+    private static HashSet<string> QueryParameters(QueueOptions options) =>
+        options.Bind.Select(QueueBinding.Parse).SelectMany(b => b.Exchange.Segments.Concat(b.RoutingKey.Segments))
+            .Concat(QueuePattern.Parse(options.Pattern).Segments)
+            .Where(s => s.Kind == PatternSegmentKind.Query)
+            .Select(s => s.Value)
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
 }

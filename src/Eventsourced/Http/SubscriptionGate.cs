@@ -170,9 +170,9 @@ internal sealed class SubscriptionGate(
             return;
         }
 
-        if (!permissions.MayRead(context.User, target.Kind, name))
+        if (permissions.ReadRefusal(context.User, target.Kind, name) is { } forbidden)
         {
-            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, $"token does not permit reading {target.Kind} '{name}'");
+            await RefuseAsync(context, StatusCodes.Status403Forbidden, StreamOutcomes.Forbidden, forbidden);
             return;
         }
 

@@ -31,6 +31,7 @@ internal sealed class PollEndpoint
     private readonly PollTarget _target;
     private readonly PollSessionOptions _options;
     private readonly WebSocketTransportOptions _webSockets;
+    private readonly QueueTarget _queues;
 
     private readonly MappedEndpoints _mapped;
 
@@ -51,6 +52,7 @@ internal sealed class PollEndpoint
         _target = new PollTarget(queues, metrics);
         _options = new PollSessionOptions(options.Value);
         _webSockets = webSockets.Value;
+        _queues = queues;
         _mapped = mapped;
         // A subscription held between polls is an open stream: limits.streams_per_client caps them per client too.
         Hold = new SubscriptionHold(TimeSpan.FromSeconds(options.Value.HoldSeconds), settings.Time, settings.Stopping, limits.Value.StreamsPerClient, queues.BusyGrace, clients);
@@ -79,6 +81,18 @@ internal sealed class PollEndpoint
             // Which one the client meant cannot be known: taking the first acknowledged one answer and answered the
             // other again, or the other way round, depending on the order the client wrote them in.
             await _gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, "query parameter 'ack' given more than once");
+            return;
+        }
+
+        if (AcksParameter.Refused(context.Request, autoTaken: false, readByPattern: _queues.ReadsQueryParameter(WebSocketEndpoint.AcksParameter)))
+        {
+            // Ignored, an acks=ID meant as the ack got the same answer again on every poll, and acks=client promised nothing:
+            // every answer is the client's to acknowledge.
+            await _gate.RefuseAsync(
+                context,
+                StatusCodes.Status400BadRequest,
+                StreamOutcomes.BadRequest,
+                $"query parameter 'acks' is for WebSockets: a long-poll's answer is always acknowledged by the client, with the next poll naming its last id in '{AckParameter}' ({context.Request.PathBase}{context.Request.Path}?...&{AckParameter}=ID)");
             return;
         }
 

@@ -71,10 +71,35 @@ internal sealed class SseEndpoint(
         {
             await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, NotAWebSocketEndpoint(context, "the event stream", webSockets.Value, mapped));
         }
+        else if (AcksParameter.Refused(context.Request, autoTaken: true, readByPattern: target == queues && queues.ReadsQueryParameter(WebSocketEndpoint.AcksParameter)))
+        {
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, AcksNotTaken(context, target == topics, mapped));
+        }
         else
         {
             await gate.HandleAsync(context, target, format, subscription => new SseWriter(context, subscription, settings, metrics, format.Opening, options.Value.EndEvent));
         }
+    }
+
+    /// <summary>
+    /// Why an event stream refuses <c>?acks=</c> (other than <c>acks=auto</c>, which is what it does): an EventSource cannot
+    /// acknowledge anything; what it does instead, and where a client that must acknowledge what it processed reads.
+    /// </summary>
+    internal static string AcksNotTaken(HttpContext context, bool topic, MappedEndpoints mapped)
+    {
+        if (topic)
+        {
+            return "query parameter 'acks' is for WebSockets' queues: a topic keeps every event, and its subscriber resumes after the last id it has (Last-Event-ID, ?lastEventId=ID)";
+        }
+
+        var elsewhere = (mapped.WebSockets, mapped.LongPolls) switch
+        {
+            ({ } ws, { } poll) => $"; to acknowledge each message yourself, read it over a WebSocket ({MappedEndpoints.Public(context, ws)}?...&acks=client) or long-polls ({MappedEndpoints.Public(context, poll)})",
+            ({ } ws, null) => $"; to acknowledge each message yourself, read it over a WebSocket ({MappedEndpoints.Public(context, ws)}?...&acks=client)",
+            (null, { } poll) => $"; to acknowledge each message yourself, read it with long-polls ({MappedEndpoints.Public(context, poll)})",
+            _ => string.Empty,
+        };
+        return "query parameter 'acks' is for WebSockets: an event stream's message is acknowledged once the client's TCP has it (an EventSource cannot acknowledge)" + elsewhere;
     }
 
     /// <summary>

@@ -644,10 +644,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, "publishing is off (ws.publish)");
         }
 
-        if (!_permissions.MayPublish(_context.User, publish.To))
+        if (_permissions.PublishRefusal(_context.User, publish.To) is { } forbidden)
         {
             _metrics.ClientPublish(PublishOutcomes.Refused);
-            return ReplyFrames.PublishFailed(reference, $"token does not permit publishing to '{publish.To}'");
+            return ReplyFrames.PublishFailed(reference, forbidden);
         }
 
         if (!_options.PublishRoutingKey.TryResolve(publish.To, _context.Request, out var routingKey, out var why))

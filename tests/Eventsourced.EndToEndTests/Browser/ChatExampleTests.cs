@@ -278,6 +278,29 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
     }
 
+    [Fact]
+    public async Task WithTokens_AndNoUserParameter_EachPageListsItselfAndTheOther_AndTheyTalk()
+    {
+        // user= is optional with token_url= or token=: the page is its token's sub, which it learns from a token_url only once
+        // it fetched the token (alice), and from a token= at once (bob).
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await alicePage.GotoAsync(chat.UrlWithoutUser("&token_url=" + Uri.EscapeDataString(chat.Site.TokenUrl(alice, 300, ["chat.room.*"], ["room.*", "user.*"]))));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.UrlWithoutUser("&token=" + ChatToken(bob)));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+        await Expect(alicePage.Locator("#title")).ToHaveTextAsync($"#{chat.Room} as {alice}");
+        await Expect(bobPage.Locator("#title")).ToHaveTextAsync($"#{chat.Room} as {bob}");
+        await Expect(alicePage.Locator("#online li")).ToHaveTextAsync([$"{alice} (you)", bob]);
+        await Expect(bobPage.Locator("#online li")).ToHaveTextAsync([alice, $"{bob} (you)"]);
+        await SayAsync(alicePage, "hello");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}hello"]);
+        await Expect(bobPage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{alice} joined", $"{bob} joined"]);
+    }
+
     /// <summary>
     /// A token the gateway refuses (4401) while the page has a token_url: a key rotation, where the page still holds a token
     /// of the old key and the application's first new tokens are not yet the gateway's. The page renews at once; when that
@@ -331,7 +354,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         // A token without the topics claim may read no room: 4403, not to be retried.
         await alicePage.GotoAsync(chat.Url(alice, $"&token={noTopics}"));
         await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
-        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}'");
+        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}': its claim 'topics' is missing or empty");
 
         // A token the gateway cannot verify, and no token_url to get another from: 4401, the page says so.
         await bobPage.GotoAsync(chat.Url(bob, $"&token={forged}"));
@@ -434,6 +457,10 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         /// <summary>The chat page for <paramref name="user"/> in the room, on this gateway, with <paramref name="query"/> (<c>&amp;token=...</c>) after.</summary>
         public string Url(string user, string query = "") =>
             site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}&user={Uri.EscapeDataString(user)}{query}");
+
+        /// <summary>The chat page in the room, on this gateway, without <c>user=</c>: <paramref name="query"/> brings the token (<c>&amp;token_url=...</c>).</summary>
+        public string UrlWithoutUser(string query) =>
+            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}{query}");
 
         public async Task<IPage> NewPageAsync()
         {

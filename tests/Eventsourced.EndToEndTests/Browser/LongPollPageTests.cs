@@ -124,7 +124,7 @@ public sealed class LongPollPageTests(BrokerFixture broker, ChromiumFixture chro
             await Task.Delay(TimeSpan.FromSeconds(1));
 
             var polled = await ReadAsync(page);
-            Assert.Equal("403 token does not permit reading queue 'someone-else'", polled.RootElement.GetProperty("stopped").GetString());
+            Assert.Equal("403 token does not permit reading queue 'someone-else': its claim 'queues' is missing or empty", polled.RootElement.GetProperty("stopped").GetString());
             Assert.Equal([403], polled.RootElement.GetProperty("statuses").EnumerateArray().Select(e => e.GetInt32()));
         }
         finally

@@ -90,8 +90,10 @@ public sealed class AuthTests(BrokerFixture broker)
         using var noClaim = await gateway.Client.GetAsync($"/?id={theirs}&access_token={TestTokens.Hs256(TestTokens.Claims("7"))}");
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Equal($"token does not permit reading queue '{theirs}'", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal($"token does not permit reading queue '{theirs}': its claim 'queues' does not list it", response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(HttpStatusCode.Forbidden, noClaim.StatusCode);
+        // A token issued without the claim auth.read_claims reads: the application learns which claim it lacks.
+        Assert.Equal($"token does not permit reading queue '{theirs}': its claim 'queues' is missing or empty", noClaim.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(2, (await Exposition.ScrapeAsync(gateway.Client)).Value("eventsourced_streams_total", ("outcome", "forbidden")));
         await using var amqp = await broker.ConnectAsync(nameof(Get_ValidTokenForAnotherQueue_Answers403AndDeclaresNothing));
         Assert.False(await amqp.QueueExistsAsync(theirs));
@@ -159,7 +161,7 @@ public sealed class AuthTests(BrokerFixture broker)
         await using (var refused = await gateway.SubscribeAsync($"/?access_token={empty}"))
         {
             Assert.Equal(HttpStatusCode.Forbidden, refused.Status);
-            Assert.Equal($"token does not permit reading queue '{prefix}-42'", refused.Reason);
+            Assert.Equal($"token does not permit reading queue '{prefix}-42': its claim 'queues' does not list it", refused.Reason);
         }
 
         await using var amqp = await broker.ConnectAsync(nameof(Get_ClaimPattern_TokenWithAnEmptyQueuesList_IsHeldToIt_AndReadsNoQueue));

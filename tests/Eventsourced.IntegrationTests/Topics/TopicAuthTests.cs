@@ -26,8 +26,10 @@ public sealed class TopicAuthTests(BrokerFixture broker) : TopicTestBase(broker)
 
         Assert.Equal(HttpStatusCode.OK, read.Status);
         Assert.Equal(HttpStatusCode.Forbidden, notListed.Status);
-        Assert.Equal($"token does not permit reading topic '{other}'", notListed.Response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal($"token does not permit reading topic '{other}': its claim 'topics' does not list it", notListed.Response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(HttpStatusCode.Forbidden, noClaim.Status);
+        // A token issued without a topics claim (the chat's tokens need one, and every room was a 403 that did not say why).
+        Assert.Equal($"token does not permit reading topic '{allowed}': its claim 'topics' is missing or empty", noClaim.Reason);
         Assert.Equal(HttpStatusCode.Unauthorized, noToken.Status);
         Assert.False(await Amqp.QueueExistsAsync(StreamOf(other)), "a refused topic must not be created");
         await PublishAsync(allowed, 0, 2);

@@ -218,6 +218,32 @@ public sealed class LongPollTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     /// <summary>
+    /// <c>acks</c> is a WebSocket's parameter; a poll took it silently: <c>acks=client</c> promised nothing that a poll does not do
+    /// anyway, and <c>acks=ID</c> (one letter too many for <c>ack</c>) acknowledged nothing, so the client got the same answer on
+    /// every poll, with nothing to tell it why. It is a 400 that names <c>ack</c>, and acknowledges nothing.
+    /// </summary>
+    [Theory]
+    [InlineData("acks=client")]
+    [InlineData("acks=auto")]
+    [InlineData("acks={last}")]
+    public async Task Poll_AcksParameter_Is400_NamingAck_AndTheAnswerStays(string acks)
+    {
+        var queue = broker.UniqueQueueName(nameof(Poll_AcksParameter_Is400_NamingAck_AndTheAnswerStays));
+        await using var gateway = await StartWithMessagesAsync(queue, null, "one");
+        var answer = await PollAsync(gateway, queue);
+        Assert.Equal(["one"], answer.Select(m => m.Data));
+
+        using var refused = await gateway.Client.GetAsync($"/poll?id={queue}&{acks.Replace("{last}", answer[^1].Id, StringComparison.Ordinal)}");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Equal(
+            "query parameter 'acks' is for WebSockets: a long-poll's answer is always acknowledged by the client, with the next poll naming its last id in 'ack' (/poll?...&ack=ID)",
+            refused.Headers.GetValues("X-Status-Reason").Single());
+
+        Assert.Equal(answer, await PollAsync(gateway, queue));
+        Assert.Empty(await PollAsync(gateway, queue, ack: answer[^1].Id));
+    }
+
+    /// <summary>
     /// An <c>ack</c> that no answer could have had (a message's <c>message_id</c> in place of its <c>id</c>, a number) was
     /// ignored: the client got the same answer back on every poll, with nothing to tell it why, until
     /// <c>poll.ack_timeout</c> gave it back to the queue, and then again with new ids. It is a 400 that says what to name.

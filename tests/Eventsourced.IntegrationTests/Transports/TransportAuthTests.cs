@@ -35,7 +35,7 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
         await using (var forbidden = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={others}"))
         {
             Assert.Equal(HttpStatusCode.Forbidden, forbidden.Status);
-            Assert.Equal($"token does not permit reading queue '{queue}'", forbidden.Reason);
+            Assert.Equal($"token does not permit reading queue '{queue}': its claim 'queues' does not list it", forbidden.Reason);
         }
 
         Assert.False(await _amqp.QueueExistsAsync(queue));
@@ -100,7 +100,7 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
 
         Assert.Equal("{\"published\":1}", answers[0].GetRawText());
         Assert.Equal("{\"published\":2}", answers[1].GetRawText());
-        Assert.Equal("token does not permit publishing to 'admins'", answers[2].GetProperty("error").GetString());
+        Assert.Equal("token does not permit publishing to 'admins': its claim 'publish' does not list it", answers[2].GetProperty("error").GetString());
         var received = await _amqp.ReceiveAsync(sink, 2, Timeout);
         Assert.Equal(["hi", "team"], received.Select(m => m.Text));
         Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
