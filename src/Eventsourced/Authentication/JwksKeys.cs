@@ -60,13 +60,9 @@ internal sealed class JwksKeys : IDisposable
     public async ValueTask<IReadOnlyList<VerificationKey>> GetAsync(CancellationToken cancellationToken)
     {
         var current = Volatile.Read(ref _current);
-        if (current.FetchedAt is { } at)
+        if (current.FetchedAt is not null)
         {
-            if (_time.GetElapsedTime(at) >= _refresh)
-            {
-                _ = FetchAsync();
-            }
-
+            RefreshIfOld(current);
             return current.Keys;
         }
 
@@ -74,9 +70,14 @@ internal sealed class JwksKeys : IDisposable
         return Keys;
     }
 
-    /// <summary>Whether the set has a key <paramref name="kid"/>, fetching it again first when it has not (within the cooldown).</summary>
+    /// <summary>
+    /// Whether the set has a key <paramref name="kid"/>, fetching it again first when it has not (within the cooldown).
+    /// A set older than <c>jwks_refresh</c> is fetched again in the background either way, so that a key the issuer
+    /// removed (revoked) stops verifying the tokens that name it.
+    /// </summary>
     public async ValueTask<bool> HasKeyAsync(string kid, CancellationToken cancellationToken)
     {
+        RefreshIfOld(Volatile.Read(ref _current));
         if (Contains(kid))
         {
             return true;
@@ -87,6 +88,15 @@ internal sealed class JwksKeys : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>Starts a fetch (within the cooldown) when <paramref name="current"/> was fetched longer than <c>jwks_refresh</c> ago.</summary>
+    private void RefreshIfOld(Snapshot current)
+    {
+        if (current.FetchedAt is { } at && _time.GetElapsedTime(at) >= _refresh)
+        {
+            _ = FetchAsync();
+        }
+    }
 
     private bool Contains(string kid) => Keys.Any(k => string.Equals(k.Key.KeyId, kid, StringComparison.Ordinal));
 

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Eventsourced.Testing;
 using Eventsourced.Testing.Gateways;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
@@ -118,6 +119,29 @@ public sealed class JwksKeysTests : IAsyncLifetime
 
         Assert.True(result.Succeeded, result.Reason);
         Assert.False(FetchFailed(log), "an HS256 token waited for the key set, which holds no HMAC key");
+    }
+
+    [Fact]
+    public async Task Authenticate_KeyRemovedFromTheSet_StopsVerifyingTokensNamingItAfterTheRefresh()
+    {
+        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var authenticator = Logged(time, new CollectedLog(), o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+        var fetched = Volatile.Read(ref _fetches);
+
+        // The issuer revokes k1. Past jwks_refresh, tokens naming a key of the set (k2) fetch it again.
+        _document = TestTokens.Jwks(("k2", _second));
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
+        await Wait.UntilAsync(() => Volatile.Read(ref _fetches) > fetched, TimeSpan.FromSeconds(10), "the set fetched again");
+        await Wait.UntilAsync(async () => (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status == 401, TimeSpan.FromSeconds(10), "k1 refused");
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
     }
 
     [Fact]
