@@ -6,8 +6,8 @@ using Microsoft.IdentityModel.Tokens;
 namespace Eventsourced.Authentication;
 
 /// <summary>
-/// The public keys of <c>auth.jwt.jwks_url</c>: fetched, used for <c>auth.jwt.jwks_refresh</c> seconds, fetched
-/// again when a token names a key id (<c>kid</c>) the set does not have (the issuer rotated its keys), at most
+/// The public keys of <c>auth.jwt.jwks_url</c>: fetched, used for <c>auth.jwt.jwks_refresh</c> seconds (and while
+/// the next fetch runs), fetched again when a token names a key id (<c>kid</c>) the set does not have (the issuer rotated its keys), at most
 /// once per <c>auth.jwt.jwks_cooldown</c> seconds however many tokens ask, one fetch at a time. A failed fetch
 /// keeps the keys of the last good one. The set is parsed by IdentityModel's <see cref="JsonWebKeySet"/>;
 /// written here is only this caching policy: IdentityModel's own <c>ConfigurationManager</c> is made for
@@ -52,12 +52,17 @@ internal sealed class JwksKeys : IDisposable
     /// <summary>Starts the first fetch, so that the first subscriber need not wait for it.</summary>
     public void Prefetch() => _ = FetchAsync();
 
-    /// <summary>The keys to verify with now: fetched first when none were ever fetched or they are older than <c>jwks_refresh</c>.</summary>
+    /// <summary>
+    /// The keys to verify with now: fetched first when none were ever fetched; keys older than <c>jwks_refresh</c> are
+    /// fetched again in the background and verify meanwhile, so that a slow or unreachable key set URL (up to the
+    /// fetch's 10 s timeout) holds up no subscriber while a set is at hand.
+    /// </summary>
     public async ValueTask<IReadOnlyList<VerificationKey>> GetAsync(CancellationToken cancellationToken)
     {
         var current = Volatile.Read(ref _current);
-        if (current.FetchedAt is { } at && _time.GetElapsedTime(at) < _refresh)
+        if (current.FetchedAt is not null)
         {
+            RefreshIfOld(current);
             return current.Keys;
         }
 
@@ -65,9 +70,14 @@ internal sealed class JwksKeys : IDisposable
         return Keys;
     }
 
-    /// <summary>Whether the set has a key <paramref name="kid"/>, fetching it again first when it has not (within the cooldown).</summary>
+    /// <summary>
+    /// Whether the set has a key <paramref name="kid"/>, fetching it again first when it has not (within the cooldown).
+    /// A set older than <c>jwks_refresh</c> is fetched again in the background either way, so that a key the issuer
+    /// removed (revoked) stops verifying the tokens that name it.
+    /// </summary>
     public async ValueTask<bool> HasKeyAsync(string kid, CancellationToken cancellationToken)
     {
+        RefreshIfOld(Volatile.Read(ref _current));
         if (Contains(kid))
         {
             return true;
@@ -78,6 +88,15 @@ internal sealed class JwksKeys : IDisposable
     }
 
     public void Dispose() => _http.Dispose();
+
+    /// <summary>Starts a fetch (within the cooldown) when <paramref name="current"/> was fetched longer than <c>jwks_refresh</c> ago.</summary>
+    private void RefreshIfOld(Snapshot current)
+    {
+        if (current.FetchedAt is { } at && _time.GetElapsedTime(at) >= _refresh)
+        {
+            _ = FetchAsync();
+        }
+    }
 
     private bool Contains(string kid) => Keys.Any(k => string.Equals(k.Key.KeyId, kid, StringComparison.Ordinal));
 

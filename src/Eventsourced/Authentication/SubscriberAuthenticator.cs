@@ -232,7 +232,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
             return AuthenticationResult.InvalidToken("token has critical header extensions (crit), none of which is supported");
         }
 
-        if (_jwks is not null)
+        // The key set holds RSA and EC keys only: an HMAC token is verified by the configured secrets alone, and never
+        // waits for a fetch of the set.
+        if (_jwks is not null && !jwt.Alg.StartsWith("HS", StringComparison.Ordinal))
         {
             // A kid the set lacks may be a key the issuer has just rotated in: fetch the set again (within the cooldown) before judging.
             if (jwt.TryGetHeaderValue<string>(JwtHeaderParameterNames.Kid, out var kid) && kid.Length > 0 && !_staticKeys.Any(k => k.Key.KeyId == kid))

@@ -6,7 +6,10 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Eventsourced.Testing;
+using Eventsourced.Testing.Gateways;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 using static Eventsourced.Tests.Authentication.AuthTesting;
 
@@ -18,7 +21,10 @@ public sealed class JwksKeysTests : IAsyncLifetime
     private readonly RSA _first = RSA.Create(2048);
     private readonly RSA _second = RSA.Create(2048);
     private WebApplication _server = null!;
+    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _hungFetch = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string _document = "{\"keys\":[]}";
+    private volatile bool _hang;
     private int _fetches;
 
     private string Url { get; set; } = string.Empty;
@@ -29,9 +35,16 @@ public sealed class JwksKeysTests : IAsyncLifetime
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         _server = builder.Build();
-        _server.MapGet("/jwks.json", (HttpContext context) =>
+        _server.MapGet("/jwks.json", async (HttpContext context) =>
         {
             Interlocked.Increment(ref _fetches);
+            if (_hang)
+            {
+                // An identity provider that takes the request and does not answer (until the test ends).
+                _hungFetch.TrySetResult();
+                await _release.Task;
+            }
+
             return Results.Text(_document, "application/json");
         });
         await _server.StartAsync();
@@ -40,12 +53,13 @@ public sealed class JwksKeysTests : IAsyncLifetime
 
     public async Task DisposeAsync()
     {
+        _release.TrySetResult();
         await _server.DisposeAsync();
         _first.Dispose();
         _second.Dispose();
     }
 
-    private static string Token(RSA key, string kid, string algorithm = SecurityAlgorithms.RsaSha256) =>
+    private static string Token(RSA key, string? kid, string algorithm = SecurityAlgorithms.RsaSha256) =>
         TestTokens.Sign(new RsaSecurityKey(key) { KeyId = kid }, algorithm, TestTokens.Claims("42"));
 
     private Eventsourced.Authentication.SubscriberAuthenticator Jwks(int cooldown = 1) =>
@@ -54,6 +68,81 @@ public sealed class JwksKeysTests : IAsyncLifetime
             o.Jwt.JwksUrl = Url;
             o.Jwt.JwksCooldownSeconds = cooldown;
         });
+
+    private static Eventsourced.Authentication.SubscriberAuthenticator Logged(TimeProvider time, CollectedLog log, Action<Eventsourced.Authentication.AuthOptions> configure)
+    {
+        var options = new Eventsourced.Authentication.AuthOptions();
+        configure(options);
+        return new Eventsourced.Authentication.SubscriberAuthenticator(
+            Microsoft.Extensions.Options.Options.Create(options), time, new Logger<Eventsourced.Authentication.SubscriberAuthenticator>(new LoggerFactory([log])));
+    }
+
+    private static bool FetchFailed(CollectedLog log) =>
+        log.Entries.Any(e => e.Message.StartsWith("Fetching signing keys from", StringComparison.Ordinal));
+
+    [Fact]
+    public async Task Authenticate_SetOlderThanTheRefreshWhileTheUrlHangs_VerifiesWithTheLastKeysWithoutWaiting()
+    {
+        _document = TestTokens.Jwks(("k1", _first));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var log = new CollectedLog();
+        var authenticator = Logged(time, log, o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+
+        _hang = true;
+        time.Advance(TimeSpan.FromSeconds(11));
+        var result = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, kid: null)));
+
+        // Verified with the set at hand while the refresh it started waits for the server (which gives up after 10 s).
+        Assert.True(result.Succeeded, result.Reason);
+        await _hungFetch.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(FetchFailed(log), "the subscriber waited for the refresh to fail");
+    }
+
+    [Fact]
+    public async Task Authenticate_HmacTokenWhileTheUrlHangs_DoesNotWaitForTheSet()
+    {
+        _hang = true;
+        var log = new CollectedLog();
+        var authenticator = Logged(TimeProvider.System, log, o =>
+        {
+            o.Jwt.Secret = TestTokens.Secret;
+            o.Jwt.JwksUrl = Url;
+        });
+        await _hungFetch.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the first fetch, at start
+
+        var result = await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256(TestTokens.Claims("42"))));
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.False(FetchFailed(log), "an HS256 token waited for the key set, which holds no HMAC key");
+    }
+
+    [Fact]
+    public async Task Authenticate_KeyRemovedFromTheSet_StopsVerifyingTokensNamingItAfterTheRefresh()
+    {
+        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var authenticator = Logged(time, new CollectedLog(), o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+        var fetched = Volatile.Read(ref _fetches);
+
+        // The issuer revokes k1. Past jwks_refresh, tokens naming a key of the set (k2) fetch it again.
+        _document = TestTokens.Jwks(("k2", _second));
+        time.Advance(TimeSpan.FromSeconds(11));
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
+        await Wait.UntilAsync(() => Volatile.Read(ref _fetches) > fetched, TimeSpan.FromSeconds(10), "the set fetched again");
+        await Wait.UntilAsync(async () => (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status == 401, TimeSpan.FromSeconds(10), "k1 refused");
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
+    }
 
     [Fact]
     public async Task Authenticate_KeyOfTheSet_Verifies()
