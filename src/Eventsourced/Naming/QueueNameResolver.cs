@@ -79,24 +79,17 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                     name.Append(cookie);
                     break;
                 case PatternSegmentKind.Claim:
-                    // The verified token's claims (SubscriptionGate put its principal in HttpContext.User).
-                    var claims = request.HttpContext.User.FindAll(segment.Value).ToArray();
-                    if (claims.Length == 0 || claims[0].Value.Length == 0)
+                    if (RequestValues.Claim(request, segment.Value, out var claim) is { } claimProblem)
                     {
-                        return Fail($"token has no claim '{segment.Value}'", out text, out reason);
+                        return Fail(claimProblem, out text, out reason);
                     }
 
-                    if (claims.Length > 1)
-                    {
-                        return Fail($"token claim '{segment.Value}' has several values", out text, out reason);
-                    }
-
-                    if (Forbidden(claims[0].Value, forbidden, "token claim", segment.Value) is { } claimCharacters)
+                    if (Forbidden(claim, forbidden, "token claim", segment.Value) is { } claimCharacters)
                     {
                         return Fail(claimCharacters, out text, out reason);
                     }
 
-                    name.Append(claims[0].Value);
+                    name.Append(claim);
                     break;
             }
         }

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Unicode;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.IdentityModel.JsonWebTokens;
 
 namespace Eventsourced.Naming;
 
@@ -33,6 +34,34 @@ internal enum RequestValueStatus
 internal static class RequestValues
 {
     private static readonly SearchValues<char> Escapes = SearchValues.Create("%+");
+
+    /// <summary>
+    /// The verified token's claim <paramref name="name"/> (SubscriptionGate put its principal in <c>HttpContext.User</c>) as
+    /// text for a name: null when it has one value, a string, number or boolean; else why not. A JSON object became its
+    /// JSON text (<c>team.{"x": 1}</c> as a routing key), so it is refused as an array is.
+    /// </summary>
+    public static string? Claim(HttpRequest request, string name, out string value)
+    {
+        value = string.Empty;
+        var claims = request.HttpContext.User.FindAll(name).ToArray();
+        if (claims.Length == 0 || claims[0].Value.Length == 0)
+        {
+            return $"token has no claim '{name}'";
+        }
+
+        if (claims.Length > 1)
+        {
+            return $"token claim '{name}' has several values";
+        }
+
+        if (claims[0].ValueType is JsonClaimValueTypes.Json or JsonClaimValueTypes.JsonArray or JsonClaimValueTypes.JsonNull)
+        {
+            return $"token claim '{name}' is not a string or a number";
+        }
+
+        value = claims[0].Value;
+        return null;
+    }
 
     /// <summary>The query parameter <paramref name="name"/>; <c>+</c> is a space, as in forms.</summary>
     public static RequestValueStatus Query(HttpRequest request, string name, out string value)

@@ -122,11 +122,7 @@ internal sealed class RoutingKeyTemplate : IValueRule
                     problem = QueueNameResolver.Problem(RequestValues.Cookie(request, value, out piece), "cookie", value);
                     break;
                 case Part.Claim:
-                    var claims = request.HttpContext.User.FindAll(value).ToArray();
-                    problem = claims.Length == 0 || claims[0].Value.Length == 0 ? $"token has no claim '{value}'"
-                        : claims.Length > 1 ? $"token claim '{value}' has several values"
-                        : null;
-                    piece = problem is null ? claims[0].Value : string.Empty;
+                    problem = RequestValues.Claim(request, value, out piece);
                     break;
             }
 

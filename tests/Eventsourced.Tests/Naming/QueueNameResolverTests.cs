@@ -194,6 +194,29 @@ public sealed class QueueNameResolverTests
     public void TryResolve_MissingClaim_FailsWithReason() =>
         Assert.Equal((false, "", "token has no claim 'sub'"), ResolveWithClaims("user-${claim:sub}", ("name", "x")));
 
+    [Theory]
+    [InlineData("{\"x\": 1}", false, "token claim 'team' is not a string or a number")]
+    [InlineData("{}", false, "token claim 'team' is not a string or a number")]
+    [InlineData("[{\"x\": 1}]", false, "token claim 'team' is not a string or a number")]
+    [InlineData("[[\"a\"]]", false, "token claim 'team' is not a string or a number")]
+    [InlineData("\"red\"", true, "t.red")]
+    [InlineData("42", true, "t.42")]
+    [InlineData("true", true, "t.true")]
+    public async Task TryResolve_ClaimOfAVerifiedToken_TakesAStringNumberOrBoolean_RefusesAnObject(string json, bool ok, string expected)
+    {
+        // The principal as the gateway makes it from a signed token: an object claim became its JSON text in the name.
+        var claims = Eventsourced.Testing.Tokens.TestTokens.Claims("42");
+        claims["team"] = System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(json);
+        var context = Authentication.AuthTesting.Request(bearer: Eventsourced.Testing.Tokens.TestTokens.Hs256(claims));
+        var verified = await Authentication.AuthTesting.WithSecret().AuthenticateAsync(context);
+        Assert.True(verified.Succeeded, verified.Reason);
+        context.User = verified.User!;
+
+        var resolved = new QueueNameResolver(QueuePattern.Parse("t.${claim:team}")).TryResolve(context.Request, out var name, out var reason);
+
+        Assert.Equal((ok, expected), (resolved, ok ? name : reason));
+    }
+
     [Fact]
     public void TryResolve_ClaimWithSeveralValues_FailsWithReason() =>
         Assert.Equal((false, "", "token claim 'sub' has several values"), ResolveWithClaims("user-${claim:sub}", ("sub", "1"), ("sub", "2")));
