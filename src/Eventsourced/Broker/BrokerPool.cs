@@ -33,10 +33,12 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private readonly LogDigest _refusals;
     private readonly SemaphoreSlim _grow = new(1, 1);
     private readonly SemaphoreSlim _openPublisher = new(1, 1);
+    private readonly SemaphoreSlim _openForStreams = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _supervisors = [];
     private ConnectionSlot[] _slots = [];
     private ConnectionSlot?[] _publishers = [];
+    private ConnectionSlot?[] _forStreams = [];
     private BrokerUrl[] _urls = [];
     private static int s_instances;
     private int _nextGrowUrl;
@@ -75,6 +77,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// <summary>A snapshot of the publishers' connections opened so far (<see cref="LeasePublisherAsync"/>), up or not.</summary>
     public IReadOnlyList<ConnectionSlot> PublisherSlots => [.. Volatile.Read(ref _publishers).OfType<ConnectionSlot>()];
 
+    /// <summary>A snapshot of the stream consumers' connections opened so far (<see cref="LeaseForStreamAsync"/>), up or not.</summary>
+    public IReadOnlyList<ConnectionSlot> StreamSlots => [.. Volatile.Read(ref _forStreams).OfType<ConnectionSlot>()];
+
     /// <summary>Whether a subscriber of this gateway holds <paramref name="queue"/> on any connection (shared channels only).</summary>
     public bool HoldsQueue(string queue)
     {
@@ -101,6 +106,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     {
         _urls = _options.Node.Select(BrokerUrl.Parse).ToArray();
         Volatile.Write(ref _publishers, new ConnectionSlot?[_urls.Length]);
+        Volatile.Write(ref _forStreams, new ConnectionSlot?[_urls.Length]);
         var slots = _urls.Select((url, i) => NewSlot(i + 1, url, isExtra: false)).ToArray();
         Volatile.Write(ref _slots, slots);
         foreach (var slot in slots)
@@ -130,7 +136,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
         // Bounded by the shutdown's own bound too: a node that answers nothing (frozen, or a cut network that the
         // heartbeats have not noticed yet) must not hold the process past server.shutdown_timeout.
-        var closing = Task.WhenAll(Slots.Concat(PublisherSlots).Select(s => s.CloseAsync(CloseTimeout)));
+        var closing = Task.WhenAll(Slots.Concat(PublisherSlots).Concat(StreamSlots).Select(s => s.CloseAsync(CloseTimeout)));
         try
         {
             await closing.WaitAsync(cancellationToken);
@@ -149,6 +155,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _stopping.Dispose();
         _grow.Dispose();
         _openPublisher.Dispose();
+        _openForStreams.Dispose();
     }
 
     /// <summary>
@@ -260,6 +267,127 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
 
         return new ChannelLease(slot, channel, _metrics, _logger, subscriber: false);
+    }
+
+    /// <summary>
+    /// A channel for a stream consumer (a topic's feed, a catch-up reader), on a connection that carries stream consumers
+    /// only, one per configured node not in <paramref name="avoidNodes"/>, opened when the first one needs it. RabbitMQ
+    /// 3.10 answers a stream consume that it cannot serve at that moment (its stream coordinator's node just went down:
+    /// <c>{case_clause,{error,nodedown}}</c> in <c>rabbit_stream_queue:init</c>) by crashing the channel, which closes the
+    /// whole connection with <c>541 INTERNAL_ERROR</c>: on a queue subscribers' connection it ended every stream there.
+    /// Falls back to <see cref="LeaseAsync(IReadOnlyCollection{string}?, CancellationToken)"/> when no such connection can
+    /// take a channel (the node refuses another connection, or its channels are all taken).
+    /// </summary>
+    public async Task<ChannelLease> LeaseForStreamAsync(IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken)
+    {
+        if ((ReserveForStream(avoidNodes) ?? await OpenForStreamsAsync(avoidNodes, cancellationToken)) is { } slot)
+        {
+            IChannel? channel = null;
+            try
+            {
+                // Not cancelled, as in LeaseAsync: an open abandoned half way would lose the reservation.
+                channel = await slot.CreateChannelAsync(publisherConfirms: false, CancellationToken.None);
+            }
+            catch (ChannelAllocationException)
+            {
+                slot.Release();
+                slot.MarkFull();
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                slot.Release();
+            }
+
+            if (channel is not null)
+            {
+                var lease = new ChannelLease(slot, channel, _metrics, _logger);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    await lease.DisposeAsync();
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                return lease;
+            }
+        }
+
+        return await LeaseAsync(avoidNodes, cancellationToken);
+    }
+
+    private ConnectionSlot? ReserveForStream(IReadOnlyCollection<string>? avoidNodes)
+    {
+        while (true)
+        {
+            ConnectionSlot? best = null;
+            foreach (var slot in Volatile.Read(ref _forStreams))
+            {
+                if (slot is not null && slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases)
+                    && (avoidNodes is null || !avoidNodes.Contains(slot.Node)))
+                {
+                    best = slot;
+                }
+            }
+
+            if (best is null)
+            {
+                return null;
+            }
+
+            if (best.TryReserve())
+            {
+                return best;
+            }
+        }
+    }
+
+    /// <summary>
+    /// No stream consumers' connection can take a channel: opens one to a configured node, not avoided, whose subscribers'
+    /// connection is up and which has none yet.
+    /// </summary>
+    private async Task<ConnectionSlot?> OpenForStreamsAsync(IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _stopped) != 0)
+        {
+            return null;
+        }
+
+        await _openForStreams.WaitAsync(cancellationToken);
+        try
+        {
+            if (ReserveForStream(avoidNodes) is { } reserved)
+            {
+                return reserved;
+            }
+
+            var forStreams = Volatile.Read(ref _forStreams);
+            var slots = Slots;
+            for (var i = 0; i < forStreams.Length && i < slots.Count; i++)
+            {
+                // One that exists but is down reconnects by itself; try another node.
+                if (forStreams[i] is not null || !slots[i].IsUp || avoidNodes?.Contains(slots[i].Node) == true || Volatile.Read(ref _stopped) != 0)
+                {
+                    continue;
+                }
+
+                var slot = new ConnectionSlot(
+                    i + 1, $"{ConnectionNamePrefix} streams #{i + 1}", _urls[i], isExtra: false, TimeSpan.FromSeconds(_options.HeartbeatSeconds),
+                    _backoff, _time, _metrics, _logger, isForStreams: true);
+                // Known to the pool before its first attempt ends, so that shutdown closes it (as in GrowAsync).
+                Volatile.Write(ref forStreams[i], slot);
+                StartSupervising(slot);
+                await slot.FirstAttempt.WaitAsync(cancellationToken);
+                if (slot.TryReserve())
+                {
+                    return slot;
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            _openForStreams.Release();
+        }
     }
 
     private ConnectionSlot? ReservePublisher()

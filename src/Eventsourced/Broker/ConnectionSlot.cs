@@ -62,12 +62,13 @@ internal sealed class ConnectionSlot
 
     public ConnectionSlot(
         int id, string connectionName, BrokerUrl url, bool isExtra, TimeSpan heartbeat, Backoff backoff, TimeProvider time, GatewayMetrics metrics, ILogger logger,
-        bool isPublisher = false)
+        bool isPublisher = false, bool isForStreams = false)
     {
         Id = id;
         Url = url;
         IsExtra = isExtra;
         IsPublisher = isPublisher;
+        IsForStreams = isForStreams;
         _backoff = backoff;
         _wait = new ReconnectWait(token => NodeProbe.AnswersAsync(url, token), time);
         _time = time;
@@ -110,6 +111,16 @@ internal sealed class ConnectionSlot
     /// on it (channel opens, acknowledgements) would wait with it. Not counted in <c>eventsourced_broker_connections</c>.
     /// </summary>
     public bool IsPublisher { get; }
+
+    /// <summary>
+    /// A connection for topic feeds and catch-up readers (stream consumers), never for queue subscribers: RabbitMQ 3.10
+    /// answers a stream consume it cannot serve at that moment with a crash that closes the whole connection (541).
+    /// Not counted in <c>eventsourced_broker_connections</c>.
+    /// </summary>
+    public bool IsForStreams { get; }
+
+    /// <summary>Counted in <c>eventsourced_broker_connections</c>: a queue subscribers' connection.</summary>
+    private bool Counted => !IsPublisher && !IsForStreams;
 
     public string Node => Url.Endpoint;
 
@@ -586,7 +597,7 @@ internal sealed class ConnectionSlot
         Interlocked.Increment(ref _generation);
         Volatile.Write(ref _connection, connection);
         Volatile.Write(ref _capacity, channelMax);
-        if (!IsPublisher)
+        if (Counted)
         {
             _metrics.ConnectionUp(Node);
         }
@@ -616,7 +627,7 @@ internal sealed class ConnectionSlot
         Volatile.Write(ref _shutdown, null);
         Volatile.Write(ref _capacity, 0);
         ClearBlock();
-        if (connection is not null && !IsPublisher)
+        if (connection is not null && Counted)
         {
             _metrics.ConnectionDown(Node);
         }

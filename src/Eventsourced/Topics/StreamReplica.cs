@@ -21,7 +21,7 @@ internal static class StreamReplica
         && reason.ReplyText.Contains("does not have a replica on the local node", StringComparison.Ordinal);
 
     /// <summary>
-    /// Leases a channel and runs <paramref name="attempt"/> on it; when the broker refuses for want of a replica on that
+    /// Leases a channel on a stream consumers' connection (<see cref="BrokerPool.LeaseForStreamAsync"/>) and runs <paramref name="attempt"/> on it; when the broker refuses for want of a replica on that
     /// channel's node (<see cref="NotOnThisNode"/>), the lease is disposed and the next one is taken from a connection to
     /// a node not tried yet, until one serves or no connection is left.
     /// </summary>
@@ -39,7 +39,7 @@ internal static class StreamReplica
             ChannelLease lease;
             try
             {
-                lease = await pool.LeaseAsync(refusing, cancellationToken);
+                lease = await pool.LeaseForStreamAsync(refusing, cancellationToken);
             }
             catch (BrokerUnavailableException) when (refused is not null)
             {

@@ -64,7 +64,7 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
         Assert.Equal(HttpStatusCode.Conflict, refused.Status);
         Assert.Equal($"'{queue}' is a queue, not a stream: it cannot be read as topic '{topic}'", Reason(refused));
         Assert.Equal(1u, await Amqp.MessageCountAsync(queue));
-        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused topic's channel released");
+        await Wait.UntilAsync(() => Leases(gateway) == 0, Timeout, "the refused topic's channel released");
     }
 
     [Theory]

@@ -265,7 +265,7 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
 
         AssertRun(items, 11, 589);
         Assert.Equal(1, await MetricAsync(gateway, "eventsourced_topic_catchups_total"));
-        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 1, Timeout, "the catch-up reader's channel closed once it joined the feed");
+        await Wait.UntilAsync(() => Leases(gateway) == 1, Timeout, "the catch-up reader's channel closed once it joined the feed");
     }
 
     [Fact]

@@ -70,6 +70,9 @@ public abstract class TopicTestBase(BrokerFixture broker) : IAsyncLifetime
             .Sum(channel => channel.ConsumerCount);
     }
 
+    /// <summary>The gateway's channel leases, queue subscribers' and stream consumers' connections together.</summary>
+    protected static int Leases(GatewayServer gateway) => gateway.Pool.Slots.Concat(gateway.Pool.StreamSlots).Sum(s => s.Leases);
+
     /// <summary>One unlabelled series of the gateway's <c>/metrics</c>.</summary>
     protected static Task<double> MetricAsync(GatewayServer gateway, string series) => gateway.MetricAsync(series);
 
