@@ -9,6 +9,9 @@ internal static partial class AuthLog
     [LoggerMessage(EventIds.AuthKeys, LogLevel.Information, "Subscriber tokens required: {Keys}; tokens read from {Sources}", EventName = "AuthKeys")]
     public static partial void Keys(ILogger logger, string keys, string sources);
 
+    [LoggerMessage(EventIds.AuthApplicationUser, LogLevel.Information, "Subscribers are the users the application signed in (auth.application_user); no tokens are read", EventName = "AuthApplicationUser")]
+    public static partial void ApplicationUser(ILogger logger);
+
     [LoggerMessage(EventIds.JwksFetched, LogLevel.Information, "Fetched {Count} signing key(s) from {Url}: key ids {Kids}", EventName = "JwksFetched")]
     public static partial void JwksFetched(ILogger logger, string url, int count, string kids);
 

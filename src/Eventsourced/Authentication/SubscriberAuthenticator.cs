@@ -77,7 +77,12 @@ internal sealed class SubscriberAuthenticator : IDisposable
             ValidAudiences = jwt.Audiences,
         };
 
-        if (Enabled)
+        if (_options.ApplicationUser)
+        {
+            // No key may be configured with it (AuthConfigCheck), and no token is looked for: event 500 would name none.
+            AuthLog.ApplicationUser(logger);
+        }
+        else if (Enabled)
         {
             var keys = _staticKeys.Select(k => $"{k.Source} ({k.Algorithm})").Concat(_jwks is null ? [] : [$"JWKS {SecretUrl.Mask(jwt.JwksUrl)}"]);
             AuthLog.Keys(logger, string.Join(", ", keys), string.Join(", ", Sources()));

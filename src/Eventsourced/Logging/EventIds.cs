@@ -74,6 +74,7 @@ internal static class EventIds
     public const int AuthKeys = 500;
     public const int JwksFetched = 501;
     public const int JwksFetchFailed = 502;
+    public const int AuthApplicationUser = 503;
 
     // Topics and presence: 6xx
     public const int TopicOpened = 600;

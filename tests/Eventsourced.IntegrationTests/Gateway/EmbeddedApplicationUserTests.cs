@@ -64,6 +64,8 @@ public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
         using var allowed = await client.GetAsync("/topics/news", HttpCompletionOption.ResponseHeadersRead);
 
         Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        // The sign-in stands for a token, and the reason says so: no token was read.
+        Assert.Equal($"signed-in user does not permit reading topic '{prefix}-other': its claim 'topics' does not list it", refused.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
     }
 

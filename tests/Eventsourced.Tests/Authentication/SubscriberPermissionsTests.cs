@@ -57,6 +57,19 @@ public sealed class SubscriberPermissionsTests
         Assert.Null(Permissions().Sender(User((ClaimTypes.NameIdentifier, "alice"))));
     }
 
+    [Fact]
+    public void Refusals_OfAnApplicationUser_NameTheSignedInUser_ATokensNameTheToken()
+    {
+        // No token is read with auth.application_user: a refusal naming one sent the application's developers looking for it.
+        var applicationUser = Permissions(keys: false, configure: a => a.ApplicationUser = true);
+        var user = User(("sub", "alice"), ("topics", "news"));
+
+        Assert.Equal("signed-in user does not permit reading topic 'other': its claim 'topics' does not list it", applicationUser.ReadRefusal(user, "topic", "other"));
+        Assert.Equal("signed-in user does not permit publishing to 'lobby': its claim 'publish' is missing or empty", applicationUser.PublishRefusal(user, "lobby"));
+        Assert.Equal("token does not permit reading topic 'other': its claim 'topics' does not list it", Permissions().ReadRefusal(user, "topic", "other"));
+        Assert.Equal("token does not permit publishing to 'lobby': its claim 'publish' is missing or empty", Permissions().PublishRefusal(user, "lobby"));
+    }
+
     [Theory]
     [InlineData("user-42", "user-42", true)]
     [InlineData("user-42", "user-43", false)]
