@@ -25,6 +25,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>The query parameter a token may come in (RFC 6750 section 2.3).</summary>
     public const string QueryParameter = "access_token";
 
+    /// <summary>The authentication type of the principals verified tokens make: a request's user of another type was signed in by the embedding application.</summary>
+    public const string TokenAuthenticationType = "eventsourced-token";
+
     /// <summary>The JWS header naming extensions a recipient must understand (RFC 7515 section 4.1.11).</summary>
     private const string CriticalHeader = "crit";
 
@@ -66,6 +69,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         {
             IssuerSigningKeyResolver = (_, _, kid, _) => Resolve(kid),
             AlgorithmValidator = (algorithm, key, _, _) => _algorithms.TryGetValue(key, out var allowed) && allowed == algorithm,
+            AuthenticationType = TokenAuthenticationType,
             RequireSignedTokens = true,
             ValidateIssuerSigningKey = false,
             ValidateLifetime = true,

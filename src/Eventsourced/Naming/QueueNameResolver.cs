@@ -84,7 +84,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(claimProblem, out text, out reason);
                     }
 
-                    if (Forbidden(claim, forbidden, "token claim", segment.Value) is { } claimCharacters)
+                    if (Forbidden(claim, forbidden, RequestValues.ClaimLabel(request), segment.Value) is { } claimCharacters)
                     {
                         return Fail(claimCharacters, out text, out reason);
                     }

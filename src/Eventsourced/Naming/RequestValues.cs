@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using System.Text.Unicode;
+using Eventsourced.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.IdentityModel.JsonWebTokens;
@@ -46,22 +47,32 @@ internal static class RequestValues
         var claims = request.HttpContext.User.FindAll(name).ToArray();
         if (claims.Length == 0 || claims[0].Value.Length == 0)
         {
-            return $"token has no claim '{name}'";
+            return $"{ClaimHolder(request)} has no claim '{name}'";
         }
 
         if (claims.Length > 1)
         {
-            return $"token claim '{name}' has several values";
+            return $"{ClaimLabel(request)} '{name}' has several values";
         }
 
         if (claims[0].ValueType is JsonClaimValueTypes.Json or JsonClaimValueTypes.JsonArray or JsonClaimValueTypes.JsonNull)
         {
-            return $"token claim '{name}' is not a string or a number";
+            return $"{ClaimLabel(request)} '{name}' is not a string or a number";
         }
 
         value = claims[0].Value;
         return null;
     }
+
+    /// <summary>
+    /// Whose claims the request's user has, as reasons name it: a verified token's, or (<c>auth.application_user</c>) the user the
+    /// embedding application signed in, where no token is read and a reason naming one sent developers looking for it.
+    /// </summary>
+    public static string ClaimHolder(HttpRequest request) =>
+        request.HttpContext.User.Identity?.AuthenticationType is SubscriberAuthenticator.TokenAuthenticationType or null ? "token" : "signed-in user";
+
+    /// <summary>A claim as reasons name it: <c>token claim</c>, or <c>signed-in user's claim</c> (see <see cref="ClaimHolder"/>).</summary>
+    public static string ClaimLabel(HttpRequest request) => ClaimHolder(request) == "token" ? "token claim" : "signed-in user's claim";
 
     /// <summary>The query parameter <paramref name="name"/>; <c>+</c> is a space, as in forms.</summary>
     public static RequestValueStatus Query(HttpRequest request, string name, out string value)

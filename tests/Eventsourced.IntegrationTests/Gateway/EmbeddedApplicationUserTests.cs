@@ -70,6 +70,22 @@ public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task ASignedInUserWithoutTheClaimThePatternReads_Gets400NamingTheSignIn()
+    {
+        // ASP.NET Core sign-ins name their user by ClaimTypes.NameIdentifier; the queue pattern reads "sub". No token is read
+        // here: the reason names the sign-in, or the application's developers go looking for a token they never issued.
+        var prefix = broker.UniqueQueueName("app-user-noclaim");
+        await using var app = await StartAsync(prefix);
+        using var client = new HttpClient(new HttpClientHandler { CookieContainer = new CookieContainer() }) { BaseAddress = new Uri(app.Urls.Single()), Timeout = Timeout };
+        (await client.PostAsync("/login-name-identifier?user=dave", null)).EnsureSuccessStatusCode();
+
+        using var response = await client.GetAsync("/events", HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("signed-in user has no claim 'sub'", response.Headers.GetValues("X-Status-Reason").Single());
+    }
+
+    [Fact]
     public async Task ASignedInUsersRequestFromAnotherOriginsPage_IsRefused()
     {
         // The sign-in's cookie goes along with a request from any page (a WebSocket's, or one SameSite=None allows): another
@@ -100,6 +116,8 @@ public sealed class EmbeddedApplicationUserTests(BrokerFixture broker)
                     Claim[] claims = topic is null ? [new("sub", user)] : [new("sub", user), new("topics", topic)];
                     return context.SignInAsync(new ClaimsPrincipal(new ClaimsIdentity(claims, CookieAuthenticationDefaults.AuthenticationScheme)));
                 });
+                app.MapPost("/login-name-identifier", (HttpContext context, string user) =>
+                    context.SignInAsync(new ClaimsPrincipal(new ClaimsIdentity([new Claim(ClaimTypes.NameIdentifier, user)], CookieAuthenticationDefaults.AuthenticationScheme))));
                 app.MapEventsourced("/events");
                 app.MapEventsourcedTopics("/topics/");
             });

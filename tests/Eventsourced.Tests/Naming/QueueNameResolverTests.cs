@@ -171,12 +171,16 @@ public sealed class QueueNameResolverTests
     public void TryResolve_AmqInsideTheName_IsFine() =>
         Assert.True(Resolve("x-${query:id}", "?id=amq.y").Ok);
 
-    private static (bool Ok, string Name, string Reason) ResolveWithClaims(string pattern, params (string Type, string Value)[] claims)
+    private static (bool Ok, string Name, string Reason) ResolveWithClaims(string pattern, params (string Type, string Value)[] claims) =>
+        ResolveWithClaimsOf(Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType, pattern, claims);
+
+    /// <summary>As <see cref="ResolveWithClaims"/> for a user signed in by <paramref name="authenticationType"/>: a token's, or an embedding application's sign-in.</summary>
+    private static (bool Ok, string Name, string Reason) ResolveWithClaimsOf(string authenticationType, string pattern, params (string Type, string Value)[] claims)
     {
         var context = new DefaultHttpContext
         {
             User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
-                claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), "Bearer")),
+                claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), authenticationType)),
         };
         var ok = new QueueNameResolver(QueuePattern.Parse(pattern)).TryResolve(context.Request, out var name, out var reason);
         return (ok, name, reason);
@@ -191,8 +195,13 @@ public sealed class QueueNameResolverTests
         Assert.Equal((true, "t-acme-42", ""), ResolveWithClaims("t-${claim:https://example.com/tenant}-${claim:sub}", ("https://example.com/tenant", "acme"), ("sub", "42")));
 
     [Fact]
-    public void TryResolve_MissingClaim_FailsWithReason() =>
+    public void TryResolve_MissingClaim_FailsWithReason()
+    {
         Assert.Equal((false, "", "token has no claim 'sub'"), ResolveWithClaims("user-${claim:sub}", ("name", "x")));
+        // auth.application_user: the application's sign-in (cookies here) stands for the token, and the reason names it.
+        Assert.Equal((false, "", "signed-in user has no claim 'sub'"), ResolveWithClaimsOf("Cookies", "user-${claim:sub}", ("name", "x")));
+        Assert.Equal((false, "", "signed-in user's claim 'sub' has several values"), ResolveWithClaimsOf("Cookies", "user-${claim:sub}", ("sub", "1"), ("sub", "2")));
+    }
 
     [Theory]
     [InlineData("{\"x\": 1}", false, "token claim 'team' is not a string or a number")]

@@ -51,7 +51,7 @@ public sealed class RoutingKeyTemplateTests
         context.Request.QueryString = new QueryString("?room=r1");
         context.Request.Headers.Cookie = "sid=s9";
         context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
-            [new("sub", "u42"), new("team", "a"), new("team", "b")], "test"));
+            [new("sub", "u42"), new("team", "a"), new("team", "b")], Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType));
         return context.Request;
     }
 }
