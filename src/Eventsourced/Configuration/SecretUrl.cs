@@ -4,7 +4,8 @@ namespace Eventsourced.Configuration;
 /// An HTTP URL as logs and <c>eventsourced -c</c> may show it (<c>auth.jwt.jwks_url</c>): a password in its user
 /// information and the values of its query (an <c>api_key=</c>, a signed URL's signature) are credentials, and are
 /// written <c>***</c>; scheme, user, host, port, path and the query's parameter names stay, to tell URLs apart. The
-/// fragment, never sent, is left out. What does not parse as an absolute URL is not shown at all.
+/// fragment, never sent, is left out. What does not parse as an absolute URL is not shown at all, nor anything but the
+/// scheme of a URL of another scheme.
 /// </summary>
 internal static class SecretUrl
 {
@@ -20,6 +21,12 @@ internal static class SecretUrl
         if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.IsFile || uri.HostNameType == UriHostNameType.Unknown)
         {
             return Hidden;
+        }
+
+        if (uri.Scheme is not ("http" or "https"))
+        {
+            // Only an HTTP URL's parts are known: .NET reads no query in others (ftp://host/jwks?key=S3cret is all path).
+            return $"{uri.Scheme}://{Hidden}";
         }
 
         var info = uri.UserInfo;

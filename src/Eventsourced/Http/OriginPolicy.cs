@@ -77,12 +77,19 @@ internal sealed class OriginPolicy
     /// gateway has answered (and acknowledged what it streamed), and never for a WebSocket, whose upgrade carries the
     /// user's cookies from any page: without this, with <c>*</c> any site could open a visitor's queue. With
     /// <c>auth.application_user</c> the application's sign-in (whatever cookie or header carries it) identifies subscribers,
-    /// so every request from another origin's page is held to that pair.
+    /// so every request from another origin's page is held to that pair. A request without <c>Origin</c> that the browser
+    /// marks as another site's (<c>Sec-Fetch-Site</c>: a link, a navigation, an image) is refused when it carries such
+    /// credentials, whatever is listed: no page can read its answer, and it would consume the visitor's messages.
     /// </summary>
     public string? Refusal(HttpRequest request)
     {
         var origin = request.Headers.Origin.ToString();
-        if (origin.Length == 0 || IsSameOrigin(origin, request.Host))
+        if (origin.Length == 0)
+        {
+            return IsFromAnotherSitesPage(request) && CarriesSubscriberCredentials(request) ? FromAnotherSiteWithoutOrigin : null;
+        }
+
+        if (IsSameOrigin(origin, request.Host))
         {
             return null;
         }
@@ -92,22 +99,45 @@ internal sealed class OriginPolicy
             return "origin not allowed";
         }
 
-        // Read with the parser the names and the token are read with (RequestValues): ASP.NET Core's Request.Cookies
-        // leaves out a cookie whose value has a space, a comma or a backslash, which the gateway still reads.
         var listedWithCredentials = AllowsCredentials && _origins.Contains(origin);
         if (_applicationUser && !listedWithCredentials)
         {
             return "the application's sign-in is accepted from another origin's page only when header.cors lists that origin and allows credentials";
         }
 
-        if (_subscriberCookies.Length > 0 && !listedWithCredentials
-            && _subscriberCookies.Any(name => RequestValues.Cookie(request, name, out _) != RequestValueStatus.Missing))
+        if (!listedWithCredentials && CarriesSubscriberCookie(request))
         {
             return "cookies are accepted from another origin's page only when header.cors lists that origin and allows credentials";
         }
 
         return null;
     }
+
+    /// <summary>Why a request from another site's page that carries no <c>Origin</c> but a subscriber's credentials is refused.</summary>
+    internal const string FromAnotherSiteWithoutOrigin =
+        "cookies are accepted from another site's page only in a request that names its origin (EventSource, fetch, WebSocket), not from a link, a navigation, an image or a frame";
+
+    /// <summary>
+    /// Whether the browser says that a page of another origin sent the request (<c>Sec-Fetch-Site</c>: <c>cross-site</c> or
+    /// <c>same-site</c>). Browsers send no <c>Origin</c> on a <c>GET</c> that is not a CORS request: a link followed, a
+    /// script's navigation, an image, a frame; such a request from any site carries the user's cookies as far as their
+    /// <c>SameSite</c> allows (<c>Lax</c>: every top-level navigation), and the gateway would stream or hold the visitor's
+    /// messages for a page that can never read them. Without the header (older browsers, curl, servers): not known.
+    /// </summary>
+    private static bool IsFromAnotherSitesPage(HttpRequest request) =>
+        request.Headers["Sec-Fetch-Site"].ToString() is var site
+        && (site.Equals("cross-site", StringComparison.OrdinalIgnoreCase) || site.Equals("same-site", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Whether the request carries what identifies a subscriber by ambient credentials: a subscriber cookie, or the application's sign-in.</summary>
+    private bool CarriesSubscriberCredentials(HttpRequest request) => _applicationUser || CarriesSubscriberCookie(request);
+
+    /// <summary>
+    /// Whether the request carries a cookie the gateway identifies subscribers by. Read with the parser the names and the
+    /// token are read with (RequestValues): ASP.NET Core's Request.Cookies leaves out a cookie whose value has a space, a
+    /// comma or a backslash, which the gateway still reads.
+    /// </summary>
+    private bool CarriesSubscriberCookie(HttpRequest request) =>
+        _subscriberCookies.Any(name => RequestValues.Cookie(request, name, out _) != RequestValueStatus.Missing);
 
     /// <summary>
     /// Why the request's <c>Host</c> is not one this gateway serves (<c>server.hosts</c>), or null. Same origin is judged

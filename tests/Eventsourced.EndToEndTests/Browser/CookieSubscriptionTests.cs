@@ -40,6 +40,70 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     }
 
     /// <summary>
+    /// A page of another site sending the visitor to the gateway (<c>window.location</c>): a top-level navigation carries
+    /// the README's <c>SameSite=Lax</c> cookie but no <c>Origin</c>, and the gateway streamed the visitor's queue to a
+    /// page no script could read, consuming it. Chromium marks it <c>Sec-Fetch-Site: cross-site</c>, which browsers send
+    /// to HTTPS only: over HTTPS, as a gateway facing the internet is, refused (403).
+    /// </summary>
+    [Fact]
+    public async Task CookieSid_AnotherSitesPageNavigatingToTheGatewayOverHttps_Is403_AndConsumesNothing()
+    {
+        var queue = broker.UniqueQueueName(nameof(CookieSid_AnotherSitesPageNavigatingToTheGatewayOverHttps_Is403_AndConsumesNothing));
+        var directory = Directory.CreateTempSubdirectory("eventsourced-cookie-nav-");
+        using var certificate = TestCertificate.Create();
+        var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
+        await using var site = await PageServer.StartAsync();
+        var options = await ReadmeConfigurationAsync(site.Origin);
+        options.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
+        await using var gateway = await GatewayServer.StartAsync(options);
+        var gatewayUrl = $"https://{PageServer.GatewayHost}:{gateway.Port}/";
+        await using var amqp = await broker.ConnectAsync(nameof(CookieSid_AnotherSitesPageNavigatingToTheGatewayOverHttps_Is403_AndConsumesNothing));
+        await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await amqp.PublishAsync(queue, "for the cookie's owner only");
+
+        Tools.Require(ChromiumFixture.ExecutablePath, "chromium");
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ChromiumFixture.ExecutablePath,
+            Headless = true,
+            ChromiumSandbox = false,
+            Timeout = 60_000,
+            Args =
+            [
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                $"--host-resolver-rules=MAP *.{PageServer.SiteDomain} 127.0.0.1",
+                $"--ignore-certificate-errors-spki-list={certificate.SpkiHash}",
+            ],
+        });
+        try
+        {
+            var context = await browser.NewContextAsync();
+            // The visitor's session at the application, as its login set it.
+            await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
+            var page = await context.NewPageAsync();
+            // A page of another site (127.0.0.1 is not example.test), whose script sends the visitor to the gateway.
+            await page.GotoAsync($"http://127.0.0.1:{site.Port}/token?sub=evil");
+            var navigation = page.WaitForResponseAsync(r => r.Url.StartsWith(gatewayUrl, StringComparison.Ordinal), new() { Timeout = (float)Timeout.TotalMilliseconds });
+            await page.EvaluateAsync($"location.href = '{gatewayUrl}'");
+            var answer = await navigation;
+
+            Assert.Equal(403, answer.Status);
+            Assert.StartsWith("cookies are accepted from another site's page only", await answer.HeaderValueAsync("x-status-reason") ?? string.Empty, StringComparison.Ordinal);
+            Assert.Equal(1u, await amqp.MessageCountAsync(queue));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
     /// The README's configuration for cookies across origins, read by the gateway's own loader from a
     /// file, with the page's origin; address and broker are this test's.
     /// </summary>

@@ -237,6 +237,46 @@ public sealed class AuthTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed()
+    {
+        // A link, a script's navigation (window.location) or an image of another site's page sends no Origin but the
+        // user's cookies (SameSite=Lax, as the README advised: every top-level navigation; seen in Chromium): such a
+        // page opened the visitor's stream, which consumed the queue for a page that could never read it.
+        var queue = broker.UniqueQueueName(nameof(CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed));
+        await using var amqp = await broker.ConnectAsync(nameof(CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed));
+        await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await amqp.PublishAsync(queue, "private");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Queue.Pattern = "${cookie:sid}";
+            o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example";
+            o.Header.Cors["Access-Control-Allow-Credentials"] = "true";
+        });
+
+        foreach (var (path, fetchSite) in new[] { ("/", "cross-site"), ("/poll", "cross-site"), ("/", "same-site") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("Cookie", $"sid={queue}");
+            request.Headers.Add("Sec-Fetch-Site", fetchSite);
+            request.Headers.Add("Sec-Fetch-Mode", "navigate");
+            using var refused = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.StartsWith("cookies are accepted from another site's page only in a request that names its origin", refused.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1u, await amqp.MessageCountAsync(queue));
+
+        // The gateway's own pages (and curl, which sends no Sec-Fetch-Site) still read it.
+        using var own = new HttpRequestMessage(HttpMethod.Get, "/poll");
+        own.Headers.Add("Cookie", $"sid={queue}");
+        own.Headers.Add("Sec-Fetch-Site", "same-origin");
+        using var answer = await gateway.Client.SendAsync(own);
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Contains("private", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hosts_ARequestForAnotherHostName_Is400_OnEveryHttpTransport_TheServedNameStreams()
     {
         // DNS rebinding: a page of attacker.example whose name now resolves to the gateway is of the gateway's own

@@ -20,4 +20,16 @@ public sealed class SecretUrlTests
     [InlineData("not a url S3cret")]
     [InlineData("/etc/S3cret")]
     public void Mask_WhatIsNoAbsoluteUrl_IsNotShown(string url) => Assert.Equal("***", SecretUrl.Mask(url));
+
+    [Theory]
+    [InlineData("ftp://idp.example/jwks?api_key=S3cret", "ftp://***")]
+    [InlineData("ftp://keys:S3cret@idp.example/jwks", "ftp://***")]
+    [InlineData("ws://idp.example/jwks?api_key=S3cret", "ws://***")]
+    [InlineData("custom://idp.example/jwks/S3cret?x=S3cret", "custom://***")]
+    public void Mask_AUrlOfAnotherScheme_ShowsItsSchemeOnly(string url, string shown)
+    {
+        // A jwks_url refused for its scheme was quoted in the configuration error: .NET reads ftp://'s query as its path,
+        // so the api key was printed.
+        Assert.Equal(shown, SecretUrl.Mask(url));
+    }
 }

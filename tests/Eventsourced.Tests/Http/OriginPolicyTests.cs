@@ -207,6 +207,53 @@ public sealed class OriginPolicyTests
     private static string? Refusal(OriginPolicy policy, string? origin, string host = "push.example", string? cookie = null) =>
         policy.Refusal(Request(origin, host, cookie));
 
+    [Theory]
+    [InlineData("cross-site")]
+    [InlineData("same-site")]
+    [InlineData("Cross-Site")]
+    public void Refusal_NoOriginFromAnotherSitesPageWithASubscriberCookie_IsRefusedWhateverIsListed(string fetchSite)
+    {
+        // A link followed, a script's navigation, an image or a frame of another site's page sends no Origin, but the user's
+        // cookies (SameSite=Lax: every top-level navigation): its stream or poll consumed the visitor's messages unread.
+        foreach (var policy in new[] { Policy("*", credentials: false, "sid"), Policy("https://app.example", credentials: true, "sid"), Policy(null, credentials: false, "sid") })
+        {
+            var request = Request(origin: null, cookie: "theme=dark; sid=abc");
+            request.Headers["Sec-Fetch-Site"] = fetchSite;
+
+            Assert.Equal(OriginPolicy.FromAnotherSiteWithoutOrigin, policy.Refusal(request));
+        }
+    }
+
+    [Theory]
+    [InlineData("same-origin", "sid=abc", false)]
+    [InlineData("none", "sid=abc", false)] // typed into the address bar, a bookmark
+    [InlineData(null, "sid=abc", false)] // curl, a server, an older browser
+    [InlineData("cross-site", "theme=dark", false)] // no cookie the gateway reads
+    [InlineData("cross-site", null, false)]
+    public void Refusal_NoOriginWithoutAnotherSitesPageOrWithoutASubscriberCookie_IsAllowed(string? fetchSite, string? cookie, bool refused)
+    {
+        var policy = Policy("https://app.example", credentials: true, "sid");
+        var request = Request(origin: null, cookie: cookie);
+        if (fetchSite is not null)
+        {
+            request.Headers["Sec-Fetch-Site"] = fetchSite;
+        }
+
+        Assert.Equal(refused, policy.Refusal(request) is not null);
+    }
+
+    [Theory]
+    [InlineData("cross-site", true)]
+    [InlineData("same-origin", false)]
+    public void Refusal_NoOriginFromAnotherSitesPage_WithTheApplicationsSignIn_IsRefused(string fetchSite, bool refused)
+    {
+        var policy = new OriginPolicy(Headers("https://app.example", credentials: true), [], applicationUser: true);
+        var request = Request(origin: null);
+        request.Headers["Sec-Fetch-Site"] = fetchSite;
+
+        Assert.Equal(refused, policy.Refusal(request) is not null);
+    }
+
     [Fact]
     public void Refusal_SubscriberCookieFromAListedOriginWithCredentials_IsAllowed()
     {
