@@ -8,8 +8,8 @@ internal static partial class BrokerLog
     [LoggerMessage(EventIds.BrokerConnected, LogLevel.Information, "Connected to broker {Node} as \"{ConnectionName}\" (channel_max {ChannelMax})", EventName = "BrokerConnected")]
     public static partial void Connected(ILogger logger, string node, string connectionName, int channelMax);
 
-    [LoggerMessage(EventIds.BrokerConnectFailed, LogLevel.Warning, "Cannot connect to broker {Node}: {Reason}; retrying in {DelaySeconds:0.0}s", EventName = "BrokerConnectFailed")]
-    public static partial void ConnectFailed(ILogger logger, string node, string reason, double delaySeconds);
+    [LoggerMessage(EventIds.BrokerConnectFailed, LogLevel.Warning, "Cannot connect to broker {Node} as \"{ConnectionName}\": {Reason}; retrying in {DelaySeconds:0.0}s", EventName = "BrokerConnectFailed")]
+    public static partial void ConnectFailed(ILogger logger, string node, string connectionName, string reason, double delaySeconds);
 
     [LoggerMessage(EventIds.BrokerConnectionLost, LogLevel.Warning, "Lost connection \"{ConnectionName}\" to broker {Node}: {Reason}", EventName = "BrokerConnectionLost")]
     public static partial void ConnectionLost(ILogger logger, string node, string connectionName, string reason);

@@ -468,7 +468,7 @@ internal sealed class ConnectionSlot
                 {
                     _firstAttempt.TrySetResult();
                     var delay = _backoff.Delay(attempt++);
-                    BrokerLog.ConnectFailed(_logger, Node, await DescribeConnectFailureAsync(ex, stopping), delay.TotalSeconds);
+                    BrokerLog.ConnectFailed(_logger, Node, ConnectionName, await DescribeConnectFailureAsync(ex, stopping), delay.TotalSeconds);
                     switch (await _wait.WaitAsync(delay, stopping))
                     {
                         case ReconnectWaitResult.Stopped:

@@ -84,6 +84,7 @@ internal static class EventIds
     public const int TopicSlowSubscriber = 604;
     public const int TopicNoReplicaOnNode = 605;
     public const int TopicEventTooLarge = 606;
+    public const int TopicRefusedDuringFailover = 607;
     public const int PresencePublishFailed = 610;
     public const int PresenceExchangeDiffers = 611;
     public const int PresenceDroppedWhileBlocked = 612;

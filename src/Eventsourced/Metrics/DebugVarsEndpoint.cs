@@ -58,15 +58,21 @@ internal sealed class DebugVarsEndpoint
         var nodes = slots.GroupBy(s => s.Node, StringComparer.Ordinal)
             .Select(node => (Node: node.Key, Connections: node.Count(), Up: _metrics.ConnectionsUp(node.Key), Channels: _metrics.Channels(node.Key)))
             .ToArray();
+        // Topics' and the gateway's publishers' connections (... streams #N, ... publisher #N), opened when first needed:
+        // not in connections and connections_up (the queue subscribers', as /readyz counts them).
+        var forStreams = _pool.StreamSlots;
+        var publishers = _pool.PublisherSlots;
         json.WriteStartObject("broker");
         json.WriteNumber("connections", slots.Count);
         json.WriteNumber("connections_up", nodes.Sum(n => n.Up));
+        WriteConnections(json, forStreams, publishers, node: null);
         json.WriteStartObject("nodes");
         foreach (var node in nodes)
         {
             json.WriteStartObject(node.Node);
             json.WriteNumber("connections", node.Connections);
             json.WriteNumber("connections_up", node.Up);
+            WriteConnections(json, forStreams, publishers, node.Node);
             json.WriteNumber("channels", node.Channels);
             json.WriteEndObject();
         }
@@ -99,5 +105,16 @@ internal sealed class DebugVarsEndpoint
         json.WriteEndObject();
 
         json.WriteEndObject();
+    }
+
+    /// <summary>How many topics' and publishers' connections there are, and are up (of <paramref name="node"/>, or all).</summary>
+    private static void WriteConnections(Utf8JsonWriter json, IReadOnlyList<ConnectionSlot> forStreams, IReadOnlyList<ConnectionSlot> publishers, string? node)
+    {
+        var streams = forStreams.Where(s => node is null || s.Node == node).ToList();
+        var publishing = publishers.Where(s => node is null || s.Node == node).ToList();
+        json.WriteNumber("streams_connections", streams.Count);
+        json.WriteNumber("streams_connections_up", streams.Count(s => s.IsUp));
+        json.WriteNumber("publisher_connections", publishing.Count);
+        json.WriteNumber("publisher_connections_up", publishing.Count(s => s.IsUp));
     }
 }

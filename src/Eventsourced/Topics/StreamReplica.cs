@@ -14,11 +14,17 @@ namespace Eventsourced.Topics;
 internal static class StreamReplica
 {
     private const ushort PreconditionFailed = 406;
+    private const ushort ResourceError = 506;
 
     /// <summary>The broker refused a stream's consume because the connection's node holds no replica of it.</summary>
+    /// <remarks>
+    /// Also a replica that exists but does not run yet (a node just restarted, or its member restarting while the stream's
+    /// leader fails over): <c>506 RESOURCE_ERROR - ... does not have a running local replica</c>.
+    /// </remarks>
     public static bool NotOnThisNode(Exception ex) =>
-        ex is OperationInterruptedException { ShutdownReason: { ReplyCode: PreconditionFailed } reason }
-        && reason.ReplyText.Contains("does not have a replica on the local node", StringComparison.Ordinal);
+        ex is OperationInterruptedException { ShutdownReason: { } reason }
+        && ((reason.ReplyCode == PreconditionFailed && reason.ReplyText.Contains("does not have a replica on the local node", StringComparison.Ordinal))
+            || (reason.ReplyCode == ResourceError && reason.ReplyText.Contains("does not have a running local replica", StringComparison.Ordinal)));
 
     /// <summary>
     /// Leases a channel on a stream consumers' connection (<see cref="BrokerPool.LeaseForStreamAsync"/>) and runs <paramref name="attempt"/> on it; when the broker refuses for want of a replica on that

@@ -137,6 +137,29 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <exception cref="SubscribeException">The topic does not exist and may not be created, is no stream, or the broker refused.</exception>
     public async Task<TopicSubscription> SubscribeAsync(string topic, long? resumeAfter, IFrameFormat format, CancellationToken cancellationToken)
     {
+        BusyRetry? failover = null;
+        while (true)
+        {
+            try
+            {
+                return await SubscribeOnceAsync(topic, resumeAfter, format, cancellationToken);
+            }
+            catch (SubscribeException ex) when (StreamFailover.MayPass(ex))
+            {
+                failover ??= new BusyRetry(StreamFailover.Grace, _time);
+                var remaining = failover.Remaining;
+                if (!await failover.WaitAsync(cancellationToken))
+                {
+                    throw;
+                }
+
+                TopicsLog.RefusedDuringFailover(Logger, topic, ex.Message, remaining.TotalSeconds);
+            }
+        }
+    }
+
+    private async Task<TopicSubscription> SubscribeOnceAsync(string topic, long? resumeAfter, IFrameFormat format, CancellationToken cancellationToken)
+    {
         Entry entry;
         TopicSubscription subscription;
         CatchUpReader? catchUp;

@@ -26,4 +26,7 @@ internal static partial class TopicsLog
 
     [LoggerMessage(EventIds.TopicEventTooLarge, LogLevel.Warning, "An event of {Bytes} bytes (id {Offset}) in topic {Topic} exceeds queue.max_message_bytes ({Max}): passed over, never sent to a subscriber (it stays in the stream)", EventName = "TopicEventTooLarge")]
     public static partial void EventTooLarge(ILogger logger, string topic, long offset, int bytes, int max);
+
+    [LoggerMessage(EventIds.TopicRefusedDuringFailover, LogLevel.Debug, "Topic {Topic}: {Reason}; trying again for up to {Seconds:0.0} s more (a stream's leader failing over)", EventName = "TopicRefusedDuringFailover")]
+    public static partial void RefusedDuringFailover(ILogger logger, string topic, string reason, double seconds);
 }

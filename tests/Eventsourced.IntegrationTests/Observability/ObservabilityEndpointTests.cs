@@ -236,6 +236,36 @@ public sealed class ObservabilityEndpointTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task DebugVars_WithATopic_ShowTheStreamsConnection()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        var topic = broker.UniqueQueueName("varstopic");
+        await using var amqp = await broker.ConnectAsync(nameof(DebugVars_WithATopic_ShowTheStreamsConnection));
+        try
+        {
+            var before = (await GetVarsAsync(gateway)).GetProperty("broker");
+            Assert.Equal(0, before.GetProperty("streams_connections").GetInt32());
+
+            await using var client = await gateway.SubscribeAsync($"/topics/{topic}");
+            Assert.Equal(HttpStatusCode.OK, client.Status);
+
+            var vars = await GetVarsAsync(gateway);
+            var node = new Uri(broker.AmqpUrl) is var uri ? $"{uri.Host}:{uri.Port}" : "";
+            var perNode = vars.GetProperty("broker").GetProperty("nodes").GetProperty(node);
+            Assert.Equal(1, vars.GetProperty("broker").GetProperty("streams_connections").GetInt32());
+            Assert.Equal(1, vars.GetProperty("broker").GetProperty("streams_connections_up").GetInt32());
+            Assert.Equal(1, perNode.GetProperty("streams_connections_up").GetInt32());
+            Assert.Equal(0, perNode.GetProperty("publisher_connections").GetInt32());
+            // The queue subscribers' connections alone, as /readyz counts them.
+            Assert.Equal(1, vars.GetProperty("broker").GetProperty("connections").GetInt32());
+        }
+        finally
+        {
+            await amqp.DeleteQueueAsync("topic." + topic);
+        }
+    }
+
+    [Fact]
     public async Task DebugVars_DeliveriesLastSecond_CountsABurst()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
