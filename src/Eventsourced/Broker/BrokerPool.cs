@@ -344,51 +344,8 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// No stream consumers' connection can take a channel: opens one to a configured node, not avoided, whose subscribers'
     /// connection is up and which has none yet.
     /// </summary>
-    private async Task<ConnectionSlot?> OpenForStreamsAsync(IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken)
-    {
-        if (Volatile.Read(ref _stopped) != 0)
-        {
-            return null;
-        }
-
-        await _openForStreams.WaitAsync(cancellationToken);
-        try
-        {
-            if (ReserveForStream(avoidNodes) is { } reserved)
-            {
-                return reserved;
-            }
-
-            var forStreams = Volatile.Read(ref _forStreams);
-            var slots = Slots;
-            for (var i = 0; i < forStreams.Length && i < slots.Count; i++)
-            {
-                // One that exists but is down reconnects by itself; try another node.
-                if (forStreams[i] is not null || !slots[i].IsUp || avoidNodes?.Contains(slots[i].Node) == true || Volatile.Read(ref _stopped) != 0)
-                {
-                    continue;
-                }
-
-                var slot = new ConnectionSlot(
-                    i + 1, $"{ConnectionNamePrefix} streams #{i + 1}", _urls[i], isExtra: false, TimeSpan.FromSeconds(_options.HeartbeatSeconds),
-                    _backoff, _time, _metrics, _logger, isForStreams: true);
-                // Known to the pool before its first attempt ends, so that shutdown closes it (as in GrowAsync).
-                Volatile.Write(ref forStreams[i], slot);
-                StartSupervising(slot);
-                await slot.FirstAttempt.WaitAsync(cancellationToken);
-                if (slot.TryReserve())
-                {
-                    return slot;
-                }
-            }
-
-            return null;
-        }
-        finally
-        {
-            _openForStreams.Release();
-        }
-    }
+    private Task<ConnectionSlot?> OpenForStreamsAsync(IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken) =>
+        OpenDedicatedAsync(Volatile.Read(ref _forStreams), _openForStreams, () => ReserveForStream(avoidNodes), "streams", isPublisher: false, avoidNodes, cancellationToken);
 
     private ConnectionSlot? ReservePublisher()
     {
@@ -404,36 +361,45 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     }
 
     /// <summary>No publishing connection is up: opens one to a configured node whose subscribers' connection is up.</summary>
-    private async Task<ConnectionSlot?> OpenPublisherAsync(CancellationToken cancellationToken)
+    private Task<ConnectionSlot?> OpenPublisherAsync(CancellationToken cancellationToken) =>
+        OpenDedicatedAsync(Volatile.Read(ref _publishers), _openPublisher, ReservePublisher, "publisher", isPublisher: true, avoidNodes: null, cancellationToken);
+
+    /// <summary>
+    /// No connection of a dedicated kind (<paramref name="dedicated"/>: the publishers', or the stream consumers') can take a
+    /// channel: opens one, one at a time (<paramref name="gate"/>), to a configured node not in <paramref name="avoidNodes"/>
+    /// whose subscribers' connection is up and which has none of that kind yet (one that exists but is down reconnects by
+    /// itself); <paramref name="reserve"/> first, for one another caller opened meanwhile.
+    /// </summary>
+    private async Task<ConnectionSlot?> OpenDedicatedAsync(
+        ConnectionSlot?[] dedicated, SemaphoreSlim gate, Func<ConnectionSlot?> reserve, string kind, bool isPublisher,
+        IReadOnlyCollection<string>? avoidNodes, CancellationToken cancellationToken)
     {
         if (Volatile.Read(ref _stopped) != 0)
         {
             return null;
         }
 
-        await _openPublisher.WaitAsync(cancellationToken);
+        await gate.WaitAsync(cancellationToken);
         try
         {
-            if (ReservePublisher() is { } reserved)
+            if (reserve() is { } reserved)
             {
                 return reserved;
             }
 
-            var publishers = Volatile.Read(ref _publishers);
             var slots = Slots;
-            for (var i = 0; i < publishers.Length && i < slots.Count; i++)
+            for (var i = 0; i < dedicated.Length && i < slots.Count; i++)
             {
-                // A node's publishing connection that exists but is down reconnects by itself; try another node.
-                if (publishers[i] is not null || !slots[i].IsUp || Volatile.Read(ref _stopped) != 0)
+                if (dedicated[i] is not null || !slots[i].IsUp || avoidNodes?.Contains(slots[i].Node) == true || Volatile.Read(ref _stopped) != 0)
                 {
                     continue;
                 }
 
                 var slot = new ConnectionSlot(
-                    i + 1, $"{ConnectionNamePrefix} publisher #{i + 1}", _urls[i], isExtra: false, TimeSpan.FromSeconds(_options.HeartbeatSeconds),
-                    _backoff, _time, _metrics, _logger, isPublisher: true);
+                    i + 1, $"{ConnectionNamePrefix} {kind} #{i + 1}", _urls[i], isExtra: false, TimeSpan.FromSeconds(_options.HeartbeatSeconds),
+                    _backoff, _time, _metrics, _logger, isPublisher: isPublisher, isForStreams: !isPublisher);
                 // Known to the pool before its first attempt ends, so that shutdown closes it (as in GrowAsync).
-                Volatile.Write(ref publishers[i], slot);
+                Volatile.Write(ref dedicated[i], slot);
                 StartSupervising(slot);
                 await slot.FirstAttempt.WaitAsync(cancellationToken);
                 if (slot.TryReserve())
@@ -446,7 +412,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
         finally
         {
-            _openPublisher.Release();
+            gate.Release();
         }
     }
 
