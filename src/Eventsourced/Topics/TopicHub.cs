@@ -19,7 +19,13 @@ namespace Eventsourced.Topics;
 /// </summary>
 internal sealed class TopicHub : IHostedService, IAsyncDisposable
 {
-    /// <summary>Events the broker may send a topic's feed ahead of its acknowledgements.</summary>
+    /// <summary>
+    /// Events the broker may send a topic's feed ahead of its acknowledgements, at most: fewer where that many of the
+    /// largest size would pass <c>queue.max_buffered_bytes</c> (64 with the defaults, 1 MiB messages), as for any stream.
+    /// RabbitMQ.Client holds what the broker sent until the feed has handed it on: with 512 events of 1 MB, a feed that
+    /// ran behind ran a 192 MiB heap out (OutOfMemoryException in the connection's reader, SlowReaderMemoryTests), also on
+    /// a quiet machine. A topic of many small events a second gets its 512 with a smaller <c>queue.max_message_bytes</c>.
+    /// </summary>
     private const int FeedPrefetch = 512;
 
     /// <summary>Events a catching-up subscriber's reader may have unacknowledged (at most half its buffer).</summary>
@@ -104,9 +110,8 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// <summary>
     /// <paramref name="configured"/> events, or fewer where that many of the largest size would pass
     /// <c>queue.max_buffered_bytes</c>: what a catching-up subscriber's reader may hold, as a queue's stream (each such
-    /// subscriber reads the stream itself, so a client could open many). Not for the feed, one per topic, which hands
-    /// events on as they come: with 64 instead of its 512 a topic of 20,000 events a second fell behind on a loaded
-    /// machine (p50 0.25-1 s against 7-27 ms), and a subscriber that stops reading is ended when memory is short anyway.
+    /// subscriber reads the stream itself, so a client could open many), and what a topic's feed may hold
+    /// (<see cref="FeedPrefetch"/>).
     /// </summary>
     private int Prefetch(int configured) => Limits?.Prefetch(configured) ?? configured;
 
@@ -455,10 +460,11 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
         try
         {
             var created = await EnsureStreamAsync(lease, topic, stream, cancellationToken);
-            var feed = new TopicFeed(this, entry, topic, stream, FeedPrefetch);
+            var prefetch = Prefetch(FeedPrefetch);
+            var feed = new TopicFeed(this, entry, topic, stream, prefetch);
             try
             {
-                await feed.StartAsync(lease, FeedPrefetch, created, cancellationToken);
+                await feed.StartAsync(lease, prefetch, created, cancellationToken);
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) == PreconditionFailed
                 && ex.ShutdownReason?.ReplyText.Contains(StreamOffsets.Header, StringComparison.Ordinal) == true)
