@@ -79,14 +79,26 @@ internal sealed class OriginPolicy
     /// <c>auth.application_user</c> the application's sign-in (whatever cookie or header carries it) identifies subscribers,
     /// so every request from another origin's page is held to that pair. A request without <c>Origin</c> that the browser
     /// marks as another site's (<c>Sec-Fetch-Site</c>: a link, a navigation, an image) is refused when it carries such
-    /// credentials, whatever is listed: no page can read its answer, and it would consume the visitor's messages.
+    /// credentials, whatever is listed: no page can read its answer, and it would consume the visitor's messages; so is
+    /// any request with such credentials that the browser makes for a document, an image, a frame or a script
+    /// (<c>Sec-Fetch-Dest</c>), from any page, the gateway's own origin included.
     /// </summary>
     public string? Refusal(HttpRequest request)
     {
         var origin = request.Headers.Origin.ToString();
+        if (origin.Length == 0 && IsFromAnotherSitesPage(request) && CarriesSubscriberCredentials(request))
+        {
+            return FromAnotherSiteWithoutOrigin;
+        }
+
+        if (CannotReadAStream(request, out var destination) && CarriesSubscriberCredentials(request))
+        {
+            return $"cookies are accepted only in a request that can read the stream (EventSource, fetch, WebSocket), not for Sec-Fetch-Dest '{destination}'";
+        }
+
         if (origin.Length == 0)
         {
-            return IsFromAnotherSitesPage(request) && CarriesSubscriberCredentials(request) ? FromAnotherSiteWithoutOrigin : null;
+            return null;
         }
 
         if (IsSameOrigin(origin, request.Host))
@@ -127,6 +139,32 @@ internal sealed class OriginPolicy
     private static bool IsFromAnotherSitesPage(HttpRequest request) =>
         request.Headers["Sec-Fetch-Site"].ToString() is var site
         && (site.Equals("cross-site", StringComparison.OrdinalIgnoreCase) || site.Equals("same-site", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>
+    /// Whether the browser says the request is for something that cannot read an event stream or a poll's answer
+    /// (<c>Sec-Fetch-Dest</c> other than <c>empty</c>, what EventSource, fetch and XMLHttpRequest send, or <c>websocket</c>):
+    /// a document, an image, a frame, a script, a style sheet. The browser's own follow-up requests are such: after the
+    /// 403 that another site's navigation gets, Chromium asks the gateway's origin for <c>/favicon.ico</c> as
+    /// <c>same-origin</c>, with the visitor's cookies, and that request opened the visitor's stream and consumed a
+    /// message for an icon. A link in an e-mail opens a tab (<c>Sec-Fetch-Site: none</c>, a document) the same way.
+    /// Without the header (older browsers, curl, servers): not known, allowed. The value is quoted in the refusal
+    /// only when it is one of the tokens browsers send (it is the client's text).
+    /// </summary>
+    private static bool CannotReadAStream(HttpRequest request, out string destination)
+    {
+        destination = request.Headers["Sec-Fetch-Dest"].ToString();
+        if (destination.Length == 0 || destination.Equals("empty", StringComparison.OrdinalIgnoreCase) || destination.Equals("websocket", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        if (destination.Length > 20 || !destination.All(c => char.IsAsciiLetter(c) || c == '-'))
+        {
+            destination = "...";
+        }
+
+        return true;
+    }
 
     /// <summary>Whether the request carries what identifies a subscriber by ambient credentials: a subscriber cookie, or the application's sign-in.</summary>
     private bool CarriesSubscriberCredentials(HttpRequest request) => _applicationUser || CarriesSubscriberCookie(request);

@@ -32,25 +32,8 @@ public sealed class Http2Tests(BrokerFixture broker) : IDisposable
         var origin = $"https://127.0.0.1:{gateway.Port}";
         var queues = Enumerable.Range(0, Streams).Select(i => broker.UniqueQueueName($"h2-page-{i}")).ToArray();
 
-        Tools.Require(ChromiumFixture.ExecutablePath, "chromium");
         using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumFixture.ExecutablePath,
-            Headless = true,
-            ChromiumSandbox = false,
-            Timeout = 60_000,
-            Args =
-            [
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                $"--ignore-certificate-errors-spki-list={certificate.SpkiHash}",
-            ],
-        });
+        await using var browser = await ChromiumFixture.LaunchAsync(playwright, certificate.SpkiHash);
         var context = await browser.NewContextAsync();
         context.SetDefaultTimeout(20_000);
         var page = await context.NewPageAsync();

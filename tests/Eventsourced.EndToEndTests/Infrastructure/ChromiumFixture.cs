@@ -37,6 +37,40 @@ public sealed class ChromiumFixture : IAsyncLifetime
         _launch.Dispose();
     }
 
+    /// <summary>
+    /// Launches Debian's Chromium as every test here drives it: headless, without a sandbox (these tests run as root),
+    /// with app.example.test (pages) and push.example.test (gateway), two origins of one site, on loopback; and trusting
+    /// the test certificate whose SPKI hash is <paramref name="trustedCertificateSpki"/>, for a test of its own over HTTPS.
+    /// </summary>
+    public static Task<IBrowser> LaunchAsync(IPlaywright playwright, string? trustedCertificateSpki = null)
+    {
+        Tools.Require(ExecutablePath, "chromium");
+        List<string> args =
+        [
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            // This machine's network is closed: without these, Chromium's own connections pile up refused.
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            $"--host-resolver-rules=MAP *.{PageServer.SiteDomain} 127.0.0.1",
+        ];
+        if (trustedCertificateSpki is not null)
+        {
+            args.Add($"--ignore-certificate-errors-spki-list={trustedCertificateSpki}");
+        }
+
+        return playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = ExecutablePath,
+            Headless = true,
+            ChromiumSandbox = false, // --no-sandbox: these tests run as root
+            Timeout = 60_000,
+            Args = args,
+        });
+    }
+
     private async Task<IBrowser> BrowserAsync()
     {
         await _launch.WaitAsync();
@@ -47,29 +81,10 @@ public sealed class ChromiumFixture : IAsyncLifetime
                 return _browser;
             }
 
-            Tools.Require(ExecutablePath, "chromium");
             // Expect(...) waits up to this long: generous, for a busy 2-core machine.
             Assertions.SetDefaultExpectTimeout(15_000);
             _playwright ??= await Playwright.CreateAsync();
-            _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-            {
-                ExecutablePath = ExecutablePath,
-                Headless = true,
-                ChromiumSandbox = false, // --no-sandbox: these tests run as root
-                Timeout = 60_000,
-                Args =
-                [
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    // This machine's network is closed: without these, Chromium's own connections pile up refused.
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    // app.example.test (pages) and push.example.test (gateway): two origins of one site, on loopback.
-                    $"--host-resolver-rules=MAP *.{PageServer.SiteDomain} 127.0.0.1",
-                ],
-            });
+            _browser = await LaunchAsync(_playwright);
             return _browser;
         }
         finally

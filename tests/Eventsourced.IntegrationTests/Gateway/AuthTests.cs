@@ -237,13 +237,13 @@ public sealed class AuthTests(BrokerFixture broker)
     }
 
     [Fact]
-    public async Task CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed()
+    public async Task CookieSubscriber_AnotherSitesNavigationOrABrowsersRequestThatCannotRead_Is403_OnEveryHttpTransport_NothingConsumed()
     {
         // A link, a script's navigation (window.location) or an image of another site's page sends no Origin but the
         // user's cookies (SameSite=Lax, as the README advised: every top-level navigation; seen in Chromium): such a
         // page opened the visitor's stream, which consumed the queue for a page that could never read it.
-        var queue = broker.UniqueQueueName(nameof(CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed));
-        await using var amqp = await broker.ConnectAsync(nameof(CookieSubscriber_AnotherSitesNavigationWithoutOrigin_Is403_OnEveryHttpTransport_NothingConsumed));
+        var queue = broker.UniqueQueueName(nameof(CookieSubscriber_AnotherSitesNavigationOrABrowsersRequestThatCannotRead_Is403_OnEveryHttpTransport_NothingConsumed));
+        await using var amqp = await broker.ConnectAsync(nameof(CookieSubscriber_AnotherSitesNavigationOrABrowsersRequestThatCannotRead_Is403_OnEveryHttpTransport_NothingConsumed));
         await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
         await amqp.PublishAsync(queue, "private");
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
@@ -253,16 +253,32 @@ public sealed class AuthTests(BrokerFixture broker)
             o.Header.Cors["Access-Control-Allow-Credentials"] = "true";
         });
 
-        foreach (var (path, fetchSite) in new[] { ("/", "cross-site"), ("/poll", "cross-site"), ("/", "same-site") })
+        foreach (var (path, fetchSite, destination) in new[] { ("/", "cross-site", "document"), ("/poll", "cross-site", "document"), ("/", "same-site", "iframe") })
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, path);
             request.Headers.Add("Cookie", $"sid={queue}");
             request.Headers.Add("Sec-Fetch-Site", fetchSite);
             request.Headers.Add("Sec-Fetch-Mode", "navigate");
+            request.Headers.Add("Sec-Fetch-Dest", destination);
             using var refused = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
 
             Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
             Assert.StartsWith("cookies are accepted from another site's page only in a request that names its origin", refused.Headers.GetValues("X-Status-Reason").Single(), StringComparison.Ordinal);
+        }
+
+        // The browser's own follow-up after the 403 page: its icon, from the gateway's origin, with the visitor's cookie
+        // (it consumed the message in a Chromium run); and a link from outside the browser (an e-mail) opening a tab.
+        foreach (var (path, fetchSite, destination) in new[] { ("/favicon.ico", "same-origin", "image"), ("/", "none", "document"), ("/poll", "same-origin", "script") })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, path);
+            request.Headers.Add("Cookie", $"sid={queue}");
+            request.Headers.Add("Sec-Fetch-Site", fetchSite);
+            request.Headers.Add("Sec-Fetch-Mode", destination == "document" ? "navigate" : "no-cors");
+            request.Headers.Add("Sec-Fetch-Dest", destination);
+            using var refused = await gateway.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+            Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+            Assert.Equal($"cookies are accepted only in a request that can read the stream (EventSource, fetch, WebSocket), not for Sec-Fetch-Dest '{destination}'", refused.Headers.GetValues("X-Status-Reason").Single());
         }
 
         Assert.Equal(1u, await amqp.MessageCountAsync(queue));
@@ -271,6 +287,7 @@ public sealed class AuthTests(BrokerFixture broker)
         using var own = new HttpRequestMessage(HttpMethod.Get, "/poll");
         own.Headers.Add("Cookie", $"sid={queue}");
         own.Headers.Add("Sec-Fetch-Site", "same-origin");
+        own.Headers.Add("Sec-Fetch-Dest", "empty");
         using var answer = await gateway.Client.SendAsync(own);
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         Assert.Contains("private", await answer.Content.ReadAsStringAsync(), StringComparison.Ordinal);

@@ -254,6 +254,66 @@ public sealed class OriginPolicyTests
         Assert.Equal(refused, policy.Refusal(request) is not null);
     }
 
+    [Theory]
+    [InlineData("image", "same-origin", "sid=abc", "https://app.example", true)] // the browser's /favicon.ico after a 403 page
+    [InlineData("image", "same-origin", "sid=abc", null, true)]
+    [InlineData("document", "none", "sid=abc", null, true)] // a link in an e-mail, a bookmark
+    [InlineData("iframe", "same-origin", "sid=abc", null, true)]
+    [InlineData("script", "same-origin", "sid=abc", null, true)]
+    [InlineData("Image", "same-origin", "sid=abc", null, true)]
+    [InlineData("empty", "same-origin", "sid=abc", null, false)] // EventSource, fetch
+    [InlineData("empty", "cross-site", "sid=abc", "https://app.example", false)] // the listed page's EventSource
+    [InlineData("websocket", "cross-site", "sid=abc", "https://app.example", false)]
+    [InlineData(null, null, "sid=abc", null, false)] // curl, a server
+    [InlineData("image", "same-origin", "theme=dark", null, false)] // no cookie the gateway reads: nothing of a visitor's to consume
+    [InlineData("document", "none", null, null, false)] // a token in the URL, typed: the user's own
+    public void Refusal_ADestinationThatCannotReadAStream_WithASubscriberCookie_IsRefusedFromAnyPage(string? destination, string? fetchSite, string? cookie, string? origin, bool refused)
+    {
+        var policy = Policy("https://app.example", credentials: true, "sid");
+        var request = Request(origin, cookie: cookie);
+        if (destination is not null)
+        {
+            request.Headers["Sec-Fetch-Dest"] = destination;
+        }
+
+        if (fetchSite is not null)
+        {
+            request.Headers["Sec-Fetch-Site"] = fetchSite;
+        }
+
+        var refusal = policy.Refusal(request);
+        Assert.Equal(refused, refusal is not null);
+        if (refused)
+        {
+            Assert.Equal($"cookies are accepted only in a request that can read the stream (EventSource, fetch, WebSocket), not for Sec-Fetch-Dest '{destination}'", refusal);
+        }
+    }
+
+    [Theory]
+    [InlineData("image", true)]
+    [InlineData("empty", false)]
+    public void Refusal_ADestinationThatCannotReadAStream_WithTheApplicationsSignIn_IsRefused(string destination, bool refused)
+    {
+        var policy = new OriginPolicy(Headers("https://app.example", credentials: true), [], applicationUser: true);
+        var request = Request(origin: null);
+        request.Headers["Sec-Fetch-Site"] = "same-origin";
+        request.Headers["Sec-Fetch-Dest"] = destination;
+
+        Assert.Equal(refused, policy.Refusal(request) is not null);
+    }
+
+    [Theory]
+    [InlineData("image\r\nX-Injected: 1")]
+    [InlineData("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")]
+    public void Refusal_ADestinationNoBrowserSends_IsNotQuoted(string destination)
+    {
+        var policy = Policy("*", credentials: false, "sid");
+        var request = Request(origin: null, cookie: "sid=abc");
+        request.Headers["Sec-Fetch-Dest"] = destination;
+
+        Assert.EndsWith("not for Sec-Fetch-Dest '...'", policy.Refusal(request), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Refusal_SubscriberCookieFromAListedOriginWithCredentials_IsAllowed()
     {
