@@ -314,31 +314,8 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         return await LeaseAsync(avoidNodes, cancellationToken);
     }
 
-    private ConnectionSlot? ReserveForStream(IReadOnlyCollection<string>? avoidNodes)
-    {
-        while (true)
-        {
-            ConnectionSlot? best = null;
-            foreach (var slot in Volatile.Read(ref _forStreams))
-            {
-                if (slot is not null && slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases)
-                    && (avoidNodes is null || !avoidNodes.Contains(slot.Node)))
-                {
-                    best = slot;
-                }
-            }
-
-            if (best is null)
-            {
-                return null;
-            }
-
-            if (best.TryReserve())
-            {
-                return best;
-            }
-        }
-    }
+    private ConnectionSlot? ReserveForStream(IReadOnlyCollection<string>? avoidNodes) =>
+        ReserveLeastLoaded(Volatile.Read(ref _forStreams), avoidNodes);
 
     /// <summary>
     /// No stream consumers' connection can take a channel: opens one to a configured node, not avoided, whose subscribers'
@@ -416,14 +393,22 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
     }
 
-    private ConnectionSlot? ReserveLeastLoaded(IReadOnlyCollection<string>? avoidNodes = null)
+    private ConnectionSlot? ReserveLeastLoaded(IReadOnlyCollection<string>? avoidNodes = null) =>
+        ReserveLeastLoaded(Volatile.Read(ref _slots), avoidNodes);
+
+    /// <summary>
+    /// Reserves a channel on the connection of <paramref name="slots"/> (empty entries: not opened yet) that is up, has
+    /// room, is on no avoided node and carries the fewest leases; null when none can. Indexed, not enumerated: this runs
+    /// for every subscription, and an enumerator of the slot list would be allocated for each.
+    /// </summary>
+    private static ConnectionSlot? ReserveLeastLoaded(ConnectionSlot?[] slots, IReadOnlyCollection<string>? avoidNodes)
     {
         while (true)
         {
             ConnectionSlot? best = null;
-            foreach (var slot in Slots)
+            for (var i = 0; i < slots.Length; i++)
             {
-                if (slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases)
+                if (slots[i] is { } slot && slot.IsUp && slot.Leases < slot.Capacity && (best is null || slot.Leases < best.Leases)
                     && (avoidNodes is null || !avoidNodes.Contains(slot.Node)))
                 {
                     best = slot;
