@@ -28,6 +28,14 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>The authentication type of the principals verified tokens make: a request's user of another type was signed in by the embedding application.</summary>
     public const string TokenAuthenticationType = "eventsourced-token";
 
+    /// <summary>
+    /// Whose claims <paramref name="user"/> has, as refusals name it: a verified token's (<c>token</c>; also a request without
+    /// one), or the user the embedding application signed in (<c>signed-in user</c>, <c>auth.application_user</c>), where no
+    /// token is read and a refusal naming one sent the application's developers looking for a token they never issued.
+    /// </summary>
+    public static string HolderOf(ClaimsPrincipal user) =>
+        user.Identity?.AuthenticationType is TokenAuthenticationType or null ? "token" : "signed-in user";
+
     /// <summary>The JWS header naming extensions a recipient must understand (RFC 7515 section 4.1.11).</summary>
     private const string CriticalHeader = "crit";
 

@@ -30,12 +30,6 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
     private readonly string _publishClaim = auth.Value.PublishClaim;
     private readonly bool _queueNamedByToken = QueuePattern.Parse(queue.Value.Pattern).UsesClaims;
 
-    /// <summary>
-    /// Who the refusals name: the request's token, or with <c>auth.application_user</c> the application's signed-in user (no token
-    /// is read there, and a refusal naming one sent the application's developers looking for a token they never issued).
-    /// </summary>
-    public string Holder => _applicationUser ? "signed-in user" : "token";
-
     /// <summary>The claim a sender is taken from, as a refusal names it (see <see cref="Sender"/>).</summary>
     public string SenderClaim => _applicationUser ? "claim 'sub' (or a name identifier)" : "sub";
 
@@ -63,11 +57,11 @@ internal sealed class SubscriberPermissions(IOptions<AuthOptions> auth, IOptions
     /// claim does not list the name; null when it may read it.
     /// </summary>
     public string? ReadRefusal(ClaimsPrincipal user, string kind, string name) =>
-        MayRead(user, kind, name) ? null : $"{Holder} does not permit reading {kind} '{name}': {ClaimProblem(user, _readClaims[kind])}";
+        MayRead(user, kind, name) ? null : $"{SubscriberAuthenticator.HolderOf(user)} does not permit reading {kind} '{name}': {ClaimProblem(user, _readClaims[kind])}";
 
     /// <summary>Why <paramref name="user"/> may not publish to <paramref name="destination"/>, naming the claim (as <see cref="ReadRefusal"/>); null when it may.</summary>
     public string? PublishRefusal(ClaimsPrincipal user, string destination) =>
-        MayPublish(user, destination) ? null : $"{Holder} does not permit publishing to '{destination}': {ClaimProblem(user, _publishClaim)}";
+        MayPublish(user, destination) ? null : $"{SubscriberAuthenticator.HolderOf(user)} does not permit publishing to '{destination}': {ClaimProblem(user, _publishClaim)}";
 
     /// <summary>Whether the gateway knows who its clients are (<c>auth.jwt</c> has a key, or <c>auth.application_user</c>).</summary>
     public bool IdentifiesSubscribers => _enabled;

@@ -64,12 +64,8 @@ internal static class RequestValues
         return null;
     }
 
-    /// <summary>
-    /// Whose claims the request's user has, as reasons name it: a verified token's, or (<c>auth.application_user</c>) the user the
-    /// embedding application signed in, where no token is read and a reason naming one sent developers looking for it.
-    /// </summary>
-    public static string ClaimHolder(HttpRequest request) =>
-        request.HttpContext.User.Identity?.AuthenticationType is SubscriberAuthenticator.TokenAuthenticationType or null ? "token" : "signed-in user";
+    /// <summary>Whose claims the request's user has, as reasons name it (see <see cref="SubscriberAuthenticator.HolderOf"/>).</summary>
+    public static string ClaimHolder(HttpRequest request) => SubscriberAuthenticator.HolderOf(request.HttpContext.User);
 
     /// <summary>A claim as reasons name it: <c>token claim</c>, or <c>signed-in user's claim</c> (see <see cref="ClaimHolder"/>).</summary>
     public static string ClaimLabel(HttpRequest request) => ClaimHolder(request) == "token" ? "token claim" : "signed-in user's claim";

@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net.WebSockets;
 using System.Threading.RateLimiting;
 using Eventsourced.Acknowledging;
+using Eventsourced.Authentication;
 using Eventsourced.Authorization;
 using Eventsourced.Consuming;
 using Eventsourced.Http;
@@ -669,7 +670,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             // Published, the message would reach subscribers without a "from", as a service's does: a page trusting
             // messages without one (the chat's presence events) would take this client's for the gateway's own.
             _metrics.ClientPublish(PublishOutcomes.Refused);
-            return ReplyFrames.PublishFailed(reference, $"{_permissions.Holder} has no {_permissions.SenderClaim}: subscribers could not be shown who sent the message");
+            return ReplyFrames.PublishFailed(reference, $"{SubscriberAuthenticator.HolderOf(_context.User)} has no {_permissions.SenderClaim}: subscribers could not be shown who sent the message");
         }
 
         if (sender is not null && System.Text.Encoding.UTF8.GetByteCount(sender) > MessageSender.MaxBytes)
@@ -678,7 +679,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             // one, as a service's does, and a page trusting messages without "from" (the chat's presence events) would
             // take this client's for the gateway's own.
             _metrics.ClientPublish(PublishOutcomes.Refused);
-            return ReplyFrames.PublishFailed(reference, $"{_permissions.Holder}'s {_permissions.SenderClaim} is longer than {MessageSender.MaxBytes} bytes: subscribers could not be shown who sent the message");
+            return ReplyFrames.PublishFailed(reference, $"{SubscriberAuthenticator.HolderOf(_context.User)}'s {_permissions.SenderClaim} is longer than {MessageSender.MaxBytes} bytes: subscribers could not be shown who sent the message");
         }
 
         _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions

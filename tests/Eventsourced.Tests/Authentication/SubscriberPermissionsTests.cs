@@ -61,13 +61,16 @@ public sealed class SubscriberPermissionsTests
     public void Refusals_OfAnApplicationUser_NameTheSignedInUser_ATokensNameTheToken()
     {
         // No token is read with auth.application_user: a refusal naming one sent the application's developers looking for it.
+        // Told apart by the principal, as every refusal and claim reason tells them (the application's cookie sign-in, a verified token).
         var applicationUser = Permissions(keys: false, configure: a => a.ApplicationUser = true);
-        var user = User(("sub", "alice"), ("topics", "news"));
+        var signedIn = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "alice"), new Claim("topics", "news")], "Cookies"));
+        var token = new ClaimsPrincipal(new ClaimsIdentity([new Claim("sub", "alice"), new Claim("topics", "news")], SubscriberAuthenticator.TokenAuthenticationType));
 
-        Assert.Equal("signed-in user does not permit reading topic 'other': its claim 'topics' does not list it", applicationUser.ReadRefusal(user, "topic", "other"));
-        Assert.Equal("signed-in user does not permit publishing to 'lobby': its claim 'publish' is missing or empty", applicationUser.PublishRefusal(user, "lobby"));
-        Assert.Equal("token does not permit reading topic 'other': its claim 'topics' does not list it", Permissions().ReadRefusal(user, "topic", "other"));
-        Assert.Equal("token does not permit publishing to 'lobby': its claim 'publish' is missing or empty", Permissions().PublishRefusal(user, "lobby"));
+        Assert.Equal("signed-in user does not permit reading topic 'other': its claim 'topics' does not list it", applicationUser.ReadRefusal(signedIn, "topic", "other"));
+        Assert.Equal("signed-in user does not permit publishing to 'lobby': its claim 'publish' is missing or empty", applicationUser.PublishRefusal(signedIn, "lobby"));
+        Assert.Equal("token does not permit reading topic 'other': its claim 'topics' does not list it", Permissions().ReadRefusal(token, "topic", "other"));
+        Assert.Equal("token does not permit publishing to 'lobby': its claim 'publish' is missing or empty", Permissions().PublishRefusal(token, "lobby"));
+        Assert.Equal("token", SubscriberAuthenticator.HolderOf(new ClaimsPrincipal(new ClaimsIdentity())));
     }
 
     [Theory]
