@@ -101,7 +101,7 @@ internal sealed class OriginPolicy
             return null;
         }
 
-        if (IsSameOrigin(origin, request.Host))
+        if (IsSameOrigin(origin, request.Host, request.IsHttps))
         {
             return null;
         }
@@ -200,10 +200,18 @@ internal sealed class OriginPolicy
     private static string WithoutRootDot(string host) =>
         host.Length > 1 && host[^1] == '.' && host[^2] != '.' ? host[..^1] : host;
 
-    /// <summary>Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.</summary>
-    internal static bool IsSameOrigin(string origin, HostString host)
+    /// <summary>
+    /// Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.
+    /// A request the gateway received over TLS itself (<paramref name="requestIsHttps"/>) is of an <c>https</c> page's origin
+    /// only: an <c>http://</c> page of the same host and port is another origin to the browser, and one a network attacker
+    /// can write (a page injected into plain HTTP would otherwise open <c>wss://</c> with the visitor's <c>Secure</c>
+    /// cookies as the gateway's own). Over plain HTTP either scheme is taken: behind a proxy that terminates TLS the
+    /// gateway cannot tell which one the browser used.
+    /// </summary>
+    internal static bool IsSameOrigin(string origin, HostString host, bool requestIsHttps = false)
     {
-        if (!host.HasValue || !Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        if (!host.HasValue || !Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")
+            || (requestIsHttps && uri.Scheme != "https"))
         {
             return false;
         }

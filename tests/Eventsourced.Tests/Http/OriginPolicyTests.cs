@@ -357,6 +357,19 @@ public sealed class OriginPolicyTests
         Assert.Equal("origin not allowed", Refusal(policy, origin, host, cookie: "sid=abc"));
     }
 
+    [Theory]
+    [InlineData("http://push.example:8443", false)] // a page a network attacker injected into plain HTTP
+    [InlineData("https://push.example:8443", true)]
+    public void Refusal_ARequestTheGatewayTookOverTls_IsOfAnHttpsPagesOriginOnly(string origin, bool sameOrigin)
+    {
+        var policy = Policy("https://app.example", credentials: true, "sid");
+        var request = Request(origin, "push.example:8443", cookie: "sid=abc");
+        request.Scheme = "https";
+
+        Assert.Equal(sameOrigin ? null : "origin not allowed", policy.Refusal(request));
+        Assert.True(OriginPolicy.IsSameOrigin(origin, new HostString("push.example:8443"), requestIsHttps: false), "over plain HTTP (a TLS-terminating proxy) either scheme is the gateway's");
+    }
+
     [Fact]
     public void SubscriberCookies_AreTheAuthCookieAndEveryCookiePlaceholder()
     {
