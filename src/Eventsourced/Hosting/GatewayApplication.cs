@@ -205,6 +205,9 @@ public static class GatewayApplication
         kestrel.MaxRequestHeadersTotalSize = limits.MaxRequestHeaderBytes;
         kestrel.MaxRequestHeaderCount = limits.MaxRequestHeaders;
         kestrel.RequestHeadersTimeout = TimeSpan.FromSeconds(limits.RequestHeadersTimeoutSeconds);
+        // A connection between requests (HTTP/1.1 keep-alive, HTTP/2 without a stream) is as idle as one that has sent nothing
+        // yet: held for Kestrel's 130 s, one request per connection kept max_connections full for two minutes at a time.
+        kestrel.KeepAliveTimeout = kestrel.RequestHeadersTimeout;
         // HTTP/2 compresses headers: one field may not exceed what the whole head may hold.
         kestrel.Http2.MaxRequestHeaderFieldSize = Math.Min(kestrel.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeaderBytes);
     }

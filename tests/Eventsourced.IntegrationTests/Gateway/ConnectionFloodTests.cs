@@ -341,6 +341,52 @@ public sealed class ConnectionFloodTests(BrokerFixture broker)
     }
 
     /// <summary>
+    /// Connections that send one request and then nothing are closed after <c>limits.request_headers_timeout</c> too, not
+    /// after Kestrel's 130 s keep-alive: a client holding the cap with one <c>GET /healthz</c> per connection locked
+    /// everyone else out for two minutes at a time, as silent ones did before their first byte was timed.
+    /// </summary>
+    [Fact]
+    public async Task IdleKeptAliveConnectionsAtTheCap_AreClosedAfterTheHeadersTimeout_AndOthersAreServedAgain()
+    {
+        const int Cap = 4;
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.MaxConnections = Cap;
+            o.Limits.RequestHeadersTimeoutSeconds = 2;
+        });
+        var idle = new List<Socket>();
+        try
+        {
+            for (var i = 0; i < Cap; i++)
+            {
+                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                idle.Add(socket);
+                await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
+                await socket.SendAsync(Encoding.ASCII.GetBytes("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), SocketFlags.None);
+                var buffer = new byte[1024];
+                var read = await socket.ReceiveAsync(buffer, SocketFlags.None);
+                Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
+            }
+
+            Assert.Null(await ProbeAsync(gateway.Port, "/healthz"));
+
+            foreach (var socket in idle)
+            {
+                Assert.True(await ClosedByGatewayAsync(socket), "a kept-alive idle connection was still open 5 s after the 2 s headers timeout");
+            }
+
+            await Wait.UntilAsync(
+                async () => (await ProbeAsync(gateway.Port, "/healthz"))?.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) == true,
+                TimeSpan.FromSeconds(2),
+                "served again once the idle connections were closed");
+        }
+        finally
+        {
+            idle.ForEach(s => s.Dispose());
+        }
+    }
+
+    /// <summary>
     /// A client that connects and resets the connection (RST) before its first byte: the wait for that byte failed with
     /// Kestrel's <c>ConnectionResetException</c>, which left the connection middleware and was logged as an error, with
     /// its stack trace, per connection ("Unhandled exception while processing"): any client could write error lines as
