@@ -91,6 +91,92 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     }
 
     /// <summary>
+    /// The dashboard of "Cookies across origins" over HTTPS, where Chromium sends <c>Sec-Fetch-Dest</c> (a plain-HTTP
+    /// gateway never sees it): a page of https://app.example.test reads the cookie's queue through each way the README
+    /// shows (an EventSource with credentials, a long-poll <c>fetch</c> with credentials, a WebSocket), and none of them is
+    /// taken for a request that cannot read the stream.
+    /// </summary>
+    [Fact]
+    public async Task CookieSid_APageOfTheSameSiteOverHttps_ReadsItsQueueByEventSourceLongPollAndWebSocket()
+    {
+        var queue = broker.UniqueQueueName(nameof(CookieSid_APageOfTheSameSiteOverHttps_ReadsItsQueueByEventSourceLongPollAndWebSocket));
+        var directory = Directory.CreateTempSubdirectory("eventsourced-cookie-https-");
+        using var certificate = TestCertificate.Create();
+        var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
+        await using var site = await PageServer.StartAsync(certificate.Certificate);
+        var options = await ReadmeConfigurationAsync(site.Origin);
+        options.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
+        options.Poll.WaitSeconds = 1;
+        await using var gateway = await GatewayServer.StartAsync(options);
+        var gatewayOrigin = $"https://{PageServer.GatewayHost}:{gateway.Port}";
+        await using var amqp = await broker.ConnectAsync(nameof(CookieSid_APageOfTheSameSiteOverHttps_ReadsItsQueueByEventSourceLongPollAndWebSocket));
+        await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await ChromiumFixture.LaunchAsync(playwright, certificate.SpkiHash);
+        try
+        {
+            var context = await browser.NewContextAsync();
+            await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
+            var page = await context.NewPageAsync();
+            // The application's page, at an HTTPS origin of the site.
+            await page.GotoAsync($"{site.Origin}/token?sub=dashboard");
+
+            await amqp.PublishAsync(queue, "by EventSource");
+            var viaEventSource = await page.EvaluateAsync<string>("""
+                (url) => new Promise((resolve) => {
+                  const source = window.reader = new EventSource(url, { withCredentials: true });
+                  source.onmessage = (e) => resolve(e.data);
+                  source.onerror = () => { source.close(); resolve("error"); };
+                })
+                """, gatewayOrigin + "/");
+            Assert.Equal("by EventSource", viaEventSource);
+            await AcknowledgedThenClosedAsync(page, queue);
+
+            await amqp.PublishAsync(queue, "by WebSocket");
+            var viaWebSocket = await page.EvaluateAsync<string>("""
+                (url) => new Promise((resolve) => {
+                  const socket = window.reader = new WebSocket(url);
+                  socket.onmessage = (e) => resolve(JSON.parse(e.data).data);
+                  socket.onclose = (e) => resolve(`closed ${e.code}`);
+                })
+                """, $"wss://{PageServer.GatewayHost}:{gateway.Port}/ws");
+            Assert.Equal("by WebSocket", viaWebSocket);
+            await AcknowledgedThenClosedAsync(page, queue);
+
+            await amqp.PublishAsync(queue, "by long-poll");
+            var viaPoll = await page.EvaluateAsync<string>("""
+                async (url) => {
+                  for (;;) {
+                    const response = await fetch(url, { credentials: "include" });
+                    if (!response.ok) return `${response.status} ${response.headers.get("X-Status-Reason")}`;
+                    const messages = await response.json();
+                    if (messages.length > 0) {
+                      await fetch(`${url}?ack=${messages[messages.length - 1].id}`, { credentials: "include" });
+                      return messages.map((m) => m.data).join();
+                    }
+                  }
+                }
+                """, gatewayOrigin + "/poll");
+            Assert.Equal("by long-poll", viaPoll);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Waits until the broker has the page's message acknowledged, then closes the page's reader (a reader closed the
+    /// moment its message came may get it again: at least once).
+    /// </summary>
+    private async Task AcknowledgedThenClosedAsync(IPage page, string queue)
+    {
+        await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the message is acknowledged");
+        await page.EvaluateAsync("() => window.reader.close()");
+    }
+
+    /// <summary>
     /// The README's configuration for cookies across origins, read by the gateway's own loader from a
     /// file, with the page's origin; address and broker are this test's.
     /// </summary>

@@ -1,4 +1,6 @@
+using System.Net;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography.X509Certificates;
 using Eventsourced.Testing.Tokens;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -29,10 +31,11 @@ public sealed class PageServer : IAsyncDisposable
 
     private readonly WebApplication _app;
 
-    private PageServer(WebApplication app, int port)
+    private PageServer(WebApplication app, int port, string scheme)
     {
         _app = app;
         Port = port;
+        _scheme = scheme;
     }
 
     /// <summary>The cookie <see cref="HarnessUrl"/> sets with <c>token</c>: a subscriber token, as <c>auth.from_cookie: token</c> reads it.</summary>
@@ -41,6 +44,7 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>The key of the tokens <c>/token?refused=N</c> issues first: not the gateway's.</summary>
     private const string RefusedTokenSecret = "a key no gateway of the tests has, 32 bytes or more";
 
+    private readonly string _scheme;
     private StrongBox<int> _issued = new();
 
     public int Port { get; }
@@ -58,7 +62,7 @@ public sealed class PageServer : IAsyncDisposable
         + string.Concat(publish.Select(p => "&publish=" + Uri.EscapeDataString(p)));
 
     /// <summary><c>http://app.example.test:PORT</c>: what the browser sends as <c>Origin</c>.</summary>
-    public string Origin => $"http://{PageHost}:{Port}";
+    public string Origin => $"{_scheme}://{PageHost}:{Port}";
 
     /// <summary>The gateway at <paramref name="gatewayPort"/> as the page addresses it.</summary>
     public static string GatewayUrl(int gatewayPort, string pathAndQuery = "/") => $"http://{GatewayHost}:{gatewayPort}{pathAndQuery}";
@@ -92,11 +96,21 @@ public sealed class PageServer : IAsyncDisposable
     /// <summary>The demo page from <c>examples/browser</c>.</summary>
     public string DemoUrl(string query) => $"{Origin}/demo/index.html{query}";
 
-    public static async Task<PageServer> StartAsync()
+    /// <summary>Starts the pages' server on loopback: over HTTPS with <paramref name="certificate"/>, plain HTTP without.</summary>
+    public static async Task<PageServer> StartAsync(X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        if (certificate is null)
+        {
+            builder.WebHost.UseUrls("http://127.0.0.1:0");
+        }
+        else
+        {
+            builder.WebHost.UseKestrelHttpsConfiguration();
+            builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        }
+
         var app = builder.Build();
         var pages = Path.Combine(AppContext.BaseDirectory, "Browser", "Pages");
         var demo = RepoPaths.Examples("browser");
@@ -150,7 +164,7 @@ public sealed class PageServer : IAsyncDisposable
             SendFileAsync(context, Path.Combine(demo, Path.GetFileName(file))));
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new PageServer(app, new Uri(address).Port) { _issued = issued };
+        return new PageServer(app, new Uri(address).Port, certificate is null ? "http" : "https") { _issued = issued };
     }
 
     public async ValueTask DisposeAsync()

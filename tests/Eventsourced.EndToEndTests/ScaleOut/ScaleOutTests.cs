@@ -259,6 +259,31 @@ public sealed class ScaleOutTests(BrokerFixture broker, ChromiumFixture chromium
         Assert.Equal(0, await BusyCountAsync(first) + await BusyCountAsync(second));
     }
 
+    [Fact]
+    public async Task TwoInstancesBehindTheExampleNginx_WithItsPollAffinity_PollsWithoutAnIdParameterReachOneInstance()
+    {
+        // The queue named by a cookie (or a token), no ?id=: the affinity's key was $arg_id alone, empty here, and nginx
+        // hashes an empty key round robin: every other poll went to the instance that did not hold the queue (503).
+        var queue = broker.UniqueQueueName(nameof(TwoInstancesBehindTheExampleNginx_WithItsPollAffinity_PollsWithoutAnIdParameterReachOneInstance));
+        await using var first = await GatewayServer.StartAsync(broker.AmqpUrl, o => (o.Poll.WaitSeconds, o.Queue.Pattern) = (1, "${cookie:sid}"));
+        await using var second = await GatewayServer.StartAsync(broker.AmqpUrl, o => (o.Poll.WaitSeconds, o.Queue.Pattern) = (1, "${cookie:sid}"));
+        await using var nginx = await ExampleNginx.StartAsync([first.Port, second.Port], alter: site => site
+            .ReplaceOnce("    # hash $eventsourced_affinity consistent;", "    hash $eventsourced_affinity consistent;"));
+        using var client = new HttpClient { BaseAddress = nginx.BaseAddress, Timeout = Timeout };
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/poll");
+            request.Headers.Add("Cookie", $"sid={queue}");
+            using var response = await client.SendAsync(request);
+            answers.Add(response.StatusCode);
+        }
+
+        Assert.All(answers, status => Assert.Equal(HttpStatusCode.OK, status));
+        Assert.Equal(0, await BusyCountAsync(first) + await BusyCountAsync(second));
+    }
+
     /// <summary>
     /// A page reads <paramref name="queue"/> through the example nginx in front of the one gateway on <paramref name="port"/>
     /// (<paramref name="start"/> starts it); the gateway stops, a message comes while it is down, it starts again: the page
