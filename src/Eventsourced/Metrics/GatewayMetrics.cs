@@ -40,6 +40,7 @@ internal sealed class GatewayMetrics
     private readonly Gauge _brokerChannels;
     private readonly Gauge _brokerBlocked;
     private readonly Counter _brokerReconnects;
+    private readonly Gauge _brokerConnectionsHeld;
     private readonly Histogram _deliveryLatency;
     private readonly Histogram _streamDuration;
     private readonly Counter _latencyDiscarded;
@@ -75,6 +76,10 @@ internal sealed class GatewayMetrics
             "Broker connections the broker blocks for a resource alarm (memory or disk), per node: their publishes (WebSocket clients', presence events) are refused until it ends.",
             "node");
         _brokerReconnects = factory.CreateCounter("eventsourced_broker_reconnects_total", "Broker connections re-established after a loss, per node.", "node");
+        _brokerConnectionsHeld = factory.CreateGauge(
+            "eventsourced_broker_connections_held",
+            "Broker connections the gateway holds, per node, kind (subscribers: queue subscribers', what eventsourced_broker_connections counts up; streams: topics' stream consumers'; publisher: WebSocket clients' publishes and presence events) and state (up, or down: reconnecting). Streams and publisher connections are opened when first needed.",
+            "node", "kind", "state");
         // The histograms appear with their first observation, as they always have: a scrape before any stream
         // ended shows no stream duration rather than a histogram of nothing.
         _deliveryLatency = factory.CreateHistogram(
@@ -283,6 +288,53 @@ internal sealed class GatewayMetrics
         });
     }
 
+    /// <summary>
+    /// Reads the broker connections at every scrape into <c>eventsourced_broker_connections_held</c>: for each node
+    /// (the configured ones, and any other <paramref name="read"/> names) and kind, how many are up and how many
+    /// down, zero where there are none, so that a connection that stays down can be alerted on whatever its kind.
+    /// </summary>
+    /// <param name="brokerNodes">The configured nodes, shown at zero before any connection to them exists.</param>
+    /// <param name="read">Every connection the gateway holds: its node, kind (<see cref="ConnectionKinds"/>) and whether it is up.</param>
+    public void WatchConnections(IEnumerable<string> brokerNodes, Func<IEnumerable<(string Node, string Kind, bool Up)>> read)
+    {
+        ArgumentNullException.ThrowIfNull(brokerNodes);
+        ArgumentNullException.ThrowIfNull(read);
+        var nodes = brokerNodes.Distinct(StringComparer.Ordinal).ToArray();
+        var lockObject = new object();
+        _registry.AddBeforeCollectCallback(() =>
+        {
+            var counts = new Dictionary<(string Node, string Kind, string State), int>();
+            foreach (var node in nodes)
+            {
+                foreach (var kind in ConnectionKinds.All)
+                {
+                    counts[(node, kind, ConnectionStates.Up)] = 0;
+                    counts[(node, kind, ConnectionStates.Down)] = 0;
+                }
+            }
+
+            foreach (var (node, kind, up) in read())
+            {
+                var key = (node, kind, up ? ConnectionStates.Up : ConnectionStates.Down);
+                counts[key] = counts.GetValueOrDefault(key) + 1;
+                var other = (node, kind, up ? ConnectionStates.Down : ConnectionStates.Up);
+                counts.TryAdd(other, 0);
+            }
+
+            // Scrapes may run at once: each sets every series it knows of, from one reading.
+            lock (lockObject)
+            {
+                foreach (var ((node, kind, state), count) in counts)
+                {
+                    _brokerConnectionsHeld.WithLabels(node, kind, state).Set(count);
+                }
+            }
+        });
+    }
+
+    /// <summary>Connections of <paramref name="kind"/> to <paramref name="node"/> in <paramref name="state"/>, as the last scrape set them.</summary>
+    public long ConnectionsHeld(string node, string kind, string state) => (long)_brokerConnectionsHeld.WithLabels(node, kind, state).Value;
+
     public void ConnectionUp(string node) => _brokerConnections.WithLabels(node).Inc();
 
     public void ConnectionDown(string node) => _brokerConnections.WithLabels(node).Dec();
@@ -360,6 +412,28 @@ internal static class LatencyDiscardReasons
 internal static class MessageRejectReasons
 {
     public const string TooLarge = "too_large";
+}
+
+/// <summary>The <c>kind</c> label of <c>eventsourced_broker_connections_held</c>.</summary>
+internal static class ConnectionKinds
+{
+    /// <summary>The queue subscribers' connections (<c>... #N</c>), the ones <c>/readyz</c> and <c>eventsourced_broker_connections</c> count.</summary>
+    public const string Subscribers = "subscribers";
+
+    /// <summary>The topics' stream consumers' connections (<c>... streams #N</c>).</summary>
+    public const string Streams = "streams";
+
+    /// <summary>The gateway's publishing connections (<c>... publisher #N</c>): WebSocket clients' publishes, presence events.</summary>
+    public const string Publisher = "publisher";
+
+    public static IReadOnlyList<string> All { get; } = [Subscribers, Streams, Publisher];
+}
+
+/// <summary>The <c>state</c> label of <c>eventsourced_broker_connections_held</c>.</summary>
+internal static class ConnectionStates
+{
+    public const string Up = "up";
+    public const string Down = "down";
 }
 
 /// <summary>The <c>listener</c> label of <c>eventsourced_connections_rejected_total</c>.</summary>

@@ -30,6 +30,11 @@ internal sealed class ObservabilityStartup(
         var nodes = broker.Value.Node.Select(url => BrokerUrl.TryParse(url, out var parsed) ? parsed.Endpoint : null).OfType<string>();
         metrics.DeclareSeries(nodes);
         metrics.WatchMemory(limits.Value.MaxMemoryPercent);
+        if (services.GetService<BrokerPool>() is { } pool)
+        {
+            metrics.WatchConnections(nodes, () => Connections(pool));
+        }
+
         // An application embedding the gateway maps them itself, or not: then saying where they are would send probes and
         // scrapers to 404s.
         if (mapped.Observability)
@@ -45,6 +50,12 @@ internal sealed class ObservabilityStartup(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Every connection of <paramref name="pool"/>, of every kind, as <c>eventsourced_broker_connections_held</c> counts them.</summary>
+    private static IEnumerable<(string Node, string Kind, bool Up)> Connections(BrokerPool pool) =>
+        pool.Slots.Select(s => (s.Node, ConnectionKinds.Subscribers, s.IsUp))
+            .Concat(pool.StreamSlots.Select(s => (s.Node, ConnectionKinds.Streams, s.IsUp)))
+            .Concat(pool.PublisherSlots.Select(s => (s.Node, ConnectionKinds.Publisher, s.IsUp)));
 
     private static string Show(string path) => path.Length == 0 ? "(off)" : path;
 }

@@ -258,4 +258,40 @@ public sealed class GatewayMetricsTests
         Assert.Equal(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes, limit);
         Assert.Equal(Math.Floor(limit * 60 / 100), meters.Scrape().Value("eventsourced_memory_admission_bytes")); // whole bytes
     }
+
+    [Fact]
+    public void WatchConnections_EveryScrapeCountsEachNodesConnectionsByKindAndState()
+    {
+        var meters = new TestMetrics();
+        var connections = new List<(string Node, string Kind, bool Up)> { ("a:5672", "subscribers", true) };
+        meters.Gateway.WatchConnections(["a:5672", "b:5672"], () => connections);
+
+        var scrape = meters.Scrape();
+        Assert.Equal("gauge", scrape.Types["eventsourced_broker_connections_held"]);
+        Assert.Equal(1, scrape.Value("eventsourced_broker_connections_held", ("node", "a:5672"), ("kind", "subscribers"), ("state", "up")));
+        // Every configured node and kind from the start, at zero: an alert sees a connection go down, not a series appear.
+        foreach (var node in new[] { "a:5672", "b:5672" })
+        {
+            foreach (var kind in new[] { "streams", "publisher" })
+            {
+                Assert.Equal(0, scrape.Value("eventsourced_broker_connections_held", ("node", node), ("kind", kind), ("state", "up")));
+                Assert.Equal(0, scrape.Value("eventsourced_broker_connections_held", ("node", node), ("kind", kind), ("state", "down")));
+            }
+        }
+
+        // A topic's connection opened on b, then lost: it counts as down there until it is back.
+        connections.Add(("b:5672", "streams", true));
+        Assert.Equal(1, meters.Scrape().Value("eventsourced_broker_connections_held", ("node", "b:5672"), ("kind", "streams"), ("state", "up")));
+        connections[1] = ("b:5672", "streams", false);
+        var lost = meters.Scrape();
+        Assert.Equal(0, lost.Value("eventsourced_broker_connections_held", ("node", "b:5672"), ("kind", "streams"), ("state", "up")));
+        Assert.Equal(1, lost.Value("eventsourced_broker_connections_held", ("node", "b:5672"), ("kind", "streams"), ("state", "down")));
+        Assert.Equal(1, lost.Value("eventsourced_broker_connections_held", ("node", "a:5672"), ("kind", "subscribers"), ("state", "up")));
+
+        // A node not configured (a cluster member found later) gets both states too.
+        connections.Add(("c:5672", "subscribers", false));
+        var extra = meters.Scrape();
+        Assert.Equal(1, extra.Value("eventsourced_broker_connections_held", ("node", "c:5672"), ("kind", "subscribers"), ("state", "down")));
+        Assert.Equal(0, extra.Value("eventsourced_broker_connections_held", ("node", "c:5672"), ("kind", "subscribers"), ("state", "up")));
+    }
 }
