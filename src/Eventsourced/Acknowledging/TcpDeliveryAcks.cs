@@ -39,8 +39,13 @@ internal sealed class TcpDeliveryAcks : IDisposable
     /// <param name="written">Where the connection's bytes end after the flush, when they were not all written by Kestrel (<see cref="DirectChunkWriter.Written"/>).</param>
     public void Flushed(ulong lastTag, long? written = null) => _acks.Flushed(lastTag, written ?? _tcp?.Written ?? 0);
 
-    /// <summary>Acknowledges what the client's TCP has received; looks again later for what it has not yet.</summary>
-    public ValueTask AcknowledgeAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Acknowledges what the client's TCP has received; looks again later for what it has not yet. Not cancelled by the
+    /// client's leaving: the deliveries are taken off the pending ones here, and an acknowledgement given up half way (the
+    /// stream's token fired as the client closed right after its message came) left them neither acknowledged nor
+    /// pending, so they went back to the queue and the client got them again.
+    /// </summary>
+    public ValueTask AcknowledgeAsync()
     {
         if (!_acks.HasPending)
         {
@@ -53,7 +58,7 @@ internal sealed class TcpDeliveryAcks : IDisposable
             _check.Change(_acks.NextCheck, Timeout.InfiniteTimeSpan);
         }
 
-        return tag == 0 ? ValueTask.CompletedTask : _subscription.AcknowledgeAsync(tag, multiple: true, cancellationToken);
+        return tag == 0 ? ValueTask.CompletedTask : _subscription.AcknowledgeAsync(tag, multiple: true, CancellationToken.None);
     }
 
     /// <summary>
@@ -90,5 +95,9 @@ internal sealed class TcpDeliveryAcks : IDisposable
         }
     }
 
-    public void Dispose() => _check.Dispose();
+    public void Dispose()
+    {
+        _check.Dispose();
+        _tcp?.Dispose();
+    }
 }

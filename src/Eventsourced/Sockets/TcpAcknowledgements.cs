@@ -13,13 +13,15 @@ namespace Eventsourced.Sockets;
 /// The count only ever grows with the peer's acknowledgements, so it stays true after the connection
 /// was reset or dropped. Only for HTTP/1.x over TCP on Linux, where a connection carries one stream.
 /// </summary>
-internal sealed class TcpAcknowledgements
+internal sealed class TcpAcknowledgements : IDisposable
 {
     private const int BytesAckedOffset = 120; // struct tcp_info: __u64 tcpi_bytes_acked
     private const int InfoLength = BytesAckedOffset + sizeof(ulong);
 
     private readonly Socket _socket;
     private readonly ITransportBytesFeature _written;
+    private long _acknowledgedAtClose = -1;
+    private CancellationTokenRegistration _closed;
 
     private TcpAcknowledgements(Socket socket, ITransportBytesFeature written)
     {
@@ -41,7 +43,35 @@ internal sealed class TcpAcknowledgements
             return null;
         }
 
-        return KernelReportsBytesAcked(socket) ? new TcpAcknowledgements(socket, written) : null;
+        if (!KernelReportsBytesAcked(socket))
+        {
+            return null;
+        }
+
+        var acknowledgements = new TcpAcknowledgements(socket, written);
+        if (context.Features.Get<IConnectionLifetimeFeature>() is { } lifetime)
+        {
+            // Registered after Kestrel's own callback on the same token, so run before it (a token runs its callbacks
+            // newest first): Kestrel's aborts the connection and disposes the socket at once. Were the order ever
+            // different, the count would just not be read, and what waited goes back to the queue, as it did before.
+            acknowledgements._closed = lifetime.ConnectionClosed.UnsafeRegister(static s => ((TcpAcknowledgements)s!).ReadAtClose(), acknowledgements);
+        }
+
+        return acknowledgements;
+    }
+
+    /// <summary>
+    /// The peer closed the connection (its FIN arrived): the count is read once more while the socket is still open. A client
+    /// that closes right after a message came (an EventSource closed in <c>onmessage</c>) acknowledges that message's bytes
+    /// in the very segment that carries its FIN, and Kestrel disposes the socket as soon as it sees the FIN: read later, the
+    /// count was gone, and the message went back to the queue to be delivered again (over TLS, nearly every time).
+    /// </summary>
+    private void ReadAtClose()
+    {
+        if (BytesAcked(_socket) is { } acknowledged)
+        {
+            Volatile.Write(ref _acknowledgedAtClose, acknowledged);
+        }
     }
 
     /// <summary>
@@ -53,8 +83,15 @@ internal sealed class TcpAcknowledgements
     /// <summary>The connection's bytes written so far: read after a flush, where that flush's bytes end.</summary>
     public long Written => _written.BytesWritten;
 
-    /// <summary>The connection's bytes the peer has acknowledged; null once the socket is closed.</summary>
-    public long? Acknowledged() => BytesAcked(_socket);
+    /// <summary>
+    /// The connection's bytes the peer has acknowledged; once the socket is closed, as many as it had when the peer closed
+    /// the connection, or null when that is not known.
+    /// </summary>
+    public long? Acknowledged() =>
+        BytesAcked(_socket) ?? (Volatile.Read(ref _acknowledgedAtClose) is >= 0 and var atClose ? atClose : null);
+
+    /// <summary>Stops reading the count at the connection's close: the stream has ended (the connection may serve other requests).</summary>
+    public void Dispose() => _closed.Dispose();
 
     /// <summary>The socket's bytes its peer has acknowledged; null where the kernel cannot tell or the socket is closed.</summary>
     internal static long? BytesAcked(Socket socket) => ReadBytesAcked(socket, out var acknowledged) is Info.Read ? acknowledged : null;

@@ -138,7 +138,7 @@ internal sealed class SseWriter : ISubscriptionSession
                         return await EndAsync(writer, DirectFailure ?? SubscriptionEndReason.WriteFailed);
                     }
 
-                    await _delivery.AcknowledgeAsync(cancellationToken);
+                    await _delivery.AcknowledgeAsync();
                     continue;
                 }
 
@@ -184,7 +184,7 @@ internal sealed class SseWriter : ISubscriptionSession
                     }
                 }
 
-                await _delivery.AcknowledgeAsync(cancellationToken);
+                await _delivery.AcknowledgeAsync();
             }
 
             cancellationToken.ThrowIfCancellationRequested();

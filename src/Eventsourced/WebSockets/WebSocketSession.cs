@@ -311,7 +311,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 }
                 else
                 {
-                    await _tcpAcks!.AcknowledgeAsync(CancellationToken.None);
+                    await _tcpAcks!.AcknowledgeAsync();
                 }
             }
 
