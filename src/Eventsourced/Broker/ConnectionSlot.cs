@@ -586,10 +586,11 @@ internal sealed class ConnectionSlot
 
             return Task.CompletedTask;
         };
-        if (!connection.IsOpen)
+        if (!connection.IsOpen || !await ConfirmOpenAsync(connection, cancellationToken))
         {
+            var why = connection.CloseReason is { } closed ? $": {closed.ReplyCode} {closed.ReplyText}" : string.Empty;
             await DisposeQuietlyAsync(connection);
-            throw new BrokerUnavailableException($"connection to {Node} closed right after opening");
+            throw new BrokerUnavailableException($"connection to {Node} closed right after opening{why}");
         }
 
         var channelMax = connection.ChannelMax == 0 ? ushort.MaxValue : connection.ChannelMax;
@@ -609,6 +610,28 @@ internal sealed class ConnectionSlot
 
         _everConnected = true;
         BrokerLog.Connected(_logger, Node, ConnectionName, channelMax);
+    }
+
+    /// <summary>
+    /// Whether a new connection stays open for one channel's round trip. RabbitMQ 3.10 refuses a connection over its user's
+    /// <c>max-connections</c> only after <c>connection.open-ok</c>, closing it at once (<c>530 NOT_ALLOWED ... user connection
+    /// limit</c>): taken as connected, every refused attempt was logged as connected (event 200) and lost (202) and counted in
+    /// <c>eventsourced_broker_reconnects_total</c>, so a connection that never came up fired the flapping alert. A channel
+    /// opened and closed is answered only by a connection the broker keeps.
+    /// </summary>
+    private static async Task<bool> ConfirmOpenAsync(IConnection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var channel = await connection.CreateChannelAsync(cancellationToken: cancellationToken);
+            await channel.CloseAsync(cancellationToken);
+            await channel.DisposeAsync();
+            return true;
+        }
+        catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
+        {
+            return false;
+        }
     }
 
     private async Task MarkDownAsync(ShutdownEventArgs reason)
