@@ -77,6 +77,15 @@ public sealed class JsonMessageTests
     }
 
     [Fact]
+    public void Frame_AnEmptyType_IsNullAsNoType_AsAnEventStreamShowsIt()
+    {
+        // An EventSource sees no event: line for an empty type (the page's onmessage), as for none; a WebSocket or a poll
+        // saw "type": "" for one and null for the other.
+        Assert.Equal(JsonValueKind.Null, Frame(1, null, "x"u8.ToArray(), new BasicProperties { Type = "" }).GetProperty("type").ValueKind);
+        Assert.Equal(JsonValueKind.Null, Frame(2, null, "x"u8.ToArray(), new BasicProperties()).GetProperty("type").ValueKind);
+    }
+
+    [Fact]
     public void Frame_WithoutASenderHeader_HasNoFrom()
     {
         var plain = Frame(1, null, "x"u8.ToArray(), new BasicProperties());
