@@ -52,11 +52,8 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
         var queue = broker.UniqueQueueName(nameof(CookieSid_AnotherSitesPageNavigatingToTheGatewayOverHttps_Is403_AndConsumesNothing));
         var directory = Directory.CreateTempSubdirectory("eventsourced-cookie-nav-");
         using var certificate = TestCertificate.Create();
-        var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
         await using var site = await PageServer.StartAsync();
-        var options = await ReadmeConfigurationAsync(site.Origin);
-        options.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
-        await using var gateway = await GatewayServer.StartAsync(options);
+        await using var gateway = await StartHttpsGatewayAsync(certificate, directory, site);
         var gatewayUrl = $"https://{PageServer.GatewayHost}:{gateway.Port}/";
         await using var amqp = await broker.ConnectAsync(nameof(CookieSid_AnotherSitesPageNavigatingToTheGatewayOverHttps_Is403_AndConsumesNothing));
         await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
@@ -66,10 +63,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
         await using var browser = await ChromiumFixture.LaunchAsync(playwright, certificate.SpkiHash);
         try
         {
-            var context = await browser.NewContextAsync();
-            // The visitor's session at the application, as its login set it.
-            await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
-            var page = await context.NewPageAsync();
+            var page = await VisitorPageAsync(browser, queue);
             // A page of another site (127.0.0.1 is not example.test), whose script sends the visitor to the gateway.
             await page.GotoAsync($"http://127.0.0.1:{site.Port}/token?sub=evil");
             var navigation = page.WaitForResponseAsync(r => r.Url.StartsWith(gatewayUrl, StringComparison.Ordinal), new() { Timeout = (float)Timeout.TotalMilliseconds });
@@ -102,12 +96,8 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
         var queue = broker.UniqueQueueName(nameof(CookieSid_APageOfTheSameSiteOverHttps_ReadsItsQueueByEventSourceLongPollAndWebSocket));
         var directory = Directory.CreateTempSubdirectory("eventsourced-cookie-https-");
         using var certificate = TestCertificate.Create();
-        var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
         await using var site = await PageServer.StartAsync(certificate.Certificate);
-        var options = await ReadmeConfigurationAsync(site.Origin);
-        options.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
-        options.Poll.WaitSeconds = 1;
-        await using var gateway = await GatewayServer.StartAsync(options);
+        await using var gateway = await StartHttpsGatewayAsync(certificate, directory, site, options => options.Poll.WaitSeconds = 1);
         var gatewayOrigin = $"https://{PageServer.GatewayHost}:{gateway.Port}";
         await using var amqp = await broker.ConnectAsync(nameof(CookieSid_APageOfTheSameSiteOverHttps_ReadsItsQueueByEventSourceLongPollAndWebSocket));
         await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
@@ -116,9 +106,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
         await using var browser = await ChromiumFixture.LaunchAsync(playwright, certificate.SpkiHash);
         try
         {
-            var context = await browser.NewContextAsync();
-            await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
-            var page = await context.NewPageAsync();
+            var page = await VisitorPageAsync(browser, queue);
             // The application's page, at an HTTPS origin of the site.
             await page.GotoAsync($"{site.Origin}/token?sub=dashboard");
 
@@ -174,6 +162,24 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     {
         await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the message is acknowledged");
         await page.EvaluateAsync("() => window.reader.close()");
+    }
+
+    /// <summary>The README's configuration for cookies across origins (below) over HTTPS with <paramref name="certificate"/>, for <paramref name="site"/>'s pages.</summary>
+    private async Task<GatewayServer> StartHttpsGatewayAsync(TestCertificate certificate, DirectoryInfo directory, PageServer site, Action<GatewayOptions>? configure = null)
+    {
+        var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
+        var options = await ReadmeConfigurationAsync(site.Origin);
+        options.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
+        configure?.Invoke(options);
+        return await GatewayServer.StartAsync(options);
+    }
+
+    /// <summary>A page in a new context of <paramref name="browser"/> holding the visitor's session at the application, as its login set it: <c>sid</c> naming <paramref name="queue"/>.</summary>
+    private static async Task<IPage> VisitorPageAsync(IBrowser browser, string queue)
+    {
+        var context = await browser.NewContextAsync();
+        await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
+        return await context.NewPageAsync();
     }
 
     /// <summary>

@@ -5,16 +5,16 @@ using Eventsourced.IntegrationTests.Observability;
 namespace Eventsourced.IntegrationTests.Gateway;
 
 /// <summary>
-/// A broker user with a connection limit (<c>rabbitmqctl set_user_limits USER '{"max-connections": N}'</c>): RabbitMQ 3.10
-/// refuses a connection over it only after <c>connection.open-ok</c>, closing it at once with 530 NOT_ALLOWED. The gateway
-/// took each refused attempt for a connection (event 200, then 202) and counted it in
-/// <c>eventsourced_broker_reconnects_total</c>: a connection that never came up looked like one that flapped.
+/// A broker user with limits (<c>rabbitmqctl set_user_limits USER '{"max-channels": N}'</c>, <c>max-connections</c>): RabbitMQ
+/// 3.10 answers a channel over the first by closing the whole connection (530 NOT_ALLOWED), every stream on it with it, and a
+/// connection over the second by closing it right after opening it (530 NOT_ALLOWED).
 /// </summary>
 [Collection(BrokerLifecycleCollection.Name)]
-public sealed class UserConnectionLimitTests(BrokerFixture broker) : IAsyncLifetime
+public sealed class UserLimitTests(BrokerFixture broker) : IAsyncLifetime
 {
+    private const int MaxChannels = 4;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-    private readonly string _user = $"es-conns-{Guid.NewGuid():N}"[..24];
+    private readonly string _user = $"es-limits-{Guid.NewGuid():N}"[..24];
     private readonly string _password = $"pw-{Guid.NewGuid():N}";
 
     public async Task InitializeAsync()
@@ -27,13 +27,74 @@ public sealed class UserConnectionLimitTests(BrokerFixture broker) : IAsyncLifet
 
     public async Task DisposeAsync() => await broker.Rabbitmqctl.RunAsync(["delete_user", _user]);
 
+    /// <summary>
+    /// The gateway tried the subscriber's channel over the user's channel limit on its next connection, and the next: one
+    /// subscriber over the limit (a client walking ids, or polls left held) closed every broker connection of the gateway,
+    /// ending every stream.
+    /// </summary>
+    [Fact]
+    public async Task ChannelOverTheUsersLimit_ClosesOneConnection_NotEveryOne()
+    {
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_user_limits", _user, $"{{\"max-channels\": {MaxChannels}}}"]);
+        var url = new UriBuilder(broker.AmqpUrl) { UserName = _user, Password = _password }.Uri.ToString();
+        await using var amqp = await broker.ConnectAsync(nameof(ChannelOverTheUsersLimit_ClosesOneConnection_NotEveryOne));
+        await using var gateway = await GatewayServer.StartAsync(url, o => o.Broker.Node = [url, url]);
+        var queues = Enumerable.Range(0, MaxChannels).Select(i => broker.UniqueQueueName($"{nameof(UserLimitTests)}{i}")).ToArray();
+        var streams = new List<SseClient>();
+        try
+        {
+            foreach (var queue in queues)
+            {
+                var sse = await gateway.SubscribeAsync($"/?id={queue}");
+                streams.Add(sse);
+                Assert.Equal(HttpStatusCode.OK, sse.Status);
+            }
+
+            using var over = await gateway.Client.GetAsync($"/?id={broker.UniqueQueueName("over")}");
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, over.StatusCode);
+
+            // The streams on the connection the broker closed have ended; those on the other stream on.
+            foreach (var queue in queues)
+            {
+                await amqp.PublishAsync(queue, "after the refusal");
+            }
+
+            var streaming = 0;
+            foreach (var sse in streams)
+            {
+                if (await sse.ReadUntilAsync(t => t.Contains("data: after the refusal", StringComparison.Ordinal), TimeSpan.FromSeconds(3)))
+                {
+                    streaming++;
+                }
+            }
+
+            Assert.Equal(MaxChannels / 2, streaming);
+        }
+        finally
+        {
+            foreach (var sse in streams)
+            {
+                await sse.DisposeAsync();
+            }
+
+            foreach (var queue in queues)
+            {
+                await amqp.DeleteQueueAsync(queue);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The gateway took each connection refused at the user's connection limit for a connection (event 200, then 202) and
+    /// counted it in <c>eventsourced_broker_reconnects_total</c>: a connection that never came up looked like one that flapped.
+    /// </summary>
     [Fact]
     public async Task ConnectionRefusedAtTheUsersLimit_IsAFailedAttempt_NotAReconnect()
     {
         var url = new UriBuilder(broker.AmqpUrl) { UserName = _user, Password = _password }.Uri.ToString();
         using var log = new CollectedLog();
         await using var gateway = await GatewayServer.StartAsync(url, null, log);
-        var topic = broker.UniqueQueueName(nameof(UserConnectionLimitTests));
+        var topic = broker.UniqueQueueName(nameof(UserLimitTests));
         await using (var sse = await gateway.SubscribeAsync($"/topics/{topic}"))
         {
             Assert.Equal(HttpStatusCode.OK, sse.Status);
