@@ -1,6 +1,7 @@
 using Eventsourced.Configuration;
 using Eventsourced.EndToEndTests.Infrastructure;
 using Microsoft.Playwright;
+using Xunit.Abstractions;
 
 namespace Eventsourced.EndToEndTests.Browser;
 
@@ -9,7 +10,7 @@ namespace Eventsourced.EndToEndTests.Browser;
 /// domain) names the queue, so the page opens <c>new EventSource(url, { withCredentials: true })</c> across origins.
 /// </summary>
 [Collection(EndToEndCollection.Name)]
-public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixture chromium)
+public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixture chromium, ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
@@ -81,6 +82,138 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
         finally
         {
             directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A page of another site (http://127.0.0.1, not example.test; or https://evil.example.test, another origin of the
+    /// gateway's site, whose requests carry the visitor's <c>SameSite=Lax</c> cookie everywhere) trying, in the visitor's real Chromium over HTTPS, every
+    /// way a page can make the browser request the gateway without reading the answer: <c>&lt;link rel=prefetch&gt;</c>,
+    /// <c>navigator.sendBeacon</c>, <c>fetch</c> with <c>mode: 'no-cors'</c> and credentials (the stream and <c>/poll</c>),
+    /// an iframe, an image, a script, a form's <c>GET</c> and <c>POST</c> (into new windows) and <c>window.open</c>. None
+    /// of them may consume the visitor's message: with the README's <c>SameSite=Lax</c> cookie only the top-level
+    /// navigations carry it (refused: no <c>Origin</c>, <c>Sec-Fetch-Site: cross-site</c>, <c>Sec-Fetch-Dest: document</c>);
+    /// with <c>SameSite=None</c> every request does (refused by <c>Sec-Fetch-Site</c> or <c>Sec-Fetch-Dest</c>). The
+    /// browser's follow-up requests (the new windows' <c>/favicon.ico</c>) are waited for (3 s). What Chromium sent is
+    /// written to the test's output.
+    /// </summary>
+    [Theory]
+    [InlineData("cross-site", "Lax")]
+    [InlineData("cross-site", "None")]
+    [InlineData("same-site", "Lax")]
+    public async Task CookieSid_AnotherSitesPageRequestingTheGatewayWithoutReadingIt_ConsumesNothing(string attacker, string sameSite)
+    {
+        var queue = broker.UniqueQueueName(nameof(CookieSid_AnotherSitesPageRequestingTheGatewayWithoutReadingIt_ConsumesNothing) + attacker + sameSite);
+        var directory = Directory.CreateTempSubdirectory("eventsourced-cookie-vectors-");
+        using var certificate = TestCertificate.Create();
+        await using var site = attacker == "same-site" ? await PageServer.StartAsync(certificate.Certificate) : await PageServer.StartAsync();
+        await using var gateway = await StartHttpsGatewayAsync(certificate, directory, site);
+        var gatewayOrigin = $"https://{PageServer.GatewayHost}:{gateway.Port}";
+        await using var amqp = await broker.ConnectAsync(nameof(CookieSid_AnotherSitesPageRequestingTheGatewayWithoutReadingIt_ConsumesNothing));
+        await amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await amqp.PublishAsync(queue, "for the cookie's owner only");
+
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await ChromiumFixture.LaunchAsync(playwright, certificate.SpkiHash);
+        var seen = new List<string>();
+        try
+        {
+            var page = await VisitorPageAsync(browser, queue, sameSite == "None" ? SameSiteAttribute.None : SameSiteAttribute.Lax);
+            page.Context.Response += async (_, response) =>
+            {
+                if (!response.Url.StartsWith(gatewayOrigin, StringComparison.Ordinal))
+                {
+                    return;
+                }
+
+                try
+                {
+                    var headers = await response.Request.AllHeadersAsync();
+                    string Header(string name) => headers.TryGetValue(name, out var value) ? value : "-";
+                    var line = $"{response.Request.Method} {response.Url[gatewayOrigin.Length..]} -> {response.Status} "
+                        + $"(site {Header("sec-fetch-site")}, mode {Header("sec-fetch-mode")}, dest {Header("sec-fetch-dest")}, "
+                        + $"origin {Header("origin")}, cookie {(Header("cookie").Contains("sid=", StringComparison.Ordinal) ? "sid" : "none")}) "
+                        + (await response.HeaderValueAsync("x-status-reason") ?? string.Empty);
+                    lock (seen)
+                    {
+                        seen.Add(line);
+                    }
+                }
+                catch (PlaywrightException)
+                {
+                    // the page or its request went away
+                }
+            };
+
+            // Another site (127.0.0.1 is not example.test), or another origin of the same site over HTTPS, whose subresource
+            // requests carry a SameSite=Lax cookie (and are not third-party: Chromium's contexts here send no SameSite=None
+            // cookie on another site's subresource requests, only on its navigations).
+            page.Context.RequestFailed += (_, request) =>
+            {
+                if (request.Url.StartsWith(gatewayOrigin, StringComparison.Ordinal))
+                {
+                    lock (seen)
+                    {
+                        seen.Add($"{request.Method} {request.Url[gatewayOrigin.Length..]} ({request.ResourceType}) failed: {request.Failure}");
+                    }
+                }
+            };
+
+            await page.GotoAsync(attacker == "same-site" ? $"https://evil.{PageServer.SiteDomain}:{site.Port}/token?sub=evil" : $"http://127.0.0.1:{site.Port}/token?sub=evil");
+            await page.EvaluateAsync("""
+                (g) => {
+                  const add = (tag, attributes, parent) => {
+                    const element = document.createElement(tag);
+                    for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
+                    (parent || document.body).appendChild(element);
+                    return element;
+                  };
+                  add("link", { rel: "prefetch", href: g + "/prefetch" }, document.head);
+                  navigator.sendBeacon(g + "/beacon", "x");
+                  navigator.sendBeacon(g + "/poll", "x");
+                  fetch(g + "/no-cors", { mode: "no-cors", credentials: "include" }).catch(() => {});
+                  fetch(g + "/poll", { mode: "no-cors", credentials: "include" }).catch(() => {});
+                  add("iframe", { src: g + "/iframe" });
+                  add("img", { src: g + "/img" });
+                  add("script", { src: g + "/script" });
+                  for (const method of ["get", "post"]) {
+                    const form = add("form", { method, action: g + "/form-" + method, target: "_blank" });
+                    add("input", { type: "hidden", name: "x", value: "1" }, form);
+                    form.submit();
+                  }
+                  window.open(g + "/window-open");
+                }
+                """, gatewayOrigin);
+
+            await Wait.UntilAsync(() => Task.FromResult(Snapshot(seen).Any(l => l.Contains("/window-open", StringComparison.Ordinal))), Timeout, "window.open reaches the gateway");
+            await Task.Delay(TimeSpan.FromSeconds(3)); // the new windows' /favicon.ico and anything else the browser follows up with
+            var lines = Snapshot(seen);
+            foreach (var line in lines)
+            {
+                output.WriteLine(line);
+            }
+
+            Assert.Equal(1u, await amqp.MessageCountAsync(queue));
+            foreach (var path in new[] { "/prefetch", "/beacon", "/no-cors", "/poll", "/iframe", "/img", "/script", "/form-get", "/form-post", "/window-open" })
+            {
+                Assert.True(lines.Any(l => l.Contains($" {path}", StringComparison.Ordinal)), $"the browser did not request {path}");
+            }
+
+            Assert.Contains(lines, l => l.StartsWith("GET /window-open -> 403", StringComparison.Ordinal));
+            Assert.Contains(lines, l => l.StartsWith("GET /form-get?x=1 -> 403", StringComparison.Ordinal));
+            Assert.DoesNotContain(lines, l => l.Contains("-> 200", StringComparison.Ordinal));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    private static List<string> Snapshot(List<string> lines)
+    {
+        lock (lines)
+        {
+            return [.. lines];
         }
     }
 
@@ -175,10 +308,10 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
     }
 
     /// <summary>A page in a new context of <paramref name="browser"/> holding the visitor's session at the application, as its login set it: <c>sid</c> naming <paramref name="queue"/>.</summary>
-    private static async Task<IPage> VisitorPageAsync(IBrowser browser, string queue)
+    private static async Task<IPage> VisitorPageAsync(IBrowser browser, string queue, SameSiteAttribute sameSite = SameSiteAttribute.Lax)
     {
         var context = await browser.NewContextAsync();
-        await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = SameSiteAttribute.Lax }]);
+        await context.AddCookiesAsync([new Cookie { Name = "sid", Value = queue, Domain = "." + PageServer.SiteDomain, Path = "/", HttpOnly = true, Secure = true, SameSite = sameSite }]);
         return await context.NewPageAsync();
     }
 
