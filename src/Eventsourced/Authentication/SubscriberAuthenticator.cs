@@ -33,8 +33,12 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// one), or the user the embedding application signed in (<c>signed-in user</c>, <c>auth.application_user</c>), where no
     /// token is read and a refusal naming one sent the application's developers looking for a token they never issued.
     /// </summary>
-    public static string HolderOf(ClaimsPrincipal user) =>
-        user.Identity?.AuthenticationType is TokenAuthenticationType or null ? "token" : "signed-in user";
+    public static string HolderOf(ClaimsPrincipal user) => IsTokens(user) ? "token" : "signed-in user";
+
+    /// <summary>One of <paramref name="user"/>'s claims as refusals name it: <c>token claim</c>, or <c>signed-in user's claim</c> (see <see cref="HolderOf"/>).</summary>
+    public static string ClaimOf(ClaimsPrincipal user) => IsTokens(user) ? "token claim" : "signed-in user's claim";
+
+    private static bool IsTokens(ClaimsPrincipal user) => user.Identity?.AuthenticationType is TokenAuthenticationType or null;
 
     /// <summary>The JWS header naming extensions a recipient must understand (RFC 7515 section 4.1.11).</summary>
     private const string CriticalHeader = "crit";

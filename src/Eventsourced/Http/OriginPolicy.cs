@@ -86,14 +86,13 @@ internal sealed class OriginPolicy
     public string? Refusal(HttpRequest request)
     {
         var origin = request.Headers.Origin.ToString();
-        if (origin.Length == 0 && IsFromAnotherSitesPage(request) && CarriesSubscriberCredentials(request))
+        // Refused only with ambient credentials, which are looked for (cookies parsed) only when the browser says either.
+        var refusedWithCredentials = origin.Length == 0 && IsFromAnotherSitesPage(request) ? FromAnotherSiteWithoutOrigin
+            : CannotReadAStream(request, out var destination) ? $"cookies are accepted only in a request that can read the stream (EventSource, fetch, WebSocket), not for Sec-Fetch-Dest '{destination}'"
+            : null;
+        if (refusedWithCredentials is not null && CarriesSubscriberCredentials(request))
         {
-            return FromAnotherSiteWithoutOrigin;
-        }
-
-        if (CannotReadAStream(request, out var destination) && CarriesSubscriberCredentials(request))
-        {
-            return $"cookies are accepted only in a request that can read the stream (EventSource, fetch, WebSocket), not for Sec-Fetch-Dest '{destination}'";
+            return refusedWithCredentials;
         }
 
         if (origin.Length == 0)

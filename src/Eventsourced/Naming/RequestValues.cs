@@ -67,8 +67,8 @@ internal static class RequestValues
     /// <summary>Whose claims the request's user has, as reasons name it (see <see cref="SubscriberAuthenticator.HolderOf"/>).</summary>
     public static string ClaimHolder(HttpRequest request) => SubscriberAuthenticator.HolderOf(request.HttpContext.User);
 
-    /// <summary>A claim as reasons name it: <c>token claim</c>, or <c>signed-in user's claim</c> (see <see cref="ClaimHolder"/>).</summary>
-    public static string ClaimLabel(HttpRequest request) => ClaimHolder(request) == "token" ? "token claim" : "signed-in user's claim";
+    /// <summary>A claim of the request's user as reasons name it (see <see cref="SubscriberAuthenticator.ClaimOf"/>).</summary>
+    public static string ClaimLabel(HttpRequest request) => SubscriberAuthenticator.ClaimOf(request.HttpContext.User);
 
     /// <summary>The query parameter <paramref name="name"/>; <c>+</c> is a space, as in forms.</summary>
     public static RequestValueStatus Query(HttpRequest request, string name, out string value)
