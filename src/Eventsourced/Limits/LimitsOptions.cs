@@ -22,7 +22,8 @@ public sealed class LimitsOptions
 
     /// <summary>
     /// <c>limits.trusted_proxies</c>: addresses (<c>10.0.0.5</c>) and networks (<c>10.0.0.0/8</c>) of proxies whose
-    /// <c>X-Forwarded-For</c> names the client; empty: the connection's address is the client's.
+    /// <c>X-Forwarded-For</c> names the client and <c>X-Forwarded-Proto</c> the browser's scheme (<see cref="ProxyAddress.ForwardedHeaders"/>);
+    /// empty: the connection's address and scheme are the client's.
     /// </summary>
     [ConfigurationKeyName("trusted_proxies")]
     [ValueRule<ProxyAddress>]

@@ -99,7 +99,8 @@ internal sealed partial class DirectChunkWriter
     public static bool Eligible(HttpContext context) =>
         OperatingSystem.IsLinux()
         && HttpProtocol.IsHttp11(context.Request.Protocol)
-        && !context.Request.IsHttps
+        // The connection's own TLS, not Request.IsHttps: behind a proxy that terminates TLS the request's scheme is the
+        // browser's (X-Forwarded-Proto), and the connection from the proxy is plain TCP.
         && context.Features.Get<ITlsConnectionFeature>() is null
         && context.Response.HasStarted
         && string.Equals(context.Response.Headers.TransferEncoding.ToString(), "chunked", StringComparison.OrdinalIgnoreCase)

@@ -27,12 +27,13 @@ public sealed class RawSubscriber : IDisposable
 
     public string? Header(string name) => _headers.TryGetValue(name, out var value) ? value : null;
 
-    public static async Task<RawSubscriber> OpenAsync(Uri server, string target, bool keepAlive = false)
+    /// <param name="headers">More request header lines (<c>Name: value</c>), such as a proxy's <c>X-Forwarded-Proto</c>.</param>
+    public static async Task<RawSubscriber> OpenAsync(Uri server, string target, bool keepAlive = false, params string[] headers)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, server.Port);
         var subscriber = new RawSubscriber(socket, server);
-        await subscriber.RequestAsync(target, keepAlive, TimeSpan.FromSeconds(30));
+        await subscriber.RequestAsync(target, keepAlive, TimeSpan.FromSeconds(30), headers);
         return subscriber;
     }
 
@@ -83,9 +84,10 @@ public sealed class RawSubscriber : IDisposable
 
     public void Dispose() => _socket.Dispose();
 
-    private async Task RequestAsync(string target, bool keepAlive, TimeSpan timeout)
+    private async Task RequestAsync(string target, bool keepAlive, TimeSpan timeout, string[]? headers = null)
     {
         var request = $"GET {target} HTTP/1.1\r\nHost: {_server.Authority}\r\nAccept: text/event-stream\r\n" +
+            string.Concat((headers ?? []).Select(h => h + "\r\n")) +
             (keepAlive ? string.Empty : "Connection: close\r\n") + "\r\n";
         await _socket.SendAsync(Encoding.ASCII.GetBytes(request));
         using var cts = new CancellationTokenSource(timeout);
