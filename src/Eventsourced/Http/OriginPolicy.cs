@@ -201,11 +201,12 @@ internal sealed class OriginPolicy
 
     /// <summary>
     /// Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.
-    /// A request the gateway received over TLS itself (<paramref name="requestIsHttps"/>) is of an <c>https</c> page's origin
-    /// only: an <c>http://</c> page of the same host and port is another origin to the browser, and one a network attacker
-    /// can write (a page injected into plain HTTP would otherwise open <c>wss://</c> with the visitor's <c>Secure</c>
-    /// cookies as the gateway's own). Over plain HTTP either scheme is taken: behind a proxy that terminates TLS the
-    /// gateway cannot tell which one the browser used.
+    /// A request that came over TLS (<paramref name="requestIsHttps"/>: the gateway's own, or a trusted proxy's
+    /// <c>X-Forwarded-Proto: https</c>) is of an <c>https</c> page's origin only: an <c>http://</c> page of the same host
+    /// and port is another origin to the browser, and one a network attacker can write (a page injected into plain HTTP
+    /// would otherwise open <c>wss://</c> with the visitor's <c>Secure</c> cookies as the gateway's own). Over plain HTTP
+    /// either scheme is taken: behind a proxy that terminates TLS and says nothing, the gateway cannot tell which one the
+    /// browser used.
     /// </summary>
     internal static bool IsSameOrigin(string origin, HostString host, bool requestIsHttps = false)
     {
