@@ -38,12 +38,16 @@ USER $APP_UID
 EXPOSE 2069
 # Liveness (health.live, /healthz): 200 while the process serves. Not /readyz: a broker outage would
 # mark every instance unhealthy at once, and restarting them does not bring the broker back.
-# No curl or wget in the runtime image: a plain HTTP/1.0 request through bash's /dev/tcp.
-# Assumes the default server.address port 2069 and health.live path. At limits.max_connections this probe's
-# connection is closed like any other, and the container turns unhealthy while it is full: with metrics.address
-# set (its own listener and cap), probe that port instead, and so should an orchestrator's liveness probe.
+# No curl or wget in the runtime image: a plain HTTP/1.0 request through bash's /dev/tcp, to the loopback port
+# HEALTHCHECK_PORT (2069, server.address's default) and the default health.live path. Plain HTTP only: with
+# server.tls the check fails on server.address's port, so set metrics.address (plain HTTP, the health probes answer
+# there too) and HEALTHCHECK_PORT to its port (docker run -e HEALTHCHECK_PORT=9069). Do the same against
+# limits.max_connections: on server.address this probe's connection is closed like any other, and the container
+# turns unhealthy while it is full; metrics.address has its own listener and cap (so should an orchestrator's
+# liveness probe use it).
+ENV HEALTHCHECK_PORT=2069
 HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/2069 && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
+    CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${HEALTHCHECK_PORT:-2069} && printf 'GET /healthz HTTP/1.0\\r\\nHost: 127.0.0.1\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 # SIGTERM ends the streams within server.shutdown_timeout (10 s), after server.drain_delay (0 by default);
 # Docker's default stop timeout is also 10 s, so give it more than the two together: `docker stop -t 15`,
 # or stop_grace_period in docker-compose.yml.

@@ -98,14 +98,50 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         Assert.Equal(["bash", "-c"], command[..2]);
 
         var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
-        var script = command[2].ReplaceOnce("/dev/tcp/127.0.0.1/2069", $"/dev/tcp/127.0.0.1/{gateway.Port}");
-        var serving = await ProcessRunner.RunAsync(bash, ["-c", script], Timeout);
+        var serving = await HealthCheckAsync(bash, command[2], gateway.Port);
         await gateway.DisposeAsync();
-        var stopped = await ProcessRunner.RunAsync(bash, ["-c", script], Timeout);
+        var stopped = await HealthCheckAsync(bash, command[2], gateway.Port);
 
         Assert.True(serving.ExitCode == 0, serving.ToString());
         Assert.True(stopped.ExitCode != 0, stopped.ToString());
     }
+
+    /// <summary>
+    /// The check speaks plain HTTP: against server.address with server.tls it fails while the gateway serves, and the
+    /// Dockerfile's way out (metrics.address, its port in HEALTHCHECK_PORT) passes.
+    /// </summary>
+    [Fact]
+    public async Task DockerfileHealthCheck_WithServerTls_FailsOnServerAddress_PassesOnMetricsAddressGivenInHealthcheckPort()
+    {
+        var bash = Tools.Require("bash", "bash");
+        var command = JsonSerializer.Deserialize<string[]>(Instruction("HEALTHCHECK").Split(" CMD ", 2)[1])!;
+        var directory = Directory.CreateTempSubdirectory("eventsourced-healthcheck-");
+        try
+        {
+            using var certificate = TestCertificate.Create();
+            var (certificatePath, keyPath) = certificate.WriteTo(directory.FullName);
+            var metricsPort = FreePort.Next();
+            await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+            {
+                o.Server.Tls = new(StringComparer.OrdinalIgnoreCase) { ["certificate"] = certificatePath, ["key"] = keyPath };
+                o.Metrics.Address = $"127.0.0.1:{metricsPort}";
+            });
+
+            var overTls = await HealthCheckAsync(bash, command[2], gateway.Port);
+            var onMetricsAddress = await HealthCheckAsync(bash, command[2], metricsPort);
+
+            Assert.True(overTls.ExitCode != 0, overTls.ToString());
+            Assert.True(onMetricsAddress.ExitCode == 0, onMetricsAddress.ToString());
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    /// <summary>The Dockerfile's health check command, run as Docker runs it in a container with HEALTHCHECK_PORT set.</summary>
+    private static Task<ProcessResult> HealthCheckAsync(string bash, string script, int port) =>
+        ProcessRunner.RunAsync(bash, ["-c", script], Timeout, new Dictionary<string, string?> { ["HEALTHCHECK_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
 
     [Fact]
     public void Dockerfile_RuntimeStage_MatchesWhatItDeploys()
@@ -123,6 +159,7 @@ public sealed partial class DeploymentFilesTests(BrokerFixture broker)
         Assert.Equal(defaults.Server.Address.Split(':')[^1], Instruction("EXPOSE"));
         Assert.DoesNotMatch("^(root|0)(:|$)", Instruction("USER"));
         Assert.Contains($"GET {defaults.Health.Live} HTTP/1.0", Instruction("HEALTHCHECK"), StringComparison.Ordinal);
+        Assert.Contains($"HEALTHCHECK_PORT={defaults.Server.Address.Split(':')[^1]}", Instructions("ENV"));
         // Every file the build copies from the checkout exists.
         foreach (var copy in Instructions("COPY").Where(copy => !copy.StartsWith("--from", StringComparison.Ordinal)))
         {
