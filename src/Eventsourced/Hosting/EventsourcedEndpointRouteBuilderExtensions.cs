@@ -208,6 +208,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     private static void MapObservability(IEndpointRouteBuilder endpoints, MetricsOptions metrics, HealthOptions health)
     {
         var services = endpoints.ServiceProvider;
+        var mapped = services.GetRequiredService<MappedEndpoints>();
         var token = metrics.Token.Length > 0 ? new ObservabilityToken(metrics.Token) : null;
         if (metrics.Path.Length > 0)
         {
@@ -232,34 +233,42 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 })
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
-            OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
-                .WithDisplayName("eventsourced metrics");
+            mapped.ObservabilityAt(
+                OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
+                    .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
+                    .WithDisplayName("eventsourced metrics"),
+                "metrics.path");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
-            OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
-                .WithDisplayName("eventsourced debug vars");
+            mapped.ObservabilityAt(
+                OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
+                    .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
+                    .WithDisplayName("eventsourced debug vars"),
+                "metrics.debug_vars");
         }
 
         if (health.Live.Length > 0)
         {
-            endpoints.MapHealthChecks(health.Live, new HealthCheckOptions
-            {
-                Predicate = _ => false,
-                ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness");
+            mapped.ObservabilityAt(
+                endpoints.MapHealthChecks(health.Live, new HealthCheckOptions
+                {
+                    Predicate = _ => false,
+                    ResponseWriter = HealthResponseWriter.WriteAsync,
+                }).WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
+                "health.live");
         }
 
         if (health.Ready.Length > 0)
         {
-            endpoints.MapHealthChecks(health.Ready, new HealthCheckOptions
-            {
-                Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
-                ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness");
+            mapped.ObservabilityAt(
+                endpoints.MapHealthChecks(health.Ready, new HealthCheckOptions
+                {
+                    Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
+                    ResponseWriter = HealthResponseWriter.WriteAsync,
+                }).WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
+                "health.ready");
         }
     }
 
