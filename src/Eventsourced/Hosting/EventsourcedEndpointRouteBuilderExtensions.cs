@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -252,24 +253,31 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         if (health.Live.Length > 0)
         {
             mapped.ObservabilityAt(
-                endpoints.MapHealthChecks(health.Live, new HealthCheckOptions
-                {
-                    Predicate = _ => false,
-                    ResponseWriter = HealthResponseWriter.WriteAsync,
-                }).WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
+                MapHealth(endpoints, health.Live, _ => false)
+                    .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
                 "health.live");
         }
 
         if (health.Ready.Length > 0)
         {
             mapped.ObservabilityAt(
-                endpoints.MapHealthChecks(health.Ready, new HealthCheckOptions
-                {
-                    Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
-                    ResponseWriter = HealthResponseWriter.WriteAsync,
-                }).WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
+                MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag))
+                    .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
                 "health.ready");
         }
+    }
+
+    /// <summary>
+    /// ASP.NET Core's health check endpoint (<c>MapHealthChecks</c>: status codes, no caching), over the gateway's own checks
+    /// (<see cref="GatewayHealthChecks"/>) instead of the application's.
+    /// </summary>
+    private static IEndpointConventionBuilder MapHealth(IEndpointRouteBuilder endpoints, string path, Func<HealthCheckRegistration, bool> predicate)
+    {
+        var options = Options.Create(new HealthCheckOptions { Predicate = predicate, ResponseWriter = HealthResponseWriter.WriteAsync });
+        var pipeline = endpoints.CreateApplicationBuilder()
+            .UseMiddleware<HealthCheckMiddleware>(options, endpoints.ServiceProvider.GetRequiredService<GatewayHealthChecks>())
+            .Build();
+        return endpoints.Map(path, pipeline);
     }
 
     /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>
