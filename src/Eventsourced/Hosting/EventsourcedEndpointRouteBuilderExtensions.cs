@@ -12,6 +12,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 using Prometheus;
 
@@ -208,6 +209,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     private static void MapObservability(IEndpointRouteBuilder endpoints, MetricsOptions metrics, HealthOptions health)
     {
         var services = endpoints.ServiceProvider;
+        var mapped = services.GetRequiredService<MappedEndpoints>();
         var token = metrics.Token.Length > 0 ? new ObservabilityToken(metrics.Token) : null;
         if (metrics.Path.Length > 0)
         {
@@ -232,35 +234,50 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 })
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
-            OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
-                .WithDisplayName("eventsourced metrics");
+            mapped.ObservabilityAt(
+                OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
+                    .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
+                    .WithDisplayName("eventsourced metrics"),
+                "metrics.path");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
-            OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
-                .WithDisplayName("eventsourced debug vars");
+            mapped.ObservabilityAt(
+                OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
+                    .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
+                    .WithDisplayName("eventsourced debug vars"),
+                "metrics.debug_vars");
         }
 
         if (health.Live.Length > 0)
         {
-            endpoints.MapHealthChecks(health.Live, new HealthCheckOptions
-            {
-                Predicate = _ => false,
-                ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness");
+            mapped.ObservabilityAt(
+                MapHealth(endpoints, health.Live, _ => false)
+                    .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
+                "health.live");
         }
 
         if (health.Ready.Length > 0)
         {
-            endpoints.MapHealthChecks(health.Ready, new HealthCheckOptions
-            {
-                Predicate = check => check.Tags.Contains(BrokerReadinessCheck.Tag),
-                ResponseWriter = HealthResponseWriter.WriteAsync,
-            }).WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness");
+            mapped.ObservabilityAt(
+                MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag))
+                    .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
+                "health.ready");
         }
+    }
+
+    /// <summary>
+    /// ASP.NET Core's health check endpoint (<c>MapHealthChecks</c>: status codes, no caching), over the gateway's own checks
+    /// (<see cref="GatewayHealthChecks"/>) instead of the application's.
+    /// </summary>
+    private static IEndpointConventionBuilder MapHealth(IEndpointRouteBuilder endpoints, string path, Func<HealthCheckRegistration, bool> predicate)
+    {
+        var options = Options.Create(new HealthCheckOptions { Predicate = predicate, ResponseWriter = HealthResponseWriter.WriteAsync });
+        var pipeline = endpoints.CreateApplicationBuilder()
+            .UseMiddleware<HealthCheckMiddleware>(options, endpoints.ServiceProvider.GetRequiredService<GatewayHealthChecks>())
+            .Build();
+        return endpoints.Map(path, pipeline);
     }
 
     /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>

@@ -17,7 +17,6 @@ using Eventsourced.Topics;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
@@ -136,15 +135,10 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ExactPathMatcherPolicy>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<MatcherPolicy, ListenerMatcherPolicy>());
         services.TryAddSingleton<BrokerReadinessCheck>();
+        // Not among the application's health checks: its own health endpoints do not run the gateway's. AddHealthChecks stays
+        // for applications that map their own without calling it (it used to come with the gateway's check).
+        services.TryAddSingleton<GatewayHealthChecks>();
         services.AddHealthChecks();
-        services.Configure<HealthCheckServiceOptions>(health =>
-        {
-            if (!health.Registrations.Any(r => r.Name == BrokerReadinessCheck.Name))
-            {
-                health.Registrations.Add(new HealthCheckRegistration(
-                    BrokerReadinessCheck.Name, sp => sp.GetRequiredService<BrokerReadinessCheck>(), failureStatus: null, tags: [BrokerReadinessCheck.Tag]));
-            }
-        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ObservabilityStartup>());
     }
 }

@@ -58,7 +58,7 @@ internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPo
             if (candidates[i].Endpoint.Metadata.GetMetadata<ExactPathMetadata>() is { } exact)
             {
                 requested ??= RequestedPath(httpContext);
-                if (string.Equals(requested, Spelling(httpContext.Request.PathBase, exact.Path), StringComparison.Ordinal))
+                if (IsSpeltExactly(httpContext, candidates[i].Endpoint, exact, requested))
                 {
                     ours = i;
                 }
@@ -110,6 +110,21 @@ internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPo
 
         var query = raw.IndexOf('?', StringComparison.Ordinal);
         return query < 0 ? raw : raw[..query];
+    }
+
+    /// <summary>
+    /// Whether <paramref name="requested"/> (<see cref="RequestedPath"/>) spells <paramref name="endpoint"/>'s path exactly: its route
+    /// as the application mapped it (a group's prefix included: <c>/push/metrics</c>) below the request's path base; below a
+    /// group whose prefix has parameters, which routing matched already, the configured path at its end.
+    /// </summary>
+    internal static bool IsSpeltExactly(HttpContext context, Endpoint endpoint, ExactPathMetadata exact, string requested)
+    {
+        if (endpoint is RouteEndpoint { RoutePattern: { Parameters.Count: 0, RawText: { } route } })
+        {
+            return string.Equals(requested, Spelling(context.Request.PathBase, route.StartsWith('/') ? route : "/" + route), StringComparison.Ordinal);
+        }
+
+        return requested.EndsWith(Spelling(PathString.Empty, exact.Path), StringComparison.Ordinal);
     }
 
     /// <summary>How a request target spells <paramref name="path"/> below <paramref name="pathBase"/> (escaped as a URI path).</summary>

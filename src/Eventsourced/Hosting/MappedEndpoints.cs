@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -16,6 +17,7 @@ internal sealed class MappedEndpoints
     private volatile string? _longPolls;
     private volatile string? _topics;
     private volatile bool _observability;
+    private readonly ConcurrentDictionary<string, string> _observabilityPaths = new(StringComparer.Ordinal);
 
     /// <summary>The WebSocket endpoint's path (<c>/ws</c>, <c>/push/ws</c>), or null when none is mapped.</summary>
     public string? WebSockets => _webSockets;
@@ -30,6 +32,17 @@ internal sealed class MappedEndpoints
     public bool Observability => _observability;
 
     public void ObservabilityMapped() => _observability = true;
+
+    /// <summary>
+    /// Records the path an observability endpoint was mapped at (<c>/push/metrics</c> below a group) under its configuration key
+    /// (<c>metrics.path</c>), once the application's endpoints are built.
+    /// </summary>
+    public void ObservabilityAt(IEndpointConventionBuilder endpoint, string key) =>
+        endpoint.Add(e => _observabilityPaths[key] = PathOf(e) ?? string.Empty);
+
+    /// <summary>Where the endpoint of <paramref name="key"/> was mapped, or <paramref name="configured"/> when it is not built (yet).</summary>
+    public string ObservabilityPath(string key, string configured) =>
+        _observabilityPaths.TryGetValue(key, out var path) && path.Length > 0 ? path : configured;
 
     public void WebSocketsAt(IEndpointConventionBuilder endpoint) => endpoint.Add(e => _webSockets = PathOf(e));
 

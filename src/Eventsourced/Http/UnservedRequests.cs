@@ -93,7 +93,7 @@ internal static class UnservedRequests
             .Where(e => string.Equals(e.RoutePattern.RawText, path, StringComparison.OrdinalIgnoreCase)
                 && (e.Metadata.GetMetadata<ListenerMetadata>()?.Observability ?? observability) == observability
                 && (e.Metadata.GetMetadata<Hosting.ExactPathMetadata>() is not { } exact
-                    || string.Equals(requested ??= Hosting.ExactPathMatcherPolicy.RequestedPath(context), Hosting.ExactPathMatcherPolicy.Spelling(context.Request.PathBase, exact.Path), StringComparison.Ordinal)))];
+                    || Hosting.ExactPathMatcherPolicy.IsSpeltExactly(context, e, exact, requested ??= Hosting.ExactPathMatcherPolicy.RequestedPath(context))))];
     }
 
     /// <summary>The <c>metrics.token</c> one of <paramref name="served"/> needs, if any.</summary>

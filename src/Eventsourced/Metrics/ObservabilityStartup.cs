@@ -1,6 +1,7 @@
 using Eventsourced.Broker;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -39,7 +40,14 @@ internal sealed class ObservabilityStartup(
         // scrapers to 404s.
         if (mapped.Observability)
         {
-            MetricsLog.Endpoints(logger, Show(options.Path), Show(options.DebugVars), Show(health.Value.Live), Show(health.Value.Ready));
+            // Once the web server has started, its endpoints registered with routing: built then rather than at the first request, so
+            // that the log names the paths as mapped (below a group: /push/metrics).
+            services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
+            {
+                _ = services.GetService<EndpointDataSource>()?.Endpoints;
+                MetricsLog.Endpoints(logger, Show(mapped, "metrics.path", options.Path), Show(mapped, "metrics.debug_vars", options.DebugVars),
+                    Show(mapped, "health.live", health.Value.Live), Show(mapped, "health.ready", health.Value.Ready));
+            });
         }
         else
         {
@@ -57,5 +65,5 @@ internal sealed class ObservabilityStartup(
             .Concat(pool.StreamSlots.Select(s => (s.Node, ConnectionKinds.Streams, s.IsUp)))
             .Concat(pool.PublisherSlots.Select(s => (s.Node, ConnectionKinds.Publisher, s.IsUp)));
 
-    private static string Show(string path) => path.Length == 0 ? "(off)" : path;
+    private static string Show(MappedEndpoints mapped, string key, string path) => path.Length == 0 ? "(off)" : mapped.ObservabilityPath(key, path);
 }

@@ -57,6 +57,40 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task TheApplicationsOwnHealthChecks_DoNotRunTheGatewaysBrokerCheck()
+    {
+        // The broker check was one of the application's health checks: its own liveness endpoint, mapped without a predicate
+        // as ASP.NET Core's documentation shows it, answered 503 while the broker was down (an orchestrator restarts it).
+        var closedBroker = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/";
+        await using var app = await EmbeddingApp.StartAsync(closedBroker, [], builder => builder.Services.AddHealthChecks(), app =>
+        {
+            app.MapHealthChecks("/app-health");
+            app.MapEventsourcedObservability();
+        });
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using (var own = await client.GetAsync("/app-health"))
+        {
+            Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+            Assert.Equal("Healthy", await own.Content.ReadAsStringAsync());
+        }
+
+        // The gateway's readiness still runs it, and its liveness does not.
+        using (var ready = await client.GetAsync("/readyz"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.StartsWith("Unhealthy\nbroker: Unhealthy: no broker connection", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Contains("no-store", ready.Headers.CacheControl?.ToString(), StringComparison.Ordinal);
+        }
+
+        using (var live = await client.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+            Assert.Equal("Healthy\n", await live.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
     public async Task WithoutAClash_TheGatewaysMetricsAnswer_AndNothingIsLogged()
     {
         var log = new CollectedLog();

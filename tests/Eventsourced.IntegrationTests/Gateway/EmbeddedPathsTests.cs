@@ -1,5 +1,6 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Gateways;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Routing;
@@ -45,6 +46,50 @@ public sealed class EmbeddedPathsTests(BrokerFixture broker)
             await RefusalAsync(client, "/push/ws/x", HttpStatusCode.NotFound));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BelowAPathOfItsOwn_TheObservabilityEndpointsAnswer_SpeltExactlyOnly(bool pathBase)
+    {
+        // The exact-spelling check compared the request with the configured path alone (/metrics), not with the route the
+        // application mapped (/push/metrics): below a group every probe and scrape was refused by it, and went to the stream;
+        // and the start's log named /metrics.
+        var log = new CollectedLog();
+        await using var app = await StartAsync(routes =>
+        {
+            routes.MapEventsourced("/");
+            routes.MapEventsourcedObservability();
+        }, pathBase, log);
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using (var metrics = await client.GetAsync("/push/metrics"))
+        {
+            Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+            Assert.Contains("eventsourced_", await metrics.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+
+        foreach (var target in new[] { "/push/debug/vars", "/push/healthz", "/push/readyz" })
+        {
+            using var response = await client.GetAsync(target);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, $"{target}: {(int)response.StatusCode}");
+        }
+
+        // Spelt otherwise, they are paths of the stream below /push/, as without a prefix (a group's prefix too: a proxy's
+        // case-sensitive rule for /push/metrics does not see /PUSH/metrics).
+        foreach (var target in pathBase ? ["/push/METRICS", "/push/metrics/"] : new[] { "/push/METRICS", "/push/metrics/", "/PUSH/metrics" })
+        {
+            using var response = await client.GetAsync(target);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{target}: {(int)response.StatusCode}");
+        }
+
+        // A path base is the request's, unknown at start: the log names the paths below it.
+        Assert.Equal(
+            pathBase
+                ? "Observability: metrics at /metrics, debug vars at /debug/vars, liveness at /healthz, readiness at /readyz"
+                : "Observability: metrics at /push/metrics, debug vars at /push/debug/vars, liveness at /push/healthz, readiness at /push/readyz",
+            Assert.Single(log.Entries, e => e.EventId == 400).Message);
+    }
+
     [Fact]
     public async Task WithoutTheWebSocketEndpoint_AnUpgradeIsToldWebSocketsAreNotServed()
     {
@@ -85,8 +130,8 @@ public sealed class EmbeddedPathsTests(BrokerFixture broker)
         return response.Headers.GetValues("X-Status-Reason").Single();
     }
 
-    private Task<WebApplication> StartAsync(Action<IEndpointRouteBuilder> map, bool pathBase) =>
-        EmbeddingApp.StartAsync(broker.AmqpUrl, [], configure: null, app =>
+    private Task<WebApplication> StartAsync(Action<IEndpointRouteBuilder> map, bool pathBase, CollectedLog? log = null) =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, [], log is null ? null : builder => builder.Logging.AddProvider(log), app =>
         {
             if (pathBase)
             {
