@@ -158,7 +158,12 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
             lock (subscription.Sync)
             {
                 var next = resumeAfter is { } after ? after + 1 : -1;
-                if (next < 0 || (_next >= 0 && next > _next + AheadTolerance))
+                // How far the stream goes: the feed's next offset once it has had an event; before that, the start of the
+                // stream's last chunk found when the feed started (at most a chunk short of the end), so that an id from an
+                // earlier stream is told apart on a feed that has had no event too. Without it such a subscriber waited,
+                // told nothing, and when cut off before its first event came back with that id, missing what came meanwhile.
+                var end = _next >= 0 ? _next : _beforeFirst is { } before ? before + 1 : -1;
+                if (next < 0 || (end >= 0 && next > end + AheadTolerance))
                 {
                     // New events only: asked for, or an id from another stream of the same name. Once the feed has had
                     // an event, the client is told the last one's id before anything else, so that it resumes from here.

@@ -96,6 +96,49 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
         AssertRun(await back.ReadItemsAsync(7 - from, Timeout), from, 7 - from);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task IdFromAnEarlierStream_ReadsNewEvents_TheClientLearnsWhereItStarts_AndResumesWithoutAGap(bool feedHasHadEvents)
+    {
+        // An id further beyond the topic's last event than the tolerance is from an earlier stream of the same name: it
+        // reads as new events only, and the client must learn where it starts, or it reconnects with that id again and
+        // misses what was published meanwhile.
+        var gateway = await StartGatewayAsync();
+        var topic = UniqueTopic(nameof(IdFromAnEarlierStream_ReadsNewEvents_TheClientLearnsWhereItStarts_AndResumesWithoutAGap) + feedHasHadEvents);
+        await DeclareStreamAsync(topic);
+        await PublishAsync(topic, 0, 5);
+        await using var keeper = feedHasHadEvents ? await gateway.SubscribeAsync($"/topics/{topic}") : null;
+        if (keeper is not null)
+        {
+            await PublishAsync(topic, 5, 1);
+            await keeper.ReadItemsAsync(1, Timeout);
+        }
+
+        var published = feedHasHadEvents ? 6 : 5;
+        string startsAfter;
+        await using (var stale = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "99999")))
+        {
+            Assert.Equal(HttpStatusCode.OK, stale.Status);
+            Assert.True(await stale.ReadUntilAsync(text => text.Contains("\n\nid: ", StringComparison.Ordinal) && text.EndsWith("\n\n", StringComparison.Ordinal), Timeout), stale.RawText);
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(stale.RawText)));
+            Assert.Empty(parser.Enumerate());
+            startsAfter = parser.LastEventId;
+            Assert.True(startsAfter == "earliest" || long.Parse(startsAfter, System.Globalization.CultureInfo.InvariantCulture) is >= 0 and < 99999, startsAfter);
+
+            // Live from there.
+            await PublishAsync(topic, published, 1);
+            AssertRun(await stale.ReadItemsAsync(1, Timeout), published, 1);
+            published++;
+        }
+
+        // Cut off: it resumes from what it was told, without a gap.
+        await PublishAsync(topic, published, 2);
+        var from = startsAfter == "earliest" ? 0 : int.Parse(startsAfter, System.Globalization.CultureInfo.InvariantCulture) + 1;
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", startsAfter));
+        AssertRun(await back.ReadItemsAsync(published + 2 - from, Timeout), from, published + 2 - from);
+    }
+
     [Fact]
     public async Task NewEventsOnly_AFeedOpenedOnAStreamWithEvents_HoldsNoDeliveryUnacknowledgedWhileTheTopicIsQuiet()
     {
