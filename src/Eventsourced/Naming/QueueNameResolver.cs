@@ -45,8 +45,10 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
     public static bool TryExpand(QueuePattern pattern, HttpRequest request, out string text, out string reason, SearchValues<char>? forbidden = null)
     {
         var name = new StringBuilder();
-        foreach (var segment in pattern.Segments)
+        for (var i = 0; i < pattern.Segments.Count; i++)
         {
+            var segment = pattern.Segments[i];
+            var separators = pattern.Separators[i];
             switch (segment.Kind)
             {
                 case PatternSegmentKind.Literal:
@@ -58,7 +60,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(queryProblem, out text, out reason);
                     }
 
-                    if (Forbidden(parameter, forbidden, "query parameter", segment.Value) is { } queryCharacters)
+                    if ((Separating(parameter, separators, "query parameter", segment.Value) ?? Forbidden(parameter, forbidden, "query parameter", segment.Value)) is { } queryCharacters)
                     {
                         return Fail(queryCharacters, out text, out reason);
                     }
@@ -71,7 +73,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(cookieProblem, out text, out reason);
                     }
 
-                    if (Forbidden(cookie, forbidden, "cookie", segment.Value) is { } cookieCharacters)
+                    if ((Separating(cookie, separators, "cookie", segment.Value) ?? Forbidden(cookie, forbidden, "cookie", segment.Value)) is { } cookieCharacters)
                     {
                         return Fail(cookieCharacters, out text, out reason);
                     }
@@ -84,7 +86,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(claimProblem, out text, out reason);
                     }
 
-                    if (Forbidden(claim, forbidden, RequestValues.ClaimLabel(request), segment.Value) is { } claimCharacters)
+                    if ((Separating(claim, separators, RequestValues.ClaimLabel(request), segment.Value) ?? Forbidden(claim, forbidden, RequestValues.ClaimLabel(request), segment.Value)) is { } claimCharacters)
                     {
                         return Fail(claimCharacters, out text, out reason);
                     }
@@ -153,6 +155,12 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         RequestValueStatus.Repeated => $"{what} '{name}' given more than once",
         _ => $"{what} '{name}' is not valid percent-encoded UTF-8",
     };
+
+    /// <summary>Why a value cannot stand where the pattern keeps a claim apart with <paramref name="separators"/> (<see cref="QueuePattern.Separators"/>).</summary>
+    private static string? Separating(string value, SearchValues<char>? separators, string what, string name) =>
+        separators is not null && value.AsSpan().IndexOfAny(separators) is var at and >= 0
+            ? $"{what} '{name}' must not contain '{value[at]}': the pattern separates a token's claim with it, and two tokens could build the same name"
+            : null;
 
     private static string? Forbidden(string value, SearchValues<char>? forbidden, string what, string name) =>
         forbidden is not null && value.AsSpan().IndexOfAny(forbidden) is var at and >= 0

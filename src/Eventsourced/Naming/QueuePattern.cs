@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Eventsourced.Configuration;
 
@@ -15,15 +16,95 @@ public sealed class QueuePattern : IValueRule
     private readonly string _glob;
     private readonly bool[] _placeholderAt;
 
+    /// <exception cref="FormatException">A claim stands next to another placeholder without a separator (<see cref="ClaimSeparators"/>).</exception>
     private QueuePattern(IReadOnlyList<PatternSegment> segments)
     {
         Segments = segments;
         _glob = string.Concat(segments.Select(s => s.Kind == PatternSegmentKind.Literal ? s.Value : "\0"));
         _placeholderAt = [.. segments.SelectMany(s => s.Kind == PatternSegmentKind.Literal ? s.Value.Select(_ => false) : [true])];
+        Separators = ClaimSeparators(segments);
     }
 
     /// <summary>The pieces in order; adjacent literal text is one segment.</summary>
     public IReadOnlyList<PatternSegment> Segments { get; }
+
+    /// <summary>
+    /// Per segment: the characters that a value put there must not contain (null: any), so that no two tokens build the
+    /// same text (<see cref="ClaimSeparators"/>).
+    /// </summary>
+    internal IReadOnlyList<SearchValues<char>?> Separators { get; }
+
+    /// <summary>
+    /// What keeps a claim's part of a name apart from the request's (or another claim's) parts: the punctuation of the
+    /// literal text between them. Without a rule the gateway cannot tell which part of <c>user-12-5-inbox</c> came from
+    /// the token (<c>user-${claim:sub}-${query:id}</c>: sub <c>12</c> asking for <c>5-inbox</c>, or sub <c>12-5</c> asking
+    /// for <c>inbox</c>), and one token opened another's queue. So a claim's value must not contain the separators on
+    /// either side of it; and when it has placeholders on both sides, the values before it must not contain its left
+    /// separators either (else <c>${query:a}.${claim:sub}.${query:b}</c> reads <c>x.y.z.w</c> as sub <c>y</c> or <c>z</c>).
+    /// Then every separator character left of a claim comes from the literal text, and the claim's place in a name is
+    /// fixed. A claim next to another placeholder with no punctuation between them cannot be kept apart: a configuration
+    /// error. Written by hand: no library parses these patterns.
+    /// </summary>
+    private static SearchValues<char>?[] ClaimSeparators(IReadOnlyList<PatternSegment> segments)
+    {
+        var forbidden = new HashSet<char>?[segments.Count];
+        for (var i = 0; i < segments.Count; i++)
+        {
+            if (segments[i].Kind != PatternSegmentKind.Claim)
+            {
+                continue;
+            }
+
+            var left = Separator(segments, i, -1);
+            var right = Separator(segments, i, +1);
+            foreach (var side in new[] { left, right })
+            {
+                if (side is not null)
+                {
+                    (forbidden[i] ??= []).UnionWith(side);
+                }
+            }
+
+            if (left is not null && right is not null)
+            {
+                for (var j = 0; j < i; j++)
+                {
+                    if (segments[j].Kind != PatternSegmentKind.Literal)
+                    {
+                        (forbidden[j] ??= []).UnionWith(left);
+                    }
+                }
+            }
+        }
+
+        return [.. forbidden.Select(f => f is null ? null : SearchValues.Create([.. f.Order()]))];
+    }
+
+    /// <summary>
+    /// The punctuation of the literal text between the claim at <paramref name="claim"/> and the nearest placeholder in
+    /// <paramref name="direction"/>, or null when only literal text (or nothing) lies that way.
+    /// </summary>
+    private static HashSet<char>? Separator(IReadOnlyList<PatternSegment> segments, int claim, int direction)
+    {
+        var next = claim + direction;
+        if (next < 0 || next >= segments.Count)
+        {
+            return null;
+        }
+
+        var literal = segments[next].Kind == PatternSegmentKind.Literal ? segments[next].Value : string.Empty;
+        var beyond = literal.Length > 0 ? next + direction : next;
+        if (beyond < 0 || beyond >= segments.Count)
+        {
+            return null;
+        }
+
+        var punctuation = literal.Where(c => !char.IsLetterOrDigit(c)).ToHashSet();
+        return punctuation.Count > 0
+            ? punctuation
+            : throw new FormatException(
+                $"'{segments[claim]}' stands next to '{segments[beyond]}' with {(literal.Length == 0 ? "nothing" : $"only '{literal}'")} between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')");
+    }
 
     /// <summary>Whether a part of every name comes from the token's claims (<c>${claim:NAME}</c>).</summary>
     public bool UsesClaims => Segments.Any(s => s.Kind == PatternSegmentKind.Claim);

@@ -118,6 +118,26 @@ public sealed class AuthTests(BrokerFixture broker)
         Assert.Equal("token has no claim 'sub'", withoutSub.Headers.GetValues("X-Status-Reason").Single());
     }
 
+    [Fact]
+    public async Task Get_ClaimBeforeARequestValue_AClaimContainingTheSeparator_Is400_SoNoTokenOpensAnothersQueue()
+    {
+        // Before: sub 12-5 asking for ?id=inbox and sub 12 asking for ?id=5-inbox both opened PREFIX-12-5-inbox.
+        var prefix = broker.UniqueQueueName("user");
+        await using var gateway = await StartAsync(o => o.Queue.Pattern = prefix + "-${claim:sub}-${query:id}");
+        await using var amqp = await broker.ConnectAsync(nameof(Get_ClaimBeforeARequestValue_AClaimContainingTheSeparator_Is400_SoNoTokenOpensAnothersQueue));
+
+        await using var owner = await gateway.SubscribeAsync($"/?id=5-inbox&access_token={TestTokens.Hs256(TestTokens.Claims("12"))}");
+        Assert.Equal(HttpStatusCode.OK, owner.Status);
+        Assert.Equal(1u, await amqp.ConsumerCountAsync(prefix + "-12-5-inbox"));
+        await owner.DisposeAsync();
+
+        using var other = await gateway.Client.GetAsync($"/?id=inbox&access_token={TestTokens.Hs256(TestTokens.Claims("12-5"))}");
+        Assert.Equal(HttpStatusCode.BadRequest, other.StatusCode);
+        Assert.Equal(
+            "token claim 'sub' must not contain '-': the pattern separates a token's claim with it, and two tokens could build the same name",
+            other.Headers.GetValues("X-Status-Reason").Single());
+    }
+
     [Theory]
     [InlineData("123456789012345678901234567890", "123456789012345678901234567891")]
     [InlineData("9223372036854775808", "9223372036854775809")]

@@ -194,6 +194,54 @@ public sealed class QueueNameResolverTests
     public void TryResolve_ClaimPattern_AnyClaimName() =>
         Assert.Equal((true, "t-acme-42", ""), ResolveWithClaims("t-${claim:https://example.com/tenant}-${claim:sub}", ("https://example.com/tenant", "acme"), ("sub", "42")));
 
+    /// <summary>A request with <paramref name="query"/> and a token's claims.</summary>
+    private static (bool Ok, string Name, string Reason) ResolveWithQueryAndClaims(string pattern, string query, params (string Type, string Value)[] claims)
+    {
+        var context = new DefaultHttpContext
+        {
+            User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
+                claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType)),
+        };
+        context.Request.QueryString = new QueryString(query);
+        var ok = new QueueNameResolver(QueuePattern.Parse(pattern)).TryResolve(context.Request, out var name, out var reason);
+        return (ok, name, reason);
+    }
+
+    [Fact]
+    public void TryResolve_AClaimThatContainsItsSeparator_IsRefused_SoNoTwoTokensBuildOneName()
+    {
+        // user-12-5-inbox was both sub 12 asking for 5-inbox and sub 12-5 asking for inbox: one token opened another's queue.
+        const string Pattern = "user-${claim:sub}-${query:id}";
+        Assert.Equal((true, "user-12-5-inbox", ""), ResolveWithQueryAndClaims(Pattern, "?id=5-inbox", ("sub", "12")));
+        Assert.Equal(
+            (false, "", "token claim 'sub' must not contain '-': the pattern separates a token's claim with it, and two tokens could build the same name"),
+            ResolveWithQueryAndClaims(Pattern, "?id=inbox", ("sub", "12-5")));
+
+        // After the request's value too; other characters are fine.
+        Assert.Equal((true, "in.x-y.a_b", ""), ResolveWithQueryAndClaims("in.${query:tab}.${claim:sub}", "?tab=x-y", ("sub", "a_b")));
+        Assert.False(ResolveWithQueryAndClaims("in.${query:tab}.${claim:sub}", "?tab=x", ("sub", "a.b")).Ok);
+
+        // Every punctuation character of the literal between them separates; letters do not.
+        Assert.False(ResolveWithQueryAndClaims("u-${claim:sub}_x-${query:id}", "?id=1", ("sub", "a_b")).Ok);
+        Assert.True(ResolveWithQueryAndClaims("u-${claim:sub}_x-${query:id}", "?id=1", ("sub", "axb")).Ok);
+
+        // Only what separates it from another placeholder: a claim alone, or two claims apart, may contain the rest.
+        Assert.Equal((true, "user-a-b.inbox", ""), ResolveWithQueryAndClaims("user-${claim:sub}.inbox", "", ("sub", "a-b")));
+        Assert.Equal((true, "t-a.b:c.d", ""), ResolveWithQueryAndClaims("t-${claim:tenant}:${claim:sub}", "", ("tenant", "a.b"), ("sub", "c.d")));
+        Assert.False(ResolveWithQueryAndClaims("t-${claim:tenant}:${claim:sub}", "", ("tenant", "a:b"), ("sub", "c")).Ok);
+    }
+
+    [Fact]
+    public void TryResolve_AClaimBetweenTwoRequestValues_TheValuesBeforeItMustNotContainItsLeftSeparator()
+    {
+        // x.y.z.w was sub y (a=x, b=z.w) and sub z (a=x.y, b=w).
+        const string Pattern = "${query:a}.${claim:sub}.${query:b}";
+        Assert.Equal((true, "x.y.z.w", ""), ResolveWithQueryAndClaims(Pattern, "?a=x&b=z.w", ("sub", "y")));
+        Assert.Equal(
+            (false, "", "query parameter 'a' must not contain '.': the pattern separates a token's claim with it, and two tokens could build the same name"),
+            ResolveWithQueryAndClaims(Pattern, "?a=x.y&b=w", ("sub", "z")));
+    }
+
     [Fact]
     public void TryResolve_MissingClaim_FailsWithReason()
     {

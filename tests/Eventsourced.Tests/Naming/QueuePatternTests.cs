@@ -72,6 +72,10 @@ public sealed class QueuePatternTests
     [InlineData("${cookie}", "empty name in '${cookie}'")]
     [InlineData("amq.${query:id}", "queue names starting with 'amq.' are reserved by the broker")]
     [InlineData("eventsourced.lock.${query:id}", "queue names starting with 'eventsourced.lock.' are reserved for the gateway's lock queues")]
+    [InlineData("u${claim:sub}${query:x}", "'${claim:sub}' stands next to '${query:x}' with nothing between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
+    [InlineData("${cookie:c}${claim:sub}", "'${claim:sub}' stands next to '${cookie:c}' with nothing between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
+    [InlineData("u.${claim:sub}x${query:x}", "'${claim:sub}' stands next to '${query:x}' with only 'x' between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
+    [InlineData("t.${claim:tenant}${claim:sub}", "'${claim:tenant}' stands next to '${claim:sub}' with nothing between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
     public void Parse_Invalid_ThrowsFormatExceptionWithShortMessage(string text, string expected)
     {
         var ex = Assert.Throws<FormatException>(() => QueuePattern.Parse(text));
