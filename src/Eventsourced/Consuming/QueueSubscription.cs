@@ -139,7 +139,7 @@ internal sealed class QueueSubscription : ISubscription
         }
         catch (Exception ex) when (IsBrokerFailure(ex, cancellationToken))
         {
-            throw Refused(ex);
+            throw Refused(ex, lease.Node);
         }
     }
 
@@ -169,9 +169,12 @@ internal sealed class QueueSubscription : ISubscription
         ex is OperationInterruptedException or AlreadyClosedException or BrokerUnavailableException or TimeoutException
         || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested);
 
-    /// <summary>The broker refused: its words stay in the log (SubscriptionGate); the client gets a plain reason.</summary>
-    private static SubscribeException Refused(Exception ex) =>
-        new(SubscribeFailure.BrokerError, $"broker refused the subscription: {Describe(ex)}", ex)
+    /// <summary>
+    /// The broker refused, or left a call unanswered (<paramref name="node"/> where known): its words stay in the log
+    /// (SubscriptionGate); the client gets a plain reason.
+    /// </summary>
+    private static SubscribeException Refused(Exception ex, string? node = null) =>
+        new(SubscribeFailure.BrokerError, RefusedLogReason(ex, node), ex)
         {
             ClientReason = ex is OperationInterruptedException { ShutdownReason: { } r } ? ClientReasonFor(r.ReplyCode, r.ReplyText) : RefusedReason,
         };
@@ -231,7 +234,7 @@ internal sealed class QueueSubscription : ISubscription
                     ConnectionLost = true,
                     ClientReason = "broker connection was lost",
                 }
-                : Refused(ex);
+                : Refused(ex, node);
         }
         catch
         {
@@ -676,4 +679,14 @@ internal sealed class QueueSubscription : ISubscription
     private static string Describe(Exception ex) => ex is OperationInterruptedException { ShutdownReason: { } r }
         ? $"{r.ReplyCode} {r.ReplyText}"
         : ex.Message;
+
+    /// <summary>
+    /// The log's words for a refused subscription. A cancellation or timeout no one asked for is a call the broker left
+    /// unanswered until the client library gave up (its continuation timeout, 20 s): a stalled node, or quorum queues
+    /// whose majority of nodes is down. Said so, with the node where known, rather than the exception's own message
+    /// ("A task was canceled."), which read as if the broker had refused something.
+    /// </summary>
+    internal static string RefusedLogReason(Exception ex, string? node) => ex is OperationCanceledException or TimeoutException
+        ? $"{RefusedReason}: no answer from {node ?? "the broker"} in time ({ex.GetType().Name}; a stalled node, or a majority of a quorum queue's nodes down)"
+        : $"{RefusedReason}: {Describe(ex)}";
 }

@@ -31,4 +31,30 @@ public sealed class QueueSubscriptionTests
     {
         Assert.Equal("broker refused the subscription", QueueSubscription.ClientReasonFor((ushort)replyCode, replyText));
     }
+
+    /// <summary>
+    /// A call the broker left unanswered until the client library gave up (seen with two of three nodes of a cluster
+    /// stopped: every quorum subscribe waited 21 s) is logged as such, naming the node, not as the exception's own
+    /// "A task was canceled.", which read as a refusal by the broker.
+    /// </summary>
+    [Fact]
+    public void Unanswered_SaysNoAnswerFromTheNode()
+    {
+        var canceled = QueueSubscription.RefusedLogReason(new TaskCanceledException(), "127.0.0.1:5731");
+        var timedOut = QueueSubscription.RefusedLogReason(new TimeoutException("The operation has timed out."), null);
+
+        Assert.StartsWith("broker refused the subscription: no answer from 127.0.0.1:5731 in time (TaskCanceledException;", canceled, StringComparison.Ordinal);
+        Assert.DoesNotContain("A task was canceled", canceled, StringComparison.Ordinal);
+        Assert.StartsWith("broker refused the subscription: no answer from the broker in time (TimeoutException;", timedOut, StringComparison.Ordinal);
+    }
+
+    /// <summary>A refusal keeps the broker's reply code and text.</summary>
+    [Fact]
+    public void Refusal_KeepsTheBrokersReply()
+    {
+        var refused = new RabbitMQ.Client.Exceptions.OperationInterruptedException(
+            new RabbitMQ.Client.Events.ShutdownEventArgs(RabbitMQ.Client.ShutdownInitiator.Peer, 403, "ACCESS_REFUSED - no"));
+
+        Assert.Equal("broker refused the subscription: 403 ACCESS_REFUSED - no", QueueSubscription.RefusedLogReason(refused, "127.0.0.1:5731"));
+    }
 }
