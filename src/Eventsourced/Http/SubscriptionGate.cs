@@ -183,16 +183,26 @@ internal sealed class SubscriptionGate(
             return;
         }
 
+        // A held subscription stays open between requests: one client holds no more than limits.streams_per_client,
+        // counted together with its streams and WebSockets (each while it runs), so that held polls are no budget apart.
+        // One taken from another client's count moves to this one's.
+        var client = Limits.ClientAddress.PartitionKey(context);
         HeldSubscription? held = null;
         if (hold is not null)
         {
-            bool taken;
+            bool taken, tooMany;
             try
             {
-                (taken, held) = await hold.TakeAsync(name, context.RequestAborted);
+                (taken, held, tooMany) = await hold.TakeAsync(name, client, context.RequestAborted);
             }
             catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
+                return;
+            }
+
+            if (tooMany)
+            {
+                await RefuseTooManyStreamsAsync(context);
                 return;
             }
 
@@ -203,9 +213,6 @@ internal sealed class SubscriptionGate(
             }
         }
 
-        // A held subscription stays open between requests: one client holds no more than limits.streams_per_client,
-        // counted together with its streams and WebSockets (each while it runs), so that held polls are no budget apart.
-        var client = Limits.ClientAddress.PartitionKey(context);
         if (hold is not null && held is null && !hold.HasRoomFor(client))
         {
             await RefuseTooManyStreamsAsync(context);

@@ -55,8 +55,18 @@ internal sealed class SubscriptionHold
     /// The subscription held for <paramref name="name"/>, now in use by the caller; or null when none is held.
     /// False when a request is using it already.
     /// </summary>
-    public bool TryTake(string name, out HeldSubscription? held)
+    public bool TryTake(string name, out HeldSubscription? held) => TryTake(name, null, out held, out _);
+
+    /// <summary>
+    /// As <see cref="TryTake(string, out HeldSubscription?)"/>, for a request of <paramref name="client"/> (null: any): a
+    /// held subscription that counts for another client counts for <paramref name="client"/> from now on (a client whose
+    /// address changed, or another client reading the queue), so that the client that opened it can open others again and
+    /// the one polling it holds it within its own limit. False with <paramref name="tooMany"/> when
+    /// <paramref name="client"/> holds as many as it may: the held subscription stays as it was, its idle time running on.
+    /// </summary>
+    public bool TryTake(string name, string? client, out HeldSubscription? held, out bool tooMany)
     {
+        tooMany = false;
         lock (_held)
         {
             if (!_held.TryGetValue(name, out held))
@@ -68,6 +78,19 @@ internal sealed class SubscriptionHold
             {
                 held = null;
                 return false;
+            }
+
+            if (client is not null && client != held.Client)
+            {
+                if (!_perClient.TryAdd(client))
+                {
+                    held = null;
+                    tooMany = true;
+                    return false;
+                }
+
+                _perClient.Remove(held.Client);
+                held.Client = client;
             }
 
             held.InUse = true;
@@ -86,17 +109,33 @@ internal sealed class SubscriptionHold
     /// <returns>Taken: false when a request still uses it after the grace; Held: the held subscription, or null when none is held.</returns>
     public async Task<(bool Taken, HeldSubscription? Held)> TakeAsync(string name, CancellationToken cancellationToken)
     {
+        var (taken, held, _) = await TakeAsync(name, null, cancellationToken);
+        return (taken, held);
+    }
+
+    /// <summary>
+    /// As <see cref="TakeAsync(string, CancellationToken)"/>, for a request of <paramref name="client"/>, as
+    /// <see cref="TryTake(string, string?, out HeldSubscription?, out bool)"/> takes it: TooMany (not taken, at once) when
+    /// the held subscription counts for another client and <paramref name="client"/> holds as many as it may.
+    /// </summary>
+    public async Task<(bool Taken, HeldSubscription? Held, bool TooMany)> TakeAsync(string name, string? client, CancellationToken cancellationToken)
+    {
         var busy = new BusyRetry(_busyGrace, _time);
         while (true)
         {
-            if (TryTake(name, out var held))
+            if (TryTake(name, client, out var held, out var tooMany))
             {
-                return (true, held);
+                return (true, held, false);
+            }
+
+            if (tooMany)
+            {
+                return (false, null, true);
             }
 
             if (!await busy.WaitAsync(cancellationToken))
             {
-                return (false, null);
+                return (false, null, false);
             }
         }
     }
@@ -223,8 +262,11 @@ internal sealed class HeldSubscription(string name, ISubscription subscription, 
 
     public string Name { get; } = name;
 
-    /// <summary>Who holds it, for the per-client limit: the client's address (<c>Limits.ClientAddress</c>).</summary>
-    public string Client { get; } = client;
+    /// <summary>
+    /// Who holds it, for the per-client limit: the address (<c>Limits.ClientAddress</c>) of the client whose request took it
+    /// last (<see cref="SubscriptionHold.TryTake(string, string?, out HeldSubscription?, out bool)"/>).
+    /// </summary>
+    public string Client { get; internal set; } = client;
 
     public ISubscription Subscription { get; } = subscription;
 

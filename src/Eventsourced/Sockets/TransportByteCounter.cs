@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 
 namespace Eventsourced.Sockets;
@@ -7,6 +8,11 @@ namespace Eventsourced.Sockets;
 /// Counts the bytes Kestrel writes to each connection's transport and offers the count as
 /// <see cref="ITransportBytesFeature"/>: a stream compares the count after its flush with what the
 /// client's TCP has acknowledged. It must wrap the raw transport, so it is the first connection middleware.
+/// It also turns the socket's <c>ETIMEDOUT</c>, with which the kernel drops a connection whose bytes stayed
+/// unacknowledged for <c>TCP_USER_TIMEOUT</c> (<see cref="TcpUserTimeout"/>: a vanished client, or one that stopped
+/// reading), into the end of a reset connection: Kestrel logs a reset at debug level, but took the timeout for a fault
+/// of its own (a warning with a stack trace per connection, an error when a write met it), and any client can cause one
+/// as often as it opens connections.
 /// </summary>
 internal static class TransportByteCounter
 {
@@ -18,11 +24,15 @@ internal static class TransportByteCounter
         return next(context);
     };
 
+    /// <summary>The kernel dropped the connection for its <c>TCP_USER_TIMEOUT</c>.</summary>
+    internal static bool DroppedByTheKernel(Exception exception) => exception is SocketException { SocketErrorCode: SocketError.TimedOut };
+
     private sealed class CountedTransport(IDuplexPipe transport) : IDuplexPipe, ITransportBytesFeature
     {
         private readonly CountingWriter _output = new(transport.Output);
+        private readonly TimeoutAsResetReader _input = new(transport.Input);
 
-        public PipeReader Input => transport.Input;
+        public PipeReader Input => _input;
 
         public PipeWriter Output => _output;
 
@@ -50,12 +60,93 @@ internal static class TransportByteCounter
 
         public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
 
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            ValueTask<FlushResult> flush;
+            try
+            {
+                flush = inner.FlushAsync(cancellationToken);
+            }
+            catch (Exception ex) when (DroppedByTheKernel(ex))
+            {
+                return new(Gone);
+            }
+
+            return flush.IsCompletedSuccessfully ? flush : AwaitedAsync(flush);
+        }
+
+        /// <summary>What a flush answers once the socket's reader has completed without an error, as after a reset.</summary>
+        private static FlushResult Gone => new(isCanceled: false, isCompleted: true);
+
+        private static async ValueTask<FlushResult> AwaitedAsync(ValueTask<FlushResult> flush)
+        {
+            try
+            {
+                return await flush;
+            }
+            catch (Exception ex) when (DroppedByTheKernel(ex))
+            {
+                return Gone;
+            }
+        }
 
         public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
 
         public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+
+    /// <summary>Passes everything through; a read that meets the kernel's timeout fails as a reset connection's does.</summary>
+    private sealed class TimeoutAsResetReader(PipeReader inner) : PipeReader
+    {
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            ValueTask<ReadResult> read;
+            try
+            {
+                read = inner.ReadAsync(cancellationToken);
+            }
+            catch (Exception ex) when (DroppedByTheKernel(ex))
+            {
+                throw new ConnectionResetException(ex.Message, ex);
+            }
+
+            return read.IsCompletedSuccessfully ? read : AwaitedAsync(read);
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            try
+            {
+                return inner.TryRead(out result);
+            }
+            catch (Exception ex) when (DroppedByTheKernel(ex))
+            {
+                throw new ConnectionResetException(ex.Message, ex);
+            }
+        }
+
+        private static async ValueTask<ReadResult> AwaitedAsync(ValueTask<ReadResult> read)
+        {
+            try
+            {
+                return await read;
+            }
+            catch (Exception ex) when (DroppedByTheKernel(ex))
+            {
+                throw new ConnectionResetException(ex.Message, ex);
+            }
+        }
     }
 }

@@ -170,6 +170,53 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task StreamsPerClient_AHeldPollTakenFromAnotherAddress_CountsForThatAddress()
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 2;
+            o.Poll.WaitSeconds = 0;
+        });
+        using var other = new HttpClient(new SocketsHttpHandler
+        {
+            // A second client address: 127.0.0.2 (the client's own address changed, or another client reads the queue).
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                socket.Bind(new IPEndPoint(IPAddress.Parse("127.0.0.2"), 0));
+                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                return new NetworkStream(socket, ownsSocket: true);
+            },
+        })
+        { BaseAddress = gateway.BaseAddress };
+        var queues = new[] { broker.UniqueQueueName("limmove1"), broker.UniqueQueueName("limmove2") };
+        foreach (var queue in queues)
+        {
+            using var answered = await gateway.Client.GetAsync($"/poll?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, answered.StatusCode);
+        }
+
+        // The second address polls both held queues from now on: they are its two.
+        foreach (var queue in queues)
+        {
+            using var taken = await other.GetAsync($"/poll?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, taken.StatusCode);
+        }
+
+        using (var third = await other.GetAsync($"/poll?id={broker.UniqueQueueName("limmove3")}"))
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, third.StatusCode);
+        }
+
+        // And the first address, which holds none now, may open two again.
+        foreach (var queue in new[] { broker.UniqueQueueName("limmove4"), broker.UniqueQueueName("limmove5") })
+        {
+            using var opened = await gateway.Client.GetAsync($"/poll?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, opened.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task StreamsPerClient_HeldPollsAndStreamsShareOneBudget()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>

@@ -182,6 +182,43 @@ public sealed class SubscriptionHoldTests
     }
 
     [Fact]
+    public void PerClientLimit_AHeldSubscriptionTakenByAnotherClient_CountsForThatClientFromThen()
+    {
+        var hold = new SubscriptionHold(Idle, _time, _stopping.Token, maxPerClient: 2);
+        var first = Held("q1", "203.0.113.7");
+        var second = Held("q2", "203.0.113.7");
+        hold.TryAdd(first);
+        hold.TryAdd(second);
+        hold.Keep(first);
+        hold.Keep(second);
+        Assert.False(hold.HasRoomFor("203.0.113.7"));
+
+        // Its queue polled from another address (the client's address changed, or another client reads the queue).
+        Assert.True(hold.TryTake("q1", "198.51.100.1", out var taken, out var tooMany));
+        Assert.Same(first, taken);
+        Assert.False(tooMany);
+        Assert.Equal("198.51.100.1", first.Client);
+        Assert.True(hold.HasRoomFor("203.0.113.7"), "the first address no longer holds it");
+        hold.Keep(first);
+
+        // The second address may hold two: the one it took and one more, then no third, taken or opened.
+        Assert.True(hold.TryAdd(Held("q3", "198.51.100.1")));
+        Assert.False(hold.TryTake("q2", "198.51.100.1", out var none, out tooMany));
+        Assert.Null(none);
+        Assert.True(tooMany);
+        Assert.Equal("203.0.113.7", second.Client);
+
+        // Refused so, it is still the first address's, waiting, and ends after the idle time from its last Keep.
+        Assert.True(hold.TryTake("q2", "203.0.113.7", out taken, out tooMany));
+        Assert.Same(second, taken);
+        hold.Keep(second);
+        Assert.False(hold.TryTake("q2", "198.51.100.1", out _, out _));
+        _time.Advance(Idle);
+        Assert.Contains(("q2", SubscriptionEndReason.HoldExpired), _ended);
+        Assert.True(hold.HasRoomFor("203.0.113.7"));
+    }
+
+    [Fact]
     public void PerClientLimit_Zero_IsNoLimit()
     {
         var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
