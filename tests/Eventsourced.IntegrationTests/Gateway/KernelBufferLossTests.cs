@@ -23,9 +23,7 @@ public sealed class KernelBufferLossTests(BrokerFixture broker)
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Prefetch = 64);
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(KernelBufferLossTests));
 
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = ReceiveBuffer };
-        await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        var socket = await RawHttp.OpenNotReadingAsync(gateway.Port, $"/?id={queue}", ReceiveBuffer);
         await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
         var body = new string('x', BodyBytes);
         for (var i = 0; i < Messages; i++)

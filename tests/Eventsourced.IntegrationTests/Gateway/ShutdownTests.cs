@@ -249,9 +249,7 @@ public sealed class ShutdownTests(BrokerFixture broker)
         }
 
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(ShutdownTests));
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await socket.ConnectAsync(IPAddress.Loopback, port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+        using var socket = await RawHttp.OpenNotReadingAsync(port, $"/?id={queue}");
         await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
         var body = new string('x', 256 * 1024);
         for (var i = 0; i < 40; i++)

@@ -133,11 +133,9 @@ public sealed class SlowReaderMemoryTests(BrokerFixture broker)
     /// <summary>Opens an SSE stream of <paramref name="target"/> with a small receive buffer, reads its head, and reads no further.</summary>
     private static async Task<Socket> OpenStalledStreamAsync(int port, string target)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        var socket = await RawHttp.OpenNotReadingAsync(port, target);
         try
         {
-            await socket.ConnectAsync(IPAddress.Loopback, port);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
             var head = new byte[256];
             var read = await socket.ReceiveAsync(head);
             Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);

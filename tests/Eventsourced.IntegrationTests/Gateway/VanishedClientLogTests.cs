@@ -28,9 +28,7 @@ public sealed class VanishedClientLogTests(BrokerFixture broker)
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.WriteTimeoutSeconds = 1, log);
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(VanishedClientLogTests));
 
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+        using var socket = await RawHttp.OpenNotReadingAsync(gateway.Port, $"/?id={queue}");
         await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
         var body = new string('x', BodyBytes);
         for (var i = 0; i < Messages; i++)

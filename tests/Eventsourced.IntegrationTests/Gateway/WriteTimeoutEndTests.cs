@@ -27,9 +27,7 @@ public sealed class WriteTimeoutEndTests(BrokerFixture broker)
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(WriteTimeoutEndTests));
         var queue = broker.UniqueQueueName(nameof(WriteTimeoutEndTests));
 
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
-        await socket.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+        using var socket = await RawHttp.OpenNotReadingAsync(gateway.Port, $"/?id={queue}");
         await amqp.UntilConsumersAsync(queue, 1, TimeSpan.FromSeconds(15), "subscribed");
 
         // Far more than the socket buffers hold, and never read until the gateway has given up on the stream.

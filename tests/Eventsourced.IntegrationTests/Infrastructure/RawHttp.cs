@@ -33,6 +33,26 @@ public static class RawHttp
         return Encoding.ASCII.GetString(buffer, 0, read);
     }
 
+    /// <summary>
+    /// A client that asks for the SSE stream <paramref name="target"/> on <paramref name="port"/> with a receive buffer of
+    /// <paramref name="receiveBuffer"/> bytes, and reads nothing unless the test does: one that stopped reading.
+    /// </summary>
+    public static async Task<Socket> OpenNotReadingAsync(int port, string target, int receiveBuffer = 4096)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = receiveBuffer };
+        try
+        {
+            await socket.ConnectAsync(System.Net.IPAddress.Loopback, port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"));
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
     public static async Task<RawResponse> SendAsync(Uri server, string method, string target, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(20));

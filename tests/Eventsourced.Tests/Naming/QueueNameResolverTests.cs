@@ -175,13 +175,21 @@ public sealed class QueueNameResolverTests
         ResolveWithClaimsOf(Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType, pattern, claims);
 
     /// <summary>As <see cref="ResolveWithClaims"/> for a user signed in by <paramref name="authenticationType"/>: a token's, or an embedding application's sign-in.</summary>
-    private static (bool Ok, string Name, string Reason) ResolveWithClaimsOf(string authenticationType, string pattern, params (string Type, string Value)[] claims)
+    private static (bool Ok, string Name, string Reason) ResolveWithClaimsOf(string authenticationType, string pattern, params (string Type, string Value)[] claims) =>
+        ResolveFor(authenticationType, pattern, string.Empty, claims);
+
+    /// <summary>A request with <paramref name="query"/> and a token's claims.</summary>
+    private static (bool Ok, string Name, string Reason) ResolveWithQueryAndClaims(string pattern, string query, params (string Type, string Value)[] claims) =>
+        ResolveFor(Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType, pattern, query, claims);
+
+    private static (bool Ok, string Name, string Reason) ResolveFor(string authenticationType, string pattern, string query, (string Type, string Value)[] claims)
     {
         var context = new DefaultHttpContext
         {
             User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
                 claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), authenticationType)),
         };
+        context.Request.QueryString = new QueryString(query);
         var ok = new QueueNameResolver(QueuePattern.Parse(pattern)).TryResolve(context.Request, out var name, out var reason);
         return (ok, name, reason);
     }
@@ -193,19 +201,6 @@ public sealed class QueueNameResolverTests
     [Fact]
     public void TryResolve_ClaimPattern_AnyClaimName() =>
         Assert.Equal((true, "t-acme-42", ""), ResolveWithClaims("t-${claim:https://example.com/tenant}-${claim:sub}", ("https://example.com/tenant", "acme"), ("sub", "42")));
-
-    /// <summary>A request with <paramref name="query"/> and a token's claims.</summary>
-    private static (bool Ok, string Name, string Reason) ResolveWithQueryAndClaims(string pattern, string query, params (string Type, string Value)[] claims)
-    {
-        var context = new DefaultHttpContext
-        {
-            User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
-                claims.Select(c => new System.Security.Claims.Claim(c.Type, c.Value)), Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType)),
-        };
-        context.Request.QueryString = new QueryString(query);
-        var ok = new QueueNameResolver(QueuePattern.Parse(pattern)).TryResolve(context.Request, out var name, out var reason);
-        return (ok, name, reason);
-    }
 
     [Fact]
     public void TryResolve_AClaimThatContainsItsSeparator_IsRefused_SoNoTwoTokensBuildOneName()
