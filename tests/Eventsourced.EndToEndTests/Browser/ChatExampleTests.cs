@@ -363,6 +363,43 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await Expect(bobPage.Locator("#status")).ToContainTextAsync("): reload with a new token");
     }
 
+    [Fact]
+    public async Task WithTokens_ARoomTheTokenMayNotRead_StopsThePage_WhichWritesNothingThere_AndLetsGoOfItsInbox()
+    {
+        // A token for other rooms only, but with config.yml's publish claim (room.*): its room socket is refused
+        // (4403), its inbox is not. The page stopped the room but kept the inbox: it published its join line into the
+        // room it may not read, sent whatever was typed there, and held the user's inbox, so that the same user's page
+        // of a room it may read stayed "connecting" for as long as this one was open.
+        await using var chat = await StartChatAsync(tokens: true);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        var bobPage = await chat.NewPageAsync();
+        await bobPage.GotoAsync(chat.Url(bob, $"&token={ChatToken(bob)}"));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(bobPage.Locator("#messages li[data-kind=join]")).ToHaveTextAsync([$"{bob} joined"]);
+
+        var otherRoomsOnly = TestTokens.Hs256(new Dictionary<string, object>
+        {
+            ["sub"] = alice,
+            ["topics"] = new[] { "chat.room.other" },
+            ["publish"] = new[] { "room.*", "user.*" },
+        });
+        var alicePage = await chat.NewPageAsync();
+        await alicePage.GotoAsync(chat.Url(alice, $"&token={otherRoomsOnly}"));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
+        await Expect(alicePage.Locator("#status")).ToHaveTextAsync($"refused: token does not permit reading topic 'chat.room.{chat.Room}': its claim 'topics' does not list it");
+        // (the inbox may never have been declared: its socket is closed as soon as the room is refused)
+        await Wait.UntilAsync(async () => await chat.Amqp.ConsumerCountAsync($"chat.user.{alice}") is null or 0, Timeout, "the refused page's inbox let go");
+
+        // What alice types stays on her page, unsent.
+        await SayAsync(alicePage, "let me in");
+        await Expect(alicePage.Locator("#text")).ToHaveValueAsync("let me in");
+
+        // bob's line comes after whatever alice's page published into the room before it: nothing.
+        await SayAsync(bobPage, "anyone?");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{bob}anyone?"]);
+        Assert.Equal([$"{bob} joined"], await bobPage.Locator("#messages li[data-kind=join]").AllTextContentsAsync());
+    }
+
     /// <summary>Sends <paramref name="text"/>, again while the page keeps it (its inbox was reconnecting): until it is sent.</summary>
     private static async Task SayWhenConnectedAsync(IPage page, string text)
     {

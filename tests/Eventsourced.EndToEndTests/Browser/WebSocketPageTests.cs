@@ -104,6 +104,54 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         }
     }
 
+    [Fact]
+    public async Task CloseRefusals_TheReadmesCloseHandler_RenewsTheTokenWhenItExpires()
+    {
+        // README "Refusals a page can read": its onclose, as written, on a socket whose token expires. The text around it
+        // says to reconnect after 1008 "token expired" with a new token; the handler sent that close to the backoff, to
+        // reconnect with the expired token into a 4401 first.
+        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
+        var start = readme.IndexOf("socket.onclose = (e) => {", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README has the close handler");
+        var handler = readme[start..readme.IndexOf("\n```", start, StringComparison.Ordinal)];
+        var queue = broker.UniqueQueueName(nameof(CloseRefusals_TheReadmesCloseHandler_RenewsTheTokenWhenItExpires));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.CloseRefusals = true;
+            o.Auth.Jwt.Secret = Eventsourced.Testing.Tokens.TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+        });
+        await using var amqp = await broker.ConnectAsync(nameof(CloseRefusals_TheReadmesCloseHandler_RenewsTheTokenWhenItExpires));
+        var token = Eventsourced.Testing.Tokens.TestTokens.Hs256(
+            new Dictionary<string, object> { ["sub"] = "42", ["queues"] = new[] { queue } }, TimeSpan.FromSeconds(8));
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.EvaluateAsync(
+                """
+                ([url, handler]) => {
+                  window.ws = { calls: [], closes: [] };
+                  const renewTokenThenReconnect = () => window.ws.calls.push("renew");
+                  const showError = (reason) => window.ws.calls.push("error: " + reason);
+                  const reconnectWithBackoff = () => window.ws.calls.push("backoff");
+                  const socket = new WebSocket(url);
+                  socket.addEventListener("close", (e) => window.ws.closes.push({ code: e.code, reason: e.reason }));
+                  eval(handler);
+                }
+                """,
+                new[] { $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&access_token={token}", handler });
+            await WaitUntilAsync(page, "w.calls.length === 1");
+            var close = (await ReadAsync(page, "closes"))[0];
+            Assert.Equal((1008, "token expired"), (close.GetProperty("code").GetInt32(), close.GetProperty("reason").GetString()));
+            Assert.Equal("renew", (await ReadAsync(page, "calls"))[0].GetString());
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+            await amqp.DeleteQueueAsync(queue);
+        }
+    }
+
     private static async Task WaitUntilAsync(IPage page, string condition)
     {
         try
