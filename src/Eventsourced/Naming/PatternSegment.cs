@@ -9,6 +9,7 @@ public readonly record struct PatternSegment(PatternSegmentKind Kind, string Val
         PatternSegmentKind.Query => $"${{query:{Value}}}",
         PatternSegmentKind.Cookie => $"${{cookie:{Value}}}",
         PatternSegmentKind.Claim => $"${{claim:{Value}}}",
+        PatternSegmentKind.Destination => "${to}",
         _ => Value,
     };
 }

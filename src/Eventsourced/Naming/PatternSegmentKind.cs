@@ -14,4 +14,7 @@ public enum PatternSegmentKind
 
     /// <summary><c>${claim:NAME}</c>: the value of claim NAME of the request's verified token (<c>auth</c>).</summary>
     Claim,
+
+    /// <summary><c>${to}</c> of <c>ws.publish_routing_key</c>: the destination a client names (never in a queue pattern).</summary>
+    Destination,
 }

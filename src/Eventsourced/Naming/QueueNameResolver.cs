@@ -157,9 +157,9 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
     };
 
     /// <summary>Why a value cannot stand where the pattern keeps a claim apart with <paramref name="separators"/> (<see cref="QueuePattern.Separators"/>).</summary>
-    private static string? Separating(string value, SearchValues<char>? separators, string what, string name) =>
+    internal static string? Separating(string value, SearchValues<char>? separators, string what, string name, string built = "name") =>
         separators is not null && value.AsSpan().IndexOfAny(separators) is var at and >= 0
-            ? $"{what} '{name}' must not contain '{value[at]}': the pattern separates a token's claim with it, and two tokens could build the same name"
+            ? $"{what}{(name.Length > 0 ? $" '{name}'" : string.Empty)} must not contain '{value[at]}': the pattern separates a token's claim with it, and two tokens could build the same {built}"
             : null;
 
     private static string? Forbidden(string value, SearchValues<char>? forbidden, string what, string name) =>

@@ -43,9 +43,11 @@ public sealed class QueuePattern : IValueRule
     /// separators either (else <c>${query:a}.${claim:sub}.${query:b}</c> reads <c>x.y.z.w</c> as sub <c>y</c> or <c>z</c>).
     /// Then every separator character left of a claim comes from the literal text, and the claim's place in a name is
     /// fixed. A claim next to another placeholder with no punctuation between them cannot be kept apart: a configuration
-    /// error. Written by hand: no library parses these patterns.
+    /// error. Written by hand: no library parses these patterns. <c>ws.publish_routing_key</c> keeps its claims apart from
+    /// the client's <c>${to}</c> by the same rule.
     /// </summary>
-    private static SearchValues<char>?[] ClaimSeparators(IReadOnlyList<PatternSegment> segments)
+    /// <exception cref="FormatException">A claim stands next to another placeholder without punctuation between them.</exception>
+    internal static SearchValues<char>?[] ClaimSeparators(IReadOnlyList<PatternSegment> segments)
     {
         var forbidden = new HashSet<char>?[segments.Count];
         for (var i = 0; i < segments.Count; i++)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Eventsourced.Configuration;
 using Eventsourced.Naming;
@@ -10,7 +11,9 @@ namespace Eventsourced.WebSockets;
 /// <c>${to}</c> (the destination the client named), <c>${query:NAME}</c> and <c>${cookie:NAME}</c> (of
 /// the request that opened the WebSocket, read as <c>queue.pattern</c> reads them) and <c>${claim:NAME}</c>
 /// (of its verified token). A prefix (<c>chat.${to}</c>) keeps clients inside a part of the exchange's
-/// routing keys; a claim (<c>user.${claim:sub}.${to}</c>) says who sent it in a way no client can forge.
+/// routing keys; a claim (<c>user.${claim:sub}.${to}</c>) says who sent it in a way no client can forge: the
+/// punctuation next to a claim keeps it apart from the other placeholders as in <c>queue.pattern</c>
+/// (<see cref="QueuePattern.Separators"/>), so that sub <c>a</c> naming <c>b.c</c> cannot publish as sub <c>a.b</c> naming <c>c</c>.
 /// </summary>
 internal sealed class RoutingKeyTemplate : IValueRule
 {
@@ -19,7 +22,23 @@ internal sealed class RoutingKeyTemplate : IValueRule
 
     private readonly (Part Kind, string Value)[] _parts;
 
-    private RoutingKeyTemplate((Part Kind, string Value)[] parts) => _parts = parts;
+    /// <summary>Per part: the characters its value must not contain (<see cref="QueuePattern.ClaimSeparators"/>), null: any.</summary>
+    private readonly SearchValues<char>?[] _separators;
+
+    private RoutingKeyTemplate((Part Kind, string Value)[] parts)
+    {
+        _parts = parts;
+        _separators = QueuePattern.ClaimSeparators([.. parts.Select(p => new PatternSegment(
+            p.Kind switch
+            {
+                Part.Literal => PatternSegmentKind.Literal,
+                Part.To => PatternSegmentKind.Destination,
+                Part.Query => PatternSegmentKind.Query,
+                Part.Cookie => PatternSegmentKind.Cookie,
+                _ => PatternSegmentKind.Claim,
+            },
+            p.Value))]);
+    }
 
     /// <summary>The literal text before the first placeholder: what every routing key of the template starts with.</summary>
     public string LiteralPrefix => _parts is [(Part.Literal, var text), ..] ? text : string.Empty;
@@ -36,7 +55,7 @@ internal sealed class RoutingKeyTemplate : IValueRule
         Claim,
     }
 
-    /// <exception cref="FormatException">An unclosed <c>${</c>, an unknown placeholder, or no <c>${to}</c>.</exception>
+    /// <exception cref="FormatException">An unclosed <c>${</c>, an unknown placeholder, no <c>${to}</c>, or a claim next to another placeholder without punctuation between them.</exception>
     public static RoutingKeyTemplate Parse(string template)
     {
         ArgumentNullException.ThrowIfNull(template);
@@ -106,23 +125,28 @@ internal sealed class RoutingKeyTemplate : IValueRule
         }
 
         var key = new StringBuilder();
-        foreach (var (kind, value) in _parts)
+        for (var i = 0; i < _parts.Length; i++)
         {
+            var (kind, value) = _parts[i];
             string? problem = null;
             var piece = value;
             switch (kind)
             {
                 case Part.To:
+                    problem = QueueNameResolver.Separating(to, _separators[i], "destination", string.Empty, "routing key");
                     piece = to;
                     break;
                 case Part.Query:
-                    problem = QueueNameResolver.Problem(RequestValues.Query(request, value, out piece), "query parameter", value);
+                    problem = QueueNameResolver.Problem(RequestValues.Query(request, value, out piece), "query parameter", value)
+                        ?? QueueNameResolver.Separating(piece, _separators[i], "query parameter", value, "routing key");
                     break;
                 case Part.Cookie:
-                    problem = QueueNameResolver.Problem(RequestValues.Cookie(request, value, out piece), "cookie", value);
+                    problem = QueueNameResolver.Problem(RequestValues.Cookie(request, value, out piece), "cookie", value)
+                        ?? QueueNameResolver.Separating(piece, _separators[i], "cookie", value, "routing key");
                     break;
                 case Part.Claim:
-                    problem = RequestValues.Claim(request, value, out piece);
+                    problem = RequestValues.Claim(request, value, out piece)
+                        ?? QueueNameResolver.Separating(piece, _separators[i], RequestValues.ClaimLabel(request), value, "routing key");
                     break;
             }
 

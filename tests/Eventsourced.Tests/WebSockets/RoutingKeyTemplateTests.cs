@@ -45,13 +45,45 @@ public sealed class RoutingKeyTemplateTests
     public void Parse_Bad_SaysWhy(string template, string expected) =>
         Assert.Equal(expected, Assert.Throws<FormatException>(() => RoutingKeyTemplate.Parse(template)).Message);
 
-    private static HttpRequest Request()
+    [Theory]
+    [InlineData("user.${claim:sub}.${to}", "a", "b.c", "a.b", "c")]
+    [InlineData("chat.${to}.${claim:sub}", "c", "a.b", "b.c", "a")]
+    [InlineData("chat-${to}-${claim:sub}", "c", "a-b", "b-c", "a")]
+    [InlineData("${query:room}:${claim:sub}:${to}", "u", "x:y", "u:x", "y")]
+    public void Resolve_AClaimContainingItsSeparator_IsRefused_SoNoTokenPublishesAsAnother(string template, string sub, string to, string otherSub, string otherTo)
+    {
+        // Before: both tokens published with one routing key (user.a.b.c): sub a, naming b.c, as sub a.b naming c.
+        var parsed = RoutingKeyTemplate.Parse(template);
+        Assert.True(parsed.TryResolve(to, Request(sub), out _, out var reason), reason);
+        Assert.False(parsed.TryResolve(otherTo, Request(otherSub), out _, out var otherReason));
+        Assert.Equal(
+            $"token claim 'sub' must not contain '{template[template.IndexOf("${claim:sub}", StringComparison.Ordinal) - 1]}': the pattern separates a token's claim with it, and two tokens could build the same routing key",
+            otherReason);
+    }
+
+    [Fact]
+    public void Resolve_ClaimBetweenDestinationAndQuery_RefusesTheSeparatorInTheDestination()
+    {
+        var parsed = RoutingKeyTemplate.Parse("${to}.${claim:sub}.${query:room}");
+        Assert.True(parsed.TryResolve("lobby", Request(), out var key, out var reason), reason);
+        Assert.Equal("lobby.u42.r1", key);
+        Assert.False(parsed.TryResolve("lob.by", Request(), out _, out reason));
+        Assert.Equal("destination must not contain '.': the pattern separates a token's claim with it, and two tokens could build the same routing key", reason);
+    }
+
+    [Theory]
+    [InlineData("user.${claim:sub}${to}", "'${claim:sub}' stands next to '${to}' with nothing between them")]
+    [InlineData("${to}x${claim:sub}", "'${claim:sub}' stands next to '${to}' with only 'x' between them")]
+    public void Parse_AClaimNextToAnotherPlaceholderWithoutPunctuation_IsAConfigurationError(string template, string expected) =>
+        Assert.StartsWith(expected, Assert.Throws<FormatException>(() => RoutingKeyTemplate.Parse(template)).Message, StringComparison.Ordinal);
+
+    private static HttpRequest Request(string sub = "u42")
     {
         var context = new DefaultHttpContext();
         context.Request.QueryString = new QueryString("?room=r1");
         context.Request.Headers.Cookie = "sid=s9";
         context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
-            [new("sub", "u42"), new("team", "a"), new("team", "b")], Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType));
+            [new("sub", sub), new("team", "a"), new("team", "b")], Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType));
         return context.Request;
     }
 }
