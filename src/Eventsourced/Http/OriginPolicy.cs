@@ -100,7 +100,7 @@ internal sealed class OriginPolicy
             return null;
         }
 
-        if (IsSameOrigin(origin, request.Host, request.IsHttps))
+        if (IsSameOrigin(origin, request.Host, OverTls(request)))
         {
             return null;
         }
@@ -200,9 +200,17 @@ internal sealed class OriginPolicy
         host.Length > 1 && host[^1] == '.' && host[^2] != '.' ? host[..^1] : host;
 
     /// <summary>
+    /// Whether the browser's request came over TLS: the gateway's own, or a trusted proxy's <c>X-Forwarded-Proto</c> of
+    /// <c>https</c>, or <c>wss</c>, which Traefik forwards for a WebSocket handshake that came over TLS (ASP.NET's
+    /// <see cref="HttpRequest.IsHttps"/> knows only <c>https</c>).
+    /// </summary>
+    internal static bool OverTls(HttpRequest request) =>
+        request.IsHttps || string.Equals(request.Scheme, "wss", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
     /// Whether <paramref name="origin"/> is the origin of the request's own host (and port): a page the gateway's host served.
     /// A request that came over TLS (<paramref name="requestIsHttps"/>: the gateway's own, or a trusted proxy's
-    /// <c>X-Forwarded-Proto: https</c>) is of an <c>https</c> page's origin only: an <c>http://</c> page of the same host
+    /// <c>X-Forwarded-Proto: https</c> or <c>wss</c>, <see cref="OverTls"/>) is of an <c>https</c> page's origin only: an <c>http://</c> page of the same host
     /// and port is another origin to the browser, and one a network attacker can write (a page injected into plain HTTP
     /// would otherwise open <c>wss://</c> with the visitor's <c>Secure</c> cookies as the gateway's own). Over plain HTTP
     /// either scheme is taken: behind a proxy that terminates TLS and says nothing, the gateway cannot tell which one the

@@ -41,6 +41,40 @@ public sealed class ForwardedProtoTests(BrokerFixture broker)
         }
     }
 
+    [Theory]
+    [InlineData("wss")]
+    [InlineData("WSS")]
+    public async Task TrustedProxyForwardsWss_AnHttpPageOfTheGatewaysHost_CannotOpenAWebSocket(string proto)
+    {
+        // Traefik forwards a WebSocket handshake's scheme as wss (ws), not https: before, a handshake that came over TLS
+        // counted as plain HTTP, and a page injected into plain HTTP for the gateway's host opened it as its own.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Header.Cors["Access-Control-Allow-Origin"] = "https://app.example");
+        var queue = broker.UniqueQueueName(nameof(TrustedProxyForwardsWss_AnHttpPageOfTheGatewaysHost_CannotOpenAWebSocket));
+        var host = gateway.BaseAddress.Authority;
+
+        await using (var injected = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => Headers(o, $"http://{host}", proto)))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, injected.Status);
+            Assert.Equal("origin not allowed", injected.Reason);
+        }
+
+        await using (var own = await gateway.ConnectWebSocketAsync($"/ws?id={queue}", o => Headers(o, $"https://{host}", proto)))
+        {
+            Assert.True(own.Connected, $"the gateway's own https page: {own.Status}");
+        }
+
+        await using (var plain = await gateway.ConnectWebSocketAsync($"/ws?id={queue}-ws", o => Headers(o, $"http://{host}", "ws")))
+        {
+            Assert.True(plain.Connected, $"an http page where the proxy served ws: {plain.Status}");
+        }
+
+        static void Headers(System.Net.WebSockets.ClientWebSocketOptions options, string origin, string proto)
+        {
+            options.SetRequestHeader("Origin", origin);
+            options.SetRequestHeader("X-Forwarded-Proto", proto);
+        }
+    }
+
     [Fact]
     public async Task UntrustedClientSendsForwardedProto_ItIsIgnored()
     {
