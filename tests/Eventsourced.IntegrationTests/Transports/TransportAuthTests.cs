@@ -107,6 +107,39 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WebSocket_Publish_ASubContainingTheSeparator_PublishesNothing_SoNoTokenPublishesAsAnother()
+    {
+        // Before: sub lobby.u1 naming x published as chat.x.lobby.u1, the routing key of sub u1 naming x.lobby.
+        var queue = broker.UniqueQueueName(nameof(WebSocket_Publish_ASubContainingTheSeparator_PublishesNothing_SoNoTokenPublishesAsAnother));
+        var exchange = broker.UniqueQueueName("publish-exchange");
+        var sink = broker.UniqueQueueName("publish-sink");
+        await using (var channel = await _amqp.Connection.CreateChannelAsync())
+        {
+            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
+            await channel.QueueBindAsync(sink, exchange, "chat.#");
+        }
+
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
+        });
+        var claims = TestTokens.Claims("lobby.u1", queue);
+        claims["publish"] = new[] { "x" };
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
+
+        await ws.SendAsync("{\"publish\": {\"to\": \"x\", \"data\": \"forged\"}}");
+        var answers = await ws.ReceiveAnswersAsync(1, Timeout);
+
+        Assert.Equal(
+            "token claim 'sub' must not contain '.': the pattern separates a token's claim with it, and two tokens could build the same routing key",
+            answers[0].GetProperty("error").GetString());
+        Assert.Equal(0u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
     public async Task WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo()
     {
         var queue = broker.UniqueQueueName(nameof(WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo));
