@@ -74,21 +74,8 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     public async Task WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey()
     {
         var queue = broker.UniqueQueueName(nameof(WebSocket_Publish_OnlyWhereTheTokenSays_WithTheSenderInTheRoutingKey));
-        var exchange = broker.UniqueQueueName("publish-exchange");
-        var sink = broker.UniqueQueueName("publish-sink");
-        await using (var channel = await _amqp.Connection.CreateChannelAsync())
-        {
-            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
-            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
-            await channel.QueueBindAsync(sink, exchange, "chat.#");
-        }
-
-        await using var gateway = await StartAsync(o =>
-        {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
-        });
+        var (exchange, sink) = await PublishSinkAsync();
+        await using var gateway = await StartPublishingAsync(exchange);
         var claims = TestTokens.Claims("u1", queue);
         claims["publish"] = new[] { "lobby", "team-*" };
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
@@ -111,21 +98,8 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     {
         // Before: sub lobby.u1 naming x published as chat.x.lobby.u1, the routing key of sub u1 naming x.lobby.
         var queue = broker.UniqueQueueName(nameof(WebSocket_Publish_ASubContainingTheSeparator_PublishesNothing_SoNoTokenPublishesAsAnother));
-        var exchange = broker.UniqueQueueName("publish-exchange");
-        var sink = broker.UniqueQueueName("publish-sink");
-        await using (var channel = await _amqp.Connection.CreateChannelAsync())
-        {
-            await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
-            await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
-            await channel.QueueBindAsync(sink, exchange, "chat.#");
-        }
-
-        await using var gateway = await StartAsync(o =>
-        {
-            o.Ws.Publish = true;
-            o.Ws.PublishExchange = exchange;
-            o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
-        });
+        var (exchange, sink) = await PublishSinkAsync();
+        await using var gateway = await StartPublishingAsync(exchange);
         var claims = TestTokens.Claims("lobby.u1", queue);
         claims["publish"] = new[] { "x" };
         await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
@@ -277,6 +251,26 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
         using var next = System.Text.Json.JsonDocument.Parse(await gateway.Client.GetStringAsync($"/poll?id={queue}&ack={last}&access_token={renewed}"));
         Assert.Equal(["m3"], next.RootElement.EnumerateArray().Select(m => m.GetProperty("data").GetString()));
     }
+
+    /// <summary>A topic exchange, and a queue taking everything published to it under <c>chat.</c>.</summary>
+    private async Task<(string Exchange, string Sink)> PublishSinkAsync()
+    {
+        var exchange = broker.UniqueQueueName("publish-exchange");
+        var sink = broker.UniqueQueueName("publish-sink");
+        await using var channel = await _amqp.Connection.CreateChannelAsync();
+        await channel.ExchangeDeclareAsync(exchange, ExchangeType.Topic, durable: false, autoDelete: true);
+        await channel.QueueDeclareAsync(sink, durable: false, exclusive: false, autoDelete: false, arguments: new Dictionary<string, object?> { ["x-expires"] = 600_000 });
+        await channel.QueueBindAsync(sink, exchange, "chat.#");
+        return (exchange, sink);
+    }
+
+    /// <summary>A gateway whose WebSocket clients publish to <paramref name="exchange"/> with the routing key <c>chat.${to}.${claim:sub}</c>.</summary>
+    private Task<GatewayServer> StartPublishingAsync(string exchange) => StartAsync(o =>
+    {
+        o.Ws.Publish = true;
+        o.Ws.PublishExchange = exchange;
+        o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
+    });
 
     private Task<GatewayServer> StartAsync(Action<Eventsourced.Configuration.GatewayOptions>? configure = null) =>
         GatewayServer.StartAsync(broker.AmqpUrl, o =>
