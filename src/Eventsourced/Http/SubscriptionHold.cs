@@ -52,17 +52,12 @@ internal sealed class SubscriptionHold
     }
 
     /// <summary>
-    /// The subscription held for <paramref name="name"/>, now in use by the caller; or null when none is held.
-    /// False when a request is using it already.
-    /// </summary>
-    public bool TryTake(string name, out HeldSubscription? held) => TryTake(name, null, out held, out _);
-
-    /// <summary>
-    /// As <see cref="TryTake(string, out HeldSubscription?)"/>, for a request of <paramref name="client"/> (null: any): a
-    /// held subscription that counts for another client counts for <paramref name="client"/> from now on (a client whose
-    /// address changed, or another client reading the queue), so that the client that opened it can open others again and
-    /// the one polling it holds it within its own limit. False with <paramref name="tooMany"/> when
-    /// <paramref name="client"/> holds as many as it may: the held subscription stays as it was, its idle time running on.
+    /// The subscription held for <paramref name="name"/>, now in use by the caller; or null when none is held. False when
+    /// a request is using it already. For a request of <paramref name="client"/> (null: any), a held subscription that
+    /// counts for another client counts for <paramref name="client"/> from now on (a client whose address changed, or
+    /// another client reading the queue), so that the client that opened it can open others again and the one polling it
+    /// holds it within its own limit. False with <paramref name="tooMany"/> when <paramref name="client"/> holds as many as
+    /// it may: the held subscription stays as it was, its idle time running on.
     /// </summary>
     public bool TryTake(string name, string? client, out HeldSubscription? held, out bool tooMany)
     {
@@ -106,18 +101,10 @@ internal sealed class SubscriptionHold
     /// client-side timeout, a network switch) and that polls again at once finds its previous poll still in use until
     /// the gateway has noticed that its client left.
     /// </summary>
-    /// <returns>Taken: false when a request still uses it after the grace; Held: the held subscription, or null when none is held.</returns>
-    public async Task<(bool Taken, HeldSubscription? Held)> TakeAsync(string name, CancellationToken cancellationToken)
-    {
-        var (taken, held, _) = await TakeAsync(name, null, cancellationToken);
-        return (taken, held);
-    }
-
-    /// <summary>
-    /// As <see cref="TakeAsync(string, CancellationToken)"/>, for a request of <paramref name="client"/>, as
-    /// <see cref="TryTake(string, string?, out HeldSubscription?, out bool)"/> takes it: TooMany (not taken, at once) when
-    /// the held subscription counts for another client and <paramref name="client"/> holds as many as it may.
-    /// </summary>
+    /// <returns>
+    /// Taken: false when a request still uses it after the grace; Held: the held subscription, or null when none is held;
+    /// TooMany (not taken, at once): it counts for another client and <paramref name="client"/> holds as many as it may.
+    /// </returns>
     public async Task<(bool Taken, HeldSubscription? Held, bool TooMany)> TakeAsync(string name, string? client, CancellationToken cancellationToken)
     {
         var busy = new BusyRetry(_busyGrace, _time);
@@ -264,7 +251,7 @@ internal sealed class HeldSubscription(string name, ISubscription subscription, 
 
     /// <summary>
     /// Who holds it, for the per-client limit: the address (<c>Limits.ClientAddress</c>) of the client whose request took it
-    /// last (<see cref="SubscriptionHold.TryTake(string, string?, out HeldSubscription?, out bool)"/>).
+    /// last (<see cref="SubscriptionHold.TryTake"/>).
     /// </summary>
     public string Client { get; internal set; } = client;
 

@@ -19,13 +19,13 @@ public sealed class SubscriptionHoldTests
         var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
         var held = Held("q");
         Assert.True(hold.TryAdd(held));
-        Assert.False(hold.TryTake("q", out _), "in use by the request that opened it");
+        Assert.False(hold.TryTake("q", null, out _, out _), "in use by the request that opened it");
 
         hold.Keep(held);
-        Assert.True(hold.TryTake("q", out var taken));
+        Assert.True(hold.TryTake("q", null, out var taken, out _));
         Assert.Same(held, taken);
-        Assert.False(hold.TryTake("q", out _));
-        Assert.True(hold.TryTake("other", out var none));
+        Assert.False(hold.TryTake("q", null, out _, out _));
+        Assert.True(hold.TryTake("other", null, out var none, out _));
         Assert.Null(none);
     }
 
@@ -43,7 +43,7 @@ public sealed class SubscriptionHoldTests
 
         Assert.Equal([("q", SubscriptionEndReason.HoldExpired)], _ended);
         Assert.Equal(0, hold.Count);
-        Assert.True(hold.TryTake("q", out var none));
+        Assert.True(hold.TryTake("q", null, out var none, out _));
         Assert.Null(none);
     }
 
@@ -55,7 +55,7 @@ public sealed class SubscriptionHoldTests
         hold.TryAdd(held);
         hold.Keep(held);
         _time.Advance(Idle - TimeSpan.FromSeconds(1));
-        hold.TryTake("q", out _);
+        hold.TryTake("q", null, out _, out _);
         _time.Advance(Idle * 2);
         Assert.Empty(_ended);
 
@@ -94,7 +94,7 @@ public sealed class SubscriptionHoldTests
         var held = Held("q");
         hold.TryAdd(held);
 
-        var taking = hold.TakeAsync("q", CancellationToken.None);
+        var taking = hold.TakeAsync("q", null, CancellationToken.None);
         _time.Advance(TimeSpan.FromMilliseconds(500));
         Assert.False(taking.IsCompleted);
         hold.Keep(held); // the previous poll ends
@@ -104,7 +104,7 @@ public sealed class SubscriptionHoldTests
             await Task.Delay(5);
         }
 
-        var (taken, taker) = await taking;
+        var (taken, taker, _) = await taking;
         Assert.True(taken);
         Assert.Same(held, taker);
     }
@@ -115,7 +115,7 @@ public sealed class SubscriptionHoldTests
         var hold = new SubscriptionHold(Idle, _time, _stopping.Token, busyGrace: TimeSpan.FromSeconds(2));
         hold.TryAdd(Held("q"));
 
-        var taking = hold.TakeAsync("q", CancellationToken.None);
+        var taking = hold.TakeAsync("q", null, CancellationToken.None);
         for (var i = 0; i < 40 && !taking.IsCompleted; i++)
         {
             _time.Advance(TimeSpan.FromMilliseconds(100));
@@ -123,7 +123,7 @@ public sealed class SubscriptionHoldTests
         }
 
         Assert.True(taking.IsCompleted, "answered once the grace is over");
-        Assert.Equal((false, (HeldSubscription?)null), await taking);
+        Assert.Equal((false, (HeldSubscription?)null, false), await taking);
         Assert.True(_time.GetUtcNow() - _time.Start >= TimeSpan.FromSeconds(2));
     }
 
@@ -133,7 +133,7 @@ public sealed class SubscriptionHoldTests
         var hold = new SubscriptionHold(Idle, _time, _stopping.Token);
         hold.TryAdd(Held("q"));
 
-        var taking = hold.TakeAsync("q", CancellationToken.None);
+        var taking = hold.TakeAsync("q", null, CancellationToken.None);
 
         Assert.True(taking.IsCompleted);
         Assert.False((await taking).Taken);
@@ -147,7 +147,7 @@ public sealed class SubscriptionHoldTests
         hold.TryAdd(held);
         hold.Forget(held);
 
-        Assert.True(hold.TryTake("q", out var none));
+        Assert.True(hold.TryTake("q", null, out var none, out _));
         Assert.Null(none);
         Assert.True(hold.TryAdd(Held("q")));
     }
