@@ -100,7 +100,7 @@ internal sealed class OriginPolicy
             return null;
         }
 
-        if (IsSameOrigin(origin, request.Host, OverTls(request)))
+        if (IsSameOrigin(origin, request))
         {
             return null;
         }
@@ -204,7 +204,7 @@ internal sealed class OriginPolicy
     /// <c>https</c>, or <c>wss</c>, which Traefik forwards for a WebSocket handshake that came over TLS (ASP.NET's
     /// <see cref="HttpRequest.IsHttps"/> knows only <c>https</c>).
     /// </summary>
-    internal static bool OverTls(HttpRequest request) =>
+    private static bool OverTls(HttpRequest request) =>
         request.IsHttps || string.Equals(request.Scheme, "wss", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
@@ -216,6 +216,9 @@ internal sealed class OriginPolicy
     /// either scheme is taken: behind a proxy that terminates TLS and says nothing, the gateway cannot tell which one the
     /// browser used.
     /// </summary>
+    /// <summary>Whether <paramref name="origin"/> is the origin of <paramref name="request"/>'s own host (<see cref="IsSameOrigin(string, HostString, bool)"/>), over TLS as <see cref="OverTls"/> says.</summary>
+    internal static bool IsSameOrigin(string origin, HttpRequest request) => IsSameOrigin(origin, request.Host, OverTls(request));
+
     internal static bool IsSameOrigin(string origin, HostString host, bool requestIsHttps = false)
     {
         if (!host.HasValue || !Uri.TryCreate(origin, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")

@@ -515,7 +515,7 @@ internal sealed class SubscriptionGate(
     private void ApplyCors(HttpContext context)
     {
         var origin = context.Request.Headers.Origin.ToString();
-        var refused = !origins.IsAllowed(origin) && !OriginPolicy.IsSameOrigin(origin, context.Request.Host, OriginPolicy.OverTls(context.Request));
+        var refused = !origins.IsAllowed(origin) && !OriginPolicy.IsSameOrigin(origin, context.Request);
         SseResponseHeaders.Apply(context.Response, refused ? settings.Headers.CorsForRefusedOrigins : settings.Headers.Cors);
         origins.Apply(context);
         // Every answer here (a stream, a poll's messages, a refusal) may carry what clients published: a browser must never
