@@ -289,12 +289,16 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
 
     /// <summary>
     /// Waits until the broker has the page's message acknowledged, then closes the page's reader (a reader closed the
-    /// moment its message came may get it again: at least once).
+    /// moment its message came may get it again: at least once), and waits until the gateway has let go of the queue.
+    /// Over HTTP/2 closing an EventSource resets its stream, not the connection: a message the gateway wrote to the
+    /// stream before it saw the reset reached the browser's TCP, which acknowledged it, and the page never saw it (the
+    /// next reader then waited for ever, a CI hang); so the next message is published only once no reader holds the queue.
     /// </summary>
     private async Task AcknowledgedThenClosedAsync(IPage page, string queue)
     {
         await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Messages == 0, Timeout, "the message is acknowledged");
         await page.EvaluateAsync("() => window.reader.close()");
+        await Wait.UntilAsync(async () => (await broker.Rabbitmqctl.FindQueueAsync(queue))?.Consumers == 0, Timeout, "the closed reader's subscription ended");
     }
 
     /// <summary>The README's configuration for cookies across origins (below) over HTTPS with <paramref name="certificate"/>, for <paramref name="site"/>'s pages.</summary>
