@@ -5,7 +5,7 @@ namespace Eventsourced.Acknowledging;
 /// kernel, not to the client: a delivery is acknowledged only once the client's TCP has acknowledged
 /// every byte of the connection up to where its flush ended. Each flush is judged on its own, so
 /// while newer bytes are still on their way the older ones are acknowledged. Without TCP
-/// acknowledgements to look at (HTTP/2, not Linux), a flush is taken as delivery. A connection that
+/// acknowledgements to look at (not Linux, HTTP/2 over a listener the gateway did not set up), a flush is taken as delivery. A connection that
 /// can no longer tell (its socket is closed) acknowledges nothing: the broker requeues instead.
 /// </summary>
 internal sealed class AckGate(Func<long?>? acknowledgedBytes)

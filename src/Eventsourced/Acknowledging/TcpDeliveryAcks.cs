@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using Eventsourced.Consuming;
 using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Http;
@@ -27,13 +28,16 @@ internal sealed class TcpDeliveryAcks : IDisposable
     {
         _subscription = subscription;
         _time = time;
-        _tcp = TcpAcknowledgements.For(context);
+        _tcp = TcpAcknowledgements.For(context, time);
         _acks = new AckGate(_tcp is null ? null : _tcp.Acknowledged);
         // Made with the rest of the subscription's state, rather than by its first message: objects a
         // subscription creates late are young objects referenced from old ones, which every collection scans.
         _check = time.CreateTimer(
             static s => ((ISubscription)s!).QueueWakeup(), subscription, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
+
+    /// <summary>The response body's writer, through which the stream writes so that its bytes are counted (an HTTP/2 stream's are).</summary>
+    public PipeWriter CountWrites(PipeWriter writer) => _tcp?.CountWrites(writer) ?? writer;
 
     /// <summary>Every delivery up to <paramref name="lastTag"/> has just been flushed to the connection.</summary>
     /// <param name="written">Where the connection's bytes end after the flush, when they were not all written by Kestrel (<see cref="DirectChunkWriter.Written"/>).</param>

@@ -4,6 +4,7 @@ using Eventsourced.Http;
 using Eventsourced.LongPolling;
 using Eventsourced.Limits;
 using Eventsourced.Metrics;
+using Eventsourced.Sockets;
 using Eventsourced.Sse;
 using Eventsourced.WebSockets;
 using Eventsourced.Topics;
@@ -140,13 +141,20 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         return builder;
     }
 
-    /// <summary>ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>).</summary>
+    /// <summary>
+    /// ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>),
+    /// or, over HTTP/2, to a stream whose written bytes are counted (<see cref="CountingConnectFeature"/>).
+    /// </summary>
     private static IApplicationBuilder WebSocketPipeline(IEndpointRouteBuilder endpoints) => endpoints.CreateApplicationBuilder()
         .Use(next => context =>
         {
             if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
             {
                 context.Features.Set<IHttpUpgradeFeature>(new CorkingUpgradeFeature(upgrade));
+            }
+            else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
+            {
+                context.Features.Set<IHttpExtendedConnectFeature>(new CountingConnectFeature(connect));
             }
 
             return next(context);

@@ -1,6 +1,7 @@
 using System.Diagnostics.Metrics;
 using Eventsourced.Configuration;
 using Eventsourced.Http;
+using Eventsourced.Sockets;
 using Eventsourced.Limits;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
@@ -195,6 +196,8 @@ public static class GatewayApplication
         {
             ServerCertificateSelector = (_, _) => certificate.Current,
         });
+        // After TLS, where HTTP/2's frames are plain: where each stream's bytes went out (Http2StreamAcknowledgements).
+        listen.UseEventsourcedHttp2();
     }
 
     /// <summary>Kestrel's limits from the <c>limits</c> section (the rest keep Kestrel's defaults).</summary>

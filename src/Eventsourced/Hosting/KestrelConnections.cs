@@ -24,4 +24,17 @@ public static class EventsourcedKestrelExtensions
         kestrel.ConfigureEndpointDefaults(listen => listen.Use(countBytes).Use(userTimeout));
         return kestrel;
     }
+
+    /// <summary>
+    /// On an HTTPS endpoint, after <c>UseHttps</c>: follows where each HTTP/2 stream's bytes go out on its connection
+    /// (<see cref="Http2FrameCounter"/>), so that an HTTP/2 stream's messages are acknowledged once the client's TCP has
+    /// them, as an HTTP/1.1 stream's are. Needs <see cref="UseEventsourcedConnections"/>; without both, an HTTP/2
+    /// stream's flush counts as delivery.
+    /// </summary>
+    public static ListenOptions UseEventsourcedHttp2(this ListenOptions listen)
+    {
+        ArgumentNullException.ThrowIfNull(listen);
+        listen.Use(Http2FrameCounter.Middleware());
+        return listen;
+    }
 }

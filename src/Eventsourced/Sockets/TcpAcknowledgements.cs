@@ -1,7 +1,10 @@
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace Eventsourced.Sockets;
 
@@ -11,9 +14,10 @@ namespace Eventsourced.Sockets;
 /// A message whose bytes the peer has not acknowledged has not reached the client: if the client has
 /// vanished (a phone that lost its network sends no FIN), acknowledging it to the broker would lose it.
 /// The count only ever grows with the peer's acknowledgements, so it stays true after the connection
-/// was reset or dropped. Only for HTTP/1.x over TCP on Linux, where a connection carries one stream.
+/// was reset or dropped. For HTTP/1.x over TCP on Linux a connection carries one stream and positions are the
+/// connection's; an HTTP/2 stream counts in its own response body (<see cref="Http2StreamAcknowledgements"/>).
 /// </summary>
-internal sealed class TcpAcknowledgements : IDisposable
+internal class TcpAcknowledgements : IDisposable
 {
     private const int BytesAckedOffset = 120; // struct tcp_info: __u64 tcpi_bytes_acked
     private const int InfoLength = BytesAckedOffset + sizeof(ulong);
@@ -23,16 +27,21 @@ internal sealed class TcpAcknowledgements : IDisposable
     private long _acknowledgedAtClose = -1;
     private CancellationTokenRegistration _closed;
 
-    private TcpAcknowledgements(Socket socket, ITransportBytesFeature written)
+    private protected TcpAcknowledgements(Socket socket, ITransportBytesFeature written)
     {
         _socket = socket;
         _written = written;
     }
 
-    /// <summary>Null where the connection cannot tell: not HTTP/1.x over TCP, not Linux, or a kernel before 4.1.</summary>
-    public static TcpAcknowledgements? For(HttpContext context)
+    /// <summary>
+    /// Null where the connection cannot tell: not HTTP/1.x or HTTP/2 over TCP (an HTTP/2 connection without
+    /// <see cref="Http2FrameCounter"/>), not Linux, or a kernel before 4.1.
+    /// </summary>
+    public static TcpAcknowledgements? For(HttpContext context, TimeProvider? time = null)
     {
-        if (!OperatingSystem.IsLinux() || !HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
+        var protocol = context.Request.Protocol;
+        var http2 = HttpProtocol.IsHttp2(protocol);
+        if (!OperatingSystem.IsLinux() || !http2 && !HttpProtocol.IsHttp11(protocol) && !HttpProtocol.IsHttp10(protocol))
         {
             return null;
         }
@@ -48,7 +57,21 @@ internal sealed class TcpAcknowledgements : IDisposable
             return null;
         }
 
-        var acknowledgements = new TcpAcknowledgements(socket, written);
+        TcpAcknowledgements acknowledgements;
+        if (!http2)
+        {
+            acknowledgements = new TcpAcknowledgements(socket, written);
+        }
+        else if (context.Features.Get<IHttp2StreamsFeature>() is { } streams
+            && context.Features.Get<IHttp2StreamIdFeature>() is { } stream)
+        {
+            acknowledgements = new Http2StreamAcknowledgements(socket, written, streams.Follow(stream.StreamId), context, time ?? TimeProvider.System);
+        }
+        else
+        {
+            return null;
+        }
+
         if (context.Features.Get<IConnectionLifetimeFeature>() is { } lifetime)
         {
             // Registered after Kestrel's own callback on the same token, so run before it (a token runs its callbacks
@@ -80,18 +103,26 @@ internal sealed class TcpAcknowledgements : IDisposable
     /// </summary>
     private static bool KernelReportsBytesAcked(Socket socket) => ReadBytesAcked(socket, out _) is not Info.TooShort;
 
-    /// <summary>The connection's bytes written so far: read after a flush, where that flush's bytes end.</summary>
-    public long Written => _written.BytesWritten;
+    /// <summary>The bytes written so far: read after a flush, where that flush's bytes end.</summary>
+    public virtual long Written => _written.BytesWritten;
+
+    /// <summary>
+    /// The bytes the peer has acknowledged, counted as <see cref="Written"/> counts them; null when that is not known.
+    /// </summary>
+    public virtual long? Acknowledged() => ConnectionAcknowledged();
+
+    /// <summary>What the stream's writes go through, so that <see cref="Written"/> counts them.</summary>
+    public virtual PipeWriter CountWrites(PipeWriter writer) => writer;
 
     /// <summary>
     /// The connection's bytes the peer has acknowledged; once the socket is closed, as many as it had when the peer closed
     /// the connection, or null when that is not known.
     /// </summary>
-    public long? Acknowledged() =>
+    private protected long? ConnectionAcknowledged() =>
         BytesAcked(_socket) ?? (Volatile.Read(ref _acknowledgedAtClose) is >= 0 and var atClose ? atClose : null);
 
     /// <summary>Stops reading the count at the connection's close: the stream has ended (the connection may serve other requests).</summary>
-    public void Dispose() => _closed.Dispose();
+    public virtual void Dispose() => _closed.Dispose();
 
     /// <summary>The socket's bytes its peer has acknowledged; null where the kernel cannot tell or the socket is closed.</summary>
     internal static long? BytesAcked(Socket socket) => ReadBytesAcked(socket, out var acknowledged) is Info.Read ? acknowledged : null;

@@ -80,7 +80,7 @@ internal sealed class SseWriter : ISubscriptionSession
         response.StatusCode = StatusCodes.Status200OK;
         SseResponseHeaders.Apply(response, _settings.Headers.Sse);
         _context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var writer = response.BodyWriter;
+        var writer = _delivery.CountWrites(response.BodyWriter);
         var subscription = _subscription;
         using var heartbeat = _settings.Heartbeat is { } interval
             ? _settings.Time.CreateTimer(static s => ((SseWriter)s!).OnHeartbeatTick(), this, interval, interval)

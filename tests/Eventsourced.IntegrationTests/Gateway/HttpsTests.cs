@@ -8,8 +8,8 @@ namespace Eventsourced.IntegrationTests.Gateway;
 
 /// <summary>
 /// <c>server.tls</c>: HTTPS with HTTP/2 and HTTP/1.1 on <c>server.address</c>, streams over both acknowledged as
-/// the README says (HTTP/1.1: once the client's TCP has the bytes; HTTP/2: at the flush), and the certificate
-/// reloaded when its files change.
+/// the README says (once the client's TCP has the bytes: over HTTP/2, the bytes of the stream's own frames), and the
+/// certificate reloaded when its files change.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class HttpsTests(BrokerFixture broker) : IDisposable
@@ -48,7 +48,7 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
                 Assert.Equal([$"to {queues[i]}"], await streams[i].ReadEventsAsync(1, Patience));
             }
 
-            // Over HTTP/2 a flush counts as delivery: each message is acknowledged, none waits in its queue.
+            // Each stream's message is acknowledged once the client's TCP has its frames: none waits in its queue.
             foreach (var queue in queues)
             {
                 await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0 }, Patience, $"{queue} acknowledged");
@@ -61,6 +61,65 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
                 await stream.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>
+    /// A stream's flush over HTTP/2 only hands its bytes to Kestrel's buffer for the stream; they go out as the client's
+    /// flow-control window allows. A client that stops reading (its window closed) had every message Kestrel buffered
+    /// acknowledged to the broker, never sent, and lost when it went away.
+    /// </summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Http2_AClientThatStopsReading_OnlyWhatItsWindowLetThroughIsAcknowledged(bool webSocket)
+    {
+        const int Messages = 300;
+        const int Window = 65535; // HttpClient's HTTP/2 stream window, opened further only as the application reads
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate);
+        var queue = broker.UniqueQueueName(webSocket ? "h2-ws-stalled" : "h2-stalled");
+        using var handler = new SocketsHttpHandler
+        {
+            InitialHttp2StreamWindowSize = Window,
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{gateway.Port}"), Timeout = Timeout.InfiniteTimeSpan };
+        using var socket = new ClientWebSocket();
+        SseClient? sse = null;
+        if (webSocket)
+        {
+            socket.Options.HttpVersion = HttpVersion.Version20;
+            socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{gateway.Port}/ws?id={queue}"), new HttpMessageInvoker(handler), CancellationToken.None);
+        }
+        else
+        {
+            sse = await SseClient.OpenAsync(client, $"/?id={queue}", Http2, CancellationToken.None);
+            Assert.Equal(HttpVersion.Version20, sse.Response.Version);
+        }
+
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Consumers: 1 }, Patience, $"{queue} consumed");
+        await using var amqp = await broker.ConnectAsync(nameof(HttpsTests));
+        var body = new string('x', 1000);
+        for (var i = 0; i < Messages; i++)
+        {
+            await amqp.PublishAsync(queue, body);
+        }
+
+        // Long enough for the gateway to fill the window and Kestrel's buffer for the stream (tens of milliseconds).
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        socket.Abort();
+        if (sse is not null)
+        {
+            await sse.DisposeAsync();
+        }
+
+        handler.Dispose();
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Consumers: 0 }, Patience, $"{queue} let go");
+
+        // At most the window's worth of messages reached the client (each is more than 1,000 bytes on the stream).
+        var left = (await broker.Rabbitmqctl.FindQueueAsync(queue))!.Messages;
+        Assert.True(left >= Messages - (Window / 1000), $"{Messages - left} of {Messages} acknowledged; the client's window lets at most {Window / 1000} through");
     }
 
     [Theory]

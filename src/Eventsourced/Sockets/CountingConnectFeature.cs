@@ -1,0 +1,103 @@
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Eventsourced.Sockets;
+
+/// <summary>Bytes a stream's writer has written, counted as it writes (read from another thread).</summary>
+internal sealed class WrittenBytes
+{
+    private long _count;
+
+    public long Count => Volatile.Read(ref _count);
+
+    public void Add(long bytes) => Interlocked.Add(ref _count, bytes);
+}
+
+/// <summary>
+/// An HTTP/2 extended CONNECT (a WebSocket over HTTP/2) whose accepted stream counts what is written to it, for
+/// <see cref="Http2StreamAcknowledgements"/>. Set ahead of ASP.NET Core's WebSocket middleware, which takes the
+/// feature when the request comes in.
+/// </summary>
+internal sealed class CountingConnectFeature(IHttpExtendedConnectFeature inner) : IHttpExtendedConnectFeature
+{
+    public WrittenBytes Written { get; } = new();
+
+    public bool IsExtendedConnect => inner.IsExtendedConnect;
+
+    public string? Protocol => inner.Protocol;
+
+    public async ValueTask<Stream> AcceptAsync() => new CountingStream(await inner.AcceptAsync(), Written);
+}
+
+
+/// <summary>The extended CONNECT's duplex stream, counting what is written to it.</summary>
+internal sealed class CountingStream(Stream inner, WrittenBytes counter) : Stream
+{
+    public override bool CanRead => inner.CanRead;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => inner.CanWrite;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Flush() => inner.Flush();
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        inner.ReadAsync(buffer, cancellationToken);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        inner.Write(buffer, offset, count);
+        counter.Add(count);
+    }
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        inner.Write(buffer);
+        counter.Add(buffer.Length);
+    }
+
+    public override async Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
+    {
+        // Counted before the write returns: the session reads the count after its send completes.
+        counter.Add(count);
+        await inner.WriteAsync(buffer.AsMemory(offset, count), cancellationToken);
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        counter.Add(buffer.Length);
+        return inner.WriteAsync(buffer, cancellationToken);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+
+    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+}

@@ -1,0 +1,92 @@
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Eventsourced.Acknowledging;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Eventsourced.Sockets;
+
+/// <summary>
+/// The client's TCP acknowledgements for one HTTP/2 stream, in bytes of the stream's response body: what the stream
+/// writes is counted here (<see cref="CountWrites"/>, and the WebSocket's stream of an extended CONNECT), where those
+/// bytes went out on the connection is followed by <see cref="Http2FrameCounter"/>, and the connection's
+/// acknowledged count says which of them the client's TCP has.
+/// <para>
+/// Closing an EventSource over HTTP/2 resets its stream, not the connection: bytes that reach the client after it
+/// sent the reset are acknowledged by its TCP and thrown away. Its reset is in the connection's bytes before those
+/// acknowledgements, but Kestrel reads it a moment later than the acknowledgement count can be read. So a body
+/// position counts as acknowledged only once the stream was still open <see cref="Grace"/> after the count
+/// showed it (<see cref="ResetGrace"/>); once the stream is aborted, what was seen later than that before the abort goes back to the queue
+/// (it may arrive twice, never not at all).
+/// </para>
+/// </summary>
+internal sealed class Http2StreamAcknowledgements : TcpAcknowledgements
+{
+    /// <summary>How long after the client's TCP acknowledged a stream's bytes a reset of the stream still takes them back.</summary>
+    public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(50);
+
+    private readonly Http2StreamProgress _progress;
+    private readonly ResetGrace _grace;
+    private readonly CancellationTokenRegistration _aborted;
+    private readonly WrittenBytes _written;
+    private long _acknowledged;
+
+    public Http2StreamAcknowledgements(Socket socket, ITransportBytesFeature connection, Http2StreamProgress progress, HttpContext context, TimeProvider time)
+        : base(socket, connection)
+    {
+        _progress = progress;
+        _grace = new ResetGrace(Grace, time);
+        _aborted = context.RequestAborted.UnsafeRegister(static s => ((ResetGrace)s!).Abort(), _grace);
+        // A WebSocket over HTTP/2 writes to the stream of Kestrel's extended CONNECT, counted on the way (CountingConnectFeature).
+        _written = context.Features.Get<IHttpExtendedConnectFeature>() is CountingConnectFeature connect ? connect.Written : new WrittenBytes();
+    }
+
+    /// <summary>The stream's response body bytes written so far.</summary>
+    public override long Written => _written.Count;
+
+    public override PipeWriter CountWrites(PipeWriter writer) => new CountingWriter(writer, _written);
+
+    /// <summary>The body bytes the client's TCP has acknowledged, taken as delivered once <see cref="ResetGrace"/> passed without a reset.</summary>
+    public override long? Acknowledged()
+    {
+        if (ConnectionAcknowledged() is { } connection)
+        {
+            _acknowledged = _progress.BodyBefore(connection, _acknowledged);
+        }
+
+        return _grace.Confirmed(_acknowledged);
+    }
+
+    public override void Dispose()
+    {
+        _aborted.Dispose();
+        _progress.Dispose();
+        base.Dispose();
+    }
+
+    /// <summary>Passes everything through, counting what is advanced.</summary>
+    private sealed class CountingWriter(PipeWriter inner, WrittenBytes counter) : PipeWriter
+    {
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override void Advance(int bytes)
+        {
+            inner.Advance(bytes);
+            counter.Add(bytes);
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null) => inner.Complete(exception);
+
+        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    }
+}
