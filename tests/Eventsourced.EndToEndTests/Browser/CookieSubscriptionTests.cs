@@ -250,7 +250,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
                   source.onmessage = (e) => resolve(e.data);
                   source.onerror = () => { source.close(); resolve("error"); };
                 })
-                """, gatewayOrigin + "/");
+                """, gatewayOrigin + "/").WaitAsync(Timeout);
             Assert.Equal("by EventSource", viaEventSource);
             await AcknowledgedThenClosedAsync(page, queue);
 
@@ -261,7 +261,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
                   socket.onmessage = (e) => resolve(JSON.parse(e.data).data);
                   socket.onclose = (e) => resolve(`closed ${e.code}`);
                 })
-                """, $"wss://{PageServer.GatewayHost}:{gateway.Port}/ws");
+                """, $"wss://{PageServer.GatewayHost}:{gateway.Port}/ws").WaitAsync(Timeout);
             Assert.Equal("by WebSocket", viaWebSocket);
             await AcknowledgedThenClosedAsync(page, queue);
 
@@ -278,7 +278,7 @@ public sealed class CookieSubscriptionTests(BrokerFixture broker, ChromiumFixtur
                     }
                   }
                 }
-                """, gatewayOrigin + "/poll");
+                """, gatewayOrigin + "/poll").WaitAsync(Timeout);
             Assert.Equal("by long-poll", viaPoll);
         }
         finally
