@@ -196,6 +196,15 @@ internal sealed class SseWriter : ISubscriptionSession
                 ? await EndAsync(writer, SubscriptionEndReason.Shutdown)
                 : SubscriptionEndReason.ClientGone;
         }
+        catch (TimeoutException) when (HttpProtocol.IsHttp2(_context.Request.Protocol))
+        {
+            // Over HTTP/2 the stream is reset (RST_STREAM; the connection's other streams go on). An end left to go
+            // out behind what a closed flow-control window holds never did: nothing was in flight, so no kernel
+            // timeout dropped the connection, and the stream, with the connection the client kept open around it,
+            // stayed for as long as the client liked, counted by no per-client limit.
+            _context.Abort();
+            return SubscriptionEndReason.WriteTimeout;
+        }
         catch (TimeoutException)
         {
             // A proper end rather than a reset: the flush stuck behind a client that does not read is given up,

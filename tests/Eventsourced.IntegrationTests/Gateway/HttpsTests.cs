@@ -312,6 +312,111 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
     }
 
+    [Fact]
+    public async Task Http2_StreamWhoseWindowStaysClosed_IsResetAtTheWriteTimeout_AndItsIdleConnectionCloses()
+    {
+        // A client that never opens a stream's flow-control window: the write timeout ends the subscription, and the
+        // end comment cannot go out either. Over HTTP/1.1 the kernel drops such a connection (TCP_USER_TIMEOUT); over
+        // HTTP/2 nothing is in flight, so the stream and its connection stayed open for as long as the client liked,
+        // holding a place of limits.max_connections that no per-client limit counted (the stream was never reset).
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate, o =>
+        {
+            o.Server.WriteTimeoutSeconds = 1;
+            o.Limits.RequestHeadersTimeoutSeconds = 2;
+        });
+        var queue = broker.UniqueQueueName("h2-closed-window");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        await using var tls = await Http2ConnectAsync(tcp, initialWindow: 0);
+        var path = System.Text.Encoding.ASCII.GetBytes($"/?id={queue}");
+        var authority = System.Text.Encoding.ASCII.GetBytes($"127.0.0.1:{gateway.Port}");
+        using (var request = new MemoryStream())
+        {
+            // HPACK: :method GET, :scheme https (static 2, 7), :path and :authority as literals of name index 4 and 1.
+            Frame(request, type: 0x1, flags: 0x5, stream: 1, [0x82, 0x87, 0x04, (byte)path.Length, .. path, 0x01, (byte)authority.Length, .. authority]);
+            await tls.WriteAsync(request.ToArray());
+        }
+
+        var frames = Http2FramesAsync(tls).GetAsyncEnumerator();
+        Assert.True(await NextAsync(frames, f => f.Type == 0x1 && f.Stream == 1), "the stream's response headers");
+        await using (var amqp = await broker.ConnectAsync(nameof(HttpsTests)))
+        {
+            // More than Kestrel takes into its own buffer while a window is closed (about 4 KB).
+            await amqp.PublishAsync(queue, new string('x', 64 * 1024));
+        }
+
+        // The stream is reset at the write timeout, not held open.
+        var reset = NextAsync(frames, f => f.Type == 0x3 && f.Stream == 1);
+        Assert.Same(reset, await Task.WhenAny(reset, Task.Delay(Patience)));
+        Assert.True(await reset, "RST_STREAM on the stalled stream before the connection closed");
+        // With no stream left the connection is idle, and closed after limits.request_headers_timeout like any other.
+        var closed = NextAsync(frames, _ => false);
+        Assert.Same(closed, await Task.WhenAny(closed, Task.Delay(Patience)));
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 1, Consumers: 0 }, Patience, "the message requeued, no consumer left");
+    }
+
+    /// <summary>A TLS connection speaking HTTP/2 (ALPN h2), its preface sent with SETTINGS_INITIAL_WINDOW_SIZE <paramref name="initialWindow"/>.</summary>
+    private static async Task<System.Net.Security.SslStream> Http2ConnectAsync(System.Net.Sockets.TcpClient tcp, int initialWindow)
+    {
+        var tls = new System.Net.Security.SslStream(tcp.GetStream());
+        await tls.AuthenticateAsClientAsync(new System.Net.Security.SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            ApplicationProtocols = [System.Net.Security.SslApplicationProtocol.Http2],
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+        using var preface = new MemoryStream();
+        preface.Write("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8);
+        Frame(preface, type: 0x4, flags: 0, stream: 0, [0, 0x4, (byte)(initialWindow >> 24), (byte)(initialWindow >> 16), (byte)(initialWindow >> 8), (byte)initialWindow]);
+        await tls.WriteAsync(preface.ToArray());
+        return tls;
+    }
+
+    /// <summary>The frames the server sends (type, flags, stream), its SETTINGS acknowledged, until it closes the connection.</summary>
+    private static async IAsyncEnumerable<(byte Type, byte Flags, int Stream)> Http2FramesAsync(System.Net.Security.SslStream tls)
+    {
+        var head = new byte[9];
+        while (true)
+        {
+            try
+            {
+                await tls.ReadExactlyAsync(head);
+            }
+            catch (Exception ex) when (ex is EndOfStreamException or IOException)
+            {
+                yield break;
+            }
+
+            var length = (head[0] << 16) | (head[1] << 8) | head[2];
+            var payload = new byte[length];
+            await tls.ReadExactlyAsync(payload);
+            var (type, flags, stream) = (head[3], head[4], ((head[5] & 0x7f) << 24) | (head[6] << 16) | (head[7] << 8) | head[8]);
+            if (type == 0x4 && (flags & 0x1) == 0)
+            {
+                using var ack = new MemoryStream();
+                Frame(ack, type: 0x4, flags: 0x1, stream: 0, []);
+                await tls.WriteAsync(ack.ToArray());
+            }
+
+            yield return (type, flags, stream);
+        }
+    }
+
+    /// <summary>True once a frame matching <paramref name="wanted"/> came, false when the connection closed first.</summary>
+    private static async Task<bool> NextAsync(IAsyncEnumerator<(byte Type, byte Flags, int Stream)> frames, Func<(byte Type, byte Flags, int Stream), bool> wanted)
+    {
+        while (await frames.MoveNextAsync())
+        {
+            if (wanted(frames.Current))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Opens <paramref name="streams"/> HTTP/2 streams on one connection, each reset as soon as it is opened, until the server closes it.</summary>
     private static async Task RapidResetAsync(int port, int streams)
     {
