@@ -202,6 +202,11 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 if (_clientAcks is not null)
                 {
                     await AcknowledgeLastAsync();
+                    // What the client was sent and never acknowledged goes back to the queue with the subscription.
+                    if (_clientAcks.Count > 0)
+                    {
+                        _metrics.Requeued(RequeueReasons.WsUnacknowledged, _clientAcks.Count);
+                    }
                 }
 
                 if (_tcpAcks is not null)

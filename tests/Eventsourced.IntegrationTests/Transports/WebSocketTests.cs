@@ -458,6 +458,35 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_ClosedWithMessagesUnacknowledged_CountsThemRequeued()
+    {
+        // Counted delivered when written, and given back to the queue when the socket closed: without a requeue count the
+        // counters said every one reached its client (a long-poll answer left unacknowledged counts as poll_unacknowledged).
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_ClosedWithMessagesUnacknowledged_CountsThemRequeued));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using (var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client"))
+        {
+            await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+            for (var i = 1; i <= 3; i++)
+            {
+                await _amqp.PublishAsync(queue, $"m{i}");
+            }
+
+            var messages = await ws.ReceiveMessagesAsync(3, Timeout);
+            await ws.AckAsync(messages[0].Number);
+            await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 2), Timeout, "m2 and m3 stay unacknowledged");
+            await ws.CloseAsync();
+        }
+
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+        Assert.Equal(2u, await _amqp.MessageCountAsync(queue));
+        var metrics = await gateway.Client.GetStringAsync("/metrics");
+        Assert.Contains("eventsourced_messages_delivered_total 3\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("eventsourced_messages_requeued_total{reason=\"ws_unacknowledged\"} 2\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("eventsourced_messages_requeued_total{reason=\"ack_timeout\"} 0\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ClientAcks_NotAcknowledgedWithinTheTimeout_IsDeliveredAgainOnTheSameConnection()
     {
         var queue = broker.UniqueQueueName(nameof(ClientAcks_NotAcknowledgedWithinTheTimeout_IsDeliveredAgainOnTheSameConnection));
