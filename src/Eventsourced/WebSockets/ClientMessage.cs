@@ -10,9 +10,11 @@ namespace Eventsourced.WebSockets;
 /// <item><c>{"publish": {"to": "lobby", "data": "hi", "type": "chat"}, "ref": "m1"}</c> publishes; <c>data</c> is
 /// a string (sent as UTF-8 text), base64 with <c>"base64": true</c>, or any other JSON value (sent as JSON);
 /// <c>type</c> becomes the AMQP <c>type</c> property; <c>ref</c> (a string or number) comes back in the answer.</item>
+/// <item><c>{"ping": 5}</c> asks for <c>{"pong": 5}</c>: a page cannot see the WebSocket protocol's own pings, so this is
+/// how it finds out that its connection still reaches the gateway.</item>
 /// </list>
 /// Other properties are ignored; anything else is <see cref="Invalid"/>, and so is a message that would be read one
-/// way of two: both <c>ack</c> and <c>publish</c> (one of them would go unanswered), or a member given twice. An
+/// way of two: two of <c>ack</c>, <c>publish</c> and <c>ping</c> (one of them would go unanswered), or a member given twice. An
 /// acknowledgement whose <c>ack</c> or <c>multiple</c> is not what it must be is a <see cref="BadAck"/>, and a publish
 /// whose members are not what they must be (its <c>ref</c> included) a <see cref="BadPublish"/>: answered, and the
 /// connection goes on (closing it would give back, and deliver again, every message the client holds).
@@ -32,6 +34,9 @@ internal abstract record ClientMessage
 
     /// <param name="Ref">The client's <c>ref</c> as JSON text (a string or a number), or null.</param>
     public sealed record Publish(string To, string? Type, byte[] Body, string ContentType, string? Ref) : ClientMessage;
+
+    /// <param name="Value">The <c>ping</c> as the client sent it (JSON text), when a number or a string of at most <see cref="MaxEchoedId"/> characters; else null.</param>
+    public sealed record Ping(string? Value) : ClientMessage;
 
     public sealed record Invalid(string Reason) : ClientMessage;
 
@@ -70,12 +75,16 @@ internal abstract record ClientMessage
 
             var hasAck = root.TryGetProperty("ack", out var ack);
             var hasPublish = root.TryGetProperty("publish", out var publish);
-            return (hasAck, hasPublish) switch
+            var hasPing = root.TryGetProperty("ping", out var ping);
+            return (hasAck, hasPublish, hasPing) switch
             {
-                (true, true) => new Invalid("\"ack\" and \"publish\" in one message: send each in a message of its own"),
-                (true, false) => ParseAck(root, ack),
-                (false, true) => ParsePublish(root, publish),
-                _ => new Invalid("expected \"ack\" or \"publish\""),
+                (true, true, _) => new Invalid("\"ack\" and \"publish\" in one message: send each in a message of its own"),
+                (true, false, true) => new Invalid("\"ack\" and \"ping\" in one message: send each in a message of its own"),
+                (false, true, true) => new Invalid("\"publish\" and \"ping\" in one message: send each in a message of its own"),
+                (true, false, false) => ParseAck(root, ack),
+                (false, true, false) => ParsePublish(root, publish),
+                (false, false, true) => new Ping(Echo(ping)),
+                _ => new Invalid("expected \"ack\", \"publish\" or \"ping\""),
             };
         }
     }

@@ -10,7 +10,7 @@ namespace Eventsourced.WebSockets;
 /// malformed one's <c>ref</c> was of another kind or long), <c>{"error": "why", "ack": ID}</c> for
 /// an acknowledgement that named no outstanding message, or was malformed (ID as the client sent it, when short; no
 /// <c>ack</c> member otherwise). REF is the client's <c>ref</c>, or the publish's
-/// number on this connection (1, 2, ...) when it gave none. On a topic subscribed to for new events only, the first
+/// number on this connection (1, 2, ...) when it gave none; <c>{"pong": VALUE}</c> answers <c>{"ping": VALUE}</c>. On a topic subscribed to for new events only, the first
 /// frame may be <c>{"lastEventId": "ID"}</c>: where the subscriber starts, before its first event (see
 /// <see cref="Consuming.IStartPosition"/>).
 /// </summary>
@@ -35,6 +35,20 @@ internal static class ReplyFrames
 
     /// <summary>An acknowledgement that is malformed: <paramref name="id"/> is the client's <c>ack</c> (JSON text), or null (left out).</summary>
     public static byte[] AckRefused(string? id, string reason) => ErrorAbout("ack", id, reason);
+
+    /// <summary><c>{"pong": VALUE}</c>: the answer to a ping, <paramref name="value"/> its value (JSON text), or null (<c>null</c>: a value of another kind, or long).</summary>
+    public static byte[] Pong(string? value) => Write(json =>
+    {
+        json.WritePropertyName("pong"u8);
+        if (value is null)
+        {
+            json.WriteNullValue();
+        }
+        else
+        {
+            json.WriteRawValue(value, skipInputValidation: true);
+        }
+    });
 
     /// <summary><c>{"lastEventId": "ID"}</c>: reconnecting with <c>?lastEventId=ID</c> resumes where this connection started.</summary>
     public static byte[] StartsAfter(string id) => Write(json => json.WriteString("lastEventId"u8, id));

@@ -596,6 +596,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 }
 
                 return await posted;
+            case ClientMessage.Ping ping:
+                // Answered in turn with the other answers, by the writer: a pong says the connection carries frames both ways.
+                return Post(new Inbound(ReplyFrames.Pong(ping.Value), 0, false));
             case ClientMessage.BadAck bad:
                 // Nothing is acknowledged, and the connection goes on: the client may send it again, corrected.
                 return Post(new Inbound(ReplyFrames.AckRefused(bad.Id, bad.Reason), 0, false));

@@ -357,6 +357,36 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Ping_IsAnsweredWithItsPong_AcknowledgesNothing_TheConnectionGoesOn()
+    {
+        // A page cannot see the protocol's pings: without a frame it can ask for, a connection that the network dropped
+        // without a word (a proxy or NAT that forgot it) left the page "open" for good, its queue unread meanwhile.
+        // Before, {"ping": ...} closed the connection (1008, expected "ack" or "publish").
+        var queue = broker.UniqueQueueName(nameof(Ping_IsAnsweredWithItsPong_AcknowledgesNothing_TheConnectionGoesOn));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+        await _amqp.PublishAsync(queue, "m1");
+        await ws.ReceiveMessagesAsync(1, Timeout);
+
+        await ws.SendAsync("{\"ping\": 7}");
+        await ws.SendAsync("{\"ping\": \"t-2\"}");
+        await ws.SendAsync("{\"ping\": {\"nested\": true}}");
+        var answers = await ws.ReceiveAnswersAsync(3, Timeout);
+        Assert.Equal(["{\"pong\":7}", "{\"pong\":\"t-2\"}", "{\"pong\":null}"], answers.Select(a => a.GetRawText()));
+        Assert.True(await UnacknowledgedAsync(queue, 1), "a ping acknowledges nothing");
+
+        await _amqp.PublishAsync(queue, "m2");
+        var both = await ws.ReceiveMessagesAsync(2, Timeout);
+        await ws.SendAsync($"{{\"ack\": {both[1].Number}, \"multiple\": true}}");
+        await Wait.UntilAsync(() => UnacknowledgedAsync(queue, 0), Timeout, "both are acknowledged");
+        Assert.Equal(["m1", "m2"], ws.Messages.Select(m => m.Data));
+        Assert.Equal(3, ws.Answers.Count);
+        await ws.CloseAsync();
+        Assert.Equal(WebSocketCloseStatus.NormalClosure, ws.CloseStatus);
+    }
+
+    [Fact]
     public async Task ClientAcks_OneWithheld_ComesBackAloneAfterReconnect()
     {
         var queue = broker.UniqueQueueName(nameof(ClientAcks_OneWithheld_ComesBackAloneAfterReconnect));

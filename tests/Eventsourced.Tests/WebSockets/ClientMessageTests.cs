@@ -12,6 +12,15 @@ public sealed class ClientMessageTests
     public void Parse_Ack(string json, ulong id, bool multiple) =>
         Assert.Equal(new ClientMessage.Ack(id, multiple), Parse(json));
 
+    [Theory]
+    [InlineData("{\"ping\": 5}", "5")]
+    [InlineData("{\"ping\": \"t-1\", \"extra\": [1]}", "\"t-1\"")]
+    [InlineData("{\"ping\": null}", null)]
+    [InlineData("{\"ping\": {\"a\": 1}}", null)]
+    [InlineData("{\"ping\": \"0123456789012345678901234567890123456789012345678901234567890123\"}", null)]
+    public void Parse_Ping_KeepsANumberOrShortString(string json, string? value) =>
+        Assert.Equal(new ClientMessage.Ping(value), Parse(json));
+
     [Fact]
     public void Parse_PublishText_IsUtf8WithTypeAndRef()
     {
@@ -57,7 +66,10 @@ public sealed class ClientMessageTests
     [Theory]
     [InlineData("{\"ack\": ", "not a JSON text")]
     [InlineData("[1]", "expected a JSON object")]
-    [InlineData("{}", "expected \"ack\" or \"publish\"")]
+    [InlineData("{}", "expected \"ack\", \"publish\" or \"ping\"")]
+    [InlineData("{\"ack\": 1, \"ping\": 1}", "\"ack\" and \"ping\" in one message: send each in a message of its own")]
+    [InlineData("{\"publish\": {\"to\": \"x\", \"data\": 1}, \"ping\": 1}", "\"publish\" and \"ping\" in one message: send each in a message of its own")]
+    [InlineData("{\"ping\": 1, \"ping\": 2}", "a member is given twice")]
     [InlineData("{\"ack\": 1, \"publish\": {\"to\": \"x\", \"data\": 1}, \"ref\": \"m1\"}", "\"ack\" and \"publish\" in one message: send each in a message of its own")]
     [InlineData("{\"publish\": {\"to\": \"a\", \"data\": 1}, \"publish\": {\"to\": \"b\", \"data\": 2}}", "a member is given twice")]
     [InlineData("{\"publish\": {\"to\": \"a\", \"to\": \"b\", \"data\": 1}}", "a member is given twice")]
