@@ -219,6 +219,9 @@ internal interface IHttp2StreamsFeature
 /// </summary>
 internal sealed class Http2StreamProgress : IDisposable
 {
+    /// <summary>Checkpoints kept at most: flushes of the stream not yet known to be acknowledged.</summary>
+    internal const int MaxCheckpoints = 256;
+
     private readonly IHttp2StreamsFeature _streams;
     private readonly Queue<(long Body, long Position)> _checkpoints = new(4);
     private long _framed;
@@ -256,6 +259,13 @@ internal sealed class Http2StreamProgress : IDisposable
     {
         lock (_checkpoints)
         {
+            // Bounded for a stream whose checkpoints nobody asks about (a topic's live events are not acknowledged, its
+            // heartbeats are still flushed): dropping the oldest only makes an answer later, never earlier.
+            if (_checkpoints.Count == MaxCheckpoints)
+            {
+                _checkpoints.Dequeue();
+            }
+
             _checkpoints.Enqueue((_flushing, position));
         }
     }

@@ -55,6 +55,26 @@ public sealed class Http2FrameCounterTests
         Assert.Equal(8, second.BodyBefore(200, 0));
     }
 
+    [Fact]
+    public async Task AStreamNobodyAsksAbout_KeepsItsNewestCheckpointsOnly_WhichAnswerLaterNeverEarlier()
+    {
+        var transport = new Transport();
+        var writer = new Http2FrameCounter.FramesWriter(new Pipe().Writer, transport);
+        using var stream = writer.Follow(1);
+        var flushes = Http2StreamProgress.MaxCheckpoints + 10;
+        for (var i = 1; i <= flushes; i++)
+        {
+            Write(writer, Frame(type: 0x0, streamId: 1, payload: 10));
+            transport.BytesWritten = i * 100;
+            await writer.FlushAsync();
+        }
+
+        // The first ten flushes' checkpoints are gone: their bytes count only once a kept one is acknowledged.
+        Assert.Equal(0, stream.BodyBefore(1_000, 0));
+        Assert.Equal(110, stream.BodyBefore(1_100, 0));
+        Assert.Equal(flushes * 10, stream.BodyBefore(flushes * 100, 110));
+    }
+
     private static byte[] Frame(byte type, int streamId, int payload)
     {
         var frame = new byte[9 + payload];
