@@ -39,9 +39,9 @@ internal sealed class TcpDeliveryAcks : IDisposable
     /// <summary>The response body's writer, through which the stream writes so that its bytes are counted (an HTTP/2 stream's are).</summary>
     public PipeWriter CountWrites(PipeWriter writer) => _tcp?.CountWrites(writer) ?? writer;
 
-    /// <summary>Every delivery up to <paramref name="lastTag"/> has just been flushed to the connection.</summary>
+    /// <summary>Every delivery up to <paramref name="lastTag"/> has just been flushed to the connection, <paramref name="messages"/> of them by this flush.</summary>
     /// <param name="written">Where the connection's bytes end after the flush, when they were not all written by Kestrel (<see cref="DirectChunkWriter.Written"/>).</param>
-    public void Flushed(ulong lastTag, long? written = null) => _acks.Flushed(lastTag, written ?? _tcp?.Written ?? 0);
+    public void Flushed(ulong lastTag, int messages, long? written = null) => _acks.Flushed(lastTag, written ?? _tcp?.Written ?? 0, messages);
 
     /// <summary>
     /// Acknowledges what the client's TCP has received; looks again later for what it has not yet. Not cancelled by the
@@ -67,35 +67,41 @@ internal sealed class TcpDeliveryAcks : IDisposable
 
     /// <summary>
     /// At the end of a subscription: what the client's TCP acknowledges within <see cref="FinalWait"/> is
-    /// acknowledged to the broker; everything else goes back to the queue when the channel closes.
+    /// acknowledged to the broker; everything else goes back to the queue when the channel closes. Returns how many
+    /// flushed messages go back so (counted delivered when flushed: the caller counts them requeued too).
     /// </summary>
-    public async Task AcknowledgeLastAsync()
+    public async Task<int> AcknowledgeLastAsync()
     {
         _check.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         if (!_acks.HasPending || _subscription.EndReason is not null)
         {
-            return;
+            return _acks.PendingMessages;
         }
 
+        var taken = 0;
         try
         {
-            var tag = _acks.TakeAcknowledgeable();
+            var tag = _acks.TakeAcknowledgeable(out taken);
             var waited = TimeSpan.Zero;
             for (var delay = AckGate.FirstCheck; _acks.HasPending && waited < FinalWait; delay *= 2)
             {
                 await Task.Delay(delay, _time);
                 waited += delay;
-                tag = Math.Max(tag, _acks.TakeAcknowledgeable());
+                tag = Math.Max(tag, _acks.TakeAcknowledgeable(out var more));
+                taken += more;
             }
 
             if (tag != 0)
             {
                 await _subscription.AcknowledgeAsync(tag, multiple: true);
             }
+
+            return _acks.PendingMessages;
         }
         catch (Exception ex) when (ex is RabbitMQ.Client.Exceptions.AlreadyClosedException or RabbitMQ.Client.Exceptions.OperationInterruptedException)
         {
-            // The channel is gone: the broker requeues what was not acknowledged.
+            // The channel is gone: the broker requeues what was not acknowledged, the taken ones with it.
+            return _acks.PendingMessages + taken;
         }
     }
 

@@ -95,7 +95,7 @@ internal sealed class GatewayMetrics
             "reason");
         _requeued = factory.CreateCounter(
             "eventsourced_messages_requeued_total",
-            "Messages given back to their queue unacknowledged: reason ack_timeout (a WebSocket client with acks=client did not acknowledge in time), poll_unacknowledged (a long-poll batch no poll acknowledged before its subscription ended: poll.hold ran out, or shutdown) or ws_unacknowledged (messages a WebSocket client with acks=client had not acknowledged when its connection ended).",
+            "Messages given back to their queue unacknowledged: reason ack_timeout (a WebSocket client with acks=client did not acknowledge in time), poll_unacknowledged (a long-poll batch no poll acknowledged before its subscription ended: poll.hold ran out, or shutdown), ws_unacknowledged (messages a WebSocket client with acks=client had not acknowledged when its connection ended) or tcp_unacknowledged (messages written to an SSE stream or a WebSocket without acks=client that the client's TCP had not acknowledged when it ended).",
             "reason");
         _clientPublishes = factory.CreateCounter(
             "eventsourced_client_publishes_total",
@@ -386,8 +386,9 @@ internal static class RequeueReasons
     public const string AckTimeout = "ack_timeout";
     public const string PollUnacknowledged = "poll_unacknowledged";
     public const string WsUnacknowledged = "ws_unacknowledged";
+    public const string TcpUnacknowledged = "tcp_unacknowledged";
 
-    public static IReadOnlyList<string> All { get; } = [AckTimeout, PollUnacknowledged, WsUnacknowledged];
+    public static IReadOnlyList<string> All { get; } = [AckTimeout, PollUnacknowledged, WsUnacknowledged, TcpUnacknowledged];
 }
 
 /// <summary>The <c>outcome</c> label values of <c>eventsourced_client_publishes_total</c>.</summary>

@@ -64,7 +64,12 @@ internal sealed class SseWriter : ISubscriptionSession
         {
             // The last words are written; the rest of the response waits for FinishAsync, after the subscription is released.
             Volatile.Read(ref _direct)?.StopWrites();
-            await _delivery.AcknowledgeLastAsync();
+            // Counted delivered when flushed; what the client's TCP never acknowledged goes back to the queue.
+            if (await _delivery.AcknowledgeLastAsync() is > 0 and var requeued)
+            {
+                _metrics.Requeued(RequeueReasons.TcpUnacknowledged, requeued);
+            }
+
             _delivery.Dispose();
             // Never written, never acknowledged: these go back to the queue; their buffers to the pool.
             while (_subscription.Items.TryRead(out var unwritten))
@@ -116,7 +121,8 @@ internal sealed class SseWriter : ISubscriptionSession
                 if (_direct is { } direct)
                 {
                     ulong writtenTag = 0;
-                    if ((DirectFailure ?? WriteDirect(direct, out writtenTag)) is { } failure)
+                    var written = 0;
+                    if ((DirectFailure ?? WriteDirect(direct, out writtenTag, out written)) is { } failure)
                     {
                         if (failure == SubscriptionEndReason.SlowReader)
                         {
@@ -129,7 +135,7 @@ internal sealed class SseWriter : ISubscriptionSession
 
                     if (writtenTag != 0 && subscription.RequiresAcknowledgement)
                     {
-                        _delivery.Flushed(writtenTag, direct.Written);
+                        _delivery.Flushed(writtenTag, written, direct.Written);
                     }
 
                     // As a flush waits while the client is behind: what the kernel could not take goes out first.
@@ -180,7 +186,7 @@ internal sealed class SseWriter : ISubscriptionSession
                     Volatile.Write(ref _wroteSinceTick, 1);
                     if (subscription.RequiresAcknowledgement)
                     {
-                        _delivery.Flushed(lastTag);
+                        _delivery.Flushed(lastTag, messages);
                     }
                 }
 
@@ -319,11 +325,11 @@ internal sealed class SseWriter : ISubscriptionSession
     /// Writes what waits in the buffer through the socket's writer, as chunks gathered into one send (under its lock:
     /// a topic's feed writes only to the socket of an empty buffer).
     /// </summary>
-    private SubscriptionEndReason? WriteDirect(DirectChunkWriter direct, out ulong lastTag)
+    private SubscriptionEndReason? WriteDirect(DirectChunkWriter direct, out ulong lastTag, out int messages)
     {
         lastTag = 0;
         var subscription = _subscription;
-        var messages = 0;
+        messages = 0;
         long bytes = 0;
         var heartbeats = 0;
         SubscriptionEndReason? failure = null;
@@ -384,6 +390,7 @@ internal sealed class SseWriter : ISubscriptionSession
         {
             // Not (all) written: nothing of this batch is acknowledged; the queue has it again once the stream ends.
             lastTag = 0;
+            messages = 0;
             _published.Clear();
             return failure;
         }

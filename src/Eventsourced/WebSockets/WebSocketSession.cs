@@ -211,7 +211,11 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
                 if (_tcpAcks is not null)
                 {
-                    await _tcpAcks.AcknowledgeLastAsync();
+                    // Counted delivered when sent; what the client's TCP never acknowledged goes back to the queue.
+                    if (await _tcpAcks.AcknowledgeLastAsync() is > 0 and var requeued)
+                    {
+                        _metrics.Requeued(RequeueReasons.TcpUnacknowledged, requeued);
+                    }
                 }
 
                 // Never sent, never acknowledged: these go back to the queue; their buffers to the pool.
@@ -306,7 +310,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     RecordLatencies();
                     if (subscription.RequiresAcknowledgement)
                     {
-                        _tcpAcks?.Flushed(lastTag);
+                        _tcpAcks?.Flushed(lastTag, messages);
                     }
                 }
 

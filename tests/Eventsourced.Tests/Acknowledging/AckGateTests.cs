@@ -8,8 +8,8 @@ public sealed class AckGateTests
     public void WithoutTcpAcknowledgements_AFlushIsDelivery()
     {
         var gate = new AckGate(null);
-        gate.Flushed(3, 0);
-        gate.Flushed(7, 0);
+        gate.Flushed(3, 0, 1);
+        gate.Flushed(7, 0, 1);
 
         Assert.Equal(7ul, gate.TakeAcknowledgeable());
         Assert.False(gate.HasPending);
@@ -21,9 +21,9 @@ public sealed class AckGateTests
     {
         long? acknowledged = 0;
         var gate = new AckGate(() => acknowledged);
-        gate.Flushed(5, 1_000);
-        gate.Flushed(9, 2_000);
-        gate.Flushed(12, 3_000);
+        gate.Flushed(5, 1_000, 1);
+        gate.Flushed(9, 2_000, 1);
+        gate.Flushed(12, 3_000, 1);
 
         Assert.Equal(0ul, gate.TakeAcknowledgeable());
         acknowledged = 1_999; // the first flush's bytes, not all of the second's
@@ -35,6 +35,31 @@ public sealed class AckGateTests
     }
 
     [Fact]
+    public void PendingMessages_CountTheMessagesOfFlushesThePeerHasNotAcknowledged()
+    {
+        // What is pending when the stream ends goes back to the queue after being counted delivered: the caller counts it
+        // requeued (tcp_unacknowledged) by this number.
+        long? acknowledged = 0;
+        var gate = new AckGate(() => acknowledged);
+        gate.Flushed(5, 1_000, 5);
+        gate.Flushed(9, 2_000, 4);
+        gate.Flushed(12, 3_000, 3);
+        Assert.Equal(12, gate.PendingMessages);
+
+        acknowledged = 2_000;
+        Assert.Equal(9ul, gate.TakeAcknowledgeable(out var taken));
+        Assert.Equal(9, taken);
+        Assert.Equal(3, gate.PendingMessages);
+        Assert.Equal(0ul, gate.TakeAcknowledgeable(out taken));
+        Assert.Equal(0, taken);
+        Assert.Equal(3, gate.PendingMessages);
+
+        acknowledged = 3_000;
+        Assert.Equal(12ul, gate.TakeAcknowledgeable());
+        Assert.Equal(0, gate.PendingMessages);
+    }
+
+    [Fact]
     public void NewerBytesInFlight_DoNotHoldBackOlderOnes()
     {
         // A stream that keeps writing never has an empty send queue; what arrived is acknowledged anyway.
@@ -43,7 +68,7 @@ public sealed class AckGateTests
         ulong taken = 0;
         for (ulong tag = 1; tag <= 100; tag++)
         {
-            gate.Flushed(tag, (long)tag * 100);
+            gate.Flushed(tag, (long)tag * 100, 1);
             acknowledged = ((long)tag - 1) * 100;
             taken = Math.Max(taken, gate.TakeAcknowledgeable());
         }
@@ -56,7 +81,7 @@ public sealed class AckGateTests
     public void ConnectionThatCannotTell_AcknowledgesNothing()
     {
         var gate = new AckGate(() => null);
-        gate.Flushed(9, 10);
+        gate.Flushed(9, 10, 1);
 
         Assert.Equal(0ul, gate.TakeAcknowledgeable());
         Assert.True(gate.HasPending);
@@ -67,7 +92,7 @@ public sealed class AckGateTests
     {
         long? acknowledged = 0;
         var gate = new AckGate(() => acknowledged);
-        gate.Flushed(1, 100);
+        gate.Flushed(1, 100, 1);
         Assert.Equal(0ul, gate.TakeAcknowledgeable()); // right after the flush: no sign of lag yet
         Assert.Equal(AckGate.FirstCheck, gate.NextCheck);
 
@@ -75,7 +100,7 @@ public sealed class AckGateTests
         Assert.Equal(0ul, gate.TakeAcknowledgeable());
         Assert.Equal(AckGate.FirstCheck * 4, gate.NextCheck);
 
-        gate.Flushed(2, 200); // a new flush is not a sign of lag either
+        gate.Flushed(2, 200, 1); // a new flush is not a sign of lag either
         Assert.Equal(0ul, gate.TakeAcknowledgeable());
         Assert.Equal(AckGate.FirstCheck * 4, gate.NextCheck);
 
@@ -88,7 +113,7 @@ public sealed class AckGateTests
     public void CheckDelay_IsCapped()
     {
         var gate = new AckGate(() => 1);
-        gate.Flushed(1, 2);
+        gate.Flushed(1, 2, 1);
         for (var i = 0; i < 20; i++)
         {
             gate.TakeAcknowledgeable();
