@@ -219,6 +219,13 @@ internal interface IHttp2StreamsFeature
 /// </summary>
 internal sealed class Http2StreamProgress : IDisposable
 {
+    /// <summary>
+    /// The most checkpoints a stream keeps. Only a stream with deliveries waiting for the client's TCP asks for them
+    /// (<see cref="BodyBefore"/>): a topic's live events, heartbeats and pongs are flushed without any, and their
+    /// checkpoints piled up for as long as the stream lasted.
+    /// </summary>
+    internal const int MaxCheckpoints = 32;
+
     private readonly IHttp2StreamsFeature _streams;
     private readonly Queue<(long Body, long Position)> _checkpoints = new(4);
     private long _framed;
@@ -256,7 +263,25 @@ internal sealed class Http2StreamProgress : IDisposable
     {
         lock (_checkpoints)
         {
+            if (_checkpoints.Count == MaxCheckpoints)
+            {
+                // The oldest goes: the bytes it marked count once a later checkpoint's position is acknowledged, later, never earlier.
+                _checkpoints.Dequeue();
+            }
+
             _checkpoints.Enqueue((_flushing, position));
+        }
+    }
+
+    /// <summary>The checkpoints kept now.</summary>
+    internal int Checkpoints
+    {
+        get
+        {
+            lock (_checkpoints)
+            {
+                return _checkpoints.Count;
+            }
         }
     }
 

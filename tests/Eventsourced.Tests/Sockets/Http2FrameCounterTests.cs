@@ -55,6 +55,33 @@ public sealed class Http2FrameCounterTests
         Assert.Equal(8, second.BodyBefore(200, 0));
     }
 
+    [Fact]
+    public async Task AStreamWhoseProgressNobodyAsksFor_KeepsAtMostMaxCheckpoints_AndNeverCountsBytesBeforeTheirFlushIsAcknowledged()
+    {
+        // A topic's live events (and heartbeats, pongs) are flushed with no delivery waiting, so nothing asks BodyBefore.
+        var transport = new Transport();
+        var writer = new Http2FrameCounter.FramesWriter(new Pipe(new PipeOptions(pauseWriterThreshold: 0)).Writer, transport);
+        using var stream = writer.Follow(1);
+        const int Flushes = 10_000;
+        for (var i = 1; i <= Flushes; i++)
+        {
+            Write(writer, Frame(type: 0x0, streamId: 1, payload: 10));
+            transport.BytesWritten = 100L * i;
+            await writer.FlushAsync();
+        }
+
+        Assert.InRange(stream.Checkpoints, 1, Http2StreamProgress.MaxCheckpoints);
+        // Flush i ended at 100 i with 10 i body bytes: no position ever counts more than was flushed before it.
+        long body = 0;
+        for (var position = 100L * (Flushes - 2 * Http2StreamProgress.MaxCheckpoints); position <= 100L * Flushes; position += 100)
+        {
+            body = stream.BodyBefore(position, body);
+            Assert.InRange(body, 0, position / 10);
+        }
+
+        Assert.Equal(10L * Flushes, body);
+    }
+
     private static byte[] Frame(byte type, int streamId, int payload)
     {
         var frame = new byte[9 + payload];
