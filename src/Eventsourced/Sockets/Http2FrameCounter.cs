@@ -220,7 +220,7 @@ internal interface IHttp2StreamsFeature
 internal sealed class Http2StreamProgress : IDisposable
 {
     /// <summary>Checkpoints kept at most: flushes of the stream not yet known to be acknowledged.</summary>
-    internal const int MaxCheckpoints = 256;
+    internal const int MaxCheckpoints = 64;
 
     private readonly IHttp2StreamsFeature _streams;
     private readonly Queue<(long Body, long Position)> _checkpoints = new(4);

@@ -56,6 +56,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private long _armedDeadline = long.MaxValue;
     private int _inboxCount;
     private (WebSocketCloseStatus Status, string Description)? _closeBy;
+    private volatile bool _answersBeforeClose;
     private bool _clientClosed;
     private bool _protocolError;
     private TokenBucketRateLimiter? _publishRate;
@@ -349,7 +350,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     /// the reader publishes nothing more, the publish under way (the broker may have taken it) is waited for up to
     /// <see cref="CloseWait"/>, and the answers not yet sent go out before the close frame (and the acknowledgements
     /// received to the broker), so that the client knows what was published. Messages the client sends from here on are
-    /// not published (and not answered).
+    /// not published (and not answered). So too when the client sent a message that breaks a rule (<see cref="EndAfterAnswers"/>).
     /// </summary>
     private async Task AnswerLastPublishAsync(WebSocket socket, SubscriptionEndReason reason)
     {
@@ -361,7 +362,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         if (reason is SubscriptionEndReason.WriteFailed or SubscriptionEndReason.WriteTimeout
-            || _clientClosed || _closeBy is not null || socket.State != WebSocketState.Open)
+            || _clientClosed || (_closeBy is not null && !_answersBeforeClose) || socket.State != WebSocketState.Open)
         {
             return;
         }
@@ -502,13 +503,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
-                    End((WebSocketCloseStatus.InvalidMessageType, "binary messages are not accepted: send JSON text"));
+                    EndAfterAnswers((WebSocketCloseStatus.InvalidMessageType, "binary messages are not accepted: send JSON text"));
                     return;
                 }
 
                 if (length + result.Count > _options.MaxMessageSize)
                 {
-                    End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
+                    EndAfterAnswers((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
                     return;
                 }
 
@@ -534,7 +535,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 {
                     // ASP.NET Core's WebSocket checks each frame, but lets through a message whose last frame is empty and
                     // whose frames before it end within a character: RFC 6455 8.1 fails such a message with 1007 too.
-                    End((WebSocketCloseStatus.InvalidPayloadData, "text message is not valid UTF-8"));
+                    EndAfterAnswers((WebSocketCloseStatus.InvalidPayloadData, "text message is not valid UTF-8"));
                     return;
                 }
 
@@ -622,7 +623,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 var reference = bad.RefGiven ? bad.Ref : _publishes.ToString(CultureInfo.InvariantCulture);
                 return Post(new Inbound(ReplyFrames.PublishFailed(reference, bad.Reason), 0, false));
             case ClientMessage.Invalid invalid:
-                End((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
+                EndAfterAnswers((WebSocketCloseStatus.PolicyViolation, invalid.Reason));
                 return false;
             default:
                 return true;
@@ -752,6 +753,17 @@ internal sealed class WebSocketSession : ISubscriptionSession
     }
 
     /// <summary>The reader is done; <paramref name="closeBy"/> says with what the gateway closes (null: the client closed, or the connection is gone).</summary>
+    /// <summary>
+    /// Ends the connection for a message that breaks a rule, after the answers to what the client sent before it: whether
+    /// the writer had sent them when the reader met the message was chance (a client sending pings and then a message the
+    /// gateway refuses, in one write, got the pongs in some tries and only the close frame in others).
+    /// </summary>
+    private void EndAfterAnswers((WebSocketCloseStatus Status, string Description) closeBy)
+    {
+        _answersBeforeClose = _closeBy is null;
+        End(closeBy);
+    }
+
     private void End((WebSocketCloseStatus Status, string Description)? closeBy)
     {
         _closeBy ??= closeBy;
