@@ -49,12 +49,16 @@ internal sealed class Http2StreamAcknowledgements : TcpAcknowledgements
     /// <summary>The body bytes the client's TCP has acknowledged, taken as delivered once <see cref="ResetGrace"/> passed without a reset.</summary>
     public override long? Acknowledged()
     {
-        if (ConnectionAcknowledged() is { } connection)
+        // The bytes read by the server are taken before the kernel's counts: read later, they could include bytes
+        // that arrived after the counts were taken and make a position look safe too early.
+        var read = ConnectionRead;
+        var received = long.MaxValue;
+        if (ConnectionAcknowledged(out received) is { } connection)
         {
             _acknowledged = _progress.BodyBefore(connection, _acknowledged);
         }
 
-        return _grace.Confirmed(_acknowledged);
+        return _grace.Confirmed(_acknowledged, received, read);
     }
 
     public override void Dispose()

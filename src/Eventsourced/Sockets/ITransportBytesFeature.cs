@@ -9,4 +9,10 @@ namespace Eventsourced.Sockets;
 internal interface ITransportBytesFeature
 {
     long BytesWritten { get; }
+
+    /// <summary>
+    /// The client's bytes the server has taken from the connection's transport so far (TLS records included), compared
+    /// with the kernel's count of bytes received: what arrived before a moment has been read once this reaches it.
+    /// </summary>
+    long BytesRead => 0;
 }

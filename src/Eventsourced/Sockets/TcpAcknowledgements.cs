@@ -20,7 +20,8 @@ namespace Eventsourced.Sockets;
 internal class TcpAcknowledgements : IDisposable
 {
     private const int BytesAckedOffset = 120; // struct tcp_info: __u64 tcpi_bytes_acked
-    private const int InfoLength = BytesAckedOffset + sizeof(ulong);
+    private const int BytesReceivedOffset = 128; // __u64 tcpi_bytes_received, added with tcpi_bytes_acked (4.1)
+    private const int InfoLength = BytesReceivedOffset + sizeof(ulong);
 
     private readonly Socket _socket;
     private readonly ITransportBytesFeature _written;
@@ -101,7 +102,7 @@ internal class TcpAcknowledgements : IDisposable
     /// False only for a kernel whose <c>tcp_info</c> is too short (before 4.1). A socket that is
     /// already closed counts as able: it then acknowledges nothing, rather than everything.
     /// </summary>
-    private static bool KernelReportsBytesAcked(Socket socket) => ReadBytesAcked(socket, out _) is not Info.TooShort;
+    private static bool KernelReportsBytesAcked(Socket socket) => ReadBytesAcked(socket, out _, out _) is not Info.TooShort;
 
     /// <summary>The bytes written so far: read after a flush, where that flush's bytes end.</summary>
     public virtual long Written => _written.BytesWritten;
@@ -121,11 +122,29 @@ internal class TcpAcknowledgements : IDisposable
     private protected long? ConnectionAcknowledged() =>
         BytesAcked(_socket) ?? (Volatile.Read(ref _acknowledgedAtClose) is >= 0 and var atClose ? atClose : null);
 
+    /// <summary>
+    /// As <see cref="ConnectionAcknowledged"/>, with the bytes the kernel had received from the peer at that moment
+    /// (<paramref name="received"/>; <see cref="long.MaxValue"/> once the socket is closed: nothing is known to be read).
+    /// </summary>
+    private protected long? ConnectionAcknowledged(out long received)
+    {
+        if (ReadBytesAcked(_socket, out var acknowledged, out received) is Info.Read)
+        {
+            return acknowledged;
+        }
+
+        received = long.MaxValue;
+        return Volatile.Read(ref _acknowledgedAtClose) is >= 0 and var atClose ? atClose : null;
+    }
+
+    /// <summary>The client's bytes the server has read from the connection (<see cref="ITransportBytesFeature.BytesRead"/>).</summary>
+    private protected long ConnectionRead => _written.BytesRead;
+
     /// <summary>Stops reading the count at the connection's close: the stream has ended (the connection may serve other requests).</summary>
     public virtual void Dispose() => _closed.Dispose();
 
     /// <summary>The socket's bytes its peer has acknowledged; null where the kernel cannot tell or the socket is closed.</summary>
-    internal static long? BytesAcked(Socket socket) => ReadBytesAcked(socket, out var acknowledged) is Info.Read ? acknowledged : null;
+    internal static long? BytesAcked(Socket socket) => ReadBytesAcked(socket, out var acknowledged, out _) is Info.Read ? acknowledged : null;
 
     private enum Info
     {
@@ -134,9 +153,10 @@ internal class TcpAcknowledgements : IDisposable
         Closed,
     }
 
-    private static Info ReadBytesAcked(Socket socket, out long acknowledged)
+    private static Info ReadBytesAcked(Socket socket, out long acknowledged, out long received)
     {
         acknowledged = 0;
+        received = 0;
         Span<byte> info = stackalloc byte[InfoLength];
         try
         {
@@ -151,6 +171,7 @@ internal class TcpAcknowledgements : IDisposable
         }
 
         acknowledged = (long)MemoryMarshal.Read<ulong>(info[BytesAckedOffset..]);
+        received = (long)MemoryMarshal.Read<ulong>(info[BytesReceivedOffset..]);
         return Info.Read;
     }
 }

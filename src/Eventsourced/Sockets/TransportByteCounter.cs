@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
@@ -37,6 +38,8 @@ internal static class TransportByteCounter
         public PipeWriter Output => _output;
 
         public long BytesWritten => _output.Written;
+
+        public long BytesRead => _input.Read;
     }
 
     /// <summary>Passes everything through, counting what is advanced (Kestrel writes from one thread at a time).</summary>
@@ -97,12 +100,43 @@ internal static class TransportByteCounter
         public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
     }
 
-    /// <summary>Passes everything through; a read that meets the kernel's timeout fails as a reset connection's does.</summary>
+    /// <summary>
+    /// Passes everything through, counting what is consumed (Kestrel reads from one thread at a time); a read that meets
+    /// the kernel's timeout fails as a reset connection's does.
+    /// </summary>
     private sealed class TimeoutAsResetReader(PipeReader inner) : PipeReader
     {
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+        private ReadOnlySequence<byte> _buffer;
+        private long _read;
 
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+        public long Read => Volatile.Read(ref _read);
+
+        public override void AdvanceTo(SequencePosition consumed)
+        {
+            Consumed(consumed);
+            inner.AdvanceTo(consumed);
+        }
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            Consumed(consumed);
+            inner.AdvanceTo(consumed, examined);
+        }
+
+        private void Consumed(SequencePosition consumed)
+        {
+            if (!_buffer.IsEmpty)
+            {
+                Volatile.Write(ref _read, _read + _buffer.Slice(_buffer.Start, consumed).Length);
+                _buffer = default;
+            }
+        }
+
+        private ReadResult Seen(ReadResult result)
+        {
+            _buffer = result.Buffer;
+            return result;
+        }
 
         public override void CancelPendingRead() => inner.CancelPendingRead();
 
@@ -122,14 +156,20 @@ internal static class TransportByteCounter
                 throw new ConnectionResetException(ex.Message, ex);
             }
 
-            return read.IsCompletedSuccessfully ? read : AwaitedAsync(read);
+            return read.IsCompletedSuccessfully ? new(Seen(read.Result)) : AwaitedAsync(read);
         }
 
         public override bool TryRead(out ReadResult result)
         {
             try
             {
-                return inner.TryRead(out result);
+                if (inner.TryRead(out result))
+                {
+                    Seen(result);
+                    return true;
+                }
+
+                return false;
             }
             catch (Exception ex) when (DroppedByTheKernel(ex))
             {
@@ -137,11 +177,11 @@ internal static class TransportByteCounter
             }
         }
 
-        private static async ValueTask<ReadResult> AwaitedAsync(ValueTask<ReadResult> read)
+        private async ValueTask<ReadResult> AwaitedAsync(ValueTask<ReadResult> read)
         {
             try
             {
-                return await read;
+                return Seen(await read);
             }
             catch (Exception ex) when (DroppedByTheKernel(ex))
             {

@@ -47,6 +47,31 @@ public sealed class TransportByteCounterTests
         Assert.Equal(received, connection.Features.Get<ITransportBytesFeature>()!.BytesWritten);
     }
 
+    [Fact]
+    public async Task CountsWhatTheServerConsumesOfThePeersBytes_NotWhatItOnlyExamined()
+    {
+        var toPeer = new Pipe();
+        var fromPeer = new Pipe();
+        var connection = new DefaultConnectionContext("c2", new DuplexPipe(fromPeer.Reader, toPeer.Writer), new DuplexPipe(toPeer.Reader, fromPeer.Writer));
+        await fromPeer.Writer.WriteAsync(new byte[1000]);
+        var counts = new List<long>();
+
+        await TransportByteCounter.Middleware()(async context =>
+        {
+            var input = context.Transport.Input;
+            var feature = context.Features.Get<ITransportBytesFeature>()!;
+            var read = await input.ReadAsync();
+            input.AdvanceTo(read.Buffer.GetPosition(300), read.Buffer.End); // 300 consumed, all examined
+            counts.Add(feature.BytesRead);
+            await fromPeer.Writer.WriteAsync(new byte[500]);
+            Assert.True(input.TryRead(out read));
+            input.AdvanceTo(read.Buffer.End);
+            counts.Add(feature.BytesRead);
+        })(connection);
+
+        Assert.Equal([300, 1500], counts);
+    }
+
     private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
     {
         public PipeReader Input => input;
