@@ -13,16 +13,17 @@ namespace Eventsourced.Sockets;
 /// acknowledged count says which of them the client's TCP has.
 /// <para>
 /// Closing an EventSource over HTTP/2 resets its stream, not the connection: bytes that reach the client after it
-/// sent the reset are acknowledged by its TCP and thrown away. Its reset is in the connection's bytes before those
-/// acknowledgements, but Kestrel reads it a moment later than the acknowledgement count can be read. So a body
-/// position counts as acknowledged only once the stream was still open <see cref="Grace"/> after the count
-/// showed it (<see cref="ResetGrace"/>); once the stream is aborted, what was seen later than that before the abort goes back to the queue
-/// (it may arrive twice, never not at all).
+/// sent the reset are acknowledged by its TCP and thrown away. A reset sent before those acknowledgements is in the
+/// connection's bytes before them, but Kestrel reads it later than the acknowledgement count can be read. So a body
+/// position counts as acknowledged only once the gateway has read every byte the client had sent when the count showed
+/// it, and the stream then stayed open <see cref="Grace"/> (<see cref="ResetGrace"/>); what the stream's abort finds not
+/// yet confirmed goes back to the queue (it may arrive twice). A reset the client sent after its TCP acknowledged the
+/// bytes (one still in its own send buffer) cannot be told from a later close.
 /// </para>
 /// </summary>
 internal sealed class Http2StreamAcknowledgements : TcpAcknowledgements
 {
-    /// <summary>How long after the client's TCP acknowledged a stream's bytes a reset of the stream still takes them back.</summary>
+    /// <summary>How long after the gateway read what the client had sent by its acknowledgement a reset of the stream still takes the bytes back.</summary>
     public static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(50);
 
     private readonly Http2StreamProgress _progress;
@@ -46,14 +47,13 @@ internal sealed class Http2StreamAcknowledgements : TcpAcknowledgements
 
     public override PipeWriter CountWrites(PipeWriter writer) => new CountingWriter(writer, _written);
 
-    /// <summary>The body bytes the client's TCP has acknowledged, taken as delivered once <see cref="ResetGrace"/> passed without a reset.</summary>
+    /// <summary>The body bytes the client's TCP has acknowledged, taken as delivered once <see cref="ResetGrace"/> confirms them.</summary>
     public override long? Acknowledged()
     {
         // The bytes read by the server are taken before the kernel's counts: read later, they could include bytes
         // that arrived after the counts were taken and make a position look safe too early.
         var read = ConnectionRead;
-        var received = long.MaxValue;
-        if (ConnectionAcknowledged(out received) is { } connection)
+        if (ConnectionAcknowledged(out var received) is { } connection)
         {
             _acknowledged = _progress.BodyBefore(connection, _acknowledged);
         }
