@@ -119,8 +119,7 @@ internal class TcpAcknowledgements : IDisposable
     /// The connection's bytes the peer has acknowledged; once the socket is closed, as many as it had when the peer closed
     /// the connection, or null when that is not known.
     /// </summary>
-    private protected long? ConnectionAcknowledged() =>
-        BytesAcked(_socket) ?? (Volatile.Read(ref _acknowledgedAtClose) is >= 0 and var atClose ? atClose : null);
+    private protected long? ConnectionAcknowledged() => ConnectionAcknowledged(out _);
 
     /// <summary>
     /// As <see cref="ConnectionAcknowledged"/>, with the bytes the kernel had received from the peer at that moment

@@ -752,7 +752,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
     }
 
-    /// <summary>The reader is done; <paramref name="closeBy"/> says with what the gateway closes (null: the client closed, or the connection is gone).</summary>
     /// <summary>
     /// Ends the connection for a message that breaks a rule, after the answers to what the client sent before it: whether
     /// the writer had sent them when the reader met the message was chance (a client sending pings and then a message the
@@ -764,6 +763,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         End(closeBy);
     }
 
+    /// <summary>The reader is done; <paramref name="closeBy"/> says with what the gateway closes (null: the client closed, or the connection is gone).</summary>
     private void End((WebSocketCloseStatus Status, string Description)? closeBy)
     {
         _closeBy ??= closeBy;
