@@ -28,51 +28,26 @@ internal sealed class CountingConnectFeature(IHttpExtendedConnectFeature inner) 
     public async ValueTask<Stream> AcceptAsync() => new CountingStream(await inner.AcceptAsync(), Written);
 }
 
-
 /// <summary>The extended CONNECT's duplex stream, counting what is written to it.</summary>
-internal sealed class CountingStream(Stream inner, WrittenBytes counter) : Stream
+internal sealed class CountingStream(Stream inner, WrittenBytes counter) : PassThroughStream(inner)
 {
-    public override bool CanRead => inner.CanRead;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => inner.CanWrite;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
-
-    public override void Flush() => inner.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
-
-    public override int Read(Span<byte> buffer) => inner.Read(buffer);
+    public override int Read(Span<byte> buffer) => Inner.Read(buffer);
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        inner.ReadAsync(buffer, offset, count, cancellationToken);
+        Inner.ReadAsync(buffer, offset, count, cancellationToken);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-        inner.ReadAsync(buffer, cancellationToken);
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
+        Inner.ReadAsync(buffer, cancellationToken);
 
     public override void Write(byte[] buffer, int offset, int count)
     {
-        inner.Write(buffer, offset, count);
+        Inner.Write(buffer, offset, count);
         counter.Add(count);
     }
 
     public override void Write(ReadOnlySpan<byte> buffer)
     {
-        inner.Write(buffer);
+        Inner.Write(buffer);
         counter.Add(buffer.Length);
     }
 
@@ -80,24 +55,14 @@ internal sealed class CountingStream(Stream inner, WrittenBytes counter) : Strea
     {
         // Counted before the write returns: the session reads the count after its send completes.
         counter.Add(count);
-        await inner.WriteAsync(buffer.AsMemory(offset, count), cancellationToken);
+        await Inner.WriteAsync(buffer.AsMemory(offset, count), cancellationToken);
     }
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         counter.Add(buffer.Length);
-        return inner.WriteAsync(buffer, cancellationToken);
+        return Inner.WriteAsync(buffer, cancellationToken);
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        if (disposing)
-        {
-            inner.Dispose();
-        }
-
-        base.Dispose(disposing);
-    }
-
-    public override ValueTask DisposeAsync() => inner.DisposeAsync();
+    public override ValueTask DisposeAsync() => Inner.DisposeAsync();
 }

@@ -45,7 +45,7 @@ internal static class Http2FrameCounter
     /// Passes every byte through, reading the frame headers on the way. Kestrel's frame writer writes and flushes
     /// from one thread at a time, one flush at a time; the streams' readers ask from others (<see cref="Http2StreamProgress"/> locks).
     /// </summary>
-    internal sealed class FramesWriter(PipeWriter inner, ITransportBytesFeature transport) : PipeWriter, IHttp2StreamsFeature
+    internal sealed class FramesWriter(PipeWriter inner, ITransportBytesFeature transport) : PassThroughPipeWriter(inner), IHttp2StreamsFeature
     {
         private readonly Dictionary<int, Http2StreamProgress> _followed = [];
         private readonly byte[] _header = new byte[FrameHeaderLength];
@@ -80,26 +80,16 @@ internal static class Http2FrameCounter
             }
         }
 
-        public override Memory<byte> GetMemory(int sizeHint = 0) => _buffer = inner.GetMemory(sizeHint);
+        public override Memory<byte> GetMemory(int sizeHint = 0) => _buffer = Inner.GetMemory(sizeHint);
 
-        public override Span<byte> GetSpan(int sizeHint = 0) => (_buffer = inner.GetMemory(sizeHint)).Span;
+        public override Span<byte> GetSpan(int sizeHint = 0) => (_buffer = Inner.GetMemory(sizeHint)).Span;
 
         public override void Advance(int bytes)
         {
             Read(_buffer.Span[..bytes]);
             _buffer = default;
-            inner.Advance(bytes);
+            Inner.Advance(bytes);
         }
-
-        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
-
-        public override long UnflushedBytes => inner.UnflushedBytes;
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
 
         public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
@@ -118,7 +108,7 @@ internal static class Http2FrameCounter
                 }
             }
 
-            var flush = inner.FlushAsync(cancellationToken);
+            var flush = Inner.FlushAsync(cancellationToken);
             if (flush.IsCompletedSuccessfully)
             {
                 Flushed();

@@ -69,28 +69,12 @@ internal sealed class Http2StreamAcknowledgements : TcpAcknowledgements
     }
 
     /// <summary>Passes everything through, counting what is advanced.</summary>
-    private sealed class CountingWriter(PipeWriter inner, WrittenBytes counter) : PipeWriter
+    private sealed class CountingWriter(PipeWriter inner, WrittenBytes counter) : PassThroughPipeWriter(inner)
     {
-        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
-
-        public override long UnflushedBytes => inner.UnflushedBytes;
-
         public override void Advance(int bytes)
         {
-            inner.Advance(bytes);
+            Inner.Advance(bytes);
             counter.Add(bytes);
         }
-
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
-
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
     }
 }

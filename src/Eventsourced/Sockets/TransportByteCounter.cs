@@ -43,32 +43,24 @@ internal static class TransportByteCounter
     }
 
     /// <summary>Passes everything through, counting what is advanced (Kestrel writes from one thread at a time).</summary>
-    private sealed class CountingWriter(PipeWriter inner) : PipeWriter
+    private sealed class CountingWriter(PipeWriter inner) : PassThroughPipeWriter(inner)
     {
         private long _written;
 
         public long Written => Volatile.Read(ref _written);
 
-        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
-
-        public override long UnflushedBytes => inner.UnflushedBytes;
-
         public override void Advance(int bytes)
         {
-            inner.Advance(bytes);
+            Inner.Advance(bytes);
             Volatile.Write(ref _written, _written + bytes);
         }
-
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
-
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
 
         public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
             ValueTask<FlushResult> flush;
             try
             {
-                flush = inner.FlushAsync(cancellationToken);
+                flush = Inner.FlushAsync(cancellationToken);
             }
             catch (Exception ex) when (DroppedByTheKernel(ex))
             {
@@ -92,12 +84,6 @@ internal static class TransportByteCounter
                 return Gone;
             }
         }
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
     }
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Buffers;
+using Eventsourced.Sockets;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace Eventsourced.WebSockets;
@@ -13,7 +14,7 @@ namespace Eventsourced.WebSockets;
 /// WebSocket's keepalive timer may write while the session uncorks. Reads pass through a <see cref="CloseReasonCheck"/>,
 /// so that a close whose reason is not UTF-8 is answered with 1007.
 /// </summary>
-internal sealed class CorkedStream(Stream inner) : Stream
+internal sealed class CorkedStream(Stream inner) : PassThroughStream(inner)
 {
     /// <summary>A corked batch is written out early once it holds this much (the SSE writer's batch size).</summary>
     private const int MaxCorked = 64 * 1024;
@@ -27,20 +28,6 @@ internal sealed class CorkedStream(Stream inner) : Stream
     private byte[]? _heldRead;
     private int _heldReadStart;
     private int _heldReadEnd;
-
-    public override bool CanRead => inner.CanRead;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => inner.CanWrite;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     /// <summary>Holds writes back until <see cref="UncorkAsync"/>.</summary>
     public void Cork()
@@ -115,7 +102,7 @@ internal sealed class CorkedStream(Stream inner) : Stream
             return TakeHeldRead(buffer.Span);
         }
 
-        var read = await inner.ReadAsync(buffer, cancellationToken);
+        var read = await Inner.ReadAsync(buffer, cancellationToken);
         var oversizedBefore = _closeCheck.OversizedFrame;
         var start = _closeCheck.Follow(buffer.Span[..read], out var payloadLength);
         if (_closeCheck.OversizedFrame && !oversizedBefore)
@@ -133,7 +120,7 @@ internal sealed class CorkedStream(Stream inner) : Stream
         var length = read - start;
         while (length < payloadLength)
         {
-            var more = await inner.ReadAsync(held.AsMemory(length, payloadLength - length), cancellationToken);
+            var more = await Inner.ReadAsync(held.AsMemory(length, payloadLength - length), cancellationToken);
             if (more == 0)
             {
                 // The connection ended within the close frame: the WebSocket reports that.
@@ -159,19 +146,10 @@ internal sealed class CorkedStream(Stream inner) : Stream
 
     public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
-
-    public override void Flush() => inner.Flush();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
         {
-            inner.Dispose();
             lock (_sync)
             {
                 ReturnBuffer();
@@ -189,7 +167,7 @@ internal sealed class CorkedStream(Stream inner) : Stream
         try
         {
             await WriteHeldLockedAsync(cancellationToken);
-            await inner.WriteAsync(buffer, cancellationToken);
+            await Inner.WriteAsync(buffer, cancellationToken);
         }
         finally
         {
@@ -229,7 +207,7 @@ internal sealed class CorkedStream(Stream inner) : Stream
 
         try
         {
-            await inner.WriteAsync(held.AsMemory(0, length), cancellationToken);
+            await Inner.WriteAsync(held.AsMemory(0, length), cancellationToken);
         }
         finally
         {
