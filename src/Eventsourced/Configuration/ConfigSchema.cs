@@ -124,6 +124,23 @@ internal sealed class ConfigSchema
 
     public IEnumerable<SchemaKey> Keys => AllSections.SelectMany(s => s.Keys);
 
+    /// <summary>
+    /// The key a problem names (<c>auth.jwt.secret</c>, or a list's entry, <c>broker.node[1]</c>), case-insensitively as
+    /// configuration keys are; null for a section, a header or a key that does not exist.
+    /// </summary>
+    public SchemaKey? Find(string? problemKey)
+    {
+        if (problemKey is null)
+        {
+            return null;
+        }
+
+        var bracket = problemKey.IndexOf('[', StringComparison.Ordinal);
+        var path = bracket < 0 ? problemKey : problemKey[..bracket];
+        return Keys.FirstOrDefault(key => string.Equals(key.Path, path, StringComparison.OrdinalIgnoreCase)
+            || key.Aliases.Any(alias => string.Equals($"{key.Section}.{alias}", path, StringComparison.OrdinalIgnoreCase)));
+    }
+
     public static ConfigSchema For(Type root) =>
         new(root.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .OrderBy(p => p.MetadataToken)

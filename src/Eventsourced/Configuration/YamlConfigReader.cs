@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
@@ -165,6 +166,17 @@ internal static partial class YamlConfigReader
     /// application's (<c>!foo</c>, <c>!!python/object</c>, <c>!&lt;tag:example.com,2000:x&gt;</c>) that the gateway would
     /// otherwise read as plain text; a core tag on a text it does not take (<c>!!int abc</c>) is as wrong.
     /// </summary>
+    /// <summary>
+    /// A value as a problem may quote it: a secret's not at all (its length only), a URL's as <c>-c</c> prints it (no
+    /// password, no query values). The reader runs before the options are bound, where the other problems hide them.
+    /// </summary>
+    private static string Shown(string? key, string value) => ConfigSchema.Gateway.Find(key) switch
+    {
+        { Mask: MaskKind.Secret } => $"a secret of {value.Length.ToString(CultureInfo.InvariantCulture)} characters (not shown)",
+        { Mask: not null } secret => $"'{ConfigText.OneLine(ConfigPrinter.Show(secret, value))}'",
+        _ => $"'{ConfigText.OneLine(value)}'",
+    };
+
     private static void CheckTag(TagName tag, ConfigNodeKind kind, string? value, ConfigLocation location, string? key, List<ConfigProblem> problems)
     {
         if (tag.IsEmpty || tag.IsNonSpecific)
@@ -190,7 +202,7 @@ internal static partial class YamlConfigReader
         }
         else if (fits is false)
         {
-            problems.Add(new(location, key, $"'{ConfigText.OneLine(value ?? string.Empty)}' is not a {name}"));
+            problems.Add(new(location, key, $"{Shown(key, value ?? string.Empty)} is not a {name}"));
         }
     }
 

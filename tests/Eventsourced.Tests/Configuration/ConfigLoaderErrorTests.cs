@@ -83,6 +83,24 @@ public sealed class ConfigLoaderErrorTests
     public void Load_UnknownYamlTag_ReportsFileLineAndKey(string yaml, string expected) =>
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
+    /// <summary>
+    /// A value that does not fit its tag was quoted as it is, a secret too: <c>secret: !!int S3cret...</c> printed the
+    /// secret (and a broker URL its password) on the console and in the container's log, which every other problem hides.
+    /// </summary>
+    [Theory]
+    [InlineData("auth:\n  jwt:\n    secret: !!int S3cretValue-0123456789abcdef0123456789\n", "FILE:3: auth.jwt.secret: a secret of 38 characters (not shown) is not a !!int")]
+    [InlineData("auth:\n  jwt:\n    secrets: [!!bool 'HS256:S3cretValue-0123456789abcdef0123456789']\n", "FILE:3: auth.jwt.secrets[0]: a secret of 44 characters (not shown) is not a !!bool")]
+    [InlineData("metrics:\n  Token: !!float S3cretToken\n", "FILE:2: metrics.Token: a secret of 11 characters (not shown) is not a !!float")]
+    [InlineData("broker:\n  node:\n    - amqp://a/\n    - !!null amqp://app:S3cretPassword@b:5672/\n", "FILE:4: broker.node[1]: 'amqp://app:***@b:5672/' is not a !!null")]
+    [InlineData("auth:\n  jwt:\n    jwks_url: !!int https://idp.example/jwks?api_key=S3cretKey\n", "FILE:3: auth.jwt.jwks_url: 'https://idp.example/jwks?api_key=***' is not a !!int")]
+    public void Load_SecretNotFittingItsTag_IsNotShown(string yaml, string expected)
+    {
+        var problem = Assert.Single(ConfigTesting.Problems(yaml));
+
+        Assert.Equal(expected, problem);
+        Assert.DoesNotContain("S3cret", problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_EveryUnknownTag_IsReported() =>
         Assert.Equal(2, ConfigTesting.Problems("queue:\n  expires: !a 3\n  prefetch: !b 4\n").Length);
