@@ -5,7 +5,7 @@
 #
 # For a gateway configured with queue.bind: [users:topic:user.${query:id}]: the message goes to the exchange
 # users (USERS_EXCHANGE) with routing key user.USER, which the gateway bound USER's queue with when USER
-# subscribed (and which followers' queues may be bound with too; see examples/csharp/users.cs).
+# subscribed: USER alone gets it (followers' queues are bound to status.AUTHOR; see examples/csharp/users.cs).
 # AMQP_URL names the broker (default amqp://guest:guest@localhost:5672). amqp-publish cannot ask for an
 # unroutable message back: when no queue is bound, the message is dropped silently.
 set -eu

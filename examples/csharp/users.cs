@@ -7,10 +7,14 @@
 //       - users:topic:user.${query:id}      # the browser's ?id=42 gets what is sent to routing key user.42
 //       - broadcast:fanout                  # every client gets what is sent to broadcast
 //
-//   dotnet run users.cs -- send USER 'text'          a private message to USER (routing key user.USER)
+//   dotnet run users.cs -- send USER 'text'          a private message to USER alone (routing key user.USER)
 //   dotnet run users.cs -- broadcast 'text'          a message to every client
-//   dotnet run users.cs -- follow FOLLOWER AUTHOR    FOLLOWER's queue also gets what is sent to AUTHOR
+//   dotnet run users.cs -- status AUTHOR 'text'      a status update to AUTHOR's followers (routing key status.AUTHOR)
+//   dotnet run users.cs -- follow FOLLOWER AUTHOR    FOLLOWER's queue also gets AUTHOR's status updates
 //   dotnet run users.cs -- unfollow FOLLOWER AUTHOR
+//
+// Status updates have a routing key of their own: a follower bound to user.AUTHOR would read AUTHOR's private
+// messages too.
 //
 // AMQP_URL names the broker; USERS_EXCHANGE and BROADCAST_EXCHANGE the exchanges (users, broadcast). The
 // queue names are the ones the gateway derives from queue.pattern (${query:id} by default). A follow lasts
@@ -36,6 +40,10 @@ try
         case ["send", var user, var text]:
             await users.SendAsync(connection, user, text);
             Console.WriteLine($"sent to {user}");
+            return 0;
+        case ["status", var author, var text]:
+            await users.StatusAsync(connection, author, text);
+            Console.WriteLine($"sent to the followers of {author}");
             return 0;
         case ["broadcast", var text]:
             await users.BroadcastAsync(connection, text);
@@ -67,28 +75,31 @@ catch (OperationInterruptedException ex) when (ex.ShutdownReason?.ReplyCode == C
     return 69;
 }
 
-Console.Error.WriteLine("usage: dotnet run users.cs -- send USER TEXT | broadcast TEXT | follow FOLLOWER AUTHOR | unfollow FOLLOWER AUTHOR");
+Console.Error.WriteLine("usage: dotnet run users.cs -- send USER TEXT | broadcast TEXT | status AUTHOR TEXT | follow FOLLOWER AUTHOR | unfollow FOLLOWER AUTHOR");
 return 64;
 
 internal sealed class Users(string usersExchange, string broadcastExchange)
 {
-    /// <summary>To one user: the routing key user.USER, which the gateway bound USER's queue with. Also to their followers.</summary>
+    /// <summary>To one user alone: the routing key user.USER, which the gateway bound USER's queue with.</summary>
     public Task SendAsync(IConnection connection, string user, string text) => PublishAsync(connection, usersExchange, $"user.{user}", text);
+
+    /// <summary>To AUTHOR's followers: the routing key status.AUTHOR, which their follows bound their queues with.</summary>
+    public Task StatusAsync(IConnection connection, string author, string text) => PublishAsync(connection, usersExchange, $"status.{author}", text);
 
     /// <summary>To every client: the fanout exchange every client's queue is bound to.</summary>
     public Task BroadcastAsync(IConnection connection, string text) => PublishAsync(connection, broadcastExchange, "", text);
 
-    /// <summary>FOLLOWER's queue also takes AUTHOR's routing key: plain AMQP, no gateway involved.</summary>
+    /// <summary>FOLLOWER's queue also takes AUTHOR's status updates (not their private messages): plain AMQP, no gateway involved.</summary>
     public async Task FollowAsync(IConnection connection, string follower, string author)
     {
         await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueBindAsync(queue: follower, exchange: usersExchange, routingKey: $"user.{author}");
+        await channel.QueueBindAsync(queue: follower, exchange: usersExchange, routingKey: $"status.{author}");
     }
 
     public async Task UnfollowAsync(IConnection connection, string follower, string author)
     {
         await using var channel = await connection.CreateChannelAsync();
-        await channel.QueueUnbindAsync(queue: follower, exchange: usersExchange, routingKey: $"user.{author}");
+        await channel.QueueUnbindAsync(queue: follower, exchange: usersExchange, routingKey: $"status.{author}");
     }
 
     /// <summary>Confirmed and mandatory: a message no queue takes comes back (PublishReturnException) instead of vanishing.</summary>

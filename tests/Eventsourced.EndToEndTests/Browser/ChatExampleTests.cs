@@ -71,6 +71,52 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
     }
 
     [Fact]
+    public async Task ANetworkThatWentDark_ThePageNoticesByItsPings_ReconnectsAndIsSeenBack_MessagesReachBothOnce()
+    {
+        // alice's network goes dark without a word (a proxy the test controls): the gateway drops her sockets, bob sees
+        // her leave; her page heard nothing. Without pings of its own it stayed "open" for good after the network came
+        // back: nobody saw her again, and what she typed went nowhere. Her page's clock is Playwright's (20 s pings).
+        await using var chat = await StartChatAsync(configure: o =>
+        {
+            o.Server.HeartbeatSeconds = 1;
+            o.Server.WriteTimeoutSeconds = 2;
+        });
+        await using var proxy = new DarkNetworkProxy(chat.Gateway.Port);
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        await alicePage.Clock.InstallAsync();
+        await alicePage.GotoAsync(chat.Url(alice, port: proxy.Port));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.Url(bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        await alicePage.Clock.FastForwardAsync("00:20"); // a ping and its pong: the socket is alive
+        await SayAsync(alicePage, "before");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}before"]);
+
+        proxy.GoDark();
+        await Expect(bobPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{alice} left"]);
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(0);
+        await SayAsync(bobPage, "while you were away");
+        proxy.ComeBack();
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+
+        // The next ping goes into the dark; at the turn after it the page closes both sockets and connects again.
+        await alicePage.Clock.FastForwardAsync("00:20");
+        await alicePage.Clock.FastForwardAsync("00:20");
+        await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(1);
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await SayWhenConnectedAsync(alicePage, "back");
+        string[] conversation = [$"{alice}before", $"{bob}while you were away", $"{alice}back"];
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+        Assert.True(proxy.Connections >= 4, $"{proxy.Connections} connections through the proxy");
+    }
+
+    [Fact]
     public async Task SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown()
     {
         await using var chat = await StartChatAsync();
@@ -492,8 +538,8 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         }
 
         /// <summary>The chat page for <paramref name="user"/> in the room, on this gateway, with <paramref name="query"/> (<c>&amp;token=...</c>) after.</summary>
-        public string Url(string user, string query = "") =>
-            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{gateway.Port}")}&room={Room}&user={Uri.EscapeDataString(user)}{query}");
+        public string Url(string user, string query = "", int? port = null) =>
+            site.ChatUrl($"?gateway={Uri.EscapeDataString($"ws://{PageServer.GatewayHost}:{port ?? gateway.Port}")}&room={Room}&user={Uri.EscapeDataString(user)}{query}");
 
         /// <summary>The chat page in the room, on this gateway, without <c>user=</c>: <paramref name="query"/> brings the token (<c>&amp;token_url=...</c>).</summary>
         public string UrlWithoutUser(string query) =>

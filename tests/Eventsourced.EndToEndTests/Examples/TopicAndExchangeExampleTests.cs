@@ -59,16 +59,22 @@ public sealed class TopicAndExchangeExampleTests(BrokerFixture broker)
         [
             await RunAsync(dotnet, "users.cs", ["send", alice, "hello alice"], environment),
             await RunAsync(dotnet, "users.cs", ["follow", bob, alice], environment),
-            await RunAsync(dotnet, "users.cs", ["send", alice, "status of alice"], environment),
+            await RunAsync(dotnet, "users.cs", ["status", alice, "status of alice"], environment),
+            await RunAsync(dotnet, "users.cs", ["send", alice, "private to alice"], environment),
             await RunAsync(dotnet, "users.cs", ["unfollow", bob, alice], environment),
-            await RunAsync(dotnet, "users.cs", ["send", alice, "after unfollow"], environment),
+            await RunAsync(dotnet, "users.cs", ["follow", alice, bob], environment),
+            await RunAsync(dotnet, "users.cs", ["status", bob, "status of bob"], environment),
             await RunAsync(dotnet, "users.cs", ["broadcast", "to everyone"], environment),
         ];
         var nobody = await RunAsync(dotnet, "users.cs", ["send", broker.UniqueQueueName("nobody"), "lost"], environment);
+        var unfollowed = await RunAsync(dotnet, "users.cs", ["status", alice, "after unfollow"], environment);
 
+        // A follower gets its author's status updates and broadcasts, never the author's private messages (go-eventserver's
+        // Follow, Private Msg, Status Update and Broadcast); an author gets no status update of their own.
         Assert.All(runs, run => Assert.True(run.ExitCode == 0, run.ToString()));
         Assert.True(nobody.ExitCode == 69, nobody.ToString());
-        Assert.Equal(["hello alice", "status of alice", "after unfollow", "to everyone"], await aliceStream.ReadEventsAsync(4, Timeout));
+        Assert.True(unfollowed.ExitCode == 69, unfollowed.ToString());
+        Assert.Equal(["hello alice", "private to alice", "status of bob", "to everyone"], await aliceStream.ReadEventsAsync(4, Timeout));
         Assert.Equal(["status of alice", "to everyone"], await bobStream.ReadEventsAsync(2, Timeout));
     }
 
