@@ -246,6 +246,11 @@ internal sealed class SubscriptionGate(
             return;
         }
 
+        if (held is not null)
+        {
+            Announce(target.Kind, held, context.User);
+        }
+
         // A new subscription counts against limits.max_subscriptions from here until its end (EndAsync); a held one taken
         // again is counted already.
         if (held is null && !_cap.TryTake())
@@ -278,8 +283,7 @@ internal sealed class SubscriptionGate(
 
         if (hold is not null && held is null)
         {
-            var user = context.User;
-            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, user, h.Subscription, h.Started, why, h.Messages), client);
+            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, h.User, h.Subscription, h.Started, why, h.Messages), client, context.User);
             if (!hold.TryAdd(held, out var tooMany))
             {
                 await subscription.DisposeAsync();
@@ -436,6 +440,24 @@ internal sealed class SubscriptionGate(
         await held.EndAsync(held.Subscription.EndReason ?? reason);
     }
 
+    /// <summary>
+    /// A held subscription taken by a request whose token names another subject (a token that may read the same queue):
+    /// presence says that the subject it was announced for has gone and that this one reads it now, and its end will name
+    /// this one. Announced for its first subject until it ended, it showed a user online who had left, and never the one
+    /// polling.
+    /// </summary>
+    private void Announce(string kind, HeldSubscription held, System.Security.Claims.ClaimsPrincipal user)
+    {
+        if (string.Equals(PresencePublisher.Subject(held.User), PresencePublisher.Subject(user), StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        presence.Unsubscribed(kind, held.Name, held.User);
+        presence.Subscribed(kind, held.Name, user);
+        held.User = user;
+    }
+
     /// <summary>The subscription counts as open from here (metrics, log, presence); returns when it started.</summary>
     private long Begin(string kind, System.Security.Claims.ClaimsPrincipal user, ISubscription subscription)
     {
@@ -468,7 +490,7 @@ internal sealed class SubscriptionGate(
     }
 
     /// <summary>Releases the subscription, then counts, logs and announces its end.</summary>
-    private async Task EndAsync(string kind, System.Security.Claims.ClaimsPrincipal user, ISubscription subscription, long started, SubscriptionEndReason reason, long messages)
+    private async Task EndAsync(string kind, System.Security.Claims.ClaimsPrincipal? user, ISubscription subscription, long started, SubscriptionEndReason reason, long messages)
     {
         try
         {

@@ -243,7 +243,8 @@ internal sealed class SubscriptionHold
 }
 
 /// <summary>A subscription kept between requests by a <see cref="SubscriptionHold"/>, with what the gateway logs and counts when it ends.</summary>
-internal sealed class HeldSubscription(string name, ISubscription subscription, long started, Func<HeldSubscription, SubscriptionEndReason, Task> end, string client = "")
+internal sealed class HeldSubscription(
+    string name, ISubscription subscription, long started, Func<HeldSubscription, SubscriptionEndReason, Task> end, string client = "", System.Security.Claims.ClaimsPrincipal? user = null)
 {
     private int _ended;
 
@@ -256,6 +257,9 @@ internal sealed class HeldSubscription(string name, ISubscription subscription, 
     public string Client { get; internal set; } = client;
 
     public ISubscription Subscription { get; } = subscription;
+
+    /// <summary>Whom presence announced it for: the user of the request that opened it, or of the last that took it with another subject.</summary>
+    public System.Security.Claims.ClaimsPrincipal? User { get; internal set; } = user;
 
     /// <summary>When it was opened (a <see cref="TimeProvider"/> timestamp).</summary>
     public long Started { get; } = started;

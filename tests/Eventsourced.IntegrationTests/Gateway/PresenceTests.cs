@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Eventsourced.IntegrationTests.Infrastructure;
+using Eventsourced.Testing.Tokens;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -60,6 +61,45 @@ public sealed class PresenceTests(BrokerFixture broker)
         var metrics = await gateway.Client.GetStringAsync("/metrics");
         Assert.Contains("eventsourced_presence_events_total{outcome=\"published\"} 4\n", metrics, StringComparison.Ordinal);
         Assert.Contains("eventsourced_presence_events_total{outcome=\"dropped\"} 0\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task HeldPoll_TakenByAnotherSubject_AnnouncesTheFirstGoneAndTheSecondSubscribed()
+    {
+        // A long-poll's subscription is held between polls, and a poll with another token that may read the queue takes it
+        // over. The events named the subject that opened it for as long as it was held: the one polling was never announced,
+        // and the first was shown online until the hold ran out after the other's last poll.
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        var queue = broker.UniqueQueueName("shared-inbox");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, "#");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Events.Exchange = exchange;
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Poll.WaitSeconds = 0;
+            o.Poll.HoldSeconds = 3;
+        });
+
+        foreach (var (subject, polls) in new[] { ("alice", 1), ("bob", 2) })
+        {
+            for (var i = 0; i < polls; i++)
+            {
+                using var response = await gateway.Client.GetAsync($"/poll?id={queue}&access_token={TestTokens.Hs256(TestTokens.Claims(subject, queue))}");
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            }
+        }
+
+        // The last event once the hold runs out after bob's last poll.
+        var events = (await amqp.ReceiveAsync(watcher, 4, Timeout))
+            .Select(e => JsonDocument.Parse(e.Body).RootElement)
+            .Select(json => (json.GetProperty("event").GetString(), json.GetProperty("subject").GetString()))
+            .ToList();
+        Assert.Equal([("subscribed", "alice"), ("unsubscribed", "alice"), ("subscribed", "bob"), ("unsubscribed", "bob")], events);
+        Assert.Equal(0u, await amqp.MessageCountAsync(watcher));
     }
 
     [Fact]
