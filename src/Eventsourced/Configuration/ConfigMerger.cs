@@ -52,7 +52,7 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
             var section = schema.Sections.FirstOrDefault(s => comparer.Equals(s.Name, name));
             if (section is null)
             {
-                Report(keyNode.Location, name, $"unknown section (known: {string.Join(", ", _sections)}){Hint(name, _sections)}");
+                Report(keyNode.Location, Shown(name), $"unknown section (known: {string.Join(", ", _sections)}){Hint(name, _sections)}");
             }
             else if (!seen.TryAdd(section.Name, keyNode.Location))
             {
@@ -103,7 +103,7 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
             if (match.Key is null)
             {
                 var known = section.Keys.Select(k => k.Name).Concat(section.Subsections.Select(s => s.Name)).ToArray();
-                Report(keyNode.Location, $"{section.Path}.{name}", $"unknown key (known: {string.Join(", ", known)}){Hint(name, known)}");
+                Report(keyNode.Location, $"{section.Path}.{Shown(name)}", $"unknown key (known: {string.Join(", ", known)}){Hint(name, known)}");
                 continue;
             }
 
@@ -379,6 +379,20 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
     }
 
     private static StringComparer Comparer(ConfigNode root) => root.Location.IsFile ? StringComparer.Ordinal : StringComparer.OrdinalIgnoreCase;
+
+    /// <summary>
+    /// An unknown name as a problem quotes it: as it is when it could be a misspelt setting (a short run of letters,
+    /// digits, <c>_</c> and <c>-</c>), its length only otherwise. A secret pasted a line too high, or a file that is not a
+    /// configuration at all (<c>--config /etc/shadow</c>: YAML reads each <c>user:hash:...:</c> line as a key), would
+    /// otherwise be printed to the console and the log.
+    /// </summary>
+    internal static string Shown(string name) =>
+        name.Length is > 0 and <= MaxShownName && char.IsAsciiLetter(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
+            ? name
+            : $"<{name.Length.ToString(CultureInfo.InvariantCulture)} characters, not shown>";
+
+    /// <summary>Longer than any setting's name (the longest is 24 characters), shorter than a generated secret.</summary>
+    private const int MaxShownName = 32;
 
     /// <summary>Files match names exactly; point out a name that differs only in case.</summary>
     private static string Hint(string name, IEnumerable<string> known) =>

@@ -161,12 +161,6 @@ internal static partial class YamlConfigReader
     }
 
     /// <summary>
-    /// A tag other than the core schema's (<c>!!str</c>, <c>!!int</c>, <c>!!float</c>, <c>!!bool</c>, <c>!!null</c> on a
-    /// value, <c>!!seq</c> on a list, <c>!!map</c> on a mapping, and the non-specific <c>!</c>) names a type of some
-    /// application's (<c>!foo</c>, <c>!!python/object</c>, <c>!&lt;tag:example.com,2000:x&gt;</c>) that the gateway would
-    /// otherwise read as plain text; a core tag on a text it does not take (<c>!!int abc</c>) is as wrong.
-    /// </summary>
-    /// <summary>
     /// A value as a problem may quote it: a secret's not at all (its length only), a URL's as <c>-c</c> prints it (no
     /// password, no query values). The reader runs before the options are bound, where the other problems hide them.
     /// </summary>
@@ -177,6 +171,12 @@ internal static partial class YamlConfigReader
         _ => $"'{ConfigText.OneLine(value)}'",
     };
 
+    /// <summary>
+    /// A tag other than the core schema's (<c>!!str</c>, <c>!!int</c>, <c>!!float</c>, <c>!!bool</c>, <c>!!null</c> on a
+    /// value, <c>!!seq</c> on a list, <c>!!map</c> on a mapping, and the non-specific <c>!</c>) names a type of some
+    /// application's (<c>!foo</c>, <c>!!python/object</c>, <c>!&lt;tag:example.com,2000:x&gt;</c>) that the gateway would
+    /// otherwise read as plain text; a core tag on a text it does not take (<c>!!int abc</c>) is as wrong.
+    /// </summary>
     private static void CheckTag(TagName tag, ConfigNodeKind kind, string? value, ConfigLocation location, string? key, List<ConfigProblem> problems)
     {
         if (tag.IsEmpty || tag.IsNonSpecific)

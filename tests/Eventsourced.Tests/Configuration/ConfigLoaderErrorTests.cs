@@ -101,6 +101,24 @@ public sealed class ConfigLoaderErrorTests
         Assert.DoesNotContain("S3cret", problem, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// An unknown key or section was quoted as it is: a secret pasted a line too high (<c>S3cret...:</c> under
+    /// <c>jwt:</c>), or a file that is no configuration (<c>/etc/shadow</c>'s <c>user:hash:...:</c> lines), was printed on
+    /// the console and in the log. A name that could be a misspelt setting is still quoted.
+    /// </summary>
+    [Theory]
+    [InlineData("auth:\n  jwt:\n    S3cretValue0123456789abcdef0123456789:\n", "FILE:3: auth.jwt.<37 characters, not shown>: unknown key")]
+    [InlineData("root:$6$salt$S3cretHash:20228:0:99999:7:::\n", "FILE:1: <41 characters, not shown>: unknown section")]
+    [InlineData("auth:\n  jwt:\n    S3cret:\n", "FILE:3: auth.jwt.S3cret: unknown key")]
+    [InlineData("server:\n  adress: x\n", "FILE:2: server.adress: unknown key")]
+    [InlineData("Server-2:\n  address: x\n", "FILE:1: Server-2: unknown section")]
+    public void Load_UnknownName_IsQuotedOnlyWhenItCouldBeASetting(string yaml, string expected)
+    {
+        var problem = Assert.Single(ConfigTesting.Problems(yaml));
+
+        Assert.StartsWith(expected, problem, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_EveryUnknownTag_IsReported() =>
         Assert.Equal(2, ConfigTesting.Problems("queue:\n  expires: !a 3\n  prefetch: !b 4\n").Length);
