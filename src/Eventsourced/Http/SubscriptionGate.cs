@@ -283,7 +283,7 @@ internal sealed class SubscriptionGate(
 
         if (hold is not null && held is null)
         {
-            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => EndAsync(target.Kind, h.User, h.Subscription, h.Started, why, h.Messages), client, context.User);
+            held = new HeldSubscription(name, subscription, settings.Time.GetTimestamp(), (h, why) => presence.Ending(EndAsync(target.Kind, h.User, h.Subscription, h.Started, why, h.Messages)), client, context.User);
             if (!hold.TryAdd(held, out var tooMany))
             {
                 await subscription.DisposeAsync();

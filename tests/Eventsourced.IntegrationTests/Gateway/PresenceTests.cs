@@ -179,4 +179,35 @@ public sealed class PresenceTests(BrokerFixture broker)
             await stream.DisposeAsync();
         }
     }
+
+    [Fact]
+    public async Task Shutdown_TheUnsubscribedEventsOfHeldPollsAreSentBeforeTheConnectionsClose()
+    {
+        // Held long-polls end when the gateway starts stopping, each on a task of its own that releases its channel and
+        // then announces the end; the presence publisher stopped without waiting for them, so the events of those still
+        // releasing were dropped (found by the attacker round: one held poll's event lost in one stop of three).
+        const int polls = 200;
+        var exchange = broker.UniqueQueueName("presence");
+        var watcher = broker.UniqueQueueName("watcher");
+        await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, "unsubscribed.#");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Events.Exchange = exchange;
+            o.Poll.WaitSeconds = 0;
+            o.Poll.HoldSeconds = 300;
+        });
+        for (var i = 0; i < polls; i++)
+        {
+            using var response = await gateway.Client.GetAsync($"/poll?id={broker.UniqueQueueName("held")}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        await gateway.StopAsync();
+
+        Assert.Equal(polls, (await amqp.ReceiveAsync(watcher, polls, Timeout)).Count);
+        Assert.Equal(0u, await amqp.MessageCountAsync(watcher));
+    }
 }
