@@ -52,7 +52,7 @@ public sealed class BrokerUrl : IValueRule
     /// <summary>Same as <see cref="Masked"/>.</summary>
     public override string ToString() => Masked;
 
-    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, a port outside 1-65535, a query or a fragment, a path of more than one segment, a '%' in the virtual host without two hex digits. The message never contains the password.</exception>
+    /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, a port outside 1-65535, a query or a fragment, a path of more than one segment, a '%' in the virtual host, the user or the password without two hex digits. The message never contains the password.</exception>
     public static BrokerUrl Parse(string url)
     {
         ArgumentNullException.ThrowIfNull(url);
@@ -91,6 +91,14 @@ public sealed class BrokerUrl : IValueRule
             // Uri takes a '%' without two hex digits as a literal '%' and escapes it (v%2 became v%252): the vhost would be
             // "v%2", which is more likely a typo than meant, and printed as %252 nowhere in the configuration.
             throw new FormatException($"the virtual host has a '%' not followed by two hex digits: write a '%' in its name as %25 (amqp://host/{escaped})");
+        }
+
+        if (Authority(url) is var (start, end) && url.LastIndexOf('@', end - 1, end - start) is var at && at > start
+            && BrokenEscape(url[start..at]) is not null)
+        {
+            // The same typo in the user or the password: Uri keeps such a '%' as it is, so "p%zz" was sent as written while
+            // "p%41" became "pA". Named without the text: the password is in it.
+            throw new FormatException("the user or password has a '%' not followed by two hex digits: write a '%' in them as %25");
         }
 
         if (uri.Segments.Length > 2)
