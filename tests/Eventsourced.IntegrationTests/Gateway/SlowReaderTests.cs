@@ -61,11 +61,35 @@ public sealed class SlowReaderTests(BrokerFixture broker)
     }
 
     [Fact]
-    public async Task ClientThatStopsReading_WhatItsTcpNeverAcknowledged_IsCountedRequeued()
-    {
+    public Task ClientThatStopsReading_WhatItsTcpNeverAcknowledged_IsCountedRequeued() =>
         // Written to the kernel, counted delivered, never acknowledged by the client's TCP: back to the queue when the stream
         // was cut off. Without a requeue count the counters said every one reached its client (before: 90 of 1 MB messages
         // "delivered" to 30 clients that had read nothing, and all of them back in their queues).
+        AssertStalledClientCountedRequeuedAsync(async (gateway, queue) =>
+        {
+            var stalled = await gateway.SubscribeAsync($"/?id={queue}");
+            Assert.Equal(HttpStatusCode.OK, stalled.Status);
+            return stalled;
+        });
+
+    [Fact]
+    public Task WebSocketThatStopsReading_WhatItsTcpNeverAcknowledged_IsCountedRequeued() =>
+        // The same over a WebSocket without acks=client, whose delivery is the client's TCP acknowledgement as an SSE
+        // stream's is (the WebSocket's count had no test).
+        AssertStalledClientCountedRequeuedAsync(async (gateway, queue) =>
+        {
+            // A ClientWebSocket reads only when asked to receive: this one never is.
+            var stalled = new System.Net.WebSockets.ClientWebSocket();
+            await stalled.ConnectAsync(new UriBuilder(new Uri(gateway.BaseAddress, $"/ws?id={queue}")) { Scheme = "ws" }.Uri, CancellationToken.None);
+            return new Disposing(stalled);
+        });
+
+    /// <summary>
+    /// A client opened by <paramref name="openStalled"/> that never reads gets more than the socket buffers hold; once the
+    /// gateway cut it off, what its TCP never acknowledged is back in the queue and counted <c>tcp_unacknowledged</c>.
+    /// </summary>
+    private async Task AssertStalledClientCountedRequeuedAsync(Func<GatewayServer, string, Task<IAsyncDisposable>> openStalled)
+    {
         const int Messages = 200;
         const int BodyBytes = 64 * 1024;
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
@@ -74,17 +98,16 @@ public sealed class SlowReaderTests(BrokerFixture broker)
             o.Queue.Prefetch = 16;
         });
         await using var amqp = await AmqpTestClient.ConnectAsync(broker.AmqpUrl, nameof(SlowReaderTests));
-        var queue = broker.UniqueQueueName(nameof(ClientThatStopsReading_WhatItsTcpNeverAcknowledged_IsCountedRequeued));
-        await using (var stalled = await gateway.SubscribeAsync($"/?id={queue}"))
+        var queue = broker.UniqueQueueName("stalled");
+        await using (await openStalled(gateway, queue))
         {
-            Assert.Equal(HttpStatusCode.OK, stalled.Status);
             var body = new string('x', BodyBytes);
             for (var i = 0; i < Messages; i++)
             {
                 await amqp.PublishAsync(queue, $"{i:D5}{body}");
             }
 
-            await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), TimeSpan.FromSeconds(30), "stalled stream ended");
+            await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), TimeSpan.FromSeconds(30), "stalled client cut off");
             await amqp.UntilConsumersAsync(queue, 0, TimeSpan.FromSeconds(10), "consumer released");
         }
 
@@ -94,6 +117,15 @@ public sealed class SlowReaderTests(BrokerFixture broker)
         var requeued = MetricValue(metrics, "eventsourced_messages_requeued_total{reason=\"tcp_unacknowledged\"}");
         Assert.True(requeued > 0, $"the kernel's send buffer held messages the client never acknowledged: {delivered} delivered, {acknowledged} acknowledged");
         Assert.Equal(delivered - acknowledged, requeued);
+    }
+
+    private sealed class Disposing(IDisposable inner) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            inner.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 
     private static long MetricValue(string metrics, string series)
