@@ -120,6 +120,18 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         // At most the window's worth of messages reached the client (each is more than 1,000 bytes on the stream).
         var left = (await broker.Rabbitmqctl.FindQueueAsync(queue))!.Messages;
         Assert.True(left >= Messages - (Window / 1000), $"{Messages - left} of {Messages} acknowledged; the client's window lets at most {Window / 1000} through");
+
+        // What was written and not acknowledged is counted given back.
+        using var metricsHandler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var metricsClient = new HttpClient(metricsHandler) { BaseAddress = client.BaseAddress };
+        var metrics = await metricsClient.GetStringAsync("/metrics");
+        var delivered = MetricsText.Value(metrics, "eventsourced_messages_delivered_total");
+        var requeued = MetricsText.Value(metrics, "eventsourced_messages_requeued_total{reason=\"tcp_unacknowledged\"}");
+        Assert.True(requeued > 0, $"{delivered} written, {Messages - left} acknowledged, none counted requeued");
+        Assert.Equal(delivered - (Messages - left), requeued);
     }
 
     [Theory]

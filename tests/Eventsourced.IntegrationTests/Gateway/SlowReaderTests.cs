@@ -113,8 +113,8 @@ public sealed class SlowReaderTests(BrokerFixture broker)
 
         var acknowledged = Messages - (long)(await amqp.MessageCountAsync(queue))!.Value;
         var metrics = await gateway.Client.GetStringAsync("/metrics");
-        var delivered = MetricValue(metrics, "eventsourced_messages_delivered_total");
-        var requeued = MetricValue(metrics, "eventsourced_messages_requeued_total{reason=\"tcp_unacknowledged\"}");
+        var delivered = MetricsText.Value(metrics, "eventsourced_messages_delivered_total");
+        var requeued = MetricsText.Value(metrics, "eventsourced_messages_requeued_total{reason=\"tcp_unacknowledged\"}");
         Assert.True(requeued > 0, $"the kernel's send buffer held messages the client never acknowledged: {delivered} delivered, {acknowledged} acknowledged");
         Assert.Equal(delivered - acknowledged, requeued);
     }
@@ -126,12 +126,5 @@ public sealed class SlowReaderTests(BrokerFixture broker)
             inner.Dispose();
             return ValueTask.CompletedTask;
         }
-    }
-
-    private static long MetricValue(string metrics, string series)
-    {
-        var line = metrics.Split('\n').SingleOrDefault(l => l.StartsWith(series + " ", StringComparison.Ordinal))
-            ?? throw new Xunit.Sdk.XunitException($"no {series} in /metrics");
-        return long.Parse(line[(series.Length + 1)..], System.Globalization.CultureInfo.InvariantCulture);
     }
 }
