@@ -45,12 +45,12 @@ public sealed class WebSocketTransportOptions
     [ValueRule<RoutingKeyTemplate>]
     public string PublishRoutingKey { get; set; } = "${to}";
 
-    /// <summary><c>ws.publish_rate</c>: messages per second one connection may publish, on average.</summary>
+    /// <summary><c>ws.publish_rate</c>: messages per second one sender (a token's <c>sub</c>, else a client address) may publish over all its WebSockets, on average.</summary>
     [ConfigurationKeyName("publish_rate")]
     [Range(1, 100_000)]
     public int PublishRate { get; set; } = 10;
 
-    /// <summary><c>ws.publish_burst</c>: messages one connection may publish at once before <c>ws.publish_rate</c> applies.</summary>
+    /// <summary><c>ws.publish_burst</c>: messages one sender may publish at once, over all its WebSockets, before <c>ws.publish_rate</c> applies.</summary>
     [ConfigurationKeyName("publish_burst")]
     [Range(1, 100_000)]
     public int PublishBurst { get; set; } = 20;
