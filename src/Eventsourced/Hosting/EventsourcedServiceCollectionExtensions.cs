@@ -108,6 +108,7 @@ public static class EventsourcedServiceCollectionExtensions
         services.TryAddSingleton<MappedEndpoints>();
         services.TryAddSingleton<SseEndpoint>();
         services.TryAddSingleton<WebSocketPublisher>();
+        services.TryAddSingleton<PublishRateLimits>();
         services.TryAddSingleton<WebSocketEndpoint>();
         services.TryAddSingleton<WebSocketRefusal>();
         services.TryAddSingleton<PollEndpoint>();

@@ -21,6 +21,7 @@ internal sealed class WebSocketEndpoint(
     SubscriptionSettings settings,
     GatewayMetrics metrics,
     WebSocketPublisher publisher,
+    PublishRateLimits publishRates,
     SubscriberPermissions permissions,
     IOptions<WebSocketTransportOptions> options,
     ILogger<WebSocketEndpoint> logger)
@@ -121,6 +122,6 @@ internal sealed class WebSocketEndpoint(
         }
 
         await gate.HandleAsync(context, target, format, subscription =>
-            new WebSocketSession(context, subscription, clientAcks, format, _session, settings, metrics, publisher, permissions, logger));
+            new WebSocketSession(context, subscription, clientAcks, format, _session, settings, metrics, publisher, publishRates, permissions, logger));
     }
 }

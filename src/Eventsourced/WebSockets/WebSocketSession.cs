@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net.WebSockets;
-using System.Threading.RateLimiting;
 using Eventsourced.Acknowledging;
 using Eventsourced.Authentication;
 using Eventsourced.Authorization;
@@ -45,6 +44,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private readonly SubscriptionSettings _settings;
     private readonly GatewayMetrics _metrics;
     private readonly WebSocketPublisher _publisher;
+    private readonly PublishRateLimits _publishRates;
     private readonly SubscriberPermissions _permissions;
     private readonly ILogger _logger;
     private readonly ConcurrentQueue<Inbound> _inbox = new();
@@ -59,7 +59,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private volatile bool _answersBeforeClose;
     private bool _clientClosed;
     private bool _protocolError;
-    private TokenBucketRateLimiter? _publishRate;
     private CorkedStream? _cork;
     private long _publishes;
     private readonly Lock _publishing = new();
@@ -75,6 +74,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         SubscriptionSettings settings,
         GatewayMetrics metrics,
         WebSocketPublisher publisher,
+        PublishRateLimits publishRates,
         SubscriberPermissions permissions,
         ILogger logger)
     {
@@ -86,6 +86,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         _settings = settings;
         _metrics = metrics;
         _publisher = publisher;
+        _publishRates = publishRates;
         _logger = logger;
         if (clientAcks)
         {
@@ -108,10 +109,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
         finally
         {
-            // After both loops: the reader may publish (rate limiter) until it ends.
+            // After both loops: the reader may publish until it ends.
             _ackTimer?.Dispose();
             _tcpAcks?.Dispose();
-            _publishRate?.Dispose();
             _ending.Dispose();
         }
     }
@@ -695,21 +695,10 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, $"{SubscriberAuthenticator.HolderOf(_context.User)}'s {_permissions.SenderClaim} is longer than {MessageSender.MaxBytes} bytes: subscribers could not be shown who sent the message");
         }
 
-        _publishRate ??= new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        if (!_publishRates.TryAcquire(sender, _context))
         {
-            TokenLimit = _options.PublishBurst,
-            TokensPerPeriod = _options.PublishRate,
-            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
-            QueueLimit = 0,
-            AutoReplenishment = true,
-        });
-        using (var lease = _publishRate.AttemptAcquire())
-        {
-            if (!lease.IsAcquired)
-            {
-                _metrics.ClientPublish(PublishOutcomes.RateLimited);
-                return ReplyFrames.PublishFailed(reference, $"rate limit exceeded (ws.publish_rate: {_options.PublishRate} per second)");
-            }
+            _metrics.ClientPublish(PublishOutcomes.RateLimited);
+            return ReplyFrames.PublishFailed(reference, $"rate limit exceeded (ws.publish_rate: {_options.PublishRate} per second)");
         }
 
         var now = _settings.Time.GetUtcNow();

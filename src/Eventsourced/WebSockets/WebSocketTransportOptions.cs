@@ -45,12 +45,12 @@ public sealed class WebSocketTransportOptions
     [ValueRule<RoutingKeyTemplate>]
     public string PublishRoutingKey { get; set; } = "${to}";
 
-    /// <summary><c>ws.publish_rate</c>: messages per second one connection may publish, on average.</summary>
+    /// <summary><c>ws.publish_rate</c>: messages per second one sender (a token's <c>sub</c>, else a client address) may publish over all its WebSockets, on average.</summary>
     [ConfigurationKeyName("publish_rate")]
     [Range(1, 100_000)]
     public int PublishRate { get; set; } = 10;
 
-    /// <summary><c>ws.publish_burst</c>: messages one connection may publish at once before <c>ws.publish_rate</c> applies.</summary>
+    /// <summary><c>ws.publish_burst</c>: messages one sender may publish at once, over all its WebSockets, before <c>ws.publish_rate</c> applies.</summary>
     [ConfigurationKeyName("publish_burst")]
     [Range(1, 100_000)]
     public int PublishBurst { get; set; } = 20;
@@ -92,9 +92,12 @@ internal static class WebSocketConfigCheck
     }
 
     /// <summary>
-    /// Clients publishing to <c>events.exchange</c>, with routing keys that may start as a presence event's
-    /// (<c>subscribed.</c>, <c>unsubscribed.</c>): a client would announce anyone's subscription, any <c>subject</c>
-    /// included, in events that look exactly like the gateway's own (the same type, <c>app_id</c> and routing key).
+    /// Clients publishing to <c>events.exchange</c>, with routing keys that a binding of presence events may match: a
+    /// client would announce anyone's subscription, any <c>subject</c> included, in events that look exactly like the
+    /// gateway's own (the same type, <c>app_id</c> and a routing key the binding takes). Events are routed by
+    /// <c>EVENT.KIND.NAME</c> and bound by their first word (<c>subscribed.</c>) or, as the README shows, their second
+    /// (<c>*.topic.room-7</c>): the template's literal text must settle both words, the first no event and the second no kind.
+    /// Before, <c>chat.${to}</c> passed, and <c>{"to": "topic.room-7"}</c> reached a service bound to <c>*.topic.room-7</c>.
     /// </summary>
     public static IEnumerable<ConfigProblem> CheckPresence(WebSocketTransportOptions ws, Presence.PresenceOptions events, ConfigOrigins origins)
     {
@@ -114,12 +117,13 @@ internal static class WebSocketConfigCheck
             yield break;
         }
 
-        if (Presence.PresencePublisher.Events.Any(e => (e + ".").StartsWith(prefix, StringComparison.Ordinal) || prefix.StartsWith(e + ".", StringComparison.Ordinal)))
+        var words = prefix.Split('.');
+        if (words.Length < 3 || Presence.PresencePublisher.Events.Contains(words[0], StringComparer.Ordinal) || words[1] is Consuming.QueueTarget.KindName or Topics.TopicTarget.KindName)
         {
             // Named where a source set it; the default ${to} at the ws.publish that turned publishing on.
             var where = origins.Of("ws:publish_routing_key") is var set && set != ConfigLocation.Options ? set : origins.Of("ws:publish");
             yield return new ConfigProblem(where, "ws.publish_routing_key",
-                $"clients publish to {ConfigText.Quote(events.Exchange)}, which is also events.exchange: ws.publish_routing_key must then start with literal text that no presence event's routing key starts with (e.g. chat.${{to}}), so that no client can publish what looks like the gateway's 'subscribed' or 'unsubscribed' events");
+                $"clients publish to {ConfigText.Quote(events.Exchange)}, which is also events.exchange: ws.publish_routing_key must then start with two words of literal text, the first no event ('subscribed', 'unsubscribed') and the second no kind ('queue', 'topic'), e.g. chat.msg.${{to}}, so that no client can publish what a binding of the gateway's events (subscribed.#, *.topic.NAME) takes for one");
         }
     }
 }

@@ -114,6 +114,43 @@ public sealed class TransportAuthTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WebSocket_PublishRate_IsPerSender_OverAllItsConnections()
+    {
+        // Before: per connection, so one token opening more WebSockets published publish_burst more on each of them.
+        var (exchange, sink) = await PublishSinkAsync();
+        await using var gateway = await StartAsync(o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRoutingKey = "chat.${to}.${claim:sub}";
+            o.Ws.PublishRate = 1;
+            o.Ws.PublishBurst = 2;
+        });
+        async Task<WebSocketClient> ConnectAsync(string sub, string suffix)
+        {
+            var queue = broker.UniqueQueueName(nameof(WebSocket_PublishRate_IsPerSender_OverAllItsConnections) + suffix);
+            var claims = TestTokens.Claims(sub, queue);
+            claims["publish"] = new[] { "lobby" };
+            return await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
+        }
+
+        await using var first = await ConnectAsync("u1", "-a");
+        await using var second = await ConnectAsync("u1", "-b");
+        await using var other = await ConnectAsync("u2", "-c");
+
+        await first.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"1\"}}");
+        await first.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"2\"}}");
+        Assert.Equal(["{\"published\":1}", "{\"published\":2}"], (await first.ReceiveAnswersAsync(2, Timeout)).Select(a => a.GetRawText()));
+        await second.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"3\"}}");
+        Assert.Equal("rate limit exceeded (ws.publish_rate: 1 per second)", Assert.Single(await second.ReceiveAnswersAsync(1, Timeout)).GetProperty("error").GetString());
+
+        // Another sender from the same address has a budget of its own.
+        await other.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"4\"}}");
+        Assert.Equal("{\"published\":1}", Assert.Single(await other.ReceiveAnswersAsync(1, Timeout)).GetRawText());
+        Assert.Equal(["1", "2", "4"], (await _amqp.ReceiveAsync(sink, 3, Timeout)).Select(m => m.Text));
+    }
+
+    [Fact]
     public async Task WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo()
     {
         var queue = broker.UniqueQueueName(nameof(WebSocket_TokenExpires_ClosesWithPolicyViolationSayingSo));

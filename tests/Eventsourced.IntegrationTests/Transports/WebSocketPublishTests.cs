@@ -125,6 +125,32 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Publish_OverTheRate_CountsEveryConnectionOfOneClient()
+    {
+        // Before: the rate was per connection, so a client publishing from a second WebSocket (any number of topic
+        // sockets, each with a budget of its own) published publish_burst more at once.
+        var (exchange, sink) = await RoomAsync(nameof(Publish_OverTheRate_CountsEveryConnectionOfOneClient), "lobby");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = exchange;
+            o.Ws.PublishRate = 1;
+            o.Ws.PublishBurst = 2;
+        });
+        await using var first = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName(nameof(Publish_OverTheRate_CountsEveryConnectionOfOneClient) + "-1")}");
+        await using var second = await gateway.ConnectWebSocketAsync($"/ws?id={broker.UniqueQueueName(nameof(Publish_OverTheRate_CountsEveryConnectionOfOneClient) + "-2")}");
+
+        await first.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"m1\"}}");
+        await first.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"m2\"}}");
+        Assert.Equal(["{\"published\":1}", "{\"published\":2}"], (await first.ReceiveAnswersAsync(2, Timeout)).Select(a => a.GetRawText()));
+        await second.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"m3\"}}");
+
+        var answer = Assert.Single(await second.ReceiveAnswersAsync(1, Timeout));
+        Assert.Equal("rate limit exceeded (ws.publish_rate: 1 per second)", answer.GetProperty("error").GetString());
+        Assert.Equal(2u, await _amqp.MessageCountAsync(sink));
+    }
+
+    [Fact]
     public async Task Publish_ToAMissingExchange_AnswersAnError_AndTheNextPublishWorksOnceItExists()
     {
         var exchange = broker.UniqueQueueName("missing-exchange");

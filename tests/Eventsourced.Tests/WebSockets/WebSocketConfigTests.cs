@@ -34,6 +34,10 @@ public sealed class WebSocketConfigTests
     [InlineData("${query:room}.${to}")]
     [InlineData("sub${to}")]
     [InlineData("unsubscribed.queue.${to}")]
+    [InlineData("chat.${to}")] // {"to": "topic.room-7"}: chat.topic.room-7, which *.topic.room-7 takes
+    [InlineData("chat${to}")]
+    [InlineData("chat.topic.${to}")]
+    [InlineData("chat.queue${to}")]
     public void PublishingToTheEventsExchange_WithKeysAPresenceEventCouldHave_IsAProblem(string routingKey)
     {
         var options = new GatewayOptions();
@@ -44,11 +48,12 @@ public sealed class WebSocketConfigTests
         var problem = Assert.Single(ConfigLoader.Check(options, ConfigOrigins.None));
 
         Assert.Equal("ws.publish_routing_key", problem.Key);
-        Assert.Contains("which is also events.exchange", problem.Message, StringComparison.Ordinal);
+        Assert.Contains("which is also events.exchange: ws.publish_routing_key must then start with two words of literal text", problem.Message, StringComparison.Ordinal);
     }
 
     [Theory]
-    [InlineData(true, "amq.topic", "chat.${to}")]
+    [InlineData(true, "amq.topic", "chat.msg.${to}")]
+    [InlineData(true, "amq.topic", "chat.topics.${claim:sub}.${to}")]
     [InlineData(true, "chat", "${to}")]
     [InlineData(false, "amq.topic", "${to}")]
     public void PublishingElsewhere_OrWithAPrefixOfItsOwn_OrNotAtAll_IsFine(bool publish, string publishExchange, string routingKey)

@@ -1,0 +1,36 @@
+using System.Threading.RateLimiting;
+using Eventsourced.Limits;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace Eventsourced.WebSockets;
+
+/// <summary>
+/// <c>ws.publish_rate</c> and <c>ws.publish_burst</c> per publisher, over all its WebSockets on this instance: one token
+/// bucket per verified token's <c>sub</c> (the sender its messages carry), or, without tokens, per client address
+/// (<see cref="ClientAddress"/>). Per connection, one token published the rate on each of as many topic WebSockets as it
+/// opened (10 sockets published 100 messages at once with <c>publish_burst: 10</c>). Buckets idle and full are dropped by
+/// the partitioned limiter, which also refills them.
+/// </summary>
+internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> options) : IAsyncDisposable
+{
+    private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key =>
+        RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.Value.PublishBurst,
+            TokensPerPeriod = options.Value.PublishRate,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+        }));
+
+    /// <summary>Whether <paramref name="sender"/> (null without tokens: the address of <paramref name="context"/>) may publish one more message now.</summary>
+    public bool TryAcquire(string? sender, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        var key = sender is null ? "address\0" + ClientAddress.PartitionKey(context) : "sender\0" + sender;
+        using var lease = _limiter.AttemptAcquire(key);
+        return lease.IsAcquired;
+    }
+
+    public ValueTask DisposeAsync() => _limiter.DisposeAsync();
+}
