@@ -338,10 +338,31 @@ internal sealed class OriginPolicy
         {
             if (!Uri.TryCreate(entry, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.Equals(uri.GetLeftPart(UriPartial.Authority), entry, StringComparison.OrdinalIgnoreCase))
             {
-                return $"'{entry}' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)";
+                return NotAnOrigin(entry, uri);
             }
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Why an entry is no origin. An origin that names its scheme's default port (<c>http://host:80</c>) or one with a
+    /// wildcard (<c>https://*.example.com</c>) looks like <c>scheme://host[:port]</c> to whoever wrote it: each gets
+    /// what to write instead.
+    /// </summary>
+    private static string NotAnOrigin(string entry, Uri? uri)
+    {
+        if (uri is { Scheme: "http" or "https", IsDefaultPort: true, AbsolutePath: "/", Query: "", Fragment: "" }
+            && string.Equals($"{uri.GetLeftPart(UriPartial.Authority)}:{uri.Port}", entry, StringComparison.OrdinalIgnoreCase))
+        {
+            return $"'{entry}' names the default port of {uri.Scheme}, which browsers leave out of the Origin they send: write '{uri.GetLeftPart(UriPartial.Authority)}'";
+        }
+
+        if (entry.Contains('*', StringComparison.Ordinal))
+        {
+            return $"'{entry}' is not an origin: a wildcard matches no page; list each page's origin (scheme://host[:port]), or give '*' alone for every origin";
+        }
+
+        return $"'{entry}' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)";
     }
 }

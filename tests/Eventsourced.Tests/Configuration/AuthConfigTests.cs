@@ -208,6 +208,10 @@ public sealed class AuthConfigTests
     [InlineData("https://app.example/", "'https://app.example/' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)")]
     [InlineData("app.example", "'app.example' is not an origin: scheme://host[:port], without a path or a trailing '/' (e.g. https://app.example.com)")]
     [InlineData("'*, https://app.example'", "'*' allows every origin: give either '*' or a list of origins")]
+    [InlineData("http://localhost:80", "'http://localhost:80' names the default port of http, which browsers leave out of the Origin they send: write 'http://localhost'")]
+    [InlineData("'https://app.example:443, http://localhost:8080'", "'https://app.example:443' names the default port of https, which browsers leave out of the Origin they send: write 'https://app.example'")]
+    [InlineData("https://*.example.com", "'https://*.example.com' is not an origin: a wildcard matches no page; list each page's origin (scheme://host[:port]), or give '*' alone for every origin")]
+    [InlineData("'https://app.example, *.example.com'", "'*.example.com' is not an origin: a wildcard matches no page; list each page's origin (scheme://host[:port]), or give '*' alone for every origin")]
     public void Load_BadOriginList_IsAnError(string value, string problem) =>
         Assert.Equal([$"FILE:3: header.cors.Access-Control-Allow-Origin: {problem}"],
             ConfigTesting.Problems($"header:\n  cors:\n    Access-Control-Allow-Origin: {value}\n"));
