@@ -1,11 +1,12 @@
 using Eventsourced.Configuration;
+using Eventsourced.Tests.Documentation;
 
 namespace Eventsourced.Tests.Configuration;
 
 /// <summary>The shipped <c>config.yml-dist</c> documents every key with its default.</summary>
 public sealed class ConfigDistTests
 {
-    private static readonly string DistFile = FindDistFile();
+    private static readonly string DistFile = RepositoryFile.Find("config.yml-dist");
 
     [Fact]
     public void Load_ConfigYmlDist_GivesExactlyTheDefaults()
@@ -22,19 +23,5 @@ public sealed class ConfigDistTests
 
         Assert.Equal(ConfigSchema.Gateway.Keys.Select(k => k.Path), keys);
         Assert.Contains("queue.expires", keys);
-    }
-
-    private static string FindDistFile()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "config.yml-dist");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("config.yml-dist not found above " + AppContext.BaseDirectory);
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Eventsourced.Configuration;
+using Eventsourced.Tests.Documentation;
 
 namespace Eventsourced.Tests.Configuration;
 
@@ -35,7 +36,7 @@ public sealed partial class ReadmeConfigTableTests
     /// <summary>Each key the table's rows name (<c>| `a`, `b` | `1`, `2` | ...</c>: one default per key), with its default.</summary>
     private static Dictionary<string, string> ReadRows()
     {
-        var readme = File.ReadAllText(FindReadme());
+        var readme = File.ReadAllText(RepositoryFile.Find("README.md"));
         var start = readme.IndexOf("\n## Configuration\n", StringComparison.Ordinal);
         var end = readme.IndexOf("\n## ", start + 1, StringComparison.Ordinal);
         var rows = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -51,20 +52,6 @@ public sealed partial class ReadmeConfigTableTests
         }
 
         return rows;
-    }
-
-    private static string FindReadme()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "README.md");
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "eventsourced.sln")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("README.md not found above " + AppContext.BaseDirectory);
     }
 
     [GeneratedRegex("`([^`]*)`")]

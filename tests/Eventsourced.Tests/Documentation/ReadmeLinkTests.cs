@@ -8,7 +8,7 @@ public sealed partial class ReadmeLinkTests
     [Fact]
     public void Readme_EveryLinkToASection_NamesAHeading()
     {
-        var readme = File.ReadAllText(FindReadme());
+        var readme = File.ReadAllText(RepositoryFile.Find("README.md"));
         var headings = HeadingPattern().Matches(readme).Select(m => Slug(m.Groups[1].Value)).ToHashSet(StringComparer.Ordinal);
         var links = LinkPattern().Matches(readme).Select(m => m.Groups[1].Value).Distinct().ToList();
 
@@ -25,20 +25,6 @@ public sealed partial class ReadmeLinkTests
     /// <summary>GitHub's anchor for a heading: lower case, punctuation other than '-' and '_' dropped, spaces as '-'.</summary>
     private static string Slug(string heading) =>
         new string([.. heading.Trim().ToLowerInvariant().Where(c => char.IsLetterOrDigit(c) || c is '-' or '_' or ' ')]).Replace(' ', '-');
-
-    private static string FindReadme()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, "README.md");
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "eventsourced.sln")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException("README.md not found above " + AppContext.BaseDirectory);
-    }
 
     [GeneratedRegex(@"^#{1,6} (.+)$", RegexOptions.Multiline)]
     private static partial Regex HeadingPattern();
