@@ -26,9 +26,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         var topic = broker.UniqueQueueName("presence-topic");
 
         // A service watching: the exchange exists once the gateway has published to it, so watch from the start.
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, "#");
+        await WatchEventsAsync(amqp, exchange, watcher, "#");
         var before = DateTimeOffset.UtcNow.AddSeconds(-1);
         await using (var queueStream = await gateway.SubscribeAsync($"/?id={queue}"))
         await using (var topicStream = await gateway.SubscribeAsync($"/topics/{topic}"))
@@ -73,9 +71,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         var watcher = broker.UniqueQueueName("watcher");
         var queue = broker.UniqueQueueName("shared-inbox");
         await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, "#");
+        await WatchEventsAsync(amqp, exchange, watcher, "#");
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
             o.Events.Exchange = exchange;
@@ -111,9 +107,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         var watcher = broker.UniqueQueueName("watcher");
         await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, "#");
+        await WatchEventsAsync(amqp, exchange, watcher, "#");
 
         await using (var stream = await gateway.SubscribeAsync($"/?id={broker.UniqueQueueName("presence-queue")}"))
         {
@@ -140,9 +134,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
         var room = broker.UniqueQueueName("room");
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, $"*.topic.{room}");
+        await WatchEventsAsync(amqp, exchange, watcher, $"*.topic.{room}");
 
         await using (var other = await gateway.SubscribeAsync($"/topics/{broker.UniqueQueueName("other-room")}"))
         await using (var inRoom = await gateway.SubscribeAsync($"/topics/{room}"))
@@ -161,9 +153,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         var exchange = broker.UniqueQueueName("presence");
         var watcher = broker.UniqueQueueName("watcher");
         await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, "unsubscribed.#");
+        await WatchEventsAsync(amqp, exchange, watcher, "unsubscribed.#");
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = exchange);
         var streams = new List<SseClient>();
         for (var i = 0; i < 10; i++)
@@ -190,9 +180,7 @@ public sealed class PresenceTests(BrokerFixture broker)
         var exchange = broker.UniqueQueueName("presence");
         var watcher = broker.UniqueQueueName("watcher");
         await using var amqp = await broker.ConnectAsync(nameof(PresenceTests));
-        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
-        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
-        await amqp.BindQueueAsync(watcher, exchange, "unsubscribed.#");
+        await WatchEventsAsync(amqp, exchange, watcher, "unsubscribed.#");
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
             o.Events.Exchange = exchange;
@@ -209,5 +197,13 @@ public sealed class PresenceTests(BrokerFixture broker)
 
         Assert.Equal(polls, (await amqp.ReceiveAsync(watcher, polls, Timeout)).Count);
         Assert.Equal(0u, await amqp.MessageCountAsync(watcher));
+    }
+
+    /// <summary>Declares the events exchange and a queue bound to it with <paramref name="binding"/>, as a service watching presence would.</summary>
+    private static async Task WatchEventsAsync(Eventsourced.Testing.Brokers.AmqpTestClient amqp, string exchange, string watcher, string binding)
+    {
+        await amqp.DeclareExchangeAsync(exchange, RabbitMQ.Client.ExchangeType.Topic);
+        await amqp.DeclareQueueAsync(watcher, expiresSeconds: 60);
+        await amqp.BindQueueAsync(watcher, exchange, binding);
     }
 }
