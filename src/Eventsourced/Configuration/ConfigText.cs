@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Eventsourced.Configuration;
@@ -25,6 +26,10 @@ internal static class ConfigText
 
         return builder.Append(value.Length > MaxQuoted ? "...'" : "'").ToString();
     }
+
+    /// <summary>What a problem says in place of a secret's value: its length only.</summary>
+    public static string HiddenSecret(string secret) =>
+        $"a secret of {secret.Length.ToString(CultureInfo.InvariantCulture)} characters (not shown)";
 
     /// <summary>Joins the lines of a foreign message (YamlDotNet's) into one.</summary>
     public static string OneLine(string message) =>

@@ -56,7 +56,7 @@ internal static class OptionsChecker
     /// </summary>
     private static string WithoutSecret(string problem, string secret)
     {
-        var hidden = $"a secret of {secret.Length.ToString(CultureInfo.InvariantCulture)} characters (not shown)";
+        var hidden = ConfigText.HiddenSecret(secret);
         var text = problem.Replace(ConfigText.Quote(secret), hidden, StringComparison.Ordinal);
         return secret.Length == 0 ? text : text.Replace(secret, hidden, StringComparison.Ordinal);
     }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.RegularExpressions;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
@@ -166,7 +165,7 @@ internal static partial class YamlConfigReader
     /// </summary>
     private static string Shown(string? key, string value) => ConfigSchema.Gateway.Find(key) switch
     {
-        { Mask: MaskKind.Secret } => $"a secret of {value.Length.ToString(CultureInfo.InvariantCulture)} characters (not shown)",
+        { Mask: MaskKind.Secret } => ConfigText.HiddenSecret(value),
         { Mask: not null } secret => $"'{ConfigText.OneLine(ConfigPrinter.Show(secret, value))}'",
         _ => $"'{ConfigText.OneLine(value)}'",
     };
