@@ -75,11 +75,8 @@ public sealed class LongPollDarkNetworkTests(BrokerFixture broker, ChromiumFixtu
     [Fact]
     public void PollPage_RunsTheReadmeLoopAsWritten()
     {
-        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
-        var start = readme.IndexOf("const sleep = (ms) =>", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README has the long-poll loop");
-        var end = readme.IndexOf("\n}\n", start, StringComparison.Ordinal);
-        var loop = readme[start..(end + 2)];
+        // The loop ends at the first line that is a closing brace alone.
+        var loop = ReadmeText.Snippet("const sleep = (ms) =>", "\n}\n") + "\n}";
         var page = File.ReadAllText(Path.Combine(RepoPaths.Root, "tests", "Eventsourced.EndToEndTests", "Browser", "Pages", "poll.html"));
         Assert.Contains(loop, page, StringComparison.Ordinal);
     }
@@ -92,19 +89,7 @@ public sealed class LongPollDarkNetworkTests(BrokerFixture broker, ChromiumFixtu
         }
     }
 
-    private static async Task<JsonDocument> ReadAsync(IPage page) =>
-        JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.polled)"));
+    private static async Task<JsonDocument> ReadAsync(IPage page) => JsonDocument.Parse(await PageState.ReadAsync(page, "polled"));
 
-    private static async Task WaitUntilAsync(IPage page, string condition)
-    {
-        try
-        {
-            await page.WaitForFunctionAsync($"() => {{ const p = window.polled; return {condition}; }}", null,
-                new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"the page did not reach `{condition}`; it saw: {(await ReadAsync(page)).RootElement}", ex);
-        }
-    }
+    private static Task WaitUntilAsync(IPage page, string condition) => PageState.WaitUntilAsync(page, "polled", "p", condition, Timeout);
 }

@@ -133,19 +133,7 @@ public sealed class LongPollPageTests(BrokerFixture broker, ChromiumFixture chro
         }
     }
 
-    private static async Task<JsonDocument> ReadAsync(IPage page) =>
-        JsonDocument.Parse(await page.EvaluateAsync<string>("() => JSON.stringify(window.polled)"));
+    private static async Task<JsonDocument> ReadAsync(IPage page) => JsonDocument.Parse(await PageState.ReadAsync(page, "polled"));
 
-    private static async Task WaitUntilAsync(IPage page, string condition)
-    {
-        try
-        {
-            await page.WaitForFunctionAsync($"() => {{ const p = window.polled; return {condition}; }}", null,
-                new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"the page did not reach `{condition}`; it saw: {(await ReadAsync(page)).RootElement}", ex);
-        }
-    }
+    private static Task WaitUntilAsync(IPage page, string condition) => PageState.WaitUntilAsync(page, "polled", "p", condition, Timeout);
 }

@@ -110,10 +110,7 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         // README "Refusals a page can read": its onclose, as written, on a socket whose token expires. The text around it
         // says to reconnect after 1008 "token expired" with a new token; the handler sent that close to the backoff, to
         // reconnect with the expired token into a 4401 first.
-        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
-        var start = readme.IndexOf("socket.onclose = (e) => {", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README has the close handler");
-        var handler = readme[start..readme.IndexOf("\n```", start, StringComparison.Ordinal)];
+        var handler = ReadmeText.Snippet("socket.onclose = (e) => {");
         var queue = broker.UniqueQueueName(nameof(CloseRefusals_TheReadmesCloseHandler_RenewsTheTokenWhenItExpires));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {

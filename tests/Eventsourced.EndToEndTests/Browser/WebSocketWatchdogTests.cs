@@ -153,13 +153,7 @@ public sealed class WebSocketWatchdogTests(BrokerFixture broker, ChromiumFixture
     }
 
     /// <summary>The watchdog function of README "Keepalive and ends", as written.</summary>
-    private static string ReadmeWatchdog()
-    {
-        var readme = File.ReadAllText(Path.Combine(RepoPaths.Root, "README.md"));
-        var start = readme.IndexOf("function watchdog(ws, reconnect) {", StringComparison.Ordinal);
-        Assert.True(start >= 0, "README has the watchdog");
-        return readme[start..readme.IndexOf("\n```", start, StringComparison.Ordinal)];
-    }
+    private static string ReadmeWatchdog() => ReadmeText.Snippet("function watchdog(ws, reconnect) {");
 
     private static async Task PublishAsync(AmqpTestClient amqp, string queue, int first)
     {
@@ -169,16 +163,5 @@ public sealed class WebSocketWatchdogTests(BrokerFixture broker, ChromiumFixture
         }
     }
 
-    private static async Task WaitUntilAsync(IPage page, string condition)
-    {
-        try
-        {
-            await page.WaitForFunctionAsync($"() => {{ const w = window.ws; return {condition}; }}", null,
-                new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
-        }
-        catch (TimeoutException ex)
-        {
-            throw new TimeoutException($"the page did not reach `{condition}`; it saw: {await page.EvaluateAsync<string>("() => JSON.stringify(window.ws)")}", ex);
-        }
-    }
+    private static Task WaitUntilAsync(IPage page, string condition) => PageState.WaitUntilAsync(page, "ws", "w", condition, Timeout);
 }
