@@ -43,6 +43,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>The JWS header naming extensions a recipient must understand (RFC 7515 section 4.1.11).</summary>
     private const string CriticalHeader = "crit";
 
+    /// <summary>Why a token whose header names no algorithm (<c>alg</c>) is refused.</summary>
+    internal const string NoAlgorithm = "malformed token: its header has no alg";
+
     /// <summary>Larger tokens are refused unread (IdentityModel's own limit is 250 KB).</summary>
     private const int MaxTokenBytes = 16 * 1024;
 
@@ -243,6 +246,13 @@ internal sealed class SubscriberAuthenticator : IDisposable
         if (jwt.EncodedSignature.Length == 0 || string.Equals(jwt.Alg, "none", StringComparison.OrdinalIgnoreCase))
         {
             return AuthenticationResult.InvalidToken("token is not signed");
+        }
+
+        // RFC 7515 section 4.1.1: the header must name its algorithm. Without one no key verifies the token, and the refusal
+        // said "token signature invalid", which sent an issuer's developers after the key instead of the header.
+        if (jwt.Alg.Length == 0)
+        {
+            return AuthenticationResult.InvalidToken(NoAlgorithm);
         }
 
         // RFC 7515 section 4.1.11: a recipient must refuse a token whose "crit" header names an extension it does not

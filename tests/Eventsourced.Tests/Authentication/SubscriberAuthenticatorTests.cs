@@ -189,6 +189,24 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal((401, "invalid_token", "token is not signed"), await RefusalAsync(WithSecret(), Request(bearer: TestTokens.Unsigned(TestTokens.Claims("42")))));
 
     [Theory]
+    [InlineData("{\"typ\":\"JWT\"}")]
+    [InlineData("{\"alg\":\"\",\"typ\":\"JWT\"}")]
+    public async Task Authenticate_HeaderWithoutAlg_IsAMalformedToken(string header)
+    {
+        // Signed with the right secret over the header as written: only the missing algorithm is wrong (RFC 7515 4.1.1).
+        // The refusal said "token signature invalid" before.
+        var payload = TestTokens.Base64Url(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["sub"] = "42",
+            ["exp"] = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds(),
+        }));
+        var signed = TestTokens.Base64Url(header) + "." + payload;
+        var signature = Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(TestTokens.Secret), Encoding.ASCII.GetBytes(signed)));
+
+        Assert.Equal((401, "invalid_token", "malformed token: its header has no alg"), await RefusalAsync(WithSecret(), Request(bearer: signed + "." + signature)));
+    }
+
+    [Theory]
     [InlineData("exp2")]
     [InlineData("b64")]
     public async Task Authenticate_CriticalHeaderExtension_IsRefused(string extension)
