@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Text.Json;
 using Eventsourced.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
@@ -131,7 +132,15 @@ internal sealed class JwksKeys : IDisposable
                 return;
             }
 
-            var set = new JsonWebKeySet(await response.Content.ReadAsStringAsync());
+            var text = await response.Content.ReadAsStringAsync();
+            if (NotAKeySet(text, response.Content.Headers.ContentType?.MediaType) is { } problem)
+            {
+                // Not a set at all (a login page, a proxy's error page, an error object): the last good keys stay.
+                AuthLog.JwksFetchFailed(_logger, _shownUrl, problem);
+                return;
+            }
+
+            var set = new JsonWebKeySet(text);
             var keys = set.Keys.Select(ToVerificationKey).OfType<VerificationKey>().ToArray();
             Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
             AuthLog.JwksFetched(_logger, _shownUrl, keys.Length, string.Join(", ", keys.Select(k => k.Key.KeyId ?? "(no kid)")));
@@ -140,6 +149,30 @@ internal sealed class JwksKeys : IDisposable
         {
             // A failed fetch keeps the last good keys; the next attempt comes after the cooldown.
             AuthLog.JwksFetchFailed(_logger, _shownUrl, ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
+    /// <summary>
+    /// Why <paramref name="text"/> is no JSON Web Key Set (RFC 7517: a JSON object with a <c>keys</c> array), or null
+    /// when it is one. IdentityModel's own message for a page that is not JSON hides what came back ("[PII of type
+    /// 'System.String' is hidden]"), and it takes an object without <c>keys</c> for a set with no keys, which would drop
+    /// every key in use. The text itself is not shown: only its media type and length.
+    /// </summary>
+    internal static string? NotAKeySet(string text, string? mediaType)
+    {
+        var shown = $"Content-Type {mediaType ?? "none"}, {text.Length} characters";
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("keys", out var keys)
+                && keys.ValueKind == JsonValueKind.Array
+                ? null
+                : $"the answer is JSON but no JSON Web Key Set: no \"keys\" array ({shown})";
+        }
+        catch (JsonException)
+        {
+            return $"the answer is not JSON ({shown}): is the URL the identity provider's jwks_uri?";
         }
     }
 

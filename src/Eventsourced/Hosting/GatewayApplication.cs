@@ -99,7 +99,8 @@ public static class GatewayApplication
             // Owned by the container: its file watchers end with the application.
             builder.Services.AddSingleton(services => new ServerCertificate(
                 options.Server.Tls[TlsEntry.Certificate], options.Server.Tls[TlsEntry.Key],
-                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced.Tls")));
+                services.GetRequiredService<TimeProvider>(), services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced.Tls"),
+                services.GetRequiredService<GatewayMetrics>()));
         }
         configure?.Invoke(builder);
 

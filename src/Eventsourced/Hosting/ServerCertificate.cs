@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Eventsourced.Metrics;
 using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.Hosting;
@@ -33,20 +34,25 @@ internal sealed class ServerCertificate : IDisposable
     private readonly ITimer _settle;
     private readonly Lock _reloading = new();
     private readonly TimeProvider _time;
+    private readonly GatewayMetrics? _metrics;
     private X509Certificate2 _current;
     private (DateTime, long, DateTime, long) _stamp;
 
     /// <summary>The files as they were when they last failed to load; null after a load that worked.</summary>
     private (DateTime, long, DateTime, long)? _failed;
 
-    public ServerCertificate(string certificatePath, string keyPath, TimeProvider time, ILogger logger)
+    /// <param name="metrics">Where the certificate's expiry and a failing reload are shown (<c>eventsourced_tls_*</c>); none in tests that need no series.</param>
+    public ServerCertificate(string certificatePath, string keyPath, TimeProvider time, ILogger logger, GatewayMetrics? metrics = null)
     {
         _certificatePath = Path.GetFullPath(certificatePath);
         _keyPath = Path.GetFullPath(keyPath);
         _logger = logger;
         _time = time;
+        _metrics = metrics;
         _current = TlsFiles.Load(_certificatePath, _keyPath);
         _stamp = Stamp();
+        metrics?.TlsCertificateInUse(_current.NotAfter);
+        metrics?.TlsReloadFailing(false);
         HostingLog.CertificateLoaded(logger, _current.Subject, _current.Thumbprint, _current.NotAfter);
         WarnUnlessValid(_current);
         _settle = time.CreateTimer(_ => Reload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -120,6 +126,7 @@ internal sealed class ServerCertificate : IDisposable
                 }
 
                 _failed = stamp;
+                _metrics?.TlsReloadFailing(true);
                 HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, ex.Message);
                 return;
             }
@@ -131,12 +138,14 @@ internal sealed class ServerCertificate : IDisposable
                 // valid: every new client would refuse the gateway. The valid one stays until the files change again.
                 loaded.Dispose();
                 _failed = stamp;
+                _metrics?.TlsReloadFailing(true);
                 HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, $"the new certificate {expired}");
                 return;
             }
 
             _failed = null;
             _stamp = stamp;
+            _metrics?.TlsReloadFailing(false);
             if (loaded.Thumbprint == Current.Thumbprint)
             {
                 loaded.Dispose();
@@ -144,6 +153,7 @@ internal sealed class ServerCertificate : IDisposable
             }
 
             // The old certificate is not disposed: handshakes in progress may still use it.
+            _metrics?.TlsCertificateInUse(loaded.NotAfter);
             Volatile.Write(ref _current, loaded);
             HostingLog.CertificateLoaded(_logger, loaded.Subject, loaded.Thumbprint, loaded.NotAfter);
             WarnUnlessValid(loaded);

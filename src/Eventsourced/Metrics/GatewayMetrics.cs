@@ -58,6 +58,8 @@ internal sealed class GatewayMetrics
     private readonly Gauge _memoryHeap;
     private readonly Gauge _memoryHeapLimit;
     private readonly Gauge _memoryAdmission;
+    private readonly Gauge _tlsCertificateNotAfter;
+    private readonly Gauge _tlsReloadFailing;
     private readonly CollectorRegistry _registry;
 
     public GatewayMetrics([FromKeyedServices(RegistryKey)] CollectorRegistry registry, TimeProvider time)
@@ -125,6 +127,15 @@ internal sealed class GatewayMetrics
         _memoryAdmission = factory.CreateGauge(
             "eventsourced_memory_admission_bytes",
             "New subscriptions are refused (503, outcome overloaded) while eventsourced_memory_heap_bytes is above this: limits.max_memory_percent of eventsourced_memory_heap_limit_bytes; 0 when that check is off.");
+        // Only with server.tls: an expiry of 0 on a gateway without a certificate would look expired to an alert.
+        _tlsCertificateNotAfter = factory.CreateGauge(
+            "eventsourced_tls_certificate_expiry_timestamp_seconds",
+            "When the certificate server.tls serves to new connections expires (Unix time); only with server.tls.",
+            new GaugeConfiguration { SuppressInitialValue = true });
+        _tlsReloadFailing = factory.CreateGauge(
+            "eventsourced_tls_certificate_reload_failing",
+            "1 while server.tls's files have changed but cannot be loaded (a broken or mismatched pair, an expired certificate in place of a valid one) and the previous certificate is served; 0 otherwise; only with server.tls.",
+            new GaugeConfiguration { SuppressInitialValue = true });
         _registry = registry;
     }
 
@@ -344,6 +355,13 @@ internal sealed class GatewayMetrics
     public void ChannelLeased(string node) => _brokerChannels.WithLabels(node).Inc();
 
     public void ChannelReleased(string node) => _brokerChannels.WithLabels(node).Dec();
+
+    /// <summary>The certificate <c>server.tls</c> now serves to new connections expires at <paramref name="notAfter"/>.</summary>
+    public void TlsCertificateInUse(DateTime notAfter) =>
+        _tlsCertificateNotAfter.Set(new DateTimeOffset(notAfter.ToUniversalTime()).ToUnixTimeMilliseconds() / 1000.0);
+
+    /// <summary>Whether <c>server.tls</c>'s changed files failed to load (the previous certificate stays).</summary>
+    public void TlsReloadFailing(bool failing) => _tlsReloadFailing.Set(failing ? 1 : 0);
 
     public void ConnectionBlocked(string node) => _brokerBlocked.WithLabels(node).Inc();
 

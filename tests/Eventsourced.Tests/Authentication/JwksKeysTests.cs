@@ -24,6 +24,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
     private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _hungFetch = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile string _document = "{\"keys\":[]}";
+    private volatile string _contentType = "application/json";
     private volatile bool _hang;
     private int _fetches;
 
@@ -45,7 +46,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
                 await _release.Task;
             }
 
-            return Results.Text(_document, "application/json");
+            return Results.Text(_document, _contentType);
         });
         await _server.StartAsync();
         Url = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/jwks.json";
@@ -202,6 +203,47 @@ public sealed class JwksKeysTests : IAsyncLifetime
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
 
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+    }
+
+    [Fact]
+    public async Task Authenticate_JsonWithoutKeys_KeepsTheLastGoodKeysAndSaysItIsNoKeySet()
+    {
+        _document = TestTokens.Jwks(("k1", _first));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var log = new CollectedLog();
+        var authenticator = Logged(time, log, o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksCooldownSeconds = 1;
+        });
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+
+        // An identity provider's error object, answered 200: not a set without keys.
+        _document = "{\"error\":\"temporarily_unavailable\"}";
+        time.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
+
+        var result = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.Contains(log.Entries, e => e.Message.StartsWith("Fetching signing keys from", StringComparison.Ordinal)
+            && e.Message.Contains("no JSON Web Key Set: no \"keys\" array (Content-Type application/json, 35 characters)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Log_AnHtmlPageInPlaceOfTheSet_SaysItIsNotJsonWithItsContentType()
+    {
+        // A login page or a proxy's error page answered 200, as a wrong jwks_url gets.
+        _document = "<html><body>Sign in</body></html>";
+        _contentType = "text/html";
+        var log = new CollectedLog();
+        var authenticator = Logged(TimeProvider.System, log, o => o.Jwt.JwksUrl = Url);
+
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status);
+
+        var line = Assert.Single(log.Entries, e => e.Message.StartsWith("Fetching signing keys from", StringComparison.Ordinal)).Message;
+        Assert.Contains("the answer is not JSON (Content-Type text/html, 33 characters)", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("PII", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Sign in", line, StringComparison.Ordinal);
     }
 
     [Fact]

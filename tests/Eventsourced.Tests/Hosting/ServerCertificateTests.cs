@@ -1,6 +1,7 @@
 using Eventsourced.Hosting;
 using Eventsourced.Logging;
 using Eventsourced.Testing.Gateways;
+using Eventsourced.Tests.Metrics;
 
 namespace Eventsourced.Tests.Hosting;
 
@@ -147,6 +148,46 @@ public sealed class ServerCertificateTests : IDisposable
         Assert.Contains(log.Entries, e => e.EventId == EventIds.CertificateReloadFailed && e.Message.EndsWith("(the new certificate expired on 2020-02-01 00:00:00Z); keeping the one in use", StringComparison.Ordinal));
         Assert.Equal(valid.Certificate.Thumbprint, served.Current.Thumbprint);
     }
+
+    [Fact]
+    public async Task Metrics_ShowTheExpiryInUse_AndAFailingReloadUntilAPairLoads()
+    {
+        // Only the log said that a renewal did not load, once: nothing Prometheus could alert on before the old
+        // certificate, still served, expired.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        var metrics = new TestMetrics();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"), metrics.Gateway);
+
+        Assert.Equal(UnixSeconds(first.Certificate.NotAfter), metrics.Scrape().Value(Expiry));
+        Assert.Equal(0, metrics.Scrape().Value(Failing));
+
+        await File.WriteAllTextAsync(keyPath, second.KeyPem, CancellationToken.None); // a key of another certificate
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the mismatched pair is logged");
+        Assert.Equal(1, metrics.Scrape().Value(Failing));
+        Assert.Equal(UnixSeconds(first.Certificate.NotAfter), metrics.Scrape().Value(Expiry));
+
+        second.WriteTo(_directory.FullName);
+        await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the fixed pair is loaded");
+        Assert.Equal(0, metrics.Scrape().Value(Failing));
+        Assert.Equal(UnixSeconds(second.Certificate.NotAfter), metrics.Scrape().Value(Expiry));
+    }
+
+    [Fact]
+    public void Metrics_WithoutServerTls_AreNotExported()
+    {
+        var scrape = new TestMetrics().Scrape();
+
+        Assert.Empty(scrape.Series(Expiry));
+        Assert.Empty(scrape.Series(Failing));
+    }
+
+    private const string Expiry = "eventsourced_tls_certificate_expiry_timestamp_seconds";
+    private const string Failing = "eventsourced_tls_certificate_reload_failing";
+
+    private static double UnixSeconds(DateTime notAfter) => new DateTimeOffset(notAfter.ToUniversalTime()).ToUnixTimeSeconds();
 
     /// <summary>A self-signed pair valid in January 2020 only, written over the directory's cert.pem and key.pem.</summary>
     private (string Certificate, string Key) WriteExpired(string commonName)
