@@ -65,8 +65,16 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Http2ConnectionsAbortedRepeated, LogLevel.Warning, "HTTP/2 connections ended by the server {Count} more times in the last {Seconds}s: their clients {Reason}", EventName = "Http2ConnectionsAbortedRepeated")]
     public static partial void Http2ConnectionsAbortedRepeated(ILogger logger, int count, int seconds, string reason);
 
-    [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter:u}) in use for new connections", EventName = "CertificateLoaded")]
-    public static partial void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter);
+    /// <summary>
+    /// The expiry as an ISO 8601 UTC text: given as a <see cref="DateTime"/> (the certificate's, in local time), the JSON
+    /// format wrote it month first without a zone ("01/05/2027 20:07:50"), and the text format's <c>u</c> called local
+    /// time UTC on a machine whose zone is not.
+    /// </summary>
+    public static void CertificateLoaded(ILogger logger, string subject, string thumbprint, DateTime notAfter) =>
+        CertificateLoadedUtc(logger, subject, thumbprint, notAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture));
+
+    [LoggerMessage(EventIds.CertificateLoaded, LogLevel.Information, "TLS certificate {Subject} ({Thumbprint}, valid until {NotAfter}) in use for new connections", EventName = "CertificateLoaded")]
+    private static partial void CertificateLoadedUtc(ILogger logger, string subject, string thumbprint, string notAfter);
 
     [LoggerMessage(EventIds.CertificateNotValidNow, LogLevel.Warning, "TLS certificate {Subject} ({Thumbprint}) {Validity}: clients refuse it", EventName = "CertificateNotValidNow")]
     public static partial void CertificateNotValidNow(ILogger logger, string subject, string thumbprint, string validity);

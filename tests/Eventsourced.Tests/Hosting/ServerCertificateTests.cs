@@ -42,6 +42,20 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public void Loaded_TheExpiryIsAnIsoTimeInUtc()
+    {
+        // Logged as a DateTime, the JSON format wrote its State month first without a zone ("01/05/2027 20:07:50").
+        using var first = TestCertificate.Create("first");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"));
+
+        var loaded = Assert.Single(log.Entries, e => e.EventId == EventIds.CertificateLoaded);
+        var expiry = first.Certificate.NotAfter.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Contains($"valid until {expiry})", loaded.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task BrokenKey_TheWarningNamesBothFiles()
     {
         // The warning named the certificate's path alone, also when the key was what could not be read.
