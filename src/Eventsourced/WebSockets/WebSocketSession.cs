@@ -200,16 +200,6 @@ internal sealed class WebSocketSession : ISubscriptionSession
             finally
             {
                 _ackTimer?.Dispose();
-                if (_clientAcks is not null)
-                {
-                    await AcknowledgeLastAsync();
-                    // What the client was sent and never acknowledged goes back to the queue with the subscription.
-                    if (_clientAcks.Count > 0)
-                    {
-                        _metrics.Requeued(RequeueReasons.WsUnacknowledged, _clientAcks.Count);
-                    }
-                }
-
                 if (_tcpAcks is not null)
                 {
                     // Counted delivered when sent; what the client's TCP never acknowledged goes back to the queue.
@@ -226,15 +216,34 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 }
             }
 
-            await CloseAsync(socket, reason, cancellationToken);
             try
             {
-                await receiving.WaitAsync(CloseWait, _settings.Time, CancellationToken.None);
+                await CloseAsync(socket, reason, cancellationToken);
+                try
+                {
+                    await receiving.WaitAsync(CloseWait, _settings.Time, CancellationToken.None);
+                }
+                catch (TimeoutException)
+                {
+                    socket.Abort();
+                    await receiving;
+                }
             }
-            catch (TimeoutException)
+            finally
             {
-                socket.Abort();
-                await receiving;
+                if (_clientAcks is not null)
+                {
+                    // After the close handshake, not before it: a client reading messages when the gateway ends the
+                    // connection (shutdown, an expired token) acknowledges them until it reads the close frame, and the
+                    // reader takes those acknowledgements up to the client's own close. Taken before the close was sent,
+                    // the ones on their way were dropped and their messages delivered again after a restart.
+                    await AcknowledgeLastAsync();
+                    // What the client was sent and never acknowledged goes back to the queue with the subscription.
+                    if (_clientAcks.Count > 0)
+                    {
+                        _metrics.Requeued(RequeueReasons.WsUnacknowledged, _clientAcks.Count);
+                    }
+                }
             }
 
             return reason;

@@ -911,6 +911,38 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientAcks_GatewayStops_AcknowledgementsTheClientSendsBeforeItsCloseReachTheBroker()
+    {
+        // A page handles the messages that came before the gateway's close frame (shutdown, an expired token) and
+        // acknowledges them before it reads the close. The gateway took the last acknowledgements before it sent its close,
+        // so those were dropped and their messages delivered again after the restart; they now count up to the client's
+        // own close (or CloseWait).
+        var queue = broker.UniqueQueueName(nameof(ClientAcks_GatewayStops_AcknowledgementsTheClientSendsBeforeItsCloseReachTheBroker));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&acks=client");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+        foreach (var body in new[] { "m1", "m2", "m3" })
+        {
+            await _amqp.PublishAsync(queue, body);
+        }
+
+        var messages = await ws.ReceiveMessagesAsync(3, Timeout);
+        var stopping = gateway.StopAsync();
+        await ws.WaitForCloseAsync(Timeout);
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, ws.CloseStatus);
+
+        // The close frame is read; the client's own close is not sent yet. Its acknowledgements go first, as a page's would.
+        foreach (var message in messages)
+        {
+            await ws.AckAsync(message.Number);
+        }
+
+        await stopping;
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+        Assert.Equal(0u, await _amqp.MessageCountAsync(queue));
+    }
+
+    [Fact]
     public async Task QueueDeleted_ClosesWithServerError()
     {
         var queue = broker.UniqueQueueName(nameof(QueueDeleted_ClosesWithServerError));
