@@ -51,10 +51,8 @@ internal sealed class ServerCertificate : IDisposable
         _metrics = metrics;
         _current = TlsFiles.Load(_certificatePath, _keyPath);
         _stamp = Stamp();
-        metrics?.TlsCertificateInUse(_current.NotAfter);
         metrics?.TlsReloadFailing(false);
-        HostingLog.CertificateLoaded(logger, _current.Subject, _current.Thumbprint, _current.NotAfter);
-        WarnUnlessValid(_current);
+        Serving(_current);
         _settle = time.CreateTimer(_ => Reload(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _poll = time.CreateTimer(_ => ReloadIfChanged(), null, PollInterval, PollInterval);
         foreach (var directory in new[] { Path.GetDirectoryName(_certificatePath)!, Path.GetDirectoryName(_keyPath)! }.Distinct(StringComparer.Ordinal))
@@ -125,9 +123,7 @@ internal sealed class ServerCertificate : IDisposable
                     return;
                 }
 
-                _failed = stamp;
-                _metrics?.TlsReloadFailing(true);
-                HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, ex.Message);
+                Failed(stamp, ex.Message);
                 return;
             }
 
@@ -137,9 +133,7 @@ internal sealed class ServerCertificate : IDisposable
                 // An expired certificate (an old backup restored, a renewal that copied the wrong file) in place of one that is
                 // valid: every new client would refuse the gateway. The valid one stays until the files change again.
                 loaded.Dispose();
-                _failed = stamp;
-                _metrics?.TlsReloadFailing(true);
-                HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, $"the new certificate {expired}");
+                Failed(stamp, $"the new certificate {expired}");
                 return;
             }
 
@@ -153,11 +147,25 @@ internal sealed class ServerCertificate : IDisposable
             }
 
             // The old certificate is not disposed: handshakes in progress may still use it.
-            _metrics?.TlsCertificateInUse(loaded.NotAfter);
             Volatile.Write(ref _current, loaded);
-            HostingLog.CertificateLoaded(_logger, loaded.Subject, loaded.Thumbprint, loaded.NotAfter);
-            WarnUnlessValid(loaded);
+            Serving(loaded);
         }
+    }
+
+    /// <summary>The files as they are (<paramref name="stamp"/>) do not load: said once, and shown until a pair loads.</summary>
+    private void Failed((DateTime, long, DateTime, long) stamp, string reason)
+    {
+        _failed = stamp;
+        _metrics?.TlsReloadFailing(true);
+        HostingLog.CertificateReloadFailed(_logger, _certificatePath, _keyPath, reason);
+    }
+
+    /// <summary><paramref name="certificate"/> is now served to new connections: its expiry shown and logged, a warning if it is not valid now.</summary>
+    private void Serving(X509Certificate2 certificate)
+    {
+        _metrics?.TlsCertificateInUse(certificate.NotAfter);
+        HostingLog.CertificateLoaded(_logger, certificate.Subject, certificate.Thumbprint, certificate.NotAfter);
+        WarnUnlessValid(certificate);
     }
 
     /// <summary>A certificate in use that has expired, or is not valid yet, is served (there is none better) but logged.</summary>
