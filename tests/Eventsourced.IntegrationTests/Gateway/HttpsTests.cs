@@ -196,11 +196,7 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
 
     private static async Task<string> MetricsAsync(GatewayServer gateway, TestCertificate certificate)
     {
-        using var handler = new SocketsHttpHandler
-        {
-            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
-        };
-        using var client = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{gateway.Port}") };
+        using var client = Client(gateway, certificate, _ => { });
         return await client.GetStringAsync("/metrics");
     }
 
