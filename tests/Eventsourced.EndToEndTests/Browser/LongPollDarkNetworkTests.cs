@@ -41,8 +41,14 @@ public sealed class LongPollDarkNetworkTests(BrokerFixture broker, ChromiumFixtu
             await PublishAsync(amqp, queue, 0);
             await WaitUntilAsync(page, $"p.data.length === {Batch}");
 
-            // The network goes dark under the poll that is waiting now: the gateway answers it into the dark, and the
-            // page hears nothing, not even that the connection is gone.
+            // The poll after the answer names its last id; once that poll has its (empty, after poll.wait) answer, the
+            // gateway has acknowledged the batch. Going dark before that poll reached the gateway would lose its
+            // acknowledgement, and the batch would rightly come again (a message can come twice, README).
+            var answered = await page.EvaluateAsync<int>("() => window.polled.statuses.length");
+            await WaitUntilAsync(page, $"p.statuses.length > {answered}");
+
+            // The network goes dark under the poll that is waiting now (or on its way): the gateway answers it into the
+            // dark, and the page hears nothing, not even that the connection is gone.
             var statuses = await page.EvaluateAsync<int>("() => window.polled.statuses.length");
             proxy.GoDark();
             await PublishAsync(amqp, queue, Batch);
