@@ -53,7 +53,15 @@ catch (IOException ex)
 {
     // A listen address (server.address or metrics.address) that is taken, denied or not ours, or a host name that does
     // not resolve: GatewayApplication.Build tries each before anything starts, and the message names key, address and why.
-    await Console.Error.WriteLineAsync($"eventsourced: cannot listen: {ex.Message}");
+    if (string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase))
+    {
+        GatewayApplication.LogCannotListen(config.Options.Log, ex.Message);
+    }
+    else
+    {
+        await Console.Error.WriteLineAsync($"eventsourced: cannot listen: {ex.Message}");
+    }
+
     return ExitCodes.Unavailable;
 }
 

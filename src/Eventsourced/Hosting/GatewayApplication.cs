@@ -226,6 +226,18 @@ public static class GatewayApplication
             : throw new InvalidOperationException("invalid gateway options:\n" + string.Join('\n', config.Problems));
     }
 
+    /// <summary>
+    /// Says why the gateway cannot listen (the <see cref="IOException"/> that <see cref="Build(LoadedConfig, Action{WebApplicationBuilder}?)"/>
+    /// throws before anything starts) as the configured logs would: with <c>log.format: json</c>, one JSON line that a log
+    /// pipeline parses like every other (event 124, critical); a plain line on stderr would be dropped or mangled there.
+    /// </summary>
+    internal static void LogCannotListen(LogOptions log, string reason)
+    {
+        // Disposing the factory drains the console logger's queue before the process exits.
+        using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, log));
+        HostingLog.CannotListen(loggers.CreateLogger("Eventsourced"), reason);
+    }
+
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)
     {
         logging.ClearProviders();

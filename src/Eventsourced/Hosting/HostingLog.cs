@@ -20,6 +20,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.DrainCutShort, LogLevel.Information, "{Signal} received again: ending streams now, not at the end of server.drain_delay", EventName = "DrainCutShort")]
     public static partial void DrainCutShort(ILogger logger, string signal);
 
+    [LoggerMessage(EventIds.CannotListen, LogLevel.Critical, "cannot listen: {Reason}", EventName = "CannotListen")]
+    public static partial void CannotListen(ILogger logger, string reason);
+
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 

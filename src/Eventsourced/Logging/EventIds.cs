@@ -30,6 +30,7 @@ internal static class EventIds
     public const int StreamsCutAtShutdown = 121;
     public const int DrainCutShort = 122;
     public const int BindTakesRequestValues = 123;
+    public const int CannotListen = 124;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

@@ -68,6 +68,28 @@ public sealed class CommandLineTests : IDisposable
         AssertOneListenLine(stdout, stderr, $"eventsourced: cannot listen: {key} {takenAddress}: address already in use");
     }
 
+    [Fact]
+    public async Task AddressInUse_JsonLogs_ExitsUnavailableWithOneJsonLineNamingKeyAddressAndReason()
+    {
+        using var taken = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        taken.Start();
+        var takenAddress = $"127.0.0.1:{((System.Net.IPEndPoint)taken.LocalEndpoint).Port}";
+        var environment = ListenEnvironment("server.address", takenAddress);
+        environment["EVENTSOURCED_LOG__FORMAT"] = "json";
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(environment);
+
+        // Before, a plain "eventsourced: cannot listen: ..." on stderr, which a JSON log pipeline cannot parse.
+        Assert.Equal(69, exit);
+        Assert.Equal(string.Empty, stderr.Trim());
+        var line = Assert.Single(stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        using var entry = System.Text.Json.JsonDocument.Parse(line);
+        Assert.Equal(124, entry.RootElement.GetProperty("EventId").GetInt32());
+        Assert.Equal("Critical", entry.RootElement.GetProperty("LogLevel").GetString());
+        Assert.StartsWith($"cannot listen: server.address {takenAddress}: address already in use", entry.RootElement.GetProperty("Message").GetString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(":{0}", "127.0.0.1:{0}")]
     [InlineData("127.0.0.1:{0}", ":{0}")]
