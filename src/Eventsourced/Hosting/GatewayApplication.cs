@@ -74,7 +74,7 @@ public static class GatewayApplication
 
                 // Before TLS: a client hello counts as the first bytes (Kestrel's handshake timeout takes it from there).
                 listen.Use(firstBytes);
-                UseTls(listen, kestrel.ApplicationServices);
+                UseTls(listen, kestrel.ApplicationServices, TimeSpan.FromSeconds(options.Limits.RequestHeadersTimeoutSeconds));
             });
             if (observabilityListener)
             {
@@ -115,6 +115,12 @@ public static class GatewayApplication
             services.GetRequiredService<ILoggerFactory>(),
             services.GetRequiredService<TimeProvider>()));
         var app = builder.Build();
+        if (TlsFiles.Enabled(options.Server))
+        {
+            // First: a request counts as open on its HTTP/2 connection for as long as it runs (Http2IdleConnections).
+            app.Use(Http2IdleConnections.Requests);
+        }
+
         // Listening before Kestrel starts; disposed with the application's services.
         _ = app.Services.GetRequiredService<RejectedConnectionsLog>();
         _ = app.Services.GetRequiredService<Http2AbortsLog>();
@@ -185,7 +191,7 @@ public static class GatewayApplication
     /// current <see cref="ServerCertificate"/>. The connection middleware of <c>UseEventsourcedConnections</c> sits
     /// outside TLS (added first), so it counts the encrypted bytes the peer's TCP acknowledges.
     /// </summary>
-    private static void UseTls(ListenOptions listen, IServiceProvider services)
+    private static void UseTls(ListenOptions listen, IServiceProvider services, TimeSpan idle)
     {
         if (services.GetService<ServerCertificate>() is not { } certificate)
         {
@@ -199,6 +205,8 @@ public static class GatewayApplication
         });
         // After TLS, where HTTP/2's frames are plain: where each stream's bytes went out (Http2StreamAcknowledgements).
         listen.UseEventsourcedHttp2();
+        // An HTTP/2 connection without a request is closed after limits.request_headers_timeout even while it pings.
+        listen.Use(Http2IdleConnections.Middleware(idle, services.GetRequiredService<TimeProvider>()));
     }
 
     /// <summary>Kestrel's limits from the <c>limits</c> section (the rest keep Kestrel's defaults).</summary>

@@ -434,6 +434,106 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 1, Consumers: 0 }, Patience, "the message requeued, no consumer left");
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Http2_AConnectionThatOnlyPings_IsToldToGoAwayAndClosedAfterTheHeadersTimeout(bool requestFirst)
+    {
+        // Kestrel's keep-alive timeout restarts at every PING: a client that pinged every few seconds and opened no stream
+        // held its place of limits.max_connections for good (a few of them, the whole cap).
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate, o => o.Limits.RequestHeadersTimeoutSeconds = 2);
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        await using var tls = await Http2ConnectAsync(tcp, initialWindow: 65535);
+        var frames = Http2FramesAsync(tls).GetAsyncEnumerator();
+        // The server's SETTINGS, acknowledged by the reader: from here on only the pings below are written.
+        Assert.True(await NextAsync(frames, f => f.Type == 0x4 && (f.Flags & 0x1) == 0), "the server's SETTINGS");
+        if (requestFirst)
+        {
+            await WriteFrameAsync(tls, type: 0x1, flags: 0x5, stream: 1, HealthzHeaders(gateway.Port));
+            Assert.True(await NextAsync(frames, f => f.Type == 0x1 && f.Stream == 1), "the answer to /healthz");
+        }
+
+        var goAway = NextAsync(frames, f => f.Type == 0x7);
+        var pings = 0;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        while (!goAway.IsCompleted && started.Elapsed < Patience)
+        {
+            await WriteFrameAsync(tls, type: 0x6, flags: 0, stream: 0, [0, 0, 0, 0, 0, 0, 0, (byte)++pings]);
+            await Task.WhenAny(goAway, Task.Delay(500));
+        }
+
+        Assert.True(goAway.IsCompleted && await goAway, $"GOAWAY while pinging ({pings} pings in {started.Elapsed.TotalSeconds:F1} s)");
+        // The connection ends, pings or not (cut after a grace if the client holds it).
+        var closed = NextAsync(frames, _ => false);
+        while (!closed.IsCompleted && started.Elapsed < 2 * Patience)
+        {
+            try
+            {
+                await WriteFrameAsync(tls, type: 0x6, flags: 0, stream: 0, [0, 0, 0, 0, 0, 0, 0, (byte)++pings]);
+            }
+            catch (IOException)
+            {
+                break;
+            }
+
+            await Task.WhenAny(closed, Task.Delay(500));
+        }
+
+        Assert.Same(closed, await Task.WhenAny(closed, Task.Delay(Patience)));
+        Assert.False(await closed);
+    }
+
+    [Fact]
+    public async Task Http2_AStreamOpenOnAPingingConnection_KeepsItOpenPastTheHeadersTimeout()
+    {
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate, o => o.Limits.RequestHeadersTimeoutSeconds = 1);
+        var queue = broker.UniqueQueueName("h2-pinging-stream");
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        await using var tls = await Http2ConnectAsync(tcp, initialWindow: 65535);
+        var frames = Http2FramesAsync(tls).GetAsyncEnumerator();
+        Assert.True(await NextAsync(frames, f => f.Type == 0x4 && (f.Flags & 0x1) == 0), "the server's SETTINGS");
+        var path = System.Text.Encoding.ASCII.GetBytes($"/?id={queue}");
+        var authority = System.Text.Encoding.ASCII.GetBytes($"127.0.0.1:{gateway.Port}");
+        await WriteFrameAsync(tls, type: 0x1, flags: 0x5, stream: 1, [0x82, 0x87, 0x04, (byte)path.Length, .. path, 0x01, (byte)authority.Length, .. authority]);
+        Assert.True(await NextAsync(frames, f => f.Type == 0x1 && f.Stream == 1), "the stream's response headers");
+
+        // Four times the timeout, pinging, with the stream open: no GOAWAY, and the stream still delivers.
+        var goAway = NextAsync(frames, f => f.Type == 0x7 || f.Type == 0x3);
+        for (var ping = 1; ping <= 8; ping++)
+        {
+            await WriteFrameAsync(tls, type: 0x6, flags: 0, stream: 0, [0, 0, 0, 0, 0, 0, 0, (byte)ping]);
+            await Task.WhenAny(goAway, Task.Delay(500));
+        }
+
+        Assert.False(goAway.IsCompleted, "the connection with an open stream was told to go away, or its stream reset");
+        await using (var amqp = await broker.ConnectAsync(nameof(HttpsTests)))
+        {
+            await amqp.PublishAsync(queue, "still open");
+        }
+
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0, Consumers: 1 }, Patience, "the message delivered and acknowledged on the open stream");
+        Assert.False(goAway.IsCompleted, "the connection with an open stream was told to go away, or its stream reset");
+    }
+
+    /// <summary>HPACK: GET https /healthz with :authority as a literal of name index 1.</summary>
+    private static byte[] HealthzHeaders(int port)
+    {
+        var path = "/healthz"u8.ToArray();
+        var authority = System.Text.Encoding.ASCII.GetBytes($"127.0.0.1:{port}");
+        return [0x82, 0x87, 0x04, (byte)path.Length, .. path, 0x01, (byte)authority.Length, .. authority];
+    }
+
+    private static async Task WriteFrameAsync(System.Net.Security.SslStream tls, byte type, byte flags, int stream, byte[] payload)
+    {
+        using var frame = new MemoryStream();
+        Frame(frame, type, flags, stream, payload);
+        await tls.WriteAsync(frame.ToArray());
+    }
+
     /// <summary>A TLS connection speaking HTTP/2 (ALPN h2), its preface sent with SETTINGS_INITIAL_WINDOW_SIZE <paramref name="initialWindow"/>.</summary>
     private static async Task<System.Net.Security.SslStream> Http2ConnectAsync(System.Net.Sockets.TcpClient tcp, int initialWindow)
     {
