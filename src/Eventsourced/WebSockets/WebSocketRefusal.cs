@@ -47,11 +47,20 @@ internal sealed class WebSocketRefusal(IOptions<WebSocketTransportOptions> optio
     public Task RefuseAsync(HttpContext context, int status, string reason) =>
         new WebSocketMiddleware(c => CloseAsync(c, status, reason), _middlewareOptions, loggers).Invoke(context);
 
-    /// <summary>The close reason: <paramref name="reason"/>, with the seconds of <c>Retry-After</c> when there are any, cut to what a close frame holds.</summary>
+    /// <summary>
+    /// The close reason: <paramref name="reason"/>, with the seconds of <c>Retry-After</c> when there are any, cut to what a
+    /// close frame holds. A long reason (a topic's name in it) is cut before the seconds, not the seconds with it: a page
+    /// reads them from the reason's end (<c>/retry after (\d+) s$/</c>, README "Refusals a page can read").
+    /// </summary>
     internal static string CloseReason(string reason, string? retryAfter)
     {
-        var text = string.IsNullOrEmpty(retryAfter) ? reason : $"{reason}; retry after {retryAfter} s";
-        return WebSocketSession.Truncate(text);
+        if (string.IsNullOrEmpty(retryAfter))
+        {
+            return WebSocketSession.Truncate(reason);
+        }
+
+        var suffix = $"; retry after {retryAfter} s";
+        return WebSocketSession.Truncate(reason, MaxReasonBytes - System.Text.Encoding.UTF8.GetByteCount(suffix)) + suffix;
     }
 
     private static async Task CloseAsync(HttpContext context, int status, string reason)

@@ -818,16 +818,18 @@ internal sealed class WebSocketSession : ISubscriptionSession
     }
 
     /// <summary>A close frame's reason is at most 123 bytes of UTF-8: longer ones are cut between characters, with "...".</summary>
-    internal static string Truncate(string description)
+    internal static string Truncate(string description) => Truncate(description, WebSocketRefusal.MaxReasonBytes);
+
+    /// <summary><paramref name="description"/> in at most <paramref name="maxBytes"/> bytes of UTF-8: cut between characters, with "...", when longer.</summary>
+    internal static string Truncate(string description, int maxBytes)
     {
-        const int MaxBytes = WebSocketRefusal.MaxReasonBytes;
-        if (System.Text.Encoding.UTF8.GetByteCount(description) <= MaxBytes)
+        if (System.Text.Encoding.UTF8.GetByteCount(description) <= maxBytes)
         {
             return description;
         }
 
         var length = description.Length;
-        while (length > 0 && System.Text.Encoding.UTF8.GetByteCount(description.AsSpan(0, length)) > MaxBytes - 3)
+        while (length > 0 && System.Text.Encoding.UTF8.GetByteCount(description.AsSpan(0, length)) > maxBytes - 3)
         {
             length--;
         }

@@ -189,6 +189,38 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
     }
 
     /// <summary>
+    /// A topic with a long name that the broker refuses, read by a page's WebSocket with <c>ws.close_refusals</c>: the close
+    /// reason ends with when to try again (<c>; retry after 5 s</c>, what the README's <c>reconnectWithBackoff</c> reads),
+    /// the name cut to make room. It was cut with the name, and such a page reconnected after its own backoff instead.
+    /// </summary>
+    [Fact]
+    public async Task LimitedUser_LongTopicNameOutsideItsPermissions_WebSocketCloseStillSaysWhenToTryAgain()
+    {
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o =>
+        {
+            o.Queue.Pattern = _prefix + "${query:id}";
+            o.Ws.CloseRefusals = true;
+        });
+        var topic = $"t{Guid.NewGuid():N}" + new string('x', 150);
+
+        using (var refused = await gateway.Client.GetAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+            Assert.Equal("5", refused.Headers.RetryAfter?.Delta?.TotalSeconds.ToString(CultureInfo.InvariantCulture));
+        }
+
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws/topics/{topic}");
+        Assert.True(ws.Connected, $"{ws.Status} {ws.Reason}");
+        await ws.WaitForCloseAsync(Patience);
+
+        Assert.Equal(4503, (int?)ws.CloseStatus);
+        Assert.NotNull(ws.CloseDescription);
+        Assert.StartsWith($"broker refused topic '{topic[..40]}", ws.CloseDescription, StringComparison.Ordinal);
+        Assert.EndsWith("...; retry after 5 s", ws.CloseDescription, StringComparison.Ordinal);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(ws.CloseDescription) <= 123, ws.CloseDescription);
+    }
+
+    /// <summary>
     /// A user that may declare the gateway's lock queues but not a topic's stream: the refused declare closes the
     /// channel, not the stream's creation lock (an exclusive queue of the connection), which is given up all the same,
     /// so that other gateways do not wait for it.

@@ -24,6 +24,21 @@ public sealed class WebSocketRefusalTests
     }
 
     [Fact]
+    public void CloseReason_LongerThanAFrameHolds_WithRetryAfter_CutsTheReason_AndKeepsWhenToTryAgain()
+    {
+        // A topic's name is up to 227 bytes: "broker refused topic 'NAME'" with a long one lost "; retry after 5 s", which
+        // the README's reconnectWithBackoff reads from the reason's end.
+        var reason = "broker refused topic '" + new string('t', 200) + "'";
+
+        var close = WebSocketRefusal.CloseReason(reason, "5");
+
+        Assert.Equal(WebSocketRefusal.MaxReasonBytes, Encoding.UTF8.GetByteCount(close));
+        Assert.StartsWith("broker refused topic 'ttt", close, StringComparison.Ordinal);
+        Assert.EndsWith("ttt...; retry after 5 s", close, StringComparison.Ordinal);
+        Assert.Matches("retry after (\\d+) s$", close);
+    }
+
+    [Fact]
     public void CloseReason_NeverCutsACharacterInTwo()
     {
         // 4-byte characters (surrogate pairs in .NET) and 2-byte ones: the cut lands between characters.
@@ -32,8 +47,8 @@ public sealed class WebSocketRefusalTests
         var close = WebSocketRefusal.CloseReason(reason, "5");
 
         Assert.True(Encoding.UTF8.GetByteCount(close) <= WebSocketRefusal.MaxReasonBytes);
-        Assert.EndsWith("...", close, StringComparison.Ordinal);
-        var kept = close[..^3];
+        Assert.EndsWith("...; retry after 5 s", close, StringComparison.Ordinal);
+        var kept = close[..^"...; retry after 5 s".Length];
         Assert.False(char.IsHighSurrogate(kept[^1]), "a surrogate pair was cut");
         Assert.Equal(kept, new UTF8Encoding(false, true).GetString(Encoding.UTF8.GetBytes(kept)));
     }
