@@ -42,6 +42,21 @@ public sealed class ConfigLoaderEnvironmentTests
     public void Load_SectionVariableWithoutDoubleUnderscore_IsReported(string name, string expected) =>
         Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "value")));
 
+    [Theory]
+    [InlineData("EVENTSOURCED__QUEUE__EXPIRES", "environment EVENTSOURCED__QUEUE__EXPIRES: not read: the prefix EVENTSOURCED_ takes one underscore, as in EVENTSOURCED_QUEUE__EXPIRES")]
+    [InlineData("EVENTSOURCED__BROKER__NODE__0", "environment EVENTSOURCED__BROKER__NODE__0: not read: the prefix EVENTSOURCED_ takes one underscore, as in EVENTSOURCED_BROKER__NODE__0")]
+    [InlineData("eventsourced___metrics__token", "environment eventsourced___metrics__token: not read: the prefix eventsourced_ takes one underscore, as in eventsourced_metrics__token")]
+    public void Load_SectionVariableWithDoubleUnderscoreAfterThePrefix_IsReported(string name, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "value")));
+
+    [Fact]
+    public void Load_VariableWithDoubleUnderscoreAfterThePrefixNamingNoSection_IsIgnored()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED__TEST_AMQP", "amqp://not-config/"));
+
+        Assert.Equal(["amqp://guest:guest@localhost:5672/"], options.Broker.Node);
+    }
+
     [Fact]
     public void Load_IndexedNodes_ReplaceTheListInNumericIndexOrder()
     {
