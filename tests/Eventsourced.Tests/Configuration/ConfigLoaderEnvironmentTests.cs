@@ -77,6 +77,25 @@ public sealed class ConfigLoaderEnvironmentTests
     }
 
     [Fact]
+    public void Load_CommaSeparatedNodes_KeepACommaInAPassword()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_BROKER__NODE", "amqp://user:pa55,wordSECRET@rabbit:5672/,AMQPS://b/, amqp://c:x,y@d/"));
+
+        Assert.Equal(["amqp://user:pa55,wordSECRET@rabbit:5672/", "AMQPS://b/", "amqp://c:x,y@d/"], options.Broker.Node);
+        Assert.Equal("pa55,wordSECRET", Eventsourced.Broker.BrokerUrl.Parse(options.Broker.Node[0]).Password);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedNodes_NoPieceOfAPasswordInAProblem()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_BROKER__NODE", "amqp://user:pa55,wordSECRET@rabbit:99999/"));
+
+        Assert.NotEmpty(problems);
+        Assert.All(problems, line => Assert.DoesNotContain("pa55", line, StringComparison.Ordinal));
+        Assert.All(problems, line => Assert.DoesNotContain("wordSECRET", line, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Load_HeaderVariable_AddsTheHeaderWithItsCase()
     {
         var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_HEADER__CORS__X-Custom-Header", "v"));
@@ -132,6 +151,7 @@ public sealed class ConfigLoaderEnvironmentTests
     [InlineData("EVENTSOURCED_SERVER__ADDRESS", "", "environment EVENTSOURCED_SERVER__ADDRESS: server.address: expected host:port, got ''")]
     [InlineData("EVENTSOURCED_BROKER__NODE", "", "environment EVENTSOURCED_BROKER__NODE: broker.node: must list at least one value")]
     [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/,", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
+    [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/, ,amqp://b/", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
     [InlineData("EVENTSOURCED_BROKER__NODE__first", "amqp://a/", "environment EVENTSOURCED_BROKER__NODE__first: broker.node: list index must be a number, got 'first'")]
     [InlineData("EVENTSOURCED_BROKER__NODE__2", "http://a/", "environment EVENTSOURCED_BROKER__NODE__2: broker.node[2]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
     [InlineData("EVENTSOURCED_HEADER__CORS", "x", "environment EVENTSOURCED_HEADER__CORS: header.cors: expected a mapping of header names to values, got a single value")]
