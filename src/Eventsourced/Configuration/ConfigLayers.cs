@@ -38,7 +38,32 @@ internal static class ConfigLayers
             }
         }
 
+        problems.AddRange(ExtraUnderscoreProblems(prefix, schema));
         return root;
+    }
+
+    /// <summary>
+    /// Variables with two underscores after the prefix where it takes one (<c>EVENTSOURCED__QUEUE__EXPIRES</c>, as if
+    /// the prefix were a section) that name a section: the standard provider turns <c>__</c> into <c>:</c> before it
+    /// looks for its prefix, so it never sees them, and the key stayed at its default without a word (a broker URL
+    /// given so left the gateway on <c>guest@localhost</c>).
+    /// </summary>
+    private static IEnumerable<ConfigProblem> ExtraUnderscoreProblems(string prefix, ConfigSchema schema)
+    {
+        var names = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
+            .Select(e => (string)e.Key)
+            .Where(n => n.Length > prefix.Length + 1 && n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && n[prefix.Length] == '_')
+            .Order(StringComparer.Ordinal);
+        foreach (var name in names)
+        {
+            var rest = name[prefix.Length..].TrimStart('_');
+            var section = schema.Sections.FirstOrDefault(s => rest.StartsWith(s.Name, StringComparison.OrdinalIgnoreCase)
+                && (rest.Length == s.Name.Length || rest[s.Name.Length] == '_'));
+            if (section is not null)
+            {
+                yield return new(ConfigLocation.Variable(name), null, $"not read: the prefix {name[..prefix.Length]} takes one underscore, as in {name[..prefix.Length]}{rest}");
+            }
+        }
     }
 
     /// <summary>

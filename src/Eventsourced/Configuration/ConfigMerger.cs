@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace Eventsourced.Configuration;
 
@@ -13,7 +14,7 @@ namespace Eventsourced.Configuration;
 /// configuration). The result is plain configuration keys, each with the place it came from, for the
 /// standard binder; values are checked after binding (<see cref="OptionsChecker"/>).
 /// </summary>
-internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> problems)
+internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProblem> problems)
 {
     private readonly string[] _sections = schema.Sections.Select(s => s.Name).ToArray();
 
@@ -165,7 +166,7 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
     private void MergeList(SchemaKey key, string display, ConfigNode value)
     {
         var before = problems.Count;
-        var items = ListItems(display, value);
+        var items = ListItems(display, value, key.Mask == MaskKind.BrokerUrl ? BrokerUrlSeparator() : null);
         if (items is null || problems.Count > before)
         {
             return;
@@ -218,7 +219,8 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
     }
 
     /// <summary>A YAML list; elsewhere also <c>url1,url2</c> or the entries <c>0</c>, <c>1</c>, ... (in index order).</summary>
-    private List<(int Index, ConfigNode Node, string? Text)>? ListItems(string display, ConfigNode value)
+    /// <param name="separator">Where <c>url1,url2</c> is split; null: at every comma.</param>
+    private List<(int Index, ConfigNode Node, string? Text)>? ListItems(string display, ConfigNode value, Regex? separator = null)
     {
         if (value.Kind == ConfigNodeKind.Sequence)
         {
@@ -228,7 +230,8 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
         if (!value.Location.IsFile && value.Kind == ConfigNodeKind.Scalar)
         {
             var text = value.Value!;
-            return text.Trim().Length == 0 ? [] : text.Split(',').Select((t, i) => (i, value, (string?)t.Trim())).ToList();
+            var parts = separator is null ? text.Split(',') : separator.Split(text);
+            return text.Trim().Length == 0 ? [] : parts.Select((t, i) => (i, value, (string?)t.Trim())).ToList();
         }
 
         if (value.Location.IsFile)
@@ -405,4 +408,13 @@ internal sealed class ConfigMerger(ConfigSchema schema, List<ConfigProblem> prob
     private static string MapEntry(SchemaKey key) => key.MapRules?.Entry ?? "entry";
 
     private void Report(ConfigLocation where, string? key, string message) => problems.Add(new(where, key, message));
+
+    /// <summary>
+    /// Between two broker URLs in one variable (<c>amqp://a/,amqps://b/</c>): a comma followed by a scheme (or by another
+    /// comma or the end: an empty entry, reported as such). A comma is allowed as it is in a URL's password
+    /// (<c>amqp://user:pa,ss@host/</c>); split there, the URL did not work, and the half before it was quoted in the
+    /// problem as a port (<c>got 'pa'</c>), a piece of the password in the log.
+    /// </summary>
+    [GeneratedRegex(@",(?=\s*(?:amqps?://|,|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex BrokerUrlSeparator();
 }

@@ -42,6 +42,21 @@ public sealed class ConfigLoaderEnvironmentTests
     public void Load_SectionVariableWithoutDoubleUnderscore_IsReported(string name, string expected) =>
         Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "value")));
 
+    [Theory]
+    [InlineData("EVENTSOURCED__QUEUE__EXPIRES", "environment EVENTSOURCED__QUEUE__EXPIRES: not read: the prefix EVENTSOURCED_ takes one underscore, as in EVENTSOURCED_QUEUE__EXPIRES")]
+    [InlineData("EVENTSOURCED__BROKER__NODE__0", "environment EVENTSOURCED__BROKER__NODE__0: not read: the prefix EVENTSOURCED_ takes one underscore, as in EVENTSOURCED_BROKER__NODE__0")]
+    [InlineData("eventsourced___metrics__token", "environment eventsourced___metrics__token: not read: the prefix eventsourced_ takes one underscore, as in eventsourced_metrics__token")]
+    public void Load_SectionVariableWithDoubleUnderscoreAfterThePrefix_IsReported(string name, string expected) =>
+        Assert.Equal([expected], ConfigTesting.EnvironmentProblems((name, "value")));
+
+    [Fact]
+    public void Load_VariableWithDoubleUnderscoreAfterThePrefixNamingNoSection_IsIgnored()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED__TEST_AMQP", "amqp://not-config/"));
+
+        Assert.Equal(["amqp://guest:guest@localhost:5672/"], options.Broker.Node);
+    }
+
     [Fact]
     public void Load_IndexedNodes_ReplaceTheListInNumericIndexOrder()
     {
@@ -59,6 +74,25 @@ public sealed class ConfigLoaderEnvironmentTests
         var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_BROKER__NODE", "amqp://a/, amqps://b/"));
 
         Assert.Equal(["amqp://a/", "amqps://b/"], options.Broker.Node);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedNodes_KeepACommaInAPassword()
+    {
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_BROKER__NODE", "amqp://user:pa55,wordSECRET@rabbit:5672/,AMQPS://b/, amqp://c:x,y@d/"));
+
+        Assert.Equal(["amqp://user:pa55,wordSECRET@rabbit:5672/", "AMQPS://b/", "amqp://c:x,y@d/"], options.Broker.Node);
+        Assert.Equal("pa55,wordSECRET", Eventsourced.Broker.BrokerUrl.Parse(options.Broker.Node[0]).Password);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedNodes_NoPieceOfAPasswordInAProblem()
+    {
+        var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_BROKER__NODE", "amqp://user:pa55,wordSECRET@rabbit:99999/"));
+
+        Assert.NotEmpty(problems);
+        Assert.All(problems, line => Assert.DoesNotContain("pa55", line, StringComparison.Ordinal));
+        Assert.All(problems, line => Assert.DoesNotContain("wordSECRET", line, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -117,6 +151,7 @@ public sealed class ConfigLoaderEnvironmentTests
     [InlineData("EVENTSOURCED_SERVER__ADDRESS", "", "environment EVENTSOURCED_SERVER__ADDRESS: server.address: expected host:port, got ''")]
     [InlineData("EVENTSOURCED_BROKER__NODE", "", "environment EVENTSOURCED_BROKER__NODE: broker.node: must list at least one value")]
     [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/,", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
+    [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/, ,amqp://b/", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
     [InlineData("EVENTSOURCED_BROKER__NODE__first", "amqp://a/", "environment EVENTSOURCED_BROKER__NODE__first: broker.node: list index must be a number, got 'first'")]
     [InlineData("EVENTSOURCED_BROKER__NODE__2", "http://a/", "environment EVENTSOURCED_BROKER__NODE__2: broker.node[2]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
     [InlineData("EVENTSOURCED_HEADER__CORS", "x", "environment EVENTSOURCED_HEADER__CORS: header.cors: expected a mapping of header names to values, got a single value")]
