@@ -86,6 +86,13 @@ public sealed class BrokerUrl : IValueRule
             throw new FormatException("query parameters and fragments are not supported");
         }
 
+        if (RawPath(url).Contains('@', StringComparison.Ordinal))
+        {
+            // amqp://user:12345/abc@rabbit/ is a password with a '/' in it, which Uri reads as host "user", port 12345 and
+            // virtual host "abc@rabbit/": accepted, the password was printed by -c as a virtual host. Named without the text.
+            throw new FormatException("a '@' after the host: write a '/' in a password as %2F (and a '@' in a virtual host's name as %40)");
+        }
+
         if (BrokenEscape(RawPath(url)) is { } escaped)
         {
             // Uri takes a '%' without two hex digits as a literal '%' and escapes it (v%2 became v%252): the vhost would be
@@ -168,7 +175,16 @@ public sealed class BrokerUrl : IValueRule
             return null;
         }
 
-        return digits ? port : ConfigText.Quote(port);
+        if (digits)
+        {
+            return port;
+        }
+
+        // Without a user before the host, "host:port" may be "user:password" whose "@host" is missing (amqp://admin:S3cret):
+        // the port is then the password, never quoted. After a user's '@' it is a port, quoted.
+        return authority.Length < url[start..end].Length
+            ? ConfigText.Quote(port)
+            : $"{port.Length} character(s) that are no number (not quoted: with no user@ before the host, they may be a password whose @host is missing)";
     }
 
     /// <summary>The path of <paramref name="url"/> as written (without its leading '/'), before any '?' or '#'.</summary>
