@@ -149,6 +149,43 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         }
     }
 
+    [Fact]
+    public async Task CloseRefusals_TheReadmesCloseHandler_DoesNotRetryATopicThatMayNotBeCreated()
+    {
+        // A topic topics.create does not allow (4404) is as final as a 404 to the README's long-poll loop, which stops; the
+        // handler sent it to the backoff, to be refused again every 30 s for as long as the page stayed open.
+        var handler = ReadmeText.Snippet("socket.onclose = (e) => {");
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Ws.CloseRefusals = true;
+            o.Topics.Create = [];
+        });
+        var page = await chromium.NewPageAsync();
+        try
+        {
+            await page.EvaluateAsync(
+                """
+                ([url, handler]) => {
+                  window.ws = { calls: [], closes: [] };
+                  const renewTokenThenReconnect = () => window.ws.calls.push("renew");
+                  const showError = (reason) => window.ws.calls.push("error: " + reason);
+                  const reconnectWithBackoff = () => window.ws.calls.push("backoff");
+                  const socket = new WebSocket(url);
+                  socket.addEventListener("close", (e) => window.ws.closes.push({ code: e.code, reason: e.reason }));
+                  eval(handler);
+                }
+                """,
+                new[] { $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws/topics/{broker.UniqueQueueName("never-created")}", handler });
+            await WaitUntilAsync(page, "w.calls.length === 1");
+            Assert.Equal(4404, (await ReadAsync(page, "closes"))[0].GetProperty("code").GetInt32());
+            Assert.StartsWith("error: ", (await ReadAsync(page, "calls"))[0].GetString(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
     private static async Task WaitUntilAsync(IPage page, string condition)
     {
         try
