@@ -124,19 +124,7 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         var page = await chromium.NewPageAsync();
         try
         {
-            await page.EvaluateAsync(
-                """
-                ([url, handler]) => {
-                  window.ws = { calls: [], closes: [] };
-                  const renewTokenThenReconnect = () => window.ws.calls.push("renew");
-                  const showError = (reason) => window.ws.calls.push("error: " + reason);
-                  const reconnectWithBackoff = () => window.ws.calls.push("backoff");
-                  const socket = new WebSocket(url);
-                  socket.addEventListener("close", (e) => window.ws.closes.push({ code: e.code, reason: e.reason }));
-                  eval(handler);
-                }
-                """,
-                new[] { $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&access_token={token}", handler });
+            await OpenWithReadmeHandlerAsync(page, $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws?id={queue}&access_token={token}", handler);
             await WaitUntilAsync(page, "w.calls.length === 1");
             var close = (await ReadAsync(page, "closes"))[0];
             Assert.Equal((1008, "token expired"), (close.GetProperty("code").GetInt32(), close.GetProperty("reason").GetString()));
@@ -163,19 +151,7 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
         var page = await chromium.NewPageAsync();
         try
         {
-            await page.EvaluateAsync(
-                """
-                ([url, handler]) => {
-                  window.ws = { calls: [], closes: [] };
-                  const renewTokenThenReconnect = () => window.ws.calls.push("renew");
-                  const showError = (reason) => window.ws.calls.push("error: " + reason);
-                  const reconnectWithBackoff = () => window.ws.calls.push("backoff");
-                  const socket = new WebSocket(url);
-                  socket.addEventListener("close", (e) => window.ws.closes.push({ code: e.code, reason: e.reason }));
-                  eval(handler);
-                }
-                """,
-                new[] { $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws/topics/{broker.UniqueQueueName("never-created")}", handler });
+            await OpenWithReadmeHandlerAsync(page, $"ws://{PageServer.GatewayHost}:{gateway.Port}/ws/topics/{broker.UniqueQueueName("never-created")}", handler);
             await WaitUntilAsync(page, "w.calls.length === 1");
             Assert.Equal(4404, (await ReadAsync(page, "closes"))[0].GetProperty("code").GetInt32());
             Assert.StartsWith("error: ", (await ReadAsync(page, "calls"))[0].GetString(), StringComparison.Ordinal);
@@ -185,6 +161,24 @@ public sealed class WebSocketPageTests(BrokerFixture broker, ChromiumFixture chr
             await page.Context.CloseAsync();
         }
     }
+
+    /// <summary>
+    /// Opens a WebSocket to <paramref name="url"/> whose close the README's handler (<paramref name="handler"/>, as written)
+    /// takes; what it calls and every close are recorded in <c>window.ws</c>.
+    /// </summary>
+    private static Task OpenWithReadmeHandlerAsync(IPage page, string url, string handler) => page.EvaluateAsync(
+        """
+        ([url, handler]) => {
+          window.ws = { calls: [], closes: [] };
+          const renewTokenThenReconnect = () => window.ws.calls.push("renew");
+          const showError = (reason) => window.ws.calls.push("error: " + reason);
+          const reconnectWithBackoff = () => window.ws.calls.push("backoff");
+          const socket = new WebSocket(url);
+          socket.addEventListener("close", (e) => window.ws.closes.push({ code: e.code, reason: e.reason }));
+          eval(handler);
+        }
+        """,
+        new[] { url, handler });
 
     private static async Task WaitUntilAsync(IPage page, string condition)
     {
