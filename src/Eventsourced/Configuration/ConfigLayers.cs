@@ -38,7 +38,7 @@ internal static class ConfigLayers
             }
         }
 
-        problems.AddRange(ExtraUnderscoreProblems(prefix, schema));
+        problems.AddRange(ExtraUnderscoreProblems(names.Values, prefix.Length, schema));
         return root;
     }
 
@@ -48,23 +48,22 @@ internal static class ConfigLayers
     /// looks for its prefix, so it never sees them, and the key stayed at its default without a word (a broker URL
     /// given so left the gateway on <c>guest@localhost</c>).
     /// </summary>
-    private static IEnumerable<ConfigProblem> ExtraUnderscoreProblems(string prefix, ConfigSchema schema)
+    /// <param name="variables">The prefixed variables of the process (<see cref="VariableNames"/>).</param>
+    private static IEnumerable<ConfigProblem> ExtraUnderscoreProblems(IEnumerable<string> variables, int prefixLength, ConfigSchema schema)
     {
-        var names = Environment.GetEnvironmentVariables().Cast<DictionaryEntry>()
-            .Select(e => (string)e.Key)
-            .Where(n => n.Length > prefix.Length + 1 && n.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && n[prefix.Length] == '_')
-            .Order(StringComparer.Ordinal);
-        foreach (var name in names)
+        foreach (var name in variables.Where(n => n.Length > prefixLength + 1 && n[prefixLength] == '_').Order(StringComparer.Ordinal))
         {
-            var rest = name[prefix.Length..].TrimStart('_');
-            var section = schema.Sections.FirstOrDefault(s => rest.StartsWith(s.Name, StringComparison.OrdinalIgnoreCase)
-                && (rest.Length == s.Name.Length || rest[s.Name.Length] == '_'));
-            if (section is not null)
+            var rest = name[prefixLength..].TrimStart('_');
+            if (SectionNamed(rest, schema) is not null)
             {
-                yield return new(ConfigLocation.Variable(name), null, $"not read: the prefix {name[..prefix.Length]} takes one underscore, as in {name[..prefix.Length]}{rest}");
+                yield return new(ConfigLocation.Variable(name), null, $"not read: the prefix {name[..prefixLength]} takes one underscore, as in {name[..prefixLength]}{rest}");
             }
         }
     }
+
+    /// <summary>The section <paramref name="key"/> starts with: its name alone, or followed by <c>_</c>; null if none.</summary>
+    private static SchemaSection? SectionNamed(string key, ConfigSchema schema) => schema.Sections.FirstOrDefault(section =>
+        key.StartsWith(section.Name, StringComparison.OrdinalIgnoreCase) && (key.Length == section.Name.Length || key[section.Name.Length] == '_'));
 
     /// <summary>
     /// A variable named like a section's key with one underscore where two belong, with the name it needs
@@ -78,23 +77,17 @@ internal static class ConfigLayers
         }
 
         var key = name[prefixLength..];
-        foreach (var section in schema.Sections)
+        if (SectionNamed(key, schema) is not { } section)
         {
-            if (!key.StartsWith(section.Name, StringComparison.OrdinalIgnoreCase)
-                || (key.Length > section.Name.Length && key[section.Name.Length] != '_'))
-            {
-                continue;
-            }
-
-            var head = name[..(prefixLength + section.Name.Length)];
-            var rest = key.Length > section.Name.Length ? key[(section.Name.Length + 1)..] : string.Empty;
-            var message = KeyPath(section, rest) is { } parts
-                ? $", as in {head}__{string.Join("__", parts)}"
-                : $" ({head}__{(char.IsLower(head[^1]) ? "key" : "KEY")})";
-            return new(where, null, $"not read: two underscores separate a section from its key{message}");
+            return null;
         }
 
-        return null;
+        var head = name[..(prefixLength + section.Name.Length)];
+        var rest = key.Length > section.Name.Length ? key[(section.Name.Length + 1)..] : string.Empty;
+        var message = KeyPath(section, rest) is { } parts
+            ? $", as in {head}__{string.Join("__", parts)}"
+            : $" ({head}__{(char.IsLower(head[^1]) ? "key" : "KEY")})";
+        return new(where, null, $"not read: two underscores separate a section from its key{message}");
     }
 
     /// <summary><paramref name="rest"/> as a key of <paramref name="section"/> or of its subsections, split where <c>__</c> belongs; null if it is none.</summary>
