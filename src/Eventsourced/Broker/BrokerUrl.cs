@@ -86,14 +86,15 @@ public sealed class BrokerUrl : IValueRule
             throw new FormatException("query parameters and fragments are not supported");
         }
 
-        if (RawPath(url).Contains('@', StringComparison.Ordinal))
+        var rawPath = RawPath(url);
+        if (rawPath.Contains('@', StringComparison.Ordinal))
         {
             // amqp://user:12345/abc@rabbit/ is a password with a '/' in it, which Uri reads as host "user", port 12345 and
             // virtual host "abc@rabbit/": accepted, the password was printed by -c as a virtual host. Named without the text.
             throw new FormatException("a '@' after the host: write a '/' in a password as %2F (and a '@' in a virtual host's name as %40)");
         }
 
-        if (BrokenEscape(RawPath(url)) is { } escaped)
+        if (BrokenEscape(rawPath) is { } escaped)
         {
             // Uri takes a '%' without two hex digits as a literal '%' and escapes it (v%2 became v%252): the vhost would be
             // "v%2", which is more likely a typo than meant, and printed as %252 nowhere in the configuration.
