@@ -114,11 +114,7 @@ internal static class Http2IdleConnections
                 }
             }
 
-            if (cut)
-            {
-                _context.Abort(new ConnectionAbortedException("HTTP/2 connection idle beyond limits.request_headers_timeout"));
-            }
-            else if (_context.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
+            if (!cut && _context.Features.Get<IConnectionLifetimeNotificationFeature>() is { } lifetime)
             {
                 lifetime.RequestClose();
             }
