@@ -243,8 +243,11 @@ public sealed class AmqpTestClient : IAsyncDisposable
         var consumer = new AsyncEventingBasicConsumer(channel);
         consumer.ReceivedAsync += async (_, e) =>
         {
-            received.Writer.TryWrite(new ReceivedMessage(e.Body.ToArray(), e.BasicProperties, e.Redelivered));
+            // Acknowledged before the caller has it: once it has its messages this channel closes, and an acknowledgement
+            // not yet sent then put the last message back in the queue (a count of the queue right after saw it again).
+            var message = new ReceivedMessage(e.Body.ToArray(), e.BasicProperties, e.Redelivered);
             await channel.BasicAckAsync(e.DeliveryTag, multiple: false, e.CancellationToken);
+            received.Writer.TryWrite(message);
         };
         var tag = await channel.BasicConsumeAsync(queue, autoAck: false, consumer, cancellationToken);
 
