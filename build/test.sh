@@ -30,8 +30,8 @@ esac
 # The test suites, NAME:PROJECT, run in this order (NAME names the TRX file). Add new ones here.
 SUITES=(
     unit:tests/Eventsourced.Tests/Eventsourced.Tests.csproj
+    '&e2e:tests/Eventsourced.EndToEndTests/Eventsourced.EndToEndTests.csproj' # beside integration (TEST_PARALLEL); browser, nginx, examples, unprivileged run: needs build/ci-deps.sh's packages and root
     integration:tests/Eventsourced.IntegrationTests/Eventsourced.IntegrationTests.csproj
-    e2e:tests/Eventsourced.EndToEndTests/Eventsourced.EndToEndTests.csproj # browser, nginx, examples, unprivileged run: needs build/ci-deps.sh's packages and root
 )
 
 CONFIGURATION=${CONFIGURATION:-Release}
@@ -122,7 +122,7 @@ run_tests() {
     local name=$1 project=$2 rc=0
     log "$name tests ($filter)"
     # shellcheck disable=SC2086 # TEST_ARGS is a list of words
-    dotnet test "$project" -c "$CONFIGURATION" --nologo \
+    dotnet test "$project" -c "$CONFIGURATION" --nologo --no-build \
         --filter "$filter" \
         --results-directory "$results" \
         --logger "trx;LogFileName=$name.trx" \
@@ -135,14 +135,47 @@ run_tests() {
     fi
 }
 
+# TEST_PARALLEL=1 (the default) runs the suites marked '&' in SUITES alongside the next suite: the
+# end-to-end tests spend most of their time waiting on browsers, nginx and gateway restarts, not on the
+# CPU, so next to the integration tests they cost little wall time. Their console output goes to a file,
+# printed whole when they end, so that the two suites' lines do not interleave.
+# Built first, one project after the other: two `dotnet test` builds at once would write the same
+# shared projects' outputs. A build error fails the run here, naming the project.
 for suite in "${SUITES[@]}"; do
     project=${suite#*:}
+    if ! dotnet build "$project" -c "$CONFIGURATION" --nologo -v quiet; then
+        log "building $project failed"
+        exit 1
+    fi
+done
+
+background=()
+for suite in "${SUITES[@]}"; do
+    project=${suite#*:}
+    name=${suite%%:*}
     # A suite without a Category=Stress test would only be built and searched in vain (~15 s each).
     if [ "$mode" = stress ] && ! grep -rqsE --include='*.cs' 'Trait\("Category", "Stress"\)' "$(dirname "$project")"; then
-        log "${suite%%:*} tests: none with Category=Stress"
+        log "${name#&} tests: none with Category=Stress"
         continue
     fi
-    run_tests "${suite%%:*}" "$project"
+    if [ "${name:0:1}" = "&" ] && [ "${TEST_PARALLEL:-1}" = 1 ]; then
+        name=${name#&}
+        log "$name tests run in the background; their output follows when they end"
+        ( broken=(); run_tests "$name" "$project"; printf '%s\n' "${broken[@]}" >"$results/$name.broken" ) \
+            >"$results/$name.out" 2>&1 &
+        background+=("$name:$!")
+        continue
+    fi
+    run_tests "${name#&}" "$project"
+done
+for job in "${background[@]}"; do
+    name=${job%%:*}
+    wait "${job#*:}" || true
+    log "$name tests (run in the background): their output"
+    cat "$results/$name.out" >&2
+    while IFS= read -r line; do
+        [ -n "$line" ] && broken+=("$line")
+    done <"$results/$name.broken" 2>/dev/null || broken+=("$name (its background run left no outcome)")
 done
 release_broker
 
