@@ -23,6 +23,7 @@ internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILogge
         ("log", "the application's logging applies (the Logging section)"),
         ("metrics:address", "a listener of its own for the observability endpoints is the application's to set up"),
         ("limits:max_connections", Kestrel),
+        ("limits:connections_per_client", "connections are counted only where the gateway's own program accepts them; limits.streams_per_client still applies"),
         ("limits:max_request_header_bytes", Kestrel),
         ("limits:max_request_headers", Kestrel),
         ("limits:request_headers_timeout", Kestrel),

@@ -62,8 +62,18 @@ public static class GatewayApplication
             kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(options.Server.WriteTimeoutSeconds));
             // limits.max_connections holds for the clients' listener as a whole (Kestrel's cap holds per bound address:
             // localhost binds two, and closes the excess after accepting more); metrics.address has a small cap of its own.
-            clients = connectionCap is { } cap
-                ? new ConnectionGate(cap, () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Clients))
+            // limits.connections_per_client: one address may not hold them all (ClientConnections).
+            var perClient = options.Limits.ConnectionsPerClient > 0
+                ? new ClientConnections(
+                    options.Limits.ConnectionsPerClient,
+                    options.Limits.TrustedProxies,
+                    () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.PerClient))
+                : null;
+            clients = connectionCap is not null || perClient is not null
+                ? new ConnectionGate(
+                    connectionCap ?? long.MaxValue,
+                    () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.Clients),
+                    perClient)
                 : null;
             KestrelListen.Apply(kestrel, options.Server.Address, listen =>
             {
@@ -109,7 +119,8 @@ public static class GatewayApplication
             services.GetRequiredService<ILoggerFactory>(),
             services.GetRequiredService<TimeProvider>(),
             services.GetRequiredService<GatewayMetrics>(),
-            RejectedConnectionsLog.Describe(connectionCap)));
+            RejectedConnectionsLog.Describe(connectionCap),
+            options.Limits.ConnectionsPerClient));
         builder.Services.AddSingleton(services => new Http2AbortsLog(
             services.GetRequiredService<IMeterFactory>(),
             services.GetRequiredService<ILoggerFactory>(),

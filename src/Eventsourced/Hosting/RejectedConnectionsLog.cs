@@ -27,23 +27,32 @@ internal sealed class RejectedConnectionsLog : IDisposable
     /// <summary>Key of what the <c>metrics.address</c> listener's gate closes.</summary>
     public const string Observability = "metrics.address";
 
+    /// <summary>Key of what the clients' gate closes at <c>limits.connections_per_client</c>.</summary>
+    public const string PerClient = "limits.connections_per_client";
+
     private const string RejectedInstrument = Clients;
 
     private readonly MeterListener _listener = new();
     private readonly LogDigest _digest;
     private readonly GatewayMetrics _metrics;
 
-    public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, GatewayMetrics metrics, string connections)
+    public RejectedConnectionsLog(IMeterFactory meterFactory, ILoggerFactory loggerFactory, TimeProvider time, GatewayMetrics metrics, string connections, int perClient = 0)
     {
         _metrics = metrics;
         var logger = loggerFactory.CreateLogger("Eventsourced");
         var observability = ConnectionCap.ObservabilityConnections.ToString(CultureInfo.InvariantCulture);
+        var ofOneClient = string.Create(CultureInfo.InvariantCulture, $"{perClient} of one client address");
+        string Open(string key) => key switch
+        {
+            Observability => observability,
+            PerClient => ofOneClient,
+            _ => connections,
+        };
         _digest = new LogDigest(
             LogDigest.RefusalInterval,
             time,
-            key => HostingLog.ConnectionsRejected(logger, key == Observability ? observability : connections, Limit(key)),
-            (key, count, over) => HostingLog.ConnectionsRejectedRepeated(
-                logger, count, (int)Math.Round(over.TotalSeconds), key == Observability ? observability : connections, Limit(key)));
+            key => HostingLog.ConnectionsRejected(logger, Open(key), Limit(key)),
+            (key, count, over) => HostingLog.ConnectionsRejectedRepeated(logger, count, (int)Math.Round(over.TotalSeconds), Open(key), Limit(key)));
         _listener.InstrumentPublished = (instrument, listener) =>
         {
             if (instrument.Meter.Name == FrameworkMetersExport.KestrelMeterName
@@ -65,16 +74,26 @@ internal sealed class RejectedConnectionsLog : IDisposable
         _listener.Start();
     }
 
-    /// <summary>A connection closed by a <see cref="ConnectionGate"/> of the clients' listener (<see cref="Clients"/>) or of <see cref="Observability"/>.</summary>
+    /// <summary>A connection closed by a <see cref="ConnectionGate"/> of the clients' listener (<see cref="Clients"/>, <see cref="PerClient"/>) or of <see cref="Observability"/>.</summary>
     public void Rejected(string listener)
     {
         _digest.Add(listener);
-        _metrics.ConnectionRejected(listener == Observability ? ConnectionListeners.Metrics : ConnectionListeners.Server);
+        if (listener == PerClient)
+        {
+            _metrics.ConnectionRejectedPerClient();
+        }
+        else
+        {
+            _metrics.ConnectionRejected(listener == Observability ? ConnectionListeners.Metrics : ConnectionListeners.Server);
+        }
     }
 
-    private static string Limit(string key) => key == Observability
-        ? $"metrics.address's own cap ({ConnectionCap.ObservabilityConnections})"
-        : "limits.max_connections";
+    private static string Limit(string key) => key switch
+    {
+        Observability => $"metrics.address's own cap ({ConnectionCap.ObservabilityConnections})",
+        PerClient => PerClient,
+        _ => "limits.max_connections",
+    };
 
     public void Dispose()
     {

@@ -42,7 +42,13 @@ internal sealed class GatedListenerFactory(IConnectionListenerFactory inner, Lis
 
                 if (gate.TryEnter())
                 {
-                    return new GatedConnection(connection, gate);
+                    UInt128? client = null;
+                    if (gate.PerClient is not { } perClient || perClient.TryEnter(connection.RemoteEndPoint, out client))
+                    {
+                        return new GatedConnection(connection, gate, client);
+                    }
+
+                    gate.Leave();
                 }
 
                 // Closed unread, as Kestrel closes what passes its cap, but before the next accept.
@@ -62,8 +68,8 @@ internal sealed class GatedListenerFactory(IConnectionListenerFactory inner, Lis
         public ValueTask DisposeAsync() => inner.DisposeAsync();
     }
 
-    /// <summary>The transport's connection, giving its place in the gate back once disposed (its socket closed).</summary>
-    private sealed class GatedConnection(ConnectionContext inner, ConnectionGate gate) : ConnectionContext
+    /// <summary>The transport's connection, giving its places in the gate back once disposed (its socket closed).</summary>
+    private sealed class GatedConnection(ConnectionContext inner, ConnectionGate gate, UInt128? client) : ConnectionContext
     {
         private int _disposed;
 
@@ -96,6 +102,7 @@ internal sealed class GatedListenerFactory(IConnectionListenerFactory inner, Lis
             }
             finally
             {
+                gate.PerClient?.Leave(client);
                 gate.Leave();
             }
         }

@@ -48,6 +48,15 @@ public sealed class LimitsOptions
     public int MaxConnections { get; set; }
 
     /// <summary>
+    /// <c>limits.connections_per_client</c>: client connections one address (IPv4, or IPv6 /64) holds at once on
+    /// <c>server.address</c>, those of <c>limits.trusted_proxies</c> not counted; more are closed as they come
+    /// (<see cref="ClientConnections"/>). 0: no limit.
+    /// </summary>
+    [ConfigurationKeyName("connections_per_client")]
+    [Range(0, 10_000_000)]
+    public int ConnectionsPerClient { get; set; }
+
+    /// <summary>
     /// <c>limits.max_subscriptions</c>: subscriptions open at once on this gateway (streams, WebSockets, long-poll
     /// subscriptions also while held between polls; queues and topics); over it: 503. 0: no limit.
     /// </summary>

@@ -55,6 +55,7 @@ internal sealed class GatewayMetrics
     private readonly Counter _topicSlowSubscribers;
     private readonly Counter _presenceEvents;
     private readonly Counter _connectionsRejected;
+    private readonly Counter _connectionsRejectedPerClient;
     private readonly Gauge _memoryHeap;
     private readonly Gauge _memoryHeapLimit;
     private readonly Gauge _memoryAdmission;
@@ -118,6 +119,9 @@ internal sealed class GatewayMetrics
             "eventsourced_connections_rejected_total",
             "Connections closed unread at a listener's cap, by listener: server (limits.max_connections, over all of server.address's addresses) or metrics (metrics.address's own cap).",
             "listener");
+        _connectionsRejectedPerClient = factory.CreateCounter(
+            "eventsourced_connections_rejected_per_client_total",
+            "Connections closed unread on server.address because their client address (IPv4, or IPv6 /64) held limits.connections_per_client already.");
         _memoryHeap = factory.CreateGauge(
             "eventsourced_memory_heap_bytes",
             "The heap as the last garbage collection left it, free space between objects included: what limits.max_memory_percent compares.");
@@ -230,6 +234,9 @@ internal sealed class GatewayMetrics
 
     /// <summary>A connection closed at the cap of <paramref name="listener"/> (<see cref="ConnectionListeners"/>).</summary>
     public void ConnectionRejected(string listener) => _connectionsRejected.WithLabels(listener).Inc();
+
+    /// <summary>A connection closed at <c>limits.connections_per_client</c>.</summary>
+    public void ConnectionRejectedPerClient() => _connectionsRejectedPerClient.Inc();
 
     /// <summary>Connections closed at the cap of <paramref name="listener"/> since start, as the counter shows them.</summary>
     public long ConnectionsRejected(string listener) => (long)_connectionsRejected.WithLabels(listener).Value;

@@ -1,0 +1,163 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Eventsourced.Limits;
+
+/// <summary>
+/// <c>limits.connections_per_client</c>: connections one client address (an IPv4 address, an IPv6 /64 as
+/// <see cref="ClientAddress"/> groups them) holds at once on <c>server.address</c>. Without it one address could hold
+/// every place of <c>limits.max_connections</c> with connections that each send a cheap request just inside
+/// <c>limits.request_headers_timeout</c>, and every other client was closed at the cap. Counted where connections are
+/// accepted (<see cref="GatedListenerFactory"/>), before anything is read, so from the connection's own address:
+/// a proxy of <c>limits.trusted_proxies</c> carries many clients' connections and is not counted (its clients count
+/// per request, by the address it forwards, in <c>limits.streams_per_client</c>). Kestrel has no per-address
+/// connection limit, and ASP.NET Core's rate limiter partitions requests, not connections, hence this count.
+/// </summary>
+internal sealed class ClientConnections
+{
+    private readonly int _limit;
+    private readonly IPAddress[] _trustedAddresses;
+    private readonly IPNetwork[] _trustedNetworks;
+    private readonly Action _rejected;
+    private readonly Dictionary<UInt128, int> _open = [];
+    private readonly Lock _lock = new();
+
+    /// <param name="limit">Connections per client address, at least 1.</param>
+    /// <param name="trustedProxies">Entries of <c>limits.trusted_proxies</c> (already checked): their connections are not counted.</param>
+    /// <param name="rejected">Told of each connection closed over the limit.</param>
+    public ClientConnections(int limit, IEnumerable<string> trustedProxies, Action rejected)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        _limit = limit;
+        _rejected = rejected;
+        var addresses = new List<IPAddress>();
+        var networks = new List<IPNetwork>();
+        foreach (var entry in trustedProxies)
+        {
+            if (entry.Contains('/', StringComparison.Ordinal))
+            {
+                networks.Add(IPNetwork.Parse(entry));
+            }
+            else
+            {
+                addresses.Add(Plain(IPAddress.Parse(entry)));
+            }
+        }
+
+        _trustedAddresses = [.. addresses];
+        _trustedNetworks = [.. networks];
+    }
+
+    /// <summary>The most connections one client address holds.</summary>
+    public int Limit => _limit;
+
+    /// <summary>Client addresses holding at least one counted connection.</summary>
+    public int Clients
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _open.Count;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Takes a place for a connection from <paramref name="remote"/>; false (and the refusal reported) when its address
+    /// holds the limit. <paramref name="key"/> is what <see cref="Leave"/> gives back, null for a connection not
+    /// counted (a trusted proxy's, or one without an IP address).
+    /// </summary>
+    public bool TryEnter(EndPoint? remote, out UInt128? key)
+    {
+        key = null;
+        if (remote is not IPEndPoint { Address: var address })
+        {
+            return true;
+        }
+
+        address = Plain(address);
+        if (Trusted(address))
+        {
+            return true;
+        }
+
+        var client = Key(address);
+        lock (_lock)
+        {
+            _open.TryGetValue(client, out var open);
+            if (open >= _limit)
+            {
+                _rejected();
+                return false;
+            }
+
+            _open[client] = open + 1;
+        }
+
+        key = client;
+        return true;
+    }
+
+    /// <summary>Gives back the place <see cref="TryEnter"/> took under <paramref name="key"/>.</summary>
+    public void Leave(UInt128? key)
+    {
+        if (key is not { } client)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_open.TryGetValue(client, out var open))
+            {
+                if (open <= 1)
+                {
+                    _open.Remove(client);
+                }
+                else
+                {
+                    _open[client] = open - 1;
+                }
+            }
+        }
+    }
+
+    private bool Trusted(IPAddress address)
+    {
+        foreach (var proxy in _trustedAddresses)
+        {
+            if (proxy.Equals(address))
+            {
+                return true;
+            }
+        }
+
+        foreach (var network in _trustedNetworks)
+        {
+            if (network.Contains(address) || (address.AddressFamily == AddressFamily.InterNetwork && network.Contains(address.MapToIPv6())))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>An IPv4 address as itself, also when it came mapped into IPv6 (a dual-stack socket's <c>::ffff:a.b.c.d</c>).</summary>
+    private static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
+
+    /// <summary>The count's key: an IPv4 address whole (its mapped IPv6 form), an IPv6 address's first 64 bits.</summary>
+    internal static UInt128 Key(IPAddress address)
+    {
+        Span<byte> bytes = stackalloc byte[16];
+        var v6 = address.AddressFamily == AddressFamily.InterNetwork ? address.MapToIPv6() : address;
+        v6.TryWriteBytes(bytes, out _);
+        if (address.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            bytes[8..].Clear();
+        }
+
+        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);
+    }
+}
