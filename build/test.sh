@@ -141,8 +141,12 @@ run_tests() {
 # printed whole when they end, so that the two suites' lines do not interleave.
 # Built first, one project after the other: two `dotnet test` builds at once would write the same
 # shared projects' outputs. A build error fails the run here, naming the project.
+has_stress_tests() { grep -rqsE --include='*.cs' 'Trait\("Category", "Stress"\)' "$(dirname "$1")"; }
 for suite in "${SUITES[@]}"; do
     project=${suite#*:}
+    if [ "$mode" = stress ] && ! has_stress_tests "$project"; then
+        continue
+    fi
     if ! dotnet build "$project" -c "$CONFIGURATION" --nologo -v quiet; then
         log "building $project failed"
         exit 1
@@ -154,7 +158,7 @@ for suite in "${SUITES[@]}"; do
     project=${suite#*:}
     name=${suite%%:*}
     # A suite without a Category=Stress test would only be built and searched in vain (~15 s each).
-    if [ "$mode" = stress ] && ! grep -rqsE --include='*.cs' 'Trait\("Category", "Stress"\)' "$(dirname "$project")"; then
+    if [ "$mode" = stress ] && ! has_stress_tests "$project"; then
         log "${name#&} tests: none with Category=Stress"
         continue
     fi
@@ -173,9 +177,13 @@ for job in "${background[@]}"; do
     wait "${job#*:}" || true
     log "$name tests (run in the background): their output"
     cat "$results/$name.out" >&2
+    if [ ! -e "$results/$name.broken" ]; then
+        broken+=("$name (its background run left no outcome)")
+        continue
+    fi
     while IFS= read -r line; do
-        [ -n "$line" ] && broken+=("$line")
-    done <"$results/$name.broken" 2>/dev/null || broken+=("$name (its background run left no outcome)")
+        if [ -n "$line" ]; then broken+=("$line"); fi
+    done <"$results/$name.broken"
 done
 release_broker
 
