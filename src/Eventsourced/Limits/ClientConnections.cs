@@ -19,8 +19,7 @@ internal sealed class ClientConnections
     private readonly IPAddress[] _trustedAddresses;
     private readonly IPNetwork[] _trustedNetworks;
     private readonly Action _rejected;
-    private readonly Dictionary<UInt128, int> _open = [];
-    private readonly Lock _lock = new();
+    private readonly CountPerKey<UInt128> _open = new();
 
     /// <param name="limit">Connections per client address, at least 1.</param>
     /// <param name="trustedProxies">Entries of <c>limits.trusted_proxies</c> (already checked): their connections are not counted.</param>
@@ -52,16 +51,7 @@ internal sealed class ClientConnections
     public int Limit => _limit;
 
     /// <summary>Client addresses holding at least one counted connection.</summary>
-    public int Clients
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _open.Count;
-            }
-        }
-    }
+    public int Clients => _open.Keys;
 
     /// <summary>
     /// Takes a place for a connection from <paramref name="remote"/>; false (and the refusal reported) when its address
@@ -83,16 +73,10 @@ internal sealed class ClientConnections
         }
 
         var client = Key(address);
-        lock (_lock)
+        if (!_open.TryAdd(client, _limit))
         {
-            _open.TryGetValue(client, out var open);
-            if (open >= _limit)
-            {
-                _rejected();
-                return false;
-            }
-
-            _open[client] = open + 1;
+            _rejected();
+            return false;
         }
 
         key = client;
@@ -102,24 +86,9 @@ internal sealed class ClientConnections
     /// <summary>Gives back the place <see cref="TryEnter"/> took under <paramref name="key"/>.</summary>
     public void Leave(UInt128? key)
     {
-        if (key is not { } client)
+        if (key is { } client)
         {
-            return;
-        }
-
-        lock (_lock)
-        {
-            if (_open.TryGetValue(client, out var open))
-            {
-                if (open <= 1)
-                {
-                    _open.Remove(client);
-                }
-                else
-                {
-                    _open[client] = open - 1;
-                }
-            }
+            _open.Remove(client);
         }
     }
 

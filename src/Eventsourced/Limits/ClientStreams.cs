@@ -8,28 +8,10 @@ namespace Eventsourced.Limits;
 /// </summary>
 internal sealed class ClientStreams(int maxPerClient)
 {
-    private readonly Dictionary<string, int> _open = new(StringComparer.Ordinal);
+    private readonly CountPerKey<string> _open = new(StringComparer.Ordinal);
 
     /// <summary>Counts one more for <paramref name="client"/>; false (nothing counted) when it has as many as it may.</summary>
-    public bool TryAdd(string client)
-    {
-        if (maxPerClient <= 0)
-        {
-            return true;
-        }
-
-        lock (_open)
-        {
-            var open = _open.GetValueOrDefault(client);
-            if (open >= maxPerClient)
-            {
-                return false;
-            }
-
-            _open[client] = open + 1;
-            return true;
-        }
-    }
+    public bool TryAdd(string client) => maxPerClient <= 0 || _open.TryAdd(client, maxPerClient);
 
     /// <summary>What <see cref="TryOpen"/> gives where nothing is counted.</summary>
     public static IDisposable NotCounted { get; } = new Opened(null, string.Empty);
@@ -38,40 +20,14 @@ internal sealed class ClientStreams(int maxPerClient)
     public IDisposable? TryOpen(string client) => TryAdd(client) ? new Opened(this, client) : null;
 
     /// <summary>Whether <paramref name="client"/> may open one more.</summary>
-    public bool HasRoomFor(string client)
-    {
-        if (maxPerClient <= 0)
-        {
-            return true;
-        }
-
-        lock (_open)
-        {
-            return _open.GetValueOrDefault(client) < maxPerClient;
-        }
-    }
+    public bool HasRoomFor(string client) => maxPerClient <= 0 || _open.Of(client) < maxPerClient;
 
     /// <summary>One of <paramref name="client"/>'s ended.</summary>
     public void Remove(string client)
     {
-        if (maxPerClient <= 0)
+        if (maxPerClient > 0)
         {
-            return;
-        }
-
-        lock (_open)
-        {
-            if (_open.TryGetValue(client, out var open))
-            {
-                if (open <= 1)
-                {
-                    _open.Remove(client);
-                }
-                else
-                {
-                    _open[client] = open - 1;
-                }
-            }
+            _open.Remove(client);
         }
     }
 
