@@ -125,6 +125,179 @@ public sealed class TokenRenewalTests(BrokerFixture broker, ChromiumFixture chro
         }
     }
 
+    /// <summary>
+    /// README "Keep tokens short-lived": the renewal recipe with its <c>end</c> listener (<c>sse.end_event</c>), as written
+    /// there, in a page that has had no event yet when its token expires. Its only id is the one the stream opened with,
+    /// which fires no event but is the end event's <c>lastEventId</c>: the new subscription resumes from it, and the
+    /// events published between the expiry and the new subscription reach the page.
+    /// </summary>
+    [Fact]
+    public async Task Topic_ReadmeRecipeWithEndEvent_PageWithoutAnEventYet_ResumesWhereItsStreamOpened()
+    {
+        const string name = nameof(Topic_ReadmeRecipeWithEndEvent_PageWithoutAnEventYet_ResumesWhereItsStreamOpened);
+        var topic = broker.UniqueQueueName(name);
+        var stream = Eventsourced.Topics.TopicOptions.DefaultPrefix + topic;
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.Jwt.ClockSkewSeconds = 0;
+            o.Auth.ReadClaims["topic"] = string.Empty;
+            o.Sse.EndEvent = "end";
+        });
+        await using var amqp = await broker.ConnectAsync(name);
+
+        var script = ReadmeRecipeWithEndListener(PageServer.GatewayUrl(gateway.Port, $"/topics/{topic}"), site.TokenUrl("7", 5));
+        var page = await chromium.NewPageAsync();
+        // A page of the application's origin, which the recipe runs in.
+        await page.GotoAsync(site.TokenUrl("page", 60));
+        // The application's token URL answers the renewal only once the test has published while the page waits for it.
+        var tokens = 0;
+        var published = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await page.RouteAsync("**/token?**", async route =>
+        {
+            if (Interlocked.Increment(ref tokens) > 1)
+            {
+                await published.Task;
+            }
+
+            await route.ContinueAsync();
+        });
+        try
+        {
+            // The topic has had an event on this gateway: the page's stream opens with its id, and no event.
+            await using (var other = await gateway.SubscribeAsync($"/topics/{topic}?access_token={TestTokens.Hs256(TestTokens.Claims("other"))}"))
+            {
+                await amqp.PublishAsync(stream, "event 0");
+                await other.ReadEventsAsync(1, Timeout);
+            }
+
+            await RunAsync(page, script);
+            await WaitAsync(page, "h.opens === 1");
+
+            // The token expires: the end event, the recipe asks for a new token; two events come meanwhile.
+            await WaitAsync(page, "h.ends === 1");
+            await amqp.PublishAsync(stream, "event 1");
+            await amqp.PublishAsync(stream, "event 2");
+            published.SetResult();
+            await WaitAsync(page, "h.opens === 2");
+            await amqp.PublishAsync(stream, "event 3");
+            await WaitAsync(page, "h.events.includes('event 3')");
+
+            Assert.Equal(["event 1", "event 2", "event 3"], await page.EvaluateAsync<string[]>("() => window.h.events"));
+            Assert.Equal(["1", "2", "3"], await page.EvaluateAsync<string[]>("() => window.h.ids"));
+        }
+        finally
+        {
+            published.TrySetResult();
+            await page.Context.CloseAsync();
+        }
+    }
+
+    /// <summary>
+    /// With <c>sse.event</c>, a publisher's event of the end event's type with data <c>token expired</c> (README: keep
+    /// publishers off that type) reaches the recipe's <c>end</c> listener as the gateway's end would: the page renews and
+    /// subscribes again once, after that event, and does not get it again. Without the listener's <c>lastId</c> line
+    /// it subscribed again after the last message before it, got it again, and so on, in a loop.
+    /// </summary>
+    [Fact]
+    public async Task Topic_ReadmeRecipeWithEndEvent_APublishersEndTypedEvent_SubscribesAgainOnceAfterIt()
+    {
+        const string name = nameof(Topic_ReadmeRecipeWithEndEvent_APublishersEndTypedEvent_SubscribesAgainOnceAfterIt);
+        var topic = broker.UniqueQueueName(name);
+        var stream = Eventsourced.Topics.TopicOptions.DefaultPrefix + topic;
+        await using var site = await PageServer.StartAsync();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Auth.ReadClaims["topic"] = string.Empty;
+            o.Sse.Event = true;
+            o.Sse.EndEvent = "end";
+        });
+        await using var amqp = await broker.ConnectAsync(name);
+        var script = ReadmeRecipeWithEndListener(PageServer.GatewayUrl(gateway.Port, $"/topics/{topic}"), site.TokenUrl("7", 300));
+        var page = await chromium.NewPageAsync();
+        await page.GotoAsync(site.TokenUrl("page", 60));
+        try
+        {
+            await RunAsync(page, script);
+            await WaitAsync(page, "h.opens === 1");
+            await amqp.PublishAsync(stream, "before");
+            await WaitAsync(page, "h.events.includes('before')");
+            await amqp.PublishAsync(stream, "token expired", properties: new RabbitMQ.Client.BasicProperties { Type = "end" });
+            await WaitAsync(page, "h.opens === 2");
+            await amqp.PublishAsync(stream, "after");
+            await WaitAsync(page, "h.events.includes('after')");
+            // Time for a loop to show: each round is a token fetch and a subscribe.
+            await Task.Delay(TimeSpan.FromSeconds(3));
+
+            Assert.Equal(["before", "after"], await page.EvaluateAsync<string[]>("() => window.h.events"));
+            Assert.Equal(1, await page.EvaluateAsync<int>("() => window.h.ends"));
+            Assert.Equal(2, await page.EvaluateAsync<int>("() => window.h.opens"));
+        }
+        finally
+        {
+            await page.Context.CloseAsync();
+        }
+    }
+
+    /// <summary>
+    /// The README's renewal recipe with its <c>end</c> listener inside <c>subscribe()</c>, as written, with the page's
+    /// URLs for the README's examples and each message recorded in <c>window.h</c>.
+    /// </summary>
+    private static string ReadmeRecipeWithEndListener(string topicUrl, string tokenUrl)
+    {
+        const string exampleTopic = "\"https://push.example/topics/prices\"";
+        const string exampleTokenUrl = "\"/eventsourced-token\"";
+        const string handle = "/* handle e.data */";
+        const string afterSource = "const source = new EventSource(url);";
+        var recipe = ReadmeText.Snippet("let lastId = null, delay = 500;");
+        var endListener = ReadmeText.Snippet("source.addEventListener(\"end\", (e) => {");
+        foreach (var part in new[] { exampleTopic, exampleTokenUrl, handle, afterSource })
+        {
+            Assert.Contains(part, recipe);
+        }
+
+        return recipe
+            .Replace(exampleTopic, JsonSerializer.Serialize(topicUrl))
+            .Replace(exampleTokenUrl, JsonSerializer.Serialize(tokenUrl))
+            .Replace(handle, "window.h.events.push(e.data); window.h.ids.push(e.lastEventId);")
+            .Replace(afterSource, afterSource + "\n" + endListener);
+    }
+
+    /// <summary>Runs <paramref name="script"/> in the page, its EventSources counting their opens and end events in <c>window.h</c>.</summary>
+    private static Task RunAsync(IPage page, string script) =>
+        page.EvaluateAsync(
+            """
+            (script) => {
+              const h = window.h = { events: [], ids: [], opens: 0, ends: 0 };
+              const Native = window.EventSource;
+              window.EventSource = class extends Native {
+                constructor(url, init) {
+                  super(url, init);
+                  this.addEventListener("open", () => h.opens++);
+                  this.addEventListener("end", () => h.ends++);
+                }
+              };
+              eval(script);
+            }
+            """,
+            script);
+
+    private static async Task WaitAsync(IPage page, string condition)
+    {
+        try
+        {
+            await page.WaitForFunctionAsync($"() => {{ const h = window.h; return {condition}; }}", null,
+                new PageWaitForFunctionOptions { Timeout = (float)Timeout.TotalMilliseconds, PollingInterval = 50 });
+        }
+        catch (TimeoutException ex)
+        {
+            var state = await page.EvaluateAsync<string>("() => JSON.stringify(window.h)");
+            throw new TimeoutException($"{condition}: {state}", ex);
+        }
+    }
+
     [Fact]
     public async Task WebSocket_TokenExpires_PageSees1008TokenExpired_AndTheRefusalOfTheExpiredToken1006()
     {
