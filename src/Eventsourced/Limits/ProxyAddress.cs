@@ -38,14 +38,51 @@ internal sealed class ProxyAddress : IValueRule
         {
             if (entry.Contains('/', StringComparison.Ordinal))
             {
-                options.KnownIPNetworks.Add(IPNetwork.Parse(entry));
+                var network = IPNetwork.Parse(entry);
+                options.KnownIPNetworks.Add(network);
+                if (IPv4Part(network) is { } v4)
+                {
+                    options.KnownIPNetworks.Add(v4);
+                }
             }
             else
             {
-                options.KnownProxies.Add(IPAddress.Parse(entry));
+                var address = IPAddress.Parse(entry);
+                options.KnownProxies.Add(address);
+                if (address.IsIPv4MappedToIPv6)
+                {
+                    options.KnownProxies.Add(address.MapToIPv4());
+                }
             }
         }
 
         return options;
     }
+
+    /// <summary>
+    /// The IPv4 addresses <paramref name="network"/> holds in their IPv4-mapped IPv6 form (<c>::ffff:10.0.0.0/104</c>
+    /// holds 10.0.0.0/8, <c>::/0</c> every IPv4 address), as an IPv4 network, or null. A connection to an IPv4 listener
+    /// has a plain IPv4 address, which ASP.NET Core's forwarded-headers check does not match against IPv6 entries (it maps
+    /// a dual-stack socket's <c>::ffff:a.b.c.d</c> to IPv4, not the entries), while <see cref="ClientConnections"/> trusts
+    /// it: the proxy's connections went uncounted there and its <c>X-Forwarded-For</c> was ignored here.
+    /// </summary>
+    internal static IPNetwork? IPv4Part(IPNetwork network)
+    {
+        var start = network.BaseAddress;
+        if (start.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+        {
+            return null;
+        }
+
+        if (network.PrefixLength >= MappedPrefixLength)
+        {
+            return start.IsIPv4MappedToIPv6 ? new IPNetwork(start.MapToIPv4(), network.PrefixLength - MappedPrefixLength) : null;
+        }
+
+        // Shorter than ::ffff:0:0/96: it holds all of that block or none of it.
+        return network.Contains(IPAddress.Any.MapToIPv6()) ? new IPNetwork(IPAddress.Any, 0) : null;
+    }
+
+    /// <summary>The length of the IPv4-mapped block's prefix, <c>::ffff:0:0/96</c>.</summary>
+    private const int MappedPrefixLength = 96;
 }

@@ -310,6 +310,27 @@ public sealed class LimitsTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.TooManyRequests, d.Status);
     }
 
+    [Theory]
+    [InlineData("::ffff:127.0.0.1")]
+    [InlineData("::ffff:127.0.0.0/104")]
+    [InlineData("::/0")]
+    public async Task TrustedProxy_WrittenIPv4MappedIPv6_IsTrustedOnAnIPv4Listener(string trusted)
+    {
+        // The proxy's address as a dual-stack socket shows it (ss, a dual-stack log): limits.connections_per_client took it
+        // for the IPv4 address it names, X-Forwarded-For did not, so every client behind the proxy shared one budget.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 1;
+            o.Limits.TrustedProxies = [trusted];
+        });
+        await using var a = await SubscribeAsAsync(gateway, "203.0.113.7");
+        await using var b = await SubscribeAsAsync(gateway, "203.0.113.8");
+        await using var a2 = await SubscribeAsAsync(gateway, "203.0.113.7");
+        Assert.Equal(HttpStatusCode.OK, a.Status);
+        Assert.Equal(HttpStatusCode.OK, b.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, a2.Status);
+    }
+
     [Fact]
     public async Task RequestHeadLimits_AreKestrels_AndConfigurable()
     {
