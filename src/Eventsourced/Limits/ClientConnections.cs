@@ -104,7 +104,7 @@ internal sealed class ClientConnections
 
         foreach (var network in _trustedNetworks)
         {
-            if (network.Contains(address) || (address.AddressFamily == AddressFamily.InterNetwork && network.Contains(address.MapToIPv6())))
+            if (ProxyAddress.Holds(network, address) || (address.AddressFamily == AddressFamily.InterNetwork && ProxyAddress.Holds(network, address.MapToIPv6())))
             {
                 return true;
             }

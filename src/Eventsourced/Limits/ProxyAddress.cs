@@ -80,7 +80,37 @@ internal sealed class ProxyAddress : IValueRule
         }
 
         // Shorter than ::ffff:0:0/96: it holds all of that block or none of it.
-        return network.Contains(IPAddress.Any.MapToIPv6()) ? new IPNetwork(IPAddress.Any, 0) : null;
+        return Holds(network, IPAddress.Any.MapToIPv6()) ? new IPNetwork(IPAddress.Any, 0) : null;
+    }
+
+    /// <summary>
+    /// Whether the first <see cref="IPNetwork.PrefixLength"/> bits of <paramref name="address"/> are
+    /// <paramref name="network"/>'s (both of one family). Written out because <see cref="IPNetwork.Contains"/> of .NET
+    /// 10 answers true for <c>::ffff:0.0.0.0</c> and any IPv6 network (<c>2001:db8::/32</c> too), which made every IPv4
+    /// address trusted for an entry such as <c>2001:db8::/32</c>.
+    /// </summary>
+    internal static bool Holds(IPNetwork network, IPAddress address)
+    {
+        if (address.AddressFamily != network.BaseAddress.AddressFamily)
+        {
+            return false;
+        }
+
+        Span<byte> a = stackalloc byte[16];
+        Span<byte> b = stackalloc byte[16];
+        address.TryWriteBytes(a, out var length);
+        network.BaseAddress.TryWriteBytes(b, out _);
+        var bits = network.PrefixLength;
+        for (var i = 0; i < length && bits > 0; i++, bits -= 8)
+        {
+            var mask = bits >= 8 ? 0xFF : (byte)(0xFF << (8 - bits));
+            if ((a[i] & mask) != (b[i] & mask))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>The length of the IPv4-mapped block's prefix, <c>::ffff:0:0/96</c>.</summary>
