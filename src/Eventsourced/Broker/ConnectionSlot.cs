@@ -285,6 +285,14 @@ internal sealed class ConnectionSlot
     public async Task CloseChannelQuietlyAsync(IChannel channel, string reason)
     {
         var closing = CloseThenDisposeAsync(channel, reason);
+        if (BlockedReason is { } blocked && !closing.IsCompleted)
+        {
+            // A connection the broker blocks (resource alarm) is not read by the broker: no answer comes before the
+            // alarm clears, and waiting held a shutdown for the whole 5 s.
+            BrokerLog.ChannelCloseFailed(_logger, Node, $"the broker blocks the connection ({blocked}) and reads nothing from it; the close finishes in the background");
+            return;
+        }
+
         try
         {
             await closing.WaitAsync(ChannelCloseTimeout);
@@ -512,6 +520,8 @@ internal sealed class ConnectionSlot
     /// <summary>Closes the connection for good (shutdown); channels on it end with it.</summary>
     public async Task CloseAsync(TimeSpan timeout)
     {
+        // Read before the close: the connection's shutdown ends the block.
+        var blocked = BlockedReason;
         if (TakeConnection() is not { } connection)
         {
             return;
@@ -521,6 +531,14 @@ internal sealed class ConnectionSlot
         // not noticed yet): 30 s in the close, then 20 s more in the disposal's own close. Waited for only this long;
         // the rest finishes in the background.
         var closing = CloseThenDisposeAsync(connection, timeout);
+        if (blocked is not null && !closing.IsCompleted)
+        {
+            // The broker reads nothing from a connection it blocks (resource alarm), so connection.close is not
+            // answered before the alarm clears: a shutdown otherwise waited out its whole timeout.
+            BrokerLog.ConnectionLost(_logger, Node, ConnectionName, $"closed while the broker blocks it ({blocked}), without waiting for an answer the broker does not read");
+            return;
+        }
+
         try
         {
             await closing.WaitAsync(timeout);

@@ -146,4 +146,42 @@ public sealed class ResourceAlarmTests(IsolatedBrokerFixture broker) : IAsyncLif
             await broker.Rabbitmqctl.ClearMemoryAlarmAsync();
         }
     }
+
+    [Fact]
+    public async Task DuringAMemoryAlarm_AStop_DoesNotWaitForTheBlockedPublisherConnection()
+    {
+        const string Test = nameof(DuringAMemoryAlarm_AStop_DoesNotWaitForTheBlockedPublisherConnection);
+        var queues = Enumerable.Range(1, 2).Select(i => broker.UniqueQueueName($"{Test}-{i}")).ToArray();
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Events.Exchange = "amq.topic");
+        await broker.Rabbitmqctl.RaiseMemoryAlarmAsync();
+        try
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2));
+
+            // The first subscribe's "subscribed" event has the broker block the publishing connection; the next one's
+            // is dropped once the gateway knows of the block.
+            foreach (var queue in queues)
+            {
+                using var subscribing = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                await using var sse = await gateway.SubscribeAsync($"/?id={queue}", subscribing.Token);
+                Assert.Equal(HttpStatusCode.OK, sse.Status);
+                await Task.Delay(TimeSpan.FromMilliseconds(500));
+            }
+
+            await Wait.UntilAsync(
+                async () => await gateway.MetricAsync("eventsourced_presence_events_total{outcome=\"dropped\"}") >= 1,
+                TimeSpan.FromSeconds(10), "presence events dropped while the broker blocks publishes");
+
+            // The broker reads nothing from a blocked connection: waiting for its answer to channel.close and
+            // connection.close took the whole server.shutdown_timeout (10 s) of a stop that has nothing else to do.
+            var stopping = System.Diagnostics.Stopwatch.StartNew();
+            await gateway.StopAsync();
+            stopping.Stop();
+            Assert.True(stopping.Elapsed < TimeSpan.FromSeconds(3), $"the stop took {stopping.Elapsed.TotalSeconds:0.0} s during the alarm");
+        }
+        finally
+        {
+            await broker.Rabbitmqctl.ClearMemoryAlarmAsync();
+        }
+    }
 }
