@@ -193,7 +193,10 @@ public static class GatewayApplication
         HostingLog.ConnectionLimit(
             hostingLogger,
             RejectedConnectionsLog.Describe(connectionCap),
-            fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown");
+            fileLimit?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown",
+            options.Limits.ConnectionsPerClient > 0
+                ? options.Limits.ConnectionsPerClient.ToString(System.Globalization.CultureInfo.InvariantCulture) + " (limits.connections_per_client)"
+                : "any");
         return app;
     }
 

@@ -47,8 +47,8 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.HeaderIgnored, LogLevel.Debug, "Configured header {Header} is managed by the HTTP server and is not sent as configured", EventName = "HeaderIgnored")]
     public static partial void HeaderIgnored(ILogger logger, string header);
 
-    [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}); more are closed as they come", EventName = "ConnectionLimit")]
-    public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit);
+    [LoggerMessage(EventIds.ConnectionLimit, LogLevel.Information, "Accepting at most {Connections} client connections at once (open-file limit {FileLimit}), {PerClient} of them from one client address; more are closed as they come", EventName = "ConnectionLimit")]
+    public static partial void ConnectionLimit(ILogger logger, string connections, string fileLimit, string perClient);
 
     [LoggerMessage(EventIds.ConnectionLimitLowered, LogLevel.Warning, "limits.max_connections {Configured} is more than the open-file limit {FileLimit} leaves room for (the descriptors open at start and a reserve for broker connections and files): accepting at most {Connections} client connections instead, since running out of descriptors in accept() aborts the process; raise the open-file limit (LimitNOFILE=, ulimit -n) to at least {Needed} for {Configured}", EventName = "ConnectionLimitLowered")]
     public static partial void ConnectionLimitLowered(ILogger logger, int configured, long fileLimit, long connections, long needed);

@@ -54,6 +54,8 @@ public sealed class ConnectionsPerClientTests(BrokerFixture broker)
             var rejected = Assert.Single(log.Entries, e => e.EventId == 111);
             Assert.Contains("3 of one client address are open, the most limits.connections_per_client allows", rejected.Message, StringComparison.Ordinal);
             Assert.DoesNotContain("127.0.0.2", string.Join('\n', log.Entries.Select(e => e.Message)), StringComparison.Ordinal);
+            Assert.Contains("client connections at once (open-file limit ", Assert.Single(log.Entries, e => e.EventId == 107).Message, StringComparison.Ordinal);
+            Assert.Contains("), 3 (limits.connections_per_client) of them from one client address;", log.Entries.Single(e => e.EventId == 107).Message, StringComparison.Ordinal);
 
             // A connection closed gives its place back.
             held[0].Dispose();
