@@ -47,9 +47,6 @@ internal sealed class ClientConnections
         _trustedNetworks = [.. networks];
     }
 
-    /// <summary>The most connections one client address holds.</summary>
-    public int Limit => _limit;
-
     /// <summary>Client addresses holding at least one counted connection.</summary>
     public int Clients => _open.Keys;
 
