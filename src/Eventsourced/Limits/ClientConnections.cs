@@ -16,8 +16,7 @@ namespace Eventsourced.Limits;
 internal sealed class ClientConnections
 {
     private readonly int _limit;
-    private readonly IPAddress[] _trustedAddresses;
-    private readonly IPNetwork[] _trustedNetworks;
+    private readonly Microsoft.AspNetCore.Builder.ForwardedHeadersOptions _trusted;
     private readonly Action _rejected;
     private readonly CountPerKey<UInt128> _open = new();
 
@@ -29,22 +28,9 @@ internal sealed class ClientConnections
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         _limit = limit;
         _rejected = rejected;
-        var addresses = new List<IPAddress>();
-        var networks = new List<IPNetwork>();
-        foreach (var entry in trustedProxies)
-        {
-            if (entry.Contains('/', StringComparison.Ordinal))
-            {
-                networks.Add(IPNetwork.Parse(entry));
-            }
-            else
-            {
-                addresses.Add(Plain(IPAddress.Parse(entry)));
-            }
-        }
-
-        _trustedAddresses = [.. addresses];
-        _trustedNetworks = [.. networks];
+        // The same reading of the entries as the forwarded headers' (IPv4-mapped entries also as IPv4), so that a proxy
+        // is trusted for both or for neither.
+        _trusted = ProxyAddress.ForwardedHeaders(trustedProxies);
     }
 
     /// <summary>Client addresses holding at least one counted connection.</summary>
@@ -64,7 +50,7 @@ internal sealed class ClientConnections
         }
 
         address = Plain(address);
-        if (Trusted(address))
+        if (ProxyAddress.Trusts(_trusted, address))
         {
             return true;
         }
@@ -87,27 +73,6 @@ internal sealed class ClientConnections
         {
             _open.Remove(client);
         }
-    }
-
-    private bool Trusted(IPAddress address)
-    {
-        foreach (var proxy in _trustedAddresses)
-        {
-            if (proxy.Equals(address))
-            {
-                return true;
-            }
-        }
-
-        foreach (var network in _trustedNetworks)
-        {
-            if (ProxyAddress.Holds(network, address) || (address.AddressFamily == AddressFamily.InterNetwork && ProxyAddress.Holds(network, address.MapToIPv6())))
-            {
-                return true;
-            }
-        }
-
-        return false;
     }
 
     /// <summary>An IPv4 address as itself, also when it came mapped into IPv6 (a dual-stack socket's <c>::ffff:a.b.c.d</c>).</summary>

@@ -84,6 +84,13 @@ internal sealed class ProxyAddress : IValueRule
     }
 
     /// <summary>
+    /// Whether <paramref name="options"/> (from <see cref="ForwardedHeaders"/>) name <paramref name="address"/> (IPv4 as
+    /// itself, not mapped) as a trusted proxy, as the forwarded-headers check does for a connection's address.
+    /// </summary>
+    internal static bool Trusts(Microsoft.AspNetCore.Builder.ForwardedHeadersOptions options, IPAddress address) =>
+        options.KnownProxies.Contains(address) || options.KnownIPNetworks.Any(network => Holds(network, address));
+
+    /// <summary>
     /// Whether the first <see cref="IPNetwork.PrefixLength"/> bits of <paramref name="address"/> are
     /// <paramref name="network"/>'s (both of one family). Written out because <see cref="IPNetwork.Contains"/> of .NET
     /// 10 answers true for <c>::ffff:0.0.0.0</c> and any IPv6 network (<c>2001:db8::/32</c> too), which made every IPv4
