@@ -14,8 +14,9 @@ internal sealed class WrittenBytes
 
 /// <summary>
 /// An HTTP/2 extended CONNECT (a WebSocket over HTTP/2) whose accepted stream counts what is written to it, for
-/// <see cref="Http2StreamAcknowledgements"/>. Set ahead of ASP.NET Core's WebSocket middleware, which takes the
-/// feature when the request comes in.
+/// <see cref="Http2StreamAcknowledgements"/>, and checks what the client sends as an HTTP/1.1 upgrade's connection does
+/// (<see cref="Eventsourced.WebSockets.CheckedReadStream"/>). Set ahead of ASP.NET Core's WebSocket middleware, which
+/// takes the feature when the request comes in.
 /// </summary>
 internal sealed class CountingConnectFeature(IHttpExtendedConnectFeature inner) : IHttpExtendedConnectFeature
 {
@@ -25,7 +26,14 @@ internal sealed class CountingConnectFeature(IHttpExtendedConnectFeature inner) 
 
     public string? Protocol => inner.Protocol;
 
-    public async ValueTask<Stream> AcceptAsync() => new CountingStream(await inner.AcceptAsync(), Written);
+    /// <summary>The accepted stream, once accepted.</summary>
+    public Eventsourced.WebSockets.CheckedReadStream? Stream { get; private set; }
+
+    public async ValueTask<Stream> AcceptAsync()
+    {
+        Stream = new Eventsourced.WebSockets.CheckedReadStream(new CountingStream(await inner.AcceptAsync(), Written));
+        return Stream;
+    }
 }
 
 /// <summary>The extended CONNECT's duplex stream, counting what is written to it.</summary>

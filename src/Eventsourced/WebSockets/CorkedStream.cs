@@ -11,23 +11,19 @@ namespace Eventsourced.WebSockets;
 /// Kestrel, a flush each; at one frame per message that cost the gateway twice SSE's CPU per message in the drain
 /// benchmark (docs/performance.md). Frames the WebSocket writes on its own (keepalive pings, pongs, the close) go
 /// straight through while it is not corked and after the batch while it is. Writes are serialized here: the
-/// WebSocket's keepalive timer may write while the session uncorks. Reads pass through a <see cref="CloseReasonCheck"/>,
-/// so that a close whose reason is not UTF-8 is answered with 1007.
+/// WebSocket's keepalive timer may write while the session uncorks. Reads are checked as <see cref="CheckedReadStream"/>
+/// checks them.
 /// </summary>
-internal sealed class CorkedStream(Stream inner) : PassThroughStream(inner)
+internal sealed class CorkedStream(Stream inner) : CheckedReadStream(inner)
 {
     /// <summary>A corked batch is written out early once it holds this much (the SSE writer's batch size).</summary>
     private const int MaxCorked = 64 * 1024;
 
     private readonly SemaphoreSlim _writing = new(1, 1);
     private readonly object _sync = new();
-    private readonly CloseReasonCheck _closeCheck = new();
     private byte[] _buffer = [];
     private int _length;
     private bool _corked;
-    private byte[]? _heldRead;
-    private int _heldReadStart;
-    private int _heldReadEnd;
 
     /// <summary>Holds writes back until <see cref="UncorkAsync"/>.</summary>
     public void Cork()
@@ -76,75 +72,6 @@ internal sealed class CorkedStream(Stream inner) : PassThroughStream(inner)
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
-
-    /// <summary>Whether the client's close frame had a reason that is not valid UTF-8 (see <see cref="CloseReasonCheck"/>).</summary>
-    public bool InvalidCloseReason => _closeCheck.InvalidCloseReason;
-
-    /// <summary>The longest data frame a client's frame header may declare (<c>ws.max_message_size</c>) before <see cref="OversizedFrame"/> is called.</summary>
-    public long MaxFrameLength
-    {
-        get => _closeCheck.MaxDataFrameLength;
-        set => _closeCheck.MaxDataFrameLength = value;
-    }
-
-    /// <summary>
-    /// Called once, within a read, when a client's frame header declares more than <see cref="MaxFrameLength"/>: the
-    /// WebSocket would only report the message too big once that much of its payload had come (or never, from a client
-    /// that sends the header and waits).
-    /// </summary>
-    public Action? OversizedFrame { get; set; }
-
-    /// <summary>What the client sent, with its close frame's payload held back until all of it has come (<see cref="CloseReasonCheck"/>).</summary>
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (_heldRead is not null)
-        {
-            return TakeHeldRead(buffer.Span);
-        }
-
-        var read = await Inner.ReadAsync(buffer, cancellationToken);
-        var oversizedBefore = _closeCheck.OversizedFrame;
-        var start = _closeCheck.Follow(buffer.Span[..read], out var payloadLength);
-        if (_closeCheck.OversizedFrame && !oversizedBefore)
-        {
-            OversizedFrame?.Invoke();
-        }
-
-        if (start < 0)
-        {
-            return read;
-        }
-
-        var held = new byte[Math.Max(payloadLength, read - start)];
-        buffer.Span[start..read].CopyTo(held);
-        var length = read - start;
-        while (length < payloadLength)
-        {
-            var more = await Inner.ReadAsync(held.AsMemory(length, payloadLength - length), cancellationToken);
-            if (more == 0)
-            {
-                // The connection ended within the close frame: the WebSocket reports that.
-                break;
-            }
-
-            length += more;
-        }
-
-        if (length >= payloadLength)
-        {
-            _closeCheck.Check(held.AsSpan(0, payloadLength));
-        }
-
-        _heldRead = held;
-        _heldReadStart = 0;
-        _heldReadEnd = length;
-        return start > 0 ? start : TakeHeldRead(buffer.Span);
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => ReadAsync(buffer, offset, count).GetAwaiter().GetResult();
 
     protected override void Dispose(bool disposing)
     {
@@ -213,19 +140,6 @@ internal sealed class CorkedStream(Stream inner) : PassThroughStream(inner)
         {
             ArrayPool<byte>.Shared.Return(held);
         }
-    }
-
-    private int TakeHeldRead(Span<byte> buffer)
-    {
-        var count = Math.Min(buffer.Length, _heldReadEnd - _heldReadStart);
-        _heldRead.AsSpan(_heldReadStart, count).CopyTo(buffer);
-        _heldReadStart += count;
-        if (_heldReadStart == _heldReadEnd)
-        {
-            _heldRead = null;
-        }
-
-        return count;
     }
 
     private void ReturnBuffer()

@@ -60,6 +60,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private bool _clientClosed;
     private bool _protocolError;
     private CorkedStream? _cork;
+    private CheckedReadStream? _reads;
     private long _publishes;
     private readonly Lock _publishing = new();
     private Task _publishUnderWay = Task.CompletedTask;
@@ -140,11 +141,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
         }
 
         _cork = (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpUpgradeFeature>() as CorkingUpgradeFeature)?.Stream;
-        if (_cork is not null)
+        // Over HTTP/2 (extended CONNECT) the reads are checked as well, the writes not corked.
+        _reads = _cork ?? (_context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpExtendedConnectFeature>() as Eventsourced.Sockets.CountingConnectFeature)?.Stream;
+        if (_reads is not null)
         {
             // A frame declaring more than a whole message may hold is closed at once (RFC 6455 10.4), not once that much has come.
-            _cork.MaxFrameLength = _options.MaxMessageSize;
-            _cork.OversizedFrame = () => End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
+            _reads.MaxFrameLength = _options.MaxMessageSize;
+            _reads.OversizedFrame = () => End((WebSocketCloseStatus.MessageTooBig, $"message larger than {_options.MaxMessageSize} bytes"));
         }
 
         try
@@ -498,7 +501,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
                 var result = await socket.ReceiveAsync(chunk.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    if (_cork?.InvalidCloseReason == true)
+                    if (_reads?.InvalidCloseReason == true)
                     {
                         // RFC 6455 7.4.1 and 8.1: data that is not what its type says (a reason is UTF-8 text) is answered with 1007.
                         End((WebSocketCloseStatus.InvalidPayloadData, "close reason is not valid UTF-8"));

@@ -252,6 +252,78 @@ public sealed class HttpsTests(BrokerFixture broker) : IDisposable
         Assert.Contains("over h2", System.Text.Encoding.UTF8.GetString(buffer, 0, frame.Count), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("close reason not UTF-8", 1007, "close reason is not valid UTF-8")]
+    [InlineData("frame header declaring 2^40 bytes", 1009, "message larger than 1024 bytes")]
+    public async Task Http2_WebSocket_FrameTheGatewayRefuses_IsClosedAsOverHttp11(string sent, int code, string reason)
+    {
+        // A WebSocket over HTTP/2 (RFC 8441) reads its client's frames through the same checks as one over an HTTP/1.1
+        // upgrade: a close whose reason is not UTF-8 gets 1007 (ASP.NET's WebSocket alone answers 1002, no reason), and a
+        // frame whose header declares more than ws.max_message_size is closed as soon as its header has come (not once
+        // that much has come: never, from a client that sends the header and waits).
+        using var certificate = TestCertificate.Create();
+        await using var gateway = await StartAsync(certificate, o => o.Ws.MaxMessageSize = 1024);
+        var queue = broker.UniqueQueueName("h2-ws-frames");
+        using var client = Client(gateway, certificate, _ => { });
+        using var request = new HttpRequestMessage(HttpMethod.Connect, $"/ws?id={queue}");
+        Http2(request);
+        request.Headers.Protocol = "websocket";
+        request.Headers.Add("Sec-WebSocket-Version", "13");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Consumers: 1 }, Patience, $"{queue} consumed");
+
+        // Masked with a key of zeros: the payload as it is.
+        byte[] frame = sent.StartsWith("close", StringComparison.Ordinal)
+            ? [0x88, 0x83, 0, 0, 0, 0, 0x03, 0xE8, 0xFF]
+            : [0x81, 0xFF, 0, 0, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        await stream.WriteAsync(frame);
+        await stream.FlushAsync();
+
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        (int Code, string Reason)? close = null;
+        try
+        {
+            close = await ReadCloseFrameAsync(stream, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Assert.True(close is not null, $"{sent}: no close frame within 5 s");
+        Assert.Equal((code, reason), close.Value);
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Consumers: 0 }, Patience, $"{queue} let go");
+    }
+
+    /// <summary>The server's frames (unmasked) up to its close frame: its code and reason.</summary>
+    private static async Task<(int Code, string Reason)> ReadCloseFrameAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var header = new byte[10];
+        while (true)
+        {
+            await stream.ReadExactlyAsync(header.AsMemory(0, 2), cancellationToken);
+            long length = header[1] & 0x7F;
+            if (length >= 126)
+            {
+                var extended = length == 126 ? 2 : 8;
+                await stream.ReadExactlyAsync(header.AsMemory(2, extended), cancellationToken);
+                length = 0;
+                for (var i = 0; i < extended; i++)
+                {
+                    length = (length << 8) | header[2 + i];
+                }
+            }
+
+            var payload = new byte[length];
+            await stream.ReadExactlyAsync(payload, cancellationToken);
+            if ((header[0] & 0x0F) == 0x8)
+            {
+                return payload.Length < 2 ? (1005, "") : ((payload[0] << 8) | payload[1], System.Text.Encoding.UTF8.GetString(payload, 2, payload.Length - 2));
+            }
+        }
+    }
+
     [Fact]
     public async Task Http2_WebSocketRefused_WithCloseRefusals_ClosesWithTheStatusAndReason()
     {
