@@ -118,7 +118,10 @@ internal sealed class TopicFeed : IAsyncBasicConsumer
         Volatile.Write(ref _lease, lease);
         // Where a subscriber that joins before the first event starts: a stream just created starts with its first
         // event; another is found out before the feed's own consume, so that it is never past the feed's first event.
-        var beforeFirst = created ? -1 : await StreamTail.FindAsync(lease.Channel, Stream, TailWait, _hub.Time, cancellationToken);
+        // A stream that delivers nothing from its end holds no event (RabbitMQ keeps at least the segment with a
+        // stream's last event): it starts with its first event too. Without an id there, a page cut off before its
+        // first event came back without Last-Event-ID and missed what was published meanwhile.
+        var beforeFirst = created ? -1 : await StreamTail.FindAsync(lease.Channel, Stream, TailWait, _hub.Time, cancellationToken) ?? -1;
         lock (_sync)
         {
             _beforeFirst = beforeFirst;

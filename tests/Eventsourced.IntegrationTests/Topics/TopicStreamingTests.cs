@@ -191,17 +191,67 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
         AssertRun(await back.ReadItemsAsync(3, Timeout), 0, 3);
     }
 
+    /// <summary>
+    /// A stream that exists (declared by a service, or created by another instance) and holds no event: the subscriber
+    /// starts before its first event, as on a stream the gateway creates. It opened without an id, so a client cut off
+    /// before its first event came back without one and missed what was published meanwhile.
+    /// </summary>
     [Fact]
-    public async Task NewEventsOnly_OnAnEmptyStreamThatExisted_NoIdIsInvented()
+    public async Task NewEventsOnly_OnAnEmptyStreamThatExisted_TheClientStartsBeforeItsFirstEvent()
     {
         var gateway = await StartGatewayAsync();
-        var topic = UniqueTopic(nameof(NewEventsOnly_OnAnEmptyStreamThatExisted_NoIdIsInvented));
+        var topic = UniqueTopic(nameof(NewEventsOnly_OnAnEmptyStreamThatExisted_TheClientStartsBeforeItsFirstEvent));
         await DeclareStreamAsync(topic);
-        await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
-        Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+        string startsAfter;
+        await using (var subscriber = await gateway.SubscribeAsync($"/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, subscriber.Status);
+            Assert.True(await subscriber.ReadUntilAsync(text => text.EndsWith("\n\n", StringComparison.Ordinal) && text.Contains("id: ", StringComparison.Ordinal), Timeout), subscriber.RawText);
+            Assert.Equal(": SSE stream\n\nid: earliest\n\n", subscriber.RawText);
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(subscriber.RawText)));
+            Assert.Empty(parser.Enumerate());
+            startsAfter = parser.LastEventId;
+        }
+
+        // Cut off before its first event: what came meanwhile reaches it when it comes back with the id it was told.
         await PublishAsync(topic, 0, 2);
-        AssertRun(await subscriber.ReadItemsAsync(2, Timeout), 0, 2);
-        Assert.StartsWith(": SSE stream\n\nid: 0\n", subscriber.RawText, StringComparison.Ordinal);
+        await using var back = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", startsAfter));
+        AssertRun(await back.ReadItemsAsync(2, Timeout), 0, 2);
+        await PublishAsync(topic, 2, 1);
+        AssertRun(await back.ReadItemsAsync(3, Timeout), 0, 3);
+    }
+
+    /// <summary>
+    /// Only a stream without events is taken for empty: one with events opens with an id just before its last chunk
+    /// (not <c>earliest</c>, which would read its whole history again), whatever its length, across the records RabbitMQ
+    /// writes where a stream starts a new segment file.
+    /// </summary>
+    [Fact]
+    public async Task NewEventsOnly_OnStreamsWithEvents_AcrossSegmentStarts_NeverOpensAtTheStreamsStart()
+    {
+        var gateway = await StartGatewayAsync();
+        for (var count = 1; count <= 24; count++)
+        {
+            var topic = UniqueTopic(nameof(NewEventsOnly_OnStreamsWithEvents_AcrossSegmentStarts_NeverOpensAtTheStreamsStart) + count);
+            await Amqp.DeclareQueueAsync(
+                StreamOf(topic),
+                durable: true,
+                arguments: new Dictionary<string, object?> { ["x-queue-type"] = "stream", ["x-stream-max-segment-size-bytes"] = 200 });
+            await PublishAsync(topic, 0, count);
+            await using var subscriber = await gateway.SubscribeAsync($"/topics/{topic}");
+            Assert.True(await subscriber.ReadUntilAsync(text => text.EndsWith("\n\n", StringComparison.Ordinal) && text.Contains("id: ", StringComparison.Ordinal), Timeout), subscriber.RawText);
+            var parser = SseParser.Create(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(subscriber.RawText)));
+            Assert.Empty(parser.Enumerate());
+            var startsAfter = parser.LastEventId == "earliest" ? -1 : long.Parse(parser.LastEventId, System.Globalization.CultureInfo.InvariantCulture);
+            await PublishAsync(topic, count, 1);
+            var items = await subscriber.ReadItemsAsync(1, Timeout);
+            Assert.Equal($"event-{count}", items[0].Data);
+
+            // Each publish above is a chunk of its own: the stream's last chunk less one is the event before the last,
+            // and an offset or two of RabbitMQ's own lie between (where a segment starts), never the whole history.
+            var next = Offsets(items)[0];
+            Assert.True(startsAfter < next && next - startsAfter <= 4, $"{count} events: opened at {parser.LastEventId}, next event {next}");
+        }
     }
 
     [Fact]
