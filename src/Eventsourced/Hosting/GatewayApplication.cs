@@ -174,7 +174,7 @@ public static class GatewayApplication
         {
             app.MapEventsourcedLongPolling();
         }
-        AnnounceLifecycle(app, options, config.FilesRead, () => clients?.Open ?? 0);
+        AnnounceLifecycle(app, options, config.FilesRead, config.Origins, () => clients?.Open ?? 0);
         var hostingLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         if (fileLimitNeeded is { } needed)
         {
@@ -331,7 +331,7 @@ public static class GatewayApplication
             .Select(s => s.ToString());
     }
 
-    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles, Func<long> openConnections)
+    private static void AnnounceLifecycle(WebApplication app, GatewayOptions options, IReadOnlyList<string> configFiles, ConfigOrigins origins, Func<long> openConnections)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Eventsourced");
         HostingLog.Starting(logger, GatewayVersion.Current, options.Server.Path, options.Queue.Pattern, options.Broker.Node.Count);
@@ -351,6 +351,12 @@ public static class GatewayApplication
         if (options.Auth.Jwt.HasKeys)
         {
             WarnOfBindsByRequestValues(logger, options);
+        }
+
+        // Once, at start: a header.cors written for 0.1.0 replaces the default Access-Control-Allow-Headers without a word.
+        if (AllowHeadersCheck.Missing(options) is { Count: > 0 } missing)
+        {
+            HostingLog.CorsHeadersNotAllowed(logger, AllowHeadersCheck.Key, origins.Of("header:cors:" + AllowHeadersCheck.Header).ToString(), string.Join(" and ", missing));
         }
 
         foreach (var header in app.Services.GetRequiredService<SseEndpoint>().IgnoredHeaders)

@@ -38,6 +38,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.BindTakesRequestValues, LogLevel.Warning, "queue.bind entry {Entry} takes {Placeholder} from the request, which the token does not authorize (queue.pattern {Pattern} {Why}): a subscriber binds its own queue to whatever that value makes, another user's routing key for instance; bind by ${{claim:NAME}}, or name the queue by the value and list the names a token may read in its queues claim", EventName = "BindTakesRequestValues")]
     public static partial void BindTakesRequestValues(ILogger logger, string entry, string placeholder, string pattern, string why);
 
+    [LoggerMessage(EventIds.CorsHeadersNotAllowed, LogLevel.Warning, "{Key} ({Where}) does not list {Missing}: a fetch-based reader on a page of another origin sends its token in Authorization (auth.from_header) and a topic's last id in Last-Event-ID, and the browser's preflight refuses such a request before it is sent; add {Missing} to the value (the default lists both; a 0.1.0 configuration that names the header replaces it)", EventName = "CorsHeadersNotAllowed")]
+    public static partial void CorsHeadersNotAllowed(ILogger logger, string key, string where, string missing);
+
     [LoggerMessage(EventIds.SettingNotApplied, LogLevel.Warning, "{Key} is set but does not apply in an application embedding the gateway: {Instead}", EventName = "SettingNotApplied")]
     public static partial void SettingNotApplied(ILogger logger, string key, string instead);
 

@@ -31,6 +31,7 @@ internal static class EventIds
     public const int DrainCutShort = 122;
     public const int BindTakesRequestValues = 123;
     public const int CannotListen = 124;
+    public const int CorsHeadersNotAllowed = 150;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

@@ -116,6 +116,60 @@ public sealed class LoggingTests
     }
 
     /// <summary>
+    /// A configuration written for 0.1.0 that names <c>Access-Control-Allow-Headers</c> replaces the default (header maps
+    /// merge by name) and keeps <c>Authorization</c> (a token, with keys and <c>auth.from_header</c>) and
+    /// <c>Last-Event-ID</c> (with topics) out: a fetch-based reader on another origin fails its preflight and the gateway
+    /// never hears of it. The start said nothing; now it warns once, naming the key, where it was set, and what is missing.
+    /// </summary>
+    [Theory]
+    [InlineData("Content-Type, Accept, Cache-Control", true, "Authorization and Last-Event-ID")]
+    [InlineData("Content-Type, Accept, Cache-Control", false, "Last-Event-ID")]
+    [InlineData("Content-Type, authorization, Last-Event-Id", true, null)]
+    [InlineData("*", true, "Authorization")] // a wildcard never covers Authorization
+    [InlineData(null, true, null)] // the default lists both
+    public async Task Start_WarnsOnce_WhenCorsAllowHeadersKeepsOutWhatReadersSend(string? allowHeaders, bool tokens, string? missing)
+    {
+        var port = FreePort.Next();
+        var dir = Directory.CreateTempSubdirectory("es-cors-").FullName;
+        try
+        {
+            var file = Path.Combine(dir, "config.yml");
+            await File.WriteAllTextAsync(file, allowHeaders is null
+                ? "header:\n  cors:\n    Access-Control-Allow-Origin: '*'\n"
+                : $"header:\n  cors:\n    Access-Control-Allow-Origin: '*'\n    Access-Control-Allow-Headers: '{allowHeaders}'\n");
+            var variables = new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = $"amqp://guest:guest@127.0.0.1:{FreePort.Next()}/",
+            };
+            if (tokens)
+            {
+                variables["EVENTSOURCED_AUTH__JWT__SECRET"] = "a-secret-of-at-least-thirty-two-bytes!";
+            }
+
+            await using var process = GatewayProcess.Start(variables, "--config", file);
+            using var client = await process.ListeningClientAsync(port, Patience);
+            process.Signal("TERM");
+            Assert.Equal(0, await process.WaitForExitAsync(Patience));
+
+            var warnings = process.Stdout.Split('\n').Where(l => l.Contains("Eventsourced[150]", StringComparison.Ordinal)).ToArray();
+            if (missing is null)
+            {
+                Assert.Empty(warnings);
+            }
+            else
+            {
+                var warning = Assert.Single(warnings);
+                Assert.Contains($"warn: Eventsourced[150] header.cors.Access-Control-Allow-Headers ({file}:4) does not list {missing}:", warning, StringComparison.Ordinal);
+            }
+        }
+        finally
+        {
+            await TempDirectories.DeleteAsync(dir);
+        }
+    }
+
+    /// <summary>
     /// With tokens, a <c>queue.bind</c> entry that takes a query or cookie value the token does not authorize (the queue's
     /// name does not carry it, or takes its name from a claim) is warned of at start: a subscriber bound its own queue to
     /// another user's routing key (<c>?id=bob</c> with <c>user.${query:id}</c>) and read bob's private messages.
