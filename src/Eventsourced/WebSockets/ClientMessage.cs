@@ -9,7 +9,8 @@ namespace Eventsourced.WebSockets;
 /// <item><c>{"ack": 17}</c> acknowledges message 17; <c>{"ack": 17, "multiple": true}</c> every message up to 17.</item>
 /// <item><c>{"publish": {"to": "lobby", "data": "hi", "type": "chat"}, "ref": "m1"}</c> publishes; <c>data</c> is
 /// a string (sent as UTF-8 text), base64 with <c>"base64": true</c>, or any other JSON value (sent as JSON);
-/// <c>type</c> becomes the AMQP <c>type</c> property; <c>ref</c> (a string or number) comes back in the answer.</item>
+/// <c>type</c> becomes the AMQP <c>type</c> property; <c>message_id</c> (optional, a string of 1 to 64 characters) makes
+/// the AMQP <c>message_id</c> the same for a publish sent again; <c>ref</c> (a string or number) comes back in the answer.</item>
 /// <item><c>{"ping": 5}</c> asks for <c>{"pong": 5}</c>: a page cannot see the WebSocket protocol's own pings, so this is
 /// how it finds out that its connection still reaches the gateway.</item>
 /// </list>
@@ -33,7 +34,11 @@ internal abstract record ClientMessage
     public sealed record Ack(ulong Id, bool Multiple) : ClientMessage;
 
     /// <param name="Ref">The client's <c>ref</c> as JSON text (a string or a number), or null.</param>
-    public sealed record Publish(string To, string? Type, byte[] Body, string ContentType, string? Ref) : ClientMessage;
+    /// <param name="MessageId">The client's <c>message_id</c> for the message (the same when it publishes it again), or null.</param>
+    public sealed record Publish(string To, string? Type, byte[] Body, string ContentType, string? Ref, string? MessageId = null) : ClientMessage;
+
+    /// <summary>The most characters of a publish's <c>message_id</c>.</summary>
+    public const int MaxMessageId = 64;
 
     /// <param name="Value">The <c>ping</c> as the client sent it (JSON text), when a number or a string of at most <see cref="MaxEchoedId"/> characters; else null.</param>
     public sealed record Ping(string? Value) : ClientMessage;
@@ -210,6 +215,15 @@ internal abstract record ClientMessage
             }
         }
 
+        string? messageId = null;
+        if (publish.TryGetProperty("message_id", out var messageIdElement))
+        {
+            if (messageIdElement.ValueKind != JsonValueKind.String || !TryGetText(messageIdElement, out messageId) || messageId.Length is 0 or > MaxMessageId)
+            {
+                return new Invalid($"\"message_id\" must be a string of 1 to {MaxMessageId} characters");
+            }
+        }
+
         if (!publish.TryGetProperty("data", out var data))
         {
             return new Invalid("\"publish\" needs \"data\"");
@@ -234,16 +248,16 @@ internal abstract record ClientMessage
                 return new Invalid("\"data\" must be base64 when \"base64\" is true");
             }
 
-            return new Publish(to, type, bytes, "application/octet-stream", reference);
+            return new Publish(to, type, bytes, "application/octet-stream", reference, messageId);
         }
 
         if (data.ValueKind != JsonValueKind.String)
         {
-            return new Publish(to, type, Encoding.UTF8.GetBytes(data.GetRawText()), "application/json", reference);
+            return new Publish(to, type, Encoding.UTF8.GetBytes(data.GetRawText()), "application/json", reference, messageId);
         }
 
         return TryGetText(data, out var text)
-            ? new Publish(to, type, Encoding.UTF8.GetBytes(text), "text/plain; charset=utf-8", reference)
+            ? new Publish(to, type, Encoding.UTF8.GetBytes(text), "text/plain; charset=utf-8", reference, messageId)
             : NoText("data");
     }
 

@@ -46,4 +46,16 @@ internal static class MessageSender
         Span<byte> utf8 = stackalloc byte[MaxBytes];
         return Utf8.FromUtf16(text, utf8, out _, out _, replaceInvalidSequences: false) == OperationStatus.Done;
     }
+
+    /// <summary>
+    /// The AMQP <c>message_id</c> of a client's publish that gave a <c>message_id</c> of its own: derived from it and the
+    /// sender (the token's <c>sub</c>; null without tokens), 32 hex digits like the gateway's own ids. A publish sent
+    /// again with the same <c>message_id</c> by the same sender carries the same id, so that readers drop the copy by it;
+    /// another sender giving the same text gets another id, so that no client can make readers drop someone else's message.
+    /// </summary>
+    public static string MessageId(string? sender, string clientMessageId)
+    {
+        var input = System.Text.Encoding.UTF8.GetBytes($"eventsourced message_id\0{sender}\0{clientMessageId}");
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(input), 0, 16);
+    }
 }

@@ -83,6 +83,77 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task MessageSentAgainWithTheReadmesMessageId_ReachesTheReaderWithTheSameMessageId_AnotherUsersDoesNot()
+    {
+        // README "Publishing": a publish whose answer never came (the connection dropped) is sent again with the same
+        // "message_id", and readers drop the copy by the frame's message_id. The gateway gave every publish a random
+        // message_id, so the copy had another one and readers showed the message twice.
+        var readme = File.ReadAllText(RepositoryFile("README.md"));
+        var start = readme.IndexOf("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"type\": \"chat\", \"message_id\"", StringComparison.Ordinal);
+        Assert.True(start >= 0, "README shows a publish with a message_id");
+        var publish = readme[start..readme.IndexOf('\n', start)];
+        var room = broker.UniqueQueueName("resend-room");
+        var reader = broker.UniqueQueueName("resend-reader");
+        await _amqp.DeclareExchangeAsync(room, ExchangeType.Topic, durable: false);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = room;
+            o.Ws.PublishRoutingKey = "${to}";
+        });
+        await using var subscriber = await gateway.ConnectWebSocketAsync($"/ws?id={reader}&access_token={TestTokens.Hs256(TestTokens.Claims("bob", reader))}");
+        Assert.True(subscriber.Connected, $"{subscriber.Status} {subscriber.Reason}");
+        await _amqp.BindQueueAsync(reader, room, "lobby");
+
+        async Task<string> PublishAsync(string sub, string message)
+        {
+            var own = broker.UniqueQueueName($"resend-{sub}");
+            var claims = new Dictionary<string, object> { ["sub"] = sub, ["queues"] = new[] { own }, ["publish"] = new[] { "lobby" } };
+            await using var client = await gateway.ConnectWebSocketAsync($"/ws?id={own}&access_token={TestTokens.Hs256(claims)}");
+            Assert.True(client.Connected, $"{client.Status} {client.Reason}");
+            await client.SendAsync(message);
+            return (await client.ReceiveAnswersAsync(1, Timeout))[0].GetRawText();
+        }
+
+        // alice sends it, and again on another connection; mallory gives the same message_id; alice a message without one.
+        Assert.Equal("{\"published\":\"m1\"}", await PublishAsync("alice", publish));
+        Assert.Equal("{\"published\":\"m1\"}", await PublishAsync("alice", publish));
+        Assert.Equal("{\"published\":\"m1\"}", await PublishAsync("mallory", publish));
+        Assert.Equal("{\"published\":1}", await PublishAsync("alice", "{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\"}}"));
+        var received = await subscriber.ReceiveMessagesAsync(4, Timeout);
+        Assert.Equal(["alice", "alice", "mallory", "alice"], received.Select(m => m.From));
+        Assert.All(received, m => Assert.Matches("^[0-9a-f]{32}$", m.MessageId));
+        Assert.Equal(received[0].MessageId, received[1].MessageId);
+        Assert.NotEqual(received[0].MessageId, received[2].MessageId);
+        Assert.NotEqual(received[0].MessageId, received[3].MessageId);
+
+        // A message_id of a wrong kind publishes nothing.
+        Assert.Equal(
+            "{\"error\":\"\\\"message_id\\\" must be a string of 1 to 64 characters\",\"ref\":1}",
+            await PublishAsync("alice", "{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"message_id\": 7}}"));
+        Assert.Equal(
+            "{\"error\":\"\\\"message_id\\\" must be a string of 1 to 64 characters\",\"ref\":1}",
+            await PublishAsync("alice", "{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"message_id\": \"" + new string('x', 65) + "\"}}"));
+
+        Assert.Equal(0u, await _amqp.MessageCountAsync(reader));
+        await _amqp.DeleteExchangeAsync(room);
+    }
+
+    private static string RepositoryFile(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, name)) && File.Exists(Path.Combine(dir.FullName, "eventsourced.sln")))
+            {
+                return Path.Combine(dir.FullName, name);
+            }
+        }
+
+        throw new FileNotFoundException($"{name} not found above {AppContext.BaseDirectory}");
+    }
+
+    [Fact]
     public async Task TokenWithASubLongerThanAFromCanBe_IsRefusedPublishing_ASubOfThatLengthPublishes()
     {
         // Subscribers see a sender of at most 256 bytes as "from": a longer sub's publish reached them without one, as a
