@@ -161,5 +161,43 @@ public sealed class ClientMessageTests
     public void Parse_BrokenBeforeTheLimit_IsNotAJsonText_EvenIfDeeperLater() =>
         Assert.Equal(new ClientMessage.Invalid("not a JSON text"), Parse("[1 2" + new string('[', 40) + new string(']', 41)));
 
+    [Fact]
+    public void Parse_PublishWithMessageId_KeepsIt()
+    {
+        var publish = Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": \"hi\", \"message_id\": \"c3f1-1\"}}"));
+        Assert.Equal("c3f1-1", publish.MessageId);
+        Assert.Null(Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": \"hi\"}}")).MessageId);
+        var longest = new string('m', ClientMessage.MaxMessageId);
+        Assert.Equal(longest, Assert.IsType<ClientMessage.Publish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": 1, \"message_id\": \"" + longest + "\"}}")).MessageId);
+    }
+
+    [Theory]
+    [InlineData("5")]
+    [InlineData("null")]
+    [InlineData("\"\"")]
+    [InlineData("[\"a\"]")]
+    [InlineData("\"\\ud800\"")]
+    public void Parse_PublishWithABadMessageId_IsABadPublish(string messageId) =>
+        Assert.Equal(
+            new ClientMessage.BadPublish("\"message_id\" must be a string of 1 to 64 characters", "\"m\"", true),
+            Parse("{\"publish\": {\"to\": \"x\", \"data\": 1, \"message_id\": " + messageId + "}, \"ref\": \"m\"}"));
+
+    [Fact]
+    public void Parse_PublishWithATooLongMessageId_IsABadPublish() =>
+        Assert.IsType<ClientMessage.BadPublish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": 1, \"message_id\": \"" + new string('m', ClientMessage.MaxMessageId + 1) + "\"}}"));
+
+    [Fact]
+    public void MessageId_IsTheSameForOneSenderAndText_AndDiffersAcrossSendersAndTexts()
+    {
+        var id = MessageSender.MessageId("alice", "c3f1-1");
+        Assert.Matches("^[0-9a-f]{32}$", id);
+        Assert.Equal(id, MessageSender.MessageId("alice", "c3f1-1"));
+        Assert.NotEqual(id, MessageSender.MessageId("bob", "c3f1-1"));
+        Assert.NotEqual(id, MessageSender.MessageId("alice", "c3f1-2"));
+        Assert.NotEqual(id, MessageSender.MessageId(null, "c3f1-1"));
+        // The separator keeps a sender's end from reading as the text's start.
+        Assert.NotEqual(MessageSender.MessageId("al", "ice"), MessageSender.MessageId("ali", "ce"));
+    }
+
     private static ClientMessage Parse(string json) => ClientMessage.Parse(Encoding.UTF8.GetBytes(json));
 }
