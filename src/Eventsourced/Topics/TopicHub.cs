@@ -115,9 +115,15 @@ internal sealed class TopicHub : IHostedService, IAsyncDisposable
     /// </summary>
     private int Prefetch(int configured) => Limits?.Prefetch(configured) ?? configured;
 
-    /// <summary>Why <paramref name="topic"/> cannot name a topic (its stream's name would not be a valid queue name), or null.</summary>
+    /// <summary>
+    /// Why <paramref name="topic"/> cannot name a topic (its stream's name would not be a valid queue name), or null. With a
+    /// prefix, the stream's whole name is held to the reserved prefixes too: a prefix that is the start of one
+    /// (<c>eventsourced.</c>, <c>am</c>) would otherwise let a client name a stream <c>eventsourced.lock.HASH</c>, a durable
+    /// queue in place of the lock that another topic's creation (or a queue's subscriber) needs, which would never get it.
+    /// </summary>
     public string? CheckName(string topic) =>
-        QueueNameRules.Check(topic, "topic name", MaxStreamNameBytes - _prefixBytes, reservedPrefix: _prefixBytes == 0);
+        QueueNameRules.Check(topic, "topic name", MaxStreamNameBytes - _prefixBytes, reservedPrefix: _prefixBytes == 0)
+        ?? (_prefixBytes > 0 ? QueueNameRules.Check(Options.Prefix + topic, "topic's stream name") : null);
 
     internal static int MaxStreamName(IEnumerable<BrokerUrl> nodes) =>
         Math.Min(QueueNameRules.MaxBytes, 255 - 2 - 19 - nodes.Select(node => Encoding.UTF8.GetByteCount(node.VirtualHost)).DefaultIfEmpty(1).Max());

@@ -107,6 +107,30 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     }
 
     [Fact]
+    public async Task ReservedStreamName_MadeByThePrefixAndTheName_Is400_AndTakesNoLockOfAnotherTopic()
+    {
+        // With topics.prefix 'eventsourced.', the topic 'lock.<hash>' would be a durable stream named as the gateway's lock of
+        // another topic's creation (or of a queue's subscriber): that topic could then never be created (503 after 5 s).
+        var gateway = await StartGatewayAsync(o => o.Topics.Prefix = "eventsourced.");
+        var victim = UniqueTopic("victim");
+        var lockStream = Eventsourced.Topics.StreamCreationLock.NameFor("eventsourced." + victim);
+        var squatter = lockStream["eventsourced.".Length..];
+        var amq = await StartGatewayAsync(o => o.Topics.Prefix = "am");
+
+        await using var refused = await gateway.SubscribeAsync($"/topics/{squatter}");
+        await using var reserved = await amq.SubscribeAsync("/topics/q.x");
+        await using var created = await gateway.SubscribeAsync($"/topics/{victim}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Equal("topic's stream name must not start with 'eventsourced.lock.' (the gateway's lock queues)", Reason(refused));
+        Assert.False(await Amqp.QueueExistsAsync(lockStream));
+        Assert.Equal(HttpStatusCode.BadRequest, reserved.Status);
+        Assert.Equal("topic's stream name must not start with 'amq.'", Reason(reserved));
+        Assert.Equal(HttpStatusCode.OK, created.Status);
+        await Amqp.DeleteQueueAsync("eventsourced." + victim);
+    }
+
+    [Fact]
     public async Task BadLastEventId_IsQuotedWithoutControlCharacters()
     {
         var gateway = await StartGatewayAsync();
