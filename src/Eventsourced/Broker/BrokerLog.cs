@@ -23,8 +23,8 @@ internal static partial class BrokerLog
     [LoggerMessage(EventIds.BrokerChannelCloseFailed, LogLevel.Debug, "Closing a channel on {Node} failed: {Reason}", EventName = "BrokerChannelCloseFailed")]
     public static partial void ChannelCloseFailed(ILogger logger, string node, string reason);
 
-    [LoggerMessage(EventIds.BrokerPoolExhausted, LogLevel.Warning, "No broker connection can take a channel: {Reason}; new subscribers get 503 until one can (events 201 and 202 say what became of each broker.node, /readyz lists them)", EventName = "BrokerPoolExhausted")]
-    public static partial void PoolExhausted(ILogger logger, string reason);
+    [LoggerMessage(EventIds.BrokerPoolExhausted, LogLevel.Warning, "No broker connection can take a channel: {Reason}; {Consequence} until one can (events 201 and 202 say what became of each broker.node, /readyz lists them)", EventName = "BrokerPoolExhausted")]
+    public static partial void PoolExhausted(ILogger logger, string reason, string consequence);
 
     [LoggerMessage(EventIds.BrokerPoolExhaustedRepeated, LogLevel.Warning, "No broker connection could take a channel {Count} more times in the last {Seconds:0}s: {Reason}", EventName = "BrokerPoolExhaustedRepeated")]
     public static partial void PoolExhaustedRepeated(ILogger logger, int count, double seconds, string reason);

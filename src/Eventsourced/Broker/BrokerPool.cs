@@ -31,6 +31,15 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     private readonly ILogger<BrokerPool> _logger;
     private readonly Backoff _backoff;
     private readonly LogDigest _refusals;
+
+    /// <summary>Why a publisher's lease failed: no publishing connection could be opened (no node up for it).</summary>
+    private const string NoPublisherConnection = "no broker connection for publishing is up";
+
+    /// <summary>
+    /// What event 206 says follows from <see cref="NoPublisherConnection"/>: the publishers fail, not the subscribers, whose
+    /// connections may well be up (a broker user's connection limit, a policy closing the publishing connection).
+    /// </summary>
+    private const string NoPublisherConsequence = "WebSocket clients' publishes and presence events fail";
     private readonly SemaphoreSlim _grow = new(1, 1);
     private readonly SemaphoreSlim _openPublisher = new(1, 1);
     private readonly SemaphoreSlim _openForStreams = new(1, 1);
@@ -55,7 +64,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
         _refusals = new LogDigest(
             LogDigest.RefusalInterval, time,
-            reason => BrokerLog.PoolExhausted(_logger, reason),
+            reason => BrokerLog.PoolExhausted(_logger, reason, reason == NoPublisherConnection ? NoPublisherConsequence : "new subscribers get 503"),
             (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
 
@@ -242,9 +251,8 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         var slot = ReservePublisher() ?? await OpenPublisherAsync(cancellationToken);
         if (slot is null)
         {
-            const string reason = "no broker connection for publishing is up";
-            _refusals.Add(reason);
-            throw new BrokerUnavailableException(reason);
+            _refusals.Add(NoPublisherConnection);
+            throw new BrokerUnavailableException(NoPublisherConnection);
         }
 
         if (slot.BlockedReason is { } blocked)
