@@ -7,8 +7,8 @@ namespace Eventsourced.IntegrationTests.Observability;
 
 /// <summary>
 /// <c>examples/prometheus/alerts.yml</c>: Prometheus loads it (<c>promtool check rules</c>), its unit tests pass
-/// (<c>promtool test rules alerts-test.yml</c>, series shaped like the gateway's), and every series a rule queries is
-/// one a real gateway exports.
+/// (<c>promtool test rules alerts-test.yml</c>, series shaped like the gateway's), every alert has a unit test in which it
+/// fires, and every series a rule queries is one a real gateway exports.
 /// </summary>
 [Collection(BrokerCollection.Name)]
 public sealed class AlertRulesTests(BrokerFixture broker)
@@ -33,6 +33,20 @@ public sealed class AlertRulesTests(BrokerFixture broker)
         var result = await ProcessRunner.RunAsync(PrometheusTools.Promtool, ["test", "rules", RulesPath("alerts-test.yml")], TimeSpan.FromSeconds(60));
 
         Assert.True(result.Succeeded, $"promtool test rules:\n{result.StandardOutput}\n{result.StandardError}");
+    }
+
+    [Fact]
+    public void AlertRules_EveryAlert_HasAFiringUnitTest()
+    {
+        var alerts = AlertExpressions().Select(rule => rule.Alert).ToArray();
+        Assert.NotEmpty(alerts);
+
+        var firing = FiringUnitTests();
+        var untested = alerts.Where(alert => !firing.Contains(alert)).ToArray();
+        Assert.True(
+            untested.Length == 0,
+            "alerts.yml has alerts no alert_rule_test of alerts-test.yml expects to fire (an entry with their alertname and a non-empty exp_alerts):\n"
+            + string.Join("\n", untested));
     }
 
     [Fact]
@@ -113,6 +127,36 @@ public sealed class AlertRulesTests(BrokerFixture broker)
         }
 
         return rules;
+    }
+
+    /// <summary>The alertnames of alerts-test.yml's <c>alert_rule_test</c> entries whose <c>exp_alerts</c> is not empty.</summary>
+    private static HashSet<string> FiringUnitTests()
+    {
+        var yaml = new YamlStream();
+        using (var reader = new StreamReader(RulesPath("alerts-test.yml")))
+        {
+            yaml.Load(reader);
+        }
+
+        var firing = new HashSet<string>(StringComparer.Ordinal);
+        foreach (YamlMappingNode test in (YamlSequenceNode)((YamlMappingNode)yaml.Documents[0].RootNode)["tests"])
+        {
+            if (!test.Children.TryGetValue(new YamlScalarNode("alert_rule_test"), out var cases))
+            {
+                continue;
+            }
+
+            foreach (YamlMappingNode @case in (YamlSequenceNode)cases)
+            {
+                if (@case.Children.TryGetValue(new YamlScalarNode("exp_alerts"), out var expected)
+                    && expected is YamlSequenceNode { Children.Count: > 0 })
+                {
+                    firing.Add(((YamlScalarNode)@case["alertname"]).Value!);
+                }
+            }
+        }
+
+        return firing;
     }
 
     private static string RulesPath(string file)
