@@ -1,7 +1,7 @@
 using Eventsourced.Broker;
 using Eventsourced.Tests.Metrics;
 using Eventsourced.WebSockets;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 using RabbitMQ.Client;
 
@@ -18,42 +18,13 @@ public sealed class PublishFailedLogTests
     [InlineData("chat", "A client's publish to exchange chat failed: no broker connection for publishing is up")]
     public async Task NoPublishingConnection_NamesTheExchange(string exchange, string expected)
     {
-        var logger = new CapturingLogger<WebSocketPublisher>();
-        await using var pool = new BrokerPool(Options.Create(new BrokerOptions()), TimeProvider.System, new TestMetrics().Gateway, new CapturingLogger<BrokerPool>());
+        var logger = new FakeLogger<WebSocketPublisher>();
+        await using var pool = new BrokerPool(Options.Create(new BrokerOptions()), TimeProvider.System, new TestMetrics().Gateway, new FakeLogger<BrokerPool>());
         await using var publisher = new WebSocketPublisher(pool, logger);
 
         var result = await publisher.PublishAsync(exchange, "chat.lobby", new BasicProperties(), new byte[] { 1 }, CancellationToken.None);
 
         Assert.Equal(PublishResult.Failed, result);
-        Assert.Equal(expected, Assert.Single(logger.Lines, l => l.Id == 330).Message);
-    }
-
-    private sealed class CapturingLogger<T> : ILogger<T>
-    {
-        private readonly List<(int Id, string Message)> _lines = [];
-
-        public IReadOnlyList<(int Id, string Message)> Lines
-        {
-            get
-            {
-                lock (_lines)
-                {
-                    return [.. _lines];
-                }
-            }
-        }
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            lock (_lines)
-            {
-                _lines.Add((eventId.Id, formatter(state, exception)));
-            }
-        }
+        Assert.Equal(expected, Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Id == 330).Message);
     }
 }
