@@ -19,17 +19,17 @@ internal static class AllowHeadersCheck
     public static IReadOnlyList<string> Missing(GatewayOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var cors = options.Header.Cors;
-        if (!cors.TryGetValue(OriginPolicy.AllowOriginHeader, out var origins) || origins.Trim().Length == 0)
+        // Whether CORS is on and credentials are allowed, as the gateway's own answers read them.
+        var policy = new OriginPolicy(options.Header, []);
+        if (policy.IsOff)
         {
             return []; // no page of another origin may read an answer anyway
         }
 
-        var allowed = (cors.TryGetValue(Header, out var value) ? value : string.Empty)
+        var allowed = (options.Header.Cors.TryGetValue(Header, out var value) ? value : string.Empty)
             .Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         // '*' allows any header name but Authorization, and only to requests without credentials (the Fetch standard).
-        var credentials = cors.TryGetValue(OriginPolicy.AllowCredentialsHeader, out var c) && c.Trim().Equals("true", StringComparison.OrdinalIgnoreCase);
-        var wildcard = !credentials && allowed.Contains("*", StringComparer.Ordinal);
+        var wildcard = !policy.AllowsCredentials && allowed.Contains("*", StringComparer.Ordinal);
         var missing = new List<string>(2);
         if (options.Auth.FromHeader && options.Auth.Jwt.HasKeys && !allowed.Contains("Authorization", StringComparer.OrdinalIgnoreCase))
         {
