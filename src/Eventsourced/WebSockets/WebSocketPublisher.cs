@@ -107,7 +107,7 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
     }
 
     /// <summary>The exchange of a failure's key as events 330 and 332 name it: the default exchange's empty name said, not left blank.</summary>
-    private static string ExchangeOf(string key) => key.IndexOf('\0', StringComparison.Ordinal) is 0 ? "'' (the default exchange)" : key[..key.IndexOf('\0', StringComparison.Ordinal)];
+    private static string ExchangeOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)] is { Length: > 0 } exchange ? exchange : "'' (the default exchange)";
 
     private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
 
