@@ -1,53 +1,75 @@
-using System.Diagnostics;
 using Eventsourced.Broker;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Eventsourced.Tests.Broker;
 
-/// <summary>The wait between reconnect attempts: cut short by a node that comes back, never by one that was there all along.</summary>
+/// <summary>
+/// The wait between reconnect attempts: cut short by a node that comes back, never by one that was there all along.
+/// The clock is a <see cref="FakeTimeProvider"/> moved by the test, so a busy machine's late timers cannot change
+/// what a wait sees (the real clock made one of these fail on CI when a 250 ms timer came 2 s late).
+/// </summary>
 public sealed class ReconnectWaitTests
 {
+    private static readonly TimeSpan Interval = ReconnectWait.ProbeInterval;
+
     [Fact]
-    public async Task NodeThatComesBack_EndsALongWaitWithinAboutAProbeInterval()
+    public async Task NodeThatComesBack_EndsALongWaitAtTheProbeThatFindsIt()
     {
-        var probes = 0;
-        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) > 3), TimeProvider.System);
-        var stopwatch = Stopwatch.StartNew();
+        var probes = new Probes(answersFrom: 4);
+        var time = new FakeTimeProvider();
+        var wait = new ReconnectWait(probes.Probe, time);
 
-        var result = await wait.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+        var waiting = wait.WaitAsync(TimeSpan.FromSeconds(30), CancellationToken.None);
+        for (var step = 1; step <= 3; step++)
+        {
+            await AdvanceAsync(time, Interval, () => probes.Count == step);
+            Assert.False(waiting.IsCompleted, $"ended after {step} probes of a node that does not answer");
+        }
 
-        Assert.Equal(ReconnectWaitResult.NodeAnswers, result);
-        Assert.Equal(4, probes);
-        Assert.InRange(stopwatch.Elapsed, 3 * ReconnectWait.ProbeInterval, TimeSpan.FromSeconds(10));
+        await AdvanceAsync(time, Interval, () => waiting.IsCompleted);
+
+        Assert.Equal(ReconnectWaitResult.NodeAnswers, await waiting);
+        Assert.Equal(4, probes.Count);
     }
 
     [Fact]
     public async Task NodeThatAnswersAllAlong_IsProbedOnce_AndTheDelayIsWaitedOut()
     {
-        var probes = 0;
-        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) > 0), TimeProvider.System);
-        var stopwatch = Stopwatch.StartNew();
+        var probes = new Probes(answersFrom: 1);
+        var time = new FakeTimeProvider();
+        var wait = new ReconnectWait(probes.Probe, time);
 
-        // Long enough for the first probe on a busy machine, whose timers may come hundreds of milliseconds late.
-        var result = await wait.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
+        var waiting = wait.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
+        await AdvanceAsync(time, Interval, () => probes.Count == 1);
+        await AdvanceAsync(time, TimeSpan.FromSeconds(2) - Interval - TimeSpan.FromMilliseconds(1), () => true);
+        Assert.False(waiting.IsCompleted, "ended before the delay had passed");
+        await AdvanceAsync(time, TimeSpan.FromMilliseconds(1), () => waiting.IsCompleted);
 
-        Assert.Equal(ReconnectWaitResult.Elapsed, result);
-        Assert.Equal(1, probes);
-        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(1990), $"returned after {stopwatch.Elapsed}");
+        Assert.Equal(ReconnectWaitResult.Elapsed, await waiting);
+        Assert.Equal(1, probes.Count);
     }
 
     [Fact]
-    public async Task NodeThatStaysDown_IsProbedAtTheInterval_UntilTheDelayHasPassed()
+    public async Task NodeThatStaysDown_IsProbedOncePerInterval_UntilTheDelayHasPassed()
     {
-        var probes = 0;
-        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) < 0), TimeProvider.System);
-        var stopwatch = Stopwatch.StartNew();
+        var probes = new Probes(answersFrom: int.MaxValue);
+        var time = new FakeTimeProvider();
+        var wait = new ReconnectWait(probes.Probe, time);
 
-        var result = await wait.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
+        var delay = TimeSpan.FromSeconds(2);
+        var waiting = wait.WaitAsync(delay, CancellationToken.None);
+        var intervals = (int)(delay / Interval);
+        for (var step = 1; step < intervals; step++)
+        {
+            await AdvanceAsync(time, Interval, () => probes.Count == step);
+            Assert.False(waiting.IsCompleted, $"ended after {step} intervals of {intervals}");
+        }
 
-        Assert.Equal(ReconnectWaitResult.Elapsed, result);
-        Assert.True(stopwatch.Elapsed >= TimeSpan.FromMilliseconds(1990), $"returned after {stopwatch.Elapsed}");
-        // At most one probe per interval: a node that is down is not hammered.
-        Assert.InRange(probes, 1, 8);
+        await AdvanceAsync(time, Interval, () => waiting.IsCompleted);
+
+        Assert.Equal(ReconnectWaitResult.Elapsed, await waiting);
+        // One probe per interval, none at the end of the delay: a node that is down is not hammered.
+        Assert.Equal(intervals - 1, probes.Count);
     }
 
     [Fact]
@@ -56,34 +78,74 @@ public sealed class ReconnectWaitTests
         // A node still starting: silent through one wait, it refuses the attempt after it (not listening yet) and answers
         // the next wait's first probe. Before, that wait took it for a node answering all along and waited the whole
         // delay (25 s seen in a probe, where the README promises about a second).
-        var up = false;
-        var probes = 0;
-        var wait = new ReconnectWait(_ => Task.FromResult(Interlocked.Increment(ref probes) > 0 && Volatile.Read(ref up)), TimeProvider.System);
+        var probes = new Probes(answersFrom: int.MaxValue);
+        var time = new FakeTimeProvider();
+        var wait = new ReconnectWait(probes.Probe, time);
 
-        // Long enough for a probe on a busy machine: a wait of 600 ms whose first timer came late had none, and the node
-        // was not silent in it (a CI run failed so).
-        Assert.Equal(ReconnectWaitResult.Elapsed, await wait.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None));
-        Assert.True(Volatile.Read(ref probes) > 0, "the first wait probed the node");
-        Volatile.Write(ref up, true);
-        var stopwatch = Stopwatch.StartNew();
+        var first = wait.WaitAsync(TimeSpan.FromMilliseconds(600), CancellationToken.None);
+        await AdvanceAsync(time, Interval, () => probes.Count == 1);
+        await AdvanceAsync(time, Interval, () => probes.Count == 2);
+        await AdvanceAsync(time, TimeSpan.FromMilliseconds(100), () => first.IsCompleted);
+        Assert.Equal(ReconnectWaitResult.Elapsed, await first);
+        Assert.Equal(2, probes.Count);
 
-        var result = await wait.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+        probes.AnswerFromNow();
+        var second = wait.WaitAsync(TimeSpan.FromSeconds(10), CancellationToken.None);
+        await AdvanceAsync(time, Interval, () => second.IsCompleted);
+        Assert.Equal(ReconnectWaitResult.NodeAnswers, await second);
+        Assert.Equal(3, probes.Count);
 
-        Assert.Equal(ReconnectWaitResult.NodeAnswers, result);
-        Assert.InRange(stopwatch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(5));
-
-        // Answered since: a refused attempt after this is a refusal, and its wait is waited out.
-        var again = Stopwatch.StartNew();
-        Assert.Equal(ReconnectWaitResult.Elapsed, await wait.WaitAsync(TimeSpan.FromMilliseconds(900), CancellationToken.None));
-        Assert.True(again.Elapsed >= TimeSpan.FromMilliseconds(890), $"returned after {again.Elapsed}");
+        // Answered since: a refused attempt after this is a refusal, and its wait is waited out after one probe.
+        var third = wait.WaitAsync(TimeSpan.FromMilliseconds(900), CancellationToken.None);
+        await AdvanceAsync(time, Interval, () => probes.Count == 4);
+        await AdvanceAsync(time, TimeSpan.FromMilliseconds(900) - Interval - TimeSpan.FromMilliseconds(1), () => true);
+        Assert.False(third.IsCompleted, "a node answering all along ended the wait");
+        await AdvanceAsync(time, TimeSpan.FromMilliseconds(1), () => third.IsCompleted);
+        Assert.Equal(ReconnectWaitResult.Elapsed, await third);
+        Assert.Equal(4, probes.Count);
     }
 
     [Fact]
     public async Task Stopping_EndsTheWait()
     {
-        using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        var wait = new ReconnectWait(_ => Task.FromResult(false), TimeProvider.System);
+        using var stopping = new CancellationTokenSource();
+        var time = new FakeTimeProvider();
+        var wait = new ReconnectWait(_ => Task.FromResult(false), time);
 
-        Assert.Equal(ReconnectWaitResult.Stopped, await wait.WaitAsync(TimeSpan.FromSeconds(30), stopping.Token));
+        var waiting = wait.WaitAsync(TimeSpan.FromSeconds(30), stopping.Token);
+        await AdvanceAsync(time, Interval, () => true);
+        Assert.False(waiting.IsCompleted);
+        await stopping.CancelAsync();
+
+        Assert.Equal(ReconnectWaitResult.Stopped, await waiting);
+    }
+
+    /// <summary>
+    /// Moves the fake clock and waits (real time, bounded) until the wait has reacted. Its continuations usually run
+    /// inside <see cref="FakeTimeProvider.Advance"/>; the bound covers a scheduler that runs them a little later.
+    /// </summary>
+    private static async Task AdvanceAsync(FakeTimeProvider time, TimeSpan by, Func<bool> reacted)
+    {
+        time.Advance(by);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!reacted())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the wait did not react to the clock moving {by.TotalMilliseconds} ms");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>A node that answers from its Nth probe on (1-based), counting the probes.</summary>
+    private sealed class Probes(int answersFrom)
+    {
+        private int _count;
+        private int _answersFrom = answersFrom;
+
+        public int Count => Volatile.Read(ref _count);
+
+        public void AnswerFromNow() => Volatile.Write(ref _answersFrom, Count + 1);
+
+        public Task<bool> Probe(CancellationToken cancellationToken) =>
+            Task.FromResult(Interlocked.Increment(ref _count) >= Volatile.Read(ref _answersFrom));
     }
 }
