@@ -108,15 +108,19 @@ internal sealed class QueueSubscription : ISubscription
     {
         var busy = new BusyRetry(TimeSpan.FromSeconds(options.BusyGraceSeconds), pool.Time);
         var connectionAttempts = 0;
+        // The try after the grace is over looks at what holds a busy queue's lock (LockTakenAsync): one look per
+        // refused subscriber, not one per retry.
+        var lastTry = busy.Remaining <= TimeSpan.Zero;
         while (true)
         {
             try
             {
-                return await OpenOnceAsync(pool, queueName, options, bindings, format, logger, limits, cancellationToken);
+                return await OpenOnceAsync(pool, queueName, options, bindings, format, logger, limits, lastTry, cancellationToken);
             }
-            catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && busy.Remaining > TimeSpan.Zero)
+            catch (SubscribeException ex) when (ex.Failure == SubscribeFailure.Busy && !lastTry)
             {
                 await busy.WaitAsync(cancellationToken);
+                lastTry = busy.Remaining <= TimeSpan.Zero;
             }
             catch (SubscribeException ex) when (ex.ConnectionLost && ++connectionAttempts < MaxConnectionAttempts && pool.ConnectionsUp > 0)
             {
@@ -194,7 +198,7 @@ internal sealed class QueueSubscription : ISubscription
 
     private static async Task<QueueSubscription> OpenOnceAsync(
         BrokerPool pool, string queueName, QueueOptions options, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
-        MessageLimits? limits, CancellationToken cancellationToken)
+        MessageLimits? limits, bool lastTry, CancellationToken cancellationToken)
     {
         if (pool.SubscribersPerChannel > 1 && pool.HoldsQueue(queueName))
         {
@@ -209,8 +213,8 @@ internal sealed class QueueSubscription : ISubscription
         try
         {
             return pool.SubscribersPerChannel > 1
-                ? await SubscribeSharedAsync(lease, pool.SubscribersPerChannel, queueName, options, pool.Adopted, bindings, format, logger, limits, cancellationToken)
-                : await SubscribeOwnAsync(lease, queueName, options, pool.Adopted, bindings, format, logger, limits, cancellationToken);
+                ? await SubscribeSharedAsync(lease, pool.SubscribersPerChannel, queueName, options, pool.Adopted, bindings, format, logger, limits, lastTry, cancellationToken)
+                : await SubscribeOwnAsync(lease, queueName, options, pool.Adopted, bindings, format, logger, limits, lastTry, cancellationToken);
         }
         catch (SubscribeException)
         {
@@ -246,7 +250,7 @@ internal sealed class QueueSubscription : ISubscription
     /// <summary>The subscription on <paramref name="lease"/>'s channel, which it keeps.</summary>
     private static async Task<QueueSubscription> SubscribeOwnAsync(
         ChannelLease lease, string queueName, QueueOptions options, AdoptedQueues adopted, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format, ILogger logger,
-        MessageLimits? limits, CancellationToken cancellationToken)
+        MessageLimits? limits, bool lastTry, CancellationToken cancellationToken)
     {
         var prefetch = Prefetch(options, limits);
         SubscriberConsumer NewConsumer(IChannel channel) => new(channel, prefetch, format, limits, queueName, () => lease.ConnectionOpen);
@@ -259,7 +263,7 @@ internal sealed class QueueSubscription : ISubscription
             // The lock first: only its winner touches the queue. Subscribers racing to declare and consume a
             // new quorum queue make RabbitMQ 3.10 fail a consume with an internal error (noproc) that
             // closes the whole connection, every stream on it with it.
-            await LockAsync(channel, queueName, consumer);
+            await LockAsync(lease, channel, queueName, consumer, lastTry, cancellationToken);
             locked = true;
         }
 
@@ -282,7 +286,7 @@ internal sealed class QueueSubscription : ISubscription
         if (!locked && (options.IsQuorum || !asConfigured))
         {
             // A quorum queue, or one of unknown type: the exclusive consume below may not arbitrate.
-            await LockAsync(channel, queueName, consumer);
+            await LockAsync(lease, channel, queueName, consumer, lastTry, cancellationToken);
         }
 
         try
@@ -305,7 +309,7 @@ internal sealed class QueueSubscription : ISubscription
     /// </summary>
     private static async Task<QueueSubscription> SubscribeSharedAsync(
         ChannelLease lease, int perChannel, string queueName, QueueOptions options, AdoptedQueues adopted, IReadOnlyList<ResolvedBinding> bindings, IFrameFormat format,
-        ILogger logger, MessageLimits? limits, CancellationToken cancellationToken)
+        ILogger logger, MessageLimits? limits, bool lastTry, CancellationToken cancellationToken)
     {
         var slot = lease.Slot;
         var generation = slot.Generation;
@@ -324,16 +328,12 @@ internal sealed class QueueSubscription : ISubscription
             }
             catch (OperationInterruptedException ex) when (ReplyCode(ex) is ResourceLocked or PreconditionFailed)
             {
-                // 405: another connection holds the lock; 406: another connection of a gateway with channels of its
-                // own holds it (its kind of lock). A 403 is no such thing: the broker user may not declare locks.
-                // Nor is a 406 for a lock that is not there: the broker refused to create it (a vhost's max-queues),
-                // which no busy retry gets past.
-                if (ReplyCode(ex) == PreconditionFailed && !await LockExistsAsync(lease, queueName, cancellationToken))
-                {
-                    throw Refused(ex);
-                }
-
-                throw new SubscribeException(SubscribeFailure.Busy, BusyReason, ex);
+                // 405: another connection holds the lock (or another client declared a queue of its name); 406: another
+                // connection of a gateway with channels of its own holds it (its kind of lock), or the broker refused
+                // to create it. A 403 is no such thing: the broker user may not declare locks.
+                throw ReplyCode(ex) == ResourceLocked && !lastTry
+                    ? new SubscribeException(SubscribeFailure.Busy, BusyReason, ex)
+                    : await LockTakenAsync(lease, queueName, ex, cancellationToken);
             }
 
             locked = true;
@@ -396,25 +396,40 @@ internal sealed class QueueSubscription : ISubscription
     }
 
     /// <summary>
-    /// Whether <paramref name="queueName"/>'s lock queue exists (held by another connection: 405 to a passive declare),
-    /// looked at on a fresh channel of <paramref name="lease"/> (a refusal closed the first).
+    /// What a refused declare of <paramref name="queueName"/>'s lock queue means, looked at with a passive declare on a
+    /// fresh channel of the same connection (the refusal closed the first). A lock held by another connection answers
+    /// 405 (every lock the gateway takes is exclusive to its connection): busy, whatever kind of lock it is (a gateway
+    /// with shared channels or not: their arguments differ, hence a 406). A lock that is not there after a 406 is the
+    /// broker refusing to create it (a vhost's max-queues), which no busy retry gets past; after a 405 it went in
+    /// between: busy. A lock queue that is there and not exclusive to another connection was declared by some other
+    /// broker client, not by a gateway (the broker refuses an exclusive declare of it with 405): it blocks the queue
+    /// until deleted, so the log says which queue to delete, and the README how to keep services off the name.
     /// </summary>
-    private static async Task<bool> LockExistsAsync(ChannelLease lease, string queueName, CancellationToken cancellationToken)
+    private static async Task<SubscribeException> LockTakenAsync(ChannelLease lease, string queueName, OperationInterruptedException refused, CancellationToken cancellationToken)
     {
+        var lockName = QueueLock.NameFor(queueName);
         var channel = await lease.ReopenAsync(cancellationToken);
         try
         {
-            await channel.QueueDeclarePassiveAsync(QueueLock.NameFor(queueName), cancellationToken);
-            return true;
+            await channel.QueueDeclarePassiveAsync(lockName, cancellationToken);
         }
-        catch (OperationInterruptedException ex) when (ReplyCode(ex) != NotFound)
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == ResourceLocked)
         {
-            return true;
+            return new SubscribeException(SubscribeFailure.Busy, BusyReason, refused);
         }
-        catch (OperationInterruptedException)
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) == NotFound)
         {
-            return false;
+            return ReplyCode(refused) == PreconditionFailed ? Refused(refused) : new SubscribeException(SubscribeFailure.Busy, BusyReason, refused);
         }
+
+        return new SubscribeException(
+            SubscribeFailure.BrokerError,
+            $"{RefusedReason}: its lock queue '{lockName}' was declared by a broker client other than the gateway "
+            + $"({Describe(refused)}); delete that queue, and keep other clients' configure permission off '{QueueLock.Prefix}'",
+            refused)
+        {
+            ClientReason = RefusedReason,
+        };
     }
 
     /// <summary>
@@ -636,12 +651,18 @@ internal sealed class QueueSubscription : ISubscription
         }
     }
 
-    /// <summary>Takes the queue's <see cref="QueueLock"/> on <paramref name="channel"/>, or throws <see cref="SubscribeFailure.Busy"/>.</summary>
-    private static async Task LockAsync(IChannel channel, string queueName, SubscriberConsumer consumer)
+    /// <summary>Takes the queue's <see cref="QueueLock"/> on <paramref name="channel"/> (of <paramref name="lease"/>), or throws <see cref="SubscribeFailure.Busy"/>.</summary>
+    private static async Task LockAsync(ChannelLease lease, IChannel channel, string queueName, SubscriberConsumer consumer, bool lastTry, CancellationToken cancellationToken)
     {
         try
         {
             await QueueLock.AcquireAsync(channel, queueName, consumer);
+        }
+        catch (OperationInterruptedException ex) when (ReplyCode(ex) is ResourceLocked or PreconditionFailed && (lastTry || ReplyCode(ex) == PreconditionFailed))
+        {
+            // 405 on the last try: another connection holds the lock, or another client declared a queue of its name;
+            // 406: a gateway with shared channels holds it (its kind of lock), or the broker refused to create it.
+            throw await LockTakenAsync(lease, queueName, ex, cancellationToken);
         }
         catch (OperationInterruptedException ex) when (ReplyCode(ex) is AccessRefused or ResourceLocked or NotFound)
         {
