@@ -40,6 +40,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
     /// connections may well be up (a broker user's connection limit, a policy closing the publishing connection).
     /// </summary>
     private const string NoPublisherConsequence = "WebSocket clients' publishes and presence events fail";
+
+    /// <summary>The start of event 206's reason when the publishing connection cannot open a channel (its consequence is <see cref="NoPublisherConsequence"/>).</summary>
+    private const string PublisherChannelRefused = "cannot open a publishing channel on ";
     private readonly SemaphoreSlim _grow = new(1, 1);
     private readonly SemaphoreSlim _openPublisher = new(1, 1);
     private readonly SemaphoreSlim _openForStreams = new(1, 1);
@@ -64,7 +67,7 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         _backoff = new Backoff(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(_options.ReconnectMaxSeconds));
         _refusals = new LogDigest(
             LogDigest.RefusalInterval, time,
-            reason => BrokerLog.PoolExhausted(_logger, reason, reason == NoPublisherConnection ? NoPublisherConsequence : "new subscribers get 503"),
+            reason => BrokerLog.PoolExhausted(_logger, reason, IsPublishers(reason) ? NoPublisherConsequence : "new subscribers get 503"),
             (reason, count, over) => BrokerLog.PoolExhaustedRepeated(_logger, count, over.TotalSeconds, reason));
     }
 
@@ -271,11 +274,17 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         catch (Exception ex)
         {
             slot.Release();
-            throw new BrokerUnavailableException($"cannot open a channel on {slot.Node}: {ex.Message}", ex);
+            var reason = $"{PublisherChannelRefused}{slot.Node}: {ex.Message}";
+            _refusals.Add(reason);
+            throw new BrokerUnavailableException(reason, ex);
         }
 
         return new ChannelLease(slot, channel, _metrics, _logger, subscriber: false);
     }
+
+    /// <summary>Whether event 206's <paramref name="reason"/> is a publisher's (<see cref="LeasePublisherAsync"/>): publishes fail, not subscribers.</summary>
+    private static bool IsPublishers(string reason) =>
+        reason == NoPublisherConnection || reason.StartsWith(PublisherChannelRefused, StringComparison.Ordinal);
 
     /// <summary>
     /// A channel for a stream consumer (a topic's feed, a catch-up reader), on a connection that carries stream consumers

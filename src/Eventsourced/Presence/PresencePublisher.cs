@@ -263,7 +263,12 @@ internal sealed class PresencePublisher : IHostedService, IAsyncDisposable
         catch (Exception ex) when (ex is BrokerUnavailableException or OperationInterruptedException or AlreadyClosedException or IOException
             && ex is not BrokerBlockedException)
         {
-            _failures.Add(ex.Message);
+            if (ex is not BrokerUnavailableException)
+            {
+                // The pool logged that one (event 206, then 207): a 610 for the same outage said it twice.
+                _failures.Add(ex.Message);
+            }
+
             _refused = ex is OperationInterruptedException { ShutdownReason.ReplyCode: AccessRefused or NotFound };
             if (Interlocked.Exchange(ref _lease, null) is { } lease)
             {

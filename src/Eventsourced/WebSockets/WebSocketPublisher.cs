@@ -58,9 +58,10 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
             // The connection logged the block once; one line per refused publish would flood the log.
             return PublishResult.Blocked;
         }
-        catch (BrokerUnavailableException ex)
+        catch (BrokerUnavailableException)
         {
-            Failed(exchange, ex.Message);
+            // The pool logged it (event 206, then 207: publishes fail until a connection can take a channel); a 330 for
+            // the same outage said it twice.
             return PublishResult.Failed;
         }
 
@@ -107,7 +108,7 @@ internal sealed class WebSocketPublisher(BrokerPool pool, ILogger<WebSocketPubli
     }
 
     /// <summary>The exchange of a failure's key as events 330 and 332 name it: the default exchange's empty name said, not left blank.</summary>
-    private static string ExchangeOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)] is { Length: > 0 } exchange ? exchange : "'' (the default exchange)";
+    internal static string ExchangeOf(string key) => key[..key.IndexOf('\0', StringComparison.Ordinal)] is { Length: > 0 } exchange ? exchange : "'' (the default exchange)";
 
     private static string DetailOf(string key) => key[(key.IndexOf('\0', StringComparison.Ordinal) + 1)..];
 

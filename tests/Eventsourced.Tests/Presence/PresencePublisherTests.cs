@@ -1,6 +1,10 @@
 using System.Security.Claims;
 using System.Text;
+using Eventsourced.Broker;
 using Eventsourced.Presence;
+using Eventsourced.Tests.Metrics;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Tests.Presence;
 
@@ -34,5 +38,29 @@ public sealed class PresencePublisherTests
     {
         Assert.Equal("unsubscribed.queue.42", PresencePublisher.RoutingKey(new PresenceEvent("unsubscribed", "queue", "42", null, "i", Time)));
         Assert.Equal("subscribed.queue", PresencePublisher.RoutingKey(new PresenceEvent("subscribed", "queue", new string('é', 130), null, "i", Time)));
+    }
+
+    /// <summary>
+    /// An event that finds no publishing connection is dropped, and the pool says why (event 206, then 207); the event
+    /// 610 it also wrote said the same outage twice.
+    /// </summary>
+    [Fact]
+    public async Task NoPublishingConnection_IsTheBrokerPoolsEvent206_Alone()
+    {
+        var logger = new FakeLogger<PresencePublisher>();
+        var poolLogger = new FakeLogger<BrokerPool>();
+        await using var pool = new BrokerPool(Options.Create(new BrokerOptions()), TimeProvider.System, new TestMetrics().Gateway, poolLogger);
+        var options = Options.Create(new PresenceOptions { Exchange = "presence" });
+        await using var publisher = new PresencePublisher(options, pool, new TestMetrics().Gateway, TimeProvider.System, logger);
+        await publisher.StartAsync(CancellationToken.None);
+
+        publisher.Subscribed("queue", "42", null);
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await publisher.StopAsync(patience.Token);
+
+        Assert.False(patience.IsCancellationRequested, "the event was not handled within 30 s");
+        Assert.Empty(logger.Collector.GetSnapshot());
+        var line = Assert.Single(poolLogger.Collector.GetSnapshot(), r => r.Id.Id == 206).Message;
+        Assert.Contains("WebSocket clients' publishes and presence events fail", line, StringComparison.Ordinal);
     }
 }
