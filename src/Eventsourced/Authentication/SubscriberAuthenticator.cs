@@ -94,6 +94,9 @@ internal sealed class SubscriberAuthenticator : IDisposable
             ValidIssuers = jwt.Issuers,
             ValidateAudience = jwt.Audiences.Count > 0,
             ValidAudiences = jwt.Audiences,
+            // RFC 7519 section 2: an aud compares as written, with no canonicalization. IdentityModel drops a trailing '/'
+            // from both sides by default (of aud only, not of iss): a token for "push/", another service's, passed for "push".
+            IgnoreTrailingSlashWhenValidatingAudience = false,
         };
 
         if (_options.ApplicationUser)

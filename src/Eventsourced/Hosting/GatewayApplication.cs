@@ -67,7 +67,8 @@ public static class GatewayApplication
                 ? new ClientConnections(
                     options.Limits.ConnectionsPerClient,
                     options.Limits.TrustedProxies,
-                    () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.PerClient))
+                    () => kestrel.ApplicationServices.GetRequiredService<RejectedConnectionsLog>().Rejected(RejectedConnectionsLog.PerClient),
+                    options.Limits.Ipv6Prefix)
                 : null;
             clients = connectionCap is not null || perClient is not null
                 ? new ConnectionGate(

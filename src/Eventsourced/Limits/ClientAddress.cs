@@ -1,20 +1,29 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Limits;
 
 /// <summary>Who a request counts against for <c>limits.*_per_client</c>.</summary>
 internal static class ClientAddress
 {
+    /// <summary><c>limits.ipv6_prefix</c>'s default: a /64, what one IPv6 subscriber gets at the least.</summary>
+    public const int DefaultIpv6Prefix = 64;
+
     /// <summary>
-    /// The client's IPv4 address, or its IPv6 /64 network: one IPv6 subscriber is usually given a whole /64, so
-    /// counting single IPv6 addresses would let one client take 2^64 shares. The address is the connection's, or
-    /// the one a trusted proxy forwarded (<c>limits.trusted_proxies</c>, applied before this is read).
+    /// The client's IPv4 address, or its IPv6 network of <c>limits.ipv6_prefix</c> bits (a /64 by default): one IPv6
+    /// subscriber is given at least a whole /64 (a home often a /56 or a /48), so counting single IPv6 addresses would let
+    /// one client take 2^64 shares. The address is the connection's, or the one a trusted proxy forwarded
+    /// (<c>limits.trusted_proxies</c>, applied before this is read).
     /// </summary>
-    public static string PartitionKey(HttpContext context)
+    public static string PartitionKey(HttpContext context) =>
+        PartitionKey(context.Connection.RemoteIpAddress, context.RequestServices?.GetService<IOptions<LimitsOptions>>()?.Value.Ipv6Prefix ?? DefaultIpv6Prefix);
+
+    /// <summary><see cref="PartitionKey(HttpContext)"/> of <paramref name="address"/>, IPv6 networks of <paramref name="ipv6Prefix"/> bits.</summary>
+    public static string PartitionKey(IPAddress? address, int ipv6Prefix)
     {
-        var address = context.Connection.RemoteIpAddress;
         if (address is null)
         {
             return "unknown";
@@ -32,7 +41,16 @@ internal static class ClientAddress
 
         Span<byte> bytes = stackalloc byte[16];
         address.TryWriteBytes(bytes, out _);
-        bytes[8..].Clear();
-        return new IPAddress(bytes) + "/64";
+        KeepPrefix(bytes, ipv6Prefix);
+        return new IPAddress(bytes) + "/" + ipv6Prefix;
+    }
+
+    /// <summary>Clears every bit of the 16 bytes of an IPv6 address after its first <paramref name="bits"/>.</summary>
+    public static void KeepPrefix(Span<byte> address, int bits)
+    {
+        for (var i = 0; i < address.Length; i++, bits -= 8)
+        {
+            address[i] &= bits >= 8 ? (byte)0xFF : bits <= 0 ? (byte)0 : (byte)(0xFF << (8 - bits));
+        }
     }
 }

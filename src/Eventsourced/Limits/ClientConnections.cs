@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Eventsourced.Limits;
 
 /// <summary>
-/// <c>limits.connections_per_client</c>: connections one client address (an IPv4 address, an IPv6 /64 as
+/// <c>limits.connections_per_client</c>: connections one client address (an IPv4 address, an IPv6 network as
 /// <see cref="ClientAddress"/> groups them) holds at once on <c>server.address</c>. Without it one address could hold
 /// every place of <c>limits.max_connections</c> with connections that each send a cheap request just inside
 /// <c>limits.request_headers_timeout</c>, and every other client was closed at the cap. Counted where connections are
@@ -16,6 +16,7 @@ namespace Eventsourced.Limits;
 internal sealed class ClientConnections
 {
     private readonly int _limit;
+    private readonly int _ipv6Prefix;
     private readonly Microsoft.AspNetCore.Builder.ForwardedHeadersOptions _trusted;
     private readonly Action _rejected;
     private readonly CountPerKey<UInt128> _open = new();
@@ -23,10 +24,12 @@ internal sealed class ClientConnections
     /// <param name="limit">Connections per client address, at least 1.</param>
     /// <param name="trustedProxies">Entries of <c>limits.trusted_proxies</c> (already checked): their connections are not counted.</param>
     /// <param name="rejected">Told of each connection closed over the limit.</param>
-    public ClientConnections(int limit, IEnumerable<string> trustedProxies, Action rejected)
+    /// <param name="ipv6Prefix"><c>limits.ipv6_prefix</c>: the bits of an IPv6 address that make one client.</param>
+    public ClientConnections(int limit, IEnumerable<string> trustedProxies, Action rejected, int ipv6Prefix = ClientAddress.DefaultIpv6Prefix)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         _limit = limit;
+        _ipv6Prefix = ipv6Prefix;
         _rejected = rejected;
         // The same reading of the entries as the forwarded headers' (IPv4-mapped entries also as IPv4), so that a proxy
         // is trusted for both or for neither.
@@ -55,7 +58,7 @@ internal sealed class ClientConnections
             return true;
         }
 
-        var client = Key(address);
+        var client = Key(address, _ipv6Prefix);
         if (!_open.TryAdd(client, _limit))
         {
             _rejected();
@@ -78,15 +81,15 @@ internal sealed class ClientConnections
     /// <summary>An IPv4 address as itself, also when it came mapped into IPv6 (a dual-stack socket's <c>::ffff:a.b.c.d</c>).</summary>
     private static IPAddress Plain(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 
-    /// <summary>The count's key: an IPv4 address whole (its mapped IPv6 form), an IPv6 address's first 64 bits.</summary>
-    internal static UInt128 Key(IPAddress address)
+    /// <summary>The count's key: an IPv4 address whole (its mapped IPv6 form), an IPv6 address's first <paramref name="ipv6Prefix"/> bits.</summary>
+    internal static UInt128 Key(IPAddress address, int ipv6Prefix = ClientAddress.DefaultIpv6Prefix)
     {
         Span<byte> bytes = stackalloc byte[16];
         var v6 = address.AddressFamily == AddressFamily.InterNetwork ? address.MapToIPv6() : address;
         v6.TryWriteBytes(bytes, out _);
         if (address.AddressFamily == AddressFamily.InterNetworkV6)
         {
-            bytes[8..].Clear();
+            ClientAddress.KeepPrefix(bytes, ipv6Prefix);
         }
 
         return System.Buffers.Binary.BinaryPrimitives.ReadUInt128BigEndian(bytes);

@@ -31,6 +31,16 @@ public sealed class LimitsOptions
     public List<string> TrustedProxies { get; set; } = ["127.0.0.1", "::1"];
 
     /// <summary>
+    /// <c>limits.ipv6_prefix</c>: the leading bits of an IPv6 address that make one client for the per-client limits
+    /// (<see cref="ClientAddress"/>; 16-128). 64 by default: a network's subscriber, or a mobile device, gets a /64; but
+    /// ISPs commonly give a home or an office a /56 or a /48 (RFC 6177), every /64 of which counted as a client of its
+    /// own: 256 or 65,536 times each limit for one subscriber. IPv4 addresses count whole.
+    /// </summary>
+    [ConfigurationKeyName("ipv6_prefix")]
+    [Range(16, 128)]
+    public int Ipv6Prefix { get; set; } = ClientAddress.DefaultIpv6Prefix;
+
+    /// <summary>
     /// <c>limits.max_memory_percent</c>: new subscriptions are refused (503) while the managed heap, as the last
     /// collection left it, takes more than this percent of the memory the runtime may use (a container's limit,
     /// <c>DOTNET_GCHeapHardLimit</c>, else the machine's); 0: never (<see cref="MemoryAdmission"/>). 60 leaves room
@@ -48,7 +58,7 @@ public sealed class LimitsOptions
     public int MaxConnections { get; set; }
 
     /// <summary>
-    /// <c>limits.connections_per_client</c>: client connections one address (IPv4, or IPv6 /64) holds at once on
+    /// <c>limits.connections_per_client</c>: client connections one address (IPv4, or IPv6 network of <c>limits.ipv6_prefix</c>) holds at once on
     /// <c>server.address</c>, those of <c>limits.trusted_proxies</c> not counted; more are closed as they come
     /// (<see cref="ClientConnections"/>). 0: no limit.
     /// </summary>

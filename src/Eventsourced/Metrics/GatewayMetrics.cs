@@ -121,7 +121,7 @@ internal sealed class GatewayMetrics
             "listener");
         _connectionsRejectedPerClient = factory.CreateCounter(
             "eventsourced_connections_rejected_per_client_total",
-            "Connections closed unread on server.address because their client address (IPv4, or IPv6 /64) held limits.connections_per_client already.");
+            "Connections closed unread on server.address because their client address (IPv4, or IPv6 network of limits.ipv6_prefix) held limits.connections_per_client already.");
         _memoryHeap = factory.CreateGauge(
             "eventsourced_memory_heap_bytes",
             "The heap as the last garbage collection left it, free space between objects included: what limits.max_memory_percent compares.");

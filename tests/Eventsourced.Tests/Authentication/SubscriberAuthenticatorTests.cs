@@ -308,6 +308,23 @@ public sealed class SubscriberAuthenticatorTests
         Assert.True((await WithSecret().AuthenticateAsync(Request(bearer: otherIssuer))).Succeeded); // not checked unless configured
     }
 
+    [Theory]
+    [InlineData("push", "push/")]
+    [InlineData("https://push.example", "https://push.example/")]
+    [InlineData("https://push.example/", "https://push.example")]
+    [InlineData("push", "Push")]
+    public async Task Authenticate_AudienceOtherThanConfigured_IsRefusedWithoutCanonicalization(string configured, string audience)
+    {
+        // RFC 7519 section 2: StringOrURI values compare as they are, case-sensitively, "with no transformations or
+        // canonicalizations applied". IdentityModel's default drops a trailing '/' from both sides of the audience
+        // comparison (not of the issuer's): a token issued for the audience "push/" (another service's) was let in here.
+        var token = TestTokens.Hs256(new Dictionary<string, object> { ["aud"] = audience });
+        var authenticator = WithSecret(o => o.Jwt.Audiences = [configured]);
+
+        Assert.Equal((401, "invalid_token", "token audience not accepted"), await RefusalAsync(authenticator, Request(bearer: token)));
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256(new Dictionary<string, object> { ["aud"] = configured })))).Succeeded);
+    }
+
     [Fact]
     public async Task Authenticate_SeveralSecrets_AcceptsTokensOfEach()
     {

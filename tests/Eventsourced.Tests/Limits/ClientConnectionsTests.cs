@@ -43,6 +43,28 @@ public sealed class ClientConnectionsTests
         Assert.True(share.TryEnter(At("2001:db8:1:3::1"), out _));
     }
 
+    /// <summary>
+    /// ISPs commonly give one customer a /56 or a /48 (RFC 6177): with <c>limits.ipv6_prefix</c> 56 every /64 of it is the
+    /// one client it is, where a /64 each let one customer hold 256 times <c>limits.connections_per_client</c>.
+    /// </summary>
+    [Fact]
+    public void IPv6Addresses_OfOneConfiguredPrefix_ShareOnePlace_AnotherNetworkHasItsOwn()
+    {
+        var share = new ClientConnections(1, [], () => { }, ipv6Prefix: 56);
+        Assert.True(share.TryEnter(At("2001:db8:1:200::1"), out _));
+        Assert.False(share.TryEnter(At("2001:db8:1:2ff::1"), out _));
+        Assert.False(share.TryEnter(At("2001:db8:1:2ab:ffff:ffff:ffff:ffff"), out _));
+        Assert.True(share.TryEnter(At("2001:db8:1:300::1"), out _));
+        Assert.True(share.TryEnter(At("203.0.113.7"), out _));
+        Assert.False(share.TryEnter(At("203.0.113.7"), out _));
+        Assert.True(share.TryEnter(At("203.0.113.8"), out _));
+
+        var bits = new ClientConnections(1, [], () => { }, ipv6Prefix: 61);
+        Assert.True(bits.TryEnter(At("2001:db8:1:8::1"), out _));
+        Assert.False(bits.TryEnter(At("2001:db8:1:f::1"), out _));
+        Assert.True(bits.TryEnter(At("2001:db8:1:10::1"), out _));
+    }
+
     [Theory]
     [InlineData("10.0.0.5", "10.0.0.5")]
     [InlineData("10.0.0.0/8", "10.20.30.40")]
