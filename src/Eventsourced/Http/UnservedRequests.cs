@@ -12,7 +12,8 @@ namespace Eventsourced.Http;
 /// <c>405</c> of the metrics and debug endpoints, which is empty) gets its reason. Runs after routing. On
 /// <c>metrics.address</c> routing finds no endpoint at all for a method the path's endpoint does not take (with a
 /// <c>server.path</c> ending in <c>/</c>, the stream's catch-all is the one candidate left for it, and it is not served
-/// there): such a request gets the <c>405</c> too, with <c>Allow</c>, instead of the <c>404</c>. With <c>metrics.token</c>,
+/// there): such a request gets the <c>405</c> too, with <c>Allow</c>, instead of the <c>404</c>; on the clients' listener, with
+/// such a <c>server.path</c>, it gets the path's endpoint's <c>405</c> and <c>Allow</c>, not the stream's. With <c>metrics.token</c>,
 /// a request without the token gets the token's <c>401</c> instead of any <c>405</c> at <c>/metrics</c> and
 /// <c>/debug/vars</c>, so that who has no token cannot tell these paths from any other.
 /// </summary>
@@ -40,15 +41,18 @@ internal static class UnservedRequests
             return;
         }
 
-        // With a server.path ending in /, the stream's catch-all takes every other method at the metrics paths, and
-        // refuses it (405) as the stream: without the token, that too is the token's 401. GET and HEAD reach the endpoint
-        // itself, which checks; OPTIONS is a CORS preflight on the clients' listener, which carries no credentials.
+        // With a server.path ending in /, the stream's catch-all takes every other method at the paths of the health and
+        // metrics endpoints, and refused it (405) as the stream, with the stream's Allow (GET, OPTIONS): it is refused
+        // as the path's endpoint refuses it, with that endpoint's methods, and without the token that is the token's
+        // 401. GET and HEAD reach the endpoint itself, which checks; OPTIONS is a CORS preflight on the clients'
+        // listener, which carries no credentials.
         var method = context.Request.Method;
         if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method) && !HttpMethods.IsOptions(method)
-            && context.GetEndpoint()?.Metadata.GetMetadata<ObservabilityToken>() is null
-            && TokenAt(EndpointsAt(context)) is { } token && !token.Admits(context))
+            && context.GetEndpoint() is { } found
+            && EndpointsAt(context) is { Length: > 0 } atPath && !atPath.Contains(found)
+            && MethodsOf(atPath) is { Length: > 0 } taken)
         {
-            await token.ChallengeAsync(context);
+            await RefuseMethodAsync(context, atPath, taken);
             return;
         }
 

@@ -303,4 +303,33 @@ public sealed class BadInputTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal("method not allowed", post.Headers.GetValues("X-Status-Reason").Single());
         Assert.Equal(["GET", "HEAD"], post.Content.Headers.Allow.Order());
     }
+
+    /// <summary>
+    /// With a <c>server.path</c> ending in <c>/</c> the stream's catch-all takes every method at <c>/healthz</c>,
+    /// <c>/readyz</c>, <c>/metrics</c> and <c>/debug/vars</c> that their endpoints do not: a POST there got the stream's
+    /// <c>405</c> with <c>Allow: GET, OPTIONS</c>, while the path takes GET and HEAD (and OPTIONS is not served there).
+    /// </summary>
+    [Theory]
+    [InlineData("/healthz")]
+    [InlineData("/readyz")]
+    [InlineData("/metrics")]
+    [InlineData("/debug/vars")]
+    public async Task OtherMethod_AtAnEndpointUnderTheStreamsPath_IsAnswered405WithThatEndpointsAllow(string path)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Server.Path = "/");
+
+        foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete })
+        {
+            using var request = new HttpRequestMessage(method, path);
+            using var answer = await gateway.Client.SendAsync(request);
+
+            Assert.Equal(HttpStatusCode.MethodNotAllowed, answer.StatusCode);
+            Assert.Equal("method not allowed", answer.Headers.GetValues("X-Status-Reason").Single());
+            Assert.Equal(["GET", "HEAD"], answer.Content.Headers.Allow.Order());
+        }
+
+        using var head = new HttpRequestMessage(HttpMethod.Head, path);
+        using var served = await gateway.Client.SendAsync(head);
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+    }
 }
