@@ -79,7 +79,7 @@ internal sealed partial class DirectChunkWriter
     private ITimer? _stall;
     private TaskCompletionSource<bool>? _drained;
     private TaskCompletionSource<bool>? _closeDrained;
-    private int _wroteSinceLook;
+    private long _lastWrite = long.MinValue;
     private readonly long _position;
 
     private DirectChunkWriter(Socket socket, long position, int maxPendingChunks, TimeSpan writeTimeout, TimeProvider time, Action<bool> failed)
@@ -224,7 +224,11 @@ internal sealed partial class DirectChunkWriter
         {
             _queuedPosition += sent;
             _sentPosition += sent;
-            _wroteSinceLook |= counts ? 1 : 0;
+            if (counts)
+            {
+                Volatile.Write(ref _lastWrite, Environment.TickCount64);
+            }
+
             return DirectWrite.Sent;
         }
 
@@ -319,8 +323,11 @@ internal sealed partial class DirectChunkWriter
         }
     }
 
-    /// <summary>Whether anything was written since the last look (for heartbeats: a stream that writes needs none).</summary>
-    public bool WroteSinceLastLook() => Interlocked.Exchange(ref _wroteSinceLook, 0) != 0;
+    /// <summary>
+    /// When a message was last written (<see cref="Environment.TickCount64"/>; <see cref="long.MinValue"/> before the
+    /// first), for heartbeats: a stream that writes needs none, and an idle one needs one a heartbeat after its last message.
+    /// </summary>
+    public long LastWrite => Volatile.Read(ref _lastWrite);
 
     /// <summary>The stream is ending: only its last words are taken from now on (a topic's feed writes no more).</summary>
     public void StopWrites()
@@ -384,7 +391,11 @@ internal sealed partial class DirectChunkWriter
         _pendingEnd += bytes.Length;
         _queuedPosition += bytes.Length;
         _pendingChunkEnds.Enqueue(_queuedPosition);
-        _wroteSinceLook |= counts ? 1 : 0;
+        if (counts)
+        {
+            Volatile.Write(ref _lastWrite, Environment.TickCount64);
+        }
+
         return DirectWrite.Queued;
     }
 

@@ -30,7 +30,8 @@ internal sealed class SseWriter : ISubscriptionSession
     private readonly List<MessageTimestamp> _published = new(16);
     private readonly TcpDeliveryAcks _delivery;
     private readonly ReadOnlyMemory<byte> _opening;
-    private int _wroteSinceTick;
+    private long _lastWrite = Environment.TickCount64;
+    private ITimer? _heartbeat;
     private DirectChunkWriter? _direct;
     private int _takeOverTries = TakeOverTries;
     private readonly string _endEvent;
@@ -87,7 +88,7 @@ internal sealed class SseWriter : ISubscriptionSession
         _context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = _delivery.CountWrites(response.BodyWriter);
         var subscription = _subscription;
-        using var heartbeat = _settings.Heartbeat is { } interval
+        using var heartbeat = _heartbeat = _settings.Heartbeat is { } interval
             ? _settings.Time.CreateTimer(static s => ((SseWriter)s!).OnHeartbeatTick(), this, interval, interval)
             : null;
         // One registration for the stream's life, not one per wait: a cancellable WaitToReadAsync
@@ -183,7 +184,7 @@ internal sealed class SseWriter : ISubscriptionSession
 
                 if (lastTag != 0)
                 {
-                    Volatile.Write(ref _wroteSinceTick, 1);
+                    Volatile.Write(ref _lastWrite, Environment.TickCount64);
                     if (subscription.RequiresAcknowledgement)
                     {
                         _delivery.Flushed(lastTag, messages);
@@ -486,13 +487,27 @@ internal sealed class SseWriter : ISubscriptionSession
         _published.Clear();
     }
 
+    /// <summary>
+    /// A heartbeat once the stream has been silent for the interval since its last message (not at the first tick after
+    /// a tick that saw a message, which left up to twice the interval of silence: a proxy whose read timeout is just above
+    /// the interval cut such a stream). A tick that comes too early moves the next one to the interval after that message.
+    /// </summary>
     private void OnHeartbeatTick()
     {
-        var wrote = Interlocked.Exchange(ref _wroteSinceTick, 0) != 0;
-        var wroteDirectly = Volatile.Read(ref _direct)?.WroteSinceLastLook() ?? false;
-        if (!wrote && !wroteDirectly)
+        if (_settings.Heartbeat is not { } interval)
+        {
+            return;
+        }
+
+        var lastWrite = Math.Max(Volatile.Read(ref _lastWrite), Volatile.Read(ref _direct)?.LastWrite ?? long.MinValue);
+        var silent = Environment.TickCount64 - lastWrite;
+        var period = (long)interval.TotalMilliseconds;
+        if (silent >= period)
         {
             _subscription.QueueHeartbeat();
+            return;
         }
+
+        Volatile.Read(ref _heartbeat)?.Change(TimeSpan.FromMilliseconds(period - silent), interval);
     }
 }

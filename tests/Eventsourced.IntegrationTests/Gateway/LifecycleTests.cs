@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Net;
+using System.Text;
 using Eventsourced.IntegrationTests.Infrastructure;
 
 namespace Eventsourced.IntegrationTests.Gateway;
@@ -291,6 +293,40 @@ public sealed partial class LifecycleTests(BrokerFixture broker) : IAsyncLifetim
         await _amqp.PublishAsync(queue, "between beats");
         Assert.True(await sse.ReadUntilAsync(t => t.Contains("data: between beats\n\n" + Beat, StringComparison.Ordinal), Patience), sse.RawText);
         Assert.True(await topic.ReadUntilAsync(t => t.Split(Beat).Length >= 3, Patience), topic.RawText);
+    }
+
+    /// <summary>
+    /// README: "something arrives at least every server.heartbeat seconds". A heartbeat tick that saw a message skipped
+    /// its heartbeat and the next came a whole interval later: up to twice the interval of silence after a message (7.6 s
+    /// with a 5 s heartbeat, seen with curl), which a proxy whose read timeout lies between the two cuts. Queue streams
+    /// (the stream's own writer) and topic streams (the topic's feed writes to the socket), with and without direct writes.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Heartbeat_ComesOneIntervalAfterTheLastMessage_NotUpToTwo(bool directWrites)
+    {
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.HeartbeatSeconds = 2;
+            o.Sse.DirectWrites = directWrites;
+        });
+        var queue = broker.UniqueQueueName(nameof(Heartbeat_ComesOneIntervalAfterTheLastMessage_NotUpToTwo));
+        await using var sse = await gateway.SubscribeAsync($"/?id={queue}");
+        await using var topic = await gateway.SubscribeAsync($"/topics/{queue}");
+        const string Beat = ": heartbeat\n\n";
+        foreach (var (stream, routingKey) in new[] { (sse, queue), (topic, "topic." + queue) })
+        {
+            // Just after a heartbeat tick: the message falls early in the next interval, the worst case before the fix.
+            var beats = stream.RawText.Split(Beat).Length;
+            Assert.True(await stream.ReadUntilAsync(t => t.Split(Beat).Length > beats, Patience), stream.RawText);
+            await Task.Delay(TimeSpan.FromMilliseconds(300));
+            await _amqp.PublishAsync(routingKey, Encoding.UTF8.GetBytes("between beats"));
+            Assert.True(await stream.ReadUntilAsync(t => t.Contains("data: between beats\n\n", StringComparison.Ordinal), Patience), stream.RawText);
+            var silence = Stopwatch.StartNew();
+            Assert.True(await stream.ReadUntilAsync(t => t.EndsWith("data: between beats\n\n" + Beat, StringComparison.Ordinal), Patience), stream.RawText);
+            Assert.True(silence.Elapsed < TimeSpan.FromSeconds(2.5), $"{silence.Elapsed.TotalSeconds:0.00} s of silence after a message, with server.heartbeat: 2");
+        }
     }
 
     [Fact]

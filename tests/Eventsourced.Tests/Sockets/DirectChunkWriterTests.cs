@@ -209,25 +209,25 @@ public sealed class DirectChunkWriterTests
     }
 
     [Fact]
-    public async Task WroteSinceLastLook_CountsMessagesNotHeartbeats()
+    public async Task LastWrite_CountsMessagesNotHeartbeats()
     {
         using var pair = await SocketPair.CreateAsync();
         var writer = Writer(pair.Server);
-        Assert.False(writer.WroteSinceLastLook());
+        Assert.Equal(long.MinValue, writer.LastWrite);
 
         lock (writer.Sync)
         {
             writer.WriteFrameLocked(":\n\n"u8, counts: false);
         }
 
-        Assert.False(writer.WroteSinceLastLook());
+        Assert.Equal(long.MinValue, writer.LastWrite);
+        var before = Environment.TickCount64;
         lock (writer.Sync)
         {
             writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: x\n\n"u8));
         }
 
-        Assert.True(writer.WroteSinceLastLook());
-        Assert.False(writer.WroteSinceLastLook());
+        Assert.InRange(writer.LastWrite, before, Environment.TickCount64);
     }
 
     [Fact]
