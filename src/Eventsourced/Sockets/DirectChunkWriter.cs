@@ -226,7 +226,7 @@ internal sealed partial class DirectChunkWriter
             _sentPosition += sent;
             if (counts)
             {
-                Volatile.Write(ref _lastWrite, Environment.TickCount64);
+                Volatile.Write(ref _lastWrite, _time.GetTimestamp());
             }
 
             return DirectWrite.Sent;
@@ -324,7 +324,7 @@ internal sealed partial class DirectChunkWriter
     }
 
     /// <summary>
-    /// When a message was last written (<see cref="Environment.TickCount64"/>; <see cref="long.MinValue"/> before the
+    /// When a message was last written (a timestamp of the writer's <see cref="TimeProvider"/>; <see cref="long.MinValue"/> before the
     /// first), for heartbeats: a stream that writes needs none, and an idle one needs one a heartbeat after its last message.
     /// </summary>
     public long LastWrite => Volatile.Read(ref _lastWrite);
@@ -393,7 +393,7 @@ internal sealed partial class DirectChunkWriter
         _pendingChunkEnds.Enqueue(_queuedPosition);
         if (counts)
         {
-            Volatile.Write(ref _lastWrite, Environment.TickCount64);
+            Volatile.Write(ref _lastWrite, _time.GetTimestamp());
         }
 
         return DirectWrite.Queued;

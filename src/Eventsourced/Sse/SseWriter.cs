@@ -30,7 +30,7 @@ internal sealed class SseWriter : ISubscriptionSession
     private readonly List<MessageTimestamp> _published = new(16);
     private readonly TcpDeliveryAcks _delivery;
     private readonly ReadOnlyMemory<byte> _opening;
-    private long _lastWrite = Environment.TickCount64;
+    private long _lastWrite;
     private ITimer? _heartbeat;
     private DirectChunkWriter? _direct;
     private int _takeOverTries = TakeOverTries;
@@ -47,6 +47,7 @@ internal sealed class SseWriter : ISubscriptionSession
         _endEvent = endEvent;
         _subscription = subscription;
         _settings = settings;
+        _lastWrite = settings.Time.GetTimestamp();
         _metrics = metrics;
         _delivery = new TcpDeliveryAcks(context, subscription, settings.Time);
     }
@@ -184,7 +185,7 @@ internal sealed class SseWriter : ISubscriptionSession
 
                 if (lastTag != 0)
                 {
-                    Volatile.Write(ref _lastWrite, Environment.TickCount64);
+                    Volatile.Write(ref _lastWrite, _settings.Time.GetTimestamp());
                     if (subscription.RequiresAcknowledgement)
                     {
                         _delivery.Flushed(lastTag, messages);
@@ -500,14 +501,14 @@ internal sealed class SseWriter : ISubscriptionSession
         }
 
         var lastWrite = Math.Max(Volatile.Read(ref _lastWrite), Volatile.Read(ref _direct)?.LastWrite ?? long.MinValue);
-        var silent = Environment.TickCount64 - lastWrite;
-        var period = (long)interval.TotalMilliseconds;
-        if (silent >= period)
+        // The direct writer stamps its writes with the same TimeProvider (_settings.Time).
+        var silent = _settings.Time.GetElapsedTime(lastWrite);
+        if (silent >= interval)
         {
             _subscription.QueueHeartbeat();
             return;
         }
 
-        Volatile.Read(ref _heartbeat)?.Change(TimeSpan.FromMilliseconds(period - silent), interval);
+        Volatile.Read(ref _heartbeat)?.Change(interval - silent, interval);
     }
 }

@@ -221,13 +221,13 @@ public sealed class DirectChunkWriterTests
         }
 
         Assert.Equal(long.MinValue, writer.LastWrite);
-        var before = Environment.TickCount64;
+        var before = TimeProvider.System.GetTimestamp();
         lock (writer.Sync)
         {
             writer.WriteChunkLocked(DirectChunkWriter.Chunk("data: x\n\n"u8));
         }
 
-        Assert.InRange(writer.LastWrite, before, Environment.TickCount64);
+        Assert.InRange(writer.LastWrite, before, TimeProvider.System.GetTimestamp());
     }
 
     [Fact]
