@@ -64,7 +64,10 @@ internal sealed class SseFormat : IFrameFormat
         var eventType = _fields.EventFromType ? SseFraming.FieldValue(properties.Type) : null;
         var id = _fields.Id switch
         {
-            SseIdSource.MessageId => SseFraming.FieldValue(properties.MessageId),
+            // A message without one gets an empty id: a browser keeps the last id it was sent as the lastEventId of every
+            // event after it, so a message without a message_id showed the one before it's (and a page dropping copies by
+            // lastEventId dropped it). An empty id resets it, and a queue's stream never needs one back on reconnecting.
+            SseIdSource.MessageId => SseFraming.FieldValue(properties.MessageId) ?? string.Empty,
             SseIdSource.StreamOffset => StreamOffsets.Of(properties) is { } offset ? offset.ToString(CultureInfo.InvariantCulture) : null,
             _ => null,
         };

@@ -82,11 +82,11 @@ public sealed class SseFramingTests
 
     private static string Escape(string s) => s.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal);
 
-    /// <summary>The fields the slow, obvious way: the model of <see cref="SseFormat"/> with fields.</summary>
+    /// <summary>The fields the slow, obvious way: the model of <see cref="SseFormat"/> with fields (<c>id:</c> from the <c>message_id</c>, empty without one).</summary>
     private static string ReferenceWithFields(string body, string? type, string? id)
     {
         static string? Clean(string? value) => string.IsNullOrEmpty(value) ? null : value.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal).Replace("\0", "", StringComparison.Ordinal) is { Length: > 0 } v ? v : null;
-        var fields = (Clean(type) is { } t ? $"event: {t}\n" : "") + (Clean(id) is { } i ? $"id: {i}\n" : "");
+        var fields = (Clean(type) is { } t ? $"event: {t}\n" : "") + (Clean(id) is { } i ? $"id: {i}\n" : "id: \n");
         return fields + Reference(body);
     }
 
@@ -105,6 +105,25 @@ public sealed class SseFramingTests
             delivery.Release();
             Assert.True(ReferenceWithFields(body, type, id) == framed, $"body {Escape(body)} type {Escape(type ?? "(none)")} id {Escape(id ?? "(none)")}: got {Escape(framed)}");
         }
+    }
+
+    /// <summary>
+    /// With <c>sse.id: true</c>, a message without a <c>message_id</c> gets an empty <c>id:</c>: without it, the browser
+    /// gave it the previous message's id as its <c>lastEventId</c> (the last id sent), and a page that drops copies by
+    /// <c>lastEventId</c> dropped it.
+    /// </summary>
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("\r\n")]
+    public void Frame_MessageIdSource_MessageWithoutOne_ResetsTheLastEventId(string? messageId)
+    {
+        var format = new SseFormat(new SseFields(false, SseIdSource.MessageId, 0));
+
+        var delivery = format.Message(1, "x"u8, new RabbitMQ.Client.BasicProperties { MessageId = messageId }, MessageTimestamp.None);
+
+        Assert.Equal("id: \ndata: x\n\n", Encoding.UTF8.GetString(delivery.Frame));
+        delivery.Release();
     }
 
     [Fact]
