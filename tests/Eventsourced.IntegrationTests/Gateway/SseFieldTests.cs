@@ -45,7 +45,7 @@ public sealed class SseFieldTests(BrokerFixture broker)
 
         var items = await stream.ReadItemsAsync(3, Timeout);
         Assert.Equal(
-            ": SSE stream\n\nretry: 10000\n\nevent: price\nid: m-1\ndata: 42\n\ndata: plain\n\nevent: adata: injected\nid: xretry: 1\ndata: tricky\n\n",
+            ": SSE stream\n\nretry: 10000\n\nevent: price\nid: m-1\ndata: 42\n\nid: \ndata: plain\n\nevent: adata: injected\nid: xretry: 1\ndata: tricky\n\n",
             stream.RawText);
         Assert.Equal(["price", "message", "adata: injected"], items.Select(i => i.EventType));
         Assert.Equal(["42", "plain", "tricky"], items.Select(i => i.Data));
