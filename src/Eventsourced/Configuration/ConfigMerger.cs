@@ -166,7 +166,7 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     private void MergeList(SchemaKey key, string display, ConfigNode value)
     {
         var before = problems.Count;
-        var items = ListItems(display, value, key.Mask == MaskKind.BrokerUrl ? BrokerUrlSeparator() : null);
+        var items = ListItems(display, value, key.Mask == MaskKind.BrokerUrl ? BrokerUrlSeparator() : key.AlgorithmEntries ? AlgorithmEntrySeparator() : null);
         if (items is null || problems.Count > before)
         {
             return;
@@ -417,4 +417,12 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     /// </summary>
     [GeneratedRegex(@",(?=\s*(?:amqps?://|,|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex BrokerUrlSeparator();
+
+    /// <summary>
+    /// Between two <c>ALGORITHM:VALUE</c> entries in one variable (<c>HS256:s1,HS512:s2</c>): a comma followed by an
+    /// algorithm (or by another comma or the end). Split at every comma, a secret with one in it was cut in two: the
+    /// variable refused for a too short secret and an entry without algorithm, or a secret that verified no token.
+    /// </summary>
+    [GeneratedRegex(@",(?=\s*(?:HS(?:256|384|512):|,|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex AlgorithmEntrySeparator();
 }

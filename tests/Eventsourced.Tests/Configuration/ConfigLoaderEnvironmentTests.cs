@@ -96,6 +96,36 @@ public sealed class ConfigLoaderEnvironmentTests
     }
 
     [Fact]
+    public void Load_CommaSeparatedSecrets_KeepACommaInASecret()
+    {
+        // Split at every comma, the first secret was cut in two: refused as 16 bytes and an entry without algorithm.
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_AUTH__JWT__SECRETS", "HS256:0123456789abcdef,0123456789abcdef-tail, hs384:0123456789abcdef0123456789abcdef0123456789abcdef,x"));
+
+        Assert.Equal(["HS256:0123456789abcdef,0123456789abcdef-tail", "hs384:0123456789abcdef0123456789abcdef0123456789abcdef,x"], options.Auth.Jwt.Secrets);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedSecretFiles_KeepACommaInAPath()
+    {
+        var directory = Directory.CreateTempSubdirectory("es-secret,files-");
+        try
+        {
+            var first = Path.Combine(directory.FullName, "jwt,a");
+            var second = Path.Combine(directory.FullName, "jwt,b");
+            File.WriteAllText(first, new string('a', 32));
+            File.WriteAllText(second, new string('b', 64));
+
+            var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_AUTH__JWT__SECRET_FILES", $"HS256:{first},HS512:{second}"));
+
+            Assert.Equal([$"HS256:{first}", $"HS512:{second}"], options.Auth.Jwt.SecretFiles);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Load_HeaderVariable_AddsTheHeaderWithItsCase()
     {
         var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_HEADER__CORS__X-Custom-Header", "v"));
