@@ -198,6 +198,19 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Equal(["environment EVENTSOURCED_METRICS__TOKEN: metrics.token: value must not contain CR, LF or other control characters, got a secret of 19 characters (not shown)"], problems);
     }
 
+    [Theory]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRET", "secret", "auth.jwt.secret: an HS256 secret must be at least 32 bytes, got 6")]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRET", "bytes", "auth.jwt.secret: an HS256 secret must be at least 32 bytes, got 5")]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRETS", "HS256:must", "auth.jwt.secrets[0]: an HS256 secret must be at least 32 bytes, got 4")]
+    public void Load_AShortSecretThatIsAWordOfTheProblem_DoesNotShowWhichWord(string name, string value, string expected)
+    {
+        // Before, the secret was replaced wherever it occurred in the message: "an HS256 a secret of 6 characters (not
+        // shown) must be at least 32 bytes, got 6", the missing word being the secret.
+        var problems = ConfigTesting.EnvironmentProblems((name, value));
+
+        Assert.Equal([$"environment {name}: {expected}"], problems);
+    }
+
     public static TheoryData<string> SecretKeys() =>
         [.. ConfigSchema.Gateway.Keys.Where(k => k.Mask == MaskKind.Secret).Select(k => k.Path)];
 
