@@ -20,12 +20,14 @@ public sealed class JwtOptions
     [ConfigurationKeyName("secrets")]
     [Masked]
     [MayBeEmpty]
+    [AlgorithmEntries]
     [ValueRule<SecretEntry>]
     public List<string> Secrets { get; set; } = [];
 
     /// <summary><c>auth.jwt.secret_files</c>: shared secrets in files, each <c>ALGORITHM:PATH</c>; the file's bytes are the secret (a final newline is dropped).</summary>
     [ConfigurationKeyName("secret_files")]
     [MayBeEmpty]
+    [AlgorithmEntries]
     [ValueRule<SecretFileEntry>]
     public List<string> SecretFiles { get; set; } = [];
 

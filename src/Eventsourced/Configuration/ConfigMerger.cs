@@ -166,7 +166,7 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     private void MergeList(SchemaKey key, string display, ConfigNode value)
     {
         var before = problems.Count;
-        var items = ListItems(display, value, key.Mask == MaskKind.BrokerUrl ? BrokerUrlSeparator() : null);
+        var items = ListItems(display, value, key.Mask == MaskKind.BrokerUrl ? BrokerUrlSeparator() : key.AlgorithmEntries ? AlgorithmEntrySeparator() : null);
         if (items is null || problems.Count > before)
         {
             return;
@@ -390,7 +390,7 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     /// otherwise be printed to the console and the log.
     /// </summary>
     internal static string Shown(string name) =>
-        name.Length is > 0 and <= MaxShownName && char.IsAsciiLetter(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
+        name == MergeKey || name.Length is > 0 and <= MaxShownName && char.IsAsciiLetter(name[0]) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-')
             ? name
             : $"<{name.Length.ToString(CultureInfo.InvariantCulture)} characters, not shown>";
 
@@ -399,9 +399,13 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
 
     /// <summary>Files match names exactly; point out a name that differs only in case.</summary>
     private static string Hint(string name, IEnumerable<string> known) =>
-        known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } match
+        name == MergeKey ? "; YAML's merge key (<<: *anchor) is not supported: write the keys out (an alias, *anchor, works for a single value)"
+        : known.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) is { } match
             ? $"; did you mean '{match}'?"
             : string.Empty;
+
+    /// <summary>YAML 1.1's merge key, which YamlDotNet's parser reads as a plain key named <c>&lt;&lt;</c>.</summary>
+    private const string MergeKey = "<<";
 
     private static string MapEntries(SchemaKey key) => $"{MapEntry(key)} names to values";
 
@@ -417,4 +421,12 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     /// </summary>
     [GeneratedRegex(@",(?=\s*(?:amqps?://|,|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
     private static partial Regex BrokerUrlSeparator();
+
+    /// <summary>
+    /// Between two <c>ALGORITHM:VALUE</c> entries in one variable (<c>HS256:s1,HS512:s2</c>): a comma followed by an
+    /// algorithm (or by another comma or the end). Split at every comma, a secret with one in it was cut in two: the
+    /// variable refused for a too short secret and an entry without algorithm, or a secret that verified no token.
+    /// </summary>
+    [GeneratedRegex(@",(?=\s*(?:HS(?:256|384|512):|,|$))", RegexOptions.IgnoreCase | RegexOptions.CultureInvariant)]
+    private static partial Regex AlgorithmEntrySeparator();
 }

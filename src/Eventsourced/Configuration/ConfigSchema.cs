@@ -52,6 +52,9 @@ internal sealed record SchemaKey(string Section, string Name, PropertyInfo Prope
 
     public bool MayBeEmpty { get; init; }
 
+    /// <summary>Entries start with an algorithm (<see cref="AlgorithmEntriesAttribute"/>).</summary>
+    public bool AlgorithmEntries { get; init; }
+
     /// <summary>A section's value of this key (a string, an int, a bool, a list or a map).</summary>
     public object? Get(object section) => Property.GetValue(section);
 
@@ -186,6 +189,7 @@ internal sealed class ConfigSchema
             MapRules = property.GetCustomAttributes().OfType<IMapRuleSource>().FirstOrDefault(),
             Mask = property.GetCustomAttribute<MaskedAttribute>()?.Kind,
             MayBeEmpty = property.GetCustomAttribute<MayBeEmptyAttribute>() is not null,
+            AlgorithmEntries = property.GetCustomAttribute<AlgorithmEntriesAttribute>() is not null,
         };
     }
 

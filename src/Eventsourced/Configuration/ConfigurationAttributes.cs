@@ -53,6 +53,15 @@ internal enum MaskKind
     Url,
 }
 
+/// <summary>
+/// A list whose entries start with a signing algorithm (<c>HS256:SECRET</c>, <c>HS512:PATH</c>): given as one variable,
+/// it is split only at a comma before the next entry's algorithm, so that a secret or a path keeps its commas.
+/// </summary>
+[AttributeUsage(AttributeTargets.Property)]
+internal sealed class AlgorithmEntriesAttribute : Attribute
+{
+}
+
 /// <summary>An empty list is allowed (by default a list must name at least one value).</summary>
 [AttributeUsage(AttributeTargets.Property)]
 internal sealed class MayBeEmptyAttribute : Attribute

@@ -53,13 +53,12 @@ internal static class OptionsChecker
     /// <summary>
     /// A rule's <paramref name="problem"/> with the secret it quotes taken out: problem lines go to the terminal and the
     /// journal, where a metrics token with a stray carriage return (an env file saved on Windows) was printed whole.
+    /// Only the quote is replaced (rules quote a value with <see cref="ConfigText.Quote"/>): replacing the bare value
+    /// wherever it occurred put the placeholder in place of a word of the message that the secret equals, which told
+    /// the secret (<c>secret: secret</c> gave "an HS256 a secret of 6 characters (not shown) must be at least 32 bytes").
     /// </summary>
-    private static string WithoutSecret(string problem, string secret)
-    {
-        var hidden = ConfigText.HiddenSecret(secret);
-        var text = problem.Replace(ConfigText.Quote(secret), hidden, StringComparison.Ordinal);
-        return secret.Length == 0 ? text : text.Replace(secret, hidden, StringComparison.Ordinal);
-    }
+    private static string WithoutSecret(string problem, string secret) =>
+        problem.Replace(ConfigText.Quote(secret), ConfigText.HiddenSecret(secret), StringComparison.Ordinal);
 
     private static void CheckKey(SchemaKey key, object? value, ConfigOrigins origins, List<ConfigProblem> problems)
     {

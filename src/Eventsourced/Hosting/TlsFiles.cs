@@ -80,7 +80,13 @@ internal static class TlsFiles
         // Read here, at most 1 MiB each and regular files only (ConfigFiles), rather than with CreateFromPemFile,
         // which reads a file whole: a path such as /dev/zero or a huge file by mistake held the start-up (or a reload)
         // reading forever.
-        var certificate = X509Certificate2.CreateFromPem(ReadPem(certificatePath), ReadPem(keyPath));
+        var keyPem = ReadPem(keyPath);
+        if (KeyProblem(keyPem) is { } problem)
+        {
+            throw new CryptographicException($"{keyPath} {problem}");
+        }
+
+        var certificate = X509Certificate2.CreateFromPem(ReadPem(certificatePath), keyPem);
         if (!certificate.HasPrivateKey)
         {
             certificate.Dispose();
@@ -88,6 +94,21 @@ internal static class TlsFiles
         }
 
         return certificate;
+    }
+
+    /// <summary>
+    /// Why <paramref name="pem"/> cannot be the key, when that can be told from its labels: an encrypted key (the runtime
+    /// says only that the content "is malformed, or the key does not match the certificate", and an operator looks for
+    /// a password setting there is none of), or no private key at all (a certificate given as the key).
+    /// </summary>
+    private static string? KeyProblem(string pem)
+    {
+        if (pem.Contains("-----BEGIN ENCRYPTED PRIVATE KEY-----", StringComparison.Ordinal) || pem.Contains("Proc-Type: 4,ENCRYPTED", StringComparison.Ordinal))
+        {
+            return "is an encrypted (password-protected) private key: give it unencrypted (openssl pkey -in KEY -out PLAIN.pem), readable by the gateway's user only";
+        }
+
+        return pem.Contains("PRIVATE KEY-----", StringComparison.Ordinal) ? null : "holds no private key (no PEM block labelled PRIVATE KEY)";
     }
 
     private static string ReadPem(string path) => System.Text.Encoding.UTF8.GetString(Configuration.ConfigFiles.Read(path, "a PEM file"));

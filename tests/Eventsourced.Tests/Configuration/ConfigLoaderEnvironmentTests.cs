@@ -96,6 +96,36 @@ public sealed class ConfigLoaderEnvironmentTests
     }
 
     [Fact]
+    public void Load_CommaSeparatedSecrets_KeepACommaInASecret()
+    {
+        // Split at every comma, the first secret was cut in two: refused as 16 bytes and an entry without algorithm.
+        var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_AUTH__JWT__SECRETS", "HS256:0123456789abcdef,0123456789abcdef-tail, hs384:0123456789abcdef0123456789abcdef0123456789abcdef,x"));
+
+        Assert.Equal(["HS256:0123456789abcdef,0123456789abcdef-tail", "hs384:0123456789abcdef0123456789abcdef0123456789abcdef,x"], options.Auth.Jwt.Secrets);
+    }
+
+    [Fact]
+    public void Load_CommaSeparatedSecretFiles_KeepACommaInAPath()
+    {
+        var directory = Directory.CreateTempSubdirectory("es-secret,files-");
+        try
+        {
+            var first = Path.Combine(directory.FullName, "jwt,a");
+            var second = Path.Combine(directory.FullName, "jwt,b");
+            File.WriteAllText(first, new string('a', 32));
+            File.WriteAllText(second, new string('b', 64));
+
+            var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_AUTH__JWT__SECRET_FILES", $"HS256:{first},HS512:{second}"));
+
+            Assert.Equal([$"HS256:{first}", $"HS512:{second}"], options.Auth.Jwt.SecretFiles);
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Load_HeaderVariable_AddsTheHeaderWithItsCase()
     {
         var options = ConfigTesting.LoadEnvironment(("EVENTSOURCED_HEADER__CORS__X-Custom-Header", "v"));
@@ -166,6 +196,19 @@ public sealed class ConfigLoaderEnvironmentTests
         var problems = ConfigTesting.EnvironmentProblems(("EVENTSOURCED_METRICS__TOKEN", "k7Qw-metrics-token\r"));
 
         Assert.Equal(["environment EVENTSOURCED_METRICS__TOKEN: metrics.token: value must not contain CR, LF or other control characters, got a secret of 19 characters (not shown)"], problems);
+    }
+
+    [Theory]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRET", "secret", "auth.jwt.secret: an HS256 secret must be at least 32 bytes, got 6")]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRET", "bytes", "auth.jwt.secret: an HS256 secret must be at least 32 bytes, got 5")]
+    [InlineData("EVENTSOURCED_AUTH__JWT__SECRETS", "HS256:must", "auth.jwt.secrets[0]: an HS256 secret must be at least 32 bytes, got 4")]
+    public void Load_AShortSecretThatIsAWordOfTheProblem_DoesNotShowWhichWord(string name, string value, string expected)
+    {
+        // Before, the secret was replaced wherever it occurred in the message: "an HS256 a secret of 6 characters (not
+        // shown) must be at least 32 bytes, got 6", the missing word being the secret.
+        var problems = ConfigTesting.EnvironmentProblems((name, value));
+
+        Assert.Equal([$"environment {name}: {expected}"], problems);
     }
 
     public static TheoryData<string> SecretKeys() =>

@@ -47,6 +47,13 @@ public sealed class ConfigLoaderErrorTests
         Assert.Equal([expected], ConfigTesting.Problems(yaml));
 
     [Theory]
+    [InlineData("x-defaults: &d\n  heartbeat: 5\nserver:\n  <<: *d\n", "FILE:4: server.<<: unknown key (" + Servers + "); YAML's merge key (<<: *anchor) is not supported: write the keys out (an alias, *anchor, works for a single value)")]
+    [InlineData("<<: {server: {heartbeat: 5}}\n", "FILE:1: <<: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits); YAML's merge key (<<: *anchor) is not supported: write the keys out (an alias, *anchor, works for a single value)")]
+    public void Load_AMergeKey_IsNamedAndExplained(string yaml, string expected) =>
+        // Before: "server.<2 characters, not shown>: unknown key (known: ...)", neither the key nor why.
+        Assert.Contains(expected, ConfigTesting.Problems(yaml));
+
+    [Theory]
     [InlineData("server:\n  address: 'x\n", "FILE:2: invalid YAML: ")]
     [InlineData("server:\n  path: /\n path: /x\n", "FILE:3: invalid YAML: ")]
     [InlineData("server:\n  path: *nothing\n", "FILE:2: invalid YAML: unknown alias '*nothing'")]

@@ -49,6 +49,34 @@ public sealed class TlsConfigTests : IDisposable
         Assert.StartsWith("FILE:3: server.tls.certificate: cannot load certificate", Assert.Single(mismatched), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Load_AnEncryptedKey_IsRefusedAsEncrypted()
+    {
+        using var certificate = TestCertificate.Create();
+        var (cert, key) = certificate.WriteTo(_directory.FullName);
+        using (var ec = System.Security.Cryptography.ECDsa.Create())
+        {
+            ec.ImportFromPem(certificate.KeyPem);
+            File.WriteAllText(key, ec.ExportEncryptedPkcs8PrivateKeyPem("secret", new(System.Security.Cryptography.PbeEncryptionAlgorithm.Aes256Cbc, System.Security.Cryptography.HashAlgorithmName.SHA256, 1000)));
+        }
+
+        var problem = Assert.Single(ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}\n    key: {key}\n"));
+
+        // Before: "The key contents do not contain a PEM, the content is malformed, or the key does not match the certificate."
+        Assert.Equal($"FILE:3: server.tls.certificate: cannot load certificate '{cert}' with key '{key}': {key} is an encrypted (password-protected) private key: give it unencrypted (openssl pkey -in KEY -out PLAIN.pem), readable by the gateway's user only", problem);
+    }
+
+    [Fact]
+    public void Load_ACertificateAsTheKey_IsRefusedAsNoKey()
+    {
+        using var certificate = TestCertificate.Create();
+        var (cert, _) = certificate.WriteTo(_directory.FullName);
+
+        var problem = Assert.Single(ConfigTesting.Problems($"server:\n  tls:\n    certificate: {cert}\n    key: {cert}\n"));
+
+        Assert.EndsWith($": {cert} holds no private key (no PEM block labelled PRIVATE KEY)", problem, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("/dev/zero")]
     [InlineData("/dev/urandom")]
