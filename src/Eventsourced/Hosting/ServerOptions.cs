@@ -26,9 +26,13 @@ public sealed class ServerOptions
     [Range(0, 3600)]
     public int HeartbeatSeconds { get; set; } = 15;
 
-    /// <summary><c>server.shutdown_timeout</c>: seconds a SIGTERM/SIGINT may take to end streams and close connections.</summary>
+    /// <summary>
+    /// <c>server.shutdown_timeout</c>: seconds a SIGTERM/SIGINT may take to end streams and close connections. At least 1:
+    /// 0 was taken, yet no stop can take no time (closing the broker connections alone took seconds), and it cut every
+    /// stream without its end event.
+    /// </summary>
     [ConfigurationKeyName("shutdown_timeout")]
-    [Range(0, 3600)]
+    [Range(1, 3600)]
     public int ShutdownTimeoutSeconds { get; set; } = 10;
 
     /// <summary>

@@ -35,6 +35,13 @@ public sealed class ConfigLoaderErrorTests
         Assert.Equal("https://a.example, https://b.example", ConfigTesting.Load("header:\n  cors:\n    Access-Control-Allow-Origin: [https://a.example, https://b.example]\n    Access-Control-Allow-Credentials: true\n").Header.Cors["Access-Control-Allow-Origin"]);
     }
 
+    /// <summary>A stop that may take no time: taken, it cut every stream without its end event, and the stop took seconds anyway.</summary>
+    [Theory]
+    [InlineData("server:\n  shutdown_timeout: 0\n", "FILE:2: server.shutdown_timeout: must be from 1 to 3600, got 0")]
+    [InlineData("server:\n  shutdown_timeout: 3601\n", "FILE:2: server.shutdown_timeout: must be from 1 to 3600, got 3601")]
+    public void Load_ShutdownTimeoutOutsideItsRange_ReportsFileLineAndKey(string yaml, string expected) =>
+        Assert.Equal([expected], ConfigTesting.Problems(yaml));
+
     [Theory]
     [InlineData("serve:\n  address: x\n", "FILE:1: serve: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits)")]
     [InlineData("Server:\n  address: x\n", "FILE:1: Server: unknown section (known: server, broker, queue, topics, header, auth, sse, ws, poll, events, log, metrics, health, limits); did you mean 'server'?")]

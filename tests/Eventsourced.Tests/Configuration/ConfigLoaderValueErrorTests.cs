@@ -8,7 +8,7 @@ public sealed class ConfigLoaderValueErrorTests
     [InlineData("server:\n  heartbeat: 1.5\n", "FILE:2: server.heartbeat: expected a whole number, got '1.5'")]
     [InlineData("server:\n  heartbeat: -1\n", "FILE:2: server.heartbeat: must be from 0 to 3600, got -1")]
     [InlineData("server:\n  heartbeat: 3601\n", "FILE:2: server.heartbeat: must be from 0 to 3600, got 3601")]
-    [InlineData("server:\n  shutdown_timeout: -5\n", "FILE:2: server.shutdown_timeout: must be from 0 to 3600, got -5")]
+    [InlineData("server:\n  shutdown_timeout: -5\n", "FILE:2: server.shutdown_timeout: must be from 1 to 3600, got -5")]
     [InlineData("server:\n  write_timeout: 0\n", "FILE:2: server.write_timeout: must be from 1 to 3600, got 0")]
     [InlineData("broker:\n  reconnect_max: 0\n", "FILE:2: broker.reconnect_max: must be from 1 to 3600, got 0")]
     [InlineData("queue:\n  expires: 99999999999999999999\n", "FILE:2: queue.expires: must be from 0 to 2147483, got 99999999999999999999")]
