@@ -509,6 +509,7 @@ internal sealed class SseWriter : ISubscriptionSession
             return;
         }
 
+        // A timer the ending stream disposed meanwhile just says false.
         Volatile.Read(ref _heartbeat)?.Change(interval - silent, interval);
     }
 }
