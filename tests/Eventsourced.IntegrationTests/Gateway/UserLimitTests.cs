@@ -1,6 +1,7 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Eventsourced.IntegrationTests.Observability;
+using Eventsourced.Testing.Tokens;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -121,5 +122,46 @@ public sealed class UserLimitTests(BrokerFixture broker) : IAsyncLifetime
         var scrape = await Exposition.ScrapeAsync(gateway.Client);
         Assert.Equal(0, scrape.Value("eventsourced_broker_reconnects_total", ("node", node)));
         Assert.Equal(1, scrape.Value("eventsourced_broker_connections_held", ("node", node), ("kind", "streams"), ("state", "down")));
+    }
+
+    /// <summary>
+    /// A publishing connection the broker does not let through (here the user's channel limit, which the subscriber's
+    /// channel took) is the pool's event 206, saying that publishes fail; the client's publish is answered with an error,
+    /// and no event 330 says the same outage again.
+    /// </summary>
+    [Fact]
+    public async Task PublishingOverTheUsersChannelLimit_IsEvent206SayingPublishesFail_NotAlso330()
+    {
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_user_limits", _user, "{\"max-channels\": 1}"]);
+        var url = new UriBuilder(broker.AmqpUrl) { UserName = _user, Password = _password }.Uri.ToString();
+        using var log = new CollectedLog();
+        await using var gateway = await GatewayServer.StartAsync(url, o =>
+        {
+            o.Auth.Jwt.Secret = TestTokens.Secret;
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = string.Empty;
+            o.Ws.PublishRoutingKey = "inbox.${to}";
+        }, log);
+        var queue = broker.UniqueQueueName(nameof(PublishingOverTheUsersChannelLimit_IsEvent206SayingPublishesFail_NotAlso330));
+        var claims = TestTokens.Claims("alice", queue);
+        claims["publish"] = new[] { "bob" };
+        await using var amqp = await broker.ConnectAsync(nameof(PublishingOverTheUsersChannelLimit_IsEvent206SayingPublishesFail_NotAlso330));
+        try
+        {
+            await using var alice = await gateway.ConnectWebSocketAsync($"/ws?id={queue}&access_token={TestTokens.Hs256(claims)}");
+            Assert.True(alice.Connected, $"{alice.Status} {alice.Reason}");
+
+            await alice.SendAsync("{\"publish\": {\"to\": \"bob\", \"data\": \"over the limit\"}, \"ref\": \"m1\"}");
+
+            var answer = (await alice.ReceiveAnswersAsync(1, Patience))[0];
+            Assert.True(answer.TryGetProperty("error", out _), answer.GetRawText());
+            var line = Assert.Single(log.Entries, e => e.EventId == 206).Message;
+            Assert.Contains("WebSocket clients' publishes and presence events fail", line, StringComparison.Ordinal);
+            Assert.DoesNotContain(log.Entries, e => e.EventId == 330);
+        }
+        finally
+        {
+            await amqp.DeleteQueueAsync(queue);
+        }
     }
 }
