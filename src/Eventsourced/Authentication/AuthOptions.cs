@@ -28,7 +28,7 @@ public sealed class AuthOptions
     /// (or patterns with <c>*</c>) a token may read. A kind without an entry: any valid token may read any name of it.
     /// </summary>
     [ConfigurationKeyName("read_claims")]
-    [MapRules<SubscriptionKindName, ClaimName>(Entry = "kind")]
+    [MapRules<SubscriptionKindName, ClaimName>(Entry = "kind", Names = [Consuming.QueueTarget.KindName, Topics.TopicTarget.KindName])]
     public Dictionary<string, string> ReadClaims { get; set; } = new(StringComparer.OrdinalIgnoreCase)
     {
         ["queue"] = "queues",

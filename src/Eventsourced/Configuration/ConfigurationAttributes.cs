@@ -80,6 +80,13 @@ internal sealed class MapRulesAttribute<TNameRule, TValueRule> : Attribute, IMap
 
     /// <summary>What problems call an entry ("header").</summary>
     public string Entry { get; init; } = "entry";
+
+    /// <summary>
+    /// The entry names, when they are a fixed set spelled one way (<c>queue</c>, <c>topic</c>): a name configured in
+    /// another case (an environment variable's <c>QUEUE</c>) is taken, and printed by <c>-c</c>, in this spelling.
+    /// Empty: names are kept as configured (header names).
+    /// </summary>
+    public string[] Names { get; init; } = [];
 }
 
 /// <summary>What <see cref="ConfigSchema"/> reads off a <see cref="MapRulesAttribute{TNameRule, TValueRule}"/>.</summary>
@@ -90,4 +97,6 @@ internal interface IMapRuleSource
     Func<string, string?> ValueRule { get; }
 
     string Entry { get; }
+
+    string[] Names { get; }
 }

@@ -46,21 +46,26 @@ internal static class OptionsBinder
         }
     }
 
-    /// <summary>The defaults, then each configured entry: in place when it exists (in the configured spelling), else appended; empty removes.</summary>
+    /// <summary>
+    /// The defaults, then each configured entry: in place when it exists, else appended; empty removes. An entry is
+    /// named as configured, or as the schema names it where its names are a fixed set (<see cref="IMapRuleSource.Names"/>).
+    /// </summary>
     private static void BindMap(IConfigurationSection configuration, SchemaKey key, object target, object defaults)
     {
         var entries = ((Dictionary<string, string>)key.Get(defaults)!).ToList();
+        var names = key.MapRules?.Names ?? [];
         foreach (var entry in configuration.GetChildren())
         {
             var value = entry.Value ?? string.Empty;
-            var index = entries.FindIndex(e => string.Equals(e.Key, entry.Key, StringComparison.OrdinalIgnoreCase));
+            var name = Array.Find(names, n => string.Equals(n, entry.Key, StringComparison.OrdinalIgnoreCase)) ?? entry.Key;
+            var index = entries.FindIndex(e => string.Equals(e.Key, name, StringComparison.OrdinalIgnoreCase));
             if (index >= 0)
             {
-                entries[index] = new(entry.Key, value);
+                entries[index] = new(name, value);
             }
             else
             {
-                entries.Add(new(entry.Key, value));
+                entries.Add(new(name, value));
             }
         }
 

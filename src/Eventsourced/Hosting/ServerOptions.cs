@@ -63,6 +63,6 @@ public sealed class ServerOptions
     /// with HTTP/2 (ALPN) and HTTP/1.1, and the certificate is reloaded when the files change; empty: plain HTTP/1.1.
     /// </summary>
     [ConfigurationKeyName("tls")]
-    [MapRules<TlsEntry, TlsPath>(Entry = "entry")]
+    [MapRules<TlsEntry, TlsPath>(Entry = "entry", Names = [TlsEntry.Certificate, TlsEntry.Key])]
     public Dictionary<string, string> Tls { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 }

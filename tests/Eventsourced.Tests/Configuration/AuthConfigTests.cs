@@ -240,6 +240,20 @@ public sealed class AuthConfigTests
         Assert.False(permissions.MayRead(listedInQueues, "queue", "r1"));
     }
 
+    /// <summary>
+    /// <c>-c</c> printed such a kind as the variable spelled it (<c>QUEUE: inboxes</c>, where the schema and
+    /// config.yml-dist say <c>queue</c>), and a file's <c>Topic:</c> likewise: a kind is printed by the schema's name.
+    /// </summary>
+    [Theory]
+    [InlineData("QUEUE", "TOPIC")]
+    [InlineData("Queue", "Topic")]
+    public void Print_ReadClaimsKindsInAnotherCase_AreNamedAsTheSchemaNamesThem(string queue, string topic)
+    {
+        var options = ConfigTesting.Load($"auth:\n  read_claims:\n    {topic}: rooms\n", ConfigTesting.Env(($"EVENTSOURCED_AUTH__READ_CLAIMS__{queue}", "inboxes")));
+
+        Assert.Contains("\n  read_claims:\n    queue: inboxes\n    topic: rooms\n", ConfigPrinter.ToYaml(options), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("queues")]
     [InlineData("topics")]

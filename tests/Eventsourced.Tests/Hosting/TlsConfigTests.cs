@@ -21,6 +21,18 @@ public sealed class TlsConfigTests : IDisposable
         Assert.Equal(key, options.Server.Tls["key"]);
     }
 
+    /// <summary><c>-c</c> printed the entries as the variables spelled them (<c>CERTIFICATE:</c>, <c>KEY:</c>), not as the schema names them.</summary>
+    [Fact]
+    public void Print_EntriesFromTheEnvironmentInCapitals_AreNamedAsTheSchemaNamesThem()
+    {
+        using var certificate = TestCertificate.Create();
+        var (cert, key) = certificate.WriteTo(_directory.FullName);
+
+        var options = ConfigTesting.Load("", ConfigTesting.Env(("EVENTSOURCED_SERVER__TLS__CERTIFICATE", cert), ("EVENTSOURCED_SERVER__TLS__Key", key)));
+
+        Assert.Contains($"\n  tls:\n    certificate: {cert}\n    key: {key}\n", Eventsourced.Configuration.ConfigPrinter.ToYaml(options), StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("server:\n  tls:\n    certificate: /x/cert.pem\n", "FILE:3: server.tls.certificate: needs both certificate and key (PEM files), or neither")]
     [InlineData("server:\n  tls:\n    cert: /x/cert.pem\n    key: /x/key.pem\n", "FILE:3: server.tls.cert: unknown entry 'cert' (known: certificate, key)")]
