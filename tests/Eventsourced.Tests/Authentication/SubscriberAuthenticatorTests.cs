@@ -127,6 +127,15 @@ public sealed class SubscriberAuthenticatorTests
     }
 
     [Fact]
+    public async Task Authenticate_QuotedCookieToken_IsUnquoted()
+    {
+        // RFC 6265 section 4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ); the quotes wrap the value.
+        var authenticator = WithSecret(o => o.FromCookie = "token");
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(cookie: "token=\"" + TestTokens.Hs256() + "\""))).Succeeded);
+    }
+
+    [Fact]
     public async Task Authenticate_QueryToken_IsRead() =>
         Assert.True((await WithSecret().AuthenticateAsync(Request(query: "?id=1&access_token=" + TestTokens.Hs256()))).Succeeded);
 
