@@ -126,6 +126,20 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal(DateTimeOffset.MaxValue, result.Expires);
     }
 
+    [Theory]
+    [InlineData("queues")]
+    [InlineData("topics")]
+    [InlineData("roles")]
+    public async Task Authenticate_UnpairedSurrogateInAnArrayClaim_IsAMalformedToken(string claim)
+    {
+        // A top-level string with one ("sub": "\ud800") was a malformed token already; an array's element threw out of
+        // the request (InvalidOperationException from System.Text.Json), a 500 on every transport.
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
+        var token = SignPayload($$"""{"sub":"42","exp":{{exp}},"{{claim}}":["ok","\ud800"]}""");
+
+        Assert.Equal((401, "invalid_token", "malformed token"), await RefusalAsync(WithSecret(), Request(bearer: token)));
+    }
+
     [Fact]
     public async Task Authenticate_QuotedCookieToken_IsUnquoted()
     {
