@@ -287,6 +287,19 @@ internal sealed class SubscriberAuthenticator : IDisposable
             return AuthenticationResult.InvalidToken(Describe(result.Exception));
         }
 
+        // IdentityModel reads a top-level string claim when it parses the token, but the elements of an array claim only
+        // when the claims are first asked for: an unpaired surrogate escape there ("queues": ["\ud800"], which a
+        // serializer writes for a user's text cut in the middle of an emoji) threw out of the request, a 500.
+        ClaimsIdentity identity;
+        try
+        {
+            identity = result.ClaimsIdentity;
+        }
+        catch (InvalidOperationException)
+        {
+            return AuthenticationResult.InvalidToken("malformed token");
+        }
+
         var numbers = PayloadNumbers.Read(jwt);
         if (numbers.TimeNotANumber is { } notANumber)
         {
@@ -298,7 +311,7 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
-        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(numbers.Inexact, WithEmptyLists(jwt, result.ClaimsIdentity))), expires);
+        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(numbers.Inexact, WithEmptyLists(jwt, identity))), expires);
     }
 
     /// <summary>

@@ -99,8 +99,8 @@ internal static class RequestValues
 
     /// <summary>
     /// The cookie <paramref name="name"/>, matched exactly (cookie names are case-sensitive, RFC 6265), across
-    /// every <c>Cookie</c> header. Its value is percent-decoded as ASP.NET's <c>Response.Cookies.Append</c>
-    /// encodes it. A duplicate is refused: a sibling subdomain can set a second cookie of the same name
+    /// every <c>Cookie</c> header. Its value, without the double quotes that may wrap it (RFC 6265), is percent-decoded
+    /// as ASP.NET's <c>Response.Cookies.Append</c> encodes it. A duplicate is refused: a sibling subdomain can set a second cookie of the same name
     /// (<c>Domain=example.com</c>), and the browser sends both.
     /// </summary>
     public static RequestValueStatus Cookie(HttpRequest request, string name, out string value)
@@ -126,7 +126,7 @@ internal static class RequestValues
                     return RequestValueStatus.Repeated;
                 }
 
-                bad = !TryDecode(pair[(equals + 1)..].Trim(' '), plusIsSpace: false, out value);
+                bad = !TryDecode(Unquoted(pair[(equals + 1)..].Trim(' ')), plusIsSpace: false, out value);
             }
         }
 
@@ -135,6 +135,16 @@ internal static class RequestValues
             : value.Length == 0 ? RequestValueStatus.Missing
             : RequestValueStatus.Found;
     }
+
+    /// <summary>
+    /// A cookie's value without the double quotes that may wrap it: RFC 6265 section 4.1.1 has cookie-value =
+    /// *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ), and an application that sets a value quoted
+    /// (<c>Set-Cookie: token="..."</c>) means the text between them, as Go's net/http, Node's cookie and Python's
+    /// http.cookies read it back (ASP.NET's Request.Cookies keeps them). Read with the quotes, a token in such a cookie
+    /// was a "malformed token", and a queue's name was not the one its application reads from the same cookie.
+    /// </summary>
+    private static ReadOnlySpan<char> Unquoted(ReadOnlySpan<char> value) =>
+        value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
 
     /// <summary>Percent-decodes <paramref name="encoded"/>; false for a <c>%</c> without two hex digits or bytes that are not UTF-8.</summary>
     internal static bool TryDecode(ReadOnlySpan<char> encoded, bool plusIsSpace, out string decoded)

@@ -126,6 +126,29 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal(DateTimeOffset.MaxValue, result.Expires);
     }
 
+    [Theory]
+    [InlineData("queues")]
+    [InlineData("topics")]
+    [InlineData("roles")]
+    public async Task Authenticate_UnpairedSurrogateInAnArrayClaim_IsAMalformedToken(string claim)
+    {
+        // A top-level string with one ("sub": "\ud800") was a malformed token already; an array's element threw out of
+        // the request (InvalidOperationException from System.Text.Json), a 500 on every transport.
+        var exp = DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeSeconds();
+        var token = SignPayload($$"""{"sub":"42","exp":{{exp}},"{{claim}}":["ok","\ud800"]}""");
+
+        Assert.Equal((401, "invalid_token", "malformed token"), await RefusalAsync(WithSecret(), Request(bearer: token)));
+    }
+
+    [Fact]
+    public async Task Authenticate_QuotedCookieToken_IsUnquoted()
+    {
+        // RFC 6265 section 4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ); the quotes wrap the value.
+        var authenticator = WithSecret(o => o.FromCookie = "token");
+
+        Assert.True((await authenticator.AuthenticateAsync(Request(cookie: "token=\"" + TestTokens.Hs256() + "\""))).Succeeded);
+    }
+
     [Fact]
     public async Task Authenticate_QueryToken_IsRead() =>
         Assert.True((await WithSecret().AuthenticateAsync(Request(query: "?id=1&access_token=" + TestTokens.Hs256()))).Succeeded);

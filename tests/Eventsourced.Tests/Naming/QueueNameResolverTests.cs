@@ -105,10 +105,27 @@ public sealed class QueueNameResolverTests
 
     [Theory]
     [InlineData("sid=a%20b", "a b")]
-    [InlineData("sid=\"quoted\"", "\"quoted\"")]
     [InlineData("sid=a+b", "a+b")]
     public void TryResolve_CookieValues_AreDecodedAsAspNetCoreWritesThem(string cookie, string name) =>
         Assert.Equal((true, name, ""), Resolve("${cookie:sid}", cookie: cookie));
+
+    /// <summary>
+    /// RFC 6265 section 4.1.1: cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE ). A quoted value is the text
+    /// between the quotes, as the applications that set such cookies read them back (and auth.from_cookie, through the
+    /// same reading); the queue was named with the quotes.
+    /// </summary>
+    [Theory]
+    [InlineData("sid=\"quoted\"", "quoted")]
+    [InlineData("sid=\"a%20b\"", "a b")]
+    [InlineData("sid= \"q\" ; other=1", "q")]
+    [InlineData("sid=\"\"\"", "\"")]
+    [InlineData("sid=\"open", "\"open")] // not quoted: a quote alone is the value's own, as before
+    public void TryResolve_QuotedCookieValue_IsTheTextBetweenTheQuotes(string cookie, string name) =>
+        Assert.Equal((true, name, ""), Resolve("${cookie:sid}", cookie: cookie));
+
+    [Fact]
+    public void TryResolve_EmptyQuotedCookie_IsMissing() =>
+        Assert.Equal((false, "", "missing cookie 'sid'"), Resolve("${cookie:sid}", cookie: "sid=\"\""));
 
     /// <summary>Names that look like another name: invisible characters, bidirectional overrides, odd spaces.</summary>
     [Theory]
