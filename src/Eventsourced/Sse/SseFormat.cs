@@ -61,7 +61,7 @@ internal sealed class SseFormat : IFrameFormat
     public OutboundItem Message(ulong tag, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published)
     {
         var trimmed = SseFraming.Trim(body);
-        var eventType = _fields.EventFromType ? SseFraming.FieldValue(properties.Type) : null;
+        var eventType = _fields.EventFromType ? MessageType.Of(properties.Type) : null;
         var id = _fields.Id switch
         {
             // A message without one gets an empty id: a browser keeps the last id it was sent as the lastEventId of every

@@ -9,8 +9,8 @@ namespace Eventsourced.WebSockets;
 
 /// <summary>
 /// A delivery as the JSON object the WebSocket frames and the long-poll arrays carry:
-/// <c>{"id": 17, "type": "price", "data": "..."}</c>. <c>type</c> is the AMQP <c>type</c> property (null
-/// without one, or with an empty one). <c>from</c> is there only when the message names its sender (the <c>sender</c> header,
+/// <c>{"id": 17, "type": "price", "data": "..."}</c>. <c>type</c> is the AMQP <c>type</c> property as
+/// <see cref="MessageType"/> has it (null without one, or with one that is blank). <c>from</c> is there only when the message names its sender (the <c>sender</c> header,
 /// <see cref="MessageSender"/>): <c>{"id": 18, "type": "chat", "from": "alice", "data": "hi"}</c>. <c>message_id</c> is
 /// there only when the message has a non-empty AMQP <c>message_id</c>: the one thing that stays the same when a
 /// message comes again (the <c>id</c> is the delivery's), so that a client can drop a redelivery. <c>data</c> is the body as a string when the body is valid UTF-8 (the common case: text or
@@ -47,8 +47,8 @@ internal static class JsonMessage
     private static OutboundItem Frame(ulong tag, ulong id, string? idPrefix, ReadOnlySpan<byte> body, IReadOnlyBasicProperties properties, MessageTimestamp published)
     {
         var text = Utf8.IsValid(body);
-        // An empty type is no type, as on an event stream (no event: line): one message, one meaning on every transport.
-        var type = properties.IsTypePresent() && !string.IsNullOrEmpty(properties.Type) ? properties.Type : null;
+        // The type as an event stream shows it (a blank one is no type, no event: line): one message, one meaning on every transport.
+        var type = properties.IsTypePresent() ? MessageType.Of(properties.Type) : null;
         var sender = properties.Headers is null ? null : MessageSender.Find(properties);
         var messageId = properties.IsMessageIdPresent() && !string.IsNullOrEmpty(properties.MessageId) ? properties.MessageId : null;
         var estimate = 48 + (idPrefix?.Length ?? 0) + (type?.Length ?? 0) + (sender is null ? 0 : MessageSender.MaxBytes + 16)

@@ -26,18 +26,19 @@ internal sealed class WebSocketSessionOptions(WebSocketTransportOptions options,
     /// that reads the message takes <c>error</c> and <c>open</c> for its connection's own events (the page's <c>onerror</c>
     /// and <c>onopen</c>), and the gateway's <c>sse.end_event</c> and <c>sse.heartbeat_event</c> for the end of its stream
     /// (on <c>token expired</c> a page renews and subscribes again, and on a topic resumes before the message, which comes
-    /// again) and for a live connection. Judged as the SSE stream writes the type, without CR, LF and NUL
-    /// (<see cref="Sse.SseFraming.FieldValue"/>): <c>"error\u0000"</c> and <c>"op\ren"</c> reached pages as <c>error</c> and <c>open</c>.
+    /// again) and for a live connection. Judged as readers get the type (<see cref="Consuming.MessageType"/>: without CR, LF
+    /// and NUL, and without surrounding white space): <c>"error\u0000"</c>, <c>"op\ren"</c> and <c>" error "</c> reach pages
+    /// as <c>error</c> and <c>open</c>.
     /// </summary>
     public string? RefusedType(string? type)
     {
-        var field = _settings.SseEventTypes ? Sse.SseFraming.FieldValue(type) : null;
+        var field = _settings.SseEventTypes ? Consuming.MessageType.Of(type) : null;
         if (field is null)
         {
             return null;
         }
 
-        var shown = field == type ? $"type '{field}'" : $"type '{field}' (as an EventSource reads it: SSE fields lose CR, LF and NUL)";
+        var shown = field == type ? $"type '{field}'" : $"type '{field}' (as an EventSource reads it: a type loses CR, LF, NUL and surrounding white space)";
         return field is "error" or "open" ? $"{shown} is not published here: with sse.event an EventSource hands it to the page's on{field}; choose another type"
             : field == _settings.SseEndEvent ? $"{shown} is not published here: with sse.event an EventSource page takes it for the end of its stream (sse.end_event); choose another type"
             : field == _settings.SseHeartbeatEvent ? $"{shown} is not published here: with sse.event an EventSource page takes it for a heartbeat (sse.heartbeat_event); choose another type"

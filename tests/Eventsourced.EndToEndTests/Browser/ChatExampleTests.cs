@@ -116,6 +116,105 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         Assert.True(proxy.Connections >= 4, $"{proxy.Connections} connections through the proxy");
     }
 
+    /// <summary>
+    /// README "Publishing": a publish unanswered when its connection ends may or may not have been published; a page
+    /// sends it again with the same <c>message_id</c>, and readers drop the copy. The page showed "not confirmed
+    /// (connection lost)" and sent nothing again: a line cut off before the gateway had it was lost for everyone.
+    /// alice's inbox socket goes through a route the test controls: its first connection is cut as her line goes out
+    /// (the gateway never gets it), her second after the gateway published her next line and before its answer.
+    /// </summary>
+    [Fact]
+    public async Task ALineCutOffMidPublish_IsSentAgainWithItsMessageId_EveryoneSeesItOnce()
+    {
+        await using var chat = await StartChatAsync();
+        var (alice, bob) = (chat.User("alice"), chat.User("bob"));
+        var alicePage = await chat.NewPageAsync();
+        var bobPage = await chat.NewPageAsync();
+        var inboxes = 0;
+        var published = new List<string>(); // what alice's page sent through her inbox sockets, as sent
+        await alicePage.RouteWebSocketAsync(url => url.Contains("/ws?user=", StringComparison.Ordinal), ws =>
+        {
+            var connection = Interlocked.Increment(ref inboxes);
+            var server = ws.ConnectToServer();
+            ws.OnMessage(frame =>
+            {
+                var text = frame.Text ?? "";
+                lock (published)
+                {
+                    published.Add(text);
+                }
+
+                if (connection == 1 && text.Contains("lost on the way", StringComparison.Ordinal))
+                {
+                    // The network drops it, and the connection with it: the gateway never had this line.
+                    _ = Task.Run(async () =>
+                    {
+                        await server.CloseAsync(new() { Code = 1000, Reason = "cut" });
+                        await ws.CloseAsync(new() { Code = 1000, Reason = "cut" });
+                    });
+                    return;
+                }
+
+                server.Send(text);
+            });
+            server.OnMessage(frame =>
+            {
+                var text = frame.Text ?? "";
+                bool sentIt;
+                lock (published)
+                {
+                    sentIt = published.Exists(p => p.Contains("answer lost", StringComparison.Ordinal));
+                }
+
+                if (connection == 2 && sentIt && text.Contains("\"published\"", StringComparison.Ordinal))
+                {
+                    // Published, but the answer is lost with the connection.
+                    // (the route's server side is a real socket of the page: a script may close it with 1000 or 3000-4999 only)
+                    _ = Task.Run(async () =>
+                    {
+                        await server.CloseAsync(new() { Code = 1000, Reason = "cut" });
+                        await ws.CloseAsync(new() { Code = 1000, Reason = "cut" });
+                    });
+                    return;
+                }
+
+                ws.Send(text);
+            });
+        });
+        await alicePage.GotoAsync(chat.Url(alice));
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await bobPage.GotoAsync(chat.Url(bob));
+        await Expect(bobPage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(1);
+
+        await SayAsync(alicePage, "lost on the way");
+        await Wait.UntilAsync(async () => await chat.Amqp.ConsumerCountAsync($"chat.user.{alice}") is 0, Timeout, "the gateway let go of the cut inbox");
+        await Wait.UntilAsync(() => Volatile.Read(ref inboxes) >= 2, Timeout, "alice's inbox connected again");
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}lost on the way"]);
+
+        await SayWhenConnectedAsync(alicePage, "answer lost");
+        await Wait.UntilAsync(() => Volatile.Read(ref inboxes) >= 3, Timeout, "alice's inbox connected a third time");
+        await Expect(alicePage.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
+        await SayWhenConnectedAsync(alicePage, "done");
+
+        // "answer lost" reached the room twice (before "done", on the same socket): each page shows it once.
+        string[] conversation = [$"{alice}lost on the way", $"{alice}answer lost", $"{alice}done"];
+        await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(alicePage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync(conversation);
+        await Expect(alicePage.Locator("#messages li[data-kind=error]")).ToHaveCountAsync(0);
+        string[] sent;
+        lock (published)
+        {
+            sent = [.. published.Where(p => p.Contains("answer lost", StringComparison.Ordinal))];
+        }
+
+        Assert.Equal(2, sent.Length);
+        var ids = sent.Select(p => JsonDocument.Parse(p).RootElement.GetProperty("publish").GetProperty("message_id").GetString()).ToArray();
+        Assert.False(string.IsNullOrEmpty(ids[0]));
+        Assert.Equal(ids[0], ids[1]);
+    }
+
     [Fact]
     public async Task SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown()
     {

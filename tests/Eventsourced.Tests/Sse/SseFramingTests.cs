@@ -86,7 +86,8 @@ public sealed class SseFramingTests
     private static string ReferenceWithFields(string body, string? type, string? id)
     {
         static string? Clean(string? value) => string.IsNullOrEmpty(value) ? null : value.Replace("\r", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal).Replace("\0", "", StringComparison.Ordinal) is { Length: > 0 } v ? v : null;
-        var fields = (Clean(type) is { } t ? $"event: {t}\n" : "") + (Clean(id) is { } i ? $"id: {i}\n" : "id: \n");
+        // A type also loses surrounding white space (MessageType), as in WebSocket and long-poll frames.
+        var fields = (Clean(type)?.Trim() is { Length: > 0 } t ? $"event: {t}\n" : "") + (Clean(id) is { } i ? $"id: {i}\n" : "id: \n");
         return fields + Reference(body);
     }
 
