@@ -9,19 +9,7 @@ namespace Eventsourced.Consuming;
 /// </summary>
 internal static class MessageType
 {
-    public static string? Of(string? type)
-    {
-        if (string.IsNullOrEmpty(type))
-        {
-            return null;
-        }
-
-        if (type.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
-        {
-            type = string.Concat(type.Where(c => c is not ('\r' or '\n' or '\0')));
-        }
-
-        type = type.Trim();
-        return type.Length == 0 ? null : type;
-    }
+    // CR, LF and NUL go as from any SSE field (SseFraming.FieldValue, the one place that strips them); then the white space.
+    public static string? Of(string? type) =>
+        Sse.SseFraming.FieldValue(type)?.Trim() is { Length: > 0 } trimmed ? trimmed : null;
 }
