@@ -186,7 +186,7 @@ internal sealed class SubscriptionGate(
         // A held subscription stays open between requests: one client holds no more than limits.streams_per_client,
         // counted together with its streams and WebSockets (each while it runs), so that held polls are no budget apart.
         // One taken from another client's count moves to this one's.
-        var client = Limits.ClientAddress.PartitionKey(context);
+        var client = Limits.ClientAddress.PartitionKey(context, limits.Value.Ipv6Prefix);
         HeldSubscription? held = null;
         if (hold is not null)
         {

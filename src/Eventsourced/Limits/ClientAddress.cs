@@ -1,8 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace Eventsourced.Limits;
 
@@ -18,10 +16,10 @@ internal static class ClientAddress
     /// one client take 2^64 shares. The address is the connection's, or the one a trusted proxy forwarded
     /// (<c>limits.trusted_proxies</c>, applied before this is read).
     /// </summary>
-    public static string PartitionKey(HttpContext context) =>
-        PartitionKey(context.Connection.RemoteIpAddress, context.RequestServices?.GetService<IOptions<LimitsOptions>>()?.Value.Ipv6Prefix ?? DefaultIpv6Prefix);
+    public static string PartitionKey(HttpContext context, int ipv6Prefix) =>
+        PartitionKey(context.Connection.RemoteIpAddress, ipv6Prefix);
 
-    /// <summary><see cref="PartitionKey(HttpContext)"/> of <paramref name="address"/>, IPv6 networks of <paramref name="ipv6Prefix"/> bits.</summary>
+    /// <summary><see cref="PartitionKey(HttpContext, int)"/> of <paramref name="address"/>, IPv6 networks of <paramref name="ipv6Prefix"/> bits.</summary>
     public static string PartitionKey(IPAddress? address, int ipv6Prefix)
     {
         if (address is null)

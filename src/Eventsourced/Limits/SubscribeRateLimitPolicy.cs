@@ -42,7 +42,7 @@ internal sealed class SubscribeRateLimitPolicy(IOptions<LimitsOptions> options) 
         // GET, and CONNECT for a WebSocket over HTTP/2 (RFC 8441).
         var method = httpContext.Request.Method;
         return HttpMethods.IsGet(method) || (HttpMethods.IsConnect(method) && httpContext.WebSockets.IsWebSocketRequest)
-            ? RateLimitPartition.Get(ClientAddress.PartitionKey(httpContext), _ => NewLimiter())
+            ? RateLimitPartition.Get(ClientAddress.PartitionKey(httpContext, _options.Ipv6Prefix), _ => NewLimiter())
             : RateLimitPartition.GetNoLimiter(string.Empty);
     }
 

@@ -12,8 +12,10 @@ namespace Eventsourced.WebSockets;
 /// opened (10 sockets published 100 messages at once with <c>publish_burst: 10</c>). Buckets idle and full are dropped by
 /// the partitioned limiter, which also refills them.
 /// </summary>
-internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> options) : IAsyncDisposable
+internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> options, IOptions<LimitsOptions> limits) : IAsyncDisposable
 {
+    private readonly int _ipv6Prefix = limits.Value.Ipv6Prefix;
+
     private readonly PartitionedRateLimiter<string> _limiter = PartitionedRateLimiter.Create<string, string>(key =>
         RateLimitPartition.GetTokenBucketLimiter(key, _ => new TokenBucketRateLimiterOptions
         {
@@ -27,7 +29,7 @@ internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> opti
     public bool TryAcquire(string? sender, HttpContext context)
     {
         ArgumentNullException.ThrowIfNull(context);
-        var key = sender is null ? "address\0" + ClientAddress.PartitionKey(context) : "sender\0" + sender;
+        var key = sender is null ? "address\0" + ClientAddress.PartitionKey(context, _ipv6Prefix) : "sender\0" + sender;
         using var lease = _limiter.AttemptAcquire(key);
         return lease.IsAcquired;
     }

@@ -332,6 +332,25 @@ public sealed class LimitsTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task ForwardedIPv6Clients_CountByTheConfiguredPrefix()
+    {
+        // limits.ipv6_prefix reaches the per-client limits through the gateway's options, not only ClientAddress's default:
+        // two addresses of one /56 are one client, an address of the next /56 another.
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.StreamsPerClient = 1;
+            o.Limits.TrustedProxies = ["127.0.0.1"];
+            o.Limits.Ipv6Prefix = 56;
+        });
+        await using var a = await SubscribeAsAsync(gateway, "2001:db8:1:200::1");
+        await using var sameNetwork = await SubscribeAsAsync(gateway, "2001:db8:1:2ff:ffff::1");
+        await using var nextNetwork = await SubscribeAsAsync(gateway, "2001:db8:1:300::1");
+        Assert.Equal(HttpStatusCode.OK, a.Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, sameNetwork.Status);
+        Assert.Equal(HttpStatusCode.OK, nextNetwork.Status);
+    }
+
+    [Fact]
     public async Task RequestHeadLimits_AreKestrels_AndConfigurable()
     {
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>

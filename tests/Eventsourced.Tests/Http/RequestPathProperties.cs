@@ -161,7 +161,7 @@ public sealed class RequestPathProperties
         {
             var context = new DefaultHttpContext();
             context.Connection.RemoteIpAddress = address;
-            return ClientAddress.PartitionKey(context);
+            return ClientAddress.PartitionKey(context, new LimitsOptions().Ipv6Prefix);
         }
     }
 }

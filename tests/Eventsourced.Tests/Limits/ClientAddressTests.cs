@@ -1,7 +1,6 @@
 using System.Net;
 using Eventsourced.Limits;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Eventsourced.Tests.Limits;
 
@@ -9,15 +8,9 @@ public sealed class ClientAddressTests
 {
     private static string Key(string address, int? ipv6Prefix)
     {
-        var services = new ServiceCollection();
-        if (ipv6Prefix is { } prefix)
-        {
-            services.Configure<LimitsOptions>(o => o.Ipv6Prefix = prefix);
-        }
-
-        var context = new DefaultHttpContext { RequestServices = services.BuildServiceProvider() };
+        var context = new DefaultHttpContext();
         context.Connection.RemoteIpAddress = IPAddress.Parse(address);
-        return ClientAddress.PartitionKey(context);
+        return ClientAddress.PartitionKey(context, ipv6Prefix ?? new LimitsOptions().Ipv6Prefix);
     }
 
     [Fact]
