@@ -293,6 +293,45 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         Assert.All(ids, id => Assert.Equal(ids[0], id));
     }
 
+    /// <summary>
+    /// A room that fills at once: every page publishes its join line and tells each newcomer "here", and the gateway
+    /// refuses what goes over ws.publish_rate (config.yml: 5 a second after a burst of 10; without tokens the pages of
+    /// one address share it, so a few tabs of one browser reach it, and with tokens one user's page does once 20 tabs
+    /// join within a second or two). The page took a refused join as done and ignored a refused "here": join lines
+    /// were lost and newcomers never learnt of those who were there first (their online lists stayed short for good).
+    /// Both are sent again once the rate allows; then half the tabs close and the others' lists come down to those
+    /// left. The rate here is smaller (2 a second, a burst of 4), so that six pages go over it however fast this
+    /// machine opens them.
+    /// </summary>
+    [Fact]
+    public async Task ARoomFillingAtOnce_OverThePublishRate_EveryoneSeesEveryJoinAndEveryone_AndTheLeaves()
+    {
+        await using var chat = await StartChatAsync(configure: o =>
+        {
+            o.Ws.PublishRate = 2;
+            o.Ws.PublishBurst = 4;
+        });
+        var users = Enumerable.Range(1, 6).Select(i => chat.User($"u{i}")).ToArray();
+        var pages = await Task.WhenAll(users.Select(_ => chat.NewPageAsync()));
+        await Task.WhenAll(pages.Select((page, i) => page.GotoAsync(chat.Url(users[i]))));
+        var everyone = users.Order(StringComparer.Ordinal).ToArray();
+        foreach (var page in pages)
+        {
+            await Expect(page.Locator("#online li")).ToHaveCountAsync(users.Length, new() { Timeout = 60_000 });
+            Assert.Equal(everyone, await page.Locator("#online li").EvaluateAllAsync<string[]>("items => items.map(li => li.dataset.user)"));
+            await Expect(page.Locator("#messages li[data-kind=join]")).ToHaveCountAsync(users.Length, new() { Timeout = 60_000 });
+        }
+
+        await Task.WhenAll(pages.Take(3).Select(page => page.Context.CloseAsync()));
+        var left = users.Skip(3).Order(StringComparer.Ordinal).ToArray();
+        foreach (var page in pages.Skip(3))
+        {
+            await Expect(page.Locator("#online li")).ToHaveCountAsync(left.Length);
+            Assert.Equal(left, await page.Locator("#online li").EvaluateAllAsync<string[]>("items => items.map(li => li.dataset.user)"));
+            await Expect(page.Locator("#messages li[data-kind=leave]")).ToHaveCountAsync(3);
+        }
+    }
+
     [Fact]
     public async Task SecondPageOfOneUser_KeepsWhatWasTypedUntilItsInboxConnects_AndRefusedPublishesAreShown()
     {
