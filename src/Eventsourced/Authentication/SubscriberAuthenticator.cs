@@ -46,6 +46,28 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>Why a token whose header names no algorithm (<c>alg</c>) is refused.</summary>
     internal const string NoAlgorithm = "malformed token: its header has no alg";
 
+    internal const string PayloadNotOneObject = "malformed token: its payload is not one JSON object";
+
+    /// <summary>Whether the base64url <paramref name="encodedPayload"/> is one JSON object, with nothing but white space after it.</summary>
+    private static bool IsOneJsonObject(string encodedPayload)
+    {
+        try
+        {
+            var reader = new System.Text.Json.Utf8JsonReader(Base64UrlEncoder.DecodeBytes(encodedPayload));
+            if (!reader.Read() || reader.TokenType != System.Text.Json.JsonTokenType.StartObject)
+            {
+                return false;
+            }
+
+            reader.Skip();
+            return !reader.Read();
+        }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or FormatException or ArgumentException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Larger tokens are refused unread (IdentityModel's own limit is 250 KB).</summary>
     private const int MaxTokenBytes = 16 * 1024;
 
@@ -244,6 +266,13 @@ internal sealed class SubscriberAuthenticator : IDisposable
         if (jwt.IsEncrypted)
         {
             return AuthenticationResult.InvalidToken("encrypted tokens are not accepted");
+        }
+
+        // RFC 7519 section 7.2: the payload is one complete JSON object. IdentityModel reads the first object and ignores
+        // what follows it, and a parser elsewhere (the issuer's, an audit's) may read a second object after it.
+        if (!IsOneJsonObject(jwt.EncodedPayload))
+        {
+            return AuthenticationResult.InvalidToken(PayloadNotOneObject);
         }
 
         if (jwt.EncodedSignature.Length == 0 || string.Equals(jwt.Alg, "none", StringComparison.OrdinalIgnoreCase))

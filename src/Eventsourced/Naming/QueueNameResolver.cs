@@ -60,7 +60,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(queryProblem, out text, out reason);
                     }
 
-                    if ((Separating(parameter, separators, "query parameter", segment.Value) ?? Forbidden(parameter, forbidden, "query parameter", segment.Value)) is { } queryCharacters)
+                    if ((Separating(parameter, separators, "query parameter", segment.Value) ?? Forbidden(parameter, forbidden, "query parameter", segment.Value) ?? EdgeSpace(parameter, "query parameter", segment.Value)) is { } queryCharacters)
                     {
                         return Fail(queryCharacters, out text, out reason);
                     }
@@ -73,7 +73,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(cookieProblem, out text, out reason);
                     }
 
-                    if ((Separating(cookie, separators, "cookie", segment.Value) ?? Forbidden(cookie, forbidden, "cookie", segment.Value)) is { } cookieCharacters)
+                    if ((Separating(cookie, separators, "cookie", segment.Value) ?? Forbidden(cookie, forbidden, "cookie", segment.Value) ?? EdgeSpace(cookie, "cookie", segment.Value)) is { } cookieCharacters)
                     {
                         return Fail(cookieCharacters, out text, out reason);
                     }
@@ -86,7 +86,7 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
                         return Fail(claimProblem, out text, out reason);
                     }
 
-                    if ((Separating(claim, separators, RequestValues.ClaimLabel(request), segment.Value) ?? Forbidden(claim, forbidden, RequestValues.ClaimLabel(request), segment.Value)) is { } claimCharacters)
+                    if ((Separating(claim, separators, RequestValues.ClaimLabel(request), segment.Value) ?? Forbidden(claim, forbidden, RequestValues.ClaimLabel(request), segment.Value) ?? EdgeSpace(claim, RequestValues.ClaimLabel(request), segment.Value)) is { } claimCharacters)
                     {
                         return Fail(claimCharacters, out text, out reason);
                     }
@@ -161,6 +161,10 @@ internal sealed class QueueNameResolver(QueuePattern pattern)
         separators is not null && value.AsSpan().IndexOfAny(separators) is var at and >= 0
             ? $"{what}{(name.Length > 0 ? $" '{name}'" : string.Empty)} must not contain '{value[at]}': the pattern separates a token's claim with it, and two tokens could build the same {built}"
             : null;
+
+    /// <summary>Why a value from the request or the token cannot go into a name: a space at either end (<see cref="QueueNameRules.EdgeSpace"/>).</summary>
+    internal static string? EdgeSpace(string value, string what, string name) =>
+        QueueNameRules.EdgeSpace(value, name.Length > 0 ? $"{what} '{name}'" : what);
 
     private static string? Forbidden(string value, SearchValues<char>? forbidden, string what, string name) =>
         forbidden is not null && value.AsSpan().IndexOfAny(forbidden) is var at and >= 0

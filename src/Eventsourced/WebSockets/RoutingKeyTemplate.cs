@@ -124,6 +124,12 @@ internal sealed class RoutingKeyTemplate : IValueRule
             return false;
         }
 
+        if (QueueNameRules.EdgeSpace(to, "destination") is { } spaced)
+        {
+            reason = spaced;
+            return false;
+        }
+
         var key = new StringBuilder();
         for (var i = 0; i < _parts.Length; i++)
         {
@@ -138,15 +144,18 @@ internal sealed class RoutingKeyTemplate : IValueRule
                     break;
                 case Part.Query:
                     problem = QueueNameResolver.Problem(RequestValues.Query(request, value, out piece), "query parameter", value)
-                        ?? QueueNameResolver.Separating(piece, _separators[i], "query parameter", value, "routing key");
+                        ?? QueueNameResolver.Separating(piece, _separators[i], "query parameter", value, "routing key")
+                        ?? QueueNameResolver.EdgeSpace(piece, "query parameter", value);
                     break;
                 case Part.Cookie:
                     problem = QueueNameResolver.Problem(RequestValues.Cookie(request, value, out piece), "cookie", value)
-                        ?? QueueNameResolver.Separating(piece, _separators[i], "cookie", value, "routing key");
+                        ?? QueueNameResolver.Separating(piece, _separators[i], "cookie", value, "routing key")
+                        ?? QueueNameResolver.EdgeSpace(piece, "cookie", value);
                     break;
                 case Part.Claim:
                     problem = RequestValues.Claim(request, value, out piece)
-                        ?? QueueNameResolver.Separating(piece, _separators[i], RequestValues.ClaimLabel(request), value, "routing key");
+                        ?? QueueNameResolver.Separating(piece, _separators[i], RequestValues.ClaimLabel(request), value, "routing key")
+                        ?? QueueNameResolver.EdgeSpace(piece, RequestValues.ClaimLabel(request), value);
                     break;
             }
 

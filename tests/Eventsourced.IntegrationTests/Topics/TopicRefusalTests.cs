@@ -71,6 +71,9 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/", "empty topic name")]
     [InlineData("/topics/a%01b", "topic name contains control characters")]
     [InlineData("/topics/a%C2%85b", "topic name contains control characters")]
+    [InlineData("/topics/news%20", "topic name starts or ends with a space")] // another topic than 'news', that looks the same
+    [InlineData("/topics/%20news", "topic name starts or ends with a space")]
+    [InlineData("/topics/news%09", "topic name contains control characters")]
     [InlineData("/topics/a%FFb", "topic name is not valid percent-encoded UTF-8")] // would read as /topics/a%25FFb
     [InlineData("/topics/%ED%A0%80", "topic name is not valid percent-encoded UTF-8")] // an encoded surrogate
     [InlineData("/topics/a%252Fb", "topic name must not contain the text '%2F' (it would read as '/')")] // read as /topics/a%2Fb

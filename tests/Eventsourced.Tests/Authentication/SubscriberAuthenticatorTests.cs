@@ -229,6 +229,31 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal((401, "invalid_token", "malformed token: its header has no alg"), await RefusalAsync(WithSecret(), Request(bearer: signed + "." + signature)));
     }
 
+    /// <summary>
+    /// RFC 7519 section 7.2: the payload must be one complete JSON object. IdentityModel read the first object and ignored
+    /// what followed it, so that a token whose payload went on after its closing brace (a second object another parser
+    /// may read, junk, a NUL) opened a stream: <c>{"sub":"alice",...}{"sub":"bob"}</c> was alice's token here.
+    /// </summary>
+    [Theory]
+    [InlineData("garbage")]
+    [InlineData("{\"sub\":\"bob\"}")]
+    [InlineData("\u0000")]
+    [InlineData("]")]
+    public async Task Authenticate_PayloadWithTextAfterItsObject_IsAMalformedToken(string after)
+    {
+        var exp = DateTimeOffset.UtcNow.AddHours(1).ToUnixTimeSeconds();
+        var header = TestTokens.Base64Url("{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+        string Signed(string payload)
+        {
+            var signed = header + "." + TestTokens.Base64Url(payload);
+            return signed + "." + Base64UrlEncoder.Encode(HMACSHA256.HashData(Encoding.UTF8.GetBytes(TestTokens.Secret), Encoding.ASCII.GetBytes(signed)));
+        }
+
+        var payload = $$"""{"sub":"alice","exp":{{exp}}}""";
+        Assert.True((await WithSecret().AuthenticateAsync(Request(bearer: Signed(payload + " \n")))).Succeeded, "white space after the object is JSON");
+        Assert.Equal((401, "invalid_token", "malformed token: its payload is not one JSON object"), await RefusalAsync(WithSecret(), Request(bearer: Signed(payload + after))));
+    }
+
     [Theory]
     [InlineData("exp2")]
     [InlineData("b64")]

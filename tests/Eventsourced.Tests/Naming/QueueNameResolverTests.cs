@@ -30,6 +30,37 @@ public sealed class QueueNameResolverTests
     public void TryResolve_WhitespaceInPattern_IsIgnored() =>
         Assert.Equal((true, "q-7", ""), Resolve(" q- ${query:id} ", "?id=7"));
 
+    /// <summary>
+    /// <c>news </c> would be another queue than <c>news</c> that looks the same in every listing, log and page: a space at
+    /// either end of a value from the request or the token, or of the name it builds, is refused; inside, it is text.
+    /// </summary>
+    [Theory]
+    [InlineData("${query:id}", "?id=news%20", "", "query parameter 'id' starts or ends with a space")]
+    [InlineData("${query:id}", "?id=%20news", "", "query parameter 'id' starts or ends with a space")]
+    [InlineData("${query:id}", "?id=news+", "", "query parameter 'id' starts or ends with a space")]
+    [InlineData("${query:id}", "?id=%20", "", "query parameter 'id' starts or ends with a space")]
+    [InlineData("inbox.${query:id}", "?id=%2042", "", "query parameter 'id' starts or ends with a space")] // inbox. 42
+    [InlineData("${cookie:sid}.inbox", "", "sid=42%20", "cookie 'sid' starts or ends with a space")]
+    [InlineData("${cookie:sid}.inbox", "", "sid=\" 42\"", "cookie 'sid' starts or ends with a space")]
+    public void TryResolve_ASpaceAtEitherEnd_IsRefused(string pattern, string query, string cookie, string reason) =>
+        Assert.Equal((false, "", reason), Resolve(pattern, query, cookie));
+
+    [Theory]
+    [InlineData("user-${claim:sub}", "alice ")]
+    [InlineData("${claim:sub}.inbox", " alice")]
+    public void TryResolve_AClaimWithASpaceAtEitherEnd_IsRefused(string pattern, string sub) =>
+        Assert.Equal((false, "", "token claim 'sub' starts or ends with a space"), ResolveWithClaims(pattern, ("sub", sub)));
+
+    [Fact]
+    public void TryResolve_ASpaceInside_IsText() =>
+        Assert.Equal((true, "news of today", ""), Resolve("${query:id}", "?id=news%20of+today"));
+
+    [Theory]
+    [InlineData("news ")]
+    [InlineData(" news")]
+    public void Check_ANameWithASpaceAtEitherEnd_IsRefused(string name) =>
+        Assert.Equal("topic name starts or ends with a space", QueueNameRules.Check(name, "topic name"));
+
     /// <summary>Which of two values was meant cannot be known: neither is taken.</summary>
     [Theory]
     [InlineData("?id=1&id=2")]

@@ -19,13 +19,17 @@ public sealed class RoutingKeyTemplateTests
     [Theory]
     [InlineData("${to}", "", "empty destination")]
     [InlineData("${to}", "a\nb", "destination contains control characters")]
+    [InlineData("topic.${to}", "lobby ", "destination starts or ends with a space")] // not the topic 'lobby', and looks like it
+    [InlineData("topic.${to}", " lobby", "destination starts or ends with a space")]
+    [InlineData("topic.${to}", " ", "destination starts or ends with a space")]
+    [InlineData("${query:room}.${to}", "x", "query parameter 'room' starts or ends with a space", "?room=r1%20")]
     [InlineData("${query:other}.${to}", "x", "missing query parameter 'other'")]
     [InlineData("${cookie:other}.${to}", "x", "missing cookie 'other'")]
     [InlineData("${claim:role}.${to}", "x", "token has no claim 'role'")]
     [InlineData("${claim:team}.${to}", "x", "token claim 'team' has several values")]
-    public void Resolve_Refuses_WithAReason(string template, string to, string expected)
+    public void Resolve_Refuses_WithAReason(string template, string to, string expected, string query = "?room=r1")
     {
-        Assert.False(RoutingKeyTemplate.Parse(template).TryResolve(to, Request(), out _, out var reason));
+        Assert.False(RoutingKeyTemplate.Parse(template).TryResolve(to, Request(query: query), out _, out var reason));
         Assert.Equal(expected, reason);
     }
 
@@ -77,10 +81,10 @@ public sealed class RoutingKeyTemplateTests
     public void Parse_AClaimNextToAnotherPlaceholderWithoutPunctuation_IsAConfigurationError(string template, string expected) =>
         Assert.StartsWith(expected, Assert.Throws<FormatException>(() => RoutingKeyTemplate.Parse(template)).Message, StringComparison.Ordinal);
 
-    private static HttpRequest Request(string sub = "u42")
+    private static HttpRequest Request(string sub = "u42", string query = "?room=r1")
     {
         var context = new DefaultHttpContext();
-        context.Request.QueryString = new QueryString("?room=r1");
+        context.Request.QueryString = new QueryString(query);
         context.Request.Headers.Cookie = "sid=s9";
         context.User = new System.Security.Claims.ClaimsPrincipal(new System.Security.Claims.ClaimsIdentity(
             [new("sub", sub), new("team", "a"), new("team", "b")], Eventsourced.Authentication.SubscriberAuthenticator.TokenAuthenticationType));
