@@ -42,6 +42,32 @@ public sealed class ServerCertificateTests : IDisposable
     }
 
     [Fact]
+    public async Task BrokenPair_ThenThePairInUsePutBack_IsLoggedAsLoaded()
+    {
+        // The old, good pair restored after a broken one loaded (the metric went back to 0) but logged nothing: the
+        // last line said "cannot be loaded", as if the files were broken still.
+        using var first = TestCertificate.Create("first");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        var metrics = new TestMetrics();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"), metrics.Gateway);
+        Assert.Equal(1, Count(log, EventIds.CertificateLoaded));
+
+        await File.WriteAllTextAsync(keyPath, "not a key\n", CancellationToken.None);
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the broken key is logged");
+        Assert.Equal(1, metrics.Scrape().Value(Failing));
+
+        first.WriteTo(_directory.FullName);
+        await WaitAsync(() => metrics.Scrape().Value(Failing) == 0, "the restored pair loads");
+        await WaitAsync(() => Count(log, EventIds.CertificateLoaded) >= 2, "the restored pair is logged as in use");
+
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+        var last = log.Entries.Last(e => e.EventId is EventIds.CertificateLoaded or EventIds.CertificateReloadFailed);
+        Assert.Equal(EventIds.CertificateLoaded, last.EventId);
+        Assert.Contains(first.Certificate.Thumbprint, last.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Loaded_TheExpiryIsAnIsoTimeInUtc()
     {
         // Logged as a DateTime, the JSON format wrote its State month first without a zone ("01/05/2027 20:07:50").
