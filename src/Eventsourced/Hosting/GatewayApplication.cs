@@ -3,6 +3,7 @@ using Eventsourced.Configuration;
 using Eventsourced.Http;
 using Eventsourced.Sockets;
 using Eventsourced.Limits;
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Eventsourced.Topics;
@@ -259,6 +260,29 @@ public static class GatewayApplication
         // Disposing the factory drains the console logger's queue before the process exits.
         using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, log));
         HostingLog.CannotListen(loggers.CreateLogger("Eventsourced"), reason);
+    }
+
+    /// <summary>
+    /// Whether the exit-78 problems of <paramref name="config"/> are to be told as JSON log entries: <c>log.format</c> was read
+    /// as <c>json</c> (from a file or the environment) and is not itself one of the problems.
+    /// </summary>
+    internal static bool LogsConfigurationProblemsAsJson(LoadedConfig config) =>
+        string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase)
+        && !config.Problems.Any(p => string.Equals(p.Key, "log.format", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Says what is wrong with the configuration (exit 78) as the configured JSON logs would: one JSON line per problem
+    /// (event 151, critical), its <c>State</c> naming <c>File</c> and <c>Line</c> (or <c>Variable</c>), <c>Key</c> and
+    /// <c>Problem</c>, so a log pipeline parses it like every other line. Whatever <c>log.level</c> says: the gateway stops.
+    /// </summary>
+    internal static void LogConfigurationProblems(LoadedConfig config)
+    {
+        using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, new LogOptions { Format = "json", Level = "critical" }));
+        var logger = loggers.CreateLogger("Eventsourced");
+        foreach (var problem in config.Problems)
+        {
+            logger.Log(LogLevel.Critical, new EventId(EventIds.ConfigurationInvalid, "ConfigurationInvalid"), new ConfigProblemLogState(problem), null, (s, _) => s.ToString());
+        }
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)
