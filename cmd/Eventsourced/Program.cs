@@ -57,6 +57,12 @@ try
     await app.RunAsync();
     return ExitCodes.Success;
 }
+catch (ConfigException ex)
+{
+    // The files the configuration names changed after it was checked (a server.tls renewal half written at start).
+    await Console.Error.WriteLineAsync($"eventsourced: invalid configuration\n{ex.Message}");
+    return ExitCodes.ConfigError;
+}
 catch (IOException ex)
 {
     // A listen address (server.address or metrics.address) that is taken, denied or not ours, or a host name that does

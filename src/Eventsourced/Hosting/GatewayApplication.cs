@@ -28,9 +28,33 @@ namespace Eventsourced.Hosting;
 /// </summary>
 public static class GatewayApplication
 {
+    /// <exception cref="ConfigException">
+    /// The options' checks, run again as the host starts, found a problem the loader had not: files named by the
+    /// configuration (<c>server.tls</c>'s pair) changed in between, a renewal half written, say.
+    /// </exception>
     public static WebApplication Build(LoadedConfig config, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        try
+        {
+            return BuildHost(config, configure);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // Unhandled, this ended the process with a stack trace; it is a configuration problem like any other (exit 78).
+            throw new ConfigException([.. ex.Failures]);
+        }
+        catch (Exception ex) when (ex is ArgumentException or System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException
+            && TlsFiles.Enabled(config.Options.Server) && TlsFiles.Check(config.Options, config.Origins).ToArray() is { Length: > 0 } problems)
+        {
+            // server.tls's pair, checked by the loader, no longer loads as the host takes it: a configuration problem, not a
+            // crash (ArgumentException) nor "cannot listen" (IOException, exit 69).
+            throw new ConfigException(problems);
+        }
+    }
+
+    private static WebApplication BuildHost(LoadedConfig config, Action<WebApplicationBuilder>? configure)
+    {
         var options = config.Options;
         // Before anything starts or logs: an address that cannot be had is one IOException naming key and reason.
         ListenProbe.ThrowIfUnavailable(options);
