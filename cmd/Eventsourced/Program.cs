@@ -29,7 +29,15 @@ if (commandLine.Version)
 LoadedConfig config;
 try
 {
-    config = ConfigLoader.Load(ConfigSources.ForProcess(commandLine.ConfigFile));
+    config = ConfigLoader.Read(ConfigSources.ForProcess(commandLine.ConfigFile));
+    if (config.Problems.Count > 0 && GatewayApplication.LogsConfigurationProblemsAsJson(config))
+    {
+        // log.format: json was read (file or environment): one JSON log entry per problem on stdout, like every other line.
+        GatewayApplication.LogConfigurationProblems(config);
+        return ExitCodes.ConfigError;
+    }
+
+    config.ThrowIfInvalid();
 }
 catch (ConfigException ex)
 {
@@ -48,6 +56,12 @@ try
     await using var app = GatewayApplication.Build(config);
     await app.RunAsync();
     return ExitCodes.Success;
+}
+catch (ConfigException ex)
+{
+    // The files the configuration names changed after it was checked (a server.tls renewal half written at start).
+    await Console.Error.WriteLineAsync($"eventsourced: invalid configuration\n{ex.Message}");
+    return ExitCodes.ConfigError;
 }
 catch (IOException ex)
 {

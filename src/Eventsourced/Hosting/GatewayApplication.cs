@@ -3,6 +3,7 @@ using Eventsourced.Configuration;
 using Eventsourced.Http;
 using Eventsourced.Sockets;
 using Eventsourced.Limits;
+using Eventsourced.Logging;
 using Eventsourced.Metrics;
 using Eventsourced.Sse;
 using Eventsourced.Topics;
@@ -27,9 +28,33 @@ namespace Eventsourced.Hosting;
 /// </summary>
 public static class GatewayApplication
 {
+    /// <exception cref="ConfigException">
+    /// The options' checks, run again as the host starts, found a problem the loader had not: files named by the
+    /// configuration (<c>server.tls</c>'s pair) changed in between, a renewal half written, say.
+    /// </exception>
     public static WebApplication Build(LoadedConfig config, Action<WebApplicationBuilder>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(config);
+        try
+        {
+            return BuildHost(config, configure);
+        }
+        catch (OptionsValidationException ex)
+        {
+            // Unhandled, this ended the process with a stack trace; it is a configuration problem like any other (exit 78).
+            throw new ConfigException([.. ex.Failures]);
+        }
+        catch (Exception ex) when (ex is ArgumentException or System.Security.Cryptography.CryptographicException or IOException or UnauthorizedAccessException
+            && TlsFiles.Enabled(config.Options.Server) && TlsFiles.Check(config.Options, config.Origins).ToArray() is { Length: > 0 } problems)
+        {
+            // server.tls's pair, checked by the loader, no longer loads as the host takes it: a configuration problem, not a
+            // crash (ArgumentException) nor "cannot listen" (IOException, exit 69).
+            throw new ConfigException(problems);
+        }
+    }
+
+    private static WebApplication BuildHost(LoadedConfig config, Action<WebApplicationBuilder>? configure)
+    {
         var options = config.Options;
         // Before anything starts or logs: an address that cannot be had is one IOException naming key and reason.
         ListenProbe.ThrowIfUnavailable(options);
@@ -259,6 +284,29 @@ public static class GatewayApplication
         // Disposing the factory drains the console logger's queue before the process exits.
         using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, log));
         HostingLog.CannotListen(loggers.CreateLogger("Eventsourced"), reason);
+    }
+
+    /// <summary>
+    /// Whether the exit-78 problems of <paramref name="config"/> are to be told as JSON log entries: <c>log.format</c> was read
+    /// as <c>json</c> (from a file or the environment) and is not itself one of the problems.
+    /// </summary>
+    internal static bool LogsConfigurationProblemsAsJson(LoadedConfig config) =>
+        string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase)
+        && !config.Problems.Any(p => string.Equals(p.Key, "log.format", StringComparison.Ordinal));
+
+    /// <summary>
+    /// Says what is wrong with the configuration (exit 78) as the configured JSON logs would: one JSON line per problem
+    /// (event 151, critical), its <c>State</c> naming <c>File</c> and <c>Line</c> (or <c>Variable</c>), <c>Key</c> and
+    /// <c>Problem</c>, so a log pipeline parses it like every other line. Whatever <c>log.level</c> says: the gateway stops.
+    /// </summary>
+    internal static void LogConfigurationProblems(LoadedConfig config)
+    {
+        using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, new LogOptions { Format = "json", Level = "critical" }));
+        var logger = loggers.CreateLogger("Eventsourced");
+        foreach (var problem in config.Problems)
+        {
+            logger.Log(LogLevel.Critical, new EventId(EventIds.ConfigurationInvalid, "ConfigurationInvalid"), new ConfigProblemLogState(problem), null, (s, _) => s.ToString());
+        }
     }
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)

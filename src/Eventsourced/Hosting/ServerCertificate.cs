@@ -10,7 +10,8 @@ namespace Eventsourced.Hosting;
 /// symlink): a file watcher on their directories notices at once, and a check every
 /// <see cref="PollInterval"/> catches what a watcher misses (network file systems). Each new TLS handshake takes
 /// the current certificate; open connections keep theirs. A half-written or broken pair keeps the old certificate
-/// and is logged once; the next change of the files tries again. So does an expired certificate in place of a valid
+/// and is logged once; the next change of the files tries again, and a pair that loads after one that failed is logged
+/// (event 108) even when it is the one in use, put back. So does an expired certificate in place of a valid
 /// one; a certificate in use outside its validity (at start, or replacing an expired one) is logged as such. Changes of
 /// other files in their directories (a log written there, another service's files) do not try the same broken pair
 /// again, nor log it again.
@@ -137,12 +138,20 @@ internal sealed class ServerCertificate : IDisposable
                 return;
             }
 
+            var wasFailing = _failed is not null;
             _failed = null;
             _stamp = stamp;
             _metrics?.TlsReloadFailing(false);
             if (loaded.Thumbprint == Current.Thumbprint)
             {
                 loaded.Dispose();
+                if (wasFailing)
+                {
+                    // The pair in use put back after a broken one (logged as failing): the files load again, and the log
+                    // that last said "cannot be loaded" says so, else it reads as failing still.
+                    Serving(Current);
+                }
+
                 return;
             }
 

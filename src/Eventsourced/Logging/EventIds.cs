@@ -32,6 +32,7 @@ internal static class EventIds
     public const int BindTakesRequestValues = 123;
     public const int CannotListen = 124;
     public const int CorsHeadersNotAllowed = 150;
+    public const int ConfigurationInvalid = 151;
 
     // Broker: 2xx
     public const int BrokerConnected = 200;

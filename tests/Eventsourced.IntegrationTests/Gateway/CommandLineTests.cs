@@ -192,6 +192,54 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task BrokenConfig_JsonLogs_ExitsWithConfigErrorAsOneJsonLinePerProblem()
+    {
+        var file = Write("bad-json.yml", """
+            log:
+              format: json
+            queue:
+              expires: -5
+            """);
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(
+            new Dictionary<string, string> { ["EVENTSOURCED_QUEUE__PREFETCH"] = "0" }, "--config", file);
+
+        // Before, "eventsourced: invalid configuration" and the problems as plain lines on stderr, which a JSON log pipeline cannot parse.
+        Assert.Equal(78, exit);
+        Assert.Equal(string.Empty, stderr.Trim());
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.Equal(2, lines.Length);
+        using var inFile = System.Text.Json.JsonDocument.Parse(lines[0]);
+        Assert.Equal(151, inFile.RootElement.GetProperty("EventId").GetInt32());
+        Assert.Equal("Critical", inFile.RootElement.GetProperty("LogLevel").GetString());
+        Assert.Equal($"invalid configuration: {file}:4: queue.expires: must be from 0 to 2147483, got -5", inFile.RootElement.GetProperty("Message").GetString());
+        var state = inFile.RootElement.GetProperty("State");
+        Assert.Equal(file, state.GetProperty("File").GetString());
+        Assert.Equal(4, state.GetProperty("Line").GetInt32());
+        Assert.Equal("queue.expires", state.GetProperty("Key").GetString());
+        Assert.Equal("must be from 0 to 2147483, got -5", state.GetProperty("Problem").GetString());
+        using var inEnvironment = System.Text.Json.JsonDocument.Parse(lines[1]);
+        var variable = inEnvironment.RootElement.GetProperty("State");
+        Assert.Equal("EVENTSOURCED_QUEUE__PREFETCH", variable.GetProperty("Variable").GetString());
+        Assert.Equal("queue.prefetch", variable.GetProperty("Key").GetString());
+    }
+
+    [Fact]
+    public async Task BrokenLogFormat_ExitsWithConfigErrorAsPlainText()
+    {
+        var file = Write("bad-format.yml", """
+            log:
+              format: xml
+            """);
+
+        var (exit, stdout, stderr) = await GatewayProcess.RunAsync(NoEnvironment, "--config", file);
+
+        Assert.Equal(78, exit);
+        Assert.Empty(stdout.Trim());
+        Assert.Contains($"{file}:2: log.format", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task MissingConfigFile_ExitsWithConfigError()
     {
         var (exit, _, stderr) = await GatewayProcess.RunAsync(NoEnvironment, "--config", Path.Combine(_dir, "nope.yml"));

@@ -1,5 +1,6 @@
 using Eventsourced.Hosting;
 using Eventsourced.Logging;
+using Eventsourced.Testing;
 using Eventsourced.Testing.Gateways;
 using Eventsourced.Tests.Metrics;
 
@@ -39,6 +40,59 @@ public sealed class ServerCertificateTests : IDisposable
 
         second.WriteTo(_directory.FullName);
         await WaitAsync(() => served.Current.Thumbprint == second.Certificate.Thumbprint, "the fixed pair is loaded");
+    }
+
+    [Fact]
+    public async Task BrokenPair_ThenThePairInUsePutBack_IsLoggedAsLoaded()
+    {
+        // The old, good pair restored after a broken one loaded (the metric went back to 0) but logged nothing: the
+        // last line said "cannot be loaded", as if the files were broken still.
+        using var first = TestCertificate.Create("first");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        using var log = new CollectedLog();
+        var metrics = new TestMetrics();
+        using var served = new ServerCertificate(certificatePath, keyPath, TimeProvider.System, log.CreateLogger("Eventsourced.Tls"), metrics.Gateway);
+        Assert.Equal(1, Count(log, EventIds.CertificateLoaded));
+
+        await File.WriteAllTextAsync(keyPath, "not a key\n", CancellationToken.None);
+        await WaitAsync(() => Count(log, EventIds.CertificateReloadFailed) >= 1, "the broken key is logged");
+        Assert.Equal(1, metrics.Scrape().Value(Failing));
+
+        first.WriteTo(_directory.FullName);
+        await WaitAsync(() => metrics.Scrape().Value(Failing) == 0, "the restored pair loads");
+        await WaitAsync(() => Count(log, EventIds.CertificateLoaded) >= 2, "the restored pair is logged as in use");
+
+        Assert.Equal(first.Certificate.Thumbprint, served.Current.Thumbprint);
+        var last = log.Entries.Last(e => e.EventId is EventIds.CertificateLoaded or EventIds.CertificateReloadFailed);
+        Assert.Equal(EventIds.CertificateLoaded, last.EventId);
+        Assert.Contains(first.Certificate.Thumbprint, last.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PairChangedBetweenTheCheckAndTheStart_IsAConfigurationError_NotAnUnhandledException()
+    {
+        // Seen with the published gateway: a key swapped while it started (a renewal half written) passed the loader's
+        // check, then failed the host's validation of the same options: "Unhandled exception.
+        // Microsoft.Extensions.Options.OptionsValidationException" and a stack trace, not exit 78.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        var file = Path.Combine(_directory.FullName, "config.yml");
+        File.WriteAllText(file, $"""
+            server:
+              address: 127.0.0.1:{FreePort.Next()}
+              tls:
+                certificate: {certificatePath}
+                key: {keyPath}
+            broker:
+              node: [amqp://guest:guest@127.0.0.1:{FreePort.Next()}/]
+            """);
+        var config = Eventsourced.Configuration.ConfigLoader.Load(new Eventsourced.Configuration.ConfigSources([], file));
+
+        File.WriteAllText(keyPath, second.KeyPem);
+
+        var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        Assert.Contains($"{file}:4: server.tls.certificate:", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
