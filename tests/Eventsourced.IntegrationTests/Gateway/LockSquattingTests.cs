@@ -73,9 +73,7 @@ public sealed class LockSquattingTests(BrokerFixture broker)
 
     private static void Quorum(Eventsourced.Configuration.GatewayOptions options, int perChannel)
     {
-        options.Queue.Type = "quorum";
-        options.Queue.BusyGraceSeconds = 1;
-        options.Queue.ExpiresSeconds = 60; // the shared broker keeps no quorum queue of ours for long
+        QuorumQueueTests.Quorum(options);
         options.Broker.SubscribersPerChannel = perChannel;
     }
 }

@@ -218,7 +218,8 @@ public sealed class QuorumQueueTests(BrokerFixture broker)
         Assert.Equal(Enumerable.Range(firstIndex + 1, Messages - firstIndex - 1).Select(i => $"{i:D5}"), rest.Select(e => e[..5]));
     }
 
-    private static void Quorum(Eventsourced.Configuration.GatewayOptions options)
+    /// <summary>Quorum queues with a short busy grace and expiry, as these tests and <see cref="LockSquattingTests"/> use them.</summary>
+    internal static void Quorum(Eventsourced.Configuration.GatewayOptions options)
     {
         options.Queue.Type = "quorum";
         options.Queue.BusyGraceSeconds = 1;
