@@ -6,7 +6,7 @@ namespace Eventsourced.Tests.Http;
 
 public sealed class StatusReasonTests
 {
-    /// <summary>README "Refusals": the header is printable ASCII (`?` for anything else), the body the reason exactly, UTF-8.</summary>
+    /// <summary>README "The stream endpoint": the header is printable ASCII (`?` for anything else), the body the reason exactly, UTF-8.</summary>
     [Fact]
     public async Task ANonAsciiReason_IsQuestionMarksInTheHeader_AndExactInTheBody()
     {
