@@ -75,6 +75,12 @@ internal sealed class SseEndpoint(
         {
             await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, AcksNotTaken(context, target == topics, mapped));
         }
+        else if (target == queues && context.Request.Query.ContainsKey(PollEndpoint.AckParameter) && !queues.ReadsQueryParameter(PollEndpoint.AckParameter))
+        {
+            // A long-poll sent here (the stream's URL, or poll.path switched off): taken, its messages were acknowledged into
+            // an event stream that a client waiting for a JSON answer never reads, and lost.
+            await gate.RefuseAsync(context, StatusCodes.Status400BadRequest, StreamOutcomes.BadRequest, AckNotTaken(context, mapped));
+        }
         else
         {
             await gate.HandleAsync(context, target, format, subscription => new SseWriter(context, subscription, settings, metrics, format.Opening, options.Value.EndEvent));
@@ -100,6 +106,18 @@ internal sealed class SseEndpoint(
             _ => string.Empty,
         };
         return "query parameter 'acks' is for WebSockets: an event stream's message is acknowledged once the client's TCP has it (an EventSource cannot acknowledge)" + elsewhere;
+    }
+
+    /// <summary>
+    /// Why a queue's event stream refuses <c>?ack=</c>: the long-poll's acknowledgement, which a client polling at the wrong path
+    /// (or after <c>poll.path</c> was switched off) sends; where long-polls are, if anywhere.
+    /// </summary>
+    internal static string AckNotTaken(HttpContext context, MappedEndpoints mapped)
+    {
+        const string Stream = "an event stream's message is acknowledged once the client's TCP has it, and a poll reading one would lose it";
+        return mapped.LongPolls is { } poll
+            ? $"query parameter 'ack' is for long-polls, at {MappedEndpoints.Public(context, poll)}?...&ack=ID: {Stream}"
+            : $"query parameter 'ack' is for long-polls, which are not served here (poll.path): {Stream}";
     }
 
     /// <summary>

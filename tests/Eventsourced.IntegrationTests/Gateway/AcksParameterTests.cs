@@ -74,4 +74,45 @@ public sealed class AcksParameterTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.UntilConsumersAsync($"{id}.client", 1, Timeout, "the stream consuming its queue");
         await _amqp.DeleteQueueAsync($"{id}.client");
     }
+
+    [Theory]
+    [InlineData("/poll", "ack=")]
+    [InlineData("/poll", "ack=9f2c41a07b3e-2")]
+    [InlineData("/", "ack=9f2c41a07b3e-2")]
+    public async Task Stream_LongPollsAck_Is400_AndConsumesNothing_AlsoWithLongPollsSwitchedOff(string path, string ack)
+    {
+        // A long-poll client at the stream's URL, or polling on after poll.path was switched off (its /poll is then the
+        // stream): its messages were acknowledged into an event stream that it never read as an answer.
+        var queue = broker.UniqueQueueName(nameof(Stream_LongPollsAck_Is400_AndConsumesNothing_AlsoWithLongPollsSwitchedOff));
+        var pollsOff = path == "/poll";
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Poll.Path = pollsOff ? "" : "/poll");
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "one");
+
+        await using (var refused = await gateway.SubscribeAsync($"{path}?id={queue}&{ack}"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+            Assert.Equal(
+                pollsOff
+                    ? "query parameter 'ack' is for long-polls, which are not served here (poll.path): an event stream's message is acknowledged once the client's TCP has it, and a poll reading one would lose it"
+                    : "query parameter 'ack' is for long-polls, at /poll?...&ack=ID: an event stream's message is acknowledged once the client's TCP has it, and a poll reading one would lose it",
+                refused.Reason);
+        }
+
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+        await _amqp.DeleteQueueAsync(queue);
+    }
+
+    [Fact]
+    public async Task Stream_APatternReadingAck_TakesItAsTheApplicationsValue()
+    {
+        var id = broker.UniqueQueueName(nameof(Stream_APatternReadingAck_TakesItAsTheApplicationsValue));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Queue.Pattern = "${query:id}.${query:ack}");
+
+        await using var stream = await gateway.SubscribeAsync($"/?id={id}&ack=x");
+
+        Assert.Equal(HttpStatusCode.OK, stream.Status);
+        await _amqp.UntilConsumersAsync($"{id}.x", 1, Timeout, "the stream consuming its queue");
+        await _amqp.DeleteQueueAsync($"{id}.x");
+    }
 }
