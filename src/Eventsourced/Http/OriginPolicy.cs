@@ -183,7 +183,15 @@ internal sealed class OriginPolicy
     /// </summary>
     public string? HostRefusal(HttpRequest request)
     {
-        if (_hosts.Length == 0 || HostString.MatchesAny(WithoutRootDot(request.Host.Host), _hosts))
+        if (_hosts.Length == 0)
+        {
+            return null;
+        }
+
+        // HostString.MatchesAny takes "*.example.com" as "ends with .example.com", so "a..example.com" and
+        // ".example.com" would pass; no DNS name has an empty label (RFC 1035 2.3.1), so such a Host is no name of ours.
+        var name = WithoutRootDot(request.Host.Host);
+        if (!name.StartsWith('.') && !name.Contains("..", StringComparison.Ordinal) && HostString.MatchesAny(name, _hosts))
         {
             return null;
         }

@@ -41,6 +41,10 @@ public sealed class OriginPolicyTests
     [InlineData("example", "host 'example' is not served here (server.hosts)")]
     [InlineData("push.example.attacker.example", "host 'push.example.attacker.example' is not served here (server.hosts)")]
     [InlineData("", "host '' is not served here (server.hosts)")]
+    [InlineData("a..b.example", "host 'a..b.example' is not served here (server.hosts)")]
+    [InlineData(".b.example", "host '.b.example' is not served here (server.hosts)")]
+    [InlineData("..b.example", "host '..b.example' is not served here (server.hosts)")]
+    [InlineData("a..b.example.", "host 'a..b.example.' is not served here (server.hosts)")]
     public void HostRefusal_OnlyTheListedHostsAreServed(string host, string? refusal)
     {
         var policy = new OriginPolicy(new HeaderOptions(), [], ["push.example", "*.b.example", "[::1]"]);
