@@ -788,8 +788,11 @@ internal sealed class WebSocketSession : ISubscriptionSession
 
         // The gateway's lifetime token fires for the client leaving, shutdown, or (the only other cause) the token's expiry.
         var tokenExpired = cancellationToken.IsCancellationRequested && !_context.RequestAborted.IsCancellationRequested && !_settings.Stopping.IsCancellationRequested;
+        // A client's close is answered with its own code (RFC 6455 5.5.1: "typically echos the status code it received"),
+        // so a page that closed with 4001 reads 4001 in its close event. A close without a code is reported as 1000 by
+        // .NET's WebSocket; Empty (1005) is never sent, as .NET would put it on the wire, where RFC 6455 7.4.1 forbids it.
         var (status, description) = _closeBy ?? (_clientClosed
-            ? (WebSocketCloseStatus.NormalClosure, string.Empty)
+            ? (socket.CloseStatus is { } received and not WebSocketCloseStatus.Empty ? received : WebSocketCloseStatus.NormalClosure, string.Empty)
             : tokenExpired ? (WebSocketCloseStatus.PolicyViolation, "token expired")
             : reason switch
             {

@@ -356,6 +356,25 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(["m1", "m2"], ws.Messages.Select(m => m.Data));
     }
 
+    [Theory]
+    [InlineData(4001)]
+    [InlineData(1001)]
+    [InlineData(1000)]
+    public async Task ClientCloses_TheGatewayEchoesItsCode_TheConsumerGoes(int code)
+    {
+        // RFC 6455 5.5.1: the answering close frame typically echoes the status code received; before, every client's
+        // close was answered 1000, so a page that closed with its own code read another one in its close event.
+        var queue = broker.UniqueQueueName(nameof(ClientCloses_TheGatewayEchoesItsCode_TheConsumerGoes) + code);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
+        await using var ws = await gateway.ConnectWebSocketAsync($"/ws?id={queue}");
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+
+        await ws.CloseAsync((WebSocketCloseStatus)code);
+
+        Assert.Equal((WebSocketCloseStatus)code, ws.CloseStatus);
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+    }
+
     [Fact]
     public async Task Ping_IsAnsweredWithItsPong_AcknowledgesNothing_TheConnectionGoesOn()
     {

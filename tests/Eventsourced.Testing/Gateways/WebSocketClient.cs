@@ -154,13 +154,13 @@ public sealed class WebSocketClient : IAsyncDisposable
     /// <summary>Waits until the gateway closes or the connection ends; throws on timeout.</summary>
     public Task WaitForCloseAsync(TimeSpan timeout) => ReceiveUntilAsync(() => false, timeout);
 
-    /// <summary>Closes with a close handshake.</summary>
-    public async Task CloseAsync()
+    /// <summary>Closes with a close handshake (1000 unless <paramref name="status"/> says otherwise).</summary>
+    public async Task CloseAsync(WebSocketCloseStatus status = WebSocketCloseStatus.NormalClosure)
     {
         if (_socket.State == WebSocketState.Open)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+            await _socket.CloseOutputAsync(status, status == WebSocketCloseStatus.Empty ? null : "bye", timeout.Token);
             await ReceiveUntilAsync(() => false, TimeSpan.FromSeconds(10));
         }
     }
