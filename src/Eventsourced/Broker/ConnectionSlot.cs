@@ -84,6 +84,10 @@ internal sealed class ConnectionSlot
             RequestedHeartbeat = heartbeat,
             RequestedConnectionTimeout = TimeSpan.FromSeconds(5),
             ConsumerDispatchConcurrency = 1,
+            // Anything the broker can deliver is received, for queue.max_message_bytes to reject or pass over: at the client
+            // library's default (64 MiB, under RabbitMQ 3.x's default max_message_size of 128 MiB) a larger delivery ended
+            // the whole connection, every stream on it, and stayed at the head of its queue to do it again.
+            MaxInboundMessageBodySize = MaxBrokerMessageBytes,
         };
         if (url.IsTls)
         {
@@ -97,6 +101,9 @@ internal sealed class ConnectionSlot
             };
         }
     }
+
+    /// <summary>The largest message RabbitMQ can be configured to accept (<c>max_message_size</c>: 512 MiB).</summary>
+    internal const uint MaxBrokerMessageBytes = 512 * 1024 * 1024;
 
     public int Id { get; }
 

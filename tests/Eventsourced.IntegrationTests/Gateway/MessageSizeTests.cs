@@ -60,6 +60,44 @@ public sealed class MessageSizeTests(BrokerFixture broker, Xunit.Abstractions.IT
     }
 
     /// <summary>
+    /// Found as an attacker on the publishing side: a message over 64 MiB (the client library's default limit on what it
+    /// receives, while RabbitMQ 3.x accepts up to 128 MiB by default) ended the gateway's whole broker connection
+    /// ("Frame body size exceeds maximum"), every stream on it with it (<c>: stream ended: broker connection lost</c>), and
+    /// stayed at the head of its queue to do it again at the next subscribe. It must be rejected like any message over
+    /// <c>queue.max_message_bytes</c>, and every stream go on.
+    /// </summary>
+    [Fact]
+    public async Task MessageOverTheClientLibrarysDefaultLimit_IsRejected_AndNoStreamEnds()
+    {
+        var log = new CollectedLog();
+        var options = new Eventsourced.Configuration.GatewayOptions();
+        options.Server.Address = "127.0.0.1:0";
+        options.Server.HeartbeatSeconds = 0;
+        options.Broker.Node = [broker.AmqpUrl];
+        var poisoned = broker.UniqueQueueName("poisoned");
+        var bystander = broker.UniqueQueueName("bystander");
+        await using var gateway = await GatewayServer.StartAsync(options, log);
+        await using var amqp = await broker.ConnectAsync(nameof(MessageSizeTests));
+        await using var poisonedReader = await gateway.SubscribeAsync($"/?id={poisoned}");
+        await using var bystanderReader = await gateway.SubscribeAsync($"/?id={bystander}");
+        Assert.Equal(HttpStatusCode.OK, poisonedReader.Status);
+        Assert.Equal(HttpStatusCode.OK, bystanderReader.Status);
+
+        var huge = new byte[(64 * 1024 * 1024) + 1];
+        Array.Fill(huge, (byte)'h');
+        await amqp.PublishAsync(poisoned, huge);
+        await amqp.PublishAsync(poisoned, "after the huge one");
+        await amqp.PublishAsync(bystander, "still here");
+
+        Assert.Equal(["after the huge one"], await poisonedReader.ReadEventsAsync(1, TimeSpan.FromSeconds(60)));
+        Assert.Equal(["still here"], await bystanderReader.ReadEventsAsync(1, Patience));
+        Assert.DoesNotContain("stream ended", poisonedReader.RawText + bystanderReader.RawText, StringComparison.Ordinal);
+        Assert.Contains(log.Entries, e => e.EventId == 307 && e.Message.Contains($"{huge.Length} bytes", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 202);
+        await Wait.UntilAsync(async () => await amqp.MessageCountAsync(poisoned) == 0, Patience, "the huge message rejected, not left at the queue's head");
+    }
+
+    /// <summary>
     /// The cases found when tried as an attacker: a 50 MiB body of short lines (framed, it took the gateway from
     /// 272 MB to over 1 GB), and a reader that stops reading while 10 MiB messages wait for it (670 MB held).
     /// </summary>
