@@ -6,11 +6,11 @@ public static class ExampleNginx
 {
     /// <summary>
     /// nginx with the shipped example, changed only in its addresses (the upstream lists
-    /// <paramref name="gatewayPorts"/>; the access log goes to the test's directory, in the example's format), optionally its <c>proxy_read_timeout</c>, and by <paramref name="alter"/>.
+    /// <paramref name="gatewayPorts"/>; the access log goes to the test's directory, in the example's format), optionally its <c>proxy_read_timeout</c>, and by <paramref name="alter"/>; <paramref name="mainConfiguration"/> goes into nginx.conf outside <c>http {}</c>.
     /// Each replaced text must occur in the example exactly once, so a changed example fails loudly
     /// instead of testing something else.
     /// </summary>
-    public static Task<Nginx> StartAsync(IEnumerable<int> gatewayPorts, string? readTimeout = null, Func<string, string>? alter = null)
+    public static Task<Nginx> StartAsync(IEnumerable<int> gatewayPorts, string? readTimeout = null, Func<string, string>? alter = null, string mainConfiguration = "")
     {
         var port = FreePort.Next();
         // Each gateway with the example's parameters for its server line.
@@ -25,6 +25,6 @@ public static class ExampleNginx
             site = site.ReplaceOnce("proxy_read_timeout 60s;", $"proxy_read_timeout {readTimeout};");
         }
 
-        return Nginx.StartAsync(alter is null ? site : alter(site), port);
+        return Nginx.StartAsync(alter is null ? site : alter(site), port, mainConfiguration);
     }
 }

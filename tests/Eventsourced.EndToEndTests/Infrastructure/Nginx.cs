@@ -30,8 +30,9 @@ public sealed class Nginx : IAsyncDisposable
     /// <summary>
     /// Starts nginx with <paramref name="siteConfiguration"/> (the contents of an <c>http {}</c> block, such as
     /// <c>examples/nginx/eventsourced.conf</c>) that listens on <paramref name="port"/>, and waits until it accepts connections.
+    /// <paramref name="mainConfiguration"/> goes into nginx.conf's main context (outside <c>http {}</c>).
     /// </summary>
-    public static async Task<Nginx> StartAsync(string siteConfiguration, int port)
+    public static async Task<Nginx> StartAsync(string siteConfiguration, int port, string mainConfiguration = "")
     {
         var nginx = Tools.Require("nginx", "nginx");
         var directory = Directory.CreateTempSubdirectory("eventsourced-nginx-");
@@ -43,6 +44,7 @@ public sealed class Nginx : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(root, "nginx.conf"), $$"""
             # Written by the eventsourced end-to-end tests.
             worker_processes 1;
+            {{mainConfiguration}}
             daemon off;
             pid {{root}}/nginx.pid;
             error_log {{root}}/logs/error.log info;
@@ -85,6 +87,57 @@ public sealed class Nginx : IAsyncDisposable
         {
             // Best effort: a temp directory.
         }
+    }
+
+    /// <summary>
+    /// <c>nginx -s reload</c>, as <c>systemctl reload nginx</c> does: the master starts new workers with the configuration
+    /// read again and tells the old ones to finish what they serve and exit. Returns once the signal is sent.
+    /// </summary>
+    public async Task ReloadAsync()
+    {
+        var root = _directory.FullName;
+        using var reload = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(
+            Tools.Require("nginx", "nginx"), ["-p", root + "/", "-c", "nginx.conf", "-e", root + "/logs/error.log", "-s", "reload"])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        var errors = await reload.StandardError.ReadToEndAsync();
+        await reload.WaitForExitAsync();
+        Assert.True(reload.ExitCode == 0, $"nginx -s reload: exit {reload.ExitCode}: {errors}");
+    }
+
+    /// <summary>
+    /// nginx's old workers still running after a reload (<c>nginx: worker process is shutting down</c>): each serves what
+    /// it had before the reload, with the old configuration, until all of it has ended.
+    /// </summary>
+    public IReadOnlyList<int> ShuttingDownWorkers()
+    {
+        var master = File.ReadAllText(Path.Combine(_directory.FullName, "nginx.pid")).Trim();
+        var workers = new List<int>();
+        foreach (var entry in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(entry), out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                var parent = File.ReadAllText(Path.Combine(entry, "stat")).Split(") ")[1].Split(' ')[1];
+                var command = File.ReadAllText(Path.Combine(entry, "cmdline"));
+                if (parent == master && command.Contains("shutting down", StringComparison.Ordinal))
+                {
+                    workers.Add(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended meanwhile.
+            }
+        }
+
+        return workers;
     }
 
     private string ReadLog(string name)
