@@ -60,7 +60,16 @@ try
 catch (ConfigException ex)
 {
     // The files the configuration names changed after it was checked (a server.tls renewal half written at start).
-    await Console.Error.WriteLineAsync($"eventsourced: invalid configuration\n{ex.Message}");
+    if (string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase))
+    {
+        // Like the loader's problems: one JSON log entry per problem on stdout (event 151), not plain text on stderr.
+        GatewayApplication.LogConfigurationProblems(ex);
+    }
+    else
+    {
+        await Console.Error.WriteLineAsync($"eventsourced: invalid configuration\n{ex.Message}");
+    }
+
     return ExitCodes.ConfigError;
 }
 catch (IOException ex)

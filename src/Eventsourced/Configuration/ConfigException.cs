@@ -29,12 +29,24 @@ public sealed class ConfigException : Exception
     }
 
     internal ConfigException(IEnumerable<ConfigProblem> problems)
+        : this(problems.ToArray())
+    {
+    }
+
+    private ConfigException(ConfigProblem[] problems)
         : this(problems.Select(p => p.ToString()).ToArray())
     {
+        Details = problems;
     }
 
     /// <summary>The problems, one per line of <see cref="Exception.Message"/>.</summary>
     public IReadOnlyList<string> Problems { get; }
+
+    /// <summary>
+    /// The same problems with their place, key and text apart (what a JSON log entry of event 151 names), or null when the
+    /// exception was made from lines of text alone.
+    /// </summary>
+    internal IReadOnlyList<ConfigProblem>? Details { get; }
 
     /// <summary>Always null: the problems are the user's to fix, the call stack is not.</summary>
     public override string? StackTrace => null;

@@ -299,15 +299,33 @@ public static class GatewayApplication
     /// (event 151, critical), its <c>State</c> naming <c>File</c> and <c>Line</c> (or <c>Variable</c>), <c>Key</c> and
     /// <c>Problem</c>, so a log pipeline parses it like every other line. Whatever <c>log.level</c> says: the gateway stops.
     /// </summary>
-    internal static void LogConfigurationProblems(LoadedConfig config)
+    internal static void LogConfigurationProblems(LoadedConfig config) => LogConfigurationProblems(config.Problems);
+
+    /// <summary>
+    /// The same for the problems found as the host starts (<see cref="Build(LoadedConfig, Action{WebApplicationBuilder}?)"/>'s
+    /// <see cref="ConfigException"/>: the <c>server.tls</c> pair changed after the loader's check).
+    /// </summary>
+    internal static void LogConfigurationProblems(ConfigException exception) =>
+        LogConfigurationProblems(Detailed(exception));
+
+    private static void LogConfigurationProblems(IEnumerable<ConfigProblem> problems)
     {
         using var loggers = LoggerFactory.Create(logging => ConfigureLogging(logging, new LogOptions { Format = "json", Level = "critical" }));
-        var logger = loggers.CreateLogger("Eventsourced");
-        foreach (var problem in config.Problems)
+        LogConfigurationProblems(loggers.CreateLogger("Eventsourced"), problems);
+    }
+
+    /// <summary>One critical entry of event 151 per problem, its state naming place, key and problem.</summary>
+    internal static void LogConfigurationProblems(ILogger logger, IEnumerable<ConfigProblem> problems)
+    {
+        foreach (var problem in problems)
         {
             logger.Log(LogLevel.Critical, new EventId(EventIds.ConfigurationInvalid, "ConfigurationInvalid"), new ConfigProblemLogState(problem), null, (s, _) => s.ToString());
         }
     }
+
+    /// <summary>The problems of <paramref name="exception"/> with their places, or each line whole when it has none.</summary>
+    internal static IReadOnlyList<ConfigProblem> Detailed(ConfigException exception) =>
+        exception.Details ?? [.. exception.Problems.Select(p => new ConfigProblem(ConfigLocation.Combination, null, p))];
 
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)
     {

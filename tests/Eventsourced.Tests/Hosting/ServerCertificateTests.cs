@@ -3,6 +3,7 @@ using Eventsourced.Logging;
 using Eventsourced.Testing;
 using Eventsourced.Testing.Gateways;
 using Eventsourced.Tests.Metrics;
+using Microsoft.Extensions.Logging;
 
 namespace Eventsourced.Tests.Hosting;
 
@@ -93,6 +94,43 @@ public sealed class ServerCertificateTests : IDisposable
 
         var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
         Assert.Contains($"{file}:4: server.tls.certificate:", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PairChangedBetweenTheCheckAndTheStart_JsonLogs_OneEntryPerProblemNamingFileLineAndKey()
+    {
+        // With log.format: json, this late exit 78 was the only one printed as plain text on stderr ("eventsourced: invalid
+        // configuration" and the lines), where every other is one JSON entry of event 151 per problem naming File, Line, Key.
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        var file = Path.Combine(_directory.FullName, "config.yml");
+        File.WriteAllText(file, $"""
+            log:
+              format: json
+            server:
+              address: 127.0.0.1:{FreePort.Next()}
+              tls:
+                certificate: {certificatePath}
+                key: {keyPath}
+            broker:
+              node: [amqp://guest:guest@127.0.0.1:{FreePort.Next()}/]
+            """);
+        var config = Eventsourced.Configuration.ConfigLoader.Load(new Eventsourced.Configuration.ConfigSources([], file));
+        File.WriteAllText(keyPath, second.KeyPem);
+        var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        var log = new StateLog();
+
+        GatewayApplication.LogConfigurationProblems(log, GatewayApplication.Detailed(error));
+
+        Assert.Equal(error.Problems.Count, log.Entries.Count);
+        var (level, eventId, message, state) = Assert.Single(log.Entries, e => e.State.ContainsKey("Key") && (string?)e.State["Key"] == "server.tls.certificate");
+        Assert.Equal(LogLevel.Critical, level);
+        Assert.Equal(EventIds.ConfigurationInvalid, eventId);
+        Assert.StartsWith($"invalid configuration: {file}:6: server.tls.certificate: cannot load certificate", message, StringComparison.Ordinal);
+        Assert.Equal(file, state["File"]);
+        Assert.Equal(6L, Convert.ToInt64(state["Line"], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.StartsWith("cannot load certificate", (string?)state["Problem"], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -280,5 +318,20 @@ public sealed class ServerCertificateTests : IDisposable
             Assert.True(DateTime.UtcNow < deadline, $"timed out waiting until {what}");
             await Task.Delay(50, CancellationToken.None);
         }
+    }
+
+    /// <summary>Log entries with their state's names and values (what the JSON console writes as <c>State</c>).</summary>
+    private sealed class StateLog : ILogger
+    {
+        public List<(LogLevel Level, int EventId, string Message, Dictionary<string, object?> State)> Entries { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Entries.Add((logLevel, eventId.Id, formatter(state, exception),
+                state is IEnumerable<KeyValuePair<string, object?>> pairs ? pairs.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal) : []));
     }
 }
