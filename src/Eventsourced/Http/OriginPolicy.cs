@@ -189,7 +189,7 @@ internal sealed class OriginPolicy
         }
 
         // HostString.MatchesAny takes "*.example.com" as "ends with .example.com", so "a..example.com" and
-        // ".example.com" would pass; no DNS name has an empty label (RFC 1035 2.3.1), so such a Host is no name of ours.
+        // "..example.com" would pass; no DNS name has an empty label (RFC 1035 2.3.1), so such a Host is no name of ours.
         var name = WithoutRootDot(request.Host.Host);
         if (!name.StartsWith('.') && !name.Contains("..", StringComparison.Ordinal) && HostString.MatchesAny(name, _hosts))
         {
