@@ -49,13 +49,16 @@ internal static class MessageSender
 
     /// <summary>
     /// The AMQP <c>message_id</c> of a client's publish that gave a <c>message_id</c> of its own: derived from it and the
-    /// sender (the token's <c>sub</c>; null without tokens), 32 hex digits like the gateway's own ids. A publish sent
-    /// again with the same <c>message_id</c> by the same sender carries the same id, so that readers drop the copy by it;
-    /// another sender giving the same text gets another id, so that no client can make readers drop someone else's message.
+    /// publisher (<see cref="PublishRateLimits.PublisherKey"/>: the token's <c>sub</c>; without tokens the client's
+    /// address), 32 hex digits like the gateway's own ids. A publish sent again with the same <c>message_id</c> by the same
+    /// publisher carries the same id, so that readers drop the copy by it; another publisher giving the same text gets
+    /// another id, so that no client can make readers drop someone else's message. The publisher's length goes first, so
+    /// that no publisher's end reads as the text's start (a NUL in either).
     /// </summary>
-    public static string MessageId(string? sender, string clientMessageId)
+    public static string MessageId(string publisher, string clientMessageId)
     {
-        var input = System.Text.Encoding.UTF8.GetBytes($"eventsourced message_id\0{sender}\0{clientMessageId}");
+        ArgumentNullException.ThrowIfNull(publisher);
+        var input = System.Text.Encoding.UTF8.GetBytes($"eventsourced message_id\0{publisher.Length}\0{publisher}\0{clientMessageId}");
         return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(input), 0, 16);
     }
 }

@@ -28,10 +28,19 @@ internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> opti
     /// <summary>Whether <paramref name="sender"/> (null without tokens: the address of <paramref name="context"/>) may publish one more message now.</summary>
     public bool TryAcquire(string? sender, HttpContext context)
     {
-        ArgumentNullException.ThrowIfNull(context);
-        var key = sender is null ? "address\0" + ClientAddress.PartitionKey(context, _ipv6Prefix) : "sender\0" + sender;
-        using var lease = _limiter.AttemptAcquire(key);
+        using var lease = _limiter.AttemptAcquire(PublisherKey(sender, context));
         return lease.IsAcquired;
+    }
+
+    /// <summary>
+    /// Who publishes, as far as the gateway can tell: the verified token's <paramref name="sender"/>, or without tokens
+    /// (null) the client's address (an IPv6 network of <c>limits.ipv6_prefix</c> bits) of <paramref name="context"/>.
+    /// The key of its rate budget, and what a publish's <c>message_id</c> is derived from (<see cref="MessageSender.MessageId"/>).
+    /// </summary>
+    public string PublisherKey(string? sender, HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return sender is null ? "address\0" + ClientAddress.PartitionKey(context, _ipv6Prefix) : "sender\0" + sender;
     }
 
     public ValueTask DisposeAsync() => _limiter.DisposeAsync();

@@ -725,7 +725,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         {
             ContentType = publish.ContentType,
             DeliveryMode = DeliveryModes.Persistent,
-            MessageId = publish.MessageId is { } clientId ? MessageSender.MessageId(sender, clientId) : Guid.NewGuid().ToString("N"),
+            MessageId = publish.MessageId is { } clientId ? MessageSender.MessageId(_publishRates.PublisherKey(sender, _context), clientId) : Guid.NewGuid().ToString("N"),
             Timestamp = new AmqpTimestamp(now.ToUnixTimeSeconds()),
             AppId = "eventsourced",
             Headers = headers,

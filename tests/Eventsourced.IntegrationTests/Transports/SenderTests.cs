@@ -220,6 +220,47 @@ public sealed class SenderTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task WithoutTokens_AMessageIdIsTheSameForOneClientAddress_AnotherAddressGivingTheSameTextGetsAnother()
+    {
+        // Without tokens the message_id was derived from the client's text alone: any other client sending the same
+        // "message_id" (a guessable one: "c3f1a2d4-1", the next of a counter) made readers drop the first one's message,
+        // or the one it sent later, as a copy. It is the publisher's, as far as the gateway can tell: its address, the
+        // key of its ws.publish_rate budget.
+        var room = broker.UniqueQueueName("anon-resend-room");
+        var reader = broker.UniqueQueueName("anon-resend-reader");
+        await _amqp.DeclareExchangeAsync(room, ExchangeType.Topic, durable: false);
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Limits.TrustedProxies = ["127.0.0.1", "::1"];
+            o.Ws.Publish = true;
+            o.Ws.PublishExchange = room;
+        });
+        await using var subscriber = await gateway.ConnectWebSocketAsync($"/ws?id={reader}");
+        await _amqp.UntilConsumersAsync(reader, 1, Timeout, "the reader's queue is consumed");
+        await _amqp.BindQueueAsync(reader, room, "lobby");
+
+        async Task PublishAsync(string address)
+        {
+            await using var client = await gateway.ConnectWebSocketAsync(
+                $"/ws?id={broker.UniqueQueueName("anon-resend")}", o => o.SetRequestHeader("X-Forwarded-For", address));
+            Assert.True(client.Connected, $"{client.Status} {client.Reason}");
+            await client.SendAsync("{\"publish\": {\"to\": \"lobby\", \"data\": \"hi\", \"message_id\": \"c3f1a2d4-1\"}, \"ref\": \"m1\"}");
+            Assert.Equal("{\"published\":\"m1\"}", (await client.ReceiveAnswersAsync(1, Timeout))[0].GetRawText());
+        }
+
+        await PublishAsync("203.0.113.7");
+        await PublishAsync("203.0.113.7"); // sent again, on another connection
+        await PublishAsync("198.51.100.9"); // another client, the same text
+        var received = await subscriber.ReceiveMessagesAsync(3, Timeout);
+        Assert.All(received, m => Assert.Matches("^[0-9a-f]{32}$", m.MessageId));
+        Assert.Equal(received[0].MessageId, received[1].MessageId);
+        Assert.NotEqual(received[0].MessageId, received[2].MessageId);
+
+        Assert.Equal(0u, await _amqp.MessageCountAsync(reader));
+        await _amqp.DeleteExchangeAsync(room);
+    }
+
+    [Fact]
     public async Task WithoutTokens_APublishCarriesNoSenderHeader_AndSubscribersNoFrom()
     {
         var exchange = broker.UniqueQueueName("anon-exchange");

@@ -187,16 +187,18 @@ public sealed class ClientMessageTests
         Assert.IsType<ClientMessage.BadPublish>(Parse("{\"publish\": {\"to\": \"x\", \"data\": 1, \"message_id\": \"" + new string('m', ClientMessage.MaxMessageId + 1) + "\"}}"));
 
     [Fact]
-    public void MessageId_IsTheSameForOneSenderAndText_AndDiffersAcrossSendersAndTexts()
+    public void MessageId_IsTheSameForOnePublisherAndText_AndDiffersAcrossPublishersAndTexts()
     {
-        var id = MessageSender.MessageId("alice", "c3f1-1");
+        var id = MessageSender.MessageId("sender\0alice", "c3f1-1");
         Assert.Matches("^[0-9a-f]{32}$", id);
-        Assert.Equal(id, MessageSender.MessageId("alice", "c3f1-1"));
-        Assert.NotEqual(id, MessageSender.MessageId("bob", "c3f1-1"));
-        Assert.NotEqual(id, MessageSender.MessageId("alice", "c3f1-2"));
-        Assert.NotEqual(id, MessageSender.MessageId(null, "c3f1-1"));
-        // The separator keeps a sender's end from reading as the text's start.
+        Assert.Equal(id, MessageSender.MessageId("sender\0alice", "c3f1-1"));
+        Assert.NotEqual(id, MessageSender.MessageId("sender\0bob", "c3f1-1"));
+        Assert.NotEqual(id, MessageSender.MessageId("sender\0alice", "c3f1-2"));
+        Assert.NotEqual(id, MessageSender.MessageId("address\0203.0.113.7", "c3f1-1"));
+        // The separator keeps a publisher's end from reading as the text's start,
         Assert.NotEqual(MessageSender.MessageId("al", "ice"), MessageSender.MessageId("ali", "ce"));
+        // and the publisher's length a NUL in either (a sub "alice\0p" giving "q" is not sub "alice" giving "p\0q").
+        Assert.NotEqual(MessageSender.MessageId("sender\0alice\0p", "q"), MessageSender.MessageId("sender\0alice", "p\0q"));
     }
 
     private static ClientMessage Parse(string json) => ClientMessage.Parse(Encoding.UTF8.GetBytes(json));
