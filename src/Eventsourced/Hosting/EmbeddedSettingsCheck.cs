@@ -9,8 +9,10 @@ namespace Eventsourced.Hosting;
 /// program applies (listening, TLS, shutdown, logging, Kestrel's limits, the proxies' headers) do nothing: each one the
 /// configuration sets is logged at start (event 117) with what the application does instead, rather than ignored without a
 /// word (behind a proxy, <c>limits.trusted_proxies</c> unapplied made every client count as the proxy for the limits).
+/// A later <c>AddEventsourced</c> call whose settings differ from the first's registers nothing (one gateway per
+/// application): the keys it would have changed are logged at start too (event 160), not dropped without a word.
 /// </summary>
-internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers) : IHostedService
+internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers, EmbeddedSettingsCheck.Calls calls) : IHostedService
 {
     private const string Kestrel = "Kestrel's limits are the application's to set (KestrelServerOptions.Limits)";
 
@@ -42,8 +44,59 @@ internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILogge
             HostingLog.SettingNotApplied(logger, key, instead);
         }
 
+        foreach (var keys in calls.Ignored)
+        {
+            HostingLog.AddedAgainNotApplied(logger, string.Join(", ", keys));
+        }
+
         return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The <c>AddEventsourced</c> calls after the first (registered once, as an instance, by the first call).</summary>
+    internal sealed class Calls(IConfiguration configuration)
+    {
+        private readonly List<string[]> _ignored = [];
+
+        /// <summary>The keys that each later call with other settings would have changed.</summary>
+        public IReadOnlyList<string[]> Ignored
+        {
+            get
+            {
+                lock (_ignored)
+                {
+                    return _ignored.ToArray();
+                }
+            }
+        }
+
+        /// <summary>
+        /// A later <c>AddEventsourced</c> call with <paramref name="other"/>: the keys (<c>section.key</c>) whose values differ from
+        /// the first call's, or that only one of the two sets, are remembered to be logged at start. Values are never logged
+        /// (they may be secrets).
+        /// </summary>
+        public void CalledAgain(IConfiguration other)
+        {
+            var first = Flatten(configuration);
+            var again = Flatten(other);
+            var differing = first.Keys.Union(again.Keys, StringComparer.OrdinalIgnoreCase)
+                .Where(key => !first.TryGetValue(key, out var a) || !again.TryGetValue(key, out var b) || !string.Equals(a, b, StringComparison.Ordinal))
+                .Select(key => key.Replace(':', '.'))
+                .Order(StringComparer.Ordinal)
+                .ToArray();
+            if (differing.Length > 0)
+            {
+                lock (_ignored)
+                {
+                    _ignored.Add(differing);
+                }
+            }
+        }
+
+        private static Dictionary<string, string?> Flatten(IConfiguration configuration) =>
+            configuration.AsEnumerable(makePathsRelative: true)
+                .Where(e => e.Value is not null)
+                .ToDictionary(e => e.Key, e => e.Value, StringComparer.OrdinalIgnoreCase);
+    }
 }

@@ -43,10 +43,14 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         return Subscribing(endpoints.Map(pattern, Limited(services, stream.HandleAsync)).WithDisplayName("eventsourced stream"), services);
     }
 
-    /// <summary>What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, and not on the observability listener.</summary>
+    /// <summary>
+    /// What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, no output
+    /// caching (<see cref="Uncached"/>), and not on the observability listener.
+    /// </summary>
     private static TBuilder Subscribing<TBuilder>(TBuilder endpoint, IServiceProvider services)
         where TBuilder : IEndpointConventionBuilder
     {
+        Uncached(endpoint);
         if (services.GetRequiredService<IOptions<MetricsOptions>>().Value.Address.Length > 0)
         {
             // metrics.address is the observability endpoints' listener: no stream there.
@@ -285,8 +289,19 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var pipeline = endpoints.CreateApplicationBuilder()
             .UseMiddleware<HealthCheckMiddleware>(options, endpoints.ServiceProvider.GetRequiredService<GatewayHealthChecks>())
             .Build();
-        return endpoints.Map(path, pipeline);
+        var endpoint = endpoints.Map(path, pipeline);
+        Uncached(endpoint);
+        return endpoint;
     }
+
+    /// <summary>
+    /// Out of the application's output cache (<c>UseOutputCache</c> with a base policy such as
+    /// <c>AddBasePolicy(b => b.Expire(...))</c> caches every GET that ends in a 200, whatever its <c>Cache-Control</c>): a
+    /// stream or long-poll that ended was stored and replayed to the next request for the same URL, another user's messages
+    /// included (a cookie's token does not vary the key), without a subscription; a readiness probe stayed ready after the
+    /// broker was gone. The endpoint's own policy runs after the base policies, so it switches the cache off for it.
+    /// </summary>
+    private static void Uncached(IEndpointConventionBuilder endpoint) => endpoint.CacheOutput(policy => policy.NoCache());
 
     /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>
     private static readonly HttpMethodMetadata ReadOnly = new([HttpMethods.Get, HttpMethods.Head]);
@@ -297,6 +312,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// </summary>
     private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics, ObservabilityToken? token)
     {
+        Uncached(endpoint);
         if (token is not null)
         {
             endpoint.WithMetadata(token);

@@ -30,7 +30,8 @@ public static class EventsourcedServiceCollectionExtensions
     /// <paramref name="configuration"/> (the sections <c>server</c>, <c>broker</c>, <c>queue</c>, ... of
     /// <c>config.yml-dist</c>, e.g. <c>builder.Configuration.GetSection("Eventsourced")</c>), checked when the
     /// host starts; the broker pool (a hosted service), metrics, health checks and the endpoints that
-    /// <c>MapEventsourced</c> maps. Calling it again adds nothing.
+    /// <c>MapEventsourced</c> maps. Calling it again adds nothing (one gateway per application); a call with other
+    /// settings than the first's is logged at start with the keys that differ (event 160).
     /// </summary>
     public static IServiceCollection AddEventsourced(this IServiceCollection services, IConfiguration configuration)
     {
@@ -39,7 +40,14 @@ public static class EventsourcedServiceCollectionExtensions
         if (!services.Any(d => d.ServiceType == typeof(GatewayConfiguration)))
         {
             // The keys only the gateway's own program applies: said at start when set, instead of doing nothing without a word.
-            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>()));
+            var calls = new EmbeddedSettingsCheck.Calls(configuration);
+            services.AddSingleton(calls);
+            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), calls));
+        }
+        else if (services.LastOrDefault(d => d.ServiceType == typeof(EmbeddedSettingsCheck.Calls))?.ImplementationInstance is EmbeddedSettingsCheck.Calls calls)
+        {
+            // Registered once: a later call with other settings is said at start, not dropped without a word.
+            calls.CalledAgain(configuration);
         }
 
         return services.AddEventsourced(new GatewayConfiguration(() => ConfigLoader.Read(configuration)));

@@ -44,6 +44,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.SettingNotApplied, LogLevel.Warning, "{Key} is set but does not apply in an application embedding the gateway: {Instead}", EventName = "SettingNotApplied")]
     public static partial void SettingNotApplied(ILogger logger, string key, string instead);
 
+    [LoggerMessage(EventIds.AddedAgainNotApplied, LogLevel.Warning, "AddEventsourced was called again with other settings, which do not apply: an application holds one gateway, with the settings of the first call (these keys differ: {Keys}); call AddEventsourced once", EventName = "AddedAgainNotApplied")]
+    public static partial void AddedAgainNotApplied(ILogger logger, string keys);
+
     [LoggerMessage(EventIds.EndpointShadowed, LogLevel.Warning, "The application maps {Endpoint} at {Path} too, and it answers there, not the gateway's {Key}: give {Key} another path, or '' to leave the gateway's out", EventName = "EndpointShadowed")]
     public static partial void EndpointShadowed(ILogger logger, string endpoint, string path, string key);
 

@@ -24,6 +24,7 @@ internal static class EventIds
     public const int Http2ConnectionsAborted = 115;
     public const int Http2ConnectionsAbortedRepeated = 116;
     public const int SettingNotApplied = 117;
+    public const int AddedAgainNotApplied = 160;
     public const int EndpointShadowed = 118;
     public const int ConnectionLimitLowered = 119;
     public const int FileLimitLow = 120;

@@ -127,6 +127,31 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public async Task StartAsync_AddEventsourcedAgainWithOtherSettings_LogsTheKeysThatDoNotApply_TheSameSettingsNothing()
+    {
+        // One gateway per application: a second call registered nothing, and its settings (another section, a second broker)
+        // were dropped without a word. The keys are named, never their values (a broker URL holds a password).
+        using var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(log));
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:broker:node:0", "amqp://a:secret@one/")));
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:broker:node:0", "amqp://a:secret@one/")));
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "9"), ("Eventsourced:broker:node:0", "amqp://a:secret@one/"), ("Eventsourced:server:path", "/push")));
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetServices<IHostedService>().OfType<EmbeddedSettingsCheck>().Single().StartAsync(CancellationToken.None);
+
+        var line = Assert.Single(log.Entries, e => e.EventId == Eventsourced.Logging.EventIds.AddedAgainNotApplied);
+        Assert.Equal(
+            "AddEventsourced was called again with other settings, which do not apply: an application holds one gateway, with the settings of the first call "
+            + "(these keys differ: queue.prefetch, server.path); call AddEventsourced once",
+            line.Message);
+        Assert.Equal(LogLevel.Warning, line.Level);
+        Assert.Equal(5, provider.GetRequiredService<IOptions<QueueOptions>>().Value.Prefetch);
+    }
+
+    [Fact]
     public void Services_TakeTheirOwnSectionNeverTheWholeConfiguration()
     {
         var plumbing = new[] { typeof(GatewayOptions).Namespace };
