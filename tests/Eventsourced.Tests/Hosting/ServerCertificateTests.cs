@@ -75,24 +75,8 @@ public sealed class ServerCertificateTests : IDisposable
         // Seen with the published gateway: a key swapped while it started (a renewal half written) passed the loader's
         // check, then failed the host's validation of the same options: "Unhandled exception.
         // Microsoft.Extensions.Options.OptionsValidationException" and a stack trace, not exit 78.
-        using var first = TestCertificate.Create("first");
-        using var second = TestCertificate.Create("second");
-        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
-        var file = Path.Combine(_directory.FullName, "config.yml");
-        File.WriteAllText(file, $"""
-            server:
-              address: 127.0.0.1:{FreePort.Next()}
-              tls:
-                certificate: {certificatePath}
-                key: {keyPath}
-            broker:
-              node: [amqp://guest:guest@127.0.0.1:{FreePort.Next()}/]
-            """);
-        var config = Eventsourced.Configuration.ConfigLoader.Load(new Eventsourced.Configuration.ConfigSources([], file));
+        var (file, error) = PairChangedAfterTheCheck(string.Empty);
 
-        File.WriteAllText(keyPath, second.KeyPem);
-
-        var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
         Assert.Contains($"{file}:4: server.tls.certificate:", error.Message, StringComparison.Ordinal);
     }
 
@@ -101,24 +85,11 @@ public sealed class ServerCertificateTests : IDisposable
     {
         // With log.format: json, this late exit 78 was the only one printed as plain text on stderr ("eventsourced: invalid
         // configuration" and the lines), where every other is one JSON entry of event 151 per problem naming File, Line, Key.
-        using var first = TestCertificate.Create("first");
-        using var second = TestCertificate.Create("second");
-        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
-        var file = Path.Combine(_directory.FullName, "config.yml");
-        File.WriteAllText(file, $"""
+        var (file, error) = PairChangedAfterTheCheck("""
             log:
               format: json
-            server:
-              address: 127.0.0.1:{FreePort.Next()}
-              tls:
-                certificate: {certificatePath}
-                key: {keyPath}
-            broker:
-              node: [amqp://guest:guest@127.0.0.1:{FreePort.Next()}/]
+
             """);
-        var config = Eventsourced.Configuration.ConfigLoader.Load(new Eventsourced.Configuration.ConfigSources([], file));
-        File.WriteAllText(keyPath, second.KeyPem);
-        var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
         var log = new StateLog();
 
         GatewayApplication.LogConfigurationProblems(log, GatewayApplication.Detailed(error));
@@ -131,6 +102,33 @@ public sealed class ServerCertificateTests : IDisposable
         Assert.Equal(file, state["File"]);
         Assert.Equal(6L, Convert.ToInt64(state["Line"], System.Globalization.CultureInfo.InvariantCulture));
         Assert.StartsWith("cannot load certificate", (string?)state["Problem"], StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A configuration (<paramref name="before"/>, then a TLS pair and a broker) loaded and checked, its key then swapped for
+    /// another pair's, as a renewal half written while the gateway starts: the file, and the host's build's error.
+    /// </summary>
+    private (string File, Eventsourced.Configuration.ConfigException Error) PairChangedAfterTheCheck(string before)
+    {
+        using var first = TestCertificate.Create("first");
+        using var second = TestCertificate.Create("second");
+        var (certificatePath, keyPath) = first.WriteTo(_directory.FullName);
+        var file = Path.Combine(_directory.FullName, "config.yml");
+        File.WriteAllText(file, before + $"""
+            server:
+              address: 127.0.0.1:{FreePort.Next()}
+              tls:
+                certificate: {certificatePath}
+                key: {keyPath}
+            broker:
+              node: [amqp://guest:guest@127.0.0.1:{FreePort.Next()}/]
+            """);
+        var config = Eventsourced.Configuration.ConfigLoader.Load(new Eventsourced.Configuration.ConfigSources([], file));
+
+        File.WriteAllText(keyPath, second.KeyPem);
+
+        var error = Assert.Throws<Eventsourced.Configuration.ConfigException>(() => GatewayApplication.Build(config).DisposeAsync().AsTask().GetAwaiter().GetResult());
+        return (file, error);
     }
 
     [Fact]
