@@ -60,7 +60,7 @@ try
 catch (ConfigException ex)
 {
     // The files the configuration names changed after it was checked (a server.tls renewal half written at start).
-    if (string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase))
+    if (GatewayApplication.LogsConfigurationProblemsAsJson(config))
     {
         // Like the loader's problems: one JSON log entry per problem on stdout (event 151), not plain text on stderr.
         GatewayApplication.LogConfigurationProblems(ex);

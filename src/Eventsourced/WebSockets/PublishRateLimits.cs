@@ -25,10 +25,10 @@ internal sealed class PublishRateLimits(IOptions<WebSocketTransportOptions> opti
             QueueLimit = 0,
         }));
 
-    /// <summary>Whether <paramref name="sender"/> (null without tokens: the address of <paramref name="context"/>) may publish one more message now.</summary>
-    public bool TryAcquire(string? sender, HttpContext context)
+    /// <summary>Whether <paramref name="publisher"/> (<see cref="PublisherKey"/>) may publish one more message now.</summary>
+    public bool TryAcquire(string publisher)
     {
-        using var lease = _limiter.AttemptAcquire(PublisherKey(sender, context));
+        using var lease = _limiter.AttemptAcquire(publisher);
         return lease.IsAcquired;
     }
 

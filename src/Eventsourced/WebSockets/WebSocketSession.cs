@@ -707,7 +707,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
             return ReplyFrames.PublishFailed(reference, $"{SubscriberAuthenticator.HolderOf(_context.User)}'s {_permissions.SenderClaim} is longer than {MessageSender.MaxBytes} bytes: subscribers could not be shown who sent the message");
         }
 
-        if (!_publishRates.TryAcquire(sender, _context))
+        // Who publishes (the token's sub, else the client's address): the key of its rate budget and of its message_ids.
+        var publisher = _publishRates.PublisherKey(sender, _context);
+        if (!_publishRates.TryAcquire(publisher))
         {
             _metrics.ClientPublish(PublishOutcomes.RateLimited);
             return ReplyFrames.PublishFailed(reference, $"rate limit exceeded (ws.publish_rate: {_options.PublishRate} per second)");
@@ -725,7 +727,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
         {
             ContentType = publish.ContentType,
             DeliveryMode = DeliveryModes.Persistent,
-            MessageId = publish.MessageId is { } clientId ? MessageSender.MessageId(_publishRates.PublisherKey(sender, _context), clientId) : Guid.NewGuid().ToString("N"),
+            MessageId = publish.MessageId is { } clientId ? MessageSender.MessageId(publisher, clientId) : Guid.NewGuid().ToString("N"),
             Timestamp = new AmqpTimestamp(now.ToUnixTimeSeconds()),
             AppId = "eventsourced",
             Headers = headers,
