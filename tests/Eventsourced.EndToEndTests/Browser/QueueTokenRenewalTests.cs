@@ -39,6 +39,9 @@ public sealed class QueueTokenRenewalTests(BrokerFixture broker, ChromiumFixture
         {
             await page.GotoAsync(site.PageUrl("wsrenew.html", $"?src={Uri.EscapeDataString(src)}&token_url={Uri.EscapeDataString(site.TokenUrl("7", 2))}"));
             await page.WaitForFunctionAsync("() => window.ws.opens >= 1", null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+            // With close_refusals an expired token is also an open (then 4401), before anything declared the queue: the
+            // first publish must wait for the page's consumer, or it has no route.
+            await amqp.UntilConsumersAsync(queue, 1, Timeout, "the page's WebSocket consumes the queue");
             for (var i = 0; i < Count; i++)
             {
                 await amqp.PublishAsync(queue, $"m{i}", properties: new BasicProperties { MessageId = $"m{i}" });
@@ -81,6 +84,7 @@ public sealed class QueueTokenRenewalTests(BrokerFixture broker, ChromiumFixture
         {
             await page.GotoAsync(site.PageUrl("renew.html", $"?src={Uri.EscapeDataString(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}"))}&token_url={Uri.EscapeDataString(site.TokenUrl("7", 2))}"));
             await Harness.WaitUntilAsync(page, "h.opens >= 1", Timeout);
+            await amqp.UntilConsumersAsync(queue, 1, Timeout, "the page's EventSource consumes the queue");
             for (var i = 0; i < Count; i++)
             {
                 await amqp.PublishAsync(queue, $"m{i}");
