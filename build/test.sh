@@ -29,7 +29,7 @@ esac
 
 # The test suites, NAME:PROJECT, run in this order (NAME names the TRX file). Add new ones here.
 SUITES=(
-    unit:tests/Eventsourced.Tests/Eventsourced.Tests.csproj
+    '&unit:tests/Eventsourced.Tests/Eventsourced.Tests.csproj' # beside integration too: a minute of CPU while the integration suite starts its brokers
     '&e2e:tests/Eventsourced.EndToEndTests/Eventsourced.EndToEndTests.csproj' # beside integration (TEST_PARALLEL); browser, nginx, examples, unprivileged run: needs build/ci-deps.sh's packages and root
     integration:tests/Eventsourced.IntegrationTests/Eventsourced.IntegrationTests.csproj
 )
@@ -135,10 +135,11 @@ run_tests() {
     fi
 }
 
-# TEST_PARALLEL=1 (the default) runs the suites marked '&' in SUITES alongside the next suite: the
-# end-to-end tests spend most of their time waiting on browsers, nginx and gateway restarts, not on the
-# CPU, so next to the integration tests they cost little wall time. Their console output goes to a file,
-# printed whole when they end, so that the two suites' lines do not interleave.
+# TEST_PARALLEL=1 (the default) runs the suites marked '&' in SUITES alongside the next suite: the unit
+# tests are a minute of CPU, and the end-to-end tests spend most of their time waiting on browsers, nginx
+# and gateway restarts, not on the CPU, so next to the integration tests they cost little wall time.
+# Their console output goes to a file, printed whole when they end, so that the suites' lines do not
+# interleave.
 # Built first, one project after the other: two `dotnet test` builds at once would write the same
 # shared projects' outputs. A build error fails the run here, naming the project.
 has_stress_tests() { grep -rqsE --include='*.cs' 'Trait\("Category", "Stress"\)' "$(dirname "$1")"; }
