@@ -76,7 +76,7 @@ catch (IOException ex)
 {
     // A listen address (server.address or metrics.address) that is taken, denied or not ours, or a host name that does
     // not resolve: GatewayApplication.Build tries each before anything starts, and the message names key, address and why.
-    if (string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase))
+    if (config.Options.Log.IsJson)
     {
         GatewayApplication.LogCannotListen(config.Options.Log, ex.Message);
     }

@@ -291,7 +291,7 @@ public static class GatewayApplication
     /// as <c>json</c> (from a file or the environment) and is not itself one of the problems.
     /// </summary>
     internal static bool LogsConfigurationProblemsAsJson(LoadedConfig config) =>
-        string.Equals(config.Options.Log.Format, "json", StringComparison.OrdinalIgnoreCase)
+        config.Options.Log.IsJson
         && !config.Problems.Any(p => string.Equals(p.Key, "log.format", StringComparison.Ordinal));
 
     /// <summary>
@@ -330,7 +330,7 @@ public static class GatewayApplication
     private static void ConfigureLogging(ILoggingBuilder logging, LogOptions log)
     {
         logging.ClearProviders();
-        if (string.Equals(log.Format, "json", StringComparison.OrdinalIgnoreCase))
+        if (log.IsJson)
         {
             logging.AddJsonConsole(json =>
             {

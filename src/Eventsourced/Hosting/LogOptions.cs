@@ -18,4 +18,7 @@ public sealed class LogOptions
     [ConfigurationKeyName("format")]
     [AllowedValues("text", "json")]
     public string Format { get; set; } = "text";
+
+    /// <summary>Whether <see cref="Format"/> is <c>json</c>: the one test of it, for logging and for the exits that log before any host does.</summary>
+    internal bool IsJson => string.Equals(Format, "json", StringComparison.OrdinalIgnoreCase);
 }
