@@ -47,7 +47,7 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
             return false;
         }
 
-        if (hub.CheckName(name) is { } problem)
+        if ((hub.CheckName(name) ?? SegmentProblem(name)) is { } problem)
         {
             reason = problem;
             return false;
@@ -80,6 +80,36 @@ internal sealed class TopicTarget(TopicHub hub) : ISubscriptionTarget
     /// </summary>
     internal static bool HasEscapedSlashText(HttpRequest request, string routed) =>
         RawPath(request) is { } raw && EncodedSlashes(routed) > EncodedSlashes(raw);
+
+    /// <summary>
+    /// Why a name with a <c>/</c> in it would be another topic than the one it reads as, or null: an empty segment
+    /// (<c>/topics/news/</c> is the topic <c>news/</c>, not <c>news</c>; <c>/topics/a//b</c> is not <c>a/b</c>) or a
+    /// <c>.</c> or <c>..</c> segment. The server removes dot segments from the path before routing (<c>/topics/a/../b</c>
+    /// is the topic <c>b</c>), but not those written with an encoded <c>/</c> (<c>/topics/a%2F..%2Fb</c>, the topic
+    /// <c>a/../b</c>): a second, empty topic whose URL looks like the first's, that a page would wait on for ever.
+    /// </summary>
+    internal static string? SegmentProblem(string name)
+    {
+        if (!name.Contains('/', StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        foreach (var segment in name.Split('/'))
+        {
+            if (segment.Length == 0)
+            {
+                return "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'";
+            }
+
+            if (segment is "." or "..")
+            {
+                return "topic name has a '.' or '..' segment: 'a/../b' would be another topic than 'b'";
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The request's path as the client sent it; null when the server does not say.</summary>
     private static string? RawPath(HttpRequest request)

@@ -79,6 +79,14 @@ public sealed class TopicRefusalTests(BrokerFixture broker) : TopicTestBase(brok
     [InlineData("/topics/a%252Fb", "topic name must not contain the text '%2F' (it would read as '/')")] // read as /topics/a%2Fb
     [InlineData("/topics/a%25%32%46b", "topic name must not contain the text '%2F' (it would read as '/')")]
     [InlineData("/topics/a%2Fb%252f", "topic name must not contain the text '%2F' (it would read as '/')")]
+    [InlineData("/topics/news/", "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'")]
+    [InlineData("/topics/news%2F", "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'")]
+    [InlineData("/topics//news", "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'")]
+    [InlineData("/topics/a//b", "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'")]
+    [InlineData("/topics/a%2F%2Fb", "topic name has an empty segment (a '/' at its start or end, or '//'): 'news/' would be another topic than 'news'")]
+    [InlineData("/topics/a%2F..%2Fb", "topic name has a '.' or '..' segment: 'a/../b' would be another topic than 'b'")] // the server removes /../ only when unencoded
+    [InlineData("/topics/a%2F.%2Fb", "topic name has a '.' or '..' segment: 'a/../b' would be another topic than 'b'")]
+    [InlineData("/topics/..%2Fb", "topic name has a '.' or '..' segment: 'a/../b' would be another topic than 'b'")]
     [InlineData("/topics/ok?lastEventId=abc", "lastEventId must be the id of one of the topic's events (a number) or earliest, got 'abc'")]
     [InlineData("/topics/ok?lastEventId=-1", "lastEventId must be the id of one of the topic's events (a number) or earliest, got '-1'")]
     public async Task BadRequest_Is400WithTheReason(string target, string reason)
