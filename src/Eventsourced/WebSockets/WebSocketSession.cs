@@ -551,7 +551,17 @@ internal sealed class WebSocketSession : ISubscriptionSession
                     return;
                 }
 
-                if (!await HandleAsync(ClientMessage.Parse(complete)))
+                var received = ClientMessage.Parse(complete);
+                if (message is not null)
+                {
+                    // Parse copies what it keeps (strings, a publish's body): the buffer the frames were put together in goes
+                    // back now. Kept until the connection ended, each connection that once sent a large message held up to
+                    // twice ws.max_message_size for its whole life, which memory admission counts against everyone.
+                    ArrayPool<byte>.Shared.Return(message);
+                    message = null;
+                }
+
+                if (!await HandleAsync(received))
                 {
                     return;
                 }
