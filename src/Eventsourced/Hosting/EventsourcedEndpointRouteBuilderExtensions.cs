@@ -147,7 +147,12 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>),
-    /// or, over HTTP/2, to a stream whose written bytes are counted (<see cref="CountingConnectFeature"/>).
+    /// or, over HTTP/2, to a stream whose written bytes are counted (<see cref="CountingConnectFeature"/>). Where the
+    /// application's pipeline has a <c>UseWebSockets</c> of its own before the endpoint, the WebSocket feature that middleware
+    /// set (over the request's own upgrade, which it had already taken) is replaced by this one's: with it the gateway's
+    /// WebSocket read nothing through its checks (a frame header declaring more than <c>ws.max_message_size</c>, a close reason
+    /// that is not UTF-8) and counted nothing an HTTP/2 stream wrote. The application's middleware still refused the origins
+    /// its options do not allow, before the endpoint ran; its keep-alive never applied here (<c>server.heartbeat</c> does).
     /// </summary>
     private static IApplicationBuilder WebSocketPipeline(IEndpointRouteBuilder endpoints) => endpoints.CreateApplicationBuilder()
         .Use(next => context =>
@@ -155,10 +160,12 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
             {
                 context.Features.Set<IHttpUpgradeFeature>(new CorkingUpgradeFeature(upgrade));
+                context.Features.Set<IHttpWebSocketFeature>(null);
             }
             else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
             {
                 context.Features.Set<IHttpExtendedConnectFeature>(new CountingConnectFeature(connect));
+                context.Features.Set<IHttpWebSocketFeature>(null);
             }
 
             return next(context);
