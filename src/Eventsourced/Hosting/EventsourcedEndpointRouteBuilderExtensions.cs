@@ -45,12 +45,16 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, no output
-    /// caching (<see cref="Uncached"/>), and not on the observability listener.
+    /// caching (<see cref="Uncached"/>), no request timeout, and not on the observability listener.
     /// </summary>
     private static TBuilder Subscribing<TBuilder>(TBuilder endpoint, IServiceProvider services)
         where TBuilder : IEndpointConventionBuilder
     {
         Uncached(endpoint);
+        // An application's UseRequestTimeouts with a default policy (seconds, for its own requests) cancelled every stream
+        // and waiting poll at that timeout: a stream ended without a word, a poll was answered 200 with an empty body. A
+        // stream's life is bounded by the gateway's own settings (poll.wait, server.write_timeout, auth.end_at_expiry).
+        endpoint.DisableRequestTimeout();
         if (services.GetRequiredService<IOptions<MetricsOptions>>().Value.Address.Length > 0)
         {
             // metrics.address is the observability endpoints' listener: no stream there.
