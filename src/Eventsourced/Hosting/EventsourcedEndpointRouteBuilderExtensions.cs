@@ -45,12 +45,16 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// What every subscribing endpoint (each transport, queues and topics) carries: the per-client limits, no output
-    /// caching (<see cref="Uncached"/>), and not on the observability listener.
+    /// caching (<see cref="Uncached"/>), no request timeout, and not on the observability listener.
     /// </summary>
     private static TBuilder Subscribing<TBuilder>(TBuilder endpoint, IServiceProvider services)
         where TBuilder : IEndpointConventionBuilder
     {
         Uncached(endpoint);
+        // An application's UseRequestTimeouts with a default policy (seconds, for its own requests) cancelled every stream
+        // and waiting poll at that timeout: a stream ended without a word, a poll was answered 200 with an empty body. A
+        // stream's life is bounded by the gateway's own settings (poll.wait, server.write_timeout, auth.end_at_expiry).
+        endpoint.DisableRequestTimeout();
         if (services.GetRequiredService<IOptions<MetricsOptions>>().Value.Address.Length > 0)
         {
             // metrics.address is the observability endpoints' listener: no stream there.
@@ -147,7 +151,12 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
     /// <summary>
     /// ASP.NET Core's WebSocket middleware, upgrading to a connection whose writes a session can cork (<see cref="CorkedStream"/>),
-    /// or, over HTTP/2, to a stream whose written bytes are counted (<see cref="CountingConnectFeature"/>).
+    /// or, over HTTP/2, to a stream whose written bytes are counted (<see cref="CountingConnectFeature"/>). Where the
+    /// application's pipeline has a <c>UseWebSockets</c> of its own before the endpoint, the WebSocket feature that middleware
+    /// set (over the request's own upgrade, which it had already taken) is replaced by this one's: with it the gateway's
+    /// WebSocket read nothing through its checks (a frame header declaring more than <c>ws.max_message_size</c>, a close reason
+    /// that is not UTF-8) and counted nothing an HTTP/2 stream wrote. The application's middleware still refused the origins
+    /// its options do not allow, before the endpoint ran; its keep-alive never applied here (<c>server.heartbeat</c> does).
     /// </summary>
     private static IApplicationBuilder WebSocketPipeline(IEndpointRouteBuilder endpoints) => endpoints.CreateApplicationBuilder()
         .Use(next => context =>
@@ -155,10 +164,12 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true } upgrade)
             {
                 context.Features.Set<IHttpUpgradeFeature>(new CorkingUpgradeFeature(upgrade));
+                context.Features.Set<IHttpWebSocketFeature>(null);
             }
             else if (context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true } connect)
             {
                 context.Features.Set<IHttpExtendedConnectFeature>(new CountingConnectFeature(connect));
+                context.Features.Set<IHttpWebSocketFeature>(null);
             }
 
             return next(context);

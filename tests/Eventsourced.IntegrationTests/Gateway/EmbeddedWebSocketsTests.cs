@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Eventsourced.IntegrationTests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+
+namespace Eventsourced.IntegrationTests.Gateway;
+
+/// <summary>
+/// An application embedding the gateway that has WebSockets of its own, so its pipeline calls <c>UseWebSockets</c> (with
+/// its own options, as ASP.NET Core's documentation shows it) before <c>MapEventsourcedWebSockets</c>: the gateway's
+/// WebSockets keep their checks. They did not: the application's WebSocket middleware had already taken the request's
+/// upgrade, so the gateway's reads were not checked (a frame header declaring more than <c>ws.max_message_size</c> was
+/// answered only once that much of it had come, or never; a close reason that is not UTF-8 was not answered with 1007).
+/// </summary>
+[Collection(BrokerCollection.Name)]
+public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifetime
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private AmqpTestClient _amqp = null!;
+
+    public async Task InitializeAsync() => _amqp = await broker.ConnectAsync(nameof(EmbeddedWebSocketsTests));
+
+    public async Task DisposeAsync() => await _amqp.DisposeAsync();
+
+    [Fact]
+    public async Task WithTheApplicationsUseWebSockets_AFrameDeclaredLongerThanTheMaximum_IsClosedWith1009_AtOnce()
+    {
+        var queue = broker.UniqueQueueName("emb-ws-1009");
+        await using var app = await StartAsync();
+        using var client = await OpenRawAsync(app, queue);
+        var stream = client.GetStream();
+
+        // A text frame's header, 2^63-1 bytes, masked, and three bytes of its payload: nothing more comes.
+        byte[] header = [0x81, 0x80 | 127, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x12, 0x34, 0x56, 0x78, 0x61, 0x62, 0x63];
+        await stream.WriteAsync(header);
+        await stream.FlushAsync();
+
+        var bytes = new List<byte>();
+        var buffer = new byte[256];
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        {
+            while (bytes.Count < 2 || bytes.Count < 2 + bytes[1])
+            {
+                int read;
+                try
+                {
+                    read = await stream.ReadAsync(buffer, timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail("no close frame within 5 s of a frame header declaring 2^63-1 bytes (the gateway waits for its payload)");
+                    return;
+                }
+
+                Assert.True(read > 0, "the connection ended before a close frame");
+                bytes.AddRange(buffer.AsSpan(0, read));
+            }
+        }
+
+        Assert.Equal(0x88, bytes[0]);
+        Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
+        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString([.. bytes.Skip(4)]));
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task WithTheApplicationsUseWebSockets_ACloseReasonThatIsNotUtf8_IsAnsweredWith1007()
+    {
+        var queue = broker.UniqueQueueName("emb-ws-1007");
+        await using var app = await StartAsync();
+        using var client = await OpenRawAsync(app, queue);
+        var stream = client.GetStream();
+
+        // The close: 1000 and the reason 0xFF (no UTF-8), masked.
+        byte[] mask = [0x12, 0x34, 0x56, 0x78];
+        byte[] payload = [0x03, 0xE8, 0xFF];
+        byte[] close = [0x88, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        await stream.WriteAsync(close);
+
+        var received = new MemoryStream();
+        var buffer = new byte[1024];
+        using (var timeout = new CancellationTokenSource(Timeout))
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
+            {
+                received.Write(buffer, 0, read);
+            }
+        }
+
+        var frame = received.ToArray();
+        Assert.Equal(0x88, frame[0]);
+        Assert.Equal(1007, (frame[2] << 8) | frame[3]);
+        Assert.Equal("close reason is not valid UTF-8", Encoding.UTF8.GetString(frame[4..]));
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+    }
+
+    [Fact]
+    public async Task WithTheApplicationsAllowedOrigins_AnotherOriginsUpgrade_IsRefusedByTheApplication_NothingConsumed()
+    {
+        // README: the application's WebSocketOptions.AllowedOrigins still refuse the gateway's upgrades (403, no reason).
+        var queue = broker.UniqueQueueName("emb-ws-origin");
+        await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
+        await _amqp.PublishAsync(queue, "kept");
+        await using var app = await StartAsync();
+        var port = new Uri(app.Urls.Single()).Port;
+        using var client = new TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://elsewhere.example\r\nUpgrade: websocket\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        var buffer = new byte[1024];
+        var read = await stream.ReadAsync(buffer);
+        Assert.StartsWith("HTTP/1.1 403", Encoding.ASCII.GetString(buffer, 0, read));
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        Assert.Equal(0u, await _amqp.ConsumerCountAsync(queue));
+        Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
+        await _amqp.DeleteQueueAsync(queue);
+    }
+
+    private Task<WebApplication> StartAsync() =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, [], configure: null, app =>
+        {
+            // The application's own WebSockets (its own endpoint below), with its own keep-alive.
+            var options = new WebSocketOptions { KeepAliveInterval = TimeSpan.FromMinutes(1) };
+            options.AllowedOrigins.Add("https://app.example");
+            app.UseWebSockets(options);
+            app.MapGet("/chat", async context =>
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync();
+                await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+            });
+            app.MapEventsourcedWebSockets("/ws");
+        });
+
+    /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
+    private async Task<TcpClient> OpenRawAsync(WebApplication app, string queue)
+    {
+        var port = new Uri(app.Urls.Single()).Port;
+        var client = new TcpClient { NoDelay = true };
+        await client.ConnectAsync(IPAddress.Loopback, port);
+        var stream = client.GetStream();
+        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
+        var response = new List<byte>();
+        var one = new byte[1];
+        while (!(response.Count >= 4 && response[^4] == '\r' && response[^3] == '\n' && response[^2] == '\r' && response[^1] == '\n'))
+        {
+            Assert.Equal(1, await stream.ReadAsync(one));
+            response.Add(one[0]);
+        }
+
+        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString([.. response]));
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+        return client;
+    }
+}
