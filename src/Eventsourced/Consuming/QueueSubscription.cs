@@ -521,9 +521,11 @@ internal sealed class QueueSubscription : ISubscription
     /// <summary>
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
-    /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
-    /// queue whole. The lock is deleted on the shared channel itself (the connection owns it, whichever of its
-    /// channels declared it): leaving never needs a new channel, which a burst of subscribers may have taken all of.
+    /// requeued, the seat given up and the lock deleted, in that order, so that the next subscriber finds the
+    /// queue whole. The lock is deleted on a short-lived channel of the same connection (which owns it, whichever
+    /// of its channels declared it), never on the shared one: a refused delete (403) would close the shared channel
+    /// and end every other stream on it. With every channel of the connection taken, the delete waits for one
+    /// (within the leave's timeout; after it, the lock stays until the connection closes, and is logged).
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -541,7 +543,6 @@ internal sealed class QueueSubscription : ISubscription
         Consumer.Stop();
         var shared = _shared!;
         var channel = shared.Channel;
-        var unlocked = false;
         try
         {
             using var timeout = new CancellationTokenSource(LeaveTimeout);
@@ -555,12 +556,6 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // On the shared channel, after the requeue: the broker has taken it when the delete is answered, and
-                // no channel has to be opened (and closed) for it. A short-lived channel instead, to keep the delete's
-                // wait for the broker's metadata store off the shared channel, showed no gain in the churn bench and
-                // costs the broker a channel open and close per leave (docs/performance.md).
-                await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
-                unlocked = true;
             }
         }
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
@@ -581,10 +576,12 @@ internal sealed class QueueSubscription : ISubscription
             {
                 _seat!.Leave();
                 await _slot!.LeaveSharedAsync(shared);
-                if (!unlocked)
-                {
-                    await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
-                }
+                // Never on the shared channel: the broker may refuse the delete (its user's configure permission on
+                // eventsourced.lock. taken away while the stream was open), and that channel error would end every
+                // other stream on the shared channel. A short-lived channel of the same connection (which owns the
+                // lock, whichever of its channels declared it) takes the refusal alone; the frames of one connection
+                // reach the broker in order, so the requeue above is sent before the delete.
+                await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
             }
             finally
             {
