@@ -521,11 +521,10 @@ internal sealed class QueueSubscription : ISubscription
     /// <summary>
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
-    /// requeued, the seat given up and the lock deleted, in that order, so that the next subscriber finds the
+    /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
     /// queue whole. The lock is deleted on a short-lived channel of the same connection (which owns it, whichever
-    /// of its channels declared it), never on the shared one: a refused delete (403) would close the shared channel
-    /// and end every other stream on it. With every channel of the connection taken, the delete waits for one
-    /// (within the leave's timeout; after it, the lock stays until the connection closes, and is logged).
+    /// of its channels declared it), where a refused delete (403) closes no other stream's channel; only when every
+    /// channel of the connection is taken on the shared channel itself, as leaving must not wait for a free one.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -543,6 +542,7 @@ internal sealed class QueueSubscription : ISubscription
         Consumer.Stop();
         var shared = _shared!;
         var channel = shared.Channel;
+        var unlocked = false;
         try
         {
             using var timeout = new CancellationTokenSource(LeaveTimeout);
@@ -556,6 +556,26 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
+                // On a short-lived channel of the same connection (which owns the lock, whichever of its channels
+                // declared it): the broker may refuse the delete (its user's configure on eventsourced.lock. taken
+                // away while the stream was open), and on the shared channel that channel error ended every other
+                // stream on it. The frames of one connection reach the broker in order: the requeue goes first.
+                try
+                {
+                    await _slot.WithChannelAsync(open => QueueLock.ReleaseAsync(open, Name, timeout.Token), timeout.Token);
+                }
+                catch (BrokerUnavailableException)
+                {
+                    // Every channel of the connection taken (a burst of subscribers): leaving must not wait for one, or
+                    // the lock would stay as long as the connection; on the shared channel then, as before.
+                    await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                }
+                catch (OperationInterruptedException ex)
+                {
+                    ConsumingLog.SharedChannelLeaveFailed(_logger!, Name, Node, Describe(ex), "its lock stays until the broker connection closes");
+                }
+
+                unlocked = true;
             }
         }
         catch (Exception ex) when (ex is OperationInterruptedException or AlreadyClosedException or OperationCanceledException or TimeoutException)
@@ -576,12 +596,10 @@ internal sealed class QueueSubscription : ISubscription
             {
                 _seat!.Leave();
                 await _slot!.LeaveSharedAsync(shared);
-                // Never on the shared channel: the broker may refuse the delete (its user's configure permission on
-                // eventsourced.lock. taken away while the stream was open), and that channel error would end every
-                // other stream on the shared channel. A short-lived channel of the same connection (which owns the
-                // lock, whichever of its channels declared it) takes the refusal alone; the frames of one connection
-                // reach the broker in order, so the requeue above is sent before the delete.
-                await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
+                if (!unlocked)
+                {
+                    await ReleaseLockAsync(_slot, _generation, open: null, Name, _logger!);
+                }
             }
             finally
             {
