@@ -522,8 +522,9 @@ internal sealed class QueueSubscription : ISubscription
     /// Gives back every delivery not acknowledged, and the queue: its own channel closes (the broker requeues,
     /// and a lock taken on the channel goes). On a shared channel: the consumer is cancelled, what it holds
     /// requeued, the lock deleted and the seat given up, in that order, so that the next subscriber finds the
-    /// queue whole. The lock is deleted on the shared channel itself (the connection owns it, whichever of its
-    /// channels declared it): leaving never needs a new channel, which a burst of subscribers may have taken all of.
+    /// queue whole. The lock is deleted on a short-lived channel of the same connection (which owns it, whichever
+    /// of its channels declared it), where a refused delete (403) closes no other stream's channel; only when every
+    /// channel of the connection is taken on the shared channel itself, as leaving must not wait for a free one.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
@@ -555,11 +556,25 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // On the shared channel, after the requeue: the broker has taken it when the delete is answered, and
-                // no channel has to be opened (and closed) for it. A short-lived channel instead, to keep the delete's
-                // wait for the broker's metadata store off the shared channel, showed no gain in the churn bench and
-                // costs the broker a channel open and close per leave (docs/performance.md).
-                await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                // On a short-lived channel of the same connection (which owns the lock, whichever of its channels
+                // declared it): the broker may refuse the delete (its user's configure on eventsourced.lock. taken
+                // away while the stream was open), and on the shared channel that channel error ended every other
+                // stream on it. The frames of one connection reach the broker in order: the requeue goes first.
+                try
+                {
+                    await _slot.WithChannelAsync(open => QueueLock.ReleaseAsync(open, Name, timeout.Token), timeout.Token);
+                }
+                catch (BrokerUnavailableException)
+                {
+                    // Every channel of the connection taken (a burst of subscribers): leaving must not wait for one, or
+                    // the lock would stay as long as the connection; on the shared channel then, as before.
+                    await QueueLock.ReleaseAsync(channel, Name, timeout.Token);
+                }
+                catch (OperationInterruptedException ex)
+                {
+                    ConsumingLog.SharedChannelLeaveFailed(_logger!, Name, Node, Describe(ex), "its lock stays until the broker connection closes");
+                }
+
                 unlocked = true;
             }
         }

@@ -135,6 +135,48 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
         await Wait.UntilAsync(() => Task.FromResult(gateway.Pool.Slots.Sum(s => s.Leases) == 0), Patience, "channels released");
     }
 
+    /// <summary>
+    /// The operator takes configure on <c>eventsourced.lock.</c> away while streams share a channel. A stream that leaves
+    /// then has its lock delete refused (403): on the shared channel, that channel error ended every other stream on
+    /// it (`: stream ended: broker closed the subscription`), which had nothing to do with the refusal.
+    /// </summary>
+    [Fact]
+    public async Task LimitedUser_SharingChannels_LockConfigureRevoked_OneLeaving_DoesNotEndTheOthers()
+    {
+        var regex = "^" + _prefix.Replace(".", "\\.", StringComparison.Ordinal);
+        await broker.Rabbitmqctl.RunCheckedAsync(["set_permissions", "-p", _vhost, _user, $"{regex}|^eventsourced\\.lock\\.", regex, regex]);
+        var log = new CollectedLog();
+        await using var amqp = await broker.ConnectAsync(nameof(LimitedUser_SharingChannels_LockConfigureRevoked_OneLeaving_DoesNotEndTheOthers));
+        await using var gateway = await GatewayServer.StartAsync(LimitedUrl, o =>
+        {
+            o.Queue.Pattern = _prefix + "${query:id}";
+            o.Broker.SubscribersPerChannel = 64;
+        }, log);
+        var stays = Guid.NewGuid().ToString("N");
+        var leaves = Guid.NewGuid().ToString("N");
+        await using var staying = await gateway.SubscribeAsync($"/?id={stays}");
+        Assert.Equal(HttpStatusCode.OK, staying.Status);
+        await using (var leaving = await gateway.SubscribeAsync($"/?id={leaves}"))
+        {
+            Assert.Equal(HttpStatusCode.OK, leaving.Status);
+            await amqp.PublishAsync(_prefix + leaves, "before");
+            Assert.Equal(["before"], await leaving.ReadEventsAsync(1, Patience));
+
+            // Configure on the queues only, as before the README's line for shared channels.
+            await broker.Rabbitmqctl.RunCheckedAsync(["set_permissions", "-p", _vhost, _user, regex, regex, regex]);
+        }
+
+        // The leaver's lock delete is refused, and logged (event 309) ...
+        await Wait.UntilAsync(
+            () => Task.FromResult(log.Entries.Any(e => e.EventId == 309 && e.Message.Contains("ACCESS_REFUSED", StringComparison.Ordinal))),
+            Patience, "the refused lock delete logged");
+
+        // ... and the stream that stays goes on.
+        await amqp.PublishAsync(_prefix + stays, "after");
+        Assert.Equal(["after"], await staying.ReadEventsAsync(1, Patience));
+        Assert.DoesNotContain("stream ended", staying.RawText, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task LimitedUser_QueueOutsideItsPermissions_IsRefusedWithAPlainReason_AndTheLogHasTheDetail()
     {
