@@ -556,10 +556,15 @@ internal sealed class QueueSubscription : ISubscription
             if (channel.IsOpen && _slot!.IsUp && _slot.Generation == _generation)
             {
                 await _seat!.SettleAllAsync(Settlement.Requeue);
-                // On a short-lived channel of the same connection (which owns the lock, whichever of its channels
-                // declared it): the broker may refuse the delete (its user's configure on eventsourced.lock. taken
-                // away while the stream was open), and on the shared channel that channel error ended every other
-                // stream on it. The frames of one connection reach the broker in order: the requeue goes first.
+                // A round trip on the shared channel first (basic.qos with the prefetch it has had since it opened: no
+                // change, no permission needed): once it is answered, the broker's channel has handled the requeue above.
+                // The broker's channels work apart, so without it a busy shared channel could still hold the requeue
+                // when the lock was gone and the next subscriber's consume began: that subscriber would get newer
+                // messages before the ones given back.
+                await channel.BasicQosAsync(0, shared.Prefetch, global: false, timeout.Token);
+                // Then the delete on a short-lived channel of the same connection (which owns the lock, whichever of its
+                // channels declared it): the broker may refuse it (its user's configure on eventsourced.lock. taken away
+                // while the stream was open), and on the shared channel that channel error ended every other stream on it.
                 try
                 {
                     await _slot.WithChannelAsync(open => QueueLock.ReleaseAsync(open, Name, timeout.Token), timeout.Token);
