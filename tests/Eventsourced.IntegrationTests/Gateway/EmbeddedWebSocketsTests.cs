@@ -37,31 +37,20 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
         await stream.WriteAsync(header);
         await stream.FlushAsync();
 
-        var bytes = new List<byte>();
-        var buffer = new byte[256];
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
+        byte[] bytes;
+        try
         {
-            while (bytes.Count < 2 || bytes.Count < 2 + bytes[1])
-            {
-                int read;
-                try
-                {
-                    read = await stream.ReadAsync(buffer, timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    Assert.Fail("no close frame within 5 s of a frame header declaring 2^63-1 bytes (the gateway waits for its payload)");
-                    return;
-                }
-
-                Assert.True(read > 0, "the connection ended before a close frame");
-                bytes.AddRange(buffer.AsSpan(0, read));
-            }
+            bytes = await RawWebSocket.ReadShortFrameAsync(stream, TimeSpan.FromSeconds(5));
+        }
+        catch (TimeoutException ex)
+        {
+            Assert.Fail($"no close frame within 5 s of a frame header declaring 2^63-1 bytes (the gateway waits for its payload): {ex.Message}");
+            return;
         }
 
         Assert.Equal(0x88, bytes[0]);
         Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
-        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString([.. bytes.Skip(4)]));
+        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString(bytes[4..]));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
@@ -76,21 +65,9 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
         // The close: 1000 and the reason 0xFF (no UTF-8), masked.
         byte[] mask = [0x12, 0x34, 0x56, 0x78];
         byte[] payload = [0x03, 0xE8, 0xFF];
-        byte[] close = [0x88, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
-        await stream.WriteAsync(close);
+        await stream.WriteAsync(RawWebSocket.Frame(0x88, payload, mask));
 
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        using (var timeout = new CancellationTokenSource(Timeout))
-        {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-            {
-                received.Write(buffer, 0, read);
-            }
-        }
-
-        var frame = received.ToArray();
+        var frame = await RawWebSocket.ReadToEndAsync(stream, Timeout);
         Assert.Equal(0x88, frame[0]);
         Assert.Equal(1007, (frame[2] << 8) | frame[3]);
         Assert.Equal("close reason is not valid UTF-8", Encoding.UTF8.GetString(frame[4..]));
@@ -105,16 +82,12 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
         await _amqp.DeclareQueueAsync(queue, expiresSeconds: 1800, durable: true);
         await _amqp.PublishAsync(queue, "kept");
         await using var app = await StartAsync();
-        var port = new Uri(app.Urls.Single()).Port;
-        using var client = new TcpClient { NoDelay = true };
-        await client.ConnectAsync(IPAddress.Loopback, port);
-        var stream = client.GetStream();
-        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: https://elsewhere.example\r\nUpgrade: websocket\r\n"
-            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
-        var buffer = new byte[1024];
-        var read = await stream.ReadAsync(buffer);
-        Assert.StartsWith("HTTP/1.1 403", Encoding.ASCII.GetString(buffer, 0, read));
+        var (client, head) = await RawWebSocket.UpgradeAsync(new Uri(app.Urls.Single()).Port, $"/ws?id={queue}", origin: "https://elsewhere.example");
+        using (client)
+        {
+            Assert.StartsWith("HTTP/1.1 403", head);
+        }
+
         await Task.Delay(TimeSpan.FromMilliseconds(300));
         Assert.Equal(0u, await _amqp.ConsumerCountAsync(queue));
         Assert.Equal(1u, await _amqp.MessageCountAsync(queue));
@@ -139,22 +112,8 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
     /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
     private async Task<TcpClient> OpenRawAsync(WebApplication app, string queue)
     {
-        var port = new Uri(app.Urls.Single()).Port;
-        var client = new TcpClient { NoDelay = true };
-        await client.ConnectAsync(IPAddress.Loopback, port);
-        var stream = client.GetStream();
-        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
-        var response = new List<byte>();
-        var one = new byte[1];
-        while (!(response.Count >= 4 && response[^4] == '\r' && response[^3] == '\n' && response[^2] == '\r' && response[^1] == '\n'))
-        {
-            Assert.Equal(1, await stream.ReadAsync(one));
-            response.Add(one[0]);
-        }
-
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString([.. response]));
+        var (client, head) = await RawWebSocket.UpgradeAsync(new Uri(app.Urls.Single()).Port, $"/ws?id={queue}");
+        Assert.StartsWith("HTTP/1.1 101", head);
         await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         return client;
     }

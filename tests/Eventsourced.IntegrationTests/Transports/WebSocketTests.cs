@@ -738,17 +738,10 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         // client reads it: a browser then sees 1006 without a reason instead of 1002 or 1007.
         var queue = broker.UniqueQueueName(nameof(ProtocolError_ClosesWithItsCode_ThenEndsTheConnectionGracefully_NotWithAReset));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl);
-        using var client = new System.Net.Sockets.TcpClient();
-        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
+        using var client = await OpenRawAsync(gateway, queue);
         var stream = client.GetStream();
-        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
-        var head = await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray());
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head));
-        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
 
-        byte[] Masked(byte first, byte[] payload) => [first, (byte)(0x80 | payload.Length), 0, 0, 0, 0, .. payload]; // mask 0: the payload as it is
+        byte[] Masked(byte first, byte[] payload) => RawWebSocket.Frame(first, payload, [0, 0, 0, 0]); // mask 0: the payload as it is
         await stream.WriteAsync(frame switch
         {
             "unmasked" => [0x81, 0x09, .. "{\"ack\":1}"u8],
@@ -758,16 +751,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         });
 
         // Everything the gateway sends, up to the end of the connection: a reset throws here.
-        using var timeout = new CancellationTokenSource(Timeout);
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-        {
-            received.Write(buffer, 0, read);
-        }
-
-        var bytes = received.ToArray();
+        var bytes = await RawWebSocket.ReadToEndAsync(stream, Timeout);
         Assert.True(bytes.Length >= 4, $"a close frame, got {bytes.Length} bytes");
         Assert.Equal(0x88, bytes[^4]); // the close frame, last: FIN and opcode 8, two bytes of payload, the code
         Assert.Equal(2, bytes[^3]);
@@ -790,21 +774,10 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         await stream.FlushAsync();
 
         // The close frame, without waiting for more of the frame (FIN and opcode 8, its length, the code and the reason).
-        var bytes = new List<byte>();
-        var buffer = new byte[256];
-        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5)))
-        {
-            while (bytes.Count < 2 || bytes.Count < 2 + bytes[1])
-            {
-                var read = await stream.ReadAsync(buffer, timeout.Token);
-                Assert.True(read > 0, "the connection ended before a close frame");
-                bytes.AddRange(buffer.AsSpan(0, read));
-            }
-        }
-
+        var bytes = await RawWebSocket.ReadShortFrameAsync(stream, TimeSpan.FromSeconds(5));
         Assert.Equal(0x88, bytes[0]);
         Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
-        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString([.. bytes.Skip(4)]));
+        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString(bytes[4..]));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
@@ -874,44 +847,14 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
     /// <summary>A WebSocket to <paramref name="queue"/> over a plain socket (frames written by hand), once the gateway consumes the queue.</summary>
     private async Task<System.Net.Sockets.TcpClient> OpenRawAsync(GatewayServer gateway, string queue)
     {
-        var client = new System.Net.Sockets.TcpClient { NoDelay = true };
-        await client.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        var stream = client.GetStream();
-        var handshake = $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1:{gateway.Port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(handshake));
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(await ReadUntilAsync(stream, "\r\n\r\n"u8.ToArray())));
+        var (client, head) = await RawWebSocket.UpgradeAsync(gateway.Port, $"/ws?id={queue}");
+        Assert.StartsWith("HTTP/1.1 101", head);
         await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
         return client;
     }
 
     /// <summary>Everything the gateway sends, up to the end of the connection (a reset throws).</summary>
-    private static async Task<byte[]> ReadToEndAsync(Stream stream)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, timeout.Token)) > 0)
-        {
-            received.Write(buffer, 0, read);
-        }
-
-        return received.ToArray();
-    }
-
-    private static async Task<byte[]> ReadUntilAsync(Stream stream, byte[] end)
-    {
-        var read = new List<byte>();
-        var one = new byte[1];
-        while (!read.AsEnumerable().Reverse().Take(end.Length).Reverse().SequenceEqual(end))
-        {
-            Assert.Equal(1, await stream.ReadAsync(one));
-            read.Add(one[0]);
-        }
-
-        return [.. read];
-    }
+    private static Task<byte[]> ReadToEndAsync(Stream stream) => RawWebSocket.ReadToEndAsync(stream, Timeout);
 
     [Fact]
     public async Task GatewayStops_ClosesWithGoingAway()
