@@ -18,6 +18,9 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long a page may take to show a leave: the page's LEAVE_GRACE (10 s) after the gateway saw the sockets go.</summary>
+    private const float LeaveTimeout = 30_000;
+
     [Fact]
     public async Task TwoUsers_SeeEachOthersMessagesJoinAndLeave_AndTheConversationAfterAReload()
     {
@@ -63,9 +66,9 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         Assert.Equal(0, await alicePage.Locator("#messages li[data-kind=leave]").CountAsync());
 
         // bob leaves: alice sees it.
-        // (after the page's LEAVE_GRACE, 3 s, in which a reconnect would have cancelled it).
+        // (after the page's LEAVE_GRACE, 10 s, in which a reconnect would have cancelled it).
         await bobPage.Context.CloseAsync();
-        await Expect(alicePage.Locator("#messages li[data-kind=leave]").Last).ToHaveTextAsync($"{bob} left");
+        await Expect(alicePage.Locator("#messages li[data-kind=leave]").Last).ToHaveTextAsync($"{bob} left", new() { Timeout = LeaveTimeout });
         await Expect(alicePage.Locator($"#online li[data-user='{bob}']")).ToHaveCountAsync(0);
         await Expect(alicePage.Locator($"#online li[data-user='{alice}']")).ToHaveTextAsync($"{alice} (you)");
     }
@@ -97,7 +100,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await Expect(bobPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{alice}before"]);
 
         proxy.GoDark();
-        await Expect(bobPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{alice} left"]);
+        await Expect(bobPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{alice} left"], new() { Timeout = LeaveTimeout });
         await Expect(bobPage.Locator($"#online li[data-user='{alice}']")).ToHaveCountAsync(0);
         await SayAsync(bobPage, "while you were away");
         proxy.ComeBack();
@@ -326,7 +329,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         var left = users.Skip(3).Order(StringComparer.Ordinal).ToArray();
         foreach (var page in pages.Skip(3))
         {
-            await Expect(page.Locator("#online li")).ToHaveCountAsync(left.Length);
+            await Expect(page.Locator("#online li")).ToHaveCountAsync(left.Length, new() { Timeout = LeaveTimeout });
             Assert.Equal(left, await page.Locator("#online li").EvaluateAllAsync<string[]>("items => items.map(li => li.dataset.user)"));
             await Expect(page.Locator("#messages li[data-kind=leave]")).ToHaveCountAsync(3);
         }
@@ -421,7 +424,7 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await Expect(johnPage.Locator("#messages li[data-kind=message]")).ToHaveTextAsync([$"{ann}hello john"]);
 
         await annPage.Context.CloseAsync();
-        await Expect(johnPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{ann} left"]);
+        await Expect(johnPage.Locator("#messages li[data-kind=leave]")).ToHaveTextAsync([$"{ann} left"], new() { Timeout = LeaveTimeout });
         await Expect(johnPage.Locator("#online li")).ToHaveTextAsync([$"{john} (you)"]);
     }
 
