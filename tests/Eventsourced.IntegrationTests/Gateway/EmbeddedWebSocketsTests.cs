@@ -1,6 +1,4 @@
-using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 
@@ -48,9 +46,7 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
             return;
         }
 
-        Assert.Equal(0x88, bytes[0]);
-        Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
-        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString(bytes[4..]));
+        Assert.Equal((1009, "message larger than 65536 bytes"), RawWebSocket.CloseOf(bytes));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
@@ -68,9 +64,7 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
         await stream.WriteAsync(RawWebSocket.Frame(0x88, payload, mask));
 
         var frame = await RawWebSocket.ReadToEndAsync(stream, Timeout);
-        Assert.Equal(0x88, frame[0]);
-        Assert.Equal(1007, (frame[2] << 8) | frame[3]);
-        Assert.Equal("close reason is not valid UTF-8", Encoding.UTF8.GetString(frame[4..]));
+        Assert.Equal((1007, "close reason is not valid UTF-8"), RawWebSocket.CloseOf(frame));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 

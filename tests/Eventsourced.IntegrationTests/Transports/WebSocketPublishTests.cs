@@ -1,6 +1,3 @@
-using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Eventsourced.Configuration;
 using Eventsourced.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
@@ -228,15 +225,9 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         await using var answering = await gateway.ConnectWebSocketAsync($"/ws?id={alive}");
 
         // A client that completes the upgrade and then never reads nor answers (a vanished phone, a stuck tab).
-        using var silent = new TcpClient();
-        await silent.ConnectAsync(IPAddress.Loopback, gateway.Port);
-        var stream = silent.GetStream();
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(
-            $"GET /ws?id={queue} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"));
-        var head = new byte[1024];
-        var read = await stream.ReadAsync(head);
-        Assert.StartsWith("HTTP/1.1 101", Encoding.ASCII.GetString(head, 0, read), StringComparison.Ordinal);
+        var upgrade = await RawWebSocket.UpgradeAsync(gateway.Port, $"/ws?id={queue}");
+        using var silent = upgrade.Client;
+        Assert.StartsWith("HTTP/1.1 101", upgrade.Head, StringComparison.Ordinal);
         await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the silent client's queue is consumed");
 
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the gateway drops the client that answers no ping");

@@ -418,9 +418,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         var burst = new MemoryStream();
         foreach (var text in Enumerable.Range(1, Pings).Select(n => $"{{\"ping\":{n}}}").Append("{\"bogus\":1}"))
         {
-            var payload = Encoding.UTF8.GetBytes(text);
-            burst.Write([0x81, (byte)(0x80 | payload.Length), 0, 0, 0, 0]); // masked with a key of zeros
-            burst.Write(payload);
+            burst.Write(RawWebSocket.Frame(0x81, Encoding.UTF8.GetBytes(text), [0, 0, 0, 0])); // masked with a key of zeros
         }
 
         await stream.WriteAsync(burst.ToArray()); // in one write: the reader meets the last before the writer has run
@@ -775,9 +773,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
 
         // The close frame, without waiting for more of the frame (FIN and opcode 8, its length, the code and the reason).
         var bytes = await RawWebSocket.ReadShortFrameAsync(stream, TimeSpan.FromSeconds(5));
-        Assert.Equal(0x88, bytes[0]);
-        Assert.Equal(1009, (bytes[2] << 8) | bytes[3]);
-        Assert.Equal("message larger than 65536 bytes", Encoding.UTF8.GetString(bytes[4..]));
+        Assert.Equal((1009, "message larger than 65536 bytes"), RawWebSocket.CloseOf(bytes));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 
@@ -796,8 +792,8 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         // A ping first (a frame the check skips), then the close: 1000 and the reason (Latin-1 0xFF is no UTF-8), masked.
         byte[] mask = [0x12, 0x34, 0x56, 0x78];
         byte[] payload = [0x03, 0xE8, .. reason.Select(c => (byte)c)];
-        byte[] ping = [0x89, 0x83, .. mask, .. "abc"u8.ToArray().Select((b, i) => (byte)(b ^ mask[i % 4]))];
-        byte[] close = [0x88, (byte)(0x80 | payload.Length), .. mask, .. payload.Select((b, i) => (byte)(b ^ mask[i % 4]))];
+        var ping = RawWebSocket.Frame(0x89, "abc"u8, mask);
+        var close = RawWebSocket.Frame(0x88, payload, mask);
         if (split)
         {
             // The close frame's payload comes in reads of its own.
@@ -816,11 +812,7 @@ public sealed class WebSocketTests(BrokerFixture broker) : IAsyncLifetime
         // The pong, then the close frame: FIN and opcode 8, its length, the code and the reason.
         var bytes = await ReadToEndAsync(stream);
         Assert.Equal([0x8A, 3, .. "abc"u8], bytes[..5]);
-        var closeFrame = bytes[5..];
-        Assert.Equal(0x88, closeFrame[0]);
-        Assert.Equal(closeFrame.Length - 2, closeFrame[1]);
-        Assert.Equal(code, (closeFrame[2] << 8) | closeFrame[3]);
-        Assert.Equal(answer, Encoding.UTF8.GetString(closeFrame[4..]));
+        Assert.Equal((code, answer), RawWebSocket.CloseOf(bytes[5..]));
         await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
     }
 

@@ -91,6 +91,21 @@ public static class RawWebSocket
         return [.. bytes];
     }
 
+    /// <summary>
+    /// The code and reason of <paramref name="frame"/>, which must be one whole close frame (FIN and opcode 8, a length
+    /// that is the rest's, a code); <see cref="InvalidDataException"/> otherwise, naming the bytes.
+    /// </summary>
+    public static (int Code, string Reason) CloseOf(byte[] frame)
+    {
+        ArgumentNullException.ThrowIfNull(frame);
+        if (frame.Length < 4 || frame[0] != 0x88 || frame[1] != frame.Length - 2)
+        {
+            throw new InvalidDataException($"not one whole close frame with a code: {Convert.ToHexString(frame)}");
+        }
+
+        return ((frame[2] << 8) | frame[3], Encoding.UTF8.GetString(frame, 4, frame.Length - 4));
+    }
+
     /// <summary>Everything the gateway sends, up to the end of the connection (a reset throws), within <paramref name="timeout"/>.</summary>
     public static async Task<byte[]> ReadToEndAsync(Stream stream, TimeSpan timeout)
     {
