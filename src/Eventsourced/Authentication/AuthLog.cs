@@ -17,4 +17,7 @@ internal static partial class AuthLog
 
     [LoggerMessage(EventIds.JwksFetchFailed, LogLevel.Warning, "Fetching signing keys from {Url} failed ({Problem}); the last keys fetched stay in use", EventName = "JwksFetchFailed")]
     public static partial void JwksFetchFailed(ILogger logger, string url, string problem);
+
+    [LoggerMessage(EventIds.JwksKeysRemoved, LogLevel.Information, "Signing key(s) {Kids} left the set of {Url}: tokens they signed are refused, and with auth.end_at_expiry the streams those tokens opened end as at their expiry", EventName = "JwksKeysRemoved")]
+    public static partial void JwksKeysRemoved(ILogger logger, string url, string kids);
 }

@@ -6,14 +6,15 @@ namespace Eventsourced.Authentication;
 /// <summary>
 /// Who a request is (<see cref="User"/>: the verified token's claims, or an anonymous principal when the
 /// gateway is unauthenticated) and until when (<see cref="Expires"/>: the token's <c>exp</c> plus the allowed
-/// clock skew); or why not: <see cref="Status"/> (401, or 400 for several tokens in one request) and a
+/// clock skew, and <see cref="KeyRemoved"/>: cancelled when the JWKS key that verified the token leaves its set); or why not: <see cref="Status"/> (401, or 400 for several tokens in one request) and a
 /// <see cref="Reason"/> for <c>WWW-Authenticate</c>'s <c>error_description</c> and <c>X-Status-Reason</c>.
 /// </summary>
-internal readonly record struct AuthenticationResult(ClaimsPrincipal? User, DateTimeOffset? Expires, int Status, string Error, string Reason)
+internal readonly record struct AuthenticationResult(ClaimsPrincipal? User, DateTimeOffset? Expires, int Status, string Error, string Reason, CancellationToken KeyRemoved = default)
 {
     public bool Succeeded => User is not null;
 
-    public static AuthenticationResult Success(ClaimsPrincipal user, DateTimeOffset? expires) => new(user, expires, StatusCodes.Status200OK, string.Empty, string.Empty);
+    public static AuthenticationResult Success(ClaimsPrincipal user, DateTimeOffset? expires, CancellationToken keyRemoved = default) =>
+        new(user, expires, StatusCodes.Status200OK, string.Empty, string.Empty, keyRemoved);
 
     /// <summary>401 <c>invalid_token</c>: missing, malformed, expired or otherwise not valid.</summary>
     public static AuthenticationResult InvalidToken(string reason) => new(null, null, StatusCodes.Status401Unauthorized, "invalid_token", reason);

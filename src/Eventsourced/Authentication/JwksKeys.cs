@@ -13,7 +13,9 @@ namespace Eventsourced.Authentication;
 /// keeps the keys of the last good one. The set is parsed by IdentityModel's <see cref="JsonWebKeySet"/>;
 /// written here is only this caching policy: IdentityModel's own <c>ConfigurationManager</c> is made for
 /// OpenID discovery documents and refreshes in the background, so the request that met a new <c>kid</c> would be
-/// refused although the new key was one fetch away.
+/// refused although the new key was one fetch away. Besides, the set is fetched every <c>jwks_refresh</c> seconds
+/// while no token asks, and each key carries a token (<see cref="VerificationKey.Removed"/>) that is cancelled when a
+/// fetch finds the key gone, so that what its tokens opened can end (nothing in IdentityModel tells a key's removal).
 /// </summary>
 internal sealed class JwksKeys : IDisposable
 {
@@ -30,6 +32,10 @@ internal sealed class JwksKeys : IDisposable
     private Snapshot _current = new([], null);
     private long? _lastAttempt;
     private Task? _fetching;
+    private ITimer? _timer;
+
+    /// <summary>The keys of the last good fetch by <see cref="Identity"/>, each with what cancels its <see cref="VerificationKey.Removed"/>. Only the one running fetch touches it.</summary>
+    private readonly Dictionary<string, (VerificationKey Key, CancellationTokenSource Removed)> _held = new(StringComparer.Ordinal);
 
     public JwksKeys(Uri url, TimeSpan refresh, TimeSpan cooldown, TimeProvider time, ILogger logger)
     {
@@ -50,8 +56,33 @@ internal sealed class JwksKeys : IDisposable
     /// <summary>The keys of the last good fetch (none before the first).</summary>
     public IReadOnlyList<VerificationKey> Keys => Volatile.Read(ref _current).Keys;
 
-    /// <summary>Starts the first fetch, so that the first subscriber need not wait for it.</summary>
-    public void Prefetch() => _ = FetchAsync();
+    /// <summary>
+    /// Starts the first fetch, so that the first subscriber need not wait for it, and the fetches every <c>jwks_refresh</c>
+    /// seconds after it, so that a key the issuer removes is noticed while no new token asks.
+    /// </summary>
+    public void Prefetch()
+    {
+        _ = FetchAsync();
+        lock (_lock)
+        {
+            _timer ??= _time.CreateTimer(static state => _ = ((JwksKeys)state!).FetchAsync(), this, _refresh, _refresh);
+        }
+    }
+
+    /// <summary>
+    /// What ends with the key that verified a token (<paramref name="key"/>): none for a key that is not the set's, an
+    /// ended one for a key of the set that has left it since it verified.
+    /// </summary>
+    public CancellationToken RemovalOf(SecurityKey key, IEnumerable<VerificationKey> configured)
+    {
+        if (configured.Any(k => ReferenceEquals(k.Key, key)))
+        {
+            return CancellationToken.None;
+        }
+
+        var current = Keys.FirstOrDefault(k => ReferenceEquals(k.Key, key));
+        return current?.Removed ?? new CancellationToken(canceled: true);
+    }
 
     /// <summary>
     /// The keys to verify with now: fetched first when none were ever fetched; keys older than <c>jwks_refresh</c> are
@@ -88,7 +119,16 @@ internal sealed class JwksKeys : IDisposable
         return Contains(kid);
     }
 
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _timer?.Dispose();
+            _timer = null;
+        }
+
+        _http.Dispose();
+    }
 
     /// <summary>Starts a fetch (within the cooldown) when <paramref name="current"/> was fetched longer than <c>jwks_refresh</c> ago.</summary>
     private void RefreshIfOld(Snapshot current)
@@ -141,9 +181,25 @@ internal sealed class JwksKeys : IDisposable
             }
 
             var set = new JsonWebKeySet(text);
-            var keys = set.Keys.Select(ToVerificationKey).OfType<VerificationKey>().ToArray();
+            var first = Volatile.Read(ref _current).FetchedAt is null;
+            var (keys, added, removed) = Reconcile(set.Keys.Select(ToVerificationKey).OfType<VerificationKey>());
             Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
-            AuthLog.JwksFetched(_logger, _shownUrl, keys.Length, string.Join(", ", keys.Select(k => k.Key.KeyId ?? "(no kid)")));
+            if (first || added > 0 || removed.Count > 0)
+            {
+                AuthLog.JwksFetched(_logger, _shownUrl, keys.Length, Kids(keys.Select(k => k.Key)));
+            }
+
+            if (removed.Count > 0)
+            {
+                AuthLog.JwksKeysRemoved(_logger, _shownUrl, Kids(removed.Select(r => r.Key.Key)));
+
+                // After the new set is in place, so that a token verified meanwhile by a removed key finds it gone. The streams'
+                // endings run on the thread pool, not in this fetch; the sources are not disposed while they may run.
+                foreach (var (_, source) in removed)
+                {
+                    _ = source.CancelAsync();
+                }
+            }
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException or ArgumentException or InvalidOperationException)
         {
@@ -151,6 +207,58 @@ internal sealed class JwksKeys : IDisposable
             AuthLog.JwksFetchFailed(_logger, _shownUrl, ex.GetType().Name + ": " + ex.Message);
         }
     }
+
+    /// <summary>
+    /// The fetched keys, each one that was in the last set too (the same <see cref="Identity"/>) as the object it was, so
+    /// that what its tokens opened goes on; and those that left the set, whose removal is still to be signalled.
+    /// </summary>
+    private (VerificationKey[] Keys, int Added, List<(VerificationKey Key, CancellationTokenSource Removed)> Removed) Reconcile(IEnumerable<VerificationKey> fetched)
+    {
+        var keys = new List<VerificationKey>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var added = 0;
+        foreach (var key in fetched)
+        {
+            var identity = Identity(key);
+            if (!seen.Add(identity))
+            {
+                continue;
+            }
+
+            if (_held.TryGetValue(identity, out var held))
+            {
+                keys.Add(held.Key);
+                continue;
+            }
+
+            var removal = new CancellationTokenSource();
+            var fresh = key with { Removed = removal.Token };
+            _held[identity] = (fresh, removal);
+            keys.Add(fresh);
+            added++;
+        }
+
+        var removed = new List<(VerificationKey Key, CancellationTokenSource Removed)>();
+        foreach (var identity in _held.Keys.Where(i => !seen.Contains(i)).ToArray())
+        {
+            removed.Add(_held[identity]);
+            _held.Remove(identity);
+        }
+
+        return ([.. keys], added, removed);
+    }
+
+    /// <summary>
+    /// A key of the set as the same key in another fetch: its id, algorithm and public key members (RSA's modulus and
+    /// exponent, EC's curve and point: those of RFC 7638's thumbprint, which would throw for a key that lacks one).
+    /// </summary>
+    private static string Identity(VerificationKey key)
+    {
+        var jwk = (JsonWebKey)key.Key;
+        return string.Join('\n', jwk.Kid, key.Algorithm, jwk.Kty, jwk.N, jwk.E, jwk.Crv, jwk.X, jwk.Y);
+    }
+
+    private static string Kids(IEnumerable<SecurityKey> keys) => string.Join(", ", keys.Select(k => k.KeyId ?? "(no kid)"));
 
     /// <summary>
     /// Why <paramref name="text"/> is no JSON Web Key Set (RFC 7517: a JSON object with a <c>keys</c> array), or null

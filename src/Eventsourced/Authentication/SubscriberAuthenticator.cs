@@ -340,7 +340,11 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var expires = jwt.ValidTo == DateTime.MinValue ? (DateTimeOffset?)null
             : jwt.ValidTo > DateTime.MaxValue - _clockSkew ? DateTimeOffset.MaxValue
             : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero) + _clockSkew;
-        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(numbers.Inexact, WithEmptyLists(jwt, identity))), expires);
+        // A key of the set carries its removal (what the token opens can end with it); a configured key has none.
+        var keyRemoved = _jwks is not null && result.SecurityToken is JsonWebToken { SigningKey: { } signingKey }
+            ? _jwks.RemovalOf(signingKey, _staticKeys)
+            : CancellationToken.None;
+        return AuthenticationResult.Success(new ClaimsPrincipal(WithExactNumbers(numbers.Inexact, WithEmptyLists(jwt, identity))), expires, keyRemoved);
     }
 
     /// <summary>

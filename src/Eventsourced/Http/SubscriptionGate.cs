@@ -234,10 +234,17 @@ internal sealed class SubscriptionGate(
             held = null;
         }
 
-        // The token's expiry ends the subscription like a client leaving would, in every transport (auth.end_at_expiry).
-        using var expiry = authenticator.EndsAtExpiry && who.Expires is { } expires && expires - settings.Time.GetUtcNow() is var left && left < MaxExpiryTimer
-            ? new CancellationTokenSource(Max(left, TimeSpan.Zero) + ExpiryTimerSlack, settings.Time)
+        // The token's expiry ends the subscription like a client leaving would, in every transport (auth.end_at_expiry); so
+        // does the removal of the JWKS key that verified it (the issuer revoked the key), which the client hears as the
+        // same "token expired": either way it needs a new token.
+        using var expiry = !authenticator.EndsAtExpiry ? null
+            : who.Expires is { } expires && expires - settings.Time.GetUtcNow() is var left && left < MaxExpiryTimer
+                ? new CancellationTokenSource(Max(left, TimeSpan.Zero) + ExpiryTimerSlack, settings.Time)
+            : who.KeyRemoved.CanBeCanceled ? new CancellationTokenSource()
             : null;
+        using var keyRemoved = expiry is not null && who.KeyRemoved.CanBeCanceled
+            ? who.KeyRemoved.Register(static state => ((CancellationTokenSource)state!).Cancel(), expiry)
+            : default;
         using var lifetime = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, settings.Stopping, expiry?.Token ?? CancellationToken.None);
         if (held is not null && !await ReuseAsync(context, target, name, held, expiry, lifetime.Token))
         {

@@ -79,6 +79,7 @@ internal static class EventIds
     public const int JwksFetched = 501;
     public const int JwksFetchFailed = 502;
     public const int AuthApplicationUser = 503;
+    public const int JwksKeysRemoved = 504;
 
     // Topics and presence: 6xx
     public const int TopicOpened = 600;

@@ -145,6 +145,86 @@ public sealed class JwksKeysTests : IAsyncLifetime
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
     }
 
+    /// <summary>
+    /// The issuer removes a key while nobody subscribes: the set is fetched again every jwks_refresh seconds anyway, and
+    /// what that key's tokens were granted (their <c>KeyRemoved</c>) ends; another key's goes on.
+    /// </summary>
+    [Fact]
+    public async Task Refresh_KeyRemovedFromTheSet_EndsWhatItsTokensOpenedAndNothingElse()
+    {
+        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var log = new CollectedLog();
+        var authenticator = Logged(time, log, o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+        var first = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        var second = await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")));
+        Assert.True(first.Succeeded && second.Succeeded);
+        Assert.True(first.KeyRemoved.CanBeCanceled, "a key of the set must carry its removal");
+        Assert.False(first.KeyRemoved.IsCancellationRequested);
+        var fetched = Volatile.Read(ref _fetches);
+
+        _document = TestTokens.Jwks(("k2", _second));
+        time.Advance(TimeSpan.FromSeconds(10));
+
+        await Wait.UntilAsync(() => first.KeyRemoved.IsCancellationRequested, TimeSpan.FromSeconds(10), "k1's removal signalled");
+        Assert.Equal(fetched + 1, Volatile.Read(ref _fetches));
+        Assert.False(second.KeyRemoved.IsCancellationRequested, "k2 is still in the set");
+        var removed = Assert.Single(log.Entries, e => e.EventId == 504);
+        Assert.Contains("k1", removed.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("k2", removed.Message, StringComparison.Ordinal);
+
+        // A token of the removed key verified afterwards is refused; one verified in between would find its removal done.
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status);
+    }
+
+    [Fact]
+    public async Task Refresh_SetUnchanged_KeysGoOnAndTheFetchIsLoggedOnce()
+    {
+        _document = TestTokens.Jwks(("k1", _first));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var log = new CollectedLog();
+        var authenticator = Logged(time, log, o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+        var result = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        Assert.True(result.Succeeded, result.Reason);
+        var fetched = Volatile.Read(ref _fetches);
+
+        for (var i = 1; i <= 3; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(10));
+            await Wait.UntilAsync(() => Volatile.Read(ref _fetches) >= fetched + i, TimeSpan.FromSeconds(10), $"fetch {i} of the timer");
+        }
+
+        // The last fetch has been answered; its keys are in place once a token verifies.
+        await Wait.UntilAsync(async () => (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded, TimeSpan.FromSeconds(10), "k1 verifies");
+        Assert.False(result.KeyRemoved.IsCancellationRequested, "the same key fetched again is not a removal");
+        Assert.Single(log.Entries, e => e.EventId == 501);
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 504);
+    }
+
+    [Fact]
+    public async Task Authenticate_ConfiguredSecretBesideTheSet_HasNoRemoval()
+    {
+        _document = TestTokens.Jwks(("k1", _first));
+        var authenticator = Authenticator(o =>
+        {
+            o.Jwt.Secret = TestTokens.Secret;
+            o.Jwt.JwksUrl = Url;
+        });
+
+        var result = await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256(TestTokens.Claims("42"))));
+
+        Assert.True(result.Succeeded, result.Reason);
+        Assert.False(result.KeyRemoved.CanBeCanceled);
+    }
+
     [Fact]
     public async Task Authenticate_KeyOfTheSet_Verifies()
     {
