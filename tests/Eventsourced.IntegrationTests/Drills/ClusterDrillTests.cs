@@ -79,6 +79,29 @@ public sealed class ClusterDrillTests(RabbitClusterFixture fixture, ITestOutputH
         Assert.True(result.LongestRefused < TimeSpan.FromSeconds(10), $"a subscriber was refused for {result.LongestRefused}");
     }
 
+    /// <summary>
+    /// How operators upgrade a cluster: each node in turn restarted, the next one once the cluster runs whole again (and
+    /// the gateway has had a few seconds to reconnect). The streams on each node's connections end and reconnect
+    /// through the others, every time.
+    /// </summary>
+    [Fact]
+    public async Task Quorum_RollingRestart_EachNodeInTurn_NothingConfirmedLost()
+    {
+        var result = await RunAsync("rolling restart (each node in turn: rabbitmqctl stop, start)", "quorum", async () =>
+        {
+            foreach (var node in Cluster.Nodes)
+            {
+                await node.RestartAsync();
+                await Cluster.WaitUntilRunningAsync();
+                await Task.Delay(TimeSpan.FromSeconds(5));
+            }
+        });
+
+        Assert.Equal(0, result.Lost);
+        Assert.True(result.LongestRefused < TimeSpan.FromSeconds(10), $"a subscriber was refused for {result.LongestRefused}");
+        Assert.True(result.LongestAway < TimeSpan.FromSeconds(15), $"a subscriber went {result.LongestAway} without a stream");
+    }
+
     [Fact]
     public async Task Quorum_WholeClusterRestarted_EveryoneStreamsAgain_NothingConfirmedLost()
     {
