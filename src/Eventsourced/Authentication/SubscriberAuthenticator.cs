@@ -258,8 +258,10 @@ internal sealed class SubscriberAuthenticator : IDisposable
         {
             jwt = new JsonWebToken(token);
         }
-        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException)
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException or FormatException)
         {
+            // FormatException: a part IdentityModel decodes as it parses (an encrypted token's key) that is no base64url;
+            // not caught, it went out of the request as a 500, for anyone who sent one.
             return AuthenticationResult.InvalidToken("malformed token");
         }
 

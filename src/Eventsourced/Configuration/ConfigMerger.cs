@@ -6,8 +6,8 @@ namespace Eventsourced.Configuration;
 /// <summary>
 /// Layers configuration sources the way the README documents, which no standard provider does: scalars
 /// of a later source replace earlier ones, a null value (<c>key:</c> with nothing, <c>~</c>) leaves the
-/// earlier value, a list is replaced as a whole, a map is merged entry by entry (an empty or null value
-/// removes the entry), and an alias (<c>queue.expire</c>) sets its key. It checks the shape of every key
+/// earlier value, a list is replaced as a whole, a map is merged entry by entry (an empty value removes the
+/// entry, and so does a null one of a header map; another map's null entry leaves the earlier value), and an alias (<c>queue.expire</c>) sets its key. It checks the shape of every key
 /// (unknown sections and keys, a list where a value belongs, a value that is not a number...) and
 /// collects a <see cref="ConfigProblem"/> for each fault instead of stopping. Names match exactly in files
 /// (keys are snake_case) and ignoring case elsewhere (environment variables, an application's
@@ -284,6 +284,13 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
             }
 
             string? text;
+            if (entry.IsNull && MapEntry(key) != "header")
+            {
+                // "kind:" with nothing after it (or ~) leaves the earlier value, as for every other key. Taken for '',
+                // auth.read_claims.queue: checked nothing, and every valid token read every queue.
+                continue;
+            }
+
             if (entry.Kind == ConfigNodeKind.Scalar)
             {
                 text = entry.Value;

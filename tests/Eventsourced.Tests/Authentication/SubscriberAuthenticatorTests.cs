@@ -126,6 +126,35 @@ public sealed class SubscriberAuthenticatorTests
         Assert.Equal(DateTimeOffset.MaxValue, result.Expires);
     }
 
+    /// <summary>
+    /// A token of five parts (an encrypted token's shape) whose key, IV, ciphertext or tag is not base64url: IdentityModel
+    /// reads those parts when it parses the token, and its FormatException went out of the request, a 500 and an error
+    /// with a stack trace in the log for anyone who sent one (no key needed).
+    /// </summary>
+    [Theory]
+    [InlineData("a.b.c.d")]
+    [InlineData(".a.YWJj.ZGVm")]
+    [InlineData(".YWJj.a.ZGVm")]
+    [InlineData(".YWJj.ZGVm.a")]
+    [InlineData("YWJj.YWJj.ZGVm.a")]
+    [InlineData("*.YWJj.ZGVm.Z2hp")]
+    public async Task Authenticate_EncryptedTokenShapeWithPartsThatAreNotBase64Url_IsAMalformedToken(string rest)
+    {
+        var header = Base64UrlEncoder.Encode("""{"alg":"RSA-OAEP","enc":"A256GCM"}""");
+
+        Assert.Equal((401, "invalid_token", "malformed token"), await RefusalAsync(WithSecret(), Request(bearer: $"{header}.{rest}")));
+    }
+
+    [Fact]
+    public async Task Authenticate_EncryptedToken_IsRefusedAsEncrypted()
+    {
+        var header = Base64UrlEncoder.Encode("""{"alg":"dir","enc":"A128CBC-HS256"}""");
+
+        Assert.Equal(
+            (401, "invalid_token", "encrypted tokens are not accepted"),
+            await RefusalAsync(WithSecret(), Request(bearer: $"{header}..YWJj.ZGVm.Z2hp")));
+    }
+
     [Theory]
     [InlineData("queues")]
     [InlineData("topics")]

@@ -254,6 +254,29 @@ public sealed class AuthConfigTests
         Assert.Contains("\n  read_claims:\n    queue: inboxes\n    topic: rooms\n", ConfigPrinter.ToYaml(options), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// A kind given without a value (<c>queue:</c>, <c>~</c>) keeps its earlier claim, as the README has every key given
+    /// without a value do. It was taken for <c>''</c>, which checks nothing: every valid token read every queue (or topic),
+    /// whatever its <c>queues</c> claim listed. <c>''</c> itself still turns the check off, as documented.
+    /// </summary>
+    [Theory]
+    [InlineData("auth:\n  read_claims:\n    queue:\n    topic: ~\n")]
+    [InlineData("auth:\n  read_claims:\n    queue: ~\n    topic:\n")]
+    public void Load_ReadClaimsKindWithoutValue_KeepsTheEarlierClaim(string yaml)
+    {
+        using var first = new TempFile("auth:\n  read_claims:\n    queue: inboxes\n");
+        using var second = new TempFile(yaml);
+
+        var layered = ConfigTesting.LoadSources([first.Path], second.Path, ConfigTesting.NoEnvironment).Options;
+        var alone = ConfigTesting.Load(yaml);
+
+        Assert.Equal("inboxes", layered.Auth.ReadClaims["queue"]);
+        Assert.Equal("topics", layered.Auth.ReadClaims["topic"]);
+        Assert.Equal("queues", alone.Auth.ReadClaims["queue"]);
+        Assert.Equal("topics", alone.Auth.ReadClaims["topic"]);
+        Assert.False(ConfigTesting.Load("auth:\n  read_claims:\n    queue: ''\n").Auth.ReadClaims.ContainsKey("queue"));
+    }
+
     [Theory]
     [InlineData("queues")]
     [InlineData("topics")]
