@@ -157,11 +157,44 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
         {
             Report(value.Location, display, problem);
         }
+        else if (text.Length == 0 && ClearedSecret(key, value.Location) is { } earlier)
+        {
+            ReportClearedSecret(value.Location, display, earlier);
+        }
         else
         {
             Data[key.ConfigurationKey] = (text, value.Location);
         }
     }
+
+    /// <summary>
+    /// Where an earlier source gave the secret <paramref name="key"/> a value that an empty environment variable at
+    /// <paramref name="where"/> would clear; null when it would not. An empty variable otherwise sets its key to empty,
+    /// as documented; for a secret that turns off what it protects (tokens, the metrics token): an unset variable passed
+    /// through (Compose's <c>${JWT_SECRET}</c>, a secret missing from the deployment) opened the gateway to everyone.
+    /// </summary>
+    private ConfigLocation? ClearedSecret(SchemaKey key, ConfigLocation where)
+    {
+        if (key.Mask is null || where.Kind != ConfigSourceKind.Environment)
+        {
+            return null;
+        }
+
+        var prefix = key.ConfigurationKey + ":";
+        foreach (var (name, (text, from)) in Data)
+        {
+            if (text.Length > 0 && (name.Equals(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase) || name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+            {
+                return from;
+            }
+        }
+
+        return null;
+    }
+
+    private void ReportClearedSecret(ConfigLocation where, string display, ConfigLocation earlier) =>
+        Report(where, display, $"is empty, which would clear the secret given at {earlier} and turn off what it protects (a variable "
+            + "passed on unset?); give the value, or leave the variable out (to turn it off, remove it from where it is given)");
 
     private void MergeList(SchemaKey key, string display, ConfigNode value)
     {
@@ -175,6 +208,12 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
         if (items.Count == 0 && !key.MayBeEmpty)
         {
             Report(value.Location, display, "must list at least one value");
+            return;
+        }
+
+        if (items.Count == 0 && ClearedSecret(key, value.Location) is { } earlier)
+        {
+            ReportClearedSecret(value.Location, display, earlier);
             return;
         }
 

@@ -75,6 +75,38 @@ public sealed class AuthConfigTests
         // Loaded as it is, a metrics token would be three characters anyone can guess.
         Assert.Equal([$"{where}: '***' is what -c prints in place of a secret: give the secret itself"], ConfigTesting.Problems(yaml));
 
+    /// <summary>
+    /// An unset variable passed on as empty (Compose's <c>${JWT_SECRET}</c> with nothing behind it) cleared the file's
+    /// secret, and the gateway started without tokens, open to everyone: refused, naming the variable, the file and line.
+    /// </summary>
+    [Theory]
+    [InlineData("auth:\n  jwt:\n    secret: 0123456789abcdef0123456789abcdef-secret\n", "EVENTSOURCED_AUTH__JWT__SECRET", "auth.jwt.secret", "FILE:3")]
+    [InlineData("auth:\n  jwt:\n    secrets: ['HS256:0123456789abcdef0123456789abcdef-secret']\n", "EVENTSOURCED_AUTH__JWT__SECRETS", "auth.jwt.secrets", "FILE:3")]
+    [InlineData("metrics:\n  token: a-metrics-token-of-some-length\n", "EVENTSOURCED_METRICS__TOKEN", "metrics.token", "FILE:2")]
+    public void Load_EmptyVariableOverASecretOfTheFile_IsAnErrorNamingBoth(string yaml, string variable, string key, string where)
+    {
+        var problem = Assert.Single(ConfigTesting.Problems(yaml, ConfigTesting.Env((variable, ""))));
+
+        Assert.StartsWith($"environment {variable}: {key}: is empty, which would clear the secret given at {where} ", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain("0123456789abcdef", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_EmptyVariableForASecretNoFileGives_LeavesItEmpty()
+    {
+        var options = ConfigTesting.Load("queue:\n  expires: 60\n", ConfigTesting.Env(("EVENTSOURCED_AUTH__JWT__SECRET", "")));
+
+        Assert.Equal(string.Empty, options.Auth.Jwt.Secret);
+    }
+
+    [Fact]
+    public void Load_EmptyVariableOverAnOrdinaryKeyOfTheFile_StillClearsIt()
+    {
+        var options = ConfigTesting.Load("auth:\n  from_cookie: token\n", ConfigTesting.Env(("EVENTSOURCED_AUTH__FROM_COOKIE", "")));
+
+        Assert.Equal(string.Empty, options.Auth.FromCookie);
+    }
+
     [Fact]
     public void Load_UnknownKeyInSubsection_NamesTheNestedPath() =>
         Assert.Equal(["FILE:3: auth.jwt.secrte: unknown key (known: secret, secrets, secret_files, public_keys, jwks_url, jwks_refresh, jwks_cooldown, issuer, audience, clock_skew)"],
