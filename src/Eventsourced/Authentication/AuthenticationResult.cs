@@ -22,6 +22,12 @@ internal readonly record struct AuthenticationResult(ClaimsPrincipal? User, Date
     /// <summary>401 without a bearer challenge: the embedding application signed nobody in (<c>auth.application_user</c>).</summary>
     public static AuthenticationResult NotSignedIn(string reason) => new(null, null, StatusCodes.Status401Unauthorized, string.Empty, reason);
 
+    /// <summary>
+    /// 503 without a bearer challenge: the token cannot be judged now (no key set fetched from <c>auth.jwt.jwks_url</c>
+    /// yet); the client tries again, as while no broker connection is up.
+    /// </summary>
+    public static AuthenticationResult KeysUnavailable(string reason) => new(null, null, StatusCodes.Status503ServiceUnavailable, string.Empty, reason);
+
     /// <summary>400 <c>invalid_request</c> (RFC 6750 section 3.1): more than one token in one request.</summary>
     public static AuthenticationResult InvalidRequest(string reason) => new(null, null, StatusCodes.Status400BadRequest, "invalid_request", reason);
 }

@@ -56,6 +56,9 @@ internal sealed class JwksKeys : IDisposable
     /// <summary>The keys of the last good fetch (none before the first).</summary>
     public IReadOnlyList<VerificationKey> Keys => Volatile.Read(ref _current).Keys;
 
+    /// <summary>True until a fetch has brought a key set (the URL unreachable, or answering errors, since the start).</summary>
+    public bool NeverFetched => Volatile.Read(ref _current).FetchedAt is null;
+
     /// <summary>
     /// Starts the first fetch, so that the first subscriber need not wait for it, and the fetches every <c>jwks_refresh</c>
     /// seconds after it, so that a key the issuer removes is noticed while no new token asks.

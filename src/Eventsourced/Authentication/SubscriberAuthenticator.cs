@@ -46,6 +46,8 @@ internal sealed class SubscriberAuthenticator : IDisposable
     /// <summary>Why a token whose header names no algorithm (<c>alg</c>) is refused.</summary>
     internal const string NoAlgorithm = "malformed token: its header has no alg";
 
+    internal const string KeysUnavailableReason = "signing keys unavailable: auth.jwt.jwks_url's key set could not be fetched yet";
+
     internal const string PayloadNotOneObject = "malformed token: its payload is not one JSON object";
 
     /// <summary>Whether the base64url <paramref name="encodedPayload"/> is one JSON object, with nothing but white space after it.</summary>
@@ -315,6 +317,15 @@ internal sealed class SubscriberAuthenticator : IDisposable
         var result = await _handler.ValidateTokenAsync(jwt, _parameters);
         if (!result.IsValid)
         {
+            // No key set fetched yet (the identity provider down since the start): no RSA or EC token can verify, whoever
+            // sends it. That is the gateway's state, not the token's fault: a 503 to try again, not a 401 that has pages
+            // renew good tokens and points the operator at keys and clocks.
+            if (_jwks is { NeverFetched: true } && !jwt.Alg.StartsWith("HS", StringComparison.Ordinal)
+                && result.Exception is SecurityTokenSignatureKeyNotFoundException or SecurityTokenInvalidSignatureException)
+            {
+                return AuthenticationResult.KeysUnavailable(KeysUnavailableReason);
+            }
+
             return AuthenticationResult.InvalidToken(Describe(result.Exception));
         }
 

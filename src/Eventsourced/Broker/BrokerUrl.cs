@@ -10,8 +10,9 @@ namespace Eventsourced.Broker;
 /// </summary>
 public sealed class BrokerUrl : IValueRule
 {
-    private BrokerUrl(Uri uri, bool isTls, string host, int port, string virtualHost, string userName, string password, string masked)
+    private BrokerUrl(Uri uri, bool isTls, string host, int port, string virtualHost, string userName, string password, string masked, (string Shown, string Masked)[] credentials)
     {
+        _credentials = credentials;
         Uri = uri;
         IsTls = isTls;
         Host = host;
@@ -21,6 +22,8 @@ public sealed class BrokerUrl : IValueRule
         Password = password;
         Masked = masked;
     }
+
+    private readonly (string Shown, string Masked)[] _credentials;
 
     /// <summary>The URL as given, password included.</summary>
     public Uri Uri { get; }
@@ -51,6 +54,24 @@ public sealed class BrokerUrl : IValueRule
 
     /// <summary>Same as <see cref="Masked"/>.</summary>
     public override string ToString() => Masked;
+
+    /// <summary>
+    /// <paramref name="text"/> (a client library's message) with the password replaced by <c>***</c> where it stands as
+    /// credentials, the forms in which a library would echo it: <c>user:password</c> and <c>:password@</c>, decoded or as
+    /// written in the URL. Not a bare occurrence: a password that is also a word of the text (the user's own name, as in
+    /// guest:guest, or letters of the library's words) was masked there, which garbled the line (the broker's "refused
+    /// for user '***'") and showed its reader where the password stands. A URL without a password has nothing to hide.
+    /// </summary>
+    public string Redact(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        foreach (var (shown, masked) in _credentials)
+        {
+            text = text.Replace(shown, masked, StringComparison.Ordinal);
+        }
+
+        return text;
+    }
 
     /// <exception cref="FormatException">Not an absolute URL, another scheme, no host, a port outside 1-65535, a query or a fragment, a path of more than one segment, a '%' in the virtual host, the user or the password without two hex digits. The message never contains the password.</exception>
     public static BrokerUrl Parse(string url)
@@ -117,12 +138,13 @@ public sealed class BrokerUrl : IValueRule
         }
 
         var (userName, password, masked) = UserInfo(uri);
+        var credentials = Credentials(uri, userName, password);
         var host = uri.HostNameType == UriHostNameType.IPv6 ? uri.Host.Trim('[', ']') : uri.Host;
         var port = uri.Port > 0 ? uri.Port : isTls ? 5671 : 5672;
         // Everything after the first '/' is the virtual host, as in the Go and .NET clients: "amqp://h//" and "amqp://h/%2F" are "/";
         // a '/' after the second (amqp://h/a/b) is refused above, as the .NET client refuses it.
         var virtualHost = uri.AbsolutePath.Length > 1 ? Uri.UnescapeDataString(uri.AbsolutePath[1..]) : "/";
-        return new BrokerUrl(uri, isTls, host, port, virtualHost, userName, password, $"{uri.Scheme}://{masked}{uri.Authority}{uri.AbsolutePath}");
+        return new BrokerUrl(uri, isTls, host, port, virtualHost, userName, password, $"{uri.Scheme}://{masked}{uri.Authority}{uri.AbsolutePath}", credentials);
     }
 
     /// <summary><c>broker.node</c> entries: a problem message, or null for a URL <see cref="Parse"/> takes.</summary>
@@ -236,6 +258,32 @@ public sealed class BrokerUrl : IValueRule
         }
 
         return broken ? builder.ToString() : null;
+    }
+
+    /// <summary>
+    /// The credential forms <see cref="Redact"/> masks, longest first: <c>user:password</c>, then <c>:password@</c>, each
+    /// decoded and as written in the URL. None when the URL gives no password (the default <c>guest</c> is no secret).
+    /// </summary>
+    private static (string Shown, string Masked)[] Credentials(Uri uri, string userName, string password)
+    {
+        var info = uri.UserInfo;
+        var colon = info.IndexOf(':', StringComparison.Ordinal);
+        if (colon < 0 || password.Length == 0)
+        {
+            return [];
+        }
+
+        var (rawUser, rawPassword) = (info[..colon], info[(colon + 1)..]);
+        return new[]
+            {
+                ($"{userName}:{password}", $"{userName}:***"),
+                ($"{rawUser}:{rawPassword}", $"{rawUser}:***"),
+                ($":{password}@", ":***@"),
+                ($":{rawPassword}@", ":***@"),
+            }
+            .Distinct()
+            .OrderByDescending(c => c.Item1.Length)
+            .ToArray();
     }
 
     /// <summary>User and password (decoded) and the masked user-info part of the URL, with its <c>@</c>.</summary>

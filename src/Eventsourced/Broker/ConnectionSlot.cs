@@ -805,13 +805,12 @@ internal sealed class ConnectionSlot
         return string.Join("; ", parts);
     }
 
-    /// <summary>An exception's message without the password, whatever the client library put in it.</summary>
+    /// <summary>An exception's message without the password, wherever the client library put it as credentials (<see cref="BrokerUrl.Redact"/>).</summary>
     private string Describe(Exception ex)
     {
         var message = ex.InnerException is { } inner ? $"{ex.Message} ({inner.Message})" : ex.Message;
         return WithoutPassword(message);
     }
 
-    private string WithoutPassword(string message) =>
-        string.IsNullOrEmpty(Url.Password) ? message : message.Replace(Url.Password, "***", StringComparison.Ordinal);
+    private string WithoutPassword(string message) => Url.Redact(message);
 }

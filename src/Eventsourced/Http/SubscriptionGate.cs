@@ -158,7 +158,12 @@ internal sealed class SubscriptionGate(
                 context.Response.Headers.WWWAuthenticate = $"Bearer error=\"{who.Error}\", error_description=\"{StatusReason.AsHeaderValue(who.Reason).Replace('"', '\'')}\"";
             }
 
-            var outcome = who.Status == StatusCodes.Status401Unauthorized ? StreamOutcomes.Unauthorized : StreamOutcomes.BadRequest;
+            var outcome = who.Status switch
+            {
+                StatusCodes.Status401Unauthorized => StreamOutcomes.Unauthorized,
+                StatusCodes.Status503ServiceUnavailable => StreamOutcomes.KeysUnavailable,
+                _ => StreamOutcomes.BadRequest,
+            };
             await RefuseAsync(context, who.Status, outcome, who.Reason);
             return;
         }

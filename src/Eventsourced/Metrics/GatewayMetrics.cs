@@ -402,7 +402,10 @@ internal static class StreamOutcomes
     /// <summary>503: the gateway's heap is near the memory it may use (<c>limits.max_memory_percent</c>).</summary>
     public const string Overloaded = "overloaded";
 
-    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited, NotFound, Conflict, Overloaded];
+    /// <summary>503: no key set could be fetched from <c>auth.jwt.jwks_url</c> yet, so no RSA or EC token can be verified.</summary>
+    public const string KeysUnavailable = "keys_unavailable";
+
+    public static IReadOnlyList<string> All { get; } = [Streamed, BadRequest, MethodNotAllowed, Busy, BrokerUnavailable, BrokerError, Unauthorized, Forbidden, QueueRefused, RateLimited, NotFound, Conflict, Overloaded, KeysUnavailable];
 }
 
 /// <summary>The <c>reason</c> label values of <c>eventsourced_messages_requeued_total</c>.</summary>

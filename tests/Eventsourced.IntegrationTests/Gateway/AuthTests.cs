@@ -39,6 +39,36 @@ public sealed class AuthTests(BrokerFixture broker)
         Assert.False(await amqp.QueueExistsAsync(queue), "a refused request must not declare its queue");
     }
 
+    /// <summary>
+    /// <c>auth.jwt.jwks_url</c> unreachable since the start: no key set, so no RSA or EC token can be verified. The
+    /// answer is the gateway's state (503, try again), not a verdict on the client's token (401, which has pages renew
+    /// good tokens and counts as unauthorized, whose alert points at keys and clocks).
+    /// </summary>
+    [Fact]
+    public async Task Get_KeySetNeverFetched_Answers503WithRetryAfter_AndCountsKeysUnavailable()
+    {
+        using var closed = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        closed.Start();
+        var port = ((IPEndPoint)closed.LocalEndpoint).Port;
+        closed.Stop(); // nothing listens there now: every fetch of the set is refused
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o => o.Auth.Jwt.JwksUrl = $"http://127.0.0.1:{port}/jwks.json");
+        var queue = broker.UniqueQueueName(nameof(Get_KeySetNeverFetched_Answers503WithRetryAfter_AndCountsKeysUnavailable));
+        using var key = System.Security.Cryptography.RSA.Create(2048);
+        var token = TestTokens.Sign(new Microsoft.IdentityModel.Tokens.RsaSecurityKey(key) { KeyId = "k1" }, Microsoft.IdentityModel.Tokens.SecurityAlgorithms.RsaSha256, TestTokens.Claims("1", queue));
+
+        using var response = await gateway.Client.GetAsync($"/?id={queue}&access_token={token}", HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("signing keys unavailable: auth.jwt.jwks_url's key set could not be fetched yet", response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.NotNull(response.Headers.RetryAfter);
+        Assert.Empty(response.Headers.WwwAuthenticate);
+        var scrape = await Exposition.ScrapeAsync(gateway.Client);
+        Assert.Equal(1, scrape.Value("eventsourced_streams_total", ("outcome", "keys_unavailable")));
+        Assert.Equal(0, scrape.Value("eventsourced_streams_total", ("outcome", "unauthorized")));
+        await using var amqp = await broker.ConnectAsync(nameof(Get_KeySetNeverFetched_Answers503WithRetryAfter_AndCountsKeysUnavailable));
+        Assert.False(await amqp.QueueExistsAsync(queue), "a refused request must not declare its queue");
+    }
+
     [Theory]
     [InlineData("expired")]
     [InlineData("forged")]

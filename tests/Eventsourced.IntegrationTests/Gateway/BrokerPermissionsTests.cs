@@ -307,4 +307,36 @@ public sealed class BrokerPermissionsTests(BrokerFixture broker) : IAsyncLifetim
         Assert.True(attempts <= 6, $"{attempts} connections attempted in about 5 s:\n" + string.Join("\n", log.Entries.Where(e => e.EventId is 200 or 201 or 202).Select(e => e.Message)));
         Assert.DoesNotContain(log.Entries, e => e.EventId is 200 or 202);
     }
+
+    /// <summary>
+    /// The broker's refusal names the user it refused. A password that is also the user's name (RabbitMQ's default
+    /// guest:guest, a development user made so) was masked wherever it appeared, so the one line that says which user may
+    /// not use the vhost named none, and told its reader that the password is that name.
+    /// </summary>
+    [Fact]
+    public async Task VhostRefused_UserWhosePasswordIsItsName_TheLogNamesTheUser_AndNoMaskTellsThePassword()
+    {
+        var user = $"es-same-{Guid.NewGuid():N}"[..20];
+        await broker.Rabbitmqctl.RunCheckedAsync(["add_user", user, user]);
+        try
+        {
+            var log = new CollectedLog();
+            var options = new Eventsourced.Configuration.GatewayOptions();
+            options.Server.Address = "127.0.0.1:0";
+            options.Broker.Node = [new UriBuilder(broker.AmqpUrl) { UserName = user, Password = user }.Uri.ToString()];
+            await using var gateway = await GatewayServer.StartAsync(options, log);
+
+            await Wait.UntilAsync(
+                () => Task.FromResult(log.Entries.Any(e => e.EventId == 201 && e.Message.Contains("530 NOT_ALLOWED", StringComparison.Ordinal))),
+                Patience, "the broker refused the vhost (event 201, NOT_ALLOWED)");
+
+            var line = log.Entries.First(e => e.EventId == 201 && e.Message.Contains("530 NOT_ALLOWED", StringComparison.Ordinal)).Message;
+            Assert.Contains($"refused for user '{user}'", line, StringComparison.Ordinal);
+            Assert.DoesNotContain("***", line, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await broker.Rabbitmqctl.RunAsync(["delete_user", user]);
+        }
+    }
 }

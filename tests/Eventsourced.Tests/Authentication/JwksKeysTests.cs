@@ -285,6 +285,33 @@ public sealed class JwksKeysTests : IAsyncLifetime
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
     }
 
+    /// <summary>
+    /// No key set fetched yet (the identity provider down or answering errors since the start): the gateway can verify no
+    /// RSA or EC token at all, whoever sends it. A 401 "token signature invalid" blamed every client's token for the
+    /// gateway's own state (pages renew tokens that are fine, the unauthorized outcome and its alert point at keys and
+    /// clocks); a 503 says to try again, as while no broker connection is up. Once a set is fetched, tokens verify.
+    /// </summary>
+    [Fact]
+    public async Task Authenticate_NoSetFetchedYet_IsA503ToTryAgain_NotA401_AndVerifiesOnceTheSetComes()
+    {
+        _document = "<html>identity provider down</html>";
+        _contentType = "text/html";
+        var authenticator = Jwks(cooldown: 1);
+
+        var refused = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        Assert.Equal(503, refused.Status);
+        Assert.Equal("signing keys unavailable: auth.jwt.jwks_url's key set could not be fetched yet", refused.Reason);
+        // An HMAC token never waits for the set: still judged on its own (no secret is configured here).
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Sign(new SymmetricSecurityKey(new byte[32]) { KeyId = "h" }, SecurityAlgorithms.HmacSha256, TestTokens.Claims("42"))))).Status);
+
+        _document = TestTokens.Jwks(("k1", _first));
+        _contentType = "application/json";
+        await Task.Delay(TimeSpan.FromSeconds(1.2));
+        Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
+        // With a set at hand, a key it lacks is the token's problem again.
+        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k1")))).Status);
+    }
+
     [Fact]
     public async Task Authenticate_JsonWithoutKeys_KeepsTheLastGoodKeysAndSaysItIsNoKeySet()
     {
@@ -318,7 +345,8 @@ public sealed class JwksKeysTests : IAsyncLifetime
         var log = new CollectedLog();
         var authenticator = Logged(TimeProvider.System, log, o => o.Jwt.JwksUrl = Url);
 
-        Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status);
+        // No set fetched yet: the token cannot be judged (503, see Authenticate_NoSetFetchedYet_*); the log says why.
+        Assert.Equal(503, (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status);
 
         var line = Assert.Single(log.Entries, e => e.Message.StartsWith("Fetching signing keys from", StringComparison.Ordinal)).Message;
         Assert.Contains("the answer is not JSON (Content-Type text/html, 33 characters)", line, StringComparison.Ordinal);

@@ -125,4 +125,23 @@ public sealed class BrokerUrlTests
         Assert.False(BrokerUrl.TryParse(text, out var url));
         Assert.Null(url);
     }
+
+    [Theory]
+    [InlineData("amqp://app:S3cret%40x@h/", "cannot connect to amqp://app:S3cret%40x@h:5672/", "cannot connect to amqp://app:***@h:5672/")]
+    [InlineData("amqp://app:S3cret%40x@h/", "Bad user info in AMQP URI: app:S3cret@x", "Bad user info in AMQP URI: app:***")]
+    [InlineData("amqp://app:S3cret%40x@h/", "userinfo app:S3cret%40x", "userinfo app:***")]
+    [InlineData("amqp://app:S3cret%40x@h/", "amqp://other:S3cret@x@h", "amqp://other:***@h")]
+    [InlineData("amqp://us%20er:pw@h/", "us er:pw and us%20er:pw", "us er:*** and us%20er:***")]
+    public void Redact_PasswordAsCredentials_IsMasked(string url, string text, string expected) =>
+        Assert.Equal(expected, BrokerUrl.Parse(url).Redact(text));
+
+    [Theory]
+    [InlineData("amqp://guest:guest@h/v", "530 NOT_ALLOWED - access to vhost 'v' refused for user 'guest'")]
+    [InlineData("amqp://u:p@10.0.0.1/", "None of the specified endpoints were reachable")]
+    [InlineData("amqp://u:rabbit@h/", "home node 'rabbit@rabbit-2' is down")]
+    [InlineData("amqp://admin@h/", "refused for user 'guest'")]
+    [InlineData("amqp://h/", "refused for user 'guest'")]
+    [InlineData("amqp://u:@h/", "u: nothing to hide")]
+    public void Redact_PasswordAsAWordOfTheText_LeavesTheTextAsItIs(string url, string text) =>
+        Assert.Equal(text, BrokerUrl.Parse(url).Redact(text));
 }
