@@ -280,6 +280,7 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
         }
 
         var items = new List<(int Index, ConfigNode Node, string? Text)>();
+        var before = problems.Count;
         foreach (var (indexNode, item) in value.Entries)
         {
             if (!int.TryParse(indexNode.Value, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
@@ -296,7 +297,17 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
             }
         }
 
-        return items.OrderBy(i => i.Index).ToList();
+        items.Sort((a, b) => a.Index.CompareTo(b.Index));
+        if (problems.Count == before && items is [{ Index: > 0 } lowest, ..])
+        {
+            // A list from variables replaces an earlier source's whole list (its entries then go in index order, gaps
+            // allowed): EVENTSOURCED_BROKER__NODE__1 alone, meant to change the file's second node, left one node and
+            // dropped the file's first without a word.
+            Report(lowest.Node.Location, $"{display}[{lowest.Index}]", "has no entry 0: a list given by index replaces the whole list of earlier sources, so give it from entry 0");
+            return null;
+        }
+
+        return items;
     }
 
     private void MergeMap(SchemaKey key, string display, ConfigNode value)

@@ -68,6 +68,16 @@ public sealed class ConfigLoaderEnvironmentTests
         Assert.Equal(["amqp://a/", "amqp://b/", "amqp://c/"], options.Broker.Node);
     }
 
+    /// <summary>Meant to change the file's second node, <c>__1</c> alone replaced the file's list with itself, without a word.</summary>
+    [Fact]
+    public void Load_IndexedListWithoutEntryZero_IsAnErrorThatSaysTheListIsReplaced()
+    {
+        var problems = ConfigTesting.Problems(
+            "broker:\n  node: [amqp://a/, amqp://b/]\n", ConfigTesting.Env(("EVENTSOURCED_BROKER__NODE__1", "amqp://c/"), ("EVENTSOURCED_BROKER__NODE__3", "amqp://d/")));
+
+        Assert.Equal(["environment EVENTSOURCED_BROKER__NODE__1: broker.node[1]: has no entry 0: a list given by index replaces the whole list of earlier sources, so give it from entry 0"], problems);
+    }
+
     [Fact]
     public void Load_CommaSeparatedNodes_ReplaceTheList()
     {
@@ -183,7 +193,7 @@ public sealed class ConfigLoaderEnvironmentTests
     [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/,", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
     [InlineData("EVENTSOURCED_BROKER__NODE", "amqp://a/, ,amqp://b/", "environment EVENTSOURCED_BROKER__NODE: broker.node[1]: empty value")]
     [InlineData("EVENTSOURCED_BROKER__NODE__first", "amqp://a/", "environment EVENTSOURCED_BROKER__NODE__first: broker.node: list index must be a number, got 'first'")]
-    [InlineData("EVENTSOURCED_BROKER__NODE__2", "http://a/", "environment EVENTSOURCED_BROKER__NODE__2: broker.node[2]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
+    [InlineData("EVENTSOURCED_BROKER__NODE__0", "http://a/", "environment EVENTSOURCED_BROKER__NODE__0: broker.node[0]: invalid broker URL: unsupported scheme 'http' (use amqp:// or amqps://)")]
     [InlineData("EVENTSOURCED_HEADER__CORS", "x", "environment EVENTSOURCED_HEADER__CORS: header.cors: expected a mapping of header names to values, got a single value")]
     [InlineData("EVENTSOURCED_HEADER__SSE__Bad Name", "x", "environment EVENTSOURCED_HEADER__SSE__Bad Name: header.sse.Bad Name: invalid header name 'Bad Name' (allowed: letters, digits and !#$%&'*+-.^_`|~)")]
     [InlineData("EVENTSOURCED_HEADER__SSE__X-A", "a\nb", "environment EVENTSOURCED_HEADER__SSE__X-A: header.sse.X-A: value must not contain CR, LF or other control characters, got 'a\\nb'")]
