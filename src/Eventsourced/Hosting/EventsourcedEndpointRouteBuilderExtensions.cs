@@ -40,7 +40,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        return Subscribing(endpoints.Map(pattern, Limited(services, stream.HandleAsync)).WithDisplayName("eventsourced stream"), services);
+        return Subscribing(endpoints.Map(pattern, Limited(services, UncompressedOverHttps(stream.HandleAsync))).WithDisplayName("eventsourced stream"), services);
     }
 
     /// <summary>
@@ -78,6 +78,25 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         SubscribeRateLimitPolicy.AppliesTo(services.GetRequiredService<IOptions<LimitsOptions>>().Value)
             ? services.GetRequiredService<SubscribeRateLimitPolicy>().Enforced(handler)
             : handler;
+
+    /// <summary>
+    /// An SSE stream that an application's <c>UseResponseCompression</c> (with <c>text/event-stream</c> among its types and
+    /// <c>EnableForHttps</c>) does not compress over HTTPS. Over HTTP/2 a message is acknowledged once the client's TCP has
+    /// the stream's body up to its end, counted in the bytes the stream wrote: compressed on the way out, a compressible
+    /// message's end was never reached (never acknowledged while the stream lived, held against the prefetch, and
+    /// everything came again after it), an incompressible one's was reached too early. And one compressed stream mixing
+    /// messages of several senders is what BREACH reads secrets from, the reason compression is off over HTTPS by default.
+    /// Over plain HTTP (HTTP/1.1 only, acknowledged by the connection's own bytes) the application's choice holds.
+    /// </summary>
+    private static RequestDelegate UncompressedOverHttps(RequestDelegate handler) => context =>
+    {
+        if (context.Features.Get<IHttpsCompressionFeature>() is { } compression)
+        {
+            compression.Mode = HttpsCompressionMode.DoNotCompress;
+        }
+
+        return handler(context);
+    };
 
     /// <summary>
     /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
@@ -207,7 +226,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         var stream = services.GetRequiredService<SseEndpoint>();
-        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, stream.HandleTopicAsync)).WithDisplayName("eventsourced topics"), services);
+        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, UncompressedOverHttps(stream.HandleTopicAsync))).WithDisplayName("eventsourced topics"), services);
         services.GetRequiredService<MappedEndpoints>().TopicsAt(builder);
         return builder;
     }
