@@ -321,8 +321,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             .Build();
         var endpoint = endpoints.Map(path, pipeline);
         Uncached(endpoint);
+        Unlimited(endpoint);
         return endpoint;
     }
+
+    /// <summary>
+    /// Out of the application's rate limiting (<c>UseRateLimiter</c>): a <c>GlobalLimiter</c> of the application counts the
+    /// gateway's streams too, each holding its lease for its whole life, and refused the probes and the scrape once the
+    /// streams held every lease (its <c>RejectionStatusCode</c>, 503 by default): an orchestrator then restarted a live
+    /// gateway for serving as many streams as the application allowed. The streams stay counted, as the application asked.
+    /// </summary>
+    private static void Unlimited(IEndpointConventionBuilder endpoint) => endpoint.DisableRateLimiting();
 
     /// <summary>
     /// Out of the application's output cache (<c>UseOutputCache</c> with a base policy such as
@@ -343,6 +352,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics, ObservabilityToken? token)
     {
         Uncached(endpoint);
+        Unlimited(endpoint);
         if (token is not null)
         {
             endpoint.WithMetadata(token);
