@@ -54,6 +54,12 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         Assert.Equal(2, shadowed.Count);
         Assert.Contains("give metrics.path another path", Assert.Single(shadowed, m => m.Contains(" at /metrics too", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("give health.ready another path", Assert.Single(shadowed, m => m.Contains(" at /readyz too", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        // The start's log said "metrics at /metrics" as if the gateway's metrics answered there, before any scrape.
+        var started = Assert.Single(log.Entries, e => e.EventId == 400).Message;
+        Assert.Contains("metrics at /metrics (the application's own endpoint answers there: give metrics.path another path)", started, StringComparison.Ordinal);
+        Assert.Contains("readiness at /readyz (the application's own endpoint answers there: give health.ready another path)", started, StringComparison.Ordinal);
+        Assert.Contains("liveness at /healthz,", started, StringComparison.Ordinal);
     }
 
     [Fact]
