@@ -324,7 +324,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// refused as the gateway's own program refuses it: the token's <c>401</c> without <c>metrics.token</c>'s token, else
     /// <c>405</c> with its reason and <c>Allow</c>. In an application of one's own, where the program's
     /// <see cref="Http.UnservedRequests"/> does not run, routing answered its own empty <c>405</c>, whose <c>Allow</c> told a client
-    /// without the token that the path is served. Ordered after every other endpoint: where another one takes the request (the
+    /// without the token that the path is served. Ordered after the endpoints of the default order (0): where one takes the request (the
     /// endpoint's own method, a stream at a <c>server.path</c> ending in <c>/</c>), that one answers, as before.
     /// </summary>
     private static IEndpointConventionBuilder OtherMethods(IEndpointRouteBuilder endpoints, string path, ObservabilityToken? token)

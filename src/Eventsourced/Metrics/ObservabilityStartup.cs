@@ -91,5 +91,5 @@ internal sealed class ObservabilityStartup(
         && endpoint.Metadata.GetMetadata<ExactPathMetadata>() is null
         && (endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods is not { Count: > 0 } methods
             || methods.Contains(HttpMethods.Get, StringComparer.OrdinalIgnoreCase))
-        && string.Equals(("/" + route.Trim('/')), "/" + path.Trim('/'), StringComparison.OrdinalIgnoreCase);
+        && string.Equals("/" + route.Trim('/'), "/" + path.Trim('/'), StringComparison.OrdinalIgnoreCase);
 }
