@@ -40,7 +40,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
 
         var stream = services.GetRequiredService<SseEndpoint>();
         var pattern = path.EndsWith('/') ? path + "{**rest}" : path;
-        return Subscribing(endpoints.Map(pattern, Limited(services, stream.HandleAsync)).WithDisplayName("eventsourced stream"), services);
+        return Subscribing(endpoints.Map(pattern, Limited(services, UncompressedOverHttps(stream.HandleAsync))).WithDisplayName("eventsourced stream"), services);
     }
 
     /// <summary>
@@ -78,6 +78,25 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         SubscribeRateLimitPolicy.AppliesTo(services.GetRequiredService<IOptions<LimitsOptions>>().Value)
             ? services.GetRequiredService<SubscribeRateLimitPolicy>().Enforced(handler)
             : handler;
+
+    /// <summary>
+    /// An SSE stream that an application's <c>UseResponseCompression</c> (with <c>text/event-stream</c> among its types and
+    /// <c>EnableForHttps</c>) does not compress over HTTPS. Over HTTP/2 a message is acknowledged once the client's TCP has
+    /// the stream's body up to its end, counted in the bytes the stream wrote: compressed on the way out, a compressible
+    /// message's end was never reached (never acknowledged while the stream lived, held against the prefetch, and
+    /// everything came again after it), an incompressible one's was reached too early. And one compressed stream mixing
+    /// messages of several senders is what BREACH reads secrets from, the reason compression is off over HTTPS by default.
+    /// Over plain HTTP (HTTP/1.1 only, acknowledged by the connection's own bytes) the application's choice holds.
+    /// </summary>
+    private static RequestDelegate UncompressedOverHttps(RequestDelegate handler) => context =>
+    {
+        if (context.Features.Get<IHttpsCompressionFeature>() is { } compression)
+        {
+            compression.Mode = HttpsCompressionMode.DoNotCompress;
+        }
+
+        return handler(context);
+    };
 
     /// <summary>
     /// Maps the WebSocket endpoint at <paramref name="path"/>, or at <c>ws.path</c> when it is null: the same
@@ -207,7 +226,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         }
 
         var stream = services.GetRequiredService<SseEndpoint>();
-        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, stream.HandleTopicAsync)).WithDisplayName("eventsourced topics"), services);
+        var builder = Subscribing(endpoints.Map(path + "{**" + TopicTarget.RouteParameter + "}", Limited(services, UncompressedOverHttps(stream.HandleTopicAsync))).WithDisplayName("eventsourced topics"), services);
         services.GetRequiredService<MappedEndpoints>().TopicsAt(builder);
         return builder;
     }
@@ -262,6 +281,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                     .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
                     .WithDisplayName("eventsourced metrics"),
                 "metrics.path");
+            OnOwnListener(OtherMethods(endpoints, metrics.Path, token), metrics, token)
+                .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
+                .WithDisplayName("eventsourced metrics, other methods");
         }
 
         if (metrics.DebugVars.Length > 0)
@@ -271,6 +293,9 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                     .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
                     .WithDisplayName("eventsourced debug vars"),
                 "metrics.debug_vars");
+            OnOwnListener(OtherMethods(endpoints, metrics.DebugVars, token), metrics, token)
+                .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
+                .WithDisplayName("eventsourced debug vars, other methods");
         }
 
         if (health.Live.Length > 0)
@@ -279,6 +304,8 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 MapHealth(endpoints, health.Live, _ => false)
                     .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
                 "health.live");
+            Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null)))
+                .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithDisplayName("eventsourced liveness, other methods");
         }
 
         if (health.Ready.Length > 0)
@@ -287,7 +314,33 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag))
                     .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
                 "health.ready");
+            Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null)))
+                .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithDisplayName("eventsourced readiness, other methods");
         }
+    }
+
+    /// <summary>
+    /// Every method an observability endpoint at <paramref name="path"/> does not take (they take <c>GET</c> and <c>HEAD</c>),
+    /// refused as the gateway's own program refuses it: the token's <c>401</c> without <c>metrics.token</c>'s token, else
+    /// <c>405</c> with its reason and <c>Allow</c>. In an application of one's own, where the program's
+    /// <see cref="Http.UnservedRequests"/> does not run, routing answered its own empty <c>405</c>, whose <c>Allow</c> told a client
+    /// without the token that the path is served. Ordered after the endpoints of the default order (0): where one takes the request (the
+    /// endpoint's own method, a stream at a <c>server.path</c> ending in <c>/</c>), that one answers, as before.
+    /// </summary>
+    private static IEndpointConventionBuilder OtherMethods(IEndpointRouteBuilder endpoints, string path, ObservabilityToken? token)
+    {
+        var endpoint = endpoints.Map(path, context =>
+        {
+            if (token is not null && !token.Admits(context))
+            {
+                return token.ChallengeAsync(context);
+            }
+
+            context.Response.Headers.Allow = "GET, HEAD";
+            return StatusReason.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method not allowed");
+        });
+        endpoint.Add(static builder => ((RouteEndpointBuilder)builder).Order = 1);
+        return endpoint;
     }
 
     /// <summary>
@@ -302,8 +355,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             .Build();
         var endpoint = endpoints.Map(path, pipeline);
         Uncached(endpoint);
+        Unlimited(endpoint);
         return endpoint;
     }
+
+    /// <summary>
+    /// Out of the application's rate limiting (<c>UseRateLimiter</c>): a <c>GlobalLimiter</c> of the application counts the
+    /// gateway's streams too, each holding its lease for its whole life, and refused the probes and the scrape once the
+    /// streams held every lease (its <c>RejectionStatusCode</c>, 503 by default): an orchestrator then restarted a live
+    /// gateway for serving as many streams as the application allowed. The streams stay counted, as the application asked.
+    /// </summary>
+    private static IEndpointConventionBuilder Unlimited(IEndpointConventionBuilder endpoint) => endpoint.DisableRateLimiting();
 
     /// <summary>
     /// Out of the application's output cache (<c>UseOutputCache</c> with a base policy such as
@@ -312,7 +374,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     /// included (a cookie's token does not vary the key), without a subscription; a readiness probe stayed ready after the
     /// broker was gone. The endpoint's own policy runs after the base policies, so it switches the cache off for it.
     /// </summary>
-    private static void Uncached(IEndpointConventionBuilder endpoint) => endpoint.CacheOutput(policy => policy.NoCache());
+    private static IEndpointConventionBuilder Uncached(IEndpointConventionBuilder endpoint) => endpoint.CacheOutput(policy => policy.NoCache());
 
     /// <summary>Health checks read state: GET and HEAD (MapHealthChecks alone takes every method, so DELETE /readyz was a 200).</summary>
     private static readonly HttpMethodMetadata ReadOnly = new([HttpMethods.Get, HttpMethods.Head]);
@@ -324,6 +386,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
     private static IEndpointConventionBuilder OnOwnListener(IEndpointConventionBuilder endpoint, MetricsOptions metrics, ObservabilityToken? token)
     {
         Uncached(endpoint);
+        Unlimited(endpoint);
         if (token is not null)
         {
             endpoint.WithMetadata(token);

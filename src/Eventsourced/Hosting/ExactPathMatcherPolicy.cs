@@ -75,7 +75,15 @@ internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPo
 
         if (ours >= 0 && theirs >= 0)
         {
-            candidates.SetValidity(ours, false);
+            // An observability path has two endpoints of the gateway (its methods, and the other methods' refusal): both step aside.
+            for (var i = 0; i < candidates.Count; i++)
+            {
+                if (candidates.IsValidCandidate(i) && candidates[i].Endpoint.Metadata.GetMetadata<ExactPathMetadata>() is not null)
+                {
+                    candidates.SetValidity(i, false);
+                }
+            }
+
             LogShadowed(candidates[theirs].Endpoint, candidates[ours].Endpoint.Metadata.GetRequiredMetadata<ExactPathMetadata>());
         }
 

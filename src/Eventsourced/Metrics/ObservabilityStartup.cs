@@ -1,6 +1,7 @@
 using Eventsourced.Broker;
 using Eventsourced.Health;
 using Eventsourced.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -44,9 +45,10 @@ internal sealed class ObservabilityStartup(
             // that the log names the paths as mapped (below a group: /push/metrics).
             services.GetRequiredService<IHostApplicationLifetime>().ApplicationStarted.Register(() =>
             {
-                _ = services.GetService<EndpointDataSource>()?.Endpoints;
-                MetricsLog.Endpoints(logger, Show(mapped, "metrics.path", options.Path), Show(mapped, "metrics.debug_vars", options.DebugVars),
-                    Show(mapped, "health.live", health.Value.Live), Show(mapped, "health.ready", health.Value.Ready));
+                var endpoints = services.GetService<EndpointDataSource>()?.Endpoints ?? [];
+                MetricsLog.Endpoints(
+                    logger, Show(mapped, endpoints, "metrics.path", options.Path), Show(mapped, endpoints, "metrics.debug_vars", options.DebugVars),
+                    Show(mapped, endpoints, "health.live", health.Value.Live), Show(mapped, endpoints, "health.ready", health.Value.Ready));
             });
         }
         else
@@ -65,5 +67,29 @@ internal sealed class ObservabilityStartup(
             .Concat(pool.StreamSlots.Select(s => (s.Node, ConnectionKinds.Streams, s.IsUp)))
             .Concat(pool.PublisherSlots.Select(s => (s.Node, ConnectionKinds.Publisher, s.IsUp)));
 
-    private static string Show(MappedEndpoints mapped, string key, string path) => path.Length == 0 ? "(off)" : mapped.ObservabilityPath(key, path);
+    /// <summary>
+    /// Where the endpoint of <paramref name="key"/> answers; where the application maps a literal route of its own at the same path
+    /// (prometheus-net's <c>MapMetrics()</c>), that one answers there (<see cref="ExactPathMatcherPolicy"/>), which the log says
+    /// from the start rather than naming the path as the gateway's until the first request there logs event 118.
+    /// </summary>
+    private static string Show(MappedEndpoints mapped, IReadOnlyList<Endpoint> endpoints, string key, string path)
+    {
+        if (path.Length == 0)
+        {
+            return "(off)";
+        }
+
+        var shown = mapped.ObservabilityPath(key, path);
+        return endpoints.Any(e => IsApplicationsAt(e, shown))
+            ? $"{shown} (the application's own endpoint answers there: give {key} another path)"
+            : shown;
+    }
+
+    /// <summary>Whether <paramref name="endpoint"/> is a literal GET route of the application's at <paramref name="path"/>, as routing matches it.</summary>
+    private static bool IsApplicationsAt(Endpoint endpoint, string path) =>
+        endpoint is RouteEndpoint { RoutePattern: { Parameters.Count: 0, RawText: { } route } }
+        && endpoint.Metadata.GetMetadata<ExactPathMetadata>() is null
+        && (endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods is not { Count: > 0 } methods
+            || methods.Contains(HttpMethods.Get, StringComparer.OrdinalIgnoreCase))
+        && string.Equals("/" + route.Trim('/'), "/" + path.Trim('/'), StringComparison.OrdinalIgnoreCase);
 }

@@ -1,7 +1,9 @@
 using System.Net;
+using System.Threading.RateLimiting;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -44,6 +46,42 @@ public sealed class EmbeddedLimitsTests(BrokerFixture broker)
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+    }
+
+    /// <summary>
+    /// An application's global limiter counts the gateway's streams, each holding its lease for its whole life: with every
+    /// lease held by streams, its own requests are refused, as it asked. The gateway's probes and metrics were refused as
+    /// well (the limiter's 503), so an orchestrator restarted a gateway for having as many streams as the application allowed.
+    /// </summary>
+    [Fact]
+    public async Task GlobalLimiter_HeldByStreams_ProbesAndMetricsStillAnswer()
+    {
+        await using var app = await EmbeddingApp.StartAsync(
+            broker.AmqpUrl,
+            [],
+            builder => builder.Services.AddRateLimiter(limiter => limiter.GlobalLimiter = PartitionedRateLimiter.Create<HttpContext, string>(
+                _ => RateLimitPartition.GetConcurrencyLimiter("all", _ => new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 }))),
+            app =>
+            {
+                app.UseRateLimiter();
+                app.MapGet("/hello", () => "hello");
+                app.MapEventsourced("/events");
+                app.MapEventsourcedObservability();
+            });
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using var stream = await GetAsync(client, $"/events?id={broker.UniqueQueueName("emb-global")}");
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        using (var own = await client.GetAsync("/hello"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, own.StatusCode);
+        }
+
+        foreach (var path in new[] { "/healthz", "/readyz", "/metrics", "/debug/vars" })
+        {
+            using var probe = await client.GetAsync(path);
+            Assert.True(probe.StatusCode == HttpStatusCode.OK, $"{path}: {(int)probe.StatusCode}");
+        }
     }
 
     private static Task<HttpResponseMessage> GetAsync(HttpClient client, string target) =>

@@ -54,6 +54,12 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         Assert.Equal(2, shadowed.Count);
         Assert.Contains("give metrics.path another path", Assert.Single(shadowed, m => m.Contains(" at /metrics too", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("give health.ready another path", Assert.Single(shadowed, m => m.Contains(" at /readyz too", StringComparison.Ordinal)), StringComparison.Ordinal);
+
+        // The start's log said "metrics at /metrics" as if the gateway's metrics answered there, before any scrape.
+        var started = Assert.Single(log.Entries, e => e.EventId == 400).Message;
+        Assert.Contains("metrics at /metrics (the application's own endpoint answers there: give metrics.path another path)", started, StringComparison.Ordinal);
+        Assert.Contains("readiness at /readyz (the application's own endpoint answers there: give health.ready another path)", started, StringComparison.Ordinal);
+        Assert.Contains("liveness at /healthz,", started, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -124,6 +130,65 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
 
         Assert.DoesNotContain(log.Entries, e => e.EventId == 400);
         Assert.Contains("MapEventsourcedObservability()", Assert.Single(log.Entries, e => e.EventId == 403).Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// A method the metrics, debug and health endpoints do not take is refused as the gateway's own program refuses it:
+    /// <c>405</c> with its reason and <c>Allow</c>, and, with <c>metrics.token</c>, the token's <c>401</c> whatever the
+    /// method. Embedded, it was routing's empty <c>405</c> (no reason), and with <c>Allow: GET, HEAD</c> it told a client
+    /// without the token that the path is served.
+    /// </summary>
+    [Fact]
+    public async Task AMethodTheyDoNotTake_IsRefusedWithItsReason_AndWithoutTheTokenIsTheTokens401()
+    {
+        await using var app = await EmbeddingApp.StartAsync(broker.AmqpUrl, [("metrics:token", "a-metrics-token-of-some-length")], null, app =>
+        {
+            app.MapGet("/hello", () => "hello");
+            app.MapEventsourcedObservability();
+        });
+        using var client = new HttpClient { BaseAddress = new Uri(app.Urls.Single()) };
+
+        foreach (var method in new[] { "POST", "DELETE", "OPTIONS", "FOO" })
+        {
+            foreach (var path in new[] { "/metrics", "/debug/vars" })
+            {
+                using var anonymous = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+                Assert.True(anonymous.StatusCode == HttpStatusCode.Unauthorized, $"{method} {path} without the token: {(int)anonymous.StatusCode}");
+                Assert.False(anonymous.Content.Headers.Contains("Allow"), $"{method} {path} without the token names the methods");
+                using var request = new HttpRequestMessage(new HttpMethod(method), path);
+                request.Headers.Authorization = new("Bearer", "a-metrics-token-of-some-length");
+                using var refused = await client.SendAsync(request);
+                AssertMethodNotAllowed(refused, $"{method} {path}");
+            }
+
+            foreach (var path in new[] { "/healthz", "/readyz" })
+            {
+                using var refused = await client.SendAsync(new HttpRequestMessage(new HttpMethod(method), path));
+                AssertMethodNotAllowed(refused, $"{method} {path}");
+            }
+        }
+
+        // The endpoints themselves, and the application's own, as they were.
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/metrics"))
+        {
+            request.Headers.Authorization = new("Bearer", "a-metrics-token-of-some-length");
+            using var metrics = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
+        }
+
+        using (var live = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/healthz")))
+        {
+            Assert.Equal(HttpStatusCode.OK, live.StatusCode);
+        }
+
+        Assert.Equal("hello", await client.GetStringAsync("/hello"));
+    }
+
+    private static void AssertMethodNotAllowed(HttpResponseMessage response, string what)
+    {
+        Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{what}: {(int)response.StatusCode}");
+        Assert.Equal("method not allowed", response.Headers.TryGetValues("X-Status-Reason", out var reason) ? reason.Single() : null);
+        Assert.Equal(["GET", "HEAD"], response.Content.Headers.Allow.Order(StringComparer.Ordinal));
     }
 
     private Task<WebApplication> StartAsync(CollectedLog log, Action<WebApplication> map) =>
