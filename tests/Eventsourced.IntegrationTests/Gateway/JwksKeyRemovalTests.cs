@@ -3,13 +3,6 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Eventsourced.Testing.Tokens;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
 namespace Eventsourced.IntegrationTests.Gateway;
@@ -24,20 +17,9 @@ public sealed class JwksKeyRemovalTests(BrokerFixture broker) : IAsyncLifetime
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
     private readonly RSA _revoked = RSA.Create(2048);
     private readonly RSA _kept = RSA.Create(2048);
-    private WebApplication _issuer = null!;
-    private volatile string _document = "{\"keys\":[]}";
-    private string _url = string.Empty;
+    private JwksServer _issuer = null!;
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _issuer = builder.Build();
-        _issuer.MapGet("/jwks.json", () => Results.Text(_document, "application/json"));
-        await _issuer.StartAsync();
-        _url = _issuer.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/jwks.json";
-    }
+    public async Task InitializeAsync() => _issuer = await JwksServer.StartAsync();
 
     public async Task DisposeAsync()
     {
@@ -52,10 +34,10 @@ public sealed class JwksKeyRemovalTests(BrokerFixture broker) : IAsyncLifetime
     [Fact]
     public async Task StreamAndWebSocket_TheirKeyRemovedFromTheSet_EndAsAtExpiry_AnotherKeysStreamGoesOn()
     {
-        _document = TestTokens.Jwks(("k1", _revoked), ("k2", _kept));
+        _issuer.Document = TestTokens.Jwks(("k1", _revoked), ("k2", _kept));
         await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
         {
-            o.Auth.Jwt.JwksUrl = _url;
+            o.Auth.Jwt.JwksUrl = _issuer.Url;
             o.Auth.Jwt.JwksCooldownSeconds = 1;
         });
         var name = nameof(StreamAndWebSocket_TheirKeyRemovedFromTheSet_EndAsAtExpiry_AnotherKeysStreamGoesOn);
@@ -74,7 +56,7 @@ public sealed class JwksKeyRemovalTests(BrokerFixture broker) : IAsyncLifetime
 
         // The issuer revokes k1. A token naming a key id the set lacks makes the gateway fetch the set at once (past the
         // cooldown) rather than at the next jwks_refresh.
-        _document = TestTokens.Jwks(("k2", _kept));
+        _issuer.Document = TestTokens.Jwks(("k2", _kept));
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         var other = broker.UniqueQueueName(name + "-k3");
         using var unknown = await gateway.Client.GetAsync($"/?id={other}&access_token={Token(_revoked, "k3", other)}");

@@ -1,11 +1,5 @@
 using System.Security.Cryptography;
 using Eventsourced.Testing.Tokens;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
 using Eventsourced.Testing;
 using Eventsourced.Testing.Gateways;
 using Microsoft.Extensions.Logging;
@@ -20,41 +14,14 @@ public sealed class JwksKeysTests : IAsyncLifetime
 {
     private readonly RSA _first = RSA.Create(2048);
     private readonly RSA _second = RSA.Create(2048);
-    private WebApplication _server = null!;
-    private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _hungFetch = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile string _document = "{\"keys\":[]}";
-    private volatile string _contentType = "application/json";
-    private volatile bool _hang;
-    private int _fetches;
+    private JwksServer _server = null!;
 
-    private string Url { get; set; } = string.Empty;
+    private string Url => _server.Url;
 
-    public async Task InitializeAsync()
-    {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        _server = builder.Build();
-        _server.MapGet("/jwks.json", async (HttpContext context) =>
-        {
-            Interlocked.Increment(ref _fetches);
-            if (_hang)
-            {
-                // An identity provider that takes the request and does not answer (until the test ends).
-                _hungFetch.TrySetResult();
-                await _release.Task;
-            }
-
-            return Results.Text(_document, _contentType);
-        });
-        await _server.StartAsync();
-        Url = _server.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/jwks.json";
-    }
+    public async Task InitializeAsync() => _server = await JwksServer.StartAsync();
 
     public async Task DisposeAsync()
     {
-        _release.TrySetResult();
         await _server.DisposeAsync();
         _first.Dispose();
         _second.Dispose();
@@ -78,43 +45,47 @@ public sealed class JwksKeysTests : IAsyncLifetime
             Microsoft.Extensions.Options.Options.Create(options), time, new Logger<Eventsourced.Authentication.SubscriberAuthenticator>(new LoggerFactory([log])));
     }
 
+    /// <summary>The set of <see cref="Url"/>, fetched again every 10 s of <paramref name="time"/>.</summary>
+    private Eventsourced.Authentication.SubscriberAuthenticator Refreshing(TimeProvider time, CollectedLog log) =>
+        Logged(time, log, o =>
+        {
+            o.Jwt.JwksUrl = Url;
+            o.Jwt.JwksRefreshSeconds = 10;
+        });
+
     private static bool FetchFailed(CollectedLog log) =>
         log.Entries.Any(e => e.Message.StartsWith("Fetching signing keys from", StringComparison.Ordinal));
 
     [Fact]
     public async Task Authenticate_SetOlderThanTheRefreshWhileTheUrlHangs_VerifiesWithTheLastKeysWithoutWaiting()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var log = new CollectedLog();
-        var authenticator = Logged(time, log, o =>
-        {
-            o.Jwt.JwksUrl = Url;
-            o.Jwt.JwksRefreshSeconds = 10;
-        });
+        var authenticator = Refreshing(time, log);
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
 
-        _hang = true;
+        _server.Hang = true;
         time.Advance(TimeSpan.FromSeconds(11));
         var result = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, kid: null)));
 
         // Verified with the set at hand while the refresh it started waits for the server (which gives up after 10 s).
         Assert.True(result.Succeeded, result.Reason);
-        await _hungFetch.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await _server.HungFetch.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.False(FetchFailed(log), "the subscriber waited for the refresh to fail");
     }
 
     [Fact]
     public async Task Authenticate_HmacTokenWhileTheUrlHangs_DoesNotWaitForTheSet()
     {
-        _hang = true;
+        _server.Hang = true;
         var log = new CollectedLog();
         var authenticator = Logged(TimeProvider.System, log, o =>
         {
             o.Jwt.Secret = TestTokens.Secret;
             o.Jwt.JwksUrl = Url;
         });
-        await _hungFetch.Task.WaitAsync(TimeSpan.FromSeconds(30)); // the first fetch, at start
+        await _server.HungFetch.WaitAsync(TimeSpan.FromSeconds(30)); // the first fetch, at start
 
         var result = await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Hs256(TestTokens.Claims("42"))));
 
@@ -125,21 +96,17 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_KeyRemovedFromTheSet_StopsVerifyingTokensNamingItAfterTheRefresh()
     {
-        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        _server.Document = TestTokens.Jwks(("k1", _first), ("k2", _second));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var authenticator = Logged(time, new CollectedLog(), o =>
-        {
-            o.Jwt.JwksUrl = Url;
-            o.Jwt.JwksRefreshSeconds = 10;
-        });
+        var authenticator = Refreshing(time, new CollectedLog());
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
-        var fetched = Volatile.Read(ref _fetches);
+        var fetched = _server.Fetches;
 
         // The issuer revokes k1. Past jwks_refresh, tokens naming a key of the set (k2) fetch it again.
-        _document = TestTokens.Jwks(("k2", _second));
+        _server.Document = TestTokens.Jwks(("k2", _second));
         time.Advance(TimeSpan.FromSeconds(11));
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
-        await Wait.UntilAsync(() => Volatile.Read(ref _fetches) > fetched, TimeSpan.FromSeconds(10), "the set fetched again");
+        await Wait.UntilAsync(() => _server.Fetches > fetched, TimeSpan.FromSeconds(10), "the set fetched again");
         await Wait.UntilAsync(async () => (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status == 401, TimeSpan.FromSeconds(10), "k1 refused");
 
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")))).Succeeded);
@@ -152,26 +119,22 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_KeyRemovedFromTheSet_EndsWhatItsTokensOpenedAndNothingElse()
     {
-        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        _server.Document = TestTokens.Jwks(("k1", _first), ("k2", _second));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var log = new CollectedLog();
-        var authenticator = Logged(time, log, o =>
-        {
-            o.Jwt.JwksUrl = Url;
-            o.Jwt.JwksRefreshSeconds = 10;
-        });
+        var authenticator = Refreshing(time, log);
         var first = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
         var second = await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2")));
         Assert.True(first.Succeeded && second.Succeeded);
         Assert.True(first.KeyRemoved.CanBeCanceled, "a key of the set must carry its removal");
         Assert.False(first.KeyRemoved.IsCancellationRequested);
-        var fetched = Volatile.Read(ref _fetches);
+        var fetched = _server.Fetches;
 
-        _document = TestTokens.Jwks(("k2", _second));
+        _server.Document = TestTokens.Jwks(("k2", _second));
         time.Advance(TimeSpan.FromSeconds(10));
 
         await Wait.UntilAsync(() => first.KeyRemoved.IsCancellationRequested, TimeSpan.FromSeconds(10), "k1's removal signalled");
-        Assert.Equal(fetched + 1, Volatile.Read(ref _fetches));
+        Assert.Equal(fetched + 1, _server.Fetches);
         Assert.False(second.KeyRemoved.IsCancellationRequested, "k2 is still in the set");
         var removed = Assert.Single(log.Entries, e => e.EventId == 504);
         Assert.Contains("k1", removed.Message, StringComparison.Ordinal);
@@ -184,23 +147,28 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Refresh_SetUnchanged_KeysGoOnAndTheFetchIsLoggedOnce()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var log = new CollectedLog();
-        var authenticator = Logged(time, log, o =>
-        {
-            o.Jwt.JwksUrl = Url;
-            o.Jwt.JwksRefreshSeconds = 10;
-        });
+        var authenticator = Refreshing(time, log);
         var result = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
         Assert.True(result.Succeeded, result.Reason);
-        var fetched = Volatile.Read(ref _fetches);
+        var fetched = _server.Fetches;
 
-        for (var i = 1; i <= 3; i++)
-        {
-            time.Advance(TimeSpan.FromSeconds(10));
-            await Wait.UntilAsync(() => Volatile.Read(ref _fetches) >= fetched + i, TimeSpan.FromSeconds(10), $"fetch {i} of the timer");
-        }
+        // Each 10 s of the clock fetches again; a tick that finds the last fetch still running (its answer counted here,
+        // not yet read there) joins that one, so the clock moves on until three more fetches have come.
+        await Wait.UntilAsync(
+            () =>
+            {
+                if (_server.Fetches < fetched + 3)
+                {
+                    time.Advance(TimeSpan.FromSeconds(10));
+                }
+
+                return _server.Fetches >= fetched + 3;
+            },
+            TimeSpan.FromSeconds(20),
+            "three fetches of the timer");
 
         // The last fetch has been answered; its keys are in place once a token verifies.
         await Wait.UntilAsync(async () => (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded, TimeSpan.FromSeconds(10), "k1 verifies");
@@ -212,7 +180,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_ConfiguredSecretBesideTheSet_HasNoRemoval()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var authenticator = Authenticator(o =>
         {
             o.Jwt.Secret = TestTokens.Secret;
@@ -228,7 +196,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_KeyOfTheSet_Verifies()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var authenticator = Jwks();
 
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
@@ -240,45 +208,45 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_UnknownKid_FetchesTheSetAgainOnce()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var authenticator = Jwks(cooldown: 1);
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
-        var fetched = Volatile.Read(ref _fetches);
+        var fetched = _server.Fetches;
 
         // The issuer rotates: k2 in, k1 on its way out. Past the cooldown, the first token naming k2 fetches the set.
-        _document = TestTokens.Jwks(("k1", _first), ("k2", _second));
+        _server.Document = TestTokens.Jwks(("k1", _first), ("k2", _second));
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k2"))).AsTask()));
 
         Assert.All(results, r => Assert.True(r.Succeeded, r.Reason));
-        Assert.Equal(fetched + 1, Volatile.Read(ref _fetches));
+        Assert.Equal(fetched + 1, _server.Fetches);
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
     }
 
     [Fact]
     public async Task Authenticate_UnknownKidsWithinTheCooldown_DoNotFetch()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var authenticator = Jwks(cooldown: 3600);
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
-        var fetched = Volatile.Read(ref _fetches);
+        var fetched = _server.Fetches;
 
         for (var i = 0; i < 50; i++)
         {
             Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "random-" + i)))).Status);
         }
 
-        Assert.Equal(fetched, Volatile.Read(ref _fetches));
+        Assert.Equal(fetched, _server.Fetches);
     }
 
     [Fact]
     public async Task Authenticate_SetGoneBad_KeepsTheLastGoodKeys()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var authenticator = Jwks(cooldown: 1);
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
 
-        _document = "not json";
+        _server.Document = "not json";
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
 
@@ -294,8 +262,8 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_NoSetFetchedYet_IsA503ToTryAgain_NotA401_AndVerifiesOnceTheSetComes()
     {
-        _document = "<html>identity provider down</html>";
-        _contentType = "text/html";
+        _server.Document = "<html>identity provider down</html>";
+        _server.ContentType = "text/html";
         var authenticator = Jwks(cooldown: 1);
 
         var refused = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
@@ -304,8 +272,8 @@ public sealed class JwksKeysTests : IAsyncLifetime
         // An HMAC token never waits for the set: still judged on its own (no secret is configured here).
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: TestTokens.Sign(new SymmetricSecurityKey(new byte[32]) { KeyId = "h" }, SecurityAlgorithms.HmacSha256, TestTokens.Claims("42"))))).Status);
 
-        _document = TestTokens.Jwks(("k1", _first));
-        _contentType = "application/json";
+        _server.Document = TestTokens.Jwks(("k1", _first));
+        _server.ContentType = "application/json";
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
         // With a set at hand, a key it lacks is the token's problem again.
@@ -315,7 +283,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Authenticate_JsonWithoutKeys_KeepsTheLastGoodKeysAndSaysItIsNoKeySet()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var log = new CollectedLog();
         var authenticator = Logged(time, log, o =>
@@ -326,7 +294,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
 
         // An identity provider's error object, answered 200: not a set without keys.
-        _document = "{\"error\":\"temporarily_unavailable\"}";
+        _server.Document = "{\"error\":\"temporarily_unavailable\"}";
         time.Advance(TimeSpan.FromSeconds(2));
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
 
@@ -340,8 +308,8 @@ public sealed class JwksKeysTests : IAsyncLifetime
     public async Task Log_AnHtmlPageInPlaceOfTheSet_SaysItIsNotJsonWithItsContentType()
     {
         // A login page or a proxy's error page answered 200, as a wrong jwks_url gets.
-        _document = "<html><body>Sign in</body></html>";
-        _contentType = "text/html";
+        _server.Document = "<html><body>Sign in</body></html>";
+        _server.ContentType = "text/html";
         var log = new CollectedLog();
         var authenticator = Logged(TimeProvider.System, log, o => o.Jwt.JwksUrl = Url);
 
@@ -357,7 +325,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
     [Fact]
     public async Task Log_CredentialsInTheUrl_AreNotWritten()
     {
-        _document = TestTokens.Jwks(("k1", _first));
+        _server.Document = TestTokens.Jwks(("k1", _first));
         var log = new Eventsourced.Testing.Gateways.CollectedLog();
         var options = new Eventsourced.Authentication.AuthOptions();
         var address = new Uri(Url);
@@ -367,7 +335,7 @@ public sealed class JwksKeysTests : IAsyncLifetime
             Microsoft.Extensions.Options.Options.Create(options), TimeProvider.System, new Microsoft.Extensions.Logging.Logger<Eventsourced.Authentication.SubscriberAuthenticator>(new Microsoft.Extensions.Logging.LoggerFactory([log])));
 
         Assert.True((await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Succeeded);
-        _document = "not json";
+        _server.Document = "not json";
         await Task.Delay(TimeSpan.FromSeconds(1.2));
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_second, "k9")))).Status); // fetches, fails
 
