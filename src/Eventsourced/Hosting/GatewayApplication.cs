@@ -408,6 +408,11 @@ public static class GatewayApplication
             HostingLog.Unauthenticated(logger, options.Server.Address);
         }
 
+        if (Limits.ProxyAddress.TrustingEveryone(options.Limits.TrustedProxies) is { } everyone)
+        {
+            HostingLog.TrustedProxiesEveryone(logger, everyone);
+        }
+
         // With tokens, queues are private to their holders; topics that can take any queue's name undo that. Without
         // tokens anyone reads any queue they can name anyway (warned above beyond loopback).
         if (options.Auth.Jwt.HasKeys && options.Topics.Path.Length > 0 && app.Services.GetRequiredService<TopicHub>().SharesNamesWithQueues)

@@ -32,6 +32,9 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Unauthenticated, LogLevel.Warning, "No subscriber tokens required (no key in auth.jwt) while listening on {Address}, beyond loopback: anyone who reaches the gateway reads any queue they can name", EventName = "Unauthenticated")]
     public static partial void Unauthenticated(ILogger logger, string address);
 
+    [LoggerMessage(EventIds.TrustedProxiesEveryone, LogLevel.Warning, "limits.trusted_proxies entry {Entry} trusts every address: any client names itself in X-Forwarded-For and slips past the per-client limits (and is logged as whoever it names); list only your proxies' addresses or networks", EventName = "TrustedProxiesEveryone")]
+    public static partial void TrustedProxiesEveryone(ILogger logger, string entry);
+
     [LoggerMessage(EventIds.TopicsShareQueueNames, LogLevel.Warning, "Topics may be created under any name a client's queue can have (topics.prefix is empty and queue.pattern {Pattern} is request values only): a subscriber allowed to create a topic can take a queue's name for good, and what services publish to that queue goes to the topic's stream; set topics.prefix (for example 'topic.')", EventName = "TopicsShareQueueNames")]
     public static partial void TopicsShareQueueNames(ILogger logger, string pattern);
 

@@ -60,6 +60,14 @@ internal sealed class ProxyAddress : IValueRule
     }
 
     /// <summary>
+    /// The first entry that trusts every address (<c>0.0.0.0/0</c>, <c>::/0</c>, or every IPv4 address as <c>::ffff:0:0/96</c>),
+    /// or null: with it any client names itself in <c>X-Forwarded-For</c> and slips past every per-client limit.
+    /// </summary>
+    internal static string? TrustingEveryone(IEnumerable<string> entries) =>
+        entries.FirstOrDefault(entry => entry.Contains('/', StringComparison.Ordinal) && IPNetwork.TryParse(entry, out var network)
+            && (network.PrefixLength == 0 || IPv4Part(network) is { PrefixLength: 0 }));
+
+    /// <summary>
     /// The IPv4 addresses <paramref name="network"/> holds in their IPv4-mapped IPv6 form (<c>::ffff:10.0.0.0/104</c>
     /// holds 10.0.0.0/8, <c>::/0</c> every IPv4 address), as an IPv4 network, or null. A connection to an IPv4 listener
     /// has a plain IPv4 address, which ASP.NET Core's forwarded-headers check does not match against IPv6 entries (it maps

@@ -32,6 +32,7 @@ internal static class EventIds
     public const int DrainCutShort = 122;
     public const int BindTakesRequestValues = 123;
     public const int CannotListen = 124;
+    public const int TrustedProxiesEveryone = 125;
     public const int CorsHeadersNotAllowed = 150;
     public const int ConfigurationInvalid = 151;
 

@@ -227,6 +227,12 @@ public sealed class QueuePattern : IValueRule
             _ => throw new FormatException($"unknown source '{source}' in '${{{body}}}' (use ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
         var name = colon < 0 ? string.Empty : body[(colon + 1)..];
+        if (kind == PatternSegmentKind.Query && name.Equals(Authentication.SubscriberAuthenticator.QueryParameter, StringComparison.OrdinalIgnoreCase))
+        {
+            // The token would stand in every name built from it: in the broker's queue list and in the log's queue names.
+            throw new FormatException($"'${{{body}}}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${{claim:sub}})");
+        }
+
         return name.Length > 0 ? new(kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
     }
 }

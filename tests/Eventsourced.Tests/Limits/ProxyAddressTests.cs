@@ -18,6 +18,16 @@ public sealed class ProxyAddressTests
         Assert.Equal(expected, ProxyAddress.IPv4Part(IPNetwork.Parse(network))?.ToString());
 
     [Theory]
+    [InlineData(new[] { "127.0.0.1", "0.0.0.0/0" }, "0.0.0.0/0")]
+    [InlineData(new[] { "::/0" }, "::/0")]
+    [InlineData(new[] { "10.0.0.0/8", "::ffff:0:0/96" }, "::ffff:0:0/96")] // every IPv4 address, as mapped ones
+    [InlineData(new[] { "::/64" }, "::/64")] // holds ::ffff:0:0/96
+    [InlineData(new[] { "127.0.0.1", "::1", "10.0.0.0/8", "2001:db8::/32", "::ffff:10.0.0.0/104" }, null)]
+    [InlineData(new string[0], null)]
+    public void TrustingEveryone_NamesTheEntryThatTrustsEveryAddress(string[] entries, string? expected) =>
+        Assert.Equal(expected, ProxyAddress.TrustingEveryone(entries));
+
+    [Theory]
     [InlineData("::ffff:10.0.0.5", "10.0.0.5", true)]
     [InlineData("::ffff:10.0.0.0/104", "10.20.30.40", true)]
     [InlineData("::/0", "198.51.100.1", true)]

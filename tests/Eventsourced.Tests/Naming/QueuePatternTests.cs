@@ -71,6 +71,8 @@ public sealed class QueuePatternTests
     [InlineData("${query:}", "empty name in '${query:}'")]
     [InlineData("${cookie}", "empty name in '${cookie}'")]
     [InlineData("amq.${query:id}", "queue names starting with 'amq.' are reserved by the broker")]
+    [InlineData("q.${query:access_token}", "'${query:access_token}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})")]
+    [InlineData("q.${query:Access_Token}", "'${query:Access_Token}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})")]
     [InlineData("eventsourced.lock.${query:id}", "queue names starting with 'eventsourced.lock.' are reserved for the gateway's lock queues")]
     [InlineData("u${claim:sub}${query:x}", "'${claim:sub}' stands next to '${query:x}' with nothing between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
     [InlineData("${cookie:c}${claim:sub}", "'${claim:sub}' stands next to '${cookie:c}' with nothing between them: two tokens could build the same name; put a separator between them that no value of the claim contains ('.', ':', '-')")]
