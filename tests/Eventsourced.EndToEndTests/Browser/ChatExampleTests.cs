@@ -599,7 +599,9 @@ public sealed class ChatExampleTests(BrokerFixture broker, ChromiumFixture chrom
         await using var chat = await StartChatAsync(tokens: true, o => o.Auth.Jwt.ClockSkewSeconds = 0);
         var alice = chat.User("alice");
         var page = await chat.NewPageAsync();
-        await page.GotoAsync(chat.Url(alice, $"&token={ChatToken(alice, TimeSpan.FromSeconds(4))}"));
+        // Long enough for the page to open under CI's load (with 4 s, one run's page was still connecting when the
+        // token expired, and it never showed "open"), short enough for the expiry to come within the next wait.
+        await page.GotoAsync(chat.Url(alice, $"&token={ChatToken(alice, TimeSpan.FromSeconds(10))}"));
         await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "open");
         await Expect(page.Locator("#status")).ToHaveAttributeAsync("data-state", "closed");
         await Expect(page.Locator("#status")).ToHaveTextAsync("token expired: reload with a new token");

@@ -43,7 +43,8 @@ public sealed class TokenRenewalTests(BrokerFixture broker, ChromiumFixture chro
                 await amqp.PublishAsync(stream, "event 0");
                 await amqp.PublishAsync(stream, "event 1");
                 await other.ReadEventsAsync(2, Timeout);
-                var shortLived = TestTokens.Hs256(TestTokens.Claims("7"), TimeSpan.FromSeconds(4));
+                // Long enough for the page to open before it expires under CI's load.
+                var shortLived = TestTokens.Hs256(TestTokens.Claims("7"), TimeSpan.FromSeconds(8));
                 await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/topics/{topic}"), withCredentials: true, tokenCookie: shortLived));
                 await Harness.WaitUntilAsync(page, "h.opens === 1", Timeout);
             }

@@ -64,7 +64,9 @@ public sealed class TokenTests(BrokerFixture broker, ChromiumFixture chromium)
         var page = await chromium.NewPageAsync();
         try
         {
-            var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(3));
+            // Long enough for the page to open before it expires under CI's load (the chat example's 4 s token once
+            // expired before its page had opened).
+            var token = TestTokens.Hs256(TestTokens.Claims("7", queue), TimeSpan.FromSeconds(8));
             await page.GotoAsync(site.HarnessUrl(PageServer.GatewayUrl(gateway.Port, $"/?id={queue}&access_token={token}")) + "&types=end");
             await Harness.WaitUntilAsync(page, "h.typed.length === 1", Timeout);
             var seen = await Harness.ReadAsync(page);
