@@ -184,7 +184,7 @@ internal sealed class JwksKeys : IDisposable
             }
 
             var set = new JsonWebKeySet(text);
-            var first = Volatile.Read(ref _current).FetchedAt is null;
+            var first = NeverFetched;
             var (keys, added, removed) = Reconcile(set.Keys.Select(ToVerificationKey).OfType<VerificationKey>());
             Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
             if (first || added > 0 || removed.Count > 0)

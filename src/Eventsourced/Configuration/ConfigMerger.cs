@@ -180,10 +180,9 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
             return null;
         }
 
-        var prefix = key.ConfigurationKey + ":";
         foreach (var (name, (text, from)) in Data)
         {
-            if (text.Length > 0 && (name.Equals(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase) || name.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)))
+            if (text.Length > 0 && IsEntryOf(name, key))
             {
                 return from;
             }
@@ -191,6 +190,11 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
 
         return null;
     }
+
+    /// <summary>Whether the merged key <paramref name="name"/> is <paramref name="key"/>'s own or one of its list items (<c>section:key:0</c>).</summary>
+    private static bool IsEntryOf(string name, SchemaKey key) =>
+        name.StartsWith(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase)
+        && (name.Length == key.ConfigurationKey.Length || name[key.ConfigurationKey.Length] == ':');
 
     private void ReportClearedSecret(ConfigLocation where, string display, ConfigLocation earlier) =>
         Report(where, display, $"is empty, which would clear the secret given at {earlier} and turn off what it protects (a variable "
@@ -232,7 +236,7 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
 
         // Replaced as a whole: nothing of an earlier source's list survives.
         var prefix = key.ConfigurationKey + ":";
-        foreach (var old in Data.Keys.Where(k => k.Equals(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase) || k.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)).ToArray())
+        foreach (var old in Data.Keys.Where(k => IsEntryOf(k, key)).ToArray())
         {
             Data.Remove(old);
         }

@@ -67,7 +67,7 @@ internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPo
                     candidates.SetValidity(i, false);
                 }
             }
-            else if (candidates[i].Endpoint is RouteEndpoint { RoutePattern.Parameters.Count: 0 })
+            else if (IsApplicationsLiteralRoute(candidates[i].Endpoint))
             {
                 theirs = i;
             }
@@ -89,6 +89,13 @@ internal sealed class ExactPathMatcherPolicy(ILoggerFactory loggers) : MatcherPo
 
         return Task.CompletedTask;
     }
+
+    /// <summary>
+    /// Whether <paramref name="endpoint"/> is a literal route of the application's own (no parameters, none of the gateway's
+    /// exact paths): at an observability path, the one that answers in its place.
+    /// </summary>
+    internal static bool IsApplicationsLiteralRoute(Endpoint endpoint) =>
+        endpoint is RouteEndpoint { RoutePattern.Parameters.Count: 0 } && endpoint.Metadata.GetMetadata<ExactPathMetadata>() is null;
 
     private void LogShadowed(Endpoint theirs, ExactPathMetadata ours)
     {

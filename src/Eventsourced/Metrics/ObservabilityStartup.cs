@@ -87,8 +87,8 @@ internal sealed class ObservabilityStartup(
 
     /// <summary>Whether <paramref name="endpoint"/> is a literal GET route of the application's at <paramref name="path"/>, as routing matches it.</summary>
     private static bool IsApplicationsAt(Endpoint endpoint, string path) =>
-        endpoint is RouteEndpoint { RoutePattern: { Parameters.Count: 0, RawText: { } route } }
-        && endpoint.Metadata.GetMetadata<ExactPathMetadata>() is null
+        ExactPathMatcherPolicy.IsApplicationsLiteralRoute(endpoint)
+        && endpoint is RouteEndpoint { RoutePattern.RawText: { } route }
         && (endpoint.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods is not { Count: > 0 } methods
             || methods.Contains(HttpMethods.Get, StringComparer.OrdinalIgnoreCase))
         && string.Equals("/" + route.Trim('/'), "/" + path.Trim('/'), StringComparison.OrdinalIgnoreCase);
