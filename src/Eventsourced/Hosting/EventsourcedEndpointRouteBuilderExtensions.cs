@@ -276,47 +276,53 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 })
                 .UseMiddleware<MetricServerMiddleware>(exporter)
                 .Build();
-            mapped.ObservabilityAt(
-                OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token)
-                    .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
-                    .WithDisplayName("eventsourced metrics"),
-                "metrics.path");
-            OnOwnListener(OtherMethods(endpoints, metrics.Path, token), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.Path, "metrics.path"))
-                .WithDisplayName("eventsourced metrics, other methods");
+            Observability(
+                mapped,
+                OnOwnListener(endpoints.MapMethods(metrics.Path, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, exposition)), metrics, token),
+                OnOwnListener(OtherMethods(endpoints, metrics.Path, token), metrics, token),
+                new ExactPathMetadata(metrics.Path, "metrics.path"),
+                "eventsourced metrics");
         }
 
         if (metrics.DebugVars.Length > 0)
         {
-            mapped.ObservabilityAt(
-                OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token)
-                    .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
-                    .WithDisplayName("eventsourced debug vars"),
-                "metrics.debug_vars");
-            OnOwnListener(OtherMethods(endpoints, metrics.DebugVars, token), metrics, token)
-                .WithMetadata(new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"))
-                .WithDisplayName("eventsourced debug vars, other methods");
+            Observability(
+                mapped,
+                OnOwnListener(endpoints.MapMethods(metrics.DebugVars, [HttpMethods.Get, HttpMethods.Head], ObservabilityToken.Protect(token, services.GetRequiredService<DebugVarsEndpoint>().HandleAsync)), metrics, token),
+                OnOwnListener(OtherMethods(endpoints, metrics.DebugVars, token), metrics, token),
+                new ExactPathMetadata(metrics.DebugVars, "metrics.debug_vars"),
+                "eventsourced debug vars");
         }
 
         if (health.Live.Length > 0)
         {
-            mapped.ObservabilityAt(
-                MapHealth(endpoints, health.Live, _ => false)
-                    .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
-                "health.live");
-            Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null)))
-                .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithDisplayName("eventsourced liveness, other methods");
+            Observability(
+                mapped,
+                MapHealth(endpoints, health.Live, _ => false).WithMetadata(ReadOnly),
+                Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null))),
+                new ExactPathMetadata(health.Live, "health.live"),
+                "eventsourced liveness");
         }
 
         if (health.Ready.Length > 0)
         {
-            mapped.ObservabilityAt(
-                MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag))
-                    .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
-                "health.ready");
-            Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null)))
-                .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithDisplayName("eventsourced readiness, other methods");
+            Observability(
+                mapped,
+                MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag)).WithMetadata(ReadOnly),
+                Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null))),
+                new ExactPathMetadata(health.Ready, "health.ready"),
+                "eventsourced readiness");
         }
+    }
+
+    /// <summary>
+    /// An observability path's two endpoints: <paramref name="served"/>, its own methods, and <paramref name="otherMethods"/>'
+    /// refusal (<see cref="OtherMethods"/>), both matched on the exact path only (<see cref="ExactPathMatcherPolicy"/>).
+    /// </summary>
+    private static void Observability(MappedEndpoints mapped, IEndpointConventionBuilder served, IEndpointConventionBuilder otherMethods, ExactPathMetadata path, string name)
+    {
+        mapped.ObservabilityAt(served.WithMetadata(path).WithDisplayName(name), path.Key);
+        otherMethods.WithMetadata(path).WithDisplayName($"{name}, other methods");
     }
 
     /// <summary>
