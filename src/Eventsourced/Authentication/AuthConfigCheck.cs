@@ -38,18 +38,6 @@ internal static class AuthConfigCheck
             }
         }
 
-        if (auth.FromCookie.Length > 0)
-        {
-            foreach (var (key, path, cookies) in CookiesRead(options, origins))
-            {
-                if (cookies.Contains(auth.FromCookie, StringComparer.Ordinal))
-                {
-                    yield return new ConfigProblem(origins.Of(key), path,
-                        $"reads the cookie {ConfigText.Quote(auth.FromCookie)}, which holds the subscriber's token (auth.from_cookie): names and routing keys built from it would carry tokens into the broker and the log; build them from its claims (${{claim:sub}})");
-                }
-            }
-        }
-
         if (hasKeys && !auth.FromHeader && !auth.FromQuery && auth.FromCookie.Length == 0)
         {
             yield return new ConfigProblem(origins.Of("auth:from_header"), "auth.from_header",
@@ -64,42 +52,6 @@ internal static class AuthConfigCheck
         {
             yield return new ConfigProblem(origins.Of("auth:application_user"), "auth.application_user",
                 "only an application embedding the gateway (AddEventsourced) signs users in; the gateway's own program verifies tokens: configure a key in auth.jwt instead");
-        }
-    }
-
-    /// <summary>The settings that build names or routing keys from cookies, with the cookies each reads (those that do not parse are their own rules' problems).</summary>
-    private static IEnumerable<(string Key, string Path, IEnumerable<string> Cookies)> CookiesRead(GatewayOptions options, ConfigOrigins origins)
-    {
-        if (Parsed(() => QueuePattern.Parse(options.Queue.Pattern).Cookies) is { } pattern)
-        {
-            yield return ("queue:pattern", "queue.pattern", pattern);
-        }
-
-        for (var i = 0; i < options.Queue.Bind.Count; i++)
-        {
-            var binding = options.Queue.Bind[i];
-            if (Parsed(() => QueueBinding.Parse(binding) is var parsed ? parsed.Exchange.Cookies.Concat(parsed.RoutingKey.Cookies) : []) is { } bound)
-            {
-                var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
-                yield return (key, $"queue.bind[{origins.Label(key, i)}]", bound);
-            }
-        }
-
-        if (Parsed(() => WebSockets.RoutingKeyTemplate.Parse(options.Ws.PublishRoutingKey).Cookies) is { } routingKey)
-        {
-            yield return ("ws:publish_routing_key", "ws.publish_routing_key", routingKey);
-        }
-
-        static IEnumerable<string>? Parsed(Func<IEnumerable<string>> cookies)
-        {
-            try
-            {
-                return [.. cookies()];
-            }
-            catch (FormatException)
-            {
-                return null;
-            }
         }
     }
 

@@ -212,15 +212,6 @@ public sealed class QueuePattern : IValueRule
         return Glob.Matches(_glob, p => _placeholderAt[p], name);
     }
 
-    /// <summary>
-    /// Why <c>${query:<paramref name="name"/>}</c> may not stand in a name, or null: the token would stand in every name
-    /// or routing key built from it, in the broker's lists, in messages' routing keys and in the log.
-    /// </summary>
-    internal static string? ReadsTokenParameter(string body, string name) =>
-        name.Equals(Authentication.SubscriberAuthenticator.QueryParameter, StringComparison.OrdinalIgnoreCase)
-            ? $"'${{{body}}}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${{claim:sub}})"
-            : null;
-
     /// <summary>The normalised pattern: whitespace removed, placeholders as <c>${source:NAME}</c>.</summary>
     public override string ToString() => string.Concat(Segments);
 
@@ -236,9 +227,10 @@ public sealed class QueuePattern : IValueRule
             _ => throw new FormatException($"unknown source '{source}' in '${{{body}}}' (use ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
         var name = colon < 0 ? string.Empty : body[(colon + 1)..];
-        if (kind == PatternSegmentKind.Query && ReadsTokenParameter(body, name) is { } token)
+        if (kind == PatternSegmentKind.Query && name.Equals(Authentication.SubscriberAuthenticator.QueryParameter, StringComparison.OrdinalIgnoreCase))
         {
-            throw new FormatException(token);
+            // The token would stand in every name built from it: in the broker's queue list and in the log's queue names.
+            throw new FormatException($"'${{{body}}}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${{claim:sub}})");
         }
 
         return name.Length > 0 ? new(kind, name) : throw new FormatException($"empty name in '${{{body}}}'");

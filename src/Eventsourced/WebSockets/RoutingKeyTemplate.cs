@@ -196,11 +196,6 @@ internal sealed class RoutingKeyTemplate : IValueRule
             "claim" => Part.Claim,
             _ => throw new FormatException($"unknown placeholder '${{{body}}}' (use ${{to}}, ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
-        if (kind == Part.Query && QueuePattern.ReadsTokenParameter(body, name) is { } token)
-        {
-            throw new FormatException(token);
-        }
-
         return name.Length > 0 ? (kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
     }
 }

@@ -180,28 +180,6 @@ public sealed class AuthConfigTests
     }
 
     [Fact]
-    public void Load_NamesOrRoutingKeysFromTheTokensCookie_AreErrors()
-    {
-        const string Because = "which holds the subscriber's token (auth.from_cookie): names and routing keys built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})";
-        Assert.Equal(
-            [
-                $"FILE:6: queue.pattern: reads the cookie 'tok', {Because}",
-                $"FILE:9: queue.bind[1]: reads the cookie 'tok', {Because}",
-                $"FILE:11: ws.publish_routing_key: reads the cookie 'tok', {Because}",
-            ],
-            ConfigTesting.Problems($"auth:\n  from_cookie: tok\n  jwt:\n    secret: {Secret}\nqueue:\n  pattern: q.${{cookie:tok}}\n  bind:\n    - amq.topic:topic:ok.${{cookie:sid}}\n    - amq.topic:topic:k.${{cookie:tok}}\nws:\n  publish_routing_key: chat.${{cookie:tok}}.${{to}}\n"));
-
-        // Another cookie, or the same name in another case (cookie names are case-sensitive), is the application's to read.
-        Assert.Equal("q.${cookie:sid}.${cookie:Tok}",
-            ConfigTesting.Load($"auth:\n  from_cookie: tok\n  jwt:\n    secret: {Secret}\nqueue:\n  pattern: q.${{cookie:sid}}.${{cookie:Tok}}\n").Queue.Pattern);
-    }
-
-    [Fact]
-    public void Load_RoutingKeyFromTheTokensQueryParameter_IsAnError() =>
-        Assert.Equal(["FILE:2: ws.publish_routing_key: '${query:access_token}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})"],
-            ConfigTesting.Problems("ws:\n  publish_routing_key: chat.${query:access_token}.${to}\n"));
-
-    [Fact]
     public void Load_KeysWithoutAnyTokenSource_IsAnError() =>
         Assert.Equal(["FILE:2: auth.from_header: tokens are required (auth.jwt has a key) but read from nowhere: keep auth.from_header or auth.from_query on, or name a cookie in auth.from_cookie"],
             ConfigTesting.Problems($"auth:\n  from_header: false\n  from_query: false\n  jwt:\n    secret: {Secret}\n"));
