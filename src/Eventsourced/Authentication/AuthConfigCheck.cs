@@ -38,6 +38,14 @@ internal static class AuthConfigCheck
             }
         }
 
+        if (auth.FromCookie.Length > 0)
+        {
+            foreach (var problem in TokenCookieProblems(options, origins))
+            {
+                yield return problem;
+            }
+        }
+
         if (hasKeys && !auth.FromHeader && !auth.FromQuery && auth.FromCookie.Length == 0)
         {
             yield return new ConfigProblem(origins.Of("auth:from_header"), "auth.from_header",
@@ -52,6 +60,51 @@ internal static class AuthConfigCheck
         {
             yield return new ConfigProblem(origins.Of("auth:application_user"), "auth.application_user",
                 "only an application embedding the gateway (AddEventsourced) signs users in; the gateway's own program verifies tokens: configure a key in auth.jwt instead");
+        }
+    }
+
+    /// <summary>
+    /// <c>${cookie:NAME}</c> where NAME is <c>auth.from_cookie</c>, the cookie the token comes in: as <c>${query:access_token}</c>
+    /// (refused by the patterns' own rules), every queue name, binding or routing key built from it would carry the token into
+    /// the broker's lists, the log and the exchange's readers.
+    /// </summary>
+    private static IEnumerable<ConfigProblem> TokenCookieProblems(GatewayOptions options, ConfigOrigins origins)
+    {
+        var cookie = options.Auth.FromCookie;
+        var placeholder = $"'${{cookie:{cookie}}}' reads the subscriber's token (auth.from_cookie): ";
+        if (Parsed(() => QueuePattern.Parse(options.Queue.Pattern).Cookies) is { } patternCookies && patternCookies.Contains(cookie, StringComparer.Ordinal))
+        {
+            yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern", placeholder + QueuePattern.TokenInNames);
+        }
+
+        for (var i = 0; i < options.Queue.Bind.Count; i++)
+        {
+            var entry = options.Queue.Bind[i];
+            if (Parsed(() => QueueBinding.Parse(entry) is var b ? b.Exchange.Cookies.Concat(b.RoutingKey.Cookies) : null) is { } bindCookies
+                && bindCookies.Contains(cookie, StringComparer.Ordinal))
+            {
+                var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
+                yield return new ConfigProblem(origins.Of(key), $"queue.bind[{origins.Label(key, i)}]", placeholder + QueuePattern.TokenInNames);
+            }
+        }
+
+        if (Parsed(() => WebSockets.RoutingKeyTemplate.Parse(options.Ws.PublishRoutingKey).Cookies) is { } keyCookies
+            && keyCookies.Contains(cookie, StringComparer.Ordinal))
+        {
+            yield return new ConfigProblem(origins.Of("ws:publish_routing_key"), "ws.publish_routing_key", placeholder + WebSockets.RoutingKeyTemplate.TokenInRoutingKeys);
+        }
+    }
+
+    /// <summary>What <paramref name="parse"/> gives, or null when the value does not parse (its own rule reports that).</summary>
+    private static IEnumerable<string>? Parsed(Func<IEnumerable<string>?> parse)
+    {
+        try
+        {
+            return parse()?.ToArray();
+        }
+        catch (FormatException)
+        {
+            return null;
         }
     }
 

@@ -111,6 +111,9 @@ public sealed class QueuePattern : IValueRule
     /// <summary>Whether a part of every name comes from the token's claims (<c>${claim:NAME}</c>).</summary>
     public bool UsesClaims => Segments.Any(s => s.Kind == PatternSegmentKind.Claim);
 
+    /// <summary>Why a placeholder that reads the subscriber's token may not build names.</summary>
+    internal const string TokenInNames = "names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})";
+
     /// <summary>The cookies a part of the name comes from (<c>${cookie:NAME}</c>).</summary>
     public IEnumerable<string> Cookies => Segments.Where(s => s.Kind == PatternSegmentKind.Cookie).Select(s => s.Value);
 
@@ -230,7 +233,7 @@ public sealed class QueuePattern : IValueRule
         if (kind == PatternSegmentKind.Query && name.Equals(Authentication.SubscriberAuthenticator.QueryParameter, StringComparison.OrdinalIgnoreCase))
         {
             // The token would stand in every name built from it: in the broker's queue list and in the log's queue names.
-            throw new FormatException($"'${{{body}}}' reads the subscriber's token (auth.from_query): names built from it would carry tokens into the broker and the log; build them from its claims (${{claim:sub}})");
+            throw new FormatException($"'${{{body}}}' reads the subscriber's token (auth.from_query): {TokenInNames}");
         }
 
         return name.Length > 0 ? new(kind, name) : throw new FormatException($"empty name in '${{{body}}}'");

@@ -20,6 +20,9 @@ internal sealed class RoutingKeyTemplate : IValueRule
     /// <summary>AMQP's short string: a routing key is at most 255 bytes.</summary>
     public const int MaxBytes = 255;
 
+    /// <summary>Why a placeholder that reads the subscriber's token may not build routing keys.</summary>
+    internal const string TokenInRoutingKeys = "routing keys built from it would carry tokens to everyone who reads the exchange; build them from its claims (${claim:sub})";
+
     private readonly (Part Kind, string Value)[] _parts;
 
     /// <summary>Per part: the characters its value must not contain (<see cref="QueuePattern.ClaimSeparators"/>), null: any.</summary>
@@ -196,6 +199,12 @@ internal sealed class RoutingKeyTemplate : IValueRule
             "claim" => Part.Claim,
             _ => throw new FormatException($"unknown placeholder '${{{body}}}' (use ${{to}}, ${{query:NAME}}, ${{cookie:NAME}} or ${{claim:NAME}})"),
         };
+        if (kind == Part.Query && name.Equals(Authentication.SubscriberAuthenticator.QueryParameter, StringComparison.OrdinalIgnoreCase))
+        {
+            // As in queue.pattern: every message the client publishes would carry its token to whoever reads the exchange.
+            throw new FormatException($"'${{{body}}}' reads the subscriber's token (auth.from_query): {TokenInRoutingKeys}");
+        }
+
         return name.Length > 0 ? (kind, name) : throw new FormatException($"empty name in '${{{body}}}'");
     }
 }

@@ -34,6 +34,13 @@ internal sealed class WebSocketSession : ISubscriptionSession
     /// <summary>Answers and acknowledgements waiting for the writer; a client that sends more without reading is ended.</summary>
     private const int MaxInbox = 1024;
 
+    /// <summary>
+    /// Bytes of answers waiting for the writer (besides the first, however large): answers repeat what the client sent (a
+    /// publish's <c>ref</c>, its destination in a refusal), so counted by number alone, a client that read none made the
+    /// gateway hold up to 1,024 times <c>ws.max_message_size</c> of its own text. A client over it is ended as over <see cref="MaxInbox"/>.
+    /// </summary>
+    internal const int MaxInboxBytes = 1024 * 1024;
+
     /// <summary>A close handshake (and the reader's end after it) may take this long before the connection is aborted.</summary>
     private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(2);
 
@@ -55,6 +62,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
     private readonly CancellationTokenSource _ending = new();
     private long _armedDeadline = long.MaxValue;
     private int _inboxCount;
+    private long _inboxBytes;
     private (WebSocketCloseStatus Status, string Description)? _closeBy;
     private volatile bool _answersBeforeClose;
     private bool _clientClosed;
@@ -410,6 +418,7 @@ internal sealed class WebSocketSession : ISubscriptionSession
             Interlocked.Decrement(ref _inboxCount);
             if (inbound.Reply is { } reply)
             {
+                Interlocked.Add(ref _inboxBytes, -reply.Length);
                 await SendAsync(socket, reply);
                 continue;
             }
@@ -657,7 +666,9 @@ internal sealed class WebSocketSession : ISubscriptionSession
     /// <summary>Hands <paramref name="inbound"/> to the writer; false (and the connection ends) when the client sends far more than it reads.</summary>
     private bool Post(Inbound inbound)
     {
-        if (Interlocked.Increment(ref _inboxCount) > MaxInbox)
+        var bytes = inbound.Reply?.Length ?? 0;
+        var waiting = Interlocked.Add(ref _inboxBytes, bytes);
+        if (Interlocked.Increment(ref _inboxCount) > MaxInbox || (waiting > MaxInboxBytes && waiting > bytes))
         {
             End((WebSocketCloseStatus.PolicyViolation, "too many messages without reading the answers"));
             return false;

@@ -89,6 +89,27 @@ internal static class WebSocketConfigCheck
             yield return new ConfigProblem(origins.Of("ws:publish_exchange"), "ws.publish_exchange",
                 "the default exchange ('') routes by queue name: ws.publish_routing_key must then start with literal text (e.g. chat.${to}), so that clients write only into queues under it");
         }
+        else if (ws.PublishExchange.Length == 0 && LiteralPrefix(ws.PublishRoutingKey) is { } prefix
+            && ("amq.".StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || prefix.StartsWith("amq.", StringComparison.OrdinalIgnoreCase)))
+        {
+            // As queue.bind's exchanges: literal text that may begin amq. leaves the client the broker's own names, here the
+            // server-named queues (amq.gen-...) other applications receive their RPC replies in, and amq.rabbitmq.reply-to.
+            yield return new ConfigProblem(origins.Of("ws:publish_routing_key"), "ws.publish_routing_key",
+                $"the default exchange ('') routes by queue name, and {ConfigText.Quote(prefix)} may begin 'amq.': clients would write into the broker's server-named queues (amq.gen-..., other applications' replies) and amq.rabbitmq.reply-to; start with other text (e.g. chat.${{to}})");
+        }
+    }
+
+    /// <summary>The template's literal text before its first placeholder, or null when it does not parse (its own rule reports that).</summary>
+    private static string? LiteralPrefix(string template)
+    {
+        try
+        {
+            return RoutingKeyTemplate.Parse(template).LiteralPrefix;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Text;
 using Eventsourced.Configuration;
 using Eventsourced.IntegrationTests.Infrastructure;
 using RabbitMQ.Client;
@@ -235,6 +236,50 @@ public sealed class WebSocketPublishTests(BrokerFixture broker) : IAsyncLifetime
         // The client that answers pings (ClientWebSocket does) stays.
         Assert.False(answering.Ended);
         Assert.Equal(1u, await _amqp.ConsumerCountAsync(alive));
+    }
+
+    /// <summary>
+    /// A client that sends publishes whose answers repeat what it sent (a <c>ref</c> of 60,000 characters; publishing is
+    /// off, as by default, and the refusal carries the <c>ref</c> too) and reads no answer. The answers waiting for it were
+    /// bounded only by their number (1,024): the gateway read on and held about 64 MiB of the client's own text per
+    /// connection until the write timeout (six such connections grew a gateway by 490 MB in a second). Bounded in bytes as
+    /// well, the gateway stops reading such a client after about a mebibyte of unread answers, and its sends stall.
+    /// </summary>
+    [Fact]
+    public async Task ClientSendingLongRefsAndReadingNoAnswer_IsNoLongerReadOnceAMebibyteOfAnswersWaits()
+    {
+        const int Messages = 1020; // below the 1,024 answers that end a client by their number
+        var queue = broker.UniqueQueueName(nameof(ClientSendingLongRefsAndReadingNoAnswer_IsNoLongerReadOnceAMebibyteOfAnswersWaits));
+        await using var gateway = await GatewayServer.StartAsync(broker.AmqpUrl, o =>
+        {
+            o.Server.HeartbeatSeconds = 0;
+            o.Server.WriteTimeoutSeconds = 120; // no write timeout ends it meanwhile
+        });
+        var upgrade = await RawWebSocket.UpgradeAsync(gateway.Port, $"/ws?id={queue}");
+        using var client = upgrade.Client;
+        client.ReceiveBufferSize = 4096;
+        Assert.StartsWith("HTTP/1.1 101", upgrade.Head, StringComparison.Ordinal);
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+
+        var payload = Encoding.UTF8.GetBytes($"{{\"publish\": {{\"to\": \"lobby\", \"data\": 1}}, \"ref\": \"{new string('r', 60_000)}\"}}");
+        byte[] frame = [0x81, 0x80 | 126, (byte)(payload.Length >> 8), (byte)payload.Length, 0, 0, 0, 0, .. payload]; // masked with zeros
+        var stream = client.GetStream();
+        var sent = 0;
+        for (; sent < Messages; sent++)
+        {
+            using var stall = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+            try
+            {
+                await stream.WriteAsync(frame, stall.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException)
+            {
+                break; // the gateway reads no more of it (or has ended the connection)
+            }
+        }
+
+        // What the kernel buffers both ways takes, and the mebibyte: far from all of it.
+        Assert.True(sent < Messages, $"the gateway read all {Messages} messages of 60 kB from a client that reads no answer");
     }
 
     /// <summary>A topic exchange and a queue bound to it with <paramref name="routingKey"/>: where published messages land.</summary>

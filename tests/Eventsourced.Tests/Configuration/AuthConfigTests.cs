@@ -161,6 +161,50 @@ public sealed class AuthConfigTests
         Assert.Equal(["FILE:2: queue.pattern: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own"],
             ConfigTesting.Problems("queue:\n  pattern: user-${claim:sub}\n"));
 
+    /// <summary>
+    /// A placeholder reading the cookie the token comes in (<c>auth.from_cookie</c>) puts the token into queue names, bindings
+    /// or routing keys, and so into the broker's lists, the log and every reader of the exchange: a configuration error, as
+    /// <c>${query:access_token}</c> is. Only <c>${query:access_token}</c> was refused (attacker round 39); the cookie started.
+    /// </summary>
+    [Fact]
+    public void Load_PlaceholdersReadingTheTokensCookie_AreErrors() =>
+        Assert.Equal(
+            [
+                "FILE:2: queue.pattern: '${cookie:tok}' reads the subscriber's token (auth.from_cookie): names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})",
+                "FILE:5: queue.bind[1]: '${cookie:tok}' reads the subscriber's token (auth.from_cookie): names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})",
+                "FILE:8: ws.publish_routing_key: '${cookie:tok}' reads the subscriber's token (auth.from_cookie): routing keys built from it would carry tokens to everyone who reads the exchange; build them from its claims (${claim:sub})",
+            ],
+            ConfigTesting.Problems($$"""
+                queue:
+                  pattern: inbox.${cookie:tok}
+                  bind:
+                    - broadcast:fanout
+                    - users:topic:user.${cookie:tok}
+                ws:
+                  publish: true
+                  publish_routing_key: chat.${cookie:tok}.${to}
+                auth:
+                  from_cookie: tok
+                  jwt:
+                    secret: {{Secret}}
+                """));
+
+    [Fact]
+    public void Load_PlaceholdersReadingAnotherCookie_AreFine() =>
+        Assert.Equal("chat.${cookie:Tok}.${to}", ConfigTesting.Load($$"""
+            queue:
+              pattern: inbox.${cookie:sid}
+              bind:
+                - users:topic:user.${cookie:sid}
+            ws:
+              publish: true
+              publish_routing_key: chat.${cookie:Tok}.${to}
+            auth:
+              from_cookie: tok
+              jwt:
+                secret: {{Secret}}
+            """).Ws.PublishRoutingKey);
+
     [Fact]
     public void Load_ApplicationUser_InTheGatewaysOwnProgram_IsAnError() =>
         Assert.Equal(["FILE:2: auth.application_user: only an application embedding the gateway (AddEventsourced) signs users in; the gateway's own program verifies tokens: configure a key in auth.jwt instead"],

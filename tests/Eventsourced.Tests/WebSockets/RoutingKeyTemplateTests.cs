@@ -46,6 +46,8 @@ public sealed class RoutingKeyTemplateTests
     [InlineData("chat.${to", "unclosed '${' in '${to'")]
     [InlineData("${user}.${to}", "unknown placeholder '${user}' (use ${to}, ${query:NAME}, ${cookie:NAME} or ${claim:NAME})")]
     [InlineData("${query:}.${to}", "empty name in '${query:}'")]
+    [InlineData("chat.${query:access_token}.${to}", "'${query:access_token}' reads the subscriber's token (auth.from_query): routing keys built from it would carry tokens to everyone who reads the exchange; build them from its claims (${claim:sub})")]
+    [InlineData("chat.${query:ACCESS_TOKEN}.${to}", "'${query:ACCESS_TOKEN}' reads the subscriber's token (auth.from_query): routing keys built from it would carry tokens to everyone who reads the exchange; build them from its claims (${claim:sub})")]
     public void Parse_Bad_SaysWhy(string template, string expected) =>
         Assert.Equal(expected, Assert.Throws<FormatException>(() => RoutingKeyTemplate.Parse(template)).Message);
 

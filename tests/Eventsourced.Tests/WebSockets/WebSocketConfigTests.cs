@@ -19,6 +19,41 @@ public sealed class WebSocketConfigTests
         Assert.Contains("must then start with literal text", problem.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// Literal text that may begin <c>amq.</c> left clients the broker's own queue names: the server-named queues other
+    /// applications take their RPC replies in (<c>amq.gen-...</c>) and <c>amq.rabbitmq.reply-to</c>, as queue.bind refuses for exchanges.
+    /// </summary>
+    [Theory]
+    [InlineData("a${to}")]
+    [InlineData("amq${to}")]
+    [InlineData("amq.${to}")]
+    [InlineData("amq.gen-${to}")]
+    [InlineData("AMQ.${to}")]
+    public void DefaultExchange_WithALiteralPrefixThatMayBeginAmq_IsAProblem(string routingKey)
+    {
+        var options = new GatewayOptions();
+        options.Ws.PublishExchange = string.Empty;
+        options.Ws.PublishRoutingKey = routingKey;
+
+        var problem = Assert.Single(ConfigLoader.Check(options, ConfigOrigins.None));
+
+        Assert.Equal("ws.publish_routing_key", problem.Key);
+        Assert.Contains("may begin 'amq.': clients would write into the broker's server-named queues", problem.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("chat.${to}")]
+    [InlineData("amqp.${to}")]
+    [InlineData("b${to}")]
+    public void DefaultExchange_WithALiteralPrefixOfItsOwn_IsFine(string routingKey)
+    {
+        var options = new GatewayOptions();
+        options.Ws.PublishExchange = string.Empty;
+        options.Ws.PublishRoutingKey = routingKey;
+
+        Assert.Empty(ConfigLoader.Check(options, ConfigOrigins.None));
+    }
+
     [Fact]
     public void DefaultExchange_WithALiteralPrefix_IsFine()
     {
