@@ -184,8 +184,18 @@ internal sealed class JwksKeys : IDisposable
             }
 
             var set = new JsonWebKeySet(text);
+            var usable = set.Keys.Select(ToVerificationKey).OfType<VerificationKey>().ToArray();
+            if (usable.Length == 0)
+            {
+                // A set with no key to verify with ({"keys": []}, or only encryption or symmetric keys) is far likelier an
+                // identity provider's or a cache's slip than the issuer retiring every key at once; taken, it would end every
+                // stream its tokens opened (auth.end_at_expiry). The last good keys stay, as after a failed fetch.
+                AuthLog.JwksFetchFailed(_logger, _shownUrl, $"the key set holds no signing key (RSA or EC) to verify with ({set.Keys.Count} keys in it)");
+                return;
+            }
+
             var first = NeverFetched;
-            var (keys, added, removed) = Reconcile(set.Keys.Select(ToVerificationKey).OfType<VerificationKey>());
+            var (keys, added, removed) = Reconcile(usable);
             Volatile.Write(ref _current, new Snapshot(keys, _time.GetTimestamp()));
             if (first || added > 0 || removed.Count > 0)
             {

@@ -144,6 +144,41 @@ public sealed class JwksKeysTests : IAsyncLifetime
         Assert.Equal(401, (await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")))).Status);
     }
 
+    /// <summary>
+    /// The set comes back empty (or with no signing key the gateway uses) for a while: the last good keys stay, and what
+    /// their tokens opened goes on; a slip of the identity provider does not end every stream at once.
+    /// </summary>
+    [Theory]
+    [InlineData("{\"keys\":[]}", 0)]
+    [InlineData("{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0\",\"kid\":\"s\"}]}", 1)]
+    public async Task Refresh_SetWithoutASigningKey_KeepsTheLastGoodKeysAndEndsNothing(string document, int keysInIt)
+    {
+        _server.Document = TestTokens.Jwks(("k1", _first));
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var log = new CollectedLog();
+        var authenticator = Refreshing(time, log);
+        var opened = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        Assert.True(opened.Succeeded, opened.Reason);
+        var fetched = _server.Fetches;
+
+        _server.Document = document;
+        time.Advance(TimeSpan.FromSeconds(10));
+        await Wait.UntilAsync(() => FetchFailed(log), TimeSpan.FromSeconds(10), "the set without a signing key reported");
+
+        Assert.Equal(fetched + 1, _server.Fetches);
+        Assert.Contains(log.Entries, e => e.EventId == 502
+            && e.Message.Contains($"the key set holds no signing key (RSA or EC) to verify with ({keysInIt} keys in it)", StringComparison.Ordinal));
+        Assert.DoesNotContain(log.Entries, e => e.EventId == 504);
+        Assert.False(opened.KeyRemoved.IsCancellationRequested, "k1's streams go on");
+        var again = await authenticator.AuthenticateAsync(Request(bearer: Token(_first, "k1")));
+        Assert.True(again.Succeeded, again.Reason);
+
+        // When the set comes back without k1, k1 leaves as any removed key does.
+        _server.Document = TestTokens.Jwks(("k2", _second));
+        time.Advance(TimeSpan.FromSeconds(10));
+        await Wait.UntilAsync(() => opened.KeyRemoved.IsCancellationRequested, TimeSpan.FromSeconds(10), "k1's removal signalled");
+    }
+
     [Fact]
     public async Task Refresh_SetUnchanged_KeysGoOnAndTheFetchIsLoggedOnce()
     {
