@@ -36,6 +36,10 @@ internal static class EventIds
     public const int CorsHeadersNotAllowed = 150;
     public const int ConfigurationInvalid = 151;
 
+    // Broker, numbered here for want of free 2xx ids in this round's range.
+    public const int BrokerNotAnsweringCloses = 152;
+    public const int BrokerGaveUpClosing = 153;
+
     // Broker: 2xx
     public const int BrokerConnected = 200;
     public const int BrokerConnectFailed = 201;

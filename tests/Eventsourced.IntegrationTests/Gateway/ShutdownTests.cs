@@ -175,6 +175,45 @@ public sealed class ShutdownTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Sigterm_WhileTheBrokerAnswersNothing_SaysWhyItWaitsAndWhatItGaveUpOn_ExitsZero()
+    {
+        // A frozen node (SIGSTOP of its beam process): at the default level the log said "Shutting down" and, the whole
+        // server.shutdown_timeout (10 s) later, "Stopped", nothing between: the closes' failures were debug lines (205),
+        // and the connection's close, waited for after the channels' 5 s, was cut off by the timeout before it could say so.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var first = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop1")}", null, CancellationToken.None);
+        await using var second = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop2")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        proxy.Stall();
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal("TERM");
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        stopwatch.Stop();
+
+        Assert.Equal(0, exitCode);
+        var log = process.Stdout;
+        Assert.True(log.Contains("[152] Broker 127.0.0.1:", StringComparison.Ordinal) && log.Contains("has answered no channel.close", StringComparison.Ordinal), $"no word of why the shutdown waits:\n{log}");
+        Assert.True(log.Contains("[153] Gave up closing connection", StringComparison.Ordinal) && log.Contains("2 channel(s) on it were not closed cleanly", StringComparison.Ordinal), $"no word of what the shutdown gave up on:\n{log}");
+        Assert.Contains("The broker requeues what their streams had not acknowledged", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("guest", log, StringComparison.Ordinal);
+
+        // The channels' closes are given up on after 5 s; the connection's is not waited for after that.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8.5), $"exit took {stopwatch.Elapsed} of the 10 s timeout");
+    }
+
+    [Fact]
     public async Task Hangup_IsLoggedAndIgnored_StreamsGoOn()
     {
         // The runtime's default for SIGHUP ended the process at once (exit 129), cutting every stream without its end.
