@@ -108,6 +108,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
     public int ConnectionsUp => Slots.Count(s => s.IsUp);
 
+    /// <summary>Streams (and publishers) that have ended and wait for the broker to answer their channel's close, on every connection.</summary>
+    public int ChannelClosesWaiting => Slots.Concat(PublisherSlots).Concat(StreamSlots).Sum(s => s.ChannelClosesWaiting);
+
     /// <summary>
     /// What a subscriber refused for want of a connection is told: no node address, no broker words (those are logged).
     /// </summary>

@@ -60,6 +60,7 @@ internal sealed class ConnectionSlot
     private int _generation;
     private int _silenceToldGeneration;
     private int _unansweredCloses;
+    private int _closesWaiting;
     private long _lastCloseAnswered = long.MinValue;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<SharedChannel> _shared = [];
@@ -296,6 +297,22 @@ internal sealed class ConnectionSlot
     /// broker's answer; a close answered later finishes, and the channel is disposed, in the background.
     /// </summary>
     public async Task CloseChannelQuietlyAsync(IChannel channel, string reason)
+    {
+        Interlocked.Increment(ref _closesWaiting);
+        try
+        {
+            await CloseChannelWaitingAsync(channel, reason);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _closesWaiting);
+        }
+    }
+
+    /// <summary>Callers of <see cref="CloseChannelQuietlyAsync"/> still waiting for the broker's answer (at most 5 s each).</summary>
+    public int ChannelClosesWaiting => Volatile.Read(ref _closesWaiting);
+
+    private async Task CloseChannelWaitingAsync(IChannel channel, string reason)
     {
         var started = Environment.TickCount64;
         var closing = CloseThenDisposeAsync(channel, reason);

@@ -214,6 +214,39 @@ public sealed class ShutdownTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Sigterm_ATimeoutShorterThanTheBrokersSilence_SaysTheStreamsWaitedForTheBroker_NotForTheirClients()
+    {
+        // With server.shutdown_timeout below the 5 s a channel's close is waited for, a frozen node keeps each stream's
+        // request open after its end was written. Event 121 blamed the clients ("a stream's end unwritten (clients not
+        // reading?)"), whose end had arrived, and sent the operator to look at them.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+                ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "2",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var sse = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenShortStop")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        proxy.Stall();
+
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Contains("stream ended: gateway shutting down", await sse.ReadBodyAsync(), StringComparison.Ordinal);
+        var cut = process.Stdout.Split('\n').SingleOrDefault(l => l.Contains("[121]", StringComparison.Ordinal));
+        Assert.True(cut is not null, $"no event 121:\n{process.Stdout}");
+        Assert.Contains("1 client connection(s) were still open when server.shutdown_timeout (2s) ran out", cut, StringComparison.Ordinal);
+        Assert.Contains("waiting for the broker to answer their channel's close", cut, StringComparison.Ordinal);
+        Assert.DoesNotContain("clients not reading", cut, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hangup_IsLoggedAndIgnored_StreamsGoOn()
     {
         // The runtime's default for SIGHUP ended the process at once (exit 129), cutting every stream without its end.
