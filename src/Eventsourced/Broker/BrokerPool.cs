@@ -153,7 +153,11 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         // heartbeats have not noticed yet) must not hold the process past server.shutdown_timeout. Each close returns when
         // the bound runs out (the close goes on in the background while the process ends), having logged what it gave up
         // on (event 153): not cut off here, or the process ended before that line.
-        await Task.WhenAll(Slots.Concat(PublisherSlots).Concat(StreamSlots).Select(s => s.CloseAsync(CloseTimeout, cancellationToken)));
+        // A node that answered none of one connection's channel closes is not waited for on its other connections either
+        // (a queue subscribers' connection with no channel left, beside the topics' that had them).
+        var all = Slots.Concat(PublisherSlots).Concat(StreamSlots).ToArray();
+        var silent = all.Where(s => s.UnansweredChannelCloses > 0).Select(s => s.Node).ToHashSet(StringComparer.Ordinal);
+        await Task.WhenAll(all.Select(s => s.CloseAsync(CloseTimeout, silent.Contains(s.Node), cancellationToken)));
         _refusals.Dispose();
     }
 

@@ -585,10 +585,10 @@ internal sealed class ConnectionSlot
     /// <summary>
     /// Closes the connection for good (shutdown); channels on it end with it. Waits up to <paramref name="timeout"/> for the
     /// broker's answer, less if <paramref name="cancellationToken"/> (the shutdown's bound) fires first, and not at all when
-    /// the broker reads nothing from the connection (blocked) or answered none of the channel closes given up on; what is
-    /// given up on is logged (event 153).
+    /// the broker reads nothing from the connection (blocked) or answered none of the channel closes given up on, on this
+    /// connection or (<paramref name="nodeSilent"/>) on another to the same node; what is given up on is logged (event 153).
     /// </summary>
-    public async Task CloseAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    public async Task CloseAsync(TimeSpan timeout, bool nodeSilent = false, CancellationToken cancellationToken = default)
     {
         // Read before the close: the connection's shutdown ends the block, and the closes still waiting for an answer.
         var blocked = BlockedReason;
@@ -611,11 +611,14 @@ internal sealed class ConnectionSlot
             return;
         }
 
-        if (unanswered > 0 && !closing.IsCompleted)
+        if ((unanswered > 0 || nodeSilent) && !closing.IsCompleted)
         {
             // The node answered none of these channel closes in 5 s: its answer to connection.close would not come either,
             // and waiting for it held a shutdown 5 s more, up to the whole server.shutdown_timeout.
-            BrokerLog.GaveUpClosing(_logger, Node, ConnectionName, $"it answered none of the last {unanswered} channel.close(s) within {ChannelCloseTimeout.TotalSeconds:0} s", unanswered + open);
+            var why = unanswered > 0
+                ? $"it answered none of the last {unanswered} channel.close(s) within {ChannelCloseTimeout.TotalSeconds:0} s"
+                : $"it answered no channel.close on another connection within {ChannelCloseTimeout.TotalSeconds:0} s";
+            BrokerLog.GaveUpClosing(_logger, Node, ConnectionName, why, unanswered + open);
             return;
         }
 

@@ -214,6 +214,36 @@ public sealed class ShutdownTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Sigterm_WhileTheBrokerAnswersNothing_OnlyTopicsOpen_DoesNotWaitForTheOtherConnectionsClose()
+    {
+        // Only the topics' connection had channels to close. The queue subscribers' connection, to the same silent node,
+        // was then waited for until server.shutdown_timeout ran out (10 s in all, and a line that gave up on 0 channels).
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var topic = await SseClient.OpenAsync(client, $"/topics/{broker.UniqueQueueName("frozenStopTopic")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, topic.Status);
+        proxy.Stall();
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal("TERM");
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        stopwatch.Stop();
+
+        Assert.Equal(0, exitCode);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8.5), $"exit took {stopwatch.Elapsed} of the 10 s timeout:\n{process.Stdout}");
+        Assert.DoesNotContain("server.shutdown_timeout ran out", process.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Sigterm_ATimeoutShorterThanTheBrokersSilence_SaysTheStreamsWaitedForTheBroker_NotForTheirClients()
     {
         // With server.shutdown_timeout below the 5 s a channel's close is waited for, a frozen node keeps each stream's
