@@ -831,8 +831,15 @@ internal sealed class ConnectionSlot
                 : $"{reason}: the TLS handshake failed: is {Node} RabbitMQ's TLS port (5671 by default)?";
         }
 
+        // The client library's words are the same ("Connection failed, host H:P") for a refused port, a timeout and a name
+        // that does not resolve: an operator needs to know which.
+        if (Causes(ex).OfType<SocketException>().FirstOrDefault() is { } socket)
+        {
+            return $"{reason}: {DescribeSocketFailure(socket)}";
+        }
+
         // Only a handshake that broke off is asked about: not a refused or unreachable port, nor a broker that refused the login.
-        if (!Causes(ex).Any(e => e is IOException) || Causes(ex).Any(e => e is SocketException or AuthenticationFailureException)
+        if (!Causes(ex).Any(e => e is IOException) || Causes(ex).Any(e => e is AuthenticationFailureException)
             || cancellationToken.IsCancellationRequested)
         {
             return reason;
@@ -847,6 +854,14 @@ internal sealed class ConnectionSlot
             return reason;
         }
     }
+
+    private string DescribeSocketFailure(SocketException socket) => socket.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => $"nothing accepts connections on {Node} (connection refused: the node is down, its listeners suspended, or the port is not its AMQP port)",
+        SocketError.TimedOut => $"{Node} did not answer the connect (timed out: the host is down, or a firewall drops the packets)",
+        SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => $"the host name of {Node} does not resolve ({socket.Message})",
+        _ => WithoutPassword(socket.Message),
+    };
 
     private static IEnumerable<Exception> Causes(Exception ex)
     {
