@@ -23,6 +23,12 @@ internal static partial class BrokerLog
     [LoggerMessage(EventIds.BrokerChannelCloseFailed, LogLevel.Debug, "Closing a channel on {Node} failed: {Reason}", EventName = "BrokerChannelCloseFailed")]
     public static partial void ChannelCloseFailed(ILogger logger, string node, string reason);
 
+    [LoggerMessage(EventIds.BrokerNotAnsweringCloses, LogLevel.Warning, "Broker {Node} has answered no channel.close on connection \"{ConnectionName}\" for {Seconds:0}s (a frozen node, or a cut network that heartbeats have not noticed yet?): each close is waited for up to {LimitSeconds:0}s and then given up on, and a shutdown waits that long", EventName = "BrokerNotAnsweringCloses")]
+    public static partial void NotAnsweringCloses(ILogger logger, string node, string connectionName, double seconds, double limitSeconds);
+
+    [LoggerMessage(EventIds.BrokerGaveUpClosing, LogLevel.Warning, "Gave up closing connection \"{ConnectionName}\" to broker {Node} at shutdown: {Reason}; {Channels} channel(s) on it were not closed cleanly. The broker requeues what their streams had not acknowledged when it drops the connection: as soon as it reads the connection's end, or once it misses the gateway's heartbeats (broker.heartbeat)", EventName = "BrokerGaveUpClosing")]
+    public static partial void GaveUpClosing(ILogger logger, string node, string connectionName, string reason, int channels);
+
     [LoggerMessage(EventIds.BrokerPoolExhausted, LogLevel.Warning, "No broker connection can take a channel: {Reason}; {Consequence} until one can (events 201 and 202 say what became of each broker.node, /readyz lists them)", EventName = "BrokerPoolExhausted")]
     public static partial void PoolExhausted(ILogger logger, string reason, string consequence);
 

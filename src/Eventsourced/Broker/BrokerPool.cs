@@ -108,6 +108,9 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
 
     public int ConnectionsUp => Slots.Count(s => s.IsUp);
 
+    /// <summary>Streams (and publishers) that have ended and wait for the broker to answer their channel's close, on every connection.</summary>
+    public int ChannelClosesWaiting => Slots.Concat(PublisherSlots).Concat(StreamSlots).Sum(s => s.ChannelClosesWaiting);
+
     /// <summary>
     /// What a subscriber refused for want of a connection is told: no node address, no broker words (those are logged).
     /// </summary>
@@ -147,17 +150,14 @@ internal sealed class BrokerPool : IHostedService, IAsyncDisposable
         }
 
         // Bounded by the shutdown's own bound too: a node that answers nothing (frozen, or a cut network that the
-        // heartbeats have not noticed yet) must not hold the process past server.shutdown_timeout.
-        var closing = Task.WhenAll(Slots.Concat(PublisherSlots).Concat(StreamSlots).Select(s => s.CloseAsync(CloseTimeout)));
-        try
-        {
-            await closing.WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            // Shutdown bound reached: the closes go on in the background while the process ends.
-        }
-
+        // heartbeats have not noticed yet) must not hold the process past server.shutdown_timeout. Each close returns when
+        // the bound runs out (the close goes on in the background while the process ends), having logged what it gave up
+        // on (event 211): not cut off here, or the process ended before that line.
+        // A node that answered none of one connection's channel closes is not waited for on its other connections either
+        // (a queue subscribers' connection with no channel left, beside the topics' that had them).
+        var all = Slots.Concat(PublisherSlots).Concat(StreamSlots).ToArray();
+        var silent = all.Where(s => s.UnansweredChannelCloses > 0).Select(s => s.Node).ToHashSet(StringComparer.Ordinal);
+        await Task.WhenAll(all.Select(s => s.CloseAsync(CloseTimeout, silent.Contains(s.Node), cancellationToken)));
         _refusals.Dispose();
     }
 

@@ -32,6 +32,9 @@ internal sealed class ConnectionSlot
 
     private static readonly TimeSpan ChannelCloseTimeout = TimeSpan.FromSeconds(5);
 
+    /// <summary>How long a channel.close may go unanswered, with no other close answered meanwhile, before event 210 says so.</summary>
+    private static readonly TimeSpan SilenceNoticedAfter = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// How long a connection must have been up for its loss to start the backoff over. RabbitMQ closes a connection right
     /// after opening it when its vhost does not exist, the user may not use the vhost, or a connection limit is reached
@@ -55,6 +58,10 @@ internal sealed class ConnectionSlot
     private bool _everConnected;
     private string? _certificateRefusal;
     private int _generation;
+    private int _silenceToldGeneration;
+    private int _unansweredCloses;
+    private int _closesWaiting;
+    private long _lastCloseAnswered = long.MinValue;
     private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<SharedChannel> _shared = [];
     private readonly SemaphoreSlim _opening = new(1, 1);
@@ -291,22 +298,72 @@ internal sealed class ConnectionSlot
     /// </summary>
     public async Task CloseChannelQuietlyAsync(IChannel channel, string reason)
     {
+        Interlocked.Increment(ref _closesWaiting);
+        try
+        {
+            await CloseChannelWaitingAsync(channel, reason);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _closesWaiting);
+        }
+    }
+
+    /// <summary>Callers of <see cref="CloseChannelQuietlyAsync"/> still waiting for the broker's answer (at most 5 s each).</summary>
+    public int ChannelClosesWaiting => Volatile.Read(ref _closesWaiting);
+
+    private async Task CloseChannelWaitingAsync(IChannel channel, string reason)
+    {
+        var started = Environment.TickCount64;
         var closing = CloseThenDisposeAsync(channel, reason);
         if (BlockedReason is { } blocked && !closing.IsCompleted)
         {
             // A connection the broker blocks (resource alarm) is not read by the broker: no answer comes before the
             // alarm clears, and waiting held a shutdown for the whole 5 s.
             BrokerLog.ChannelCloseFailed(_logger, Node, $"the broker blocks the connection ({blocked}) and reads nothing from it; the close finishes in the background");
+            GiveUp(closing);
             return;
         }
 
+        if (await FinishesWithinAsync(closing, SilenceNoticedAfter))
+        {
+            return;
+        }
+
+        // No close answered on this connection since this one was sent: the node answers nothing (frozen, or the network
+        // cut and heartbeats have not noticed yet), not merely slowly. Said once per connection, at the default level:
+        // a shutdown waits here with nothing else to show for it.
+        if (Volatile.Read(ref _lastCloseAnswered) < started && Interlocked.Exchange(ref _silenceToldGeneration, Generation) != Generation)
+        {
+            BrokerLog.NotAnsweringCloses(_logger, Node, ConnectionName, SilenceNoticedAfter.TotalSeconds, ChannelCloseTimeout.TotalSeconds);
+        }
+
+        if (!await FinishesWithinAsync(closing, ChannelCloseTimeout - SilenceNoticedAfter))
+        {
+            BrokerLog.ChannelCloseFailed(_logger, Node, $"no answer to channel.close within {ChannelCloseTimeout.TotalSeconds:0} s; it finishes in the background");
+            GiveUp(closing);
+        }
+    }
+
+    /// <summary>Channel closes given up on (<see cref="CloseChannelQuietlyAsync"/>) that the broker has not answered yet.</summary>
+    public int UnansweredChannelCloses => Volatile.Read(ref _unansweredCloses);
+
+    private void GiveUp(Task closing)
+    {
+        Interlocked.Increment(ref _unansweredCloses);
+        _ = closing.ContinueWith(static (_, slot) => Interlocked.Decrement(ref ((ConnectionSlot)slot!)._unansweredCloses), this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    private static async Task<bool> FinishesWithinAsync(Task task, TimeSpan timeout)
+    {
         try
         {
-            await closing.WaitAsync(ChannelCloseTimeout);
+            await task.WaitAsync(timeout);
+            return true;
         }
         catch (TimeoutException)
         {
-            BrokerLog.ChannelCloseFailed(_logger, Node, $"no answer to channel.close within {ChannelCloseTimeout.TotalSeconds:0} s; it finishes in the background");
+            return false;
         }
     }
 
@@ -325,6 +382,7 @@ internal sealed class ConnectionSlot
                 // disposed"), ending every stream on it. Fixed upstream after 7.2.2 (rabbitmq-dotnet-client#1888).
                 // The library's own continuation timeout (20 s) still bounds this wait.
                 await channel.CloseAsync(Constants.ReplySuccess, reason, abort: false, CancellationToken.None);
+                Volatile.Write(ref _lastCloseAnswered, Environment.TickCount64);
             }
             catch (Exception ex)
             {
@@ -524,11 +582,18 @@ internal sealed class ConnectionSlot
         }
     }
 
-    /// <summary>Closes the connection for good (shutdown); channels on it end with it.</summary>
-    public async Task CloseAsync(TimeSpan timeout)
+    /// <summary>
+    /// Closes the connection for good (shutdown); channels on it end with it. Waits up to <paramref name="timeout"/> for the
+    /// broker's answer, less if <paramref name="cancellationToken"/> (the shutdown's bound) fires first, and not at all when
+    /// the broker reads nothing from the connection (blocked) or answered none of the channel closes given up on, on this
+    /// connection or (<paramref name="nodeSilent"/>) on another to the same node; what is given up on is logged (event 211).
+    /// </summary>
+    public async Task CloseAsync(TimeSpan timeout, bool nodeSilent = false, CancellationToken cancellationToken = default)
     {
-        // Read before the close: the connection's shutdown ends the block.
+        // Read before the close: the connection's shutdown ends the block, and the closes still waiting for an answer.
         var blocked = BlockedReason;
+        var unanswered = UnansweredChannelCloses;
+        var open = Leases;
         if (TakeConnection() is not { } connection)
         {
             return;
@@ -546,13 +611,28 @@ internal sealed class ConnectionSlot
             return;
         }
 
+        if ((unanswered > 0 || nodeSilent) && !closing.IsCompleted)
+        {
+            // The node answered none of these channel closes in 5 s: its answer to connection.close would not come either,
+            // and waiting for it held a shutdown 5 s more, up to the whole server.shutdown_timeout.
+            var why = unanswered > 0
+                ? $"it answered none of the last {unanswered} channel.close(s) within {ChannelCloseTimeout.TotalSeconds:0} s"
+                : $"it answered no channel.close on another connection within {ChannelCloseTimeout.TotalSeconds:0} s";
+            BrokerLog.GaveUpClosing(_logger, Node, ConnectionName, why, unanswered + open);
+            return;
+        }
+
         try
         {
-            await closing.WaitAsync(timeout);
+            await closing.WaitAsync(timeout, cancellationToken);
         }
         catch (TimeoutException)
         {
-            BrokerLog.ConnectionLost(_logger, Node, ConnectionName, $"no answer to connection.close within {timeout.TotalSeconds:0} s; it finishes in the background");
+            BrokerLog.GaveUpClosing(_logger, Node, ConnectionName, $"no answer to connection.close within {timeout.TotalSeconds:0} s", UnansweredChannelCloses + open);
+        }
+        catch (OperationCanceledException)
+        {
+            BrokerLog.GaveUpClosing(_logger, Node, ConnectionName, "server.shutdown_timeout ran out before the broker answered connection.close", UnansweredChannelCloses + open);
         }
     }
 
@@ -751,8 +831,15 @@ internal sealed class ConnectionSlot
                 : $"{reason}: the TLS handshake failed: is {Node} RabbitMQ's TLS port (5671 by default)?";
         }
 
+        // The client library's words are the same ("Connection failed, host H:P") for a refused port, a timeout and a name
+        // that does not resolve: an operator needs to know which.
+        if (Causes(ex).OfType<SocketException>().FirstOrDefault() is { } socket)
+        {
+            return $"{reason}: {DescribeSocketFailure(socket)}";
+        }
+
         // Only a handshake that broke off is asked about: not a refused or unreachable port, nor a broker that refused the login.
-        if (!Causes(ex).Any(e => e is IOException) || Causes(ex).Any(e => e is SocketException or AuthenticationFailureException)
+        if (!Causes(ex).Any(e => e is IOException) || Causes(ex).Any(e => e is AuthenticationFailureException)
             || cancellationToken.IsCancellationRequested)
         {
             return reason;
@@ -767,6 +854,14 @@ internal sealed class ConnectionSlot
             return reason;
         }
     }
+
+    private string DescribeSocketFailure(SocketException socket) => socket.SocketErrorCode switch
+    {
+        SocketError.ConnectionRefused => $"nothing accepts connections on {Node} (connection refused: the node is down, its listeners suspended, or the port is not its AMQP port)",
+        SocketError.TimedOut => $"{Node} did not answer the connect (timed out: the host is down, or a firewall drops the packets)",
+        SocketError.HostNotFound or SocketError.TryAgain or SocketError.NoData => $"the host name of {Node} does not resolve ({socket.Message})",
+        _ => WithoutPassword(socket.Message),
+    };
 
     private static IEnumerable<Exception> Causes(Exception ex)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Eventsourced.Broker;
 using Eventsourced.Configuration;
 using Eventsourced.Http;
 using Eventsourced.Sockets;
@@ -446,7 +447,15 @@ public static class GatewayApplication
             var open = openConnections();
             if (open > 0)
             {
-                HostingLog.StreamsCutAtShutdown(logger, open, options.Server.ShutdownTimeoutSeconds);
+                // A stream whose end was written but whose channel's close the broker has not answered (a frozen node, event
+                // 210) holds its request open too: its client is not to blame.
+                var waiting = app.Services.GetRequiredService<BrokerPool>().ChannelClosesWaiting;
+                const string NotReading = "a stream's end unwritten (clients not reading?)";
+                var why = waiting <= 0
+                    ? NotReading
+                    : $"{waiting} stream(s) having written their end and waiting for the broker to answer their channel's close (see events 210 and 211)"
+                        + (waiting < open ? $", the others {NotReading}" : string.Empty);
+                HostingLog.StreamsCutAtShutdown(logger, open, options.Server.ShutdownTimeoutSeconds, why);
             }
         });
         lifetime.ApplicationStopped.Register(() => HostingLog.Stopped(logger));

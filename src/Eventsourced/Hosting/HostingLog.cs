@@ -26,8 +26,8 @@ internal static partial class HostingLog
     [LoggerMessage(EventIds.Stopped, LogLevel.Information, "Stopped", EventName = "Stopped")]
     public static partial void Stopped(ILogger logger);
 
-    [LoggerMessage(EventIds.StreamsCutAtShutdown, LogLevel.Warning, "{Connections} client connection(s) were still open when server.shutdown_timeout ({Seconds}s) ran out and were cut, a stream's end unwritten (clients not reading?); what they had not acknowledged goes back to its queue", EventName = "StreamsCutAtShutdown")]
-    public static partial void StreamsCutAtShutdown(ILogger logger, long connections, int seconds);
+    [LoggerMessage(EventIds.StreamsCutAtShutdown, LogLevel.Warning, "{Connections} client connection(s) were still open when server.shutdown_timeout ({Seconds}s) ran out and were cut, {Why}; what they had not acknowledged goes back to its queue", EventName = "StreamsCutAtShutdown")]
+    public static partial void StreamsCutAtShutdown(ILogger logger, long connections, int seconds, string why);
 
     [LoggerMessage(EventIds.Unauthenticated, LogLevel.Warning, "No subscriber tokens required (no key in auth.jwt) while listening on {Address}, beyond loopback: anyone who reaches the gateway reads any queue they can name", EventName = "Unauthenticated")]
     public static partial void Unauthenticated(ILogger logger, string address);

@@ -47,6 +47,8 @@ internal static class EventIds
     public const int BrokerPoolExhaustedRepeated = 207;
     public const int BrokerConnectionBlocked = 208;
     public const int BrokerConnectionUnblocked = 209;
+    public const int BrokerNotAnsweringCloses = 210;
+    public const int BrokerGaveUpClosing = 211;
 
     // Streaming: 3xx
     public const int StreamOpened = 300;

@@ -87,6 +87,19 @@ public sealed class BrokerConnectFailureTests(BrokerFixture broker)
         Assert.DoesNotContain("Wrong-Secret-7", line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PlainUrl_NothingListens_SaysTheConnectionWasRefused()
+    {
+        // A node that is down, or whose listeners are suspended (rabbitmqctl suspend_listeners): the line said only
+        // "None of the specified endpoints were reachable (... (Connection failed, host 127.0.0.1:P))", the same words as
+        // for a timeout or a name that does not resolve.
+        var port = FreePort.Next();
+
+        var line = await FirstConnectFailureAsync($"amqp://guest:guest@127.0.0.1:{port}/");
+
+        Assert.Contains($"nothing accepts connections on 127.0.0.1:{port} (connection refused", line, StringComparison.Ordinal);
+    }
+
     private static async Task<string> FirstConnectFailureAsync(string url)
     {
         var log = new CollectedLog();

@@ -175,6 +175,108 @@ public sealed class ShutdownTests(BrokerFixture broker)
     }
 
     [Fact]
+    public async Task Sigterm_WhileTheBrokerAnswersNothing_SaysWhyItWaitsAndWhatItGaveUpOn_ExitsZero()
+    {
+        // A frozen node (SIGSTOP of its beam process): at the default level the log said "Shutting down" and, the whole
+        // server.shutdown_timeout (10 s) later, "Stopped", nothing between: the closes' failures were debug lines (205),
+        // and the connection's close, waited for after the channels' 5 s, was cut off by the timeout before it could say so.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var first = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop1")}", null, CancellationToken.None);
+        await using var second = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop2")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, first.Status);
+        Assert.Equal(HttpStatusCode.OK, second.Status);
+        proxy.Stall();
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal("TERM");
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        stopwatch.Stop();
+
+        Assert.Equal(0, exitCode);
+        var log = process.Stdout;
+        Assert.True(log.Contains("[210] Broker 127.0.0.1:", StringComparison.Ordinal) && log.Contains("has answered no channel.close", StringComparison.Ordinal), $"no word of why the shutdown waits:\n{log}");
+        Assert.True(log.Contains("[211] Gave up closing connection", StringComparison.Ordinal) && log.Contains("2 channel(s) on it were not closed cleanly", StringComparison.Ordinal), $"no word of what the shutdown gave up on:\n{log}");
+        Assert.Contains("The broker requeues what their streams had not acknowledged", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("guest", log, StringComparison.Ordinal);
+
+        // The channels' closes are given up on after 5 s; the connection's is not waited for after that.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8.5), $"exit took {stopwatch.Elapsed} of the 10 s timeout");
+    }
+
+    [Fact]
+    public async Task Sigterm_WhileTheBrokerAnswersNothing_OnlyTopicsOpen_DoesNotWaitForTheOtherConnectionsClose()
+    {
+        // Only the topics' connection had channels to close. The queue subscribers' connection, to the same silent node,
+        // was then waited for until server.shutdown_timeout ran out (10 s in all, and a line that gave up on 0 channels).
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var topic = await SseClient.OpenAsync(client, $"/topics/{broker.UniqueQueueName("frozenStopTopic")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, topic.Status);
+        proxy.Stall();
+
+        var stopwatch = Stopwatch.StartNew();
+        process.Signal("TERM");
+        var exitCode = await process.WaitForExitAsync(TimeSpan.FromSeconds(20));
+        stopwatch.Stop();
+
+        Assert.Equal(0, exitCode);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(8.5), $"exit took {stopwatch.Elapsed} of the 10 s timeout:\n{process.Stdout}");
+        Assert.DoesNotContain("server.shutdown_timeout ran out", process.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Sigterm_ATimeoutShorterThanTheBrokersSilence_SaysTheStreamsWaitedForTheBroker_NotForTheirClients()
+    {
+        // With server.shutdown_timeout below the 5 s a channel's close is waited for, a frozen node keeps each stream's
+        // request open after its end was written. Event 121 blamed the clients ("a stream's end unwritten (clients not
+        // reading?)"), whose end had arrived, and sent the operator to look at them.
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        await using var _ = proxy;
+        var port = FreePort.Next();
+        await using var process = GatewayProcess.Start(
+            new Dictionary<string, string>
+            {
+                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+                ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "2",
+            });
+        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        await using var sse = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenShortStop")}", null, CancellationToken.None);
+        Assert.Equal(HttpStatusCode.OK, sse.Status);
+        proxy.Stall();
+
+        process.Signal("TERM");
+        Assert.Equal(0, await process.WaitForExitAsync(TimeSpan.FromSeconds(20)));
+
+        Assert.Contains("stream ended: gateway shutting down", await sse.ReadBodyAsync(), StringComparison.Ordinal);
+        var cut = process.Stdout.Split('\n').SingleOrDefault(l => l.Contains("[121]", StringComparison.Ordinal));
+        Assert.True(cut is not null, $"no event 121:\n{process.Stdout}");
+        Assert.Contains("1 client connection(s) were still open when server.shutdown_timeout (2s) ran out", cut, StringComparison.Ordinal);
+        Assert.Contains("waiting for the broker to answer their channel's close", cut, StringComparison.Ordinal);
+        Assert.DoesNotContain("clients not reading", cut, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Hangup_IsLoggedAndIgnored_StreamsGoOn()
     {
         // The runtime's default for SIGHUP ended the process at once (exit 129), cutting every stream without its end.
