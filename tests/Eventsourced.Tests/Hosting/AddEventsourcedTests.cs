@@ -115,6 +115,39 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public void ApplicationsConfigureOfASectionsOptions_Applies_OverTheConfiguration_WhereverItIsCalled()
+    {
+        // Each service takes its own section's options (IOptions<QueueOptions>), so an application configures them in code as
+        // ASP.NET Core's options do. Configure<QueueOptions> did nothing, without a word: the sections came from the
+        // configuration alone.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.PostConfigure<BrokerOptions>(b => b.Node = ["amqp://code/"]);
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:queue:expires", "60"), ("Eventsourced:broker:node:0", "amqp://file/")));
+        services.Configure<QueueOptions>(q => q.Prefetch = 7);
+        using var provider = services.BuildServiceProvider();
+
+        var queue = provider.GetRequiredService<IOptions<QueueOptions>>().Value;
+        Assert.Equal((7, 60), (queue.Prefetch, queue.ExpiresSeconds));
+        Assert.Equal(["amqp://code/"], provider.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
+        Assert.Equal(7, provider.GetRequiredService<IOptions<GatewayOptions>>().Value.Queue.Prefetch);
+    }
+
+    [Fact]
+    public void ApplicationsConfigureOfASectionsOptions_WithABadValue_IsRefusedWithTheKey()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddEventsourced(Section());
+        services.Configure<QueueOptions>(q => q.Prefetch = 0);
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<QueueOptions>>().Value);
+
+        Assert.Equal(["options: queue.prefetch: must be from 1 to 65535, got 0"], ex.Failures);
+    }
+
+    [Fact]
     public void AddEventsourced_Twice_RegistersOnce()
     {
         var services = new ServiceCollection();
