@@ -304,7 +304,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 MapHealth(endpoints, health.Live, _ => false)
                     .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithMetadata(ReadOnly).WithDisplayName("eventsourced liveness"),
                 "health.live");
-            Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null)))
+            Anonymous(Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null))))
                 .WithMetadata(new ExactPathMetadata(health.Live, "health.live")).WithDisplayName("eventsourced liveness, other methods");
         }
 
@@ -314,7 +314,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
                 MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag))
                     .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithMetadata(ReadOnly).WithDisplayName("eventsourced readiness"),
                 "health.ready");
-            Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null)))
+            Anonymous(Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null))))
                 .WithMetadata(new ExactPathMetadata(health.Ready, "health.ready")).WithDisplayName("eventsourced readiness, other methods");
         }
     }
@@ -356,8 +356,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var endpoint = endpoints.Map(path, pipeline);
         Uncached(endpoint);
         Unlimited(endpoint);
-        return endpoint;
+        return Anonymous(endpoint);
     }
+
+    /// <summary>
+    /// Out of the application's authorization (a fallback policy requiring a signed-in user, <c>RequireAuthorization()</c> on
+    /// a group): a probe or a scrape cannot sign in. The health probes were sent to a cookie scheme's sign-in page (a <c>302</c>
+    /// that a kubelet follows to a <c>200</c>: ready whatever the broker) or refused by a bearer scheme; a scrape with
+    /// <c>metrics.token</c>'s token was refused by the application's own bearer scheme. For the health probes, and for the
+    /// metrics when <c>metrics.token</c> guards them; without a token the metrics stay under the application's policy.
+    /// </summary>
+    private static IEndpointConventionBuilder Anonymous(IEndpointConventionBuilder endpoint) => endpoint.AllowAnonymous();
 
     /// <summary>
     /// Out of the application's rate limiting (<c>UseRateLimiter</c>): a <c>GlobalLimiter</c> of the application counts the
@@ -389,7 +398,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         Unlimited(endpoint);
         if (token is not null)
         {
-            endpoint.WithMetadata(token);
+            Anonymous(endpoint.WithMetadata(token));
         }
 
         return metrics.Address.Length > 0 ? endpoint.WithMetadata(new ListenerMetadata(Observability: true)) : endpoint;
