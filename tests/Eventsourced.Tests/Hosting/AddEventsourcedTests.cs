@@ -148,6 +148,26 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public void ABadValueSetInCode_OverAGoodOneOfTheSection_IsNamedAsSetInCode_NotAsTheSections()
+    {
+        // The section says 5, the code 0: the refusal named the section's key, where the user found 5.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:queue:expires", "-1")));
+        services.Configure<QueueOptions>(q => q.Prefetch = 0);
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<QueueOptions>>().Value);
+
+        Assert.Equal(
+            [
+                "configuration Eventsourced:queue:expires: queue.expires: must be from 0 to 2147483, got -1",
+                "options: queue.prefetch: must be from 1 to 65535, got 0",
+            ],
+            ex.Failures.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void AddEventsourced_Twice_RegistersOnce()
     {
         var services = new ServiceCollection();
