@@ -125,6 +125,15 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
             Assert.Equal(WebSocketMessageType.Close, closed.MessageType);
         }
 
+        // The application's AllowedOrigins hold over HTTP/2 too: another origin's page is refused before the gateway's endpoint.
+        using (var elsewhere = Http2Socket())
+        {
+            elsewhere.Options.SetRequestHeader("Origin", "https://elsewhere.example");
+            var refused = await Assert.ThrowsAsync<WebSocketException>(() => elsewhere.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/ws?id={queue}"), invoker, CancellationToken.None));
+            Assert.Contains("'403'", refused.Message, StringComparison.Ordinal);
+            Assert.Null(await _amqp.ConsumerCountAsync(queue));
+        }
+
         using var socket = Http2Socket();
         socket.Options.SetRequestHeader("Origin", "https://app.example");
         await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/ws?id={queue}"), invoker, CancellationToken.None);
