@@ -40,7 +40,7 @@ internal sealed class GatewayOptionsValidator(GatewayConfiguration configuration
     /// The keys whose values the application changed in code (<c>Configure&lt;QueueOptions&gt;</c>, ...) after the binding:
     /// a bad value there was reported at the file's or section's key, which held a good one.
     /// </summary>
-    private static HashSet<string> ChangedInCode(LoadedConfig loaded, GatewayOptions options)
+    internal static HashSet<string> ChangedInCode(LoadedConfig loaded, GatewayOptions options)
     {
         var bound = new GatewayOptions();
         OptionsBinder.Bind(loaded.Configuration, ConfigSchema.Gateway, bound);

@@ -42,7 +42,17 @@ public static class EventsourcedServiceCollectionExtensions
             // The keys only the gateway's own program applies: said at start when set, instead of doing nothing without a word.
             var calls = new EmbeddedSettingsCheck.Calls(configuration);
             services.AddSingleton(calls);
-            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), calls));
+            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), calls, () =>
+            {
+                try
+                {
+                    return GatewayOptionsValidator.ChangedInCode(sp.GetRequiredService<GatewayConfiguration>().Loaded, sp.GetRequiredService<IOptions<GatewayOptions>>().Value);
+                }
+                catch (OptionsValidationException)
+                {
+                    return new HashSet<string>(); // the start fails on the problems themselves
+                }
+            }));
         }
         else if (services.LastOrDefault(d => d.ServiceType == typeof(EmbeddedSettingsCheck.Calls))?.ImplementationInstance is EmbeddedSettingsCheck.Calls calls)
         {

@@ -67,6 +67,25 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public async Task StartAsync_KeysOnlyTheProgramApplies_SetInCode_AreLoggedAsNotApplied()
+    {
+        // Set in code (Configure<ServerOptions>) rather than in the section: as unapplied, and as unsaid, as in the section.
+        using var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(log));
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5")));
+        services.Configure<ServerOptions>(s => s.ShutdownTimeoutSeconds = 99);
+        services.Configure<QueueOptions>(q => q.Prefetch = 6);
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetServices<IHostedService>().OfType<EmbeddedSettingsCheck>().Single().StartAsync(CancellationToken.None);
+
+        var line = Assert.Single(log.Entries, e => e.EventId == Eventsourced.Logging.EventIds.SettingNotApplied);
+        Assert.StartsWith("server.shutdown_timeout is set but does not apply in an application embedding the gateway: ", line.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddEventsourced_EmptySection_HasTheDefaults()
     {
         using var services = Provider();
