@@ -245,6 +245,49 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.Redirect, hello.StatusCode);
     }
 
+    /// <summary>
+    /// README: what <c>MapEventsourced...</c> returns takes <c>AllowAnonymous()</c> as any endpoint does: under the application's
+    /// fallback policy the stream and its preflight are then the gateway's to answer (its own refusals, with their reasons),
+    /// and without it the policy's sign-in redirect answers first.
+    /// </summary>
+    [Fact]
+    public async Task UnderTheApplicationsFallbackPolicy_AStreamMappedAllowAnonymous_IsTheGatewaysToAnswer()
+    {
+        await using var app = await EmbeddingApp.StartAsync(
+            broker.AmqpUrl,
+            [],
+            builder =>
+            {
+                builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+                builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+            },
+            app =>
+            {
+                app.UseAuthentication();
+                app.UseAuthorization();
+                app.MapEventsourced("/events").AllowAnonymous();
+                app.MapEventsourcedLongPolling("/poll");
+            });
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using (var refused = await client.GetAsync("/events"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("missing query parameter 'id'", refused.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        using (var preflight = new HttpRequestMessage(HttpMethod.Options, "/events?id=42"))
+        {
+            preflight.Headers.TryAddWithoutValidation("Origin", "https://app.example");
+            preflight.Headers.TryAddWithoutValidation("Access-Control-Request-Method", "GET");
+            using var answer = await client.SendAsync(preflight);
+            Assert.Equal(HttpStatusCode.NoContent, answer.StatusCode);
+        }
+
+        using var poll = await client.GetAsync("/poll");
+        Assert.Equal(HttpStatusCode.Redirect, poll.StatusCode);
+    }
+
     private static void AssertMethodNotAllowed(HttpResponseMessage response, string what)
     {
         Assert.True(response.StatusCode == HttpStatusCode.MethodNotAllowed, $"{what}: {(int)response.StatusCode}");
