@@ -12,6 +12,15 @@ internal sealed class ConfigOrigins(IReadOnlyDictionary<string, ConfigLocation> 
     public string Label(string configurationKey, int index) =>
         labels is not null && labels.TryGetValue(configurationKey, out var label) ? label : index.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
+    /// <summary>
+    /// These origins less <paramref name="configurationKeys"/>: keys whose values were changed in code after the configuration
+    /// was bound are the options' (<see cref="ConfigLocation.Options"/>), not the file's or section's that said otherwise.
+    /// </summary>
+    public ConfigOrigins Without(IReadOnlySet<string> configurationKeys) =>
+        configurationKeys.Count == 0
+            ? this
+            : new(origins.Where(o => !configurationKeys.Contains(o.Key)).ToDictionary(o => o.Key, o => o.Value, StringComparer.OrdinalIgnoreCase), labels);
+
     /// <summary>The place of <paramref name="configurationKey"/> (<c>section:key[:index|:name]</c>), or <see cref="ConfigLocation.Options"/> for a value no source set.</summary>
     public ConfigLocation Of(string configurationKey) =>
         origins.TryGetValue(configurationKey, out var where) ? where : ConfigLocation.Options;

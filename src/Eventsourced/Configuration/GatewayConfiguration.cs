@@ -31,7 +31,22 @@ internal sealed class GatewayOptionsValidator(GatewayConfiguration configuration
     public ValidateOptionsResult Validate(string? name, GatewayOptions options)
     {
         var loaded = configuration.Loaded;
-        var problems = loaded.SourceProblems.Concat(ConfigLoader.Check(options, loaded.Origins)).Select(p => p.ToString()).ToArray();
+        var origins = loaded.Origins.Without(ChangedInCode(loaded, options));
+        var problems = loaded.SourceProblems.Concat(ConfigLoader.Check(options, origins)).Select(p => p.ToString()).ToArray();
         return problems.Length == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
+    }
+
+    /// <summary>
+    /// The keys whose values the application changed in code (<c>Configure&lt;QueueOptions&gt;</c>, ...) after the binding:
+    /// a bad value there was reported at the file's or section's key, which held a good one.
+    /// </summary>
+    internal static HashSet<string> ChangedInCode(LoadedConfig loaded, GatewayOptions options)
+    {
+        var bound = new GatewayOptions();
+        OptionsBinder.Bind(loaded.Configuration, ConfigSchema.Gateway, bound);
+        var configured = ConfigFlattener.ToKeys(bound).ToHashSet();
+        var final = ConfigFlattener.ToKeys(options).ToHashSet();
+        configured.SymmetricExceptWith(final);
+        return configured.Select(k => k.Key).ToHashSet(StringComparer.OrdinalIgnoreCase);
     }
 }

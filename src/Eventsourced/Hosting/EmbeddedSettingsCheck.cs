@@ -12,7 +12,7 @@ namespace Eventsourced.Hosting;
 /// A later <c>AddEventsourced</c> call whose settings differ from the first's registers nothing (one gateway per
 /// application): the keys it would have changed are logged at start too (event 160), not dropped without a word.
 /// </summary>
-internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers, EmbeddedSettingsCheck.Calls calls) : IHostedService
+internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILoggerFactory loggers, EmbeddedSettingsCheck.Calls calls, Func<IReadOnlySet<string>>? changedInCode = null) : IHostedService
 {
     private const string Kestrel = "Kestrel's limits are the application's to set (KestrelServerOptions.Limits)";
 
@@ -39,7 +39,11 @@ internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILogge
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Eventsourced");
-        foreach (var (key, instead) in Set(configuration))
+        // Set in the section, or in code (Configure<ServerOptions>, ...) over what the section gave.
+        var inCode = changedInCode?.Invoke() ?? new HashSet<string>();
+        foreach (var (key, instead) in ProgramOnly
+            .Where(k => configuration.GetSection(k.Key).Exists() || inCode.Any(c => c.Equals(k.Key, StringComparison.OrdinalIgnoreCase) || c.StartsWith(k.Key + ":", StringComparison.OrdinalIgnoreCase)))
+            .Select(k => (k.Key.Replace(':', '.'), k.Instead)))
         {
             HostingLog.SettingNotApplied(logger, key, instead);
         }

@@ -299,7 +299,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             Observability(
                 mapped,
                 MapHealth(endpoints, health.Live, _ => false).WithMetadata(ReadOnly),
-                Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null))),
+                Anonymous(Unlimited(Uncached(OtherMethods(endpoints, health.Live, token: null)))),
                 new ExactPathMetadata(health.Live, "health.live"),
                 "eventsourced liveness");
         }
@@ -309,7 +309,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
             Observability(
                 mapped,
                 MapHealth(endpoints, health.Ready, check => check.Tags.Contains(BrokerReadinessCheck.Tag)).WithMetadata(ReadOnly),
-                Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null))),
+                Anonymous(Unlimited(Uncached(OtherMethods(endpoints, health.Ready, token: null)))),
                 new ExactPathMetadata(health.Ready, "health.ready"),
                 "eventsourced readiness");
         }
@@ -362,8 +362,17 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         var endpoint = endpoints.Map(path, pipeline);
         Uncached(endpoint);
         Unlimited(endpoint);
-        return endpoint;
+        return Anonymous(endpoint);
     }
+
+    /// <summary>
+    /// Out of the application's authorization (a fallback policy requiring a signed-in user, <c>RequireAuthorization()</c> on
+    /// a group): a probe or a scrape cannot sign in. The health probes were sent to a cookie scheme's sign-in page (a <c>302</c>
+    /// that a kubelet follows to a <c>200</c>: ready whatever the broker) or refused by a bearer scheme; a scrape with
+    /// <c>metrics.token</c>'s token was refused by the application's own bearer scheme. For the health probes, and for the
+    /// metrics when <c>metrics.token</c> guards them; without a token the metrics stay under the application's policy.
+    /// </summary>
+    private static IEndpointConventionBuilder Anonymous(IEndpointConventionBuilder endpoint) => endpoint.AllowAnonymous();
 
     /// <summary>
     /// Out of the application's rate limiting (<c>UseRateLimiter</c>): a <c>GlobalLimiter</c> of the application counts the
@@ -395,7 +404,7 @@ public static class EventsourcedEndpointRouteBuilderExtensions
         Unlimited(endpoint);
         if (token is not null)
         {
-            endpoint.WithMetadata(token);
+            Anonymous(endpoint.WithMetadata(token));
         }
 
         return metrics.Address.Length > 0 ? endpoint.WithMetadata(new ListenerMetadata(Observability: true)) : endpoint;

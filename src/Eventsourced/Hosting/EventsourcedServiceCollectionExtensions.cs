@@ -42,7 +42,17 @@ public static class EventsourcedServiceCollectionExtensions
             // The keys only the gateway's own program applies: said at start when set, instead of doing nothing without a word.
             var calls = new EmbeddedSettingsCheck.Calls(configuration);
             services.AddSingleton(calls);
-            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), calls));
+            services.AddHostedService(sp => new EmbeddedSettingsCheck(configuration, sp.GetRequiredService<Microsoft.Extensions.Logging.ILoggerFactory>(), calls, () =>
+            {
+                try
+                {
+                    return GatewayOptionsValidator.ChangedInCode(sp.GetRequiredService<GatewayConfiguration>().Loaded, sp.GetRequiredService<IOptions<GatewayOptions>>().Value);
+                }
+                catch (OptionsValidationException)
+                {
+                    return new HashSet<string>(); // the start fails on the problems themselves
+                }
+            }));
         }
         else if (services.LastOrDefault(d => d.ServiceType == typeof(EmbeddedSettingsCheck.Calls))?.ImplementationInstance is EmbeddedSettingsCheck.Calls calls)
         {
@@ -127,9 +137,37 @@ public static class EventsourcedServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// A section's options (<c>IOptions&lt;QueueOptions&gt;</c>), taken from the checked <see cref="GatewayOptions"/>. What the
+    /// application configures for the section's type in code (<c>services.Configure&lt;QueueOptions&gt;(...)</c>,
+    /// <c>PostConfigure</c>, before or after <c>AddEventsourced</c>) applies to it after the configuration is bound, and is
+    /// checked with the rest: those calls did nothing before, without a word.
+    /// </summary>
     private static void AddSection<TSection>(IServiceCollection services, Func<GatewayOptions, TSection> section)
-        where TSection : class =>
+        where TSection : class
+    {
         services.TryAddSingleton<IOptions<TSection>>(sp => Options.Options.Create(section(sp.GetRequiredService<IOptions<GatewayOptions>>().Value)));
+        services.AddSingleton<IPostConfigureOptions<GatewayOptions>>(sp => new PostConfigureOptions<GatewayOptions>(Options.Options.DefaultName, gateway =>
+        {
+            var options = section(gateway);
+            foreach (var configure in sp.GetServices<IConfigureOptions<TSection>>())
+            {
+                if (configure is IConfigureNamedOptions<TSection> named)
+                {
+                    named.Configure(Options.Options.DefaultName, options);
+                }
+                else
+                {
+                    configure.Configure(options);
+                }
+            }
+
+            foreach (var postConfigure in sp.GetServices<IPostConfigureOptions<TSection>>())
+            {
+                postConfigure.PostConfigure(Options.Options.DefaultName, options);
+            }
+        }));
+    }
 
     /// <summary>
     /// <c>/metrics</c>, <c>/debug/vars</c> and the health checks. The gateway's series live in a prometheus-net

@@ -1,6 +1,8 @@
 using System.Net;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Eventsourced.Testing.Gateways;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
@@ -182,6 +184,108 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         }
 
         Assert.Equal("hello", await client.GetStringAsync("/hello"));
+    }
+
+    /// <summary>
+    /// An application whose fallback policy requires a signed-in user (its cookie's sign-in page for everyone else). A probe
+    /// cannot sign in: the health probes were sent to the sign-in page (a 302 that a kubelet follows to a 200, ready whatever the
+    /// broker), and a scrape with <c>metrics.token</c>'s token was refused by the application's own scheme. The probes are open
+    /// to everyone as they are in the gateway's program; the metrics with a token are the token's to guard; without one,
+    /// the application's policy holds.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task UnderTheApplicationsFallbackPolicy_TheProbesAnswer_TheMetricsAreTheirTokensOrThePolicys(bool withToken)
+    {
+        const string Token = "a-metrics-token-of-some-length";
+        await using var app = await EmbeddingApp.StartAsync(
+            broker.AmqpUrl,
+            withToken ? [("metrics:token", Token)] : [],
+            builder =>
+            {
+                builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+                builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+            },
+            app =>
+            {
+                app.UseAuthentication();
+                app.UseAuthorization();
+                app.MapGet("/hello", () => "hello");
+                app.MapEventsourcedObservability();
+            });
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(app.Urls.Single()) };
+
+        foreach (var path in new[] { "/healthz", "/readyz" })
+        {
+            using var probe = await client.GetAsync(path);
+            Assert.True(probe.StatusCode == HttpStatusCode.OK, $"GET {path}: {(int)probe.StatusCode} {probe.Headers.Location}");
+            using var refused = await client.SendAsync(new HttpRequestMessage(HttpMethod.Delete, path));
+            AssertMethodNotAllowed(refused, $"DELETE {path}");
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "/metrics"))
+        {
+            request.Headers.Authorization = new("Bearer", Token);
+            using var metrics = await client.SendAsync(request);
+            Assert.True(
+                metrics.StatusCode == (withToken ? HttpStatusCode.OK : HttpStatusCode.Redirect),
+                $"GET /metrics with the token, token {(withToken ? "set" : "not set")}: {(int)metrics.StatusCode}");
+        }
+
+        using (var anonymous = await client.GetAsync("/metrics"))
+        {
+            Assert.True(
+                anonymous.StatusCode == (withToken ? HttpStatusCode.Unauthorized : HttpStatusCode.Redirect),
+                $"GET /metrics without the token, token {(withToken ? "set" : "not set")}: {(int)anonymous.StatusCode}");
+        }
+
+        // The application's own endpoints, as its policy says.
+        using var hello = await client.GetAsync("/hello");
+        Assert.Equal(HttpStatusCode.Redirect, hello.StatusCode);
+    }
+
+    /// <summary>
+    /// README: what <c>MapEventsourced...</c> returns takes <c>AllowAnonymous()</c> as any endpoint does: under the application's
+    /// fallback policy the stream and its preflight are then the gateway's to answer (its own refusals, with their reasons),
+    /// and without it the policy's sign-in redirect answers first.
+    /// </summary>
+    [Fact]
+    public async Task UnderTheApplicationsFallbackPolicy_AStreamMappedAllowAnonymous_IsTheGatewaysToAnswer()
+    {
+        await using var app = await EmbeddingApp.StartAsync(
+            broker.AmqpUrl,
+            [],
+            builder =>
+            {
+                builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+                builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+            },
+            app =>
+            {
+                app.UseAuthentication();
+                app.UseAuthorization();
+                app.MapEventsourced("/events").AllowAnonymous();
+                app.MapEventsourcedLongPolling("/poll");
+            });
+        using var client = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false }) { BaseAddress = new Uri(app.Urls.Single()) };
+
+        using (var refused = await client.GetAsync("/events"))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("missing query parameter 'id'", refused.Headers.GetValues("X-Status-Reason").Single());
+        }
+
+        using (var preflight = new HttpRequestMessage(HttpMethod.Options, "/events?id=42"))
+        {
+            preflight.Headers.TryAddWithoutValidation("Origin", "https://app.example");
+            preflight.Headers.TryAddWithoutValidation("Access-Control-Request-Method", "GET");
+            using var answer = await client.SendAsync(preflight);
+            Assert.Equal(HttpStatusCode.NoContent, answer.StatusCode);
+        }
+
+        using var poll = await client.GetAsync("/poll");
+        Assert.Equal(HttpStatusCode.Redirect, poll.StatusCode);
     }
 
     private static void AssertMethodNotAllowed(HttpResponseMessage response, string what)

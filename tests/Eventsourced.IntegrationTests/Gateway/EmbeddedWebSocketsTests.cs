@@ -1,6 +1,11 @@
+using System.Net;
 using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography.X509Certificates;
 using Eventsourced.IntegrationTests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Eventsourced.IntegrationTests.Gateway;
 
@@ -88,14 +93,80 @@ public sealed class EmbeddedWebSocketsTests(BrokerFixture broker) : IAsyncLifeti
         await _amqp.DeleteQueueAsync(queue);
     }
 
-    private Task<WebApplication> StartAsync() =>
-        EmbeddingApp.StartAsync(broker.AmqpUrl, [], configure: null, app =>
+    [Fact]
+    public async Task WithTheApplicationsUseWebSockets_OverHttp2_TheGatewaysWebSocketStreamsAndAcknowledges_TheApplicationsToo()
+    {
+        // RFC 8441 over TLS, the application's UseWebSockets (its keep-alive, its origins) before the gateway's endpoint: the
+        // gateway's socket counts what its HTTP/2 stream wrote (the acknowledgement), and the application's own socket works.
+        var queue = broker.UniqueQueueName("emb-ws-h2");
+        using var certificate = TestCertificate.Create();
+        var port = FreePort.Next();
+        await using var app = await StartAsync(builder => builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.UseEventsourcedConnections(TimeSpan.FromSeconds(30));
+            kestrel.Listen(IPAddress.Loopback, port, listen =>
+            {
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(certificate.Certificate);
+                listen.UseEventsourcedHttp2();
+            });
+        }));
+        using var handler = new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, shown, _, _) => new X509Certificate2(shown!).Thumbprint == certificate.Certificate.Thumbprint },
+        };
+        using var invoker = new HttpMessageInvoker(handler);
+
+        using (var own = Http2Socket())
+        {
+            own.Options.SetRequestHeader("Origin", "https://app.example");
+            await own.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/chat"), invoker, CancellationToken.None);
+            var closed = await own.ReceiveAsync(new byte[16], CancellationToken.None);
+            Assert.Equal(WebSocketMessageType.Close, closed.MessageType);
+        }
+
+        // The application's AllowedOrigins hold over HTTP/2 too: another origin's page is refused before the gateway's endpoint.
+        using (var elsewhere = Http2Socket())
+        {
+            elsewhere.Options.SetRequestHeader("Origin", "https://elsewhere.example");
+            var refused = await Assert.ThrowsAsync<WebSocketException>(() => elsewhere.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/ws?id={queue}"), invoker, CancellationToken.None));
+            Assert.Contains("'403'", refused.Message, StringComparison.Ordinal);
+            Assert.Null(await _amqp.ConsumerCountAsync(queue));
+        }
+
+        using var socket = Http2Socket();
+        socket.Options.SetRequestHeader("Origin", "https://app.example");
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/ws?id={queue}"), invoker, CancellationToken.None);
+        await _amqp.UntilConsumersAsync(queue, 1, Timeout, "the gateway consumes the queue");
+        await _amqp.PublishAsync(queue, "over h2");
+
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(Timeout);
+        var frame = await socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.Contains("over h2", System.Text.Encoding.UTF8.GetString(buffer, 0, frame.Count), StringComparison.Ordinal);
+        // Acknowledged once the client's TCP has the frames, while the socket lives.
+        await Wait.UntilAsync(async () => await broker.Rabbitmqctl.FindQueueAsync(queue) is { Messages: 0, Consumers: 1 }, Timeout, $"{queue} acknowledged");
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+        await _amqp.UntilConsumersAsync(queue, 0, Timeout, "the consumer is gone");
+
+        static ClientWebSocket Http2Socket()
+        {
+            var socket = new ClientWebSocket();
+            socket.Options.HttpVersion = HttpVersion.Version20;
+            socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            return socket;
+        }
+    }
+
+    private Task<WebApplication> StartAsync(Action<WebApplicationBuilder>? configure = null) =>
+        EmbeddingApp.StartAsync(broker.AmqpUrl, [], configure, app =>
         {
             // The application's own WebSockets (its own endpoint below), with its own keep-alive.
             var options = new WebSocketOptions { KeepAliveInterval = TimeSpan.FromMinutes(1) };
             options.AllowedOrigins.Add("https://app.example");
             app.UseWebSockets(options);
-            app.MapGet("/chat", async context =>
+            // Map, not MapGet: over HTTP/2 a WebSocket is a CONNECT request (MapGet answers it 405).
+            app.Map("/chat", async context =>
             {
                 using var socket = await context.WebSockets.AcceptWebSocketAsync();
                 await socket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);

@@ -67,6 +67,25 @@ public sealed class AddEventsourcedTests
     }
 
     [Fact]
+    public async Task StartAsync_KeysOnlyTheProgramApplies_SetInCode_AreLoggedAsNotApplied()
+    {
+        // Set in code (Configure<ServerOptions>) rather than in the section: as unapplied, and as unsaid, as in the section.
+        using var log = new Eventsourced.Testing.Gateways.CollectedLog();
+        var services = new ServiceCollection();
+        services.AddLogging(logging => logging.AddProvider(log));
+        services.AddSingleton<IHostApplicationLifetime, NoLifetime>();
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5")));
+        services.Configure<ServerOptions>(s => s.ShutdownTimeoutSeconds = 99);
+        services.Configure<QueueOptions>(q => q.Prefetch = 6);
+        await using var provider = services.BuildServiceProvider();
+
+        await provider.GetServices<IHostedService>().OfType<EmbeddedSettingsCheck>().Single().StartAsync(CancellationToken.None);
+
+        var line = Assert.Single(log.Entries, e => e.EventId == Eventsourced.Logging.EventIds.SettingNotApplied);
+        Assert.StartsWith("server.shutdown_timeout is set but does not apply in an application embedding the gateway: ", line.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddEventsourced_EmptySection_HasTheDefaults()
     {
         using var services = Provider();
@@ -112,6 +131,59 @@ public sealed class AddEventsourcedTests
         var ex = Assert.Throws<OptionsValidationException>(() => app.MapEventsourced("/events"));
 
         Assert.Equal(["configuration Eventsourced:queue:prefetch: queue.prefetch: must be from 1 to 65535, got 0"], ex.Failures);
+    }
+
+    [Fact]
+    public void ApplicationsConfigureOfASectionsOptions_Applies_OverTheConfiguration_WhereverItIsCalled()
+    {
+        // Each service takes its own section's options (IOptions<QueueOptions>), so an application configures them in code as
+        // ASP.NET Core's options do. Configure<QueueOptions> did nothing, without a word: the sections came from the
+        // configuration alone.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.PostConfigure<BrokerOptions>(b => b.Node = ["amqp://code/"]);
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:queue:expires", "60"), ("Eventsourced:broker:node:0", "amqp://file/")));
+        services.Configure<QueueOptions>(q => q.Prefetch = 7);
+        using var provider = services.BuildServiceProvider();
+
+        var queue = provider.GetRequiredService<IOptions<QueueOptions>>().Value;
+        Assert.Equal((7, 60), (queue.Prefetch, queue.ExpiresSeconds));
+        Assert.Equal(["amqp://code/"], provider.GetRequiredService<IOptions<BrokerOptions>>().Value.Node);
+        Assert.Equal(7, provider.GetRequiredService<IOptions<GatewayOptions>>().Value.Queue.Prefetch);
+    }
+
+    [Fact]
+    public void ApplicationsConfigureOfASectionsOptions_WithABadValue_IsRefusedWithTheKey()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddEventsourced(Section());
+        services.Configure<QueueOptions>(q => q.Prefetch = 0);
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<QueueOptions>>().Value);
+
+        Assert.Equal(["options: queue.prefetch: must be from 1 to 65535, got 0"], ex.Failures);
+    }
+
+    [Fact]
+    public void ABadValueSetInCode_OverAGoodOneOfTheSection_IsNamedAsSetInCode_NotAsTheSections()
+    {
+        // The section says 5, the code 0: the refusal named the section's key, where the user found 5.
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddEventsourced(Section(("Eventsourced:queue:prefetch", "5"), ("Eventsourced:queue:expires", "-1")));
+        services.Configure<QueueOptions>(q => q.Prefetch = 0);
+        using var provider = services.BuildServiceProvider();
+
+        var ex = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<QueueOptions>>().Value);
+
+        Assert.Equal(
+            [
+                "configuration Eventsourced:queue:expires: queue.expires: must be from 0 to 2147483, got -1",
+                "options: queue.prefetch: must be from 1 to 65535, got 0",
+            ],
+            ex.Failures.Order(StringComparer.Ordinal));
     }
 
     [Fact]
