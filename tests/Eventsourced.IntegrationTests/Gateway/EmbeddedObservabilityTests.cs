@@ -202,11 +202,7 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         await using var app = await EmbeddingApp.StartAsync(
             broker.AmqpUrl,
             withToken ? [("metrics:token", Token)] : [],
-            builder =>
-            {
-                builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
-                builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
-            },
+            RequireSignedInUsers,
             app =>
             {
                 app.UseAuthentication();
@@ -245,6 +241,13 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         Assert.Equal(HttpStatusCode.Redirect, hello.StatusCode);
     }
 
+    /// <summary>The application's sign-in (a cookie scheme) and a fallback policy that every endpoint without its own requires.</summary>
+    private static void RequireSignedInUsers(WebApplicationBuilder builder)
+    {
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+        builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
+    }
+
     /// <summary>
     /// README: what <c>MapEventsourced...</c> returns takes <c>AllowAnonymous()</c> as any endpoint does: under the application's
     /// fallback policy the stream and its preflight are then the gateway's to answer (its own refusals, with their reasons),
@@ -256,11 +259,7 @@ public sealed class EmbeddedObservabilityTests(BrokerFixture broker)
         await using var app = await EmbeddingApp.StartAsync(
             broker.AmqpUrl,
             [],
-            builder =>
-            {
-                builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
-                builder.Services.AddAuthorization(o => o.FallbackPolicy = new AuthorizationPolicyBuilder().RequireAuthenticatedUser().Build());
-            },
+            RequireSignedInUsers,
             app =>
             {
                 app.UseAuthentication();

@@ -174,23 +174,48 @@ public sealed class ShutdownTests(BrokerFixture broker)
         await proxy.DisposeAsync();
     }
 
+    /// <summary>
+    /// The gateway's program, its broker connections through a proxy that <see cref="StallingProxy.Stall"/> turns silent (a
+    /// frozen node, or a cut network that heartbeats, at 600 s, do not notice), and a client of its listener.
+    /// </summary>
+    private async Task<(StallingProxy Proxy, GatewayProcess Process, HttpClient Client)> BehindASilentBrokerAsync(params (string Name, string Value)[] settings)
+    {
+        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
+        var port = FreePort.Next();
+        var environment = new Dictionary<string, string>
+        {
+            ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
+            ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
+            ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
+        };
+        foreach (var (name, value) in settings)
+        {
+            environment[name] = value;
+        }
+
+        var process = GatewayProcess.Start(environment);
+        try
+        {
+            return (proxy, process, await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30)));
+        }
+        catch
+        {
+            await process.DisposeAsync();
+            await proxy.DisposeAsync();
+            throw;
+        }
+    }
+
     [Fact]
     public async Task Sigterm_WhileTheBrokerAnswersNothing_SaysWhyItWaitsAndWhatItGaveUpOn_ExitsZero()
     {
         // A frozen node (SIGSTOP of its beam process): at the default level the log said "Shutting down" and, the whole
         // server.shutdown_timeout (10 s) later, "Stopped", nothing between: the closes' failures were debug lines (205),
         // and the connection's close, waited for after the channels' 5 s, was cut off by the timeout before it could say so.
-        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
-        await using var _ = proxy;
-        var port = FreePort.Next();
-        await using var process = GatewayProcess.Start(
-            new Dictionary<string, string>
-            {
-                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
-                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
-                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
-            });
-        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        var silent = await BehindASilentBrokerAsync();
+        await using var proxy = silent.Proxy;
+        await using var process = silent.Process;
+        using var client = silent.Client;
         await using var first = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop1")}", null, CancellationToken.None);
         await using var second = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenStop2")}", null, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, first.Status);
@@ -218,17 +243,10 @@ public sealed class ShutdownTests(BrokerFixture broker)
     {
         // Only the topics' connection had channels to close. The queue subscribers' connection, to the same silent node,
         // was then waited for until server.shutdown_timeout ran out (10 s in all, and a line that gave up on 0 channels).
-        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
-        await using var _ = proxy;
-        var port = FreePort.Next();
-        await using var process = GatewayProcess.Start(
-            new Dictionary<string, string>
-            {
-                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
-                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
-                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
-            });
-        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        var silent = await BehindASilentBrokerAsync();
+        await using var proxy = silent.Proxy;
+        await using var process = silent.Process;
+        using var client = silent.Client;
         await using var topic = await SseClient.OpenAsync(client, $"/topics/{broker.UniqueQueueName("frozenStopTopic")}", null, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, topic.Status);
         proxy.Stall();
@@ -249,18 +267,10 @@ public sealed class ShutdownTests(BrokerFixture broker)
         // With server.shutdown_timeout below the 5 s a channel's close is waited for, a frozen node keeps each stream's
         // request open after its end was written. Event 121 blamed the clients ("a stream's end unwritten (clients not
         // reading?)"), whose end had arrived, and sent the operator to look at them.
-        var (proxy, amqpUrl) = StallingProxy.ForBroker(broker.AmqpUrl, StallingProxy.QueueDeclare, count: int.MaxValue);
-        await using var _ = proxy;
-        var port = FreePort.Next();
-        await using var process = GatewayProcess.Start(
-            new Dictionary<string, string>
-            {
-                ["EVENTSOURCED_SERVER__ADDRESS"] = $"127.0.0.1:{port}",
-                ["EVENTSOURCED_BROKER__NODE__0"] = amqpUrl,
-                ["EVENTSOURCED_BROKER__HEARTBEAT"] = "600",
-                ["EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT"] = "2",
-            });
-        using var client = await process.ListeningClientAsync(port, TimeSpan.FromSeconds(30));
+        var silent = await BehindASilentBrokerAsync(("EVENTSOURCED_SERVER__SHUTDOWN_TIMEOUT", "2"));
+        await using var proxy = silent.Proxy;
+        await using var process = silent.Process;
+        using var client = silent.Client;
         await using var sse = await SseClient.OpenAsync(client, $"/?id={broker.UniqueQueueName("frozenShortStop")}", null, CancellationToken.None);
         Assert.Equal(HttpStatusCode.OK, sse.Status);
         proxy.Stall();
