@@ -40,6 +40,7 @@ internal static class QueueBindings
     {
         var channel = lease.Channel;
         HashSet<string>? otherType = null;
+        Dictionary<string, string>? ignoresKeys = null;
         foreach (var (exchange, type) in bindings.Select(b => (b.Exchange, b.Type)).Distinct())
         {
             if (exchange.StartsWith("amq.", StringComparison.Ordinal))
@@ -48,6 +49,7 @@ internal static class QueueBindings
                 if (!BrokerExchangeTypes.TryGetValue(exchange, out var actual) || actual != type)
                 {
                     (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
+                    NoteIgnoredKeys(ref ignoresKeys, exchange, type, actual);
                 }
 
                 continue;
@@ -66,8 +68,19 @@ internal static class QueueBindings
                 }
 
                 (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
+                NoteIgnoredKeys(ref ignoresKeys, exchange, type, CurrentType(ex.ShutdownReason.ReplyText));
                 channel = await lease.ReopenAsync(cancellationToken);
             }
+        }
+
+        if (ignoresKeys?.FirstOrDefault() is { Key: { } ignoring, Value: { } actualType })
+        {
+            // A fanout or headers exchange (a headers binding without arguments matches every message) ignores the routing
+            // key: bound, this client's queue would get every message sent to it, everyone else's private ones too.
+            var configured = bindings.First(b => b.Exchange == ignoring).Type;
+            throw new SubscribeException(
+                SubscribeFailure.Conflict,
+                $"exchange '{ignoring}' is a {actualType} exchange, not the {configured} exchange queue.bind says: it ignores routing keys, and the queue would get every message sent to it");
         }
 
         foreach (var binding in bindings)
@@ -83,5 +96,40 @@ internal static class QueueBindings
         }
 
         return channel;
+    }
+
+    /// <summary>
+    /// Notes <paramref name="exchange"/> when it is of a type that routes without looking at routing keys (fanout, headers)
+    /// while queue.bind takes it for one that does (direct, topic).
+    /// </summary>
+    private static void NoteIgnoredKeys(ref Dictionary<string, string>? ignoresKeys, string exchange, string configured, string? actual)
+    {
+        if (configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers)
+        {
+            (ignoresKeys ??= new(StringComparer.Ordinal))[exchange] = actual;
+        }
+    }
+
+    /// <summary>
+    /// The type an exchange has, from the broker's refusal of a declare with another (<c>inequivalent arg 'type' for exchange
+    /// 'x' in vhost '/': received 'direct' but current is 'fanout'</c>); null when the refusal is about something else.
+    /// </summary>
+    internal static string? CurrentType(string? replyText)
+    {
+        const string Current = "but current is '";
+        if (replyText is null || !replyText.Contains("inequivalent arg 'type'", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var at = replyText.LastIndexOf(Current, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var start = at + Current.Length;
+        var end = replyText.IndexOf('\'', start);
+        return end > start ? replyText[start..end] : null;
     }
 }

@@ -157,6 +157,36 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.DeleteQueueAsync(attacker + "-amq");
     }
 
+    [Theory]
+    [InlineData(ExchangeType.Fanout)]
+    [InlineData(ExchangeType.Headers)]
+    public async Task ExchangeThatIgnoresRoutingKeys_ForADirectOrTopicBinding_Is409_NotEveryonesMessages(string actual)
+    {
+        // queue.bind says direct (user.ID), but the exchange exists as a fanout or headers exchange (a headers binding
+        // without arguments matches every message): bound as it is, every client's queue got every user's private messages.
+        await _amqp.DeclareExchangeAsync(_users, actual);
+        await using var gateway = await StartAsync($"{_users}:direct:user.${{query:id}}");
+        await using var viaAmq = await StartAsync(actual == ExchangeType.Fanout ? "amq.fanout:topic:user.${query:id}" : "amq.match:direct:user.${query:id}");
+        var victim = broker.UniqueQueueName("victim");
+        var attacker = broker.UniqueQueueName("attacker");
+
+        await using var victimStream = await gateway.SubscribeAsync($"/?id={victim}");
+        await using var attackerStream = await gateway.SubscribeAsync($"/?id={attacker}");
+        await using var amqStream = await viaAmq.SubscribeAsync($"/?id={attacker}-amq");
+
+        Assert.Equal(HttpStatusCode.Conflict, victimStream.Status);
+        Assert.Equal(HttpStatusCode.Conflict, attackerStream.Status);
+        Assert.Equal(
+            $"exchange '{_users}' is a {actual} exchange, not the direct exchange queue.bind says: it ignores routing keys, and the queue would get every message sent to it",
+            attackerStream.Response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Equal(HttpStatusCode.Conflict, amqStream.Status);
+        Assert.Empty(await BindingsAsync(_users));
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0 && viaAmq.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscribers' channels released");
+        await _amqp.DeleteQueueAsync(victim);
+        await _amqp.DeleteQueueAsync(attacker);
+        await _amqp.DeleteQueueAsync(attacker + "-amq");
+    }
+
     [Fact]
     public async Task BrokersOwnExchange_IsBoundWithoutDeclaring()
     {
