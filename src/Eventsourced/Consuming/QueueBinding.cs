@@ -63,6 +63,13 @@ public sealed class QueueBinding : IValueRule
                 : $"unknown exchange type {ConfigText.Quote(parts[1])} (use direct, fanout or topic)");
         }
 
+        if (type is "direct" or "topic" && exchange.Segments is [{ Kind: PatternSegmentKind.Literal, Value: var name }]
+            && QueueBindings.BrokerExchangeTypes.TryGetValue(name, out var actual) && actual is "fanout" or "headers")
+        {
+            // Bound, every client's queue would get every message sent to it (a headers binding without arguments matches all).
+            throw new FormatException($"{name} is the broker's {actual} exchange: it ignores routing keys, and every client's queue would get every message sent to it; use another exchange, or type fanout for a broadcast");
+        }
+
         return new QueueBinding(exchange, type, QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty));
     }
 

@@ -17,7 +17,7 @@ internal static class QueueBindings
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
     /// <summary>The types of the exchanges RabbitMQ declares itself (no one else may declare an <c>amq.</c> exchange).</summary>
-    private static readonly Dictionary<string, string> BrokerExchangeTypes = new(StringComparer.Ordinal)
+    internal static readonly Dictionary<string, string> BrokerExchangeTypes = new(StringComparer.Ordinal)
     {
         ["amq.direct"] = ExchangeType.Direct,
         ["amq.fanout"] = ExchangeType.Fanout,

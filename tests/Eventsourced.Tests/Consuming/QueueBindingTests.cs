@@ -35,6 +35,9 @@ public sealed class QueueBindingTests
     [InlineData("a${query:ex}:fanout", "the broker's own amq.* exchanges")]
     [InlineData("AMQ.${query:ex}:fanout", "the broker's own amq.* exchanges")]
     [InlineData("amq.rabbitmq.${cookie:x}:topic:#", "the broker's own amq.* exchanges")]
+    [InlineData("amq.fanout:direct:user.${claim:sub}", "amq.fanout is the broker's fanout exchange: it ignores routing keys")]
+    [InlineData("amq.headers:topic:user.#", "amq.headers is the broker's headers exchange: it ignores routing keys")]
+    [InlineData("amq.match:direct:x", "amq.match is the broker's headers exchange: it ignores routing keys")]
     public void Parse_Invalid_SaysWhy(string text, string problem)
     {
         var ex = Assert.Throws<FormatException>(() => QueueBinding.Parse(text));
