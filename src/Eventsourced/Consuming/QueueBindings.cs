@@ -49,7 +49,7 @@ internal static class QueueBindings
                 if (!BrokerExchangeTypes.TryGetValue(exchange, out var actual) || actual != type)
                 {
                     (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
-                    NoteIgnoredKeys(ref ignoresKeys, exchange, type, actual);
+                    NoteIgnoredKeys(ref ignoresKeys, bindings, exchange, type, actual);
                 }
 
                 continue;
@@ -68,7 +68,7 @@ internal static class QueueBindings
                 }
 
                 (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
-                NoteIgnoredKeys(ref ignoresKeys, exchange, type, CurrentType(ex.ShutdownReason.ReplyText));
+                NoteIgnoredKeys(ref ignoresKeys, bindings, exchange, type, CurrentType(ex.ShutdownReason.ReplyText));
                 channel = await lease.ReopenAsync(cancellationToken);
             }
         }
@@ -77,10 +77,10 @@ internal static class QueueBindings
         {
             // A fanout or headers exchange (a headers binding without arguments matches every message) ignores the routing
             // key: bound, this client's queue would get every message sent to it, everyone else's private ones too.
-            var configured = bindings.First(b => b.Exchange == ignoring).Type;
+            var configured = bindings.First(b => b.Exchange == ignoring && b.KeyPerRequest).Type;
             throw new SubscribeException(
                 SubscribeFailure.Conflict,
-                $"exchange '{ignoring}' is a {actualType} exchange, not the {configured} exchange queue.bind says: it ignores routing keys, and the queue would get every message sent to it");
+                $"exchange '{ignoring}' is a {actualType} exchange, not the {configured} exchange queue.bind says: it ignores routing keys, and the queue would get the messages meant for other clients");
         }
 
         foreach (var binding in bindings)
@@ -102,9 +102,11 @@ internal static class QueueBindings
     /// Notes <paramref name="exchange"/> when it is of a type that routes without looking at routing keys (fanout, headers)
     /// while queue.bind takes it for one that does (direct, topic).
     /// </summary>
-    private static void NoteIgnoredKeys(ref Dictionary<string, string>? ignoresKeys, string exchange, string configured, string? actual)
+    private static void NoteIgnoredKeys(ref Dictionary<string, string>? ignoresKeys, IReadOnlyList<ResolvedBinding> bindings, string exchange, string configured, string? actual)
     {
-        if (configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers)
+        // A key of literal text is every client's: whatever the exchange does with it, each queue gets what the others get.
+        if (configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers
+            && bindings.Any(b => b.Exchange == exchange && b.Type == configured && b.KeyPerRequest))
         {
             (ignoresKeys ??= new(StringComparer.Ordinal))[exchange] = actual;
         }

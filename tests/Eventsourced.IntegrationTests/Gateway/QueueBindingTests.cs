@@ -175,10 +175,19 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Conflict, victimStream.Status);
         Assert.Equal(HttpStatusCode.Conflict, attackerStream.Status);
         Assert.Equal(
-            $"exchange '{_users}' is a {actual} exchange, not the direct exchange queue.bind says: it ignores routing keys, and the queue would get every message sent to it",
+            $"exchange '{_users}' is a {actual} exchange, not the direct exchange queue.bind says: it ignores routing keys, and the queue would get the messages meant for other clients",
             attackerStream.Response.Headers.GetValues("X-Status-Reason").Single());
         Assert.Empty(await BindingsAsync(_users));
         await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscribers' channels released");
+
+        // A key of literal text is every client's alike: bound as it is, each queue gets what the others get, as before.
+        await using var literal = await StartAsync($"{_users}:direct:everyone");
+        var reader = broker.UniqueQueueName("reader");
+        await using var readerStream = await literal.SubscribeAsync($"/?id={reader}");
+        await _amqp.PublishToExchangeAsync(_users, "anything", "to all", mandatory: true);
+        Assert.Equal(HttpStatusCode.OK, readerStream.Status);
+        Assert.Equal(["to all"], await readerStream.ReadEventsAsync(1, Timeout));
+        await _amqp.DeleteQueueAsync(reader);
         await _amqp.DeleteQueueAsync(victim);
         await _amqp.DeleteQueueAsync(attacker);
     }
