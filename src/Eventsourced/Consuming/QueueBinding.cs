@@ -63,7 +63,16 @@ public sealed class QueueBinding : IValueRule
                 : $"unknown exchange type {ConfigText.Quote(parts[1])} (use direct, fanout or topic)");
         }
 
-        return new QueueBinding(exchange, type, QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty));
+        var routingKey = QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty);
+        if (type is "direct" or "topic" && routingKey.Segments.Any(s => s.Kind != PatternSegmentKind.Literal)
+            && exchange.Segments is [{ Kind: PatternSegmentKind.Literal, Value: var name }]
+            && QueueBindings.BrokerExchangeTypes.TryGetValue(name, out var actual) && actual is "fanout" or "headers")
+        {
+            // Bound, every client's queue would get every message sent to it (a headers binding without arguments matches all).
+            throw new FormatException($"{name} is the broker's {actual} exchange: it ignores routing keys, and every client's queue would get the messages meant for the others; use another exchange, or type fanout and a key of literal text for a broadcast");
+        }
+
+        return new QueueBinding(exchange, type, routingKey);
     }
 
     /// <summary>
@@ -147,7 +156,7 @@ public sealed class QueueBinding : IValueRule
             return false;
         }
 
-        binding = new ResolvedBinding(exchange, Type, routingKey, wildcard);
+        binding = new ResolvedBinding(exchange, Type, routingKey, wildcard, RoutingKey.Segments.Any(s => s.Kind != PatternSegmentKind.Literal));
         return true;
     }
 
@@ -193,4 +202,8 @@ public sealed class QueueBinding : IValueRule
 /// one of its wildcards (<c>*</c>, <c>#</c>) into it. Set only for direct and fanout bindings (a topic binding with
 /// such a value is not resolved at all).
 /// </param>
-internal readonly record struct ResolvedBinding(string Exchange, string Type, string RoutingKey, string? RequestWildcard = null);
+/// <param name="KeyPerRequest">
+/// The routing key has placeholders (<c>user.${claim:sub}</c>): it differs between clients, so an exchange that ignores
+/// routing keys (fanout, headers) would give each client's queue what is meant for the others.
+/// </param>
+internal readonly record struct ResolvedBinding(string Exchange, string Type, string RoutingKey, string? RequestWildcard = null, bool KeyPerRequest = false);

@@ -17,7 +17,7 @@ internal static class QueueBindings
     private static readonly ConcurrentDictionary<string, byte> ReportedMismatches = new(StringComparer.Ordinal);
 
     /// <summary>The types of the exchanges RabbitMQ declares itself (no one else may declare an <c>amq.</c> exchange).</summary>
-    private static readonly Dictionary<string, string> BrokerExchangeTypes = new(StringComparer.Ordinal)
+    internal static readonly Dictionary<string, string> BrokerExchangeTypes = new(StringComparer.Ordinal)
     {
         ["amq.direct"] = ExchangeType.Direct,
         ["amq.fanout"] = ExchangeType.Fanout,
@@ -40,6 +40,7 @@ internal static class QueueBindings
     {
         var channel = lease.Channel;
         HashSet<string>? otherType = null;
+        Dictionary<string, string>? ignoresKeys = null;
         foreach (var (exchange, type) in bindings.Select(b => (b.Exchange, b.Type)).Distinct())
         {
             if (exchange.StartsWith("amq.", StringComparison.Ordinal))
@@ -48,6 +49,7 @@ internal static class QueueBindings
                 if (!BrokerExchangeTypes.TryGetValue(exchange, out var actual) || actual != type)
                 {
                     (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
+                    NoteIgnoredKeys(ref ignoresKeys, bindings, exchange, type, actual);
                 }
 
                 continue;
@@ -66,8 +68,19 @@ internal static class QueueBindings
                 }
 
                 (otherType ??= new(StringComparer.Ordinal)).Add(exchange);
+                NoteIgnoredKeys(ref ignoresKeys, bindings, exchange, type, CurrentType(ex.ShutdownReason.ReplyText));
                 channel = await lease.ReopenAsync(cancellationToken);
             }
+        }
+
+        if (ignoresKeys?.FirstOrDefault() is { Key: { } ignoring, Value: { } actualType })
+        {
+            // A fanout or headers exchange (a headers binding without arguments matches every message) ignores the routing
+            // key: bound, this client's queue would get every message sent to it, everyone else's private ones too.
+            var configured = bindings.First(b => b.Exchange == ignoring && b.KeyPerRequest).Type;
+            throw new SubscribeException(
+                SubscribeFailure.Conflict,
+                $"exchange '{ignoring}' is a {actualType} exchange, not the {configured} exchange queue.bind says: it ignores routing keys, and the queue would get the messages meant for other clients");
         }
 
         foreach (var binding in bindings)
@@ -83,5 +96,42 @@ internal static class QueueBindings
         }
 
         return channel;
+    }
+
+    /// <summary>
+    /// Notes <paramref name="exchange"/> when it is of a type that routes without looking at routing keys (fanout, headers)
+    /// while queue.bind takes it for one that does (direct, topic).
+    /// </summary>
+    private static void NoteIgnoredKeys(ref Dictionary<string, string>? ignoresKeys, IReadOnlyList<ResolvedBinding> bindings, string exchange, string configured, string? actual)
+    {
+        // A key of literal text is every client's: whatever the exchange does with it, each queue gets what the others get.
+        if (configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers
+            && bindings.Any(b => b.Exchange == exchange && b.Type == configured && b.KeyPerRequest))
+        {
+            (ignoresKeys ??= new(StringComparer.Ordinal))[exchange] = actual;
+        }
+    }
+
+    /// <summary>
+    /// The type an exchange has, from the broker's refusal of a declare with another (<c>inequivalent arg 'type' for exchange
+    /// 'x' in vhost '/': received 'direct' but current is 'fanout'</c>); null when the refusal is about something else.
+    /// </summary>
+    internal static string? CurrentType(string? replyText)
+    {
+        const string Current = "but current is '";
+        if (replyText is null || !replyText.Contains("inequivalent arg 'type'", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var at = replyText.LastIndexOf(Current, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+
+        var start = at + Current.Length;
+        var end = replyText.IndexOf('\'', start);
+        return end > start ? replyText[start..end] : null;
     }
 }

@@ -157,6 +157,41 @@ public sealed class QueueBindingTests(BrokerFixture broker) : IAsyncLifetime
         await _amqp.DeleteQueueAsync(attacker + "-amq");
     }
 
+    [Theory]
+    [InlineData(ExchangeType.Fanout)]
+    [InlineData(ExchangeType.Headers)]
+    public async Task ExchangeThatIgnoresRoutingKeys_ForADirectOrTopicBinding_Is409_NotEveryonesMessages(string actual)
+    {
+        // queue.bind says direct (user.ID), but the exchange exists as a fanout or headers exchange (a headers binding
+        // without arguments matches every message): bound as it is, every client's queue got every user's private messages.
+        await _amqp.DeclareExchangeAsync(_users, actual);
+        await using var gateway = await StartAsync($"{_users}:direct:user.${{query:id}}");
+        var victim = broker.UniqueQueueName("victim");
+        var attacker = broker.UniqueQueueName("attacker");
+
+        await using var victimStream = await gateway.SubscribeAsync($"/?id={victim}");
+        await using var attackerStream = await gateway.SubscribeAsync($"/?id={attacker}");
+
+        Assert.Equal(HttpStatusCode.Conflict, victimStream.Status);
+        Assert.Equal(HttpStatusCode.Conflict, attackerStream.Status);
+        Assert.Equal(
+            $"exchange '{_users}' is a {actual} exchange, not the direct exchange queue.bind says: it ignores routing keys, and the queue would get the messages meant for other clients",
+            attackerStream.Response.Headers.GetValues("X-Status-Reason").Single());
+        Assert.Empty(await BindingsAsync(_users));
+        await Wait.UntilAsync(() => gateway.Pool.Slots.Sum(s => s.Leases) == 0, Timeout, "the refused subscribers' channels released");
+
+        // A key of literal text is every client's alike: bound as it is, each queue gets what the others get, as before.
+        await using var literal = await StartAsync($"{_users}:direct:everyone");
+        var reader = broker.UniqueQueueName("reader");
+        await using var readerStream = await literal.SubscribeAsync($"/?id={reader}");
+        await _amqp.PublishToExchangeAsync(_users, "anything", "to all", mandatory: true);
+        Assert.Equal(HttpStatusCode.OK, readerStream.Status);
+        Assert.Equal(["to all"], await readerStream.ReadEventsAsync(1, Timeout));
+        await _amqp.DeleteQueueAsync(reader);
+        await _amqp.DeleteQueueAsync(victim);
+        await _amqp.DeleteQueueAsync(attacker);
+    }
+
     [Fact]
     public async Task BrokersOwnExchange_IsBoundWithoutDeclaring()
     {

@@ -6,6 +6,7 @@ public sealed class ConfigLoaderTopicsTests
     [Theory]
     [InlineData("queue:\n  bind:\n    - users\n", "FILE:3: queue.bind[0]: expected EXCHANGE:TYPE:ROUTING_KEY (e.g. users:topic:user.${query:id}), got 'users'")]
     [InlineData("queue:\n  bind:\n    - ${query:ex}:fanout\n", "FILE:3: queue.bind[0]: the exchange would be the client's choice (it starts with a query or cookie value): any exchange of the vhost, other applications' too; put text of its own first (room-${query:room}) in '${query:ex}:fanout'")]
+    [InlineData("queue:\n  bind:\n    - amq.match:direct:user.${query:id}\n", "FILE:3: queue.bind[0]: amq.match is the broker's headers exchange: it ignores routing keys, and every client's queue would get the messages meant for the others; use another exchange, or type fanout and a key of literal text for a broadcast")]
     [InlineData("queue:\n  bind:\n    - a:fanout\n    - b:headers:x\n", "FILE:4: queue.bind[1]: headers exchanges need binding arguments, which queue.bind does not take; use direct, fanout or topic")]
     [InlineData("queue:\n  bind:\n    - a:fanout\n    - users:topic:user.${claim:sub}\n", "FILE:4: queue.bind[1]: ${claim:...} needs verified tokens: configure a key in auth.jwt (secret, secrets, secret_files, public_keys or jwks_url), or auth.application_user in an application of your own")]
     [InlineData("topics:\n  path: /topics\n", "FILE:2: topics.path: must end with '/' (the topic's name follows it), got '/topics'")]

@@ -14,6 +14,8 @@ public sealed class QueueBindingTests
     [InlineData("${claim:tenant}:topic:user.${query:id}", "${claim:tenant}", "topic", "user.${query:id}")]
     [InlineData("${claim:tenant}.${query:room}:fanout", "${claim:tenant}.${query:room}", "fanout", "")]
     [InlineData("amq.topic:topic:x", "amq.topic", "topic", "x")]
+    [InlineData("amq.fanout:direct:all", "amq.fanout", "direct", "all")]
+    [InlineData("amq.headers:topic:user.#", "amq.headers", "topic", "user.#")]
     public void Parse_Valid_SplitsAtTheFirstTwoColonsOutsidePlaceholders(string text, string exchange, string type, string routingKey)
     {
         var binding = QueueBinding.Parse(text);
@@ -35,6 +37,9 @@ public sealed class QueueBindingTests
     [InlineData("a${query:ex}:fanout", "the broker's own amq.* exchanges")]
     [InlineData("AMQ.${query:ex}:fanout", "the broker's own amq.* exchanges")]
     [InlineData("amq.rabbitmq.${cookie:x}:topic:#", "the broker's own amq.* exchanges")]
+    [InlineData("amq.fanout:direct:user.${claim:sub}", "amq.fanout is the broker's fanout exchange: it ignores routing keys")]
+    [InlineData("amq.headers:topic:user.${claim:sub}.#", "amq.headers is the broker's headers exchange: it ignores routing keys")]
+    [InlineData("amq.match:direct:x.${query:id}", "amq.match is the broker's headers exchange: it ignores routing keys")]
     public void Parse_Invalid_SaysWhy(string text, string problem)
     {
         var ex = Assert.Throws<FormatException>(() => QueueBinding.Parse(text));
@@ -50,7 +55,7 @@ public sealed class QueueBindingTests
         context.Request.Headers.Cookie = "team=red";
 
         Assert.True(QueueBinding.Parse("users-${cookie:team}:topic:user.${query:id}").TryResolve(context.Request, out var binding, out _));
-        Assert.Equal(new ResolvedBinding("users-red", "topic", "user.42"), binding);
+        Assert.Equal(new ResolvedBinding("users-red", "topic", "user.42", KeyPerRequest: true), binding);
         Assert.False(QueueBinding.Parse("users:topic:user.${query:other}").TryResolve(context.Request, out _, out var reason));
         Assert.Equal("missing query parameter 'other'", reason);
     }
