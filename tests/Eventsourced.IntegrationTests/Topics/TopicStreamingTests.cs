@@ -320,6 +320,37 @@ public sealed class TopicStreamingTests(BrokerFixture broker) : TopicTestBase(br
         }
     }
 
+    /// <summary>
+    /// README "Ids and resume": an id whose events retention has dropped resumes at the oldest event still
+    /// kept, and the jump in the ids shows the gap; nothing refused, nothing repeated.
+    /// </summary>
+    [Fact]
+    public async Task LastEventId_WhoseEventsRetentionDropped_ResumesAtTheOldestKeptEvent()
+    {
+        var gateway = await StartGatewayAsync(o => o.Topics.Recent = 4);
+        var topic = UniqueTopic(nameof(LastEventId_WhoseEventsRetentionDropped_ResumesAtTheOldestKeptEvent));
+        await Amqp.DeclareQueueAsync(
+            StreamOf(topic),
+            durable: true,
+            arguments: new Dictionary<string, object?>
+            {
+                ["x-queue-type"] = "stream",
+                ["x-stream-max-segment-size-bytes"] = 2000,
+                ["x-max-length-bytes"] = 4000,
+            });
+        await PublishAsync(topic, 0, 200);
+
+        await using var all = await gateway.SubscribeAsync($"/topics/{topic}?lastEventId=earliest");
+        var first = (await all.ReadItemsAsync(1, Timeout))[0];
+        Assert.NotEqual("event-0", first.Data);
+        var kept = 200 - int.Parse(first.Data!["event-".Length..], System.Globalization.CultureInfo.InvariantCulture);
+
+        await using var resumed = await gateway.SubscribeAsync($"/topics/{topic}", r => r.Headers.Add("Last-Event-ID", "1"));
+        var after = await resumed.ReadItemsAsync(kept, Timeout);
+        Assert.Equal(first.EventId, after[0].EventId);
+        Assert.Equal(Enumerable.Range(200 - kept, kept).Select(i => $"event-{i}"), after.Select(i => i.Data));
+    }
+
     [Fact]
     public async Task NoId_StartsAtNewEvents()
     {
