@@ -192,9 +192,11 @@ internal sealed partial class ConfigMerger(ConfigSchema schema, List<ConfigProbl
     }
 
     /// <summary>Whether the merged key <paramref name="name"/> is <paramref name="key"/>'s own or one of its list items (<c>section:key:0</c>).</summary>
-    private static bool IsEntryOf(string name, SchemaKey key) =>
-        name.StartsWith(key.ConfigurationKey, StringComparison.OrdinalIgnoreCase)
-        && (name.Length == key.ConfigurationKey.Length || name[key.ConfigurationKey.Length] == ':');
+    private static bool IsEntryOf(string name, SchemaKey key) => IsEntryOf(name, key.ConfigurationKey);
+
+    /// <summary>Whether the configuration key <paramref name="name"/> is <paramref name="key"/> or one under it (<c>section:key:0</c>).</summary>
+    internal static bool IsEntryOf(string name, string key) =>
+        name.StartsWith(key, StringComparison.OrdinalIgnoreCase) && (name.Length == key.Length || name[key.Length] == ':');
 
     private void ReportClearedSecret(ConfigLocation where, string display, ConfigLocation earlier) =>
         Report(where, display, $"is empty, which would clear the secret given at {earlier} and turn off what it protects (a variable "

@@ -1,3 +1,4 @@
+using Eventsourced.Configuration;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -32,18 +33,18 @@ internal sealed class EmbeddedSettingsCheck(IConfiguration configuration, ILogge
         ("limits:trusted_proxies", "call app.UseForwardedHeaders() before the endpoints, else behind a proxy every client counts as the proxy's address for limits.streams_per_client and limits.subscribes_per_second"),
     ];
 
-    /// <summary>The keys of <see cref="ProgramOnly"/> that <paramref name="configuration"/> sets, as <c>section.key</c>.</summary>
-    internal static IEnumerable<(string Key, string Instead)> Set(IConfiguration configuration) =>
-        ProgramOnly.Where(k => configuration.GetSection(k.Key).Exists()).Select(k => (k.Key.Replace(':', '.'), k.Instead));
+    /// <summary>
+    /// The keys of <see cref="ProgramOnly"/> that <paramref name="configuration"/> sets, or that code changed over what it gave
+    /// (<paramref name="inCode"/>, configuration keys: <c>Configure&lt;ServerOptions&gt;</c>, ...), as <c>section.key</c>.
+    /// </summary>
+    internal static IEnumerable<(string Key, string Instead)> Set(IConfiguration configuration, IReadOnlySet<string> inCode) =>
+        ProgramOnly.Where(k => configuration.GetSection(k.Key).Exists() || inCode.Any(c => ConfigMerger.IsEntryOf(c, k.Key)))
+            .Select(k => (k.Key.Replace(':', '.'), k.Instead));
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         var logger = loggers.CreateLogger("Eventsourced");
-        // Set in the section, or in code (Configure<ServerOptions>, ...) over what the section gave.
-        var inCode = changedInCode?.Invoke() ?? new HashSet<string>();
-        foreach (var (key, instead) in ProgramOnly
-            .Where(k => configuration.GetSection(k.Key).Exists() || inCode.Any(c => c.Equals(k.Key, StringComparison.OrdinalIgnoreCase) || c.StartsWith(k.Key + ":", StringComparison.OrdinalIgnoreCase)))
-            .Select(k => (k.Key.Replace(':', '.'), k.Instead)))
+        foreach (var (key, instead) in Set(configuration, changedInCode?.Invoke() ?? new HashSet<string>()))
         {
             HostingLog.SettingNotApplied(logger, key, instead);
         }
