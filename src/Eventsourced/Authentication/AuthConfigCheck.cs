@@ -72,7 +72,7 @@ internal static class AuthConfigCheck
     {
         var cookie = options.Auth.FromCookie;
         var placeholder = $"'${{cookie:{cookie}}}' reads the subscriber's token (auth.from_cookie): ";
-        if (Parsed(() => QueuePattern.Parse(options.Queue.Pattern).Cookies) is { } patternCookies && patternCookies.Contains(cookie, StringComparer.Ordinal))
+        if (Parsed(() => QueuePattern.Parse(options.Queue.Pattern)) is { } pattern && pattern.Cookies.Contains(cookie, StringComparer.Ordinal))
         {
             yield return new ConfigProblem(origins.Of("queue:pattern"), "queue.pattern", placeholder + QueuePattern.TokenInNames);
         }
@@ -80,27 +80,28 @@ internal static class AuthConfigCheck
         for (var i = 0; i < options.Queue.Bind.Count; i++)
         {
             var entry = options.Queue.Bind[i];
-            if (Parsed(() => QueueBinding.Parse(entry) is var b ? b.Exchange.Cookies.Concat(b.RoutingKey.Cookies) : null) is { } bindCookies
-                && bindCookies.Contains(cookie, StringComparer.Ordinal))
+            if (Parsed(() => QueueBinding.Parse(entry)) is { } binding
+                && binding.Exchange.Cookies.Concat(binding.RoutingKey.Cookies).Contains(cookie, StringComparer.Ordinal))
             {
                 var key = $"queue:bind:{i.ToString(System.Globalization.CultureInfo.InvariantCulture)}";
                 yield return new ConfigProblem(origins.Of(key), $"queue.bind[{origins.Label(key, i)}]", placeholder + QueuePattern.TokenInNames);
             }
         }
 
-        if (Parsed(() => WebSockets.RoutingKeyTemplate.Parse(options.Ws.PublishRoutingKey).Cookies) is { } keyCookies
-            && keyCookies.Contains(cookie, StringComparer.Ordinal))
+        if (Parsed(() => WebSockets.RoutingKeyTemplate.Parse(options.Ws.PublishRoutingKey)) is { } template
+            && template.Cookies.Contains(cookie, StringComparer.Ordinal))
         {
             yield return new ConfigProblem(origins.Of("ws:publish_routing_key"), "ws.publish_routing_key", placeholder + WebSockets.RoutingKeyTemplate.TokenInRoutingKeys);
         }
     }
 
     /// <summary>What <paramref name="parse"/> gives, or null when the value does not parse (its own rule reports that).</summary>
-    private static IEnumerable<string>? Parsed(Func<IEnumerable<string>?> parse)
+    private static T? Parsed<T>(Func<T?> parse)
+        where T : class
     {
         try
         {
-            return parse()?.ToArray();
+            return parse();
         }
         catch (FormatException)
         {
@@ -108,28 +109,8 @@ internal static class AuthConfigCheck
         }
     }
 
-    private static bool BindingUsesClaims(string binding)
-    {
-        try
-        {
-            var parsed = QueueBinding.Parse(binding);
-            return parsed.Exchange.UsesClaims || parsed.RoutingKey.UsesClaims;
-        }
-        catch (FormatException)
-        {
-            return false; // reported by queue.bind's own rule
-        }
-    }
+    private static bool BindingUsesClaims(string binding) =>
+        Parsed(() => QueueBinding.Parse(binding)) is { } parsed && (parsed.Exchange.UsesClaims || parsed.RoutingKey.UsesClaims);
 
-    private static bool QueuePatternUsesClaims(string pattern)
-    {
-        try
-        {
-            return QueuePattern.Parse(pattern).UsesClaims;
-        }
-        catch (FormatException)
-        {
-            return false; // reported by queue.pattern's own rule
-        }
-    }
+    private static bool QueuePatternUsesClaims(string pattern) => Parsed(() => QueuePattern.Parse(pattern))?.UsesClaims == true;
 }
