@@ -64,9 +64,8 @@ public sealed class QueueBinding : IValueRule
         }
 
         var routingKey = QueuePattern.ParseText(parts.Count > 2 ? parts[2] : string.Empty);
-        if (type is "direct" or "topic" && routingKey.Segments.Any(s => s.Kind != PatternSegmentKind.Literal)
-            && exchange.Segments is [{ Kind: PatternSegmentKind.Literal, Value: var name }]
-            && QueueBindings.BrokerExchangeTypes.TryGetValue(name, out var actual) && actual is "fanout" or "headers")
+        if (routingKey.HasPlaceholders && exchange.Segments is [{ Kind: PatternSegmentKind.Literal, Value: var name }]
+            && QueueBindings.BrokerExchangeTypes.TryGetValue(name, out var actual) && QueueBindings.IgnoresRoutingKeys(type, actual))
         {
             // Bound, every client's queue would get every message sent to it (a headers binding without arguments matches all).
             throw new FormatException($"{name} is the broker's {actual} exchange: it ignores routing keys, and every client's queue would get the messages meant for the others; use another exchange, or type fanout and a key of literal text for a broadcast");
@@ -156,7 +155,7 @@ public sealed class QueueBinding : IValueRule
             return false;
         }
 
-        binding = new ResolvedBinding(exchange, Type, routingKey, wildcard, RoutingKey.Segments.Any(s => s.Kind != PatternSegmentKind.Literal));
+        binding = new ResolvedBinding(exchange, Type, routingKey, wildcard, RoutingKey.HasPlaceholders);
         return true;
     }
 

@@ -105,12 +105,19 @@ internal static class QueueBindings
     private static void NoteIgnoredKeys(ref Dictionary<string, string>? ignoresKeys, IReadOnlyList<ResolvedBinding> bindings, string exchange, string configured, string? actual)
     {
         // A key of literal text is every client's: whatever the exchange does with it, each queue gets what the others get.
-        if (configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers
+        if (IgnoresRoutingKeys(configured, actual)
             && bindings.Any(b => b.Exchange == exchange && b.Type == configured && b.KeyPerRequest))
         {
             (ignoresKeys ??= new(StringComparer.Ordinal))[exchange] = actual;
         }
     }
+
+    /// <summary>
+    /// Whether an exchange of type <paramref name="actual"/> (fanout, headers: a headers binding without arguments matches
+    /// every message) routes without the routing keys that queue.bind's <paramref name="configured"/> type (direct, topic) routes by.
+    /// </summary>
+    internal static bool IgnoresRoutingKeys(string configured, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? actual) =>
+        configured is ExchangeType.Direct or ExchangeType.Topic && actual is ExchangeType.Fanout or ExchangeType.Headers;
 
     /// <summary>
     /// The type an exchange has, from the broker's refusal of a declare with another (<c>inequivalent arg 'type' for exchange

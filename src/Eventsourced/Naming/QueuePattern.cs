@@ -111,6 +111,9 @@ public sealed class QueuePattern : IValueRule
     /// <summary>Whether a part of every name comes from the token's claims (<c>${claim:NAME}</c>).</summary>
     public bool UsesClaims => Segments.Any(s => s.Kind == PatternSegmentKind.Claim);
 
+    /// <summary>Whether a part of the text comes from the request or its token (a placeholder), so that it can differ between clients.</summary>
+    public bool HasPlaceholders => Segments.Any(s => s.Kind != PatternSegmentKind.Literal);
+
     /// <summary>Why a placeholder that reads the subscriber's token may not build names.</summary>
     internal const string TokenInNames = "names built from it would carry tokens into the broker and the log; build them from its claims (${claim:sub})";
 
